@@ -1,0 +1,20 @@
+// Subcommands of the clearsight CLI. Each parses its flags and calls the library; exit codes:
+// 0 success, 1 the work failed (bad data, target not met), 2 usage error.
+#pragma once
+
+#include <string>
+
+#include "args.h"
+#include "clearsight/status.h"
+
+namespace clearsight::cli {
+
+int CmdValidate(int argc, char** argv, int first);
+
+// Prints "error: <message>" to stderr and returns 1 (2 for usage problems).
+int Fail(const Status& status);
+int Usage(const std::string& message, const std::string& usage);
+// Checks for parse errors and unknown flags; returns 0 when fine, else the exit code.
+int CheckArgs(const Args& args, const std::set<std::string>& known, const std::string& usage);
+
+}  // namespace clearsight::cli

@@ -1,0 +1,52 @@
+// clearsight: the command-line shell over libclearsight. Argument parsing only; the work is in
+// the library.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(int argc, char** argv, int first);
+};
+
+const Command kCommands[] = {
+    {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
+};
+
+void PrintHelp() {
+  std::printf(
+      "clearsight — customs targeting: declaration risk and X-ray analysis\n\n"
+      "usage: clearsight <command> [flags]   (clearsight <command> --help for its flags)\n\n"
+      "commands:\n");
+  for (const auto& c : kCommands) std::printf("  %-18s %s\n", c.name, c.summary);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    PrintHelp();
+    return argc < 2 ? 2 : 0;
+  }
+  if (!std::strcmp(argv[1], "--version")) {
+    std::printf("clearsight 0.1.0\n");
+    return 0;
+  }
+  // Two-word commands ("model train", "xray simulate") are looked up first.
+  if (argc >= 3) {
+    std::string two = std::string(argv[1]) + " " + argv[2];
+    for (const auto& c : kCommands)
+      if (two == c.name) return c.run(argc, argv, 3);
+  }
+  for (const auto& c : kCommands)
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc, argv, 2);
+  std::fprintf(stderr, "error: unknown command '%s'\n\n", argv[1]);
+  PrintHelp();
+  return 2;
+}

@@ -1,0 +1,134 @@
+// Import declarations: the native schema, readers for CSV / JSONL / the KCS dataset, validation.
+//
+// The schema is documented field by field in docs/declarations.md. Every record read is either
+// accepted into a DeclarationBatch or rejected with file, line, field and reason in an
+// IngestReport; nothing is dropped silently.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/status.h"
+
+namespace clearsight {
+
+inline constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
+inline bool IsMissing(double v) { return std::isnan(v); }
+
+// Days since 1970-01-01 <-> "YYYY-MM-DD". ParseDate rejects impossible dates (2024-02-30).
+bool ParseDate(std::string_view text, int32_t* days);
+std::string FormatDate(int32_t days);
+// 0 = Monday .. 6 = Sunday.
+int DayOfWeek(int32_t days);
+
+struct Declaration {
+  // Required.
+  std::string declaration_id;
+  int32_t date = 0;  // days since 1970-01-01
+  std::string importer_id;
+  std::string hs_code;  // 2..10 digits, leading zeros kept
+  std::string origin_country;
+  double net_mass_kg = 0;
+  double declared_value = 0;
+  // Optional; empty string / kMissing when absent.
+  std::string declarant_id;
+  std::string seller_id;
+  std::string courier_id;
+  std::string office_id;
+  std::string departure_country;
+  std::string mode_of_transport;
+  double supplementary_units = kMissing;
+  std::string currency;
+  double tax_rate = kMissing;  // percent of the customs value
+  std::string description;
+  std::string consignment_id;
+  // Outcomes of an inspection, when known: -1 unknown, 0 no, 1 yes.
+  int8_t inspected = -1;
+  int8_t fraud = -1;
+  int8_t critical = -1;
+  double revenue_recovered = kMissing;
+  // Values of the batch's extra_columns, in that order (columns the schema does not name).
+  std::vector<std::string> extra;
+
+  // Same content in every field (ids included); NaN equals NaN.
+  bool SameContent(const Declaration& other) const;
+};
+
+struct DeclarationBatch {
+  std::vector<Declaration> rows;
+  std::vector<std::string> extra_columns;
+
+  // Index of `name` in extra_columns, or -1.
+  int ExtraIndex(std::string_view name) const;
+  std::string_view Extra(const Declaration& d, int index) const {
+    return index >= 0 && index < static_cast<int>(d.extra.size()) ? std::string_view(d.extra[index])
+                                                                    : std::string_view();
+  }
+};
+
+struct Rejection {
+  std::string file;
+  int64_t line = 0;     // 1-based physical line where the record starts
+  std::string field;    // schema field name, or "" for whole-record problems
+  std::string reason;
+  std::string raw;      // the record as read (truncated to 4 KiB)
+
+  // "file:line: field 'x': reason"
+  std::string ToString() const;
+};
+
+struct IngestReport {
+  int64_t accepted = 0;
+  int64_t rejected = 0;
+  int64_t duplicates_identical = 0;  // same id and same content: kept once, counted here
+  std::vector<Rejection> rejections;  // the first ReadOptions::max_rejections_kept of them
+
+  // "accepted 8120, rejected 14, identical duplicates skipped 0"
+  std::string Summary() const;
+  void Merge(const IngestReport& other);
+};
+
+enum class DeclarationFormat {
+  kAuto,        // by extension (.jsonl / .json -> JSONL) and header (KCS columns -> KCS)
+  kNativeCsv,
+  kNativeJsonl,
+  kKcs,         // the 22-column Korean customs dataset (see ../shared/data/customs/README.md)
+};
+
+// "native", "csv", "jsonl", "kcs", "auto".
+Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name);
+
+struct ReadOptions {
+  DeclarationFormat format = DeclarationFormat::kAuto;
+  size_t max_record_bytes = 1 << 20;     // a longer record is rejected, not read into memory twice
+  size_t max_rejections_kept = 100000;   // beyond this only the counts grow
+  size_t max_file_bytes = size_t{8} << 30;
+};
+
+// Reads and validates a declarations file. Returns the accepted rows; rejected rows are counted
+// and described in *report (which may be null). Fails as a whole only when the file cannot be
+// read, is empty, binary, or has no usable header (the message says which column is missing).
+Result<DeclarationBatch> ReadDeclarations(const std::string& path, const ReadOptions& options,
+                                          IngestReport* report);
+
+// The same on a buffer already in memory; `name` is used in messages.
+Result<DeclarationBatch> ParseDeclarations(std::string_view data, std::string_view name,
+                                           const ReadOptions& options, IngestReport* report);
+
+// Validates one record built in code or from the API: returns the first problem found.
+Status ValidateDeclaration(const Declaration& d);
+
+// Writes "line,field,reason,raw" CSV for every kept rejection.
+Status WriteRejects(const std::string& path, const IngestReport& report);
+
+// Writes the batch as native CSV (header + rows); outcomes are written when any row has them.
+Status WriteDeclarationsCsv(const std::string& path, const DeclarationBatch& batch);
+
+// One declaration as a JSON object in the native schema (JSONL line without the newline).
+std::string DeclarationToJson(const Declaration& d, const std::vector<std::string>& extra_columns);
+
+}  // namespace clearsight
