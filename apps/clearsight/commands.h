@@ -2,6 +2,7 @@
 // 0 success, 1 the work failed (bad data, target not met), 2 usage error.
 #pragma once
 
+#include <set>
 #include <string>
 
 #include "args.h"
@@ -10,6 +11,8 @@
 namespace clearsight::cli {
 
 int CmdValidate(int argc, char** argv, int first);
+// X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...
+int CmdXray(int argc, char** argv, int first);
 
 // Prints "error: <message>" to stderr and returns 1 (2 for usage problems).
 int Fail(const Status& status);

@@ -16,6 +16,8 @@ struct Command {
 
 const Command kCommands[] = {
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
+    {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
+     clearsight::cli::CmdXray},
 };
 
 void PrintHelp() {
