@@ -16,6 +16,9 @@ struct Command {
 
 const Command kCommands[] = {
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
+    {"model train", "train the declaration risk model (and its baseline)", clearsight::cli::CmdModelTrain},
+    {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},
+    {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
 };

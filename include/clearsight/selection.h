@@ -1,0 +1,44 @@
+// Selection: turns risk scores into channels under a daily inspection budget per lane, with a
+// guaranteed random control sample that keeps hit-rate estimates unbiased.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/declarations.h"
+#include "clearsight/status.h"
+
+namespace clearsight {
+
+enum class Channel { kGreen = 0, kYellow = 1, kRed = 2 };
+std::string_view ChannelName(Channel c);  // "green", "yellow", "red"
+Result<Channel> ParseChannel(std::string_view name);
+
+struct SelectionOptions {
+  // Physical inspections (red) per lane and day: a share of the lane's declarations, or a fixed
+  // count when red_count >= 0.
+  double red_share = 0.05;
+  int64_t red_count = -1;
+  // Document checks (yellow): the next share by score.
+  double yellow_share = 0.05;
+  // Part of the red budget given to a uniform random draw among the rest (the control sample).
+  double control_share = 0.10;
+  uint64_t seed = 1;
+  // The field that names a lane (office_id by default; "" = one lane).
+  std::string lane_field = "office_id";
+};
+
+struct Selection {
+  Channel channel = Channel::kGreen;
+  bool control = false;  // drawn at random for the control sample, not for its score
+};
+
+// One Selection per row. Rows are grouped by (date, lane); within a group the top scores take the
+// red budget minus the control slots, control rows are drawn by a seeded hash of the declaration
+// id (reproducible, independent of row order), and the next rows by score go yellow.
+std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,
+                                      const SelectionOptions& options);
+
+}  // namespace clearsight

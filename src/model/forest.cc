@@ -1,0 +1,216 @@
+#include "model/forest.h"
+
+#include <cmath>
+#include <cstring>
+#include <functional>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+namespace clearsight::model {
+
+Result<Forest> Forest::FromXgboostJson(std::string_view json) {
+  nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
+  if (j.is_discarded()) return Status::DataLoss("model JSON is not valid JSON");
+  Forest f;
+  try {
+    const auto& learner = j.at("learner");
+    const auto& param = learner.at("learner_model_param");
+    double base_score = std::stod(param.at("base_score").get<std::string>());
+    f.num_features_ = std::stoi(param.at("num_feature").get<std::string>());
+    std::string objective = learner.at("objective").at("name").get<std::string>();
+    if (objective != "binary:logistic")
+      return Status::InvalidArgument("model objective is " + objective + ", expected binary:logistic");
+    f.base_margin_ = static_cast<float>(std::log(base_score / (1 - base_score)));
+    const auto& gb = learner.at("gradient_booster");
+    if (gb.at("name").get<std::string>() != "gbtree")
+      return Status::InvalidArgument("only gbtree models are supported");
+    for (const auto& t : gb.at("model").at("trees")) {
+      auto left = t.at("left_children").get<std::vector<int32_t>>();
+      auto right = t.at("right_children").get<std::vector<int32_t>>();
+      auto split = t.at("split_indices").get<std::vector<uint32_t>>();
+      auto cond = t.at("split_conditions").get<std::vector<float>>();
+      auto dleft = t.at("default_left").get<std::vector<int>>();
+      auto hess = t.at("sum_hessian").get<std::vector<float>>();
+      size_t n = left.size();
+      if (right.size() != n || split.size() != n || cond.size() != n || dleft.size() != n ||
+          hess.size() != n)
+        return Status::DataLoss("model tree arrays differ in length");
+      Tree tree;
+      tree.nodes.resize(n);
+      for (size_t i = 0; i < n; ++i) {
+        auto& node = tree.nodes[i];
+        node.left = left[i];
+        node.right = right[i];
+        if ((node.left >= static_cast<int32_t>(n)) || (node.right >= static_cast<int32_t>(n)))
+          return Status::DataLoss("model tree has a child index out of range");
+        node.feature = split[i];
+        if (node.left >= 0 && static_cast<int>(node.feature) >= f.num_features_)
+          return Status::DataLoss("model tree splits on feature " + std::to_string(node.feature) +
+                                  " of " + std::to_string(f.num_features_));
+        node.threshold = cond[i];
+        node.default_left = dleft[i] != 0;
+        node.value = cond[i];
+      }
+      // Cover-weighted means, children before parents (children have larger indices in XGBoost).
+      std::function<std::pair<double, double>(int)> mean = [&](int i) -> std::pair<double, double> {
+        auto& node = tree.nodes[i];
+        if (node.left < 0) return {node.value * static_cast<double>(hess[i]), hess[i]};
+        auto [lv, lc] = mean(node.left);
+        auto [rv, rc] = mean(node.right);
+        double c = lc + rc;
+        node.value = c > 0 ? static_cast<float>((lv + rv) / c) : 0.f;
+        return {lv + rv, c};
+      };
+      if (n > 0) mean(0);
+      f.trees_.push_back(std::move(tree));
+    }
+  } catch (const std::exception& e) {
+    return Status::DataLoss(std::string("model JSON lacks an expected field: ") + e.what());
+  }
+  f.Flatten();
+  return f;
+}
+
+void Forest::Flatten() {
+  depth_ = 0;
+  for (const auto& t : trees_) {
+    std::function<int(int)> d = [&](int i) -> int {
+      return t.nodes[i].left < 0 ? 0 : 1 + std::max(d(t.nodes[i].left), d(t.nodes[i].right));
+    };
+    if (!t.nodes.empty()) depth_ = std::max(depth_, d(0));
+  }
+  const size_t inner = (size_t{1} << depth_) - 1, leaves = size_t{1} << depth_;
+  flat_nodes_.assign(trees_.size() * inner, Node{0, std::numeric_limits<float>::infinity()});
+  flat_leaves_.assign(trees_.size() * leaves, 0.f);
+  for (size_t ti = 0; ti < trees_.size(); ++ti) {
+    const auto& t = trees_[ti];
+    Node* nodes = flat_nodes_.data() + ti * inner;
+    float* lv = flat_leaves_.data() + ti * leaves;
+    // (orig index, flat index, depth)
+    std::function<void(int, size_t, int)> place = [&](int oi, size_t fi, int dep) {
+      const auto& o = t.nodes[oi];
+      if (o.left < 0) {
+        // Every leaf of the padded subtree below carries this leaf's value.
+        size_t span = size_t{1} << (depth_ - dep);
+        size_t first = fi;
+        for (int k = dep; k < depth_; ++k) first = 2 * first + 1;
+        for (size_t k = 0; k < span; ++k) lv[first - inner + k] = o.value;
+        return;
+      }
+      // Missing values go the default way; we evaluate x >= threshold (right when true), which
+      // sends NaN left. Default-right nodes are handled by the exact path for rows with NaN.
+      nodes[fi] = Node{o.feature, o.threshold};
+      place(o.left, 2 * fi + 1, dep + 1);
+      place(o.right, 2 * fi + 2, dep + 1);
+    };
+    if (!t.nodes.empty()) place(0, 0, 0);
+  }
+}
+
+float Forest::PredictOneExact(const float* x) const {
+  float sum = base_margin_;
+  for (const auto& t : trees_) {
+    int i = 0;
+    while (t.nodes[i].left >= 0) {
+      const auto& n = t.nodes[i];
+      float v = x[n.feature];
+      bool left = std::isnan(v) ? n.default_left : v < n.threshold;
+      i = left ? n.left : n.right;
+    }
+    sum += t.nodes[i].value;
+  }
+  return sum;
+}
+
+template <int kDepth>
+void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out) const {
+  constexpr size_t kBlock = 8;
+  constexpr size_t kInner = (size_t{1} << kDepth) - 1;
+  constexpr size_t kLeaves = size_t{1} << kDepth;
+  const size_t ntrees = trees_.size();
+  size_t r = 0;
+  for (; r + kBlock <= rows; r += kBlock) {
+    const float* xb = x + r * stride;
+    float acc[kBlock];
+    for (size_t k = 0; k < kBlock; ++k) acc[k] = base_margin_;
+    const Node* nodes = flat_nodes_.data();
+    const float* leaves = flat_leaves_.data();
+    for (size_t t = 0; t < ntrees; ++t, nodes += kInner, leaves += kLeaves) {
+      uint32_t idx[kBlock];
+      for (size_t k = 0; k < kBlock; ++k) idx[k] = 0;
+      for (int d = 0; d < kDepth; ++d) {
+        for (size_t k = 0; k < kBlock; ++k) {
+          const Node n = nodes[idx[k]];
+          idx[k] = 2 * idx[k] + 1 + (xb[k * stride + n.feature] >= n.threshold);
+        }
+      }
+      for (size_t k = 0; k < kBlock; ++k) acc[k] += leaves[idx[k] - kInner];
+    }
+    for (size_t k = 0; k < kBlock; ++k) out[r + k] = acc[k];
+  }
+  for (; r < rows; ++r) {
+    const float* xr = x + r * stride;
+    float acc = base_margin_;
+    const Node* nodes = flat_nodes_.data();
+    const float* leaves = flat_leaves_.data();
+    for (size_t t = 0; t < ntrees; ++t, nodes += kInner, leaves += kLeaves) {
+      uint32_t idx = 0;
+      for (int d = 0; d < kDepth; ++d) {
+        const Node n = nodes[idx];
+        idx = 2 * idx + 1 + (xr[n.feature] >= n.threshold);
+      }
+      acc += leaves[idx - kInner];
+    }
+    out[r] = acc;
+  }
+}
+
+void Forest::PredictMargin(const float* x, size_t rows, size_t stride, float* out) const {
+  switch (depth_) {
+#define CS_DEPTH_CASE(D)                    \
+  case D:                                   \
+    PredictBlock<D>(x, rows, stride, out);  \
+    break;
+    CS_DEPTH_CASE(0) CS_DEPTH_CASE(1) CS_DEPTH_CASE(2) CS_DEPTH_CASE(3) CS_DEPTH_CASE(4)
+    CS_DEPTH_CASE(5) CS_DEPTH_CASE(6) CS_DEPTH_CASE(7) CS_DEPTH_CASE(8) CS_DEPTH_CASE(9)
+    CS_DEPTH_CASE(10)
+#undef CS_DEPTH_CASE
+    default:
+      for (size_t r = 0; r < rows; ++r) out[r] = PredictOneExact(x + r * stride);
+      return;
+  }
+  // Rows with a missing value take the exact path (the flat form sends NaN left everywhere).
+  for (size_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * stride;
+    for (int f = 0; f < num_features_; ++f) {
+      if (std::isnan(xr[f])) {
+        out[r] = PredictOneExact(xr);
+        break;
+      }
+    }
+  }
+}
+
+void Forest::PredictProbability(const float* x, size_t rows, size_t stride, float* out) const {
+  PredictMargin(x, rows, stride, out);
+  for (size_t r = 0; r < rows; ++r) out[r] = 1.f / (1.f + std::exp(-out[r]));
+}
+
+void Forest::Contributions(const float* x, float* out) const {
+  std::memset(out, 0, sizeof(float) * (num_features_ + 1));
+  out[num_features_] = base_margin_;
+  for (const auto& t : trees_) {
+    int i = 0;
+    out[num_features_] += t.nodes[0].value;
+    while (t.nodes[i].left >= 0) {
+      const auto& n = t.nodes[i];
+      float v = x[n.feature];
+      bool left = std::isnan(v) ? n.default_left : v < n.threshold;
+      int next = left ? n.left : n.right;
+      out[n.feature] += t.nodes[next].value - n.value;
+      i = next;
+    }
+  }
+}
+
+}  // namespace clearsight::model

@@ -1,0 +1,68 @@
+// A flattened evaluator for gradient-boosted trees trained by XGBoost.
+//
+// Each tree is padded to a complete binary tree of the ensemble's depth and stored as arrays of
+// (feature, threshold) in breadth-first order plus one array of leaves, so evaluation is a fixed
+// number of branch-free steps: node = 2*node + 1 + (x[feature] >= threshold). Rows are evaluated
+// in small interleaved blocks so the dependent loads of several rows overlap (the idea behind
+// QuickScorer and treelite's compiled trees, without code generation). Predictions equal
+// XGBoost's (same float comparisons, same missing-value directions).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/status.h"
+
+namespace clearsight::model {
+
+class Forest {
+ public:
+  // Parses XGBoost's JSON model (binary:logistic, gbtree).
+  static Result<Forest> FromXgboostJson(std::string_view json);
+
+  int num_features() const { return num_features_; }
+  int num_trees() const { return static_cast<int>(trees_.size()); }
+  int depth() const { return depth_; }
+  float base_margin() const { return base_margin_; }
+
+  // Margins (log-odds) for `rows` rows of a row-major matrix with `stride` floats per row.
+  void PredictMargin(const float* x, size_t rows, size_t stride, float* out) const;
+  // Probabilities: 1 / (1 + exp(-margin)).
+  void PredictProbability(const float* x, size_t rows, size_t stride, float* out) const;
+
+  // Approximate per-feature contributions to the margin for one row (Saabas: the change of the
+  // cover-weighted node mean along the row's path), as XGBoost's approx_contribs. `out` gets
+  // num_features() + 1 values, the bias last; they sum to the margin.
+  void Contributions(const float* x, float* out) const;
+
+ private:
+  struct Node {  // the padded, flattened form
+    uint32_t feature;
+    float threshold;
+  };
+  struct OrigNode {  // the original tree, for explanations and missing values
+    int32_t left = -1, right = -1;
+    uint32_t feature = 0;
+    float threshold = 0;
+    bool default_left = true;
+    float value = 0;  // leaf value, or cover-weighted mean of the leaves below
+  };
+  struct Tree {
+    std::vector<OrigNode> nodes;
+  };
+
+  template <int kDepth>
+  void PredictBlock(const float* x, size_t rows, size_t stride, float* out) const;
+  float PredictOneExact(const float* x) const;  // for rows with missing values
+  void Flatten();
+
+  std::vector<Tree> trees_;
+  std::vector<Node> flat_nodes_;    // trees x (2^depth - 1)
+  std::vector<float> flat_leaves_;  // trees x 2^depth
+  int depth_ = 0;
+  int num_features_ = 0;
+  float base_margin_ = 0;
+};
+
+}  // namespace clearsight::model

@@ -1,0 +1,86 @@
+#include "clearsight/selection.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+namespace clearsight {
+
+std::string_view ChannelName(Channel c) {
+  switch (c) {
+    case Channel::kGreen: return "green";
+    case Channel::kYellow: return "yellow";
+    case Channel::kRed: return "red";
+  }
+  return "green";
+}
+
+Result<Channel> ParseChannel(std::string_view name) {
+  if (name == "green") return Channel::kGreen;
+  if (name == "yellow") return Channel::kYellow;
+  if (name == "red") return Channel::kRed;
+  return Status::InvalidArgument("unknown channel '" + std::string(name) + "' (green, yellow or red)");
+}
+
+namespace {
+uint64_t DrawHash(uint64_t seed, std::string_view id) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 31;
+  h *= 0xbf58476d1ce4e5b9ULL;
+  h ^= h >> 29;
+  return h;
+}
+
+std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const std::string& field, int extra) {
+  if (field.empty()) return {};
+  if (field == "office_id") return d.office_id;
+  if (field == "mode_of_transport") return d.mode_of_transport;
+  if (field == "courier_id") return d.courier_id;
+  return batch.Extra(d, extra);
+}
+}  // namespace
+
+std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,
+                                      const SelectionOptions& o) {
+  std::vector<Selection> out(batch.rows.size());
+  int extra = batch.ExtraIndex(o.lane_field);
+  std::map<std::pair<int32_t, std::string_view>, std::vector<size_t>> groups;
+  for (size_t i = 0; i < batch.rows.size(); ++i)
+    groups[{batch.rows[i].date, Lane(batch.rows[i], batch, o.lane_field, extra)}].push_back(i);
+  for (auto& [key, rows] : groups) {
+    const size_t n = rows.size();
+    size_t budget = o.red_count >= 0 ? static_cast<size_t>(o.red_count)
+                                     : static_cast<size_t>(std::ceil(o.red_share * n - 1e-9));
+    budget = std::min(budget, n);
+    size_t control = static_cast<size_t>(std::llround(o.control_share * budget));
+    if (o.control_share > 0 && budget > 0 && control == 0 && n > budget) control = 1;
+    control = std::min(control, budget);
+    size_t by_score = budget - control;
+    size_t yellow = std::min(n - budget, static_cast<size_t>(std::ceil(o.yellow_share * n - 1e-9)));
+    std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    for (size_t k = 0; k < by_score; ++k) out[rows[k]].channel = Channel::kRed;
+    // The control draw: lowest seeded hashes among the rows not already red.
+    std::vector<std::pair<uint64_t, size_t>> rest;
+    for (size_t k = by_score; k < n; ++k)
+      rest.emplace_back(DrawHash(o.seed, batch.rows[rows[k]].declaration_id), rows[k]);
+    std::sort(rest.begin(), rest.end());
+    for (size_t k = 0; k < control && k < rest.size(); ++k) {
+      out[rest[k].second].channel = Channel::kRed;
+      out[rest[k].second].control = true;
+    }
+    size_t y = 0;
+    for (size_t k = by_score; k < n && y < yellow; ++k) {
+      if (out[rows[k]].channel == Channel::kGreen) {
+        out[rows[k]].channel = Channel::kYellow;
+        ++y;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace clearsight

@@ -1,0 +1,81 @@
+#include "clearsight/selection.h"
+
+#include <gtest/gtest.h>
+
+namespace clearsight {
+namespace {
+
+DeclarationBatch Lane(int n, int32_t date, const std::string& office, std::vector<float>* scores) {
+  DeclarationBatch b;
+  for (int i = 0; i < n; ++i) {
+    Declaration d;
+    d.declaration_id = office + "-" + std::to_string(date) + "-" + std::to_string(i);
+    d.date = date;
+    d.office_id = office;
+    b.rows.push_back(d);
+    scores->push_back(static_cast<float>(i) / n);
+  }
+  return b;
+}
+
+TEST(SelectChannels, KeepsTheBudgetPerLaneAndDayWithAControlSample) {
+  std::vector<float> scores;
+  DeclarationBatch b = Lane(1000, 1, "A", &scores);
+  DeclarationBatch b2 = Lane(200, 1, "B", &scores);
+  b.rows.insert(b.rows.end(), b2.rows.begin(), b2.rows.end());
+  SelectionOptions o;
+  o.red_share = 0.05;
+  o.yellow_share = 0.05;
+  o.control_share = 0.2;
+  auto sel = SelectChannels(b, scores, o);
+  int red_a = 0, control_a = 0, yellow_a = 0, red_b = 0;
+  for (size_t i = 0; i < b.rows.size(); ++i) {
+    bool a = b.rows[i].office_id == "A";
+    if (a) {
+      red_a += sel[i].channel == Channel::kRed;
+      control_a += sel[i].control;
+      yellow_a += sel[i].channel == Channel::kYellow;
+      // Scored reds are the top 40 scores (0.96 and above).
+      if (sel[i].channel == Channel::kRed && !sel[i].control) {
+        EXPECT_GE(scores[i], 0.96f);
+      }
+    } else {
+      red_b += sel[i].channel == Channel::kRed;
+    }
+    if (sel[i].control) {
+      EXPECT_EQ(sel[i].channel, Channel::kRed);
+    }
+  }
+  EXPECT_EQ(red_a, 50);
+  EXPECT_EQ(control_a, 10);
+  EXPECT_EQ(yellow_a, 50);
+  EXPECT_EQ(red_b, 10);
+}
+
+TEST(SelectChannels, ControlDrawIsReproducibleAndIndependentOfOrder) {
+  std::vector<float> scores;
+  DeclarationBatch b = Lane(500, 3, "A", &scores);
+  SelectionOptions o;
+  o.red_count = 20;
+  o.control_share = 0.5;
+  auto first = SelectChannels(b, scores, o);
+  std::reverse(b.rows.begin(), b.rows.end());
+  std::reverse(scores.begin(), scores.end());
+  auto second = SelectChannels(b, scores, o);
+  std::set<std::string> c1, c2;
+  for (size_t i = 0; i < first.size(); ++i) {
+    if (first[i].control) c1.insert(b.rows[b.rows.size() - 1 - i].declaration_id);
+    if (second[i].control) c2.insert(b.rows[i].declaration_id);
+  }
+  EXPECT_EQ(c1.size(), 10u);
+  EXPECT_EQ(c1, c2);
+  o.seed = 2;
+  auto third = SelectChannels(b, scores, o);
+  std::set<std::string> c3;
+  for (size_t i = 0; i < third.size(); ++i)
+    if (third[i].control) c3.insert(b.rows[i].declaration_id);
+  EXPECT_NE(c2, c3);
+}
+
+}  // namespace
+}  // namespace clearsight
