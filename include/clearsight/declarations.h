@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <limits>
 #include <string>
 #include <string_view>
@@ -24,6 +25,28 @@ bool ParseDate(std::string_view text, int32_t* days);
 std::string FormatDate(int32_t days);
 // 0 = Monday .. 6 = Sunday.
 int DayOfWeek(int32_t days);
+
+// The values of a batch's extra columns for one declaration, packed into one string (one small
+// allocation per row instead of one per value; ingest makes millions of these).
+class ExtraValues {
+ public:
+  ExtraValues() = default;
+  ExtraValues(std::initializer_list<std::string_view> values) {
+    for (auto v : values) Set(count_, v);
+  }
+  size_t size() const { return count_; }
+  bool empty() const { return count_ == 0; }
+  // The i-th value; empty when i is past the end.
+  std::string_view operator[](size_t i) const;
+  // Sets the i-th value, padding with empty values. Appending in order is the fast path.
+  // A unit separator (0x1F) inside a value is replaced by a space.
+  void Set(size_t i, std::string_view value);
+  bool operator==(const ExtraValues& o) const { return count_ == o.count_ && packed_ == o.packed_; }
+
+ private:
+  std::string packed_;  // values joined by 0x1F
+  uint32_t count_ = 0;
+};
 
 struct Declaration {
   // Required.
@@ -52,7 +75,7 @@ struct Declaration {
   int8_t critical = -1;
   double revenue_recovered = kMissing;
   // Values of the batch's extra_columns, in that order (columns the schema does not name).
-  std::vector<std::string> extra;
+  ExtraValues extra;
 
   // Same content in every field (ids included); NaN equals NaN.
   bool SameContent(const Declaration& other) const;
@@ -65,8 +88,7 @@ struct DeclarationBatch {
   // Index of `name` in extra_columns, or -1.
   int ExtraIndex(std::string_view name) const;
   std::string_view Extra(const Declaration& d, int index) const {
-    return index >= 0 && index < static_cast<int>(d.extra.size()) ? std::string_view(d.extra[index])
-                                                                    : std::string_view();
+    return index >= 0 ? d.extra[static_cast<size_t>(index)] : std::string_view();
   }
 };
 

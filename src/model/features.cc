@@ -69,9 +69,7 @@ std::string_view FieldValue(const FieldRef& f, int extra_index, const Declaratio
     case FieldRef::Kind::kMode: return d.mode_of_transport;
     case FieldRef::Kind::kCurrency: return d.currency;
     case FieldRef::Kind::kExtra:
-      return extra_index >= 0 && extra_index < static_cast<int>(d.extra.size())
-                 ? std::string_view(d.extra[extra_index])
-                 : std::string_view();
+      return extra_index >= 0 ? d.extra[static_cast<size_t>(extra_index)] : std::string_view();
   }
   return {};
 }

@@ -1,0 +1,117 @@
+#include "clearsight/rules.h"
+
+#include <gtest/gtest.h>
+
+namespace clearsight {
+namespace {
+
+Declaration Phone(const std::string& origin, double value) {
+  Declaration d;
+  d.declaration_id = "D";
+  ParseDate("2026-03-01", &d.date);
+  d.importer_id = "IMP";
+  d.hs_code = "851712";
+  d.origin_country = origin;
+  d.net_mass_kg = 10;
+  d.declared_value = value;
+  return d;
+}
+
+const char kRules[] = R"(# analyst profile
+rule "cheap phones"
+  when hs_code startswith "8517" and origin_country in ["XX", "YY"] and unit_price_ratio < 0.4
+  then channel red
+  reason "Phones from XX/YY far below the reference price"
+  owner "a.kim"
+  valid 2026-01-01 to 2026-12-31
+end
+
+rule "heavy or valuable"
+  when (net_mass_kg > 100 or declared_value >= 5000) and not origin_country = "ZZ"
+  then score +0.25
+end
+
+rule "expired"
+  when importer_id = "IMP"
+  then channel yellow
+  valid to 2025-12-31
+end
+
+rule "lane"
+  when lane in ["B", "C"] and priority > 2
+  then channel yellow
+end
+)";
+
+TEST(RuleSet, ParsesAndMatchesConditionsActionsAndValidity) {
+  auto set = RuleSet::Parse(kRules, "profile.rules");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_EQ(set->rules().size(), 4u);
+  const Rule& r = set->rules()[0];
+  EXPECT_EQ(r.name, "cheap phones");
+  EXPECT_EQ(r.owner, "a.kim");
+  EXPECT_EQ(r.action.channel, Channel::kRed);
+  EXPECT_EQ(r.line, 2);
+  EXPECT_EQ(set->rules()[1].action.kind, RuleAction::Kind::kScore);
+  EXPECT_DOUBLE_EQ(set->rules()[1].action.weight, 0.25);
+
+  DeclarationBatch batch;
+  batch.extra_columns = {"lane", "priority"};
+  DerivedFeatures cheap;
+  cheap.unit_price_ratio = 0.3;
+  Declaration d = Phone("XX", 100);
+  d.extra = {"B", "3"};
+  EXPECT_EQ(set->Match(d, batch, cheap), (std::vector<int>{0, 3}));
+  DerivedFeatures fair;
+  fair.unit_price_ratio = 0.9;
+  EXPECT_EQ(set->Match(d, batch, fair), (std::vector<int>{3}));
+  // Unknown ratio: comparisons with a missing value are false.
+  EXPECT_EQ(set->Match(d, batch, DerivedFeatures{}), (std::vector<int>{3}));
+  Declaration big = Phone("CN", 6000);
+  big.extra = {"A", "9"};
+  EXPECT_EQ(set->Match(big, batch, cheap), (std::vector<int>{1}));
+  big.origin_country = "ZZ";
+  EXPECT_TRUE(set->Match(big, batch, cheap).empty());
+  Declaration late = Phone("XX", 100);
+  ParseDate("2027-01-01", &late.date);
+  EXPECT_TRUE(set->Match(late, batch, cheap).empty()) << "outside its validity";
+}
+
+TEST(RuleSet, SyntaxErrorsNameFileLineAndColumn) {
+  struct Case {
+    const char* text;
+    const char* want;
+  } cases[] = {
+      {"rule \"a\"\n  when hs_code startswith \"85\" and\n  then channel red\nend\n", "r.rules:3:3: expected a field name"},
+      {"rule \"a\"\n  when net_mass_kg startswith \"1\"\n  then channel red\nend\n", "r.rules:2:20: field 'net_mass_kg' is a number"},
+      {"rule \"a\"\n  when hs_code = \"85\"\n  then channel purple\nend\n", "r.rules:3:16: expected red, yellow or green"},
+      {"rule \"a\"\n  when hs_code = \"85\n", "r.rules:2:18: unterminated string"},
+      {"rule \"a\"\n  when hs_code in \"85\"\n  then channel red\nend\n", "r.rules:2:19: expected a list"},
+      {"rule \"a\"\n  then channel red\nend\n", "has no 'when'"},
+      {"rule \"a\"\n  when hs_code = \"1\"\n  then channel red\n  valid 2026-02-30\nend\n", "r.rules:4:9: '2026-02-30' is not a date"},
+      {"rule \"a\"\n  when origin_country = \"X\" then channel red end\nrule \"a\"\n  when origin_country = \"X\" then channel red end\n", "defined twice"},
+      {"rule \"a\"\n  when (hs_code = \"1\"\n  then channel red\nend\n", "r.rules:3:3: expected ')'"},
+  };
+  for (const auto& c : cases) {
+    auto set = RuleSet::Parse(c.text, "r.rules");
+    ASSERT_FALSE(set.ok()) << c.text;
+    EXPECT_NE(set.status().message().find(c.want), std::string::npos)
+        << "got: " << set.status().message() << "\nwant: " << c.want;
+  }
+}
+
+TEST(RuleStats, CountsHitsAndConfirmedHits) {
+  RuleStats s;
+  Declaration fraud, clean, unknown;
+  fraud.fraud = 1;
+  clean.fraud = 0;
+  s.Count({0, 1}, fraud, 2);
+  s.Count({0}, clean, 2);
+  s.Count({1}, unknown, 2);
+  EXPECT_EQ(s.hits, (std::vector<int64_t>{2, 2}));
+  EXPECT_EQ(s.confirmed, (std::vector<int64_t>{1, 1}));
+  EXPECT_EQ(s.with_outcome, (std::vector<int64_t>{2, 1}));
+}
+
+}  // namespace
+}  // namespace clearsight
