@@ -16,7 +16,7 @@ namespace {
 const char kTrainUsage[] =
     "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format kcs|native|auto]\n"
     "                              [--trees 300] [--depth 6] [--eta 0.1] [--threads 2] [--seed 0]\n"
-    "                              [--no-baseline]\n\n"
+    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n\n"
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
     "--no-baseline, the plain baseline (frequency-ranked raw codes) beside it in DIR/baseline.\n"
     "With --valid, both are evaluated on that later period and DIR/report.md is written.\n";
@@ -74,7 +74,7 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
 int CmdModelTrain(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "no-baseline", "quiet"});
   if (int rc = CheckArgs(args, {"train", "valid", "out", "format", "trees", "depth", "eta", "threads", "seed",
-                                "no-baseline", "quiet", "help"},
+                                "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
                          kTrainUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("train") || !args.Has("out")) return Usage("--train and --out are required", kTrainUsage);
@@ -88,6 +88,13 @@ int CmdModelTrain(int argc, char** argv, int first) {
   if (!args.GetDouble("eta", 0.1, &eta) || eta <= 0 || eta > 1) return Usage("--eta must be in (0, 1]", kTrainUsage);
   if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads must be >= 1", kTrainUsage);
   if (!args.GetInt("seed", 0, &seed) || seed < 0) return Usage("--seed must be a non-negative number", kTrainUsage);
+  long long warmup;
+  if (!args.GetDouble("critical-weight", options.critical_weight, &options.critical_weight) ||
+      options.critical_weight <= 0)
+    return Usage("--critical-weight must be a positive number", kTrainUsage);
+  if (!args.GetInt("warmup-days", options.warmup_days, &warmup) || warmup < 0)
+    return Usage("--warmup-days must be a non-negative whole number", kTrainUsage);
+  options.warmup_days = static_cast<int>(warmup);
   options.trees = static_cast<int>(trees);
   options.max_depth = static_cast<int>(depth);
   options.learning_rate = eta;
@@ -108,6 +115,7 @@ int CmdModelTrain(int argc, char** argv, int first) {
   for (bool baseline : {false, true}) {
     if (baseline && args.Has("no-baseline")) break;
     options.baseline = baseline;
+    if (baseline) options.critical_weight = 1;  // the plain baseline, as the issue describes it
     const char* name = baseline ? "baseline" : "model";
     auto t0 = std::chrono::steady_clock::now();
     options.progress = [&](int done, int all) {

@@ -25,6 +25,12 @@ struct RiskModelOptions {
   int threads = 2;
   uint64_t seed = 0;
   bool baseline = false;  // the baseline: frequency-ranked raw codes only
+  // Training weight of a critical fraud (public-safety case) relative to other rows: ranks the
+  // critical cases first among the likely frauds.
+  double critical_weight = 100.0;
+  // Rows of the first days of the history have almost no history of their own; they feed the
+  // statistics but are not training examples.
+  int warmup_days = 0;
   // Called with (trees done, trees in all) while training.
   std::function<void(int, int)> progress;
 };

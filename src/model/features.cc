@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -12,27 +15,40 @@ namespace clearsight::model {
 
 namespace {
 
-// A stable 64-bit hash (FNV-1a with a final avalanche): model files store key strings and every
-// build must hash them the same way, which std::hash does not promise.
-inline uint64_t HashBytes(std::string_view s) {
-  uint64_t h = 0xcbf29ce484222325ULL;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  return h;
-}
-inline uint64_t Mix(uint64_t h) {
+// Stable 64-bit hashes: model files store key strings and every build must hash them the same
+// way, which std::hash does not promise. Text is read 8 bytes at a time; numbers hash their bits.
+inline uint64_t Mix64(uint64_t h) {
   h ^= h >> 33;
   h *= 0xff51afd7ed558ccdULL;
   h ^= h >> 33;
   h *= 0xc4ceb9fe1a85ec53ULL;
   h ^= h >> 33;
-  return h | 1;  // never 0: 0 marks an empty slot
+  return h;
 }
-inline uint64_t Combine(uint64_t h, std::string_view part) {
-  return (h * 0x9E3779B97F4A7C15ULL) ^ HashBytes(part);
+inline uint64_t HashText(std::string_view s) {
+  uint64_t h = 0x9E3779B97F4A7C15ULL ^ (s.size() * 0xff51afd7ed558ccdULL);
+  size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s.data() + i, 8);
+    h = Mix64(h ^ w);
+  }
+  if (i < s.size()) {
+    uint64_t w = 0;
+    std::memcpy(&w, s.data() + i, s.size() - i);
+    h = Mix64(h ^ w ^ 0x5555);
+  }
+  return h;
 }
+inline uint64_t HashNumber(double v) {
+  if (std::isnan(v)) v = std::numeric_limits<double>::quiet_NaN();  // one NaN
+  if (v == 0) v = 0;                                                // -0 == 0
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  return Mix64(bits ^ 0x1234567ULL);
+}
+inline uint64_t Combine(uint64_t h, uint64_t part) { return (h * 0x9E3779B97F4A7C15ULL) ^ part; }
+inline uint64_t Finish(uint64_t h) { return Mix64(h) | 1; }  // never 0: 0 marks an empty slot
 constexpr char kSep = '\x1f';
 
 constexpr struct {
@@ -52,6 +68,9 @@ constexpr struct {
     {FieldRef::Kind::kDeparture, "departure_country", "departure"},
     {FieldRef::Kind::kMode, "mode_of_transport", "transport mode"},
     {FieldRef::Kind::kCurrency, "currency", "currency"},
+    {FieldRef::Kind::kNetMass, "net_mass_kg", "net mass"},
+    {FieldRef::Kind::kDeclaredValue, "declared_value", "declared value"},
+    {FieldRef::Kind::kTaxRate, "tax_rate", "tax rate"},
 };
 
 std::string_view FieldValue(const FieldRef& f, int extra_index, const Declaration& d) {
@@ -70,8 +89,34 @@ std::string_view FieldValue(const FieldRef& f, int extra_index, const Declaratio
     case FieldRef::Kind::kCurrency: return d.currency;
     case FieldRef::Kind::kExtra:
       return extra_index >= 0 ? d.extra[static_cast<size_t>(extra_index)] : std::string_view();
+    default: return {};
   }
   return {};
+}
+
+double NumberValue(const FieldRef& f, const Declaration& d) {
+  switch (f.kind) {
+    case FieldRef::Kind::kNetMass: return d.net_mass_kg;
+    case FieldRef::Kind::kDeclaredValue: return d.declared_value;
+    case FieldRef::Kind::kTaxRate: return d.tax_rate;
+    default: return kMissing;
+  }
+}
+
+uint64_t FieldHash(const FieldRef& f, int extra_index, const Declaration& d) {
+  return f.numeric() ? HashNumber(NumberValue(f, d)) : HashText(FieldValue(f, extra_index, d));
+}
+
+// The text form of a field's value, as stored in model files and shown in reasons.
+std::string FieldText(const FieldRef& f, int extra_index, const Declaration& d) {
+  return f.numeric() ? FormatDouble(NumberValue(f, d)) : std::string(FieldValue(f, extra_index, d));
+}
+
+uint64_t HashFieldText(const FieldRef& f, std::string_view text) {
+  if (!f.numeric()) return HashText(text);
+  double v = kMissing;
+  if (!text.empty() && !ParseDouble(text, &v)) v = kMissing;
+  return HashNumber(v);
 }
 
 std::string FieldLabel(const FieldRef& f) {
@@ -89,35 +134,29 @@ std::vector<int> Bind(const std::vector<FieldRef>& fields, const DeclarationBatc
   return out;
 }
 
-uint64_t KeyHash(const std::vector<FieldRef>& key, const std::vector<int>& bound, const Declaration& d) {
-  uint64_t h = 0;
-  for (size_t i = 0; i < key.size(); ++i) h = Combine(h, FieldValue(key[i], bound[i], d));
-  return Mix(h);
-}
-
 std::string KeyString(const std::vector<FieldRef>& key, const std::vector<int>& bound, const Declaration& d) {
   std::string s;
   for (size_t i = 0; i < key.size(); ++i) {
     if (i) s.push_back(kSep);
-    s.append(FieldValue(key[i], bound[i], d));
+    s.append(FieldText(key[i], bound[i], d));
   }
   return s;
 }
 
-uint64_t HashKeyString(std::string_view s) {
+uint64_t HashKeyString(const std::vector<FieldRef>& key, std::string_view s) {
   uint64_t h = 0;
   size_t b = 0;
-  while (true) {
+  for (size_t i = 0; i < key.size(); ++i) {
     size_t e = s.find(kSep, b);
-    h = Combine(h, s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b));
-    if (e == std::string_view::npos) break;
-    b = e + 1;
+    std::string_view part = s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+    h = Combine(h, HashFieldText(key[i], part));
+    b = e == std::string_view::npos ? s.size() : e + 1;
   }
-  return Mix(h);
+  return Finish(h);
 }
 
 float LogUnitPrice(const Declaration& d) {
-  return static_cast<float>(std::log((d.declared_value + 1.0) / (d.net_mass_kg + 0.01)));
+  return std::log(static_cast<float>((d.declared_value + 1.0) / (d.net_mass_kg + 0.01)));
 }
 
 struct Counts {
@@ -169,36 +208,39 @@ FeatureSpec FeatureSpec::Baseline() {
 }
 
 FeatureSpec FeatureSpec::Full() {
-  FeatureSpec s = Baseline();
-  s.price_deviation = true;
+  FeatureSpec s;
   auto k = [](std::initializer_list<const char*> names) {
     std::vector<FieldRef> key;
     for (const char* n : names) key.push_back(*FieldRef::Parse(n));
     return key;
   };
-  s.keys = {k({"importer_id"}),
-            k({"declarant_id"}),
-            k({"seller_id"}),
-            k({"courier_id"}),
-            k({"office_id"}),
+  const char* variant = std::getenv("CS_FEATURES");  // experiments only; see docs/model.md
+  std::string v = variant ? variant : "B";
+  // Repeat consignments: the same goods, quantity, value and route seen before ("template").
+  s.keys = {k({"hs6", "net_mass_kg", "declared_value", "origin_country", "departure_country", "tax_type",
+               "tax_rate"}),
+            k({"hs6", "net_mass_kg"}),
+            k({"declared_value"}),
             k({"hs6"}),
-            k({"hs4"}),
-            k({"hs2"}),
-            k({"origin_country"}),
-            k({"departure_country"}),
-            k({"importer_id", "hs6"}),
-            k({"declarant_id", "importer_id"}),
-            k({"seller_id", "importer_id"}),
-            k({"hs6", "origin_country"})};
+            k({"hs4"})};
+  if (v != "A") {
+    // Who: traders and their intermediaries, and goods by origin.
+    for (auto key : {k({"importer_id"}), k({"declarant_id"}), k({"seller_id"}), k({"importer_id", "hs6"}),
+                     k({"hs6", "origin_country"})})
+      s.keys.push_back(key);
+  }
+  if (v == "C") s.codes = Baseline().codes;
+  s.numeric = true;
+  s.price_deviation = true;
   return s;
 }
 
-void FeatureBuilder::Table::Freeze() {
+void FeatureBuilder::Table::Freeze(const std::vector<FieldRef>& key) {
   size_t size = TableSize(by_key.size());
   hashes.assign(size, 0);
   stats.assign(size, KeyStats{});
   for (const auto& [k, v] : by_key) {
-    uint64_t h = HashKeyString(k);
+    uint64_t h = HashKeyString(key, k);
     size_t i = h & (size - 1);
     while (hashes[i] != 0 && hashes[i] != h) i = (i + 1) & (size - 1);
     hashes[i] = h;
@@ -217,12 +259,12 @@ const KeyStats* FeatureBuilder::Table::Find(uint64_t h) const {
   }
 }
 
-void FeatureBuilder::CodeTable::Freeze() {
+void FeatureBuilder::CodeTable::Freeze(const FieldRef& field) {
   size_t size = TableSize(rank.size());
   hashes.assign(size, 0);
   values.assign(size, 0);
   for (const auto& [k, v] : rank) {
-    uint64_t h = Mix(Combine(0, k));
+    uint64_t h = Finish(Combine(0, HashFieldText(field, k)));
     size_t i = h & (size - 1);
     while (hashes[i] != 0 && hashes[i] != h) i = (i + 1) & (size - 1);
     hashes[i] = h;
@@ -266,6 +308,7 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
   FeatureBuilder fb;
   fb.spec_ = spec;
   fb.BuildNames();
+  fb.IndexFields();
   const auto& rows = history.rows;
 
   // Frequency-rank codes (no labels involved: the whole history is fair game).
@@ -273,13 +316,13 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
   auto code_bound = Bind(spec.codes, history);
   for (size_t c = 0; c < spec.codes.size(); ++c) {
     std::unordered_map<std::string, int64_t> freq;
-    for (const auto& d : rows) ++freq[std::string(FieldValue(spec.codes[c], code_bound[c], d))];
+    for (const auto& d : rows) ++freq[FieldText(spec.codes[c], code_bound[c], d)];
     std::vector<std::pair<std::string, int64_t>> v(freq.begin(), freq.end());
     std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) {
       return a.second != b.second ? a.second > b.second : a.first < b.first;
     });
     for (size_t i = 0; i < v.size(); ++i) fb.codes_[c].rank[v[i].first] = static_cast<int>(i);
-    fb.codes_[c].Freeze();
+    fb.codes_[c].Freeze(spec.codes[c]);
   }
 
   // HS6 median log unit price (no labels).
@@ -298,7 +341,7 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
     };
     fb.global_log_price_ = all.empty() ? 0.f : median(all);
     for (auto& [k, v] : prices) fb.hs6_price_.by_key[k] = KeyStats{median(v), 0, 0, static_cast<float>(v.size())};
-    fb.hs6_price_.Freeze();
+    fb.hs6_price_.Freeze({FieldRef{FieldRef::Kind::kHs6, ""}});
   }
 
   // Target statistics, out of time: rows see only rows of earlier days.
@@ -373,7 +416,7 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
   for (size_t k = 0; k < spec.keys.size(); ++k) {
     for (const auto& [key, c] : counts[k])
       fb.tables_[k].by_key[key] = ToStats(c, a, fb.prior_fraud_, fb.prior_critical_);
-    fb.tables_[k].Freeze();
+    fb.tables_[k].Freeze(spec.keys[k]);
   }
 
   if (train_matrix) {
@@ -391,38 +434,61 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
   return fb;
 }
 
+void FeatureBuilder::IndexFields() {
+  fields_.clear();
+  code_field_.clear();
+  key_fields_.clear();
+  auto index = [this](const FieldRef& f) {
+    for (size_t i = 0; i < fields_.size(); ++i)
+      if (fields_[i] == f) return static_cast<int>(i);
+    fields_.push_back(f);
+    return static_cast<int>(fields_.size() - 1);
+  };
+  for (const auto& c : spec_.codes) code_field_.push_back(index(c));
+  for (const auto& key : spec_.keys) {
+    std::vector<int> v;
+    for (const auto& f : key) v.push_back(index(f));
+    key_fields_.push_back(std::move(v));
+  }
+}
+
 void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t end, float* out) const {
   const int nf = num_features();
-  auto code_bound = Bind(spec_.codes, batch);
-  std::vector<std::vector<int>> key_bound;
-  for (const auto& key : spec_.keys) key_bound.push_back(Bind(key, batch));
+  const std::vector<int> bound = Bind(fields_, batch);
   const KeyStats unseen = ToStats(Counts{}, spec_.smoothing, prior_fraud_, prior_critical_);
+  const size_t nfields = fields_.size();
+  uint64_t fh[64];
+  std::vector<uint64_t> fh_heap(nfields > 64 ? nfields : 0);
+  uint64_t* field_hash = nfields > 64 ? fh_heap.data() : fh;
+  const FieldRef hs6{FieldRef::Kind::kHs6, ""};
   for (size_t r = begin; r < end; ++r, out += nf) {
     const Declaration& d = batch.rows[r];
+    for (size_t i = 0; i < nfields; ++i) field_hash[i] = FieldHash(fields_[i], bound[i], d);
     float* o = out;
-    for (size_t c = 0; c < codes_.size(); ++c) {
-      uint64_t h = Mix(Combine(0, FieldValue(spec_.codes[c], code_bound[c], d)));
-      *o++ = codes_[c].Find(h, static_cast<float>(codes_[c].rank.size()));
-    }
+    for (size_t c = 0; c < codes_.size(); ++c)
+      *o++ = codes_[c].Find(Finish(Combine(0, field_hash[code_field_[c]])),
+                            static_cast<float>(codes_[c].rank.size()));
     for (size_t k = 0; k < tables_.size(); ++k) {
-      const KeyStats* s = tables_[k].Find(KeyHash(spec_.keys[k], key_bound[k], d));
+      uint64_t h = 0;
+      for (int f : key_fields_[k]) h = Combine(h, field_hash[f]);
+      const KeyStats* s = tables_[k].Find(Finish(h));
       if (s == nullptr) s = &unseen;
       *o++ = s->fraud_rate;
       *o++ = s->critical_rate;
       *o++ = s->log_seen;
     }
-    float log_price = LogUnitPrice(d);
+    const float log_price = LogUnitPrice(d);
     if (spec_.numeric) {
-      *o++ = static_cast<float>(std::log1p(d.net_mass_kg));
-      *o++ = static_cast<float>(std::log1p(d.declared_value));
+      const float mass = static_cast<float>(d.net_mass_kg), value = static_cast<float>(d.declared_value);
+      *o++ = std::log1p(mass);
+      *o++ = std::log1p(value);
       *o++ = log_price;
       *o++ = std::isnan(d.tax_rate) ? -1.f : static_cast<float>(d.tax_rate);
-      *o++ = std::isnan(d.tax_rate) ? -1.f
-                                    : static_cast<float>(std::log1p(d.declared_value * d.tax_rate / 100));
+      *o++ = std::isnan(d.tax_rate) ? -1.f : std::log1p(value * static_cast<float>(d.tax_rate) / 100.f);
       *o++ = std::isnan(d.supplementary_units) ? -1.f : static_cast<float>(d.supplementary_units);
     }
     if (spec_.price_deviation) {
-      const KeyStats* s = hs6_price_.Find(Mix(Combine(0, std::string_view(d.hs_code).substr(0, 6))));
+      const KeyStats* s = hs6_price_.Find(Finish(Combine(0, FieldHash(hs6, -1, d))));
       *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0) ? 0.f
                                                              : log_price - (s ? s->fraud_rate : global_log_price_);
     }
@@ -436,7 +502,7 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
   const int nkeys = static_cast<int>(spec_.keys.size());
   if (f < ncodes) {
     const auto& field = spec_.codes[f];
-    std::string value(FieldValue(field, batch.ExtraIndex(field.extra), d));
+    std::string value = FieldText(field, batch.ExtraIndex(field.extra), d);
     bool unseen = v >= static_cast<float>(codes_[f].rank.size());
     return FieldLabel(field) + " " + (value.empty() ? "(empty)" : value) +
            (unseen ? " (never seen in training)" : "");
@@ -449,9 +515,9 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
     std::string label, value;
     for (size_t i = 0; i < key.size(); ++i) {
       label += (i ? " x " : "") + FieldLabel(key[i]);
-      value += (i ? " / " : "") + std::string(FieldValue(key[i], bound[i], d));
+      value += (i ? " / " : "") + FieldText(key[i], bound[i], d);
     }
-    const KeyStats* s = tables_[k].Find(KeyHash(key, bound, d));
+    const KeyStats* s = tables_[k].Find(HashKeyString(key, KeyString(key, bound, d)));
     int n = s ? static_cast<int>(s->labelled) : 0;
     if (kind == 2) {
       return label + " " + value + (n == 0 ? ": never seen before" : ": seen " + std::to_string(static_cast<int>(std::expm1(v) + 0.5)) + " times before");
@@ -552,6 +618,7 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
     fb.spec_.calendar = s.at("calendar").get<bool>();
     fb.spec_.smoothing = s.at("smoothing").get<double>();
     fb.BuildNames();
+    fb.IndexFields();
     if (fb.names_ != j.at("names").get<std::vector<std::string>>())
       return Status::DataLoss("features.json: feature names do not match its spec (written by another version?)");
     fb.prior_fraud_ = j.at("prior_fraud").get<float>();
@@ -559,14 +626,14 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
     fb.global_log_price_ = j.at("global_log_price").get<float>();
     const auto& codes = j.at("codes");
     if (codes.size() != fb.spec_.codes.size()) return Status::DataLoss("features.json: code tables do not match the spec");
-    for (const auto& c : codes) {
+    for (size_t ci = 0; ci < codes.size(); ++ci) {
       CodeTable t;
-      auto v = c.get<std::vector<std::string>>();
+      auto v = codes[ci].get<std::vector<std::string>>();
       for (size_t i = 0; i < v.size(); ++i) t.rank[v[i]] = static_cast<int>(i);
-      t.Freeze();
+      t.Freeze(fb.spec_.codes[ci]);
       fb.codes_.push_back(std::move(t));
     }
-    auto table = [](const nlohmann::json& t) {
+    auto table = [](const nlohmann::json& t, const std::vector<FieldRef>& key) {
       Table out;
       auto keys = t.at("keys").get<std::vector<std::string>>();
       auto a = t.at("fraud_rate").get<std::vector<float>>();
@@ -575,13 +642,13 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
       auto n = t.at("labelled").get<std::vector<float>>();
       for (size_t i = 0; i < keys.size() && i < a.size() && i < b.size() && i < c.size() && i < n.size(); ++i)
         out.by_key[keys[i]] = KeyStats{a[i], b[i], c[i], n[i]};
-      out.Freeze();
+      out.Freeze(key);
       return out;
     };
     const auto& tables = j.at("tables");
     if (tables.size() != fb.spec_.keys.size()) return Status::DataLoss("features.json: key tables do not match the spec");
-    for (const auto& t : tables) fb.tables_.push_back(table(t));
-    fb.hs6_price_ = table(j.at("hs6_price"));
+    for (size_t k = 0; k < tables.size(); ++k) fb.tables_.push_back(table(tables[k], fb.spec_.keys[k]));
+    fb.hs6_price_ = table(j.at("hs6_price"), {FieldRef{FieldRef::Kind::kHs6, ""}});
   } catch (const std::exception& e) {
     return Status::DataLoss(std::string("features.json: ") + e.what());
   }

@@ -24,12 +24,15 @@ struct FieldRef {
   enum class Kind : uint8_t {
     kImporter, kDeclarant, kSeller, kCourier, kOffice, kHs6, kHs4, kHs2, kOrigin, kDeparture,
     kMode, kCurrency, kExtra,
+    kNetMass, kDeclaredValue, kTaxRate,  // numbers, keyed by exact value
   };
   Kind kind = Kind::kImporter;
   std::string extra;  // column name for kExtra
 
   std::string Name() const;
   static Result<FieldRef> Parse(std::string_view name);
+  bool numeric() const { return kind >= Kind::kNetMass; }
+  bool operator==(const FieldRef& o) const { return kind == o.kind && extra == o.extra; }
 };
 
 struct FeatureSpec {
@@ -80,17 +83,24 @@ class FeatureBuilder {
     std::vector<uint64_t> hashes;  // 0 = empty slot
     std::vector<KeyStats> stats;
     std::unordered_map<std::string, KeyStats> by_key;  // the source of truth, serialised
-    void Freeze();
+    void Freeze(const std::vector<FieldRef>& key);
     const KeyStats* Find(uint64_t h) const;
   };
   struct CodeTable {
     std::unordered_map<std::string, int> rank;
     std::vector<uint64_t> hashes;
     std::vector<float> values;
-    void Freeze();
+    void Freeze(const FieldRef& field);
     float Find(uint64_t h, float unseen) const;
   };
   void BuildNames();
+  void IndexFields();
+
+  // Every distinct field the codes and keys use is hashed once per row; codes and keys refer to
+  // them by index.
+  std::vector<FieldRef> fields_;
+  std::vector<int> code_field_;
+  std::vector<std::vector<int>> key_fields_;
 
   FeatureSpec spec_;
   std::vector<std::string> names_;

@@ -1,6 +1,7 @@
 #include "clearsight/risk_model.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
@@ -31,14 +32,18 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   model::FeatureSpec spec = options.baseline ? model::FeatureSpec::Baseline() : model::FeatureSpec::Full();
   std::vector<float> x;
   CS_ASSIGN_OR_RETURN(auto fb, model::FeatureBuilder::Fit(train, spec, &x));
-  std::vector<float> labels;
+  std::vector<float> labels, weights;
   std::vector<float> xl;
   const int nf = fb.num_features();
   labels.reserve(train.rows.size());
   xl.reserve(x.size());
+  int32_t first_day = INT32_MAX;
+  for (const auto& d : train.rows) first_day = std::min(first_day, d.date);
   for (size_t r = 0; r < train.rows.size(); ++r) {
-    if (train.rows[r].fraud < 0) continue;
-    labels.push_back(static_cast<float>(train.rows[r].fraud));
+    const Declaration& d = train.rows[r];
+    if (d.fraud < 0 || d.date < first_day + options.warmup_days) continue;
+    labels.push_back(static_cast<float>(d.fraud));
+    weights.push_back(d.critical == 1 ? static_cast<float>(options.critical_weight) : 1.f);
     xl.insert(xl.end(), x.begin() + r * nf, x.begin() + (r + 1) * nf);
   }
   if (labels.empty()) return Status::InvalidArgument("no training row has a fraud outcome");
@@ -53,7 +58,7 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   p.seed = options.seed;
   std::function<void(int)> progress;
   if (options.progress) progress = [&](int done) { options.progress(done, options.trees); };
-  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(xl.data(), labels.size(), nf, labels.data(), p, progress));
+  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(xl.data(), labels.size(), nf, labels.data(), weights.data(), p, progress));
   CS_ASSIGN_OR_RETURN(std::string json, booster.ToJson());
   CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(json));
   RiskModel m;
@@ -78,6 +83,8 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
                    {"colsample_bytree", options.colsample_bytree},
                    {"min_child_weight", options.min_child_weight},
                    {"seed", options.seed},
+                   {"critical_weight", options.critical_weight},
+                   {"warmup_days", options.warmup_days},
                    {"train_rows", labels.size()},
                    {"train_from", FormatDate(first)},
                    {"train_to", FormatDate(last)},

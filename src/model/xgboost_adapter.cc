@@ -33,12 +33,14 @@ void XgbBooster::Deleter::operator()(void* handle) const {
 }
 
 Result<XgbBooster> XgbBooster::Train(const float* x, size_t rows, size_t cols, const float* labels,
-                                     const GbtParams& p, const std::function<void(int)>& progress) {
+                                     const float* weights, const GbtParams& p, const std::function<void(int)>& progress) {
   if (rows == 0 || cols == 0) return Status::InvalidArgument("no training rows");
   DMatrixGuard dtrain;
   if (XGDMatrixCreateFromMat(x, rows, cols, std::numeric_limits<float>::quiet_NaN(), &dtrain.h) != 0)
     return XgbError("creating the training matrix");
   if (XGDMatrixSetFloatInfo(dtrain.h, "label", labels, rows) != 0) return XgbError("setting labels");
+  if (weights && XGDMatrixSetFloatInfo(dtrain.h, "weight", weights, rows) != 0)
+    return XgbError("setting weights");
   BoosterHandle booster = nullptr;
   if (XGBoosterCreate(&dtrain.h, 1, &booster) != 0) return XgbError("creating the booster");
   XgbBooster out;

@@ -33,8 +33,9 @@ class XgbBooster {
  public:
   // Trains binary:logistic on a dense row-major float matrix (NaN = missing). `progress` is called
   // after each tree with the number of trees done.
+  // `weights` (one per row) may be null.
   static Result<XgbBooster> Train(const float* x, size_t rows, size_t cols, const float* labels,
-                                  const GbtParams& params,
+                                  const float* weights, const GbtParams& params,
                                   const std::function<void(int)>& progress = nullptr);
   // Loads a model saved by ToJson() (XGBoost's own JSON model format).
   static Result<XgbBooster> FromJson(std::string_view json);

@@ -98,7 +98,7 @@ TEST(Forest, ContributionsSumToTheMargin) {
   p.trees = 20;
   p.max_depth = 3;
   p.threads = 1;
-  auto booster = model::XgbBooster::Train(x.data(), 400, 3, y.data(), p);
+  auto booster = model::XgbBooster::Train(x.data(), 400, 3, y.data(), nullptr, p);
   ASSERT_TRUE(booster.ok());
   auto forest = model::Forest::FromXgboostJson(*booster->ToJson());
   ASSERT_TRUE(forest.ok());
