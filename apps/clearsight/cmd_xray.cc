@@ -1,12 +1,364 @@
+// clearsight xray <subcommand>: thin shells over the X-ray library (include/clearsight/xray_*.h).
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
 
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_scan.h"
+#include "clearsight/xray_simulate.h"
+#include "clearsight/xray_tip.h"
 #include "commands.h"
 
 namespace clearsight::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char kXrayUsage[] =
+    "usage: clearsight xray <subcommand> [flags]   (clearsight xray <subcommand> --help)\n\n"
+    "  simulate       simulate parcel scans with ground truth and declarations\n"
+    "  wedges         simulate step-wedge scans for calibration\n"
+    "  calibrate      fit a calibration from wedge scans\n"
+    "  analyze        materials, objects and masses for every scan in a directory\n"
+    "  render         a scan as PNG: grayscale or material colours\n"
+    "  export-dicos   a scan as a DICOS pair (<prefix>_low.dcm, <prefix>_high.dcm)\n"
+    "  import-dicos   a DICOS pair back to scan format v1\n"
+    "  threats        write the simulated threat library (for TIP)\n"
+    "  tip            project a threat into a scan\n";
+
+const char kScannerHelp[] = "  --scanner NAME   dual-kvp (default: 80/160 kVp) or dual-layer (140 kVp, dual-layer detector)\n";
+
+// Writes to PATH.tmp and renames, so a reader never sees half a file.
+Status WriteOutput(const std::string& path, const std::string& data) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f.write(data.data(), static_cast<std::streamsize>(data.size()));
+    if (!f.good()) return Status::IoError(path + ": cannot write");
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  return ec ? Status::IoError(path + ": " + ec.message()) : Status::Ok();
+}
+
+bool ParseScanner(const std::string& name, ScannerModel* out) {
+  if (name == "dual-kvp") *out = DualKvpScanner();
+  else if (name == "dual-layer") *out = DualLayerScanner();
+  else return false;
+  return true;
+}
+
+// Reads --width/--height/--seed/--scanner/--pixel-mm into options; returns "" or an error.
+std::string SimFlags(const Args& args, SimulateOptions* o) {
+  long long width, height, seed, threads;
+  double pixel_mm;
+  if (!args.GetInt("width", o->width, &width) || !args.GetInt("height", o->height, &height))
+    return "--width and --height need whole numbers";
+  if (!args.GetInt("seed", 1, &seed) || seed < 0) return "--seed needs a non-negative whole number";
+  if (!args.GetInt("threads", o->threads, &threads) || threads < 1) return "--threads needs a positive number";
+  if (!args.GetDouble("pixel-mm", 0, &pixel_mm) || pixel_mm < 0) return "--pixel-mm needs a positive number";
+  if (!ParseScanner(args.Get("scanner", "dual-kvp"), &o->scanner)) return "--scanner must be dual-kvp or dual-layer";
+  o->width = static_cast<int>(width);
+  o->height = static_cast<int>(height);
+  o->seed = static_cast<uint64_t>(seed);
+  o->threads = static_cast<int>(threads);
+  o->pixel_mm = pixel_mm;
+  return "";
+}
+
+int Simulate(int argc, char** argv, int first) {
+  const std::string usage = std::string(
+      "usage: clearsight xray simulate --count N --seed S --out DIR [--threat-rate R]\n"
+      "                                [--width W --height H] [flags]\n\n"
+      "Writes N parcel scans (<scan_id>.tif + .json), truth/<scan_id>.json (objects, masks, threats),\n"
+      "declarations.csv (native schema, linked by consignment_id) and declarations_truth.csv.\n"
+      "Same flags and seed, same bytes.\n"
+      "  --count N              number of scans\n"
+      "  --seed S               random seed (default 1)\n"
+      "  --out DIR              output directory\n"
+      "  --threat-rate R        share of parcels with a concealed threat (default 0.2)\n"
+      "  --misdeclared-rate R   share of declarations naming other goods (default 0.1)\n"
+      "  --undervalued-rate R   share of declarations under-valued (default 0.15)\n"
+      "  --width W --height H   image size in pixels (default 1024 x 768)\n"
+      "  --pixel-mm MM          pixel size (default: the 540 mm tunnel spans the height)\n"
+      "  --threads T            worker threads (default 2; output does not depend on it)\n"
+      "  --compress             deflate-compressed TIFFs\n") + kScannerHelp;
+  Args args(argc, argv, first, {"help", "compress"});
+  if (int rc = CheckArgs(args, {"count", "seed", "out", "threat-rate", "misdeclared-rate", "undervalued-rate", "width",
+                                "height", "pixel-mm", "threads", "compress", "scanner", "help"},
+                         usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("count") || !args.Has("out")) return Usage("--count and --out are required", usage);
+  SimulateOptions o;
+  if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
+  long long count;
+  if (!args.GetInt("count", 0, &count) || count < 1) return Usage("--count needs a positive whole number", usage);
+  if (!args.GetDouble("threat-rate", o.threat_rate, &o.threat_rate) ||
+      !args.GetDouble("misdeclared-rate", o.misdeclared_rate, &o.misdeclared_rate) ||
+      !args.GetDouble("undervalued-rate", o.undervalued_rate, &o.undervalued_rate))
+    return Usage("rates need numbers in 0..1", usage);
+  if (args.Has("compress")) o.write.compression = TiffCompression::kDeflate;
+  auto start = std::chrono::steady_clock::now();
+  auto last = start - std::chrono::seconds(10);
+  auto progress = [&](int64_t done, int64_t total) {
+    auto now = std::chrono::steady_clock::now();
+    if (done < total && now - last < std::chrono::seconds(1)) return;
+    last = now;
+    double s = std::chrono::duration<double>(now - start).count();
+    std::fprintf(stderr, "\rsimulated %lld/%lld scans (%.1f scans/s)%s", static_cast<long long>(done),
+                 static_cast<long long>(total), s > 0 ? done / s : 0.0, done == total ? "\n" : "");
+    std::fflush(stderr);
+  };
+  DatasetReport report;
+  if (Status s = SimulateDataset(o, count, args.Get("out"), progress, &report); !s.ok()) return Fail(s);
+  std::printf("wrote %lld scans to %s in %.1f s (%.1f scans/s): %lld with threats, %lld misdeclared, %lld undervalued\n",
+              static_cast<long long>(report.scans), args.Get("out").c_str(), report.seconds,
+              report.scans / std::max(report.seconds, 1e-9), static_cast<long long>(report.threats),
+              static_cast<long long>(report.misdeclared), static_cast<long long>(report.undervalued));
+  return 0;
+}
+
+int Wedges(int argc, char** argv, int first) {
+  const std::string usage = std::string(
+      "usage: clearsight xray wedges --out DIR [--seed S] [--scanner NAME] [--height H] [--pixel-mm MM]\n\n"
+      "Writes step-wedge scans (PE, POM, aluminium, steel; 10 steps each) in scan format v1 with the\n"
+      "steps in the sidecar (docs/scan-format.md). Use the same --scanner/--height/--pixel-mm as simulate.\n") +
+                            kScannerHelp;
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"out", "seed", "scanner", "width", "height", "pixel-mm", "threads", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("out")) return Usage("--out is required", usage);
+  SimulateOptions o;
+  if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
+  if (Status s = WriteSimulatedWedges(o, args.Get("out")); !s.ok()) return Fail(s);
+  std::printf("wrote wedge scans to %s (%s)\n", args.Get("out").c_str(), o.scanner.name.c_str());
+  return 0;
+}
+
+int Calibrate(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray calibrate --wedges DIR --out calib.json\n\n"
+      "Fits the mapping (log_low, log_high) -> (z_eff, areal density) from the wedge scans in DIR (any\n"
+      "scanner that writes scan format v1 with a wedge sidecar) and prints a fit summary.\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"wedges", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("wedges") || !args.Has("out")) return Usage("--wedges and --out are required", usage);
+  auto wedges = ReadWedgeDir(args.Get("wedges"));
+  if (!wedges.ok()) return Fail(wedges.status());
+  auto calib = Calibration::Fit(*wedges);
+  if (!calib.ok()) return Fail(calib.status());
+  if (Status s = calib->Save(args.Get("out")); !s.ok()) return Fail(s);
+  std::printf("%swrote %s\n", calib->Summary().c_str(), args.Get("out").c_str());
+  return 0;
+}
+
+int Analyze(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray analyze --calibration calib.json --in DIR|SCAN.tif --out results.jsonl\n"
+      "                               [--threads T] [--render DIR]\n\n"
+      "One JSON line per scan: scan_id, objects (box, material, z_eff, mass_kg, ...), materials\n"
+      "(organic_kg, inorganic_kg, metal_kg) and ms (analysis time). A scan that cannot be read is\n"
+      "reported and skipped; the exit code is then 1.\n"
+      "  --threads T     threads per scan (default 2)\n"
+      "  --render DIR    also write <scan_id>.png in material colours\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"calibration", "in", "out", "threads", "render", "help"}, usage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("calibration") || !args.Has("in") || !args.Has("out"))
+    return Usage("--calibration, --in and --out are required", usage);
+  long long threads;
+  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads needs a positive number", usage);
+  auto calib = Calibration::Load(args.Get("calibration"));
+  if (!calib.ok()) return Fail(calib.status());
+  AnalyzerOptions options;
+  options.threads = static_cast<int>(threads);
+  auto analyzer = Analyzer::Create(*calib, options);
+  if (!analyzer.ok()) return Fail(analyzer.status());
+  std::vector<std::string> files;
+  if (fs::is_directory(args.Get("in"))) {
+    auto listed = ListScans(args.Get("in"));
+    if (!listed.ok()) return Fail(listed.status());
+    files = *listed;
+  } else {
+    files.push_back(args.Get("in"));
+  }
+  if (args.Has("render")) {
+    std::error_code ec;
+    fs::create_directories(args.Get("render"), ec);
+    if (ec) return Fail(Status::IoError(args.Get("render") + ": " + ec.message()));
+  }
+  std::string lines;
+  int failed = 0;
+  ScanAnalysis analysis;
+  double total_ms = 0;
+  for (const auto& f : files) {
+    auto scan = ReadScan(f);
+    Status s = scan.ok() ? (*analyzer)->Analyze(*scan, &analysis) : scan.status();
+    if (!s.ok()) {
+      std::fprintf(stderr, "error: %s\n", s.message().c_str());
+      ++failed;
+      continue;
+    }
+    total_ms += analysis.ms;
+    lines += analysis.ToJson() + "\n";
+    if (args.Has("render")) {
+      auto png = RenderMaterialPng(analysis);
+      if (png.ok()) s = WriteOutput((fs::path(args.Get("render")) / (analysis.scan_id + ".png")).string(), *png);
+      if (!png.ok() || !s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", analysis.scan_id.c_str());
+    }
+  }
+  if (Status s = WriteOutput(args.Get("out"), lines); !s.ok()) return Fail(s);
+  size_t done = files.size() - failed;
+  std::printf("analyzed %zu scans (%d failed), mean %.2f ms per scan, wrote %s\n", done, failed,
+              done ? total_ms / done : 0.0, args.Get("out").c_str());
+  return failed ? 1 : 0;
+}
+
+int Render(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray render --in SCAN.tif --out OUT.png [--mode gray|material]\n"
+      "                              [--calibration calib.json] [--window W --level L] [--low]\n\n"
+      "  --mode gray       the high-energy image (or --low), window/level over transmission 0..1\n"
+      "                    (automatic when --window is absent)\n"
+      "  --mode material   organic orange, inorganic green, metal blue (needs --calibration)\n";
+  Args args(argc, argv, first, {"help", "low", "outline"});
+  if (int rc = CheckArgs(args, {"in", "out", "mode", "calibration", "window", "level", "low", "outline", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
+  auto scan = ReadScan(args.Get("in"));
+  if (!scan.ok()) return Fail(scan.status());
+  std::string mode = args.Get("mode", "gray");
+  Result<std::string> png = Status::InvalidArgument("unknown --mode");
+  if (mode == "gray") {
+    GrayRenderOptions o;
+    o.use_low = args.Has("low");
+    if (!args.GetDouble("window", 0, &o.window) || !args.GetDouble("level", 0.5, &o.level))
+      return Usage("--window and --level need numbers", usage);
+    png = RenderGrayPng(*scan, o);
+  } else if (mode == "material") {
+    if (!args.Has("calibration")) return Usage("--mode material needs --calibration", usage);
+    auto calib = Calibration::Load(args.Get("calibration"));
+    if (!calib.ok()) return Fail(calib.status());
+    auto analyzer = Analyzer::Create(*calib);
+    if (!analyzer.ok()) return Fail(analyzer.status());
+    auto analysis = (*analyzer)->Analyze(*scan);
+    if (!analysis.ok()) return Fail(analysis.status());
+    MaterialRenderOptions ro;
+    ro.outline_objects = args.Has("outline");
+    png = RenderMaterialPng(*analysis, ro);
+  } else {
+    return Usage("--mode must be gray or material", usage);
+  }
+  if (!png.ok()) return Fail(png.status());
+  if (Status s = WriteOutput(args.Get("out"), *png); !s.ok()) return Fail(s);
+  std::printf("wrote %s\n", args.Get("out").c_str());
+  return 0;
+}
+
+int ExportDicos(int argc, char** argv, int first) {
+  const char usage[] = "usage: clearsight xray export-dicos --in SCAN.tif --out PREFIX\n\n"
+                       "Writes PREFIX_low.dcm and PREFIX_high.dcm (DICOS DX, for processing).\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"in", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
+  auto scan = ReadScan(args.Get("in"));
+  if (!scan.ok()) return Fail(scan.status());
+  if (Status s = WriteDicos(*scan, args.Get("out")); !s.ok()) return Fail(s);
+  DicosPaths p = DicosPathsFor(args.Get("out"));
+  std::printf("wrote %s and %s\n", p.low.c_str(), p.high.c_str());
+  return 0;
+}
+
+int ImportDicos(int argc, char** argv, int first) {
+  const char usage[] = "usage: clearsight xray import-dicos --in PREFIX --out SCAN.tif\n\n"
+                       "Reads PREFIX_low.dcm and PREFIX_high.dcm and writes scan format v1.\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"in", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
+  auto scan = ReadDicos(args.Get("in"));
+  if (!scan.ok()) return Fail(scan.status());
+  if (Status s = WriteScan(*scan, args.Get("out")); !s.ok()) return Fail(s);
+  std::printf("wrote %s\n", args.Get("out").c_str());
+  return 0;
+}
+
+int Threats(int argc, char** argv, int first) {
+  const std::string usage = std::string(
+      "usage: clearsight xray threats --out DIR [--per-class N] [--seed S] [--scanner NAME] [--height H]\n\n"
+      "Writes simulated threat patches (each a format-v1 scan of the threat alone) for TIP.\n") + kScannerHelp;
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"out", "per-class", "seed", "scanner", "width", "height", "pixel-mm", "threads", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("out")) return Usage("--out is required", usage);
+  SimulateOptions o;
+  if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
+  long long per_class;
+  if (!args.GetInt("per-class", 5, &per_class) || per_class < 1) return Usage("--per-class needs a positive number", usage);
+  auto sim = Simulator::Create(o);
+  if (!sim.ok()) return Fail(sim.status());
+  auto lib = (*sim)->MakeThreatLibrary(static_cast<int>(per_class));
+  if (!lib.ok()) return Fail(lib.status());
+  if (Status s = lib->Save(args.Get("out")); !s.ok()) return Fail(s);
+  std::printf("wrote %zu threat patches to %s\n", lib->patches().size(), args.Get("out").c_str());
+  return 0;
+}
+
+int Tip(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray tip --in SCAN.tif --threats DIR --out OUT.tif [--class C | --name N]\n"
+      "                           [--x X --y Y] [--scale S] [--rotation DEG] [--seed S]\n\n"
+      "Projects a threat from the library into the scan (transmissions multiply in both energies)\n"
+      "and prints the inserted threat's box as JSON. Without --x/--y it goes to the scan centre.\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"in", "threats", "out", "class", "name", "x", "y", "scale", "rotation", "seed", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("threats") || !args.Has("out")) return Usage("--in, --threats and --out are required", usage);
+  auto scan = ReadScan(args.Get("in"));
+  if (!scan.ok()) return Fail(scan.status());
+  auto lib = ThreatLibrary::Load(args.Get("threats"));
+  if (!lib.ok()) return Fail(lib.status());
+  const ThreatPatch* patch = nullptr;
+  for (const auto& p : lib->patches())
+    if ((!args.Has("name") || p.name == args.Get("name")) && (!args.Has("class") || p.threat_class == args.Get("class"))) {
+      patch = &p;
+      break;
+    }
+  if (!patch) return Fail(Status::NotFound("no threat patch matches --class/--name"));
+  ProjectOptions po;
+  long long seed;
+  if (!args.GetDouble("x", scan->width / 2.0, &po.x) || !args.GetDouble("y", scan->height / 2.0, &po.y) ||
+      !args.GetDouble("scale", 1.0, &po.scale) || !args.GetDouble("rotation", 0, &po.rotation_deg) ||
+      !args.GetInt("seed", 0, &seed))
+    return Usage("--x, --y, --scale, --rotation and --seed need numbers", usage);
+  po.seed = static_cast<uint64_t>(seed);
+  auto projected = ProjectThreat(*patch, po, &*scan);
+  if (!projected.ok()) return Fail(projected.status());
+  scan->meta.scan_id += "_tip";
+  if (Status s = WriteScan(*scan, args.Get("out")); !s.ok()) return Fail(s);
+  std::printf("{\"scan_id\":\"%s\",\"threat\":\"%s\",\"class\":\"%s\",\"box\":[%d,%d,%d,%d]}\n", scan->meta.scan_id.c_str(),
+              projected->name.c_str(), projected->threat_class.c_str(), projected->x0, projected->y0, projected->x1,
+              projected->y1);
+  return 0;
+}
+
+}  // namespace
 
 int CmdXray(int argc, char** argv, int first) {
-  std::fprintf(stderr, "error: the xray commands are not built yet\n");
-  return 2;
+  if (first >= argc || std::string(argv[first]) == "--help" || std::string(argv[first]) == "-h")
+    return Usage(first >= argc ? "missing subcommand" : "", kXrayUsage);
+  const std::string sub = argv[first];
+  struct Sub {
+    const char* name;
+    int (*run)(int, char**, int);
+  };
+  static const Sub subs[] = {{"simulate", Simulate},         {"wedges", Wedges},        {"calibrate", Calibrate},
+                             {"analyze", Analyze},           {"render", Render},        {"export-dicos", ExportDicos},
+                             {"import-dicos", ImportDicos}, {"threats", Threats},      {"tip", Tip}};
+  for (const auto& s : subs)
+    if (sub == s.name) return s.run(argc, argv, first + 1);
+  return Usage("unknown xray subcommand '" + sub + "'", kXrayUsage);
 }
 
 }  // namespace clearsight::cli

@@ -1,0 +1,28 @@
+// The simulator's catalogue: ordinary goods tied to HS chapters, concealed threats, packaging.
+// Sizes, materials and bulk densities are typical values; docs/xray-simulator.md lists them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "xray/physics/random.h"
+#include "xray/simulate/geometry.h"
+
+namespace clearsight::xray {
+
+struct GoodsCategory {
+  std::string name;         // "clothing"
+  std::string hs_chapters;  // "61-62"
+  double tax_rate = 0;      // percent, for the generated declarations
+};
+const std::vector<GoodsCategory>& GoodsCategories();
+
+// A random item of the category (its type is drawn from the category's types).
+Item MakeGoods(std::string_view category, Rng* rng);
+// A random threat of the class (see ThreatClasses()).
+Item MakeThreat(std::string_view threat_class, Rng* rng);
+// A corrugated cardboard box or a plastic mail bag of these outer sizes (mm).
+Item MakeContainer(bool bag, double length, double width, double depth);
+
+}  // namespace clearsight::xray
