@@ -18,6 +18,8 @@ const Command kCommands[] = {
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
     {"model train", "train the declaration risk model (and its baseline)", clearsight::cli::CmdModelTrain},
     {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},
+    {"valuation eval", "recall of injected under-valuation on real trade flows", clearsight::cli::CmdValuationEval},
+    {"valuation", "reference prices and under-valuation scores", clearsight::cli::CmdValuation},
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
