@@ -1,10 +1,13 @@
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 
 #include "clearsight/declarations.h"
 #include "clearsight/risk_model.h"
+#include "clearsight/rules.h"
 #include "clearsight/selection.h"
+#include "clearsight/valuation.h"
 #include "commands.h"
 #include "common/file_util.h"
 #include "common/text.h"
@@ -31,9 +34,14 @@ const char kScoreUsage[] =
     "usage: clearsight score --model DIR --input FILE --out FILE [--format kcs|native|auto]\n"
     "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--lane office_id] [--seed 1]\n"
-    "                        [--explain flagged|all|none] [--threads 2] [--rejects FILE]\n\n"
+    "                        [--explain flagged|all|none] [--threads 2] [--rejects FILE]\n"
+    "                        [--rules FILE] [--history FILE]\n\n"
     "Scores declarations and writes declaration_id,score,channel,reasons. Channels follow a daily\n"
-    "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n";
+    "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n"
+    "  --rules FILE    an analyst rule profile: matching rules add their weight to the score or\n"
+    "                  raise the channel, and give their reason\n"
+    "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds a\n"
+    "                  reason (and feeds unit_price_ratio etc. to the rules)\n";
 
 Result<DeclarationBatch> LoadInput(const Args& args, const std::string& flag, IngestReport* report,
                                    bool quiet = false) {
@@ -187,7 +195,7 @@ int CmdModelEval(int argc, char** argv, int first) {
 int CmdScore(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"model", "input", "out", "format", "red-share", "red-count", "yellow-share",
-                                "control-share", "lane", "seed", "explain", "threads", "rejects", "help"},
+                                "control-share", "lane", "seed", "explain", "threads", "rejects", "rules", "history", "help"},
                          kScoreUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("input") || !args.Has("out"))
@@ -220,10 +228,47 @@ int CmdScore(int argc, char** argv, int first) {
   if (args.Has("rejects")) {
     if (Status s = WriteRejects(args.Get("rejects"), report); !s.ok()) return Fail(s);
   }
+  Result<RuleSet> rules = RuleSet();
+  if (args.Has("rules")) {
+    rules = RuleSet::Load(args.Get("rules"));
+    if (!rules.ok()) return Fail(rules.status());
+  }
+  std::vector<ValuationResult> valuation;
+  if (args.Has("history")) {
+    ReadOptions ro;
+    ro.format = ParseDeclarationFormat(args.Get("format", "auto")).value();
+    auto history = ReadDeclarations(args.Get("history"), ro, nullptr);
+    if (!history.ok()) return Fail(history.status());
+    auto vm = ValuationModel::Fit(*history, ValuationOptions{});
+    if (!vm.ok()) return Fail(vm.status());
+    valuation = vm->ScoreAll(*batch);
+  }
   auto t0 = std::chrono::steady_clock::now();
   std::vector<float> scores = m->Score(*batch, static_cast<int>(threads));
   auto t1 = std::chrono::steady_clock::now();
+  // Rules: score weights are added before selection; channel rules raise the channel after it.
+  std::vector<std::vector<int>> matched(batch->rows.size());
+  if (!rules->rules().empty()) {
+    for (size_t i = 0; i < batch->rows.size(); ++i) {
+      DerivedFeatures x;
+      x.risk_score = scores[i];
+      if (!valuation.empty()) {
+        x.unit_price_ratio = valuation[i].unit_price_ratio;
+        x.undervaluation_score = valuation[i].undervaluation_score;
+        x.revenue_at_risk = valuation[i].revenue_at_risk;
+      }
+      matched[i] = rules->Match(batch->rows[i], *batch, x);
+      for (int r : matched[i])
+        if (rules->rules()[r].action.kind == RuleAction::Kind::kScore)
+          scores[i] = std::clamp(scores[i] + static_cast<float>(rules->rules()[r].action.weight), 0.f, 1.f);
+    }
+  }
   std::vector<Selection> channels = SelectChannels(*batch, scores, sel);
+  for (size_t i = 0; i < batch->rows.size(); ++i)
+    for (int r : matched[i])
+      if (rules->rules()[r].action.kind == RuleAction::Kind::kChannel &&
+          rules->rules()[r].action.channel > channels[i].channel)
+        channels[i].channel = rules->rules()[r].action.channel;
   std::string out = "declaration_id,score,channel,reasons\n";
   size_t red = 0, yellow = 0, control = 0, explained = 0;
   for (size_t i = 0; i < batch->rows.size(); ++i) {
@@ -233,6 +278,14 @@ int CmdScore(int argc, char** argv, int first) {
     control += s.control;
     std::string reasons;
     if (s.control) reasons = "random control sample";
+    for (int r : matched[i]) {
+      if (!reasons.empty()) reasons += "; ";
+      reasons += "rule '" + rules->rules()[r].name + "': " + rules->rules()[r].reason;
+    }
+    if (!valuation.empty() && valuation[i].flagged) {
+      if (!reasons.empty()) reasons += "; ";
+      reasons += valuation[i].reason;
+    }
     if (explain == "all" || (explain == "flagged" && s.channel != Channel::kGreen)) {
       ++explained;
       for (const auto& r : m->Explain(*batch, i, 3)) {

@@ -14,6 +14,8 @@ int CmdValidate(int argc, char** argv, int first);
 int CmdModelTrain(int argc, char** argv, int first);
 int CmdModelEval(int argc, char** argv, int first);
 int CmdScore(int argc, char** argv, int first);
+int CmdRulesCheck(int argc, char** argv, int first);
+int CmdRulesRun(int argc, char** argv, int first);
 int CmdValuation(int argc, char** argv, int first);
 int CmdValuationEval(int argc, char** argv, int first);
 // X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...

@@ -20,6 +20,8 @@ const Command kCommands[] = {
     {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},
     {"valuation eval", "recall of injected under-valuation on real trade flows", clearsight::cli::CmdValuationEval},
     {"valuation", "reference prices and under-valuation scores", clearsight::cli::CmdValuation},
+    {"rules check", "check a rule profile's syntax and list its rules", clearsight::cli::CmdRulesCheck},
+    {"rules run", "hits and confirmed hits per rule over declarations", clearsight::cli::CmdRulesRun},
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},

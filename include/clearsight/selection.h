@@ -37,7 +37,9 @@ struct Selection {
 
 // One Selection per row. Rows are grouped by (date, lane); within a group the top scores take the
 // red budget minus the control slots, control rows are drawn by a seeded hash of the declaration
-// id (reproducible, independent of row order), and the next rows by score go yellow.
+// id (reproducible, independent of row order), and the next rows by score go yellow. Fractional
+// budgets (5 % of 7 declarations) are rounded up or down by a seeded draw per lane and day, so
+// totals over many lanes and days match the shares.
 std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,
                                       const SelectionOptions& options);
 

@@ -509,19 +509,34 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
     const auto& key = spec_.keys[k];
     auto bound = Bind(key, batch);
     std::string label, value;
-    for (size_t i = 0; i < key.size(); ++i) {
-      label += (i ? " x " : "") + FieldLabel(key[i]);
-      value += (i ? " / " : "") + FieldText(key[i], bound[i], d);
+    if (key.size() >= 4) {
+      // A composite of goods, quantity, value and route: the same consignment seen before.
+      label = "identical earlier consignments";
+      for (size_t i = 0; i < key.size(); ++i) {
+        std::string t = FieldText(key[i], bound[i], d);
+        if (t.empty()) continue;
+        value += (value.empty() ? "(" : ", ") + FieldLabel(key[i]) + " " + t;
+      }
+      value += ")";
+    } else {
+      for (size_t i = 0; i < key.size(); ++i) {
+        label += (i ? " x " : "") + FieldLabel(key[i]);
+        value += (i ? " / " : "") + FieldText(key[i], bound[i], d);
+      }
     }
     const KeyStats* s = tables_[k].Find(HashKeyString(key, KeyString(key, bound, d)));
     int n = s ? static_cast<int>(s->labelled) : 0;
     if (kind == 2) {
-      return label + " " + value + (n == 0 ? ": never seen before" : ": seen " + std::to_string(static_cast<int>(std::expm1(v) + 0.5)) + " times before");
+      long seen = std::lround(std::expm1(v));
+      return label + " " + value + (seen == 0 ? ": never seen before" : ": seen " + std::to_string(seen) + (seen == 1 ? " time before" : " times before"));
     }
-    const char* what = kind == 0 ? "fraud" : "critical fraud";
     if (n == 0) return label + " " + value + ": no inspection history";
-    return label + " " + value + ": " + what + " rate " + FormatFixed(100.0 * v, 0) + " % over " +
-           std::to_string(n) + " inspected declarations";
+    // The raw count behind the smoothed rate: rate = (hits + a * prior) / (n + a).
+    const double a = spec_.smoothing, prior = kind == 0 ? prior_fraud_ : prior_critical_;
+    long hits = std::lround(std::max(0.0, v * (n + a) - a * prior));
+    return label + " " + value + ": " + std::to_string(hits) + " of " + std::to_string(n) +
+           (n == 1 ? " earlier inspection" : " earlier inspections") +
+           (kind == 0 ? " found fraud" : " found critical fraud");
   }
   f -= nkeys * kPerKey;
   if (spec_.numeric) {
@@ -543,6 +558,16 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
            " the median for HS " + d.hs_code.substr(0, 6);
   }
   return "day of week";
+}
+
+bool FeatureBuilder::ReadsAsRisk(int f, float v) const {
+  f -= static_cast<int>(spec_.codes.size());
+  if (f < 0 || f >= static_cast<int>(spec_.keys.size()) * kPerKey) return true;
+  switch (f % kPerKey) {
+    case 0: return v > prior_fraud_;
+    case 1: return v > prior_critical_;
+    default: return true;
+  }
 }
 
 std::string FeatureBuilder::ToJson() const {

@@ -75,6 +75,10 @@ class FeatureBuilder {
   // ("importer QLRUBN9: 62 % of 14 past declarations were fraud").
   std::string Describe(int f, float v, const Declaration& d, const DeclarationBatch& batch) const;
 
+  // Whether value v of feature f reads as a reason for more risk to a person: a key's fraud rate
+  // below the overall rate does not, even when the trees give it a positive weight.
+  bool ReadsAsRisk(int f, float v) const;
+
   std::string ToJson() const;
   static Result<FeatureBuilder> FromJson(std::string_view json);
 

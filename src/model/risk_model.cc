@@ -180,6 +180,7 @@ std::vector<Reason> RiskModel::Explain(const DeclarationBatch& batch, size_t row
   std::vector<Reason> out;
   for (int i : idx) {
     if (static_cast<int>(out.size()) >= k || contrib[i] <= 0.01f) break;
+    if (!impl_->features.ReadsAsRisk(i, x[i])) continue;
     out.push_back(Reason{impl_->features.Describe(i, x[i], batch.rows[row], batch),
                          impl_->features.names()[i], contrib[i]});
   }

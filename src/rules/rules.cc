@@ -320,7 +320,9 @@ class Parser {
         Next();
         size_t b = Offset(Peek());
         CS_RETURN_IF_ERROR(ParseOr(cond));
-        r->condition_text = std::string(Trim(text_.substr(b, Offset(Peek()) - b)));
+        std::string_view cond = text_.substr(b, Offset(Peek()) - b);
+        while (!cond.empty() && std::isspace(static_cast<unsigned char>(cond.back()))) cond.remove_suffix(1);
+        r->condition_text = std::string(cond);
         has_when = true;
       } else if (IsWord(t, "then")) {
         Next();

@@ -53,14 +53,17 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     groups[{batch.rows[i].date, Lane(batch.rows[i], batch, o.lane_field, extra)}].push_back(i);
   for (auto& [key, rows] : groups) {
     const size_t n = rows.size();
-    size_t budget = o.red_count >= 0 ? static_cast<size_t>(o.red_count)
-                                     : static_cast<size_t>(std::ceil(o.red_share * n - 1e-9));
-    budget = std::min(budget, n);
-    size_t control = static_cast<size_t>(std::llround(o.control_share * budget));
-    if (o.control_share > 0 && budget > 0 && control == 0 && n > budget) control = 1;
-    control = std::min(control, budget);
+    // Shares of small lanes are fractions of a declaration: round them with a seeded dither per
+    // lane and day, so budgets and the control sample are right on average instead of every
+    // three-declaration lane getting a whole inspection (and the control sample all of it).
+    std::string lane_day = std::to_string(key.first) + "|" + std::string(key.second);
+    double u1 = static_cast<double>(DrawHash(o.seed, lane_day) >> 11) / 9007199254740992.0;
+    double u2 = static_cast<double>(DrawHash(o.seed + 1, lane_day) >> 11) / 9007199254740992.0;
+    double exact = o.red_count >= 0 ? static_cast<double>(o.red_count) : o.red_share * n;
+    size_t budget = std::min(n, static_cast<size_t>(std::floor(exact + (o.red_count >= 0 ? 0 : u1))));
+    size_t control = std::min(budget, static_cast<size_t>(std::floor(o.control_share * budget + u2)));
     size_t by_score = budget - control;
-    size_t yellow = std::min(n - budget, static_cast<size_t>(std::ceil(o.yellow_share * n - 1e-9)));
+    size_t yellow = std::min(n - budget, static_cast<size_t>(std::floor(o.yellow_share * n + u2)));
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
     for (size_t k = 0; k < by_score; ++k) out[rows[k]].channel = Channel::kRed;
     // The control draw: lowest seeded hashes among the rows not already red.

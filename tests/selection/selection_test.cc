@@ -77,5 +77,27 @@ TEST(SelectChannels, ControlDrawIsReproducibleAndIndependentOfOrder) {
   EXPECT_NE(c2, c3);
 }
 
+TEST(SelectChannels, SmallLanesKeepTheSharesOnAverage) {
+  std::vector<float> scores;
+  DeclarationBatch all;
+  for (int day = 0; day < 400; ++day) {
+    DeclarationBatch lane = Lane(7, day, "small", &scores);
+    all.rows.insert(all.rows.end(), lane.rows.begin(), lane.rows.end());
+  }
+  SelectionOptions o;  // 5 % red, 10 % of it control, 5 % yellow
+  auto sel = SelectChannels(all, scores, o);
+  double red = 0, control = 0, yellow = 0;
+  for (const auto& s : sel) {
+    red += s.channel == Channel::kRed;
+    control += s.control;
+    yellow += s.channel == Channel::kYellow;
+  }
+  const double n = static_cast<double>(all.rows.size());  // 2,800: 140 red expected
+  EXPECT_NEAR(red / n, 0.05, 0.01);
+  EXPECT_NEAR(yellow / n, 0.05, 0.01);
+  EXPECT_GT(control, 3);
+  EXPECT_LT(control / red, 0.25);
+}
+
 }  // namespace
 }  // namespace clearsight
