@@ -4,4 +4,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
-exec build/release/clearsight demo --data data/public --work demo "$@"
+exec build/release/clearsight demo --data data/public --work demo --rules examples/kcs.rules "$@"

@@ -15,6 +15,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"demo", "the demo: train, score, queue with reasons, valuation", clearsight::cli::CmdDemo},
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
     {"model train", "train the declaration risk model (and its baseline)", clearsight::cli::CmdModelTrain},
     {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},
