@@ -1,0 +1,281 @@
+// Store: declarations, scans, decisions, outcomes, users, sessions and the audit log in one
+// database, plus a content-addressed image directory.
+//
+// Backends: SQLite (the embedded default: one file, WAL) and PostgreSQL (libpqxx, for a shared
+// deployment), chosen by the URL. Both run the same versioned migrations (src/store/migrations)
+// and the same code; the tests run against both.
+//
+// Writes go through Write(): operations from many threads are queued to one writer thread and
+// committed together (group commit), each inside its own savepoint so one failing operation
+// leaves the others alone. Write() returns only after the commit is durable (SQLite: WAL with
+// synchronous=FULL fsyncs before COMMIT returns; PostgreSQL: synchronous_commit), so what a
+// caller acknowledges survives a kill -9 of the process at any moment.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/status.h"
+
+namespace clearsight {
+
+struct StoreOptions {
+  // "path/to/clearsight.db" or "sqlite:path" for SQLite; "postgresql://..." or "postgres://..."
+  // (or a libpq "host=... dbname=..." string after "postgresql:") for PostgreSQL.
+  std::string url;
+  // Content-addressed image files. "" = "<db file>.images" for SQLite; required for PostgreSQL.
+  std::string images_dir;
+  // SQLite only: FULL fsyncs the WAL at every commit (survives power loss); NORMAL fsyncs only
+  // at checkpoints (survives kill -9 of the process, may lose the last commits on power loss).
+  bool sqlite_synchronous_full = true;
+  int read_connections = 4;
+  size_t max_group = 256;  // operations committed together at most
+};
+
+// ---- Rows -----------------------------------------------------------------------------------
+
+struct DeclarationRow {
+  std::string declaration_id;
+  std::string consignment_id;
+  std::string office_id;
+  int32_t date = 0;  // days since 1970-01-01
+  std::string content_sha256;  // of the canonical JSON: equal content, equal hash
+  std::string json;            // DeclarationToJson
+  int64_t received_ms = 0;
+};
+
+// The current decision of a consignment (one row per consignment, updated in place; every
+// version is also in the audit log).
+struct DecisionRow {
+  std::string consignment_id;
+  std::string lane;  // office_id of its declaration ("" before one arrives)
+  int32_t date = 0;
+  double score = 0;
+  std::string channel;  // "green", "yellow", "red"
+  bool control = false;
+  std::string status;   // "pending" (red/yellow, awaiting an outcome), "released" (green), "done"
+  int64_t version = 0;  // 1 at the first decision, +1 at each update
+  bool has_scan = false;
+  bool has_declaration = false;
+  std::string reasons_json;  // array of fused reasons
+  std::string selection;     // why this channel ("top 5 % of lane 30 on 2021-01-03")
+  std::string outcome;       // the latest outcome result, "" when none
+  int64_t created_ms = 0;
+  int64_t updated_ms = 0;
+};
+
+struct ScanRow {
+  std::string scan_id;
+  std::string consignment_id;
+  std::string image_sha256;  // the scan as format-v1 TIFF in the image directory
+  std::string source_format;  // "tiff" or "dicos"
+  std::vector<std::string> source_sha256;  // the uploaded files as received
+  std::string meta_json;      // the sidecar
+  std::string analysis_json;  // ScanAnalysis::ToJson, "" when not analysed
+  int width = 0, height = 0;
+  int64_t received_ms = 0;
+};
+
+struct OutcomeRow {
+  std::string consignment_id;
+  int64_t seq = 0;  // assigned by the store: 1, 2, ... per consignment
+  std::string result;  // "nothing", "narcotics", "weapon", ..., "undervaluation"
+  double corrected_value = -1;  // for undervaluation; < 0 when absent
+  std::string notes;
+  std::string officer;
+  int64_t recorded_ms = 0;
+};
+
+struct UserRow {
+  std::string username;
+  std::string role;
+  std::string password_hash;  // libsodium crypto_pwhash_str (Argon2id)
+  bool disabled = false;
+  int64_t created_ms = 0;
+};
+
+struct SessionRow {
+  std::string token_sha256;  // the token itself is never stored
+  std::string username;
+  std::string role;
+  int64_t expires_ms = 0;
+};
+
+struct AuditEntry {
+  int64_t seq = 0;  // 1, 2, ... without gaps
+  int64_t at_ms = 0;
+  std::string actor;    // user name or "system"
+  std::string action;   // "decision", "outcome", "login", "login_failed", "rules", "user", ...
+  std::string subject;  // consignment id, user name, ...
+  std::string detail_json;
+  std::string prev_hash;  // hex sha256 of the previous entry (64 zeros for the first)
+  std::string hash;       // hex sha256(prev_hash || canonical entry)
+};
+
+// The canonical bytes an audit entry's hash covers (length-prefixed fields, so no two entries
+// share them) and the chain hash.
+std::string AuditCanonical(const AuditEntry& e);
+std::string AuditHash(const std::string& prev_hash, const AuditEntry& e);
+
+struct AuditVerifyReport {
+  bool ok = true;
+  int64_t entries = 0;
+  int64_t first_bad_seq = 0;  // 0 when ok
+  std::string head_hash;      // hash of the last entry ("" when empty)
+  std::string message;        // "audit log intact: 1042 entries" or what broke where
+};
+
+struct QueueQuery {
+  std::string lane;     // "" = all
+  std::string channel;  // "" = all
+  std::string status;   // "" = all
+  std::string sort = "-score";  // score, updated, created, consignment_id; "-" = descending
+  int64_t limit = 50;
+  int64_t offset = 0;
+};
+
+struct QueuePage {
+  int64_t total = 0;
+  std::vector<DecisionRow> items;
+};
+
+// Lane-day channel counts, for rebuilding the online selector after a restart.
+struct SelectionCount {
+  std::string lane;
+  int32_t date = 0;
+  std::string channel;
+  bool control = false;
+  int64_t count = 0;
+};
+
+struct RuleHitStats {
+  std::string rule;
+  int64_t hits = 0;          // consignments the rule matched
+  int64_t with_outcome = 0;  // of those, inspected with a recorded outcome
+  int64_t confirmed = 0;     // outcome found something
+};
+
+struct ChannelOutcomeStats {
+  std::string channel;
+  bool control = false;
+  int64_t decisions = 0;
+  int64_t with_outcome = 0;
+  int64_t confirmed = 0;
+};
+
+struct RulesVersion {
+  int64_t version = 0;
+  std::string text;
+  std::string author;
+  int64_t created_ms = 0;
+};
+
+// ---- Writing --------------------------------------------------------------------------------
+
+// The operations allowed inside Store::Write. Everything done through one StoreTxn commits or
+// rolls back together; reads see the transaction's own writes.
+class StoreTxn {
+ public:
+  virtual ~StoreTxn() = default;
+
+  virtual Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) = 0;
+  virtual Status InsertDeclaration(const DeclarationRow& row) = 0;
+  virtual Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) = 0;
+
+  // Findings as JSON text, keyed by consignment and origin ("declaration:<id>", "scan:<id>").
+  virtual Status PutFindings(const std::string& consignment_id, const std::string& origin,
+                             const std::string& findings_json) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(
+      const std::string& consignment_id) = 0;
+
+  virtual Result<std::optional<DecisionRow>> GetDecision(const std::string& consignment_id) = 0;
+  virtual Status PutDecision(const DecisionRow& row) = 0;  // insert or replace
+  virtual Status PutRuleHits(const std::string& consignment_id, const std::vector<std::string>& rules) = 0;
+
+  virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
+  virtual Status InsertScan(const ScanRow& row) = 0;
+
+  // Assigns row->seq and inserts; marks the decision "done" with this result.
+  virtual Status InsertOutcome(OutcomeRow* row) = 0;
+
+  virtual Result<std::optional<UserRow>> GetUser(const std::string& username) = 0;
+  virtual Status PutUser(const UserRow& row) = 0;  // insert or replace
+  virtual Status PutSession(const SessionRow& row) = 0;
+  virtual Status DeleteSession(const std::string& token_sha256) = 0;
+
+  virtual Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) = 0;
+  virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+
+  // Appends to the hash-chained audit log; fills seq, prev_hash and hash of *entry (at_ms = now
+  // when 0).
+  virtual Status Audit(AuditEntry* entry) = 0;
+};
+
+class Store {
+ public:
+  // Opens (creating when absent) and migrates to the newest schema. Fails with
+  // FailedPrecondition when the database is newer than this program, IoError / NotFound when
+  // it cannot be opened, InvalidArgument for a malformed URL.
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  virtual ~Store() = default;
+
+  virtual std::string_view backend() const = 0;  // "sqlite" or "postgresql"
+  virtual int64_t schema_version() const = 0;
+  const std::string& images_dir() const { return images_dir_; }
+
+  // Runs `op` in the writer thread inside a transaction (group commit). Returns op's status; an
+  // op that fails has its writes undone, the others in the group are unaffected. Returns after
+  // the group is durably committed, or with the commit's error.
+  virtual Status Write(std::function<Status(StoreTxn&)> op) = 0;
+
+  // ---- Reads (from a pool of read connections; see committed data only) ----
+  virtual Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) = 0;
+  virtual Result<std::vector<DeclarationRow>> DeclarationsOf(const std::string& consignment_id) = 0;
+  virtual Result<std::optional<DecisionRow>> GetDecision(const std::string& consignment_id) = 0;
+  virtual Result<QueuePage> Queue(const QueueQuery& query) = 0;
+  virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
+  virtual Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) = 0;
+  virtual Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) = 0;
+  virtual Result<std::optional<UserRow>> GetUser(const std::string& username) = 0;
+  virtual Result<std::vector<UserRow>> ListUsers() = 0;
+  virtual Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) = 0;
+  virtual Result<std::vector<AuditEntry>> AuditRange(int64_t after_seq, int64_t limit) = 0;
+  virtual Result<std::vector<SelectionCount>> SelectionCounts(int32_t since_date) = 0;
+  // The latest `per_lane` decision scores of every lane, oldest first.
+  virtual Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) = 0;
+  virtual Result<std::vector<RuleHitStats>> RuleStats() = 0;
+  virtual Result<std::vector<ChannelOutcomeStats>> ChannelStats() = 0;
+  virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
+  virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
+  virtual Result<int64_t> CountDeclarations() = 0;
+
+  // Recomputes the audit hash chain from the first entry. ok=false names the first entry whose
+  // stored hash or link does not match (a changed, inserted or deleted row).
+  Result<AuditVerifyReport> VerifyAudit();
+
+  // ---- Images (content-addressed files: <dir>/<ab>/<sha256>) ----
+  // Writes the bytes (temp file, fsync, rename, fsync of the directory) unless present; returns
+  // the hex sha256. Durable when it returns.
+  Result<std::string> PutImage(std::string_view bytes);
+  // Fails with InvalidArgument when `sha256` is not 64 lowercase hex digits (so an id can never
+  // name a path outside the directory) and NotFound when absent.
+  Result<std::string> ReadImage(const std::string& sha256) const;
+  Result<std::string> ImagePath(const std::string& sha256) const;
+
+ protected:
+  std::string images_dir_;
+};
+
+// Lowercase hex sha256 of the bytes (libsodium).
+std::string Sha256Hex(std::string_view bytes);
+// True for exactly 64 lowercase hex digits.
+bool IsSha256Hex(std::string_view s);
+// Milliseconds since the epoch, wall clock.
+int64_t NowMs();
+
+}  // namespace clearsight

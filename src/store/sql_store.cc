@@ -1,0 +1,622 @@
+// The Store on top of SqlConn: one writer thread with group commit, a pool of read connections,
+// migrations, and every query of the schema (written once for SQLite and PostgreSQL).
+#include <sodium.h>
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "clearsight/store.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "store/sql_conn.h"
+
+namespace clearsight {
+namespace store {
+namespace {
+
+struct Migration {
+  int version;
+  const char* name;
+  const char* dialect;  // "" = every backend
+  const char* sql;
+};
+const Migration kMigrations[] = {
+#include "migrations.inc"
+};
+
+int64_t LatestMigration() {
+  int64_t v = 0;
+  for (const auto& m : kMigrations) v = std::max<int64_t>(v, m.version);
+  return v;
+}
+
+Result<int64_t> Migrate(SqlConn& c) {
+  CS_RETURN_IF_ERROR(c.ExecScript(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
+      "applied_ms BIGINT NOT NULL)"));
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
+  int64_t current = rows.empty() ? 0 : rows[0].Int(0);
+  const int64_t latest = LatestMigration();
+  if (current > latest)
+    return Status::FailedPrecondition("the database has schema version " + std::to_string(current) +
+                                      " but this program knows only up to " + std::to_string(latest) +
+                                      ": use a newer clearsight");
+  for (int64_t v = current + 1; v <= latest; ++v) {
+    std::string name;
+    CS_RETURN_IF_ERROR(c.Begin());
+    for (const auto& m : kMigrations) {
+      if (m.version != v) continue;
+      name = m.name;
+      if (*m.dialect && c.dialect() != m.dialect) continue;
+      Status s = c.ExecScript(m.sql);
+      if (!s.ok()) {
+        (void)c.Rollback();
+        return s.WithContext("migration " + std::to_string(v) + " (" + name + "): ");
+      }
+    }
+    if (name.empty()) {
+      (void)c.Rollback();
+      continue;  // a gap in the numbering
+    }
+    auto ins = c.Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
+                      {v, name, NowMs()});
+    if (!ins.ok()) {
+      (void)c.Rollback();
+      return ins.status();
+    }
+    CS_RETURN_IF_ERROR(c.Commit());
+  }
+  return latest;
+}
+
+const char kDeclCols[] =
+    "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms";
+DeclarationRow ToDeclaration(const SqlRow& r) {
+  return DeclarationRow{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)), r.Text(4), r.Text(5),
+                        r.Int(6)};
+}
+
+const char kDecisionCols[] =
+    "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, has_declaration, "
+    "reasons, selection, outcome, created_ms, updated_ms";
+DecisionRow ToDecision(const SqlRow& r) {
+  DecisionRow d;
+  d.consignment_id = r.Text(0);
+  d.lane = r.Text(1);
+  d.date = static_cast<int32_t>(r.Int(2));
+  d.score = r.Double(3);
+  d.channel = r.Text(4);
+  d.control = r.Int(5) != 0;
+  d.status = r.Text(6);
+  d.version = r.Int(7);
+  d.has_scan = r.Int(8) != 0;
+  d.has_declaration = r.Int(9) != 0;
+  d.reasons_json = r.Text(10);
+  d.selection = r.Text(11);
+  d.outcome = r.Text(12);
+  d.created_ms = r.Int(13);
+  d.updated_ms = r.Int(14);
+  return d;
+}
+
+const char kScanCols[] =
+    "scan_id, consignment_id, image_sha256, source_format, source_sha256, meta, analysis, width, height, "
+    "received_ms";
+ScanRow ToScan(const SqlRow& r) {
+  ScanRow s;
+  s.scan_id = r.Text(0);
+  s.consignment_id = r.Text(1);
+  s.image_sha256 = r.Text(2);
+  s.source_format = r.Text(3);
+  for (auto part : Split(r.Text(4), ','))
+    if (!part.empty()) s.source_sha256.emplace_back(part);
+  s.meta_json = r.Text(5);
+  s.analysis_json = r.Text(6);
+  s.width = static_cast<int>(r.Int(7));
+  s.height = static_cast<int>(r.Int(8));
+  s.received_ms = r.Int(9);
+  return s;
+}
+
+const char kUserCols[] = "username, role, password_hash, disabled, created_ms";
+UserRow ToUser(const SqlRow& r) { return UserRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)}; }
+
+// Queries shared by the writer's transaction and the read pool.
+Result<std::optional<DeclarationRow>> QueryDeclaration(SqlConn& c, const std::string& id) {
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDeclCols +
+                                             " FROM declarations WHERE declaration_id = $1",
+                                         {id}));
+  if (rows.empty()) return std::optional<DeclarationRow>();
+  return std::optional<DeclarationRow>(ToDeclaration(rows[0]));
+}
+Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& id) {
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDecisionCols +
+                                             " FROM consignments WHERE consignment_id = $1",
+                                         {id}));
+  if (rows.empty()) return std::optional<DecisionRow>();
+  return std::optional<DecisionRow>(ToDecision(rows[0]));
+}
+Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id) {
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kScanCols + " FROM scans WHERE scan_id = $1", {id}));
+  if (rows.empty()) return std::optional<ScanRow>();
+  return std::optional<ScanRow>(ToScan(rows[0]));
+}
+Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name) {
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kUserCols + " FROM users WHERE username = $1", {name}));
+  if (rows.empty()) return std::optional<UserRow>();
+  return std::optional<UserRow>(ToUser(rows[0]));
+}
+
+class SqlTxn : public StoreTxn {
+ public:
+  explicit SqlTxn(SqlConn& c) : c_(c) {}
+
+  Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) override {
+    return QueryDeclaration(c_, id);
+  }
+  Status InsertDeclaration(const DeclarationRow& d) override {
+    return c_
+        .Exec(std::string("INSERT INTO declarations (") + kDeclCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date}, d.content_sha256, d.json,
+               d.received_ms})
+        .status();
+  }
+  Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) override {
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT declaration_id FROM declarations WHERE consignment_id = $1 "
+                                            "ORDER BY declaration_id",
+                                            {consignment_id}));
+    std::vector<std::string> out;
+    for (const auto& r : rows) out.push_back(r.Text(0));
+    return out;
+  }
+  Status PutFindings(const std::string& consignment_id, const std::string& origin, const std::string& json) override {
+    return c_
+        .Exec("INSERT INTO findings (consignment_id, origin, body) VALUES ($1, $2, $3) "
+              "ON CONFLICT (consignment_id, origin) DO UPDATE SET body = excluded.body",
+              {consignment_id, origin, json})
+        .status();
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(const std::string& consignment_id) override {
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT origin, body FROM findings WHERE consignment_id = $1 ORDER BY origin",
+                                            {consignment_id}));
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& r : rows) out.emplace_back(r.Text(0), r.Text(1));
+    return out;
+  }
+  Result<std::optional<DecisionRow>> GetDecision(const std::string& id) override { return QueryDecision(c_, id); }
+  Status PutDecision(const DecisionRow& d) override {
+    return c_
+        .Exec(std::string("INSERT INTO consignments (") + kDecisionCols +
+                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+                  "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
+                  "decision_date = excluded.decision_date, score = excluded.score, channel = excluded.channel, "
+                  "control = excluded.control, status = excluded.status, version = excluded.version, "
+                  "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
+                  "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
+                  "updated_ms = excluded.updated_ms",
+              {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control}, d.status, d.version,
+               int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json, d.selection, d.outcome, d.created_ms,
+               d.updated_ms})
+        .status();
+  }
+  Status PutRuleHits(const std::string& consignment_id, const std::vector<std::string>& rules) override {
+    for (const auto& r : rules)
+      CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rule_hits (consignment_id, rule_name) VALUES ($1, $2) "
+                                 "ON CONFLICT (consignment_id, rule_name) DO NOTHING",
+                                 {consignment_id, r})
+                             .status());
+    return Status::Ok();
+  }
+  Result<std::optional<ScanRow>> GetScan(const std::string& id) override { return QueryScan(c_, id); }
+  Status InsertScan(const ScanRow& s) override {
+    std::string sources;
+    for (const auto& x : s.source_sha256) sources += (sources.empty() ? "" : ",") + x;
+    return c_
+        .Exec(std::string("INSERT INTO scans (") + kScanCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+              {s.scan_id, s.consignment_id, s.image_sha256, s.source_format, sources, s.meta_json, s.analysis_json,
+               int64_t{s.width}, int64_t{s.height}, s.received_ms})
+        .status();
+  }
+  Status InsertOutcome(OutcomeRow* o) override {
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT COALESCE(MAX(seq), 0) FROM outcomes WHERE consignment_id = $1",
+                                            {o->consignment_id}));
+    o->seq = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
+    if (o->recorded_ms == 0) o->recorded_ms = NowMs();
+    SqlParams params{o->consignment_id, o->seq, o->result, nullptr, o->notes, o->officer, o->recorded_ms};
+    if (o->corrected_value >= 0) params[3] = o->corrected_value;
+    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, officer, "
+                               "recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                               params)
+                           .status());
+    return c_
+        .Exec("UPDATE consignments SET status = 'done', outcome = $2, updated_ms = $3 WHERE consignment_id = $1",
+              {o->consignment_id, o->result, o->recorded_ms})
+        .status();
+  }
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override { return QueryUser(c_, name); }
+  Status PutUser(const UserRow& u) override {
+    return c_
+        .Exec(std::string("INSERT INTO users (") + kUserCols +
+                  ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET role = excluded.role, "
+                  "password_hash = excluded.password_hash, disabled = excluded.disabled",
+              {u.username, u.role, u.password_hash, int64_t{u.disabled}, u.created_ms ? u.created_ms : NowMs()})
+        .status();
+  }
+  Status PutSession(const SessionRow& s) override {
+    // Expired sessions are swept as new ones are made.
+    CS_RETURN_IF_ERROR(c_.Exec("DELETE FROM sessions WHERE expires_ms < $1", {NowMs()}).status());
+    return c_
+        .Exec("INSERT INTO sessions (token_sha256, username, role, expires_ms) VALUES ($1, $2, $3, $4)",
+              {s.token_sha256, s.username, s.role, s.expires_ms})
+        .status();
+  }
+  Status DeleteSession(const std::string& token_sha256) override {
+    return c_.Exec("DELETE FROM sessions WHERE token_sha256 = $1", {token_sha256}).status();
+  }
+  Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) override {
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT COALESCE(MAX(version), 0) FROM rules_versions", {}));
+    int64_t v = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
+    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rules_versions (version, body, author, created_ms) VALUES ($1, $2, $3, $4)",
+                               {v, text, author, NowMs()})
+                           .status());
+    return v;
+  }
+  Status PutSetting(const std::string& key, const std::string& value) override {
+    return c_
+        .Exec("INSERT INTO settings (name, value, updated_ms) VALUES ($1, $2, $3) "
+              "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
+              {key, value, NowMs()})
+        .status();
+  }
+  Status Audit(AuditEntry* e) override {
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", {}));
+    e->seq = rows.empty() ? 1 : rows[0].Int(0) + 1;
+    e->prev_hash = rows.empty() ? std::string(64, '0') : rows[0].Text(1);
+    if (e->at_ms == 0) e->at_ms = NowMs();
+    e->hash = AuditHash(e->prev_hash, *e);
+    return c_
+        .Exec("INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
+              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+              {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash})
+        .status();
+  }
+
+ private:
+  SqlConn& c_;
+};
+
+class SqlStore : public Store {
+ public:
+  ~SqlStore() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
+
+  static Result<std::unique_ptr<Store>> Open(const StoreOptions& o) {
+    if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
+    auto s = std::unique_ptr<SqlStore>(new SqlStore());
+    s->options_ = o;
+    std::string url = o.url;
+    if (url.empty()) return Status::InvalidArgument("--db is empty: give a file path or a postgresql:// URL");
+    bool pg = StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
+    std::function<Result<std::unique_ptr<SqlConn>>()> open;
+    if (pg) {
+      s->backend_ = "postgresql";
+      // "postgresql://..." is a libpq URI as is; "postgresql:host=... dbname=..." a keyword string.
+      std::string conninfo = StartsWith(url, "postgresql://") || StartsWith(url, "postgres://")
+                                 ? url
+                                 : url.substr(url.find(':') + 1);
+      open = [conninfo] { return OpenPostgresConn(conninfo); };
+      if (o.images_dir.empty())
+        return Status::InvalidArgument("with PostgreSQL an image directory is required (--images DIR)");
+      s->images_dir_ = o.images_dir;
+    } else {
+      s->backend_ = "sqlite";
+      std::string path = StartsWith(url, "sqlite:") ? url.substr(7) : url;
+      if (path.empty()) return Status::InvalidArgument("sqlite: the database path is empty");
+      bool full = o.sqlite_synchronous_full;
+      open = [path, full] { return OpenSqliteConn(path, full); };
+      s->images_dir_ = o.images_dir.empty() ? path + ".images" : o.images_dir;
+    }
+    CS_RETURN_IF_ERROR(MakeDirs(s->images_dir_));
+    CS_ASSIGN_OR_RETURN(s->writer_, open());
+    CS_ASSIGN_OR_RETURN(s->schema_version_, Migrate(*s->writer_));
+    for (int i = 0; i < std::max(1, o.read_connections); ++i) {
+      CS_ASSIGN_OR_RETURN(auto c, open());
+      s->readers_.push_back(std::move(c));
+    }
+    s->writer_thread_ = std::thread([p = s.get()] { p->WriterLoop(); });
+    return std::unique_ptr<Store>(std::move(s));
+  }
+
+  std::string_view backend() const override { return backend_; }
+  int64_t schema_version() const override { return schema_version_; }
+
+  Status Write(std::function<Status(StoreTxn&)> op) override {
+    Pending p{std::move(op), {}};
+    auto done = p.done.get_future();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Status::FailedPrecondition("the store is closing");
+      queue_.push_back(std::move(p));
+    }
+    cv_.notify_one();
+    return done.get();
+  }
+
+  // ---- Reads ----
+  Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) override {
+    return Read([&](SqlConn& c) { return QueryDeclaration(c, id); });
+  }
+  Result<std::vector<DeclarationRow>> DeclarationsOf(const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<DeclarationRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDeclCols +
+                                                 " FROM declarations WHERE consignment_id = $1 ORDER BY declaration_id",
+                                             {consignment_id}));
+      std::vector<DeclarationRow> out;
+      for (const auto& r : rows) out.push_back(ToDeclaration(r));
+      return out;
+    });
+  }
+  Result<std::optional<DecisionRow>> GetDecision(const std::string& id) override {
+    return Read([&](SqlConn& c) { return QueryDecision(c, id); });
+  }
+  Result<QueuePage> Queue(const QueueQuery& q) override {
+    std::string where;
+    SqlParams params;
+    auto add = [&](const char* col, const std::string& v) {
+      if (v.empty()) return;
+      params.emplace_back(v);
+      where += (where.empty() ? " WHERE " : " AND ") + std::string(col) + " = $" + std::to_string(params.size());
+    };
+    add("lane", q.lane);
+    add("channel", q.channel);
+    add("status", q.status);
+    std::string sort = q.sort.empty() ? "-score" : q.sort;
+    bool desc = sort[0] == '-';
+    std::string key = desc ? sort.substr(1) : sort;
+    std::string col;
+    if (key == "score") col = "score";
+    else if (key == "updated") col = "updated_ms";
+    else if (key == "created") col = "created_ms";
+    else if (key == "consignment_id") col = "consignment_id";
+    else return Status::InvalidArgument("sort must be score, updated, created or consignment_id (prefix - to reverse)");
+    if (q.limit < 0 || q.limit > 1000) return Status::InvalidArgument("limit must be 0..1000");
+    if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
+    return Read([&](SqlConn& c) -> Result<QueuePage> {
+      QueuePage page;
+      CS_ASSIGN_OR_RETURN(auto count, c.Query("SELECT COUNT(*) FROM consignments" + where, params));
+      page.total = count.empty() ? 0 : count[0].Int(0);
+      SqlParams p = params;
+      p.emplace_back(q.limit);
+      p.emplace_back(q.offset);
+      std::string sql = std::string("SELECT ") + kDecisionCols + " FROM consignments" + where + " ORDER BY " + col +
+                        (desc ? " DESC" : " ASC") + ", consignment_id ASC LIMIT $" + std::to_string(p.size() - 1) +
+                        " OFFSET $" + std::to_string(p.size());
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
+      for (const auto& r : rows) page.items.push_back(ToDecision(r));
+      return page;
+    });
+  }
+  Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
+    return Read([&](SqlConn& c) { return QueryScan(c, id); });
+  }
+  Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<ScanRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kScanCols +
+                                                 " FROM scans WHERE consignment_id = $1 ORDER BY received_ms, scan_id",
+                                             {consignment_id}));
+      std::vector<ScanRow> out;
+      for (const auto& r : rows) out.push_back(ToScan(r));
+      return out;
+    });
+  }
+  Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<OutcomeRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
+                                             "recorded_ms FROM outcomes WHERE consignment_id = $1 ORDER BY seq",
+                                             {consignment_id}));
+      std::vector<OutcomeRow> out;
+      for (const auto& r : rows)
+        out.push_back(OutcomeRow{r.Text(0), r.Int(1), r.Text(2), r.Null(3) ? -1 : r.Double(3), r.Text(4), r.Text(5),
+                                 r.Int(6)});
+      return out;
+    });
+  }
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override {
+    return Read([&](SqlConn& c) { return QueryUser(c, name); });
+  }
+  Result<std::vector<UserRow>> ListUsers() override {
+    return Read([&](SqlConn& c) -> Result<std::vector<UserRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kUserCols + " FROM users ORDER BY username", {}));
+      std::vector<UserRow> out;
+      for (const auto& r : rows) out.push_back(ToUser(r));
+      return out;
+    });
+  }
+  Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) override {
+    return Read([&](SqlConn& c) -> Result<std::optional<SessionRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT token_sha256, username, role, expires_ms FROM sessions "
+                                             "WHERE token_sha256 = $1",
+                                             {token_sha256}));
+      if (rows.empty()) return std::optional<SessionRow>();
+      return std::optional<SessionRow>(SessionRow{rows[0].Text(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
+    });
+  }
+  Result<std::vector<AuditEntry>> AuditRange(int64_t after_seq, int64_t limit) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<AuditEntry>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT seq, at_ms, actor, action, subject, detail, prev_hash, hash "
+                                             "FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                                             {after_seq, limit}));
+      std::vector<AuditEntry> out;
+      for (const auto& r : rows)
+        out.push_back(AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5), r.Text(6), r.Text(7)});
+      return out;
+    });
+  }
+  Result<std::vector<SelectionCount>> SelectionCounts(int32_t since_date) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<SelectionCount>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT lane, decision_date, channel, control, COUNT(*) FROM consignments "
+                                             "WHERE decision_date >= $1 GROUP BY lane, decision_date, channel, control",
+                                             {int64_t{since_date}}));
+      std::vector<SelectionCount> out;
+      for (const auto& r : rows)
+        out.push_back(SelectionCount{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Text(2), r.Int(3) != 0, r.Int(4)});
+      return out;
+    });
+  }
+  Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<std::pair<std::string, double>>> {
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT lane, score FROM (SELECT lane, score, created_ms, consignment_id, "
+                                  "ROW_NUMBER() OVER (PARTITION BY lane ORDER BY created_ms DESC, consignment_id DESC) "
+                                  "AS rn FROM consignments) t WHERE rn <= $1 ORDER BY created_ms, consignment_id",
+                                  {int64_t{per_lane}}));
+      std::vector<std::pair<std::string, double>> out;
+      for (const auto& r : rows) out.emplace_back(r.Text(0), r.Double(1));
+      return out;
+    });
+  }
+  Result<std::vector<RuleHitStats>> RuleStats() override {
+    return Read([&](SqlConn& c) -> Result<std::vector<RuleHitStats>> {
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT h.rule_name, COUNT(*), "
+                                  "SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
+                                  "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                                  "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
+                                  "GROUP BY h.rule_name ORDER BY h.rule_name",
+                                  {}));
+      std::vector<RuleHitStats> out;
+      for (const auto& r : rows) out.push_back(RuleHitStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
+      return out;
+    });
+  }
+  Result<std::vector<ChannelOutcomeStats>> ChannelStats() override {
+    return Read([&](SqlConn& c) -> Result<std::vector<ChannelOutcomeStats>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT channel, control, COUNT(*), "
+                                             "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
+                                             "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                                             "FROM consignments GROUP BY channel, control ORDER BY channel, control",
+                                             {}));
+      std::vector<ChannelOutcomeStats> out;
+      for (const auto& r : rows)
+        out.push_back(ChannelOutcomeStats{r.Text(0), r.Int(1) != 0, r.Int(2), r.Int(3), r.Int(4)});
+      return out;
+    });
+  }
+  Result<std::optional<RulesVersion>> LatestRules() override {
+    return Read([&](SqlConn& c) -> Result<std::optional<RulesVersion>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT version, body, author, created_ms FROM rules_versions "
+                                             "ORDER BY version DESC LIMIT 1",
+                                             {}));
+      if (rows.empty()) return std::optional<RulesVersion>();
+      return std::optional<RulesVersion>(RulesVersion{rows[0].Int(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
+    });
+  }
+  Result<std::optional<std::string>> GetSetting(const std::string& key) override {
+    return Read([&](SqlConn& c) -> Result<std::optional<std::string>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT value FROM settings WHERE name = $1", {key}));
+      if (rows.empty()) return std::optional<std::string>();
+      return std::optional<std::string>(rows[0].Text(0));
+    });
+  }
+  Result<int64_t> CountDeclarations() override {
+    return Read([&](SqlConn& c) -> Result<int64_t> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT COUNT(*) FROM declarations", {}));
+      return rows.empty() ? int64_t{0} : rows[0].Int(0);
+    });
+  }
+
+ private:
+  SqlStore() = default;
+
+  struct Pending {
+    std::function<Status(StoreTxn&)> op;
+    std::promise<Status> done;
+  };
+
+  template <typename Fn>
+  auto Read(Fn&& fn) -> decltype(fn(std::declval<SqlConn&>())) {
+    std::unique_ptr<SqlConn> c;
+    {
+      std::unique_lock lock(pool_mu_);
+      pool_cv_.wait(lock, [&] { return !readers_.empty(); });
+      c = std::move(readers_.back());
+      readers_.pop_back();
+    }
+    auto result = fn(*c);
+    {
+      std::lock_guard lock(pool_mu_);
+      readers_.push_back(std::move(c));
+    }
+    pool_cv_.notify_one();
+    return result;
+  }
+
+  void WriterLoop() {
+    std::vector<Pending> group;
+    std::vector<Status> results;
+    SqlTxn txn(*writer_);
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // stopping, and everything queued is done
+        while (!queue_.empty() && group.size() < options_.max_group) {
+          group.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      results.assign(group.size(), Status::Ok());
+      Status batch = writer_->Begin();
+      for (size_t i = 0; i < group.size() && batch.ok(); ++i) {
+        batch = writer_->Exec("SAVEPOINT op", {}).status();
+        if (!batch.ok()) break;
+        Status s;
+        try {
+          s = group[i].op(txn);
+        } catch (const std::exception& e) {
+          s = Status::Internal(std::string("store operation threw: ") + e.what());
+        }
+        results[i] = s;
+        if (!s.ok()) batch = writer_->Exec("ROLLBACK TO SAVEPOINT op", {}).status();
+        if (batch.ok()) batch = writer_->Exec("RELEASE SAVEPOINT op", {}).status();
+      }
+      if (batch.ok()) batch = writer_->Commit();
+      if (!batch.ok()) {
+        (void)writer_->Rollback();
+        for (auto& r : results) r = batch.WithContext("commit failed, nothing of this write was stored: ");
+      }
+      for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
+      group.clear();
+    }
+  }
+
+  StoreOptions options_;
+  std::string backend_;
+  int64_t schema_version_ = 0;
+  std::unique_ptr<SqlConn> writer_;
+  std::thread writer_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> queue_;
+  bool stopping_ = false;
+
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::vector<std::unique_ptr<SqlConn>> readers_;
+};
+
+}  // namespace
+}  // namespace store
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) { return store::SqlStore::Open(options); }
+
+}  // namespace clearsight

@@ -1,0 +1,425 @@
+// Store tests. The same cases run against SQLite (store_test, label unit) and against a real
+// PostgreSQL started for the test binary (store_pg_test, label integration).
+#include "clearsight/store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "store/postgres_server.h"
+#include "store/sql_conn.h"
+
+namespace clearsight {
+namespace {
+
+namespace fs = std::filesystem;
+
+#ifdef CS_STORE_POSTGRES
+testing::PostgresServer* g_pg = nullptr;
+class PgEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto s = testing::PostgresServer::Start();
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    server_ = std::move(s).value();
+    g_pg = server_.get();
+  }
+  void TearDown() override {
+    g_pg = nullptr;
+    server_.reset();
+  }
+
+ private:
+  std::unique_ptr<testing::PostgresServer> server_;
+};
+const auto* const kPgEnv = ::testing::AddGlobalTestEnvironment(new PgEnvironment);
+#endif
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("cs_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    options_.images_dir = (dir_ / "images").string();
+#ifdef CS_STORE_POSTGRES
+    ASSERT_NE(g_pg, nullptr);
+    auto url = g_pg->CreateSchema("t" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    ASSERT_TRUE(url.ok()) << url.status().ToString();
+    options_.url = *url;
+#else
+    options_.url = (dir_ / "cs.db").string();
+#endif
+    Reopen();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen() {
+    store_.reset();
+    auto s = Store::Open(options_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+  // A raw connection to the same database, for tampering like an attacker with database access.
+  std::unique_ptr<store::SqlConn> RawConn() {
+#ifdef CS_STORE_POSTGRES
+    auto c = store::OpenPostgresConn(options_.url);
+#else
+    auto c = store::OpenSqliteConn(options_.url, true);
+#endif
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+
+  static DeclarationRow Decl(const std::string& id, const std::string& consignment, const std::string& body) {
+    return DeclarationRow{id, consignment, "OFF1", 18628, Sha256Hex(body), body, NowMs()};
+  }
+  static DecisionRow Decision(const std::string& id, double score, const std::string& channel,
+                              const std::string& lane = "OFF1") {
+    DecisionRow d;
+    d.consignment_id = id;
+    d.lane = lane;
+    d.date = 18628;
+    d.score = score;
+    d.channel = channel;
+    d.status = channel == "green" ? "released" : "pending";
+    d.version = 1;
+    d.has_declaration = true;
+    d.reasons_json = "[]";
+    d.created_ms = d.updated_ms = NowMs();
+    return d;
+  }
+
+  static inline int counter_ = 0;
+  fs::path dir_;
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, MigratesFreshDatabaseAndReopensAtSameVersion) {
+  EXPECT_GE(store_->schema_version(), 2);
+  int64_t v = store_->schema_version();
+  Reopen();
+  EXPECT_EQ(store_->schema_version(), v);
+#ifdef CS_STORE_POSTGRES
+  EXPECT_EQ(store_->backend(), "postgresql");
+#else
+  EXPECT_EQ(store_->backend(), "sqlite");
+#endif
+}
+
+TEST_F(StoreTest, RefusesDatabaseFromNewerProgram) {
+  {
+    auto c = RawConn();
+    ASSERT_TRUE(c->Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'future', 0)", {}).ok());
+  }
+  store_.reset();
+  auto s = Store::Open(options_);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.status().message().find("999"), std::string::npos);
+}
+
+TEST_F(StoreTest, WrittenDeclarationIsReadBack) {
+  DeclarationRow d = Decl("D1", "C1", "{\"declaration_id\":\"D1\"}");
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(d); }).ok());
+  auto got = store_->GetDeclaration("D1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->json, d.json);
+  EXPECT_EQ((*got)->content_sha256, d.content_sha256);
+  EXPECT_EQ((*got)->consignment_id, "C1");
+  EXPECT_EQ((*got)->date, 18628);
+  auto none = store_->GetDeclaration("D2");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto of = store_->DeclarationsOf("C1");
+  ASSERT_TRUE(of.ok());
+  EXPECT_EQ(of->size(), 1u);
+}
+
+TEST_F(StoreTest, DuplicatePrimaryKeyIsAlreadyExists) {
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(Decl("D1", "C1", "a")); }).ok());
+  Status s = store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(Decl("D1", "C1", "b")); });
+  EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
+  auto got = store_->GetDeclaration("D1");
+  EXPECT_EQ((*got)->json, "a");
+}
+
+TEST_F(StoreTest, FailingOperationIsUndoneWithoutHarmingItsGroup) {
+  // Many writers at once land in shared groups; every third op writes and then fails.
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::string id = "D" + std::to_string(t) + "_" + std::to_string(i);
+        bool fail = (i % 3) == 0;
+        Status s = store_->Write([&](StoreTxn& txn) -> Status {
+          CS_RETURN_IF_ERROR(txn.InsertDeclaration(Decl(id, "C" + id, id)));
+          AuditEntry e{0, 0, "test", "write", id, "{}", "", ""};
+          CS_RETURN_IF_ERROR(txn.Audit(&e));
+          if (fail) return Status::InvalidArgument("deliberate");
+          return Status::Ok();
+        });
+        if (fail) {
+          EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+          ++failures;
+        } else {
+          EXPECT_TRUE(s.ok()) << s.ToString();
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  auto n = store_->CountDeclarations();
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, kThreads * kPerThread - failures.load());
+  for (int t = 0; t < kThreads; ++t)
+    for (int i = 0; i < kPerThread; ++i) {
+      auto got = store_->GetDeclaration("D" + std::to_string(t) + "_" + std::to_string(i));
+      ASSERT_TRUE(got.ok());
+      EXPECT_EQ(got->has_value(), (i % 3) != 0);
+    }
+  // The undone ops' audit entries are gone too, and the chain has no gap.
+  auto rep = store_->VerifyAudit();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok) << rep->message;
+  EXPECT_EQ(rep->entries, kThreads * kPerThread - failures.load());
+}
+
+TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(store_->Write([&](StoreTxn& t) {
+                  AuditEntry e{0, 0, "alice", "outcome", "C" + std::to_string(i), "{\"result\":\"nothing\"}", "", ""};
+                  return t.Audit(&e);
+                }).ok());
+  }
+  auto rep = store_->VerifyAudit();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok) << rep->message;
+  EXPECT_EQ(rep->entries, 20);
+  auto first = store_->AuditRange(0, 1);
+  ASSERT_TRUE(first.ok() && first->size() == 1);
+  EXPECT_EQ((*first)[0].prev_hash, std::string(64, '0'));
+
+  auto c = RawConn();
+  // The append-only guard refuses a plain UPDATE.
+  EXPECT_FALSE(c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
+  EXPECT_FALSE(c->Exec("DELETE FROM audit WHERE seq = 20", {}).ok());
+  // Someone with full access removes the guard and rewrites entry 7.
+#ifdef CS_STORE_POSTGRES
+  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
+#else
+  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
+#endif
+  ASSERT_TRUE(c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
+  rep = store_->VerifyAudit();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_FALSE(rep->ok);
+  EXPECT_EQ(rep->first_bad_seq, 7);
+  EXPECT_NE(rep->message.find("entry 7"), std::string::npos) << rep->message;
+}
+
+TEST_F(StoreTest, AuditDetectsADeletedRowAndARecomputedHash) {
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(store_->Write([&](StoreTxn& t) {
+                  AuditEntry e{0, 0, "bob", "login", "bob", "{}", "", ""};
+                  return t.Audit(&e);
+                }).ok());
+  auto c = RawConn();
+#ifdef CS_STORE_POSTGRES
+  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
+#else
+  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
+#endif
+  // Rewriting entry 3 and recomputing its own hash still breaks the link from entry 4.
+  auto rows = store_->AuditRange(2, 1);
+  ASSERT_TRUE(rows.ok() && rows->size() == 1);
+  AuditEntry e = (*rows)[0];
+  e.actor = "mallory";
+  ASSERT_TRUE(c->Exec("UPDATE audit SET actor = $1, hash = $2 WHERE seq = 3", {e.actor, AuditHash(e.prev_hash, e)}).ok());
+  auto rep = store_->VerifyAudit();
+  EXPECT_FALSE(rep->ok);
+  EXPECT_EQ(rep->first_bad_seq, 4);
+  ASSERT_TRUE(c->Exec("DELETE FROM audit WHERE seq >= 3 AND seq <= 3", {}).ok());
+  rep = store_->VerifyAudit();
+  EXPECT_FALSE(rep->ok);
+  EXPECT_EQ(rep->first_bad_seq, 3);
+}
+
+TEST_F(StoreTest, QueueFiltersSortsPagesAndCounts) {
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
+                for (int i = 0; i < 30; ++i) {
+                  std::string ch = i % 3 == 0 ? "red" : i % 3 == 1 ? "yellow" : "green";
+                  CS_RETURN_IF_ERROR(t.PutDecision(Decision("C" + std::to_string(100 + i), i / 30.0, ch,
+                                                            i < 20 ? "OFF1" : "OFF2")));
+                }
+                return Status::Ok();
+              }).ok());
+  QueueQuery q;
+  q.channel = "red";
+  q.limit = 4;
+  auto page = store_->Queue(q);
+  ASSERT_TRUE(page.ok()) << page.status().ToString();
+  EXPECT_EQ(page->total, 10);
+  ASSERT_EQ(page->items.size(), 4u);
+  EXPECT_EQ(page->items[0].consignment_id, "C127");  // highest score first
+  for (size_t i = 1; i < page->items.size(); ++i) EXPECT_GE(page->items[i - 1].score, page->items[i].score);
+  q.offset = 8;
+  page = store_->Queue(q);
+  ASSERT_EQ(page->items.size(), 2u);
+  EXPECT_EQ(page->items[1].consignment_id, "C100");
+  QueueQuery lane;
+  lane.lane = "OFF2";
+  lane.status = "pending";
+  lane.sort = "consignment_id";
+  page = store_->Queue(lane);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->total, 6);  // 10 of OFF2, minus 4 green (C120, C123, C126, C129)
+  EXPECT_EQ(page->items.front().consignment_id, "C121");
+  QueueQuery bad;
+  bad.sort = "score; DROP TABLE consignments";
+  EXPECT_EQ(store_->Queue(bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
+                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C1", 0.9, "red")));
+                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C2", 0.8, "red")));
+                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C3", 0.1, "green")));
+                CS_RETURN_IF_ERROR(t.PutRuleHits("C1", {"cheap phones", "risky route"}));
+                CS_RETURN_IF_ERROR(t.PutRuleHits("C2", {"cheap phones"}));
+                return t.PutRuleHits("C2", {"cheap phones"});  // again: no double count
+              }).ok());
+  OutcomeRow o1{"C1", 0, "narcotics", -1, "in the lining", "officer1", 0};
+  OutcomeRow o2{"C2", 0, "undervaluation", 1234.5, "", "officer1", 0};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o1); }).ok());
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o2); }).ok());
+  OutcomeRow o3{"C2", 0, "nothing", -1, "correction", "officer2", 0};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o3); }).ok());
+  EXPECT_EQ(o3.seq, 2);
+  auto d = store_->GetDecision("C1");
+  EXPECT_EQ((*d)->status, "done");
+  EXPECT_EQ((*d)->outcome, "narcotics");
+  auto outs = store_->OutcomesOf("C2");
+  ASSERT_EQ(outs->size(), 2u);
+  EXPECT_DOUBLE_EQ((*outs)[0].corrected_value, 1234.5);
+  EXPECT_LT((*outs)[1].corrected_value, 0);
+  auto rules = store_->RuleStats();
+  ASSERT_TRUE(rules.ok()) << rules.status().ToString();
+  ASSERT_EQ(rules->size(), 2u);
+  EXPECT_EQ((*rules)[0].rule, "cheap phones");
+  EXPECT_EQ((*rules)[0].hits, 2);
+  EXPECT_EQ((*rules)[0].with_outcome, 2);
+  EXPECT_EQ((*rules)[0].confirmed, 1);  // C2's latest outcome is "nothing"
+  auto channels = store_->ChannelStats();
+  ASSERT_TRUE(channels.ok());
+  int64_t red_confirmed = 0, decisions = 0;
+  for (const auto& c : *channels) {
+    decisions += c.decisions;
+    if (c.channel == "red") red_confirmed += c.confirmed;
+  }
+  EXPECT_EQ(decisions, 3);
+  EXPECT_EQ(red_confirmed, 1);
+}
+
+TEST_F(StoreTest, SelectionCountsAndRecentScoresRebuildTheSelector) {
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
+                for (int i = 0; i < 6; ++i) {
+                  DecisionRow d = Decision("C" + std::to_string(i), 0.1 * i, i < 2 ? "red" : "green");
+                  d.control = i == 0;
+                  d.created_ms = 1000 + i;
+                  CS_RETURN_IF_ERROR(t.PutDecision(d));
+                }
+                return Status::Ok();
+              }).ok());
+  auto counts = store_->SelectionCounts(18000);
+  ASSERT_TRUE(counts.ok()) << counts.status().ToString();
+  int64_t total = 0, control = 0;
+  for (const auto& c : *counts) {
+    total += c.count;
+    if (c.control) control += c.count;
+    EXPECT_EQ(c.lane, "OFF1");
+  }
+  EXPECT_EQ(total, 6);
+  EXPECT_EQ(control, 1);
+  auto recent = store_->RecentScores(4);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  ASSERT_EQ(recent->size(), 4u);
+  EXPECT_NEAR(recent->front().second, 0.2, 1e-9);  // oldest of the last four
+  EXPECT_NEAR(recent->back().second, 0.5, 1e-9);
+}
+
+TEST_F(StoreTest, UsersSessionsRulesAndSettings) {
+  UserRow u{"alice", "officer", "$argon2id$fake", false, 0};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutUser(u); }).ok());
+  u.role = "analyst";
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutUser(u); }).ok());
+  auto got = store_->GetUser("alice");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->role, "analyst");
+  SessionRow s{std::string(64, 'a'), "alice", "analyst", NowMs() + 60000};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutSession(s); }).ok());
+  auto sess = store_->GetSession(s.token_sha256);
+  ASSERT_TRUE(sess.ok() && sess->has_value());
+  EXPECT_EQ((*sess)->username, "alice");
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.DeleteSession(s.token_sha256); }).ok());
+  EXPECT_FALSE(store_->GetSession(s.token_sha256)->has_value());
+  int64_t v1 = 0, v2 = 0;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
+                CS_ASSIGN_OR_RETURN(v1, t.InsertRulesVersion("rule a", "alice"));
+                CS_ASSIGN_OR_RETURN(v2, t.InsertRulesVersion("rule b", "bob"));
+                return t.PutSetting("capacity", "{\"red_share\":0.1}");
+              }).ok());
+  EXPECT_EQ(v2, v1 + 1);
+  auto latest = store_->LatestRules();
+  EXPECT_EQ((*latest)->text, "rule b");
+  EXPECT_EQ(*store_->GetSetting("capacity").value(), "{\"red_share\":0.1}");
+  EXPECT_FALSE(store_->GetSetting("nothing")->has_value());
+}
+
+TEST_F(StoreTest, ImagesAreContentAddressedAndIdsCannotEscape) {
+  std::string bytes(100000, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>(i * 7);
+  auto sha = store_->PutImage(bytes);
+  ASSERT_TRUE(sha.ok()) << sha.status().ToString();
+  EXPECT_EQ(*sha, Sha256Hex(bytes));
+  auto again = store_->PutImage(bytes);
+  EXPECT_EQ(*again, *sha);
+  auto read = store_->ReadImage(*sha);
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(*read, bytes);
+  EXPECT_TRUE(fs::exists(fs::path(options_.images_dir) / sha->substr(0, 2) / *sha));
+  for (const std::string& bad : std::vector<std::string>{"../../etc/passwd", "", std::string(64, 'A'), sha->substr(0, 63) + "/",
+                          "..%2f..%2fetc%2fpasswd", std::string(63, 'a') + "g"})
+    EXPECT_EQ(store_->ReadImage(bad).status().code(), StatusCode::kInvalidArgument) << bad;
+  EXPECT_EQ(store_->ReadImage(std::string(64, 'b')).status().code(), StatusCode::kNotFound);
+}
+
+TEST(StoreUrl, EmptyUrlIsInvalid) {
+  StoreOptions o;
+  EXPECT_EQ(Store::Open(o).status().code(), StatusCode::kInvalidArgument);
+  o.url = "postgresql://nobody@127.0.0.1:1/x";
+  EXPECT_EQ(Store::Open(o).status().code(), StatusCode::kInvalidArgument);  // no image directory
+}
+
+TEST(StoreUrl, FileThatIsNotADatabaseIsDataLoss) {
+  auto path = fs::temp_directory_path() / ("cs_notdb_" + std::to_string(::getpid()));
+  { std::ofstream(path) << std::string(5000, 'x'); }
+  StoreOptions o;
+  o.url = path.string();
+  auto s = Store::Open(o);
+  EXPECT_FALSE(s.ok());
+  fs::remove(path);
+  fs::remove_all(path.string() + ".images");
+}
+
+}  // namespace
+}  // namespace clearsight
