@@ -233,24 +233,22 @@ FeatureSpec FeatureSpec::Full() {
 
 void FeatureBuilder::Table::Freeze(const std::vector<FieldRef>& key) {
   size_t size = TableSize(by_key.size());
-  hashes.assign(size, 0);
-  stats.assign(size, KeyStats{});
+  slots.assign(size, Slot{0, KeyStats{}});
   for (const auto& [k, v] : by_key) {
     uint64_t h = HashKeyString(key, k);
     size_t i = h & (size - 1);
-    while (hashes[i] != 0 && hashes[i] != h) i = (i + 1) & (size - 1);
-    hashes[i] = h;
-    stats[i] = v;
+    while (slots[i].hash != 0 && slots[i].hash != h) i = (i + 1) & (size - 1);
+    slots[i] = Slot{h, v};
   }
 }
 
 const KeyStats* FeatureBuilder::Table::Find(uint64_t h) const {
-  const size_t mask = hashes.size() - 1;
+  const size_t mask = slots.size() - 1;
   size_t i = h & mask;
   while (true) {
-    uint64_t s = hashes[i];
-    if (s == h) return &stats[i];
-    if (s == 0) return nullptr;
+    const Slot& s = slots[i];
+    if (s.hash == h) return &s.stats;
+    if (s.hash == 0) return nullptr;
     i = (i + 1) & mask;
   }
 }
@@ -452,43 +450,57 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
   const int nf = num_features();
   const std::vector<int> bound = Bind(fields_, batch);
   const KeyStats unseen = ToStats(Counts{}, spec_.smoothing, prior_fraud_, prior_critical_);
-  const size_t nfields = fields_.size();
-  uint64_t fh[64];
-  std::vector<uint64_t> fh_heap(nfields > 64 ? nfields : 0);
-  uint64_t* field_hash = nfields > 64 ? fh_heap.data() : fh;
+  const size_t nfields = fields_.size(), ncodes = codes_.size(), nkeys = tables_.size();
   const FieldRef hs6{FieldRef::Kind::kHs6, ""};
-  for (size_t r = begin; r < end; ++r, out += nf) {
-    const Declaration& d = batch.rows[r];
-    for (size_t i = 0; i < nfields; ++i) field_hash[i] = FieldHash(fields_[i], bound[i], d);
-    float* o = out;
-    for (size_t c = 0; c < codes_.size(); ++c)
-      *o++ = codes_[c].Find(Finish(Combine(0, field_hash[code_field_[c]])),
-                            static_cast<float>(codes_[c].rank.size()));
-    for (size_t k = 0; k < tables_.size(); ++k) {
-      uint64_t h = 0;
-      for (int f : key_fields_[k]) h = Combine(h, field_hash[f]);
-      const KeyStats* s = tables_[k].Find(Finish(h));
-      if (s == nullptr) s = &unseen;
-      *o++ = s->fraud_rate;
-      *o++ = s->critical_rate;
-      *o++ = s->log_seen;
+  // Rows go in blocks: first every row's lookup hashes are computed and their table slots
+  // prefetched, then the lookups run while those cache lines arrive.
+  constexpr size_t kBlock = 8;
+  const size_t per_row = ncodes + nkeys + 1;
+  std::vector<uint64_t> fh(nfields), hashes(kBlock * per_row);
+  for (size_t b0 = begin; b0 < end; b0 += kBlock) {
+    const size_t b1 = std::min(end, b0 + kBlock);
+    for (size_t r = b0; r < b1; ++r) {
+      const Declaration& d = batch.rows[r];
+      for (size_t i = 0; i < nfields; ++i) fh[i] = FieldHash(fields_[i], bound[i], d);
+      uint64_t* h = hashes.data() + (r - b0) * per_row;
+      for (size_t c = 0; c < ncodes; ++c) h[c] = Finish(Combine(0, fh[code_field_[c]]));
+      for (size_t k = 0; k < nkeys; ++k) {
+        uint64_t x = 0;
+        for (int f : key_fields_[k]) x = Combine(x, fh[f]);
+        h[ncodes + k] = Finish(x);
+        tables_[k].Prefetch(h[ncodes + k]);
+      }
+      h[ncodes + nkeys] = spec_.price_deviation ? Finish(Combine(0, FieldHash(hs6, -1, d))) : 0;
     }
-    const float log_price = LogUnitPrice(d);
-    if (spec_.numeric) {
-      const float mass = static_cast<float>(d.net_mass_kg), value = static_cast<float>(d.declared_value);
-      *o++ = std::log1p(mass);
-      *o++ = std::log1p(value);
-      *o++ = log_price;
-      *o++ = std::isnan(d.tax_rate) ? -1.f : static_cast<float>(d.tax_rate);
-      *o++ = std::isnan(d.tax_rate) ? -1.f : std::log1p(value * static_cast<float>(d.tax_rate) / 100.f);
-      *o++ = std::isnan(d.supplementary_units) ? -1.f : static_cast<float>(d.supplementary_units);
+    for (size_t r = b0; r < b1; ++r, out += nf) {
+      const Declaration& d = batch.rows[r];
+      const uint64_t* h = hashes.data() + (r - b0) * per_row;
+      float* o = out;
+      for (size_t c = 0; c < ncodes; ++c) *o++ = codes_[c].Find(h[c], static_cast<float>(codes_[c].rank.size()));
+      for (size_t k = 0; k < nkeys; ++k) {
+        const KeyStats* s = tables_[k].Find(h[ncodes + k]);
+        if (s == nullptr) s = &unseen;
+        *o++ = s->fraud_rate;
+        *o++ = s->critical_rate;
+        *o++ = s->log_seen;
+      }
+      const float log_price = LogUnitPrice(d);
+      if (spec_.numeric) {
+        const float mass = static_cast<float>(d.net_mass_kg), value = static_cast<float>(d.declared_value);
+        *o++ = std::log1p(mass);
+        *o++ = std::log1p(value);
+        *o++ = log_price;
+        *o++ = std::isnan(d.tax_rate) ? -1.f : static_cast<float>(d.tax_rate);
+        *o++ = std::isnan(d.tax_rate) ? -1.f : std::log1p(value * static_cast<float>(d.tax_rate) / 100.f);
+        *o++ = std::isnan(d.supplementary_units) ? -1.f : static_cast<float>(d.supplementary_units);
+      }
+      if (spec_.price_deviation) {
+        const KeyStats* s = hs6_price_.Find(h[ncodes + nkeys]);
+        *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0) ? 0.f
+                                                               : log_price - (s ? s->fraud_rate : global_log_price_);
+      }
+      if (spec_.calendar) *o++ = static_cast<float>(DayOfWeek(d.date));
     }
-    if (spec_.price_deviation) {
-      const KeyStats* s = hs6_price_.Find(Finish(Combine(0, FieldHash(hs6, -1, d))));
-      *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0) ? 0.f
-                                                             : log_price - (s ? s->fraud_rate : global_log_price_);
-    }
-    if (spec_.calendar) *o++ = static_cast<float>(DayOfWeek(d.date));
   }
 }
 

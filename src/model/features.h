@@ -84,11 +84,15 @@ class FeatureBuilder {
 
  private:
   struct Table {
-    std::vector<uint64_t> hashes;  // 0 = empty slot
-    std::vector<KeyStats> stats;
+    struct Slot {  // hash and statistics side by side: one cache line touched per lookup
+      uint64_t hash;  // 0 = empty
+      KeyStats stats;
+    };
+    std::vector<Slot> slots;
     std::unordered_map<std::string, KeyStats> by_key;  // the source of truth, serialised
     void Freeze(const std::vector<FieldRef>& key);
     const KeyStats* Find(uint64_t h) const;
+    void Prefetch(uint64_t h) const { __builtin_prefetch(&slots[h & (slots.size() - 1)]); }
   };
   struct CodeTable {
     std::unordered_map<std::string, int> rank;
