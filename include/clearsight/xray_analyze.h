@@ -25,7 +25,7 @@ struct AnalyzerOptions {
   double min_object_log_high = 0.04;
   int min_object_pixels = 40;       // smaller connected regions are not objects
   double air_log_high = 0.015;      // below this (smoothed) a pixel is air: class kNone
-  double max_packaging_log_high = 0.12;  // cap on the packaging level taken from the scan
+  double max_packaging_log_high = 0.12;  // pixels thinner than this may be packaging alone
   int impenetrable_low_pixel = 40;  // low-energy pixel at or below this: kImpenetrable
   bool keep_channels = true;        // false: only objects and totals (saves ~20 bytes/pixel)
 };
@@ -53,7 +53,7 @@ struct MaterialTotals {
 struct ScanChannels {
   std::vector<float> log_low;        // -ln(I/I0), raw
   std::vector<float> log_high;
-  std::vector<float> z_eff;          // from 3x3-smoothed attenuation; 0 for air
+  std::vector<float> z_eff;          // from smoothed attenuation (3x3 box, blur-matched); 0 for air
   std::vector<float> areal_density;  // g/cm^2 along the ray (everything on it); 0 for air
   std::vector<uint8_t> material;     // MaterialClass per pixel
   std::vector<int32_t> labels;       // object id, 0 = none
@@ -105,7 +105,7 @@ class Analyzer {
 };
 
 // The straightforward per-pixel implementation of the same analysis: one thread, std::log per
-// pixel, the calibration evaluated per pixel, a naive 3x3 mean and a flood-fill labelling. The
+// pixel, the calibration evaluated per pixel, a naive 5x5 smoothing and a flood-fill labelling. The
 // benchmark runs it beside Analyzer; tests check the two agree.
 Status AnalyzeReference(const Calibration& calibration, const AnalyzerOptions& options,
                         const Scan& scan, ScanAnalysis* out);

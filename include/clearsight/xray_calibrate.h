@@ -92,6 +92,11 @@ class Calibration {
   // (scatter, dark current): z_eff is unknown there and the analyzer calls the pixel impenetrable.
   // +infinity when no wedge reached it.
   double low_saturation_log() const { return low_saturation_log_; }
+  // Edge spread (Gaussian sigma, pixels) of each image, measured on the wedge steps' edges. A
+  // dual-layer detector's thick back layer blurs more than its front layer; the analyzer blurs the
+  // sharper image to match so thin objects keep their true low/high ratio.
+  double blur_sigma_low() const { return blur_sigma_[0]; }
+  double blur_sigma_high() const { return blur_sigma_[1]; }
   // Human-readable fit summary: per material the steps used and the leave-one-material-out
   // z_eff prediction error (how well the others predict it).
   std::string Summary() const;
@@ -106,6 +111,7 @@ class Calibration {
   std::string device_;
   std::string summary_;
   double low_saturation_log_ = 1e300;
+  double blur_sigma_[2] = {0, 0};
 };
 
 }  // namespace clearsight

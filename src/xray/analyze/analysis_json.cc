@@ -22,8 +22,19 @@ DetectedObject MakeObject(const Calibration& calib, int id, const ObjectStats& s
   d.log_high = s.sum_h / std::max<int64_t>(1, s.n);
   // z_eff from the pixels whose low image is not saturated; an object that is all saturated is as
   // dense as the calibration can tell.
-  if (s.n_ok * 20 >= s.n && s.n_ok > 0 && s.sum_h_ok > 1e-4 * s.n_ok)
-    d.z_eff = calib.ZEff(s.sum_l_ok / s.n_ok, s.sum_h_ok / s.n_ok);
+  // Only the object's body counts, not its rim: pixels partly covering the object sit at lower
+  // log_high where the same ratio means a lower Z (beam hardening).
+  if (s.n_ok * 20 >= s.n && s.n_ok > 0 && s.sum_h_ok > 1e-4 * s.n_ok) {
+    double mean_h = s.sum_h_ok / s.n_ok, l = 0, h = 0, cnt = 0;
+    const double core = 0.5 * mean_h;  // the rim (partly covered pixels) stays out
+    for (int b = 0; b < kMassBins; ++b)
+      if (s.bin_n_ok[b] && s.bin_h_ok[b] / s.bin_n_ok[b] >= core) {
+        l += s.bin_l_ok[b];
+        h += s.bin_h_ok[b];
+        cnt += s.bin_n_ok[b];
+      }
+    d.z_eff = h > 0 ? calib.ZEff(l / cnt, h / cnt) : calib.ZEff(s.sum_l_ok / s.n_ok, mean_h);
+  }
   else if (s.n_ok * 20 < s.n)
     d.z_eff = calib.max_z();
   else

@@ -1,6 +1,6 @@
 // The fast analyzer. Row bands run on `threads` threads in five stages separated by barriers:
-//   1 log attenuation through a 65536-entry table, horizontal 3-sums
-//   2 vertical 3-sums (3x3 mean), histogram of the parcel's log_high (packaging level)
+//   1 log attenuation through a 65536-entry table, horizontal smoothing (5 taps)
+//   2 vertical smoothing, histogram of the parcel's log_high (packaging level)
 //   3 z_eff and areal density through 2D tables, material class, object runs per row
 //   4 (one thread) connected components over the runs, small fragments absorbed by a neighbour
 //   5 label image and per-object statistics
@@ -189,6 +189,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     *y1 = static_cast<int>(static_cast<int64_t>(h) * (t + 1) / threads);
   };
 
+  float kl[5], kh[5];
+  xray::SmoothingKernels(calib, kl, kh);
   std::barrier sync(threads);
   auto worker = [&](int t) {
     int y0, y1;
@@ -206,15 +208,24 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
       }
       float* al = S.hl.data() + row;
       float* ah = S.hh.data() + row;
-      al[0] = rl[0] * 2 + rl[std::min(1, w - 1)];
-      ah[0] = rh[0] * 2 + rh[std::min(1, w - 1)];
-      for (int x = 1; x < w - 1; ++x) {
-        al[x] = rl[x - 1] + rl[x] + rl[x + 1];
-        ah[x] = rh[x - 1] + rh[x] + rh[x + 1];
+      auto at = [w](int x) { return std::clamp(x, 0, w - 1); };
+      for (int x = 0; x < std::min(2, w); ++x) {
+        al[x] = ah[x] = 0;
+        for (int k = 0; k < 5; ++k) {
+          al[x] += kl[k] * rl[at(x + k - 2)];
+          ah[x] += kh[k] * rh[at(x + k - 2)];
+        }
       }
-      if (w > 1) {
-        al[w - 1] = rl[w - 2] + rl[w - 1] * 2;
-        ah[w - 1] = rh[w - 2] + rh[w - 1] * 2;
+      for (int x = 2; x < w - 2; ++x) {
+        al[x] = kl[0] * rl[x - 2] + kl[1] * rl[x - 1] + kl[2] * rl[x] + kl[3] * rl[x + 1] + kl[4] * rl[x + 2];
+        ah[x] = kh[0] * rh[x - 2] + kh[1] * rh[x - 1] + kh[2] * rh[x] + kh[3] * rh[x + 1] + kh[4] * rh[x + 2];
+      }
+      for (int x = std::max(2, w - 2); x < w; ++x) {
+        al[x] = ah[x] = 0;
+        for (int k = 0; k < 5; ++k) {
+          al[x] += kl[k] * rl[at(x + k - 2)];
+          ah[x] += kh[k] * rh[at(x + k - 2)];
+        }
       }
     }
     sync.arrive_and_wait();
@@ -225,18 +236,18 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     hlsum.fill(0);
     int64_t parcel = 0;
     for (int y = y0; y < y1; ++y) {
-      const float* ul = S.hl.data() + static_cast<size_t>(std::max(0, y - 1)) * w;
-      const float* cl = S.hl.data() + static_cast<size_t>(y) * w;
-      const float* dl = S.hl.data() + static_cast<size_t>(std::min(h - 1, y + 1)) * w;
-      const float* uh = S.hh.data() + static_cast<size_t>(std::max(0, y - 1)) * w;
-      const float* chh = S.hh.data() + static_cast<size_t>(y) * w;
-      const float* dh = S.hh.data() + static_cast<size_t>(std::min(h - 1, y + 1)) * w;
+      const float* cl[5];
+      const float* chh[5];
+      for (int k = 0; k < 5; ++k) {
+        size_t r = static_cast<size_t>(std::clamp(y + k - 2, 0, h - 1)) * w;
+        cl[k] = S.hl.data() + r;
+        chh[k] = S.hh.data() + r;
+      }
       float* sl = S.sl.data() + static_cast<size_t>(y) * w;
       float* sh = S.sh.data() + static_cast<size_t>(y) * w;
-      constexpr float kNinth = 1.0f / 9.0f;
       for (int x = 0; x < w; ++x) {
-        sl[x] = (ul[x] + cl[x] + dl[x]) * kNinth;
-        sh[x] = (uh[x] + chh[x] + dh[x]) * kNinth;
+        sl[x] = kl[0] * cl[0][x] + kl[1] * cl[1][x] + kl[2] * cl[2][x] + kl[3] * cl[3][x] + kl[4] * cl[4][x];
+        sh[x] = kh[0] * chh[0][x] + kh[1] * chh[1][x] + kh[2] * chh[2][x] + kh[3] * chh[3][x] + kh[4] * chh[4][x];
       }
       if (y & 1) continue;  // the packaging histogram samples every other row and column
       for (int x = 0; x < w; x += 2) {
@@ -251,32 +262,34 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     }
     S.parcel_n[t] = parcel;
     sync.arrive_and_wait();
-    // Packaging level (every thread computes the same numbers from the merged histogram).
+    // Packaging level (every thread computes the same numbers from the merged histogram): a low
+    // percentile of the thin parcel pixels, when there are enough of them to be packaging.
     float my_pkg_h = 0, my_pkg_l = 0;
     {
-      int64_t total = 0;
-      for (int k = 0; k < threads; ++k) total += S.parcel_n[k];
-      double target = total * xray::kPackagingPercentile, acc = 0, sum_l = 0, sum_h = 0;
-      float ph = static_cast<float>(o.max_packaging_log_high);
-      bool found = false;
-      for (int b = 0; b < xray::kPackagingBins && !found; ++b) {
-        double cnt = 0, sl_b = 0;
-        for (int k = 0; k < threads; ++k) {
-          cnt += S.hist_n[k][b];
-          sl_b += S.hist_l[k][b];
-        }
-        acc += cnt;
-        sum_l += sl_b;
-        sum_h += cnt * (b + 0.5) * xray::kPackagingBinWidth;
-        if (acc >= target && acc > 0) {
-          ph = static_cast<float>((b + 0.5) * xray::kPackagingBinWidth);
-          found = true;
+      const int thin_bins = std::min(xray::kPackagingBins,
+                                     static_cast<int>(o.max_packaging_log_high / xray::kPackagingBinWidth));
+      double parcel_total = 0, thin = 0;
+      for (int k = 0; k < threads; ++k) parcel_total += S.parcel_n[k];
+      for (int b = 0; b < thin_bins; ++b)
+        for (int k = 0; k < threads; ++k) thin += S.hist_n[k][b];
+      if (thin >= std::max(250.0, xray::kPackagingMinShare * parcel_total)) {
+        double target = thin * xray::kPackagingPercentile, acc = 0, sum_l = 0, sum_h = 0;
+        for (int b = 0; b < thin_bins; ++b) {
+          double cnt = 0, sl_b = 0;
+          for (int k = 0; k < threads; ++k) {
+            cnt += S.hist_n[k][b];
+            sl_b += S.hist_l[k][b];
+          }
+          acc += cnt;
+          sum_l += sl_b;
+          sum_h += cnt * (b + 0.5) * xray::kPackagingBinWidth;
+          if (acc >= target && acc > 0) {
+            my_pkg_h = static_cast<float>((b + 0.5) * xray::kPackagingBinWidth);
+            my_pkg_l = sum_h > 0 ? static_cast<float>(my_pkg_h * sum_l / sum_h) : my_pkg_h;
+            break;
+          }
         }
       }
-      if (total < 1000) ph = 0;
-      ph = std::min(ph, static_cast<float>(o.max_packaging_log_high));
-      my_pkg_h = ph;
-      my_pkg_l = sum_h > 0 ? static_cast<float>(ph * sum_l / sum_h) : ph;
       if (t == 0) {
         pkg_h = my_pkg_h;
         pkg_l = my_pkg_l;
@@ -402,20 +415,26 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
       for (size_t i = 0; i < total_runs; ++i)
         if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i)) uf.parent[i] = uf.Find(best[i]);
       count_sizes();
-      // 2. Fragments below the minimum size join their largest touching neighbour.
+      // 2. Fragments below the minimum size, and halos (thin rings of another class that partial
+      //    pixels leave around an object), join their largest touching neighbour.
+      std::vector<xray::Box> box(total_runs);
+      for (size_t i = 0; i < total_runs; ++i) box[uf.Find(static_cast<int32_t>(i))].Add(*all[i]);
       std::fill(best.begin(), best.end(), -1);
       std::fill(best_size.begin(), best_size.end(), 0);
+      auto offer_small = [&](int32_t x, int32_t y) {
+        if (size[y] < o.min_object_pixels || size[y] <= best_size[x]) return;
+        bool fragment = size[x] < o.min_object_pixels;
+        bool halo = xray::IsHalo(size[x], box[x], size[y], box[y]);
+        if (fragment || halo) {
+          best[x] = y;
+          best_size[x] = size[y];
+        }
+      };
       for (const auto& [a, b] : touch) {
         int32_t ra = uf.Find(a), rb = uf.Find(b);
         if (ra == rb) continue;
-        if (size[ra] < o.min_object_pixels && size[rb] >= o.min_object_pixels && size[rb] > best_size[ra]) {
-          best[ra] = rb;
-          best_size[ra] = size[rb];
-        }
-        if (size[rb] < o.min_object_pixels && size[ra] >= o.min_object_pixels && size[ra] > best_size[rb]) {
-          best[rb] = ra;
-          best_size[rb] = size[ra];
-        }
+        offer_small(ra, rb);
+        offer_small(rb, ra);
       }
       for (size_t i = 0; i < total_runs; ++i)
         if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i)) uf.parent[i] = uf.Find(best[i]);

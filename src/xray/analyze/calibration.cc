@@ -72,7 +72,8 @@ double Calibration::RatioAt(size_t i, double h) const {
   if (h >= p.back().log_high) return p.back().log_low / p.back().log_high;
   size_t k = 1;
   while (p[k].log_high < h) ++k;
-  double t = (h - p[k - 1].log_high) / (p[k].log_high - p[k - 1].log_high);
+  // In log(log_high): wedge steps grow geometrically and beam hardening bends the curves.
+  double t = std::log(h / p[k - 1].log_high) / std::log(p[k].log_high / p[k - 1].log_high);
   double r0 = p[k - 1].log_low / p[k - 1].log_high, r1 = p[k].log_low / p[k].log_high;
   return r0 + t * (r1 - r0);
 }
@@ -83,7 +84,7 @@ double Calibration::KappaAt(size_t i, double h) const {
   if (h >= p.back().log_high) return p.back().areal_density_g_cm2 / p.back().log_high;
   size_t k = 1;
   while (p[k].log_high < h) ++k;
-  double t = (h - p[k - 1].log_high) / (p[k].log_high - p[k - 1].log_high);
+  double t = std::log(h / p[k - 1].log_high) / std::log(p[k].log_high / p[k - 1].log_high);
   double k0 = p[k - 1].areal_density_g_cm2 / p[k - 1].log_high, k1 = p[k].areal_density_g_cm2 / p[k].log_high;
   return k0 + t * (k1 - k0);
 }
@@ -137,7 +138,9 @@ double Calibration::ZEff(double log_low, double log_high) const {
     q = qs[a] + (r - rs[a]) * (qs[b] - qs[a]) / (rs[b] - rs[a]);
     double sum = 0;
     int used = 0;
-    for (int side = 0; side < 2 && m >= 3; ++side) {
+    // Outside the wedge materials' range the rational form can run away: stay linear there.
+    const bool inside = r >= rs[0] && r <= rs[m - 1];
+    for (int side = 0; side < 2 && m >= 3 && inside; ++side) {
       size_t c = side == 0 ? (b + 1 < m ? b + 1 : m) : (a > 0 ? a - 1 : m);
       if (c >= m) continue;
       double qm;
@@ -162,7 +165,8 @@ double Calibration::ArealDensity(double log_high, double z_eff) const {
   while (curves_[i].z_eff < z_eff) ++i;
   double q = std::pow(z_eff, p), q0 = std::pow(curves_[i - 1].z_eff, p), q1 = std::pow(curves_[i].z_eff, p);
   double w = (q - q0) / (q1 - q0);
-  return log_high * ((1 - w) * KappaAt(i - 1, log_high) + w * KappaAt(i, log_high));
+  // The mass attenuation (1/kappa: Compton plus photoelectric ~ Z^p) is what is near linear in Z^p.
+  return log_high / ((1 - w) / KappaAt(i - 1, log_high) + w / KappaAt(i, log_high));
 }
 
 MaterialClass Calibration::Classify(double z_eff) const {
@@ -176,6 +180,7 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
   struct Acc {
     std::vector<double> z;
     std::vector<CalibrationPoint> pts;
+    std::vector<double> edge_var[2];
     int skipped_dark = 0, skipped_thin = 0;
   };
   std::map<std::string, Acc> by_material;
@@ -211,9 +216,39 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
           l.push_back(LogOf(s.low[i]));
           h.push_back(LogOf(s.high[i]));
         }
-      CalibrationPoint p{Median(l) - l0, Median(h) - h0, st.areal_density_g_cm2};
+      double z = st.z_eff, ad = st.areal_density_g_cm2;
+      if (z <= 0 && !st.formula.empty()) {
+        auto fz = FormulaZEff(st.formula);
+        if (fz.ok()) z = *fz;
+      }
+      if (ad <= 0) ad = st.density_g_cm3 * st.thickness_mm / 10.0;
+      if (!(z > 0) || !(ad > 0))
+        return Status::InvalidArgument("wedge step of '" + st.material + "' needs z_eff (or formula) and areal density");
+      CalibrationPoint p{Median(l) - l0, Median(h) - h0, ad};
       Acc& acc = by_material[ToLower(st.material)];
-      acc.z.push_back(st.z_eff);
+      acc.z.push_back(z);
+      // Edge spread: the profile across the step's left edge, averaged over the middle rows.
+      if (st.x0 >= 8 && st.x0 + 8 <= s.width && st.y1 - st.y0 >= 12) {
+        for (int c = 0; c < 2; ++c) {
+          const auto& page = c == 0 ? s.low : s.high;
+          double prof[16] = {0};
+          int rows = 0;
+          for (int y = st.y0 + (st.y1 - st.y0) / 4; y < st.y1 - (st.y1 - st.y0) / 4; ++y, ++rows)
+            for (int k = 0; k < 16; ++k) prof[k] += LogOf(page[static_cast<size_t>(y) * s.width + st.x0 - 8 + k]);
+          double lo = (prof[0] + prof[1]) / (2 * rows), hi = (prof[14] + prof[15]) / (2 * rows);
+          double contrast = hi - lo;
+          if (contrast < 0.3 || hi > options.max_log_attenuation * 0.6) continue;
+          double w = 0, m1 = 0, m2 = 0;
+          for (int k = 1; k < 16; ++k) {
+            double d = (prof[k] - prof[k - 1]) / rows / contrast;  // line spread
+            if (d <= 0) continue;
+            w += d;
+            m1 += d * k;
+            m2 += d * k * k;
+          }
+          if (w > 0.5) acc.edge_var[c].push_back(m2 / w - (m1 / w) * (m1 / w));
+        }
+      }
       if (Median(l) > options.max_log_attenuation || Median(h) > options.max_log_attenuation) {
         ++acc.skipped_dark;
         continue;
@@ -287,6 +322,18 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
       loo += buf;
     }
   }
+  // Edge spread per image: the median over all steps; a pixel-centred sharp edge measures ~1/12.
+  for (int ch = 0; ch < 2; ++ch) {
+    std::vector<double> v;
+    for (const auto& [name, acc] : by_material) v.insert(v.end(), acc.edge_var[ch].begin(), acc.edge_var[ch].end());
+    c.blur_sigma_[ch] = v.size() >= 3 ? std::sqrt(std::max(0.0, Median(v) - 1.0 / 12)) : 0;
+  }
+  {
+    char buf[120];
+    std::snprintf(buf, sizeof buf, "  edge spread: low image %.2f px, high image %.2f px\n", c.blur_sigma_[0],
+                  c.blur_sigma_[1]);
+    notes += buf;
+  }
   if (c.low_saturation_log_ < 1e299) {
     char buf[120];
     std::snprintf(buf, sizeof buf, "  low image saturates above log attenuation %.2f (pixels beyond: impenetrable)\n",
@@ -313,6 +360,8 @@ std::string Calibration::ToJson() const {
             {"organic_max_z", options_.organic_max_z},
             {"metal_min_z", options_.metal_min_z},
             {"low_saturation_log", low_saturation_log_ < 1e299 ? json(low_saturation_log_) : json(nullptr)},
+            {"blur_sigma_low", blur_sigma_[0]},
+            {"blur_sigma_high", blur_sigma_[1]},
             {"summary", summary_},
             {"curves", curves}};
   return j.dump(1);
@@ -333,6 +382,10 @@ Result<Calibration> Calibration::FromJson(std::string_view text, std::string_vie
     c.options_.z_exponent = j.at("z_exponent").get<double>();
     c.options_.organic_max_z = j.at("organic_max_z").get<double>();
     c.options_.metal_min_z = j.at("metal_min_z").get<double>();
+    c.blur_sigma_[0] = j.value("blur_sigma_low", 0.0);
+    c.blur_sigma_[1] = j.value("blur_sigma_high", 0.0);
+    if (!(c.blur_sigma_[0] >= 0 && c.blur_sigma_[0] < 10 && c.blur_sigma_[1] >= 0 && c.blur_sigma_[1] < 10))
+      return Status::InvalidArgument(where + ": blur sigmas out of range");
     if (j.contains("low_saturation_log") && j["low_saturation_log"].is_number())
       c.low_saturation_log_ = j["low_saturation_log"].get<double>();
     for (const auto& cj : j.at("curves")) {

@@ -1,5 +1,5 @@
 // The straightforward per-pixel analysis: what Analyzer computes, written the obvious way (one
-// thread, std::log per pixel, the calibration evaluated per pixel, naive 3x3 mean, flood fill).
+// thread, std::log per pixel, the calibration evaluated per pixel, naive 5x5 smoothing, flood fill).
 // It is the benchmark's baseline and the tests' oracle for the fast path.
 #include <algorithm>
 #include <chrono>
@@ -34,33 +34,44 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
     ch.log_low[i] = static_cast<float>(-std::log(std::max<uint16_t>(scan.low[i], 1) / 65535.0));
     ch.log_high[i] = static_cast<float>(-std::log(std::max<uint16_t>(scan.high[i], 1) / 65535.0));
   }
+  float kl[5], kh[5];
+  xray::SmoothingKernels(calib, kl, kh);
   std::vector<float> sl(n), sh(n);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
       double al = 0, ah = 0;
-      for (int dy = -1; dy <= 1; ++dy)
-        for (int dx = -1; dx <= 1; ++dx) {
+      for (int dy = -2; dy <= 2; ++dy)
+        for (int dx = -2; dx <= 2; ++dx) {
           size_t j = static_cast<size_t>(std::clamp(y + dy, 0, h - 1)) * w + std::clamp(x + dx, 0, w - 1);
-          al += ch.log_low[j];
-          ah += ch.log_high[j];
+          al += kl[dy + 2] * kl[dx + 2] * ch.log_low[j];
+          ah += kh[dy + 2] * kh[dx + 2] * ch.log_high[j];
         }
-      sl[static_cast<size_t>(y) * w + x] = static_cast<float>(al / 9);
-      sh[static_cast<size_t>(y) * w + x] = static_cast<float>(ah / 9);
+      sl[static_cast<size_t>(y) * w + x] = static_cast<float>(al);
+      sh[static_cast<size_t>(y) * w + x] = static_cast<float>(ah);
     }
-  // Packaging level: the 5th percentile of the parcel's smoothed log_high, capped.
-  std::vector<float> parcel;
-  for (size_t i = 0; i < n; ++i)
-    if (sh[i] >= o.air_log_high) parcel.push_back(sh[i]);
+  // Packaging level: a low percentile of the thin parcel pixels (see analysis_internal.h).
+  std::vector<float> thin;
+  double parcel = 0;
+  for (int y = 0; y < h; y += 2)
+    for (int x = 0; x < w; x += 2) {
+      float v = sh[static_cast<size_t>(y) * w + x];
+      if (v < o.air_log_high) continue;
+      ++parcel;
+      if (v < o.max_packaging_log_high) thin.push_back(v);
+    }
   double ph = 0, pl = 0;
-  if (parcel.size() >= 1000) {
-    size_t k = static_cast<size_t>(parcel.size() * xray::kPackagingPercentile);
-    std::nth_element(parcel.begin(), parcel.begin() + k, parcel.end());
-    ph = std::min<double>(parcel[k], o.max_packaging_log_high);
+  if (thin.size() >= std::max(250.0, xray::kPackagingMinShare * parcel)) {
+    size_t k = static_cast<size_t>(thin.size() * xray::kPackagingPercentile);
+    std::nth_element(thin.begin(), thin.begin() + k, thin.end());
+    ph = thin[k];
     double sum_l = 0, sum_h = 0;
-    for (size_t i = 0; i < n; ++i)
-      if (sh[i] >= o.air_log_high && sh[i] <= ph) {
-        sum_l += sl[i];
-        sum_h += sh[i];
+    for (int y = 0; y < h; y += 2)
+      for (int x = 0; x < w; x += 2) {
+        size_t i = static_cast<size_t>(y) * w + x;
+        if (sh[i] >= o.air_log_high && sh[i] <= ph) {
+          sum_l += sl[i];
+          sum_h += sh[i];
+        }
       }
     pl = sum_h > 0 ? ph * sum_l / sum_h : ph;
   }
@@ -136,9 +147,13 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
     if (comp_key[a] != 4 || comp_key[b] == 4) return false;
     return !cur || comp_key[b] > comp_key[cur] || (comp_key[b] == comp_key[cur] && size[b] > size[cur]);
   });
-  // Fragments join the largest touching component that is big enough.
+  // Fragments and halos join the largest touching component that is big enough.
+  std::vector<xray::Box> box(ncomp + 1);
+  for (size_t i = 0; i < n; ++i)
+    if (comp[i]) box[comp[i]].AddPixel(static_cast<int>(i % w), static_cast<int>(i / w));
   merge_into([&](int32_t a, int32_t b, int32_t cur) {
-    return size[a] < o.min_object_pixels && size[b] >= o.min_object_pixels && (!cur || size[b] > size[cur]);
+    bool small = size[a] < o.min_object_pixels || xray::IsHalo(size[a], box[a], size[b], box[b]);
+    return small && size[b] >= o.min_object_pixels && (!cur || size[b] > size[cur]);
   });
   std::vector<int64_t>& final_size = size;
   std::vector<int32_t> id(ncomp + 1, 0);

@@ -200,13 +200,17 @@ Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
   tmsize_t max_alloc = static_cast<tmsize_t>(std::max<int64_t>(max_pixels, 1 << 20) * 2 + (1 << 20));
   TiffPtr tif = Open(&f, "r", name, max_alloc);
   if (!tif)
-    return Status::InvalidArgument(Prefix(name) + "not a readable TIFF" +
-                                   (f.first_error.empty() ? "" : " (" + f.first_error + ")"));
+    return Status::DataLoss(Prefix(name) + "TIFF header or directory is truncated or corrupt" +
+                            (f.first_error.empty() ? "" : " (" + f.first_error + ")"));
   // Count pages first: exactly two.
   int pages = 1;
+  f.first_error.clear();
   while (TIFFReadDirectory(tif.get())) {
     if (++pages > 2) break;
   }
+  if (pages < 2 && !f.first_error.empty())
+    return Status::DataLoss(Prefix(name) + "the directory of page " + std::to_string(pages) +
+                            " is truncated or corrupt (" + f.first_error + ")");
   if (pages != 2)
     return Status::InvalidArgument(Prefix(name) + (pages > 2 ? "more than 2" : std::to_string(pages)) +
                                    (pages == 1 ? " page" : " pages") +

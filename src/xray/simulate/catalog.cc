@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <functional>
+#include <mutex>
 
 #include "clearsight/xray_tip.h"
 #include "xray/physics/materials.h"
@@ -11,9 +12,20 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
+std::vector<std::string>& Unknown() {
+  static std::vector<std::string> names;
+  return names;
+}
+
 int Mat(const char* name) {
   int i = MaterialIndex(name);
-  return i < 0 ? 0 : i;  // the catalogue test checks every name resolves
+  if (i < 0) {
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
+    Unknown().push_back(name);  // a typo in the catalogue: the tests look here
+    return 0;
+  }
+  return i;
 }
 
 Part MakePart(ShapeKind kind, const char* material, double density, double cx, double cy,
@@ -469,6 +481,15 @@ const std::vector<GoodsCategory>& GoodsCategories() {
       {"electronics", "84-85", 0}, {"toys", "95/39", 4.7}, {"food", "09-21", 8},
       {"cosmetics", "33", 6.5},  {"tools", "82", 3.7},    {"ceramics", "69", 12}};
   return c;
+}
+
+std::vector<std::string> UnknownMaterialNames() { return Unknown(); }
+
+std::vector<std::string> GoodsTypeNames(std::string_view category) {
+  std::vector<std::string> out;
+  for (const auto& t : GoodsTypes())
+    if (category == t.category) out.push_back(t.name);
+  return out;
 }
 
 Item MakeGoods(std::string_view category, Rng* rng) {

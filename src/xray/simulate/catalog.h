@@ -22,6 +22,10 @@ const std::vector<GoodsCategory>& GoodsCategories();
 Item MakeGoods(std::string_view category, Rng* rng);
 // A random threat of the class (see ThreatClasses()).
 Item MakeThreat(std::string_view threat_class, Rng* rng);
+// Goods type names of a category ("t_shirt", ...).
+std::vector<std::string> GoodsTypeNames(std::string_view category);
+// Material names the catalogue used that are not in MaterialCatalog() (empty unless a typo).
+std::vector<std::string> UnknownMaterialNames();
 // A corrugated cardboard box or a plastic mail bag of these outer sizes (mm).
 Item MakeContainer(bool bag, double length, double width, double depth);
 

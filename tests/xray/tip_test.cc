@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "clearsight/xray_simulate.h"
+#include "clearsight/xray_tip.h"
+#include "xray/xray_test_util.h"
+
+namespace clearsight {
+namespace {
+
+Scan Uniform(int w, int h, uint16_t v) {
+  Scan s;
+  s.width = w;
+  s.height = h;
+  s.low.assign(static_cast<size_t>(w) * h, v);
+  s.high.assign(s.low.size(), v);
+  s.meta.scan_id = "u";
+  s.meta.pixel_mm = 1.0;
+  return s;
+}
+
+ThreatPatch Square(double log_low, double log_high) {
+  ThreatPatch p;
+  p.name = "square";
+  p.threat_class = "knife";
+  p.width = p.height = 20;
+  p.pixel_mm = 1.0;
+  p.log_low.assign(400, 0.0f);
+  p.log_high.assign(400, 0.0f);
+  for (int y = 5; y < 15; ++y)
+    for (int x = 5; x < 15; ++x) {
+      p.log_low[y * 20 + x] = static_cast<float>(log_low);
+      p.log_high[y * 20 + x] = static_cast<float>(log_high);
+    }
+  return p;
+}
+
+TEST(Tip, ProjectionMultipliesTransmissionsInBothEnergies) {
+  Scan s = Uniform(100, 80, 40000);
+  ProjectOptions o;
+  o.x = 50;
+  o.y = 40;
+  auto r = ProjectThreat(Square(0.9, 0.5), o, &s);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  // Centre of the patch: fully inside the square.
+  EXPECT_NEAR(s.low[40 * 100 + 50], 40000 * std::exp(-0.9), 1.0);
+  EXPECT_NEAR(s.high[40 * 100 + 50], 40000 * std::exp(-0.5), 1.0);
+  EXPECT_EQ(s.high[5 * 100 + 5], 40000);  // far away: untouched
+  EXPECT_EQ(r->threat_class, "knife");
+  EXPECT_NEAR(r->x1 - r->x0, 10, 2);
+  EXPECT_NEAR(r->y1 - r->y0, 10, 2);
+  auto mask = DecodeMaskRle(r->mask_rle, 100, 80);
+  ASSERT_TRUE(mask.ok());
+  int area = 0;
+  for (uint8_t m : *mask) area += m;
+  EXPECT_NEAR(area, 100, 25);
+}
+
+TEST(Tip, ScaleAndPixelSizeResizeTheThreat) {
+  Scan s = Uniform(200, 200, 50000);
+  s.meta.pixel_mm = 0.5;  // patch pixels are 1 mm: twice as many scan pixels per side
+  ProjectOptions o;
+  o.x = 100;
+  o.y = 100;
+  o.scale = 1.5;
+  o.rotation_deg = 30;
+  auto r = ProjectThreat(Square(1, 1), o, &s);
+  ASSERT_TRUE(r.ok());
+  auto mask = DecodeMaskRle(r->mask_rle, 200, 200);
+  int area = 0;
+  for (uint8_t m : *mask) area += m;
+  // 10 x 10 patch pixels, 2 scan pixels each, scaled 1.5: 30 x 30, plus a ring of edge pixels.
+  EXPECT_GE(area, 30 * 30);
+  EXPECT_LE(area, 33 * 33);
+  o.x = -500;
+  EXPECT_FALSE(ProjectThreat(Square(1, 1), o, &s).ok());
+}
+
+TEST(Tip, LibrarySavesLoadsAndCutsOut) {
+  SimulateOptions so;
+  so.width = 256;
+  so.height = 192;
+  auto sim = Simulator::Create(so);
+  auto lib = (*sim)->MakeThreatLibrary(1);
+  ASSERT_TRUE(lib.ok()) << lib.status().message();
+  ASSERT_EQ(lib->patches().size(), ThreatClasses().size());
+  for (const auto& c : ThreatClasses()) EXPECT_EQ(lib->OfClass(c).size(), 1u) << c;
+  for (const auto& p : lib->patches()) EXPECT_GT(p.mass_kg, 0) << p.name;
+  auto dir = testing::TempDir("tiplib");
+  ASSERT_TRUE(lib->Save(dir.string()).ok());
+  auto back = ThreatLibrary::Load(dir.string());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  ASSERT_EQ(back->patches().size(), lib->patches().size());
+  for (const auto& p : lib->patches()) {
+    const ThreatPatch* q = nullptr;
+    for (const auto& x : back->patches())
+      if (x.name == p.name) q = &x;
+    ASSERT_NE(q, nullptr) << p.name;
+    EXPECT_EQ(q->threat_class, p.threat_class);
+    double worst = 0;
+    for (size_t i = 0; i < p.log_high.size(); ++i)
+      if (p.log_high[i] < 4) worst = std::max(worst, std::abs(p.log_high[i] - q->log_high[i]) * 1.0);
+    EXPECT_LT(worst, 0.01) << p.name;  // 16-bit quantisation
+  }
+  // Project the firearm into air and cut it out again: the same attenuation comes back.
+  const ThreatPatch& gun = *lib->OfClass("firearm")[0];
+  Scan air = Uniform(200, 200, 65535);
+  air.meta.pixel_mm = gun.pixel_mm;
+  ProjectOptions o;
+  o.x = 100;
+  o.y = 100;
+  auto placed = ProjectThreat(gun, o, &air);
+  ASSERT_TRUE(placed.ok());
+  ThreatLibrary cut;
+  ASSERT_TRUE(cut.AddCutout(air, std::max(0, placed->x0 - 4), std::max(0, placed->y0 - 4), std::min(200, placed->x1 + 4),
+                            std::min(200, placed->y1 + 4), "firearm", "cut_gun")
+                  .ok());
+  double a = 0, b = 0;
+  for (float v : gun.log_high) a += v;
+  for (float v : cut.patches()[0].log_high) b += v;
+  EXPECT_NEAR(b, a, 0.05 * a);
+  EXPECT_FALSE(cut.Add(cut.patches()[0]).ok()) << "duplicate names are refused";
+  ThreatPatch bad = gun;
+  bad.name = "x";
+  bad.threat_class = "banana";
+  EXPECT_FALSE(cut.Add(bad).ok());
+}
+
+}  // namespace
+}  // namespace clearsight
