@@ -21,6 +21,11 @@ int CmdValuation(int argc, char** argv, int first);
 int CmdValuationEval(int argc, char** argv, int first);
 // X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...
 int CmdXray(int argc, char** argv, int first);
+// The service and its administration (apps/clearsight/cmd_serve.cc).
+int CmdServe(int argc, char** argv, int first);
+int CmdUsersAdd(int argc, char** argv, int first);
+int CmdUsersList(int argc, char** argv, int first);
+int CmdAuditVerify(int argc, char** argv, int first);
 
 // Prints "error: <message>" to stderr and returns 1 (2 for usage problems).
 int Fail(const Status& status);

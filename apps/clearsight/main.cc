@@ -26,6 +26,10 @@ const Command kCommands[] = {
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
+    {"serve", "the HTTP service and web workstation", clearsight::cli::CmdServe},
+    {"users add", "create or update a user (password from stdin or env)", clearsight::cli::CmdUsersAdd},
+    {"users list", "list users and roles", clearsight::cli::CmdUsersList},
+    {"audit verify", "check the audit log's hash chain", clearsight::cli::CmdAuditVerify},
 };
 
 void PrintHelp() {

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -231,7 +232,9 @@ class Store {
   // Runs `op` in the writer thread inside a transaction (group commit). Returns op's status; an
   // op that fails has its writes undone, the others in the group are unaffected. Returns after
   // the group is durably committed, or with the commit's error.
-  virtual Status Write(std::function<Status(StoreTxn&)> op) = 0;
+  Status Write(std::function<Status(StoreTxn&)> op) { return WriteAsync(std::move(op)).get(); }
+  // The same without waiting: queue many, then wait for each (they share commits).
+  virtual std::future<Status> WriteAsync(std::function<Status(StoreTxn&)> op) = 0;
 
   // ---- Reads (from a pool of read connections; see committed data only) ----
   virtual Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) = 0;

@@ -339,16 +339,19 @@ class SqlStore : public Store {
   std::string_view backend() const override { return backend_; }
   int64_t schema_version() const override { return schema_version_; }
 
-  Status Write(std::function<Status(StoreTxn&)> op) override {
+  std::future<Status> WriteAsync(std::function<Status(StoreTxn&)> op) override {
     Pending p{std::move(op), {}};
     auto done = p.done.get_future();
     {
       std::lock_guard lock(mu_);
-      if (stopping_) return Status::FailedPrecondition("the store is closing");
+      if (stopping_) {
+        p.done.set_value(Status::FailedPrecondition("the store is closing"));
+        return done;
+      }
       queue_.push_back(std::move(p));
     }
     cv_.notify_one();
-    return done.get();
+    return done;
   }
 
   // ---- Reads ----

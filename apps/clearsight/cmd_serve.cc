@@ -1,0 +1,205 @@
+// serve, users and audit commands: thin shells over the service and store libraries.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "clearsight/service.h"
+#include "clearsight/store.h"
+#include "commands.h"
+#include "common/file_util.h"
+
+namespace clearsight::cli {
+
+namespace {
+
+const char kServeUsage[] =
+    "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host 127.0.0.1]\n"
+    "                        [--model DIR] [--rules FILE] [--valuation-history FILE] [--calibration FILE]\n"
+    "                        [--web DIR] [--images DIR] [--threads 32] [--session-hours 12]\n"
+    "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05] [--control-share 0.10]\n"
+    "                        [--seed 1] [--sync full|normal] [--port-file FILE] [--log-requests]\n\n"
+    "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, decisions with\n"
+    "reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on SIGINT / SIGTERM.\n"
+    "  --db            SQLite file (created when absent) or a PostgreSQL URL\n"
+    "  --images DIR    content-addressed scan files (default <db>.images; required with PostgreSQL)\n"
+    "  --model DIR     risk model from `clearsight model train`\n"
+    "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
+    "  --valuation-history FILE  declarations to fit reference prices on\n"
+    "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are analysed\n"
+    "  --web DIR       static files of the workstation (default <repo>/web)\n"
+    "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
+    "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
+    "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default admin)\n"
+    "creates that admin user at startup when it does not exist yet.\n";
+
+const char kUsersUsage[] =
+    "usage: clearsight users add --db DB --user NAME --role officer|analyst|trainer|admin|integrator\n"
+    "                            (--password-stdin | --password-env VAR) [--images DIR]\n"
+    "       clearsight users list --db DB [--images DIR]\n\n"
+    "Creates or updates a user (the password is hashed with Argon2id; the change is audited).\n";
+
+const char kAuditUsage[] =
+    "usage: clearsight audit verify --db DB [--images DIR]\n\n"
+    "Recomputes the audit log's hash chain; exit 0 when intact, 1 naming the first broken entry.\n";
+
+// <repo>/web next to the build tree (build/<preset>/clearsight), else ./web.
+std::string DefaultWebDir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
+      if (fs::exists(p / "web") && fs::exists(p / "CMakeLists.txt")) return (p / "web").string();
+  }
+  return "web";
+}
+
+Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
+  StoreOptions o;
+  o.url = args.Get("db", "clearsight.db");
+  o.images_dir = args.Get("images");
+  o.read_connections = 1;
+  return Store::Open(o);
+}
+
+}  // namespace
+
+int CmdServe(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help", "log-requests"});
+  if (int rc = CheckArgs(args,
+                         {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "web", "images",
+                          "threads", "session-hours", "red-share", "red-count", "yellow-share", "control-share",
+                          "seed", "sync", "port-file", "log-requests", "help"},
+                         kServeUsage))
+    return rc < 0 ? 0 : rc;
+  ServiceOptions o;
+  o.host = args.Get("host", "127.0.0.1");
+  long long port, threads, red_count, seed;
+  double hours;
+  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535) return Usage("--port must be 0..65535", kServeUsage);
+  if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
+    return Usage("--threads must be 2..1024", kServeUsage);
+  if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
+    return Usage("--session-hours must be a positive number", kServeUsage);
+  auto& cap = o.selection.capacity;
+  if (!args.GetDouble("red-share", cap.red_share, &cap.red_share) || cap.red_share < 0 || cap.red_share > 1)
+    return Usage("--red-share must be in [0, 1]", kServeUsage);
+  if (!args.GetDouble("yellow-share", cap.yellow_share, &cap.yellow_share) || cap.yellow_share < 0 ||
+      cap.yellow_share > 1)
+    return Usage("--yellow-share must be in [0, 1]", kServeUsage);
+  if (!args.GetDouble("control-share", o.selection.control_share, &o.selection.control_share) ||
+      o.selection.control_share < 0 || o.selection.control_share > 1)
+    return Usage("--control-share must be in [0, 1]", kServeUsage);
+  if (!args.GetInt("red-count", -1, &red_count) || red_count < -1) return Usage("--red-count must be >= 0", kServeUsage);
+  if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kServeUsage);
+  std::string sync = args.Get("sync", "full");
+  if (sync != "full" && sync != "normal") return Usage("--sync must be full or normal", kServeUsage);
+  cap.red_count = red_count;
+  o.selection.seed = static_cast<uint64_t>(seed);
+  o.port = static_cast<int>(port);
+  o.http_threads = static_cast<int>(threads);
+  o.session_ttl_s = static_cast<int64_t>(hours * 3600);
+  o.store.url = args.Get("db", "clearsight.db");
+  o.store.images_dir = args.Get("images");
+  o.store.sqlite_synchronous_full = sync == "full";
+  o.model_dir = args.Get("model");
+  o.rules_path = args.Get("rules");
+  o.valuation_history = args.Get("valuation-history");
+  o.calibration_path = args.Get("calibration");
+  o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
+  o.log_requests = args.Has("log-requests");
+
+  // Signals go to a sigwait below, never to a random worker thread: block them before any thread
+  // starts (threads inherit the mask).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto service = Service::Create(o);
+  if (!service.ok()) return Fail(service.status());
+  if (const char* pw = std::getenv("CLEARSIGHT_ADMIN_PASSWORD"); pw && *pw) {
+    const char* user_env = std::getenv("CLEARSIGHT_ADMIN_USER");
+    std::string user = user_env && *user_env ? user_env : "admin";
+    auto existing = (*service)->store().GetUser(user);
+    if (!existing.ok()) return Fail(existing.status());
+    if (!existing->has_value()) {
+      if (Status s = AddUser((*service)->store(), user, Role::kAdmin, pw, "bootstrap"); !s.ok()) return Fail(s);
+      std::fprintf(stderr, "created admin user '%s' from CLEARSIGHT_ADMIN_PASSWORD\n", user.c_str());
+    }
+  }
+  if (Status s = (*service)->Start(); !s.ok()) return Fail(s);
+  const int bound = (*service)->port();
+  if (args.Has("port-file")) {
+    if (Status s = WriteFileAtomic(args.Get("port-file"), std::to_string(bound) + "\n"); !s.ok()) return Fail(s);
+  }
+  std::printf("clearsight serve: listening on http://%s:%d/ (store %s %s, images %s)\n", o.host.c_str(), bound,
+              std::string((*service)->store().backend()).c_str(),
+              (*service)->store().backend() == "sqlite" ? o.store.url.c_str() : "(postgresql)",
+              (*service)->store().images_dir().c_str());
+  std::fflush(stdout);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  std::fprintf(stderr, "clearsight serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*service)->Stop();
+  return 0;
+}
+
+int CmdUsersAdd(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help", "password-stdin"});
+  if (int rc = CheckArgs(args, {"db", "images", "user", "role", "password-stdin", "password-env", "help"}, kUsersUsage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("db") || !args.Has("user") || !args.Has("role"))
+    return Usage("--db, --user and --role are required", kUsersUsage);
+  auto role = ParseRole(args.Get("role"));
+  if (!role.ok()) return Usage(role.status().message(), kUsersUsage);
+  std::string password;
+  if (args.Has("password-stdin")) {
+    if (!std::getline(std::cin, password)) return Usage("no password on standard input", kUsersUsage);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+  } else if (args.Has("password-env")) {
+    const char* v = std::getenv(args.Get("password-env").c_str());
+    if (!v) return Usage("environment variable " + args.Get("password-env") + " is not set", kUsersUsage);
+    password = v;
+  } else {
+    return Usage("give the password with --password-stdin or --password-env VAR (never on the command line)",
+                 kUsersUsage);
+  }
+  auto store = OpenStoreFromArgs(args);
+  if (!store.ok()) return Fail(store.status());
+  if (Status s = AddUser(**store, args.Get("user"), *role, password, "cli"); !s.ok()) return Fail(s);
+  std::printf("user '%s' (%s) saved\n", args.Get("user").c_str(), args.Get("role").c_str());
+  return 0;
+}
+
+int CmdUsersList(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"db", "images", "help"}, kUsersUsage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("db")) return Usage("--db is required", kUsersUsage);
+  auto store = OpenStoreFromArgs(args);
+  if (!store.ok()) return Fail(store.status());
+  auto users = (*store)->ListUsers();
+  if (!users.ok()) return Fail(users.status());
+  for (const auto& u : *users) std::printf("%-24s %-10s%s\n", u.username.c_str(), u.role.c_str(), u.disabled ? " disabled" : "");
+  return 0;
+}
+
+int CmdAuditVerify(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"db", "images", "help"}, kAuditUsage)) return rc < 0 ? 0 : rc;
+  if (!args.Has("db")) return Usage("--db is required", kAuditUsage);
+  auto store = OpenStoreFromArgs(args);
+  if (!store.ok()) return Fail(store.status());
+  auto rep = (*store)->VerifyAudit();
+  if (!rep.ok()) return Fail(rep.status());
+  std::printf("%s\n", rep->message.c_str());
+  return rep->ok ? 0 : 1;
+}
+
+}  // namespace clearsight::cli

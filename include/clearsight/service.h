@@ -1,0 +1,83 @@
+// The HTTP service (`clearsight serve`): declarations and scans in, fused decisions with reasons
+// out, the officers' queue and outcomes, users, sessions, roles and the audit log, metrics, and
+// the web workstation's static files. docs/api.md documents every route; docs/openapi.json is
+// the machine-readable contract.
+//
+// The service is a thin shell over the library: Store for persistence, DeclarationRisk and
+// FindingsFromScanAnalysis for evidence, Fuse and OnlineSelector for the decision. cpp-httplib
+// stays inside one adapter (src/service/http_server.cc).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/fusion.h"
+#include "clearsight/status.h"
+#include "clearsight/store.h"
+
+namespace clearsight {
+
+// Roles, least to most powerful in the sense of the route table (docs/api.md lists who may do
+// what). "integrator" is the account kind of machines that feed declarations and scans.
+enum class Role { kOfficer, kAnalyst, kTrainer, kAdmin, kIntegrator };
+std::string_view RoleName(Role role);
+Result<Role> ParseRole(std::string_view name);
+
+struct ServiceOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;  // 0 = any free port (see Service::port())
+  StoreOptions store;
+  std::string model_dir;            // "" = no learned model
+  std::string rules_path;           // "" = the latest rules stored through the API, if any
+  std::string valuation_history;    // declarations file to fit reference prices on; "" = none
+  std::string calibration_path;     // "" = scans are stored and shown but not analysed
+  std::string web_dir;              // static files of the workstation; "" = none
+  FusionOptions fusion;
+  OnlineSelectionOptions selection;
+  int http_threads = 32;            // each keep-alive connection holds one while open
+  int64_t session_ttl_s = 12 * 3600;
+  size_t max_body_bytes = size_t{256} << 20;      // scans; declarations have their own below
+  size_t max_declaration_body_bytes = size_t{32} << 20;
+  int64_t max_scan_pixels = int64_t{32} << 20;    // per page
+  bool secure_cookie = false;       // add "Secure" to the session cookie (behind TLS)
+  bool log_requests = false;        // one line per request on stderr
+};
+
+class Service {
+ public:
+  // Opens the store (migrating it), loads model, rules, valuation and calibration, and rebuilds
+  // the selector's lane-day counts from the store. Fails naming what could not be loaded.
+  static Result<std::unique_ptr<Service>> Create(const ServiceOptions& options);
+  ~Service();
+
+  // Binds and starts serving on background threads; returns once the port accepts connections.
+  // Fails with IoError when the address cannot be bound.
+  Status Start();
+  // Blocks until Stop() is called (from another thread or a signal handler's thread).
+  void Wait();
+  // Stops accepting, finishes the requests in flight, flushes the store.
+  void Stop();
+  int port() const;
+
+  Store& store();
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Argon2id (libsodium crypto_pwhash_str, interactive limits). HashPassword fails with
+// InvalidArgument for passwords shorter than 8 bytes or longer than 1024.
+Result<std::string> HashPassword(std::string_view password);
+bool VerifyPassword(std::string_view hash, std::string_view password);
+
+// Creates or replaces a user (and writes an audit entry by `actor`). Usernames are 1..64
+// characters of [A-Za-z0-9._@-].
+Status AddUser(Store& store, const std::string& username, Role role, std::string_view password,
+               const std::string& actor);
+
+}  // namespace clearsight

@@ -1,0 +1,224 @@
+// Online selection: channels as consignments arrive, under a daily capacity per lane.
+//
+// The batch selector (selection.h) sees a whole day at once and ranks it. A live service cannot
+// wait for the day to end, so here each lane keeps a window of its recent scores: the red
+// threshold is the score quantile that, on recent traffic, sends the red share to red, and a
+// running budget (share x consignments seen today, or a fixed count) caps what the threshold
+// lets through. The control sample is drawn by a seeded hash of the consignment id with the
+// probability that fills the control part of the budget, independent of the score.
+#include <algorithm>
+#include <cmath>
+
+#include "clearsight/fusion.h"
+#include "common/text.h"
+
+namespace clearsight {
+
+double ControlDraw(uint64_t seed, std::string_view id) {
+  uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
+  for (unsigned char c : id) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
+}
+
+struct OnlineSelector::Lane {
+  std::vector<double> window;  // ring buffer of recent scores
+  size_t next = 0;
+  int since_thresholds = 1 << 30;  // inserts since the thresholds were computed
+  double red_threshold = 0, yellow_threshold = 0;
+  std::map<int32_t, Counts> days;
+
+  void Add(double score, size_t cap) {
+    if (window.size() < cap) {
+      window.push_back(score);
+    } else if (cap > 0) {
+      window[next] = score;
+      next = (next + 1) % cap;
+    }
+    ++since_thresholds;
+  }
+};
+
+OnlineSelector::OnlineSelector(OnlineSelectionOptions options) : options_(std::move(options)) {}
+OnlineSelector::~OnlineSelector() = default;
+
+const LaneCapacity& OnlineSelector::CapacityOf(const std::string& lane) const {
+  auto it = options_.lanes.find(lane);
+  return it == options_.lanes.end() ? options_.capacity : it->second;
+}
+
+OnlineSelector::Lane& OnlineSelector::LaneOf(const std::string& lane) {
+  auto& p = lanes_[lane];
+  if (!p) p = std::make_unique<Lane>();
+  return *p;
+}
+
+namespace {
+// The lane-day volume a count budget is spread over: the previous day's when known.
+double VolumeEstimate(const std::map<int32_t, OnlineSelector::Counts>& days, int32_t day, int64_t fallback) {
+  auto it = days.find(day - 1);
+  if (it != days.end() && it->second.seen > 0) return static_cast<double>(it->second.seen);
+  return static_cast<double>(std::max<int64_t>(1, fallback));
+}
+}  // namespace
+
+void OnlineSelector::Thresholds(Lane& lane, const LaneCapacity& cap, double* red, double* yellow) {
+  if (static_cast<int>(lane.window.size()) < options_.warmup) {
+    *red = options_.warmup_red_score;
+    *yellow = options_.warmup_yellow_score;
+    return;
+  }
+  if (lane.since_thresholds >= 32) {
+    double red_share;
+    if (cap.red_count >= 0) {
+      // Spread over yesterday's volume (or the expected one) when the budget is a count.
+      int32_t latest = lane.days.empty() ? 0 : lane.days.rbegin()->first;
+      red_share = cap.red_count / VolumeEstimate(lane.days, latest, options_.expected_daily_volume);
+    } else {
+      red_share = cap.red_share;
+    }
+    red_share = std::clamp(red_share * (1 - options_.control_share), 0.0, 1.0);
+    double yellow_share = std::clamp(red_share + cap.yellow_share, 0.0, 1.0);
+    std::vector<double> w = lane.window;
+    auto quantile = [&](double q) {
+      if (q >= 1) return 2.0;  // nothing passes
+      size_t k = std::min(w.size() - 1, static_cast<size_t>(std::floor(q * static_cast<double>(w.size()))));
+      std::nth_element(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k), w.end());
+      return w[k];
+    };
+    lane.red_threshold = quantile(1 - red_share);
+    lane.yellow_threshold = quantile(1 - yellow_share);
+    lane.since_thresholds = 0;
+  }
+  *red = lane.red_threshold;
+  *yellow = lane.yellow_threshold;
+}
+
+SelectionResult OnlineSelector::Select(const SelectionInput& in) {
+  std::lock_guard lock(mu_);
+  const LaneCapacity& cap = CapacityOf(in.lane);
+  Lane& lane = LaneOf(in.lane);
+  Counts& c = lane.days[in.day];
+  const std::string where = "lane " + (in.lane.empty() ? std::string("(none)") : in.lane) + " on " + FormatDate(in.day);
+  SelectionResult out;
+  const bool moved = in.previous.has_value() && (in.previous_lane != in.lane || in.previous_day != in.day);
+  // A consignment new to this lane-day takes part in its control draw and its score window.
+  const bool update = in.previous.has_value() && !moved;
+  if (in.previous.has_value()) {
+    Counts& before = moved ? LaneOf(in.previous_lane).days[in.previous_day] : c;
+    if (in.previous_control) {
+      if (moved) {  // the control draw stays; it is counted where the consignment now belongs
+        --before.seen, --before.red, --before.control;
+        ++c.seen, ++c.red, ++c.control;
+      }
+      out.channel = Channel::kRed;
+      out.control = true;
+      out.why = "random control sample of " + where;
+      return out;
+    }
+    if (*in.previous == Channel::kRed) --before.red;
+    if (*in.previous == Channel::kYellow) --before.yellow;
+    if (moved) {
+      --before.seen;
+      ++c.seen;
+    }
+  } else {
+    ++c.seen;
+  }
+  const bool by_count = cap.red_count >= 0;
+  const double seen = static_cast<double>(c.seen);
+  double control_p, control_cap, targeted_budget;
+  if (by_count) {
+    control_cap = std::ceil(options_.control_share * static_cast<double>(cap.red_count) - 1e-9);
+    control_p = control_cap / VolumeEstimate(lane.days, in.day, options_.expected_daily_volume);
+    targeted_budget = static_cast<double>(cap.red_count) - control_cap;
+  } else {
+    control_cap = 1e300;
+    control_p = options_.control_share * cap.red_share;
+    targeted_budget = std::ceil(cap.red_share * (1 - options_.control_share) * seen - 1e-9);
+  }
+  if (!update && ControlDraw(options_.seed, in.consignment_id) < control_p &&
+      static_cast<double>(c.control) < control_cap) {
+    ++c.red;
+    ++c.control;
+    lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
+    out.channel = Channel::kRed;
+    out.control = true;
+    out.why = "random control sample of " + where;
+    return out;
+  }
+  double red_threshold, yellow_threshold;
+  Thresholds(lane, cap, &red_threshold, &yellow_threshold);
+  const double yellow_budget = std::ceil(cap.yellow_share * seen - 1e-9);
+  const double targeted_used = static_cast<double>(c.red - c.control);
+  bool red_full = false;
+  if (in.score > 0 && in.score >= red_threshold) {
+    if (targeted_used < targeted_budget) {
+      out.channel = Channel::kRed;
+      out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
+                FormatFixed(red_threshold, 3) + " of " + where;
+    } else {
+      red_full = true;
+    }
+  }
+  if (out.channel == Channel::kGreen && in.score > 0 && in.score >= yellow_threshold &&
+      static_cast<double>(c.yellow) < yellow_budget) {
+    out.channel = Channel::kYellow;
+    out.why = red_full ? "red budget of " + where + " used up; document check instead"
+                       : "score " + FormatFixed(in.score, 3) + " at or above the yellow threshold " +
+                             FormatFixed(yellow_threshold, 3) + " of " + where;
+  }
+  if (out.channel == Channel::kGreen)
+    out.why = red_full ? "red and yellow budgets of " + where + " used up" : "score below the thresholds of " + where;
+  if (in.floor > out.channel) {
+    out.channel = in.floor;
+    bool over = in.floor == Channel::kRed ? targeted_used >= targeted_budget
+                                          : static_cast<double>(c.yellow) >= yellow_budget;
+    if (over) ++c.over_budget;
+    out.why = std::string("a finding demands ") + std::string(ChannelName(in.floor)) +
+              (over ? " (over the budget of " + where + ")" : "");
+  }
+  if (out.channel == Channel::kRed) ++c.red;
+  if (out.channel == Channel::kYellow) ++c.yellow;
+  if (!update) lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
+  return out;
+}
+
+void OnlineSelector::RestoreCounts(const std::string& lane_name, int32_t day, Channel channel, bool control,
+                                   int64_t count) {
+  std::lock_guard lock(mu_);
+  Counts& c = LaneOf(lane_name).days[day];
+  c.seen += count;
+  if (channel == Channel::kRed) c.red += count;
+  if (channel == Channel::kYellow) c.yellow += count;
+  if (control) c.control += count;
+}
+
+void OnlineSelector::RestoreScore(const std::string& lane_name, double score) {
+  std::lock_guard lock(mu_);
+  LaneOf(lane_name).Add(score, static_cast<size_t>(std::max(1, options_.window)));
+}
+
+OnlineSelector::Counts OnlineSelector::LaneDay(const std::string& lane_name, int32_t day) const {
+  std::lock_guard lock(mu_);
+  auto it = lanes_.find(lane_name);
+  if (it == lanes_.end()) return {};
+  auto d = it->second->days.find(day);
+  return d == it->second->days.end() ? Counts{} : d->second;
+}
+
+void OnlineSelector::SetCapacity(const LaneCapacity& capacity, const std::map<std::string, LaneCapacity>& lanes) {
+  std::lock_guard lock(mu_);
+  options_.capacity = capacity;
+  options_.lanes = lanes;
+  for (auto& [name, lane] : lanes_) lane->since_thresholds = 1 << 30;
+}
+
+}  // namespace clearsight

@@ -1,0 +1,429 @@
+// Health, metrics, login and sessions, users, audit log, rules, statistics and capacity.
+#include <sodium.h>
+
+#include <cmath>
+
+#include "common/text.h"
+#include "service/service_impl.h"
+
+namespace clearsight {
+
+using service::Caller;
+using service::HttpRequest;
+using service::HttpResponse;
+using service::JsonResponse;
+
+Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
+  std::lock_guard lock(risk_mu);
+  return JsonResponse(200, json{{"status", "ok"},
+                                {"version", "0.1.0"},
+                                {"store", store->backend()},
+                                {"schema_version", store->schema_version()},
+                                {"model", model != nullptr},
+                                {"valuation", valuation != nullptr},
+                                {"rules_version", rules_version},
+                                {"calibration", analyzer != nullptr},
+                                {"uptime_s", (NowMs() - started_ms) / 1000}});
+}
+
+Result<HttpResponse> Service::Impl::MetricsText(const HttpRequest&, const Caller&) {
+  std::string out;
+  out += "# HELP clearsight_up The service is up.\n# TYPE clearsight_up gauge\nclearsight_up 1\n";
+  out += "# HELP clearsight_http_requests_total Requests by route, method and status code.\n"
+         "# TYPE clearsight_http_requests_total counter\n";
+  metrics->requests.Render("clearsight_http_requests_total", &out);
+  out += "# HELP clearsight_http_request_duration_seconds Time from routing to response, by route.\n"
+         "# TYPE clearsight_http_request_duration_seconds histogram\n";
+  for (size_t i = 0; i < routes.size(); ++i)
+    metrics->request_seconds[i].Render("clearsight_http_request_duration_seconds",
+                                       "route=\"" + std::string(routes[i].pattern) + "\",method=\"" +
+                                           routes[i].method + "\"",
+                                       &out);
+  out += "# HELP clearsight_declarations_total Declarations submitted, by result.\n"
+         "# TYPE clearsight_declarations_total counter\n";
+  metrics->declarations.Render("clearsight_declarations_total", &out);
+  out += "# HELP clearsight_decisions_total Decisions made (new and updated), by channel, control flag and trigger.\n"
+         "# TYPE clearsight_decisions_total counter\n";
+  metrics->decisions.Render("clearsight_decisions_total", &out);
+  out += "# HELP clearsight_scans_total Scans submitted, by result.\n# TYPE clearsight_scans_total counter\n";
+  metrics->scans.Render("clearsight_scans_total", &out);
+  out += "# HELP clearsight_outcomes_total Inspection outcomes recorded, by result.\n"
+         "# TYPE clearsight_outcomes_total counter\n";
+  metrics->outcomes.Render("clearsight_outcomes_total", &out);
+  out += "# HELP clearsight_logins_total Login attempts, by result.\n# TYPE clearsight_logins_total counter\n";
+  metrics->logins.Render("clearsight_logins_total", &out);
+  out += "# HELP clearsight_scan_analysis_seconds Material analysis time per uploaded scan.\n"
+         "# TYPE clearsight_scan_analysis_seconds histogram\n";
+  metrics->scan_analysis_seconds.Render("clearsight_scan_analysis_seconds", "", &out);
+  out += "# HELP clearsight_store_write_seconds Time from queueing a declaration write to its durable commit.\n"
+         "# TYPE clearsight_store_write_seconds histogram\n";
+  metrics->store_write_seconds.Render("clearsight_store_write_seconds", "", &out);
+  HttpResponse res;
+  res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  res.body = std::move(out);
+  return res;
+}
+
+namespace {
+std::string SessionCookie(const std::string& token, int64_t max_age_s, bool secure) {
+  return "cs_session=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s) +
+         (secure ? "; Secure" : "");
+}
+}  // namespace
+
+Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("username") || !j.contains("password") ||
+      !j["username"].is_string() || !j["password"].is_string())
+    return Status::InvalidArgument("send {\"username\": \"...\", \"password\": \"...\"}");
+  const std::string username = j["username"].get<std::string>();
+  const std::string password = j["password"].get<std::string>();
+  if (username.size() > 64 || password.size() > 1024)
+    return Status::Unauthenticated("wrong user name or password");
+  const int64_t now = NowMs();
+  {
+    std::lock_guard lock(throttle_mu);
+    auto& t = throttle[username];
+    if (t.locked_until_ms > now) {
+      metrics->logins.Add("result=\"throttled\"");
+      return Status::Unauthenticated("too many failed logins for this user; try again in " +
+                                     std::to_string((t.locked_until_ms - now) / 1000 + 1) + " s");
+    }
+  }
+  CS_ASSIGN_OR_RETURN(auto user, store->GetUser(username));
+  // Unknown users cost the same Argon2 verification as known ones: no timing oracle for names.
+  static const std::string kDummy = HashPassword("clearsight-dummy-password").value();
+  bool ok = user && !user->disabled ? VerifyPassword(user->password_hash, password)
+                                    : (VerifyPassword(kDummy, password), false);
+  if (!ok) {
+    {
+      std::lock_guard lock(throttle_mu);
+      auto& t = throttle[username];
+      if (now - t.first_ms > 5 * 60 * 1000) t = Throttle{0, now, 0};
+      if (++t.failures >= 5) t.locked_until_ms = now + 60 * 1000;
+      if (throttle.size() > 100000) throttle.clear();
+    }
+    metrics->logins.Add("result=\"failed\"");
+    (void)store->Write([&](StoreTxn& txn) {
+      AuditEntry e;
+      e.actor = username.empty() ? "(none)" : username;
+      e.action = "login_failed";
+      e.subject = username;
+      e.detail_json = json{{"remote_addr", req.remote_addr}}.dump();
+      return txn.Audit(&e);
+    });
+    return Status::Unauthenticated("wrong user name or password");
+  }
+  {
+    std::lock_guard lock(throttle_mu);
+    throttle.erase(username);
+  }
+  unsigned char raw[32];
+  randombytes_buf(raw, sizeof raw);
+  static const char* kHex = "0123456789abcdef";
+  std::string token;
+  for (unsigned char c : raw) {
+    token += kHex[c >> 4];
+    token += kHex[c & 15];
+  }
+  SessionRow session{Sha256Hex(token), user->username, user->role, now + options.session_ttl_s * 1000};
+  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
+    CS_RETURN_IF_ERROR(txn.PutSession(session));
+    AuditEntry e;
+    e.actor = user->username;
+    e.action = "login";
+    e.subject = user->username;
+    e.detail_json = json{{"role", user->role}, {"remote_addr", req.remote_addr}}.dump();
+    return txn.Audit(&e);
+  }));
+  metrics->logins.Add("result=\"ok\"");
+  HttpResponse res = JsonResponse(200, json{{"token", token},
+                                            {"username", user->username},
+                                            {"role", user->role},
+                                            {"expires_at", service::IsoTime(session.expires_ms)}});
+  res.headers.emplace_back("Set-Cookie", SessionCookie(token, options.session_ttl_s, options.secure_cookie));
+  return res;
+}
+
+Result<HttpResponse> Service::Impl::Logout(const HttpRequest& req, const Caller& caller) {
+  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
+    CS_RETURN_IF_ERROR(txn.DeleteSession(caller.token_sha256));
+    AuditEntry e;
+    e.actor = caller.username;
+    e.action = "logout";
+    e.subject = caller.username;
+    e.detail_json = "{}";
+    return txn.Audit(&e);
+  }));
+  {
+    std::lock_guard lock(sessions_mu);
+    sessions.erase(caller.token_sha256);
+  }
+  HttpResponse res = JsonResponse(200, json{{"logged_out", true}});
+  res.headers.emplace_back("Set-Cookie", SessionCookie("", 0, options.secure_cookie));
+  return res;
+}
+
+Result<HttpResponse> Service::Impl::Me(const HttpRequest&, const Caller& caller) {
+  json can = json::array();
+  for (const auto& r : routes)
+    if (r.roles == service::kPublic || (r.roles & service::RoleBit(caller.role)))
+      can.push_back(std::string(r.method) + " " + r.pattern);
+  return JsonResponse(200, json{{"username", caller.username}, {"role", RoleName(caller.role)}, {"routes", can}});
+}
+
+Result<HttpResponse> Service::Impl::ListUsers(const HttpRequest&, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto users, store->ListUsers());
+  json a = json::array();
+  for (const auto& u : users)
+    a.push_back(json{{"username", u.username}, {"role", u.role}, {"disabled", u.disabled},
+                     {"created_at", service::IsoTime(u.created_ms)}});
+  return JsonResponse(200, json{{"users", a}});
+}
+
+Result<HttpResponse> Service::Impl::PostUser(const HttpRequest& req, const Caller& caller) {
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return Status::InvalidArgument("send {\"username\": ..., \"role\": ..., \"password\": ...}");
+  std::string username = j.value("username", std::string());
+  CS_ASSIGN_OR_RETURN(Role role, ParseRole(j.value("role", std::string())));
+  std::string password = j.value("password", std::string());
+  CS_RETURN_IF_ERROR(AddUser(*store, username, role, password, caller.username));
+  return JsonResponse(201, json{{"username", username}, {"role", RoleName(role)}});
+}
+
+Result<HttpResponse> Service::Impl::GetAudit(const HttpRequest& req, const Caller&) {
+  int64_t after = 0, limit = 100;
+  if (req.HasQuery("after") && !ParseInt64(req.Query("after"), &after))
+    return Status::InvalidArgument("after must be a whole number");
+  if (req.HasQuery("limit") && (!ParseInt64(req.Query("limit"), &limit) || limit < 1 || limit > 1000))
+    return Status::InvalidArgument("limit must be 1..1000");
+  CS_ASSIGN_OR_RETURN(auto entries, store->AuditRange(after, limit));
+  json a = json::array();
+  for (const auto& e : entries) {
+    json detail = json::parse(e.detail_json, nullptr, false);
+    a.push_back(json{{"seq", e.seq},
+                     {"at", service::IsoTime(e.at_ms)},
+                     {"actor", e.actor},
+                     {"action", e.action},
+                     {"subject", e.subject},
+                     {"detail", detail.is_discarded() ? json(e.detail_json) : detail},
+                     {"prev_hash", e.prev_hash},
+                     {"hash", e.hash}});
+  }
+  return JsonResponse(200, json{{"entries", a}, {"next_after", entries.empty() ? after : entries.back().seq}});
+}
+
+Result<HttpResponse> Service::Impl::VerifyAudit(const HttpRequest&, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto rep, store->VerifyAudit());
+  return JsonResponse(200, json{{"ok", rep.ok},
+                                {"entries", rep.entries},
+                                {"first_bad_seq", rep.first_bad_seq},
+                                {"head_hash", rep.head_hash},
+                                {"message", rep.message}});
+}
+
+namespace {
+json RuleJson(const Rule& r) {
+  json j = {{"name", r.name}, {"reason", r.reason}, {"owner", r.owner}, {"condition", r.condition_text}};
+  if (r.action.kind == RuleAction::Kind::kChannel) j["action"] = "channel " + std::string(ChannelName(r.action.channel));
+  else j["action"] = "score " + FormatDouble(r.action.weight);
+  j["valid_from"] = r.valid_from == INT32_MIN ? json(nullptr) : json(FormatDate(r.valid_from));
+  j["valid_to"] = r.valid_to == INT32_MAX ? json(nullptr) : json(FormatDate(r.valid_to));
+  return j;
+}
+}  // namespace
+
+Status Service::Impl::InstallRules(const std::string& text, const std::string& source_name, const std::string& actor) {
+  CS_ASSIGN_OR_RETURN(RuleSet parsed, RuleSet::Parse(text, source_name));
+  auto shared = std::make_shared<const RuleSet>(std::move(parsed));
+  int64_t version = 0;
+  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(version, txn.InsertRulesVersion(text, actor));
+    json names = json::array();
+    for (const auto& r : shared->rules()) names.push_back(r.name);
+    AuditEntry e;
+    e.actor = actor;
+    e.action = "rules";
+    e.subject = "v" + std::to_string(version);
+    e.detail_json = json{{"version", version}, {"sha256", Sha256Hex(text)}, {"rules", names}, {"source", source_name}}
+                        .dump(-1, ' ', false, json::error_handler_t::replace);
+    return txn.Audit(&e);
+  }));
+  std::lock_guard lock(risk_mu);
+  rules = shared;
+  rules_version = version;
+  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules);
+  return Status::Ok();
+}
+
+Result<HttpResponse> Service::Impl::GetRules(const HttpRequest&, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto latest, store->LatestRules());
+  std::shared_ptr<const RuleSet> current;
+  int64_t version;
+  {
+    std::lock_guard lock(risk_mu);
+    current = rules;
+    version = rules_version;
+  }
+  json list = json::array();
+  if (current)
+    for (const auto& r : current->rules()) list.push_back(RuleJson(r));
+  return JsonResponse(200, json{{"version", version},
+                                {"text", latest ? json(latest->text) : json(nullptr)},
+                                {"author", latest ? json(latest->author) : json(nullptr)},
+                                {"rules", list}});
+}
+
+Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Caller& caller) {
+  if (req.body.size() > (size_t{4} << 20)) return Status::ResourceExhausted("rules text is limited to 4 MiB");
+  if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
+  CS_RETURN_IF_ERROR(InstallRules(std::string(req.body), "rules", caller.username));
+  return GetRules(req, caller);
+}
+
+Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto rule_stats, store->RuleStats());
+  CS_ASSIGN_OR_RETURN(auto channel_stats, store->ChannelStats());
+  auto rate = [](int64_t confirmed, int64_t with_outcome) {
+    return with_outcome > 0 ? json(static_cast<double>(confirmed) / static_cast<double>(with_outcome)) : json(nullptr);
+  };
+  std::shared_ptr<const RuleSet> current;
+  int64_t version;
+  {
+    std::lock_guard lock(risk_mu);
+    current = rules;
+    version = rules_version;
+  }
+  json rule_list = json::array();
+  std::map<std::string, RuleHitStats> by_name;
+  for (const auto& s : rule_stats) by_name[s.rule] = s;
+  if (current) {
+    for (const auto& r : current->rules()) {
+      RuleHitStats s = by_name.count(r.name) ? by_name[r.name] : RuleHitStats{r.name};
+      by_name.erase(r.name);
+      json j = RuleJson(r);
+      j.update(json{{"hits", s.hits}, {"with_outcome", s.with_outcome}, {"confirmed", s.confirmed},
+                    {"hit_rate", rate(s.confirmed, s.with_outcome)}, {"active", true}});
+      rule_list.push_back(std::move(j));
+    }
+  }
+  for (const auto& [name, s] : by_name)  // rules of earlier versions that still have hits
+    rule_list.push_back(json{{"name", name}, {"hits", s.hits}, {"with_outcome", s.with_outcome},
+                             {"confirmed", s.confirmed}, {"hit_rate", rate(s.confirmed, s.with_outcome)},
+                             {"active", false}});
+  json channels = json::array();
+  int64_t control_n = 0, control_out = 0, control_conf = 0, targeted_n = 0, targeted_out = 0, targeted_conf = 0;
+  int64_t total = 0;
+  for (const auto& c : channel_stats) {
+    channels.push_back(json{{"channel", c.channel}, {"control", c.control}, {"decisions", c.decisions},
+                            {"with_outcome", c.with_outcome}, {"confirmed", c.confirmed},
+                            {"hit_rate", rate(c.confirmed, c.with_outcome)}});
+    total += c.decisions;
+    if (c.control) {
+      control_n += c.decisions, control_out += c.with_outcome, control_conf += c.confirmed;
+    } else if (c.channel == "red") {
+      targeted_n += c.decisions, targeted_out += c.with_outcome, targeted_conf += c.confirmed;
+    }
+  }
+  json model_json = nullptr;
+  if (model)
+    model_json = json{{"features", model->num_features()}, {"baseline", model->is_baseline()},
+                      {"dir", options.model_dir}};
+  json valuation_json = nullptr;
+  if (valuation)
+    valuation_json = json{{"groups", valuation->num_groups()}, {"flag_threshold", valuation->flag_threshold()}};
+  json out = {
+      {"decisions", total},
+      {"model", model_json},
+      {"valuation", valuation_json},
+      {"calibration", analyzer != nullptr},
+      {"rules", {{"version", version}, {"rules", rule_list}}},
+      {"channels", channels},
+      // The control sample is drawn at random: its hit rate estimates the rate among all
+      // consignments without selection bias; the targeted rate shows what the selection adds.
+      {"control_sample",
+       {{"decisions", control_n}, {"with_outcome", control_out}, {"confirmed", control_conf},
+        {"hit_rate", rate(control_conf, control_out)}, {"share_of_red_budget", options.selection.control_share}}},
+      {"targeted_red",
+       {{"decisions", targeted_n}, {"with_outcome", targeted_out}, {"confirmed", targeted_conf},
+        {"hit_rate", rate(targeted_conf, targeted_out)}}},
+      {"lift", control_out > 0 && targeted_out > 0 && control_conf > 0
+                   ? json((static_cast<double>(targeted_conf) / targeted_out) /
+                          (static_cast<double>(control_conf) / control_out))
+                   : json(nullptr)}};
+  return JsonResponse(200, out);
+}
+
+namespace {
+json CapacityJson(const LaneCapacity& c) {
+  return json{{"red_share", c.red_share},
+              {"red_count", c.red_count >= 0 ? json(c.red_count) : json(nullptr)},
+              {"yellow_share", c.yellow_share}};
+}
+Result<LaneCapacity> ParseCapacity(const json& j, const LaneCapacity& base) {
+  if (!j.is_object()) return Status::InvalidArgument("a capacity must be an object");
+  LaneCapacity c = base;
+  if (j.contains("red_share")) c.red_share = j["red_share"].get<double>();
+  if (j.contains("yellow_share")) c.yellow_share = j["yellow_share"].get<double>();
+  if (j.contains("red_count")) c.red_count = j["red_count"].is_null() ? -1 : j["red_count"].get<int64_t>();
+  if (!(c.red_share >= 0 && c.red_share <= 1) || !(c.yellow_share >= 0 && c.yellow_share <= 1))
+    return Status::InvalidArgument("red_share and yellow_share must be in [0, 1]");
+  if (c.red_count < -1 || c.red_count > 100000000) return Status::InvalidArgument("red_count must be >= 0 or null");
+  return c;
+}
+}  // namespace
+
+Status Service::Impl::ApplyCapacityJson(const std::string& text) {
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
+  CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
+  std::map<std::string, LaneCapacity> lanes;
+  if (j.contains("lanes")) {
+    if (!j["lanes"].is_object()) return Status::InvalidArgument("lanes must be an object of lane -> capacity");
+    for (auto it = j["lanes"].begin(); it != j["lanes"].end(); ++it) {
+      CS_ASSIGN_OR_RETURN(lanes[it.key()], ParseCapacity(it.value(), def));
+    }
+  }
+  selector->SetCapacity(def, lanes);
+  return Status::Ok();
+}
+
+Result<HttpResponse> Service::Impl::GetCapacity(const HttpRequest&, const Caller&) {
+  const auto& o = selector->options();
+  json lanes = json::object();
+  for (const auto& [lane, c] : o.lanes) lanes[lane] = CapacityJson(c);
+  json out = CapacityJson(o.capacity);
+  out["lanes"] = lanes;
+  out["control_share"] = o.control_share;
+  return JsonResponse(200, out);
+}
+
+Result<HttpResponse> Service::Impl::PutCapacity(const HttpRequest& req, const Caller& caller) {
+  std::string text(req.body);
+  // Validate fully before storing; the selector takes the new values only after the commit.
+  {
+    json j = json::parse(text, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
+    CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
+    if (j.contains("lanes")) {
+      if (!j["lanes"].is_object()) return Status::InvalidArgument("lanes must be an object of lane -> capacity");
+      for (auto it = j["lanes"].begin(); it != j["lanes"].end(); ++it)
+        CS_RETURN_IF_ERROR(ParseCapacity(it.value(), def).status());
+    }
+    text = j.dump();
+  }
+  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
+    CS_RETURN_IF_ERROR(txn.PutSetting("capacity", text));
+    AuditEntry e;
+    e.actor = caller.username;
+    e.action = "capacity";
+    e.subject = "capacity";
+    e.detail_json = text;
+    return txn.Audit(&e);
+  }));
+  CS_RETURN_IF_ERROR(ApplyCapacityJson(text));
+  return GetCapacity(req, caller);
+}
+
+}  // namespace clearsight

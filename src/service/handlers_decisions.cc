@@ -1,0 +1,304 @@
+// Declarations in, decisions out; consignments, the queue and outcomes.
+#include <cmath>
+
+#include "common/text.h"
+#include "service/service_impl.h"
+
+namespace clearsight {
+
+using service::Caller;
+using service::HttpRequest;
+using service::HttpResponse;
+using service::JsonResponse;
+
+std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const DeclarationBatch& batch,
+                                                                    const std::string& actor) {
+  const size_t n = batch.rows.size();
+  std::vector<SubmitResult> results(n);
+  auto assessments = CurrentRisk()->Assess(batch);
+  const int64_t now = NowMs();
+  std::vector<DeclarationRow> rows(n);
+  std::vector<std::string> findings(n);
+  for (size_t i = 0; i < n; ++i) {
+    const Declaration& d = batch.rows[i];
+    DeclarationRow& r = rows[i];
+    r.declaration_id = d.declaration_id;
+    r.consignment_id = d.consignment_id.empty() ? d.declaration_id : d.consignment_id;
+    r.office_id = d.office_id;
+    r.date = d.date;
+    r.json = DeclarationToJson(d, batch.extra_columns);
+    r.content_sha256 = Sha256Hex(r.json);
+    r.received_ms = now;
+    findings[i] = FindingsToJson(assessments[i].findings);
+    results[i].declaration_id = d.declaration_id;
+  }
+  std::vector<std::future<Status>> done;
+  done.reserve(n);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i) {
+    done.push_back(store->WriteAsync([&, i](StoreTxn& txn) -> Status {
+      const DeclarationRow& row = rows[i];
+      SubmitResult& out = results[i];
+      CS_ASSIGN_OR_RETURN(auto existing, txn.GetDeclaration(row.declaration_id));
+      if (existing) {
+        if (existing->content_sha256 != row.content_sha256)
+          return Status::AlreadyExists("declaration '" + row.declaration_id +
+                                       "' is already stored with different content; a correction needs a new "
+                                       "declaration id");
+        out.status = "unchanged";
+        CS_ASSIGN_OR_RETURN(out.decision, txn.GetDecision(existing->consignment_id));
+        return Status::Ok();
+      }
+      CS_RETURN_IF_ERROR(txn.InsertDeclaration(row));
+      CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, "declaration:" + row.declaration_id, findings[i]));
+      if (!assessments[i].rule_hits.empty())
+        CS_RETURN_IF_ERROR(txn.PutRuleHits(row.consignment_id, assessments[i].rule_hits));
+      CS_ASSIGN_OR_RETURN(DecisionRow decision,
+                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, "declaration:" + row.declaration_id));
+      out.decision = std::move(decision);
+      out.status = "created";
+      return Status::Ok();
+    }));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    Status s = done[i].get();
+    if (!s.ok()) {
+      results[i].error = s;
+      results[i].status = s.code() == StatusCode::kAlreadyExists ? "conflict" : "error";
+      results[i].decision.reset();
+    }
+    metrics->declarations.Add("result=\"" + results[i].status + "\"");
+  }
+  metrics->store_write_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return results;
+}
+
+namespace {
+
+json RejectionJson(const Rejection& r) {
+  return json{{"line", r.line}, {"field", r.field}, {"reason", r.reason}};
+}
+
+}  // namespace
+
+Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, const Caller& caller) {
+  if (req.body.size() > options.max_declaration_body_bytes)
+    return Status::ResourceExhausted("declarations body is " + std::to_string(req.body.size()) +
+                                     " bytes; the limit is " + std::to_string(options.max_declaration_body_bytes));
+  if (req.body.empty()) return Status::InvalidArgument("the body is empty: send a declaration as JSON, or CSV");
+  const std::string content_type = ToLower(req.header("Content-Type"));
+  ReadOptions ro;
+  ro.max_rejections_kept = 1000;
+  IngestReport report;
+  bool single = false;
+  Result<DeclarationBatch> batch = Status::Internal("unset");
+  if (StartsWith(content_type, "text/csv")) {
+    CS_ASSIGN_OR_RETURN(ro.format, ParseDeclarationFormat(req.Query("format", "auto")));
+    if (ro.format == DeclarationFormat::kNativeJsonl)
+      return Status::InvalidArgument("format=jsonl needs Content-Type application/json or application/x-ndjson");
+    batch = ParseDeclarations(req.body, "request.csv", ro, &report);
+  } else {
+    ro.format = DeclarationFormat::kNativeJsonl;
+    std::string_view body = req.body;
+    std::string lines;
+    if (StartsWith(content_type, "application/x-ndjson") || StartsWith(content_type, "application/jsonl")) {
+      // JSON Lines as is.
+    } else {
+      // One JSON object (one declaration), an array of them, or {"declarations": [...]}.
+      std::string_view t = Trim(body);
+      if (!t.empty() && t[0] == '{' && t.find('\n') == std::string_view::npos && t.find("\"declarations\"") == std::string_view::npos) {
+        single = true;  // fast path: already one JSON line
+        body = t;
+      } else {
+        json j = json::parse(body, nullptr, false);
+        if (j.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
+        const json* items = nullptr;
+        if (j.is_object() && j.contains("declarations")) items = &j["declarations"];
+        else if (j.is_array()) items = &j;
+        if (items) {
+          if (!items->is_array()) return Status::InvalidArgument("'declarations' must be an array");
+          if (items->empty()) return Status::InvalidArgument("no declarations in the request");
+          for (const auto& e : *items) lines += e.dump() + "\n";
+        } else if (j.is_object()) {
+          single = true;
+          lines = j.dump();
+        } else {
+          return Status::InvalidArgument("expected a declaration object, an array, or {\"declarations\": [...]}");
+        }
+        body = lines;
+      }
+    }
+    batch = ParseDeclarations(body, "request", ro, &report);
+  }
+  if (!batch.ok()) return batch.status();
+  if (single) {
+    if (!report.rejections.empty()) {
+      const Rejection& r = report.rejections[0];
+      return Status::InvalidArgument(r.field.empty() ? "declaration " + r.reason
+                                                     : "field '" + r.field + "': " + r.reason);
+    }
+    if (batch->rows.size() != 1) return Status::InvalidArgument("expected exactly one declaration");
+    auto results = SubmitBatch(*batch, caller.username);
+    auto& r = results[0];
+    if (!r.error.ok()) return r.error;
+    if (!r.decision) return Status::Internal("no decision for " + r.declaration_id);
+    json body = service::DecisionJson(*r.decision);
+    body["declaration_id"] = r.declaration_id;
+    body["result"] = r.status;
+    return JsonResponse(r.status == "created" ? 201 : 200, body);
+  }
+  auto results = SubmitBatch(*batch, caller.username);
+  json items = json::array();
+  int64_t created = 0, unchanged = 0, conflicts = 0, errors = 0;
+  for (const auto& r : results) {
+    json item = {{"declaration_id", r.declaration_id}, {"result", r.status}};
+    if (r.decision) {
+      item["consignment_id"] = r.decision->consignment_id;
+      item["channel"] = r.decision->channel;
+      item["score"] = r.decision->score;
+      item["control"] = r.decision->control;
+    }
+    if (!r.error.ok()) item["error"] = json::parse(service::ErrorResponse(r.error).body)["error"];
+    created += r.status == "created";
+    unchanged += r.status == "unchanged";
+    conflicts += r.status == "conflict";
+    errors += r.status == "error";
+    items.push_back(std::move(item));
+  }
+  json rejections = json::array();
+  for (const auto& r : report.rejections) rejections.push_back(RejectionJson(r));
+  json out = {{"accepted", report.accepted},
+              {"rejected", report.rejected},
+              {"duplicates_in_request", report.duplicates_identical},
+              {"created", created},
+              {"unchanged", unchanged},
+              {"conflicts", conflicts},
+              {"errors", errors},
+              {"results", std::move(items)},
+              {"rejections", std::move(rejections)}};
+  return JsonResponse(errors > 0 ? 503 : 200, out);
+}
+
+Result<HttpResponse> Service::Impl::GetDeclaration(const HttpRequest& req, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto d, store->GetDeclaration(req.path_params[0]));
+  if (!d) return Status::NotFound("no declaration '" + req.path_params[0] + "'");
+  json body = json::parse(d->json);
+  return JsonResponse(200, json{{"declaration", body},
+                                {"consignment_id", d->consignment_id},
+                                {"content_sha256", d->content_sha256},
+                                {"received_at", service::IsoTime(d->received_ms)}});
+}
+
+Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const Caller&) {
+  const std::string& id = req.path_params[0];
+  CS_ASSIGN_OR_RETURN(auto decision, store->GetDecision(id));
+  if (!decision) return Status::NotFound("no consignment '" + id + "'");
+  json out = service::DecisionJson(*decision);
+  CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(id));
+  json d = json::array();
+  for (const auto& row : decls) d.push_back(json::parse(row.json));
+  out["declarations"] = std::move(d);
+  CS_ASSIGN_OR_RETURN(auto scans, store->ScansOf(id));
+  json s = json::array();
+  for (const auto& row : scans) s.push_back(service::ScanJson(row));
+  out["scans"] = std::move(s);
+  CS_ASSIGN_OR_RETURN(auto outcomes, store->OutcomesOf(id));
+  json o = json::array();
+  for (const auto& row : outcomes) {
+    json j = {{"seq", row.seq}, {"result", row.result}, {"notes", row.notes}, {"officer", row.officer},
+              {"recorded_at", service::IsoTime(row.recorded_ms)}};
+    j["corrected_value"] = row.corrected_value >= 0 ? json(row.corrected_value) : json(nullptr);
+    o.push_back(std::move(j));
+  }
+  out["outcomes"] = std::move(o);
+  return JsonResponse(200, out);
+}
+
+Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Caller&) {
+  QueueQuery q;
+  q.lane = req.Query("office", req.Query("lane"));
+  q.channel = req.Query("channel");
+  q.status = req.Query("status", "pending");
+  if (q.status == "all") q.status.clear();
+  q.sort = req.Query("sort", "-score");
+  if (!q.channel.empty() && !ParseChannel(q.channel).ok())
+    return Status::InvalidArgument("channel must be green, yellow or red");
+  if (!q.status.empty() && q.status != "pending" && q.status != "released" && q.status != "done")
+    return Status::InvalidArgument("status must be pending, released, done or all");
+  auto number = [&](const char* key, int64_t fallback, int64_t* out) -> Status {
+    std::string v = req.Query(key);
+    if (v.empty()) {
+      *out = fallback;
+      return Status::Ok();
+    }
+    if (!ParseInt64(v, out)) return Status::InvalidArgument(std::string(key) + " must be a whole number");
+    return Status::Ok();
+  };
+  CS_RETURN_IF_ERROR(number("limit", 50, &q.limit));
+  CS_RETURN_IF_ERROR(number("offset", 0, &q.offset));
+  CS_ASSIGN_OR_RETURN(auto page, store->Queue(q));
+  json items = json::array();
+  for (const auto& d : page.items) items.push_back(service::DecisionJson(d));
+  return JsonResponse(200, json{{"total", page.total}, {"limit", q.limit}, {"offset", q.offset},
+                                {"items", std::move(items)}});
+}
+
+namespace {
+const std::vector<std::string>& OutcomeResults() {
+  static const std::vector<std::string> k = {"nothing",  "narcotics",      "weapon",         "cigarettes",
+                                             "currency", "undervaluation", "misdeclaration", "lithium_batteries",
+                                             "counterfeit", "other"};
+  return k;
+}
+}  // namespace
+
+Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Caller& caller) {
+  const std::string& id = req.path_params[0];
+  json j = json::parse(req.body, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  OutcomeRow o;
+  o.consignment_id = id;
+  o.result = j.value("result", std::string());
+  if (std::find(OutcomeResults().begin(), OutcomeResults().end(), o.result) == OutcomeResults().end()) {
+    std::string list;
+    for (const auto& r : OutcomeResults()) list += (list.empty() ? "" : ", ") + r;
+    return Status::InvalidArgument("result must be one of: " + list);
+  }
+  if (j.contains("corrected_value") && !j["corrected_value"].is_null()) {
+    if (!j["corrected_value"].is_number()) return Status::InvalidArgument("corrected_value must be a number");
+    o.corrected_value = j["corrected_value"].get<double>();
+    if (!std::isfinite(o.corrected_value) || o.corrected_value <= 0)
+      return Status::InvalidArgument("corrected_value must be a positive number");
+  }
+  if (o.result == "undervaluation" && o.corrected_value <= 0)
+    return Status::InvalidArgument("an undervaluation outcome needs corrected_value (the value found)");
+  o.notes = j.value("notes", std::string());
+  if (o.notes.size() > 10000 || !IsValidUtf8(o.notes))
+    return Status::InvalidArgument("notes must be UTF-8 text of at most 10000 bytes");
+  o.officer = caller.username;
+  DecisionRow after;
+  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(auto decision, txn.GetDecision(id));
+    if (!decision) return Status::NotFound("no consignment '" + id + "'");
+    CS_RETURN_IF_ERROR(txn.InsertOutcome(&o));
+    AuditEntry e;
+    e.actor = caller.username;
+    e.action = "outcome";
+    e.subject = id;
+    json detail = {{"seq", o.seq}, {"result", o.result}, {"notes", o.notes}, {"channel", decision->channel},
+                   {"control", decision->control}, {"decision_version", decision->version}};
+    if (o.corrected_value >= 0) detail["corrected_value"] = o.corrected_value;
+    e.detail_json = detail.dump(-1, ' ', false, json::error_handler_t::replace);
+    CS_RETURN_IF_ERROR(txn.Audit(&e));
+    CS_ASSIGN_OR_RETURN(auto updated, txn.GetDecision(id));
+    after = *updated;
+    return Status::Ok();
+  }));
+  metrics->outcomes.Add("result=\"" + o.result + "\"");
+  json out = service::DecisionJson(after);
+  out["recorded"] = {{"seq", o.seq}, {"result", o.result}, {"officer", o.officer},
+                     {"recorded_at", service::IsoTime(o.recorded_ms)}};
+  return JsonResponse(201, out);
+}
+
+}  // namespace clearsight

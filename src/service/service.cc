@@ -1,0 +1,586 @@
+// The service: startup (store, models, rules, calibration, selector state), the route table,
+// dispatch with authentication and role checks, static files, and re-fusion of a consignment.
+#include <sodium.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+
+#include "clearsight/xray_calibrate.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "service/service_impl.h"
+
+namespace clearsight {
+
+namespace service {
+
+int HttpStatusOf(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kResourceExhausted: return 413;
+    case StatusCode::kUnimplemented: return 501;
+    case StatusCode::kIoError: return 503;
+    case StatusCode::kDataLoss: return 500;
+    case StatusCode::kInternal: return 500;
+  }
+  return 500;
+}
+
+std::string ErrorJson(std::string_view code, std::string_view message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+namespace {
+std::string CodeName(StatusCode code) {
+  std::string n(StatusCodeName(code));
+  for (auto& c : n) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return n;
+}
+}  // namespace
+
+HttpResponse ErrorResponse(const Status& status) {
+  HttpResponse r;
+  r.status = HttpStatusOf(status.code());
+  r.body = ErrorJson(CodeName(status.code()), status.message());
+  return r;
+}
+
+HttpResponse JsonResponse(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
+  return r;
+}
+
+std::string IsoTime(int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+bool IsUrlSafeId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+          c == ':' || c == '-'))
+      return false;
+  return id != "." && id != "..";
+}
+
+bool IsPlainId(std::string_view id) {
+  if (id.empty() || id.size() > 256 || !IsValidUtf8(id)) return false;
+  for (unsigned char c : id)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+json DecisionJson(const DecisionRow& d) {
+  json reasons = json::parse(d.reasons_json.empty() ? "[]" : d.reasons_json, nullptr, false);
+  if (reasons.is_discarded()) reasons = json::array();
+  return json{{"consignment_id", d.consignment_id},
+              {"score", d.score},
+              {"channel", d.channel},
+              {"control", d.control},
+              {"status", d.status},
+              {"version", d.version},
+              {"lane", d.lane},
+              {"date", FormatDate(d.date)},
+              {"has_declaration", d.has_declaration},
+              {"has_scan", d.has_scan},
+              {"reasons", std::move(reasons)},
+              {"selection", d.selection},
+              {"outcome", d.outcome.empty() ? json(nullptr) : json(d.outcome)},
+              {"created_at", IsoTime(d.created_ms)},
+              {"updated_at", IsoTime(d.updated_ms)}};
+}
+
+json ScanJson(const ScanRow& s) {
+  json meta = json::parse(s.meta_json.empty() ? "{}" : s.meta_json, nullptr, false);
+  json analysis = s.analysis_json.empty() ? json(nullptr) : json::parse(s.analysis_json, nullptr, false);
+  if (analysis.is_discarded()) analysis = nullptr;
+  const std::string base = "/api/scans/" + s.scan_id;
+  return json{{"scan_id", s.scan_id},
+              {"consignment_id", s.consignment_id},
+              {"width", s.width},
+              {"height", s.height},
+              {"image_sha256", s.image_sha256},
+              {"source_format", s.source_format},
+              {"source_sha256", s.source_sha256},
+              {"meta", meta.is_discarded() ? json::object() : meta},
+              {"analysis", analysis},
+              {"received_at", IsoTime(s.received_ms)},
+              {"links",
+               {{"image", base + "/image.png"},
+                {"pixel", base + "/pixel?x={x}&y={y}"},
+                {"channel", base + "/channels/{name}"},
+                {"tiff", "/api/images/" + s.image_sha256}}}};
+}
+
+}  // namespace service
+
+using service::Caller;
+using service::HttpRequest;
+using service::HttpResponse;
+using service::RoleBit;
+
+// ---- Service ------------------------------------------------------------------------------
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() { Stop(); }
+Store& Service::store() { return *impl_->store; }
+int Service::port() const { return impl_->http ? impl_->http->port() : 0; }
+
+Result<std::unique_ptr<Service>> Service::Create(const ServiceOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  CS_RETURN_IF_ERROR(impl->Init());
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+Status Service::Start() {
+  service::HttpServerOptions h;
+  h.host = impl_->options.host;
+  h.port = impl_->options.port;
+  h.threads = impl_->options.http_threads;
+  h.max_body_bytes = impl_->options.max_body_bytes;
+  Impl* impl = impl_.get();
+  impl_->http = std::make_unique<service::HttpServer>(
+      h, [impl](HttpRequest& req, HttpResponse& res) { impl->Dispatch(req, res); },
+      [](int status) {
+        const char* code = status == 413   ? "resource_exhausted"
+                           : status == 404 ? "not_found"
+                           : status < 500  ? "invalid_argument"
+                                           : "internal";
+        std::string message = status == 413 ? "request body too large" : "HTTP " + std::to_string(status);
+        return service::ErrorJson(code, message);
+      });
+  Status s = impl_->http->Start();
+  if (!s.ok()) impl_->http.reset();
+  return s;
+}
+
+void Service::Wait() {
+  std::unique_lock lock(impl_->stop_mu);
+  impl_->stop_cv.wait(lock, [&] { return impl_->stopped; });
+}
+
+void Service::Stop() {
+  if (impl_->http) impl_->http->Stop();
+  {
+    std::lock_guard lock(impl_->stop_mu);
+    impl_->stopped = true;
+  }
+  impl_->stop_cv.notify_all();
+}
+
+// ---- Startup ------------------------------------------------------------------------------
+
+Status Service::Impl::Init() {
+  started_ms = NowMs();
+  CS_ASSIGN_OR_RETURN(store, Store::Open(options.store));
+  if (!options.model_dir.empty()) {
+    auto m = RiskModel::Load(options.model_dir);
+    if (!m.ok()) return m.status().WithContext("loading the risk model: ");
+    model = std::make_shared<const RiskModel>(std::move(m).value());
+  }
+  if (!options.valuation_history.empty()) {
+    IngestReport report;
+    auto history = ReadDeclarations(options.valuation_history, ReadOptions{}, &report);
+    if (!history.ok()) return history.status().WithContext("reading the valuation history: ");
+    auto v = ValuationModel::Fit(*history, ValuationOptions{});
+    if (!v.ok()) return v.status().WithContext("fitting reference prices: ");
+    valuation = std::make_shared<const ValuationModel>(std::move(v).value());
+  }
+  if (!options.calibration_path.empty()) {
+    auto cal = Calibration::Load(options.calibration_path);
+    if (!cal.ok()) return cal.status().WithContext("loading the calibration: ");
+    AnalyzerOptions upload;
+    upload.keep_channels = false;
+    upload.threads = 1;  // many uploads run at once; one thread each
+    CS_ASSIGN_OR_RETURN(analyzer, Analyzer::Create(*cal, upload));
+    AnalyzerOptions viewer;
+    viewer.keep_channels = true;
+    viewer.threads = 1;
+    CS_ASSIGN_OR_RETURN(viewer_analyzer, Analyzer::Create(*cal, viewer));
+  }
+  // Rules: a file given at startup becomes a new stored version when it differs from the latest
+  // stored one (so every rule change is in the audit log); otherwise the latest stored version.
+  CS_ASSIGN_OR_RETURN(auto latest, store->LatestRules());
+  if (!options.rules_path.empty()) {
+    CS_ASSIGN_OR_RETURN(std::string text, ReadFile(options.rules_path, size_t{16} << 20));
+    if (latest && latest->text == text) {
+      CS_ASSIGN_OR_RETURN(auto parsed, RuleSet::Parse(text, options.rules_path));
+      rules = std::make_shared<const RuleSet>(std::move(parsed));
+      rules_version = latest->version;
+    } else {
+      CS_RETURN_IF_ERROR(InstallRules(text, options.rules_path, "system"));
+    }
+  } else if (latest) {
+    auto parsed = RuleSet::Parse(latest->text, "rules v" + std::to_string(latest->version));
+    if (!parsed.ok()) return parsed.status().WithContext("the stored rules no longer parse: ");
+    rules = std::make_shared<const RuleSet>(std::move(parsed).value());
+    rules_version = latest->version;
+  }
+  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules);
+
+  selector = std::make_unique<OnlineSelector>(options.selection);
+  CS_ASSIGN_OR_RETURN(auto capacity, store->GetSetting("capacity"));
+  if (capacity) CS_RETURN_IF_ERROR(ApplyCapacityJson(*capacity));
+  // Lane-day counts of the last 60 days of decision dates, and each lane's recent scores.
+  CS_ASSIGN_OR_RETURN(auto counts, store->SelectionCounts(INT32_MIN));
+  for (const auto& c : counts) {
+    auto ch = ParseChannel(c.channel);
+    if (ch.ok()) selector->RestoreCounts(c.lane, c.date, *ch, c.control, c.count);
+  }
+  CS_ASSIGN_OR_RETURN(auto recent, store->RecentScores(options.selection.window));
+  for (const auto& [lane, score] : recent) selector->RestoreScore(lane, score);
+
+  if (!options.web_dir.empty()) {
+    std::error_code ec;
+    auto root = std::filesystem::canonical(options.web_dir, ec);
+    if (!ec && std::filesystem::is_directory(root)) web_root = root.string();
+  }
+  BuildRoutes();
+  metrics = std::make_unique<service::Metrics>(routes.size());
+  return Status::Ok();
+}
+
+void Service::Impl::BuildRoutes() {
+  const unsigned officer = RoleBit(Role::kOfficer), analyst = RoleBit(Role::kAnalyst),
+                 trainer = RoleBit(Role::kTrainer), admin = RoleBit(Role::kAdmin),
+                 integrator = RoleBit(Role::kIntegrator);
+  const unsigned all = service::kEveryRole;
+  // The one route table: method, path, who may call it, handler. docs/api.md mirrors it.
+  routes = {
+      {"GET", "/api/health", service::kPublic, &Impl::Health, {}},
+      {"POST", "/api/login", service::kPublic, &Impl::Login, {}},
+      {"POST", "/api/logout", all, &Impl::Logout, {}},
+      {"GET", "/api/me", all, &Impl::Me, {}},
+      {"POST", "/api/declarations", integrator | analyst | admin, &Impl::PostDeclarations, {}},
+      {"GET", "/api/declarations/{id}", officer | analyst | admin | integrator, &Impl::GetDeclaration, {}},
+      {"GET", "/api/consignments/{id}", officer | analyst | admin | integrator, &Impl::GetConsignment, {}},
+      {"POST", "/api/consignments/{id}/outcome", officer | analyst | admin, &Impl::PostOutcome, {}},
+      {"GET", "/api/queue", officer | analyst | admin, &Impl::GetQueue, {}},
+      {"POST", "/api/scans", integrator | officer | analyst | admin, &Impl::PostScan, {}},
+      {"GET", "/api/scans/{id}", officer | analyst | trainer | admin | integrator, &Impl::GetScan, {}},
+      {"GET", "/api/scans/{id}/image.png", officer | analyst | trainer | admin, &Impl::GetScanImage, {}},
+      {"GET", "/api/scans/{id}/pixel", officer | analyst | trainer | admin, &Impl::GetScanPixel, {}},
+      {"GET", "/api/scans/{id}/channels/{name}", officer | analyst | trainer | admin, &Impl::GetScanChannel, {}},
+      {"GET", "/api/images/{sha256}", officer | analyst | trainer | admin, &Impl::GetImage, {}},
+      {"GET", "/api/stats", analyst | admin, &Impl::GetStats, {}},
+      {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
+      {"PUT", "/api/rules", analyst | admin, &Impl::PutRules, {}},
+      {"GET", "/api/settings/capacity", analyst | admin, &Impl::GetCapacity, {}},
+      {"PUT", "/api/settings/capacity", admin, &Impl::PutCapacity, {}},
+      {"GET", "/api/users", admin, &Impl::ListUsers, {}},
+      {"POST", "/api/users", admin, &Impl::PostUser, {}},
+      {"GET", "/api/audit", admin, &Impl::GetAudit, {}},
+      {"GET", "/api/audit/verify", admin, &Impl::VerifyAudit, {}},
+      {"GET", "/metrics", analyst | admin, &Impl::MetricsText, {}},
+  };
+  for (auto& r : routes)
+    for (auto s : Split(std::string_view(r.pattern).substr(1), '/')) r.segments.emplace_back(s);
+}
+
+// ---- Requests -----------------------------------------------------------------------------
+
+namespace {
+void SecurityHeaders(HttpResponse& res) {
+  res.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  res.headers.emplace_back("X-Frame-Options", "DENY");
+  res.headers.emplace_back("Referrer-Policy", "no-referrer");
+  res.headers.emplace_back("Cache-Control", "no-store");
+}
+
+bool MatchRoute(const std::vector<std::string>& segments, std::string_view path, std::vector<std::string>* params) {
+  if (path.empty() || path[0] != '/') return false;
+  path.remove_prefix(1);
+  size_t i = 0;
+  params->clear();
+  while (true) {
+    size_t slash = path.find('/');
+    std::string_view seg = path.substr(0, slash);
+    if (i >= segments.size()) return false;
+    const std::string& want = segments[i];
+    if (want.size() >= 2 && want.front() == '{' && want.back() == '}') {
+      if (seg.empty()) return false;
+      params->emplace_back(seg);
+    } else if (want != seg) {
+      return false;
+    }
+    ++i;
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return i == segments.size();
+}
+
+std::string CookieValue(const std::string& cookies, std::string_view name) {
+  for (auto part : Split(cookies, ';')) {
+    part = Trim(part);
+    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+      return std::string(part.substr(name.size() + 1));
+  }
+  return "";
+}
+}  // namespace
+
+Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
+  std::string token;
+  std::string auth = req.header("Authorization");
+  if (StartsWith(auth, "Bearer ")) token = std::string(Trim(std::string_view(auth).substr(7)));
+  if (token.empty()) token = CookieValue(req.header("Cookie"), "cs_session");
+  if (token.empty())
+    return Status::Unauthenticated(
+        "log in first: POST /api/login, then send 'Authorization: Bearer <token>' or the cs_session cookie");
+  if (token.size() > 256) return Status::Unauthenticated("malformed session token");
+  const std::string sha = Sha256Hex(token);
+  const int64_t now = NowMs();
+  {
+    std::lock_guard lock(sessions_mu);
+    auto it = sessions.find(sha);
+    if (it != sessions.end() && now - it->second.checked_ms < 10000 && it->second.row.expires_ms > now) {
+      auto role = ParseRole(it->second.row.role);
+      if (role.ok()) return Caller{it->second.row.username, *role, sha};
+    }
+  }
+  CS_ASSIGN_OR_RETURN(auto session, store->GetSession(sha));
+  if (!session || session->expires_ms <= now) {
+    std::lock_guard lock(sessions_mu);
+    sessions.erase(sha);
+    return Status::Unauthenticated("the session has expired or was ended; log in again");
+  }
+  CS_ASSIGN_OR_RETURN(Role role, ParseRole(session->role));
+  std::lock_guard lock(sessions_mu);
+  if (sessions.size() > 100000) sessions.clear();  // bound memory; entries are only a cache
+  sessions[sha] = CachedSession{*session, now};
+  return Caller{session->username, role, sha};
+}
+
+void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const Route* route = nullptr;
+  std::string allowed;
+  std::vector<std::string> params;
+  for (const auto& r : routes) {
+    if (!MatchRoute(r.segments, req.path, &params)) continue;
+    if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET")) {
+      route = &r;
+      req.path_params = params;
+      break;
+    }
+    allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
+  }
+  const bool api = StartsWith(req.path, "/api/") || req.path == "/api" || req.path == "/metrics";
+  if (!route) {
+    if (!allowed.empty()) {
+      res = service::ErrorResponse(Status::InvalidArgument(req.method + " is not allowed on " + req.path +
+                                                           " (allowed: " + allowed + ")"));
+      res.status = 405;
+      res.headers.emplace_back("Allow", allowed);
+    } else if (api) {
+      res = service::ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path));
+    } else {
+      ServeStatic(req, res);
+      return;
+    }
+    SecurityHeaders(res);
+    return;
+  }
+  Result<HttpResponse> result = Status::Internal("unreachable");
+  Caller caller;
+  Status auth;
+  if (route->roles != service::kPublic) {
+    auto c = Authenticate(req);
+    if (!c.ok()) {
+      auth = c.status();
+    } else {
+      caller = *c;
+      if (!(route->roles & RoleBit(caller.role)))
+        auth = Status::PermissionDenied("role '" + std::string(RoleName(caller.role)) + "' may not " + req.method +
+                                        " " + route->pattern);
+    }
+  }
+  if (!auth.ok()) {
+    result = auth;
+  } else {
+    try {
+      result = (this->*(route->handler))(req, caller);
+    } catch (const json::exception& e) {
+      result = Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+    } catch (const std::exception& e) {
+      result = Status::Internal(std::string("unexpected error: ") + e.what());
+    }
+  }
+  res = result.ok() ? std::move(result).value() : service::ErrorResponse(result.status());
+  if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
+  SecurityHeaders(res);
+  const size_t index = static_cast<size_t>(route - routes.data());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  metrics->request_seconds[index].Observe(seconds);
+  metrics->requests.Add("route=\"" + std::string(route->pattern) + "\",method=\"" + route->method + "\",code=\"" +
+                        std::to_string(res.status) + "\"");
+  if (options.log_requests)
+    std::fprintf(stderr, "%s %s %s -> %d %.1f ms (%s)\n", req.remote_addr.c_str(), req.method.c_str(),
+                 req.path.c_str(), res.status, seconds * 1e3, caller.username.c_str());
+}
+
+void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
+  SecurityHeaders(res);
+  if (req.method != "GET" && req.method != "HEAD") {
+    res = service::ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path));
+    return;
+  }
+  if (web_root.empty()) {
+    res = service::ErrorResponse(Status::NotFound("no web workstation is installed (serve --web DIR)"));
+    return;
+  }
+  // Refuse anything that could leave the web root before touching the file system.
+  std::string_view p = req.path;
+  bool bad = p.empty() || p[0] != '/' || p.find('\0') != std::string_view::npos ||
+             p.find('\\') != std::string_view::npos;
+  for (auto seg : Split(p.substr(std::min<size_t>(1, p.size())), '/'))
+    if (seg == ".." || (!seg.empty() && seg[0] == '.')) bad = true;
+  if (bad) {
+    res = service::ErrorResponse(Status::NotFound("no such file"));
+    return;
+  }
+  namespace fs = std::filesystem;
+  std::string rel = std::string(p.substr(1));
+  fs::path file = fs::path(web_root) / rel;
+  std::error_code ec;
+  if (rel.empty() || fs::is_directory(file, ec)) file /= "index.html";
+  // Paths without an extension that name no file are the single-page app's own routes.
+  if (!fs::exists(file, ec) && fs::path(rel).extension().empty()) file = fs::path(web_root) / "index.html";
+  auto real = fs::canonical(file, ec);
+  if (ec || !StartsWith(real.string(), web_root + "/") || !fs::is_regular_file(real, ec)) {
+    res = service::ErrorResponse(Status::NotFound("no such file: " + req.path));
+    return;
+  }
+  auto body = ReadFile(real.string(), size_t{64} << 20);
+  if (!body.ok()) {
+    res = service::ErrorResponse(body.status());
+    return;
+  }
+  static const std::map<std::string, std::string> kTypes = {
+      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"}, {".png", "image/png"}, {".svg", "image/svg+xml"},
+      {".ico", "image/x-icon"}, {".woff2", "font/woff2"}, {".woff", "font/woff"},
+      {".map", "application/json"}, {".txt", "text/plain; charset=utf-8"}, {".wasm", "application/wasm"}};
+  auto it = kTypes.find(real.extension().string());
+  res.status = 200;
+  res.content_type = it == kTypes.end() ? "application/octet-stream" : it->second;
+  res.body = std::move(body).value();
+  res.headers.emplace_back("Content-Security-Policy",
+                           "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+                           "object-src 'none'; frame-ancestors 'none'");
+}
+
+std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk() {
+  std::lock_guard lock(risk_mu);
+  return risk;
+}
+
+namespace {
+int32_t Today() { return static_cast<int32_t>(NowMs() / 86400000); }
+
+json ReasonsJson(const std::vector<FusedReason>& reasons) {
+  json a = json::array();
+  for (const auto& r : reasons) {
+    json j = {{"text", r.text}, {"source", r.source}, {"kind", r.kind}, {"weight", r.weight}};
+    if (!r.details.empty()) j["details"] = r.details;
+    if (r.box) j["box"] = {r.box->x0, r.box->y0, r.box->x1, r.box->y1};
+    if (!r.scan_id.empty()) j["scan_id"] = r.scan_id;
+    a.push_back(std::move(j));
+  }
+  return a;
+}
+}  // namespace
+
+Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& consignment_id,
+                                          const Declaration* declared, const std::string& actor,
+                                          const std::string& trigger) {
+  CS_ASSIGN_OR_RETURN(auto stored, txn.FindingsOf(consignment_id));
+  std::vector<Finding> all;
+  bool has_scan = false, has_declaration = false;
+  for (const auto& [origin, text] : stored) {
+    CS_ASSIGN_OR_RETURN(auto findings, FindingsFromJson(text));
+    for (auto& f : findings) all.push_back(std::move(f));
+    has_scan |= StartsWith(origin, "scan:");
+    has_declaration |= StartsWith(origin, "declaration:");
+  }
+  FusedRisk fused = Fuse(all, options.fusion);
+  CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
+  SelectionInput in;
+  in.consignment_id = consignment_id;
+  if (declared) {
+    in.lane = declared->office_id;
+    in.day = declared->date;
+  } else if (prev) {
+    in.lane = prev->lane;
+    in.day = prev->date;
+  } else {
+    in.day = Today();
+  }
+  in.score = fused.score;
+  in.floor = fused.floor;
+  if (prev) {
+    auto ch = ParseChannel(prev->channel);
+    if (!ch.ok()) return Status::DataLoss("consignment " + consignment_id + ": " + ch.status().message());
+    in.previous = *ch;
+    in.previous_control = prev->control;
+    in.previous_lane = prev->lane;
+    in.previous_day = prev->date;
+  }
+  SelectionResult sel = selector->Select(in);
+  const int64_t now = NowMs();
+  DecisionRow row;
+  row.consignment_id = consignment_id;
+  row.lane = in.lane;
+  row.date = in.day;
+  row.score = fused.score;
+  row.channel = std::string(ChannelName(sel.channel));
+  row.control = sel.control;
+  row.status = prev && prev->status == "done" ? "done" : sel.channel == Channel::kGreen ? "released" : "pending";
+  row.version = prev ? prev->version + 1 : 1;
+  row.has_scan = has_scan;
+  row.has_declaration = has_declaration;
+  json reasons = ReasonsJson(fused.reasons);
+  row.reasons_json = reasons.dump(-1, ' ', false, json::error_handler_t::replace);
+  row.selection = sel.why;
+  row.outcome = prev ? prev->outcome : "";
+  row.created_ms = prev ? prev->created_ms : now;
+  row.updated_ms = now;
+  CS_RETURN_IF_ERROR(txn.PutDecision(row));
+  json texts = json::array();
+  for (const auto& r : fused.reasons) texts.push_back(r.text);
+  AuditEntry e;
+  e.actor = actor;
+  e.action = "decision";
+  e.subject = consignment_id;
+  e.detail_json = json{{"version", row.version},      {"score", row.score},   {"channel", row.channel},
+                       {"control", row.control},      {"trigger", trigger},   {"selection", row.selection},
+                       {"reasons", std::move(texts)}}
+                      .dump(-1, ' ', false, json::error_handler_t::replace);
+  CS_RETURN_IF_ERROR(txn.Audit(&e));
+  metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" + (row.control ? "true" : "false") +
+                         "\",trigger=\"" + trigger.substr(0, trigger.find(':')) + "\"");
+  return row;
+}
+
+}  // namespace clearsight

@@ -1,0 +1,173 @@
+// Service internals shared by the handler files: the Impl, the route table entry, JSON helpers.
+#pragma once
+
+#include <condition_variable>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "clearsight/fusion.h"
+#include "clearsight/risk_model.h"
+#include "clearsight/rules.h"
+#include "clearsight/service.h"
+#include "clearsight/valuation.h"
+#include "clearsight/xray_analyze.h"
+#include "service/http.h"
+#include "service/metrics.h"
+
+namespace clearsight {
+
+using nlohmann::json;
+
+namespace service {
+
+// Who is calling: filled by authentication before a handler runs.
+struct Caller {
+  std::string username;
+  Role role = Role::kOfficer;
+  std::string token_sha256;
+};
+
+constexpr unsigned RoleBit(Role r) { return 1u << static_cast<unsigned>(r); }
+constexpr unsigned kPublic = 0;
+constexpr unsigned kEveryRole = RoleBit(Role::kOfficer) | RoleBit(Role::kAnalyst) | RoleBit(Role::kTrainer) |
+                                RoleBit(Role::kAdmin) | RoleBit(Role::kIntegrator);
+
+// The one table from error code to HTTP status.
+int HttpStatusOf(StatusCode code);
+// {"error":{"code":"not_found","message":"..."}}
+std::string ErrorJson(std::string_view code, std::string_view message);
+HttpResponse ErrorResponse(const Status& status);
+HttpResponse JsonResponse(int status, const json& body);
+std::string IsoTime(int64_t ms);
+
+// Ids that appear in URLs: 1..128 of [A-Za-z0-9._:-].
+bool IsUrlSafeId(std::string_view id);
+// Any id we store: 1..256 bytes of UTF-8 without control characters.
+bool IsPlainId(std::string_view id);
+
+json DecisionJson(const DecisionRow& d);
+json ScanJson(const ScanRow& s);
+
+// A decoded scan, and its analysis with per-pixel channels once the viewer asked for it.
+struct CachedScan {
+  ScanRow row;
+  Scan scan;
+  std::mutex mu;
+  std::unique_ptr<ScanAnalysis> channels;  // lazily, with keep_channels
+};
+
+}  // namespace service
+
+struct Service::Impl {
+  using Handler = Result<service::HttpResponse> (Impl::*)(const service::HttpRequest&, const service::Caller&);
+  struct Route {
+    const char* method;
+    const char* pattern;
+    unsigned roles;
+    Handler handler;
+    std::vector<std::string> segments;
+  };
+
+  ServiceOptions options;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<service::Metrics> metrics;
+  std::unique_ptr<service::HttpServer> http;
+  std::vector<Route> routes;
+  int64_t started_ms = 0;
+  std::string web_root;  // realpath of options.web_dir, "" when none
+
+  // Evidence and decisions.
+  std::shared_ptr<const RiskModel> model;
+  std::shared_ptr<const ValuationModel> valuation;
+  std::mutex risk_mu;  // guards rules, rules_version, risk
+  std::shared_ptr<const RuleSet> rules;
+  int64_t rules_version = 0;
+  std::shared_ptr<const DeclarationRisk> risk;
+  std::unique_ptr<Analyzer> analyzer;         // uploads: objects and totals only
+  std::unique_ptr<Analyzer> viewer_analyzer;  // the viewer: per-pixel channels
+  std::unique_ptr<OnlineSelector> selector;
+
+  // Sessions seen recently (token sha256 -> session), re-checked against the store every 10 s.
+  struct CachedSession {
+    SessionRow row;
+    int64_t checked_ms = 0;
+  };
+  std::mutex sessions_mu;
+  std::unordered_map<std::string, CachedSession> sessions;
+  // Failed logins per user name: after 5 within 5 minutes, 60 s without trying.
+  struct Throttle {
+    int failures = 0;
+    int64_t first_ms = 0, locked_until_ms = 0;
+  };
+  std::mutex throttle_mu;
+  std::unordered_map<std::string, Throttle> throttle;
+
+  std::mutex scan_cache_mu;
+  std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>> scan_cache;  // most recent first
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopped = false;
+
+  // ---- service.cc ----
+  Status Init();
+  void BuildRoutes();
+  void Dispatch(service::HttpRequest& req, service::HttpResponse& res);
+  Result<service::Caller> Authenticate(const service::HttpRequest& req);
+  void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
+  std::shared_ptr<const DeclarationRisk> CurrentRisk();
+  // Re-fuses all findings of a consignment and stores the new decision (inside a write).
+  Result<DecisionRow> Refuse(StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
+                             const std::string& actor, const std::string& trigger);
+
+  // ---- handlers_decisions.cc ----
+  struct SubmitResult {
+    std::string declaration_id;
+    std::string status;  // created, unchanged, conflict, error
+    Status error;
+    std::optional<DecisionRow> decision;
+  };
+  std::vector<SubmitResult> SubmitBatch(const DeclarationBatch& batch, const std::string& actor);
+  Result<service::HttpResponse> PostDeclarations(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetDeclaration(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetConsignment(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetQueue(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PostOutcome(const service::HttpRequest&, const service::Caller&);
+
+  // ---- handlers_scans.cc ----
+  Result<service::HttpResponse> PostScan(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetScan(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetScanImage(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetScanPixel(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetScanChannel(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetImage(const service::HttpRequest&, const service::Caller&);
+  Result<std::shared_ptr<service::CachedScan>> LoadScan(const std::string& scan_id);
+  Result<const ScanAnalysis*> ChannelsOf(service::CachedScan& cached);
+
+  // ---- handlers_admin.cc ----
+  Result<service::HttpResponse> Health(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> MetricsText(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> Login(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> Logout(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> Me(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> ListUsers(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PostUser(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetAudit(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> VerifyAudit(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetRules(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PutRules(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetCapacity(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PutCapacity(const service::HttpRequest&, const service::Caller&);
+  Status InstallRules(const std::string& text, const std::string& source_name, const std::string& actor);
+  Status ApplyCapacityJson(const std::string& text);
+};
+
+}  // namespace clearsight

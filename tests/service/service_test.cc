@@ -1,0 +1,629 @@
+// The HTTP service end to end: a real server on a loopback port, a real client, a real SQLite
+// file, real simulated scans analysed with a real calibration.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <regex>
+
+#include "clearsight/declarations.h"
+#include "clearsight/risk_model.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
+#include "common/file_util.h"
+#include "service/service_test_util.h"
+
+namespace clearsight {
+namespace {
+
+using testing::Client;
+using testing::PasswordOf;
+using testing::Reply;
+using testing::TempDir;
+using nlohmann::json;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir();
+    // A small risk model on the public customs data, and a calibration from simulated wedges.
+    ReadOptions ro;
+    ro.format = DeclarationFormat::kKcs;
+    IngestReport rep;
+    auto train = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
+    ASSERT_TRUE(train.ok()) << train.status().ToString();
+    train->rows.resize(6000);
+    RiskModelOptions mo;
+    mo.trees = 20;
+    mo.max_depth = 4;
+    auto model = RiskModel::Train(*train, mo);
+    ASSERT_TRUE(model.ok()) << model.status().ToString();
+    ASSERT_TRUE(model->Save(*dir_ / "model").ok());
+    SimulateOptions so;
+    so.width = 256;
+    so.height = 192;
+    so.seed = 11;
+    auto sim = Simulator::Create(so);
+    ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+    auto wedges = (*sim)->SimulateWedges();
+    ASSERT_TRUE(wedges.ok());
+    auto calib = Calibration::Fit(*wedges);
+    ASSERT_TRUE(calib.ok()) << calib.status().ToString();
+    ASSERT_TRUE(calib->Save(*dir_ / "calib.json").ok());
+    sim_ = sim->release();
+    // The web root, with a secret file beside it and a symlink pointing out of it.
+    std::filesystem::create_directories(dir_->path / "web" / "js");
+    std::ofstream(*dir_ / "web/index.html") << "<!doctype html><title>Clearsight</title>";
+    std::ofstream(*dir_ / "web/js/app.js") << "console.log('hi');";
+    std::ofstream(*dir_ / "secret.txt") << "top secret";
+    std::filesystem::create_symlink(dir_->path / "secret.txt", dir_->path / "web" / "leak.txt");
+
+    ServiceOptions o;
+    o.port = 0;
+    o.store.url = *dir_ / "cs.db";
+    o.model_dir = *dir_ / "model";
+    o.calibration_path = *dir_ / "calib.json";
+    o.web_dir = *dir_ / "web";
+    o.http_threads = 8;
+    o.max_declaration_body_bytes = 256 << 10;
+    o.max_body_bytes = 8 << 20;
+    auto svc = Service::Create(o);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    service_ = svc->release();
+    testing::AddRoleUsers(service_->store());
+    ASSERT_TRUE(service_->Start().ok());
+  }
+  static void TearDownTestSuite() {
+    delete service_;
+    delete sim_;
+    delete dir_;
+  }
+
+  Client As(const std::string& role) {
+    Client c(service_->port());
+    EXPECT_TRUE(c.Login(role, PasswordOf(role))) << role;
+    return c;
+  }
+  static std::string Unique(const std::string& prefix) { return prefix + std::to_string(next_++); }
+  // A simulated scan as TIFF bytes and sidecar, for consignment `consignment` with id `scan_id`.
+  static std::pair<std::string, std::string> ScanFiles(int64_t index, const std::string& scan_id,
+                                                       const std::string& consignment, Scan* scan_out = nullptr) {
+    auto s = sim_->Simulate(index);
+    EXPECT_TRUE(s.ok());
+    s->scan.meta.scan_id = scan_id;
+    s->scan.meta.consignment_id = consignment;
+    auto tiff = EncodeScanTiff(s->scan);
+    EXPECT_TRUE(tiff.ok());
+    if (scan_out) *scan_out = s->scan;
+    return {*tiff, ScanMetaToJson(s->scan.meta)};
+  }
+  Reply UploadScan(Client& c, const std::string& tiff, const std::string& sidecar) {
+    return c.PostMultipart("/api/scans", {{"tiff", tiff, "scan.tif", "image/tiff"},
+                                          {"sidecar", sidecar, "scan.json", "application/json"}});
+  }
+
+  static inline TempDir* dir_ = nullptr;
+  static inline Service* service_ = nullptr;
+  static inline Simulator* sim_ = nullptr;
+  static inline int next_ = 1;
+};
+
+void ExpectErrorShape(const Reply& r, int status, const std::string& code) {
+  EXPECT_EQ(r.status, status) << r.raw;
+  ASSERT_TRUE(r.body.is_object()) << r.raw;
+  ASSERT_TRUE(r.body.contains("error")) << r.raw;
+  EXPECT_EQ(r.body["error"]["code"], code) << r.raw;
+  EXPECT_FALSE(r.body["error"]["message"].get<std::string>().empty());
+}
+
+TEST_F(ServiceTest, HealthIsPublicAndEveryOtherRouteNeedsALogin) {
+  Client anon(service_->port());
+  Reply h = anon.Get("/api/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(h.body["status"], "ok");
+  EXPECT_EQ(h.body["model"], true);
+  EXPECT_EQ(h.body["calibration"], true);
+  for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/api/queue"}, {"POST", "/api/declarations"}, {"GET", "/api/consignments/X"},
+           {"POST", "/api/consignments/X/outcome"}, {"POST", "/api/scans"}, {"GET", "/api/scans/S"},
+           {"GET", "/api/scans/S/image.png"}, {"GET", "/api/images/" + std::string(64, 'a')}, {"GET", "/api/stats"},
+           {"GET", "/api/rules"}, {"PUT", "/api/rules"}, {"GET", "/api/users"}, {"GET", "/api/audit"},
+           {"GET", "/api/audit/verify"}, {"GET", "/metrics"}, {"GET", "/api/me"}, {"POST", "/api/logout"},
+           {"PUT", "/api/settings/capacity"}}) {
+    Reply r = anon.Send(method, path, "{}");
+    ExpectErrorShape(r, 401, "unauthenticated");
+    EXPECT_EQ(r.Header("WWW-Authenticate"), "Bearer") << path;
+  }
+  Client forged(service_->port());
+  forged.set_token(std::string(64, 'f'));
+  ExpectErrorShape(forged.Get("/api/queue"), 401, "unauthenticated");
+}
+
+TEST_F(ServiceTest, WrongPasswordsAreRefusedAuditedAndThrottled) {
+  ASSERT_TRUE(AddUser(service_->store(), "victim", Role::kOfficer, "right-password", "test").ok());
+  Client c(service_->port());
+  for (int i = 0; i < 5; ++i) {
+    Reply r = c.Post("/api/login", json{{"username", "victim"}, {"password", "wrong"}});
+    ExpectErrorShape(r, 401, "unauthenticated");
+  }
+  // Locked now, even with the right password.
+  Reply locked = c.Post("/api/login", json{{"username", "victim"}, {"password", "right-password"}});
+  EXPECT_EQ(locked.status, 401);
+  EXPECT_NE(locked.raw.find("too many failed logins"), std::string::npos) << locked.raw;
+  // An unknown user gets the same answer as a wrong password.
+  Reply unknown = c.Post("/api/login", json{{"username", "nobody"}, {"password", "whatever"}});
+  EXPECT_EQ(unknown.body["error"]["message"], "wrong user name or password");
+  Client admin = As("admin");
+  Reply audit = admin.Get("/api/audit?limit=1000");
+  int failed = 0;
+  for (const auto& e : audit.body["entries"])
+    if (e["action"] == "login_failed" && e["subject"] == "victim") ++failed;
+  EXPECT_EQ(failed, 5);
+}
+
+TEST_F(ServiceTest, CookieSessionWorksAndLogoutEndsIt) {
+  httplib::Client raw("127.0.0.1", service_->port());
+  auto r = raw.Post("/api/login", json{{"username", "officer"}, {"password", PasswordOf("officer")}}.dump(),
+                    "application/json");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200);
+  std::string cookie = r->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  std::string token = json::parse(r->body)["token"];
+  EXPECT_EQ(cookie.substr(0, cookie.find(';')), "cs_session=" + token);
+  httplib::Headers h = {{"Cookie", "theme=dark; cs_session=" + token}};
+  auto me = raw.Get("/api/me", h);
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->status, 200);
+  EXPECT_EQ(json::parse(me->body)["role"], "officer");
+  auto out = raw.Post("/api/logout", h, "", "application/json");
+  ASSERT_TRUE(out);
+  EXPECT_EQ(out->status, 200);
+  EXPECT_NE(out->get_header_value("Set-Cookie").find("Max-Age=0"), std::string::npos);
+  auto after = raw.Get("/api/me", h);
+  EXPECT_EQ(after->status, 401);
+}
+
+TEST_F(ServiceTest, RolesAreCheckedPerRoute) {
+  Client officer = As("officer"), integrator = As("integrator"), trainer = As("trainer"), analyst = As("analyst"),
+         admin = As("admin");
+  ExpectErrorShape(officer.Post("/api/declarations", testing::Declaration(Unique("R"))), 403, "permission_denied");
+  ExpectErrorShape(officer.Get("/api/users"), 403, "permission_denied");
+  ExpectErrorShape(officer.Send("PUT", "/api/rules", "", "text/plain"), 403, "permission_denied");
+  ExpectErrorShape(integrator.Get("/api/queue"), 403, "permission_denied");
+  ExpectErrorShape(trainer.Get("/api/queue"), 403, "permission_denied");
+  ExpectErrorShape(analyst.Get("/api/audit"), 403, "permission_denied");
+  ExpectErrorShape(analyst.Send("PUT", "/api/settings/capacity", "{}"), 403, "permission_denied");
+  EXPECT_EQ(integrator.Post("/api/declarations", testing::Declaration(Unique("R"))).status, 201);
+  EXPECT_EQ(officer.Get("/api/queue").status, 200);
+  EXPECT_EQ(analyst.Get("/api/stats").status, 200);
+  EXPECT_EQ(admin.Get("/api/users").status, 200);
+  Reply me = trainer.Get("/api/me");
+  EXPECT_EQ(me.body["role"], "trainer");
+}
+
+TEST_F(ServiceTest, DeclarationIsCreatedThenUnchangedThenConflicting) {
+  Client c = As("integrator");
+  const std::string id = Unique("DEC");
+  Reply first = c.Post("/api/declarations", testing::Declaration(id));
+  ASSERT_EQ(first.status, 201) << first.raw;
+  EXPECT_EQ(first.body["result"], "created");
+  EXPECT_EQ(first.body["consignment_id"], id);
+  EXPECT_EQ(first.body["version"], 1);
+  EXPECT_TRUE(first.body["score"].get<double>() > 0);
+  ASSERT_FALSE(first.body["reasons"].empty());
+  EXPECT_EQ(first.body["reasons"][0]["source"], "model");
+  EXPECT_TRUE(first.body["reasons"][0]["weight"].get<double>() > 0);
+  // The same declaration again (pretty-printed this time): a no-op.
+  Reply again = c.Send("POST", "/api/declarations", testing::Declaration(id).dump(2));
+  EXPECT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["result"], "unchanged");
+  EXPECT_EQ(again.body["version"], 1);
+  // Same id, different content: refused.
+  Reply conflict = c.Post("/api/declarations", testing::Declaration(id, "OFF1", 999));
+  ExpectErrorShape(conflict, 409, "already_exists");
+  EXPECT_NE(conflict.body["error"]["message"].get<std::string>().find(id), std::string::npos);
+  Client officer = As("officer");
+  Reply stored = officer.Get("/api/declarations/" + id);
+  ASSERT_EQ(stored.status, 200);
+  EXPECT_EQ(stored.body["declaration"]["declared_value"], 100);
+  Reply cons = officer.Get("/api/consignments/" + id);
+  ASSERT_EQ(cons.status, 200);
+  EXPECT_EQ(cons.body["declarations"].size(), 1u);
+  EXPECT_EQ(cons.body["declarations"][0]["declaration_id"], id);
+  ExpectErrorShape(officer.Get("/api/consignments/nope-" + id), 404, "not_found");
+}
+
+TEST_F(ServiceTest, InvalidDeclarationsNameTheProblem) {
+  Client c = As("integrator");
+  json d = testing::Declaration(Unique("BAD"));
+  d["net_mass_kg"] = -3;
+  Reply r = c.Post("/api/declarations", d);
+  ExpectErrorShape(r, 400, "invalid_argument");
+  EXPECT_NE(r.raw.find("net_mass_kg"), std::string::npos) << r.raw;
+  json missing = testing::Declaration(Unique("BAD"));
+  missing.erase("hs_code");
+  r = c.Post("/api/declarations", missing);
+  ExpectErrorShape(r, 400, "invalid_argument");
+  EXPECT_NE(r.raw.find("hs_code"), std::string::npos) << r.raw;
+  ExpectErrorShape(c.Send("POST", "/api/declarations", "{not json"), 400, "invalid_argument");
+  ExpectErrorShape(c.Send("POST", "/api/declarations", "[]"), 400, "invalid_argument");
+  ExpectErrorShape(c.Send("POST", "/api/declarations", ""), 400, "invalid_argument");
+}
+
+TEST_F(ServiceTest, BatchesOfJsonAndCsvReportEveryRow) {
+  Client c = As("integrator");
+  const std::string a = Unique("B"), b = Unique("B");
+  ASSERT_EQ(c.Post("/api/declarations", testing::Declaration(a)).status, 201);
+  json bad = testing::Declaration(Unique("B"));
+  bad["date"] = "2021-02-30";
+  json batch = {{"declarations",
+                 {testing::Declaration(a), testing::Declaration(b), testing::Declaration(a, "OFF1", 5), bad}}};
+  Reply r = c.Post("/api/declarations", batch);
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["rejected"], 2);  // the bad date, and the second row with id `a` in one request
+  EXPECT_EQ(r.body["created"], 1);
+  EXPECT_EQ(r.body["unchanged"], 1);
+  ASSERT_EQ(r.body["rejections"].size(), 2u);
+  // CSV in the KCS format of the public data.
+  std::ifstream in(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv");
+  std::string csv, line;
+  for (int i = 0; i < 101 && std::getline(in, line); ++i) csv += line + "\n";
+  Reply k = c.Send("POST", "/api/declarations?format=kcs", csv, "text/csv");
+  ASSERT_EQ(k.status, 200) << k.raw.substr(0, 500);
+  EXPECT_EQ(k.body["accepted"], 100);
+  EXPECT_EQ(k.body["created"].get<int>() + k.body["unchanged"].get<int>(), 100);
+  ASSERT_EQ(k.body["results"].size(), 100u);
+  for (const auto& item : k.body["results"]) EXPECT_TRUE(item.contains("channel")) << item.dump();
+  // Posting the same file again changes nothing.
+  Reply again = c.Send("POST", "/api/declarations?format=kcs", csv, "text/csv");
+  EXPECT_EQ(again.body["unchanged"], 100);
+}
+
+TEST_F(ServiceTest, QueueFiltersPagesAndCounts) {
+  Client in = As("integrator"), officer = As("officer");
+  const std::string office = Unique("Q");
+  // A rule makes the channel predictable: everything from origin ZZ is red.
+  for (int i = 0; i < 12; ++i) ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("QD"), office)).status, 201);
+  Reply all = officer.Get("/api/queue?office=" + office + "&status=all&limit=5");
+  ASSERT_EQ(all.status, 200) << all.raw;
+  EXPECT_EQ(all.body["total"], 12);
+  EXPECT_EQ(all.body["items"].size(), 5u);
+  double prev = 2;
+  for (const auto& item : all.body["items"]) {
+    EXPECT_EQ(item["lane"], office);
+    EXPECT_LE(item["score"].get<double>(), prev);
+    prev = item["score"].get<double>();
+  }
+  Reply page3 = officer.Get("/api/queue?office=" + office + "&status=all&limit=5&offset=10");
+  EXPECT_EQ(page3.body["items"].size(), 2u);
+  Reply asc = officer.Get("/api/queue?office=" + office + "&status=all&sort=score&limit=1");
+  EXPECT_LE(asc.body["items"][0]["score"].get<double>(), prev);
+  int64_t pending = officer.Get("/api/queue?office=" + office).body["total"];
+  int64_t released = officer.Get("/api/queue?office=" + office + "&status=released").body["total"];
+  EXPECT_EQ(pending + released, 12);
+  Reply green = officer.Get("/api/queue?office=" + office + "&status=all&channel=green");
+  EXPECT_EQ(green.body["total"], released);
+  ExpectErrorShape(officer.Get("/api/queue?channel=purple"), 400, "invalid_argument");
+  ExpectErrorShape(officer.Get("/api/queue?sort=price"), 400, "invalid_argument");
+  ExpectErrorShape(officer.Get("/api/queue?limit=x"), 400, "invalid_argument");
+}
+
+TEST_F(ServiceTest, OutcomesCloseTheConsignmentAndFeedTheStatistics) {
+  Client in = As("integrator"), officer = As("officer"), analyst = As("analyst");
+  const std::string id = Unique("OUT");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
+  ExpectErrorShape(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "gold"}}), 400,
+                   "invalid_argument");
+  ExpectErrorShape(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "undervaluation"}}), 400,
+                   "invalid_argument");
+  ExpectErrorShape(officer.Post("/api/consignments/nope" + id + "/outcome", json{{"result", "nothing"}}), 404,
+                   "not_found");
+  Reply r = officer.Post("/api/consignments/" + id + "/outcome",
+                         json{{"result", "undervaluation"}, {"corrected_value", 1450.5}, {"notes", "invoice found"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["status"], "done");
+  EXPECT_EQ(r.body["outcome"], "undervaluation");
+  EXPECT_EQ(r.body["recorded"]["officer"], "officer");
+  Reply cons = officer.Get("/api/consignments/" + id);
+  ASSERT_EQ(cons.body["outcomes"].size(), 1u);
+  EXPECT_EQ(cons.body["outcomes"][0]["corrected_value"], 1450.5);
+  Reply stats = analyst.Get("/api/stats");
+  ASSERT_EQ(stats.status, 200);
+  int64_t confirmed = 0;
+  for (const auto& ch : stats.body["channels"]) confirmed += ch["confirmed"].get<int64_t>();
+  EXPECT_GE(confirmed, 1);
+  EXPECT_TRUE(stats.body.contains("control_sample"));
+  EXPECT_EQ(stats.body["model"]["features"].get<int>() > 0, true);
+}
+
+TEST_F(ServiceTest, ScanAfterDeclarationIsAnalysedFusedAndViewable) {
+  Client in = As("integrator"), officer = As("officer");
+  const std::string id = Unique("SC"), scan_id = Unique("scan-");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
+  Scan scan;
+  auto [tiff, sidecar] = ScanFiles(3, scan_id, id, &scan);
+  Reply up = UploadScan(in, tiff, sidecar);
+  ASSERT_EQ(up.status, 201) << up.raw;
+  EXPECT_EQ(up.body["result"], "created");
+  EXPECT_EQ(up.body["decision"]["version"], 2);
+  EXPECT_EQ(up.body["decision"]["has_scan"], true);
+  EXPECT_EQ(up.body["decision"]["has_declaration"], true);
+  EXPECT_EQ(up.body["decision"]["lane"], "OFF1");
+  EXPECT_FALSE(up.body["scan"]["analysis"].is_null());
+  EXPECT_GT(up.body["scan"]["analysis"]["objects"].size(), 0u);
+  const std::string sha = up.body["scan"]["image_sha256"];
+  EXPECT_EQ(sha, Sha256Hex(tiff));
+  // Same upload again: nothing changes.
+  Reply again = UploadScan(in, tiff, sidecar);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body["decision"]["version"], 2);
+  // Same scan id with other pixels: refused.
+  auto [other, other_sidecar] = ScanFiles(4, scan_id, id);
+  ExpectErrorShape(UploadScan(in, other, other_sidecar), 409, "already_exists");
+
+  const std::string base = "/api/scans/" + scan_id;
+  for (const std::string view : {"gray", "low", "material"}) {
+    Reply png = officer.Get(base + "/image.png?view=" + view);
+    ASSERT_EQ(png.status, 200) << view << png.raw;
+    EXPECT_EQ(png.Header("Content-Type"), "image/png");
+    EXPECT_EQ(png.raw.substr(1, 3), "PNG");
+    auto decoded = DecodePng(png.raw);
+    ASSERT_TRUE(decoded.ok());
+    EXPECT_EQ(decoded->width, scan.width);
+    EXPECT_EQ(decoded->height, scan.height);
+  }
+  EXPECT_EQ(officer.Get(base + "/image.png?view=gray&window=0.3&level=0.4&gamma=0.8").status, 200);
+  ExpectErrorShape(officer.Get(base + "/image.png?view=xray"), 400, "invalid_argument");
+  const int x = scan.width / 2, y = scan.height / 2;
+  Reply px = officer.Get(base + "/pixel?x=" + std::to_string(x) + "&y=" + std::to_string(y));
+  ASSERT_EQ(px.status, 200) << px.raw;
+  EXPECT_EQ(px.body["high"], scan.high[static_cast<size_t>(y) * scan.width + x]);
+  EXPECT_TRUE(px.body.contains("z_eff"));
+  EXPECT_TRUE(px.body.contains("material"));
+  ExpectErrorShape(officer.Get(base + "/pixel?x=-1&y=0"), 400, "invalid_argument");
+  ExpectErrorShape(officer.Get(base + "/pixel?x=99999&y=0"), 400, "invalid_argument");
+  Reply z = officer.Get(base + "/channels/z_eff");
+  ASSERT_EQ(z.status, 200);
+  EXPECT_EQ(z.raw.size(), scan.pixels() * 4);
+  EXPECT_EQ(z.Header("X-Width"), std::to_string(scan.width));
+  EXPECT_EQ(z.Header("X-Dtype"), "float32");
+  Reply high = officer.Get(base + "/channels/high");
+  ASSERT_EQ(high.raw.size(), scan.pixels() * 2);
+  EXPECT_EQ(std::memcmp(high.raw.data(), scan.high.data(), high.raw.size()), 0);
+  ExpectErrorShape(officer.Get(base + "/channels/passwd"), 404, "not_found");
+  Reply file = officer.Get("/api/images/" + sha);
+  ASSERT_EQ(file.status, 200);
+  EXPECT_EQ(file.raw, tiff);
+  Reply cons = officer.Get("/api/consignments/" + id);
+  ASSERT_EQ(cons.body["scans"].size(), 1u);
+  EXPECT_EQ(cons.body["scans"][0]["scan_id"], scan_id);
+}
+
+TEST_F(ServiceTest, ScanBeforeDeclarationThenTheDeclarationJoinsIt) {
+  Client in = As("integrator");
+  const std::string id = Unique("EARLY"), scan_id = Unique("early-");
+  auto [tiff, sidecar] = ScanFiles(5, scan_id, id);
+  Reply up = UploadScan(in, tiff, sidecar);
+  ASSERT_EQ(up.status, 201) << up.raw;
+  EXPECT_EQ(up.body["decision"]["has_declaration"], false);
+  EXPECT_EQ(up.body["decision"]["lane"], "");
+  json d = testing::Declaration(Unique("ED"), "OFF7");
+  d["consignment_id"] = id;
+  Reply decl = in.Post("/api/declarations", d);
+  ASSERT_EQ(decl.status, 201) << decl.raw;
+  EXPECT_EQ(decl.body["consignment_id"], id);
+  EXPECT_EQ(decl.body["version"], 2);
+  EXPECT_EQ(decl.body["lane"], "OFF7");
+  EXPECT_EQ(decl.body["has_scan"], true);
+  EXPECT_EQ(decl.body["has_declaration"], true);
+}
+
+TEST_F(ServiceTest, DicosPairAndRawTiffUploadsAreAccepted) {
+  Client in = As("integrator");
+  Scan scan;
+  const std::string id = Unique("DIC"), scan_id = Unique("dicos-");
+  ScanFiles(6, scan_id, id, &scan);
+  std::string prefix = *dir_ / ("dicos_" + scan_id);
+  ASSERT_TRUE(WriteDicos(scan, prefix).ok());
+  DicosPaths p = DicosPathsFor(prefix);
+  Reply up = in.PostMultipart("/api/scans", {{"dicos_low", *ReadFile(p.low), "low.dcm", "application/dicom"},
+                                             {"dicos_high", *ReadFile(p.high), "high.dcm", "application/dicom"}});
+  ASSERT_EQ(up.status, 201) << up.raw;
+  EXPECT_EQ(up.body["scan"]["source_format"], "dicos");
+  EXPECT_EQ(up.body["scan"]["source_sha256"].size(), 2u);
+  EXPECT_EQ(up.body["scan"]["consignment_id"], id);
+  // The TIFF as the body, meta in the query.
+  const std::string raw_id = Unique("raw-");
+  auto [tiff, sidecar] = ScanFiles(7, raw_id, id);
+  Reply raw = in.Send("POST", "/api/scans?scan_id=" + raw_id + "&pixel_mm=0.7&consignment_id=" + id, tiff, "image/tiff");
+  ASSERT_EQ(raw.status, 201) << raw.raw;
+  EXPECT_EQ(raw.body["decision"]["version"], 2);
+  // Not a TIFF at all.
+  ExpectErrorShape(in.Send("POST", "/api/scans?scan_id=x1&pixel_mm=0.7&consignment_id=c", "GIF89a....", "image/tiff"),
+                   400, "invalid_argument");
+  // Ids that could not travel in a URL are refused.
+  auto [t2, s2] = ScanFiles(8, "bad/../id", id);
+  ExpectErrorShape(UploadScan(in, t2, s2), 400, "invalid_argument");
+}
+
+TEST_F(ServiceTest, PathTraversalIsRefused) {
+  Client officer = As("officer");
+  for (const std::string& path : std::vector<std::string>{"/api/images/..%2F..%2Fetc%2Fpasswd", "/api/images/../../etc/passwd",
+                           "/api/images/" + std::string(64, 'A'), "/api/images/%2e%2e", "/api/scans/..%2F..%2Fx/image.png"}) {
+    Reply r = officer.Get(path);
+    EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " -> " << r.status;
+    EXPECT_EQ(r.raw.find("root:"), std::string::npos);
+  }
+  Client anon(service_->port());
+  for (const std::string& path : std::vector<std::string>{"/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt", "/leak.txt", "/.hidden",
+                           "/js/..%2f..%2fsecret.txt"}) {
+    Reply r = anon.Get(path);
+    EXPECT_EQ(r.status, 404) << path;
+    EXPECT_EQ(r.raw.find("top secret"), std::string::npos) << path;
+  }
+}
+
+TEST_F(ServiceTest, StaticFilesAreServedWithoutLogin) {
+  Client anon(service_->port());
+  Reply index = anon.Get("/");
+  EXPECT_EQ(index.status, 200);
+  EXPECT_NE(index.raw.find("Clearsight"), std::string::npos);
+  EXPECT_EQ(index.Header("Content-Type"), "text/html; charset=utf-8");
+  Reply js = anon.Get("/js/app.js");
+  EXPECT_EQ(js.status, 200);
+  EXPECT_EQ(js.Header("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_EQ(anon.Get("/queue").status, 200);  // the app's own route
+  EXPECT_EQ(anon.Get("/missing.css").status, 404);
+  ExpectErrorShape(anon.Get("/api/nothing"), 404, "not_found");
+}
+
+TEST_F(ServiceTest, WrongMethodIs405WithAllow) {
+  Client officer = As("officer");
+  Reply r = officer.Send("DELETE", "/api/queue");
+  EXPECT_EQ(r.status, 405);
+  EXPECT_EQ(r.Header("Allow"), "GET");
+  EXPECT_TRUE(r.body.contains("error"));
+}
+
+TEST_F(ServiceTest, RequestSizeLimitsAnswer413InTheErrorShape) {
+  Client in = As("integrator");
+  std::string big = "[" + std::string(300 << 10, ' ') + "]";
+  ExpectErrorShape(in.Send("POST", "/api/declarations", big), 413, "resource_exhausted");
+  std::string huge(9 << 20, 'x');
+  Reply r = in.Send("POST", "/api/scans?scan_id=h&pixel_mm=1&consignment_id=h", huge, "image/tiff");
+  ExpectErrorShape(r, 413, "resource_exhausted");
+}
+
+TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
+  Client analyst = As("analyst"), in = As("integrator"), admin = As("admin");
+  Reply bad = analyst.Send("PUT", "/api/rules", "rule \"x\"\n  when hs_code ==\nend\n", "text/plain");
+  ExpectErrorShape(bad, 400, "invalid_argument");
+  EXPECT_TRUE(std::regex_search(bad.body["error"]["message"].get<std::string>(), std::regex(":[0-9]+:[0-9]+:")))
+      << bad.raw;
+  const std::string rules =
+      "rule \"origin ZZ\"\n"
+      "  when origin_country == \"ZZ\"\n"
+      "  then channel red\n"
+      "  reason \"Origin ZZ is on the watch list\"\n"
+      "  owner \"analyst\"\n"
+      "end\n";
+  Reply put = analyst.Send("PUT", "/api/rules", rules, "text/plain");
+  ASSERT_EQ(put.status, 200) << put.raw;
+  int64_t version = put.body["version"];
+  EXPECT_GE(version, 1);
+  EXPECT_EQ(put.body["rules"][0]["name"], "origin ZZ");
+  const std::string id = Unique("ZZ");
+  Reply d = in.Post("/api/declarations", testing::Declaration(id, "OFFZ", 100, "610910", "ZZ"));
+  ASSERT_EQ(d.status, 201);
+  EXPECT_EQ(d.body["channel"], "red");
+  bool found = false;
+  for (const auto& r : d.body["reasons"]) found |= r["text"] == "Origin ZZ is on the watch list" && r["source"] == "rules";
+  EXPECT_TRUE(found) << d.raw;
+  Reply stats = analyst.Get("/api/stats");
+  bool counted = false;
+  for (const auto& r : stats.body["rules"]["rules"])
+    if (r["name"] == "origin ZZ") counted = r["hits"].get<int>() >= 1;
+  EXPECT_TRUE(counted) << stats.raw;
+  Reply audit = admin.Get("/api/audit?limit=1000");
+  bool audited = false;
+  for (const auto& e : audit.body["entries"])
+    audited |= e["action"] == "rules" && e["actor"] == "analyst" && e["subject"] == "v" + std::to_string(version);
+  EXPECT_TRUE(audited);
+  // Back to no rules for the other tests.
+  ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
+}
+
+TEST_F(ServiceTest, CapacityIsAdminOnlyAndAudited) {
+  Client admin = As("admin"), analyst = As("analyst");
+  Reply get = analyst.Get("/api/settings/capacity");
+  ASSERT_EQ(get.status, 200);
+  EXPECT_DOUBLE_EQ(get.body["control_share"].get<double>(), 0.10);
+  ExpectErrorShape(admin.Send("PUT", "/api/settings/capacity", R"({"red_share": 3})"), 400, "invalid_argument");
+  Reply put = admin.Send("PUT", "/api/settings/capacity", R"({"red_share": 0.05, "lanes": {"OFFX": {"red_count": 2}}})");
+  ASSERT_EQ(put.status, 200) << put.raw;
+  EXPECT_EQ(put.body["lanes"]["OFFX"]["red_count"], 2);
+  Reply audit = admin.Get("/api/audit?limit=1000");
+  bool audited = false;
+  for (const auto& e : audit.body["entries"]) audited |= e["action"] == "capacity";
+  EXPECT_TRUE(audited);
+}
+
+TEST_F(ServiceTest, MetricsArePrometheusText) {
+  Client analyst = As("analyst"), in = As("integrator");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("M"))).status, 201);
+  Reply m = analyst.Get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.Header("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
+  EXPECT_NE(m.raw.find("# TYPE clearsight_http_requests_total counter"), std::string::npos);
+  EXPECT_TRUE(std::regex_search(m.raw, std::regex("clearsight_declarations_total\\{result=\"created\"\\} [1-9]")));
+  EXPECT_TRUE(std::regex_search(
+      m.raw, std::regex("clearsight_http_request_duration_seconds_bucket\\{route=\"/api/declarations\",method=\"POST\",le=\"\\+Inf\"\\} [1-9]")));
+  EXPECT_NE(m.raw.find("clearsight_decisions_total{channel="), std::string::npos);
+}
+
+TEST_F(ServiceTest, AuditLogHoldsDecisionsOutcomesLoginsAndVerifies) {
+  Client in = As("integrator"), officer = As("officer"), admin = As("admin");
+  const std::string id = Unique("AUD");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
+  ASSERT_EQ(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "nothing"}}).status, 201);
+  std::set<std::string> actions;
+  int64_t after = 0;
+  for (;;) {
+    Reply page = admin.Get("/api/audit?limit=500&after=" + std::to_string(after));
+    ASSERT_EQ(page.status, 200);
+    if (page.body["entries"].empty()) break;
+    for (const auto& e : page.body["entries"])
+      if (e["subject"] == id || e["action"] == "login") actions.insert(e["action"].get<std::string>());
+    after = page.body["next_after"];
+  }
+  EXPECT_TRUE(actions.count("decision"));
+  EXPECT_TRUE(actions.count("outcome"));
+  EXPECT_TRUE(actions.count("login"));
+  Reply v = admin.Get("/api/audit/verify");
+  ASSERT_EQ(v.status, 200);
+  EXPECT_EQ(v.body["ok"], true) << v.raw;
+  EXPECT_GT(v.body["entries"].get<int>(), 5);
+}
+
+TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
+  TempDir dir;
+  ServiceOptions o;
+  o.port = 0;
+  o.store.url = dir / "cs.db";
+  o.selection.capacity.red_count = 1;
+  o.selection.control_share = 0;
+  const std::string rules = "rule \"all\"\n  when net_mass_kg > 0\n  then score 0.9\n  reason \"everything\"\nend\n";
+  ASSERT_TRUE(WriteFileAtomic(dir / "rules.txt", rules).ok());
+  o.rules_path = dir / "rules.txt";
+  std::string first_red;
+  {
+    auto svc = Service::Create(o);
+    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+    ASSERT_TRUE(AddUser((*svc)->store(), "int", Role::kIntegrator, "int-password", "test").ok());
+    ASSERT_TRUE((*svc)->Start().ok());
+    Client c((*svc)->port());
+    ASSERT_TRUE(c.Login("int", "int-password"));
+    Reply r = c.Post("/api/declarations", testing::Declaration("R1"));
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.body["channel"], "red");
+  }
+  auto svc = Service::Create(o);
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  ASSERT_TRUE((*svc)->Start().ok());
+  Client c((*svc)->port());
+  ASSERT_TRUE(c.Login("int", "int-password"));  // users persist
+  Reply again = c.Post("/api/declarations", testing::Declaration("R1"));
+  EXPECT_EQ(again.status, 200);
+  // The lane-day's one red slot was used before the restart.
+  Reply next = c.Post("/api/declarations", testing::Declaration("R2"));
+  ASSERT_EQ(next.status, 201);
+  EXPECT_NE(next.body["channel"], "red") << next.raw;
+  auto latest = (*svc)->store().LatestRules();
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->version, 1);  // the same rules file is not a new version
+}
+
+}  // namespace
+}  // namespace clearsight
