@@ -1,0 +1,89 @@
+// The service's HTTP API (docs/api.md) as the workstation uses it. Every call goes through
+// request(): JSON in and out, the session cookie sent by the browser, one error type. A 401 on
+// any call other than login means the session expired or was ended: the app sends the officer
+// back to the login page with a message.
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+let onUnauthenticated = () => {};
+export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
+
+async function request(method, path, { body, query, raw = false, signal, auth = true } = {}) {
+  let url = path;
+  if (query) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null && v !== '') q.set(k, String(v));
+    const s = q.toString();
+    if (s) url += `?${s}`;
+  }
+  const init = { method, credentials: 'same-origin', headers: {}, signal };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(url, init);
+  } catch (e) {
+    if (e.name === 'AbortError') throw e;
+    throw new ApiError(0, 'network', 'The server cannot be reached. Check the connection and try again.');
+  }
+  if (!res.ok) {
+    let code = 'http_' + res.status;
+    let message = `${method} ${path}: HTTP ${res.status}`;
+    try {
+      const j = await res.json();
+      if (j?.error) { code = j.error.code || code; message = j.error.message || message; }
+    } catch { /* not JSON */ }
+    const err = new ApiError(res.status, code, message);
+    if (res.status === 401 && auth) onUnauthenticated(err);
+    throw err;
+  }
+  if (raw) return res;
+  if (res.status === 204) return null;
+  const type = res.headers.get('Content-Type') || '';
+  return type.includes('json') ? res.json() : res.text();
+}
+
+export const api = {
+  login: (username, password) => request('POST', '/api/login', { body: { username, password }, auth: false }),
+  logout: () => request('POST', '/api/logout', { auth: false }),
+  me: () => request('GET', '/api/me', { auth: false }),
+
+  // {total, limit, offset, items: [decision]}; filters: office, channel, status, sort, limit, offset.
+  queue: (filters, signal) => request('GET', '/api/queue', { query: filters, signal }),
+  // The decision with reasons, declarations, scans and outcomes.
+  consignment: (id, signal) => request('GET', `/api/consignments/${encodeURIComponent(id)}`, { signal }),
+  recordOutcome: (id, outcome) => request('POST', `/api/consignments/${encodeURIComponent(id)}/outcome`, { body: outcome }),
+
+  scan: (id) => request('GET', `/api/scans/${encodeURIComponent(id)}`),
+  // Raw per-pixel channel as an ArrayBuffer with its dtype and size, or null when the server
+  // does not offer it (no calibration: 409; unknown channel: 404).
+  async scanChannel(id, name) {
+    try {
+      const res = await request('GET', `/api/scans/${encodeURIComponent(id)}/channels/${encodeURIComponent(name)}`, { raw: true });
+      return { buffer: await res.arrayBuffer(), dtype: res.headers.get('X-Dtype'), width: +res.headers.get('X-Width'), height: +res.headers.get('X-Height') };
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 404 || e.status === 409 || e.status === 501)) return null;
+      throw e;
+    }
+  },
+  async scanTiff(url) {
+    const res = await request('GET', url, { raw: true });
+    return res.arrayBuffer();
+  },
+  scanImageUrl: (id, view, params = {}) => {
+    const q = new URLSearchParams({ view, ...params });
+    return `/api/scans/${encodeURIComponent(id)}/image.png?${q}`;
+  },
+  scanPixel: (id, x, y) => request('GET', `/api/scans/${encodeURIComponent(id)}/pixel`, { query: { x, y } }),
+
+  stats: () => request('GET', '/api/stats'),
+  rules: () => request('GET', '/api/rules'),
+};

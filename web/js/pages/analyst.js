@@ -1,0 +1,124 @@
+// The analyst's page: hit rates per rule and for the targeted selection, the random control
+// sample against the targeted inspections, and decisions per channel (GET /api/stats).
+import { api } from '../api.js';
+import { channelBadge, el, errorBox, fmtNumber, fmtPercent, setTitle, wilson } from '../ui.js';
+
+function rateCell(confirmed, withOutcome) {
+  if (!withOutcome) return el('td', { class: 'num muted' }, 'no outcomes yet');
+  const ci = wilson(confirmed, withOutcome);
+  return el('td', { class: 'num' }, el('strong', {}, fmtPercent(confirmed / withOutcome)),
+    el('span', { class: 'muted small' }, ` (${confirmed}/${withOutcome}; 95 % CI ${fmtPercent(ci[0], 0)}–${fmtPercent(ci[1], 0)})`));
+}
+
+function rateBar(confirmed, withOutcome) {
+  const p = withOutcome ? confirmed / withOutcome : 0;
+  return el('span', { class: 'share-bar', style: `--share:${100 * p}%`, 'aria-hidden': 'true' });
+}
+
+function controlSection(s) {
+  const c = s.control_sample || {};
+  const t = s.targeted_red || {};
+  const rows = [
+    ['Random control sample', c, 'Drawn uniformly at random from the red budget: estimates the rate among all consignments, without selection bias.'],
+    ['Targeted (red, not control)', t, 'Chosen by the score: the model, valuation, rules and image findings together.'],
+  ];
+  const lift = s.lift;
+  return el('div', { id: 'control-stats' },
+    el('table', { class: 'stats' },
+      el('caption', {}, `Control sample share of the red budget: ${fmtPercent(c.share_of_red_budget ?? NaN, 0)}`),
+      el('thead', {}, el('tr', {}, ...['Group', 'Decisions', 'With outcome', 'Confirmed', 'Hit rate', ''].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, rows.map(([name, r, why]) => el('tr', { 'data-group': name.startsWith('Random') ? 'control' : 'targeted' },
+        el('th', { scope: 'row' }, name, el('div', { class: 'muted small' }, why)),
+        el('td', { class: 'num' }, fmtNumber(r.decisions)), el('td', { class: 'num' }, fmtNumber(r.with_outcome)),
+        el('td', { class: 'num' }, fmtNumber(r.confirmed)), rateCell(r.confirmed || 0, r.with_outcome || 0),
+        el('td', {}, rateBar(r.confirmed || 0, r.with_outcome || 0)))))),
+    el('p', { class: 'lift' }, lift != null
+      ? `Targeting finds ${fmtNumber(lift, 2)} × as many cases per inspection as random selection.`
+      : 'The lift of targeting over random selection needs confirmed outcomes in both groups.'));
+}
+
+function rulesSection(s) {
+  const rules = s.rules?.rules || [];
+  if (!rules.length) return el('p', { class: 'muted', id: 'rule-stats' }, 'No rule profile is installed.');
+  return el('table', { class: 'stats', id: 'rule-stats' },
+    el('caption', {}, `Rule profile version ${s.rules.version}`),
+    el('thead', {}, el('tr', {}, ...['Rule', 'Action', 'Hits', 'With outcome', 'Confirmed', 'Hit rate', ''].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, rules.map((r) => el('tr', { 'data-rule': r.name },
+      el('th', { scope: 'row' }, el('code', {}, r.name), r.active === false ? el('span', { class: 'muted small' }, ' (earlier version)') : null,
+        r.reason ? el('div', { class: 'muted small' }, r.reason) : null),
+      el('td', {}, r.action || '—'),
+      el('td', { class: 'num' }, fmtNumber(r.hits)), el('td', { class: 'num' }, fmtNumber(r.with_outcome)),
+      el('td', { class: 'num' }, fmtNumber(r.confirmed)), rateCell(r.confirmed || 0, r.with_outcome || 0),
+      el('td', {}, rateBar(r.confirmed || 0, r.with_outcome || 0))))));
+}
+
+function channelSection(s) {
+  const byChannel = {};
+  for (const c of s.channels || []) {
+    const k = c.channel;
+    byChannel[k] ||= { decisions: 0, with_outcome: 0, confirmed: 0, control: 0 };
+    byChannel[k].decisions += c.decisions;
+    byChannel[k].with_outcome += c.with_outcome;
+    byChannel[k].confirmed += c.confirmed;
+    if (c.control) byChannel[k].control += c.decisions;
+  }
+  const total = s.decisions || Object.values(byChannel).reduce((a, b) => a + b.decisions, 0);
+  return el('table', { class: 'stats', id: 'channel-stats' },
+    el('caption', {}, `${fmtNumber(total)} decisions in all`),
+    el('thead', {}, el('tr', {}, ...['Channel', 'Decisions', 'Share', 'Of them control', 'With outcome', 'Confirmed', 'Hit rate'].map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, ['red', 'yellow', 'green'].map((ch) => {
+      const r = byChannel[ch] || { decisions: 0, with_outcome: 0, confirmed: 0, control: 0 };
+      return el('tr', { 'data-channel': ch },
+        el('th', { scope: 'row' }, channelBadge(ch)),
+        el('td', { class: 'num', 'data-count': ch }, fmtNumber(r.decisions)),
+        el('td', { class: 'num' }, total ? fmtPercent(r.decisions / total) : '—'),
+        el('td', { class: 'num' }, fmtNumber(r.control)),
+        el('td', { class: 'num' }, fmtNumber(r.with_outcome)), el('td', { class: 'num' }, fmtNumber(r.confirmed)),
+        rateCell(r.confirmed, r.with_outcome));
+    })));
+}
+
+function modelSection(s) {
+  const items = [];
+  if (s.model) items.push(['Risk model', `${s.model.baseline ? 'baseline' : 'gradient-boosted trees'}, ${fmtNumber(s.model.features)} features`]);
+  else items.push(['Risk model', 'none loaded']);
+  items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtNumber(s.valuation.flag_threshold, 2)}` : 'none loaded']);
+  items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
+  const model = s.model_hits || s.sources?.model;
+  return el('div', { id: 'model-stats' },
+    el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
+    model
+      ? el('p', {}, 'Consignments where the model was the strongest reason: ', rateCell(model.confirmed || 0, model.with_outcome || 0).textContent)
+      : el('p', { class: 'muted small' }, 'The hit rate of the targeted selection (above) is the model’s together with rules, valuation and images; the service does not yet report a hit rate per evidence source.'));
+}
+
+export async function render(main, ctx) {
+  setTitle('Analyst');
+  const body = el('div', { class: 'analyst-grid' }, el('p', { class: 'muted' }, 'Loading…'));
+  const updated = el('p', { class: 'muted small', 'aria-live': 'polite' });
+  main.append(el('section', { class: 'analyst-page' },
+    el('div', { class: 'page-head' }, el('h1', {}, 'Hit rates and the control sample'),
+      el('button', { type: 'button', onclick: () => load() }, 'Refresh')), updated, body));
+  if (!ctx.isAnalyst()) {
+    body.replaceChildren(el('p', { class: 'error-box', role: 'alert' }, 'This page is for analysts and administrators.'));
+    return;
+  }
+  async function load() {
+    let s;
+    try {
+      s = await api.stats();
+    } catch (e) {
+      body.replaceChildren(errorBox(e, 'The statistics could not be loaded'));
+      return;
+    }
+    body.replaceChildren(
+      el('section', { class: 'card wide', 'aria-labelledby': 'h-control' }, el('h2', { id: 'h-control' }, 'Control sample against targeted inspections'), controlSection(s)),
+      el('section', { class: 'card', 'aria-labelledby': 'h-channels' }, el('h2', { id: 'h-channels' }, 'Decisions per channel'), channelSection(s)),
+      el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Model and evidence sources'), modelSection(s)),
+      el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s)));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
+  }
+  await load();
+  const timer = setInterval(() => { if (!document.hidden) load(); }, 30000);
+  return () => clearInterval(timer);
+}

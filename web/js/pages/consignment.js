@@ -1,0 +1,312 @@
+// One consignment: the decision with every reason (source and weight), rule hits, valuation,
+// the declaration, the scan viewer for each scan, and the outcome form with the outcomes so far.
+import { api } from '../api.js';
+import { channelBadge, el, errorBox, fmtMoney, fmtNumber, fmtPercent, fmtTime, setTitle, statusBadge } from '../ui.js';
+import { ScanViewer } from '../viewer/viewer.js';
+import { loadScanData } from '../viewer/source.js';
+
+export const OUTCOMES = [
+  ['nothing', 'Nothing found'],
+  ['narcotics', 'Narcotics'],
+  ['weapon', 'Weapon'],
+  ['cigarettes', 'Cigarettes / tobacco'],
+  ['currency', 'Currency'],
+  ['undervaluation', 'Under-valuation'],
+  ['misdeclaration', 'Mis-declared goods'],
+  ['lithium_batteries', 'Lithium batteries'],
+  ['counterfeit', 'Counterfeit goods'],
+  ['other', 'Other (describe in the note)'],
+];
+const OUTCOME_TEXT = Object.fromEntries(OUTCOMES);
+const POLL_MS = 5000;
+
+const SOURCE_TEXT = {
+  model: 'Risk model', valuation: 'Valuation', rules: 'Rule', xray: 'X-ray analysis',
+  detector: 'Threat detector', manifest: 'Manifest check',
+};
+
+// The declaration fields in the order an officer reads them (docs/declarations.md).
+const DECL_FIELDS = [
+  ['declaration_id', 'Declaration'], ['date', 'Date'], ['office_id', 'Office'], ['importer_id', 'Importer'],
+  ['declarant_id', 'Declarant'], ['seller_id', 'Seller'], ['courier_id', 'Courier'], ['hs_code', 'HS code'],
+  ['description', 'Description'], ['origin_country', 'Origin'], ['departure_country', 'Departure'],
+  ['mode_of_transport', 'Transport'], ['net_mass_kg', 'Net mass (kg)'], ['supplementary_units', 'Supplementary units'],
+  ['declared_value', 'Declared value'], ['currency', 'Currency'], ['tax_rate', 'Tax rate (%)'],
+];
+
+function reasonsList(reasons, score) {
+  const total = reasons.reduce((s, r) => s + (r.weight || 0), 0);
+  if (!reasons.length) return el('p', { class: 'muted', id: 'reasons' }, 'No risk evidence: nothing raised the score.');
+  return el('div', { id: 'reasons' },
+    el('ol', { class: 'reasons' }, reasons.map((r) => el('li', { 'data-source': r.source, 'data-kind': r.kind },
+      el('div', { class: 'reason-text' }, r.text),
+      el('div', { class: 'reason-meta' },
+        el('span', { class: `source source-${r.source}` }, SOURCE_TEXT[r.source] || r.source),
+        el('span', { class: 'muted small' }, r.kind || ''),
+        el('span', { class: 'weight' }, 'weight ', el('strong', {}, fmtNumber(r.weight, 3))),
+        el('span', { class: 'share' }, el('span', { class: 'share-bar', style: `--share:${total ? (100 * r.weight) / total : 0}%`, 'aria-hidden': 'true' }),
+          ` ${total ? fmtPercent(r.weight / total, 0) : '—'} of the evidence`)),
+      r.details?.length ? el('ul', { class: 'details' }, r.details.map((d) => el('li', {}, d))) : null,
+      r.box ? el('div', { class: 'muted small' }, `marked in the scan${r.scan_id ? ` ${r.scan_id}` : ''} at x ${r.box[0]}–${r.box[2]}, y ${r.box[1]}–${r.box[3]}`) : null))),
+    el('p', { class: 'muted small' }, `Weights are evidence, −ln(1 − p) of each finding; they add up to ${fmtNumber(total, 3)}, and the score is 1 − e^−${fmtNumber(total, 3)} = ${fmtNumber(score, 3)}.`));
+}
+
+function ruleHits(c) {
+  const hits = (c.rule_hits || []).map((h) => (typeof h === 'string' ? { rule: h } : h));
+  const fromReasons = (c.reasons || []).filter((r) => r.source === 'rules' || String(r.kind).startsWith('rule:'));
+  for (const r of fromReasons) {
+    const name = String(r.kind).replace(/^rule:/, '');
+    const known = hits.find((h) => h.rule === name);
+    if (known) known.text = r.text;
+    else hits.push({ rule: name, text: r.text, weight: r.weight });
+  }
+  if (!hits.length) return el('p', { class: 'muted', id: 'rule-hits' }, 'No analyst rule matched this consignment.');
+  return el('ul', { class: 'rule-hits', id: 'rule-hits' }, hits.map((h) => el('li', {}, el('code', {}, h.rule), h.text ? ` — ${h.text}` : '')));
+}
+
+function valuationSection(c) {
+  const out = [];
+  for (const d of c.declarations || []) {
+    const v = d.valuation || (c.valuation && (c.valuation[d.declaration_id] || c.valuation)) || null;
+    const unit = d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : NaN;
+    const rows = [
+      ['Declared value', fmtMoney(d.declared_value, d.currency)],
+      ['Declared unit price', Number.isFinite(unit) ? `${fmtMoney(unit, d.currency)} per kg` : '—'],
+    ];
+    if (d.supplementary_units > 0) rows.push(['Per supplementary unit', fmtMoney(d.declared_value / d.supplementary_units, d.currency)]);
+    if (v) {
+      const ref = v.reference_unit_price ?? v.unit_price_reference ?? v.reference;
+      const ratio = v.unit_price_ratio ?? v.ratio;
+      if (ref !== undefined) rows.push(['Reference unit price', `${fmtMoney(ref, d.currency)} per kg${v.level ? ` (${v.level})` : ''}`]);
+      if (ratio !== undefined) rows.push(['Declared / reference', fmtPercent(ratio, 0)]);
+      if (v.revenue_at_risk !== undefined) rows.push(['Revenue at risk', fmtMoney(v.revenue_at_risk, d.currency)]);
+    }
+    out.push(el('dl', { class: 'kv valuation', 'data-declaration': d.declaration_id }, rows.flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, val)])));
+  }
+  const flagged = (c.reasons || []).filter((r) => r.source === 'valuation');
+  if (flagged.length) {
+    out.push(el('ul', { class: 'valuation-flags' }, flagged.map((r) => el('li', { class: 'flag' }, r.text, r.details?.length ? ` (${r.details.join('; ')})` : ''))));
+  } else {
+    out.push(el('p', { class: 'muted' }, 'The valuation did not flag this declaration.'));
+  }
+  return el('div', { id: 'valuation' }, out);
+}
+
+function declarationSection(decls) {
+  if (!decls.length) return el('p', { class: 'muted' }, 'No declaration has arrived for this consignment yet; the decision rests on the scan alone.');
+  return el('div', {}, decls.map((d) => {
+    const rows = DECL_FIELDS.filter(([k]) => d[k] !== undefined && d[k] !== null && d[k] !== '')
+      .map(([k, label]) => [label, typeof d[k] === 'number' ? fmtNumber(d[k], k === 'declared_value' ? 2 : k === 'net_mass_kg' ? 3 : 0) : String(d[k])]);
+    const known = new Set(DECL_FIELDS.map(([k]) => k));
+    for (const [k, v] of Object.entries(d)) {
+      if (!known.has(k) && v !== null && v !== '' && typeof v !== 'object' && !['consignment_id', 'inspected', 'fraud', 'critical', 'revenue_recovered'].includes(k)) rows.push([k, String(v)]);
+    }
+    return el('dl', { class: 'kv declaration', 'data-declaration': d.declaration_id }, rows.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-field': k }, v)]));
+  }));
+}
+
+function outcomesList(outcomes) {
+  if (!outcomes?.length) return el('p', { class: 'muted', id: 'outcome-history' }, 'No outcome recorded yet.');
+  return el('ol', { class: 'outcomes', id: 'outcome-history' }, outcomes.map((o) => el('li', { 'data-result': o.result },
+    el('strong', {}, OUTCOME_TEXT[o.result] || o.result),
+    o.corrected_value != null ? ` — corrected value ${fmtNumber(o.corrected_value, 2)}` : '',
+    ` · ${o.officer} · ${fmtTime(o.recorded_at)}`,
+    o.notes ? el('blockquote', {}, o.notes) : null)));
+}
+
+function outcomeForm(c, onRecorded) {
+  const message = el('div', { class: 'form-message', id: 'outcome-message', role: 'status', 'aria-live': 'polite' });
+  const corrected = el('input', { id: 'corrected-value', name: 'corrected_value', type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal' });
+  const currency = (c.declarations || [])[0]?.currency || '';
+  const correctedRow = el('div', { class: 'corrected', hidden: true },
+    el('label', { for: 'corrected-value' }, `Corrected value${currency ? ` (${currency})` : ''}`), corrected,
+    el('p', { class: 'hint' }, 'The value the goods are actually worth, as found.'));
+  const radios = OUTCOMES.map(([value, label]) => el('label', { class: 'radio' },
+    el('input', { type: 'radio', name: 'result', value, id: `result-${value}` }), ` ${label}`));
+  const notes = el('textarea', { id: 'outcome-notes', name: 'notes', rows: '3', maxlength: '10000' });
+  const submit = el('button', { type: 'submit', class: 'primary' }, 'Record outcome');
+  const form = el('form', { class: 'outcome-form', id: 'outcome-form', novalidate: true },
+    el('fieldset', {}, el('legend', {}, 'Found'), el('div', { class: 'radios' }, radios)),
+    correctedRow,
+    el('label', { for: 'outcome-notes' }, 'Note'), notes,
+    submit, message);
+  form.addEventListener('change', () => {
+    const v = form.elements.result.value;
+    correctedRow.hidden = v !== 'undervaluation';
+    corrected.required = v === 'undervaluation';
+  });
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const result = form.elements.result.value;
+    message.className = 'form-message';
+    if (!result) {
+      message.textContent = 'Choose what the inspection found.';
+      message.classList.add('error');
+      form.querySelector('input[name=result]').focus();
+      return;
+    }
+    const body = { result, notes: notes.value.trim() };
+    if (result === 'undervaluation') {
+      const v = parseFloat(corrected.value);
+      if (!(v > 0)) {
+        message.textContent = 'Enter the corrected value (a positive amount) for an under-valuation.';
+        message.classList.add('error');
+        corrected.focus();
+        return;
+      }
+      body.corrected_value = v;
+    }
+    if (result === 'other' && !body.notes) {
+      message.textContent = 'Describe what was found in the note.';
+      message.classList.add('error');
+      notes.focus();
+      return;
+    }
+    submit.disabled = true;
+    message.textContent = 'Recording…';
+    try {
+      const res = await api.recordOutcome(c.consignment_id, body);
+      const rec = res.recorded || {};
+      message.replaceChildren(el('strong', {}, 'Recorded: '),
+        `${OUTCOME_TEXT[rec.result || result] || result} — outcome #${rec.seq ?? '?'} by ${rec.officer || 'you'} at ${fmtTime(rec.recorded_at)}.`);
+      message.classList.add('success');
+      message.dataset.seq = String(rec.seq ?? '');
+      form.reset();
+      correctedRow.hidden = true;
+      await onRecorded(res);
+    } catch (err) {
+      message.textContent = `Not recorded: ${err.message}`;
+      message.classList.add('error');
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+function analysisSummary(scan) {
+  const a = scan.analysis;
+  if (!a) return el('p', { class: 'muted' }, 'This scan has not been analysed (the server has no calibration).');
+  const m = a.materials || {};
+  const parts = [el('p', {}, `Materials: organic ${fmtNumber(m.organic_kg, 2)} kg · inorganic ${fmtNumber(m.inorganic_kg, 2)} kg · metal ${fmtNumber(m.metal_kg, 2)} kg`)];
+  if (a.detections?.length) {
+    parts.push(el('ul', { class: 'detections' }, a.detections.map((d) => el('li', {}, `${d.class} ${fmtNumber(d.score, 2)} at [${(d.box || []).join(', ')}]`))));
+  }
+  if (a.objects?.length) {
+    parts.push(el('table', { class: 'objects compact' },
+      el('caption', {}, `${a.objects.length} segmented object${a.objects.length === 1 ? '' : 's'}`),
+      el('thead', {}, el('tr', {}, ...['#', 'Material', 'Z_eff', 'Mass (kg)', 'Area (cm²)', 'Box'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, a.objects.slice(0, 30).map((o) => el('tr', {},
+        el('td', {}, String(o.id)), el('td', {}, o.material), el('td', { class: 'num' }, fmtNumber(o.z_eff, 1)),
+        el('td', { class: 'num' }, fmtNumber(o.mass_kg, 3)), el('td', { class: 'num' }, fmtNumber(o.area_cm2, 1)),
+        el('td', {}, (o.box || []).join(', ')))))));
+  }
+  return el('div', { class: 'analysis' }, parts);
+}
+
+async function showScan(container, scan, reasons) {
+  container.replaceChildren();
+  const viewerRoot = el('div', { id: `viewer-${scan.scan_id}` });
+  container.append(viewerRoot, el('details', { class: 'analysis-details' }, el('summary', {}, 'Analysis figures'), analysisSummary(scan)));
+  const viewer = new ScanViewer(viewerRoot, { idPrefix: 'sv' });
+  viewer.setStatus('Loading the scan…');
+  window.__clearsightViewer = viewer;  // for the browser tests and the console
+  try {
+    const { data, channels, approximate, source } = await loadScanData(scan);
+    viewer.setData(data, channels, { approximate, source });
+    viewer.setAnalysis(scan.analysis, reasons.filter((r) => r.box && (!r.scan_id || r.scan_id === scan.scan_id)));
+    viewerRoot.dataset.ready = 'true';
+  } catch (e) {
+    viewer.setStatus(`The scan could not be shown: ${e.message}`, true);
+    viewerRoot.dataset.ready = 'error';
+  }
+  return viewer;
+}
+
+export async function render(main, ctx) {
+  const id = ctx.arg;
+  setTitle(`Consignment ${id}`);
+  const aborter = new AbortController();
+  main.append(el('p', { class: 'muted' }, 'Loading…'));
+  let c;
+  try {
+    c = await api.consignment(id, aborter.signal);
+  } catch (e) {
+    main.replaceChildren(el('h1', {}, `Consignment ${id}`), errorBox(e, 'It could not be loaded'), el('p', {}, el('a', { href: '#/queue' }, 'Back to the queue')));
+    return;
+  }
+  const head = el('div', { class: 'consignment-head', id: 'decision-head' });
+  const updated = el('div', { class: 'flash flash-info updated-banner', id: 'decision-updated', role: 'status', hidden: true },
+    el('span'), el('button', { type: 'button', onclick: () => ctx.reload() }, 'Show the new decision'));
+  const renderHead = (d) => head.replaceChildren(
+    el('div', { class: 'head-line' }, channelBadge(d.channel, { control: d.control }), statusBadge(d.status),
+      el('span', { class: 'score' }, 'Risk score ', el('strong', { id: 'score' }, fmtNumber(d.score, 3))),
+      d.outcome ? el('span', { class: 'badge outcome', 'data-outcome': d.outcome }, `Outcome: ${OUTCOME_TEXT[d.outcome] || d.outcome}`) : null,
+      el('span', { class: 'selection' }, d.control ? el('strong', {}, 'Random control sample: inspect it whatever the score. ') : '', d.selection || '')),
+    el('p', { class: 'muted small' }, `Decision version ${d.version} · office ${d.lane || '—'} · date ${d.date} · received ${fmtTime(d.created_at)} · updated ${fmtTime(d.updated_at)}`));
+  renderHead(c);
+
+  const history = el('div', {}, outcomesList(c.outcomes));
+  const scansBox = el('div', { class: 'scans' });
+  let viewer = null;
+  const reasons = c.reasons || [];
+
+  const reasonsCard = el('section', { 'aria-labelledby': 'h-reasons', class: 'card' }, el('h2', { id: 'h-reasons' }, 'Decision and reasons'), reasonsList(reasons, c.score));
+  const outcomeCard = el('section', { 'aria-labelledby': 'h-outcome', class: 'card' }, el('h2', { id: 'h-outcome' }, 'Inspection outcome'),
+    ['officer', 'analyst', 'admin'].includes(ctx.user?.role)
+      ? outcomeForm(c, async () => {
+        const fresh = await api.consignment(id);
+        renderHead(fresh);
+        history.replaceChildren(outcomesList(fresh.outcomes));
+      })
+      : el('p', { class: 'muted' }, 'Your role cannot record outcomes.'),
+    el('h3', {}, 'Outcomes recorded'), history);
+  const scanCard = el('section', { 'aria-labelledby': 'h-scan', class: 'card scan-card' }, el('h2', { id: 'h-scan' }, 'X-ray scan'), scansBox);
+  const facts = el('div', { class: 'facts-grid' },
+    el('section', { 'aria-labelledby': 'h-declaration', class: 'card' }, el('h2', { id: 'h-declaration' }, 'Declaration'), declarationSection(c.declarations || [])),
+    el('section', { 'aria-labelledby': 'h-valuation', class: 'card' }, el('h2', { id: 'h-valuation' }, 'Valuation'), valuationSection(c)),
+    el('section', { 'aria-labelledby': 'h-rules', class: 'card' }, el('h2', { id: 'h-rules' }, 'Rule hits'), ruleHits(c)));
+  const back = sessionStorage.getItem('cs-last-queue') || '#/queue';
+  // The scan beside the reasons and the outcome form: an officer sees why, looks, and records
+  // without scrolling; the declaration, valuation and rule hits follow below.
+  main.replaceChildren(el('section', { class: 'consignment-page' },
+    el('div', { class: 'title-row' }, el('a', { href: back, class: 'crumbs' }, '← Queue'), el('h1', {}, `Consignment ${c.consignment_id}`)),
+    head, updated,
+    el('div', { class: 'consignment-grid' }, scanCard, el('div', { class: 'side-col' }, reasonsCard, outcomeCard)),
+    facts));
+
+  const scans = c.scans || [];
+  if (!scans.length) {
+    scansBox.append(el('p', { class: 'muted', id: 'no-scan' }, 'No scan for this consignment. The decision rests on the declaration.'));
+  } else {
+    if (scans.length > 1) {
+      const sel = el('select', { id: 'scan-select' }, scans.map((s) => el('option', { value: s.scan_id }, `${s.scan_id} (${fmtTime(s.received_at)})`)));
+      const holder = el('div');
+      sel.addEventListener('change', async () => { viewer?.destroy(); viewer = await showScan(holder, scans.find((s) => s.scan_id === sel.value), reasons); });
+      scansBox.append(el('label', { for: 'scan-select' }, 'Scan '), sel, holder);
+      viewer = await showScan(holder, scans[0], reasons);
+    } else {
+      const holder = el('div');
+      scanCard.querySelector('h2').append(el('span', { class: 'muted small scan-meta' }, ` Scan ${scans[0].scan_id} · ${scans[0].width} × ${scans[0].height} px · ${scans[0].meta?.pixel_mm ? `${scans[0].meta.pixel_mm} mm/px · ` : ''}received ${fmtTime(scans[0].received_at)}`));
+      scansBox.append(holder);
+      viewer = await showScan(holder, scans[0], reasons);
+    }
+  }
+  // A scan or declaration that arrives later changes the decision: say so, without pulling the
+  // page from under the officer.
+  let shownVersion = c.version;
+  let shownScans = scans.length;
+  const timer = setInterval(async () => {
+    if (document.hidden) return;
+    try {
+      const fresh = await api.consignment(id, aborter.signal);
+      if (fresh.version !== shownVersion || (fresh.scans || []).length !== shownScans) {
+        shownVersion = fresh.version;
+        shownScans = (fresh.scans || []).length;
+        updated.hidden = false;
+        updated.querySelector('span').textContent = `The decision was updated (version ${fresh.version}, ${fresh.channel}${shownScans > scans.length ? ', a new scan' : ''}). `;
+      }
+    } catch { /* the next poll tries again; a 401 is handled by the app */ }
+  }, POLL_MS);
+  return () => { clearInterval(timer); aborter.abort(); viewer?.destroy(); };
+}

@@ -1,0 +1,237 @@
+// The queue: consignments with their decision, filtered by office, channel and status, sorted by
+// the columns the service can sort on, paged, with a live count polled every few seconds.
+import { api } from '../api.js';
+import { channelBadge, el, errorBox, fmtMoney, fmtNumber, setTitle, statusBadge } from '../ui.js';
+
+const POLL_MS = 5000;
+const SORTABLE = { consignment_id: 'Consignment', created: 'Received', score: 'Risk score', updated: 'Updated' };
+const PAGE_SIZES = [10, 25, 50, 100];
+
+function filtersFrom(params) {
+  return {
+    office: params.get('office') || '',
+    channel: params.get('channel') || '',
+    status: params.get('status') || 'pending',
+    sort: params.get('sort') || '-score',
+    limit: PAGE_SIZES.includes(+params.get('limit')) ? +params.get('limit') : 50,
+    page: Math.max(1, parseInt(params.get('page') || '1', 10) || 1),
+  };
+}
+
+function hashOf(f) {
+  const q = new URLSearchParams();
+  for (const k of ['office', 'channel', 'status', 'sort', 'limit', 'page']) {
+    const v = f[k];
+    const dflt = { status: 'pending', sort: '-score', limit: 50, page: 1 }[k];
+    if (v !== '' && v !== undefined && v !== dflt) q.set(k, v);
+  }
+  const s = q.toString();
+  return `#/queue${s ? `?${s}` : ''}`;
+}
+
+// The declaration behind a queue row: the service may embed a summary; otherwise the first
+// declaration of the consignment is fetched (few rows per page, loopback: cheap enough).
+function declarationOf(item) {
+  return item.declaration || (Array.isArray(item.declarations) ? item.declarations[0] : null);
+}
+
+export async function render(main, ctx) {
+  setTitle('Queue');
+  sessionStorage.setItem('cs-last-queue', location.hash || '#/queue');
+  const f = filtersFrom(ctx.params);
+  const aborter = new AbortController();
+  const knownOffices = new Set(JSON.parse(sessionStorage.getItem('cs-offices') || '[]'));
+
+  const officeInput = el('input', { id: 'f-office', name: 'office', value: f.office, list: 'office-list', placeholder: 'all offices', size: '12', autocomplete: 'off' });
+  const officeList = el('datalist', { id: 'office-list' });
+  const channelSel = el('select', { id: 'f-channel', name: 'channel' },
+    ...[['', 'All channels'], ['red', 'Red · inspect'], ['yellow', 'Yellow · documents'], ['green', 'Green · release']]
+      .map(([v, t]) => el('option', { value: v, selected: f.channel === v }, t)));
+  const statusSel = el('select', { id: 'f-status', name: 'status' },
+    ...[['pending', 'Pending'], ['released', 'Released'], ['done', 'Done'], ['all', 'All']]
+      .map(([v, t]) => el('option', { value: v, selected: f.status === v }, t)));
+  const limitSel = el('select', { id: 'f-limit', name: 'limit' },
+    ...PAGE_SIZES.map((n) => el('option', { value: String(n), selected: f.limit === n }, `${n} per page`)));
+  const apply = () => {
+    location.hash = hashOf({ ...f, office: officeInput.value.trim(), channel: channelSel.value, status: statusSel.value, limit: +limitSel.value, page: 1 });
+  };
+  for (const s of [channelSel, statusSel, limitSel]) s.addEventListener('change', apply);
+  const filterForm = el('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the queue' },
+    el('label', { for: 'f-office' }, 'Office'), officeInput, officeList,
+    el('label', { for: 'f-channel' }, 'Channel'), channelSel,
+    el('label', { for: 'f-status' }, 'Status'), statusSel,
+    el('label', { for: 'f-limit', class: 'visually-hidden' }, 'Rows per page'), limitSel,
+    el('button', { type: 'submit' }, 'Apply'),
+    el('button', { type: 'button', class: 'link-button', onclick: () => { location.hash = '#/queue'; } }, 'Clear filters'));
+  filterForm.addEventListener('submit', (e) => { e.preventDefault(); apply(); });
+
+  const liveCount = el('p', { class: 'live-count', id: 'live-count', 'aria-live': 'polite' }, 'Counting…');
+  const summary = el('ul', { class: 'channel-summary', 'aria-label': 'Pending consignments per channel' });
+  const refreshBtn = el('button', { type: 'button', class: 'refresh', hidden: true, onclick: () => load() }, 'Refresh');
+  const tableWrap = el('div', { class: 'table-wrap' });
+  const pager = el('nav', { class: 'pager', 'aria-label': 'Pages' });
+
+  main.append(el('section', { class: 'queue-page' },
+    el('div', { class: 'page-head' }, el('h1', {}, 'Inspection queue'), summary),
+    filterForm,
+    el('div', { class: 'live-row' }, liveCount, refreshBtn),
+    tableWrap, pager));
+
+  let shownTotal = null;
+  let lastItems = [];
+
+  function header(key, label) {
+    if (!SORTABLE[key]) return el('th', { scope: 'col' }, label);
+    const active = f.sort.replace(/^-/, '') === key;
+    const desc = f.sort.startsWith('-');
+    const next = active ? (desc ? key : `-${key}`) : (key === 'score' || key === 'updated' || key === 'created' ? `-${key}` : key);
+    return el('th', { scope: 'col', 'aria-sort': active ? (desc ? 'descending' : 'ascending') : 'none' },
+      el('button', {
+        type: 'button', class: 'sort', 'data-sort': key,
+        title: `Sort by ${label.toLowerCase()}`,
+        onclick: () => { location.hash = hashOf({ ...f, sort: next, page: 1 }); },
+      }, label, el('span', { class: 'sort-icon', 'aria-hidden': 'true' }, active ? (desc ? ' ▼' : ' ▲') : ' ↕')));
+  }
+
+  function row(item) {
+    const d = declarationOf(item);
+    const top = (item.reasons || [])[0];
+    const cells = {
+      date: el('td', { 'data-col': 'date' }, d?.date || item.date || '—'),
+      importer: el('td', { 'data-col': 'importer' }, d?.importer_id || '…'),
+      hs: el('td', { 'data-col': 'hs' }, d?.hs_code || '…'),
+      origin: el('td', { 'data-col': 'origin' }, d?.origin_country || '…'),
+      value: el('td', { 'data-col': 'value', class: 'num' }, d ? fmtMoney(d.declared_value, d.currency) : '…'),
+    };
+    const href = `#/consignment/${encodeURIComponent(item.consignment_id)}`;
+    const tr = el('tr', { 'data-id': item.consignment_id, 'data-channel': item.channel, 'data-score': String(item.score) },
+      el('th', { scope: 'row', 'data-col': 'id' }, el('a', { href }, item.consignment_id),
+        item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣ scan') : null),
+      cells.date, cells.importer, cells.hs, cells.origin, cells.value,
+      el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
+      el('td', { 'data-col': 'channel' }, channelBadge(item.channel, { control: item.control })),
+      el('td', { 'data-col': 'status' }, statusBadge(item.status)),
+      el('td', { 'data-col': 'reason', class: 'reason' }, top ? `${top.text}` : el('span', { class: 'muted' }, 'no risk evidence')),
+      el('td', { 'data-col': 'office' }, item.lane || '—'));
+    // A click anywhere on the row opens it, like the link does.
+    tr.addEventListener('click', (e) => { if (!e.target.closest('a') && !window.getSelection().toString()) location.hash = href; });
+    if (!d) tr.fillDeclaration = (decl) => {
+      cells.date.textContent = decl?.date || item.date || '—';
+      cells.importer.textContent = decl?.importer_id || '—';
+      cells.hs.textContent = decl?.hs_code || '—';
+      cells.origin.textContent = decl?.origin_country || '—';
+      cells.value.textContent = decl ? fmtMoney(decl.declared_value, decl.currency) : '—';
+    };
+    return tr;
+  }
+
+  async function fillMissing(rows) {
+    const todo = rows.filter((r) => r.fillDeclaration);
+    let next = 0;
+    const worker = async () => {
+      while (next < todo.length && !aborter.signal.aborted) {
+        const tr = todo[next++];
+        try {
+          const c = await api.consignment(tr.dataset.id, aborter.signal);
+          tr.fillDeclaration((c.declarations || [])[0]);
+        } catch (e) {
+          if (e.name === 'AbortError') return;
+          tr.fillDeclaration(null);
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+  }
+
+  async function load() {
+    refreshBtn.hidden = true;
+    tableWrap.setAttribute('aria-busy', 'true');
+    let page;
+    try {
+      page = await api.queue({ office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit }, aborter.signal);
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      tableWrap.replaceChildren(errorBox(e, 'The queue could not be loaded'));
+      tableWrap.removeAttribute('aria-busy');
+      return;
+    }
+    lastItems = page.items;
+    shownTotal = page.total;
+    for (const it of page.items) if (it.lane) knownOffices.add(it.lane);
+    sessionStorage.setItem('cs-offices', JSON.stringify([...knownOffices].slice(0, 200)));
+    officeList.replaceChildren(...[...knownOffices].sort().map((o) => el('option', { value: o })));
+    const rows = page.items.map(row);
+    const table = el('table', { class: 'queue', id: 'queue-table' },
+      el('caption', { class: 'visually-hidden' }, 'Consignments in the queue; column headers with buttons sort the table'),
+      el('thead', {}, el('tr', {},
+        header('consignment_id', 'Consignment'), header('date', 'Date'), header('importer', 'Importer'), header('hs', 'HS code'),
+        header('origin', 'Origin'), header('value', 'Declared value'), header('score', 'Risk score'), header('channel', 'Channel'),
+        header('status', 'Status'), header('reason', 'Top reason'), header('office', 'Office'))),
+      el('tbody', {}, rows));
+    const sortLabel = `${SORTABLE[f.sort.replace(/^-/, '')] || f.sort}, ${f.sort.startsWith('-') ? 'descending' : 'ascending'}`;
+    tableWrap.replaceChildren(page.items.length ? table : el('p', { class: 'empty' }, 'Nothing in the queue for these filters.'),
+      el('p', { class: 'muted small' }, `Sorted by ${sortLabel}. Sortable columns have a button in their header.`));
+    tableWrap.removeAttribute('aria-busy');
+    renderPager(page.total);
+    updateCount(page.total, null);
+    fillMissing(rows);
+  }
+
+  function renderPager(total) {
+    const pages = Math.max(1, Math.ceil(total / f.limit));
+    const from = total ? (f.page - 1) * f.limit + 1 : 0;
+    const to = Math.min(total, f.page * f.limit);
+    const go = (p) => { location.hash = hashOf({ ...f, page: p }); };
+    pager.replaceChildren(
+      el('button', { type: 'button', disabled: f.page <= 1, onclick: () => go(f.page - 1), 'aria-label': 'Previous page' }, '← Previous'),
+      el('span', { class: 'pager-info', id: 'pager-info' }, `${from}–${to} of ${total} · page ${f.page} of ${pages}`),
+      el('button', { type: 'button', disabled: f.page >= pages, onclick: () => go(f.page + 1), 'aria-label': 'Next page' }, 'Next →'));
+  }
+
+  function updateCount(total, polledAt) {
+    const t = (polledAt || new Date()).toLocaleTimeString('en-GB');
+    liveCount.replaceChildren(el('strong', { id: 'queue-total', 'data-total': String(total) }, fmtNumber(total)),
+      ` consignment${total === 1 ? '' : 's'} match these filters · live, checked ${t}`);
+    liveCount.dataset.total = String(total);
+  }
+
+  async function poll() {
+    try {
+      const base = { office: f.office, status: f.status, limit: 1, offset: 0 };
+      const [now, red, yellow, green] = await Promise.all([
+        api.queue({ ...base, channel: f.channel }, aborter.signal),
+        api.queue({ office: f.office, status: 'pending', channel: 'red', limit: 1 }, aborter.signal),
+        api.queue({ office: f.office, status: 'pending', channel: 'yellow', limit: 1 }, aborter.signal),
+        api.queue({ office: f.office, status: 'pending', channel: 'green', limit: 1 }, aborter.signal),
+      ]);
+      summary.replaceChildren(
+        el('li', {}, channelBadge('red'), el('strong', { 'data-count': 'red' }, ` ${fmtNumber(red.total)}`), ' pending'),
+        el('li', {}, channelBadge('yellow'), el('strong', { 'data-count': 'yellow' }, ` ${fmtNumber(yellow.total)}`), ' pending'),
+        el('li', {}, channelBadge('green'), el('strong', { 'data-count': 'green' }, ` ${fmtNumber(green.total)}`), ' pending'));
+      updateCount(now.total, new Date());
+      if (shownTotal !== null && now.total !== shownTotal) {
+        const diff = now.total - shownTotal;
+        refreshBtn.hidden = false;
+        refreshBtn.textContent = `Refresh (${diff > 0 ? `${diff} new` : `${-diff} fewer`})`;
+      }
+    } catch (e) {
+      if (e.name === 'AbortError') return;
+      liveCount.textContent = `Live count unavailable: ${e.message}`;
+    }
+  }
+
+  await load();
+  poll();
+  const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
+  // Keyboard: "/" focuses the office filter; j/k move between rows' links.
+  const onKey = (e) => {
+    if (e.target.closest('input, select, textarea') || e.ctrlKey || e.metaKey || e.altKey) return;
+    const links = [...main.querySelectorAll('#queue-table tbody th a')];
+    const i = links.indexOf(document.activeElement);
+    if (e.key === '/') { e.preventDefault(); officeInput.focus(); }
+    else if (e.key === 'j' && links.length) { e.preventDefault(); links[Math.min(links.length - 1, i + 1)].focus(); }
+    else if (e.key === 'k' && links.length) { e.preventDefault(); links[Math.max(0, i - 1)].focus(); }
+  };
+  document.addEventListener('keydown', onKey);
+  return () => { clearInterval(timer); aborter.abort(); document.removeEventListener('keydown', onKey); void lastItems; };
+}

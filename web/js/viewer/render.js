@@ -1,0 +1,124 @@
+// Pure rendering of a dual-energy scan into RGBA pixels: no DOM, so node tests can run it.
+//
+// Pixels are transmissions (scan format v1: round(65535 * I/I0), 1..65535; air bright, dense
+// dark). Window/level works over transmission 0..1 as the service's renderer does:
+// display = (t - level) / window + 0.5, clamped to 0..1.
+//
+// Views:
+//   gray      both energies fused (geometric mean of the transmissions)
+//   high      the high-energy image only
+//   low       the low-energy image only
+//   material  the standard screening colours (organic orange, inorganic green, metal blue,
+//             impenetrable black) from the per-pixel material classes of the scan's analysis,
+//             brightness from the high-energy image through the window/level.
+
+export const MATERIAL_NAMES = ['none', 'organic', 'inorganic', 'metal', 'impenetrable'];
+// The same hues as the service's RenderMaterialPng.
+export const MATERIAL_HUES = [[255, 255, 255], [255, 140, 0], [40, 170, 40], [40, 90, 230], [0, 0, 0]];
+
+export function attenuation(pixel) {
+  return 0 - Math.log(Math.max(1, pixel) / 65535);  // 0, not -0, for air
+}
+
+// The geometric mean of both energies, as one 16-bit image (computed once per scan).
+export function fuseEnergies(low, high) {
+  const out = new Uint16Array(low.length);
+  for (let i = 0; i < low.length; i++) out[i] = Math.round(Math.sqrt(low[i] * high[i]));
+  return out;
+}
+
+// Window and level that stretch the 2nd..99.8th percentile of one page (the service's automatic
+// window).
+export function autoWindow(page) {
+  const hist = new Uint32Array(65536);
+  for (let i = 0; i < page.length; i++) hist[page[i]]++;
+  const pct = (q) => {
+    const target = Math.floor(q * page.length);
+    let acc = 0;
+    for (let v = 0; v < 65536; v++) if ((acc += hist[v]) > target) return v / 65535;
+    return 1;
+  };
+  const lo = pct(0.02);
+  let hi = pct(0.998);
+  if (hi - lo < 1e-3) hi = lo + 1e-3;
+  return { window: hi - lo, level: (hi + lo) / 2 };
+}
+
+// 65536-entry table from pixel value to display value 0..255.
+export function windowLut(window, level, invert = false) {
+  const lut = new Uint8Array(65536);
+  const w = Math.max(window, 1e-4);
+  for (let v = 0; v < 65536; v++) {
+    let d = (v / 65535 - level) / w + 0.5;
+    d = d < 0 ? 0 : d > 1 ? 1 : d;
+    if (invert) d = 1 - d;
+    lut[v] = Math.round(255 * d);
+  }
+  return lut;
+}
+
+// Colour saturation by high-energy pixel value: thin objects fade to white, as on the service
+// (full colour from an attenuation of 0.3 on).
+let satLut = null;
+function saturationLut() {
+  if (!satLut) {
+    satLut = new Float32Array(65536);
+    for (let v = 0; v < 65536; v++) {
+      const hh = attenuation(v);
+      satLut[v] = hh >= 0.3 ? 1 : hh / 0.3;
+    }
+  }
+  return satLut;
+}
+
+// Renders into `out` (Uint8ClampedArray of width*height*4). `data` holds
+// {low, high, fused, material} (material optional: Uint8Array of classes). Returns false when
+// the view cannot be drawn from the data (material view without classes).
+export function renderView(data, view, { window, level, invert = false }, out) {
+  const n = data.low.length;
+  const lut = windowLut(window, level, invert);
+  if (view === 'material') {
+    if (!data.material) return false;
+    const high = data.high;
+    const mat = data.material;
+    const sats = saturationLut();
+    for (let i = 0, o = 0; i < n; i++, o += 4) {
+      const m = mat[i] > 4 ? 4 : mat[i];
+      const b = lut[high[i]] / 255;
+      const sat = sats[high[i]];
+      const hue = MATERIAL_HUES[m];
+      for (let k = 0; k < 3; k++) {
+        const col = (1 - sat) * 255 + sat * hue[k];
+        // A floor of 0.3 keeps the hue of dense objects visible (the service uses 0.15).
+        out[o + k] = m === 4 ? 0 : m === 0 ? 255 * (0.25 + 0.75 * b) : col * (0.3 + 0.7 * b);
+      }
+      out[o + 3] = 255;
+    }
+    return true;
+  }
+  const page = view === 'low' ? data.low : view === 'high' ? data.high : data.fused;
+  for (let i = 0, o = 0; i < n; i++, o += 4) {
+    const g = lut[page[i]];
+    out[o] = g;
+    out[o + 1] = g;
+    out[o + 2] = g;
+    out[o + 3] = 255;
+  }
+  return true;
+}
+
+// Outline of every labelled region (object id != 0 with a neighbour of another id), as a list
+// of pixel indices; drawn over the image as the segmentation overlay.
+export function labelOutline(labels, width, height) {
+  const edge = [];
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const l = labels[i];
+      if (!l) continue;
+      if (x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+          labels[i - 1] !== l || labels[i + 1] !== l || labels[i - width] !== l || labels[i + width] !== l) edge.push(i);
+    }
+  }
+  return edge;
+}
