@@ -186,6 +186,9 @@ class StoreTxn {
 
   virtual Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) = 0;
   virtual Status InsertDeclaration(const DeclarationRow& row) = 0;
+  // Inserts unless a declaration with this id exists; returns whether it inserted (one statement
+  // for the common case of a new id).
+  virtual Result<bool> InsertDeclarationIfAbsent(const DeclarationRow& row) = 0;
   virtual Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) = 0;
 
   // Findings as JSON text, keyed by consignment and origin ("declaration:<id>", "scan:<id>").

@@ -39,8 +39,10 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     done.push_back(store->WriteAsync([&, i](StoreTxn& txn) -> Status {
       const DeclarationRow& row = rows[i];
       SubmitResult& out = results[i];
-      CS_ASSIGN_OR_RETURN(auto existing, txn.GetDeclaration(row.declaration_id));
-      if (existing) {
+      CS_ASSIGN_OR_RETURN(bool inserted, txn.InsertDeclarationIfAbsent(row));
+      if (!inserted) {
+        CS_ASSIGN_OR_RETURN(auto existing, txn.GetDeclaration(row.declaration_id));
+        if (!existing) return Status::Internal("declaration '" + row.declaration_id + "' vanished");
         if (existing->content_sha256 != row.content_sha256)
           return Status::AlreadyExists("declaration '" + row.declaration_id +
                                        "' is already stored with different content; a correction needs a new "
@@ -49,12 +51,11 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         CS_ASSIGN_OR_RETURN(out.decision, txn.GetDecision(existing->consignment_id));
         return Status::Ok();
       }
-      CS_RETURN_IF_ERROR(txn.InsertDeclaration(row));
       CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, "declaration:" + row.declaration_id, findings[i]));
       if (!assessments[i].rule_hits.empty())
         CS_RETURN_IF_ERROR(txn.PutRuleHits(row.consignment_id, assessments[i].rule_hits));
-      CS_ASSIGN_OR_RETURN(DecisionRow decision,
-                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, "declaration:" + row.declaration_id));
+      CS_ASSIGN_OR_RETURN(DecisionRow decision, Refuse(txn, row.consignment_id, &batch.rows[i], actor,
+                                                       "declaration:" + row.declaration_id, assessments[i].findings));
       out.decision = std::move(decision);
       out.status = "created";
       return Status::Ok();

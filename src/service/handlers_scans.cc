@@ -156,7 +156,8 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
     CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, "scan:" + row.scan_id, findings_json));
-    CS_ASSIGN_OR_RETURN(decision, Refuse(txn, row.consignment_id, nullptr, caller.username, "scan:" + row.scan_id));
+    CS_ASSIGN_OR_RETURN(decision,
+                        Refuse(txn, row.consignment_id, nullptr, caller.username, "scan:" + row.scan_id, findings));
     result = "created";
     return Status::Ok();
   }));

@@ -514,18 +514,25 @@ json ReasonsJson(const std::vector<FusedReason>& reasons) {
 
 Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& consignment_id,
                                           const Declaration* declared, const std::string& actor,
-                                          const std::string& trigger) {
-  CS_ASSIGN_OR_RETURN(auto stored, txn.FindingsOf(consignment_id));
+                                          const std::string& trigger, const std::vector<Finding>& written) {
+  CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
   std::vector<Finding> all;
   bool has_scan = false, has_declaration = false;
-  for (const auto& [origin, text] : stored) {
-    CS_ASSIGN_OR_RETURN(auto findings, FindingsFromJson(text));
-    for (auto& f : findings) all.push_back(std::move(f));
-    has_scan |= StartsWith(origin, "scan:");
-    has_declaration |= StartsWith(origin, "declaration:");
+  if (!prev) {
+    // Findings are only ever stored with a decision: a first decision has just these.
+    all = written;
+    has_scan = StartsWith(trigger, "scan:");
+    has_declaration = StartsWith(trigger, "declaration:");
+  } else {
+    CS_ASSIGN_OR_RETURN(auto stored, txn.FindingsOf(consignment_id));
+    for (const auto& [origin, text] : stored) {
+      CS_ASSIGN_OR_RETURN(auto findings, FindingsFromJson(text));
+      for (auto& f : findings) all.push_back(std::move(f));
+      has_scan |= StartsWith(origin, "scan:");
+      has_declaration |= StartsWith(origin, "declaration:");
+    }
   }
   FusedRisk fused = Fuse(all, options.fusion);
-  CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
   SelectionInput in;
   in.consignment_id = consignment_id;
   if (declared) {

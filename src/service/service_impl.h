@@ -124,8 +124,11 @@ struct Service::Impl {
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
   std::shared_ptr<const DeclarationRisk> CurrentRisk();
   // Re-fuses all findings of a consignment and stores the new decision (inside a write).
+  // `written` are the findings this write just stored under `trigger` ("declaration:<id>" or
+  // "scan:<id>"); a consignment without an earlier decision has no others.
   Result<DecisionRow> Refuse(StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-                             const std::string& actor, const std::string& trigger);
+                             const std::string& actor, const std::string& trigger,
+                             const std::vector<Finding>& written);
 
   // ---- handlers_decisions.cc ----
   struct SubmitResult {

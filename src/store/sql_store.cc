@@ -150,9 +150,16 @@ Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name) {
   return std::optional<UserRow>(ToUser(rows[0]));
 }
 
+// The last audit entry (seq, hash), cached by the writer so that an append costs one INSERT.
+struct AuditHead {
+  bool known = false;
+  int64_t seq = 0;
+  std::string hash;
+};
+
 class SqlTxn : public StoreTxn {
  public:
-  explicit SqlTxn(SqlConn& c) : c_(c) {}
+  SqlTxn(SqlConn& c, AuditHead* head) : c_(c), head_(head) {}
 
   Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) override {
     return QueryDeclaration(c_, id);
@@ -163,6 +170,14 @@ class SqlTxn : public StoreTxn {
               {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date}, d.content_sha256, d.json,
                d.received_ms})
         .status();
+  }
+  Result<bool> InsertDeclarationIfAbsent(const DeclarationRow& d) override {
+    CS_ASSIGN_OR_RETURN(int64_t n, c_.Exec(std::string("INSERT INTO declarations (") + kDeclCols +
+                                               ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
+                                               "ON CONFLICT (declaration_id) DO NOTHING",
+                                           {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
+                                            d.content_sha256, d.json, d.received_ms}));
+    return n > 0;
   }
   Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) override {
     CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT declaration_id FROM declarations WHERE consignment_id = $1 "
@@ -272,20 +287,39 @@ class SqlTxn : public StoreTxn {
         .status();
   }
   Status Audit(AuditEntry* e) override {
-    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", {}));
-    e->seq = rows.empty() ? 1 : rows[0].Int(0) + 1;
-    e->prev_hash = rows.empty() ? std::string(64, '0') : rows[0].Text(1);
     if (e->at_ms == 0) e->at_ms = NowMs();
-    e->hash = AuditHash(e->prev_hash, *e);
-    return c_
-        .Exec("INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
-              "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-              {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash})
-        .status();
+    // Another writer (a second process on the same database) may have appended since the head
+    // was cached: the insert then collides on seq, and the head is read again.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      if (!head_->known || attempt > 0) {
+        CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", {}));
+        head_->seq = rows.empty() ? 0 : rows[0].Int(0);
+        head_->hash = rows.empty() ? std::string(64, '0') : rows[0].Text(1);
+        head_->known = true;
+      }
+      e->seq = head_->seq + 1;
+      e->prev_hash = head_->hash;
+      e->hash = AuditHash(e->prev_hash, *e);
+      auto ins = c_.Exec("INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
+                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (seq) DO NOTHING",
+                         {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash});
+      if (!ins.ok()) {
+        head_->known = false;
+        return ins.status();
+      }
+      if (*ins == 1) {
+        head_->seq = e->seq;
+        head_->hash = e->hash;
+        return Status::Ok();
+      }
+    }
+    head_->known = false;
+    return Status::Internal("audit log: could not append after re-reading its head");
   }
 
  private:
   SqlConn& c_;
+  AuditHead* head_;
 };
 
 class SqlStore : public Store {
@@ -296,7 +330,9 @@ class SqlStore : public Store {
       stopping_ = true;
     }
     cv_.notify_all();
+    checkpoint_cv_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
+    if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
   }
 
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& o) {
@@ -331,6 +367,14 @@ class SqlStore : public Store {
     for (int i = 0; i < std::max(1, o.read_connections); ++i) {
       CS_ASSIGN_OR_RETURN(auto c, open());
       s->readers_.push_back(std::move(c));
+    }
+    if (!pg) {
+      // Checkpoints (copying the WAL into the database file, with an fsync) run on their own
+      // connection and thread, so a commit never waits for one; the writer's own automatic
+      // checkpoint stays as a backstop should this thread fall far behind.
+      CS_RETURN_IF_ERROR(s->writer_->ExecScript("PRAGMA wal_autocheckpoint=20000"));
+      CS_ASSIGN_OR_RETURN(s->checkpointer_, open());
+      s->checkpoint_thread_ = std::thread([p = s.get()] { p->CheckpointLoop(); });
     }
     s->writer_thread_ = std::thread([p = s.get()] { p->WriterLoop(); });
     return std::unique_ptr<Store>(std::move(s));
@@ -563,10 +607,22 @@ class SqlStore : public Store {
     return result;
   }
 
+  void CheckpointLoop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(200));
+      if (stopping_) break;
+      lock.unlock();
+      (void)checkpointer_->ExecScript("PRAGMA wal_checkpoint(PASSIVE)");
+      lock.lock();
+    }
+  }
+
   void WriterLoop() {
     std::vector<Pending> group;
     std::vector<Status> results;
-    SqlTxn txn(*writer_);
+    AuditHead head;
+    SqlTxn txn(*writer_, &head);
     for (;;) {
       {
         std::unique_lock lock(mu_);
@@ -582,6 +638,7 @@ class SqlStore : public Store {
       for (size_t i = 0; i < group.size() && batch.ok(); ++i) {
         batch = writer_->Exec("SAVEPOINT op", {}).status();
         if (!batch.ok()) break;
+        const AuditHead before = head;
         Status s;
         try {
           s = group[i].op(txn);
@@ -589,12 +646,16 @@ class SqlStore : public Store {
           s = Status::Internal(std::string("store operation threw: ") + e.what());
         }
         results[i] = s;
-        if (!s.ok()) batch = writer_->Exec("ROLLBACK TO SAVEPOINT op", {}).status();
+        if (!s.ok()) {
+          head = before;  // the op's audit entries are undone with it
+          batch = writer_->Exec("ROLLBACK TO SAVEPOINT op", {}).status();
+        }
         if (batch.ok()) batch = writer_->Exec("RELEASE SAVEPOINT op", {}).status();
       }
       if (batch.ok()) batch = writer_->Commit();
       if (!batch.ok()) {
         (void)writer_->Rollback();
+        head.known = false;
         for (auto& r : results) r = batch.WithContext("commit failed, nothing of this write was stored: ");
       }
       for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
@@ -607,8 +668,11 @@ class SqlStore : public Store {
   int64_t schema_version_ = 0;
   std::unique_ptr<SqlConn> writer_;
   std::thread writer_thread_;
+  std::unique_ptr<SqlConn> checkpointer_;
+  std::thread checkpoint_thread_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::condition_variable checkpoint_cv_;
   std::deque<Pending> queue_;
   bool stopping_ = false;
 

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "clearsight/declarations.h"
 #include "clearsight/risk_model.h"
@@ -585,6 +586,40 @@ TEST_F(ServiceTest, AuditLogHoldsDecisionsOutcomesLoginsAndVerifies) {
   ASSERT_EQ(v.status, 200);
   EXPECT_EQ(v.body["ok"], true) << v.raw;
   EXPECT_GT(v.body["entries"].get<int>(), 5);
+}
+
+TEST_F(ServiceTest, OpenApiDocumentsEveryRouteWithItsRoles) {
+  auto text = ReadFile(std::string(CS_SOURCE_DIR) + "/docs/openapi.json");
+  ASSERT_TRUE(text.ok()) << text.status().ToString();
+  json spec = json::parse(*text);
+  ASSERT_EQ(spec["openapi"].get<std::string>().substr(0, 2), "3.");
+  // Every route an admin may call (all but the public ones), plus the public ones.
+  Client admin = As("admin");
+  std::vector<std::string> routes = admin.Get("/api/me").body["routes"];
+  routes.push_back("GET /api/health");
+  routes.push_back("POST /api/login");
+  std::set<std::string> documented;
+  for (auto& [path, ops] : spec["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      std::string m = method;
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      documented.insert(m + " " + path);
+    }
+  for (const auto& r : routes) EXPECT_TRUE(documented.count(r)) << "not in docs/openapi.json: " << r;
+  // And the roles it lists are the ones the service enforces, checked here for the officer.
+  Client officer = As("officer");
+  std::set<std::string> officer_routes;
+  Reply officer_me = officer.Get("/api/me");
+  for (const auto& r : officer_me.body["routes"]) officer_routes.insert(r.get<std::string>());
+  for (auto& [path, ops] : spec["paths"].items())
+    for (auto& [method, op] : ops.items()) {
+      if (path == "/{path}") continue;
+      std::string m = method;
+      for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      bool doc_officer = op["x-roles"].empty();
+      for (const auto& role : op["x-roles"]) doc_officer |= role == "officer";
+      EXPECT_EQ(doc_officer, officer_routes.count(m + " " + path) > 0) << m << " " << path;
+    }
 }
 
 TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {

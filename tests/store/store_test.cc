@@ -151,6 +151,39 @@ TEST_F(StoreTest, DuplicatePrimaryKeyIsAlreadyExists) {
   EXPECT_EQ((*got)->json, "a");
 }
 
+TEST_F(StoreTest, InsertIfAbsentReportsWhetherItInserted) {
+  bool first = false, second = true;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
+                CS_ASSIGN_OR_RETURN(first, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "a")));
+                CS_ASSIGN_OR_RETURN(second, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "b")));
+                return Status::Ok();
+              }).ok());
+  EXPECT_TRUE(first);
+  EXPECT_FALSE(second);
+  EXPECT_EQ((*store_->GetDeclaration("D1"))->json, "a");
+}
+
+TEST_F(StoreTest, TwoWritersOnOneDatabaseKeepOneAuditChain) {
+  // A second process (here: a second Store) appends between this one's appends; the cached head
+  // of each goes stale and must be re-read, never forked.
+  auto other = Store::Open(options_);
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  auto append = [](Store& s, const std::string& who) {
+    return s.Write([&](StoreTxn& t) {
+      AuditEntry e{0, 0, who, "login", who, "{}", "", ""};
+      return t.Audit(&e);
+    });
+  };
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(append(*store_, "a").ok());
+    ASSERT_TRUE(append(**other, "b").ok());
+  }
+  auto rep = store_->VerifyAudit();
+  ASSERT_TRUE(rep.ok());
+  EXPECT_TRUE(rep->ok) << rep->message;
+  EXPECT_EQ(rep->entries, 20);
+}
+
 TEST_F(StoreTest, FailingOperationIsUndoneWithoutHarmingItsGroup) {
   // Many writers at once land in shared groups; every third op writes and then fails.
   constexpr int kThreads = 8, kPerThread = 40;

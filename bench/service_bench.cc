@@ -1,0 +1,359 @@
+// service_bench: load on the HTTP service, measured with wrk (Debian) on loopback.
+//
+//   1. GET /api/health                       the HTTP layer's ceiling (no auth, no store): baseline
+//   2. POST /api/declarations, sync=full     one declaration per request -> decision with reasons;
+//                                            committed with fsync before the answer (the default)
+//   3. POST /api/declarations, sync=normal   the same with SQLite synchronous=NORMAL (kill -9 safe,
+//                                            not power-loss safe): what the fsync costs
+//   4. POST /api/scans at a fixed rate       submit-to-decision latency of 1024x768 dual-energy scans
+//                                            (decode, store, material analysis, fusion, commit)
+// The service runs in this process on the same 2 cores as wrk, as a deployment on one machine would.
+// Prints a table and one JSON line. Targets (issue 6): >= 5,000 decisions/s with p99 <= 10 ms;
+// scan submit-to-decision p99 <= 150 ms at 10 scans/s.
+#include <httplib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "bench_util.h"
+#include "clearsight/declarations.h"
+#include "clearsight/risk_model.h"
+#include "clearsight/service.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
+#include "common/file_util.h"
+#include "common/text.h"
+
+namespace cs = clearsight;
+using nlohmann::json;
+
+namespace {
+
+struct Flags {
+  int seconds = 10;
+  int connections = 32;
+  int wrk_threads = 2;
+  int scan_seconds = 15;
+  double scan_rate = 10;
+  int scan_width = 1024, scan_height = 768;
+  std::string model;
+  bool keep = false;
+};
+
+[[noreturn]] void Die(const std::string& m) {
+  std::fprintf(stderr, "service_bench: %s\n", m.c_str());
+  std::exit(1);
+}
+
+std::string Run(const std::string& cmd) {
+  std::string out;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) Die("cannot run " + cmd);
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  int rc = ::pclose(p);
+  if (rc != 0) Die("command failed (" + std::to_string(rc) + "): " + cmd + "\n" + out);
+  return out;
+}
+
+struct LoadResult {
+  std::string name;
+  double rps = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
+  int64_t requests = 0, errors = 0;
+};
+
+// wrk prints the Lua done() JSON as its last line.
+LoadResult ParseWrk(const std::string& name, const std::string& out) {
+  LoadResult r;
+  r.name = name;
+  size_t at = out.rfind("{\"requests\"");
+  if (at == std::string::npos) Die("no JSON in wrk output:\n" + out);
+  json j = json::parse(out.substr(at, out.find('\n', at) - at));
+  r.requests = j["requests"];
+  r.errors = j["errors"];
+  r.rps = j["rps"];
+  r.p50_ms = j["p50_us"].get<double>() / 1000;
+  r.p90_ms = j["p90_us"].get<double>() / 1000;
+  r.p99_ms = j["p99_us"].get<double>() / 1000;
+  r.max_ms = j["max_us"].get<double>() / 1000;
+  return r;
+}
+
+const char kDoneLua[] = R"lua(
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status +
+                 summary.errors.timeout
+  io.write(string.format(
+    '{"requests":%d,"errors":%d,"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, errors, summary.requests / (summary.duration / 1e6), latency:percentile(50),
+    latency:percentile(90), latency:percentile(99), latency.max))
+end
+)lua";
+
+// Declarations as JSON bodies split around the id, so each wrk request gets a fresh id cheaply.
+std::string DeclarationLua(const cs::DeclarationBatch& batch, const std::string& token, const std::string& run) {
+  std::string lua = "local pre = {}\nlocal post = {}\n";
+  for (size_t i = 0; i < batch.rows.size(); ++i) {
+    cs::Declaration d = batch.rows[i];
+    d.declaration_id = "@ID@";
+    d.fraud = d.critical = -1;
+    std::string body = cs::DeclarationToJson(d, batch.extra_columns);
+    size_t at = body.find("@ID@");
+    auto quote = [](const std::string& s) { return json(s).dump(); };
+    lua += "pre[" + std::to_string(i + 1) + "] = " + quote(body.substr(0, at)) + "\n";
+    lua += "post[" + std::to_string(i + 1) + "] = " + quote(body.substr(at + 4)) + "\n";
+  }
+  lua += "local n = " + std::to_string(batch.rows.size()) + "\n";
+  lua += R"lua(
+local counter = 0
+local tid = 0
+local threads = {}
+setup = function(thread)
+  tid = tid + 1
+  thread:set("tid", tid)
+end
+init = function(args)
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+)lua";
+  lua += "  wrk.headers[\"Authorization\"] = \"Bearer " + token + "\"\nend\n";
+  lua += "request = function()\n  counter = counter + 1\n  local i = (counter % n) + 1\n"
+         "  local body = pre[i] .. \"" + run + "-\" .. tid .. \"-\" .. counter .. post[i]\n"
+         "  return wrk.format(nil, \"/api/declarations\", nil, body)\nend\n";
+  lua += R"lua(
+response = function(status, headers, body)
+  if status ~= 201 then
+    io.stderr:write("status " .. status .. ": " .. body .. "\n")
+  end
+end
+)lua";
+  return lua + kDoneLua;
+}
+
+struct Server {
+  std::unique_ptr<cs::Service> service;
+  std::string token;
+};
+
+Server StartServer(const std::string& dir, const std::string& name, const Flags& f, const std::string& model,
+                   const std::string& calibration, bool sync_full) {
+  cs::ServiceOptions o;
+  o.port = 0;
+  o.store.url = dir + "/" + name + ".db";
+  o.store.sqlite_synchronous_full = sync_full;
+  o.model_dir = model;
+  o.calibration_path = calibration;
+  o.http_threads = std::max(8, f.connections + 8);
+  auto svc = cs::Service::Create(o);
+  if (!svc.ok()) Die(svc.status().ToString());
+  if (cs::Status s = cs::AddUser((*svc)->store(), "bench", cs::Role::kIntegrator, "bench-password", "bench"); !s.ok())
+    Die(s.ToString());
+  if (cs::Status s = (*svc)->Start(); !s.ok()) Die(s.ToString());
+  httplib::Client c("127.0.0.1", (*svc)->port());
+  auto r = c.Post("/api/login", R"({"username":"bench","password":"bench-password"})", "application/json");
+  if (!r || r->status != 200) Die("login failed");
+  return Server{std::move(svc).value(), json::parse(r->body)["token"]};
+}
+
+LoadResult Wrk(const Flags& f, const std::string& name, int port, const std::string& path, const std::string& script) {
+  std::string cmd = "wrk -t" + std::to_string(f.wrk_threads) + " -c" + std::to_string(f.connections) + " -d" +
+                    std::to_string(f.seconds) + "s --timeout 10s -s " + script + " http://127.0.0.1:" +
+                    std::to_string(port) + path + " 2>&1";
+  return ParseWrk(name, Run(cmd));
+}
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p / 100 * v.size())) - (p > 0 ? 1 : 0));
+  return v[k];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) Die("missing value for " + a);
+      return argv[++i];
+    };
+    if (a == "--seconds") f.seconds = std::stoi(next());
+    else if (a == "--connections") f.connections = std::stoi(next());
+    else if (a == "--wrk-threads") f.wrk_threads = std::stoi(next());
+    else if (a == "--scan-seconds") f.scan_seconds = std::stoi(next());
+    else if (a == "--scan-rate") f.scan_rate = std::stod(next());
+    else if (a == "--model") f.model = next();
+    else if (a == "--quick") f.seconds = 3, f.scan_seconds = 4;
+    else if (a == "--keep") f.keep = true;
+    else {
+      std::printf(
+          "usage: service_bench [--seconds 10] [--connections 32] [--wrk-threads 2] [--scan-seconds 15]\n"
+          "                     [--scan-rate 10] [--model DIR] [--quick] [--keep]\n");
+      return a == "--help" ? 0 : 2;
+    }
+  }
+  if (std::system("wrk --version > /dev/null 2>&1") != 0 && std::system("command -v wrk > /dev/null") != 0)
+    Die("wrk is not installed (apt-get install wrk)");
+  char tmpl[] = "/tmp/cs_service_bench_XXXXXX";
+  if (!::mkdtemp(tmpl)) Die("mkdtemp failed");
+  const std::string dir = tmpl;
+  std::fprintf(stderr, "working in %s\n", dir.c_str());
+
+  // Declarations to send: the later quarter of the public customs data (real codes and traders).
+  cs::ReadOptions ro;
+  ro.format = cs::DeclarationFormat::kKcs;
+  cs::IngestReport rep;
+  auto valid = cs::ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", ro, &rep);
+  if (!valid.ok()) Die(valid.status().ToString());
+  valid->rows.resize(std::min<size_t>(valid->rows.size(), 2000));
+  std::string model = f.model;
+  if (model.empty()) {
+    std::fprintf(stderr, "training a 100-tree risk model on the public training data...\n");
+    auto train = cs::ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
+    if (!train.ok()) Die(train.status().ToString());
+    cs::RiskModelOptions mo;
+    mo.trees = 100;
+    auto m = cs::RiskModel::Train(*train, mo);
+    if (!m.ok()) Die(m.status().ToString());
+    model = dir + "/model";
+    if (cs::Status s = m->Save(model); !s.ok()) Die(s.ToString());
+  }
+  // Calibration and scans from the simulator.
+  cs::SimulateOptions so;
+  so.width = f.scan_width;
+  so.height = f.scan_height;
+  so.seed = 21;
+  auto sim = cs::Simulator::Create(so);
+  if (!sim.ok()) Die(sim.status().ToString());
+  auto wedges = (*sim)->SimulateWedges();
+  if (!wedges.ok()) Die(wedges.status().ToString());
+  auto calib = cs::Calibration::Fit(*wedges);
+  if (!calib.ok()) Die(calib.status().ToString());
+  const std::string calibration = dir + "/calibration.json";
+  if (cs::Status s = calib->Save(calibration); !s.ok()) Die(s.ToString());
+
+  std::vector<LoadResult> results;
+  std::ofstream(dir + "/health.lua") << kDoneLua;
+  {
+    Server s = StartServer(dir, "full", f, model, calibration, true);
+    std::fprintf(stderr, "wrk: GET /api/health (baseline)...\n");
+    results.push_back(Wrk(f, "GET /api/health (HTTP baseline)", s.service->port(), "/api/health", dir + "/health.lua"));
+    std::ofstream(dir + "/decl_full.lua") << DeclarationLua(*valid, s.token, "F");
+    std::fprintf(stderr, "wrk: POST /api/declarations, sync=full...\n");
+    results.push_back(Wrk(f, "POST /api/declarations (sync=full)", s.service->port(), "/api/declarations",
+                          dir + "/decl_full.lua"));
+  }
+  {
+    Server s = StartServer(dir, "normal", f, model, calibration, false);
+    std::ofstream(dir + "/decl_normal.lua") << DeclarationLua(*valid, s.token, "N");
+    std::fprintf(stderr, "wrk: POST /api/declarations, sync=normal...\n");
+    results.push_back(Wrk(f, "POST /api/declarations (sync=normal)", s.service->port(), "/api/declarations",
+                          dir + "/decl_normal.lua"));
+  }
+
+  // Scans at a fixed rate (open loop: each submission starts at its scheduled time).
+  std::vector<double> scan_ms;
+  int scan_errors = 0;
+  {
+    Server s = StartServer(dir, "scans", f, model, calibration, true);
+    const int distinct = 12;
+    std::vector<std::string> tiffs;
+    std::vector<cs::Declaration> decls;
+    for (int i = 0; i < distinct; ++i) {
+      auto sc = (*sim)->Simulate(i);
+      if (!sc.ok()) Die(sc.status().ToString());
+      auto t = cs::EncodeScanTiff(sc->scan);
+      if (!t.ok()) Die(t.status().ToString());
+      tiffs.push_back(*t);
+      decls.push_back(sc->declaration);
+    }
+    const int total = static_cast<int>(f.scan_rate * f.scan_seconds);
+    httplib::Client setup("127.0.0.1", s.service->port());
+    httplib::Headers auth = {{"Authorization", "Bearer " + s.token}};
+    // Each scan's consignment has its declaration first, as at a sorting centre.
+    for (int k = 0; k < total; ++k) {
+      cs::Declaration d = decls[k % distinct];
+      d.declaration_id = "SD" + std::to_string(k);
+      d.consignment_id = "SC" + std::to_string(k);
+      auto r = setup.Post("/api/declarations", auth, cs::DeclarationToJson(d, {}), "application/json");
+      if (!r || r->status != 201) Die("declaration for scan failed");
+    }
+    std::fprintf(stderr, "scans: %d at %.0f/s...\n", total, f.scan_rate);
+    std::mutex mu;
+    const double t0 = clearsight::bench::Now() + 0.2;
+    const int workers = 4;
+    std::vector<std::thread> pool;
+    for (int w = 0; w < workers; ++w) {
+      pool.emplace_back([&, w] {
+        httplib::Client c("127.0.0.1", s.service->port());
+        c.set_read_timeout(30, 0);
+        for (int k = w; k < total; k += workers) {
+          double at = t0 + k / f.scan_rate;
+          double wait = at - clearsight::bench::Now();
+          if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+          json sidecar = {{"scan_id", "S" + std::to_string(k)}, {"pixel_mm", 0.7},
+                          {"consignment_id", "SC" + std::to_string(k)}};
+          httplib::MultipartFormDataItems items = {{"tiff", tiffs[k % distinct], "scan.tif", "image/tiff"},
+                                                   {"sidecar", sidecar.dump(), "scan.json", "application/json"}};
+          double a = clearsight::bench::Now();
+          auto r = c.Post("/api/scans", auth, items);
+          double ms = (clearsight::bench::Now() - a) * 1e3;
+          std::lock_guard lock(mu);
+          if (!r || r->status != 201) {
+            ++scan_errors;
+            if (r) std::fprintf(stderr, "scan %d: %d %s\n", k, r->status, r->body.c_str());
+          } else {
+            scan_ms.push_back(ms);
+          }
+        }
+      });
+    }
+    for (auto& t : pool) t.join();
+  }
+
+  std::printf("service_bench on %s\n", clearsight::bench::Machine().c_str());
+  std::printf("wrk -t%d -c%d -d%ds on loopback; service in the same process group, same cores\n\n", f.wrk_threads,
+              f.connections, f.seconds);
+  std::printf("%-40s %10s %9s %9s %9s %9s %7s\n", "load", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors");
+  for (const auto& r : results)
+    std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms, r.p99_ms,
+                r.max_ms, static_cast<long long>(r.errors));
+  double s50 = Percentile(scan_ms, 50), s90 = Percentile(scan_ms, 90), s99 = Percentile(scan_ms, 99),
+         smax = scan_ms.empty() ? 0 : *std::max_element(scan_ms.begin(), scan_ms.end());
+  char name[80];
+  std::snprintf(name, sizeof name, "POST /api/scans %dx%d @ %.0f/s", f.scan_width, f.scan_height, f.scan_rate);
+  std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7d\n", name, static_cast<double>(scan_ms.size()) / f.scan_seconds,
+              s50, s90, s99, smax, scan_errors);
+  const LoadResult& decl = results[1];
+  bool decl_ok = decl.rps >= 5000 && decl.p99_ms <= 10 && decl.errors == 0;
+  bool scan_ok = s99 <= 150 && scan_errors == 0;
+  std::printf("\ntargets: declarations >= 5000/s with p99 <= 10 ms: %s; scans p99 <= 150 ms at 10/s: %s\n",
+              decl_ok ? "met" : "NOT met", scan_ok ? "met" : "NOT met");
+  json j = {{"bench", "service"}, {"machine", clearsight::bench::Machine()}, {"connections", f.connections},
+            {"seconds", f.seconds}};
+  for (const auto& r : results) {
+    std::string key = r.name.find("health") != std::string::npos ? "health"
+                      : r.name.find("normal") != std::string::npos ? "declarations_sync_normal"
+                                                                   : "declarations_sync_full";
+    j[key] = {{"rps", r.rps}, {"p50_ms", r.p50_ms}, {"p90_ms", r.p90_ms}, {"p99_ms", r.p99_ms}, {"max_ms", r.max_ms},
+              {"errors", r.errors}};
+  }
+  j["scans"] = {{"rate", f.scan_rate}, {"count", scan_ms.size()}, {"p50_ms", s50}, {"p90_ms", s90}, {"p99_ms", s99},
+                {"max_ms", smax}, {"errors", scan_errors}, {"width", f.scan_width}, {"height", f.scan_height}};
+  j["targets_met"] = {{"declarations", decl_ok}, {"scans", scan_ok}};
+  std::printf("%s\n", j.dump().c_str());
+  if (!f.keep) std::filesystem::remove_all(dir);
+  return 0;
+}
