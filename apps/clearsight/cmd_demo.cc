@@ -5,9 +5,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <map>
+#include <memory>
 #include <numeric>
+#include <tuple>
 
+#include "clearsight/decide.h"
 #include "clearsight/declarations.h"
+#include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
@@ -67,75 +72,73 @@ int CmdDemo(int argc, char** argv, int first) {
   } else {
     std::printf("== 2. risk model loaded from %s (--retrain to train again)\n", model_dir.c_str());
   }
-  std::vector<float> scores = model->Score(*valid, 2);
-  EvalReport ev = EvaluateRanking(scores, *valid);
+  EvalReport ev = EvaluateRanking(model->Score(*valid, 2), *valid);
   std::printf("   on 2021-Q1 (never seen in training): AUC %.3f, precision %.3f at 5 %% inspected, %.3f at 10 %%,"
               " critical cases caught at 5 %%: %.0f %%\n\n",
               ev.auc, ev.precision_at[5], ev.precision_at[10], 100 * ev.critical_recall_at[5]);
 
-  Result<RuleSet> rules = RuleSet();
+  std::shared_ptr<const RuleSet> rules;
   if (args.Has("rules")) {
-    rules = RuleSet::Load(args.Get("rules"));
-    if (!rules.ok()) return Fail(rules.status());
+    auto loaded = RuleSet::Load(args.Get("rules"));
+    if (!loaded.ok()) return Fail(loaded.status());
+    rules = std::make_shared<const RuleSet>(std::move(loaded).value());
   }
   auto valuation = ValuationModel::Fit(*train, ValuationOptions{});
   if (!valuation.ok()) return Fail(valuation.status());
-  auto val = valuation->ScoreAll(*valid);
-  std::vector<std::vector<int>> matched(valid->rows.size());
-  RuleStats stats;
-  for (size_t i = 0; i < valid->rows.size(); ++i) {
-    DerivedFeatures x;
-    x.risk_score = scores[i];
-    x.unit_price_ratio = val[i].unit_price_ratio;
-    x.undervaluation_score = val[i].undervaluation_score;
-    matched[i] = rules->Match(valid->rows[i], *valid, x);
-    stats.Count(matched[i], valid->rows[i], rules->rules().size());
-    for (int r : matched[i])
-      if (rules->rules()[r].action.kind == RuleAction::Kind::kScore)
-        scores[i] = std::clamp(scores[i] + static_cast<float>(rules->rules()[r].action.weight), 0.f, 1.f);
-  }
-  SelectionOptions sel;
-  auto channels = SelectChannels(*valid, scores, sel);
-  for (size_t i = 0; i < valid->rows.size(); ++i)
-    for (int r : matched[i])
-      if (rules->rules()[r].action.kind == RuleAction::Kind::kChannel &&
-          rules->rules()[r].action.channel > channels[i].channel)
-        channels[i].channel = rules->rules()[r].action.channel;
+  DeclarationRiskOptions dro;
+  dro.explain_reasons = 0;
+  auto shared_model = std::make_shared<const RiskModel>(std::move(model).value());
+  DeclarationRisk risk(shared_model, std::make_shared<const ValuationModel>(std::move(valuation).value()), rules, dro);
+  BatchDecisionOptions bo;
+  auto decisions = DecideBatch(risk, *valid, bo);
   size_t red = 0, control = 0, yellow = 0, red_fraud = 0, control_fraud = 0;
-  for (size_t i = 0; i < channels.size(); ++i) {
-    red += channels[i].channel == Channel::kRed;
-    yellow += channels[i].channel == Channel::kYellow;
-    control += channels[i].control;
-    if (channels[i].channel == Channel::kRed && !channels[i].control) red_fraud += valid->rows[i].fraud == 1;
-    if (channels[i].control) control_fraud += valid->rows[i].fraud == 1;
+  std::map<std::string, std::pair<int64_t, int64_t>> rule_counts;  // hits, confirmed
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const Selection& s = decisions[i].selection;
+    red += s.channel == Channel::kRed;
+    yellow += s.channel == Channel::kYellow;
+    control += s.control;
+    if (s.channel == Channel::kRed && !s.control) red_fraud += valid->rows[i].fraud == 1;
+    if (s.control) control_fraud += valid->rows[i].fraud == 1;
+    for (const auto& r : decisions[i].rule_hits) {
+      ++rule_counts[r].first;
+      rule_counts[r].second += valid->rows[i].fraud == 1;
+    }
   }
-  std::printf("== 3. selection (5 %% red per office and day, 10 %% of it a random control sample)\n");
+  std::printf("== 3. decisions: model, reference prices and rules fused; 5 %% red per office and day, 10 %% of it a\n"
+              "      random control sample\n");
   std::printf("   red %zu (of which control %zu), yellow %zu, green %zu\n", red, control, yellow,
               valid->rows.size() - red - yellow);
   std::printf("   hit rate of targeted reds %.1f %% vs random control %.1f %%: the control sample measures the base rate\n",
               100.0 * red_fraud / std::max<size_t>(1, red - control), 100.0 * control_fraud / std::max<size_t>(1, control));
-  for (size_t r = 0; r < rules->rules().size(); ++r)
-    std::printf("   rule %-30s hits %5lld, confirmed %5lld\n", ("'" + rules->rules()[r].name + "'").c_str(),
-                static_cast<long long>(stats.hits[r]), static_cast<long long>(stats.confirmed[r]));
+  if (rules) {
+    for (const auto& r : rules->rules())
+      std::printf("   rule %-30s hits %5lld, confirmed %5lld\n", ("'" + r.name + "'").c_str(),
+                  static_cast<long long>(rule_counts[r.name].first), static_cast<long long>(rule_counts[r.name].second));
+  }
 
   std::vector<size_t> order(valid->rows.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return std::make_tuple(channels[a].channel, scores[a]) > std::make_tuple(channels[b].channel, scores[b]);
+    return std::make_tuple(decisions[a].selection.channel, decisions[a].score) >
+           std::make_tuple(decisions[b].selection.channel, decisions[b].score);
   });
   std::printf("\n== 4. top of the inspection queue (2021-Q1)\n");
   for (long long k = 0; k < top && k < static_cast<long long>(order.size()); ++k) {
     size_t i = order[k];
     const Declaration& d = valid->rows[i];
+    const BatchDecision& dec = decisions[i];
     std::printf("%2lld. %s  %s  risk %.3f  %-6s  importer %s, HS %s from %s, %.0f kg, %.0f %s%s\n", k + 1,
-                d.declaration_id.c_str(), FormatDate(d.date).c_str(), scores[i],
-                std::string(ChannelName(channels[i].channel)).c_str(), d.importer_id.c_str(), d.hs_code.c_str(),
+                d.declaration_id.c_str(), FormatDate(d.date).c_str(), dec.score,
+                std::string(ChannelName(dec.selection.channel)).c_str(), d.importer_id.c_str(), d.hs_code.c_str(),
                 d.origin_country.c_str(), d.net_mass_kg, d.declared_value, d.currency.c_str(),
                 d.fraud == 1 ? "   [outcome: fraud]" : (d.fraud == 0 ? "   [outcome: clean]" : ""));
-    if (channels[i].control) std::printf("      - random control sample\n");
-    for (int r : matched[i]) std::printf("      - rule '%s': %s\n", rules->rules()[r].name.c_str(), rules->rules()[r].reason.c_str());
-    for (const auto& reason : model->Explain(*valid, i, 3))
-      std::printf("      - %s  (+%.2f)\n", reason.text.c_str(), reason.weight);
+    if (dec.selection.control) std::printf("      - random control sample\n");
+    for (const auto& r : dec.reasons) {
+      if (r.weight < 0.01) continue;
+      std::printf("      - %s  (%s, weight %.2f)\n", r.text.c_str(), r.source.c_str(), r.weight);
+      for (const auto& detail : r.details) std::printf("          %s\n", detail.c_str());
+    }
   }
 
   std::printf("\n== 5. under-valuation on real EU trade flows (known under-valuations injected, 5 seeds)\n");

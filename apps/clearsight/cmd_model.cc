@@ -1,9 +1,12 @@
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <cmath>
 #include <cstdio>
 
+#include "clearsight/decide.h"
 #include "clearsight/declarations.h"
+#include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
@@ -228,12 +231,13 @@ int CmdScore(int argc, char** argv, int first) {
   if (args.Has("rejects")) {
     if (Status s = WriteRejects(args.Get("rejects"), report); !s.ok()) return Fail(s);
   }
-  Result<RuleSet> rules = RuleSet();
+  std::shared_ptr<const RuleSet> rules;
   if (args.Has("rules")) {
-    rules = RuleSet::Load(args.Get("rules"));
-    if (!rules.ok()) return Fail(rules.status());
+    auto loaded = RuleSet::Load(args.Get("rules"));
+    if (!loaded.ok()) return Fail(loaded.status());
+    rules = std::make_shared<const RuleSet>(std::move(loaded).value());
   }
-  std::vector<ValuationResult> valuation;
+  std::shared_ptr<const ValuationModel> valuation;
   if (args.Has("history")) {
     ReadOptions ro;
     ro.format = ParseDeclarationFormat(args.Get("format", "auto")).value();
@@ -241,72 +245,39 @@ int CmdScore(int argc, char** argv, int first) {
     if (!history.ok()) return Fail(history.status());
     auto vm = ValuationModel::Fit(*history, ValuationOptions{});
     if (!vm.ok()) return Fail(vm.status());
-    valuation = vm->ScoreAll(*batch);
+    valuation = std::make_shared<const ValuationModel>(std::move(vm).value());
   }
+  auto model = std::make_shared<const RiskModel>(std::move(m).value());
+  DeclarationRiskOptions ro;
+  ro.explain_reasons = 0;  // DecideBatch explains only what it flags
+  ro.threads = static_cast<int>(threads);
+  DeclarationRisk risk(model, valuation, rules, ro);
+  BatchDecisionOptions bo;
+  bo.selection = sel;
+  bo.explain = explain;
+  bo.threads = static_cast<int>(threads);
   auto t0 = std::chrono::steady_clock::now();
-  std::vector<float> scores = m->Score(*batch, static_cast<int>(threads));
+  std::vector<BatchDecision> decisions = DecideBatch(risk, *batch, bo);
   auto t1 = std::chrono::steady_clock::now();
-  // Rules: score weights are added before selection; channel rules raise the channel after it.
-  std::vector<std::vector<int>> matched(batch->rows.size());
-  if (!rules->rules().empty()) {
-    for (size_t i = 0; i < batch->rows.size(); ++i) {
-      DerivedFeatures x;
-      x.risk_score = scores[i];
-      if (!valuation.empty()) {
-        x.unit_price_ratio = valuation[i].unit_price_ratio;
-        x.undervaluation_score = valuation[i].undervaluation_score;
-        x.revenue_at_risk = valuation[i].revenue_at_risk;
-      }
-      matched[i] = rules->Match(batch->rows[i], *batch, x);
-      for (int r : matched[i])
-        if (rules->rules()[r].action.kind == RuleAction::Kind::kScore)
-          scores[i] = std::clamp(scores[i] + static_cast<float>(rules->rules()[r].action.weight), 0.f, 1.f);
-    }
-  }
-  std::vector<Selection> channels = SelectChannels(*batch, scores, sel);
-  for (size_t i = 0; i < batch->rows.size(); ++i)
-    for (int r : matched[i])
-      if (rules->rules()[r].action.kind == RuleAction::Kind::kChannel &&
-          rules->rules()[r].action.channel > channels[i].channel)
-        channels[i].channel = rules->rules()[r].action.channel;
   std::string out = "declaration_id,score,channel,reasons\n";
-  size_t red = 0, yellow = 0, control = 0, explained = 0;
+  size_t red = 0, yellow = 0, control = 0;
   for (size_t i = 0; i < batch->rows.size(); ++i) {
-    const Selection& s = channels[i];
-    red += s.channel == Channel::kRed;
-    yellow += s.channel == Channel::kYellow;
-    control += s.control;
-    std::string reasons;
-    if (s.control) reasons = "random control sample";
-    for (int r : matched[i]) {
-      if (!reasons.empty()) reasons += "; ";
-      reasons += "rule '" + rules->rules()[r].name + "': " + rules->rules()[r].reason;
-    }
-    if (!valuation.empty() && valuation[i].flagged) {
-      if (!reasons.empty()) reasons += "; ";
-      reasons += valuation[i].reason;
-    }
-    if (explain == "all" || (explain == "flagged" && s.channel != Channel::kGreen)) {
-      ++explained;
-      for (const auto& r : m->Explain(*batch, i, 3)) {
-        if (!reasons.empty()) reasons += "; ";
-        reasons += r.text;
-      }
-    }
+    const BatchDecision& d = decisions[i];
+    red += d.selection.channel == Channel::kRed;
+    yellow += d.selection.channel == Channel::kYellow;
+    control += d.selection.control;
     AppendCsvField(&out, batch->rows[i].declaration_id);
-    out += "," + FormatFixed(scores[i], 5) + "," + std::string(ChannelName(s.channel)) + ",";
-    AppendCsvField(&out, reasons);
+    out += "," + FormatFixed(d.score, 5) + "," + std::string(ChannelName(d.selection.channel)) + ",";
+    AppendCsvField(&out, d.selection.channel == Channel::kGreen && explain != "all" ? std::string() : ReasonsText(d));
     out += "\n";
   }
-  auto t2 = std::chrono::steady_clock::now();
   if (Status st = WriteFileAtomic(args.Get("out"), out); !st.ok()) return Fail(st);
   std::fprintf(stderr,
-               "scored %zu declarations in %.1f ms (%.0f/s); explained %zu in %.1f ms; red %zu (control %zu), "
+               "decided %zu declarations in %.1f ms (%.0f/s, reasons for %s rows included); red %zu (control %zu), "
                "yellow %zu, green %zu -> %s\n",
                batch->rows.size(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
-               batch->rows.size() / std::max(1e-9, std::chrono::duration<double>(t1 - t0).count()), explained,
-               std::chrono::duration<double, std::milli>(t2 - t1).count(), red, control, yellow,
-               batch->rows.size() - red - yellow, args.Get("out").c_str());
+               batch->rows.size() / std::max(1e-9, std::chrono::duration<double>(t1 - t0).count()), explain.c_str(),
+               red, control, yellow, batch->rows.size() - red - yellow, args.Get("out").c_str());
   return 0;
 }
 

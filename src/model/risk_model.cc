@@ -170,6 +170,7 @@ std::vector<float> RiskModel::Score(const DeclarationBatch& batch, int threads) 
 }
 
 std::vector<Reason> RiskModel::Explain(const DeclarationBatch& batch, size_t row, int k) const {
+  if (k <= 0) return {};
   const int nf = num_features();
   std::vector<float> x(static_cast<size_t>(nf)), contrib(static_cast<size_t>(nf) + 1);
   impl_->features.Compute(batch, row, row + 1, x.data());
