@@ -33,3 +33,11 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "[install-deps] all Debian packages present"
 fi
+# The web tests' npm packages: playwright-core only, pinned by tests/e2e/package-lock.json. The
+# browser is Debian's chromium (above); nothing downloads a browser of its own.
+E2E_DIR="$(cd "$(dirname "$0")/.." && pwd)/tests/e2e"
+if [ ! -f "$E2E_DIR/node_modules/playwright-core/package.json" ] ||
+   [ "$E2E_DIR/package-lock.json" -nt "$E2E_DIR/node_modules/.package-lock.json" ]; then
+  echo "[install-deps] npm ci --prefix tests/e2e"
+  PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$E2E_DIR" --no-audit --no-fund --ignore-scripts
+fi

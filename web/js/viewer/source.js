@@ -19,12 +19,14 @@ function typed(ch, expected, pixels) {
 }
 
 async function channelsOf(scan, pixels) {
-  const [material, zeff, labels] = await Promise.all(['material', 'z_eff', 'labels'].map((n) => api.scanChannel(scan.scan_id, n).catch(() => null)));
+  const names = ['material', 'z_eff', 'labels', 'areal_density'];
+  const [material, zeff, labels, density] = await Promise.all(names.map((n) => api.scanChannel(scan.scan_id, n).catch(() => null)));
   if (!material && !zeff && !labels) return null;
   return {
     material: typed(material, 'uint8', pixels),
     zeff: typed(zeff, 'float32', pixels),
     labels: typed(labels, 'int32', pixels),
+    density: typed(density, 'float32', pixels),
   };
 }
 

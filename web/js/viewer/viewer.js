@@ -137,6 +137,7 @@ export class ScanViewer {
     this.data = {
       width: scan.width, height: scan.height, low: scan.low, high: scan.high, fused,
       material: channels?.material || null, zeff: channels?.zeff || null, labels: channels?.labels || null,
+      density: channels?.density || null,
       approximate, source,
     };
     this.autoWl = autoWindow(fused);
@@ -380,6 +381,7 @@ export class ScanViewer {
       x, y, low: d.low[i], high: d.high[i],
       attenuation_low: attenuation(d.low[i]), attenuation_high: attenuation(d.high[i]),
       z_eff: d.zeff ? d.zeff[i] : NaN,
+      density: d.density ? d.density[i] : NaN,
       material: d.material ? MATERIAL_NAMES[d.material[i]] ?? String(d.material[i]) : null,
       object: d.labels ? d.labels[i] : 0,
     };
@@ -405,6 +407,7 @@ export class ScanViewer {
     add('Transmission', `${fmt(p.low / 65535)} / ${fmt(p.high / 65535)}`, 'transmission');
     add('Z_eff', this.data.zeff ? (p.z_eff > 0 ? fmt(p.z_eff, 1) : 'air') : 'not available', 'zeff');
     add('Material', p.material ?? 'not available', 'material');
+    if (this.data.density) add('Areal density', p.density > 0 ? `${fmt(p.density, 2)} g/cm²` : '—', 'density');
     const ob = p.object ? this.objects.find((o) => o.id === p.object) : null;
     add('Object', ob ? objectLabel(ob) : p.object ? `#${p.object}` : 'none', 'object');
     this.readout.replaceChildren(...rows);

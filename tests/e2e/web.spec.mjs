@@ -1,0 +1,693 @@
+// The officer workstation in a real browser against a real server: Debian's chromium driven by
+// playwright-core, `clearsight serve` on a loopback port with a temporary SQLite database,
+// seeded through the API with simulated scans and declarations made by the CLI.
+//
+//   CLEARSIGHT_CLI=build/release/clearsight node --test tests/e2e/web.spec.mjs
+//
+// Environment: CLEARSIGHT_CLI (required), CHROMIUM (default /usr/bin/chromium),
+// E2E_SCREENSHOTS (folder for the page screenshots; default: the temporary folder; the
+// committed ones in docs/screenshots come from E2E_SCREENSHOTS=docs/screenshots),
+// E2E_KEEP=1 keeps the temporary folder.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+
+import { addUsers, apiClient, makeInputs, seed, startServer, tempDir } from './lib/fixture.mjs';
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  throw new Error(`playwright-core is not installed: run 'npm ci --prefix tests/e2e' (scripts/install-deps.sh does) (${e.message})`);
+}
+
+const CLI = process.env.CLEARSIGHT_CLI;
+if (!CLI || !existsSync(CLI)) throw new Error(`set CLEARSIGHT_CLI to the clearsight binary (got '${CLI}')`);
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const USERS = {
+  officer: { username: 'olga.officer', role: 'officer', password: 'officer-pass-1' },
+  analyst: { username: 'ana.analyst', role: 'analyst', password: 'analyst-pass-1' },
+  admin: { username: 'root.admin', role: 'admin', password: 'admin-pass-12' },
+  feed: { username: 'feed', role: 'integrator', password: 'integrator-pass-1' },
+};
+
+const T = {};  // shared state: tmp, server, inputs, clients, context, page, errors
+const TIMEOUT = 20000;
+
+async function launch(profile) {
+  const ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    viewport: { width: 1440, height: 900 },
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  });
+  ctx.setDefaultTimeout(TIMEOUT);
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('pageerror', (e) => T.errors.push(`pageerror: ${e.message}`));
+  // Nothing may leave the machine: every request goes to the server on loopback.
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') T.errors.push(`external request: ${r.url()}`);
+  });
+  return { ctx, page };
+}
+
+async function screenshot(name) {
+  await T.page.screenshot({ path: join(T.shots, `${name}.png`), fullPage: name !== 'consignment' });
+  await accessible(name);
+}
+
+// axe-core (WCAG 2 A and AA rules) on the page as it is: no serious or critical violation.
+// Evaluated through the DevTools protocol, so the page's own CSP stays in force.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+async function accessible(name) {
+  const { page } = T;
+  if (!(await page.evaluate(() => !!window.axe))) await page.evaluate(AXE);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+  });
+  assert.deepEqual(violations, [], `accessibility of the ${name} page`);
+}
+
+async function login(page, user) {
+  await page.goto(`${T.server.base}/#/login`);
+  await page.fill('#username', user.username);
+  await page.fill('#password', user.password);
+  await page.click('.login-form button[type=submit]');
+  await page.waitForSelector('#queue-table');
+}
+
+// Rows of the queue table as the page shows them.
+function queueRows(page) {
+  return page.$$eval('#queue-table tbody tr', (trs) => trs.map((tr) => ({
+    id: tr.dataset.id,
+    channel: tr.dataset.channel,
+    score: +tr.dataset.score,
+    cells: Object.fromEntries([...tr.querySelectorAll('[data-col]')].map((c) => [c.dataset.col, c.textContent.trim()])),
+  })));
+}
+
+// Statistics of the viewer's canvas: mean brightness and the share of clearly coloured pixels.
+function canvasStats(page) {
+  return page.evaluate(() => {
+    const c = document.querySelector('.sv-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let sum = 0, colour = 0, blue = 0, orange = 0, hash = 0;
+    for (let i = 0; i < d.length; i += 4) {
+      const r = d[i], g = d[i + 1], b = d[i + 2];
+      sum += r + g + b;
+      if (Math.max(r, g, b) - Math.min(r, g, b) > 40) colour++;
+      if (b > r + 40) blue++;
+      if (r > b + 60 && r > g) orange++;
+      hash = (hash * 31 + r + 7 * g + 13 * b) >>> 0;
+    }
+    const n = d.length / 4;
+    return { mean: sum / (3 * n), colour: colour / n, blue: blue / n, orange: orange / n, hash };
+  });
+}
+
+function readout(page) {
+  return page.$$eval('.sv-readout dd[data-field]', (dds) => Object.fromEntries(dds.map((d) => [d.dataset.field, d.textContent.trim()])));
+}
+
+// Screen position (page coordinates) of image pixel (x, y) in the viewer.
+async function screenOf(page, x, y) {
+  return page.evaluate(([x, y]) => {
+    const v = window.__clearsightViewer;
+    const s = v.toScreen(x + 0.5, y + 0.5);
+    const r = v.canvas.getBoundingClientRect();
+    return { x: r.left + s.x, y: r.top + s.y };
+  }, [x, y]);
+}
+
+before(async () => {
+  T.errors = [];
+  T.tmp = tempDir();
+  T.shots = process.env.E2E_SCREENSHOTS || join(T.tmp.dir, 'screenshots');
+  mkdirSync(T.shots, { recursive: true });
+  T.inputs = makeInputs(CLI, T.tmp.dir, { count: 14 });
+  addUsers(CLI, join(T.tmp.dir, 'clearsight.db'), Object.values(USERS));
+  T.server = await startServer(CLI, T.tmp.dir);
+  T.feed = await apiClient(T.server.base, USERS.feed.username, USERS.feed.password);
+  T.admin = await apiClient(T.server.base, USERS.admin.username, USERS.admin.password);
+  await seed(T.feed, T.inputs);
+  ({ ctx: T.ctx, page: T.page } = await launch(join(T.tmp.dir, 'profile')));
+});
+
+after(async () => {
+  await T.ctx?.close().catch(() => {});
+  await T.server?.stop();
+  if (process.env.E2E_KEEP) console.log(`kept ${T.tmp.dir}`);
+  else T.tmp?.remove();
+});
+
+test('an unknown visitor is sent to the login page; a wrong password is refused; the officer signs in', async () => {
+  const { page } = T;
+  await page.goto(`${T.server.base}/`);
+  await page.waitForSelector('#username');
+  assert.match(page.url(), /#\/login/);
+  await screenshot('login');
+  await page.fill('#username', USERS.officer.username);
+  await page.fill('#password', 'not-the-password');
+  await page.click('.login-form button[type=submit]');
+  await page.waitForSelector('#login-error:not([hidden])');
+  assert.match(await page.textContent('#login-error'), /not right/);
+  assert.equal(await page.inputValue('#password'), '', 'the wrong password is cleared');
+  await page.fill('#password', USERS.officer.password);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#queue-table');
+  assert.equal(await page.textContent('#who-name'), USERS.officer.username);
+  assert.equal(await page.textContent('#who-role'), 'officer');
+  assert.equal(await page.isVisible('[data-nav="analyst"]'), false, 'officers have no analyst page link');
+});
+
+test('the queue shows every pending consignment with id, date, importer, HS, origin, value, score, channel and top reason', async () => {
+  const { page } = T;
+  const api = await T.admin.get('/api/queue?status=pending&limit=100');
+  assert.equal(api.status, 200);
+  assert.ok(api.json.total >= 10, `seeded consignments are pending (${api.json.total})`);
+  await page.waitForFunction(() => ![...document.querySelectorAll('#queue-table td[data-col="importer"]')].some((td) => td.textContent === '…'));
+  const rows = await queueRows(page);
+  assert.equal(rows.length, api.json.total);
+  assert.equal(+(await page.getAttribute('#queue-total', 'data-total')), api.json.total, 'live count equals the API total');
+  assert.deepEqual(rows.map((r) => r.id), api.json.items.map((i) => i.consignment_id), 'same order as the API (score, descending)');
+  const decls = Object.fromEntries(T.inputs.decls.map((d) => [d.consignment_id, d]));
+  for (const r of rows) {
+    const d = decls[r.id];
+    const item = api.json.items.find((i) => i.consignment_id === r.id);
+    assert.ok(d, `row ${r.id} is a seeded consignment`);
+    assert.equal(r.cells.importer, d.importer_id);
+    assert.equal(r.cells.hs, d.hs_code);
+    assert.equal(r.cells.origin, d.origin_country);
+    assert.equal(r.cells.date, d.date);
+    assert.ok(r.cells.value.startsWith(Number(d.declared_value).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })), `${r.cells.value} vs ${d.declared_value}`);
+    assert.equal(r.cells.score, item.score.toFixed(3));
+    assert.match(r.cells.channel, /^[■▲●] (Red · inspect|Yellow · documents|Green · release)/, 'channel in words, not colour alone');
+    assert.equal(r.channel, item.channel);
+    assert.equal(r.cells.reason, item.reasons[0]?.text ?? 'no risk evidence');
+  }
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].score >= rows[i].score, 'sorted by score, descending');
+  await screenshot('queue');
+});
+
+test('the queue filters by channel, office and status, and every filter agrees with the API', async () => {
+  const { page } = T;
+  await page.selectOption('#f-channel', 'red');
+  await page.waitForFunction(() => location.hash.includes('channel=red'));
+  await page.waitForSelector('#queue-table tbody tr, .empty');
+  const red = await T.admin.get('/api/queue?status=pending&channel=red&limit=100');
+  let rows = await queueRows(page);
+  assert.equal(rows.length, red.json.total);
+  assert.ok(rows.length > 0, 'some consignments are red');
+  assert.ok(rows.every((r) => r.channel === 'red'));
+  await page.fill('#f-office', 'ICN1');
+  await page.click('.filters button[type=submit]');
+  await page.waitForFunction(() => location.hash.includes('office=ICN1'));
+  await page.waitForSelector('#queue-table tbody tr, .empty');
+  const both = await T.admin.get('/api/queue?status=pending&channel=red&office=ICN1&limit=100');
+  rows = await queueRows(page);
+  assert.equal(rows.length, both.json.total);
+  assert.ok(rows.every((r) => r.channel === 'red' && r.cells.office === 'ICN1'));
+  assert.ok(rows.length < red.json.total, 'the office filter removed the other office');
+  await page.selectOption('#f-status', 'done');
+  await page.waitForFunction(() => location.hash.includes('status=done'));
+  await page.waitForSelector('.empty');
+  assert.match(await page.textContent('.empty'), /Nothing in the queue/);
+  await page.click('text=Clear filters');
+  await page.waitForFunction(() => location.hash === '#/queue');
+  await page.waitForSelector('#queue-table');
+});
+
+test('the queue sorts by the column headers and pages through the results', async () => {
+  const { page } = T;
+  await page.click('button[data-sort="score"]');  // descending -> ascending
+  await page.waitForFunction(() => location.hash.includes('sort=score'));
+  await page.waitForSelector('#queue-table');
+  let rows = await queueRows(page);
+  for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].score <= rows[i].score, 'ascending score');
+  assert.equal(await page.getAttribute('th:has(button[data-sort="score"])', 'aria-sort'), 'ascending');
+  await page.click('button[data-sort="consignment_id"]');
+  await page.waitForFunction(() => location.hash.includes('sort=consignment_id'));
+  await page.waitForSelector('#queue-table');
+  rows = await queueRows(page);
+  const ids = rows.map((r) => r.id);
+  assert.deepEqual(ids, [...ids].sort(), 'ascending id');
+
+  await page.selectOption('#f-limit', '10');
+  await page.waitForFunction(() => location.hash.includes('limit=10'));
+  await page.waitForSelector('#queue-table');
+  const total = +(await page.getAttribute('#queue-total', 'data-total'));
+  const first = await queueRows(page);
+  assert.equal(first.length, Math.min(10, total));
+  assert.match(await page.textContent('#pager-info'), new RegExp(`^1–10 of ${total}`));
+  await page.click('button[aria-label="Next page"]');
+  await page.waitForFunction(() => location.hash.includes('page=2'));
+  await page.waitForSelector('#queue-table');
+  const second = await queueRows(page);
+  assert.equal(second.length, total - 10);
+  assert.deepEqual([...first, ...second].map((r) => r.id), ids, 'the two pages are the sorted list, split');
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForSelector('#queue-table');
+});
+
+test('the live count notices a consignment that arrives while the officer looks at the queue', async () => {
+  const { page } = T;
+  const before = +(await page.getAttribute('#queue-total', 'data-total'));
+  const d = { ...T.inputs.decls[0] };
+  const late = {
+    declaration_id: 'D-LATE-1', consignment_id: 'C-LATE-1', date: d.date, importer_id: 'IMP-LATE', hs_code: '950300',
+    origin_country: 'CN', net_mass_kg: 2.5, declared_value: 3.5, office_id: 'ICN1', mode_of_transport: 'air', currency: 'EUR',
+    description: 'Toys',
+  };
+  const r = await T.feed.post('/api/declarations', late);
+  assert.equal(r.status, 201, r.text);
+  const pending = r.json.status === 'pending';
+  await page.waitForFunction((n) => +document.querySelector('#queue-total')?.dataset.total !== n, before, { timeout: 15000 }).catch(() => {});
+  const now = +(await page.getAttribute('#queue-total', 'data-total'));
+  if (pending) {
+    assert.equal(now, before + 1, 'the count went up without a reload');
+    assert.match(await page.textContent('button.refresh'), /1 new/);
+    await page.click('button.refresh');
+    await page.waitForSelector('#queue-table tr[data-id="C-LATE-1"]');
+  } else {
+    assert.equal(now, before, `a ${r.json.channel} consignment is not pending`);
+  }
+});
+
+test('a consignment opens from the queue by keyboard and shows decision, reasons, rule hits, valuation and declaration', async () => {
+  const { page } = T;
+  // The highest-scored consignment with a scan and a valuation flag when there is one.
+  const q = await T.admin.get('/api/queue?status=pending&limit=100');
+  const withScan = q.json.items.filter((i) => i.has_scan);
+  const target = withScan.find((i) => i.reasons.some((r) => r.source === 'valuation')) || withScan[0];
+  assert.ok(target, 'a pending consignment has a scan');
+  T.target = target.consignment_id;
+  // Keyboard: j moves through the rows' links, Enter opens.
+  await page.focus('body');
+  const index = (await queueRows(page)).findIndex((r) => r.id === T.target);
+  for (let i = 0; i <= index; i++) await page.keyboard.press('j');
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), T.target);
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#decision-head');
+  assert.equal(await page.textContent('h1'), `Consignment ${T.target}`);
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;
+  assert.equal(await page.textContent('#score'), c.score.toFixed(3));
+  assert.match(await page.textContent('#decision-head'), new RegExp(c.selection.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+  const reasons = await page.$$eval('#reasons ol.reasons > li', (lis) => lis.map((li) => ({
+    source: li.dataset.source, text: li.querySelector('.reason-text').textContent, weight: li.querySelector('.weight strong').textContent,
+  })));
+  assert.equal(reasons.length, c.reasons.length, 'every reason is shown');
+  c.reasons.forEach((r, i) => {
+    assert.equal(reasons[i].text, r.text);
+    assert.equal(reasons[i].source, r.source);
+    assert.equal(reasons[i].weight, r.weight.toFixed(3));
+  });
+  const decl = c.declarations[0];
+  assert.equal(await page.textContent('.declaration dd[data-field="Importer"]'), decl.importer_id);
+  assert.equal(await page.textContent('.declaration dd[data-field="HS code"]'), decl.hs_code);
+  assert.match(await page.textContent('#valuation'), /Declared unit price/);
+  if (c.reasons.some((r) => r.source === 'valuation')) assert.match(await page.textContent('#valuation .valuation-flags'), /below the reference/);
+  const ruleReasons = c.reasons.filter((r) => r.source === 'rules');
+  const ruleText = await page.textContent('#rule-hits');
+  if (ruleReasons.length) for (const r of ruleReasons) assert.ok(ruleText.includes(r.kind.replace(/^rule:/, '')));
+  else assert.match(ruleText, /No analyst rule/);
+});
+
+test('the scan viewer loads the raw scan and switches between grayscale, material colour, high and low energy', async () => {
+  const { page } = T;
+  await page.waitForSelector('[id^="viewer-"][data-ready="true"]', { timeout: 30000 });
+  assert.match(await page.textContent('.sv-status'), /raw energies and analysis channels/);
+  await accessible('consignment, as loaded');
+  // Overlays off, so the colours come from the image alone.
+  for (const id of ['detections', 'objects', 'reasons']) await page.uncheck(`#sv-ov-${id}`);
+  const gray = await canvasStats(page);
+  assert.ok(gray.colour < 0.001, `grayscale has no colour (${gray.colour})`);
+  await page.check('#sv-view-material');
+  assert.equal(await page.getAttribute('.scan-viewer', 'data-view'), 'material');
+  const material = await canvasStats(page);
+  assert.ok(material.colour > 0.02, `material colour shows colours (${material.colour})`);
+  assert.ok(await page.isVisible('.sv-legend'), 'the colour legend is shown with the material view');
+  await page.check('#sv-view-high');
+  const high = await canvasStats(page);
+  await page.check('#sv-view-low');
+  const low = await canvasStats(page);
+  assert.ok(high.colour < 0.001 && low.colour < 0.001);
+  assert.notEqual(high.hash, low.hash, 'the two energies are different images');
+  assert.notEqual(high.hash, gray.hash);
+  assert.ok(low.mean < high.mean, `the low-energy image is darker (more attenuated): ${low.mean} vs ${high.mean}`);
+  // Keyboard shortcuts on the focused image.
+  await page.focus('.sv-stage');
+  await page.keyboard.press('m');
+  assert.equal(await page.isChecked('#sv-view-material'), true);
+  await page.keyboard.press('g');
+  assert.equal(await page.isChecked('#sv-view-gray'), true);
+  T.grayNoOverlay = await canvasStats(page);
+});
+
+test('material colours agree with the server: organic pixels orange, metal pixels blue, and the read-out names them', async () => {
+  const { page } = T;
+  const scanId = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json.scans[0].scan_id;
+  T.scanId = scanId;
+  const channel = async (name, T_) => {
+    const res = await fetch(`${T.server.base}/api/scans/${scanId}/channels/${name}`, { headers: { Authorization: `Bearer ${T.admin.token}` } });
+    assert.equal(res.status, 200);
+    return { w: +res.headers.get('X-Width'), data: new T_(await res.arrayBuffer()) };
+  };
+  const { w, data: mat } = await channel('material', Uint8Array);
+  const { data: high } = await channel('high', Uint16Array);
+  // A pixel of a class in the middle of a 7x7 block of the same class, thick enough that its
+  // colour is saturated (thin material fades to white by design).
+  const find = (cls) => {
+    for (let y = 3; y < mat.length / w - 3; y++) for (let x = 3; x < w - 3; x++) {
+      const att = -Math.log(high[y * w + x] / 65535);
+      if (att < 0.5 || att > 3) continue;
+      let ok = true;
+      for (let dy = -3; dy <= 3 && ok; dy++) for (let dx = -3; dx <= 3 && ok; dx++) ok = mat[(y + dy) * w + x + dx] === cls;
+      if (ok) return { x, y };
+    }
+    return null;
+  };
+  await page.check('#sv-view-material');
+  await page.click('button:has-text("Fit")');
+  await page.locator('.sv-stage').scrollIntoViewIfNeeded();
+  let checked = 0;
+  for (const [cls, name] of [[1, 'organic'], [3, 'metal'], [2, 'inorganic']]) {
+    const p = find(cls);
+    if (!p) continue;
+    const s = await screenOf(page, p.x, p.y);
+    await page.mouse.move(s.x, s.y);
+    const ro = await readout(page);
+    assert.equal(ro.xy, `x ${p.x}, y ${p.y}`);
+    assert.equal(ro.material, name);
+    const px = await page.evaluate(([x, y]) => {
+      const c = document.querySelector('.sv-canvas');
+      const r = c.getBoundingClientRect();
+      const k = c.width / r.width;
+      return [...c.getContext('2d').getImageData(Math.round((x - r.left) * k), Math.round((y - r.top) * k), 1, 1).data];
+    }, [s.x, s.y]);
+    if (name === 'organic') assert.ok(px[0] > 1.5 * px[2] && px[0] > px[1], `organic is orange: ${px}`);
+    if (name === 'metal') assert.ok(px[2] > 1.5 * px[0] && px[2] > px[1], `metal is blue: ${px}`);
+    if (name === 'inorganic') assert.ok(px[1] > 1.2 * px[2] && px[1] > 1.2 * px[0], `inorganic is green: ${px}`);
+    checked++;
+  }
+  assert.ok(checked >= 2, `found pixels of at least two classes to check (${checked})`);
+  await page.check('#sv-view-gray');
+});
+
+test('the pixel read-out equals the server: attenuation at both energies and Z_eff under the cursor', async () => {
+  const { page } = T;
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;
+  const obj = c.scans[0].analysis.objects[0];
+  assert.ok(obj, 'the scan has segmented objects');
+  const x = Math.floor((obj.box[0] + obj.box[2]) / 2), y = Math.floor((obj.box[1] + obj.box[3]) / 2);
+  const s = await screenOf(page, x, y);
+  await page.mouse.move(s.x, s.y);
+  const ro = await readout(page);
+  assert.equal(ro.xy, `x ${x}, y ${y}`);
+  const px = (await T.admin.get(`/api/scans/${T.scanId}/pixel?x=${x}&y=${y}`)).json;
+  assert.equal(ro['att-low'], (-Math.log(px.low / 65535)).toFixed(3));
+  assert.equal(ro['att-high'], (-Math.log(px.high / 65535)).toFixed(3));
+  assert.ok(Math.abs(+ro['att-low'] - px.log_low) < 0.002, `read-out ${ro['att-low']} vs analysis log_low ${px.log_low}`);
+  assert.equal(ro.zeff, px.z_eff > 0 ? px.z_eff.toFixed(1) : 'air');
+  assert.equal(ro.material, px.material);
+  assert.equal(ro.density, px.areal_density_g_cm2 > 0 ? `${px.areal_density_g_cm2.toFixed(2)} g/cm²` : '—');
+  // Keyboard probe: shift+arrow moves the read-out by one pixel.
+  await page.focus('.sv-stage');
+  await page.keyboard.press('Shift+ArrowRight');
+  const k1 = await readout(page);
+  await page.keyboard.press('Shift+ArrowRight');
+  const k2 = await readout(page);
+  const [x1] = k1.xy.match(/\d+/g).map(Number);
+  const [x2] = k2.xy.match(/\d+/g).map(Number);
+  assert.equal(x2, x1 + 1);
+});
+
+test('the viewer falls back to the stored TIFF, then to the PNG renderings, with the same read-out', async () => {
+  const { page } = T;
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;
+  const obj = c.scans[0].analysis.objects[0];
+  const x = Math.floor((obj.box[0] + obj.box[2]) / 2), y = Math.floor((obj.box[1] + obj.box[3]) / 2);
+  const px = (await T.admin.get(`/api/scans/${T.scanId}/pixel?x=${x}&y=${y}`)).json;
+  for (const [source, status] of [['tiff', /TIFF decoded in the browser/], ['png', /8-bit PNG renderings/]]) {
+    await page.evaluate((s) => localStorage.setItem('cs-viewer-source', s), source);
+    await page.reload();
+    await page.waitForSelector('[id^="viewer-"][data-ready="true"]', { timeout: 30000 });
+    assert.match(await page.textContent('.sv-status'), status);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    const s = await screenOf(page, x, y);
+    await page.mouse.move(s.x, s.y);
+    const ro = await readout(page);
+    assert.equal(ro.xy, `x ${x}, y ${y}`);
+    const [tl, th] = ro.transmission.split(' / ').map(Number);
+    if (source === 'tiff') {
+      assert.equal(ro['att-low'], (-Math.log(px.low / 65535)).toFixed(3));
+      assert.equal(ro['att-high'], (-Math.log(px.high / 65535)).toFixed(3));
+    } else {
+      assert.match(ro['att-low'], /from 8-bit rendering/);
+      assert.ok(Math.abs(tl - px.transmission_low) <= 1 / 255 + 1e-3, `low ${tl} vs ${px.transmission_low}`);
+      assert.ok(Math.abs(th - px.transmission_high) <= 1 / 255 + 1e-3, `high ${th} vs ${px.transmission_high}`);
+      await page.check('#sv-view-material');  // from the service's material rendering
+      assert.ok((await canvasStats(page)).colour > 0.02);
+      await page.check('#sv-view-gray');
+    }
+  }
+  await page.evaluate(() => localStorage.removeItem('cs-viewer-source'));
+  await page.reload();
+  await page.waitForSelector('[id^="viewer-"][data-ready="true"]', { timeout: 30000 });
+  for (const id of ['detections', 'objects', 'reasons']) await page.uncheck(`#sv-ov-${id}`);
+});
+
+test('zoom and pan work with wheel, drag and keyboard, and zoom keeps the point under the cursor', async () => {
+  const { page } = T;
+  const zoomOf = async () => parseInt(await page.textContent('.sv-zoom'), 10);
+  await page.click('button:has-text("Fit")');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const fit = await zoomOf();
+  const box = await page.locator('.sv-stage').boundingBox();
+  const cx = box.x + box.width * 0.45, cy = box.y + box.height * 0.5;
+  await page.mouse.move(cx, cy);
+  const before = (await readout(page)).xy;
+  await page.mouse.wheel(0, -400);
+  await page.waitForFunction((f) => parseInt(document.querySelector('.sv-zoom').textContent, 10) > f, fit);
+  const zoomed = await zoomOf();
+  assert.ok(zoomed > fit * 1.5, `wheel zooms in: ${fit} -> ${zoomed}`);
+  await page.mouse.move(cx + 1, cy);
+  await page.mouse.move(cx, cy);
+  // Within a pixel: the browser rounds the wheel event's position, not the pointer's.
+  const [bx, by] = before.match(/\d+/g).map(Number);
+  const [zx, zy] = (await readout(page)).xy.match(/\d+/g).map(Number);
+  assert.ok(Math.abs(zx - bx) <= 1 && Math.abs(zy - by) <= 1, `the image point under the cursor stays put: (${bx},${by}) -> (${zx},${zy})`);
+  // Drag pans: the point under the cursor moves with the image.
+  await page.mouse.down();
+  await page.mouse.move(cx + 120, cy + 60, { steps: 5 });
+  await page.mouse.up();
+  await page.mouse.move(cx, cy);
+  const [ax, ay] = (await readout(page)).xy.match(/\d+/g).map(Number);
+  const z = zoomed / 100;
+  assert.ok(Math.abs(zx - ax - 120 / z) <= 1.5 && Math.abs(zy - ay - 60 / z) <= 1.5, `panned by the drag: (${zx},${zy}) -> (${ax},${ay}) at zoom ${z}`);
+  // Keyboard.
+  await page.focus('.sv-stage');
+  await page.keyboard.press('0');
+  assert.equal(await zoomOf(), fit, '0 fits the image again');
+  await page.keyboard.press('+');
+  assert.equal(await zoomOf(), Math.round(fit * 1.25));
+  await page.keyboard.press('-');
+  assert.ok(Math.abs((await zoomOf()) - fit) <= 1);
+  const pan0 = await page.evaluate(() => [window.__clearsightViewer.panX, window.__clearsightViewer.panY]);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  const pan1 = await page.evaluate(() => [window.__clearsightViewer.panX, window.__clearsightViewer.panY]);
+  assert.ok(pan1[0] > pan0[0] && pan1[1] > pan0[1], 'arrows pan');
+  await page.keyboard.press('0');
+});
+
+test('window and level change the image from the sliders and by right-drag; Auto restores', async () => {
+  const { page } = T;
+  const base = await canvasStats(page);
+  const w0 = await page.inputValue('#sv-window');
+  await page.fill('#sv-level', '0.9');  // fill on a range sets the value and fires input
+  await page.dispatchEvent('#sv-level', 'input');
+  const bright = await canvasStats(page);
+  assert.notEqual(bright.hash, base.hash);
+  assert.ok(bright.mean < base.mean, `a higher level darkens: ${base.mean} -> ${bright.mean}`);
+  await page.click('.sv-wl button:has-text("Auto")');
+  const back = await canvasStats(page);
+  assert.equal(back.hash, base.hash, 'Auto restores the automatic window');
+  const box = await page.locator('.sv-stage').boundingBox();
+  await page.mouse.move(box.x + 200, box.y + 200);
+  await page.mouse.down({ button: 'right' });
+  await page.mouse.move(box.x + 350, box.y + 260, { steps: 5 });
+  await page.mouse.up({ button: 'right' });
+  const w1 = await page.inputValue('#sv-window');
+  assert.ok(+w1 > +w0, `right-drag sideways widens the window: ${w0} -> ${w1}`);
+  assert.notEqual((await canvasStats(page)).hash, base.hash);
+  await page.click('.sv-wl button:has-text("Auto")');
+});
+
+test('detection, object and reason overlays draw over the image and switch off', async () => {
+  const { page } = T;
+  await page.check('#sv-view-gray');
+  const off = await canvasStats(page);
+  await page.check('#sv-ov-objects');
+  const objects = await canvasStats(page);
+  assert.ok(objects.colour > off.colour, `object outlines add colour (${off.colour} -> ${objects.colour})`);
+  await page.uncheck('#sv-ov-objects');
+  assert.equal((await canvasStats(page)).hash, off.hash, 'unchecked, the outlines are gone');
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;
+  const marks = c.reasons.filter((r) => r.box).length + (c.scans[0].analysis.detections || []).length;
+  await page.check('#sv-ov-reasons');
+  await page.check('#sv-ov-detections');
+  const more = await canvasStats(page);
+  if (marks) assert.notEqual(more.hash, off.hash, 'reason marks and detections are drawn');
+  await page.focus('.sv-stage');
+  await page.keyboard.press('o');  // some on -> all off
+  assert.equal(await page.isChecked('#sv-ov-detections'), false);
+  assert.equal((await canvasStats(page)).hash, off.hash);
+  await page.keyboard.press('o');  // all on
+  assert.equal(await page.isChecked('#sv-ov-objects'), true);
+  // The picture for the README: material colours, the pointer on an object, its read-out.
+  await page.check('#sv-view-material');
+  await page.evaluate(() => window.scrollTo(0, 0));
+  const ob = c.scans[0].analysis.objects[0];
+  const at = await screenOf(page, Math.floor((ob.box[0] + ob.box[2]) / 2), Math.floor((ob.box[1] + ob.box[3]) / 2));
+  await page.mouse.move(at.x, at.y);
+  await page.waitForSelector('.sv-readout dd[data-field="zeff"]');
+  await page.evaluate(() => document.activeElement?.blur());
+  await screenshot('consignment');
+  await page.check('#sv-view-gray');
+});
+
+test('the outcome form checks its input, records the outcome, and the outcome reaches the database', async () => {
+  const { page } = T;
+  await page.click('#outcome-form button[type=submit]');
+  assert.match(await page.textContent('#outcome-message'), /Choose what the inspection found/);
+  await page.check('#result-undervaluation');
+  assert.equal(await page.isVisible('#corrected-value'), true, 'under-valuation asks for the corrected value');
+  await page.click('#outcome-form button[type=submit]');
+  assert.match(await page.textContent('#outcome-message'), /corrected value/);
+  await page.fill('#corrected-value', '812.50');
+  await page.fill('#outcome-notes', 'Invoice shows 812.50; declared far below. e2e');
+  await page.click('#outcome-form button[type=submit]');
+  await page.waitForSelector('#outcome-message.success');
+  assert.match(await page.textContent('#outcome-message'), /Recorded: Under-valuation — outcome #1 by olga\.officer/);
+  await page.waitForSelector('#outcome-history li[data-result="undervaluation"]');
+  assert.match(await page.textContent('#outcome-history'), /corrected value 812\.50/);
+  assert.match(await page.textContent('#decision-head'), /Done/);
+  assert.match(await page.textContent('#decision-head'), /Outcome: Under-valuation/);
+  // Through the API...
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;
+  assert.equal(c.status, 'done');
+  assert.equal(c.outcomes.length, 1);
+  assert.deepEqual({ ...c.outcomes[0], recorded_at: undefined }, {
+    seq: 1, result: 'undervaluation', corrected_value: 812.5, notes: 'Invoice shows 812.50; declared far below. e2e',
+    officer: USERS.officer.username, recorded_at: undefined,
+  });
+  // ...in the database file itself...
+  const db = join(T.tmp.dir, 'clearsight.db');
+  const row = execFileSync('sqlite3', ['-readonly', db,
+    `SELECT result || '|' || corrected_value || '|' || officer FROM outcomes WHERE consignment_id = '${T.target.replace(/'/g, "''")}'`]).toString().trim();
+  assert.equal(row, `undervaluation|812.5|${USERS.officer.username}`);
+  // ...and in the audit log, whose hash chain is intact.
+  const audit = (await T.admin.get('/api/audit?limit=1000')).json.entries.filter((e) => e.action === 'outcome' && e.subject === T.target);
+  assert.equal(audit.length, 1);
+  assert.equal(audit[0].actor, USERS.officer.username);
+  assert.equal((await T.admin.get('/api/audit/verify')).json.ok, true);
+});
+
+test('a consignment without a scan says so, and a scan that arrives later updates the open page', async () => {
+  const { page } = T;
+  await page.goto(`${T.server.base}/#/consignment/C-LATE-1`);
+  await page.waitForSelector('#no-scan');
+  const before = (await T.admin.get('/api/consignments/C-LATE-1')).json;
+  assert.equal(before.scans.length, 0);
+  // The integrator uploads a scan for it: format-v1 TIFF as the body, meta in the query.
+  const tif = readFileSync(T.inputs.scans[0]);
+  const pixelMm = JSON.parse(readFileSync(T.inputs.scans[0].replace(/\.tif$/, '.json'), 'utf8')).pixel_mm;
+  const res = await fetch(`${T.server.base}/api/scans?scan_id=S-LATE-1&consignment_id=C-LATE-1&pixel_mm=${pixelMm}`, {
+    method: 'POST', headers: { Authorization: `Bearer ${T.feed.token}`, 'Content-Type': 'image/tiff' }, body: tif,
+  });
+  assert.equal(res.status, 201, await res.text());
+  await page.waitForSelector('#decision-updated:not([hidden])', { timeout: 15000 });
+  assert.match(await page.textContent('#decision-updated'), new RegExp(`version ${before.version + 1}`));
+  await page.click('#decision-updated button');
+  await page.waitForSelector('[id="viewer-S-LATE-1"][data-ready="true"]', { timeout: 30000 });
+  assert.equal(await page.$('#no-scan'), null);
+});
+
+test('the analyst page shows rule hit rates, the control sample against targeted inspections, and counts per channel', async () => {
+  const { page } = T;
+  await page.goto(`${T.server.base}/#/analyst`);
+  await page.waitForSelector('.error-box');
+  assert.match(await page.textContent('.error-box'), /analysts and administrators/, 'an officer is refused');
+  await page.click('#logout');
+  await page.waitForSelector('#username');
+  assert.match(await page.textContent('#flash'), /signed out/);
+  await login(page, USERS.analyst);
+  assert.equal(await page.isVisible('[data-nav="analyst"]'), true);
+  await page.click('[data-nav="analyst"]');
+  await page.waitForSelector('#rule-stats');
+  const s = (await T.admin.get('/api/stats')).json;
+  const rule = s.rules.rules.find((r) => r.name === 'icn1 air parcels');
+  assert.ok(rule.hits > 0, 'the e2e rule hit something');
+  const cells = await page.$$eval('#rule-stats tr[data-rule="icn1 air parcels"] td', (tds) => tds.map((t) => t.textContent.trim()));
+  assert.equal(cells[1], String(rule.hits));
+  assert.equal(cells[2], String(rule.with_outcome));
+  assert.ok(await page.$('#rule-stats tr[data-rule="never matches"]'), 'a rule without hits is listed too');
+  for (const ch of ['red', 'yellow', 'green']) {
+    const n = s.channels.filter((c) => c.channel === ch).reduce((a, c) => a + c.decisions, 0);
+    assert.equal(await page.textContent(`#channel-stats td[data-count="${ch}"]`), n.toLocaleString('en-GB'));
+  }
+  const targeted = await page.$$eval('#control-stats tr[data-group="targeted"] td', (tds) => tds.map((t) => t.textContent.trim()));
+  assert.equal(targeted[0], String(s.targeted_red.decisions));
+  assert.equal(targeted[1], String(s.targeted_red.with_outcome));
+  assert.ok(s.targeted_red.with_outcome >= 1, 'the recorded outcome counts for the targeted group');
+  assert.match(targeted[3], /100\.0 %|0\.0 %|\d+\.\d %/);
+  assert.ok(await page.$('#control-stats tr[data-group="control"]'));
+  await screenshot('analyst');
+});
+
+test('a session ended on the server sends the officer back to the login page with a message', async () => {
+  const { page } = T;
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForSelector('#queue-table');
+  const cookie = (await T.ctx.cookies(T.server.base)).find((c) => c.name === 'cs_session');
+  assert.ok(cookie, 'the session is a cookie');
+  assert.equal(cookie.httpOnly, true, 'the page script cannot read the session cookie');
+  const r = await fetch(`${T.server.base}/api/logout`, { method: 'POST', headers: { Cookie: `cs_session=${cookie.value}` } });
+  assert.equal(r.status, 200);
+  // The next live-count poll gets a 401.
+  await page.waitForSelector('#username', { timeout: 15000 });
+  assert.match(page.url(), /#\/login\?expired=1&next=/);
+  assert.match(await page.textContent('#flash'), /session has expired or was ended/);
+  // Signing in again returns to where the officer was.
+  await page.fill('#username', USERS.officer.username);
+  await page.fill('#password', USERS.officer.password);
+  await page.click('.login-form button[type=submit]');
+  await page.waitForSelector('#queue-table');
+  assert.match(page.url(), /#\/queue/);
+});
+
+test('after a restart with a short session lifetime, the expired session leads to the login page; the outcome is still there', async () => {
+  await T.server.stop();
+  T.server = await startServer(CLI, T.tmp.dir, { sessionHours: 0.003 });  // 10.8 s
+  const { page } = T;
+  await login(page, USERS.officer);
+  await page.goto(`${T.server.base}/#/consignment/${encodeURIComponent(T.target)}`);
+  await page.waitForSelector('#outcome-history li[data-result="undervaluation"]');
+  // Idle past the expiry: the page leaves for the login page by itself.
+  await page.waitForSelector('#username', { timeout: 30000 });
+  assert.match(await page.textContent('#flash'), /session has expired/);
+  const api = await fetch(`${T.server.base}/api/queue`, { headers: { Cookie: `cs_session=${(await T.ctx.cookies(T.server.base)).find((c) => c.name === 'cs_session')?.value || 'x'}` } });
+  assert.equal(api.status, 401, 'the server agrees the session is over');
+});
+
+test('no page error and no request off the machine during the whole run', () => {
+  assert.deepEqual(T.errors, []);
+});
