@@ -650,6 +650,13 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.ok(s.targeted_red.with_outcome >= 1, 'the recorded outcome counts for the targeted group');
   assert.match(targeted[3], /100\.0 %|0\.0 %|\d+\.\d %/);
   assert.ok(await page.$('#control-stats tr[data-group="control"]'));
+  // Hit rate by the strongest reason: the one inspected consignment, under its top source.
+  const top = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json.reasons[0].source;
+  const src = await page.$$eval(`#source-stats tr[data-source="${top}"] td`, (tds) => tds.map((t) => t.textContent.trim()));
+  assert.equal(src[0], '1');
+  assert.equal(src[2], '1');
+  assert.match(src[3], /^100\.0 %/);
+  assert.equal(await page.$$eval('#source-stats tbody tr', (trs) => trs.length), 1);
   await screenshot('analyst');
 });
 

@@ -78,18 +78,45 @@ function channelSection(s) {
     })));
 }
 
-function modelSection(s) {
+const SOURCE_TEXT = {
+  model: 'Risk model', valuation: 'Valuation', rules: 'Rules', xray: 'X-ray analysis',
+  detector: 'Threat detector', manifest: 'Manifest check', none: 'No evidence',
+};
+
+// Hit rate by the strongest reason of each inspected consignment, from the consignments with an
+// outcome (the service reports hit rates per rule and per channel, not per evidence source).
+function sourceRates(done) {
+  const by = {};
+  for (const d of done) {
+    const src = d.reasons?.[0]?.source || 'none';
+    by[src] ||= { n: 0, hits: 0, control: 0 };
+    by[src].n++;
+    if (d.outcome && d.outcome !== 'nothing') by[src].hits++;
+    if (d.control) by[src].control++;
+  }
+  return by;
+}
+
+function modelSection(s, done, capped) {
   const items = [];
   if (s.model) items.push(['Risk model', `${s.model.baseline ? 'baseline' : 'gradient-boosted trees'}, ${fmtNumber(s.model.features)} features`]);
   else items.push(['Risk model', 'none loaded']);
   items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtNumber(s.valuation.flag_threshold, 2)}` : 'none loaded']);
   items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
-  const model = s.model_hits || s.sources?.model;
+  const by = sourceRates(done);
+  const order = ['model', 'valuation', 'rules', 'xray', 'detector', 'manifest', 'none'];
+  const keys = Object.keys(by).sort((a, b) => (order.indexOf(a) + 99 * (order.indexOf(a) < 0)) - (order.indexOf(b) + 99 * (order.indexOf(b) < 0)));
   return el('div', { id: 'model-stats' },
     el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
-    model
-      ? el('p', {}, 'Consignments where the model was the strongest reason: ', rateCell(model.confirmed || 0, model.with_outcome || 0).textContent)
-      : el('p', { class: 'muted small' }, 'The hit rate of the targeted selection (above) is the model’s together with rules, valuation and images; the service does not yet report a hit rate per evidence source.'));
+    keys.length
+      ? el('table', { class: 'stats', id: 'source-stats' },
+        el('caption', {}, `Hit rate by the strongest reason, over the ${fmtNumber(done.length)} ${capped ? 'latest ' : ''}consignments with an outcome`),
+        el('thead', {}, el('tr', {}, ...['Strongest reason', 'With outcome', 'Of them control', 'Confirmed', 'Hit rate', ''].map((h) => el('th', { scope: 'col' }, h)))),
+        el('tbody', {}, keys.map((k) => el('tr', { 'data-source': k },
+          el('th', { scope: 'row' }, SOURCE_TEXT[k] || k),
+          el('td', { class: 'num' }, fmtNumber(by[k].n)), el('td', { class: 'num' }, fmtNumber(by[k].control)),
+          el('td', { class: 'num' }, fmtNumber(by[k].hits)), rateCell(by[k].hits, by[k].n), el('td', {}, rateBar(by[k].hits, by[k].n))))))
+      : el('p', { class: 'muted' }, 'No outcome has been recorded yet: hit rates by evidence source follow the first inspections.'));
 }
 
 export async function render(main, ctx) {
@@ -104,9 +131,9 @@ export async function render(main, ctx) {
     return;
   }
   async function load() {
-    let s;
+    let s, done;
     try {
-      s = await api.stats();
+      [s, done] = await Promise.all([api.stats(), api.queue({ status: 'done', sort: '-updated', limit: 1000 })]);
     } catch (e) {
       body.replaceChildren(errorBox(e, 'The statistics could not be loaded'));
       return;
@@ -114,7 +141,7 @@ export async function render(main, ctx) {
     body.replaceChildren(
       el('section', { class: 'card wide', 'aria-labelledby': 'h-control' }, el('h2', { id: 'h-control' }, 'Control sample against targeted inspections'), controlSection(s)),
       el('section', { class: 'card', 'aria-labelledby': 'h-channels' }, el('h2', { id: 'h-channels' }, 'Decisions per channel'), channelSection(s)),
-      el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Model and evidence sources'), modelSection(s)),
+      el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Model and evidence sources'), modelSection(s, done.items, done.total > done.items.length)),
       el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s)));
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
   }
