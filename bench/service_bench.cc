@@ -11,6 +11,7 @@
 // Prints a table and one JSON line. Targets (issue 6): >= 5,000 decisions/s with p99 <= 10 ms;
 // scan submit-to-decision p99 <= 150 ms at 10 scans/s.
 #include <httplib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@ namespace {
 
 struct Flags {
   int seconds = 10;
-  int connections = 32;
+  int connections = 16;
   int wrk_threads = 2;
   int scan_seconds = 15;
   double scan_rate = 10;
@@ -70,7 +71,14 @@ struct LoadResult {
   std::string name;
   double rps = 0, p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;
   int64_t requests = 0, errors = 0;
+  double server_cpu_us = 0;  // service CPU time (user + system, all its threads) per request
 };
+
+double ProcessCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec * 1e-6 + u.ru_stime.tv_sec + u.ru_stime.tv_usec * 1e-6;
+}
 
 // wrk prints the Lua done() JSON as its last line.
 LoadResult ParseWrk(const std::string& name, const std::string& out) {
@@ -169,7 +177,10 @@ LoadResult Wrk(const Flags& f, const std::string& name, int port, const std::str
   std::string cmd = "wrk -t" + std::to_string(f.wrk_threads) + " -c" + std::to_string(f.connections) + " -d" +
                     std::to_string(f.seconds) + "s --timeout 10s -s " + script + " http://127.0.0.1:" +
                     std::to_string(port) + path + " 2>&1";
-  return ParseWrk(name, Run(cmd));
+  const double cpu0 = ProcessCpuSeconds();
+  LoadResult r = ParseWrk(name, Run(cmd));
+  r.server_cpu_us = (ProcessCpuSeconds() - cpu0) * 1e6 / std::max<int64_t>(1, r.requests);
+  return r;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -199,7 +210,7 @@ int main(int argc, char** argv) {
     else if (a == "--keep") f.keep = true;
     else {
       std::printf(
-          "usage: service_bench [--seconds 10] [--connections 32] [--wrk-threads 2] [--scan-seconds 15]\n"
+          "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
           "                     [--scan-rate 10] [--model DIR] [--quick] [--keep]\n");
       return a == "--help" ? 0 : 2;
     }
@@ -324,12 +335,19 @@ int main(int argc, char** argv) {
   }
 
   std::printf("service_bench on %s\n", clearsight::bench::Machine().c_str());
-  std::printf("wrk -t%d -c%d -d%ds on loopback; service in the same process group, same cores\n\n", f.wrk_threads,
-              f.connections, f.seconds);
-  std::printf("%-40s %10s %9s %9s %9s %9s %7s\n", "load", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms", "errors");
+  std::printf("wrk -t%d -c%d -d%ds on loopback; the service runs in this process, on the same cores as wrk\n",
+              f.wrk_threads, f.connections, f.seconds);
+  double load1 = 0;
+  if (FILE* la = std::fopen("/proc/loadavg", "r")) {
+    if (std::fscanf(la, "%lf", &load1) != 1) load1 = 0;
+    std::fclose(la);
+  }
+  std::printf("load average at the end: %.2f (other work on the machine inflates latencies)\n\n", load1);
+  std::printf("%-40s %10s %9s %9s %9s %9s %7s %12s\n", "load", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+              "errors", "server us/req");
   for (const auto& r : results)
-    std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms, r.p99_ms,
-                r.max_ms, static_cast<long long>(r.errors));
+    std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld %12.0f\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms,
+                r.p99_ms, r.max_ms, static_cast<long long>(r.errors), r.server_cpu_us);
   double s50 = Percentile(scan_ms, 50), s90 = Percentile(scan_ms, 90), s99 = Percentile(scan_ms, 99),
          smax = scan_ms.empty() ? 0 : *std::max_element(scan_ms.begin(), scan_ms.end());
   char name[80];
@@ -348,10 +366,11 @@ int main(int argc, char** argv) {
                       : r.name.find("normal") != std::string::npos ? "declarations_sync_normal"
                                                                    : "declarations_sync_full";
     j[key] = {{"rps", r.rps}, {"p50_ms", r.p50_ms}, {"p90_ms", r.p90_ms}, {"p99_ms", r.p99_ms}, {"max_ms", r.max_ms},
-              {"errors", r.errors}};
+              {"errors", r.errors}, {"server_cpu_us_per_request", r.server_cpu_us}};
   }
   j["scans"] = {{"rate", f.scan_rate}, {"count", scan_ms.size()}, {"p50_ms", s50}, {"p90_ms", s90}, {"p99_ms", s99},
                 {"max_ms", smax}, {"errors", scan_errors}, {"width", f.scan_width}, {"height", f.scan_height}};
+  j["loadavg_end"] = load1;
   j["targets_met"] = {{"declarations", decl_ok}, {"scans", scan_ok}};
   std::printf("%s\n", j.dump().c_str());
   if (!f.keep) std::filesystem::remove_all(dir);

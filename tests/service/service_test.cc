@@ -27,31 +27,41 @@ class ServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new TempDir();
-    // A small risk model on the public customs data, and a calibration from simulated wedges.
-    ReadOptions ro;
-    ro.format = DeclarationFormat::kKcs;
-    IngestReport rep;
-    auto train = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
-    ASSERT_TRUE(train.ok()) << train.status().ToString();
-    train->rows.resize(6000);
-    RiskModelOptions mo;
-    mo.trees = 20;
-    mo.max_depth = 4;
-    auto model = RiskModel::Train(*train, mo);
-    ASSERT_TRUE(model.ok()) << model.status().ToString();
-    ASSERT_TRUE(model->Save(*dir_ / "model").ok());
+    // A small risk model on the public customs data and a calibration from simulated wedges, made
+    // once per build tree (each test runs in its own process under ctest).
     SimulateOptions so;
     so.width = 256;
     so.height = 192;
     so.seed = 11;
     auto sim = Simulator::Create(so);
     ASSERT_TRUE(sim.ok()) << sim.status().ToString();
-    auto wedges = (*sim)->SimulateWedges();
-    ASSERT_TRUE(wedges.ok());
-    auto calib = Calibration::Fit(*wedges);
-    ASSERT_TRUE(calib.ok()) << calib.status().ToString();
-    ASSERT_TRUE(calib->Save(*dir_ / "calib.json").ok());
     sim_ = sim->release();
+    const std::string cache = std::string(CS_TEST_CACHE) + "/fixture-v1";
+    if (!RiskModel::Load(cache + "/model").ok() || !Calibration::Load(cache + "/calib.json").ok())
+      std::filesystem::remove_all(cache);  // absent, or left by an older build: make it again
+    if (!std::filesystem::exists(cache + "/calib.json")) {
+      ReadOptions ro;
+      ro.format = DeclarationFormat::kKcs;
+      IngestReport rep;
+      auto train = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
+      ASSERT_TRUE(train.ok()) << train.status().ToString();
+      train->rows.resize(6000);
+      RiskModelOptions mo;
+      mo.trees = 20;
+      mo.max_depth = 4;
+      auto model = RiskModel::Train(*train, mo);
+      ASSERT_TRUE(model.ok()) << model.status().ToString();
+      const std::string staged = cache + ".tmp" + std::to_string(::getpid());
+      ASSERT_TRUE(model->Save(staged + "/model").ok());
+      auto wedges = sim_->SimulateWedges();
+      ASSERT_TRUE(wedges.ok());
+      auto calib = Calibration::Fit(*wedges);
+      ASSERT_TRUE(calib.ok()) << calib.status().ToString();
+      ASSERT_TRUE(calib->Save(staged + "/calib.json").ok());
+      std::error_code ec;
+      std::filesystem::rename(staged, cache, ec);  // a concurrent process may have won: fine
+      if (ec) std::filesystem::remove_all(staged, ec);
+    }
     // The web root, with a secret file beside it and a symlink pointing out of it.
     std::filesystem::create_directories(dir_->path / "web" / "js");
     std::ofstream(*dir_ / "web/index.html") << "<!doctype html><title>Clearsight</title>";
@@ -62,8 +72,8 @@ class ServiceTest : public ::testing::Test {
     ServiceOptions o;
     o.port = 0;
     o.store.url = *dir_ / "cs.db";
-    o.model_dir = *dir_ / "model";
-    o.calibration_path = *dir_ / "calib.json";
+    o.model_dir = cache + "/model";
+    o.calibration_path = cache + "/calib.json";
     o.web_dir = *dir_ / "web";
     o.http_threads = 8;
     o.max_declaration_body_bytes = 256 << 10;

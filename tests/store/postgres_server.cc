@@ -53,9 +53,25 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   s->bin_ = bin;
   if (::geteuid() == 0 && std::system(("chown postgres:postgres " + s->dir_).c_str()) != 0)
     return Status::IoError("cannot chown " + s->dir_ + " to postgres");
-  std::string init = AsPostgres(bin + "/initdb -D " + s->dir_ + "/data -A trust -U postgres --no-sync > " + s->dir_ +
-                                "/initdb.log 2>&1");
-  if (std::system(init.c_str()) != 0) return Status::IoError("initdb failed; see " + s->dir_ + "/initdb.log");
+  // initdb is the slow part (seconds): each test process copies a cluster made once per build tree.
+  const std::string cluster = std::string(CS_TEST_CACHE) + "/pgdata-" + std::filesystem::path(bin).parent_path().filename().string();
+  if (!std::filesystem::exists(cluster)) {
+    std::string init = AsPostgres(bin + "/initdb -D " + s->dir_ + "/data -A trust -U postgres --no-sync > " +
+                                  s->dir_ + "/initdb.log 2>&1");
+    if (std::system(init.c_str()) != 0) return Status::IoError("initdb failed; see " + s->dir_ + "/initdb.log");
+    std::error_code ec;
+    std::filesystem::create_directories(CS_TEST_CACHE, ec);
+    std::string staged = cluster + ".tmp" + std::to_string(::getpid());
+    if (std::system(("cp -a " + s->dir_ + "/data " + staged).c_str()) == 0) {
+      std::filesystem::rename(staged, cluster, ec);  // another process may have won the race: fine
+      if (ec) std::filesystem::remove_all(staged, ec);
+    }
+  } else {
+    if (std::system(("cp -a " + cluster + " " + s->dir_ + "/data").c_str()) != 0)
+      return Status::IoError("cannot copy the cluster template " + cluster);
+    if (::geteuid() == 0 && std::system(("chown -R postgres:postgres " + s->dir_ + "/data").c_str()) != 0)
+      return Status::IoError("cannot chown the cluster copy");
+  }
   for (int attempt = 0; attempt < 5; ++attempt) {
     s->port_ = FreeLoopbackPort();
     std::string start = AsPostgres(bin + "/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ + "/log -o \"-p " +
