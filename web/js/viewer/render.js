@@ -71,39 +71,55 @@ function saturationLut() {
   return satLut;
 }
 
+// table[m * 65536 + v]: the packed colour of class m at high-energy pixel value v, for one
+// window/level. Most values are thick enough to be fully saturated; their colour depends only on
+// the display byte, so it comes from a 256-entry row.
+function materialTable(lut, sats) {
+  const clamp = (x) => (x < 0 ? 0 : x > 255 ? 255 : Math.round(x));
+  const pack = (r, g, b) => (0xff000000 | (b << 16) | (g << 8) | r) >>> 0;
+  // A floor of 0.3 keeps the hue of dense objects visible (the service uses 0.15).
+  const colour = (m, b, sat) => {
+    if (m === 4) return pack(0, 0, 0);
+    if (m === 0) { const g = clamp(255 * (0.25 + 0.75 * b)); return pack(g, g, g); }
+    const [hr, hg, hb] = MATERIAL_HUES[m];
+    const shade = 0.3 + 0.7 * b, white = (1 - sat) * 255;
+    return pack(clamp((white + sat * hr) * shade), clamp((white + sat * hg) * shade), clamp((white + sat * hb) * shade));
+  };
+  const table = new Uint32Array(5 * 65536);
+  for (let m = 0; m < 5; m++) {
+    const full = new Uint32Array(256);
+    for (let d = 0; d < 256; d++) full[d] = colour(m, d / 255, 1);
+    const base = m * 65536;
+    for (let v = 0; v < 65536; v++) table[base + v] = sats[v] === 1 ? full[lut[v]] : colour(m, lut[v] / 255, sats[v]);
+  }
+  return table;
+}
+
 // Renders into `out` (Uint8ClampedArray of width*height*4). `data` holds
 // {low, high, fused, material} (material optional: Uint8Array of classes). Returns false when
 // the view cannot be drawn from the data (material view without classes).
 export function renderView(data, view, { window, level, invert = false }, out) {
   const n = data.low.length;
   const lut = windowLut(window, level, invert);
+  // One packed RGBA word per pixel (little-endian: 0xAABBGGRR), from tables built per call.
+  const out32 = new Uint32Array(out.buffer, out.byteOffset, n);
   if (view === 'material') {
     if (!data.material) return false;
     const high = data.high;
     const mat = data.material;
     const sats = saturationLut();
-    for (let i = 0, o = 0; i < n; i++, o += 4) {
+    // table[m * 65536 + v]: the colour of class m at high-energy pixel value v.
+    const table = materialTable(lut, sats);
+    for (let i = 0; i < n; i++) {
       const m = mat[i] > 4 ? 4 : mat[i];
-      const b = lut[high[i]] / 255;
-      const sat = sats[high[i]];
-      const hue = MATERIAL_HUES[m];
-      for (let k = 0; k < 3; k++) {
-        const col = (1 - sat) * 255 + sat * hue[k];
-        // A floor of 0.3 keeps the hue of dense objects visible (the service uses 0.15).
-        out[o + k] = m === 4 ? 0 : m === 0 ? 255 * (0.25 + 0.75 * b) : col * (0.3 + 0.7 * b);
-      }
-      out[o + 3] = 255;
+      out32[i] = table[(m << 16) | high[i]];
     }
     return true;
   }
   const page = view === 'low' ? data.low : view === 'high' ? data.high : data.fused;
-  for (let i = 0, o = 0; i < n; i++, o += 4) {
-    const g = lut[page[i]];
-    out[o] = g;
-    out[o + 1] = g;
-    out[o + 2] = g;
-    out[o + 3] = 255;
-  }
+  const gray = new Uint32Array(65536);
+  for (let v = 0; v < 65536; v++) { const g = lut[v]; gray[v] = (0xff000000 | (g << 16) | (g << 8) | g) >>> 0; }
+  for (let i = 0; i < n; i++) out32[i] = gray[page[i]];
   return true;
 }
 

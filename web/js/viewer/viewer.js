@@ -202,6 +202,15 @@ export class ScanViewer {
     this.renderImage();
   }
 
+  flushWindowLevel() {
+    if (this.wlFrame) cancelAnimationFrame(this.wlFrame);
+    this.wlFrame = 0;
+    if (!this.pendingWl) return;
+    const [w, l] = this.pendingWl;
+    this.pendingWl = null;
+    this.setWindowLevel(w, l);
+  }
+
   resetWindowLevel() {
     if (this.autoWl) this.wl = { ...this.autoWl };
     this.renderImage();
@@ -438,7 +447,9 @@ export class ScanViewer {
         if (this.drag.button === 2) {
           const dx = (pos.x - this.drag.start.x) / this.cssWidth;
           const dy = (pos.y - this.drag.start.y) / this.cssHeight;
-          this.setWindowLevel(this.drag.wl.window * Math.exp(dx * 2), this.drag.wl.level - dy * 0.5);
+          // Re-rendering every pixel per pointer event would lag on large scans: once a frame.
+          this.pendingWl = [this.drag.wl.window * Math.exp(dx * 2), this.drag.wl.level - dy * 0.5];
+          if (!this.wlFrame) this.wlFrame = requestAnimationFrame(() => this.flushWindowLevel());
         } else {
           this.panBy(pos.x - this.drag.last.x, pos.y - this.drag.last.y);
         }
@@ -459,6 +470,7 @@ export class ScanViewer {
       this.draw();
     });
     const end = (e) => {
+      this.flushWindowLevel();
       this.drag = null;
       c.classList.remove('wl-drag', 'pan-drag');
     };
