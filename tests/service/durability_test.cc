@@ -16,7 +16,10 @@
 #include <thread>
 
 #include "clearsight/store.h"
+#include "clearsight/xray_scan.h"
 #include "service/service_test_util.h"
+#include "store/postgres_server.h"
+#include "store/sql_conn.h"
 
 extern char** environ;
 
@@ -157,6 +160,87 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
   EXPECT_TRUE(audit->ok) << audit->message;
   std::printf("durability: %zu acknowledged declarations over %d kill -9 cycles, %d re-posted, none lost\n",
               acked.size(), kCycles, reposted.load());
+}
+
+}  // namespace
+}  // namespace clearsight
+
+namespace clearsight {
+namespace {
+
+// The audit CLI: intact log exits 0; a row changed behind the service's back exits 1 naming it.
+TEST(AuditCli, VerifyDetectsATamperedRow) {
+  TempDir dir;
+  const std::string db = dir / "cs.db";
+  const std::string cli = CS_CLI;
+  ASSERT_EQ(std::system(("echo 'first-password' | " + cli + " users add --db " + db +
+                         " --user alice --role officer --password-stdin > /dev/null")
+                            .c_str()),
+            0);
+  ASSERT_EQ(std::system(("echo 'second-password' | " + cli + " users add --db " + db +
+                         " --user bob --role analyst --password-stdin > /dev/null")
+                            .c_str()),
+            0);
+  ASSERT_EQ(std::system((cli + " audit verify --db " + db + " > " + (dir / "ok.txt")).c_str()), 0);
+  {
+    auto conn = store::OpenSqliteConn(db, true);
+    ASSERT_TRUE(conn.ok());
+    ASSERT_TRUE((*conn)->ExecScript("DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'eve' WHERE seq = 1").ok());
+  }
+  int rc = std::system((cli + " audit verify --db " + db + " > " + (dir / "bad.txt")).c_str());
+  EXPECT_EQ(WEXITSTATUS(rc), 1);
+  std::ifstream in(dir / "bad.txt");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("entry 1 was changed"), std::string::npos) << text;
+}
+
+// The service on PostgreSQL: the same flow as on SQLite, through a real server.
+TEST(ServiceOnPostgres, DeclarationScanOutcomeAndAudit) {
+  auto pg = testing::PostgresServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status().ToString();
+  auto url = (*pg)->CreateSchema("svc");
+  ASSERT_TRUE(url.ok()) << url.status().ToString();
+  TempDir dir;
+  ServiceOptions o;
+  o.port = 0;
+  o.store.url = *url;
+  o.store.images_dir = dir / "images";
+  auto svc = Service::Create(o);
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  EXPECT_EQ((*svc)->store().backend(), "postgresql");
+  testing::AddRoleUsers((*svc)->store());
+  ASSERT_TRUE((*svc)->Start().ok());
+  Client in((*svc)->port()), officer((*svc)->port()), admin((*svc)->port());
+  ASSERT_TRUE(in.Login("integrator", testing::PasswordOf("integrator")));
+  ASSERT_TRUE(officer.Login("officer", testing::PasswordOf("officer")));
+  ASSERT_TRUE(admin.Login("admin", testing::PasswordOf("admin")));
+  Reply d = in.Post("/api/declarations", testing::Declaration("PG1"));
+  ASSERT_EQ(d.status, 201) << d.raw;
+  EXPECT_EQ(in.Post("/api/declarations", testing::Declaration("PG1")).status, 200);
+  EXPECT_EQ(in.Post("/api/declarations", testing::Declaration("PG1", "OFF1", 5)).status, 409);
+  // A scan (no calibration: stored and shown, not analysed) updates the decision.
+  Scan scan;
+  scan.width = 64;
+  scan.height = 32;
+  scan.low.assign(scan.pixels(), 30000);
+  scan.high.assign(scan.pixels(), 40000);
+  scan.meta.scan_id = "pgscan1";
+  scan.meta.pixel_mm = 1;
+  scan.meta.consignment_id = "PG1";
+  auto tiff = EncodeScanTiff(scan);
+  ASSERT_TRUE(tiff.ok());
+  Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "s.tif", "image/tiff"},
+                                             {"sidecar", ScanMetaToJson(scan.meta), "s.json", "application/json"}});
+  ASSERT_EQ(up.status, 201) << up.raw;
+  EXPECT_EQ(up.body["decision"]["version"], 2);
+  EXPECT_EQ(officer.Get("/api/scans/pgscan1/image.png").status, 200);
+  Reply out = officer.Post("/api/consignments/PG1/outcome", nlohmann::json{{"result", "nothing"}});
+  ASSERT_EQ(out.status, 201) << out.raw;
+  Reply q = officer.Get("/api/queue?status=done");
+  EXPECT_EQ(q.body["total"], 1);
+  Reply v = admin.Get("/api/audit/verify");
+  EXPECT_EQ(v.body["ok"], true) << v.raw;
+  EXPECT_GE(v.body["entries"].get<int>(), 8);
 }
 
 }  // namespace
