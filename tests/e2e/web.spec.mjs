@@ -33,6 +33,7 @@ const USERS = {
   analyst: { username: 'ana.analyst', role: 'analyst', password: 'analyst-pass-1' },
   admin: { username: 'root.admin', role: 'admin', password: 'admin-pass-12' },
   feed: { username: 'feed', role: 'integrator', password: 'integrator-pass-1' },
+  trainer: { username: 'tom.trainer', role: 'trainer', password: 'trainer-pass-1' },
 };
 
 const T = {};  // shared state: tmp, server, inputs, clients, context, page, errors
@@ -478,6 +479,7 @@ test('zoom and pan work with wheel, drag and keyboard, and zoom keeps the point 
   await page.waitForFunction((f) => parseInt(document.querySelector('.sv-zoom').textContent, 10) > f, fit);
   const zoomed = await zoomOf();
   assert.ok(zoomed > fit * 1.5, `wheel zooms in: ${fit} -> ${zoomed}`);
+  assert.equal(await page.evaluate(() => window.__clearsightViewer.overviewShown), true, 'zoomed in, the overview shows where we are');
   await page.mouse.move(cx + 1, cy);
   await page.mouse.move(cx, cy);
   // Within a pixel: the browser rounds the wheel event's position, not the pointer's.
@@ -496,6 +498,7 @@ test('zoom and pan work with wheel, drag and keyboard, and zoom keeps the point 
   await page.focus('.sv-stage');
   await page.keyboard.press('0');
   assert.equal(await zoomOf(), fit, '0 fits the image again');
+  assert.equal(await page.evaluate(() => window.__clearsightViewer.overviewShown), false, 'the whole image needs no overview');
   await page.keyboard.press('+');
   assert.equal(await zoomOf(), Math.round(fit * 1.25));
   await page.keyboard.press('-');
@@ -658,6 +661,22 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.match(src[3], /^100\.0 %/);
   assert.equal(await page.$$eval('#source-stats tbody tr', (trs) => trs.length), 1);
   await screenshot('analyst');
+});
+
+test('a trainer signs in and is told the queue is not for that role', async () => {
+  const { page } = T;
+  await page.click('#logout');
+  await page.waitForSelector('#username');
+  await page.fill('#username', USERS.trainer.username);
+  await page.fill('#password', USERS.trainer.password);
+  await page.click('.login-form button[type=submit]');
+  await page.waitForSelector('.queue-page, .error-box');
+  assert.match(await page.textContent('.error-box'), /your role is trainer/);
+  assert.equal(await page.isVisible('[data-nav="queue"]'), false);
+  assert.equal(await page.isVisible('[data-nav="analyst"]'), false);
+  await page.click('#logout');
+  await page.waitForSelector('#username');
+  await login(page, USERS.officer);
 });
 
 test('a session ended on the server sends the officer back to the login page with a message', async () => {

@@ -8,6 +8,7 @@ import * as consignmentPage from './pages/consignment.js';
 import * as analystPage from './pages/analyst.js';
 
 const ANALYST_ROLES = new Set(['analyst', 'admin']);
+const QUEUE_ROLES = new Set(['officer', 'analyst', 'admin']);
 
 const state = {
   user: null,         // {username, role, expires_at}
@@ -36,6 +37,7 @@ function setUser(user) {
   document.getElementById('who-name').textContent = user.username;
   document.getElementById('who-role').textContent = user.role;
   nav.querySelector('[data-nav="analyst"]').hidden = !ANALYST_ROLES.has(user.role);
+  nav.querySelector('[data-nav="queue"]').hidden = !QUEUE_ROLES.has(user.role);
   // Leave for the login page when the session runs out, even if the officer is idle.
   const expires = Date.parse(user.expires_at || '');
   if (Number.isFinite(expires)) {

@@ -37,6 +37,11 @@ function declarationOf(item) {
 
 export async function render(main, ctx) {
   setTitle('Queue');
+  if (['trainer', 'integrator'].includes(ctx.user?.role)) {
+    main.append(el('h1', {}, 'Inspection queue'), el('p', { class: 'error-box', role: 'alert' },
+      `The queue is for officers, analysts and administrators; your role is ${ctx.user.role}.`));
+    return null;
+  }
   sessionStorage.setItem('cs-last-queue', location.hash || '#/queue');
   const f = filtersFrom(ctx.params);
   const aborter = new AbortController();

@@ -331,6 +331,30 @@ export class ScanViewer {
       ctx.moveTo(s.x, s.y - 10); ctx.lineTo(s.x, s.y + 10);
       ctx.stroke();
     }
+    this.drawOverview();
+  }
+
+  // When the image does not fit: a small overview in the corner with the part on screen framed.
+  drawOverview() {
+    const d = this.data;
+    const a = this.toImage(0, 0), b = this.toImage(this.cssWidth, this.cssHeight);
+    const visible = { x0: Math.max(0, a.x), y0: Math.max(0, a.y), x1: Math.min(d.width, b.x), y1: Math.min(d.height, b.y) };
+    this.overviewShown = !(visible.x0 <= 0 && visible.y0 <= 0 && visible.x1 >= d.width && visible.y1 >= d.height);
+    if (!this.overviewShown || visible.x1 <= visible.x0 || visible.y1 <= visible.y0) return;
+    const ctx = this.ctx;
+    const k = Math.min(160 / d.width, 120 / d.height);
+    const w = d.width * k, h = d.height * k, x = this.cssWidth - w - 10, y = this.cssHeight - h - 10;
+    ctx.save();
+    ctx.globalAlpha = 0.9;
+    ctx.fillStyle = '#000';
+    ctx.fillRect(x - 3, y - 3, w + 6, h + 6);
+    ctx.imageSmoothingEnabled = true;
+    ctx.drawImage(this.offscreen, x, y, w, h);
+    ctx.globalAlpha = 1;
+    ctx.strokeStyle = '#ffbf47';
+    ctx.lineWidth = 2;
+    ctx.strokeRect(x + visible.x0 * k, y + visible.y0 * k, (visible.x1 - visible.x0) * k, (visible.y1 - visible.y0) * k);
+    ctx.restore();
   }
 
   drawBox(box, colour, label, dash = [], width = 2) {
