@@ -210,7 +210,7 @@ Status Service::Impl::Init() {
     if (!cal.ok()) return cal.status().WithContext("loading the calibration: ");
     AnalyzerOptions upload;
     upload.keep_channels = false;
-    upload.threads = 1;  // many uploads run at once; one thread each
+    upload.threads = 2;  // scans arrive a few per second: both cores shorten each one's wait
     CS_ASSIGN_OR_RETURN(analyzer, Analyzer::Create(*cal, upload));
     AnalyzerOptions viewer;
     viewer.keep_channels = true;
