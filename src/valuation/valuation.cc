@@ -21,12 +21,13 @@ namespace {
 enum Level { kHsOrigin = 0, kHs6, kHs4, kHs2, kLevels };
 const char* kLevelNames[] = {"hs+origin", "hs6", "hs4", "hs2"};
 
+// Prices are compared within one currency only (no exchange rates are assumed).
 std::string GroupKey(const Declaration& d, int level) {
   switch (level) {
-    case kHsOrigin: return d.hs_code + "|" + d.origin_country;
-    case kHs6: return d.hs_code.substr(0, 6);
-    case kHs4: return d.hs_code.substr(0, 4);
-    default: return d.hs_code.substr(0, 2);
+    case kHsOrigin: return d.currency + "|" + d.hs_code + "|" + d.origin_country;
+    case kHs6: return d.currency + "|" + d.hs_code.substr(0, 6);
+    case kHs4: return d.currency + "|" + d.hs_code.substr(0, 4);
+    default: return d.currency + "|" + d.hs_code.substr(0, 2);
   }
 }
 
@@ -240,7 +241,8 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
   if (g == nullptr) {
     r.level = "none";
     r.undervaluation_score = 0;
-    r.reason = d.net_mass_kg > 0 ? "no reference price: too few comparable flows for HS " + d.hs_code + " in the history"
+    r.reason = d.net_mass_kg > 0 ? "no reference price: too few comparable flows for HS " + d.hs_code +
+                                       (d.currency.empty() ? "" : " in " + d.currency) + " in the history"
                                  : "no reference price: net mass is 0 and no supplementary units";
     return r;
   }

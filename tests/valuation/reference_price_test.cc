@@ -54,6 +54,10 @@ TEST(ReferencePrice, FallsBackToHs4WhenTheCodeHasFewerThanTenFlows) {
   ValuationResult none = m->Score(Flow("Q", "010121", "new", 100, 40));
   EXPECT_EQ(none.level, "none");
   EXPECT_FALSE(none.flagged);
+  // Another currency is not compared with EUR prices.
+  Declaration usd = Flow("Q", "851712", "new", 100, 4);
+  usd.currency = "USD";
+  EXPECT_EQ(m->Score(usd).level, "none");
 }
 
 TEST(ReferencePrice, FlagsUnderValuationWithRevenueAtRisk) {
