@@ -326,6 +326,8 @@ test('the scan viewer loads the raw scan and switches between grayscale, materia
   await page.waitForSelector('[id^="viewer-"][data-ready="true"]', { timeout: 30000 });
   assert.match(await page.textContent('.sv-status'), /raw energies and analysis channels/);
   await accessible('consignment, as loaded');
+  const stage = await page.locator('.sv-stage').boundingBox();
+  assert.ok(stage.y + stage.height <= 900, `the whole image fits on a 1440x900 screen (bottom at ${stage.y + stage.height})`);
   // Overlays off, so the colours come from the image alone.
   for (const id of ['detections', 'objects', 'reasons']) await page.uncheck(`#sv-ov-${id}`);
   const gray = await canvasStats(page);

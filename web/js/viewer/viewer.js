@@ -9,8 +9,8 @@
 import { attenuation, autoWindow, fuseEnergies, labelOutline, MATERIAL_NAMES, renderView } from './render.js';
 
 const VIEWS = [
-  { id: 'gray', label: 'Grayscale', key: 'g' },
-  { id: 'material', label: 'Material colour', key: 'm' },
+  { id: 'gray', label: 'Gray', key: 'g', title: 'Grayscale: both energies fused' },
+  { id: 'material', label: 'Material', key: 'm', title: 'Material colour: organic orange, inorganic green, metal blue' },
   { id: 'high', label: 'High energy', key: 'h' },
   { id: 'low', label: 'Low energy', key: 'l' },
 ];
@@ -66,13 +66,13 @@ export class ScanViewer {
     }, this.canvas);
     this.status = el('p', { class: 'sv-status', role: 'status' }, 'No scan loaded.');
 
-    const viewGroup = el('fieldset', { class: 'sv-views' }, el('legend', {}, 'View'));
+    const viewGroup = el('fieldset', { class: 'sv-views' }, el('legend', { class: 'visually-hidden' }, 'View'));
     this.viewInputs = {};
     for (const v of VIEWS) {
       const input = el('input', { type: 'radio', name: `${p}-view`, id: `${p}-view-${v.id}`, value: v.id, 'data-view': v.id });
       input.addEventListener('change', () => { if (input.checked) this.setView(v.id); });
       this.viewInputs[v.id] = input;
-      viewGroup.append(el('label', { for: `${p}-view-${v.id}`, title: `key ${v.key.toUpperCase()}` }, input, ` ${v.label}`));
+      viewGroup.append(el('label', { for: `${p}-view-${v.id}`, title: `${v.title || v.label} (key ${v.key.toUpperCase()})` }, input, ` ${v.label}`));
     }
 
     this.windowInput = el('input', { type: 'range', id: `${p}-window`, min: '0.005', max: '1', step: '0.005', value: '1' });
@@ -84,15 +84,15 @@ export class ScanViewer {
     this.invertInput = el('input', { type: 'checkbox', id: `${p}-invert` });
     this.invertInput.addEventListener('change', () => { this.invert = this.invertInput.checked; this.renderImage(); });
     const wlGroup = el('fieldset', { class: 'sv-wl', title: 'Or drag on the image with the right mouse button: sideways for window, up and down for level.' },
-      el('legend', {}, 'Window / level ', el('span', { class: 'muted small' }, '(or right-drag)')),
+      el('legend', { class: 'visually-hidden' }, 'Window / level'),
       el('label', { for: `${p}-window` }, 'Window '), this.windowInput, this.windowValue,
       el('label', { for: `${p}-level` }, 'Level '), this.levelInput, this.levelValue,
       el('button', { type: 'button', onclick: () => this.resetWindowLevel() }, 'Auto'),
       el('label', { for: `${p}-invert` }, this.invertInput, ' Invert'));
 
-    const overlayGroup = el('fieldset', { class: 'sv-overlays' }, el('legend', {}, 'Overlays'));
+    const overlayGroup = el('fieldset', { class: 'sv-overlays' }, el('legend', { class: 'visually-hidden' }, 'Overlays'));
     this.overlayInputs = {};
-    for (const [id, label] of [['detections', 'Detections'], ['objects', 'Segmented objects'], ['reasons', 'Reason marks']]) {
+    for (const [id, label] of [['detections', 'Detections'], ['objects', 'Objects'], ['reasons', 'Reasons']]) {
       const input = el('input', { type: 'checkbox', id: `${p}-ov-${id}`, checked: true, 'data-overlay': id });
       input.addEventListener('change', () => { this.overlays[id] = input.checked; this.draw(); });
       this.overlayInputs[id] = input;
@@ -100,7 +100,7 @@ export class ScanViewer {
     }
 
     this.zoomValue = el('output', { class: 'sv-zoom', 'aria-live': 'polite' });
-    const zoomGroup = el('fieldset', { class: 'sv-zoomgroup' }, el('legend', {}, 'Zoom'),
+    const zoomGroup = el('fieldset', { class: 'sv-zoomgroup' }, el('legend', { class: 'visually-hidden' }, 'Zoom'),
       el('button', { type: 'button', 'aria-label': 'Zoom in', onclick: () => this.zoomBy(1.25) }, '+'),
       el('button', { type: 'button', 'aria-label': 'Zoom out', onclick: () => this.zoomBy(0.8) }, '−'),
       el('button', { type: 'button', onclick: () => this.resetView(), title: 'Fit the image (key 0)' }, 'Fit'),
@@ -113,10 +113,12 @@ export class ScanViewer {
         .map(([k, t, title]) => el('li', { title }, el('span', { class: `swatch swatch-${k}`, 'aria-hidden': 'true' }), t, el('span', { class: 'visually-hidden' }, ` (${title})`))));
 
     // The image with a panel beside it: views, window/level, overlays, zoom, then the read-out.
-    const readoutBox = el('section', { class: 'sv-readout-box', 'aria-label': 'Pixel read-out' }, el('h3', {}, 'Pixel read-out'), this.readout);
-    const panel = el('div', { class: 'sv-panel sv-controls' }, viewGroup, this.legend, readoutBox, wlGroup, overlayGroup, zoomGroup);
+    // A toolbar over the image (views, overlays, window/level, zoom), the read-out under it.
+    const readoutBox = el('section', { class: 'sv-readout-box', 'aria-label': 'Pixel read-out' }, el('h3', { class: 'visually-hidden' }, 'Pixel read-out'), this.readout);
+    const toolbar = el('div', { class: 'sv-toolbar sv-controls' }, viewGroup, overlayGroup, wlGroup, zoomGroup);
+    readoutBox.append(this.legend);
     this.root.classList.add('scan-viewer');
-    this.root.append(el('div', { class: 'sv-main' }, this.stage, panel), this.status);
+    this.root.append(toolbar, this.stage, readoutBox, this.status);
 
     this.ctx = this.canvas.getContext('2d');
     this.offscreen = document.createElement('canvas');
@@ -124,6 +126,8 @@ export class ScanViewer {
     this.attachInput();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
+    this.onWindowResize = () => this.resize();
+    window.addEventListener('resize', this.onWindowResize);
     this.updateControls();
     this.updateReadout();
   }
@@ -144,6 +148,8 @@ export class ScanViewer {
     this.wl = { ...this.autoWl };
     this.offscreen.width = scan.width;
     this.offscreen.height = scan.height;
+    // The stage takes the scan's shape (up to the height the page allows): no empty bands.
+    this.stage.style.aspectRatio = `${scan.width} / ${scan.height}`;
     this.imageData = new ImageData(scan.width, scan.height);
     this.buildSegmentation();
     if (this.view === 'material' && !this.data.material) this.view = 'gray';
@@ -264,7 +270,16 @@ export class ScanViewer {
     };
   }
 
+  // The image should fit on the screen under the page header: the stage may be as tall as the
+  // window below its own top, less room for the read-out.
+  fitHeight() {
+    const top = this.stage.getBoundingClientRect().top + window.scrollY;
+    const max = `${Math.max(320, Math.floor(window.innerHeight - top - 80))}px`;
+    if (this.stage.style.maxHeight !== max) this.stage.style.maxHeight = max;
+  }
+
   resize() {
+    this.fitHeight();
     const r = this.stage.getBoundingClientRect();
     const dpr = window.devicePixelRatio || 1;
     const first = !this.cssWidth;
@@ -428,9 +443,9 @@ export class ScanViewer {
   updateReadout() {
     const p = this.probe ? this.pixelAt(this.probe.x, this.probe.y) : null;
     const rows = [];
-    const add = (k, v, name) => rows.push(el('dt', {}, k), el('dd', { 'data-field': name }, v));
+    const add = (k, v, name) => rows.push(el('div', {}, el('dt', {}, k), el('dd', { 'data-field': name }, v)));
     if (!p) {
-      this.readout.replaceChildren(el('dt', { class: 'visually-hidden' }, 'Pixel'), el('dd', { class: 'muted placeholder' }, this.data ? 'Point at the image (or focus it and press shift + arrow) to read a pixel.' : '—'));
+      this.readout.replaceChildren(el('div', {}, el('dt', { class: 'visually-hidden' }, 'Pixel'), el('dd', { class: 'muted placeholder' }, this.data ? 'Point at the image (or focus it and press shift + arrow) to read a pixel.' : '—')));
       return;
     }
     const approx = this.data.approximate ? ' (from 8-bit rendering)' : '';
@@ -542,6 +557,7 @@ export class ScanViewer {
 
   destroy() {
     this.resizeObserver.disconnect();
+    window.removeEventListener('resize', this.onWindowResize);
     this.root.replaceChildren();
   }
 }
