@@ -624,6 +624,20 @@ test('a consignment without a scan says so, and a scan that arrives later update
   await page.click('#decision-updated button');
   await page.waitForSelector('[id="viewer-S-LATE-1"][data-ready="true"]', { timeout: 30000 });
   assert.equal(await page.$('#no-scan'), null);
+  // A second scan: the page offers both.
+  const form = new FormData();
+  form.append('tiff', new Blob([readFileSync(T.inputs.scans[1])]), 'second.tif');
+  form.append('sidecar', new Blob([JSON.stringify({ scan_id: 'S-LATE-2', consignment_id: 'C-LATE-1', pixel_mm: pixelMm })]), 'second.json');
+  const second = await T.feed.call('POST', '/api/scans', form);
+  assert.equal(second.status, 201, second.text);
+  await page.waitForSelector('#decision-updated:not([hidden])', { timeout: 15000 });
+  await page.click('#decision-updated button');
+  await page.waitForSelector('#scan-select');
+  assert.deepEqual(await page.$$eval('#scan-select option', (os) => os.map((o) => o.value)), ['S-LATE-1', 'S-LATE-2']);
+  await page.waitForSelector('[id="viewer-S-LATE-1"][data-ready="true"]', { timeout: 30000 });
+  await page.selectOption('#scan-select', 'S-LATE-2');
+  await page.waitForSelector('[id="viewer-S-LATE-2"][data-ready="true"]', { timeout: 30000 });
+  assert.equal(await page.$('[id="viewer-S-LATE-1"]'), null, 'one viewer at a time');
 });
 
 test('the analyst page shows rule hit rates, the control sample against targeted inspections, and counts per channel', async () => {
