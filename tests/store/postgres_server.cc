@@ -77,7 +77,20 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
     std::string start = AsPostgres(bin + "/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ + "/log -o \"-p " +
                                    std::to_string(s->port_) + " -k " + s->dir_ +
                                    " -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off\" -w start > /dev/null 2>&1");
-    if (std::system(start.c_str()) == 0) return s;
+    if (std::system(start.c_str()) == 0) {
+      // Should this process die without its destructor running (a ctest timeout kills it), a
+      // watchdog stops the server and removes the directory, so no cluster is left behind.
+      std::ifstream pidfile(s->dir_ + "/data/postmaster.pid");
+      pid_t postmaster = 0;
+      pidfile >> postmaster;
+      if (postmaster > 0) {
+        std::string watchdog = "sh -c 'while kill -0 " + std::to_string(::getpid()) +
+                               " 2>/dev/null; do sleep 1; done; kill -INT " + std::to_string(postmaster) +
+                               " 2>/dev/null; sleep 3; rm -rf " + s->dir_ + "' > /dev/null 2>&1 &";
+        (void)std::system(watchdog.c_str());
+      }
+      return s;
+    }
   }
   return Status::IoError("pg_ctl start failed; see " + s->dir_ + "/log");
 }
