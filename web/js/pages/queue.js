@@ -111,7 +111,7 @@ export async function render(main, ctx) {
     const href = `#/consignment/${encodeURIComponent(item.consignment_id)}`;
     const tr = el('tr', { 'data-id': item.consignment_id, 'data-channel': item.channel, 'data-score': String(item.score) },
       el('th', { scope: 'row', 'data-col': 'id' }, el('a', { href }, item.consignment_id),
-        item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣ scan') : null),
+        item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣', el('span', { class: 'visually-hidden' }, ' has a scan')) : null),
       cells.date, cells.importer, cells.hs, cells.origin, cells.value,
       el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
       el('td', { 'data-col': 'channel' }, channelBadge(item.channel, { control: item.control })),
