@@ -2,6 +2,9 @@
 // data, scores the later period with the example rule profile and reference prices, and prints
 // the top of the inspection queue with reasons; then shows under-valuation detection on real
 // EU trade flows.
+#include <csignal>
+#include <filesystem>
+#include <thread>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -10,13 +13,17 @@
 #include <numeric>
 #include <tuple>
 
+#include "clearsight/client.h"
 #include "clearsight/decide.h"
 #include "clearsight/declarations.h"
 #include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
+#include "clearsight/service.h"
 #include "clearsight/valuation.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
 #include "commands.h"
 #include "common/file_util.h"
 #include "common/text.h"
@@ -25,23 +32,185 @@ namespace clearsight::cli {
 
 namespace {
 const char kUsage[] =
-    "usage: clearsight demo [--data data/public] [--work demo] [--rules examples/kcs.rules] [--top 15]\n"
-    "                       [--retrain]\n\n"
+    "usage: clearsight demo [--data data/public] [--work demo] [--rules examples/kcs.rules] [--top 10]\n"
+    "                       [--retrain] [--no-serve] [--host 127.0.0.1] [--port 8080] [--scans 40]\n"
+    "\n"
     "Trains the declaration risk model on the public KCS data (2020), scores the next quarter\n"
     "(2021-01..03) with the example rules, and prints the top of the inspection queue with\n"
-    "reasons; then reports under-valuation detection on real EU trade flows.\n";
+    "reasons; reports under-valuation detection on real EU trade flows; then (unless --no-serve)\n"
+    "simulates X-ray scans of parcels with their declarations, calibrates from step wedges, starts\n"
+    "the service and web workstation on localhost with SQLite, feeds it through the HTTP API, and\n"
+    "prints the URL and the demo logins. Ctrl-C stops it; running it again reuses what is there.\n";
+
+// The demo's accounts (the passwords are printed: this is a demo on localhost).
+struct DemoUser {
+  const char* name;
+  Role role;
+  const char* password;
+};
+constexpr DemoUser kDemoUsers[] = {
+    {"officer", Role::kOfficer, "officer-demo"},
+    {"analyst", Role::kAnalyst, "analyst-demo"},
+    {"admin", Role::kAdmin, "admin-demo-pw"},
+    {"feed", Role::kIntegrator, "feed-demo-pw"},
+};
+
+volatile sig_atomic_t g_stop = 0;
+void OnSignal(int) { g_stop = 1; }
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
 
+// Part two: scans, the service and the workstation.
+int RunWorkstation(const Args& args, const std::string& data, const std::string& work, const std::string& model_dir,
+                   const DeclarationBatch& kcs_history) {
+  namespace fs = std::filesystem;
+  long long port, nscans;
+  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535) return Usage("--port must be 0..65535", kUsage);
+  if (!args.GetInt("scans", 40, &nscans) || nscans < 1 || nscans > 10000) return Usage("--scans must be 1..10000", kUsage);
+  auto t0 = std::chrono::steady_clock::now();
+  std::printf("\n== 6. the officer workstation\n");
+  // Calibration from step wedges, as for any scanner.
+  std::string calib = work + "/calibration.json";
+  SimulateOptions live;
+  live.seed = 2026;
+  live.threat_rate = 0.3;
+  live.threads = 2;
+  if (!FileExists(calib)) {
+    if (Status s = WriteSimulatedWedges(live, work + "/wedges"); !s.ok()) return Fail(s);
+    auto wedges = ReadWedgeDir(work + "/wedges");
+    if (!wedges.ok()) return Fail(wedges.status());
+    auto c = Calibration::Fit(*wedges);
+    if (!c.ok()) return Fail(c.status());
+    if (Status s = c->Save(calib); !s.ok()) return Fail(s);
+  }
+  std::printf("   calibration from step wedges: %s\n", calib.c_str());
+  // A history of simulated parcels' declarations (EUR) for reference prices, and the live parcels
+  // with their scans.
+  auto simulate = [&](SimulateOptions o, int64_t count, const std::string& dir, const char* what) -> Status {
+    if (FileExists(dir + "/declarations.csv")) return Status::Ok();
+    std::printf("   simulating %lld %s ...\n", static_cast<long long>(count), what);
+    std::fflush(stdout);
+    DatasetReport report;
+    return SimulateDataset(o, count, dir,
+                           [&](int64_t done, int64_t total) {
+                             if (done % 20 == 0 || done == total)
+                               std::fprintf(stderr, "\r   %lld/%lld scans", static_cast<long long>(done),
+                                            static_cast<long long>(total));
+                             if (done == total) std::fprintf(stderr, "\n");
+                           },
+                           &report);
+  };
+  SimulateOptions hist = live;
+  hist.seed = 1001;
+  hist.width = 256;
+  hist.height = 192;
+  if (Status s = simulate(hist, 400, work + "/sim_history", "small parcels for the price history"); !s.ok())
+    return Fail(s);
+  if (Status s = simulate(live, nscans, work + "/scans", "parcels with scans (1024 x 768)"); !s.ok()) return Fail(s);
+  // The valuation history: the KCS year (KRW) and the simulated parcels (EUR).
+  std::string history_path = work + "/valuation_history.csv";
+  if (!FileExists(history_path)) {
+    auto sim = ReadDeclarations(work + "/sim_history/declarations.csv", ReadOptions{}, nullptr);
+    if (!sim.ok()) return Fail(sim.status());
+    DeclarationBatch merged = kcs_history;
+    merged.rows.insert(merged.rows.end(), sim->rows.begin(), sim->rows.end());
+    if (Status s = WriteDeclarationsCsv(history_path, merged); !s.ok()) return Fail(s);
+  }
+  // The service, in this process, on SQLite.
+  ServiceOptions so;
+  so.host = args.Get("host", "127.0.0.1");
+  so.port = static_cast<int>(port);
+  so.store.url = work + "/clearsight.db";
+  so.model_dir = model_dir;
+  so.rules_path = args.Get("rules");
+  so.valuation_history = history_path;
+  so.calibration_path = calib;
+  so.web_dir = args.Get("web", "web");
+  so.http_threads = 16;
+  auto service = Service::Create(so);
+  if (!service.ok()) return Fail(service.status());
+  for (const auto& u : kDemoUsers)
+    if (Status s = AddUser((*service)->store(), u.name, u.role, u.password, "demo"); !s.ok()) return Fail(s);
+  if (Status s = (*service)->Start(); !s.ok()) return Fail(s);
+  std::string url = "http://" + so.host + ":" + std::to_string((*service)->port());
+  // Fed through the HTTP API, as an integrator would.
+  ClientOptions co;
+  co.base_url = url;
+  co.username = "feed";
+  co.password = "feed-demo-pw";
+  auto client = ServiceClient::Connect(co);
+  if (!client.ok()) return Fail(client.status());
+  int fed_declarations = 0, fed_scans = 0;
+  {
+    // The first weeks of 2021-Q1 from the KCS data, and the simulated parcels' declarations.
+    auto kcs = ReadFile(data + "/customs/df_syn_valid_eng.csv");
+    if (!kcs.ok()) return Fail(kcs.status());
+    std::string head;
+    size_t lines = 0, p = 0;
+    while (p < kcs->size() && lines < 601) {
+      size_t e = kcs->find('\n', p);
+      if (e == std::string::npos) e = kcs->size();
+      head.append(*kcs, p, e - p + 1);
+      p = e + 1;
+      ++lines;
+    }
+    for (auto [content, format] : {std::pair<std::string, const char*>{head, "kcs"}}) {
+      auto r = (*client)->PostDeclarations(content, format);
+      if (!r.ok()) return Fail(r.status());
+    }
+    fed_declarations += static_cast<int>(lines - 1);
+    auto sim = ReadFile(work + "/scans/declarations.csv");
+    if (!sim.ok()) return Fail(sim.status());
+    auto r = (*client)->PostDeclarations(*sim, "csv");
+    if (!r.ok()) return Fail(r.status());
+    fed_declarations += static_cast<int>(nscans);
+    std::vector<fs::path> tiffs;
+    for (const auto& e : fs::directory_iterator(work + "/scans"))
+      if (e.path().extension() == ".tif") tiffs.push_back(e.path());
+    std::sort(tiffs.begin(), tiffs.end());
+    for (const auto& t : tiffs) {
+      fs::path side = t;
+      side.replace_extension(".json");
+      auto tiff = ReadFile(t.string());
+      auto sidecar = ReadFile(side.string());
+      if (!tiff.ok() || !sidecar.ok()) continue;
+      auto sr = (*client)->PostScan(*tiff, *sidecar);
+      if (!sr.ok()) return Fail(sr.status());
+      ++fed_scans;
+    }
+  }
+  std::printf("   fed %d declarations and %d scans through the API (%.1f s)\n\n", fed_declarations, fed_scans,
+              Seconds(t0));
+  std::printf("   The workstation is at   %s\n", url.c_str());
+  std::printf("   Log in as               officer / officer-demo   (the queue, scans, outcomes)\n");
+  std::printf("                           analyst / analyst-demo   (also the analyst page)\n");
+  std::printf("                           admin   / admin-demo-pw\n");
+  std::printf("   Database: %s (SQLite); Ctrl-C stops the demo.\n", so.store.url.c_str());
+  std::fflush(stdout);
+  signal(SIGINT, OnSignal);
+  signal(SIGTERM, OnSignal);
+  std::thread stopper([&] {
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    (*service)->Stop();
+  });
+  (*service)->Wait();
+  g_stop = 1;
+  stopper.join();
+  std::printf("\nstopped; the data stays in %s\n", work.c_str());
+  return 0;
+}
+
 int CmdDemo(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "retrain"});
-  if (int rc = CheckArgs(args, {"data", "work", "rules", "top", "retrain", "help"}, kUsage)) return rc < 0 ? 0 : rc;
+  Args args(argc, argv, first, {"help", "retrain", "no-serve"});
+  if (int rc = CheckArgs(args, {"data", "work", "rules", "top", "retrain", "help", "no-serve", "host", "port", "scans", "web"},
+                         kUsage))
+    return rc < 0 ? 0 : rc;
   std::string data = args.Get("data", "data/public"), work = args.Get("work", "demo");
   long long top;
-  if (!args.GetInt("top", 15, &top) || top < 1) return Usage("--top must be a positive number", kUsage);
+  if (!args.GetInt("top", 10, &top) || top < 1) return Usage("--top must be a positive number", kUsage);
   if (Status s = MakeDirs(work); !s.ok()) return Fail(s);
   ReadOptions kcs;
   kcs.format = DeclarationFormat::kKcs;
@@ -150,7 +319,8 @@ int CmdDemo(int argc, char** argv, int first) {
                 r.baseline_mean);
   }
   std::printf("\nmodel: %s; run 'clearsight --help' for every command.\n", model_dir.c_str());
-  return 0;
+  if (args.Has("no-serve")) return 0;
+  return RunWorkstation(args, data, work, model_dir, *train);
 }
 
 }  // namespace clearsight::cli

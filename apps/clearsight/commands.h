@@ -12,6 +12,7 @@ namespace clearsight::cli {
 
 int CmdValidate(int argc, char** argv, int first);
 int CmdDemo(int argc, char** argv, int first);
+int CmdFeed(int argc, char** argv, int first);
 int CmdModelTrain(int argc, char** argv, int first);
 int CmdModelEval(int argc, char** argv, int first);
 int CmdScore(int argc, char** argv, int first);

@@ -26,6 +26,7 @@ const Command kCommands[] = {
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
+    {"feed", "send declaration files and scans to a running service", clearsight::cli::CmdFeed},
     {"serve", "the HTTP service and web workstation", clearsight::cli::CmdServe},
     {"users add", "create or update a user (password from stdin or env)", clearsight::cli::CmdUsersAdd},
     {"users list", "list users and roles", clearsight::cli::CmdUsersList},
