@@ -4,3 +4,8 @@ add_executable(xray_analyze_bench ${CMAKE_CURRENT_LIST_DIR}/xray_analyze_bench.c
 target_link_libraries(xray_analyze_bench PRIVATE clearsight)
 add_executable(xray_simulate_bench ${CMAKE_CURRENT_LIST_DIR}/xray_simulate_bench.cc)
 target_link_libraries(xray_simulate_bench PRIVATE clearsight)
+# Full image analysis per scan: analysis + threat detector + manifest check (the committed model),
+# 1 and 2 threads, time per stage, the analysis alone beside it.
+add_executable(xray_detect_bench ${CMAKE_CURRENT_LIST_DIR}/xray_detect_bench.cc)
+target_link_libraries(xray_detect_bench PRIVATE clearsight)
+target_compile_definitions(xray_detect_bench PRIVATE CS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

@@ -6,3 +6,10 @@ pkg_check_modules(XRL REQUIRED IMPORTED_TARGET libxrl)
 find_package(TIFF REQUIRED)
 find_package(PNG REQUIRED)
 find_package(DCMTK REQUIRED)
+# LibTorch (detect/torch_adapter.cc only): ~15 s per translation unit that includes it, and its
+# imported targets carry compile options, so the adapter is its own OBJECT library and the rest of
+# the project links Torch privately (link-only) without seeing its flags. The link reaches the
+# executables through the static library, so Torch's imported targets must be global.
+set(CMAKE_FIND_PACKAGE_TARGETS_GLOBAL TRUE)
+find_package(Torch REQUIRED)
+unset(CMAKE_FIND_PACKAGE_TARGETS_GLOBAL)

@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "clearsight/declarations.h"
@@ -117,6 +118,11 @@ struct SimulateOptions {
   double misdeclared_rate = 0.10;  // declaration names other goods than packed
   double undervalued_rate = 0.15;  // value declared at 10..45 % of the truth
   ScannerModel scanner = DualKvpScanner();
+  // Goods mix: relative weight per goods category ("clothing", "electronics", ... see
+  // GoodsCategoryNames()) for the parcel's main category and its other items. Empty: every
+  // category equally likely (and the same bytes as before this option existed). A category left
+  // out of a non-empty mix has weight 0. Held-out sets use other mixes than training sets.
+  std::vector<std::pair<std::string, double>> goods_mix;
   int threads = 2;                 // SimulateDataset only
   ScanWriteOptions write;
 };
@@ -154,7 +160,16 @@ class Simulator {
   explicit Simulator(const SimulateOptions& options);
   SimulateOptions options_;
   std::unique_ptr<Impl> impl_;
+  std::vector<double> mix_weights_;  // per GoodsCategories() entry; empty = uniform
+  double mix_total_ = 0;
 };
+
+// The simulator's goods categories, in catalogue order: "clothing", "shoes", "books",
+// "electronics", "toys", "food", "cosmetics", "tools", "ceramics".
+std::vector<std::string> GoodsCategoryNames();
+// The goods category of an HS code as the simulator uses them ("610910" -> "clothing"), "" when
+// the code's chapter holds none of them.
+std::string GoodsCategoryOfHs(std::string_view hs_code);
 
 // Effective atomic number of a catalogue material by name ("cocaine_hcl", "steel", ...).
 Result<double> MaterialZEff(std::string_view material);

@@ -91,6 +91,34 @@ std::string_view DeclarationTruthName(DeclarationTruth t) {
   return "honest";
 }
 
+std::vector<std::string> GoodsCategoryNames() {
+  std::vector<std::string> out;
+  for (const auto& c : GoodsCategories()) out.push_back(c.name);
+  return out;
+}
+
+std::string GoodsCategoryOfHs(std::string_view hs_code) {
+  if (hs_code.size() < 2 || hs_code[0] < '0' || hs_code[0] > '9' || hs_code[1] < '0' || hs_code[1] > '9') return "";
+  const int chapter = (hs_code[0] - '0') * 10 + (hs_code[1] - '0');
+  for (const auto& c : GoodsCategories()) {
+    // hs_chapters: "61-62" (a range), "95/39" (a list) or "64".
+    const std::string& spec = c.hs_chapters;
+    size_t i = 0;
+    while (i < spec.size()) {
+      int a = 0, b = -1;
+      while (i < spec.size() && spec[i] >= '0' && spec[i] <= '9') a = a * 10 + (spec[i++] - '0');
+      if (i < spec.size() && spec[i] == '-') {
+        ++i;
+        b = 0;
+        while (i < spec.size() && spec[i] >= '0' && spec[i] <= '9') b = b * 10 + (spec[i++] - '0');
+      }
+      if (chapter == a || (b >= 0 && chapter >= a && chapter <= b)) return c.name;
+      if (i < spec.size()) ++i;  // '/'
+    }
+  }
+  return "";
+}
+
 Result<double> MaterialZEff(std::string_view material) {
   int i = MaterialIndex(material);
   if (i < 0) return Status::NotFound("no catalogue material '" + std::string(material) + "'");
@@ -113,10 +141,27 @@ Result<std::unique_ptr<Simulator>> Simulator::Create(const SimulateOptions& opti
   if (options.misdeclared_rate + options.undervalued_rate > 1)
     return Status::InvalidArgument("misdeclared_rate + undervalued_rate must not exceed 1");
   if (options.pixel_mm < 0 || options.pixel_mm > 10) return Status::InvalidArgument("pixel_mm out of range");
+  std::vector<double> mix;
+  double mix_total = 0;
+  if (!options.goods_mix.empty()) {
+    const auto& cats = GoodsCategories();
+    mix.assign(cats.size(), 0.0);
+    for (const auto& [name, weight] : options.goods_mix) {
+      size_t c = 0;
+      while (c < cats.size() && cats[c].name != name) ++c;
+      if (c == cats.size()) return Status::InvalidArgument("goods mix: unknown goods category '" + name + "'");
+      if (!(weight >= 0 && weight < 1e9)) return Status::InvalidArgument("goods mix: weight of '" + name + "' must be >= 0");
+      mix[c] += weight;
+      mix_total += weight;
+    }
+    if (!(mix_total > 0)) return Status::InvalidArgument("goods mix: the weights sum to 0");
+  }
   if (MaterialCatalog().empty()) return Status::Internal("material catalogue failed to load (xraylib)");
   std::unique_ptr<Simulator> sim(new Simulator(options));
   sim->impl_ = std::make_unique<Impl>();
   sim->impl_->pixel_mm = options.pixel_mm > 0 ? options.pixel_mm : kTunnelMm / options.height;
+  sim->mix_weights_ = std::move(mix);
+  sim->mix_total_ = mix_total;
   CS_ASSIGN_OR_RETURN(sim->impl_->model, BuildPhysics(options.scanner, sim->impl_->pixel_mm));
   return sim;
 }
@@ -263,7 +308,20 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
 
   // Goods: mostly of one category, some of others; placed without overlap when they fit.
   const auto& cats = GoodsCategories();
-  const std::string main_cat = cats[rng.Int(0, static_cast<int>(cats.size()) - 1)].name;
+  // A category by the goods mix; without one, uniform (the original draw, so old seeds keep
+  // their bytes).
+  auto draw_category = [&]() -> std::string {
+    if (mix_weights_.empty()) return cats[rng.Int(0, static_cast<int>(cats.size()) - 1)].name;
+    double u = rng.Uniform() * mix_total_, acc = 0;
+    for (size_t c = 0; c < cats.size(); ++c) {
+      acc += mix_weights_[c];
+      if (u < acc && mix_weights_[c] > 0) return cats[c].name;
+    }
+    for (size_t c = cats.size(); c-- > 0;)
+      if (mix_weights_[c] > 0) return cats[c].name;
+    return cats[0].name;
+  };
+  const std::string main_cat = draw_category();
   const double inner_l = len / 2 - 8, inner_w = wid / 2 - 8;  // half sizes inside the walls
   const double fill = rng.Uniform(0.25, 0.6);
   double used = 0;
@@ -273,7 +331,7 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
     return Pose{cpose.x + ca * lx - sa * ly, cpose.y + sa * lx + ca * ly, cpose.angle + langle};
   };
   for (int attempt = 0; attempt < 40 && goods.size() < 14 && used < fill * 4 * inner_l * inner_w; ++attempt) {
-    std::string cat = rng.Chance(0.8) ? main_cat : cats[rng.Int(0, static_cast<int>(cats.size()) - 1)].name;
+    std::string cat = rng.Chance(0.8) ? main_cat : draw_category();
     Item item = MakeGoods(cat, &rng);
     if (item.parts.empty()) continue;
     double la = rng.Chance(0.6) ? rng.Int(0, 3) * kPi / 2 + rng.Uniform(-0.1, 0.1) : rng.Uniform(0, 2 * kPi);

@@ -1,0 +1,146 @@
+// Full image analysis per scan, as a worker runs it: material analysis, threat detector and
+// manifest check on 1024x768 simulated parcels, 1 and 2 threads, with the time of each stage and
+// the analysis alone as the baseline beside it. Prints a table and one JSON line.
+//
+//   xray_detect_bench [--model models/detector.pt] [--scans N] [--iterations N]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_simulate.h"
+#include "xray_bench_util.h"
+
+using namespace clearsight;  // NOLINT: benchmark program
+
+namespace {
+
+const char* FlagText(int argc, char** argv, const char* name, const char* fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (!std::strcmp(argv[i], name)) return argv[i + 1];
+  return fallback;
+}
+
+int Flag(int argc, char** argv, const char* name, int fallback) {
+  const char* v = FlagText(argc, argv, name, nullptr);
+  return v ? std::atoi(v) : fallback;
+}
+
+struct Row {
+  std::string impl;
+  int threads = 0;
+  double p50 = 0, p99 = 0, mean = 0;
+  double analysis = 0, features = 0, network = 0, decode = 0, manifest = 0;  // mean ms per stage
+  int runs = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string model = FlagText(argc, argv, "--model", CS_SOURCE_DIR "/models/detector.pt");
+  const int n_scans = Flag(argc, argv, "--scans", 12);
+  const int iterations = Flag(argc, argv, "--iterations", 300);
+  std::printf("machine: %s\nmodel: %s\n", bench::MachineDescription().c_str(), model.c_str());
+
+  SimulateOptions so;
+  so.seed = 2025;
+  so.threat_rate = 0.3;
+  auto sim = Simulator::Create(so);
+  if (!sim.ok()) return std::fprintf(stderr, "%s\n", sim.status().message().c_str()), 1;
+  auto wedges = (*sim)->SimulateWedges();
+  if (!wedges.ok()) return 1;
+  auto calib = Calibration::Fit(*wedges);
+  if (!calib.ok()) return std::fprintf(stderr, "%s\n", calib.status().message().c_str()), 1;
+  std::vector<SimulatedScan> parcels;
+  for (int i = 0; i < n_scans; ++i) parcels.push_back(std::move(*(*sim)->Simulate(i)));
+
+  std::vector<Row> rows;
+  int64_t detections = 0, flagged = 0;
+  for (int threads : {1, 2}) {
+    AnalyzerOptions ao;
+    ao.threads = threads;
+    auto analyzer = Analyzer::Create(*calib, ao);
+    DetectorOptions dopt;
+    dopt.threads = threads;
+    auto detector = Detector::Load(model, dopt);
+    if (!detector.ok()) return std::fprintf(stderr, "%s\n", detector.status().message().c_str()), 1;
+    const ManifestModel* manifest = (*detector)->manifest();
+    ScanAnalysis analysis;
+    DetectionResult det;
+    for (const auto& p : parcels) {  // warm up
+      (void)(*analyzer)->Analyze(p.scan, &analysis);
+      (void)(*detector)->Detect(analysis, &det);
+    }
+    // Baseline: the material analysis alone.
+    {
+      Row r{"analysis only", threads};
+      std::vector<double> ms;
+      for (int i = 0; i < iterations; ++i) {
+        auto t0 = std::chrono::steady_clock::now();
+        (void)(*analyzer)->Analyze(parcels[i % parcels.size()].scan, &analysis);
+        ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        r.analysis += analysis.ms / iterations;
+      }
+      r.p50 = bench::Percentile(ms, 0.5);
+      r.p99 = bench::Percentile(ms, 0.99);
+      for (double v : ms) r.mean += v / ms.size();
+      r.runs = iterations;
+      rows.push_back(r);
+    }
+    // Full: analysis + detector + manifest check.
+    {
+      Row r{"analysis+detector+manifest", threads};
+      std::vector<double> ms;
+      for (int i = 0; i < iterations; ++i) {
+        const SimulatedScan& p = parcels[i % parcels.size()];
+        auto t0 = std::chrono::steady_clock::now();
+        (void)(*analyzer)->Analyze(p.scan, &analysis);
+        (void)(*detector)->Detect(analysis, &det);
+        auto t1 = std::chrono::steady_clock::now();
+        if (manifest) flagged += !manifest->Check(analysis, det, p.declaration).consistent;
+        auto t2 = std::chrono::steady_clock::now();
+        ms.push_back(std::chrono::duration<double, std::milli>(t2 - t0).count());
+        r.analysis += analysis.ms / iterations;
+        r.features += det.ms_features / iterations;
+        r.network += det.ms_network / iterations;
+        r.decode += det.ms_decode / iterations;
+        r.manifest += std::chrono::duration<double, std::milli>(t2 - t1).count() / iterations;
+        detections += static_cast<int64_t>(det.detections.size());
+      }
+      r.p50 = bench::Percentile(ms, 0.5);
+      r.p99 = bench::Percentile(ms, 0.99);
+      for (double v : ms) r.mean += v / ms.size();
+      r.runs = iterations;
+      rows.push_back(r);
+    }
+  }
+  std::printf("1024x768, %d parcels cycled; %.2f detections and %.2f manifest flags per scan\n\n", n_scans,
+              detections / (2.0 * iterations), flagged / (2.0 * iterations));
+  std::printf("%-28s %7s %8s %8s %8s | %9s %9s %9s %9s %9s %6s\n", "impl", "threads", "p50 ms", "p99 ms", "mean ms",
+              "analysis", "features", "network", "decode", "manifest", "runs");
+  for (const auto& r : rows) {
+    auto share = [&](double v) { return r.mean > 0 ? 100 * v / r.mean : 0.0; };
+    std::printf("%-28s %7d %8.2f %8.2f %8.2f | %8.0f%% %8.0f%% %8.0f%% %8.0f%% %8.0f%% %6d\n", r.impl.c_str(), r.threads,
+                r.p50, r.p99, r.mean, share(r.analysis), share(r.features), share(r.network), share(r.decode),
+                share(r.manifest), r.runs);
+  }
+  std::string json = "{\"bench\":\"xray_detect\",\"machine\":\"" + bench::MachineDescription() + "\",\"rows\":[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    char buf[512];
+    std::snprintf(buf, sizeof buf,
+                  "%s{\"impl\":\"%s\",\"width\":1024,\"height\":768,\"threads\":%d,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+                  "\"mean_ms\":%.3f,\"stage_ms\":{\"analysis\":%.3f,\"features\":%.3f,\"network\":%.3f,\"decode\":%.3f,"
+                  "\"manifest\":%.3f},\"runs\":%d}",
+                  i ? "," : "", r.impl.c_str(), r.threads, r.p50, r.p99, r.mean, r.analysis, r.features, r.network,
+                  r.decode, r.manifest, r.runs);
+    json += buf;
+  }
+  std::printf("%s]}\n", json.c_str());
+  return 0;
+}

@@ -1,0 +1,180 @@
+// Threat detection on dual-energy scans: a small convolutional network (LibTorch, CPU) over the
+// calibrated material channels of an analysis, trained in C++ on simulated and threat-image-
+// projected scans; its training command; and the evaluation against ground truth.
+//
+// Load once, run many: Detector::Load(path, options) reads the weights once; Detect(analysis) is
+// const and may be called from several threads at once. The model file (LibTorch archive) also
+// carries the detector's settings, the training command and seed, its validation figures and the
+// manifest model (xray_manifest.h) fitted with it. docs/xray-detector.md describes the method.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clearsight/status.h"
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_tip.h"
+
+namespace clearsight {
+
+class ManifestModel;
+
+struct DetectorOptions {
+  int threads = 2;  // intra-op threads of the network
+  // Detections scoring below this are not reported. Scores are mapped so that 0.5 is the model's
+  // operating point (the probability threshold chosen on the training validation split for at most
+  // 1 % alarms on clean parcels); lower it (e.g. 0.05) to evaluate over all operating points.
+  double min_score = 0.5;
+};
+
+struct Detection {
+  std::string threat_class;  // one of the model's threat classes (ThreatClasses())
+  double score = 0;          // 0..1, 0.5 = operating point
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // box in scan pixels, [x0,x1) x [y0,y1)
+};
+
+struct DetectionResult {
+  std::vector<Detection> detections;  // highest score first
+  // Goods classes seen: per class of goods_classes(), its share of the parcel's goods area (sums
+  // to 1 when goods_area_cm2 > 0).
+  std::vector<double> goods_share;
+  double goods_area_cm2 = 0;
+  // Wall time per stage (the analysis itself is ScanAnalysis::ms).
+  double ms_features = 0, ms_network = 0, ms_decode = 0;
+};
+
+class Detector {
+ public:
+  // NotFound when the file is missing; DataLoss when it is not a detector model or is corrupt;
+  // InvalidArgument when the options are out of range.
+  static Result<std::unique_ptr<Detector>> Load(const std::string& path, const DetectorOptions& options = {});
+  ~Detector();
+
+  // Detects threats in an analysed scan. The analysis must keep its channels
+  // (AnalyzerOptions::keep_channels, the default): FailedPrecondition otherwise.
+  Status Detect(const ScanAnalysis& analysis, DetectionResult* out) const;
+  Result<DetectionResult> Detect(const ScanAnalysis& analysis) const;
+
+  const std::vector<std::string>& threat_classes() const;
+  const std::vector<std::string>& goods_classes() const;
+  // The manifest model trained together with the detector; nullptr when the file has none.
+  const ManifestModel* manifest() const;
+  // The settings, training command, seed and validation figures stored in the file (JSON).
+  const std::string& metadata_json() const;
+  const DetectorOptions& options() const;
+  int64_t parameters() const;
+  // The probability the network must reach for a detection to score 0.5.
+  double operating_probability() const;
+
+  struct Impl;
+
+ private:
+  Detector();
+  std::unique_ptr<Impl> impl_;
+};
+
+// [{"class":"knife","score":0.93,"box":[x0,y0,x1,y1]}, ...] (the shape fusion reads).
+std::string DetectionsToJson(const std::vector<Detection>& detections);
+
+// ---- Training ----------------------------------------------------------------------------------
+
+struct DetectorTrainOptions {
+  std::string data_dir;     // scans with truth/ beside them (xray simulate)
+  Calibration calibration;  // of the scanner that made the scans (from its wedges)
+  // Threat image projection: patches projected into copies of clean training scans. May be null.
+  const ThreatLibrary* threats = nullptr;
+  double tip_rate = 0.5;    // projected copies per clean training scan (expected)
+  double validation_share = 0.25;  // scans held out of training, by scan id hash
+  int epochs = 20;
+  int batch = 12;
+  int crop_cells = 96;      // training crops of crop x crop input cells (4 px each)
+  double learning_rate = 3e-3;
+  uint64_t seed = 1;
+  int threads = 2;
+  int64_t max_scans = 0;    // 0 = all scans in data_dir
+  double max_minutes = 0;   // > 0: fewer epochs when the first one shows the budget would be exceeded
+  double target_clean_alarm_rate = 0.01;  // operating point on the validation split
+  std::string command;      // recorded in the model file ("clearsight xray train ...")
+};
+
+struct TrainProgress {
+  std::string phase;  // "loading", "training", "validating", "manifest"
+  int epoch = 0, epochs = 0;
+  int64_t done = 0, total = 0;  // steps in this epoch, or scans while loading
+  double loss = 0;              // running mean over the epoch
+  double elapsed_s = 0, eta_s = 0;
+};
+
+struct DetectorTrainReport {
+  int64_t train_scans = 0, validation_scans = 0, tip_scans = 0;
+  int epochs = 0;
+  double seconds = 0;
+  double operating_probability = 0;
+  int64_t parameters = 0;
+  std::string validation_table;  // the evaluation of the validation split, as text
+  std::string manifest_table;    // the manifest model's cross-validated figures
+};
+
+// Trains the network and the manifest model and writes them to `out_path`. `progress` (may be
+// empty) is called from the calling thread. InvalidArgument for bad options or a directory
+// without scans and truth; errors reading a scan name the file.
+Status TrainDetector(const DetectorTrainOptions& options, const std::string& out_path,
+                     const std::function<void(const TrainProgress&)>& progress, DetectorTrainReport* report);
+
+// ---- Evaluation --------------------------------------------------------------------------------
+
+struct DetectionEvalOptions {
+  double min_iou = 0.3;  // a threat is found by a detection of its class overlapping it this much
+  // Alarm rates on clean parcels (share with at least one detection) at which detection rates are
+  // reported, with the score threshold that gives each.
+  std::vector<double> alarm_rates = {0.005, 0.01, 0.02, 0.05};
+  double min_score = 0.5;     // the operating point for the headline rates
+  double narcotics_min_kg = 0.2;  // the "concealed narcotics >= 200 g" row
+};
+
+struct ClassEval {
+  std::string name;  // a threat class, or "narcotics_concealed_200g"
+  int64_t threats = 0;
+  int64_t detected = 0;         // at min_score
+  double rate = 0;              // detected / threats
+  std::vector<double> rate_at_alarm;  // per DetectionEvalOptions::alarm_rates
+  int64_t false_alarms = 0;     // detections of this class on clean parcels at min_score
+  double ap = 0;                // average precision over all scans (IoU >= min_iou)
+};
+
+struct ManifestEval {
+  int64_t honest = 0, misdeclared = 0, undervalued = 0;
+  int64_t honest_flagged = 0, misdeclared_flagged = 0, undervalued_flagged = 0;
+  // Misdeclared flagged at the score threshold that flags this share of honest parcels.
+  std::vector<double> honest_rates = {0.02, 0.05, 0.10};
+  std::vector<double> misdeclared_rate_at;
+};
+
+struct DetectionEval {
+  int64_t scans = 0, clean_scans = 0, threat_scans = 0;
+  int64_t missing_results = 0;  // truth files without a result line (counted as no detections)
+  std::vector<ClassEval> classes;
+  double false_alarms_per_clean_scan = 0;  // at min_score
+  double clean_alarm_rate = 0;             // share of clean scans with a detection at min_score
+  std::vector<double> alarm_rates, thresholds;  // thresholds[i] gives alarm_rates[i] (or less)
+  double map = 0;                          // mean of the classes' AP (classes with threats)
+  bool has_manifest = false;
+  ManifestEval manifest;
+  DetectionEvalOptions options;
+
+  std::string ToJson() const;   // one line
+  std::string ToTable() const;  // for people
+};
+
+// Scores results (JSON lines of xray analyze --model, with "detections" and optionally
+// "manifest") against data_dir/truth/<scan_id>.json and data_dir/declarations_truth.csv.
+// NotFound when the results or truth are missing; InvalidArgument naming the line that does not
+// parse.
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+                                         const DetectionEvalOptions& options = {});
+
+}  // namespace clearsight

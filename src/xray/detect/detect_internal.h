@@ -1,0 +1,48 @@
+// Shared by the detector, its training and its evaluation (not public).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_simulate.h"
+#include "xray/detect/features.h"
+
+namespace clearsight::xray {
+
+inline constexpr char kDetectorFormat[] = "clearsight-xray-detector/1";
+
+struct DetectorMeta {
+  std::vector<std::string> threat_classes, goods_classes;
+  double operating_probability = 0.5;
+  // Output cells whose threat probability (1 - p(none)) reaches this form a detection's region.
+  double region_probability = 0.3;
+};
+
+// Reported score from network probability: piecewise linear, `op` maps to 0.5.
+double ScoreFromProbability(double p, double op);
+double ProbabilityFromScore(double s, double op);
+
+// Detections and goods shares from the network's output grids (softmax planes, oh x ow cells of
+// kOutCellPx pixels) for a scan of width x height pixels.
+void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                   int width, int height, double pixel_mm, const DetectorMeta& meta, double min_score,
+                   DetectionResult* out);
+
+// One scan's ground truth and results, for the evaluation.
+struct EvalScan {
+  std::string scan_id;
+  std::vector<TruthObject> threats;  // truth objects with threat = true
+  std::vector<Detection> detections;
+  bool has_result = false;
+  // Manifest: truth and the check (flag -1 when the results have none).
+  DeclarationTruth declaration_truth = DeclarationTruth::kHonest;
+  bool has_declaration_truth = false;
+  int manifest_flagged = -1;
+  double manifest_score = 0;
+};
+
+DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vector<std::string>& threat_classes,
+                            const DetectionEvalOptions& options);
+
+}  // namespace clearsight::xray

@@ -1,0 +1,404 @@
+// Evaluation of detections (and manifest checks) against simulated ground truth.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "clearsight/xray_detect.h"
+#include "common/csv.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "xray/detect/detect_internal.h"
+
+namespace clearsight {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace xray {
+
+namespace {
+
+double Iou(const Detection& d, const TruthObject& t) {
+  const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
+  const double iy = std::max(0, std::min(d.y1, t.y1) - std::max(d.y0, t.y0));
+  const double inter = ix * iy;
+  const double ua = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) + static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - inter;
+  return ua > 0 ? inter / ua : 0.0;
+}
+
+// The lowest threshold at which at most `rate` of the values (one per clean scan, -1 = no
+// detection) reach it. 0 when even every detection stays within the rate.
+double ThresholdForRate(std::vector<double> max_scores, double rate) {
+  std::sort(max_scores.begin(), max_scores.end(), std::greater<>());
+  const size_t allowed = static_cast<size_t>(std::floor(rate * max_scores.size() + 1e-9));
+  if (allowed >= max_scores.size() || max_scores[allowed] < 0) return 0.0;
+  return std::nextafter(max_scores[allowed], 2.0);
+}
+
+}  // namespace
+
+DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vector<std::string>& threat_classes,
+                            const DetectionEvalOptions& o) {
+  DetectionEval ev;
+  ev.options = o;
+  ev.scans = static_cast<int64_t>(scans.size());
+  const size_t nc = threat_classes.size();
+  auto class_index = [&](const std::string& c) -> int {
+    for (size_t i = 0; i < nc; ++i)
+      if (threat_classes[i] == c) return static_cast<int>(i);
+    return -1;
+  };
+  // Per truth threat: the best score of a same-class detection overlapping it enough.
+  struct TruthHit {
+    int cls;
+    bool narcotics_200g;
+    double best;
+  };
+  std::vector<TruthHit> hits;
+  std::vector<double> clean_max;
+  int64_t clean_dets = 0;
+  std::vector<int64_t> class_fa(nc, 0);
+  // Average precision: (score, true positive) per class over all scans.
+  std::vector<std::vector<std::pair<double, bool>>> ranked(nc);
+  std::vector<int64_t> class_truths(nc, 0);
+  for (const auto& s : scans) {
+    ev.missing_results += !s.has_result;
+    if (s.threats.empty()) {
+      ++ev.clean_scans;
+      double m = -1;
+      for (const auto& d : s.detections) {
+        m = std::max(m, d.score);
+        if (d.score >= o.min_score) {
+          ++clean_dets;
+          int k = class_index(d.threat_class);
+          if (k >= 0) ++class_fa[k];
+        }
+      }
+      clean_max.push_back(m);
+    } else {
+      ++ev.threat_scans;
+    }
+    for (const auto& t : s.threats) {
+      TruthHit h{class_index(t.threat_class), false, -1};
+      h.narcotics_200g = t.threat_class == "narcotics" && t.concealed && t.mass_kg >= o.narcotics_min_kg;
+      for (const auto& d : s.detections)
+        if (d.threat_class == t.threat_class && Iou(d, t) >= o.min_iou) h.best = std::max(h.best, d.score);
+      if (h.cls >= 0) ++class_truths[h.cls];
+      hits.push_back(h);
+    }
+    // Greedy matching by score for AP.
+    for (size_t k = 0; k < nc; ++k) {
+      std::vector<const Detection*> dets;
+      for (const auto& d : s.detections)
+        if (d.threat_class == threat_classes[k]) dets.push_back(&d);
+      std::stable_sort(dets.begin(), dets.end(), [](auto* a, auto* b) { return a->score > b->score; });
+      std::vector<bool> used(s.threats.size(), false);
+      for (const Detection* d : dets) {
+        int best = -1;
+        double best_iou = o.min_iou;
+        for (size_t j = 0; j < s.threats.size(); ++j) {
+          if (used[j] || s.threats[j].threat_class != threat_classes[k]) continue;
+          double iou = Iou(*d, s.threats[j]);
+          if (iou >= best_iou) best_iou = iou, best = static_cast<int>(j);
+        }
+        if (best >= 0) used[best] = true;
+        ranked[k].push_back({d->score, best >= 0});
+      }
+    }
+  }
+  ev.false_alarms_per_clean_scan = ev.clean_scans ? static_cast<double>(clean_dets) / ev.clean_scans : 0;
+  int64_t alarmed = 0;
+  for (double m : clean_max) alarmed += m >= o.min_score;
+  ev.clean_alarm_rate = ev.clean_scans ? static_cast<double>(alarmed) / ev.clean_scans : 0;
+  ev.alarm_rates = o.alarm_rates;
+  for (double r : o.alarm_rates) ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
+
+  auto make_row = [&](const std::string& name, auto&& member) {
+    ClassEval c;
+    c.name = name;
+    c.rate_at_alarm.assign(ev.thresholds.size(), 0.0);
+    for (const auto& h : hits) {
+      if (!member(h)) continue;
+      ++c.threats;
+      c.detected += h.best >= o.min_score;
+      for (size_t i = 0; i < ev.thresholds.size(); ++i) c.rate_at_alarm[i] += h.best >= 0 && h.best >= ev.thresholds[i];
+    }
+    if (c.threats) {
+      c.rate = static_cast<double>(c.detected) / c.threats;
+      for (auto& r : c.rate_at_alarm) r /= c.threats;
+    }
+    return c;
+  };
+  double ap_sum = 0;
+  int ap_n = 0;
+  for (size_t k = 0; k < nc; ++k) {
+    ClassEval c = make_row(threat_classes[k], [k](const TruthHit& h) { return h.cls == static_cast<int>(k); });
+    c.false_alarms = class_fa[k];
+    // All-point interpolated average precision.
+    auto& r = ranked[k];
+    std::stable_sort(r.begin(), r.end(), [](auto& a, auto& b) { return a.first > b.first; });
+    if (class_truths[k] > 0) {
+      std::vector<double> prec, rec;
+      int64_t tp = 0, fp = 0;
+      for (auto& [score, ok] : r) {
+        ok ? ++tp : ++fp;
+        prec.push_back(static_cast<double>(tp) / (tp + fp));
+        rec.push_back(static_cast<double>(tp) / class_truths[k]);
+      }
+      for (size_t i = prec.size(); i-- > 1;) prec[i - 1] = std::max(prec[i - 1], prec[i]);
+      double ap = 0, last_r = 0;
+      for (size_t i = 0; i < prec.size(); ++i) {
+        ap += (rec[i] - last_r) * prec[i];
+        last_r = rec[i];
+      }
+      c.ap = ap;
+      ap_sum += ap;
+      ++ap_n;
+    }
+    ev.classes.push_back(std::move(c));
+  }
+  ev.classes.push_back(make_row("narcotics_concealed_200g", [](const TruthHit& h) { return h.narcotics_200g; }));
+  ev.map = ap_n ? ap_sum / ap_n : 0;
+
+  // Manifest checks.
+  ManifestEval& me = ev.manifest;
+  std::vector<double> honest_scores, mis_scores;
+  for (const auto& s : scans) {
+    if (!s.has_declaration_truth || s.manifest_flagged < 0) continue;
+    ev.has_manifest = true;
+    switch (s.declaration_truth) {
+      case DeclarationTruth::kHonest:
+        ++me.honest;
+        me.honest_flagged += s.manifest_flagged;
+        honest_scores.push_back(s.manifest_score);
+        break;
+      case DeclarationTruth::kMisdeclared:
+        ++me.misdeclared;
+        me.misdeclared_flagged += s.manifest_flagged;
+        mis_scores.push_back(s.manifest_score);
+        break;
+      case DeclarationTruth::kUndervalued:
+        ++me.undervalued;
+        me.undervalued_flagged += s.manifest_flagged;
+        break;
+    }
+  }
+  for (double r : me.honest_rates) {
+    double t = honest_scores.empty() ? 0.0 : ThresholdForRate(honest_scores, r);
+    int64_t n = 0;
+    for (double m : mis_scores) n += m >= t;
+    me.misdeclared_rate_at.push_back(mis_scores.empty() ? 0.0 : static_cast<double>(n) / mis_scores.size());
+  }
+  return ev;
+}
+
+}  // namespace xray
+
+namespace {
+
+std::string Pct(double v) { return FormatFixed(100 * v, 1) + " %"; }
+
+}  // namespace
+
+std::string DetectionEval::ToJson() const {
+  json j;
+  j["scans"] = scans;
+  j["clean_scans"] = clean_scans;
+  j["threat_scans"] = threat_scans;
+  j["missing_results"] = missing_results;
+  j["min_iou"] = options.min_iou;
+  j["min_score"] = options.min_score;
+  j["false_alarms_per_clean_scan"] = false_alarms_per_clean_scan;
+  j["clean_alarm_rate"] = clean_alarm_rate;
+  j["map"] = map;
+  json at = json::array();
+  for (size_t i = 0; i < alarm_rates.size(); ++i) at.push_back({{"alarm_rate", alarm_rates[i]}, {"threshold", thresholds[i]}});
+  j["operating_points"] = at;
+  json cls = json::array();
+  for (const auto& c : classes) {
+    json r = {{"class", c.name}, {"threats", c.threats}, {"detected", c.detected}, {"detection_rate", c.rate},
+              {"false_alarms", c.false_alarms}, {"ap", c.ap}};
+    json ra = json::object();
+    for (size_t i = 0; i < alarm_rates.size(); ++i) ra[FormatFixed(alarm_rates[i], 3)] = c.rate_at_alarm[i];
+    r["detection_rate_at_alarm_rate"] = ra;
+    cls.push_back(r);
+  }
+  j["classes"] = cls;
+  if (has_manifest) {
+    const ManifestEval& m = manifest;
+    json mj = {{"honest", m.honest},
+               {"misdeclared", m.misdeclared},
+               {"undervalued", m.undervalued},
+               {"honest_flagged", m.honest_flagged},
+               {"misdeclared_flagged", m.misdeclared_flagged},
+               {"undervalued_flagged", m.undervalued_flagged},
+               {"honest_flag_rate", m.honest ? static_cast<double>(m.honest_flagged) / m.honest : 0.0},
+               {"misdeclared_flag_rate", m.misdeclared ? static_cast<double>(m.misdeclared_flagged) / m.misdeclared : 0.0},
+               {"undervalued_flag_rate", m.undervalued ? static_cast<double>(m.undervalued_flagged) / m.undervalued : 0.0}};
+    json ra = json::object();
+    for (size_t i = 0; i < m.honest_rates.size(); ++i) ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
+    mj["misdeclared_rate_at_honest_rate"] = ra;
+    j["manifest"] = mj;
+  }
+  return j.dump();
+}
+
+std::string DetectionEval::ToTable() const {
+  std::string s = "scans " + std::to_string(scans) + " (" + std::to_string(threat_scans) + " with threats, " +
+                  std::to_string(clean_scans) + " clean" +
+                  (missing_results ? ", " + std::to_string(missing_results) + " without results" : std::string()) +
+                  "); a threat is found by a detection of its class with IoU >= " + FormatFixed(options.min_iou, 2) + "\n";
+  s += "at score >= " + FormatFixed(options.min_score, 2) + ": false alarms per clean scan " +
+       FormatFixed(false_alarms_per_clean_scan, 3) + ", clean scans alarmed " + Pct(clean_alarm_rate) + ", mAP " +
+       FormatFixed(map, 3) + "\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-26s %7s %9s %7s %6s", "class", "threats", "detected", "FA", "AP");
+  s += buf;
+  for (double r : alarm_rates) {
+    std::snprintf(buf, sizeof buf, " @%4.1f%%FA", 100 * r);
+    s += buf;
+  }
+  s += "\n";
+  for (const auto& c : classes) {
+    std::snprintf(buf, sizeof buf, "%-26s %7lld %8.1f%% %7lld %6.3f", c.name.c_str(), static_cast<long long>(c.threats),
+                  100 * c.rate, static_cast<long long>(c.false_alarms), c.ap);
+    s += buf;
+    for (double r : c.rate_at_alarm) {
+      std::snprintf(buf, sizeof buf, " %8.1f%%", 100 * r);
+      s += buf;
+    }
+    s += "\n";
+  }
+  s += "thresholds for the alarm rates:";
+  for (size_t i = 0; i < alarm_rates.size(); ++i) s += " " + FormatFixed(100 * alarm_rates[i], 1) + "% -> " + FormatFixed(thresholds[i], 3);
+  s += "\n";
+  if (has_manifest) {
+    const ManifestEval& m = manifest;
+    auto rate = [](int64_t a, int64_t b) { return b ? static_cast<double>(a) / b : 0.0; };
+    s += "manifest: misdeclared flagged " + Pct(rate(m.misdeclared_flagged, m.misdeclared)) + " (" +
+         std::to_string(m.misdeclared_flagged) + "/" + std::to_string(m.misdeclared) + "), honest flagged " +
+         Pct(rate(m.honest_flagged, m.honest)) + " (" + std::to_string(m.honest_flagged) + "/" + std::to_string(m.honest) +
+         "), undervalued flagged " + Pct(rate(m.undervalued_flagged, m.undervalued)) + "\n";
+    s += "manifest: misdeclared flagged at honest flag rate";
+    for (size_t i = 0; i < m.honest_rates.size(); ++i)
+      s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " + Pct(m.misdeclared_rate_at[i]);
+    s += "\n";
+  }
+  return s;
+}
+
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+                                         const DetectionEvalOptions& options) {
+  const fs::path truth_dir = fs::path(data_dir) / "truth";
+  std::error_code ec;
+  if (!fs::is_directory(truth_dir, ec)) return Status::NotFound(truth_dir.string() + ": no truth directory");
+  CS_ASSIGN_OR_RETURN(std::string results, ReadFile(results_path));
+  // Results by scan id.
+  struct Parsed {
+    std::vector<Detection> detections;
+    int flagged = -1;
+    double manifest_score = 0;
+  };
+  std::unordered_map<std::string, Parsed> by_id;
+  size_t pos = 0;
+  int64_t line_no = 0;
+  while (pos < results.size()) {
+    size_t end = results.find('\n', pos);
+    if (end == std::string::npos) end = results.size();
+    std::string_view line(results.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    json j = json::parse(line, nullptr, false);
+    const std::string where = results_path + ":" + std::to_string(line_no);
+    if (j.is_discarded() || !j.is_object() || !j.contains("scan_id") || !j["scan_id"].is_string())
+      return Status::InvalidArgument(where + ": not a JSON object with a scan_id");
+    Parsed p;
+    if (j.contains("detections")) {
+      if (!j["detections"].is_array()) return Status::InvalidArgument(where + ": 'detections' is not an array");
+      for (const auto& d : j["detections"]) {
+        if (!d.is_object() || !d.contains("class") || !d.contains("score") || !d.contains("box") || !d["box"].is_array() ||
+            d["box"].size() != 4 || !d["score"].is_number() || !d["class"].is_string())
+          return Status::InvalidArgument(where + ": a detection lacks class, score or a 4-number box");
+        Detection det;
+        det.threat_class = d["class"].get<std::string>();
+        det.score = d["score"].get<double>();
+        try {
+          det.x0 = d["box"][0].get<int>(), det.y0 = d["box"][1].get<int>();
+          det.x1 = d["box"][2].get<int>(), det.y1 = d["box"][3].get<int>();
+        } catch (const std::exception&) {
+          return Status::InvalidArgument(where + ": a detection box is not 4 whole numbers");
+        }
+        p.detections.push_back(std::move(det));
+      }
+    }
+    if (j.contains("manifest") && j["manifest"].is_object()) {
+      p.flagged = j["manifest"].value("consistent", true) ? 0 : 1;
+      p.manifest_score = j["manifest"].value("score", 0.0);
+    }
+    by_id[j["scan_id"].get<std::string>()] = std::move(p);
+  }
+  // Declaration truth by scan id (optional).
+  std::unordered_map<std::string, DeclarationTruth> decl_truth;
+  const std::string dt_path = (fs::path(data_dir) / "declarations_truth.csv").string();
+  if (FileExists(dt_path)) {
+    CS_ASSIGN_OR_RETURN(std::string dt, ReadFile(dt_path));
+    CsvReader reader(dt);
+    CsvRecord rec;
+    int scan_col = -1, truth_col = -1;
+    bool header = true;
+    while (reader.Next(&rec)) {
+      if (header) {
+        for (size_t i = 0; i < rec.fields.size(); ++i) {
+          if (rec.fields[i] == "scan_id") scan_col = static_cast<int>(i);
+          if (rec.fields[i] == "truth") truth_col = static_cast<int>(i);
+        }
+        header = false;
+        if (scan_col < 0 || truth_col < 0) return Status::InvalidArgument(dt_path + ": needs columns scan_id and truth");
+        continue;
+      }
+      if (!rec.error.empty() || rec.fields.size() <= static_cast<size_t>(std::max(scan_col, truth_col))) continue;
+      std::string_view t = rec.fields[truth_col];
+      DeclarationTruth v = t == "misdeclared"   ? DeclarationTruth::kMisdeclared
+                           : t == "undervalued" ? DeclarationTruth::kUndervalued
+                                                : DeclarationTruth::kHonest;
+      decl_truth[std::string(rec.fields[scan_col])] = v;
+    }
+  }
+  std::vector<std::string> truth_files;
+  for (const auto& e : fs::directory_iterator(truth_dir, ec))
+    if (e.path().extension() == ".json") truth_files.push_back(e.path().string());
+  if (ec) return Status::IoError(truth_dir.string() + ": " + ec.message());
+  std::sort(truth_files.begin(), truth_files.end());
+  if (truth_files.empty()) return Status::NotFound(truth_dir.string() + ": no truth files");
+  std::vector<xray::EvalScan> scans;
+  for (const auto& f : truth_files) {
+    CS_ASSIGN_OR_RETURN(std::string text, ReadFile(f));
+    CS_ASSIGN_OR_RETURN(ScanTruth truth, ScanTruth::FromJson(text, f));
+    xray::EvalScan s;
+    s.scan_id = truth.scan_id;
+    for (auto& o : truth.objects)
+      if (o.threat) s.threats.push_back(std::move(o));
+    auto it = by_id.find(truth.scan_id);
+    if (it != by_id.end()) {
+      s.has_result = true;
+      s.detections = std::move(it->second.detections);
+      s.manifest_flagged = it->second.flagged;
+      s.manifest_score = it->second.manifest_score;
+    }
+    auto dt = decl_truth.find(truth.scan_id);
+    if (dt != decl_truth.end()) {
+      s.has_declaration_truth = true;
+      s.declaration_truth = dt->second;
+    }
+    scans.push_back(std::move(s));
+  }
+  if (by_id.empty()) return Status::InvalidArgument(results_path + ": no result lines");
+  return xray::EvaluateScans(scans, ThreatClasses(), options);
+}
+
+}  // namespace clearsight

@@ -1,0 +1,544 @@
+// Training the detector: load simulated scans (and threat-image-projected copies of the clean
+// ones), turn them into feature grids and cell labels, train the network on augmented crops,
+// choose the operating point on the validation split, and fit the manifest model there.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_simulate.h"
+#include "common/file_util.h"
+#include "common/text.h"
+#include "xray/detect/detect_internal.h"
+#include "xray/detect/features.h"
+#include "xray/detect/net.h"
+#include "xray/physics/random.h"
+
+namespace clearsight {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+using xray::Rng;
+
+// Features are kept as 16-bit codes (v = code / 4096 - 4) to halve the memory of a large set.
+constexpr float kQuantScale = 4096.0f, kQuantOffset = 4.0f;
+uint16_t Quantize(float v) {
+  return static_cast<uint16_t>(std::clamp((v + kQuantOffset) * kQuantScale + 0.5f, 0.0f, 65535.0f));
+}
+float Dequantize(uint16_t q) { return q / kQuantScale - kQuantOffset; }
+
+uint64_t HashId(const std::string& s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+struct Sample {
+  std::string scan_id;
+  bool validation = false;
+  bool tip = false;
+  int gh = 0, gw = 0, width = 0, height = 0;
+  double pixel_mm = 0;
+  std::vector<uint16_t> features;         // C x gh x gw
+  std::vector<int8_t> threat, goods;      // (gh/2) x (gw/2)
+  std::vector<int32_t> threat_cells;      // output cells labelled with a threat (a sample of them)
+  // Validation only: truth threats and the analysis summary (no channels) for the manifest.
+  std::vector<TruthObject> truth_threats;
+  ScanAnalysis summary;
+};
+
+// One item of the loading work list: a scan, or a TIP copy of a clean scan.
+struct WorkItem {
+  std::string path;
+  bool validation = false;
+  int tip_copy = -1;  // >= 0: the copy number
+};
+
+Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analyzer& analyzer,
+                const std::vector<std::string>& goods_classes, uint64_t item_seed, Sample* out) {
+  CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(item.path));
+  const std::string truth_path =
+      (fs::path(item.path).parent_path() / "truth" / (scan.meta.scan_id + ".json")).string();
+  CS_ASSIGN_OR_RETURN(std::string truth_text, ReadFile(truth_path));
+  CS_ASSIGN_OR_RETURN(ScanTruth truth, ScanTruth::FromJson(truth_text, truth_path));
+  std::vector<xray::ExtraThreat> extra;
+  if (item.tip_copy >= 0) {
+    // Project a random threat: over a goods item (concealed) 70 % of the time, else anywhere in
+    // the parcel; random rotation, 0.9..1.1 scale, the scanner's quantum noise kept.
+    Rng rng(item_seed);
+    const auto& classes = ThreatClasses();
+    const std::string& cls = classes[rng.Int(0, static_cast<int>(classes.size()) - 1)];
+    auto patches = o.threats->OfClass(cls);
+    if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
+    const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
+    const TruthObject* container = nullptr;
+    std::vector<const TruthObject*> goods;
+    for (const auto& ob : truth.objects) {
+      if (ob.packaging && !container) container = &ob;
+      if (!ob.packaging && !ob.threat) goods.push_back(&ob);
+    }
+    ProjectOptions po;
+    if (!goods.empty() && rng.Chance(0.7)) {
+      const TruthObject& g = *goods[rng.Int(0, static_cast<int>(goods.size()) - 1)];
+      po.x = g.x0 + (g.x1 - g.x0) * rng.Uniform(0.2, 0.8);
+      po.y = g.y0 + (g.y1 - g.y0) * rng.Uniform(0.2, 0.8);
+    } else if (container) {
+      po.x = container->x0 + (container->x1 - container->x0) * rng.Uniform(0.15, 0.85);
+      po.y = container->y0 + (container->y1 - container->y0) * rng.Uniform(0.15, 0.85);
+    } else {
+      po.x = scan.width * rng.Uniform(0.2, 0.8);
+      po.y = scan.height * rng.Uniform(0.2, 0.8);
+    }
+    po.rotation_deg = rng.Uniform(0, 360);
+    po.scale = rng.Uniform(0.9, 1.1);
+    po.photons_per_pixel = 15000;
+    po.seed = rng.Next();
+    CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectThreat(patch, po, &scan));
+    extra.push_back({p.threat_class, p.mask_rle});
+    scan.meta.scan_id += "_tip" + std::to_string(item.tip_copy);
+  }
+  ScanAnalysis analysis;
+  CS_RETURN_IF_ERROR(analyzer.Analyze(scan, &analysis));
+  xray::FeatureGrid grid;
+  CS_RETURN_IF_ERROR(xray::ComputeFeatures(analysis, 1, &grid));
+  xray::CellLabels labels;
+  CS_RETURN_IF_ERROR(xray::ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
+  out->scan_id = scan.meta.scan_id;
+  out->validation = item.validation;
+  out->tip = item.tip_copy >= 0;
+  out->gh = grid.gh;
+  out->gw = grid.gw;
+  out->width = scan.width;
+  out->height = scan.height;
+  out->pixel_mm = scan.meta.pixel_mm;
+  out->features.resize(grid.data.size());
+  for (size_t i = 0; i < grid.data.size(); ++i) out->features[i] = Quantize(grid.data[i]);
+  out->threat = std::move(labels.threat);
+  out->goods = std::move(labels.goods);
+  for (size_t c = 0; c < out->threat.size(); ++c)
+    if (out->threat[c] > 0) out->threat_cells.push_back(static_cast<int32_t>(c));
+  if (out->threat_cells.size() > 64) {
+    std::vector<int32_t> keep;
+    const double step = out->threat_cells.size() / 64.0;
+    for (int i = 0; i < 64; ++i) keep.push_back(out->threat_cells[static_cast<size_t>(i * step)]);
+    out->threat_cells = std::move(keep);
+  }
+  if (item.validation) {
+    for (auto& ob : truth.objects)
+      if (ob.threat) {
+        ob.mask_rle.clear();
+        out->truth_threats.push_back(std::move(ob));
+      }
+    analysis.channels = ScanChannels{};
+    out->summary = std::move(analysis);
+  }
+  return Status::Ok();
+}
+
+// Fills batch element b with a crop of sample s: random (or around a threat) position, one of the
+// 8 flips/rotations, and the calibration-error augmentation (density gain, z_eff offset and
+// gain, noise) that stands in for other scanners.
+void MakeCrop(const Sample& s, int crop, Rng* rng, xray::NetBatch* batch, int b) {
+  const int oh = s.gh / 2, ow = s.gw / 2, oc = crop / 2;
+  int oy = 0, ox = 0;  // crop origin in output cells
+  if (!s.threat_cells.empty() && rng->Chance(0.5)) {
+    const int32_t c = s.threat_cells[rng->Int(0, static_cast<int>(s.threat_cells.size()) - 1)];
+    oy = c / ow - oc / 2 + rng->Int(-oc / 3, oc / 3);
+    ox = c % ow - oc / 2 + rng->Int(-oc / 3, oc / 3);
+  } else {
+    oy = rng->Int(0, std::max(0, oh - oc));
+    ox = rng->Int(0, std::max(0, ow - oc));
+  }
+  oy = std::clamp(oy, 0, std::max(0, oh - oc));
+  ox = std::clamp(ox, 0, std::max(0, ow - oc));
+  const int iy = oy * 2, ix = ox * 2;
+  const bool flip_x = rng->Chance(0.5), flip_y = rng->Chance(0.5), transpose = rng->Chance(0.5);
+  const float gain = static_cast<float>(rng->Uniform(0.85, 1.15));
+  const float z_gain = static_cast<float>(1 + 0.08 * rng->Normal());
+  const float z_off = static_cast<float>(0.06 * rng->Normal());
+  const float noise = static_cast<float>(rng->Uniform(0.0, 0.03));
+  const size_t plane = static_cast<size_t>(s.gh) * s.gw;
+  const size_t cplane = static_cast<size_t>(crop) * crop;
+  float* dst = batch->input.data() + static_cast<size_t>(b) * xray::kFeatureChannels * cplane;
+  // (u, v) in the crop -> (row, col) in the sample, for a grid of size n.
+  auto src_at = [&](int u, int v, int n, int* r, int* c) {
+    int a = transpose ? v : u, bb = transpose ? u : v;
+    if (flip_y) a = n - 1 - a;
+    if (flip_x) bb = n - 1 - bb;
+    *r = a;
+    *c = bb;
+  };
+  for (int u = 0; u < crop; ++u)
+    for (int v = 0; v < crop; ++v) {
+      int r, c;
+      src_at(u, v, crop, &r, &c);
+      r += iy, c += ix;
+      const bool inside = r < s.gh && c < s.gw;
+      const size_t si = static_cast<size_t>(r) * s.gw + c;
+      const size_t di = static_cast<size_t>(u) * crop + v;
+      float f[xray::kFeatureChannels];
+      for (int k = 0; k < xray::kFeatureChannels; ++k) f[k] = inside ? Dequantize(s.features[k * plane + si]) : 0.0f;
+      if (f[0] > 0.005f) {
+        f[0] = std::log1p(std::expm1(f[0]) * gain) + noise * static_cast<float>(rng->Normal());
+        f[1] = std::log1p(std::expm1(f[1]) * gain);
+        if (f[2] != 0) f[2] = f[2] * z_gain + z_off + 0.02f * static_cast<float>(rng->Normal());
+      }
+      for (int k = 0; k < xray::kFeatureChannels; ++k) dst[k * cplane + di] = f[k];
+    }
+  for (int u = 0; u < oc; ++u)
+    for (int v = 0; v < oc; ++v) {
+      int r, c;
+      src_at(u, v, oc, &r, &c);
+      r += oy, c += ox;
+      const size_t di = static_cast<size_t>(b) * oc * oc + static_cast<size_t>(u) * oc + v;
+      if (r < oh && c < ow) {
+        const size_t si = static_cast<size_t>(r) * ow + c;
+        batch->threat[di] = s.threat[si];
+        batch->goods[di] = s.goods[si];
+      } else {
+        batch->threat[di] = 0;
+        batch->goods[di] = 0;
+      }
+    }
+}
+
+void FullInput(const Sample& s, std::vector<float>* out) {
+  out->resize(s.features.size());
+  for (size_t i = 0; i < s.features.size(); ++i) (*out)[i] = Dequantize(s.features[i]);
+}
+
+}  // namespace
+
+Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
+                     const std::function<void(const TrainProgress&)>& progress, DetectorTrainReport* report) {
+  using clock = std::chrono::steady_clock;
+  const auto start = clock::now();
+  auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
+  if (o.epochs < 1 || o.epochs > 1000) return Status::InvalidArgument("epochs must be 1..1000");
+  if (o.batch < 1 || o.batch > 256) return Status::InvalidArgument("batch must be 1..256");
+  if (o.crop_cells < 16 || o.crop_cells % (2 * xray::kNetInputMultiple) != 0)
+    return Status::InvalidArgument("crop must be a multiple of 16 cells, at least 16");
+  if (!(o.validation_share > 0 && o.validation_share < 1)) return Status::InvalidArgument("validation share must lie in (0, 1)");
+  if (!(o.tip_rate >= 0 && o.tip_rate <= 4)) return Status::InvalidArgument("tip rate must lie in 0..4");
+  if (o.tip_rate > 0 && (!o.threats || o.threats->patches().empty()))
+    return Status::InvalidArgument("threat image projection needs a threat library");
+  if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
+  CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.data_dir));
+  std::vector<std::string> paths;
+  for (const auto& p : scans) {
+    const std::string id = fs::path(p).stem().string();
+    if (FileExists((fs::path(o.data_dir) / "truth" / (id + ".json")).string())) paths.push_back(p);
+  }
+  if (o.max_scans > 0 && static_cast<int64_t>(paths.size()) > o.max_scans) paths.resize(o.max_scans);
+  if (paths.size() < 10) return Status::InvalidArgument(o.data_dir + ": needs at least 10 scans with truth/<scan_id>.json");
+
+  const std::vector<std::string> goods_classes = GoodsCategoryNames();
+  const auto& threat_classes = ThreatClasses();
+
+  // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
+  // known once its truth is read, so each training scan gets its copies and a copy of a scan with
+  // a threat is dropped after loading).
+  std::vector<WorkItem> work;
+  Rng plan(xray::MixSeed(o.seed, 17));
+  for (const auto& p : paths) {
+    const bool val = (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
+    work.push_back({p, val, -1});
+    if (val) continue;
+    int copies = static_cast<int>(o.tip_rate);
+    if (plan.Chance(o.tip_rate - copies)) ++copies;
+    for (int c = 0; c < copies; ++c) work.push_back({p, false, c});
+  }
+  AnalyzerOptions ao;
+  ao.threads = 1;
+  CS_ASSIGN_OR_RETURN(auto analyzer, Analyzer::Create(o.calibration, ao));
+
+  std::vector<Sample> samples(work.size());
+  std::vector<char> keep(work.size(), 1);
+  {
+    std::atomic<size_t> next{0}, done{0};
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    Status first_error;
+    auto worker = [&] {
+      for (;;) {
+        const size_t i = next.fetch_add(1);
+        if (i >= work.size() || failed.load()) break;
+        Status s = LoadItem(work[i], o, *analyzer, goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
+        if (!s.ok()) {
+          std::lock_guard<std::mutex> lock(mu);
+          if (first_error.ok()) first_error = s;
+          failed = true;
+        }
+        done.fetch_add(1);
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 0; t < o.threads; ++t) pool.emplace_back(worker);
+    while (done.load() < work.size() && !failed.load()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      if (progress) {
+        TrainProgress p;
+        p.phase = "loading";
+        p.done = static_cast<int64_t>(done.load());
+        p.total = static_cast<int64_t>(work.size());
+        p.elapsed_s = elapsed();
+        p.eta_s = p.done ? p.elapsed_s * (p.total - p.done) / p.done : 0;
+        progress(p);
+      }
+    }
+    for (auto& t : pool) t.join();
+    if (!first_error.ok()) return first_error;
+  }
+  // A TIP copy of a scan that already has a threat is dropped (one threat per parcel, as the
+  // simulator makes them).
+  std::map<std::string, bool> has_threat;
+  for (size_t i = 0; i < work.size(); ++i)
+    if (work[i].tip_copy < 0) has_threat[work[i].path] = !samples[i].threat_cells.empty();
+  std::vector<size_t> train_idx, val_idx;
+  int64_t tip_used = 0;
+  for (size_t i = 0; i < work.size(); ++i) {
+    if (work[i].tip_copy >= 0 && has_threat[work[i].path]) {
+      samples[i] = Sample{};
+      continue;
+    }
+    tip_used += work[i].tip_copy >= 0;
+    (samples[i].validation ? val_idx : train_idx).push_back(i);
+  }
+  if (train_idx.empty() || val_idx.size() < 5) return Status::InvalidArgument("too few scans for a training and a validation split");
+
+  // ---- Network training ----
+  xray::NetConfig cfg;
+  cfg.in_channels = xray::kFeatureChannels;
+  cfg.threat_classes = static_cast<int>(threat_classes.size()) + 1;
+  cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
+  CS_ASSIGN_OR_RETURN(auto net, xray::Net::Create(cfg, o.seed));
+  xray::NetTrainOptions to;
+  to.learning_rate = o.learning_rate;
+  const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
+  int epochs = o.epochs;
+  Rng rng(xray::MixSeed(o.seed, 31));
+  xray::NetBatch batch;
+  batch.n = o.batch;
+  batch.h = batch.w = o.crop_cells;
+  batch.input.resize(static_cast<size_t>(o.batch) * xray::kFeatureChannels * o.crop_cells * o.crop_cells);
+  batch.threat.resize(static_cast<size_t>(o.batch) * (o.crop_cells / 2) * (o.crop_cells / 2));
+  batch.goods.resize(batch.threat.size());
+  const double train_start = elapsed();
+  int64_t step = 0;
+  auto last_report = clock::now() - std::chrono::seconds(10);
+  std::vector<size_t> order = train_idx;
+  for (int epoch = 0; epoch < epochs; ++epoch) {
+    // Shuffle (Fisher-Yates with our generator: the same order on every platform).
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<size_t>(rng.Uniform() * i)]);
+    double loss_sum = 0;
+    for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
+      for (int b = 0; b < o.batch; ++b) {
+        const Sample& smp = samples[order[static_cast<size_t>((s * o.batch + b) % order.size())]];
+        MakeCrop(smp, o.crop_cells, &rng, &batch, b);
+      }
+      // Warm-up for 100 steps, then cosine decay to 5 %.
+      const int64_t total_steps = steps_per_epoch * epochs;
+      const double t = static_cast<double>(step) / std::max<int64_t>(1, total_steps);
+      double lr = o.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(3.14159265358979 * t)));
+      if (step < 100) lr *= (step + 1) / 100.0;
+      xray::NetLoss loss;
+      CS_RETURN_IF_ERROR(net->TrainStep(batch, to, lr, o.threads, &loss));
+      loss_sum += loss.total;
+      const double spent = elapsed() - train_start;
+      const double per_step = spent / (step + 1);
+      if (progress && (clock::now() - last_report > std::chrono::seconds(2) || s + 1 == steps_per_epoch)) {
+        last_report = clock::now();
+        TrainProgress p;
+        p.phase = "training";
+        p.epoch = epoch + 1;
+        p.epochs = epochs;
+        p.done = s + 1;
+        p.total = steps_per_epoch;
+        p.loss = loss_sum / (s + 1);
+        p.elapsed_s = elapsed();
+        p.eta_s = per_step * (steps_per_epoch * epochs - step - 1);
+        progress(p);
+      }
+    }
+    // After the first epoch: fewer epochs when the time budget would be exceeded.
+    if (epoch == 0 && o.max_minutes > 0) {
+      const double per_epoch = elapsed() - train_start;
+      const double left = o.max_minutes * 60 - elapsed() - 0.1 * o.max_minutes * 60;  // keep 10 % for validation
+      epochs = std::clamp(static_cast<int>(left / per_epoch) + 1, 1, epochs);
+    }
+  }
+
+  // ---- Validation: operating point, figures, manifest ----
+  xray::DetectorMeta meta;
+  meta.threat_classes = threat_classes;
+  meta.goods_classes = goods_classes;
+  meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
+  std::vector<DetectionResult> val_results(val_idx.size());
+  std::vector<float> input, tp, gp;
+  for (size_t i = 0; i < val_idx.size(); ++i) {
+    const Sample& s = samples[val_idx[i]];
+    FullInput(s, &input);
+    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
+    xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
+    if (progress && (i % 20 == 0 || i + 1 == val_idx.size())) {
+      TrainProgress p;
+      p.phase = "validating";
+      p.epoch = p.epochs = epochs;
+      p.done = static_cast<int64_t>(i + 1);
+      p.total = static_cast<int64_t>(val_idx.size());
+      p.elapsed_s = elapsed();
+      progress(p);
+    }
+  }
+  // Operating probability: the lowest that alarms on at most the target share of clean
+  // validation parcels (never below the region threshold).
+  std::vector<double> clean_max;
+  for (size_t i = 0; i < val_idx.size(); ++i) {
+    if (!samples[val_idx[i]].truth_threats.empty()) continue;
+    double m = -1;
+    for (const auto& d : val_results[i].detections) m = std::max(m, d.score);
+    clean_max.push_back(m);
+  }
+  std::sort(clean_max.begin(), clean_max.end(), std::greater<>());
+  double op = meta.region_probability;
+  if (!clean_max.empty()) {
+    const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_max.size()));
+    if (allowed < clean_max.size() && clean_max[allowed] >= 0) op = std::max(op, std::nextafter(clean_max[allowed], 2.0));
+  }
+  meta.operating_probability = std::min(op, 0.98);
+  std::vector<xray::EvalScan> eval_scans;
+  for (size_t i = 0; i < val_idx.size(); ++i) {
+    xray::EvalScan e;
+    e.scan_id = samples[val_idx[i]].scan_id;
+    e.threats = samples[val_idx[i]].truth_threats;
+    e.has_result = true;
+    for (auto d : val_results[i].detections) {
+      d.score = xray::ScoreFromProbability(d.score, meta.operating_probability);
+      e.detections.push_back(d);
+    }
+    eval_scans.push_back(std::move(e));
+  }
+  DetectionEvalOptions eo;
+  DetectionEval val_eval = xray::EvaluateScans(eval_scans, threat_classes, eo);
+
+  // Manifest model from the validation split's honest pairs (the network never trained on them).
+  std::string manifest_json, manifest_table;
+  {
+    if (progress) {
+      TrainProgress p;
+      p.phase = "manifest";
+      p.epoch = p.epochs = epochs;
+      p.elapsed_s = elapsed();
+      progress(p);
+    }
+    IngestReport ir;
+    auto decls = ReadDeclarationsByConsignment((fs::path(o.data_dir) / "declarations.csv").string(), &ir);
+    std::map<std::string, std::string> truth_by_scan;
+    auto dt = ReadFile((fs::path(o.data_dir) / "declarations_truth.csv").string());
+    if (dt.ok()) {
+      // declaration_id,consignment_id,scan_id,truth,...
+      size_t pos = dt->find('\n');
+      while (pos != std::string::npos && pos + 1 < dt->size()) {
+        size_t end = dt->find('\n', pos + 1);
+        std::string line = dt->substr(pos + 1, (end == std::string::npos ? dt->size() : end) - pos - 1);
+        pos = end;
+        std::vector<std::string> f;
+        size_t a = 0;
+        for (int k = 0; k < 4; ++k) {
+          size_t b = line.find(',', a);
+          f.push_back(line.substr(a, b == std::string::npos ? std::string::npos : b - a));
+          if (b == std::string::npos) break;
+          a = b + 1;
+        }
+        if (f.size() >= 4) truth_by_scan[f[2]] = f[3];
+      }
+    }
+    if (decls.ok() && !truth_by_scan.empty()) {
+      std::vector<ManifestExample> honest, misdeclared;
+      for (size_t i = 0; i < val_idx.size(); ++i) {
+        const Sample& s = samples[val_idx[i]];
+        auto t = truth_by_scan.find(s.scan_id);
+        auto d = decls->find(s.summary.consignment_id);
+        if (t == truth_by_scan.end() || d == decls->end()) continue;
+        ManifestExample ex{s.summary, val_results[i], d->second};
+        if (t->second == "misdeclared") misdeclared.push_back(std::move(ex));
+        else honest.push_back(std::move(ex));  // honest or under-valued: the goods are as declared
+      }
+      ManifestFitOptions mo;
+      mo.seed = o.seed;
+      ManifestFitReport mr;
+      auto model = ManifestModel::Fit(honest, mo, &mr);
+      if (model.ok()) {
+        manifest_json = model->ToJson();
+        int64_t flagged = 0;
+        for (const auto& ex : misdeclared) flagged += !model->Check(ex.analysis, ex.detection, ex.declaration).consistent;
+        manifest_table = mr.ToTable() + "misdeclared validation pairs flagged (never used in the fit): " +
+                         std::to_string(flagged) + "/" + std::to_string(misdeclared.size()) + " (" +
+                         FormatFixed(misdeclared.empty() ? 0.0 : 100.0 * flagged / misdeclared.size(), 1) + " %)\n";
+      } else {
+        manifest_table = "manifest model not fitted: " + model.status().message() + "\n";
+      }
+    } else {
+      manifest_table = "manifest model not fitted: " + o.data_dir +
+                       " lacks declarations.csv or declarations_truth.csv\n";
+    }
+  }
+
+  // ---- Save ----
+  json m;
+  m["format"] = xray::kDetectorFormat;
+  m["threat_classes"] = meta.threat_classes;
+  m["goods_classes"] = meta.goods_classes;
+  m["cell_px"] = xray::kCellPx;
+  m["out_cell_px"] = xray::kOutCellPx;
+  m["feature_channels"] = xray::kFeatureChannels;
+  m["feature_names"] = std::vector<std::string>(std::begin(xray::kFeatureNames), std::end(xray::kFeatureNames));
+  m["operating_probability"] = meta.operating_probability;
+  m["region_probability"] = meta.region_probability;
+  m["trained"] = {{"command", o.command},
+                  {"seed", o.seed},
+                  {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
+                  {"tip_scans", tip_used},
+                  {"validation_scans", static_cast<int64_t>(val_idx.size())},
+                  {"epochs", epochs},
+                  {"batch", o.batch},
+                  {"crop_cells", o.crop_cells},
+                  {"learning_rate", o.learning_rate},
+                  {"threads", o.threads},
+                  {"seconds", elapsed()},
+                  {"calibration_device", o.calibration.device()},
+                  {"parameters", net->parameters()}};
+  m["validation"] = json::parse(val_eval.ToJson());
+  if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
+  const std::string tmp = out_path + ".tmp";
+  CS_RETURN_IF_ERROR(net->Save(tmp, m.dump()));
+  std::error_code ec;
+  fs::rename(tmp, out_path, ec);
+  if (ec) return Status::IoError(out_path + ": " + ec.message());
+  if (report) {
+    report->train_scans = static_cast<int64_t>(train_idx.size()) - tip_used;
+    report->tip_scans = tip_used;
+    report->validation_scans = static_cast<int64_t>(val_idx.size());
+    report->epochs = epochs;
+    report->seconds = elapsed();
+    report->operating_probability = meta.operating_probability;
+    report->parameters = net->parameters();
+    report->validation_table = val_eval.ToTable();
+    report->manifest_table = manifest_table;
+  }
+  return Status::Ok();
+}
+
+}  // namespace clearsight

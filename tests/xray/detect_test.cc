@@ -1,0 +1,396 @@
+// The detector's parts that need no trained model: features, training labels, decoding of the
+// output grid, the evaluation arithmetic, the manifest model, and the simulator's goods mix.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_simulate.h"
+#include "xray/detect/detect_internal.h"
+#include "xray/detect/features.h"
+
+namespace clearsight {
+namespace {
+
+// One simulated parcel with a threat, small enough to be quick, analysed.
+struct Fixture {
+  SimulatedScan parcel;
+  ScanAnalysis analysis;
+};
+
+const Fixture& Parcel() {
+  static const Fixture f = [] {
+    Fixture out;
+    SimulateOptions o;
+    o.width = 320;
+    o.height = 256;
+    o.seed = 77;
+    o.threat_rate = 1.0;
+    auto sim = Simulator::Create(o);
+    auto wedges = (*sim)->SimulateWedges();
+    auto calib = Calibration::Fit(*wedges);
+    auto analyzer = Analyzer::Create(*calib);
+    // The first parcel whose threat is a firearm (dense steel, easy to find in the features).
+    for (int i = 0; i < 40; ++i) {
+      auto p = (*sim)->Simulate(i);
+      bool gun = false;
+      for (const auto& ob : p->truth.objects) gun |= ob.threat && ob.threat_class == "firearm";
+      if (!gun) continue;
+      out.parcel = std::move(*p);
+      out.analysis = std::move(*(*analyzer)->Analyze(out.parcel.scan));
+      break;
+    }
+    return out;
+  }();
+  return f;
+}
+
+const TruthObject* ThreatOf(const ScanTruth& t) {
+  for (const auto& o : t.objects)
+    if (o.threat) return &o;
+  return nullptr;
+}
+
+TEST(DetectorFeatures, GridIsPaddedToTheNetworkMultipleAndAirIsZero) {
+  const Fixture& f = Parcel();
+  ASSERT_FALSE(f.parcel.scan.low.empty()) << "no firearm parcel in the first 40";
+  xray::FeatureGrid g;
+  ASSERT_TRUE(xray::ComputeFeatures(f.analysis, 1, &g).ok());
+  EXPECT_EQ(g.gw % xray::kNetInputMultiple, 0);
+  EXPECT_EQ(g.gh % xray::kNetInputMultiple, 0);
+  EXPECT_GE(g.gw * xray::kCellPx, 320);
+  EXPECT_GE(g.gh * xray::kCellPx, 256);
+  ASSERT_EQ(g.data.size(), static_cast<size_t>(xray::kFeatureChannels) * g.gh * g.gw);
+  // The padding (beyond the scan) is zero in every channel.
+  const size_t plane = static_cast<size_t>(g.gh) * g.gw;
+  for (int k = 0; k < xray::kFeatureChannels; ++k)
+    for (int y = 256 / xray::kCellPx; y < g.gh; ++y)
+      for (int x = 0; x < g.gw; ++x) ASSERT_EQ(g.data[k * plane + y * g.gw + x], 0.0f);
+  // Two threads give the same numbers.
+  xray::FeatureGrid g2;
+  ASSERT_TRUE(xray::ComputeFeatures(f.analysis, 2, &g2).ok());
+  EXPECT_EQ(g.data, g2.data);
+}
+
+TEST(DetectorFeatures, SteelOfTheFirearmReadsDenseAndMetal) {
+  const Fixture& f = Parcel();
+  const TruthObject* gun = ThreatOf(f.parcel.truth);
+  ASSERT_NE(gun, nullptr);
+  xray::FeatureGrid g;
+  ASSERT_TRUE(xray::ComputeFeatures(f.analysis, 1, &g).ok());
+  const size_t plane = static_cast<size_t>(g.gh) * g.gw;
+  float max_metal = 0, max_density = 0;
+  for (int y = gun->y0 / xray::kCellPx; y < gun->y1 / xray::kCellPx; ++y)
+    for (int x = gun->x0 / xray::kCellPx; x < gun->x1 / xray::kCellPx; ++x) {
+      max_metal = std::max(max_metal, g.data[3 * plane + y * g.gw + x] + g.data[4 * plane + y * g.gw + x]);
+      max_density = std::max(max_density, g.data[0 * plane + y * g.gw + x]);
+    }
+  EXPECT_GT(max_metal, 0.9f) << "some cells of a pistol are all metal (or too dense to see through)";
+  EXPECT_GT(max_density, std::log1p(2.0f)) << "steel parts exceed 2 g/cm^2";
+  // Far outside the parcel's objects (a corner of the belt) the features are air.
+  EXPECT_LT(g.data[0], 0.05f);
+}
+
+TEST(DetectorFeatures, NeedsTheAnalysisChannels) {
+  ScanAnalysis a = Parcel().analysis;
+  a.channels = ScanChannels{};
+  xray::FeatureGrid g;
+  EXPECT_EQ(xray::ComputeFeatures(a, 1, &g).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(DetectorLabels, ThreatCellsFollowTheMaskAndEdgesAreIgnored) {
+  const Fixture& f = Parcel();
+  const TruthObject* gun = ThreatOf(f.parcel.truth);
+  ASSERT_NE(gun, nullptr);
+  xray::FeatureGrid g;
+  ASSERT_TRUE(xray::ComputeFeatures(f.analysis, 1, &g).ok());
+  xray::CellLabels l;
+  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {}, g.gh, g.gw, ThreatClasses(), GoodsCategoryNames(), &l).ok());
+  const int ow = g.gw / 2;
+  const int firearm = 2;  // ThreatClasses()[1] + 1
+  int inside = 0, ignored = 0, outside_box = 0;
+  for (size_t c = 0; c < l.threat.size(); ++c) {
+    const int cy = static_cast<int>(c) / ow, cx = static_cast<int>(c) % ow;
+    const bool in_box = cx * 8 + 8 > gun->x0 && cx * 8 < gun->x1 && cy * 8 + 8 > gun->y0 && cy * 8 < gun->y1;
+    if (l.threat[c] == firearm) ++inside, outside_box += !in_box;
+    if (l.threat[c] == -1) ++ignored;
+    EXPECT_TRUE(l.threat[c] == 0 || l.threat[c] == -1 || l.threat[c] == firearm) << "only the firearm is a threat here";
+  }
+  EXPECT_GT(inside, 4);
+  EXPECT_GT(ignored, 0) << "partly covered cells at the outline";
+  EXPECT_EQ(outside_box, 0);
+  // A projected threat adds its own class.
+  xray::ExtraThreat knife{"knife", {static_cast<uint32_t>(10 * 320 + 10), 40}};
+  for (int r = 11; r < 30; ++r) knife.mask_rle.insert(knife.mask_rle.end(), {static_cast<uint32_t>(r * 320 + 10), 40});
+  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {knife}, g.gh, g.gw, ThreatClasses(), GoodsCategoryNames(), &l).ok());
+  EXPECT_EQ(l.threat[2 * ow + 2], 4) << "knife is class index 3";
+  // Some goods are labelled with their category.
+  int goods = 0;
+  for (int8_t v : l.goods) goods += v > 0;
+  EXPECT_GT(goods, 10);
+}
+
+xray::DetectorMeta TestMeta() {
+  xray::DetectorMeta m;
+  m.threat_classes = ThreatClasses();
+  m.goods_classes = GoodsCategoryNames();
+  m.operating_probability = 0.6;
+  m.region_probability = 0.3;
+  return m;
+}
+
+// Output planes of oh x ow cells: background everywhere, `cls` with probability p in a block.
+void Planes(int oh, int ow, int classes, std::vector<float>* planes) {
+  planes->assign(static_cast<size_t>(classes) * oh * ow, 0.0f);
+  std::fill(planes->begin(), planes->begin() + static_cast<size_t>(oh) * ow, 1.0f);
+}
+void Block(int oh, int ow, int cls, float p, int y0, int x0, int y1, int x1, std::vector<float>* planes) {
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  for (int y = y0; y < y1; ++y)
+    for (int x = x0; x < x1; ++x) {
+      (*planes)[static_cast<size_t>(y) * ow + x] -= p;
+      (*planes)[(cls + 1) * plane + static_cast<size_t>(y) * ow + x] += p;
+    }
+}
+
+TEST(DetectorDecode, ARegionBecomesABoxWithItsClassAndCalibratedScore) {
+  const int oh = 16, ow = 24;
+  std::vector<float> t, g;
+  Planes(oh, ow, 8, &t);
+  Planes(oh, ow, 10, &g);
+  Block(oh, ow, 3, 0.8f, 2, 4, 6, 10, &t);   // knife
+  Block(oh, ow, 5, 0.4f, 10, 15, 12, 17, &t);  // currency, below the operating point
+  Block(oh, ow, 0, 0.9f, 0, 0, 16, 24, &g);   // all clothing
+  DetectionResult r;
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &r);
+  ASSERT_EQ(r.detections.size(), 2u);
+  EXPECT_EQ(r.detections[0].threat_class, "knife");
+  EXPECT_EQ(r.detections[0].x0, 32);
+  EXPECT_EQ(r.detections[0].y0, 16);
+  EXPECT_EQ(r.detections[0].x1, 80);
+  EXPECT_EQ(r.detections[0].y1, 48);
+  EXPECT_NEAR(r.detections[0].score, 0.5 + 0.5 * (0.8 - 0.6) / 0.4, 1e-6);
+  EXPECT_EQ(r.detections[1].threat_class, "currency");
+  EXPECT_NEAR(r.detections[1].score, 0.5 * 0.4 / 0.6, 1e-6);
+  EXPECT_EQ(r.detections[1].x1, 136);
+  // min_score drops the weak one.
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.5, &r);
+  ASSERT_EQ(r.detections.size(), 1u);
+  // Goods share: all clothing; area = cells inside the scan (190x128 px -> 24 x 16 cells).
+  ASSERT_EQ(r.goods_share.size(), 9u);
+  EXPECT_NEAR(r.goods_share[0], 1.0, 1e-6);
+  EXPECT_NEAR(r.goods_area_cm2, 24 * 16 * 0.56 * 0.56, 1e-6);
+}
+
+TEST(DetectorDecode, ASplitRegionReportsBothClassesAndASingleCellIsNoise) {
+  const int oh = 16, ow = 16;
+  std::vector<float> t, g;
+  Planes(oh, ow, 8, &t);
+  Planes(oh, ow, 10, &g);
+  Block(oh, ow, 1, 0.5f, 2, 2, 6, 6, &t);  // firearm
+  Block(oh, ow, 2, 0.4f, 2, 2, 6, 6, &t);  // firearm_part on the same cells
+  Block(oh, ow, 0, 0.9f, 12, 12, 13, 13, &t);  // one lone cell
+  DetectionResult r;
+  xray::DecodeOutputs(t, g, oh, ow, 128, 128, 0.7, TestMeta(), 0.0, &r);
+  ASSERT_EQ(r.detections.size(), 2u);
+  EXPECT_EQ(r.detections[0].threat_class, "firearm");
+  EXPECT_EQ(r.detections[1].threat_class, "firearm_part");
+  EXPECT_EQ(r.detections[0].x0, r.detections[1].x0);
+  EXPECT_TRUE(r.goods_share[0] == 0 && r.goods_area_cm2 == 0) << "no goods seen";
+}
+
+TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {
+  double last = -1;
+  for (double p = 0; p <= 1.0; p += 0.01) {
+    double s = xray::ScoreFromProbability(p, 0.7);
+    EXPECT_GT(s, last);
+    EXPECT_NEAR(xray::ProbabilityFromScore(s, 0.7), p, 1e-9);
+    last = s;
+  }
+  EXPECT_DOUBLE_EQ(xray::ScoreFromProbability(0.7, 0.7), 0.5);
+}
+
+TEST(DetectionsJson, HasTheShapeFusionReads) {
+  std::vector<Detection> d = {{"knife", 0.934, 1, 2, 30, 40}};
+  auto j = nlohmann::json::parse(DetectionsToJson(d));
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["class"], "knife");
+  EXPECT_NEAR(j[0]["score"].get<double>(), 0.934, 1e-9);
+  EXPECT_EQ(j[0]["box"], nlohmann::json::array({1, 2, 30, 40}));
+  EXPECT_EQ(DetectionsToJson({}), "[]");
+}
+
+TruthObject Threat(const std::string& cls, int x0, int y0, int x1, int y1, double kg = 1, bool concealed = true) {
+  TruthObject t;
+  t.threat = true;
+  t.threat_class = cls;
+  t.x0 = x0, t.y0 = y0, t.x1 = x1, t.y1 = y1;
+  t.mass_kg = kg;
+  t.concealed = concealed;
+  return t;
+}
+
+TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans) {
+  std::vector<xray::EvalScan> s(6);
+  for (auto& e : s) e.has_result = true;
+  s[0].threats = {Threat("knife", 0, 0, 100, 100)};
+  s[0].detections = {{"knife", 0.9, 10, 10, 100, 100}};   // IoU 0.81: found
+  s[1].threats = {Threat("knife", 0, 0, 100, 100)};
+  s[1].detections = {{"knife", 0.8, 80, 80, 180, 180}};   // IoU ~0.02: not found (and a false positive)
+  s[2].threats = {Threat("narcotics", 0, 0, 100, 100, 0.5)};
+  s[2].detections = {{"firearm", 0.95, 0, 0, 100, 100}};  // wrong class: not found
+  s[3].threats = {Threat("narcotics", 0, 0, 100, 100, 0.1)};
+  s[3].detections = {{"narcotics", 0.7, 0, 0, 100, 60}};  // IoU 0.6: found, but under 200 g
+  s[4].detections = {{"currency", 0.6, 0, 0, 10, 10}, {"knife", 0.3, 0, 0, 10, 10}};  // clean: 1 alarm at 0.5
+  // s[5]: clean, no detections.
+  DetectionEvalOptions o;
+  o.alarm_rates = {0.0, 0.5};
+  DetectionEval ev = xray::EvaluateScans(s, ThreatClasses(), o);
+  EXPECT_EQ(ev.clean_scans, 2);
+  EXPECT_EQ(ev.threat_scans, 4);
+  std::map<std::string, ClassEval> by;
+  for (const auto& c : ev.classes) by[c.name] = c;
+  EXPECT_EQ(by["knife"].threats, 2);
+  EXPECT_EQ(by["knife"].detected, 1);
+  EXPECT_EQ(by["narcotics"].detected, 1);
+  EXPECT_EQ(by["narcotics_concealed_200g"].threats, 1);
+  EXPECT_EQ(by["narcotics_concealed_200g"].detected, 0);
+  EXPECT_DOUBLE_EQ(ev.false_alarms_per_clean_scan, 0.5);  // one detection >= 0.5 on two clean scans
+  EXPECT_DOUBLE_EQ(ev.clean_alarm_rate, 0.5);
+  EXPECT_EQ(by["currency"].false_alarms, 1);
+  // Alarm rate 0: the threshold must exceed the clean maximum (0.6), so only the knife at 0.9 and
+  // nothing else stays; at 0.5 every detection counts.
+  EXPECT_GT(ev.thresholds[0], 0.6);
+  EXPECT_DOUBLE_EQ(by["knife"].rate_at_alarm[0], 0.5);
+  EXPECT_DOUBLE_EQ(by["narcotics"].rate_at_alarm[0], 0.5);
+  EXPECT_DOUBLE_EQ(ev.thresholds[1], 0.0);
+  // AP: knife ranks the hit (0.9) above the miss (0.8): precision 1 at recall 0.5.
+  EXPECT_NEAR(by["knife"].ap, 0.5, 1e-9);
+  EXPECT_NEAR(by["narcotics"].ap, 0.5, 1e-9);
+  EXPECT_NEAR(by["firearm"].ap, 0.0, 1e-9);
+  auto j = nlohmann::json::parse(ev.ToJson());
+  EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 1);
+  EXPECT_NE(ev.ToTable().find("narcotics_concealed_200g"), std::string::npos);
+}
+
+// Synthetic manifest examples: chapter 61 (clothing: light organic), 85 (electronics: metal and
+// inorganic) and 49 (books: dense organic).
+ManifestExample Example(const std::string& hs, double organic, double inorganic, double metal, int goods, uint64_t i) {
+  ManifestExample ex;
+  const double jitter = 1 + 0.1 * std::sin(static_cast<double>(i) * 1.7);
+  ex.analysis.materials = {organic * jitter, inorganic * jitter, metal * jitter};
+  DetectedObject ob;
+  ob.mass_kg = (organic + inorganic + metal) * jitter;
+  ob.z_eff = metal > organic ? 22 : 7;
+  ob.areal_density_g_cm2 = hs == "490199" ? 3 : 1;
+  ex.analysis.objects.push_back(ob);
+  ex.detection.goods_share.assign(9, 0.02);
+  ex.detection.goods_share[goods] = 0.84;
+  ex.detection.goods_area_cm2 = 400 * jitter;
+  ex.declaration.hs_code = hs;
+  ex.declaration.net_mass_kg = ob.mass_kg * (1 + 0.05 * std::cos(static_cast<double>(i)));
+  return ex;
+}
+
+TEST(ManifestModel, FlagsGoodsThatLookLikeAnotherChapterAndKeepsHonestOnes) {
+  std::vector<ManifestExample> honest;
+  for (uint64_t i = 0; i < 40; ++i) {
+    honest.push_back(Example("610910", 1.0, 0.02, 0.01, 0, i));
+    honest.push_back(Example("851713", 0.3, 0.3, 0.6, 3, i));
+    honest.push_back(Example("490199", 3.0, 0.05, 0.0, 2, i));
+  }
+  ManifestFitReport rep;
+  auto m = ManifestModel::Fit(honest, ManifestFitOptions{}, &rep);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(rep.chapters, 3);
+  EXPECT_GT(rep.cv_top1, 0.95);
+  EXPECT_LE(rep.cv_honest_flag_rate, 0.05);
+  // An honest pair fits; clothing declared as electronics does not.
+  ManifestExample ok = Example("610910", 1.0, 0.02, 0.01, 0, 99);
+  ManifestCheck c = m->Check(ok.analysis, ok.detection, ok.declaration);
+  EXPECT_TRUE(c.consistent) << c.ToJson();
+  EXPECT_LT(c.score, 0.5);
+  ManifestExample bad = Example("610910", 1.0, 0.02, 0.01, 0, 99);
+  bad.declaration.hs_code = "851713";
+  c = m->Check(bad.analysis, bad.detection, bad.declaration);
+  EXPECT_FALSE(c.consistent) << c.ToJson();
+  EXPECT_GE(c.score, 0.5);
+  EXPECT_EQ(c.best_chapter, "61");
+  EXPECT_EQ(c.declared_chapter, "85");
+  auto j = nlohmann::json::parse(c.ToJson());
+  EXPECT_FALSE(j["consistent"].get<bool>());
+  EXPECT_TRUE(j["reasons"].is_array() && !j["reasons"].empty());
+  EXPECT_EQ(j["reason"], j["reasons"][0]);
+  EXPECT_NE(j["reason"].get<std::string>().find("clothing (HS 61)"), std::string::npos) << j["reason"];
+  // Four times the declared mass is flagged by the mass check.
+  ManifestExample heavy = Example("490199", 3.0, 0.05, 0.0, 2, 5);
+  heavy.declaration.net_mass_kg /= 4;
+  c = m->Check(heavy.analysis, heavy.detection, heavy.declaration);
+  EXPECT_FALSE(c.consistent) << c.ToJson();
+  EXPECT_NE(c.reasons[0].find("declared"), std::string::npos);
+  // An unknown chapter is not judged.
+  bad.declaration.hs_code = "970110";
+  c = m->Check(bad.analysis, bad.detection, bad.declaration);
+  EXPECT_TRUE(c.consistent);
+  EXPECT_NE(c.reasons[0].find("no reference"), std::string::npos);
+  // JSON round trip gives the same checks.
+  auto m2 = ManifestModel::FromJson(m->ToJson());
+  ASSERT_TRUE(m2.ok()) << m2.status().message();
+  EXPECT_EQ(m2->Check(heavy.analysis, heavy.detection, heavy.declaration).ToJson(),
+            m->Check(heavy.analysis, heavy.detection, heavy.declaration).ToJson());
+}
+
+TEST(ManifestModel, RefusesTooLittleDataAndBadJson) {
+  std::vector<ManifestExample> one_chapter;
+  for (uint64_t i = 0; i < 10; ++i) one_chapter.push_back(Example("610910", 1, 0, 0, 0, i));
+  EXPECT_EQ(ManifestModel::Fit(one_chapter, ManifestFitOptions{}, nullptr).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ManifestModel::FromJson("{}").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(ManifestModel::FromJson("not json").status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})").status().code(),
+            StatusCode::kDataLoss);
+}
+
+TEST(SimulatorGoodsMix, MainGoodsFollowTheMixAndBadMixesAreRefused) {
+  SimulateOptions o;
+  o.width = 256;
+  o.height = 192;
+  o.seed = 3;
+  o.goods_mix = {{"books", 1.0}};
+  auto sim = Simulator::Create(o);
+  ASSERT_TRUE(sim.ok());
+  for (int i = 0; i < 5; ++i) {
+    auto p = (*sim)->Simulate(i);
+    ASSERT_TRUE(p.ok());
+    EXPECT_EQ(GoodsCategoryOfHs(p->truth.true_hs_code), "books") << p->truth.true_hs_code;
+    for (const auto& ob : p->truth.objects)
+      if (!ob.threat && !ob.packaging) EXPECT_EQ(ob.category, "books");
+  }
+  o.goods_mix = {{"jewellery", 1.0}};
+  EXPECT_EQ(Simulator::Create(o).status().code(), StatusCode::kInvalidArgument);
+  o.goods_mix = {{"books", 0.0}};
+  EXPECT_EQ(Simulator::Create(o).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(GoodsCategoryOfHs("610910"), "clothing");
+  EXPECT_EQ(GoodsCategoryOfHs("090121"), "food");
+  EXPECT_EQ(GoodsCategoryOfHs("392410"), "toys");
+  EXPECT_EQ(GoodsCategoryOfHs("970110"), "");
+}
+
+TEST(Detector, LoadReportsMissingAndForeignFiles) {
+  EXPECT_EQ(Detector::Load("/nonexistent/model.pt").status().code(), StatusCode::kNotFound);
+  const std::string junk = ::testing::TempDir() + "/cs_not_a_model.pt";
+  FILE* f = std::fopen(junk.c_str(), "wb");
+  std::fputs("not a model", f);
+  std::fclose(f);
+  EXPECT_EQ(Detector::Load(junk).status().code(), StatusCode::kDataLoss);
+  DetectorOptions bad;
+  bad.threads = 0;
+  EXPECT_EQ(Detector::Load(junk, bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace clearsight
