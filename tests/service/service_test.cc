@@ -7,6 +7,7 @@
 #include <regex>
 #include <set>
 
+#include "clearsight/client.h"
 #include "clearsight/declarations.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/xray_calibrate.h"
@@ -668,6 +669,63 @@ TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
   auto latest = (*svc)->store().LatestRules();
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->version, 1);  // the same rules file is not a new version
+}
+
+// The integrator's client library and the `feed` command against the same service.
+TEST_F(ServiceTest, ClientLibraryLogsInSendsDeclarationsAndScansAndReadsTheQueue) {
+  ClientOptions o;
+  o.base_url = "http://127.0.0.1:" + std::to_string(service_->port());
+  o.username = "integrator";
+  o.password = PasswordOf("integrator");
+  auto client = ServiceClient::Connect(o);
+  ASSERT_TRUE(client.ok()) << client.status().ToString();
+  const std::string id = Unique("CLI");
+  std::string csv = "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_id\n" +
+                    id + ",2024-05-02,IMP1,851712,CN,2.5,300,OFF1\n" + id + "x,2024-05-02,IMP1,851712,CN,-1,300,OFF1\n";
+  auto r = (*client)->PostDeclarations(csv, "csv");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto j = nlohmann::json::parse(*r);
+  EXPECT_EQ(j["created"], 1);
+  EXPECT_EQ(j["rejected"], 1);
+  auto [tiff, sidecar] = ScanFiles(6, Unique("cli-scan-"), id);
+  auto s = (*client)->PostScan(tiff, sidecar);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(nlohmann::json::parse(*s)["decision"]["has_scan"], true);
+  // An integrator may not read the queue: the API's 403 arrives as PermissionDenied.
+  auto q = (*client)->Get("/api/queue");
+  ASSERT_FALSE(q.ok());
+  EXPECT_EQ(q.status().code(), StatusCode::kPermissionDenied) << q.status().ToString();
+  o.password = "wrong-password";
+  auto bad = ServiceClient::Connect(o);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kUnauthenticated);
+  o.base_url = "http://127.0.0.1:1";
+  EXPECT_EQ(ServiceClient::Connect(o).status().code(), StatusCode::kIoError);
+}
+
+TEST_F(ServiceTest, FeedCommandSendsFilesAndReportsRejects) {
+  const std::string id = Unique("FEED");
+  const std::string decl = (dir_->path / (id + ".csv")).string();
+  std::ofstream(decl) << "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n"
+                      << id << ",2024-05-03,IMP2,610910,TR,12,90\n"
+                      << id << "b,2024-02-30,IMP2,610910,TR,12,90\n";
+  const std::string scans = (dir_->path / ("scans-" + id)).string();
+  std::filesystem::create_directories(scans);
+  auto [tiff, sidecar] = ScanFiles(7, Unique("feed-scan-"), id);
+  std::ofstream(scans + "/a.tif", std::ios::binary) << tiff;
+  std::ofstream(scans + "/a.json") << sidecar;
+  const std::string out = (dir_->path / (id + ".out")).string();
+  std::string cmd = "CS_FEED_PW='" + PasswordOf("integrator") + "' " + CS_CLI + " feed --url http://127.0.0.1:" +
+                    std::to_string(service_->port()) + " --user integrator --password-env CS_FEED_PW --declarations " +
+                    decl + " --scans " + scans + " > " + out + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 0) << text;
+  EXPECT_NE(text.find("accepted 1, rejected 1; created 1"), std::string::npos) << text;
+  EXPECT_NE(text.find(":3: field 'date'"), std::string::npos) << text;
+  EXPECT_NE(text.find("scans: 1 sent, 0 failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("consignment " + id), std::string::npos) << text;
 }
 
 }  // namespace
