@@ -88,7 +88,7 @@ LoadResult ParseWrk(const std::string& name, const std::string& out) {
   if (at == std::string::npos) Die("no JSON in wrk output:\n" + out);
   json j = json::parse(out.substr(at, out.find('\n', at) - at));
   r.requests = j["requests"];
-  r.errors = j["errors"];
+  r.errors = j["errors"].get<int64_t>() + j.value("unexpected", int64_t{0});
   r.rps = j["rps"];
   r.p50_ms = j["p50_us"].get<double>() / 1000;
   r.p90_ms = j["p90_us"].get<double>() / 1000;
@@ -101,9 +101,12 @@ const char kDoneLua[] = R"lua(
 done = function(summary, latency, requests)
   local errors = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.status +
                  summary.errors.timeout
+  -- Answers other than the expected status (counted by each thread's response(), if any).
+  local unexpected = 0
+  for _, t in ipairs(threads or {}) do unexpected = unexpected + (t:get("unexpected") or 0) end
   io.write(string.format(
-    '{"requests":%d,"errors":%d,"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
-    summary.requests, errors, summary.requests / (summary.duration / 1e6), latency:percentile(50),
+    '{"requests":%d,"errors":%d,"unexpected":%d,"rps":%.1f,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d}\n',
+    summary.requests, errors, unexpected, summary.requests / (summary.duration / 1e6), latency:percentile(50),
     latency:percentile(90), latency:percentile(99), latency.max))
 end
 )lua";
@@ -122,13 +125,18 @@ std::string DeclarationLua(const cs::DeclarationBatch& batch, const std::string&
     lua += "post[" + std::to_string(i + 1) + "] = " + quote(body.substr(at + 4)) + "\n";
   }
   lua += "local n = " + std::to_string(batch.rows.size()) + "\n";
+  // Each wrk thread runs this script in its own Lua state: `tid` is set there by setup() (a global,
+  // so that request() sees it), making ids unique across threads; every request must create a
+  // new declaration (201), and any other answer is counted.
   lua += R"lua(
 local counter = 0
-local tid = 0
-local threads = {}
+local nthreads = 0
+threads = {}
+unexpected = 0
 setup = function(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
+  nthreads = nthreads + 1
+  thread:set("tid", nthreads)
+  table.insert(threads, thread)
 end
 init = function(args)
   wrk.method = "POST"
@@ -141,7 +149,8 @@ init = function(args)
   lua += R"lua(
 response = function(status, headers, body)
   if status ~= 201 then
-    io.stderr:write("status " .. status .. ": " .. body .. "\n")
+    unexpected = unexpected + 1
+    if unexpected <= 3 then io.stderr:write("status " .. status .. ": " .. body .. "\n") end
   end
 end
 )lua";
