@@ -34,13 +34,16 @@ namespace {
 const char kUsage[] =
     "usage: clearsight demo [--data data/public] [--work demo] [--rules examples/kcs.rules] [--top 10]\n"
     "                       [--retrain] [--no-serve] [--host 127.0.0.1] [--port 8080] [--scans 40]\n"
+    "                       [--detector models/detector.pt | --detector none]\n"
     "\n"
     "Trains the declaration risk model on the public KCS data (2020), scores the next quarter\n"
     "(2021-01..03) with the example rules, and prints the top of the inspection queue with\n"
     "reasons; reports under-valuation detection on real EU trade flows; then (unless --no-serve)\n"
     "simulates X-ray scans of parcels with their declarations, calibrates from step wedges, starts\n"
     "the service and web workstation on localhost with SQLite, feeds it through the HTTP API, and\n"
-    "prints the URL and the demo logins. Ctrl-C stops it; running it again reuses what is there.\n";
+    "prints the URL and the demo logins. Ctrl-C stops it; running it again reuses what is there.\n"
+    "The committed threat detector (models/detector.pt) adds threat detections and the manifest check\n"
+    "to each scan when the file is there; --detector none leaves it out.\n";
 
 // The demo's accounts (the passwords are printed: this is a demo on localhost).
 struct DemoUser {
@@ -128,6 +131,16 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   so.rules_path = args.Get("rules");
   so.valuation_history = history_path;
   so.calibration_path = calib;
+  std::string detector = args.Get("detector", "models/detector.pt");
+  if (detector == "none") {
+    detector.clear();
+  } else if (!FileExists(detector)) {
+    if (args.Has("detector")) return Fail(Status::NotFound(detector + ": no such threat detector model"));
+    std::printf("   no threat detector at %s: scans get material analysis only\n", detector.c_str());
+    detector.clear();
+  }
+  if (!detector.empty()) std::printf("   threat detector and manifest check: %s\n", detector.c_str());
+  so.detector_path = detector;
   so.web_dir = args.Get("web", "web");
   so.http_threads = 16;
   auto service = Service::Create(so);
@@ -205,7 +218,8 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
 
 int CmdDemo(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "retrain", "no-serve"});
-  if (int rc = CheckArgs(args, {"data", "work", "rules", "top", "retrain", "help", "no-serve", "host", "port", "scans", "web"},
+  if (int rc = CheckArgs(args, {"data", "work", "rules", "top", "retrain", "help", "no-serve", "host", "port", "scans", "web",
+                                "detector"},
                          kUsage))
     return rc < 0 ? 0 : rc;
   std::string data = args.Get("data", "data/public"), work = args.Get("work", "demo");

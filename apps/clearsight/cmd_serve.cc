@@ -20,9 +20,10 @@ namespace {
 const char kServeUsage[] =
     "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host 127.0.0.1]\n"
     "                        [--model DIR] [--rules FILE] [--valuation-history FILE] [--calibration FILE]\n"
-    "                        [--web DIR] [--images DIR] [--threads 32] [--session-hours 12]\n"
-    "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05] [--control-share 0.10]\n"
-    "                        [--seed 1] [--sync full|normal] [--port-file FILE] [--log-requests]\n\n"
+    "                        [--detector model.pt] [--web DIR] [--images DIR] [--threads 32]\n"
+    "                        [--session-hours 12] [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
+    "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file FILE]\n"
+    "                        [--log-requests]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, decisions with\n"
     "reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on SIGINT / SIGTERM.\n"
     "  --db            SQLite file (created when absent) or a PostgreSQL URL\n"
@@ -31,6 +32,8 @@ const char kServeUsage[] =
     "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
     "  --valuation-history FILE  declarations to fit reference prices on\n"
     "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are analysed\n"
+    "  --detector FILE           threat detector (`clearsight xray train`, e.g. models/detector.pt): threat\n"
+    "                            detections and the manifest check on each scan (needs --calibration)\n"
     "  --web DIR       static files of the workstation (default <repo>/web)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
@@ -72,7 +75,7 @@ Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
 int CmdServe(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "log-requests"});
   if (int rc = CheckArgs(args,
-                         {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "web", "images",
+                         {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "detector", "web", "images",
                           "threads", "session-hours", "red-share", "red-count", "yellow-share", "control-share",
                           "seed", "sync", "port-file", "log-requests", "help"},
                          kServeUsage))
@@ -111,6 +114,9 @@ int CmdServe(int argc, char** argv, int first) {
   o.rules_path = args.Get("rules");
   o.valuation_history = args.Get("valuation-history");
   o.calibration_path = args.Get("calibration");
+  o.detector_path = args.Get("detector");
+  if (!o.detector_path.empty() && o.calibration_path.empty())
+    return Usage("--detector needs --calibration (the detector reads calibrated material channels)", kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
   o.log_requests = args.Has("log-requests");
 

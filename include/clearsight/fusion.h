@@ -25,11 +25,11 @@
 #include "clearsight/declarations.h"
 #include "clearsight/selection.h"
 #include "clearsight/status.h"
+#include "clearsight/valuation.h"
 
 namespace clearsight {
 
 class RiskModel;
-class ValuationModel;
 class RuleSet;
 struct ScanAnalysis;
 
@@ -89,8 +89,11 @@ FusedRisk Fuse(const std::vector<Finding>& findings, const FusionOptions& option
 // ---- Declaration risk as findings ----------------------------------------------------------
 
 struct DeclarationRiskOptions {
-  int explain_reasons = 3;  // model feature reasons per declaration (Finding::details)
-  int threads = 1;          // for scoring batches
+  // Model feature reasons per declaration (Finding::details); 0 leaves the details empty, for
+  // callers that explain only what needs it (ExplainModel), since explaining costs more than
+  // scoring.
+  int explain_reasons = 3;
+  int threads = 1;  // for scoring batches
 };
 
 // Load once, assess many: holds the loaded model, valuation and rules (each optional) and turns
@@ -103,11 +106,18 @@ class DeclarationRisk {
   struct Assessment {
     std::vector<Finding> findings;
     std::vector<std::string> rule_hits;  // names of the rules that matched
+    std::vector<int> rule_indexes;       // the same rules as indexes into rules()->rules()
     double model_score = kMissing;
+    bool valued = false;                 // a valuation model scored it: `valuation` holds the figures
+    ValuationResult valuation;
   };
   // One Assessment per row of the batch. A missing model, valuation or rule set contributes no
   // findings (a declaration nothing is known about gets score 0 and goes green).
   std::vector<Assessment> Assess(const DeclarationBatch& batch) const;
+
+  // The model's top `k` reasons for one row, as Finding::details lines (what Assess adds when
+  // explain_reasons > 0); empty without a model.
+  std::vector<std::string> ExplainModel(const DeclarationBatch& batch, size_t row, int k) const;
 
   const RiskModel* model() const { return model_.get(); }
   const ValuationModel* valuation() const { return valuation_.get(); }

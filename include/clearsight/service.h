@@ -34,6 +34,10 @@ struct ServiceOptions {
   std::string rules_path;           // "" = the latest rules stored through the API, if any
   std::string valuation_history;    // declarations file to fit reference prices on; "" = none
   std::string calibration_path;     // "" = scans are stored and shown but not analysed
+  // Threat detector with its manifest model (`clearsight xray train`): each analysed scan gets
+  // detections and, when its declaration is already stored, a manifest check. Needs
+  // calibration_path; "" = none.
+  std::string detector_path;
   std::string web_dir;              // static files of the workstation; "" = none
   FusionOptions fusion;
   OnlineSelectionOptions selection;

@@ -48,6 +48,9 @@ struct DeclarationRow {
   std::string content_sha256;  // of the canonical JSON: equal content, equal hash
   std::string json;            // DeclarationToJson
   int64_t received_ms = 0;
+  // What the declaration was assessed with when it was decided (JSON: valuation figures, rule
+  // hits, model probability; see docs/api.md); "" when not recorded.
+  std::string assessment;
 };
 
 // The current decision of a consignment (one row per consignment, updated in place; every
@@ -143,6 +146,16 @@ struct QueueQuery {
 struct QueuePage {
   int64_t total = 0;
   std::vector<DecisionRow> items;
+  // Parallel to items: the consignment's first declaration (lowest id; DeclarationRow::json, ""
+  // when it has none yet) and how many declarations it has.
+  std::vector<std::string> first_declaration;
+  std::vector<int64_t> declaration_count;
+};
+
+// Consignments of one lane (office) by status.
+struct LaneCounts {
+  std::string lane;
+  int64_t total = 0, pending = 0, released = 0, done = 0;
 };
 
 // Lane-day channel counts, for rebuilding the online selector after a restart.
@@ -167,6 +180,18 @@ struct ChannelOutcomeStats {
   int64_t decisions = 0;
   int64_t with_outcome = 0;
   int64_t confirmed = 0;
+};
+
+// Outcomes by evidence source: over the consignments with an outcome, those whose current
+// decision has a reason from `source` ("" = decisions without any reason), and those whose
+// strongest reason is from it.
+struct SourceOutcomeStats {
+  std::string source;
+  int64_t with_outcome = 0;
+  int64_t confirmed = 0;  // outcome other than "nothing"
+  int64_t control = 0;    // of with_outcome, drawn for the random control sample
+  int64_t strongest_with_outcome = 0;
+  int64_t strongest_confirmed = 0;
 };
 
 struct RulesVersion {
@@ -247,6 +272,10 @@ class Store {
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) = 0;
   virtual Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) = 0;
+  // Names of the rules that matched the consignment's declarations, sorted.
+  virtual Result<std::vector<std::string>> RuleHitsOf(const std::string& consignment_id) = 0;
+  // Every lane with its consignment counts, by lane.
+  virtual Result<std::vector<LaneCounts>> Lanes() = 0;
   virtual Result<std::optional<UserRow>> GetUser(const std::string& username) = 0;
   virtual Result<std::vector<UserRow>> ListUsers() = 0;
   virtual Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) = 0;
@@ -256,6 +285,8 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) = 0;
   virtual Result<std::vector<RuleHitStats>> RuleStats() = 0;
   virtual Result<std::vector<ChannelOutcomeStats>> ChannelStats() = 0;
+  // Computed in SQL over the stored reasons of the consignments with an outcome, by source.
+  virtual Result<std::vector<SourceOutcomeStats>> SourceStats() = 0;
   virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;

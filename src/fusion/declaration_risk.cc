@@ -16,6 +16,13 @@ DeclarationRisk::DeclarationRisk(std::shared_ptr<const RiskModel> model,
                                  std::shared_ptr<const RuleSet> rules, DeclarationRiskOptions options)
     : model_(std::move(model)), valuation_(std::move(valuation)), rules_(std::move(rules)), options_(options) {}
 
+std::vector<std::string> DeclarationRisk::ExplainModel(const DeclarationBatch& batch, size_t row, int k) const {
+  std::vector<std::string> out;
+  if (!model_ || row >= batch.rows.size() || k <= 0) return out;
+  for (const auto& r : model_->Explain(batch, row, k)) out.push_back(r.text);
+  return out;
+}
+
 std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const DeclarationBatch& batch) const {
   std::vector<Assessment> out(batch.rows.size());
   std::vector<float> scores;
@@ -33,11 +40,13 @@ std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const Declarati
       f.kind = "fraud_risk";
       f.score = p;
       f.reason = "risk model: " + FormatFixed(100.0 * p, 0) + " % probability of fraud";
-      for (const auto& r : model_->Explain(batch, i, options_.explain_reasons)) f.details.push_back(r.text);
+      if (options_.explain_reasons > 0) f.details = ExplainModel(batch, i, options_.explain_reasons);
       a.findings.push_back(std::move(f));
     }
     if (valuation_) {
-      ValuationResult v = valuation_->Score(d);
+      a.valuation = valuation_->Score(d);
+      a.valued = true;
+      const ValuationResult& v = a.valuation;
       derived.unit_price_ratio = v.unit_price_ratio;
       derived.undervaluation_score = v.undervaluation_score;
       derived.revenue_at_risk = v.revenue_at_risk;
@@ -74,6 +83,7 @@ std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const Declarati
         f.details.push_back("rule '" + r.name + "'" + (r.owner.empty() ? "" : " by " + r.owner));
         a.findings.push_back(std::move(f));
         a.rule_hits.push_back(r.name);
+        a.rule_indexes.push_back(idx);
       }
     }
   }

@@ -169,7 +169,10 @@ Result<HttpResponse> Service::Impl::Me(const HttpRequest&, const Caller& caller)
   for (const auto& r : routes)
     if (r.roles == service::kPublic || (r.roles & service::RoleBit(caller.role)))
       can.push_back(std::string(r.method) + " " + r.pattern);
-  return JsonResponse(200, json{{"username", caller.username}, {"role", RoleName(caller.role)}, {"routes", can}});
+  return JsonResponse(200, json{{"username", caller.username},
+                                {"role", RoleName(caller.role)},
+                                {"expires_at", service::IsoTime(caller.expires_ms)},
+                                {"routes", can}});
 }
 
 Result<HttpResponse> Service::Impl::ListUsers(const HttpRequest&, const Caller&) {
@@ -223,11 +226,15 @@ Result<HttpResponse> Service::Impl::VerifyAudit(const HttpRequest&, const Caller
                                 {"message", rep.message}});
 }
 
+std::string service::RuleActionText(const Rule& r) {
+  if (r.action.kind == RuleAction::Kind::kChannel) return "channel " + std::string(ChannelName(r.action.channel));
+  return "score " + FormatDouble(r.action.weight);
+}
+
 namespace {
 json RuleJson(const Rule& r) {
   json j = {{"name", r.name}, {"reason", r.reason}, {"owner", r.owner}, {"condition", r.condition_text}};
-  if (r.action.kind == RuleAction::Kind::kChannel) j["action"] = "channel " + std::string(ChannelName(r.action.channel));
-  else j["action"] = "score " + FormatDouble(r.action.weight);
+  j["action"] = service::RuleActionText(r);
   j["valid_from"] = r.valid_from == INT32_MIN ? json(nullptr) : json(FormatDate(r.valid_from));
   j["valid_to"] = r.valid_to == INT32_MAX ? json(nullptr) : json(FormatDate(r.valid_to));
   return j;
@@ -253,7 +260,7 @@ Status Service::Impl::InstallRules(const std::string& text, const std::string& s
   std::lock_guard lock(risk_mu);
   rules = shared;
   rules_version = version;
-  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules);
+  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules, LazyExplanations());
   return Status::Ok();
 }
 
@@ -326,6 +333,19 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
       targeted_n += c.decisions, targeted_out += c.with_outcome, targeted_conf += c.confirmed;
     }
   }
+  // Hit rates per evidence source, over the consignments with an outcome: those with any reason
+  // from the source, and those whose strongest reason is from it.
+  CS_ASSIGN_OR_RETURN(auto source_stats, store->SourceStats());
+  json sources = json::array();
+  for (const auto& s : source_stats)
+    sources.push_back(json{{"source", s.source.empty() ? "none" : s.source},
+                           {"with_outcome", s.with_outcome},
+                           {"confirmed", s.confirmed},
+                           {"control", s.control},
+                           {"hit_rate", rate(s.confirmed, s.with_outcome)},
+                           {"strongest", {{"with_outcome", s.strongest_with_outcome},
+                                          {"confirmed", s.strongest_confirmed},
+                                          {"hit_rate", rate(s.strongest_confirmed, s.strongest_with_outcome)}}}});
   json model_json = nullptr;
   if (model)
     model_json = json{{"features", model->num_features()}, {"baseline", model->is_baseline()},
@@ -340,6 +360,7 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
       {"calibration", analyzer != nullptr},
       {"rules", {{"version", version}, {"rules", rule_list}}},
       {"channels", channels},
+      {"sources", sources},
       // The control sample is drawn at random: its hit rate estimates the rate among all
       // consignments without selection bias; the targeted rate shows what the selection adds.
       {"control_sample",

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "common/text.h"
+#include "service/json_text.h"
 #include "service/service_impl.h"
 
 namespace clearsight {
@@ -11,11 +12,59 @@ using service::HttpRequest;
 using service::HttpResponse;
 using service::JsonResponse;
 
+namespace {
+
+// What a declaration was assessed with, stored with it (DeclarationRow::assessment) and shown by
+// GET /api/consignments/{id}: the model's probability, the valuation figures, every rule hit.
+std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declaration& d, const RuleSet* rules,
+                           int64_t rules_version) {
+  std::string out;
+  service::JsonObjectWriter w(&out);
+  w.Number("model_score", a.model_score);
+  if (a.valued) {
+    const ValuationResult& v = a.valuation;
+    const double quantity = v.per_unit ? d.supplementary_units : d.net_mass_kg;
+    std::string vj;
+    service::JsonObjectWriter vw(&vj);
+    vw.Number("reference_unit_price", v.reference_unit_price)
+        .Number("declared_unit_price", quantity > 0 ? d.declared_value / quantity : kMissing)
+        .String("per", v.per_unit ? "supplementary unit" : "kg")
+        .String("currency", d.currency)
+        .Number("unit_price_ratio", v.unit_price_ratio)
+        .Number("undervaluation_score", v.undervaluation_score)
+        .String("level", v.level)
+        .Bool("flagged", v.flagged)
+        .Number("revenue_at_risk", v.revenue_at_risk)
+        .String("reason", v.reason);
+    vw.Close();
+    w.Raw("valuation", vj);
+  } else {
+    w.Null("valuation");
+  }
+  std::string hits = "[";
+  for (int idx : a.rule_indexes) {
+    if (!rules || idx < 0 || static_cast<size_t>(idx) >= rules->rules().size()) continue;
+    const Rule& r = rules->rules()[static_cast<size_t>(idx)];
+    if (hits.size() > 1) hits.push_back(',');
+    service::JsonObjectWriter hw(&hits);
+    hw.String("rule", r.name).String("reason", r.reason).String("action", service::RuleActionText(r)).String("owner", r.owner);
+    hw.Close();
+  }
+  hits.push_back(']');
+  w.Raw("rule_hits", hits).Int("rules_version", rules_version);
+  w.Close();
+  return out;
+}
+
+}  // namespace
+
 std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const DeclarationBatch& batch,
                                                                     const std::string& actor) {
   const size_t n = batch.rows.size();
   std::vector<SubmitResult> results(n);
-  auto assessments = CurrentRisk()->Assess(batch);
+  int64_t rules_version = 0;
+  const std::shared_ptr<const DeclarationRisk> current = CurrentRisk(&rules_version);
+  auto assessments = current->Assess(batch);  // without the model's feature reasons: Refuse adds them
   const int64_t now = NowMs();
   std::vector<DeclarationRow> rows(n);
   std::vector<std::string> findings(n);
@@ -29,6 +78,7 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     r.json = DeclarationToJson(d, batch.extra_columns);
     r.content_sha256 = Sha256Hex(r.json);
     r.received_ms = now;
+    r.assessment = AssessmentJson(assessments[i], d, current->rules(), rules_version);
     findings[i] = FindingsToJson(assessments[i].findings);
     results[i].declaration_id = d.declaration_id;
   }
@@ -51,11 +101,18 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         CS_ASSIGN_OR_RETURN(out.decision, txn.GetDecision(existing->consignment_id));
         return Status::Ok();
       }
-      CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, "declaration:" + row.declaration_id, findings[i]));
       if (!assessments[i].rule_hits.empty())
         CS_RETURN_IF_ERROR(txn.PutRuleHits(row.consignment_id, assessments[i].rule_hits));
-      CS_ASSIGN_OR_RETURN(DecisionRow decision, Refuse(txn, row.consignment_id, &batch.rows[i], actor,
-                                                       "declaration:" + row.declaration_id, assessments[i].findings));
+      auto explain = [&](std::vector<Finding>& f) {
+        std::vector<std::string> details = current->ExplainModel(batch, i, kExplainReasons);
+        if (details.empty()) return false;
+        for (auto& x : f)
+          if (x.source == "model" && x.details.empty()) x.details = details;
+        return true;
+      };
+      CS_ASSIGN_OR_RETURN(DecisionRow decision,
+                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, "declaration:" + row.declaration_id,
+                                 assessments[i].findings, findings[i], explain));
       out.decision = std::move(decision);
       out.status = "created";
       return Status::Ok();
@@ -143,10 +200,12 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
     auto& r = results[0];
     if (!r.error.ok()) return r.error;
     if (!r.decision) return Status::Internal("no decision for " + r.declaration_id);
-    json body = service::DecisionJson(*r.decision);
-    body["declaration_id"] = r.declaration_id;
-    body["result"] = r.status;
-    return JsonResponse(r.status == "created" ? 201 : 200, body);
+    HttpResponse res;
+    res.status = r.status == "created" ? 201 : 200;
+    res.body = service::DecisionJsonText(*r.decision, [&](service::JsonObjectWriter& w) {
+      w.String("declaration_id", r.declaration_id).String("result", r.status);
+    });
+    return res;
   }
   auto results = SubmitBatch(*batch, caller.username);
   json items = json::array();
@@ -197,8 +256,49 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   json out = service::DecisionJson(*decision);
   CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(id));
   json d = json::array();
-  for (const auto& row : decls) d.push_back(json::parse(row.json));
+  // Per declaration what it was assessed with: stored at decision time, so that the figures are
+  // the ones the decision used even after the models were refit; declarations stored before that
+  // are assessed again with the models loaded now, and say so.
+  json assessments = json::array();
+  int64_t rules_version = 0;
+  const auto current = CurrentRisk(&rules_version);
+  for (const auto& row : decls) {
+    d.push_back(json::parse(row.json));
+    json a = row.assessment.empty() ? json(nullptr) : json::parse(row.assessment, nullptr, false);
+    std::string basis = "decision";
+    if (!a.is_object()) {
+      ReadOptions ro;
+      ro.format = DeclarationFormat::kNativeJsonl;
+      auto batch = ParseDeclarations(row.json, "stored", ro, nullptr);
+      a = nullptr;
+      if (batch.ok() && batch->rows.size() == 1) {
+        auto now = current->Assess(*batch);
+        a = json::parse(AssessmentJson(now[0], batch->rows[0], current->rules(), rules_version));
+        basis = "recomputed";
+      }
+    }
+    if (a.is_object()) {
+      a["declaration_id"] = row.declaration_id;
+      a["basis"] = basis;
+      assessments.push_back(std::move(a));
+    }
+  }
   out["declarations"] = std::move(d);
+  out["assessments"] = assessments;
+  // Every rule that matched (the reasons keep only the strongest), with its words where known.
+  CS_ASSIGN_OR_RETURN(auto hit_names, store->RuleHitsOf(id));
+  json hits = json::array();
+  for (const auto& name : hit_names) {
+    json h = {{"rule", name}};
+    for (const auto& a : assessments)
+      for (const auto& x : a["rule_hits"])
+        if (x.value("rule", "") == name && !h.contains("declaration_id")) {
+          h = x;
+          h["declaration_id"] = a["declaration_id"];
+        }
+    hits.push_back(std::move(h));
+  }
+  out["rule_hits"] = std::move(hits);
   CS_ASSIGN_OR_RETURN(auto scans, store->ScansOf(id));
   json s = json::array();
   for (const auto& row : scans) s.push_back(service::ScanJson(row));
@@ -214,6 +314,20 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   out["outcomes"] = std::move(o);
   return JsonResponse(200, out);
 }
+
+namespace {
+// The fields of a declaration an officer scans the queue by ("null" when there is none yet).
+std::string DeclarationSummary(const std::string& declaration_json) {
+  if (declaration_json.empty()) return "null";
+  json d = json::parse(declaration_json, nullptr, false);
+  if (!d.is_object()) return "null";
+  json s = json::object();
+  for (const char* k : {"declaration_id", "date", "office_id", "importer_id", "hs_code", "origin_country",
+                        "declared_value", "currency", "net_mass_kg"})
+    s[k] = d.contains(k) ? d[k] : json(nullptr);
+  return s.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+}  // namespace
 
 Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Caller&) {
   QueueQuery q;
@@ -238,10 +352,29 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   CS_RETURN_IF_ERROR(number("limit", 50, &q.limit));
   CS_RETURN_IF_ERROR(number("offset", 0, &q.offset));
   CS_ASSIGN_OR_RETURN(auto page, store->Queue(q));
-  json items = json::array();
-  for (const auto& d : page.items) items.push_back(service::DecisionJson(d));
-  return JsonResponse(200, json{{"total", page.total}, {"limit", q.limit}, {"offset", q.offset},
-                                {"items", std::move(items)}});
+  HttpResponse res;
+  service::JsonObjectWriter w(&res.body);
+  w.Int("total", page.total).Int("limit", q.limit).Int("offset", q.offset);
+  std::string items = "[";
+  for (size_t i = 0; i < page.items.size(); ++i) {
+    if (i) items.push_back(',');
+    items += service::DecisionJsonText(page.items[i], [&](service::JsonObjectWriter& iw) {
+      iw.Raw("declaration", DeclarationSummary(page.first_declaration[i])).Int("declarations", page.declaration_count[i]);
+    });
+  }
+  items.push_back(']');
+  w.Raw("items", items);
+  w.Close();
+  return res;
+}
+
+Result<HttpResponse> Service::Impl::GetOffices(const HttpRequest&, const Caller&) {
+  CS_ASSIGN_OR_RETURN(auto lanes, store->Lanes());
+  json offices = json::array();
+  for (const auto& l : lanes)
+    offices.push_back(json{{"office", l.lane}, {"total", l.total}, {"pending", l.pending}, {"released", l.released},
+                           {"done", l.done}});
+  return JsonResponse(200, json{{"offices", std::move(offices)}});
 }
 
 namespace {

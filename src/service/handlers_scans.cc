@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <set>
 
+#include "clearsight/xray_manifest.h"
 #include "common/file_util.h"
 #include "common/text.h"
+#include "service/gzip.h"
 #include "service/service_impl.h"
 
 namespace clearsight {
@@ -124,8 +126,6 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   if (analyzer) {
     const auto t0 = std::chrono::steady_clock::now();
     CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-    metrics->scan_analysis_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    row.analysis_json = analysis.ToJson();
     // The declared goods, when the declaration is already here, tell what the image should show.
     std::optional<Declaration> declared;
     CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
@@ -135,6 +135,17 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       auto b = ParseDeclarations(decls[0].json, "stored", jro, nullptr);
       if (b.ok() && !b->rows.empty()) declared = b->rows[0];
     }
+    if (detector) {
+      // Threats, and whether the image fits the declared goods; fusion reads both from the
+      // analysis' extra fields. A declaration that arrives after the scan is not checked against
+      // the image (the scan's findings are kept as they were).
+      CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
+      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
+      if (declared && detector->manifest())
+        analysis.extra_fields.push_back({"manifest", detector->manifest()->Check(analysis, detection, *declared).ToJson()});
+    }
+    metrics->scan_analysis_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    row.analysis_json = analysis.ToJson();
     findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
   }
   const std::string findings_json = FindingsToJson(findings);
@@ -155,9 +166,8 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       return Status::Ok();
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
-    CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, "scan:" + row.scan_id, findings_json));
-    CS_ASSIGN_OR_RETURN(decision,
-                        Refuse(txn, row.consignment_id, nullptr, caller.username, "scan:" + row.scan_id, findings));
+    CS_ASSIGN_OR_RETURN(decision, Refuse(txn, row.consignment_id, nullptr, caller.username, "scan:" + row.scan_id,
+                                         findings, findings_json));
     result = "created";
     return Status::Ok();
   }));
@@ -277,9 +287,10 @@ Result<HttpResponse> Service::Impl::GetScanChannel(const HttpRequest& req, const
   const std::string& name = req.path_params[1];
   HttpResponse res;
   res.content_type = "application/octet-stream";
+  std::string_view raw;
   auto bytes = [&](const auto& v, const char* dtype) {
     using T = typename std::decay_t<decltype(v)>::value_type;
-    res.body.assign(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+    raw = std::string_view(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
     res.headers.emplace_back("X-Dtype", dtype);
   };
   const Scan& s = cached->scan;
@@ -300,6 +311,27 @@ Result<HttpResponse> Service::Impl::GetScanChannel(const HttpRequest& req, const
     else if (name == "areal_density") bytes(c.areal_density, "float32");
     else if (name == "material") bytes(c.material, "uint8");
     else bytes(c.labels, "int32");
+  }
+  res.headers.emplace_back("Vary", "Accept-Encoding");
+  if (service::AcceptsGzip(req.header("Accept-Encoding"))) {
+    // Compressed once per scan and channel while the scan stays in the cache (a 1024x768 scan's
+    // channels are ~13 MB raw; label and material planes shrink the most).
+    std::shared_ptr<const std::string> gz;
+    {
+      std::lock_guard lock(cached->mu);
+      auto it = cached->gzipped.find(name);
+      if (it != cached->gzipped.end()) gz = it->second;
+    }
+    if (!gz) {
+      CS_ASSIGN_OR_RETURN(std::string packed, service::Gzip(raw, 1));
+      gz = std::make_shared<const std::string>(std::move(packed));
+      std::lock_guard lock(cached->mu);
+      cached->gzipped.emplace(name, gz);
+    }
+    res.body = *gz;
+    res.headers.emplace_back("Content-Encoding", "gzip");
+  } else {
+    res.body.assign(raw);
   }
   res.headers.emplace_back("X-Width", std::to_string(s.width));
   res.headers.emplace_back("X-Height", std::to_string(s.height));

@@ -12,6 +12,7 @@
 #include "clearsight/xray_calibrate.h"
 #include "common/file_util.h"
 #include "common/text.h"
+#include "service/json_text.h"
 #include "service/service_impl.h"
 
 namespace clearsight {
@@ -66,7 +67,7 @@ std::string IsoTime(int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[40];
+  char buf[80];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
                 tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
   return buf;
@@ -88,24 +89,42 @@ bool IsPlainId(std::string_view id) {
   return true;
 }
 
+void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
+  w.String("consignment_id", d.consignment_id)
+      .Number("score", d.score)
+      .String("channel", d.channel)
+      .Bool("control", d.control)
+      .String("status", d.status)
+      .Int("version", d.version)
+      .String("lane", d.lane)
+      .String("date", FormatDate(d.date))
+      .Bool("has_declaration", d.has_declaration)
+      .Bool("has_scan", d.has_scan)
+      .Raw("reasons", d.reasons_json, "[]")  // stored as JSON we wrote: spliced, not re-parsed
+      .String("selection", d.selection);
+  if (d.outcome.empty()) w.Null("outcome");
+  else w.String("outcome", d.outcome);
+  w.String("created_at", IsoTime(d.created_ms)).String("updated_at", IsoTime(d.updated_ms));
+}
+
+std::string DecisionJsonText(const DecisionRow& d, const std::function<void(JsonObjectWriter&)>& extra) {
+  std::string out;
+  out.reserve(512 + d.reasons_json.size());
+  JsonObjectWriter w(&out);
+  AppendDecisionMembers(w, d);
+  if (extra) extra(w);
+  w.Close();
+  return out;
+}
+
 json DecisionJson(const DecisionRow& d) {
-  json reasons = json::parse(d.reasons_json.empty() ? "[]" : d.reasons_json, nullptr, false);
-  if (reasons.is_discarded()) reasons = json::array();
-  return json{{"consignment_id", d.consignment_id},
-              {"score", d.score},
-              {"channel", d.channel},
-              {"control", d.control},
-              {"status", d.status},
-              {"version", d.version},
-              {"lane", d.lane},
-              {"date", FormatDate(d.date)},
-              {"has_declaration", d.has_declaration},
-              {"has_scan", d.has_scan},
-              {"reasons", std::move(reasons)},
-              {"selection", d.selection},
-              {"outcome", d.outcome.empty() ? json(nullptr) : json(d.outcome)},
-              {"created_at", IsoTime(d.created_ms)},
-              {"updated_at", IsoTime(d.updated_ms)}};
+  json j = json::parse(DecisionJsonText(d), nullptr, false);
+  if (j.is_discarded()) {  // only if a stored reasons text were not JSON
+    DecisionRow copy = d;
+    copy.reasons_json = "[]";
+    j = json::parse(DecisionJsonText(copy));
+  }
+  return j;
 }
 
 json ScanJson(const ScanRow& s) {
@@ -133,6 +152,7 @@ json ScanJson(const ScanRow& s) {
 }  // namespace service
 
 using service::Caller;
+using service::JsonObjectWriter;
 using service::HttpRequest;
 using service::HttpResponse;
 using service::RoleBit;
@@ -209,13 +229,21 @@ Status Service::Impl::Init() {
     auto cal = Calibration::Load(options.calibration_path);
     if (!cal.ok()) return cal.status().WithContext("loading the calibration: ");
     AnalyzerOptions upload;
-    upload.keep_channels = false;
+    upload.keep_channels = !options.detector_path.empty();  // the detector reads the channels
     upload.threads = 2;  // scans arrive a few per second: both cores shorten each one's wait
     CS_ASSIGN_OR_RETURN(analyzer, Analyzer::Create(*cal, upload));
     AnalyzerOptions viewer;
     viewer.keep_channels = true;
     viewer.threads = 1;
     CS_ASSIGN_OR_RETURN(viewer_analyzer, Analyzer::Create(*cal, viewer));
+  }
+  if (!options.detector_path.empty()) {
+    if (!analyzer)
+      return Status::InvalidArgument("a threat detector (" + options.detector_path +
+                                     ") needs the scanner's calibration to analyse scans: give calibration_path too");
+    auto d = Detector::Load(options.detector_path);
+    if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
+    detector = std::move(*d);
   }
   // Rules: a file given at startup becomes a new stored version when it differs from the latest
   // stored one (so every rule change is in the audit log); otherwise the latest stored version.
@@ -235,7 +263,7 @@ Status Service::Impl::Init() {
     rules = std::make_shared<const RuleSet>(std::move(parsed).value());
     rules_version = latest->version;
   }
-  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules);
+  risk = std::make_shared<const DeclarationRisk>(model, valuation, rules, LazyExplanations());
 
   selector = std::make_unique<OnlineSelector>(options.selection);
   CS_ASSIGN_OR_RETURN(auto capacity, store->GetSetting("capacity"));
@@ -275,6 +303,7 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/consignments/{id}", officer | analyst | admin | integrator, &Impl::GetConsignment, {}},
       {"POST", "/api/consignments/{id}/outcome", officer | analyst | admin, &Impl::PostOutcome, {}},
       {"GET", "/api/queue", officer | analyst | admin, &Impl::GetQueue, {}},
+      {"GET", "/api/offices", officer | analyst | admin, &Impl::GetOffices, {}},
       {"POST", "/api/scans", integrator | officer | analyst | admin, &Impl::PostScan, {}},
       {"GET", "/api/scans/{id}", officer | analyst | trainer | admin | integrator, &Impl::GetScan, {}},
       {"GET", "/api/scans/{id}/image.png", officer | analyst | trainer | admin, &Impl::GetScanImage, {}},
@@ -355,7 +384,7 @@ Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
     auto it = sessions.find(sha);
     if (it != sessions.end() && now - it->second.checked_ms < 10000 && it->second.row.expires_ms > now) {
       auto role = ParseRole(it->second.row.role);
-      if (role.ok()) return Caller{it->second.row.username, *role, sha};
+      if (role.ok()) return Caller{it->second.row.username, *role, sha, it->second.row.expires_ms};
     }
   }
   CS_ASSIGN_OR_RETURN(auto session, store->GetSession(sha));
@@ -368,7 +397,7 @@ Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
   std::lock_guard lock(sessions_mu);
   if (sessions.size() > 100000) sessions.clear();  // bound memory; entries are only a cache
   sessions[sha] = CachedSession{*session, now};
-  return Caller{session->username, role, sha};
+  return Caller{session->username, role, sha, session->expires_ms};
 }
 
 void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
@@ -491,48 +520,97 @@ void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
                            "object-src 'none'; frame-ancestors 'none'");
 }
 
-std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk() {
+std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk(int64_t* version) {
   std::lock_guard lock(risk_mu);
+  if (version) *version = rules_version;
   return risk;
 }
 
 namespace {
 int32_t Today() { return static_cast<int32_t>(NowMs() / 86400000); }
 
-json ReasonsJson(const std::vector<FusedReason>& reasons) {
-  json a = json::array();
-  for (const auto& r : reasons) {
-    json j = {{"text", r.text}, {"source", r.source}, {"kind", r.kind}, {"weight", r.weight}};
-    if (!r.details.empty()) j["details"] = r.details;
-    if (r.box) j["box"] = {r.box->x0, r.box->y0, r.box->x1, r.box->y1};
-    if (!r.scan_id.empty()) j["scan_id"] = r.scan_id;
-    a.push_back(std::move(j));
+std::string ReasonsJsonText(const std::vector<FusedReason>& reasons) {
+  std::string out = "[";
+  for (size_t i = 0; i < reasons.size(); ++i) {
+    const FusedReason& r = reasons[i];
+    if (i) out.push_back(',');
+    JsonObjectWriter w(&out);
+    w.String("text", r.text).String("source", r.source).String("kind", r.kind).Number("weight", r.weight);
+    if (!r.details.empty()) w.StringArray("details", r.details);
+    if (r.box) {
+      std::string box = "[";
+      for (int v : {r.box->x0, r.box->y0, r.box->x1, r.box->y1}) {
+        if (box.size() > 1) box.push_back(',');
+        service::AppendJsonInt(&box, v);
+      }
+      w.Raw("box", box + "]");
+    }
+    if (!r.scan_id.empty()) w.String("scan_id", r.scan_id);
+    w.Close();
   }
-  return a;
+  out.push_back(']');
+  return out;
+}
+
+// A model finding still without its feature reasons (explanations are made only where needed).
+bool NeedsExplanation(const std::vector<Finding>& findings) {
+  for (const auto& f : findings)
+    if (f.source == "model" && f.details.empty()) return true;
+  return false;
 }
 }  // namespace
 
+Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& declaration_id,
+                                          std::vector<Finding>& findings) {
+  auto current = CurrentRisk();
+  if (!current->model()) return false;
+  CS_ASSIGN_OR_RETURN(auto stored, txn.GetDeclaration(declaration_id));
+  if (!stored) return false;
+  ReadOptions ro;
+  ro.format = DeclarationFormat::kNativeJsonl;
+  auto batch = ParseDeclarations(stored->json, "stored", ro, nullptr);
+  if (!batch.ok() || batch->rows.size() != 1) return false;
+  std::vector<std::string> details = current->ExplainModel(*batch, 0, kExplainReasons);
+  if (details.empty()) return false;
+  for (auto& f : findings)
+    if (f.source == "model" && f.details.empty()) f.details = details;
+  return true;
+}
+
 Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& consignment_id,
                                           const Declaration* declared, const std::string& actor,
-                                          const std::string& trigger, const std::vector<Finding>& written) {
+                                          const std::string& trigger, std::vector<Finding>& written,
+                                          std::string written_json,
+                                          const std::function<bool(std::vector<Finding>&)>& explain_written) {
   CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
-  std::vector<Finding> all;
-  bool has_scan = false, has_declaration = false;
-  if (!prev) {
-    // Findings are only ever stored with a decision: a first decision has just these.
-    all = written;
-    has_scan = StartsWith(trigger, "scan:");
-    has_declaration = StartsWith(trigger, "declaration:");
-  } else {
-    CS_ASSIGN_OR_RETURN(auto stored, txn.FindingsOf(consignment_id));
-    for (const auto& [origin, text] : stored) {
+  // The consignment's findings by origin, in origin order: the stored ones and this write's.
+  std::vector<std::pair<std::string, std::vector<Finding>>> stored;
+  bool has_scan = StartsWith(trigger, "scan:"), has_declaration = StartsWith(trigger, "declaration:");
+  if (prev) {
+    // Findings are only ever stored with a decision: a first decision has just `written`.
+    CS_ASSIGN_OR_RETURN(auto rows, txn.FindingsOf(consignment_id));
+    for (auto& [origin, text] : rows) {
+      if (origin == trigger) continue;  // replaced by `written`
       CS_ASSIGN_OR_RETURN(auto findings, FindingsFromJson(text));
-      for (auto& f : findings) all.push_back(std::move(f));
       has_scan |= StartsWith(origin, "scan:");
       has_declaration |= StartsWith(origin, "declaration:");
+      stored.emplace_back(origin, std::move(findings));
     }
   }
-  FusedRisk fused = Fuse(all, options.fusion);
+  auto fuse_all = [&] {
+    std::vector<Finding> all;
+    bool placed = false;
+    for (const auto& [origin, findings] : stored) {
+      if (!placed && trigger < origin) {
+        all.insert(all.end(), written.begin(), written.end());
+        placed = true;
+      }
+      all.insert(all.end(), findings.begin(), findings.end());
+    }
+    if (!placed) all.insert(all.end(), written.begin(), written.end());
+    return Fuse(all, options.fusion);
+  };
+  FusedRisk fused = fuse_all();
   SelectionInput in;
   in.consignment_id = consignment_id;
   if (declared) {
@@ -555,6 +633,24 @@ Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& cons
     in.previous_day = prev->date;
   }
   SelectionResult sel = selector->Select(in);
+  // Only a consignment an officer will look at needs the model's feature reasons: they are made
+  // here, for decisions that are not green, and stored with the findings.
+  if (sel.channel != Channel::kGreen) {
+    bool explained = false;
+    if (explain_written && NeedsExplanation(written) && explain_written(written)) {
+      written_json = FindingsToJson(written);
+      explained = true;
+    }
+    for (auto& [origin, findings] : stored) {
+      if (!StartsWith(origin, "declaration:") || !NeedsExplanation(findings)) continue;
+      CS_ASSIGN_OR_RETURN(bool done, ExplainStored(txn, origin.substr(12), findings));
+      if (!done) continue;
+      CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, origin, FindingsToJson(findings)));
+      explained = true;
+    }
+    if (explained) fused = fuse_all();  // the same score; the reasons gain their details
+  }
+  CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, trigger, written_json));
   const int64_t now = NowMs();
   DecisionRow row;
   row.consignment_id = consignment_id;
@@ -567,23 +663,30 @@ Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& cons
   row.version = prev ? prev->version + 1 : 1;
   row.has_scan = has_scan;
   row.has_declaration = has_declaration;
-  json reasons = ReasonsJson(fused.reasons);
-  row.reasons_json = reasons.dump(-1, ' ', false, json::error_handler_t::replace);
+  row.reasons_json = ReasonsJsonText(fused.reasons);
   row.selection = sel.why;
   row.outcome = prev ? prev->outcome : "";
   row.created_ms = prev ? prev->created_ms : now;
   row.updated_ms = now;
   CS_RETURN_IF_ERROR(txn.PutDecision(row));
-  json texts = json::array();
-  for (const auto& r : fused.reasons) texts.push_back(r.text);
   AuditEntry e;
   e.actor = actor;
   e.action = "decision";
   e.subject = consignment_id;
-  e.detail_json = json{{"version", row.version},      {"score", row.score},   {"channel", row.channel},
-                       {"control", row.control},      {"trigger", trigger},   {"selection", row.selection},
-                       {"reasons", std::move(texts)}}
-                      .dump(-1, ' ', false, json::error_handler_t::replace);
+  {
+    std::vector<std::string> texts;
+    texts.reserve(fused.reasons.size());
+    for (const auto& r : fused.reasons) texts.push_back(r.text);
+    JsonObjectWriter w(&e.detail_json);
+    w.Int("version", row.version)
+        .Number("score", row.score)
+        .String("channel", row.channel)
+        .Bool("control", row.control)
+        .String("trigger", trigger)
+        .String("selection", row.selection)
+        .StringArray("reasons", texts);
+    w.Close();
+  }
   CS_RETURN_IF_ERROR(txn.Audit(&e));
   metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" + (row.control ? "true" : "false") +
                          "\",trigger=\"" + trigger.substr(0, trigger.find(':')) + "\"");

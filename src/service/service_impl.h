@@ -2,6 +2,8 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
+#include <map>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include "clearsight/service.h"
 #include "clearsight/valuation.h"
 #include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
 #include "service/http.h"
 #include "service/metrics.h"
 
@@ -32,6 +35,7 @@ struct Caller {
   std::string username;
   Role role = Role::kOfficer;
   std::string token_sha256;
+  int64_t expires_ms = 0;  // when the session ends
 };
 
 constexpr unsigned RoleBit(Role r) { return 1u << static_cast<unsigned>(r); }
@@ -52,8 +56,14 @@ bool IsUrlSafeId(std::string_view id);
 // Any id we store: 1..256 bytes of UTF-8 without control characters.
 bool IsPlainId(std::string_view id);
 
+class JsonObjectWriter;
+// The decision as the API shows it; `extra` may add members to the same object.
+void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d);
+std::string DecisionJsonText(const DecisionRow& d, const std::function<void(JsonObjectWriter&)>& extra = nullptr);
 json DecisionJson(const DecisionRow& d);
 json ScanJson(const ScanRow& s);
+// "channel red" or "score 0.4".
+std::string RuleActionText(const Rule& r);
 
 // A decoded scan, and its analysis with per-pixel channels once the viewer asked for it.
 struct CachedScan {
@@ -61,6 +71,7 @@ struct CachedScan {
   Scan scan;
   std::mutex mu;
   std::unique_ptr<ScanAnalysis> channels;  // lazily, with keep_channels
+  std::map<std::string, std::shared_ptr<const std::string>> gzipped;  // channel name -> gzip body (under mu)
 };
 
 }  // namespace service
@@ -92,6 +103,7 @@ struct Service::Impl {
   std::shared_ptr<const DeclarationRisk> risk;
   std::unique_ptr<Analyzer> analyzer;         // uploads: objects and totals only
   std::unique_ptr<Analyzer> viewer_analyzer;  // the viewer: per-pixel channels
+  std::unique_ptr<Detector> detector;         // threats and the manifest check; needs `analyzer`
   std::unique_ptr<OnlineSelector> selector;
 
   // Sessions seen recently (token sha256 -> session), re-checked against the store every 10 s.
@@ -122,13 +134,28 @@ struct Service::Impl {
   void Dispatch(service::HttpRequest& req, service::HttpResponse& res);
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
-  std::shared_ptr<const DeclarationRisk> CurrentRisk();
+  // The declaration risk in use (and the rules version it holds).
+  std::shared_ptr<const DeclarationRisk> CurrentRisk(int64_t* rules_version = nullptr);
+  static constexpr int kExplainReasons = 3;  // model feature reasons shown per declaration
+  // Declarations are assessed without the model's feature reasons; Refuse adds them where the
+  // decision is not green (most are green, and explaining costs more than scoring).
+  static DeclarationRiskOptions LazyExplanations() {
+    DeclarationRiskOptions o;
+    o.explain_reasons = 0;
+    return o;
+  }
   // Re-fuses all findings of a consignment and stores the new decision (inside a write).
-  // `written` are the findings this write just stored under `trigger` ("declaration:<id>" or
-  // "scan:<id>"); a consignment without an earlier decision has no others.
+  // `written` are this write's findings under `trigger` ("declaration:<id>" or "scan:<id>"),
+  // stored here as `written_json`; a consignment without an earlier decision has no others.
+  // When the decision is not green, model findings without feature reasons get them:
+  // `explain_written` for `written` (returns whether it added any), ExplainStored for stored ones.
   Result<DecisionRow> Refuse(StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-                             const std::string& actor, const std::string& trigger,
-                             const std::vector<Finding>& written);
+                             const std::string& actor, const std::string& trigger, std::vector<Finding>& written,
+                             std::string written_json,
+                             const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
+  // Adds the model's reasons to the model findings of a stored declaration; false when there is
+  // no model or the declaration cannot be read back.
+  Result<bool> ExplainStored(StoreTxn& txn, const std::string& declaration_id, std::vector<Finding>& findings);
 
   // ---- handlers_decisions.cc ----
   struct SubmitResult {
@@ -142,6 +169,7 @@ struct Service::Impl {
   Result<service::HttpResponse> GetDeclaration(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetConsignment(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetQueue(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetOffices(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PostOutcome(const service::HttpRequest&, const service::Caller&);
 
   // ---- handlers_scans.cc ----

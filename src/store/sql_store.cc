@@ -72,16 +72,15 @@ Result<int64_t> Migrate(SqlConn& c) {
   return latest;
 }
 
-const char kDeclCols[] =
-    "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms";
+#define CS_DECL_COLS "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms, assessment"
 DeclarationRow ToDeclaration(const SqlRow& r) {
   return DeclarationRow{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)), r.Text(4), r.Text(5),
-                        r.Int(6)};
+                        r.Int(6), r.Text(7)};
 }
 
-const char kDecisionCols[] =
-    "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, has_declaration, "
-    "reasons, selection, outcome, created_ms, updated_ms";
+#define CS_DECISION_COLS                                                                                      \
+  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, has_declaration, " \
+  "reasons, selection, outcome, created_ms, updated_ms"
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -126,16 +125,14 @@ UserRow ToUser(const SqlRow& r) { return UserRow{r.Text(0), r.Text(1), r.Text(2)
 
 // Queries shared by the writer's transaction and the read pool.
 Result<std::optional<DeclarationRow>> QueryDeclaration(SqlConn& c, const std::string& id) {
-  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDeclCols +
-                                             " FROM declarations WHERE declaration_id = $1",
-                                         {id}));
+  static const std::string kSql = "SELECT " CS_DECL_COLS " FROM declarations WHERE declaration_id = $1";
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {id}));
   if (rows.empty()) return std::optional<DeclarationRow>();
   return std::optional<DeclarationRow>(ToDeclaration(rows[0]));
 }
 Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& id) {
-  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDecisionCols +
-                                             " FROM consignments WHERE consignment_id = $1",
-                                         {id}));
+  static const std::string kSql = "SELECT " CS_DECISION_COLS " FROM consignments WHERE consignment_id = $1";
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {id}));
   if (rows.empty()) return std::optional<DecisionRow>();
   return std::optional<DecisionRow>(ToDecision(rows[0]));
 }
@@ -165,18 +162,17 @@ class SqlTxn : public StoreTxn {
     return QueryDeclaration(c_, id);
   }
   Status InsertDeclaration(const DeclarationRow& d) override {
+    static const std::string kSql = "INSERT INTO declarations (" CS_DECL_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     return c_
-        .Exec(std::string("INSERT INTO declarations (") + kDeclCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7)",
-              {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date}, d.content_sha256, d.json,
-               d.received_ms})
+        .Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date}, d.content_sha256, d.json,
+                     d.received_ms, d.assessment})
         .status();
   }
   Result<bool> InsertDeclarationIfAbsent(const DeclarationRow& d) override {
-    CS_ASSIGN_OR_RETURN(int64_t n, c_.Exec(std::string("INSERT INTO declarations (") + kDeclCols +
-                                               ") VALUES ($1, $2, $3, $4, $5, $6, $7) "
-                                               "ON CONFLICT (declaration_id) DO NOTHING",
-                                           {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
-                                            d.content_sha256, d.json, d.received_ms}));
+    static const std::string kSql = "INSERT INTO declarations (" CS_DECL_COLS
+                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (declaration_id) DO NOTHING";
+    CS_ASSIGN_OR_RETURN(int64_t n, c_.Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
+                                                  d.content_sha256, d.json, d.received_ms, d.assessment}));
     return n > 0;
   }
   Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) override {
@@ -188,41 +184,41 @@ class SqlTxn : public StoreTxn {
     return out;
   }
   Status PutFindings(const std::string& consignment_id, const std::string& origin, const std::string& json) override {
-    return c_
-        .Exec("INSERT INTO findings (consignment_id, origin, body) VALUES ($1, $2, $3) "
-              "ON CONFLICT (consignment_id, origin) DO UPDATE SET body = excluded.body",
-              {consignment_id, origin, json})
-        .status();
+    static const std::string kSql =
+        "INSERT INTO findings (consignment_id, origin, body) VALUES ($1, $2, $3) "
+        "ON CONFLICT (consignment_id, origin) DO UPDATE SET body = excluded.body";
+    return c_.Exec(kSql, {consignment_id, origin, json}).status();
   }
   Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(const std::string& consignment_id) override {
-    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT origin, body FROM findings WHERE consignment_id = $1 ORDER BY origin",
-                                            {consignment_id}));
+    static const std::string kSql = "SELECT origin, body FROM findings WHERE consignment_id = $1 ORDER BY origin";
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query(kSql, {consignment_id}));
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& r : rows) out.emplace_back(r.Text(0), r.Text(1));
     return out;
   }
   Result<std::optional<DecisionRow>> GetDecision(const std::string& id) override { return QueryDecision(c_, id); }
   Status PutDecision(const DecisionRow& d) override {
+    static const std::string kSql =
+        "INSERT INTO consignments (" CS_DECISION_COLS
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+        "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
+        "decision_date = excluded.decision_date, score = excluded.score, channel = excluded.channel, "
+        "control = excluded.control, status = excluded.status, version = excluded.version, "
+        "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
+        "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
+        "updated_ms = excluded.updated_ms";
     return c_
-        .Exec(std::string("INSERT INTO consignments (") + kDecisionCols +
-                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
-                  "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
-                  "decision_date = excluded.decision_date, score = excluded.score, channel = excluded.channel, "
-                  "control = excluded.control, status = excluded.status, version = excluded.version, "
-                  "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
-                  "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
-                  "updated_ms = excluded.updated_ms",
+        .Exec(kSql,
               {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control}, d.status, d.version,
                int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json, d.selection, d.outcome, d.created_ms,
                d.updated_ms})
         .status();
   }
   Status PutRuleHits(const std::string& consignment_id, const std::vector<std::string>& rules) override {
-    for (const auto& r : rules)
-      CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rule_hits (consignment_id, rule_name) VALUES ($1, $2) "
-                                 "ON CONFLICT (consignment_id, rule_name) DO NOTHING",
-                                 {consignment_id, r})
-                             .status());
+    static const std::string kSql =
+        "INSERT INTO rule_hits (consignment_id, rule_name) VALUES ($1, $2) "
+        "ON CONFLICT (consignment_id, rule_name) DO NOTHING";
+    for (const auto& r : rules) CS_RETURN_IF_ERROR(c_.Exec(kSql, {consignment_id, r}).status());
     return Status::Ok();
   }
   Result<std::optional<ScanRow>> GetScan(const std::string& id) override { return QueryScan(c_, id); }
@@ -300,9 +296,10 @@ class SqlTxn : public StoreTxn {
       e->seq = head_->seq + 1;
       e->prev_hash = head_->hash;
       e->hash = AuditHash(e->prev_hash, *e);
-      auto ins = c_.Exec("INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
-                         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (seq) DO NOTHING",
-                         {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash});
+      static const std::string kSql =
+          "INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (seq) DO NOTHING";
+      auto ins = c_.Exec(kSql, {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash});
       if (!ins.ok()) {
         head_->known = false;
         return ins.status();
@@ -404,9 +401,9 @@ class SqlStore : public Store {
   }
   Result<std::vector<DeclarationRow>> DeclarationsOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<DeclarationRow>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kDeclCols +
-                                                 " FROM declarations WHERE consignment_id = $1 ORDER BY declaration_id",
-                                             {consignment_id}));
+      static const std::string kSql =
+          "SELECT " CS_DECL_COLS " FROM declarations WHERE consignment_id = $1 ORDER BY declaration_id";
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {consignment_id}));
       std::vector<DeclarationRow> out;
       for (const auto& r : rows) out.push_back(ToDeclaration(r));
       return out;
@@ -425,7 +422,9 @@ class SqlStore : public Store {
     };
     add("lane", q.lane);
     add("channel", q.channel);
-    add("status", q.status);
+    // 'pending' as a literal, so that the planner may use the partial indexes (status = 'pending').
+    if (q.status == "pending") where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
+    else add("status", q.status);
     std::string sort = q.sort.empty() ? "-score" : q.sort;
     bool desc = sort[0] == '-';
     std::string key = desc ? sort.substr(1) : sort;
@@ -441,14 +440,26 @@ class SqlStore : public Store {
       QueuePage page;
       CS_ASSIGN_OR_RETURN(auto count, c.Query("SELECT COUNT(*) FROM consignments" + where, params));
       page.total = count.empty() ? 0 : count[0].Int(0);
+      if (q.limit == 0) return page;
       SqlParams p = params;
       p.emplace_back(q.limit);
       p.emplace_back(q.offset);
-      std::string sql = std::string("SELECT ") + kDecisionCols + " FROM consignments" + where + " ORDER BY " + col +
-                        (desc ? " DESC" : " ASC") + ", consignment_id ASC LIMIT $" + std::to_string(p.size() - 1) +
-                        " OFFSET $" + std::to_string(p.size());
+      // The page, then each item's first declaration and declaration count (one row per item).
+      std::string sql = "SELECT " CS_DECISION_COLS
+                        ", (SELECT d.body FROM declarations d WHERE d.consignment_id = q.consignment_id "
+                        "ORDER BY d.declaration_id LIMIT 1), "
+                        "(SELECT COUNT(*) FROM declarations d WHERE d.consignment_id = q.consignment_id) "
+                        "FROM (SELECT " CS_DECISION_COLS " FROM consignments" +
+                        where + " ORDER BY " + col + (desc ? " DESC" : " ASC") +
+                        ", consignment_id ASC LIMIT $" + std::to_string(p.size() - 1) + " OFFSET $" +
+                        std::to_string(p.size()) + ") q ORDER BY " + col + (desc ? " DESC" : " ASC") +
+                        ", consignment_id ASC";
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
-      for (const auto& r : rows) page.items.push_back(ToDecision(r));
+      for (const auto& r : rows) {
+        page.items.push_back(ToDecision(r));
+        page.first_declaration.push_back(r.Text(15));
+        page.declaration_count.push_back(r.Int(16));
+      }
       return page;
     });
   }
@@ -474,6 +485,35 @@ class SqlStore : public Store {
       for (const auto& r : rows)
         out.push_back(OutcomeRow{r.Text(0), r.Int(1), r.Text(2), r.Null(3) ? -1 : r.Double(3), r.Text(4), r.Text(5),
                                  r.Int(6)});
+      return out;
+    });
+  }
+  Result<std::vector<std::string>> RuleHitsOf(const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<std::string>> {
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT rule_name FROM rule_hits WHERE consignment_id = $1 "
+                                             "ORDER BY rule_name",
+                                             {consignment_id}));
+      std::vector<std::string> out;
+      for (const auto& r : rows) out.push_back(r.Text(0));
+      return out;
+    });
+  }
+  Result<std::vector<LaneCounts>> Lanes() override {
+    return Read([&](SqlConn& c) -> Result<std::vector<LaneCounts>> {
+      // Grouped on the (lane, status) index alone.
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT lane, status, COUNT(*) FROM consignments GROUP BY lane, status "
+                                             "ORDER BY lane, status",
+                                             {}));
+      std::vector<LaneCounts> out;
+      for (const auto& r : rows) {
+        if (out.empty() || out.back().lane != r.Text(0)) out.push_back(LaneCounts{r.Text(0)});
+        LaneCounts& l = out.back();
+        const int64_t n = r.Int(2);
+        l.total += n;
+        if (r.Text(1) == "pending") l.pending += n;
+        else if (r.Text(1) == "released") l.released += n;
+        else if (r.Text(1) == "done") l.done += n;
+      }
       return out;
     });
   }
@@ -558,6 +598,39 @@ class SqlStore : public Store {
       return out;
     });
   }
+  Result<std::vector<SourceOutcomeStats>> SourceStats() override {
+    return Read([&](SqlConn& c) -> Result<std::vector<SourceOutcomeStats>> {
+      // One row per (consignment, source) among the reasons of each decision with an outcome; the
+      // reasons are stored strongest first. JSON functions differ between the two dialects.
+      const bool pg = c.dialect() == "postgresql";
+      const std::string pairs =
+          pg ? "SELECT DISTINCT c.consignment_id, r.value->>'source' AS source, c.outcome, c.control, "
+               "(c.reasons::jsonb->0->>'source') AS top FROM consignments c "
+               "CROSS JOIN LATERAL jsonb_array_elements(c.reasons::jsonb) AS r(value) WHERE c.outcome <> ''"
+             : "SELECT DISTINCT c.consignment_id, json_extract(r.value, '$.source') AS source, c.outcome, c.control, "
+               "json_extract(c.reasons, '$[0].source') AS top FROM consignments c, json_each(c.reasons) r "
+               "WHERE c.outcome <> ''";
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT source, COUNT(*), "
+                  "SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), SUM(control), "
+                  "SUM(CASE WHEN top = source THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN top = source AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "FROM (" + pairs + ") p GROUP BY source ORDER BY source",
+                  {}));
+      std::vector<SourceOutcomeStats> out;
+      for (const auto& r : rows)
+        out.push_back(SourceOutcomeStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5)});
+      // Decisions without any reason: their strongest "source" is none.
+      CS_ASSIGN_OR_RETURN(auto none, c.Query("SELECT COUNT(*), SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), "
+                                             "SUM(control) FROM consignments WHERE outcome <> '' AND reasons = '[]'",
+                                             {}));
+      if (!none.empty() && none[0].Int(0) > 0)
+        out.push_back(SourceOutcomeStats{"", none[0].Int(0), none[0].Int(1), none[0].Int(2), none[0].Int(0),
+                                         none[0].Int(1)});
+      return out;
+    });
+  }
   Result<std::optional<RulesVersion>> LatestRules() override {
     return Read([&](SqlConn& c) -> Result<std::optional<RulesVersion>> {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT version, body, author, created_ms FROM rules_versions "
@@ -635,8 +708,10 @@ class SqlStore : public Store {
       }
       results.assign(group.size(), Status::Ok());
       Status batch = writer_->Begin();
+      static const std::string kSavepoint = "SAVEPOINT op", kRollbackTo = "ROLLBACK TO SAVEPOINT op",
+                               kRelease = "RELEASE SAVEPOINT op";
       for (size_t i = 0; i < group.size() && batch.ok(); ++i) {
-        batch = writer_->Exec("SAVEPOINT op", {}).status();
+        batch = writer_->Exec(kSavepoint, {}).status();
         if (!batch.ok()) break;
         const AuditHead before = head;
         Status s;
@@ -648,9 +723,9 @@ class SqlStore : public Store {
         results[i] = s;
         if (!s.ok()) {
           head = before;  // the op's audit entries are undone with it
-          batch = writer_->Exec("ROLLBACK TO SAVEPOINT op", {}).status();
+          batch = writer_->Exec(kRollbackTo, {}).status();
         }
-        if (batch.ok()) batch = writer_->Exec("RELEASE SAVEPOINT op", {}).status();
+        if (batch.ok()) batch = writer_->Exec(kRelease, {}).status();
       }
       if (batch.ok()) batch = writer_->Commit();
       if (!batch.ok()) {

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <unordered_map>
+#include <vector>
 
 #include "store/sql_conn.h"
 
@@ -21,7 +22,7 @@ class SqliteConn : public SqlConn {
  public:
   explicit SqliteConn(sqlite3* db) : db_(db) {}
   ~SqliteConn() override {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, cached] : cache_) sqlite3_finalize(cached.stmt);
     sqlite3_close(db_);
   }
 
@@ -86,22 +87,30 @@ class SqliteConn : public SqlConn {
     return Status::IoError(msg);
   }
 
+  // A prepared statement and, for $1..$N, the bind index of each (looked up once, not per call).
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    std::vector<int> index;  // index[i] = bind index of $(i+1), 0 when the statement lacks it
+  };
+
   Status Prepare(const std::string& sql, const SqlParams& params, sqlite3_stmt** out) {
     auto it = cache_.find(sql);
-    sqlite3_stmt* stmt;
-    if (it != cache_.end()) {
-      stmt = it->second;
-    } else {
-      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+    if (it == cache_.end()) {
+      Cached c;
+      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &c.stmt,
                              nullptr) != SQLITE_OK)
         return Error(std::string(sqlite3_errmsg(db_)) + " in: " + sql);
-      cache_.emplace(sql, stmt);
+      it = cache_.emplace(sql, std::move(c)).first;
+    }
+    sqlite3_stmt* stmt = it->second.stmt;
+    std::vector<int>& index = it->second.index;
+    for (char name[32]; index.size() < params.size();) {
+      std::snprintf(name, sizeof name, "$%zu", index.size() + 1);
+      index.push_back(sqlite3_bind_parameter_index(stmt, name));
     }
     sqlite3_clear_bindings(stmt);
-    char name[32];
-    for (size_t i = 0; i < params.size(); ++i) {
-      std::snprintf(name, sizeof name, "$%zu", i + 1);
-      int idx = sqlite3_bind_parameter_index(stmt, name);
+    for (size_t i = 0; i < params.size() && i < index.size(); ++i) {
+      const int idx = index[i];
       if (idx == 0) continue;  // a parameter the statement does not use
       int rc = std::visit(
           [&](const auto& v) -> int {
@@ -119,7 +128,7 @@ class SqliteConn : public SqlConn {
   }
 
   sqlite3* db_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, Cached> cache_;
 };
 
 }  // namespace

@@ -155,7 +155,9 @@ TEST(OnlineSelector, NothingKnownStaysGreen) {
   OnlineSelector sel(OnlineSelectionOptions{});
   for (int i = 0; i < 200; ++i) {
     SelectionResult r = sel.Select(Input("Z" + std::to_string(i), 0.0));
-    if (!r.control) EXPECT_EQ(r.channel, Channel::kGreen);
+    if (!r.control) {
+      EXPECT_EQ(r.channel, Channel::kGreen);
+    }
   }
 }
 
@@ -269,7 +271,9 @@ TEST(ScanFindings, OrganicMassInsideElectronicsOpaqueObjectsAndMassMismatch) {
   EXPECT_TRUE(kinds.count("impenetrable"));
   EXPECT_TRUE(kinds.count("mass_mismatch"));
   for (const auto& x : f)
-    if (x.kind == "unexpected_organic") EXPECT_NE(x.reason.find("1.20 kg"), std::string::npos) << x.reason;
+    if (x.kind == "unexpected_organic") {
+      EXPECT_NE(x.reason.find("1.20 kg"), std::string::npos) << x.reason;
+    }
 }
 
 TEST(ScanFindings, DetectionsAndManifestFromLaterStagesBecomeFindings) {

@@ -2,6 +2,7 @@
 // file, real simulated scans analysed with a real calibration.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <zlib.h>
 
 #include <fstream>
 #include <regex>
@@ -119,6 +120,16 @@ class ServiceTest : public ::testing::Test {
   static inline Simulator* sim_ = nullptr;
   static inline int next_ = 1;
 };
+
+// The current UTC time in the API's format, for comparing with timestamps it returns.
+std::string IsoNowForTest() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return buf;
+}
 
 void ExpectErrorShape(const Reply& r, int status, const std::string& code) {
   EXPECT_EQ(r.status, status) << r.raw;
@@ -545,6 +556,174 @@ TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
   EXPECT_TRUE(audited);
   // Back to no rules for the other tests.
   ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
+}
+
+TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRuleHit) {
+  Client analyst = As("analyst"), in = As("integrator"), officer = As("officer");
+  // Two rules that both match: the decision's reasons keep the strongest, the consignment view
+  // lists both with their words.
+  const std::string rules =
+      "rule \"origin ZY\"\n  when origin_country == \"ZY\"\n  then score 0.3\n"
+      "  reason \"Origin ZY is on the watch list\"\n  owner \"analyst\"\nend\n"
+      "rule \"cotton shirts\"\n  when hs_code startswith \"6109\"\n  then score 0.2\n"
+      "  reason \"T-shirts are often under-valued\"\n  owner \"desk 4\"\nend\n";
+  Reply put = analyst.Send("PUT", "/api/rules", rules, "text/plain");
+  ASSERT_EQ(put.status, 200) << put.raw;
+  const int64_t version = put.body["version"];
+  const std::string id = Unique("AS");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id, "OFFA", 100, "610910", "ZY")).status, 201);
+  ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);  // no rules for the other tests
+  Reply cons = officer.Get("/api/consignments/" + id);
+  ASSERT_EQ(cons.status, 200) << cons.raw;
+  ASSERT_EQ(cons.body["assessments"].size(), 1u) << cons.raw;
+  const json& a = cons.body["assessments"][0];
+  EXPECT_EQ(a["declaration_id"], id);
+  EXPECT_EQ(a["basis"], "decision");  // stored when decided, not recomputed with today's rules
+  EXPECT_EQ(a["rules_version"], version);
+  ASSERT_TRUE(a["model_score"].is_number()) << a;
+  EXPECT_GT(a["model_score"].get<double>(), 0);
+  EXPECT_LT(a["model_score"].get<double>(), 1);
+  EXPECT_TRUE(a["valuation"].is_null());  // this service fits no reference prices
+  ASSERT_EQ(a["rule_hits"].size(), 2u) << a;
+  std::set<std::string> names;
+  for (const auto& h : cons.body["rule_hits"]) {
+    names.insert(h["rule"].get<std::string>());
+    EXPECT_EQ(h["declaration_id"], id);
+    if (h["rule"] == "cotton shirts") {
+      EXPECT_EQ(h["reason"], "T-shirts are often under-valued");
+      EXPECT_EQ(h["owner"], "desk 4");
+      EXPECT_EQ(h["action"], "score 0.2");
+    }
+  }
+  EXPECT_EQ(names, (std::set<std::string>{"cotton shirts", "origin ZY"})) << cons.raw;
+}
+
+TEST_F(ServiceTest, QueueItemsSummariseTheirDeclarationAndOfficesAreCounted) {
+  Client in = As("integrator"), officer = As("officer");
+  const std::string office = Unique("OFQ"), id = Unique("QS");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id, office, 321.5, "851712", "VN")).status, 201);
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("QS"), office)).status, 201);
+  Reply q = officer.Get("/api/queue?office=" + office + "&status=all&sort=consignment_id");
+  ASSERT_EQ(q.status, 200) << q.raw;
+  ASSERT_EQ(q.body["items"].size(), 2u);
+  const json& item = q.body["items"][0];
+  EXPECT_EQ(item["consignment_id"], id);
+  EXPECT_EQ(item["declarations"], 1);
+  EXPECT_EQ(item["declaration"]["declaration_id"], id);
+  EXPECT_EQ(item["declaration"]["hs_code"], "851712");
+  EXPECT_EQ(item["declaration"]["origin_country"], "VN");
+  EXPECT_EQ(item["declaration"]["declared_value"], 321.5);
+  EXPECT_EQ(item["declaration"]["office_id"], office);
+  // limit=0: the count alone.
+  Reply count = officer.Get("/api/queue?office=" + office + "&status=all&limit=0");
+  EXPECT_EQ(count.body["total"], 2);
+  EXPECT_TRUE(count.body["items"].empty());
+  // A consignment known only by its scan has no declaration summary yet.
+  const std::string scan_only = Unique("SO");
+  auto [tiff, sidecar] = ScanFiles(5, Unique("scan-"), scan_only);
+  ASSERT_EQ(UploadScan(in, tiff, sidecar).status, 201);
+  Reply so = officer.Get("/api/queue?status=all&sort=-created&limit=1000");
+  bool seen = false;
+  for (const auto& i : so.body["items"])
+    if (i["consignment_id"] == scan_only) {
+      seen = true;
+      EXPECT_TRUE(i["declaration"].is_null()) << i;
+      EXPECT_EQ(i["declarations"], 0);
+    }
+  EXPECT_TRUE(seen);
+  Reply offices = officer.Get("/api/offices");
+  ASSERT_EQ(offices.status, 200) << offices.raw;
+  bool listed = false;
+  for (const auto& o : offices.body["offices"])
+    if (o["office"] == office) {
+      listed = true;
+      EXPECT_EQ(o["total"], 2);
+      EXPECT_EQ(o["pending"].get<int>() + o["released"].get<int>() + o["done"].get<int>(), 2);
+    }
+  EXPECT_TRUE(listed) << offices.raw;
+  ExpectErrorShape(As("trainer").Get("/api/offices"), 403, "permission_denied");
+}
+
+TEST_F(ServiceTest, MeTellsWhenTheSessionEnds) {
+  Client officer = As("officer");
+  Reply me = officer.Get("/api/me");
+  ASSERT_EQ(me.status, 200);
+  const std::string expires = me.body["expires_at"];
+  // ISO 8601 UTC, and later than now (sessions last hours).
+  ASSERT_TRUE(std::regex_match(expires, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"))) << expires;
+  EXPECT_GT(expires, IsoNowForTest());
+}
+
+TEST_F(ServiceTest, StatisticsCountOutcomesPerEvidenceSource) {
+  Client in = As("integrator"), officer = As("officer"), analyst = As("analyst");
+  auto model_counts = [&]() {
+    Reply stats = analyst.Get("/api/stats");
+    EXPECT_EQ(stats.status, 200) << stats.raw;
+    for (const auto& s : stats.body["sources"])
+      if (s["source"] == "model") return std::make_pair(s["with_outcome"].get<int64_t>(), s["confirmed"].get<int64_t>());
+    return std::make_pair(int64_t{0}, int64_t{0});
+  };
+  const auto before = model_counts();
+  const std::string a = Unique("SRC"), b = Unique("SRC");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(a)).status, 201);
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(b)).status, 201);
+  ASSERT_EQ(officer.Post("/api/consignments/" + a + "/outcome", json{{"result", "narcotics"}}).status, 201);
+  ASSERT_EQ(officer.Post("/api/consignments/" + b + "/outcome", json{{"result", "nothing"}}).status, 201);
+  const auto after = model_counts();
+  EXPECT_EQ(after.first - before.first, 2);
+  EXPECT_EQ(after.second - before.second, 1);
+  Reply stats = analyst.Get("/api/stats");
+  for (const auto& s : stats.body["sources"]) {
+    const double with = s["with_outcome"].get<double>();
+    if (with > 0) {
+      EXPECT_NEAR(s["hit_rate"].get<double>(), s["confirmed"].get<double>() / with, 1e-9) << s;
+    }
+    EXPECT_LE(s["strongest"]["with_outcome"].get<int64_t>(), s["with_outcome"].get<int64_t>()) << s;
+  }
+}
+
+TEST_F(ServiceTest, ScanChannelsComeGzippedWhenTheClientAcceptsIt) {
+  Client in = As("integrator"), officer = As("officer");
+  const std::string id = Unique("GZ"), scan_id = Unique("scan-");
+  Scan scan;
+  auto [tiff, sidecar] = ScanFiles(6, scan_id, id, &scan);
+  ASSERT_EQ(UploadScan(in, tiff, sidecar).status, 201);
+  // A raw client that does not decompress, to see the bytes on the wire.
+  httplib::Client raw("127.0.0.1", service_->port());
+  raw.set_decompress(false);
+  const httplib::Headers auth = {{"Authorization", "Bearer " + officer.token()}};
+  for (const std::string name : {"material", "z_eff", "labels"}) {
+    httplib::Headers plain_h = auth, gz_h = auth;
+    plain_h.emplace("Accept-Encoding", "identity");
+    gz_h.emplace("Accept-Encoding", "gzip, deflate");
+    auto plain = raw.Get(("/api/scans/" + scan_id + "/channels/" + name).c_str(), plain_h);
+    auto gz = raw.Get(("/api/scans/" + scan_id + "/channels/" + name).c_str(), gz_h);
+    ASSERT_TRUE(plain && gz);
+    ASSERT_EQ(plain->status, 200);
+    ASSERT_EQ(gz->status, 200);
+    EXPECT_FALSE(plain->has_header("Content-Encoding")) << name;
+    EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip") << name;
+    EXPECT_LT(gz->body.size(), plain->body.size()) << name;
+    // Inflate (gzip wrapper: windowBits 16 + 15) and compare with the plain bytes.
+    z_stream zs{};
+    ASSERT_EQ(inflateInit2(&zs, 16 + MAX_WBITS), Z_OK);
+    std::string out(plain->body.size() + 16, '\0');
+    zs.next_in = reinterpret_cast<Bytef*>(gz->body.data());
+    zs.avail_in = static_cast<uInt>(gz->body.size());
+    zs.next_out = reinterpret_cast<Bytef*>(out.data());
+    zs.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END) << name;
+    out.resize(zs.total_out);
+    inflateEnd(&zs);
+    EXPECT_EQ(out, plain->body) << name;
+  }
+  // q=0 refuses gzip.
+  httplib::Headers refuse = auth;
+  refuse.emplace("Accept-Encoding", "gzip;q=0");
+  auto r = raw.Get(("/api/scans/" + scan_id + "/channels/material").c_str(), refuse);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(r->has_header("Content-Encoding"));
+  EXPECT_EQ(r->body.size(), scan.pixels());
 }
 
 TEST_F(ServiceTest, CapacityIsAdminOnlyAndAudited) {

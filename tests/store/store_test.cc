@@ -78,7 +78,7 @@ class StoreTest : public ::testing::Test {
   }
 
   static DeclarationRow Decl(const std::string& id, const std::string& consignment, const std::string& body) {
-    return DeclarationRow{id, consignment, "OFF1", 18628, Sha256Hex(body), body, NowMs()};
+    return DeclarationRow{id, consignment, "OFF1", 18628, Sha256Hex(body), body, NowMs(), ""};
   }
   static DecisionRow Decision(const std::string& id, double score, const std::string& channel,
                               const std::string& lane = "OFF1") {

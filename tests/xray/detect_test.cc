@@ -368,7 +368,9 @@ TEST(SimulatorGoodsMix, MainGoodsFollowTheMixAndBadMixesAreRefused) {
     ASSERT_TRUE(p.ok());
     EXPECT_EQ(GoodsCategoryOfHs(p->truth.true_hs_code), "books") << p->truth.true_hs_code;
     for (const auto& ob : p->truth.objects)
-      if (!ob.threat && !ob.packaging) EXPECT_EQ(ob.category, "books");
+      if (!ob.threat && !ob.packaging) {
+        EXPECT_EQ(ob.category, "books");
+      }
   }
   o.goods_mix = {{"jewellery", 1.0}};
   EXPECT_EQ(Simulator::Create(o).status().code(), StatusCode::kInvalidArgument);
