@@ -54,6 +54,7 @@ async function launch(profile) {
   page.on('request', (r) => {
     const u = new URL(r.url());
     if (!['data:', 'blob:'].includes(u.protocol) && u.hostname !== '127.0.0.1') T.errors.push(`external request: ${r.url()}`);
+    else if (u.pathname.startsWith('/api/')) T.requests.push(u.pathname + u.search);
   });
   return { ctx, page };
 }
@@ -84,6 +85,9 @@ async function login(page, user) {
   await page.click('.login-form button[type=submit]');
   await page.waitForSelector('#queue-table');
 }
+
+// Amounts as the page writes them (ui.js fmtMoney).
+const money = (v, currency) => `${Number(v).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}${currency ? ` ${currency}` : ''}`;
 
 // Rows of the queue table as the page shows them.
 function queueRows(page) {
@@ -130,6 +134,7 @@ async function screenOf(page, x, y) {
 
 before(async () => {
   T.errors = [];
+  T.requests = [];  // the API requests the page made, path and query
   T.tmp = tempDir();
   T.shots = process.env.E2E_SCREENSHOTS || join(T.tmp.dir, 'screenshots');
   mkdirSync(T.shots, { recursive: true });
@@ -189,13 +194,55 @@ test('the queue shows every pending consignment with id, date, importer, HS, ori
     assert.equal(r.cells.origin, d.origin_country);
     assert.equal(r.cells.date, d.date);
     assert.ok(r.cells.value.startsWith(Number(d.declared_value).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })), `${r.cells.value} vs ${d.declared_value}`);
+    // The row comes from the item's declaration summary, currency included.
+    assert.equal(item.declarations, 1);
+    assert.equal(item.declaration.hs_code, d.hs_code);
+    assert.equal(r.cells.value, money(item.declaration.declared_value, item.declaration.currency));
     assert.equal(r.cells.score, item.score.toFixed(3));
     assert.match(r.cells.channel, /^[■▲●] (Red · inspect|Yellow · documents|Green · release)/, 'channel in words, not colour alone');
     assert.equal(r.channel, item.channel);
     assert.equal(r.cells.reason, item.reasons[0]?.text ?? 'no risk evidence');
   }
   for (let i = 1; i < rows.length; i++) assert.ok(rows[i - 1].score >= rows[i].score, 'sorted by score, descending');
+  assert.deepEqual(T.requests.filter((u) => u.startsWith('/api/consignments/')), [], 'the queue needs no request per row: the items carry their declaration');
+  const fits = await page.$eval('#queue-table', (t) => ({ table: t.scrollWidth, wrap: t.parentElement.clientWidth }));
+  assert.ok(fits.table <= fits.wrap, `the queue table fits a 1440-px screen (${fits.table} px in ${fits.wrap} px)`);
+  // The office filter offers every office the service knows, with its counts.
+  const offices = (await T.admin.get('/api/offices')).json.offices;
+  assert.ok(offices.length >= 2, 'the seeded declarations come through two offices');
+  assert.ok(T.requests.includes('/api/offices'), 'the queue asks the service for its offices');
+  await page.waitForFunction((n) => [...document.querySelectorAll('#office-list option')].filter((o) => o.label.includes('pending')).length === n, offices.length);
+  const options = await page.$$eval('#office-list option', (os) => os.map((o) => ({ value: o.value, label: o.label })));
+  assert.deepEqual(options.map((o) => o.value), offices.map((o) => o.office).sort());
+  for (const o of offices) assert.ok(options.find((x) => x.value === o.office).label.includes(`${o.pending} pending of ${o.total}`));
   await screenshot('queue');
+  // A consignment known only by its scan has no declaration: the row says so with dashes and
+  // asks for nothing more (the answer is altered on its way to the page).
+  const scanOnly = rows[0].id;
+  // The page's list request is answered from the API (as the administrator) with that
+  // consignment's declaration taken out; the count requests go through untouched.
+  const isQueue = (url) => url.pathname === '/api/queue' && url.searchParams.get('limit') !== '1';
+  await page.route(isQueue, async (route) => {
+    const u = new URL(route.request().url());
+    const j = (await T.admin.get(u.pathname + u.search)).json;
+    for (const it of j.items || []) if (it.consignment_id === scanOnly) { it.declaration = null; it.declarations = 0; }
+    await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(j) });
+  });
+  T.requests.length = 0;
+  try {
+    await page.goto(`${T.server.base}/#/queue?limit=25`);
+    await page.waitForSelector(`#queue-table tr[data-id="${scanOnly}"]`);
+    const alone = (await queueRows(page)).find((r) => r.id === scanOnly);
+    for (const col of ['importer', 'hs', 'origin', 'value']) assert.equal(alone.cells[col], '—', `${col} without a declaration`);
+  } finally {
+    await page.unrouteAll({ behavior: 'ignoreErrors' });
+  }
+  assert.deepEqual(T.requests.filter((u) => u.startsWith('/api/consignments/')), []);
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForFunction((id) => {
+    const td = document.querySelector(`#queue-table tr[data-id="${id}"] td[data-col="hs"]`);
+    return td && td.textContent !== '—';
+  }, scanOnly);
 });
 
 test('the queue filters by channel, office and status, and every filter agrees with the API', async () => {
@@ -315,11 +362,39 @@ test('a consignment opens from the queue by keyboard and shows decision, reasons
   assert.equal(await page.textContent('.declaration dd[data-field="HS code"]'), decl.hs_code);
   assert.match(await page.textContent('#valuation'), /Declared unit price/);
   if (c.reasons.some((r) => r.source === 'valuation')) assert.match(await page.textContent('#valuation .valuation-flags'), /below the reference/);
-  const ruleReasons = c.reasons.filter((r) => r.source === 'rules');
-  const ruleText = await page.textContent('#rule-hits');
-  if (ruleReasons.length) for (const r of ruleReasons) assert.ok(ruleText.includes(r.kind.replace(/^rule:/, '')));
-  else assert.match(ruleText, /No analyst rule/);
+  await checkAssessment(page, c);
 });
+
+// The valuation figures and every rule hit on the consignment page equal what the service
+// stored for the consignment (`assessments`, `rule_hits`).
+async function checkAssessment(page, c) {
+  assert.equal(c.assessments.length, c.declarations.length, 'one assessment per declaration');
+  const valuationText = await page.textContent('#valuation');
+  for (const a of c.assessments) {
+    const v = a.valuation;
+    assert.ok(v, `the e2e server values declaration ${a.declaration_id}`);
+    const field = (f) => page.textContent(`#valuation .valuation[data-declaration="${a.declaration_id}"] dd[data-field="${f}"]`);
+    const per = v.per === 'supplementary unit' ? 'per unit' : 'per kg';
+    if (v.declared_unit_price != null) assert.equal(await field('declared'), `${money(v.declared_unit_price, v.currency)} ${per}`);
+    if (v.reference_unit_price != null) {
+      assert.ok((await field('reference')).startsWith(`${money(v.reference_unit_price, v.currency)} ${per}`));
+      assert.equal(await field('ratio'), `${(100 * v.unit_price_ratio).toFixed(0)} %`);
+    }
+    if (v.revenue_at_risk != null) assert.equal(await field('revenue'), money(v.revenue_at_risk, v.currency));
+    assert.ok(v.reason && valuationText.includes(v.reason), `the valuation's reason is shown: ${v.reason}`);
+  }
+  if (!c.rule_hits.length) {
+    assert.match(await page.textContent('#rule-hits'), /No analyst rule/);
+    return;
+  }
+  assert.equal(await page.$$eval('#rule-hits li[data-rule]', (lis) => lis.length), c.rule_hits.length, 'every rule hit is listed');
+  for (const h of c.rule_hits) {
+    const li = `#rule-hits li[data-rule="${h.rule}"][data-declaration="${h.declaration_id}"]`;
+    assert.equal(await page.textContent(`${li} .rule-reason`), h.reason);
+    assert.equal(await page.textContent(`${li} .rule-action`), h.action);
+    assert.equal(await page.textContent(`${li} .rule-owner`), h.owner || '—');
+  }
+}
 
 test('the scan viewer loads the raw scan and switches between grayscale, material colour, high and low energy', async () => {
   const { page } = T;
@@ -612,6 +687,11 @@ test('a consignment without a scan says so, and a scan that arrives later update
   await page.waitForSelector('#no-scan');
   const before = (await T.admin.get('/api/consignments/C-LATE-1')).json;
   assert.equal(before.scans.length, 0);
+  // An air parcel through ICN1: the e2e rule matched it; its reason, action and owner are shown.
+  const hit = before.rule_hits.find((h) => h.rule === 'icn1 air parcels');
+  assert.deepEqual({ ...hit }, { rule: 'icn1 air parcels', reason: 'air parcels through ICN1 are under a targeted check', action: hit.action, owner: 'e2e', declaration_id: 'D-LATE-1' });
+  assert.match(await page.textContent('#rule-hits li[data-rule="icn1 air parcels"]'), /air parcels through ICN1 are under a targeted check.*owner e2e/s);
+  await checkAssessment(page, before);
   // The integrator uploads a scan for it: format-v1 TIFF as the body, meta in the query.
   const tif = readFileSync(T.inputs.scans[0]);
   const pixelMm = JSON.parse(readFileSync(T.inputs.scans[0].replace(/\.tif$/, '.json'), 'utf8')).pixel_mm;
@@ -669,13 +749,23 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.ok(s.targeted_red.with_outcome >= 1, 'the recorded outcome counts for the targeted group');
   assert.match(targeted[3], /100\.0 %|0\.0 %|\d+\.\d %/);
   assert.ok(await page.$('#control-stats tr[data-group="control"]'));
-  // Hit rate by the strongest reason: the one inspected consignment, under its top source.
+  // Hit rate per evidence source, as the service counts it; the one inspected consignment (an
+  // under-valuation) counts under the source of its strongest reason.
+  assert.match(await page.textContent('#h-sources'), /Hit rate per evidence source/);
+  assert.ok(s.sources.length >= 1);
+  assert.equal(await page.$$eval('#source-stats tbody tr', (trs) => trs.length), s.sources.length);
+  for (const r of s.sources) {
+    const src = await page.$$eval(`#source-stats tr[data-source="${r.source}"] td`, (tds) => tds.map((t) => t.textContent.trim()));
+    assert.deepEqual([src[0], src[1], src[2], src[5], src[6]],
+      [r.with_outcome, r.control, r.confirmed, r.strongest.with_outcome, r.strongest.confirmed].map(String), `source ${r.source}`);
+    if (r.with_outcome) assert.ok(src[3].startsWith(`${(100 * r.confirmed / r.with_outcome).toFixed(1)} %`), src[3]);
+  }
   const top = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json.reasons[0].source;
-  const src = await page.$$eval(`#source-stats tr[data-source="${top}"] td`, (tds) => tds.map((t) => t.textContent.trim()));
-  assert.equal(src[0], '1');
-  assert.equal(src[2], '1');
-  assert.match(src[3], /^100\.0 %/);
-  assert.equal(await page.$$eval('#source-stats tbody tr', (trs) => trs.length), 1);
+  const strongest = s.sources.find((r) => r.source === top);
+  assert.equal(strongest.strongest.with_outcome, 1);
+  assert.equal(strongest.strongest.confirmed, 1);
+  const topCells = await page.$$eval(`#source-stats tr[data-source="${top}"] td`, (tds) => tds.map((t) => t.textContent.trim()));
+  assert.match(topCells[7], /^100\.0 %/);
   await screenshot('analyst');
 });
 

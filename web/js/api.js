@@ -58,6 +58,8 @@ export const api = {
 
   // {total, limit, offset, items: [decision]}; filters: office, channel, status, sort, limit, offset.
   queue: (filters, signal) => request('GET', '/api/queue', { query: filters, signal }),
+  // {offices: [{office, total, pending, released, done}]}, for the office filter.
+  offices: (signal) => request('GET', '/api/offices', { signal }),
   // The decision with reasons, declarations, scans and outcomes.
   consignment: (id, signal) => request('GET', `/api/consignments/${encodeURIComponent(id)}`, { signal }),
   recordOutcome: (id, outcome) => request('POST', `/api/consignments/${encodeURIComponent(id)}/outcome`, { body: outcome }),

@@ -1,5 +1,6 @@
-// The analyst's page: hit rates per rule and for the targeted selection, the random control
-// sample against the targeted inspections, and decisions per channel (GET /api/stats).
+// The analyst's page: hit rates per rule, per evidence source and for the targeted selection,
+// the random control sample against the targeted inspections, and decisions per channel
+// (GET /api/stats).
 import { api } from '../api.js';
 import { channelBadge, el, errorBox, fmtNumber, fmtPercent, setTitle, wilson } from '../ui.js';
 
@@ -8,6 +9,13 @@ function rateCell(confirmed, withOutcome) {
   const ci = wilson(confirmed, withOutcome);
   return el('td', { class: 'num' }, el('strong', {}, fmtPercent(confirmed / withOutcome)),
     el('span', { class: 'muted small' }, ` (${confirmed}/${withOutcome}; 95 % CI ${fmtPercent(ci[0], 0)}–${fmtPercent(ci[1], 0)})`));
+}
+
+// The rate and its counts without the interval, where a table has two rate columns.
+function shortRateCell(confirmed, withOutcome) {
+  if (!withOutcome) return el('td', { class: 'num muted' }, 'no outcomes yet');
+  return el('td', { class: 'num' }, el('strong', {}, fmtPercent(confirmed / withOutcome)),
+    el('span', { class: 'muted small' }, ` (${confirmed}/${withOutcome})`));
 }
 
 function rateBar(confirmed, withOutcome) {
@@ -83,40 +91,41 @@ const SOURCE_TEXT = {
   detector: 'Threat detector', manifest: 'Manifest check', none: 'No evidence',
 };
 
-// Hit rate by the strongest reason of each inspected consignment, from the consignments with an
-// outcome (the service reports hit rates per rule and per channel, not per evidence source).
-function sourceRates(done) {
-  const by = {};
-  for (const d of done) {
-    const src = d.reasons?.[0]?.source || 'none';
-    by[src] ||= { n: 0, hits: 0, control: 0 };
-    by[src].n++;
-    if (d.outcome && d.outcome !== 'nothing') by[src].hits++;
-    if (d.control) by[src].control++;
-  }
-  return by;
-}
+const SOURCE_ORDER = ['model', 'valuation', 'rules', 'xray', 'detector', 'manifest', 'none'];
 
-function modelSection(s, done, capped) {
+function modelSection(s) {
   const items = [];
   if (s.model) items.push(['Risk model', `${s.model.baseline ? 'baseline' : 'gradient-boosted trees'}, ${fmtNumber(s.model.features)} features`]);
   else items.push(['Risk model', 'none loaded']);
   items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtNumber(s.valuation.flag_threshold, 2)}` : 'none loaded']);
   items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
-  const by = sourceRates(done);
-  const order = ['model', 'valuation', 'rules', 'xray', 'detector', 'manifest', 'none'];
-  const keys = Object.keys(by).sort((a, b) => (order.indexOf(a) + 99 * (order.indexOf(a) < 0)) - (order.indexOf(b) + 99 * (order.indexOf(b) < 0)));
-  return el('div', { id: 'model-stats' },
-    el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
-    keys.length
-      ? el('table', { class: 'stats', id: 'source-stats' },
-        el('caption', {}, `Hit rate by the strongest reason, over the ${fmtNumber(done.length)} ${capped ? 'latest ' : ''}consignments with an outcome`),
-        el('thead', {}, el('tr', {}, ...['Strongest reason', 'With outcome', 'Of them control', 'Confirmed', 'Hit rate', ''].map((h) => el('th', { scope: 'col' }, h)))),
-        el('tbody', {}, keys.map((k) => el('tr', { 'data-source': k },
-          el('th', { scope: 'row' }, SOURCE_TEXT[k] || k),
-          el('td', { class: 'num' }, fmtNumber(by[k].n)), el('td', { class: 'num' }, fmtNumber(by[k].control)),
-          el('td', { class: 'num' }, fmtNumber(by[k].hits)), rateCell(by[k].hits, by[k].n), el('td', {}, rateBar(by[k].hits, by[k].n))))))
-      : el('p', { class: 'muted' }, 'No outcome has been recorded yet: hit rates by evidence source follow the first inspections.'));
+  return el('div', { id: 'model-stats' }, el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])));
+}
+
+// Hit rate per evidence source (GET /api/stats `sources`): over the consignments whose decision
+// had a reason from the source, and over those where it gave the strongest reason.
+function sourcesSection(s) {
+  const rank = (k) => (SOURCE_ORDER.includes(k) ? SOURCE_ORDER.indexOf(k) : 99);
+  const sources = [...(s.sources || [])].sort((a, b) => rank(a.source) - rank(b.source) || String(a.source).localeCompare(String(b.source)));
+  if (!sources.length) return el('p', { class: 'muted', id: 'source-stats' }, 'The service reports no evidence sources yet.');
+  return el('table', { class: 'stats', id: 'source-stats' },
+    el('caption', {}, 'Consignments with an outcome, by where their reasons came from. A consignment counts under every source that gave it a reason, and once more under the source of its strongest reason.'),
+    el('thead', {},
+      el('tr', {}, el('th', { scope: 'col', rowspan: '2' }, 'Evidence source'),
+        el('th', { scope: 'colgroup', colspan: '5' }, 'Any reason from it'),
+        el('th', { scope: 'colgroup', colspan: '3' }, 'Its strongest reason')),
+      el('tr', {}, ...['With outcome', 'Of them control', 'Confirmed', 'Hit rate', '', 'With outcome', 'Confirmed', 'Hit rate']
+        .map((h) => el('th', { scope: 'col' }, h || el('span', { class: 'visually-hidden' }, 'Hit rate bar'))))),
+    el('tbody', {}, sources.map((r) => {
+      const st = r.strongest || {};
+      return el('tr', { 'data-source': r.source },
+        el('th', { scope: 'row' }, SOURCE_TEXT[r.source] || r.source),
+        el('td', { class: 'num' }, fmtNumber(r.with_outcome)), el('td', { class: 'num' }, fmtNumber(r.control)),
+        el('td', { class: 'num' }, fmtNumber(r.confirmed)), rateCell(r.confirmed || 0, r.with_outcome || 0),
+        el('td', {}, rateBar(r.confirmed || 0, r.with_outcome || 0)),
+        el('td', { class: 'num' }, fmtNumber(st.with_outcome)), el('td', { class: 'num' }, fmtNumber(st.confirmed)),
+        shortRateCell(st.confirmed || 0, st.with_outcome || 0));
+    })));
 }
 
 export async function render(main, ctx) {
@@ -131,9 +140,9 @@ export async function render(main, ctx) {
     return;
   }
   async function load() {
-    let s, done;
+    let s;
     try {
-      [s, done] = await Promise.all([api.stats(), api.queue({ status: 'done', sort: '-updated', limit: 1000 })]);
+      s = await api.stats();
     } catch (e) {
       body.replaceChildren(errorBox(e, 'The statistics could not be loaded'));
       return;
@@ -141,7 +150,8 @@ export async function render(main, ctx) {
     body.replaceChildren(
       el('section', { class: 'card wide', 'aria-labelledby': 'h-control' }, el('h2', { id: 'h-control' }, 'Control sample against targeted inspections'), controlSection(s)),
       el('section', { class: 'card', 'aria-labelledby': 'h-channels' }, el('h2', { id: 'h-channels' }, 'Decisions per channel'), channelSection(s)),
-      el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Model and evidence sources'), modelSection(s, done.items, done.total > done.items.length)),
+      el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Models loaded'), modelSection(s)),
+      el('section', { class: 'card wide', 'aria-labelledby': 'h-sources' }, el('h2', { id: 'h-sources' }, 'Hit rate per evidence source'), sourcesSection(s)),
       el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s)));
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
   }

@@ -1,5 +1,6 @@
-// One consignment: the decision with every reason (source and weight), rule hits, valuation,
-// the declaration, the scan viewer for each scan, and the outcome form with the outcomes so far.
+// One consignment: the decision with every reason (source and weight), every rule hit, the
+// valuation figures each declaration was assessed with, the declaration, the scan viewer for
+// each scan, and the outcome form with the outcomes so far.
 import { api } from '../api.js';
 import { channelBadge, el, errorBox, fmtMoney, fmtNumber, fmtPercent, fmtTime, setTitle, statusBadge } from '../ui.js';
 import { ScanViewer } from '../viewer/viewer.js';
@@ -51,44 +52,66 @@ function reasonsList(reasons, score) {
     el('p', { class: 'muted small' }, `Weights are evidence, −ln(1 − p) of each finding; they add up to ${fmtNumber(total, 3)}, and the score is 1 − e^−${fmtNumber(total, 3)} = ${fmtNumber(score, 3)}.`));
 }
 
+// Every rule that matched (GET /api/consignments/{id} `rule_hits`), with the analyst's reason,
+// what the rule does and who owns it; `reasons` above keep only the strongest findings.
 function ruleHits(c) {
-  const hits = (c.rule_hits || []).map((h) => (typeof h === 'string' ? { rule: h } : h));
-  const fromReasons = (c.reasons || []).filter((r) => r.source === 'rules' || String(r.kind).startsWith('rule:'));
-  for (const r of fromReasons) {
-    const name = String(r.kind).replace(/^rule:/, '');
-    const known = hits.find((h) => h.rule === name);
-    if (known) known.text = r.text;
-    else hits.push({ rule: name, text: r.text, weight: r.weight });
-  }
+  const hits = c.rule_hits
+    || (c.assessments || []).flatMap((a) => (a.rule_hits || []).map((h) => ({ ...h, declaration_id: a.declaration_id })));
   if (!hits.length) return el('p', { class: 'muted', id: 'rule-hits' }, 'No analyst rule matched this consignment.');
-  return el('ul', { class: 'rule-hits', id: 'rule-hits' }, hits.map((h) => el('li', {}, el('code', {}, h.rule), h.text ? ` — ${h.text}` : '')));
+  const several = new Set(hits.map((h) => h.declaration_id)).size > 1 || (c.declarations || []).length > 1;
+  const inReasons = new Set((c.reasons || []).filter((r) => String(r.kind).startsWith('rule:')).map((r) => String(r.kind).slice(5)));
+  return el('ul', { class: 'rule-hits', id: 'rule-hits' }, hits.map((h) => el('li', { 'data-rule': h.rule, 'data-declaration': h.declaration_id || '' },
+    el('div', {}, el('code', { class: 'rule-name' }, h.rule),
+      inReasons.has(h.rule) ? el('span', { class: 'muted small' }, ' · among the reasons') : null),
+    h.reason ? el('div', { class: 'rule-reason' }, h.reason) : null,
+    el('div', { class: 'reason-meta' },
+      el('span', {}, 'does ', el('strong', { class: 'rule-action' }, h.action || '—')),
+      el('span', {}, 'owner ', el('strong', { class: 'rule-owner' }, h.owner || '—')),
+      several && h.declaration_id ? el('span', { class: 'muted small' }, `declaration ${h.declaration_id}`) : null))));
 }
 
+// What each declaration was assessed with (`assessments`): the valuation's figures as the
+// service computed them (unit prices per kg or per supplementary unit, the reference's price
+// group, the ratio, revenue at risk and the reason in words) and the model's probability.
 function valuationSection(c) {
   const out = [];
+  const assessments = new Map((c.assessments || []).map((a) => [a.declaration_id, a]));
   for (const d of c.declarations || []) {
-    const v = d.valuation || (c.valuation && (c.valuation[d.declaration_id] || c.valuation)) || null;
-    const unit = d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : NaN;
-    const rows = [
-      ['Declared value', fmtMoney(d.declared_value, d.currency)],
-      ['Declared unit price', Number.isFinite(unit) ? `${fmtMoney(unit, d.currency)} per kg` : '—'],
-    ];
-    if (d.supplementary_units > 0) rows.push(['Per supplementary unit', fmtMoney(d.declared_value / d.supplementary_units, d.currency)]);
+    const a = assessments.get(d.declaration_id);
+    const v = a?.valuation || null;
+    const cur = v?.currency || d.currency;
+    const per = v?.per === 'supplementary unit' ? 'per unit' : 'per kg';
+    const rows = [['Declared value', fmtMoney(d.declared_value, d.currency)]];
     if (v) {
-      const ref = v.reference_unit_price ?? v.unit_price_reference ?? v.reference;
-      const ratio = v.unit_price_ratio ?? v.ratio;
-      if (ref !== undefined) rows.push(['Reference unit price', `${fmtMoney(ref, d.currency)} per kg${v.level ? ` (${v.level})` : ''}`]);
-      if (ratio !== undefined) rows.push(['Declared / reference', fmtPercent(ratio, 0)]);
-      if (v.revenue_at_risk !== undefined) rows.push(['Revenue at risk', fmtMoney(v.revenue_at_risk, d.currency)]);
+      rows.push(['Declared unit price', v.declared_unit_price != null ? `${fmtMoney(v.declared_unit_price, cur)} ${per}` : '—', 'declared']);
+      rows.push(['Reference unit price', v.reference_unit_price != null
+        ? `${fmtMoney(v.reference_unit_price, cur)} ${per}${v.level && v.level !== 'none' ? ` (${v.level})` : ''}` : 'none', 'reference']);
+      rows.push(['Declared / reference', v.unit_price_ratio != null ? fmtPercent(v.unit_price_ratio, 0) : '—', 'ratio']);
+      rows.push(['Under-valuation score', fmtNumber(v.undervaluation_score, 2), 'score']);
+      rows.push(['Revenue at risk', v.revenue_at_risk != null ? fmtMoney(v.revenue_at_risk, cur) : '—', 'revenue']);
+    } else {
+      const unit = d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : NaN;
+      rows.push(['Declared unit price', Number.isFinite(unit) ? `${fmtMoney(unit, d.currency)} per kg` : '—', 'declared']);
     }
-    out.push(el('dl', { class: 'kv valuation', 'data-declaration': d.declaration_id }, rows.flatMap(([k, val]) => [el('dt', {}, k), el('dd', {}, val)])));
+    if (a?.model_score != null) rows.push(['Risk model', `${fmtPercent(a.model_score, 0)} probability of fraud`, 'model']);
+    const block = [el('dl', { class: 'kv valuation', 'data-declaration': d.declaration_id },
+      rows.flatMap(([k, val, f]) => [el('dt', {}, k), el('dd', f ? { 'data-field': f } : {}, val)]))];
+    if (v?.reason) {
+      block.push(v.flagged
+        ? el('ul', { class: 'valuation-flags' }, el('li', { class: 'flag' }, el('strong', {}, 'Flagged: '), v.reason))
+        : el('p', { class: 'valuation-reason' }, `Not flagged: ${v.reason}`));
+    } else if (!v) {
+      block.push(el('p', { class: 'muted' }, a ? 'No valuation for this declaration (the server has no reference prices loaded).' : 'Not assessed yet.'));
+    }
+    if (a) {
+      block.push(el('p', { class: 'muted small' }, a.basis === 'recomputed'
+        ? `Assessed again with the models loaded now (this declaration was stored before assessments were kept)${a.rules_version ? `; rule profile version ${a.rules_version}` : ''}.`
+        : `As assessed when it was decided${a.rules_version ? `, with rule profile version ${a.rules_version}` : ''}.`));
+    }
+    out.push(el('div', { class: 'valuation-decl', 'data-declaration': d.declaration_id },
+      (c.declarations || []).length > 1 ? el('h3', {}, `Declaration ${d.declaration_id}`) : null, block));
   }
-  const flagged = (c.reasons || []).filter((r) => r.source === 'valuation');
-  if (flagged.length) {
-    out.push(el('ul', { class: 'valuation-flags' }, flagged.map((r) => el('li', { class: 'flag' }, r.text, r.details?.length ? ` (${r.details.join('; ')})` : ''))));
-  } else {
-    out.push(el('p', { class: 'muted' }, 'The valuation did not flag this declaration.'));
-  }
+  if (!out.length) out.push(el('p', { class: 'muted' }, 'No declaration, so no valuation.'));
   return el('div', { id: 'valuation' }, out);
 }
 

@@ -29,10 +29,11 @@ function hashOf(f) {
   return `#/queue${s ? `?${s}` : ''}`;
 }
 
-// The declaration behind a queue row: the service may embed a summary; otherwise the first
-// declaration of the consignment is fetched (few rows per page, loopback: cheap enough).
+// The declaration behind a queue row: the service embeds a summary of the first declaration
+// (`declaration`, null for a consignment known only by its scan). A server older than that field
+// leaves it out (undefined): the row then fetches the consignment (few rows per page, loopback).
 function declarationOf(item) {
-  return item.declaration || (Array.isArray(item.declarations) ? item.declarations[0] : null);
+  return item.declaration === undefined ? undefined : item.declaration;
 }
 
 export async function render(main, ctx) {
@@ -46,6 +47,7 @@ export async function render(main, ctx) {
   const f = filtersFrom(ctx.params);
   const aborter = new AbortController();
   const knownOffices = new Set(JSON.parse(sessionStorage.getItem('cs-offices') || '[]'));
+  const officeCounts = new Map();  // office -> {total, pending, released, done} from GET /api/offices
 
   const officeInput = el('input', { id: 'f-office', name: 'office', value: f.office, list: 'office-list', placeholder: 'all offices', size: '12', autocomplete: 'off' });
   const officeList = el('datalist', { id: 'office-list' });
@@ -103,11 +105,13 @@ export async function render(main, ctx) {
     const top = (item.reasons || [])[0];
     const cells = {
       date: el('td', { 'data-col': 'date' }, d?.date || item.date || '—'),
-      importer: el('td', { 'data-col': 'importer' }, d?.importer_id || '…'),
-      hs: el('td', { 'data-col': 'hs' }, d?.hs_code || '…'),
-      origin: el('td', { 'data-col': 'origin' }, d?.origin_country || '…'),
-      value: el('td', { 'data-col': 'value', class: 'num' }, d ? fmtMoney(d.declared_value, d.currency) : '…'),
+      importer: el('td', { 'data-col': 'importer' }, d === undefined ? '…' : d?.importer_id || '—'),
+      hs: el('td', { 'data-col': 'hs' }, d === undefined ? '…' : d?.hs_code || '—'),
+      origin: el('td', { 'data-col': 'origin' }, d === undefined ? '…' : d?.origin_country || '—'),
+      value: el('td', { 'data-col': 'value', class: 'num' }, d === undefined ? '…' : d ? fmtMoney(d.declared_value, d.currency) : '—'),
     };
+    if (d === null) cells.importer.title = 'No declaration yet: known only by its scan';
+    if (item.declarations > 1) cells.hs.append(el('span', { class: 'muted small', title: `${item.declarations} declarations; the first is shown` }, ` +${item.declarations - 1}`));
     const href = `#/consignment/${encodeURIComponent(item.consignment_id)}`;
     const tr = el('tr', { 'data-id': item.consignment_id, 'data-channel': item.channel, 'data-score': String(item.score) },
       el('th', { scope: 'row', 'data-col': 'id' }, el('a', { href }, item.consignment_id),
@@ -120,7 +124,7 @@ export async function render(main, ctx) {
       el('td', { 'data-col': 'office' }, item.lane || '—'));
     // A click anywhere on the row opens it, like the link does.
     tr.addEventListener('click', (e) => { if (!e.target.closest('a') && !window.getSelection().toString()) location.hash = href; });
-    if (!d) tr.fillDeclaration = (decl) => {
+    if (d === undefined) tr.fillDeclaration = (decl) => {
       cells.date.textContent = decl?.date || item.date || '—';
       cells.importer.textContent = decl?.importer_id || '—';
       cells.hs.textContent = decl?.hs_code || '—';
@@ -128,6 +132,30 @@ export async function render(main, ctx) {
       cells.value.textContent = decl ? fmtMoney(decl.declared_value, decl.currency) : '—';
     };
     return tr;
+  }
+
+  // The office datalist: every office the service knows (GET /api/offices), with its counts, plus
+  // any remembered from earlier pages of this session.
+  function fillOffices() {
+    sessionStorage.setItem('cs-offices', JSON.stringify([...knownOffices].slice(0, 200)));
+    officeList.replaceChildren(...[...knownOffices].sort().map((o) => {
+      const n = officeCounts.get(o);
+      return el('option', { value: o, label: n ? `${o} · ${fmtNumber(n.pending)} pending of ${fmtNumber(n.total)}` : o });
+    }));
+  }
+
+  async function loadOffices() {
+    try {
+      const r = await api.offices(aborter.signal);
+      for (const o of r?.offices || []) {
+        if (!o.office) continue;
+        knownOffices.add(o.office);
+        officeCounts.set(o.office, o);
+      }
+      fillOffices();
+    } catch (e) {
+      if (e.name !== 'AbortError') fillOffices();  // the remembered offices still help
+    }
   }
 
   async function fillMissing(rows) {
@@ -163,8 +191,7 @@ export async function render(main, ctx) {
     lastItems = page.items;
     shownTotal = page.total;
     for (const it of page.items) if (it.lane) knownOffices.add(it.lane);
-    sessionStorage.setItem('cs-offices', JSON.stringify([...knownOffices].slice(0, 200)));
-    officeList.replaceChildren(...[...knownOffices].sort().map((o) => el('option', { value: o })));
+    fillOffices();
     const rows = page.items.map(row);
     const table = el('table', { class: 'queue', id: 'queue-table' },
       el('caption', { class: 'visually-hidden' }, 'Consignments in the queue; column headers with buttons sort the table'),
@@ -225,6 +252,7 @@ export async function render(main, ctx) {
     }
   }
 
+  loadOffices();
   await load();
   poll();
   const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
