@@ -47,6 +47,7 @@ struct Flags {
   double scan_rate = 10;
   int scan_width = 1024, scan_height = 768;
   std::string model;
+  std::string detector;  // threat detector for the scan load ("" = material analysis only)
   bool keep = false;
 };
 
@@ -163,13 +164,14 @@ struct Server {
 };
 
 Server StartServer(const std::string& dir, const std::string& name, const Flags& f, const std::string& model,
-                   const std::string& calibration, bool sync_full) {
+                   const std::string& calibration, bool sync_full, const std::string& detector = "") {
   cs::ServiceOptions o;
   o.port = 0;
   o.store.url = dir + "/" + name + ".db";
   o.store.sqlite_synchronous_full = sync_full;
   o.model_dir = model;
   o.calibration_path = calibration;
+  o.detector_path = detector;
   o.http_threads = std::max(8, f.connections + 8);
   auto svc = cs::Service::Create(o);
   if (!svc.ok()) Die(svc.status().ToString());
@@ -215,12 +217,14 @@ int main(int argc, char** argv) {
     else if (a == "--scan-seconds") f.scan_seconds = std::stoi(next());
     else if (a == "--scan-rate") f.scan_rate = std::stod(next());
     else if (a == "--model") f.model = next();
+    else if (a == "--detector") f.detector = next();
     else if (a == "--quick") f.seconds = 3, f.scan_seconds = 4;
     else if (a == "--keep") f.keep = true;
     else {
       std::printf(
           "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
-          "                     [--scan-rate 10] [--model DIR] [--quick] [--keep]\n");
+          "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt] [--quick] [--keep]\n"
+          "--detector adds the threat detector and manifest check to each scan's analysis.\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -287,7 +291,7 @@ int main(int argc, char** argv) {
   std::vector<double> scan_ms;
   int scan_errors = 0;
   {
-    Server s = StartServer(dir, "scans", f, model, calibration, true);
+    Server s = StartServer(dir, "scans", f, model, calibration, true, f.detector);
     const int distinct = 12;
     std::vector<std::string> tiffs;
     std::vector<cs::Declaration> decls;
@@ -360,7 +364,8 @@ int main(int argc, char** argv) {
   double s50 = Percentile(scan_ms, 50), s90 = Percentile(scan_ms, 90), s99 = Percentile(scan_ms, 99),
          smax = scan_ms.empty() ? 0 : *std::max_element(scan_ms.begin(), scan_ms.end());
   char name[80];
-  std::snprintf(name, sizeof name, "POST /api/scans %dx%d @ %.0f/s", f.scan_width, f.scan_height, f.scan_rate);
+  std::snprintf(name, sizeof name, "POST /api/scans %dx%d @ %.0f/s%s", f.scan_width, f.scan_height, f.scan_rate,
+                f.detector.empty() ? "" : " +det");
   std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7d\n", name, static_cast<double>(scan_ms.size()) / f.scan_seconds,
               s50, s90, s99, smax, scan_errors);
   const LoadResult& decl = results[1];
@@ -378,7 +383,8 @@ int main(int argc, char** argv) {
               {"errors", r.errors}, {"server_cpu_us_per_request", r.server_cpu_us}};
   }
   j["scans"] = {{"rate", f.scan_rate}, {"count", scan_ms.size()}, {"p50_ms", s50}, {"p90_ms", s90}, {"p99_ms", s99},
-                {"max_ms", smax}, {"errors", scan_errors}, {"width", f.scan_width}, {"height", f.scan_height}};
+                {"max_ms", smax}, {"errors", scan_errors}, {"width", f.scan_width}, {"height", f.scan_height},
+                {"detector", !f.detector.empty()}};
   j["loadavg_end"] = load1;
   j["targets_met"] = {{"declarations", decl_ok}, {"scans", scan_ok}};
   std::printf("%s\n", j.dump().c_str());

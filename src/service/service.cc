@@ -241,7 +241,12 @@ Status Service::Impl::Init() {
     if (!analyzer)
       return Status::InvalidArgument("a threat detector (" + options.detector_path +
                                      ") needs the scanner's calibration to analyse scans: give calibration_path too");
-    auto d = Detector::Load(options.detector_path);
+    // One intra-op thread per scan: on these 2-core machines LibTorch's second thread costs more
+    // than it gains (xray_detect_bench: network 17.6 ms on 1 thread, 28.8 ms on 2), and
+    // concurrent uploads run on their own HTTP threads anyway.
+    DetectorOptions dopt;
+    dopt.threads = 1;
+    auto d = Detector::Load(options.detector_path, dopt);
     if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
     detector = std::move(*d);
   }

@@ -1,0 +1,122 @@
+// The detector commands end to end, as a user runs them: analyze --model --declarations, eval,
+// and a tiny train whose model the analyzer then loads.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "xray/xray_test_util.h"
+
+namespace clearsight {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kModel = CS_SOURCE_DIR "/models/detector.pt";
+
+int RunCli(const std::string& args, const fs::path& log) {
+  std::string cmd = std::string(CS_CLI) + " " + args + " > " + log.string() + " 2>&1";
+  int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+std::vector<nlohmann::json> JsonLines(const fs::path& p) {
+  std::vector<nlohmann::json> out;
+  std::istringstream in(testing::ReadBytes(p));
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+class DetectCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = testing::TempDir("detect_cli");
+    // 0.7 mm pixels like the training scans, on a smaller belt.
+    ASSERT_EQ(RunCli("xray simulate --count 12 --seed 31 --width 512 --height 384 --pixel-mm 0.7 --threat-rate 0.5 "
+                     "--misdeclared-rate 0.3 --out " + (dir_ / "sim").string(),
+                     dir_ / "sim.log"), 0) << testing::ReadBytes(dir_ / "sim.log");
+    ASSERT_EQ(RunCli("xray wedges --height 384 --pixel-mm 0.7 --out " + (dir_ / "w").string(), dir_ / "w.log"), 0);
+    ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w").string() + " --out " + (dir_ / "calib.json").string(),
+                     dir_ / "c.log"), 0);
+  }
+  static fs::path dir_;
+};
+fs::path DetectCli::dir_;
+
+TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
+  const fs::path out = dir_ / "r.jsonl";
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + out.string() + " --model " + kModel + " --min-score 0.05 --declarations " +
+                   (dir_ / "sim" / "declarations.csv").string(),
+                   dir_ / "a.log"), 0) << testing::ReadBytes(dir_ / "a.log");
+  EXPECT_NE(testing::ReadBytes(dir_ / "a.log").find("ms detector and manifest"), std::string::npos);
+  auto lines = JsonLines(out);
+  ASSERT_EQ(lines.size(), 12u);
+  for (const auto& l : lines) {
+    ASSERT_TRUE(l["detections"].is_array()) << l.dump();
+    for (const auto& d : l["detections"]) {
+      EXPECT_TRUE(d["class"].is_string() && d["score"].is_number() && d["box"].size() == 4);
+      EXPECT_GE(d["score"].get<double>(), 0.05);
+    }
+    ASSERT_TRUE(l["manifest"].is_object()) << l.dump();
+    EXPECT_TRUE(l["manifest"]["consistent"].is_boolean());
+    EXPECT_TRUE(l["manifest"]["score"].is_number());
+    EXPECT_TRUE(l["manifest"]["reasons"].is_array());
+    EXPECT_TRUE(l["manifest"]["reason"].is_string());
+  }
+  const fs::path ev = dir_ / "eval.json";
+  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string() + " --json", ev), 0)
+      << testing::ReadBytes(ev);
+  auto j = nlohmann::json::parse(testing::ReadBytes(ev));
+  EXPECT_EQ(j["scans"], 12);
+  EXPECT_EQ(j["missing_results"], 0);
+  EXPECT_EQ(j["classes"].size(), 8u);
+  EXPECT_TRUE(j["map"].is_number());
+  EXPECT_TRUE(j["false_alarms_per_clean_scan"].is_number());
+  EXPECT_EQ(j["operating_points"].size(), 4u);
+  EXPECT_TRUE(j["manifest"].is_object()) << "declarations_truth.csv is beside the scans";
+  // The table form names every class.
+  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string(), dir_ / "t.txt"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "t.txt").find("lithium_battery"), std::string::npos);
+}
+
+TEST_F(DetectCli, BadUsageIsReported) {
+  EXPECT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "x.jsonl").string() + " --declarations " + (dir_ / "sim/declarations.csv").string(),
+                   dir_ / "u1.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u1.log").find("needs --model"), std::string::npos);
+  EXPECT_NE(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "x.jsonl").string() + " --model " + (dir_ / "nope.pt").string(), dir_ / "u2.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u2.log").find("nope.pt"), std::string::npos);
+  EXPECT_NE(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + (dir_ / "missing.jsonl").string(),
+                   dir_ / "u3.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3.log").find("missing.jsonl"), std::string::npos);
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
+}
+
+TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
+  const fs::path model = dir_ / "tiny.pt";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + model.string() + " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 "
+                   "--seed 3 --threads 1",
+                   dir_ / "train.log"), 0) << testing::ReadBytes(dir_ / "train.log");
+  const std::string log = testing::ReadBytes(dir_ / "train.log");
+  EXPECT_NE(log.find("epoch 1/1"), std::string::npos) << "progress with epoch";
+  EXPECT_NE(log.find("loss"), std::string::npos);
+  EXPECT_NE(log.find("ETA"), std::string::npos);
+  EXPECT_NE(log.find("validation"), std::string::npos);
+  EXPECT_NE(log.find("narcotics_concealed_200g"), std::string::npos) << "the validation report";
+  ASSERT_TRUE(fs::exists(model));
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "tiny.jsonl").string() + " --model " + model.string(),
+                   dir_ / "ta.log"), 0) << testing::ReadBytes(dir_ / "ta.log");
+  for (const auto& l : JsonLines(dir_ / "tiny.jsonl")) EXPECT_TRUE(l["detections"].is_array());
+}
+
+}  // namespace
+}  // namespace clearsight

@@ -1,0 +1,159 @@
+// The committed model (models/detector.pt) on parcels it has never seen: a seed used neither in
+// training nor in the held-out evaluation, 1024x768 like production. Bounds are loose enough for
+// 48 parcels and tight enough that a broken model, feature or decoder fails them.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_simulate.h"
+
+namespace clearsight {
+namespace {
+
+const std::string kModel = CS_SOURCE_DIR "/models/detector.pt";
+
+double Iou(const Detection& d, const TruthObject& t) {
+  const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
+  const double iy = std::max(0, std::min(d.y1, t.y1) - std::max(d.y0, t.y0));
+  const double u = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) + static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - ix * iy;
+  return u > 0 ? ix * iy / u : 0;
+}
+
+struct Case {
+  SimulatedScan parcel;
+  ScanAnalysis analysis;
+  DetectionResult detection;
+};
+
+class CommittedModel : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    auto d = Detector::Load(kModel);
+    ASSERT_TRUE(d.ok()) << d.status().message();
+    detector_ = std::move(*d).release();
+    SimulateOptions o;
+    o.seed = 4242;
+    o.threat_rate = 0.5;
+    o.misdeclared_rate = 0.3;
+    auto sim = Simulator::Create(o);
+    ASSERT_TRUE(sim.ok());
+    auto wedges = (*sim)->SimulateWedges();
+    auto calib = Calibration::Fit(*wedges);
+    ASSERT_TRUE(calib.ok());
+    auto analyzer = Analyzer::Create(*calib);
+    cases_ = new std::vector<Case>();
+    for (int i = 0; i < 48; ++i) {
+      Case c;
+      c.parcel = std::move(*(*sim)->Simulate(i));
+      ASSERT_TRUE((*analyzer)->Analyze(c.parcel.scan, &c.analysis).ok());
+      ASSERT_TRUE(detector_->Detect(c.analysis, &c.detection).ok());
+      cases_->push_back(std::move(c));
+    }
+  }
+  static void TearDownTestSuite() {
+    delete detector_;
+    delete cases_;
+  }
+  static Detector* detector_;
+  static std::vector<Case>* cases_;
+};
+Detector* CommittedModel::detector_ = nullptr;
+std::vector<Case>* CommittedModel::cases_ = nullptr;
+
+TEST_F(CommittedModel, FindsMostThreatsOfTheirClassAndRarelyAlarmsOnCleanParcels) {
+  int threats = 0, found = 0, clean = 0, clean_alarms = 0, guns = 0, guns_found = 0;
+  for (const auto& c : *cases_) {
+    bool has_threat = false;
+    for (const auto& t : c.parcel.truth.objects) {
+      if (!t.threat) continue;
+      has_threat = true;
+      ++threats;
+      bool hit = false;
+      for (const auto& d : c.detection.detections) hit |= d.threat_class == t.threat_class && Iou(d, t) >= 0.3;
+      found += hit;
+      if (t.threat_class == "firearm") ++guns, guns_found += hit;
+    }
+    if (!has_threat) {
+      ++clean;
+      clean_alarms += !c.detection.detections.empty();
+    }
+  }
+  std::printf("committed model on 48 fresh parcels: %d/%d threats found, %d/%d firearms, %d/%d clean parcels alarmed\n",
+              found, threats, guns_found, guns, clean_alarms, clean);
+  ASSERT_GT(threats, 12);
+  ASSERT_GT(clean, 12);
+  // Regression bounds under what the committed model measures (see models/README.md; the issue's
+  // targets are not met yet): a broken model, feature or decoder finds almost nothing or alarms
+  // on many clean parcels.
+  EXPECT_GE(found, 0.25 * threats) << found << "/" << threats << " threats found";
+  EXPECT_LE(clean_alarms, 2) << "of " << clean << " clean parcels";
+  EXPECT_GE(guns_found, 0.5 * guns) << guns_found << "/" << guns << " firearms";
+}
+
+TEST_F(CommittedModel, BoxesAreInsideTheScanAndScoresAboveTheOperatingPoint) {
+  for (const auto& c : *cases_)
+    for (const auto& d : c.detection.detections) {
+      EXPECT_GE(d.score, 0.5);
+      EXPECT_LE(d.score, 1.0);
+      EXPECT_TRUE(d.x0 >= 0 && d.y0 >= 0 && d.x1 <= 1024 && d.y1 <= 768 && d.x0 < d.x1 && d.y0 < d.y1);
+      EXPECT_NE(std::find(ThreatClasses().begin(), ThreatClasses().end(), d.threat_class), ThreatClasses().end());
+    }
+}
+
+TEST_F(CommittedModel, ManifestFlagsMisdeclaredParcelsAndFewHonestOnes) {
+  const ManifestModel* m = detector_->manifest();
+  ASSERT_NE(m, nullptr) << "the committed model carries the manifest model";
+  int mis = 0, mis_flagged = 0, honest = 0, honest_flagged = 0;
+  for (const auto& c : *cases_) {
+    ManifestCheck r = m->Check(c.analysis, c.detection, c.parcel.declaration);
+    auto j = nlohmann::json::parse(r.ToJson());
+    EXPECT_TRUE(j["consistent"].is_boolean() && j["score"].is_number() && j["reasons"].is_array());
+    EXPECT_EQ(r.consistent, r.score < 0.5);
+    if (c.parcel.truth.declaration_truth == DeclarationTruth::kMisdeclared) ++mis, mis_flagged += !r.consistent;
+    if (c.parcel.truth.declaration_truth == DeclarationTruth::kHonest) ++honest, honest_flagged += !r.consistent;
+  }
+  ASSERT_GE(mis, 6);
+  EXPECT_GE(mis_flagged, 0.7 * mis) << mis_flagged << "/" << mis;
+  EXPECT_LE(honest_flagged, 0.15 * honest + 1) << honest_flagged << "/" << honest;
+}
+
+TEST_F(CommittedModel, SameResultOnOneThreadAndWithoutChannelsItRefuses) {
+  DetectorOptions one;
+  one.threads = 1;
+  auto d1 = Detector::Load(kModel, one);
+  ASSERT_TRUE(d1.ok());
+  for (size_t i = 0; i < 6; ++i) {
+    const Case& c = (*cases_)[i];
+    DetectionResult r;
+    ASSERT_TRUE((*d1)->Detect(c.analysis, &r).ok());
+    ASSERT_EQ(r.detections.size(), c.detection.detections.size()) << i;
+    for (size_t k = 0; k < r.detections.size(); ++k) {
+      EXPECT_EQ(r.detections[k].threat_class, c.detection.detections[k].threat_class);
+      EXPECT_EQ(r.detections[k].x0, c.detection.detections[k].x0);
+      EXPECT_NEAR(r.detections[k].score, c.detection.detections[k].score, 1e-3);
+    }
+  }
+  ScanAnalysis bare = (*cases_)[0].analysis;
+  bare.channels = ScanChannels{};
+  DetectionResult r;
+  EXPECT_EQ(detector_->Detect(bare, &r).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
+  auto m = nlohmann::json::parse(detector_->metadata_json());
+  EXPECT_NE(m["trained"]["command"].get<std::string>().find("xray train"), std::string::npos);
+  EXPECT_TRUE(m["trained"]["seed"].is_number());
+  EXPECT_TRUE(m["validation"]["classes"].is_array());
+  EXPECT_EQ(detector_->threat_classes(), ThreatClasses());
+  EXPECT_GT(detector_->operating_probability(), 0.0);
+  EXPECT_LT(detector_->parameters(), 1'000'000) << "small enough to commit";
+}
+
+}  // namespace
+}  // namespace clearsight
