@@ -235,8 +235,4 @@ class OnlineSelector {
   std::unordered_map<std::string, std::unique_ptr<Lane>> lanes_;
 };
 
-// Uniform in [0, 1) from a seeded hash of the id: the control draw, reproducible and independent
-// of arrival order.
-double ControlDraw(uint64_t seed, std::string_view id);
-
 }  // namespace clearsight

@@ -16,6 +16,10 @@ enum class Channel { kGreen = 0, kYellow = 1, kRed = 2 };
 std::string_view ChannelName(Channel c);  // "green", "yellow", "red"
 Result<Channel> ParseChannel(std::string_view name);
 
+// Uniform in [0, 1) from a seeded hash of the id: the control draw (batch and online selection)
+// and the budget dither, reproducible and independent of arrival order.
+double ControlDraw(uint64_t seed, std::string_view id);
+
 struct SelectionOptions {
   // Physical inspections (red) per lane and day: a share of the lane's declarations, or a fixed
   // count when red_count >= 0.

@@ -14,20 +14,6 @@
 
 namespace clearsight {
 
-double ControlDraw(uint64_t seed, std::string_view id) {
-  uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
-  for (unsigned char c : id) {
-    h ^= c;
-    h *= 0x100000001b3ULL;
-  }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
-}
-
 struct OnlineSelector::Lane {
   std::vector<double> window;  // ring buffer of recent scores
   size_t next = 0;

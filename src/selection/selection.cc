@@ -22,19 +22,21 @@ Result<Channel> ParseChannel(std::string_view name) {
   return Status::InvalidArgument("unknown channel '" + std::string(name) + "' (green, yellow or red)");
 }
 
-namespace {
-uint64_t DrawHash(uint64_t seed, std::string_view id) {
+double ControlDraw(uint64_t seed, std::string_view id) {
   uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
   for (unsigned char c : id) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  h ^= h >> 31;
-  h *= 0xbf58476d1ce4e5b9ULL;
-  h ^= h >> 29;
-  return h;
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
+namespace {
 std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const std::string& field, int extra) {
   if (field.empty()) return {};
   if (field == "office_id") return d.office_id;
@@ -57,8 +59,8 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     // lane and day, so budgets and the control sample are right on average instead of every
     // three-declaration lane getting a whole inspection (and the control sample all of it).
     std::string lane_day = std::to_string(key.first) + "|" + std::string(key.second);
-    double u1 = static_cast<double>(DrawHash(o.seed, lane_day) >> 11) / 9007199254740992.0;
-    double u2 = static_cast<double>(DrawHash(o.seed + 1, lane_day) >> 11) / 9007199254740992.0;
+    double u1 = ControlDraw(o.seed, lane_day);
+    double u2 = ControlDraw(o.seed + 1, lane_day);
     double exact = o.red_count >= 0 ? static_cast<double>(o.red_count) : o.red_share * n;
     size_t budget = std::min(n, static_cast<size_t>(std::floor(exact + (o.red_count >= 0 ? 0 : u1))));
     size_t control = std::min(budget, static_cast<size_t>(std::floor(o.control_share * budget + u2)));
@@ -66,10 +68,10 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     size_t yellow = std::min(n - budget, static_cast<size_t>(std::floor(o.yellow_share * n + u2)));
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
     for (size_t k = 0; k < by_score; ++k) out[rows[k]].channel = Channel::kRed;
-    // The control draw: lowest seeded hashes among the rows not already red.
-    std::vector<std::pair<uint64_t, size_t>> rest;
+    // The control draw: lowest seeded draws among the rows not already red.
+    std::vector<std::pair<double, size_t>> rest;
     for (size_t k = by_score; k < n; ++k)
-      rest.emplace_back(DrawHash(o.seed, batch.rows[rows[k]].declaration_id), rows[k]);
+      rest.emplace_back(ControlDraw(o.seed, batch.rows[rows[k]].declaration_id), rows[k]);
     std::sort(rest.begin(), rest.end());
     for (size_t k = 0; k < control && k < rest.size(); ++k) {
       out[rest[k].second].channel = Channel::kRed;

@@ -151,7 +151,9 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
     if (!d->has_value()) ++missing;
     auto decision = (*store)->GetDecision(id);
     ASSERT_TRUE(decision.ok());
-    if (d->has_value()) EXPECT_TRUE(decision->has_value()) << id;
+    if (d->has_value()) {
+      EXPECT_TRUE(decision->has_value()) << id;
+    }
   }
   EXPECT_EQ(missing, 0) << "acknowledged ids lost: " << missing << " of " << acked.size();
   EXPECT_GT(acked.size(), 100u);
