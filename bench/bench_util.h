@@ -3,11 +3,13 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace clearsight::bench {
 
@@ -28,6 +30,14 @@ inline std::string Machine() {
   struct utsname u {};
   uname(&u);
   return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " + u.sysname + " " + u.release;
+}
+
+// The q-quantile (0..1) of v, nearest rank.
+inline double Percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
 }
 
 // Best of `reps` runs of fn(), in seconds: the least disturbed run on a noisy machine.

@@ -194,12 +194,6 @@ LoadResult Wrk(const Flags& f, const std::string& name, int port, const std::str
   return r;
 }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p / 100 * v.size())) - (p > 0 ? 1 : 0));
-  return v[k];
-}
 
 }  // namespace
 
@@ -361,7 +355,8 @@ int main(int argc, char** argv) {
   for (const auto& r : results)
     std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld %12.0f\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms,
                 r.p99_ms, r.max_ms, static_cast<long long>(r.errors), r.server_cpu_us);
-  double s50 = Percentile(scan_ms, 50), s90 = Percentile(scan_ms, 90), s99 = Percentile(scan_ms, 99),
+  using clearsight::bench::Percentile;
+  double s50 = Percentile(scan_ms, 0.50), s90 = Percentile(scan_ms, 0.90), s99 = Percentile(scan_ms, 0.99),
          smax = scan_ms.empty() ? 0 : *std::max_element(scan_ms.begin(), scan_ms.end());
   char name[80];
   std::snprintf(name, sizeof name, "POST /api/scans %dx%d @ %.0f/s%s", f.scan_width, f.scan_height, f.scan_rate,

@@ -37,17 +37,14 @@ int main(int argc, char** argv) {
   const int n_scans = Flag(argc, argv, "--scans", 12);
   const int iterations = Flag(argc, argv, "--iterations", 300);
   const int ref_iterations = Flag(argc, argv, "--reference-iterations", 12);
-  std::printf("machine: %s\n", bench::MachineDescription().c_str());
+  std::printf("machine: %s\n", bench::Machine().c_str());
 
   SimulateOptions so;
   so.seed = 2024;
   so.threat_rate = 0.3;
-  auto sim = Simulator::Create(so);
-  if (!sim.ok()) return std::fprintf(stderr, "%s\n", sim.status().message().c_str()), 1;
-  auto wedges = (*sim)->SimulateWedges();
-  if (!wedges.ok()) return 1;
-  auto calib = Calibration::Fit(*wedges);
-  if (!calib.ok()) return std::fprintf(stderr, "%s\n", calib.status().message().c_str()), 1;
+  auto scanner = bench::MakeSimulatedScanner(so);
+  if (!scanner.ok()) return std::fprintf(stderr, "%s\n", scanner.status().message().c_str()), 1;
+  const Calibration* calib = &scanner->calibration;
 
   std::vector<Row> rows;
   for (auto [w, h] : {std::pair{1024, 768}, std::pair{2048, 1024}}) {
@@ -96,7 +93,7 @@ int main(int argc, char** argv) {
     std::printf("%-10s %4dx%-5d %7d %9.2f %9.2f %9.2f %6d %8.1fx\n", r.impl.c_str(), r.width, r.height, r.threads, r.p50,
                 r.p99, r.mean, r.runs, ref / r.p50);
   }
-  std::string json = "{\"bench\":\"xray_analyze\",\"machine\":\"" + bench::MachineDescription() + "\",\"rows\":[";
+  std::string json = "{\"bench\":\"xray_analyze\",\"machine\":\"" + bench::Machine() + "\",\"rows\":[";
   for (size_t i = 0; i < rows.size(); ++i) {
     char buf[256];
     std::snprintf(buf, sizeof buf,

@@ -1,30 +1,24 @@
-// Small helpers shared by the X-ray benchmarks: percentiles and a description of the machine.
+// Shared by the X-ray benchmarks: the simulated scanner and its calibration (plus bench_util.h).
 #pragma once
 
-#include <algorithm>
-#include <fstream>
-#include <string>
-#include <thread>
-#include <vector>
+#include <memory>
+
+#include "bench_util.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
 
 namespace clearsight::bench {
 
-inline double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(q * (v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-inline std::string MachineDescription() {
-  std::ifstream f("/proc/cpuinfo");
-  std::string line, model = "unknown CPU";
-  while (std::getline(f, line))
-    if (line.rfind("model name", 0) == 0) {
-      model = line.substr(line.find(':') + 2);
-      break;
-    }
-  return model + ", " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads";
+// A simulator for `options` and a calibration fitted on its own step wedges.
+struct SimulatedScanner {
+  std::unique_ptr<Simulator> sim;
+  Calibration calibration;
+};
+inline Result<SimulatedScanner> MakeSimulatedScanner(const SimulateOptions& options) {
+  CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(options));
+  CS_ASSIGN_OR_RETURN(auto wedges, sim->SimulateWedges());
+  CS_ASSIGN_OR_RETURN(Calibration calibration, Calibration::Fit(wedges));
+  return SimulatedScanner{std::move(sim), std::move(calibration)};
 }
 
 }  // namespace clearsight::bench

@@ -45,19 +45,17 @@ int main(int argc, char** argv) {
   const std::string model = FlagText(argc, argv, "--model", CS_SOURCE_DIR "/models/detector.pt");
   const int n_scans = Flag(argc, argv, "--scans", 12);
   const int iterations = Flag(argc, argv, "--iterations", 300);
-  std::printf("machine: %s\nmodel: %s\n", bench::MachineDescription().c_str(), model.c_str());
+  std::printf("machine: %s\nmodel: %s\n", bench::Machine().c_str(), model.c_str());
 
   SimulateOptions so;
   so.seed = 2025;
   so.threat_rate = 0.3;
-  auto sim = Simulator::Create(so);
-  if (!sim.ok()) return std::fprintf(stderr, "%s\n", sim.status().message().c_str()), 1;
-  auto wedges = (*sim)->SimulateWedges();
-  if (!wedges.ok()) return 1;
-  auto calib = Calibration::Fit(*wedges);
-  if (!calib.ok()) return std::fprintf(stderr, "%s\n", calib.status().message().c_str()), 1;
+  auto scanner = bench::MakeSimulatedScanner(so);
+  if (!scanner.ok()) return std::fprintf(stderr, "%s\n", scanner.status().message().c_str()), 1;
+  const Simulator* sim = scanner->sim.get();
+  const Calibration* calib = &scanner->calibration;
   std::vector<SimulatedScan> parcels;
-  for (int i = 0; i < n_scans; ++i) parcels.push_back(std::move(*(*sim)->Simulate(i)));
+  for (int i = 0; i < n_scans; ++i) parcels.push_back(std::move(*sim->Simulate(i)));
 
   std::vector<Row> rows;
   int64_t detections = 0, flagged = 0;
@@ -129,7 +127,7 @@ int main(int argc, char** argv) {
                 r.p50, r.p99, r.mean, share(r.analysis), share(r.features), share(r.network), share(r.decode),
                 share(r.manifest), r.runs);
   }
-  std::string json = "{\"bench\":\"xray_detect\",\"machine\":\"" + bench::MachineDescription() + "\",\"rows\":[";
+  std::string json = "{\"bench\":\"xray_detect\",\"machine\":\"" + bench::Machine() + "\",\"rows\":[";
   for (size_t i = 0; i < rows.size(); ++i) {
     const Row& r = rows[i];
     char buf[512];

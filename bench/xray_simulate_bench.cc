@@ -22,7 +22,7 @@ int main(int argc, char** argv) {
   int n = 24;
   for (int i = 1; i + 1 < argc; ++i)
     if (!std::strcmp(argv[i], "--scans")) n = std::atoi(argv[i + 1]);
-  std::printf("machine: %s\n", bench::MachineDescription().c_str());
+  std::printf("machine: %s\n", bench::Machine().c_str());
   struct Row {
     std::string what;
     int width, height, threads;
@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   }
   std::printf("\n%-10s %-10s %7s %10s\n", "mode", "size", "threads", "scans/s");
   for (const auto& r : rows) std::printf("%-10s %4dx%-5d %7d %10.1f\n", r.what.c_str(), r.width, r.height, r.threads, r.scans_per_s);
-  std::printf("{\"bench\":\"xray_simulate\",\"machine\":\"%s\",\"scans\":%d,\"rows\":[", bench::MachineDescription().c_str(), n);
+  std::printf("{\"bench\":\"xray_simulate\",\"machine\":\"%s\",\"scans\":%d,\"rows\":[", bench::Machine().c_str(), n);
   for (size_t i = 0; i < rows.size(); ++i)
     std::printf("%s{\"mode\":\"%s\",\"width\":%d,\"height\":%d,\"threads\":%d,\"scans_per_s\":%.2f}", i ? "," : "",
                 rows[i].what.c_str(), rows[i].width, rows[i].height, rows[i].threads, rows[i].scans_per_s);
