@@ -3,14 +3,14 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 50 min on 2 cores: the training set 30 min of
-# simulation (5 GB of compressed scans), training 20 min for 30 epochs, held-out sets and the
-# evaluation 10 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+# Needs a release build (scripts/build.sh). About 1.5 h on 2 cores: the training set 30-50 min of
+# simulation (5 GB of compressed scans), training about 45 min for 60 epochs, held-out sets and
+# the evaluation 10 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
 W=${1:-detector-work}
-EPOCHS=${2:-30}
+EPOCHS=${2:-60}
 mkdir -p "$W"
 
 # Training set: the default dual-kVp scanner, half the parcels with a concealed threat.

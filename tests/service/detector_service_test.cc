@@ -64,7 +64,7 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   ASSERT_TRUE(in.Login("integrator", PasswordOf("integrator")));
   int detector_reasons = 0, weapons = 0, uploaded = 0;
   // Parcels whose threat is of a class the committed model finds most of (firearms, lithium
-  // batteries: about 70 % each at its operating point; see models/README.md).
+  // batteries: 83-86 % on this scanner at its operating point; see models/README.md).
   for (int i = 0; i < 80 && uploaded < 6; ++i) {
     auto parcel = sim_->Simulate(i);
     ASSERT_TRUE(parcel.ok());
