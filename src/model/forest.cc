@@ -128,9 +128,9 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
   // Rows go in blocks of kRows, trees in chunks of kTrees: a chunk's nodes (kTrees x 63 x 8 bytes
   // at depth 6) and a block's feature rows stay in L1 while every row of the block walks every
   // tree of the chunk, kLanes rows interleaved so their dependent loads overlap.
-  constexpr size_t kLanes = 8;
+  constexpr size_t kLanes = 16;
   constexpr size_t kRows = 64;
-  constexpr size_t kTrees = 16;
+  constexpr size_t kTrees = 32;
   constexpr size_t kInner = (size_t{1} << kDepth) - 1;
   constexpr size_t kLeaves = size_t{1} << kDepth;
   const size_t ntrees = trees_.size();
