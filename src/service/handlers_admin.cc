@@ -23,6 +23,7 @@ Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
                                 {"valuation", valuation != nullptr},
                                 {"rules_version", rules_version},
                                 {"calibration", analyzer != nullptr},
+                                {"detector", detector != nullptr},
                                 {"uptime_s", (NowMs() - started_ms) / 1000}});
 }
 
@@ -353,11 +354,19 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   json valuation_json = nullptr;
   if (valuation)
     valuation_json = json{{"groups", valuation->num_groups()}, {"flag_threshold", valuation->flag_threshold()}};
+  json detector_json = nullptr;
+  if (detector)
+    detector_json = json{{"path", options.detector_path},
+                         {"parameters", detector->parameters()},
+                         {"threat_classes", detector->threat_classes()},
+                         {"operating_probability", detector->operating_probability()},
+                         {"manifest", detector->manifest() != nullptr}};
   json out = {
       {"decisions", total},
       {"model", model_json},
       {"valuation", valuation_json},
       {"calibration", analyzer != nullptr},
+      {"detector", detector_json},
       {"rules", {{"version", version}, {"rules", rule_list}}},
       {"channels", channels},
       {"sources", sources},

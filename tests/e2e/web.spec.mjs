@@ -766,6 +766,9 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.equal(strongest.strongest.confirmed, 1);
   const topCells = await page.$$eval(`#source-stats tr[data-source="${top}"] td`, (tds) => tds.map((t) => t.textContent.trim()));
   assert.match(topCells[7], /^100\.0 %/);
+  // What is loaded, as /api/stats says: this server runs without a threat detector.
+  assert.equal(s.detector, null);
+  assert.match(await page.textContent('#model-stats'), /Threat detector\s*none loaded/);
   await screenshot('analyst');
 });
 

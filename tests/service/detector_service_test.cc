@@ -108,6 +108,14 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
       EXPECT_EQ(up.body["decision"]["channel"], "red") << "a weapon detection demands red";
     }
   }
+  Client analyst(service_->port());
+  ASSERT_TRUE(analyst.Login("analyst", PasswordOf("analyst")));
+  Reply stats = analyst.Get("/api/stats");
+  ASSERT_EQ(stats.status, 200) << stats.raw;
+  EXPECT_EQ(stats.body["detector"]["threat_classes"].size(), ThreatClasses().size()) << stats.raw;
+  EXPECT_GT(stats.body["detector"]["parameters"].get<int64_t>(), 0);
+  EXPECT_EQ(stats.body["detector"]["manifest"], true);
+  EXPECT_EQ(analyst.Get("/api/health").body["detector"], true);
   std::printf("%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon detection\n",
               uploaded, detector_reasons, weapons);
   ASSERT_EQ(uploaded, 6);

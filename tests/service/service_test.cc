@@ -146,6 +146,7 @@ TEST_F(ServiceTest, HealthIsPublicAndEveryOtherRouteNeedsALogin) {
   EXPECT_EQ(h.body["status"], "ok");
   EXPECT_EQ(h.body["model"], true);
   EXPECT_EQ(h.body["calibration"], true);
+  EXPECT_EQ(h.body["detector"], false);
   for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/api/queue"}, {"POST", "/api/declarations"}, {"GET", "/api/consignments/X"},
            {"POST", "/api/consignments/X/outcome"}, {"POST", "/api/scans"}, {"GET", "/api/scans/S"},

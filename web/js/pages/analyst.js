@@ -99,6 +99,9 @@ function modelSection(s) {
   else items.push(['Risk model', 'none loaded']);
   items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtNumber(s.valuation.flag_threshold, 2)}` : 'none loaded']);
   items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
+  items.push(['Threat detector', s.detector
+    ? `${fmtNumber(s.detector.threat_classes.length)} threat classes, ${fmtNumber(s.detector.parameters)} parameters${s.detector.manifest ? ', with the manifest check' : ''}`
+    : 'none loaded: scans get material analysis only']);
   return el('div', { id: 'model-stats' }, el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])));
 }
 
