@@ -42,11 +42,7 @@ class DetectorService : public ::testing::Test {
     o.calibration_path = *dir_ / "calib.json";
     o.detector_path = kModel;
     o.http_threads = 4;
-    auto svc = Service::Create(o);
-    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
-    service_ = svc->release();
-    testing::AddRoleUsers(service_->store());
-    ASSERT_TRUE(service_->Start().ok());
+    testing::StartServiceWithRoleUsers(o, &service_);
   }
   static void TearDownTestSuite() {
     delete service_;

@@ -80,11 +80,7 @@ class ServiceTest : public ::testing::Test {
     o.http_threads = 8;
     o.max_declaration_body_bytes = 256 << 10;
     o.max_body_bytes = 8 << 20;
-    auto svc = Service::Create(o);
-    ASSERT_TRUE(svc.ok()) << svc.status().ToString();
-    service_ = svc->release();
-    testing::AddRoleUsers(service_->store());
-    ASSERT_TRUE(service_->Start().ok());
+    testing::StartServiceWithRoleUsers(o, &service_);
   }
   static void TearDownTestSuite() {
     delete service_;

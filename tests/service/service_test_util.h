@@ -45,6 +45,21 @@ struct Reply {
   }
 };
 
+// status -1 when no answer came; the body parsed when the answer is JSON.
+inline Reply ToReply(const httplib::Result& r) {
+  Reply out;
+  if (!r) {
+    out.status = -1;
+    return out;
+  }
+  out.status = r->status;
+  out.raw = r->body;
+  out.headers = r->headers;
+  if (r->get_header_value("Content-Type").rfind("application/json", 0) == 0)
+    out.body = json::parse(r->body, nullptr, false);
+  return out;
+}
+
 class Client {
  public:
   explicit Client(int port) : http_("127.0.0.1", port) {
@@ -62,34 +77,14 @@ class Client {
                         : method == "POST" ? http_.Post(path.c_str(), h, body, content_type.c_str())
                         : method == "PUT"  ? http_.Put(path.c_str(), h, body, content_type.c_str())
                                            : http_.Delete(path.c_str(), h, body, content_type.c_str());
-    Reply out;
-    if (!r) {
-      out.status = -1;
-      return out;
-    }
-    out.status = r->status;
-    out.raw = r->body;
-    out.headers = r->headers;
-    if (r->get_header_value("Content-Type").rfind("application/json", 0) == 0)
-      out.body = json::parse(r->body, nullptr, false);
-    return out;
+    return ToReply(r);
   }
   Reply Get(const std::string& path) { return Send("GET", path); }
   Reply Post(const std::string& path, const json& body) { return Send("POST", path, body.dump()); }
   Reply PostMultipart(const std::string& path, const httplib::MultipartFormDataItems& items) {
     httplib::Headers h;
     if (!token_.empty()) h.emplace("Authorization", "Bearer " + token_);
-    auto r = http_.Post(path.c_str(), h, items);
-    Reply out;
-    if (!r) {
-      out.status = -1;
-      return out;
-    }
-    out.status = r->status;
-    out.raw = r->body;
-    out.headers = r->headers;
-    out.body = json::parse(r->body, nullptr, false);
-    return out;
+    return ToReply(http_.Post(path.c_str(), h, items));
   }
   bool Login(const std::string& user, const std::string& password) {
     token_.clear();
@@ -120,6 +115,15 @@ inline void AddRoleUsers(Store& store) {
     Status s = AddUser(store, name, r, PasswordOf(name), "test");
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
+}
+
+// Creates the service, one user per role, and starts it; *out owns it.
+inline void StartServiceWithRoleUsers(const ServiceOptions& options, Service** out) {
+  auto svc = Service::Create(options);
+  ASSERT_TRUE(svc.ok()) << svc.status().ToString();
+  *out = svc->release();
+  AddRoleUsers((*out)->store());
+  ASSERT_TRUE((*out)->Start().ok());
 }
 
 }  // namespace clearsight::testing
