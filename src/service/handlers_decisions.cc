@@ -106,8 +106,7 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
       auto explain = [&](std::vector<Finding>& f) {
         std::vector<std::string> details = current->ExplainModel(batch, i, kExplainReasons);
         if (details.empty()) return false;
-        for (auto& x : f)
-          if (x.source == "model" && x.details.empty()) x.details = details;
+        service::AddModelDetails(f, details);
         return true;
       };
       CS_ASSIGN_OR_RETURN(DecisionRow decision,
@@ -267,11 +266,9 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
     json a = row.assessment.empty() ? json(nullptr) : json::parse(row.assessment, nullptr, false);
     std::string basis = "decision";
     if (!a.is_object()) {
-      ReadOptions ro;
-      ro.format = DeclarationFormat::kNativeJsonl;
-      auto batch = ParseDeclarations(row.json, "stored", ro, nullptr);
+      auto batch = service::ParseStoredDeclaration(row.json);
       a = nullptr;
-      if (batch.ok() && batch->rows.size() == 1) {
+      if (batch) {
         auto now = current->Assess(*batch);
         a = json::parse(AssessmentJson(now[0], batch->rows[0], current->rules(), rules_version));
         basis = "recomputed";

@@ -130,10 +130,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     std::optional<Declaration> declared;
     CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
     if (!decls.empty()) {
-      ReadOptions jro;
-      jro.format = DeclarationFormat::kNativeJsonl;
-      auto b = ParseDeclarations(decls[0].json, "stored", jro, nullptr);
-      if (b.ok() && !b->rows.empty()) declared = b->rows[0];
+      if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
     }
     if (detector) {
       // Threats, and whether the image fits the declared goods; fusion reads both from the

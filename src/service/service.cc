@@ -89,6 +89,19 @@ bool IsPlainId(std::string_view id) {
   return true;
 }
 
+std::optional<DeclarationBatch> ParseStoredDeclaration(const std::string& json) {
+  ReadOptions ro;
+  ro.format = DeclarationFormat::kNativeJsonl;
+  auto batch = ParseDeclarations(json, "stored", ro, nullptr);
+  if (!batch.ok() || batch->rows.size() != 1) return std::nullopt;
+  return std::move(batch).value();
+}
+
+void AddModelDetails(std::vector<Finding>& findings, const std::vector<std::string>& details) {
+  for (auto& f : findings)
+    if (f.source == "model" && f.details.empty()) f.details = details;
+}
+
 void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
   w.String("consignment_id", d.consignment_id)
       .Number("score", d.score)
@@ -571,14 +584,11 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
   if (!current->model()) return false;
   CS_ASSIGN_OR_RETURN(auto stored, txn.GetDeclaration(declaration_id));
   if (!stored) return false;
-  ReadOptions ro;
-  ro.format = DeclarationFormat::kNativeJsonl;
-  auto batch = ParseDeclarations(stored->json, "stored", ro, nullptr);
-  if (!batch.ok() || batch->rows.size() != 1) return false;
+  auto batch = service::ParseStoredDeclaration(stored->json);
+  if (!batch) return false;
   std::vector<std::string> details = current->ExplainModel(*batch, 0, kExplainReasons);
   if (details.empty()) return false;
-  for (auto& f : findings)
-    if (f.source == "model" && f.details.empty()) f.details = details;
+  service::AddModelDetails(findings, details);
   return true;
 }
 

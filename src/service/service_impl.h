@@ -56,6 +56,12 @@ bool IsUrlSafeId(std::string_view id);
 // Any id we store: 1..256 bytes of UTF-8 without control characters.
 bool IsPlainId(std::string_view id);
 
+// A stored declaration (DeclarationRow::json) read back as a one-row batch; nullopt when it
+// cannot be read.
+std::optional<DeclarationBatch> ParseStoredDeclaration(const std::string& json);
+// Gives the model findings that have no feature reasons yet these `details`.
+void AddModelDetails(std::vector<Finding>& findings, const std::vector<std::string>& details);
+
 class JsonObjectWriter;
 // The decision as the API shows it; `extra` may add members to the same object.
 void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d);
