@@ -81,11 +81,13 @@ void Forest::Flatten() {
     if (!t.nodes.empty()) depth_ = std::max(depth_, d(0));
   }
   const size_t inner = (size_t{1} << depth_) - 1, leaves = size_t{1} << depth_;
-  flat_nodes_.assign(trees_.size() * inner, Node{0, std::numeric_limits<float>::infinity()});
+  flat_offsets_.assign(trees_.size() * inner, 0);
+  flat_thresholds_.assign(trees_.size() * inner, std::numeric_limits<float>::infinity());
   flat_leaves_.assign(trees_.size() * leaves, 0.f);
   for (size_t ti = 0; ti < trees_.size(); ++ti) {
     const auto& t = trees_[ti];
-    Node* nodes = flat_nodes_.data() + ti * inner;
+    uint32_t* offsets = flat_offsets_.data() + ti * inner;
+    float* thresholds = flat_thresholds_.data() + ti * inner;
     float* lv = flat_leaves_.data() + ti * leaves;
     // (orig index, flat index, depth)
     std::function<void(int, size_t, int)> place = [&](int oi, size_t fi, int dep) {
@@ -100,7 +102,8 @@ void Forest::Flatten() {
       }
       // Missing values go the default way; we evaluate x >= threshold (right when true), which
       // sends NaN left. Default-right nodes are handled by the exact path for rows with NaN.
-      nodes[fi] = Node{o.feature, o.threshold};
+      offsets[fi] = static_cast<uint32_t>(o.feature * kLanes);
+      thresholds[fi] = o.threshold;
       place(o.left, 2 * fi + 1, dep + 1);
       place(o.right, 2 * fi + 2, dep + 1);
     };
@@ -123,56 +126,67 @@ float Forest::PredictOneExact(const float* x) const {
   return sum;
 }
 
+// One group of kLanes transposed rows through `ntrees` consecutive trees, adding to sum[lane]. Kept
+// out of line so that the group's base is one register and each step is five instructions: load
+// the node's offset, load the lane's value at it, compare with the threshold, idx = 2 idx + 1 + c.
+template <int kDepth>
+[[gnu::noinline]] void Forest::WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds,
+                                         const float* leaves, size_t ntrees, float* sum) {
+  constexpr size_t kInner = (size_t{1} << kDepth) - 1;
+  constexpr size_t kLeaves = size_t{1} << kDepth;
+  for (size_t t = 0; t < ntrees; ++t, offsets += kInner, thresholds += kInner, leaves += kLeaves) {
+    size_t idx[kLanes] = {};
+    for (int d = 0; d < kDepth; ++d) {
+      for (size_t k = 0; k < kLanes; ++k) {
+        const size_t i = idx[k];
+        idx[k] = 2 * i + 1 + (xg[offsets[i] + k] >= thresholds[i]);
+      }
+    }
+    for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kInner];
+  }
+}
+
 template <int kDepth>
 void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out) const {
   // Rows go in blocks of kRows, trees in chunks of kTrees: a chunk's nodes (kTrees x 63 x 8 bytes
-  // at depth 6) and a block's feature rows stay in L1 while every row of the block walks every
-  // tree of the chunk, kLanes rows interleaved so their dependent loads overlap.
-  constexpr size_t kLanes = 16;
+  // at depth 6) and a block's features stay in L1 while every row of the block walks every tree
+  // of the chunk, kLanes rows interleaved so their dependent loads overlap. The block's features
+  // are transposed first (lane k of feature f at f * kLanes + k): a step then reads a lane's value
+  // at the node's precomputed offset plus a constant, and no per-lane row pointer is needed.
   constexpr size_t kRows = 64;
+  constexpr size_t kGroups = kRows / kLanes;
   constexpr size_t kTrees = 32;
   constexpr size_t kInner = (size_t{1} << kDepth) - 1;
   constexpr size_t kLeaves = size_t{1} << kDepth;
   const size_t ntrees = trees_.size();
+  const size_t nf = static_cast<size_t>(num_features_);
+  std::vector<float> xt(kGroups * std::max<size_t>(nf, 1) * kLanes);
   for (size_t r0 = 0; r0 < rows; r0 += kRows) {
     const size_t nrows = std::min(kRows, rows - r0);
+    const size_t ngroups = (nrows + kLanes - 1) / kLanes;
     const float* xb = x + r0 * stride;
+    for (size_t g = 0; g < ngroups; ++g) {
+      float* xg = xt.data() + g * nf * kLanes;
+      for (size_t k = 0; k < kLanes; ++k) {
+        const size_t r = g * kLanes + k;
+        if (r < nrows) {
+          const float* xr = xb + r * stride;
+          for (size_t f = 0; f < nf; ++f) xg[f * kLanes + k] = xr[f];
+        } else {
+          for (size_t f = 0; f < nf; ++f) xg[f * kLanes + k] = 0.f;  // padding lanes, not reported
+        }
+      }
+    }
     float acc[kRows];
-    for (size_t k = 0; k < nrows; ++k) acc[k] = base_margin_;
+    for (size_t k = 0; k < kRows; ++k) acc[k] = base_margin_;
     for (size_t t0 = 0; t0 < ntrees; t0 += kTrees) {
       const size_t t1 = std::min(ntrees, t0 + kTrees);
-      size_t r = 0;
-      for (; r + kLanes <= nrows; r += kLanes) {
-        const float* xr = xb + r * stride;
+      for (size_t g = 0; g < ngroups; ++g) {
+        const float* xg = xt.data() + g * nf * kLanes;
         float sum[kLanes] = {};
-        const Node* nodes = flat_nodes_.data() + t0 * kInner;
-        const float* leaves = flat_leaves_.data() + t0 * kLeaves;
-        for (size_t t = t0; t < t1; ++t, nodes += kInner, leaves += kLeaves) {
-          uint32_t idx[kLanes] = {};
-          for (int d = 0; d < kDepth; ++d) {
-            for (size_t k = 0; k < kLanes; ++k) {
-              const Node n = nodes[idx[k]];
-              idx[k] = 2 * idx[k] + 1 + (xr[k * stride + n.feature] >= n.threshold);
-            }
-          }
-          for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kInner];
-        }
-        for (size_t k = 0; k < kLanes; ++k) acc[r + k] += sum[k];
-      }
-      for (; r < nrows; ++r) {
-        const float* xr = xb + r * stride;
-        const Node* nodes = flat_nodes_.data() + t0 * kInner;
-        const float* leaves = flat_leaves_.data() + t0 * kLeaves;
-        float sum = 0;
-        for (size_t t = t0; t < t1; ++t, nodes += kInner, leaves += kLeaves) {
-          uint32_t idx = 0;
-          for (int d = 0; d < kDepth; ++d) {
-            const Node n = nodes[idx];
-            idx = 2 * idx + 1 + (xr[n.feature] >= n.threshold);
-          }
-          sum += leaves[idx - kInner];
-        }
-        acc[r] += sum;
+        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kInner, flat_thresholds_.data() + t0 * kInner,
+                          flat_leaves_.data() + t0 * kLeaves, t1 - t0, sum);
+        for (size_t k = 0; k < kLanes; ++k) acc[g * kLanes + k] += sum[k];
       }
     }
     for (size_t k = 0; k < nrows; ++k) out[r0 + k] = acc[k];

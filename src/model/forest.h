@@ -37,10 +37,9 @@ class Forest {
   void Contributions(const float* x, float* out) const;
 
  private:
-  struct Node {  // the padded, flattened form
-    uint32_t feature;
-    float threshold;
-  };
+  // Rows walk the trees in interleaved groups of kLanes, their features transposed so that lane k
+  // of feature f sits at [f * kLanes + k].
+  static constexpr size_t kLanes = 16;
   struct OrigNode {  // the original tree, for explanations and missing values
     int32_t left = -1, right = -1;
     uint32_t feature = 0;
@@ -53,12 +52,18 @@ class Forest {
   };
 
   template <int kDepth>
+  static void WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds, const float* leaves,
+                        size_t ntrees, float* sum);
+  template <int kDepth>
   void PredictBlock(const float* x, size_t rows, size_t stride, float* out) const;
   float PredictOneExact(const float* x) const;  // for rows with missing values
   void Flatten();
 
   std::vector<Tree> trees_;
-  std::vector<Node> flat_nodes_;    // trees x (2^depth - 1)
+  // The padded, flattened form, trees x (2^depth - 1) inner nodes each: a node's feature as its
+  // offset in a transposed group (feature * kLanes), and its threshold.
+  std::vector<uint32_t> flat_offsets_;
+  std::vector<float> flat_thresholds_;
   std::vector<float> flat_leaves_;  // trees x 2^depth
   int depth_ = 0;
   int num_features_ = 0;
