@@ -15,6 +15,7 @@
 #include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
 #include "commands.h"
+#include "common/text.h"
 
 namespace clearsight::cli {
 namespace {
@@ -449,10 +450,12 @@ int Train(int argc, char** argv, int first) {
   const char usage[] =
       "usage: clearsight xray train --data DIR --calibration calib.json --out model.pt [flags]\n\n"
       "Trains the threat detector on the scans in DIR (xray simulate output: scans, truth/, declarations)\n"
-      "plus threat-image-projected copies of its clean scans, picks the operating point on a validation\n"
-      "split (by scan id), fits the manifest model on that split's honest pairs, and writes one file.\n"
-      "  --data DIR             training scans with truth/<scan_id>.json\n"
-      "  --calibration PATH     calibration of the scanner that made them (xray calibrate)\n"
+      "plus threat-image-projected copies of its clean scans, picks an operating point per threat class\n"
+      "on a validation split (by scan id), fits the manifest model on that split's honest pairs, and\n"
+      "writes one file.\n"
+      "  --data DIR[,DIR...]    training scans with truth/<scan_id>.json; several directories (scans of\n"
+      "                         several scanners) are trained on together, TIP only on the first\n"
+      "  --calibration PATH[,PATH...]  calibration of the scanner that made each DIR, in the same order\n"
       "  --out PATH             the model file (LibTorch archive with settings and manifest model)\n"
       "  --seed S               network initialisation, crops, augmentation, TIP (default 1)\n"
       "  --epochs N             passes over the training scans (default 20)\n"
@@ -463,7 +466,7 @@ int Train(int argc, char** argv, int first) {
       "                         --tip-seed (default seed + 1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
-      "  --max-scans N          use the first N scans only\n"
+      "  --max-scans N          use the first N scans of each directory only\n"
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
       "  --threads T            threads (default 2)\n";
   Args args(argc, argv, first, {"help"});
@@ -483,7 +486,17 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes))
     return Usage("numeric flags need numbers", usage);
-  o.data_dir = args.Get("data");
+  const std::string data_arg = args.Get("data"), calib_arg = args.Get("calibration");
+  const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
+  if (dirs.size() != calibs.size())
+    return Usage("--data names " + std::to_string(dirs.size()) + " directories but --calibration " +
+                     std::to_string(calibs.size()) + " calibrations; give one calibration per directory, in order",
+                 usage);
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    auto calib = Calibration::Load(std::string(calibs[i]));
+    if (!calib.ok()) return Fail(calib.status());
+    o.sources.push_back({std::string(dirs[i]), *calib});
+  }
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = static_cast<int>(epochs);
   o.batch = static_cast<int>(batch);
@@ -493,9 +506,6 @@ int Train(int argc, char** argv, int first) {
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;
-  auto calib = Calibration::Load(args.Get("calibration"));
-  if (!calib.ok()) return Fail(calib.status());
-  o.calibration = *calib;
   ThreatLibrary library;
   if (o.tip_rate > 0) {
     if (args.Has("threats")) {
@@ -504,9 +514,9 @@ int Train(int argc, char** argv, int first) {
       library = std::move(*lib);
     } else {
       // Patches at the training scans' pixel size, from the default scanner.
-      auto scans = ListScans(o.data_dir);
+      auto scans = ListScans(o.sources[0].data_dir);
       if (!scans.ok()) return Fail(scans.status());
-      if (scans->empty()) return Fail(Status::InvalidArgument(o.data_dir + ": no scans"));
+      if (scans->empty()) return Fail(Status::InvalidArgument(o.sources[0].data_dir + ": no scans"));
       auto first_scan = ReadScan(scans->front());
       if (!first_scan.ok()) return Fail(first_scan.status());
       SimulateOptions so;
@@ -548,8 +558,10 @@ int Train(int argc, char** argv, int first) {
               static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans), report.epochs,
               static_cast<long long>(report.parameters), report.seconds / 60,
               static_cast<long long>(report.validation_scans));
-  std::printf("operating point: probability %.3f (score 0.5)\n\nvalidation (the split that chose the operating point):\n%s\n%s",
-              report.operating_probability, report.validation_table.c_str(), report.manifest_table.c_str());
+  std::printf("operating points (probability that scores 0.5):");
+  for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
+  std::printf("\n\nvalidation (the split that chose the operating points):\n%s\n%s", report.validation_table.c_str(),
+              report.manifest_table.c_str());
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;
 }

@@ -67,8 +67,10 @@ class Detector {
   const std::string& metadata_json() const;
   const DetectorOptions& options() const;
   int64_t parameters() const;
-  // The probability the network must reach for a detection to score 0.5.
+  // The probability the network must reach for a detection to score 0.5: per threat class (in
+  // threat_classes() order), and the one a model without per-class points uses for all.
   double operating_probability() const;
+  std::vector<double> class_operating_probabilities() const;
 
   struct Impl;
 
@@ -82,9 +84,16 @@ std::string DetectionsToJson(const std::vector<Detection>& detections);
 
 // ---- Training ----------------------------------------------------------------------------------
 
-struct DetectorTrainOptions {
+// One set of training scans and the calibration of the scanner that made them.
+struct DetectorTrainSource {
   std::string data_dir;     // scans with truth/ beside them (xray simulate)
-  Calibration calibration;  // of the scanner that made the scans (from its wedges)
+  Calibration calibration;  // from that scanner's own wedges
+};
+
+struct DetectorTrainOptions {
+  // At least one. Threat image projection uses the first source only (the threat library's
+  // patches are attenuations of one scanner); the others add scans of other scanners.
+  std::vector<DetectorTrainSource> sources;
   // Threat image projection: patches projected into copies of clean training scans. May be null.
   const ThreatLibrary* threats = nullptr;
   double tip_rate = 0.5;    // projected copies per clean training scan (expected)
@@ -95,9 +104,11 @@ struct DetectorTrainOptions {
   double learning_rate = 3e-3;
   uint64_t seed = 1;
   int threads = 2;
-  int64_t max_scans = 0;    // 0 = all scans in data_dir
+  int64_t max_scans = 0;    // 0 = all scans of each source
   double max_minutes = 0;   // > 0: fewer epochs when the first one shows the budget would be exceeded
-  double target_clean_alarm_rate = 0.01;  // operating point on the validation split
+  // Operating points on the validation split: one probability per threat class, chosen so that
+  // at most this share of clean parcels alarms on any class.
+  double target_clean_alarm_rate = 0.01;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 
@@ -113,7 +124,8 @@ struct DetectorTrainReport {
   int64_t train_scans = 0, validation_scans = 0, tip_scans = 0;
   int epochs = 0;
   double seconds = 0;
-  double operating_probability = 0;
+  double operating_probability = 0;                   // the lowest of the per-class ones
+  std::vector<std::pair<std::string, double>> class_operating_probability;
   int64_t parameters = 0;
   std::string validation_table;  // the evaluation of the validation split, as text
   std::string manifest_table;    // the manifest model's cross-validated figures

@@ -355,12 +355,17 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   if (valuation)
     valuation_json = json{{"groups", valuation->num_groups()}, {"flag_threshold", valuation->flag_threshold()}};
   json detector_json = nullptr;
-  if (detector)
+  if (detector) {
+    json per_class = json::object();
+    const auto ops = detector->class_operating_probabilities();
+    for (size_t k = 0; k < ops.size(); ++k) per_class[detector->threat_classes()[k]] = ops[k];
     detector_json = json{{"path", options.detector_path},
                          {"parameters", detector->parameters()},
                          {"threat_classes", detector->threat_classes()},
                          {"operating_probability", detector->operating_probability()},
+                         {"class_operating_probability", per_class},
                          {"manifest", detector->manifest() != nullptr}};
+  }
   json out = {
       {"decisions", total},
       {"model", model_json},

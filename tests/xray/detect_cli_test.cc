@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clearsight/xray_detect.h"
+
 #include "xray/xray_test_util.h"
 
 namespace clearsight {
@@ -43,6 +45,7 @@ class DetectCli : public ::testing::Test {
     ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w").string() + " --out " + (dir_ / "calib.json").string(),
                      dir_ / "c.log"), 0);
   }
+  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static fs::path dir_;
 };
 fs::path DetectCli::dir_;
@@ -97,15 +100,30 @@ TEST_F(DetectCli, BadUsageIsReported) {
   EXPECT_NE(testing::ReadBytes(dir_ / "u3.log").find("missing.jsonl"), std::string::npos);
   EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --calibration " +
+                   (dir_ / "calib.json").string() + " --out x.pt", dir_ / "u5.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u5.log").find("one calibration per directory"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u5.log");
 }
 
 TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
+  // A second scanner's scans, with its own calibration, trained on together with the first.
+  const fs::path sim2 = dir_ / "sim_layer";
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 32 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
+                   "--threat-rate 0.5 --out " + sim2.string(), dir_ / "sim2.log"), 0)
+      << testing::ReadBytes(dir_ / "sim2.log");
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + (dir_ / "w2").string(),
+                   dir_ / "w2.log"), 0);
+  ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w2").string() + " --out " + (dir_ / "calib2.json").string(),
+                   dir_ / "c2.log"), 0);
   const fs::path model = dir_ / "tiny.pt";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + model.string() + " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 "
-                   "--seed 3 --threads 1",
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + sim2.string() + " --calibration " +
+                   (dir_ / "calib.json").string() + "," + (dir_ / "calib2.json").string() + " --out " + model.string() +
+                   " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 --seed 3 --threads 1",
                    dir_ / "train.log"), 0) << testing::ReadBytes(dir_ / "train.log");
   const std::string log = testing::ReadBytes(dir_ / "train.log");
+  EXPECT_NE(log.find("operating points"), std::string::npos) << log;
+  EXPECT_NE(log.find(" firearm 0."), std::string::npos) << "one operating point per class";
   EXPECT_NE(log.find("epoch 1/1"), std::string::npos) << "progress with epoch";
   EXPECT_NE(log.find("loss"), std::string::npos);
   EXPECT_NE(log.find("ETA"), std::string::npos);
@@ -116,6 +134,14 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
                    " --out " + (dir_ / "tiny.jsonl").string() + " --model " + model.string(),
                    dir_ / "ta.log"), 0) << testing::ReadBytes(dir_ / "ta.log");
   for (const auto& l : JsonLines(dir_ / "tiny.jsonl")) EXPECT_TRUE(l["detections"].is_array());
+  // The model file names both sources and a probability per class.
+  auto detector = Detector::Load(model.string(), DetectorOptions{});
+  ASSERT_TRUE(detector.ok()) << detector.status().message();
+  auto meta = nlohmann::json::parse((*detector)->metadata_json());
+  ASSERT_EQ(meta["trained"]["sources"].size(), 2u) << meta.dump();
+  EXPECT_EQ(meta["trained"]["sources"][1]["scans"], 10);
+  EXPECT_EQ(meta["class_operating_probability"].size(), (*detector)->threat_classes().size());
+  EXPECT_EQ((*detector)->class_operating_probabilities().size(), (*detector)->threat_classes().size());
 }
 
 }  // namespace

@@ -204,6 +204,60 @@ TEST(DetectorDecode, ASplitRegionReportsBothClassesAndASingleCellIsNoise) {
   EXPECT_TRUE(r.goods_share[0] == 0 && r.goods_area_cm2 == 0) << "no goods seen";
 }
 
+TEST(DetectorDecode, EachClassIsScoredAgainstItsOwnOperatingPoint) {
+  const int oh = 16, ow = 24;
+  std::vector<float> t, g;
+  Planes(oh, ow, 8, &t);
+  Planes(oh, ow, 10, &g);
+  Block(oh, ow, 3, 0.8f, 2, 4, 6, 10, &t);     // knife
+  Block(oh, ow, 5, 0.4f, 10, 15, 12, 17, &t);  // currency
+  xray::DetectorMeta meta = TestMeta();        // 0.6 for all
+  meta.class_operating_probability.assign(meta.threat_classes.size(), 0.6);
+  meta.class_operating_probability[3] = 0.9;  // knife: stricter
+  meta.class_operating_probability[5] = 0.3;  // currency: looser
+  DetectionResult r;
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, meta, 0.0, &r);
+  ASSERT_EQ(r.detections.size(), 2u);
+  EXPECT_EQ(r.detections[0].threat_class, "currency");
+  EXPECT_NEAR(r.detections[0].score, 0.5 + 0.5 * (0.4 - 0.3) / 0.7, 1e-6);
+  EXPECT_EQ(r.detections[1].threat_class, "knife");
+  EXPECT_NEAR(r.detections[1].score, 0.5 * 0.8 / 0.9, 1e-6);
+}
+
+TEST(DetectorOperatingPoints, SpendTheCleanAlarmBudgetWhereItFindsMostThreats) {
+  // Two classes, 10 clean parcels. Class 0's threats score 0.7..0.9 and its clean parcels up to
+  // 0.8: lowering it past 0.8 costs a clean parcel but finds threats. Class 1's clean parcels score
+  // up to 0.95 while its threats sit at 0.5: reaching them would cost 4 parcels.
+  std::vector<std::vector<double>> clean = {{0.8, 0.6, -1, -1, -1, -1, -1, -1, -1, -1},
+                                            {0.95, 0.9, 0.85, 0.8, 0.45, -1, -1, -1, -1, -1}};
+  std::vector<std::vector<double>> threats = {{0.9, 0.85, 0.75, 0.7}, {0.5, 0.5}};
+  auto op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 1);
+  ASSERT_EQ(op.size(), 2u);
+  // Class 0: one clean parcel (0.8) admitted, threshold just above the next clean score 0.6.
+  EXPECT_GT(op[0], 0.6);
+  EXPECT_LE(op[0], 0.7);
+  // Class 1 stays above all its clean parcels.
+  EXPECT_GT(op[1], 0.95);
+  // Never more than the budget: count clean parcels alarming on any class.
+  auto alarmed = [&](const std::vector<double>& o) {
+    int n = 0;
+    for (size_t i = 0; i < clean[0].size(); ++i) n += clean[0][i] >= o[0] || clean[1][i] >= o[1];
+    return n;
+  };
+  EXPECT_EQ(alarmed(op), 1);
+  // A budget of 5 lets class 1 reach its threats too (4 parcels), class 0 keeps its one.
+  op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 5);
+  EXPECT_LE(op[1], 0.5);
+  EXPECT_GT(op[1], 0.45);
+  EXPECT_LE(alarmed(op), 5);
+  // No budget: every class above all of its clean parcels, and never below the floor.
+  op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 0);
+  EXPECT_GT(op[0], 0.8);
+  EXPECT_EQ(alarmed(op), 0);
+  op = xray::ChooseClassOperatingPoints({{-1, -1}}, {{0.1}}, 0.3, 0.98, 0);
+  EXPECT_DOUBLE_EQ(op[0], 0.3);
+}
+
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {
   double last = -1;
   for (double p = 0; p <= 1.0; p += 0.01) {

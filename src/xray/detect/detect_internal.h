@@ -15,6 +15,11 @@ inline constexpr char kDetectorFormat[] = "clearsight-xray-detector/1";
 struct DetectorMeta {
   std::vector<std::string> threat_classes, goods_classes;
   double operating_probability = 0.5;
+  // Per threat class (threat_classes order); empty: operating_probability for every class.
+  std::vector<double> class_operating_probability;
+  double OperatingProbability(size_t k) const {
+    return k < class_operating_probability.size() ? class_operating_probability[k] : operating_probability;
+  }
   // Output cells whose threat probability (1 - p(none)) reaches this form a detection's region.
   double region_probability = 0.3;
 };
@@ -22,6 +27,19 @@ struct DetectorMeta {
 // Reported score from network probability: piecewise linear, `op` maps to 0.5.
 double ScoreFromProbability(double p, double op);
 double ProbabilityFromScore(double s, double op);
+
+// Intersection over union of a detection's box and a truth object's.
+double DetectionIou(const Detection& d, const TruthObject& t);
+
+// Per-class operating probabilities from validation scores: clean[k] holds, per clean parcel,
+// the highest probability of a class-k detection (-1: none); threats[k], per true threat of class
+// k, that of its best matching detection (-1: missed). Every class starts above all its clean
+// scores; then, step by step, the class whose next lowering finds the largest share of its
+// threats per newly alarmed clean parcel is lowered, while at most `allowed` clean parcels alarm
+// on any class. Results lie in [floor_p, cap_p].
+std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
+                                               const std::vector<std::vector<double>>& threats, double floor_p,
+                                               double cap_p, size_t allowed);
 
 // Detections and goods shares from the network's output grids (softmax planes, oh x ow cells of
 // kOutCellPx pixels) for a scan of width x height pixels.

@@ -97,7 +97,7 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
       for (int k = 0; k < nt; ++k) {
         if (k != best && !(sum[k] >= 0.3 * sum[best] && peak[k] >= region_p)) continue;
         d.threat_class = meta.threat_classes[k];
-        d.score = ScoreFromProbability(peak[k], meta.operating_probability);
+        d.score = ScoreFromProbability(peak[k], meta.OperatingProbability(static_cast<size_t>(k)));
         if (d.score >= min_score) out->detections.push_back(d);
       }
     }
@@ -152,6 +152,14 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
     im.meta.goods_classes = m.at("goods_classes").get<std::vector<std::string>>();
     im.meta.operating_probability = m.at("operating_probability").get<double>();
     im.meta.region_probability = m.at("region_probability").get<double>();
+    if (m.contains("class_operating_probability")) {
+      const json& cop = m.at("class_operating_probability");
+      for (const auto& c : im.meta.threat_classes) {
+        const double p = cop.at(c).get<double>();
+        if (!(p > 0 && p < 1)) return Status::DataLoss(path + ": operating probability of " + c + " out of range");
+        im.meta.class_operating_probability.push_back(p);
+      }
+    }
     if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
       return Status::DataLoss(path + ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {
@@ -202,6 +210,11 @@ const std::string& Detector::metadata_json() const { return impl_->meta_json; }
 const DetectorOptions& Detector::options() const { return impl_->options; }
 int64_t Detector::parameters() const { return impl_->net->parameters(); }
 double Detector::operating_probability() const { return impl_->meta.operating_probability; }
+std::vector<double> Detector::class_operating_probabilities() const {
+  std::vector<double> out;
+  for (size_t k = 0; k < impl_->meta.threat_classes.size(); ++k) out.push_back(impl_->meta.OperatingProbability(k));
+  return out;
+}
 
 std::string DetectionsToJson(const std::vector<Detection>& detections) {
   std::string s = "[";

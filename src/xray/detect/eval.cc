@@ -20,15 +20,70 @@ namespace fs = std::filesystem;
 
 namespace xray {
 
-namespace {
-
-double Iou(const Detection& d, const TruthObject& t) {
+double DetectionIou(const Detection& d, const TruthObject& t) {
   const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
   const double iy = std::max(0, std::min(d.y1, t.y1) - std::max(d.y0, t.y0));
   const double inter = ix * iy;
   const double ua = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) + static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - inter;
   return ua > 0 ? inter / ua : 0.0;
 }
+
+std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
+                                               const std::vector<std::vector<double>>& threats, double floor_p,
+                                               double cap_p, size_t allowed) {
+  const size_t nc = clean.size();
+  const size_t n = nc ? clean[0].size() : 0;
+  // Per class, its clean parcels by score, highest first, and the cut points between distinct
+  // scores: a threshold just above order[k][j]'s score alarms exactly the parcels before j.
+  std::vector<std::vector<size_t>> order(nc);
+  std::vector<size_t> pos(nc, 0);  // parcels of class k alarmed now: order[k][0 .. pos[k])
+  std::vector<double> thr(nc);
+  auto threshold_at = [&](size_t k, size_t j) {
+    const double t = j < order[k].size() ? std::nextafter(clean[k][order[k][j]], 2.0) : floor_p;
+    return std::clamp(t, floor_p, cap_p);
+  };
+  for (size_t k = 0; k < nc; ++k) {
+    for (size_t i = 0; i < n; ++i)
+      if (clean[k][i] >= floor_p) order[k].push_back(i);
+    std::stable_sort(order[k].begin(), order[k].end(), [&](size_t a, size_t b) { return clean[k][a] > clean[k][b]; });
+    thr[k] = threshold_at(k, 0);
+  }
+  std::vector<char> alarmed(n, 0);
+  size_t alarmed_count = 0;
+  for (;;) {
+    double best_ratio = -1;
+    size_t best_k = nc, best_j = 0;
+    for (size_t k = 0; k < nc; ++k) {
+      if (threats[k].empty()) continue;
+      size_t cost = 0;
+      for (size_t j = pos[k]; j < order[k].size();) {
+        // Admit the run of equal scores starting at j.
+        size_t e = j;
+        while (e < order[k].size() && clean[k][order[k][e]] == clean[k][order[k][j]]) {
+          if (!alarmed[order[k][e]]) ++cost;
+          ++e;
+        }
+        if (alarmed_count + cost > allowed) break;
+        const double t = threshold_at(k, e);
+        if (t >= thr[k]) { j = e; continue; }
+        size_t gain = 0;
+        for (double v : threats[k]) gain += v >= t && v < thr[k];
+        const double ratio = static_cast<double>(gain) / threats[k].size() / std::max<size_t>(cost, 1) +
+                             (cost == 0 ? 1.0 : 0.0);  // free steps first
+        if (gain > 0 && ratio > best_ratio) best_ratio = ratio, best_k = k, best_j = e;
+        j = e;
+      }
+    }
+    if (best_k == nc) break;
+    for (size_t j = pos[best_k]; j < best_j; ++j)
+      if (!alarmed[order[best_k][j]]) alarmed[order[best_k][j]] = 1, ++alarmed_count;
+    pos[best_k] = best_j;
+    thr[best_k] = threshold_at(best_k, best_j);
+  }
+  return thr;
+}
+
+namespace {
 
 // The lowest threshold at which at most `rate` of the values (one per clean scan, -1 = no
 // detection) reach it. 0 when even every detection stays within the rate.
@@ -86,7 +141,7 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
       TruthHit h{class_index(t.threat_class), false, -1};
       h.narcotics_200g = t.threat_class == "narcotics" && t.concealed && t.mass_kg >= o.narcotics_min_kg;
       for (const auto& d : s.detections)
-        if (d.threat_class == t.threat_class && Iou(d, t) >= o.min_iou) h.best = std::max(h.best, d.score);
+        if (d.threat_class == t.threat_class && DetectionIou(d, t) >= o.min_iou) h.best = std::max(h.best, d.score);
       if (h.cls >= 0) ++class_truths[h.cls];
       hits.push_back(h);
     }
@@ -102,7 +157,7 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
         double best_iou = o.min_iou;
         for (size_t j = 0; j < s.threats.size(); ++j) {
           if (used[j] || s.threats[j].threat_class != threat_classes[k]) continue;
-          double iou = Iou(*d, s.threats[j]);
+          double iou = DetectionIou(*d, s.threats[j]);
           if (iou >= best_iou) best_iou = iou, best = static_cast<int>(j);
         }
         if (best >= 0) used[best] = true;

@@ -62,6 +62,7 @@ struct Sample {
 // One item of the loading work list: a scan, or a TIP copy of a clean scan.
 struct WorkItem {
   std::string path;
+  int source = 0;  // index into DetectorTrainOptions::sources
   bool validation = false;
   int tip_copy = -1;  // >= 0: the copy number
 };
@@ -235,14 +236,18 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (o.tip_rate > 0 && (!o.threats || o.threats->patches().empty()))
     return Status::InvalidArgument("threat image projection needs a threat library");
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
-  CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.data_dir));
-  std::vector<std::string> paths;
-  for (const auto& p : scans) {
-    const std::string id = fs::path(p).stem().string();
-    if (FileExists((fs::path(o.data_dir) / "truth" / (id + ".json")).string())) paths.push_back(p);
+  if (o.sources.empty()) return Status::InvalidArgument("no training data: give at least one scan directory");
+  std::vector<std::vector<std::string>> paths(o.sources.size());
+  for (size_t src = 0; src < o.sources.size(); ++src) {
+    const std::string& dir = o.sources[src].data_dir;
+    CS_ASSIGN_OR_RETURN(auto scans, ListScans(dir));
+    for (const auto& p : scans) {
+      const std::string id = fs::path(p).stem().string();
+      if (FileExists((fs::path(dir) / "truth" / (id + ".json")).string())) paths[src].push_back(p);
+    }
+    if (o.max_scans > 0 && static_cast<int64_t>(paths[src].size()) > o.max_scans) paths[src].resize(o.max_scans);
+    if (paths[src].size() < 10) return Status::InvalidArgument(dir + ": needs at least 10 scans with truth/<scan_id>.json");
   }
-  if (o.max_scans > 0 && static_cast<int64_t>(paths.size()) > o.max_scans) paths.resize(o.max_scans);
-  if (paths.size() < 10) return Status::InvalidArgument(o.data_dir + ": needs at least 10 scans with truth/<scan_id>.json");
 
   const std::vector<std::string> goods_classes = GoodsCategoryNames();
   const auto& threat_classes = ThreatClasses();
@@ -252,17 +257,23 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   // a threat is dropped after loading).
   std::vector<WorkItem> work;
   Rng plan(xray::MixSeed(o.seed, 17));
-  for (const auto& p : paths) {
-    const bool val = (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
-    work.push_back({p, val, -1});
-    if (val) continue;
-    int copies = static_cast<int>(o.tip_rate);
-    if (plan.Chance(o.tip_rate - copies)) ++copies;
-    for (int c = 0; c < copies; ++c) work.push_back({p, false, c});
-  }
+  for (size_t src = 0; src < o.sources.size(); ++src)
+    for (const auto& p : paths[src]) {
+      const bool val = (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
+      work.push_back({p, static_cast<int>(src), val, -1});
+      if (val || src > 0) continue;  // TIP patches belong to the first source's scanner
+      int copies = static_cast<int>(o.tip_rate);
+      if (plan.Chance(o.tip_rate - copies)) ++copies;
+      for (int c = 0; c < copies; ++c) work.push_back({p, 0, false, c});
+    }
   AnalyzerOptions ao;
   ao.threads = 1;
-  CS_ASSIGN_OR_RETURN(auto analyzer, Analyzer::Create(o.calibration, ao));
+  std::vector<std::unique_ptr<Analyzer>> analyzers;
+  for (const auto& source : o.sources) {
+    auto a = Analyzer::Create(source.calibration, ao);
+    if (!a.ok()) return a.status().WithContext(source.data_dir + ": ");
+    analyzers.push_back(std::move(*a));
+  }
 
   std::vector<Sample> samples(work.size());
   std::vector<char> keep(work.size(), 1);
@@ -275,7 +286,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       for (;;) {
         const size_t i = next.fetch_add(1);
         if (i >= work.size() || failed.load()) break;
-        Status s = LoadItem(work[i], o, *analyzer, goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
+        Status s = LoadItem(work[i], o, *analyzers[static_cast<size_t>(work[i].source)], goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
         if (!s.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first_error.ok()) first_error = s;
@@ -402,22 +413,36 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       progress(p);
     }
   }
-  // Operating probability: the lowest that alarms on at most the target share of clean
-  // validation parcels (never below the region threshold).
-  std::vector<double> clean_max;
+  // Operating points, one per class: the validation scores (probabilities here) of each class on
+  // clean parcels and of the best detection of each true threat.
+  const size_t nc = threat_classes.size();
+  std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
+  size_t clean_scans = 0;
   for (size_t i = 0; i < val_idx.size(); ++i) {
-    if (!samples[val_idx[i]].truth_threats.empty()) continue;
-    double m = -1;
-    for (const auto& d : val_results[i].detections) m = std::max(m, d.score);
-    clean_max.push_back(m);
+    const Sample& s = samples[val_idx[i]];
+    if (s.truth_threats.empty()) {
+      for (size_t k = 0; k < nc; ++k) {
+        double m = -1;
+        for (const auto& d : val_results[i].detections)
+          if (d.threat_class == threat_classes[k]) m = std::max(m, d.score);
+        clean_scores[k].push_back(m);
+      }
+      ++clean_scans;
+    }
+    for (const auto& t : s.truth_threats) {
+      const auto it = std::find(threat_classes.begin(), threat_classes.end(), t.threat_class);
+      if (it == threat_classes.end()) continue;
+      double best = -1;
+      for (const auto& d : val_results[i].detections)
+        if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= 0.3) best = std::max(best, d.score);
+      threat_scores[static_cast<size_t>(it - threat_classes.begin())].push_back(best);
+    }
   }
-  std::sort(clean_max.begin(), clean_max.end(), std::greater<>());
-  double op = meta.region_probability;
-  if (!clean_max.empty()) {
-    const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_max.size()));
-    if (allowed < clean_max.size() && clean_max[allowed] >= 0) op = std::max(op, std::nextafter(clean_max[allowed], 2.0));
-  }
-  meta.operating_probability = std::min(op, 0.98);
+  const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
+  meta.class_operating_probability =
+      xray::ChooseClassOperatingPoints(clean_scores, threat_scores, meta.region_probability, 0.98, allowed);
+  meta.operating_probability =
+      *std::min_element(meta.class_operating_probability.begin(), meta.class_operating_probability.end());
   std::vector<xray::EvalScan> eval_scans;
   for (size_t i = 0; i < val_idx.size(); ++i) {
     xray::EvalScan e;
@@ -425,7 +450,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     e.threats = samples[val_idx[i]].truth_threats;
     e.has_result = true;
     for (auto d : val_results[i].detections) {
-      d.score = xray::ScoreFromProbability(d.score, meta.operating_probability);
+      const size_t k = static_cast<size_t>(
+          std::find(threat_classes.begin(), threat_classes.end(), d.threat_class) - threat_classes.begin());
+      d.score = xray::ScoreFromProbability(d.score, meta.OperatingProbability(k));
       e.detections.push_back(d);
     }
     eval_scans.push_back(std::move(e));
@@ -443,11 +470,14 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       p.elapsed_s = elapsed();
       progress(p);
     }
-    IngestReport ir;
-    auto decls = ReadDeclarationsByConsignment((fs::path(o.data_dir) / "declarations.csv").string(), &ir);
+    std::map<std::string, Declaration> decls;
     std::map<std::string, std::string> truth_by_scan;
-    auto dt = ReadFile((fs::path(o.data_dir) / "declarations_truth.csv").string());
-    if (dt.ok()) {
+    for (const auto& source : o.sources) {
+      IngestReport ir;
+      auto d = ReadDeclarationsByConsignment((fs::path(source.data_dir) / "declarations.csv").string(), &ir);
+      if (d.ok()) decls.insert(d->begin(), d->end());
+      auto dt = ReadFile((fs::path(source.data_dir) / "declarations_truth.csv").string());
+      if (!dt.ok()) continue;
       // declaration_id,consignment_id,scan_id,truth,...
       size_t pos = dt->find('\n');
       while (pos != std::string::npos && pos + 1 < dt->size()) {
@@ -465,13 +495,13 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         if (f.size() >= 4) truth_by_scan[f[2]] = f[3];
       }
     }
-    if (decls.ok() && !truth_by_scan.empty()) {
+    if (!decls.empty() && !truth_by_scan.empty()) {
       std::vector<ManifestExample> honest, misdeclared;
       for (size_t i = 0; i < val_idx.size(); ++i) {
         const Sample& s = samples[val_idx[i]];
         auto t = truth_by_scan.find(s.scan_id);
-        auto d = decls->find(s.summary.consignment_id);
-        if (t == truth_by_scan.end() || d == decls->end()) continue;
+        auto d = decls.find(s.summary.consignment_id);
+        if (t == truth_by_scan.end() || d == decls.end()) continue;
         ManifestExample ex{s.summary, val_results[i], d->second};
         if (t->second == "misdeclared") misdeclared.push_back(std::move(ex));
         else honest.push_back(std::move(ex));  // honest or under-valued: the goods are as declared
@@ -491,12 +521,17 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         manifest_table = "manifest model not fitted: " + model.status().message() + "\n";
       }
     } else {
-      manifest_table = "manifest model not fitted: " + o.data_dir +
-                       " lacks declarations.csv or declarations_truth.csv\n";
+      manifest_table = "manifest model not fitted: no training directory has declarations.csv and "
+                       "declarations_truth.csv\n";
     }
   }
 
   // ---- Save ----
+  json sources_json = json::array();
+  for (size_t src = 0; src < o.sources.size(); ++src)
+    sources_json.push_back({{"data", o.sources[src].data_dir},
+                            {"calibration_device", o.sources[src].calibration.device()},
+                            {"scans", static_cast<int64_t>(paths[src].size())}});
   json m;
   m["format"] = xray::kDetectorFormat;
   m["threat_classes"] = meta.threat_classes;
@@ -506,6 +541,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   m["feature_channels"] = xray::kFeatureChannels;
   m["feature_names"] = std::vector<std::string>(std::begin(xray::kFeatureNames), std::end(xray::kFeatureNames));
   m["operating_probability"] = meta.operating_probability;
+  json per_class = json::object();
+  for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = meta.class_operating_probability[k];
+  m["class_operating_probability"] = per_class;
   m["region_probability"] = meta.region_probability;
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
@@ -518,7 +556,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"learning_rate", o.learning_rate},
                   {"threads", o.threads},
                   {"seconds", elapsed()},
-                  {"calibration_device", o.calibration.device()},
+                  {"sources", sources_json},
                   {"parameters", net->parameters()}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
@@ -534,6 +572,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->epochs = epochs;
     report->seconds = elapsed();
     report->operating_probability = meta.operating_probability;
+    for (size_t k = 0; k < nc; ++k)
+      report->class_operating_probability.emplace_back(threat_classes[k], meta.class_operating_probability[k]);
     report->parameters = net->parameters();
     report->validation_table = val_eval.ToTable();
     report->manifest_table = manifest_table;
