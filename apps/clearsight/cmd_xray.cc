@@ -468,10 +468,12 @@ int Train(int argc, char** argv, int first) {
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
       "  --max-scans N          use the first N scans of each directory only\n"
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
-      "  --threads T            threads (default 2)\n";
+      "  --threads T            threads (default 2)\n"
+      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points\n"
+      "                         and the manifest model are made again (same --data and --seed as MODEL)\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "threats", "tip-seed",
-                                "tip-rate", "validation-share", "max-scans", "max-minutes", "threads", "help"},
+                                "tip-rate", "validation-share", "max-scans", "max-minutes", "threads", "init", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -502,6 +504,7 @@ int Train(int argc, char** argv, int first) {
   o.batch = static_cast<int>(batch);
   o.crop_cells = static_cast<int>(crop);
   o.max_scans = max_scans;
+  o.init_path = args.Get("init", "");
   o.threads = static_cast<int>(threads);
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];

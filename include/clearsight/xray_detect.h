@@ -106,6 +106,10 @@ struct DetectorTrainOptions {
   int threads = 2;
   int64_t max_scans = 0;    // 0 = all scans of each source
   double max_minutes = 0;   // > 0: fewer epochs when the first one shows the budget would be exceeded
+  // Start from this model's network instead of a random one (epochs may then be 0: only the
+  // operating points and the manifest model are made again, on this training data's validation
+  // split).
+  std::string init_path;
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;

@@ -45,7 +45,6 @@ class DetectCli : public ::testing::Test {
     ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w").string() + " --out " + (dir_ / "calib.json").string(),
                      dir_ / "c.log"), 0);
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
   static fs::path dir_;
 };
 fs::path DetectCli::dir_;

@@ -256,6 +256,11 @@ TEST(DetectorOperatingPoints, SpendTheCleanAlarmBudgetWhereItFindsMostThreats) {
   EXPECT_EQ(alarmed(op), 0);
   op = xray::ChooseClassOperatingPoints({{-1, -1}}, {{0.1}}, 0.3, 0.98, 0);
   EXPECT_DOUBLE_EQ(op[0], 0.3);
+  // A clean parcel above the cap alarms whatever the threshold: it uses the budget (so the parcel
+  // at 0.6 may not be added), and the threshold may come down to just above 0.6 for free.
+  op = xray::ChooseClassOperatingPoints({{0.9995, 0.6, -1}}, {{0.7, 0.65}}, 0.3, 0.999, 1);
+  EXPECT_GT(op[0], 0.6);
+  EXPECT_LE(op[0], 0.65);
 }
 
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {

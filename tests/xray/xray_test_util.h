@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,10 +17,23 @@
 
 namespace clearsight::testing {
 
+// A fresh directory under the system temp dir, removed when the test program exits (set
+// CS_KEEP_TEST_DIRS=1 to keep them for a look after a failure).
 inline std::filesystem::path TempDir(const std::string& name) {
+  static std::vector<std::filesystem::path>* made = [] {
+    static std::vector<std::filesystem::path> dirs;
+    std::atexit([] {
+      const char* keep = std::getenv("CS_KEEP_TEST_DIRS");
+      if (keep && *keep && std::string(keep) != "0") return;
+      std::error_code ec;
+      for (const auto& d : dirs) std::filesystem::remove_all(d, ec);
+    });
+    return &dirs;
+  }();
   auto p = std::filesystem::temp_directory_path() / ("cs_xray_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
+  made->push_back(p);
   return p;
 }
 

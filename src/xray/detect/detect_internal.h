@@ -36,7 +36,8 @@ double DetectionIou(const Detection& d, const TruthObject& t);
 // k, that of its best matching detection (-1: missed). Every class starts above all its clean
 // scores; then, step by step, the class whose next lowering finds the largest share of its
 // threats per newly alarmed clean parcel is lowered, while at most `allowed` clean parcels alarm
-// on any class. Results lie in [floor_p, cap_p].
+// on any class. Results lie in [floor_p, cap_p]; clean parcels scoring at or above cap_p alarm
+// anyway and use up the budget first.
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
                                                double cap_p, size_t allowed);

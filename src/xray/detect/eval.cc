@@ -42,14 +42,20 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
     const double t = j < order[k].size() ? std::nextafter(clean[k][order[k][j]], 2.0) : floor_p;
     return std::clamp(t, floor_p, cap_p);
   };
+  std::vector<char> alarmed(n, 0);
+  size_t alarmed_count = 0;
   for (size_t k = 0; k < nc; ++k) {
     for (size_t i = 0; i < n; ++i)
       if (clean[k][i] >= floor_p) order[k].push_back(i);
     std::stable_sort(order[k].begin(), order[k].end(), [&](size_t a, size_t b) { return clean[k][a] > clean[k][b]; });
     thr[k] = threshold_at(k, 0);
+    // Parcels at or above the cap alarm whatever the budget says: they count against it.
+    while (pos[k] < order[k].size() && clean[k][order[k][pos[k]]] >= thr[k]) {
+      if (!alarmed[order[k][pos[k]]]) alarmed[order[k][pos[k]]] = 1, ++alarmed_count;
+      ++pos[k];
+    }
+    if (pos[k] > 0) thr[k] = threshold_at(k, pos[k]);  // down to the next parcel costs nothing more
   }
-  std::vector<char> alarmed(n, 0);
-  size_t alarmed_count = 0;
   for (;;) {
     double best_ratio = -1;
     size_t best_k = nc, best_j = 0;

@@ -227,7 +227,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
-  if (o.epochs < 1 || o.epochs > 1000) return Status::InvalidArgument("epochs must be 1..1000");
+  if (o.epochs < (o.init_path.empty() ? 1 : 0) || o.epochs > 1000)
+    return Status::InvalidArgument(o.init_path.empty() ? "epochs must be 1..1000" : "epochs must be 0..1000");
   if (o.batch < 1 || o.batch > 256) return Status::InvalidArgument("batch must be 1..256");
   if (o.crop_cells < 16 || o.crop_cells % (2 * xray::kNetInputMultiple) != 0)
     return Status::InvalidArgument("crop must be a multiple of 16 cells, at least 16");
@@ -261,7 +262,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     for (const auto& p : paths[src]) {
       const bool val = (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
       work.push_back({p, static_cast<int>(src), val, -1});
-      if (val || src > 0) continue;  // TIP patches belong to the first source's scanner
+      // TIP patches belong to the first source's scanner; without training no copies are needed.
+      if (val || src > 0 || o.epochs == 0) continue;
       int copies = static_cast<int>(o.tip_rate);
       if (plan.Chance(o.tip_rate - copies)) ++copies;
       for (int c = 0; c < copies; ++c) work.push_back({p, 0, false, c});
@@ -334,7 +336,19 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.in_channels = xray::kFeatureChannels;
   cfg.threat_classes = static_cast<int>(threat_classes.size()) + 1;
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
-  CS_ASSIGN_OR_RETURN(auto net, xray::Net::Create(cfg, o.seed));
+  std::unique_ptr<xray::Net> net;
+  json init_trained = nullptr;
+  if (o.init_path.empty()) {
+    CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
+  } else {
+    std::string init_meta;
+    CS_ASSIGN_OR_RETURN(net, xray::Net::Load(o.init_path, &init_meta));
+    const json im = json::parse(init_meta, nullptr, false);
+    if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
+    const auto& c = net->config();
+    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes || c.goods_classes != cfg.goods_classes)
+      return Status::InvalidArgument(o.init_path + ": its network has other inputs or classes than this build trains");
+  }
   xray::NetTrainOptions to;
   to.learning_rate = o.learning_rate;
   const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
@@ -440,7 +454,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   }
   const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
   meta.class_operating_probability =
-      xray::ChooseClassOperatingPoints(clean_scores, threat_scores, meta.region_probability, 0.98, allowed);
+      xray::ChooseClassOperatingPoints(clean_scores, threat_scores, meta.region_probability, 0.999, allowed);
   meta.operating_probability =
       *std::min_element(meta.class_operating_probability.begin(), meta.class_operating_probability.end());
   std::vector<xray::EvalScan> eval_scans;
@@ -558,6 +572,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"seconds", elapsed()},
                   {"sources", sources_json},
                   {"parameters", net->parameters()}};
+  if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
   const std::string tmp = out_path + ".tmp";
