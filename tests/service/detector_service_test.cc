@@ -59,8 +59,8 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   Client in(service_->port());
   ASSERT_TRUE(in.Login("integrator", PasswordOf("integrator")));
   int detector_reasons = 0, weapons = 0, uploaded = 0;
-  // Parcels whose threat is of a class the committed model finds most of (firearms, lithium
-  // batteries: 83-86 % on this scanner at its operating point; see models/README.md).
+  // Parcels whose threat is of a class the committed model finds most of on this scanner at its
+  // operating points (lithium batteries 89 %, firearms 66 %; see models/README.md).
   for (int i = 0; i < 80 && uploaded < 6; ++i) {
     auto parcel = sim_->Simulate(i);
     ASSERT_TRUE(parcel.ok());
