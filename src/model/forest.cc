@@ -136,6 +136,7 @@ template <int kDepth>
   constexpr size_t kLeaves = size_t{1} << kDepth;
   for (size_t t = 0; t < ntrees; ++t, offsets += kInner, thresholds += kInner, leaves += kLeaves) {
     size_t idx[kLanes] = {};
+#pragma GCC unroll 16  // every level unrolled: no depth counter to keep
     for (int d = 0; d < kDepth; ++d) {
       for (size_t k = 0; k < kLanes; ++k) {
         const size_t i = idx[k];
@@ -153,7 +154,7 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
   // of the chunk, kLanes rows interleaved so their dependent loads overlap. The block's features
   // are transposed first (lane k of feature f at f * kLanes + k): a step then reads a lane's value
   // at the node's precomputed offset plus a constant, and no per-lane row pointer is needed.
-  constexpr size_t kRows = 64;
+  constexpr size_t kRows = 4 * kLanes;
   constexpr size_t kGroups = kRows / kLanes;
   constexpr size_t kTrees = 32;
   constexpr size_t kInner = (size_t{1} << kDepth) - 1;

@@ -38,8 +38,9 @@ class Forest {
 
  private:
   // Rows walk the trees in interleaved groups of kLanes, their features transposed so that lane k
-  // of feature f sits at [f * kLanes + k].
-  static constexpr size_t kLanes = 16;
+  // of feature f sits at [f * kLanes + k]. Ten lanes keep every lane's node index in a register
+  // (16 spilled five of them to the stack; 8 leave too few loads in flight).
+  static constexpr size_t kLanes = 10;
   struct OrigNode {  // the original tree, for explanations and missing values
     int32_t left = -1, right = -1;
     uint32_t feature = 0;
