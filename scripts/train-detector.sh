@@ -3,15 +3,15 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 1-1.5 h on 2 cores: the training sets 10-50 min
-# of simulation (6 GB of compressed scans; 4-5 scans/s on a quiet machine), training about 40 min
-# for 60 epochs, held-out sets and the evaluation 10 min. The model goes to WORKDIR/detector.pt;
+# Needs a release build (scripts/build.sh). About 1.5-2 h on 2 cores: the training sets 10-50 min
+# of simulation (6 GB of compressed scans; 4-5 scans/s on a quiet machine), training about 65 min
+# for 100 epochs, held-out sets and the evaluation 10 min. The model goes to WORKDIR/detector.pt;
 # copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
 W=${1:-detector-work}
-EPOCHS=${2:-60}
+EPOCHS=${2:-100}
 mkdir -p "$W"
 
 # Training sets: the default dual-kVp scanner (half the parcels with a concealed threat, TIP copies

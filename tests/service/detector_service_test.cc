@@ -60,7 +60,7 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   ASSERT_TRUE(in.Login("integrator", PasswordOf("integrator")));
   int detector_reasons = 0, weapons = 0, uploaded = 0;
   // Parcels whose threat is of a class the committed model finds most of on this scanner at its
-  // operating points (lithium batteries 89 %, firearms 66 %; see models/README.md).
+  // operating points (lithium batteries 86 %, firearms 83 %; see models/README.md).
   for (int i = 0; i < 80 && uploaded < 6; ++i) {
     auto parcel = sim_->Simulate(i);
     ASSERT_TRUE(parcel.ok());
