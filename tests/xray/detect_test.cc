@@ -158,13 +158,20 @@ void Block(int oh, int ow, int cls, float p, int y0, int x0, int y1, int x1, std
     }
 }
 
+// Output grids of 16 x 24 cells with a knife region at probability 0.8 and a currency region at
+// 0.4 (below TestMeta's operating point), no goods.
+constexpr int kGridH = 16, kGridW = 24;
+void KnifeAndCurrency(std::vector<float>* t, std::vector<float>* g) {
+  Planes(kGridH, kGridW, 8, t);
+  Planes(kGridH, kGridW, 10, g);
+  Block(kGridH, kGridW, 3, 0.8f, 2, 4, 6, 10, t);     // knife
+  Block(kGridH, kGridW, 5, 0.4f, 10, 15, 12, 17, t);  // currency
+}
+
 TEST(DetectorDecode, ARegionBecomesABoxWithItsClassAndCalibratedScore) {
-  const int oh = 16, ow = 24;
+  const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
-  Planes(oh, ow, 8, &t);
-  Planes(oh, ow, 10, &g);
-  Block(oh, ow, 3, 0.8f, 2, 4, 6, 10, &t);   // knife
-  Block(oh, ow, 5, 0.4f, 10, 15, 12, 17, &t);  // currency, below the operating point
+  KnifeAndCurrency(&t, &g);
   Block(oh, ow, 0, 0.9f, 0, 0, 16, 24, &g);   // all clothing
   DetectionResult r;
   xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &r);
@@ -205,12 +212,9 @@ TEST(DetectorDecode, ASplitRegionReportsBothClassesAndASingleCellIsNoise) {
 }
 
 TEST(DetectorDecode, EachClassIsScoredAgainstItsOwnOperatingPoint) {
-  const int oh = 16, ow = 24;
+  const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
-  Planes(oh, ow, 8, &t);
-  Planes(oh, ow, 10, &g);
-  Block(oh, ow, 3, 0.8f, 2, 4, 6, 10, &t);     // knife
-  Block(oh, ow, 5, 0.4f, 10, 15, 12, 17, &t);  // currency
+  KnifeAndCurrency(&t, &g);
   xray::DetectorMeta meta = TestMeta();        // 0.6 for all
   meta.class_operating_probability.assign(meta.threat_classes.size(), 0.6);
   meta.class_operating_probability[3] = 0.9;  // knife: stricter

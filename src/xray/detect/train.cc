@@ -247,7 +247,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       if (FileExists((fs::path(dir) / "truth" / (id + ".json")).string())) paths[src].push_back(p);
     }
     if (o.max_scans > 0 && static_cast<int64_t>(paths[src].size()) > o.max_scans) paths[src].resize(o.max_scans);
-    if (paths[src].size() < 10) return Status::InvalidArgument(dir + ": needs at least 10 scans with truth/<scan_id>.json");
+    if (paths[src].size() < 10)
+      return Status::InvalidArgument(dir + ": needs at least 10 scans with truth/<scan_id>.json");
   }
 
   const std::vector<std::string> goods_classes = GoodsCategoryNames();
@@ -288,7 +289,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       for (;;) {
         const size_t i = next.fetch_add(1);
         if (i >= work.size() || failed.load()) break;
-        Status s = LoadItem(work[i], o, *analyzers[static_cast<size_t>(work[i].source)], goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
+        const Analyzer& analyzer = *analyzers[static_cast<size_t>(work[i].source)];
+        Status s = LoadItem(work[i], o, analyzer, goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
         if (!s.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first_error.ok()) first_error = s;
@@ -346,7 +348,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     const json im = json::parse(init_meta, nullptr, false);
     if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
     const auto& c = net->config();
-    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes || c.goods_classes != cfg.goods_classes)
+    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
+        c.goods_classes != cfg.goods_classes)
       return Status::InvalidArgument(o.init_path + ": its network has other inputs or classes than this build trains");
   }
   xray::NetTrainOptions to;
@@ -428,8 +431,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     }
   }
   // Operating points, one per class: the validation scores (probabilities here) of each class on
-  // clean parcels and of the best detection of each true threat.
+  // clean parcels and of the best detection of each true threat (matched as the evaluation does).
   const size_t nc = threat_classes.size();
+  const DetectionEvalOptions eo{};
   std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
   size_t clean_scans = 0;
   for (size_t i = 0; i < val_idx.size(); ++i) {
@@ -448,7 +452,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       if (it == threat_classes.end()) continue;
       double best = -1;
       for (const auto& d : val_results[i].detections)
-        if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= 0.3) best = std::max(best, d.score);
+        if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= eo.min_iou)
+          best = std::max(best, d.score);
       threat_scores[static_cast<size_t>(it - threat_classes.begin())].push_back(best);
     }
   }
@@ -471,7 +476,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     }
     eval_scans.push_back(std::move(e));
   }
-  DetectionEvalOptions eo;
   DetectionEval val_eval = xray::EvaluateScans(eval_scans, threat_classes, eo);
 
   // Manifest model from the validation split's honest pairs (the network never trained on them).
