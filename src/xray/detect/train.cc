@@ -434,6 +434,10 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   // clean parcels and of the best detection of each true threat (matched as the evaluation does).
   const size_t nc = threat_classes.size();
   const DetectionEvalOptions eo{};
+  // Index of a class in threat_classes; nc when it is not one of them.
+  auto class_index = [&](const std::string& c) {
+    return static_cast<size_t>(std::find(threat_classes.begin(), threat_classes.end(), c) - threat_classes.begin());
+  };
   std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
   size_t clean_scans = 0;
   for (size_t i = 0; i < val_idx.size(); ++i) {
@@ -448,13 +452,13 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       ++clean_scans;
     }
     for (const auto& t : s.truth_threats) {
-      const auto it = std::find(threat_classes.begin(), threat_classes.end(), t.threat_class);
-      if (it == threat_classes.end()) continue;
+      const size_t k = class_index(t.threat_class);
+      if (k == nc) continue;
       double best = -1;
       for (const auto& d : val_results[i].detections)
         if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= eo.min_iou)
           best = std::max(best, d.score);
-      threat_scores[static_cast<size_t>(it - threat_classes.begin())].push_back(best);
+      threat_scores[k].push_back(best);
     }
   }
   const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
@@ -469,8 +473,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     e.threats = samples[val_idx[i]].truth_threats;
     e.has_result = true;
     for (auto d : val_results[i].detections) {
-      const size_t k = static_cast<size_t>(
-          std::find(threat_classes.begin(), threat_classes.end(), d.threat_class) - threat_classes.begin());
+      const size_t k = class_index(d.threat_class);
       d.score = xray::ScoreFromProbability(d.score, meta.OperatingProbability(k));
       e.detections.push_back(d);
     }
