@@ -466,6 +466,10 @@ int Train(int argc, char** argv, int first) {
       "                         --tip-seed (default seed + 1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
+      "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they join\n"
+      "                         the validation split that chooses the operating points and fits the\n"
+      "                         manifest model; with --init and --epochs 0 they re-choose them\n"
+      "  --validation-calibration PATH[,PATH...]  calibration of each --validation-data DIR, in order\n"
       "  --max-scans N          use the first N scans of each directory only\n"
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
       "  --threads T            threads (default 2)\n"
@@ -473,7 +477,7 @@ int Train(int argc, char** argv, int first) {
       "                         and the manifest model are made again (same --data and --seed as MODEL)\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "threats", "tip-seed",
-                                "tip-rate", "validation-share", "max-scans", "max-minutes", "threads", "init", "help"},
+                                "tip-rate", "validation-share", "validation-data", "validation-calibration", "max-scans", "max-minutes", "threads", "init", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -488,17 +492,27 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes))
     return Usage("numeric flags need numbers", usage);
-  const std::string data_arg = args.Get("data"), calib_arg = args.Get("calibration");
-  const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
-  if (dirs.size() != calibs.size())
-    return Usage("--data names " + std::to_string(dirs.size()) + " directories but --calibration " +
-                     std::to_string(calibs.size()) + " calibrations; give one calibration per directory, in order",
-                 usage);
-  for (size_t i = 0; i < dirs.size(); ++i) {
-    auto calib = Calibration::Load(std::string(calibs[i]));
-    if (!calib.ok()) return Fail(calib.status());
-    o.sources.push_back({std::string(dirs[i]), *calib});
-  }
+  // One source per directory, each with its scanner's calibration.
+  auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
+    const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
+    const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
+    if (dirs.size() != calibs.size())
+      return Usage(std::string("--") + data_flag + " names " + std::to_string(dirs.size()) + " directories but --" +
+                       calib_flag + " " + std::to_string(calibs.size()) +
+                       " calibrations; give one calibration per directory, in order",
+                   usage);
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      auto calib = Calibration::Load(std::string(calibs[i]));
+      if (!calib.ok()) return Fail(calib.status());
+      o.sources.push_back({std::string(dirs[i]), *calib, validation_only});
+    }
+    return 0;
+  };
+  if (int rc = add_sources("data", "calibration", false)) return rc;
+  if (args.Has("validation-data") != args.Has("validation-calibration"))
+    return Usage("--validation-data and --validation-calibration go together", usage);
+  if (args.Has("validation-data"))
+    if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = static_cast<int>(epochs);
   o.batch = static_cast<int>(batch);

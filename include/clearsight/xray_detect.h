@@ -88,11 +88,16 @@ std::string DetectionsToJson(const std::vector<Detection>& detections);
 struct DetectorTrainSource {
   std::string data_dir;     // scans with truth/ beside them (xray simulate)
   Calibration calibration;  // from that scanner's own wedges
+  // Every scan of this source is validation only: never trained on, used with the validation
+  // split to choose the operating points and to fit the manifest model. Clean parcels from here
+  // make the clean-alarm budget an estimate over many parcels instead of a few hundred.
+  bool validation_only = false;
 };
 
 struct DetectorTrainOptions {
-  // At least one. Threat image projection uses the first source only (the threat library's
-  // patches are attenuations of one scanner); the others add scans of other scanners.
+  // At least one that is not validation only. Threat image projection uses the first source
+  // only (the threat library's patches are attenuations of one scanner), which must be a
+  // training source; the others add scans of other scanners.
   std::vector<DetectorTrainSource> sources;
   // Threat image projection: patches projected into copies of clean training scans. May be null.
   const ThreatLibrary* threats = nullptr;

@@ -103,6 +103,19 @@ TEST_F(DetectCli, BadUsageIsReported) {
                    (dir_ / "calib.json").string() + " --out x.pt", dir_ / "u5.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u5.log").find("one calibration per directory"), std::string::npos)
       << testing::ReadBytes(dir_ / "u5.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --validation-data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u6.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u6.log").find("--validation-calibration"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u6.log");
+}
+
+// "trained on N scans ...; validation on M scans" from a train report.
+std::pair<long, long> TrainValCounts(const std::string& log) {
+  long train = -1, val = -1;
+  size_t t = log.find("trained on "), v = log.find("validation on ");
+  if (t != std::string::npos) train = std::atol(log.c_str() + t + 11);
+  if (v != std::string::npos) val = std::atol(log.c_str() + v + 14);
+  return {train, val};
 }
 
 TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
@@ -141,6 +154,28 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(meta["trained"]["sources"][1]["scans"], 10);
   EXPECT_EQ(meta["class_operating_probability"].size(), (*detector)->threat_classes().size());
   EXPECT_EQ((*detector)->class_operating_probabilities().size(), (*detector)->threat_classes().size());
+
+  // Operating points made again from the first directory's validation split, then with the second
+  // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.
+  const std::string init = " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "ops1.pt").string() + init, dir_ / "ops1.log"), 0)
+      << testing::ReadBytes(dir_ / "ops1.log");
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --validation-data " + sim2.string() + " --validation-calibration " + (dir_ / "calib2.json").string() +
+                   " --out " + (dir_ / "ops2.pt").string() + init, dir_ / "ops2.log"), 0)
+      << testing::ReadBytes(dir_ / "ops2.log");
+  const auto [train1, val1] = TrainValCounts(testing::ReadBytes(dir_ / "ops1.log"));
+  const auto [train2, val2] = TrainValCounts(testing::ReadBytes(dir_ / "ops2.log"));
+  ASSERT_GT(val1, 0) << testing::ReadBytes(dir_ / "ops1.log");
+  EXPECT_EQ(train2, train1);
+  EXPECT_EQ(val2, val1 + 10) << testing::ReadBytes(dir_ / "ops2.log");
+  auto ops2 = Detector::Load((dir_ / "ops2.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(ops2.ok()) << ops2.status().message();
+  auto meta2 = nlohmann::json::parse((*ops2)->metadata_json());
+  ASSERT_EQ(meta2["trained"]["sources"].size(), 2u) << meta2.dump();
+  EXPECT_EQ(meta2["trained"]["sources"][0]["validation_only"], false);
+  EXPECT_EQ(meta2["trained"]["sources"][1]["validation_only"], true);
 }
 
 }  // namespace

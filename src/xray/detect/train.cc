@@ -237,7 +237,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (o.tip_rate > 0 && (!o.threats || o.threats->patches().empty()))
     return Status::InvalidArgument("threat image projection needs a threat library");
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
-  if (o.sources.empty()) return Status::InvalidArgument("no training data: give at least one scan directory");
+  if (o.sources.empty() || o.sources[0].validation_only)
+    return Status::InvalidArgument("no training data: give at least one scan directory, before any validation-only one");
   std::vector<std::vector<std::string>> paths(o.sources.size());
   for (size_t src = 0; src < o.sources.size(); ++src) {
     const std::string& dir = o.sources[src].data_dir;
@@ -261,7 +262,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   Rng plan(xray::MixSeed(o.seed, 17));
   for (size_t src = 0; src < o.sources.size(); ++src)
     for (const auto& p : paths[src]) {
-      const bool val = (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
+      const bool val = o.sources[src].validation_only ||
+                       (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
       work.push_back({p, static_cast<int>(src), val, -1});
       // TIP patches belong to the first source's scanner; without training no copies are needed.
       if (val || src > 0 || o.epochs == 0) continue;
@@ -552,7 +554,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t src = 0; src < o.sources.size(); ++src)
     sources_json.push_back({{"data", o.sources[src].data_dir},
                             {"calibration_device", o.sources[src].calibration.device()},
-                            {"scans", static_cast<int64_t>(paths[src].size())}});
+                            {"scans", static_cast<int64_t>(paths[src].size())},
+                            {"validation_only", o.sources[src].validation_only}});
   json m;
   m["format"] = xray::kDetectorFormat;
   m["threat_classes"] = meta.threat_classes;
