@@ -80,34 +80,36 @@ void Forest::Flatten() {
     };
     if (!t.nodes.empty()) depth_ = std::max(depth_, d(0));
   }
-  const size_t inner = (size_t{1} << depth_) - 1, leaves = size_t{1} << depth_;
-  flat_offsets_.assign(trees_.size() * inner, 0);
-  flat_thresholds_.assign(trees_.size() * inner, std::numeric_limits<float>::infinity());
+  // Heap order from 1: node i's children are 2i (x >= threshold) and 2i + 1 (x < threshold, or
+  // missing), so a step is idx = 2 idx + (x < threshold); slot 0 is unused.
+  const size_t nodes = size_t{1} << depth_, leaves = size_t{1} << depth_;
+  flat_offsets_.assign(trees_.size() * nodes, 0);
+  flat_thresholds_.assign(trees_.size() * nodes, std::numeric_limits<float>::infinity());
   flat_leaves_.assign(trees_.size() * leaves, 0.f);
   for (size_t ti = 0; ti < trees_.size(); ++ti) {
     const auto& t = trees_[ti];
-    uint32_t* offsets = flat_offsets_.data() + ti * inner;
-    float* thresholds = flat_thresholds_.data() + ti * inner;
+    uint32_t* offsets = flat_offsets_.data() + ti * nodes;
+    float* thresholds = flat_thresholds_.data() + ti * nodes;
     float* lv = flat_leaves_.data() + ti * leaves;
     // (orig index, flat index, depth)
     std::function<void(int, size_t, int)> place = [&](int oi, size_t fi, int dep) {
       const auto& o = t.nodes[oi];
       if (o.left < 0) {
-        // Every leaf of the padded subtree below carries this leaf's value.
-        size_t span = size_t{1} << (depth_ - dep);
-        size_t first = fi;
-        for (int k = dep; k < depth_; ++k) first = 2 * first + 1;
-        for (size_t k = 0; k < span; ++k) lv[first - inner + k] = o.value;
+        // Every leaf of the padded subtree below carries this leaf's value: at the last level
+        // they are the 2^(depth - dep) consecutive indices from fi << (depth - dep).
+        const size_t span = size_t{1} << (depth_ - dep), first = fi << (depth_ - dep);
+        for (size_t k = 0; k < span; ++k) lv[first - leaves + k] = o.value;
         return;
       }
-      // Missing values go the default way; we evaluate x >= threshold (right when true), which
-      // sends NaN left. Default-right nodes are handled by the exact path for rows with NaN.
+      // Missing values go the default way; x < threshold is false for NaN only when written as
+      // !(x >= threshold), which sends NaN left. Default-right nodes are handled by the exact
+      // path for rows with NaN.
       offsets[fi] = static_cast<uint32_t>(o.feature * kLanes);
       thresholds[fi] = o.threshold;
       place(o.left, 2 * fi + 1, dep + 1);
-      place(o.right, 2 * fi + 2, dep + 1);
+      place(o.right, 2 * fi, dep + 1);
     };
-    if (!t.nodes.empty()) place(0, 0, 0);
+    if (!t.nodes.empty()) place(0, 1, 0);
   }
 }
 
@@ -126,24 +128,41 @@ float Forest::PredictOneExact(const float* x) const {
   return sum;
 }
 
+namespace {
+
+// idx -> 2 idx + (x < *threshold, or x missing). Compilers emit a compare, a set-on-carry and a
+// shifted add for this; on x86-64 the comparison's carry flag is exactly that bit, so one
+// add-with-carry of the index to itself does the rest.
+inline size_t Step(size_t idx, float x, const float* threshold) {
+#if defined(__x86_64__)
+  asm("comiss %[t], %[x]\n\tadc %[i], %[i]" : [i] "+r"(idx) : [x] "x"(x), [t] "m"(*threshold) : "cc");
+  return idx;
+#else
+  return 2 * idx + !(x >= *threshold);
+#endif
+}
+
+}  // namespace
+
 // One group of kLanes transposed rows through `ntrees` consecutive trees, adding to sum[lane]. Kept
-// out of line so that the group's base is one register and each step is five instructions: load
-// the node's offset, load the lane's value at it, compare with the threshold, idx = 2 idx + 1 + c.
+// out of line so that the group's base is one register and each step is four instructions: load
+// the node's offset, load the lane's value at it, compare with the threshold, idx = 2 idx + carry
+// (one add-with-carry, the comparison's carry flag being "less than, or missing").
 template <int kDepth>
 [[gnu::noinline]] void Forest::WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds,
                                          const float* leaves, size_t ntrees, float* sum) {
-  constexpr size_t kInner = (size_t{1} << kDepth) - 1;
+  constexpr size_t kNodes = size_t{1} << kDepth;
   constexpr size_t kLeaves = size_t{1} << kDepth;
-  for (size_t t = 0; t < ntrees; ++t, offsets += kInner, thresholds += kInner, leaves += kLeaves) {
-    size_t idx[kLanes] = {};
+  for (size_t t = 0; t < ntrees; ++t, offsets += kNodes, thresholds += kNodes, leaves += kLeaves) {
+    size_t idx[kLanes];
+    for (size_t k = 0; k < kLanes; ++k) idx[k] = 1;
 #pragma GCC unroll 16  // every level unrolled: no depth counter to keep
     for (int d = 0; d < kDepth; ++d) {
       for (size_t k = 0; k < kLanes; ++k) {
-        const size_t i = idx[k];
-        idx[k] = 2 * i + 1 + (xg[offsets[i] + k] >= thresholds[i]);
+        idx[k] = Step(idx[k], xg[offsets[idx[k]] + k], thresholds + idx[k]);
       }
     }
-    for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kInner];
+    for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kLeaves];
   }
 }
 
@@ -157,7 +176,7 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
   constexpr size_t kRows = 4 * kLanes;
   constexpr size_t kGroups = kRows / kLanes;
   constexpr size_t kTrees = 32;
-  constexpr size_t kInner = (size_t{1} << kDepth) - 1;
+  constexpr size_t kNodes = size_t{1} << kDepth;
   constexpr size_t kLeaves = size_t{1} << kDepth;
   const size_t ntrees = trees_.size();
   const size_t nf = static_cast<size_t>(num_features_);
@@ -185,7 +204,7 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
       for (size_t g = 0; g < ngroups; ++g) {
         const float* xg = xt.data() + g * nf * kLanes;
         float sum[kLanes] = {};
-        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kInner, flat_thresholds_.data() + t0 * kInner,
+        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kNodes, flat_thresholds_.data() + t0 * kNodes,
                           flat_leaves_.data() + t0 * kLeaves, t1 - t0, sum);
         for (size_t k = 0; k < kLanes; ++k) acc[g * kLanes + k] += sum[k];
       }

@@ -61,8 +61,9 @@ class Forest {
   void Flatten();
 
   std::vector<Tree> trees_;
-  // The padded, flattened form, trees x (2^depth - 1) inner nodes each: a node's feature as its
-  // offset in a transposed group (feature * kLanes), and its threshold.
+  // The padded, flattened form, trees x 2^depth node slots each (heap order from 1, slot 0
+  // unused): a node's feature as its offset in a transposed group (feature * kLanes), and its
+  // threshold.
   std::vector<uint32_t> flat_offsets_;
   std::vector<float> flat_thresholds_;
   std::vector<float> flat_leaves_;  // trees x 2^depth
