@@ -477,7 +477,8 @@ int Train(int argc, char** argv, int first) {
       "                         and the manifest model are made again (same --data and --seed as MODEL)\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "threats", "tip-seed",
-                                "tip-rate", "validation-share", "validation-data", "validation-calibration", "max-scans", "max-minutes", "threads", "init", "help"},
+                                "tip-rate", "validation-share", "validation-data", "validation-calibration",
+                                "max-scans", "max-minutes", "threads", "init", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))

@@ -81,16 +81,17 @@ void Forest::Flatten() {
     if (!t.nodes.empty()) depth_ = std::max(depth_, d(0));
   }
   // Heap order from 1: node i's children are 2i (x >= threshold) and 2i + 1 (x < threshold, or
-  // missing), so a step is idx = 2 idx + (x < threshold); slot 0 is unused.
-  const size_t nodes = size_t{1} << depth_, leaves = size_t{1} << depth_;
-  flat_offsets_.assign(trees_.size() * nodes, 0);
-  flat_thresholds_.assign(trees_.size() * nodes, std::numeric_limits<float>::infinity());
-  flat_leaves_.assign(trees_.size() * leaves, 0.f);
+  // missing), so a step is idx = 2 idx + (x < threshold); slot 0 is unused. A tree then takes
+  // 2^depth node slots and 2^depth leaves, and after depth steps idx - 2^depth is the leaf.
+  const size_t width = size_t{1} << depth_;
+  flat_offsets_.assign(trees_.size() * width, 0);
+  flat_thresholds_.assign(trees_.size() * width, std::numeric_limits<float>::infinity());
+  flat_leaves_.assign(trees_.size() * width, 0.f);
   for (size_t ti = 0; ti < trees_.size(); ++ti) {
     const auto& t = trees_[ti];
-    uint32_t* offsets = flat_offsets_.data() + ti * nodes;
-    float* thresholds = flat_thresholds_.data() + ti * nodes;
-    float* lv = flat_leaves_.data() + ti * leaves;
+    uint32_t* offsets = flat_offsets_.data() + ti * width;
+    float* thresholds = flat_thresholds_.data() + ti * width;
+    float* lv = flat_leaves_.data() + ti * width;
     // (orig index, flat index, depth)
     std::function<void(int, size_t, int)> place = [&](int oi, size_t fi, int dep) {
       const auto& o = t.nodes[oi];
@@ -98,12 +99,11 @@ void Forest::Flatten() {
         // Every leaf of the padded subtree below carries this leaf's value: at the last level
         // they are the 2^(depth - dep) consecutive indices from fi << (depth - dep).
         const size_t span = size_t{1} << (depth_ - dep), first = fi << (depth_ - dep);
-        for (size_t k = 0; k < span; ++k) lv[first - leaves + k] = o.value;
+        for (size_t k = 0; k < span; ++k) lv[first - width + k] = o.value;
         return;
       }
-      // Missing values go the default way; x < threshold is false for NaN only when written as
-      // !(x >= threshold), which sends NaN left. Default-right nodes are handled by the exact
-      // path for rows with NaN.
+      // The walk takes "x < threshold" as !(x >= threshold), true for NaN: missing values go
+      // left. Rows with one are scored again on the exact path, which honours default-right.
       offsets[fi] = static_cast<uint32_t>(o.feature * kLanes);
       thresholds[fi] = o.threshold;
       place(o.left, 2 * fi + 1, dep + 1);
@@ -151,9 +151,8 @@ inline size_t Step(size_t idx, float x, const float* threshold) {
 template <int kDepth>
 [[gnu::noinline]] void Forest::WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds,
                                          const float* leaves, size_t ntrees, float* sum) {
-  constexpr size_t kNodes = size_t{1} << kDepth;
-  constexpr size_t kLeaves = size_t{1} << kDepth;
-  for (size_t t = 0; t < ntrees; ++t, offsets += kNodes, thresholds += kNodes, leaves += kLeaves) {
+  constexpr size_t kWidth = size_t{1} << kDepth;  // node slots (heap from 1) and leaves per tree
+  for (size_t t = 0; t < ntrees; ++t, offsets += kWidth, thresholds += kWidth, leaves += kWidth) {
     size_t idx[kLanes];
     for (size_t k = 0; k < kLanes; ++k) idx[k] = 1;
 #pragma GCC unroll 16  // every level unrolled: no depth counter to keep
@@ -162,7 +161,7 @@ template <int kDepth>
         idx[k] = Step(idx[k], xg[offsets[idx[k]] + k], thresholds + idx[k]);
       }
     }
-    for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kLeaves];
+    for (size_t k = 0; k < kLanes; ++k) sum[k] += leaves[idx[k] - kWidth];
   }
 }
 
@@ -176,8 +175,7 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
   constexpr size_t kRows = 4 * kLanes;
   constexpr size_t kGroups = kRows / kLanes;
   constexpr size_t kTrees = 32;
-  constexpr size_t kNodes = size_t{1} << kDepth;
-  constexpr size_t kLeaves = size_t{1} << kDepth;
+  constexpr size_t kWidth = size_t{1} << kDepth;  // node slots and leaves per tree
   const size_t ntrees = trees_.size();
   const size_t nf = static_cast<size_t>(num_features_);
   std::vector<float> xt(kGroups * std::max<size_t>(nf, 1) * kLanes);
@@ -204,8 +202,8 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
       for (size_t g = 0; g < ngroups; ++g) {
         const float* xg = xt.data() + g * nf * kLanes;
         float sum[kLanes] = {};
-        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kNodes, flat_thresholds_.data() + t0 * kNodes,
-                          flat_leaves_.data() + t0 * kLeaves, t1 - t0, sum);
+        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kWidth, flat_thresholds_.data() + t0 * kWidth,
+                          flat_leaves_.data() + t0 * kWidth, t1 - t0, sum);
         for (size_t k = 0; k < kLanes; ++k) acc[g * kLanes + k] += sum[k];
       }
     }

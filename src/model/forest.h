@@ -66,7 +66,7 @@ class Forest {
   // threshold.
   std::vector<uint32_t> flat_offsets_;
   std::vector<float> flat_thresholds_;
-  std::vector<float> flat_leaves_;  // trees x 2^depth
+  std::vector<float> flat_leaves_;  // trees x 2^depth leaves
   int depth_ = 0;
   int num_features_ = 0;
   float base_margin_ = 0;
