@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
 
 #include "clearsight/risk_model.h"
 #include "model/forest.h"
@@ -113,6 +115,49 @@ TEST(Forest, ContributionsSumToTheMargin) {
     EXPECT_NEAR(c[0] + c[1] + c[2] + c[3], margin[i], 1e-4);
   }
   EXPECT_FALSE(model::Forest::FromXgboostJson("{\"learner\":{}}").ok());
+}
+
+TEST(Forest, FlatWalkMatchesXgboostOnTiesZerosAndInfinities) {
+  // The flat walk decides "x < threshold" with one comparison and an add-with-carry: a value equal
+  // to a threshold, -0 against a threshold of 0, and infinities must go where XGBoost sends them.
+  std::vector<float> x, y;
+  for (int i = 0; i < 600; ++i) {
+    float a = (i * 37 % 100) / 100.f - 0.5f, b = (i * 61 % 100) / 50.f, c = static_cast<float>(i % 7);
+    x.insert(x.end(), {a, b, c});
+    y.push_back((a > 0.f) != (b > 0.6f) || c == 3.f);
+  }
+  model::GbtParams p;
+  p.trees = 30;
+  p.max_depth = 4;
+  p.threads = 1;
+  auto booster = model::XgbBooster::Train(x.data(), 600, 3, y.data(), nullptr, p);
+  ASSERT_TRUE(booster.ok());
+  const std::string json = *booster->ToJson();
+  auto forest = model::Forest::FromXgboostJson(json);
+  ASSERT_TRUE(forest.ok());
+  // Every split threshold of the model, each used as a feature value, plus the edge values.
+  std::vector<float> values = {0.f, -0.f, std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
+                               std::numeric_limits<float>::denorm_min()};
+  auto trees = nlohmann::json::parse(json)["learner"]["gradient_booster"]["model"]["trees"];
+  for (const auto& t : trees)
+    for (float v : t["split_conditions"].get<std::vector<float>>()) values.push_back(v);
+  std::vector<float> rows;
+  const size_t n = values.size();
+  for (size_t i = 0; i < n; ++i)
+    for (size_t f = 0; f < 3; ++f) {
+      float r[3] = {values[(i + 1) % n], values[(i + 2) % n], values[(i + 3) % n]};
+      r[f] = values[i];
+      rows.insert(rows.end(), r, r + 3);
+    }
+  const size_t nrows = rows.size() / 3;
+  std::vector<float> margin(nrows);
+  forest->PredictMargin(rows.data(), nrows, 3, margin.data());
+  auto xgb = booster->Predict(rows.data(), nrows, 3, model::PredictType::kMargin, 1);
+  ASSERT_TRUE(xgb.ok());
+  for (size_t i = 0; i < nrows; ++i)
+    ASSERT_NEAR(margin[i], (*xgb)[i], 1e-5) << "row " << i << ": " << rows[3 * i] << ", " << rows[3 * i + 1] << ", "
+                                            << rows[3 * i + 2];
 }
 
 }  // namespace
