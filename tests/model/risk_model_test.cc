@@ -88,6 +88,38 @@ TEST_F(KcsModel, SavesLoadsAndExplainsInWords) {
   EXPECT_FALSE(RiskModel::Load(dir + "/nope").ok());
 }
 
+// A small XGBoost model on three synthetic features (one thread), and its flattened form.
+struct TinyModel {
+  model::XgbBooster booster;
+  model::Forest forest;
+};
+Result<TinyModel> TrainTiny(const std::vector<float>& x, const std::vector<float>& y, int trees, int depth) {
+  model::GbtParams p;
+  p.trees = trees;
+  p.max_depth = depth;
+  p.threads = 1;
+  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(x.data(), y.size(), 3, y.data(), nullptr, p));
+  CS_ASSIGN_OR_RETURN(auto json, booster.ToJson());
+  CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(json));
+  return TinyModel{std::move(booster), std::move(forest)};
+}
+
+// The flat walk's margins for `rows` (three features each), checked row by row against XGBoost's.
+std::vector<float> MarginsMatchingXgboost(const TinyModel& m, const std::vector<float>& rows) {
+  const size_t n = rows.size() / 3;
+  std::vector<float> margin(n);
+  m.forest.PredictMargin(rows.data(), n, 3, margin.data());
+  auto xgb = m.booster.Predict(rows.data(), n, 3, model::PredictType::kMargin, 1);
+  EXPECT_TRUE(xgb.ok());
+  if (!xgb.ok()) return {};
+  for (size_t i = 0; i < n; ++i) {
+    EXPECT_NEAR(margin[i], (*xgb)[i], 1e-5)
+        << "row " << i << ": " << rows[3 * i] << ", " << rows[3 * i + 1] << ", " << rows[3 * i + 2];
+    if (std::abs(margin[i] - (*xgb)[i]) > 1e-5) return {};
+  }
+  return margin;
+}
+
 TEST(Forest, ContributionsSumToTheMargin) {
   // A tiny model on synthetic data: y = x0 > 0.5 xor x1 > 0.3.
   std::vector<float> x, y;
@@ -96,22 +128,13 @@ TEST(Forest, ContributionsSumToTheMargin) {
     x.insert(x.end(), {a, b, (i % 3) / 3.f});
     y.push_back((a > 0.5f) != (b > 0.3f));
   }
-  model::GbtParams p;
-  p.trees = 20;
-  p.max_depth = 3;
-  p.threads = 1;
-  auto booster = model::XgbBooster::Train(x.data(), 400, 3, y.data(), nullptr, p);
-  ASSERT_TRUE(booster.ok());
-  auto forest = model::Forest::FromXgboostJson(*booster->ToJson());
-  ASSERT_TRUE(forest.ok());
-  std::vector<float> margin(400);
-  forest->PredictMargin(x.data(), 400, 3, margin.data());
-  auto xgb = booster->Predict(x.data(), 400, 3, model::PredictType::kMargin, 1);
-  ASSERT_TRUE(xgb.ok());
+  auto m = TrainTiny(x, y, 20, 3);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  const std::vector<float> margin = MarginsMatchingXgboost(*m, x);
+  ASSERT_EQ(margin.size(), 400u);
   for (int i = 0; i < 400; ++i) {
-    ASSERT_NEAR(margin[i], (*xgb)[i], 1e-5);
     float c[4];
-    forest->Contributions(&x[i * 3], c);
+    m->forest.Contributions(&x[i * 3], c);
     EXPECT_NEAR(c[0] + c[1] + c[2] + c[3], margin[i], 1e-4);
   }
   EXPECT_FALSE(model::Forest::FromXgboostJson("{\"learner\":{}}").ok());
@@ -126,22 +149,18 @@ TEST(Forest, FlatWalkMatchesXgboostOnTiesZerosAndInfinities) {
     x.insert(x.end(), {a, b, c});
     y.push_back((a > 0.f) != (b > 0.6f) || c == 3.f);
   }
-  model::GbtParams p;
-  p.trees = 30;
-  p.max_depth = 4;
-  p.threads = 1;
-  auto booster = model::XgbBooster::Train(x.data(), 600, 3, y.data(), nullptr, p);
-  ASSERT_TRUE(booster.ok());
-  const std::string json = *booster->ToJson();
-  auto forest = model::Forest::FromXgboostJson(json);
-  ASSERT_TRUE(forest.ok());
+  auto m = TrainTiny(x, y, 30, 4);
+  ASSERT_TRUE(m.ok()) << m.status().message();
   // Every split threshold of the model, each used as a feature value, plus the edge values.
   std::vector<float> values = {0.f, -0.f, std::numeric_limits<float>::infinity(),
                                -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
                                std::numeric_limits<float>::denorm_min()};
-  auto trees = nlohmann::json::parse(json)["learner"]["gradient_booster"]["model"]["trees"];
+  auto json = m->booster.ToJson();
+  ASSERT_TRUE(json.ok());
+  const auto trees = nlohmann::json::parse(*json)["learner"]["gradient_booster"]["model"]["trees"];
   for (const auto& t : trees)
     for (float v : t["split_conditions"].get<std::vector<float>>()) values.push_back(v);
+  ASSERT_GT(values.size(), 6u + 30u) << "every tree adds its split thresholds";
   std::vector<float> rows;
   const size_t n = values.size();
   for (size_t i = 0; i < n; ++i)
@@ -150,14 +169,7 @@ TEST(Forest, FlatWalkMatchesXgboostOnTiesZerosAndInfinities) {
       r[f] = values[i];
       rows.insert(rows.end(), r, r + 3);
     }
-  const size_t nrows = rows.size() / 3;
-  std::vector<float> margin(nrows);
-  forest->PredictMargin(rows.data(), nrows, 3, margin.data());
-  auto xgb = booster->Predict(rows.data(), nrows, 3, model::PredictType::kMargin, 1);
-  ASSERT_TRUE(xgb.ok());
-  for (size_t i = 0; i < nrows; ++i)
-    ASSERT_NEAR(margin[i], (*xgb)[i], 1e-5) << "row " << i << ": " << rows[3 * i] << ", " << rows[3 * i + 1] << ", "
-                                            << rows[3 * i + 2];
+  EXPECT_EQ(MarginsMatchingXgboost(*m, rows).size(), rows.size() / 3);
 }
 
 }  // namespace
