@@ -477,11 +477,14 @@ int Train(int argc, char** argv, int first) {
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
       "  --threads T            threads (default 2)\n"
       "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points\n"
-      "                         and the manifest model are made again (same --data and --seed as MODEL)\n";
-  Args args(argc, argv, first, {"help"});
+      "                         and the manifest model are made again (same --data and --seed as MODEL)\n"
+      "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
+      "                         candidate region from its shape, class evidence and the density and\n"
+      "                         z_eff in and around it (fitted on the validation split, 5 folds)\n";
+  Args args(argc, argv, first, {"help", "verifier"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "threats", "tip-seed",
                                 "tip-rate", "validation-share", "validation-data", "validation-calibration",
-                                "max-scans", "max-minutes", "threads", "init", "help"},
+                                "max-scans", "max-minutes", "threads", "init", "verifier", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -524,6 +527,7 @@ int Train(int argc, char** argv, int first) {
   o.max_scans = max_scans;
   o.init_path = args.Get("init", "");
   o.threads = static_cast<int>(threads);
+  o.verifier = args.Has("verifier");
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;
@@ -581,7 +585,10 @@ int Train(int argc, char** argv, int first) {
               static_cast<long long>(report.validation_scans));
   std::printf("operating points (probability that scores 0.5):");
   for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
-  std::printf("\n\nvalidation (the split that chose the operating points):\n%s\n%s", report.validation_table.c_str(),
+  if (!report.network_validation_table.empty())
+    std::printf("\n\nvalidation, network alone (its own operating points):\n%s", report.network_validation_table.c_str());
+  std::printf("\n\nvalidation (the split that chose the operating points%s):\n%s\n%s",
+              report.network_validation_table.empty() ? "" : "; verifier out of fold", report.validation_table.c_str(),
               report.manifest_table.c_str());
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;

@@ -68,9 +68,12 @@ class Detector {
   const DetectorOptions& options() const;
   int64_t parameters() const;
   // The probability the network must reach for a detection to score 0.5: per threat class (in
-  // threat_classes() order), and the one a model without per-class points uses for all.
+  // threat_classes() order), and the one a model without per-class points uses for all. With a
+  // verifier (second stage) the per-class points are the verifier's probabilities instead.
   double operating_probability() const;
   std::vector<double> class_operating_probabilities() const;
+  // Whether the model has the second stage that re-scores each candidate region.
+  bool has_verifier() const;
 
   struct Impl;
 
@@ -118,11 +121,15 @@ struct DetectorTrainOptions {
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;
+  // Fit the second stage: a gradient-boosted verifier that re-scores each candidate region from
+  // region-level and input-channel features, trained on the validation split (5 folds by scan),
+  // with its own operating points from out-of-fold probabilities.
+  bool verifier = false;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 
 struct TrainProgress {
-  std::string phase;  // "loading", "training", "validating", "manifest"
+  std::string phase;  // "loading", "training", "validating", "verifier", "manifest"
   int epoch = 0, epochs = 0;
   int64_t done = 0, total = 0;  // steps in this epoch, or scans while loading
   double loss = 0;              // running mean over the epoch
@@ -137,6 +144,9 @@ struct DetectorTrainReport {
   std::vector<std::pair<std::string, double>> class_operating_probability;
   int64_t parameters = 0;
   std::string validation_table;  // the evaluation of the validation split, as text
+  // With a verifier: the network alone on the same split (validation_table is then the verifier's,
+  // from out-of-fold probabilities).
+  std::string network_validation_table;
   std::string manifest_table;    // the manifest model's cross-validated figures
 };
 

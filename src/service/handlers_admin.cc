@@ -364,6 +364,7 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                          {"threat_classes", detector->threat_classes()},
                          {"operating_probability", detector->operating_probability()},
                          {"class_operating_probability", per_class},
+                         {"verifier", detector->has_verifier()},
                          {"manifest", detector->manifest() != nullptr}};
   }
   json out = {

@@ -176,6 +176,18 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   ASSERT_EQ(meta2["trained"]["sources"].size(), 2u) << meta2.dump();
   EXPECT_EQ(meta2["trained"]["sources"][0]["validation_only"], false);
   EXPECT_EQ(meta2["trained"]["sources"][1]["validation_only"], true);
+  EXPECT_FALSE((*ops2)->has_verifier());
+
+  // The second stage asked for on a validation split with no true region (a one-epoch network):
+  // refused in the report, and the model is written without it.
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "ops3.pt").string() + init + " --verifier", dir_ / "ops3.log"), 0)
+      << testing::ReadBytes(dir_ / "ops3.log");
+  const std::string log3 = testing::ReadBytes(dir_ / "ops3.log");
+  EXPECT_NE(log3.find("verifier not fitted: too few true and false regions"), std::string::npos) << log3;
+  auto ops3 = Detector::Load((dir_ / "ops3.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(ops3.ok()) << ops3.status().message();
+  EXPECT_FALSE((*ops3)->has_verifier());
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/detect_internal.h"
 #include "xray/detect/features.h"
+#include "xray/detect/verifier.h"
 
 namespace clearsight {
 namespace {
@@ -265,6 +266,130 @@ TEST(DetectorOperatingPoints, SpendTheCleanAlarmBudgetWhereItFindsMostThreats) {
   op = xray::ChooseClassOperatingPoints({{0.9995, 0.6, -1}}, {{0.7, 0.65}}, 0.3, 0.999, 1);
   EXPECT_GT(op[0], 0.6);
   EXPECT_LE(op[0], 0.65);
+}
+
+// An input grid (kFeatureChannels x 2oh x 2ow) with the given density and z_eff channels inside
+// output cells [y0, y1) x [x0, x1) and outside them.
+std::vector<float> InputGrid(int oh, int ow, int y0, int x0, int y1, int x1, float d_in, float d_out, float z_in,
+                             float z_out) {
+  const int gh = 2 * oh, gw = 2 * ow;
+  std::vector<float> g(static_cast<size_t>(xray::kFeatureChannels) * gh * gw, 0.f);
+  for (int y = 0; y < gh; ++y)
+    for (int x = 0; x < gw; ++x) {
+      const bool in = y >= 2 * y0 && y < 2 * y1 && x >= 2 * x0 && x < 2 * x1;
+      const size_t i = static_cast<size_t>(y) * gw + x;
+      g[i] = in ? d_in : d_out;                                     // log1p density mean
+      g[static_cast<size_t>(gh) * gw + i] = (in ? d_in : d_out) + 0.1f;  // log1p density max
+      g[2 * static_cast<size_t>(gh) * gw + i] = in ? z_in : z_out;  // z_eff
+    }
+  return g;
+}
+
+float Feature(const xray::Candidate& c, const std::string& name) {
+  for (int i = 0; i < xray::kRegionFeatures; ++i)
+    if (name == xray::kRegionFeatureNames[i]) return c.features[i];
+  ADD_FAILURE() << "no feature " << name;
+  return 0;
+}
+
+TEST(DetectorVerifier, RegionFeaturesSeeShapeClassEvidenceAndContrastWithTheSurroundings) {
+  const int oh = kGridH, ow = kGridW;
+  std::vector<float> t, g;
+  KnifeAndCurrency(&t, &g);  // knife on output cells y 2..5, x 4..9 at 0.8
+  const auto grid = InputGrid(oh, ow, 2, 4, 6, 10, 1.0f, 0.2f, 0.5f, -0.25f);
+  std::vector<xray::Candidate> c;
+  xray::DecodeCandidates(t, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{grid.data(), 2 * oh, 2 * ow}, &c);
+  ASSERT_EQ(c.size(), 2u);
+  const xray::Candidate& knife = c[0].detection.threat_class == "knife" ? c[0] : c[1];
+  ASSERT_EQ(knife.detection.threat_class, "knife");
+  EXPECT_FLOAT_EQ(knife.detection.score, 0.8f) << "the class's peak probability, before any operating point";
+  EXPECT_EQ(knife.cls, 3u);
+  EXPECT_FLOAT_EQ(Feature(knife, "class"), 3.f);
+  EXPECT_FLOAT_EQ(Feature(knife, "class_peak"), 0.8f);
+  EXPECT_FLOAT_EQ(Feature(knife, "class_share"), 1.f);
+  EXPECT_FLOAT_EQ(Feature(knife, "other_class_peak"), 0.f);
+  EXPECT_NEAR(Feature(knife, "short_side_mm"), 4 * 8 * 0.7, 1e-4);
+  EXPECT_NEAR(Feature(knife, "long_side_mm"), 6 * 8 * 0.7, 1e-4);
+  EXPECT_FLOAT_EQ(Feature(knife, "fill"), 1.f);
+  EXPECT_NEAR(Feature(knife, "log_cells"), std::log(24.0), 1e-5);
+  // A uniform block, denser and of higher z_eff than what surrounds it, with a sharp edge.
+  EXPECT_FLOAT_EQ(Feature(knife, "density_mean"), 1.f);
+  EXPECT_FLOAT_EQ(Feature(knife, "ring_density_mean"), 0.2f);
+  EXPECT_NEAR(Feature(knife, "density_contrast"), 0.8, 1e-6);
+  EXPECT_NEAR(Feature(knife, "z_eff_contrast"), 0.75, 1e-6);
+  EXPECT_NEAR(Feature(knife, "edge_step"), 0.8, 1e-6);
+  EXPECT_NEAR(Feature(knife, "texture"), 0.0, 1e-6);
+  EXPECT_NEAR(Feature(knife, "density_std"), 0.0, 1e-3);
+  EXPECT_NEAR(Feature(knife, "density_max"), 1.1, 1e-6);
+  // Without the input grid, the grid's features are missing, the network's are not.
+  xray::DecodeCandidates(t, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{}, &c);
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_TRUE(std::isnan(Feature(c[0], "density_mean")));
+  EXPECT_FALSE(std::isnan(Feature(c[0], "class_peak")));
+}
+
+TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
+  // Regions are true threats when they stand out from their surroundings (density contrast > 0.3),
+  // whatever the network's peak says; 5 folds.
+  std::vector<float> x, labels;
+  std::vector<int> fold;
+  uint64_t state = 12345;
+  auto uniform = [&] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<float>((state >> 11) * (1.0 / 9007199254740992.0));
+  };
+  int contrast = -1;
+  for (int i = 0; i < xray::kRegionFeatures; ++i)
+    if (std::string(xray::kRegionFeatureNames[i]) == "density_contrast") contrast = i;
+  ASSERT_GE(contrast, 0);
+  for (int r = 0; r < 1500; ++r) {
+    std::vector<float> row(xray::kRegionFeatures);
+    for (auto& v : row) v = uniform();
+    row[0] = static_cast<float>(r % 7);
+    row[contrast] = uniform() * 1.2f - 0.2f;
+    x.insert(x.end(), row.begin(), row.end());
+    labels.push_back(row[contrast] > 0.3f ? 1.f : 0.f);
+    fold.push_back(r % 5);
+  }
+  auto fit = xray::FitRegionVerifier(x, labels, fold, 5, 1, 1);
+  ASSERT_TRUE(fit.ok()) << fit.status().message();
+  ASSERT_EQ(fit->out_of_fold.size(), labels.size());
+  // Out of fold it separates the two (each row predicted by trees that never saw it).
+  int right = 0;
+  for (size_t i = 0; i < labels.size(); ++i) right += (fit->out_of_fold[i] > 0.5f) == (labels[i] > 0.5f);
+  EXPECT_GT(right, 0.95 * labels.size());
+
+  auto forest = model::Forest::FromXgboostJson(fit->booster_json);
+  ASSERT_TRUE(forest.ok()) << forest.status().message();
+  xray::RegionVerifier verifier{std::move(*forest), std::vector<double>(ThreatClasses().size(), 0.5)};
+  // The same network output over a block that stands out, and over one that does not: the network
+  // alone scores both alike, the verifier only the first.
+  const int oh = kGridH, ow = kGridW;
+  std::vector<float> t, g;
+  KnifeAndCurrency(&t, &g);
+  const auto stands_out = InputGrid(oh, ow, 2, 4, 6, 10, 1.0f, 0.2f, 0.5f, -0.25f);
+  const auto blends_in = InputGrid(oh, ow, 2, 4, 6, 10, 0.4f, 0.4f, 0.0f, 0.0f);
+  DetectionResult a, b, plain;
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &a,
+                      xray::GridView{stands_out.data(), 2 * oh, 2 * ow}, &verifier);
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &b,
+                      xray::GridView{blends_in.data(), 2 * oh, 2 * ow}, &verifier);
+  xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &plain);
+  auto knife_score = [](const DetectionResult& r) {
+    for (const auto& d : r.detections)
+      if (d.threat_class == "knife") return d.score;
+    return -1.0;
+  };
+  EXPECT_GT(knife_score(plain), 0.5);
+  EXPECT_GT(knife_score(a), 0.5);
+  EXPECT_LT(knife_score(b), 0.5);
+  EXPECT_GE(knife_score(b), 0.0) << "still reported below the operating point";
+
+  // Too few true (or false) regions: a clear refusal.
+  auto few = xray::FitRegionVerifier(std::vector<float>(20 * xray::kRegionFeatures, 0.f), std::vector<float>(20, 0.f),
+                                     std::vector<int>(20, 0), 5, 1, 1);
+  ASSERT_FALSE(few.ok());
+  EXPECT_NE(few.status().message().find("too few"), std::string::npos) << few.status().message();
 }
 
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {

@@ -7,6 +7,7 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/features.h"
+#include "xray/detect/verifier.h"
 
 namespace clearsight::xray {
 
@@ -42,11 +43,18 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
                                                const std::vector<std::vector<double>>& threats, double floor_p,
                                                double cap_p, size_t allowed);
 
-// Detections and goods shares from the network's output grids (softmax planes, oh x ow cells of
-// kOutCellPx pixels) for a scan of width x height pixels.
+// Regions of the threat output grid (oh x ow cells of kOutCellPx pixels) and the classes proposed
+// for each, before operating points; region features from `grid` when it has data.
+void DecodeCandidates(const std::vector<float>& threat_prob, int oh, int ow, int width, int height, double pixel_mm,
+                      const DetectorMeta& meta, const GridView& grid, std::vector<Candidate>* out);
+
+// Detections and goods shares from the network's output grids (softmax planes) for a scan of
+// width x height pixels. With a verifier (and the input grid) each candidate's score comes from
+// the verifier's probability and its operating points, else from the network's peak probability
+// and meta's points.
 void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
                    int width, int height, double pixel_mm, const DetectorMeta& meta, double min_score,
-                   DetectionResult* out);
+                   DetectionResult* out, const GridView& grid = {}, const RegionVerifier* verifier = nullptr);
 
 // One scan's ground truth and results, for the evaluation.
 struct EvalScan {

@@ -32,13 +32,11 @@ double ProbabilityFromScore(double s, double op) {
   return op + (s - 0.5) * 2 * (1 - op);
 }
 
-void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
-                   int width, int height, double pixel_mm, const DetectorMeta& meta, double min_score,
-                   DetectionResult* out) {
-  out->detections.clear();
+void DecodeCandidates(const std::vector<float>& threat_prob, int oh, int ow, int width, int height, double pixel_mm,
+                      const DetectorMeta& meta, const GridView& grid, std::vector<Candidate>* out) {
+  out->clear();
   const size_t plane = static_cast<size_t>(oh) * ow;
   const int nt = static_cast<int>(meta.threat_classes.size());
-  const int ng = static_cast<int>(meta.goods_classes.size());
   // Only the cells that map into the scan (the grid is padded with air).
   const int vh = std::min(oh, (height + kOutCellPx - 1) / kOutCellPx);
   const int vw = std::min(ow, (width + kOutCellPx - 1) / kOutCellPx);
@@ -86,21 +84,46 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
         }
       }
       if (cells.size() < 2) continue;  // a single cell (8x8 px) is noise, not a threat
-      Detection d;
+      Candidate cand;
+      Detection& d = cand.detection;
       d.x0 = x0 * kOutCellPx;
       d.y0 = y0 * kOutCellPx;
       d.x1 = std::min(width, x1 * kOutCellPx);
       d.y1 = std::min(height, y1 * kOutCellPx);
       const int best = static_cast<int>(std::max_element(sum.begin(), sum.end()) - sum.begin());
       // The best class, and a second one when the region is split between two (a pistol frame
-      // read as a firearm part): both are reported, each with its own peak.
+      // read as a firearm part): both are proposed, each with its own peak.
       for (int k = 0; k < nt; ++k) {
         if (k != best && !(sum[k] >= 0.3 * sum[best] && peak[k] >= region_p)) continue;
         d.threat_class = meta.threat_classes[k];
-        d.score = ScoreFromProbability(peak[k], meta.OperatingProbability(static_cast<size_t>(k)));
-        if (d.score >= min_score) out->detections.push_back(d);
+        d.score = peak[k];
+        cand.cls = static_cast<size_t>(k);
+        RegionFeatures(threat_prob, oh, ow, nt, cells, cand.cls, x0, y0, x1, y1, pixel_mm, grid, cand.features.data());
+        out->push_back(cand);
       }
     }
+}
+
+void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                   int width, int height, double pixel_mm, const DetectorMeta& meta, double min_score,
+                   DetectionResult* out, const GridView& grid, const RegionVerifier* verifier) {
+  out->detections.clear();
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  const int ng = static_cast<int>(meta.goods_classes.size());
+  const int vh = std::min(oh, (height + kOutCellPx - 1) / kOutCellPx);
+  const int vw = std::min(ow, (width + kOutCellPx - 1) / kOutCellPx);
+  if (verifier && !grid.data) verifier = nullptr;  // its features need the input grid
+  std::vector<Candidate> candidates;
+  DecodeCandidates(threat_prob, oh, ow, width, height, pixel_mm, meta, verifier ? grid : GridView{}, &candidates);
+  std::vector<float> verified;
+  if (verifier) verifier->Predict(candidates, &verified);
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    Detection d = candidates[i].detection;
+    const size_t k = candidates[i].cls;
+    d.score = verifier ? ScoreFromProbability(verified[i], verifier->class_operating_probability[k])
+                       : ScoreFromProbability(d.score, meta.OperatingProbability(k));
+    if (d.score >= min_score) out->detections.push_back(std::move(d));
+  }
   std::stable_sort(out->detections.begin(), out->detections.end(),
                    [](const Detection& a, const Detection& b) { return a.score > b.score; });
 
@@ -129,6 +152,7 @@ struct Detector::Impl {
   std::string meta_json;
   DetectorOptions options;
   std::optional<ManifestModel> manifest;
+  std::optional<xray::RegionVerifier> verifier;  // the second stage, when the model has one
 };
 
 Detector::Detector() : impl_(std::make_unique<Impl>()) {}
@@ -171,6 +195,30 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
     return Status::DataLoss(path + ": network outputs do not match the class lists");
   if (!(im.meta.operating_probability > 0 && im.meta.operating_probability < 1))
     return Status::DataLoss(path + ": operating probability out of range");
+  if (m.contains("verifier")) {
+    const json& v = m["verifier"];
+    try {
+      if (v.at("features").get<std::vector<std::string>>() !=
+          std::vector<std::string>(std::begin(xray::kRegionFeatureNames), std::end(xray::kRegionFeatureNames)))
+        return Status::DataLoss(path +
+                                ": the model's verifier expects other region features than this build computes");
+      auto forest = model::Forest::FromXgboostJson(v.at("booster").dump());
+      if (!forest.ok()) return forest.status().WithContext(path + ": verifier: ");
+      if (forest->num_features() != xray::kRegionFeatures)
+        return Status::DataLoss(path + ": verifier trees have " + std::to_string(forest->num_features()) +
+                                " features, expected " + std::to_string(xray::kRegionFeatures));
+      xray::RegionVerifier rv{std::move(*forest), {}};
+      for (const auto& c : im.meta.threat_classes) {
+        const double p = v.at("class_operating_probability").at(c).get<double>();
+        if (!(p > 0 && p < 1))
+          return Status::DataLoss(path + ": verifier operating probability of " + c + " out of range");
+        rv.class_operating_probability.push_back(p);
+      }
+      im.verifier = std::move(rv);
+    } catch (const std::exception& e) {
+      return Status::DataLoss(path + ": bad verifier metadata: " + e.what());
+    }
+  }
   if (m.contains("manifest") && m["manifest"].is_object()) {
     auto mm = ManifestModel::FromJson(m["manifest"].dump());
     if (!mm.ok()) return mm.status().WithContext(path + ": manifest model: ");
@@ -189,7 +237,8 @@ Status Detector::Detect(const ScanAnalysis& analysis, DetectionResult* out) cons
   CS_RETURN_IF_ERROR(impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp));
   const auto t2 = clock::now();
   xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height, analysis.pixel_mm,
-                      impl_->meta, impl_->options.min_score, out);
+                      impl_->meta, impl_->options.min_score, out, xray::GridView{grid.data.data(), grid.gh, grid.gw},
+                      impl_->verifier ? &*impl_->verifier : nullptr);
   const auto t3 = clock::now();
   out->ms_features = std::chrono::duration<double, std::milli>(t1 - t0).count();
   out->ms_network = std::chrono::duration<double, std::milli>(t2 - t1).count();
@@ -210,7 +259,9 @@ const std::string& Detector::metadata_json() const { return impl_->meta_json; }
 const DetectorOptions& Detector::options() const { return impl_->options; }
 int64_t Detector::parameters() const { return impl_->net->parameters(); }
 double Detector::operating_probability() const { return impl_->meta.operating_probability; }
+bool Detector::has_verifier() const { return impl_->verifier.has_value(); }
 std::vector<double> Detector::class_operating_probabilities() const {
+  if (impl_->verifier) return impl_->verifier->class_operating_probability;
   std::vector<double> out;
   for (size_t k = 0; k < impl_->meta.threat_classes.size(); ++k) out.push_back(impl_->meta.OperatingProbability(k));
   return out;

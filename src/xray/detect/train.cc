@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -416,12 +417,16 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.goods_classes = goods_classes;
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
   std::vector<DetectionResult> val_results(val_idx.size());
+  std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
   for (size_t i = 0; i < val_idx.size(); ++i) {
     const Sample& s = samples[val_idx[i]];
     FullInput(s, &input);
     CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
     xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
+    if (o.verifier)
+      xray::DecodeCandidates(tp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
+                             xray::GridView{input.data(), s.gh, s.gw}, &val_candidates[i]);
     if (progress && (i % 20 == 0 || i + 1 == val_idx.size())) {
       TrainProgress p;
       p.phase = "validating";
@@ -440,48 +445,110 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   auto class_index = [&](const std::string& c) {
     return static_cast<size_t>(std::find(threat_classes.begin(), threat_classes.end(), c) - threat_classes.begin());
   };
-  std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
+  // Per class: the highest score on each clean parcel, the best matching one of each true threat.
+  // `dets(i)` gives validation scan i's detections, scored as probabilities.
   size_t clean_scans = 0;
-  for (size_t i = 0; i < val_idx.size(); ++i) {
-    const Sample& s = samples[val_idx[i]];
-    if (s.truth_threats.empty()) {
-      for (size_t k = 0; k < nc; ++k) {
-        double m = -1;
-        for (const auto& d : val_results[i].detections)
-          if (d.threat_class == threat_classes[k]) m = std::max(m, d.score);
-        clean_scores[k].push_back(m);
-      }
-      ++clean_scans;
-    }
-    for (const auto& t : s.truth_threats) {
-      const size_t k = class_index(t.threat_class);
-      if (k == nc) continue;
-      double best = -1;
-      for (const auto& d : val_results[i].detections)
-        if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= eo.min_iou)
-          best = std::max(best, d.score);
-      threat_scores[k].push_back(best);
-    }
-  }
+  for (size_t i : val_idx) clean_scans += samples[i].truth_threats.empty();
   const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
-  meta.class_operating_probability =
-      xray::ChooseClassOperatingPoints(clean_scores, threat_scores, meta.region_probability, 0.999, allowed);
+  auto choose_points = [&](const std::function<const std::vector<Detection>&(size_t)>& dets, double floor_p) {
+    std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
+    for (size_t i = 0; i < val_idx.size(); ++i) {
+      const Sample& s = samples[val_idx[i]];
+      if (s.truth_threats.empty())
+        for (size_t k = 0; k < nc; ++k) {
+          double m = -1;
+          for (const auto& d : dets(i))
+            if (d.threat_class == threat_classes[k]) m = std::max(m, d.score);
+          clean_scores[k].push_back(m);
+        }
+      for (const auto& t : s.truth_threats) {
+        const size_t k = class_index(t.threat_class);
+        if (k == nc) continue;
+        double best = -1;
+        for (const auto& d : dets(i))
+          if (d.threat_class == t.threat_class && xray::DetectionIou(d, t) >= eo.min_iou) best = std::max(best, d.score);
+        threat_scores[k].push_back(best);
+      }
+    }
+    return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed);
+  };
+  auto evaluate = [&](const std::function<const std::vector<Detection>&(size_t)>& dets,
+                      const std::vector<double>& points) {
+    std::vector<xray::EvalScan> eval_scans;
+    for (size_t i = 0; i < val_idx.size(); ++i) {
+      xray::EvalScan e;
+      e.scan_id = samples[val_idx[i]].scan_id;
+      e.threats = samples[val_idx[i]].truth_threats;
+      e.has_result = true;
+      for (auto d : dets(i)) {
+        d.score = xray::ScoreFromProbability(d.score, points[class_index(d.threat_class)]);
+        e.detections.push_back(d);
+      }
+      eval_scans.push_back(std::move(e));
+    }
+    return xray::EvaluateScans(eval_scans, threat_classes, eo);
+  };
+  auto network_dets = [&](size_t i) -> const std::vector<Detection>& { return val_results[i].detections; };
+  meta.class_operating_probability = choose_points(network_dets, meta.region_probability);
   meta.operating_probability =
       *std::min_element(meta.class_operating_probability.begin(), meta.class_operating_probability.end());
-  std::vector<xray::EvalScan> eval_scans;
-  for (size_t i = 0; i < val_idx.size(); ++i) {
-    xray::EvalScan e;
-    e.scan_id = samples[val_idx[i]].scan_id;
-    e.threats = samples[val_idx[i]].truth_threats;
-    e.has_result = true;
-    for (auto d : val_results[i].detections) {
-      const size_t k = class_index(d.threat_class);
-      d.score = xray::ScoreFromProbability(d.score, meta.OperatingProbability(k));
-      e.detections.push_back(d);
+  DetectionEval val_eval = evaluate(network_dets, meta.class_operating_probability);
+
+  // The second stage: a verifier over each candidate region, fitted on the validation split
+  // (folds by scan); its operating points and figures come from out-of-fold probabilities.
+  json verifier_json = nullptr;
+  std::string network_table, verifier_note;
+  std::vector<double> verifier_points;
+  if (o.verifier) {
+    if (progress) {
+      TrainProgress p;
+      p.phase = "verifier";
+      p.epoch = p.epochs = epochs;
+      p.elapsed_s = elapsed();
+      progress(p);
     }
-    eval_scans.push_back(std::move(e));
+    constexpr int kFolds = 5;
+    std::vector<float> x, labels;
+    std::vector<int> fold;
+    for (size_t i = 0; i < val_idx.size(); ++i) {
+      const Sample& s = samples[val_idx[i]];
+      const int f = static_cast<int>(HashId(s.scan_id + "/verifier") % kFolds);
+      for (const auto& c : val_candidates[i]) {
+        bool hit = false;
+        for (const auto& t : s.truth_threats)
+          hit = hit || (t.threat_class == c.detection.threat_class && xray::DetectionIou(c.detection, t) >= eo.min_iou);
+        x.insert(x.end(), c.features.begin(), c.features.end());
+        labels.push_back(hit ? 1.f : 0.f);
+        fold.push_back(f);
+      }
+    }
+    auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads);
+    if (!fitted.ok()) {
+      verifier_note = "verifier not fitted: " + fitted.status().message() + "\n";
+    } else {
+      const xray::VerifierFit& fit = *fitted;
+      std::vector<std::vector<Detection>> verified(val_idx.size());
+      size_t row = 0;
+      for (size_t i = 0; i < val_idx.size(); ++i)
+        for (const auto& c : val_candidates[i]) {
+          Detection d = c.detection;
+          d.score = fit.out_of_fold[row++];
+          verified[i].push_back(std::move(d));
+        }
+      auto verified_dets = [&](size_t i) -> const std::vector<Detection>& { return verified[i]; };
+      verifier_points = choose_points(verified_dets, 0.01);
+      network_table = val_eval.ToTable();
+      val_eval = evaluate(verified_dets, verifier_points);
+      json per_class = json::object();
+      for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = verifier_points[k];
+      verifier_json = {{"features", std::vector<std::string>(std::begin(xray::kRegionFeatureNames),
+                                                             std::end(xray::kRegionFeatureNames))},
+                       {"class_operating_probability", per_class},
+                       {"validation_regions", labels.size()},
+                       {"folds", kFolds},
+                       {"booster", json::parse(fit.booster_json)}};
+    }
   }
-  DetectionEval val_eval = xray::EvaluateScans(eval_scans, threat_classes, eo);
 
   // Manifest model from the validation split's honest pairs (the network never trained on them).
   std::string manifest_json, manifest_table;
@@ -585,6 +652,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
+  if (!verifier_json.is_null()) m["verifier"] = verifier_json;
   const std::string tmp = out_path + ".tmp";
   CS_RETURN_IF_ERROR(net->Save(tmp, m.dump()));
   std::error_code ec;
@@ -598,10 +666,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->seconds = elapsed();
     report->operating_probability = meta.operating_probability;
     for (size_t k = 0; k < nc; ++k)
-      report->class_operating_probability.emplace_back(threat_classes[k], meta.class_operating_probability[k]);
+      report->class_operating_probability.emplace_back(
+          threat_classes[k], verifier_points.empty() ? meta.class_operating_probability[k] : verifier_points[k]);
+    report->network_validation_table = network_table;
     report->parameters = net->parameters();
     report->validation_table = val_eval.ToTable();
-    report->manifest_table = manifest_table;
+    report->manifest_table = verifier_note + manifest_table;
   }
   return Status::Ok();
 }

@@ -1,0 +1,64 @@
+// The detector's second stage: a gradient-boosted classifier over each candidate region the
+// network proposes. The network scores single 8x8-px output cells; the verifier sees the whole
+// region at once (its size, shape and fill, how the class evidence is spread over it, the other
+// classes competing for it) and the 4-px input channels in and around it (density and z_eff
+// against the surroundings, texture, the step at its edge), and gives the probability that the
+// region is a true threat of its class. Operating points are then chosen on that probability.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "clearsight/status.h"
+#include "clearsight/xray_detect.h"
+#include "model/forest.h"
+
+namespace clearsight::xray {
+
+inline constexpr int kRegionFeatures = 25;
+extern const char* const kRegionFeatureNames[kRegionFeatures];
+
+// The network's input grid (kFeatureChannels x gh x gw cells of kCellPx pixels); data may be null
+// (then the features from it are NaN).
+struct GridView {
+  const float* data = nullptr;
+  int gh = 0, gw = 0;
+};
+
+// A region of the output grid and one class proposed for it, before any operating point.
+struct Candidate {
+  Detection detection;  // box; score = the class's peak probability over the region
+  size_t cls = 0;       // index into the model's threat classes
+  std::array<float, kRegionFeatures> features{};
+};
+
+// Features of region `cells` (indices into the oh x ow output grid; its box in output cells is
+// [bx0, bx1) x [by0, by1)) for class k, from the threat softmax planes (nt + 1 planes, "none"
+// first) and the input grid.
+void RegionFeatures(const std::vector<float>& threat_prob, int oh, int ow, int nt,
+                    const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
+                    double pixel_mm, const GridView& grid, float* out);
+
+// A trained verifier: the trees and one operating probability per threat class.
+struct RegionVerifier {
+  model::Forest forest;
+  std::vector<double> class_operating_probability;
+  // Probability per candidate that it is a true threat of its class.
+  void Predict(const std::vector<Candidate>& candidates, std::vector<float>* out) const;
+};
+
+// Fits the verifier on rows x kRegionFeatures features with 0/1 labels. Rows are split into
+// `folds` folds by `fold` (0..folds-1, by scan so that a scan's regions stay together): each
+// fold's rows are predicted by trees fitted on the others (`out_of_fold`, for choosing and
+// reporting operating points honestly), then the final trees are fitted on all rows.
+struct VerifierFit {
+  std::string booster_json;  // XGBoost's JSON model
+  std::vector<float> out_of_fold;
+};
+Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
+                                      const std::vector<int>& fold, int folds, uint64_t seed,
+                                      int threads);
+
+}  // namespace clearsight::xray
