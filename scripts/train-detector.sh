@@ -3,9 +3,10 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS] [FINE_TUNE_EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 2-2.5 h on 2 cores: the training sets 15-60 min
-# of simulation (7 GB of compressed scans; 4-5 scans/s on a quiet machine), training about 65 min
-# for 100 epochs and 26 min for the 50 of stage 2, held-out sets and the evaluation 10 min. The
+# Needs a release build (scripts/build.sh). About 2.5-3 h on 2 cores: the training and validation
+# sets 25-70 min of simulation (11 GB of compressed scans; 3-5 scans/s), training about 65 min for
+# 100 epochs and 26 min for the 50 of stage 2, the verifier (stage 3) 6 min, held-out sets and
+# the evaluation 10 min. The
 # model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,6 +40,13 @@ mkdir -p "$W"
   --kvp-high 160 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val_layer160"
 [ -f "$W/val_kvp120/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1006 --kvp-low 120 --kvp-high 180 \
   --dose 0.7 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val_kvp120"
+# As many again for the verifier (stage 3), which learns from the validation scans' regions.
+[ -f "$W/val2_default/declarations.csv" ] ||
+  "$CS" xray simulate --count 1200 --seed 1007 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_default"
+[ -f "$W/val2_layer160/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1008 --scanner dual-layer \
+  --kvp-high 160 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_layer160"
+[ -f "$W/val2_kvp120/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1009 --kvp-low 120 --kvp-high 180 \
+  --dose 0.7 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_kvp120"
 
 # Stage 1: the network from scratch. Stage 2: FT_EPOCHS more at a third of the learning rate,
 # starting from stage 1 (a second warm-up and cosine decay); its operating points and manifest
@@ -48,10 +56,17 @@ CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
 [ -f "$W/detector-stage1.pt" ] ||
   "$CS" xray train --data "$DATA" --calibration "$CALIB" --out "$W/detector-stage1.pt" --seed 1 \
     --epochs "$EPOCHS" --threads 2 | tee "$W/train-stage1-report.txt"
+[ -f "$W/detector-stage2.pt" ] ||
+  "$CS" xray train --data "$DATA" --calibration "$CALIB" \
+    --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120" --validation-calibration "$CALIB" \
+    --init "$W/detector-stage1.pt" --epochs "$FT_EPOCHS" --lr 0.001 --out "$W/detector-stage2.pt" --seed 1 --threads 2 |
+    tee "$W/train-stage2-report.txt"
+# Stage 3: the stage-2 network unchanged (--epochs 0); the verifier, the operating points and the
+# manifest model from the validation split plus both sets of validation-only scans.
 "$CS" xray train --data "$DATA" --calibration "$CALIB" \
-  --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120" --validation-calibration "$CALIB" \
-  --init "$W/detector-stage1.pt" --epochs "$FT_EPOCHS" --lr 0.001 --out "$W/detector.pt" --seed 1 --threads 2 |
-  tee "$W/train-report.txt"
+  --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
+  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2.pt" --epochs 0 --verifier \
+  --out "$W/detector.pt" --seed 1 --threads 2 | tee "$W/train-report.txt"
 
 # Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training (h2's
 # detector type, dual-layer, is in training at another voltage); each scanner calibrated only

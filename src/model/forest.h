@@ -1,8 +1,8 @@
 // A flattened evaluator for gradient-boosted trees trained by XGBoost.
 //
 // Each tree is padded to a complete binary tree of the ensemble's depth and stored as arrays of
-// (feature, threshold) in breadth-first order plus one array of leaves, so evaluation is a fixed
-// number of branch-free steps: node = 2*node + 1 + (x[feature] >= threshold). Rows are evaluated
+// (feature, threshold) in heap order from 1 plus one array of leaves, so evaluation is a fixed
+// number of branch-free steps: node = 2*node + (x[feature] < threshold) (docs/model.md). Rows are evaluated
 // in small interleaved blocks so the dependent loads of several rows overlap (the idea behind
 // QuickScorer and treelite's compiled trees, without code generation). Predictions equal
 // XGBoost's (same float comparisons, same missing-value directions).

@@ -296,9 +296,10 @@ TEST(DetectorVerifier, RegionFeaturesSeeShapeClassEvidenceAndContrastWithTheSurr
   const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
   KnifeAndCurrency(&t, &g);  // knife on output cells y 2..5, x 4..9 at 0.8
+  Block(oh, ow, 4, 0.6f, 0, 0, oh, ow, &g);  // the goods head sees goods class 4 everywhere
   const auto grid = InputGrid(oh, ow, 2, 4, 6, 10, 1.0f, 0.2f, 0.5f, -0.25f);
   std::vector<xray::Candidate> c;
-  xray::DecodeCandidates(t, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{grid.data(), 2 * oh, 2 * ow}, &c);
+  xray::DecodeCandidates(t, g, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{grid.data(), 2 * oh, 2 * ow}, &c);
   ASSERT_EQ(c.size(), 2u);
   const xray::Candidate& knife = c[0].detection.threat_class == "knife" ? c[0] : c[1];
   ASSERT_EQ(knife.detection.threat_class, "knife");
@@ -321,11 +322,15 @@ TEST(DetectorVerifier, RegionFeaturesSeeShapeClassEvidenceAndContrastWithTheSurr
   EXPECT_NEAR(Feature(knife, "texture"), 0.0, 1e-6);
   EXPECT_NEAR(Feature(knife, "density_std"), 0.0, 1e-3);
   EXPECT_NEAR(Feature(knife, "density_max"), 1.1, 1e-6);
+  EXPECT_NEAR(Feature(knife, "goods_seen"), 0.6, 1e-6);
+  EXPECT_FLOAT_EQ(Feature(knife, "goods_top_class"), 4.f);
+  EXPECT_FLOAT_EQ(Feature(knife, "goods_top_share"), 1.f);
   // Without the input grid, the grid's features are missing, the network's are not.
-  xray::DecodeCandidates(t, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{}, &c);
+  xray::DecodeCandidates(t, g, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{}, &c);
   ASSERT_EQ(c.size(), 2u);
   EXPECT_TRUE(std::isnan(Feature(c[0], "density_mean")));
   EXPECT_FALSE(std::isnan(Feature(c[0], "class_peak")));
+  EXPECT_FALSE(std::isnan(Feature(c[0], "goods_seen")));
 }
 
 TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {

@@ -153,6 +153,10 @@ TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
   EXPECT_EQ(detector_->threat_classes(), ThreatClasses());
   EXPECT_GT(detector_->operating_probability(), 0.0);
   EXPECT_LT(detector_->parameters(), 1'000'000) << "small enough to commit";
+  // The second stage, with the figures it was chosen on.
+  EXPECT_TRUE(detector_->has_verifier());
+  EXPECT_GT(m["verifier"]["validation_regions"].get<int64_t>(), 1000);
+  EXPECT_EQ(m["verifier"]["class_operating_probability"].size(), ThreatClasses().size());
 }
 
 }  // namespace

@@ -44,9 +44,11 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
                                                double cap_p, size_t allowed);
 
 // Regions of the threat output grid (oh x ow cells of kOutCellPx pixels) and the classes proposed
-// for each, before operating points; region features from `grid` when it has data.
-void DecodeCandidates(const std::vector<float>& threat_prob, int oh, int ow, int width, int height, double pixel_mm,
-                      const DetectorMeta& meta, const GridView& grid, std::vector<Candidate>* out);
+// for each, before operating points; region features from `grid` when it has data (and from the
+// goods planes when given).
+void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                      int width, int height, double pixel_mm, const DetectorMeta& meta, const GridView& grid,
+                      std::vector<Candidate>* out);
 
 // Detections and goods shares from the network's output grids (softmax planes) for a scan of
 // width x height pixels. With a verifier (and the input grid) each candidate's score comes from

@@ -32,8 +32,9 @@ double ProbabilityFromScore(double s, double op) {
   return op + (s - 0.5) * 2 * (1 - op);
 }
 
-void DecodeCandidates(const std::vector<float>& threat_prob, int oh, int ow, int width, int height, double pixel_mm,
-                      const DetectorMeta& meta, const GridView& grid, std::vector<Candidate>* out) {
+void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                      int width, int height, double pixel_mm, const DetectorMeta& meta, const GridView& grid,
+                      std::vector<Candidate>* out) {
   out->clear();
   const size_t plane = static_cast<size_t>(oh) * ow;
   const int nt = static_cast<int>(meta.threat_classes.size());
@@ -98,7 +99,8 @@ void DecodeCandidates(const std::vector<float>& threat_prob, int oh, int ow, int
         d.threat_class = meta.threat_classes[k];
         d.score = peak[k];
         cand.cls = static_cast<size_t>(k);
-        RegionFeatures(threat_prob, oh, ow, nt, cells, cand.cls, x0, y0, x1, y1, pixel_mm, grid, cand.features.data());
+        RegionFeatures(threat_prob, goods_prob, oh, ow, nt, static_cast<int>(meta.goods_classes.size()), cells,
+                       cand.cls, x0, y0, x1, y1, pixel_mm, grid, cand.features.data());
         out->push_back(cand);
       }
     }
@@ -114,7 +116,8 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
   const int vw = std::min(ow, (width + kOutCellPx - 1) / kOutCellPx);
   if (verifier && !grid.data) verifier = nullptr;  // its features need the input grid
   std::vector<Candidate> candidates;
-  DecodeCandidates(threat_prob, oh, ow, width, height, pixel_mm, meta, verifier ? grid : GridView{}, &candidates);
+  DecodeCandidates(threat_prob, goods_prob, oh, ow, width, height, pixel_mm, meta, verifier ? grid : GridView{},
+                   &candidates);
   std::vector<float> verified;
   if (verifier) verifier->Predict(candidates, &verified);
   for (size_t i = 0; i < candidates.size(); ++i) {

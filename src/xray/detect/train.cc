@@ -425,7 +425,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
     xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
     if (o.verifier)
-      xray::DecodeCandidates(tp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
+      xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                              xray::GridView{input.data(), s.gh, s.gw}, &val_candidates[i]);
     if (progress && (i % 20 == 0 || i + 1 == val_idx.size())) {
       TrainProgress p;

@@ -10,32 +10,10 @@
 
 namespace clearsight::xray {
 
-const char* const kRegionFeatureNames[kRegionFeatures] = {
-    // From the network's output over the region.
-    "class",             // index of the proposed class
-    "class_peak",        // highest probability of the class in one cell
-    "class_mean",        // its mean over the region's cells
-    "class_share",       // its share of all threat-class probability in the region
-    "other_class_peak",  // highest probability of any other threat class
-    "threat_mean",       // mean of 1 - p(none)
-    "log_cells",         // log of the region's output cells
-    "short_side_mm",     // the box's shorter side
-    "long_side_mm",      // its longer side
-    "fill",              // region cells / box cells
-    // From the input channels (4-px cells) inside the region.
-    "density_mean",      // log1p areal density
-    "density_max_mean",  // mean of the per-cell log1p max density
-    "z_eff_mean", "metal_mean", "impenetrable_mean", "density_std", "z_eff_std",
-    "density_max",  // highest per-cell log1p max density
-    // Around it: a ring of the box grown by a quarter of its longer side (at least 2 cells).
-    "ring_density_mean", "ring_z_eff_mean", "ring_metal_mean",
-    "density_contrast",  // inside - ring
-    "z_eff_contrast",
-    "texture",     // mean |density difference| to the right and lower neighbours inside
-    "edge_step"};  // mean density step from the region's border cells to their outside neighbours
+static_assert(kRegionFeatures == 28, "RegionFeatures fills one value per name in kRegionFeatureNames");
 
-void RegionFeatures(const std::vector<float>& threat_prob, int oh, int ow, int nt,
-                    const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
+void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                    int nt, int ng, const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
                     double pixel_mm, const GridView& grid, float* f) {
   const size_t plane = static_cast<size_t>(oh) * ow;
   const double n = static_cast<double>(cells.size());
@@ -65,8 +43,23 @@ void RegionFeatures(const std::vector<float>& threat_prob, int oh, int ow, int n
   f[7] = static_cast<float>(std::min(bw, bh));
   f[8] = static_cast<float>(std::max(bw, bh));
   f[9] = static_cast<float>(n / ((bx1 - bx0) * (by1 - by0)));
+  if (!goods_prob.empty() && ng > 0) {
+    std::vector<double> g(static_cast<size_t>(ng), 0.0);
+    double seen = 0, total = 0;
+    for (int32_t c : cells) {
+      seen += 1.0 - goods_prob[static_cast<size_t>(c)];
+      for (int j = 0; j < ng; ++j) g[j] += goods_prob[static_cast<size_t>(j + 1) * plane + c];
+    }
+    for (double v : g) total += v;
+    const size_t top = static_cast<size_t>(std::max_element(g.begin(), g.end()) - g.begin());
+    f[25] = static_cast<float>(seen / n);
+    f[26] = static_cast<float>(top);
+    f[27] = static_cast<float>(total > 0 ? g[top] / total : 0.0);
+  } else {
+    f[25] = f[26] = f[27] = std::numeric_limits<float>::quiet_NaN();
+  }
   if (!grid.data) {
-    std::fill(f + 10, f + kRegionFeatures, std::numeric_limits<float>::quiet_NaN());
+    std::fill(f + 10, f + 25, std::numeric_limits<float>::quiet_NaN());
     return;
   }
 

@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,43 @@
 
 namespace clearsight::xray {
 
-inline constexpr int kRegionFeatures = 25;
-extern const char* const kRegionFeatureNames[kRegionFeatures];
+// The verifier's features, in order.
+// clang-format off
+inline constexpr const char* kRegionFeatureNames[] = {
+    // From the network's output over the region.
+    "class",              // index of the proposed class
+    "class_peak",         // highest probability of the class in one cell
+    "class_mean",         // its mean over the region's cells
+    "class_share",        // its share of all threat-class probability in the region
+    "other_class_peak",   // highest probability of any other threat class
+    "threat_mean",        // mean of 1 - p(none)
+    "log_cells",          // log of the region's output cells
+    "short_side_mm",      // the box's shorter side
+    "long_side_mm",       // its longer side
+    "fill",               // region cells / box cells
+    // From the input channels (4-px cells) inside the region.
+    "density_mean",       // log1p areal density
+    "density_max_mean",   // mean of the per-cell log1p max density
+    "z_eff_mean",
+    "metal_mean",
+    "impenetrable_mean",
+    "density_std",
+    "z_eff_std",
+    "density_max",        // highest per-cell log1p max density
+    // Around it: a ring of the box grown by a quarter of its longer side (at least 2 cells).
+    "ring_density_mean",
+    "ring_z_eff_mean",
+    "ring_metal_mean",
+    "density_contrast",   // inside - ring
+    "z_eff_contrast",
+    "texture",            // mean |density difference| to the right and lower neighbours inside
+    "edge_step",          // mean density step from the region's border cells to outside neighbours
+    // What the goods head sees there (what the region would be hidden in).
+    "goods_seen",         // mean of 1 - p(no goods)
+    "goods_top_class",    // the goods class with the most probability over the region
+    "goods_top_share"};   // its share of the goods probability
+// clang-format on
+inline constexpr int kRegionFeatures = static_cast<int>(std::size(kRegionFeatureNames));
 
 // The network's input grid (kFeatureChannels x gh x gw cells of kCellPx pixels); data may be null
 // (then the features from it are NaN).
@@ -36,9 +72,9 @@ struct Candidate {
 
 // Features of region `cells` (indices into the oh x ow output grid; its box in output cells is
 // [bx0, bx1) x [by0, by1)) for class k, from the threat softmax planes (nt + 1 planes, "none"
-// first) and the input grid.
-void RegionFeatures(const std::vector<float>& threat_prob, int oh, int ow, int nt,
-                    const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
+// first), the goods softmax planes (ng + 1, may be empty) and the input grid.
+void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
+                    int nt, int ng, const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
                     double pixel_mm, const GridView& grid, float* out);
 
 // A trained verifier: the trees and one operating probability per threat class.
