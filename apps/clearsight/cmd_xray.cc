@@ -1,4 +1,5 @@
 // clearsight xray <subcommand>: thin shells over the X-ray library (include/clearsight/xray_*.h).
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -465,6 +466,7 @@ int Train(int argc, char** argv, int first) {
       "  --batch N              crops per step (default 12)\n"
       "  --crop N               crop size in 4-pixel cells, multiple of 16 (default 96)\n"
       "  --lr X                 peak learning rate (default 0.003; warm-up, cosine decay)\n"
+      "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
       "  --threats DIR          threat library for TIP (xray threats); default: simulated with\n"
       "                         --tip-seed (default seed + 1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
@@ -482,9 +484,10 @@ int Train(int argc, char** argv, int first) {
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n";
   Args args(argc, argv, first, {"help", "verifier"});
-  if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "threats", "tip-seed",
-                                "tip-rate", "validation-share", "validation-data", "validation-calibration",
-                                "max-scans", "max-minutes", "threads", "init", "verifier", "help"},
+  if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
+                                "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
+                                "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
+                                "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -528,6 +531,24 @@ int Train(int argc, char** argv, int first) {
   o.init_path = args.Get("init", "");
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
+  const std::string class_weight_arg = args.Get("class-weight");  // Split's views point into it
+  if (args.Has("class-weight"))
+    for (const auto& item : Split(class_weight_arg, ',')) {
+      const size_t eq = item.find('=');
+      double w = 0;
+      if (eq == std::string_view::npos || !ParseDouble(item.substr(eq + 1), &w))
+        return Usage("--class-weight needs CLASS=WEIGHT pairs, e.g. narcotics=2; got \"" + std::string(item) + "\"",
+                     usage);
+      const std::string cls(item.substr(0, eq));
+      const auto& known = ThreatClasses();
+      if (std::find(known.begin(), known.end(), cls) == known.end()) {
+        std::string list;
+        for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
+        return Usage("--class-weight: \"" + cls + "\": not a threat class (" + list + ")", usage);
+      }
+      if (!(w > 0 && w <= 100)) return Usage("--class-weight: the weight of " + cls + " must lie in (0, 100]", usage);
+      o.class_weights.emplace_back(cls, w);
+    }
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;

@@ -110,6 +110,9 @@ struct DetectorTrainOptions {
   int batch = 12;
   int crop_cells = 96;      // training crops of crop x crop input cells (4 px each)
   double learning_rate = 3e-3;
+  // Loss weight of some threat classes relative to the others (e.g. {"narcotics", 2}): the class's
+  // cells count that many times more against "none". Unnamed classes: 1.
+  std::vector<std::pair<std::string, double>> class_weights;
   uint64_t seed = 1;
   int threads = 2;
   int64_t max_scans = 0;    // 0 = all scans of each source

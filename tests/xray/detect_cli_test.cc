@@ -107,6 +107,20 @@ TEST_F(DetectCli, BadUsageIsReported) {
                    " --validation-data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u6.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u6.log").find("--validation-calibration"), std::string::npos)
       << testing::ReadBytes(dir_ / "u6.log");
+  // Class weights: CLASS=WEIGHT pairs of known threat classes, refused before any scan is read.
+  const std::string train = "xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                            (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() + " --class-weight ";
+  EXPECT_EQ(RunCli(train + "narcotics", dir_ / "u7.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u7.log").find("CLASS=WEIGHT"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u7.log");
+  EXPECT_EQ(RunCli(train + "narcotics=2,heroin=3", dir_ / "u8.log"), 2);
+  const std::string u8 = testing::ReadBytes(dir_ / "u8.log");
+  EXPECT_NE(u8.find("\"heroin\": not a threat class"), std::string::npos) << u8;
+  EXPECT_EQ(u8.find("loading"), std::string::npos) << "refused before loading: " << u8;
+  EXPECT_EQ(RunCli(train + "knife=0", dir_ / "u9.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u9.log").find("must lie in (0, 100]"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u9.log");
+  EXPECT_FALSE(fs::exists(dir_ / "w.pt"));
 }
 
 // "trained on N scans ...; validation on M scans" from a train report.

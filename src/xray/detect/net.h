@@ -41,6 +41,8 @@ struct NetTrainOptions {
   // relative to the threat head.
   double threat_class_weight = 4.0;
   double goods_loss_weight = 0.5;
+  // Per threat class (threat class k at index k; empty = all 1): a factor on threat_class_weight.
+  std::vector<double> class_weight_factor;
 };
 
 struct NetLoss {

@@ -103,6 +103,8 @@ struct Net::Impl {
     auto [lt, lg] = net->forward(x);
     auto wt = torch::full({c.threat_classes}, static_cast<float>(o.threat_class_weight));
     wt[0] = 1.0f;
+    for (size_t k = 0; k < o.class_weight_factor.size() && static_cast<int64_t>(k) + 1 < c.threat_classes; ++k)
+      wt[static_cast<int64_t>(k) + 1] = static_cast<float>(o.threat_class_weight * o.class_weight_factor[k]);
     namespace F = torch::nn::functional;
     auto loss_t = F::cross_entropy(lt, yt, F::CrossEntropyFuncOptions().weight(wt).ignore_index(-1));
     auto loss_g = F::cross_entropy(lg, yg, F::CrossEntropyFuncOptions().ignore_index(-1));

@@ -255,6 +255,20 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
 
   const std::vector<std::string> goods_classes = GoodsCategoryNames();
   const auto& threat_classes = ThreatClasses();
+  // Loss weights per threat class, checked before the long loading.
+  std::vector<double> class_weight_factor(threat_classes.size(), 1.0);
+  json class_weights_json = json::object();
+  for (const auto& [cls, w] : o.class_weights) {
+    const auto it = std::find(threat_classes.begin(), threat_classes.end(), cls);
+    if (it == threat_classes.end()) {
+      std::string known;
+      for (const auto& c : threat_classes) known += (known.empty() ? "" : ", ") + c;
+      return Status::InvalidArgument("class weight for \"" + cls + "\": not a threat class (" + known + ")");
+    }
+    if (!(w > 0 && w <= 100)) return Status::InvalidArgument("class weight for " + cls + " must lie in (0, 100]");
+    class_weight_factor[static_cast<size_t>(it - threat_classes.begin())] = w;
+    class_weights_json[cls] = w;
+  }
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -357,6 +371,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   }
   xray::NetTrainOptions to;
   to.learning_rate = o.learning_rate;
+  to.class_weight_factor = class_weight_factor;
   const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
   int epochs = o.epochs;
   Rng rng(xray::MixSeed(o.seed, 31));
@@ -645,6 +660,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"batch", o.batch},
                   {"crop_cells", o.crop_cells},
                   {"learning_rate", o.learning_rate},
+                  {"class_weights", class_weights_json},
                   {"threads", o.threads},
                   {"seconds", elapsed()},
                   {"sources", sources_json},
