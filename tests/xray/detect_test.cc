@@ -13,6 +13,7 @@
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/detect_internal.h"
 #include "xray/detect/features.h"
+#include "xray/detect/net.h"
 #include "xray/detect/verifier.h"
 
 namespace clearsight {
@@ -395,6 +396,32 @@ TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
                                      std::vector<int>(20, 0), 5, 1, 1);
   ASSERT_FALSE(few.ok());
   EXPECT_NE(few.status().message().find("too few"), std::string::npos) << few.status().message();
+}
+
+TEST(DetectorNet, ClassWeightsChangeTheLossOnlyWhereTheirClassIsMixedWithOthers) {
+  xray::NetConfig cfg;
+  auto net = xray::Net::Create(cfg, 5);
+  ASSERT_TRUE(net.ok()) << net.status().message();
+  xray::NetBatch b;
+  b.n = 1;
+  b.h = b.w = 16;
+  b.input.resize(static_cast<size_t>(cfg.in_channels) * 16 * 16);
+  for (size_t i = 0; i < b.input.size(); ++i) b.input[i] = static_cast<float>((i * 37) % 11) / 11.0f;
+  b.threat.assign(8 * 8, 0);
+  b.goods.assign(8 * 8, -1);
+  for (int i = 0; i < 16; ++i) b.threat[i] = 1;       // narcotics (class index 0 -> label 1)
+  for (int i = 16; i < 24; ++i) b.threat[i] = 4;      // knife
+  auto loss = [&](const std::vector<double>& factor) {
+    xray::NetTrainOptions o;
+    o.class_weight_factor = factor;
+    xray::NetLoss l;
+    EXPECT_TRUE((*net)->EvalLoss(b, o, 1, &l).ok());
+    return l.threat;
+  };
+  const double plain = loss({});
+  EXPECT_DOUBLE_EQ(loss(std::vector<double>(7, 1.0)), plain) << "factors of 1 are the default";
+  EXPECT_NE(loss({3, 1, 1, 1, 1, 1, 1}), plain) << "narcotics weighted 3x against none and knives";
+  EXPECT_NE(loss({1, 1, 1, 3, 1, 1, 1}), plain);
 }
 
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {
