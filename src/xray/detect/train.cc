@@ -427,6 +427,14 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   }
 
   // ---- Validation: operating point, figures, manifest ----
+  auto report_phase = [&](const char* phase) {  // a phase without steps of its own
+    if (!progress) return;
+    TrainProgress p;
+    p.phase = phase;
+    p.epoch = p.epochs = epochs;
+    p.elapsed_s = elapsed();
+    progress(p);
+  };
   xray::DetectorMeta meta;
   meta.threat_classes = threat_classes;
   meta.goods_classes = goods_classes;
@@ -515,13 +523,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::string network_table, verifier_note;
   std::vector<double> verifier_points;
   if (o.verifier) {
-    if (progress) {
-      TrainProgress p;
-      p.phase = "verifier";
-      p.epoch = p.epochs = epochs;
-      p.elapsed_s = elapsed();
-      progress(p);
-    }
+    report_phase("verifier");
     constexpr int kFolds = 5;
     std::vector<float> x, labels;
     std::vector<int> fold;
@@ -568,13 +570,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   // Manifest model from the validation split's honest pairs (the network never trained on them).
   std::string manifest_json, manifest_table;
   {
-    if (progress) {
-      TrainProgress p;
-      p.phase = "manifest";
-      p.epoch = p.epochs = epochs;
-      p.elapsed_s = elapsed();
-      progress(p);
-    }
+    report_phase("manifest");
     std::map<std::string, Declaration> decls;
     std::map<std::string, std::string> truth_by_scan;
     for (const auto& source : o.sources) {
