@@ -176,6 +176,9 @@ struct ClassEval {
   int64_t detected = 0;         // at min_score
   double rate = 0;              // detected / threats
   std::vector<double> rate_at_alarm;  // per DetectionEvalOptions::alarm_rates
+  // The same, with each alarm rate counted on this class's detections alone (the threshold at
+  // which that share of clean parcels has a detection of this class; narcotics for the 200 g row).
+  std::vector<double> rate_at_class_alarm;
   int64_t false_alarms = 0;     // detections of this class on clean parcels at min_score
   double ap = 0;                // average precision over all scans (IoU >= min_iou)
 };

@@ -455,6 +455,34 @@ TruthObject Threat(const std::string& cls, int x0, int y0, int x1, int y1, doubl
   return t;
 }
 
+TEST(DetectionEvaluation, EachClassCanBeCountedAgainstItsOwnAlarms) {
+  // Clean parcels alarm on currency at 0.8 and on knives at 0.3; a knife threat scores 0.5.
+  std::vector<xray::EvalScan> s(4);
+  for (auto& e : s) e.has_result = true;
+  s[0].detections = {{"currency", 0.8, 0, 0, 10, 10}, {"knife", 0.3, 0, 0, 10, 10}};
+  s[2].threats = {Threat("knife", 0, 0, 100, 100)};
+  s[2].detections = {{"knife", 0.5, 0, 0, 100, 100}};
+  s[3].threats = {Threat("narcotics", 0, 0, 100, 100, 0.5)};
+  s[3].detections = {{"narcotics", 0.2, 0, 0, 100, 100}};
+  DetectionEvalOptions o;
+  o.alarm_rates = {0.0};
+  DetectionEval ev = xray::EvaluateScans(s, ThreatClasses(), o);
+  std::map<std::string, ClassEval> by;
+  for (const auto& c : ev.classes) by[c.name] = c;
+  // No clean parcel may alarm on any class: the threshold sits above the currency at 0.8.
+  EXPECT_DOUBLE_EQ(by["knife"].rate_at_alarm[0], 0.0);
+  // Counted on knives alone, only the clean knife at 0.3 sets the bar: the 0.5 is found.
+  ASSERT_EQ(by["knife"].rate_at_class_alarm.size(), 1u);
+  EXPECT_DOUBLE_EQ(by["knife"].rate_at_class_alarm[0], 1.0);
+  // No clean narcotics detection: any detection of the threat counts, for the 200 g row too.
+  EXPECT_DOUBLE_EQ(by["narcotics"].rate_at_class_alarm[0], 1.0);
+  EXPECT_DOUBLE_EQ(by["narcotics_concealed_200g"].rate_at_class_alarm[0], 1.0);
+  auto j = nlohmann::json::parse(ev.ToJson());
+  for (const auto& c : j["classes"])
+    if (c["class"] == "knife") EXPECT_DOUBLE_EQ(c["detection_rate_at_class_alarm_rate"]["0.000"].get<double>(), 1.0);
+  EXPECT_NE(ev.ToTable().find("its own alarms"), std::string::npos);
+}
+
 TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans) {
   std::vector<xray::EvalScan> s(6);
   for (auto& e : s) e.has_result = true;

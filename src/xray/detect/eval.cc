@@ -121,6 +121,7 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
   };
   std::vector<TruthHit> hits;
   std::vector<double> clean_max;
+  std::vector<std::vector<double>> clean_class_max(nc);  // per class, per clean scan
   int64_t clean_dets = 0;
   std::vector<int64_t> class_fa(nc, 0);
   // Average precision: (score, true positive) per class over all scans.
@@ -140,6 +141,12 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
         }
       }
       clean_max.push_back(m);
+      for (size_t k = 0; k < nc; ++k) {
+        double mk = -1;
+        for (const auto& d : s.detections)
+          if (d.threat_class == threat_classes[k]) mk = std::max(mk, d.score);
+        clean_class_max[k].push_back(mk);
+      }
     } else {
       ++ev.threat_scans;
     }
@@ -178,26 +185,34 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
   ev.alarm_rates = o.alarm_rates;
   for (double r : o.alarm_rates) ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
 
-  auto make_row = [&](const std::string& name, auto&& member) {
+  // A row over the truth threats `member` selects; class k's clean parcels set its own thresholds.
+  auto make_row = [&](const std::string& name, int k, auto&& member) {
     ClassEval c;
     c.name = name;
     c.rate_at_alarm.assign(ev.thresholds.size(), 0.0);
+    c.rate_at_class_alarm.assign(o.alarm_rates.size(), 0.0);
+    std::vector<double> own(o.alarm_rates.size(), 0.0);
+    for (size_t i = 0; i < own.size(); ++i)
+      own[i] = k < 0 || clean_class_max[k].empty() ? 0.0 : ThresholdForRate(clean_class_max[k], o.alarm_rates[i]);
     for (const auto& h : hits) {
       if (!member(h)) continue;
       ++c.threats;
       c.detected += h.best >= o.min_score;
       for (size_t i = 0; i < ev.thresholds.size(); ++i) c.rate_at_alarm[i] += h.best >= 0 && h.best >= ev.thresholds[i];
+      for (size_t i = 0; i < own.size(); ++i) c.rate_at_class_alarm[i] += h.best >= 0 && h.best >= own[i];
     }
     if (c.threats) {
       c.rate = static_cast<double>(c.detected) / c.threats;
       for (auto& r : c.rate_at_alarm) r /= c.threats;
+      for (auto& r : c.rate_at_class_alarm) r /= c.threats;
     }
     return c;
   };
   double ap_sum = 0;
   int ap_n = 0;
   for (size_t k = 0; k < nc; ++k) {
-    ClassEval c = make_row(threat_classes[k], [k](const TruthHit& h) { return h.cls == static_cast<int>(k); });
+    ClassEval c = make_row(threat_classes[k], static_cast<int>(k),
+                           [k](const TruthHit& h) { return h.cls == static_cast<int>(k); });
     c.false_alarms = class_fa[k];
     // All-point interpolated average precision.
     auto& r = ranked[k];
@@ -222,7 +237,8 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     }
     ev.classes.push_back(std::move(c));
   }
-  ev.classes.push_back(make_row("narcotics_concealed_200g", [](const TruthHit& h) { return h.narcotics_200g; }));
+  ev.classes.push_back(make_row("narcotics_concealed_200g", class_index("narcotics"),
+                                [](const TruthHit& h) { return h.narcotics_200g; }));
   ev.map = ap_n ? ap_sum / ap_n : 0;
 
   // Manifest checks.
@@ -286,6 +302,10 @@ std::string DetectionEval::ToJson() const {
     json ra = json::object();
     for (size_t i = 0; i < alarm_rates.size(); ++i) ra[FormatFixed(alarm_rates[i], 3)] = c.rate_at_alarm[i];
     r["detection_rate_at_alarm_rate"] = ra;
+    json rc = json::object();
+    for (size_t i = 0; i < alarm_rates.size() && i < c.rate_at_class_alarm.size(); ++i)
+      rc[FormatFixed(alarm_rates[i], 3)] = c.rate_at_class_alarm[i];
+    r["detection_rate_at_class_alarm_rate"] = rc;
     cls.push_back(r);
   }
   j["classes"] = cls;
@@ -330,6 +350,16 @@ std::string DetectionEval::ToTable() const {
     s += buf;
     for (double r : c.rate_at_alarm) {
       std::snprintf(buf, sizeof buf, " %8.1f%%", 100 * r);
+      s += buf;
+    }
+    s += "\n";
+  }
+  s += "each class against its own alarms (clean parcels with a detection of that class):\n";
+  for (const auto& c : classes) {
+    std::snprintf(buf, sizeof buf, "%-26s", c.name.c_str());
+    s += buf;
+    for (size_t i = 0; i < alarm_rates.size() && i < c.rate_at_class_alarm.size(); ++i) {
+      std::snprintf(buf, sizeof buf, " @%.1f%% %5.1f%%", 100 * alarm_rates[i], 100 * c.rate_at_class_alarm[i]);
       s += buf;
     }
     s += "\n";
