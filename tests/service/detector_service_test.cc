@@ -111,6 +111,7 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_EQ(stats.body["detector"]["threat_classes"].size(), ThreatClasses().size()) << stats.raw;
   EXPECT_GT(stats.body["detector"]["parameters"].get<int64_t>(), 0);
   EXPECT_EQ(stats.body["detector"]["manifest"], true);
+  EXPECT_EQ(stats.body["detector"]["verifier"], true) << "the committed model has the second stage";
   EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size()) << stats.raw;
   EXPECT_EQ(analyst.Get("/api/health").body["detector"], true);
   std::printf("%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon detection\n",
