@@ -68,8 +68,8 @@ class Detector {
   const DetectorOptions& options() const;
   int64_t parameters() const;
   // The probability the network must reach for a detection to score 0.5: per threat class (in
-  // threat_classes() order), and the one a model without per-class points uses for all. With a
-  // verifier (second stage) the per-class points are the verifier's probabilities instead.
+  // threat_classes() order), and the lowest of them (the one point of a model without per-class
+  // points). With a verifier (second stage) both are the verifier's probabilities instead.
   double operating_probability() const;
   std::vector<double> class_operating_probabilities() const;
   // Whether the model has the second stage that re-scores each candidate region.

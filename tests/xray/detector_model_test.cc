@@ -3,6 +3,7 @@
 // 48 parcels and tight enough that a broken model, feature or decoder fails them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 
@@ -157,6 +158,11 @@ TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
   EXPECT_TRUE(detector_->has_verifier());
   EXPECT_GT(m["verifier"]["validation_regions"].get<int64_t>(), 1000);
   EXPECT_EQ(m["verifier"]["class_operating_probability"].size(), ThreatClasses().size());
+  // The points reported are the verifier's, and the lowest of them is the model's one point.
+  const auto ops = detector_->class_operating_probabilities();
+  ASSERT_EQ(ops.size(), ThreatClasses().size());
+  EXPECT_DOUBLE_EQ(ops[0], m["verifier"]["class_operating_probability"][ThreatClasses()[0]].get<double>());
+  EXPECT_DOUBLE_EQ(detector_->operating_probability(), *std::min_element(ops.begin(), ops.end()));
 }
 
 }  // namespace

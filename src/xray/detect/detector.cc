@@ -261,7 +261,12 @@ const ManifestModel* Detector::manifest() const { return impl_->manifest ? &*imp
 const std::string& Detector::metadata_json() const { return impl_->meta_json; }
 const DetectorOptions& Detector::options() const { return impl_->options; }
 int64_t Detector::parameters() const { return impl_->net->parameters(); }
-double Detector::operating_probability() const { return impl_->meta.operating_probability; }
+double Detector::operating_probability() const {
+  if (impl_->verifier)
+    return *std::min_element(impl_->verifier->class_operating_probability.begin(),
+                             impl_->verifier->class_operating_probability.end());
+  return impl_->meta.operating_probability;
+}
 bool Detector::has_verifier() const { return impl_->verifier.has_value(); }
 std::vector<double> Detector::class_operating_probabilities() const {
   if (impl_->verifier) return impl_->verifier->class_operating_probability;
