@@ -478,8 +478,11 @@ TEST(DetectionEvaluation, EachClassCanBeCountedAgainstItsOwnAlarms) {
   EXPECT_DOUBLE_EQ(by["narcotics"].rate_at_class_alarm[0], 1.0);
   EXPECT_DOUBLE_EQ(by["narcotics_concealed_200g"].rate_at_class_alarm[0], 1.0);
   auto j = nlohmann::json::parse(ev.ToJson());
-  for (const auto& c : j["classes"])
-    if (c["class"] == "knife") EXPECT_DOUBLE_EQ(c["detection_rate_at_class_alarm_rate"]["0.000"].get<double>(), 1.0);
+  for (const auto& c : j["classes"]) {
+    if (c["class"] == "knife") {
+      EXPECT_DOUBLE_EQ(c["detection_rate_at_class_alarm_rate"]["0.000"].get<double>(), 1.0);
+    }
+  }
   EXPECT_NE(ev.ToTable().find("its own alarms"), std::string::npos);
 }
 
