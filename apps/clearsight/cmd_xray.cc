@@ -478,8 +478,9 @@ int Train(int argc, char** argv, int first) {
       "  --max-scans N          use the first N scans of each directory only\n"
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
       "  --threads T            threads (default 2)\n"
-      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points\n"
-      "                         and the manifest model are made again (same --data and --seed as MODEL)\n"
+      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points,\n"
+      "                         the manifest model (and with --verifier the verifier) are made again\n"
+      "                         (same --data and --seed as MODEL)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n";
