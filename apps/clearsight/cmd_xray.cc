@@ -483,12 +483,14 @@ int Train(int argc, char** argv, int first) {
       "                         (same --data and --seed as MODEL)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
-      "                         z_eff in and around it (fitted on the validation split, 5 folds)\n";
+      "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
+      "  --region-probability P  threat probability at which output cells join a candidate region\n"
+      "                         (default 0.3; lower proposes fainter objects, for the verifier to judge)\n";
   Args args(argc, argv, first, {"help", "verifier"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "help"},
+                                "region-probability", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -501,8 +503,11 @@ int Train(int argc, char** argv, int first) {
       !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
       !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
-      !args.GetDouble("max-minutes", 0, &o.max_minutes))
+      !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
+      !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
     return Usage("numeric flags need numbers", usage);
+  if (!(o.region_probability >= 0.05 && o.region_probability <= 0.9))
+    return Usage("--region-probability must lie in [0.05, 0.9]", usage);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
@@ -618,12 +623,15 @@ int Train(int argc, char** argv, int first) {
 
 int Eval(int argc, char** argv, int first) {
   const char usage[] =
-      "usage: clearsight xray eval --in DIR --results results.jsonl [--json] [--iou X] [--min-score S]\n\n"
+      "usage: clearsight xray eval --in DIR[,DIR...] --results results.jsonl[,...] [--json] [--iou X]\n"
+      "                           [--min-score S]\n\n"
       "Scores the detections (and manifest checks) in results.jsonl (xray analyze --model ...) against\n"
       "DIR/truth/<scan_id>.json and DIR/declarations_truth.csv: per threat class the detection rate (a\n"
       "threat is found by a detection of its class with IoU >= 0.3) and AP, false alarms per clean scan,\n"
       "detection rates at fixed alarm rates on clean parcels, mAP; misdeclared vs honest flag rates.\n"
-      "Run analyze with --min-score 0.05 so the curves cover every operating point.\n"
+      "Run analyze with --min-score 0.05 so the curves cover every operating point. Several directories,\n"
+      "each with its own results file in the same order, are pooled into one evaluation. Rates come with\n"
+      "95 % Wilson intervals: a few dozen threats cannot tell 80 % from 95 %.\n"
       "  --json          one JSON line instead of the table\n"
       "  --iou X         overlap that counts as found (default 0.3)\n"
       "  --min-score S   the operating point for the headline rates (default 0.5)\n";
@@ -634,7 +642,15 @@ int Eval(int argc, char** argv, int first) {
   if (!args.GetDouble("iou", o.min_iou, &o.min_iou) || !args.GetDouble("min-score", o.min_score, &o.min_score) ||
       !(o.min_iou > 0 && o.min_iou <= 1))
     return Usage("--iou and --min-score need numbers in 0..1", usage);
-  auto ev = EvaluateDetections(args.Get("in"), args.Get("results"), o);
+  const std::string in_arg = args.Get("in"), results_arg = args.Get("results");  // Split's views point into them
+  const auto dirs = Split(in_arg, ','), results = Split(results_arg, ',');
+  if (dirs.size() != results.size())
+    return Usage("--in names " + std::to_string(dirs.size()) + " directories but --results " +
+                     std::to_string(results.size()) + " files; give one results file per directory, in order",
+                 usage);
+  std::vector<std::pair<std::string, std::string>> sets;
+  for (size_t i = 0; i < dirs.size(); ++i) sets.emplace_back(std::string(dirs[i]), std::string(results[i]));
+  auto ev = EvaluateDetections(sets, o);
   if (!ev.ok()) return Fail(ev.status());
   if (args.Has("json")) std::printf("%s\n", ev->ToJson().c_str());
   else std::printf("%s", ev->ToTable().c_str());

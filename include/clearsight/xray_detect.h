@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clearsight/status.h"
@@ -128,6 +129,9 @@ struct DetectorTrainOptions {
   // region-level and input-channel features, trained on the validation split (5 folds by scan),
   // with its own operating points from out-of-fold probabilities.
   bool verifier = false;
+  // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
+  // (8-connected). Lower finds fainter objects and gives the verifier more to reject.
+  double region_probability = 0.3;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 
@@ -197,6 +201,7 @@ struct DetectionEval {
   std::vector<ClassEval> classes;
   double false_alarms_per_clean_scan = 0;  // at min_score
   double clean_alarm_rate = 0;             // share of clean scans with a detection at min_score
+  int64_t clean_alarmed = 0;               // those clean scans
   std::vector<double> alarm_rates, thresholds;  // thresholds[i] gives alarm_rates[i] (or less)
   double map = 0;                          // mean of the classes' AP (classes with threats)
   bool has_manifest = false;
@@ -212,6 +217,9 @@ struct DetectionEval {
 // NotFound when the results or truth are missing; InvalidArgument naming the line that does not
 // parse.
 Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+                                         const DetectionEvalOptions& options = {});
+// Several (data_dir, results) pairs pooled into one evaluation (days, sites or scanners together).
+Result<DetectionEval> EvaluateDetections(const std::vector<std::pair<std::string, std::string>>& sets,
                                          const DetectionEvalOptions& options = {});
 
 }  // namespace clearsight

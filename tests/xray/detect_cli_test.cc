@@ -81,9 +81,30 @@ TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
   EXPECT_TRUE(j["false_alarms_per_clean_scan"].is_number());
   EXPECT_EQ(j["operating_points"].size(), 4u);
   EXPECT_TRUE(j["manifest"].is_object()) << "declarations_truth.csv is beside the scans";
+  // Rates carry 95 % intervals around them.
+  for (const auto& c : j["classes"]) {
+    ASSERT_EQ(c["detection_rate_ci95"].size(), 2u) << c.dump();
+    if (c["threats"].get<int>() == 0) continue;
+    EXPECT_LE(c["detection_rate_ci95"][0].get<double>(), c["detection_rate"].get<double>() + 1e-9);
+    EXPECT_GE(c["detection_rate_ci95"][1].get<double>(), c["detection_rate"].get<double>() - 1e-9);
+  }
+  EXPECT_EQ(j["clean_alarm_rate_ci95"].size(), 2u);
   // The table form names every class.
   ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string(), dir_ / "t.txt"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "t.txt").find("lithium_battery"), std::string::npos);
+  // Two sets pooled (here the same one twice): every count doubles, the rates stay.
+  const fs::path ev2 = dir_ / "eval2.json";
+  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --results " +
+                   out.string() + "," + out.string() + " --json", ev2), 0)
+      << testing::ReadBytes(ev2);
+  auto j2 = nlohmann::json::parse(testing::ReadBytes(ev2));
+  EXPECT_EQ(j2["scans"], 24);
+  EXPECT_EQ(j2["clean_scans"].get<int>(), 2 * j["clean_scans"].get<int>());
+  for (size_t k = 0; k < j["classes"].size(); ++k) {
+    EXPECT_EQ(j2["classes"][k]["threats"].get<int>(), 2 * j["classes"][k]["threats"].get<int>());
+    EXPECT_EQ(j2["classes"][k]["detected"].get<int>(), 2 * j["classes"][k]["detected"].get<int>());
+  }
+  EXPECT_EQ(j2["manifest"]["misdeclared"].get<int>(), 2 * j["manifest"]["misdeclared"].get<int>());
 }
 
 TEST_F(DetectCli, BadUsageIsReported) {
@@ -97,6 +118,14 @@ TEST_F(DetectCli, BadUsageIsReported) {
   EXPECT_NE(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + (dir_ / "missing.jsonl").string(),
                    dir_ / "u3.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u3.log").find("missing.jsonl"), std::string::npos);
+  EXPECT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --results " +
+                   (dir_ / "r.jsonl").string(), dir_ / "u3b.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3b.log").find("one results file per directory"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u3b.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --region-probability 1.5 --out x.pt", dir_ / "u3c.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("--region-probability must lie in"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u3c.log");
   EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --calibration " +

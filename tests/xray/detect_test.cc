@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <map>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -527,6 +528,34 @@ TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans)
   auto j = nlohmann::json::parse(ev.ToJson());
   EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 1);
   EXPECT_NE(ev.ToTable().find("narcotics_concealed_200g"), std::string::npos);
+  // Intervals: knife 1 of 2 found, 1 of 2 clean scans alarmed.
+  EXPECT_EQ(ev.clean_alarmed, 1);
+  const auto [klo, khi] = xray::WilsonInterval95(1, 2);
+  for (const auto& c : j["classes"]) {
+    if (c["class"] != "knife") continue;
+    EXPECT_NEAR(c["detection_rate_ci95"][0].get<double>(), klo, 1e-4);
+    EXPECT_NEAR(c["detection_rate_ci95"][1].get<double>(), khi, 1e-4);
+  }
+  EXPECT_NEAR(j["clean_alarm_rate_ci95"][0].get<double>(), klo, 1e-4);
+  EXPECT_NE(ev.ToTable().find("95% CI"), std::string::npos);
+}
+
+TEST(DetectionEvaluation, WilsonIntervalsMatchTheTextbookValues) {
+  // Reference values of the 95 % Wilson score interval (z = 1.96).
+  auto [lo, hi] = xray::WilsonInterval95(5, 10);
+  EXPECT_NEAR(lo, 0.2366, 1e-4);
+  EXPECT_NEAR(hi, 0.7634, 1e-4);
+  std::tie(lo, hi) = xray::WilsonInterval95(0, 10);
+  EXPECT_NEAR(lo, 0.0, 1e-12);
+  EXPECT_NEAR(hi, 0.2775, 1e-4);
+  // 23 of 23 found still leaves room below 95 %: the interval says a held-out set this small
+  // cannot show the target is met.
+  std::tie(lo, hi) = xray::WilsonInterval95(23, 23);
+  EXPECT_NEAR(lo, 0.8569, 1e-4);
+  EXPECT_NEAR(hi, 1.0, 1e-12);
+  std::tie(lo, hi) = xray::WilsonInterval95(0, 0);
+  EXPECT_DOUBLE_EQ(lo, 0.0);
+  EXPECT_DOUBLE_EQ(hi, 0.0);
 }
 
 // Synthetic manifest examples: chapter 61 (clothing: light organic), 85 (electronics: metal and

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "clearsight/xray_detect.h"
@@ -31,6 +32,10 @@ double ProbabilityFromScore(double s, double op);
 
 // Intersection over union of a detection's box and a truth object's.
 double DetectionIou(const Detection& d, const TruthObject& t);
+
+// 95 % Wilson score interval of a rate of k in n (both ends 0 when n is 0): what held-out rates
+// of a few dozen threats can and cannot tell apart.
+std::pair<double, double> WilsonInterval95(int64_t k, int64_t n);
 
 // Per-class operating probabilities from validation scores: clean[k] holds, per clean parcel,
 // the highest probability of a class-k detection (-1: none); threats[k], per true threat of class

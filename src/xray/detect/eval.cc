@@ -28,6 +28,15 @@ double DetectionIou(const Detection& d, const TruthObject& t) {
   return ua > 0 ? inter / ua : 0.0;
 }
 
+std::pair<double, double> WilsonInterval95(int64_t k, int64_t n) {
+  if (n <= 0) return {0.0, 0.0};
+  const double z = 1.959963984540054, z2 = z * z, nn = static_cast<double>(n);
+  const double p = static_cast<double>(std::clamp<int64_t>(k, 0, n)) / nn;
+  const double centre = (p + z2 / (2 * nn)) / (1 + z2 / nn);
+  const double half = z / (1 + z2 / nn) * std::sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn));
+  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
                                                double cap_p, size_t allowed) {
@@ -181,6 +190,7 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
   ev.false_alarms_per_clean_scan = ev.clean_scans ? static_cast<double>(clean_dets) / ev.clean_scans : 0;
   int64_t alarmed = 0;
   for (double m : clean_max) alarmed += m >= o.min_score;
+  ev.clean_alarmed = alarmed;
   ev.clean_alarm_rate = ev.clean_scans ? static_cast<double>(alarmed) / ev.clean_scans : 0;
   ev.alarm_rates = o.alarm_rates;
   for (double r : o.alarm_rates) ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
@@ -279,6 +289,18 @@ namespace {
 
 std::string Pct(double v) { return FormatFixed(100 * v, 1) + " %"; }
 
+// [lo, hi] of the 95 % Wilson interval, as JSON.
+nlohmann::json Ci95Json(int64_t k, int64_t n) {
+  const auto [lo, hi] = xray::WilsonInterval95(k, n);
+  return nlohmann::json::array({std::round(lo * 1e4) / 1e4, std::round(hi * 1e4) / 1e4});
+}
+
+// "(95 % CI 58-90 %)"
+std::string Ci95Text(int64_t k, int64_t n) {
+  const auto [lo, hi] = xray::WilsonInterval95(k, n);
+  return "(95 % CI " + FormatFixed(100 * lo, 1) + "-" + FormatFixed(100 * hi, 1) + " %)";
+}
+
 }  // namespace
 
 std::string DetectionEval::ToJson() const {
@@ -291,6 +313,8 @@ std::string DetectionEval::ToJson() const {
   j["min_score"] = options.min_score;
   j["false_alarms_per_clean_scan"] = false_alarms_per_clean_scan;
   j["clean_alarm_rate"] = clean_alarm_rate;
+  j["clean_alarmed"] = clean_alarmed;
+  j["clean_alarm_rate_ci95"] = Ci95Json(clean_alarmed, clean_scans);
   j["map"] = map;
   json at = json::array();
   for (size_t i = 0; i < alarm_rates.size(); ++i) at.push_back({{"alarm_rate", alarm_rates[i]}, {"threshold", thresholds[i]}});
@@ -298,7 +322,7 @@ std::string DetectionEval::ToJson() const {
   json cls = json::array();
   for (const auto& c : classes) {
     json r = {{"class", c.name}, {"threats", c.threats}, {"detected", c.detected}, {"detection_rate", c.rate},
-              {"false_alarms", c.false_alarms}, {"ap", c.ap}};
+              {"false_alarms", c.false_alarms}, {"ap", c.ap}, {"detection_rate_ci95", Ci95Json(c.detected, c.threats)}};
     json ra = json::object();
     for (size_t i = 0; i < alarm_rates.size(); ++i) ra[FormatFixed(alarm_rates[i], 3)] = c.rate_at_alarm[i];
     r["detection_rate_at_alarm_rate"] = ra;
@@ -320,6 +344,8 @@ std::string DetectionEval::ToJson() const {
                {"honest_flag_rate", m.honest ? static_cast<double>(m.honest_flagged) / m.honest : 0.0},
                {"misdeclared_flag_rate", m.misdeclared ? static_cast<double>(m.misdeclared_flagged) / m.misdeclared : 0.0},
                {"undervalued_flag_rate", m.undervalued ? static_cast<double>(m.undervalued_flagged) / m.undervalued : 0.0}};
+    mj["honest_flag_rate_ci95"] = Ci95Json(m.honest_flagged, m.honest);
+    mj["misdeclared_flag_rate_ci95"] = Ci95Json(m.misdeclared_flagged, m.misdeclared);
     json ra = json::object();
     for (size_t i = 0; i < m.honest_rates.size(); ++i) ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
     mj["misdeclared_rate_at_honest_rate"] = ra;
@@ -334,10 +360,10 @@ std::string DetectionEval::ToTable() const {
                   (missing_results ? ", " + std::to_string(missing_results) + " without results" : std::string()) +
                   "); a threat is found by a detection of its class with IoU >= " + FormatFixed(options.min_iou, 2) + "\n";
   s += "at score >= " + FormatFixed(options.min_score, 2) + ": false alarms per clean scan " +
-       FormatFixed(false_alarms_per_clean_scan, 3) + ", clean scans alarmed " + Pct(clean_alarm_rate) + ", mAP " +
-       FormatFixed(map, 3) + "\n";
+       FormatFixed(false_alarms_per_clean_scan, 3) + ", clean scans alarmed " + Pct(clean_alarm_rate) + " " +
+       Ci95Text(clean_alarmed, clean_scans) + ", mAP " + FormatFixed(map, 3) + "\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-26s %7s %9s %7s %6s", "class", "threats", "detected", "FA", "AP");
+  std::snprintf(buf, sizeof buf, "%-26s %7s %9s %11s %7s %6s", "class", "threats", "detected", "95% CI", "FA", "AP");
   s += buf;
   for (double r : alarm_rates) {
     std::snprintf(buf, sizeof buf, " @%4.1f%%FA", 100 * r);
@@ -345,8 +371,10 @@ std::string DetectionEval::ToTable() const {
   }
   s += "\n";
   for (const auto& c : classes) {
-    std::snprintf(buf, sizeof buf, "%-26s %7lld %8.1f%% %7lld %6.3f", c.name.c_str(), static_cast<long long>(c.threats),
-                  100 * c.rate, static_cast<long long>(c.false_alarms), c.ap);
+    const auto [lo, hi] = xray::WilsonInterval95(c.detected, c.threats);
+    std::snprintf(buf, sizeof buf, "%-26s %7lld %8.1f%% %5.1f-%5.1f %7lld %6.3f", c.name.c_str(),
+                  static_cast<long long>(c.threats), 100 * c.rate, 100 * lo, 100 * hi,
+                  static_cast<long long>(c.false_alarms), c.ap);
     s += buf;
     for (double r : c.rate_at_alarm) {
       std::snprintf(buf, sizeof buf, " %8.1f%%", 100 * r);
@@ -371,7 +399,8 @@ std::string DetectionEval::ToTable() const {
     const ManifestEval& m = manifest;
     auto rate = [](int64_t a, int64_t b) { return b ? static_cast<double>(a) / b : 0.0; };
     s += "manifest: misdeclared flagged " + Pct(rate(m.misdeclared_flagged, m.misdeclared)) + " (" +
-         std::to_string(m.misdeclared_flagged) + "/" + std::to_string(m.misdeclared) + "), honest flagged " +
+         std::to_string(m.misdeclared_flagged) + "/" + std::to_string(m.misdeclared) + ") " +
+         Ci95Text(m.misdeclared_flagged, m.misdeclared) + ", honest flagged " +
          Pct(rate(m.honest_flagged, m.honest)) + " (" + std::to_string(m.honest_flagged) + "/" + std::to_string(m.honest) +
          "), undervalued flagged " + Pct(rate(m.undervalued_flagged, m.undervalued)) + "\n";
     s += "manifest: misdeclared flagged at honest flag rate";
@@ -382,8 +411,11 @@ std::string DetectionEval::ToTable() const {
   return s;
 }
 
-Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
-                                         const DetectionEvalOptions& options) {
+namespace {
+
+// The scans of one directory (truth/, declarations_truth.csv) with the result lines of one file,
+// appended to *scans.
+Status LoadEvalScans(const std::string& data_dir, const std::string& results_path, std::vector<xray::EvalScan>* scans) {
   const fs::path truth_dir = fs::path(data_dir) / "truth";
   std::error_code ec;
   if (!fs::is_directory(truth_dir, ec)) return Status::NotFound(truth_dir.string() + ": no truth directory");
@@ -466,7 +498,6 @@ Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std:
   if (ec) return Status::IoError(truth_dir.string() + ": " + ec.message());
   std::sort(truth_files.begin(), truth_files.end());
   if (truth_files.empty()) return Status::NotFound(truth_dir.string() + ": no truth files");
-  std::vector<xray::EvalScan> scans;
   for (const auto& f : truth_files) {
     CS_ASSIGN_OR_RETURN(std::string text, ReadFile(f));
     CS_ASSIGN_OR_RETURN(ScanTruth truth, ScanTruth::FromJson(text, f));
@@ -486,9 +517,24 @@ Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std:
       s.has_declaration_truth = true;
       s.declaration_truth = dt->second;
     }
-    scans.push_back(std::move(s));
+    scans->push_back(std::move(s));
   }
   if (by_id.empty()) return Status::InvalidArgument(results_path + ": no result lines");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+                                         const DetectionEvalOptions& options) {
+  return EvaluateDetections({{data_dir, results_path}}, options);
+}
+
+Result<DetectionEval> EvaluateDetections(const std::vector<std::pair<std::string, std::string>>& sets,
+                                         const DetectionEvalOptions& options) {
+  if (sets.empty()) return Status::InvalidArgument("no scan directory to evaluate");
+  std::vector<xray::EvalScan> scans;
+  for (const auto& [dir, results] : sets) CS_RETURN_IF_ERROR(LoadEvalScans(dir, results, &scans));
   return xray::EvaluateScans(scans, ThreatClasses(), options);
 }
 

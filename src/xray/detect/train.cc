@@ -439,6 +439,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.threat_classes = threat_classes;
   meta.goods_classes = goods_classes;
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
+  meta.region_probability = o.region_probability;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
