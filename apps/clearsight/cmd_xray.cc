@@ -467,6 +467,8 @@ int Train(int argc, char** argv, int first) {
       "  --crop N               crop size in 4-pixel cells, multiple of 16 (default 96)\n"
       "  --lr X                 peak learning rate (default 0.003; warm-up, cosine decay)\n"
       "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
+      "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
+      "                         operating points, class C's found threats count W times (default 1)\n"
       "  --threats DIR          threat library for TIP (xray threats); default: simulated with\n"
       "                         --tip-seed (default seed + 1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
@@ -490,7 +492,7 @@ int Train(int argc, char** argv, int first) {
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "help"},
+                                "region-probability", "class-priority", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -537,24 +539,33 @@ int Train(int argc, char** argv, int first) {
   o.init_path = args.Get("init", "");
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
-  const std::string class_weight_arg = args.Get("class-weight");  // Split's views point into it
-  if (args.Has("class-weight"))
-    for (const auto& item : Split(class_weight_arg, ',')) {
+  // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].
+  auto per_class = [&](const char* flag, const char* example,
+                       std::vector<std::pair<std::string, double>>* out) -> int {
+    if (!args.Has(flag)) return 0;
+    const std::string arg = args.Get(flag);  // Split's views point into it
+    for (const auto& item : Split(arg, ',')) {
       const size_t eq = item.find('=');
       double w = 0;
       if (eq == std::string_view::npos || !ParseDouble(item.substr(eq + 1), &w))
-        return Usage("--class-weight needs CLASS=WEIGHT pairs, e.g. narcotics=2; got \"" + std::string(item) + "\"",
+        return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example + "; got \"" +
+                         std::string(item) + "\"",
                      usage);
       const std::string cls(item.substr(0, eq));
       const auto& known = ThreatClasses();
       if (std::find(known.begin(), known.end(), cls) == known.end()) {
         std::string list;
         for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
-        return Usage("--class-weight: \"" + cls + "\": not a threat class (" + list + ")", usage);
+        return Usage(std::string("--") + flag + ": \"" + cls + "\": not a threat class (" + list + ")", usage);
       }
-      if (!(w > 0 && w <= 100)) return Usage("--class-weight: the weight of " + cls + " must lie in (0, 100]", usage);
-      o.class_weights.emplace_back(cls, w);
+      if (!(w > 0 && w <= 100))
+        return Usage(std::string("--") + flag + ": the weight of " + cls + " must lie in (0, 100]", usage);
+      out->emplace_back(cls, w);
     }
+    return 0;
+  };
+  if (int rc = per_class("class-weight", "narcotics=2", &o.class_weights)) return rc;
+  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.class_priority)) return rc;
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;

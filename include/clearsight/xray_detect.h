@@ -114,6 +114,10 @@ struct DetectorTrainOptions {
   // Loss weight of some threat classes relative to the others (e.g. {"narcotics", 2}): the class's
   // cells count that many times more against "none". Unnamed classes: 1.
   std::vector<std::pair<std::string, double>> class_weights;
+  // Priority of some threat classes when the clean-alarm budget is shared out among the classes'
+  // operating points (e.g. {"narcotics", 3}): a class's newly found threats count that many times.
+  // A site's policy; unnamed classes: 1.
+  std::vector<std::pair<std::string, double>> class_priority;
   uint64_t seed = 1;
   int threads = 2;
   int64_t max_scans = 0;    // 0 = all scans of each source

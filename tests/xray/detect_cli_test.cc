@@ -149,6 +149,14 @@ TEST_F(DetectCli, BadUsageIsReported) {
   EXPECT_EQ(RunCli(train + "knife=0", dir_ / "u9.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u9.log").find("must lie in (0, 100]"), std::string::npos)
       << testing::ReadBytes(dir_ / "u9.log");
+  // Class priorities take the same pairs.
+  const std::string train_p = "xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                              (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() +
+                              " --class-priority ";
+  EXPECT_EQ(RunCli(train_p + "narcotics=3,pistol=2", dir_ / "u10.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("--class-priority: \"pistol\": not a threat class"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "u10.log");
   EXPECT_FALSE(fs::exists(dir_ / "w.pt"));
 }
 

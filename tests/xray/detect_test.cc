@@ -270,6 +270,23 @@ TEST(DetectorOperatingPoints, SpendTheCleanAlarmBudgetWhereItFindsMostThreats) {
   EXPECT_LE(op[0], 0.65);
 }
 
+TEST(DetectorOperatingPoints, APriorityClassGetsTheBudgetFirst) {
+  // One clean parcel to spend. Spent on class 0 it finds half of its threats, on class 1 a quarter
+  // of its threats: class 0 gets it, unless class 1 counts three times (0.75 > 0.5).
+  const std::vector<std::vector<double>> clean = {{0.8, -1}, {-1, 0.6}};
+  const std::vector<std::vector<double>> threats = {{0.75, 0.75, 0.9, 0.9}, {0.5, 0.9, 0.9, 0.9}};
+  auto op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 1);
+  EXPECT_LE(op[0], 0.75);
+  EXPECT_GT(op[1], 0.6);
+  op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 1, {1.0, 3.0});
+  EXPECT_GT(op[0], 0.8);
+  EXPECT_LE(op[1], 0.5);
+  // Priorities only order the classes: with budget for both, both are lowered.
+  op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 2, {1.0, 3.0});
+  EXPECT_LE(op[0], 0.75);
+  EXPECT_LE(op[1], 0.5);
+}
+
 // An input grid (kFeatureChannels x 2oh x 2ow) with the given density and z_eff channels inside
 // output cells [y0, y1) x [x0, x1) and outside them.
 std::vector<float> InputGrid(int oh, int ow, int y0, int x0, int y1, int x1, float d_in, float d_out, float z_in,

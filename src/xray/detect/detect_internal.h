@@ -41,12 +41,13 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n);
 // the highest probability of a class-k detection (-1: none); threats[k], per true threat of class
 // k, that of its best matching detection (-1: missed). Every class starts above all its clean
 // scores; then, step by step, the class whose next lowering finds the largest share of its
-// threats per newly alarmed clean parcel is lowered, while at most `allowed` clean parcels alarm
-// on any class. Results lie in [floor_p, cap_p]; clean parcels scoring at or above cap_p alarm
-// anyway and use up the budget first.
+// threats per newly alarmed clean parcel (times the class's `priority`, 1 where not given) is
+// lowered, while at most `allowed` clean parcels alarm on any class. Results lie in
+// [floor_p, cap_p]; clean parcels scoring at or above cap_p alarm anyway and use up the budget
+// first.
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed);
+                                               double cap_p, size_t allowed, const std::vector<double>& priority = {});
 
 // Regions of the threat output grid (oh x ow cells of kOutCellPx pixels) and the classes proposed
 // for each, before operating points; region features from `grid` when it has data (and from the

@@ -39,7 +39,7 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n) {
 
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed) {
+                                               double cap_p, size_t allowed, const std::vector<double>& priority) {
   const size_t nc = clean.size();
   const size_t n = nc ? clean[0].size() : 0;
   // Per class, its clean parcels by score, highest first, and the cut points between distinct
@@ -83,7 +83,8 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
         if (t >= thr[k]) { j = e; continue; }
         size_t gain = 0;
         for (double v : threats[k]) gain += v >= t && v < thr[k];
-        const double ratio = static_cast<double>(gain) / threats[k].size() / std::max<size_t>(cost, 1) +
+        const double weight = k < priority.size() ? priority[k] : 1.0;
+        const double ratio = weight * static_cast<double>(gain) / threats[k].size() / std::max<size_t>(cost, 1) +
                              (cost == 0 ? 1.0 : 0.0);  // free steps first
         if (gain > 0 && ratio > best_ratio) best_ratio = ratio, best_k = k, best_j = e;
         j = e;

@@ -255,20 +255,28 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
 
   const std::vector<std::string> goods_classes = GoodsCategoryNames();
   const auto& threat_classes = ThreatClasses();
-  // Loss weights per threat class, checked before the long loading.
-  std::vector<double> class_weight_factor(threat_classes.size(), 1.0);
-  json class_weights_json = json::object();
-  for (const auto& [cls, w] : o.class_weights) {
-    const auto it = std::find(threat_classes.begin(), threat_classes.end(), cls);
-    if (it == threat_classes.end()) {
-      std::string known;
-      for (const auto& c : threat_classes) known += (known.empty() ? "" : ", ") + c;
-      return Status::InvalidArgument("class weight for \"" + cls + "\": not a threat class (" + known + ")");
+  // Loss weights and operating-point priorities per threat class, checked before the long loading.
+  auto check_per_class = [&](const std::vector<std::pair<std::string, double>>& given, const char* what,
+                       std::vector<double>* factor, json* recorded) -> Status {
+    factor->assign(threat_classes.size(), 1.0);
+    *recorded = json::object();
+    for (const auto& [cls, w] : given) {
+      const auto it = std::find(threat_classes.begin(), threat_classes.end(), cls);
+      if (it == threat_classes.end()) {
+        std::string known;
+        for (const auto& c : threat_classes) known += (known.empty() ? "" : ", ") + c;
+        return Status::InvalidArgument(std::string(what) + " for \"" + cls + "\": not a threat class (" + known + ")");
+      }
+      if (!(w > 0 && w <= 100)) return Status::InvalidArgument(std::string(what) + " for " + cls + " must lie in (0, 100]");
+      (*factor)[static_cast<size_t>(it - threat_classes.begin())] = w;
+      (*recorded)[cls] = w;
     }
-    if (!(w > 0 && w <= 100)) return Status::InvalidArgument("class weight for " + cls + " must lie in (0, 100]");
-    class_weight_factor[static_cast<size_t>(it - threat_classes.begin())] = w;
-    class_weights_json[cls] = w;
-  }
+    return Status::Ok();
+  };
+  std::vector<double> class_weight_factor, class_priority_factor;
+  json class_weights_json, class_priority_json;
+  CS_RETURN_IF_ERROR(check_per_class(o.class_weights, "class weight", &class_weight_factor, &class_weights_json));
+  CS_RETURN_IF_ERROR(check_per_class(o.class_priority, "class priority", &class_priority_factor, &class_priority_json));
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -494,7 +502,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         threat_scores[k].push_back(best);
       }
     }
-    return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed);
+    return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed,
+                                            class_priority_factor);
   };
   auto evaluate = [&](const std::function<const std::vector<Detection>&(size_t)>& dets,
                       const std::vector<double>& points) {
@@ -658,6 +667,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"crop_cells", o.crop_cells},
                   {"learning_rate", o.learning_rate},
                   {"class_weights", class_weights_json},
+                  {"class_priority", class_priority_json},
                   {"threads", o.threads},
                   {"seconds", elapsed()},
                   {"sources", sources_json},
