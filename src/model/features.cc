@@ -233,22 +233,24 @@ FeatureSpec FeatureSpec::Full() {
 
 void FeatureBuilder::Table::Freeze(const std::vector<FieldRef>& key) {
   size_t size = TableSize(by_key.size());
-  slots.assign(size, Slot{0, KeyStats{}});
+  slots.assign(size, Slot{0, 0, 0, 0});
   for (const auto& [k, v] : by_key) {
-    uint64_t h = HashKeyString(key, k);
+    const uint64_t h = HashKeyString(key, k);
+    const uint32_t tag = Tag(h);
     size_t i = h & (size - 1);
-    while (slots[i].hash != 0 && slots[i].hash != h) i = (i + 1) & (size - 1);
-    slots[i] = Slot{h, v};
+    while (slots[i].tag != 0 && slots[i].tag != tag) i = (i + 1) & (size - 1);
+    slots[i] = Slot{tag, v.fraud_rate, v.critical_rate, v.log_seen};
   }
 }
 
-const KeyStats* FeatureBuilder::Table::Find(uint64_t h) const {
+const FeatureBuilder::Table::Slot* FeatureBuilder::Table::Find(uint64_t h) const {
   const size_t mask = slots.size() - 1;
+  const uint32_t tag = Tag(h);
   size_t i = h & mask;
   while (true) {
     const Slot& s = slots[i];
-    if (s.hash == h) return &s.stats;
-    if (s.hash == 0) return nullptr;
+    if (s.tag == tag) return &s;
+    if (s.tag == 0) return nullptr;
     i = (i + 1) & mask;
   }
 }
@@ -449,7 +451,8 @@ void FeatureBuilder::IndexFields() {
 void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t end, float* out) const {
   const int nf = num_features();
   const std::vector<int> bound = Bind(fields_, batch);
-  const KeyStats unseen = ToStats(Counts{}, spec_.smoothing, prior_fraud_, prior_critical_);
+  const KeyStats unseen_stats = ToStats(Counts{}, spec_.smoothing, prior_fraud_, prior_critical_);
+  const Table::Slot unseen{0, unseen_stats.fraud_rate, unseen_stats.critical_rate, unseen_stats.log_seen};
   const size_t nfields = fields_.size(), ncodes = codes_.size(), nkeys = tables_.size();
   const FieldRef hs6{FieldRef::Kind::kHs6, ""};
   // Rows go in blocks: first every row's lookup hashes are computed and their table slots
@@ -478,7 +481,7 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
       float* o = out;
       for (size_t c = 0; c < ncodes; ++c) *o++ = codes_[c].Find(h[c], static_cast<float>(codes_[c].rank.size()));
       for (size_t k = 0; k < nkeys; ++k) {
-        const KeyStats* s = tables_[k].Find(h[ncodes + k]);
+        const Table::Slot* s = tables_[k].Find(h[ncodes + k]);
         if (s == nullptr) s = &unseen;
         *o++ = s->fraud_rate;
         *o++ = s->critical_rate;
@@ -495,7 +498,7 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
         *o++ = std::isnan(d.supplementary_units) ? -1.f : static_cast<float>(d.supplementary_units);
       }
       if (spec_.price_deviation) {
-        const KeyStats* s = hs6_price_.Find(h[ncodes + nkeys]);
+        const Table::Slot* s = hs6_price_.Find(h[ncodes + nkeys]);
         *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0) ? 0.f
                                                                : log_price - (s ? s->fraud_rate : global_log_price_);
       }
@@ -536,8 +539,8 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
         value += (i ? " / " : "") + FieldText(key[i], bound[i], d);
       }
     }
-    const KeyStats* s = tables_[k].Find(HashKeyString(key, KeyString(key, bound, d)));
-    int n = s ? static_cast<int>(s->labelled) : 0;
+    const auto it = tables_[k].by_key.find(KeyString(key, bound, d));
+    const int n = it != tables_[k].by_key.end() ? static_cast<int>(it->second.labelled) : 0;
     if (kind == 2) {
       long seen = std::lround(std::expm1(v));
       return label + " " + value + (seen == 0 ? ": never seen before" : ": seen " + std::to_string(seen) + (seen == 1 ? " time before" : " times before"));
