@@ -487,7 +487,8 @@ int Train(int argc, char** argv, int first) {
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
-      "                         (default 0.3; lower proposes fainter objects, for the verifier to judge)\n";
+      "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
+      "                         for the verifier to judge)\n";
   Args args(argc, argv, first, {"help", "verifier"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
@@ -508,7 +509,7 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
     return Usage("numeric flags need numbers", usage);
-  if (!(o.region_probability >= 0.05 && o.region_probability <= 0.9))
+  if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Usage("--region-probability must lie in [0.05, 0.9]", usage);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {

@@ -134,8 +134,9 @@ struct DetectorTrainOptions {
   // with its own operating points from out-of-fold probabilities.
   bool verifier = false;
   // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
-  // (8-connected). Lower finds fainter objects and gives the verifier more to reject.
-  double region_probability = 0.3;
+  // (8-connected). Lower finds fainter objects and gives the verifier more to reject. 0: the
+  // --init model's threshold, or 0.3 for a new network.
+  double region_probability = 0;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 

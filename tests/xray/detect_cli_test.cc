@@ -182,7 +182,8 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   const fs::path model = dir_ / "tiny.pt";
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + sim2.string() + " --calibration " +
                    (dir_ / "calib.json").string() + "," + (dir_ / "calib2.json").string() + " --out " + model.string() +
-                   " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 --seed 3 --threads 1",
+                   " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 --seed 3 --threads 1"
+                   " --region-probability 0.35",
                    dir_ / "train.log"), 0) << testing::ReadBytes(dir_ / "train.log");
   const std::string log = testing::ReadBytes(dir_ / "train.log");
   EXPECT_NE(log.find("operating points"), std::string::npos) << log;
@@ -204,13 +205,15 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   ASSERT_EQ(meta["trained"]["sources"].size(), 2u) << meta.dump();
   EXPECT_EQ(meta["trained"]["sources"][1]["scans"], 10);
   EXPECT_EQ(meta["class_operating_probability"].size(), (*detector)->threat_classes().size());
+  EXPECT_DOUBLE_EQ(meta["region_probability"].get<double>(), 0.35);
   EXPECT_EQ((*detector)->class_operating_probabilities().size(), (*detector)->threat_classes().size());
 
   // Operating points made again from the first directory's validation split, then with the second
   // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.
   const std::string init = " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "ops1.pt").string() + init, dir_ / "ops1.log"), 0)
+                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3",
+                   dir_ / "ops1.log"), 0)
       << testing::ReadBytes(dir_ / "ops1.log");
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
                    " --validation-data " + sim2.string() + " --validation-calibration " + (dir_ / "calib2.json").string() +
@@ -228,6 +231,13 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(meta2["trained"]["sources"][0]["validation_only"], false);
   EXPECT_EQ(meta2["trained"]["sources"][1]["validation_only"], true);
   EXPECT_FALSE((*ops2)->has_verifier());
+  // The candidate-region threshold comes from the --init model when not given; priorities are
+  // recorded in the model they made.
+  EXPECT_DOUBLE_EQ(meta2["region_probability"].get<double>(), 0.35);
+  auto ops1 = Detector::Load((dir_ / "ops1.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(ops1.ok()) << ops1.status().message();
+  auto meta1 = nlohmann::json::parse((*ops1)->metadata_json());
+  EXPECT_DOUBLE_EQ(meta1["trained"]["class_priority"]["narcotics"].get<double>(), 3.0) << meta1["trained"].dump();
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.

@@ -365,6 +365,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
   std::unique_ptr<xray::Net> net;
   json init_trained = nullptr;
+  double region_probability = o.region_probability > 0 ? o.region_probability : 0.3;
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
@@ -372,6 +373,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     CS_ASSIGN_OR_RETURN(net, xray::Net::Load(o.init_path, &init_meta));
     const json im = json::parse(init_meta, nullptr, false);
     if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
+    if (o.region_probability <= 0 && !im.is_discarded() && im.contains("region_probability") &&
+        im["region_probability"].is_number())
+      region_probability = im["region_probability"].get<double>();
     const auto& c = net->config();
     if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
         c.goods_classes != cfg.goods_classes)
@@ -447,7 +451,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.threat_classes = threat_classes;
   meta.goods_classes = goods_classes;
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
-  meta.region_probability = o.region_probability;
+  meta.region_probability = region_probability;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
