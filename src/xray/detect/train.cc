@@ -257,7 +257,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   const auto& threat_classes = ThreatClasses();
   // Loss weights and operating-point priorities per threat class, checked before the long loading.
   auto check_per_class = [&](const std::vector<std::pair<std::string, double>>& given, const char* what,
-                       std::vector<double>* factor, json* recorded) -> Status {
+                             std::vector<double>* factor, json* recorded) -> Status {
     factor->assign(threat_classes.size(), 1.0);
     *recorded = json::object();
     for (const auto& [cls, w] : given) {
@@ -277,6 +277,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   json class_weights_json, class_priority_json;
   CS_RETURN_IF_ERROR(check_per_class(o.class_weights, "class weight", &class_weight_factor, &class_weights_json));
   CS_RETURN_IF_ERROR(check_per_class(o.class_priority, "class priority", &class_priority_factor, &class_priority_json));
+  if (o.region_probability != 0 && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
+    return Status::InvalidArgument("region probability must lie in [0.05, 0.9] (or 0: the init model's)");
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -365,7 +367,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
   std::unique_ptr<xray::Net> net;
   json init_trained = nullptr;
-  double region_probability = o.region_probability > 0 ? o.region_probability : 0.3;
+  // Given, else the init model's (below), else the decoder's default.
+  double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
