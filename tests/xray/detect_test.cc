@@ -642,6 +642,57 @@ TEST(ManifestModel, FlagsGoodsThatLookLikeAnotherChapterAndKeepsHonestOnes) {
             m->Check(heavy.analysis, heavy.detection, heavy.declaration).ToJson());
 }
 
+TEST(ManifestModel, ChaptersOfOneGoodsClassAreComparedAsOne) {
+  // 61 and 62 are both clothing and look the same; 85 is electronics.
+  std::vector<ManifestExample> honest;
+  for (uint64_t i = 0; i < 40; ++i) {
+    honest.push_back(Example(i % 2 ? "610910" : "620342", 1.0, 0.02, 0.01, 0, i));
+    honest.push_back(Example("851713", 0.3, 0.3, 0.6, 3, i));
+  }
+  ManifestFitOptions grouped, single;
+  single.group_by_goods_class = false;
+  ManifestFitReport rg, rs;
+  auto mg = ManifestModel::Fit(honest, grouped, &rg);
+  auto ms = ManifestModel::Fit(honest, single, &rs);
+  ASSERT_TRUE(mg.ok() && ms.ok());
+  EXPECT_EQ(rg.chapters, 3);
+  EXPECT_EQ(rg.groups, 2);
+  EXPECT_EQ(rs.groups, 3);
+  // Grouped, the declared goods fit best whenever the image is clothing and the chapter either;
+  // chapter by chapter, 61 and 62 are a coin toss.
+  EXPECT_GT(rg.cv_top1, 0.95);
+  EXPECT_LT(rs.cv_top1, 0.9);
+  ManifestExample shirt = Example("620342", 1.0, 0.02, 0.01, 0, 99);
+  for (const char* hs : {"610910", "620342"}) {
+    shirt.declaration.hs_code = hs;
+    ManifestCheck c = mg->Check(shirt.analysis, shirt.detection, shirt.declaration);
+    EXPECT_TRUE(c.consistent) << c.ToJson();
+    EXPECT_EQ(c.best_chapter, std::string(hs).substr(0, 2));
+    EXPECT_NE(c.ToJson().find("image fits the declared clothing (HS"), std::string::npos) << c.ToJson();
+  }
+  shirt.declaration.hs_code = "851713";
+  ManifestCheck c = mg->Check(shirt.analysis, shirt.detection, shirt.declaration);
+  EXPECT_FALSE(c.consistent) << c.ToJson();
+  EXPECT_TRUE(c.best_chapter == "61" || c.best_chapter == "62") << c.best_chapter;
+  EXPECT_NE(c.reasons[0].find("image fits clothing (HS 61/62) better than the declared electronics (HS 85)"),
+            std::string::npos)
+      << c.reasons[0];
+  // The groups and trees travel in the JSON.
+  auto round = ManifestModel::FromJson(mg->ToJson());
+  ASSERT_TRUE(round.ok()) << round.status().message();
+  EXPECT_EQ(round->Check(shirt.analysis, shirt.detection, shirt.declaration).ToJson(), c.ToJson());
+  auto j = nlohmann::json::parse(mg->ToJson());
+  j["chapter_groups"] = {0, 7, 1};
+  EXPECT_EQ(ManifestModel::FromJson(j.dump()).status().code(), StatusCode::kDataLoss);
+  j = nlohmann::json::parse(mg->ToJson());
+  j["group_trees"].erase(0);
+  EXPECT_EQ(ManifestModel::FromJson(j.dump()).status().code(), StatusCode::kDataLoss);
+  // A model of the earlier linear format is refused with what to do about it.
+  auto old = ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})");
+  EXPECT_EQ(old.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(old.status().message().find("refit"), std::string::npos) << old.status().message();
+}
+
 TEST(ManifestModel, RefusesTooLittleDataAndBadJson) {
   std::vector<ManifestExample> one_chapter;
   for (uint64_t i = 0; i < 10; ++i) one_chapter.push_back(Example("610910", 1, 0, 0, 0, i));

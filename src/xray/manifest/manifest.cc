@@ -1,6 +1,6 @@
-// Manifest verification: a ridge-regularised softmax classifier over HS chapters on image
-// features (goods classes seen, material mix, z_eff histogram, densities), fitted on honest pairs,
-// plus a per-chapter model of image mass against declared net mass.
+// Manifest verification: boosted trees per goods group (one against the rest) on image features
+// (goods classes seen, material mix, z_eff histogram, densities), fitted on honest pairs, plus a
+// per-chapter model of image mass against declared net mass.
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -11,6 +11,8 @@
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
 #include "common/text.h"
+#include "model/forest.h"
+#include "model/xgboost_adapter.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {
@@ -19,7 +21,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr char kManifestFormat[] = "clearsight-manifest/1";
+constexpr char kManifestFormat[] = "clearsight-manifest/2";
 constexpr double kZEdges[] = {7.5, 9.0, 12.0, 18.0, 28.0};  // z_eff histogram bins (6)
 
 std::string ChapterOf(const std::string& hs) {
@@ -72,21 +74,6 @@ double MassLogRatio(const ScanAnalysis& a, const Declaration& d) {
   return std::log(image / declared);
 }
 
-// Softmax probabilities of the classes for standardised features x (bias first in each row).
-std::vector<double> Softmax(const std::vector<std::vector<double>>& w, const std::vector<double>& x) {
-  std::vector<double> z(w.size());
-  for (size_t c = 0; c < w.size(); ++c) {
-    double s = w[c][0];
-    for (size_t j = 0; j < x.size(); ++j) s += w[c][j + 1] * x[j];
-    z[c] = s;
-  }
-  const double m = *std::max_element(z.begin(), z.end());
-  double sum = 0;
-  for (auto& v : z) sum += (v = std::exp(v - m));
-  for (auto& v : z) v /= sum;
-  return z;
-}
-
 // Piecewise-linear map that sends `flag` to 0.5 (0 -> 0, flag -> 0.5, 2 flag and beyond -> 1 for
 // unbounded values; 1 -> 1 for values in 0..1).
 double ToScore(double v, double flag, double top) {
@@ -94,77 +81,119 @@ double ToScore(double v, double flag, double top) {
   return std::min(1.0, 0.5 + 0.5 * (v - flag) / std::max(1e-9, top - flag));
 }
 
-struct Fitted {
-  std::vector<double> mean, scale;
-  std::vector<std::vector<double>> w;
-  std::vector<double> mass_mean, mass_sd;
-};
 
-// Fits the classifier (full-batch gradient descent with momentum) and the mass statistics.
-Fitted FitCore(const std::vector<std::vector<double>>& X, const std::vector<int>& y, const std::vector<double>& mass_r,
-               int classes, const ManifestFitOptions& o) {
-  Fitted f;
-  const size_t n = X.size(), p = X[0].size();
-  f.mean.assign(p, 0.0);
-  f.scale.assign(p, 0.0);
-  for (const auto& x : X)
-    for (size_t j = 0; j < p; ++j) f.mean[j] += x[j] / n;
-  for (const auto& x : X)
-    for (size_t j = 0; j < p; ++j) f.scale[j] += (x[j] - f.mean[j]) * (x[j] - f.mean[j]) / n;
-  for (auto& s : f.scale) s = std::sqrt(s) > 1e-6 ? std::sqrt(s) : 1.0;
-  std::vector<std::vector<double>> Z(n, std::vector<double>(p));
-  for (size_t i = 0; i < n; ++i)
-    for (size_t j = 0; j < p; ++j) Z[i][j] = (X[i][j] - f.mean[j]) / f.scale[j];
-  f.w.assign(classes, std::vector<double>(p + 1, 0.0));
-  auto vel = f.w;
-  const double lr = 0.5, mom = 0.9;
-  for (int it = 0; it < o.iterations; ++it) {
-    std::vector<std::vector<double>> g(classes, std::vector<double>(p + 1, 0.0));
-    for (size_t i = 0; i < n; ++i) {
-      auto pr = Softmax(f.w, Z[i]);
-      for (int c = 0; c < classes; ++c) {
-        const double e = (pr[c] - (y[i] == c ? 1.0 : 0.0)) / n;
-        g[c][0] += e;
-        for (size_t j = 0; j < p; ++j) g[c][j + 1] += e * Z[i][j];
-      }
-    }
-    for (int c = 0; c < classes; ++c)
-      for (size_t j = 0; j <= p; ++j) {
-        if (j > 0) g[c][j] += o.l2 * f.w[c][j];
-        vel[c][j] = mom * vel[c][j] - lr * g[c][j];
-        f.w[c][j] += vel[c][j];
-      }
-  }
-  // Mass: per chapter mean and sd of log(image / declared), shrunk towards the pooled values.
+// Per chapter mean and sd of log(image / declared mass), shrunk towards the pooled values.
+void FitMass(const std::vector<double>& mass_r, const std::vector<int>& chapter, int chapters, std::vector<double>* mean_out,
+             std::vector<double>* sd_out) {
+  const double n = static_cast<double>(mass_r.size());
   double pooled_mean = 0, pooled_var = 0;
   for (double r : mass_r) pooled_mean += r / n;
   for (double r : mass_r) pooled_var += (r - pooled_mean) * (r - pooled_mean) / n;
-  f.mass_mean.assign(classes, pooled_mean);
-  f.mass_sd.assign(classes, std::sqrt(pooled_var));
-  for (int c = 0; c < classes; ++c) {
+  mean_out->assign(chapters, pooled_mean);
+  sd_out->assign(chapters, std::sqrt(pooled_var));
+  for (int c = 0; c < chapters; ++c) {
     double s = 0, ss = 0, k = 0;
-    for (size_t i = 0; i < n; ++i)
-      if (y[i] == c) s += mass_r[i], ss += mass_r[i] * mass_r[i], k += 1;
+    for (size_t i = 0; i < mass_r.size(); ++i)
+      if (chapter[i] == c) s += mass_r[i], ss += mass_r[i] * mass_r[i], k += 1;
     const double prior = 5;  // pseudo-examples of the pooled distribution
     const double mean = (s + prior * pooled_mean) / (k + prior);
     const double var = (ss - 2 * mean * s + k * mean * mean + prior * (pooled_var + (pooled_mean - mean) * (pooled_mean - mean))) /
                        (k + prior);
-    f.mass_mean[c] = mean;
-    f.mass_sd[c] = std::max(0.05, std::sqrt(std::max(0.0, var)));
+    (*mean_out)[c] = mean;
+    (*sd_out)[c] = std::max(0.05, std::sqrt(std::max(0.0, var)));
   }
-  return f;
 }
 
-// Goods score of one pair: 1 - p(declared) / max p.
-double GoodsScore(const Fitted& f, const std::vector<double>& x, int declared, int* best) {
-  std::vector<double> z(x.size());
-  for (size_t j = 0; j < x.size(); ++j) z[j] = (x[j] - f.mean[j]) / f.scale[j];
-  auto pr = Softmax(f.w, z);
-  *best = static_cast<int>(std::max_element(pr.begin(), pr.end()) - pr.begin());
-  return 1.0 - pr[declared] / pr[*best];
+model::GbtParams TreeParams(const ManifestFitOptions& o) {
+  model::GbtParams gp;
+  gp.trees = o.trees;
+  gp.max_depth = o.max_depth;
+  gp.eta = o.learning_rate;
+  gp.subsample = 0.8;
+  gp.colsample_bytree = 0.8;
+  gp.min_child_weight = 2;
+  gp.threads = o.threads;
+  gp.seed = o.seed;
+  return gp;
+}
+
+// One booster per group (rows of `group` g against the rest) on rows x p features.
+Result<std::vector<model::XgbBooster>> FitGroupTrees(const std::vector<float>& x, size_t p, const std::vector<int>& group,
+                                                     int groups, const ManifestFitOptions& o) {
+  std::vector<model::XgbBooster> out;
+  std::vector<float> label(group.size());
+  for (int g = 0; g < groups; ++g) {
+    for (size_t i = 0; i < group.size(); ++i) label[i] = group[i] == g ? 1.0f : 0.0f;
+    CS_ASSIGN_OR_RETURN(auto b, model::XgbBooster::Train(x.data(), group.size(), p, label.data(), nullptr, TreeParams(o)));
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// Goods score from per-group probabilities: 1 - p(declared group) / p(best group).
+double GoodsScore(const std::vector<float>& prob, int declared_group, int* best_group) {
+  *best_group = static_cast<int>(std::max_element(prob.begin(), prob.end()) - prob.begin());
+  if (prob[static_cast<size_t>(*best_group)] <= prob[static_cast<size_t>(declared_group)]) *best_group = declared_group;
+  return 1.0 - prob[static_cast<size_t>(declared_group)] / std::max(1e-9f, prob[static_cast<size_t>(*best_group)]);
+}
+
+// Group per chapter: chapters of one goods class of the catalogue share a group; the others (and
+// all chapters when `by_goods_class` is off) have their own. *names: "clothing (HS 61/62)".
+std::vector<int> ChapterGroups(const std::vector<std::string>& chapters, bool by_goods_class,
+                               std::vector<std::string>* names) {
+  std::vector<int> groups;
+  std::vector<std::string> classes, members;
+  for (const auto& ch : chapters) {
+    const std::string cls = by_goods_class ? GoodsCategoryOfHs(ch + "0000") : std::string();
+    auto it = cls.empty() ? classes.end() : std::find(classes.begin(), classes.end(), cls);
+    if (it == classes.end()) {
+      classes.push_back(cls.empty() ? "\x01" + ch : cls);  // a class of its own
+      members.push_back(ch);
+      groups.push_back(static_cast<int>(classes.size()) - 1);
+    } else {
+      const size_t g = static_cast<size_t>(it - classes.begin());
+      members[g] += "/" + ch;
+      groups.push_back(static_cast<int>(g));
+    }
+  }
+  names->clear();
+  for (size_t g = 0; g < classes.size(); ++g) {
+    std::string c = classes[g][0] == '\x01' ? GoodsCategoryOfHs(members[g] + "0000") : classes[g];
+    names->push_back((c.empty() ? std::string("goods") : c) + " (HS " + members[g] + ")");
+  }
+  return groups;
+}
+
+std::vector<float> AsFloats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+
+// XGBoost's JSON model less the per-node arrays the flattened evaluator never reads (gains,
+// weights, parents, categorical splits): a third of the bytes the model file carries.
+Result<std::string> SlimTreesJson(const std::string& xgboost_json) {
+  json j = json::parse(xgboost_json, nullptr, false);
+  if (j.is_discarded()) return Status::Internal("manifest trees: XGBoost wrote JSON that does not parse");
+  try {
+    for (auto& t : j.at("learner").at("gradient_booster").at("model").at("trees"))
+      for (const char* k : {"loss_changes", "base_weights", "parents", "categories", "categories_nodes",
+                            "categories_segments", "categories_sizes", "split_type"})
+        t.erase(k);
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("manifest trees: unexpected XGBoost JSON: ") + e.what());
+  }
+  return j.dump();
 }
 
 }  // namespace
+
+struct ManifestModel::Trees {
+  std::vector<model::Forest> forests;  // per group
+  std::vector<std::string> json;       // XGBoost's JSON of each, as saved
+  // Probability per group that the image shows that group's goods.
+  std::vector<float> Predict(const std::vector<float>& x) const {
+    std::vector<float> p(forests.size());
+    for (size_t g = 0; g < forests.size(); ++g) forests[g].PredictProbability(x.data(), 1, x.size(), &p[g]);
+    return p;
+  }
+};
 
 std::string ManifestCheck::ToJson() const {
   json j;
@@ -179,14 +208,16 @@ std::string ManifestCheck::ToJson() const {
 
 std::string ManifestFitReport::ToTable() const {
   return "manifest model: " + std::to_string(examples) + " honest pairs, " + std::to_string(chapters) +
-         " HS chapters; cross-validated: declared chapter fits best " + FormatFixed(100 * cv_top1, 1) +
+         " HS chapters in " + std::to_string(groups) + " goods groups; cross-validated: declared goods fit best " + FormatFixed(100 * cv_top1, 1) +
          " %, honest pairs flagged " + FormatFixed(100 * cv_honest_flag_rate, 1) + " % (goods threshold " +
          FormatFixed(threshold, 3) + ")\n";
 }
 
 Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& honest, const ManifestFitOptions& o,
                                          ManifestFitReport* report) {
-  if (o.folds < 2 || o.iterations < 1 || !(o.target_honest_flag_rate > 0 && o.target_honest_flag_rate < 1))
+  if (o.folds < 2 || o.trees < 1 || o.trees > 2000 || o.max_depth < 1 || o.max_depth > 8 ||
+      !(o.learning_rate > 0 && o.learning_rate <= 1) || o.threads < 1 ||
+      !(o.target_honest_flag_rate > 0 && o.target_honest_flag_rate < 1))
     return Status::InvalidArgument("manifest fit options out of range");
   // Chapters with enough examples.
   std::map<std::string, int> counts;
@@ -195,41 +226,76 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   for (const auto& [ch, n] : counts)
     if (!ch.empty() && n >= o.min_examples) m.chapters_.push_back(ch);
   if (m.chapters_.size() < 2) return Status::InvalidArgument("manifest fit: fewer than two HS chapters have enough honest pairs");
+  m.groups_ = ChapterGroups(m.chapters_, o.group_by_goods_class, &m.group_names_);
+  const int groups = static_cast<int>(m.group_names_.size());
+  if (groups < 2) return Status::InvalidArgument("manifest fit: the honest pairs show fewer than two kinds of goods");
+  m.group_chapter_.assign(groups, -1);
+  for (int g = 0; g < groups; ++g) {
+    int best = -1;
+    for (size_t c = 0; c < m.chapters_.size(); ++c)
+      if (m.groups_[c] == g && (best < 0 || counts[m.chapters_[c]] > counts[m.chapters_[static_cast<size_t>(best)]]))
+        best = static_cast<int>(c);
+    m.group_chapter_[static_cast<size_t>(g)] = best;
+  }
   size_t goods = 0;
   for (const auto& ex : honest) goods = std::max(goods, ex.detection.goods_share.size());
   m.goods_classes_ = GoodsCategoryNames();
   m.goods_classes_.resize(goods);
-  std::vector<std::vector<double>> X;
-  std::vector<int> y;
+  std::vector<float> X;  // rows x p
+  std::vector<int> chapter, group;
   std::vector<double> mass_r;
+  size_t p = 0;
   for (const auto& ex : honest) {
     auto it = std::find(m.chapters_.begin(), m.chapters_.end(), ChapterOf(ex.declaration.hs_code));
     if (it == m.chapters_.end()) continue;
-    X.push_back(Features(ex.analysis, ex.detection, goods));
-    y.push_back(static_cast<int>(it - m.chapters_.begin()));
+    const auto f = Features(ex.analysis, ex.detection, goods);
+    p = f.size();
+    X.insert(X.end(), f.begin(), f.end());
+    chapter.push_back(static_cast<int>(it - m.chapters_.begin()));
+    group.push_back(m.groups_[static_cast<size_t>(chapter.back())]);
     mass_r.push_back(MassLogRatio(ex.analysis, ex.declaration));
   }
-  const int classes = static_cast<int>(m.chapters_.size());
+  const size_t n = chapter.size();
+  const int chapters = static_cast<int>(m.chapters_.size());
   // Cross-validation: goods scores and mass z of held-out honest pairs give the threshold.
-  std::vector<int> fold(X.size());
+  std::vector<int> fold(n);
   xray::Rng rng(xray::MixSeed(o.seed, 41));
-  for (size_t i = 0; i < fold.size(); ++i) fold[i] = static_cast<int>(i % o.folds);
-  for (size_t i = fold.size(); i > 1; --i) std::swap(fold[i - 1], fold[static_cast<size_t>(rng.Uniform() * i)]);
-  std::vector<double> cv_goods(X.size()), cv_z(X.size());
+  for (size_t i = 0; i < n; ++i) fold[i] = static_cast<int>(i % o.folds);
+  for (size_t i = n; i > 1; --i) std::swap(fold[i - 1], fold[static_cast<size_t>(rng.Uniform() * i)]);
+  std::vector<double> cv_goods(n), cv_z(n);
   int64_t top1 = 0;
   for (int k = 0; k < o.folds; ++k) {
-    std::vector<std::vector<double>> Xk;
-    std::vector<int> yk;
+    std::vector<float> xk, xt;
+    std::vector<int> ck, gk;
     std::vector<double> rk;
-    for (size_t i = 0; i < X.size(); ++i)
-      if (fold[i] != k) Xk.push_back(X[i]), yk.push_back(y[i]), rk.push_back(mass_r[i]);
-    Fitted f = FitCore(Xk, yk, rk, classes, o);
-    for (size_t i = 0; i < X.size(); ++i) {
-      if (fold[i] != k) continue;
+    std::vector<size_t> test;
+    for (size_t i = 0; i < n; ++i) {
+      auto row = X.begin() + static_cast<std::ptrdiff_t>(i * p);
+      if (fold[i] == k) {
+        xt.insert(xt.end(), row, row + static_cast<std::ptrdiff_t>(p));
+        test.push_back(i);
+      } else {
+        xk.insert(xk.end(), row, row + static_cast<std::ptrdiff_t>(p));
+        ck.push_back(chapter[i]), gk.push_back(group[i]), rk.push_back(mass_r[i]);
+      }
+    }
+    if (test.empty()) continue;
+    std::vector<double> mass_mean, mass_sd;
+    FitMass(rk, ck, chapters, &mass_mean, &mass_sd);
+    CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(xk, p, gk, groups, o));
+    std::vector<std::vector<float>> prob;  // per group, per test row
+    for (const auto& b : boosters) {
+      CS_ASSIGN_OR_RETURN(auto pr, b.Predict(xt.data(), test.size(), p, model::PredictType::kProbability, o.threads));
+      prob.push_back(std::move(pr));
+    }
+    for (size_t t = 0; t < test.size(); ++t) {
+      const size_t i = test[t];
+      std::vector<float> pi(static_cast<size_t>(groups));
+      for (int g = 0; g < groups; ++g) pi[static_cast<size_t>(g)] = prob[static_cast<size_t>(g)][t];
       int best;
-      cv_goods[i] = GoodsScore(f, X[i], y[i], &best);
-      top1 += best == y[i];
-      cv_z[i] = std::abs(mass_r[i] - f.mass_mean[y[i]]) / f.mass_sd[y[i]];
+      cv_goods[i] = GoodsScore(pi, group[i], &best);
+      top1 += best == group[i];
+      cv_z[i] = std::abs(mass_r[i] - mass_mean[chapter[i]]) / mass_sd[chapter[i]];
     }
   }
   // The mass check alone may flag up to a third of the budget; the goods threshold takes the rest.
@@ -238,29 +304,36 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   const size_t mass_budget = static_cast<size_t>(std::floor(o.target_honest_flag_rate / 3 * zs.size()));
   m.mass_z_flag_ = std::max(3.0, mass_budget < zs.size() ? std::nextafter(zs[mass_budget], 1e9) : 3.0);
   std::vector<double> remaining;
-  for (size_t i = 0; i < X.size(); ++i)
+  for (size_t i = 0; i < n; ++i)
     if (cv_z[i] < m.mass_z_flag_) remaining.push_back(cv_goods[i]);
   std::sort(remaining.begin(), remaining.end(), std::greater<>());
-  int64_t mass_flags = static_cast<int64_t>(X.size() - remaining.size());
-  const int64_t allowed = static_cast<int64_t>(std::floor(o.target_honest_flag_rate * X.size())) - mass_flags;
+  int64_t mass_flags = static_cast<int64_t>(n - remaining.size());
+  const int64_t allowed = static_cast<int64_t>(std::floor(o.target_honest_flag_rate * n)) - mass_flags;
   m.threshold_ = allowed >= 0 && static_cast<size_t>(allowed) < remaining.size()
                      ? std::min(0.999, std::nextafter(remaining[allowed], 2.0))
                      : 0.999;
   m.threshold_ = std::max(m.threshold_, 0.5);
   int64_t flagged = 0;
-  for (size_t i = 0; i < X.size(); ++i) flagged += cv_goods[i] >= m.threshold_ || cv_z[i] >= m.mass_z_flag_;
-  Fitted f = FitCore(X, y, mass_r, classes, o);
-  m.mean_ = f.mean;
-  m.scale_ = f.scale;
-  m.weights_ = f.w;
-  m.mass_log_ratio_mean_ = f.mass_mean;
-  m.mass_log_ratio_sd_ = f.mass_sd;
+  for (size_t i = 0; i < n; ++i) flagged += cv_goods[i] >= m.threshold_ || cv_z[i] >= m.mass_z_flag_;
+  // The final model on every pair.
+  FitMass(mass_r, chapter, chapters, &m.mass_log_ratio_mean_, &m.mass_log_ratio_sd_);
+  CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(X, p, group, groups, o));
+  auto trees = std::make_shared<Trees>();
+  for (const auto& b : boosters) {
+    CS_ASSIGN_OR_RETURN(std::string full, b.ToJson());
+    CS_ASSIGN_OR_RETURN(std::string js, SlimTreesJson(full));
+    CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(js));
+    trees->forests.push_back(std::move(forest));
+    trees->json.push_back(std::move(js));
+  }
+  m.trees_ = std::move(trees);
   if (report) {
-    report->examples = static_cast<int64_t>(X.size());
-    report->chapters = classes;
+    report->examples = static_cast<int64_t>(n);
+    report->chapters = chapters;
+    report->groups = groups;
     report->threshold = m.threshold_;
-    report->cv_honest_flag_rate = X.empty() ? 0 : static_cast<double>(flagged) / X.size();
-    report->cv_top1 = X.empty() ? 0 : static_cast<double>(top1) / X.size();
+    report->cv_honest_flag_rate = n == 0 ? 0 : static_cast<double>(flagged) / n;
+    report->cv_top1 = n == 0 ? 0 : static_cast<double>(top1) / n;
   }
   return m;
 }
@@ -270,9 +343,13 @@ std::string ManifestModel::ToJson() const {
   j["format"] = kManifestFormat;
   j["chapters"] = chapters_;
   j["goods_classes"] = goods_classes_;
-  j["mean"] = mean_;
-  j["scale"] = scale_;
-  j["weights"] = weights_;
+  j["chapter_groups"] = groups_;
+  j["group_names"] = group_names_;
+  j["group_chapter"] = group_chapter_;
+  json trees = json::array();
+  if (trees_)
+    for (const auto& t : trees_->json) trees.push_back(json::parse(t));
+  j["group_trees"] = std::move(trees);
   j["mass_log_ratio_mean"] = mass_log_ratio_mean_;
   j["mass_log_ratio_sd"] = mass_log_ratio_sd_;
   j["threshold"] = threshold_;
@@ -282,29 +359,46 @@ std::string ManifestModel::ToJson() const {
 
 Result<ManifestModel> ManifestModel::FromJson(std::string_view text) {
   json j = json::parse(text, nullptr, false);
+  if (j.is_object() && j.value("format", "") == "clearsight-manifest/1")
+    return Status::DataLoss(
+        "manifest model of format clearsight-manifest/1 (the linear classifier of earlier versions) is no longer read: "
+        "refit it with `clearsight xray train --init MODEL --epochs 0 --verifier ...` on the same validation scans");
   if (j.is_discarded() || !j.is_object() || j.value("format", "") != kManifestFormat)
     return Status::DataLoss("not a " + std::string(kManifestFormat) + " model");
   ManifestModel m;
+  auto trees = std::make_shared<Trees>();
   try {
     m.chapters_ = j.at("chapters").get<std::vector<std::string>>();
     m.goods_classes_ = j.at("goods_classes").get<std::vector<std::string>>();
-    m.mean_ = j.at("mean").get<std::vector<double>>();
-    m.scale_ = j.at("scale").get<std::vector<double>>();
-    m.weights_ = j.at("weights").get<std::vector<std::vector<double>>>();
+    m.groups_ = j.at("chapter_groups").get<std::vector<int>>();
+    m.group_names_ = j.at("group_names").get<std::vector<std::string>>();
+    m.group_chapter_ = j.at("group_chapter").get<std::vector<int>>();
     m.mass_log_ratio_mean_ = j.at("mass_log_ratio_mean").get<std::vector<double>>();
     m.mass_log_ratio_sd_ = j.at("mass_log_ratio_sd").get<std::vector<double>>();
     m.threshold_ = j.at("threshold").get<double>();
     m.mass_z_flag_ = j.at("mass_z_flag").get<double>();
+    for (const auto& t : j.at("group_trees")) {
+      trees->json.push_back(t.dump());
+      auto forest = model::Forest::FromXgboostJson(trees->json.back());
+      if (!forest.ok()) return forest.status().WithContext("manifest model: group trees: ");
+      trees->forests.push_back(std::move(*forest));
+    }
   } catch (const std::exception& e) {
     return Status::DataLoss(std::string("manifest model: ") + e.what());
   }
-  const size_t p = m.mean_.size(), c = m.chapters_.size();
-  bool ok = c >= 2 && m.scale_.size() == p && m.weights_.size() == c && m.mass_log_ratio_mean_.size() == c &&
-            m.mass_log_ratio_sd_.size() == c && p == Features(ScanAnalysis{}, DetectionResult{}, m.goods_classes_.size()).size();
-  for (const auto& w : m.weights_) ok = ok && w.size() == p + 1;
-  for (double s : m.scale_) ok = ok && s > 0;
+  const size_t c = m.chapters_.size(), g = m.group_names_.size();
+  const size_t p = Features(ScanAnalysis{}, DetectionResult{}, m.goods_classes_.size()).size();
+  bool ok = c >= 2 && g >= 2 && m.groups_.size() == c && m.group_chapter_.size() == g && trees->forests.size() == g &&
+            m.mass_log_ratio_mean_.size() == c && m.mass_log_ratio_sd_.size() == c;
+  for (int v : m.groups_) ok = ok && v >= 0 && static_cast<size_t>(v) < g;
+  for (size_t k = 0; ok && k < g; ++k) {
+    const int ch = m.group_chapter_[k];
+    ok = ch >= 0 && static_cast<size_t>(ch) < c && m.groups_[static_cast<size_t>(ch)] == static_cast<int>(k);
+  }
+  for (const auto& f : trees->forests) ok = ok && static_cast<size_t>(f.num_features()) <= p;
   for (double s : m.mass_log_ratio_sd_) ok = ok && s > 0;
   if (!ok) return Status::DataLoss("manifest model: sizes do not match");
+  m.trees_ = std::move(trees);
   return m;
 }
 
@@ -318,10 +412,11 @@ ManifestCheck ManifestModel::Check(const ScanAnalysis& a, const DetectionResult&
     return r;
   }
   const int declared = static_cast<int>(it - chapters_.begin());
-  Fitted f{mean_, scale_, weights_, mass_log_ratio_mean_, mass_log_ratio_sd_};
-  int best = declared;
-  const double goods = GoodsScore(f, Features(a, d, goods_classes_.size()), declared, &best);
-  r.best_chapter = chapters_[best];
+  const int declared_group = groups_[static_cast<size_t>(declared)];
+  int best_group = declared_group;
+  const double goods = GoodsScore(trees_->Predict(AsFloats(Features(a, d, goods_classes_.size()))), declared_group, &best_group);
+  const int best = best_group == declared_group ? declared : group_chapter_[static_cast<size_t>(best_group)];
+  r.best_chapter = chapters_[static_cast<size_t>(best)];
   const double ratio = MassLogRatio(a, decl);
   const double z = std::abs(ratio - mass_log_ratio_mean_[declared]) / mass_log_ratio_sd_[declared];
   const double goods_score = ToScore(goods, threshold_, 1.0);
@@ -339,8 +434,8 @@ ManifestCheck ManifestModel::Check(const ScanAnalysis& a, const DetectionResult&
     for (size_t k = 0; k < shares.size() && k < 3 && shares[k].first >= 0.05; ++k)
       seen += std::string(seen.empty() ? "" : ", ") + shares[k].second + " " + FormatFixed(100 * shares[k].first, 0) + " %";
   }
-  if (best != declared)
-    reasons.push_back({goods_score, "image fits " + ChapterName(chapters_[best]) + " better than the declared " +
+  if (best_group != declared_group)
+    reasons.push_back({goods_score, "image fits " + group_names_[static_cast<size_t>(best_group)] + " better than the declared " +
                                         ChapterName(r.declared_chapter) + (seen.empty() ? "" : " (goods seen: " + seen + ")")});
   else
     reasons.push_back({goods_score, "image fits the declared " + ChapterName(r.declared_chapter) +
