@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clearsight/compact_string.h"
 #include "clearsight/status.h"
 
 namespace clearsight {
@@ -50,25 +51,25 @@ class ExtraValues {
 
 struct Declaration {
   // Required.
-  std::string declaration_id;
+  CompactString declaration_id;
   int32_t date = 0;  // days since 1970-01-01
-  std::string importer_id;
-  std::string hs_code;  // 2..10 digits, leading zeros kept
-  std::string origin_country;
+  CompactString importer_id;
+  CompactString hs_code;  // 2..10 digits, leading zeros kept
+  CompactString origin_country;
   double net_mass_kg = 0;
   double declared_value = 0;
   // Optional; empty string / kMissing when absent.
-  std::string declarant_id;
-  std::string seller_id;
-  std::string courier_id;
-  std::string office_id;
-  std::string departure_country;
-  std::string mode_of_transport;
+  CompactString declarant_id;
+  CompactString seller_id;
+  CompactString courier_id;
+  CompactString office_id;
+  CompactString departure_country;
+  CompactString mode_of_transport;
   double supplementary_units = kMissing;
-  std::string currency;
+  CompactString currency;
   double tax_rate = kMissing;  // percent of the customs value
-  std::string description;
-  std::string consignment_id;
+  CompactString description;
+  CompactString consignment_id;
   // Outcomes of an inspection, when known: -1 unknown, 0 no, 1 yes.
   int8_t inspected = -1;
   int8_t fraud = -1;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <ostream>
 #include <nlohmann/json.hpp>
 
 #include "clearsight/declarations.h"
@@ -14,6 +15,8 @@
 #include "common/text.h"
 
 namespace clearsight {
+
+std::ostream& operator<<(std::ostream& os, const CompactString& s) { return os << s.view(); }
 
 // ---------------------------------------------------------------------------------------------
 // Dates
@@ -268,7 +271,7 @@ inline bool SetFlag(std::string_view v, int8_t* out, std::string* why) {
   return false;
 }
 
-inline bool SetId(std::string_view v, std::string* out, bool required, std::string* why) {
+inline bool SetId(std::string_view v, CompactString* out, bool required, std::string* why) {
   v = Trim(v);
   if (v.empty() && required) {
     *why = "is empty";
@@ -278,28 +281,38 @@ inline bool SetId(std::string_view v, std::string* out, bool required, std::stri
   return true;
 }
 
-bool SetHs(std::string_view v, std::string* out, bool pad_to_6, std::string* why) {
+bool SetHs(std::string_view v, CompactString* out, bool pad_to_6, std::string* why) {
   v = Trim(v);
-  out->clear();
+  char digits[CompactString::kInline + 1];  // 10 digits at most are valid
+  size_t n = 0;
   for (char c : v) {
     if (c >= '0' && c <= '9') {
-      out->push_back(c);
+      if (n < sizeof(digits)) digits[n] = c;
+      ++n;
     } else if (c != '.' && c != ' ') {
       *why = "'" + Excerpt(v, 40) + "' is not an HS code (digits, optionally with dots)";
       return false;
     }
   }
-  if (pad_to_6 && !out->empty() && out->size() < 6) out->insert(0, 6 - out->size(), '0');
-  if (out->size() < 2 || out->size() > 10) {
-    *why = out->empty() ? std::string("is empty")
-                        : "'" + Excerpt(v, 40) + "' has " + std::to_string(out->size()) +
-                              " digits, expected 2 to 10";
-    return false;
+  if (n < 2 || n > 10) {
+    if (!(pad_to_6 && n >= 1 && n < 6)) {
+      *why = n == 0 ? std::string("is empty")
+                    : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
+      return false;
+    }
+  }
+  if (pad_to_6 && n >= 1 && n < 6) {
+    char padded[6];
+    std::memset(padded, '0', 6 - n);
+    std::memcpy(padded + (6 - n), digits, n);
+    out->assign(padded, 6);
+  } else {
+    out->assign(digits, n);
   }
   return true;
 }
 
-bool SetCountry(std::string_view v, std::string* out, bool required, std::string* why) {
+bool SetCountry(std::string_view v, CompactString* out, bool required, std::string* why) {
   v = Trim(v);
   if (v.empty()) {
     if (required) {
@@ -313,14 +326,17 @@ bool SetCountry(std::string_view v, std::string* out, bool required, std::string
     *why = "'" + Excerpt(v, 40) + "' is not a country code (2 or 3 letters)";
     return false;
   }
-  out->assign(v.data(), v.size());
-  for (char& c : *out) {
+  char code[3];
+  for (size_t i = 0; i < v.size(); ++i) {
+    char c = v[i];
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
     if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
       *why = "'" + Excerpt(v, 40) + "' is not a country code (2 or 3 letters)";
       return false;
     }
+    code[i] = c;
   }
+  out->assign(code, v.size());
   return true;
 }
 
@@ -783,10 +799,10 @@ Status ValidateDeclaration(const Declaration& d) {
   std::string why;
   if (Trim(d.declaration_id).empty()) return Status::InvalidArgument("field 'declaration_id': is empty");
   if (Trim(d.importer_id).empty()) return Status::InvalidArgument("field 'importer_id': is empty");
-  std::string hs;
+  CompactString hs;
   if (!SetHs(d.hs_code, &hs, false, &why))
     return Status::InvalidArgument("field 'hs_code': " + why);
-  std::string country;
+  CompactString country;
   if (!SetCountry(d.origin_country, &country, true, &why))
     return Status::InvalidArgument("field 'origin_country': " + why);
   if (!(d.net_mass_kg >= 0)) return Status::InvalidArgument("field 'net_mass_kg': is negative or not a number");

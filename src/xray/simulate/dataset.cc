@@ -54,7 +54,7 @@ Status SimulateDataset(const SimulateOptions& options, int64_t count, const std:
         row.truth = ss.truth.declaration_truth;
         for (const auto& o : ss.truth.objects) row.threat |= o.threat;
         std::string line;
-        for (auto f : {ss.declaration.declaration_id, ss.truth.consignment_id, ss.truth.scan_id,
+        for (auto f : {ss.declaration.declaration_id.str(), ss.truth.consignment_id, ss.truth.scan_id,
                        std::string(DeclarationTruthName(ss.truth.declaration_truth)), ss.truth.true_hs_code,
                        FormatDouble(ss.truth.true_value), std::string(row.threat ? "1" : "0"),
                        ss.truth.true_description}) {
