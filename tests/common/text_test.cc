@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <charconv>
+#include <cstring>
+#include <string>
+#include <vector>
+
 namespace clearsight {
 namespace {
 
@@ -14,6 +19,35 @@ TEST(ParseDouble, AcceptsOnlyWholeFiniteNumbers) {
   EXPECT_DOUBLE_EQ(v, 1000);
   for (const char* bad : {"", "abc", "1,5", "nan", "inf", "-inf", "1.2.3", "++1", "12kg"})
     EXPECT_FALSE(ParseDouble(bad, &v)) << bad;
+}
+
+TEST(ParseDouble, PlainDecimalsGiveTheSameBitsAsFromChars) {
+  // The fast path for plain decimals against the full parser, on digit counts and point positions
+  // around its 15-digit limit and on edge forms.
+  uint64_t state = 12345;
+  auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
+  std::vector<std::string> cases = {"0", "-0", "0.0", ".5", "5.", "-.25", "007.50", "123456789012345",
+                                    "1234567890123456", "0.000000000000001", "999999999999999.9",
+                                    "372254.4", "-0.1", "0.3", "2.675"};
+  for (int k = 0; k < 20000; ++k) {
+    const int digits = 1 + static_cast<int>(next() >> 33) % 18;
+    std::string t = (next() >> 40) % 4 == 0 ? "-" : "";
+    const int point = static_cast<int>(next() >> 33) % (digits + 2) - 1;  // -1: none
+    for (int d = 0; d < digits; ++d) {
+      if (d == point) t += '.';
+      t += static_cast<char>('0' + (next() >> 35) % 10);
+    }
+    cases.push_back(t);
+  }
+  for (const auto& c : cases) {
+    double ours = 0, ref = 0;
+    ASSERT_TRUE(ParseDouble(c, &ours)) << c;
+    auto [p, ec] = std::from_chars(c.data(), c.data() + c.size(), ref);
+    ASSERT_TRUE(ec == std::errc() && p == c.data() + c.size()) << c;
+    EXPECT_EQ(std::memcmp(&ours, &ref, sizeof(double)), 0) << c << ": " << ours << " vs " << ref;
+  }
+  double v = 0;
+  for (const char* bad : {".", "-.", "-", "1.2.", "1..2"}) EXPECT_FALSE(ParseDouble(bad, &v)) << bad;
 }
 
 TEST(IsValidUtf8, RejectsMalformedSequences) {
