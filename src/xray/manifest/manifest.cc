@@ -142,24 +142,24 @@ double GoodsScore(const std::vector<float>& prob, int declared_group, int* best_
 std::vector<int> ChapterGroups(const std::vector<std::string>& chapters, bool by_goods_class,
                                std::vector<std::string>* names) {
   std::vector<int> groups;
-  std::vector<std::string> classes, members;
+  std::vector<std::string> keys, members;  // per group: its goods class ("": a chapter on its own), chapters
   for (const auto& ch : chapters) {
     const std::string cls = by_goods_class ? GoodsCategoryOfHs(ch + "0000") : std::string();
-    auto it = cls.empty() ? classes.end() : std::find(classes.begin(), classes.end(), cls);
-    if (it == classes.end()) {
-      classes.push_back(cls.empty() ? "\x01" + ch : cls);  // a class of its own
+    auto it = cls.empty() ? keys.end() : std::find(keys.begin(), keys.end(), cls);
+    if (it == keys.end()) {
+      keys.push_back(cls);
       members.push_back(ch);
-      groups.push_back(static_cast<int>(classes.size()) - 1);
+      groups.push_back(static_cast<int>(keys.size()) - 1);
     } else {
-      const size_t g = static_cast<size_t>(it - classes.begin());
+      const size_t g = static_cast<size_t>(it - keys.begin());
       members[g] += "/" + ch;
       groups.push_back(static_cast<int>(g));
     }
   }
   names->clear();
-  for (size_t g = 0; g < classes.size(); ++g) {
-    std::string c = classes[g][0] == '\x01' ? GoodsCategoryOfHs(members[g] + "0000") : classes[g];
-    names->push_back((c.empty() ? std::string("goods") : c) + " (HS " + members[g] + ")");
+  for (const auto& m : members) {
+    const std::string c = GoodsCategoryOfHs(m.substr(0, 2) + "0000");
+    names->push_back((c.empty() ? std::string("goods") : c) + " (HS " + m + ")");
   }
   return groups;
 }
