@@ -294,14 +294,13 @@ bool SetHs(std::string_view v, CompactString* out, bool pad_to_6, std::string* w
       return false;
     }
   }
-  if (n < 2 || n > 10) {
-    if (!(pad_to_6 && n >= 1 && n < 6)) {
-      *why = n == 0 ? std::string("is empty")
-                    : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
-      return false;
-    }
+  const bool pad = pad_to_6 && n >= 1 && n < 6;  // KCS drops leading zeros: 1..5 digits become 6
+  if (!pad && (n < 2 || n > 10)) {
+    *why = n == 0 ? std::string("is empty")
+                  : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
+    return false;
   }
-  if (pad_to_6 && n >= 1 && n < 6) {
+  if (pad) {
     char padded[6];
     std::memset(padded, '0', 6 - n);
     std::memcpy(padded + (6 - n), digits, n);
