@@ -486,6 +486,12 @@ int Train(int argc, char** argv, int first) {
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
+      "  --verifier-tip-rate R  more positives for the verifier: R threat-image-projected copies of each\n"
+      "                         clean validation scan of the first scanner (the first --data DIR and\n"
+      "                         validation DIRs with the same calibration file); only their regions\n"
+      "                         that find the projected threat join the fit (default 0)\n"
+      "  --verifier-tip-class C[,C...]  those copies' threat classes (default: any class)\n"
+      "                         patches: --threats, else simulated with --tip-seed + 1 (never trained on)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
       "                         for the verifier to judge)\n";
@@ -493,7 +499,8 @@ int Train(int argc, char** argv, int first) {
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "help"},
+                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
+                                "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -505,6 +512,7 @@ int Train(int argc, char** argv, int first) {
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
       !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
       !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
+      !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
@@ -530,8 +538,30 @@ int Train(int argc, char** argv, int first) {
   if (int rc = add_sources("data", "calibration", false)) return rc;
   if (args.Has("validation-data") != args.Has("validation-calibration"))
     return Usage("--validation-data and --validation-calibration go together", usage);
-  if (args.Has("validation-data"))
+  if (args.Has("validation-data")) {
+    const size_t first_validation = o.sources.size();
     if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
+    // The threat library's scanner: validation sets calibrated from the first set's file.
+    const std::string first_calib(Split(args.Get("calibration"), ',')[0]);
+    const std::string validation_calibs = args.Get("validation-calibration");
+    const auto calibs = Split(validation_calibs, ',');
+    for (size_t i = 0; i < calibs.size(); ++i) {
+      std::error_code ec;
+      o.sources[first_validation + i].threat_library_scanner =
+          std::string(calibs[i]) == first_calib || fs::equivalent(std::string(calibs[i]), first_calib, ec);
+    }
+  }
+  if (args.Has("verifier-tip-class")) {
+    const std::string arg = args.Get("verifier-tip-class");
+    for (const auto& c : Split(arg, ',')) {
+      const auto& known = ThreatClasses();
+      if (std::find(known.begin(), known.end(), c) == known.end())
+        return Usage("--verifier-tip-class: \"" + std::string(c) + "\" is not a threat class", usage);
+      o.verifier_tip_classes.emplace_back(c);
+    }
+  }
+  if (o.verifier_tip_rate != 0 && !args.Has("verifier"))
+    return Usage("--verifier-tip-rate needs --verifier", usage);
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = static_cast<int>(epochs);
   o.batch = static_cast<int>(batch);
@@ -570,29 +600,31 @@ int Train(int argc, char** argv, int first) {
   std::string command = "clearsight xray train";
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;
-  ThreatLibrary library;
+  // The threat library: --threats, else patches simulated at the training scans' pixel size.
+  auto make_library = [&](uint64_t library_seed) -> Result<ThreatLibrary> {
+    if (args.Has("threats")) return ThreatLibrary::Load(args.Get("threats"));
+    CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.sources[0].data_dir));
+    if (scans.empty()) return Status::InvalidArgument(o.sources[0].data_dir + ": no scans");
+    CS_ASSIGN_OR_RETURN(Scan first_scan, ReadScan(scans.front()));
+    SimulateOptions so;
+    so.seed = library_seed;
+    so.pixel_mm = first_scan.meta.pixel_mm;
+    CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(so));
+    return sim->MakeThreatLibrary(40);
+  };
+  ThreatLibrary library, verifier_library;
   if (o.tip_rate > 0) {
-    if (args.Has("threats")) {
-      auto lib = ThreatLibrary::Load(args.Get("threats"));
-      if (!lib.ok()) return Fail(lib.status());
-      library = std::move(*lib);
-    } else {
-      // Patches at the training scans' pixel size, from the default scanner.
-      auto scans = ListScans(o.sources[0].data_dir);
-      if (!scans.ok()) return Fail(scans.status());
-      if (scans->empty()) return Fail(Status::InvalidArgument(o.sources[0].data_dir + ": no scans"));
-      auto first_scan = ReadScan(scans->front());
-      if (!first_scan.ok()) return Fail(first_scan.status());
-      SimulateOptions so;
-      so.seed = static_cast<uint64_t>(tip_seed);
-      so.pixel_mm = first_scan->meta.pixel_mm;
-      auto sim = Simulator::Create(so);
-      if (!sim.ok()) return Fail(sim.status());
-      auto lib = (*sim)->MakeThreatLibrary(40);
-      if (!lib.ok()) return Fail(lib.status());
-      library = std::move(*lib);
-    }
+    auto lib = make_library(static_cast<uint64_t>(tip_seed));
+    if (!lib.ok()) return Fail(lib.status());
+    library = std::move(*lib);
     o.threats = &library;
+  }
+  if (o.verifier_tip_rate > 0) {
+    // Without --threats, other patches than the network's training copies had.
+    auto lib = make_library(static_cast<uint64_t>(tip_seed) + 1);
+    if (!lib.ok()) return Fail(lib.status());
+    verifier_library = std::move(*lib);
+    o.verifier_threats = &verifier_library;
   }
   auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(60);
   int last_epoch = 0;
@@ -622,6 +654,9 @@ int Train(int argc, char** argv, int first) {
               static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans), report.epochs,
               static_cast<long long>(report.parameters), report.seconds / 60,
               static_cast<long long>(report.validation_scans));
+  if (report.verifier_tip_scans > 0)
+    std::printf("verifier: %lld TIP copies of clean validation scans gave %lld extra positive regions\n",
+                static_cast<long long>(report.verifier_tip_scans), static_cast<long long>(report.verifier_tip_regions));
   std::printf("operating points (probability that scores 0.5):");
   for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
   if (!report.network_validation_table.empty())

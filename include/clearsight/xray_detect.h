@@ -96,6 +96,9 @@ struct DetectorTrainSource {
   // split to choose the operating points and to fit the manifest model. Clean parcels from here
   // make the clean-alarm budget an estimate over many parcels instead of a few hundred.
   bool validation_only = false;
+  // Validation-only source made by the threat library's scanner (the first source's): its clean
+  // scans may get threat-image-projected copies for the verifier's fit (verifier_tip_rate).
+  bool threat_library_scanner = false;
 };
 
 struct DetectorTrainOptions {
@@ -133,6 +136,16 @@ struct DetectorTrainOptions {
   // region-level and input-channel features, trained on the validation split (5 folds by scan),
   // with its own operating points from out-of-fold probabilities.
   bool verifier = false;
+  // Extra positives for the verifier: this many threat-image-projected copies (expected) of each
+  // clean validation scan of the threat library's scanner (the first source and the sources marked
+  // threat_library_scanner), one patch of verifier_tip_classes (empty: any class) each. Only the
+  // copies' candidate regions that find the projected threat join the verifier's fit, in the fold
+  // of their source scan; operating points and validation figures stay on the real scans.
+  double verifier_tip_rate = 0;
+  // The patches for those copies; null: `threats`. Patches the network never trained on keep the
+  // extra positives as hard as real new threats.
+  const ThreatLibrary* verifier_threats = nullptr;
+  std::vector<std::string> verifier_tip_classes;
   // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
   // (8-connected). Lower finds fainter objects and gives the verifier more to reject. 0: the
   // --init model's threshold, or 0.3 for a new network.
@@ -150,6 +163,7 @@ struct TrainProgress {
 
 struct DetectorTrainReport {
   int64_t train_scans = 0, validation_scans = 0, tip_scans = 0;
+  int64_t verifier_tip_scans = 0, verifier_tip_regions = 0;  // copies made / positive regions they gave
   int epochs = 0;
   double seconds = 0;
   double operating_probability = 0;                   // the lowest of the per-class ones

@@ -251,5 +251,74 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_FALSE((*ops3)->has_verifier());
 }
 
+// Extra verifier positives by threat-image projection into clean validation scans: copies only of
+// the scans of the threat library's scanner (validation sets calibrated from the first set's
+// file), never counted as validation scans, and the committed network finds what was projected.
+TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
+  const fs::path clean = dir_ / "clean", layer = dir_ / "layer_clean";
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 34 --width 512 --height 384 --pixel-mm 0.7 --threat-rate 0 --out " +
+                   clean.string(), dir_ / "vt_sim.log"), 0) << testing::ReadBytes(dir_ / "vt_sim.log");
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 35 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
+                   "--threat-rate 0 --out " + layer.string(), dir_ / "vt_sim2.log"), 0);
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + (dir_ / "vt_w2").string(),
+                   dir_ / "vt_w2.log"), 0);
+  const std::string calib = (dir_ / "calib.json").string(), calib2 = (dir_ / "vt_calib2.json").string();
+  ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "vt_w2").string() + " --out " + calib2, dir_ / "vt_c2.log"), 0);
+  const std::string common = "xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+                             " --validation-data " + clean.string() + "," + layer.string() + " --init " + kModel +
+                             " --epochs 0 --verifier --tip-rate 0 --validation-share 0.4 --seed 3 --threads 1"
+                             " --verifier-tip-rate 3";
+  // The dual-layer set with its own calibration, then (as if it were the same scanner) with the first's.
+  ASSERT_EQ(RunCli(common + " --verifier-tip-class firearm --validation-calibration " + calib + "," + calib2 +
+                   " --out " + (dir_ / "vt1.pt").string(),
+                   dir_ / "vt1.log"), 0) << testing::ReadBytes(dir_ / "vt1.log");
+  ASSERT_EQ(RunCli(common + " --verifier-tip-class firearm --validation-calibration " + calib + "," + calib +
+                   " --out " + (dir_ / "vt2.pt").string(),
+                   dir_ / "vt2.log"), 0) << testing::ReadBytes(dir_ / "vt2.log");
+  auto tip_counts = [](const std::string& log) {
+    long copies = -1, regions = -1;
+    const std::string key = "verifier: ";
+    const size_t at = log.find(key);
+    if (at != std::string::npos &&
+        std::sscanf(log.c_str() + at, "verifier: %ld TIP copies of clean validation scans gave %ld", &copies,
+                    &regions) != 2)
+      copies = regions = -1;
+    return std::pair<long, long>{copies, regions};
+  };
+  const std::string log1 = testing::ReadBytes(dir_ / "vt1.log"), log2 = testing::ReadBytes(dir_ / "vt2.log");
+  const auto [copies1, regions1] = tip_counts(log1);
+  const auto [copies2, regions2] = tip_counts(log2);
+  // Three copies of each clean scan of the first scanner: the ten of the clean set, plus those
+  // of the first set's validation split; the dual-layer set's ten join only in the second run.
+  ASSERT_GE(copies1, 30) << log1;
+  EXPECT_EQ(copies1 % 3, 0);
+  EXPECT_EQ(copies2, copies1 + 30) << log2;
+  // The committed network proposes the projected firearms where they were put.
+  EXPECT_GE(regions1, copies1 / 2) << log1;
+  EXPECT_GE(regions2, regions1);
+  // The copies are not validation scans: the operating points and figures stay on the real ones.
+  EXPECT_EQ(TrainValCounts(log1).second, TrainValCounts(log2).second);
+  EXPECT_EQ(TrainValCounts(log1).first, TrainValCounts(log2).first);
+  auto detector = Detector::Load((dir_ / "vt1.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(detector.ok()) << detector.status().message();
+  auto meta = nlohmann::json::parse((*detector)->metadata_json());
+  if (meta.contains("verifier")) {  // fitted when the split holds enough true and false regions
+    EXPECT_EQ(meta["verifier"]["tip_scans"].get<long>(), copies1);
+    EXPECT_EQ(meta["verifier"]["tip_regions"].get<long>(), regions1);
+  }
+
+  // Asked for without the verifier, or for a class that does not exist: refused before any work.
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt3.pt").string() + " --init " + kModel + " --epochs 0 --verifier-tip-rate 1",
+                   dir_ / "vt3.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt3.log").find("--verifier-tip-rate needs --verifier"), std::string::npos);
+  EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
+                   (dir_ / "vt4.pt").string() + " --verifier-tip-class pistols", dir_ / "vt4.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt4.log").find("\"pistols\" is not a threat class"), std::string::npos)
+      << testing::ReadBytes(dir_ / "vt4.log");
+  EXPECT_FALSE(fs::exists(dir_ / "vt3.pt"));
+  EXPECT_FALSE(fs::exists(dir_ / "vt4.pt"));
+}
+
 }  // namespace
 }  // namespace clearsight

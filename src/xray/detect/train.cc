@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +49,7 @@ uint64_t HashId(const std::string& s) {
 
 struct Sample {
   std::string scan_id;
+  std::string source_scan_id;  // of the scan a TIP copy was made from; else scan_id
   bool validation = false;
   bool tip = false;
   int gh = 0, gw = 0, width = 0, height = 0;
@@ -66,6 +68,10 @@ struct WorkItem {
   int source = 0;  // index into DetectorTrainOptions::sources
   bool validation = false;
   int tip_copy = -1;  // >= 0: the copy number
+  // A TIP copy of a clean validation scan for the verifier's fit only, with a patch of this
+  // class ("" = any).
+  bool verifier_only = false;
+  std::string tip_class;
 };
 
 Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analyzer& analyzer,
@@ -76,13 +82,17 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
   CS_ASSIGN_OR_RETURN(std::string truth_text, ReadFile(truth_path));
   CS_ASSIGN_OR_RETURN(ScanTruth truth, ScanTruth::FromJson(truth_text, truth_path));
   std::vector<xray::ExtraThreat> extra;
+  std::optional<TruthObject> projected;
+  const std::string source_scan_id = scan.meta.scan_id;
   if (item.tip_copy >= 0) {
     // Project a random threat: over a goods item (concealed) 70 % of the time, else anywhere in
     // the parcel; random rotation, 0.9..1.1 scale, the scanner's quantum noise kept.
     Rng rng(item_seed);
     const auto& classes = ThreatClasses();
-    const std::string& cls = classes[rng.Int(0, static_cast<int>(classes.size()) - 1)];
-    auto patches = o.threats->OfClass(cls);
+    const std::string& cls =
+        item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
+    const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats : *o.threats;
+    auto patches = library.OfClass(cls);
     if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
     const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
     const TruthObject* container = nullptr;
@@ -92,7 +102,8 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
       if (!ob.packaging && !ob.threat) goods.push_back(&ob);
     }
     ProjectOptions po;
-    if (!goods.empty() && rng.Chance(0.7)) {
+    const bool over_goods = !goods.empty() && rng.Chance(0.7);
+    if (over_goods) {
       const TruthObject& g = *goods[rng.Int(0, static_cast<int>(goods.size()) - 1)];
       po.x = g.x0 + (g.x1 - g.x0) * rng.Uniform(0.2, 0.8);
       po.y = g.y0 + (g.y1 - g.y0) * rng.Uniform(0.2, 0.8);
@@ -110,6 +121,14 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectThreat(patch, po, &scan));
     extra.push_back({p.threat_class, p.mask_rle});
     scan.meta.scan_id += "_tip" + std::to_string(item.tip_copy);
+    projected.emplace();
+    projected->name = p.name;
+    projected->category = "threat";
+    projected->threat = true;
+    projected->threat_class = p.threat_class;
+    projected->concealed = over_goods;
+    projected->mass_kg = patch.mass_kg * po.scale * po.scale;
+    projected->x0 = p.x0, projected->y0 = p.y0, projected->x1 = p.x1, projected->y1 = p.y1;
   }
   ScanAnalysis analysis;
   CS_RETURN_IF_ERROR(analyzer.Analyze(scan, &analysis));
@@ -118,6 +137,7 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
   xray::CellLabels labels;
   CS_RETURN_IF_ERROR(xray::ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
   out->scan_id = scan.meta.scan_id;
+  out->source_scan_id = source_scan_id;
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
   out->gh = grid.gh;
@@ -137,7 +157,14 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     for (int i = 0; i < 64; ++i) keep.push_back(out->threat_cells[static_cast<size_t>(i * step)]);
     out->threat_cells = std::move(keep);
   }
-  if (item.validation) {
+  if (item.verifier_only) {  // the verifier needs the truth threats only
+    for (auto& ob : truth.objects)
+      if (ob.threat) {
+        ob.mask_rle.clear();
+        out->truth_threats.push_back(std::move(ob));
+      }
+    if (projected) out->truth_threats.push_back(std::move(*projected));
+  } else if (item.validation) {
     for (auto& ob : truth.objects)
       if (ob.threat) {
         ob.mask_rle.clear();
@@ -237,6 +264,20 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (!(o.tip_rate >= 0 && o.tip_rate <= 4)) return Status::InvalidArgument("tip rate must lie in 0..4");
   if (o.tip_rate > 0 && (!o.threats || o.threats->patches().empty()))
     return Status::InvalidArgument("threat image projection needs a threat library");
+  if (!(o.verifier_tip_rate >= 0 && o.verifier_tip_rate <= 4))
+    return Status::InvalidArgument("verifier TIP rate must lie in 0..4");
+  if (o.verifier_tip_rate > 0) {
+    if (!o.verifier) return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
+    const ThreatLibrary* library = o.verifier_threats ? o.verifier_threats : o.threats;
+    if (!library || library->patches().empty())
+      return Status::InvalidArgument("verifier TIP copies need a threat library");
+    for (const auto& c : o.verifier_tip_classes.empty() ? ThreatClasses() : o.verifier_tip_classes) {
+      if (std::find(ThreatClasses().begin(), ThreatClasses().end(), c) == ThreatClasses().end())
+        return Status::InvalidArgument("verifier TIP class \"" + c + "\" is not a threat class");
+      if (library->OfClass(c).empty())
+        return Status::InvalidArgument("the threat library has no patch of class " + c);
+    }
+  }
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
   if (o.sources.empty() || o.sources[0].validation_only)
     return Status::InvalidArgument("no training data: give at least one scan directory, before any validation-only one");
@@ -289,12 +330,24 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     for (const auto& p : paths[src]) {
       const bool val = o.sources[src].validation_only ||
                        (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
-      work.push_back({p, static_cast<int>(src), val, -1});
-      // TIP patches belong to the first source's scanner; without training no copies are needed.
+      work.push_back({p, static_cast<int>(src), val, -1, false, ""});
+      // TIP patches belong to the first source's scanner (and those marked as the same scanner).
+      const bool library_scanner = src == 0 || o.sources[src].threat_library_scanner;
+      if (val && library_scanner && o.verifier_tip_rate > 0) {
+        int copies = static_cast<int>(o.verifier_tip_rate);
+        if (plan.Chance(o.verifier_tip_rate - copies)) ++copies;
+        for (int c = 0; c < copies; ++c) {
+          WorkItem w{p, static_cast<int>(src), true, c, true, ""};
+          if (!o.verifier_tip_classes.empty())
+            w.tip_class = o.verifier_tip_classes[plan.Int(0, static_cast<int>(o.verifier_tip_classes.size()) - 1)];
+          work.push_back(std::move(w));
+        }
+      }
+      // Without training no training copies are needed.
       if (val || src > 0 || o.epochs == 0) continue;
       int copies = static_cast<int>(o.tip_rate);
       if (plan.Chance(o.tip_rate - copies)) ++copies;
-      for (int c = 0; c < copies; ++c) work.push_back({p, 0, false, c});
+      for (int c = 0; c < copies; ++c) work.push_back({p, 0, false, c, false, ""});
     }
   AnalyzerOptions ao;
   ao.threads = 1;
@@ -348,11 +401,15 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::map<std::string, bool> has_threat;
   for (size_t i = 0; i < work.size(); ++i)
     if (work[i].tip_copy < 0) has_threat[work[i].path] = !samples[i].threat_cells.empty();
-  std::vector<size_t> train_idx, val_idx;
+  std::vector<size_t> train_idx, val_idx, verifier_tip_idx;
   int64_t tip_used = 0;
   for (size_t i = 0; i < work.size(); ++i) {
     if (work[i].tip_copy >= 0 && has_threat[work[i].path]) {
       samples[i] = Sample{};
+      continue;
+    }
+    if (work[i].verifier_only) {
+      verifier_tip_idx.push_back(i);
       continue;
     }
     tip_used += work[i].tip_copy >= 0;
@@ -476,6 +533,24 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       progress(p);
     }
   }
+  // The verifier's extra TIP copies: only their candidate regions are needed.
+  std::vector<std::vector<xray::Candidate>> tip_candidates(verifier_tip_idx.size());
+  for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
+    const Sample& s = samples[verifier_tip_idx[i]];
+    FullInput(s, &input);
+    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
+    xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
+                           xray::GridView{input.data(), s.gh, s.gw}, &tip_candidates[i]);
+    if (progress && (i % 20 == 0 || i + 1 == verifier_tip_idx.size())) {
+      TrainProgress p;
+      p.phase = "verifier TIP";
+      p.epoch = p.epochs = epochs;
+      p.done = static_cast<int64_t>(i + 1);
+      p.total = static_cast<int64_t>(verifier_tip_idx.size());
+      p.elapsed_s = elapsed();
+      progress(p);
+    }
+  }
   // Operating points, one per class: the validation scores (probabilities here) of each class on
   // clean parcels and of the best detection of each true threat (matched as the evaluation does).
   const size_t nc = threat_classes.size();
@@ -539,6 +614,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   json verifier_json = nullptr;
   std::string network_table, verifier_note;
   std::vector<double> verifier_points;
+  int64_t verifier_tip_regions = 0;
   if (o.verifier) {
     report_phase("verifier");
     constexpr int kFolds = 5;
@@ -556,6 +632,22 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         fold.push_back(f);
       }
     }
+    // The TIP copies add the regions that find their projected threat (the last truth threat),
+    // in their source scan's fold; their other regions repeat the source scan's.
+    const size_t real_rows = labels.size();
+    for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
+      const Sample& s = samples[verifier_tip_idx[i]];
+      if (s.truth_threats.empty()) continue;
+      const TruthObject& t = s.truth_threats.back();
+      const int f = static_cast<int>(HashId(s.source_scan_id + "/verifier") % kFolds);
+      for (const auto& c : tip_candidates[i]) {
+        if (c.detection.threat_class != t.threat_class || xray::DetectionIou(c.detection, t) < eo.min_iou) continue;
+        x.insert(x.end(), c.features.begin(), c.features.end());
+        labels.push_back(1.f);
+        fold.push_back(f);
+      }
+    }
+    verifier_tip_regions = static_cast<int64_t>(labels.size() - real_rows);
     auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads);
     if (!fitted.ok()) {
       verifier_note = "verifier not fitted: " + fitted.status().message() + "\n";
@@ -578,7 +670,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       verifier_json = {{"features", std::vector<std::string>(std::begin(xray::kRegionFeatureNames),
                                                              std::end(xray::kRegionFeatureNames))},
                        {"class_operating_probability", per_class},
-                       {"validation_regions", labels.size()},
+                       {"validation_regions", static_cast<int64_t>(labels.size()) - verifier_tip_regions},
+                       {"tip_scans", static_cast<int64_t>(verifier_tip_idx.size())},
+                       {"tip_regions", verifier_tip_regions},
                        {"folds", kFolds},
                        {"booster", json::parse(fit.booster_json)}};
     }
@@ -692,6 +786,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->train_scans = static_cast<int64_t>(train_idx.size()) - tip_used;
     report->tip_scans = tip_used;
     report->validation_scans = static_cast<int64_t>(val_idx.size());
+    report->verifier_tip_scans = static_cast<int64_t>(verifier_tip_idx.size());
+    report->verifier_tip_regions = verifier_tip_regions;
     report->epochs = epochs;
     report->seconds = elapsed();
     report->operating_probability = meta.operating_probability;
