@@ -491,6 +491,7 @@ int Train(int argc, char** argv, int first) {
       "                         validation DIRs with the same calibration file); only their regions\n"
       "                         that find the projected threat join the fit (default 0)\n"
       "  --verifier-tip-class C[,C...]  those copies' threat classes (default: any class)\n"
+      "  --verifier-tip-max-kg M  those copies: only patches of at most M kg, each over a goods item\n"
       "                         patches: --threats, else simulated with --tip-seed + 1 (never trained on)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
@@ -499,7 +500,7 @@ int Train(int argc, char** argv, int first) {
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
+                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class", "verifier-tip-max-kg",
                                 "help"},
                          usage))
     return rc < 0 ? 0 : rc;
@@ -513,6 +514,7 @@ int Train(int argc, char** argv, int first) {
       !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
       !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
       !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
+      !args.GetDouble("verifier-tip-max-kg", 0, &o.verifier_tip_max_kg) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability))

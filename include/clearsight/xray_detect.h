@@ -146,6 +146,9 @@ struct DetectorTrainOptions {
   // extra positives as hard as real new threats.
   const ThreatLibrary* verifier_threats = nullptr;
   std::vector<std::string> verifier_tip_classes;
+  // > 0: those copies use only patches of at most this mass (kg), each put over a goods item: the
+  // small concealed packets a verifier finds hardest.
+  double verifier_tip_max_kg = 0;
   // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
   // (8-connected). Lower finds fainter objects and gives the verifier more to reject. 0: the
   // --init model's threshold, or 0.3 for a new network.

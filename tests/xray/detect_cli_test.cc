@@ -316,8 +316,16 @@ TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
                    (dir_ / "vt4.pt").string() + " --verifier-tip-class pistols", dir_ / "vt4.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "vt4.log").find("\"pistols\" is not a threat class"), std::string::npos)
       << testing::ReadBytes(dir_ / "vt4.log");
+  // No patch of the class light enough: refused before loading, naming the class and the mass.
+  EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
+                   (dir_ / "vt5.pt").string() + " --verifier-tip-class firearm --verifier-tip-max-kg 0.01",
+                   dir_ / "vt5.log"), 1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt5.log").find("no patch of class firearm of known mass up to 0.01 kg"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "vt5.log");
   EXPECT_FALSE(fs::exists(dir_ / "vt3.pt"));
   EXPECT_FALSE(fs::exists(dir_ / "vt4.pt"));
+  EXPECT_FALSE(fs::exists(dir_ / "vt5.pt"));
 }
 
 }  // namespace

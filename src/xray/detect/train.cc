@@ -93,6 +93,9 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
         item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
     const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats : *o.threats;
     auto patches = library.OfClass(cls);
+    const bool small_concealed = item.verifier_only && o.verifier_tip_max_kg > 0;
+    if (small_concealed)
+      std::erase_if(patches, [&](const ThreatPatch* tp) { return !(tp->mass_kg > 0 && tp->mass_kg <= o.verifier_tip_max_kg); });
     if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
     const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
     const TruthObject* container = nullptr;
@@ -102,7 +105,7 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
       if (!ob.packaging && !ob.threat) goods.push_back(&ob);
     }
     ProjectOptions po;
-    const bool over_goods = !goods.empty() && rng.Chance(0.7);
+    const bool over_goods = !goods.empty() && (small_concealed || rng.Chance(0.7));
     if (over_goods) {
       const TruthObject& g = *goods[rng.Int(0, static_cast<int>(goods.size()) - 1)];
       po.x = g.x0 + (g.x1 - g.x0) * rng.Uniform(0.2, 0.8);
@@ -266,6 +269,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     return Status::InvalidArgument("threat image projection needs a threat library");
   if (!(o.verifier_tip_rate >= 0 && o.verifier_tip_rate <= 4))
     return Status::InvalidArgument("verifier TIP rate must lie in 0..4");
+  if (!(o.verifier_tip_max_kg >= 0 && o.verifier_tip_max_kg <= 1000))
+    return Status::InvalidArgument("verifier TIP maximum mass must lie in 0..1000 kg (0: any patch)");
   if (o.verifier_tip_rate > 0) {
     if (!o.verifier) return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
     const ThreatLibrary* library = o.verifier_threats ? o.verifier_threats : o.threats;
@@ -274,8 +279,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     for (const auto& c : o.verifier_tip_classes.empty() ? ThreatClasses() : o.verifier_tip_classes) {
       if (std::find(ThreatClasses().begin(), ThreatClasses().end(), c) == ThreatClasses().end())
         return Status::InvalidArgument("verifier TIP class \"" + c + "\" is not a threat class");
-      if (library->OfClass(c).empty())
-        return Status::InvalidArgument("the threat library has no patch of class " + c);
+      auto patches = library->OfClass(c);
+      if (o.verifier_tip_max_kg > 0)
+        std::erase_if(patches, [&](const ThreatPatch* tp) { return !(tp->mass_kg > 0 && tp->mass_kg <= o.verifier_tip_max_kg); });
+      if (patches.empty())
+        return Status::InvalidArgument("the threat library has no patch of class " + c +
+                                       (o.verifier_tip_max_kg > 0 ? " of known mass up to " + FormatFixed(o.verifier_tip_max_kg, 2) + " kg" : ""));
     }
   }
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
@@ -515,6 +524,16 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
+  auto report_scan = [&](const char* phase, size_t i, size_t n) {  // every 20th scan and the last
+    if (!progress || (i % 20 != 0 && i + 1 != n)) return;
+    TrainProgress p;
+    p.phase = phase;
+    p.epoch = p.epochs = epochs;
+    p.done = static_cast<int64_t>(i + 1);
+    p.total = static_cast<int64_t>(n);
+    p.elapsed_s = elapsed();
+    progress(p);
+  };
   for (size_t i = 0; i < val_idx.size(); ++i) {
     const Sample& s = samples[val_idx[i]];
     FullInput(s, &input);
@@ -523,15 +542,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     if (o.verifier)
       xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                              xray::GridView{input.data(), s.gh, s.gw}, &val_candidates[i]);
-    if (progress && (i % 20 == 0 || i + 1 == val_idx.size())) {
-      TrainProgress p;
-      p.phase = "validating";
-      p.epoch = p.epochs = epochs;
-      p.done = static_cast<int64_t>(i + 1);
-      p.total = static_cast<int64_t>(val_idx.size());
-      p.elapsed_s = elapsed();
-      progress(p);
-    }
+    report_scan("validating", i, val_idx.size());
   }
   // The verifier's extra TIP copies: only their candidate regions are needed.
   std::vector<std::vector<xray::Candidate>> tip_candidates(verifier_tip_idx.size());
@@ -541,15 +552,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
     xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                            xray::GridView{input.data(), s.gh, s.gw}, &tip_candidates[i]);
-    if (progress && (i % 20 == 0 || i + 1 == verifier_tip_idx.size())) {
-      TrainProgress p;
-      p.phase = "verifier TIP";
-      p.epoch = p.epochs = epochs;
-      p.done = static_cast<int64_t>(i + 1);
-      p.total = static_cast<int64_t>(verifier_tip_idx.size());
-      p.elapsed_s = elapsed();
-      progress(p);
-    }
+    report_scan("verifier TIP", i, verifier_tip_idx.size());
   }
   // Operating points, one per class: the validation scores (probabilities here) of each class on
   // clean parcels and of the best detection of each true threat (matched as the evaluation does).
