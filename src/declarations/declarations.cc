@@ -7,6 +7,7 @@
 #include <cstring>
 #include <functional>
 #include <ostream>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 
 #include "clearsight/declarations.h"
@@ -82,19 +83,63 @@ int DayOfWeek(int32_t days) {
 
 std::string_view ExtraValues::operator[](size_t i) const {
   if (i >= count_) return {};
+  const std::string_view all = packed();
   size_t b = 0;
-  for (size_t k = 0; k < i; ++k) b = packed_.find('\x1f', b) + 1;
-  size_t e = packed_.find('\x1f', b);
-  return std::string_view(packed_).substr(b, e == std::string::npos ? std::string::npos : e - b);
+  for (size_t k = 0; k < i; ++k) b = all.find('\x1f', b) + 1;
+  const size_t e = all.find('\x1f', b);
+  return all.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+}
+
+void ExtraValues::Append(bool separator, std::string_view v) {
+  const size_t need = static_cast<size_t>(bytes_) + separator + v.size();
+  if (need > UINT32_MAX) throw std::length_error("ExtraValues: more than 4 GiB of values");
+  if (need > capacity()) {
+    // v may point into the old buffer: copy it before that is freed.
+    const uint32_t cap = static_cast<uint32_t>(std::min<size_t>(UINT32_MAX, std::max<size_t>(need, 2 * size_t{capacity()})));
+    char* block = new char[cap];
+    std::memcpy(block, packed().data(), bytes_);
+    if (separator) block[bytes_] = '\x1f';
+    if (!v.empty()) std::memcpy(block + bytes_ + separator, v.data(), v.size());
+    Free();
+    heap_block_ = {block, cap};
+    heap_ = 1;
+  } else {
+    // The space after the values never overlaps v (a view of the values), so no memmove.
+    char* at = mutable_data() + bytes_;
+    if (separator) *at++ = '\x1f';
+    if (!v.empty()) std::memcpy(at, v.data(), v.size());
+  }
+  bytes_ = static_cast<uint32_t>(need);
+}
+
+void ExtraValues::CopyFrom(const ExtraValues& o) {
+  bytes_ = 0;
+  Append(false, o.packed());
+  count_ = o.count_;
+}
+
+void ExtraValues::Free() noexcept {
+  if (heap_) delete[] heap_block_.data;
+  heap_ = 0;
+  bytes_ = 0;
+}
+
+void ExtraValues::Steal(ExtraValues* o) noexcept {
+  heap_ = o->heap_;
+  bytes_ = o->bytes_;
+  count_ = o->count_;
+  if (heap_) heap_block_ = o->heap_block_;
+  else std::memcpy(inline_, o->inline_, bytes_);
+  o->heap_ = 0;
+  o->bytes_ = 0;
+  o->count_ = 0;
 }
 
 void ExtraValues::Set(size_t i, std::string_view value) {
   auto append = [this](std::string_view v) {
-    if (count_ > 0) packed_.push_back('\x1f');
-    size_t at = packed_.size();
-    packed_.append(v);
-    if (v.find('\x1f') != std::string_view::npos)
-      std::replace(packed_.begin() + static_cast<std::ptrdiff_t>(at), packed_.end(), '\x1f', ' ');
+    const size_t at = bytes_ + (count_ > 0);
+    Append(count_ > 0, v);
+    if (v.find('\x1f') != std::string_view::npos) std::replace(mutable_data() + at, mutable_data() + bytes_, '\x1f', ' ');
     ++count_;
   };
   while (count_ < i) append({});
