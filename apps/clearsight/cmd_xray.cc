@@ -472,6 +472,8 @@ int Train(int argc, char** argv, int first) {
       "  --threats DIR          threat library for TIP (xray threats); default: simulated with\n"
       "                         --tip-seed (default seed + 1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
+      "  --tip-class C[,C...]   classes of the projected patches (default: any class)\n"
+      "  --tip-max-kg M         only patches of at most M kg, each over a goods item (default: any)\n"
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
       "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they join\n"
       "                         the validation split that chooses the operating points and fits the\n"
@@ -500,8 +502,8 @@ int Train(int argc, char** argv, int first) {
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class", "verifier-tip-max-kg",
-                                "help"},
+                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
+                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -515,6 +517,7 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
       !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
       !args.GetDouble("verifier-tip-max-kg", 0, &o.verifier_tip_max_kg) ||
+      !args.GetDouble("tip-max-kg", 0, &o.tip_max_kg) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
@@ -544,7 +547,8 @@ int Train(int argc, char** argv, int first) {
     const size_t first_validation = o.sources.size();
     if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
     // The threat library's scanner: validation sets calibrated from the first set's file.
-    const std::string first_calib(Split(args.Get("calibration"), ',')[0]);
+    const std::string calib_arg = args.Get("calibration");  // Split's views point into it
+    const std::string first_calib(Split(calib_arg, ',')[0]);
     const std::string validation_calibs = args.Get("validation-calibration");
     const auto calibs = Split(validation_calibs, ',');
     for (size_t i = 0; i < calibs.size(); ++i) {
@@ -553,15 +557,20 @@ int Train(int argc, char** argv, int first) {
           std::string(calibs[i]) == first_calib || fs::equivalent(std::string(calibs[i]), first_calib, ec);
     }
   }
-  if (args.Has("verifier-tip-class")) {
-    const std::string arg = args.Get("verifier-tip-class");
+  // C[,C...] of known threat classes.
+  auto classes = [&](const char* flag, std::vector<std::string>* out) -> int {
+    if (!args.Has(flag)) return 0;
+    const std::string arg = args.Get(flag);  // Split's views point into it
     for (const auto& c : Split(arg, ',')) {
       const auto& known = ThreatClasses();
       if (std::find(known.begin(), known.end(), c) == known.end())
-        return Usage("--verifier-tip-class: \"" + std::string(c) + "\" is not a threat class", usage);
-      o.verifier_tip_classes.emplace_back(c);
+        return Usage(std::string("--") + flag + ": \"" + std::string(c) + "\" is not a threat class", usage);
+      out->emplace_back(c);
     }
-  }
+    return 0;
+  };
+  if (int rc = classes("tip-class", &o.tip_classes)) return rc;
+  if (int rc = classes("verifier-tip-class", &o.verifier_tip_classes)) return rc;
   if (o.verifier_tip_rate != 0 && !args.Has("verifier"))
     return Usage("--verifier-tip-rate needs --verifier", usage);
   o.seed = static_cast<uint64_t>(seed);

@@ -109,6 +109,10 @@ struct DetectorTrainOptions {
   // Threat image projection: patches projected into copies of clean training scans. May be null.
   const ThreatLibrary* threats = nullptr;
   double tip_rate = 0.5;    // projected copies per clean training scan (expected)
+  std::vector<std::string> tip_classes;  // classes of the projected patches (empty: any class)
+  // > 0: only patches of known mass up to this (kg), each put over a goods item (small concealed
+  // packets, the hardest case for narcotics).
+  double tip_max_kg = 0;
   double validation_share = 0.25;  // scans held out of training, by scan id hash
   int epochs = 20;
   int batch = 12;

@@ -320,12 +320,19 @@ TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
   EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
                    (dir_ / "vt5.pt").string() + " --verifier-tip-class firearm --verifier-tip-max-kg 0.01",
                    dir_ / "vt5.log"), 1);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt5.log").find("no patch of class firearm of known mass up to 0.01 kg"),
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt5.log").find("no patch of class firearm of known mass up to 0.010 kg"),
             std::string::npos)
       << testing::ReadBytes(dir_ / "vt5.log");
-  EXPECT_FALSE(fs::exists(dir_ / "vt3.pt"));
-  EXPECT_FALSE(fs::exists(dir_ / "vt4.pt"));
-  EXPECT_FALSE(fs::exists(dir_ / "vt5.pt"));
+  // The training copies' classes and masses are checked the same way.
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt6.pt").string() + " --epochs 1 --tip-class narcotics,pistols", dir_ / "vt6.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("--tip-class: \"pistols\" is not a threat class"),
+            std::string::npos) << testing::ReadBytes(dir_ / "vt6.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt7.pt").string() + " --epochs 1 --tip-class knife --tip-max-kg 0.001", dir_ / "vt7.log"), 1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt7.log").find("no patch of class knife of known mass up to 0.001 kg"),
+            std::string::npos) << testing::ReadBytes(dir_ / "vt7.log");
+  for (const char* name : {"vt3.pt", "vt4.pt", "vt5.pt", "vt6.pt", "vt7.pt"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
 }  // namespace

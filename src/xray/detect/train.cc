@@ -47,6 +47,13 @@ uint64_t HashId(const std::string& s) {
   return h;
 }
 
+// The library's patches of a class; with max_kg > 0 only those of known mass up to max_kg.
+std::vector<const ThreatPatch*> PatchesOf(const ThreatLibrary& library, const std::string& cls, double max_kg) {
+  auto patches = library.OfClass(cls);
+  if (max_kg > 0) std::erase_if(patches, [&](const ThreatPatch* p) { return !(p->mass_kg > 0 && p->mass_kg <= max_kg); });
+  return patches;
+}
+
 struct Sample {
   std::string scan_id;
   std::string source_scan_id;  // of the scan a TIP copy was made from; else scan_id
@@ -92,10 +99,9 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     const std::string& cls =
         item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
     const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats : *o.threats;
-    auto patches = library.OfClass(cls);
-    const bool small_concealed = item.verifier_only && o.verifier_tip_max_kg > 0;
-    if (small_concealed)
-      std::erase_if(patches, [&](const ThreatPatch* tp) { return !(tp->mass_kg > 0 && tp->mass_kg <= o.verifier_tip_max_kg); });
+    const double max_kg = item.verifier_only ? o.verifier_tip_max_kg : o.tip_max_kg;
+    const bool small_concealed = max_kg > 0;
+    const auto patches = PatchesOf(library, cls, max_kg);
     if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
     const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
     const TruthObject* container = nullptr;
@@ -160,21 +166,18 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     for (int i = 0; i < 64; ++i) keep.push_back(out->threat_cells[static_cast<size_t>(i * step)]);
     out->threat_cells = std::move(keep);
   }
-  if (item.verifier_only) {  // the verifier needs the truth threats only
+  if (item.validation) {
     for (auto& ob : truth.objects)
       if (ob.threat) {
         ob.mask_rle.clear();
         out->truth_threats.push_back(std::move(ob));
       }
+    // A verifier copy's projected threat comes last; such copies need no summary.
     if (projected) out->truth_threats.push_back(std::move(*projected));
-  } else if (item.validation) {
-    for (auto& ob : truth.objects)
-      if (ob.threat) {
-        ob.mask_rle.clear();
-        out->truth_threats.push_back(std::move(ob));
-      }
-    analysis.channels = ScanChannels{};
-    out->summary = std::move(analysis);
+    if (!item.verifier_only) {
+      analysis.channels = ScanChannels{};
+      out->summary = std::move(analysis);
+    }
   }
   return Status::Ok();
 }
@@ -264,29 +267,29 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (o.crop_cells < 16 || o.crop_cells % (2 * xray::kNetInputMultiple) != 0)
     return Status::InvalidArgument("crop must be a multiple of 16 cells, at least 16");
   if (!(o.validation_share > 0 && o.validation_share < 1)) return Status::InvalidArgument("validation share must lie in (0, 1)");
-  if (!(o.tip_rate >= 0 && o.tip_rate <= 4)) return Status::InvalidArgument("tip rate must lie in 0..4");
-  if (o.tip_rate > 0 && (!o.threats || o.threats->patches().empty()))
-    return Status::InvalidArgument("threat image projection needs a threat library");
-  if (!(o.verifier_tip_rate >= 0 && o.verifier_tip_rate <= 4))
-    return Status::InvalidArgument("verifier TIP rate must lie in 0..4");
-  if (!(o.verifier_tip_max_kg >= 0 && o.verifier_tip_max_kg <= 1000))
-    return Status::InvalidArgument("verifier TIP maximum mass must lie in 0..1000 kg (0: any patch)");
-  if (o.verifier_tip_rate > 0) {
-    if (!o.verifier) return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
-    const ThreatLibrary* library = o.verifier_threats ? o.verifier_threats : o.threats;
+  // Either kind of TIP copies: a rate, a library with a patch of every class asked for.
+  auto check_tip = [](const char* what, double rate, const ThreatLibrary* library,
+                      const std::vector<std::string>& classes, double max_kg) -> Status {
+    if (!(rate >= 0 && rate <= 4)) return Status::InvalidArgument(std::string(what) + " rate must lie in 0..4");
+    if (!(max_kg >= 0 && max_kg <= 1000))
+      return Status::InvalidArgument(std::string(what) + " maximum mass must lie in 0..1000 kg (0: any patch)");
+    if (rate == 0) return Status::Ok();
     if (!library || library->patches().empty())
-      return Status::InvalidArgument("verifier TIP copies need a threat library");
-    for (const auto& c : o.verifier_tip_classes.empty() ? ThreatClasses() : o.verifier_tip_classes) {
+      return Status::InvalidArgument(std::string(what) + " needs a threat library");
+    for (const auto& c : classes.empty() ? ThreatClasses() : classes) {
       if (std::find(ThreatClasses().begin(), ThreatClasses().end(), c) == ThreatClasses().end())
-        return Status::InvalidArgument("verifier TIP class \"" + c + "\" is not a threat class");
-      auto patches = library->OfClass(c);
-      if (o.verifier_tip_max_kg > 0)
-        std::erase_if(patches, [&](const ThreatPatch* tp) { return !(tp->mass_kg > 0 && tp->mass_kg <= o.verifier_tip_max_kg); });
-      if (patches.empty())
+        return Status::InvalidArgument(std::string(what) + " class \"" + c + "\" is not a threat class");
+      if (PatchesOf(*library, c, max_kg).empty())
         return Status::InvalidArgument("the threat library has no patch of class " + c +
-                                       (o.verifier_tip_max_kg > 0 ? " of known mass up to " + FormatFixed(o.verifier_tip_max_kg, 2) + " kg" : ""));
+                                       (max_kg > 0 ? " of known mass up to " + FormatFixed(max_kg, 3) + " kg" : ""));
     }
-  }
+    return Status::Ok();
+  };
+  CS_RETURN_IF_ERROR(check_tip("threat image projection", o.tip_rate, o.threats, o.tip_classes, o.tip_max_kg));
+  CS_RETURN_IF_ERROR(check_tip("verifier TIP", o.verifier_tip_rate, o.verifier_threats ? o.verifier_threats : o.threats,
+                               o.verifier_tip_classes, o.verifier_tip_max_kg));
+  if (o.verifier_tip_rate > 0 && !o.verifier)
+    return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
   if (o.sources.empty() || o.sources[0].validation_only)
     return Status::InvalidArgument("no training data: give at least one scan directory, before any validation-only one");
@@ -356,7 +359,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       if (val || src > 0 || o.epochs == 0) continue;
       int copies = static_cast<int>(o.tip_rate);
       if (plan.Chance(o.tip_rate - copies)) ++copies;
-      for (int c = 0; c < copies; ++c) work.push_back({p, 0, false, c, false, ""});
+      for (int c = 0; c < copies; ++c) {
+        WorkItem w{p, 0, false, c, false, ""};
+        if (!o.tip_classes.empty()) w.tip_class = o.tip_classes[plan.Int(0, static_cast<int>(o.tip_classes.size()) - 1)];
+        work.push_back(std::move(w));
+      }
     }
   AnalyzerOptions ao;
   ao.threads = 1;
