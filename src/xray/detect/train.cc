@@ -338,6 +338,18 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   // a threat is dropped after loading).
   std::vector<WorkItem> work;
   Rng plan(xray::MixSeed(o.seed, 17));
+  // `rate` TIP copies of scan p (the fraction by chance), each with a patch of one of `classes`
+  // (empty: any); verifier copies are validation items for the verifier's fit only.
+  auto add_copies = [&](const std::string& p, int src, bool verifier_only, double rate,
+                        const std::vector<std::string>& classes) {
+    int copies = static_cast<int>(rate);
+    if (plan.Chance(rate - copies)) ++copies;
+    for (int c = 0; c < copies; ++c) {
+      WorkItem w{p, src, verifier_only, c, verifier_only, ""};
+      if (!classes.empty()) w.tip_class = classes[plan.Int(0, static_cast<int>(classes.size()) - 1)];
+      work.push_back(std::move(w));
+    }
+  };
   for (size_t src = 0; src < o.sources.size(); ++src)
     for (const auto& p : paths[src]) {
       const bool val = o.sources[src].validation_only ||
@@ -345,25 +357,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       work.push_back({p, static_cast<int>(src), val, -1, false, ""});
       // TIP patches belong to the first source's scanner (and those marked as the same scanner).
       const bool library_scanner = src == 0 || o.sources[src].threat_library_scanner;
-      if (val && library_scanner && o.verifier_tip_rate > 0) {
-        int copies = static_cast<int>(o.verifier_tip_rate);
-        if (plan.Chance(o.verifier_tip_rate - copies)) ++copies;
-        for (int c = 0; c < copies; ++c) {
-          WorkItem w{p, static_cast<int>(src), true, c, true, ""};
-          if (!o.verifier_tip_classes.empty())
-            w.tip_class = o.verifier_tip_classes[plan.Int(0, static_cast<int>(o.verifier_tip_classes.size()) - 1)];
-          work.push_back(std::move(w));
-        }
-      }
+      if (val && library_scanner && o.verifier_tip_rate > 0)
+        add_copies(p, static_cast<int>(src), true, o.verifier_tip_rate, o.verifier_tip_classes);
       // Without training no training copies are needed.
       if (val || src > 0 || o.epochs == 0) continue;
-      int copies = static_cast<int>(o.tip_rate);
-      if (plan.Chance(o.tip_rate - copies)) ++copies;
-      for (int c = 0; c < copies; ++c) {
-        WorkItem w{p, 0, false, c, false, ""};
-        if (!o.tip_classes.empty()) w.tip_class = o.tip_classes[plan.Int(0, static_cast<int>(o.tip_classes.size()) - 1)];
-        work.push_back(std::move(w));
-      }
+      add_copies(p, 0, false, o.tip_rate, o.tip_classes);
     }
   AnalyzerOptions ao;
   ao.threads = 1;
