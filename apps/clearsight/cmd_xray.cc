@@ -469,11 +469,15 @@ int Train(int argc, char** argv, int first) {
       "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
       "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
       "                         operating points, class C's found threats count W times (default 1)\n"
-      "  --threats DIR          threat library for TIP (xray threats); default: simulated with\n"
-      "                         --tip-seed (default seed + 1000), 40 patches per class\n"
+      "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's scanner, in\n"
+      "                         order; an empty entry or fewer entries: no TIP for those DIRs, except\n"
+      "                         the first, whose default is simulated with --tip-seed (default seed +\n"
+      "                         1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
       "  --tip-class C[,C...]   classes of the projected patches (default: any class)\n"
       "  --tip-max-kg M         only patches of at most M kg, each over a goods item (default: any)\n"
+      "  --tip-targeted-share S  share of the copies (by chance) that --tip-class and --tip-max-kg\n"
+      "                         choose; the others any class and mass (default 1)\n"
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
       "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they join\n"
       "                         the validation split that chooses the operating points and fits the\n"
@@ -503,7 +507,7 @@ int Train(int argc, char** argv, int first) {
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
-                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "help"},
+                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -518,6 +522,7 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
       !args.GetDouble("verifier-tip-max-kg", 0, &o.verifier_tip_max_kg) ||
       !args.GetDouble("tip-max-kg", 0, &o.tip_max_kg) ||
+      !args.GetDouble("tip-targeted-share", 1, &o.tip_targeted_share) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
@@ -612,8 +617,19 @@ int Train(int argc, char** argv, int first) {
   for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
   o.command = command;
   // The threat library: --threats, else patches simulated at the training scans' pixel size.
+  // --threats: one library per training DIR, in order (empty: none, the first's simulated).
+  const std::string threats_arg = args.Get("threats");  // Split's views point into it
+  std::vector<std::string> threat_dirs;
+  if (args.Has("threats"))
+    for (const auto& d : Split(threats_arg, ',')) threat_dirs.emplace_back(d);
+  size_t training_sources = 0;
+  while (training_sources < o.sources.size() && !o.sources[training_sources].validation_only) ++training_sources;
+  if (threat_dirs.size() > training_sources)
+    return Usage("--threats names " + std::to_string(threat_dirs.size()) + " libraries for " +
+                     std::to_string(training_sources) + " --data directories",
+                 usage);
   auto make_library = [&](uint64_t library_seed) -> Result<ThreatLibrary> {
-    if (args.Has("threats")) return ThreatLibrary::Load(args.Get("threats"));
+    if (!threat_dirs.empty() && !threat_dirs[0].empty()) return ThreatLibrary::Load(threat_dirs[0]);
     CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.sources[0].data_dir));
     if (scans.empty()) return Status::InvalidArgument(o.sources[0].data_dir + ": no scans");
     CS_ASSIGN_OR_RETURN(Scan first_scan, ReadScan(scans.front()));
@@ -629,6 +645,15 @@ int Train(int argc, char** argv, int first) {
     if (!lib.ok()) return Fail(lib.status());
     library = std::move(*lib);
     o.threats = &library;
+  }
+  // The other scanners' own libraries.
+  std::vector<ThreatLibrary> source_libraries(threat_dirs.size());
+  for (size_t i = 1; i < threat_dirs.size() && o.tip_rate > 0; ++i) {
+    if (threat_dirs[i].empty()) continue;
+    auto lib = ThreatLibrary::Load(threat_dirs[i]);
+    if (!lib.ok()) return Fail(lib.status());
+    source_libraries[i] = std::move(*lib);
+    o.sources[i].threats = &source_libraries[i];
   }
   if (o.verifier_tip_rate > 0) {
     // Without --threats, other patches than the network's training copies had.
@@ -665,6 +690,13 @@ int Train(int argc, char** argv, int first) {
               static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans), report.epochs,
               static_cast<long long>(report.parameters), report.seconds / 60,
               static_cast<long long>(report.validation_scans));
+  if (report.tip_scans > 0) {
+    std::printf("TIP copies by class:");
+    for (const auto& [cls, n] : report.tip_by_class) std::printf(" %s %lld", cls.c_str(), static_cast<long long>(n));
+    if (report.tip_small_packets > 0)
+      std::printf(" (%lld of them small packets over goods)", static_cast<long long>(report.tip_small_packets));
+    std::printf("\n");
+  }
   if (report.verifier_tip_scans > 0)
     std::printf("verifier: %lld TIP copies of clean validation scans gave %lld extra positive regions\n",
                 static_cast<long long>(report.verifier_tip_scans), static_cast<long long>(report.verifier_tip_regions));

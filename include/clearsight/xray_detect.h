@@ -99,6 +99,10 @@ struct DetectorTrainSource {
   // Validation-only source made by the threat library's scanner (the first source's): its clean
   // scans may get threat-image-projected copies for the verifier's fit (verifier_tip_rate).
   bool threat_library_scanner = false;
+  // A training source after the first: its scanner's own threat library (patches simulated or
+  // recorded with the same scanner; null: none). Its clean training scans then get TIP copies as
+  // the first source's do with `threats`.
+  const ThreatLibrary* threats = nullptr;
 };
 
 struct DetectorTrainOptions {
@@ -106,13 +110,18 @@ struct DetectorTrainOptions {
   // only (the threat library's patches are attenuations of one scanner), which must be a
   // training source; the others add scans of other scanners.
   std::vector<DetectorTrainSource> sources;
-  // Threat image projection: patches projected into copies of clean training scans. May be null.
+  // Threat image projection: patches projected into copies of clean training scans of the first
+  // source (and of the other sources with a library of their own). May be null.
   const ThreatLibrary* threats = nullptr;
   double tip_rate = 0.5;    // projected copies per clean training scan (expected)
   std::vector<std::string> tip_classes;  // classes of the projected patches (empty: any class)
   // > 0: only patches of known mass up to this (kg), each put over a goods item (small concealed
   // packets, the hardest case for narcotics).
   double tip_max_kg = 0;
+  // The share of those copies (by chance) to which tip_classes and tip_max_kg apply; the others
+  // take a patch of any class and mass. Below 1 it mixes, e.g., small narcotics packets into the
+  // ordinary copies, so that a fine-tune does not forget the other classes.
+  double tip_targeted_share = 1;
   double validation_share = 0.25;  // scans held out of training, by scan id hash
   int epochs = 20;
   int batch = 12;
@@ -170,6 +179,9 @@ struct TrainProgress {
 
 struct DetectorTrainReport {
   int64_t train_scans = 0, validation_scans = 0, tip_scans = 0;
+  // The training TIP copies by projected class, and how many were small packets over goods.
+  std::vector<std::pair<std::string, int64_t>> tip_by_class;
+  int64_t tip_small_packets = 0;
   int64_t verifier_tip_scans = 0, verifier_tip_regions = 0;  // copies made / positive regions they gave
   int epochs = 0;
   double seconds = 0;

@@ -335,5 +335,96 @@ TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
   for (const char* name : {"vt3.pt", "vt4.pt", "vt5.pt", "vt6.pt", "vt7.pt"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
+// Training TIP copies: with --tip-targeted-share only that share takes the chosen class and mass
+// (small narcotics packets over goods here); the others project any class, so a fine-tune on
+// small packets still sees the other threats. The model file counts the copies by class.
+TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
+  const std::string calib = (dir_ / "calib.json").string();
+  const std::string common = "xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+                             " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1"
+                             " --tip-rate 4 --tip-class narcotics --tip-max-kg 0.4";
+  auto tip_meta = [&](const std::string& name) {
+    auto detector = Detector::Load((dir_ / name).string(), DetectorOptions{});
+    EXPECT_TRUE(detector.ok()) << detector.status().message();
+    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"] : nlohmann::json{};
+  };
+  ASSERT_EQ(RunCli(common + " --out " + (dir_ / "mix_all.pt").string(), dir_ / "mix_all.log"), 0)
+      << testing::ReadBytes(dir_ / "mix_all.log");
+  ASSERT_EQ(RunCli(common + " --tip-targeted-share 0.5 --out " + (dir_ / "mix_half.pt").string(), dir_ / "mix_half.log"),
+            0) << testing::ReadBytes(dir_ / "mix_half.log");
+  const auto all = tip_meta("mix_all.pt"), half = tip_meta("mix_half.pt");
+  ASSERT_TRUE(all.contains("tip_by_class")) << all.dump();
+  // Every copy targeted: all narcotics, all small packets.
+  const long copies = all["tip_scans"].get<long>();
+  ASSERT_GE(copies, 8) << all.dump();
+  EXPECT_EQ(all["tip_by_class"].size(), 1u) << all["tip_by_class"].dump();
+  EXPECT_EQ(all["tip_by_class"].value("narcotics", 0L), copies);
+  EXPECT_EQ(all["tip_small_packets"].get<long>(), copies);
+  // Half targeted: the same clean scans give as many copies; some are small narcotics packets,
+  // the others spread over the classes.
+  ASSERT_EQ(half["tip_scans"].get<long>(), copies) << half.dump();
+  const long small = half["tip_small_packets"].get<long>();
+  EXPECT_GT(small, 0) << half.dump();
+  EXPECT_LT(small, copies) << half.dump();
+  EXPECT_GE(half["tip_by_class"].value("narcotics", 0L), small);
+  EXPECT_GE(half["tip_by_class"].size(), 3u) << half["tip_by_class"].dump();
+  long sum = 0;
+  for (const auto& [cls, n] : half["tip_by_class"].items()) sum += n.get<long>();
+  EXPECT_EQ(sum, copies);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_half.log").find("TIP copies by class:"), std::string::npos);
+  // A share without a class or mass to target, or outside (0, 1]: refused before loading.
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --epochs 1 --out " +
+                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad1.log").find("needs TIP classes or a maximum mass"), std::string::npos)
+      << testing::ReadBytes(dir_ / "mix_bad1.log");
+  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad2.log").find("targeted share must lie in (0, 1]"), std::string::npos)
+      << testing::ReadBytes(dir_ / "mix_bad2.log");
+  EXPECT_FALSE(fs::exists(dir_ / "mix_bad1.pt"));
+  EXPECT_FALSE(fs::exists(dir_ / "mix_bad2.pt"));
+}
+
+// Every training scanner can have TIP copies: --threats names a library per --data directory
+// (patches simulated by that scanner); without one a later directory gets none.
+TEST_F(DetectCli, TipCopiesForEachScannerWithItsOwnLibrary) {
+  const fs::path layer = dir_ / "own_layer", lib = dir_ / "own_layer_threats", wedges = dir_ / "own_w";
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 36 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
+                   "--threat-rate 0 --out " + layer.string(), dir_ / "own_sim.log"), 0)
+      << testing::ReadBytes(dir_ / "own_sim.log");
+  ASSERT_EQ(RunCli("xray threats --scanner dual-layer --per-class 2 --height 384 --pixel-mm 0.7 --seed 5 --out " +
+                   lib.string(), dir_ / "own_lib.log"), 0) << testing::ReadBytes(dir_ / "own_lib.log");
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + wedges.string(),
+                   dir_ / "own_w.log"), 0);
+  const std::string calib = (dir_ / "calib.json").string(), calib2 = (dir_ / "own_calib2.json").string();
+  ASSERT_EQ(RunCli("xray calibrate --wedges " + wedges.string() + " --out " + calib2, dir_ / "own_c.log"), 0);
+  const std::string common = "xray train --data " + (dir_ / "sim").string() + "," + layer.string() +
+                             " --calibration " + calib + "," + calib2 +
+                             " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1 --tip-rate 2";
+  ASSERT_EQ(RunCli(common + " --threats ," + lib.string() + " --out " + (dir_ / "own1.pt").string(), dir_ / "own1.log"),
+            0) << testing::ReadBytes(dir_ / "own1.log");
+  ASSERT_EQ(RunCli(common + " --out " + (dir_ / "own2.pt").string(), dir_ / "own2.log"), 0)
+      << testing::ReadBytes(dir_ / "own2.log");
+  auto sources = [&](const char* name) {
+    auto detector = Detector::Load((dir_ / name).string(), DetectorOptions{});
+    EXPECT_TRUE(detector.ok()) << detector.status().message();
+    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"]["sources"] : nlohmann::json{};
+  };
+  const auto with = sources("own1.pt"), without = sources("own2.pt");
+  ASSERT_EQ(with.size(), 2u) << with.dump();
+  ASSERT_EQ(without.size(), 2u) << without.dump();
+  // The first scanner's copies are the same either way (its default library); the dual-layer
+  // set's clean training scans get two copies each only with a library of their own.
+  EXPECT_EQ(with[0]["tip_scans"], without[0]["tip_scans"]);
+  EXPECT_EQ(without[1]["tip_scans"].get<long>(), 0);
+  EXPECT_GE(with[1]["tip_scans"].get<long>(), 6) << with.dump();
+  EXPECT_EQ(with[1]["tip_scans"].get<long>() % 2, 0);
+  // More libraries than training directories: refused before any work.
+  EXPECT_EQ(RunCli(common + " --threats ," + lib.string() + "," + lib.string() + " --out " +
+                   (dir_ / "own3.pt").string(), dir_ / "own3.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "own3.log").find("--threats names 3 libraries for 2 --data directories"),
+            std::string::npos) << testing::ReadBytes(dir_ / "own3.log");
+  EXPECT_FALSE(fs::exists(dir_ / "own3.pt"));
+}
+
 }  // namespace
 }  // namespace clearsight

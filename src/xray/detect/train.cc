@@ -59,6 +59,8 @@ struct Sample {
   std::string source_scan_id;  // of the scan a TIP copy was made from; else scan_id
   bool validation = false;
   bool tip = false;
+  std::string tip_class;  // a TIP copy: the projected patch's class
+  bool tip_small = false; // and whether it was a small packet put over goods (a mass limit)
   int gh = 0, gw = 0, width = 0, height = 0;
   double pixel_mm = 0;
   std::vector<uint16_t> features;         // C x gh x gw
@@ -79,6 +81,7 @@ struct WorkItem {
   // class ("" = any).
   bool verifier_only = false;
   std::string tip_class;
+  double tip_max_kg = 0;  // > 0: a patch of at most this mass (kg), over a goods item
 };
 
 Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analyzer& analyzer,
@@ -98,8 +101,10 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     const auto& classes = ThreatClasses();
     const std::string& cls =
         item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
-    const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats : *o.threats;
-    const double max_kg = item.verifier_only ? o.verifier_tip_max_kg : o.tip_max_kg;
+    const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats
+                                   : item.source == 0                      ? *o.threats
+                                                                           : *o.sources[item.source].threats;
+    const double max_kg = item.tip_max_kg;
     const bool small_concealed = max_kg > 0;
     const auto patches = PatchesOf(library, cls, max_kg);
     if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
@@ -149,6 +154,10 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
   out->source_scan_id = source_scan_id;
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
+  if (projected) {
+    out->tip_class = projected->threat_class;
+    out->tip_small = item.tip_max_kg > 0;
+  }
   out->gh = grid.gh;
   out->gw = grid.gw;
   out->width = scan.width;
@@ -286,10 +295,21 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     return Status::Ok();
   };
   CS_RETURN_IF_ERROR(check_tip("threat image projection", o.tip_rate, o.threats, o.tip_classes, o.tip_max_kg));
+  for (size_t src = 1; src < o.sources.size(); ++src) {
+    if (!o.sources[src].threats) continue;
+    if (o.sources[src].validation_only)
+      return Status::InvalidArgument(o.sources[src].data_dir + ": a threat library for a validation-only source");
+    Status s = check_tip("threat image projection", o.tip_rate, o.sources[src].threats, o.tip_classes, o.tip_max_kg);
+    if (!s.ok()) return s.WithContext(o.sources[src].data_dir + ": ");
+  }
   CS_RETURN_IF_ERROR(check_tip("verifier TIP", o.verifier_tip_rate, o.verifier_threats ? o.verifier_threats : o.threats,
                                o.verifier_tip_classes, o.verifier_tip_max_kg));
   if (o.verifier_tip_rate > 0 && !o.verifier)
     return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
+  if (!(o.tip_targeted_share > 0 && o.tip_targeted_share <= 1))
+    return Status::InvalidArgument("TIP targeted share must lie in (0, 1]");
+  if (o.tip_targeted_share < 1 && o.tip_classes.empty() && o.tip_max_kg == 0)
+    return Status::InvalidArgument("a TIP targeted share below 1 needs TIP classes or a maximum mass to target");
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
   if (o.sources.empty() || o.sources[0].validation_only)
     return Status::InvalidArgument("no training data: give at least one scan directory, before any validation-only one");
@@ -339,14 +359,22 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::vector<WorkItem> work;
   Rng plan(xray::MixSeed(o.seed, 17));
   // `rate` TIP copies of scan p (the fraction by chance), each with a patch of one of `classes`
-  // (empty: any); verifier copies are validation items for the verifier's fit only.
+  // (empty: any) of at most `max_kg` (0: any mass); with targeted_share < 1 that share of the
+  // copies, by chance, and the others of any class and mass. Verifier copies are validation items
+  // for the verifier's fit only.
   auto add_copies = [&](const std::string& p, int src, bool verifier_only, double rate,
-                        const std::vector<std::string>& classes) {
+                        const std::vector<std::string>& classes, double max_kg, double targeted_share) {
     int copies = static_cast<int>(rate);
     if (plan.Chance(rate - copies)) ++copies;
     for (int c = 0; c < copies; ++c) {
-      WorkItem w{p, src, verifier_only, c, verifier_only, ""};
+      WorkItem w{p, src, verifier_only, c, verifier_only, "", 0};
+      // No draw when every copy is targeted: the plan (and so a model) stays as without the share.
+      if (targeted_share < 1 && !plan.Chance(targeted_share)) {
+        work.push_back(std::move(w));
+        continue;
+      }
       if (!classes.empty()) w.tip_class = classes[plan.Int(0, static_cast<int>(classes.size()) - 1)];
+      w.tip_max_kg = max_kg;
       work.push_back(std::move(w));
     }
   };
@@ -358,10 +386,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       // TIP patches belong to the first source's scanner (and those marked as the same scanner).
       const bool library_scanner = src == 0 || o.sources[src].threat_library_scanner;
       if (val && library_scanner && o.verifier_tip_rate > 0)
-        add_copies(p, static_cast<int>(src), true, o.verifier_tip_rate, o.verifier_tip_classes);
-      // Without training no training copies are needed.
-      if (val || src > 0 || o.epochs == 0) continue;
-      add_copies(p, 0, false, o.tip_rate, o.tip_classes);
+        add_copies(p, static_cast<int>(src), true, o.verifier_tip_rate, o.verifier_tip_classes, o.verifier_tip_max_kg, 1);
+      // Without training no training copies are needed; a source after the first needs a library
+      // of its own scanner.
+      if (val || o.epochs == 0 || (src > 0 && !o.sources[src].threats)) continue;
+      add_copies(p, static_cast<int>(src), false, o.tip_rate, o.tip_classes, o.tip_max_kg, o.tip_targeted_share);
     }
   AnalyzerOptions ao;
   ao.threads = 1;
@@ -416,7 +445,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < work.size(); ++i)
     if (work[i].tip_copy < 0) has_threat[work[i].path] = !samples[i].threat_cells.empty();
   std::vector<size_t> train_idx, val_idx, verifier_tip_idx;
-  int64_t tip_used = 0;
+  int64_t tip_used = 0, tip_small = 0;
+  std::map<std::string, int64_t> tip_by_class;  // training TIP copies kept, by projected class
+  std::vector<int64_t> tip_by_source(o.sources.size(), 0);
   for (size_t i = 0; i < work.size(); ++i) {
     if (work[i].tip_copy >= 0 && has_threat[work[i].path]) {
       samples[i] = Sample{};
@@ -426,7 +457,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       verifier_tip_idx.push_back(i);
       continue;
     }
-    tip_used += work[i].tip_copy >= 0;
+    if (work[i].tip_copy >= 0) {
+      ++tip_used;
+      ++tip_by_class[samples[i].tip_class];
+      ++tip_by_source[static_cast<size_t>(work[i].source)];
+      tip_small += samples[i].tip_small;
+    }
     (samples[i].validation ? val_idx : train_idx).push_back(i);
   }
   if (train_idx.empty() || val_idx.size() < 5) return Status::InvalidArgument("too few scans for a training and a validation split");
@@ -752,6 +788,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     sources_json.push_back({{"data", o.sources[src].data_dir},
                             {"calibration_device", o.sources[src].calibration.device()},
                             {"scans", static_cast<int64_t>(paths[src].size())},
+                            {"tip_scans", tip_by_source[src]},
                             {"validation_only", o.sources[src].validation_only}});
   json m;
   m["format"] = xray::kDetectorFormat;
@@ -770,6 +807,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
                   {"tip_scans", tip_used},
+                  {"tip_by_class", tip_by_class},
+                  {"tip_small_packets", tip_small},
                   {"validation_scans", static_cast<int64_t>(val_idx.size())},
                   {"epochs", epochs},
                   {"batch", o.batch},
@@ -793,6 +832,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (report) {
     report->train_scans = static_cast<int64_t>(train_idx.size()) - tip_used;
     report->tip_scans = tip_used;
+    report->tip_by_class.assign(tip_by_class.begin(), tip_by_class.end());
+    report->tip_small_packets = tip_small;
     report->validation_scans = static_cast<int64_t>(val_idx.size());
     report->verifier_tip_scans = static_cast<int64_t>(verifier_tip_idx.size());
     report->verifier_tip_regions = verifier_tip_regions;
