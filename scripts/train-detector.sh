@@ -5,9 +5,9 @@
 #
 # Needs a release build (scripts/build.sh). About 2.5-3 h on 2 cores: the training and validation
 # sets 25-70 min of simulation (11 GB of compressed scans; 3-5 scans/s), training about 65 min for
-# 100 epochs, 26 min for the 50 of stage 2 and 12 min for the 16 of stage 2b, the verifier
-# (stage 3) 6 min, held-out sets and the evaluation 25 min. The
-# model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+# 100 epochs, 26 min for the 50 of stage 2, 12 min for the 16 of stage 2b and 16 min for the 16 of
+# stage 2d, the verifier (stage 3) 6 min, held-out sets and the evaluation 25 min. The model goes
+# to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
@@ -68,11 +68,23 @@ CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
   "$CS" xray train --data "$DATA" --calibration "$CALIB" --init "$W/detector-stage2.pt" --epochs 16 --lr 0.001 \
     --tip-rate 1 --tip-class narcotics --tip-max-kg 0.4 --out "$W/detector-stage2b.pt" --seed 1 --threads 2 |
     tee "$W/train-stage2b-report.txt"
-# Stage 3: the stage-2b network unchanged (--epochs 0); the verifier, the operating points and the
+# Stage 2d: 16 more epochs at learning rate 0.001 with two TIP copies per clean training scan of
+# every scanner, each scanner's patches from its own simulated library: half of the copies (by
+# chance) small narcotics packets over goods, the others any class and mass.
+[ -d "$W/threats_layer160" ] || "$CS" xray threats --scanner dual-layer --kvp-high 160 --per-class 40 --seed 2002 \
+  --out "$W/threats_layer160"
+[ -d "$W/threats_kvp120" ] || "$CS" xray threats --kvp-low 120 --kvp-high 180 --dose 0.7 --per-class 40 --seed 2003 \
+  --out "$W/threats_kvp120"
+[ -f "$W/detector-stage2d.pt" ] ||
+  "$CS" xray train --data "$DATA" --calibration "$CALIB" --init "$W/detector-stage2b.pt" --epochs 16 --lr 0.001 \
+    --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
+    --threats ",$W/threats_layer160,$W/threats_kvp120" --out "$W/detector-stage2d.pt" --seed 1 --threads 2 |
+    tee "$W/train-stage2d-report.txt"
+# Stage 3: the stage-2d network unchanged (--epochs 0); the verifier, the operating points and the
 # manifest model from the validation split plus both sets of validation-only scans.
 "$CS" xray train --data "$DATA" --calibration "$CALIB" \
   --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
-  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2b.pt" --epochs 0 --verifier \
+  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2d.pt" --epochs 0 --verifier \
   --out "$W/detector.pt" --seed 1 --threads 2 | tee "$W/train-report.txt"
 
 # Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training (h2's
