@@ -706,7 +706,8 @@ int Train(int argc, char** argv, int first) {
     std::printf("\n\nvalidation, network alone (its own operating points):\n%s", report.network_validation_table.c_str());
   std::printf("\n\nvalidation (the split that chose the operating points%s):\n%s\n%s",
               report.network_validation_table.empty() ? "" : "; verifier out of fold", report.validation_table.c_str(),
-              report.manifest_table.c_str());
+              report.validation_by_scanner_table.empty() ? "" : (report.validation_by_scanner_table + "\n").c_str());
+  std::printf("%s", report.manifest_table.c_str());
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;
 }

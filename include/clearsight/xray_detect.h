@@ -189,6 +189,8 @@ struct DetectorTrainReport {
   std::vector<std::pair<std::string, double>> class_operating_probability;
   int64_t parameters = 0;
   std::string validation_table;  // the evaluation of the validation split, as text
+  // With validation scans of several scanners: the main figures for each, as text ("" otherwise).
+  std::string validation_by_scanner_table;
   // With a verifier: the network alone on the same split (validation_table is then the verifier's,
   // from out-of-fold probabilities).
   std::string network_validation_table;

@@ -207,6 +207,14 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(meta["class_operating_probability"].size(), (*detector)->threat_classes().size());
   EXPECT_DOUBLE_EQ(meta["region_probability"].get<double>(), 0.35);
   EXPECT_EQ((*detector)->class_operating_probabilities().size(), (*detector)->threat_classes().size());
+  // Validation scans of two scanners: the figures for each on its own, which together make the
+  // validation split.
+  EXPECT_NE(log.find("validation by scanner"), std::string::npos) << log;
+  ASSERT_EQ(meta["validation_by_scanner"].size(), 2u) << meta.dump();
+  EXPECT_NE(meta["validation_by_scanner"][0]["calibration_device"], meta["validation_by_scanner"][1]["calibration_device"]);
+  EXPECT_EQ(meta["validation_by_scanner"][0]["evaluation"]["scans"].get<long>() +
+                meta["validation_by_scanner"][1]["evaluation"]["scans"].get<long>(),
+            meta["trained"]["validation_scans"].get<long>());
 
   // Operating points made again from the first directory's validation split, then with the second
   // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.

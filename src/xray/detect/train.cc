@@ -59,6 +59,7 @@ struct Sample {
   std::string source_scan_id;  // of the scan a TIP copy was made from; else scan_id
   bool validation = false;
   bool tip = false;
+  int source = 0;         // index into DetectorTrainOptions::sources
   std::string tip_class;  // a TIP copy: the projected patch's class
   bool tip_small = false; // and whether it was a small packet put over goods (a mass limit)
   int gh = 0, gw = 0, width = 0, height = 0;
@@ -154,6 +155,7 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
   out->source_scan_id = source_scan_id;
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
+  out->source = item.source;
   if (projected) {
     out->tip_class = projected->threat_class;
     out->tip_small = item.tip_max_kg > 0;
@@ -631,10 +633,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed,
                                             class_priority_factor);
   };
+  // The validation scans (all, or those `keep` accepts) with `dets` scored against `points`.
   auto evaluate = [&](const std::function<const std::vector<Detection>&(size_t)>& dets,
-                      const std::vector<double>& points) {
+                      const std::vector<double>& points, const std::function<bool(size_t)>& keep = nullptr) {
     std::vector<xray::EvalScan> eval_scans;
     for (size_t i = 0; i < val_idx.size(); ++i) {
+      if (keep && !keep(i)) continue;
       xray::EvalScan e;
       e.scan_id = samples[val_idx[i]].scan_id;
       e.threats = samples[val_idx[i]].truth_threats;
@@ -652,6 +656,10 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.operating_probability =
       *std::min_element(meta.class_operating_probability.begin(), meta.class_operating_probability.end());
   DetectionEval val_eval = evaluate(network_dets, meta.class_operating_probability);
+  // The final detections and points (the verifier's when it is fitted), for the figures by scanner.
+  std::vector<std::vector<Detection>> verified;
+  std::function<const std::vector<Detection>&(size_t)> final_dets = network_dets;
+  std::vector<double> final_points = meta.class_operating_probability;
 
   // The second stage: a verifier over each candidate region, fitted on the validation split
   // (folds by scan); its operating points and figures come from out-of-fold probabilities.
@@ -697,7 +705,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       verifier_note = "verifier not fitted: " + fitted.status().message() + "\n";
     } else {
       const xray::VerifierFit& fit = *fitted;
-      std::vector<std::vector<Detection>> verified(val_idx.size());
+      verified.assign(val_idx.size(), {});
       size_t row = 0;
       for (size_t i = 0; i < val_idx.size(); ++i)
         for (const auto& c : val_candidates[i]) {
@@ -709,6 +717,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       verifier_points = choose_points(verified_dets, 0.01);
       network_table = val_eval.ToTable();
       val_eval = evaluate(verified_dets, verifier_points);
+      final_dets = verified_dets;
+      final_points = verifier_points;
       json per_class = json::object();
       for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = verifier_points[k];
       verifier_json = {{"features", std::vector<std::string>(std::begin(xray::kRegionFeatureNames),
@@ -719,6 +729,43 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                        {"tip_regions", verifier_tip_regions},
                        {"folds", kFolds},
                        {"booster", json::parse(fit.booster_json)}};
+    }
+  }
+
+  // The same figures for each scanner (sources sharing a calibration device) on its own: pooled
+  // figures can hide a scanner that lags. Same operating points.
+  json by_scanner_json = json::array();
+  std::string by_scanner_table;
+  {
+    std::vector<std::string> devices;
+    for (size_t i : val_idx) {
+      const std::string& dev = o.sources[static_cast<size_t>(samples[i].source)].calibration.device();
+      if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
+    }
+    if (devices.size() > 1) {
+      auto rate = [](const DetectionEval& e, const std::string& name) -> std::string {
+        for (const auto& c : e.classes)
+          if (c.name == name) return c.threats ? FormatFixed(100.0 * c.rate, 1) + " %" : "-";
+        return "-";
+      };
+      by_scanner_table = "validation by scanner (calibration device; the same operating points):\n";
+      int width = 7;
+      for (const auto& dev : devices) width = std::max(width, std::min(static_cast<int>(dev.size()), 80));
+      char line[512];
+      std::snprintf(line, sizeof(line), "%-*s %6s %9s %6s %10s %10s %9s %8s\n", width, "scanner", "scans", "clean al.",
+                    "mAP", "narcotics", "nar>=200g", "firearm", "knife");
+      by_scanner_table += line;
+      for (const auto& dev : devices) {
+        const DetectionEval e = evaluate(final_dets, final_points, [&](size_t i) {
+          return o.sources[static_cast<size_t>(samples[val_idx[i]].source)].calibration.device() == dev;
+        });
+        std::snprintf(line, sizeof(line), "%-*s %6lld %7.1f %% %6.3f %10s %10s %9s %8s\n", width,
+                      dev.substr(0, 80).c_str(),
+                      static_cast<long long>(e.scans), 100.0 * e.clean_alarm_rate, e.map, rate(e, "narcotics").c_str(),
+                      rate(e, "narcotics_concealed_200g").c_str(), rate(e, "firearm").c_str(), rate(e, "knife").c_str());
+        by_scanner_table += line;
+        by_scanner_json.push_back({{"calibration_device", dev}, {"evaluation", json::parse(e.ToJson())}});
+      }
     }
   }
 
@@ -822,6 +869,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"parameters", net->parameters()}};
   if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
   m["validation"] = json::parse(val_eval.ToJson());
+  if (!by_scanner_json.empty()) m["validation_by_scanner"] = by_scanner_json;
   if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
   if (!verifier_json.is_null()) m["verifier"] = verifier_json;
   const std::string tmp = out_path + ".tmp";
@@ -846,6 +894,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->network_validation_table = network_table;
     report->parameters = net->parameters();
     report->validation_table = val_eval.ToTable();
+    report->validation_by_scanner_table = by_scanner_table;
     report->manifest_table = verifier_note + manifest_table;
   }
   return Status::Ok();
