@@ -106,9 +106,10 @@ struct DetectorTrainSource {
 };
 
 struct DetectorTrainOptions {
-  // At least one that is not validation only. Threat image projection uses the first source
-  // only (the threat library's patches are attenuations of one scanner), which must be a
-  // training source; the others add scans of other scanners.
+  // At least one that is not validation only; the first must be a training source. Threat image
+  // projection uses the first source with `threats` and the other training sources that have a
+  // library of their own scanner (patches are attenuations of one scanner's spectra); the others
+  // add scans of other scanners without projected copies.
   std::vector<DetectorTrainSource> sources;
   // Threat image projection: patches projected into copies of clean training scans of the first
   // source (and of the other sources with a library of their own). May be null.
