@@ -59,9 +59,7 @@ struct Sample {
   std::string source_scan_id;  // of the scan a TIP copy was made from; else scan_id
   bool validation = false;
   bool tip = false;
-  int source = 0;         // index into DetectorTrainOptions::sources
   std::string tip_class;  // a TIP copy: the projected patch's class
-  bool tip_small = false; // and whether it was a small packet put over goods (a mass limit)
   int gh = 0, gw = 0, width = 0, height = 0;
   double pixel_mm = 0;
   std::vector<uint16_t> features;         // C x gh x gw
@@ -85,6 +83,12 @@ struct WorkItem {
   double tip_max_kg = 0;  // > 0: a patch of at most this mass (kg), over a goods item
 };
 
+// The threat library of a training source's TIP copies: `threats` for the first, the source's own
+// for the others (null: none).
+const ThreatLibrary* TipLibrary(const DetectorTrainOptions& o, size_t src) {
+  return src == 0 ? o.threats : o.sources[src].threats;
+}
+
 Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analyzer& analyzer,
                 const std::vector<std::string>& goods_classes, uint64_t item_seed, Sample* out) {
   CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(item.path));
@@ -102,9 +106,9 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     const auto& classes = ThreatClasses();
     const std::string& cls =
         item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
-    const ThreatLibrary& library = item.verifier_only && o.verifier_threats ? *o.verifier_threats
-                                   : item.source == 0                      ? *o.threats
-                                                                           : *o.sources[item.source].threats;
+    const ThreatLibrary& library = item.verifier_only && o.verifier_threats
+                                       ? *o.verifier_threats
+                                       : *TipLibrary(o, static_cast<size_t>(item.source));
     const double max_kg = item.tip_max_kg;
     const bool small_concealed = max_kg > 0;
     const auto patches = PatchesOf(library, cls, max_kg);
@@ -155,11 +159,7 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
   out->source_scan_id = source_scan_id;
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
-  out->source = item.source;
-  if (projected) {
-    out->tip_class = projected->threat_class;
-    out->tip_small = item.tip_max_kg > 0;
-  }
+  if (projected) out->tip_class = projected->threat_class;
   out->gh = grid.gh;
   out->gw = grid.gw;
   out->width = scan.width;
@@ -390,8 +390,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       if (val && library_scanner && o.verifier_tip_rate > 0)
         add_copies(p, static_cast<int>(src), true, o.verifier_tip_rate, o.verifier_tip_classes, o.verifier_tip_max_kg, 1);
       // Without training no training copies are needed; a source after the first needs a library
-      // of its own scanner.
-      if (val || o.epochs == 0 || (src > 0 && !o.sources[src].threats)) continue;
+      // of its own scanner. (The first always draws its copy count, even at rate 0, so that the
+      // plan of earlier models is kept.)
+      if (val || o.epochs == 0 || (src > 0 && !TipLibrary(o, src))) continue;
       add_copies(p, static_cast<int>(src), false, o.tip_rate, o.tip_classes, o.tip_max_kg, o.tip_targeted_share);
     }
   AnalyzerOptions ao;
@@ -463,7 +464,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       ++tip_used;
       ++tip_by_class[samples[i].tip_class];
       ++tip_by_source[static_cast<size_t>(work[i].source)];
-      tip_small += samples[i].tip_small;
+      tip_small += work[i].tip_max_kg > 0;
     }
     (samples[i].validation ? val_idx : train_idx).push_back(i);
   }
@@ -739,7 +740,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   {
     std::vector<std::string> devices;
     for (size_t i : val_idx) {
-      const std::string& dev = o.sources[static_cast<size_t>(samples[i].source)].calibration.device();
+      const std::string& dev = o.sources[static_cast<size_t>(work[i].source)].calibration.device();
       if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
     }
     if (devices.size() > 1) {
@@ -757,7 +758,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       by_scanner_table += line;
       for (const auto& dev : devices) {
         const DetectionEval e = evaluate(final_dets, final_points, [&](size_t i) {
-          return o.sources[static_cast<size_t>(samples[val_idx[i]].source)].calibration.device() == dev;
+          return o.sources[static_cast<size_t>(work[val_idx[i]].source)].calibration.device() == dev;
         });
         std::snprintf(line, sizeof(line), "%-*s %6lld %7.1f %% %6.3f %10s %10s %9s %8s\n", width,
                       dev.substr(0, 80).c_str(),
