@@ -3,11 +3,11 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS] [FINE_TUNE_EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 2.5-3 h on 2 cores: the training and validation
-# sets 25-70 min of simulation (11 GB of compressed scans; 3-5 scans/s), training about 65 min for
-# 100 epochs, 26 min for the 50 of stage 2, 12 min for the 16 of stage 2b and 16 min for the 16 of
-# stage 2d, the verifier (stage 3) 6 min, held-out sets and the evaluation 25 min. The model goes
-# to WORKDIR/detector.pt; copy it to models/ to commit it.
+# Needs a release build (scripts/build.sh). About 3-3.5 h on 2 cores: the training and validation
+# sets 30-75 min of simulation (13 GB of compressed scans; 3-5 scans/s), training about 65 min for
+# 100 epochs, 26 min for the 50 of stage 2, 12 min for the 16 of stage 2b, 16 min for the 16 of
+# stage 2d and 21 min for the 16 of stage 2e, the verifier (stage 3) 6 min, held-out sets and the
+# evaluation 35 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
@@ -80,16 +80,41 @@ CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
     --threats ",$W/threats_layer160,$W/threats_kvp120" --out "$W/detector-stage2d.pt" --seed 1 --threads 2 |
     tee "$W/train-stage2d-report.txt"
-# Stage 3: the stage-2d network unchanged (--epochs 0); the verifier, the operating points and the
-# manifest model from the validation split plus both sets of validation-only scans.
-"$CS" xray train --data "$DATA" --calibration "$CALIB" \
+# Stage 2e: 16 more epochs at learning rate 0.001 as in stage 2d, with two more training scanners
+# that widen the range of spectra and noise (each with its own wedges, calibration and threat
+# library): a dual-layer detector at 120 kV and a dual-kVp tube at 90/140 kV with 0.4 of the dose.
+# None of them is a held-out scanner below.
+[ -f "$W/train_layer120/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1010 --scanner dual-layer \
+  --kvp-high 120 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_layer120"
+[ -f "$W/calib_layer120.json" ] || { "$CS" xray wedges --scanner dual-layer --kvp-high 120 --out "$W/wedges_layer120";
+  "$CS" xray calibrate --wedges "$W/wedges_layer120" --out "$W/calib_layer120.json"; }
+[ -f "$W/train_kvp90/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1011 --kvp-low 90 --kvp-high 140 \
+  --dose 0.4 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_kvp90"
+[ -f "$W/calib_kvp90.json" ] || { "$CS" xray wedges --kvp-low 90 --kvp-high 140 --dose 0.4 --out "$W/wedges_kvp90";
+  "$CS" xray calibrate --wedges "$W/wedges_kvp90" --out "$W/calib_kvp90.json"; }
+[ -d "$W/threats_layer120" ] || "$CS" xray threats --scanner dual-layer --kvp-high 120 --per-class 40 --seed 2004 \
+  --out "$W/threats_layer120"
+[ -d "$W/threats_kvp90" ] || "$CS" xray threats --kvp-low 90 --kvp-high 140 --dose 0.4 --per-class 40 --seed 2005 \
+  --out "$W/threats_kvp90"
+DATA5="$DATA,$W/train_layer120,$W/train_kvp90"
+CALIB5="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json"
+[ -f "$W/detector-stage2e.pt" ] ||
+  "$CS" xray train --data "$DATA5" --calibration "$CALIB5" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
+    --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
+    --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90" \
+    --out "$W/detector-stage2e.pt" --seed 1 --threads 2 | tee "$W/train-stage2e-report.txt"
+# Stage 3: the stage-2e network unchanged (--epochs 0); the verifier, the operating points and the
+# manifest model from the validation split (all five scanners) plus both sets of validation-only
+# scans.
+"$CS" xray train --data "$DATA5" --calibration "$CALIB5" \
   --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
-  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2d.pt" --epochs 0 --verifier \
+  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2e.pt" --epochs 0 --verifier \
   --out "$W/detector.pt" --seed 1 --threads 2 | tee "$W/train-report.txt"
 
-# Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training (h2's
-# detector type, dual-layer, is in training at another voltage); each scanner calibrated only
-# from its own wedges.
+# Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training, though
+# since stage 2e inside the range of the training scanners (h2's dual-layer 140 kV between 120 and
+# 160 kV; h3's 100/150 kV at half dose between 90/140 kV at 0.4 and 120/180 kV at 0.7 of the dose);
+# h4 and h5 (below) lie outside that range. Each scanner calibrated only from its own wedges.
 H="$W/heldout"
 COMMON="--threat-rate 0.5 --misdeclared-rate 0.3 --compress"
 [ -f "$H/h1_kvp/declarations.csv" ] || "$CS" xray simulate --count 400 --seed 7001 $COMMON \
@@ -125,4 +150,25 @@ for pair in h1:h1_kvp h2:h2_layer h3:h3_kvp100; do
   echo "== $d, both generations pooled"
   "$CS" xray eval --in "$H/$d,$H2/$d" --results "$W/$d.jsonl,$W/$d-2.jsonl" | tee "$W/$d.pooled.eval.txt"
   "$CS" xray eval --in "$H/$d,$H2/$d" --results "$W/$d.jsonl,$W/$d-2.jsonl" --json > "$W/$d.pooled.eval.json"
+done
+# Held-out sets outside the training scanners' range (added with stage 2e; seeds 7014, 7015): a
+# dual-kVp tube at 70/130 kV with 0.6 of the dose and a dual-layer detector at 180 kV with half the
+# dose, each with a goods mix of its own.
+H3="$W/heldout3"
+[ -f "$H3/h4_kvp70/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7014 --kvp-low 70 --kvp-high 130 \
+  --dose 0.6 $COMMON --goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1 \
+  --out "$H3/h4_kvp70"
+[ -d "$H3/h4_wedges" ] || "$CS" xray wedges --kvp-low 70 --kvp-high 130 --dose 0.6 --out "$H3/h4_wedges"
+[ -f "$H3/h5_layer180/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7015 --scanner dual-layer \
+  --kvp-high 180 --dose 0.5 $COMMON \
+  --goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1 --out "$H3/h5_layer180"
+[ -d "$H3/h5_wedges" ] || "$CS" xray wedges --scanner dual-layer --kvp-high 180 --dose 0.5 --out "$H3/h5_wedges"
+for pair in h4:h4_kvp70 h5:h5_layer180; do
+  h=${pair%%:*}; d=${pair#*:}
+  "$CS" xray calibrate --wedges "$H3/${h}_wedges" --out "$H3/${h}_calib.json" > /dev/null
+  "$CS" xray analyze --calibration "$H3/${h}_calib.json" --in "$H3/$d" --model "$W/detector.pt" --min-score 0.05 \
+    --declarations "$H3/$d/declarations.csv" --out "$W/$d.jsonl"
+  echo "== $d"
+  "$CS" xray eval --in "$H3/$d" --results "$W/$d.jsonl" | tee "$W/$d.eval.txt"
+  "$CS" xray eval --in "$H3/$d" --results "$W/$d.jsonl" --json > "$W/$d.eval.json"
 done
