@@ -16,6 +16,27 @@ EPOCHS=${2:-100}
 FT_EPOCHS=${3:-50}
 mkdir -p "$W"
 
+# scans NAME COUNT SEED [scanner flags]: WORKDIR/NAME, half the parcels with a concealed threat and
+# 30 % of the declarations naming other goods (once). calibration NAME [scanner flags]: that
+# scanner's wedges and WORKDIR/calib_NAME.json. library NAME SEED [scanner flags]: its threat
+# library WORKDIR/threats_NAME (40 patches per class) for projected copies.
+scans() {
+  n=$1; c=$2; s=$3; shift 3
+  [ -f "$W/$n/declarations.csv" ] || "$CS" xray simulate --count "$c" --seed "$s" "$@" --threat-rate 0.5 \
+    --misdeclared-rate 0.3 --compress --out "$W/$n"
+}
+calibration() {
+  n=$1; shift
+  [ -f "$W/calib_$n.json" ] || { "$CS" xray wedges "$@" --out "$W/wedges_$n";
+    "$CS" xray calibrate --wedges "$W/wedges_$n" --out "$W/calib_$n.json"; }
+}
+library() {
+  n=$1; s=$2; shift 2
+  [ -d "$W/threats_$n" ] || "$CS" xray threats "$@" --per-class 40 --seed "$s" --out "$W/threats_$n"
+}
+LAYER160="--scanner dual-layer --kvp-high 160"
+KVP120="--kvp-low 120 --kvp-high 180 --dose 0.7"
+
 # Training sets: the default dual-kVp scanner (half the parcels with a concealed threat, TIP copies
 # of the clean ones) and two more scanners, each calibrated from its own wedges: a dual-layer
 # detector at 160 kV and a dual-kVp tube at 120/180 kV with 0.7 of the dose. None of them is a
@@ -23,30 +44,20 @@ mkdir -p "$W"
 [ -f "$W/train/declarations.csv" ] ||
   "$CS" xray simulate --count 2400 --seed 1001 --threat-rate 0.5 --compress --out "$W/train"
 [ -f "$W/calib.json" ] || { "$CS" xray wedges --out "$W/wedges"; "$CS" xray calibrate --wedges "$W/wedges" --out "$W/calib.json"; }
-[ -f "$W/train_layer160/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1002 --scanner dual-layer \
-  --kvp-high 160 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_layer160"
-[ -f "$W/calib_layer160.json" ] || { "$CS" xray wedges --scanner dual-layer --kvp-high 160 --out "$W/wedges_layer160";
-  "$CS" xray calibrate --wedges "$W/wedges_layer160" --out "$W/calib_layer160.json"; }
-[ -f "$W/train_kvp120/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1003 --kvp-low 120 --kvp-high 180 \
-  --dose 0.7 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_kvp120"
-[ -f "$W/calib_kvp120.json" ] || { "$CS" xray wedges --kvp-low 120 --kvp-high 180 --dose 0.7 --out "$W/wedges_kvp120";
-  "$CS" xray calibrate --wedges "$W/wedges_kvp120" --out "$W/calib_kvp120.json"; }
+scans train_layer160 500 1002 $LAYER160
+calibration layer160 $LAYER160
+scans train_kvp120 500 1003 $KVP120
+calibration kvp120 $KVP120
 # Validation-only sets (never trained on): more clean parcels for the per-class operating points
 # (1 % of 445 clean parcels is four; with these, thirteen) and more honest pairs for the manifest
 # model. Same scanners and the default (uniform) goods mix; new seeds.
-[ -f "$W/val_default/declarations.csv" ] ||
-  "$CS" xray simulate --count 1200 --seed 1004 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val_default"
-[ -f "$W/val_layer160/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1005 --scanner dual-layer \
-  --kvp-high 160 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val_layer160"
-[ -f "$W/val_kvp120/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1006 --kvp-low 120 --kvp-high 180 \
-  --dose 0.7 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val_kvp120"
+scans val_default 1200 1004
+scans val_layer160 300 1005 $LAYER160
+scans val_kvp120 300 1006 $KVP120
 # As many again for the verifier (stage 3), which learns from the validation scans' regions.
-[ -f "$W/val2_default/declarations.csv" ] ||
-  "$CS" xray simulate --count 1200 --seed 1007 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_default"
-[ -f "$W/val2_layer160/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1008 --scanner dual-layer \
-  --kvp-high 160 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_layer160"
-[ -f "$W/val2_kvp120/declarations.csv" ] || "$CS" xray simulate --count 300 --seed 1009 --kvp-low 120 --kvp-high 180 \
-  --dose 0.7 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/val2_kvp120"
+scans val2_default 1200 1007
+scans val2_layer160 300 1008 $LAYER160
+scans val2_kvp120 300 1009 $KVP120
 
 # Stage 1: the network from scratch. Stage 2: FT_EPOCHS more at a third of the learning rate,
 # starting from stage 1 (a second warm-up and cosine decay); its operating points and manifest
@@ -71,10 +82,8 @@ CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
 # Stage 2d: 16 more epochs at learning rate 0.001 with two TIP copies per clean training scan of
 # every scanner, each scanner's patches from its own simulated library: half of the copies (by
 # chance) small narcotics packets over goods, the others any class and mass.
-[ -d "$W/threats_layer160" ] || "$CS" xray threats --scanner dual-layer --kvp-high 160 --per-class 40 --seed 2002 \
-  --out "$W/threats_layer160"
-[ -d "$W/threats_kvp120" ] || "$CS" xray threats --kvp-low 120 --kvp-high 180 --dose 0.7 --per-class 40 --seed 2003 \
-  --out "$W/threats_kvp120"
+library layer160 2002 $LAYER160
+library kvp120 2003 $KVP120
 [ -f "$W/detector-stage2d.pt" ] ||
   "$CS" xray train --data "$DATA" --calibration "$CALIB" --init "$W/detector-stage2b.pt" --epochs 16 --lr 0.001 \
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
@@ -84,18 +93,14 @@ CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
 # that widen the range of spectra and noise (each with its own wedges, calibration and threat
 # library): a dual-layer detector at 120 kV and a dual-kVp tube at 90/140 kV with 0.4 of the dose.
 # None of them is a held-out scanner below.
-[ -f "$W/train_layer120/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1010 --scanner dual-layer \
-  --kvp-high 120 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_layer120"
-[ -f "$W/calib_layer120.json" ] || { "$CS" xray wedges --scanner dual-layer --kvp-high 120 --out "$W/wedges_layer120";
-  "$CS" xray calibrate --wedges "$W/wedges_layer120" --out "$W/calib_layer120.json"; }
-[ -f "$W/train_kvp90/declarations.csv" ] || "$CS" xray simulate --count 500 --seed 1011 --kvp-low 90 --kvp-high 140 \
-  --dose 0.4 --threat-rate 0.5 --misdeclared-rate 0.3 --compress --out "$W/train_kvp90"
-[ -f "$W/calib_kvp90.json" ] || { "$CS" xray wedges --kvp-low 90 --kvp-high 140 --dose 0.4 --out "$W/wedges_kvp90";
-  "$CS" xray calibrate --wedges "$W/wedges_kvp90" --out "$W/calib_kvp90.json"; }
-[ -d "$W/threats_layer120" ] || "$CS" xray threats --scanner dual-layer --kvp-high 120 --per-class 40 --seed 2004 \
-  --out "$W/threats_layer120"
-[ -d "$W/threats_kvp90" ] || "$CS" xray threats --kvp-low 90 --kvp-high 140 --dose 0.4 --per-class 40 --seed 2005 \
-  --out "$W/threats_kvp90"
+LAYER120="--scanner dual-layer --kvp-high 120"
+KVP90="--kvp-low 90 --kvp-high 140 --dose 0.4"
+scans train_layer120 500 1010 $LAYER120
+calibration layer120 $LAYER120
+scans train_kvp90 500 1011 $KVP90
+calibration kvp90 $KVP90
+library layer120 2004 $LAYER120
+library kvp90 2005 $KVP90
 DATA5="$DATA,$W/train_layer120,$W/train_kvp90"
 CALIB5="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json"
 [ -f "$W/detector-stage2e.pt" ] ||
