@@ -3,11 +3,11 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS] [FINE_TUNE_EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 3-3.5 h on 2 cores: the training and validation
-# sets 30-75 min of simulation (13 GB of compressed scans; 3-5 scans/s), training about 65 min for
+# Needs a release build (scripts/build.sh). About 3.5-4 h on 2 cores: the training and validation
+# sets 35-80 min of simulation (15 GB of compressed scans; 3-5 scans/s), training about 65 min for
 # 100 epochs, 26 min for the 50 of stage 2, 12 min for the 16 of stage 2b, 16 min for the 16 of
-# stage 2d and 21 min for the 16 of stage 2e, the verifier (stage 3) 6 min, held-out sets and the
-# evaluation 35 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+# stage 2d and 26 min for the 16 of stage 2g, the verifier (stage 3) 6 min, held-out sets and the
+# evaluation 45 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
@@ -89,37 +89,48 @@ library kvp120 2003 $KVP120
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
     --threats ",$W/threats_layer160,$W/threats_kvp120" --out "$W/detector-stage2d.pt" --seed 1 --threads 2 |
     tee "$W/train-stage2d-report.txt"
-# Stage 2e: 16 more epochs at learning rate 0.001 as in stage 2d, with two more training scanners
-# that widen the range of spectra and noise (each with its own wedges, calibration and threat
-# library): a dual-layer detector at 120 kV and a dual-kVp tube at 90/140 kV with 0.4 of the dose.
-# None of them is a held-out scanner below.
+# Stage 2g: 16 more epochs at learning rate 0.001 from stage 2d's network with the same copy plan,
+# on seven scanners: the three and four more that widen the range of spectra and noise on both
+# sides (each with its own wedges, calibration and threat library): dual-layer detectors at 120 kV
+# and at 200 kV with 0.4 of the dose, dual-kVp tubes at 90/140 kV with 0.4 and at 140/200 kV with
+# 0.3 of the dose. None of them is a held-out scanner below. (Stage 2e, committed before it, had
+# the first two of the four; models/README.md.)
 LAYER120="--scanner dual-layer --kvp-high 120"
 KVP90="--kvp-low 90 --kvp-high 140 --dose 0.4"
+LAYER200="--scanner dual-layer --kvp-high 200 --dose 0.4"
+KVP140="--kvp-low 140 --kvp-high 200 --dose 0.3"
 scans train_layer120 500 1010 $LAYER120
 calibration layer120 $LAYER120
 scans train_kvp90 500 1011 $KVP90
 calibration kvp90 $KVP90
+scans train_layer200 500 1012 $LAYER200
+calibration layer200 $LAYER200
+scans train_kvp140 500 1013 $KVP140
+calibration kvp140 $KVP140
 library layer120 2004 $LAYER120
 library kvp90 2005 $KVP90
-DATA5="$DATA,$W/train_layer120,$W/train_kvp90"
-CALIB5="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json"
-[ -f "$W/detector-stage2e.pt" ] ||
-  "$CS" xray train --data "$DATA5" --calibration "$CALIB5" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
+library layer200 2006 $LAYER200
+library kvp140 2007 $KVP140
+DATA7="$DATA,$W/train_layer120,$W/train_kvp90,$W/train_layer200,$W/train_kvp140"
+CALIB7="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json,$W/calib_layer200.json,$W/calib_kvp140.json"
+[ -f "$W/detector-stage2g.pt" ] ||
+  "$CS" xray train --data "$DATA7" --calibration "$CALIB7" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
-    --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90" \
-    --out "$W/detector-stage2e.pt" --seed 1 --threads 2 | tee "$W/train-stage2e-report.txt"
-# Stage 3: the stage-2e network unchanged (--epochs 0); the verifier, the operating points and the
-# manifest model from the validation split (all five scanners) plus both sets of validation-only
+    --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
+    --out "$W/detector-stage2g.pt" --seed 1 --threads 2 | tee "$W/train-stage2g-report.txt"
+# Stage 3: the stage-2g network unchanged (--epochs 0); the verifier, the operating points and the
+# manifest model from the validation split (all seven scanners) plus both sets of validation-only
 # scans.
-"$CS" xray train --data "$DATA5" --calibration "$CALIB5" \
+"$CS" xray train --data "$DATA7" --calibration "$CALIB7" \
   --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
-  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2e.pt" --epochs 0 --verifier \
+  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2g.pt" --epochs 0 --verifier \
   --out "$W/detector.pt" --seed 1 --threads 2 | tee "$W/train-report.txt"
 
 # Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training, though
-# since stage 2e inside the range of the training scanners (h2's dual-layer 140 kV between 120 and
-# 160 kV; h3's 100/150 kV at half dose between 90/140 kV at 0.4 and 120/180 kV at 0.7 of the dose);
-# h4 and h5 (below) lie outside that range. Each scanner calibrated only from its own wedges.
+# since stages 2e and 2g inside the range of the training scanners (h2's dual-layer 140 kV between
+# 120 and 160 kV; h3's 100/150 kV at half dose between 90/140 kV at 0.4 and 120/180 kV at 0.7 of
+# the dose). h4-h7 (below): h4 and h7 lie below the range, h6 above it; h5 lay above stage 2e's
+# range and inside stage 2g's. Each scanner calibrated only from its own wedges.
 H="$W/heldout"
 COMMON="--threat-rate 0.5 --misdeclared-rate 0.3 --compress"
 [ -f "$H/h1_kvp/declarations.csv" ] || "$CS" xray simulate --count 400 --seed 7001 $COMMON \
@@ -156,9 +167,10 @@ for pair in h1:h1_kvp h2:h2_layer h3:h3_kvp100; do
   "$CS" xray eval --in "$H/$d,$H2/$d" --results "$W/$d.jsonl,$W/$d-2.jsonl" | tee "$W/$d.pooled.eval.txt"
   "$CS" xray eval --in "$H/$d,$H2/$d" --results "$W/$d.jsonl,$W/$d-2.jsonl" --json > "$W/$d.pooled.eval.json"
 done
-# Held-out sets outside the training scanners' range (added with stage 2e; seeds 7014, 7015): a
-# dual-kVp tube at 70/130 kV with 0.6 of the dose and a dual-layer detector at 180 kV with half the
-# dose, each with a goods mix of its own.
+# Held-out sets outside the training scanners' range (h4, h5 added with stage 2e, seeds 7014, 7015;
+# h6, h7 with stage 2g, seeds 7016, 7017): a dual-kVp tube at 70/130 kV with 0.6 of the dose, a
+# dual-layer detector at 180 kV with half the dose, one at 220 kV with 0.3 of the dose, and a
+# dual-kVp tube at 60/110 kV, each with a goods mix of its own.
 H3="$W/heldout3"
 [ -f "$H3/h4_kvp70/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7014 --kvp-low 70 --kvp-high 130 \
   --dose 0.6 $COMMON --goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1 \
@@ -168,7 +180,14 @@ H3="$W/heldout3"
   --kvp-high 180 --dose 0.5 $COMMON \
   --goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1 --out "$H3/h5_layer180"
 [ -d "$H3/h5_wedges" ] || "$CS" xray wedges --scanner dual-layer --kvp-high 180 --dose 0.5 --out "$H3/h5_wedges"
-for pair in h4:h4_kvp70 h5:h5_layer180; do
+[ -f "$H3/h6_layer220/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7016 --scanner dual-layer \
+  --kvp-high 220 --dose 0.3 $COMMON \
+  --goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1 --out "$H3/h6_layer220"
+[ -d "$H3/h6_wedges" ] || "$CS" xray wedges --scanner dual-layer --kvp-high 220 --dose 0.3 --out "$H3/h6_wedges"
+[ -f "$H3/h7_kvp60/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7017 --kvp-low 60 --kvp-high 110 $COMMON \
+  --goods-mix ceramics=3,food=2,electronics=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,tools=1 --out "$H3/h7_kvp60"
+[ -d "$H3/h7_wedges" ] || "$CS" xray wedges --kvp-low 60 --kvp-high 110 --out "$H3/h7_wedges"
+for pair in h4:h4_kvp70 h5:h5_layer180 h6:h6_layer220 h7:h7_kvp60; do
   h=${pair%%:*}; d=${pair#*:}
   "$CS" xray calibrate --wedges "$H3/${h}_wedges" --out "$H3/${h}_calib.json" > /dev/null
   "$CS" xray analyze --calibration "$H3/${h}_calib.json" --in "$H3/$d" --model "$W/detector.pt" --min-score 0.05 \
