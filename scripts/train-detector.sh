@@ -17,7 +17,7 @@ FT_EPOCHS=${3:-50}
 mkdir -p "$W"
 
 # scans NAME COUNT SEED [scanner flags]: WORKDIR/NAME, half the parcels with a concealed threat and
-# 30 % of the declarations naming other goods (once). calibration NAME [scanner flags]: that
+# 30 % of the declarations naming other goods (kept if it exists). calibration NAME [scanner flags]: that
 # scanner's wedges and WORKDIR/calib_NAME.json. library NAME SEED [scanner flags]: its threat
 # library WORKDIR/threats_NAME (40 patches per class) for projected copies.
 scans() {
