@@ -739,9 +739,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::string by_scanner_table;
   {
     std::vector<std::string> devices;
-    for (size_t i : val_idx) {
-      const std::string& dev = o.sources[static_cast<size_t>(work[i].source)].calibration.device();
-      if (std::find(devices.begin(), devices.end(), dev) == devices.end()) devices.push_back(dev);
+    std::vector<size_t> device_of(val_idx.size());  // each validation scan's index in devices
+    for (size_t i = 0; i < val_idx.size(); ++i) {
+      const std::string& dev = o.sources[static_cast<size_t>(work[val_idx[i]].source)].calibration.device();
+      device_of[i] = static_cast<size_t>(std::find(devices.begin(), devices.end(), dev) - devices.begin());
+      if (device_of[i] == devices.size()) devices.push_back(dev);
     }
     if (devices.size() > 1) {
       auto rate = [](const DetectionEval& e, const std::string& name) -> std::string {
@@ -756,10 +758,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       std::snprintf(line, sizeof(line), "%-*s %6s %9s %6s %10s %10s %9s %8s\n", width, "scanner", "scans", "clean al.",
                     "mAP", "narcotics", "nar>=200g", "firearm", "knife");
       by_scanner_table += line;
-      for (const auto& dev : devices) {
-        const DetectionEval e = evaluate(final_dets, final_points, [&](size_t i) {
-          return o.sources[static_cast<size_t>(work[val_idx[i]].source)].calibration.device() == dev;
-        });
+      for (size_t d = 0; d < devices.size(); ++d) {
+        const std::string& dev = devices[d];
+        const DetectionEval e = evaluate(final_dets, final_points, [&](size_t i) { return device_of[i] == d; });
         std::snprintf(line, sizeof(line), "%-*s %6lld %7.1f %% %6.3f %10s %10s %9s %8s\n", width,
                       dev.substr(0, 80).c_str(),
                       static_cast<long long>(e.scans), 100.0 * e.clean_alarm_rate, e.map, rate(e, "narcotics").c_str(),
