@@ -470,6 +470,9 @@ int Train(int argc, char** argv, int first) {
       "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
       "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
       "                         operating points, class C's found threats count W times (default 1)\n"
+      "  --points-goods-tilt T  the operating points keep their clean-alarm budget (1 % of the\n"
+      "                         validation clean parcels) also where any one goods category is T times\n"
+      "                         as common as in the validation parcels (default 1: that mix only)\n"
       "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's scanner, in\n"
       "                         order; an empty entry or fewer entries: no TIP for those DIRs, except\n"
       "                         the first, whose default is simulated with --tip-seed (default seed +\n"
@@ -508,7 +511,8 @@ int Train(int argc, char** argv, int first) {
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
-                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "help"},
+                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
+                                "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -526,8 +530,11 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("tip-targeted-share", 1, &o.tip_targeted_share) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
-      !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
+      !args.GetDouble("region-probability", o.region_probability, &o.region_probability) ||
+      !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt))
     return Usage("numeric flags need numbers", usage);
+  if (!(o.points_goods_tilt >= 1 && o.points_goods_tilt <= 20))
+    return Usage("--points-goods-tilt must lie in [1, 20]", usage);
   if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Usage("--region-probability must lie in [0.05, 0.9]", usage);
   // One source per directory, each with its scanner's calibration.
@@ -708,6 +715,7 @@ int Train(int argc, char** argv, int first) {
   std::printf("\n\nvalidation (the split that chose the operating points%s):\n%s\n%s",
               report.network_validation_table.empty() ? "" : "; verifier out of fold", report.validation_table.c_str(),
               report.validation_by_scanner_table.empty() ? "" : (report.validation_by_scanner_table + "\n").c_str());
+  if (!report.validation_by_goods_table.empty()) std::printf("%s\n", report.validation_by_goods_table.c_str());
   std::printf("%s", report.manifest_table.c_str());
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;

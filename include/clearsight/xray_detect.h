@@ -146,6 +146,11 @@ struct DetectorTrainOptions {
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;
+  // > 1: that budget must also hold for every goods mix that makes one goods category this many
+  // times as common as among the validation parcels (by each clean parcel's main goods category,
+  // from the simulator's truth), so that a site whose parcels are mostly of one kind of goods
+  // does not alarm more. 1: the validation mix only.
+  double points_goods_tilt = 1;
   // Fit the second stage: a gradient-boosted verifier that re-scores each candidate region from
   // region-level and input-channel features, trained on the validation split (5 folds by scan),
   // with its own operating points from out-of-fold probabilities.
@@ -192,6 +197,8 @@ struct DetectorTrainReport {
   std::string validation_table;  // the evaluation of the validation split, as text
   // With validation scans of several scanners: the main figures for each, as text ("" otherwise).
   std::string validation_by_scanner_table;
+  // The validation clean parcels alarmed at the operating points, by main goods category, as text.
+  std::string validation_by_goods_table;
   // With a verifier: the network alone on the same split (validation_table is then the verifier's,
   // from out-of-fold probabilities).
   std::string network_validation_table;

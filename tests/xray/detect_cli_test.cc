@@ -126,6 +126,10 @@ TEST_F(DetectCli, BadUsageIsReported) {
                    " --region-probability 1.5 --out x.pt", dir_ / "u3c.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("--region-probability must lie in"), std::string::npos)
       << testing::ReadBytes(dir_ / "u3c.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --points-goods-tilt 0.5 --out x.pt", dir_ / "u3d.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3d.log").find("--points-goods-tilt must lie in [1, 20]"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u3d.log");
   EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --calibration " +
@@ -220,7 +224,7 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.
   const std::string init = " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3",
+                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3 --points-goods-tilt 3",
                    dir_ / "ops1.log"), 0)
       << testing::ReadBytes(dir_ / "ops1.log");
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
@@ -246,6 +250,18 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   ASSERT_TRUE(ops1.ok()) << ops1.status().message();
   auto meta1 = nlohmann::json::parse((*ops1)->metadata_json());
   EXPECT_DOUBLE_EQ(meta1["trained"]["class_priority"]["narcotics"].get<double>(), 3.0) << meta1["trained"].dump();
+  EXPECT_DOUBLE_EQ(meta1["trained"]["points_goods_tilt"].get<double>(), 3.0) << meta1["trained"].dump();
+  // The validation clean parcels alarmed, by main goods category: every clean validation parcel in
+  // one category, none alarmed more often than it is there.
+  EXPECT_NE(testing::ReadBytes(dir_ / "ops1.log").find("by main goods category"), std::string::npos);
+  ASSERT_TRUE(meta1.contains("validation_clean_by_goods")) << meta1.dump();
+  long clean_by_goods = 0;
+  for (const auto& [category, counts] : meta1["validation_clean_by_goods"].items()) {
+    EXPECT_LE(counts["alarmed"].get<long>(), counts["clean"].get<long>()) << category;
+    clean_by_goods += counts["clean"].get<long>();
+  }
+  EXPECT_GT(clean_by_goods, 0);
+  EXPECT_LE(clean_by_goods, val1);
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.

@@ -287,6 +287,35 @@ TEST(DetectorOperatingPoints, APriorityClassGetsTheBudgetFirst) {
   EXPECT_LE(op[1], 0.5);
 }
 
+
+TEST(DetectorOperatingPoints, TiltedGoodsBudgetsKeepTheBudgetWhereOneGoodsCategoryIsCommoner) {
+  // Ten clean parcels: five of electronics, five of clothing. The budget is 20 %: two parcels.
+  const std::vector<std::string> goods = {"electronics", "electronics", "electronics", "electronics", "electronics",
+                                          "clothing",    "clothing",    "clothing",    "clothing",    "clothing"};
+  const auto budgets = xray::TiltedGoodsBudgets(goods, 3.0, 0.2);
+  ASSERT_EQ(budgets.size(), 2u);  // sorted: clothing, electronics
+  EXPECT_DOUBLE_EQ(budgets[0].weight[5], 3.0);
+  EXPECT_DOUBLE_EQ(budgets[0].weight[0], 1.0);
+  EXPECT_DOUBLE_EQ(budgets[1].weight[0], 3.0);
+  EXPECT_NEAR(budgets[1].allowed, 0.2 * (15 + 5), 1e-12);
+  // One class whose two highest clean scores are electronics parcels; its threats lie below both.
+  const std::vector<std::vector<double>> clean = {{0.9, 0.8, -1, -1, -1, 0.5, -1, -1, -1, -1}};
+  const std::vector<std::vector<double>> threats = {{0.85, 0.75, 0.7}};
+  // The validation mix alone: both electronics parcels may alarm (2 of 10).
+  auto op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 2);
+  EXPECT_LE(op[0], 0.7);
+  EXPECT_GT(op[0], 0.5);
+  // Where electronics is three times as common, two alarmed electronics parcels weigh 6 of 20
+  // against the 4 allowed: only one may alarm, so the class stops above 0.8.
+  op = xray::ChooseClassOperatingPoints(clean, threats, 0.3, 0.98, 2, {}, budgets);
+  EXPECT_GT(op[0], 0.8);
+  EXPECT_LE(op[0], 0.85);
+  // One alarm in each category weighs 3 + 1 under either tilt: within both budgets.
+  const std::vector<std::vector<double>> spread = {{0.9, -1, -1, -1, -1, 0.8, -1, -1, -1, -1}};
+  op = xray::ChooseClassOperatingPoints(spread, threats, 0.3, 0.98, 2, {}, budgets);
+  EXPECT_LE(op[0], 0.7);
+}
+
 // An input grid (kFeatureChannels x 2oh x 2ow) with the given density and z_eff channels inside
 // output cells [y0, y1) x [x0, x1) and outside them.
 std::vector<float> InputGrid(int oh, int ow, int y0, int x0, int y1, int x1, float d_in, float d_out, float z_in,

@@ -44,10 +44,23 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n);
 // threats per newly alarmed clean parcel (times the class's `priority`, 1 where not given) is
 // lowered, while at most `allowed` clean parcels alarm on any class. Results lie in
 // [floor_p, cap_p]; clean parcels scoring at or above cap_p alarm anyway and use up the budget
-// first.
+// first. Each of `budgets` is a further limit: the clean parcels alarmed, each counted with its
+// weight in `weight` (one per clean parcel), may sum to at most `allowed` (the budget under a
+// goods mix other than the validation's; see TiltedGoodsBudgets).
+struct WeightedBudget {
+  std::vector<double> weight;
+  double allowed = 0;
+};
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed, const std::vector<double>& priority = {});
+                                               double cap_p, size_t allowed, const std::vector<double>& priority = {},
+                                               const std::vector<WeightedBudget>& budgets = {});
+
+// The clean-alarm budget (`rate` of the clean parcels) under mixes of goods that give one goods
+// category `tilt` times its share in the validation parcels: one budget per category found in
+// `main_goods` (each clean parcel's main goods category), its parcels weighted `tilt`, the
+// others 1. Importance weights: a site where that category is `tilt` times as common.
+std::vector<WeightedBudget> TiltedGoodsBudgets(const std::vector<std::string>& main_goods, double tilt, double rate);
 
 // Regions of the threat output grid (oh x ow cells of kOutCellPx pixels) and the classes proposed
 // for each, before operating points; region features from `grid` when it has data (and from the

@@ -68,6 +68,7 @@ struct Sample {
   // Validation only: truth threats and the analysis summary (no channels) for the manifest.
   std::vector<TruthObject> truth_threats;
   ScanAnalysis summary;
+  std::string main_goods;  // validation: the goods category of most of the parcel's goods items
 };
 
 // One item of the loading work list: a scan, or a TIP copy of a clean scan.
@@ -178,6 +179,12 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     out->threat_cells = std::move(keep);
   }
   if (item.validation) {
+    std::map<std::string, int> goods_items;
+    for (const auto& ob : truth.objects)
+      if (!ob.packaging && !ob.threat) ++goods_items[ob.category];
+    int most = 0;
+    for (const auto& [category, n] : goods_items)
+      if (n > most) most = n, out->main_goods = category;
     for (auto& ob : truth.objects)
       if (ob.threat) {
         ob.mask_rle.clear();
@@ -611,6 +618,14 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   size_t clean_scans = 0;
   for (size_t i : val_idx) clean_scans += samples[i].truth_threats.empty();
   const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
+  // With points_goods_tilt > 1 the budget must also hold where any one goods category is that many
+  // times as common as in the validation parcels (clean parcels in validation order).
+  std::vector<std::string> clean_main_goods;
+  for (size_t i : val_idx)
+    if (samples[i].truth_threats.empty()) clean_main_goods.push_back(samples[i].main_goods);
+  const std::vector<xray::WeightedBudget> tilted_budgets =
+      o.points_goods_tilt > 1 ? xray::TiltedGoodsBudgets(clean_main_goods, o.points_goods_tilt, o.target_clean_alarm_rate)
+                              : std::vector<xray::WeightedBudget>{};
   auto choose_points = [&](const std::function<const std::vector<Detection>&(size_t)>& dets, double floor_p) {
     std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
     for (size_t i = 0; i < val_idx.size(); ++i) {
@@ -632,7 +647,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       }
     }
     return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed,
-                                            class_priority_factor);
+                                            class_priority_factor, tilted_budgets);
   };
   // The validation scans (all, or those `keep` accepts) with `dets` scored against `points`.
   auto evaluate = [&](const std::function<const std::vector<Detection>&(size_t)>& dets,
@@ -771,6 +786,34 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     }
   }
 
+  // Clean parcels alarmed by main goods category: how far the validation mix's budget carries to a
+  // site with other goods.
+  std::string by_goods_table;
+  json by_goods_json = json::object();
+  {
+    std::vector<std::string> categories;
+    for (size_t i : val_idx)
+      if (samples[i].truth_threats.empty() && !samples[i].main_goods.empty() &&
+          std::find(categories.begin(), categories.end(), samples[i].main_goods) == categories.end())
+        categories.push_back(samples[i].main_goods);
+    std::sort(categories.begin(), categories.end());
+    if (!categories.empty()) {
+      by_goods_table = "validation clean parcels alarmed, by main goods category (the same operating points):\n";
+      for (const auto& c : categories) {
+        const DetectionEval e = evaluate(final_dets, final_points, [&](size_t i) {
+          const Sample& s = samples[val_idx[i]];
+          return s.truth_threats.empty() && s.main_goods == c;
+        });
+        const auto alarmed = static_cast<int64_t>(std::llround(e.clean_alarm_rate * e.scans));
+        char line[160];
+        std::snprintf(line, sizeof(line), "  %-12s %4lld of %5lld  %5.1f %%\n", c.c_str(), static_cast<long long>(alarmed),
+                      static_cast<long long>(e.scans), 100.0 * e.clean_alarm_rate);
+        by_goods_table += line;
+        by_goods_json[c] = {{"clean", e.scans}, {"alarmed", alarmed}};
+      }
+    }
+  }
+
   // Manifest model from the validation split's honest pairs (the network never trained on them).
   std::string manifest_json, manifest_table;
   {
@@ -865,6 +908,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"learning_rate", o.learning_rate},
                   {"class_weights", class_weights_json},
                   {"class_priority", class_priority_json},
+                  {"target_clean_alarm_rate", o.target_clean_alarm_rate},
+                  {"points_goods_tilt", o.points_goods_tilt},
                   {"threads", o.threads},
                   {"seconds", elapsed()},
                   {"sources", sources_json},
@@ -872,6 +917,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!by_scanner_json.empty()) m["validation_by_scanner"] = by_scanner_json;
+  if (!by_goods_json.empty()) m["validation_clean_by_goods"] = by_goods_json;
   if (!manifest_json.empty()) m["manifest"] = json::parse(manifest_json);
   if (!verifier_json.is_null()) m["verifier"] = verifier_json;
   const std::string tmp = out_path + ".tmp";
@@ -897,6 +943,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->parameters = net->parameters();
     report->validation_table = val_eval.ToTable();
     report->validation_by_scanner_table = by_scanner_table;
+    report->validation_by_goods_table = by_goods_table;
     report->manifest_table = verifier_note + manifest_table;
   }
   return Status::Ok();
