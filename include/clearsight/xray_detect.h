@@ -148,8 +148,8 @@ struct DetectorTrainOptions {
   double target_clean_alarm_rate = 0.01;
   // > 1: that budget must also hold for every goods mix that makes one goods category this many
   // times as common as among the validation parcels (by each clean parcel's main goods category,
-  // from the simulator's truth), so that a site whose parcels are mostly of one kind of goods
-  // does not alarm more. 1: the validation mix only.
+  // from the simulator's truth), for sites whose parcels are mostly of one kind of goods (what it
+  // gained and cost on held-out sets: models/README.md). 1: the validation mix only.
   double points_goods_tilt = 1;
   // Fit the second stage: a gradient-boosted verifier that re-scores each candidate region from
   // region-level and input-channel features, trained on the validation split (5 folds by scan),
