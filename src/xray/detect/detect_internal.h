@@ -60,6 +60,8 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
 // category `tilt` times its share in the validation parcels: one budget per category found in
 // `main_goods` (each clean parcel's main goods category), its parcels weighted `tilt`, the
 // others 1. Importance weights: a site where that category is `tilt` times as common.
+// The distinct non-empty categories of `main_goods`, sorted.
+std::vector<std::string> DistinctGoodsCategories(std::vector<std::string> main_goods);
 std::vector<WeightedBudget> TiltedGoodsBudgets(const std::vector<std::string>& main_goods, double tilt, double rate);
 
 // Regions of the threat output grid (oh x ow cells of kOutCellPx pixels) and the classes proposed

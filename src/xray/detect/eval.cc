@@ -116,13 +116,16 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
   return thr;
 }
 
+std::vector<std::string> DistinctGoodsCategories(std::vector<std::string> main_goods) {
+  std::sort(main_goods.begin(), main_goods.end());
+  main_goods.erase(std::unique(main_goods.begin(), main_goods.end()), main_goods.end());
+  if (!main_goods.empty() && main_goods.front().empty()) main_goods.erase(main_goods.begin());
+  return main_goods;
+}
+
 std::vector<WeightedBudget> TiltedGoodsBudgets(const std::vector<std::string>& main_goods, double tilt, double rate) {
-  std::vector<std::string> categories;
-  for (const auto& g : main_goods)
-    if (!g.empty() && std::find(categories.begin(), categories.end(), g) == categories.end()) categories.push_back(g);
-  std::sort(categories.begin(), categories.end());
   std::vector<WeightedBudget> budgets;
-  for (const auto& c : categories) {
+  for (const auto& c : DistinctGoodsCategories(main_goods)) {
     WeightedBudget b;
     double total = 0;
     for (const auto& g : main_goods) {

@@ -791,10 +791,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   std::string by_goods_table;
   json by_goods_json = json::object();
   {
-    std::vector<std::string> categories = clean_main_goods;
-    std::sort(categories.begin(), categories.end());
-    categories.erase(std::unique(categories.begin(), categories.end()), categories.end());
-    if (!categories.empty() && categories.front().empty()) categories.erase(categories.begin());
+    const std::vector<std::string> categories = xray::DistinctGoodsCategories(clean_main_goods);
     if (!categories.empty()) {
       by_goods_table = "validation clean parcels alarmed, by main goods category (the same operating points):\n";
       for (const auto& c : categories) {
