@@ -680,8 +680,8 @@ int Train(int argc, char** argv, int first) {
     last_line = now;
     last_phase = p.phase;
     if (epoch_end) last_epoch = p.epoch;
-    if (p.phase == "loading")
-      std::fprintf(stderr, "loading %lld/%lld scans and TIP copies | %.1f min elapsed, ETA %.1f min\n",
+    if (p.phase.rfind("loading", 0) == 0)
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", p.phase.c_str(),
                    static_cast<long long>(p.done), static_cast<long long>(p.total), p.elapsed_s / 60, p.eta_s / 60);
     else if (p.phase == "training")
       std::fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n", p.epoch, p.epochs,

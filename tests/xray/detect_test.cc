@@ -2,7 +2,9 @@
 // output grid, the evaluation arithmetic, the manifest model, and the simulator's goods mix.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <tuple>
 
@@ -469,6 +471,54 @@ TEST(DetectorNet, ClassWeightsChangeTheLossOnlyWhereTheirClassIsMixedWithOthers)
   EXPECT_DOUBLE_EQ(loss(std::vector<double>(7, 1.0)), plain) << "factors of 1 are the default";
   EXPECT_NE(loss({3, 1, 1, 1, 1, 1, 1}), plain) << "narcotics weighted 3x against none and knives";
   EXPECT_NE(loss({1, 1, 1, 3, 1, 1, 1}), plain);
+}
+
+TEST(DetectorNet, ChannelsLastTrainsTheSameNetworkAndSavesTheUsualLayout) {
+  // Two networks from one seed, trained on the same batches, one in each layout.
+  xray::NetConfig cfg;
+  auto a = xray::Net::Create(cfg, 3);
+  auto c = xray::Net::Create(cfg, 3);
+  ASSERT_TRUE(a.ok() && c.ok());
+  xray::NetBatch b;
+  b.n = 2;
+  b.h = b.w = 16;
+  b.input.resize(static_cast<size_t>(b.n) * cfg.in_channels * 16 * 16);
+  b.threat.assign(static_cast<size_t>(b.n) * 8 * 8, 0);
+  b.goods.assign(b.threat.size(), 2);
+  xray::NetTrainOptions contiguous, last;
+  contiguous.channels_last = false;
+  last.channels_last = true;
+  for (int step = 0; step < 4; ++step) {
+    for (size_t i = 0; i < b.input.size(); ++i) b.input[i] = static_cast<float>((i * 37 + step * 11) % 13) / 13.0f;
+    for (int i = 0; i < 12; ++i) b.threat[static_cast<size_t>(step * 5 + i)] = 1 + step % 3;
+    xray::NetLoss la, lc;
+    ASSERT_TRUE((*a)->TrainStep(b, contiguous, 0.01, 1, &la).ok());
+    ASSERT_TRUE((*c)->TrainStep(b, last, 0.01, 1, &lc).ok());
+    EXPECT_NEAR(la.total, lc.total, 1e-4 * std::max(1.0, la.total)) << "step " << step;
+  }
+  ASSERT_TRUE((*a)->EndTraining().ok());
+  ASSERT_TRUE((*c)->EndTraining().ok());
+  const float* in = b.input.data();
+  std::vector<float> ta, ga, tc, gc;
+  ASSERT_TRUE((*a)->Infer(in, 16, 16, 1, &ta, &ga).ok());
+  ASSERT_TRUE((*c)->Infer(in, 16, 16, 1, &tc, &gc).ok());
+  ASSERT_EQ(ta.size(), tc.size());
+  for (size_t i = 0; i < ta.size(); ++i) ASSERT_NEAR(ta[i], tc[i], 1e-4) << i;
+  // Saved straight after a step in channels-last layout (no EndTraining): the file loads and
+  // infers as the network did before it was saved.
+  xray::NetLoss l;
+  ASSERT_TRUE((*c)->TrainStep(b, last, 0.01, 1, &l).ok());
+  std::vector<float> before, after, unused;
+  ASSERT_TRUE((*c)->Infer(in, 16, 16, 1, &before, &unused).ok());
+  const std::string path = (std::filesystem::temp_directory_path() / "cs_channels_last.pt").string();
+  ASSERT_TRUE((*c)->Save(path, "{}").ok());
+  std::string meta;
+  auto loaded = xray::Net::Load(path, &meta);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  ASSERT_TRUE((*loaded)->Infer(in, 16, 16, 1, &after, &unused).ok());
+  std::filesystem::remove(path);
+  ASSERT_EQ(before.size(), after.size());
+  for (size_t i = 0; i < before.size(); ++i) ASSERT_NEAR(before[i], after[i], 1e-5) << i;
 }
 
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {

@@ -94,10 +94,22 @@ Status CheckBatch(const NetBatch& b, const NetConfig& c) {
 struct Net::Impl {
   DetectorNet net{nullptr};
   std::unique_ptr<torch::optim::AdamW> optimizer;
+  bool channels_last = false;  // the layout the convolution weights are in now
+
+  // Puts the convolution weights (the 4-d parameters) in channels-last or contiguous layout.
+  void SetLayout(bool last) {
+    if (last == channels_last) return;
+    torch::NoGradGuard no_grad;
+    const auto format = last ? torch::MemoryFormat::ChannelsLast : torch::MemoryFormat::Contiguous;
+    for (auto& p : net->parameters())
+      if (p.dim() == 4) p.set_data(p.contiguous(format));
+    channels_last = last;
+  }
 
   // Weighted cross-entropy of both heads; labels -1 are ignored.
   NetLoss Loss(const NetBatch& b, const NetConfig& c, const NetTrainOptions& o, torch::Tensor* total) {
     auto x = torch::from_blob(const_cast<float*>(b.input.data()), {b.n, c.in_channels, b.h, b.w}, torch::kFloat);
+    if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
     auto yt = torch::from_blob(const_cast<int64_t*>(b.threat.data()), {b.n, b.h / 2, b.w / 2}, torch::kLong);
     auto yg = torch::from_blob(const_cast<int64_t*>(b.goods.data()), {b.n, b.h / 2, b.w / 2}, torch::kLong);
     auto [lt, lg] = net->forward(x);
@@ -160,6 +172,7 @@ Result<std::unique_ptr<Net>> Net::Load(const std::string& path, std::string* met
 
 Status Net::Save(const std::string& path, const std::string& meta) const {
   try {
+    impl_->SetLayout(false);  // the file keeps the usual layout
     torch::serialize::OutputArchive archive;
     impl_->net->save(archive);
     archive.write("clearsight_config", c10::IValue(ConfigText(config_)));
@@ -202,6 +215,7 @@ Status Net::TrainStep(const NetBatch& batch, const NetTrainOptions& options, dou
   CS_RETURN_IF_ERROR(CheckBatch(batch, config_));
   try {
     torch::set_num_threads(std::max(1, threads));
+    impl_->SetLayout(options.channels_last);
     if (!impl_->optimizer)
       impl_->optimizer = std::make_unique<torch::optim::AdamW>(
           impl_->net->parameters(),
@@ -217,6 +231,15 @@ Status Net::TrainStep(const NetBatch& batch, const NetTrainOptions& options, dou
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status::Internal(std::string("training step failed: ") + e.what());
+  }
+}
+
+Status Net::EndTraining() {
+  try {
+    impl_->SetLayout(false);
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("ending the training: ") + e.what());
   }
 }
 

@@ -18,6 +18,7 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
+#include "common/allocator.h"
 #include "common/file_util.h"
 #include "common/text.h"
 #include "xray/detect/detect_internal.h"
@@ -279,6 +280,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
+  // Each training step frees and allocates the same large buffers again (common/allocator.h).
+  KeepLargeFreedBlocks();
   if (o.epochs < (o.init_path.empty() ? 1 : 0) || o.epochs > 1000)
     return Status::InvalidArgument(o.init_path.empty() ? "epochs must be 1..1000" : "epochs must be 0..1000");
   if (o.batch < 1 || o.batch > 256) return Status::InvalidArgument("batch must be 1..256");
@@ -412,16 +415,17 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   }
 
   std::vector<Sample> samples(work.size());
-  std::vector<char> keep(work.size(), 1);
-  {
+  // Loads the work items `items` on o.threads threads; `phase` names them in the progress lines.
+  auto load = [&](const std::vector<size_t>& items, const char* phase) -> Status {
     std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> failed{false};
     std::mutex mu;
     Status first_error;
     auto worker = [&] {
       for (;;) {
-        const size_t i = next.fetch_add(1);
-        if (i >= work.size() || failed.load()) break;
+        const size_t k = next.fetch_add(1);
+        if (k >= items.size() || failed.load()) break;
+        const size_t i = items[k];
         const Analyzer& analyzer = *analyzers[static_cast<size_t>(work[i].source)];
         Status s = LoadItem(work[i], o, analyzer, goods_classes, xray::MixSeed(o.seed, i, 29), &samples[i]);
         if (!s.ok()) {
@@ -434,35 +438,40 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     };
     std::vector<std::thread> pool;
     for (int t = 0; t < o.threads; ++t) pool.emplace_back(worker);
-    while (done.load() < work.size() && !failed.load()) {
+    const double phase_start = elapsed();
+    while (done.load() < items.size() && !failed.load()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       if (progress) {
         TrainProgress p;
-        p.phase = "loading";
+        p.phase = phase;
         p.done = static_cast<int64_t>(done.load());
-        p.total = static_cast<int64_t>(work.size());
+        p.total = static_cast<int64_t>(items.size());
         p.elapsed_s = elapsed();
-        p.eta_s = p.done ? p.elapsed_s * (p.total - p.done) / p.done : 0;
+        p.eta_s = p.done ? (p.elapsed_s - phase_start) * static_cast<double>(p.total - p.done) / p.done : 0;
         progress(p);
       }
     }
     for (auto& t : pool) t.join();
-    if (!first_error.ok()) return first_error;
-  }
-  // A TIP copy of a scan that already has a threat is dropped (one threat per parcel, as the
-  // simulator makes them).
+    return first_error;
+  };
+  // The scans first, then the TIP copies of those without a threat: a copy of a scan that already
+  // has one is dropped (one threat per parcel, as the simulator makes them), so it is not loaded.
+  // (Copies keep their place in the work list and their seeds, so the samples do not change.)
+  std::vector<size_t> scan_items, copy_items;
+  for (size_t i = 0; i < work.size(); ++i) (work[i].tip_copy < 0 ? scan_items : copy_items).push_back(i);
+  CS_RETURN_IF_ERROR(load(scan_items, "loading scans"));
   std::map<std::string, bool> has_threat;
-  for (size_t i = 0; i < work.size(); ++i)
-    if (work[i].tip_copy < 0) has_threat[work[i].path] = !samples[i].threat_cells.empty();
+  for (size_t i : scan_items) has_threat[work[i].path] = !samples[i].threat_cells.empty();
+  std::vector<size_t> clean_copy_items;
+  for (size_t i : copy_items)
+    if (!has_threat[work[i].path]) clean_copy_items.push_back(i);
+  CS_RETURN_IF_ERROR(load(clean_copy_items, "loading TIP copies"));
   std::vector<size_t> train_idx, val_idx, verifier_tip_idx;
   int64_t tip_used = 0, tip_small = 0;
   std::map<std::string, int64_t> tip_by_class;  // training TIP copies kept, by projected class
   std::vector<int64_t> tip_by_source(o.sources.size(), 0);
   for (size_t i = 0; i < work.size(); ++i) {
-    if (work[i].tip_copy >= 0 && has_threat[work[i].path]) {
-      samples[i] = Sample{};
-      continue;
-    }
+    if (work[i].tip_copy >= 0 && has_threat[work[i].path]) continue;  // never loaded
     if (work[i].verifier_only) {
       verifier_tip_idx.push_back(i);
       continue;
@@ -557,6 +566,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       epochs = std::clamp(static_cast<int>(left / per_epoch) + 1, 1, epochs);
     }
   }
+
+  CS_RETURN_IF_ERROR(net->EndTraining());
 
   // ---- Validation: operating point, figures, manifest ----
   auto report_phase = [&](const char* phase) {  // a phase without steps of its own
