@@ -3,11 +3,12 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS] [FINE_TUNE_EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 3.5-4 h on 2 cores: the training and validation
-# sets 35-80 min of simulation (15 GB of compressed scans; 3-5 scans/s), training about 65 min for
-# 100 epochs, 26 min for the 50 of stage 2, 12 min for the 16 of stage 2b, 16 min for the 16 of
-# stage 2d and 26 min for the 16 of stage 2g, the verifier (stage 3) 6 min, held-out sets and the
-# evaluation 45 min. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+# Needs a release build (scripts/build.sh). About 2-2.5 h on 2 cores: the training and validation
+# sets 35-80 min of simulation (15 GB of compressed scans; 3-5 scans/s), training 23 min for the
+# 100 epochs of stage 1, 14 min for the 50 of stage 2, 5.5 min for the 16 of stage 2b, 8 min for
+# the 16 of stage 2d and 13 min for the 16 of stage 2g, the verifier (stage 3) 4 min (67 min of
+# training in all, measured 2026-11-27), held-out sets 20-30 min of simulation and 7 min of
+# evaluation. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
