@@ -1,7 +1,9 @@
 // One training step of the threat detector's network (forward, loss, backward, AdamW), as
 // `clearsight xray train` runs it: a batch of 12 crops of 96 x 96 input cells (384 x 384 scan
 // pixels), 2 threads. Four ways side by side, the first the baseline:
-//   glibc's allocator defaults, contiguous layout   (how training ran until 2026-11-27)
+//   glibc's allocator defaults, contiguous layout   (how training ran until 2026-11-27, except
+//                                                    that it also reset LibTorch's threads every
+//                                                    step: torch_adapter.cc, UseThreads)
 //   glibc's allocator defaults, channels-last layout
 //   large freed blocks kept (common/allocator.h), contiguous layout
 //   large freed blocks kept, channels-last layout   (how training runs now)
