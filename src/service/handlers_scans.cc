@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include "clearsight/xray_manifest.h"
@@ -110,18 +111,23 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   row.width = scan.width;
   row.height = scan.height;
   row.received_ms = NowMs();
-  // Files first, durable before the database row that names them.
-  if (source_format == "dicos") {
-    CS_ASSIGN_OR_RETURN(std::string a, store->PutImage(low->content));
-    CS_ASSIGN_OR_RETURN(std::string b, store->PutImage(high->content));
-    row.source_sha256 = {a, b};
-    CS_ASSIGN_OR_RETURN(std::string canonical, EncodeScanTiff(scan));
-    CS_ASSIGN_OR_RETURN(row.image_sha256, store->PutImage(canonical));
-  } else {
-    CS_ASSIGN_OR_RETURN(row.image_sha256, store->PutImage(tiff));
-    row.source_sha256 = {row.image_sha256};
-  }
-
+  // Files first, durable before the database row that names them. Writing and syncing a scan's
+  // file (about 20-30 ms for 3 MB here) runs beside its analysis; the row waits for both. (The
+  // future's destructor waits for the write on every early return, so `scan` and the parts it
+  // reads stay alive.)
+  std::future<Status> stored = std::async(std::launch::async, [&]() -> Status {
+    if (source_format == "dicos") {
+      CS_ASSIGN_OR_RETURN(std::string a, store->PutImage(low->content));
+      CS_ASSIGN_OR_RETURN(std::string b, store->PutImage(high->content));
+      row.source_sha256 = {a, b};
+      CS_ASSIGN_OR_RETURN(std::string canonical, EncodeScanTiff(scan));
+      CS_ASSIGN_OR_RETURN(row.image_sha256, store->PutImage(canonical));
+    } else {
+      CS_ASSIGN_OR_RETURN(row.image_sha256, store->PutImage(tiff));
+      row.source_sha256 = {row.image_sha256};
+    }
+    return Status::Ok();
+  });
   std::vector<Finding> findings;
   if (analyzer) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -146,6 +152,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
   }
   const std::string findings_json = FindingsToJson(findings);
+  CS_RETURN_IF_ERROR(stored.get());
 
   std::string result;
   DecisionRow decision;

@@ -254,11 +254,11 @@ Status Service::Impl::Init() {
     if (!analyzer)
       return Status::InvalidArgument("a threat detector (" + options.detector_path +
                                      ") needs the scanner's calibration to analyse scans: give calibration_path too");
-    // One intra-op thread per scan: on these 2-core machines LibTorch's second thread costs more
-    // than it gains (xray_detect_bench: network 17.6 ms on 1 thread, 28.8 ms on 2), and
-    // concurrent uploads run on their own HTTP threads anyway.
+    if (options.detector_threads < 1 || options.detector_threads > 16)
+      return Status::InvalidArgument("detector_threads must be 1..16, got " +
+                                     std::to_string(options.detector_threads));
     DetectorOptions dopt;
-    dopt.threads = 1;
+    dopt.threads = options.detector_threads;
     auto d = Detector::Load(options.detector_path, dopt);
     if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
     detector = std::move(*d);

@@ -120,7 +120,7 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_GE(detector_reasons, 2) << "the committed model finds some of six firearms and batteries";
 }
 
-TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAndAReadableModel) {
+TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadCount) {
   TempDir dir;
   ServiceOptions o;
   o.port = 0;
@@ -141,6 +141,19 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAndAReadableModel) {
   auto missing = Service::Create(o);
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("missing.pt"), std::string::npos) << missing.status().message();
+  o.detector_path = kModel;
+  for (int threads : {0, 17}) {
+    o.detector_threads = threads;
+    auto bad = Service::Create(o);
+    ASSERT_FALSE(bad.ok()) << threads;
+    EXPECT_NE(bad.status().message().find("detector_threads must be 1..16, got " + std::to_string(threads)),
+              std::string::npos)
+        << bad.status().message();
+  }
+  o.detector_threads = 2;
+  o.store.url = dir / "cs2.db";
+  auto two = Service::Create(o);
+  EXPECT_TRUE(two.ok()) << two.status().ToString();
 }
 
 }  // namespace
