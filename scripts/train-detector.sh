@@ -3,10 +3,10 @@
 #
 #   scripts/train-detector.sh [WORKDIR] [EPOCHS] [FINE_TUNE_EPOCHS]
 #
-# Needs a release build (scripts/build.sh). About 2-2.5 h on 2 cores: the training and validation
-# sets 35-80 min of simulation (15 GB of compressed scans; 3-5 scans/s), training 23 min for the
-# 100 epochs of stage 1, 14 min for the 50 of stage 2, 5.5 min for the 16 of stage 2b, 8 min for
-# the 16 of stage 2d and 13 min for the 16 of stage 2g, the verifier (stage 3) 4 min (67 min of
+# Needs a release build (scripts/build.sh). About 2 h on 2 cores: the training and validation
+# sets 35-80 min of simulation (15 GB of compressed scans; 3-5 scans/s), training 12 min for the
+# 100 epochs of stage 1, 8.5 min for the 50 of stage 2, 3.5 min for the 16 of stage 2b, 5 min for
+# the 16 of stage 2d and 8 min for the 16 of stage 2g, the verifier (stage 3) 3 min (40 min of
 # training in all, measured 2026-11-27), held-out sets 20-30 min of simulation and 7 min of
 # evaluation. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 set -eu
