@@ -9,12 +9,16 @@
 # the 16 of stage 2d and 8 min for the 16 of stage 2g, the verifier (stage 3) 3 min (40 min of
 # training in all, measured 2026-11-27), held-out sets 20-30 min of simulation and 7 min of
 # evaluation. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+#
+# SEED=N (default 1, the committed model's) trains every stage with another seed on the same
+# data. Training is repeatable on one build, so compare recipes over several seeds.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
 W=${1:-detector-work}
 EPOCHS=${2:-100}
 FT_EPOCHS=${3:-50}
+SEED=${SEED:-1}
 mkdir -p "$W"
 
 # scans NAME COUNT SEED [scanner flags]: WORKDIR/NAME, half the parcels with a concealed threat and
@@ -66,19 +70,19 @@ scans val2_kvp120 300 1009 $KVP120
 DATA="$W/train,$W/train_layer160,$W/train_kvp120"
 CALIB="$W/calib.json,$W/calib_layer160.json,$W/calib_kvp120.json"
 [ -f "$W/detector-stage1.pt" ] ||
-  "$CS" xray train --data "$DATA" --calibration "$CALIB" --out "$W/detector-stage1.pt" --seed 1 \
+  "$CS" xray train --data "$DATA" --calibration "$CALIB" --out "$W/detector-stage1.pt" --seed "$SEED" \
     --epochs "$EPOCHS" --threads 2 | tee "$W/train-stage1-report.txt"
 [ -f "$W/detector-stage2.pt" ] ||
   "$CS" xray train --data "$DATA" --calibration "$CALIB" \
     --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120" --validation-calibration "$CALIB" \
-    --init "$W/detector-stage1.pt" --epochs "$FT_EPOCHS" --lr 0.001 --out "$W/detector-stage2.pt" --seed 1 --threads 2 |
+    --init "$W/detector-stage1.pt" --epochs "$FT_EPOCHS" --lr 0.001 --out "$W/detector-stage2.pt" --seed "$SEED" --threads 2 |
     tee "$W/train-stage2-report.txt"
 # Stage 2b: 16 more epochs at learning rate 0.001 whose threat-image-projected copies (one per clean
 # default-scanner training scan) are all small narcotics packets (the library's patches up to
 # 0.4 kg), each over a goods item: the concealed packets the earlier stages missed most.
 [ -f "$W/detector-stage2b.pt" ] ||
   "$CS" xray train --data "$DATA" --calibration "$CALIB" --init "$W/detector-stage2.pt" --epochs 16 --lr 0.001 \
-    --tip-rate 1 --tip-class narcotics --tip-max-kg 0.4 --out "$W/detector-stage2b.pt" --seed 1 --threads 2 |
+    --tip-rate 1 --tip-class narcotics --tip-max-kg 0.4 --out "$W/detector-stage2b.pt" --seed "$SEED" --threads 2 |
     tee "$W/train-stage2b-report.txt"
 # Stage 2d: 16 more epochs at learning rate 0.001 with two TIP copies per clean training scan of
 # every scanner, each scanner's patches from its own simulated library: half of the copies (by
@@ -88,7 +92,7 @@ library kvp120 2003 $KVP120
 [ -f "$W/detector-stage2d.pt" ] ||
   "$CS" xray train --data "$DATA" --calibration "$CALIB" --init "$W/detector-stage2b.pt" --epochs 16 --lr 0.001 \
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
-    --threats ",$W/threats_layer160,$W/threats_kvp120" --out "$W/detector-stage2d.pt" --seed 1 --threads 2 |
+    --threats ",$W/threats_layer160,$W/threats_kvp120" --out "$W/detector-stage2d.pt" --seed "$SEED" --threads 2 |
     tee "$W/train-stage2d-report.txt"
 # Stage 2g: 16 more epochs at learning rate 0.001 from stage 2d's network with the same copy plan,
 # on seven scanners: the three and four more that widen the range of spectra and noise on both
@@ -118,14 +122,14 @@ CALIB7="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json,$W/calib_layer200.json
   "$CS" xray train --data "$DATA7" --calibration "$CALIB7" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
     --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
-    --out "$W/detector-stage2g.pt" --seed 1 --threads 2 | tee "$W/train-stage2g-report.txt"
+    --out "$W/detector-stage2g.pt" --seed "$SEED" --threads 2 | tee "$W/train-stage2g-report.txt"
 # Stage 3: the stage-2g network unchanged (--epochs 0); the verifier, the operating points and the
 # manifest model from the validation split (all seven scanners) plus both sets of validation-only
 # scans.
 "$CS" xray train --data "$DATA7" --calibration "$CALIB7" \
   --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
   --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2g.pt" --epochs 0 --verifier \
-  --out "$W/detector.pt" --seed 1 --threads 2 | tee "$W/train-report.txt"
+  --out "$W/detector.pt" --seed "$SEED" --threads 2 | tee "$W/train-report.txt"
 
 # Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training, though
 # since stages 2e and 2g inside the range of the training scanners (h2's dual-layer 140 kV between
