@@ -473,18 +473,24 @@ TEST(DetectorNet, ClassWeightsChangeTheLossOnlyWhereTheirClassIsMixedWithOthers)
   EXPECT_NE(loss({1, 1, 1, 3, 1, 1, 1}), plain);
 }
 
+// Two size x size crops (inputs left for the test to fill), no threat cells, goods class 2.
+xray::NetBatch TwoCropBatch(const xray::NetConfig& cfg, int size) {
+  xray::NetBatch b;
+  b.n = 2;
+  b.h = b.w = size;
+  b.input.resize(static_cast<size_t>(b.n) * cfg.in_channels * size * size);
+  b.threat.assign(static_cast<size_t>(b.n) * (size / 2) * (size / 2), 0);
+  b.goods.assign(b.threat.size(), 2);
+  return b;
+}
+
 TEST(DetectorNet, ChannelsLastTrainsTheSameNetworkAndSavesTheUsualLayout) {
   // Two networks from one seed, trained on the same batches, one in each layout.
   xray::NetConfig cfg;
   auto a = xray::Net::Create(cfg, 3);
   auto c = xray::Net::Create(cfg, 3);
   ASSERT_TRUE(a.ok() && c.ok());
-  xray::NetBatch b;
-  b.n = 2;
-  b.h = b.w = 16;
-  b.input.resize(static_cast<size_t>(b.n) * cfg.in_channels * 16 * 16);
-  b.threat.assign(static_cast<size_t>(b.n) * 8 * 8, 0);
-  b.goods.assign(b.threat.size(), 2);
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
   xray::NetTrainOptions contiguous, last;
   contiguous.channels_last = false;
   last.channels_last = true;
@@ -530,12 +536,7 @@ TEST(DetectorNet, TrainingOnTwoThreadsIsRepeatable) {
   auto c = xray::Net::Create(cfg, 11);
   auto other = xray::Net::Create(cfg, 12);
   ASSERT_TRUE(a.ok() && c.ok() && other.ok());
-  xray::NetBatch b;
-  b.n = 2;
-  b.h = b.w = 32;
-  b.input.resize(static_cast<size_t>(b.n) * cfg.in_channels * 32 * 32);
-  b.threat.assign(static_cast<size_t>(b.n) * 16 * 16, 0);
-  b.goods.assign(b.threat.size(), 2);
+  xray::NetBatch b = TwoCropBatch(cfg, 32);
   xray::NetTrainOptions opt;
   opt.channels_last = true;
   for (int step = 0; step < 4; ++step) {
