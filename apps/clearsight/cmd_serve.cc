@@ -79,8 +79,8 @@ int CmdServe(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "log-requests"});
   if (int rc = CheckArgs(args,
                          {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "detector",
-                          "detector-threads", "web", "images", "threads", "session-hours", "red-share", "red-count", "yellow-share", "control-share",
-                          "seed", "sync", "port-file", "log-requests", "help"},
+                          "detector-threads", "web", "images", "threads", "session-hours", "red-share", "red-count",
+                          "yellow-share", "control-share", "seed", "sync", "port-file", "log-requests", "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;

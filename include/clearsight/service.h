@@ -39,9 +39,9 @@ struct ServiceOptions {
   // calibration_path; "" = none.
   std::string detector_path;
   // LibTorch intra-op threads for each scan's network (1..16); concurrent uploads run on their
-  // own HTTP threads either way. On 2 cores (bench/service_bench, 2026-11-27) two threads took
-  // 0-6 ms off a scan at 10 scans/s and one thread decided as many or up to 18 % more scans a
-  // second with four uploads at once: one, for the peaks.
+  // own HTTP threads either way. On 2 cores (bench/service_bench, 2026-11-27) the two settings
+  // were within a few ms of each other at 10 scans/s (p50 34-43 ms), and with four uploads at
+  // once one thread decided as many or up to a quarter more scans a second: one, for the peaks.
   int detector_threads = 1;
   std::string web_dir;              // static files of the workstation; "" = none
   FusionOptions fusion;
