@@ -447,24 +447,22 @@ int main(int argc, char** argv) {
     std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld %12.0f\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms,
                 r.p99_ms, r.max_ms, static_cast<long long>(r.errors), r.server_cpu_us);
   using clearsight::bench::Percentile;
+  auto max_of = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
+  auto row = [&](const std::string& name, double rate, const std::vector<double>& ms, const std::string& errors) {
+    std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7s\n", name.c_str(), rate, Percentile(ms, 0.50),
+                Percentile(ms, 0.90), Percentile(ms, 0.99), max_of(ms), errors.c_str());
+  };
   bool scan_ok = true;
   for (const ScanLoad& l : scan_loads) {
-    char name[96];
-    std::snprintf(name, sizeof name, "POST /api/scans %dx%d @ %.0f/s%s", f.scan_width, f.scan_height, f.scan_rate,
-                  f.detector.empty() ? "" : (" +det " + std::to_string(l.detector_threads) + "t").c_str());
-    double smax = l.ms.empty() ? 0 : *std::max_element(l.ms.begin(), l.ms.end());
-    std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7d\n", name, l.ms.size() / double(f.scan_seconds),
-                Percentile(l.ms, 0.50), Percentile(l.ms, 0.90), Percentile(l.ms, 0.99), smax, l.errors);
-    std::snprintf(name, sizeof name, "  the first %.0f s after start%s", kWarmSeconds,
-                  f.detector.empty() ? "" : (" +det " + std::to_string(l.detector_threads) + "t").c_str());
-    smax = l.cold_ms.empty() ? 0 : *std::max_element(l.cold_ms.begin(), l.cold_ms.end());
-    std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7s\n", name, l.cold_ms.size() / kWarmSeconds,
-                Percentile(l.cold_ms, 0.50), Percentile(l.cold_ms, 0.90), Percentile(l.cold_ms, 0.99), smax, "");
-    std::snprintf(name, sizeof name, "POST /api/scans, %d clients%s", kClients,
-                  f.detector.empty() ? "" : (" +det " + std::to_string(l.detector_threads) + "t").c_str());
-    smax = l.max_rate_ms.empty() ? 0 : *std::max_element(l.max_rate_ms.begin(), l.max_rate_ms.end());
-    std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7s\n", name, l.max_rate, Percentile(l.max_rate_ms, 0.50),
-                Percentile(l.max_rate_ms, 0.90), Percentile(l.max_rate_ms, 0.99), smax, "");
+    const std::string det = f.detector.empty() ? "" : " +det " + std::to_string(l.detector_threads) + "t";
+    char rate[32];
+    std::snprintf(rate, sizeof rate, "%.0f", f.scan_rate);
+    row("POST /api/scans " + std::to_string(f.scan_width) + "x" + std::to_string(f.scan_height) + " @ " + rate +
+            "/s" + det,
+        l.ms.size() / double(f.scan_seconds), l.ms, std::to_string(l.errors));
+    row("  the first " + std::to_string(static_cast<int>(kWarmSeconds)) + " s after start" + det,
+        l.cold_ms.size() / kWarmSeconds, l.cold_ms, "");
+    row("POST /api/scans, " + std::to_string(kClients) + " clients" + det, l.max_rate, l.max_rate_ms, "");
     scan_ok = scan_ok && Percentile(l.ms, 0.99) <= 150 && l.errors == 0;
   }
   if (scan_loads.size() == 2 && scan_loads[0].max_rate > 0)
@@ -489,12 +487,12 @@ int main(int argc, char** argv) {
   for (const ScanLoad& l : scan_loads)
     j["scans"].push_back({{"rate", f.scan_rate}, {"count", l.ms.size()}, {"p50_ms", Percentile(l.ms, 0.50)},
                           {"p90_ms", Percentile(l.ms, 0.90)}, {"p99_ms", Percentile(l.ms, 0.99)},
-                          {"max_ms", l.ms.empty() ? 0 : *std::max_element(l.ms.begin(), l.ms.end())},
+                          {"max_ms", max_of(l.ms)},
                           {"errors", l.errors}, {"width", f.scan_width}, {"height", f.scan_height},
                           {"detector", !f.detector.empty()}, {"detector_threads", l.detector_threads},
                           {"clients", kClients}, {"max_scans_per_s", l.max_rate},
                           {"first_seconds", kWarmSeconds}, {"first_p50_ms", Percentile(l.cold_ms, 0.50)},
-                          {"first_max_ms", l.cold_ms.empty() ? 0 : *std::max_element(l.cold_ms.begin(), l.cold_ms.end())},
+                          {"first_max_ms", max_of(l.cold_ms)},
                           {"max_rate_p50_ms", Percentile(l.max_rate_ms, 0.50)},
                           {"max_rate_p99_ms", Percentile(l.max_rate_ms, 0.99)}});
   j["loadavg_end"] = load1;
