@@ -12,6 +12,9 @@
 #
 # SEED=N (default 1, the committed model's) trains every stage with another seed on the same
 # data. Training is repeatable on one build, so compare recipes over several seeds.
+# SOUP="S ..." also trains stage 2g with each seed S from the same stage-2d network (8 min each);
+# stage 3 then starts from the average of all the stage-2g networks (a "model soup", with batch-norm
+# statistics recomputed over training crops) instead of the first alone.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CS=${CS:-$ROOT/build/release/clearsight}
@@ -19,6 +22,7 @@ W=${1:-detector-work}
 EPOCHS=${2:-100}
 FT_EPOCHS=${3:-50}
 SEED=${SEED:-1}
+SOUP=${SOUP:-}
 mkdir -p "$W"
 
 # scans NAME COUNT SEED [scanner flags]: WORKDIR/NAME, half the parcels with a concealed threat and
@@ -123,12 +127,21 @@ CALIB7="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json,$W/calib_layer200.json
     --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
     --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
     --out "$W/detector-stage2g.pt" --seed "$SEED" --threads 2 | tee "$W/train-stage2g-report.txt"
+INIT3="$W/detector-stage2g.pt"
+for s in $SOUP; do
+  [ -f "$W/detector-stage2g-seed$s.pt" ] ||
+    "$CS" xray train --data "$DATA7" --calibration "$CALIB7" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
+      --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
+      --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
+      --out "$W/detector-stage2g-seed$s.pt" --seed "$s" --threads 2 | tee "$W/train-stage2g-seed$s-report.txt"
+  INIT3="$INIT3,$W/detector-stage2g-seed$s.pt"
+done
 # Stage 3: the stage-2g network unchanged (--epochs 0); the verifier, the operating points and the
 # manifest model from the validation split (all seven scanners) plus both sets of validation-only
 # scans.
 "$CS" xray train --data "$DATA7" --calibration "$CALIB7" \
   --validation-data "$W/val_default,$W/val_layer160,$W/val_kvp120,$W/val2_default,$W/val2_layer160,$W/val2_kvp120" \
-  --validation-calibration "$CALIB,$CALIB" --init "$W/detector-stage2g.pt" --epochs 0 --verifier \
+  --validation-calibration "$CALIB,$CALIB" --init "$INIT3" --epochs 0 --verifier \
   --out "$W/detector.pt" --seed "$SEED" --threads 2 | tee "$W/train-report.txt"
 
 # Held-out sets: seeds, goods mixes and (h2, h3) scanner settings never used in training, though

@@ -492,7 +492,11 @@ int Train(int argc, char** argv, int first) {
       "  --threads T            threads (default 2)\n"
       "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points,\n"
       "                         the manifest model (and with --verifier the verifier) are made again\n"
-      "                         (same --data and --seed as MODEL)\n"
+      "                         (same --data and --seed as MODEL); MODEL,MODEL[,...]: the networks of\n"
+      "                         several models averaged weight by weight (fine-tunes of one network\n"
+      "                         with different seeds; the first model's settings are kept)\n"
+      "  --norm-batches N       recompute the starting network's batch-norm statistics over N batches\n"
+      "                         of training crops (default 200 when --init averages models, else 0)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
@@ -512,14 +516,15 @@ int Train(int argc, char** argv, int first) {
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "help"},
+                                "norm-batches", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
     return Usage("--data, --calibration and --out are required", usage);
   DetectorTrainOptions o;
-  long long seed, epochs, batch, crop, max_scans, threads, tip_seed;
+  long long seed, epochs, batch, crop, max_scans, threads, tip_seed, norm_batches;
   if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", o.epochs, &epochs) ||
+      !args.GetInt("norm-batches", o.norm_batches, &norm_batches) ||
       !args.GetInt("batch", o.batch, &batch) || !args.GetInt("crop", o.crop_cells, &crop) ||
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
       !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
@@ -533,6 +538,11 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability) ||
       !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt))
     return Usage("numeric flags need numbers", usage);
+  if (args.Has("norm-batches") && !(norm_batches >= 0 && norm_batches <= 100000))
+    return Usage("--norm-batches must lie in [0, 100000]", usage);
+  if (args.Has("norm-batches") && !args.Has("init"))
+    return Usage("--norm-batches needs --init (a new network has no statistics to recompute)", usage);
+  o.norm_batches = static_cast<int>(norm_batches);
   if (!(o.points_goods_tilt >= 1 && o.points_goods_tilt <= 20))
     return Usage("--points-goods-tilt must lie in [1, 20]", usage);
   if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
@@ -592,6 +602,10 @@ int Train(int argc, char** argv, int first) {
   o.crop_cells = static_cast<int>(crop);
   o.max_scans = max_scans;
   o.init_path = args.Get("init", "");
+  // Missing --init models are reported before the scans are loaded (minutes on a full set).
+  for (const auto& part : Split(o.init_path, ','))
+    if (!part.empty() && !fs::exists(std::string(part)))
+      return Fail(Status::NotFound(std::string(part) + ": no such model file (--init)"));
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
   // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].

@@ -142,7 +142,13 @@ struct DetectorTrainOptions {
   // Start from this model's network instead of a random one (epochs may then be 0: only the
   // operating points and the manifest model are made again, on this training data's validation
   // split).
+  // Several models, comma-separated: their networks averaged, weight by weight (a "model soup" of
+  // fine-tunes of one network with different seeds; the first model's settings are kept).
   std::string init_path;
+  // Batches of training crops over which the starting network's batch-norm statistics are
+  // recomputed before training (or, with epochs 0, before validation). -1: 200 when --init averages
+  // several models, else none.
+  int norm_batches = -1;
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;

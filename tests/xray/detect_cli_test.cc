@@ -263,6 +263,34 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_GT(clean_by_goods, 0);
   EXPECT_LE(clean_by_goods, val1);
 
+  // Two models' networks averaged (here the same network twice, ops1 being the first model's with
+  // new points), then the batch-norm statistics recomputed over training crops: recorded in the model.
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "soup.pt").string() + " --init " + model.string() + "," +
+                   (dir_ / "ops1.pt").string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1 --norm-batches 3",
+                   dir_ / "soup.log"), 0)
+      << testing::ReadBytes(dir_ / "soup.log");
+  EXPECT_NE(testing::ReadBytes(dir_ / "soup.log").find("recomputing normalisation statistics"), std::string::npos);
+  auto soup = Detector::Load((dir_ / "soup.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(soup.ok()) << soup.status().message();
+  auto soup_meta = nlohmann::json::parse((*soup)->metadata_json());
+  EXPECT_EQ(soup_meta["trained"]["init"]["averaged_models"], 2) << soup_meta["trained"]["init"].dump();
+  EXPECT_EQ(soup_meta["trained"]["init"]["norm_stats_batches"], 3) << soup_meta["trained"]["init"].dump();
+  ASSERT_EQ(soup_meta["trained"]["init"]["parts"].size(), 2u);
+  EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["path"], (dir_ / "ops1.pt").string());
+  EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["trained"]["epochs"], 0) << "each part's own record";
+  // A missing part is named; --norm-batches without a network to start from is refused.
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "soup2.pt").string() + " --init " + model.string() + "," +
+                   (dir_ / "nope.pt").string() + " --epochs 0 --validation-share 0.4 --threads 1", dir_ / "soup2.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "soup2.log").find("nope.pt: no such model file (--init)"), std::string::npos)
+      << testing::ReadBytes(dir_ / "soup2.log");
+  EXPECT_FALSE(fs::exists(dir_ / "soup2.pt"));
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "soup3.pt").string() + " --norm-batches 5", dir_ / "soup3.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "soup3.log").find("--norm-batches needs --init"), std::string::npos)
+      << testing::ReadBytes(dir_ / "soup3.log");
+
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +

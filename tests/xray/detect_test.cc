@@ -561,6 +561,107 @@ TEST(DetectorNet, TrainingOnTwoThreadsIsRepeatable) {
   for (size_t i = 0; i < ga.size(); ++i) ASSERT_EQ(ga[i], gc[i]) << i;
 }
 
+// Fills `b` with inputs of a pattern that depends on `k`.
+void FillPattern(xray::NetBatch* b, int k) {
+  for (size_t i = 0; i < b->input.size(); ++i)
+    b->input[i] = static_cast<float>((i * (23 + 2 * k) + 5 * k) % 19) / 19.0f - 0.3f * k;
+}
+
+TEST(DetectorNet, AveragedNetworkHoldsTheMeanOfItsPartsWeightsAndStatistics) {
+  xray::NetConfig cfg;
+  auto a = xray::Net::Create(cfg, 21);
+  auto c = xray::Net::Create(cfg, 22);
+  ASSERT_TRUE(a.ok() && c.ok());
+  // A step each on different inputs, so that the normalisation statistics move apart too.
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
+  xray::NetTrainOptions opt;
+  xray::NetLoss l;
+  FillPattern(&b, 0);
+  ASSERT_TRUE((*a)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  FillPattern(&b, 1);
+  ASSERT_TRUE((*c)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  ASSERT_TRUE((*a)->EndTraining().ok() && (*c)->EndTraining().ok());
+  auto avg = xray::Net::Average({a->get(), c->get()});
+  ASSERT_TRUE(avg.ok()) << avg.status().message();
+  const auto fa = (*a)->Flatten(), fc = (*c)->Flatten(), fm = (*avg)->Flatten();
+  ASSERT_EQ(fa.size(), fm.size());
+  ASSERT_GT(fa.size(), static_cast<size_t>((*a)->parameters())) << "statistics follow the weights";
+  size_t differ = 0;
+  for (size_t i = 0; i < fa.size(); ++i) {
+    ASSERT_NEAR(fm[i], 0.5f * (fa[i] + fc[i]), 1e-6f * (1 + std::fabs(fa[i]))) << i;
+    differ += fa[i] != fc[i];
+  }
+  EXPECT_GT(differ, fa.size() / 2) << "two seeds, two networks";
+  // The mean of a network with itself infers as the network does.
+  auto same = xray::Net::Average({a->get(), a->get()});
+  ASSERT_TRUE(same.ok());
+  std::vector<float> t1, g1, t2, g2;
+  ASSERT_TRUE((*a)->Infer(b.input.data(), 16, 16, 1, &t1, &g1).ok());
+  ASSERT_TRUE((*same)->Infer(b.input.data(), 16, 16, 1, &t2, &g2).ok());
+  ASSERT_EQ(t1.size(), t2.size());
+  for (size_t i = 0; i < t1.size(); ++i) ASSERT_NEAR(t1[i], t2[i], 1e-6f) << i;
+  // None, or networks of different shapes: refused with the reason.
+  EXPECT_EQ(xray::Net::Average({}).status().code(), StatusCode::kInvalidArgument);
+  xray::NetConfig narrow;
+  narrow.width8 = 8;
+  auto n = xray::Net::Create(narrow, 1);
+  ASSERT_TRUE(n.ok());
+  auto mixed = xray::Net::Average({a->get(), n->get()});
+  ASSERT_FALSE(mixed.ok());
+  EXPECT_NE(mixed.status().message().find("configurations differ"), std::string::npos) << mixed.status().message();
+}
+
+TEST(DetectorNet, RecomputedNormStatsAreThePlainMeanOverTheBatchesAndKeepTheWeights) {
+  xray::NetConfig cfg;
+  auto net = xray::Net::Create(cfg, 31);
+  ASSERT_TRUE(net.ok());
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
+  xray::NetTrainOptions opt;
+  xray::NetLoss l;
+  for (int step = 0; step < 2; ++step) {
+    FillPattern(&b, step);
+    ASSERT_TRUE((*net)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  }
+  ASSERT_TRUE((*net)->EndTraining().ok());
+  const auto before = (*net)->Flatten();
+  const size_t weights = static_cast<size_t>((*net)->parameters());
+  // Batches of patterns k0, k1, ... in turn.
+  auto recompute = [&](std::vector<int> ks) {
+    size_t next = 0;
+    Status s = (*net)->RecomputeNormStats(static_cast<int>(ks.size()), [&](xray::NetBatch* out) {
+      *out = b;
+      FillPattern(out, ks[next++]);
+    }, 1);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return (*net)->Flatten();
+  };
+  const auto once = recompute({2});
+  const auto thrice = recompute({2, 2, 2});
+  const auto forward = recompute({2, 3});
+  const auto backward = recompute({3, 2});
+  size_t changed = 0, mixed = 0;
+  for (size_t i = 0; i < before.size(); ++i) {
+    if (i < weights) {
+      ASSERT_EQ(once[i], before[i]) << "weight " << i << " unchanged";
+      ASSERT_EQ(forward[i], before[i]) << "weight " << i << " unchanged";
+    } else {
+      changed += once[i] != before[i];
+      mixed += forward[i] != once[i];
+    }
+    // Each batch counts alike (a plain mean, not a moving average that favours the last).
+    ASSERT_NEAR(thrice[i], once[i], 1e-5f * (1 + std::fabs(once[i]))) << i;
+    ASSERT_NEAR(forward[i], backward[i], 1e-5f * (1 + std::fabs(forward[i]))) << i;
+  }
+  EXPECT_GT(changed, 0u) << "the statistics are those of the new batches";
+  EXPECT_GT(mixed, 0u) << "a second kind of batch moves them";
+  // The network is left for inference, and a bad batch or none is refused.
+  std::vector<float> t, g;
+  ASSERT_TRUE((*net)->Infer(b.input.data(), 16, 16, 1, &t, &g).ok());
+  EXPECT_EQ((*net)->RecomputeNormStats(0, [](xray::NetBatch*) {}, 1).code(), StatusCode::kInvalidArgument);
+  Status bad = (*net)->RecomputeNormStats(1, [](xray::NetBatch* out) { out->n = 1; out->h = out->w = 7; }, 1);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument) << bad.message();
+}
+
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {
   double last = -1;
   for (double p = 0; p <= 1.0; p += 0.01) {

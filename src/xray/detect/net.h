@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,8 +64,23 @@ class Net {
   Status Save(const std::string& path, const std::string& meta) const;
   ~Net();
 
+  // A network whose weights and normalisation statistics are the element-wise mean of `nets`' (all
+  // of one configuration): a "model soup" of networks fine-tuned from one starting network, which
+  // lie in one basin where the mean of their weights is itself a good network. InvalidArgument for
+  // none or for networks of different configurations.
+  static Result<std::unique_ptr<Net>> Average(const std::vector<const Net*>& nets);
+
   const NetConfig& config() const { return config_; }
   int64_t parameters() const;
+  // Every floating-point weight and normalisation statistic, in a fixed order (for checks that two
+  // networks hold the same numbers).
+  std::vector<float> Flatten() const;
+
+  // Recomputes the batch-norm statistics (running mean and variance of every normalisation layer)
+  // as the plain average over `batches` batches of inputs that `fill` writes (labels unused),
+  // leaving the weights as they are. After averaging weights, the mean network's activations are
+  // not the mean of its parts' activations, so their averaged statistics no longer fit.
+  Status RecomputeNormStats(int batches, const std::function<void(NetBatch*)>& fill, int threads);
 
   // Inference (no gradients; may be called from several threads at once). `input` is C x h x w;
   // on return threat_prob is threat_classes x (h/2) x (w/2) softmax probabilities and goods_prob

@@ -192,6 +192,98 @@ Status Net::Save(const std::string& path, const std::string& meta) const {
   }
 }
 
+Result<std::unique_ptr<Net>> Net::Average(const std::vector<const Net*>& nets) {
+  if (nets.empty()) return Status::InvalidArgument("averaging networks: none given");
+  const std::string config = ConfigText(nets[0]->config_);
+  for (const Net* n : nets)
+    if (ConfigText(n->config_) != config)
+      return Status::InvalidArgument("averaging networks: their configurations differ ('" + config + "' and '" +
+                                     ConfigText(n->config_) + "'); only networks of one shape can be averaged");
+  try {
+    std::unique_ptr<Net> out(new Net());
+    out->config_ = nets[0]->config_;
+    out->impl_->net = DetectorNet(out->config_);
+    torch::NoGradGuard no_grad;
+    const double k = static_cast<double>(nets.size());
+    // Floating tensors (weights, running means and variances) averaged; integer ones (the batch
+    // counters of the normalisation layers) taken from the first network.
+    auto average = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
+                       const std::vector<torch::OrderedDict<std::string, torch::Tensor>>& src) {
+      for (auto& item : dst) {
+        torch::Tensor& t = item.value();
+        if (!t.defined()) continue;
+        if (!t.is_floating_point()) {
+          t.copy_(src[0][item.key()]);
+          continue;
+        }
+        auto sum = torch::zeros(t.sizes(), torch::kDouble);
+        for (const auto& s : src) sum += s[item.key()].to(torch::kDouble);
+        t.copy_(sum / k);
+      }
+    };
+    std::vector<torch::OrderedDict<std::string, torch::Tensor>> params, buffers;
+    for (const Net* n : nets) {
+      params.push_back(n->impl_->net->named_parameters());
+      buffers.push_back(n->impl_->net->named_buffers());
+    }
+    average(out->impl_->net->named_parameters(), params);
+    average(out->impl_->net->named_buffers(), buffers);
+    out->impl_->net->eval();
+    return out;
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("averaging networks: ") + e.what());
+  }
+}
+
+std::vector<float> Net::Flatten() const {
+  std::vector<float> out;
+  auto append = [&](const torch::Tensor& t) {
+    if (!t.defined() || !t.is_floating_point()) return;
+    auto c = t.to(torch::kFloat).contiguous();
+    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+  };
+  for (const auto& p : impl_->net->parameters()) append(p);
+  for (const auto& b : impl_->net->buffers()) append(b);
+  return out;
+}
+
+Status Net::RecomputeNormStats(int batches, const std::function<void(NetBatch*)>& fill, int threads) {
+  if (batches < 1) return Status::InvalidArgument("recomputing normalisation statistics needs at least one batch");
+  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> norms;  // and their momentum
+  auto restore = [&] {
+    for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
+    impl_->net->eval();
+  };
+  try {
+    UseThreads(threads);
+    for (const auto& m : impl_->net->modules(/*include_self=*/false))
+      if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) norms.emplace_back(bn, bn->options.momentum());
+    // No momentum: each batch counts 1/n in the running statistics (a plain average).
+    for (auto& [bn, momentum] : norms) {
+      bn->reset_running_stats();
+      bn->options.momentum(c10::nullopt);
+    }
+    torch::NoGradGuard no_grad;
+    impl_->net->train();
+    NetBatch batch;
+    for (int i = 0; i < batches; ++i) {
+      fill(&batch);
+      if (Status s = CheckBatch(batch, config_); !s.ok()) {
+        restore();
+        return s;
+      }
+      auto x = torch::from_blob(batch.input.data(), {batch.n, config_.in_channels, batch.h, batch.w}, torch::kFloat);
+      if (impl_->channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
+      impl_->net->forward(x);
+    }
+    restore();
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    restore();
+    return Status::Internal(std::string("recomputing normalisation statistics: ") + e.what());
+  }
+}
+
 int64_t Net::parameters() const {
   int64_t n = 0;
   for (const auto& p : impl_->net->parameters()) n += p.numel();

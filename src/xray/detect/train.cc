@@ -493,22 +493,43 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
   std::unique_ptr<xray::Net> net;
   json init_trained = nullptr;
+  int averaged_inits = 0;  // --init models (more than one: their networks averaged)
+  json averaged_parts = json::array();  // each one's path and training record
   // Given, else the init model's (below), else the decoder's default.
   double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
-    std::string init_meta;
-    CS_ASSIGN_OR_RETURN(net, xray::Net::Load(o.init_path, &init_meta));
-    const json im = json::parse(init_meta, nullptr, false);
-    if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
-    if (o.region_probability <= 0 && !im.is_discarded() && im.contains("region_probability") &&
-        im["region_probability"].is_number())
-      region_probability = im["region_probability"].get<double>();
-    const auto& c = net->config();
-    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
-        c.goods_classes != cfg.goods_classes)
-      return Status::InvalidArgument(o.init_path + ": its network has other inputs or classes than this build trains");
+    // One model, or several whose networks are averaged (the first's settings are kept).
+    std::vector<std::unique_ptr<xray::Net>> inits;
+    for (const auto& part : Split(o.init_path, ',')) {
+      const std::string path(part);
+      std::string init_meta;
+      CS_ASSIGN_OR_RETURN(auto n, xray::Net::Load(path, &init_meta));
+      const json im = json::parse(init_meta, nullptr, false);
+      averaged_parts.push_back({{"path", path}, {"trained", !im.is_discarded() && im.contains("trained") ? im["trained"] : json()}});
+      if (inits.empty()) {
+        if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
+        if (o.region_probability <= 0 && !im.is_discarded() && im.contains("region_probability") &&
+            im["region_probability"].is_number())
+          region_probability = im["region_probability"].get<double>();
+      }
+      const auto& c = n->config();
+      if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
+          c.goods_classes != cfg.goods_classes)
+        return Status::InvalidArgument(path + ": its network has other inputs or classes than this build trains");
+      inits.push_back(std::move(n));
+    }
+    if (inits.size() == 1) {
+      net = std::move(inits[0]);
+    } else {
+      std::vector<const xray::Net*> parts;
+      for (const auto& n : inits) parts.push_back(n.get());
+      auto averaged = xray::Net::Average(parts);
+      if (!averaged.ok()) return averaged.status().WithContext(o.init_path + ": ");
+      net = std::move(*averaged);
+    }
+    averaged_inits = static_cast<int>(inits.size());
   }
   xray::NetTrainOptions to;
   to.learning_rate = o.learning_rate;
@@ -522,6 +543,28 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   batch.input.resize(static_cast<size_t>(o.batch) * xray::kFeatureChannels * o.crop_cells * o.crop_cells);
   batch.threat.resize(static_cast<size_t>(o.batch) * (o.crop_cells / 2) * (o.crop_cells / 2));
   batch.goods.resize(batch.threat.size());
+  // New normalisation statistics for the starting network (by default when it is an average of
+  // several), from training crops drawn by a generator of their own (the training's are unchanged).
+  const int norm_batches = o.norm_batches >= 0 ? o.norm_batches : averaged_inits > 1 ? 200 : 0;
+  if (norm_batches > 0) {
+    if (progress) {
+      TrainProgress p;
+      p.phase = "recomputing normalisation statistics";
+      p.total = norm_batches;
+      p.elapsed_s = elapsed();
+      progress(p);
+    }
+    Rng norm_rng(xray::MixSeed(o.seed, 37));
+    CS_RETURN_IF_ERROR(net->RecomputeNormStats(
+        norm_batches,
+        [&](xray::NetBatch* b) {
+          if (b->input.size() != batch.input.size()) *b = batch;  // sizes
+          for (int k = 0; k < o.batch; ++k)
+            MakeCrop(samples[train_idx[static_cast<size_t>(norm_rng.Uniform() * train_idx.size())]], o.crop_cells,
+                     &norm_rng, b, k);
+        },
+        o.threads));
+  }
   const double train_start = elapsed();
   int64_t step = 0;
   auto last_report = clock::now() - std::chrono::seconds(10);
@@ -920,7 +963,14 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"seconds", elapsed()},
                   {"sources", sources_json},
                   {"parameters", net->parameters()}};
-  if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
+  if (!o.init_path.empty()) {
+    m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
+    if (averaged_inits > 1) {
+      m["trained"]["init"]["averaged_models"] = averaged_inits;
+      m["trained"]["init"]["parts"] = averaged_parts;
+    }
+    if (norm_batches > 0) m["trained"]["init"]["norm_stats_batches"] = norm_batches;
+  }
   m["validation"] = json::parse(val_eval.ToJson());
   if (!by_scanner_json.empty()) m["validation_by_scanner"] = by_scanner_json;
   if (!by_goods_json.empty()) m["validation_clean_by_goods"] = by_goods_json;
