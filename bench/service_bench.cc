@@ -10,6 +10,8 @@
 //                                            (each upload a different image; the first 4 s after
 //                                            the service started are reported apart: cold heap)
 //   5. POST /api/scans, 4 clients            back to back: the scans a node decides per second
+//   6. with --cold-starts N: restarts         `clearsight serve` started afresh, without and with its
+//                                            startup warm-up: the scans of the first 4 s after each
 // With --detector, 4 and 5 add the threat detector and manifest check and run once per network
 // thread setting (--detector-threads 1,2), each on a fresh service: the settings side by side.
 // The service runs in this process on the same 2 cores as wrk, as a deployment on one machine would.
@@ -22,6 +24,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
+#include <functional>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -58,6 +63,8 @@ struct Flags {
   std::string detector;  // threat detector for the scan load ("" = material analysis only)
   std::vector<int> detector_threads = {1, 2};  // network thread settings compared on the scan load
   bool keep = false;
+  int cold_starts = 0;   // fresh `clearsight serve` processes per warm-up setting
+  std::string clearsight;  // that binary ("" = the one beside this bench)
 };
 
 [[noreturn]] void Die(const std::string& m) {
@@ -247,6 +254,42 @@ double PostScan(httplib::Client& c, const httplib::Headers& auth, const std::vec
   return ms;
 }
 
+// Posts a declaration for consignments <prefix>C0 .. <prefix>C(n-1) (each scan's declaration comes
+// first, as at a sorting centre).
+void Declare(httplib::Client& c, const httplib::Headers& auth, const std::vector<cs::Declaration>& decls,
+             const std::string& prefix, int n) {
+  for (int k = 0; k < n; ++k) {
+    cs::Declaration d = decls[k % decls.size()];
+    d.declaration_id = prefix + "D" + std::to_string(k);
+    d.consignment_id = prefix + "C" + std::to_string(k);
+    auto r = c.Post("/api/declarations", auth, cs::DeclarationToJson(d, {}), "application/json");
+    if (!r || r->status != 201) Die("declaration for scan failed");
+  }
+}
+
+// Open loop: scans 0 .. total-1 submitted at `rate` per second from now (each at its scheduled
+// time, by kClients clients); record(k, ms) gets each latency, ms < 0 for a failure.
+void OpenLoop(int port, const httplib::Headers& auth, const std::vector<std::string>& tiffs, int total, double rate,
+              const std::function<void(int, double)>& record) {
+  const double t0 = clearsight::bench::Now() + 0.2;
+  std::mutex mu;
+  std::vector<std::thread> pool;
+  for (int w = 0; w < kClients; ++w) {
+    pool.emplace_back([&, w] {
+      httplib::Client c("127.0.0.1", port);
+      c.set_read_timeout(30, 0);
+      for (int k = w; k < total; k += kClients) {
+        double wait = t0 + k / rate - clearsight::bench::Now();
+        if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+        double ms = PostScan(c, auth, tiffs, "O", k);
+        std::lock_guard lock(mu);
+        record(k, ms);
+      }
+    });
+  }
+  for (auto& t : pool) t.join();
+}
+
 // A fresh service with the detector's network on `threads` threads: scans at f.scan_rate for
 // f.scan_seconds (each submission at its scheduled time), then kClients clients posting back to
 // back for f.scan_seconds.
@@ -260,45 +303,20 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
   httplib::Headers auth = {{"Authorization", "Bearer " + s.token}};
   const int cold = static_cast<int>(f.scan_rate * kWarmSeconds);
   const int open_total = cold + static_cast<int>(f.scan_rate * f.scan_seconds);
-  // Enough declarations for the closed loop at 60 scans/s; each scan's consignment has its
-  // declaration first, as at a sorting centre.
+  // Enough declarations for the closed loop at 60 scans/s.
   const int closed_cap = 60 * f.scan_seconds;
-  auto declare = [&](const std::string& prefix, int n) {
-    for (int k = 0; k < n; ++k) {
-      cs::Declaration d = decls[k % decls.size()];
-      d.declaration_id = prefix + "D" + std::to_string(k);
-      d.consignment_id = prefix + "C" + std::to_string(k);
-      auto r = setup.Post("/api/declarations", auth, cs::DeclarationToJson(d, {}), "application/json");
-      if (!r || r->status != 201) Die("declaration for scan failed");
-    }
-  };
-  declare("O", open_total);
-  std::mutex mu;
+  Declare(setup, auth, decls, "O", open_total);
   std::fprintf(stderr, "scans, network on %d thread(s): %d at %.0f/s (the first %d after start apart)...\n", threads,
                open_total, f.scan_rate, cold);
-  {
-    const double t0 = clearsight::bench::Now() + 0.2;
-    std::vector<std::thread> pool;
-    for (int w = 0; w < kClients; ++w) {
-      pool.emplace_back([&, w] {
-        httplib::Client c("127.0.0.1", s.service->port());
-        c.set_read_timeout(30, 0);
-        for (int k = w; k < open_total; k += kClients) {
-          double wait = t0 + k / f.scan_rate - clearsight::bench::Now();
-          if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
-          double ms = PostScan(c, auth, tiffs, "O", k);
-          std::lock_guard lock(mu);
-          if (ms < 0) ++load.errors;
-          else (k < cold ? load.cold_ms : load.ms).push_back(ms);
-        }
-      });
-    }
-    for (auto& t : pool) t.join();
-  }
-  declare("X", closed_cap);
+  OpenLoop(s.service->port(), auth, tiffs, open_total, f.scan_rate, [&](int k, double ms) {
+    if (ms < 0) ++load.errors;
+    else (k < cold ? load.cold_ms : load.ms).push_back(ms);
+  });
+  Declare(setup, auth, decls, "X", closed_cap);
   std::fprintf(stderr, "scans, network on %d thread(s): %d clients back to back for %d s...\n", threads, kClients,
                f.scan_seconds);
   {
+    std::mutex mu;
     std::atomic<int> next{0};
     const double t0 = clearsight::bench::Now(), until = t0 + f.scan_seconds;
     std::vector<std::thread> pool;
@@ -318,6 +336,66 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
     load.max_rate = load.max_rate_ms.size() / (clearsight::bench::Now() - t0);
   }
   return load;
+}
+
+// --cold-starts N: what a restart costs the first scans. `clearsight serve` (the binary beside this
+// one) is started afresh 2N times, alternately with --warm-up-threads 0 and kWarmUpThreads (its
+// default); each time the declarations, then scans at f.scan_rate for kWarmSeconds from the
+// moment its port is open. Separate processes: within one only the first service starts cold.
+constexpr int kWarmUpThreads = 4;
+struct ColdStarts {
+  int warm_up_threads = 0;
+  std::vector<double> ms;         // every scan of every start
+  std::vector<double> startup_s;  // start to port open, each start
+  int errors = 0;
+};
+
+void RunColdStart(const std::string& exe, const std::string& dir, const std::string& name, const Flags& f,
+                  const std::string& model, const std::string& calibration, const std::vector<std::string>& tiffs,
+                  const std::vector<cs::Declaration>& decls, ColdStarts* out) {
+  const std::string port_file = dir + "/" + name + ".port", log = dir + "/" + name + ".log";
+  std::vector<std::string> args = {exe, "serve", "--db", dir + "/" + name + ".db", "--port", "0", "--port-file",
+                                   port_file, "--calibration", calibration, "--model", model, "--warm-up-threads",
+                                   std::to_string(out->warm_up_threads)};
+  if (!f.detector.empty()) args.insert(args.end(), {"--detector", f.detector});
+  const double t0 = clearsight::bench::Now();
+  const pid_t pid = ::fork();
+  if (pid < 0) Die("fork failed");
+  if (pid == 0) {
+    ::setenv("CLEARSIGHT_ADMIN_PASSWORD", "bench-password", 1);
+    if (!std::freopen(log.c_str(), "w", stdout) || !std::freopen(log.c_str(), "a", stderr)) ::_exit(126);
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  int port = 0;
+  while (port == 0) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      auto text = cs::ReadFile(log);
+      Die(exe + " serve exited at startup:\n" + (text.ok() ? *text : ""));
+    }
+    if (clearsight::bench::Now() - t0 > 120) Die(exe + " serve did not open its port in 120 s");
+    auto text = cs::ReadFile(port_file);
+    if (text.ok() && !text->empty()) port = std::atoi(text->c_str());
+    if (port == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  out->startup_s.push_back(clearsight::bench::Now() - t0);
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Post("/api/login", R"({"username":"admin","password":"bench-password"})", "application/json");
+  if (!r || r->status != 200) Die("login to the fresh service failed");
+  httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(r->body)["token"].get<std::string>()}};
+  const int n = static_cast<int>(f.scan_rate * kWarmSeconds);
+  Declare(c, auth, decls, "O", n);
+  OpenLoop(port, auth, tiffs, n, f.scan_rate, [&](int, double ms) {
+    if (ms < 0) ++out->errors;
+    else out->ms.push_back(ms);
+  });
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
 }
 
 }  // namespace
@@ -345,13 +423,18 @@ int main(int argc, char** argv) {
     }
     else if (a == "--quick") f.seconds = 3, f.scan_seconds = 4;
     else if (a == "--keep") f.keep = true;
+    else if (a == "--cold-starts") f.cold_starts = std::stoi(next());
+    else if (a == "--clearsight") f.clearsight = next();
     else {
       std::printf(
           "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
           "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt]\n"
-          "                     [--detector-threads 1,2] [--quick] [--keep]\n"
+          "                     [--detector-threads 1,2] [--quick] [--keep] [--cold-starts N]\n"
+          "                     [--clearsight build/release/clearsight]\n"
           "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
-          "runs once per --detector-threads setting (threads of each scan's network), each on a fresh service.\n");
+          "runs once per --detector-threads setting (threads of each scan's network), each on a fresh service.\n"
+          "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
+          "warm-up, and measures the scans of the first 4 s after each start.\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -432,6 +515,25 @@ int main(int argc, char** argv) {
     scan_loads.push_back(RunScans(dir, "scans" + std::to_string(scan_loads.size()), f, model, calibration, threads,
                                   tiffs, decls));
 
+  std::vector<ColdStarts> cold_starts(f.cold_starts > 0 ? 2 : 0);
+  if (f.cold_starts > 0) {
+    std::string exe = f.clearsight;
+    if (exe.empty()) {
+      std::error_code ec;
+      exe = (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "clearsight").string();
+    }
+    if (::access(exe.c_str(), X_OK) != 0) Die(exe + ": no clearsight binary to start (--clearsight PATH)");
+    cold_starts[0].warm_up_threads = 0;
+    cold_starts[1].warm_up_threads = kWarmUpThreads;
+    for (int i = 0; i < f.cold_starts; ++i)
+      for (auto& c : cold_starts) {
+        std::fprintf(stderr, "cold start %d/%d, warm-up threads %d: %d scans at %.0f/s...\n", i + 1, f.cold_starts,
+                     c.warm_up_threads, static_cast<int>(f.scan_rate * kWarmSeconds), f.scan_rate);
+        RunColdStart(exe, dir, "cold" + std::to_string(i) + "w" + std::to_string(c.warm_up_threads), f, model,
+                     calibration, tiffs, decls, &c);
+      }
+  }
+
   std::printf("service_bench on %s\n", clearsight::bench::Machine().c_str());
   std::printf("wrk -t%d -c%d -d%ds on loopback; the service runs in this process, on the same cores as wrk\n",
               f.wrk_threads, f.connections, f.seconds);
@@ -470,6 +572,19 @@ int main(int argc, char** argv) {
                 scan_loads[1].detector_threads, scan_loads[0].detector_threads,
                 Percentile(scan_loads[1].ms, 0.5) / std::max(1e-9, Percentile(scan_loads[0].ms, 0.5)),
                 scan_loads[1].max_rate / scan_loads[0].max_rate);
+  for (const ColdStarts& c : cold_starts)
+    row("after a restart, warm-up " + (c.warm_up_threads ? std::to_string(c.warm_up_threads) + " threads" : "off"),
+        f.scan_rate, c.ms, std::to_string(c.errors));
+  for (const ColdStarts& c : cold_starts)
+    std::printf("  warm-up %-10s %d starts, the scans of the first %d s of each; start to port open %.2f s on average\n",
+                c.warm_up_threads ? (std::to_string(c.warm_up_threads) + " threads:").c_str() : "off:",
+                static_cast<int>(c.startup_s.size()), static_cast<int>(kWarmSeconds),
+                std::accumulate(c.startup_s.begin(), c.startup_s.end(), 0.0) / std::max<size_t>(1, c.startup_s.size()));
+  if (cold_starts.size() == 2)
+    std::printf("\nrestart with warm-up vs without: p50 x%.2f, p99 x%.2f, max x%.2f\n",
+                Percentile(cold_starts[1].ms, 0.5) / std::max(1e-9, Percentile(cold_starts[0].ms, 0.5)),
+                Percentile(cold_starts[1].ms, 0.99) / std::max(1e-9, Percentile(cold_starts[0].ms, 0.99)),
+                max_of(cold_starts[1].ms) / std::max(1e-9, max_of(cold_starts[0].ms)));
   const LoadResult& decl = results[1];
   bool decl_ok = decl.rps >= 5000 && decl.p99_ms <= 10 && decl.errors == 0;
   std::printf("\ntargets: declarations >= 5000/s with p99 <= 10 ms: %s; scans p99 <= 150 ms at 10/s: %s\n",
@@ -495,6 +610,12 @@ int main(int argc, char** argv) {
                           {"first_max_ms", max_of(l.cold_ms)},
                           {"max_rate_p50_ms", Percentile(l.max_rate_ms, 0.50)},
                           {"max_rate_p99_ms", Percentile(l.max_rate_ms, 0.99)}});
+  j["cold_starts"] = json::array();
+  for (const ColdStarts& c : cold_starts)
+    j["cold_starts"].push_back({{"warm_up_threads", c.warm_up_threads}, {"starts", c.startup_s.size()},
+                                {"startup_s", c.startup_s}, {"scans", c.ms.size()}, {"errors", c.errors},
+                                {"p50_ms", Percentile(c.ms, 0.50)}, {"p90_ms", Percentile(c.ms, 0.90)},
+                                {"p99_ms", Percentile(c.ms, 0.99)}, {"max_ms", max_of(c.ms)}});
   j["loadavg_end"] = load1;
   j["targets_met"] = {{"declarations", decl_ok}, {"scans", scan_ok}};
   std::printf("%s\n", j.dump().c_str());

@@ -15,6 +15,10 @@ using service::JsonResponse;
 
 Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
   std::lock_guard lock(risk_mu);
+  json warm_up = nullptr;
+  if (options.warm_up_threads > 0 && analyzer)
+    warm_up = {{"threads", options.warm_up_threads}, {"ms", std::round(warm_up_ms)}, {"ok", warm_up_error.empty()}};
+  if (!warm_up_error.empty()) warm_up["error"] = warm_up_error;
   return JsonResponse(200, json{{"status", "ok"},
                                 {"version", "0.1.0"},
                                 {"store", store->backend()},
@@ -24,6 +28,7 @@ Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
                                 {"rules_version", rules_version},
                                 {"calibration", analyzer != nullptr},
                                 {"detector", detector != nullptr},
+                                {"warm_up", warm_up},
                                 {"uptime_s", (NowMs() - started_ms) / 1000}});
 }
 

@@ -8,8 +8,10 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
 #include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
 #include "common/file_util.h"
 #include "common/text.h"
 #include "service/json_text.h"
@@ -263,6 +265,18 @@ Status Service::Impl::Init() {
     if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
     detector = std::move(*d);
   }
+  if (options.warm_up_threads < 0 || options.warm_up_threads > 64)
+    return Status::InvalidArgument("warm_up_threads must be 0..64, got " + std::to_string(options.warm_up_threads));
+  if (analyzer && options.warm_up_threads > 0) {
+    const auto t0 = std::chrono::steady_clock::now();
+    if (Status s = WarmUp(); !s.ok()) {
+      // Not fatal: real scans are analysed (or refused with their own error) as without it.
+      warm_up_error = s.ToString();
+      std::fprintf(stderr, "warning: the startup warm-up failed (%s); the first scans may be slower\n",
+                   warm_up_error.c_str());
+    }
+    warm_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  }
   // Rules: a file given at startup becomes a new stored version when it differs from the latest
   // stored one (so every rule change is in the audit log); otherwise the latest stored version.
   CS_ASSIGN_OR_RETURN(auto latest, store->LatestRules());
@@ -303,6 +317,46 @@ Status Service::Impl::Init() {
   BuildRoutes();
   metrics = std::make_unique<service::Metrics>(routes.size());
   return Status::Ok();
+}
+
+// A fresh process's first scans were slow (service_bench: p50 100-330 ms for the first seconds
+// against 35-45 ms after): each glibc malloc arena's heap grows page by page, every new page a
+// fault and a page the kernel zeroes (a fifth of the CPU then). Here options.warm_up_threads
+// threads run the upload path (decode, analysis, detector, JSON) on one simulated parcel twice,
+// all at once so that each gets an arena of its own. When they end, their arenas with their heaps
+// grown (common/allocator.h keeps freed blocks) go on glibc's free list, from which the HTTP
+// threads, started after this, take theirs.
+Status Service::Impl::WarmUp() {
+  SimulateOptions so;
+  so.seed = 20261127;
+  so.threat_rate = 1;  // a concealed threat: the detector has regions to decode
+  CS_ASSIGN_OR_RETURN(auto simulator, Simulator::Create(so));
+  CS_ASSIGN_OR_RETURN(SimulatedScan parcel, simulator->Simulate(0));
+  CS_ASSIGN_OR_RETURN(const std::string tiff, EncodeScanTiff(parcel.scan));
+  const std::string sidecar = ScanMetaToJson(parcel.scan.meta);
+  std::mutex mu;
+  Status first_error;
+  std::vector<std::thread> pool;
+  for (int t = 0; t < options.warm_up_threads; ++t)
+    pool.emplace_back([&] {
+      Status s = [&]() -> Status {
+        for (int round = 0; round < 2; ++round) {
+          CS_ASSIGN_OR_RETURN(Scan scan, DecodeScan(tiff, sidecar, "the warm-up scan"));
+          CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
+          if (detector) {
+            CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
+            analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
+          }
+          const std::string stored_json = analysis.ToJson();  // as the scan's row gets it
+          (void)stored_json;
+        }
+        return Status::Ok();
+      }();
+      std::lock_guard lock(mu);
+      if (!s.ok() && first_error.ok()) first_error = s;
+    });
+  for (auto& th : pool) th.join();
+  return first_error;
 }
 
 void Service::Impl::BuildRoutes() {

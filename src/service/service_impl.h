@@ -98,6 +98,10 @@ struct Service::Impl {
   std::unique_ptr<service::HttpServer> http;
   std::vector<Route> routes;
   int64_t started_ms = 0;
+  // The startup warm-up (ServiceOptions::warm_up_threads): how long it took, and why it failed
+  // ("" when it did not), for /api/health.
+  double warm_up_ms = 0;
+  std::string warm_up_error;
   std::string web_root;  // realpath of options.web_dir, "" when none
 
   // Evidence and decisions.
@@ -136,6 +140,7 @@ struct Service::Impl {
 
   // ---- service.cc ----
   Status Init();
+  Status WarmUp();
   void BuildRoutes();
   void Dispatch(service::HttpRequest& req, service::HttpResponse& res);
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
