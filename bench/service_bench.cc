@@ -267,10 +267,10 @@ void Declare(httplib::Client& c, const httplib::Headers& auth, const std::vector
   }
 }
 
-// Open loop: scans 0 .. total-1 submitted at `rate` per second from now (each at its scheduled
-// time, by kClients clients); record(k, ms) gets each latency, ms < 0 for a failure.
-void OpenLoop(int port, const httplib::Headers& auth, const std::vector<std::string>& tiffs, int total, double rate,
-              const std::function<void(int, double)>& record) {
+// Open loop: scans first .. first+count-1 submitted at `rate` per second from now (each at its
+// scheduled time, by kClients clients); record(k, ms) gets each latency, ms < 0 for a failure.
+void OpenLoop(int port, const httplib::Headers& auth, const std::vector<std::string>& tiffs, int first, int count,
+              double rate, const std::function<void(int, double)>& record) {
   const double t0 = clearsight::bench::Now() + 0.2;
   std::mutex mu;
   std::vector<std::thread> pool;
@@ -278,8 +278,8 @@ void OpenLoop(int port, const httplib::Headers& auth, const std::vector<std::str
     pool.emplace_back([&, w] {
       httplib::Client c("127.0.0.1", port);
       c.set_read_timeout(30, 0);
-      for (int k = w; k < total; k += kClients) {
-        double wait = t0 + k / rate - clearsight::bench::Now();
+      for (int k = first + w; k < first + count; k += kClients) {
+        double wait = t0 + (k - first) / rate - clearsight::bench::Now();
         if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
         double ms = PostScan(c, auth, tiffs, "O", k);
         std::lock_guard lock(mu);
@@ -308,7 +308,7 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
   Declare(setup, auth, decls, "O", open_total);
   std::fprintf(stderr, "scans, network on %d thread(s): %d at %.0f/s (the first %d after start apart)...\n", threads,
                open_total, f.scan_rate, cold);
-  OpenLoop(s.service->port(), auth, tiffs, open_total, f.scan_rate, [&](int k, double ms) {
+  OpenLoop(s.service->port(), auth, tiffs, 0, open_total, f.scan_rate, [&](int k, double ms) {
     if (ms < 0) ++load.errors;
     else (k < cold ? load.cold_ms : load.ms).push_back(ms);
   });
@@ -339,24 +339,38 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
 }
 
 // --cold-starts N: what a restart costs the first scans. `clearsight serve` (the binary beside this
-// one) is started afresh 2N times, alternately with --warm-up-threads 0 and kWarmUpThreads (its
+// one) is started afresh 2N times, alternately with --no-warm-up and with its warm-up (the
 // default); each time the declarations, then scans at f.scan_rate for kWarmSeconds from the
 // moment its port is open. Separate processes: within one only the first service starts cold.
-constexpr int kWarmUpThreads = 4;
 struct ColdStarts {
-  int warm_up_threads = 0;
+  bool warm_up = false;
   std::vector<double> ms;         // every scan of every start
   std::vector<double> startup_s;  // start to port open, each start
+  std::vector<double> faults;     // the service's minor page faults during the scans, each start
+  // The next kWarmSeconds of scans of the same process: the reference, once the heap has grown.
+  std::vector<double> later_ms, later_faults;
   int errors = 0;
 };
+
+// Minor page faults of process `pid` so far (/proc/PID/stat field 10): a count that machine load
+// does not inflate, unlike latencies.
+double MinorFaults(pid_t pid) {
+  auto text = cs::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!text.ok()) return 0;
+  const size_t close = text->rfind(')');  // after the command name, which may hold spaces
+  if (close == std::string::npos) return 0;
+  std::vector<std::string> fields;
+  for (const auto& v : cs::Split(std::string_view(*text).substr(close + 2), ' ')) fields.emplace_back(v);
+  return fields.size() > 7 ? std::atof(fields[7].c_str()) : 0;  // state ppid pgrp session tty tpgid flags minflt
+}
 
 void RunColdStart(const std::string& exe, const std::string& dir, const std::string& name, const Flags& f,
                   const std::string& model, const std::string& calibration, const std::vector<std::string>& tiffs,
                   const std::vector<cs::Declaration>& decls, ColdStarts* out) {
   const std::string port_file = dir + "/" + name + ".port", log = dir + "/" + name + ".log";
   std::vector<std::string> args = {exe, "serve", "--db", dir + "/" + name + ".db", "--port", "0", "--port-file",
-                                   port_file, "--calibration", calibration, "--model", model, "--warm-up-threads",
-                                   std::to_string(out->warm_up_threads)};
+                                   port_file, "--calibration", calibration, "--model", model};
+  if (!out->warm_up) args.push_back("--no-warm-up");
   if (!f.detector.empty()) args.insert(args.end(), {"--detector", f.detector});
   const double t0 = clearsight::bench::Now();
   const pid_t pid = ::fork();
@@ -388,11 +402,19 @@ void RunColdStart(const std::string& exe, const std::string& dir, const std::str
   if (!r || r->status != 200) Die("login to the fresh service failed");
   httplib::Headers auth = {{"Authorization", "Bearer " + json::parse(r->body)["token"].get<std::string>()}};
   const int n = static_cast<int>(f.scan_rate * kWarmSeconds);
-  Declare(c, auth, decls, "O", n);
-  OpenLoop(port, auth, tiffs, n, f.scan_rate, [&](int, double ms) {
+  Declare(c, auth, decls, "O", 2 * n);
+  const double faults0 = MinorFaults(pid);
+  OpenLoop(port, auth, tiffs, 0, n, f.scan_rate, [&](int, double ms) {
     if (ms < 0) ++out->errors;
     else out->ms.push_back(ms);
   });
+  const double faults1 = MinorFaults(pid);
+  out->faults.push_back(faults1 - faults0);
+  OpenLoop(port, auth, tiffs, n, n, f.scan_rate, [&](int, double ms) {
+    if (ms < 0) ++out->errors;
+    else out->later_ms.push_back(ms);
+  });
+  out->later_faults.push_back(MinorFaults(pid) - faults1);
   ::kill(pid, SIGTERM);
   int status = 0;
   ::waitpid(pid, &status, 0);
@@ -434,7 +456,7 @@ int main(int argc, char** argv) {
           "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
           "runs once per --detector-threads setting (threads of each scan's network), each on a fresh service.\n"
           "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
-          "warm-up, and measures the scans of the first 4 s after each start.\n");
+          "warm-up (--no-warm-up), and measures the scans of the first 4 s after each start.\n");
       return a == "--help" ? 0 : 2;
     }
   }
@@ -523,14 +545,13 @@ int main(int argc, char** argv) {
       exe = (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "clearsight").string();
     }
     if (::access(exe.c_str(), X_OK) != 0) Die(exe + ": no clearsight binary to start (--clearsight PATH)");
-    cold_starts[0].warm_up_threads = 0;
-    cold_starts[1].warm_up_threads = kWarmUpThreads;
+    cold_starts[1].warm_up = true;
     for (int i = 0; i < f.cold_starts; ++i)
       for (auto& c : cold_starts) {
-        std::fprintf(stderr, "cold start %d/%d, warm-up threads %d: %d scans at %.0f/s...\n", i + 1, f.cold_starts,
-                     c.warm_up_threads, static_cast<int>(f.scan_rate * kWarmSeconds), f.scan_rate);
-        RunColdStart(exe, dir, "cold" + std::to_string(i) + "w" + std::to_string(c.warm_up_threads), f, model,
-                     calibration, tiffs, decls, &c);
+        std::fprintf(stderr, "cold start %d/%d, warm-up %s: %d scans at %.0f/s...\n", i + 1, f.cold_starts,
+                     c.warm_up ? "on" : "off", static_cast<int>(2 * f.scan_rate * kWarmSeconds), f.scan_rate);
+        RunColdStart(exe, dir, "cold" + std::to_string(i) + (c.warm_up ? "on" : "off"), f, model, calibration, tiffs,
+                     decls, &c);
       }
   }
 
@@ -572,14 +593,20 @@ int main(int argc, char** argv) {
                 scan_loads[1].detector_threads, scan_loads[0].detector_threads,
                 Percentile(scan_loads[1].ms, 0.5) / std::max(1e-9, Percentile(scan_loads[0].ms, 0.5)),
                 scan_loads[1].max_rate / scan_loads[0].max_rate);
+  auto warm_up_name = [](const ColdStarts& c) { return std::string(c.warm_up ? "on" : "off"); };
+  auto mean = [](const std::vector<double>& v) {
+    return std::accumulate(v.begin(), v.end(), 0.0) / std::max<size_t>(1, v.size());
+  };
+  for (const ColdStarts& c : cold_starts) {
+    row("after a restart, warm-up " + warm_up_name(c), f.scan_rate, c.ms, std::to_string(c.errors));
+    row("  the next " + std::to_string(static_cast<int>(kWarmSeconds)) + " s", f.scan_rate, c.later_ms, "");
+  }
   for (const ColdStarts& c : cold_starts)
-    row("after a restart, warm-up " + (c.warm_up_threads ? std::to_string(c.warm_up_threads) + " threads" : "off"),
-        f.scan_rate, c.ms, std::to_string(c.errors));
-  for (const ColdStarts& c : cold_starts)
-    std::printf("  warm-up %-10s %d starts, the scans of the first %d s of each; start to port open %.2f s on average\n",
-                c.warm_up_threads ? (std::to_string(c.warm_up_threads) + " threads:").c_str() : "off:",
-                static_cast<int>(c.startup_s.size()), static_cast<int>(kWarmSeconds),
-                std::accumulate(c.startup_s.begin(), c.startup_s.end(), 0.0) / std::max<size_t>(1, c.startup_s.size()));
+    std::printf("  warm-up %-10s %d starts; start to port open %.2f s; the service's page faults per scan %.0f in "
+                "the first %d s, %.0f in the next (averages)\n",
+                (warm_up_name(c) + ":").c_str(), static_cast<int>(c.startup_s.size()), mean(c.startup_s),
+                mean(c.faults) * c.faults.size() / std::max<size_t>(1, c.ms.size()), static_cast<int>(kWarmSeconds),
+                mean(c.later_faults) * c.later_faults.size() / std::max<size_t>(1, c.later_ms.size()));
   if (cold_starts.size() == 2)
     std::printf("\nrestart with warm-up vs without: p50 x%.2f, p99 x%.2f, max x%.2f\n",
                 Percentile(cold_starts[1].ms, 0.5) / std::max(1e-9, Percentile(cold_starts[0].ms, 0.5)),
@@ -612,8 +639,11 @@ int main(int argc, char** argv) {
                           {"max_rate_p99_ms", Percentile(l.max_rate_ms, 0.99)}});
   j["cold_starts"] = json::array();
   for (const ColdStarts& c : cold_starts)
-    j["cold_starts"].push_back({{"warm_up_threads", c.warm_up_threads}, {"starts", c.startup_s.size()},
-                                {"startup_s", c.startup_s}, {"scans", c.ms.size()}, {"errors", c.errors},
+    j["cold_starts"].push_back({{"warm_up", c.warm_up}, {"starts", c.startup_s.size()},
+                                {"startup_s", c.startup_s}, {"minor_faults", c.faults}, {"scans", c.ms.size()},
+                                {"errors", c.errors}, {"later_minor_faults", c.later_faults},
+                                {"later_p50_ms", Percentile(c.later_ms, 0.50)},
+                                {"later_p99_ms", Percentile(c.later_ms, 0.99)},
                                 {"p50_ms", Percentile(c.ms, 0.50)}, {"p90_ms", Percentile(c.ms, 0.90)},
                                 {"p99_ms", Percentile(c.ms, 0.99)}, {"max_ms", max_of(c.ms)}});
   j["loadavg_end"] = load1;

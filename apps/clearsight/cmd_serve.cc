@@ -21,7 +21,7 @@ const char kServeUsage[] =
     "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host 127.0.0.1]\n"
     "                        [--model DIR] [--rules FILE] [--valuation-history FILE] [--calibration FILE]\n"
     "                        [--detector model.pt] [--detector-threads 1] [--web DIR] [--images DIR]\n"
-    "                        [--threads 32] [--warm-up-threads 4]\n"
+    "                        [--threads 32] [--analysis-threads 2] [--no-warm-up]\n"
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file FILE]\n"
     "                        [--log-requests]\n\n"
@@ -37,8 +37,11 @@ const char kServeUsage[] =
     "                            detections and the manifest check on each scan (needs --calibration)\n"
     "  --detector-threads N      threads of each scan's network (1..16); uploads in flight together run\n"
     "                            on their own threads either way\n"
-    "  --warm-up-threads N       before serving, N threads analyse a simulated parcel (about a second),\n"
-    "                            so that the first scans after a restart are not slow (0 = off; 0..64)\n"
+    "  --analysis-threads N      scans analysed at once (1..16, default 2), each on a worker of its own;\n"
+    "                            more uploads in flight wait their turn\n"
+    "  --no-warm-up              skip the startup warm-up (each analysis worker analyses a simulated\n"
+    "                            parcel before the port opens, about a second, so that the first scans\n"
+    "                            after a restart are not slow)\n"
     "  --web DIR       static files of the workstation (default <repo>/web)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
@@ -78,16 +81,16 @@ Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
 }  // namespace
 
 int CmdServe(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "log-requests"});
+  Args args(argc, argv, first, {"help", "log-requests", "no-warm-up"});
   if (int rc = CheckArgs(args,
                          {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "detector",
-                          "detector-threads", "warm-up-threads", "web", "images", "threads", "session-hours", "red-share", "red-count",
+                          "detector-threads", "analysis-threads", "no-warm-up", "web", "images", "threads", "session-hours", "red-share", "red-count",
                           "yellow-share", "control-share", "seed", "sync", "port-file", "log-requests", "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;
   o.host = args.Get("host", "127.0.0.1");
-  long long port, threads, red_count, seed, detector_threads, warm_up_threads;
+  long long port, threads, red_count, seed, detector_threads, analysis_threads;
   double hours;
   if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535) return Usage("--port must be 0..65535", kServeUsage);
   if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
@@ -95,8 +98,9 @@ int CmdServe(int argc, char** argv, int first) {
   if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) || detector_threads < 1 ||
       detector_threads > 16)
     return Usage("--detector-threads must be 1..16", kServeUsage);
-  if (!args.GetInt("warm-up-threads", 4, &warm_up_threads) || warm_up_threads < 0 || warm_up_threads > 64)
-    return Usage("--warm-up-threads must be 0..64", kServeUsage);
+  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) || analysis_threads < 1 ||
+      analysis_threads > 16)
+    return Usage("--analysis-threads must be 1..16", kServeUsage);
   if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
     return Usage("--session-hours must be a positive number", kServeUsage);
   auto& cap = o.selection.capacity;
@@ -126,7 +130,8 @@ int CmdServe(int argc, char** argv, int first) {
   o.calibration_path = args.Get("calibration");
   o.detector_path = args.Get("detector");
   o.detector_threads = static_cast<int>(detector_threads);
-  o.warm_up_threads = static_cast<int>(warm_up_threads);
+  o.analysis_threads = static_cast<int>(analysis_threads);
+  o.warm_up = !args.Has("no-warm-up");
   if (!o.detector_path.empty() && o.calibration_path.empty())
     return Usage("--detector needs --calibration (the detector reads calibrated material channels)", kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();

@@ -43,13 +43,15 @@ struct ServiceOptions {
   // were within a few ms of each other at 10 scans/s (p50 34-43 ms), and with four uploads at
   // once one thread decided as many or up to a quarter more scans a second: one, for the peaks.
   int detector_threads = 1;
-  // Before serving, this many threads at once each decode and analyse (with the detector, if any)
-  // a simulated 1024 x 768 parcel twice, so that the first scans after a restart do not pay for
-  // growing the heap: a fresh process's first seconds of scans took 100-330 ms each instead of
-  // 35-45 (bench/service_bench --cold-starts). The threads end before the HTTP threads start and
-  // the C library hands their heaps on to them. About a second at startup; needs calibration_path.
-  // 0 = off (the library default; `clearsight serve` warms 4).
-  int warm_up_threads = 0;
+  // Uploaded scans are analysed (material analysis, detector, manifest check) on this many worker
+  // threads (1..16), at most that many at once however many uploads are in flight; the others
+  // wait their turn. Each analysis uses two threads itself, the network detector_threads.
+  int analysis_threads = 2;
+  // Before serving, each analysis worker decodes and analyses (with the detector, if any) a
+  // simulated 1024 x 768 parcel twice, so that the first scans after a restart do not pay for
+  // growing the workers' heaps (bench/service_bench --cold-starts measures it). About a second at
+  // startup; only with calibration_path. Off by default in the library; `clearsight serve` warms.
+  bool warm_up = false;
   std::string web_dir;              // static files of the workstation; "" = none
   FusionOptions fusion;
   OnlineSelectionOptions selection;

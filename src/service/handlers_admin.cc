@@ -16,8 +16,8 @@ using service::JsonResponse;
 Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
   std::lock_guard lock(risk_mu);
   json warm_up = nullptr;
-  if (options.warm_up_threads > 0 && analyzer)
-    warm_up = {{"threads", options.warm_up_threads}, {"ms", std::round(warm_up_ms)}, {"ok", warm_up_error.empty()}};
+  if (options.warm_up && analysis_pool)
+    warm_up = {{"workers", analysis_pool->size()}, {"ms", std::round(warm_up_ms)}, {"ok", warm_up_error.empty()}};
   if (!warm_up_error.empty()) warm_up["error"] = warm_up_error;
   return JsonResponse(200, json{{"status", "ok"},
                                 {"version", "0.1.0"},

@@ -130,26 +130,34 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   });
   std::vector<Finding> findings;
   if (analyzer) {
-    const auto t0 = std::chrono::steady_clock::now();
-    CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-    // The declared goods, when the declaration is already here, tell what the image should show.
-    std::optional<Declaration> declared;
-    CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
-    if (!decls.empty()) {
-      if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
-    }
-    if (detector) {
-      // Threats, and whether the image fits the declared goods; fusion reads both from the
-      // analysis' extra fields. A declaration that arrives after the scan is not checked against
-      // the image (the scan's findings are kept as they were).
-      CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
-      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-      if (declared && detector->manifest())
-        analysis.extra_fields.push_back({"manifest", detector->manifest()->Check(analysis, detection, *declared).ToJson()});
-    }
-    metrics->scan_analysis_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    row.analysis_json = analysis.ToJson();
-    findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
+    // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
+    // always on the same threads (service/worker_pool.h).
+    Status analysed = analysis_pool->Submit([&]() -> Status {
+      const auto t0 = std::chrono::steady_clock::now();
+      CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
+      // The declared goods, when the declaration is already here, tell what the image should show.
+      std::optional<Declaration> declared;
+      CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
+      if (!decls.empty()) {
+        if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
+      }
+      if (detector) {
+        // Threats, and whether the image fits the declared goods; fusion reads both from the
+        // analysis' extra fields. A declaration that arrives after the scan is not checked against
+        // the image (the scan's findings are kept as they were).
+        CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
+        analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
+        if (declared && detector->manifest())
+          analysis.extra_fields.push_back(
+              {"manifest", detector->manifest()->Check(analysis, detection, *declared).ToJson()});
+      }
+      metrics->scan_analysis_seconds.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      row.analysis_json = analysis.ToJson();
+      findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
+      return Status::Ok();
+    }).get();
+    CS_RETURN_IF_ERROR(analysed);
   }
   const std::string findings_json = FindingsToJson(findings);
   CS_RETURN_IF_ERROR(stored.get());

@@ -265,9 +265,12 @@ Status Service::Impl::Init() {
     if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
     detector = std::move(*d);
   }
-  if (options.warm_up_threads < 0 || options.warm_up_threads > 64)
-    return Status::InvalidArgument("warm_up_threads must be 0..64, got " + std::to_string(options.warm_up_threads));
-  if (analyzer && options.warm_up_threads > 0) {
+  if (analyzer) {
+    if (options.analysis_threads < 1 || options.analysis_threads > 16)
+      return Status::InvalidArgument("analysis_threads must be 1..16, got " + std::to_string(options.analysis_threads));
+    analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
+  }
+  if (analyzer && options.warm_up) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = WarmUp(); !s.ok()) {
       // Not fatal: real scans are analysed (or refused with their own error) as without it.
@@ -320,12 +323,10 @@ Status Service::Impl::Init() {
 }
 
 // A fresh process's first scans were slow (service_bench: p50 100-330 ms for the first seconds
-// against 35-45 ms after): each glibc malloc arena's heap grows page by page, every new page a
-// fault and a page the kernel zeroes (a fifth of the CPU then). Here options.warm_up_threads
-// threads run the upload path (decode, analysis, detector, JSON) on one simulated parcel twice,
-// all at once so that each gets an arena of its own. When they end, their arenas with their heaps
-// grown (common/allocator.h keeps freed blocks) go on glibc's free list, from which the HTTP
-// threads, started after this, take theirs.
+// against 35-45 ms after): every analysis worker's heap (its glibc malloc arena) grows page by
+// page, each new page a fault and a page the kernel zeroes. Here each worker runs the upload path
+// (decode, analysis, detector, JSON) on one simulated parcel twice before the port opens; the
+// memory it frees stays in its heap (common/allocator.h) for the scans that follow.
 Status Service::Impl::WarmUp() {
   SimulateOptions so;
   so.seed = 20261127;
@@ -336,26 +337,23 @@ Status Service::Impl::WarmUp() {
   const std::string sidecar = ScanMetaToJson(parcel.scan.meta);
   std::mutex mu;
   Status first_error;
-  std::vector<std::thread> pool;
-  for (int t = 0; t < options.warm_up_threads; ++t)
-    pool.emplace_back([&] {
-      Status s = [&]() -> Status {
-        for (int round = 0; round < 2; ++round) {
-          CS_ASSIGN_OR_RETURN(Scan scan, DecodeScan(tiff, sidecar, "the warm-up scan"));
-          CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-          if (detector) {
-            CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
-            analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-          }
-          const std::string stored_json = analysis.ToJson();  // as the scan's row gets it
-          (void)stored_json;
+  analysis_pool->RunOnEach([&](int) {
+    Status s = [&]() -> Status {
+      for (int round = 0; round < 2; ++round) {
+        CS_ASSIGN_OR_RETURN(Scan scan, DecodeScan(tiff, sidecar, "the warm-up scan"));
+        CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
+        if (detector) {
+          CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
+          analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
         }
-        return Status::Ok();
-      }();
-      std::lock_guard lock(mu);
-      if (!s.ok() && first_error.ok()) first_error = s;
-    });
-  for (auto& th : pool) th.join();
+        const std::string stored_json = analysis.ToJson();  // as the scan's row gets it
+        (void)stored_json;
+      }
+      return Status::Ok();
+    }();
+    std::lock_guard lock(mu);
+    if (!s.ok() && first_error.ok()) first_error = s;
+  });
   return first_error;
 }
 

@@ -23,6 +23,7 @@
 #include "clearsight/xray_detect.h"
 #include "service/http.h"
 #include "service/metrics.h"
+#include "service/worker_pool.h"
 
 namespace clearsight {
 
@@ -98,8 +99,8 @@ struct Service::Impl {
   std::unique_ptr<service::HttpServer> http;
   std::vector<Route> routes;
   int64_t started_ms = 0;
-  // The startup warm-up (ServiceOptions::warm_up_threads): how long it took, and why it failed
-  // ("" when it did not), for /api/health.
+  // The startup warm-up (ServiceOptions::warm_up): how long it took, and why it failed ("" when it
+  // did not), for /api/health.
   double warm_up_ms = 0;
   std::string warm_up_error;
   std::string web_root;  // realpath of options.web_dir, "" when none
@@ -114,6 +115,8 @@ struct Service::Impl {
   std::unique_ptr<Analyzer> analyzer;         // uploads: objects and totals only
   std::unique_ptr<Analyzer> viewer_analyzer;  // the viewer: per-pixel channels
   std::unique_ptr<Detector> detector;         // threats and the manifest check; needs `analyzer`
+  // Where uploads are analysed (with `analyzer`); after the analysers so that it ends first.
+  std::unique_ptr<service::WorkerPool> analysis_pool;
   std::unique_ptr<OnlineSelector> selector;
 
   // Sessions seen recently (token sha256 -> session), re-checked against the store every 10 s.

@@ -42,7 +42,7 @@ class DetectorService : public ::testing::Test {
     o.calibration_path = *dir_ / "calib.json";
     o.detector_path = kModel;
     o.http_threads = 4;
-    o.warm_up_threads = 2;  // as `clearsight serve` does (with 4): the scans below follow it
+    o.warm_up = true;  // as `clearsight serve` does: the scans below follow it
     testing::StartServiceWithRoleUsers(o, &service_);
   }
   static void TearDownTestSuite() {
@@ -116,8 +116,8 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size()) << stats.raw;
   const Reply health = analyst.Get("/api/health");
   EXPECT_EQ(health.body["detector"], true);
-  // The startup warm-up ran the upload path on two threads before the port opened.
-  EXPECT_EQ(health.body["warm_up"]["threads"], 2) << health.raw;
+  // The startup warm-up ran the upload path on both analysis workers before the port opened.
+  EXPECT_EQ(health.body["warm_up"]["workers"], 2) << health.raw;
   EXPECT_EQ(health.body["warm_up"]["ok"], true) << health.raw;
   EXPECT_GT(health.body["warm_up"]["ms"].get<double>(), 0) << health.raw;
   std::printf("%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon detection\n",
@@ -157,15 +157,15 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadC
         << bad.status().message();
   }
   o.detector_threads = 2;
-  for (int threads : {-1, 65}) {
-    o.warm_up_threads = threads;
+  for (int threads : {0, 17}) {
+    o.analysis_threads = threads;
     auto bad = Service::Create(o);
     ASSERT_FALSE(bad.ok()) << threads;
-    EXPECT_NE(bad.status().message().find("warm_up_threads must be 0..64, got " + std::to_string(threads)),
+    EXPECT_NE(bad.status().message().find("analysis_threads must be 1..16, got " + std::to_string(threads)),
               std::string::npos)
         << bad.status().message();
   }
-  o.warm_up_threads = 0;
+  o.analysis_threads = 3;
   o.store.url = dir / "cs2.db";
   auto two = Service::Create(o);
   EXPECT_TRUE(two.ok()) << two.status().ToString();
