@@ -12,8 +12,9 @@
 //   5. POST /api/scans, 4 clients            back to back: the scans a node decides per second
 //   6. with --cold-starts N: restarts         `clearsight serve` started afresh, without and with its
 //                                            startup warm-up: the scans of the first 4 s after each
-// With --detector, 4 and 5 add the threat detector and manifest check and run once per network
-// thread setting (--detector-threads 1,2), each on a fresh service: the settings side by side.
+// 4 and 5 run once per analysis worker setting (--analysis-threads 0,2; 0 = on the HTTP thread
+// that took the upload) and, with --detector (which adds the threat detector and manifest check),
+// per network thread setting (--detector-threads 1), each on a fresh service: side by side.
 // The service runs in this process on the same 2 cores as wrk, as a deployment on one machine would.
 // Prints a table and one JSON line. Targets (issue 6): >= 5,000 decisions/s with p99 <= 10 ms;
 // scan submit-to-decision p99 <= 150 ms at 10 scans/s.
@@ -61,7 +62,10 @@ struct Flags {
   int scan_width = 1024, scan_height = 768;
   std::string model;
   std::string detector;  // threat detector for the scan load ("" = material analysis only)
-  std::vector<int> detector_threads = {1, 2};  // network thread settings compared on the scan load
+  std::vector<int> detector_threads = {1};  // network thread settings compared on the scan load
+  // Analysis worker settings compared on the scan load (0: on the HTTP thread, the service before
+  // the workers).
+  std::vector<int> analysis_threads = {0, 2};
   bool keep = false;
   int cold_starts = 0;   // fresh `clearsight serve` processes per warm-up setting
   std::string clearsight;  // that binary ("" = the one beside this bench)
@@ -181,7 +185,7 @@ struct Server {
 
 Server StartServer(const std::string& dir, const std::string& name, const Flags& f, const std::string& model,
                    const std::string& calibration, bool sync_full, const std::string& detector = "",
-                   int detector_threads = 1) {
+                   int detector_threads = 1, int analysis_threads = 2) {
   cs::ServiceOptions o;
   o.port = 0;
   o.store.url = dir + "/" + name + ".db";
@@ -190,6 +194,7 @@ Server StartServer(const std::string& dir, const std::string& name, const Flags&
   o.calibration_path = calibration;
   o.detector_path = detector;
   o.detector_threads = detector_threads;
+  o.analysis_threads = analysis_threads;
   o.http_threads = std::max(8, f.connections + 8);
   auto svc = cs::Service::Create(o);
   if (!svc.ok()) Die(svc.status().ToString());
@@ -214,7 +219,7 @@ LoadResult Wrk(const Flags& f, const std::string& name, int port, const std::str
 
 
 struct ScanLoad {
-  int detector_threads = 1;
+  int detector_threads = 1, analysis_threads = 2;
   std::vector<double> cold_ms;  // open loop, the first kWarmSeconds after the service started
   std::vector<double> ms;       // open loop after those: submit-to-decision of each scan at f.scan_rate
   int errors = 0;
@@ -290,15 +295,17 @@ void OpenLoop(int port, const httplib::Headers& auth, const std::vector<std::str
   for (auto& t : pool) t.join();
 }
 
-// A fresh service with the detector's network on `threads` threads: scans at f.scan_rate for
+// A fresh service with the detector's network on `threads` threads and `workers` analysis
+// workers: scans at f.scan_rate for
 // f.scan_seconds (each submission at its scheduled time), then kClients clients posting back to
 // back for f.scan_seconds.
 ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& f, const std::string& model,
-                  const std::string& calibration, int threads, const std::vector<std::string>& tiffs,
+                  const std::string& calibration, int threads, int workers, const std::vector<std::string>& tiffs,
                   const std::vector<cs::Declaration>& decls) {
   ScanLoad load;
   load.detector_threads = threads;
-  Server s = StartServer(dir, name, f, model, calibration, true, f.detector, threads);
+  load.analysis_threads = workers;
+  Server s = StartServer(dir, name, f, model, calibration, true, f.detector, threads, workers);
   httplib::Client setup("127.0.0.1", s.service->port());
   httplib::Headers auth = {{"Authorization", "Bearer " + s.token}};
   const int cold = static_cast<int>(f.scan_rate * kWarmSeconds);
@@ -442,6 +449,9 @@ int main(int argc, char** argv) {
     else if (a == "--detector-threads") {
       f.detector_threads.clear();
       for (const auto& t : cs::Split(next(), ',')) f.detector_threads.push_back(std::stoi(std::string(t)));
+    } else if (a == "--analysis-threads") {
+      f.analysis_threads.clear();
+      for (const auto& t : cs::Split(next(), ',')) f.analysis_threads.push_back(std::stoi(std::string(t)));
     }
     else if (a == "--quick") f.seconds = 3, f.scan_seconds = 4;
     else if (a == "--keep") f.keep = true;
@@ -451,10 +461,11 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
           "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt]\n"
-          "                     [--detector-threads 1,2] [--quick] [--keep] [--cold-starts N]\n"
-          "                     [--clearsight build/release/clearsight]\n"
+          "                     [--detector-threads 1] [--analysis-threads 0,2] [--quick] [--keep]\n"
+          "                     [--cold-starts N] [--clearsight build/release/clearsight]\n"
           "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
-          "runs once per --detector-threads setting (threads of each scan's network), each on a fresh service.\n"
+          "runs once per --analysis-threads (workers; 0 = on the HTTP thread) and --detector-threads setting\n"
+          "(threads of each scan's network), each on a fresh service.\n"
           "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
           "warm-up (--no-warm-up), and measures the scans of the first 4 s after each start.\n");
       return a == "--help" ? 0 : 2;
@@ -533,9 +544,10 @@ int main(int argc, char** argv) {
   }
   std::vector<int> settings = f.detector.empty() ? std::vector<int>{1} : f.detector_threads;
   std::vector<ScanLoad> scan_loads;
-  for (int threads : settings)
-    scan_loads.push_back(RunScans(dir, "scans" + std::to_string(scan_loads.size()), f, model, calibration, threads,
-                                  tiffs, decls));
+  for (int workers : f.analysis_threads)
+    for (int threads : settings)
+      scan_loads.push_back(RunScans(dir, "scans" + std::to_string(scan_loads.size()), f, model, calibration, threads,
+                                    workers, tiffs, decls));
 
   std::vector<ColdStarts> cold_starts(f.cold_starts > 0 ? 2 : 0);
   if (f.cold_starts > 0) {
@@ -564,20 +576,21 @@ int main(int argc, char** argv) {
     std::fclose(la);
   }
   std::printf("load average at the end: %.2f (other work on the machine inflates latencies)\n\n", load1);
-  std::printf("%-40s %10s %9s %9s %9s %9s %7s %12s\n", "load", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
+  std::printf("%-46s %10s %9s %9s %9s %9s %7s %12s\n", "load", "req/s", "p50 ms", "p90 ms", "p99 ms", "max ms",
               "errors", "server us/req");
   for (const auto& r : results)
-    std::printf("%-40s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld %12.0f\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms,
+    std::printf("%-46s %10.0f %9.2f %9.2f %9.2f %9.1f %7lld %12.0f\n", r.name.c_str(), r.rps, r.p50_ms, r.p90_ms,
                 r.p99_ms, r.max_ms, static_cast<long long>(r.errors), r.server_cpu_us);
   using clearsight::bench::Percentile;
   auto max_of = [](const std::vector<double>& v) { return v.empty() ? 0.0 : *std::max_element(v.begin(), v.end()); };
   auto row = [&](const std::string& name, double rate, const std::vector<double>& ms, const std::string& errors) {
-    std::printf("%-40s %10.1f %9.2f %9.2f %9.2f %9.1f %7s\n", name.c_str(), rate, Percentile(ms, 0.50),
+    std::printf("%-46s %10.1f %9.2f %9.2f %9.2f %9.1f %7s\n", name.c_str(), rate, Percentile(ms, 0.50),
                 Percentile(ms, 0.90), Percentile(ms, 0.99), max_of(ms), errors.c_str());
   };
   bool scan_ok = true;
   for (const ScanLoad& l : scan_loads) {
-    const std::string det = f.detector.empty() ? "" : " +det " + std::to_string(l.detector_threads) + "t";
+    const std::string det = (f.detector.empty() ? "" : " +det " + std::to_string(l.detector_threads) + "t") + ", " +
+                            (l.analysis_threads ? std::to_string(l.analysis_threads) + " wk" : "on http");
     char rate[32];
     std::snprintf(rate, sizeof rate, "%.0f", f.scan_rate);
     row("POST /api/scans " + std::to_string(f.scan_width) + "x" + std::to_string(f.scan_height) + " @ " + rate +
@@ -589,9 +602,12 @@ int main(int argc, char** argv) {
     scan_ok = scan_ok && Percentile(l.ms, 0.99) <= 150 && l.errors == 0;
   }
   if (scan_loads.size() == 2 && scan_loads[0].max_rate > 0)
-    std::printf("\nnetwork on %d vs %d thread(s): open-loop p50 x%.2f, closed-loop scans/s x%.2f\n",
-                scan_loads[1].detector_threads, scan_loads[0].detector_threads,
+    std::printf("\nnetwork on %d vs %d thread(s), analysis workers %d vs %d: open-loop p50 x%.2f, p99 x%.2f, "
+                "closed-loop scans/s x%.2f\n",
+                scan_loads[1].detector_threads, scan_loads[0].detector_threads, scan_loads[1].analysis_threads,
+                scan_loads[0].analysis_threads,
                 Percentile(scan_loads[1].ms, 0.5) / std::max(1e-9, Percentile(scan_loads[0].ms, 0.5)),
+                Percentile(scan_loads[1].ms, 0.99) / std::max(1e-9, Percentile(scan_loads[0].ms, 0.99)),
                 scan_loads[1].max_rate / scan_loads[0].max_rate);
   auto warm_up_name = [](const ColdStarts& c) { return std::string(c.warm_up ? "on" : "off"); };
   auto mean = [](const std::vector<double>& v) {
@@ -632,6 +648,7 @@ int main(int argc, char** argv) {
                           {"max_ms", max_of(l.ms)},
                           {"errors", l.errors}, {"width", f.scan_width}, {"height", f.scan_height},
                           {"detector", !f.detector.empty()}, {"detector_threads", l.detector_threads},
+                          {"analysis_threads", l.analysis_threads},
                           {"clients", kClients}, {"max_scans_per_s", l.max_rate},
                           {"first_seconds", kWarmSeconds}, {"first_p50_ms", Percentile(l.cold_ms, 0.50)},
                           {"first_max_ms", max_of(l.cold_ms)},

@@ -38,7 +38,7 @@ const char kServeUsage[] =
     "  --detector-threads N      threads of each scan's network (1..16); uploads in flight together run\n"
     "                            on their own threads either way\n"
     "  --analysis-threads N      scans analysed at once (1..16, default 2), each on a worker of its own;\n"
-    "                            more uploads in flight wait their turn\n"
+    "                            more uploads in flight wait their turn (0: each on its HTTP thread)\n"
     "  --no-warm-up              skip the startup warm-up (each analysis worker analyses a simulated\n"
     "                            parcel before the port opens, about a second, so that the first scans\n"
     "                            after a restart are not slow)\n"
@@ -98,9 +98,9 @@ int CmdServe(int argc, char** argv, int first) {
   if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) || detector_threads < 1 ||
       detector_threads > 16)
     return Usage("--detector-threads must be 1..16", kServeUsage);
-  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) || analysis_threads < 1 ||
+  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) || analysis_threads < 0 ||
       analysis_threads > 16)
-    return Usage("--analysis-threads must be 1..16", kServeUsage);
+    return Usage("--analysis-threads must be 0..16", kServeUsage);
   if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
     return Usage("--session-hours must be a positive number", kServeUsage);
   auto& cap = o.selection.capacity;

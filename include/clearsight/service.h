@@ -45,7 +45,9 @@ struct ServiceOptions {
   int detector_threads = 1;
   // Uploaded scans are analysed (material analysis, detector, manifest check) on this many worker
   // threads (1..16), at most that many at once however many uploads are in flight; the others
-  // wait their turn. Each analysis uses two threads itself, the network detector_threads.
+  // wait their turn. Each analysis uses two threads itself, the network detector_threads. 0: on
+  // the HTTP thread that took the upload, as many at once as uploads arrive (the service before
+  // the workers; benchmarks compare the two), and no warm-up.
   int analysis_threads = 2;
   // Before serving, each analysis worker decodes and analyses (with the detector, if any) a
   // simulated 1024 x 768 parcel twice, so that the first scans after a restart do not pay for

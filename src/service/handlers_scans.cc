@@ -130,9 +130,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   });
   std::vector<Finding> findings;
   if (analyzer) {
-    // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
-    // always on the same threads (service/worker_pool.h).
-    Status analysed = analysis_pool->Submit([&]() -> Status {
+    auto analyse = [&]() -> Status {
       const auto t0 = std::chrono::steady_clock::now();
       CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
       // The declared goods, when the declaration is already here, tell what the image should show.
@@ -156,8 +154,10 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       row.analysis_json = analysis.ToJson();
       findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
       return Status::Ok();
-    }).get();
-    CS_RETURN_IF_ERROR(analysed);
+    };
+    // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
+    // always on the same threads (service/worker_pool.h); without workers, on this HTTP thread.
+    CS_RETURN_IF_ERROR(analysis_pool ? analysis_pool->Submit(analyse).get() : analyse());
   }
   const std::string findings_json = FindingsToJson(findings);
   CS_RETURN_IF_ERROR(stored.get());

@@ -266,11 +266,11 @@ Status Service::Impl::Init() {
     detector = std::move(*d);
   }
   if (analyzer) {
-    if (options.analysis_threads < 1 || options.analysis_threads > 16)
-      return Status::InvalidArgument("analysis_threads must be 1..16, got " + std::to_string(options.analysis_threads));
-    analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
+    if (options.analysis_threads < 0 || options.analysis_threads > 16)
+      return Status::InvalidArgument("analysis_threads must be 0..16, got " + std::to_string(options.analysis_threads));
+    if (options.analysis_threads > 0) analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
   }
-  if (analyzer && options.warm_up) {
+  if (analysis_pool && options.warm_up) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = WarmUp(); !s.ok()) {
       // Not fatal: real scans are analysed (or refused with their own error) as without it.
