@@ -122,18 +122,18 @@ library layer200 2006 $LAYER200
 library kvp140 2007 $KVP140
 DATA7="$DATA,$W/train_layer120,$W/train_kvp90,$W/train_layer200,$W/train_kvp140"
 CALIB7="$CALIB,$W/calib_layer120.json,$W/calib_kvp90.json,$W/calib_layer200.json,$W/calib_kvp140.json"
-[ -f "$W/detector-stage2g.pt" ] ||
-  "$CS" xray train --data "$DATA7" --calibration "$CALIB7" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
-    --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
-    --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
-    --out "$W/detector-stage2g.pt" --seed "$SEED" --threads 2 | tee "$W/train-stage2g-report.txt"
-INIT3="$W/detector-stage2g.pt"
-for s in $SOUP; do
-  [ -f "$W/detector-stage2g-seed$s.pt" ] ||
+# stage2g NAME SEED: WORKDIR/detector-NAME.pt and its report (kept if it exists).
+stage2g() {
+  [ -f "$W/detector-$1.pt" ] ||
     "$CS" xray train --data "$DATA7" --calibration "$CALIB7" --init "$W/detector-stage2d.pt" --epochs 16 --lr 0.001 \
       --tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.5 \
       --threats ",$W/threats_layer160,$W/threats_kvp120,$W/threats_layer120,$W/threats_kvp90,$W/threats_layer200,$W/threats_kvp140" \
-      --out "$W/detector-stage2g-seed$s.pt" --seed "$s" --threads 2 | tee "$W/train-stage2g-seed$s-report.txt"
+      --out "$W/detector-$1.pt" --seed "$2" --threads 2 | tee "$W/train-$1-report.txt"
+}
+stage2g stage2g "$SEED"
+INIT3="$W/detector-stage2g.pt"
+for s in $SOUP; do
+  stage2g "stage2g-seed$s" "$s"
   INIT3="$INIT3,$W/detector-stage2g-seed$s.pt"
 done
 # Stage 3: the stage-2g network unchanged (--epochs 0); the verifier, the operating points and the
