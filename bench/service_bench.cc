@@ -12,7 +12,7 @@
 //   5. POST /api/scans, 4 clients            back to back: the scans a node decides per second
 //   6. with --cold-starts N: restarts         `clearsight serve` started afresh, without and with its
 //                                            startup warm-up: the scans of the first 4 s after each
-// 4 and 5 run once per analysis worker setting (--analysis-threads 0,2; 0 = on the HTTP thread
+// 4 and 5 run once per analysis worker setting (--analysis-threads 0,4; 0 = on the HTTP thread
 // that took the upload) and, with --detector (which adds the threat detector and manifest check),
 // per network thread setting (--detector-threads 1), each on a fresh service: side by side.
 // The service runs in this process on the same 2 cores as wrk, as a deployment on one machine would.
@@ -65,7 +65,7 @@ struct Flags {
   std::vector<int> detector_threads = {1};  // network thread settings compared on the scan load
   // Analysis worker settings compared on the scan load (0: on the HTTP thread, the service before
   // the workers).
-  std::vector<int> analysis_threads = {0, 2};
+  std::vector<int> analysis_threads = {0, 4};
   bool keep = false;
   int cold_starts = 0;   // fresh `clearsight serve` processes per warm-up setting
   std::string clearsight;  // that binary ("" = the one beside this bench)
@@ -346,8 +346,7 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
 }
 
 // --cold-starts N: what a restart costs the first scans. `clearsight serve` (the binary beside this
-// one) is started afresh 2N times, alternately with --no-warm-up and with its warm-up (the
-// default); each time the declarations, then scans at f.scan_rate for kWarmSeconds from the
+// one) is started afresh 2N times, alternately without and with its startup warm-up (--warm-up); each time the declarations, then scans at f.scan_rate for kWarmSeconds from the
 // moment its port is open. Separate processes: within one only the first service starts cold.
 struct ColdStarts {
   bool warm_up = false;
@@ -377,7 +376,7 @@ void RunColdStart(const std::string& exe, const std::string& dir, const std::str
   const std::string port_file = dir + "/" + name + ".port", log = dir + "/" + name + ".log";
   std::vector<std::string> args = {exe, "serve", "--db", dir + "/" + name + ".db", "--port", "0", "--port-file",
                                    port_file, "--calibration", calibration, "--model", model};
-  if (!out->warm_up) args.push_back("--no-warm-up");
+  if (out->warm_up) args.push_back("--warm-up");
   if (!f.detector.empty()) args.insert(args.end(), {"--detector", f.detector});
   const double t0 = clearsight::bench::Now();
   const pid_t pid = ::fork();
@@ -461,13 +460,13 @@ int main(int argc, char** argv) {
       std::printf(
           "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
           "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt]\n"
-          "                     [--detector-threads 1] [--analysis-threads 0,2] [--quick] [--keep]\n"
+          "                     [--detector-threads 1] [--analysis-threads 0,4] [--quick] [--keep]\n"
           "                     [--cold-starts N] [--clearsight build/release/clearsight]\n"
           "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
           "runs once per --analysis-threads (workers; 0 = on the HTTP thread) and --detector-threads setting\n"
           "(threads of each scan's network), each on a fresh service.\n"
           "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
-          "warm-up (--no-warm-up), and measures the scans of the first 4 s after each start.\n");
+          "warm-up (--warm-up), and measures the scans of the first 4 s after each start.\n");
       return a == "--help" ? 0 : 2;
     }
   }

@@ -21,7 +21,7 @@ const char kServeUsage[] =
     "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host 127.0.0.1]\n"
     "                        [--model DIR] [--rules FILE] [--valuation-history FILE] [--calibration FILE]\n"
     "                        [--detector model.pt] [--detector-threads 1] [--web DIR] [--images DIR]\n"
-    "                        [--threads 32] [--analysis-threads 2] [--no-warm-up]\n"
+    "                        [--threads 32] [--analysis-threads 4] [--warm-up]\n"
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file FILE]\n"
     "                        [--log-requests]\n\n"
@@ -37,11 +37,10 @@ const char kServeUsage[] =
     "                            detections and the manifest check on each scan (needs --calibration)\n"
     "  --detector-threads N      threads of each scan's network (1..16); uploads in flight together run\n"
     "                            on their own threads either way\n"
-    "  --analysis-threads N      scans analysed at once (1..16, default 2), each on a worker of its own;\n"
+    "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of its own;\n"
     "                            more uploads in flight wait their turn (0: each on its HTTP thread)\n"
-    "  --no-warm-up              skip the startup warm-up (each analysis worker analyses a simulated\n"
-    "                            parcel before the port opens, about a second, so that the first scans\n"
-    "                            after a restart are not slow)\n"
+    "  --warm-up                 before the port opens, each analysis worker analyses a simulated parcel\n"
+    "                            (half a second), so that the first scans after a restart are not slow\n"
     "  --web DIR       static files of the workstation (default <repo>/web)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
@@ -81,10 +80,10 @@ Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
 }  // namespace
 
 int CmdServe(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "log-requests", "no-warm-up"});
+  Args args(argc, argv, first, {"help", "log-requests", "warm-up"});
   if (int rc = CheckArgs(args,
                          {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "detector",
-                          "detector-threads", "analysis-threads", "no-warm-up", "web", "images", "threads", "session-hours", "red-share", "red-count",
+                          "detector-threads", "analysis-threads", "warm-up", "web", "images", "threads", "session-hours", "red-share", "red-count",
                           "yellow-share", "control-share", "seed", "sync", "port-file", "log-requests", "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
@@ -131,7 +130,7 @@ int CmdServe(int argc, char** argv, int first) {
   o.detector_path = args.Get("detector");
   o.detector_threads = static_cast<int>(detector_threads);
   o.analysis_threads = static_cast<int>(analysis_threads);
-  o.warm_up = !args.Has("no-warm-up");
+  o.warm_up = args.Has("warm-up");
   if (!o.detector_path.empty() && o.calibration_path.empty())
     return Usage("--detector needs --calibration (the detector reads calibrated material channels)", kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();

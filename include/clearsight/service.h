@@ -44,15 +44,19 @@ struct ServiceOptions {
   // once one thread decided as many or up to a quarter more scans a second: one, for the peaks.
   int detector_threads = 1;
   // Uploaded scans are analysed (material analysis, detector, manifest check) on this many worker
-  // threads (1..16), at most that many at once however many uploads are in flight; the others
+  // threads (0..16), at most that many at once however many uploads are in flight; the others
   // wait their turn. Each analysis uses two threads itself, the network detector_threads. 0: on
   // the HTTP thread that took the upload, as many at once as uploads arrive (the service before
-  // the workers; benchmarks compare the two), and no warm-up.
-  int analysis_threads = 2;
+  // the workers), and no warm-up. On 2 cores (bench/service_bench, two runs, 2026-11-27) four
+  // workers against none: at 10 scans/s p99 48-53 ms against 78-86, four clients back to back as
+  // many scans a second (x0.99, x1.12); two workers lost up to 14 % of those at peaks.
+  int analysis_threads = 4;
   // Before serving, each analysis worker decodes and analyses (with the detector, if any) a
   // simulated 1024 x 768 parcel twice, so that the first scans after a restart do not pay for
   // growing the workers' heaps (bench/service_bench --cold-starts measures it). About a second at
-  // startup; only with calibration_path. Off by default in the library; `clearsight serve` warms.
+  // startup; only with calibration_path and analysis workers. Off by default (`clearsight serve
+  // --warm-up`): in the benchmark it halved the p99 of a restart's first seconds of scans but did
+  // not move their median (docs/api.md, --warm-up).
   bool warm_up = false;
   std::string web_dir;              // static files of the workstation; "" = none
   FusionOptions fusion;

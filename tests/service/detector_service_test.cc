@@ -116,8 +116,8 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size()) << stats.raw;
   const Reply health = analyst.Get("/api/health");
   EXPECT_EQ(health.body["detector"], true);
-  // The startup warm-up ran the upload path on both analysis workers before the port opened.
-  EXPECT_EQ(health.body["warm_up"]["workers"], 2) << health.raw;
+  // The startup warm-up ran the upload path on every analysis worker before the port opened.
+  EXPECT_EQ(health.body["warm_up"]["workers"], 4) << health.raw;
   EXPECT_EQ(health.body["warm_up"]["ok"], true) << health.raw;
   EXPECT_GT(health.body["warm_up"]["ms"].get<double>(), 0) << health.raw;
   std::printf("%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon detection\n",
