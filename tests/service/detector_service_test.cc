@@ -148,23 +148,19 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadC
   ASSERT_FALSE(missing.ok());
   EXPECT_NE(missing.status().message().find("missing.pt"), std::string::npos) << missing.status().message();
   o.detector_path = kModel;
-  for (int threads : {0, 17}) {
-    o.detector_threads = threads;
+  // A thread count out of range: refused, naming the option and the value.
+  auto refused = [&](int* field, int value, const std::string& message) {
+    const int kept = *field;
+    *field = value;
     auto bad = Service::Create(o);
-    ASSERT_FALSE(bad.ok()) << threads;
-    EXPECT_NE(bad.status().message().find("detector_threads must be 1..16, got " + std::to_string(threads)),
-              std::string::npos)
+    *field = kept;
+    ASSERT_FALSE(bad.ok()) << message << value;
+    EXPECT_NE(bad.status().message().find(message + std::to_string(value)), std::string::npos)
         << bad.status().message();
-  }
+  };
+  for (int threads : {0, 17}) refused(&o.detector_threads, threads, "detector_threads must be 1..16, got ");
+  for (int threads : {-1, 17}) refused(&o.analysis_threads, threads, "analysis_threads must be 0..16, got ");
   o.detector_threads = 2;
-  for (int threads : {-1, 17}) {
-    o.analysis_threads = threads;
-    auto bad = Service::Create(o);
-    ASSERT_FALSE(bad.ok()) << threads;
-    EXPECT_NE(bad.status().message().find("analysis_threads must be 0..16, got " + std::to_string(threads)),
-              std::string::npos)
-        << bad.status().message();
-  }
   o.analysis_threads = 3;
   o.store.url = dir / "cs2.db";
   auto two = Service::Create(o);
