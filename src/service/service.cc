@@ -269,6 +269,8 @@ Status Service::Impl::Init() {
     if (options.analysis_threads < 0 || options.analysis_threads > 16)
       return Status::InvalidArgument("analysis_threads must be 0..16, got " + std::to_string(options.analysis_threads));
     if (options.analysis_threads > 0) analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
+    if (options.warm_up && !analysis_pool)
+      return Status::InvalidArgument("warm_up runs on the analysis workers: it needs analysis_threads >= 1");
   }
   if (analysis_pool && options.warm_up) {
     const auto t0 = std::chrono::steady_clock::now();

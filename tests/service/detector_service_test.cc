@@ -161,6 +161,13 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadC
   for (int threads : {0, 17}) refused(&o.detector_threads, threads, "detector_threads must be 1..16, got ");
   for (int threads : {-1, 17}) refused(&o.analysis_threads, threads, "analysis_threads must be 0..16, got ");
   o.detector_threads = 2;
+  o.analysis_threads = 0;  // on the HTTP threads: there is no worker to warm
+  o.warm_up = true;
+  auto cold = Service::Create(o);
+  ASSERT_FALSE(cold.ok());
+  EXPECT_NE(cold.status().message().find("warm_up runs on the analysis workers"), std::string::npos)
+      << cold.status().message();
+  o.warm_up = false;
   o.analysis_threads = 3;
   o.store.url = dir / "cs2.db";
   auto two = Service::Create(o);
