@@ -40,7 +40,7 @@ const char kServeUsage[] =
     "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of its own;\n"
     "                            more uploads in flight wait their turn (0: each on its HTTP thread)\n"
     "  --warm-up                 before the port opens, each analysis worker analyses a simulated parcel\n"
-    "                            (half a second), so that the first scans after a restart are not slow\n"
+    "                            (under a second), so that the first scans after a restart are not slow\n"
     "  --web DIR       static files of the workstation (default <repo>/web)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
