@@ -324,11 +324,12 @@ Status Service::Impl::Init() {
   return Status::Ok();
 }
 
-// A fresh process's first scans were slow (service_bench: p50 100-330 ms for the first seconds
-// against 35-45 ms after): every analysis worker's heap (its glibc malloc arena) grows page by
-// page, each new page a fault and a page the kernel zeroes. Here each worker runs the upload path
-// (decode, analysis, detector, JSON) on one simulated parcel twice before the port opens; the
-// memory it frees stays in its heap (common/allocator.h) for the scans that follow.
+// A fresh process's first scans are slower: every analysis worker's heap (its glibc malloc arena)
+// grows page by page, each new page a fault and a page the kernel zeroes (service_bench
+// --cold-starts: p99 of the first 4 s 423-516 ms against 53-59 ms in the next 4, same median). Here each
+// worker runs the upload path (decode, analysis, detector, JSON) on one simulated parcel twice
+// before the port opens; the memory it frees stays in its heap (common/allocator.h) for the scans
+// that follow (p99 162-208 ms then).
 Status Service::Impl::WarmUp() {
   SimulateOptions so;
   so.seed = 20261127;
