@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <thread>
 
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
