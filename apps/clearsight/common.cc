@@ -18,9 +18,11 @@ int Usage(const std::string& message, const std::string& usage) {
 
 int CheckArgs(const Args& args, const std::set<std::string>& known, const std::string& usage) {
   if (args.Has("help")) return Usage("", usage) == 0 ? -1 : 2;
-  if (!args.error().empty()) return Usage(args.error(), usage);
+  // Unknown names first: a misspelt flag at the end of the line has no value after it, and
+  // "unknown flag" is what the user needs to hear, not "needs a value".
   auto unknown = args.Unknown(known);
   if (!unknown.empty()) return Usage("unknown flag --" + unknown[0], usage);
+  if (!args.error().empty()) return Usage(args.error(), usage);
   return 0;
 }
 

@@ -100,6 +100,15 @@ TEST_F(XrayCli, UsageErrorsExitWith2) {
   EXPECT_EQ(RunCli("xray analyze --calibration x --in y --out z --bogus 1", dir_ / "u3.log"), 2);
   EXPECT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "nothing").string() + " --out x.json", dir_ / "u4.log"), 1);
   EXPECT_EQ(RunCli("xray simulate --help", dir_ / "u5.log"), 0);
+  // The message names what is wrong: an unknown flag also when it ends the line (and so has no
+  // value after it), a known flag without its value as such.
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3.log").find("unknown flag --bogus"), std::string::npos);
+  EXPECT_EQ(RunCli("xray analyze --calibration x --in y --no-such-flag", dir_ / "u6.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u6.log").find("unknown flag --no-such-flag"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u6.log");
+  EXPECT_EQ(RunCli("xray analyze --calibration x --in y --out", dir_ / "u7.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u7.log").find("flag --out needs a value"), std::string::npos)
+      << testing::ReadBytes(dir_ / "u7.log");
 }
 
 }  // namespace
