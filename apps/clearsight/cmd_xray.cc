@@ -500,6 +500,9 @@ int Train(int argc, char** argv, int first) {
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
+      "  --verifier-bag         keep the verifier's five fold models (whose out-of-fold probabilities\n"
+      "                         chose the operating points) and score by their mean, instead of trees\n"
+      "                         refitted on every region\n"
       "  --verifier-tip-rate R  more positives for the verifier: R threat-image-projected copies of each\n"
       "                         clean validation scan of the first scanner (the first --data DIR and\n"
       "                         validation DIRs with the same calibration file); only their regions\n"
@@ -510,13 +513,13 @@ int Train(int argc, char** argv, int first) {
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
       "                         for the verifier to judge)\n";
-  Args args(argc, argv, first, {"help", "verifier"});
+  Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "help"},
+                                "norm-batches", "verifier-bag", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -596,6 +599,8 @@ int Train(int argc, char** argv, int first) {
   if (int rc = classes("verifier-tip-class", &o.verifier_tip_classes)) return rc;
   if (o.verifier_tip_rate != 0 && !args.Has("verifier"))
     return Usage("--verifier-tip-rate needs --verifier", usage);
+  if (args.Has("verifier-bag") && !args.Has("verifier")) return Usage("--verifier-bag needs --verifier", usage);
+  o.verifier_bag = args.Has("verifier-bag");
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = static_cast<int>(epochs);
   o.batch = static_cast<int>(batch);

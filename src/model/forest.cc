@@ -9,6 +9,20 @@
 
 namespace clearsight::model {
 
+Result<std::string> Forest::SlimJson(std::string_view xgboost_json, const std::string& what) {
+  nlohmann::json j = nlohmann::json::parse(xgboost_json, nullptr, false);
+  if (j.is_discarded()) return Status::Internal(what + ": XGBoost wrote JSON that does not parse");
+  try {
+    for (auto& t : j.at("learner").at("gradient_booster").at("model").at("trees"))
+      for (const char* k : {"loss_changes", "base_weights", "parents", "categories", "categories_nodes",
+                            "categories_segments", "categories_sizes", "split_type"})
+        t.erase(k);
+  } catch (const std::exception& e) {
+    return Status::Internal(what + ": unexpected XGBoost JSON: " + e.what());
+  }
+  return j.dump();
+}
+
 Result<Forest> Forest::FromXgboostJson(std::string_view json) {
   nlohmann::json j = nlohmann::json::parse(json, nullptr, false);
   if (j.is_discarded()) return Status::DataLoss("model JSON is not valid JSON");

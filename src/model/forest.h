@@ -20,6 +20,10 @@ class Forest {
  public:
   // Parses XGBoost's JSON model (binary:logistic, gbtree).
   static Result<Forest> FromXgboostJson(std::string_view json);
+  // XGBoost's JSON model less the per-node arrays this evaluator never reads (gains, weights,
+  // parents, categorical splits): a third of the bytes a model file carries. `what` names the
+  // model in errors.
+  static Result<std::string> SlimJson(std::string_view xgboost_json, const std::string& what);
 
   int num_features() const { return num_features_; }
   int num_trees() const { return static_cast<int>(trees_.size()); }

@@ -364,6 +364,11 @@ TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
                    (dir_ / "vt3.pt").string() + " --init " + kModel + " --epochs 0 --verifier-tip-rate 1",
                    dir_ / "vt3.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "vt3.log").find("--verifier-tip-rate needs --verifier"), std::string::npos);
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt3.pt").string() + " --init " + kModel + " --epochs 0 --verifier-bag",
+                   dir_ / "vt3b.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt3b.log").find("--verifier-bag needs --verifier"), std::string::npos)
+      << testing::ReadBytes(dir_ / "vt3b.log");
   EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
                    (dir_ / "vt4.pt").string() + " --verifier-tip-class pistols", dir_ / "vt4.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "vt4.log").find("\"pistols\" is not a threat class"), std::string::npos)

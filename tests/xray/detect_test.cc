@@ -416,7 +416,7 @@ TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
 
   auto forest = model::Forest::FromXgboostJson(fit->booster_json);
   ASSERT_TRUE(forest.ok()) << forest.status().message();
-  xray::RegionVerifier verifier{std::move(*forest), std::vector<double>(ThreatClasses().size(), 0.5)};
+  xray::RegionVerifier verifier{{std::move(*forest)}, std::vector<double>(ThreatClasses().size(), 0.5)};
   // The same network output over a block that stands out, and over one that does not: the network
   // alone scores both alike, the verifier only the first.
   const int oh = kGridH, ow = kGridW;
@@ -439,6 +439,39 @@ TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
   EXPECT_GT(knife_score(a), 0.5);
   EXPECT_LT(knife_score(b), 0.5);
   EXPECT_GE(knife_score(b), 0.0) << "still reported below the operating point";
+
+  // A bag of the fold models: the same out-of-fold probabilities (the same fits), no refitted
+  // trees, and a region scored by the mean of the five models' probabilities.
+  auto bagged = xray::FitRegionVerifier(x, labels, fold, 5, 1, 1, /*bag=*/true);
+  ASSERT_TRUE(bagged.ok()) << bagged.status().message();
+  EXPECT_TRUE(bagged->booster_json.empty());
+  ASSERT_EQ(bagged->fold_booster_json.size(), 5u);
+  EXPECT_EQ(bagged->out_of_fold, fit->out_of_fold);
+  xray::RegionVerifier bag;
+  for (const auto& js : bagged->fold_booster_json) {
+    auto f = model::Forest::FromXgboostJson(js);
+    ASSERT_TRUE(f.ok()) << f.status().message();
+    bag.forests.push_back(std::move(*f));
+  }
+  std::vector<xray::Candidate> rows(40);
+  for (size_t i = 0; i < rows.size(); ++i)
+    std::copy_n(x.begin() + static_cast<std::ptrdiff_t>(i * xray::kRegionFeatures), xray::kRegionFeatures,
+                rows[i].features.begin());
+  std::vector<float> mean_p;
+  bag.Predict(rows, &mean_p);
+  ASSERT_EQ(mean_p.size(), rows.size());
+  int bag_right = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    double sum = 0;
+    for (const auto& f : bag.forests) {
+      float p = 0;
+      f.PredictProbability(rows[i].features.data(), 1, xray::kRegionFeatures, &p);
+      sum += p;
+    }
+    EXPECT_NEAR(mean_p[i], sum / 5, 1e-6) << i;
+    bag_right += (mean_p[i] > 0.5f) == (labels[i] > 0.5f);
+  }
+  EXPECT_GE(bag_right, 38);  // rows the fold models mostly trained on
 
   // Too few true (or false) regions: a clear refusal.
   auto few = xray::FitRegionVerifier(std::vector<float>(20 * xray::kRegionFeatures, 0.f), std::vector<float>(20, 0.f),

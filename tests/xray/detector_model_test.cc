@@ -13,6 +13,7 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
+#include "xray/detect/net.h"
 
 namespace clearsight {
 namespace {
@@ -144,6 +145,46 @@ TEST_F(CommittedModel, SameResultOnOneThreadAndWithoutChannelsItRefuses) {
   bare.channels = ScanChannels{};
   DetectionResult r;
   EXPECT_EQ(detector_->Detect(bare, &r).code(), StatusCode::kFailedPrecondition);
+}
+
+TEST_F(CommittedModel, AVerifierBagScoresByTheMeanOfItsModelsAndAnEmptyBagIsRefused) {
+  // The committed model's verifier twice as a bag of fold models ("fold_boosters", `xray train
+  // --verifier-bag`): the mean of two equal probabilities is that probability, so the detections
+  // are the committed model's.
+  std::string meta;
+  auto net = xray::Net::Load(kModel, &meta);
+  ASSERT_TRUE(net.ok()) << net.status().message();
+  auto m = nlohmann::json::parse(meta);
+  ASSERT_TRUE(m["verifier"].contains("booster"));
+  nlohmann::json bag = m;
+  bag["verifier"]["fold_boosters"] = nlohmann::json::array({m["verifier"]["booster"], m["verifier"]["booster"]});
+  bag["verifier"].erase("booster");
+  const std::string path = ::testing::TempDir() + "cs_verifier_bag.pt";
+  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
+  auto d = Detector::Load(path);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_TRUE((*d)->has_verifier());
+  size_t compared = 0;
+  for (size_t i = 0; i < 12; ++i) {
+    const Case& c = (*cases_)[i];
+    DetectionResult r;
+    ASSERT_TRUE((*d)->Detect(c.analysis, &r).ok());
+    ASSERT_EQ(r.detections.size(), c.detection.detections.size()) << i;
+    for (size_t k = 0; k < r.detections.size(); ++k, ++compared) {
+      EXPECT_EQ(r.detections[k].threat_class, c.detection.detections[k].threat_class);
+      EXPECT_NEAR(r.detections[k].score, c.detection.detections[k].score, 1e-6);
+    }
+  }
+  EXPECT_GT(compared, 0u);
+  // An empty bag is refused, naming the file and the field.
+  bag["verifier"]["fold_boosters"] = nlohmann::json::array();
+  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
+  auto bad = Detector::Load(path);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find("fold_boosters"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find(path), std::string::npos) << bad.status().message();
+  std::remove(path.c_str());
 }
 
 TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {

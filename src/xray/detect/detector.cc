@@ -205,12 +205,20 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
           std::vector<std::string>(std::begin(xray::kRegionFeatureNames), std::end(xray::kRegionFeatureNames)))
         return Status::DataLoss(path +
                                 ": the model's verifier expects other region features than this build computes");
-      auto forest = model::Forest::FromXgboostJson(v.at("booster").dump());
-      if (!forest.ok()) return forest.status().WithContext(path + ": verifier: ");
-      if (forest->num_features() != xray::kRegionFeatures)
-        return Status::DataLoss(path + ": verifier trees have " + std::to_string(forest->num_features()) +
-                                " features, expected " + std::to_string(xray::kRegionFeatures));
-      xray::RegionVerifier rv{std::move(*forest), {}};
+      // One booster, or a bag of fold models ("fold_boosters", scored by their mean probability).
+      xray::RegionVerifier rv;
+      const bool bag = v.contains("fold_boosters");
+      const json& boosters = bag ? v.at("fold_boosters") : v.at("booster");
+      if (bag && (!boosters.is_array() || boosters.empty()))
+        return Status::DataLoss(path + ": verifier fold_boosters is not a list of models");
+      for (size_t b = 0; b < (bag ? boosters.size() : 1); ++b) {
+        auto forest = model::Forest::FromXgboostJson((bag ? boosters[b] : boosters).dump());
+        if (!forest.ok()) return forest.status().WithContext(path + ": verifier: ");
+        if (forest->num_features() != xray::kRegionFeatures)
+          return Status::DataLoss(path + ": verifier trees have " + std::to_string(forest->num_features()) +
+                                  " features, expected " + std::to_string(xray::kRegionFeatures));
+        rv.forests.push_back(std::move(*forest));
+      }
       for (const auto& c : im.meta.threat_classes) {
         const double p = v.at("class_operating_probability").at(c).get<double>();
         if (!(p > 0 && p < 1))

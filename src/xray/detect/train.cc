@@ -770,7 +770,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       }
     }
     verifier_tip_regions = static_cast<int64_t>(labels.size() - real_rows);
-    auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads);
+    auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads, o.verifier_bag);
     if (!fitted.ok()) {
       verifier_note = "verifier not fitted: " + fitted.status().message() + "\n";
     } else {
@@ -797,8 +797,14 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                        {"validation_regions", static_cast<int64_t>(labels.size()) - verifier_tip_regions},
                        {"tip_scans", static_cast<int64_t>(verifier_tip_idx.size())},
                        {"tip_regions", verifier_tip_regions},
-                       {"folds", kFolds},
-                       {"booster", json::parse(fit.booster_json)}};
+                       {"folds", kFolds}};
+      if (o.verifier_bag) {
+        json bag = json::array();
+        for (const auto& b : fit.fold_booster_json) bag.push_back(json::parse(b));
+        verifier_json["fold_boosters"] = std::move(bag);  // scored by the mean of their probabilities
+      } else {
+        verifier_json["booster"] = json::parse(fit.booster_json);
+      }
     }
   }
 

@@ -166,22 +166,6 @@ std::vector<int> ChapterGroups(const std::vector<std::string>& chapters, bool by
 
 std::vector<float> AsFloats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
 
-// XGBoost's JSON model less the per-node arrays the flattened evaluator never reads (gains,
-// weights, parents, categorical splits): a third of the bytes the model file carries.
-Result<std::string> SlimTreesJson(const std::string& xgboost_json) {
-  json j = json::parse(xgboost_json, nullptr, false);
-  if (j.is_discarded()) return Status::Internal("manifest trees: XGBoost wrote JSON that does not parse");
-  try {
-    for (auto& t : j.at("learner").at("gradient_booster").at("model").at("trees"))
-      for (const char* k : {"loss_changes", "base_weights", "parents", "categories", "categories_nodes",
-                            "categories_segments", "categories_sizes", "split_type"})
-        t.erase(k);
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("manifest trees: unexpected XGBoost JSON: ") + e.what());
-  }
-  return j.dump();
-}
-
 }  // namespace
 
 struct ManifestModel::Trees {
@@ -321,7 +305,7 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   auto trees = std::make_shared<Trees>();
   for (const auto& b : boosters) {
     CS_ASSIGN_OR_RETURN(std::string full, b.ToJson());
-    CS_ASSIGN_OR_RETURN(std::string js, SlimTreesJson(full));
+    CS_ASSIGN_OR_RETURN(std::string js, model::Forest::SlimJson(full, "manifest trees"));
     CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(js));
     trees->forests.push_back(std::move(forest));
     trees->json.push_back(std::move(js));
