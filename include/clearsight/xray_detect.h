@@ -164,7 +164,8 @@ struct DetectorTrainOptions {
   // Keep the verifier's five fold models and score a region by the mean of their probabilities
   // (instead of trees refitted on every region): the models whose out-of-fold probabilities chose
   // the operating points, so that the points mean at deployment what they meant on validation,
-  // and the variance of one boosted fit averages out. Five times the trees (about 1 ms a scan).
+  // and the variance of one boosted fit averages out. Five times the trees (one forest costs
+  // 0.1-0.2 ms a scan; the bag was not benchmarked).
   bool verifier_bag = false;
   // Extra positives for the verifier: this many threat-image-projected copies (expected) of each
   // clean validation scan of the threat library's scanner (the first source and the sources marked
