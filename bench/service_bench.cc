@@ -346,8 +346,9 @@ ScanLoad RunScans(const std::string& dir, const std::string& name, const Flags& 
 }
 
 // --cold-starts N: what a restart costs the first scans. `clearsight serve` (the binary beside this
-// one) is started afresh 2N times, alternately without and with its startup warm-up (--warm-up); each time the declarations, then scans at f.scan_rate for kWarmSeconds from the
-// moment its port is open. Separate processes: within one only the first service starts cold.
+// one) is started afresh 2N times, alternately without and with its startup warm-up (--warm-up);
+// each time the declarations, then scans at f.scan_rate for kWarmSeconds from the moment its port
+// is open. Separate processes: within one only the first service starts cold.
 struct ColdStarts {
   bool warm_up = false;
   std::vector<double> ms;         // every scan of every start
