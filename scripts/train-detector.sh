@@ -6,9 +6,10 @@
 # Needs a release build (scripts/build.sh). On 2 cores: the training and validation sets 35-80 min
 # of simulation (15 GB of compressed scans; 3-5 scans/s); training (defaults 50 + 24 epochs on seven
 # scanners with projected copies from the start, then the verifier) 90 min with THREADS=1 (the
-# committed model's; measured with a second seed running beside it on the other core), about
-# 32 min with THREADS=2 on an idle machine (estimated from a measured 2-epoch run: loading 3.1 min,
-# 0.3 min an epoch); held-out sets 20-30 min of simulation and 7 min of evaluation. The model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
+# committed model's; measured with a second seed running beside it on the other core), 32.7 min
+# with THREADS=2 on an idle machine (measured, seed 3: 18.8 + 10.5 + 3.4 min); held-out sets
+# 20-30 min of simulation and 7 min of evaluation. The model goes to WORKDIR/detector.pt; copy it
+# to models/ to commit it.
 #
 # SEED=N (default 2, the committed model's) trains every stage with another seed on the same data;
 # THREADS=N (default 1, the committed model's) LibTorch's threads. Training is repeatable on one
