@@ -9,8 +9,7 @@
 # committed model's; measured with a second seed running beside it on the other core), 32.7 min
 # with THREADS=2 on an idle machine (measured, seed 3: 18.8 + 10.5 + 3.4 min); held-out sets
 # 25-35 min of simulation (with 2,400 clean parcels for h4-h6, 5 min) and 8 min of evaluation. The
-# model goes to WORKDIR/detector.pt; copy it
-# to models/ to commit it.
+# model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 #
 # SEED=N (default 2, the committed model's) trains every stage with another seed on the same data;
 # THREADS=N (default 1, the committed model's) LibTorch's threads. Training is repeatable on one
