@@ -164,18 +164,22 @@ done
 # dual-layer detector at 180 kV with half the dose, one at 220 kV with 0.3 of the dose, and a
 # dual-kVp tube at 60/110 kV, each with a goods mix of its own.
 H3="$W/heldout3"
-[ -f "$H3/h4_kvp70/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7014 --kvp-low 70 --kvp-high 130 \
-  --dose 0.6 $COMMON --goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1 \
-  --out "$H3/h4_kvp70"
-[ -d "$H3/h4_wedges" ] || "$CS" xray wedges --kvp-low 70 --kvp-high 130 --dose 0.6 --out "$H3/h4_wedges"
-[ -f "$H3/h5_layer180/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7015 --scanner dual-layer \
-  --kvp-high 180 --dose 0.5 $COMMON \
-  --goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1 --out "$H3/h5_layer180"
-[ -d "$H3/h5_wedges" ] || "$CS" xray wedges --scanner dual-layer --kvp-high 180 --dose 0.5 --out "$H3/h5_wedges"
-[ -f "$H3/h6_layer220/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7016 --scanner dual-layer \
-  --kvp-high 220 --dose 0.3 $COMMON \
-  --goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1 --out "$H3/h6_layer220"
-[ -d "$H3/h6_wedges" ] || "$CS" xray wedges --scanner dual-layer --kvp-high 220 --dose 0.3 --out "$H3/h6_wedges"
+# h4-h6's scanners and goods mixes, shared with their clean-only sets at the end.
+H4="--kvp-low 70 --kvp-high 130 --dose 0.6"
+H4_MIX="--goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1"
+H5="--scanner dual-layer --kvp-high 180 --dose 0.5"
+H5_MIX="--goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1"
+H6="--scanner dual-layer --kvp-high 220 --dose 0.3"
+H6_MIX="--goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1"
+[ -f "$H3/h4_kvp70/declarations.csv" ] ||
+  "$CS" xray simulate --count 600 --seed 7014 $H4 $COMMON $H4_MIX --out "$H3/h4_kvp70"
+[ -d "$H3/h4_wedges" ] || "$CS" xray wedges $H4 --out "$H3/h4_wedges"
+[ -f "$H3/h5_layer180/declarations.csv" ] ||
+  "$CS" xray simulate --count 600 --seed 7015 $H5 $COMMON $H5_MIX --out "$H3/h5_layer180"
+[ -d "$H3/h5_wedges" ] || "$CS" xray wedges $H5 --out "$H3/h5_wedges"
+[ -f "$H3/h6_layer220/declarations.csv" ] ||
+  "$CS" xray simulate --count 600 --seed 7016 $H6 $COMMON $H6_MIX --out "$H3/h6_layer220"
+[ -d "$H3/h6_wedges" ] || "$CS" xray wedges $H6 --out "$H3/h6_wedges"
 [ -f "$H3/h7_kvp60/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7017 --kvp-low 60 --kvp-high 110 $COMMON \
   --goods-mix ceramics=3,food=2,electronics=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,tools=1 --out "$H3/h7_kvp60"
 [ -d "$H3/h7_wedges" ] || "$CS" xray wedges --kvp-low 60 --kvp-high 110 --out "$H3/h7_wedges"
@@ -192,15 +196,13 @@ done
 # calibrations): the clean alarm rate on ~300 clean parcels a site has an interval of about
 # 1.3-5 %; pooled with these it narrows to about 1.2-2.9 %.
 HC="$W/heldout-clean"
-[ -f "$HC/h4_kvp70/declarations.csv" ] || "$CS" xray simulate --count 800 --seed 7024 --kvp-low 70 --kvp-high 130 \
-  --dose 0.6 --threat-rate 0 --compress \
-  --goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1 --out "$HC/h4_kvp70"
-[ -f "$HC/h5_layer180/declarations.csv" ] || "$CS" xray simulate --count 800 --seed 7025 --scanner dual-layer \
-  --kvp-high 180 --dose 0.5 --threat-rate 0 --compress \
-  --goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1 --out "$HC/h5_layer180"
-[ -f "$HC/h6_layer220/declarations.csv" ] || "$CS" xray simulate --count 800 --seed 7026 --scanner dual-layer \
-  --kvp-high 220 --dose 0.3 --threat-rate 0 --compress \
-  --goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1 --out "$HC/h6_layer220"
+CLEAN="--threat-rate 0 --compress"
+[ -f "$HC/h4_kvp70/declarations.csv" ] ||
+  "$CS" xray simulate --count 800 --seed 7024 $H4 $CLEAN $H4_MIX --out "$HC/h4_kvp70"
+[ -f "$HC/h5_layer180/declarations.csv" ] ||
+  "$CS" xray simulate --count 800 --seed 7025 $H5 $CLEAN $H5_MIX --out "$HC/h5_layer180"
+[ -f "$HC/h6_layer220/declarations.csv" ] ||
+  "$CS" xray simulate --count 800 --seed 7026 $H6 $CLEAN $H6_MIX --out "$HC/h6_layer220"
 for pair in h4:h4_kvp70 h5:h5_layer180 h6:h6_layer220; do
   h=${pair%%:*}; d=${pair#*:}
   "$CS" xray analyze --calibration "$H3/${h}_calib.json" --in "$HC/$d" --model "$W/detector.pt" --min-score 0.05 \
