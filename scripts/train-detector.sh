@@ -125,25 +125,31 @@ TIP="--tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.
 # range and inside stage 2g's. Each scanner calibrated only from its own wedges.
 H="$W/heldout"
 COMMON="--threat-rate 0.5 --misdeclared-rate 0.3 --compress"
-[ -f "$H/h1_kvp/declarations.csv" ] || "$CS" xray simulate --count 400 --seed 7001 $COMMON \
-  --goods-mix electronics=3,cosmetics=3,tools=2,ceramics=2,toys=1,food=1,books=1,shoes=1,clothing=1 --out "$H/h1_kvp"
+# h1-h3's scanners and goods mixes (h1: the default scanner; h3: the default goods mix), shared by
+# both generations.
+SITE1_MIX="--goods-mix electronics=3,cosmetics=3,tools=2,ceramics=2,toys=1,food=1,books=1,shoes=1,clothing=1"
+SITE2="--scanner dual-layer"
+SITE2_MIX="--goods-mix food=3,toys=2,clothing=2,shoes=2,books=2,cosmetics=1,electronics=1,tools=1,ceramics=1"
+SITE3="--kvp-low 100 --kvp-high 150 --dose 0.5"
+[ -f "$H/h1_kvp/declarations.csv" ] ||
+  "$CS" xray simulate --count 400 --seed 7001 $COMMON $SITE1_MIX --out "$H/h1_kvp"
 [ -d "$H/h1_wedges" ] || "$CS" xray wedges --out "$H/h1_wedges"
-[ -f "$H/h2_layer/declarations.csv" ] || "$CS" xray simulate --count 200 --seed 7002 --scanner dual-layer $COMMON \
-  --goods-mix food=3,toys=2,clothing=2,shoes=2,books=2,cosmetics=1,electronics=1,tools=1,ceramics=1 --out "$H/h2_layer"
-[ -d "$H/h2_wedges" ] || "$CS" xray wedges --scanner dual-layer --out "$H/h2_wedges"
+[ -f "$H/h2_layer/declarations.csv" ] ||
+  "$CS" xray simulate --count 200 --seed 7002 $SITE2 $COMMON $SITE2_MIX --out "$H/h2_layer"
+[ -d "$H/h2_wedges" ] || "$CS" xray wedges $SITE2 --out "$H/h2_wedges"
 [ -f "$H/h3_kvp100/declarations.csv" ] ||
-  "$CS" xray simulate --count 200 --seed 7003 --kvp-low 100 --kvp-high 150 --dose 0.5 $COMMON --out "$H/h3_kvp100"
-[ -d "$H/h3_wedges" ] || "$CS" xray wedges --kvp-low 100 --kvp-high 150 --dose 0.5 --out "$H/h3_wedges"
+  "$CS" xray simulate --count 200 --seed 7003 $SITE3 $COMMON --out "$H/h3_kvp100"
+[ -d "$H/h3_wedges" ] || "$CS" xray wedges $SITE3 --out "$H/h3_wedges"
 # A second, larger generation of each held-out set (seeds 7011-7013, same scanners and goods mixes):
 # the first alone holds 23 concealed narcotics blocks >= 200 g on h1 and 10 on h2, too few to tell
 # 80 % from 95 %. Each site is also scored with both generations pooled.
 H2="$W/heldout2"
-[ -f "$H2/h1_kvp/declarations.csv" ] || "$CS" xray simulate --count 800 --seed 7011 $COMMON \
-  --goods-mix electronics=3,cosmetics=3,tools=2,ceramics=2,toys=1,food=1,books=1,shoes=1,clothing=1 --out "$H2/h1_kvp"
-[ -f "$H2/h2_layer/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7012 --scanner dual-layer $COMMON \
-  --goods-mix food=3,toys=2,clothing=2,shoes=2,books=2,cosmetics=1,electronics=1,tools=1,ceramics=1 --out "$H2/h2_layer"
+[ -f "$H2/h1_kvp/declarations.csv" ] ||
+  "$CS" xray simulate --count 800 --seed 7011 $COMMON $SITE1_MIX --out "$H2/h1_kvp"
+[ -f "$H2/h2_layer/declarations.csv" ] ||
+  "$CS" xray simulate --count 600 --seed 7012 $SITE2 $COMMON $SITE2_MIX --out "$H2/h2_layer"
 [ -f "$H2/h3_kvp100/declarations.csv" ] ||
-  "$CS" xray simulate --count 600 --seed 7013 --kvp-low 100 --kvp-high 150 --dose 0.5 $COMMON --out "$H2/h3_kvp100"
+  "$CS" xray simulate --count 600 --seed 7013 $SITE3 $COMMON --out "$H2/h3_kvp100"
 for pair in h1:h1_kvp h2:h2_layer h3:h3_kvp100; do
   h=${pair%%:*}; d=${pair#*:}
   "$CS" xray calibrate --wedges "$H/${h}_wedges" --out "$H/${h}_calib.json" > /dev/null
@@ -165,21 +171,21 @@ done
 # dual-kVp tube at 60/110 kV, each with a goods mix of its own.
 H3="$W/heldout3"
 # h4-h6's scanners and goods mixes, shared with their clean-only sets at the end.
-H4="--kvp-low 70 --kvp-high 130 --dose 0.6"
-H4_MIX="--goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1"
-H5="--scanner dual-layer --kvp-high 180 --dose 0.5"
-H5_MIX="--goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1"
-H6="--scanner dual-layer --kvp-high 220 --dose 0.3"
-H6_MIX="--goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1"
+SITE4="--kvp-low 70 --kvp-high 130 --dose 0.6"
+SITE4_MIX="--goods-mix toys=3,clothing=3,ceramics=2,books=1,food=1,shoes=1,electronics=1,cosmetics=1,tools=1"
+SITE5="--scanner dual-layer --kvp-high 180 --dose 0.5"
+SITE5_MIX="--goods-mix tools=3,electronics=2,food=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,ceramics=1"
+SITE6="--scanner dual-layer --kvp-high 220 --dose 0.3"
+SITE6_MIX="--goods-mix books=3,shoes=2,cosmetics=2,food=1,clothing=1,toys=1,electronics=1,tools=1,ceramics=1"
 [ -f "$H3/h4_kvp70/declarations.csv" ] ||
-  "$CS" xray simulate --count 600 --seed 7014 $H4 $COMMON $H4_MIX --out "$H3/h4_kvp70"
-[ -d "$H3/h4_wedges" ] || "$CS" xray wedges $H4 --out "$H3/h4_wedges"
+  "$CS" xray simulate --count 600 --seed 7014 $SITE4 $COMMON $SITE4_MIX --out "$H3/h4_kvp70"
+[ -d "$H3/h4_wedges" ] || "$CS" xray wedges $SITE4 --out "$H3/h4_wedges"
 [ -f "$H3/h5_layer180/declarations.csv" ] ||
-  "$CS" xray simulate --count 600 --seed 7015 $H5 $COMMON $H5_MIX --out "$H3/h5_layer180"
-[ -d "$H3/h5_wedges" ] || "$CS" xray wedges $H5 --out "$H3/h5_wedges"
+  "$CS" xray simulate --count 600 --seed 7015 $SITE5 $COMMON $SITE5_MIX --out "$H3/h5_layer180"
+[ -d "$H3/h5_wedges" ] || "$CS" xray wedges $SITE5 --out "$H3/h5_wedges"
 [ -f "$H3/h6_layer220/declarations.csv" ] ||
-  "$CS" xray simulate --count 600 --seed 7016 $H6 $COMMON $H6_MIX --out "$H3/h6_layer220"
-[ -d "$H3/h6_wedges" ] || "$CS" xray wedges $H6 --out "$H3/h6_wedges"
+  "$CS" xray simulate --count 600 --seed 7016 $SITE6 $COMMON $SITE6_MIX --out "$H3/h6_layer220"
+[ -d "$H3/h6_wedges" ] || "$CS" xray wedges $SITE6 --out "$H3/h6_wedges"
 [ -f "$H3/h7_kvp60/declarations.csv" ] || "$CS" xray simulate --count 600 --seed 7017 --kvp-low 60 --kvp-high 110 $COMMON \
   --goods-mix ceramics=3,food=2,electronics=2,clothing=1,shoes=1,books=1,toys=1,cosmetics=1,tools=1 --out "$H3/h7_kvp60"
 [ -d "$H3/h7_wedges" ] || "$CS" xray wedges --kvp-low 60 --kvp-high 110 --out "$H3/h7_wedges"
@@ -198,11 +204,11 @@ done
 HC="$W/heldout-clean"
 CLEAN="--threat-rate 0 --compress"
 [ -f "$HC/h4_kvp70/declarations.csv" ] ||
-  "$CS" xray simulate --count 800 --seed 7024 $H4 $CLEAN $H4_MIX --out "$HC/h4_kvp70"
+  "$CS" xray simulate --count 800 --seed 7024 $SITE4 $CLEAN $SITE4_MIX --out "$HC/h4_kvp70"
 [ -f "$HC/h5_layer180/declarations.csv" ] ||
-  "$CS" xray simulate --count 800 --seed 7025 $H5 $CLEAN $H5_MIX --out "$HC/h5_layer180"
+  "$CS" xray simulate --count 800 --seed 7025 $SITE5 $CLEAN $SITE5_MIX --out "$HC/h5_layer180"
 [ -f "$HC/h6_layer220/declarations.csv" ] ||
-  "$CS" xray simulate --count 800 --seed 7026 $H6 $CLEAN $H6_MIX --out "$HC/h6_layer220"
+  "$CS" xray simulate --count 800 --seed 7026 $SITE6 $CLEAN $SITE6_MIX --out "$HC/h6_layer220"
 for pair in h4:h4_kvp70 h5:h5_layer180 h6:h6_layer220; do
   h=${pair%%:*}; d=${pair#*:}
   "$CS" xray analyze --calibration "$H3/${h}_calib.json" --in "$HC/$d" --model "$W/detector.pt" --min-score 0.05 \
