@@ -497,6 +497,12 @@ int Train(int argc, char** argv, int first) {
       "                         with different seeds; the first model's settings are kept)\n"
       "  --norm-batches N       recompute the starting network's batch-norm statistics over N batches\n"
       "                         of training crops (default 200 when --init averages models, else 0)\n"
+      "  --teachers MODEL[,MODEL...]  distillation: the mean of these networks' threat probabilities on\n"
+      "                         each training crop is a second target beside the labels (one network\n"
+      "                         learning what an ensemble agrees on, at one network's cost)\n"
+      "  --distill-weight W     weight of that target against the labels' loss (default 1)\n"
+      "  --widths A,B,C         channels of a new network at strides 8, 16 and 32 (default 16,32,48;\n"
+      "                         wider finds more but runs slower: see bench/xray_detect_bench)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
@@ -519,7 +525,7 @@ int Train(int argc, char** argv, int first) {
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "help"},
+                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -539,13 +545,17 @@ int Train(int argc, char** argv, int first) {
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
       !args.GetDouble("region-probability", o.region_probability, &o.region_probability) ||
-      !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt))
+      !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt) ||
+      !args.GetDouble("distill-weight", o.distill_weight, &o.distill_weight))
     return Usage("numeric flags need numbers", usage);
   if (args.Has("norm-batches") && !(norm_batches >= 0 && norm_batches <= 100000))
     return Usage("--norm-batches must lie in [0, 100000]", usage);
   if (args.Has("norm-batches") && !args.Has("init"))
     return Usage("--norm-batches needs --init (a new network has no statistics to recompute)", usage);
   o.norm_batches = static_cast<int>(norm_batches);
+  if (args.Has("distill-weight") && !args.Has("teachers"))
+    return Usage("--distill-weight needs --teachers", usage);
+  if (!(o.distill_weight > 0 && o.distill_weight <= 100)) return Usage("--distill-weight must lie in (0, 100]", usage);
   if (!(o.points_goods_tilt >= 1 && o.points_goods_tilt <= 20))
     return Usage("--points-goods-tilt must lie in [1, 20]", usage);
   if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
@@ -611,6 +621,19 @@ int Train(int argc, char** argv, int first) {
   for (const auto& part : Split(o.init_path, ','))
     if (!part.empty() && !fs::exists(std::string(part)))
       return Fail(Status::NotFound(std::string(part) + ": no such model file (--init)"));
+  if (args.Has("widths")) {
+    const std::string arg = args.Get("widths");  // Split's views point into it
+    const auto parts = Split(arg, ',');
+    int64_t w[3] = {0, 0, 0};
+    bool ok = parts.size() == 3;
+    for (size_t i = 0; ok && i < 3; ++i) ok = ParseInt64(parts[i], &w[i]) && w[i] >= 1 && w[i] <= 256;
+    if (!ok) return Usage("--widths needs three channel counts in 1..256, e.g. 16,32,48; got \"" + arg + "\"", usage);
+    o.width8 = static_cast<int>(w[0]), o.width16 = static_cast<int>(w[1]), o.width32 = static_cast<int>(w[2]);
+  }
+  o.teacher_paths = args.Get("teachers", "");
+  for (const auto& part : Split(o.teacher_paths, ','))
+    if (!part.empty() && !fs::exists(std::string(part)))
+      return Fail(Status::NotFound(std::string(part) + ": no such model file (--teachers)"));
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
   // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].

@@ -149,6 +149,15 @@ struct DetectorTrainOptions {
   // recomputed before training (or, with epochs 0, before validation). -1: 200 when --init averages
   // several models, else none.
   int norm_batches = -1;
+  // Distillation: models (comma-separated) whose networks, in inference mode, give soft targets for
+  // the threat head on every training crop (the mean of their softmax probabilities), learnt with
+  // weight distill_weight beside the labels: one network that learns what an ensemble of several
+  // seeds agrees on, at one network's inference cost. Empty: none.
+  std::string teacher_paths;
+  double distill_weight = 1;
+  // Channel widths of a new network at output strides 8, 16 and 32 (0: the default 16, 32, 48).
+  // With init_path the network's own widths are kept; given ones must match them.
+  int width8 = 0, width16 = 0, width32 = 0;
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;

@@ -291,6 +291,59 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_NE(testing::ReadBytes(dir_ / "soup3.log").find("--norm-batches needs --init"), std::string::npos)
       << testing::ReadBytes(dir_ / "soup3.log");
 
+  // Distillation: one epoch from the tiny model with two teachers (the tiny model and ops1, one
+  // network with two sets of points); recorded in the model with each teacher's own record.
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "distil.pt").string() + " --init " + model.string() + " --teachers " +
+                   model.string() + "," + (dir_ / "ops1.pt").string() +
+                   " --distill-weight 2 --epochs 1 --batch 2 --crop 32 --tip-rate 0 --seed 3 --validation-share 0.4 --threads 1",
+                   dir_ / "distil.log"), 0)
+      << testing::ReadBytes(dir_ / "distil.log");
+  auto distil = Detector::Load((dir_ / "distil.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(distil.ok()) << distil.status().message();
+  auto distil_meta = nlohmann::json::parse((*distil)->metadata_json());
+  ASSERT_TRUE(distil_meta["trained"].contains("distilled")) << distil_meta["trained"].dump();
+  EXPECT_DOUBLE_EQ(distil_meta["trained"]["distilled"]["weight"].get<double>(), 2.0);
+  ASSERT_EQ(distil_meta["trained"]["distilled"]["teachers"].size(), 2u);
+  EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["path"], (dir_ / "ops1.pt").string());
+  EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["trained"]["epochs"], 0) << "each teacher's own record";
+  // A missing teacher is named before any scan is loaded; a weight without teachers is refused.
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "distil2.pt").string() + " --teachers " + (dir_ / "nope.pt").string(),
+                   dir_ / "distil2.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "distil2.log").find("nope.pt: no such model file (--teachers)"), std::string::npos)
+      << testing::ReadBytes(dir_ / "distil2.log");
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "distil3.pt").string() + " --distill-weight 0.5", dir_ / "distil3.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "distil3.log").find("--distill-weight needs --teachers"), std::string::npos)
+      << testing::ReadBytes(dir_ / "distil3.log");
+
+  // A wider network: its widths are recorded and saved with it, analyze loads it, and a network
+  // started from it keeps them (other widths given with --init are refused).
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "wide.pt").string() +
+                   " --widths 8,24,40 --epochs 1 --batch 2 --crop 32 --tip-rate 0 --seed 3 --validation-share 0.4 --threads 1",
+                   dir_ / "wide.log"), 0)
+      << testing::ReadBytes(dir_ / "wide.log");
+  auto wide = Detector::Load((dir_ / "wide.pt").string(), DetectorOptions{});
+  ASSERT_TRUE(wide.ok()) << wide.status().message();
+  auto wide_meta = nlohmann::json::parse((*wide)->metadata_json());
+  EXPECT_EQ(wide_meta["trained"]["widths"], nlohmann::json::array({8, 24, 40})) << wide_meta["trained"].dump();
+  EXPECT_NE(wide_meta["trained"]["parameters"], meta["trained"]["parameters"]);
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "wide.jsonl").string() + " --model " + (dir_ / "wide.pt").string(),
+                   dir_ / "wa.log"), 0) << testing::ReadBytes(dir_ / "wa.log");
+  EXPECT_EQ(JsonLines(dir_ / "wide.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "wide2.pt").string() + " --init " + (dir_ / "wide.pt").string() +
+                   " --widths 16,32,48 --epochs 0 --validation-share 0.4 --threads 1", dir_ / "wide2.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "wide2.log").find("widths are 8,24,40, not the ones given"), std::string::npos)
+      << testing::ReadBytes(dir_ / "wide2.log");
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "wide3.pt").string() + " --widths 16,32", dir_ / "wide3.log"), 0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "wide3.log").find("--widths needs three channel counts"), std::string::npos)
+      << testing::ReadBytes(dir_ / "wide3.log");
+
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +

@@ -695,6 +695,63 @@ TEST(DetectorNet, RecomputedNormStatsAreThePlainMeanOverTheBatchesAndKeepTheWeig
   EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument) << bad.message();
 }
 
+TEST(DetectorNet, DistillationPullsTheStudentTowardsTheTeachersMeanProbabilities) {
+  xray::NetConfig cfg;
+  auto t1 = xray::Net::Create(cfg, 41);
+  auto t2 = xray::Net::Create(cfg, 42);
+  auto student = xray::Net::Create(cfg, 43);
+  ASSERT_TRUE(t1.ok() && t2.ok() && student.ok());
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
+  FillPattern(&b, 1);
+  // The teachers' soft targets: per cell a distribution over the threat classes, the same numbers
+  // as single-scan inference gives.
+  std::vector<float> p1, p2, single, unused;
+  ASSERT_TRUE((*t1)->SoftTargets(b, 1, &p1).ok());
+  ASSERT_TRUE((*t2)->SoftTargets(b, 1, &p2).ok());
+  const size_t cells = static_cast<size_t>(b.h / 2) * (b.w / 2);
+  ASSERT_EQ(p1.size(), b.n * cfg.threat_classes * cells);
+  ASSERT_TRUE((*t1)->Infer(b.input.data() + cfg.in_channels * b.h * b.w, b.h, b.w, 1, &single, &unused).ok());
+  for (size_t i = 0; i < single.size(); ++i) ASSERT_NEAR(p1[single.size() + i], single[i], 1e-5f) << i;
+  for (size_t c = 0; c < cells; ++c) {
+    float sum = 0;
+    for (int k = 0; k < cfg.threat_classes; ++k) sum += p1[k * cells + c];
+    ASSERT_NEAR(sum, 1.0f, 1e-5f) << c;
+  }
+  b.soft_threat.resize(p1.size());
+  for (size_t i = 0; i < p1.size(); ++i) b.soft_threat[i] = 0.5f * (p1[i] + p2[i]);
+  // No hard labels: the distillation term is the whole loss, and weight 0 switches it off.
+  std::fill(b.threat.begin(), b.threat.end(), -1);
+  std::fill(b.goods.begin(), b.goods.end(), -1);
+  xray::NetTrainOptions opt, off;
+  opt.distill_weight = 1;
+  xray::NetLoss first, none;
+  ASSERT_TRUE((*student)->EvalLoss(b, opt, 1, &first).ok());
+  ASSERT_TRUE((*student)->EvalLoss(b, off, 1, &none).ok());
+  EXPECT_GT(first.distill, 0);
+  EXPECT_NEAR(first.total, first.distill, 1e-9);
+  EXPECT_EQ(none.total, 0);
+  EXPECT_EQ(none.distill, 0);
+  // Training on that term alone brings the student's probabilities to the teachers' mean.
+  auto distance = [&] {
+    std::vector<float> q;
+    EXPECT_TRUE((*student)->SoftTargets(b, 1, &q).ok());
+    double d = 0;
+    for (size_t i = 0; i < q.size(); ++i) d += std::fabs(q[i] - b.soft_threat[i]);
+    return d / q.size();
+  };
+  const double before = distance();
+  xray::NetLoss l;
+  for (int step = 0; step < 40; ++step) ASSERT_TRUE((*student)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  ASSERT_TRUE((*student)->EndTraining().ok());
+  xray::NetLoss last;
+  ASSERT_TRUE((*student)->EvalLoss(b, opt, 1, &last).ok());
+  EXPECT_LT(last.distill, first.distill);
+  EXPECT_LT(distance(), 0.5 * before) << "before " << before;
+  // Soft targets of the wrong size are refused.
+  b.soft_threat.pop_back();
+  EXPECT_EQ((*student)->EvalLoss(b, opt, 1, &l).code(), StatusCode::kInvalidArgument);
+}
+
 TEST(DetectorDecode, ScoreMappingIsMonotoneAndInvertible) {
   double last = -1;
   for (double p = 0; p <= 1.0; p += 0.01) {

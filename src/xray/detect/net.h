@@ -33,6 +33,9 @@ struct NetBatch {
   std::vector<float> input;      // n x C x h x w
   std::vector<int64_t> threat;   // n x h/2 x w/2; -1 = ignore
   std::vector<int64_t> goods;    // n x h/2 x w/2; -1 = ignore
+  // Optional soft targets for the threat head (distillation): n x threat_classes x h/2 x w/2
+  // probabilities, e.g. the mean of several teacher networks' SoftTargets; empty = none.
+  std::vector<float> soft_threat;
 };
 
 struct NetTrainOptions {
@@ -48,10 +51,14 @@ struct NetTrainOptions {
   // loss, a faster step on CPU (bench/xray_train_bench.cc). EndTraining and Save return the
   // weights to the usual layout.
   bool channels_last = true;
+  // Weight of the distillation term (when the batch has soft_threat): the cross-entropy of the
+  // threat head against the soft targets, each cell weighted as the hard loss weighs the soft
+  // targets' most probable class, so that threat cells count as much as in the hard loss.
+  double distill_weight = 0;
 };
 
 struct NetLoss {
-  double total = 0, threat = 0, goods = 0;
+  double total = 0, threat = 0, goods = 0, distill = 0;
 };
 
 class Net {
@@ -87,6 +94,11 @@ class Net {
   // the same for the goods head. `threads` is the intra-op thread count for this call.
   Status Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
                std::vector<float>* goods_prob) const;
+
+  // The threat head's softmax probabilities for a whole batch (labels unused), in inference mode:
+  // n x threat_classes x (h/2) x (w/2), the layout of NetBatch::soft_threat. For a teacher network
+  // in distillation.
+  Status SoftTargets(const NetBatch& batch, int threads, std::vector<float>* threat_prob) const;
 
   // Training: one optimiser step (AdamW) on a batch; fills the batch's losses.
   Status TrainStep(const NetBatch& batch, const NetTrainOptions& options, double learning_rate, int threads,

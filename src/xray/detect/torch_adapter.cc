@@ -86,6 +86,8 @@ Status CheckBatch(const NetBatch& b, const NetConfig& c) {
   const size_t cells = static_cast<size_t>(b.n) * b.h * b.w;
   if (b.input.size() != cells * c.in_channels || b.threat.size() != cells / 4 || b.goods.size() != cells / 4)
     return Status::InvalidArgument("net batch: buffer sizes do not match n x h x w");
+  if (!b.soft_threat.empty() && b.soft_threat.size() != cells / 4 * c.threat_classes)
+    return Status::InvalidArgument("net batch: soft targets do not match n x threat classes x h/2 x w/2");
   return Status::Ok();
 }
 
@@ -132,7 +134,17 @@ struct Net::Impl {
     loss_t = torch::nan_to_num(loss_t, 0.0);
     loss_g = torch::nan_to_num(loss_g, 0.0);
     *total = loss_t + static_cast<float>(o.goods_loss_weight) * loss_g;
-    return NetLoss{total->item<double>(), loss_t.item<double>(), loss_g.item<double>()};
+    double distill = 0;
+    if (o.distill_weight > 0 && !b.soft_threat.empty()) {
+      auto p = torch::from_blob(const_cast<float*>(b.soft_threat.data()), {b.n, c.threat_classes, b.h / 2, b.w / 2},
+                                torch::kFloat);
+      auto per_cell = -(p * torch::log_softmax(lt, 1)).sum(1);  // n x h/2 x w/2
+      auto cell_w = wt.index({p.argmax(1)});
+      auto loss_d = (cell_w * per_cell).sum() / cell_w.sum();
+      *total = *total + static_cast<float>(o.distill_weight) * loss_d;
+      distill = loss_d.item<double>();
+    }
+    return NetLoss{total->item<double>(), loss_t.item<double>(), loss_g.item<double>(), distill};
   }
 };
 
@@ -307,6 +319,25 @@ Status Net::Infer(const float* input, int h, int w, int threads, std::vector<flo
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status::Internal(std::string("detector inference failed: ") + e.what());
+  }
+}
+
+Status Net::SoftTargets(const NetBatch& batch, int threads, std::vector<float>* threat_prob) const {
+  if (batch.n < 1 || batch.h < kNetInputMultiple || batch.w < kNetInputMultiple || batch.h % kNetInputMultiple ||
+      batch.w % kNetInputMultiple ||
+      batch.input.size() != static_cast<size_t>(batch.n) * batch.h * batch.w * config_.in_channels)
+    return Status::InvalidArgument("soft targets: the batch's input does not match n x C x h x w (multiples of 8)");
+  try {
+    UseThreads(threads);
+    c10::InferenceMode guard;
+    if (impl_->net->is_training()) impl_->net->eval();
+    auto x = torch::from_blob(const_cast<float*>(batch.input.data()), {batch.n, config_.in_channels, batch.h, batch.w},
+                              torch::kFloat);
+    auto pt = torch::softmax(impl_->net->forward(x).first, 1).contiguous();
+    threat_prob->assign(pt.data_ptr<float>(), pt.data_ptr<float>() + pt.numel());
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Status::Internal(std::string("soft targets failed: ") + e.what());
   }
 }
 

@@ -491,6 +491,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.in_channels = xray::kFeatureChannels;
   cfg.threat_classes = static_cast<int>(threat_classes.size()) + 1;
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
+  for (auto [given, width] : {std::pair{o.width8, &cfg.width8}, {o.width16, &cfg.width16}, {o.width32, &cfg.width32}}) {
+    if (given < 0 || given > 256) return Status::InvalidArgument("network widths must lie in 1..256 (0: the default)");
+    if (given > 0) *width = given;
+  }
+  const bool widths_given = o.width8 > 0 || o.width16 > 0 || o.width32 > 0;
   std::unique_ptr<xray::Net> net;
   json init_trained = nullptr;
   int averaged_inits = 0;  // --init models (more than one: their networks averaged)
@@ -518,6 +523,10 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
           c.goods_classes != cfg.goods_classes)
         return Status::InvalidArgument(path + ": its network has other inputs or classes than this build trains");
+      if (widths_given && (c.width8 != cfg.width8 || c.width16 != cfg.width16 || c.width32 != cfg.width32))
+        return Status::InvalidArgument(path + ": its network's widths are " + std::to_string(c.width8) + "," +
+                                       std::to_string(c.width16) + "," + std::to_string(c.width32) +
+                                       ", not the ones given; a network started from a model keeps its widths");
       inits.push_back(std::move(n));
     }
     if (inits.size() == 1) {
@@ -531,9 +540,30 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     }
     averaged_inits = static_cast<int>(inits.size());
   }
+  // Teachers for distillation: networks of the same inputs and classes.
+  std::vector<std::unique_ptr<xray::Net>> teachers;
+  json teachers_json = json::array();
+  for (const auto& part : Split(o.teacher_paths, ',')) {
+    if (part.empty()) continue;
+    const std::string path(part);
+    std::string teacher_meta;
+    CS_ASSIGN_OR_RETURN(auto n, xray::Net::Load(path, &teacher_meta));
+    const auto& c = n->config();
+    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes)
+      return Status::InvalidArgument(path + ": the teacher's network has other inputs or threat classes than this build trains");
+    const json tm = json::parse(teacher_meta, nullptr, false);
+    if (!tm.is_discarded() && tm.contains("threat_classes") && tm["threat_classes"] != json(threat_classes))
+      return Status::InvalidArgument(path + ": the teacher's threat classes are not this build's, in its order");
+    teachers_json.push_back({{"path", path}, {"trained", !tm.is_discarded() && tm.contains("trained") ? tm["trained"] : json()}});
+    teachers.push_back(std::move(n));
+  }
+  if (!teachers.empty() && !(o.distill_weight > 0 && o.distill_weight <= 100))
+    return Status::InvalidArgument("the distillation weight must lie in (0, 100]");
   xray::NetTrainOptions to;
   to.learning_rate = o.learning_rate;
   to.class_weight_factor = class_weight_factor;
+  to.distill_weight = teachers.empty() ? 0 : o.distill_weight;
+  std::vector<float> teacher_prob;
   const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
   int epochs = o.epochs;
   Rng rng(xray::MixSeed(o.seed, 31));
@@ -583,6 +613,15 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       const double t = static_cast<double>(step) / std::max<int64_t>(1, total_steps);
       double lr = o.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(3.14159265358979 * t)));
       if (step < 100) lr *= (step + 1) / 100.0;
+      if (!teachers.empty()) {  // the teachers' mean threat probabilities on these crops
+        for (size_t t = 0; t < teachers.size(); ++t) {
+          CS_RETURN_IF_ERROR(teachers[t]->SoftTargets(batch, o.threads, t == 0 ? &batch.soft_threat : &teacher_prob));
+          if (t > 0)
+            for (size_t i = 0; i < teacher_prob.size(); ++i) batch.soft_threat[i] += teacher_prob[i];
+        }
+        const float inv = 1.0f / static_cast<float>(teachers.size());
+        for (float& v : batch.soft_threat) v *= inv;
+      }
       xray::NetLoss loss;
       CS_RETURN_IF_ERROR(net->TrainStep(batch, to, lr, o.threads, &loss));
       loss_sum += loss.total;
@@ -968,7 +1007,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"threads", o.threads},
                   {"seconds", elapsed()},
                   {"sources", sources_json},
-                  {"parameters", net->parameters()}};
+                  {"parameters", net->parameters()},
+                  {"widths", {net->config().width8, net->config().width16, net->config().width32}}};
   if (!o.init_path.empty()) {
     m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
     if (averaged_inits > 1) {
@@ -977,6 +1017,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     }
     if (norm_batches > 0) m["trained"]["init"]["norm_stats_batches"] = norm_batches;
   }
+  if (!teachers.empty()) m["trained"]["distilled"] = {{"weight", o.distill_weight}, {"teachers", teachers_json}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!by_scanner_json.empty()) m["validation_by_scanner"] = by_scanner_json;
   if (!by_goods_json.empty()) m["validation_clean_by_goods"] = by_goods_json;
