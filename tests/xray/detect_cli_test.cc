@@ -263,6 +263,15 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_GT(clean_by_goods, 0);
   EXPECT_LE(clean_by_goods, val1);
 
+  // `xray train` on the first set with `flags`: refused with `message` in its log, and no model written.
+  auto train_refused = [&](const std::string& name, const std::string& flags, const std::string& message) {
+    const fs::path log = dir_ / (name + ".log");
+    EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                     " --out " + (dir_ / (name + ".pt")).string() + " " + flags, log), 0) << name;
+    EXPECT_NE(testing::ReadBytes(log).find(message), std::string::npos) << testing::ReadBytes(log);
+    EXPECT_FALSE(fs::exists(dir_ / (name + ".pt"))) << name;
+  };
+
   // Two models' networks averaged (here the same network twice, ops1 being the first model's with
   // new points), then the batch-norm statistics recomputed over training crops: recorded in the model.
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
@@ -280,16 +289,10 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["path"], (dir_ / "ops1.pt").string());
   EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["trained"]["epochs"], 0) << "each part's own record";
   // A missing part is named; --norm-batches without a network to start from is refused.
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "soup2.pt").string() + " --init " + model.string() + "," +
-                   (dir_ / "nope.pt").string() + " --epochs 0 --validation-share 0.4 --threads 1", dir_ / "soup2.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "soup2.log").find("nope.pt: no such model file (--init)"), std::string::npos)
-      << testing::ReadBytes(dir_ / "soup2.log");
-  EXPECT_FALSE(fs::exists(dir_ / "soup2.pt"));
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "soup3.pt").string() + " --norm-batches 5", dir_ / "soup3.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "soup3.log").find("--norm-batches needs --init"), std::string::npos)
-      << testing::ReadBytes(dir_ / "soup3.log");
+  train_refused("soup2",
+                "--init " + model.string() + "," + (dir_ / "nope.pt").string() + " --epochs 0 --validation-share 0.4 --threads 1",
+                "nope.pt: no such model file (--init)");
+  train_refused("soup3", "--norm-batches 5", "--norm-batches needs --init");
 
   // Distillation: one epoch from the tiny model with two teachers (the tiny model and ops1, one
   // network with two sets of points); recorded in the model with each teacher's own record.
@@ -308,15 +311,8 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["path"], (dir_ / "ops1.pt").string());
   EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["trained"]["epochs"], 0) << "each teacher's own record";
   // A missing teacher is named before any scan is loaded; a weight without teachers is refused.
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "distil2.pt").string() + " --teachers " + (dir_ / "nope.pt").string(),
-                   dir_ / "distil2.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "distil2.log").find("nope.pt: no such model file (--teachers)"), std::string::npos)
-      << testing::ReadBytes(dir_ / "distil2.log");
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "distil3.pt").string() + " --distill-weight 0.5", dir_ / "distil3.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "distil3.log").find("--distill-weight needs --teachers"), std::string::npos)
-      << testing::ReadBytes(dir_ / "distil3.log");
+  train_refused("distil2", "--teachers " + (dir_ / "nope.pt").string(), "nope.pt: no such model file (--teachers)");
+  train_refused("distil3", "--distill-weight 0.5", "--distill-weight needs --teachers");
 
   // A wider network: its widths are recorded and saved with it, analyze loads it, and a network
   // started from it keeps them (other widths given with --init are refused).
@@ -334,15 +330,10 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
                    " --out " + (dir_ / "wide.jsonl").string() + " --model " + (dir_ / "wide.pt").string(),
                    dir_ / "wa.log"), 0) << testing::ReadBytes(dir_ / "wa.log");
   EXPECT_EQ(JsonLines(dir_ / "wide.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "wide2.pt").string() + " --init " + (dir_ / "wide.pt").string() +
-                   " --widths 16,32,48 --epochs 0 --validation-share 0.4 --threads 1", dir_ / "wide2.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "wide2.log").find("widths are 8,24,40, not the ones given"), std::string::npos)
-      << testing::ReadBytes(dir_ / "wide2.log");
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "wide3.pt").string() + " --widths 16,32", dir_ / "wide3.log"), 0);
-  EXPECT_NE(testing::ReadBytes(dir_ / "wide3.log").find("--widths needs three channel counts"), std::string::npos)
-      << testing::ReadBytes(dir_ / "wide3.log");
+  train_refused("wide2",
+                "--init " + (dir_ / "wide.pt").string() + " --widths 16,32,48 --epochs 0 --validation-share 0.4 --threads 1",
+                "widths are 8,24,40, not the ones given");
+  train_refused("wide3", "--widths 16,32", "--widths needs three channel counts");
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
