@@ -617,10 +617,13 @@ int Train(int argc, char** argv, int first) {
   o.crop_cells = static_cast<int>(crop);
   o.max_scans = max_scans;
   o.init_path = args.Get("init", "");
-  // Missing --init models are reported before the scans are loaded (minutes on a full set).
-  for (const auto& part : Split(o.init_path, ','))
-    if (!part.empty() && !fs::exists(std::string(part)))
-      return Fail(Status::NotFound(std::string(part) + ": no such model file (--init)"));
+  o.teacher_paths = args.Get("teachers", "");
+  // Missing --init and --teachers models are reported before the scans are loaded (minutes on a
+  // full set).
+  for (const auto& [list, flag] : {std::pair{&o.init_path, "init"}, {&o.teacher_paths, "teachers"}})
+    for (const auto& part : Split(*list, ','))
+      if (!part.empty() && !fs::exists(std::string(part)))
+        return Fail(Status::NotFound(std::string(part) + ": no such model file (--" + flag + ")"));
   if (args.Has("widths")) {
     const std::string arg = args.Get("widths");  // Split's views point into it
     const auto parts = Split(arg, ',');
@@ -630,10 +633,6 @@ int Train(int argc, char** argv, int first) {
     if (!ok) return Usage("--widths needs three channel counts in 1..256, e.g. 16,32,48; got \"" + arg + "\"", usage);
     o.width8 = static_cast<int>(w[0]), o.width16 = static_cast<int>(w[1]), o.width32 = static_cast<int>(w[2]);
   }
-  o.teacher_paths = args.Get("teachers", "");
-  for (const auto& part : Split(o.teacher_paths, ','))
-    if (!part.empty() && !fs::exists(std::string(part)))
-      return Fail(Status::NotFound(std::string(part) + ": no such model file (--teachers)"));
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
   // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].

@@ -80,12 +80,21 @@ bool ParseConfig(const std::string& text, NetConfig* c) {
          c->width16 <= 512 && c->width32 > 0 && c->width32 <= 512;
 }
 
-Status CheckBatch(const NetBatch& b, const NetConfig& c) {
+// The batch's sizes and input (what inference needs).
+Status CheckInput(const NetBatch& b, const NetConfig& c) {
   if (b.n < 1 || b.h < kNetInputMultiple || b.w < kNetInputMultiple || b.h % kNetInputMultiple || b.w % kNetInputMultiple)
     return Status::InvalidArgument("net batch: sizes must be positive multiples of 8");
+  if (b.input.size() != static_cast<size_t>(b.n) * b.h * b.w * c.in_channels)
+    return Status::InvalidArgument("net batch: the input does not match n x C x h x w");
+  return Status::Ok();
+}
+
+// The input and the labels (what training needs).
+Status CheckBatch(const NetBatch& b, const NetConfig& c) {
+  CS_RETURN_IF_ERROR(CheckInput(b, c));
   const size_t cells = static_cast<size_t>(b.n) * b.h * b.w;
-  if (b.input.size() != cells * c.in_channels || b.threat.size() != cells / 4 || b.goods.size() != cells / 4)
-    return Status::InvalidArgument("net batch: buffer sizes do not match n x h x w");
+  if (b.threat.size() != cells / 4 || b.goods.size() != cells / 4)
+    return Status::InvalidArgument("net batch: the labels do not match n x h/2 x w/2");
   if (!b.soft_threat.empty() && b.soft_threat.size() != cells / 4 * c.threat_classes)
     return Status::InvalidArgument("net batch: soft targets do not match n x threat classes x h/2 x w/2");
   return Status::Ok();
@@ -323,10 +332,7 @@ Status Net::Infer(const float* input, int h, int w, int threads, std::vector<flo
 }
 
 Status Net::SoftTargets(const NetBatch& batch, int threads, std::vector<float>* threat_prob) const {
-  if (batch.n < 1 || batch.h < kNetInputMultiple || batch.w < kNetInputMultiple || batch.h % kNetInputMultiple ||
-      batch.w % kNetInputMultiple ||
-      batch.input.size() != static_cast<size_t>(batch.n) * batch.h * batch.w * config_.in_channels)
-    return Status::InvalidArgument("soft targets: the batch's input does not match n x C x h x w (multiples of 8)");
+  CS_RETURN_IF_ERROR(CheckInput(batch, config_));
   try {
     UseThreads(threads);
     c10::InferenceMode guard;

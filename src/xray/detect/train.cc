@@ -268,6 +268,24 @@ void MakeCrop(const Sample& s, int crop, Rng* rng, xray::NetBatch* batch, int b)
     }
 }
 
+// A model's network for this build's inputs and threat classes (their number, and their names in
+// order where the model lists them), with the model's settings (*meta; null when unreadable) and
+// its training record (*record: path and "trained").
+Result<std::unique_ptr<xray::Net>> LoadNetFor(const std::string& path, const xray::NetConfig& cfg,
+                                              const std::vector<std::string>& threat_classes, json* meta,
+                                              json* record) {
+  std::string text;
+  CS_ASSIGN_OR_RETURN(auto net, xray::Net::Load(path, &text));
+  *meta = json::parse(text, nullptr, false);
+  if (meta->is_discarded()) *meta = nullptr;
+  const auto& c = net->config();
+  if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
+      (meta->contains("threat_classes") && (*meta)["threat_classes"] != json(threat_classes)))
+    return Status::InvalidArgument(path + ": its network has other inputs or threat classes than this build trains");
+  *record = {{"path", path}, {"trained", meta->contains("trained") ? (*meta)["trained"] : json()}};
+  return net;
+}
+
 void FullInput(const Sample& s, std::vector<float>* out) {
   out->resize(s.features.size());
   for (size_t i = 0; i < s.features.size(); ++i) (*out)[i] = Dequantize(s.features[i]);
@@ -509,20 +527,17 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     std::vector<std::unique_ptr<xray::Net>> inits;
     for (const auto& part : Split(o.init_path, ',')) {
       const std::string path(part);
-      std::string init_meta;
-      CS_ASSIGN_OR_RETURN(auto n, xray::Net::Load(path, &init_meta));
-      const json im = json::parse(init_meta, nullptr, false);
-      averaged_parts.push_back({{"path", path}, {"trained", !im.is_discarded() && im.contains("trained") ? im["trained"] : json()}});
+      json im, record;
+      CS_ASSIGN_OR_RETURN(auto n, LoadNetFor(path, cfg, threat_classes, &im, &record));
+      averaged_parts.push_back(record);
       if (inits.empty()) {
-        if (!im.is_discarded() && im.contains("trained")) init_trained = im["trained"];
-        if (o.region_probability <= 0 && !im.is_discarded() && im.contains("region_probability") &&
-            im["region_probability"].is_number())
+        init_trained = record["trained"];
+        if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
           region_probability = im["region_probability"].get<double>();
       }
       const auto& c = n->config();
-      if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
-          c.goods_classes != cfg.goods_classes)
-        return Status::InvalidArgument(path + ": its network has other inputs or classes than this build trains");
+      if (c.goods_classes != cfg.goods_classes)
+        return Status::InvalidArgument(path + ": its network has other goods classes than this build trains");
       if (widths_given && (c.width8 != cfg.width8 || c.width16 != cfg.width16 || c.width32 != cfg.width32))
         return Status::InvalidArgument(path + ": its network's widths are " + std::to_string(c.width8) + "," +
                                        std::to_string(c.width16) + "," + std::to_string(c.width32) +
@@ -545,16 +560,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   json teachers_json = json::array();
   for (const auto& part : Split(o.teacher_paths, ',')) {
     if (part.empty()) continue;
-    const std::string path(part);
-    std::string teacher_meta;
-    CS_ASSIGN_OR_RETURN(auto n, xray::Net::Load(path, &teacher_meta));
-    const auto& c = n->config();
-    if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes)
-      return Status::InvalidArgument(path + ": the teacher's network has other inputs or threat classes than this build trains");
-    const json tm = json::parse(teacher_meta, nullptr, false);
-    if (!tm.is_discarded() && tm.contains("threat_classes") && tm["threat_classes"] != json(threat_classes))
-      return Status::InvalidArgument(path + ": the teacher's threat classes are not this build's, in its order");
-    teachers_json.push_back({{"path", path}, {"trained", !tm.is_discarded() && tm.contains("trained") ? tm["trained"] : json()}});
+    json tm, record;
+    CS_ASSIGN_OR_RETURN(auto n, LoadNetFor(std::string(part), cfg, threat_classes, &tm, &record));
+    teachers_json.push_back(record);
     teachers.push_back(std::move(n));
   }
   if (!teachers.empty() && !(o.distill_weight > 0 && o.distill_weight <= 100))
