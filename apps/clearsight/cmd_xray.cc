@@ -518,21 +518,26 @@ int Train(int argc, char** argv, int first) {
       "                         patches: --threats, else simulated with --tip-seed + 1 (never trained on)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
-      "                         for the verifier to judge)\n";
+      "                         for the verifier to judge)\n"
+      "  --tta-views V          test-time views: average the network over V = 1, 2, 4 or 8 mirrored\n"
+      "                         and transposed copies of each scan, here and in every analysis with\n"
+      "                         the model (default: the --init model's, else 1); V times the\n"
+      "                         network's time\n";
   Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "help"},
+                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
     return Usage("--data, --calibration and --out are required", usage);
   DetectorTrainOptions o;
-  long long seed, epochs, batch, crop, max_scans, threads, tip_seed, norm_batches;
+  long long seed, epochs, batch, crop, max_scans, threads, tip_seed, norm_batches, views;
   if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", o.epochs, &epochs) ||
+      !args.GetInt("tta-views", 0, &views) ||
       !args.GetInt("norm-batches", o.norm_batches, &norm_batches) ||
       !args.GetInt("batch", o.batch, &batch) || !args.GetInt("crop", o.crop_cells, &crop) ||
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
@@ -560,6 +565,9 @@ int Train(int argc, char** argv, int first) {
     return Usage("--points-goods-tilt must lie in [1, 20]", usage);
   if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Usage("--region-probability must lie in [0.05, 0.9]", usage);
+  if (args.Has("tta-views") && !(views == 1 || views == 2 || views == 4 || views == 8))
+    return Usage("--tta-views must be 1, 2, 4 or 8, not " + args.Get("tta-views"), usage);
+  o.test_time_views = static_cast<int>(views);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);

@@ -193,6 +193,11 @@ struct DetectorTrainOptions {
   // (8-connected). Lower finds fainter objects and gives the verifier more to reject. 0: the
   // --init model's threshold, or 0.3 for a new network.
   double region_probability = 0;
+  // Test-time views (1, 2, 4 or 8: the input's mirrors and transposes) whose network probabilities
+  // are averaged, in validation and in every later analysis with the model (the verifier and the
+  // operating points are fitted on those averages); about that many times the network's time.
+  // 0: the --init model's, or 1 for a new network.
+  int test_time_views = 0;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 

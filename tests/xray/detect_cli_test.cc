@@ -335,6 +335,35 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
                 "widths are 8,24,40, not the ones given");
   train_refused("wide3", "--widths 16,32", "--widths needs three channel counts");
 
+  // Test-time views: recorded in the model, used by analyze, kept by a model made from it unless
+  // given again (1 writes none).
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "views.pt").string() + init + " --tta-views 4",
+                   dir_ / "views.log"), 0)
+      << testing::ReadBytes(dir_ / "views.log");
+  auto views_meta = [&](const std::string& name) {
+    auto d = Detector::Load((dir_ / name).string(), DetectorOptions{});
+    EXPECT_TRUE(d.ok()) << d.status().message();
+    return d.ok() ? nlohmann::json::parse((*d)->metadata_json()) : nlohmann::json::object();
+  };
+  EXPECT_EQ(views_meta("views.pt").value("test_time_views", 0), 4);
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "views.jsonl").string() + " --model " + (dir_ / "views.pt").string(),
+                   dir_ / "va.log"), 0) << testing::ReadBytes(dir_ / "va.log");
+  EXPECT_EQ(JsonLines(dir_ / "views.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
+  for (const auto& l : JsonLines(dir_ / "views.jsonl")) EXPECT_TRUE(l["detections"].is_array());
+  const std::string from_views = " --init " + (dir_ / "views.pt").string() +
+                                 " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "views2.pt").string() + from_views, dir_ / "views2.log"), 0)
+      << testing::ReadBytes(dir_ / "views2.log");
+  EXPECT_EQ(views_meta("views2.pt").value("test_time_views", 0), 4) << "kept from the --init model";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "views1.pt").string() + from_views + " --tta-views 1", dir_ / "views1.log"), 0)
+      << testing::ReadBytes(dir_ / "views1.log");
+  EXPECT_FALSE(views_meta("views1.pt").contains("test_time_views"));
+  train_refused("views3", "--tta-views 3", "--tta-views must be 1, 2, 4 or 8, not 3");
+
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +

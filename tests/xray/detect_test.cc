@@ -600,6 +600,92 @@ void FillPattern(xray::NetBatch* b, int k) {
     b->input[i] = static_cast<float>((i * (23 + 2 * k) + 5 * k) % 19) / 19.0f - 0.3f * k;
 }
 
+// A C x h x w array mirrored left-right (fx) and / or up-down (fy).
+std::vector<float> Mirror(const std::vector<float>& a, int c, int h, int w, bool fy, bool fx) {
+  std::vector<float> out(a.size());
+  for (int k = 0; k < c; ++k)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        out[(static_cast<size_t>(k) * h + y) * w + x] =
+            a[(static_cast<size_t>(k) * h + (fy ? h - 1 - y : y)) * w + (fx ? w - 1 - x : x)];
+  return out;
+}
+
+// A C x h x w array transposed to C x w x h.
+std::vector<float> Transpose(const std::vector<float>& a, int c, int h, int w) {
+  std::vector<float> out(a.size());
+  for (int k = 0; k < c; ++k)
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x)
+        out[(static_cast<size_t>(k) * w + x) * h + y] = a[(static_cast<size_t>(k) * h + y) * w + x];
+  return out;
+}
+
+TEST(DetectorNet, TestTimeViewsAverageTheMirroredAndTransposedInputsMappedBack) {
+  // A network trained a few steps (so that its output is not symmetric by chance), on a grid that
+  // is not square: Infer with V views equals the mean of single-view inference on each mirrored
+  // or transposed copy, each output mapped back by hand.
+  xray::NetConfig cfg;
+  auto net = xray::Net::Create(cfg, 5);
+  ASSERT_TRUE(net.ok());
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
+  xray::NetTrainOptions opt;
+  for (int step = 0; step < 3; ++step) {
+    FillPattern(&b, step);
+    for (int i = 0; i < 10; ++i) b.threat[static_cast<size_t>(step * 7 + i)] = 1 + step;
+    xray::NetLoss l;
+    ASSERT_TRUE((*net)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  }
+  ASSERT_TRUE((*net)->EndTraining().ok());
+  const int c = cfg.in_channels, h = 16, w = 24, oh = h / 2, ow = w / 2;
+  std::vector<float> in(static_cast<size_t>(c) * h * w);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 31 + (i / w) * 7) % 23) / 23.0f - 0.2f;
+  // The eight views in Infer's order: identity, left-right, up-down, both; then the same of the
+  // transpose.
+  std::vector<std::vector<float>> threat_views, goods_views;
+  for (int t = 0; t < 2; ++t)
+    for (int m = 0; m < 4; ++m) {
+      const bool fx = m == 1 || m == 3, fy = m >= 2;
+      const std::vector<float> base = t ? Transpose(in, c, h, w) : in;
+      const int vh = t ? w : h, vw = t ? h : w;
+      std::vector<float> tp, gp;
+      ASSERT_TRUE((*net)->Infer(Mirror(base, c, vh, vw, fy, fx).data(), vh, vw, 1, &tp, &gp).ok());
+      tp = Mirror(tp, cfg.threat_classes, vh / 2, vw / 2, fy, fx);
+      gp = Mirror(gp, cfg.goods_classes, vh / 2, vw / 2, fy, fx);
+      if (t) {
+        tp = Transpose(tp, cfg.threat_classes, vh / 2, vw / 2);
+        gp = Transpose(gp, cfg.goods_classes, vh / 2, vw / 2);
+      }
+      threat_views.push_back(tp);
+      goods_views.push_back(gp);
+    }
+  for (int views : {1, 2, 4, 8}) {
+    std::vector<float> tp, gp;
+    ASSERT_TRUE((*net)->Infer(in.data(), h, w, 1, &tp, &gp, views).ok()) << views;
+    ASSERT_EQ(tp.size(), static_cast<size_t>(cfg.threat_classes) * oh * ow);
+    ASSERT_EQ(gp.size(), static_cast<size_t>(cfg.goods_classes) * oh * ow);
+    for (size_t i = 0; i < tp.size(); ++i) {
+      double mean = 0;
+      for (int v = 0; v < views; ++v) mean += threat_views[v][i];
+      ASSERT_NEAR(tp[i], mean / views, 1e-5) << "views " << views << ", threat value " << i;
+    }
+    for (size_t i = 0; i < gp.size(); ++i) {
+      double mean = 0;
+      for (int v = 0; v < views; ++v) mean += goods_views[v][i];
+      ASSERT_NEAR(gp[i], mean / views, 1e-5) << "views " << views << ", goods value " << i;
+    }
+  }
+  // The views do differ (else the check above would prove little), and other counts are refused.
+  double differ = 0;
+  for (size_t i = 0; i < threat_views[0].size(); ++i)
+    differ = std::max(differ, std::abs(static_cast<double>(threat_views[0][i]) - threat_views[5][i]));
+  EXPECT_GT(differ, 1e-3);
+  std::vector<float> tp, gp;
+  const Status bad = (*net)->Infer(in.data(), h, w, 1, &tp, &gp, 3);
+  EXPECT_EQ(bad.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("1, 2, 4 or 8"), std::string::npos) << bad.message();
+}
+
 TEST(DetectorNet, AveragedNetworkHoldsTheMeanOfItsPartsWeightsAndStatistics) {
   xray::NetConfig cfg;
   auto a = xray::Net::Create(cfg, 21);

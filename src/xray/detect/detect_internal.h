@@ -24,6 +24,9 @@ struct DetectorMeta {
   }
   // Output cells whose threat probability (1 - p(none)) reaches this form a detection's region.
   double region_probability = 0.3;
+  // Test-time views the network's probabilities are averaged over (Net::Infer); the verifier and
+  // the operating points were fitted on those averages.
+  int views = 1;
 };
 
 // Reported score from network probability: piecewise linear, `op` maps to 0.5.

@@ -187,6 +187,9 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
         im.meta.class_operating_probability.push_back(p);
       }
     }
+    im.meta.views = m.value("test_time_views", 1);
+    if (!xray::ValidNetViews(im.meta.views))
+      return Status::DataLoss(path + ": test_time_views must be 1, 2, 4 or 8, not " + std::to_string(im.meta.views));
     if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
       return Status::DataLoss(path + ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {
@@ -245,7 +248,8 @@ Status Detector::Detect(const ScanAnalysis& analysis, DetectionResult* out) cons
   CS_RETURN_IF_ERROR(xray::ComputeFeatures(analysis, impl_->options.threads, &grid));
   const auto t1 = clock::now();
   std::vector<float> tp, gp;
-  CS_RETURN_IF_ERROR(impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp));
+  CS_RETURN_IF_ERROR(impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp,
+                                       impl_->meta.views));
   const auto t2 = clock::now();
   xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height, analysis.pixel_mm,
                       impl_->meta, impl_->options.min_score, out, xray::GridView{grid.data.data(), grid.gh, grid.gw},

@@ -28,6 +28,10 @@ struct NetConfig {
 // The input grid must have a height and width divisible by this many cells.
 inline constexpr int kNetInputMultiple = 8;
 
+// Test-time views Net::Infer accepts: 1 (the input as it is), 2 (and its left-right mirror), 4 (and
+// the up-down mirror and both) or 8 (and the transposes of those four).
+inline bool ValidNetViews(int views) { return views == 1 || views == 2 || views == 4 || views == 8; }
+
 struct NetBatch {
   int n = 0, h = 0, w = 0;       // input cells; labels are (h/2) x (w/2)
   std::vector<float> input;      // n x C x h x w
@@ -92,8 +96,11 @@ class Net {
   // Inference (no gradients; may be called from several threads at once). `input` is C x h x w;
   // on return threat_prob is threat_classes x (h/2) x (w/2) softmax probabilities and goods_prob
   // the same for the goods head. `threads` is the intra-op thread count for this call.
+  // `views` > 1 (test-time views, see kNetViews) averages the probabilities of that many flipped or
+  // transposed copies of the input, each mapped back: the flips and transposes training augments
+  // with, at `views` times the network's cost.
   Status Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
-               std::vector<float>* goods_prob) const;
+               std::vector<float>* goods_prob, int views = 1) const;
 
   // The threat head's softmax probabilities for a whole batch (labels unused), in inference mode:
   // n x threat_classes x (h/2) x (w/2), the layout of NetBatch::soft_threat. For a teacher network

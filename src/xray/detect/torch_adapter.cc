@@ -2,6 +2,7 @@
 // LibTorch are caught here and become a Status.
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <sstream>
 
@@ -312,17 +313,45 @@ int64_t Net::parameters() const {
 }
 
 Status Net::Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
-                  std::vector<float>* goods_prob) const {
+                  std::vector<float>* goods_prob, int views) const {
   if (h < kNetInputMultiple || w < kNetInputMultiple || h % kNetInputMultiple || w % kNetInputMultiple)
     return Status::InvalidArgument("detector input grid must be a positive multiple of 8 cells");
+  if (!ValidNetViews(views)) return Status::InvalidArgument("test-time views must be 1, 2, 4 or 8");
   try {
     UseThreads(threads);
     c10::InferenceMode guard;
     if (impl_->net->is_training()) impl_->net->eval();
     auto x = torch::from_blob(const_cast<float*>(input), {1, config_.in_channels, h, w}, torch::kFloat);
-    auto [lt, lg] = impl_->net->forward(x);
-    auto pt = torch::softmax(lt, 1).contiguous();
-    auto pg = torch::softmax(lg, 1).contiguous();
+    torch::Tensor pt, pg;
+    if (views == 1) {
+      auto [lt, lg] = impl_->net->forward(x);
+      pt = torch::softmax(lt, 1);
+      pg = torch::softmax(lg, 1);
+    } else {
+      // The mirrors of one orientation go through the network as one batch; each output is mirrored
+      // back (an output cell covers input cells 2i and 2i+1, so the grids stay aligned) and the
+      // probabilities summed; the transposed orientation (8 views) is a second batch.
+      const std::vector<std::vector<int64_t>> mirrors = {{}, {3}, {2}, {2, 3}};
+      const int per_orientation = std::min(views, 4);
+      for (int orientation = 0; orientation < views / per_orientation; ++orientation) {
+        auto xo = orientation ? x.transpose(2, 3) : x;
+        std::vector<torch::Tensor> batch;
+        for (int m = 0; m < per_orientation; ++m) batch.push_back(mirrors[m].empty() ? xo : xo.flip(mirrors[m]));
+        auto [lt, lg] = impl_->net->forward(torch::cat(batch, 0).contiguous());
+        auto st = torch::softmax(lt, 1), sg = torch::softmax(lg, 1);
+        for (int m = 0; m < per_orientation; ++m) {
+          auto t = st.narrow(0, m, 1), g = sg.narrow(0, m, 1);
+          if (!mirrors[m].empty()) t = t.flip(mirrors[m]), g = g.flip(mirrors[m]);
+          if (orientation) t = t.transpose(2, 3), g = g.transpose(2, 3);
+          pt = pt.defined() ? pt + t : t;
+          pg = pg.defined() ? pg + g : g;
+        }
+      }
+      pt = pt / views;
+      pg = pg / views;
+    }
+    pt = pt.contiguous();
+    pg = pg.contiguous();
     threat_prob->assign(pt.data_ptr<float>(), pt.data_ptr<float>() + pt.numel());
     goods_prob->assign(pg.data_ptr<float>(), pg.data_ptr<float>() + pg.numel());
     return Status::Ok();

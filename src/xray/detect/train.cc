@@ -382,6 +382,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   CS_RETURN_IF_ERROR(check_per_class(o.class_priority, "class priority", &class_priority_factor, &class_priority_json));
   if (o.region_probability != 0 && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Status::InvalidArgument("region probability must lie in [0.05, 0.9] (or 0: the init model's)");
+  if (o.test_time_views != 0 && !xray::ValidNetViews(o.test_time_views))
+    return Status::InvalidArgument("test-time views must be 1, 2, 4 or 8 (or 0: the init model's)");
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -520,6 +522,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   json averaged_parts = json::array();  // each one's path and training record
   // Given, else the init model's (below), else the decoder's default.
   double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
+  int views = o.test_time_views > 0 ? o.test_time_views : 1;
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
@@ -534,6 +537,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         init_trained = record["trained"];
         if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
           region_probability = im["region_probability"].get<double>();
+        if (o.test_time_views <= 0 && im.contains("test_time_views") && im["test_time_views"].is_number_integer() &&
+            xray::ValidNetViews(im["test_time_views"].get<int>()))
+          views = im["test_time_views"].get<int>();
       }
       const auto& c = n->config();
       if (c.goods_classes != cfg.goods_classes)
@@ -673,6 +679,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.goods_classes = goods_classes;
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
   meta.region_probability = region_probability;
+  meta.views = views;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
@@ -689,7 +696,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < val_idx.size(); ++i) {
     const Sample& s = samples[val_idx[i]];
     FullInput(s, &input);
-    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
+    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp, meta.views));
     xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
     if (o.verifier)
       xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
@@ -701,7 +708,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
     const Sample& s = samples[verifier_tip_idx[i]];
     FullInput(s, &input);
-    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
+    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp, meta.views));
     xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                            xray::GridView{input.data(), s.gh, s.gw}, &tip_candidates[i]);
     report_scan("verifier TIP", i, verifier_tip_idx.size());
@@ -997,6 +1004,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = meta.class_operating_probability[k];
   m["class_operating_probability"] = per_class;
   m["region_probability"] = meta.region_probability;
+  if (meta.views > 1) m["test_time_views"] = meta.views;
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
