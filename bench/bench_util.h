@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,5 +53,48 @@ double BestOf(int reps, Fn&& fn) {
   }
   return best;
 }
+
+// A benchmark's command line: "--name value" pairs of the flags it knows. --help prints the usage
+// and exits 0; an unknown flag, a flag without its value, or a count that is not a whole number in
+// range prints the reason and the usage to stderr and exits 2 (a typo must not silently measure
+// the defaults).
+class Flags {
+ public:
+  Flags(int argc, char** argv, std::string usage, const std::vector<std::string>& known) : usage_(std::move(usage)) {
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      if (a == "--help" || a == "-h") {
+        std::printf("%s", usage_.c_str());
+        std::exit(0);
+      }
+      if (std::find(known.begin(), known.end(), a) == known.end()) Fail("unknown flag " + a);
+      if (i + 1 >= argc) Fail(a + " needs a value");
+      values_[a] = argv[++i];
+    }
+  }
+  std::string Text(const std::string& name, const std::string& fallback) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
+  }
+  // A whole number in [min, max]; `fallback` when the flag is not given.
+  int Int(const std::string& name, int fallback, int min = 1, int max = 1'000'000) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return fallback;
+    char* end = nullptr;
+    const long v = std::strtol(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || v < min || v > max)
+      Fail(name + " needs a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "], not \"" +
+           it->second + "\"");
+    return static_cast<int>(v);
+  }
+
+ private:
+  [[noreturn]] void Fail(const std::string& reason) const {
+    std::fprintf(stderr, "error: %s\n%s", reason.c_str(), usage_.c_str());
+    std::exit(2);
+  }
+  std::string usage_;
+  std::map<std::string, std::string> values_;
+};
 
 }  // namespace clearsight::bench

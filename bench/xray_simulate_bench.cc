@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -19,9 +18,12 @@
 using namespace clearsight;  // NOLINT: benchmark program
 
 int main(int argc, char** argv) {
-  int n = 24;
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], "--scans")) n = std::atoi(argv[i + 1]);
+  const bench::Flags flags(argc, argv,
+                           "usage: xray_simulate_bench [--scans 24]\n"
+                           "Simulated parcels per second at 1024x768 and a training size, 1 and 2 threads, in memory\n"
+                           "and written to disk.\n",
+                           {"--scans"});
+  const int n = flags.Int("--scans", 24);
   std::printf("machine: %s\n", bench::Machine().c_str());
   struct Row {
     std::string what;

@@ -16,7 +16,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,11 +28,6 @@ using namespace clearsight;  // NOLINT: benchmark program
 
 namespace {
 
-int Flag(int argc, char** argv, const char* name, int fallback) {
-  for (int i = 1; i + 1 < argc; ++i)
-    if (!std::strcmp(argv[i], name)) return std::atoi(argv[i + 1]);
-  return fallback;
-}
 
 struct Way {
   const char* name;
@@ -124,9 +118,14 @@ bool Measure(const Way& way, int steps, int threads, Timing* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int steps = Flag(argc, argv, "--steps", 60);
-  const int threads = Flag(argc, argv, "--threads", 2);
-  const int rounds = Flag(argc, argv, "--rounds", 2);
+  const bench::Flags flags(argc, argv,
+                           "usage: xray_train_bench [--steps 60] [--threads 2] [--rounds 2]\n"
+                           "One training step of the detector's network, four allocator and layout ways side by side\n"
+                           "(the first the baseline), each in a child process; best of the rounds.\n",
+                           {"--steps", "--threads", "--rounds"});
+  const int steps = flags.Int("--steps", 60);
+  const int threads = flags.Int("--threads", 2, 1, 256);
+  const int rounds = flags.Int("--rounds", 2);
   std::printf("machine: %s\n", bench::Machine().c_str());
   std::printf("detector network, one training step: 12 crops of 96 x 96 cells, %d threads, %d steps per way, "
               "best of %d rounds (ways interleaved)\n\n",
