@@ -96,7 +96,7 @@ class Net {
   // Inference (no gradients; may be called from several threads at once). `input` is C x h x w;
   // on return threat_prob is threat_classes x (h/2) x (w/2) softmax probabilities and goods_prob
   // the same for the goods head. `threads` is the intra-op thread count for this call.
-  // `views` > 1 (test-time views, see kNetViews) averages the probabilities of that many flipped or
+  // `views` > 1 (test-time views, see ValidNetViews) averages the probabilities of that many flipped or
   // transposed copies of the input, each mapped back: the flips and transposes training augments
   // with, at `views` times the network's cost.
   Status Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
