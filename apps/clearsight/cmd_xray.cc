@@ -522,14 +522,17 @@ int Train(int argc, char** argv, int first) {
       "  --tta-views V          test-time views: average the network over V = 1, 2, 4 or 8 mirrored\n"
       "                         and transposed copies of each scan, here and in every analysis with\n"
       "                         the model (default: the --init model's, else 1); V times the\n"
-      "                         network's time\n";
+      "                         network's time\n"
+      "  --tta-on scan|candidates  where the views apply: the whole scan, or crops around the cells\n"
+      "                         that may form candidate regions (a fraction of the cost; default: the\n"
+      "                         --init model's, else scan)\n";
   Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "help"},
+                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "tta-on", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -568,6 +571,9 @@ int Train(int argc, char** argv, int first) {
   if (args.Has("tta-views") && !(views == 1 || views == 2 || views == 4 || views == 8))
     return Usage("--tta-views must be 1, 2, 4 or 8, not " + args.Get("tta-views"), usage);
   o.test_time_views = static_cast<int>(views);
+  o.test_time_views_on = args.Get("tta-on", "");
+  if (args.Has("tta-on") && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
+    return Usage("--tta-on must be scan or candidates, not " + o.test_time_views_on, usage);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);

@@ -198,6 +198,10 @@ struct DetectorTrainOptions {
   // operating points are fitted on those averages); about that many times the network's time.
   // 0: the --init model's, or 1 for a new network.
   int test_time_views = 0;
+  // Where the views apply: "scan" (the whole scan) or "candidates" (crops around the cells that may
+  // form candidate regions; the rest of the scan keeps its single view: a fraction of the cost).
+  // Empty: the --init model's, or "scan".
+  std::string test_time_views_on;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 

@@ -362,6 +362,19 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
                    " --out " + (dir_ / "views1.pt").string() + from_views + " --tta-views 1", dir_ / "views1.log"), 0)
       << testing::ReadBytes(dir_ / "views1.log");
   EXPECT_FALSE(views_meta("views1.pt").contains("test_time_views"));
+  EXPECT_EQ(views_meta("views.pt").value("test_time_views_on", ""), "scan");
+  // Views on candidate crops only: recorded, used by analyze; another place is refused.
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "views4c.pt").string() + from_views + " --tta-on candidates",
+                   dir_ / "views4c.log"), 0)
+      << testing::ReadBytes(dir_ / "views4c.log");
+  EXPECT_EQ(views_meta("views4c.pt").value("test_time_views_on", ""), "candidates");
+  EXPECT_EQ(views_meta("views4c.pt").value("test_time_views", 0), 4);
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "views4c.jsonl").string() + " --model " + (dir_ / "views4c.pt").string(),
+                   dir_ / "v4ca.log"), 0) << testing::ReadBytes(dir_ / "v4ca.log");
+  EXPECT_EQ(JsonLines(dir_ / "views4c.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
+  train_refused("views5", "--tta-on everywhere", "--tta-on must be scan or candidates, not everywhere");
   train_refused("views3", "--tta-views 3", "--tta-views must be 1, 2, 4 or 8, not 3");
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):

@@ -686,6 +686,69 @@ TEST(DetectorNet, TestTimeViewsAverageTheMirroredAndTransposedInputsMappedBack) 
   EXPECT_NE(bad.message().find("1, 2, 4 or 8"), std::string::npos) << bad.message();
 }
 
+TEST(DetectorNet, ViewsOnCandidatesAverageOnlyAroundCellsThatMayFormRegions) {
+  xray::NetConfig cfg;
+  auto net = xray::Net::Create(cfg, 7);
+  ASSERT_TRUE(net.ok());
+  xray::NetBatch b = TwoCropBatch(cfg, 16);
+  xray::NetTrainOptions opt;
+  for (int step = 0; step < 3; ++step) {
+    FillPattern(&b, step);
+    for (int i = 0; i < 10; ++i) b.threat[static_cast<size_t>(step * 7 + i)] = 1 + step;
+    xray::NetLoss l;
+    ASSERT_TRUE((*net)->TrainStep(b, opt, 0.01, 1, &l).ok());
+  }
+  ASSERT_TRUE((*net)->EndTraining().ok());
+  const int c = cfg.in_channels, h = 64, w = 96;
+  const size_t cells = static_cast<size_t>(h / 2) * (w / 2);
+  std::vector<float> in(static_cast<size_t>(c) * h * w);
+  for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 29 + (i / w) * 13) % 31) / 31.0f - 0.3f;
+  std::vector<float> t1, g1, t4, g4;
+  ASSERT_TRUE((*net)->Infer(in.data(), h, w, 1, &t1, &g1, 1).ok());
+  ASSERT_TRUE((*net)->Infer(in.data(), h, w, 1, &t4, &g4, 4).ok());
+  xray::DetectorMeta meta;
+  meta.views = 4;
+  meta.views_on_candidates = true;
+  std::vector<float> tp, gp;
+  int64_t view_cells = -1;
+  // No cell can reach the threshold: the single view, no crop.
+  meta.region_probability = 1.5;
+  ASSERT_TRUE(xray::InferWithViews(**net, in.data(), h, w, 1, meta, &tp, &gp, &view_cells).ok());
+  EXPECT_EQ(view_cells, 0);
+  EXPECT_EQ(tp, t1);
+  EXPECT_EQ(gp, g1);
+  // Every cell does: one crop, the whole grid, so the views of the whole scan.
+  meta.region_probability = 0;
+  ASSERT_TRUE(xray::InferWithViews(**net, in.data(), h, w, 1, meta, &tp, &gp, &view_cells).ok());
+  EXPECT_EQ(view_cells, static_cast<int64_t>(h) * w);
+  EXPECT_EQ(tp, t4);
+  EXPECT_EQ(gp, g4);
+  // Only the most likely cells: some crops, the other cells keep their single view, and every cell
+  // still holds a probability distribution.
+  std::vector<float> threat(cells);
+  for (size_t i = 0; i < cells; ++i) threat[i] = 1.0f - t1[i];
+  std::sort(threat.begin(), threat.end());
+  bool partial = false;
+  for (double q : {0.999, 0.995, 0.99, 0.98, 0.95}) {
+    meta.region_probability = threat[static_cast<size_t>(q * (cells - 1))];
+    ASSERT_TRUE(xray::InferWithViews(**net, in.data(), h, w, 1, meta, &tp, &gp, &view_cells).ok());
+    if (view_cells == 0 || view_cells >= static_cast<int64_t>(h) * w) continue;
+    partial = true;
+    size_t same = 0, changed = 0;
+    for (size_t i = 0; i < cells; ++i) (tp[i] == t1[i] ? same : changed) += 1;
+    EXPECT_GT(same, 0u) << q;
+    EXPECT_GT(changed, 0u) << q;
+    for (size_t i = 0; i < cells; ++i) {
+      double sum = 0;
+      for (int k = 0; k < cfg.threat_classes; ++k) sum += tp[k * cells + i];
+      ASSERT_NEAR(sum, 1.0, 1e-4) << i;
+    }
+    EXPECT_EQ(view_cells % (xray::kNetInputMultiple * xray::kNetInputMultiple), 0) << "crops of whole 32-px blocks";
+    break;
+  }
+  EXPECT_TRUE(partial) << "no threshold gave crops smaller than the grid";
+}
+
 TEST(DetectorNet, AveragedNetworkHoldsTheMeanOfItsPartsWeightsAndStatistics) {
   xray::NetConfig cfg;
   auto a = xray::Net::Create(cfg, 21);

@@ -1,6 +1,7 @@
 // Shared by the detector, its training and its evaluation (not public).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,9 +26,23 @@ struct DetectorMeta {
   // Output cells whose threat probability (1 - p(none)) reaches this form a detection's region.
   double region_probability = 0.3;
   // Test-time views the network's probabilities are averaged over (Net::Infer); the verifier and
-  // the operating points were fitted on those averages.
+  // the operating points were fitted on those averages. With views_on_candidates, only on crops
+  // around the cells that may join a candidate region (InferWithViews).
   int views = 1;
+  bool views_on_candidates = false;
 };
+
+class Net;
+
+// The network's probabilities (threat and goods planes, as Net::Infer) for meta's test-time views:
+// over the whole grid, or with views_on_candidates the grid's single view, then `views` views of
+// crops around the cells whose threat probability reaches meta.region_probability (each with a
+// neighbour that does: a lone cell makes no region), written back over those cells and a margin
+// of 32 px; the crops add 64 px of context around that. Crops are aligned to 32 px (8 input
+// cells), so their cells coincide with the whole grid's. `view_cells`, when given, receives the
+// input cells the extra views covered.
+Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
+                      std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells = nullptr);
 
 // Reported score from network probability: piecewise linear, `op` maps to 0.5.
 double ScoreFromProbability(double p, double op);

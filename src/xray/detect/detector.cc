@@ -147,6 +147,106 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
   out->goods_area_cm2 = goods_cells * cell_cm * cell_cm;
 }
 
+Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
+                      std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
+  if (view_cells) *view_cells = 0;
+  if (!meta.views_on_candidates || meta.views == 1)
+    return net.Infer(input, gh, gw, threads, threat_prob, goods_prob, meta.views);
+  CS_RETURN_IF_ERROR(net.Infer(input, gh, gw, threads, threat_prob, goods_prob, 1));
+  // Blocks of 4 x 4 output cells (8 x 8 input cells, 32 px): the unit of the crops.
+  constexpr int kBlock = kNetInputMultiple / 2;
+  constexpr int kWriteBlocks = 1, kContextBlocks = 2;
+  const int oh = gh / 2, ow = gw / 2, bh = oh / kBlock, bw = ow / kBlock;
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  const float region_p = static_cast<float>(meta.region_probability);
+  auto hot_cell = [&](int y, int x) { return 1.0f - (*threat_prob)[static_cast<size_t>(y) * ow + x] >= region_p; };
+  std::vector<uint8_t> hot(static_cast<size_t>(bh) * bw, 0);
+  for (int y = 0; y < oh; ++y)
+    for (int x = 0; x < ow; ++x) {
+      if (!hot_cell(y, x)) continue;
+      bool neighbour = false;
+      for (int dy = -1; dy <= 1 && !neighbour; ++dy)
+        for (int dx = -1; dx <= 1 && !neighbour; ++dx)
+          neighbour = (dy || dx) && y + dy >= 0 && x + dx >= 0 && y + dy < oh && x + dx < ow && hot_cell(y + dy, x + dx);
+      if (neighbour) hot[static_cast<size_t>(y / kBlock) * bw + x / kBlock] = 1;
+    }
+  auto dilate = [&](const std::vector<uint8_t>& m, int r) {
+    std::vector<uint8_t> out(m.size(), 0);
+    for (int y = 0; y < bh; ++y)
+      for (int x = 0; x < bw; ++x)
+        if (m[static_cast<size_t>(y) * bw + x])
+          for (int v = std::max(0, y - r); v <= std::min(bh - 1, y + r); ++v)
+            for (int u = std::max(0, x - r); u <= std::min(bw - 1, x + r); ++u) out[static_cast<size_t>(v) * bw + u] = 1;
+    return out;
+  };
+  const std::vector<uint8_t> write = dilate(hot, kWriteBlocks);
+  const std::vector<uint8_t> context = dilate(hot, kWriteBlocks + kContextBlocks);
+  // Crops: the bounding rectangles of the context mask's 8-connected parts, merged while any two
+  // overlap, so that every written block lies in exactly one crop.
+  struct Rect {
+    int y0, x0, y1, x1;  // blocks, [y0, y1) x [x0, x1)
+  };
+  std::vector<Rect> rects;
+  std::vector<uint8_t> seen(context.size(), 0);
+  std::vector<int> stack;
+  for (int i = 0; i < bh * bw; ++i) {
+    if (!context[i] || seen[i]) continue;
+    Rect r{bh, bw, 0, 0};
+    stack.assign(1, i);
+    seen[i] = 1;
+    while (!stack.empty()) {
+      const int c = stack.back();
+      stack.pop_back();
+      const int cy = c / bw, cx = c % bw;
+      r = {std::min(r.y0, cy), std::min(r.x0, cx), std::max(r.y1, cy + 1), std::max(r.x1, cx + 1)};
+      for (int dy = -1; dy <= 1; ++dy)
+        for (int dx = -1; dx <= 1; ++dx) {
+          const int ny = cy + dy, nx = cx + dx;
+          if (ny < 0 || nx < 0 || ny >= bh || nx >= bw) continue;
+          const int j = ny * bw + nx;
+          if (context[j] && !seen[j]) seen[j] = 1, stack.push_back(j);
+        }
+    }
+    rects.push_back(r);
+  }
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (size_t a = 0; a < rects.size() && !merged; ++a)
+      for (size_t b = a + 1; b < rects.size() && !merged; ++b) {
+        const Rect &p = rects[a], &q = rects[b];
+        if (p.y0 < q.y1 && q.y0 < p.y1 && p.x0 < q.x1 && q.x0 < p.x1) {
+          rects[a] = {std::min(p.y0, q.y0), std::min(p.x0, q.x0), std::max(p.y1, q.y1), std::max(p.x1, q.x1)};
+          rects.erase(rects.begin() + static_cast<std::ptrdiff_t>(b));
+          merged = true;
+        }
+      }
+  }
+  const int channels = net.config().in_channels, nt = net.config().threat_classes, ng = net.config().goods_classes;
+  std::vector<float> crop, ctp, cgp;
+  for (const Rect& r : rects) {
+    const int ch = (r.y1 - r.y0) * kNetInputMultiple, cw = (r.x1 - r.x0) * kNetInputMultiple;
+    const int iy = r.y0 * kNetInputMultiple, ix = r.x0 * kNetInputMultiple;
+    crop.resize(static_cast<size_t>(channels) * ch * cw);
+    for (int k = 0; k < channels; ++k)
+      for (int y = 0; y < ch; ++y)
+        std::copy_n(input + (static_cast<size_t>(k) * gh + iy + y) * gw + ix, cw,
+                    crop.data() + (static_cast<size_t>(k) * ch + y) * cw);
+    CS_RETURN_IF_ERROR(net.Infer(crop.data(), ch, cw, threads, &ctp, &cgp, meta.views));
+    if (view_cells) *view_cells += static_cast<int64_t>(ch) * cw;
+    const int coh = ch / 2, cow = cw / 2;
+    const size_t cplane = static_cast<size_t>(coh) * cow;
+    for (int y = 0; y < coh; ++y)
+      for (int x = 0; x < cow; ++x) {
+        const int gy = r.y0 * kBlock + y, gx = r.x0 * kBlock + x;
+        if (!write[static_cast<size_t>(gy / kBlock) * bw + gx / kBlock]) continue;
+        const size_t gi = static_cast<size_t>(gy) * ow + gx, ci = static_cast<size_t>(y) * cow + x;
+        for (int k = 0; k < nt; ++k) (*threat_prob)[k * plane + gi] = ctp[k * cplane + ci];
+        for (int k = 0; k < ng; ++k) (*goods_prob)[k * plane + gi] = cgp[k * cplane + ci];
+      }
+  }
+  return Status::Ok();
+}
+
 }  // namespace xray
 
 struct Detector::Impl {
@@ -190,6 +290,10 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
     im.meta.views = m.value("test_time_views", 1);
     if (!xray::ValidNetViews(im.meta.views))
       return Status::DataLoss(path + ": test_time_views must be 1, 2, 4 or 8, not " + std::to_string(im.meta.views));
+    const std::string views_on = m.value("test_time_views_on", "scan");
+    if (views_on != "scan" && views_on != "candidates")
+      return Status::DataLoss(path + ": test_time_views_on must be \"scan\" or \"candidates\", not \"" + views_on + "\"");
+    im.meta.views_on_candidates = views_on == "candidates";
     if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
       return Status::DataLoss(path + ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {
@@ -248,8 +352,8 @@ Status Detector::Detect(const ScanAnalysis& analysis, DetectionResult* out) cons
   CS_RETURN_IF_ERROR(xray::ComputeFeatures(analysis, impl_->options.threads, &grid));
   const auto t1 = clock::now();
   std::vector<float> tp, gp;
-  CS_RETURN_IF_ERROR(impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp,
-                                       impl_->meta.views));
+  CS_RETURN_IF_ERROR(xray::InferWithViews(*impl_->net, grid.data.data(), grid.gh, grid.gw, impl_->options.threads,
+                                          impl_->meta, &tp, &gp));
   const auto t2 = clock::now();
   xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height, analysis.pixel_mm,
                       impl_->meta, impl_->options.min_score, out, xray::GridView{grid.data.data(), grid.gh, grid.gw},

@@ -384,6 +384,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     return Status::InvalidArgument("region probability must lie in [0.05, 0.9] (or 0: the init model's)");
   if (o.test_time_views != 0 && !xray::ValidNetViews(o.test_time_views))
     return Status::InvalidArgument("test-time views must be 1, 2, 4 or 8 (or 0: the init model's)");
+  if (!o.test_time_views_on.empty() && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
+    return Status::InvalidArgument("test-time views apply to \"scan\" or \"candidates\", not \"" +
+                                   o.test_time_views_on + "\"");
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -523,6 +526,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   // Given, else the init model's (below), else the decoder's default.
   double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
   int views = o.test_time_views > 0 ? o.test_time_views : 1;
+  bool views_on_candidates = o.test_time_views_on == "candidates";
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
@@ -540,6 +544,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         if (o.test_time_views <= 0 && im.contains("test_time_views") && im["test_time_views"].is_number_integer() &&
             xray::ValidNetViews(im["test_time_views"].get<int>()))
           views = im["test_time_views"].get<int>();
+        if (o.test_time_views_on.empty() && im.contains("test_time_views_on") && im["test_time_views_on"].is_string())
+          views_on_candidates = im["test_time_views_on"].get<std::string>() == "candidates";
       }
       const auto& c = n->config();
       if (c.goods_classes != cfg.goods_classes)
@@ -680,6 +686,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
   meta.region_probability = region_probability;
   meta.views = views;
+  meta.views_on_candidates = views_on_candidates;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
@@ -696,7 +703,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < val_idx.size(); ++i) {
     const Sample& s = samples[val_idx[i]];
     FullInput(s, &input);
-    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp, meta.views));
+    CS_RETURN_IF_ERROR(xray::InferWithViews(*net, input.data(), s.gh, s.gw, o.threads, meta, &tp, &gp));
     xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
     if (o.verifier)
       xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
@@ -708,7 +715,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
     const Sample& s = samples[verifier_tip_idx[i]];
     FullInput(s, &input);
-    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp, meta.views));
+    CS_RETURN_IF_ERROR(xray::InferWithViews(*net, input.data(), s.gh, s.gw, o.threads, meta, &tp, &gp));
     xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                            xray::GridView{input.data(), s.gh, s.gw}, &tip_candidates[i]);
     report_scan("verifier TIP", i, verifier_tip_idx.size());
@@ -1004,7 +1011,10 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = meta.class_operating_probability[k];
   m["class_operating_probability"] = per_class;
   m["region_probability"] = meta.region_probability;
-  if (meta.views > 1) m["test_time_views"] = meta.views;
+  if (meta.views > 1) {
+    m["test_time_views"] = meta.views;
+    m["test_time_views_on"] = meta.views_on_candidates ? "candidates" : "scan";
+  }
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
