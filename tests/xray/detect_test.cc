@@ -621,22 +621,28 @@ std::vector<float> Transpose(const std::vector<float>& a, int c, int h, int w) {
   return out;
 }
 
-TEST(DetectorNet, TestTimeViewsAverageTheMirroredAndTransposedInputsMappedBack) {
-  // A network trained a few steps (so that its output is not symmetric by chance), on a grid that
-  // is not square: Infer with V views equals the mean of single-view inference on each mirrored
-  // or transposed copy, each output mapped back by hand.
-  xray::NetConfig cfg;
-  auto net = xray::Net::Create(cfg, 5);
-  ASSERT_TRUE(net.ok());
+// A network trained three steps on patterned crops (its outputs neither uniform nor symmetric).
+Result<std::unique_ptr<xray::Net>> SlightlyTrainedNet(const xray::NetConfig& cfg, uint64_t seed) {
+  CS_ASSIGN_OR_RETURN(auto net, xray::Net::Create(cfg, seed));
   xray::NetBatch b = TwoCropBatch(cfg, 16);
   xray::NetTrainOptions opt;
   for (int step = 0; step < 3; ++step) {
     FillPattern(&b, step);
     for (int i = 0; i < 10; ++i) b.threat[static_cast<size_t>(step * 7 + i)] = 1 + step;
     xray::NetLoss l;
-    ASSERT_TRUE((*net)->TrainStep(b, opt, 0.01, 1, &l).ok());
+    CS_RETURN_IF_ERROR(net->TrainStep(b, opt, 0.01, 1, &l));
   }
-  ASSERT_TRUE((*net)->EndTraining().ok());
+  CS_RETURN_IF_ERROR(net->EndTraining());
+  return net;
+}
+
+TEST(DetectorNet, TestTimeViewsAverageTheMirroredAndTransposedInputsMappedBack) {
+  // A network trained a few steps (so that its output is not symmetric by chance), on a grid that
+  // is not square: Infer with V views equals the mean of single-view inference on each mirrored
+  // or transposed copy, each output mapped back by hand.
+  xray::NetConfig cfg;
+  auto net = SlightlyTrainedNet(cfg, 5);
+  ASSERT_TRUE(net.ok()) << net.status().message();
   const int c = cfg.in_channels, h = 16, w = 24, oh = h / 2, ow = w / 2;
   std::vector<float> in(static_cast<size_t>(c) * h * w);
   for (size_t i = 0; i < in.size(); ++i) in[i] = static_cast<float>((i * 31 + (i / w) * 7) % 23) / 23.0f - 0.2f;
@@ -688,17 +694,8 @@ TEST(DetectorNet, TestTimeViewsAverageTheMirroredAndTransposedInputsMappedBack) 
 
 TEST(DetectorNet, ViewsOnCandidatesAverageOnlyAroundCellsThatMayFormRegions) {
   xray::NetConfig cfg;
-  auto net = xray::Net::Create(cfg, 7);
-  ASSERT_TRUE(net.ok());
-  xray::NetBatch b = TwoCropBatch(cfg, 16);
-  xray::NetTrainOptions opt;
-  for (int step = 0; step < 3; ++step) {
-    FillPattern(&b, step);
-    for (int i = 0; i < 10; ++i) b.threat[static_cast<size_t>(step * 7 + i)] = 1 + step;
-    xray::NetLoss l;
-    ASSERT_TRUE((*net)->TrainStep(b, opt, 0.01, 1, &l).ok());
-  }
-  ASSERT_TRUE((*net)->EndTraining().ok());
+  auto net = SlightlyTrainedNet(cfg, 7);
+  ASSERT_TRUE(net.ok()) << net.status().message();
   const int c = cfg.in_channels, h = 64, w = 96;
   const size_t cells = static_cast<size_t>(h / 2) * (w / 2);
   std::vector<float> in(static_cast<size_t>(c) * h * w);
