@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/features.h"
@@ -33,6 +35,11 @@ struct DetectorMeta {
 };
 
 class Net;
+
+// The test-time views a model's metadata `m` names (test_time_views, test_time_views_on; absent:
+// one view of the scan) into `views` and `on_candidates`; DataLoss naming `path` for values this
+// build does not know. For the detector and for a model training starts from alike.
+Status ReadTestTimeViews(const nlohmann::json& m, const std::string& path, int* views, bool* on_candidates);
 
 // The network's probabilities (threat and goods planes, as Net::Infer) for meta's test-time views:
 // over the whole grid, or with views_on_candidates the grid's single view, then `views` views of

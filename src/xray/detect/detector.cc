@@ -147,6 +147,24 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
   out->goods_area_cm2 = goods_cells * cell_cm * cell_cm;
 }
 
+Status ReadTestTimeViews(const json& m, const std::string& path, int* views, bool* on_candidates) {
+  *views = 1;
+  *on_candidates = false;
+  if (m.contains("test_time_views")) {
+    const json& v = m["test_time_views"];
+    if (!v.is_number_integer() || !ValidNetViews(v.get<int>()))
+      return Status::DataLoss(path + ": test_time_views must be 1, 2, 4 or 8, not " + v.dump());
+    *views = v.get<int>();
+  }
+  if (m.contains("test_time_views_on")) {
+    const json& v = m["test_time_views_on"];
+    if (!v.is_string() || (v.get<std::string>() != "scan" && v.get<std::string>() != "candidates"))
+      return Status::DataLoss(path + ": test_time_views_on must be \"scan\" or \"candidates\", not " + v.dump());
+    *on_candidates = v.get<std::string>() == "candidates";
+  }
+  return Status::Ok();
+}
+
 Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
                       std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
   if (view_cells) *view_cells = 0;
@@ -287,13 +305,7 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
         im.meta.class_operating_probability.push_back(p);
       }
     }
-    im.meta.views = m.value("test_time_views", 1);
-    if (!xray::ValidNetViews(im.meta.views))
-      return Status::DataLoss(path + ": test_time_views must be 1, 2, 4 or 8, not " + std::to_string(im.meta.views));
-    const std::string views_on = m.value("test_time_views_on", "scan");
-    if (views_on != "scan" && views_on != "candidates")
-      return Status::DataLoss(path + ": test_time_views_on must be \"scan\" or \"candidates\", not \"" + views_on + "\"");
-    im.meta.views_on_candidates = views_on == "candidates";
+    CS_RETURN_IF_ERROR(xray::ReadTestTimeViews(m, path, &im.meta.views, &im.meta.views_on_candidates));
     if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
       return Status::DataLoss(path + ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {

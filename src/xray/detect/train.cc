@@ -541,11 +541,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         init_trained = record["trained"];
         if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
           region_probability = im["region_probability"].get<double>();
-        if (o.test_time_views <= 0 && im.contains("test_time_views") && im["test_time_views"].is_number_integer() &&
-            xray::ValidNetViews(im["test_time_views"].get<int>()))
-          views = im["test_time_views"].get<int>();
-        if (o.test_time_views_on.empty() && im.contains("test_time_views_on") && im["test_time_views_on"].is_string())
-          views_on_candidates = im["test_time_views_on"].get<std::string>() == "candidates";
+        int init_views = 1;
+        bool init_on_candidates = false;
+        CS_RETURN_IF_ERROR(xray::ReadTestTimeViews(im, path, &init_views, &init_on_candidates));
+        if (o.test_time_views <= 0) views = init_views;
+        if (o.test_time_views_on.empty()) views_on_candidates = init_on_candidates;
       }
       const auto& c = n->config();
       if (c.goods_classes != cfg.goods_classes)
