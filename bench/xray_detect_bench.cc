@@ -13,6 +13,7 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
+#include "common/allocator.h"
 #include "xray_bench_util.h"
 
 using namespace clearsight;  // NOLINT: benchmark program
@@ -39,7 +40,12 @@ int main(int argc, char** argv) {
   const std::string model = flags.Text("--model", CS_SOURCE_DIR "/models/detector.pt");
   const int n_scans = flags.Int("--scans", 12);
   const int iterations = flags.Int("--iterations", 300);
-  std::printf("machine: %s\nmodel: %s\n", bench::Machine().c_str(), model.c_str());
+  // The allocator setting every `clearsight` command and the service run with (common/allocator.h):
+  // without it glibc's adaptive thresholds return the network's large buffers to the kernel or not
+  // depending on the history of the process, and the same model measured 1x to 4x its time.
+  const bool kept = KeepLargeFreedBlocks();
+  std::printf("machine: %s\nmodel: %s\nallocator: %s\n", bench::Machine().c_str(), model.c_str(),
+              kept ? "large freed blocks kept (as clearsight runs)" : "glibc defaults (GLIBC_TUNABLES set, or not glibc)");
 
   SimulateOptions so;
   so.seed = 2025;

@@ -525,14 +525,18 @@ int Train(int argc, char** argv, int first) {
       "                         network's time\n"
       "  --tta-on scan|candidates  where the views apply: the whole scan, or crops around the cells\n"
       "                         that may form candidate regions (a fraction of the cost; default: the\n"
-      "                         --init model's, else scan)\n";
+      "                         --init model's, else scan)\n"
+      "  --network-on scan|contents  what the network sees: the whole scan, or the box of the cells\n"
+      "                         holding material with 32 px around it (the rest is background; the\n"
+      "                         empty share of the scan off the network's time; default: the --init\n"
+      "                         model's, else scan)\n";
   Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
                                 "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
                                 "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "tta-on", "help"},
+                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "tta-on", "network-on", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -574,6 +578,9 @@ int Train(int argc, char** argv, int first) {
   o.test_time_views_on = args.Get("tta-on", "");
   if (args.Has("tta-on") && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
     return Usage("--tta-on must be scan or candidates, not " + o.test_time_views_on, usage);
+  o.network_on = args.Get("network-on", "");
+  if (args.Has("network-on") && o.network_on != "scan" && o.network_on != "contents")
+    return Usage("--network-on must be scan or contents, not " + o.network_on, usage);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);

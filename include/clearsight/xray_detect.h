@@ -202,6 +202,11 @@ struct DetectorTrainOptions {
   // form candidate regions; the rest of the scan keeps its single view: a fraction of the cost).
   // Empty: the --init model's, or "scan".
   std::string test_time_views_on;
+  // What the network sees: "scan" (the whole scan) or "contents" (the bounding box of the cells
+  // holding material, with 32 px around it; the rest is background without running the network:
+  // about the share of the scan the parcel leaves empty off the network's time). Empty: the --init
+  // model's, or "scan".
+  std::string network_on;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 

@@ -374,6 +374,25 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
                    " --out " + (dir_ / "views4c.jsonl").string() + " --model " + (dir_ / "views4c.pt").string(),
                    dir_ / "v4ca.log"), 0) << testing::ReadBytes(dir_ / "v4ca.log");
   EXPECT_EQ(JsonLines(dir_ / "views4c.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
+  // The network on the contents' box: recorded, kept by --init, used by analyze (the same scans
+  // decided); another value is refused.
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "contents.pt").string() + from_views + " --network-on contents",
+                   dir_ / "contents.log"), 0)
+      << testing::ReadBytes(dir_ / "contents.log");
+  EXPECT_EQ(views_meta("contents.pt").value("network_on", ""), "contents");
+  EXPECT_EQ(views_meta("views2.pt").value("network_on", "scan"), "scan") << "absent: the whole scan";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
+                   " --out " + (dir_ / "contents2.pt").string() + " --init " + (dir_ / "contents.pt").string() +
+                   " --epochs 0 --seed 3 --validation-share 0.4 --threads 1", dir_ / "contents2.log"), 0)
+      << testing::ReadBytes(dir_ / "contents2.log");
+  EXPECT_EQ(views_meta("contents2.pt").value("network_on", ""), "contents") << "kept from the --init model";
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                   " --out " + (dir_ / "contents.jsonl").string() + " --model " + (dir_ / "contents.pt").string(),
+                   dir_ / "ca.log"), 0) << testing::ReadBytes(dir_ / "ca.log");
+  EXPECT_EQ(JsonLines(dir_ / "contents.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
+  for (const auto& l : JsonLines(dir_ / "contents.jsonl")) EXPECT_TRUE(l["detections"].is_array());
+  train_refused("contents3", "--network-on belt", "--network-on must be scan or contents, not belt");
   train_refused("views5", "--tta-on everywhere", "--tta-on must be scan or candidates, not everywhere");
   train_refused("views3", "--tta-views 3", "--tta-views must be 1, 2, 4 or 8, not 3");
 

@@ -746,6 +746,76 @@ TEST(DetectorNet, ViewsOnCandidatesAverageOnlyAroundCellsThatMayFormRegions) {
   EXPECT_TRUE(partial) << "no threshold gave crops smaller than the grid";
 }
 
+TEST(DetectorNet, NetworkOnContentsSeesTheBoxOfMaterialAndCallsTheRestBackground) {
+  xray::NetConfig cfg;
+  auto net = SlightlyTrainedNet(cfg, 9);
+  ASSERT_TRUE(net.ok()) << net.status().message();
+  const int c = cfg.in_channels, h = 96, w = 128, oh = h / 2, ow = w / 2;
+  const size_t plane = static_cast<size_t>(h) * w, out_plane = static_cast<size_t>(oh) * ow;
+  std::vector<float> in(static_cast<size_t>(c) * plane, 0.0f);
+  auto at = [&](int k, int y, int x) -> float& { return in[k * plane + static_cast<size_t>(y) * w + x]; };
+  // A parcel over cells y 41..54, x 50..69 (channel 1: log1p of the largest areal density); a
+  // thinner-than-threshold film and noise elsewhere do not count.
+  for (int y = 41; y < 55; ++y)
+    for (int x = 50; x < 70; ++x) {
+      at(1, y, x) = 1.0f + 0.01f * ((y * 7 + x * 3) % 11);
+      at(0, y, x) = 0.8f * at(1, y, x);
+      at(2, y, x) = 0.1f * ((x + y) % 5) - 0.2f;
+    }
+  for (int x = 0; x < w; ++x) at(1, 5, x) = std::log1p(static_cast<float>(xray::kContentDensity) * 0.8f);
+  const xray::CellBox box = xray::ContentBox(in.data(), h, w);
+  EXPECT_EQ(box.y0, 32);  // 41 - 8 = 33, aligned down to 8
+  EXPECT_EQ(box.x0, 40);  // 50 - 8 = 42
+  EXPECT_EQ(box.y1, 64);  // 55 + 8 = 63, aligned up
+  EXPECT_EQ(box.x1, 80);  // 70 + 8 = 78
+
+  // Inside the box: the network on the box alone (each view count); outside: background.
+  const int bh = box.y1 - box.y0, bw = box.x1 - box.x0;
+  std::vector<float> crop(static_cast<size_t>(c) * bh * bw);
+  for (int k = 0; k < c; ++k)
+    for (int y = 0; y < bh; ++y)
+      for (int x = 0; x < bw; ++x) crop[(static_cast<size_t>(k) * bh + y) * bw + x] = at(k, box.y0 + y, box.x0 + x);
+  xray::DetectorMeta meta;
+  meta.network_on_contents = true;
+  for (int views : {1, 4}) {
+    meta.views = views;
+    std::vector<float> tp, gp, ctp, cgp;
+    ASSERT_TRUE(xray::InferWithViews(**net, in.data(), h, w, 1, meta, &tp, &gp).ok());
+    ASSERT_TRUE((*net)->Infer(crop.data(), bh, bw, 1, &ctp, &cgp, views).ok());
+    ASSERT_EQ(tp.size(), static_cast<size_t>(cfg.threat_classes) * out_plane);
+    ASSERT_EQ(gp.size(), static_cast<size_t>(cfg.goods_classes) * out_plane);
+    const size_t cplane = static_cast<size_t>(bh / 2) * (bw / 2);
+    int inside = 0, outside = 0;
+    for (int y = 0; y < oh; ++y)
+      for (int x = 0; x < ow; ++x) {
+        const size_t i = static_cast<size_t>(y) * ow + x;
+        const bool in_box = y >= box.y0 / 2 && y < box.y1 / 2 && x >= box.x0 / 2 && x < box.x1 / 2;
+        const size_t ci = static_cast<size_t>(y - box.y0 / 2) * (bw / 2) + (x - box.x0 / 2);
+        for (int k = 0; k < cfg.threat_classes; ++k)
+          ASSERT_EQ(tp[k * out_plane + i], in_box ? ctp[k * cplane + ci] : (k == 0 ? 1.0f : 0.0f)) << y << "," << x;
+        for (int k = 0; k < cfg.goods_classes; ++k)
+          ASSERT_EQ(gp[k * out_plane + i], in_box ? cgp[k * cplane + ci] : (k == 0 ? 1.0f : 0.0f)) << y << "," << x;
+        (in_box ? inside : outside) += 1;
+      }
+    EXPECT_EQ(inside, (bh / 2) * (bw / 2));
+    EXPECT_GT(outside, inside);
+  }
+
+  // Nothing holds material: background everywhere. Material reaching the edges: the whole grid,
+  // exactly as without the setting.
+  std::vector<float> empty(in.size(), 0.0f), tp, gp, full_t, full_g;
+  EXPECT_TRUE(xray::ContentBox(empty.data(), h, w).empty());
+  meta.views = 1;
+  ASSERT_TRUE(xray::InferWithViews(**net, empty.data(), h, w, 1, meta, &tp, &gp).ok());
+  for (size_t i = 0; i < out_plane; ++i) ASSERT_EQ(tp[i], 1.0f);
+  EXPECT_EQ(std::count(tp.begin(), tp.end(), 0.0f), static_cast<std::ptrdiff_t>(tp.size() - out_plane));
+  at(1, 0, 0) = at(1, h - 1, w - 1) = 2.0f;
+  ASSERT_TRUE(xray::InferWithViews(**net, in.data(), h, w, 1, meta, &tp, &gp).ok());
+  ASSERT_TRUE((*net)->Infer(in.data(), h, w, 1, &full_t, &full_g, 1).ok());
+  EXPECT_EQ(tp, full_t);
+  EXPECT_EQ(gp, full_g);
+}
+
 TEST(DetectorNet, AveragedNetworkHoldsTheMeanOfItsPartsWeightsAndStatistics) {
   xray::NetConfig cfg;
   auto a = xray::Net::Create(cfg, 21);

@@ -32,17 +32,33 @@ struct DetectorMeta {
   // around the cells that may join a candidate region (InferWithViews).
   int views = 1;
   bool views_on_candidates = false;
+  // The network sees only the contents' box (ContentBox) of the grid; the cells outside it are
+  // background (probability 1 of "none" in both heads). The verifier and the points were fitted so.
+  bool network_on_contents = false;
 };
+
+// The contents' box: the bounding rectangle of the input cells that hold material (largest areal
+// density above kContentDensity), widened by kContentMargin cells and aligned outwards to
+// kNetInputMultiple, in input cells [y0, y1) x [x0, x1). Empty (y0 == y1) when no cell does.
+inline constexpr double kContentDensity = 0.05;  // g/cm^2 (0.5 mm of water), above the air's noise
+inline constexpr int kContentMargin = 8;          // cells (32 px) of the parcel's surroundings kept
+struct CellBox {
+  int y0 = 0, x0 = 0, y1 = 0, x1 = 0;
+  bool empty() const { return y1 <= y0 || x1 <= x0; }
+};
+CellBox ContentBox(const float* input, int gh, int gw);
 
 class Net;
 
-// The test-time views a model's metadata `m` names (test_time_views, test_time_views_on; absent:
-// one view of the scan) into `views` and `on_candidates`; DataLoss naming `path` for values this
-// build does not know. For the detector and for a model training starts from alike.
-Status ReadTestTimeViews(const nlohmann::json& m, const std::string& path, int* views, bool* on_candidates);
+// How a model's metadata `m` says its network is run (test_time_views, test_time_views_on,
+// network_on; absent: one view of the whole scan) into meta's views, views_on_candidates and
+// network_on_contents; DataLoss naming `path` for values this build does not know. For the
+// detector and for a model training starts from alike.
+Status ReadInferenceSettings(const nlohmann::json& m, const std::string& path, DetectorMeta* meta);
 
-// The network's probabilities (threat and goods planes, as Net::Infer) for meta's test-time views:
-// over the whole grid, or with views_on_candidates the grid's single view, then `views` views of
+// The network's probabilities (threat and goods planes, as Net::Infer, over the whole grid) as
+// meta says: on the whole grid or (network_on_contents) on its contents' box only, background
+// elsewhere; within that, meta's test-time views: over all of it, or with views_on_candidates the grid's single view, then `views` views of
 // crops around the cells whose threat probability reaches meta.region_probability (each with a
 // neighbour that does: a lone cell makes no region), written back over those cells and a margin
 // of 32 px; the crops add 64 px of context around that. Crops are aligned to 32 px (8 input

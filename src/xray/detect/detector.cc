@@ -147,27 +147,51 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
   out->goods_area_cm2 = goods_cells * cell_cm * cell_cm;
 }
 
-Status ReadTestTimeViews(const json& m, const std::string& path, int* views, bool* on_candidates) {
-  *views = 1;
-  *on_candidates = false;
+Status ReadInferenceSettings(const json& m, const std::string& path, DetectorMeta* meta) {
+  meta->views = 1;
+  meta->views_on_candidates = false;
+  meta->network_on_contents = false;
   if (m.contains("test_time_views")) {
     const json& v = m["test_time_views"];
     if (!v.is_number_integer() || !ValidNetViews(v.get<int>()))
       return Status::DataLoss(path + ": test_time_views must be 1, 2, 4 or 8, not " + v.dump());
-    *views = v.get<int>();
+    meta->views = v.get<int>();
   }
   if (m.contains("test_time_views_on")) {
     const json& v = m["test_time_views_on"];
     if (!v.is_string() || (v.get<std::string>() != "scan" && v.get<std::string>() != "candidates"))
       return Status::DataLoss(path + ": test_time_views_on must be \"scan\" or \"candidates\", not " + v.dump());
-    *on_candidates = v.get<std::string>() == "candidates";
+    meta->views_on_candidates = v.get<std::string>() == "candidates";
+  }
+  if (m.contains("network_on")) {
+    const json& v = m["network_on"];
+    if (!v.is_string() || (v.get<std::string>() != "scan" && v.get<std::string>() != "contents"))
+      return Status::DataLoss(path + ": network_on must be \"scan\" or \"contents\", not " + v.dump());
+    meta->network_on_contents = v.get<std::string>() == "contents";
   }
   return Status::Ok();
 }
 
-Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
-                      std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
-  if (view_cells) *view_cells = 0;
+CellBox ContentBox(const float* input, int gh, int gw) {
+  const float* max_density = input + static_cast<size_t>(gh) * gw;  // channel 1: log1p of the cell's largest
+  const float threshold = static_cast<float>(std::log1p(kContentDensity));
+  CellBox b{gh, gw, 0, 0};
+  for (int y = 0; y < gh; ++y) {
+    const float* row = max_density + static_cast<size_t>(y) * gw;
+    for (int x = 0; x < gw; ++x)
+      if (row[x] > threshold) b = {std::min(b.y0, y), std::min(b.x0, x), std::max(b.y1, y + 1), std::max(b.x1, x + 1)};
+  }
+  if (b.empty()) return CellBox{};
+  constexpr int m = kNetInputMultiple;
+  return {std::max(0, b.y0 - kContentMargin) / m * m, std::max(0, b.x0 - kContentMargin) / m * m,
+          std::min(gh, (b.y1 + kContentMargin + m - 1) / m * m), std::min(gw, (b.x1 + kContentMargin + m - 1) / m * m)};
+}
+
+namespace {
+
+// InferWithViews within one grid (the whole scan's or the contents' box).
+Status InferViewsOnGrid(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
+                        std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
   if (!meta.views_on_candidates || meta.views == 1)
     return net.Infer(input, gh, gw, threads, threat_prob, goods_prob, meta.views);
   CS_RETURN_IF_ERROR(net.Infer(input, gh, gw, threads, threat_prob, goods_prob, 1));
@@ -265,6 +289,43 @@ Status InferWithViews(const Net& net, const float* input, int gh, int gw, int th
   return Status::Ok();
 }
 
+}  // namespace
+
+Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
+                      std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
+  if (view_cells) *view_cells = 0;
+  if (!meta.network_on_contents)
+    return InferViewsOnGrid(net, input, gh, gw, threads, meta, threat_prob, goods_prob, view_cells);
+  const CellBox b = ContentBox(input, gh, gw);
+  if (!b.empty() && b.y0 == 0 && b.x0 == 0 && b.y1 == gh && b.x1 == gw)
+    return InferViewsOnGrid(net, input, gh, gw, threads, meta, threat_prob, goods_prob, view_cells);
+  // Background everywhere, then the box's probabilities over their cells.
+  const int nt = net.config().threat_classes, ng = net.config().goods_classes, oh = gh / 2, ow = gw / 2;
+  const size_t plane = static_cast<size_t>(oh) * ow;
+  threat_prob->assign(static_cast<size_t>(nt) * plane, 0.0f);
+  goods_prob->assign(static_cast<size_t>(ng) * plane, 0.0f);
+  std::fill_n(threat_prob->begin(), plane, 1.0f);
+  std::fill_n(goods_prob->begin(), plane, 1.0f);
+  if (b.empty()) return Status::Ok();  // nothing in the scan holds material
+  const int channels = net.config().in_channels, bh = b.y1 - b.y0, bw = b.x1 - b.x0;
+  std::vector<float> crop(static_cast<size_t>(channels) * bh * bw), ctp, cgp;
+  for (int k = 0; k < channels; ++k)
+    for (int y = 0; y < bh; ++y)
+      std::copy_n(input + (static_cast<size_t>(k) * gh + b.y0 + y) * gw + b.x0, bw,
+                  crop.data() + (static_cast<size_t>(k) * bh + y) * bw);
+  CS_RETURN_IF_ERROR(InferViewsOnGrid(net, crop.data(), bh, bw, threads, meta, &ctp, &cgp, view_cells));
+  const int coh = bh / 2, cow = bw / 2;
+  const size_t cplane = static_cast<size_t>(coh) * cow;
+  for (int y = 0; y < coh; ++y) {
+    const size_t gi = static_cast<size_t>(b.y0 / 2 + y) * ow + b.x0 / 2, ci = static_cast<size_t>(y) * cow;
+    for (int k = 0; k < nt; ++k)
+      std::copy_n(ctp.data() + k * cplane + ci, cow, threat_prob->data() + k * plane + gi);
+    for (int k = 0; k < ng; ++k)
+      std::copy_n(cgp.data() + k * cplane + ci, cow, goods_prob->data() + k * plane + gi);
+  }
+  return Status::Ok();
+}
+
 }  // namespace xray
 
 struct Detector::Impl {
@@ -305,7 +366,7 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
         im.meta.class_operating_probability.push_back(p);
       }
     }
-    CS_RETURN_IF_ERROR(xray::ReadTestTimeViews(m, path, &im.meta.views, &im.meta.views_on_candidates));
+    CS_RETURN_IF_ERROR(xray::ReadInferenceSettings(m, path, &im.meta));
     if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
       return Status::DataLoss(path + ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {

@@ -387,6 +387,8 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   if (!o.test_time_views_on.empty() && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
     return Status::InvalidArgument("test-time views apply to \"scan\" or \"candidates\", not \"" +
                                    o.test_time_views_on + "\"");
+  if (!o.network_on.empty() && o.network_on != "scan" && o.network_on != "contents")
+    return Status::InvalidArgument("the network runs on \"scan\" or \"contents\", not \"" + o.network_on + "\"");
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -527,6 +529,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
   int views = o.test_time_views > 0 ? o.test_time_views : 1;
   bool views_on_candidates = o.test_time_views_on == "candidates";
+  bool network_on_contents = o.network_on == "contents";
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
@@ -541,11 +544,11 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         init_trained = record["trained"];
         if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
           region_probability = im["region_probability"].get<double>();
-        int init_views = 1;
-        bool init_on_candidates = false;
-        CS_RETURN_IF_ERROR(xray::ReadTestTimeViews(im, path, &init_views, &init_on_candidates));
-        if (o.test_time_views <= 0) views = init_views;
-        if (o.test_time_views_on.empty()) views_on_candidates = init_on_candidates;
+        xray::DetectorMeta init_settings;
+        CS_RETURN_IF_ERROR(xray::ReadInferenceSettings(im, path, &init_settings));
+        if (o.test_time_views <= 0) views = init_settings.views;
+        if (o.test_time_views_on.empty()) views_on_candidates = init_settings.views_on_candidates;
+        if (o.network_on.empty()) network_on_contents = init_settings.network_on_contents;
       }
       const auto& c = n->config();
       if (c.goods_classes != cfg.goods_classes)
@@ -687,6 +690,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.region_probability = region_probability;
   meta.views = views;
   meta.views_on_candidates = views_on_candidates;
+  meta.network_on_contents = network_on_contents;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
@@ -1015,6 +1019,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     m["test_time_views"] = meta.views;
     m["test_time_views_on"] = meta.views_on_candidates ? "candidates" : "scan";
   }
+  if (meta.network_on_contents) m["network_on"] = "contents";
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
