@@ -9,7 +9,8 @@
 # committed model's; measured with a second seed running beside it on the other core), 32.7 min
 # with THREADS=2 on an idle machine (measured, seed 3: 18.8 + 10.5 + 3.4 min); held-out sets
 # 25-35 min of simulation (with 2,400 clean parcels for h4-h6, 5 min) and 8 min of evaluation; the
-# validation-only new scanners 7 min of simulation and 4 min of evaluation (measured 2026-11-28). The
+# validation-only new scanners about 10 min of simulation (2,400 scans took 7 min) and 3 min of
+# evaluation (measured 2026-11-28). The
 # model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 #
 # SEED=N (default 2, the committed model's) trains every stage with another seed on the same data;
