@@ -58,10 +58,10 @@ Status ReadInferenceSettings(const nlohmann::json& m, const std::string& path, D
 
 // The network's probabilities (threat and goods planes, as Net::Infer, over the whole grid) as
 // meta says: on the whole grid or (network_on_contents) on its contents' box only, background
-// elsewhere; within that, meta's test-time views: over all of it, or with views_on_candidates the grid's single view, then `views` views of
-// crops around the cells whose threat probability reaches meta.region_probability (each with a
-// neighbour that does: a lone cell makes no region), written back over those cells and a margin
-// of 32 px; the crops add 64 px of context around that. Crops are aligned to 32 px (8 input
+// elsewhere; within that, meta's test-time views: over all of it, or with views_on_candidates its
+// single view, then `views` views of crops around the cells whose threat probability reaches
+// meta.region_probability (each with a neighbour that does: a lone cell makes no region), written
+// back over those cells and a margin of 32 px; the crops add 64 px of context around that. Crops are aligned to 32 px (8 input
 // cells), so their cells coincide with the whole grid's. `view_cells`, when given, receives the
 // input cells the extra views covered.
 Status InferWithViews(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
