@@ -189,6 +189,15 @@ CellBox ContentBox(const float* input, int gh, int gw) {
 
 namespace {
 
+// The h x w cells at (y0, x0) of every channel of a C x gh x gw grid, as a C x h x w grid.
+void CropGrid(const float* input, int channels, int gh, int gw, int y0, int x0, int h, int w, std::vector<float>* out) {
+  out->resize(static_cast<size_t>(channels) * h * w);
+  for (int k = 0; k < channels; ++k)
+    for (int y = 0; y < h; ++y)
+      std::copy_n(input + (static_cast<size_t>(k) * gh + y0 + y) * gw + x0, w,
+                  out->data() + (static_cast<size_t>(k) * h + y) * w);
+}
+
 // InferWithViews within one grid (the whole scan's or the contents' box).
 Status InferViewsOnGrid(const Net& net, const float* input, int gh, int gw, int threads, const DetectorMeta& meta,
                         std::vector<float>* threat_prob, std::vector<float>* goods_prob, int64_t* view_cells) {
@@ -268,11 +277,7 @@ Status InferViewsOnGrid(const Net& net, const float* input, int gh, int gw, int 
   for (const Rect& r : rects) {
     const int ch = (r.y1 - r.y0) * kNetInputMultiple, cw = (r.x1 - r.x0) * kNetInputMultiple;
     const int iy = r.y0 * kNetInputMultiple, ix = r.x0 * kNetInputMultiple;
-    crop.resize(static_cast<size_t>(channels) * ch * cw);
-    for (int k = 0; k < channels; ++k)
-      for (int y = 0; y < ch; ++y)
-        std::copy_n(input + (static_cast<size_t>(k) * gh + iy + y) * gw + ix, cw,
-                    crop.data() + (static_cast<size_t>(k) * ch + y) * cw);
+    CropGrid(input, channels, gh, gw, iy, ix, ch, cw, &crop);
     CS_RETURN_IF_ERROR(net.Infer(crop.data(), ch, cw, threads, &ctp, &cgp, meta.views));
     if (view_cells) *view_cells += static_cast<int64_t>(ch) * cw;
     const int coh = ch / 2, cow = cw / 2;
@@ -308,11 +313,8 @@ Status InferWithViews(const Net& net, const float* input, int gh, int gw, int th
   std::fill_n(goods_prob->begin(), plane, 1.0f);
   if (b.empty()) return Status::Ok();  // nothing in the scan holds material
   const int channels = net.config().in_channels, bh = b.y1 - b.y0, bw = b.x1 - b.x0;
-  std::vector<float> crop(static_cast<size_t>(channels) * bh * bw), ctp, cgp;
-  for (int k = 0; k < channels; ++k)
-    for (int y = 0; y < bh; ++y)
-      std::copy_n(input + (static_cast<size_t>(k) * gh + b.y0 + y) * gw + b.x0, bw,
-                  crop.data() + (static_cast<size_t>(k) * bh + y) * bw);
+  std::vector<float> crop, ctp, cgp;
+  CropGrid(input, channels, gh, gw, b.y0, b.x0, bh, bw, &crop);
   CS_RETURN_IF_ERROR(InferViewsOnGrid(net, crop.data(), bh, bw, threads, meta, &ctp, &cgp, view_cells));
   const int coh = bh / 2, cow = bw / 2;
   const size_t cplane = static_cast<size_t>(coh) * cow;
