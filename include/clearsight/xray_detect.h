@@ -258,13 +258,17 @@ struct DetectionEvalOptions {
 };
 
 struct ClassEval {
-  std::string name;  // a threat class, or "narcotics_concealed_200g"
+  // A threat class; "narcotics_concealed_200g"; or "weapons_any_class": firearms, firearm parts and
+  // knives, each found by a detection of any of those three classes (a firearm part called a
+  // firearm still stops the parcel for a weapon), against the clean parcels' weapon detections.
+  std::string name;
   int64_t threats = 0;
   int64_t detected = 0;         // at min_score
   double rate = 0;              // detected / threats
   std::vector<double> rate_at_alarm;  // per DetectionEvalOptions::alarm_rates
   // The same, with each alarm rate counted on this class's detections alone (the threshold at
-  // which that share of clean parcels has a detection of this class; narcotics for the 200 g row).
+  // which that share of clean parcels has a detection of this class; narcotics for the 200 g row,
+  // any of the three weapon classes for the weapons row).
   std::vector<double> rate_at_class_alarm;
   int64_t false_alarms = 0;     // detections of this class on clean parcels at min_score
   double ap = 0;                // average precision over all scans (IoU >= min_iou)

@@ -76,7 +76,12 @@ TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
   auto j = nlohmann::json::parse(testing::ReadBytes(ev));
   EXPECT_EQ(j["scans"], 12);
   EXPECT_EQ(j["missing_results"], 0);
-  EXPECT_EQ(j["classes"].size(), 8u);
+  ASSERT_EQ(j["classes"].size(), 9u) << "seven classes, concealed narcotics >= 200 g, weapons of any weapon class";
+  EXPECT_EQ(j["classes"][8]["class"], "weapons_any_class");
+  EXPECT_GE(j["classes"][8]["detected"].get<int>(),
+            j["classes"][1]["detected"].get<int>() + j["classes"][2]["detected"].get<int>() +
+                j["classes"][3]["detected"].get<int>())
+      << "a weapon found by its own class is found by any weapon class";
   EXPECT_TRUE(j["map"].is_number());
   EXPECT_TRUE(j["false_alarms_per_clean_scan"].is_number());
   EXPECT_EQ(j["operating_points"].size(), 4u);

@@ -1069,7 +1069,7 @@ TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans)
   EXPECT_NEAR(by["narcotics"].ap, 0.5, 1e-9);
   EXPECT_NEAR(by["firearm"].ap, 0.0, 1e-9);
   auto j = nlohmann::json::parse(ev.ToJson());
-  EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 1);
+  EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 2) << "the classes, the 200 g row and the weapons row";
   EXPECT_NE(ev.ToTable().find("narcotics_concealed_200g"), std::string::npos);
   // Intervals: knife 1 of 2 found, 1 of 2 clean scans alarmed.
   EXPECT_EQ(ev.clean_alarmed, 1);
@@ -1081,6 +1081,38 @@ TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans)
   }
   EXPECT_NEAR(j["clean_alarm_rate_ci95"][0].get<double>(), klo, 1e-4);
   EXPECT_NE(ev.ToTable().find("95% CI"), std::string::npos);
+}
+
+TEST(DetectionEvaluation, WeaponsRowCountsAWeaponFoundByAnyWeaponClass) {
+  std::vector<xray::EvalScan> s(5);
+  for (auto& e : s) e.has_result = true;
+  s[0].threats = {Threat("firearm_part", 0, 0, 100, 100)};
+  s[0].detections = {{"firearm", 0.9, 0, 0, 100, 100}};       // called a firearm: a weapon alarm
+  s[1].threats = {Threat("knife", 0, 0, 100, 100)};
+  s[1].detections = {{"knife", 0.7, 0, 0, 100, 100}};         // its own class
+  s[2].threats = {Threat("firearm", 0, 0, 100, 100)};
+  s[2].detections = {{"narcotics", 0.95, 0, 0, 100, 100}};    // not a weapon class: missed
+  s[3].threats = {Threat("narcotics", 0, 0, 100, 100, 0.5)};  // not a weapon: not in the row
+  s[3].detections = {{"knife", 0.9, 0, 0, 100, 100}};
+  s[4].detections = {{"knife", 0.8, 0, 0, 10, 10}, {"currency", 0.95, 0, 0, 10, 10}};  // clean
+  DetectionEvalOptions o;
+  o.alarm_rates = {0.0};
+  DetectionEval ev = xray::EvaluateScans(s, ThreatClasses(), o);
+  std::map<std::string, ClassEval> by;
+  for (const auto& c : ev.classes) by[c.name] = c;
+  ASSERT_TRUE(by.count("weapons_any_class"));
+  const ClassEval& w = by["weapons_any_class"];
+  EXPECT_EQ(w.threats, 3);
+  EXPECT_EQ(w.detected, 2);
+  EXPECT_EQ(by["firearm_part"].detected, 0) << "its own row still wants its own class";
+  // Against its own alarms: the clean parcel's best weapon detection is the knife at 0.8 (the
+  // currency at 0.95 does not count), so at rate 0 only the part called a firearm at 0.9 stays.
+  EXPECT_NEAR(w.rate_at_class_alarm[0], 1.0 / 3.0, 1e-9);
+  EXPECT_NEAR(w.rate_at_alarm[0], 0.0, 1e-9) << "every class's clean maximum is 0.95";
+  EXPECT_NE(ev.ToTable().find("any of the three"), std::string::npos);
+  // A model without the three weapon classes has no such row.
+  DetectionEval ev2 = xray::EvaluateScans(s, {"narcotics", "firearm"}, o);
+  for (const auto& c : ev2.classes) EXPECT_NE(c.name, "weapons_any_class");
 }
 
 TEST(DetectionEvaluation, WilsonIntervalsMatchTheTextbookValues) {

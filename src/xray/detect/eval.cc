@@ -167,6 +167,14 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     int cls;
     bool narcotics_200g;
     double best;
+    bool weapon = false;      // a firearm, firearm part or knife
+    double weapon_best = -1;  // the best score of a detection of any weapon class overlapping it
+  };
+  // The weapons row's classes, where the model has all three.
+  const std::vector<int> weapon_classes = {class_index("firearm"), class_index("firearm_part"), class_index("knife")};
+  const bool has_weapons = std::none_of(weapon_classes.begin(), weapon_classes.end(), [](int k) { return k < 0; });
+  auto is_weapon = [&](const std::string& c) {
+    return has_weapons && (c == "firearm" || c == "firearm_part" || c == "knife");
   };
   std::vector<TruthHit> hits;
   std::vector<double> clean_max;
@@ -202,8 +210,12 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     for (const auto& t : s.threats) {
       TruthHit h{class_index(t.threat_class), false, -1};
       h.narcotics_200g = t.threat_class == "narcotics" && t.concealed && t.mass_kg >= o.narcotics_min_kg;
-      for (const auto& d : s.detections)
+      h.weapon = is_weapon(t.threat_class);
+      for (const auto& d : s.detections) {
         if (d.threat_class == t.threat_class && DetectionIou(d, t) >= o.min_iou) h.best = std::max(h.best, d.score);
+        if (h.weapon && is_weapon(d.threat_class) && DetectionIou(d, t) >= o.min_iou)
+          h.weapon_best = std::max(h.weapon_best, d.score);
+      }
       if (h.cls >= 0) ++class_truths[h.cls];
       hits.push_back(h);
     }
@@ -235,21 +247,24 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
   ev.alarm_rates = o.alarm_rates;
   for (double r : o.alarm_rates) ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
 
-  // A row over the truth threats `member` selects; class k's clean parcels set its own thresholds.
-  auto make_row = [&](const std::string& name, int k, auto&& member) {
+  // A row over the truth threats `member` selects, each found at `score(hit)`; `own_clean` (per
+  // clean parcel, its best detection that counts for this row; null: none) sets the row's own
+  // thresholds.
+  auto make_row = [&](const std::string& name, const std::vector<double>* own_clean, auto&& member, auto&& score) {
     ClassEval c;
     c.name = name;
     c.rate_at_alarm.assign(ev.thresholds.size(), 0.0);
     c.rate_at_class_alarm.assign(o.alarm_rates.size(), 0.0);
     std::vector<double> own(o.alarm_rates.size(), 0.0);
     for (size_t i = 0; i < own.size(); ++i)
-      own[i] = k < 0 || clean_class_max[k].empty() ? 0.0 : ThresholdForRate(clean_class_max[k], o.alarm_rates[i]);
+      own[i] = !own_clean || own_clean->empty() ? 0.0 : ThresholdForRate(*own_clean, o.alarm_rates[i]);
     for (const auto& h : hits) {
       if (!member(h)) continue;
+      const double best = score(h);
       ++c.threats;
-      c.detected += h.best >= o.min_score;
-      for (size_t i = 0; i < ev.thresholds.size(); ++i) c.rate_at_alarm[i] += h.best >= 0 && h.best >= ev.thresholds[i];
-      for (size_t i = 0; i < own.size(); ++i) c.rate_at_class_alarm[i] += h.best >= 0 && h.best >= own[i];
+      c.detected += best >= o.min_score;
+      for (size_t i = 0; i < ev.thresholds.size(); ++i) c.rate_at_alarm[i] += best >= 0 && best >= ev.thresholds[i];
+      for (size_t i = 0; i < own.size(); ++i) c.rate_at_class_alarm[i] += best >= 0 && best >= own[i];
     }
     if (c.threats) {
       c.rate = static_cast<double>(c.detected) / c.threats;
@@ -258,11 +273,12 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     }
     return c;
   };
+  auto own_class_score = [](const TruthHit& h) { return h.best; };
   double ap_sum = 0;
   int ap_n = 0;
   for (size_t k = 0; k < nc; ++k) {
-    ClassEval c = make_row(threat_classes[k], static_cast<int>(k),
-                           [k](const TruthHit& h) { return h.cls == static_cast<int>(k); });
+    ClassEval c = make_row(threat_classes[k], &clean_class_max[k],
+                           [k](const TruthHit& h) { return h.cls == static_cast<int>(k); }, own_class_score);
     c.false_alarms = class_fa[k];
     // All-point interpolated average precision.
     auto& r = ranked[k];
@@ -287,8 +303,17 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     }
     ev.classes.push_back(std::move(c));
   }
-  ev.classes.push_back(make_row("narcotics_concealed_200g", class_index("narcotics"),
-                                [](const TruthHit& h) { return h.narcotics_200g; }));
+  const int narcotics = class_index("narcotics");
+  ev.classes.push_back(make_row("narcotics_concealed_200g", narcotics >= 0 ? &clean_class_max[narcotics] : nullptr,
+                                [](const TruthHit& h) { return h.narcotics_200g; }, own_class_score));
+  if (has_weapons) {
+    std::vector<double> clean_weapon_max(clean_class_max[weapon_classes[0]].size(), -1.0);
+    for (int k : weapon_classes)
+      for (size_t i = 0; i < clean_weapon_max.size(); ++i)
+        clean_weapon_max[i] = std::max(clean_weapon_max[i], clean_class_max[k][i]);
+    ev.classes.push_back(make_row("weapons_any_class", &clean_weapon_max, [](const TruthHit& h) { return h.weapon; },
+                                  [](const TruthHit& h) { return h.weapon_best; }));
+  }
   ev.map = ap_n ? ap_sum / ap_n : 0;
 
   // Manifest checks.
@@ -422,6 +447,9 @@ std::string DetectionEval::ToTable() const {
     }
     s += "\n";
   }
+  for (const auto& c : classes)
+    if (c.name == "weapons_any_class")
+      s += "weapons_any_class: firearms, firearm parts and knives, each found by a detection of any of the three\n";
   s += "each class against its own alarms (clean parcels with a detection of that class):\n";
   for (const auto& c : classes) {
     std::snprintf(buf, sizeof buf, "%-26s", c.name.c_str());
