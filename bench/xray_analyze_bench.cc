@@ -24,7 +24,6 @@ struct Row {
   int runs;
 };
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

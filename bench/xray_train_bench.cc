@@ -28,7 +28,6 @@ using namespace clearsight;  // NOLINT: benchmark program
 
 namespace {
 
-
 struct Way {
   const char* name;
   bool keep_blocks;
