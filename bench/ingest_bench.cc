@@ -7,7 +7,7 @@
 
 #include "bench_util.h"
 #include "clearsight/declarations.h"
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 
 using namespace clearsight;
 

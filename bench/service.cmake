@@ -2,5 +2,5 @@
 include(${PROJECT_SOURCE_DIR}/cmake/ServiceDependencies.cmake)
 add_executable(service_bench ${CMAKE_CURRENT_LIST_DIR}/service_bench.cc)
 target_link_libraries(service_bench PRIVATE clearsight nlohmann_json::nlohmann_json PkgConfig::HTTPLIB)
-target_include_directories(service_bench PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/bench)
+target_include_directories(service_bench PRIVATE ${PROJECT_SOURCE_DIR}/bench)
 target_compile_definitions(service_bench PRIVATE CS_DATA="${PROJECT_SOURCE_DIR}/data/public")

@@ -44,9 +44,9 @@
 #include "clearsight/service.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
-#include "common/allocator.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/allocator.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace cs = clearsight;
 using nlohmann::json;

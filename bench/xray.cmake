@@ -9,7 +9,6 @@ target_link_libraries(xray_simulate_bench PRIVATE clearsight)
 add_executable(xray_detect_bench ${CMAKE_CURRENT_LIST_DIR}/xray_detect_bench.cc)
 target_link_libraries(xray_detect_bench PRIVATE clearsight)
 target_compile_definitions(xray_detect_bench PRIVATE CS_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
-target_include_directories(xray_detect_bench PRIVATE ${PROJECT_SOURCE_DIR}/src)
 # One training step of the detector's network: glibc's allocator defaults and contiguous layout
 # (the baseline) against large freed blocks kept and channels-last layout, each in a child process.
 add_executable(xray_train_bench ${CMAKE_CURRENT_LIST_DIR}/xray_train_bench.cc)

@@ -13,7 +13,7 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
-#include "common/allocator.h"
+#include "clearsight/allocator.h"
 #include "xray_bench_util.h"
 
 using namespace clearsight;  // NOLINT: benchmark program

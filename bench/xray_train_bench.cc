@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "bench_util.h"
-#include "common/allocator.h"
+#include "clearsight/allocator.h"
 #include "xray/detect/net.h"
 #include "xray/physics/random.h"
 

@@ -25,8 +25,8 @@
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
 #include "commands.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight::cli {
 

@@ -10,7 +10,7 @@
 
 #include "clearsight/client.h"
 #include "commands.h"
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 
 namespace clearsight::cli {
 

@@ -12,8 +12,8 @@
 #include "clearsight/selection.h"
 #include "clearsight/valuation.h"
 #include "commands.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight::cli {
 

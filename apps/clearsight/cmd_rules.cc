@@ -6,7 +6,7 @@
 #include "clearsight/rules.h"
 #include "clearsight/valuation.h"
 #include "commands.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight::cli {
 

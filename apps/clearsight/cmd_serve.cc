@@ -11,7 +11,7 @@
 #include "clearsight/service.h"
 #include "clearsight/store.h"
 #include "commands.h"
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 
 namespace clearsight::cli {
 

@@ -4,8 +4,8 @@
 #include "clearsight/declarations.h"
 #include "clearsight/valuation.h"
 #include "commands.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight::cli {
 

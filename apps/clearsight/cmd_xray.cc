@@ -16,7 +16,7 @@
 #include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
 #include "commands.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight::cli {
 namespace {

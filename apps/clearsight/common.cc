@@ -27,12 +27,3 @@ int CheckArgs(const Args& args, const std::set<std::string>& known, const std::s
 }
 
 }  // namespace clearsight::cli
-
-namespace clearsight::cli {
-// Stands in only in local builds that leave the xray stage out (CLEARSIGHT_SKIP_STAGES=xray);
-// cmd_xray.cc's definition replaces it in every full build.
-__attribute__((weak)) int CmdXray(int, char**, int) {
-  std::fprintf(stderr, "error: this build leaves out the xray stage\n");
-  return 2;
-}
-}  // namespace clearsight::cli

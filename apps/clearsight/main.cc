@@ -5,7 +5,7 @@
 #include <string>
 
 #include "commands.h"
-#include "common/allocator.h"
+#include "clearsight/allocator.h"
 
 namespace {
 

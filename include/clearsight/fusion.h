@@ -22,8 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "clearsight/channel.h"
 #include "clearsight/declarations.h"
-#include "clearsight/selection.h"
 #include "clearsight/status.h"
 #include "clearsight/valuation.h"
 

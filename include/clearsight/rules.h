@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "clearsight/channel.h"
 #include "clearsight/declarations.h"
-#include "clearsight/selection.h"
 #include "clearsight/status.h"
 
 namespace clearsight {

@@ -7,14 +7,11 @@
 #include <string_view>
 #include <vector>
 
+#include "clearsight/channel.h"
 #include "clearsight/declarations.h"
 #include "clearsight/status.h"
 
 namespace clearsight {
-
-enum class Channel { kGreen = 0, kYellow = 1, kRed = 2 };
-std::string_view ChannelName(Channel c);  // "green", "yellow", "red"
-Result<Channel> ParseChannel(std::string_view name);
 
 // Uniform in [0, 1) from a seeded hash of the id: the control draw (batch and online selection)
 // and the budget dither, reproducible and independent of arrival order.

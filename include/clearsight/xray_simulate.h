@@ -19,45 +19,10 @@
 #include "clearsight/status.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_scan.h"
+#include "clearsight/xray_scanner.h"
 #include "clearsight/xray_tip.h"
 
 namespace clearsight {
-
-enum class DetectorKind {
-  kDualKvp,    // two tube voltages, one detector
-  kDualLayer,  // one tube, a thin front scintillator (low) over a filter and a thick back one (high)
-};
-
-struct TubeSpectrum {
-  double kvp = 160;
-  double filter_al_mm = 2.0;
-  double filter_cu_mm = 0.0;
-};
-
-struct ScannerModel {
-  std::string name;
-  DetectorKind kind = DetectorKind::kDualKvp;
-  TubeSpectrum tube_low;   // unused by kDualLayer
-  TubeSpectrum tube_high;  // the only tube of kDualLayer
-  std::string scintillator_formula = "CsI";
-  double scintillator_density = 4.51;
-  double detector_low_mm = 0.6;   // dual-layer: front layer
-  double detector_high_mm = 0.6;  // dual-layer: back layer
-  double interlayer_cu_mm = 0.0;  // dual-layer: filter between the layers
-  double photons_per_mm2_low = 30000;   // absorbed photons per mm^2 in air
-  double photons_per_mm2_high = 40000;
-  double blur_sigma_px_low = 0.6;
-  double blur_sigma_px_high = 0.6;
-  double scatter_fraction = 0.003;    // of the attenuated primary, spread over ~5 cm
-  double electronic_noise = 1.5e-4;   // standard deviation in transmission units
-  double energy_step_kev = 3.0;
-};
-
-// The simulator's default: dual-kVp 80/160 kVp, CsI detector.
-ScannerModel DualKvpScanner();
-// Another scanner for calibration tests: one 140 kVp tube, dual-layer CsI detector with a copper
-// interlayer, other photon counts, blur and scatter.
-ScannerModel DualLayerScanner();
 
 // One object in a simulated scan. Masks are run-length encoded over the row-major pixel index:
 // [start0, length0, start1, length1, ...].

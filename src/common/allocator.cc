@@ -1,4 +1,4 @@
-#include "common/allocator.h"
+#include "clearsight/allocator.h"
 
 #include <cstdlib>
 #include <cstring>

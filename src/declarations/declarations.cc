@@ -12,8 +12,8 @@
 
 #include "clearsight/declarations.h"
 #include "common/csv.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight::model {
 

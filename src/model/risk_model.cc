@@ -6,11 +6,11 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 #include "common/parallel.h"
 #include "model/features.h"
-#include "model/forest.h"
-#include "model/xgboost_adapter.h"
+#include "common/forest.h"
+#include "common/xgboost_adapter.h"
 
 namespace clearsight {
 

@@ -7,8 +7,8 @@
 #include <cctype>
 #include <cmath>
 
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -3,7 +3,7 @@
 
 #include <cmath>
 
-#include "common/text.h"
+#include "clearsight/text.h"
 #include "service/service_impl.h"
 
 namespace clearsight {

@@ -1,7 +1,7 @@
 // Declarations in, decisions out; consignments, the queue and outcomes.
 #include <cmath>
 
-#include "common/text.h"
+#include "clearsight/text.h"
 #include "service/json_text.h"
 #include "service/service_impl.h"
 

@@ -9,8 +9,8 @@
 #include <set>
 
 #include "clearsight/xray_manifest.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "service/gzip.h"
 #include "service/service_impl.h"
 

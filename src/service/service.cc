@@ -11,8 +11,8 @@
 
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "service/json_text.h"
 #include "service/service_impl.h"
 

@@ -2,7 +2,7 @@
 // come back as text; pqxx exceptions end here.
 #include <pqxx/pqxx>
 
-#include "common/text.h"
+#include "clearsight/text.h"
 #include "store/sql_conn.h"
 
 namespace clearsight::store {

@@ -9,8 +9,8 @@
 #include <thread>
 
 #include "clearsight/store.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "store/sql_conn.h"
 
 namespace clearsight {

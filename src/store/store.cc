@@ -11,7 +11,7 @@
 #include <cstring>
 #include <random>
 
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 
 namespace clearsight {
 

@@ -9,9 +9,9 @@
 #include <random>
 #include <unordered_map>
 
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 #include "common/parallel.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 #include "valuation/price_lines.h"
 
 namespace clearsight {

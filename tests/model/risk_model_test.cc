@@ -7,8 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/risk_model.h"
-#include "model/forest.h"
-#include "model/xgboost_adapter.h"
+#include "common/forest.h"
+#include "common/xgboost_adapter.h"
 
 namespace clearsight {
 namespace {

@@ -13,7 +13,7 @@
 #include "clearsight/risk_model.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 #include "service/service_test_util.h"
 
 namespace clearsight {

@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_calibrate.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_calibrate.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

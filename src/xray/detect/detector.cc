@@ -9,7 +9,7 @@
 
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 #include "xray/detect/detect_internal.h"
 #include "xray/detect/features.h"
 #include "xray/detect/net.h"

@@ -9,8 +9,8 @@
 
 #include "clearsight/xray_detect.h"
 #include "common/csv.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "xray/detect/detect_internal.h"
 
 namespace clearsight {

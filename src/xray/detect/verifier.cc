@@ -5,7 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include "model/xgboost_adapter.h"
+#include "common/xgboost_adapter.h"
 #include "xray/detect/features.h"
 
 namespace clearsight::xray {

@@ -14,7 +14,7 @@
 
 #include "clearsight/status.h"
 #include "clearsight/xray_detect.h"
-#include "model/forest.h"
+#include "common/forest.h"
 
 namespace clearsight::xray {
 

@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_scan.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -6,8 +6,8 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_scan.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "xray/io/tiff_adapter.h"
 
 namespace clearsight {

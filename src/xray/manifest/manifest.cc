@@ -10,9 +10,9 @@
 
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
-#include "common/text.h"
-#include "model/forest.h"
-#include "model/xgboost_adapter.h"
+#include "clearsight/text.h"
+#include "common/forest.h"
+#include "common/xgboost_adapter.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {

@@ -8,8 +8,7 @@
 #include <map>
 #include <mutex>
 
-#include "clearsight/xray_calibrate.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight::xray {
 namespace {

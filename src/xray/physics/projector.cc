@@ -1,5 +1,7 @@
 #include "xray/physics/projector.h"
 
+#include "clearsight/xray_scan.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "clearsight/status.h"
-#include "clearsight/xray_simulate.h"
+#include "clearsight/xray_scanner.h"
 #include "xray/physics/random.h"
 #include "xray/physics/spectrum.h"
 

@@ -3,7 +3,7 @@
 
 #include <vector>
 
-#include "clearsight/xray_simulate.h"
+#include "clearsight/xray_scanner.h"
 #include "xray/physics/materials.h"
 
 namespace clearsight::xray {

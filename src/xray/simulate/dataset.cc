@@ -8,8 +8,8 @@
 #include <thread>
 
 #include "clearsight/xray_simulate.h"
-#include "common/file_util.h"
-#include "common/text.h"
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_tip.h"
-#include "common/file_util.h"
+#include "clearsight/file_util.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {

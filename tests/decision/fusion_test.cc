@@ -1,4 +1,5 @@
 #include "clearsight/fusion.h"
+#include "clearsight/selection.h"
 
 #include <gtest/gtest.h>
 

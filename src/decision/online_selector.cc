@@ -10,7 +10,8 @@
 #include <cmath>
 
 #include "clearsight/fusion.h"
-#include "common/text.h"
+#include "clearsight/selection.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -1,4 +1,4 @@
-#include "model/xgboost_adapter.h"
+#include "common/xgboost_adapter.h"
 
 #include <xgboost/c_api.h>
 

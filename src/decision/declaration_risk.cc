@@ -7,7 +7,7 @@
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/valuation.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -6,22 +6,6 @@
 
 namespace clearsight {
 
-std::string_view ChannelName(Channel c) {
-  switch (c) {
-    case Channel::kGreen: return "green";
-    case Channel::kYellow: return "yellow";
-    case Channel::kRed: return "red";
-  }
-  return "green";
-}
-
-Result<Channel> ParseChannel(std::string_view name) {
-  if (name == "green") return Channel::kGreen;
-  if (name == "yellow") return Channel::kYellow;
-  if (name == "red") return Channel::kRed;
-  return Status::InvalidArgument("unknown channel '" + std::string(name) + "' (green, yellow or red)");
-}
-
 double ControlDraw(uint64_t seed, std::string_view id) {
   uint64_t h = 0xcbf29ce484222325ULL ^ (seed * 0x9E3779B97F4A7C15ULL);
   for (unsigned char c : id) {

@@ -1,7 +1,7 @@
 #include "clearsight/decide.h"
 
 #include "clearsight/risk_model.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 

@@ -1,4 +1,4 @@
-#include "model/forest.h"
+#include "common/forest.h"
 
 #include <cmath>
 #include <algorithm>

@@ -7,7 +7,7 @@
 
 #include "clearsight/fusion.h"
 #include "clearsight/xray_analyze.h"
-#include "common/text.h"
+#include "clearsight/text.h"
 
 namespace clearsight {
 
