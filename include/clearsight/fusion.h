@@ -31,6 +31,8 @@ namespace clearsight {
 
 class RiskModel;
 class RuleSet;
+struct Detection;
+struct ManifestCheck;
 struct ScanAnalysis;
 
 // A box in scan pixels, [x0,x1) x [y0,y1).
@@ -143,13 +145,21 @@ struct ScanFindingOptions {
 
 // Findings from a material analysis: opaque objects, metal or organic mass that the declared goods
 // do not explain, image mass against declared mass. `declared` may be null (no declaration yet).
-// Later analysis stages may add to analysis.extra_fields:
-//   "detections": [{"class": "knife", "score": 0.93, "box": [x0, y0, x1, y1]}, ...]
-//   "manifest":   {"consistent": false, "score": 0.7, "reason": "..."}
-// and they become "detector" and "manifest" findings (threat classes weapon/knife/gun/pistol/
-// explosive demand red).
 std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& analysis, const Declaration* declared,
                                               const ScanFindingOptions& options = {});
+
+struct DetectionFindingOptions {
+  // A weapon (SeverityOfThreatClass) detected at or above this score demands red; 0.5 is the
+  // model's operating point for the class.
+  double weapon_red_min_score = 0.5;
+};
+
+// One "detector" finding per detection of the threat detector in scan `scan_id`, with its box.
+std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections, const std::string& scan_id,
+                                            const DetectionFindingOptions& options = {});
+
+// A "manifest" finding when the image does not fit the declared goods; none when it does.
+std::vector<Finding> FindingsFromManifest(const ManifestCheck& check);
 
 // "knitted or crocheted clothing" for HS chapter 61; "" when unknown.
 std::string_view HsChapterName(std::string_view hs_code);

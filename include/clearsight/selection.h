@@ -17,6 +17,21 @@ namespace clearsight {
 // and the budget dither, reproducible and independent of arrival order.
 double ControlDraw(uint64_t seed, std::string_view id);
 
+// The id a declaration is drawn by: its consignment's (what the service decides about), or its own
+// when it names none.
+std::string_view ControlKey(const Declaration& d);
+
+// Batch and online selection draw the control sample alike: a consignment is in it when its
+// ControlDraw falls below `probability`, whatever its score, while fewer than `cap` of its lane-day
+// are. Share budgets: control_share x red_share, no cap. Count budgets (red_count >= 0): the
+// control part ceil(control_share x red_count) over the lane-day's volume (known in a batch,
+// estimated online), capped at that part.
+struct ControlRule {
+  double probability = 0;
+  double cap = 1e300;
+};
+ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count, double volume);
+
 struct SelectionOptions {
   // Physical inspections (red) per lane and day: a share of the lane's declarations, or a fixed
   // count when red_count >= 0.
@@ -36,9 +51,10 @@ struct Selection {
   bool control = false;  // drawn at random for the control sample, not for its score
 };
 
-// One Selection per row. Rows are grouped by (date, lane); within a group the top scores take the
-// red budget minus the control slots, control rows are drawn by a seeded hash of the declaration
-// id (reproducible, independent of row order), and the next rows by score go yellow. Fractional
+// One Selection per row. Rows are grouped by (date, lane); within a group the control sample is
+// drawn first (ControlRuleFor, by a seeded hash of ControlKey: reproducible, independent of row
+// order, the same draw the service makes), the top scores take the rest of the red budget, and
+// the next rows by score go yellow. Fractional
 // budgets (5 % of 7 declarations) are rounded up or down by a seeded draw per lane and day, so
 // totals over many lanes and days match the shares.
 std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,

@@ -19,6 +19,12 @@ namespace clearsight {
 // "narcotics", "firearm", "firearm_part", "knife", "cigarettes", "currency", "lithium_battery".
 const std::vector<std::string>& ThreatClasses();
 
+// How a find of a threat class must be treated. A weapon (firearm, firearm part, knife) stops the
+// consignment for a physical check whatever the budget; contraband is evidence weighed with the
+// rest. A class this catalogue does not know is contraband.
+enum class ThreatSeverity { kContraband, kWeapon };
+ThreatSeverity SeverityOfThreatClass(std::string_view threat_class);
+
 // A threat alone on air: its log attenuation -ln(T) in both energies, 0 outside it.
 struct ThreatPatch {
   std::string name;          // unique in its library, [A-Za-z0-9._-]

@@ -121,16 +121,13 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   }
   const bool by_count = cap.red_count >= 0;
   const double seen = static_cast<double>(c.seen);
-  double control_p, control_cap, targeted_budget;
-  if (by_count) {
-    control_cap = std::ceil(options_.control_share * static_cast<double>(cap.red_count) - 1e-9);
-    control_p = control_cap / VolumeEstimate(lane.days, in.day, options_.expected_daily_volume);
-    targeted_budget = static_cast<double>(cap.red_count) - control_cap;
-  } else {
-    control_cap = 1e300;
-    control_p = options_.control_share * cap.red_share;
-    targeted_budget = std::ceil(cap.red_share * (1 - options_.control_share) * seen - 1e-9);
-  }
+  const ControlRule rule = ControlRuleFor(
+      options_.control_share, cap.red_share, cap.red_count,
+      by_count ? static_cast<double>(VolumeEstimate(lane.days, in.day, options_.expected_daily_volume)) : seen);
+  const double control_p = rule.probability, control_cap = rule.cap;
+  const double targeted_budget =
+      by_count ? static_cast<double>(cap.red_count) - control_cap
+               : std::ceil(cap.red_share * (1 - options_.control_share) * seen - 1e-9);
   if (!update && ControlDraw(options_.seed, in.consignment_id) < control_p &&
       static_cast<double>(c.control) < control_cap) {
     ++c.red;

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
-#include <nlohmann/json.hpp>
-
 #include "clearsight/fusion.h"
 #include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
 #include "clearsight/text.h"
 
 namespace clearsight {
@@ -27,51 +27,7 @@ std::string GoodsName(const Declaration* d) {
 
 FindingBox BoxOf(const DetectedObject& o) { return FindingBox{o.x0, o.y0, o.x1, o.y1}; }
 
-bool IsWeaponClass(std::string_view c) {
-  for (std::string_view w : {"firearm", "gun", "pistol", "rifle", "knife", "weapon", "explosive", "grenade",
-                             "ammunition"})
-    if (c.find(w) != std::string_view::npos) return true;
-  return false;
-}
-
 std::string Kg(double kg) { return FormatFixed(kg, kg < 10 ? 2 : 1) + " kg"; }
-
-void AddDetections(const std::string& value, const std::string& scan_id, std::vector<Finding>* out) {
-  auto a = nlohmann::json::parse(value, nullptr, false);
-  if (a.is_discarded() || !a.is_array()) return;
-  for (const auto& det : a) {
-    if (!det.is_object()) continue;
-    std::string cls = det.value("class", det.value("label", std::string()));
-    double score = det.value("score", 0.0);
-    if (cls.empty() || !(score > 0)) continue;
-    Finding f;
-    f.source = "detector";
-    f.kind = "threat:" + cls;
-    f.score = std::clamp(score, 0.0, 1.0);
-    std::string words = cls;
-    std::replace(words.begin(), words.end(), '_', ' ');
-    f.reason = words + "-like object, " + FormatFixed(score, 2);
-    if (det.contains("box") && det["box"].is_array() && det["box"].size() == 4) {
-      const auto& b = det["box"];
-      f.box = FindingBox{b[0].get<int>(), b[1].get<int>(), b[2].get<int>(), b[3].get<int>()};
-      f.scan_id = scan_id;
-    }
-    if (IsWeaponClass(cls) && score >= 0.5) f.floor = Channel::kRed;
-    out->push_back(std::move(f));
-  }
-}
-
-void AddManifest(const std::string& value, std::vector<Finding>* out) {
-  auto m = nlohmann::json::parse(value, nullptr, false);
-  if (m.is_discarded() || !m.is_object()) return;
-  if (m.value("consistent", true)) return;
-  Finding f;
-  f.source = "manifest";
-  f.kind = "manifest_mismatch";
-  f.score = std::clamp(m.value("score", 0.5), 0.0, 1.0);
-  f.reason = m.value("reason", std::string("the image does not fit the declared goods"));
-  out->push_back(std::move(f));
-}
 
 }  // namespace
 
@@ -143,11 +99,38 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
       out.push_back(std::move(f));
     }
   }
-  for (const auto& [key, value] : a.extra_fields) {
-    if (key == "detections") AddDetections(value, a.scan_id, &out);
-    if (key == "manifest") AddManifest(value, &out);
+  return out;
+}
+
+std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections, const std::string& scan_id,
+                                            const DetectionFindingOptions& options) {
+  std::vector<Finding> out;
+  for (const Detection& d : detections) {
+    if (d.threat_class.empty() || !(d.score > 0)) continue;
+    Finding f;
+    f.source = "detector";
+    f.kind = "threat:" + d.threat_class;
+    f.score = std::clamp(d.score, 0.0, 1.0);
+    std::string words = d.threat_class;
+    std::replace(words.begin(), words.end(), '_', ' ');
+    f.reason = words + "-like object, " + FormatFixed(d.score, 2);
+    f.box = FindingBox{d.x0, d.y0, d.x1, d.y1};
+    f.scan_id = scan_id;
+    if (SeverityOfThreatClass(d.threat_class) == ThreatSeverity::kWeapon && d.score >= options.weapon_red_min_score)
+      f.floor = Channel::kRed;
+    out.push_back(std::move(f));
   }
   return out;
+}
+
+std::vector<Finding> FindingsFromManifest(const ManifestCheck& check) {
+  if (check.consistent) return {};
+  Finding f;
+  f.source = "manifest";
+  f.kind = "manifest_mismatch";
+  f.score = std::clamp(check.score, 0.0, 1.0);
+  f.reason = check.reasons.empty() ? "the image does not fit the declared goods" : check.reasons.front();
+  return {std::move(f)};
 }
 
 }  // namespace clearsight

@@ -20,6 +20,21 @@ double ControlDraw(uint64_t seed, std::string_view id) {
   return static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
 }
 
+std::string_view ControlKey(const Declaration& d) {
+  return d.consignment_id.empty() ? std::string_view(d.declaration_id) : std::string_view(d.consignment_id);
+}
+
+ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count, double volume) {
+  ControlRule r;
+  if (red_count >= 0) {
+    r.cap = std::ceil(control_share * static_cast<double>(red_count) - 1e-9);
+    r.probability = volume > 0 ? r.cap / volume : 0;
+  } else {
+    r.probability = control_share * red_share;
+  }
+  return r;
+}
+
 namespace {
 std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const std::string& field, int extra) {
   if (field.empty()) return {};
@@ -47,22 +62,31 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     double u2 = ControlDraw(o.seed + 1, lane_day);
     double exact = o.red_count >= 0 ? static_cast<double>(o.red_count) : o.red_share * n;
     size_t budget = std::min(n, static_cast<size_t>(std::floor(exact + (o.red_count >= 0 ? 0 : u1))));
-    size_t control = std::min(budget, static_cast<size_t>(std::floor(o.control_share * budget + u2)));
-    size_t by_score = budget - control;
     size_t yellow = std::min(n - budget, static_cast<size_t>(std::floor(o.yellow_share * n + u2)));
+    // The control draw, as OnlineSelector makes it: every row whose seeded draw falls below the
+    // control probability, whatever its score (at most the control part of a count budget).
+    const ControlRule rule = ControlRuleFor(o.control_share, o.red_share, o.red_count, static_cast<double>(n));
+    std::vector<std::pair<double, size_t>> drawn;
+    for (size_t i : rows) {
+      const double u = ControlDraw(o.seed, ControlKey(batch.rows[i]));
+      if (u < rule.probability) drawn.emplace_back(u, i);
+    }
+    std::sort(drawn.begin(), drawn.end());
+    if (drawn.size() > rule.cap) drawn.resize(static_cast<size_t>(rule.cap));
+    for (const auto& [u, i] : drawn) {
+      out[i].channel = Channel::kRed;
+      out[i].control = true;
+    }
+    // The rest of the red budget by score.
+    size_t by_score = budget > drawn.size() ? budget - drawn.size() : 0;
     std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
-    for (size_t k = 0; k < by_score; ++k) out[rows[k]].channel = Channel::kRed;
-    // The control draw: lowest seeded draws among the rows not already red.
-    std::vector<std::pair<double, size_t>> rest;
-    for (size_t k = by_score; k < n; ++k)
-      rest.emplace_back(ControlDraw(o.seed, batch.rows[rows[k]].declaration_id), rows[k]);
-    std::sort(rest.begin(), rest.end());
-    for (size_t k = 0; k < control && k < rest.size(); ++k) {
-      out[rest[k].second].channel = Channel::kRed;
-      out[rest[k].second].control = true;
+    for (size_t k = 0; k < n && by_score > 0; ++k) {
+      if (out[rows[k]].control) continue;
+      out[rows[k]].channel = Channel::kRed;
+      --by_score;
     }
     size_t y = 0;
-    for (size_t k = by_score; k < n && y < yellow; ++k) {
+    for (size_t k = 0; k < n && y < yellow; ++k) {
       if (out[rows[k]].channel == Channel::kGreen) {
         out[rows[k]].channel = Channel::kYellow;
         ++y;

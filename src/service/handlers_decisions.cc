@@ -82,10 +82,24 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     findings[i] = FindingsToJson(assessments[i].findings);
     results[i].declaration_id = d.declaration_id;
   }
+  // Scans that came before their declaration are checked against it now.
+  std::vector<std::vector<std::pair<EvidenceOrigin, std::string>>> rechecked(n);
+  for (size_t i = 0; i < n; ++i) {
+    auto r = RecheckScans(rows[i].consignment_id, batch.rows[i]);
+    if (!r.ok()) {
+      results[i].error = r.status();
+      continue;
+    }
+    rechecked[i] = std::move(*r);
+  }
   std::vector<std::future<Status>> done;
   done.reserve(n);
   const auto t0 = std::chrono::steady_clock::now();
   for (size_t i = 0; i < n; ++i) {
+    if (!results[i].error.ok()) {
+      done.push_back(std::async(std::launch::deferred, [&, i] { return results[i].error; }));
+      continue;
+    }
     done.push_back(store->WriteAsync([&, i](StoreTxn& txn) -> Status {
       const DeclarationRow& row = rows[i];
       SubmitResult& out = results[i];
@@ -103,6 +117,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
       }
       if (!assessments[i].rule_hits.empty())
         CS_RETURN_IF_ERROR(txn.PutRuleHits(row.consignment_id, assessments[i].rule_hits));
+      for (const auto& [origin, scan_findings] : rechecked[i])
+        CS_RETURN_IF_ERROR(txn.PutFindings(row.consignment_id, origin.Key(), scan_findings));
       auto explain = [&](std::vector<Finding>& f) {
         std::vector<std::string> details = current->ExplainModel(batch, i, kExplainReasons);
         if (details.empty()) return false;
@@ -110,7 +126,7 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         return true;
       };
       CS_ASSIGN_OR_RETURN(DecisionRow decision,
-                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, "declaration:" + row.declaration_id,
+                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, EvidenceOrigin::Declaration(row.declaration_id),
                                  assessments[i].findings, findings[i], explain));
       out.decision = std::move(decision);
       out.status = "created";
@@ -335,7 +351,7 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   q.sort = req.Query("sort", "-score");
   if (!q.channel.empty() && !ParseChannel(q.channel).ok())
     return Status::InvalidArgument("channel must be green, yellow or red");
-  if (!q.status.empty() && q.status != "pending" && q.status != "released" && q.status != "done")
+  if (!q.status.empty() && !ParseWorkStatus(q.status).ok())
     return Status::InvalidArgument("status must be pending, released, done or all");
   auto number = [&](const char* key, int64_t fallback, int64_t* out) -> Status {
     std::string v = req.Query(key);

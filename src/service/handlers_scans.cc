@@ -45,6 +45,52 @@ Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high, const 
 
 }  // namespace
 
+Result<Service::Impl::ScanEvidence> Service::Impl::AnalyzeScan(const Scan& scan, const Declaration* declared) {
+  ScanEvidence out;
+  auto analyse = [&]() -> Status {
+    const auto t0 = std::chrono::steady_clock::now();
+    CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
+    out.findings = FindingsFromScanAnalysis(analysis, declared);
+    if (detector) {
+      CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
+      std::vector<Finding> threats = FindingsFromDetections(detection.detections, analysis.scan_id);
+      out.findings.insert(out.findings.end(), threats.begin(), threats.end());
+      // The stored analysis keeps the detections and the manifest check for the viewer.
+      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
+      if (declared && detector->manifest()) {
+        const ManifestCheck check = detector->manifest()->Check(analysis, detection, *declared);
+        analysis.extra_fields.push_back({"manifest", check.ToJson()});
+        std::vector<Finding> mismatch = FindingsFromManifest(check);
+        out.findings.insert(out.findings.end(), mismatch.begin(), mismatch.end());
+      }
+    }
+    metrics->scan_analysis_seconds.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    out.analysis_json = analysis.ToJson();
+    return Status::Ok();
+  };
+  // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
+  // always on the same threads (service/worker_pool.h); without workers, on the calling thread.
+  CS_RETURN_IF_ERROR(analysis_pool ? analysis_pool->Submit(analyse).get() : analyse());
+  return out;
+}
+
+Result<std::vector<std::pair<EvidenceOrigin, std::string>>> Service::Impl::RecheckScans(
+    const std::string& consignment_id, const Declaration& declared) {
+  std::vector<std::pair<EvidenceOrigin, std::string>> out;
+  if (!analyzer) return out;
+  CS_ASSIGN_OR_RETURN(auto scans, store->ScansOf(consignment_id));
+  if (scans.empty()) return out;
+  CS_ASSIGN_OR_RETURN(auto known, store->GetDeclaration(declared.declaration_id));
+  if (known) return out;  // a repeated declaration changes nothing
+  for (const ScanRow& scan_row : scans) {
+    CS_ASSIGN_OR_RETURN(auto cached, LoadScan(scan_row.scan_id));
+    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AnalyzeScan(cached->scan, &declared));
+    out.emplace_back(EvidenceOrigin::Scan(scan_row.scan_id), FindingsToJson(evidence.findings));
+  }
+  return out;
+}
+
 Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Caller& caller) {
   ScanReadOptions ro;
   ro.max_pixels = options.max_scan_pixels;
@@ -130,34 +176,15 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   });
   std::vector<Finding> findings;
   if (analyzer) {
-    auto analyse = [&]() -> Status {
-      const auto t0 = std::chrono::steady_clock::now();
-      CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-      // The declared goods, when the declaration is already here, tell what the image should show.
-      std::optional<Declaration> declared;
-      CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
-      if (!decls.empty()) {
-        if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
-      }
-      if (detector) {
-        // Threats, and whether the image fits the declared goods; fusion reads both from the
-        // analysis' extra fields. A declaration that arrives after the scan is not checked against
-        // the image (the scan's findings are kept as they were).
-        CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
-        analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-        if (declared && detector->manifest())
-          analysis.extra_fields.push_back(
-              {"manifest", detector->manifest()->Check(analysis, detection, *declared).ToJson()});
-      }
-      metrics->scan_analysis_seconds.Observe(
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-      row.analysis_json = analysis.ToJson();
-      findings = FindingsFromScanAnalysis(analysis, declared ? &*declared : nullptr);
-      return Status::Ok();
-    };
-    // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
-    // always on the same threads (service/worker_pool.h); without workers, on this HTTP thread.
-    CS_RETURN_IF_ERROR(analysis_pool ? analysis_pool->Submit(analyse).get() : analyse());
+    // The declared goods, when the declaration is already here, tell what the image should show.
+    std::optional<Declaration> declared;
+    CS_ASSIGN_OR_RETURN(auto decls, store->DeclarationsOf(row.consignment_id));
+    if (!decls.empty()) {
+      if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
+    }
+    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AnalyzeScan(scan, declared ? &*declared : nullptr));
+    row.analysis_json = std::move(evidence.analysis_json);
+    findings = std::move(evidence.findings);
   }
   const std::string findings_json = FindingsToJson(findings);
   CS_RETURN_IF_ERROR(stored.get());
@@ -178,7 +205,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       return Status::Ok();
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
-    CS_ASSIGN_OR_RETURN(decision, Refuse(txn, row.consignment_id, nullptr, caller.username, "scan:" + row.scan_id,
+    CS_ASSIGN_OR_RETURN(decision, Refuse(txn, row.consignment_id, nullptr, caller.username, EvidenceOrigin::Scan(row.scan_id),
                                          findings, findings_json));
     result = "created";
     return Status::Ok();

@@ -648,92 +648,77 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
 
 Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& consignment_id,
                                           const Declaration* declared, const std::string& actor,
-                                          const std::string& trigger, std::vector<Finding>& written,
+                                          const EvidenceOrigin& trigger, std::vector<Finding>& written,
                                           std::string written_json,
                                           const std::function<bool(std::vector<Finding>&)>& explain_written) {
+  ConsignmentUpdate update;
+  update.consignment_id = consignment_id;
+  update.declared = declared;
+  update.today = Today();
+  update.written.origin = trigger;
   CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
-  // The consignment's findings by origin, in origin order: the stored ones and this write's.
-  std::vector<std::pair<std::string, std::vector<Finding>>> stored;
-  bool has_scan = StartsWith(trigger, "scan:"), has_declaration = StartsWith(trigger, "declaration:");
   if (prev) {
+    auto corrupt = [&](const Status& s) {
+      return Status::DataLoss("consignment " + consignment_id + ": " + s.message());
+    };
+    PriorDecision prior;
+    auto channel = ParseChannel(prev->channel);
+    if (!channel.ok()) return corrupt(channel.status());
+    auto status = ParseWorkStatus(prev->status);
+    if (!status.ok()) return corrupt(status.status());
+    prior.channel = *channel;
+    prior.status = *status;
+    prior.control = prev->control;
+    prior.lane = prev->lane;
+    prior.day = prev->date;
+    prior.version = prev->version;
+    update.prior = std::move(prior);
     // Findings are only ever stored with a decision: a first decision has just `written`.
     CS_ASSIGN_OR_RETURN(auto rows, txn.FindingsOf(consignment_id));
-    for (auto& [origin, text] : rows) {
-      if (origin == trigger) continue;  // replaced by `written`
+    for (auto& [key, text] : rows) {
+      auto origin = EvidenceOrigin::Parse(key);
+      if (!origin.ok()) return corrupt(origin.status());
+      if (*origin == trigger) continue;  // replaced by `written`
       CS_ASSIGN_OR_RETURN(auto findings, FindingsFromJson(text));
-      has_scan |= StartsWith(origin, "scan:");
-      has_declaration |= StartsWith(origin, "declaration:");
-      stored.emplace_back(origin, std::move(findings));
+      update.stored.push_back({std::move(*origin), std::move(findings)});
     }
   }
-  auto fuse_all = [&] {
-    std::vector<Finding> all;
-    bool placed = false;
-    for (const auto& [origin, findings] : stored) {
-      if (!placed && trigger < origin) {
-        all.insert(all.end(), written.begin(), written.end());
-        placed = true;
-      }
-      all.insert(all.end(), findings.begin(), findings.end());
-    }
-    if (!placed) all.insert(all.end(), written.begin(), written.end());
-    return Fuse(all, options.fusion);
-  };
-  FusedRisk fused = fuse_all();
-  SelectionInput in;
-  in.consignment_id = consignment_id;
-  if (declared) {
-    in.lane = declared->office_id;
-    in.day = declared->date;
-  } else if (prev) {
-    in.lane = prev->lane;
-    in.day = prev->date;
-  } else {
-    in.day = Today();
-  }
-  in.score = fused.score;
-  in.floor = fused.floor;
-  if (prev) {
-    auto ch = ParseChannel(prev->channel);
-    if (!ch.ok()) return Status::DataLoss("consignment " + consignment_id + ": " + ch.status().message());
-    in.previous = *ch;
-    in.previous_control = prev->control;
-    in.previous_lane = prev->lane;
-    in.previous_day = prev->date;
-  }
-  SelectionResult sel = selector->Select(in);
+  update.written.findings = written;
+  ConsignmentDecision decision = DecideConsignment(update, *selector, options.fusion);
   // Only a consignment an officer will look at needs the model's feature reasons: they are made
   // here, for decisions that are not green, and stored with the findings.
-  if (sel.channel != Channel::kGreen) {
+  if (decision.selection.channel != Channel::kGreen) {
     bool explained = false;
     if (explain_written && NeedsExplanation(written) && explain_written(written)) {
       written_json = FindingsToJson(written);
+      update.written.findings = written;
       explained = true;
     }
-    for (auto& [origin, findings] : stored) {
-      if (!StartsWith(origin, "declaration:") || !NeedsExplanation(findings)) continue;
-      CS_ASSIGN_OR_RETURN(bool done, ExplainStored(txn, origin.substr(12), findings));
+    for (auto& [origin, findings] : update.stored) {
+      if (origin.kind != EvidenceOrigin::Kind::kDeclaration || !NeedsExplanation(findings)) continue;
+      CS_ASSIGN_OR_RETURN(bool done, ExplainStored(txn, origin.id, findings));
       if (!done) continue;
-      CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, origin, FindingsToJson(findings)));
+      CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, origin.Key(), FindingsToJson(findings)));
       explained = true;
     }
-    if (explained) fused = fuse_all();  // the same score; the reasons gain their details
+    // The same score; the reasons gain their details.
+    if (explained) decision.fused = FuseEvidence(update.stored, update.written, options.fusion);
   }
-  CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, trigger, written_json));
+  CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, trigger.Key(), written_json));
   const int64_t now = NowMs();
   DecisionRow row;
   row.consignment_id = consignment_id;
-  row.lane = in.lane;
-  row.date = in.day;
-  row.score = fused.score;
-  row.channel = std::string(ChannelName(sel.channel));
-  row.control = sel.control;
-  row.status = prev && prev->status == "done" ? "done" : sel.channel == Channel::kGreen ? "released" : "pending";
-  row.version = prev ? prev->version + 1 : 1;
-  row.has_scan = has_scan;
-  row.has_declaration = has_declaration;
-  row.reasons_json = ReasonsJsonText(fused.reasons);
-  row.selection = sel.why;
+  row.lane = decision.lane;
+  row.date = decision.day;
+  row.score = decision.fused.score;
+  row.channel = std::string(ChannelName(decision.selection.channel));
+  row.control = decision.selection.control;
+  row.status = std::string(WorkStatusName(decision.status));
+  row.version = decision.version;
+  row.has_scan = decision.has_scan;
+  row.has_declaration = decision.has_declaration;
+  row.reasons_json = ReasonsJsonText(decision.fused.reasons);
+  row.selection = decision.selection.why;
   row.outcome = prev ? prev->outcome : "";
   row.created_ms = prev ? prev->created_ms : now;
   row.updated_ms = now;
@@ -744,21 +729,22 @@ Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& cons
   e.subject = consignment_id;
   {
     std::vector<std::string> texts;
-    texts.reserve(fused.reasons.size());
-    for (const auto& r : fused.reasons) texts.push_back(r.text);
+    texts.reserve(decision.fused.reasons.size());
+    for (const auto& r : decision.fused.reasons) texts.push_back(r.text);
     JsonObjectWriter w(&e.detail_json);
     w.Int("version", row.version)
         .Number("score", row.score)
         .String("channel", row.channel)
         .Bool("control", row.control)
-        .String("trigger", trigger)
+        .String("trigger", trigger.Key())
         .String("selection", row.selection)
         .StringArray("reasons", texts);
     w.Close();
   }
   CS_RETURN_IF_ERROR(txn.Audit(&e));
   metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" + (row.control ? "true" : "false") +
-                         "\",trigger=\"" + trigger.substr(0, trigger.find(':')) + "\"");
+                         "\",trigger=\"" +
+                         (trigger.kind == EvidenceOrigin::Kind::kScan ? "scan" : "declaration") + "\"");
   return row;
 }
 

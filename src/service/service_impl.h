@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "clearsight/consignment.h"
 #include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
@@ -159,12 +160,13 @@ struct Service::Impl {
     return o;
   }
   // Re-fuses all findings of a consignment and stores the new decision (inside a write).
-  // `written` are this write's findings under `trigger` ("declaration:<id>" or "scan:<id>"),
-  // stored here as `written_json`; a consignment without an earlier decision has no others.
-  // When the decision is not green, model findings without feature reasons get them:
-  // `explain_written` for `written` (returns whether it added any), ExplainStored for stored ones.
+  // `written` are this write's findings from `trigger`, stored here as `written_json`; a
+  // consignment without an earlier decision has no others. DecideConsignment decides; this reads
+  // and writes the store around it. When the decision is not green, model findings without
+  // feature reasons get them: `explain_written` for `written` (returns whether it added any),
+  // ExplainStored for stored ones.
   Result<DecisionRow> Refuse(StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-                             const std::string& actor, const std::string& trigger, std::vector<Finding>& written,
+                             const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
                              std::string written_json,
                              const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
   // Adds the model's reasons to the model findings of a stored declaration; false when there is
@@ -188,6 +190,18 @@ struct Service::Impl {
 
   // ---- handlers_scans.cc ----
   Result<service::HttpResponse> PostScan(const service::HttpRequest&, const service::Caller&);
+  // A scan's findings: its material analysis and, with a detector, the threats it shows and
+  // whether it fits `declared` (null: no declaration yet), on an analysis worker. Needs analyzer.
+  struct ScanEvidence {
+    std::vector<Finding> findings;
+    std::string analysis_json;  // as the scan's row keeps it
+  };
+  Result<ScanEvidence> AnalyzeScan(const Scan& scan, const Declaration* declared);
+  // The findings of the consignment's stored scans again, now that its declaration has come, as
+  // (origin, findings JSON): the manifest check and the goods-dependent material checks need the
+  // declared goods. Empty without an analyzer or without scans.
+  Result<std::vector<std::pair<EvidenceOrigin, std::string>>> RecheckScans(const std::string& consignment_id,
+                                                                           const Declaration& declared);
   Result<service::HttpResponse> GetScan(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetScanImage(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetScanPixel(const service::HttpRequest&, const service::Caller&);

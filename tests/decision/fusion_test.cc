@@ -9,6 +9,9 @@
 
 #include "clearsight/rules.h"
 #include "clearsight/xray_analyze.h"
+#include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_tip.h"
 
 namespace clearsight {
 namespace {
@@ -277,19 +280,46 @@ TEST(ScanFindings, OrganicMassInsideElectronicsOpaqueObjectsAndMassMismatch) {
     }
 }
 
-TEST(ScanFindings, DetectionsAndManifestFromLaterStagesBecomeFindings) {
-  ScanAnalysis a = AnalysisWith({}, {});
-  a.extra_fields.emplace_back("detections",
-                              R"([{"class":"knife","score":0.93,"box":[1,2,3,4]},{"class":"narcotics","score":0.4}])");
-  a.extra_fields.emplace_back("manifest", R"({"consistent":false,"score":0.7,"reason":"electronics, not clothing"})");
-  auto f = FindingsFromScanAnalysis(a, nullptr);
-  ASSERT_EQ(f.size(), 3u);
+TEST(ScanFindings, DetectionsBecomeFindingsAndWeaponsOfTheClassTableDemandRed) {
+  std::vector<Detection> detections = {{"knife", 0.93, 1, 2, 3, 4},
+                                       {"narcotics", 0.4, 5, 6, 7, 8},
+                                       {"firearm_part", 0.62, 0, 0, 9, 9},
+                                       {"firearm", 0.45, 0, 0, 9, 9},  // below the operating point
+                                       {"gun", 0.99, 0, 0, 9, 9}};     // no class of the catalogue
+  auto f = FindingsFromDetections(detections, "scan-1");
+  ASSERT_EQ(f.size(), 5u);
   EXPECT_EQ(f[0].source, "detector");
+  EXPECT_EQ(f[0].kind, "threat:knife");
   EXPECT_EQ(f[0].reason, "knife-like object, 0.93");
+  EXPECT_EQ(f[0].box, (FindingBox{1, 2, 3, 4}));
+  EXPECT_EQ(f[0].scan_id, "scan-1");
   EXPECT_EQ(f[0].floor, Channel::kRed);
-  EXPECT_EQ(f[1].floor, Channel::kGreen);
-  EXPECT_EQ(f[2].source, "manifest");
-  EXPECT_EQ(f[2].reason, "electronics, not clothing");
+  EXPECT_EQ(f[1].floor, Channel::kGreen) << "narcotics are weighed, not a weapon";
+  EXPECT_EQ(f[2].reason, "firearm part-like object, 0.62");
+  EXPECT_EQ(f[2].floor, Channel::kRed);
+  EXPECT_EQ(f[3].floor, Channel::kGreen);
+  EXPECT_EQ(f[4].floor, Channel::kGreen) << "severity comes from the class table, not from words in a name";
+  for (const std::string& c : ThreatClasses()) {
+    const bool weapon = c == "firearm" || c == "firearm_part" || c == "knife";
+    EXPECT_EQ(SeverityOfThreatClass(c) == ThreatSeverity::kWeapon, weapon) << c;
+  }
+}
+
+TEST(ScanFindings, AManifestMismatchBecomesAFindingAndAFitDoesNot) {
+  ManifestCheck fits;
+  fits.consistent = true;
+  fits.score = 0.1;
+  EXPECT_TRUE(FindingsFromManifest(fits).empty());
+  ManifestCheck mismatch;
+  mismatch.consistent = false;
+  mismatch.score = 0.7;
+  mismatch.reasons = {"electronics, not clothing", "metal 1.2 kg"};
+  auto f = FindingsFromManifest(mismatch);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].source, "manifest");
+  EXPECT_EQ(f[0].kind, "manifest_mismatch");
+  EXPECT_DOUBLE_EQ(f[0].score, 0.7);
+  EXPECT_EQ(f[0].reason, "electronics, not clothing");
 }
 
 TEST(DeclarationRisk, RulesBecomeFindingsWithTheirDemandedChannel) {

@@ -126,6 +126,55 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_GE(detector_reasons, 2) << "the committed model finds some of six firearms and batteries";
 }
 
+// A scan that comes before its declaration is checked against the declared goods once the
+// declaration arrives: mis-declared parcels then carry the manifest check's reason.
+TEST_F(DetectorService, ADeclarationAfterItsScanGetsTheManifestCheck) {
+  Client in(service_->port());
+  ASSERT_TRUE(in.Login("integrator", PasswordOf("integrator")));
+  SimulateOptions so;
+  so.seed = 5151;
+  so.threat_rate = 0.0;
+  so.misdeclared_rate = 1.0;  // every declaration names goods other than those in the parcel
+  so.undervalued_rate = 0.0;
+  auto sim = Simulator::Create(so);
+  ASSERT_TRUE(sim.ok()) << sim.status().ToString();
+  int flagged = 0;
+  const int parcels = 4;
+  for (int i = 0; i < parcels; ++i) {
+    auto parcel = (*sim)->Simulate(i);
+    ASSERT_TRUE(parcel.ok());
+    const std::string id = "LATE" + std::to_string(i);
+    parcel->scan.meta.scan_id = "scan-" + id;
+    parcel->scan.meta.consignment_id = id;
+    auto tiff = EncodeScanTiff(parcel->scan);
+    ASSERT_TRUE(tiff.ok());
+    Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
+                                               {"sidecar", ScanMetaToJson(parcel->scan.meta), "scan.json",
+                                                "application/json"}});
+    ASSERT_EQ(up.status, 201) << up.raw;
+    EXPECT_FALSE(up.body["scan"]["analysis"].contains("manifest")) << "no declaration yet: nothing to check against";
+    for (const auto& r : up.body["decision"]["reasons"]) EXPECT_NE(r["source"], "manifest") << up.raw;
+
+    Declaration d = parcel->declaration;
+    d.declaration_id = id;
+    d.consignment_id = id;
+    Reply decl = in.Post("/api/declarations", json::parse(DeclarationToJson(d, {})));
+    ASSERT_EQ(decl.status, 201) << decl.raw;
+    Reply consignment = in.Get("/api/consignments/" + id);
+    ASSERT_EQ(consignment.status, 200) << consignment.raw;
+    bool manifest_reason = false;
+    for (const auto& r : consignment.body["reasons"]) manifest_reason |= r["source"] == "manifest";
+    flagged += manifest_reason;
+    // Posting the same declaration again changes nothing.
+    Reply again = in.Post("/api/declarations", json::parse(DeclarationToJson(d, {})));
+    ASSERT_EQ(again.status, 200) << again.raw;
+    Reply after = in.Get("/api/consignments/" + id);
+    EXPECT_EQ(after.body["version"], consignment.body["version"]) << after.raw;
+  }
+  // The committed manifest model flags 94-98 % of mis-declared parcels at its operating point.
+  EXPECT_GE(flagged, parcels - 1) << flagged << " of " << parcels << " mis-declared parcels flagged";
+}
+
 TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadCount) {
   TempDir dir;
   ServiceOptions o;

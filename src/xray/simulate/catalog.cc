@@ -554,4 +554,10 @@ const std::vector<std::string>& ThreatClasses() {
   return c;
 }
 
+ThreatSeverity SeverityOfThreatClass(std::string_view threat_class) {
+  for (std::string_view weapon : {"firearm", "firearm_part", "knife"})
+    if (threat_class == weapon) return ThreatSeverity::kWeapon;
+  return ThreatSeverity::kContraband;
+}
+
 }  // namespace clearsight
