@@ -54,24 +54,32 @@ double BestOf(int reps, Fn&& fn) {
   return best;
 }
 
-// A benchmark's command line: "--name value" pairs of the flags it knows. --help prints the usage
-// and exits 0; an unknown flag, a flag without its value, or a count that is not a whole number in
-// range prints the reason and the usage to stderr and exits 2 (a typo must not silently measure
-// the defaults).
+// A benchmark's command line: "--name value" pairs of the flags it knows, and the switches (flags
+// without a value) it knows. --help prints the usage and exits 0; an unknown flag, a flag without
+// its value, or a number that is not one in range prints the reason and the usage to stderr and
+// exits 2 (a typo must not silently measure the defaults).
 class Flags {
  public:
-  Flags(int argc, char** argv, std::string usage, const std::vector<std::string>& known) : usage_(std::move(usage)) {
+  Flags(int argc, char** argv, std::string usage, const std::vector<std::string>& known,
+        const std::vector<std::string>& switches = {})
+      : usage_(std::move(usage)) {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       if (a == "--help" || a == "-h") {
         std::printf("%s", usage_.c_str());
         std::exit(0);
       }
+      if (std::find(switches.begin(), switches.end(), a) != switches.end()) {
+        values_[a] = "";
+        continue;
+      }
       if (std::find(known.begin(), known.end(), a) == known.end()) Fail("unknown flag " + a);
       if (i + 1 >= argc) Fail(a + " needs a value");
       values_[a] = argv[++i];
     }
   }
+  // Whether the flag or switch was given.
+  bool Has(const std::string& name) const { return values_.count(name) > 0; }
   std::string Text(const std::string& name, const std::string& fallback) const {
     auto it = values_.find(name);
     return it == values_.end() ? fallback : it->second;
@@ -80,18 +88,49 @@ class Flags {
   int Int(const std::string& name, int fallback, int min = 1, int max = 1'000'000) const {
     auto it = values_.find(name);
     if (it == values_.end()) return fallback;
+    return ParseInt(name, it->second, min, max);
+  }
+  // A number in [min, max]; `fallback` when the flag is not given.
+  double Double(const std::string& name, double fallback, double min, double max) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return fallback;
     char* end = nullptr;
-    const long v = std::strtol(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || v < min || v > max)
-      Fail(name + " needs a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "], not \"" +
-           it->second + "\"");
-    return static_cast<int>(v);
+    const double v = std::strtod(it->second.c_str(), &end);
+    if (it->second.empty() || *end != '\0' || !(v >= min && v <= max))
+      Fail(name + " needs a number in [" + Short(min) + ", " + Short(max) + "], not \"" + it->second + "\"");
+    return v;
+  }
+  // Comma-separated whole numbers, each in [min, max] ("0,4"); `fallback` when the flag is not given.
+  std::vector<int> IntList(const std::string& name, std::vector<int> fallback, int min, int max) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return fallback;
+    std::vector<int> out;
+    size_t p = 0;
+    do {
+      const size_t comma = std::min(it->second.find(',', p), it->second.size());
+      out.push_back(ParseInt(name, it->second.substr(p, comma - p), min, max));
+      p = comma + 1;
+    } while (p <= it->second.size());
+    return out;
   }
 
  private:
   [[noreturn]] void Fail(const std::string& reason) const {
     std::fprintf(stderr, "error: %s\n%s", reason.c_str(), usage_.c_str());
     std::exit(2);
+  }
+  int ParseInt(const std::string& name, const std::string& text, int min, int max) const {
+    char* end = nullptr;
+    const long v = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || v < min || v > max)
+      Fail(name + " needs a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "], not \"" +
+           text + "\"");
+    return static_cast<int>(v);
+  }
+  static std::string Short(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
   }
   std::string usage_;
   std::map<std::string, std::string> values_;

@@ -36,10 +36,16 @@ size_t NaiveParse(const std::string& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  size_t target = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  auto raw = ReadFile(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv");
+  const bench::Flags flags(argc, argv,
+                           "usage: ingest_bench [--rows 1000000] [--data " CS_DATA "]\n"
+                           "Parse + validate throughput of the KCS format on the public training rows replicated to\n"
+                           "--rows, one thread, beside a getline/stringstream/stod reader on the same bytes.\n"
+                           "--data is the public data folder (customs/df_syn_train_eng.csv).\n",
+                           {"--rows", "--data"});
+  const size_t target = static_cast<size_t>(flags.Int("--rows", 1'000'000, 1, 100'000'000));
+  auto raw = ReadFile(flags.Text("--data", CS_DATA) + "/customs/df_syn_train_eng.csv");
   if (!raw.ok()) {
-    std::fprintf(stderr, "%s\n", raw.status().message().c_str());
+    std::fprintf(stderr, "error: %s\n", raw.status().message().c_str());
     return 1;
   }
   size_t header_end = raw->find('\n') + 1;

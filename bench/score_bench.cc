@@ -12,23 +12,31 @@
 using namespace clearsight;
 
 int main(int argc, char** argv) {
-  size_t target = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1'000'000;
-  std::string model_dir = argc > 2 ? argv[2] : "";
+  const bench::Flags flags(argc, argv,
+                           "usage: score_bench [--rows 1000000] [--model DIR] [--data " CS_DATA "]\n"
+                           "Scoring throughput (features + trees) on the validation rows replicated to --rows, on 1\n"
+                           "and 2 threads, beside XGBoost's inplace predictor on the same model and features.\n"
+                           "--model scores with a saved risk model instead of training the 300-tree one first;\n"
+                           "--data is the public data folder (customs/df_syn_*_eng.csv).\n",
+                           {"--rows", "--model", "--data"});
+  const size_t target = static_cast<size_t>(flags.Int("--rows", 1'000'000, 1, 100'000'000));
+  const std::string model_dir = flags.Text("--model", "");
+  const std::string data = flags.Text("--data", CS_DATA);
   ReadOptions o;
   o.format = DeclarationFormat::kKcs;
-  auto valid = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", o, nullptr);
-  if (!valid.ok()) return std::fprintf(stderr, "%s\n", valid.status().message().c_str()), 1;
+  auto valid = ReadDeclarations(data + "/customs/df_syn_valid_eng.csv", o, nullptr);
+  if (!valid.ok()) return std::fprintf(stderr, "error: %s\n", valid.status().message().c_str()), 1;
   Result<RiskModel> model = Status::NotFound("");
   if (!model_dir.empty()) {
     model = RiskModel::Load(model_dir);
   } else {
-    auto train = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", o, nullptr);
-    if (!train.ok()) return 1;
+    auto train = ReadDeclarations(data + "/customs/df_syn_train_eng.csv", o, nullptr);
+    if (!train.ok()) return std::fprintf(stderr, "error: %s\n", train.status().message().c_str()), 1;
     RiskModelOptions mo;  // 300 trees, depth 6: the configuration
     mo.threads = 2;
     model = RiskModel::Train(*train, mo);
   }
-  if (!model.ok()) return std::fprintf(stderr, "%s\n", model.status().message().c_str()), 1;
+  if (!model.ok()) return std::fprintf(stderr, "error: %s\n", model.status().message().c_str()), 1;
   DeclarationBatch big;
   big.extra_columns = valid->extra_columns;
   big.rows.reserve(target);

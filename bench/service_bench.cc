@@ -432,45 +432,37 @@ void RunColdStart(const std::string& exe, const std::string& dir, const std::str
 int main(int argc, char** argv) {
   // The allocator setting `clearsight serve` runs with (common/allocator.h).
   cs::KeepLargeFreedBlocks();
+  const cs::bench::Flags args(
+      argc, argv,
+      "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
+      "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt]\n"
+      "                     [--detector-threads 1] [--analysis-threads 0,4] [--quick] [--keep]\n"
+      "                     [--cold-starts N] [--clearsight build/release/clearsight] [--data " CS_DATA "]\n"
+      "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
+      "runs once per --analysis-threads (workers; 0 = on the HTTP thread) and --detector-threads setting\n"
+      "(threads of each scan's network), each on a fresh service.\n"
+      "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
+      "warm-up (--warm-up), and measures the scans of the first 4 s after each start.\n"
+      "--quick is --seconds 3 --scan-seconds 4; --keep leaves the working folder in /tmp;\n"
+      "--data is the public data folder (customs/df_syn_*_eng.csv).\n",
+      {"--seconds", "--connections", "--wrk-threads", "--scan-seconds", "--scan-rate", "--model", "--detector",
+       "--detector-threads", "--analysis-threads", "--cold-starts", "--clearsight", "--data"},
+      {"--quick", "--keep"});
   Flags f;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) Die("missing value for " + a);
-      return argv[++i];
-    };
-    if (a == "--seconds") f.seconds = std::stoi(next());
-    else if (a == "--connections") f.connections = std::stoi(next());
-    else if (a == "--wrk-threads") f.wrk_threads = std::stoi(next());
-    else if (a == "--scan-seconds") f.scan_seconds = std::stoi(next());
-    else if (a == "--scan-rate") f.scan_rate = std::stod(next());
-    else if (a == "--model") f.model = next();
-    else if (a == "--detector") f.detector = next();
-    else if (a == "--detector-threads") {
-      f.detector_threads.clear();
-      for (const auto& t : cs::Split(next(), ',')) f.detector_threads.push_back(std::stoi(std::string(t)));
-    } else if (a == "--analysis-threads") {
-      f.analysis_threads.clear();
-      for (const auto& t : cs::Split(next(), ',')) f.analysis_threads.push_back(std::stoi(std::string(t)));
-    }
-    else if (a == "--quick") f.seconds = 3, f.scan_seconds = 4;
-    else if (a == "--keep") f.keep = true;
-    else if (a == "--cold-starts") f.cold_starts = std::stoi(next());
-    else if (a == "--clearsight") f.clearsight = next();
-    else {
-      std::printf(
-          "usage: service_bench [--seconds 10] [--connections 16] [--wrk-threads 2] [--scan-seconds 15]\n"
-          "                     [--scan-rate 10] [--model DIR] [--detector models/detector.pt]\n"
-          "                     [--detector-threads 1] [--analysis-threads 0,4] [--quick] [--keep]\n"
-          "                     [--cold-starts N] [--clearsight build/release/clearsight]\n"
-          "--detector adds the threat detector and manifest check to each scan's analysis; the scan load\n"
-          "runs once per --analysis-threads (workers; 0 = on the HTTP thread) and --detector-threads setting\n"
-          "(threads of each scan's network), each on a fresh service.\n"
-          "--cold-starts N starts `clearsight serve` 2N times, alternately without and with its startup\n"
-          "warm-up (--warm-up), and measures the scans of the first 4 s after each start.\n");
-      return a == "--help" ? 0 : 2;
-    }
-  }
+  const bool quick = args.Has("--quick");
+  f.seconds = args.Int("--seconds", quick ? 3 : f.seconds, 1, 3600);
+  f.connections = args.Int("--connections", f.connections, 1, 10000);
+  f.wrk_threads = args.Int("--wrk-threads", f.wrk_threads, 1, 256);
+  f.scan_seconds = args.Int("--scan-seconds", quick ? 4 : f.scan_seconds, 1, 3600);
+  f.scan_rate = args.Double("--scan-rate", f.scan_rate, 0.1, 1000);
+  f.model = args.Text("--model", "");
+  f.detector = args.Text("--detector", "");
+  f.detector_threads = args.IntList("--detector-threads", f.detector_threads, 1, 16);
+  f.analysis_threads = args.IntList("--analysis-threads", f.analysis_threads, 0, 16);
+  f.keep = args.Has("--keep");
+  f.cold_starts = args.Int("--cold-starts", f.cold_starts, 0, 100);
+  f.clearsight = args.Text("--clearsight", "");
+  const std::string data = args.Text("--data", CS_DATA);
   if (std::system("wrk --version > /dev/null 2>&1") != 0 && std::system("command -v wrk > /dev/null") != 0)
     Die("wrk is not installed (apt-get install wrk)");
   char tmpl[] = "/tmp/cs_service_bench_XXXXXX";
@@ -482,13 +474,13 @@ int main(int argc, char** argv) {
   cs::ReadOptions ro;
   ro.format = cs::DeclarationFormat::kKcs;
   cs::IngestReport rep;
-  auto valid = cs::ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", ro, &rep);
+  auto valid = cs::ReadDeclarations(data + "/customs/df_syn_valid_eng.csv", ro, &rep);
   if (!valid.ok()) Die(valid.status().ToString());
   valid->rows.resize(std::min<size_t>(valid->rows.size(), 2000));
   std::string model = f.model;
   if (model.empty()) {
     std::fprintf(stderr, "training a 100-tree risk model on the public training data...\n");
-    auto train = cs::ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
+    auto train = cs::ReadDeclarations(data + "/customs/df_syn_train_eng.csv", ro, &rep);
     if (!train.ok()) Die(train.status().ToString());
     cs::RiskModelOptions mo;
     mo.trees = 100;

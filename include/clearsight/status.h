@@ -60,7 +60,7 @@ class [[nodiscard]] Status {
   // "invalid argument: <message>" for logs; the message alone is what users see.
   std::string ToString() const;
 
-  // Returns a copy with `context` prepended ("loading model: " + message).
+  // Returns a copy with `context` + ": " prepended: pass "loading the model", without a ": " of its own.
   Status WithContext(std::string_view context) const;
 
  private:

@@ -228,20 +228,20 @@ Status Service::Impl::Init() {
   CS_ASSIGN_OR_RETURN(store, Store::Open(options.store));
   if (!options.model_dir.empty()) {
     auto m = RiskModel::Load(options.model_dir);
-    if (!m.ok()) return m.status().WithContext("loading the risk model: ");
+    if (!m.ok()) return m.status().WithContext("loading the risk model");
     model = std::make_shared<const RiskModel>(std::move(m).value());
   }
   if (!options.valuation_history.empty()) {
     IngestReport report;
     auto history = ReadDeclarations(options.valuation_history, ReadOptions{}, &report);
-    if (!history.ok()) return history.status().WithContext("reading the valuation history: ");
+    if (!history.ok()) return history.status().WithContext("reading the valuation history");
     auto v = ValuationModel::Fit(*history, ValuationOptions{});
-    if (!v.ok()) return v.status().WithContext("fitting reference prices: ");
+    if (!v.ok()) return v.status().WithContext("fitting reference prices");
     valuation = std::make_shared<const ValuationModel>(std::move(v).value());
   }
   if (!options.calibration_path.empty()) {
     auto cal = Calibration::Load(options.calibration_path);
-    if (!cal.ok()) return cal.status().WithContext("loading the calibration: ");
+    if (!cal.ok()) return cal.status().WithContext("loading the calibration");
     AnalyzerOptions upload;
     upload.keep_channels = !options.detector_path.empty();  // the detector reads the channels
     upload.threads = 2;  // scans arrive a few per second: both cores shorten each one's wait
@@ -261,7 +261,7 @@ Status Service::Impl::Init() {
     DetectorOptions dopt;
     dopt.threads = options.detector_threads;
     auto d = Detector::Load(options.detector_path, dopt);
-    if (!d.ok()) return d.status().WithContext("loading the threat detector: ");
+    if (!d.ok()) return d.status().WithContext("loading the threat detector");
     detector = std::move(*d);
   }
   if (analyzer) {
@@ -295,7 +295,7 @@ Status Service::Impl::Init() {
     }
   } else if (latest) {
     auto parsed = RuleSet::Parse(latest->text, "rules v" + std::to_string(latest->version));
-    if (!parsed.ok()) return parsed.status().WithContext("the stored rules no longer parse: ");
+    if (!parsed.ok()) return parsed.status().WithContext("the stored rules no longer parse");
     rules = std::make_shared<const RuleSet>(std::move(parsed).value());
     rules_version = latest->version;
   }

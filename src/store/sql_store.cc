@@ -54,7 +54,7 @@ Result<int64_t> Migrate(SqlConn& c) {
       Status s = c.ExecScript(m.sql);
       if (!s.ok()) {
         (void)c.Rollback();
-        return s.WithContext("migration " + std::to_string(v) + " (" + name + "): ");
+        return s.WithContext("migration " + std::to_string(v) + " (" + name + ")");
       }
     }
     if (name.empty()) {
@@ -731,7 +731,7 @@ class SqlStore : public Store {
       if (!batch.ok()) {
         (void)writer_->Rollback();
         head.known = false;
-        for (auto& r : results) r = batch.WithContext("commit failed, nothing of this write was stored: ");
+        for (auto& r : results) r = batch.WithContext("commit failed, nothing of this write was stored");
       }
       for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
       group.clear();

@@ -148,7 +148,7 @@ Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool sy
   // committed transaction survives power loss as well as a killed process.
   Status s = conn->ExecScript(std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
                               (synchronous_full ? "FULL" : "NORMAL") + "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;");
-  if (!s.ok()) return s.WithContext("opening '" + path + "': ");
+  if (!s.ok()) return s.WithContext("opening '" + path + "'");
   // A file that is not a database fails here, not at the first query.
   auto probe = conn->Query("SELECT count(*) FROM sqlite_master", {});
   if (!probe.ok()) return Status::DataLoss("'" + path + "' is not a Clearsight database: " + probe.status().message());

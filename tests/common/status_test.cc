@@ -25,6 +25,16 @@ TEST(Status, OkByDefaultAndCarriesCodeAndMessage) {
   EXPECT_EQ(s.WithContext("loading").message(), "loading: model.json: no such file");
 }
 
+TEST(Status, WithContextAddsExactlyOneSeparator) {
+  Status s = Status::NotFound("model.json: no such file");
+  EXPECT_EQ(s.WithContext("loading the risk model").message(), "loading the risk model: model.json: no such file");
+  // Nested contexts read as a path of causes, each joined by one ": ".
+  EXPECT_EQ(s.WithContext("models/risk").WithContext("loading the risk model").message(),
+            "loading the risk model: models/risk: model.json: no such file");
+  EXPECT_EQ(s.WithContext("x").code(), StatusCode::kNotFound);
+  EXPECT_TRUE(Status::Ok().WithContext("loading").ok());
+}
+
 TEST(Result, PropagatesTheFirstError) {
   EXPECT_EQ(*Quarter(8), 2);
   auto r = Quarter(6);

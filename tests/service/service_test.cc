@@ -2,6 +2,7 @@
 // file, real simulated scans analysed with a real calibration.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <zlib.h>
 
 #include <fstream>
@@ -845,6 +846,38 @@ TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
   auto latest = (*svc)->store().LatestRules();
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->version, 1);  // the same rules file is not a new version
+}
+
+// What `clearsight serve` prints when it cannot start: each stage adds its context once, joined
+// by one ": " (not "loading the risk model: : ...").
+std::string ServeFails(const TempDir& dir, const std::string& flags, int* rc) {
+  const std::string log = dir / "serve.log";
+  const std::string cmd = std::string(CS_CLI) + " serve --db " + (dir / "cs.db") + " --port 0 " + flags + " > " +
+                          log + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  auto text = ReadFile(log, 1 << 20);
+  return text.ok() ? *text : text.status().ToString();
+}
+
+TEST(ServiceStartup, AMissingRiskModelIsNamedWithOneSeparatorPerContext) {
+  TempDir dir;
+  int rc = 0;
+  EXPECT_EQ(ServeFails(dir, "--model " + (dir / "no-model"), &rc),
+            "error: loading the risk model: " + (dir / "no-model") +
+                ": not a model directory (no meta.json); train one with 'clearsight model train'\n");
+  EXPECT_EQ(rc, 1);
+}
+
+TEST(ServiceStartup, ACorruptRiskModelIsNamedWithOneSeparatorPerContext) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "model");
+  ASSERT_TRUE(WriteFileAtomic(dir / "model/meta.json", R"({"format":"clearsight-risk-model"})").ok());
+  ASSERT_TRUE(WriteFileAtomic(dir / "model/features.json", "not json").ok());
+  int rc = 0;
+  EXPECT_EQ(ServeFails(dir, "--model " + (dir / "model"), &rc),
+            "error: loading the risk model: " + (dir / "model") + ": features.json is not valid JSON\n");
+  EXPECT_EQ(rc, 1);
 }
 
 // The integrator's client library and the `feed` command against the same service.

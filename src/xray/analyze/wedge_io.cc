@@ -20,7 +20,8 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
     return Status::InvalidArgument(tiff_path + ": \"wedge\" needs a non-empty \"steps\" array");
   int n = 0;
   for (const json& s : wedge["steps"]) {
-    std::string where = tiff_path + ": wedge step " + std::to_string(n++) + ": ";
+    const std::string step = tiff_path + ": wedge step " + std::to_string(n++);
+    const std::string where = step + ": ";
     if (!s.is_object()) return Status::InvalidArgument(where + "not an object");
     WedgeStep st;
     try {
@@ -51,7 +52,7 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
     if (st.z_eff <= 0) {
       if (st.formula.empty()) return Status::InvalidArgument(where + "needs z_eff or formula");
       auto z = FormulaZEff(st.formula);
-      if (!z.ok()) return z.status().WithContext(where);
+      if (!z.ok()) return z.status().WithContext(step);
       st.z_eff = *z;
     }
     if (!(st.z_eff >= 1 && st.z_eff <= 100)) return Status::InvalidArgument(where + "z_eff out of range 1..100");

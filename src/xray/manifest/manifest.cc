@@ -364,7 +364,7 @@ Result<ManifestModel> ManifestModel::FromJson(std::string_view text) {
     for (const auto& t : j.at("group_trees")) {
       trees->json.push_back(t.dump());
       auto forest = model::Forest::FromXgboostJson(trees->json.back());
-      if (!forest.ok()) return forest.status().WithContext("manifest model: group trees: ");
+      if (!forest.ok()) return forest.status().WithContext("manifest model: group trees");
       trees->forests.push_back(std::move(*forest));
     }
   } catch (const std::exception& e) {

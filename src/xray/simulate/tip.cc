@@ -145,7 +145,7 @@ Result<ThreatLibrary> ThreatLibrary::Load(const std::string& dir) {
       p.log_low[i] = s.low[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.low[i] / 65535.0));
       p.log_high[i] = s.high[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.high[i] / 65535.0));
     }
-    CS_RETURN_IF_ERROR(lib.Add(std::move(p)).WithContext(f + ": "));
+    CS_RETURN_IF_ERROR(lib.Add(std::move(p)).WithContext(f));
   }
   if (lib.patches().empty()) return Status::NotFound(dir + ": no threat patches (scans with threat_class)");
   return lib;

@@ -78,7 +78,7 @@ Result<ScanTruth> ScanTruth::FromJson(std::string_view text, std::string_view na
       x.concealed = o.value("concealed", false);
       x.material = o.value("material", "");
       auto mc = ParseMaterialClass(o.value("material_class", "none"));
-      if (!mc.ok()) return mc.status().WithContext(std::string(name) + ": ");
+      if (!mc.ok()) return mc.status().WithContext(name);
       x.material_class = *mc;
       x.z_eff = o.value("z_eff", 0.0);
       x.class_purity = o.value("class_purity", 1.0);
