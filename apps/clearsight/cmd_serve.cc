@@ -41,7 +41,8 @@ const char kServeUsage[] =
     "                            more uploads in flight wait their turn (0: each on its HTTP thread)\n"
     "  --warm-up                 before the port opens, each analysis worker analyses a simulated parcel\n"
     "                            (under a second), so that the first scans after a restart are not slow\n"
-    "  --web DIR       static files of the workstation (default <repo>/web)\n"
+    "  --web DIR       static files of the workstation (default: installed beside the binary,\n"
+    "                  else the web/ folder of the source tree it was built from)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
     "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default admin)\n"
@@ -57,16 +58,17 @@ const char kAuditUsage[] =
     "usage: clearsight audit verify --db DB [--images DIR]\n\n"
     "Recomputes the audit log's hash chain; exit 0 when intact, 1 naming the first broken entry.\n";
 
-// <repo>/web next to the build tree (build/<preset>/clearsight), else ./web.
+// The workstation's files: beside an installed binary (<prefix>/bin/clearsight ->
+// <prefix>/share/clearsight/web), else the source tree this binary was built from.
 std::string DefaultWebDir() {
   namespace fs = std::filesystem;
   std::error_code ec;
-  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
-    for (fs::path p = exe.parent_path(); !p.empty() && p != p.root_path(); p = p.parent_path())
-      if (fs::exists(p / "web") && fs::exists(p / "CMakeLists.txt")) return (p / "web").string();
+    const fs::path installed = exe.parent_path() / CS_INSTALLED_WEB_DIR;
+    if (fs::is_regular_file(installed / "index.html", ec)) return installed.lexically_normal().string();
   }
-  return "web";
+  return CS_SOURCE_WEB_DIR;
 }
 
 Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
