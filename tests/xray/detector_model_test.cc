@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -19,6 +22,7 @@ namespace clearsight {
 namespace {
 
 const std::string kModel = CS_SOURCE_DIR "/models/detector.pt";
+const std::string kGolden = CS_SOURCE_DIR "/tests/data/detector_golden.json";
 
 double Iou(const Detection& d, const TruthObject& t) {
   const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
@@ -145,6 +149,64 @@ TEST_F(CommittedModel, SameResultOnOneThreadAndWithoutChannelsItRefuses) {
   bare.channels = ScanChannels{};
   DetectionResult r;
   EXPECT_EQ(detector_->Detect(bare, &r).code(), StatusCode::kFailedPrecondition);
+}
+
+// The committed model's detections on the 48 parcels, at every score down to 0.01, on one
+// thread, against tests/data/detector_golden.json (written by the build that made the model's
+// results, e4fb95c): the proof that code changes keep the model giving the same detections.
+// CS_UPDATE_GOLDEN=1 writes the file instead (only when a change is meant to move them).
+TEST_F(CommittedModel, GivesTheGoldenDetections) {
+  const size_t kScans = cases_->size();
+  DetectorOptions o;
+  o.threads = 1;
+  o.min_score = 0.01;
+  auto d = Detector::Load(kModel, o);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  nlohmann::json got = nlohmann::json::array();
+  for (size_t i = 0; i < kScans; ++i) {
+    DetectionResult r;
+    ASSERT_TRUE((*d)->Detect((*cases_)[i].analysis, &r).ok());
+    nlohmann::json dets = nlohmann::json::array();
+    for (const auto& det : r.detections)
+      dets.push_back({{"class", det.threat_class}, {"score", det.score}, {"box", {det.x0, det.y0, det.x1, det.y1}}});
+    got.push_back({{"scan_id", (*cases_)[i].analysis.scan_id},
+                   {"detections", dets},
+                   {"goods_share", r.goods_share},
+                   {"goods_area_cm2", r.goods_area_cm2}});
+  }
+  const char* update = std::getenv("CS_UPDATE_GOLDEN");
+  if (update && *update && std::string(update) != "0") {
+    std::ofstream(kGolden) << nlohmann::json({{"model", "models/detector.pt"},
+                                              {"simulator_seed", 4242},
+                                              {"min_score", 0.01},
+                                              {"threads", 1},
+                                              {"scans", got}})
+                                  .dump(1)
+                           << "\n";
+    GTEST_SKIP() << "wrote " << kGolden;
+  }
+  std::ifstream in(kGolden);
+  ASSERT_TRUE(in.good()) << kGolden;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json want = nlohmann::json::parse(text.str())["scans"];
+  ASSERT_EQ(want.size(), got.size());
+  size_t compared = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i]["scan_id"], want[i]["scan_id"]);
+    const auto &g = got[i]["detections"], &w = want[i]["detections"];
+    ASSERT_EQ(g.size(), w.size()) << "scan " << i << ": " << g.dump() << " vs " << w.dump();
+    for (size_t k = 0; k < w.size(); ++k, ++compared) {
+      EXPECT_EQ(g[k]["class"], w[k]["class"]) << "scan " << i << " detection " << k;
+      EXPECT_NEAR(g[k]["score"].get<double>(), w[k]["score"].get<double>(), 1e-4) << "scan " << i << " detection " << k;
+      EXPECT_EQ(g[k]["box"], w[k]["box"]) << "scan " << i << " detection " << k;
+    }
+    ASSERT_EQ(got[i]["goods_share"].size(), want[i]["goods_share"].size());
+    for (size_t k = 0; k < want[i]["goods_share"].size(); ++k)
+      EXPECT_NEAR(got[i]["goods_share"][k].get<double>(), want[i]["goods_share"][k].get<double>(), 1e-4);
+    EXPECT_NEAR(got[i]["goods_area_cm2"].get<double>(), want[i]["goods_area_cm2"].get<double>(), 1e-3);
+  }
+  EXPECT_GT(compared, 10u) << "the golden scans hold detections to compare";
 }
 
 TEST_F(CommittedModel, AVerifierBagScoresByTheMeanOfItsModelsAndAnEmptyBagIsRefused) {
