@@ -470,9 +470,6 @@ int Train(int argc, char** argv, int first) {
       "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
       "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
       "                         operating points, class C's found threats count W times (default 1)\n"
-      "  --points-goods-tilt T  the operating points keep their clean-alarm budget (1 % of the\n"
-      "                         validation clean parcels) also where any one goods category is T times\n"
-      "                         as common as in the validation parcels (default 1: that mix only)\n"
       "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's scanner, in\n"
       "                         order; an empty entry or fewer entries: no TIP for those DIRs, except\n"
       "                         the first, whose default is simulated with --tip-seed (default seed +\n"
@@ -492,95 +489,38 @@ int Train(int argc, char** argv, int first) {
       "  --threads T            threads (default 2)\n"
       "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points,\n"
       "                         the manifest model (and with --verifier the verifier) are made again\n"
-      "                         (same --data and --seed as MODEL); MODEL,MODEL[,...]: the networks of\n"
-      "                         several models averaged weight by weight (fine-tunes of one network\n"
-      "                         with different seeds; the first model's settings are kept)\n"
-      "  --norm-batches N       recompute the starting network's batch-norm statistics over N batches\n"
-      "                         of training crops (default 200 when --init averages models, else 0)\n"
-      "  --teachers MODEL[,MODEL...]  distillation: the mean of these networks' threat probabilities on\n"
-      "                         each training crop is a second target beside the labels (one network\n"
-      "                         learning what an ensemble agrees on, at one network's cost)\n"
-      "  --distill-weight W     weight of that target against the labels' loss (default 1)\n"
-      "  --widths A,B,C         channels of a new network at strides 8, 16 and 32 (default 16,32,48;\n"
-      "                         wider finds more but runs slower: see bench/xray_detect_bench)\n"
+      "                         (same --data and --seed as MODEL)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
-      "  --verifier-bag         keep the verifier's five fold models (whose out-of-fold probabilities\n"
-      "                         chose the operating points) and score by their mean, instead of trees\n"
-      "                         refitted on every region\n"
-      "  --verifier-tip-rate R  more positives for the verifier: R threat-image-projected copies of each\n"
-      "                         clean validation scan of the first scanner (the first --data DIR and\n"
-      "                         validation DIRs with the same calibration file); only their regions\n"
-      "                         that find the projected threat join the fit (default 0)\n"
-      "  --verifier-tip-class C[,C...]  those copies' threat classes (default: any class)\n"
-      "  --verifier-tip-max-kg M  those copies: only patches of at most M kg, each over a goods item\n"
-      "                         patches: --threats, else simulated with --tip-seed + 1 (never trained on)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
-      "                         for the verifier to judge)\n"
-      "  --tta-views V          test-time views: average the network over V = 1, 2, 4 or 8 mirrored\n"
-      "                         and transposed copies of each scan, here and in every analysis with\n"
-      "                         the model (default: the --init model's, else 1); V times the\n"
-      "                         network's time\n"
-      "  --tta-on scan|candidates  where the views apply: the whole scan, or crops around the cells\n"
-      "                         that may form candidate regions (a fraction of the cost; default: the\n"
-      "                         --init model's, else scan)\n"
-      "  --network-on scan|contents  what the network sees: the whole scan, or the box of the cells\n"
-      "                         holding material with 32 px around it (the rest is background; the\n"
-      "                         empty share of the scan off the network's time; default: the --init\n"
-      "                         model's, else scan)\n";
-  Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
+      "                         for the verifier to judge)\n";
+  Args args(argc, argv, first, {"help", "verifier"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
-                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "tta-on", "network-on", "help"},
+                                "region-probability", "class-priority", "tip-class", "tip-max-kg", "tip-targeted-share",
+                                "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
     return Usage("--data, --calibration and --out are required", usage);
   DetectorTrainOptions o;
-  long long seed, epochs, batch, crop, max_scans, threads, tip_seed, norm_batches, views;
+  long long seed, epochs, batch, crop, max_scans, threads, tip_seed;
   if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", o.epochs, &epochs) ||
-      !args.GetInt("tta-views", 0, &views) ||
-      !args.GetInt("norm-batches", o.norm_batches, &norm_batches) ||
       !args.GetInt("batch", o.batch, &batch) || !args.GetInt("crop", o.crop_cells, &crop) ||
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
       !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
       !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
-      !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
-      !args.GetDouble("verifier-tip-max-kg", 0, &o.verifier_tip_max_kg) ||
       !args.GetDouble("tip-max-kg", 0, &o.tip_max_kg) ||
       !args.GetDouble("tip-targeted-share", 1, &o.tip_targeted_share) ||
       !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
       !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
-      !args.GetDouble("region-probability", o.region_probability, &o.region_probability) ||
-      !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt) ||
-      !args.GetDouble("distill-weight", o.distill_weight, &o.distill_weight))
+      !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
     return Usage("numeric flags need numbers", usage);
-  if (args.Has("norm-batches") && !(norm_batches >= 0 && norm_batches <= 100000))
-    return Usage("--norm-batches must lie in [0, 100000]", usage);
-  if (args.Has("norm-batches") && !args.Has("init"))
-    return Usage("--norm-batches needs --init (a new network has no statistics to recompute)", usage);
-  o.norm_batches = static_cast<int>(norm_batches);
-  if (args.Has("distill-weight") && !args.Has("teachers"))
-    return Usage("--distill-weight needs --teachers", usage);
-  if (!(o.distill_weight > 0 && o.distill_weight <= 100)) return Usage("--distill-weight must lie in (0, 100]", usage);
-  if (!(o.points_goods_tilt >= 1 && o.points_goods_tilt <= 20))
-    return Usage("--points-goods-tilt must lie in [1, 20]", usage);
   if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Usage("--region-probability must lie in [0.05, 0.9]", usage);
-  if (args.Has("tta-views") && !(views == 1 || views == 2 || views == 4 || views == 8))
-    return Usage("--tta-views must be 1, 2, 4 or 8, not " + args.Get("tta-views"), usage);
-  o.test_time_views = static_cast<int>(views);
-  o.test_time_views_on = args.Get("tta-on", "");
-  if (args.Has("tta-on") && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
-    return Usage("--tta-on must be scan or candidates, not " + o.test_time_views_on, usage);
-  o.network_on = args.Get("network-on", "");
-  if (args.Has("network-on") && o.network_on != "scan" && o.network_on != "contents")
-    return Usage("--network-on must be scan or contents, not " + o.network_on, usage);
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
@@ -601,18 +541,7 @@ int Train(int argc, char** argv, int first) {
   if (args.Has("validation-data") != args.Has("validation-calibration"))
     return Usage("--validation-data and --validation-calibration go together", usage);
   if (args.Has("validation-data")) {
-    const size_t first_validation = o.sources.size();
     if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
-    // The threat library's scanner: validation sets calibrated from the first set's file.
-    const std::string calib_arg = args.Get("calibration");  // Split's views point into it
-    const std::string first_calib(Split(calib_arg, ',')[0]);
-    const std::string validation_calibs = args.Get("validation-calibration");
-    const auto calibs = Split(validation_calibs, ',');
-    for (size_t i = 0; i < calibs.size(); ++i) {
-      std::error_code ec;
-      o.sources[first_validation + i].threat_library_scanner =
-          std::string(calibs[i]) == first_calib || fs::equivalent(std::string(calibs[i]), first_calib, ec);
-    }
   }
   // C[,C...] of known threat classes.
   auto classes = [&](const char* flag, std::vector<std::string>* out) -> int {
@@ -627,33 +556,15 @@ int Train(int argc, char** argv, int first) {
     return 0;
   };
   if (int rc = classes("tip-class", &o.tip_classes)) return rc;
-  if (int rc = classes("verifier-tip-class", &o.verifier_tip_classes)) return rc;
-  if (o.verifier_tip_rate != 0 && !args.Has("verifier"))
-    return Usage("--verifier-tip-rate needs --verifier", usage);
-  if (args.Has("verifier-bag") && !args.Has("verifier")) return Usage("--verifier-bag needs --verifier", usage);
-  o.verifier_bag = args.Has("verifier-bag");
   o.seed = static_cast<uint64_t>(seed);
   o.epochs = static_cast<int>(epochs);
   o.batch = static_cast<int>(batch);
   o.crop_cells = static_cast<int>(crop);
   o.max_scans = max_scans;
   o.init_path = args.Get("init", "");
-  o.teacher_paths = args.Get("teachers", "");
-  // Missing --init and --teachers models are reported before the scans are loaded (minutes on a
-  // full set).
-  for (const auto& [list, flag] : {std::pair{&o.init_path, "init"}, {&o.teacher_paths, "teachers"}})
-    for (const auto& part : Split(*list, ','))
-      if (!part.empty() && !fs::exists(std::string(part)))
-        return Fail(Status::NotFound(std::string(part) + ": no such model file (--" + flag + ")"));
-  if (args.Has("widths")) {
-    const std::string arg = args.Get("widths");  // Split's views point into it
-    const auto parts = Split(arg, ',');
-    int64_t w[3] = {0, 0, 0};
-    bool ok = parts.size() == 3;
-    for (size_t i = 0; ok && i < 3; ++i) ok = ParseInt64(parts[i], &w[i]) && w[i] >= 1 && w[i] <= 256;
-    if (!ok) return Usage("--widths needs three channel counts in 1..256, e.g. 16,32,48; got \"" + arg + "\"", usage);
-    o.width8 = static_cast<int>(w[0]), o.width16 = static_cast<int>(w[1]), o.width32 = static_cast<int>(w[2]);
-  }
+  // A missing --init model is reported before the scans are loaded (minutes on a full set).
+  if (!o.init_path.empty() && !fs::exists(o.init_path))
+    return Fail(Status::NotFound(o.init_path + ": no such model file (--init)"));
   o.threads = static_cast<int>(threads);
   o.verifier = args.Has("verifier");
   // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].
@@ -709,7 +620,7 @@ int Train(int argc, char** argv, int first) {
     CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(so));
     return sim->MakeThreatLibrary(40);
   };
-  ThreatLibrary library, verifier_library;
+  ThreatLibrary library;
   if (o.tip_rate > 0) {
     auto lib = make_library(static_cast<uint64_t>(tip_seed));
     if (!lib.ok()) return Fail(lib.status());
@@ -724,13 +635,6 @@ int Train(int argc, char** argv, int first) {
     if (!lib.ok()) return Fail(lib.status());
     source_libraries[i] = std::move(*lib);
     o.sources[i].threats = &source_libraries[i];
-  }
-  if (o.verifier_tip_rate > 0) {
-    // Without --threats, other patches than the network's training copies had.
-    auto lib = make_library(static_cast<uint64_t>(tip_seed) + 1);
-    if (!lib.ok()) return Fail(lib.status());
-    verifier_library = std::move(*lib);
-    o.verifier_threats = &verifier_library;
   }
   auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(60);
   int last_epoch = 0;
@@ -767,9 +671,6 @@ int Train(int argc, char** argv, int first) {
       std::printf(" (%lld of them small packets over goods)", static_cast<long long>(report.tip_small_packets));
     std::printf("\n");
   }
-  if (report.verifier_tip_scans > 0)
-    std::printf("verifier: %lld TIP copies of clean validation scans gave %lld extra positive regions\n",
-                static_cast<long long>(report.verifier_tip_scans), static_cast<long long>(report.verifier_tip_regions));
   std::printf("operating points (probability that scores 0.5):");
   for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
   if (!report.network_validation_table.empty())

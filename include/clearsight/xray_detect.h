@@ -96,9 +96,6 @@ struct DetectorTrainSource {
   // split to choose the operating points and to fit the manifest model. Clean parcels from here
   // make the clean-alarm budget an estimate over many parcels instead of a few hundred.
   bool validation_only = false;
-  // Validation-only source made by the threat library's scanner (the first source's): its clean
-  // scans may get threat-image-projected copies for the verifier's fit (verifier_tip_rate).
-  bool threat_library_scanner = false;
   // A training source after the first: its scanner's own threat library (patches simulated or
   // recorded with the same scanner; null: none). Its clean training scans then get TIP copies as
   // the first source's do with `threats`.
@@ -142,71 +139,18 @@ struct DetectorTrainOptions {
   // Start from this model's network instead of a random one (epochs may then be 0: only the
   // operating points and the manifest model are made again, on this training data's validation
   // split).
-  // Several models, comma-separated: their networks averaged, weight by weight (a "model soup" of
-  // fine-tunes of one network with different seeds; the first model's settings are kept).
   std::string init_path;
-  // Batches of training crops over which the starting network's batch-norm statistics are
-  // recomputed before training (or, with epochs 0, before validation). -1: 200 when --init averages
-  // several models, else none.
-  int norm_batches = -1;
-  // Distillation: models (comma-separated) whose networks, in inference mode, give soft targets for
-  // the threat head on every training crop (the mean of their softmax probabilities), learnt with
-  // weight distill_weight beside the labels: one network that learns what an ensemble of several
-  // seeds agrees on, at one network's inference cost. Empty: none.
-  std::string teacher_paths;
-  double distill_weight = 1;
-  // Channel widths of a new network at output strides 8, 16 and 32 (0: the default 16, 32, 48).
-  // With init_path the network's own widths are kept; given ones must match them.
-  int width8 = 0, width16 = 0, width32 = 0;
   // Operating points on the validation split: one probability per threat class, chosen so that
   // at most this share of clean parcels alarms on any class.
   double target_clean_alarm_rate = 0.01;
-  // > 1: that budget must also hold for every goods mix that makes one goods category this many
-  // times as common as among the validation parcels (by each clean parcel's main goods category,
-  // from the simulator's truth), for sites whose parcels are mostly of one kind of goods (what it
-  // gained and cost on held-out sets: models/README.md). 1: the validation mix only.
-  double points_goods_tilt = 1;
   // Fit the second stage: a gradient-boosted verifier that re-scores each candidate region from
   // region-level and input-channel features, trained on the validation split (5 folds by scan),
   // with its own operating points from out-of-fold probabilities.
   bool verifier = false;
-  // Keep the verifier's five fold models and score a region by the mean of their probabilities
-  // (instead of trees refitted on every region): the models whose out-of-fold probabilities chose
-  // the operating points, so that the points mean at deployment what they meant on validation,
-  // and the variance of one boosted fit averages out. Five times the trees (one forest costs
-  // 0.1-0.2 ms a scan; the bag was not benchmarked).
-  bool verifier_bag = false;
-  // Extra positives for the verifier: this many threat-image-projected copies (expected) of each
-  // clean validation scan of the threat library's scanner (the first source and the sources marked
-  // threat_library_scanner), one patch of verifier_tip_classes (empty: any class) each. Only the
-  // copies' candidate regions that find the projected threat join the verifier's fit, in the fold
-  // of their source scan; operating points and validation figures stay on the real scans.
-  double verifier_tip_rate = 0;
-  // The patches for those copies; null: `threats`. Patches the network never trained on keep the
-  // extra positives as hard as real new threats.
-  const ThreatLibrary* verifier_threats = nullptr;
-  std::vector<std::string> verifier_tip_classes;
-  // > 0: those copies use only patches of at most this mass (kg), each put over a goods item: the
-  // small concealed packets a verifier finds hardest.
-  double verifier_tip_max_kg = 0;
   // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
   // (8-connected). Lower finds fainter objects and gives the verifier more to reject. 0: the
   // --init model's threshold, or 0.3 for a new network.
   double region_probability = 0;
-  // Test-time views (1, 2, 4 or 8: the input's mirrors and transposes) whose network probabilities
-  // are averaged, in validation and in every later analysis with the model (the verifier and the
-  // operating points are fitted on those averages); about that many times the network's time.
-  // 0: the --init model's, or 1 for a new network.
-  int test_time_views = 0;
-  // Where the views apply: "scan" (the whole scan) or "candidates" (crops around the cells that may
-  // form candidate regions; the rest of the scan keeps its single view: a fraction of the cost).
-  // Empty: the --init model's, or "scan".
-  std::string test_time_views_on;
-  // What the network sees: "scan" (the whole scan) or "contents" (the bounding box of the cells
-  // holding material, with 32 px around it; the rest is background without running the network:
-  // about the share of the scan the parcel leaves empty off the network's time). Empty: the --init
-  // model's, or "scan".
-  std::string network_on;
   std::string command;      // recorded in the model file ("clearsight xray train ...")
 };
 
@@ -223,7 +167,6 @@ struct DetectorTrainReport {
   // The training TIP copies by projected class, and how many were small packets over goods.
   std::vector<std::pair<std::string, int64_t>> tip_by_class;
   int64_t tip_small_packets = 0;
-  int64_t verifier_tip_scans = 0, verifier_tip_regions = 0;  // copies made / positive regions they gave
   int epochs = 0;
   double seconds = 0;
   double operating_probability = 0;                   // the lowest of the per-class ones

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 
@@ -209,43 +210,59 @@ TEST_F(CommittedModel, GivesTheGoldenDetections) {
   EXPECT_GT(compared, 10u) << "the golden scans hold detections to compare";
 }
 
-TEST_F(CommittedModel, AVerifierBagScoresByTheMeanOfItsModelsAndAnEmptyBagIsRefused) {
-  // The committed model's verifier twice as a bag of fold models ("fold_boosters", `xray train
-  // --verifier-bag`): the mean of two equal probabilities is that probability, so the detections
-  // are the committed model's.
+TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting) {
+  // The committed model's weights with settings of experiments removed after e4fb95c written into
+  // its metadata: loading names the setting instead of detecting otherwise than it was measured.
+  // The values those experiments had when off are accepted.
   std::string meta;
   auto net = xray::Net::Load(kModel, &meta);
   ASSERT_TRUE(net.ok()) << net.status().message();
-  auto m = nlohmann::json::parse(meta);
-  ASSERT_TRUE(m["verifier"].contains("booster"));
-  nlohmann::json bag = m;
-  bag["verifier"]["fold_boosters"] = nlohmann::json::array({m["verifier"]["booster"], m["verifier"]["booster"]});
-  bag["verifier"].erase("booster");
-  const std::string path = ::testing::TempDir() + "cs_verifier_bag.pt";
-  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
-  auto d = Detector::Load(path);
-  ASSERT_TRUE(d.ok()) << d.status().message();
-  EXPECT_TRUE((*d)->has_verifier());
-  size_t compared = 0;
-  for (size_t i = 0; i < 12; ++i) {
-    const Case& c = (*cases_)[i];
-    DetectionResult r;
-    ASSERT_TRUE((*d)->Detect(c.analysis, &r).ok());
-    ASSERT_EQ(r.detections.size(), c.detection.detections.size()) << i;
-    for (size_t k = 0; k < r.detections.size(); ++k, ++compared) {
-      EXPECT_EQ(r.detections[k].threat_class, c.detection.detections[k].threat_class);
-      EXPECT_NEAR(r.detections[k].score, c.detection.detections[k].score, 1e-6);
-    }
+  const auto m = nlohmann::json::parse(meta);
+  const std::string path = ::testing::TempDir() + "cs_removed_setting.pt";
+  auto load_with = [&](const std::function<void(nlohmann::json*)>& change) {
+    nlohmann::json changed = m;
+    change(&changed);
+    EXPECT_TRUE((*net)->Save(path, changed.dump()).ok());
+    return Detector::Load(path);
+  };
+  using Change = std::function<void(nlohmann::json*)>;
+  const std::vector<std::pair<std::string, Change>> removed = {
+      {"test_time_views", [](nlohmann::json* j) { (*j)["test_time_views"] = 4; }},
+      {"test_time_views_on", [](nlohmann::json* j) { (*j)["test_time_views_on"] = "candidates"; }},
+      {"network_on", [](nlohmann::json* j) { (*j)["network_on"] = "contents"; }},
+      {"verifier.fold_boosters",
+       [](nlohmann::json* j) {
+         (*j)["verifier"]["fold_boosters"] = nlohmann::json::array({(*j)["verifier"]["booster"]});
+       }},
+      {"verifier.tip_scans", [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 120; }},
+      {"trained.points_goods_tilt", [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 3; }},
+      {"trained.distilled", [](nlohmann::json* j) { (*j)["trained"]["distilled"] = {{"weight", 1}}; }},
+      {"trained.widths", [](nlohmann::json* j) { (*j)["trained"]["widths"] = {8, 24, 40}; }},
+      {"trained.init.averaged_models", [](nlohmann::json* j) { (*j)["trained"]["init"]["averaged_models"] = 2; }},
+      {"trained.init.norm_stats_batches",
+       [](nlohmann::json* j) { (*j)["trained"]["init"]["norm_stats_batches"] = 200; }},
+      {"trained.init.trained.points_goods_tilt",
+       [](nlohmann::json* j) { (*j)["trained"]["init"]["trained"]["points_goods_tilt"] = 2; }},
+  };
+  for (const auto& [setting, change] : removed) {
+    auto d = load_with(change);
+    ASSERT_FALSE(d.ok()) << setting;
+    EXPECT_EQ(d.status().code(), StatusCode::kDataLoss) << setting;
+    EXPECT_NE(d.status().message().find(setting + " = "), std::string::npos) << d.status().message();
+    EXPECT_NE(d.status().message().find(path), std::string::npos) << d.status().message();
+    EXPECT_NE(d.status().message().find("e4fb95c"), std::string::npos) << d.status().message();
   }
-  EXPECT_GT(compared, 0u);
-  // An empty bag is refused, naming the file and the field.
-  bag["verifier"]["fold_boosters"] = nlohmann::json::array();
-  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
-  auto bad = Detector::Load(path);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(bad.status().message().find("fold_boosters"), std::string::npos) << bad.status().message();
-  EXPECT_NE(bad.status().message().find(path), std::string::npos) << bad.status().message();
+  const std::vector<Change> off = {
+      [](nlohmann::json* j) { (*j)["test_time_views"] = 1, (*j)["test_time_views_on"] = "scan"; },
+      [](nlohmann::json* j) { (*j)["network_on"] = "scan"; },
+      [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 1.0; },
+      [](nlohmann::json* j) { (*j)["trained"]["widths"] = {16, 32, 48}; },
+      [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 0; },
+  };
+  for (const auto& change : off) {
+    auto d = load_with(change);
+    EXPECT_TRUE(d.ok()) << d.status().message();
+  }
   std::remove(path.c_str());
 }
 

@@ -78,10 +78,7 @@ struct WorkItem {
   int source = 0;  // index into DetectorTrainOptions::sources
   bool validation = false;
   int tip_copy = -1;  // >= 0: the copy number
-  // A TIP copy of a clean validation scan for the verifier's fit only, with a patch of this
-  // class ("" = any).
-  bool verifier_only = false;
-  std::string tip_class;
+  std::string tip_class;  // a TIP copy: a patch of this class ("" = any)
   double tip_max_kg = 0;  // > 0: a patch of at most this mass (kg), over a goods item
 };
 
@@ -108,9 +105,7 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
     const auto& classes = ThreatClasses();
     const std::string& cls =
         item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
-    const ThreatLibrary& library = item.verifier_only && o.verifier_threats
-                                       ? *o.verifier_threats
-                                       : *TipLibrary(o, static_cast<size_t>(item.source));
+    const ThreatLibrary& library = *TipLibrary(o, static_cast<size_t>(item.source));
     const double max_kg = item.tip_max_kg;
     const bool small_concealed = max_kg > 0;
     const auto patches = PatchesOf(library, cls, max_kg);
@@ -191,12 +186,8 @@ Status LoadItem(const WorkItem& item, const DetectorTrainOptions& o, const Analy
         ob.mask_rle.clear();
         out->truth_threats.push_back(std::move(ob));
       }
-    // A verifier copy's projected threat comes last; such copies need no summary.
-    if (projected) out->truth_threats.push_back(std::move(*projected));
-    if (!item.verifier_only) {
-      analysis.channels = ScanChannels{};
-      out->summary = std::move(analysis);
-    }
+    analysis.channels = ScanChannels{};
+    out->summary = std::move(analysis);
   }
   return Status::Ok();
 }
@@ -278,6 +269,7 @@ Result<std::unique_ptr<xray::Net>> LoadNetFor(const std::string& path, const xra
   CS_ASSIGN_OR_RETURN(auto net, xray::Net::Load(path, &text));
   *meta = json::parse(text, nullptr, false);
   if (meta->is_discarded()) *meta = nullptr;
+  CS_RETURN_IF_ERROR(xray::CheckNoRemovedSettings(*meta, path));
   const auto& c = net->config();
   if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
       (meta->contains("threat_classes") && (*meta)["threat_classes"] != json(threat_classes)))
@@ -332,10 +324,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     Status s = check_tip("threat image projection", o.tip_rate, o.sources[src].threats, o.tip_classes, o.tip_max_kg);
     if (!s.ok()) return s.WithContext(o.sources[src].data_dir + ": ");
   }
-  CS_RETURN_IF_ERROR(check_tip("verifier TIP", o.verifier_tip_rate, o.verifier_threats ? o.verifier_threats : o.threats,
-                               o.verifier_tip_classes, o.verifier_tip_max_kg));
-  if (o.verifier_tip_rate > 0 && !o.verifier)
-    return Status::InvalidArgument("verifier TIP copies need the verifier (--verifier)");
   if (!(o.tip_targeted_share > 0 && o.tip_targeted_share <= 1))
     return Status::InvalidArgument("TIP targeted share must lie in (0, 1]");
   if (o.tip_targeted_share < 1 && o.tip_classes.empty() && o.tip_max_kg == 0)
@@ -382,13 +370,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   CS_RETURN_IF_ERROR(check_per_class(o.class_priority, "class priority", &class_priority_factor, &class_priority_json));
   if (o.region_probability != 0 && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
     return Status::InvalidArgument("region probability must lie in [0.05, 0.9] (or 0: the init model's)");
-  if (o.test_time_views != 0 && !xray::ValidNetViews(o.test_time_views))
-    return Status::InvalidArgument("test-time views must be 1, 2, 4 or 8 (or 0: the init model's)");
-  if (!o.test_time_views_on.empty() && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
-    return Status::InvalidArgument("test-time views apply to \"scan\" or \"candidates\", not \"" +
-                                   o.test_time_views_on + "\"");
-  if (!o.network_on.empty() && o.network_on != "scan" && o.network_on != "contents")
-    return Status::InvalidArgument("the network runs on \"scan\" or \"contents\", not \"" + o.network_on + "\"");
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
   // known once its truth is read, so each training scan gets its copies and a copy of a scan with
@@ -397,14 +378,13 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   Rng plan(xray::MixSeed(o.seed, 17));
   // `rate` TIP copies of scan p (the fraction by chance), each with a patch of one of `classes`
   // (empty: any) of at most `max_kg` (0: any mass); with targeted_share < 1 that share of the
-  // copies, by chance, and the others of any class and mass. Verifier copies are validation items
-  // for the verifier's fit only.
-  auto add_copies = [&](const std::string& p, int src, bool verifier_only, double rate,
-                        const std::vector<std::string>& classes, double max_kg, double targeted_share) {
+  // copies, by chance, and the others of any class and mass.
+  auto add_copies = [&](const std::string& p, int src, double rate, const std::vector<std::string>& classes,
+                        double max_kg, double targeted_share) {
     int copies = static_cast<int>(rate);
     if (plan.Chance(rate - copies)) ++copies;
     for (int c = 0; c < copies; ++c) {
-      WorkItem w{p, src, verifier_only, c, verifier_only, "", 0};
+      WorkItem w{p, src, false, c, "", 0};
       // No draw when every copy is targeted: the plan (and so a model) stays as without the share.
       if (targeted_share < 1 && !plan.Chance(targeted_share)) {
         work.push_back(std::move(w));
@@ -419,16 +399,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     for (const auto& p : paths[src]) {
       const bool val = o.sources[src].validation_only ||
                        (HashId(fs::path(p).stem().string()) % 10000) < o.validation_share * 10000;
-      work.push_back({p, static_cast<int>(src), val, -1, false, ""});
-      // TIP patches belong to the first source's scanner (and those marked as the same scanner).
-      const bool library_scanner = src == 0 || o.sources[src].threat_library_scanner;
-      if (val && library_scanner && o.verifier_tip_rate > 0)
-        add_copies(p, static_cast<int>(src), true, o.verifier_tip_rate, o.verifier_tip_classes, o.verifier_tip_max_kg, 1);
+      work.push_back({p, static_cast<int>(src), val, -1, ""});
       // Without training no training copies are needed; a source after the first needs a library
       // of its own scanner. (The first always draws its copy count, even at rate 0, so that the
       // plan of earlier models is kept.)
       if (val || o.epochs == 0 || (src > 0 && !TipLibrary(o, src))) continue;
-      add_copies(p, static_cast<int>(src), false, o.tip_rate, o.tip_classes, o.tip_max_kg, o.tip_targeted_share);
+      add_copies(p, static_cast<int>(src), o.tip_rate, o.tip_classes, o.tip_max_kg, o.tip_targeted_share);
     }
   AnalyzerOptions ao;
   ao.threads = 1;
@@ -491,16 +467,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i : copy_items)
     if (!has_threat[work[i].path]) clean_copy_items.push_back(i);
   CS_RETURN_IF_ERROR(load(clean_copy_items, "loading TIP copies"));
-  std::vector<size_t> train_idx, val_idx, verifier_tip_idx;
+  std::vector<size_t> train_idx, val_idx;
   int64_t tip_used = 0, tip_small = 0;
   std::map<std::string, int64_t> tip_by_class;  // training TIP copies kept, by projected class
   std::vector<int64_t> tip_by_source(o.sources.size(), 0);
   for (size_t i = 0; i < work.size(); ++i) {
     if (work[i].tip_copy >= 0 && has_threat[work[i].path]) continue;  // never loaded
-    if (work[i].verifier_only) {
-      verifier_tip_idx.push_back(i);
-      continue;
-    }
     if (work[i].tip_copy >= 0) {
       ++tip_used;
       ++tip_by_class[samples[i].tip_class];
@@ -516,77 +488,24 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   cfg.in_channels = xray::kFeatureChannels;
   cfg.threat_classes = static_cast<int>(threat_classes.size()) + 1;
   cfg.goods_classes = static_cast<int>(goods_classes.size()) + 1;
-  for (auto [given, width] : {std::pair{o.width8, &cfg.width8}, {o.width16, &cfg.width16}, {o.width32, &cfg.width32}}) {
-    if (given < 0 || given > 256) return Status::InvalidArgument("network widths must lie in 1..256 (0: the default)");
-    if (given > 0) *width = given;
-  }
-  const bool widths_given = o.width8 > 0 || o.width16 > 0 || o.width32 > 0;
   std::unique_ptr<xray::Net> net;
   json init_trained = nullptr;
-  int averaged_inits = 0;  // --init models (more than one: their networks averaged)
-  json averaged_parts = json::array();  // each one's path and training record
   // Given, else the init model's (below), else the decoder's default.
   double region_probability = o.region_probability > 0 ? o.region_probability : xray::DetectorMeta{}.region_probability;
-  int views = o.test_time_views > 0 ? o.test_time_views : 1;
-  bool views_on_candidates = o.test_time_views_on == "candidates";
-  bool network_on_contents = o.network_on == "contents";
   if (o.init_path.empty()) {
     CS_ASSIGN_OR_RETURN(net, xray::Net::Create(cfg, o.seed));
   } else {
-    // One model, or several whose networks are averaged (the first's settings are kept).
-    std::vector<std::unique_ptr<xray::Net>> inits;
-    for (const auto& part : Split(o.init_path, ',')) {
-      const std::string path(part);
-      json im, record;
-      CS_ASSIGN_OR_RETURN(auto n, LoadNetFor(path, cfg, threat_classes, &im, &record));
-      averaged_parts.push_back(record);
-      if (inits.empty()) {
-        init_trained = record["trained"];
-        if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
-          region_probability = im["region_probability"].get<double>();
-        xray::DetectorMeta init_settings;
-        CS_RETURN_IF_ERROR(xray::ReadInferenceSettings(im, path, &init_settings));
-        if (o.test_time_views <= 0) views = init_settings.views;
-        if (o.test_time_views_on.empty()) views_on_candidates = init_settings.views_on_candidates;
-        if (o.network_on.empty()) network_on_contents = init_settings.network_on_contents;
-      }
-      const auto& c = n->config();
-      if (c.goods_classes != cfg.goods_classes)
-        return Status::InvalidArgument(path + ": its network has other goods classes than this build trains");
-      if (widths_given && (c.width8 != cfg.width8 || c.width16 != cfg.width16 || c.width32 != cfg.width32))
-        return Status::InvalidArgument(path + ": its network's widths are " + std::to_string(c.width8) + "," +
-                                       std::to_string(c.width16) + "," + std::to_string(c.width32) +
-                                       ", not the ones given; a network started from a model keeps its widths");
-      inits.push_back(std::move(n));
-    }
-    if (inits.size() == 1) {
-      net = std::move(inits[0]);
-    } else {
-      std::vector<const xray::Net*> parts;
-      for (const auto& n : inits) parts.push_back(n.get());
-      auto averaged = xray::Net::Average(parts);
-      if (!averaged.ok()) return averaged.status().WithContext(o.init_path + ": ");
-      net = std::move(*averaged);
-    }
-    averaged_inits = static_cast<int>(inits.size());
+    json im, record;
+    CS_ASSIGN_OR_RETURN(net, LoadNetFor(o.init_path, cfg, threat_classes, &im, &record));
+    init_trained = record["trained"];
+    if (o.region_probability <= 0 && im.contains("region_probability") && im["region_probability"].is_number())
+      region_probability = im["region_probability"].get<double>();
+    if (net->config().goods_classes != cfg.goods_classes)
+      return Status::InvalidArgument(o.init_path + ": its network has other goods classes than this build trains");
   }
-  // Teachers for distillation: networks of the same inputs and classes.
-  std::vector<std::unique_ptr<xray::Net>> teachers;
-  json teachers_json = json::array();
-  for (const auto& part : Split(o.teacher_paths, ',')) {
-    if (part.empty()) continue;
-    json tm, record;
-    CS_ASSIGN_OR_RETURN(auto n, LoadNetFor(std::string(part), cfg, threat_classes, &tm, &record));
-    teachers_json.push_back(record);
-    teachers.push_back(std::move(n));
-  }
-  if (!teachers.empty() && !(o.distill_weight > 0 && o.distill_weight <= 100))
-    return Status::InvalidArgument("the distillation weight must lie in (0, 100]");
   xray::NetTrainOptions to;
   to.learning_rate = o.learning_rate;
   to.class_weight_factor = class_weight_factor;
-  to.distill_weight = teachers.empty() ? 0 : o.distill_weight;
-  std::vector<float> teacher_prob;
   const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
   int epochs = o.epochs;
   Rng rng(xray::MixSeed(o.seed, 31));
@@ -596,28 +515,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   batch.input.resize(static_cast<size_t>(o.batch) * xray::kFeatureChannels * o.crop_cells * o.crop_cells);
   batch.threat.resize(static_cast<size_t>(o.batch) * (o.crop_cells / 2) * (o.crop_cells / 2));
   batch.goods.resize(batch.threat.size());
-  // New normalisation statistics for the starting network (by default when it is an average of
-  // several), from training crops drawn by a generator of their own (the training's are unchanged).
-  const int norm_batches = o.norm_batches >= 0 ? o.norm_batches : averaged_inits > 1 ? 200 : 0;
-  if (norm_batches > 0) {
-    if (progress) {
-      TrainProgress p;
-      p.phase = "recomputing normalisation statistics";
-      p.total = norm_batches;
-      p.elapsed_s = elapsed();
-      progress(p);
-    }
-    Rng norm_rng(xray::MixSeed(o.seed, 37));
-    CS_RETURN_IF_ERROR(net->RecomputeNormStats(
-        norm_batches,
-        [&](xray::NetBatch* b) {
-          if (b->input.size() != batch.input.size()) *b = batch;  // sizes
-          for (int k = 0; k < o.batch; ++k)
-            MakeCrop(samples[train_idx[static_cast<size_t>(norm_rng.Uniform() * train_idx.size())]], o.crop_cells,
-                     &norm_rng, b, k);
-        },
-        o.threads));
-  }
   const double train_start = elapsed();
   int64_t step = 0;
   auto last_report = clock::now() - std::chrono::seconds(10);
@@ -636,15 +533,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       const double t = static_cast<double>(step) / std::max<int64_t>(1, total_steps);
       double lr = o.learning_rate * (0.05 + 0.95 * 0.5 * (1 + std::cos(3.14159265358979 * t)));
       if (step < 100) lr *= (step + 1) / 100.0;
-      if (!teachers.empty()) {  // the teachers' mean threat probabilities on these crops
-        for (size_t t = 0; t < teachers.size(); ++t) {
-          CS_RETURN_IF_ERROR(teachers[t]->SoftTargets(batch, o.threads, t == 0 ? &batch.soft_threat : &teacher_prob));
-          if (t > 0)
-            for (size_t i = 0; i < teacher_prob.size(); ++i) batch.soft_threat[i] += teacher_prob[i];
-        }
-        const float inv = 1.0f / static_cast<float>(teachers.size());
-        for (float& v : batch.soft_threat) v *= inv;
-      }
       xray::NetLoss loss;
       CS_RETURN_IF_ERROR(net->TrainStep(batch, to, lr, o.threads, &loss));
       loss_sum += loss.total;
@@ -688,9 +576,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   meta.goods_classes = goods_classes;
   meta.operating_probability = 0.5;  // scores below are probabilities (0.5 maps to 0.5)
   meta.region_probability = region_probability;
-  meta.views = views;
-  meta.views_on_candidates = views_on_candidates;
-  meta.network_on_contents = network_on_contents;
   std::vector<DetectionResult> val_results(val_idx.size());
   std::vector<std::vector<xray::Candidate>> val_candidates(o.verifier ? val_idx.size() : 0);
   std::vector<float> input, tp, gp;
@@ -707,22 +592,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t i = 0; i < val_idx.size(); ++i) {
     const Sample& s = samples[val_idx[i]];
     FullInput(s, &input);
-    CS_RETURN_IF_ERROR(xray::InferWithViews(*net, input.data(), s.gh, s.gw, o.threads, meta, &tp, &gp));
+    CS_RETURN_IF_ERROR(net->Infer(input.data(), s.gh, s.gw, o.threads, &tp, &gp));
     xray::DecodeOutputs(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta, 0.0, &val_results[i]);
     if (o.verifier)
       xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
                              xray::GridView{input.data(), s.gh, s.gw}, &val_candidates[i]);
     report_scan("validating", i, val_idx.size());
-  }
-  // The verifier's extra TIP copies: only their candidate regions are needed.
-  std::vector<std::vector<xray::Candidate>> tip_candidates(verifier_tip_idx.size());
-  for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
-    const Sample& s = samples[verifier_tip_idx[i]];
-    FullInput(s, &input);
-    CS_RETURN_IF_ERROR(xray::InferWithViews(*net, input.data(), s.gh, s.gw, o.threads, meta, &tp, &gp));
-    xray::DecodeCandidates(tp, gp, s.gh / 2, s.gw / 2, s.width, s.height, s.pixel_mm, meta,
-                           xray::GridView{input.data(), s.gh, s.gw}, &tip_candidates[i]);
-    report_scan("verifier TIP", i, verifier_tip_idx.size());
   }
   // Operating points, one per class: the validation scores (probabilities here) of each class on
   // clean parcels and of the best detection of each true threat (matched as the evaluation does).
@@ -737,14 +612,10 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   size_t clean_scans = 0;
   for (size_t i : val_idx) clean_scans += samples[i].truth_threats.empty();
   const size_t allowed = static_cast<size_t>(std::floor(o.target_clean_alarm_rate * clean_scans + 1e-9));
-  // With points_goods_tilt > 1 the budget must also hold where any one goods category is that many
-  // times as common as in the validation parcels (clean parcels in validation order).
+  // Each clean parcel's main goods category, in validation order (the clean alarms by goods below).
   std::vector<std::string> clean_main_goods;
   for (size_t i : val_idx)
     if (samples[i].truth_threats.empty()) clean_main_goods.push_back(samples[i].main_goods);
-  const std::vector<xray::WeightedBudget> tilted_budgets =
-      o.points_goods_tilt > 1 ? xray::TiltedGoodsBudgets(clean_main_goods, o.points_goods_tilt, o.target_clean_alarm_rate)
-                              : std::vector<xray::WeightedBudget>{};
   auto choose_points = [&](const std::function<const std::vector<Detection>&(size_t)>& dets, double floor_p) {
     std::vector<std::vector<double>> clean_scores(nc), threat_scores(nc);
     for (size_t i = 0; i < val_idx.size(); ++i) {
@@ -766,7 +637,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       }
     }
     return xray::ChooseClassOperatingPoints(clean_scores, threat_scores, floor_p, 0.999, allowed,
-                                            class_priority_factor, tilted_budgets);
+                                            class_priority_factor);
   };
   // The validation scans (all, or those `keep` accepts) with `dets` scored against `points`.
   auto evaluate = [&](const std::function<const std::vector<Detection>&(size_t)>& dets,
@@ -801,7 +672,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   json verifier_json = nullptr;
   std::string network_table, verifier_note;
   std::vector<double> verifier_points;
-  int64_t verifier_tip_regions = 0;
   if (o.verifier) {
     report_phase("verifier");
     constexpr int kFolds = 5;
@@ -819,23 +689,7 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
         fold.push_back(f);
       }
     }
-    // The TIP copies add the regions that find their projected threat (the last truth threat),
-    // in their source scan's fold; their other regions repeat the source scan's.
-    const size_t real_rows = labels.size();
-    for (size_t i = 0; i < verifier_tip_idx.size(); ++i) {
-      const Sample& s = samples[verifier_tip_idx[i]];
-      if (s.truth_threats.empty()) continue;
-      const TruthObject& t = s.truth_threats.back();
-      const int f = static_cast<int>(HashId(s.source_scan_id + "/verifier") % kFolds);
-      for (const auto& c : tip_candidates[i]) {
-        if (c.detection.threat_class != t.threat_class || xray::DetectionIou(c.detection, t) < eo.min_iou) continue;
-        x.insert(x.end(), c.features.begin(), c.features.end());
-        labels.push_back(1.f);
-        fold.push_back(f);
-      }
-    }
-    verifier_tip_regions = static_cast<int64_t>(labels.size() - real_rows);
-    auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads, o.verifier_bag);
+    auto fitted = xray::FitRegionVerifier(x, labels, fold, kFolds, o.seed, o.threads);
     if (!fitted.ok()) {
       verifier_note = "verifier not fitted: " + fitted.status().message() + "\n";
     } else {
@@ -859,17 +713,9 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
       verifier_json = {{"features", std::vector<std::string>(std::begin(xray::kRegionFeatureNames),
                                                              std::end(xray::kRegionFeatureNames))},
                        {"class_operating_probability", per_class},
-                       {"validation_regions", static_cast<int64_t>(labels.size()) - verifier_tip_regions},
-                       {"tip_scans", static_cast<int64_t>(verifier_tip_idx.size())},
-                       {"tip_regions", verifier_tip_regions},
-                       {"folds", kFolds}};
-      if (o.verifier_bag) {
-        json bag = json::array();
-        for (const auto& b : fit.fold_booster_json) bag.push_back(json::parse(b));
-        verifier_json["fold_boosters"] = std::move(bag);  // scored by the mean of their probabilities
-      } else {
-        verifier_json["booster"] = json::parse(fit.booster_json);
-      }
+                       {"validation_regions", static_cast<int64_t>(labels.size())},
+                       {"folds", kFolds},
+                       {"booster", json::parse(fit.booster_json)}};
     }
   }
 
@@ -1015,11 +861,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   for (size_t k = 0; k < nc; ++k) per_class[threat_classes[k]] = meta.class_operating_probability[k];
   m["class_operating_probability"] = per_class;
   m["region_probability"] = meta.region_probability;
-  if (meta.views > 1) {
-    m["test_time_views"] = meta.views;
-    m["test_time_views_on"] = meta.views_on_candidates ? "candidates" : "scan";
-  }
-  if (meta.network_on_contents) m["network_on"] = "contents";
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(train_idx.size()) - tip_used},
@@ -1034,21 +875,12 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
                   {"class_weights", class_weights_json},
                   {"class_priority", class_priority_json},
                   {"target_clean_alarm_rate", o.target_clean_alarm_rate},
-                  {"points_goods_tilt", o.points_goods_tilt},
                   {"threads", o.threads},
                   {"seconds", elapsed()},
                   {"sources", sources_json},
                   {"parameters", net->parameters()},
                   {"widths", {net->config().width8, net->config().width16, net->config().width32}}};
-  if (!o.init_path.empty()) {
-    m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
-    if (averaged_inits > 1) {
-      m["trained"]["init"]["averaged_models"] = averaged_inits;
-      m["trained"]["init"]["parts"] = averaged_parts;
-    }
-    if (norm_batches > 0) m["trained"]["init"]["norm_stats_batches"] = norm_batches;
-  }
-  if (!teachers.empty()) m["trained"]["distilled"] = {{"weight", o.distill_weight}, {"teachers", teachers_json}};
+  if (!o.init_path.empty()) m["trained"]["init"] = {{"path", o.init_path}, {"trained", init_trained}};
   m["validation"] = json::parse(val_eval.ToJson());
   if (!by_scanner_json.empty()) m["validation_by_scanner"] = by_scanner_json;
   if (!by_goods_json.empty()) m["validation_clean_by_goods"] = by_goods_json;
@@ -1065,8 +897,6 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
     report->tip_by_class.assign(tip_by_class.begin(), tip_by_class.end());
     report->tip_small_packets = tip_small;
     report->validation_scans = static_cast<int64_t>(val_idx.size());
-    report->verifier_tip_scans = static_cast<int64_t>(verifier_tip_idx.size());
-    report->verifier_tip_regions = verifier_tip_regions;
     report->epochs = epochs;
     report->seconds = elapsed();
     report->operating_probability = meta.operating_probability;

@@ -140,15 +140,8 @@ void RegionVerifier::Predict(const std::vector<Candidate>& candidates,
     std::copy(candidates[i].features.begin(), candidates[i].features.end(),
               x.begin() + i * kRegionFeatures);
   out->assign(candidates.size(), 0.f);
-  if (candidates.empty() || forests.empty()) return;
-  forests[0].PredictProbability(x.data(), candidates.size(), kRegionFeatures, out->data());
-  if (forests.size() == 1) return;
-  std::vector<float> p(candidates.size());
-  for (size_t f = 1; f < forests.size(); ++f) {
-    forests[f].PredictProbability(x.data(), candidates.size(), kRegionFeatures, p.data());
-    for (size_t i = 0; i < p.size(); ++i) (*out)[i] += p[i];
-  }
-  for (float& v : *out) v /= static_cast<float>(forests.size());
+  if (candidates.empty()) return;
+  forest.PredictProbability(x.data(), candidates.size(), kRegionFeatures, out->data());
 }
 
 namespace {
@@ -169,8 +162,7 @@ model::GbtParams VerifierParams(uint64_t seed, int threads) {
 }  // namespace
 
 Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed,
-                                      int threads, bool bag) {
+                                      const std::vector<int>& fold, int folds, uint64_t seed, int threads) {
   const size_t rows = labels.size();
   if (x.size() != rows * kRegionFeatures || fold.size() != rows)
     return Status::InvalidArgument("region features, labels and folds differ in length");
@@ -203,15 +195,6 @@ Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::ve
     CS_ASSIGN_OR_RETURN(auto p, booster.Predict(px.data(), idx.size(), kRegionFeatures,
                                                 model::PredictType::kProbability, threads));
     for (size_t i = 0; i < idx.size(); ++i) fit.out_of_fold[idx[i]] = p[i];
-    if (bag) {
-      CS_ASSIGN_OR_RETURN(std::string full, booster.ToJson());
-      CS_ASSIGN_OR_RETURN(std::string slim, model::Forest::SlimJson(full, "verifier fold trees"));
-      fit.fold_booster_json.push_back(std::move(slim));
-    }
-  }
-  if (bag) {
-    if (fit.fold_booster_json.size() < 2) return Status::InvalidArgument("a bagged verifier needs two folds with regions");
-    return fit;
   }
   CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(x.data(), rows, kRegionFeatures,
                                                              labels.data(), nullptr, params));
