@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "clearsight/xray_scan.h"
 #include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
+#include "clearsight/xray_train.h"
 #include "commands.h"
 #include "common/text.h"
 
@@ -507,20 +509,32 @@ int Train(int argc, char** argv, int first) {
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
     return Usage("--data, --calibration and --out are required", usage);
   DetectorTrainOptions o;
-  long long seed, epochs, batch, crop, max_scans, threads, tip_seed;
-  if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", o.epochs, &epochs) ||
-      !args.GetInt("batch", o.batch, &batch) || !args.GetInt("crop", o.crop_cells, &crop) ||
+  TrainDataOptions& data = o.data;
+  NetworkTrainOptions& network = o.network;
+  long long seed, epochs, batch, crop, max_scans = 0, threads, tip_seed = 0;
+  double tip_max_kg = 0, max_minutes = 0, region_probability = 0;
+  if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", network.epochs, &epochs) ||
+      !args.GetInt("batch", network.batch, &batch) || !args.GetInt("crop", network.crop_cells, &crop) ||
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
-      !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
-      !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
-      !args.GetDouble("tip-max-kg", 0, &o.tip_max_kg) ||
-      !args.GetDouble("tip-targeted-share", 1, &o.tip_targeted_share) ||
-      !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
-      !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
-      !args.GetDouble("region-probability", o.region_probability, &o.region_probability))
+      !args.GetInt("tip-seed", 0, &tip_seed) || tip_seed < 0 ||
+      !args.GetDouble("lr", network.learning_rate, &network.learning_rate) ||
+      !args.GetDouble("tip-rate", data.tip_rate, &data.tip_rate) || !args.GetDouble("tip-max-kg", 0, &tip_max_kg) ||
+      !args.GetDouble("tip-targeted-share", data.tip_targeted_share, &data.tip_targeted_share) ||
+      !args.GetDouble("validation-share", data.validation_share, &data.validation_share) ||
+      !args.GetDouble("max-minutes", 0, &max_minutes) || !args.GetDouble("region-probability", 0, &region_probability))
     return Usage("numeric flags need numbers", usage);
-  if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
-    return Usage("--region-probability must lie in [0.05, 0.9]", usage);
+  o.seed = static_cast<uint64_t>(seed);
+  o.threads = static_cast<int>(threads);
+  o.verifier.fit = args.Has("verifier");
+  network.epochs = static_cast<int>(epochs);
+  network.batch = static_cast<int>(batch);
+  network.crop_cells = static_cast<int>(crop);
+  if (args.Has("init")) network.init_path = args.Get("init");
+  if (args.Has("max-minutes")) network.max_minutes = max_minutes;
+  if (args.Has("max-scans")) data.max_scans = max_scans;
+  if (args.Has("tip-max-kg")) data.tip_max_kg = tip_max_kg;
+  if (args.Has("tip-seed")) data.simulated_threats_seed = static_cast<uint64_t>(tip_seed);
+  if (args.Has("region-probability")) o.points.region_probability = region_probability;
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
@@ -533,43 +547,35 @@ int Train(int argc, char** argv, int first) {
     for (size_t i = 0; i < dirs.size(); ++i) {
       auto calib = Calibration::Load(std::string(calibs[i]));
       if (!calib.ok()) return Fail(calib.status());
-      o.sources.push_back({std::string(dirs[i]), *calib, validation_only});
+      data.sources.push_back({std::string(dirs[i]), *calib, validation_only, std::nullopt});
     }
     return 0;
   };
   if (int rc = add_sources("data", "calibration", false)) return rc;
   if (args.Has("validation-data") != args.Has("validation-calibration"))
     return Usage("--validation-data and --validation-calibration go together", usage);
-  if (args.Has("validation-data")) {
+  if (args.Has("validation-data"))
     if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
+  // --threats: one library per --data DIR, in order (an empty entry: none).
+  if (args.Has("threats")) {
+    const std::string threats_arg = args.Get("threats");  // Split's views point into it
+    const auto dirs = Split(threats_arg, ',');
+    size_t training_sources = 0;
+    while (training_sources < data.sources.size() && !data.sources[training_sources].validation_only) ++training_sources;
+    if (dirs.size() > training_sources)
+      return Usage("--threats names " + std::to_string(dirs.size()) + " libraries for " +
+                       std::to_string(training_sources) + " --data directories",
+                   usage);
+    for (size_t i = 0; i < dirs.size(); ++i)
+      if (!dirs[i].empty()) data.sources[i].threats_dir = std::string(dirs[i]);
   }
-  // C[,C...] of known threat classes.
-  auto classes = [&](const char* flag, std::vector<std::string>* out) -> int {
-    if (!args.Has(flag)) return 0;
-    const std::string arg = args.Get(flag);  // Split's views point into it
-    for (const auto& c : Split(arg, ',')) {
-      const auto& known = ThreatClasses();
-      if (std::find(known.begin(), known.end(), c) == known.end())
-        return Usage(std::string("--") + flag + ": \"" + std::string(c) + "\" is not a threat class", usage);
-      out->emplace_back(c);
-    }
-    return 0;
-  };
-  if (int rc = classes("tip-class", &o.tip_classes)) return rc;
-  o.seed = static_cast<uint64_t>(seed);
-  o.epochs = static_cast<int>(epochs);
-  o.batch = static_cast<int>(batch);
-  o.crop_cells = static_cast<int>(crop);
-  o.max_scans = max_scans;
-  o.init_path = args.Get("init", "");
-  // A missing --init model is reported before the scans are loaded (minutes on a full set).
-  if (!o.init_path.empty() && !fs::exists(o.init_path))
-    return Fail(Status::NotFound(o.init_path + ": no such model file (--init)"));
-  o.threads = static_cast<int>(threads);
-  o.verifier = args.Has("verifier");
-  // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].
-  auto per_class = [&](const char* flag, const char* example,
-                       std::vector<std::pair<std::string, double>>* out) -> int {
+  // C[,C...]
+  if (args.Has("tip-class")) {
+    const std::string arg = args.Get("tip-class");  // Split's views point into it
+    for (const auto& c : Split(arg, ',')) data.tip_classes.emplace_back(c);
+  }
+  // CLASS=NUMBER pairs.
+  auto per_class = [&](const char* flag, const char* example, std::vector<std::pair<std::string, double>>* out) -> int {
     if (!args.Has(flag)) return 0;
     const std::string arg = args.Get(flag);  // Split's views point into it
     for (const auto& item : Split(arg, ',')) {
@@ -579,82 +585,39 @@ int Train(int argc, char** argv, int first) {
         return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example + "; got \"" +
                          std::string(item) + "\"",
                      usage);
-      const std::string cls(item.substr(0, eq));
-      const auto& known = ThreatClasses();
-      if (std::find(known.begin(), known.end(), cls) == known.end()) {
-        std::string list;
-        for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
-        return Usage(std::string("--") + flag + ": \"" + cls + "\": not a threat class (" + list + ")", usage);
-      }
-      if (!(w > 0 && w <= 100))
-        return Usage(std::string("--") + flag + ": the weight of " + cls + " must lie in (0, 100]", usage);
-      out->emplace_back(cls, w);
+      out->emplace_back(std::string(item.substr(0, eq)), w);
     }
     return 0;
   };
-  if (int rc = per_class("class-weight", "narcotics=2", &o.class_weights)) return rc;
-  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.class_priority)) return rc;
-  std::string command = "clearsight xray train";
-  for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
-  o.command = command;
-  // The threat library: --threats, else patches simulated at the training scans' pixel size.
-  // --threats: one library per training DIR, in order (empty: none, the first's simulated).
-  const std::string threats_arg = args.Get("threats");  // Split's views point into it
-  std::vector<std::string> threat_dirs;
-  if (args.Has("threats"))
-    for (const auto& d : Split(threats_arg, ',')) threat_dirs.emplace_back(d);
-  size_t training_sources = 0;
-  while (training_sources < o.sources.size() && !o.sources[training_sources].validation_only) ++training_sources;
-  if (threat_dirs.size() > training_sources)
-    return Usage("--threats names " + std::to_string(threat_dirs.size()) + " libraries for " +
-                     std::to_string(training_sources) + " --data directories",
-                 usage);
-  auto make_library = [&](uint64_t library_seed) -> Result<ThreatLibrary> {
-    if (!threat_dirs.empty() && !threat_dirs[0].empty()) return ThreatLibrary::Load(threat_dirs[0]);
-    CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.sources[0].data_dir));
-    if (scans.empty()) return Status::InvalidArgument(o.sources[0].data_dir + ": no scans");
-    CS_ASSIGN_OR_RETURN(Scan first_scan, ReadScan(scans.front()));
-    SimulateOptions so;
-    so.seed = library_seed;
-    so.pixel_mm = first_scan.meta.pixel_mm;
-    CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(so));
-    return sim->MakeThreatLibrary(40);
-  };
-  ThreatLibrary library;
-  if (o.tip_rate > 0) {
-    auto lib = make_library(static_cast<uint64_t>(tip_seed));
-    if (!lib.ok()) return Fail(lib.status());
-    library = std::move(*lib);
-    o.threats = &library;
-  }
-  // The other scanners' own libraries.
-  std::vector<ThreatLibrary> source_libraries(threat_dirs.size());
-  for (size_t i = 1; i < threat_dirs.size() && o.tip_rate > 0; ++i) {
-    if (threat_dirs[i].empty()) continue;
-    auto lib = ThreatLibrary::Load(threat_dirs[i]);
-    if (!lib.ok()) return Fail(lib.status());
-    source_libraries[i] = std::move(*lib);
-    o.sources[i].threats = &source_libraries[i];
-  }
+  if (int rc = per_class("class-weight", "narcotics=2", &network.class_weights)) return rc;
+  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.points.class_priority)) return rc;
+  o.command = "clearsight xray train";
+  for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  // Bad options and a missing --init model are reported before the scans are loaded (minutes on a
+  // full set).
+  if (Status s = ValidateDetectorTrainOptions(o); !s.ok()) return Usage(s.message(), usage);
+  if (network.init_path && !fs::exists(*network.init_path))
+    return Fail(Status::NotFound(*network.init_path + ": no such model file (--init)"));
   auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(60);
   int last_epoch = 0;
-  std::string last_phase;
+  std::optional<TrainPhase> last_phase;
   auto progress = [&](const TrainProgress& p) {
     auto now = std::chrono::steady_clock::now();
-    const bool epoch_end = p.phase == "training" && p.done == p.total && p.epoch != last_epoch;
+    const bool epoch_end = p.phase == TrainPhase::kTraining && p.done == p.total && p.epoch != last_epoch;
     if (!epoch_end && p.phase == last_phase && now - last_line < std::chrono::seconds(30)) return;
     last_line = now;
     last_phase = p.phase;
     if (epoch_end) last_epoch = p.epoch;
-    if (p.phase.rfind("loading", 0) == 0)
-      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", p.phase.c_str(),
+    const char* phase = TrainPhaseName(p.phase);
+    if (p.phase == TrainPhase::kLoadingScans || p.phase == TrainPhase::kLoadingTipCopies)
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", phase,
                    static_cast<long long>(p.done), static_cast<long long>(p.total), p.elapsed_s / 60, p.eta_s / 60);
-    else if (p.phase == "training")
+    else if (p.phase == TrainPhase::kTraining)
       std::fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n", p.epoch, p.epochs,
                    static_cast<long long>(p.done), static_cast<long long>(p.total), p.loss, p.elapsed_s / 60,
                    p.eta_s / 60);
     else
-      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", p.phase.c_str(), static_cast<long long>(p.done),
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", phase, static_cast<long long>(p.done),
                    static_cast<long long>(p.total), p.elapsed_s / 60);
     std::fflush(stderr);
   };

@@ -129,7 +129,7 @@ TEST_F(DetectCli, BadUsageIsReported) {
       << testing::ReadBytes(dir_ / "u3b.log");
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
                    " --region-probability 1.5 --out x.pt", dir_ / "u3c.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("--region-probability must lie in"), std::string::npos)
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("region probability must lie in [0.05, 0.9]"), std::string::npos)
       << testing::ReadBytes(dir_ / "u3c.log");
   EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
@@ -159,7 +159,7 @@ TEST_F(DetectCli, BadUsageIsReported) {
                               (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() +
                               " --class-priority ";
   EXPECT_EQ(RunCli(train_p + "narcotics=3,pistol=2", dir_ / "u10.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("--class-priority: \"pistol\": not a threat class"),
+  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("class priority for \"pistol\": not a threat class"),
             std::string::npos)
       << testing::ReadBytes(dir_ / "u10.log");
   EXPECT_FALSE(fs::exists(dir_ / "w.pt"));
@@ -334,12 +334,12 @@ TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
   for (const auto& [cls, n] : half["tip_by_class"].items()) sum += n.get<long>();
   EXPECT_EQ(sum, copies);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_half.log").find("TIP copies by class:"), std::string::npos);
-  // A share without a class or mass to target, or outside (0, 1]: refused before loading.
+  // A share without a class or mass to target, or outside (0, 1]: a usage error, before loading.
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --epochs 1 --out " +
-                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 1);
+                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad1.log").find("needs TIP classes or a maximum mass"), std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad1.log");
-  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 1);
+  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad2.log").find("targeted share must lie in (0, 1]"), std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad2.log");
   EXPECT_FALSE(fs::exists(dir_ / "mix_bad1.pt"));
@@ -347,7 +347,7 @@ TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
   // The copies' classes and masses are checked before loading.
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
                    (dir_ / "vt6.pt").string() + " --epochs 1 --tip-class narcotics,pistols", dir_ / "vt6.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("--tip-class: \"pistols\" is not a threat class"),
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("TIP class \"pistols\": not a threat class"),
             std::string::npos) << testing::ReadBytes(dir_ / "vt6.log");
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
                    (dir_ / "vt7.pt").string() + " --epochs 1 --tip-class knife --tip-max-kg 0.001", dir_ / "vt7.log"), 1);

@@ -14,10 +14,12 @@
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
+#include "clearsight/xray_train.h"
 #include "xray/detect/detect_internal.h"
 #include "xray/detect/features.h"
 #include "xray/detect/net.h"
 #include "xray/detect/verifier.h"
+#include "xray/train/train_internal.h"
 
 namespace clearsight {
 namespace {

@@ -86,15 +86,4 @@ struct RegionVerifier {
   void Predict(const std::vector<Candidate>& candidates, std::vector<float>* out) const;
 };
 
-// Fits the verifier on rows x kRegionFeatures features with 0/1 labels. Rows are split into
-// `folds` folds by `fold` (0..folds-1, by scan so that a scan's regions stay together): each
-// fold's rows are predicted by trees fitted on the others (`out_of_fold`, for choosing and
-// reporting operating points honestly), then the final trees are fitted on all rows.
-struct VerifierFit {
-  std::string booster_json;  // XGBoost's JSON model
-  std::vector<float> out_of_fold;
-};
-Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed, int threads);
-
 }  // namespace clearsight::xray

@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_detect.h"
+#include "clearsight/xray_train.h"
 #include "common/csv.h"
 #include "common/file_util.h"
 #include "common/text.h"
-#include "xray/detect/detect_internal.h"
+#include "xray/train/train_internal.h"
 
 namespace clearsight {
 
