@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <string>
@@ -13,11 +12,13 @@
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
+#include "clearsight/xray_pipeline.h"
 #include "clearsight/xray_scan.h"
 #include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
 #include "clearsight/xray_train.h"
 #include "commands.h"
+#include "common/file_util.h"
 #include "common/text.h"
 
 namespace clearsight::cli {
@@ -50,17 +51,10 @@ const char kScannerHelp[] =
     "  --kvp-low V --kvp-high V   other tube voltages for the scanner model\n"
     "  --dose F         photon counts times F (F < 1: noisier)\n";
 
-// Writes to PATH.tmp and renames, so a reader never sees half a file.
-Status WriteOutput(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!f.good()) return Status::IoError(path + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return ec ? Status::IoError(path + ": " + ec.message()) : Status::Ok();
+// The library refuses options out of range with InvalidArgument: a usage error (exit 2); other
+// failures exit 1.
+int OptionsRefused(const Status& status, const std::string& usage) {
+  return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage) : Fail(status);
 }
 
 bool ParseScanner(const std::string& name, ScannerModel* out) {
@@ -234,16 +228,15 @@ int Analyze(int argc, char** argv, int first) {
   if (args.Has("declarations") && !args.Has("model"))
     return Usage("--declarations needs --model (the model file holds the manifest model)", usage);
   long long threads;
-  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads needs a positive number", usage);
   double min_score;
-  if (!args.GetDouble("min-score", 0.5, &min_score) || min_score < 0 || min_score > 1)
-    return Usage("--min-score needs a number in 0..1", usage);
+  if (!args.GetInt("threads", 2, &threads) || !args.GetDouble("min-score", 0.5, &min_score))
+    return Usage("--threads and --min-score need numbers", usage);
   auto calib = Calibration::Load(args.Get("calibration"));
   if (!calib.ok()) return Fail(calib.status());
   AnalyzerOptions options;
   options.threads = static_cast<int>(threads);
   auto analyzer = Analyzer::Create(*calib, options);
-  if (!analyzer.ok()) return Fail(analyzer.status());
+  if (!analyzer.ok()) return OptionsRefused(analyzer.status(), usage);
   std::unique_ptr<Detector> detector;
   if (args.Has("model")) {
     DetectorOptions dopt;
@@ -253,18 +246,19 @@ int Analyze(int argc, char** argv, int first) {
     dopt.threads = 1;
     dopt.min_score = min_score;
     auto d = Detector::Load(args.Get("model"), dopt);
-    if (!d.ok()) return Fail(d.status());
+    if (!d.ok()) return OptionsRefused(d.status(), usage);
     detector = std::move(*d);
   }
   std::map<std::string, Declaration> declarations;
   if (args.Has("declarations")) {
-    if (!detector->manifest()) return Fail(Status::FailedPrecondition(args.Get("model") + ": the model has no manifest model"));
     IngestReport report;
     auto d = ReadDeclarationsByConsignment(args.Get("declarations"), &report);
     if (!d.ok()) return Fail(d.status());
     if (report.rejected) std::fprintf(stderr, "declarations: %s\n", report.Summary().c_str());
     declarations = std::move(*d);
   }
+  const ScanPipeline pipeline{analyzer->get(), detector.get(), args.Has("declarations") ? &declarations : nullptr};
+  if (Status s = CheckScanPipeline(pipeline); !s.ok()) return Fail(s.WithContext(args.Get("model") + ": "));
   std::vector<std::string> files;
   if (fs::is_directory(args.Get("in"))) {
     auto listed = ListScans(args.Get("in"));
@@ -274,47 +268,30 @@ int Analyze(int argc, char** argv, int first) {
     files.push_back(args.Get("in"));
   }
   if (args.Has("render")) {
-    std::error_code ec;
-    fs::create_directories(args.Get("render"), ec);
-    if (ec) return Fail(Status::IoError(args.Get("render") + ": " + ec.message()));
+    if (Status s = MakeDirs(args.Get("render")); !s.ok()) return Fail(s);
   }
   std::string lines;
   int failed = 0, undeclared = 0;
-  ScanAnalysis analysis;
-  DetectionResult detection;
+  ScanResult result;
   double total_ms = 0, detect_ms = 0;
   for (const auto& f : files) {
-    auto scan = ReadScan(f);
-    Status s = scan.ok() ? (*analyzer)->Analyze(*scan, &analysis) : scan.status();
-    const auto t0 = std::chrono::steady_clock::now();
-    if (s.ok() && detector) s = detector->Detect(analysis, &detection);
-    if (!s.ok()) {
+    if (Status s = AnalyzeScanFile(f, pipeline, &result); !s.ok()) {
       std::fprintf(stderr, "error: %s\n", s.message().c_str());
       ++failed;
       continue;
     }
-    if (detector) {
-      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-      if (args.Has("declarations")) {
-        auto it = declarations.find(analysis.consignment_id);
-        if (it == declarations.end()) {
-          ++undeclared;
-        } else {
-          ManifestCheck check = detector->manifest()->Check(analysis, detection, it->second);
-          analysis.extra_fields.push_back({"manifest", check.ToJson()});
-        }
-      }
-      detect_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    }
-    total_ms += analysis.ms;
-    lines += analysis.ToJson() + "\n";
+    undeclared += result.undeclared;
+    total_ms += result.analysis.ms;
+    detect_ms += result.ms_detect;
+    lines += result.analysis.ToJson() + "\n";
     if (args.Has("render")) {
-      auto png = RenderMaterialPng(analysis);
-      if (png.ok()) s = WriteOutput((fs::path(args.Get("render")) / (analysis.scan_id + ".png")).string(), *png);
-      if (!png.ok() || !s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", analysis.scan_id.c_str());
+      auto png = RenderMaterialPng(result.analysis);
+      Status s = png.ok() ? WriteFileAtomic((fs::path(args.Get("render")) / (result.analysis.scan_id + ".png")).string(), *png)
+                          : png.status();
+      if (!s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", result.analysis.scan_id.c_str());
     }
   }
-  if (Status s = WriteOutput(args.Get("out"), lines); !s.ok()) return Fail(s);
+  if (Status s = WriteFileAtomic(args.Get("out"), lines); !s.ok()) return Fail(s);
   size_t done = files.size() - failed;
   std::printf("analyzed %zu scans (%d failed), mean %.2f ms per scan", done, failed, done ? total_ms / done : 0.0);
   if (detector) std::printf(" + %.2f ms detector%s", done ? detect_ms / done : 0.0, args.Has("declarations") ? " and manifest" : "");
@@ -359,7 +336,7 @@ int Render(int argc, char** argv, int first) {
     return Usage("--mode must be gray or material", usage);
   }
   if (!png.ok()) return Fail(png.status());
-  if (Status s = WriteOutput(args.Get("out"), *png); !s.ok()) return Fail(s);
+  if (Status s = WriteFileAtomic(args.Get("out"), *png); !s.ok()) return Fail(s);
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;
 }

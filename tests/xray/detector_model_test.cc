@@ -16,6 +16,7 @@
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
+#include "clearsight/xray_pipeline.h"
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/net.h"
 
@@ -264,6 +265,57 @@ TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting
     EXPECT_TRUE(d.ok()) << d.status().message();
   }
   std::remove(path.c_str());
+}
+
+TEST_F(CommittedModel, ThePipelineChainsAnalysisDetectionAndManifestCheckAsTheStagesDo) {
+  SimulateOptions o;
+  o.seed = 4242;
+  auto sim = Simulator::Create(o);
+  ASSERT_TRUE(sim.ok());
+  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
+  ASSERT_TRUE(calib.ok());
+  auto analyzer = Analyzer::Create(*calib);
+  ASSERT_TRUE(analyzer.ok());
+  const ScanPipeline pipeline{analyzer->get(), detector_, nullptr};
+  const std::string dir = ::testing::TempDir();
+  std::map<std::string, Declaration> declarations;
+  for (size_t i = 0; i < 4; ++i) {
+    const Case& c = (*cases_)[i];
+    ScanResult r;
+    ASSERT_TRUE(AnalyzeScan(c.parcel.scan, pipeline, &c.parcel.declaration, &r).ok());
+    ASSERT_TRUE(r.detection.has_value());
+    ASSERT_EQ(r.detection->detections.size(), c.detection.detections.size()) << i;
+    for (size_t k = 0; k < r.detection->detections.size(); ++k) {
+      EXPECT_EQ(r.detection->detections[k].threat_class, c.detection.detections[k].threat_class);
+      EXPECT_DOUBLE_EQ(r.detection->detections[k].score, c.detection.detections[k].score);
+    }
+    ASSERT_TRUE(r.manifest.has_value());
+    EXPECT_EQ(r.manifest->consistent,
+              detector_->manifest()->Check(c.analysis, c.detection, c.parcel.declaration).consistent);
+    ASSERT_EQ(r.analysis.extra_fields.size(), 2u);
+    EXPECT_EQ(r.analysis.extra_fields[0].first, "detections");
+    EXPECT_EQ(r.analysis.extra_fields[0].second, DetectionsToJson(c.detection.detections));
+    EXPECT_EQ(r.analysis.extra_fields[1].first, "manifest");
+    if (i < 2) declarations[c.parcel.scan.meta.consignment_id] = c.parcel.declaration;
+    ASSERT_TRUE(WriteScan(c.parcel.scan, dir + "cs_pipeline_" + std::to_string(i) + ".tif").ok());
+  }
+  // From files: each scan's declaration found by its consignment; a scan without one is not checked.
+  const ScanPipeline with_declarations{analyzer->get(), detector_, &declarations};
+  for (size_t i = 0; i < 4; ++i) {
+    ScanResult r;
+    ASSERT_TRUE(AnalyzeScanFile(dir + "cs_pipeline_" + std::to_string(i) + ".tif", with_declarations, &r).ok());
+    EXPECT_EQ(r.manifest.has_value(), i < 2) << i;
+    EXPECT_EQ(r.undeclared, i >= 2) << i;
+  }
+  ScanResult r;
+  Status missing = AnalyzeScanFile(dir + "cs_pipeline_none.tif", with_declarations, &r);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("cs_pipeline_none.tif"), std::string::npos) << missing.message();
+  // Declarations need the detector's manifest model; every pipeline needs an analyzer.
+  EXPECT_EQ(CheckScanPipeline({analyzer->get(), nullptr, &declarations}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckScanPipeline({}).code(), StatusCode::kInvalidArgument);
+  for (size_t i = 0; i < 4; ++i)
+    for (const char* ext : {".tif", ".json"}) std::remove((dir + "cs_pipeline_" + std::to_string(i) + ext).c_str());
 }
 
 TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
