@@ -46,8 +46,10 @@ struct DetectionResult {
 
 class Detector {
  public:
-  // NotFound when the file is missing; DataLoss when it is not a detector model or is corrupt;
-  // InvalidArgument when the options are out of range.
+  // NotFound when the file is missing; DataLoss when it is not a detector model, is corrupt, or
+  // was made with an experiment this build no longer has (the message names the setting: test-time
+  // views, the network on the contents' box, a verifier bag, ...; the last build with them is
+  // e4fb95c); InvalidArgument when the options are out of range.
   static Result<std::unique_ptr<Detector>> Load(const std::string& path, const DetectorOptions& options = {});
   ~Detector();
 
