@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
   } else {
     auto train = ReadDeclarations(data + "/customs/df_syn_train_eng.csv", o, nullptr);
     if (!train.ok()) return std::fprintf(stderr, "error: %s\n", train.status().message().c_str()), 1;
-    RiskModelOptions mo;  // 300 trees, depth 6: the configuration
+    RiskModelOptions mo;  // 300 trees, depth 6: the model's defaults
     mo.threads = 2;
     model = RiskModel::Train(*train, mo);
   }

@@ -13,4 +13,4 @@ target_compile_definitions(xray_detect_bench PRIVATE CS_SOURCE_DIR="${PROJECT_SO
 # (the baseline) against large freed blocks kept and channels-last layout, each in a child process.
 add_executable(xray_train_bench ${CMAKE_CURRENT_LIST_DIR}/xray_train_bench.cc)
 target_link_libraries(xray_train_bench PRIVATE clearsight)
-target_include_directories(xray_train_bench PRIVATE ${PROJECT_SOURCE_DIR}/src ${PROJECT_SOURCE_DIR}/bench)
+target_include_directories(xray_train_bench PRIVATE ${PROJECT_SOURCE_DIR}/bench)

@@ -73,7 +73,9 @@ int main(int argc, char** argv) {
     dopt.threads = cfg.network_threads;
     auto detector = Detector::Load(model, dopt);
     if (!detector.ok()) return std::fprintf(stderr, "%s\n", detector.status().message().c_str()), 1;
-    const ManifestModel* manifest = (*detector)->manifest();
+    auto manifest_model = ManifestModel::FromDetector(**detector);
+    if (!manifest_model.ok()) return std::fprintf(stderr, "%s\n", manifest_model.status().message().c_str()), 1;
+    const ManifestModel* manifest = manifest_model->get();
     ScanAnalysis analysis;
     DetectionResult det;
     for (const auto& p : parcels) {  // warm up

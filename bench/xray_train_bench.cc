@@ -1,11 +1,9 @@
 // One training step of the threat detector's network (forward, loss, backward, AdamW), as
 // `clearsight xray train` runs it: a batch of 12 crops of 96 x 96 input cells (384 x 384 scan
 // pixels), 2 threads. Four ways side by side, the first the baseline:
-//   glibc's allocator defaults, contiguous layout   (how training ran until 2026-11-27, except
-//                                                    that it also reset LibTorch's threads every
-//                                                    step: torch_adapter.cc, UseThreads)
+//   glibc's allocator defaults, contiguous layout
 //   glibc's allocator defaults, channels-last layout
-//   large freed blocks kept (common/allocator.h), contiguous layout
+//   large freed blocks kept (clearsight/allocator.h), contiguous layout
 //   large freed blocks kept, channels-last layout   (how training runs now)
 // Each way runs in a child process of its own, so that one way's allocator settings and heap do
 // not carry into the next. Prints a table and one JSON line.
@@ -21,8 +19,7 @@
 
 #include "bench_util.h"
 #include "clearsight/allocator.h"
-#include "xray/detect/net.h"
-#include "xray/physics/random.h"
+#include "clearsight/xray_train.h"
 
 using namespace clearsight;  // NOLINT: benchmark program
 
@@ -39,54 +36,24 @@ struct Timing {
   int steps = 0;
 };
 
-// Runs in the child: `steps` timed steps after 5 untimed ones, on a batch that changes every step
-// (random features, a threat object of 6 x 6 output cells in each crop, goods elsewhere).
+// Runs in the child: `steps` timed steps after 5 untimed ones.
 Timing RunSteps(const Way& way, int steps, int threads) {
   if (way.keep_blocks) KeepLargeFreedBlocks();
-  xray::NetConfig cfg;
-  auto net = xray::Net::Create(cfg, 1);
-  if (!net.ok()) {
-    std::fprintf(stderr, "%s\n", net.status().message().c_str());
+  NetworkStepTimingOptions o;
+  o.steps = steps;
+  o.threads = threads;
+  o.channels_last = way.channels_last;
+  auto times = TimeNetworkSteps(o);
+  if (!times.ok()) {
+    std::fprintf(stderr, "%s\n", times.status().message().c_str());
     std::exit(1);
   }
-  xray::NetBatch b;
-  b.n = 12;
-  b.h = b.w = 96;
-  b.input.resize(static_cast<size_t>(b.n) * cfg.in_channels * b.h * b.w);
-  b.threat.resize(static_cast<size_t>(b.n) * (b.h / 2) * (b.w / 2));
-  b.goods.resize(b.threat.size());
-  xray::NetTrainOptions to;
-  to.channels_last = way.channels_last;
-  xray::Rng rng(7);
-  std::vector<double> times;
-  double sum = 0, loss_value = 0;
-  for (int s = 0; s < steps + 5; ++s) {
-    for (auto& v : b.input) v = static_cast<float>(rng.Uniform(0, 2));
-    const int oh = b.h / 2, ow = b.w / 2;
-    for (int n = 0; n < b.n; ++n) {
-      const int cls = rng.Int(1, cfg.threat_classes - 1), y0 = rng.Int(0, oh - 6), x0 = rng.Int(0, ow - 6);
-      for (int y = 0; y < oh; ++y)
-        for (int x = 0; x < ow; ++x) {
-          const size_t i = (static_cast<size_t>(n) * oh + y) * ow + x;
-          const bool inside = y >= y0 && y < y0 + 6 && x >= x0 && x < x0 + 6;
-          b.threat[i] = inside ? cls : 0;
-          b.goods[i] = (x * 7 + y * 3 + n) % cfg.goods_classes;
-        }
-    }
-    xray::NetLoss loss;
-    const double t0 = bench::Now();
-    if (Status st = (*net)->TrainStep(b, to, 0.003, threads, &loss); !st.ok()) {
-      std::fprintf(stderr, "%s\n", st.message().c_str());
-      std::exit(1);
-    }
-    const double dt = bench::Now() - t0;
-    if (s >= 5) times.push_back(dt * 1e3), sum += dt * 1e3;
-    loss_value = loss.total;
-  }
+  double sum = 0;
+  for (double ms : times->step_ms) sum += ms;
   Timing t;
-  t.p50_ms = bench::Percentile(times, 0.5);
+  t.p50_ms = bench::Percentile(times->step_ms, 0.5);
   t.mean_ms = sum / steps;
-  t.last_loss = loss_value;
+  t.last_loss = times->last_loss;
   t.steps = steps;
   return t;
 }

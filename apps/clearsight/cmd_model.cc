@@ -126,7 +126,7 @@ int CmdModelTrain(int argc, char** argv, int first) {
   for (bool baseline : {false, true}) {
     if (baseline && args.Has("no-baseline")) break;
     options.baseline = baseline;
-    if (baseline) options.critical_weight = 1;  // the plain baseline, as the issue describes it
+    if (baseline) options.critical_weight = 1;  // the plain baseline: no extra weight on critical fraud
     const char* name = baseline ? "baseline" : "model";
     auto t0 = std::chrono::steady_clock::now();
     options.progress = [&](int done, int all) {

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,10 +12,13 @@
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
+#include "clearsight/xray_pipeline.h"
 #include "clearsight/xray_scan.h"
 #include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
+#include "clearsight/xray_train.h"
 #include "commands.h"
+#include "clearsight/file_util.h"
 #include "clearsight/text.h"
 
 namespace clearsight::cli {
@@ -48,17 +51,10 @@ const char kScannerHelp[] =
     "  --kvp-low V --kvp-high V   other tube voltages for the scanner model\n"
     "  --dose F         photon counts times F (F < 1: noisier)\n";
 
-// Writes to PATH.tmp and renames, so a reader never sees half a file.
-Status WriteOutput(const std::string& path, const std::string& data) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f.write(data.data(), static_cast<std::streamsize>(data.size()));
-    if (!f.good()) return Status::IoError(path + ": cannot write");
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return ec ? Status::IoError(path + ": " + ec.message()) : Status::Ok();
+// The library refuses options out of range with InvalidArgument: a usage error (exit 2); other
+// failures exit 1.
+int OptionsRefused(const Status& status, const std::string& usage) {
+  return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage) : Fail(status);
 }
 
 bool ParseScanner(const std::string& name, ScannerModel* out) {
@@ -232,17 +228,17 @@ int Analyze(int argc, char** argv, int first) {
   if (args.Has("declarations") && !args.Has("model"))
     return Usage("--declarations needs --model (the model file holds the manifest model)", usage);
   long long threads;
-  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads needs a positive number", usage);
   double min_score;
-  if (!args.GetDouble("min-score", 0.5, &min_score) || min_score < 0 || min_score > 1)
-    return Usage("--min-score needs a number in 0..1", usage);
+  if (!args.GetInt("threads", 2, &threads) || !args.GetDouble("min-score", 0.5, &min_score))
+    return Usage("--threads and --min-score need numbers", usage);
   auto calib = Calibration::Load(args.Get("calibration"));
   if (!calib.ok()) return Fail(calib.status());
   AnalyzerOptions options;
   options.threads = static_cast<int>(threads);
   auto analyzer = Analyzer::Create(*calib, options);
-  if (!analyzer.ok()) return Fail(analyzer.status());
+  if (!analyzer.ok()) return OptionsRefused(analyzer.status(), usage);
   std::unique_ptr<Detector> detector;
+  std::unique_ptr<const ManifestModel> manifest;
   if (args.Has("model")) {
     DetectorOptions dopt;
     // One thread for the network: LibTorch's second intra-op thread makes this small network
@@ -251,18 +247,23 @@ int Analyze(int argc, char** argv, int first) {
     dopt.threads = 1;
     dopt.min_score = min_score;
     auto d = Detector::Load(args.Get("model"), dopt);
-    if (!d.ok()) return Fail(d.status());
+    if (!d.ok()) return OptionsRefused(d.status(), usage);
     detector = std::move(*d);
+    auto m = ManifestModel::FromDetector(*detector);
+    if (!m.ok()) return Fail(m.status().WithContext(args.Get("model")));
+    manifest = std::move(*m);
   }
   std::map<std::string, Declaration> declarations;
   if (args.Has("declarations")) {
-    if (!detector->manifest()) return Fail(Status::FailedPrecondition(args.Get("model") + ": the model has no manifest model"));
     IngestReport report;
     auto d = ReadDeclarationsByConsignment(args.Get("declarations"), &report);
     if (!d.ok()) return Fail(d.status());
     if (report.rejected) std::fprintf(stderr, "declarations: %s\n", report.Summary().c_str());
     declarations = std::move(*d);
   }
+  const ScanPipeline pipeline{analyzer->get(), detector.get(), manifest.get(),
+                              args.Has("declarations") ? &declarations : nullptr};
+  if (Status s = CheckScanPipeline(pipeline); !s.ok()) return Fail(s.WithContext(args.Get("model")));
   std::vector<std::string> files;
   if (fs::is_directory(args.Get("in"))) {
     auto listed = ListScans(args.Get("in"));
@@ -272,47 +273,30 @@ int Analyze(int argc, char** argv, int first) {
     files.push_back(args.Get("in"));
   }
   if (args.Has("render")) {
-    std::error_code ec;
-    fs::create_directories(args.Get("render"), ec);
-    if (ec) return Fail(Status::IoError(args.Get("render") + ": " + ec.message()));
+    if (Status s = MakeDirs(args.Get("render")); !s.ok()) return Fail(s);
   }
   std::string lines;
   int failed = 0, undeclared = 0;
-  ScanAnalysis analysis;
-  DetectionResult detection;
+  ScanResult result;
   double total_ms = 0, detect_ms = 0;
   for (const auto& f : files) {
-    auto scan = ReadScan(f);
-    Status s = scan.ok() ? (*analyzer)->Analyze(*scan, &analysis) : scan.status();
-    const auto t0 = std::chrono::steady_clock::now();
-    if (s.ok() && detector) s = detector->Detect(analysis, &detection);
-    if (!s.ok()) {
+    if (Status s = AnalyzeScanFile(f, pipeline, &result); !s.ok()) {
       std::fprintf(stderr, "error: %s\n", s.message().c_str());
       ++failed;
       continue;
     }
-    if (detector) {
-      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-      if (args.Has("declarations")) {
-        auto it = declarations.find(analysis.consignment_id);
-        if (it == declarations.end()) {
-          ++undeclared;
-        } else {
-          ManifestCheck check = detector->manifest()->Check(analysis, detection, it->second);
-          analysis.extra_fields.push_back({"manifest", check.ToJson()});
-        }
-      }
-      detect_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    }
-    total_ms += analysis.ms;
-    lines += analysis.ToJson() + "\n";
+    undeclared += result.undeclared;
+    total_ms += result.analysis.ms;
+    detect_ms += result.ms_detect;
+    lines += result.analysis.ToJson() + "\n";
     if (args.Has("render")) {
-      auto png = RenderMaterialPng(analysis);
-      if (png.ok()) s = WriteOutput((fs::path(args.Get("render")) / (analysis.scan_id + ".png")).string(), *png);
-      if (!png.ok() || !s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", analysis.scan_id.c_str());
+      auto png = RenderMaterialPng(result.analysis);
+      Status s = png.ok() ? WriteFileAtomic((fs::path(args.Get("render")) / (result.analysis.scan_id + ".png")).string(), *png)
+                          : png.status();
+      if (!s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", result.analysis.scan_id.c_str());
     }
   }
-  if (Status s = WriteOutput(args.Get("out"), lines); !s.ok()) return Fail(s);
+  if (Status s = WriteFileAtomic(args.Get("out"), lines); !s.ok()) return Fail(s);
   size_t done = files.size() - failed;
   std::printf("analyzed %zu scans (%d failed), mean %.2f ms per scan", done, failed, done ? total_ms / done : 0.0);
   if (detector) std::printf(" + %.2f ms detector%s", done ? detect_ms / done : 0.0, args.Has("declarations") ? " and manifest" : "");
@@ -357,7 +341,7 @@ int Render(int argc, char** argv, int first) {
     return Usage("--mode must be gray or material", usage);
   }
   if (!png.ok()) return Fail(png.status());
-  if (Status s = WriteOutput(args.Get("out"), *png); !s.ok()) return Fail(s);
+  if (Status s = WriteFileAtomic(args.Get("out"), *png); !s.ok()) return Fail(s);
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;
 }
@@ -470,9 +454,6 @@ int Train(int argc, char** argv, int first) {
       "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
       "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
       "                         operating points, class C's found threats count W times (default 1)\n"
-      "  --points-goods-tilt T  the operating points keep their clean-alarm budget (1 % of the\n"
-      "                         validation clean parcels) also where any one goods category is T times\n"
-      "                         as common as in the validation parcels (default 1: that mix only)\n"
       "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's scanner, in\n"
       "                         order; an empty entry or fewer entries: no TIP for those DIRs, except\n"
       "                         the first, whose default is simulated with --tip-seed (default seed +\n"
@@ -492,95 +473,50 @@ int Train(int argc, char** argv, int first) {
       "  --threads T            threads (default 2)\n"
       "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points,\n"
       "                         the manifest model (and with --verifier the verifier) are made again\n"
-      "                         (same --data and --seed as MODEL); MODEL,MODEL[,...]: the networks of\n"
-      "                         several models averaged weight by weight (fine-tunes of one network\n"
-      "                         with different seeds; the first model's settings are kept)\n"
-      "  --norm-batches N       recompute the starting network's batch-norm statistics over N batches\n"
-      "                         of training crops (default 200 when --init averages models, else 0)\n"
-      "  --teachers MODEL[,MODEL...]  distillation: the mean of these networks' threat probabilities on\n"
-      "                         each training crop is a second target beside the labels (one network\n"
-      "                         learning what an ensemble agrees on, at one network's cost)\n"
-      "  --distill-weight W     weight of that target against the labels' loss (default 1)\n"
-      "  --widths A,B,C         channels of a new network at strides 8, 16 and 32 (default 16,32,48;\n"
-      "                         wider finds more but runs slower: see bench/xray_detect_bench)\n"
+      "                         (same --data and --seed as MODEL)\n"
       "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
       "                         candidate region from its shape, class evidence and the density and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
-      "  --verifier-bag         keep the verifier's five fold models (whose out-of-fold probabilities\n"
-      "                         chose the operating points) and score by their mean, instead of trees\n"
-      "                         refitted on every region\n"
-      "  --verifier-tip-rate R  more positives for the verifier: R threat-image-projected copies of each\n"
-      "                         clean validation scan of the first scanner (the first --data DIR and\n"
-      "                         validation DIRs with the same calibration file); only their regions\n"
-      "                         that find the projected threat join the fit (default 0)\n"
-      "  --verifier-tip-class C[,C...]  those copies' threat classes (default: any class)\n"
-      "  --verifier-tip-max-kg M  those copies: only patches of at most M kg, each over a goods item\n"
-      "                         patches: --threats, else simulated with --tip-seed + 1 (never trained on)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
       "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
-      "                         for the verifier to judge)\n"
-      "  --tta-views V          test-time views: average the network over V = 1, 2, 4 or 8 mirrored\n"
-      "                         and transposed copies of each scan, here and in every analysis with\n"
-      "                         the model (default: the --init model's, else 1); V times the\n"
-      "                         network's time\n"
-      "  --tta-on scan|candidates  where the views apply: the whole scan, or crops around the cells\n"
-      "                         that may form candidate regions (a fraction of the cost; default: the\n"
-      "                         --init model's, else scan)\n"
-      "  --network-on scan|contents  what the network sees: the whole scan, or the box of the cells\n"
-      "                         holding material with 32 px around it (the rest is background; the\n"
-      "                         empty share of the scan off the network's time; default: the --init\n"
-      "                         model's, else scan)\n";
-  Args args(argc, argv, first, {"help", "verifier", "verifier-bag"});
+      "                         for the verifier to judge)\n";
+  Args args(argc, argv, first, {"help", "verifier"});
   if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
                                 "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
                                 "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "verifier-tip-rate", "verifier-tip-class",
-                                "verifier-tip-max-kg", "tip-class", "tip-max-kg", "tip-targeted-share", "points-goods-tilt",
-                                "norm-batches", "verifier-bag", "teachers", "distill-weight", "widths", "tta-views", "tta-on", "network-on", "help"},
+                                "region-probability", "class-priority", "tip-class", "tip-max-kg", "tip-targeted-share",
+                                "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
     return Usage("--data, --calibration and --out are required", usage);
   DetectorTrainOptions o;
-  long long seed, epochs, batch, crop, max_scans, threads, tip_seed, norm_batches, views;
-  if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", o.epochs, &epochs) ||
-      !args.GetInt("tta-views", 0, &views) ||
-      !args.GetInt("norm-batches", o.norm_batches, &norm_batches) ||
-      !args.GetInt("batch", o.batch, &batch) || !args.GetInt("crop", o.crop_cells, &crop) ||
+  TrainDataOptions& data = o.data;
+  NetworkTrainOptions& network = o.network;
+  long long seed, epochs, batch, crop, max_scans = 0, threads, tip_seed = 0;
+  double tip_max_kg = 0, max_minutes = 0, region_probability = 0;
+  if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", network.epochs, &epochs) ||
+      !args.GetInt("batch", network.batch, &batch) || !args.GetInt("crop", network.crop_cells, &crop) ||
       !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
-      !args.GetInt("tip-seed", seed + 1000, &tip_seed) || !args.GetDouble("lr", o.learning_rate, &o.learning_rate) ||
-      !args.GetDouble("tip-rate", o.tip_rate, &o.tip_rate) ||
-      !args.GetDouble("verifier-tip-rate", 0, &o.verifier_tip_rate) ||
-      !args.GetDouble("verifier-tip-max-kg", 0, &o.verifier_tip_max_kg) ||
-      !args.GetDouble("tip-max-kg", 0, &o.tip_max_kg) ||
-      !args.GetDouble("tip-targeted-share", 1, &o.tip_targeted_share) ||
-      !args.GetDouble("validation-share", o.validation_share, &o.validation_share) ||
-      !args.GetDouble("max-minutes", 0, &o.max_minutes) ||
-      !args.GetDouble("region-probability", o.region_probability, &o.region_probability) ||
-      !args.GetDouble("points-goods-tilt", o.points_goods_tilt, &o.points_goods_tilt) ||
-      !args.GetDouble("distill-weight", o.distill_weight, &o.distill_weight))
+      !args.GetInt("tip-seed", 0, &tip_seed) || tip_seed < 0 ||
+      !args.GetDouble("lr", network.learning_rate, &network.learning_rate) ||
+      !args.GetDouble("tip-rate", data.tip_rate, &data.tip_rate) || !args.GetDouble("tip-max-kg", 0, &tip_max_kg) ||
+      !args.GetDouble("tip-targeted-share", data.tip_targeted_share, &data.tip_targeted_share) ||
+      !args.GetDouble("validation-share", data.validation_share, &data.validation_share) ||
+      !args.GetDouble("max-minutes", 0, &max_minutes) || !args.GetDouble("region-probability", 0, &region_probability))
     return Usage("numeric flags need numbers", usage);
-  if (args.Has("norm-batches") && !(norm_batches >= 0 && norm_batches <= 100000))
-    return Usage("--norm-batches must lie in [0, 100000]", usage);
-  if (args.Has("norm-batches") && !args.Has("init"))
-    return Usage("--norm-batches needs --init (a new network has no statistics to recompute)", usage);
-  o.norm_batches = static_cast<int>(norm_batches);
-  if (args.Has("distill-weight") && !args.Has("teachers"))
-    return Usage("--distill-weight needs --teachers", usage);
-  if (!(o.distill_weight > 0 && o.distill_weight <= 100)) return Usage("--distill-weight must lie in (0, 100]", usage);
-  if (!(o.points_goods_tilt >= 1 && o.points_goods_tilt <= 20))
-    return Usage("--points-goods-tilt must lie in [1, 20]", usage);
-  if (args.Has("region-probability") && !(o.region_probability >= 0.05 && o.region_probability <= 0.9))
-    return Usage("--region-probability must lie in [0.05, 0.9]", usage);
-  if (args.Has("tta-views") && !(views == 1 || views == 2 || views == 4 || views == 8))
-    return Usage("--tta-views must be 1, 2, 4 or 8, not " + args.Get("tta-views"), usage);
-  o.test_time_views = static_cast<int>(views);
-  o.test_time_views_on = args.Get("tta-on", "");
-  if (args.Has("tta-on") && o.test_time_views_on != "scan" && o.test_time_views_on != "candidates")
-    return Usage("--tta-on must be scan or candidates, not " + o.test_time_views_on, usage);
-  o.network_on = args.Get("network-on", "");
-  if (args.Has("network-on") && o.network_on != "scan" && o.network_on != "contents")
-    return Usage("--network-on must be scan or contents, not " + o.network_on, usage);
+  o.seed = static_cast<uint64_t>(seed);
+  o.threads = static_cast<int>(threads);
+  o.verifier.fit = args.Has("verifier");
+  network.epochs = static_cast<int>(epochs);
+  network.batch = static_cast<int>(batch);
+  network.crop_cells = static_cast<int>(crop);
+  if (args.Has("init")) network.init_path = args.Get("init");
+  if (args.Has("max-minutes")) network.max_minutes = max_minutes;
+  if (args.Has("max-scans")) data.max_scans = max_scans;
+  if (args.Has("tip-max-kg")) data.tip_max_kg = tip_max_kg;
+  if (args.Has("tip-seed")) data.simulated_threats_seed = static_cast<uint64_t>(tip_seed);
+  if (args.Has("region-probability")) o.points.region_probability = region_probability;
   // One source per directory, each with its scanner's calibration.
   auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
@@ -593,72 +529,35 @@ int Train(int argc, char** argv, int first) {
     for (size_t i = 0; i < dirs.size(); ++i) {
       auto calib = Calibration::Load(std::string(calibs[i]));
       if (!calib.ok()) return Fail(calib.status());
-      o.sources.push_back({std::string(dirs[i]), *calib, validation_only});
+      data.sources.push_back({std::string(dirs[i]), *calib, validation_only, std::nullopt});
     }
     return 0;
   };
   if (int rc = add_sources("data", "calibration", false)) return rc;
   if (args.Has("validation-data") != args.Has("validation-calibration"))
     return Usage("--validation-data and --validation-calibration go together", usage);
-  if (args.Has("validation-data")) {
-    const size_t first_validation = o.sources.size();
+  if (args.Has("validation-data"))
     if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
-    // The threat library's scanner: validation sets calibrated from the first set's file.
-    const std::string calib_arg = args.Get("calibration");  // Split's views point into it
-    const std::string first_calib(Split(calib_arg, ',')[0]);
-    const std::string validation_calibs = args.Get("validation-calibration");
-    const auto calibs = Split(validation_calibs, ',');
-    for (size_t i = 0; i < calibs.size(); ++i) {
-      std::error_code ec;
-      o.sources[first_validation + i].threat_library_scanner =
-          std::string(calibs[i]) == first_calib || fs::equivalent(std::string(calibs[i]), first_calib, ec);
-    }
+  // --threats: one library per --data DIR, in order (an empty entry: none).
+  if (args.Has("threats")) {
+    const std::string threats_arg = args.Get("threats");  // Split's views point into it
+    const auto dirs = Split(threats_arg, ',');
+    size_t training_sources = 0;
+    while (training_sources < data.sources.size() && !data.sources[training_sources].validation_only) ++training_sources;
+    if (dirs.size() > training_sources)
+      return Usage("--threats names " + std::to_string(dirs.size()) + " libraries for " +
+                       std::to_string(training_sources) + " --data directories",
+                   usage);
+    for (size_t i = 0; i < dirs.size(); ++i)
+      if (!dirs[i].empty()) data.sources[i].threats_dir = std::string(dirs[i]);
   }
-  // C[,C...] of known threat classes.
-  auto classes = [&](const char* flag, std::vector<std::string>* out) -> int {
-    if (!args.Has(flag)) return 0;
-    const std::string arg = args.Get(flag);  // Split's views point into it
-    for (const auto& c : Split(arg, ',')) {
-      const auto& known = ThreatClasses();
-      if (std::find(known.begin(), known.end(), c) == known.end())
-        return Usage(std::string("--") + flag + ": \"" + std::string(c) + "\" is not a threat class", usage);
-      out->emplace_back(c);
-    }
-    return 0;
-  };
-  if (int rc = classes("tip-class", &o.tip_classes)) return rc;
-  if (int rc = classes("verifier-tip-class", &o.verifier_tip_classes)) return rc;
-  if (o.verifier_tip_rate != 0 && !args.Has("verifier"))
-    return Usage("--verifier-tip-rate needs --verifier", usage);
-  if (args.Has("verifier-bag") && !args.Has("verifier")) return Usage("--verifier-bag needs --verifier", usage);
-  o.verifier_bag = args.Has("verifier-bag");
-  o.seed = static_cast<uint64_t>(seed);
-  o.epochs = static_cast<int>(epochs);
-  o.batch = static_cast<int>(batch);
-  o.crop_cells = static_cast<int>(crop);
-  o.max_scans = max_scans;
-  o.init_path = args.Get("init", "");
-  o.teacher_paths = args.Get("teachers", "");
-  // Missing --init and --teachers models are reported before the scans are loaded (minutes on a
-  // full set).
-  for (const auto& [list, flag] : {std::pair{&o.init_path, "init"}, {&o.teacher_paths, "teachers"}})
-    for (const auto& part : Split(*list, ','))
-      if (!part.empty() && !fs::exists(std::string(part)))
-        return Fail(Status::NotFound(std::string(part) + ": no such model file (--" + flag + ")"));
-  if (args.Has("widths")) {
-    const std::string arg = args.Get("widths");  // Split's views point into it
-    const auto parts = Split(arg, ',');
-    int64_t w[3] = {0, 0, 0};
-    bool ok = parts.size() == 3;
-    for (size_t i = 0; ok && i < 3; ++i) ok = ParseInt64(parts[i], &w[i]) && w[i] >= 1 && w[i] <= 256;
-    if (!ok) return Usage("--widths needs three channel counts in 1..256, e.g. 16,32,48; got \"" + arg + "\"", usage);
-    o.width8 = static_cast<int>(w[0]), o.width16 = static_cast<int>(w[1]), o.width32 = static_cast<int>(w[2]);
+  // C[,C...]
+  if (args.Has("tip-class")) {
+    const std::string arg = args.Get("tip-class");  // Split's views point into it
+    for (const auto& c : Split(arg, ',')) data.tip_classes.emplace_back(c);
   }
-  o.threads = static_cast<int>(threads);
-  o.verifier = args.Has("verifier");
-  // CLASS=NUMBER pairs of known threat classes, numbers in (0, 100].
-  auto per_class = [&](const char* flag, const char* example,
-                       std::vector<std::pair<std::string, double>>* out) -> int {
+  // CLASS=NUMBER pairs.
+  auto per_class = [&](const char* flag, const char* example, std::vector<std::pair<std::string, double>>* out) -> int {
     if (!args.Has(flag)) return 0;
     const std::string arg = args.Get(flag);  // Split's views point into it
     for (const auto& item : Split(arg, ',')) {
@@ -668,89 +567,39 @@ int Train(int argc, char** argv, int first) {
         return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example + "; got \"" +
                          std::string(item) + "\"",
                      usage);
-      const std::string cls(item.substr(0, eq));
-      const auto& known = ThreatClasses();
-      if (std::find(known.begin(), known.end(), cls) == known.end()) {
-        std::string list;
-        for (const auto& c : known) list += (list.empty() ? "" : ", ") + c;
-        return Usage(std::string("--") + flag + ": \"" + cls + "\": not a threat class (" + list + ")", usage);
-      }
-      if (!(w > 0 && w <= 100))
-        return Usage(std::string("--") + flag + ": the weight of " + cls + " must lie in (0, 100]", usage);
-      out->emplace_back(cls, w);
+      out->emplace_back(std::string(item.substr(0, eq)), w);
     }
     return 0;
   };
-  if (int rc = per_class("class-weight", "narcotics=2", &o.class_weights)) return rc;
-  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.class_priority)) return rc;
-  std::string command = "clearsight xray train";
-  for (int i = first; i < argc; ++i) command += std::string(" ") + argv[i];
-  o.command = command;
-  // The threat library: --threats, else patches simulated at the training scans' pixel size.
-  // --threats: one library per training DIR, in order (empty: none, the first's simulated).
-  const std::string threats_arg = args.Get("threats");  // Split's views point into it
-  std::vector<std::string> threat_dirs;
-  if (args.Has("threats"))
-    for (const auto& d : Split(threats_arg, ',')) threat_dirs.emplace_back(d);
-  size_t training_sources = 0;
-  while (training_sources < o.sources.size() && !o.sources[training_sources].validation_only) ++training_sources;
-  if (threat_dirs.size() > training_sources)
-    return Usage("--threats names " + std::to_string(threat_dirs.size()) + " libraries for " +
-                     std::to_string(training_sources) + " --data directories",
-                 usage);
-  auto make_library = [&](uint64_t library_seed) -> Result<ThreatLibrary> {
-    if (!threat_dirs.empty() && !threat_dirs[0].empty()) return ThreatLibrary::Load(threat_dirs[0]);
-    CS_ASSIGN_OR_RETURN(auto scans, ListScans(o.sources[0].data_dir));
-    if (scans.empty()) return Status::InvalidArgument(o.sources[0].data_dir + ": no scans");
-    CS_ASSIGN_OR_RETURN(Scan first_scan, ReadScan(scans.front()));
-    SimulateOptions so;
-    so.seed = library_seed;
-    so.pixel_mm = first_scan.meta.pixel_mm;
-    CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(so));
-    return sim->MakeThreatLibrary(40);
-  };
-  ThreatLibrary library, verifier_library;
-  if (o.tip_rate > 0) {
-    auto lib = make_library(static_cast<uint64_t>(tip_seed));
-    if (!lib.ok()) return Fail(lib.status());
-    library = std::move(*lib);
-    o.threats = &library;
-  }
-  // The other scanners' own libraries.
-  std::vector<ThreatLibrary> source_libraries(threat_dirs.size());
-  for (size_t i = 1; i < threat_dirs.size() && o.tip_rate > 0; ++i) {
-    if (threat_dirs[i].empty()) continue;
-    auto lib = ThreatLibrary::Load(threat_dirs[i]);
-    if (!lib.ok()) return Fail(lib.status());
-    source_libraries[i] = std::move(*lib);
-    o.sources[i].threats = &source_libraries[i];
-  }
-  if (o.verifier_tip_rate > 0) {
-    // Without --threats, other patches than the network's training copies had.
-    auto lib = make_library(static_cast<uint64_t>(tip_seed) + 1);
-    if (!lib.ok()) return Fail(lib.status());
-    verifier_library = std::move(*lib);
-    o.verifier_threats = &verifier_library;
-  }
+  if (int rc = per_class("class-weight", "narcotics=2", &network.class_weights)) return rc;
+  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.points.class_priority)) return rc;
+  o.command = "clearsight xray train";
+  for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  // Bad options and a missing --init model are reported before the scans are loaded (minutes on a
+  // full set).
+  if (Status s = ValidateDetectorTrainOptions(o); !s.ok()) return Usage(s.message(), usage);
+  if (network.init_path && !fs::exists(*network.init_path))
+    return Fail(Status::NotFound(*network.init_path + ": no such model file (--init)"));
   auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(60);
   int last_epoch = 0;
-  std::string last_phase;
+  std::optional<TrainPhase> last_phase;
   auto progress = [&](const TrainProgress& p) {
     auto now = std::chrono::steady_clock::now();
-    const bool epoch_end = p.phase == "training" && p.done == p.total && p.epoch != last_epoch;
+    const bool epoch_end = p.phase == TrainPhase::kTraining && p.done == p.total && p.epoch != last_epoch;
     if (!epoch_end && p.phase == last_phase && now - last_line < std::chrono::seconds(30)) return;
     last_line = now;
     last_phase = p.phase;
     if (epoch_end) last_epoch = p.epoch;
-    if (p.phase.rfind("loading", 0) == 0)
-      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", p.phase.c_str(),
+    const char* phase = TrainPhaseName(p.phase);
+    if (p.phase == TrainPhase::kLoadingScans || p.phase == TrainPhase::kLoadingTipCopies)
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", phase,
                    static_cast<long long>(p.done), static_cast<long long>(p.total), p.elapsed_s / 60, p.eta_s / 60);
-    else if (p.phase == "training")
+    else if (p.phase == TrainPhase::kTraining)
       std::fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n", p.epoch, p.epochs,
                    static_cast<long long>(p.done), static_cast<long long>(p.total), p.loss, p.elapsed_s / 60,
                    p.eta_s / 60);
     else
-      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", p.phase.c_str(), static_cast<long long>(p.done),
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", phase, static_cast<long long>(p.done),
                    static_cast<long long>(p.total), p.elapsed_s / 60);
     std::fflush(stderr);
   };
@@ -767,9 +616,6 @@ int Train(int argc, char** argv, int first) {
       std::printf(" (%lld of them small packets over goods)", static_cast<long long>(report.tip_small_packets));
     std::printf("\n");
   }
-  if (report.verifier_tip_scans > 0)
-    std::printf("verifier: %lld TIP copies of clean validation scans gave %lld extra positive regions\n",
-                static_cast<long long>(report.verifier_tip_scans), static_cast<long long>(report.verifier_tip_regions));
   std::printf("operating points (probability that scores 0.5):");
   for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
   if (!report.network_validation_table.empty())

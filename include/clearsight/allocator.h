@@ -8,9 +8,8 @@ namespace clearsight {
 //
 // Why: a training step of the detector allocates and frees its activations and gradients (blocks
 // of 0.1-30 MB) every step. With glibc's defaults many of them are mapped and unmapped each time,
-// so every step pays for page faults and for the kernel zeroing fresh pages; on this project's VM
-// that was about two thirds of the step (bench/xray_train_bench.cc measures it). Either setting
-// alone did not help there; both together did.
+// so every step pays for page faults and for the kernel zeroing fresh pages
+// (bench/xray_train_bench.cc measures the difference).
 //
 // Leaves the allocator alone when GLIBC_TUNABLES names a malloc setting (the operator chose), and
 // where the C library is not glibc. Returns whether it changed the settings. Safe to call more

@@ -24,7 +24,7 @@ struct RiskModelOptions {
   double min_child_weight = 1.0;
   int threads = 2;
   uint64_t seed = 0;
-  bool baseline = false;  // the baseline: frequency-ranked raw codes only
+  bool baseline = false;  // the plain baseline: frequency-ranked raw codes only
   // Training weight of a critical fraud (public-safety case) relative to other rows: ranks the
   // critical cases first among the likely frauds.
   double critical_weight = 100.0;

@@ -35,28 +35,23 @@ struct ServiceOptions {
   std::string valuation_history;    // declarations file to fit reference prices on; "" = none
   std::string calibration_path;     // "" = scans are stored and shown but not analysed
   // Threat detector with its manifest model (`clearsight xray train`): each analysed scan gets
-  // detections and, when its declaration is already stored, a manifest check. Needs
-  // calibration_path; "" = none.
+  // detections and, once its declaration is stored, a manifest check. Needs calibration_path;
+  // "" = none.
   std::string detector_path;
   // LibTorch intra-op threads for each scan's network (1..16); concurrent uploads run on their
-  // own HTTP threads either way. On 2 cores (bench/service_bench, 2026-11-27) the two settings
-  // were within a few ms of each other at 10 scans/s (p50 34-43 ms), and with four uploads at
-  // once one thread decided as many or up to a quarter more scans a second: one, for the peaks.
+  // own analysis workers either way, so one thread keeps the peaks fastest (bench/service_bench).
   int detector_threads = 1;
   // Uploaded scans are analysed (material analysis, detector, manifest check) on this many worker
   // threads (0..16), at most that many at once however many uploads are in flight; the others
   // wait their turn. Each analysis uses two threads itself, the network detector_threads. 0: on
-  // the HTTP thread that took the upload, as many at once as uploads arrive (the service before
-  // the workers), and no warm-up. On 2 cores (bench/service_bench, two runs, 2026-11-27) four
-  // workers against none: at 10 scans/s p99 48-53 ms against 78-86, four clients back to back as
-  // many scans a second (x0.99, x1.12); two workers lost up to 14 % of those at peaks.
+  // the HTTP thread that took the upload, as many at once as uploads arrive, and no warm-up.
+  // Workers keep their heaps warm from scan to scan (bench/service_bench compares the settings).
   int analysis_threads = 4;
   // Before serving, each analysis worker decodes and analyses (with the detector, if any) a
   // simulated 1024 x 768 parcel twice, so that the first scans after a restart do not pay for
   // growing the workers' heaps (bench/service_bench --cold-starts measures it). About a second at
   // startup; only with calibration_path and analysis workers. Off by default (`clearsight serve
-  // --warm-up`): in the benchmark it halved the p99 of a restart's first seconds of scans but did
-  // not move their median (docs/api.md, --warm-up).
+  // --warm-up`; docs/api.md).
   bool warm_up = false;
   std::string web_dir;              // static files of the workstation; "" = none
   FusionOptions fusion;

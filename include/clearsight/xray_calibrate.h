@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "clearsight/status.h"
+#include "clearsight/xray_materials.h"  // FormulaZEff, for wedge steps
 #include "clearsight/xray_scan.h"
 
 namespace clearsight {
@@ -38,9 +39,6 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
 Result<std::vector<WedgeScan>> ReadWedgeDir(const std::string& dir);
 Status WriteWedgeScan(const WedgeScan& wedge, const std::string& tiff_path);
 
-// Effective atomic number of a chemical formula ("C17H22ClNO4"), power law over electron
-// fractions with exponent 2.94. InvalidArgument when the formula does not parse.
-Result<double> FormulaZEff(std::string_view formula);
 
 struct CalibrationOptions {
   double z_exponent = 2.94;      // Z is interpolated between wedge materials in Z^p

@@ -7,7 +7,7 @@
 // one group; a boosted-tree classifier per group (one against the rest) says how well the image
 // fits it. Check() then scores a new pair: how much less likely the declared chapter's group is
 // than the group the image fits best, and how far the mass is from what that chapter's honest
-// parcels show. It is fitted by TrainDetector (xray_detect.h) on scans the network never trained on and
+// parcels show. It is fitted by TrainDetector (xray_train.h) on scans the network never trained on and
 // travels in the detector's model file. Immutable once built; Check is thread-safe.
 #pragma once
 
@@ -80,6 +80,9 @@ class ManifestModel {
                                    ManifestFitReport* report);
   static Result<ManifestModel> FromJson(std::string_view json);
   std::string ToJson() const;
+  // The manifest model fitted with a detector and stored in its model file; null when the file
+  // has none, DataLoss when the stored one is corrupt.
+  static Result<std::unique_ptr<const ManifestModel>> FromDetector(const Detector& detector);
 
   // Scores a pair. A declaration whose HS chapter the model has no reference for is reported as
   // consistent with score 0 and a reason saying so.

@@ -7,6 +7,7 @@
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
+#include "clearsight/xray_tip.h"
 #include "clearsight/text.h"
 
 namespace clearsight {

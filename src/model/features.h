@@ -44,7 +44,7 @@ struct FeatureSpec {
   double smoothing = 10.0;   // pseudo-count pulling rare keys to the prior
 
   static FeatureSpec Full();
-  // The baseline of the issue: frequency-ranked codes of the raw columns, raw numbers.
+  // The plain baseline: frequency-ranked codes of the raw columns, raw numbers.
   static FeatureSpec Baseline();
 };
 

@@ -370,7 +370,7 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                          {"operating_probability", detector->operating_probability()},
                          {"class_operating_probability", per_class},
                          {"verifier", detector->has_verifier()},
-                         {"manifest", detector->manifest() != nullptr}};
+                         {"manifest", manifest != nullptr}};
   }
   json out = {
       {"decisions", total},

@@ -8,7 +8,6 @@
 #include <future>
 #include <set>
 
-#include "clearsight/xray_manifest.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "service/gzip.h"
@@ -45,28 +44,24 @@ Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high, const 
 
 }  // namespace
 
-Result<Service::Impl::ScanEvidence> Service::Impl::AnalyzeScan(const Scan& scan, const Declaration* declared) {
+Result<Service::Impl::ScanEvidence> Service::Impl::AssessScan(const Scan& scan, const Declaration* declared) {
   ScanEvidence out;
   auto analyse = [&]() -> Status {
     const auto t0 = std::chrono::steady_clock::now();
-    CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-    out.findings = FindingsFromScanAnalysis(analysis, declared);
-    if (detector) {
-      CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
-      std::vector<Finding> threats = FindingsFromDetections(detection.detections, analysis.scan_id);
+    ScanResult result;
+    CS_RETURN_IF_ERROR(clearsight::AnalyzeScan(scan, Pipeline(), declared, &result));
+    out.findings = FindingsFromScanAnalysis(result.analysis, declared);
+    if (result.detection) {
+      std::vector<Finding> threats = FindingsFromDetections(result.detection->detections, scan.meta.scan_id);
       out.findings.insert(out.findings.end(), threats.begin(), threats.end());
-      // The stored analysis keeps the detections and the manifest check for the viewer.
-      analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-      if (declared && detector->manifest()) {
-        const ManifestCheck check = detector->manifest()->Check(analysis, detection, *declared);
-        analysis.extra_fields.push_back({"manifest", check.ToJson()});
-        std::vector<Finding> mismatch = FindingsFromManifest(check);
-        out.findings.insert(out.findings.end(), mismatch.begin(), mismatch.end());
-      }
+    }
+    if (result.manifest) {
+      std::vector<Finding> mismatch = FindingsFromManifest(*result.manifest);
+      out.findings.insert(out.findings.end(), mismatch.begin(), mismatch.end());
     }
     metrics->scan_analysis_seconds.Observe(
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-    out.analysis_json = analysis.ToJson();
+    out.analysis_json = result.analysis.ToJson();  // with the detections and the manifest check
     return Status::Ok();
   };
   // On one of the analysis workers: at most options.analysis_threads scans analysed at once,
@@ -85,7 +80,7 @@ Result<std::vector<std::pair<EvidenceOrigin, std::string>>> Service::Impl::Reche
   if (known) return out;  // a repeated declaration changes nothing
   for (const ScanRow& scan_row : scans) {
     CS_ASSIGN_OR_RETURN(auto cached, LoadScan(scan_row.scan_id));
-    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AnalyzeScan(cached->scan, &declared));
+    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AssessScan(cached->scan, &declared));
     out.emplace_back(EvidenceOrigin::Scan(scan_row.scan_id), FindingsToJson(evidence.findings));
   }
   return out;
@@ -182,7 +177,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     if (!decls.empty()) {
       if (auto b = service::ParseStoredDeclaration(decls[0].json)) declared = b->rows[0];
     }
-    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AnalyzeScan(scan, declared ? &*declared : nullptr));
+    CS_ASSIGN_OR_RETURN(ScanEvidence evidence, AssessScan(scan, declared ? &*declared : nullptr));
     row.analysis_json = std::move(evidence.analysis_json);
     findings = std::move(evidence.findings);
   }

@@ -263,6 +263,9 @@ Status Service::Impl::Init() {
     auto d = Detector::Load(options.detector_path, dopt);
     if (!d.ok()) return d.status().WithContext("loading the threat detector");
     detector = std::move(*d);
+    auto m = ManifestModel::FromDetector(*detector);
+    if (!m.ok()) return m.status().WithContext("loading the threat detector " + options.detector_path);
+    manifest = std::move(*m);
   }
   if (analyzer) {
     if (options.analysis_threads < 0 || options.analysis_threads > 16)
@@ -343,12 +346,9 @@ Status Service::Impl::WarmUp() {
     Status s = [&]() -> Status {
       for (int round = 0; round < 2; ++round) {
         CS_ASSIGN_OR_RETURN(Scan scan, DecodeScan(tiff, sidecar, "the warm-up scan"));
-        CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-        if (detector) {
-          CS_ASSIGN_OR_RETURN(DetectionResult detection, detector->Detect(analysis));
-          analysis.extra_fields.push_back({"detections", DetectionsToJson(detection.detections)});
-        }
-        const std::string stored_json = analysis.ToJson();  // as the scan's row gets it
+        ScanResult result;
+        CS_RETURN_IF_ERROR(clearsight::AnalyzeScan(scan, Pipeline(), &parcel.declaration, &result));
+        const std::string stored_json = result.analysis.ToJson();  // as the scan's row gets it
         (void)stored_json;
       }
       return Status::Ok();

@@ -22,6 +22,8 @@
 #include "clearsight/valuation.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
+#include "clearsight/xray_manifest.h"
+#include "clearsight/xray_pipeline.h"
 #include "service/http.h"
 #include "service/metrics.h"
 #include "service/worker_pool.h"
@@ -115,7 +117,9 @@ struct Service::Impl {
   std::shared_ptr<const DeclarationRisk> risk;
   std::unique_ptr<Analyzer> analyzer;         // uploads: objects and totals only
   std::unique_ptr<Analyzer> viewer_analyzer;  // the viewer: per-pixel channels
-  std::unique_ptr<Detector> detector;         // threats and the manifest check; needs `analyzer`
+  std::unique_ptr<Detector> detector;         // threats; needs `analyzer`
+  std::unique_ptr<const ManifestModel> manifest;  // from the detector's model file, when it has one
+  ScanPipeline Pipeline() const { return {analyzer.get(), detector.get(), manifest.get(), nullptr}; }
   // Where uploads are analysed (with `analyzer`); after the analysers so that it ends first.
   std::unique_ptr<service::WorkerPool> analysis_pool;
   std::unique_ptr<OnlineSelector> selector;
@@ -196,7 +200,7 @@ struct Service::Impl {
     std::vector<Finding> findings;
     std::string analysis_json;  // as the scan's row keeps it
   };
-  Result<ScanEvidence> AnalyzeScan(const Scan& scan, const Declaration* declared);
+  Result<ScanEvidence> AssessScan(const Scan& scan, const Declaration* declared);
   // The findings of the consignment's stored scans again, now that its declaration has come, as
   // (origin, findings JSON): the manifest check and the goods-dependent material checks need the
   // declared goods. Empty without an analyzer or without scans.

@@ -129,12 +129,8 @@ TEST_F(DetectCli, BadUsageIsReported) {
       << testing::ReadBytes(dir_ / "u3b.log");
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
                    " --region-probability 1.5 --out x.pt", dir_ / "u3c.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("--region-probability must lie in"), std::string::npos)
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("region probability must lie in [0.05, 0.9]"), std::string::npos)
       << testing::ReadBytes(dir_ / "u3c.log");
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --points-goods-tilt 0.5 --out x.pt", dir_ / "u3d.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u3d.log").find("--points-goods-tilt must lie in [1, 20]"), std::string::npos)
-      << testing::ReadBytes(dir_ / "u3d.log");
   EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --calibration " +
@@ -163,7 +159,7 @@ TEST_F(DetectCli, BadUsageIsReported) {
                               (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() +
                               " --class-priority ";
   EXPECT_EQ(RunCli(train_p + "narcotics=3,pistol=2", dir_ / "u10.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("--class-priority: \"pistol\": not a threat class"),
+  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("class priority for \"pistol\": not a threat class"),
             std::string::npos)
       << testing::ReadBytes(dir_ / "u10.log");
   EXPECT_FALSE(fs::exists(dir_ / "w.pt"));
@@ -229,7 +225,7 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.
   const std::string init = " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3 --points-goods-tilt 3",
+                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3",
                    dir_ / "ops1.log"), 0)
       << testing::ReadBytes(dir_ / "ops1.log");
   ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
@@ -255,7 +251,6 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   ASSERT_TRUE(ops1.ok()) << ops1.status().message();
   auto meta1 = nlohmann::json::parse((*ops1)->metadata_json());
   EXPECT_DOUBLE_EQ(meta1["trained"]["class_priority"]["narcotics"].get<double>(), 3.0) << meta1["trained"].dump();
-  EXPECT_DOUBLE_EQ(meta1["trained"]["points_goods_tilt"].get<double>(), 3.0) << meta1["trained"].dump();
   // The validation clean parcels alarmed, by main goods category: every clean validation parcel in
   // one category, none alarmed more often than it is there.
   EXPECT_NE(testing::ReadBytes(dir_ / "ops1.log").find("by main goods category"), std::string::npos);
@@ -277,129 +272,18 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
     EXPECT_FALSE(fs::exists(dir_ / (name + ".pt"))) << name;
   };
 
-  // Two models' networks averaged (here the same network twice, ops1 being the first model's with
-  // new points), then the batch-norm statistics recomputed over training crops: recorded in the model.
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "soup.pt").string() + " --init " + model.string() + "," +
-                   (dir_ / "ops1.pt").string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1 --norm-batches 3",
-                   dir_ / "soup.log"), 0)
-      << testing::ReadBytes(dir_ / "soup.log");
-  EXPECT_NE(testing::ReadBytes(dir_ / "soup.log").find("recomputing normalisation statistics"), std::string::npos);
-  auto soup = Detector::Load((dir_ / "soup.pt").string(), DetectorOptions{});
-  ASSERT_TRUE(soup.ok()) << soup.status().message();
-  auto soup_meta = nlohmann::json::parse((*soup)->metadata_json());
-  EXPECT_EQ(soup_meta["trained"]["init"]["averaged_models"], 2) << soup_meta["trained"]["init"].dump();
-  EXPECT_EQ(soup_meta["trained"]["init"]["norm_stats_batches"], 3) << soup_meta["trained"]["init"].dump();
-  ASSERT_EQ(soup_meta["trained"]["init"]["parts"].size(), 2u);
-  EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["path"], (dir_ / "ops1.pt").string());
-  EXPECT_EQ(soup_meta["trained"]["init"]["parts"][1]["trained"]["epochs"], 0) << "each part's own record";
-  // A missing part is named; --norm-batches without a network to start from is refused.
-  train_refused("soup2",
-                "--init " + model.string() + "," + (dir_ / "nope.pt").string() + " --epochs 0 --validation-share 0.4 --threads 1",
-                "nope.pt: no such model file (--init)");
-  train_refused("soup3", "--norm-batches 5", "--norm-batches needs --init");
-
-  // Distillation: one epoch from the tiny model with two teachers (the tiny model and ops1, one
-  // network with two sets of points); recorded in the model with each teacher's own record.
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "distil.pt").string() + " --init " + model.string() + " --teachers " +
-                   model.string() + "," + (dir_ / "ops1.pt").string() +
-                   " --distill-weight 2 --epochs 1 --batch 2 --crop 32 --tip-rate 0 --seed 3 --validation-share 0.4 --threads 1",
-                   dir_ / "distil.log"), 0)
-      << testing::ReadBytes(dir_ / "distil.log");
-  auto distil = Detector::Load((dir_ / "distil.pt").string(), DetectorOptions{});
-  ASSERT_TRUE(distil.ok()) << distil.status().message();
-  auto distil_meta = nlohmann::json::parse((*distil)->metadata_json());
-  ASSERT_TRUE(distil_meta["trained"].contains("distilled")) << distil_meta["trained"].dump();
-  EXPECT_DOUBLE_EQ(distil_meta["trained"]["distilled"]["weight"].get<double>(), 2.0);
-  ASSERT_EQ(distil_meta["trained"]["distilled"]["teachers"].size(), 2u);
-  EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["path"], (dir_ / "ops1.pt").string());
-  EXPECT_EQ(distil_meta["trained"]["distilled"]["teachers"][1]["trained"]["epochs"], 0) << "each teacher's own record";
-  // A missing teacher is named before any scan is loaded; a weight without teachers is refused.
-  train_refused("distil2", "--teachers " + (dir_ / "nope.pt").string(), "nope.pt: no such model file (--teachers)");
-  train_refused("distil3", "--distill-weight 0.5", "--distill-weight needs --teachers");
-
-  // A wider network: its widths are recorded and saved with it, analyze loads it, and a network
-  // started from it keeps them (other widths given with --init are refused).
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "wide.pt").string() +
-                   " --widths 8,24,40 --epochs 1 --batch 2 --crop 32 --tip-rate 0 --seed 3 --validation-share 0.4 --threads 1",
-                   dir_ / "wide.log"), 0)
-      << testing::ReadBytes(dir_ / "wide.log");
-  auto wide = Detector::Load((dir_ / "wide.pt").string(), DetectorOptions{});
-  ASSERT_TRUE(wide.ok()) << wide.status().message();
-  auto wide_meta = nlohmann::json::parse((*wide)->metadata_json());
-  EXPECT_EQ(wide_meta["trained"]["widths"], nlohmann::json::array({8, 24, 40})) << wide_meta["trained"].dump();
-  EXPECT_NE(wide_meta["trained"]["parameters"], meta["trained"]["parameters"]);
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "wide.jsonl").string() + " --model " + (dir_ / "wide.pt").string(),
-                   dir_ / "wa.log"), 0) << testing::ReadBytes(dir_ / "wa.log");
-  EXPECT_EQ(JsonLines(dir_ / "wide.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
-  train_refused("wide2",
-                "--init " + (dir_ / "wide.pt").string() + " --widths 16,32,48 --epochs 0 --validation-share 0.4 --threads 1",
-                "widths are 8,24,40, not the ones given");
-  train_refused("wide3", "--widths 16,32", "--widths needs three channel counts");
-
-  // Test-time views: recorded in the model, used by analyze, kept by a model made from it unless
-  // given again (1 writes none).
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "views.pt").string() + init + " --tta-views 4",
-                   dir_ / "views.log"), 0)
-      << testing::ReadBytes(dir_ / "views.log");
-  auto views_meta = [&](const std::string& name) {
-    auto d = Detector::Load((dir_ / name).string(), DetectorOptions{});
-    EXPECT_TRUE(d.ok()) << d.status().message();
-    return d.ok() ? nlohmann::json::parse((*d)->metadata_json()) : nlohmann::json::object();
-  };
-  EXPECT_EQ(views_meta("views.pt").value("test_time_views", 0), 4);
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "views.jsonl").string() + " --model " + (dir_ / "views.pt").string(),
-                   dir_ / "va.log"), 0) << testing::ReadBytes(dir_ / "va.log");
-  EXPECT_EQ(JsonLines(dir_ / "views.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
-  for (const auto& l : JsonLines(dir_ / "views.jsonl")) EXPECT_TRUE(l["detections"].is_array());
-  const std::string from_views = " --init " + (dir_ / "views.pt").string() +
-                                 " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "views2.pt").string() + from_views, dir_ / "views2.log"), 0)
-      << testing::ReadBytes(dir_ / "views2.log");
-  EXPECT_EQ(views_meta("views2.pt").value("test_time_views", 0), 4) << "kept from the --init model";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "views1.pt").string() + from_views + " --tta-views 1", dir_ / "views1.log"), 0)
-      << testing::ReadBytes(dir_ / "views1.log");
-  EXPECT_FALSE(views_meta("views1.pt").contains("test_time_views"));
-  EXPECT_EQ(views_meta("views.pt").value("test_time_views_on", ""), "scan");
-  // Views on candidate crops only: recorded, used by analyze; another place is refused.
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "views4c.pt").string() + from_views + " --tta-on candidates",
-                   dir_ / "views4c.log"), 0)
-      << testing::ReadBytes(dir_ / "views4c.log");
-  EXPECT_EQ(views_meta("views4c.pt").value("test_time_views_on", ""), "candidates");
-  EXPECT_EQ(views_meta("views4c.pt").value("test_time_views", 0), 4);
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "views4c.jsonl").string() + " --model " + (dir_ / "views4c.pt").string(),
-                   dir_ / "v4ca.log"), 0) << testing::ReadBytes(dir_ / "v4ca.log");
-  EXPECT_EQ(JsonLines(dir_ / "views4c.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
-  // The network on the contents' box: recorded, kept by --init, used by analyze (the same scans
-  // decided); another value is refused.
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "contents.pt").string() + from_views + " --network-on contents",
-                   dir_ / "contents.log"), 0)
-      << testing::ReadBytes(dir_ / "contents.log");
-  EXPECT_EQ(views_meta("contents.pt").value("network_on", ""), "contents");
-  EXPECT_EQ(views_meta("views2.pt").value("network_on", "scan"), "scan") << "absent: the whole scan";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "contents2.pt").string() + " --init " + (dir_ / "contents.pt").string() +
-                   " --epochs 0 --seed 3 --validation-share 0.4 --threads 1", dir_ / "contents2.log"), 0)
-      << testing::ReadBytes(dir_ / "contents2.log");
-  EXPECT_EQ(views_meta("contents2.pt").value("network_on", ""), "contents") << "kept from the --init model";
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "contents.jsonl").string() + " --model " + (dir_ / "contents.pt").string(),
-                   dir_ / "ca.log"), 0) << testing::ReadBytes(dir_ / "ca.log");
-  EXPECT_EQ(JsonLines(dir_ / "contents.jsonl").size(), JsonLines(dir_ / "tiny.jsonl").size());
-  for (const auto& l : JsonLines(dir_ / "contents.jsonl")) EXPECT_TRUE(l["detections"].is_array());
-  train_refused("contents3", "--network-on belt", "--network-on must be scan or contents, not belt");
-  train_refused("views5", "--tta-on everywhere", "--tta-on must be scan or candidates, not everywhere");
-  train_refused("views3", "--tta-views 3", "--tta-views must be 1, 2, 4 or 8, not 3");
+  // The experiments removed after e4fb95c are unknown flags now, refused before any work; --init
+  // takes one model.
+  for (const char* flag : {"--tta-views 4", "--tta-on candidates", "--network-on contents", "--teachers x.pt",
+                           "--distill-weight 2", "--widths 8,24,40", "--points-goods-tilt 3", "--verifier-bag",
+                           "--norm-batches 5", "--verifier-tip-rate 1", "--verifier-tip-class firearm",
+                           "--verifier-tip-max-kg 0.1"}) {
+    const std::string f(flag);
+    train_refused("gone_" + f.substr(2, f.find(' ') == std::string::npos ? std::string::npos : f.find(' ') - 2), f,
+                  "unknown flag " + f.substr(0, f.find(' ')));
+  }
+  train_refused("soup", "--init " + model.string() + "," + (dir_ / "ops1.pt").string() + " --epochs 0",
+                model.string() + "," + (dir_ / "ops1.pt").string() + ": no such model file (--init)");
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
@@ -411,95 +295,6 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   auto ops3 = Detector::Load((dir_ / "ops3.pt").string(), DetectorOptions{});
   ASSERT_TRUE(ops3.ok()) << ops3.status().message();
   EXPECT_FALSE((*ops3)->has_verifier());
-}
-
-// Extra verifier positives by threat-image projection into clean validation scans: copies only of
-// the scans of the threat library's scanner (validation sets calibrated from the first set's
-// file), never counted as validation scans, and the committed network finds what was projected.
-TEST_F(DetectCli, VerifierTipCopiesComeFromTheLibraryScannerOnly) {
-  const fs::path clean = dir_ / "clean", layer = dir_ / "layer_clean";
-  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 34 --width 512 --height 384 --pixel-mm 0.7 --threat-rate 0 --out " +
-                   clean.string(), dir_ / "vt_sim.log"), 0) << testing::ReadBytes(dir_ / "vt_sim.log");
-  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 35 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
-                   "--threat-rate 0 --out " + layer.string(), dir_ / "vt_sim2.log"), 0);
-  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + (dir_ / "vt_w2").string(),
-                   dir_ / "vt_w2.log"), 0);
-  const std::string calib = (dir_ / "calib.json").string(), calib2 = (dir_ / "vt_calib2.json").string();
-  ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "vt_w2").string() + " --out " + calib2, dir_ / "vt_c2.log"), 0);
-  const std::string common = "xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
-                             " --validation-data " + clean.string() + "," + layer.string() + " --init " + kModel +
-                             " --epochs 0 --verifier --tip-rate 0 --validation-share 0.4 --seed 3 --threads 1"
-                             " --verifier-tip-rate 3";
-  // The dual-layer set with its own calibration, then (as if it were the same scanner) with the first's.
-  ASSERT_EQ(RunCli(common + " --verifier-tip-class firearm --validation-calibration " + calib + "," + calib2 +
-                   " --out " + (dir_ / "vt1.pt").string(),
-                   dir_ / "vt1.log"), 0) << testing::ReadBytes(dir_ / "vt1.log");
-  ASSERT_EQ(RunCli(common + " --verifier-tip-class firearm --validation-calibration " + calib + "," + calib +
-                   " --out " + (dir_ / "vt2.pt").string(),
-                   dir_ / "vt2.log"), 0) << testing::ReadBytes(dir_ / "vt2.log");
-  auto tip_counts = [](const std::string& log) {
-    long copies = -1, regions = -1;
-    const std::string key = "verifier: ";
-    const size_t at = log.find(key);
-    if (at != std::string::npos &&
-        std::sscanf(log.c_str() + at, "verifier: %ld TIP copies of clean validation scans gave %ld", &copies,
-                    &regions) != 2)
-      copies = regions = -1;
-    return std::pair<long, long>{copies, regions};
-  };
-  const std::string log1 = testing::ReadBytes(dir_ / "vt1.log"), log2 = testing::ReadBytes(dir_ / "vt2.log");
-  const auto [copies1, regions1] = tip_counts(log1);
-  const auto [copies2, regions2] = tip_counts(log2);
-  // Three copies of each clean scan of the first scanner: the ten of the clean set, plus those
-  // of the first set's validation split; the dual-layer set's ten join only in the second run.
-  ASSERT_GE(copies1, 30) << log1;
-  EXPECT_EQ(copies1 % 3, 0);
-  EXPECT_EQ(copies2, copies1 + 30) << log2;
-  // The committed network proposes the projected firearms where they were put.
-  EXPECT_GE(regions1, copies1 / 2) << log1;
-  EXPECT_GE(regions2, regions1);
-  // The copies are not validation scans: the operating points and figures stay on the real ones.
-  EXPECT_EQ(TrainValCounts(log1).second, TrainValCounts(log2).second);
-  EXPECT_EQ(TrainValCounts(log1).first, TrainValCounts(log2).first);
-  auto detector = Detector::Load((dir_ / "vt1.pt").string(), DetectorOptions{});
-  ASSERT_TRUE(detector.ok()) << detector.status().message();
-  auto meta = nlohmann::json::parse((*detector)->metadata_json());
-  if (meta.contains("verifier")) {  // fitted when the split holds enough true and false regions
-    EXPECT_EQ(meta["verifier"]["tip_scans"].get<long>(), copies1);
-    EXPECT_EQ(meta["verifier"]["tip_regions"].get<long>(), regions1);
-  }
-
-  // Asked for without the verifier, or for a class that does not exist: refused before any work.
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt3.pt").string() + " --init " + kModel + " --epochs 0 --verifier-tip-rate 1",
-                   dir_ / "vt3.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt3.log").find("--verifier-tip-rate needs --verifier"), std::string::npos);
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt3.pt").string() + " --init " + kModel + " --epochs 0 --verifier-bag",
-                   dir_ / "vt3b.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt3b.log").find("--verifier-bag needs --verifier"), std::string::npos)
-      << testing::ReadBytes(dir_ / "vt3b.log");
-  EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
-                   (dir_ / "vt4.pt").string() + " --verifier-tip-class pistols", dir_ / "vt4.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt4.log").find("\"pistols\" is not a threat class"), std::string::npos)
-      << testing::ReadBytes(dir_ / "vt4.log");
-  // No patch of the class light enough: refused before loading, naming the class and the mass.
-  EXPECT_EQ(RunCli(common + " --validation-calibration " + calib + "," + calib2 + " --out " +
-                   (dir_ / "vt5.pt").string() + " --verifier-tip-class firearm --verifier-tip-max-kg 0.01",
-                   dir_ / "vt5.log"), 1);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt5.log").find("no patch of class firearm of known mass up to 0.010 kg"),
-            std::string::npos)
-      << testing::ReadBytes(dir_ / "vt5.log");
-  // The training copies' classes and masses are checked the same way.
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt6.pt").string() + " --epochs 1 --tip-class narcotics,pistols", dir_ / "vt6.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("--tip-class: \"pistols\" is not a threat class"),
-            std::string::npos) << testing::ReadBytes(dir_ / "vt6.log");
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt7.pt").string() + " --epochs 1 --tip-class knife --tip-max-kg 0.001", dir_ / "vt7.log"), 1);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt7.log").find("no patch of class knife of known mass up to 0.001 kg"),
-            std::string::npos) << testing::ReadBytes(dir_ / "vt7.log");
-  for (const char* name : {"vt3.pt", "vt4.pt", "vt5.pt", "vt6.pt", "vt7.pt"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
 // Training TIP copies: with --tip-targeted-share only that share takes the chosen class and mass
@@ -539,16 +334,26 @@ TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
   for (const auto& [cls, n] : half["tip_by_class"].items()) sum += n.get<long>();
   EXPECT_EQ(sum, copies);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_half.log").find("TIP copies by class:"), std::string::npos);
-  // A share without a class or mass to target, or outside (0, 1]: refused before loading.
+  // A share without a class or mass to target, or outside (0, 1]: a usage error, before loading.
   EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --epochs 1 --out " +
-                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 1);
+                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad1.log").find("needs TIP classes or a maximum mass"), std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad1.log");
-  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 1);
+  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad2.log").find("targeted share must lie in (0, 1]"), std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad2.log");
   EXPECT_FALSE(fs::exists(dir_ / "mix_bad1.pt"));
   EXPECT_FALSE(fs::exists(dir_ / "mix_bad2.pt"));
+  // The copies' classes and masses are checked before loading.
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt6.pt").string() + " --epochs 1 --tip-class narcotics,pistols", dir_ / "vt6.log"), 2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("TIP class \"pistols\": not a threat class"),
+            std::string::npos) << testing::ReadBytes(dir_ / "vt6.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
+                   (dir_ / "vt7.pt").string() + " --epochs 1 --tip-class knife --tip-max-kg 0.001", dir_ / "vt7.log"), 1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt7.log").find("no patch of class knife of known mass up to 0.001 kg"),
+            std::string::npos) << testing::ReadBytes(dir_ / "vt7.log");
+  for (const char* name : {"vt6.pt", "vt7.pt"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
 // Every training scanner can have TIP copies: --threats names a library per --data directory

@@ -5,13 +5,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
 #include <map>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
+#include "clearsight/xray_pipeline.h"
 #include "clearsight/xray_simulate.h"
 #include "xray/detect/net.h"
 
@@ -19,6 +24,7 @@ namespace clearsight {
 namespace {
 
 const std::string kModel = CS_SOURCE_DIR "/models/detector.pt";
+const std::string kGolden = CS_SOURCE_DIR "/tests/data/detector_golden.json";
 
 double Iou(const Detection& d, const TruthObject& t) {
   const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
@@ -39,6 +45,9 @@ class CommittedModel : public ::testing::Test {
     auto d = Detector::Load(kModel);
     ASSERT_TRUE(d.ok()) << d.status().message();
     detector_ = std::move(*d).release();
+    auto m = ManifestModel::FromDetector(*detector_);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    manifest_ = m->release();
     SimulateOptions o;
     o.seed = 4242;
     o.threat_rate = 0.5;
@@ -60,12 +69,15 @@ class CommittedModel : public ::testing::Test {
   }
   static void TearDownTestSuite() {
     delete detector_;
+    delete manifest_;
     delete cases_;
   }
   static Detector* detector_;
+  static const ManifestModel* manifest_;
   static std::vector<Case>* cases_;
 };
 Detector* CommittedModel::detector_ = nullptr;
+const ManifestModel* CommittedModel::manifest_ = nullptr;
 std::vector<Case>* CommittedModel::cases_ = nullptr;
 
 TEST_F(CommittedModel, FindsMostThreatsOfTheirClassAndRarelyAlarmsOnCleanParcels) {
@@ -109,7 +121,7 @@ TEST_F(CommittedModel, BoxesAreInsideTheScanAndScoresAboveTheOperatingPoint) {
 }
 
 TEST_F(CommittedModel, ManifestFlagsMisdeclaredParcelsAndFewHonestOnes) {
-  const ManifestModel* m = detector_->manifest();
+  const ManifestModel* m = manifest_;
   ASSERT_NE(m, nullptr) << "the committed model carries the manifest model";
   int mis = 0, mis_flagged = 0, honest = 0, honest_flagged = 0;
   for (const auto& c : *cases_) {
@@ -147,44 +159,174 @@ TEST_F(CommittedModel, SameResultOnOneThreadAndWithoutChannelsItRefuses) {
   EXPECT_EQ(detector_->Detect(bare, &r).code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(CommittedModel, AVerifierBagScoresByTheMeanOfItsModelsAndAnEmptyBagIsRefused) {
-  // The committed model's verifier twice as a bag of fold models ("fold_boosters", `xray train
-  // --verifier-bag`): the mean of two equal probabilities is that probability, so the detections
-  // are the committed model's.
+// The committed model's detections on the 48 parcels, at every score down to 0.01, on one
+// thread, against tests/data/detector_golden.json (written by the build that made the model's
+// results, e4fb95c): the proof that code changes keep the model giving the same detections.
+// CS_UPDATE_GOLDEN=1 writes the file instead (only when a change is meant to move them).
+TEST_F(CommittedModel, GivesTheGoldenDetections) {
+  const size_t kScans = cases_->size();
+  DetectorOptions o;
+  o.threads = 1;
+  o.min_score = 0.01;
+  auto d = Detector::Load(kModel, o);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  nlohmann::json got = nlohmann::json::array();
+  for (size_t i = 0; i < kScans; ++i) {
+    DetectionResult r;
+    ASSERT_TRUE((*d)->Detect((*cases_)[i].analysis, &r).ok());
+    nlohmann::json dets = nlohmann::json::array();
+    for (const auto& det : r.detections)
+      dets.push_back({{"class", det.threat_class}, {"score", det.score}, {"box", {det.x0, det.y0, det.x1, det.y1}}});
+    got.push_back({{"scan_id", (*cases_)[i].analysis.scan_id},
+                   {"detections", dets},
+                   {"goods_share", r.goods_share},
+                   {"goods_area_cm2", r.goods_area_cm2}});
+  }
+  const char* update = std::getenv("CS_UPDATE_GOLDEN");
+  if (update && *update && std::string(update) != "0") {
+    std::ofstream(kGolden) << nlohmann::json({{"model", "models/detector.pt"},
+                                              {"simulator_seed", 4242},
+                                              {"min_score", 0.01},
+                                              {"threads", 1},
+                                              {"scans", got}})
+                                  .dump(1)
+                           << "\n";
+    GTEST_SKIP() << "wrote " << kGolden;
+  }
+  std::ifstream in(kGolden);
+  ASSERT_TRUE(in.good()) << kGolden;
+  std::stringstream text;
+  text << in.rdbuf();
+  const nlohmann::json want = nlohmann::json::parse(text.str())["scans"];
+  ASSERT_EQ(want.size(), got.size());
+  size_t compared = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i]["scan_id"], want[i]["scan_id"]);
+    const auto &g = got[i]["detections"], &w = want[i]["detections"];
+    ASSERT_EQ(g.size(), w.size()) << "scan " << i << ": " << g.dump() << " vs " << w.dump();
+    for (size_t k = 0; k < w.size(); ++k, ++compared) {
+      EXPECT_EQ(g[k]["class"], w[k]["class"]) << "scan " << i << " detection " << k;
+      EXPECT_NEAR(g[k]["score"].get<double>(), w[k]["score"].get<double>(), 1e-4) << "scan " << i << " detection " << k;
+      EXPECT_EQ(g[k]["box"], w[k]["box"]) << "scan " << i << " detection " << k;
+    }
+    ASSERT_EQ(got[i]["goods_share"].size(), want[i]["goods_share"].size());
+    for (size_t k = 0; k < want[i]["goods_share"].size(); ++k)
+      EXPECT_NEAR(got[i]["goods_share"][k].get<double>(), want[i]["goods_share"][k].get<double>(), 1e-4);
+    EXPECT_NEAR(got[i]["goods_area_cm2"].get<double>(), want[i]["goods_area_cm2"].get<double>(), 1e-3);
+  }
+  EXPECT_GT(compared, 10u) << "the golden scans hold detections to compare";
+}
+
+TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting) {
+  // The committed model's weights with settings of experiments removed after e4fb95c written into
+  // its metadata: loading names the setting instead of detecting otherwise than it was measured.
+  // The values those experiments had when off are accepted.
   std::string meta;
   auto net = xray::Net::Load(kModel, &meta);
   ASSERT_TRUE(net.ok()) << net.status().message();
-  auto m = nlohmann::json::parse(meta);
-  ASSERT_TRUE(m["verifier"].contains("booster"));
-  nlohmann::json bag = m;
-  bag["verifier"]["fold_boosters"] = nlohmann::json::array({m["verifier"]["booster"], m["verifier"]["booster"]});
-  bag["verifier"].erase("booster");
-  const std::string path = ::testing::TempDir() + "cs_verifier_bag.pt";
-  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
-  auto d = Detector::Load(path);
-  ASSERT_TRUE(d.ok()) << d.status().message();
-  EXPECT_TRUE((*d)->has_verifier());
-  size_t compared = 0;
-  for (size_t i = 0; i < 12; ++i) {
-    const Case& c = (*cases_)[i];
-    DetectionResult r;
-    ASSERT_TRUE((*d)->Detect(c.analysis, &r).ok());
-    ASSERT_EQ(r.detections.size(), c.detection.detections.size()) << i;
-    for (size_t k = 0; k < r.detections.size(); ++k, ++compared) {
-      EXPECT_EQ(r.detections[k].threat_class, c.detection.detections[k].threat_class);
-      EXPECT_NEAR(r.detections[k].score, c.detection.detections[k].score, 1e-6);
-    }
+  const auto m = nlohmann::json::parse(meta);
+  const std::string path = ::testing::TempDir() + "cs_removed_setting.pt";
+  auto load_with = [&](const std::function<void(nlohmann::json*)>& change) {
+    nlohmann::json changed = m;
+    change(&changed);
+    EXPECT_TRUE((*net)->Save(path, changed.dump()).ok());
+    return Detector::Load(path);
+  };
+  using Change = std::function<void(nlohmann::json*)>;
+  const std::vector<std::pair<std::string, Change>> removed = {
+      {"test_time_views", [](nlohmann::json* j) { (*j)["test_time_views"] = 4; }},
+      {"test_time_views_on", [](nlohmann::json* j) { (*j)["test_time_views_on"] = "candidates"; }},
+      {"network_on", [](nlohmann::json* j) { (*j)["network_on"] = "contents"; }},
+      {"verifier.fold_boosters",
+       [](nlohmann::json* j) {
+         (*j)["verifier"]["fold_boosters"] = nlohmann::json::array({(*j)["verifier"]["booster"]});
+       }},
+      {"verifier.tip_scans", [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 120; }},
+      {"trained.points_goods_tilt", [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 3; }},
+      {"trained.distilled", [](nlohmann::json* j) { (*j)["trained"]["distilled"] = {{"weight", 1}}; }},
+      {"trained.widths", [](nlohmann::json* j) { (*j)["trained"]["widths"] = {8, 24, 40}; }},
+      {"trained.init.averaged_models", [](nlohmann::json* j) { (*j)["trained"]["init"]["averaged_models"] = 2; }},
+      {"trained.init.norm_stats_batches",
+       [](nlohmann::json* j) { (*j)["trained"]["init"]["norm_stats_batches"] = 200; }},
+      {"trained.init.trained.points_goods_tilt",
+       [](nlohmann::json* j) { (*j)["trained"]["init"]["trained"]["points_goods_tilt"] = 2; }},
+  };
+  for (const auto& [setting, change] : removed) {
+    auto d = load_with(change);
+    ASSERT_FALSE(d.ok()) << setting;
+    EXPECT_EQ(d.status().code(), StatusCode::kDataLoss) << setting;
+    EXPECT_NE(d.status().message().find(setting + " = "), std::string::npos) << d.status().message();
+    EXPECT_NE(d.status().message().find(path), std::string::npos) << d.status().message();
+    EXPECT_NE(d.status().message().find("e4fb95c"), std::string::npos) << d.status().message();
   }
-  EXPECT_GT(compared, 0u);
-  // An empty bag is refused, naming the file and the field.
-  bag["verifier"]["fold_boosters"] = nlohmann::json::array();
-  ASSERT_TRUE((*net)->Save(path, bag.dump()).ok());
-  auto bad = Detector::Load(path);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
-  EXPECT_NE(bad.status().message().find("fold_boosters"), std::string::npos) << bad.status().message();
-  EXPECT_NE(bad.status().message().find(path), std::string::npos) << bad.status().message();
+  const std::vector<Change> off = {
+      [](nlohmann::json* j) { (*j)["test_time_views"] = 1, (*j)["test_time_views_on"] = "scan"; },
+      [](nlohmann::json* j) { (*j)["network_on"] = "scan"; },
+      [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 1.0; },
+      [](nlohmann::json* j) { (*j)["trained"]["widths"] = {16, 32, 48}; },
+      [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 0; },
+  };
+  for (const auto& change : off) {
+    auto d = load_with(change);
+    EXPECT_TRUE(d.ok()) << d.status().message();
+  }
   std::remove(path.c_str());
+}
+
+TEST_F(CommittedModel, ThePipelineChainsAnalysisDetectionAndManifestCheckAsTheStagesDo) {
+  SimulateOptions o;
+  o.seed = 4242;
+  auto sim = Simulator::Create(o);
+  ASSERT_TRUE(sim.ok());
+  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
+  ASSERT_TRUE(calib.ok());
+  auto analyzer = Analyzer::Create(*calib);
+  ASSERT_TRUE(analyzer.ok());
+  const ScanPipeline pipeline{analyzer->get(), detector_, manifest_, nullptr};
+  const std::string dir = ::testing::TempDir();
+  std::map<std::string, Declaration> declarations;
+  for (size_t i = 0; i < 4; ++i) {
+    const Case& c = (*cases_)[i];
+    ScanResult r;
+    ASSERT_TRUE(AnalyzeScan(c.parcel.scan, pipeline, &c.parcel.declaration, &r).ok());
+    ASSERT_TRUE(r.detection.has_value());
+    ASSERT_EQ(r.detection->detections.size(), c.detection.detections.size()) << i;
+    for (size_t k = 0; k < r.detection->detections.size(); ++k) {
+      EXPECT_EQ(r.detection->detections[k].threat_class, c.detection.detections[k].threat_class);
+      EXPECT_DOUBLE_EQ(r.detection->detections[k].score, c.detection.detections[k].score);
+    }
+    ASSERT_TRUE(r.manifest.has_value());
+    EXPECT_EQ(r.manifest->consistent,
+              manifest_->Check(c.analysis, c.detection, c.parcel.declaration).consistent);
+    ASSERT_EQ(r.analysis.extra_fields.size(), 2u);
+    EXPECT_EQ(r.analysis.extra_fields[0].first, "detections");
+    EXPECT_EQ(r.analysis.extra_fields[0].second, DetectionsToJson(c.detection.detections));
+    EXPECT_EQ(r.analysis.extra_fields[1].first, "manifest");
+    if (i < 2) declarations[c.parcel.scan.meta.consignment_id] = c.parcel.declaration;
+    ASSERT_TRUE(WriteScan(c.parcel.scan, dir + "cs_pipeline_" + std::to_string(i) + ".tif").ok());
+  }
+  // From files: each scan's declaration found by its consignment; a scan without one is not checked.
+  const ScanPipeline with_declarations{analyzer->get(), detector_, manifest_, &declarations};
+  for (size_t i = 0; i < 4; ++i) {
+    ScanResult r;
+    ASSERT_TRUE(AnalyzeScanFile(dir + "cs_pipeline_" + std::to_string(i) + ".tif", with_declarations, &r).ok());
+    EXPECT_EQ(r.manifest.has_value(), i < 2) << i;
+    EXPECT_EQ(r.undeclared, i >= 2) << i;
+  }
+  ScanResult r;
+  Status missing = AnalyzeScanFile(dir + "cs_pipeline_none.tif", with_declarations, &r);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.message().find("cs_pipeline_none.tif"), std::string::npos) << missing.message();
+  // Declarations need the detector's manifest model, which needs the detector; every pipeline
+  // needs an analyzer.
+  EXPECT_EQ(CheckScanPipeline({analyzer->get(), nullptr, nullptr, &declarations}).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckScanPipeline({analyzer->get(), detector_, nullptr, &declarations}).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckScanPipeline({analyzer->get(), nullptr, manifest_, nullptr}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckScanPipeline({}).code(), StatusCode::kInvalidArgument);
+  for (size_t i = 0; i < 4; ++i)
+    for (const char* ext : {".tif", ".json"}) std::remove((dir + "cs_pipeline_" + std::to_string(i) + ext).c_str());
 }
 
 TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {

@@ -10,7 +10,6 @@
 
 #include "clearsight/status.h"
 #include "clearsight/xray_analyze.h"
-#include "clearsight/xray_simulate.h"
 #include "xray/detect/net.h"
 
 namespace clearsight::xray {
@@ -34,20 +33,5 @@ struct FeatureGrid {
 
 // Fails with FailedPrecondition when the analysis kept no channels. `threads`: 1 or 2 (halves).
 Status ComputeFeatures(const ScanAnalysis& analysis, int threads, FeatureGrid* out);
-
-// Per output cell ((gh/2) x (gw/2)) training labels from ground truth: threat class index + 1
-// (0 none, -1 ignore: a cell only partly covered) and goods class index + 1 (same convention).
-// `threat_classes` / `goods_classes` name the classes in order; objects of other classes are
-// ignored. `extra` adds projected threats (TIP) as (class, mask RLE) pairs.
-struct CellLabels {
-  std::vector<int8_t> threat, goods;
-};
-struct ExtraThreat {
-  std::string threat_class;
-  std::vector<uint32_t> mask_rle;
-};
-Status ComputeCellLabels(const ScanTruth& truth, const std::vector<ExtraThreat>& extra, int gh, int gw,
-                         const std::vector<std::string>& threat_classes,
-                         const std::vector<std::string>& goods_classes, CellLabels* out);
 
 }  // namespace clearsight::xray

@@ -96,8 +96,6 @@ Status CheckBatch(const NetBatch& b, const NetConfig& c) {
   const size_t cells = static_cast<size_t>(b.n) * b.h * b.w;
   if (b.threat.size() != cells / 4 || b.goods.size() != cells / 4)
     return Status::InvalidArgument("net batch: the labels do not match n x h/2 x w/2");
-  if (!b.soft_threat.empty() && b.soft_threat.size() != cells / 4 * c.threat_classes)
-    return Status::InvalidArgument("net batch: soft targets do not match n x threat classes x h/2 x w/2");
   return Status::Ok();
 }
 
@@ -144,17 +142,7 @@ struct Net::Impl {
     loss_t = torch::nan_to_num(loss_t, 0.0);
     loss_g = torch::nan_to_num(loss_g, 0.0);
     *total = loss_t + static_cast<float>(o.goods_loss_weight) * loss_g;
-    double distill = 0;
-    if (o.distill_weight > 0 && !b.soft_threat.empty()) {
-      auto p = torch::from_blob(const_cast<float*>(b.soft_threat.data()), {b.n, c.threat_classes, b.h / 2, b.w / 2},
-                                torch::kFloat);
-      auto per_cell = -(p * torch::log_softmax(lt, 1)).sum(1);  // n x h/2 x w/2
-      auto cell_w = wt.index({p.argmax(1)});
-      auto loss_d = (cell_w * per_cell).sum() / cell_w.sum();
-      *total = *total + static_cast<float>(o.distill_weight) * loss_d;
-      distill = loss_d.item<double>();
-    }
-    return NetLoss{total->item<double>(), loss_t.item<double>(), loss_g.item<double>(), distill};
+    return NetLoss{total->item<double>(), loss_t.item<double>(), loss_g.item<double>()};
   }
 };
 
@@ -214,98 +202,6 @@ Status Net::Save(const std::string& path, const std::string& meta) const {
   }
 }
 
-Result<std::unique_ptr<Net>> Net::Average(const std::vector<const Net*>& nets) {
-  if (nets.empty()) return Status::InvalidArgument("averaging networks: none given");
-  const std::string config = ConfigText(nets[0]->config_);
-  for (const Net* n : nets)
-    if (ConfigText(n->config_) != config)
-      return Status::InvalidArgument("averaging networks: their configurations differ ('" + config + "' and '" +
-                                     ConfigText(n->config_) + "'); only networks of one shape can be averaged");
-  try {
-    std::unique_ptr<Net> out(new Net());
-    out->config_ = nets[0]->config_;
-    out->impl_->net = DetectorNet(out->config_);
-    torch::NoGradGuard no_grad;
-    const double k = static_cast<double>(nets.size());
-    // Floating tensors (weights, running means and variances) averaged; integer ones (the batch
-    // counters of the normalisation layers) taken from the first network.
-    auto average = [&](torch::OrderedDict<std::string, torch::Tensor> dst,
-                       const std::vector<torch::OrderedDict<std::string, torch::Tensor>>& src) {
-      for (auto& item : dst) {
-        torch::Tensor& t = item.value();
-        if (!t.defined()) continue;
-        if (!t.is_floating_point()) {
-          t.copy_(src[0][item.key()]);
-          continue;
-        }
-        auto sum = torch::zeros(t.sizes(), torch::kDouble);
-        for (const auto& s : src) sum += s[item.key()].to(torch::kDouble);
-        t.copy_(sum / k);
-      }
-    };
-    std::vector<torch::OrderedDict<std::string, torch::Tensor>> params, buffers;
-    for (const Net* n : nets) {
-      params.push_back(n->impl_->net->named_parameters());
-      buffers.push_back(n->impl_->net->named_buffers());
-    }
-    average(out->impl_->net->named_parameters(), params);
-    average(out->impl_->net->named_buffers(), buffers);
-    out->impl_->net->eval();
-    return out;
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("averaging networks: ") + e.what());
-  }
-}
-
-std::vector<float> Net::Flatten() const {
-  std::vector<float> out;
-  auto append = [&](const torch::Tensor& t) {
-    if (!t.defined() || !t.is_floating_point()) return;
-    auto c = t.to(torch::kFloat).contiguous();
-    out.insert(out.end(), c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-  };
-  for (const auto& p : impl_->net->parameters()) append(p);
-  for (const auto& b : impl_->net->buffers()) append(b);
-  return out;
-}
-
-Status Net::RecomputeNormStats(int batches, const std::function<void(NetBatch*)>& fill, int threads) {
-  if (batches < 1) return Status::InvalidArgument("recomputing normalisation statistics needs at least one batch");
-  std::vector<std::pair<torch::nn::BatchNorm2dImpl*, c10::optional<double>>> norms;  // and their momentum
-  auto restore = [&] {
-    for (auto& [bn, momentum] : norms) bn->options.momentum(momentum);
-    impl_->net->eval();
-  };
-  try {
-    UseThreads(threads);
-    for (const auto& m : impl_->net->modules(/*include_self=*/false))
-      if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) norms.emplace_back(bn, bn->options.momentum());
-    // No momentum: each batch counts 1/n in the running statistics (a plain average).
-    for (auto& [bn, momentum] : norms) {
-      bn->reset_running_stats();
-      bn->options.momentum(c10::nullopt);
-    }
-    torch::NoGradGuard no_grad;
-    impl_->net->train();
-    NetBatch batch;
-    for (int i = 0; i < batches; ++i) {
-      fill(&batch);
-      if (Status s = CheckBatch(batch, config_); !s.ok()) {
-        restore();
-        return s;
-      }
-      auto x = torch::from_blob(batch.input.data(), {batch.n, config_.in_channels, batch.h, batch.w}, torch::kFloat);
-      if (impl_->channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-      impl_->net->forward(x);
-    }
-    restore();
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    restore();
-    return Status::Internal(std::string("recomputing normalisation statistics: ") + e.what());
-  }
-}
-
 int64_t Net::parameters() const {
   int64_t n = 0;
   for (const auto& p : impl_->net->parameters()) n += p.numel();
@@ -313,66 +209,22 @@ int64_t Net::parameters() const {
 }
 
 Status Net::Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
-                  std::vector<float>* goods_prob, int views) const {
+                  std::vector<float>* goods_prob) const {
   if (h < kNetInputMultiple || w < kNetInputMultiple || h % kNetInputMultiple || w % kNetInputMultiple)
     return Status::InvalidArgument("detector input grid must be a positive multiple of 8 cells");
-  if (!ValidNetViews(views)) return Status::InvalidArgument("test-time views must be 1, 2, 4 or 8");
   try {
     UseThreads(threads);
     c10::InferenceMode guard;
     if (impl_->net->is_training()) impl_->net->eval();
     auto x = torch::from_blob(const_cast<float*>(input), {1, config_.in_channels, h, w}, torch::kFloat);
-    torch::Tensor pt, pg;
-    if (views == 1) {
-      auto [lt, lg] = impl_->net->forward(x);
-      pt = torch::softmax(lt, 1);
-      pg = torch::softmax(lg, 1);
-    } else {
-      // The mirrors of one orientation go through the network as one batch; each output is mirrored
-      // back (an output cell covers input cells 2i and 2i+1, so the grids stay aligned) and the
-      // probabilities summed; the transposed orientation (8 views) is a second batch.
-      const std::vector<std::vector<int64_t>> mirrors = {{}, {3}, {2}, {2, 3}};
-      const int per_orientation = std::min(views, 4);
-      for (int orientation = 0; orientation < views / per_orientation; ++orientation) {
-        auto xo = orientation ? x.transpose(2, 3) : x;
-        std::vector<torch::Tensor> batch;
-        for (int m = 0; m < per_orientation; ++m) batch.push_back(mirrors[m].empty() ? xo : xo.flip(mirrors[m]));
-        auto [lt, lg] = impl_->net->forward(torch::cat(batch, 0).contiguous());
-        auto st = torch::softmax(lt, 1), sg = torch::softmax(lg, 1);
-        for (int m = 0; m < per_orientation; ++m) {
-          auto t = st.narrow(0, m, 1), g = sg.narrow(0, m, 1);
-          if (!mirrors[m].empty()) t = t.flip(mirrors[m]), g = g.flip(mirrors[m]);
-          if (orientation) t = t.transpose(2, 3), g = g.transpose(2, 3);
-          pt = pt.defined() ? pt + t : t;
-          pg = pg.defined() ? pg + g : g;
-        }
-      }
-      pt = pt / views;
-      pg = pg / views;
-    }
-    pt = pt.contiguous();
-    pg = pg.contiguous();
+    auto [lt, lg] = impl_->net->forward(x);
+    auto pt = torch::softmax(lt, 1).contiguous();
+    auto pg = torch::softmax(lg, 1).contiguous();
     threat_prob->assign(pt.data_ptr<float>(), pt.data_ptr<float>() + pt.numel());
     goods_prob->assign(pg.data_ptr<float>(), pg.data_ptr<float>() + pg.numel());
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status::Internal(std::string("detector inference failed: ") + e.what());
-  }
-}
-
-Status Net::SoftTargets(const NetBatch& batch, int threads, std::vector<float>* threat_prob) const {
-  CS_RETURN_IF_ERROR(CheckInput(batch, config_));
-  try {
-    UseThreads(threads);
-    c10::InferenceMode guard;
-    if (impl_->net->is_training()) impl_->net->eval();
-    auto x = torch::from_blob(const_cast<float*>(batch.input.data()), {batch.n, config_.in_channels, batch.h, batch.w},
-                              torch::kFloat);
-    auto pt = torch::softmax(impl_->net->forward(x).first, 1).contiguous();
-    threat_prob->assign(pt.data_ptr<float>(), pt.data_ptr<float>() + pt.numel());
-    return Status::Ok();
-  } catch (const std::exception& e) {
-    return Status::Internal(std::string("soft targets failed: ") + e.what());
   }
 }
 

@@ -1,11 +1,10 @@
-// The detector's second stage (verifier.h): region features, fitting and prediction.
+// The detector's second stage (verifier.h): region features and prediction.
 #include "xray/detect/verifier.h"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "common/xgboost_adapter.h"
 #include "xray/detect/features.h"
 
 namespace clearsight::xray {
@@ -140,83 +139,8 @@ void RegionVerifier::Predict(const std::vector<Candidate>& candidates,
     std::copy(candidates[i].features.begin(), candidates[i].features.end(),
               x.begin() + i * kRegionFeatures);
   out->assign(candidates.size(), 0.f);
-  if (candidates.empty() || forests.empty()) return;
-  forests[0].PredictProbability(x.data(), candidates.size(), kRegionFeatures, out->data());
-  if (forests.size() == 1) return;
-  std::vector<float> p(candidates.size());
-  for (size_t f = 1; f < forests.size(); ++f) {
-    forests[f].PredictProbability(x.data(), candidates.size(), kRegionFeatures, p.data());
-    for (size_t i = 0; i < p.size(); ++i) (*out)[i] += p[i];
-  }
-  for (float& v : *out) v /= static_cast<float>(forests.size());
-}
-
-namespace {
-
-model::GbtParams VerifierParams(uint64_t seed, int threads) {
-  model::GbtParams p;
-  p.trees = 200;
-  p.max_depth = 4;
-  p.eta = 0.08;
-  p.subsample = 0.8;
-  p.colsample_bytree = 0.8;
-  p.min_child_weight = 2;
-  p.threads = threads;
-  p.seed = seed;
-  return p;
-}
-
-}  // namespace
-
-Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed,
-                                      int threads, bool bag) {
-  const size_t rows = labels.size();
-  if (x.size() != rows * kRegionFeatures || fold.size() != rows)
-    return Status::InvalidArgument("region features, labels and folds differ in length");
-  size_t positives = 0;
-  for (float l : labels) positives += l > 0.5f;
-  if (positives < 10 || rows - positives < 10)
-    return Status::InvalidArgument("too few true and false regions on validation (" +
-                                   std::to_string(positives) + " true of " + std::to_string(rows) +
-                                   ")");
-  const model::GbtParams params = VerifierParams(seed, threads);
-  VerifierFit fit;
-  fit.out_of_fold.assign(rows, 0.f);
-  for (int k = 0; k < folds; ++k) {
-    std::vector<float> tx, ty, px;
-    std::vector<size_t> idx;
-    for (size_t i = 0; i < rows; ++i) {
-      const float* row = x.data() + i * kRegionFeatures;
-      if (fold[i] == k) {
-        px.insert(px.end(), row, row + kRegionFeatures);
-        idx.push_back(i);
-      } else {
-        tx.insert(tx.end(), row, row + kRegionFeatures);
-        ty.push_back(labels[i]);
-      }
-    }
-    if (idx.empty()) continue;
-    CS_ASSIGN_OR_RETURN(auto booster,
-                        model::XgbBooster::Train(tx.data(), ty.size(), kRegionFeatures, ty.data(),
-                                                 nullptr, params));
-    CS_ASSIGN_OR_RETURN(auto p, booster.Predict(px.data(), idx.size(), kRegionFeatures,
-                                                model::PredictType::kProbability, threads));
-    for (size_t i = 0; i < idx.size(); ++i) fit.out_of_fold[idx[i]] = p[i];
-    if (bag) {
-      CS_ASSIGN_OR_RETURN(std::string full, booster.ToJson());
-      CS_ASSIGN_OR_RETURN(std::string slim, model::Forest::SlimJson(full, "verifier fold trees"));
-      fit.fold_booster_json.push_back(std::move(slim));
-    }
-  }
-  if (bag) {
-    if (fit.fold_booster_json.size() < 2) return Status::InvalidArgument("a bagged verifier needs two folds with regions");
-    return fit;
-  }
-  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(x.data(), rows, kRegionFeatures,
-                                                             labels.data(), nullptr, params));
-  CS_ASSIGN_OR_RETURN(fit.booster_json, booster.ToJson());
-  return fit;
+  if (candidates.empty()) return;
+  forest.PredictProbability(x.data(), candidates.size(), kRegionFeatures, out->data());
 }
 
 }  // namespace clearsight::xray

@@ -77,28 +77,13 @@ void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<flo
                     int nt, int ng, const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
                     double pixel_mm, const GridView& grid, float* out);
 
-// A trained verifier: the trees and one operating probability per threat class. One forest (fitted
-// on every validation region), or a bag: the fold models whose out-of-fold probabilities chose the
-// operating points, each region then scored by the mean of their probabilities.
+// A trained verifier: the trees (fitted on every validation region) and one operating probability
+// per threat class.
 struct RegionVerifier {
-  std::vector<model::Forest> forests;
+  model::Forest forest;
   std::vector<double> class_operating_probability;
   // Probability per candidate that it is a true threat of its class.
   void Predict(const std::vector<Candidate>& candidates, std::vector<float>* out) const;
 };
-
-// Fits the verifier on rows x kRegionFeatures features with 0/1 labels. Rows are split into
-// `folds` folds by `fold` (0..folds-1, by scan so that a scan's regions stay together): each
-// fold's rows are predicted by trees fitted on the others (`out_of_fold`, for choosing and
-// reporting operating points honestly), then the final trees are fitted on all rows. With `bag`
-// the fold models are kept instead (slimmed JSON, in fold order) and no final trees are fitted.
-struct VerifierFit {
-  std::string booster_json;  // XGBoost's JSON model; empty with `bag`
-  std::vector<std::string> fold_booster_json;  // with `bag`
-  std::vector<float> out_of_fold;
-};
-Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed,
-                                      int threads, bool bag = false);
 
 }  // namespace clearsight::xray

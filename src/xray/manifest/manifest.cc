@@ -322,6 +322,15 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   return m;
 }
 
+Result<std::unique_ptr<const ManifestModel>> ManifestModel::FromDetector(const Detector& detector) {
+  const auto m = nlohmann::json::parse(detector.metadata_json(), nullptr, false);
+  if (m.is_discarded() || !m.is_object()) return Status::DataLoss("the detector's metadata is not a JSON object");
+  if (!m.contains("manifest") || !m["manifest"].is_object()) return std::unique_ptr<const ManifestModel>();
+  auto model = FromJson(m["manifest"].dump());
+  if (!model.ok()) return model.status().WithContext("manifest model");
+  return std::unique_ptr<const ManifestModel>(std::make_unique<ManifestModel>(std::move(*model)));
+}
+
 std::string ManifestModel::ToJson() const {
   json j;
   j["format"] = kManifestFormat;

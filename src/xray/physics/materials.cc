@@ -1,6 +1,8 @@
 // xraylib adapter. xraylib 4 reports errors through xrl_error; they become Status here.
 #include "xray/physics/materials.h"
 
+#include "clearsight/xray_materials.h"
+
 #include <xraylib.h>
 
 #include <algorithm>

@@ -7,11 +7,11 @@
 
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_detect.h"
+#include "clearsight/xray_train.h"
 #include "common/csv.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
-#include "xray/detect/detect_internal.h"
+#include "xray/train/train_internal.h"
 
 namespace clearsight {
 
@@ -39,24 +39,11 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n) {
 
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
                                                const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed, const std::vector<double>& priority,
-                                               const std::vector<WeightedBudget>& budgets) {
+                                               double cap_p, size_t allowed, const std::vector<double>& priority) {
   const size_t nc = clean.size();
   const size_t n = nc ? clean[0].size() : 0;
   std::vector<char> alarmed(n, 0);
   size_t alarmed_count = 0;
-  const size_t nb = budgets.size();
-  std::vector<double> alarmed_weight(nb, 0.0), cost_weight(nb);
-  auto mark = [&](size_t i) {  // clean parcel i alarms from now on
-    ++alarmed_count;
-    for (size_t b = 0; b < nb; ++b) alarmed_weight[b] += budgets[b].weight[i];
-  };
-  auto within_budgets = [&](size_t cost) {
-    if (alarmed_count + cost > allowed) return false;
-    for (size_t b = 0; b < nb; ++b)
-      if (alarmed_weight[b] + cost_weight[b] > budgets[b].allowed + 1e-9) return false;
-    return true;
-  };
   // Per class, its clean parcels by score, highest first, and the cut points between distinct
   // scores: a threshold just above order[k][j]'s score alarms exactly the parcels before j.
   std::vector<std::vector<size_t>> order(nc);
@@ -73,7 +60,7 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
     thr[k] = threshold_at(k, 0);
     // Parcels at or above the cap alarm whatever the budget says: they count against it.
     while (pos[k] < order[k].size() && clean[k][order[k][pos[k]]] >= thr[k]) {
-      if (!alarmed[order[k][pos[k]]]) alarmed[order[k][pos[k]]] = 1, mark(order[k][pos[k]]);
+      if (!alarmed[order[k][pos[k]]]) alarmed[order[k][pos[k]]] = 1, ++alarmed_count;
       ++pos[k];
     }
     if (pos[k] > 0) thr[k] = threshold_at(k, pos[k]);  // down to the next parcel costs nothing more
@@ -84,18 +71,14 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
     for (size_t k = 0; k < nc; ++k) {
       if (threats[k].empty()) continue;
       size_t cost = 0;
-      std::fill(cost_weight.begin(), cost_weight.end(), 0.0);
       for (size_t j = pos[k]; j < order[k].size();) {
         // Admit the run of equal scores starting at j.
         size_t e = j;
         while (e < order[k].size() && clean[k][order[k][e]] == clean[k][order[k][j]]) {
-          if (!alarmed[order[k][e]]) {
-            ++cost;
-            for (size_t b = 0; b < nb; ++b) cost_weight[b] += budgets[b].weight[order[k][e]];
-          }
+          if (!alarmed[order[k][e]]) ++cost;
           ++e;
         }
-        if (!within_budgets(cost)) break;
+        if (alarmed_count + cost > allowed) break;
         const double t = threshold_at(k, e);
         if (t >= thr[k]) { j = e; continue; }
         size_t gain = 0;
@@ -109,7 +92,7 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
     }
     if (best_k == nc) break;
     for (size_t j = pos[best_k]; j < best_j; ++j)
-      if (!alarmed[order[best_k][j]]) alarmed[order[best_k][j]] = 1, mark(order[best_k][j]);
+      if (!alarmed[order[best_k][j]]) alarmed[order[best_k][j]] = 1, ++alarmed_count;
     pos[best_k] = best_j;
     thr[best_k] = threshold_at(best_k, best_j);
   }
@@ -121,21 +104,6 @@ std::vector<std::string> DistinctGoodsCategories(std::vector<std::string> main_g
   main_goods.erase(std::unique(main_goods.begin(), main_goods.end()), main_goods.end());
   if (!main_goods.empty() && main_goods.front().empty()) main_goods.erase(main_goods.begin());
   return main_goods;
-}
-
-std::vector<WeightedBudget> TiltedGoodsBudgets(const std::vector<std::string>& main_goods, double tilt, double rate) {
-  std::vector<WeightedBudget> budgets;
-  for (const auto& c : DistinctGoodsCategories(main_goods)) {
-    WeightedBudget b;
-    double total = 0;
-    for (const auto& g : main_goods) {
-      b.weight.push_back(g == c ? tilt : 1.0);
-      total += b.weight.back();
-    }
-    b.allowed = rate * total;
-    budgets.push_back(std::move(b));
-  }
-  return budgets;
 }
 
 namespace {

@@ -1,0 +1,242 @@
+// The threat detector's laboratory: training the network, its operating points, the verifier
+// (second stage) and the manifest model into one model file; and the evaluation of analysis
+// results against ground truth. The runtime that loads the file is xray_detect.h, which does not
+// include this header. docs/xray-detector.md describes the method.
+//
+// TrainDetector runs named phases in order, each configured by its own options struct:
+//   plan (which scans train, which validate, the TIP copies: TrainDataOptions)
+//   load (scans and TIP copies to feature grids and cell labels: TrainDataOptions)
+//   train network (NetworkTrainOptions)
+//   operating points on the validation split (OperatingPointOptions)
+//   verifier (VerifierTrainOptions), manifest model, save.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "clearsight/status.h"
+#include "clearsight/xray_calibrate.h"
+
+namespace clearsight {
+
+// ---- Training ----------------------------------------------------------------------------------
+
+// One set of training scans and the calibration of the scanner that made them.
+struct DetectorTrainSource {
+  std::string data_dir;     // scans with truth/ beside them (xray simulate)
+  Calibration calibration;  // from that scanner's own wedges
+  // Every scan of this source is validation only: never trained on, used with the validation
+  // split to choose the operating points and to fit the manifest model. Clean parcels from here
+  // make the clean-alarm budget an estimate over many parcels instead of a few hundred.
+  bool validation_only = false;
+  // The threat library of this source's scanner (xray threats: patches are attenuations of one
+  // scanner's spectra) for TIP copies of its clean training scans. Unset: none, except for the
+  // first source, which then gets patches simulated at its scans' pixel size.
+  std::optional<std::string> threats_dir;
+};
+
+// The plan and load phases: which scans train, which validate, and the threat-image-projected
+// (TIP) copies of clean training scans.
+struct TrainDataOptions {
+  // At least one that is not validation only; the first must be a training source. TIP copies are
+  // made for the first source and for the other training sources with a threats_dir.
+  std::vector<DetectorTrainSource> sources;
+  double validation_share = 0.25;         // scans held out of training, by scan id hash
+  std::optional<int64_t> max_scans;       // the first this many scans of each source; unset: all
+  double tip_rate = 0.5;                  // projected copies per clean training scan (expected)
+  std::vector<std::string> tip_classes;   // classes of the projected patches (empty: any class)
+  // Only patches of known mass up to this (kg), each put over a goods item (small concealed
+  // packets, the hardest case for narcotics). Unset: any patch.
+  std::optional<double> tip_max_kg;
+  // The share of the copies (by chance) to which tip_classes and tip_max_kg apply; the others take
+  // a patch of any class and mass. Below 1 it mixes, e.g., small narcotics packets into the
+  // ordinary copies, so that a fine-tune does not forget the other classes.
+  double tip_targeted_share = 1;
+  // Seed of the first source's simulated threat library (without its threats_dir). Unset: the
+  // training seed + 1000.
+  std::optional<uint64_t> simulated_threats_seed;
+};
+
+// The train-network phase.
+struct NetworkTrainOptions {
+  // Start from this model's network instead of a random one; epochs may then be 0 (only the
+  // operating points, the verifier and the manifest model are made again, on this training data's
+  // validation split).
+  std::optional<std::string> init_path;
+  int epochs = 20;
+  int batch = 12;
+  int crop_cells = 96;  // training crops of crop x crop input cells (4 px each)
+  double learning_rate = 3e-3;
+  // Loss weight of some threat classes relative to the others (e.g. {"narcotics", 2}): the class's
+  // cells count that many times more against "none". Unnamed classes: 1.
+  std::vector<std::pair<std::string, double>> class_weights;
+  // Fewer epochs when the first one shows this budget (minutes) would be exceeded. Unset: none.
+  std::optional<double> max_minutes;
+};
+
+// The operating-points phase, on the validation split: one probability per threat class.
+struct OperatingPointOptions {
+  // At most this share of clean parcels alarms on any class.
+  double target_clean_alarm_rate = 0.01;
+  // Priority of some threat classes when the clean-alarm budget is shared out among the classes'
+  // operating points (e.g. {"narcotics", 3}): a class's newly found threats count that many times.
+  // A site's policy; unnamed classes: 1.
+  std::vector<std::pair<std::string, double>> class_priority;
+  // Output cells whose threat probability (1 - p(none)) reaches this form the candidate regions
+  // (8-connected); lower finds fainter objects and gives the verifier more to reject. Unset: the
+  // init model's threshold, or 0.3 for a new network.
+  std::optional<double> region_probability;
+};
+
+// The verifier phase: a gradient-boosted second stage that re-scores each candidate region from
+// region-level and input-channel features, fitted on the validation split (5 folds by scan), with
+// its own operating points from out-of-fold probabilities.
+struct VerifierTrainOptions {
+  bool fit = false;
+};
+
+struct DetectorTrainOptions {
+  TrainDataOptions data;
+  NetworkTrainOptions network;
+  OperatingPointOptions points;
+  VerifierTrainOptions verifier;
+  uint64_t seed = 1;  // network initialisation, crops, augmentation, TIP
+  int threads = 2;
+  std::string command;  // recorded in the model file ("clearsight xray train ...")
+};
+
+// InvalidArgument naming the first option out of range (epochs, batch, crop, shares, rates,
+// unknown threat classes, weights, priorities, the region probability, no training source). Reads
+// no file. TrainDetector starts with it; a caller may run it first to report bad options as a
+// usage error.
+Status ValidateDetectorTrainOptions(const DetectorTrainOptions& options);
+
+enum class TrainPhase { kLoadingScans, kLoadingTipCopies, kTraining, kValidating, kVerifier, kManifest };
+// "loading scans", "loading TIP copies", "training", "validating", "verifier", "manifest".
+const char* TrainPhaseName(TrainPhase phase);
+
+struct TrainProgress {
+  TrainPhase phase = TrainPhase::kLoadingScans;
+  int epoch = 0, epochs = 0;
+  int64_t done = 0, total = 0;  // steps in this epoch, or scans while loading or validating
+  double loss = 0;              // running mean over the epoch
+  double elapsed_s = 0, eta_s = 0;
+};
+
+struct DetectorTrainReport {
+  int64_t train_scans = 0, validation_scans = 0, tip_scans = 0;
+  // The training TIP copies by projected class, and how many were small packets over goods.
+  std::vector<std::pair<std::string, int64_t>> tip_by_class;
+  int64_t tip_small_packets = 0;
+  int epochs = 0;
+  double seconds = 0;
+  double operating_probability = 0;                   // the lowest of the per-class ones
+  std::vector<std::pair<std::string, double>> class_operating_probability;
+  int64_t parameters = 0;
+  std::string validation_table;  // the evaluation of the validation split, as text
+  // With validation scans of several scanners: the main figures for each, as text ("" otherwise).
+  std::string validation_by_scanner_table;
+  // The validation clean parcels alarmed at the operating points, by main goods category, as text.
+  std::string validation_by_goods_table;
+  // With a verifier: the network alone on the same split (validation_table is then the verifier's,
+  // from out-of-fold probabilities).
+  std::string network_validation_table;
+  std::string manifest_table;    // the manifest model's cross-validated figures
+};
+
+// Trains the network and the manifest model and writes them to `out_path` (atomically: a reader
+// sees the old file or the new one). `progress` (may be empty) is called from the calling thread.
+// InvalidArgument for bad options (ValidateDetectorTrainOptions), a threat library without the
+// patches asked for, or a directory without scans and truth; errors reading a scan name the file;
+// DataLoss for an init model made with a setting this build does not have.
+Status TrainDetector(const DetectorTrainOptions& options, const std::string& out_path,
+                     const std::function<void(const TrainProgress&)>& progress, DetectorTrainReport* report);
+
+// ---- Evaluation --------------------------------------------------------------------------------
+
+struct DetectionEvalOptions {
+  double min_iou = 0.3;  // a threat is found by a detection of its class overlapping it this much
+  // Alarm rates on clean parcels (share with at least one detection) at which detection rates are
+  // reported, with the score threshold that gives each.
+  std::vector<double> alarm_rates = {0.005, 0.01, 0.02, 0.05};
+  double min_score = 0.5;     // the operating point for the headline rates
+  double narcotics_min_kg = 0.2;  // the "concealed narcotics >= 200 g" row
+};
+
+struct ClassEval {
+  // A threat class; "narcotics_concealed_200g"; or "weapons_any_class": firearms, firearm parts and
+  // knives, each found by a detection of any of those three classes (a firearm part called a
+  // firearm still stops the parcel for a weapon), against the clean parcels' weapon detections.
+  std::string name;
+  int64_t threats = 0;
+  int64_t detected = 0;         // at min_score
+  double rate = 0;              // detected / threats
+  std::vector<double> rate_at_alarm;  // per DetectionEvalOptions::alarm_rates
+  // The same, with each alarm rate counted on this class's detections alone (the threshold at
+  // which that share of clean parcels has a detection of this class; narcotics for the 200 g row,
+  // any of the three weapon classes for the weapons row).
+  std::vector<double> rate_at_class_alarm;
+  int64_t false_alarms = 0;     // detections of this class on clean parcels at min_score
+  double ap = 0;                // average precision over all scans (IoU >= min_iou)
+};
+
+struct ManifestEval {
+  int64_t honest = 0, misdeclared = 0, undervalued = 0;
+  int64_t honest_flagged = 0, misdeclared_flagged = 0, undervalued_flagged = 0;
+  // Misdeclared flagged at the score threshold that flags this share of honest parcels.
+  std::vector<double> honest_rates = {0.02, 0.05, 0.10};
+  std::vector<double> misdeclared_rate_at;
+};
+
+struct DetectionEval {
+  int64_t scans = 0, clean_scans = 0, threat_scans = 0;
+  int64_t missing_results = 0;  // truth files without a result line (counted as no detections)
+  std::vector<ClassEval> classes;
+  double false_alarms_per_clean_scan = 0;  // at min_score
+  double clean_alarm_rate = 0;             // share of clean scans with a detection at min_score
+  int64_t clean_alarmed = 0;               // those clean scans
+  std::vector<double> alarm_rates, thresholds;  // thresholds[i] gives alarm_rates[i] (or less)
+  double map = 0;                          // mean of the classes' AP (classes with threats)
+  bool has_manifest = false;
+  ManifestEval manifest;
+  DetectionEvalOptions options;
+
+  std::string ToJson() const;   // one line
+  std::string ToTable() const;  // for people
+};
+
+// Scores results (JSON lines of xray analyze --model, with "detections" and optionally
+// "manifest") against data_dir/truth/<scan_id>.json and data_dir/declarations_truth.csv.
+// NotFound when the results or truth are missing; InvalidArgument naming the line that does not
+// parse.
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+                                         const DetectionEvalOptions& options = {});
+// Several (data_dir, results) pairs pooled into one evaluation (days, sites or scanners together).
+Result<DetectionEval> EvaluateDetections(const std::vector<std::pair<std::string, std::string>>& sets,
+                                         const DetectionEvalOptions& options = {});
+
+// ---- Timing ------------------------------------------------------------------------------------
+
+// Training steps of a fresh network (forward, loss, backward, AdamW) as `xray train` runs them,
+// on synthetic crops that change every step; for benchmarks of the step's cost.
+struct NetworkStepTimingOptions {
+  int steps = 60;
+  int warmup_steps = 5;  // untimed, first
+  int threads = 2;
+  int batch = 12;
+  int crop_cells = 96;  // crops of crop x crop input cells (4 px each)
+  bool channels_last = true;
+  uint64_t seed = 1;
+};
+struct NetworkStepTimes {
+  std::vector<double> step_ms;  // one per timed step
+  double last_loss = 0;
+};
+// InvalidArgument for a count out of range.
+Result<NetworkStepTimes> TimeNetworkSteps(const NetworkStepTimingOptions& options);
+
+}  // namespace clearsight
