@@ -31,7 +31,8 @@ inline std::string Machine() {
   }
   struct utsname u {};
   uname(&u);
-  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " + u.sysname + " " + u.release;
+  return cpu + ", " + std::to_string(std::thread::hardware_concurrency()) + " cores, " + u.sysname +
+         " " + u.release;
 }
 
 // The q-quantile (0..1) of v, nearest rank.
@@ -97,11 +98,14 @@ class Flags {
     char* end = nullptr;
     const double v = std::strtod(it->second.c_str(), &end);
     if (it->second.empty() || *end != '\0' || !(v >= min && v <= max))
-      Fail(name + " needs a number in [" + Short(min) + ", " + Short(max) + "], not \"" + it->second + "\"");
+      Fail(name + " needs a number in [" + Short(min) + ", " + Short(max) + "], not \"" +
+           it->second + "\"");
     return v;
   }
-  // Comma-separated whole numbers, each in [min, max] ("0,4"); `fallback` when the flag is not given.
-  std::vector<int> IntList(const std::string& name, std::vector<int> fallback, int min, int max) const {
+  // Comma-separated whole numbers, each in [min, max] ("0,4"); `fallback` when the flag is not
+  // given.
+  std::vector<int> IntList(const std::string& name, std::vector<int> fallback, int min,
+                           int max) const {
     auto it = values_.find(name);
     if (it == values_.end()) return fallback;
     std::vector<int> out;
@@ -123,8 +127,8 @@ class Flags {
     char* end = nullptr;
     const long v = std::strtol(text.c_str(), &end, 10);
     if (text.empty() || *end != '\0' || v < min || v > max)
-      Fail(name + " needs a whole number in [" + std::to_string(min) + ", " + std::to_string(max) + "], not \"" +
-           text + "\"");
+      Fail(name + " needs a whole number in [" + std::to_string(min) + ", " + std::to_string(max) +
+           "], not \"" + text + "\"");
     return static_cast<int>(v);
   }
   static std::string Short(double v) {

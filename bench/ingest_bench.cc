@@ -36,12 +36,14 @@ size_t NaiveParse(const std::string& data) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bench::Flags flags(argc, argv,
-                           "usage: ingest_bench [--rows 1000000] [--data " CS_DATA "]\n"
-                           "Parse + validate throughput of the KCS format on the public training rows replicated to\n"
-                           "--rows, one thread, beside a getline/stringstream/stod reader on the same bytes.\n"
-                           "--data is the public data folder (customs/df_syn_train_eng.csv).\n",
-                           {"--rows", "--data"});
+  const bench::Flags flags(
+      argc, argv,
+      "usage: ingest_bench [--rows 1000000] [--data " CS_DATA
+      "]\n"
+      "Parse + validate throughput of the KCS format on the public training rows replicated to\n"
+      "--rows, one thread, beside a getline/stringstream/stod reader on the same bytes.\n"
+      "--data is the public data folder (customs/df_syn_train_eng.csv).\n",
+      {"--rows", "--data"});
   const size_t target = static_cast<size_t>(flags.Int("--rows", 1'000'000, 1, 100'000'000));
   auto raw = ReadFile(flags.Text("--data", CS_DATA) + "/customs/df_syn_train_eng.csv");
   if (!raw.ok()) {
@@ -79,16 +81,20 @@ int main(int argc, char** argv) {
   size_t naive_rows = 0;
   double naive = bench::BestOf(2, [&] { naive_rows = NaiveParse(data); });
   double mb = data.size() / 1e6;
-  std::printf("ingest benchmark: KCS format, %zu rows (%.0f MB), one thread, best of runs\n", rows, mb);
+  std::printf("ingest benchmark: KCS format, %zu rows (%.0f MB), one thread, best of runs\n", rows,
+              mb);
   std::printf("machine: %s\n\n", bench::Machine().c_str());
   std::printf("%-44s %12s %10s %8s\n", "reader", "rows/s", "MB/s", "rows");
-  std::printf("%-44s %12.0f %10.1f %8zu\n", "clearsight (parse + full validation)", rows / ours, mb / ours, accepted);
-  std::printf("%-44s %12.0f %10.1f %8zu\n", "baseline getline + stringstream + stod", rows / naive, mb / naive,
-              naive_rows);
+  std::printf("%-44s %12.0f %10.1f %8zu\n", "clearsight (parse + full validation)", rows / ours,
+              mb / ours, accepted);
+  std::printf("%-44s %12.0f %10.1f %8zu\n", "baseline getline + stringstream + stod", rows / naive,
+              mb / naive, naive_rows);
   std::printf("speed-up: %.1fx; target >= 1,000,000 rows/s: %s\n\n", naive / ours,
               rows / ours >= 1e6 ? "met" : "NOT met");
-  std::printf("{\"bench\":\"ingest\",\"rows\":%zu,\"rows_per_s\":%.0f,\"mb_per_s\":%.1f,\"baseline_rows_per_s\":%.0f,"
-              "\"speedup\":%.2f,\"accepted\":%zu}\n",
-              rows, rows / ours, mb / ours, rows / naive, naive / ours, accepted);
+  std::printf(
+      "{\"bench\":\"ingest\",\"rows\":%zu,\"rows_per_s\":%.0f,\"mb_per_s\":%.1f,\"baseline_rows_"
+      "per_s\":%.0f,"
+      "\"speedup\":%.2f,\"accepted\":%zu}\n",
+      rows, rows / ours, mb / ours, rows / naive, naive / ours, accepted);
   return accepted == rows ? 0 : 1;
 }

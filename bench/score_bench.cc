@@ -12,13 +12,15 @@
 using namespace clearsight;
 
 int main(int argc, char** argv) {
-  const bench::Flags flags(argc, argv,
-                           "usage: score_bench [--rows 1000000] [--model DIR] [--data " CS_DATA "]\n"
-                           "Scoring throughput (features + trees) on the validation rows replicated to --rows, on 1\n"
-                           "and 2 threads, beside XGBoost's inplace predictor on the same model and features.\n"
-                           "--model scores with a saved risk model instead of training the 300-tree one first;\n"
-                           "--data is the public data folder (customs/df_syn_*_eng.csv).\n",
-                           {"--rows", "--model", "--data"});
+  const bench::Flags flags(
+      argc, argv,
+      "usage: score_bench [--rows 1000000] [--model DIR] [--data " CS_DATA
+      "]\n"
+      "Scoring throughput (features + trees) on the validation rows replicated to --rows, on 1\n"
+      "and 2 threads, beside XGBoost's inplace predictor on the same model and features.\n"
+      "--model scores with a saved risk model instead of training the 300-tree one first;\n"
+      "--data is the public data folder (customs/df_syn_*_eng.csv).\n",
+      {"--rows", "--model", "--data"});
   const size_t target = static_cast<size_t>(flags.Int("--rows", 1'000'000, 1, 100'000'000));
   const std::string model_dir = flags.Text("--model", "");
   const std::string data = flags.Text("--data", CS_DATA);
@@ -31,7 +33,8 @@ int main(int argc, char** argv) {
     model = RiskModel::Load(model_dir);
   } else {
     auto train = ReadDeclarations(data + "/customs/df_syn_train_eng.csv", o, nullptr);
-    if (!train.ok()) return std::fprintf(stderr, "error: %s\n", train.status().message().c_str()), 1;
+    if (!train.ok())
+      return std::fprintf(stderr, "error: %s\n", train.status().message().c_str()), 1;
     RiskModelOptions mo;  // 300 trees, depth 6: the model's defaults
     mo.threads = 2;
     model = RiskModel::Train(*train, mo);
@@ -91,17 +94,24 @@ int main(int argc, char** argv) {
   };
   double ours2 = find("clearsight: features + flattened trees", 2);
   double xgb2 = find("features + xgboost inplace predict", 2);
-  double trees_ratio = find("clearsight: flattened trees only", 2) / find("xgboost inplace predict (trees only)", 2);
-  std::printf("\n2 threads: %.0f declarations/s end to end (target >= 1,000,000: %s); %.2fx XGBoost end to end, "
-              "%.2fx on trees alone (target >= 2x)\n\n",
-              ours2, ours2 >= 1e6 ? "met" : "NOT met", ours2 / xgb2, trees_ratio);
-  std::printf("{\"bench\":\"score\",\"rows\":%zu,\"features\":%d,\"rows_per_s_1t\":%.0f,\"rows_per_s_2t\":%.0f,"
-              "\"xgboost_rows_per_s_2t\":%.0f,\"speedup_end_to_end_2t\":%.2f,\"speedup_trees_2t\":%.2f,"
-              "\"features_rows_per_s_1t\":%.0f,\"features_rows_per_s_2t\":%.0f,\"trees_rows_per_s_1t\":%.0f,"
-              "\"trees_rows_per_s_2t\":%.0f,\"explain_rows_per_s_1t\":%.0f}\n",
-              big.rows.size(), model->num_features(), find("clearsight: features + flattened trees", 1), ours2, xgb2,
-              ours2 / xgb2, trees_ratio, find("clearsight: features only", 1), find("clearsight: features only", 2),
-              find("clearsight: flattened trees only", 1), find("clearsight: flattened trees only", 2),
-              find("explain: top-3 reasons in words (per row)", 1));
+  double trees_ratio =
+      find("clearsight: flattened trees only", 2) / find("xgboost inplace predict (trees only)", 2);
+  std::printf(
+      "\n2 threads: %.0f declarations/s end to end (target >= 1,000,000: %s); %.2fx XGBoost end to "
+      "end, "
+      "%.2fx on trees alone (target >= 2x)\n\n",
+      ours2, ours2 >= 1e6 ? "met" : "NOT met", ours2 / xgb2, trees_ratio);
+  std::printf(
+      "{\"bench\":\"score\",\"rows\":%zu,\"features\":%d,\"rows_per_s_1t\":%.0f,\"rows_per_s_2t\":%"
+      ".0f,"
+      "\"xgboost_rows_per_s_2t\":%.0f,\"speedup_end_to_end_2t\":%.2f,\"speedup_trees_2t\":%.2f,"
+      "\"features_rows_per_s_1t\":%.0f,\"features_rows_per_s_2t\":%.0f,\"trees_rows_per_s_1t\":%."
+      "0f,"
+      "\"trees_rows_per_s_2t\":%.0f,\"explain_rows_per_s_1t\":%.0f}\n",
+      big.rows.size(), model->num_features(), find("clearsight: features + flattened trees", 1),
+      ours2, xgb2, ours2 / xgb2, trees_ratio, find("clearsight: features only", 1),
+      find("clearsight: features only", 2), find("clearsight: flattened trees only", 1),
+      find("clearsight: flattened trees only", 2),
+      find("explain: top-3 reasons in words (per row)", 1));
   return 0;
 }

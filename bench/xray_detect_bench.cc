@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "clearsight/allocator.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
-#include "clearsight/allocator.h"
 #include "xray_bench_util.h"
 
 using namespace clearsight;  // NOLINT: benchmark program
@@ -32,11 +32,12 @@ struct Row {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bench::Flags flags(argc, argv,
-                           "usage: xray_detect_bench [--model models/detector.pt] [--scans 12] [--iterations 300]\n"
-                           "Full analysis per 1024x768 simulated parcel (analysis, detector, manifest check) on 1 and\n"
-                           "2 threads, each stage's share, and the analysis alone beside it.\n",
-                           {"--model", "--scans", "--iterations"});
+  const bench::Flags flags(
+      argc, argv,
+      "usage: xray_detect_bench [--model models/detector.pt] [--scans 12] [--iterations 300]\n"
+      "Full analysis per 1024x768 simulated parcel (analysis, detector, manifest check) on 1 and\n"
+      "2 threads, each stage's share, and the analysis alone beside it.\n",
+      {"--model", "--scans", "--iterations"});
   const std::string model = flags.Text("--model", CS_SOURCE_DIR "/models/detector.pt");
   const int n_scans = flags.Int("--scans", 12);
   const int iterations = flags.Int("--iterations", 300);
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
   // depending on the history of the process, and the same model measured 1x to 4x its time.
   const bool kept = KeepLargeFreedBlocks();
   std::printf("machine: %s\nmodel: %s\nallocator: %s\n", bench::Machine().c_str(), model.c_str(),
-              kept ? "large freed blocks kept (as clearsight runs)" : "glibc defaults (GLIBC_TUNABLES set, or not glibc)");
+              kept ? "large freed blocks kept (as clearsight runs)"
+                   : "glibc defaults (GLIBC_TUNABLES set, or not glibc)");
 
   SimulateOptions so;
   so.seed = 2025;
@@ -74,7 +76,8 @@ int main(int argc, char** argv) {
     auto detector = Detector::Load(model, dopt);
     if (!detector.ok()) return std::fprintf(stderr, "%s\n", detector.status().message().c_str()), 1;
     auto manifest_model = ManifestModel::FromDetector(**detector);
-    if (!manifest_model.ok()) return std::fprintf(stderr, "%s\n", manifest_model.status().message().c_str()), 1;
+    if (!manifest_model.ok())
+      return std::fprintf(stderr, "%s\n", manifest_model.status().message().c_str()), 1;
     const ManifestModel* manifest = manifest_model->get();
     ScanAnalysis analysis;
     DetectionResult det;

@@ -18,11 +18,12 @@
 using namespace clearsight;  // NOLINT: benchmark program
 
 int main(int argc, char** argv) {
-  const bench::Flags flags(argc, argv,
-                           "usage: xray_simulate_bench [--scans 24]\n"
-                           "Simulated parcels per second at 1024x768 and a training size, 1 and 2 threads, in memory\n"
-                           "and written to disk.\n",
-                           {"--scans"});
+  const bench::Flags flags(
+      argc, argv,
+      "usage: xray_simulate_bench [--scans 24]\n"
+      "Simulated parcels per second at 1024x768 and a training size, 1 and 2 threads, in memory\n"
+      "and written to disk.\n",
+      {"--scans"});
   const int n = flags.Int("--scans", 24);
   std::printf("machine: %s\n", bench::Machine().c_str());
   struct Row {
@@ -51,7 +52,8 @@ int main(int argc, char** argv) {
       rows.push_back({"in memory", w, h, threads, n / s});
     }
     // The CLI path: TIFF + sidecar + truth + declarations on disk, two threads.
-    std::string dir = (std::filesystem::temp_directory_path() / ("xray_sim_bench_" + std::to_string(w))).string();
+    std::string dir =
+        (std::filesystem::temp_directory_path() / ("xray_sim_bench_" + std::to_string(w))).string();
     std::filesystem::remove_all(dir);
     DatasetReport rep;
     o.threads = 2;
@@ -60,11 +62,16 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(dir);
   }
   std::printf("\n%-10s %-10s %7s %10s\n", "mode", "size", "threads", "scans/s");
-  for (const auto& r : rows) std::printf("%-10s %4dx%-5d %7d %10.1f\n", r.what.c_str(), r.width, r.height, r.threads, r.scans_per_s);
-  std::printf("{\"bench\":\"xray_simulate\",\"machine\":\"%s\",\"scans\":%d,\"rows\":[", bench::Machine().c_str(), n);
+  for (const auto& r : rows)
+    std::printf("%-10s %4dx%-5d %7d %10.1f\n", r.what.c_str(), r.width, r.height, r.threads,
+                r.scans_per_s);
+  std::printf("{\"bench\":\"xray_simulate\",\"machine\":\"%s\",\"scans\":%d,\"rows\":[",
+              bench::Machine().c_str(), n);
   for (size_t i = 0; i < rows.size(); ++i)
-    std::printf("%s{\"mode\":\"%s\",\"width\":%d,\"height\":%d,\"threads\":%d,\"scans_per_s\":%.2f}", i ? "," : "",
-                rows[i].what.c_str(), rows[i].width, rows[i].height, rows[i].threads, rows[i].scans_per_s);
+    std::printf(
+        "%s{\"mode\":\"%s\",\"width\":%d,\"height\":%d,\"threads\":%d,\"scans_per_s\":%.2f}",
+        i ? "," : "", rows[i].what.c_str(), rows[i].width, rows[i].height, rows[i].threads,
+        rows[i].scans_per_s);
   std::printf("]}\n");
   return 0;
 }

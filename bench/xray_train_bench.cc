@@ -76,7 +76,8 @@ bool Measure(const Way& way, int steps, int threads, Timing* out) {
   close(fd[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (n != static_cast<ssize_t>(sizeof t) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return false;
+  if (n != static_cast<ssize_t>(sizeof t) || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    return false;
   *out = t;
   return true;
 }
@@ -84,18 +85,21 @@ bool Measure(const Way& way, int steps, int threads, Timing* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bench::Flags flags(argc, argv,
-                           "usage: xray_train_bench [--steps 60] [--threads 2] [--rounds 2]\n"
-                           "One training step of the detector's network, four allocator and layout ways side by side\n"
-                           "(the first the baseline), each in a child process; best of the rounds.\n",
-                           {"--steps", "--threads", "--rounds"});
+  const bench::Flags flags(
+      argc, argv,
+      "usage: xray_train_bench [--steps 60] [--threads 2] [--rounds 2]\n"
+      "One training step of the detector's network, four allocator and layout ways side by side\n"
+      "(the first the baseline), each in a child process; best of the rounds.\n",
+      {"--steps", "--threads", "--rounds"});
   const int steps = flags.Int("--steps", 60);
   const int threads = flags.Int("--threads", 2, 1, 256);
   const int rounds = flags.Int("--rounds", 2);
   std::printf("machine: %s\n", bench::Machine().c_str());
-  std::printf("detector network, one training step: 12 crops of 96 x 96 cells, %d threads, %d steps per way, "
-              "best of %d rounds (ways interleaved)\n\n",
-              threads, steps, rounds);
+  std::printf(
+      "detector network, one training step: 12 crops of 96 x 96 cells, %d threads, %d steps per "
+      "way, "
+      "best of %d rounds (ways interleaved)\n\n",
+      threads, steps, rounds);
   const std::vector<Way> ways = {{"glibc defaults, contiguous", false, false},
                                  {"glibc defaults, channels-last", false, true},
                                  {"kept blocks, contiguous", true, false},
@@ -115,11 +119,13 @@ int main(int argc, char** argv) {
     std::printf("%-32s %9.1f %9.1f %9.2fx %10.4f\n", ways[w].name, best[w].p50_ms, best[w].mean_ms,
                 best[0].p50_ms / best[w].p50_ms, best[w].last_loss);
   std::string json = "{\"bench\":\"xray_train_step\",\"machine\":\"" + bench::Machine() +
-                     "\",\"threads\":" + std::to_string(threads) + ",\"batch\":12,\"crop_cells\":96,\"rows\":[";
+                     "\",\"threads\":" + std::to_string(threads) +
+                     ",\"batch\":12,\"crop_cells\":96,\"rows\":[";
   for (size_t w = 0; w < ways.size(); ++w) {
     char buf[400];
     std::snprintf(buf, sizeof buf,
-                  "%s{\"way\":\"%s\",\"kept_blocks\":%s,\"channels_last\":%s,\"p50_ms\":%.3f,\"mean_ms\":%.3f,"
+                  "%s{\"way\":\"%s\",\"kept_blocks\":%s,\"channels_last\":%s,\"p50_ms\":%.3f,"
+                  "\"mean_ms\":%.3f,"
                   "\"speedup_vs_baseline\":%.3f,\"steps\":%d}",
                   w ? "," : "", ways[w].name, ways[w].keep_blocks ? "true" : "false",
                   ways[w].channels_last ? "true" : "false", best[w].p50_ms, best[w].mean_ms,

@@ -2,47 +2,51 @@
 // data, scores the later period with the example rule profile and reference prices, and prints
 // the top of the inspection queue with reasons; then shows under-valuation detection on real
 // EU trade flows.
-#include <csignal>
-#include <filesystem>
-#include <thread>
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <numeric>
+#include <thread>
 #include <tuple>
 
 #include "clearsight/client.h"
 #include "clearsight/decide.h"
 #include "clearsight/declarations.h"
+#include "clearsight/file_util.h"
 #include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
 #include "clearsight/service.h"
+#include "clearsight/text.h"
 #include "clearsight/valuation.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
 #include "commands.h"
-#include "clearsight/file_util.h"
-#include "clearsight/text.h"
 
 namespace clearsight::cli {
 
 namespace {
 const char kUsage[] =
-    "usage: clearsight demo [--data data/public] [--work demo] [--rules examples/kcs.rules] [--top 10]\n"
-    "                       [--retrain] [--no-serve] [--host 127.0.0.1] [--port 8080] [--scans 40]\n"
+    "usage: clearsight demo [--data data/public] [--work demo] [--rules examples/kcs.rules] [--top "
+    "10]\n"
+    "                       [--retrain] [--no-serve] [--host 127.0.0.1] [--port 8080] [--scans "
+    "40]\n"
     "                       [--detector models/detector.pt | --detector none]\n"
     "\n"
     "Trains the declaration risk model on the public KCS data (2020), scores the next quarter\n"
     "(2021-01..03) with the example rules, and prints the top of the inspection queue with\n"
     "reasons; reports under-valuation detection on real EU trade flows; then (unless --no-serve)\n"
-    "simulates X-ray scans of parcels with their declarations, calibrates from step wedges, starts\n"
+    "simulates X-ray scans of parcels with their declarations, calibrates from step wedges, "
+    "starts\n"
     "the service and web workstation on localhost with SQLite, feeds it through the HTTP API, and\n"
     "prints the URL and the demo logins. Ctrl-C stops it; running it again reuses what is there.\n"
-    "The committed threat detector (models/detector.pt) adds threat detections and the manifest check\n"
+    "The committed threat detector (models/detector.pt) adds threat detections and the manifest "
+    "check\n"
     "to each scan when the file is there; --detector none leaves it out.\n";
 
 // The demo's accounts (the passwords are printed: this is a demo on localhost).
@@ -67,12 +71,14 @@ double Seconds(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 // Part two: scans, the service and the workstation.
-int RunWorkstation(const Args& args, const std::string& data, const std::string& work, const std::string& model_dir,
-                   const DeclarationBatch& kcs_history) {
+int RunWorkstation(const Args& args, const std::string& data, const std::string& work,
+                   const std::string& model_dir, const DeclarationBatch& kcs_history) {
   namespace fs = std::filesystem;
   long long port, nscans;
-  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535) return Usage("--port must be 0..65535", kUsage);
-  if (!args.GetInt("scans", 40, &nscans) || nscans < 1 || nscans > 10000) return Usage("--scans must be 1..10000", kUsage);
+  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535)
+    return Usage("--port must be 0..65535", kUsage);
+  if (!args.GetInt("scans", 40, &nscans) || nscans < 1 || nscans > 10000)
+    return Usage("--scans must be 1..10000", kUsage);
   auto t0 = std::chrono::steady_clock::now();
   std::printf("\n== 6. the officer workstation\n");
   // Calibration from step wedges, as for any scanner.
@@ -92,27 +98,32 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   std::printf("   calibration from step wedges: %s\n", calib.c_str());
   // A history of simulated parcels' declarations (EUR) for reference prices, and the live parcels
   // with their scans.
-  auto simulate = [&](SimulateOptions o, int64_t count, const std::string& dir, const char* what) -> Status {
+  auto simulate = [&](SimulateOptions o, int64_t count, const std::string& dir,
+                      const char* what) -> Status {
     if (FileExists(dir + "/declarations.csv")) return Status::Ok();
     std::printf("   simulating %lld %s ...\n", static_cast<long long>(count), what);
     std::fflush(stdout);
     DatasetReport report;
-    return SimulateDataset(o, count, dir,
-                           [&](int64_t done, int64_t total) {
-                             if (done % 20 == 0 || done == total)
-                               std::fprintf(stderr, "\r   %lld/%lld scans", static_cast<long long>(done),
-                                            static_cast<long long>(total));
-                             if (done == total) std::fprintf(stderr, "\n");
-                           },
-                           &report);
+    return SimulateDataset(
+        o, count, dir,
+        [&](int64_t done, int64_t total) {
+          if (done % 20 == 0 || done == total)
+            std::fprintf(stderr, "\r   %lld/%lld scans", static_cast<long long>(done),
+                         static_cast<long long>(total));
+          if (done == total) std::fprintf(stderr, "\n");
+        },
+        &report);
   };
   SimulateOptions hist = live;
   hist.seed = 1001;
   hist.width = 256;
   hist.height = 192;
-  if (Status s = simulate(hist, 400, work + "/sim_history", "small parcels for the price history"); !s.ok())
+  if (Status s = simulate(hist, 400, work + "/sim_history", "small parcels for the price history");
+      !s.ok())
     return Fail(s);
-  if (Status s = simulate(live, nscans, work + "/scans", "parcels with scans (1024 x 768)"); !s.ok()) return Fail(s);
+  if (Status s = simulate(live, nscans, work + "/scans", "parcels with scans (1024 x 768)");
+      !s.ok())
+    return Fail(s);
   // The valuation history: the KCS year (KRW) and the simulated parcels (EUR).
   std::string history_path = work + "/valuation_history.csv";
   if (!FileExists(history_path)) {
@@ -135,18 +146,22 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   if (detector == "none") {
     detector.clear();
   } else if (!FileExists(detector)) {
-    if (args.Has("detector")) return Fail(Status::NotFound(detector + ": no such threat detector model"));
-    std::printf("   no threat detector at %s: scans get material analysis only\n", detector.c_str());
+    if (args.Has("detector"))
+      return Fail(Status::NotFound(detector + ": no such threat detector model"));
+    std::printf("   no threat detector at %s: scans get material analysis only\n",
+                detector.c_str());
     detector.clear();
   }
-  if (!detector.empty()) std::printf("   threat detector and manifest check: %s\n", detector.c_str());
+  if (!detector.empty())
+    std::printf("   threat detector and manifest check: %s\n", detector.c_str());
   so.detector_path = detector;
   so.web_dir = args.Get("web", "web");
   so.http_threads = 16;
   auto service = Service::Create(so);
   if (!service.ok()) return Fail(service.status());
   for (const auto& u : kDemoUsers)
-    if (Status s = AddUser((*service)->store(), u.name, u.role, u.password, "demo"); !s.ok()) return Fail(s);
+    if (Status s = AddUser((*service)->store(), u.name, u.role, u.password, "demo"); !s.ok())
+      return Fail(s);
   if (Status s = (*service)->Start(); !s.ok()) return Fail(s);
   std::string url = "http://" + so.host + ":" + std::to_string((*service)->port());
   // Fed through the HTTP API, as an integrator would.
@@ -195,8 +210,8 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
       ++fed_scans;
     }
   }
-  std::printf("   fed %d declarations and %d scans through the API (%.1f s)\n\n", fed_declarations, fed_scans,
-              Seconds(t0));
+  std::printf("   fed %d declarations and %d scans through the API (%.1f s)\n\n", fed_declarations,
+              fed_scans, Seconds(t0));
   std::printf("   The workstation is at   %s\n", url.c_str());
   std::printf("   Log in as               officer / officer-demo   (the queue, scans, outcomes)\n");
   std::printf("                           analyst / analyst-demo   (also the analyst page)\n");
@@ -218,13 +233,15 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
 
 int CmdDemo(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "retrain", "no-serve"});
-  if (int rc = CheckArgs(args, {"data", "work", "rules", "top", "retrain", "help", "no-serve", "host", "port", "scans", "web",
-                                "detector"},
+  if (int rc = CheckArgs(args,
+                         {"data", "work", "rules", "top", "retrain", "help", "no-serve", "host",
+                          "port", "scans", "web", "detector"},
                          kUsage))
     return rc < 0 ? 0 : rc;
   std::string data = args.Get("data", "data/public"), work = args.Get("work", "demo");
   long long top;
-  if (!args.GetInt("top", 10, &top) || top < 1) return Usage("--top must be a positive number", kUsage);
+  if (!args.GetInt("top", 10, &top) || top < 1)
+    return Usage("--top must be a positive number", kUsage);
   if (Status s = MakeDirs(work); !s.ok()) return Fail(s);
   ReadOptions kcs;
   kcs.format = DeclarationFormat::kKcs;
@@ -234,8 +251,8 @@ int CmdDemo(int argc, char** argv, int first) {
   if (!train.ok()) return Fail(train.status());
   auto valid = ReadDeclarations(data + "/customs/df_syn_valid_eng.csv", kcs, &valid_report);
   if (!valid.ok()) return Fail(valid.status());
-  std::printf("== 1. ingest\n   2020 history: %s\n   2021-Q1 to score: %s   (%.2f s)\n\n", train_report.Summary().c_str(),
-              valid_report.Summary().c_str(), Seconds(t0));
+  std::printf("== 1. ingest\n   2020 history: %s\n   2021-Q1 to score: %s   (%.2f s)\n\n",
+              train_report.Summary().c_str(), valid_report.Summary().c_str(), Seconds(t0));
 
   std::string model_dir = work + "/model";
   Result<RiskModel> model = Status::NotFound("");
@@ -256,9 +273,11 @@ int CmdDemo(int argc, char** argv, int first) {
     std::printf("== 2. risk model loaded from %s (--retrain to train again)\n", model_dir.c_str());
   }
   EvalReport ev = EvaluateRanking(model->Score(*valid, 2), *valid);
-  std::printf("   on 2021-Q1 (never seen in training): AUC %.3f, precision %.3f at 5 %% inspected, %.3f at 10 %%,"
-              " critical cases caught at 5 %%: %.0f %%\n\n",
-              ev.auc, ev.precision_at[5], ev.precision_at[10], 100 * ev.critical_recall_at[5]);
+  std::printf(
+      "   on 2021-Q1 (never seen in training): AUC %.3f, precision %.3f at 5 %% inspected, %.3f at "
+      "10 %%,"
+      " critical cases caught at 5 %%: %.0f %%\n\n",
+      ev.auc, ev.precision_at[5], ev.precision_at[10], 100 * ev.critical_recall_at[5]);
 
   std::shared_ptr<const RuleSet> rules;
   if (args.Has("rules")) {
@@ -271,7 +290,9 @@ int CmdDemo(int argc, char** argv, int first) {
   DeclarationRiskOptions dro;
   dro.explain_reasons = 0;
   auto shared_model = std::make_shared<const RiskModel>(std::move(model).value());
-  DeclarationRisk risk(shared_model, std::make_shared<const ValuationModel>(std::move(valuation).value()), rules, dro);
+  DeclarationRisk risk(shared_model,
+                       std::make_shared<const ValuationModel>(std::move(valuation).value()), rules,
+                       dro);
   BatchDecisionOptions bo;
   auto decisions = DecideBatch(risk, *valid, bo);
   size_t red = 0, control = 0, yellow = 0, red_fraud = 0, control_fraud = 0;
@@ -288,16 +309,22 @@ int CmdDemo(int argc, char** argv, int first) {
       rule_counts[r].second += valid->rows[i].fraud == 1;
     }
   }
-  std::printf("== 3. decisions: model, reference prices and rules fused; 5 %% red per office and day, 10 %% of it a\n"
-              "      random control sample\n");
+  std::printf(
+      "== 3. decisions: model, reference prices and rules fused; 5 %% red per office and day, 10 "
+      "%% of it a\n"
+      "      random control sample\n");
   std::printf("   red %zu (of which control %zu), yellow %zu, green %zu\n", red, control, yellow,
               valid->rows.size() - red - yellow);
-  std::printf("   hit rate of targeted reds %.1f %% vs random control %.1f %%: the control sample measures the base rate\n",
-              100.0 * red_fraud / std::max<size_t>(1, red - control), 100.0 * control_fraud / std::max<size_t>(1, control));
+  std::printf(
+      "   hit rate of targeted reds %.1f %% vs random control %.1f %%: the control sample measures "
+      "the base rate\n",
+      100.0 * red_fraud / std::max<size_t>(1, red - control),
+      100.0 * control_fraud / std::max<size_t>(1, control));
   if (rules) {
     for (const auto& r : rules->rules())
       std::printf("   rule %-30s hits %5lld, confirmed %5lld\n", ("'" + r.name + "'").c_str(),
-                  static_cast<long long>(rule_counts[r.name].first), static_cast<long long>(rule_counts[r.name].second));
+                  static_cast<long long>(rule_counts[r.name].first),
+                  static_cast<long long>(rule_counts[r.name].second));
   }
 
   std::vector<size_t> order(valid->rows.size());
@@ -311,10 +338,11 @@ int CmdDemo(int argc, char** argv, int first) {
     size_t i = order[k];
     const Declaration& d = valid->rows[i];
     const BatchDecision& dec = decisions[i];
-    std::printf("%2lld. %s  %s  risk %.3f  %-6s  importer %s, HS %s from %s, %.0f kg, %.0f %s%s\n", k + 1,
-                d.declaration_id.c_str(), FormatDate(d.date).c_str(), dec.score,
-                std::string(ChannelName(dec.selection.channel)).c_str(), d.importer_id.c_str(), d.hs_code.c_str(),
-                d.origin_country.c_str(), d.net_mass_kg, d.declared_value, d.currency.c_str(),
+    std::printf("%2lld. %s  %s  risk %.3f  %-6s  importer %s, HS %s from %s, %.0f kg, %.0f %s%s\n",
+                k + 1, d.declaration_id.c_str(), FormatDate(d.date).c_str(), dec.score,
+                std::string(ChannelName(dec.selection.channel)).c_str(), d.importer_id.c_str(),
+                d.hs_code.c_str(), d.origin_country.c_str(), d.net_mass_kg, d.declared_value,
+                d.currency.c_str(),
                 d.fraud == 1 ? "   [outcome: fraud]" : (d.fraud == 0 ? "   [outcome: clean]" : ""));
     if (dec.selection.control) std::printf("      - random control sample\n");
     for (const auto& r : dec.reasons) {
@@ -324,13 +352,16 @@ int CmdDemo(int argc, char** argv, int first) {
     }
   }
 
-  std::printf("\n== 5. under-valuation on real EU trade flows (known under-valuations injected, 5 seeds)\n");
+  std::printf(
+      "\n== 5. under-valuation on real EU trade flows (known under-valuations injected, 5 "
+      "seeds)\n");
   for (const char* f : {"inttrade1", "inttrade2", "facemasks"}) {
     auto flows = ReadTradeFlows(data + "/trade_flows/" + f + ".txt");
     if (!flows.ok()) return Fail(flows.status());
     InjectionResult r = EvaluateInjectedUndervaluation(*flows, 5, ValuationOptions{});
-    std::printf("   %-10s recall at 5 %% false flags: price lines %.2f, naive median baseline %.2f\n", f, r.recall_mean,
-                r.baseline_mean);
+    std::printf(
+        "   %-10s recall at 5 %% false flags: price lines %.2f, naive median baseline %.2f\n", f,
+        r.recall_mean, r.baseline_mean);
   }
   std::printf("\nmodel: %s; run 'clearsight --help' for every command.\n", model_dir.c_str());
   if (args.Has("no-serve")) return 0;

@@ -1,26 +1,27 @@
 #include <algorithm>
 #include <chrono>
-#include <memory>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 
 #include "clearsight/decide.h"
 #include "clearsight/declarations.h"
+#include "clearsight/file_util.h"
 #include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
+#include "clearsight/text.h"
 #include "clearsight/valuation.h"
 #include "commands.h"
-#include "clearsight/file_util.h"
-#include "clearsight/text.h"
 
 namespace clearsight::cli {
 
 namespace {
 
 const char kTrainUsage[] =
-    "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format kcs|native|auto]\n"
+    "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format "
+    "kcs|native|auto]\n"
     "                              [--trees 300] [--depth 6] [--eta 0.1] [--threads 2] [--seed 0]\n"
     "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n\n"
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
@@ -43,7 +44,8 @@ const char kScoreUsage[] =
     "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n"
     "  --rules FILE    an analyst rule profile: matching rules add their weight to the score or\n"
     "                  raise the channel, and give their reason\n"
-    "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds a\n"
+    "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds "
+    "a\n"
     "                  reason (and feeds unit_price_ratio etc. to the rules)\n";
 
 Result<DeclarationBatch> LoadInput(const Args& args, const std::string& flag, IngestReport* report,
@@ -75,8 +77,9 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
       std::snprintf(buf, sizeof buf, "%.3f %.3f %.3f %.3f", m.at(1), m.at(2), m.at(5), m.at(10));
       return std::string(buf);
     };
-    std::printf("%-10s %7lld %6.3f  %-27s %-27s %-27s\n", name.c_str(), static_cast<long long>(r.rows), r.auc,
-                row(r.precision_at).c_str(), row(r.recall_at).c_str(), row(r.critical_recall_at).c_str());
+    std::printf("%-10s %7lld %6.3f  %-27s %-27s %-27s\n", name.c_str(),
+                static_cast<long long>(r.rows), r.auc, row(r.precision_at).c_str(),
+                row(r.recall_at).c_str(), row(r.critical_recall_at).c_str());
   }
 }
 
@@ -84,11 +87,13 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
 
 int CmdModelTrain(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "no-baseline", "quiet"});
-  if (int rc = CheckArgs(args, {"train", "valid", "out", "format", "trees", "depth", "eta", "threads", "seed",
-                                "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
+  if (int rc = CheckArgs(args,
+                         {"train", "valid", "out", "format", "trees", "depth", "eta", "threads",
+                          "seed", "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
                          kTrainUsage))
     return rc < 0 ? 0 : rc;
-  if (!args.Has("train") || !args.Has("out")) return Usage("--train and --out are required", kTrainUsage);
+  if (!args.Has("train") || !args.Has("out"))
+    return Usage("--train and --out are required", kTrainUsage);
   RiskModelOptions options;
   long long trees, depth, threads, seed;
   double eta;
@@ -96,9 +101,12 @@ int CmdModelTrain(int argc, char** argv, int first) {
     return Usage("--trees must be a whole number from 1 to 100000", kTrainUsage);
   if (!args.GetInt("depth", 6, &depth) || depth < 1 || depth > 10)
     return Usage("--depth must be a whole number from 1 to 10", kTrainUsage);
-  if (!args.GetDouble("eta", 0.1, &eta) || eta <= 0 || eta > 1) return Usage("--eta must be in (0, 1]", kTrainUsage);
-  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads must be >= 1", kTrainUsage);
-  if (!args.GetInt("seed", 0, &seed) || seed < 0) return Usage("--seed must be a non-negative number", kTrainUsage);
+  if (!args.GetDouble("eta", 0.1, &eta) || eta <= 0 || eta > 1)
+    return Usage("--eta must be in (0, 1]", kTrainUsage);
+  if (!args.GetInt("threads", 2, &threads) || threads < 1)
+    return Usage("--threads must be >= 1", kTrainUsage);
+  if (!args.GetInt("seed", 0, &seed) || seed < 0)
+    return Usage("--seed must be a non-negative number", kTrainUsage);
   long long warmup;
   if (!args.GetDouble("critical-weight", options.critical_weight, &options.critical_weight) ||
       options.critical_weight <= 0)
@@ -126,7 +134,8 @@ int CmdModelTrain(int argc, char** argv, int first) {
   for (bool baseline : {false, true}) {
     if (baseline && args.Has("no-baseline")) break;
     options.baseline = baseline;
-    if (baseline) options.critical_weight = 1;  // the plain baseline: no extra weight on critical fraud
+    if (baseline)
+      options.critical_weight = 1;  // the plain baseline: no extra weight on critical fraud
     const char* name = baseline ? "baseline" : "model";
     auto t0 = std::chrono::steady_clock::now();
     options.progress = [&](int done, int all) {
@@ -141,26 +150,32 @@ int CmdModelTrain(int argc, char** argv, int first) {
     if (!m.ok()) return Fail(m.status().WithContext(std::string("training the ") + name));
     std::string dir = baseline ? out + "/baseline" : out;
     if (Status s = m->Save(dir); !s.ok()) return Fail(s);
-    if (valid.ok()) reports.emplace_back(name, EvaluateRanking(m->Score(*valid, options.threads), *valid));
+    if (valid.ok())
+      reports.emplace_back(name, EvaluateRanking(m->Score(*valid, options.threads), *valid));
   }
   std::fprintf(stderr, "model written to %s\n", out.c_str());
   if (!reports.empty()) {
-    std::printf("validation on %s (%s)\n", args.Get("valid").c_str(), valid_report.Summary().c_str());
+    std::printf("validation on %s (%s)\n", args.Get("valid").c_str(),
+                valid_report.Summary().c_str());
     PrintEvalTable(reports);
-    std::string md = "# Risk model evaluation\n\nTrained on `" + args.Get("train") + "`, evaluated on `" +
-                     args.Get("valid") + "` (a later period; never used for training or tuning).\n\n" +
-                     "| model | rows | AUC | precision @1/2/5/10 % | recall @1/2/5/10 % | critical recall @1/2/5/10 % |\n"
+    std::string md = "# Risk model evaluation\n\nTrained on `" + args.Get("train") +
+                     "`, evaluated on `" + args.Get("valid") +
+                     "` (a later period; never used for training or tuning).\n\n" +
+                     "| model | rows | AUC | precision @1/2/5/10 % | recall @1/2/5/10 % | critical "
+                     "recall @1/2/5/10 % |\n"
                      "|---|---|---|---|---|---|\n";
     for (const auto& [name, r] : reports) {
       auto row = [](const std::map<int, double>& m) {
-        return FormatFixed(m.at(1), 3) + " / " + FormatFixed(m.at(2), 3) + " / " + FormatFixed(m.at(5), 3) +
-               " / " + FormatFixed(m.at(10), 3);
+        return FormatFixed(m.at(1), 3) + " / " + FormatFixed(m.at(2), 3) + " / " +
+               FormatFixed(m.at(5), 3) + " / " + FormatFixed(m.at(10), 3);
       };
       md += "| " + name + " | " + std::to_string(r.rows) + " | " + FormatFixed(r.auc, 3) + " | " +
-            row(r.precision_at) + " | " + row(r.recall_at) + " | " + row(r.critical_recall_at) + " |\n";
+            row(r.precision_at) + " | " + row(r.recall_at) + " | " + row(r.critical_recall_at) +
+            " |\n";
     }
     md += "\n```json\n";
-    for (const auto& [name, r] : reports) md += "{\"model\":\"" + name + "\"," + r.ToJson().substr(1) + "\n";
+    for (const auto& [name, r] : reports)
+      md += "{\"model\":\"" + name + "\"," + r.ToJson().substr(1) + "\n";
     md += "```\n";
     if (Status s = WriteFileAtomic(out + "/report.md", md); !s.ok()) return Fail(s);
   }
@@ -171,9 +186,11 @@ int CmdModelEval(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "json"});
   if (int rc = CheckArgs(args, {"model", "input", "format", "json", "threads", "help"}, kEvalUsage))
     return rc < 0 ? 0 : rc;
-  if (!args.Has("model") || !args.Has("input")) return Usage("--model and --input are required", kEvalUsage);
+  if (!args.Has("model") || !args.Has("input"))
+    return Usage("--model and --input are required", kEvalUsage);
   long long threads;
-  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads must be >= 1", kEvalUsage);
+  if (!args.GetInt("threads", 2, &threads) || threads < 1)
+    return Usage("--threads must be >= 1", kEvalUsage);
   auto m = RiskModel::Load(args.Get("model"));
   if (!m.ok()) return Fail(m.status());
   IngestReport report;
@@ -181,13 +198,17 @@ int CmdModelEval(int argc, char** argv, int first) {
   if (!batch.ok()) return Fail(batch.status());
   EvalReport r = EvaluateRanking(m->Score(*batch, static_cast<int>(threads)), *batch);
   if (r.frauds == 0 && r.rows == 0)
-    return Fail(Status::InvalidArgument(args.Get("input") + ": no declaration carries a fraud outcome to evaluate against"));
+    return Fail(Status::InvalidArgument(
+        args.Get("input") + ": no declaration carries a fraud outcome to evaluate against"));
   std::vector<std::pair<std::string, EvalReport>> reports{{"model", r}};
   auto base = RiskModel::Load(args.Get("model") + "/baseline");
-  if (base.ok()) reports.emplace_back("baseline", EvaluateRanking(base->Score(*batch, static_cast<int>(threads)), *batch));
+  if (base.ok())
+    reports.emplace_back("baseline",
+                         EvaluateRanking(base->Score(*batch, static_cast<int>(threads)), *batch));
   if (args.Has("json")) {
     std::string j = r.ToJson();
-    if (reports.size() > 1) j = j.substr(0, j.size() - 1) + ",\"baseline\":" + reports[1].second.ToJson() + "}";
+    if (reports.size() > 1)
+      j = j.substr(0, j.size() - 1) + ",\"baseline\":" + reports[1].second.ToJson() + "}";
     std::printf("%s\n", j.c_str());
   } else {
     PrintEvalTable(reports);
@@ -197,25 +218,30 @@ int CmdModelEval(int argc, char** argv, int first) {
 
 int CmdScore(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"model", "input", "out", "format", "red-share", "red-count", "yellow-share",
-                                "control-share", "lane", "seed", "explain", "threads", "rejects", "rules", "history", "help"},
+  if (int rc = CheckArgs(args,
+                         {"model", "input", "out", "format", "red-share", "red-count",
+                          "yellow-share", "control-share", "lane", "seed", "explain", "threads",
+                          "rejects", "rules", "history", "help"},
                          kScoreUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("input") || !args.Has("out"))
     return Usage("--model, --input and --out are required", kScoreUsage);
   SelectionOptions sel;
   long long threads, red_count, seed;
-  if (!args.GetDouble("red-share", sel.red_share, &sel.red_share) || sel.red_share < 0 || sel.red_share > 1)
+  if (!args.GetDouble("red-share", sel.red_share, &sel.red_share) || sel.red_share < 0 ||
+      sel.red_share > 1)
     return Usage("--red-share must be in [0, 1]", kScoreUsage);
-  if (!args.GetDouble("yellow-share", sel.yellow_share, &sel.yellow_share) || sel.yellow_share < 0 ||
-      sel.yellow_share > 1)
+  if (!args.GetDouble("yellow-share", sel.yellow_share, &sel.yellow_share) ||
+      sel.yellow_share < 0 || sel.yellow_share > 1)
     return Usage("--yellow-share must be in [0, 1]", kScoreUsage);
-  if (!args.GetDouble("control-share", sel.control_share, &sel.control_share) || sel.control_share < 0 ||
-      sel.control_share > 1)
+  if (!args.GetDouble("control-share", sel.control_share, &sel.control_share) ||
+      sel.control_share < 0 || sel.control_share > 1)
     return Usage("--control-share must be in [0, 1]", kScoreUsage);
-  if (!args.GetInt("red-count", -1, &red_count)) return Usage("--red-count must be a whole number", kScoreUsage);
+  if (!args.GetInt("red-count", -1, &red_count))
+    return Usage("--red-count must be a whole number", kScoreUsage);
   if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kScoreUsage);
-  if (!args.GetInt("threads", 2, &threads) || threads < 1) return Usage("--threads must be >= 1", kScoreUsage);
+  if (!args.GetInt("threads", 2, &threads) || threads < 1)
+    return Usage("--threads must be >= 1", kScoreUsage);
   sel.red_count = red_count;
   sel.seed = static_cast<uint64_t>(seed);
   sel.lane_field = args.Get("lane", "office_id");
@@ -267,17 +293,22 @@ int CmdScore(int argc, char** argv, int first) {
     yellow += d.selection.channel == Channel::kYellow;
     control += d.selection.control;
     AppendCsvField(&out, batch->rows[i].declaration_id);
-    out += "," + FormatFixed(d.score, 5) + "," + std::string(ChannelName(d.selection.channel)) + ",";
-    AppendCsvField(&out, d.selection.channel == Channel::kGreen && explain != "all" ? std::string() : ReasonsText(d));
+    out +=
+        "," + FormatFixed(d.score, 5) + "," + std::string(ChannelName(d.selection.channel)) + ",";
+    AppendCsvField(&out, d.selection.channel == Channel::kGreen && explain != "all"
+                             ? std::string()
+                             : ReasonsText(d));
     out += "\n";
   }
   if (Status st = WriteFileAtomic(args.Get("out"), out); !st.ok()) return Fail(st);
   std::fprintf(stderr,
-               "decided %zu declarations in %.1f ms (%.0f/s, reasons for %s rows included); red %zu (control %zu), "
+               "decided %zu declarations in %.1f ms (%.0f/s, reasons for %s rows included); red "
+               "%zu (control %zu), "
                "yellow %zu, green %zu -> %s\n",
                batch->rows.size(), std::chrono::duration<double, std::milli>(t1 - t0).count(),
-               batch->rows.size() / std::max(1e-9, std::chrono::duration<double>(t1 - t0).count()), explain.c_str(),
-               red, control, yellow, batch->rows.size() - red - yellow, args.Get("out").c_str());
+               batch->rows.size() / std::max(1e-9, std::chrono::duration<double>(t1 - t0).count()),
+               explain.c_str(), red, control, yellow, batch->rows.size() - red - yellow,
+               args.Get("out").c_str());
   return 0;
 }
 

@@ -4,16 +4,17 @@
 #include "clearsight/declarations.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
+#include "clearsight/text.h"
 #include "clearsight/valuation.h"
 #include "commands.h"
-#include "clearsight/text.h"
 
 namespace clearsight::cli {
 
 namespace {
 const char kCheckUsage[] =
     "usage: clearsight rules check --rules FILE\n\n"
-    "Parses a rule profile (docs/rules.md) and lists its rules; a syntax error names file:line:col.\n";
+    "Parses a rule profile (docs/rules.md) and lists its rules; a syntax error names "
+    "file:line:col.\n";
 const char kRunUsage[] =
     "usage: clearsight rules run --rules FILE --input FILE [--format native|jsonl|kcs|auto]\n"
     "                            [--history FILE] [--model DIR] [--json]\n\n"
@@ -28,7 +29,8 @@ std::string Validity(const Rule& r) {
 }
 
 std::string Action(const Rule& r) {
-  if (r.action.kind == RuleAction::Kind::kChannel) return "channel " + std::string(ChannelName(r.action.channel));
+  if (r.action.kind == RuleAction::Kind::kChannel)
+    return "channel " + std::string(ChannelName(r.action.channel));
   return "score " + std::string(r.action.weight >= 0 ? "+" : "") + FormatDouble(r.action.weight);
 }
 }  // namespace
@@ -41,17 +43,19 @@ int CmdRulesCheck(int argc, char** argv, int first) {
   if (!set.ok()) return Fail(set.status());
   std::printf("%s: %zu rules, syntax OK\n", args.Get("rules").c_str(), set->rules().size());
   for (const auto& r : set->rules())
-    std::printf("  line %-4d %-32s %-16s owner %-12s valid %s\n             when %s\n", r.line, r.name.c_str(),
-                Action(r).c_str(), r.owner.empty() ? "-" : r.owner.c_str(), Validity(r).c_str(),
-                r.condition_text.c_str());
+    std::printf("  line %-4d %-32s %-16s owner %-12s valid %s\n             when %s\n", r.line,
+                r.name.c_str(), Action(r).c_str(), r.owner.empty() ? "-" : r.owner.c_str(),
+                Validity(r).c_str(), r.condition_text.c_str());
   return 0;
 }
 
 int CmdRulesRun(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "json"});
-  if (int rc = CheckArgs(args, {"rules", "input", "format", "history", "model", "json", "help"}, kRunUsage))
+  if (int rc = CheckArgs(args, {"rules", "input", "format", "history", "model", "json", "help"},
+                         kRunUsage))
     return rc < 0 ? 0 : rc;
-  if (!args.Has("rules") || !args.Has("input")) return Usage("--rules and --input are required", kRunUsage);
+  if (!args.Has("rules") || !args.Has("input"))
+    return Usage("--rules and --input are required", kRunUsage);
   auto set = RuleSet::Load(args.Get("rules"));
   if (!set.ok()) return Fail(set.status());
   ReadOptions ro;
@@ -91,8 +95,9 @@ int CmdRulesRun(int argc, char** argv, int first) {
   if (args.Has("json")) {
     std::string out = "[";
     for (size_t r = 0; r < set->rules().size(); ++r) {
-      out += (r ? "," : "") + std::string("{\"rule\":\"") + set->rules()[r].name + "\",\"hits\":" +
-             std::to_string(stats.hits[r]) + ",\"confirmed\":" + std::to_string(stats.confirmed[r]) +
+      out += (r ? "," : "") + std::string("{\"rule\":\"") + set->rules()[r].name +
+             "\",\"hits\":" + std::to_string(stats.hits[r]) +
+             ",\"confirmed\":" + std::to_string(stats.confirmed[r]) +
              ",\"with_outcome\":" + std::to_string(stats.with_outcome[r]) + "}";
     }
     std::printf("%s]\n", out.c_str());
@@ -100,7 +105,8 @@ int CmdRulesRun(int argc, char** argv, int first) {
   }
   std::printf("%-32s %8s %10s %12s %9s\n", "rule", "hits", "confirmed", "with outcome", "hit rate");
   for (size_t r = 0; r < set->rules().size(); ++r) {
-    double rate = stats.with_outcome[r] ? static_cast<double>(stats.confirmed[r]) / stats.with_outcome[r] : 0;
+    double rate =
+        stats.with_outcome[r] ? static_cast<double>(stats.confirmed[r]) / stats.with_outcome[r] : 0;
     std::printf("%-32s %8lld %10lld %12lld %8.1f%%\n", set->rules()[r].name.c_str(),
                 static_cast<long long>(stats.hits[r]), static_cast<long long>(stats.confirmed[r]),
                 static_cast<long long>(stats.with_outcome[r]), 100 * rate);

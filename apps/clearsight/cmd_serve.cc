@@ -8,48 +8,66 @@
 #include <iostream>
 #include <string>
 
+#include "clearsight/file_util.h"
 #include "clearsight/service.h"
 #include "clearsight/store.h"
 #include "commands.h"
-#include "clearsight/file_util.h"
 
 namespace clearsight::cli {
 
 namespace {
 
 const char kServeUsage[] =
-    "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host 127.0.0.1]\n"
-    "                        [--model DIR] [--rules FILE] [--valuation-history FILE] [--calibration FILE]\n"
-    "                        [--detector model.pt] [--detector-threads 1] [--web DIR] [--images DIR]\n"
+    "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host "
+    "127.0.0.1]\n"
+    "                        [--model DIR] [--rules FILE] [--valuation-history FILE] "
+    "[--calibration FILE]\n"
+    "                        [--detector model.pt] [--detector-threads 1] [--web DIR] [--images "
+    "DIR]\n"
     "                        [--threads 32] [--analysis-threads 4] [--warm-up]\n"
-    "                        [--session-hours 12] [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
-    "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file FILE]\n"
+    "                        [--session-hours 12] [--red-share 0.05] [--red-count N] "
+    "[--yellow-share 0.05]\n"
+    "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file "
+    "FILE]\n"
     "                        [--log-requests]\n\n"
-    "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, decisions with\n"
+    "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, "
+    "decisions with\n"
     "reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on SIGINT / SIGTERM.\n"
     "  --db            SQLite file (created when absent) or a PostgreSQL URL\n"
-    "  --images DIR    content-addressed scan files (default <db>.images; required with PostgreSQL)\n"
+    "  --images DIR    content-addressed scan files (default <db>.images; required with "
+    "PostgreSQL)\n"
     "  --model DIR     risk model from `clearsight model train`\n"
     "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
     "  --valuation-history FILE  declarations to fit reference prices on\n"
-    "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are analysed\n"
-    "  --detector FILE           threat detector (`clearsight xray train`, e.g. models/detector.pt): threat\n"
-    "                            detections and the manifest check on each scan (needs --calibration)\n"
-    "  --detector-threads N      threads of each scan's network (1..16); uploads in flight together run\n"
+    "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are "
+    "analysed\n"
+    "  --detector FILE           threat detector (`clearsight xray train`, e.g. "
+    "models/detector.pt): threat\n"
+    "                            detections and the manifest check on each scan (needs "
+    "--calibration)\n"
+    "  --detector-threads N      threads of each scan's network (1..16); uploads in flight "
+    "together run\n"
     "                            on their own threads either way\n"
-    "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of its own;\n"
-    "                            more uploads in flight wait their turn (0: each on its HTTP thread)\n"
-    "  --warm-up                 before the port opens, each analysis worker analyses a simulated parcel\n"
-    "                            (under a second), so that the first scans after a restart are not slow\n"
+    "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of "
+    "its own;\n"
+    "                            more uploads in flight wait their turn (0: each on its HTTP "
+    "thread)\n"
+    "  --warm-up                 before the port opens, each analysis worker analyses a simulated "
+    "parcel\n"
+    "                            (under a second), so that the first scans after a restart are not "
+    "slow\n"
     "  --web DIR       static files of the workstation (default: installed beside the binary,\n"
     "                  else the web/ folder of the source tree it was built from)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
-    "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on power loss\n"
-    "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default admin)\n"
+    "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on "
+    "power loss\n"
+    "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default "
+    "admin)\n"
     "creates that admin user at startup when it does not exist yet.\n";
 
 const char kUsersUsage[] =
-    "usage: clearsight users add --db DB --user NAME --role officer|analyst|trainer|admin|integrator\n"
+    "usage: clearsight users add --db DB --user NAME --role "
+    "officer|analyst|trainer|admin|integrator\n"
     "                            (--password-stdin | --password-env VAR) [--images DIR]\n"
     "       clearsight users list --db DB [--images DIR]\n\n"
     "Creates or updates a user (the password is hashed with Argon2id; the change is audited).\n";
@@ -66,7 +84,8 @@ std::string DefaultWebDir() {
   const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     const fs::path installed = exe.parent_path() / CS_INSTALLED_WEB_DIR;
-    if (fs::is_regular_file(installed / "index.html", ec)) return installed.lexically_normal().string();
+    if (fs::is_regular_file(installed / "index.html", ec))
+      return installed.lexically_normal().string();
   }
   return CS_SOURCE_WEB_DIR;
 }
@@ -84,39 +103,64 @@ Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
 int CmdServe(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "log-requests", "warm-up"});
   if (int rc = CheckArgs(args,
-                         {"db", "port", "host", "model", "rules", "valuation-history", "calibration", "detector",
-                          "detector-threads", "analysis-threads", "warm-up", "web", "images", "threads", "session-hours", "red-share", "red-count",
-                          "yellow-share", "control-share", "seed", "sync", "port-file", "log-requests", "help"},
+                         {"db",
+                          "port",
+                          "host",
+                          "model",
+                          "rules",
+                          "valuation-history",
+                          "calibration",
+                          "detector",
+                          "detector-threads",
+                          "analysis-threads",
+                          "warm-up",
+                          "web",
+                          "images",
+                          "threads",
+                          "session-hours",
+                          "red-share",
+                          "red-count",
+                          "yellow-share",
+                          "control-share",
+                          "seed",
+                          "sync",
+                          "port-file",
+                          "log-requests",
+                          "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;
   o.host = args.Get("host", "127.0.0.1");
   long long port, threads, red_count, seed, detector_threads, analysis_threads;
   double hours;
-  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535) return Usage("--port must be 0..65535", kServeUsage);
+  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535)
+    return Usage("--port must be 0..65535", kServeUsage);
   if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
     return Usage("--threads must be 2..1024", kServeUsage);
-  if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) || detector_threads < 1 ||
-      detector_threads > 16)
+  if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) ||
+      detector_threads < 1 || detector_threads > 16)
     return Usage("--detector-threads must be 1..16", kServeUsage);
-  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) || analysis_threads < 0 ||
-      analysis_threads > 16)
+  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) ||
+      analysis_threads < 0 || analysis_threads > 16)
     return Usage("--analysis-threads must be 0..16", kServeUsage);
   if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
     return Usage("--session-hours must be a positive number", kServeUsage);
   auto& cap = o.selection.capacity;
-  if (!args.GetDouble("red-share", cap.red_share, &cap.red_share) || cap.red_share < 0 || cap.red_share > 1)
+  if (!args.GetDouble("red-share", cap.red_share, &cap.red_share) || cap.red_share < 0 ||
+      cap.red_share > 1)
     return Usage("--red-share must be in [0, 1]", kServeUsage);
-  if (!args.GetDouble("yellow-share", cap.yellow_share, &cap.yellow_share) || cap.yellow_share < 0 ||
-      cap.yellow_share > 1)
+  if (!args.GetDouble("yellow-share", cap.yellow_share, &cap.yellow_share) ||
+      cap.yellow_share < 0 || cap.yellow_share > 1)
     return Usage("--yellow-share must be in [0, 1]", kServeUsage);
   if (!args.GetDouble("control-share", o.selection.control_share, &o.selection.control_share) ||
       o.selection.control_share < 0 || o.selection.control_share > 1)
     return Usage("--control-share must be in [0, 1]", kServeUsage);
-  if (!args.GetInt("red-count", -1, &red_count) || red_count < -1) return Usage("--red-count must be >= 0", kServeUsage);
+  if (!args.GetInt("red-count", -1, &red_count) || red_count < -1)
+    return Usage("--red-count must be >= 0", kServeUsage);
   if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kServeUsage);
   std::string sync = args.Get("sync", "full");
-  if (sync != "full" && sync != "normal") return Usage("--sync must be full or normal", kServeUsage);
+  if (sync != "full" && sync != "normal")
+    return Usage("--sync must be full or normal", kServeUsage);
   cap.red_count = red_count;
   o.selection.seed = static_cast<uint64_t>(seed);
   o.port = static_cast<int>(port);
@@ -134,7 +178,8 @@ int CmdServe(int argc, char** argv, int first) {
   o.analysis_threads = static_cast<int>(analysis_threads);
   o.warm_up = args.Has("warm-up");
   if (!o.detector_path.empty() && o.calibration_path.empty())
-    return Usage("--detector needs --calibration (the detector reads calibrated material channels)", kServeUsage);
+    return Usage("--detector needs --calibration (the detector reads calibrated material channels)",
+                 kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
   o.log_requests = args.Has("log-requests");
 
@@ -154,30 +199,36 @@ int CmdServe(int argc, char** argv, int first) {
     auto existing = (*service)->store().GetUser(user);
     if (!existing.ok()) return Fail(existing.status());
     if (!existing->has_value()) {
-      if (Status s = AddUser((*service)->store(), user, Role::kAdmin, pw, "bootstrap"); !s.ok()) return Fail(s);
-      std::fprintf(stderr, "created admin user '%s' from CLEARSIGHT_ADMIN_PASSWORD\n", user.c_str());
+      if (Status s = AddUser((*service)->store(), user, Role::kAdmin, pw, "bootstrap"); !s.ok())
+        return Fail(s);
+      std::fprintf(stderr, "created admin user '%s' from CLEARSIGHT_ADMIN_PASSWORD\n",
+                   user.c_str());
     }
   }
   if (Status s = (*service)->Start(); !s.ok()) return Fail(s);
   const int bound = (*service)->port();
   if (args.Has("port-file")) {
-    if (Status s = WriteFileAtomic(args.Get("port-file"), std::to_string(bound) + "\n"); !s.ok()) return Fail(s);
+    if (Status s = WriteFileAtomic(args.Get("port-file"), std::to_string(bound) + "\n"); !s.ok())
+      return Fail(s);
   }
-  std::printf("clearsight serve: listening on http://%s:%d/ (store %s %s, images %s)\n", o.host.c_str(), bound,
-              std::string((*service)->store().backend()).c_str(),
+  std::printf("clearsight serve: listening on http://%s:%d/ (store %s %s, images %s)\n",
+              o.host.c_str(), bound, std::string((*service)->store().backend()).c_str(),
               (*service)->store().backend() == "sqlite" ? o.store.url.c_str() : "(postgresql)",
               (*service)->store().images_dir().c_str());
   std::fflush(stdout);
   int sig = 0;
   sigwait(&signals, &sig);
-  std::fprintf(stderr, "clearsight serve: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::fprintf(stderr, "clearsight serve: %s received, stopping\n",
+               sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*service)->Stop();
   return 0;
 }
 
 int CmdUsersAdd(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "password-stdin"});
-  if (int rc = CheckArgs(args, {"db", "images", "user", "role", "password-stdin", "password-env", "help"}, kUsersUsage))
+  if (int rc = CheckArgs(args,
+                         {"db", "images", "user", "role", "password-stdin", "password-env", "help"},
+                         kUsersUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("db") || !args.Has("user") || !args.Has("role"))
     return Usage("--db, --user and --role are required", kUsersUsage);
@@ -185,19 +236,23 @@ int CmdUsersAdd(int argc, char** argv, int first) {
   if (!role.ok()) return Usage(role.status().message(), kUsersUsage);
   std::string password;
   if (args.Has("password-stdin")) {
-    if (!std::getline(std::cin, password)) return Usage("no password on standard input", kUsersUsage);
+    if (!std::getline(std::cin, password))
+      return Usage("no password on standard input", kUsersUsage);
     if (!password.empty() && password.back() == '\r') password.pop_back();
   } else if (args.Has("password-env")) {
     const char* v = std::getenv(args.Get("password-env").c_str());
-    if (!v) return Usage("environment variable " + args.Get("password-env") + " is not set", kUsersUsage);
+    if (!v)
+      return Usage("environment variable " + args.Get("password-env") + " is not set", kUsersUsage);
     password = v;
   } else {
-    return Usage("give the password with --password-stdin or --password-env VAR (never on the command line)",
-                 kUsersUsage);
+    return Usage(
+        "give the password with --password-stdin or --password-env VAR (never on the command line)",
+        kUsersUsage);
   }
   auto store = OpenStoreFromArgs(args);
   if (!store.ok()) return Fail(store.status());
-  if (Status s = AddUser(**store, args.Get("user"), *role, password, "cli"); !s.ok()) return Fail(s);
+  if (Status s = AddUser(**store, args.Get("user"), *role, password, "cli"); !s.ok())
+    return Fail(s);
   std::printf("user '%s' (%s) saved\n", args.Get("user").c_str(), args.Get("role").c_str());
   return 0;
 }
@@ -210,7 +265,9 @@ int CmdUsersList(int argc, char** argv, int first) {
   if (!store.ok()) return Fail(store.status());
   auto users = (*store)->ListUsers();
   if (!users.ok()) return Fail(users.status());
-  for (const auto& u : *users) std::printf("%-24s %-10s%s\n", u.username.c_str(), u.role.c_str(), u.disabled ? " disabled" : "");
+  for (const auto& u : *users)
+    std::printf("%-24s %-10s%s\n", u.username.c_str(), u.role.c_str(),
+                u.disabled ? " disabled" : "");
   return 0;
 }
 

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_detect.h"
@@ -18,8 +20,6 @@
 #include "clearsight/xray_tip.h"
 #include "clearsight/xray_train.h"
 #include "commands.h"
-#include "clearsight/file_util.h"
-#include "clearsight/text.h"
 
 namespace clearsight::cli {
 namespace {
@@ -47,20 +47,25 @@ std::string FormatNumber(double v) {
 }
 
 const char kScannerHelp[] =
-    "  --scanner NAME   dual-kvp (default: 80/160 kVp) or dual-layer (140 kVp, dual-layer detector)\n"
+    "  --scanner NAME   dual-kvp (default: 80/160 kVp) or dual-layer (140 kVp, dual-layer "
+    "detector)\n"
     "  --kvp-low V --kvp-high V   other tube voltages for the scanner model\n"
     "  --dose F         photon counts times F (F < 1: noisier)\n";
 
 // The library refuses options out of range with InvalidArgument: a usage error (exit 2); other
 // failures exit 1.
 int OptionsRefused(const Status& status, const std::string& usage) {
-  return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage) : Fail(status);
+  return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage)
+                                                       : Fail(status);
 }
 
 bool ParseScanner(const std::string& name, ScannerModel* out) {
-  if (name == "dual-kvp") *out = DualKvpScanner();
-  else if (name == "dual-layer") *out = DualLayerScanner();
-  else return false;
+  if (name == "dual-kvp")
+    *out = DualKvpScanner();
+  else if (name == "dual-layer")
+    *out = DualLayerScanner();
+  else
+    return false;
   return true;
 }
 
@@ -71,9 +76,12 @@ std::string SimFlags(const Args& args, SimulateOptions* o) {
   if (!args.GetInt("width", o->width, &width) || !args.GetInt("height", o->height, &height))
     return "--width and --height need whole numbers";
   if (!args.GetInt("seed", 1, &seed) || seed < 0) return "--seed needs a non-negative whole number";
-  if (!args.GetInt("threads", o->threads, &threads) || threads < 1) return "--threads needs a positive number";
-  if (!args.GetDouble("pixel-mm", 0, &pixel_mm) || pixel_mm < 0) return "--pixel-mm needs a positive number";
-  if (!ParseScanner(args.Get("scanner", "dual-kvp"), &o->scanner)) return "--scanner must be dual-kvp or dual-layer";
+  if (!args.GetInt("threads", o->threads, &threads) || threads < 1)
+    return "--threads needs a positive number";
+  if (!args.GetDouble("pixel-mm", 0, &pixel_mm) || pixel_mm < 0)
+    return "--pixel-mm needs a positive number";
+  if (!ParseScanner(args.Get("scanner", "dual-kvp"), &o->scanner))
+    return "--scanner must be dual-kvp or dual-layer";
   o->width = static_cast<int>(width);
   o->height = static_cast<int>(height);
   o->seed = static_cast<uint64_t>(seed);
@@ -81,16 +89,19 @@ std::string SimFlags(const Args& args, SimulateOptions* o) {
   o->pixel_mm = pixel_mm;
   double kvp_low, kvp_high, dose;
   if (!args.GetDouble("kvp-low", o->scanner.tube_low.kvp, &kvp_low) ||
-      !args.GetDouble("kvp-high", o->scanner.tube_high.kvp, &kvp_high) || !args.GetDouble("dose", 1.0, &dose))
+      !args.GetDouble("kvp-high", o->scanner.tube_high.kvp, &kvp_high) ||
+      !args.GetDouble("dose", 1.0, &dose))
     return "--kvp-low, --kvp-high and --dose need numbers";
-  if (kvp_low < 20 || kvp_high < 20 || kvp_low > 450 || kvp_high > 450) return "tube voltages must lie in 20..450 kV";
+  if (kvp_low < 20 || kvp_high < 20 || kvp_low > 450 || kvp_high > 450)
+    return "tube voltages must lie in 20..450 kV";
   if (!(dose > 0.01 && dose <= 100)) return "--dose must lie in 0.01..100";
   o->scanner.tube_low.kvp = kvp_low;
   o->scanner.tube_high.kvp = kvp_high;
   o->scanner.photons_per_mm2_low *= dose;
   o->scanner.photons_per_mm2_high *= dose;
   if (args.Has("kvp-low") || args.Has("kvp-high") || args.Has("dose"))
-    o->scanner.name += " (" + FormatNumber(kvp_low) + "/" + FormatNumber(kvp_high) + " kV, dose x" + FormatNumber(dose) + ")";
+    o->scanner.name += " (" + FormatNumber(kvp_low) + "/" + FormatNumber(kvp_high) + " kV, dose x" +
+                       FormatNumber(dose) + ")";
   // --goods-mix clothing=3,electronics=1: weights per goods category.
   if (args.Has("goods-mix")) {
     const std::string mix = args.Get("goods-mix");
@@ -100,11 +111,13 @@ std::string SimFlags(const Args& args, SimulateOptions* o) {
       if (end == std::string::npos) end = mix.size();
       const std::string item = mix.substr(pos, end - pos);
       const size_t eq = item.find('=');
-      if (eq == std::string::npos) return "--goods-mix needs category=weight pairs separated by commas";
+      if (eq == std::string::npos)
+        return "--goods-mix needs category=weight pairs separated by commas";
       char* stop = nullptr;
       const std::string w = item.substr(eq + 1);
       const double weight = std::strtod(w.c_str(), &stop);
-      if (w.empty() || *stop != 0 || !(weight >= 0)) return "--goods-mix: '" + item + "' needs a non-negative weight";
+      if (w.empty() || *stop != 0 || !(weight >= 0))
+        return "--goods-mix: '" + item + "' needs a non-negative weight";
       o->goods_mix.push_back({item.substr(0, eq), weight});
       pos = end + 1;
     }
@@ -113,35 +126,41 @@ std::string SimFlags(const Args& args, SimulateOptions* o) {
 }
 
 int Simulate(int argc, char** argv, int first) {
-  const std::string usage = std::string(
-      "usage: clearsight xray simulate --count N --seed S --out DIR [--threat-rate R]\n"
-      "                                [--width W --height H] [flags]\n\n"
-      "Writes N parcel scans (<scan_id>.tif + .json), truth/<scan_id>.json (objects, masks, threats),\n"
-      "declarations.csv (native schema, linked by consignment_id) and declarations_truth.csv.\n"
-      "Same flags and seed, same bytes.\n"
-      "  --count N              number of scans\n"
-      "  --seed S               random seed (default 1)\n"
-      "  --out DIR              output directory\n"
-      "  --threat-rate R        share of parcels with a concealed threat (default 0.2)\n"
-      "  --misdeclared-rate R   share of declarations naming other goods (default 0.1)\n"
-      "  --undervalued-rate R   share of declarations under-valued (default 0.15)\n"
-      "  --width W --height H   image size in pixels (default 1024 x 768)\n"
-      "  --pixel-mm MM          pixel size (default: the 540 mm tunnel spans the height)\n"
-      "  --threads T            worker threads (default 2; output does not depend on it)\n"
-      "  --compress             deflate-compressed TIFFs\n"
-      "  --goods-mix C=W,...    goods category weights (clothing, shoes, books, electronics, toys,\n"
-      "                         food, cosmetics, tools, ceramics); default all equal\n") + kScannerHelp;
+  const std::string usage =
+      std::string(
+          "usage: clearsight xray simulate --count N --seed S --out DIR [--threat-rate R]\n"
+          "                                [--width W --height H] [flags]\n\n"
+          "Writes N parcel scans (<scan_id>.tif + .json), truth/<scan_id>.json (objects, masks, "
+          "threats),\n"
+          "declarations.csv (native schema, linked by consignment_id) and declarations_truth.csv.\n"
+          "Same flags and seed, same bytes.\n"
+          "  --count N              number of scans\n"
+          "  --seed S               random seed (default 1)\n"
+          "  --out DIR              output directory\n"
+          "  --threat-rate R        share of parcels with a concealed threat (default 0.2)\n"
+          "  --misdeclared-rate R   share of declarations naming other goods (default 0.1)\n"
+          "  --undervalued-rate R   share of declarations under-valued (default 0.15)\n"
+          "  --width W --height H   image size in pixels (default 1024 x 768)\n"
+          "  --pixel-mm MM          pixel size (default: the 540 mm tunnel spans the height)\n"
+          "  --threads T            worker threads (default 2; output does not depend on it)\n"
+          "  --compress             deflate-compressed TIFFs\n"
+          "  --goods-mix C=W,...    goods category weights (clothing, shoes, books, electronics, "
+          "toys,\n"
+          "                         food, cosmetics, tools, ceramics); default all equal\n") +
+      kScannerHelp;
   Args args(argc, argv, first, {"help", "compress"});
-  if (int rc = CheckArgs(args, {"count", "seed", "out", "threat-rate", "misdeclared-rate", "undervalued-rate", "width",
-                                "height", "pixel-mm", "threads", "compress", "scanner", "goods-mix", "kvp-low",
-                                "kvp-high", "dose", "help"},
+  if (int rc = CheckArgs(args,
+                         {"count", "seed", "out", "threat-rate", "misdeclared-rate",
+                          "undervalued-rate", "width", "height", "pixel-mm", "threads", "compress",
+                          "scanner", "goods-mix", "kvp-low", "kvp-high", "dose", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("count") || !args.Has("out")) return Usage("--count and --out are required", usage);
   SimulateOptions o;
   if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
   long long count;
-  if (!args.GetInt("count", 0, &count) || count < 1) return Usage("--count needs a positive whole number", usage);
+  if (!args.GetInt("count", 0, &count) || count < 1)
+    return Usage("--count needs a positive whole number", usage);
   if (!args.GetDouble("threat-rate", o.threat_rate, &o.threat_rate) ||
       !args.GetDouble("misdeclared-rate", o.misdeclared_rate, &o.misdeclared_rate) ||
       !args.GetDouble("undervalued-rate", o.undervalued_rate, &o.undervalued_rate))
@@ -154,28 +173,36 @@ int Simulate(int argc, char** argv, int first) {
     if (done < total && now - last < std::chrono::seconds(1)) return;
     last = now;
     double s = std::chrono::duration<double>(now - start).count();
-    std::fprintf(stderr, "\rsimulated %lld/%lld scans (%.1f scans/s)%s", static_cast<long long>(done),
-                 static_cast<long long>(total), s > 0 ? done / s : 0.0, done == total ? "\n" : "");
+    std::fprintf(stderr, "\rsimulated %lld/%lld scans (%.1f scans/s)%s",
+                 static_cast<long long>(done), static_cast<long long>(total),
+                 s > 0 ? done / s : 0.0, done == total ? "\n" : "");
     std::fflush(stderr);
   };
   DatasetReport report;
-  if (Status s = SimulateDataset(o, count, args.Get("out"), progress, &report); !s.ok()) return Fail(s);
-  std::printf("wrote %lld scans to %s in %.1f s (%.1f scans/s): %lld with threats, %lld misdeclared, %lld undervalued\n",
-              static_cast<long long>(report.scans), args.Get("out").c_str(), report.seconds,
-              report.scans / std::max(report.seconds, 1e-9), static_cast<long long>(report.threats),
-              static_cast<long long>(report.misdeclared), static_cast<long long>(report.undervalued));
+  if (Status s = SimulateDataset(o, count, args.Get("out"), progress, &report); !s.ok())
+    return Fail(s);
+  std::printf(
+      "wrote %lld scans to %s in %.1f s (%.1f scans/s): %lld with threats, %lld misdeclared, %lld "
+      "undervalued\n",
+      static_cast<long long>(report.scans), args.Get("out").c_str(), report.seconds,
+      report.scans / std::max(report.seconds, 1e-9), static_cast<long long>(report.threats),
+      static_cast<long long>(report.misdeclared), static_cast<long long>(report.undervalued));
   return 0;
 }
 
 int Wedges(int argc, char** argv, int first) {
   const std::string usage = std::string(
-      "usage: clearsight xray wedges --out DIR [--seed S] [--scanner NAME] [--height H] [--pixel-mm MM]\n\n"
-      "Writes step-wedge scans (PE, POM, aluminium, steel; 10 steps each) in scan format v1 with the\n"
-      "steps in the sidecar (docs/scan-format.md). Use the same --scanner/--height/--pixel-mm as simulate.\n") +
+                                "usage: clearsight xray wedges --out DIR [--seed S] [--scanner "
+                                "NAME] [--height H] [--pixel-mm MM]\n\n"
+                                "Writes step-wedge scans (PE, POM, aluminium, steel; 10 steps "
+                                "each) in scan format v1 with the\n"
+                                "steps in the sidecar (docs/scan-format.md). Use the same "
+                                "--scanner/--height/--pixel-mm as simulate.\n") +
                             kScannerHelp;
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"out", "seed", "scanner", "width", "height", "pixel-mm", "threads", "kvp-low", "kvp-high",
-                                "dose", "help"},
+  if (int rc = CheckArgs(args,
+                         {"out", "seed", "scanner", "width", "height", "pixel-mm", "threads",
+                          "kvp-low", "kvp-high", "dose", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("out")) return Usage("--out is required", usage);
@@ -189,11 +216,13 @@ int Wedges(int argc, char** argv, int first) {
 int Calibrate(int argc, char** argv, int first) {
   const char usage[] =
       "usage: clearsight xray calibrate --wedges DIR --out calib.json\n\n"
-      "Fits the mapping (log_low, log_high) -> (z_eff, areal density) from the wedge scans in DIR (any\n"
+      "Fits the mapping (log_low, log_high) -> (z_eff, areal density) from the wedge scans in DIR "
+      "(any\n"
       "scanner that writes scan format v1 with a wedge sidecar) and prints a fit summary.\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"wedges", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
-  if (!args.Has("wedges") || !args.Has("out")) return Usage("--wedges and --out are required", usage);
+  if (!args.Has("wedges") || !args.Has("out"))
+    return Usage("--wedges and --out are required", usage);
   auto wedges = ReadWedgeDir(args.Get("wedges"));
   if (!wedges.ok()) return Fail(wedges.status());
   auto calib = Calibration::Fit(*wedges);
@@ -205,22 +234,30 @@ int Calibrate(int argc, char** argv, int first) {
 
 int Analyze(int argc, char** argv, int first) {
   const char usage[] =
-      "usage: clearsight xray analyze --calibration calib.json --in DIR|SCAN.tif --out results.jsonl\n"
+      "usage: clearsight xray analyze --calibration calib.json --in DIR|SCAN.tif --out "
+      "results.jsonl\n"
       "                               [--model model.pt [--min-score S] [--declarations D.csv]]\n"
       "                               [--threads T] [--render DIR]\n\n"
       "One JSON line per scan: scan_id, objects (box, material, z_eff, mass_kg, ...), materials\n"
       "(organic_kg, inorganic_kg, metal_kg) and ms (analysis time). A scan that cannot be read is\n"
       "reported and skipped; the exit code is then 1.\n"
-      "  --model PATH         threat detector (xray train): adds \"detections\": [{\"class\", \"score\",\n"
-      "                       \"box\": [x0,y0,x1,y1]}]; the score 0.5 is the model's operating point\n"
-      "  --min-score S        report detections scoring at least S (default 0.5; 0.05 for xray eval curves)\n"
+      "  --model PATH         threat detector (xray train): adds \"detections\": [{\"class\", "
+      "\"score\",\n"
+      "                       \"box\": [x0,y0,x1,y1]}]; the score 0.5 is the model's operating "
+      "point\n"
+      "  --min-score S        report detections scoring at least S (default 0.5; 0.05 for xray "
+      "eval curves)\n"
       "  --declarations PATH  declarations (native CSV/JSONL) linked by consignment_id: adds\n"
-      "                       \"manifest\": {\"consistent\", \"score\", \"reasons\"} (needs --model, which holds\n"
+      "                       \"manifest\": {\"consistent\", \"score\", \"reasons\"} (needs "
+      "--model, which holds\n"
       "                       the manifest model)\n"
-      "  --threads T          threads per scan for the analysis (default 2; the network runs on one)\n"
+      "  --threads T          threads per scan for the analysis (default 2; the network runs on "
+      "one)\n"
       "  --render DIR         also write <scan_id>.png in material colours\n";
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"calibration", "in", "out", "threads", "render", "model", "min-score", "declarations", "help"},
+  if (int rc = CheckArgs(args,
+                         {"calibration", "in", "out", "threads", "render", "model", "min-score",
+                          "declarations", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("calibration") || !args.Has("in") || !args.Has("out"))
@@ -263,7 +300,8 @@ int Analyze(int argc, char** argv, int first) {
   }
   const ScanPipeline pipeline{analyzer->get(), detector.get(), manifest.get(),
                               args.Has("declarations") ? &declarations : nullptr};
-  if (Status s = CheckScanPipeline(pipeline); !s.ok()) return Fail(s.WithContext(args.Get("model")));
+  if (Status s = CheckScanPipeline(pipeline); !s.ok())
+    return Fail(s.WithContext(args.Get("model")));
   std::vector<std::string> files;
   if (fs::is_directory(args.Get("in"))) {
     auto listed = ListScans(args.Get("in"));
@@ -291,15 +329,23 @@ int Analyze(int argc, char** argv, int first) {
     lines += result.analysis.ToJson() + "\n";
     if (args.Has("render")) {
       auto png = RenderMaterialPng(result.analysis);
-      Status s = png.ok() ? WriteFileAtomic((fs::path(args.Get("render")) / (result.analysis.scan_id + ".png")).string(), *png)
-                          : png.status();
-      if (!s.ok()) std::fprintf(stderr, "error: rendering %s failed\n", result.analysis.scan_id.c_str());
+      Status s =
+          png.ok()
+              ? WriteFileAtomic(
+                    (fs::path(args.Get("render")) / (result.analysis.scan_id + ".png")).string(),
+                    *png)
+              : png.status();
+      if (!s.ok())
+        std::fprintf(stderr, "error: rendering %s failed\n", result.analysis.scan_id.c_str());
     }
   }
   if (Status s = WriteFileAtomic(args.Get("out"), lines); !s.ok()) return Fail(s);
   size_t done = files.size() - failed;
-  std::printf("analyzed %zu scans (%d failed), mean %.2f ms per scan", done, failed, done ? total_ms / done : 0.0);
-  if (detector) std::printf(" + %.2f ms detector%s", done ? detect_ms / done : 0.0, args.Has("declarations") ? " and manifest" : "");
+  std::printf("analyzed %zu scans (%d failed), mean %.2f ms per scan", done, failed,
+              done ? total_ms / done : 0.0);
+  if (detector)
+    std::printf(" + %.2f ms detector%s", done ? detect_ms / done : 0.0,
+                args.Has("declarations") ? " and manifest" : "");
   if (undeclared) std::printf(", %d without a declaration (no manifest check)", undeclared);
   std::printf(", wrote %s\n", args.Get("out").c_str());
   return failed ? 1 : 0;
@@ -313,7 +359,9 @@ int Render(int argc, char** argv, int first) {
       "                    (automatic when --window is absent)\n"
       "  --mode material   organic orange, inorganic green, metal blue (needs --calibration)\n";
   Args args(argc, argv, first, {"help", "low", "outline"});
-  if (int rc = CheckArgs(args, {"in", "out", "mode", "calibration", "window", "level", "low", "outline", "help"}, usage))
+  if (int rc = CheckArgs(
+          args, {"in", "out", "mode", "calibration", "window", "level", "low", "outline", "help"},
+          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
   auto scan = ReadScan(args.Get("in"));
@@ -347,8 +395,9 @@ int Render(int argc, char** argv, int first) {
 }
 
 int ExportDicos(int argc, char** argv, int first) {
-  const char usage[] = "usage: clearsight xray export-dicos --in SCAN.tif --out PREFIX\n\n"
-                       "Writes PREFIX_low.dcm and PREFIX_high.dcm (DICOS DX, for processing).\n";
+  const char usage[] =
+      "usage: clearsight xray export-dicos --in SCAN.tif --out PREFIX\n\n"
+      "Writes PREFIX_low.dcm and PREFIX_high.dcm (DICOS DX, for processing).\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"in", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
   if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
@@ -361,8 +410,9 @@ int ExportDicos(int argc, char** argv, int first) {
 }
 
 int ImportDicos(int argc, char** argv, int first) {
-  const char usage[] = "usage: clearsight xray import-dicos --in PREFIX --out SCAN.tif\n\n"
-                       "Reads PREFIX_low.dcm and PREFIX_high.dcm and writes scan format v1.\n";
+  const char usage[] =
+      "usage: clearsight xray import-dicos --in PREFIX --out SCAN.tif\n\n"
+      "Reads PREFIX_low.dcm and PREFIX_high.dcm and writes scan format v1.\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args, {"in", "out", "help"}, usage)) return rc < 0 ? 0 : rc;
   if (!args.Has("in") || !args.Has("out")) return Usage("--in and --out are required", usage);
@@ -375,18 +425,23 @@ int ImportDicos(int argc, char** argv, int first) {
 
 int Threats(int argc, char** argv, int first) {
   const std::string usage = std::string(
-      "usage: clearsight xray threats --out DIR [--per-class N] [--seed S] [--scanner NAME] [--height H]\n\n"
-      "Writes simulated threat patches (each a format-v1 scan of the threat alone) for TIP.\n") + kScannerHelp;
+                                "usage: clearsight xray threats --out DIR [--per-class N] [--seed "
+                                "S] [--scanner NAME] [--height H]\n\n"
+                                "Writes simulated threat patches (each a format-v1 scan of the "
+                                "threat alone) for TIP.\n") +
+                            kScannerHelp;
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"out", "per-class", "seed", "scanner", "width", "height", "pixel-mm", "threads", "kvp-low",
-                                "kvp-high", "dose", "help"},
+  if (int rc = CheckArgs(args,
+                         {"out", "per-class", "seed", "scanner", "width", "height", "pixel-mm",
+                          "threads", "kvp-low", "kvp-high", "dose", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("out")) return Usage("--out is required", usage);
   SimulateOptions o;
   if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
   long long per_class;
-  if (!args.GetInt("per-class", 5, &per_class) || per_class < 1) return Usage("--per-class needs a positive number", usage);
+  if (!args.GetInt("per-class", 5, &per_class) || per_class < 1)
+    return Usage("--per-class needs a positive number", usage);
   auto sim = Simulator::Create(o);
   if (!sim.ok()) return Fail(sim.status());
   auto lib = (*sim)->MakeThreatLibrary(static_cast<int>(per_class));
@@ -398,94 +453,143 @@ int Threats(int argc, char** argv, int first) {
 
 int Tip(int argc, char** argv, int first) {
   const char usage[] =
-      "usage: clearsight xray tip --in SCAN.tif --threats DIR --out OUT.tif [--class C | --name N]\n"
+      "usage: clearsight xray tip --in SCAN.tif --threats DIR --out OUT.tif [--class C | --name "
+      "N]\n"
       "                           [--x X --y Y] [--scale S] [--rotation DEG] [--seed S]\n\n"
       "Projects a threat from the library into the scan (transmissions multiply in both energies)\n"
       "and prints the inserted threat's box as JSON. Without --x/--y it goes to the scan centre.\n";
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"in", "threats", "out", "class", "name", "x", "y", "scale", "rotation", "seed", "help"}, usage))
+  if (int rc = CheckArgs(
+          args,
+          {"in", "threats", "out", "class", "name", "x", "y", "scale", "rotation", "seed", "help"},
+          usage))
     return rc < 0 ? 0 : rc;
-  if (!args.Has("in") || !args.Has("threats") || !args.Has("out")) return Usage("--in, --threats and --out are required", usage);
+  if (!args.Has("in") || !args.Has("threats") || !args.Has("out"))
+    return Usage("--in, --threats and --out are required", usage);
   auto scan = ReadScan(args.Get("in"));
   if (!scan.ok()) return Fail(scan.status());
   auto lib = ThreatLibrary::Load(args.Get("threats"));
   if (!lib.ok()) return Fail(lib.status());
   const ThreatPatch* patch = nullptr;
   for (const auto& p : lib->patches())
-    if ((!args.Has("name") || p.name == args.Get("name")) && (!args.Has("class") || p.threat_class == args.Get("class"))) {
+    if ((!args.Has("name") || p.name == args.Get("name")) &&
+        (!args.Has("class") || p.threat_class == args.Get("class"))) {
       patch = &p;
       break;
     }
   if (!patch) return Fail(Status::NotFound("no threat patch matches --class/--name"));
   ProjectOptions po;
   long long seed;
-  if (!args.GetDouble("x", scan->width / 2.0, &po.x) || !args.GetDouble("y", scan->height / 2.0, &po.y) ||
-      !args.GetDouble("scale", 1.0, &po.scale) || !args.GetDouble("rotation", 0, &po.rotation_deg) ||
-      !args.GetInt("seed", 0, &seed))
+  if (!args.GetDouble("x", scan->width / 2.0, &po.x) ||
+      !args.GetDouble("y", scan->height / 2.0, &po.y) || !args.GetDouble("scale", 1.0, &po.scale) ||
+      !args.GetDouble("rotation", 0, &po.rotation_deg) || !args.GetInt("seed", 0, &seed))
     return Usage("--x, --y, --scale, --rotation and --seed need numbers", usage);
   po.seed = static_cast<uint64_t>(seed);
   auto projected = ProjectThreat(*patch, po, &*scan);
   if (!projected.ok()) return Fail(projected.status());
   scan->meta.scan_id += "_tip";
   if (Status s = WriteScan(*scan, args.Get("out")); !s.ok()) return Fail(s);
-  std::printf("{\"scan_id\":\"%s\",\"threat\":\"%s\",\"class\":\"%s\",\"box\":[%d,%d,%d,%d]}\n", scan->meta.scan_id.c_str(),
-              projected->name.c_str(), projected->threat_class.c_str(), projected->x0, projected->y0, projected->x1,
-              projected->y1);
+  std::printf("{\"scan_id\":\"%s\",\"threat\":\"%s\",\"class\":\"%s\",\"box\":[%d,%d,%d,%d]}\n",
+              scan->meta.scan_id.c_str(), projected->name.c_str(), projected->threat_class.c_str(),
+              projected->x0, projected->y0, projected->x1, projected->y1);
   return 0;
 }
 
 int Train(int argc, char** argv, int first) {
   const char usage[] =
       "usage: clearsight xray train --data DIR --calibration calib.json --out model.pt [flags]\n\n"
-      "Trains the threat detector on the scans in DIR (xray simulate output: scans, truth/, declarations)\n"
-      "plus threat-image-projected copies of its clean scans, picks an operating point per threat class\n"
-      "on a validation split (by scan id), fits the manifest model on that split's honest pairs, and\n"
+      "Trains the threat detector on the scans in DIR (xray simulate output: scans, truth/, "
+      "declarations)\n"
+      "plus threat-image-projected copies of its clean scans, picks an operating point per threat "
+      "class\n"
+      "on a validation split (by scan id), fits the manifest model on that split's honest pairs, "
+      "and\n"
       "writes one file.\n"
-      "  --data DIR[,DIR...]    training scans with truth/<scan_id>.json; several directories (scans of\n"
+      "  --data DIR[,DIR...]    training scans with truth/<scan_id>.json; several directories "
+      "(scans of\n"
       "                         several scanners) are trained on together; TIP copies of a DIR's\n"
       "                         clean scans need a library of its scanner (--threats)\n"
-      "  --calibration PATH[,PATH...]  calibration of the scanner that made each DIR, in the same order\n"
-      "  --out PATH             the model file (LibTorch archive with settings and manifest model)\n"
+      "  --calibration PATH[,PATH...]  calibration of the scanner that made each DIR, in the same "
+      "order\n"
+      "  --out PATH             the model file (LibTorch archive with settings and manifest "
+      "model)\n"
       "  --seed S               network initialisation, crops, augmentation, TIP (default 1)\n"
       "  --epochs N             passes over the training scans (default 20)\n"
       "  --batch N              crops per step (default 12)\n"
       "  --crop N               crop size in 4-pixel cells, multiple of 16 (default 96)\n"
       "  --lr X                 peak learning rate (default 0.003; warm-up, cosine decay)\n"
-      "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others (default 1)\n"
+      "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others "
+      "(default 1)\n"
       "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
-      "                         operating points, class C's found threats count W times (default 1)\n"
-      "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's scanner, in\n"
-      "                         order; an empty entry or fewer entries: no TIP for those DIRs, except\n"
-      "                         the first, whose default is simulated with --tip-seed (default seed +\n"
+      "                         operating points, class C's found threats count W times (default "
+      "1)\n"
+      "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's "
+      "scanner, in\n"
+      "                         order; an empty entry or fewer entries: no TIP for those DIRs, "
+      "except\n"
+      "                         the first, whose default is simulated with --tip-seed (default "
+      "seed +\n"
       "                         1000), 40 patches per class\n"
       "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
       "  --tip-class C[,C...]   classes of the projected patches (default: any class)\n"
-      "  --tip-max-kg M         only patches of at most M kg, each over a goods item (default: any)\n"
-      "  --tip-targeted-share S  share of the copies (by chance) that --tip-class and --tip-max-kg\n"
+      "  --tip-max-kg M         only patches of at most M kg, each over a goods item (default: "
+      "any)\n"
+      "  --tip-targeted-share S  share of the copies (by chance) that --tip-class and "
+      "--tip-max-kg\n"
       "                         choose; the others any class and mass (default 1)\n"
       "  --validation-share V   share of scans held out for validation (default 0.25)\n"
-      "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they join\n"
-      "                         the validation split that chooses the operating points and fits the\n"
+      "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they "
+      "join\n"
+      "                         the validation split that chooses the operating points and fits "
+      "the\n"
       "                         manifest model; with --init and --epochs 0 they re-choose them\n"
-      "  --validation-calibration PATH[,PATH...]  calibration of each --validation-data DIR, in order\n"
+      "  --validation-calibration PATH[,PATH...]  calibration of each --validation-data DIR, in "
+      "order\n"
       "  --max-scans N          use the first N scans of each directory only\n"
       "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
       "  --threads T            threads (default 2)\n"
-      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating points,\n"
-      "                         the manifest model (and with --verifier the verifier) are made again\n"
+      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating "
+      "points,\n"
+      "                         the manifest model (and with --verifier the verifier) are made "
+      "again\n"
       "                         (same --data and --seed as MODEL)\n"
-      "  --verifier             also fit the second stage: gradient-boosted trees that re-score each\n"
-      "                         candidate region from its shape, class evidence and the density and\n"
+      "  --verifier             also fit the second stage: gradient-boosted trees that re-score "
+      "each\n"
+      "                         candidate region from its shape, class evidence and the density "
+      "and\n"
       "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
       "  --region-probability P  threat probability at which output cells join a candidate region\n"
-      "                         (default: the --init model's, else 0.3; lower proposes fainter objects,\n"
+      "                         (default: the --init model's, else 0.3; lower proposes fainter "
+      "objects,\n"
       "                         for the verifier to judge)\n";
   Args args(argc, argv, first, {"help", "verifier"});
-  if (int rc = CheckArgs(args, {"data", "calibration", "out", "seed", "epochs", "batch", "crop", "lr", "class-weight",
-                                "threats", "tip-seed", "tip-rate", "validation-share", "validation-data",
-                                "validation-calibration", "max-scans", "max-minutes", "threads", "init", "verifier",
-                                "region-probability", "class-priority", "tip-class", "tip-max-kg", "tip-targeted-share",
-                                "help"},
+  if (int rc = CheckArgs(args,
+                         {"data",
+                          "calibration",
+                          "out",
+                          "seed",
+                          "epochs",
+                          "batch",
+                          "crop",
+                          "lr",
+                          "class-weight",
+                          "threats",
+                          "tip-seed",
+                          "tip-rate",
+                          "validation-share",
+                          "validation-data",
+                          "validation-calibration",
+                          "max-scans",
+                          "max-minutes",
+                          "threads",
+                          "init",
+                          "verifier",
+                          "region-probability",
+                          "class-priority",
+                          "tip-class",
+                          "tip-max-kg",
+                          "tip-targeted-share",
+                          "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
@@ -495,15 +599,18 @@ int Train(int argc, char** argv, int first) {
   NetworkTrainOptions& network = o.network;
   long long seed, epochs, batch, crop, max_scans = 0, threads, tip_seed = 0;
   double tip_max_kg = 0, max_minutes = 0, region_probability = 0;
-  if (!args.GetInt("seed", 1, &seed) || seed < 0 || !args.GetInt("epochs", network.epochs, &epochs) ||
-      !args.GetInt("batch", network.batch, &batch) || !args.GetInt("crop", network.crop_cells, &crop) ||
-      !args.GetInt("max-scans", 0, &max_scans) || !args.GetInt("threads", o.threads, &threads) ||
-      !args.GetInt("tip-seed", 0, &tip_seed) || tip_seed < 0 ||
-      !args.GetDouble("lr", network.learning_rate, &network.learning_rate) ||
-      !args.GetDouble("tip-rate", data.tip_rate, &data.tip_rate) || !args.GetDouble("tip-max-kg", 0, &tip_max_kg) ||
+  if (!args.GetInt("seed", 1, &seed) || seed < 0 ||
+      !args.GetInt("epochs", network.epochs, &epochs) ||
+      !args.GetInt("batch", network.batch, &batch) ||
+      !args.GetInt("crop", network.crop_cells, &crop) || !args.GetInt("max-scans", 0, &max_scans) ||
+      !args.GetInt("threads", o.threads, &threads) || !args.GetInt("tip-seed", 0, &tip_seed) ||
+      tip_seed < 0 || !args.GetDouble("lr", network.learning_rate, &network.learning_rate) ||
+      !args.GetDouble("tip-rate", data.tip_rate, &data.tip_rate) ||
+      !args.GetDouble("tip-max-kg", 0, &tip_max_kg) ||
       !args.GetDouble("tip-targeted-share", data.tip_targeted_share, &data.tip_targeted_share) ||
       !args.GetDouble("validation-share", data.validation_share, &data.validation_share) ||
-      !args.GetDouble("max-minutes", 0, &max_minutes) || !args.GetDouble("region-probability", 0, &region_probability))
+      !args.GetDouble("max-minutes", 0, &max_minutes) ||
+      !args.GetDouble("region-probability", 0, &region_probability))
     return Usage("numeric flags need numbers", usage);
   o.seed = static_cast<uint64_t>(seed);
   o.threads = static_cast<int>(threads);
@@ -518,12 +625,13 @@ int Train(int argc, char** argv, int first) {
   if (args.Has("tip-seed")) data.simulated_threats_seed = static_cast<uint64_t>(tip_seed);
   if (args.Has("region-probability")) o.points.region_probability = region_probability;
   // One source per directory, each with its scanner's calibration.
-  auto add_sources = [&](const char* data_flag, const char* calib_flag, bool validation_only) -> int {
+  auto add_sources = [&](const char* data_flag, const char* calib_flag,
+                         bool validation_only) -> int {
     const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
     const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
     if (dirs.size() != calibs.size())
-      return Usage(std::string("--") + data_flag + " names " + std::to_string(dirs.size()) + " directories but --" +
-                       calib_flag + " " + std::to_string(calibs.size()) +
+      return Usage(std::string("--") + data_flag + " names " + std::to_string(dirs.size()) +
+                       " directories but --" + calib_flag + " " + std::to_string(calibs.size()) +
                        " calibrations; give one calibration per directory, in order",
                    usage);
     for (size_t i = 0; i < dirs.size(); ++i) {
@@ -543,7 +651,9 @@ int Train(int argc, char** argv, int first) {
     const std::string threats_arg = args.Get("threats");  // Split's views point into it
     const auto dirs = Split(threats_arg, ',');
     size_t training_sources = 0;
-    while (training_sources < data.sources.size() && !data.sources[training_sources].validation_only) ++training_sources;
+    while (training_sources < data.sources.size() &&
+           !data.sources[training_sources].validation_only)
+      ++training_sources;
     if (dirs.size() > training_sources)
       return Usage("--threats names " + std::to_string(dirs.size()) + " libraries for " +
                        std::to_string(training_sources) + " --data directories",
@@ -557,22 +667,24 @@ int Train(int argc, char** argv, int first) {
     for (const auto& c : Split(arg, ',')) data.tip_classes.emplace_back(c);
   }
   // CLASS=NUMBER pairs.
-  auto per_class = [&](const char* flag, const char* example, std::vector<std::pair<std::string, double>>* out) -> int {
+  auto per_class = [&](const char* flag, const char* example,
+                       std::vector<std::pair<std::string, double>>* out) -> int {
     if (!args.Has(flag)) return 0;
     const std::string arg = args.Get(flag);  // Split's views point into it
     for (const auto& item : Split(arg, ',')) {
       const size_t eq = item.find('=');
       double w = 0;
       if (eq == std::string_view::npos || !ParseDouble(item.substr(eq + 1), &w))
-        return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example + "; got \"" +
-                         std::string(item) + "\"",
+        return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example +
+                         "; got \"" + std::string(item) + "\"",
                      usage);
       out->emplace_back(std::string(item.substr(0, eq)), w);
     }
     return 0;
   };
   if (int rc = per_class("class-weight", "narcotics=2", &network.class_weights)) return rc;
-  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.points.class_priority)) return rc;
+  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.points.class_priority))
+    return rc;
   o.command = "clearsight xray train";
   for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
   // Bad options and a missing --init model are reported before the scans are loaded (minutes on a
@@ -585,7 +697,8 @@ int Train(int argc, char** argv, int first) {
   std::optional<TrainPhase> last_phase;
   auto progress = [&](const TrainProgress& p) {
     auto now = std::chrono::steady_clock::now();
-    const bool epoch_end = p.phase == TrainPhase::kTraining && p.done == p.total && p.epoch != last_epoch;
+    const bool epoch_end =
+        p.phase == TrainPhase::kTraining && p.done == p.total && p.epoch != last_epoch;
     if (!epoch_end && p.phase == last_phase && now - last_line < std::chrono::seconds(30)) return;
     last_line = now;
     last_phase = p.phase;
@@ -593,37 +706,50 @@ int Train(int argc, char** argv, int first) {
     const char* phase = TrainPhaseName(p.phase);
     if (p.phase == TrainPhase::kLoadingScans || p.phase == TrainPhase::kLoadingTipCopies)
       std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", phase,
-                   static_cast<long long>(p.done), static_cast<long long>(p.total), p.elapsed_s / 60, p.eta_s / 60);
+                   static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   p.elapsed_s / 60, p.eta_s / 60);
     else if (p.phase == TrainPhase::kTraining)
-      std::fprintf(stderr, "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n", p.epoch, p.epochs,
-                   static_cast<long long>(p.done), static_cast<long long>(p.total), p.loss, p.elapsed_s / 60,
-                   p.eta_s / 60);
+      std::fprintf(stderr,
+                   "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n",
+                   p.epoch, p.epochs, static_cast<long long>(p.done),
+                   static_cast<long long>(p.total), p.loss, p.elapsed_s / 60, p.eta_s / 60);
     else
-      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", phase, static_cast<long long>(p.done),
-                   static_cast<long long>(p.total), p.elapsed_s / 60);
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", phase,
+                   static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   p.elapsed_s / 60);
     std::fflush(stderr);
   };
   DetectorTrainReport report;
   if (Status s = TrainDetector(o, args.Get("out"), progress, &report); !s.ok()) return Fail(s);
-  std::printf("trained on %lld scans + %lld TIP copies, %d epochs, %lld parameters, in %.1f min; validation on %lld scans\n",
-              static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans), report.epochs,
-              static_cast<long long>(report.parameters), report.seconds / 60,
-              static_cast<long long>(report.validation_scans));
+  std::printf(
+      "trained on %lld scans + %lld TIP copies, %d epochs, %lld parameters, in %.1f min; "
+      "validation on %lld scans\n",
+      static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans),
+      report.epochs, static_cast<long long>(report.parameters), report.seconds / 60,
+      static_cast<long long>(report.validation_scans));
   if (report.tip_scans > 0) {
     std::printf("TIP copies by class:");
-    for (const auto& [cls, n] : report.tip_by_class) std::printf(" %s %lld", cls.c_str(), static_cast<long long>(n));
+    for (const auto& [cls, n] : report.tip_by_class)
+      std::printf(" %s %lld", cls.c_str(), static_cast<long long>(n));
     if (report.tip_small_packets > 0)
-      std::printf(" (%lld of them small packets over goods)", static_cast<long long>(report.tip_small_packets));
+      std::printf(" (%lld of them small packets over goods)",
+                  static_cast<long long>(report.tip_small_packets));
     std::printf("\n");
   }
   std::printf("operating points (probability that scores 0.5):");
-  for (const auto& [cls, p] : report.class_operating_probability) std::printf(" %s %.3f", cls.c_str(), p);
+  for (const auto& [cls, p] : report.class_operating_probability)
+    std::printf(" %s %.3f", cls.c_str(), p);
   if (!report.network_validation_table.empty())
-    std::printf("\n\nvalidation, network alone (its own operating points):\n%s", report.network_validation_table.c_str());
+    std::printf("\n\nvalidation, network alone (its own operating points):\n%s",
+                report.network_validation_table.c_str());
   std::printf("\n\nvalidation (the split that chose the operating points%s):\n%s\n%s",
-              report.network_validation_table.empty() ? "" : "; verifier out of fold", report.validation_table.c_str(),
-              report.validation_by_scanner_table.empty() ? "" : (report.validation_by_scanner_table + "\n").c_str());
-  if (!report.validation_by_goods_table.empty()) std::printf("%s\n", report.validation_by_goods_table.c_str());
+              report.network_validation_table.empty() ? "" : "; verifier out of fold",
+              report.validation_table.c_str(),
+              report.validation_by_scanner_table.empty()
+                  ? ""
+                  : (report.validation_by_scanner_table + "\n").c_str());
+  if (!report.validation_by_goods_table.empty())
+    std::printf("%s\n", report.validation_by_goods_table.c_str());
   std::printf("%s", report.manifest_table.c_str());
   std::printf("wrote %s\n", args.Get("out").c_str());
   return 0;
@@ -631,37 +757,51 @@ int Train(int argc, char** argv, int first) {
 
 int Eval(int argc, char** argv, int first) {
   const char usage[] =
-      "usage: clearsight xray eval --in DIR[,DIR...] --results results.jsonl[,...] [--json] [--iou X]\n"
+      "usage: clearsight xray eval --in DIR[,DIR...] --results results.jsonl[,...] [--json] [--iou "
+      "X]\n"
       "                           [--min-score S]\n\n"
-      "Scores the detections (and manifest checks) in results.jsonl (xray analyze --model ...) against\n"
-      "DIR/truth/<scan_id>.json and DIR/declarations_truth.csv: per threat class the detection rate (a\n"
-      "threat is found by a detection of its class with IoU >= 0.3) and AP, false alarms per clean scan,\n"
-      "detection rates at fixed alarm rates on clean parcels, mAP; misdeclared vs honest flag rates.\n"
-      "Run analyze with --min-score 0.05 so the curves cover every operating point. Several directories,\n"
-      "each with its own results file in the same order, are pooled into one evaluation. Rates come with\n"
+      "Scores the detections (and manifest checks) in results.jsonl (xray analyze --model ...) "
+      "against\n"
+      "DIR/truth/<scan_id>.json and DIR/declarations_truth.csv: per threat class the detection "
+      "rate (a\n"
+      "threat is found by a detection of its class with IoU >= 0.3) and AP, false alarms per clean "
+      "scan,\n"
+      "detection rates at fixed alarm rates on clean parcels, mAP; misdeclared vs honest flag "
+      "rates.\n"
+      "Run analyze with --min-score 0.05 so the curves cover every operating point. Several "
+      "directories,\n"
+      "each with its own results file in the same order, are pooled into one evaluation. Rates "
+      "come with\n"
       "95 % Wilson intervals: a few dozen threats cannot tell 80 % from 95 %.\n"
       "  --json          one JSON line instead of the table\n"
       "  --iou X         overlap that counts as found (default 0.3)\n"
       "  --min-score S   the operating point for the headline rates (default 0.5)\n";
   Args args(argc, argv, first, {"help", "json"});
-  if (int rc = CheckArgs(args, {"in", "results", "json", "iou", "min-score", "help"}, usage)) return rc < 0 ? 0 : rc;
-  if (!args.Has("in") || !args.Has("results")) return Usage("--in and --results are required", usage);
+  if (int rc = CheckArgs(args, {"in", "results", "json", "iou", "min-score", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("results"))
+    return Usage("--in and --results are required", usage);
   DetectionEvalOptions o;
-  if (!args.GetDouble("iou", o.min_iou, &o.min_iou) || !args.GetDouble("min-score", o.min_score, &o.min_score) ||
-      !(o.min_iou > 0 && o.min_iou <= 1))
+  if (!args.GetDouble("iou", o.min_iou, &o.min_iou) ||
+      !args.GetDouble("min-score", o.min_score, &o.min_score) || !(o.min_iou > 0 && o.min_iou <= 1))
     return Usage("--iou and --min-score need numbers in 0..1", usage);
-  const std::string in_arg = args.Get("in"), results_arg = args.Get("results");  // Split's views point into them
+  const std::string in_arg = args.Get("in"),
+                    results_arg = args.Get("results");  // Split's views point into them
   const auto dirs = Split(in_arg, ','), results = Split(results_arg, ',');
   if (dirs.size() != results.size())
     return Usage("--in names " + std::to_string(dirs.size()) + " directories but --results " +
-                     std::to_string(results.size()) + " files; give one results file per directory, in order",
+                     std::to_string(results.size()) +
+                     " files; give one results file per directory, in order",
                  usage);
   std::vector<std::pair<std::string, std::string>> sets;
-  for (size_t i = 0; i < dirs.size(); ++i) sets.emplace_back(std::string(dirs[i]), std::string(results[i]));
+  for (size_t i = 0; i < dirs.size(); ++i)
+    sets.emplace_back(std::string(dirs[i]), std::string(results[i]));
   auto ev = EvaluateDetections(sets, o);
   if (!ev.ok()) return Fail(ev.status());
-  if (args.Has("json")) std::printf("%s\n", ev->ToJson().c_str());
-  else std::printf("%s", ev->ToTable().c_str());
+  if (args.Has("json"))
+    std::printf("%s\n", ev->ToJson().c_str());
+  else
+    std::printf("%s", ev->ToTable().c_str());
   return 0;
 }
 
@@ -675,10 +815,17 @@ int CmdXray(int argc, char** argv, int first) {
     const char* name;
     int (*run)(int, char**, int);
   };
-  static const Sub subs[] = {{"simulate", Simulate},         {"wedges", Wedges},        {"calibrate", Calibrate},
-                             {"analyze", Analyze},           {"render", Render},        {"export-dicos", ExportDicos},
-                             {"import-dicos", ImportDicos}, {"threats", Threats},      {"tip", Tip},
-                             {"train", Train},               {"eval", Eval}};
+  static const Sub subs[] = {{"simulate", Simulate},
+                             {"wedges", Wedges},
+                             {"calibrate", Calibrate},
+                             {"analyze", Analyze},
+                             {"render", Render},
+                             {"export-dicos", ExportDicos},
+                             {"import-dicos", ImportDicos},
+                             {"threats", Threats},
+                             {"tip", Tip},
+                             {"train", Train},
+                             {"eval", Eval}};
   for (const auto& s : subs)
     if (sub == s.name) return s.run(argc, argv, first + 1);
   return Usage("unknown xray subcommand '" + sub + "'", kXrayUsage);

@@ -6,8 +6,9 @@ namespace clearsight::cli {
 
 int Fail(const Status& status) {
   std::fprintf(stderr, "error: %s\n", status.message().c_str());
-  return status.code() == StatusCode::kInvalidArgument && status.message().rfind("usage", 0) == 0 ? 2
-                                                                                                  : 1;
+  return status.code() == StatusCode::kInvalidArgument && status.message().rfind("usage", 0) == 0
+             ? 2
+             : 1;
 }
 
 int Usage(const std::string& message, const std::string& usage) {

@@ -4,8 +4,8 @@
 #include <cstring>
 #include <string>
 
-#include "commands.h"
 #include "clearsight/allocator.h"
+#include "commands.h"
 
 namespace {
 
@@ -18,18 +18,23 @@ struct Command {
 const Command kCommands[] = {
     {"demo", "the demo: train, score, queue with reasons, valuation", clearsight::cli::CmdDemo},
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
-    {"model train", "train the declaration risk model (and its baseline)", clearsight::cli::CmdModelTrain},
+    {"model train", "train the declaration risk model (and its baseline)",
+     clearsight::cli::CmdModelTrain},
     {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},
-    {"valuation eval", "recall of injected under-valuation on real trade flows", clearsight::cli::CmdValuationEval},
+    {"valuation eval", "recall of injected under-valuation on real trade flows",
+     clearsight::cli::CmdValuationEval},
     {"valuation", "reference prices and under-valuation scores", clearsight::cli::CmdValuation},
-    {"rules check", "check a rule profile's syntax and list its rules", clearsight::cli::CmdRulesCheck},
-    {"rules run", "hits and confirmed hits per rule over declarations", clearsight::cli::CmdRulesRun},
+    {"rules check", "check a rule profile's syntax and list its rules",
+     clearsight::cli::CmdRulesCheck},
+    {"rules run", "hits and confirmed hits per rule over declarations",
+     clearsight::cli::CmdRulesRun},
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
     {"feed", "send declaration files and scans to a running service", clearsight::cli::CmdFeed},
     {"serve", "the HTTP service and web workstation", clearsight::cli::CmdServe},
-    {"users add", "create or update a user (password from stdin or env)", clearsight::cli::CmdUsersAdd},
+    {"users add", "create or update a user (password from stdin or env)",
+     clearsight::cli::CmdUsersAdd},
     {"users list", "list users and roles", clearsight::cli::CmdUsersList},
     {"audit verify", "check the audit log's hash chain", clearsight::cli::CmdAuditVerify},
 };

@@ -23,8 +23,8 @@ class CompactString {
   static constexpr size_t kInline = 15;
 
   CompactString() noexcept { SetInline(0); }
-  CompactString(std::string_view s) { Init(s); }  // NOLINT: implicit, as std::string's
-  CompactString(const std::string& s) { Init(s); }  // NOLINT
+  CompactString(std::string_view s) { Init(s); }               // NOLINT: implicit, as std::string's
+  CompactString(const std::string& s) { Init(s); }             // NOLINT
   CompactString(const char* s) { Init(std::string_view(s)); }  // NOLINT
   CompactString(const CompactString& o) { Init(o.view()); }
   CompactString(CompactString&& o) noexcept {
@@ -70,7 +70,9 @@ class CompactString {
   CompactString& assign(const char* s, size_t n) { return assign(std::string_view(s, n)); }
   void clear() { assign(std::string_view()); }
 
-  size_t size() const noexcept { return IsHeap() ? HeapSize() : kInline - static_cast<uint8_t>(raw_[kInline]); }
+  size_t size() const noexcept {
+    return IsHeap() ? HeapSize() : kInline - static_cast<uint8_t>(raw_[kInline]);
+  }
   size_t length() const noexcept { return size(); }
   bool empty() const noexcept { return size() == 0; }
   const char* data() const noexcept { return IsHeap() ? HeapPtr() : raw_; }
@@ -87,19 +89,29 @@ class CompactString {
   operator std::string() const { return str(); }                 // NOLINT
 
   // As std::string's: substr copies.
-  std::string substr(size_t pos = 0, size_t n = std::string::npos) const { return std::string(view().substr(pos, n)); }
+  std::string substr(size_t pos = 0, size_t n = std::string::npos) const {
+    return std::string(view().substr(pos, n));
+  }
   size_t find(std::string_view s, size_t pos = 0) const noexcept { return view().find(s, pos); }
   size_t find(char c, size_t pos = 0) const noexcept { return view().find(c, pos); }
-  size_t rfind(char c, size_t pos = std::string::npos) const noexcept { return view().rfind(c, pos); }
+  size_t rfind(char c, size_t pos = std::string::npos) const noexcept {
+    return view().rfind(c, pos);
+  }
   bool starts_with(std::string_view s) const noexcept { return view().starts_with(s); }
   bool ends_with(std::string_view s) const noexcept { return view().ends_with(s); }
   int compare(std::string_view s) const noexcept { return view().compare(s); }
 
   // One exact overload per kind of right-hand side (C++20 adds the reversed forms), so that no
   // comparison has to choose between two conversions.
-  friend bool operator==(const CompactString& a, const CompactString& b) noexcept { return a.view() == b.view(); }
-  friend bool operator==(const CompactString& a, std::string_view b) noexcept { return a.view() == b; }
-  friend bool operator==(const CompactString& a, const std::string& b) noexcept { return a.view() == b; }
+  friend bool operator==(const CompactString& a, const CompactString& b) noexcept {
+    return a.view() == b.view();
+  }
+  friend bool operator==(const CompactString& a, std::string_view b) noexcept {
+    return a.view() == b;
+  }
+  friend bool operator==(const CompactString& a, const std::string& b) noexcept {
+    return a.view() == b;
+  }
   friend bool operator==(const CompactString& a, const char* b) noexcept { return a.view() == b; }
   friend std::strong_ordering operator<=>(const CompactString& a, const CompactString& b) noexcept {
     return a.view().compare(b.view()) <=> 0;
@@ -140,7 +152,8 @@ class CompactString {
     std::memcpy(raw_ + 8, &v, sizeof(v));
   }
   size_t HeapCapacity() const noexcept {
-    return static_cast<uint8_t>(raw_[12]) | static_cast<size_t>(static_cast<uint8_t>(raw_[13])) << 8 |
+    return static_cast<uint8_t>(raw_[12]) |
+           static_cast<size_t>(static_cast<uint8_t>(raw_[13])) << 8 |
            static_cast<size_t>(static_cast<uint8_t>(raw_[14])) << 16;
   }
   void Init(std::string_view s) {
@@ -149,7 +162,8 @@ class CompactString {
       SetInline(s.size());
       return;
     }
-    if (s.size() >= (size_t{1} << 24)) throw std::length_error("CompactString: value of 16 MiB or more");
+    if (s.size() >= (size_t{1} << 24))
+      throw std::length_error("CompactString: value of 16 MiB or more");
     char* p = new char[s.size() + 1];
     std::memcpy(p, s.data(), s.size());
     p[s.size()] = '\0';
@@ -167,12 +181,20 @@ class CompactString {
   alignas(8) char raw_[16];
 };
 
-inline std::string operator+(const std::string& a, const CompactString& b) { return a + std::string(b.view()); }
-inline std::string operator+(std::string&& a, const CompactString& b) { return std::move(a.append(b.view())); }
+inline std::string operator+(const std::string& a, const CompactString& b) {
+  return a + std::string(b.view());
+}
+inline std::string operator+(std::string&& a, const CompactString& b) {
+  return std::move(a.append(b.view()));
+}
 inline std::string operator+(const CompactString& a, const std::string& b) { return a.str() + b; }
-inline std::string operator+(const char* a, const CompactString& b) { return std::string(a).append(b.view()); }
+inline std::string operator+(const char* a, const CompactString& b) {
+  return std::string(a).append(b.view());
+}
 inline std::string operator+(const CompactString& a, const char* b) { return a.str().append(b); }
-inline std::string operator+(char a, const CompactString& b) { return std::string(1, a).append(b.view()); }
+inline std::string operator+(char a, const CompactString& b) {
+  return std::string(1, a).append(b.view());
+}
 inline std::string operator+(const CompactString& a, char b) { return a.str() + b; }
 std::ostream& operator<<(std::ostream& os, const CompactString& s);
 
@@ -180,5 +202,7 @@ std::ostream& operator<<(std::ostream& os, const CompactString& s);
 
 template <>
 struct std::hash<clearsight::CompactString> {
-  size_t operator()(const clearsight::CompactString& s) const noexcept { return std::hash<std::string_view>()(s.view()); }
+  size_t operator()(const clearsight::CompactString& s) const noexcept {
+    return std::hash<std::string_view>()(s.view());
+  }
 };

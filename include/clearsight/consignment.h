@@ -63,8 +63,9 @@ struct ConsignmentUpdate {
   const Declaration* declared = nullptr;
   int32_t today = 0;  // days since 1970-01-01: the day of a consignment known only by its scans
   std::optional<PriorDecision> prior;
-  Evidence written;             // this update's findings
-  std::vector<Evidence> stored;  // the consignment's other evidence; one of written's origin is replaced
+  Evidence written;  // this update's findings
+  std::vector<Evidence>
+      stored;  // the consignment's other evidence; one of written's origin is replaced
 };
 
 struct ConsignmentDecision {
@@ -80,7 +81,8 @@ struct ConsignmentDecision {
 
 // All of a consignment's findings fused, in origin order, `written` in place of stored evidence
 // of the same origin.
-FusedRisk FuseEvidence(const std::vector<Evidence>& stored, const Evidence& written, const FusionOptions& options);
+FusedRisk FuseEvidence(const std::vector<Evidence>& stored, const Evidence& written,
+                       const FusionOptions& options);
 
 // The consignment's lane and day: the declaration's; else the prior decision's; else lane "" on
 // `today` (a scan before its declaration).

@@ -14,9 +14,9 @@
 namespace clearsight {
 
 struct BatchDecision {
-  double score = 0;        // fused
+  double score = 0;  // fused
   double model_score = kMissing;
-  Selection selection;     // channel and control flag
+  Selection selection;               // channel and control flag
   std::vector<FusedReason> reasons;  // largest weight first
   std::vector<std::string> rule_hits;
 };

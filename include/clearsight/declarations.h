@@ -59,7 +59,9 @@ class ExtraValues {
   // Sets the i-th value, padding with empty values. Appending in order is the fast path.
   // A unit separator (0x1F) inside a value is replaced by a space.
   void Set(size_t i, std::string_view value);
-  bool operator==(const ExtraValues& o) const { return count_ == o.count_ && packed() == o.packed(); }
+  bool operator==(const ExtraValues& o) const {
+    return count_ == o.count_ && packed() == o.packed();
+  }
 
  private:
   static constexpr uint32_t kInline = 32;
@@ -133,10 +135,10 @@ struct DeclarationBatch {
 
 struct Rejection {
   std::string file;
-  int64_t line = 0;     // 1-based physical line where the record starts
-  std::string field;    // schema field name, or "" for whole-record problems
+  int64_t line = 0;   // 1-based physical line where the record starts
+  std::string field;  // schema field name, or "" for whole-record problems
   std::string reason;
-  std::string raw;      // the record as read (truncated to 4 KiB)
+  std::string raw;  // the record as read (truncated to 4 KiB)
 
   // "file:line: field 'x': reason"
   std::string ToString() const;
@@ -145,7 +147,7 @@ struct Rejection {
 struct IngestReport {
   int64_t accepted = 0;
   int64_t rejected = 0;
-  int64_t duplicates_identical = 0;  // same id and same content: kept once, counted here
+  int64_t duplicates_identical = 0;   // same id and same content: kept once, counted here
   std::vector<Rejection> rejections;  // the first ReadOptions::max_rejections_kept of them
 
   // "accepted 8120, rejected 14, identical duplicates skipped 0"
@@ -154,10 +156,10 @@ struct IngestReport {
 };
 
 enum class DeclarationFormat {
-  kAuto,        // by extension (.jsonl / .json -> JSONL) and header (KCS columns -> KCS)
+  kAuto,  // by extension (.jsonl / .json -> JSONL) and header (KCS columns -> KCS)
   kNativeCsv,
   kNativeJsonl,
-  kKcs,         // the 22-column Korean customs dataset (see ../shared/data/customs/README.md)
+  kKcs,  // the 22-column Korean customs dataset (see ../shared/data/customs/README.md)
 };
 
 // "native", "csv", "jsonl", "kcs", "auto".
@@ -165,8 +167,8 @@ Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name);
 
 struct ReadOptions {
   DeclarationFormat format = DeclarationFormat::kAuto;
-  size_t max_record_bytes = 1 << 20;     // a longer record is rejected, not read into memory twice
-  size_t max_rejections_kept = 100000;   // beyond this only the counts grow
+  size_t max_record_bytes = 1 << 20;    // a longer record is rejected, not read into memory twice
+  size_t max_rejections_kept = 100000;  // beyond this only the counts grow
   size_t max_file_bytes = size_t{8} << 30;
 };
 

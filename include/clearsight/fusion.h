@@ -62,9 +62,9 @@ Result<std::vector<Finding>> FindingsFromJson(std::string_view json);
 struct FusionOptions {
   // How much a finding of score 1 from a source counts (0..1); sources not listed use
   // default_weight.
-  std::map<std::string, double> source_weight = {
-      {"model", 1.0}, {"valuation", 0.8}, {"rules", 1.0},
-      {"xray", 0.8},  {"detector", 1.0},  {"manifest", 0.8}};
+  std::map<std::string, double> source_weight = {{"model", 1.0},    {"valuation", 0.8},
+                                                 {"rules", 1.0},    {"xray", 0.8},
+                                                 {"detector", 1.0}, {"manifest", 0.8}};
   double default_weight = 0.7;
   size_t max_reasons = 8;
 };
@@ -102,7 +102,8 @@ struct DeclarationRiskOptions {
 // a declaration into findings. Immutable and shareable between threads.
 class DeclarationRisk {
  public:
-  DeclarationRisk(std::shared_ptr<const RiskModel> model, std::shared_ptr<const ValuationModel> valuation,
+  DeclarationRisk(std::shared_ptr<const RiskModel> model,
+                  std::shared_ptr<const ValuationModel> valuation,
                   std::shared_ptr<const RuleSet> rules, DeclarationRiskOptions options = {});
 
   struct Assessment {
@@ -110,7 +111,7 @@ class DeclarationRisk {
     std::vector<std::string> rule_hits;  // names of the rules that matched
     std::vector<int> rule_indexes;       // the same rules as indexes into rules()->rules()
     double model_score = kMissing;
-    bool valued = false;                 // a valuation model scored it: `valuation` holds the figures
+    bool valued = false;  // a valuation model scored it: `valuation` holds the figures
     ValuationResult valuation;
   };
   // One Assessment per row of the batch. A missing model, valuation or rule set contributes no
@@ -137,15 +138,16 @@ class DeclarationRisk {
 struct ScanFindingOptions {
   double impenetrable_min_fraction = 0.3;  // of an object's pixels
   double impenetrable_min_area_cm2 = 4;
-  double metal_min_kg = 0.15;       // metal mass that needs explaining in non-metal goods
-  double organic_min_kg = 0.3;      // organic mass that needs explaining in metal/electronic goods
+  double metal_min_kg = 0.15;        // metal mass that needs explaining in non-metal goods
+  double organic_min_kg = 0.3;       // organic mass that needs explaining in metal/electronic goods
   double mass_mismatch_ratio = 2.0;  // image mass vs declared net mass, either way
   double min_declared_kg = 0.2;      // below this the mass check is skipped
 };
 
 // Findings from a material analysis: opaque objects, metal or organic mass that the declared goods
 // do not explain, image mass against declared mass. `declared` may be null (no declaration yet).
-std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& analysis, const Declaration* declared,
+std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& analysis,
+                                              const Declaration* declared,
                                               const ScanFindingOptions& options = {});
 
 struct DetectionFindingOptions {
@@ -155,7 +157,8 @@ struct DetectionFindingOptions {
 };
 
 // One "detector" finding per detection of the threat detector in scan `scan_id`, with its box.
-std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections, const std::string& scan_id,
+std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections,
+                                            const std::string& scan_id,
                                             const DetectionFindingOptions& options = {});
 
 // A "manifest" finding when the image does not fit the declared goods; none when it does.
@@ -175,9 +178,9 @@ struct LaneCapacity {
 };
 
 struct OnlineSelectionOptions {
-  LaneCapacity capacity;                     // every lane not listed below
+  LaneCapacity capacity;                      // every lane not listed below
   std::map<std::string, LaneCapacity> lanes;  // per-lane overrides
-  double control_share = 0.10;  // part of the red budget drawn uniformly at random
+  double control_share = 0.10;                // part of the red budget drawn uniformly at random
   uint64_t seed = 1;
   // Thresholds are the score quantiles of the lane's last `window` consignments; until a lane has
   // `warmup` scores the fixed thresholds apply.
@@ -223,7 +226,8 @@ class OnlineSelector {
   SelectionResult Select(const SelectionInput& input);
 
   // Rebuilding state after a restart: counts per lane-day and recent scores.
-  void RestoreCounts(const std::string& lane, int32_t day, Channel channel, bool control, int64_t count);
+  void RestoreCounts(const std::string& lane, int32_t day, Channel channel, bool control,
+                     int64_t count);
   void RestoreScore(const std::string& lane, double score);
 
   struct Counts {

@@ -32,7 +32,7 @@ struct DerivedFeatures {
   double unit_price_ratio = kMissing;      // declared unit price / reference unit price
   double undervaluation_score = kMissing;  // from valuation
   double revenue_at_risk = kMissing;
-  double risk_score = kMissing;            // the learned model's probability
+  double risk_score = kMissing;  // the learned model's probability
 };
 
 struct RuleAction {
@@ -48,8 +48,8 @@ struct Rule {
   int32_t valid_from = INT32_MIN;  // days since 1970-01-01, inclusive
   int32_t valid_to = INT32_MAX;    // inclusive
   RuleAction action;
-  std::string condition_text;      // as written, for listings
-  int line = 0;                    // where the rule starts in its file
+  std::string condition_text;  // as written, for listings
+  int line = 0;                // where the rule starts in its file
 };
 
 struct RuleHit {

@@ -30,7 +30,8 @@ struct ControlRule {
   double probability = 0;
   double cap = 1e300;
 };
-ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count, double volume);
+ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count,
+                           double volume);
 
 struct SelectionOptions {
   // Physical inspections (red) per lane and day: a share of the lane's declarations, or a fixed
@@ -57,7 +58,8 @@ struct Selection {
 // the next rows by score go yellow. Fractional
 // budgets (5 % of 7 declarations) are rounded up or down by a seeded draw per lane and day, so
 // totals over many lanes and days match the shares.
-std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,
+std::vector<Selection> SelectChannels(const DeclarationBatch& batch,
+                                      const std::vector<float>& scores,
                                       const SelectionOptions& options);
 
 }  // namespace clearsight

@@ -30,10 +30,10 @@ struct ServiceOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port (see Service::port())
   StoreOptions store;
-  std::string model_dir;            // "" = no learned model
-  std::string rules_path;           // "" = the latest rules stored through the API, if any
-  std::string valuation_history;    // declarations file to fit reference prices on; "" = none
-  std::string calibration_path;     // "" = scans are stored and shown but not analysed
+  std::string model_dir;          // "" = no learned model
+  std::string rules_path;         // "" = the latest rules stored through the API, if any
+  std::string valuation_history;  // declarations file to fit reference prices on; "" = none
+  std::string calibration_path;   // "" = scans are stored and shown but not analysed
   // Threat detector with its manifest model (`clearsight xray train`): each analysed scan gets
   // detections and, once its declaration is stored, a manifest check. Needs calibration_path;
   // "" = none.
@@ -53,16 +53,16 @@ struct ServiceOptions {
   // startup; only with calibration_path and analysis workers. Off by default (`clearsight serve
   // --warm-up`; docs/api.md).
   bool warm_up = false;
-  std::string web_dir;              // static files of the workstation; "" = none
+  std::string web_dir;  // static files of the workstation; "" = none
   FusionOptions fusion;
   OnlineSelectionOptions selection;
-  int http_threads = 32;            // each keep-alive connection holds one while open
+  int http_threads = 32;  // each keep-alive connection holds one while open
   int64_t session_ttl_s = 12 * 3600;
-  size_t max_body_bytes = size_t{256} << 20;      // scans; declarations have their own below
+  size_t max_body_bytes = size_t{256} << 20;  // scans; declarations have their own below
   size_t max_declaration_body_bytes = size_t{32} << 20;
-  int64_t max_scan_pixels = int64_t{32} << 20;    // per page
-  bool secure_cookie = false;       // add "Secure" to the session cookie (behind TLS)
-  bool log_requests = false;        // one line per request on stderr
+  int64_t max_scan_pixels = int64_t{32} << 20;  // per page
+  bool secure_cookie = false;                   // add "Secure" to the session cookie (behind TLS)
+  bool log_requests = false;                    // one line per request on stderr
 };
 
 class Service {

@@ -15,17 +15,17 @@ namespace clearsight {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,   // the caller's input is wrong (bad flag, bad record, bad file content)
-  kNotFound,          // a named file, model, id does not exist
-  kAlreadyExists,     // same id with different content
+  kInvalidArgument,     // the caller's input is wrong (bad flag, bad record, bad file content)
+  kNotFound,            // a named file, model, id does not exist
+  kAlreadyExists,       // same id with different content
   kFailedPrecondition,  // the system is not in a state to do this (model not trained, ...)
   kUnauthenticated,
   kPermissionDenied,
-  kResourceExhausted,   // a limit was hit (size, memory, budget)
-  kDataLoss,            // stored data is corrupt
-  kIoError,             // the OS refused a read or write
+  kResourceExhausted,  // a limit was hit (size, memory, budget)
+  kDataLoss,           // stored data is corrupt
+  kIoError,            // the OS refused a read or write
   kUnimplemented,
-  kInternal,            // a bug: an invariant did not hold
+  kInternal,  // a bug: an invariant did not hold
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -36,13 +36,17 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return {}; }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};
   }
-  static Status Unauthenticated(std::string m) { return {StatusCode::kUnauthenticated, std::move(m)}; }
+  static Status Unauthenticated(std::string m) {
+    return {StatusCode::kUnauthenticated, std::move(m)};
+  }
   static Status PermissionDenied(std::string m) {
     return {StatusCode::kPermissionDenied, std::move(m)};
   }
@@ -60,7 +64,8 @@ class [[nodiscard]] Status {
   // "invalid argument: <message>" for logs; the message alone is what users see.
   std::string ToString() const;
 
-  // Returns a copy with `context` + ": " prepended: pass "loading the model", without a ": " of its own.
+  // Returns a copy with `context` + ": " prepended: pass "loading the model", without a ": " of its
+  // own.
   Status WithContext(std::string_view context) const;
 
  private:
@@ -72,7 +77,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : v_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : v_(std::move(status)) {  // NOLINT
     assert(!std::get<Status>(v_).ok() && "Result constructed from an OK status");
   }
@@ -100,14 +105,15 @@ class [[nodiscard]] Result {
 #define CS_CONCAT(a, b) CS_CONCAT_INNER(a, b)
 
 // Returns from the enclosing function if `expr` yields a non-OK Status.
-#define CS_RETURN_IF_ERROR(expr)                    \
-  do {                                              \
-    ::clearsight::Status cs_status_ = (expr);       \
-    if (!cs_status_.ok()) return cs_status_;        \
+#define CS_RETURN_IF_ERROR(expr)              \
+  do {                                        \
+    ::clearsight::Status cs_status_ = (expr); \
+    if (!cs_status_.ok()) return cs_status_;  \
   } while (0)
 
 // `CS_ASSIGN_OR_RETURN(auto x, MakeX());` unwraps a Result or returns its Status.
-#define CS_ASSIGN_OR_RETURN(lhs, expr) CS_ASSIGN_OR_RETURN_IMPL(CS_CONCAT(cs_result_, __LINE__), lhs, expr)
+#define CS_ASSIGN_OR_RETURN(lhs, expr) \
+  CS_ASSIGN_OR_RETURN_IMPL(CS_CONCAT(cs_result_, __LINE__), lhs, expr)
 #define CS_ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                             \
   if (!tmp.ok()) return tmp.status();            \

@@ -44,7 +44,7 @@ struct DeclarationRow {
   std::string declaration_id;
   std::string consignment_id;
   std::string office_id;
-  int32_t date = 0;  // days since 1970-01-01
+  int32_t date = 0;            // days since 1970-01-01
   std::string content_sha256;  // of the canonical JSON: equal content, equal hash
   std::string json;            // DeclarationToJson
   int64_t received_ms = 0;
@@ -76,19 +76,19 @@ struct DecisionRow {
 struct ScanRow {
   std::string scan_id;
   std::string consignment_id;
-  std::string image_sha256;  // the scan as format-v1 TIFF in the image directory
-  std::string source_format;  // "tiff" or "dicos"
+  std::string image_sha256;                // the scan as format-v1 TIFF in the image directory
+  std::string source_format;               // "tiff" or "dicos"
   std::vector<std::string> source_sha256;  // the uploaded files as received
-  std::string meta_json;      // the sidecar
-  std::string analysis_json;  // ScanAnalysis::ToJson, "" when not analysed
+  std::string meta_json;                   // the sidecar
+  std::string analysis_json;               // ScanAnalysis::ToJson, "" when not analysed
   int width = 0, height = 0;
   int64_t received_ms = 0;
 };
 
 struct OutcomeRow {
   std::string consignment_id;
-  int64_t seq = 0;  // assigned by the store: 1, 2, ... per consignment
-  std::string result;  // "nothing", "narcotics", "weapon", ..., "undervaluation"
+  int64_t seq = 0;              // assigned by the store: 1, 2, ... per consignment
+  std::string result;           // "nothing", "narcotics", "weapon", ..., "undervaluation"
   double corrected_value = -1;  // for undervaluation; < 0 when absent
   std::string notes;
   std::string officer;
@@ -135,9 +135,9 @@ struct AuditVerifyReport {
 };
 
 struct QueueQuery {
-  std::string lane;     // "" = all
-  std::string channel;  // "" = all
-  std::string status;   // "" = all
+  std::string lane;             // "" = all
+  std::string channel;          // "" = all
+  std::string status;           // "" = all
   std::string sort = "-score";  // score, updated, created, consignment_id; "-" = descending
   int64_t limit = 50;
   int64_t offset = 0;
@@ -224,7 +224,8 @@ class StoreTxn {
 
   virtual Result<std::optional<DecisionRow>> GetDecision(const std::string& consignment_id) = 0;
   virtual Status PutDecision(const DecisionRow& row) = 0;  // insert or replace
-  virtual Status PutRuleHits(const std::string& consignment_id, const std::vector<std::string>& rules) = 0;
+  virtual Status PutRuleHits(const std::string& consignment_id,
+                             const std::vector<std::string>& rules) = 0;
 
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Status InsertScan(const ScanRow& row) = 0;
@@ -237,7 +238,8 @@ class StoreTxn {
   virtual Status PutSession(const SessionRow& row) = 0;
   virtual Status DeleteSession(const std::string& token_sha256) = 0;
 
-  virtual Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) = 0;
+  virtual Result<int64_t> InsertRulesVersion(const std::string& text,
+                                             const std::string& author) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
 
   // Appends to the hash-chained audit log; fills seq, prev_hash and hash of *entry (at_ms = now

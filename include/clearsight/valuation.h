@@ -21,11 +21,11 @@
 namespace clearsight {
 
 struct ValuationOptions {
-  int min_group_flows = 10;      // fewer flows: fall back to the next coarser HS level
-  int min_mixture_flows = 60;    // fewer: robust regression instead of a mixture of price lines
-  int max_lines = 6;             // mixture components tried (chosen by BIC)
-  int importer_min_flows = 5;    // an importer's own price level is used from this many flows
-  double flag_rate = 0.05;       // share of the history's own flows the flag threshold lets through
+  int min_group_flows = 10;    // fewer flows: fall back to the next coarser HS level
+  int min_mixture_flows = 60;  // fewer: robust regression instead of a mixture of price lines
+  int max_lines = 6;           // mixture components tried (chosen by BIC)
+  int importer_min_flows = 5;  // an importer's own price level is used from this many flows
+  double flag_rate = 0.05;     // share of the history's own flows the flag threshold lets through
   uint64_t seed = 7;
   int threads = 2;
 };
@@ -35,10 +35,10 @@ struct ValuationResult {
   double unit_price_ratio = kMissing;      // declared unit price / reference
   double undervaluation_score = kMissing;  // higher = more suspicious; comparable across groups
   bool flagged = false;
-  double revenue_at_risk = 0;              // tax rate x (reference value - declared value), if flagged
-  bool per_unit = false;                   // the reference is per supplementary unit
-  std::string level;                       // "hs+origin", "hs6", "hs4", "hs2", "none"
-  std::string reason;                      // plain words, for officers
+  double revenue_at_risk = 0;  // tax rate x (reference value - declared value), if flagged
+  bool per_unit = false;       // the reference is per supplementary unit
+  std::string level;           // "hs+origin", "hs6", "hs4", "hs2", "none"
+  std::string reason;          // plain words, for officers
 };
 
 class ValuationModel {
@@ -50,7 +50,8 @@ class ValuationModel {
 
   // Learns reference prices from `history` (declarations with positive mass and value; others
   // are skipped and counted in skipped_rows()).
-  static Result<ValuationModel> Fit(const DeclarationBatch& history, const ValuationOptions& options);
+  static Result<ValuationModel> Fit(const DeclarationBatch& history,
+                                    const ValuationOptions& options);
 
   ValuationResult Score(const Declaration& d) const;
   std::vector<ValuationResult> ScoreAll(const DeclarationBatch& batch) const;

@@ -23,24 +23,24 @@ struct AnalyzerOptions {
   // A pixel belongs to an object when its smoothed high-energy log attenuation exceeds the
   // packaging level by this much (about 1.5 mm of POM).
   double min_object_log_high = 0.04;
-  int min_object_pixels = 40;       // smaller connected regions are not objects
-  double air_log_high = 0.015;      // below this (smoothed) a pixel is air: class kNone
+  int min_object_pixels = 40;            // smaller connected regions are not objects
+  double air_log_high = 0.015;           // below this (smoothed) a pixel is air: class kNone
   double max_packaging_log_high = 0.12;  // pixels thinner than this may be packaging alone
-  int impenetrable_low_pixel = 40;  // low-energy pixel at or below this: kImpenetrable
-  bool keep_channels = true;        // false: only objects and totals (saves ~20 bytes/pixel)
+  int impenetrable_low_pixel = 40;       // low-energy pixel at or below this: kImpenetrable
+  bool keep_channels = true;             // false: only objects and totals (saves ~20 bytes/pixel)
 };
 
 struct DetectedObject {
-  int id = 0;                          // 1-based; equals the value in channels.labels
-  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // box in pixels, [x0,x1) x [y0,y1)
+  int id = 0;                                     // 1-based; equals the value in channels.labels
+  int x0 = 0, y0 = 0, x1 = 0, y1 = 0;             // box in pixels, [x0,x1) x [y0,y1)
   MaterialClass material = MaterialClass::kNone;  // kOrganic, kInorganic or kMetal
   double z_eff = 0;
-  double mass_kg = 0;                  // packaging level subtracted
+  double mass_kg = 0;  // packaging level subtracted
   double area_cm2 = 0;
   int64_t pixels = 0;
-  double areal_density_g_cm2 = 0;      // mean over the object
-  double log_low = 0, log_high = 0;    // mean, packaging level subtracted
-  double impenetrable_fraction = 0;    // share of pixels whose low image is saturated
+  double areal_density_g_cm2 = 0;    // mean over the object
+  double log_low = 0, log_high = 0;  // mean, packaging level subtracted
+  double impenetrable_fraction = 0;  // share of pixels whose low image is saturated
 };
 
 struct MaterialTotals {
@@ -51,7 +51,7 @@ struct MaterialTotals {
 
 // Per-pixel results, row-major like the scan. Empty when keep_channels is false.
 struct ScanChannels {
-  std::vector<float> log_low;        // -ln(I/I0), raw
+  std::vector<float> log_low;  // -ln(I/I0), raw
   std::vector<float> log_high;
   std::vector<float> z_eff;          // from smoothed attenuation (3x3 box, blur-matched); 0 for air
   std::vector<float> areal_density;  // g/cm^2 along the ray (everything on it); 0 for air
@@ -65,8 +65,8 @@ struct ScanAnalysis {
   int width = 0, height = 0;
   double pixel_mm = 0;
   double packaging_log_low = 0, packaging_log_high = 0;  // level subtracted from objects
-  std::vector<DetectedObject> objects;  // by mass, heaviest first
-  MaterialTotals materials;             // sums over objects by class
+  std::vector<DetectedObject> objects;                   // by mass, heaviest first
+  MaterialTotals materials;                              // sums over objects by class
   ScanChannels channels;
   double ms = 0;  // wall time of Analyze
 

@@ -18,12 +18,12 @@
 namespace clearsight {
 
 struct WedgeStep {
-  std::string material;        // "POM", "aluminium", ...
-  std::string formula;         // optional chemical formula ("CH2O"); used when z_eff is absent
-  double z_eff = 0;            // effective atomic number; 0 = compute from formula
-  double density_g_cm3 = 0;    // optional when areal_density_g_cm2 is given
+  std::string material;      // "POM", "aluminium", ...
+  std::string formula;       // optional chemical formula ("CH2O"); used when z_eff is absent
+  double z_eff = 0;          // effective atomic number; 0 = compute from formula
+  double density_g_cm3 = 0;  // optional when areal_density_g_cm2 is given
   double thickness_mm = 0;
-  double areal_density_g_cm2 = 0;  // 0 = density * thickness
+  double areal_density_g_cm2 = 0;      // 0 = density * thickness
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // region in pixels, [x0,x1) x [y0,y1)
 };
 
@@ -39,12 +39,11 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
 Result<std::vector<WedgeScan>> ReadWedgeDir(const std::string& dir);
 Status WriteWedgeScan(const WedgeScan& wedge, const std::string& tiff_path);
 
-
 struct CalibrationOptions {
-  double z_exponent = 2.94;      // Z is interpolated between wedge materials in Z^p
-  double organic_max_z = 10.0;   // class boundaries on z_eff
+  double z_exponent = 2.94;     // Z is interpolated between wedge materials in Z^p
+  double organic_max_z = 10.0;  // class boundaries on z_eff
   double metal_min_z = 18.0;
-  int region_margin_px = 3;      // pixels ignored inside each region's border (blur, edges)
+  int region_margin_px = 3;          // pixels ignored inside each region's border (blur, edges)
   double max_log_attenuation = 9.0;  // steps darker than this in the low image are too noisy
 };
 

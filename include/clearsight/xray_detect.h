@@ -5,7 +5,8 @@
 // Load once, run many: Detector::Load(path, options) reads the weights once; Detect(analysis) is
 // const and may be called from several threads at once. The model file (LibTorch archive) also
 // carries the detector's settings, the training command and seed, its validation figures and the
-// manifest model (xray_manifest.h, ManifestModel::FromDetector) fitted with it. docs/xray-detector.md describes the method.
+// manifest model (xray_manifest.h, ManifestModel::FromDetector) fitted with it.
+// docs/xray-detector.md describes the method.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,8 @@ struct DetectorOptions {
 };
 
 struct Detection {
-  std::string threat_class;  // one of the model's threat classes (ThreatClasses())
-  double score = 0;          // 0..1, 0.5 = operating point
+  std::string threat_class;            // one of the model's threat classes (ThreatClasses())
+  double score = 0;                    // 0..1, 0.5 = operating point
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // box in scan pixels, [x0,x1) x [y0,y1)
 };
 
@@ -48,7 +49,8 @@ class Detector {
   // was made with an experiment this build no longer has (the message names the setting: test-time
   // views, the network on the contents' box, a verifier bag, ...; the last build with them is
   // e4fb95c); InvalidArgument when the options are out of range.
-  static Result<std::unique_ptr<Detector>> Load(const std::string& path, const DetectorOptions& options = {});
+  static Result<std::unique_ptr<Detector>> Load(const std::string& path,
+                                                const DetectorOptions& options = {});
   ~Detector();
 
   // Detects threats in an analysed scan. The analysis must keep its channels

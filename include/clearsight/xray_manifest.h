@@ -7,8 +7,8 @@
 // one group; a boosted-tree classifier per group (one against the rest) says how well the image
 // fits it. Check() then scores a new pair: how much less likely the declared chapter's group is
 // than the group the image fits best, and how far the mass is from what that chapter's honest
-// parcels show. It is fitted by TrainDetector (xray_train.h) on scans the network never trained on and
-// travels in the detector's model file. Immutable once built; Check is thread-safe.
+// parcels show. It is fitted by TrainDetector (xray_train.h) on scans the network never trained on
+// and travels in the detector's model file. Immutable once built; Check is thread-safe.
 #pragma once
 
 #include <map>
@@ -38,8 +38,8 @@ struct ManifestCheck {
 
 // One training pair.
 struct ManifestExample {
-  ScanAnalysis analysis;     // objects and totals are used; channels may be empty
-  DetectionResult detection; // goods_share, goods_area_cm2
+  ScanAnalysis analysis;      // objects and totals are used; channels may be empty
+  DetectionResult detection;  // goods_share, goods_area_cm2
   Declaration declaration;
 };
 
@@ -50,7 +50,7 @@ struct ManifestFitOptions {
   int max_depth = 3;
   double learning_rate = 0.05;
   int threads = 2;
-  int min_examples = 3;    // chapters with fewer honest examples are not modelled
+  int min_examples = 3;                   // chapters with fewer honest examples are not modelled
   double target_honest_flag_rate = 0.03;  // operating point from cross-validation
   int folds = 5;
   uint64_t seed = 1;
@@ -76,8 +76,8 @@ class ManifestModel {
  public:
   // Fits from honest pairs (the declared goods are what was packed). InvalidArgument when fewer
   // than two chapters have min_examples examples.
-  static Result<ManifestModel> Fit(const std::vector<ManifestExample>& honest, const ManifestFitOptions& options,
-                                   ManifestFitReport* report);
+  static Result<ManifestModel> Fit(const std::vector<ManifestExample>& honest,
+                                   const ManifestFitOptions& options, ManifestFitReport* report);
   static Result<ManifestModel> FromJson(std::string_view json);
   std::string ToJson() const;
   // The manifest model fitted with a detector and stored in its model file; null when the file
@@ -93,21 +93,21 @@ class ManifestModel {
   double threshold() const { return threshold_; }
 
  private:
-  std::vector<std::string> chapters_;      // two-digit HS chapters
-  std::vector<std::string> goods_classes_; // the detector's goods classes the features use
-  std::vector<int> groups_;                // per chapter: its group; the score compares groups
-  std::vector<std::string> group_names_;   // per group: "clothing (HS 61/62)"
-  std::vector<int> group_chapter_;         // per group: its commonest chapter (index into chapters_)
-  struct Trees;                            // per group: the one-against-the-rest classifier
+  std::vector<std::string> chapters_;       // two-digit HS chapters
+  std::vector<std::string> goods_classes_;  // the detector's goods classes the features use
+  std::vector<int> groups_;                 // per chapter: its group; the score compares groups
+  std::vector<std::string> group_names_;    // per group: "clothing (HS 61/62)"
+  std::vector<int> group_chapter_;  // per group: its commonest chapter (index into chapters_)
+  struct Trees;                     // per group: the one-against-the-rest classifier
   std::shared_ptr<const Trees> trees_;
   std::vector<double> mass_log_ratio_mean_, mass_log_ratio_sd_;  // per chapter
   double threshold_ = 0.5;
-  double mass_z_flag_ = 3.5;               // |z| of log(image mass / declared mass) that flags
+  double mass_z_flag_ = 3.5;  // |z| of log(image mass / declared mass) that flags
 };
 
 // Declarations by consignment_id from a native CSV or JSONL file (ReadDeclarations); rejected
 // rows are counted in *report. A consignment_id that occurs twice keeps the first row.
 Result<std::map<std::string, Declaration>> ReadDeclarationsByConsignment(const std::string& path,
-                                                                        IngestReport* report);
+                                                                         IngestReport* report);
 
 }  // namespace clearsight

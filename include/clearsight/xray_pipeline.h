@@ -46,7 +46,8 @@ Status CheckScanPipeline(const ScanPipeline& pipeline);
 // Analyses `scan`, detects threats (with a detector) and, with `declared` (may be null) and a
 // manifest model, checks the declaration against the image. Errors of a stage are returned as
 // they are (a scan the detector cannot use: FailedPrecondition).
-Status AnalyzeScan(const Scan& scan, const ScanPipeline& pipeline, const Declaration* declared, ScanResult* out);
+Status AnalyzeScan(const Scan& scan, const ScanPipeline& pipeline, const Declaration* declared,
+                   ScanResult* out);
 
 // Reads a scan file (scan format v1) and runs AnalyzeScan with its consignment's declaration from
 // pipeline.declarations. Errors reading the file name it.

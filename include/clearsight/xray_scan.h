@@ -68,7 +68,8 @@ Status ValidateScan(const Scan& scan);
 struct ScanReadOptions {
   int64_t max_pixels = int64_t{64} << 20;  // per page; 64 Mpx = 8192 x 8192
   size_t max_file_bytes = size_t{1} << 30;
-  bool require_sidecar = true;  // when false a missing sidecar gives scan_id = file stem, pixel_mm 1
+  bool require_sidecar =
+      true;  // when false a missing sidecar gives scan_id = file stem, pixel_mm 1
 };
 
 // Reads `<base>.tif` (or .tiff) and its sidecar `<base>.json`. Fails with NotFound (file or
@@ -88,7 +89,8 @@ struct ScanWriteOptions {
 
 // Writes `tiff_path` and the sidecar beside it (same base name, .json), each atomically.
 // The scan must pass ValidateScan. Same scan, same bytes.
-Status WriteScan(const Scan& scan, const std::string& tiff_path, const ScanWriteOptions& options = {});
+Status WriteScan(const Scan& scan, const std::string& tiff_path,
+                 const ScanWriteOptions& options = {});
 Result<std::string> EncodeScanTiff(const Scan& scan, const ScanWriteOptions& options = {});
 
 // The sidecar as JSON text (sorted keys, one line) and back.

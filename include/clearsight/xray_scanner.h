@@ -9,7 +9,8 @@ namespace clearsight {
 
 enum class DetectorKind {
   kDualKvp,    // two tube voltages, one detector
-  kDualLayer,  // one tube, a thin front scintillator (low) over a filter and a thick back one (high)
+  kDualLayer,  // one tube, a thin front scintillator (low) over a filter and a thick back one
+               // (high)
 };
 
 struct TubeSpectrum {
@@ -25,15 +26,15 @@ struct ScannerModel {
   TubeSpectrum tube_high;  // the only tube of kDualLayer
   std::string scintillator_formula = "CsI";
   double scintillator_density = 4.51;
-  double detector_low_mm = 0.6;   // dual-layer: front layer
-  double detector_high_mm = 0.6;  // dual-layer: back layer
-  double interlayer_cu_mm = 0.0;  // dual-layer: filter between the layers
-  double photons_per_mm2_low = 30000;   // absorbed photons per mm^2 in air
+  double detector_low_mm = 0.6;        // dual-layer: front layer
+  double detector_high_mm = 0.6;       // dual-layer: back layer
+  double interlayer_cu_mm = 0.0;       // dual-layer: filter between the layers
+  double photons_per_mm2_low = 30000;  // absorbed photons per mm^2 in air
   double photons_per_mm2_high = 40000;
   double blur_sigma_px_low = 0.6;
   double blur_sigma_px_high = 0.6;
-  double scatter_fraction = 0.003;    // of the attenuated primary, spread over ~5 cm
-  double electronic_noise = 1.5e-4;   // standard deviation in transmission units
+  double scatter_fraction = 0.003;   // of the attenuated primary, spread over ~5 cm
+  double electronic_noise = 1.5e-4;  // standard deviation in transmission units
   double energy_step_kev = 3.0;
 };
 

@@ -31,19 +31,19 @@ struct TruthPart {
   double mass_kg = 0;
 };
 struct TruthObject {
-  int id = 0;                 // 1-based within the scan
-  std::string name;           // "t_shirt", "pistol", "cardboard_box", ...
-  std::string category;       // "clothing", "electronics", ..., "threat", "packaging"
-  std::string hs_code;        // of the goods ("" for threats and packaging)
+  int id = 0;            // 1-based within the scan
+  std::string name;      // "t_shirt", "pistol", "cardboard_box", ...
+  std::string category;  // "clothing", "electronics", ..., "threat", "packaging"
+  std::string hs_code;   // of the goods ("" for threats and packaging)
   bool threat = false;
-  std::string threat_class;   // one of ThreatClasses() when threat
+  std::string threat_class;  // one of ThreatClasses() when threat
   bool packaging = false;
-  bool isolated = false;      // no other object (packaging walls included) within 3 pixels
-  bool concealed = false;     // a threat placed over or under goods
-  std::string material;       // the material with the most mass
+  bool isolated = false;   // no other object (packaging walls included) within 3 pixels
+  bool concealed = false;  // a threat placed over or under goods
+  std::string material;    // the material with the most mass
   MaterialClass material_class = MaterialClass::kNone;  // from z_eff of the whole object
-  double z_eff = 0;           // of the object's whole elemental composition
-  double class_purity = 1;    // mass share of parts whose own class is material_class
+  double z_eff = 0;         // of the object's whole elemental composition
+  double class_purity = 1;  // mass share of parts whose own class is material_class
   double mass_kg = 0;
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // [x0,x1) x [y0,y1)
   std::vector<uint32_t> mask_rle;
@@ -51,7 +51,8 @@ struct TruthObject {
 };
 
 enum class DeclarationTruth { kHonest, kMisdeclared, kUndervalued };
-std::string_view DeclarationTruthName(DeclarationTruth t);  // "honest", "misdeclared", "undervalued"
+std::string_view DeclarationTruthName(
+    DeclarationTruth t);  // "honest", "misdeclared", "undervalued"
 
 struct ScanTruth {
   std::string scan_id;
@@ -62,12 +63,12 @@ struct ScanTruth {
   double pixel_mm = 0;
   std::vector<TruthObject> objects;
   DeclarationTruth declaration_truth = DeclarationTruth::kHonest;
-  std::string true_hs_code;       // of the main goods
+  std::string true_hs_code;  // of the main goods
   std::string true_description;
-  double true_value = 0;          // what the goods are worth, EUR
-  double true_net_mass_kg = 0;    // goods without packaging and threats
+  double true_value = 0;        // what the goods are worth, EUR
+  double true_net_mass_kg = 0;  // goods without packaging and threats
 
-  std::string ToJson() const;     // pretty-printed, sorted keys
+  std::string ToJson() const;  // pretty-printed, sorted keys
   static Result<ScanTruth> FromJson(std::string_view json, std::string_view name);
 };
 
@@ -88,7 +89,7 @@ struct SimulateOptions {
   // category equally likely (and the same bytes as before this option existed). A category left
   // out of a non-empty mix has weight 0. Held-out sets use other mixes than training sets.
   std::vector<std::pair<std::string, double>> goods_mix;
-  int threads = 2;                 // SimulateDataset only
+  int threads = 2;  // SimulateDataset only
   ScanWriteOptions write;
 };
 

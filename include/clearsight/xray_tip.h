@@ -32,7 +32,7 @@ struct ThreatPatch {
   int width = 0, height = 0;
   double pixel_mm = 0;
   std::vector<float> log_low, log_high;
-  double mass_kg = 0;        // 0 when unknown (cut-outs)
+  double mass_kg = 0;  // 0 when unknown (cut-outs)
 };
 
 class ThreatLibrary {
@@ -57,8 +57,8 @@ class ThreatLibrary {
 };
 
 struct ProjectOptions {
-  double x = 0, y = 0;        // where the patch centre goes, in scan pixels
-  double scale = 1.0;         // size factor on top of the pixel-size conversion
+  double x = 0, y = 0;  // where the patch centre goes, in scan pixels
+  double scale = 1.0;   // size factor on top of the pixel-size conversion
   double rotation_deg = 0;
   // When > 0, noise is added where the threat attenuates so the region keeps the quantum noise
   // a scanner with this many photons per pixel would show there; 0 leaves the scan's noise alone.
@@ -71,7 +71,7 @@ struct ProjectedThreat {
   std::string name;
   std::string threat_class;
   int x0 = 0, y0 = 0, x1 = 0, y1 = 0;  // [x0,x1) x [y0,y1), clipped to the scan
-  std::vector<uint32_t> mask_rle;       // as TruthObject::mask_rle
+  std::vector<uint32_t> mask_rle;      // as TruthObject::mask_rle
 };
 
 // Multiplies the patch's transmission into *scan in both energies at the given place, scale and

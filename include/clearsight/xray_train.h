@@ -45,10 +45,10 @@ struct TrainDataOptions {
   // At least one that is not validation only; the first must be a training source. TIP copies are
   // made for the first source and for the other training sources with a threats_dir.
   std::vector<DetectorTrainSource> sources;
-  double validation_share = 0.25;         // scans held out of training, by scan id hash
-  std::optional<int64_t> max_scans;       // the first this many scans of each source; unset: all
-  double tip_rate = 0.5;                  // projected copies per clean training scan (expected)
-  std::vector<std::string> tip_classes;   // classes of the projected patches (empty: any class)
+  double validation_share = 0.25;        // scans held out of training, by scan id hash
+  std::optional<int64_t> max_scans;      // the first this many scans of each source; unset: all
+  double tip_rate = 0.5;                 // projected copies per clean training scan (expected)
+  std::vector<std::string> tip_classes;  // classes of the projected patches (empty: any class)
   // Only patches of known mass up to this (kg), each put over a goods item (small concealed
   // packets, the hardest case for narcotics). Unset: any patch.
   std::optional<double> tip_max_kg;
@@ -115,7 +115,14 @@ struct DetectorTrainOptions {
 // usage error.
 Status ValidateDetectorTrainOptions(const DetectorTrainOptions& options);
 
-enum class TrainPhase { kLoadingScans, kLoadingTipCopies, kTraining, kValidating, kVerifier, kManifest };
+enum class TrainPhase {
+  kLoadingScans,
+  kLoadingTipCopies,
+  kTraining,
+  kValidating,
+  kVerifier,
+  kManifest
+};
 // "loading scans", "loading TIP copies", "training", "validating", "verifier", "manifest".
 const char* TrainPhaseName(TrainPhase phase);
 
@@ -134,7 +141,7 @@ struct DetectorTrainReport {
   int64_t tip_small_packets = 0;
   int epochs = 0;
   double seconds = 0;
-  double operating_probability = 0;                   // the lowest of the per-class ones
+  double operating_probability = 0;  // the lowest of the per-class ones
   std::vector<std::pair<std::string, double>> class_operating_probability;
   int64_t parameters = 0;
   std::string validation_table;  // the evaluation of the validation split, as text
@@ -145,7 +152,7 @@ struct DetectorTrainReport {
   // With a verifier: the network alone on the same split (validation_table is then the verifier's,
   // from out-of-fold probabilities).
   std::string network_validation_table;
-  std::string manifest_table;    // the manifest model's cross-validated figures
+  std::string manifest_table;  // the manifest model's cross-validated figures
 };
 
 // Trains the network and the manifest model and writes them to `out_path` (atomically: a reader
@@ -154,7 +161,8 @@ struct DetectorTrainReport {
 // patches asked for, or a directory without scans and truth; errors reading a scan name the file;
 // DataLoss for an init model made with a setting this build does not have.
 Status TrainDetector(const DetectorTrainOptions& options, const std::string& out_path,
-                     const std::function<void(const TrainProgress&)>& progress, DetectorTrainReport* report);
+                     const std::function<void(const TrainProgress&)>& progress,
+                     DetectorTrainReport* report);
 
 // ---- Evaluation --------------------------------------------------------------------------------
 
@@ -163,7 +171,7 @@ struct DetectionEvalOptions {
   // Alarm rates on clean parcels (share with at least one detection) at which detection rates are
   // reported, with the score threshold that gives each.
   std::vector<double> alarm_rates = {0.005, 0.01, 0.02, 0.05};
-  double min_score = 0.5;     // the operating point for the headline rates
+  double min_score = 0.5;         // the operating point for the headline rates
   double narcotics_min_kg = 0.2;  // the "concealed narcotics >= 200 g" row
 };
 
@@ -173,15 +181,15 @@ struct ClassEval {
   // firearm still stops the parcel for a weapon), against the clean parcels' weapon detections.
   std::string name;
   int64_t threats = 0;
-  int64_t detected = 0;         // at min_score
-  double rate = 0;              // detected / threats
+  int64_t detected = 0;               // at min_score
+  double rate = 0;                    // detected / threats
   std::vector<double> rate_at_alarm;  // per DetectionEvalOptions::alarm_rates
   // The same, with each alarm rate counted on this class's detections alone (the threshold at
   // which that share of clean parcels has a detection of this class; narcotics for the 200 g row,
   // any of the three weapon classes for the weapons row).
   std::vector<double> rate_at_class_alarm;
-  int64_t false_alarms = 0;     // detections of this class on clean parcels at min_score
-  double ap = 0;                // average precision over all scans (IoU >= min_iou)
+  int64_t false_alarms = 0;  // detections of this class on clean parcels at min_score
+  double ap = 0;             // average precision over all scans (IoU >= min_iou)
 };
 
 struct ManifestEval {
@@ -200,7 +208,7 @@ struct DetectionEval {
   double clean_alarm_rate = 0;             // share of clean scans with a detection at min_score
   int64_t clean_alarmed = 0;               // those clean scans
   std::vector<double> alarm_rates, thresholds;  // thresholds[i] gives alarm_rates[i] (or less)
-  double map = 0;                          // mean of the classes' AP (classes with threats)
+  double map = 0;                               // mean of the classes' AP (classes with threats)
   bool has_manifest = false;
   ManifestEval manifest;
   DetectionEvalOptions options;
@@ -213,11 +221,13 @@ struct DetectionEval {
 // "manifest") against data_dir/truth/<scan_id>.json and data_dir/declarations_truth.csv.
 // NotFound when the results or truth are missing; InvalidArgument naming the line that does not
 // parse.
-Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir,
+                                         const std::string& results_path,
                                          const DetectionEvalOptions& options = {});
 // Several (data_dir, results) pairs pooled into one evaluation (days, sites or scanners together).
-Result<DetectionEval> EvaluateDetections(const std::vector<std::pair<std::string, std::string>>& sets,
-                                         const DetectionEvalOptions& options = {});
+Result<DetectionEval> EvaluateDetections(
+    const std::vector<std::pair<std::string, std::string>>& sets,
+    const DetectionEvalOptions& options = {});
 
 // ---- Timing ------------------------------------------------------------------------------------
 

@@ -6,9 +6,12 @@ namespace clearsight {
 
 std::string_view ChannelName(Channel c) {
   switch (c) {
-    case Channel::kGreen: return "green";
-    case Channel::kYellow: return "yellow";
-    case Channel::kRed: return "red";
+    case Channel::kGreen:
+      return "green";
+    case Channel::kYellow:
+      return "yellow";
+    case Channel::kRed:
+      return "red";
   }
   return "green";
 }
@@ -17,7 +20,8 @@ Result<Channel> ParseChannel(std::string_view name) {
   if (name == "green") return Channel::kGreen;
   if (name == "yellow") return Channel::kYellow;
   if (name == "red") return Channel::kRed;
-  return Status::InvalidArgument("unknown channel '" + std::string(name) + "' (green, yellow or red)");
+  return Status::InvalidArgument("unknown channel '" + std::string(name) +
+                                 "' (green, yellow or red)");
 }
 
 }  // namespace clearsight

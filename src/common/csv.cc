@@ -8,7 +8,8 @@ CsvReader::CsvReader(std::string_view data, size_t max_record_bytes)
     : data_(data), max_record_bytes_(max_record_bytes) {
   // A UTF-8 byte order mark is not part of the first column's name.
   if (data_.size() >= 3 && static_cast<unsigned char>(data_[0]) == 0xEF &&
-      static_cast<unsigned char>(data_[1]) == 0xBB && static_cast<unsigned char>(data_[2]) == 0xBF) {
+      static_cast<unsigned char>(data_[1]) == 0xBB &&
+      static_cast<unsigned char>(data_[2]) == 0xBF) {
     pos_ = 3;
   }
 }

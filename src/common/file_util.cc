@@ -54,8 +54,8 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
     if (n <= 0) break;
     if (got + static_cast<size_t>(n) > max_bytes) {
       ::close(fd);
-      return Status::ResourceExhausted(path + ": more than the limit of " + std::to_string(max_bytes) +
-                                       " bytes");
+      return Status::ResourceExhausted(path + ": more than the limit of " +
+                                       std::to_string(max_bytes) + " bytes");
     }
     out.resize(got);
     out.append(buf, static_cast<size_t>(n));

@@ -1,7 +1,7 @@
 #include "common/forest.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
@@ -14,8 +14,9 @@ Result<std::string> Forest::SlimJson(std::string_view xgboost_json, const std::s
   if (j.is_discarded()) return Status::Internal(what + ": XGBoost wrote JSON that does not parse");
   try {
     for (auto& t : j.at("learner").at("gradient_booster").at("model").at("trees"))
-      for (const char* k : {"loss_changes", "base_weights", "parents", "categories", "categories_nodes",
-                            "categories_segments", "categories_sizes", "split_type"})
+      for (const char* k :
+           {"loss_changes", "base_weights", "parents", "categories", "categories_nodes",
+            "categories_segments", "categories_sizes", "split_type"})
         t.erase(k);
   } catch (const std::exception& e) {
     return Status::Internal(what + ": unexpected XGBoost JSON: " + e.what());
@@ -34,7 +35,8 @@ Result<Forest> Forest::FromXgboostJson(std::string_view json) {
     f.num_features_ = std::stoi(param.at("num_feature").get<std::string>());
     std::string objective = learner.at("objective").at("name").get<std::string>();
     if (objective != "binary:logistic")
-      return Status::InvalidArgument("model objective is " + objective + ", expected binary:logistic");
+      return Status::InvalidArgument("model objective is " + objective +
+                                     ", expected binary:logistic");
     f.base_margin_ = static_cast<float>(std::log(base_score / (1 - base_score)));
     const auto& gb = learner.at("gradient_booster");
     if (gb.at("name").get<std::string>() != "gbtree")
@@ -149,7 +151,10 @@ namespace {
 // add-with-carry of the index to itself does the rest.
 inline size_t Step(size_t idx, float x, const float* threshold) {
 #if defined(__x86_64__)
-  asm("comiss %[t], %[x]\n\tadc %[i], %[i]" : [i] "+r"(idx) : [x] "x"(x), [t] "m"(*threshold) : "cc");
+  asm("comiss %[t], %[x]\n\tadc %[i], %[i]"
+      : [i] "+r"(idx)
+      : [x] "x"(x), [t] "m"(*threshold)
+      : "cc");
   return idx;
 #else
   return 2 * idx + !(x >= *threshold);
@@ -163,8 +168,9 @@ inline size_t Step(size_t idx, float x, const float* threshold) {
 // the node's offset, load the lane's value at it, compare with the threshold, idx = 2 idx + carry
 // (one add-with-carry, the comparison's carry flag being "less than, or missing").
 template <int kDepth>
-[[gnu::noinline]] void Forest::WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds,
-                                         const float* leaves, size_t ntrees, float* sum) {
+[[gnu::noinline]] void Forest::WalkGroup(const float* xg, const uint32_t* offsets,
+                                         const float* thresholds, const float* leaves,
+                                         size_t ntrees, float* sum) {
   constexpr size_t kWidth = size_t{1} << kDepth;  // node slots (heap from 1) and leaves per tree
   for (size_t t = 0; t < ntrees; ++t, offsets += kWidth, thresholds += kWidth, leaves += kWidth) {
     size_t idx[kLanes];
@@ -216,8 +222,9 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
       for (size_t g = 0; g < ngroups; ++g) {
         const float* xg = xt.data() + g * nf * kLanes;
         float sum[kLanes] = {};
-        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kWidth, flat_thresholds_.data() + t0 * kWidth,
-                          flat_leaves_.data() + t0 * kWidth, t1 - t0, sum);
+        WalkGroup<kDepth>(xg, flat_offsets_.data() + t0 * kWidth,
+                          flat_thresholds_.data() + t0 * kWidth, flat_leaves_.data() + t0 * kWidth,
+                          t1 - t0, sum);
         for (size_t k = 0; k < kLanes; ++k) acc[g * kLanes + k] += sum[k];
       }
     }
@@ -226,6 +233,8 @@ void Forest::PredictBlock(const float* x, size_t rows, size_t stride, float* out
 }
 
 void Forest::PredictMargin(const float* x, size_t rows, size_t stride, float* out) const {
+  // A table of cases, one per depth the flat form is compiled for.
+  // clang-format off
   switch (depth_) {
 #define CS_DEPTH_CASE(D)                    \
   case D:                                   \
@@ -239,6 +248,7 @@ void Forest::PredictMargin(const float* x, size_t rows, size_t stride, float* ou
       for (size_t r = 0; r < rows; ++r) out[r] = PredictOneExact(x + r * stride);
       return;
   }
+  // clang-format on
   // Rows with a missing value take the exact path (the flat form sends NaN left everywhere).
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * stride;

@@ -2,9 +2,9 @@
 //
 // Each tree is padded to a complete binary tree of the ensemble's depth and stored as arrays of
 // (feature, threshold) in heap order from 1 plus one array of leaves, so evaluation is a fixed
-// number of branch-free steps: node = 2*node + (x[feature] < threshold) (docs/model.md). Rows are evaluated
-// in small interleaved blocks so the dependent loads of several rows overlap (the idea behind
-// QuickScorer and treelite's compiled trees, without code generation). Predictions equal
+// number of branch-free steps: node = 2*node + (x[feature] < threshold) (docs/model.md). Rows are
+// evaluated in small interleaved blocks so the dependent loads of several rows overlap (the idea
+// behind QuickScorer and treelite's compiled trees, without code generation). Predictions equal
 // XGBoost's (same float comparisons, same missing-value directions).
 #pragma once
 
@@ -57,8 +57,8 @@ class Forest {
   };
 
   template <int kDepth>
-  static void WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds, const float* leaves,
-                        size_t ntrees, float* sum);
+  static void WalkGroup(const float* xg, const uint32_t* offsets, const float* thresholds,
+                        const float* leaves, size_t ntrees, float* sum);
   template <int kDepth>
   void PredictBlock(const float* x, size_t rows, size_t stride, float* out) const;
   float PredictOneExact(const float* x) const;  // for rows with missing values

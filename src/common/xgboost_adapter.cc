@@ -33,19 +33,24 @@ void XgbBooster::Deleter::operator()(void* handle) const {
 }
 
 Result<XgbBooster> XgbBooster::Train(const float* x, size_t rows, size_t cols, const float* labels,
-                                     const float* weights, const GbtParams& p, const std::function<void(int)>& progress) {
+                                     const float* weights, const GbtParams& p,
+                                     const std::function<void(int)>& progress) {
   if (rows == 0 || cols == 0) return Status::InvalidArgument("no training rows");
   DMatrixGuard dtrain;
-  if (XGDMatrixCreateFromMat(x, rows, cols, std::numeric_limits<float>::quiet_NaN(), &dtrain.h) != 0)
+  if (XGDMatrixCreateFromMat(x, rows, cols, std::numeric_limits<float>::quiet_NaN(), &dtrain.h) !=
+      0)
     return XgbError("creating the training matrix");
-  if (XGDMatrixSetFloatInfo(dtrain.h, "label", labels, rows) != 0) return XgbError("setting labels");
+  if (XGDMatrixSetFloatInfo(dtrain.h, "label", labels, rows) != 0)
+    return XgbError("setting labels");
   if (weights && XGDMatrixSetFloatInfo(dtrain.h, "weight", weights, rows) != 0)
     return XgbError("setting weights");
   BoosterHandle booster = nullptr;
   if (XGBoosterCreate(&dtrain.h, 1, &booster) != 0) return XgbError("creating the booster");
   XgbBooster out;
   out.handle_.reset(booster);
-  auto set = [&](const char* k, const std::string& v) { return XGBoosterSetParam(booster, k, v.c_str()); };
+  auto set = [&](const char* k, const std::string& v) {
+    return XGBoosterSetParam(booster, k, v.c_str());
+  };
   int rc = 0;
   rc |= set("objective", "binary:logistic");
   rc |= set("eval_metric", "auc");
@@ -82,8 +87,8 @@ Result<XgbBooster> XgbBooster::FromJson(std::string_view json) {
 Result<std::string> XgbBooster::ToJson() const {
   bst_ulong len = 0;
   const char* buf = nullptr;
-  if (XGBoosterSaveModelToBuffer(static_cast<BoosterHandle>(handle_.get()), "{\"format\":\"json\"}", &len,
-                                 &buf) != 0)
+  if (XGBoosterSaveModelToBuffer(static_cast<BoosterHandle>(handle_.get()), "{\"format\":\"json\"}",
+                                 &len, &buf) != 0)
     return XgbError("saving the model");
   return std::string(buf, len);
 }
@@ -103,7 +108,8 @@ Result<std::vector<float>> XgbBooster::Predict(const float* x, size_t rows, size
   const float* result = nullptr;
   int rc;
   if (type == PredictType::kProbability || type == PredictType::kMargin) {
-    rc = XGBoosterPredictFromDense(booster, array.c_str(), config.c_str(), nullptr, &shape, &dim, &result);
+    rc = XGBoosterPredictFromDense(booster, array.c_str(), config.c_str(), nullptr, &shape, &dim,
+                                   &result);
   } else {
     // Contributions need a DMatrix.
     DMatrixGuard m;

@@ -27,7 +27,12 @@ struct GbtParams {
   uint64_t seed = 0;
 };
 
-enum class PredictType { kProbability = 0, kMargin = 1, kContributions = 2, kApproxContributions = 3 };
+enum class PredictType {
+  kProbability = 0,
+  kMargin = 1,
+  kContributions = 2,
+  kApproxContributions = 3
+};
 
 class XgbBooster {
  public:

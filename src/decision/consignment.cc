@@ -11,9 +11,12 @@ constexpr std::string_view kScanPrefix = "scan:";
 
 std::string_view WorkStatusName(WorkStatus s) {
   switch (s) {
-    case WorkStatus::kReleased: return "released";
-    case WorkStatus::kPending: return "pending";
-    case WorkStatus::kDone: return "done";
+    case WorkStatus::kReleased:
+      return "released";
+    case WorkStatus::kPending:
+      return "pending";
+    case WorkStatus::kDone:
+      return "done";
   }
   return "pending";
 }
@@ -21,7 +24,8 @@ std::string_view WorkStatusName(WorkStatus s) {
 Result<WorkStatus> ParseWorkStatus(std::string_view name) {
   for (WorkStatus s : {WorkStatus::kReleased, WorkStatus::kPending, WorkStatus::kDone})
     if (name == WorkStatusName(s)) return s;
-  return Status::InvalidArgument("unknown work status '" + std::string(name) + "' (released, pending or done)");
+  return Status::InvalidArgument("unknown work status '" + std::string(name) +
+                                 "' (released, pending or done)");
 }
 
 std::string EvidenceOrigin::Key() const {
@@ -29,22 +33,25 @@ std::string EvidenceOrigin::Key() const {
 }
 
 Result<EvidenceOrigin> EvidenceOrigin::Parse(std::string_view key) {
-  for (auto [prefix, kind] : {std::pair{kDeclarationPrefix, Kind::kDeclaration}, std::pair{kScanPrefix, Kind::kScan}})
+  for (auto [prefix, kind] :
+       {std::pair{kDeclarationPrefix, Kind::kDeclaration}, std::pair{kScanPrefix, Kind::kScan}})
     if (key.size() > prefix.size() && key.substr(0, prefix.size()) == prefix)
       return EvidenceOrigin{kind, std::string(key.substr(prefix.size()))};
   return Status::InvalidArgument("evidence origin '" + std::string(key) +
                                  "' is neither 'declaration:<id>' nor 'scan:<id>'");
 }
 
-FusedRisk FuseEvidence(const std::vector<Evidence>& stored, const Evidence& written, const FusionOptions& options) {
+FusedRisk FuseEvidence(const std::vector<Evidence>& stored, const Evidence& written,
+                       const FusionOptions& options) {
   std::vector<const Evidence*> order;
   order.reserve(stored.size() + 1);
   const std::string written_key = written.origin.Key();
   for (const auto& e : stored)
     if (e.origin.Key() != written_key) order.push_back(&e);
   order.push_back(&written);
-  std::stable_sort(order.begin(), order.end(),
-                   [](const Evidence* a, const Evidence* b) { return a->origin.Key() < b->origin.Key(); });
+  std::stable_sort(order.begin(), order.end(), [](const Evidence* a, const Evidence* b) {
+    return a->origin.Key() < b->origin.Key();
+  });
   std::vector<Finding> all;
   for (const Evidence* e : order) all.insert(all.end(), e->findings.begin(), e->findings.end());
   return Fuse(all, options);
@@ -90,7 +97,8 @@ ConsignmentDecision DecideConsignment(const ConsignmentUpdate& u, OnlineSelector
   d.version = u.prior ? u.prior->version + 1 : 1;
   auto has = [&](EvidenceOrigin::Kind kind) {
     if (u.written.origin.kind == kind) return true;
-    return std::any_of(u.stored.begin(), u.stored.end(), [&](const Evidence& e) { return e.origin.kind == kind; });
+    return std::any_of(u.stored.begin(), u.stored.end(),
+                       [&](const Evidence& e) { return e.origin.kind == kind; });
   };
   d.has_scan = has(EvidenceOrigin::Kind::kScan);
   d.has_declaration = has(EvidenceOrigin::Kind::kDeclaration);

@@ -30,7 +30,8 @@ std::vector<BatchDecision> DecideBatch(const DeclarationRisk& risk, const Declar
       // The model's feature reasons go under the model's fused reason.
       for (auto& r : out[i].reasons) {
         if (r.source != "model") continue;
-        for (const auto& e : risk.model()->Explain(batch, i, options.explain_reasons)) r.details.push_back(e.text);
+        for (const auto& e : risk.model()->Explain(batch, i, options.explain_reasons))
+          r.details.push_back(e.text);
       }
     }
   }

@@ -6,24 +6,30 @@
 #include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
-#include "clearsight/valuation.h"
 #include "clearsight/text.h"
+#include "clearsight/valuation.h"
 
 namespace clearsight {
 
 DeclarationRisk::DeclarationRisk(std::shared_ptr<const RiskModel> model,
                                  std::shared_ptr<const ValuationModel> valuation,
-                                 std::shared_ptr<const RuleSet> rules, DeclarationRiskOptions options)
-    : model_(std::move(model)), valuation_(std::move(valuation)), rules_(std::move(rules)), options_(options) {}
+                                 std::shared_ptr<const RuleSet> rules,
+                                 DeclarationRiskOptions options)
+    : model_(std::move(model)),
+      valuation_(std::move(valuation)),
+      rules_(std::move(rules)),
+      options_(options) {}
 
-std::vector<std::string> DeclarationRisk::ExplainModel(const DeclarationBatch& batch, size_t row, int k) const {
+std::vector<std::string> DeclarationRisk::ExplainModel(const DeclarationBatch& batch, size_t row,
+                                                       int k) const {
   std::vector<std::string> out;
   if (!model_ || row >= batch.rows.size() || k <= 0) return out;
   for (const auto& r : model_->Explain(batch, row, k)) out.push_back(r.text);
   return out;
 }
 
-std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const DeclarationBatch& batch) const {
+std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(
+    const DeclarationBatch& batch) const {
   std::vector<Assessment> out(batch.rows.size());
   std::vector<float> scores;
   if (model_) scores = model_->Score(batch, options_.threads);
@@ -40,7 +46,8 @@ std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const Declarati
       f.kind = "fraud_risk";
       f.score = p;
       f.reason = "risk model: " + FormatFixed(100.0 * p, 0) + " % probability of fraud";
-      if (options_.explain_reasons > 0) f.details = ExplainModel(batch, i, options_.explain_reasons);
+      if (options_.explain_reasons > 0)
+        f.details = ExplainModel(batch, i, options_.explain_reasons);
       a.findings.push_back(std::move(f));
     }
     if (valuation_) {
@@ -59,10 +66,12 @@ std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const Declarati
         if (!v.reason.empty()) {
           f.reason = v.reason;
         } else {
-          f.reason = "unit price " + (std::isfinite(ratio) ? FormatFixed(100 * (1 - ratio), 0) + " % " : "far ") +
+          f.reason = "unit price " +
+                     (std::isfinite(ratio) ? FormatFixed(100 * (1 - ratio), 0) + " % " : "far ") +
                      "below reference for HS " + d.hs_code + " from " + d.origin_country;
         }
-        if (v.revenue_at_risk > 0) f.details.push_back("revenue at risk " + FormatFixed(v.revenue_at_risk, 2));
+        if (v.revenue_at_risk > 0)
+          f.details.push_back("revenue at risk " + FormatFixed(v.revenue_at_risk, 2));
         if (!v.level.empty()) f.details.push_back("reference level: " + v.level);
         a.findings.push_back(std::move(f));
       }
@@ -75,7 +84,9 @@ std::vector<DeclarationRisk::Assessment> DeclarationRisk::Assess(const Declarati
         f.kind = "rule:" + r.name;
         if (r.action.kind == RuleAction::Kind::kChannel) {
           f.floor = r.action.channel;
-          f.score = r.action.channel == Channel::kRed ? 0.5 : r.action.channel == Channel::kYellow ? 0.3 : 0.0;
+          f.score = r.action.channel == Channel::kRed      ? 0.5
+                    : r.action.channel == Channel::kYellow ? 0.3
+                                                           : 0.0;
         } else {
           f.score = std::clamp(r.action.weight, 0.0, 1.0);
         }

@@ -49,7 +49,8 @@ OnlineSelector::Lane& OnlineSelector::LaneOf(const std::string& lane) {
 
 namespace {
 // The lane-day volume a count budget is spread over: the previous day's when known.
-double VolumeEstimate(const std::map<int32_t, OnlineSelector::Counts>& days, int32_t day, int64_t fallback) {
+double VolumeEstimate(const std::map<int32_t, OnlineSelector::Counts>& days, int32_t day,
+                      int64_t fallback) {
   auto it = days.find(day - 1);
   if (it != days.end() && it->second.seen > 0) return static_cast<double>(it->second.seen);
   return static_cast<double>(std::max<int64_t>(1, fallback));
@@ -76,7 +77,8 @@ void OnlineSelector::Thresholds(Lane& lane, const LaneCapacity& cap, double* red
     std::vector<double> w = lane.window;
     auto quantile = [&](double q) {
       if (q >= 1) return 2.0;  // nothing passes
-      size_t k = std::min(w.size() - 1, static_cast<size_t>(std::floor(q * static_cast<double>(w.size()))));
+      size_t k = std::min(w.size() - 1,
+                          static_cast<size_t>(std::floor(q * static_cast<double>(w.size()))));
       std::nth_element(w.begin(), w.begin() + static_cast<std::ptrdiff_t>(k), w.end());
       return w[k];
     };
@@ -93,9 +95,11 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   const LaneCapacity& cap = CapacityOf(in.lane);
   Lane& lane = LaneOf(in.lane);
   Counts& c = lane.days[in.day];
-  const std::string where = "lane " + (in.lane.empty() ? std::string("(none)") : in.lane) + " on " + FormatDate(in.day);
+  const std::string where =
+      "lane " + (in.lane.empty() ? std::string("(none)") : in.lane) + " on " + FormatDate(in.day);
   SelectionResult out;
-  const bool moved = in.previous.has_value() && (in.previous_lane != in.lane || in.previous_day != in.day);
+  const bool moved =
+      in.previous.has_value() && (in.previous_lane != in.lane || in.previous_day != in.day);
   // A consignment new to this lane-day takes part in its control draw and its score window.
   const bool update = in.previous.has_value() && !moved;
   if (in.previous.has_value()) {
@@ -123,7 +127,9 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   const double seen = static_cast<double>(c.seen);
   const ControlRule rule = ControlRuleFor(
       options_.control_share, cap.red_share, cap.red_count,
-      by_count ? static_cast<double>(VolumeEstimate(lane.days, in.day, options_.expected_daily_volume)) : seen);
+      by_count
+          ? static_cast<double>(VolumeEstimate(lane.days, in.day, options_.expected_daily_volume))
+          : seen);
   const double control_p = rule.probability, control_cap = rule.cap;
   const double targeted_budget =
       by_count ? static_cast<double>(cap.red_count) - control_cap
@@ -155,12 +161,14 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   if (out.channel == Channel::kGreen && in.score > 0 && in.score >= yellow_threshold &&
       static_cast<double>(c.yellow) < yellow_budget) {
     out.channel = Channel::kYellow;
-    out.why = red_full ? "red budget of " + where + " used up; document check instead"
-                       : "score " + FormatFixed(in.score, 3) + " at or above the yellow threshold " +
-                             FormatFixed(yellow_threshold, 3) + " of " + where;
+    out.why = red_full
+                  ? "red budget of " + where + " used up; document check instead"
+                  : "score " + FormatFixed(in.score, 3) + " at or above the yellow threshold " +
+                        FormatFixed(yellow_threshold, 3) + " of " + where;
   }
   if (out.channel == Channel::kGreen)
-    out.why = red_full ? "red and yellow budgets of " + where + " used up" : "score below the thresholds of " + where;
+    out.why = red_full ? "red and yellow budgets of " + where + " used up"
+                       : "score below the thresholds of " + where;
   if (in.floor > out.channel) {
     out.channel = in.floor;
     bool over = in.floor == Channel::kRed ? targeted_used >= targeted_budget
@@ -175,8 +183,8 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   return out;
 }
 
-void OnlineSelector::RestoreCounts(const std::string& lane_name, int32_t day, Channel channel, bool control,
-                                   int64_t count) {
+void OnlineSelector::RestoreCounts(const std::string& lane_name, int32_t day, Channel channel,
+                                   bool control, int64_t count) {
   std::lock_guard lock(mu_);
   Counts& c = LaneOf(lane_name).days[day];
   c.seen += count;
@@ -198,7 +206,8 @@ OnlineSelector::Counts OnlineSelector::LaneDay(const std::string& lane_name, int
   return d == it->second->days.end() ? Counts{} : d->second;
 }
 
-void OnlineSelector::SetCapacity(const LaneCapacity& capacity, const std::map<std::string, LaneCapacity>& lanes) {
+void OnlineSelector::SetCapacity(const LaneCapacity& capacity,
+                                 const std::map<std::string, LaneCapacity>& lanes) {
   std::lock_guard lock(mu_);
   options_.capacity = capacity;
   options_.lanes = lanes;

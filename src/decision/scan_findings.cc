@@ -4,11 +4,11 @@
 #include <cmath>
 
 #include "clearsight/fusion.h"
+#include "clearsight/text.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_tip.h"
-#include "clearsight/text.h"
 
 namespace clearsight {
 
@@ -42,12 +42,14 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
 
   // Opaque objects: whatever is inside cannot be seen.
   for (const auto& obj : a.objects) {
-    if (obj.impenetrable_fraction >= o.impenetrable_min_fraction && obj.area_cm2 >= o.impenetrable_min_area_cm2) {
+    if (obj.impenetrable_fraction >= o.impenetrable_min_fraction &&
+        obj.area_cm2 >= o.impenetrable_min_area_cm2) {
       Finding f;
       f.source = "xray";
       f.kind = "impenetrable";
       f.score = 0.55;
-      f.reason = "object the X-ray cannot penetrate (" + FormatFixed(obj.area_cm2, 0) + " cm²): contents unknown";
+      f.reason = "object the X-ray cannot penetrate (" + FormatFixed(obj.area_cm2, 0) +
+                 " cm²): contents unknown";
       f.box = BoxOf(obj);
       f.scan_id = a.scan_id;
       out.push_back(std::move(f));
@@ -58,7 +60,8 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
   if (declared && !metal_goods) {
     const DetectedObject* heaviest = nullptr;
     for (const auto& obj : a.objects)
-      if (obj.material == MaterialClass::kMetal && (!heaviest || obj.mass_kg > heaviest->mass_kg)) heaviest = &obj;
+      if (obj.material == MaterialClass::kMetal && (!heaviest || obj.mass_kg > heaviest->mass_kg))
+        heaviest = &obj;
     if (heaviest && a.materials.metal_kg >= o.metal_min_kg) {
       Finding f;
       f.source = "xray";
@@ -76,7 +79,8 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
       a.materials.organic_kg / total >= 0.6) {
     const DetectedObject* heaviest = nullptr;
     for (const auto& obj : a.objects)
-      if (obj.material == MaterialClass::kOrganic && (!heaviest || obj.mass_kg > heaviest->mass_kg)) heaviest = &obj;
+      if (obj.material == MaterialClass::kOrganic && (!heaviest || obj.mass_kg > heaviest->mass_kg))
+        heaviest = &obj;
     Finding f;
     f.source = "xray";
     f.kind = "unexpected_organic";
@@ -96,14 +100,16 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
       f.source = "xray";
       f.kind = "mass_mismatch";
       f.score = ratio > 1 ? std::min(0.6, 0.2 + 0.05 * ratio) : 0.3;
-      f.reason = "image shows about " + Kg(total) + " of goods; " + Kg(declared->net_mass_kg) + " declared";
+      f.reason = "image shows about " + Kg(total) + " of goods; " + Kg(declared->net_mass_kg) +
+                 " declared";
       out.push_back(std::move(f));
     }
   }
   return out;
 }
 
-std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections, const std::string& scan_id,
+std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detections,
+                                            const std::string& scan_id,
                                             const DetectionFindingOptions& options) {
   std::vector<Finding> out;
   for (const Detection& d : detections) {
@@ -117,7 +123,8 @@ std::vector<Finding> FindingsFromDetections(const std::vector<Detection>& detect
     f.reason = words + "-like object, " + FormatFixed(d.score, 2);
     f.box = FindingBox{d.x0, d.y0, d.x1, d.y1};
     f.scan_id = scan_id;
-    if (SeverityOfThreatClass(d.threat_class) == ThreatSeverity::kWeapon && d.score >= options.weapon_red_min_score)
+    if (SeverityOfThreatClass(d.threat_class) == ThreatSeverity::kWeapon &&
+        d.score >= options.weapon_red_min_score)
       f.floor = Channel::kRed;
     out.push_back(std::move(f));
   }
@@ -130,7 +137,8 @@ std::vector<Finding> FindingsFromManifest(const ManifestCheck& check) {
   f.source = "manifest";
   f.kind = "manifest_mismatch";
   f.score = std::clamp(check.score, 0.0, 1.0);
-  f.reason = check.reasons.empty() ? "the image does not fit the declared goods" : check.reasons.front();
+  f.reason =
+      check.reasons.empty() ? "the image does not fit the declared goods" : check.reasons.front();
   return {std::move(f)};
 }
 

@@ -21,10 +21,12 @@ double ControlDraw(uint64_t seed, std::string_view id) {
 }
 
 std::string_view ControlKey(const Declaration& d) {
-  return d.consignment_id.empty() ? std::string_view(d.declaration_id) : std::string_view(d.consignment_id);
+  return d.consignment_id.empty() ? std::string_view(d.declaration_id)
+                                  : std::string_view(d.consignment_id);
 }
 
-ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count, double volume) {
+ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_count,
+                           double volume) {
   ControlRule r;
   if (red_count >= 0) {
     r.cap = std::ceil(control_share * static_cast<double>(red_count) - 1e-9);
@@ -36,7 +38,8 @@ ControlRule ControlRuleFor(double control_share, double red_share, int64_t red_c
 }
 
 namespace {
-std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const std::string& field, int extra) {
+std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const std::string& field,
+                      int extra) {
   if (field.empty()) return {};
   if (field == "office_id") return d.office_id;
   if (field == "mode_of_transport") return d.mode_of_transport;
@@ -45,8 +48,8 @@ std::string_view Lane(const Declaration& d, const DeclarationBatch& batch, const
 }
 }  // namespace
 
-std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::vector<float>& scores,
-                                      const SelectionOptions& o) {
+std::vector<Selection> SelectChannels(const DeclarationBatch& batch,
+                                      const std::vector<float>& scores, const SelectionOptions& o) {
   std::vector<Selection> out(batch.rows.size());
   int extra = batch.ExtraIndex(o.lane_field);
   std::map<std::pair<int32_t, std::string_view>, std::vector<size_t>> groups;
@@ -61,11 +64,13 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     double u1 = ControlDraw(o.seed, lane_day);
     double u2 = ControlDraw(o.seed + 1, lane_day);
     double exact = o.red_count >= 0 ? static_cast<double>(o.red_count) : o.red_share * n;
-    size_t budget = std::min(n, static_cast<size_t>(std::floor(exact + (o.red_count >= 0 ? 0 : u1))));
+    size_t budget =
+        std::min(n, static_cast<size_t>(std::floor(exact + (o.red_count >= 0 ? 0 : u1))));
     size_t yellow = std::min(n - budget, static_cast<size_t>(std::floor(o.yellow_share * n + u2)));
     // The control draw, as OnlineSelector makes it: every row whose seeded draw falls below the
     // control probability, whatever its score (at most the control part of a count budget).
-    const ControlRule rule = ControlRuleFor(o.control_share, o.red_share, o.red_count, static_cast<double>(n));
+    const ControlRule rule =
+        ControlRuleFor(o.control_share, o.red_share, o.red_count, static_cast<double>(n));
     std::vector<std::pair<double, size_t>> drawn;
     for (size_t i : rows) {
       const double u = ControlDraw(o.seed, ControlKey(batch.rows[i]));
@@ -79,7 +84,8 @@ std::vector<Selection> SelectChannels(const DeclarationBatch& batch, const std::
     }
     // The rest of the red budget by score.
     size_t by_score = budget > drawn.size() ? budget - drawn.size() : 0;
-    std::stable_sort(rows.begin(), rows.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](size_t a, size_t b) { return scores[a] > scores[b]; });
     for (size_t k = 0; k < n && by_score > 0; ++k) {
       if (out[rows[k]].control) continue;
       out[rows[k]].channel = Channel::kRed;

@@ -1,19 +1,20 @@
 // Declaration readers and validation. The CSV path is the hot one (ingest benchmark: >= 1M kcs
 // rows/s on one thread): fields are views into the file buffer, numbers go through from_chars,
 // and the duplicate-id check is an open-addressing table of row indices.
+#include "clearsight/declarations.h"
+
 #include <sys/mman.h>
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <stdexcept>
-#include <nlohmann/json.hpp>
 
-#include "clearsight/declarations.h"
-#include "common/csv.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "common/csv.h"
 
 namespace clearsight {
 
@@ -52,7 +53,8 @@ bool ParseDate(std::string_view s, int32_t* days) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   int dim = kDays[m - 1] + (m == 2 && IsLeap(y) ? 1 : 0);
   if (d > dim) return false;
-  *days = static_cast<int32_t>(DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)));
+  *days =
+      static_cast<int32_t>(DaysFromCivil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)));
   return true;
 }
 
@@ -95,7 +97,8 @@ void ExtraValues::Append(bool separator, std::string_view v) {
   if (need > UINT32_MAX) throw std::length_error("ExtraValues: more than 4 GiB of values");
   if (need > capacity()) {
     // v may point into the old buffer: copy it before that is freed.
-    const uint32_t cap = static_cast<uint32_t>(std::min<size_t>(UINT32_MAX, std::max<size_t>(need, 2 * size_t{capacity()})));
+    const uint32_t cap = static_cast<uint32_t>(
+        std::min<size_t>(UINT32_MAX, std::max<size_t>(need, 2 * size_t{capacity()})));
     char* block = new char[cap];
     std::memcpy(block, packed().data(), bytes_);
     if (separator) block[bytes_] = '\x1f';
@@ -128,8 +131,10 @@ void ExtraValues::Steal(ExtraValues* o) noexcept {
   heap_ = o->heap_;
   bytes_ = o->bytes_;
   count_ = o->count_;
-  if (heap_) heap_block_ = o->heap_block_;
-  else std::memcpy(inline_, o->inline_, bytes_);
+  if (heap_)
+    heap_block_ = o->heap_block_;
+  else
+    std::memcpy(inline_, o->inline_, bytes_);
   o->heap_ = 0;
   o->bytes_ = 0;
   o->count_ = 0;
@@ -139,7 +144,8 @@ void ExtraValues::Set(size_t i, std::string_view value) {
   auto append = [this](std::string_view v) {
     const size_t at = bytes_ + (count_ > 0);
     Append(count_ > 0, v);
-    if (v.find('\x1f') != std::string_view::npos) std::replace(mutable_data() + at, mutable_data() + bytes_, '\x1f', ' ');
+    if (v.find('\x1f') != std::string_view::npos)
+      std::replace(mutable_data() + at, mutable_data() + bytes_, '\x1f', ' ');
     ++count_;
   };
   while (count_ < i) append({});
@@ -157,9 +163,9 @@ bool Declaration::SameContent(const Declaration& o) const {
   return declaration_id == o.declaration_id && date == o.date && importer_id == o.importer_id &&
          hs_code == o.hs_code && origin_country == o.origin_country &&
          same(net_mass_kg, o.net_mass_kg) && same(declared_value, o.declared_value) &&
-         declarant_id == o.declarant_id && seller_id == o.seller_id &&
-         courier_id == o.courier_id && office_id == o.office_id &&
-         departure_country == o.departure_country && mode_of_transport == o.mode_of_transport &&
+         declarant_id == o.declarant_id && seller_id == o.seller_id && courier_id == o.courier_id &&
+         office_id == o.office_id && departure_country == o.departure_country &&
+         mode_of_transport == o.mode_of_transport &&
          same(supplementary_units, o.supplementary_units) && currency == o.currency &&
          same(tax_rate, o.tax_rate) && description == o.description &&
          consignment_id == o.consignment_id && inspected == o.inspected && fraud == o.fraud &&
@@ -205,9 +211,28 @@ Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name) {
 namespace {
 
 enum class Field : uint8_t {
-  kId, kDate, kImporter, kHs, kOrigin, kMass, kValue,
-  kDeclarant, kSeller, kCourier, kOffice, kDeparture, kMode, kSupp, kCurrency, kTaxRate,
-  kDescription, kConsignment, kInspected, kFraud, kCritical, kRevenue,
+  kId,
+  kDate,
+  kImporter,
+  kHs,
+  kOrigin,
+  kMass,
+  kValue,
+  kDeclarant,
+  kSeller,
+  kCourier,
+  kOffice,
+  kDeparture,
+  kMode,
+  kSupp,
+  kCurrency,
+  kTaxRate,
+  kDescription,
+  kConsignment,
+  kInspected,
+  kFraud,
+  kCritical,
+  kRevenue,
   kKcsCritical,  // KCS "Critical Fraud": 0 none, 1 fraud, 2 critical
   kExtra,
 };
@@ -217,17 +242,17 @@ struct NativeName {
   Field field;
 };
 constexpr NativeName kNativeFields[] = {
-    {"declaration_id", Field::kId},        {"date", Field::kDate},
-    {"importer_id", Field::kImporter},     {"hs_code", Field::kHs},
-    {"origin_country", Field::kOrigin},    {"net_mass_kg", Field::kMass},
-    {"declared_value", Field::kValue},     {"declarant_id", Field::kDeclarant},
-    {"seller_id", Field::kSeller},         {"courier_id", Field::kCourier},
-    {"office_id", Field::kOffice},         {"departure_country", Field::kDeparture},
-    {"mode_of_transport", Field::kMode},   {"supplementary_units", Field::kSupp},
-    {"currency", Field::kCurrency},        {"tax_rate", Field::kTaxRate},
-    {"description", Field::kDescription},  {"consignment_id", Field::kConsignment},
-    {"inspected", Field::kInspected},      {"fraud", Field::kFraud},
-    {"critical", Field::kCritical},        {"revenue_recovered", Field::kRevenue},
+    {"declaration_id", Field::kId},       {"date", Field::kDate},
+    {"importer_id", Field::kImporter},    {"hs_code", Field::kHs},
+    {"origin_country", Field::kOrigin},   {"net_mass_kg", Field::kMass},
+    {"declared_value", Field::kValue},    {"declarant_id", Field::kDeclarant},
+    {"seller_id", Field::kSeller},        {"courier_id", Field::kCourier},
+    {"office_id", Field::kOffice},        {"departure_country", Field::kDeparture},
+    {"mode_of_transport", Field::kMode},  {"supplementary_units", Field::kSupp},
+    {"currency", Field::kCurrency},       {"tax_rate", Field::kTaxRate},
+    {"description", Field::kDescription}, {"consignment_id", Field::kConsignment},
+    {"inspected", Field::kInspected},     {"fraud", Field::kFraud},
+    {"critical", Field::kCritical},       {"revenue_recovered", Field::kRevenue},
 };
 constexpr int kRequiredCount = 7;  // the first seven of kNativeFields
 
@@ -341,8 +366,9 @@ bool SetHs(std::string_view v, CompactString* out, bool pad_to_6, std::string* w
   }
   const bool pad = pad_to_6 && n >= 1 && n < 6;  // KCS drops leading zeros: 1..5 digits become 6
   if (!pad && (n < 2 || n > 10)) {
-    *why = n == 0 ? std::string("is empty")
-                  : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
+    *why = n == 0
+               ? std::string("is empty")
+               : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
     return false;
   }
   if (pad) {
@@ -387,7 +413,8 @@ bool SetCountry(std::string_view v, CompactString* out, bool required, std::stri
 // Applies one raw value to the record; on failure fills *why.
 bool ApplyField(const Column& col, std::string_view v, bool kcs, Declaration* d, std::string* why) {
   switch (col.field) {
-    case Field::kId: return SetId(v, &d->declaration_id, true, why);
+    case Field::kId:
+      return SetId(v, &d->declaration_id, true, why);
     case Field::kDate:
       if (!ParseDate(v, &d->date)) {
         *why = Trim(v).empty() ? std::string("is empty")
@@ -395,19 +422,32 @@ bool ApplyField(const Column& col, std::string_view v, bool kcs, Declaration* d,
         return false;
       }
       return true;
-    case Field::kImporter: return SetId(v, &d->importer_id, true, why);
-    case Field::kHs: return SetHs(v, &d->hs_code, kcs, why);
-    case Field::kOrigin: return SetCountry(v, &d->origin_country, true, why);
-    case Field::kMass: return SetNumber(v, &d->net_mass_kg, true, true, why);
-    case Field::kValue: return SetNumber(v, &d->declared_value, true, true, why);
-    case Field::kDeclarant: return SetId(v, &d->declarant_id, false, why);
-    case Field::kSeller: return SetId(v, &d->seller_id, false, why);
-    case Field::kCourier: return SetId(v, &d->courier_id, false, why);
-    case Field::kOffice: return SetId(v, &d->office_id, false, why);
-    case Field::kDeparture: return SetCountry(v, &d->departure_country, false, why);
-    case Field::kMode: return SetId(v, &d->mode_of_transport, false, why);
-    case Field::kSupp: return SetNumber(v, &d->supplementary_units, false, true, why);
-    case Field::kCurrency: return SetId(v, &d->currency, false, why);
+    case Field::kImporter:
+      return SetId(v, &d->importer_id, true, why);
+    case Field::kHs:
+      return SetHs(v, &d->hs_code, kcs, why);
+    case Field::kOrigin:
+      return SetCountry(v, &d->origin_country, true, why);
+    case Field::kMass:
+      return SetNumber(v, &d->net_mass_kg, true, true, why);
+    case Field::kValue:
+      return SetNumber(v, &d->declared_value, true, true, why);
+    case Field::kDeclarant:
+      return SetId(v, &d->declarant_id, false, why);
+    case Field::kSeller:
+      return SetId(v, &d->seller_id, false, why);
+    case Field::kCourier:
+      return SetId(v, &d->courier_id, false, why);
+    case Field::kOffice:
+      return SetId(v, &d->office_id, false, why);
+    case Field::kDeparture:
+      return SetCountry(v, &d->departure_country, false, why);
+    case Field::kMode:
+      return SetId(v, &d->mode_of_transport, false, why);
+    case Field::kSupp:
+      return SetNumber(v, &d->supplementary_units, false, true, why);
+    case Field::kCurrency:
+      return SetId(v, &d->currency, false, why);
     case Field::kTaxRate:
       if (!SetNumber(v, &d->tax_rate, false, true, why)) return false;
       if (d->tax_rate > 1000) {
@@ -415,12 +455,19 @@ bool ApplyField(const Column& col, std::string_view v, bool kcs, Declaration* d,
         return false;
       }
       return true;
-    case Field::kDescription: d->description.assign(v.data(), v.size()); return true;
-    case Field::kConsignment: return SetId(v, &d->consignment_id, false, why);
-    case Field::kInspected: return SetFlag(v, &d->inspected, why);
-    case Field::kFraud: return SetFlag(v, &d->fraud, why);
-    case Field::kCritical: return SetFlag(v, &d->critical, why);
-    case Field::kRevenue: return SetNumber(v, &d->revenue_recovered, false, true, why);
+    case Field::kDescription:
+      d->description.assign(v.data(), v.size());
+      return true;
+    case Field::kConsignment:
+      return SetId(v, &d->consignment_id, false, why);
+    case Field::kInspected:
+      return SetFlag(v, &d->inspected, why);
+    case Field::kFraud:
+      return SetFlag(v, &d->fraud, why);
+    case Field::kCritical:
+      return SetFlag(v, &d->critical, why);
+    case Field::kRevenue:
+      return SetNumber(v, &d->revenue_recovered, false, true, why);
     case Field::kKcsCritical: {
       std::string_view t = Trim(v);
       if (t.empty()) {
@@ -525,8 +572,7 @@ class BatchBuilder {
     ++report_->rejected;
     if (report_->rejections.size() < options_.max_rejections_kept) {
       report_->rejections.push_back(Rejection{std::string(name_), line, std::move(field),
-                                              std::move(reason),
-                                              std::string(raw.substr(0, 4096))});
+                                              std::move(reason), std::string(raw.substr(0, 4096))});
     }
   }
 
@@ -656,11 +702,12 @@ Result<DeclarationBatch> ParseCsv(std::string_view data, std::string_view name, 
     }
   }
   if (!missing.empty()) {
-    return Status::InvalidArgument(
-        std::string(name) + ":" + std::to_string(rec.line) + ": header lacks required column(s) " +
-        missing + "; found '" + Excerpt(rec.raw, 200) + "'" +
-        (kcs ? std::string(" (KCS format)")
-             : " (native format needs " + RequiredList() + "; use --format kcs for the KCS dataset)"));
+    return Status::InvalidArgument(std::string(name) + ":" + std::to_string(rec.line) +
+                                   ": header lacks required column(s) " + missing + "; found '" +
+                                   Excerpt(rec.raw, 200) + "'" +
+                                   (kcs ? std::string(" (KCS format)")
+                                        : " (native format needs " + RequiredList() +
+                                              "; use --format kcs for the KCS dataset)"));
   }
   const size_t ncols = columns.size();
   int id_column = -1;
@@ -702,9 +749,8 @@ Result<DeclarationBatch> ParseCsv(std::string_view data, std::string_view name, 
     for (size_t i = 0; i < ncols; ++i) {
       if (!ApplyField(columns[i], rec.fields[i], kcs, &d, &why)) {
         builder.Abort();
-        builder.Reject(rec.line,
-                       kcs ? columns[i].name : std::string(FieldName(columns[i].field)), why,
-                       rec.raw);
+        builder.Reject(rec.line, kcs ? columns[i].name : std::string(FieldName(columns[i].field)),
+                       why, rec.raw);
         ok = false;
         break;
       }
@@ -732,7 +778,8 @@ Result<DeclarationBatch> ParseJsonl(std::string_view data, std::string_view name
     if (Trim(raw).empty()) continue;
     if (raw.size() > options.max_record_bytes) {
       builder.Reject(line, "",
-                     "record is " + std::to_string(raw.size()) + " bytes, longer than the limit of " +
+                     "record is " + std::to_string(raw.size()) +
+                         " bytes, longer than the limit of " +
                          std::to_string(options.max_record_bytes),
                      raw);
       continue;
@@ -743,7 +790,8 @@ Result<DeclarationBatch> ParseJsonl(std::string_view data, std::string_view name
     }
     nlohmann::json j = nlohmann::json::parse(raw, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
-      builder.Reject(line, "", j.is_discarded() ? "is not valid JSON" : "is not a JSON object", raw);
+      builder.Reject(line, "", j.is_discarded() ? "is not valid JSON" : "is not a JSON object",
+                     raw);
       continue;
     }
     Declaration& d = builder.Begin();
@@ -816,10 +864,10 @@ Result<DeclarationBatch> ParseDeclarations(std::string_view data, std::string_vi
   size_t probe = std::min<size_t>(data.size(), 65536);
   const void* nul = std::memchr(data.data(), '\0', probe);
   if (nul != nullptr) {
-    return Status::InvalidArgument(
-        std::string(name) + ": looks like a binary file (NUL byte at offset " +
-        std::to_string(static_cast<const char*>(nul) - data.data()) +
-        "), not CSV or JSONL declarations");
+    return Status::InvalidArgument(std::string(name) +
+                                   ": looks like a binary file (NUL byte at offset " +
+                                   std::to_string(static_cast<const char*>(nul) - data.data()) +
+                                   "), not CSV or JSONL declarations");
   }
   DeclarationFormat format = options.format;
   if (format == DeclarationFormat::kAuto) {
@@ -841,7 +889,8 @@ Result<DeclarationBatch> ReadDeclarations(const std::string& path, const ReadOpt
 
 Status ValidateDeclaration(const Declaration& d) {
   std::string why;
-  if (Trim(d.declaration_id).empty()) return Status::InvalidArgument("field 'declaration_id': is empty");
+  if (Trim(d.declaration_id).empty())
+    return Status::InvalidArgument("field 'declaration_id': is empty");
   if (Trim(d.importer_id).empty()) return Status::InvalidArgument("field 'importer_id': is empty");
   CompactString hs;
   if (!SetHs(d.hs_code, &hs, false, &why))
@@ -849,7 +898,8 @@ Status ValidateDeclaration(const Declaration& d) {
   CompactString country;
   if (!SetCountry(d.origin_country, &country, true, &why))
     return Status::InvalidArgument("field 'origin_country': " + why);
-  if (!(d.net_mass_kg >= 0)) return Status::InvalidArgument("field 'net_mass_kg': is negative or not a number");
+  if (!(d.net_mass_kg >= 0))
+    return Status::InvalidArgument("field 'net_mass_kg': is negative or not a number");
   if (!(d.declared_value >= 0))
     return Status::InvalidArgument("field 'declared_value': is negative or not a number");
   if (!IsValidUtf8(d.description) || !IsValidUtf8(d.declaration_id))

@@ -75,31 +75,48 @@ constexpr struct {
 
 std::string_view FieldValue(const FieldRef& f, int extra_index, const Declaration& d) {
   switch (f.kind) {
-    case FieldRef::Kind::kImporter: return d.importer_id;
-    case FieldRef::Kind::kDeclarant: return d.declarant_id;
-    case FieldRef::Kind::kSeller: return d.seller_id;
-    case FieldRef::Kind::kCourier: return d.courier_id;
-    case FieldRef::Kind::kOffice: return d.office_id;
-    case FieldRef::Kind::kHs6: return std::string_view(d.hs_code).substr(0, 6);
-    case FieldRef::Kind::kHs4: return std::string_view(d.hs_code).substr(0, 4);
-    case FieldRef::Kind::kHs2: return std::string_view(d.hs_code).substr(0, 2);
-    case FieldRef::Kind::kOrigin: return d.origin_country;
-    case FieldRef::Kind::kDeparture: return d.departure_country;
-    case FieldRef::Kind::kMode: return d.mode_of_transport;
-    case FieldRef::Kind::kCurrency: return d.currency;
+    case FieldRef::Kind::kImporter:
+      return d.importer_id;
+    case FieldRef::Kind::kDeclarant:
+      return d.declarant_id;
+    case FieldRef::Kind::kSeller:
+      return d.seller_id;
+    case FieldRef::Kind::kCourier:
+      return d.courier_id;
+    case FieldRef::Kind::kOffice:
+      return d.office_id;
+    case FieldRef::Kind::kHs6:
+      return std::string_view(d.hs_code).substr(0, 6);
+    case FieldRef::Kind::kHs4:
+      return std::string_view(d.hs_code).substr(0, 4);
+    case FieldRef::Kind::kHs2:
+      return std::string_view(d.hs_code).substr(0, 2);
+    case FieldRef::Kind::kOrigin:
+      return d.origin_country;
+    case FieldRef::Kind::kDeparture:
+      return d.departure_country;
+    case FieldRef::Kind::kMode:
+      return d.mode_of_transport;
+    case FieldRef::Kind::kCurrency:
+      return d.currency;
     case FieldRef::Kind::kExtra:
       return extra_index >= 0 ? d.extra[static_cast<size_t>(extra_index)] : std::string_view();
-    default: return {};
+    default:
+      return {};
   }
   return {};
 }
 
 double NumberValue(const FieldRef& f, const Declaration& d) {
   switch (f.kind) {
-    case FieldRef::Kind::kNetMass: return d.net_mass_kg;
-    case FieldRef::Kind::kDeclaredValue: return d.declared_value;
-    case FieldRef::Kind::kTaxRate: return d.tax_rate;
-    default: return kMissing;
+    case FieldRef::Kind::kNetMass:
+      return d.net_mass_kg;
+    case FieldRef::Kind::kDeclaredValue:
+      return d.declared_value;
+    case FieldRef::Kind::kTaxRate:
+      return d.tax_rate;
+    default:
+      return kMissing;
   }
 }
 
@@ -130,11 +147,13 @@ std::string FieldLabel(const FieldRef& f) {
 // Extra-column indices of a batch for a list of fields.
 std::vector<int> Bind(const std::vector<FieldRef>& fields, const DeclarationBatch& batch) {
   std::vector<int> out;
-  for (const auto& f : fields) out.push_back(f.kind == FieldRef::Kind::kExtra ? batch.ExtraIndex(f.extra) : -1);
+  for (const auto& f : fields)
+    out.push_back(f.kind == FieldRef::Kind::kExtra ? batch.ExtraIndex(f.extra) : -1);
   return out;
 }
 
-std::string KeyString(const std::vector<FieldRef>& key, const std::vector<int>& bound, const Declaration& d) {
+std::string KeyString(const std::vector<FieldRef>& key, const std::vector<int>& bound,
+                      const Declaration& d) {
   std::string s;
   for (size_t i = 0; i < key.size(); ++i) {
     if (i) s.push_back(kSep);
@@ -148,7 +167,8 @@ uint64_t HashKeyString(const std::vector<FieldRef>& key, std::string_view s) {
   size_t b = 0;
   for (size_t i = 0; i < key.size(); ++i) {
     size_t e = s.find(kSep, b);
-    std::string_view part = s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
+    std::string_view part =
+        s.substr(b, e == std::string_view::npos ? std::string_view::npos : e - b);
     h = Combine(h, HashFieldText(key[i], part));
     b = e == std::string_view::npos ? s.size() : e + 1;
   }
@@ -197,10 +217,10 @@ Result<FieldRef> FieldRef::Parse(std::string_view name) {
 
 FeatureSpec FeatureSpec::Baseline() {
   FeatureSpec s;
-  for (const char* n : {"office_id", "process_type", "import_type", "import_use", "payment_type",
-                        "mode_of_transport", "declarant_id", "importer_id", "seller_id",
-                        "courier_id", "hs6", "departure_country", "origin_country", "tax_type",
-                        "origin_indicator"})
+  for (const char* n :
+       {"office_id", "process_type", "import_type", "import_use", "payment_type",
+        "mode_of_transport", "declarant_id", "importer_id", "seller_id", "courier_id", "hs6",
+        "departure_country", "origin_country", "tax_type", "origin_indicator"})
     s.codes.push_back(*FieldRef::Parse(n));
   s.numeric = true;
   s.price_deviation = false;
@@ -215,16 +235,13 @@ FeatureSpec FeatureSpec::Full() {
     return key;
   };
   // Repeat consignments: the same goods, quantity, value and route seen before ("template").
-  s.keys = {k({"hs6", "net_mass_kg", "declared_value", "origin_country", "departure_country", "tax_type",
-               "tax_rate"}),
-            k({"hs6", "net_mass_kg"}),
-            k({"declared_value"}),
-            k({"hs6"}),
-            k({"hs4"})};
+  s.keys = {k({"hs6", "net_mass_kg", "declared_value", "origin_country", "departure_country",
+               "tax_type", "tax_rate"}),
+            k({"hs6", "net_mass_kg"}), k({"declared_value"}), k({"hs6"}), k({"hs4"})};
   // Who: traders and their intermediaries, and goods by origin. (Chosen over a variant without
   // them and one with the raw frequency codes added, on an in-train split: docs/model.md.)
-  for (auto key : {k({"importer_id"}), k({"declarant_id"}), k({"seller_id"}), k({"importer_id", "hs6"}),
-                   k({"hs6", "origin_country"})})
+  for (auto key : {k({"importer_id"}), k({"declarant_id"}), k({"seller_id"}),
+                   k({"importer_id", "hs6"}), k({"hs6", "origin_country"})})
     s.keys.push_back(key);
   s.numeric = true;
   s.price_deviation = true;
@@ -336,7 +353,8 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
       return v[v.size() / 2];
     };
     fb.global_log_price_ = all.empty() ? 0.f : median(all);
-    for (auto& [k, v] : prices) fb.hs6_price_.by_key[k] = KeyStats{median(v), 0, 0, static_cast<float>(v.size())};
+    for (auto& [k, v] : prices)
+      fb.hs6_price_.by_key[k] = KeyStats{median(v), 0, 0, static_cast<float>(v.size())};
     fb.hs6_price_.Freeze({FieldRef{FieldRef::Kind::kHs6, ""}});
   }
 
@@ -349,13 +367,15 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
       critical += d.critical == 1;
     }
   }
-  if (labelled == 0) return Status::InvalidArgument("no history row has an outcome (fraud) to learn from");
+  if (labelled == 0)
+    return Status::InvalidArgument("no history row has an outcome (fraud) to learn from");
   fb.prior_fraud_ = static_cast<float>(fraud / labelled);
   fb.prior_critical_ = static_cast<float>(critical / labelled);
 
   std::vector<size_t> order(rows.size());
   std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return rows[a].date < rows[b].date; });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return rows[a].date < rows[b].date; });
   std::vector<std::unordered_map<std::string, Counts>> counts(spec.keys.size());
   std::vector<std::vector<int>> key_bound;
   for (const auto& key : spec.keys) key_bound.push_back(Bind(key, history));
@@ -422,7 +442,8 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
       fb.Compute(history, r, r + 1, tmp.data());
       float* out = train_matrix->data() + r * nf;
       for (int f = 0; f < nf; ++f) {
-        bool is_key = f >= key_offset && f < key_offset + static_cast<int>(spec.keys.size()) * kPerKey;
+        bool is_key =
+            f >= key_offset && f < key_offset + static_cast<int>(spec.keys.size()) * kPerKey;
         if (!is_key) out[f] = tmp[f];
       }
     }
@@ -448,11 +469,13 @@ void FeatureBuilder::IndexFields() {
   }
 }
 
-void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t end, float* out) const {
+void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t end,
+                             float* out) const {
   const int nf = num_features();
   const std::vector<int> bound = Bind(fields_, batch);
   const KeyStats unseen_stats = ToStats(Counts{}, spec_.smoothing, prior_fraud_, prior_critical_);
-  const Table::Slot unseen{0, unseen_stats.fraud_rate, unseen_stats.critical_rate, unseen_stats.log_seen};
+  const Table::Slot unseen{0, unseen_stats.fraud_rate, unseen_stats.critical_rate,
+                           unseen_stats.log_seen};
   const size_t nfields = fields_.size(), ncodes = codes_.size(), nkeys = tables_.size();
   const FieldRef hs6{FieldRef::Kind::kHs6, ""};
   // Rows go in blocks: first every row's lookup hashes are computed and their table slots
@@ -479,7 +502,8 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
       const Declaration& d = batch.rows[r];
       const uint64_t* h = hashes.data() + (r - b0) * per_row;
       float* o = out;
-      for (size_t c = 0; c < ncodes; ++c) *o++ = codes_[c].Find(h[c], static_cast<float>(codes_[c].rank.size()));
+      for (size_t c = 0; c < ncodes; ++c)
+        *o++ = codes_[c].Find(h[c], static_cast<float>(codes_[c].rank.size()));
       for (size_t k = 0; k < nkeys; ++k) {
         const Table::Slot* s = tables_[k].Find(h[ncodes + k]);
         if (s == nullptr) s = &unseen;
@@ -489,18 +513,21 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
       }
       const float log_price = LogUnitPrice(d);
       if (spec_.numeric) {
-        const float mass = static_cast<float>(d.net_mass_kg), value = static_cast<float>(d.declared_value);
+        const float mass = static_cast<float>(d.net_mass_kg),
+                    value = static_cast<float>(d.declared_value);
         *o++ = std::log1p(mass);
         *o++ = std::log1p(value);
         *o++ = log_price;
         *o++ = std::isnan(d.tax_rate) ? -1.f : static_cast<float>(d.tax_rate);
-        *o++ = std::isnan(d.tax_rate) ? -1.f : std::log1p(value * static_cast<float>(d.tax_rate) / 100.f);
+        *o++ = std::isnan(d.tax_rate) ? -1.f
+                                      : std::log1p(value * static_cast<float>(d.tax_rate) / 100.f);
         *o++ = std::isnan(d.supplementary_units) ? -1.f : static_cast<float>(d.supplementary_units);
       }
       if (spec_.price_deviation) {
         const Table::Slot* s = hs6_price_.Find(h[ncodes + nkeys]);
-        *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0) ? 0.f
-                                                               : log_price - (s ? s->fraud_rate : global_log_price_);
+        *o++ = (d.net_mass_kg <= 0 || d.declared_value <= 0)
+                   ? 0.f
+                   : log_price - (s ? s->fraud_rate : global_log_price_);
       }
       if (spec_.calendar) *o++ = static_cast<float>(DayOfWeek(d.date));
     }
@@ -543,7 +570,10 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
     const int n = it != tables_[k].by_key.end() ? static_cast<int>(it->second.labelled) : 0;
     if (kind == 2) {
       long seen = std::lround(std::expm1(v));
-      return label + " " + value + (seen == 0 ? ": never seen before" : ": seen " + std::to_string(seen) + (seen == 1 ? " time before" : " times before"));
+      return label + " " + value +
+             (seen == 0 ? ": never seen before"
+                        : ": seen " + std::to_string(seen) +
+                              (seen == 1 ? " time before" : " times before"));
     }
     if (n == 0) return label + " " + value + ": no inspection history";
     // The raw count behind the smoothed rate: rate = (hits + a * prior) / (n + a).
@@ -557,12 +587,21 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
   if (spec_.numeric) {
     if (f < kNumeric) {
       switch (f) {
-        case 0: return "net mass " + FormatFixed(d.net_mass_kg, 1) + " kg";
-        case 1: return "declared value " + FormatFixed(d.declared_value, 0) + " " + d.currency;
-        case 2: return "unit price " + FormatFixed(d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : 0, 2) + " per kg";
-        case 3: return "tax rate " + FormatFixed(d.tax_rate, 1) + " %";
-        case 4: return "duty at stake " + FormatFixed(d.declared_value * d.tax_rate / 100, 0) + " " + d.currency;
-        default: return "supplementary units " + FormatDouble(d.supplementary_units);
+        case 0:
+          return "net mass " + FormatFixed(d.net_mass_kg, 1) + " kg";
+        case 1:
+          return "declared value " + FormatFixed(d.declared_value, 0) + " " + d.currency;
+        case 2:
+          return "unit price " +
+                 FormatFixed(d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : 0, 2) +
+                 " per kg";
+        case 3:
+          return "tax rate " + FormatFixed(d.tax_rate, 1) + " %";
+        case 4:
+          return "duty at stake " + FormatFixed(d.declared_value * d.tax_rate / 100, 0) + " " +
+                 d.currency;
+        default:
+          return "supplementary units " + FormatDouble(d.supplementary_units);
       }
     }
     f -= kNumeric;
@@ -579,9 +618,12 @@ bool FeatureBuilder::ReadsAsRisk(int f, float v) const {
   f -= static_cast<int>(spec_.codes.size());
   if (f < 0 || f >= static_cast<int>(spec_.keys.size()) * kPerKey) return true;
   switch (f % kPerKey) {
-    case 0: return v > prior_fraud_;
-    case 1: return v > prior_critical_;
-    default: return true;
+    case 0:
+      return v > prior_fraud_;
+    case 1:
+      return v > prior_critical_;
+    default:
+      return true;
   }
 }
 
@@ -613,8 +655,9 @@ std::string FeatureBuilder::ToJson() const {
   }
   auto table = [](const Table& t) {
     std::map<std::string, KeyStats> sorted(t.by_key.begin(), t.by_key.end());
-    nlohmann::json keys = nlohmann::json::array(), a = nlohmann::json::array(), b = nlohmann::json::array(),
-                   c = nlohmann::json::array(), n = nlohmann::json::array();
+    nlohmann::json keys = nlohmann::json::array(), a = nlohmann::json::array(),
+                   b = nlohmann::json::array(), c = nlohmann::json::array(),
+                   n = nlohmann::json::array();
     for (const auto& [k, s] : sorted) {
       keys.push_back(k);
       a.push_back(s.fraud_rate);
@@ -622,7 +665,8 @@ std::string FeatureBuilder::ToJson() const {
       c.push_back(s.log_seen);
       n.push_back(s.labelled);
     }
-    return nlohmann::json{{"keys", keys}, {"fraud_rate", a}, {"critical_rate", b}, {"log_seen", c}, {"labelled", n}};
+    return nlohmann::json{
+        {"keys", keys}, {"fraud_rate", a}, {"critical_rate", b}, {"log_seen", c}, {"labelled", n}};
   };
   j["tables"] = nlohmann::json::array();
   for (const auto& t : tables_) j["tables"].push_back(table(t));
@@ -656,12 +700,14 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
     fb.BuildNames();
     fb.IndexFields();
     if (fb.names_ != j.at("names").get<std::vector<std::string>>())
-      return Status::DataLoss("features.json: feature names do not match its spec (written by another version?)");
+      return Status::DataLoss(
+          "features.json: feature names do not match its spec (written by another version?)");
     fb.prior_fraud_ = j.at("prior_fraud").get<float>();
     fb.prior_critical_ = j.at("prior_critical").get<float>();
     fb.global_log_price_ = j.at("global_log_price").get<float>();
     const auto& codes = j.at("codes");
-    if (codes.size() != fb.spec_.codes.size()) return Status::DataLoss("features.json: code tables do not match the spec");
+    if (codes.size() != fb.spec_.codes.size())
+      return Status::DataLoss("features.json: code tables do not match the spec");
     for (size_t ci = 0; ci < codes.size(); ++ci) {
       CodeTable t;
       auto v = codes[ci].get<std::vector<std::string>>();
@@ -676,14 +722,17 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
       auto b = t.at("critical_rate").get<std::vector<float>>();
       auto c = t.at("log_seen").get<std::vector<float>>();
       auto n = t.at("labelled").get<std::vector<float>>();
-      for (size_t i = 0; i < keys.size() && i < a.size() && i < b.size() && i < c.size() && i < n.size(); ++i)
+      for (size_t i = 0;
+           i < keys.size() && i < a.size() && i < b.size() && i < c.size() && i < n.size(); ++i)
         out.by_key[keys[i]] = KeyStats{a[i], b[i], c[i], n[i]};
       out.Freeze(key);
       return out;
     };
     const auto& tables = j.at("tables");
-    if (tables.size() != fb.spec_.keys.size()) return Status::DataLoss("features.json: key tables do not match the spec");
-    for (size_t k = 0; k < tables.size(); ++k) fb.tables_.push_back(table(tables[k], fb.spec_.keys[k]));
+    if (tables.size() != fb.spec_.keys.size())
+      return Status::DataLoss("features.json: key tables do not match the spec");
+    for (size_t k = 0; k < tables.size(); ++k)
+      fb.tables_.push_back(table(tables[k], fb.spec_.keys[k]));
     fb.hs6_price_ = table(j.at("hs6_price"), {FieldRef{FieldRef::Kind::kHs6, ""}});
   } catch (const std::exception& e) {
     return Status::DataLoss(std::string("features.json: ") + e.what());

@@ -22,9 +22,22 @@ namespace clearsight::model {
 // A declaration field that can be part of a key or a frequency code.
 struct FieldRef {
   enum class Kind : uint8_t {
-    kImporter, kDeclarant, kSeller, kCourier, kOffice, kHs6, kHs4, kHs2, kOrigin, kDeparture,
-    kMode, kCurrency, kExtra,
-    kNetMass, kDeclaredValue, kTaxRate,  // numbers, keyed by exact value
+    kImporter,
+    kDeclarant,
+    kSeller,
+    kCourier,
+    kOffice,
+    kHs6,
+    kHs4,
+    kHs2,
+    kOrigin,
+    kDeparture,
+    kMode,
+    kCurrency,
+    kExtra,
+    kNetMass,
+    kDeclaredValue,
+    kTaxRate,  // numbers, keyed by exact value
   };
   Kind kind = Kind::kImporter;
   std::string extra;  // column name for kExtra
@@ -36,12 +49,12 @@ struct FieldRef {
 };
 
 struct FeatureSpec {
-  std::vector<FieldRef> codes;                 // frequency-rank codes
-  std::vector<std::vector<FieldRef>> keys;     // target statistics per key
-  bool numeric = true;       // mass, value, unit price, tax rate, tax amount
-  bool price_deviation = true;  // log unit price minus the HS6 median log unit price
-  bool calendar = false;     // day of week
-  double smoothing = 10.0;   // pseudo-count pulling rare keys to the prior
+  std::vector<FieldRef> codes;              // frequency-rank codes
+  std::vector<std::vector<FieldRef>> keys;  // target statistics per key
+  bool numeric = true;                      // mass, value, unit price, tax rate, tax amount
+  bool price_deviation = true;              // log unit price minus the HS6 median log unit price
+  bool calendar = false;                    // day of week
+  double smoothing = 10.0;                  // pseudo-count pulling rare keys to the prior
 
   static FeatureSpec Full();
   // The plain baseline: frequency-ranked codes of the raw columns, raw numbers.

@@ -7,10 +7,10 @@
 #include <numeric>
 
 #include "clearsight/file_util.h"
-#include "common/parallel.h"
-#include "model/features.h"
 #include "common/forest.h"
+#include "common/parallel.h"
 #include "common/xgboost_adapter.h"
+#include "model/features.h"
 
 namespace clearsight {
 
@@ -29,7 +29,8 @@ RiskModel::RiskModel(RiskModel&&) noexcept = default;
 RiskModel& RiskModel::operator=(RiskModel&&) noexcept = default;
 
 Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskModelOptions& options) {
-  model::FeatureSpec spec = options.baseline ? model::FeatureSpec::Baseline() : model::FeatureSpec::Full();
+  model::FeatureSpec spec =
+      options.baseline ? model::FeatureSpec::Baseline() : model::FeatureSpec::Full();
   std::vector<float> x;
   CS_ASSIGN_OR_RETURN(auto fb, model::FeatureBuilder::Fit(train, spec, &x));
   std::vector<float> labels, weights;
@@ -58,7 +59,9 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   p.seed = options.seed;
   std::function<void(int)> progress;
   if (options.progress) progress = [&](int done) { options.progress(done, options.trees); };
-  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(xl.data(), labels.size(), nf, labels.data(), weights.data(), p, progress));
+  CS_ASSIGN_OR_RETURN(auto booster,
+                      model::XgbBooster::Train(xl.data(), labels.size(), nf, labels.data(),
+                                               weights.data(), p, progress));
   CS_ASSIGN_OR_RETURN(std::string json, booster.ToJson());
   CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(json));
   RiskModel m;
@@ -102,8 +105,9 @@ Status RiskModel::Save(const std::string& dir) const {
 Result<RiskModel> RiskModel::Load(const std::string& dir) {
   auto meta_text = ReadFile(dir + "/meta.json", 64 << 20);
   if (!meta_text.ok()) {
-    return Status::NotFound(dir + ": not a model directory (no meta.json); train one with "
-                                  "'clearsight model train'");
+    return Status::NotFound(dir +
+                            ": not a model directory (no meta.json); train one with "
+                            "'clearsight model train'");
   }
   RiskModel m;
   m.impl_ = std::make_unique<Impl>();
@@ -132,9 +136,8 @@ Result<RiskModel> RiskModel::Load(const std::string& dir) {
 std::vector<float> RiskModel::Features(const DeclarationBatch& batch, int threads) const {
   const size_t nf = static_cast<size_t>(num_features());
   std::vector<float> x(batch.rows.size() * nf);
-  ParallelFor(batch.rows.size(), threads, [&](size_t b, size_t e) {
-    impl_->features.Compute(batch, b, e, x.data() + b * nf);
-  });
+  ParallelFor(batch.rows.size(), threads,
+              [&](size_t b, size_t e) { impl_->features.Compute(batch, b, e, x.data() + b * nf); });
   return x;
 }
 
@@ -148,9 +151,11 @@ std::vector<float> RiskModel::PredictFeatures(const std::vector<float>& x, int t
   return out;
 }
 
-Result<std::vector<float>> RiskModel::PredictFeaturesXgboost(const std::vector<float>& x, int threads) const {
+Result<std::vector<float>> RiskModel::PredictFeaturesXgboost(const std::vector<float>& x,
+                                                             int threads) const {
   const size_t nf = static_cast<size_t>(num_features());
-  return impl_->booster.Predict(x.data(), nf ? x.size() / nf : 0, nf, model::PredictType::kProbability, threads);
+  return impl_->booster.Predict(x.data(), nf ? x.size() / nf : 0, nf,
+                                model::PredictType::kProbability, threads);
 }
 
 std::vector<float> RiskModel::Score(const DeclarationBatch& batch, int threads) const {
@@ -204,11 +209,13 @@ EvalReport EvaluateRanking(const std::vector<float>& scores, const DeclarationBa
     idx.push_back(i);
     rep.frauds += d.fraud == 1;
     rep.criticals += d.critical == 1;
-    if (d.fraud == 1 && !std::isnan(d.tax_rate)) total_revenue += d.declared_value * d.tax_rate / 100;
+    if (d.fraud == 1 && !std::isnan(d.tax_rate))
+      total_revenue += d.declared_value * d.tax_rate / 100;
   }
   rep.rows = static_cast<int64_t>(idx.size());
   if (idx.empty()) return rep;
-  std::stable_sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  std::stable_sort(idx.begin(), idx.end(),
+                   [&](size_t a, size_t b) { return scores[a] > scores[b]; });
   // AUC by ranks, ties counted half.
   {
     double pos = static_cast<double>(rep.frauds), neg = static_cast<double>(rep.rows) - pos;

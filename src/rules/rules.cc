@@ -52,11 +52,13 @@ class Lexer {
         ++p_;
         t.kind = Tok::kString;
         t.text = std::move(v);
-      } else if (std::isdigit(static_cast<unsigned char>(c)) || (c == '.' && p_ + 1 < s_.size() &&
-                                                                 std::isdigit(static_cast<unsigned char>(s_[p_ + 1])))) {
+      } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+                 (c == '.' && p_ + 1 < s_.size() &&
+                  std::isdigit(static_cast<unsigned char>(s_[p_ + 1])))) {
         size_t b = p_;
-        while (p_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[p_])) || s_[p_] == '.' || s_[p_] == '-' ||
-                                  ((s_[p_] == '+') && (s_[p_ - 1] == 'e' || s_[p_ - 1] == 'E'))))
+        while (p_ < s_.size() &&
+               (std::isalnum(static_cast<unsigned char>(s_[p_])) || s_[p_] == '.' ||
+                s_[p_] == '-' || ((s_[p_] == '+') && (s_[p_ - 1] == 'e' || s_[p_ - 1] == 'E'))))
           ++p_;
         t.text = std::string(s_.substr(b, p_ - b));
         if (t.text.size() == 10 && t.text[4] == '-' && t.text[7] == '-') {
@@ -68,7 +70,9 @@ class Lexer {
         }
       } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
         size_t b = p_;
-        while (p_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[p_])) || s_[p_] == '_')) ++p_;
+        while (p_ < s_.size() &&
+               (std::isalnum(static_cast<unsigned char>(s_[p_])) || s_[p_] == '_'))
+          ++p_;
         t.kind = Tok::kIdent;
         t.text = std::string(s_.substr(b, p_ - b));
       } else {
@@ -79,7 +83,8 @@ class Lexer {
         }
         if (t.text.empty()) {
           if (std::string_view("()[],<>=+-").find(c) == std::string_view::npos)
-            return Error(t, std::string("unexpected character '") + Excerpt(std::string_view(&c, 1)) + "'");
+            return Error(
+                t, std::string("unexpected character '") + Excerpt(std::string_view(&c, 1)) + "'");
           t.text = std::string(1, c);
         }
         p_ += t.text.size();
@@ -106,8 +111,8 @@ class Lexer {
   }
   int Col() const { return static_cast<int>(p_ - line_start_) + 1; }
   Status Error(const Token& t, const std::string& what) const {
-    return Status::InvalidArgument(std::string(name_) + ":" + std::to_string(t.line) + ":" + std::to_string(t.col) +
-                                   ": " + what);
+    return Status::InvalidArgument(std::string(name_) + ":" + std::to_string(t.line) + ":" +
+                                   std::to_string(t.col) + ": " + what);
   }
 
   std::string_view s_, name_;
@@ -116,9 +121,27 @@ class Lexer {
 };
 
 enum class FieldId {
-  kDeclarationId, kImporter, kHs, kOrigin, kDeclarant, kSeller, kCourier, kOffice, kDeparture, kMode,
-  kCurrency, kDescription, kConsignment,  // text
-  kMass, kValue, kSupp, kTaxRate, kUnitPrice, kUnitPriceRatio, kUndervaluation, kRevenueAtRisk,
+  kDeclarationId,
+  kImporter,
+  kHs,
+  kOrigin,
+  kDeclarant,
+  kSeller,
+  kCourier,
+  kOffice,
+  kDeparture,
+  kMode,
+  kCurrency,
+  kDescription,
+  kConsignment,  // text
+  kMass,
+  kValue,
+  kSupp,
+  kTaxRate,
+  kUnitPrice,
+  kUnitPriceRatio,
+  kUndervaluation,
+  kRevenueAtRisk,
   kRiskScore,  // numbers
   kExtra,      // another column of the input, as text
 };
@@ -128,17 +151,28 @@ struct FieldName {
   FieldId id;
 };
 constexpr FieldName kFields[] = {
-    {"declaration_id", FieldId::kDeclarationId}, {"importer_id", FieldId::kImporter},
-    {"hs_code", FieldId::kHs},                   {"origin_country", FieldId::kOrigin},
-    {"declarant_id", FieldId::kDeclarant},       {"seller_id", FieldId::kSeller},
-    {"courier_id", FieldId::kCourier},           {"office_id", FieldId::kOffice},
-    {"departure_country", FieldId::kDeparture},  {"mode_of_transport", FieldId::kMode},
-    {"currency", FieldId::kCurrency},            {"description", FieldId::kDescription},
-    {"consignment_id", FieldId::kConsignment},   {"net_mass_kg", FieldId::kMass},
-    {"declared_value", FieldId::kValue},         {"supplementary_units", FieldId::kSupp},
-    {"tax_rate", FieldId::kTaxRate},             {"unit_price", FieldId::kUnitPrice},
-    {"unit_price_ratio", FieldId::kUnitPriceRatio}, {"undervaluation_score", FieldId::kUndervaluation},
-    {"revenue_at_risk", FieldId::kRevenueAtRisk},   {"risk_score", FieldId::kRiskScore},
+    {"declaration_id", FieldId::kDeclarationId},
+    {"importer_id", FieldId::kImporter},
+    {"hs_code", FieldId::kHs},
+    {"origin_country", FieldId::kOrigin},
+    {"declarant_id", FieldId::kDeclarant},
+    {"seller_id", FieldId::kSeller},
+    {"courier_id", FieldId::kCourier},
+    {"office_id", FieldId::kOffice},
+    {"departure_country", FieldId::kDeparture},
+    {"mode_of_transport", FieldId::kMode},
+    {"currency", FieldId::kCurrency},
+    {"description", FieldId::kDescription},
+    {"consignment_id", FieldId::kConsignment},
+    {"net_mass_kg", FieldId::kMass},
+    {"declared_value", FieldId::kValue},
+    {"supplementary_units", FieldId::kSupp},
+    {"tax_rate", FieldId::kTaxRate},
+    {"unit_price", FieldId::kUnitPrice},
+    {"unit_price_ratio", FieldId::kUnitPriceRatio},
+    {"undervaluation_score", FieldId::kUndervaluation},
+    {"revenue_at_risk", FieldId::kRevenueAtRisk},
+    {"risk_score", FieldId::kRiskScore},
 };
 
 bool IsNumeric(FieldId f) { return f >= FieldId::kMass && f < FieldId::kExtra; }
@@ -157,40 +191,66 @@ struct Expr {
 
 std::string_view TextValue(const Expr& e, const Declaration& d, const DeclarationBatch& batch) {
   switch (e.field) {
-    case FieldId::kDeclarationId: return d.declaration_id;
-    case FieldId::kImporter: return d.importer_id;
-    case FieldId::kHs: return d.hs_code;
-    case FieldId::kOrigin: return d.origin_country;
-    case FieldId::kDeclarant: return d.declarant_id;
-    case FieldId::kSeller: return d.seller_id;
-    case FieldId::kCourier: return d.courier_id;
-    case FieldId::kOffice: return d.office_id;
-    case FieldId::kDeparture: return d.departure_country;
-    case FieldId::kMode: return d.mode_of_transport;
-    case FieldId::kCurrency: return d.currency;
-    case FieldId::kDescription: return d.description;
-    case FieldId::kConsignment: return d.consignment_id;
-    case FieldId::kExtra: return batch.Extra(d, batch.ExtraIndex(e.extra));
-    default: return {};
+    case FieldId::kDeclarationId:
+      return d.declaration_id;
+    case FieldId::kImporter:
+      return d.importer_id;
+    case FieldId::kHs:
+      return d.hs_code;
+    case FieldId::kOrigin:
+      return d.origin_country;
+    case FieldId::kDeclarant:
+      return d.declarant_id;
+    case FieldId::kSeller:
+      return d.seller_id;
+    case FieldId::kCourier:
+      return d.courier_id;
+    case FieldId::kOffice:
+      return d.office_id;
+    case FieldId::kDeparture:
+      return d.departure_country;
+    case FieldId::kMode:
+      return d.mode_of_transport;
+    case FieldId::kCurrency:
+      return d.currency;
+    case FieldId::kDescription:
+      return d.description;
+    case FieldId::kConsignment:
+      return d.consignment_id;
+    case FieldId::kExtra:
+      return batch.Extra(d, batch.ExtraIndex(e.extra));
+    default:
+      return {};
   }
 }
 
 double NumberValue(FieldId f, const Declaration& d, const DerivedFeatures& x) {
   switch (f) {
-    case FieldId::kMass: return d.net_mass_kg;
-    case FieldId::kValue: return d.declared_value;
-    case FieldId::kSupp: return d.supplementary_units;
-    case FieldId::kTaxRate: return d.tax_rate;
-    case FieldId::kUnitPrice: return d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : kMissing;
-    case FieldId::kUnitPriceRatio: return x.unit_price_ratio;
-    case FieldId::kUndervaluation: return x.undervaluation_score;
-    case FieldId::kRevenueAtRisk: return x.revenue_at_risk;
-    case FieldId::kRiskScore: return x.risk_score;
-    default: return kMissing;
+    case FieldId::kMass:
+      return d.net_mass_kg;
+    case FieldId::kValue:
+      return d.declared_value;
+    case FieldId::kSupp:
+      return d.supplementary_units;
+    case FieldId::kTaxRate:
+      return d.tax_rate;
+    case FieldId::kUnitPrice:
+      return d.net_mass_kg > 0 ? d.declared_value / d.net_mass_kg : kMissing;
+    case FieldId::kUnitPriceRatio:
+      return x.unit_price_ratio;
+    case FieldId::kUndervaluation:
+      return x.undervaluation_score;
+    case FieldId::kRevenueAtRisk:
+      return x.revenue_at_risk;
+    case FieldId::kRiskScore:
+      return x.risk_score;
+    default:
+      return kMissing;
   }
 }
 
-bool Eval(const Expr& e, const Declaration& d, const DeclarationBatch& batch, const DerivedFeatures& x) {
+bool Eval(const Expr& e, const Declaration& d, const DeclarationBatch& batch,
+          const DerivedFeatures& x) {
   switch (e.kind) {
     case Expr::Kind::kAnd:
       for (const auto& c : e.children)
@@ -200,25 +260,34 @@ bool Eval(const Expr& e, const Declaration& d, const DeclarationBatch& batch, co
       for (const auto& c : e.children)
         if (Eval(c, d, batch, x)) return true;
       return false;
-    case Expr::Kind::kNot: return !Eval(e.children[0], d, batch, x);
-    case Expr::Kind::kCmp: break;
+    case Expr::Kind::kNot:
+      return !Eval(e.children[0], d, batch, x);
+    case Expr::Kind::kCmp:
+      break;
   }
   if (IsNumeric(e.field)) {
     double v = NumberValue(e.field, d, x);
     if (std::isnan(v)) return false;
     switch (e.op) {
-      case Op::kEq: return v == e.numbers[0];
-      case Op::kNe: return v != e.numbers[0];
-      case Op::kLt: return v < e.numbers[0];
-      case Op::kLe: return v <= e.numbers[0];
-      case Op::kGt: return v > e.numbers[0];
-      case Op::kGe: return v >= e.numbers[0];
+      case Op::kEq:
+        return v == e.numbers[0];
+      case Op::kNe:
+        return v != e.numbers[0];
+      case Op::kLt:
+        return v < e.numbers[0];
+      case Op::kLe:
+        return v <= e.numbers[0];
+      case Op::kGt:
+        return v > e.numbers[0];
+      case Op::kGe:
+        return v >= e.numbers[0];
       case Op::kIn:
       case Op::kNotIn: {
         bool in = std::find(e.numbers.begin(), e.numbers.end(), v) != e.numbers.end();
         return e.op == Op::kIn ? in : !in;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
   std::string_view v = TextValue(e, d, batch);
@@ -226,22 +295,35 @@ bool Eval(const Expr& e, const Declaration& d, const DeclarationBatch& batch, co
     double n;
     if (!ParseDouble(v, &n)) return false;
     switch (e.op) {
-      case Op::kEq: return n == e.numbers[0];
-      case Op::kNe: return n != e.numbers[0];
-      case Op::kLt: return n < e.numbers[0];
-      case Op::kLe: return n <= e.numbers[0];
-      case Op::kGt: return n > e.numbers[0];
-      case Op::kGe: return n >= e.numbers[0];
-      default: return false;
+      case Op::kEq:
+        return n == e.numbers[0];
+      case Op::kNe:
+        return n != e.numbers[0];
+      case Op::kLt:
+        return n < e.numbers[0];
+      case Op::kLe:
+        return n <= e.numbers[0];
+      case Op::kGt:
+        return n > e.numbers[0];
+      case Op::kGe:
+        return n >= e.numbers[0];
+      default:
+        return false;
     }
   }
   switch (e.op) {
-    case Op::kEq: return v == e.texts[0];
-    case Op::kNe: return v != e.texts[0];
-    case Op::kLt: return v < e.texts[0];
-    case Op::kLe: return v <= e.texts[0];
-    case Op::kGt: return v > e.texts[0];
-    case Op::kGe: return v >= e.texts[0];
+    case Op::kEq:
+      return v == e.texts[0];
+    case Op::kNe:
+      return v != e.texts[0];
+    case Op::kLt:
+      return v < e.texts[0];
+    case Op::kLe:
+      return v <= e.texts[0];
+    case Op::kGt:
+      return v > e.texts[0];
+    case Op::kGe:
+      return v >= e.texts[0];
     case Op::kIn:
     case Op::kNotIn: {
       bool in = std::find(e.texts.begin(), e.texts.end(), v) != e.texts.end();
@@ -277,8 +359,9 @@ class Parser {
       CS_RETURN_IF_ERROR(ParseRule(&r, &cond));
       for (const auto& other : *rules)
         if (other.name == r.name)
-          return Status::InvalidArgument(std::string(name_) + ":" + std::to_string(r.line) + ": rule '" + r.name +
-                                         "' is defined twice (first at line " + std::to_string(other.line) + ")");
+          return Status::InvalidArgument(
+              std::string(name_) + ":" + std::to_string(r.line) + ": rule '" + r.name +
+              "' is defined twice (first at line " + std::to_string(other.line) + ")");
       rules->push_back(std::move(r));
       conditions->push_back(std::move(cond));
     }
@@ -292,13 +375,14 @@ class Parser {
   bool IsPunct(const Token& t, const char* p) const { return t.kind == Tok::kPunct && t.text == p; }
   Status Error(const Token& t, const std::string& what) const {
     std::string found = t.kind == Tok::kEnd ? "end of file" : "'" + t.text + "'";
-    return Status::InvalidArgument(std::string(name_) + ":" + std::to_string(t.line) + ":" + std::to_string(t.col) +
-                                   ": " + what + ", found " + found);
+    return Status::InvalidArgument(std::string(name_) + ":" + std::to_string(t.line) + ":" +
+                                   std::to_string(t.col) + ": " + what + ", found " + found);
   }
 
   Status ExpectString(std::string* out, const char* what) {
     const Token& t = Next();
-    if (t.kind != Tok::kString) return Error(t, std::string("expected ") + what + " in double quotes");
+    if (t.kind != Tok::kString)
+      return Error(t, std::string("expected ") + what + " in double quotes");
     *out = t.text;
     return Status::Ok();
   }
@@ -321,7 +405,8 @@ class Parser {
         size_t b = Offset(Peek());
         CS_RETURN_IF_ERROR(ParseOr(cond));
         std::string_view cond = text_.substr(b, Offset(Peek()) - b);
-        while (!cond.empty() && std::isspace(static_cast<unsigned char>(cond.back()))) cond.remove_suffix(1);
+        while (!cond.empty() && std::isspace(static_cast<unsigned char>(cond.back())))
+          cond.remove_suffix(1);
         r->condition_text = std::string(cond);
         has_when = true;
       } else if (IsWord(t, "then")) {
@@ -344,7 +429,8 @@ class Parser {
           if (d.kind != Tok::kDate) return Error(d, "expected a date (YYYY-MM-DD) after 'to'");
           r->valid_to = d.date;
         }
-        if (r->valid_from > r->valid_to) return Error(t, "the rule's validity ends before it starts");
+        if (r->valid_from > r->valid_to)
+          return Error(t, "the rule's validity ends before it starts");
       } else {
         return Error(t, "expected when, then, reason, owner, valid or end");
       }
@@ -376,7 +462,8 @@ class Parser {
     }
     if (IsWord(t, "score")) {
       double sign = 1;
-      if (IsPunct(Peek(), "+")) Next();
+      if (IsPunct(Peek(), "+"))
+        Next();
       else if (IsPunct(Peek(), "-")) {
         Next();
         sign = -1;
@@ -463,8 +550,8 @@ class Parser {
 
   Status ParseComparison(Expr* e) {
     const Token& f = Next();
-    static const char* kReserved[] = {"rule", "when", "then", "reason", "owner", "valid", "end",
-                                      "and", "or", "not", "in"};
+    static const char* kReserved[] = {"rule", "when", "then", "reason", "owner", "valid",
+                                      "end",  "and",  "or",   "not",    "in"};
     bool reserved = false;
     for (const char* w : kReserved) reserved |= IsWord(f, w);
     if (f.kind != Tok::kIdent || reserved) return Error(f, "expected a field name");
@@ -475,18 +562,32 @@ class Parser {
       if (f.text == n.name) e->field = n.id;
     const Token& o = Next();
     bool list = false;
-    if (o.kind == Tok::kPunct && (o.text == "=" || o.text == "==")) e->op = Op::kEq;
-    else if (IsPunct(o, "!=")) e->op = Op::kNe;
-    else if (IsPunct(o, "<")) e->op = Op::kLt;
-    else if (IsPunct(o, "<=")) e->op = Op::kLe;
-    else if (IsPunct(o, ">")) e->op = Op::kGt;
-    else if (IsPunct(o, ">=")) e->op = Op::kGe;
-    else if (IsWord(o, "in")) e->op = Op::kIn, list = true;
-    else if (IsWord(o, "not") && IsWord(Peek(), "in")) Next(), e->op = Op::kNotIn, list = true;
-    else if (IsWord(o, "startswith")) e->op = Op::kStartsWith;
-    else if (IsWord(o, "endswith")) e->op = Op::kEndsWith;
-    else if (IsWord(o, "contains")) e->op = Op::kContains;
-    else return Error(o, "expected a comparison (=, !=, <, <=, >, >=, in, not in, startswith, endswith, contains)");
+    if (o.kind == Tok::kPunct && (o.text == "=" || o.text == "=="))
+      e->op = Op::kEq;
+    else if (IsPunct(o, "!="))
+      e->op = Op::kNe;
+    else if (IsPunct(o, "<"))
+      e->op = Op::kLt;
+    else if (IsPunct(o, "<="))
+      e->op = Op::kLe;
+    else if (IsPunct(o, ">"))
+      e->op = Op::kGt;
+    else if (IsPunct(o, ">="))
+      e->op = Op::kGe;
+    else if (IsWord(o, "in"))
+      e->op = Op::kIn, list = true;
+    else if (IsWord(o, "not") && IsWord(Peek(), "in"))
+      Next(), e->op = Op::kNotIn, list = true;
+    else if (IsWord(o, "startswith"))
+      e->op = Op::kStartsWith;
+    else if (IsWord(o, "endswith"))
+      e->op = Op::kEndsWith;
+    else if (IsWord(o, "contains"))
+      e->op = Op::kContains;
+    else
+      return Error(o,
+                   "expected a comparison (=, !=, <, <=, >, >=, in, not in, startswith, endswith, "
+                   "contains)");
     const Token& at = Peek();
     std::vector<std::string> texts;
     std::vector<double> numbers;
@@ -507,8 +608,10 @@ class Parser {
     if (!list && !text_op && is_list) return Error(at, "a list needs 'in' or 'not in'");
     bool all_numbers = numbers.size() == texts.size();
     if (IsNumeric(e->field)) {
-      if (text_op) return Error(o, "field '" + f.text + "' is a number; '" + o.text + "' needs a text field");
-      if (!all_numbers) return Error(at, "field '" + f.text + "' is a number; compare it with a number");
+      if (text_op)
+        return Error(o, "field '" + f.text + "' is a number; '" + o.text + "' needs a text field");
+      if (!all_numbers)
+        return Error(at, "field '" + f.text + "' is a number; compare it with a number");
       e->numbers = std::move(numbers);
     } else {
       // Text fields compare as text; a bare number is taken as its digits ("8517"), except
@@ -517,7 +620,8 @@ class Parser {
       if (e->field == FieldId::kExtra && all_numbers && ordering) {
         e->numbers = std::move(numbers);
       } else if (e->field != FieldId::kExtra && ordering && all_numbers) {
-        return Error(o, "field '" + f.text + "' is text; compare it with \"text\" or use startswith");
+        return Error(o,
+                     "field '" + f.text + "' is text; compare it with \"text\" or use startswith");
       }
       e->texts = std::move(texts);
     }
@@ -542,11 +646,13 @@ RuleSet::RuleSet(RuleSet&&) noexcept = default;
 RuleSet& RuleSet::operator=(RuleSet&&) noexcept = default;
 
 Result<RuleSet> RuleSet::Parse(std::string_view text, std::string_view name) {
-  if (!IsValidUtf8(text)) return Status::InvalidArgument(std::string(name) + ": rule file is not valid UTF-8");
+  if (!IsValidUtf8(text))
+    return Status::InvalidArgument(std::string(name) + ": rule file is not valid UTF-8");
   std::vector<Token> toks;
   CS_RETURN_IF_ERROR(Lexer(text, name).Run(&toks));
   RuleSet set;
-  CS_RETURN_IF_ERROR(Parser(std::move(toks), text, name).ParseFile(&set.impl_->rules, &set.impl_->conditions));
+  CS_RETURN_IF_ERROR(
+      Parser(std::move(toks), text, name).ParseFile(&set.impl_->rules, &set.impl_->conditions));
   return set;
 }
 
@@ -558,7 +664,7 @@ Result<RuleSet> RuleSet::Load(const std::string& path) {
 const std::vector<Rule>& RuleSet::rules() const { return impl_->rules; }
 
 std::vector<int> RuleSet::Match(const Declaration& d, const DeclarationBatch& batch,
-                                 const DerivedFeatures& derived) const {
+                                const DerivedFeatures& derived) const {
   std::vector<int> out;
   for (size_t i = 0; i < impl_->rules.size(); ++i) {
     const Rule& r = impl_->rules[i];

@@ -9,11 +9,16 @@ namespace clearsight {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kOfficer: return "officer";
-    case Role::kAnalyst: return "analyst";
-    case Role::kTrainer: return "trainer";
-    case Role::kAdmin: return "admin";
-    case Role::kIntegrator: return "integrator";
+    case Role::kOfficer:
+      return "officer";
+    case Role::kAnalyst:
+      return "analyst";
+    case Role::kTrainer:
+      return "trainer";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kIntegrator:
+      return "integrator";
   }
   return "officer";
 }
@@ -27,8 +32,10 @@ Result<Role> ParseRole(std::string_view name) {
 
 Result<std::string> HashPassword(std::string_view password) {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
-  if (password.size() < 8) return Status::InvalidArgument("the password must have at least 8 characters");
-  if (password.size() > 1024) return Status::InvalidArgument("the password must have at most 1024 characters");
+  if (password.size() < 8)
+    return Status::InvalidArgument("the password must have at least 8 characters");
+  if (password.size() > 1024)
+    return Status::InvalidArgument("the password must have at most 1024 characters");
   char out[crypto_pwhash_STRBYTES];
   // Interactive limits: ~64 MiB and a fraction of a second per login; the hash string records
   // them, so raising them later still verifies old hashes.
@@ -48,8 +55,8 @@ namespace {
 bool ValidUsername(std::string_view u) {
   if (u.empty() || u.size() > 64) return false;
   for (char c : u)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == '@' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '@' || c == '-'))
       return false;
   return true;
 }
@@ -58,11 +65,13 @@ bool ValidUsername(std::string_view u) {
 Status AddUser(Store& store, const std::string& username, Role role, std::string_view password,
                const std::string& actor) {
   if (!ValidUsername(username))
-    return Status::InvalidArgument("user name must be 1 to 64 characters of letters, digits and . _ @ -");
+    return Status::InvalidArgument(
+        "user name must be 1 to 64 characters of letters, digits and . _ @ -");
   CS_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   return store.Write([&](StoreTxn& txn) -> Status {
     CS_ASSIGN_OR_RETURN(auto existing, txn.GetUser(username));
-    UserRow u{username, std::string(RoleName(role)), hash, false, existing ? (*existing).created_ms : NowMs()};
+    UserRow u{username, std::string(RoleName(role)), hash, false,
+              existing ? (*existing).created_ms : NowMs()};
     CS_RETURN_IF_ERROR(txn.PutUser(u));
     AuditEntry e;
     e.actor = actor;

@@ -1,7 +1,7 @@
 // The zlib adapter: gzip for large binary responses. Nothing else in Clearsight includes zlib.h.
-#include <zlib.h>
-
 #include "service/gzip.h"
+
+#include <zlib.h>
 
 namespace clearsight::service {
 
@@ -29,7 +29,8 @@ bool AcceptsGzip(std::string_view accept_encoding) {
   size_t at = 0;
   while (at < accept_encoding.size()) {
     size_t comma = accept_encoding.find(',', at);
-    std::string_view item = accept_encoding.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
+    std::string_view item = accept_encoding.substr(
+        at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
     at = comma == std::string_view::npos ? accept_encoding.size() : comma + 1;
     while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
     size_t semi = item.find(';');

@@ -17,7 +17,9 @@ Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
   std::lock_guard lock(risk_mu);
   json warm_up = nullptr;
   if (options.warm_up && analysis_pool)
-    warm_up = {{"workers", analysis_pool->size()}, {"ms", std::round(warm_up_ms)}, {"ok", warm_up_error.empty()}};
+    warm_up = {{"workers", analysis_pool->size()},
+               {"ms", std::round(warm_up_ms)},
+               {"ok", warm_up_error.empty()}};
   if (!warm_up_error.empty()) warm_up["error"] = warm_up_error;
   return JsonResponse(200, json{{"status", "ok"},
                                 {"version", "0.1.0"},
@@ -35,34 +37,47 @@ Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
 Result<HttpResponse> Service::Impl::MetricsText(const HttpRequest&, const Caller&) {
   std::string out;
   out += "# HELP clearsight_up The service is up.\n# TYPE clearsight_up gauge\nclearsight_up 1\n";
-  out += "# HELP clearsight_http_requests_total Requests by route, method and status code.\n"
-         "# TYPE clearsight_http_requests_total counter\n";
+  out +=
+      "# HELP clearsight_http_requests_total Requests by route, method and status code.\n"
+      "# TYPE clearsight_http_requests_total counter\n";
   metrics->requests.Render("clearsight_http_requests_total", &out);
-  out += "# HELP clearsight_http_request_duration_seconds Time from routing to response, by route.\n"
-         "# TYPE clearsight_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP clearsight_http_request_duration_seconds Time from routing to response, by route.\n"
+      "# TYPE clearsight_http_request_duration_seconds histogram\n";
   for (size_t i = 0; i < routes.size(); ++i)
-    metrics->request_seconds[i].Render("clearsight_http_request_duration_seconds",
-                                       "route=\"" + std::string(routes[i].pattern) + "\",method=\"" +
-                                           routes[i].method + "\"",
-                                       &out);
-  out += "# HELP clearsight_declarations_total Declarations submitted, by result.\n"
-         "# TYPE clearsight_declarations_total counter\n";
+    metrics->request_seconds[i].Render(
+        "clearsight_http_request_duration_seconds",
+        "route=\"" + std::string(routes[i].pattern) + "\",method=\"" + routes[i].method + "\"",
+        &out);
+  out +=
+      "# HELP clearsight_declarations_total Declarations submitted, by result.\n"
+      "# TYPE clearsight_declarations_total counter\n";
   metrics->declarations.Render("clearsight_declarations_total", &out);
-  out += "# HELP clearsight_decisions_total Decisions made (new and updated), by channel, control flag and trigger.\n"
-         "# TYPE clearsight_decisions_total counter\n";
+  out +=
+      "# HELP clearsight_decisions_total Decisions made (new and updated), by channel, control "
+      "flag and trigger.\n"
+      "# TYPE clearsight_decisions_total counter\n";
   metrics->decisions.Render("clearsight_decisions_total", &out);
-  out += "# HELP clearsight_scans_total Scans submitted, by result.\n# TYPE clearsight_scans_total counter\n";
+  out +=
+      "# HELP clearsight_scans_total Scans submitted, by result.\n# TYPE clearsight_scans_total "
+      "counter\n";
   metrics->scans.Render("clearsight_scans_total", &out);
-  out += "# HELP clearsight_outcomes_total Inspection outcomes recorded, by result.\n"
-         "# TYPE clearsight_outcomes_total counter\n";
+  out +=
+      "# HELP clearsight_outcomes_total Inspection outcomes recorded, by result.\n"
+      "# TYPE clearsight_outcomes_total counter\n";
   metrics->outcomes.Render("clearsight_outcomes_total", &out);
-  out += "# HELP clearsight_logins_total Login attempts, by result.\n# TYPE clearsight_logins_total counter\n";
+  out +=
+      "# HELP clearsight_logins_total Login attempts, by result.\n# TYPE clearsight_logins_total "
+      "counter\n";
   metrics->logins.Render("clearsight_logins_total", &out);
-  out += "# HELP clearsight_scan_analysis_seconds Material analysis time per uploaded scan.\n"
-         "# TYPE clearsight_scan_analysis_seconds histogram\n";
+  out +=
+      "# HELP clearsight_scan_analysis_seconds Material analysis time per uploaded scan.\n"
+      "# TYPE clearsight_scan_analysis_seconds histogram\n";
   metrics->scan_analysis_seconds.Render("clearsight_scan_analysis_seconds", "", &out);
-  out += "# HELP clearsight_store_write_seconds Time from queueing a declaration write to its durable commit.\n"
-         "# TYPE clearsight_store_write_seconds histogram\n";
+  out +=
+      "# HELP clearsight_store_write_seconds Time from queueing a declaration write to its durable "
+      "commit.\n"
+      "# TYPE clearsight_store_write_seconds histogram\n";
   metrics->store_write_seconds.Render("clearsight_store_write_seconds", "", &out);
   HttpResponse res;
   res.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -72,7 +87,8 @@ Result<HttpResponse> Service::Impl::MetricsText(const HttpRequest&, const Caller
 
 namespace {
 std::string SessionCookie(const std::string& token, int64_t max_age_s, bool secure) {
-  return "cs_session=" + token + "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s) +
+  return "cs_session=" + token +
+         "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age_s) +
          (secure ? "; Secure" : "");
 }
 }  // namespace
@@ -132,7 +148,8 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
     token += kHex[c >> 4];
     token += kHex[c & 15];
   }
-  SessionRow session{Sha256Hex(token), user->username, user->role, now + options.session_ttl_s * 1000};
+  SessionRow session{Sha256Hex(token), user->username, user->role,
+                     now + options.session_ttl_s * 1000};
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
     CS_RETURN_IF_ERROR(txn.PutSession(session));
     AuditEntry e;
@@ -147,7 +164,8 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
                                             {"username", user->username},
                                             {"role", user->role},
                                             {"expires_at", service::IsoTime(session.expires_ms)}});
-  res.headers.emplace_back("Set-Cookie", SessionCookie(token, options.session_ttl_s, options.secure_cookie));
+  res.headers.emplace_back("Set-Cookie",
+                           SessionCookie(token, options.session_ttl_s, options.secure_cookie));
   return res;
 }
 
@@ -185,7 +203,9 @@ Result<HttpResponse> Service::Impl::ListUsers(const HttpRequest&, const Caller&)
   CS_ASSIGN_OR_RETURN(auto users, store->ListUsers());
   json a = json::array();
   for (const auto& u : users)
-    a.push_back(json{{"username", u.username}, {"role", u.role}, {"disabled", u.disabled},
+    a.push_back(json{{"username", u.username},
+                     {"role", u.role},
+                     {"disabled", u.disabled},
                      {"created_at", service::IsoTime(u.created_ms)}});
   return JsonResponse(200, json{{"users", a}});
 }
@@ -205,7 +225,8 @@ Result<HttpResponse> Service::Impl::GetAudit(const HttpRequest& req, const Calle
   int64_t after = 0, limit = 100;
   if (req.HasQuery("after") && !ParseInt64(req.Query("after"), &after))
     return Status::InvalidArgument("after must be a whole number");
-  if (req.HasQuery("limit") && (!ParseInt64(req.Query("limit"), &limit) || limit < 1 || limit > 1000))
+  if (req.HasQuery("limit") &&
+      (!ParseInt64(req.Query("limit"), &limit) || limit < 1 || limit > 1000))
     return Status::InvalidArgument("limit must be 1..1000");
   CS_ASSIGN_OR_RETURN(auto entries, store->AuditRange(after, limit));
   json a = json::array();
@@ -220,7 +241,8 @@ Result<HttpResponse> Service::Impl::GetAudit(const HttpRequest& req, const Calle
                      {"prev_hash", e.prev_hash},
                      {"hash", e.hash}});
   }
-  return JsonResponse(200, json{{"entries", a}, {"next_after", entries.empty() ? after : entries.back().seq}});
+  return JsonResponse(
+      200, json{{"entries", a}, {"next_after", entries.empty() ? after : entries.back().seq}});
 }
 
 Result<HttpResponse> Service::Impl::VerifyAudit(const HttpRequest&, const Caller&) {
@@ -233,13 +255,15 @@ Result<HttpResponse> Service::Impl::VerifyAudit(const HttpRequest&, const Caller
 }
 
 std::string service::RuleActionText(const Rule& r) {
-  if (r.action.kind == RuleAction::Kind::kChannel) return "channel " + std::string(ChannelName(r.action.channel));
+  if (r.action.kind == RuleAction::Kind::kChannel)
+    return "channel " + std::string(ChannelName(r.action.channel));
   return "score " + FormatDouble(r.action.weight);
 }
 
 namespace {
 json RuleJson(const Rule& r) {
-  json j = {{"name", r.name}, {"reason", r.reason}, {"owner", r.owner}, {"condition", r.condition_text}};
+  json j = {
+      {"name", r.name}, {"reason", r.reason}, {"owner", r.owner}, {"condition", r.condition_text}};
   j["action"] = service::RuleActionText(r);
   j["valid_from"] = r.valid_from == INT32_MIN ? json(nullptr) : json(FormatDate(r.valid_from));
   j["valid_to"] = r.valid_to == INT32_MAX ? json(nullptr) : json(FormatDate(r.valid_to));
@@ -247,7 +271,8 @@ json RuleJson(const Rule& r) {
 }
 }  // namespace
 
-Status Service::Impl::InstallRules(const std::string& text, const std::string& source_name, const std::string& actor) {
+Status Service::Impl::InstallRules(const std::string& text, const std::string& source_name,
+                                   const std::string& actor) {
   CS_ASSIGN_OR_RETURN(RuleSet parsed, RuleSet::Parse(text, source_name));
   auto shared = std::make_shared<const RuleSet>(std::move(parsed));
   int64_t version = 0;
@@ -259,8 +284,12 @@ Status Service::Impl::InstallRules(const std::string& text, const std::string& s
     e.actor = actor;
     e.action = "rules";
     e.subject = "v" + std::to_string(version);
-    e.detail_json = json{{"version", version}, {"sha256", Sha256Hex(text)}, {"rules", names}, {"source", source_name}}
-                        .dump(-1, ' ', false, json::error_handler_t::replace);
+    e.detail_json = json{
+        {"version", version},
+        {"sha256", Sha256Hex(text)},
+        {"rules", names},
+        {"source",
+         source_name}}.dump(-1, ' ', false, json::error_handler_t::replace);
     return txn.Audit(&e);
   }));
   std::lock_guard lock(risk_mu);
@@ -289,7 +318,8 @@ Result<HttpResponse> Service::Impl::GetRules(const HttpRequest&, const Caller&) 
 }
 
 Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Caller& caller) {
-  if (req.body.size() > (size_t{4} << 20)) return Status::ResourceExhausted("rules text is limited to 4 MiB");
+  if (req.body.size() > (size_t{4} << 20))
+    return Status::ResourceExhausted("rules text is limited to 4 MiB");
   if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
   CS_RETURN_IF_ERROR(InstallRules(std::string(req.body), "rules", caller.username));
   return GetRules(req, caller);
@@ -299,7 +329,9 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   CS_ASSIGN_OR_RETURN(auto rule_stats, store->RuleStats());
   CS_ASSIGN_OR_RETURN(auto channel_stats, store->ChannelStats());
   auto rate = [](int64_t confirmed, int64_t with_outcome) {
-    return with_outcome > 0 ? json(static_cast<double>(confirmed) / static_cast<double>(with_outcome)) : json(nullptr);
+    return with_outcome > 0
+               ? json(static_cast<double>(confirmed) / static_cast<double>(with_outcome))
+               : json(nullptr);
   };
   std::shared_ptr<const RuleSet> current;
   int64_t version;
@@ -316,21 +348,31 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
       RuleHitStats s = by_name.count(r.name) ? by_name[r.name] : RuleHitStats{r.name};
       by_name.erase(r.name);
       json j = RuleJson(r);
-      j.update(json{{"hits", s.hits}, {"with_outcome", s.with_outcome}, {"confirmed", s.confirmed},
-                    {"hit_rate", rate(s.confirmed, s.with_outcome)}, {"active", true}});
+      j.update(json{{"hits", s.hits},
+                    {"with_outcome", s.with_outcome},
+                    {"confirmed", s.confirmed},
+                    {"hit_rate", rate(s.confirmed, s.with_outcome)},
+                    {"active", true}});
       rule_list.push_back(std::move(j));
     }
   }
   for (const auto& [name, s] : by_name)  // rules of earlier versions that still have hits
-    rule_list.push_back(json{{"name", name}, {"hits", s.hits}, {"with_outcome", s.with_outcome},
-                             {"confirmed", s.confirmed}, {"hit_rate", rate(s.confirmed, s.with_outcome)},
+    rule_list.push_back(json{{"name", name},
+                             {"hits", s.hits},
+                             {"with_outcome", s.with_outcome},
+                             {"confirmed", s.confirmed},
+                             {"hit_rate", rate(s.confirmed, s.with_outcome)},
                              {"active", false}});
   json channels = json::array();
-  int64_t control_n = 0, control_out = 0, control_conf = 0, targeted_n = 0, targeted_out = 0, targeted_conf = 0;
+  int64_t control_n = 0, control_out = 0, control_conf = 0, targeted_n = 0, targeted_out = 0,
+          targeted_conf = 0;
   int64_t total = 0;
   for (const auto& c : channel_stats) {
-    channels.push_back(json{{"channel", c.channel}, {"control", c.control}, {"decisions", c.decisions},
-                            {"with_outcome", c.with_outcome}, {"confirmed", c.confirmed},
+    channels.push_back(json{{"channel", c.channel},
+                            {"control", c.control},
+                            {"decisions", c.decisions},
+                            {"with_outcome", c.with_outcome},
+                            {"confirmed", c.confirmed},
                             {"hit_rate", rate(c.confirmed, c.with_outcome)}});
     total += c.decisions;
     if (c.control) {
@@ -344,21 +386,25 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   CS_ASSIGN_OR_RETURN(auto source_stats, store->SourceStats());
   json sources = json::array();
   for (const auto& s : source_stats)
-    sources.push_back(json{{"source", s.source.empty() ? "none" : s.source},
-                           {"with_outcome", s.with_outcome},
-                           {"confirmed", s.confirmed},
-                           {"control", s.control},
-                           {"hit_rate", rate(s.confirmed, s.with_outcome)},
-                           {"strongest", {{"with_outcome", s.strongest_with_outcome},
-                                          {"confirmed", s.strongest_confirmed},
-                                          {"hit_rate", rate(s.strongest_confirmed, s.strongest_with_outcome)}}}});
+    sources.push_back(
+        json{{"source", s.source.empty() ? "none" : s.source},
+             {"with_outcome", s.with_outcome},
+             {"confirmed", s.confirmed},
+             {"control", s.control},
+             {"hit_rate", rate(s.confirmed, s.with_outcome)},
+             {"strongest",
+              {{"with_outcome", s.strongest_with_outcome},
+               {"confirmed", s.strongest_confirmed},
+               {"hit_rate", rate(s.strongest_confirmed, s.strongest_with_outcome)}}}});
   json model_json = nullptr;
   if (model)
-    model_json = json{{"features", model->num_features()}, {"baseline", model->is_baseline()},
+    model_json = json{{"features", model->num_features()},
+                      {"baseline", model->is_baseline()},
                       {"dir", options.model_dir}};
   json valuation_json = nullptr;
   if (valuation)
-    valuation_json = json{{"groups", valuation->num_groups()}, {"flag_threshold", valuation->flag_threshold()}};
+    valuation_json =
+        json{{"groups", valuation->num_groups()}, {"flag_threshold", valuation->flag_threshold()}};
   json detector_json = nullptr;
   if (detector) {
     json per_class = json::object();
@@ -384,10 +430,15 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
       // The control sample is drawn at random: its hit rate estimates the rate among all
       // consignments without selection bias; the targeted rate shows what the selection adds.
       {"control_sample",
-       {{"decisions", control_n}, {"with_outcome", control_out}, {"confirmed", control_conf},
-        {"hit_rate", rate(control_conf, control_out)}, {"share_of_red_budget", options.selection.control_share}}},
+       {{"decisions", control_n},
+        {"with_outcome", control_out},
+        {"confirmed", control_conf},
+        {"hit_rate", rate(control_conf, control_out)},
+        {"share_of_red_budget", options.selection.control_share}}},
       {"targeted_red",
-       {{"decisions", targeted_n}, {"with_outcome", targeted_out}, {"confirmed", targeted_conf},
+       {{"decisions", targeted_n},
+        {"with_outcome", targeted_out},
+        {"confirmed", targeted_conf},
         {"hit_rate", rate(targeted_conf, targeted_out)}}},
       {"lift", control_out > 0 && targeted_out > 0 && control_conf > 0
                    ? json((static_cast<double>(targeted_conf) / targeted_out) /
@@ -407,21 +458,25 @@ Result<LaneCapacity> ParseCapacity(const json& j, const LaneCapacity& base) {
   LaneCapacity c = base;
   if (j.contains("red_share")) c.red_share = j["red_share"].get<double>();
   if (j.contains("yellow_share")) c.yellow_share = j["yellow_share"].get<double>();
-  if (j.contains("red_count")) c.red_count = j["red_count"].is_null() ? -1 : j["red_count"].get<int64_t>();
+  if (j.contains("red_count"))
+    c.red_count = j["red_count"].is_null() ? -1 : j["red_count"].get<int64_t>();
   if (!(c.red_share >= 0 && c.red_share <= 1) || !(c.yellow_share >= 0 && c.yellow_share <= 1))
     return Status::InvalidArgument("red_share and yellow_share must be in [0, 1]");
-  if (c.red_count < -1 || c.red_count > 100000000) return Status::InvalidArgument("red_count must be >= 0 or null");
+  if (c.red_count < -1 || c.red_count > 100000000)
+    return Status::InvalidArgument("red_count must be >= 0 or null");
   return c;
 }
 }  // namespace
 
 Status Service::Impl::ApplyCapacityJson(const std::string& text) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return Status::InvalidArgument("capacity must be a JSON object");
   CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
   std::map<std::string, LaneCapacity> lanes;
   if (j.contains("lanes")) {
-    if (!j["lanes"].is_object()) return Status::InvalidArgument("lanes must be an object of lane -> capacity");
+    if (!j["lanes"].is_object())
+      return Status::InvalidArgument("lanes must be an object of lane -> capacity");
     for (auto it = j["lanes"].begin(); it != j["lanes"].end(); ++it) {
       CS_ASSIGN_OR_RETURN(lanes[it.key()], ParseCapacity(it.value(), def));
     }
@@ -445,10 +500,12 @@ Result<HttpResponse> Service::Impl::PutCapacity(const HttpRequest& req, const Ca
   // Validate fully before storing; the selector takes the new values only after the commit.
   {
     json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
+    if (j.is_discarded() || !j.is_object())
+      return Status::InvalidArgument("capacity must be a JSON object");
     CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
     if (j.contains("lanes")) {
-      if (!j["lanes"].is_object()) return Status::InvalidArgument("lanes must be an object of lane -> capacity");
+      if (!j["lanes"].is_object())
+        return Status::InvalidArgument("lanes must be an object of lane -> capacity");
       for (auto it = j["lanes"].begin(); it != j["lanes"].end(); ++it)
         CS_RETURN_IF_ERROR(ParseCapacity(it.value(), def).status());
     }

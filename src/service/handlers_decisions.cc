@@ -16,8 +16,8 @@ namespace {
 
 // What a declaration was assessed with, stored with it (DeclarationRow::assessment) and shown by
 // GET /api/consignments/{id}: the model's probability, the valuation figures, every rule hit.
-std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declaration& d, const RuleSet* rules,
-                           int64_t rules_version) {
+std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declaration& d,
+                           const RuleSet* rules, int64_t rules_version) {
   std::string out;
   service::JsonObjectWriter w(&out);
   w.Number("model_score", a.model_score);
@@ -47,7 +47,10 @@ std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declarati
     const Rule& r = rules->rules()[static_cast<size_t>(idx)];
     if (hits.size() > 1) hits.push_back(',');
     service::JsonObjectWriter hw(&hits);
-    hw.String("rule", r.name).String("reason", r.reason).String("action", service::RuleActionText(r)).String("owner", r.owner);
+    hw.String("rule", r.name)
+        .String("reason", r.reason)
+        .String("action", service::RuleActionText(r))
+        .String("owner", r.owner);
     hw.Close();
   }
   hits.push_back(']');
@@ -64,7 +67,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
   std::vector<SubmitResult> results(n);
   int64_t rules_version = 0;
   const std::shared_ptr<const DeclarationRisk> current = CurrentRisk(&rules_version);
-  auto assessments = current->Assess(batch);  // without the model's feature reasons: Refuse adds them
+  auto assessments =
+      current->Assess(batch);  // without the model's feature reasons: Refuse adds them
   const int64_t now = NowMs();
   std::vector<DeclarationRow> rows(n);
   std::vector<std::string> findings(n);
@@ -108,9 +112,10 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         CS_ASSIGN_OR_RETURN(auto existing, txn.GetDeclaration(row.declaration_id));
         if (!existing) return Status::Internal("declaration '" + row.declaration_id + "' vanished");
         if (existing->content_sha256 != row.content_sha256)
-          return Status::AlreadyExists("declaration '" + row.declaration_id +
-                                       "' is already stored with different content; a correction needs a new "
-                                       "declaration id");
+          return Status::AlreadyExists(
+              "declaration '" + row.declaration_id +
+              "' is already stored with different content; a correction needs a new "
+              "declaration id");
         out.status = "unchanged";
         CS_ASSIGN_OR_RETURN(out.decision, txn.GetDecision(existing->consignment_id));
         return Status::Ok();
@@ -126,7 +131,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         return true;
       };
       CS_ASSIGN_OR_RETURN(DecisionRow decision,
-                          Refuse(txn, row.consignment_id, &batch.rows[i], actor, EvidenceOrigin::Declaration(row.declaration_id),
+                          Refuse(txn, row.consignment_id, &batch.rows[i], actor,
+                                 EvidenceOrigin::Declaration(row.declaration_id),
                                  assessments[i].findings, findings[i], explain));
       out.decision = std::move(decision);
       out.status = "created";
@@ -142,7 +148,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     }
     metrics->declarations.Add("result=\"" + results[i].status + "\"");
   }
-  metrics->store_write_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  metrics->store_write_seconds.Observe(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   return results;
 }
 
@@ -157,8 +164,10 @@ json RejectionJson(const Rejection& r) {
 Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, const Caller& caller) {
   if (req.body.size() > options.max_declaration_body_bytes)
     return Status::ResourceExhausted("declarations body is " + std::to_string(req.body.size()) +
-                                     " bytes; the limit is " + std::to_string(options.max_declaration_body_bytes));
-  if (req.body.empty()) return Status::InvalidArgument("the body is empty: send a declaration as JSON, or CSV");
+                                     " bytes; the limit is " +
+                                     std::to_string(options.max_declaration_body_bytes));
+  if (req.body.empty())
+    return Status::InvalidArgument("the body is empty: send a declaration as JSON, or CSV");
   const std::string content_type = ToLower(req.header("Content-Type"));
   ReadOptions ro;
   ro.max_rejections_kept = 1000;
@@ -168,26 +177,31 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
   if (StartsWith(content_type, "text/csv")) {
     CS_ASSIGN_OR_RETURN(ro.format, ParseDeclarationFormat(req.Query("format", "auto")));
     if (ro.format == DeclarationFormat::kNativeJsonl)
-      return Status::InvalidArgument("format=jsonl needs Content-Type application/json or application/x-ndjson");
+      return Status::InvalidArgument(
+          "format=jsonl needs Content-Type application/json or application/x-ndjson");
     batch = ParseDeclarations(req.body, "request.csv", ro, &report);
   } else {
     ro.format = DeclarationFormat::kNativeJsonl;
     std::string_view body = req.body;
     std::string lines;
-    if (StartsWith(content_type, "application/x-ndjson") || StartsWith(content_type, "application/jsonl")) {
+    if (StartsWith(content_type, "application/x-ndjson") ||
+        StartsWith(content_type, "application/jsonl")) {
       // JSON Lines as is.
     } else {
       // One JSON object (one declaration), an array of them, or {"declarations": [...]}.
       std::string_view t = Trim(body);
-      if (!t.empty() && t[0] == '{' && t.find('\n') == std::string_view::npos && t.find("\"declarations\"") == std::string_view::npos) {
+      if (!t.empty() && t[0] == '{' && t.find('\n') == std::string_view::npos &&
+          t.find("\"declarations\"") == std::string_view::npos) {
         single = true;  // fast path: already one JSON line
         body = t;
       } else {
         json j = json::parse(body, nullptr, false);
         if (j.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
         const json* items = nullptr;
-        if (j.is_object() && j.contains("declarations")) items = &j["declarations"];
-        else if (j.is_array()) items = &j;
+        if (j.is_object() && j.contains("declarations"))
+          items = &j["declarations"];
+        else if (j.is_array())
+          items = &j;
         if (items) {
           if (!items->is_array()) return Status::InvalidArgument("'declarations' must be an array");
           if (items->empty()) return Status::InvalidArgument("no declarations in the request");
@@ -196,7 +210,8 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
           single = true;
           lines = j.dump();
         } else {
-          return Status::InvalidArgument("expected a declaration object, an array, or {\"declarations\": [...]}");
+          return Status::InvalidArgument(
+              "expected a declaration object, an array, or {\"declarations\": [...]}");
         }
         body = lines;
       }
@@ -319,7 +334,10 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   CS_ASSIGN_OR_RETURN(auto outcomes, store->OutcomesOf(id));
   json o = json::array();
   for (const auto& row : outcomes) {
-    json j = {{"seq", row.seq}, {"result", row.result}, {"notes", row.notes}, {"officer", row.officer},
+    json j = {{"seq", row.seq},
+              {"result", row.result},
+              {"notes", row.notes},
+              {"officer", row.officer},
               {"recorded_at", service::IsoTime(row.recorded_ms)}};
     j["corrected_value"] = row.corrected_value >= 0 ? json(row.corrected_value) : json(nullptr);
     o.push_back(std::move(j));
@@ -335,8 +353,8 @@ std::string DeclarationSummary(const std::string& declaration_json) {
   json d = json::parse(declaration_json, nullptr, false);
   if (!d.is_object()) return "null";
   json s = json::object();
-  for (const char* k : {"declaration_id", "date", "office_id", "importer_id", "hs_code", "origin_country",
-                        "declared_value", "currency", "net_mass_kg"})
+  for (const char* k : {"declaration_id", "date", "office_id", "importer_id", "hs_code",
+                        "origin_country", "declared_value", "currency", "net_mass_kg"})
     s[k] = d.contains(k) ? d[k] : json(nullptr);
   return s.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -359,7 +377,8 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
       *out = fallback;
       return Status::Ok();
     }
-    if (!ParseInt64(v, out)) return Status::InvalidArgument(std::string(key) + " must be a whole number");
+    if (!ParseInt64(v, out))
+      return Status::InvalidArgument(std::string(key) + " must be a whole number");
     return Status::Ok();
   };
   CS_RETURN_IF_ERROR(number("limit", 50, &q.limit));
@@ -372,7 +391,8 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   for (size_t i = 0; i < page.items.size(); ++i) {
     if (i) items.push_back(',');
     items += service::DecisionJsonText(page.items[i], [&](service::JsonObjectWriter& iw) {
-      iw.Raw("declaration", DeclarationSummary(page.first_declaration[i])).Int("declarations", page.declaration_count[i]);
+      iw.Raw("declaration", DeclarationSummary(page.first_declaration[i]))
+          .Int("declarations", page.declaration_count[i]);
     });
   }
   items.push_back(']');
@@ -385,16 +405,20 @@ Result<HttpResponse> Service::Impl::GetOffices(const HttpRequest&, const Caller&
   CS_ASSIGN_OR_RETURN(auto lanes, store->Lanes());
   json offices = json::array();
   for (const auto& l : lanes)
-    offices.push_back(json{{"office", l.lane}, {"total", l.total}, {"pending", l.pending}, {"released", l.released},
+    offices.push_back(json{{"office", l.lane},
+                           {"total", l.total},
+                           {"pending", l.pending},
+                           {"released", l.released},
                            {"done", l.done}});
   return JsonResponse(200, json{{"offices", std::move(offices)}});
 }
 
 namespace {
 const std::vector<std::string>& OutcomeResults() {
-  static const std::vector<std::string> k = {"nothing",  "narcotics",      "weapon",         "cigarettes",
-                                             "currency", "undervaluation", "misdeclaration", "lithium_batteries",
-                                             "counterfeit", "other"};
+  static const std::vector<std::string> k = {
+      "nothing",     "narcotics",      "weapon",         "cigarettes",
+      "currency",    "undervaluation", "misdeclaration", "lithium_batteries",
+      "counterfeit", "other"};
   return k;
 }
 }  // namespace
@@ -402,23 +426,27 @@ const std::vector<std::string>& OutcomeResults() {
 Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Caller& caller) {
   const std::string& id = req.path_params[0];
   json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return Status::InvalidArgument("the body must be a JSON object");
   OutcomeRow o;
   o.consignment_id = id;
   o.result = j.value("result", std::string());
-  if (std::find(OutcomeResults().begin(), OutcomeResults().end(), o.result) == OutcomeResults().end()) {
+  if (std::find(OutcomeResults().begin(), OutcomeResults().end(), o.result) ==
+      OutcomeResults().end()) {
     std::string list;
     for (const auto& r : OutcomeResults()) list += (list.empty() ? "" : ", ") + r;
     return Status::InvalidArgument("result must be one of: " + list);
   }
   if (j.contains("corrected_value") && !j["corrected_value"].is_null()) {
-    if (!j["corrected_value"].is_number()) return Status::InvalidArgument("corrected_value must be a number");
+    if (!j["corrected_value"].is_number())
+      return Status::InvalidArgument("corrected_value must be a number");
     o.corrected_value = j["corrected_value"].get<double>();
     if (!std::isfinite(o.corrected_value) || o.corrected_value <= 0)
       return Status::InvalidArgument("corrected_value must be a positive number");
   }
   if (o.result == "undervaluation" && o.corrected_value <= 0)
-    return Status::InvalidArgument("an undervaluation outcome needs corrected_value (the value found)");
+    return Status::InvalidArgument(
+        "an undervaluation outcome needs corrected_value (the value found)");
   o.notes = j.value("notes", std::string());
   if (o.notes.size() > 10000 || !IsValidUtf8(o.notes))
     return Status::InvalidArgument("notes must be UTF-8 text of at most 10000 bytes");
@@ -432,8 +460,12 @@ Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Ca
     e.actor = caller.username;
     e.action = "outcome";
     e.subject = id;
-    json detail = {{"seq", o.seq}, {"result", o.result}, {"notes", o.notes}, {"channel", decision->channel},
-                   {"control", decision->control}, {"decision_version", decision->version}};
+    json detail = {{"seq", o.seq},
+                   {"result", o.result},
+                   {"notes", o.notes},
+                   {"channel", decision->channel},
+                   {"control", decision->control},
+                   {"decision_version", decision->version}};
     if (o.corrected_value >= 0) detail["corrected_value"] = o.corrected_value;
     e.detail_json = detail.dump(-1, ' ', false, json::error_handler_t::replace);
     CS_RETURN_IF_ERROR(txn.Audit(&e));
@@ -443,7 +475,9 @@ Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Ca
   }));
   metrics->outcomes.Add("result=\"" + o.result + "\"");
   json out = service::DecisionJson(after);
-  out["recorded"] = {{"seq", o.seq}, {"result", o.result}, {"officer", o.officer},
+  out["recorded"] = {{"seq", o.seq},
+                     {"result", o.result},
+                     {"officer", o.officer},
                      {"recorded_at", service::IsoTime(o.recorded_ms)}};
   return JsonResponse(201, out);
 }

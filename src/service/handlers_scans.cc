@@ -28,9 +28,12 @@ std::string PartText(const HttpRequest& req, const std::string& name) {
 }
 
 // Reads a DICOS pair through temporary files (the DICOS reader works on paths).
-Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high, const ScanReadOptions& ro) {
+Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high,
+                             const ScanReadOptions& ro) {
   char tmpl[] = "/tmp/cs_dicos_XXXXXX";
-  if (!::mkdtemp(tmpl)) return Status::IoError(std::string("cannot create a temporary directory: ") + std::strerror(errno));
+  if (!::mkdtemp(tmpl))
+    return Status::IoError(std::string("cannot create a temporary directory: ") +
+                           std::strerror(errno));
   std::string prefix = std::string(tmpl) + "/upload";
   DicosPaths paths = DicosPathsFor(prefix);
   Result<Scan> out = Status::Internal("unset");
@@ -44,7 +47,8 @@ Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high, const 
 
 }  // namespace
 
-Result<Service::Impl::ScanEvidence> Service::Impl::AssessScan(const Scan& scan, const Declaration* declared) {
+Result<Service::Impl::ScanEvidence> Service::Impl::AssessScan(const Scan& scan,
+                                                              const Declaration* declared) {
   ScanEvidence out;
   auto analyse = [&]() -> Status {
     const auto t0 = std::chrono::steady_clock::now();
@@ -52,7 +56,8 @@ Result<Service::Impl::ScanEvidence> Service::Impl::AssessScan(const Scan& scan, 
     CS_RETURN_IF_ERROR(clearsight::AnalyzeScan(scan, Pipeline(), declared, &result));
     out.findings = FindingsFromScanAnalysis(result.analysis, declared);
     if (result.detection) {
-      std::vector<Finding> threats = FindingsFromDetections(result.detection->detections, scan.meta.scan_id);
+      std::vector<Finding> threats =
+          FindingsFromDetections(result.detection->detections, scan.meta.scan_id);
       out.findings.insert(out.findings.end(), threats.begin(), threats.end());
     }
     if (result.manifest) {
@@ -97,15 +102,20 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   std::string sidecar;
   const auto* low = req.Part("dicos_low");
   const auto* high = req.Part("dicos_high");
-  if (const auto* p = req.Part("tiff")) tiff = p->content;
-  else if (const auto* f = req.Part("file")) tiff = f->content;
+  if (const auto* p = req.Part("tiff"))
+    tiff = p->content;
+  else if (const auto* f = req.Part("file"))
+    tiff = f->content;
   else if (!req.parts.empty() && !(low && high))
-    return Status::InvalidArgument("a multipart scan upload needs a 'tiff' part (with 'sidecar') or 'dicos_low' and "
-                                   "'dicos_high' parts");
+    return Status::InvalidArgument(
+        "a multipart scan upload needs a 'tiff' part (with 'sidecar') or 'dicos_low' and "
+        "'dicos_high' parts");
   else if (req.parts.empty())
     tiff = req.body;  // the TIFF itself as the body, meta in the query
-  if (const auto* s = req.Part("sidecar")) sidecar = std::string(s->content);
-  else if (req.HasQuery("sidecar")) sidecar = req.Query("sidecar");
+  if (const auto* s = req.Part("sidecar"))
+    sidecar = std::string(s->content);
+  else if (req.HasQuery("sidecar"))
+    sidecar = req.Query("sidecar");
 
   Result<Scan> decoded = Status::Internal("unset");
   std::string source_format;
@@ -114,12 +124,15 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     decoded = DecodeDicosPair(low->content, high->content, ro);
   } else {
     source_format = "tiff";
-    if (tiff.empty()) return Status::InvalidArgument("no scan in the request: send a TIFF (format v1) or a DICOS pair");
+    if (tiff.empty())
+      return Status::InvalidArgument(
+          "no scan in the request: send a TIFF (format v1) or a DICOS pair");
     if (sidecar.empty()) {
       // No sidecar: build one from the fields.
       double mm = 0;
       if (scan_id.empty() || pixel_mm.empty() || !ParseDouble(pixel_mm, &mm))
-        return Status::InvalidArgument("without a sidecar, scan_id and pixel_mm are required (query or form fields)");
+        return Status::InvalidArgument(
+            "without a sidecar, scan_id and pixel_mm are required (query or form fields)");
       json j = {{"scan_id", scan_id}, {"pixel_mm", mm}};
       if (!consignment_id.empty()) j["consignment_id"] = consignment_id;
       sidecar = j.dump();
@@ -132,17 +145,22 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   }
   Scan scan = std::move(decoded).value();
   if (!scan_id.empty() && scan_id != scan.meta.scan_id)
-    return Status::InvalidArgument("scan_id '" + scan_id + "' differs from the sidecar's '" + scan.meta.scan_id + "'");
-  if (!consignment_id.empty() && !scan.meta.consignment_id.empty() && consignment_id != scan.meta.consignment_id)
-    return Status::InvalidArgument("consignment_id '" + consignment_id + "' differs from the scan's '" +
-                                   scan.meta.consignment_id + "'");
+    return Status::InvalidArgument("scan_id '" + scan_id + "' differs from the sidecar's '" +
+                                   scan.meta.scan_id + "'");
+  if (!consignment_id.empty() && !scan.meta.consignment_id.empty() &&
+      consignment_id != scan.meta.consignment_id)
+    return Status::InvalidArgument("consignment_id '" + consignment_id +
+                                   "' differs from the scan's '" + scan.meta.consignment_id + "'");
   if (scan.meta.consignment_id.empty()) scan.meta.consignment_id = consignment_id;
   if (scan.meta.consignment_id.empty())
-    return Status::InvalidArgument("the scan names no consignment: give consignment_id (sidecar or field)");
+    return Status::InvalidArgument(
+        "the scan names no consignment: give consignment_id (sidecar or field)");
   if (!service::IsUrlSafeId(scan.meta.scan_id))
-    return Status::InvalidArgument("scan_id must be 1 to 128 characters of letters, digits and . _ : -");
+    return Status::InvalidArgument(
+        "scan_id must be 1 to 128 characters of letters, digits and . _ : -");
   if (!service::IsPlainId(scan.meta.consignment_id))
-    return Status::InvalidArgument("consignment_id must be 1 to 256 characters without control characters");
+    return Status::InvalidArgument(
+        "consignment_id must be 1 to 256 characters without control characters");
 
   ScanRow row;
   row.scan_id = scan.meta.scan_id;
@@ -189,8 +207,10 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
     CS_ASSIGN_OR_RETURN(auto existing, txn.GetScan(row.scan_id));
     if (existing) {
-      if (existing->image_sha256 != row.image_sha256 || existing->consignment_id != row.consignment_id)
-        return Status::AlreadyExists("scan '" + row.scan_id + "' is already stored with other pixels or another "
+      if (existing->image_sha256 != row.image_sha256 ||
+          existing->consignment_id != row.consignment_id)
+        return Status::AlreadyExists("scan '" + row.scan_id +
+                                     "' is already stored with other pixels or another "
                                      "consignment; a new scan needs a new scan_id");
       result = "unchanged";
       CS_ASSIGN_OR_RETURN(auto d, txn.GetDecision(row.consignment_id));
@@ -200,13 +220,16 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       return Status::Ok();
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
-    CS_ASSIGN_OR_RETURN(decision, Refuse(txn, row.consignment_id, nullptr, caller.username, EvidenceOrigin::Scan(row.scan_id),
-                                         findings, findings_json));
+    CS_ASSIGN_OR_RETURN(decision,
+                        Refuse(txn, row.consignment_id, nullptr, caller.username,
+                               EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
     result = "created";
     return Status::Ok();
   }));
   metrics->scans.Add("result=\"" + result + "\"");
-  json out = {{"result", result}, {"scan", service::ScanJson(row)}, {"decision", service::DecisionJson(decision)}};
+  json out = {{"result", result},
+              {"scan", service::ScanJson(row)},
+              {"decision", service::DecisionJson(decision)}};
   return JsonResponse(result == "created" ? 201 : 200, out);
 }
 
@@ -236,8 +259,9 @@ Result<std::shared_ptr<service::CachedScan>> Service::Impl::LoadScan(const std::
 
 Result<const ScanAnalysis*> Service::Impl::ChannelsOf(service::CachedScan& cached) {
   if (!viewer_analyzer)
-    return Status::FailedPrecondition("no calibration is configured (serve --calibration FILE): material values "
-                                      "are not available");
+    return Status::FailedPrecondition(
+        "no calibration is configured (serve --calibration FILE): material values "
+        "are not available");
   std::lock_guard lock(cached.mu);
   if (!cached.channels) {
     auto a = std::make_unique<ScanAnalysis>();
@@ -259,7 +283,8 @@ Result<HttpResponse> Service::Impl::GetScanImage(const HttpRequest& req, const C
   auto number = [&](const char* key, double fallback) -> Result<double> {
     std::string v = req.Query(key);
     double d = fallback;
-    if (!v.empty() && !ParseDouble(v, &d)) return Status::InvalidArgument(std::string(key) + " must be a number");
+    if (!v.empty() && !ParseDouble(v, &d))
+      return Status::InvalidArgument(std::string(key) + " must be a number");
     return d;
   };
   std::string png;
@@ -292,8 +317,9 @@ Result<HttpResponse> Service::Impl::GetScanPixel(const HttpRequest& req, const C
     return Status::InvalidArgument("x and y are required whole numbers");
   const Scan& s = cached->scan;
   if (x < 0 || y < 0 || x >= s.width || y >= s.height)
-    return Status::InvalidArgument("pixel (" + std::to_string(x) + ", " + std::to_string(y) + ") is outside the " +
-                                   std::to_string(s.width) + "x" + std::to_string(s.height) + " scan");
+    return Status::InvalidArgument("pixel (" + std::to_string(x) + ", " + std::to_string(y) +
+                                   ") is outside the " + std::to_string(s.width) + "x" +
+                                   std::to_string(s.height) + " scan");
   const size_t i = static_cast<size_t>(y) * static_cast<size_t>(s.width) + static_cast<size_t>(x);
   json out = {{"x", x},
               {"y", y},
@@ -333,18 +359,26 @@ Result<HttpResponse> Service::Impl::GetScanChannel(const HttpRequest& req, const
   } else if (name == "high") {
     bytes(s.high, "uint16");
   } else {
-    static const std::set<std::string> kNames = {"log_low", "log_high", "z_eff", "areal_density", "material", "labels"};
+    static const std::set<std::string> kNames = {"log_low",       "log_high", "z_eff",
+                                                 "areal_density", "material", "labels"};
     if (!kNames.count(name))
-      return Status::NotFound("no channel '" + name +
-                              "' (low, high, log_low, log_high, z_eff, areal_density, material, labels)");
+      return Status::NotFound(
+          "no channel '" + name +
+          "' (low, high, log_low, log_high, z_eff, areal_density, material, labels)");
     CS_ASSIGN_OR_RETURN(const ScanAnalysis* a, ChannelsOf(*cached));
     const ScanChannels& c = a->channels;
-    if (name == "log_low") bytes(c.log_low, "float32");
-    else if (name == "log_high") bytes(c.log_high, "float32");
-    else if (name == "z_eff") bytes(c.z_eff, "float32");
-    else if (name == "areal_density") bytes(c.areal_density, "float32");
-    else if (name == "material") bytes(c.material, "uint8");
-    else bytes(c.labels, "int32");
+    if (name == "log_low")
+      bytes(c.log_low, "float32");
+    else if (name == "log_high")
+      bytes(c.log_high, "float32");
+    else if (name == "z_eff")
+      bytes(c.z_eff, "float32");
+    else if (name == "areal_density")
+      bytes(c.areal_density, "float32");
+    else if (name == "material")
+      bytes(c.material, "uint8");
+    else
+      bytes(c.labels, "int32");
   }
   res.headers.emplace_back("Vary", "Accept-Encoding");
   if (service::AcceptsGzip(req.header("Accept-Encoding"))) {
@@ -379,7 +413,8 @@ Result<HttpResponse> Service::Impl::GetImage(const HttpRequest& req, const Calle
   HttpResponse res;
   res.content_type = "application/octet-stream";
   res.body = std::move(bytes);
-  res.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + req.path_params[0] + "\"");
+  res.headers.emplace_back("Content-Disposition",
+                           "attachment; filename=\"" + req.path_params[0] + "\"");
   return res;
 }
 

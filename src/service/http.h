@@ -24,7 +24,7 @@ struct HttpPart {
 
 struct HttpRequest {
   std::string method;
-  std::string path;  // decoded, without the query
+  std::string path;                      // decoded, without the query
   std::vector<std::string> path_params;  // the {…} segments of the matched route, in order
   std::multimap<std::string, std::string> query;
   std::function<std::string(const std::string&)> header;  // "" when absent; case-insensitive

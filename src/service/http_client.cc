@@ -26,7 +26,7 @@ Status FromResponse(const httplib::Result& r, const std::string& what) {
   auto j = nlohmann::json::parse(r->body, nullptr, false);
   if (!j.is_discarded() && j.contains("error") && j["error"].is_object())
     message = j["error"].value("message", r->body);
-  StatusCode code = r->status == 401 ? StatusCode::kUnauthenticated
+  StatusCode code = r->status == 401   ? StatusCode::kUnauthenticated
                     : r->status == 403 ? StatusCode::kPermissionDenied
                     : r->status == 404 ? StatusCode::kNotFound
                     : r->status == 409 ? StatusCode::kAlreadyExists
@@ -44,7 +44,8 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::Connect(const ClientOption
   auto impl = std::make_unique<Impl>();
   impl->base = o.base_url;
   impl->http = std::make_unique<httplib::Client>(o.base_url);
-  if (!impl->http->is_valid()) return Status::InvalidArgument("server URL '" + o.base_url + "' is not valid");
+  if (!impl->http->is_valid())
+    return Status::InvalidArgument("server URL '" + o.base_url + "' is not valid");
   impl->http->set_connection_timeout(10);
   impl->http->set_read_timeout(o.timeout_s);
   impl->http->set_write_timeout(o.timeout_s);
@@ -53,13 +54,15 @@ Result<std::unique_ptr<ServiceClient>> ServiceClient::Connect(const ClientOption
   auto r = impl->http->Post("/api/login", body.dump(), "application/json");
   CS_RETURN_IF_ERROR(FromResponse(r, "login to " + o.base_url));
   auto j = nlohmann::json::parse(r->body, nullptr, false);
-  if (j.is_discarded() || !j.contains("token")) return Status::Internal("login answer has no token: " + r->body);
+  if (j.is_discarded() || !j.contains("token"))
+    return Status::Internal("login answer has no token: " + r->body);
   impl->token = j["token"].get<std::string>();
   impl->http->set_bearer_token_auth(impl->token);
   return std::unique_ptr<ServiceClient>(new ServiceClient(std::move(impl)));
 }
 
-Result<std::string> ServiceClient::PostDeclarations(std::string_view content, std::string_view format) {
+Result<std::string> ServiceClient::PostDeclarations(std::string_view content,
+                                                    std::string_view format) {
   std::string path = "/api/declarations";
   std::string type = "text/csv";
   if (format == "kcs") path += "?format=kcs";

@@ -34,7 +34,8 @@ void Handle(HttpServer::Dispatch& dispatch, const httplib::Request& in, httplib:
   for (const auto& [k, v] : in.params) req.query.emplace(k, v);
   req.header = [&in](const std::string& key) { return in.get_header_value(key); };
   req.body = in.body;
-  for (const auto& [name, f] : in.files) req.parts.emplace(name, HttpPart{f.filename, f.content_type, f.content});
+  for (const auto& [name, f] : in.files)
+    req.parts.emplace(name, HttpPart{f.filename, f.content_type, f.content});
   req.remote_addr = in.remote_addr;
   HttpResponse res;
   dispatch(req, res);
@@ -55,7 +56,9 @@ Status HttpServer::Start() {
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_tcp_nodelay(true);
-  auto handler = [this](const httplib::Request& in, httplib::Response& out) { Handle(impl_->dispatch, in, out); };
+  auto handler = [this](const httplib::Request& in, httplib::Response& out) {
+    Handle(impl_->dispatch, in, out);
+  };
   for (const char* pattern : {"/.*"}) {
     s.Get(pattern, handler);
     s.Post(pattern, handler);
@@ -69,22 +72,26 @@ Status HttpServer::Start() {
     // responses that already carry a body (ours) are left alone.
     if (out.body.empty()) out.set_content(impl_->error_body(out.status), "application/json");
   });
-  s.set_exception_handler([this](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
-    out.status = 500;
-    out.set_content(impl_->error_body(500), "application/json");
-  });
+  s.set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
+        out.status = 500;
+        out.set_content(impl_->error_body(500), "application/json");
+      });
   if (impl_->options.port == 0) {
     impl_->port = s.bind_to_any_port(impl_->options.host);
-    if (impl_->port <= 0) return Status::IoError("cannot bind " + impl_->options.host + " to a free port");
+    if (impl_->port <= 0)
+      return Status::IoError("cannot bind " + impl_->options.host + " to a free port");
   } else {
     if (!s.bind_to_port(impl_->options.host, impl_->options.port))
-      return Status::IoError("cannot listen on " + impl_->options.host + ":" + std::to_string(impl_->options.port) +
+      return Status::IoError("cannot listen on " + impl_->options.host + ":" +
+                             std::to_string(impl_->options.port) +
                              " (in use, or not an address of this machine)");
     impl_->port = impl_->options.port;
   }
   impl_->thread = std::thread([this] { impl_->server.listen_after_bind(); });
   // 0.11 has no wait_until_ready(): the socket is bound, so it is ready once the loop runs.
-  for (int i = 0; i < 500 && !s.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  for (int i = 0; i < 500 && !s.is_running(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   if (!s.is_running()) return Status::IoError("the HTTP server did not start");
   return Status::Ok();
 }

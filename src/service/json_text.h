@@ -55,7 +55,8 @@ class JsonObjectWriter {
     return *this;
   }
   // Already valid JSON text (an array or object we wrote ourselves); "" writes `fallback`.
-  JsonObjectWriter& Raw(std::string_view key, std::string_view json, std::string_view fallback = "null") {
+  JsonObjectWriter& Raw(std::string_view key, std::string_view json,
+                        std::string_view fallback = "null") {
     Key(key);
     out_->append(json.empty() ? fallback : json);
     return *this;

@@ -14,8 +14,8 @@ namespace clearsight::service {
 
 class Histogram {
  public:
-  static constexpr std::array<double, 14> kBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                     0.1,    0.25,  0.5,    1,     2.5,  5,     10};
+  static constexpr std::array<double, 14> kBounds = {
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   void Observe(double seconds);
   // Appends the _bucket, _sum and _count lines of `name` with `labels` ("" or `a="b"`).
   void Render(const std::string& name, const std::string& labels, std::string* out) const;
@@ -39,13 +39,13 @@ class LabeledCounter {
 
 struct Metrics {
   explicit Metrics(size_t routes) : request_seconds(routes) {}
-  LabeledCounter requests;  // route, method, code
+  LabeledCounter requests;                 // route, method, code
   std::vector<Histogram> request_seconds;  // per route index
-  LabeledCounter declarations;  // result
-  LabeledCounter decisions;     // channel, control, trigger
-  LabeledCounter scans;         // result
-  LabeledCounter outcomes;      // result
-  LabeledCounter logins;        // result
+  LabeledCounter declarations;             // result
+  LabeledCounter decisions;                // channel, control, trigger
+  LabeledCounter scans;                    // result
+  LabeledCounter outcomes;                 // result
+  LabeledCounter logins;                   // result
   Histogram scan_analysis_seconds;
   Histogram store_write_seconds;
 };

@@ -9,10 +9,10 @@
 #include <ctime>
 #include <filesystem>
 
-#include "clearsight/xray_calibrate.h"
-#include "clearsight/xray_simulate.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
 #include "service/json_text.h"
 #include "service/service_impl.h"
 
@@ -22,18 +22,30 @@ namespace service {
 
 int HttpStatusOf(StatusCode code) {
   switch (code) {
-    case StatusCode::kOk: return 200;
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kPermissionDenied: return 403;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kAlreadyExists: return 409;
-    case StatusCode::kFailedPrecondition: return 409;
-    case StatusCode::kResourceExhausted: return 413;
-    case StatusCode::kUnimplemented: return 501;
-    case StatusCode::kIoError: return 503;
-    case StatusCode::kDataLoss: return 500;
-    case StatusCode::kInternal: return 500;
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kAlreadyExists:
+      return 409;
+    case StatusCode::kFailedPrecondition:
+      return 409;
+    case StatusCode::kResourceExhausted:
+      return 413;
+    case StatusCode::kUnimplemented:
+      return 501;
+    case StatusCode::kIoError:
+      return 503;
+    case StatusCode::kDataLoss:
+      return 500;
+    case StatusCode::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -45,7 +57,8 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
 namespace {
 std::string CodeName(StatusCode code) {
   std::string n(StatusCodeName(code));
-  for (auto& c : n) c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (auto& c : n)
+    c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return n;
 }
 }  // namespace
@@ -69,16 +82,17 @@ std::string IsoTime(int64_t ms) {
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
   return buf;
 }
 
 bool IsUrlSafeId(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   for (char c : id)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-          c == ':' || c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == ':' || c == '-'))
       return false;
   return id != "." && id != "..";
 }
@@ -116,12 +130,15 @@ void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
       .Bool("has_scan", d.has_scan)
       .Raw("reasons", d.reasons_json, "[]")  // stored as JSON we wrote: spliced, not re-parsed
       .String("selection", d.selection);
-  if (d.outcome.empty()) w.Null("outcome");
-  else w.String("outcome", d.outcome);
+  if (d.outcome.empty())
+    w.Null("outcome");
+  else
+    w.String("outcome", d.outcome);
   w.String("created_at", IsoTime(d.created_ms)).String("updated_at", IsoTime(d.updated_ms));
 }
 
-std::string DecisionJsonText(const DecisionRow& d, const std::function<void(JsonObjectWriter&)>& extra) {
+std::string DecisionJsonText(const DecisionRow& d,
+                             const std::function<void(JsonObjectWriter&)>& extra) {
   std::string out;
   out.reserve(512 + d.reasons_json.size());
   JsonObjectWriter w(&out);
@@ -143,7 +160,8 @@ json DecisionJson(const DecisionRow& d) {
 
 json ScanJson(const ScanRow& s) {
   json meta = json::parse(s.meta_json.empty() ? "{}" : s.meta_json, nullptr, false);
-  json analysis = s.analysis_json.empty() ? json(nullptr) : json::parse(s.analysis_json, nullptr, false);
+  json analysis =
+      s.analysis_json.empty() ? json(nullptr) : json::parse(s.analysis_json, nullptr, false);
   if (analysis.is_discarded()) analysis = nullptr;
   const std::string base = "/api/scans/" + s.scan_id;
   return json{{"scan_id", s.scan_id},
@@ -166,9 +184,9 @@ json ScanJson(const ScanRow& s) {
 }  // namespace service
 
 using service::Caller;
-using service::JsonObjectWriter;
 using service::HttpRequest;
 using service::HttpResponse;
+using service::JsonObjectWriter;
 using service::RoleBit;
 
 // ---- Service ------------------------------------------------------------------------------
@@ -199,7 +217,8 @@ Status Service::Start() {
                            : status == 404 ? "not_found"
                            : status < 500  ? "invalid_argument"
                                            : "internal";
-        std::string message = status == 413 ? "request body too large" : "HTTP " + std::to_string(status);
+        std::string message =
+            status == 413 ? "request body too large" : "HTTP " + std::to_string(status);
         return service::ErrorJson(code, message);
       });
   Status s = impl_->http->Start();
@@ -253,8 +272,9 @@ Status Service::Impl::Init() {
   }
   if (!options.detector_path.empty()) {
     if (!analyzer)
-      return Status::InvalidArgument("a threat detector (" + options.detector_path +
-                                     ") needs the scanner's calibration to analyse scans: give calibration_path too");
+      return Status::InvalidArgument(
+          "a threat detector (" + options.detector_path +
+          ") needs the scanner's calibration to analyse scans: give calibration_path too");
     if (options.detector_threads < 1 || options.detector_threads > 16)
       return Status::InvalidArgument("detector_threads must be 1..16, got " +
                                      std::to_string(options.detector_threads));
@@ -264,25 +284,31 @@ Status Service::Impl::Init() {
     if (!d.ok()) return d.status().WithContext("loading the threat detector");
     detector = std::move(*d);
     auto m = ManifestModel::FromDetector(*detector);
-    if (!m.ok()) return m.status().WithContext("loading the threat detector " + options.detector_path);
+    if (!m.ok())
+      return m.status().WithContext("loading the threat detector " + options.detector_path);
     manifest = std::move(*m);
   }
   if (analyzer) {
     if (options.analysis_threads < 0 || options.analysis_threads > 16)
-      return Status::InvalidArgument("analysis_threads must be 0..16, got " + std::to_string(options.analysis_threads));
-    if (options.analysis_threads > 0) analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
+      return Status::InvalidArgument("analysis_threads must be 0..16, got " +
+                                     std::to_string(options.analysis_threads));
+    if (options.analysis_threads > 0)
+      analysis_pool = std::make_unique<service::WorkerPool>(options.analysis_threads);
     if (options.warm_up && !analysis_pool)
-      return Status::InvalidArgument("warm_up runs on the analysis workers: it needs analysis_threads >= 1");
+      return Status::InvalidArgument(
+          "warm_up runs on the analysis workers: it needs analysis_threads >= 1");
   }
   if (analysis_pool && options.warm_up) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Status s = WarmUp(); !s.ok()) {
       // Not fatal: real scans are analysed (or refused with their own error) as without it.
       warm_up_error = s.ToString();
-      std::fprintf(stderr, "warning: the startup warm-up failed (%s); the first scans may be slower\n",
+      std::fprintf(stderr,
+                   "warning: the startup warm-up failed (%s); the first scans may be slower\n",
                    warm_up_error.c_str());
     }
-    warm_up_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    warm_up_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
   // Rules: a file given at startup becomes a new stored version when it differs from the latest
   // stored one (so every rule change is in the audit log); otherwise the latest stored version.
@@ -328,8 +354,8 @@ Status Service::Impl::Init() {
 
 // A fresh process's first scans are slower: every analysis worker's heap (its glibc malloc arena)
 // grows page by page, each new page a fault and a page the kernel zeroes (service_bench
-// --cold-starts: p99 of the first 4 s 423-516 ms against 53-59 ms in the next 4, same median). Here each
-// worker runs the upload path (decode, analysis, detector, JSON) on one simulated parcel twice
+// --cold-starts: p99 of the first 4 s 423-516 ms against 53-59 ms in the next 4, same median). Here
+// each worker runs the upload path (decode, analysis, detector, JSON) on one simulated parcel twice
 // before the port opens; the memory it frees stays in its heap (common/allocator.h) for the scans
 // that follow (p99 162-208 ms then).
 Status Service::Impl::WarmUp() {
@@ -371,16 +397,40 @@ void Service::Impl::BuildRoutes() {
       {"POST", "/api/logout", all, &Impl::Logout, {}},
       {"GET", "/api/me", all, &Impl::Me, {}},
       {"POST", "/api/declarations", integrator | analyst | admin, &Impl::PostDeclarations, {}},
-      {"GET", "/api/declarations/{id}", officer | analyst | admin | integrator, &Impl::GetDeclaration, {}},
-      {"GET", "/api/consignments/{id}", officer | analyst | admin | integrator, &Impl::GetConsignment, {}},
+      {"GET",
+       "/api/declarations/{id}",
+       officer | analyst | admin | integrator,
+       &Impl::GetDeclaration,
+       {}},
+      {"GET",
+       "/api/consignments/{id}",
+       officer | analyst | admin | integrator,
+       &Impl::GetConsignment,
+       {}},
       {"POST", "/api/consignments/{id}/outcome", officer | analyst | admin, &Impl::PostOutcome, {}},
       {"GET", "/api/queue", officer | analyst | admin, &Impl::GetQueue, {}},
       {"GET", "/api/offices", officer | analyst | admin, &Impl::GetOffices, {}},
       {"POST", "/api/scans", integrator | officer | analyst | admin, &Impl::PostScan, {}},
-      {"GET", "/api/scans/{id}", officer | analyst | trainer | admin | integrator, &Impl::GetScan, {}},
-      {"GET", "/api/scans/{id}/image.png", officer | analyst | trainer | admin, &Impl::GetScanImage, {}},
-      {"GET", "/api/scans/{id}/pixel", officer | analyst | trainer | admin, &Impl::GetScanPixel, {}},
-      {"GET", "/api/scans/{id}/channels/{name}", officer | analyst | trainer | admin, &Impl::GetScanChannel, {}},
+      {"GET",
+       "/api/scans/{id}",
+       officer | analyst | trainer | admin | integrator,
+       &Impl::GetScan,
+       {}},
+      {"GET",
+       "/api/scans/{id}/image.png",
+       officer | analyst | trainer | admin,
+       &Impl::GetScanImage,
+       {}},
+      {"GET",
+       "/api/scans/{id}/pixel",
+       officer | analyst | trainer | admin,
+       &Impl::GetScanPixel,
+       {}},
+      {"GET",
+       "/api/scans/{id}/channels/{name}",
+       officer | analyst | trainer | admin,
+       &Impl::GetScanChannel,
+       {}},
       {"GET", "/api/images/{sha256}", officer | analyst | trainer | admin, &Impl::GetImage, {}},
       {"GET", "/api/stats", analyst | admin, &Impl::GetStats, {}},
       {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
@@ -407,7 +457,8 @@ void SecurityHeaders(HttpResponse& res) {
   res.headers.emplace_back("Cache-Control", "no-store");
 }
 
-bool MatchRoute(const std::vector<std::string>& segments, std::string_view path, std::vector<std::string>* params) {
+bool MatchRoute(const std::vector<std::string>& segments, std::string_view path,
+                std::vector<std::string>* params) {
   if (path.empty() || path[0] != '/') return false;
   path.remove_prefix(1);
   size_t i = 0;
@@ -433,7 +484,8 @@ bool MatchRoute(const std::vector<std::string>& segments, std::string_view path,
 std::string CookieValue(const std::string& cookies, std::string_view name) {
   for (auto part : Split(cookies, ';')) {
     part = Trim(part);
-    if (part.size() > name.size() && part.substr(0, name.size()) == name && part[name.size()] == '=')
+    if (part.size() > name.size() && part.substr(0, name.size()) == name &&
+        part[name.size()] == '=')
       return std::string(part.substr(name.size() + 1));
   }
   return "";
@@ -447,14 +499,16 @@ Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
   if (token.empty()) token = CookieValue(req.header("Cookie"), "cs_session");
   if (token.empty())
     return Status::Unauthenticated(
-        "log in first: POST /api/login, then send 'Authorization: Bearer <token>' or the cs_session cookie");
+        "log in first: POST /api/login, then send 'Authorization: Bearer <token>' or the "
+        "cs_session cookie");
   if (token.size() > 256) return Status::Unauthenticated("malformed session token");
   const std::string sha = Sha256Hex(token);
   const int64_t now = NowMs();
   {
     std::lock_guard lock(sessions_mu);
     auto it = sessions.find(sha);
-    if (it != sessions.end() && now - it->second.checked_ms < 10000 && it->second.row.expires_ms > now) {
+    if (it != sessions.end() && now - it->second.checked_ms < 10000 &&
+        it->second.row.expires_ms > now) {
       auto role = ParseRole(it->second.row.role);
       if (role.ok()) return Caller{it->second.row.username, *role, sha, it->second.row.expires_ms};
     }
@@ -489,8 +543,8 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
   const bool api = StartsWith(req.path, "/api/") || req.path == "/api" || req.path == "/metrics";
   if (!route) {
     if (!allowed.empty()) {
-      res = service::ErrorResponse(Status::InvalidArgument(req.method + " is not allowed on " + req.path +
-                                                           " (allowed: " + allowed + ")"));
+      res = service::ErrorResponse(Status::InvalidArgument(
+          req.method + " is not allowed on " + req.path + " (allowed: " + allowed + ")"));
       res.status = 405;
       res.headers.emplace_back("Allow", allowed);
     } else if (api) {
@@ -512,8 +566,8 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
     } else {
       caller = *c;
       if (!(route->roles & RoleBit(caller.role)))
-        auth = Status::PermissionDenied("role '" + std::string(RoleName(caller.role)) + "' may not " + req.method +
-                                        " " + route->pattern);
+        auth = Status::PermissionDenied("role '" + std::string(RoleName(caller.role)) +
+                                        "' may not " + req.method + " " + route->pattern);
     }
   }
   if (!auth.ok()) {
@@ -531,13 +585,15 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
   if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
   SecurityHeaders(res);
   const size_t index = static_cast<size_t>(route - routes.data());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   metrics->request_seconds[index].Observe(seconds);
-  metrics->requests.Add("route=\"" + std::string(route->pattern) + "\",method=\"" + route->method + "\",code=\"" +
-                        std::to_string(res.status) + "\"");
+  metrics->requests.Add("route=\"" + std::string(route->pattern) + "\",method=\"" + route->method +
+                        "\",code=\"" + std::to_string(res.status) + "\"");
   if (options.log_requests)
-    std::fprintf(stderr, "%s %s %s -> %d %.1f ms (%s)\n", req.remote_addr.c_str(), req.method.c_str(),
-                 req.path.c_str(), res.status, seconds * 1e3, caller.username.c_str());
+    std::fprintf(stderr, "%s %s %s -> %d %.1f ms (%s)\n", req.remote_addr.c_str(),
+                 req.method.c_str(), req.path.c_str(), res.status, seconds * 1e3,
+                 caller.username.c_str());
 }
 
 void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
@@ -547,7 +603,8 @@ void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   if (web_root.empty()) {
-    res = service::ErrorResponse(Status::NotFound("no web workstation is installed (serve --web DIR)"));
+    res = service::ErrorResponse(
+        Status::NotFound("no web workstation is installed (serve --web DIR)"));
     return;
   }
   // Refuse anything that could leave the web root before touching the file system.
@@ -566,7 +623,8 @@ void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
   std::error_code ec;
   if (rel.empty() || fs::is_directory(file, ec)) file /= "index.html";
   // Paths without an extension that name no file are the single-page app's own routes.
-  if (!fs::exists(file, ec) && fs::path(rel).extension().empty()) file = fs::path(web_root) / "index.html";
+  if (!fs::exists(file, ec) && fs::path(rel).extension().empty())
+    file = fs::path(web_root) / "index.html";
   auto real = fs::canonical(file, ec);
   if (ec || !StartsWith(real.string(), web_root + "/") || !fs::is_regular_file(real, ec)) {
     res = service::ErrorResponse(Status::NotFound("no such file: " + req.path));
@@ -578,18 +636,27 @@ void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
     return;
   }
   static const std::map<std::string, std::string> kTypes = {
-      {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
-      {".json", "application/json"}, {".png", "image/png"}, {".svg", "image/svg+xml"},
-      {".ico", "image/x-icon"}, {".woff2", "font/woff2"}, {".woff", "font/woff"},
-      {".map", "application/json"}, {".txt", "text/plain; charset=utf-8"}, {".wasm", "application/wasm"}};
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".png", "image/png"},
+      {".svg", "image/svg+xml"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".woff", "font/woff"},
+      {".map", "application/json"},
+      {".txt", "text/plain; charset=utf-8"},
+      {".wasm", "application/wasm"}};
   auto it = kTypes.find(real.extension().string());
   res.status = 200;
   res.content_type = it == kTypes.end() ? "application/octet-stream" : it->second;
   res.body = std::move(body).value();
-  res.headers.emplace_back("Content-Security-Policy",
-                           "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-                           "object-src 'none'; frame-ancestors 'none'");
+  res.headers.emplace_back(
+      "Content-Security-Policy",
+      "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+      "object-src 'none'; frame-ancestors 'none'");
 }
 
 std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk(int64_t* version) {
@@ -607,7 +674,10 @@ std::string ReasonsJsonText(const std::vector<FusedReason>& reasons) {
     const FusedReason& r = reasons[i];
     if (i) out.push_back(',');
     JsonObjectWriter w(&out);
-    w.String("text", r.text).String("source", r.source).String("kind", r.kind).Number("weight", r.weight);
+    w.String("text", r.text)
+        .String("source", r.source)
+        .String("kind", r.kind)
+        .Number("weight", r.weight);
     if (!r.details.empty()) w.StringArray("details", r.details);
     if (r.box) {
       std::string box = "[";
@@ -646,11 +716,10 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
   return true;
 }
 
-Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& consignment_id,
-                                          const Declaration* declared, const std::string& actor,
-                                          const EvidenceOrigin& trigger, std::vector<Finding>& written,
-                                          std::string written_json,
-                                          const std::function<bool(std::vector<Finding>&)>& explain_written) {
+Result<DecisionRow> Service::Impl::Refuse(
+    StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
+    const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
+    std::string written_json, const std::function<bool(std::vector<Finding>&)>& explain_written) {
   ConsignmentUpdate update;
   update.consignment_id = consignment_id;
   update.declared = declared;
@@ -695,7 +764,8 @@ Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& cons
       explained = true;
     }
     for (auto& [origin, findings] : update.stored) {
-      if (origin.kind != EvidenceOrigin::Kind::kDeclaration || !NeedsExplanation(findings)) continue;
+      if (origin.kind != EvidenceOrigin::Kind::kDeclaration || !NeedsExplanation(findings))
+        continue;
       CS_ASSIGN_OR_RETURN(bool done, ExplainStored(txn, origin.id, findings));
       if (!done) continue;
       CS_RETURN_IF_ERROR(txn.PutFindings(consignment_id, origin.Key(), FindingsToJson(findings)));
@@ -742,9 +812,10 @@ Result<DecisionRow> Service::Impl::Refuse(StoreTxn& txn, const std::string& cons
     w.Close();
   }
   CS_RETURN_IF_ERROR(txn.Audit(&e));
-  metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" + (row.control ? "true" : "false") +
-                         "\",trigger=\"" +
-                         (trigger.kind == EvidenceOrigin::Kind::kScan ? "scan" : "declaration") + "\"");
+  metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" +
+                         (row.control ? "true" : "false") + "\",trigger=\"" +
+                         (trigger.kind == EvidenceOrigin::Kind::kScan ? "scan" : "declaration") +
+                         "\"");
   return row;
 }
 

@@ -3,16 +3,15 @@
 
 #include <condition_variable>
 #include <functional>
-#include <map>
 #include <list>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clearsight/consignment.h"
 #include "clearsight/fusion.h"
@@ -44,8 +43,9 @@ struct Caller {
 
 constexpr unsigned RoleBit(Role r) { return 1u << static_cast<unsigned>(r); }
 constexpr unsigned kPublic = 0;
-constexpr unsigned kEveryRole = RoleBit(Role::kOfficer) | RoleBit(Role::kAnalyst) | RoleBit(Role::kTrainer) |
-                                RoleBit(Role::kAdmin) | RoleBit(Role::kIntegrator);
+constexpr unsigned kEveryRole = RoleBit(Role::kOfficer) | RoleBit(Role::kAnalyst) |
+                                RoleBit(Role::kTrainer) | RoleBit(Role::kAdmin) |
+                                RoleBit(Role::kIntegrator);
 
 // The one table from error code to HTTP status.
 int HttpStatusOf(StatusCode code);
@@ -69,7 +69,8 @@ void AddModelDetails(std::vector<Finding>& findings, const std::vector<std::stri
 class JsonObjectWriter;
 // The decision as the API shows it; `extra` may add members to the same object.
 void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d);
-std::string DecisionJsonText(const DecisionRow& d, const std::function<void(JsonObjectWriter&)>& extra = nullptr);
+std::string DecisionJsonText(const DecisionRow& d,
+                             const std::function<void(JsonObjectWriter&)>& extra = nullptr);
 json DecisionJson(const DecisionRow& d);
 json ScanJson(const ScanRow& s);
 // "channel red" or "score 0.4".
@@ -81,13 +82,15 @@ struct CachedScan {
   Scan scan;
   std::mutex mu;
   std::unique_ptr<ScanAnalysis> channels;  // lazily, with keep_channels
-  std::map<std::string, std::shared_ptr<const std::string>> gzipped;  // channel name -> gzip body (under mu)
+  std::map<std::string, std::shared_ptr<const std::string>>
+      gzipped;  // channel name -> gzip body (under mu)
 };
 
 }  // namespace service
 
 struct Service::Impl {
-  using Handler = Result<service::HttpResponse> (Impl::*)(const service::HttpRequest&, const service::Caller&);
+  using Handler = Result<service::HttpResponse> (Impl::*)(const service::HttpRequest&,
+                                                          const service::Caller&);
   struct Route {
     const char* method;
     const char* pattern;
@@ -115,11 +118,13 @@ struct Service::Impl {
   std::shared_ptr<const RuleSet> rules;
   int64_t rules_version = 0;
   std::shared_ptr<const DeclarationRisk> risk;
-  std::unique_ptr<Analyzer> analyzer;         // uploads: objects and totals only
-  std::unique_ptr<Analyzer> viewer_analyzer;  // the viewer: per-pixel channels
-  std::unique_ptr<Detector> detector;         // threats; needs `analyzer`
+  std::unique_ptr<Analyzer> analyzer;             // uploads: objects and totals only
+  std::unique_ptr<Analyzer> viewer_analyzer;      // the viewer: per-pixel channels
+  std::unique_ptr<Detector> detector;             // threats; needs `analyzer`
   std::unique_ptr<const ManifestModel> manifest;  // from the detector's model file, when it has one
-  ScanPipeline Pipeline() const { return {analyzer.get(), detector.get(), manifest.get(), nullptr}; }
+  ScanPipeline Pipeline() const {
+    return {analyzer.get(), detector.get(), manifest.get(), nullptr};
+  }
   // Where uploads are analysed (with `analyzer`); after the analysers so that it ends first.
   std::unique_ptr<service::WorkerPool> analysis_pool;
   std::unique_ptr<OnlineSelector> selector;
@@ -140,7 +145,8 @@ struct Service::Impl {
   std::unordered_map<std::string, Throttle> throttle;
 
   std::mutex scan_cache_mu;
-  std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>> scan_cache;  // most recent first
+  std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>>
+      scan_cache;  // most recent first
 
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -169,13 +175,15 @@ struct Service::Impl {
   // and writes the store around it. When the decision is not green, model findings without
   // feature reasons get them: `explain_written` for `written` (returns whether it added any),
   // ExplainStored for stored ones.
-  Result<DecisionRow> Refuse(StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-                             const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
-                             std::string written_json,
-                             const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
+  Result<DecisionRow> Refuse(
+      StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
+      const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
+      std::string written_json,
+      const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
   // Adds the model's reasons to the model findings of a stored declaration; false when there is
   // no model or the declaration cannot be read back.
-  Result<bool> ExplainStored(StoreTxn& txn, const std::string& declaration_id, std::vector<Finding>& findings);
+  Result<bool> ExplainStored(StoreTxn& txn, const std::string& declaration_id,
+                             std::vector<Finding>& findings);
 
   // ---- handlers_decisions.cc ----
   struct SubmitResult {
@@ -185,7 +193,8 @@ struct Service::Impl {
     std::optional<DecisionRow> decision;
   };
   std::vector<SubmitResult> SubmitBatch(const DeclarationBatch& batch, const std::string& actor);
-  Result<service::HttpResponse> PostDeclarations(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PostDeclarations(const service::HttpRequest&,
+                                                 const service::Caller&);
   Result<service::HttpResponse> GetDeclaration(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetConsignment(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetQueue(const service::HttpRequest&, const service::Caller&);
@@ -204,8 +213,8 @@ struct Service::Impl {
   // The findings of the consignment's stored scans again, now that its declaration has come, as
   // (origin, findings JSON): the manifest check and the goods-dependent material checks need the
   // declared goods. Empty without an analyzer or without scans.
-  Result<std::vector<std::pair<EvidenceOrigin, std::string>>> RecheckScans(const std::string& consignment_id,
-                                                                           const Declaration& declared);
+  Result<std::vector<std::pair<EvidenceOrigin, std::string>>> RecheckScans(
+      const std::string& consignment_id, const Declaration& declared);
   Result<service::HttpResponse> GetScan(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetScanImage(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetScanPixel(const service::HttpRequest&, const service::Caller&);
@@ -229,7 +238,8 @@ struct Service::Impl {
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetCapacity(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutCapacity(const service::HttpRequest&, const service::Caller&);
-  Status InstallRules(const std::string& text, const std::string& source_name, const std::string& actor);
+  Status InstallRules(const std::string& text, const std::string& source_name,
+                      const std::string& actor);
   Status ApplyCapacityJson(const std::string& text);
 };
 

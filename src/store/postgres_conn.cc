@@ -12,22 +12,21 @@ namespace {
 class PostgresConn : public SqlConn {
  public:
   explicit PostgresConn(std::unique_ptr<pqxx::connection> c) : conn_(std::move(c)) {}
-  ~PostgresConn() override {
-    txn_.reset();
-  }
+  ~PostgresConn() override { txn_.reset(); }
 
   std::string_view dialect() const override { return "postgresql"; }
 
   Status ExecScript(const std::string& sql) override {
     return Run([&] {
-      if (txn_) {
-        txn_->exec(sql);
-      } else {
-        pqxx::nontransaction n(*conn_);
-        n.exec(sql);
-      }
-      return int64_t{0};
-    }).status();
+             if (txn_) {
+               txn_->exec(sql);
+             } else {
+               pqxx::nontransaction n(*conn_);
+               n.exec(sql);
+             }
+             return int64_t{0};
+           })
+        .status();
   }
 
   Result<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
@@ -39,8 +38,10 @@ class PostgresConn : public SqlConn {
         SqlRow out;
         out.values.reserve(row.size());
         for (const auto& f : row) {
-          if (f.is_null()) out.values.emplace_back();
-          else out.values.emplace_back(std::string(f.c_str(), f.size()));
+          if (f.is_null())
+            out.values.emplace_back();
+          else
+            out.values.emplace_back(std::string(f.c_str(), f.size()));
         }
         rows.push_back(std::move(out));
       }
@@ -56,9 +57,10 @@ class PostgresConn : public SqlConn {
 
   Status Begin() override {
     return Run([&] {
-      txn_ = std::make_unique<pqxx::work>(*conn_);
-      return int64_t{0};
-    }).status();
+             txn_ = std::make_unique<pqxx::work>(*conn_);
+             return int64_t{0};
+           })
+        .status();
   }
   Status Commit() override {
     if (!txn_) return Status::Internal("postgresql: commit without a transaction");
@@ -86,9 +88,12 @@ class PostgresConn : public SqlConn {
     for (size_t i = 0; i < params.size(); ++i) {
       const SqlParam& p = params[i];
       if (std::holds_alternative<std::nullptr_t>(p)) continue;
-      if (auto* v = std::get_if<int64_t>(&p)) text[i] = std::to_string(*v);
-      else if (auto* d = std::get_if<double>(&p)) text[i] = FormatDouble(*d);
-      else text[i] = std::get<std::string>(p);
+      if (auto* v = std::get_if<int64_t>(&p))
+        text[i] = std::to_string(*v);
+      else if (auto* d = std::get_if<double>(&p))
+        text[i] = FormatDouble(*d);
+      else
+        text[i] = std::get<std::string>(p);
       ptrs[i] = text[i].c_str();
     }
     auto dyn = pqxx::prepare::make_dynamic_params(ptrs);

@@ -8,8 +8,8 @@
 #include <mutex>
 #include <thread>
 
-#include "clearsight/store.h"
 #include "clearsight/file_util.h"
+#include "clearsight/store.h"
 #include "clearsight/text.h"
 #include "store/sql_conn.h"
 
@@ -34,16 +34,18 @@ int64_t LatestMigration() {
 }
 
 Result<int64_t> Migrate(SqlConn& c) {
-  CS_RETURN_IF_ERROR(c.ExecScript(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, "
-      "applied_ms BIGINT NOT NULL)"));
-  CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
+  CS_RETURN_IF_ERROR(
+      c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name "
+                   "TEXT NOT NULL, "
+                   "applied_ms BIGINT NOT NULL)"));
+  CS_ASSIGN_OR_RETURN(auto rows,
+                      c.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", {}));
   int64_t current = rows.empty() ? 0 : rows[0].Int(0);
   const int64_t latest = LatestMigration();
   if (current > latest)
     return Status::FailedPrecondition("the database has schema version " + std::to_string(current) +
-                                      " but this program knows only up to " + std::to_string(latest) +
-                                      ": use a newer clearsight");
+                                      " but this program knows only up to " +
+                                      std::to_string(latest) + ": use a newer clearsight");
   for (int64_t v = current + 1; v <= latest; ++v) {
     std::string name;
     CS_RETURN_IF_ERROR(c.Begin());
@@ -61,8 +63,9 @@ Result<int64_t> Migrate(SqlConn& c) {
       (void)c.Rollback();
       continue;  // a gap in the numbering
     }
-    auto ins = c.Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
-                      {v, name, NowMs()});
+    auto ins =
+        c.Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES ($1, $2, $3)",
+               {v, name, NowMs()});
     if (!ins.ok()) {
       (void)c.Rollback();
       return ins.status();
@@ -72,14 +75,17 @@ Result<int64_t> Migrate(SqlConn& c) {
   return latest;
 }
 
-#define CS_DECL_COLS "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms, assessment"
+#define CS_DECL_COLS                                                                          \
+  "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms, " \
+  "assessment"
 DeclarationRow ToDeclaration(const SqlRow& r) {
-  return DeclarationRow{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)), r.Text(4), r.Text(5),
-                        r.Int(6), r.Text(7)};
+  return DeclarationRow{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)),
+                        r.Text(4), r.Text(5), r.Int(6),  r.Text(7)};
 }
 
-#define CS_DECISION_COLS                                                                                      \
-  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, has_declaration, " \
+#define CS_DECISION_COLS                                                                      \
+  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
+  "has_declaration, "                                                                         \
   "reasons, selection, outcome, created_ms, updated_ms"
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
@@ -102,7 +108,8 @@ DecisionRow ToDecision(const SqlRow& r) {
 }
 
 const char kScanCols[] =
-    "scan_id, consignment_id, image_sha256, source_format, source_sha256, meta, analysis, width, height, "
+    "scan_id, consignment_id, image_sha256, source_format, source_sha256, meta, analysis, width, "
+    "height, "
     "received_ms";
 ScanRow ToScan(const SqlRow& r) {
   ScanRow s;
@@ -121,28 +128,36 @@ ScanRow ToScan(const SqlRow& r) {
 }
 
 const char kUserCols[] = "username, role, password_hash, disabled, created_ms";
-UserRow ToUser(const SqlRow& r) { return UserRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)}; }
+UserRow ToUser(const SqlRow& r) {
+  return UserRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)};
+}
 
 // Queries shared by the writer's transaction and the read pool.
 Result<std::optional<DeclarationRow>> QueryDeclaration(SqlConn& c, const std::string& id) {
-  static const std::string kSql = "SELECT " CS_DECL_COLS " FROM declarations WHERE declaration_id = $1";
+  static const std::string kSql =
+      "SELECT " CS_DECL_COLS " FROM declarations WHERE declaration_id = $1";
   CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {id}));
   if (rows.empty()) return std::optional<DeclarationRow>();
   return std::optional<DeclarationRow>(ToDeclaration(rows[0]));
 }
 Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& id) {
-  static const std::string kSql = "SELECT " CS_DECISION_COLS " FROM consignments WHERE consignment_id = $1";
+  static const std::string kSql =
+      "SELECT " CS_DECISION_COLS " FROM consignments WHERE consignment_id = $1";
   CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {id}));
   if (rows.empty()) return std::optional<DecisionRow>();
   return std::optional<DecisionRow>(ToDecision(rows[0]));
 }
 Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id) {
-  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kScanCols + " FROM scans WHERE scan_id = $1", {id}));
+  CS_ASSIGN_OR_RETURN(
+      auto rows,
+      c.Query(std::string("SELECT ") + kScanCols + " FROM scans WHERE scan_id = $1", {id}));
   if (rows.empty()) return std::optional<ScanRow>();
   return std::optional<ScanRow>(ToScan(rows[0]));
 }
 Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name) {
-  CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kUserCols + " FROM users WHERE username = $1", {name}));
+  CS_ASSIGN_OR_RETURN(
+      auto rows,
+      c.Query(std::string("SELECT ") + kUserCols + " FROM users WHERE username = $1", {name}));
   if (rows.empty()) return std::optional<UserRow>();
   return std::optional<UserRow>(ToUser(rows[0]));
 }
@@ -162,124 +177,154 @@ class SqlTxn : public StoreTxn {
     return QueryDeclaration(c_, id);
   }
   Status InsertDeclaration(const DeclarationRow& d) override {
-    static const std::string kSql = "INSERT INTO declarations (" CS_DECL_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    static const std::string kSql =
+        "INSERT INTO declarations (" CS_DECL_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
     return c_
-        .Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date}, d.content_sha256, d.json,
-                     d.received_ms, d.assessment})
+        .Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
+                     d.content_sha256, d.json, d.received_ms, d.assessment})
         .status();
   }
   Result<bool> InsertDeclarationIfAbsent(const DeclarationRow& d) override {
-    static const std::string kSql = "INSERT INTO declarations (" CS_DECL_COLS
-                                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (declaration_id) DO NOTHING";
-    CS_ASSIGN_OR_RETURN(int64_t n, c_.Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
-                                                  d.content_sha256, d.json, d.received_ms, d.assessment}));
+    static const std::string kSql =
+        "INSERT INTO declarations (" CS_DECL_COLS
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (declaration_id) DO NOTHING";
+    CS_ASSIGN_OR_RETURN(
+        int64_t n, c_.Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
+                                  d.content_sha256, d.json, d.received_ms, d.assessment}));
     return n > 0;
   }
   Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) override {
-    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT declaration_id FROM declarations WHERE consignment_id = $1 "
-                                            "ORDER BY declaration_id",
-                                            {consignment_id}));
+    CS_ASSIGN_OR_RETURN(
+        auto rows, c_.Query("SELECT declaration_id FROM declarations WHERE consignment_id = $1 "
+                            "ORDER BY declaration_id",
+                            {consignment_id}));
     std::vector<std::string> out;
     for (const auto& r : rows) out.push_back(r.Text(0));
     return out;
   }
-  Status PutFindings(const std::string& consignment_id, const std::string& origin, const std::string& json) override {
+  Status PutFindings(const std::string& consignment_id, const std::string& origin,
+                     const std::string& json) override {
     static const std::string kSql =
         "INSERT INTO findings (consignment_id, origin, body) VALUES ($1, $2, $3) "
         "ON CONFLICT (consignment_id, origin) DO UPDATE SET body = excluded.body";
     return c_.Exec(kSql, {consignment_id, origin, json}).status();
   }
-  Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(const std::string& consignment_id) override {
-    static const std::string kSql = "SELECT origin, body FROM findings WHERE consignment_id = $1 ORDER BY origin";
+  Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(
+      const std::string& consignment_id) override {
+    static const std::string kSql =
+        "SELECT origin, body FROM findings WHERE consignment_id = $1 ORDER BY origin";
     CS_ASSIGN_OR_RETURN(auto rows, c_.Query(kSql, {consignment_id}));
     std::vector<std::pair<std::string, std::string>> out;
     for (const auto& r : rows) out.emplace_back(r.Text(0), r.Text(1));
     return out;
   }
-  Result<std::optional<DecisionRow>> GetDecision(const std::string& id) override { return QueryDecision(c_, id); }
+  Result<std::optional<DecisionRow>> GetDecision(const std::string& id) override {
+    return QueryDecision(c_, id);
+  }
   Status PutDecision(const DecisionRow& d) override {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
-        "decision_date = excluded.decision_date, score = excluded.score, channel = excluded.channel, "
+        "decision_date = excluded.decision_date, score = excluded.score, channel = "
+        "excluded.channel, "
         "control = excluded.control, status = excluded.status, version = excluded.version, "
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
         "updated_ms = excluded.updated_ms";
     return c_
         .Exec(kSql,
-              {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control}, d.status, d.version,
-               int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json, d.selection, d.outcome, d.created_ms,
-               d.updated_ms})
+              {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control},
+               d.status, d.version, int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json,
+               d.selection, d.outcome, d.created_ms, d.updated_ms})
         .status();
   }
-  Status PutRuleHits(const std::string& consignment_id, const std::vector<std::string>& rules) override {
+  Status PutRuleHits(const std::string& consignment_id,
+                     const std::vector<std::string>& rules) override {
     static const std::string kSql =
         "INSERT INTO rule_hits (consignment_id, rule_name) VALUES ($1, $2) "
         "ON CONFLICT (consignment_id, rule_name) DO NOTHING";
     for (const auto& r : rules) CS_RETURN_IF_ERROR(c_.Exec(kSql, {consignment_id, r}).status());
     return Status::Ok();
   }
-  Result<std::optional<ScanRow>> GetScan(const std::string& id) override { return QueryScan(c_, id); }
+  Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
+    return QueryScan(c_, id);
+  }
   Status InsertScan(const ScanRow& s) override {
     std::string sources;
     for (const auto& x : s.source_sha256) sources += (sources.empty() ? "" : ",") + x;
     return c_
-        .Exec(std::string("INSERT INTO scans (") + kScanCols + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-              {s.scan_id, s.consignment_id, s.image_sha256, s.source_format, sources, s.meta_json, s.analysis_json,
-               int64_t{s.width}, int64_t{s.height}, s.received_ms})
+        .Exec(std::string("INSERT INTO scans (") + kScanCols +
+                  ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+              {s.scan_id, s.consignment_id, s.image_sha256, s.source_format, sources, s.meta_json,
+               s.analysis_json, int64_t{s.width}, int64_t{s.height}, s.received_ms})
         .status();
   }
   Status InsertOutcome(OutcomeRow* o) override {
-    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT COALESCE(MAX(seq), 0) FROM outcomes WHERE consignment_id = $1",
-                                            {o->consignment_id}));
+    CS_ASSIGN_OR_RETURN(
+        auto rows, c_.Query("SELECT COALESCE(MAX(seq), 0) FROM outcomes WHERE consignment_id = $1",
+                            {o->consignment_id}));
     o->seq = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
     if (o->recorded_ms == 0) o->recorded_ms = NowMs();
-    SqlParams params{o->consignment_id, o->seq, o->result, nullptr, o->notes, o->officer, o->recorded_ms};
+    SqlParams params{o->consignment_id, o->seq,     o->result,     nullptr,
+                     o->notes,          o->officer, o->recorded_ms};
     if (o->corrected_value >= 0) params[3] = o->corrected_value;
-    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, officer, "
-                               "recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                               params)
-                           .status());
+    CS_RETURN_IF_ERROR(
+        c_.Exec(
+              "INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, officer, "
+              "recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+              params)
+            .status());
     return c_
-        .Exec("UPDATE consignments SET status = 'done', outcome = $2, updated_ms = $3 WHERE consignment_id = $1",
-              {o->consignment_id, o->result, o->recorded_ms})
+        .Exec(
+            "UPDATE consignments SET status = 'done', outcome = $2, updated_ms = $3 WHERE "
+            "consignment_id = $1",
+            {o->consignment_id, o->result, o->recorded_ms})
         .status();
   }
-  Result<std::optional<UserRow>> GetUser(const std::string& name) override { return QueryUser(c_, name); }
+  Result<std::optional<UserRow>> GetUser(const std::string& name) override {
+    return QueryUser(c_, name);
+  }
   Status PutUser(const UserRow& u) override {
     return c_
         .Exec(std::string("INSERT INTO users (") + kUserCols +
-                  ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET role = excluded.role, "
+                  ") VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username) DO UPDATE SET role = "
+                  "excluded.role, "
                   "password_hash = excluded.password_hash, disabled = excluded.disabled",
-              {u.username, u.role, u.password_hash, int64_t{u.disabled}, u.created_ms ? u.created_ms : NowMs()})
+              {u.username, u.role, u.password_hash, int64_t{u.disabled},
+               u.created_ms ? u.created_ms : NowMs()})
         .status();
   }
   Status PutSession(const SessionRow& s) override {
     // Expired sessions are swept as new ones are made.
     CS_RETURN_IF_ERROR(c_.Exec("DELETE FROM sessions WHERE expires_ms < $1", {NowMs()}).status());
     return c_
-        .Exec("INSERT INTO sessions (token_sha256, username, role, expires_ms) VALUES ($1, $2, $3, $4)",
-              {s.token_sha256, s.username, s.role, s.expires_ms})
+        .Exec(
+            "INSERT INTO sessions (token_sha256, username, role, expires_ms) VALUES ($1, $2, $3, "
+            "$4)",
+            {s.token_sha256, s.username, s.role, s.expires_ms})
         .status();
   }
   Status DeleteSession(const std::string& token_sha256) override {
     return c_.Exec("DELETE FROM sessions WHERE token_sha256 = $1", {token_sha256}).status();
   }
   Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) override {
-    CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT COALESCE(MAX(version), 0) FROM rules_versions", {}));
+    CS_ASSIGN_OR_RETURN(auto rows,
+                        c_.Query("SELECT COALESCE(MAX(version), 0) FROM rules_versions", {}));
     int64_t v = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
-    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rules_versions (version, body, author, created_ms) VALUES ($1, $2, $3, $4)",
+    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rules_versions (version, body, author, created_ms) "
+                               "VALUES ($1, $2, $3, $4)",
                                {v, text, author, NowMs()})
                            .status());
     return v;
   }
   Status PutSetting(const std::string& key, const std::string& value) override {
     return c_
-        .Exec("INSERT INTO settings (name, value, updated_ms) VALUES ($1, $2, $3) "
-              "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_ms = excluded.updated_ms",
-              {key, value, NowMs()})
+        .Exec(
+            "INSERT INTO settings (name, value, updated_ms) VALUES ($1, $2, $3) "
+            "ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_ms = "
+            "excluded.updated_ms",
+            {key, value, NowMs()})
         .status();
   }
   Status Audit(AuditEntry* e) override {
@@ -288,7 +333,8 @@ class SqlTxn : public StoreTxn {
     // was cached: the insert then collides on seq, and the head is read again.
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!head_->known || attempt > 0) {
-        CS_ASSIGN_OR_RETURN(auto rows, c_.Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", {}));
+        CS_ASSIGN_OR_RETURN(auto rows,
+                            c_.Query("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", {}));
         head_->seq = rows.empty() ? 0 : rows[0].Int(0);
         head_->hash = rows.empty() ? std::string(64, '0') : rows[0].Text(1);
         head_->known = true;
@@ -299,7 +345,8 @@ class SqlTxn : public StoreTxn {
       static const std::string kSql =
           "INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (seq) DO NOTHING";
-      auto ins = c_.Exec(kSql, {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json, e->prev_hash, e->hash});
+      auto ins = c_.Exec(kSql, {e->seq, e->at_ms, e->actor, e->action, e->subject, e->detail_json,
+                                e->prev_hash, e->hash});
       if (!ins.ok()) {
         head_->known = false;
         return ins.status();
@@ -337,7 +384,8 @@ class SqlStore : public Store {
     auto s = std::unique_ptr<SqlStore>(new SqlStore());
     s->options_ = o;
     std::string url = o.url;
-    if (url.empty()) return Status::InvalidArgument("--db is empty: give a file path or a postgresql:// URL");
+    if (url.empty())
+      return Status::InvalidArgument("--db is empty: give a file path or a postgresql:// URL");
     bool pg = StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
     std::function<Result<std::unique_ptr<SqlConn>>()> open;
     if (pg) {
@@ -348,7 +396,8 @@ class SqlStore : public Store {
                                  : url.substr(url.find(':') + 1);
       open = [conninfo] { return OpenPostgresConn(conninfo); };
       if (o.images_dir.empty())
-        return Status::InvalidArgument("with PostgreSQL an image directory is required (--images DIR)");
+        return Status::InvalidArgument(
+            "with PostgreSQL an image directory is required (--images DIR)");
       s->images_dir_ = o.images_dir;
     } else {
       s->backend_ = "sqlite";
@@ -402,7 +451,8 @@ class SqlStore : public Store {
   Result<std::vector<DeclarationRow>> DeclarationsOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<DeclarationRow>> {
       static const std::string kSql =
-          "SELECT " CS_DECL_COLS " FROM declarations WHERE consignment_id = $1 ORDER BY declaration_id";
+          "SELECT " CS_DECL_COLS
+          " FROM declarations WHERE consignment_id = $1 ORDER BY declaration_id";
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {consignment_id}));
       std::vector<DeclarationRow> out;
       for (const auto& r : rows) out.push_back(ToDeclaration(r));
@@ -418,22 +468,31 @@ class SqlStore : public Store {
     auto add = [&](const char* col, const std::string& v) {
       if (v.empty()) return;
       params.emplace_back(v);
-      where += (where.empty() ? " WHERE " : " AND ") + std::string(col) + " = $" + std::to_string(params.size());
+      where += (where.empty() ? " WHERE " : " AND ") + std::string(col) + " = $" +
+               std::to_string(params.size());
     };
     add("lane", q.lane);
     add("channel", q.channel);
     // 'pending' as a literal, so that the planner may use the partial indexes (status = 'pending').
-    if (q.status == "pending") where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
-    else add("status", q.status);
+    if (q.status == "pending")
+      where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
+    else
+      add("status", q.status);
     std::string sort = q.sort.empty() ? "-score" : q.sort;
     bool desc = sort[0] == '-';
     std::string key = desc ? sort.substr(1) : sort;
     std::string col;
-    if (key == "score") col = "score";
-    else if (key == "updated") col = "updated_ms";
-    else if (key == "created") col = "created_ms";
-    else if (key == "consignment_id") col = "consignment_id";
-    else return Status::InvalidArgument("sort must be score, updated, created or consignment_id (prefix - to reverse)");
+    if (key == "score")
+      col = "score";
+    else if (key == "updated")
+      col = "updated_ms";
+    else if (key == "created")
+      col = "created_ms";
+    else if (key == "consignment_id")
+      col = "consignment_id";
+    else
+      return Status::InvalidArgument(
+          "sort must be score, updated, created or consignment_id (prefix - to reverse)");
     if (q.limit < 0 || q.limit > 1000) return Status::InvalidArgument("limit must be 0..1000");
     if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
     return Read([&](SqlConn& c) -> Result<QueuePage> {
@@ -445,15 +504,15 @@ class SqlStore : public Store {
       p.emplace_back(q.limit);
       p.emplace_back(q.offset);
       // The page, then each item's first declaration and declaration count (one row per item).
-      std::string sql = "SELECT " CS_DECISION_COLS
-                        ", (SELECT d.body FROM declarations d WHERE d.consignment_id = q.consignment_id "
-                        "ORDER BY d.declaration_id LIMIT 1), "
-                        "(SELECT COUNT(*) FROM declarations d WHERE d.consignment_id = q.consignment_id) "
-                        "FROM (SELECT " CS_DECISION_COLS " FROM consignments" +
-                        where + " ORDER BY " + col + (desc ? " DESC" : " ASC") +
-                        ", consignment_id ASC LIMIT $" + std::to_string(p.size() - 1) + " OFFSET $" +
-                        std::to_string(p.size()) + ") q ORDER BY " + col + (desc ? " DESC" : " ASC") +
-                        ", consignment_id ASC";
+      std::string sql =
+          "SELECT " CS_DECISION_COLS
+          ", (SELECT d.body FROM declarations d WHERE d.consignment_id = q.consignment_id "
+          "ORDER BY d.declaration_id LIMIT 1), "
+          "(SELECT COUNT(*) FROM declarations d WHERE d.consignment_id = q.consignment_id) "
+          "FROM (SELECT " CS_DECISION_COLS " FROM consignments" +
+          where + " ORDER BY " + col + (desc ? " DESC" : " ASC") + ", consignment_id ASC LIMIT $" +
+          std::to_string(p.size() - 1) + " OFFSET $" + std::to_string(p.size()) + ") q ORDER BY " +
+          col + (desc ? " DESC" : " ASC") + ", consignment_id ASC";
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
@@ -468,9 +527,11 @@ class SqlStore : public Store {
   }
   Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<ScanRow>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kScanCols +
-                                                 " FROM scans WHERE consignment_id = $1 ORDER BY received_ms, scan_id",
-                                             {consignment_id}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query(std::string("SELECT ") + kScanCols +
+                      " FROM scans WHERE consignment_id = $1 ORDER BY received_ms, scan_id",
+                  {consignment_id}));
       std::vector<ScanRow> out;
       for (const auto& r : rows) out.push_back(ToScan(r));
       return out;
@@ -478,21 +539,23 @@ class SqlStore : public Store {
   }
   Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<OutcomeRow>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
-                                             "recorded_ms FROM outcomes WHERE consignment_id = $1 ORDER BY seq",
-                                             {consignment_id}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows, c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
+                             "recorded_ms FROM outcomes WHERE consignment_id = $1 ORDER BY seq",
+                             {consignment_id}));
       std::vector<OutcomeRow> out;
       for (const auto& r : rows)
-        out.push_back(OutcomeRow{r.Text(0), r.Int(1), r.Text(2), r.Null(3) ? -1 : r.Double(3), r.Text(4), r.Text(5),
-                                 r.Int(6)});
+        out.push_back(OutcomeRow{r.Text(0), r.Int(1), r.Text(2), r.Null(3) ? -1 : r.Double(3),
+                                 r.Text(4), r.Text(5), r.Int(6)});
       return out;
     });
   }
   Result<std::vector<std::string>> RuleHitsOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<std::string>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT rule_name FROM rule_hits WHERE consignment_id = $1 "
-                                             "ORDER BY rule_name",
-                                             {consignment_id}));
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT rule_name FROM rule_hits WHERE consignment_id = $1 "
+                                  "ORDER BY rule_name",
+                                  {consignment_id}));
       std::vector<std::string> out;
       for (const auto& r : rows) out.push_back(r.Text(0));
       return out;
@@ -501,18 +564,23 @@ class SqlStore : public Store {
   Result<std::vector<LaneCounts>> Lanes() override {
     return Read([&](SqlConn& c) -> Result<std::vector<LaneCounts>> {
       // Grouped on the (lane, status) index alone.
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT lane, status, COUNT(*) FROM consignments GROUP BY lane, status "
-                                             "ORDER BY lane, status",
-                                             {}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT lane, status, COUNT(*) FROM consignments GROUP BY lane, status "
+                  "ORDER BY lane, status",
+                  {}));
       std::vector<LaneCounts> out;
       for (const auto& r : rows) {
         if (out.empty() || out.back().lane != r.Text(0)) out.push_back(LaneCounts{r.Text(0)});
         LaneCounts& l = out.back();
         const int64_t n = r.Int(2);
         l.total += n;
-        if (r.Text(1) == "pending") l.pending += n;
-        else if (r.Text(1) == "released") l.released += n;
-        else if (r.Text(1) == "done") l.done += n;
+        if (r.Text(1) == "pending")
+          l.pending += n;
+        else if (r.Text(1) == "released")
+          l.released += n;
+        else if (r.Text(1) == "done")
+          l.done += n;
       }
       return out;
     });
@@ -522,7 +590,9 @@ class SqlStore : public Store {
   }
   Result<std::vector<UserRow>> ListUsers() override {
     return Read([&](SqlConn& c) -> Result<std::vector<UserRow>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query(std::string("SELECT ") + kUserCols + " FROM users ORDER BY username", {}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query(std::string("SELECT ") + kUserCols + " FROM users ORDER BY username", {}));
       std::vector<UserRow> out;
       for (const auto& r : rows) out.push_back(ToUser(r));
       return out;
@@ -530,42 +600,51 @@ class SqlStore : public Store {
   }
   Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) override {
     return Read([&](SqlConn& c) -> Result<std::optional<SessionRow>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT token_sha256, username, role, expires_ms FROM sessions "
-                                             "WHERE token_sha256 = $1",
-                                             {token_sha256}));
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT token_sha256, username, role, expires_ms FROM sessions "
+                                  "WHERE token_sha256 = $1",
+                                  {token_sha256}));
       if (rows.empty()) return std::optional<SessionRow>();
-      return std::optional<SessionRow>(SessionRow{rows[0].Text(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
+      return std::optional<SessionRow>(
+          SessionRow{rows[0].Text(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
     });
   }
   Result<std::vector<AuditEntry>> AuditRange(int64_t after_seq, int64_t limit) override {
     return Read([&](SqlConn& c) -> Result<std::vector<AuditEntry>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT seq, at_ms, actor, action, subject, detail, prev_hash, hash "
-                                             "FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
-                                             {after_seq, limit}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows, c.Query("SELECT seq, at_ms, actor, action, subject, detail, prev_hash, hash "
+                             "FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2",
+                             {after_seq, limit}));
       std::vector<AuditEntry> out;
       for (const auto& r : rows)
-        out.push_back(AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5), r.Text(6), r.Text(7)});
+        out.push_back(AuditEntry{r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5),
+                                 r.Text(6), r.Text(7)});
       return out;
     });
   }
   Result<std::vector<SelectionCount>> SelectionCounts(int32_t since_date) override {
     return Read([&](SqlConn& c) -> Result<std::vector<SelectionCount>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT lane, decision_date, channel, control, COUNT(*) FROM consignments "
-                                             "WHERE decision_date >= $1 GROUP BY lane, decision_date, channel, control",
-                                             {int64_t{since_date}}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT lane, decision_date, channel, control, COUNT(*) FROM consignments "
+                  "WHERE decision_date >= $1 GROUP BY lane, decision_date, channel, control",
+                  {int64_t{since_date}}));
       std::vector<SelectionCount> out;
       for (const auto& r : rows)
-        out.push_back(SelectionCount{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Text(2), r.Int(3) != 0, r.Int(4)});
+        out.push_back(SelectionCount{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Text(2),
+                                     r.Int(3) != 0, r.Int(4)});
       return out;
     });
   }
   Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) override {
     return Read([&](SqlConn& c) -> Result<std::vector<std::pair<std::string, double>>> {
-      CS_ASSIGN_OR_RETURN(auto rows,
-                          c.Query("SELECT lane, score FROM (SELECT lane, score, created_ms, consignment_id, "
-                                  "ROW_NUMBER() OVER (PARTITION BY lane ORDER BY created_ms DESC, consignment_id DESC) "
-                                  "AS rn FROM consignments) t WHERE rn <= $1 ORDER BY created_ms, consignment_id",
-                                  {int64_t{per_lane}}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query(
+              "SELECT lane, score FROM (SELECT lane, score, created_ms, consignment_id, "
+              "ROW_NUMBER() OVER (PARTITION BY lane ORDER BY created_ms DESC, consignment_id DESC) "
+              "AS rn FROM consignments) t WHERE rn <= $1 ORDER BY created_ms, consignment_id",
+              {int64_t{per_lane}}));
       std::vector<std::pair<std::string, double>> out;
       for (const auto& r : rows) out.emplace_back(r.Text(0), r.Double(1));
       return out;
@@ -573,25 +652,29 @@ class SqlStore : public Store {
   }
   Result<std::vector<RuleHitStats>> RuleStats() override {
     return Read([&](SqlConn& c) -> Result<std::vector<RuleHitStats>> {
-      CS_ASSIGN_OR_RETURN(auto rows,
-                          c.Query("SELECT h.rule_name, COUNT(*), "
-                                  "SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
-                                  "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                                  "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
-                                  "GROUP BY h.rule_name ORDER BY h.rule_name",
-                                  {}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT h.rule_name, COUNT(*), "
+                  "SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
+                  "GROUP BY h.rule_name ORDER BY h.rule_name",
+                  {}));
       std::vector<RuleHitStats> out;
-      for (const auto& r : rows) out.push_back(RuleHitStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
+      for (const auto& r : rows)
+        out.push_back(RuleHitStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
       return out;
     });
   }
   Result<std::vector<ChannelOutcomeStats>> ChannelStats() override {
     return Read([&](SqlConn& c) -> Result<std::vector<ChannelOutcomeStats>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT channel, control, COUNT(*), "
-                                             "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
-                                             "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                                             "FROM consignments GROUP BY channel, control ORDER BY channel, control",
-                                             {}));
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT channel, control, COUNT(*), "
+                  "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "FROM consignments GROUP BY channel, control ORDER BY channel, control",
+                  {}));
       std::vector<ChannelOutcomeStats> out;
       for (const auto& r : rows)
         out.push_back(ChannelOutcomeStats{r.Text(0), r.Int(1) != 0, r.Int(2), r.Int(3), r.Int(4)});
@@ -603,41 +686,50 @@ class SqlStore : public Store {
       // One row per (consignment, source) among the reasons of each decision with an outcome; the
       // reasons are stored strongest first. JSON functions differ between the two dialects.
       const bool pg = c.dialect() == "postgresql";
-      const std::string pairs =
-          pg ? "SELECT DISTINCT c.consignment_id, r.value->>'source' AS source, c.outcome, c.control, "
-               "(c.reasons::jsonb->0->>'source') AS top FROM consignments c "
-               "CROSS JOIN LATERAL jsonb_array_elements(c.reasons::jsonb) AS r(value) WHERE c.outcome <> ''"
-             : "SELECT DISTINCT c.consignment_id, json_extract(r.value, '$.source') AS source, c.outcome, c.control, "
-               "json_extract(c.reasons, '$[0].source') AS top FROM consignments c, json_each(c.reasons) r "
-               "WHERE c.outcome <> ''";
+      const std::string pairs = pg ? "SELECT DISTINCT c.consignment_id, r.value->>'source' AS "
+                                     "source, c.outcome, c.control, "
+                                     "(c.reasons::jsonb->0->>'source') AS top FROM consignments c "
+                                     "CROSS JOIN LATERAL jsonb_array_elements(c.reasons::jsonb) AS "
+                                     "r(value) WHERE c.outcome <> ''"
+                                   : "SELECT DISTINCT c.consignment_id, json_extract(r.value, "
+                                     "'$.source') AS source, c.outcome, c.control, "
+                                     "json_extract(c.reasons, '$[0].source') AS top FROM "
+                                     "consignments c, json_each(c.reasons) r "
+                                     "WHERE c.outcome <> ''";
       CS_ASSIGN_OR_RETURN(
           auto rows,
           c.Query("SELECT source, COUNT(*), "
                   "SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), SUM(control), "
                   "SUM(CASE WHEN top = source THEN 1 ELSE 0 END), "
                   "SUM(CASE WHEN top = source AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                  "FROM (" + pairs + ") p GROUP BY source ORDER BY source",
+                  "FROM (" +
+                      pairs + ") p GROUP BY source ORDER BY source",
                   {}));
       std::vector<SourceOutcomeStats> out;
       for (const auto& r : rows)
-        out.push_back(SourceOutcomeStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5)});
+        out.push_back(
+            SourceOutcomeStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5)});
       // Decisions without any reason: their strongest "source" is none.
-      CS_ASSIGN_OR_RETURN(auto none, c.Query("SELECT COUNT(*), SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), "
-                                             "SUM(control) FROM consignments WHERE outcome <> '' AND reasons = '[]'",
-                                             {}));
+      CS_ASSIGN_OR_RETURN(
+          auto none,
+          c.Query("SELECT COUNT(*), SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), "
+                  "SUM(control) FROM consignments WHERE outcome <> '' AND reasons = '[]'",
+                  {}));
       if (!none.empty() && none[0].Int(0) > 0)
-        out.push_back(SourceOutcomeStats{"", none[0].Int(0), none[0].Int(1), none[0].Int(2), none[0].Int(0),
-                                         none[0].Int(1)});
+        out.push_back(SourceOutcomeStats{"", none[0].Int(0), none[0].Int(1), none[0].Int(2),
+                                         none[0].Int(0), none[0].Int(1)});
       return out;
     });
   }
   Result<std::optional<RulesVersion>> LatestRules() override {
     return Read([&](SqlConn& c) -> Result<std::optional<RulesVersion>> {
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT version, body, author, created_ms FROM rules_versions "
-                                             "ORDER BY version DESC LIMIT 1",
-                                             {}));
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT version, body, author, created_ms FROM rules_versions "
+                                  "ORDER BY version DESC LIMIT 1",
+                                  {}));
       if (rows.empty()) return std::optional<RulesVersion>();
-      return std::optional<RulesVersion>(RulesVersion{rows[0].Int(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
+      return std::optional<RulesVersion>(
+          RulesVersion{rows[0].Int(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
     });
   }
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
@@ -708,7 +800,8 @@ class SqlStore : public Store {
       }
       results.assign(group.size(), Status::Ok());
       Status batch = writer_->Begin();
-      static const std::string kSavepoint = "SAVEPOINT op", kRollbackTo = "ROLLBACK TO SAVEPOINT op",
+      static const std::string kSavepoint = "SAVEPOINT op",
+                               kRollbackTo = "ROLLBACK TO SAVEPOINT op",
                                kRelease = "RELEASE SAVEPOINT op";
       for (size_t i = 0; i < group.size() && batch.ok(); ++i) {
         batch = writer_->Exec(kSavepoint, {}).status();
@@ -731,7 +824,8 @@ class SqlStore : public Store {
       if (!batch.ok()) {
         (void)writer_->Rollback();
         head.known = false;
-        for (auto& r : results) r = batch.WithContext("commit failed, nothing of this write was stored");
+        for (auto& r : results)
+          r = batch.WithContext("commit failed, nothing of this write was stored");
       }
       for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
       group.clear();
@@ -759,6 +853,8 @@ class SqlStore : public Store {
 }  // namespace
 }  // namespace store
 
-Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) { return store::SqlStore::Open(options); }
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  return store::SqlStore::Open(options);
+}
 
 }  // namespace clearsight

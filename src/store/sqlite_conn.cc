@@ -13,8 +13,12 @@ const std::string& SqlRow::Text(size_t i) const {
   static const std::string kEmpty;
   return values[i] ? *values[i] : kEmpty;
 }
-int64_t SqlRow::Int(size_t i) const { return values[i] ? std::strtoll(values[i]->c_str(), nullptr, 10) : 0; }
-double SqlRow::Double(size_t i) const { return values[i] ? std::strtod(values[i]->c_str(), nullptr) : 0; }
+int64_t SqlRow::Int(size_t i) const {
+  return values[i] ? std::strtoll(values[i]->c_str(), nullptr, 10) : 0;
+}
+double SqlRow::Double(size_t i) const {
+  return values[i] ? std::strtod(values[i]->c_str(), nullptr) : 0;
+}
 
 namespace {
 
@@ -50,8 +54,8 @@ class SqliteConn : public SqlConn {
       for (int i = 0; i < n; ++i) {
         if (sqlite3_column_type(stmt, i) == SQLITE_NULL) continue;
         const unsigned char* t = sqlite3_column_text(stmt, i);
-        row.values[static_cast<size_t>(i)] =
-            std::string(reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
+        row.values[static_cast<size_t>(i)] = std::string(
+            reinterpret_cast<const char*>(t), static_cast<size_t>(sqlite3_column_bytes(stmt, i)));
       }
       rows.push_back(std::move(row));
     }
@@ -82,7 +86,8 @@ class SqliteConn : public SqlConn {
  private:
   Status Error(const std::string& m, int rc = SQLITE_ERROR) const {
     std::string msg = "sqlite: " + m;
-    if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT) return Status::AlreadyExists(msg);
+    if (rc == SQLITE_CONSTRAINT || (rc & 0xff) == SQLITE_CONSTRAINT)
+      return Status::AlreadyExists(msg);
     if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) return Status::DataLoss(msg);
     return Status::IoError(msg);
   }
@@ -97,8 +102,8 @@ class SqliteConn : public SqlConn {
     auto it = cache_.find(sql);
     if (it == cache_.end()) {
       Cached c;
-      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &c.stmt,
-                             nullptr) != SQLITE_OK)
+      if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                             SQLITE_PREPARE_PERSISTENT, &c.stmt, nullptr) != SQLITE_OK)
         return Error(std::string(sqlite3_errmsg(db_)) + " in: " + sql);
       it = cache_.emplace(sql, std::move(c)).first;
     }
@@ -115,10 +120,15 @@ class SqliteConn : public SqlConn {
       int rc = std::visit(
           [&](const auto& v) -> int {
             using T = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<T, std::nullptr_t>) return sqlite3_bind_null(stmt, idx);
-            else if constexpr (std::is_same_v<T, int64_t>) return sqlite3_bind_int64(stmt, idx, v);
-            else if constexpr (std::is_same_v<T, double>) return sqlite3_bind_double(stmt, idx, v);
-            else return sqlite3_bind_text(stmt, idx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+            if constexpr (std::is_same_v<T, std::nullptr_t>)
+              return sqlite3_bind_null(stmt, idx);
+            else if constexpr (std::is_same_v<T, int64_t>)
+              return sqlite3_bind_int64(stmt, idx, v);
+            else if constexpr (std::is_same_v<T, double>)
+              return sqlite3_bind_double(stmt, idx, v);
+            else
+              return sqlite3_bind_text(stmt, idx, v.data(), static_cast<int>(v.size()),
+                                       SQLITE_STATIC);
           },
           params[i]);
       if (rc != SQLITE_OK) return Error(sqlite3_errmsg(db_), rc);
@@ -135,8 +145,8 @@ class SqliteConn : public SqlConn {
 
 Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool synchronous_full) {
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(
+      path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string m = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -146,12 +156,16 @@ Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool sy
   sqlite3_busy_timeout(db, 10000);
   // WAL: readers never block the writer; with synchronous=FULL every COMMIT fsyncs the log, so a
   // committed transaction survives power loss as well as a killed process.
-  Status s = conn->ExecScript(std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
-                              (synchronous_full ? "FULL" : "NORMAL") + "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;");
+  Status s = conn->ExecScript(
+      std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=") +
+      (synchronous_full ? "FULL" : "NORMAL") +
+      "; PRAGMA foreign_keys=OFF; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-16384;");
   if (!s.ok()) return s.WithContext("opening '" + path + "'");
   // A file that is not a database fails here, not at the first query.
   auto probe = conn->Query("SELECT count(*) FROM sqlite_master", {});
-  if (!probe.ok()) return Status::DataLoss("'" + path + "' is not a Clearsight database: " + probe.status().message());
+  if (!probe.ok())
+    return Status::DataLoss("'" + path +
+                            "' is not a Clearsight database: " + probe.status().message());
   return std::unique_ptr<SqlConn>(std::move(conn));
 }
 

@@ -16,7 +16,8 @@
 namespace clearsight {
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -70,11 +71,13 @@ Result<AuditVerifyReport> Store::VerifyAudit() {
     for (const auto& e : page) {
       std::string problem;
       if (e.seq != expected) {
-        problem = "entry " + std::to_string(expected) + " is missing (next is " + std::to_string(e.seq) + ")";
+        problem = "entry " + std::to_string(expected) + " is missing (next is " +
+                  std::to_string(e.seq) + ")";
       } else if (e.prev_hash != prev) {
         problem = "entry " + std::to_string(e.seq) + " does not link to the previous entry's hash";
       } else if (e.hash != AuditHash(prev, e)) {
-        problem = "entry " + std::to_string(e.seq) + " was changed: its content does not match its hash";
+        problem =
+            "entry " + std::to_string(e.seq) + " was changed: its content does not match its hash";
       }
       if (!problem.empty()) {
         rep.ok = false;

@@ -163,8 +163,10 @@ Fit RunEm(const std::vector<std::array<double, kMaxD>>& z, int d, int k, const P
       // E step.
       obj = 0;
       for (size_t i = 0; i < n; ++i) {
-        for (int c = 0; c < k; ++c) ll[c] = std::log(fit.weight[c] + 1e-300) + LogPdf(fit.comp[c], z[i].data(), d);
-        ll[k] = o.background ? std::log(fit.eps) + log_bg : -std::numeric_limits<double>::infinity();
+        for (int c = 0; c < k; ++c)
+          ll[c] = std::log(fit.weight[c] + 1e-300) + LogPdf(fit.comp[c], z[i].data(), d);
+        ll[k] =
+            o.background ? std::log(fit.eps) + log_bg : -std::numeric_limits<double>::infinity();
         double tot = LogSumExp(ll.data(), k + 1);
         obj += tot;
         for (int c = 0; c < k; ++c) r[i * k + c] = std::exp(ll[c] - tot);
@@ -208,7 +210,8 @@ PriceLines PriceLines::Fit(const std::vector<Point>& points, int dims, const Pri
   for (int j = 0; j < d; ++j) log_bg -= std::log(1.5 * (hi[j] - lo[j]) + 1e-6);
   std::mt19937_64 rng(o.seed);
   const PriceLinesOptions& opts = o;
-  int max_k = std::max(1, std::min<int>(std::min(o.max_lines, kMaxLines), static_cast<int>(n / (3 * d))));
+  int max_k =
+      std::max(1, std::min<int>(std::min(o.max_lines, kMaxLines), static_cast<int>(n / (3 * d))));
   double best_bic = std::numeric_limits<double>::infinity();
   struct Fit best;
   for (int k = 1; k <= max_k; ++k) {
@@ -291,7 +294,8 @@ double PriceLines::LogHonest(double y, const double* log_wx, const double* mean)
   }
   int n = k;
   if (background_)
-    t[n++] = (y >= y_lo_ && y <= y_hi_) ? log_wx[k] + log_bg_y_ : -std::numeric_limits<double>::infinity();
+    t[n++] = (y >= y_lo_ && y <= y_hi_) ? log_wx[k] + log_bg_y_
+                                        : -std::numeric_limits<double>::infinity();
   return LogSumExp(t, n);
 }
 

@@ -29,7 +29,8 @@ struct PriceLinesOptions {
 class PriceLines {
  public:
   // Fits on points with `dims` covariates (1 or 2). Needs at least 3 points.
-  static PriceLines Fit(const std::vector<Point>& points, int dims, const PriceLinesOptions& options);
+  static PriceLines Fit(const std::vector<Point>& points, int dims,
+                        const PriceLinesOptions& options);
 
   // log p(under-valued | x, y) - log p(honest | x, y); higher = more suspicious.
   double Score(const double* x, double y) const;
@@ -56,8 +57,8 @@ class PriceLines {
   std::vector<Line> lines_;
   int dims_ = 1;
   bool background_ = false;
-  double log_bg_x_ = 0;   // background's weight x its density in x
-  double log_bg_y_ = 0;   // background's conditional density of y
+  double log_bg_x_ = 0;  // background's weight x its density in x
+  double log_bg_y_ = 0;  // background's conditional density of y
   double y_lo_ = 0, y_hi_ = 0;
 };
 

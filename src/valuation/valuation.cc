@@ -10,8 +10,8 @@
 #include <unordered_map>
 
 #include "clearsight/file_util.h"
-#include "common/parallel.h"
 #include "clearsight/text.h"
+#include "common/parallel.h"
 #include "valuation/price_lines.h"
 
 namespace clearsight {
@@ -24,23 +24,33 @@ const char* kLevelNames[] = {"hs+origin", "hs6", "hs4", "hs2"};
 // Prices are compared within one currency only (no exchange rates are assumed).
 std::string GroupKey(const Declaration& d, int level) {
   switch (level) {
-    case kHsOrigin: return d.currency + "|" + d.hs_code + "|" + d.origin_country;
-    case kHs6: return d.currency + "|" + d.hs_code.substr(0, 6);
-    case kHs4: return d.currency + "|" + d.hs_code.substr(0, 4);
-    default: return d.currency + "|" + d.hs_code.substr(0, 2);
+    case kHsOrigin:
+      return d.currency + "|" + d.hs_code + "|" + d.origin_country;
+    case kHs6:
+      return d.currency + "|" + d.hs_code.substr(0, 6);
+    case kHs4:
+      return d.currency + "|" + d.hs_code.substr(0, 4);
+    default:
+      return d.currency + "|" + d.hs_code.substr(0, 2);
   }
 }
 
 std::string LevelWords(const Declaration& d, int level) {
   switch (level) {
-    case kHsOrigin: return "HS " + d.hs_code + " from " + d.origin_country;
-    case kHs6: return "HS " + d.hs_code.substr(0, 6);
-    case kHs4: return "HS " + d.hs_code.substr(0, 4);
-    default: return "HS chapter " + d.hs_code.substr(0, 2);
+    case kHsOrigin:
+      return "HS " + d.hs_code + " from " + d.origin_country;
+    case kHs6:
+      return "HS " + d.hs_code.substr(0, 6);
+    case kHs4:
+      return "HS " + d.hs_code.substr(0, 4);
+    default:
+      return "HS chapter " + d.hs_code.substr(0, 2);
   }
 }
 
-bool HasUnits(const Declaration& d) { return !std::isnan(d.supplementary_units) && d.supplementary_units > 0; }
+bool HasUnits(const Declaration& d) {
+  return !std::isnan(d.supplementary_units) && d.supplementary_units > 0;
+}
 
 // Model coordinates of a declaration: per kg (dims 1) or per unit with kg/unit (dims 2).
 bool ToPoint(const Declaration& d, int dims, valuation::Point* p) {
@@ -91,12 +101,14 @@ struct ValuationModel::Impl {
   }
 
   // Score of a declaration against a group, with the importer's own price level applied.
-  double RawScore(const Group& g, const Declaration& d, double* expected_log_price, double* offset) const {
+  double RawScore(const Group& g, const Declaration& d, double* expected_log_price,
+                  double* offset) const {
     valuation::Point p;
     ToPoint(d, g.dims, &p);
     *offset = 0;
     auto it = g.importers.find(d.importer_id);
-    if (it != g.importers.end() && it->second.second >= options.importer_min_flows) *offset = it->second.first;
+    if (it != g.importers.end() && it->second.second >= options.importer_min_flows)
+      *offset = it->second.first;
     *expected_log_price = g.lines.ExpectedLogPrice(p.x) + *offset;
     return g.lines.Score(p.x, p.y - *offset);
   }
@@ -107,7 +119,8 @@ ValuationModel::~ValuationModel() = default;
 ValuationModel::ValuationModel(ValuationModel&&) noexcept = default;
 ValuationModel& ValuationModel::operator=(ValuationModel&&) noexcept = default;
 
-Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history, const ValuationOptions& options) {
+Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history,
+                                           const ValuationOptions& options) {
   ValuationModel m;
   Impl& im = *m.impl_;
   im.options = options;
@@ -141,7 +154,9 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history, cons
       g.key = group_keys[gi].second;
       const auto& v = members[gi];
       g.flows = static_cast<int>(v.size());
-      g.dims = std::all_of(v.begin(), v.end(), [](const Declaration* d) { return HasUnits(*d); }) ? 2 : 1;
+      g.dims = std::all_of(v.begin(), v.end(), [](const Declaration* d) { return HasUnits(*d); })
+                   ? 2
+                   : 1;
       std::vector<valuation::Point> pts;
       pts.reserve(v.size());
       for (const Declaration* d : v) {
@@ -156,7 +171,8 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history, cons
       }
       valuation::PriceLinesOptions po;
       po.seed = options.seed + gi;
-      po.max_lines = static_cast<int>(v.size()) >= options.min_mixture_flows ? options.max_lines : 1;
+      po.max_lines =
+          static_cast<int>(v.size()) >= options.min_mixture_flows ? options.max_lines : 1;
       g.lines = valuation::PriceLines::Fit(pts, g.dims, po);
       // Importers' own price levels, by empirical Bayes: each importer's mean log price relative
       // to the lines is shrunk by tau^2 / (tau^2 + sigma^2 / n), where tau^2 is the spread of
@@ -214,7 +230,8 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history, cons
       }
     }
   });
-  for (size_t gi = 0; gi < im.groups.size(); ++gi) im.index[im.groups[gi].level][im.groups[gi].key] = static_cast<int>(gi);
+  for (size_t gi = 0; gi < im.groups.size(); ++gi)
+    im.index[im.groups[gi].level][im.groups[gi].key] = static_cast<int>(gi);
   // The flag threshold: the history's own flows are (mostly) honest; flag_rate of them may pass.
   std::vector<double> scores;
   scores.reserve(rows.size());
@@ -241,9 +258,10 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
   if (g == nullptr) {
     r.level = "none";
     r.undervaluation_score = 0;
-    r.reason = d.net_mass_kg > 0 ? "no reference price: too few comparable flows for HS " + d.hs_code +
-                                       (d.currency.empty() ? "" : " in " + d.currency) + " in the history"
-                                 : "no reference price: net mass is 0 and no supplementary units";
+    r.reason = d.net_mass_kg > 0
+                   ? "no reference price: too few comparable flows for HS " + d.hs_code +
+                         (d.currency.empty() ? "" : " in " + d.currency) + " in the history"
+                   : "no reference price: net mass is 0 and no supplementary units";
     return r;
   }
   double expected, offset;
@@ -256,23 +274,29 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
   r.unit_price_ratio = declared_unit / r.reference_unit_price;
   r.flagged = r.undervaluation_score > im.threshold;
   double missing = r.reference_unit_price * qty - d.declared_value;
-  if (r.flagged && missing > 0 && !std::isnan(d.tax_rate)) r.revenue_at_risk = d.tax_rate / 100 * missing;
+  if (r.flagged && missing > 0 && !std::isnan(d.tax_rate))
+    r.revenue_at_risk = d.tax_rate / 100 * missing;
   const char* unit = r.per_unit ? "unit" : "kg";
   std::string cur = d.currency.empty() ? "" : " " + d.currency;
   if (r.unit_price_ratio < 1) {
     r.reason = "unit price " + FormatFixed(declared_unit, 2) + cur + "/" + unit + " is " +
                FormatFixed(100 * (1 - r.unit_price_ratio), 0) + " % below the reference " +
-               FormatFixed(r.reference_unit_price, 2) + cur + "/" + unit + " for " + LevelWords(d, level);
+               FormatFixed(r.reference_unit_price, 2) + cur + "/" + unit + " for " +
+               LevelWords(d, level);
   } else {
     r.reason = "unit price " + FormatFixed(declared_unit, 2) + cur + "/" + unit + " is " +
                FormatFixed(100 * (r.unit_price_ratio - 1), 0) + " % above the reference " +
-               FormatFixed(r.reference_unit_price, 2) + cur + "/" + unit + " for " + LevelWords(d, level);
+               FormatFixed(r.reference_unit_price, 2) + cur + "/" + unit + " for " +
+               LevelWords(d, level);
   }
   r.reason += " (" + std::to_string(g->flows) + " flows, " + std::to_string(g->lines.lines()) +
               (g->lines.lines() == 1 ? " price line" : " price lines");
-  if (offset != 0) r.reason += ", importer's own price level " + FormatFixed(100 * (std::exp(offset) - 1), 0) + " %";
+  if (offset != 0)
+    r.reason +=
+        ", importer's own price level " + FormatFixed(100 * (std::exp(offset) - 1), 0) + " %";
   r.reason += ")";
-  if (r.flagged && std::isnan(d.tax_rate)) r.reason += "; no tax rate declared, revenue at risk unknown";
+  if (r.flagged && std::isnan(d.tax_rate))
+    r.reason += "; no tax rate declared, revenue at risk unknown";
   return r;
 }
 
@@ -298,7 +322,9 @@ std::string ValuationModel::SummaryJson() const {
                  {"price_lines", g.lines.lines()},
                  {"importers_with_own_level", g.importers.size()}});
   }
-  return nlohmann::json{{"groups", a}, {"flag_threshold", impl_->threshold}, {"skipped_rows", impl_->skipped}}.dump();
+  return nlohmann::json{
+      {"groups", a}, {"flag_threshold", impl_->threshold}, {"skipped_rows", impl_->skipped}}
+      .dump();
 }
 
 }  // namespace clearsight
@@ -326,13 +352,14 @@ Result<std::vector<TradeFlow>> ReadTradeFlows(const std::string& path) {
       if (i > b) {
         double x;
         if (!ParseDouble(l.substr(b, i - b), &x))
-          return Status::InvalidArgument(path + ":" + std::to_string(line) + ": '" + Excerpt(l.substr(b, i - b), 40) +
-                                         "' is not a number");
+          return Status::InvalidArgument(path + ":" + std::to_string(line) + ": '" +
+                                         Excerpt(l.substr(b, i - b), 40) + "' is not a number");
         v.push_back(x);
       }
     }
     if (v.size() != 2 && v.size() != 3)
-      return Status::InvalidArgument(path + ":" + std::to_string(line) + ": expected 2 or 3 numbers, found " +
+      return Status::InvalidArgument(path + ":" + std::to_string(line) +
+                                     ": expected 2 or 3 numbers, found " +
                                      std::to_string(v.size()));
     TradeFlow f;
     f.quantity_kg = v[0];

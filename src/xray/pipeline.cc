@@ -1,22 +1,25 @@
 // One scan end to end (xray_pipeline.h): analysis, detection, manifest check.
-#include "clearsight/xray_pipeline.h"
-
 #include <chrono>
+
+#include "clearsight/xray_pipeline.h"
 
 namespace clearsight {
 
 Status CheckScanPipeline(const ScanPipeline& p) {
   if (!p.analyzer) return Status::InvalidArgument("a scan pipeline needs an analyzer");
   if (p.manifest && !p.detector)
-    return Status::InvalidArgument("a manifest check needs the detector whose goods classes it reads");
+    return Status::InvalidArgument(
+        "a manifest check needs the detector whose goods classes it reads");
   if (p.declarations && !p.manifest)
     return Status::FailedPrecondition(
-        p.detector ? "the detector's model has no manifest model to check declarations with"
-                   : "checking declarations needs the detector's model (it holds the manifest model)");
+        p.detector
+            ? "the detector's model has no manifest model to check declarations with"
+            : "checking declarations needs the detector's model (it holds the manifest model)");
   return Status::Ok();
 }
 
-Status AnalyzeScan(const Scan& scan, const ScanPipeline& p, const Declaration* declared, ScanResult* out) {
+Status AnalyzeScan(const Scan& scan, const ScanPipeline& p, const Declaration* declared,
+                   ScanResult* out) {
   CS_RETURN_IF_ERROR(CheckScanPipeline(p));
   out->detection.reset();
   out->manifest.reset();
@@ -33,7 +36,8 @@ Status AnalyzeScan(const Scan& scan, const ScanPipeline& p, const Declaration* d
     out->analysis.extra_fields.push_back({"manifest", out->manifest->ToJson()});
   }
   out->detection = std::move(detection);
-  out->ms_detect = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out->ms_detect =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   return Status::Ok();
 }
 

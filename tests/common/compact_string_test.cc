@@ -16,7 +16,8 @@ namespace {
 
 TEST(CompactString, HoldsAnyLengthAndStaysNulTerminated) {
   static_assert(sizeof(CompactString) == 16);
-  for (size_t n : {size_t{0}, size_t{1}, size_t{14}, size_t{15}, size_t{16}, size_t{17}, size_t{300}, size_t{70000}}) {
+  for (size_t n : {size_t{0}, size_t{1}, size_t{14}, size_t{15}, size_t{16}, size_t{17},
+                   size_t{300}, size_t{70000}}) {
     std::string v;
     for (size_t i = 0; i < n; ++i) v.push_back(static_cast<char>('a' + i % 26));
     CompactString s(v);

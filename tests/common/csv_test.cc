@@ -5,7 +5,8 @@
 namespace clearsight {
 namespace {
 
-std::vector<std::vector<std::string>> ReadAll(std::string_view data, std::vector<std::string>* errors = nullptr,
+std::vector<std::vector<std::string>> ReadAll(std::string_view data,
+                                              std::vector<std::string>* errors = nullptr,
                                               std::vector<int64_t>* lines = nullptr) {
   CsvReader r(data, 64);
   CsvRecord rec;
@@ -32,7 +33,8 @@ TEST(CsvReader, SplitsPlainRecordsAndSkipsBlankLines) {
 
 TEST(CsvReader, UnescapesQuotedFieldsWithCommasQuotesAndNewlines) {
   std::vector<int64_t> lines;
-  auto rows = ReadAll("x,\"a,b\",\"say \"\"hi\"\"\"\n\"multi\nline\",2,3\nlast,1,2", nullptr, &lines);
+  auto rows =
+      ReadAll("x,\"a,b\",\"say \"\"hi\"\"\"\n\"multi\nline\",2,3\nlast,1,2", nullptr, &lines);
   ASSERT_EQ(rows.size(), 3u);
   EXPECT_EQ(rows[0][1], "a,b");
   EXPECT_EQ(rows[0][2], "say \"hi\"");

@@ -27,7 +27,8 @@ TEST(Status, OkByDefaultAndCarriesCodeAndMessage) {
 
 TEST(Status, WithContextAddsExactlyOneSeparator) {
   Status s = Status::NotFound("model.json: no such file");
-  EXPECT_EQ(s.WithContext("loading the risk model").message(), "loading the risk model: model.json: no such file");
+  EXPECT_EQ(s.WithContext("loading the risk model").message(),
+            "loading the risk model: model.json: no such file");
   // Nested contexts read as a path of causes, each joined by one ": ".
   EXPECT_EQ(s.WithContext("models/risk").WithContext("loading the risk model").message(),
             "loading the risk model: models/risk: model.json: no such file");

@@ -26,9 +26,21 @@ TEST(ParseDouble, PlainDecimalsGiveTheSameBitsAsFromChars) {
   // around its 15-digit limit and on edge forms.
   uint64_t state = 12345;
   auto next = [&] { return state = state * 6364136223846793005ull + 1442695040888963407ull; };
-  std::vector<std::string> cases = {"0", "-0", "0.0", ".5", "5.", "-.25", "007.50", "123456789012345",
-                                    "1234567890123456", "0.000000000000001", "999999999999999.9",
-                                    "372254.4", "-0.1", "0.3", "2.675"};
+  std::vector<std::string> cases = {"0",
+                                    "-0",
+                                    "0.0",
+                                    ".5",
+                                    "5.",
+                                    "-.25",
+                                    "007.50",
+                                    "123456789012345",
+                                    "1234567890123456",
+                                    "0.000000000000001",
+                                    "999999999999999.9",
+                                    "372254.4",
+                                    "-0.1",
+                                    "0.3",
+                                    "2.675"};
   for (int k = 0; k < 20000; ++k) {
     const int digits = 1 + static_cast<int>(next() >> 33) % 18;
     std::string t = (next() >> 40) % 4 == 0 ? "-" : "";
@@ -47,15 +59,16 @@ TEST(ParseDouble, PlainDecimalsGiveTheSameBitsAsFromChars) {
     EXPECT_EQ(std::memcmp(&ours, &ref, sizeof(double)), 0) << c << ": " << ours << " vs " << ref;
   }
   double v = 0;
-  for (const char* bad : {".", "-.", "-", "1.2.", "1..2"}) EXPECT_FALSE(ParseDouble(bad, &v)) << bad;
+  for (const char* bad : {".", "-.", "-", "1.2.", "1..2"})
+    EXPECT_FALSE(ParseDouble(bad, &v)) << bad;
 }
 
 TEST(IsValidUtf8, RejectsMalformedSequences) {
   EXPECT_TRUE(IsValidUtf8("plain ascii text, long enough for the fast path"));
   EXPECT_TRUE(IsValidUtf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\xA6"));
-  EXPECT_FALSE(IsValidUtf8("\xC3"));              // truncated
-  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));          // overlong
-  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));      // surrogate
+  EXPECT_FALSE(IsValidUtf8("\xC3"));          // truncated
+  EXPECT_FALSE(IsValidUtf8("\xC0\xAF"));      // overlong
+  EXPECT_FALSE(IsValidUtf8("\xED\xA0\x80"));  // surrogate
   EXPECT_FALSE(IsValidUtf8("abc\xFFxyz"));
 }
 

@@ -90,8 +90,12 @@ TEST(DecideConsignment, AScanBeforeItsDeclarationMovesToTheDeclarationsLaneAndDa
   decl.consignment_id = "C1";
   decl.declared = &d;
   decl.today = 20000;
-  decl.prior = PriorDecision{first.selection.channel, first.selection.control, first.lane, first.day,
-                             first.status, first.version};
+  decl.prior = PriorDecision{first.selection.channel,
+                             first.selection.control,
+                             first.lane,
+                             first.day,
+                             first.status,
+                             first.version};
   decl.stored = {scan.written};
   decl.written = {EvidenceOrigin::Declaration("D1"), {Scored("model", 0.1)}};
   const ConsignmentDecision second = DecideConsignment(decl, selector, {});
@@ -110,9 +114,12 @@ TEST(DecideConsignment, AScanBeforeItsDeclarationMovesToTheDeclarationsLaneAndDa
 // on arrival order: every red a finding demands, and which consignments are the control sample.
 TEST(DecisionPaths, BatchAndOnlineAgreeOnTheRedFloorAndTheControlDraw) {
   auto rules = RuleSet::Parse(
-      "rule \"phones\"\n  when hs_code startswith \"8517\"\n  then score +0.6\n  reason \"phones\"\nend\n"
-      "rule \"toys\"\n  when hs_code startswith \"9503\"\n  then score +0.3\n  reason \"toys\"\nend\n"
-      "rule \"route\"\n  when origin_country == \"XX\"\n  then channel red\n  reason \"known route\"\nend\n",
+      "rule \"phones\"\n  when hs_code startswith \"8517\"\n  then score +0.6\n  reason "
+      "\"phones\"\nend\n"
+      "rule \"toys\"\n  when hs_code startswith \"9503\"\n  then score +0.3\n  reason "
+      "\"toys\"\nend\n"
+      "rule \"route\"\n  when origin_country == \"XX\"\n  then channel red\n  reason \"known "
+      "route\"\nend\n",
       "agree.rules");
   ASSERT_TRUE(rules.ok()) << rules.status().ToString();
   DeclarationRisk risk(nullptr, nullptr, std::make_shared<const RuleSet>(std::move(*rules)));
@@ -159,7 +166,8 @@ TEST(DecisionPaths, BatchAndOnlineAgreeOnTheRedFloorAndTheControlDraw) {
     if (batch.rows[i].origin_country == "XX") {
       ++floors;
       EXPECT_EQ(b.selection.channel, Channel::kRed) << "batch honours the rule's red, row " << i;
-      EXPECT_EQ(online.selection.channel, Channel::kRed) << "online honours the rule's red, row " << i;
+      EXPECT_EQ(online.selection.channel, Channel::kRed)
+          << "online honours the rule's red, row " << i;
     }
     if (b.selection.control) batch_control.insert(u.consignment_id);
     if (online.selection.control) online_control.insert(u.consignment_id);

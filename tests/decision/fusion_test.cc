@@ -1,5 +1,4 @@
 #include "clearsight/fusion.h"
-#include "clearsight/selection.h"
 
 #include <gtest/gtest.h>
 
@@ -8,6 +7,7 @@
 #include <set>
 
 #include "clearsight/rules.h"
+#include "clearsight/selection.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_manifest.h"
@@ -16,7 +16,8 @@
 namespace clearsight {
 namespace {
 
-Finding MakeFinding(std::string source, double score, std::string reason, Channel floor = Channel::kGreen) {
+Finding MakeFinding(std::string source, double score, std::string reason,
+                    Channel floor = Channel::kGreen) {
   Finding f;
   f.source = std::move(source);
   f.kind = "k";
@@ -44,7 +45,8 @@ TEST(Fuse, OneFindingScoresItsWeightedStrength) {
 }
 
 TEST(Fuse, EvidenceAddsReasonsSumToScoreAndSortLargestFirst) {
-  std::vector<Finding> f = {MakeFinding("model", 0.2, "a"), MakeFinding("detector", 0.9, "knife-like object, 0.90"),
+  std::vector<Finding> f = {MakeFinding("model", 0.2, "a"),
+                            MakeFinding("detector", 0.9, "knife-like object, 0.90"),
                             MakeFinding("xray", 0.5, "metal")};
   FusedRisk r = Fuse(f);
   double sum = 0;
@@ -52,14 +54,16 @@ TEST(Fuse, EvidenceAddsReasonsSumToScoreAndSortLargestFirst) {
   EXPECT_NEAR(r.score, 1 - std::exp(-sum), 1e-12);
   EXPECT_GT(r.score, 0.9);  // more evidence, higher than the strongest alone
   EXPECT_EQ(r.reasons[0].text, "knife-like object, 0.90");
-  for (size_t i = 1; i < r.reasons.size(); ++i) EXPECT_GE(r.reasons[i - 1].weight, r.reasons[i].weight);
+  for (size_t i = 1; i < r.reasons.size(); ++i)
+    EXPECT_GE(r.reasons[i - 1].weight, r.reasons[i].weight);
   // Adding a finding never lowers the score.
   f.push_back(MakeFinding("manifest", 0.1, "tiny"));
   EXPECT_GT(Fuse(f).score, r.score);
 }
 
 TEST(Fuse, FloorIsTheHighestDemandedChannelAndCertaintyIsCapped) {
-  FusedRisk r = Fuse({MakeFinding("rules", 1.0, "rule", Channel::kYellow), MakeFinding("detector", 1.0, "gun", Channel::kRed)});
+  FusedRisk r = Fuse({MakeFinding("rules", 1.0, "rule", Channel::kYellow),
+                      MakeFinding("detector", 1.0, "gun", Channel::kRed)});
   EXPECT_EQ(r.floor, Channel::kRed);
   EXPECT_LT(r.score, 1.0);
   EXPECT_TRUE(std::isfinite(r.reasons[0].weight));
@@ -79,7 +83,8 @@ TEST(Findings, JsonRoundTripKeepsEveryField) {
   EXPECT_FALSE(FindingsFromJson("[{\"kind\":1}]").ok());
 }
 
-SelectionInput Input(const std::string& id, double score, const std::string& lane = "L1", int32_t day = 100) {
+SelectionInput Input(const std::string& id, double score, const std::string& lane = "L1",
+                     int32_t day = 100) {
   SelectionInput in;
   in.consignment_id = id;
   in.lane = lane;
@@ -115,8 +120,8 @@ TEST(OnlineSelector, ShareBudgetHoldsAndControlSampleIsRandomNotByScore) {
   EXPECT_LE(red, static_cast<int>(std::ceil(0.05 * n)) + 2);
   EXPECT_GE(red, static_cast<int>(0.04 * n));
   EXPECT_NEAR(yellow, 0.05 * n, 0.01 * n);
-  EXPECT_NEAR(control, 0.2 * 0.05 * n, 35);  // binomial, sd ~10
-  EXPECT_GT(low_score_control, control / 4);   // drawn regardless of score
+  EXPECT_NEAR(control, 0.2 * 0.05 * n, 35);   // binomial, sd ~10
+  EXPECT_GT(low_score_control, control / 4);  // drawn regardless of score
   EXPECT_EQ(low_score_targeted, 0);  // after the warm-up, targeted red goes to the top scores only
   auto c = sel.LaneDay("L1", 100);
   EXPECT_EQ(c.seen, n);
@@ -131,7 +136,8 @@ TEST(OnlineSelector, CountBudgetIsACapPerLaneAndDay) {
   o.control_share = 0;
   OnlineSelector sel(o);
   int red = 0;
-  for (int i = 0; i < 500; ++i) red += sel.Select(Input("C" + std::to_string(i), 0.99)).channel == Channel::kRed;
+  for (int i = 0; i < 500; ++i)
+    red += sel.Select(Input("C" + std::to_string(i), 0.99)).channel == Channel::kRed;
   EXPECT_EQ(red, 10);
   // Another day, another budget; another lane with its own override.
   EXPECT_EQ(sel.Select(Input("D1", 0.99, "L1", 101)).channel, Channel::kRed);
@@ -252,7 +258,8 @@ Declaration Declared(const std::string& hs, double kg) {
 
 TEST(ScanFindings, MetalInClothingIsAReasonWithItsBox) {
   Declaration d = Declared("610910", 1.0);
-  auto f = FindingsFromScanAnalysis(AnalysisWith({Object(MaterialClass::kMetal, 0.6)}, {0.4, 0, 0.6}), &d);
+  auto f = FindingsFromScanAnalysis(
+      AnalysisWith({Object(MaterialClass::kMetal, 0.6)}, {0.4, 0, 0.6}), &d);
   ASSERT_FALSE(f.empty());
   EXPECT_EQ(f[0].kind, "unexpected_metal");
   EXPECT_NE(f[0].reason.find("knitted clothing"), std::string::npos) << f[0].reason;
@@ -261,14 +268,17 @@ TEST(ScanFindings, MetalInClothingIsAReasonWithItsBox) {
   EXPECT_EQ(f[0].scan_id, "S1");
   // The same metal in declared machinery explains itself.
   Declaration m = Declared("847130", 1.0);
-  auto g = FindingsFromScanAnalysis(AnalysisWith({Object(MaterialClass::kMetal, 0.6)}, {0.4, 0, 0.6}), &m);
+  auto g = FindingsFromScanAnalysis(
+      AnalysisWith({Object(MaterialClass::kMetal, 0.6)}, {0.4, 0, 0.6}), &m);
   for (const auto& x : g) EXPECT_NE(x.kind, "unexpected_metal");
 }
 
 TEST(ScanFindings, OrganicMassInsideElectronicsOpaqueObjectsAndMassMismatch) {
   Declaration d = Declared("851712", 0.5);
   auto f = FindingsFromScanAnalysis(
-      AnalysisWith({Object(MaterialClass::kOrganic, 1.2), Object(MaterialClass::kMetal, 0.1, 0.8)}, {1.2, 0, 0.1}), &d);
+      AnalysisWith({Object(MaterialClass::kOrganic, 1.2), Object(MaterialClass::kMetal, 0.1, 0.8)},
+                   {1.2, 0, 0.1}),
+      &d);
   std::set<std::string> kinds;
   for (const auto& x : f) kinds.insert(x.kind);
   EXPECT_TRUE(kinds.count("unexpected_organic"));
@@ -298,7 +308,8 @@ TEST(ScanFindings, DetectionsBecomeFindingsAndWeaponsOfTheClassTableDemandRed) {
   EXPECT_EQ(f[2].reason, "firearm part-like object, 0.62");
   EXPECT_EQ(f[2].floor, Channel::kRed);
   EXPECT_EQ(f[3].floor, Channel::kGreen);
-  EXPECT_EQ(f[4].floor, Channel::kGreen) << "severity comes from the class table, not from words in a name";
+  EXPECT_EQ(f[4].floor, Channel::kGreen)
+      << "severity comes from the class table, not from words in a name";
   for (const std::string& c : ThreatClasses()) {
     const bool weapon = c == "firearm" || c == "firearm_part" || c == "knife";
     EXPECT_EQ(SeverityOfThreatClass(c) == ThreatSeverity::kWeapon, weapon) << c;

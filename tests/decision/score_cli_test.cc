@@ -36,7 +36,8 @@ class ScoreCli : public ::testing::Test {
     dir_ = fs::temp_directory_path() / ("cs_score_cli_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
-    ASSERT_EQ(RunCli("model train --train " CS_DATA "/customs/df_syn_train_eng.csv --trees 30 --no-baseline --out " +
+    ASSERT_EQ(RunCli("model train --train " CS_DATA
+                     "/customs/df_syn_train_eng.csv --trees 30 --no-baseline --out " +
                          (dir_ / "model").string(),
                      dir_ / "train.log"),
               0)
@@ -50,11 +51,12 @@ class ScoreCli : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(dir_); }
 
   // Scores the 2021 quarter; rows as {declaration_id, score, channel, reasons} cells.
-  static std::vector<std::vector<std::string>> Score(const std::string& name, const std::string& extra) {
+  static std::vector<std::vector<std::string>> Score(const std::string& name,
+                                                     const std::string& extra) {
     const fs::path out = dir_ / (name + ".csv");
-    EXPECT_EQ(RunCli("score --model " + (dir_ / "model").string() + " --input " CS_DATA
-                     "/customs/df_syn_valid_eng.csv --rules " + (dir_ / "red.rules").string() +
-                         " --out " + out.string() + " " + extra,
+    EXPECT_EQ(RunCli("score --model " + (dir_ / "model").string() +
+                         " --input " CS_DATA "/customs/df_syn_valid_eng.csv --rules " +
+                         (dir_ / "red.rules").string() + " --out " + out.string() + " " + extra,
                      dir_ / (name + ".log")),
               0)
         << Read(dir_ / (name + ".log"));
@@ -68,9 +70,12 @@ class ScoreCli : public ::testing::Test {
       std::string cell;
       bool quoted = false;
       for (char c : line) {
-        if (c == '"') quoted = !quoted;
-        else if (c == ',' && !quoted) cells.push_back(std::move(cell)), cell.clear();
-        else cell.push_back(c);
+        if (c == '"')
+          quoted = !quoted;
+        else if (c == ',' && !quoted)
+          cells.push_back(std::move(cell)), cell.clear();
+        else
+          cell.push_back(c);
       }
       cells.push_back(cell);
       rows.push_back(std::move(cells));
@@ -121,7 +126,8 @@ TEST_F(ScoreCli, ChannelsFollowTheBudgetTheRuleFloorAndTheControlSample) {
   EXPECT_LE(over, static_cast<int>(seen.size()) / 10) << "most office-days keep their budget";
   EXPECT_NEAR(static_cast<double>(reds) / rows.size(), 0.05, 0.03);
   // The same command again gives the same file.
-  const auto again = Score("b", "--red-share 0.05 --yellow-share 0.05 --control-share 0.2 --seed 3");
+  const auto again =
+      Score("b", "--red-share 0.05 --yellow-share 0.05 --control-share 0.2 --seed 3");
   EXPECT_EQ(again, rows);
 }
 

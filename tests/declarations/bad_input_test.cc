@@ -66,7 +66,8 @@ TEST(BadInput, EachFileProducesItsExpectedErrors) {
       if (field == "-") field.clear();
       bool found = false;
       for (const auto& r : report.rejections) {
-        if (r.line == line && r.field == field && r.reason.find(reason) != std::string::npos) found = true;
+        if (r.line == line && r.field == field && r.reason.find(reason) != std::string::npos)
+          found = true;
       }
       EXPECT_TRUE(found) << "no rejection at line " << line << " field '" << field << "' saying '"
                          << reason << "'";

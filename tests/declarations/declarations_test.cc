@@ -23,7 +23,8 @@ TEST(KcsAdapter, MapsAllColumnsAndKeepsOutcomes) {
   IngestReport report;
   ReadOptions options;
   options.format = DeclarationFormat::kKcs;
-  auto batch = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", options, &report);
+  auto batch =
+      ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", options, &report);
   ASSERT_TRUE(batch.ok()) << batch.status().message();
   EXPECT_EQ(report.accepted, 8134);
   EXPECT_EQ(report.rejected, 0);
@@ -47,7 +48,8 @@ TEST(KcsAdapter, MapsAllColumnsAndKeepsOutcomes) {
 }
 
 TEST(KcsAdapter, AutoDetectsTheFormatFromTheHeader) {
-  auto batch = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv", ReadOptions{}, nullptr);
+  auto batch = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_valid_eng.csv",
+                                ReadOptions{}, nullptr);
   ASSERT_TRUE(batch.ok());
   EXPECT_EQ(batch->rows.size(), 8134u);
 }
@@ -73,7 +75,8 @@ TEST(NativeCsv, RoundTripsThroughWriterWithQuotingAndExtras) {
   IngestReport report;
   auto back = ReadDeclarations(path, ReadOptions{}, &report);
   ASSERT_TRUE(back.ok()) << back.status().message();
-  ASSERT_EQ(back->rows.size(), 1u) << (report.rejections.empty() ? "" : report.rejections[0].ToString());
+  ASSERT_EQ(back->rows.size(), 1u)
+      << (report.rejections.empty() ? "" : report.rejections[0].ToString());
   EXPECT_TRUE(back->rows[0].SameContent(d));
   EXPECT_EQ(back->extra_columns, b.extra_columns);
 }
@@ -94,7 +97,8 @@ TEST(NativeJsonl, ReadsTheSameSchema) {
 }
 
 TEST(Ingest, AHugeLineIsRejectedWithoutLosingTheRest) {
-  std::string data = "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n";
+  std::string data =
+      "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n";
   data += "A," + std::string(3 << 20, 'z') + "\n";
   data += "B,2024-01-02,I1,851712,CN,10,100\n";
   IngestReport report;

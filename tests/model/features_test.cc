@@ -28,8 +28,8 @@ int Index(const FeatureBuilder& fb, const std::string& name) {
 TEST(FeatureBuilder, TrainingRowsSeeOnlyEarlierDays) {
   DeclarationBatch b;
   // Importer A: fraud on days 1 and 2 (two rows on day 2). Importer B: clean.
-  b.rows = {Row("1", 100, "A", 1), Row("2", 101, "A", 1), Row("3", 101, "A", 1), Row("4", 100, "B", 0),
-            Row("5", 102, "B", 0)};
+  b.rows = {Row("1", 100, "A", 1), Row("2", 101, "A", 1), Row("3", 101, "A", 1),
+            Row("4", 100, "B", 0), Row("5", 102, "B", 0)};
   FeatureSpec spec;
   spec.keys = {{*FieldRef::Parse("importer_id")}};
   spec.smoothing = 1;

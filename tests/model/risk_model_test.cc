@@ -1,4 +1,6 @@
 // Trains on the public KCS train file and checks the model on the later validation period.
+#include "clearsight/risk_model.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -6,7 +8,6 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/risk_model.h"
 #include "common/forest.h"
 #include "common/xgboost_adapter.h"
 
@@ -62,7 +63,8 @@ TEST_F(KcsModel, FlattenedForestEqualsXgboostsPredictor) {
   ASSERT_TRUE(theirs.ok()) << theirs.status().message();
   ASSERT_EQ(ours.size(), theirs->size());
   double worst = 0;
-  for (size_t i = 0; i < ours.size(); ++i) worst = std::max(worst, std::fabs(double(ours[i]) - (*theirs)[i]));
+  for (size_t i = 0; i < ours.size(); ++i)
+    worst = std::max(worst, std::fabs(double(ours[i]) - (*theirs)[i]));
   EXPECT_LT(worst, 2e-5);
 }
 
@@ -93,12 +95,14 @@ struct TinyModel {
   model::XgbBooster booster;
   model::Forest forest;
 };
-Result<TinyModel> TrainTiny(const std::vector<float>& x, const std::vector<float>& y, int trees, int depth) {
+Result<TinyModel> TrainTiny(const std::vector<float>& x, const std::vector<float>& y, int trees,
+                            int depth) {
   model::GbtParams p;
   p.trees = trees;
   p.max_depth = depth;
   p.threads = 1;
-  CS_ASSIGN_OR_RETURN(auto booster, model::XgbBooster::Train(x.data(), y.size(), 3, y.data(), nullptr, p));
+  CS_ASSIGN_OR_RETURN(auto booster,
+                      model::XgbBooster::Train(x.data(), y.size(), 3, y.data(), nullptr, p));
   CS_ASSIGN_OR_RETURN(auto json, booster.ToJson());
   CS_ASSIGN_OR_RETURN(auto forest, model::Forest::FromXgboostJson(json));
   return TinyModel{std::move(booster), std::move(forest)};
@@ -145,15 +149,19 @@ TEST(Forest, FlatWalkMatchesXgboostOnTiesZerosAndInfinities) {
   // to a threshold, -0 against a threshold of 0, and infinities must go where XGBoost sends them.
   std::vector<float> x, y;
   for (int i = 0; i < 600; ++i) {
-    float a = (i * 37 % 100) / 100.f - 0.5f, b = (i * 61 % 100) / 50.f, c = static_cast<float>(i % 7);
+    float a = (i * 37 % 100) / 100.f - 0.5f, b = (i * 61 % 100) / 50.f,
+          c = static_cast<float>(i % 7);
     x.insert(x.end(), {a, b, c});
     y.push_back((a > 0.f) != (b > 0.6f) || c == 3.f);
   }
   auto m = TrainTiny(x, y, 30, 4);
   ASSERT_TRUE(m.ok()) << m.status().message();
   // Every split threshold of the model, each used as a feature value, plus the edge values.
-  std::vector<float> values = {0.f, -0.f, std::numeric_limits<float>::infinity(),
-                               -std::numeric_limits<float>::infinity(), std::numeric_limits<float>::max(),
+  std::vector<float> values = {0.f,
+                               -0.f,
+                               std::numeric_limits<float>::infinity(),
+                               -std::numeric_limits<float>::infinity(),
+                               std::numeric_limits<float>::max(),
                                std::numeric_limits<float>::denorm_min()};
   auto json = m->booster.ToJson();
   ASSERT_TRUE(json.ok());

@@ -82,15 +82,23 @@ TEST(RuleSet, SyntaxErrorsNameFileLineAndColumn) {
     const char* text;
     const char* want;
   } cases[] = {
-      {"rule \"a\"\n  when hs_code startswith \"85\" and\n  then channel red\nend\n", "r.rules:3:3: expected a field name"},
-      {"rule \"a\"\n  when net_mass_kg startswith \"1\"\n  then channel red\nend\n", "r.rules:2:20: field 'net_mass_kg' is a number"},
-      {"rule \"a\"\n  when hs_code = \"85\"\n  then channel purple\nend\n", "r.rules:3:16: expected red, yellow or green"},
+      {"rule \"a\"\n  when hs_code startswith \"85\" and\n  then channel red\nend\n",
+       "r.rules:3:3: expected a field name"},
+      {"rule \"a\"\n  when net_mass_kg startswith \"1\"\n  then channel red\nend\n",
+       "r.rules:2:20: field 'net_mass_kg' is a number"},
+      {"rule \"a\"\n  when hs_code = \"85\"\n  then channel purple\nend\n",
+       "r.rules:3:16: expected red, yellow or green"},
       {"rule \"a\"\n  when hs_code = \"85\n", "r.rules:2:18: unterminated string"},
-      {"rule \"a\"\n  when hs_code in \"85\"\n  then channel red\nend\n", "r.rules:2:19: expected a list"},
+      {"rule \"a\"\n  when hs_code in \"85\"\n  then channel red\nend\n",
+       "r.rules:2:19: expected a list"},
       {"rule \"a\"\n  then channel red\nend\n", "has no 'when'"},
-      {"rule \"a\"\n  when hs_code = \"1\"\n  then channel red\n  valid 2026-02-30\nend\n", "r.rules:4:9: '2026-02-30' is not a date"},
-      {"rule \"a\"\n  when origin_country = \"X\" then channel red end\nrule \"a\"\n  when origin_country = \"X\" then channel red end\n", "defined twice"},
-      {"rule \"a\"\n  when (hs_code = \"1\"\n  then channel red\nend\n", "r.rules:3:3: expected ')'"},
+      {"rule \"a\"\n  when hs_code = \"1\"\n  then channel red\n  valid 2026-02-30\nend\n",
+       "r.rules:4:9: '2026-02-30' is not a date"},
+      {"rule \"a\"\n  when origin_country = \"X\" then channel red end\nrule \"a\"\n  when "
+       "origin_country = \"X\" then channel red end\n",
+       "defined twice"},
+      {"rule \"a\"\n  when (hs_code = \"1\"\n  then channel red\nend\n",
+       "r.rules:3:3: expected ')'"},
   };
   for (const auto& c : cases) {
     auto set = RuleSet::Parse(c.text, "r.rules");

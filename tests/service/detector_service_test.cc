@@ -81,8 +81,8 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
     auto tiff = EncodeScanTiff(parcel->scan);
     ASSERT_TRUE(tiff.ok());
     Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
-                                               {"sidecar", ScanMetaToJson(parcel->scan.meta), "scan.json",
-                                                "application/json"}});
+                                               {"sidecar", ScanMetaToJson(parcel->scan.meta),
+                                                "scan.json", "application/json"}});
     ASSERT_EQ(up.status, 201) << up.raw;
     const json& analysis = up.body["scan"]["analysis"];
     ASSERT_TRUE(analysis["detections"].is_array()) << analysis.dump().substr(0, 400);
@@ -91,12 +91,14 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
     EXPECT_TRUE(analysis["manifest"]["consistent"].is_boolean());
     bool weapon = false;
     for (const auto& det : analysis["detections"]) {
-      EXPECT_GE(det["score"].get<double>(), 0.5) << "the service reports detections at the operating point";
+      EXPECT_GE(det["score"].get<double>(), 0.5)
+          << "the service reports detections at the operating point";
       const std::string cls = det["class"];
       weapon |= cls == "firearm" || cls == "firearm_part" || cls == "knife";
     }
     bool has_detector_reason = false;
-    for (const auto& r : up.body["decision"]["reasons"]) has_detector_reason |= r["source"] == "detector";
+    for (const auto& r : up.body["decision"]["reasons"])
+      has_detector_reason |= r["source"] == "detector";
     // Every detection becomes a reason; none, no reason from the detector.
     EXPECT_EQ(has_detector_reason, !analysis["detections"].empty()) << up.body["decision"].dump();
     detector_reasons += has_detector_reason;
@@ -113,15 +115,18 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_GT(stats.body["detector"]["parameters"].get<int64_t>(), 0);
   EXPECT_EQ(stats.body["detector"]["manifest"], true);
   EXPECT_EQ(stats.body["detector"]["verifier"], true) << "the committed model has the second stage";
-  EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size()) << stats.raw;
+  EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size())
+      << stats.raw;
   const Reply health = analyst.Get("/api/health");
   EXPECT_EQ(health.body["detector"], true);
   // The startup warm-up ran the upload path on every analysis worker before the port opened.
   EXPECT_EQ(health.body["warm_up"]["workers"], 4) << health.raw;
   EXPECT_EQ(health.body["warm_up"]["ok"], true) << health.raw;
   EXPECT_GT(health.body["warm_up"]["ms"].get<double>(), 0) << health.raw;
-  std::printf("%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon detection\n",
-              uploaded, detector_reasons, weapons);
+  std::printf(
+      "%d parcels with a firearm or lithium battery: %d with a detector reason, %d with a weapon "
+      "detection\n",
+      uploaded, detector_reasons, weapons);
   ASSERT_EQ(uploaded, 6);
   EXPECT_GE(detector_reasons, 2) << "the committed model finds some of six firearms and batteries";
 }
@@ -149,11 +154,13 @@ TEST_F(DetectorService, ADeclarationAfterItsScanGetsTheManifestCheck) {
     auto tiff = EncodeScanTiff(parcel->scan);
     ASSERT_TRUE(tiff.ok());
     Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
-                                               {"sidecar", ScanMetaToJson(parcel->scan.meta), "scan.json",
-                                                "application/json"}});
+                                               {"sidecar", ScanMetaToJson(parcel->scan.meta),
+                                                "scan.json", "application/json"}});
     ASSERT_EQ(up.status, 201) << up.raw;
-    EXPECT_FALSE(up.body["scan"]["analysis"].contains("manifest")) << "no declaration yet: nothing to check against";
-    for (const auto& r : up.body["decision"]["reasons"]) EXPECT_NE(r["source"], "manifest") << up.raw;
+    EXPECT_FALSE(up.body["scan"]["analysis"].contains("manifest"))
+        << "no declaration yet: nothing to check against";
+    for (const auto& r : up.body["decision"]["reasons"])
+      EXPECT_NE(r["source"], "manifest") << up.raw;
 
     Declaration d = parcel->declaration;
     d.declaration_id = id;
@@ -172,7 +179,8 @@ TEST_F(DetectorService, ADeclarationAfterItsScanGetsTheManifestCheck) {
     EXPECT_EQ(after.body["version"], consignment.body["version"]) << after.raw;
   }
   // The committed manifest model flags 94-98 % of mis-declared parcels at its operating point.
-  EXPECT_GE(flagged, parcels - 1) << flagged << " of " << parcels << " mis-declared parcels flagged";
+  EXPECT_GE(flagged, parcels - 1) << flagged << " of " << parcels
+                                  << " mis-declared parcels flagged";
 }
 
 TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadCount) {
@@ -195,7 +203,8 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadC
   o.detector_path = dir / "missing.pt";
   auto missing = Service::Create(o);
   ASSERT_FALSE(missing.ok());
-  EXPECT_NE(missing.status().message().find("missing.pt"), std::string::npos) << missing.status().message();
+  EXPECT_NE(missing.status().message().find("missing.pt"), std::string::npos)
+      << missing.status().message();
   o.detector_path = kModel;
   // A thread count out of range: refused, naming the option and the value.
   auto refused = [&](int* field, int value, const std::string& message) {
@@ -207,8 +216,10 @@ TEST(DetectorServiceOptions, ADetectorNeedsACalibrationAReadableModelAndAThreadC
     EXPECT_NE(bad.status().message().find(message + std::to_string(value)), std::string::npos)
         << bad.status().message();
   };
-  for (int threads : {0, 17}) refused(&o.detector_threads, threads, "detector_threads must be 1..16, got ");
-  for (int threads : {-1, 17}) refused(&o.analysis_threads, threads, "analysis_threads must be 0..16, got ");
+  for (int threads : {0, 17})
+    refused(&o.detector_threads, threads, "detector_threads must be 1..16, got ");
+  for (int threads : {-1, 17})
+    refused(&o.analysis_threads, threads, "analysis_threads must be 0..16, got ");
   o.detector_threads = 2;
   o.analysis_threads = 0;  // on the HTTP threads: there is no worker to warm
   o.warm_up = true;

@@ -65,7 +65,8 @@ int WaitForPort(const std::string& port_file, pid_t pid) {
 TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
   TempDir dir;
   const std::string db = dir / "cs.db", port_file = dir / "port", log = dir / "serve.log";
-  const unsigned seed = static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
+  const unsigned seed =
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count());
   std::mt19937 rng(seed);
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mutex mu;
@@ -76,8 +77,8 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
   constexpr int kCycles = 6;
   for (int cycle = 0; cycle < kCycles; ++cycle) {
     std::filesystem::remove(port_file);
-    pid_t pid = SpawnServe({CS_CLI, "serve", "--db", db, "--port", "0", "--port-file", port_file, "--threads", "16",
-                            "--web", dir / "noweb"},
+    pid_t pid = SpawnServe({CS_CLI, "serve", "--db", db, "--port", "0", "--port-file", port_file,
+                            "--threads", "16", "--web", dir / "noweb"},
                            log);
     ASSERT_GT(pid, 0);
     int port = WaitForPort(port_file, pid);
@@ -160,8 +161,9 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
   auto audit = (*store)->VerifyAudit();
   ASSERT_TRUE(audit.ok());
   EXPECT_TRUE(audit->ok) << audit->message;
-  std::printf("durability: %zu acknowledged declarations over %d kill -9 cycles, %d re-posted, none lost\n",
-              acked.size(), kCycles, reposted.load());
+  std::printf(
+      "durability: %zu acknowledged declarations over %d kill -9 cycles, %d re-posted, none lost\n",
+      acked.size(), kCycles, reposted.load());
 }
 
 }  // namespace
@@ -187,7 +189,11 @@ TEST(AuditCli, VerifyDetectsATamperedRow) {
   {
     auto conn = store::OpenSqliteConn(db, true);
     ASSERT_TRUE(conn.ok());
-    ASSERT_TRUE((*conn)->ExecScript("DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'eve' WHERE seq = 1").ok());
+    ASSERT_TRUE(
+        (*conn)
+            ->ExecScript(
+                "DROP TRIGGER audit_no_update; UPDATE audit SET subject = 'eve' WHERE seq = 1")
+            .ok());
   }
   int rc = std::system((cli + " audit verify --db " + db + " > " + (dir / "bad.txt")).c_str());
   EXPECT_EQ(WEXITSTATUS(rc), 1);
@@ -231,8 +237,9 @@ TEST(ServiceOnPostgres, DeclarationScanOutcomeAndAudit) {
   scan.meta.consignment_id = "PG1";
   auto tiff = EncodeScanTiff(scan);
   ASSERT_TRUE(tiff.ok());
-  Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "s.tif", "image/tiff"},
-                                             {"sidecar", ScanMetaToJson(scan.meta), "s.json", "application/json"}});
+  Reply up = in.PostMultipart(
+      "/api/scans", {{"tiff", *tiff, "s.tif", "image/tiff"},
+                     {"sidecar", ScanMetaToJson(scan.meta), "s.json", "application/json"}});
   ASSERT_EQ(up.status, 201) << up.raw;
   EXPECT_EQ(up.body["decision"]["version"], 2);
   EXPECT_EQ(officer.Get("/api/scans/pgscan1/image.png").status, 200);

@@ -11,20 +11,20 @@
 
 #include "clearsight/client.h"
 #include "clearsight/declarations.h"
+#include "clearsight/file_util.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
-#include "clearsight/file_util.h"
 #include "service/service_test_util.h"
 
 namespace clearsight {
 namespace {
 
+using nlohmann::json;
 using testing::Client;
 using testing::PasswordOf;
 using testing::Reply;
 using testing::TempDir;
-using nlohmann::json;
 
 class ServiceTest : public ::testing::Test {
  protected:
@@ -46,7 +46,8 @@ class ServiceTest : public ::testing::Test {
       ReadOptions ro;
       ro.format = DeclarationFormat::kKcs;
       IngestReport rep;
-      auto train = ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
+      auto train =
+          ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, &rep);
       ASSERT_TRUE(train.ok()) << train.status().ToString();
       train->rows.resize(6000);
       RiskModelOptions mo;
@@ -97,7 +98,8 @@ class ServiceTest : public ::testing::Test {
   static std::string Unique(const std::string& prefix) { return prefix + std::to_string(next_++); }
   // A simulated scan as TIFF bytes and sidecar, for consignment `consignment` with id `scan_id`.
   static std::pair<std::string, std::string> ScanFiles(int64_t index, const std::string& scan_id,
-                                                       const std::string& consignment, Scan* scan_out = nullptr) {
+                                                       const std::string& consignment,
+                                                       Scan* scan_out = nullptr) {
     auto s = sim_->Simulate(index);
     EXPECT_TRUE(s.ok());
     s->scan.meta.scan_id = scan_id;
@@ -145,11 +147,23 @@ TEST_F(ServiceTest, HealthIsPublicAndEveryOtherRouteNeedsALogin) {
   EXPECT_EQ(h.body["calibration"], true);
   EXPECT_EQ(h.body["detector"], false);
   for (auto [method, path] : std::vector<std::pair<std::string, std::string>>{
-           {"GET", "/api/queue"}, {"POST", "/api/declarations"}, {"GET", "/api/consignments/X"},
-           {"POST", "/api/consignments/X/outcome"}, {"POST", "/api/scans"}, {"GET", "/api/scans/S"},
-           {"GET", "/api/scans/S/image.png"}, {"GET", "/api/images/" + std::string(64, 'a')}, {"GET", "/api/stats"},
-           {"GET", "/api/rules"}, {"PUT", "/api/rules"}, {"GET", "/api/users"}, {"GET", "/api/audit"},
-           {"GET", "/api/audit/verify"}, {"GET", "/metrics"}, {"GET", "/api/me"}, {"POST", "/api/logout"},
+           {"GET", "/api/queue"},
+           {"POST", "/api/declarations"},
+           {"GET", "/api/consignments/X"},
+           {"POST", "/api/consignments/X/outcome"},
+           {"POST", "/api/scans"},
+           {"GET", "/api/scans/S"},
+           {"GET", "/api/scans/S/image.png"},
+           {"GET", "/api/images/" + std::string(64, 'a')},
+           {"GET", "/api/stats"},
+           {"GET", "/api/rules"},
+           {"PUT", "/api/rules"},
+           {"GET", "/api/users"},
+           {"GET", "/api/audit"},
+           {"GET", "/api/audit/verify"},
+           {"GET", "/metrics"},
+           {"GET", "/api/me"},
+           {"POST", "/api/logout"},
            {"PUT", "/api/settings/capacity"}}) {
     Reply r = anon.Send(method, path, "{}");
     ExpectErrorShape(r, 401, "unauthenticated");
@@ -184,7 +198,8 @@ TEST_F(ServiceTest, WrongPasswordsAreRefusedAuditedAndThrottled) {
 
 TEST_F(ServiceTest, CookieSessionWorksAndLogoutEndsIt) {
   httplib::Client raw("127.0.0.1", service_->port());
-  auto r = raw.Post("/api/login", json{{"username", "officer"}, {"password", PasswordOf("officer")}}.dump(),
+  auto r = raw.Post("/api/login",
+                    json{{"username", "officer"}, {"password", PasswordOf("officer")}}.dump(),
                     "application/json");
   ASSERT_TRUE(r);
   ASSERT_EQ(r->status, 200);
@@ -207,9 +222,10 @@ TEST_F(ServiceTest, CookieSessionWorksAndLogoutEndsIt) {
 }
 
 TEST_F(ServiceTest, RolesAreCheckedPerRoute) {
-  Client officer = As("officer"), integrator = As("integrator"), trainer = As("trainer"), analyst = As("analyst"),
-         admin = As("admin");
-  ExpectErrorShape(officer.Post("/api/declarations", testing::Declaration(Unique("R"))), 403, "permission_denied");
+  Client officer = As("officer"), integrator = As("integrator"), trainer = As("trainer"),
+         analyst = As("analyst"), admin = As("admin");
+  ExpectErrorShape(officer.Post("/api/declarations", testing::Declaration(Unique("R"))), 403,
+                   "permission_denied");
   ExpectErrorShape(officer.Get("/api/users"), 403, "permission_denied");
   ExpectErrorShape(officer.Send("PUT", "/api/rules", "", "text/plain"), 403, "permission_denied");
   ExpectErrorShape(integrator.Get("/api/queue"), 403, "permission_denied");
@@ -280,7 +296,8 @@ TEST_F(ServiceTest, BatchesOfJsonAndCsvReportEveryRow) {
   json bad = testing::Declaration(Unique("B"));
   bad["date"] = "2021-02-30";
   json batch = {{"declarations",
-                 {testing::Declaration(a), testing::Declaration(b), testing::Declaration(a, "OFF1", 5), bad}}};
+                 {testing::Declaration(a), testing::Declaration(b),
+                  testing::Declaration(a, "OFF1", 5), bad}}};
   Reply r = c.Post("/api/declarations", batch);
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.body["rejected"], 2);  // the bad date, and the second row with id `a` in one request
@@ -306,7 +323,8 @@ TEST_F(ServiceTest, QueueFiltersPagesAndCounts) {
   Client in = As("integrator"), officer = As("officer");
   const std::string office = Unique("Q");
   // A rule makes the channel predictable: everything from origin ZZ is red.
-  for (int i = 0; i < 12; ++i) ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("QD"), office)).status, 201);
+  for (int i = 0; i < 12; ++i)
+    ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("QD"), office)).status, 201);
   Reply all = officer.Get("/api/queue?office=" + office + "&status=all&limit=5");
   ASSERT_EQ(all.status, 200) << all.raw;
   EXPECT_EQ(all.body["total"], 12);
@@ -335,14 +353,17 @@ TEST_F(ServiceTest, OutcomesCloseTheConsignmentAndFeedTheStatistics) {
   Client in = As("integrator"), officer = As("officer"), analyst = As("analyst");
   const std::string id = Unique("OUT");
   ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
-  ExpectErrorShape(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "gold"}}), 400,
-                   "invalid_argument");
-  ExpectErrorShape(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "undervaluation"}}), 400,
-                   "invalid_argument");
-  ExpectErrorShape(officer.Post("/api/consignments/nope" + id + "/outcome", json{{"result", "nothing"}}), 404,
-                   "not_found");
-  Reply r = officer.Post("/api/consignments/" + id + "/outcome",
-                         json{{"result", "undervaluation"}, {"corrected_value", 1450.5}, {"notes", "invoice found"}});
+  ExpectErrorShape(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "gold"}}),
+                   400, "invalid_argument");
+  ExpectErrorShape(
+      officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "undervaluation"}}), 400,
+      "invalid_argument");
+  ExpectErrorShape(
+      officer.Post("/api/consignments/nope" + id + "/outcome", json{{"result", "nothing"}}), 404,
+      "not_found");
+  Reply r = officer.Post(
+      "/api/consignments/" + id + "/outcome",
+      json{{"result", "undervaluation"}, {"corrected_value", 1450.5}, {"notes", "invoice found"}});
   ASSERT_EQ(r.status, 201) << r.raw;
   EXPECT_EQ(r.body["status"], "done");
   EXPECT_EQ(r.body["outcome"], "undervaluation");
@@ -449,8 +470,9 @@ TEST_F(ServiceTest, DicosPairAndRawTiffUploadsAreAccepted) {
   std::string prefix = *dir_ / ("dicos_" + scan_id);
   ASSERT_TRUE(WriteDicos(scan, prefix).ok());
   DicosPaths p = DicosPathsFor(prefix);
-  Reply up = in.PostMultipart("/api/scans", {{"dicos_low", *ReadFile(p.low), "low.dcm", "application/dicom"},
-                                             {"dicos_high", *ReadFile(p.high), "high.dcm", "application/dicom"}});
+  Reply up = in.PostMultipart("/api/scans",
+                              {{"dicos_low", *ReadFile(p.low), "low.dcm", "application/dicom"},
+                               {"dicos_high", *ReadFile(p.high), "high.dcm", "application/dicom"}});
   ASSERT_EQ(up.status, 201) << up.raw;
   EXPECT_EQ(up.body["scan"]["source_format"], "dicos");
   EXPECT_EQ(up.body["scan"]["source_sha256"].size(), 2u);
@@ -458,11 +480,13 @@ TEST_F(ServiceTest, DicosPairAndRawTiffUploadsAreAccepted) {
   // The TIFF as the body, meta in the query.
   const std::string raw_id = Unique("raw-");
   auto [tiff, sidecar] = ScanFiles(7, raw_id, id);
-  Reply raw = in.Send("POST", "/api/scans?scan_id=" + raw_id + "&pixel_mm=0.7&consignment_id=" + id, tiff, "image/tiff");
+  Reply raw = in.Send("POST", "/api/scans?scan_id=" + raw_id + "&pixel_mm=0.7&consignment_id=" + id,
+                      tiff, "image/tiff");
   ASSERT_EQ(raw.status, 201) << raw.raw;
   EXPECT_EQ(raw.body["decision"]["version"], 2);
   // Not a TIFF at all.
-  ExpectErrorShape(in.Send("POST", "/api/scans?scan_id=x1&pixel_mm=0.7&consignment_id=c", "GIF89a....", "image/tiff"),
+  ExpectErrorShape(in.Send("POST", "/api/scans?scan_id=x1&pixel_mm=0.7&consignment_id=c",
+                           "GIF89a....", "image/tiff"),
                    400, "invalid_argument");
   // Ids that could not travel in a URL are refused.
   auto [t2, s2] = ScanFiles(8, "bad/../id", id);
@@ -471,15 +495,18 @@ TEST_F(ServiceTest, DicosPairAndRawTiffUploadsAreAccepted) {
 
 TEST_F(ServiceTest, PathTraversalIsRefused) {
   Client officer = As("officer");
-  for (const std::string& path : std::vector<std::string>{"/api/images/..%2F..%2Fetc%2Fpasswd", "/api/images/../../etc/passwd",
-                           "/api/images/" + std::string(64, 'A'), "/api/images/%2e%2e", "/api/scans/..%2F..%2Fx/image.png"}) {
+  for (const std::string& path : std::vector<std::string>{
+           "/api/images/..%2F..%2Fetc%2Fpasswd", "/api/images/../../etc/passwd",
+           "/api/images/" + std::string(64, 'A'), "/api/images/%2e%2e",
+           "/api/scans/..%2F..%2Fx/image.png"}) {
     Reply r = officer.Get(path);
     EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " -> " << r.status;
     EXPECT_EQ(r.raw.find("root:"), std::string::npos);
   }
   Client anon(service_->port());
-  for (const std::string& path : std::vector<std::string>{"/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt", "/leak.txt", "/.hidden",
-                           "/js/..%2f..%2fsecret.txt"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/../secret.txt", "/%2e%2e/secret.txt", "/js/../../secret.txt",
+                                "/leak.txt", "/.hidden", "/js/..%2f..%2fsecret.txt"}) {
     Reply r = anon.Get(path);
     EXPECT_EQ(r.status, 404) << path;
     EXPECT_EQ(r.raw.find("top secret"), std::string::npos) << path;
@@ -519,9 +546,11 @@ TEST_F(ServiceTest, RequestSizeLimitsAnswer413InTheErrorShape) {
 
 TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
   Client analyst = As("analyst"), in = As("integrator"), admin = As("admin");
-  Reply bad = analyst.Send("PUT", "/api/rules", "rule \"x\"\n  when hs_code ==\nend\n", "text/plain");
+  Reply bad =
+      analyst.Send("PUT", "/api/rules", "rule \"x\"\n  when hs_code ==\nend\n", "text/plain");
   ExpectErrorShape(bad, 400, "invalid_argument");
-  EXPECT_TRUE(std::regex_search(bad.body["error"]["message"].get<std::string>(), std::regex(":[0-9]+:[0-9]+:")))
+  EXPECT_TRUE(std::regex_search(bad.body["error"]["message"].get<std::string>(),
+                                std::regex(":[0-9]+:[0-9]+:")))
       << bad.raw;
   const std::string rules =
       "rule \"origin ZZ\"\n"
@@ -540,7 +569,8 @@ TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
   ASSERT_EQ(d.status, 201);
   EXPECT_EQ(d.body["channel"], "red");
   bool found = false;
-  for (const auto& r : d.body["reasons"]) found |= r["text"] == "Origin ZZ is on the watch list" && r["source"] == "rules";
+  for (const auto& r : d.body["reasons"])
+    found |= r["text"] == "Origin ZZ is on the watch list" && r["source"] == "rules";
   EXPECT_TRUE(found) << d.raw;
   Reply stats = analyst.Get("/api/stats");
   bool counted = false;
@@ -550,7 +580,8 @@ TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
   Reply audit = admin.Get("/api/audit?limit=1000");
   bool audited = false;
   for (const auto& e : audit.body["entries"])
-    audited |= e["action"] == "rules" && e["actor"] == "analyst" && e["subject"] == "v" + std::to_string(version);
+    audited |= e["action"] == "rules" && e["actor"] == "analyst" &&
+               e["subject"] == "v" + std::to_string(version);
   EXPECT_TRUE(audited);
   // Back to no rules for the other tests.
   ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
@@ -569,8 +600,11 @@ TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRu
   ASSERT_EQ(put.status, 200) << put.raw;
   const int64_t version = put.body["version"];
   const std::string id = Unique("AS");
-  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id, "OFFA", 100, "610910", "ZY")).status, 201);
-  ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);  // no rules for the other tests
+  ASSERT_EQ(
+      in.Post("/api/declarations", testing::Declaration(id, "OFFA", 100, "610910", "ZY")).status,
+      201);
+  ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status,
+            200);  // no rules for the other tests
   Reply cons = officer.Get("/api/consignments/" + id);
   ASSERT_EQ(cons.status, 200) << cons.raw;
   ASSERT_EQ(cons.body["assessments"].size(), 1u) << cons.raw;
@@ -599,7 +633,9 @@ TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRu
 TEST_F(ServiceTest, QueueItemsSummariseTheirDeclarationAndOfficesAreCounted) {
   Client in = As("integrator"), officer = As("officer");
   const std::string office = Unique("OFQ"), id = Unique("QS");
-  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id, office, 321.5, "851712", "VN")).status, 201);
+  ASSERT_EQ(
+      in.Post("/api/declarations", testing::Declaration(id, office, 321.5, "851712", "VN")).status,
+      201);
   ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(Unique("QS"), office)).status, 201);
   Reply q = officer.Get("/api/queue?office=" + office + "&status=all&sort=consignment_id");
   ASSERT_EQ(q.status, 200) << q.raw;
@@ -648,7 +684,8 @@ TEST_F(ServiceTest, MeTellsWhenTheSessionEnds) {
   ASSERT_EQ(me.status, 200);
   const std::string expires = me.body["expires_at"];
   // ISO 8601 UTC, and later than now (sessions last hours).
-  ASSERT_TRUE(std::regex_match(expires, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)"))) << expires;
+  ASSERT_TRUE(std::regex_match(expires, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+      << expires;
   EXPECT_GT(expires, IsoNowForTest());
 }
 
@@ -658,15 +695,19 @@ TEST_F(ServiceTest, StatisticsCountOutcomesPerEvidenceSource) {
     Reply stats = analyst.Get("/api/stats");
     EXPECT_EQ(stats.status, 200) << stats.raw;
     for (const auto& s : stats.body["sources"])
-      if (s["source"] == "model") return std::make_pair(s["with_outcome"].get<int64_t>(), s["confirmed"].get<int64_t>());
+      if (s["source"] == "model")
+        return std::make_pair(s["with_outcome"].get<int64_t>(), s["confirmed"].get<int64_t>());
     return std::make_pair(int64_t{0}, int64_t{0});
   };
   const auto before = model_counts();
   const std::string a = Unique("SRC"), b = Unique("SRC");
   ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(a)).status, 201);
   ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(b)).status, 201);
-  ASSERT_EQ(officer.Post("/api/consignments/" + a + "/outcome", json{{"result", "narcotics"}}).status, 201);
-  ASSERT_EQ(officer.Post("/api/consignments/" + b + "/outcome", json{{"result", "nothing"}}).status, 201);
+  ASSERT_EQ(
+      officer.Post("/api/consignments/" + a + "/outcome", json{{"result", "narcotics"}}).status,
+      201);
+  ASSERT_EQ(officer.Post("/api/consignments/" + b + "/outcome", json{{"result", "nothing"}}).status,
+            201);
   const auto after = model_counts();
   EXPECT_EQ(after.first - before.first, 2);
   EXPECT_EQ(after.second - before.second, 1);
@@ -729,8 +770,10 @@ TEST_F(ServiceTest, CapacityIsAdminOnlyAndAudited) {
   Reply get = analyst.Get("/api/settings/capacity");
   ASSERT_EQ(get.status, 200);
   EXPECT_DOUBLE_EQ(get.body["control_share"].get<double>(), 0.10);
-  ExpectErrorShape(admin.Send("PUT", "/api/settings/capacity", R"({"red_share": 3})"), 400, "invalid_argument");
-  Reply put = admin.Send("PUT", "/api/settings/capacity", R"({"red_share": 0.05, "lanes": {"OFFX": {"red_count": 2}}})");
+  ExpectErrorShape(admin.Send("PUT", "/api/settings/capacity", R"({"red_share": 3})"), 400,
+                   "invalid_argument");
+  Reply put = admin.Send("PUT", "/api/settings/capacity",
+                         R"({"red_share": 0.05, "lanes": {"OFFX": {"red_count": 2}}})");
   ASSERT_EQ(put.status, 200) << put.raw;
   EXPECT_EQ(put.body["lanes"]["OFFX"]["red_count"], 2);
   Reply audit = admin.Get("/api/audit?limit=1000");
@@ -746,9 +789,11 @@ TEST_F(ServiceTest, MetricsArePrometheusText) {
   ASSERT_EQ(m.status, 200);
   EXPECT_EQ(m.Header("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u);
   EXPECT_NE(m.raw.find("# TYPE clearsight_http_requests_total counter"), std::string::npos);
-  EXPECT_TRUE(std::regex_search(m.raw, std::regex("clearsight_declarations_total\\{result=\"created\"\\} [1-9]")));
   EXPECT_TRUE(std::regex_search(
-      m.raw, std::regex("clearsight_http_request_duration_seconds_bucket\\{route=\"/api/declarations\",method=\"POST\",le=\"\\+Inf\"\\} [1-9]")));
+      m.raw, std::regex("clearsight_declarations_total\\{result=\"created\"\\} [1-9]")));
+  EXPECT_TRUE(std::regex_search(
+      m.raw, std::regex("clearsight_http_request_duration_seconds_bucket\\{route=\"/api/"
+                        "declarations\",method=\"POST\",le=\"\\+Inf\"\\} [1-9]")));
   EXPECT_NE(m.raw.find("clearsight_decisions_total{channel="), std::string::npos);
 }
 
@@ -756,7 +801,9 @@ TEST_F(ServiceTest, AuditLogHoldsDecisionsOutcomesLoginsAndVerifies) {
   Client in = As("integrator"), officer = As("officer"), admin = As("admin");
   const std::string id = Unique("AUD");
   ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
-  ASSERT_EQ(officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "nothing"}}).status, 201);
+  ASSERT_EQ(
+      officer.Post("/api/consignments/" + id + "/outcome", json{{"result", "nothing"}}).status,
+      201);
   std::set<std::string> actions;
   int64_t after = 0;
   for (;;) {
@@ -764,7 +811,8 @@ TEST_F(ServiceTest, AuditLogHoldsDecisionsOutcomesLoginsAndVerifies) {
     ASSERT_EQ(page.status, 200);
     if (page.body["entries"].empty()) break;
     for (const auto& e : page.body["entries"])
-      if (e["subject"] == id || e["action"] == "login") actions.insert(e["action"].get<std::string>());
+      if (e["subject"] == id || e["action"] == "login")
+        actions.insert(e["action"].get<std::string>());
     after = page.body["next_after"];
   }
   EXPECT_TRUE(actions.count("decision"));
@@ -793,7 +841,8 @@ TEST_F(ServiceTest, OpenApiDocumentsEveryRouteWithItsRoles) {
       for (auto& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       documented.insert(m + " " + path);
     }
-  for (const auto& r : routes) EXPECT_TRUE(documented.count(r)) << "not in docs/openapi.json: " << r;
+  for (const auto& r : routes)
+    EXPECT_TRUE(documented.count(r)) << "not in docs/openapi.json: " << r;
   // And the roles it lists are the ones the service enforces, checked here for the officer.
   Client officer = As("officer");
   std::set<std::string> officer_routes;
@@ -817,7 +866,8 @@ TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
   o.store.url = dir / "cs.db";
   o.selection.capacity.red_count = 1;
   o.selection.control_share = 0;
-  const std::string rules = "rule \"all\"\n  when net_mass_kg > 0\n  then score 0.9\n  reason \"everything\"\nend\n";
+  const std::string rules =
+      "rule \"all\"\n  when net_mass_kg > 0\n  then score 0.9\n  reason \"everything\"\nend\n";
   ASSERT_TRUE(WriteFileAtomic(dir / "rules.txt", rules).ok());
   o.rules_path = dir / "rules.txt";
   std::string first_red;
@@ -852,8 +902,8 @@ TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
 // by one ": " (not "loading the risk model: : ...").
 std::string ServeFails(const TempDir& dir, const std::string& flags, int* rc) {
   const std::string log = dir / "serve.log";
-  const std::string cmd = std::string(CS_CLI) + " serve --db " + (dir / "cs.db") + " --port 0 " + flags + " > " +
-                          log + " 2>&1";
+  const std::string cmd = std::string(CS_CLI) + " serve --db " + (dir / "cs.db") + " --port 0 " +
+                          flags + " > " + log + " 2>&1";
   const int status = std::system(cmd.c_str());
   *rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   auto text = ReadFile(log, 1 << 20);
@@ -863,20 +913,23 @@ std::string ServeFails(const TempDir& dir, const std::string& flags, int* rc) {
 TEST(ServiceStartup, AMissingRiskModelIsNamedWithOneSeparatorPerContext) {
   TempDir dir;
   int rc = 0;
-  EXPECT_EQ(ServeFails(dir, "--model " + (dir / "no-model"), &rc),
-            "error: loading the risk model: " + (dir / "no-model") +
-                ": not a model directory (no meta.json); train one with 'clearsight model train'\n");
+  EXPECT_EQ(
+      ServeFails(dir, "--model " + (dir / "no-model"), &rc),
+      "error: loading the risk model: " + (dir / "no-model") +
+          ": not a model directory (no meta.json); train one with 'clearsight model train'\n");
   EXPECT_EQ(rc, 1);
 }
 
 TEST(ServiceStartup, ACorruptRiskModelIsNamedWithOneSeparatorPerContext) {
   TempDir dir;
   std::filesystem::create_directories(dir / "model");
-  ASSERT_TRUE(WriteFileAtomic(dir / "model/meta.json", R"({"format":"clearsight-risk-model"})").ok());
+  ASSERT_TRUE(
+      WriteFileAtomic(dir / "model/meta.json", R"({"format":"clearsight-risk-model"})").ok());
   ASSERT_TRUE(WriteFileAtomic(dir / "model/features.json", "not json").ok());
   int rc = 0;
-  EXPECT_EQ(ServeFails(dir, "--model " + (dir / "model"), &rc),
-            "error: loading the risk model: " + (dir / "model") + ": features.json is not valid JSON\n");
+  EXPECT_EQ(
+      ServeFails(dir, "--model " + (dir / "model"), &rc),
+      "error: loading the risk model: " + (dir / "model") + ": features.json is not valid JSON\n");
   EXPECT_EQ(rc, 1);
 }
 
@@ -889,8 +942,11 @@ TEST_F(ServiceTest, ClientLibraryLogsInSendsDeclarationsAndScansAndReadsTheQueue
   auto client = ServiceClient::Connect(o);
   ASSERT_TRUE(client.ok()) << client.status().ToString();
   const std::string id = Unique("CLI");
-  std::string csv = "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_id\n" +
-                    id + ",2024-05-02,IMP1,851712,CN,2.5,300,OFF1\n" + id + "x,2024-05-02,IMP1,851712,CN,-1,300,OFF1\n";
+  std::string csv =
+      "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_"
+      "id\n" +
+      id + ",2024-05-02,IMP1,851712,CN,2.5,300,OFF1\n" + id +
+      "x,2024-05-02,IMP1,851712,CN,-1,300,OFF1\n";
   auto r = (*client)->PostDeclarations(csv, "csv");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   auto j = nlohmann::json::parse(*r);
@@ -915,18 +971,20 @@ TEST_F(ServiceTest, ClientLibraryLogsInSendsDeclarationsAndScansAndReadsTheQueue
 TEST_F(ServiceTest, FeedCommandSendsFilesAndReportsRejects) {
   const std::string id = Unique("FEED");
   const std::string decl = (dir_->path / (id + ".csv")).string();
-  std::ofstream(decl) << "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n"
-                      << id << ",2024-05-03,IMP2,610910,TR,12,90\n"
-                      << id << "b,2024-02-30,IMP2,610910,TR,12,90\n";
+  std::ofstream(decl)
+      << "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n"
+      << id << ",2024-05-03,IMP2,610910,TR,12,90\n"
+      << id << "b,2024-02-30,IMP2,610910,TR,12,90\n";
   const std::string scans = (dir_->path / ("scans-" + id)).string();
   std::filesystem::create_directories(scans);
   auto [tiff, sidecar] = ScanFiles(7, Unique("feed-scan-"), id);
   std::ofstream(scans + "/a.tif", std::ios::binary) << tiff;
   std::ofstream(scans + "/a.json") << sidecar;
   const std::string out = (dir_->path / (id + ".out")).string();
-  std::string cmd = "CS_FEED_PW='" + PasswordOf("integrator") + "' " + CS_CLI + " feed --url http://127.0.0.1:" +
-                    std::to_string(service_->port()) + " --user integrator --password-env CS_FEED_PW --declarations " +
-                    decl + " --scans " + scans + " > " + out + " 2>&1";
+  std::string cmd = "CS_FEED_PW='" + PasswordOf("integrator") + "' " + CS_CLI +
+                    " feed --url http://127.0.0.1:" + std::to_string(service_->port()) +
+                    " --user integrator --password-env CS_FEED_PW --declarations " + decl +
+                    " --scans " + scans + " > " + out + " 2>&1";
   int rc = std::system(cmd.c_str());
   std::ifstream in(out);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

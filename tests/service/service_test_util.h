@@ -8,9 +8,8 @@
 
 #include <filesystem>
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "clearsight/service.h"
 
@@ -75,8 +74,9 @@ class Client {
     if (!token_.empty()) h.emplace("Authorization", "Bearer " + token_);
     httplib::Result r = method == "GET"    ? http_.Get(path.c_str(), h)
                         : method == "POST" ? http_.Post(path.c_str(), h, body, content_type.c_str())
-                        : method == "PUT"  ? http_.Put(path.c_str(), h, body, content_type.c_str())
-                                           : http_.Delete(path.c_str(), h, body, content_type.c_str());
+                        : method == "PUT"
+                            ? http_.Put(path.c_str(), h, body, content_type.c_str())
+                            : http_.Delete(path.c_str(), h, body, content_type.c_str());
     return ToReply(r);
   }
   Reply Get(const std::string& path) { return Send("GET", path); }
@@ -100,10 +100,12 @@ class Client {
 };
 
 // A declaration in the native JSON schema.
-inline json Declaration(const std::string& id, const std::string& office = "OFF1", double value = 100,
-                        const std::string& hs = "610910", const std::string& origin = "CN") {
-  return json{{"declaration_id", id}, {"date", "2021-02-01"}, {"importer_id", "IMP1"},  {"hs_code", hs},
-              {"origin_country", origin}, {"net_mass_kg", 2.0}, {"declared_value", value}, {"office_id", office}};
+inline json Declaration(const std::string& id, const std::string& office = "OFF1",
+                        double value = 100, const std::string& hs = "610910",
+                        const std::string& origin = "CN") {
+  return json{{"declaration_id", id},    {"date", "2021-02-01"},     {"importer_id", "IMP1"},
+              {"hs_code", hs},           {"origin_country", origin}, {"net_mass_kg", 2.0},
+              {"declared_value", value}, {"office_id", office}};
 }
 
 inline std::string PasswordOf(const std::string& role) { return "pw-" + role + "-12345"; }

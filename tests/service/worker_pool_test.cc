@@ -30,7 +30,8 @@ TEST(WorkerPool, RunsAtMostItsSizeAtOnceAndReturnsResultsAndErrors) {
   EXPECT_LE(most.load(), 2) << "twelve tasks, two workers: never more than two at once";
   EXPECT_GE(most.load(), 1);
   auto failed = pool.Submit([]() -> int { throw std::runtime_error("bad scan"); });
-  EXPECT_THROW(failed.get(), std::runtime_error) << "an exception reaches the caller, the worker lives on";
+  EXPECT_THROW(failed.get(), std::runtime_error)
+      << "an exception reaches the caller, the worker lives on";
   EXPECT_EQ(pool.Submit([] { return 7; }).get(), 7);
 }
 
@@ -48,7 +49,8 @@ TEST(WorkerPool, RunOnEachRunsOnceOnEveryWorker) {
   EXPECT_EQ(threads.size(), 3u) << "each worker, not one worker three times";
   EXPECT_EQ(indices, (std::set<int>{0, 1, 2}));
   // The same threads serve later tasks (what the warm-up relies on).
-  for (int i = 0; i < 6; ++i) EXPECT_EQ(threads.count(pool.Submit([] { return std::this_thread::get_id(); }).get()), 1u);
+  for (int i = 0; i < 6; ++i)
+    EXPECT_EQ(threads.count(pool.Submit([] { return std::this_thread::get_id(); }).get()), 1u);
 }
 
 TEST(WorkerPool, FinishesQueuedTasksWhenDestroyed) {

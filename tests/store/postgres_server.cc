@@ -45,7 +45,9 @@ std::string AsPostgres(const std::string& cmd) {
 
 Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   std::string bin = FindBin();
-  if (bin.empty()) return Status::FailedPrecondition("PostgreSQL server binaries not found (apt-get install postgresql)");
+  if (bin.empty())
+    return Status::FailedPrecondition(
+        "PostgreSQL server binaries not found (apt-get install postgresql)");
   char tmpl[] = "/tmp/cs_pg_XXXXXX";
   if (!::mkdtemp(tmpl)) return Status::IoError("mkdtemp failed");
   auto s = std::unique_ptr<PostgresServer>(new PostgresServer());
@@ -54,11 +56,14 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   if (::geteuid() == 0 && std::system(("chown postgres:postgres " + s->dir_).c_str()) != 0)
     return Status::IoError("cannot chown " + s->dir_ + " to postgres");
   // initdb is the slow part (seconds): each test process copies a cluster made once per build tree.
-  const std::string cluster = std::string(CS_TEST_CACHE) + "/pgdata-" + std::filesystem::path(bin).parent_path().filename().string();
+  const std::string cluster = std::string(CS_TEST_CACHE) + "/pgdata-" +
+                              std::filesystem::path(bin).parent_path().filename().string();
   if (!std::filesystem::exists(cluster)) {
-    std::string init = AsPostgres(bin + "/initdb -D " + s->dir_ + "/data -A trust -U postgres --no-sync > " +
-                                  s->dir_ + "/initdb.log 2>&1");
-    if (std::system(init.c_str()) != 0) return Status::IoError("initdb failed; see " + s->dir_ + "/initdb.log");
+    std::string init =
+        AsPostgres(bin + "/initdb -D " + s->dir_ + "/data -A trust -U postgres --no-sync > " +
+                   s->dir_ + "/initdb.log 2>&1");
+    if (std::system(init.c_str()) != 0)
+      return Status::IoError("initdb failed; see " + s->dir_ + "/initdb.log");
     std::error_code ec;
     std::filesystem::create_directories(CS_TEST_CACHE, ec);
     std::string staged = cluster + ".tmp" + std::to_string(::getpid());
@@ -69,14 +74,16 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
   } else {
     if (std::system(("cp -a " + cluster + " " + s->dir_ + "/data").c_str()) != 0)
       return Status::IoError("cannot copy the cluster template " + cluster);
-    if (::geteuid() == 0 && std::system(("chown -R postgres:postgres " + s->dir_ + "/data").c_str()) != 0)
+    if (::geteuid() == 0 &&
+        std::system(("chown -R postgres:postgres " + s->dir_ + "/data").c_str()) != 0)
       return Status::IoError("cannot chown the cluster copy");
   }
   for (int attempt = 0; attempt < 5; ++attempt) {
     s->port_ = FreeLoopbackPort();
-    std::string start = AsPostgres(bin + "/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ + "/log -o \"-p " +
-                                   std::to_string(s->port_) + " -k " + s->dir_ +
-                                   " -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off\" -w start > /dev/null 2>&1");
+    std::string start = AsPostgres(bin + "/pg_ctl -D " + s->dir_ + "/data -l " + s->dir_ +
+                                   "/log -o \"-p " + std::to_string(s->port_) + " -k " + s->dir_ +
+                                   " -c listen_addresses=127.0.0.1 -c fsync=off -c "
+                                   "full_page_writes=off\" -w start > /dev/null 2>&1");
     if (std::system(start.c_str()) == 0) {
       // Should this process die without its destructor running (a ctest timeout kills it), a
       // watchdog stops the server and removes the directory, so no cluster is left behind.
@@ -85,8 +92,9 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
       pidfile >> postmaster;
       if (postmaster > 0) {
         std::string watchdog = "sh -c 'while kill -0 " + std::to_string(::getpid()) +
-                               " 2>/dev/null; do sleep 1; done; kill -INT " + std::to_string(postmaster) +
-                               " 2>/dev/null; sleep 3; rm -rf " + s->dir_ + "' > /dev/null 2>&1 &";
+                               " 2>/dev/null; do sleep 1; done; kill -INT " +
+                               std::to_string(postmaster) + " 2>/dev/null; sleep 3; rm -rf " +
+                               s->dir_ + "' > /dev/null 2>&1 &";
         (void)std::system(watchdog.c_str());
       }
       return s;
@@ -100,7 +108,8 @@ PostgresServer::~PostgresServer() {
   pid_t pid = 0;
   if (pidfile >> pid && pid > 0) {
     ::kill(pid, SIGINT);  // fast shutdown
-    for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);

@@ -42,13 +42,15 @@ const auto* const kPgEnv = ::testing::AddGlobalTestEnvironment(new PgEnvironment
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("cs_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    dir_ = fs::temp_directory_path() /
+           ("cs_store_" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     options_.images_dir = (dir_ / "images").string();
 #ifdef CS_STORE_POSTGRES
     ASSERT_NE(g_pg, nullptr);
-    auto url = g_pg->CreateSchema("t" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
+    auto url =
+        g_pg->CreateSchema("t" + std::to_string(::getpid()) + "_" + std::to_string(counter_++));
     ASSERT_TRUE(url.ok()) << url.status().ToString();
     options_.url = *url;
 #else
@@ -77,7 +79,8 @@ class StoreTest : public ::testing::Test {
     return c.ok() ? std::move(c).value() : nullptr;
   }
 
-  static DeclarationRow Decl(const std::string& id, const std::string& consignment, const std::string& body) {
+  static DeclarationRow Decl(const std::string& id, const std::string& consignment,
+                             const std::string& body) {
     return DeclarationRow{id, consignment, "OFF1", 18628, Sha256Hex(body), body, NowMs(), ""};
   }
   static DecisionRow Decision(const std::string& id, double score, const std::string& channel,
@@ -117,7 +120,11 @@ TEST_F(StoreTest, MigratesFreshDatabaseAndReopensAtSameVersion) {
 TEST_F(StoreTest, RefusesDatabaseFromNewerProgram) {
   {
     auto c = RawConn();
-    ASSERT_TRUE(c->Exec("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'future', 0)", {}).ok());
+    ASSERT_TRUE(
+        c->Exec(
+             "INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'future', 0)",
+             {})
+            .ok());
   }
   store_.reset();
   auto s = Store::Open(options_);
@@ -144,7 +151,8 @@ TEST_F(StoreTest, WrittenDeclarationIsReadBack) {
 }
 
 TEST_F(StoreTest, DuplicatePrimaryKeyIsAlreadyExists) {
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(Decl("D1", "C1", "a")); }).ok());
+  ASSERT_TRUE(
+      store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(Decl("D1", "C1", "a")); }).ok());
   Status s = store_->Write([&](StoreTxn& t) { return t.InsertDeclaration(Decl("D1", "C1", "b")); });
   EXPECT_EQ(s.code(), StatusCode::kAlreadyExists) << s.ToString();
   auto got = store_->GetDeclaration("D1");
@@ -153,11 +161,13 @@ TEST_F(StoreTest, DuplicatePrimaryKeyIsAlreadyExists) {
 
 TEST_F(StoreTest, InsertIfAbsentReportsWhetherItInserted) {
   bool first = false, second = true;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
-                CS_ASSIGN_OR_RETURN(first, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "a")));
-                CS_ASSIGN_OR_RETURN(second, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "b")));
-                return Status::Ok();
-              }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(first, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "a")));
+                    CS_ASSIGN_OR_RETURN(second, t.InsertDeclarationIfAbsent(Decl("D1", "C1", "b")));
+                    return Status::Ok();
+                  })
+                  .ok());
   EXPECT_TRUE(first);
   EXPECT_FALSE(second);
   EXPECT_EQ((*store_->GetDeclaration("D1"))->json, "a");
@@ -229,10 +239,15 @@ TEST_F(StoreTest, FailingOperationIsUndoneWithoutHarmingItsGroup) {
 
 TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(store_->Write([&](StoreTxn& t) {
-                  AuditEntry e{0, 0, "alice", "outcome", "C" + std::to_string(i), "{\"result\":\"nothing\"}", "", ""};
-                  return t.Audit(&e);
-                }).ok());
+    ASSERT_TRUE(
+        store_
+            ->Write([&](StoreTxn& t) {
+              AuditEntry e{
+                  0,  0, "alice", "outcome", "C" + std::to_string(i), "{\"result\":\"nothing\"}",
+                  "", ""};
+              return t.Audit(&e);
+            })
+            .ok());
   }
   auto rep = store_->VerifyAudit();
   ASSERT_TRUE(rep.ok());
@@ -244,7 +259,8 @@ TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
 
   auto c = RawConn();
   // The append-only guard refuses a plain UPDATE.
-  EXPECT_FALSE(c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
+  EXPECT_FALSE(
+      c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
   EXPECT_FALSE(c->Exec("DELETE FROM audit WHERE seq = 20", {}).ok());
   // Someone with full access removes the guard and rewrites entry 7.
 #ifdef CS_STORE_POSTGRES
@@ -252,7 +268,8 @@ TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
 #else
   ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
 #endif
-  ASSERT_TRUE(c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
+  ASSERT_TRUE(
+      c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
   rep = store_->VerifyAudit();
   ASSERT_TRUE(rep.ok());
   EXPECT_FALSE(rep->ok);
@@ -262,10 +279,12 @@ TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
 
 TEST_F(StoreTest, AuditDetectsADeletedRowAndARecomputedHash) {
   for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(store_->Write([&](StoreTxn& t) {
-                  AuditEntry e{0, 0, "bob", "login", "bob", "{}", "", ""};
-                  return t.Audit(&e);
-                }).ok());
+    ASSERT_TRUE(store_
+                    ->Write([&](StoreTxn& t) {
+                      AuditEntry e{0, 0, "bob", "login", "bob", "{}", "", ""};
+                      return t.Audit(&e);
+                    })
+                    .ok());
   auto c = RawConn();
 #ifdef CS_STORE_POSTGRES
   ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
@@ -277,7 +296,9 @@ TEST_F(StoreTest, AuditDetectsADeletedRowAndARecomputedHash) {
   ASSERT_TRUE(rows.ok() && rows->size() == 1);
   AuditEntry e = (*rows)[0];
   e.actor = "mallory";
-  ASSERT_TRUE(c->Exec("UPDATE audit SET actor = $1, hash = $2 WHERE seq = 3", {e.actor, AuditHash(e.prev_hash, e)}).ok());
+  ASSERT_TRUE(c->Exec("UPDATE audit SET actor = $1, hash = $2 WHERE seq = 3",
+                      {e.actor, AuditHash(e.prev_hash, e)})
+                  .ok());
   auto rep = store_->VerifyAudit();
   EXPECT_FALSE(rep->ok);
   EXPECT_EQ(rep->first_bad_seq, 4);
@@ -288,14 +309,16 @@ TEST_F(StoreTest, AuditDetectsADeletedRowAndARecomputedHash) {
 }
 
 TEST_F(StoreTest, QueueFiltersSortsPagesAndCounts) {
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
-                for (int i = 0; i < 30; ++i) {
-                  std::string ch = i % 3 == 0 ? "red" : i % 3 == 1 ? "yellow" : "green";
-                  CS_RETURN_IF_ERROR(t.PutDecision(Decision("C" + std::to_string(100 + i), i / 30.0, ch,
-                                                            i < 20 ? "OFF1" : "OFF2")));
-                }
-                return Status::Ok();
-              }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (int i = 0; i < 30; ++i) {
+                      std::string ch = i % 3 == 0 ? "red" : i % 3 == 1 ? "yellow" : "green";
+                      CS_RETURN_IF_ERROR(t.PutDecision(Decision(
+                          "C" + std::to_string(100 + i), i / 30.0, ch, i < 20 ? "OFF1" : "OFF2")));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
   QueueQuery q;
   q.channel = "red";
   q.limit = 4;
@@ -304,7 +327,8 @@ TEST_F(StoreTest, QueueFiltersSortsPagesAndCounts) {
   EXPECT_EQ(page->total, 10);
   ASSERT_EQ(page->items.size(), 4u);
   EXPECT_EQ(page->items[0].consignment_id, "C127");  // highest score first
-  for (size_t i = 1; i < page->items.size(); ++i) EXPECT_GE(page->items[i - 1].score, page->items[i].score);
+  for (size_t i = 1; i < page->items.size(); ++i)
+    EXPECT_GE(page->items[i - 1].score, page->items[i].score);
   q.offset = 8;
   page = store_->Queue(q);
   ASSERT_EQ(page->items.size(), 2u);
@@ -323,14 +347,16 @@ TEST_F(StoreTest, QueueFiltersSortsPagesAndCounts) {
 }
 
 TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
-                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C1", 0.9, "red")));
-                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C2", 0.8, "red")));
-                CS_RETURN_IF_ERROR(t.PutDecision(Decision("C3", 0.1, "green")));
-                CS_RETURN_IF_ERROR(t.PutRuleHits("C1", {"cheap phones", "risky route"}));
-                CS_RETURN_IF_ERROR(t.PutRuleHits("C2", {"cheap phones"}));
-                return t.PutRuleHits("C2", {"cheap phones"});  // again: no double count
-              }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C1", 0.9, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C2", 0.8, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C3", 0.1, "green")));
+                    CS_RETURN_IF_ERROR(t.PutRuleHits("C1", {"cheap phones", "risky route"}));
+                    CS_RETURN_IF_ERROR(t.PutRuleHits("C2", {"cheap phones"}));
+                    return t.PutRuleHits("C2", {"cheap phones"});  // again: no double count
+                  })
+                  .ok());
   OutcomeRow o1{"C1", 0, "narcotics", -1, "in the lining", "officer1", 0};
   OutcomeRow o2{"C2", 0, "undervaluation", 1234.5, "", "officer1", 0};
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o1); }).ok());
@@ -364,15 +390,18 @@ TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
 }
 
 TEST_F(StoreTest, SelectionCountsAndRecentScoresRebuildTheSelector) {
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
-                for (int i = 0; i < 6; ++i) {
-                  DecisionRow d = Decision("C" + std::to_string(i), 0.1 * i, i < 2 ? "red" : "green");
-                  d.control = i == 0;
-                  d.created_ms = 1000 + i;
-                  CS_RETURN_IF_ERROR(t.PutDecision(d));
-                }
-                return Status::Ok();
-              }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (int i = 0; i < 6; ++i) {
+                      DecisionRow d =
+                          Decision("C" + std::to_string(i), 0.1 * i, i < 2 ? "red" : "green");
+                      d.control = i == 0;
+                      d.created_ms = 1000 + i;
+                      CS_RETURN_IF_ERROR(t.PutDecision(d));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
   auto counts = store_->SelectionCounts(18000);
   ASSERT_TRUE(counts.ok()) << counts.status().ToString();
   int64_t total = 0, control = 0;
@@ -406,11 +435,13 @@ TEST_F(StoreTest, UsersSessionsRulesAndSettings) {
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.DeleteSession(s.token_sha256); }).ok());
   EXPECT_FALSE(store_->GetSession(s.token_sha256)->has_value());
   int64_t v1 = 0, v2 = 0;
-  ASSERT_TRUE(store_->Write([&](StoreTxn& t) -> Status {
-                CS_ASSIGN_OR_RETURN(v1, t.InsertRulesVersion("rule a", "alice"));
-                CS_ASSIGN_OR_RETURN(v2, t.InsertRulesVersion("rule b", "bob"));
-                return t.PutSetting("capacity", "{\"red_share\":0.1}");
-              }).ok());
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(v1, t.InsertRulesVersion("rule a", "alice"));
+                    CS_ASSIGN_OR_RETURN(v2, t.InsertRulesVersion("rule b", "bob"));
+                    return t.PutSetting("capacity", "{\"red_share\":0.1}");
+                  })
+                  .ok());
   EXPECT_EQ(v2, v1 + 1);
   auto latest = store_->LatestRules();
   EXPECT_EQ((*latest)->text, "rule b");
@@ -430,8 +461,9 @@ TEST_F(StoreTest, ImagesAreContentAddressedAndIdsCannotEscape) {
   ASSERT_TRUE(read.ok());
   EXPECT_EQ(*read, bytes);
   EXPECT_TRUE(fs::exists(fs::path(options_.images_dir) / sha->substr(0, 2) / *sha));
-  for (const std::string& bad : std::vector<std::string>{"../../etc/passwd", "", std::string(64, 'A'), sha->substr(0, 63) + "/",
-                          "..%2f..%2fetc%2fpasswd", std::string(63, 'a') + "g"})
+  for (const std::string& bad : std::vector<std::string>{
+           "../../etc/passwd", "", std::string(64, 'A'), sha->substr(0, 63) + "/",
+           "..%2f..%2fetc%2fpasswd", std::string(63, 'a') + "g"})
     EXPECT_EQ(store_->ReadImage(bad).status().code(), StatusCode::kInvalidArgument) << bad;
   EXPECT_EQ(store_->ReadImage(std::string(64, 'b')).status().code(), StatusCode::kNotFound);
 }

@@ -26,7 +26,8 @@ TEST(PriceLines, FindsTwoSeparatePriceLines) {
   EXPECT_EQ(pl.lines(), 2);
   double x[2] = {std::log(50.0), 0};
   double e = pl.ExpectedLogPrice(x);
-  EXPECT_TRUE(std::fabs(e - std::log(10.0)) < 0.1 || std::fabs(e - std::log(100.0)) < 0.1) << std::exp(e);
+  EXPECT_TRUE(std::fabs(e - std::log(10.0)) < 0.1 || std::fabs(e - std::log(100.0)) < 0.1)
+      << std::exp(e);
 }
 
 TEST(PriceLines, UnderValuedFlowsScoreAboveHonestOnes) {

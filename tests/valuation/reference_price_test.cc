@@ -8,7 +8,8 @@
 namespace clearsight {
 namespace {
 
-Declaration Flow(const std::string& id, const std::string& hs, const std::string& importer, double kg, double per_kg) {
+Declaration Flow(const std::string& id, const std::string& hs, const std::string& importer,
+                 double kg, double per_kg) {
   Declaration d;
   d.declaration_id = id;
   d.importer_id = importer;
@@ -26,9 +27,12 @@ DeclarationBatch History(uint64_t seed) {
   std::lognormal_distribution<double> noise(0, 0.15);
   std::uniform_real_distribution<double> kg(5, 500);
   DeclarationBatch b;
-  for (int i = 0; i < 300; ++i) b.rows.push_back(Flow("H" + std::to_string(i), "851712", "I" + std::to_string(i % 40), kg(rng), 40 * noise(rng)));
+  for (int i = 0; i < 300; ++i)
+    b.rows.push_back(Flow("H" + std::to_string(i), "851712", "I" + std::to_string(i % 40), kg(rng),
+                          40 * noise(rng)));
   // HS 851713 has only 5 flows (thin): its declarations fall back to HS4 8517.
-  for (int i = 0; i < 5; ++i) b.rows.push_back(Flow("T" + std::to_string(i), "851713", "X", kg(rng), 40 * noise(rng)));
+  for (int i = 0; i < 5; ++i)
+    b.rows.push_back(Flow("T" + std::to_string(i), "851713", "X", kg(rng), 40 * noise(rng)));
   return b;
 }
 
@@ -79,8 +83,8 @@ TEST(ReferencePrice, AnImporterWithItsOwnPriceLevelIsComparedWithItself) {
   // Importers PREMIUM1..4 always sell at twice the market price.
   for (int k = 1; k <= 4; ++k)
     for (int i = 0; i < 30; ++i)
-      h.rows.push_back(Flow("P" + std::to_string(k) + "_" + std::to_string(i), "851712", "PREMIUM" + std::to_string(k),
-                            kg(rng), 80 * noise(rng)));
+      h.rows.push_back(Flow("P" + std::to_string(k) + "_" + std::to_string(i), "851712",
+                            "PREMIUM" + std::to_string(k), kg(rng), 80 * noise(rng)));
   auto m = ValuationModel::Fit(h, ValuationOptions{});
   ASSERT_TRUE(m.ok());
   // At the market price: ordinary for a market importer, half its usual for PREMIUM1.

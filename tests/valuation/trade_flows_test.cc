@@ -36,7 +36,8 @@ TEST(InjectedUndervaluation, FacemasksSeparatesThePriceLines) {
 TEST(TradeFlows, RejectsNonNumbersWithTheLine) {
   auto r = ReadTradeFlows(std::string(CS_SOURCE_DIR) + "/tests/data/bad/garbage.csv");
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find(":1: 'the' is not a number"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find(":1: 'the' is not a number"), std::string::npos)
+      << r.status().message();
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ Figures Score(const Simulator& sim, const Calibration& calib, int parcels) {
       const DetectedObject* best = nullptr;
       double best_iou = 0;
       for (const auto& d : a.objects) {
-        int x0 = std::max(d.x0, t.x0), y0 = std::max(d.y0, t.y0), x1 = std::min(d.x1, t.x1), y1 = std::min(d.y1, t.y1);
+        int x0 = std::max(d.x0, t.x0), y0 = std::max(d.y0, t.y0), x1 = std::min(d.x1, t.x1),
+            y1 = std::min(d.y1, t.y1);
         if (x1 <= x0 || y1 <= y0) continue;
         double in = static_cast<double>(x1 - x0) * (y1 - y0);
         double iou = in / ((d.x1 - d.x0) * (d.y1 - d.y0) + (t.x1 - t.x0) * (t.y1 - t.y0) - in);
@@ -74,10 +75,12 @@ Scanner Make(const ScannerModel& scanner, uint64_t seed) {
 }
 
 void Report(const char* name, const Figures& f) {
-  std::printf("[%s] scored %d, matched %d (%.1f %%), class accuracy %.1f %%, mass median abs error %.1f %% "
-              "(p90 %.1f %%), z_eff median abs error %.2f\n",
-              name, f.scored, f.matched, 100.0 * f.matched / std::max(1, f.scored),
-              100.0 * f.class_ok / std::max(1, f.matched), 100 * f.mass_median, 100 * f.mass_p90, f.z_median);
+  std::printf(
+      "[%s] scored %d, matched %d (%.1f %%), class accuracy %.1f %%, mass median abs error %.1f %% "
+      "(p90 %.1f %%), z_eff median abs error %.2f\n",
+      name, f.scored, f.matched, 100.0 * f.matched / std::max(1, f.scored),
+      100.0 * f.class_ok / std::max(1, f.matched), 100 * f.mass_median, 100 * f.mass_p90,
+      f.z_median);
 }
 
 TEST(Accuracy, DualKvpScannerMeetsTheTargets) {
@@ -91,7 +94,8 @@ TEST(Accuracy, DualKvpScannerMeetsTheTargets) {
   EXPECT_LE(f.z_median, 0.6);
 }
 
-// Another spectrum, detector, filtration, noise and scatter: the calibration adapts from its wedges.
+// Another spectrum, detector, filtration, noise and scatter: the calibration adapts from its
+// wedges.
 TEST(Accuracy, DualLayerScannerCalibratedFromItsOwnWedges) {
   Scanner s = Make(DualLayerScanner(), 202);
   Figures f = Score(*s.sim, s.calib, 50);

@@ -19,7 +19,8 @@ const Calibration& DualKvpCalibration() {
 }
 
 double Iou(const DetectedObject& a, const DetectedObject& b) {
-  int x0 = std::max(a.x0, b.x0), y0 = std::max(a.y0, b.y0), x1 = std::min(a.x1, b.x1), y1 = std::min(a.y1, b.y1);
+  int x0 = std::max(a.x0, b.x0), y0 = std::max(a.y0, b.y0), x1 = std::min(a.x1, b.x1),
+      y1 = std::min(a.y1, b.y1);
   if (x1 <= x0 || y1 <= y0) return 0;
   double i = static_cast<double>(x1 - x0) * (y1 - y0);
   return i / ((a.x1 - a.x0) * (a.y1 - a.y0) + (b.x1 - b.x0) * (b.y1 - b.y0) - i);
@@ -150,8 +151,10 @@ TEST(Analyzer, JsonLineHasTheContractFieldsAndLaterStagesCanExtendIt) {
   std::string line = r->ToJson();
   EXPECT_EQ(line.find('\n'), std::string::npos);
   auto j = nlohmann::json::parse(line);
-  for (const char* k : {"scan_id", "objects", "materials", "ms", "detections"}) EXPECT_TRUE(j.contains(k)) << k;
-  for (const char* k : {"organic_kg", "inorganic_kg", "metal_kg"}) EXPECT_TRUE(j["materials"].contains(k)) << k;
+  for (const char* k : {"scan_id", "objects", "materials", "ms", "detections"})
+    EXPECT_TRUE(j.contains(k)) << k;
+  for (const char* k : {"organic_kg", "inorganic_kg", "metal_kg"})
+    EXPECT_TRUE(j["materials"].contains(k)) << k;
   ASSERT_FALSE(j["objects"].empty());
   for (const auto& o : j["objects"]) {
     EXPECT_EQ(o["box"].size(), 4u);

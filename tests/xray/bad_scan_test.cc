@@ -47,29 +47,41 @@ std::vector<BadCase> Cases() {
   TiffPage short_strip = p16;
   short_strip.data_bytes = 100;  // needs 256
   return {
-      {"truncated", good_tiff.substr(0, good_tiff.size() / 2), GoodSidecar(), StatusCode::kDataLoss, "truncated"},
-      {"truncated header", good_tiff.substr(0, 6), GoodSidecar(), StatusCode::kInvalidArgument, "too short"},
-      {"not a tiff", "GIF89a this is not a tiff at all", GoodSidecar(), StatusCode::kInvalidArgument, "magic"},
-      {"8 bit", MakeTiff({p8, p8}), GoodSidecar(), StatusCode::kInvalidArgument, "8 bits per sample"},
+      {"truncated", good_tiff.substr(0, good_tiff.size() / 2), GoodSidecar(), StatusCode::kDataLoss,
+       "truncated"},
+      {"truncated header", good_tiff.substr(0, 6), GoodSidecar(), StatusCode::kInvalidArgument,
+       "too short"},
+      {"not a tiff", "GIF89a this is not a tiff at all", GoodSidecar(),
+       StatusCode::kInvalidArgument, "magic"},
+      {"8 bit", MakeTiff({p8, p8}), GoodSidecar(), StatusCode::kInvalidArgument,
+       "8 bits per sample"},
       {"one page", MakeTiff({p16}), GoodSidecar(), StatusCode::kInvalidArgument, "1 page"},
-      {"three pages", MakeTiff({p16, p16, p16}), GoodSidecar(), StatusCode::kInvalidArgument, "exactly 2"},
-      {"pages differ", MakeTiff({p16, wide}), GoodSidecar(), StatusCode::kInvalidArgument, "differ in size"},
-      {"rgb", MakeTiff({rgb, rgb}), GoodSidecar(), StatusCode::kInvalidArgument, "samples per pixel"},
+      {"three pages", MakeTiff({p16, p16, p16}), GoodSidecar(), StatusCode::kInvalidArgument,
+       "exactly 2"},
+      {"pages differ", MakeTiff({p16, wide}), GoodSidecar(), StatusCode::kInvalidArgument,
+       "differ in size"},
+      {"rgb", MakeTiff({rgb, rgb}), GoodSidecar(), StatusCode::kInvalidArgument,
+       "samples per pixel"},
       {"float", MakeTiff({flt, flt}), GoodSidecar(), StatusCode::kInvalidArgument, "unsigned"},
-      {"min-is-white", MakeTiff({white, white}), GoodSidecar(), StatusCode::kInvalidArgument, "min-is-black"},
-      {"100000x100000 header", MakeTiff({huge, huge}), GoodSidecar(), StatusCode::kResourceExhausted, "100000x100000"},
-      {"short strip", MakeTiff({short_strip, short_strip}), GoodSidecar(), StatusCode::kDataLoss, "strip 0"},
+      {"min-is-white", MakeTiff({white, white}), GoodSidecar(), StatusCode::kInvalidArgument,
+       "min-is-black"},
+      {"100000x100000 header", MakeTiff({huge, huge}), GoodSidecar(),
+       StatusCode::kResourceExhausted, "100000x100000"},
+      {"short strip", MakeTiff({short_strip, short_strip}), GoodSidecar(), StatusCode::kDataLoss,
+       "strip 0"},
       {"missing sidecar", MakeTiff({p16, p16}), "", StatusCode::kNotFound, "sidecar"},
-      {"sidecar not json", MakeTiff({p16, p16}), "{scan_id: oops", StatusCode::kInvalidArgument, "not valid JSON"},
-      {"sidecar is an array", MakeTiff({p16, p16}), "[1,2]", StatusCode::kInvalidArgument, "not a JSON object"},
-      {"sidecar lacks pixel_mm", MakeTiff({p16, p16}), R"({"scan_id":"a"})", StatusCode::kInvalidArgument,
-       "lacks \"pixel_mm\""},
-      {"sidecar lacks scan_id", MakeTiff({p16, p16}), R"({"pixel_mm":1})", StatusCode::kInvalidArgument,
-       "lacks \"scan_id\""},
-      {"pixel_mm negative", MakeTiff({p16, p16}), R"({"scan_id":"a","pixel_mm":-2})", StatusCode::kInvalidArgument,
-       "pixel_mm"},
-      {"scan_id not a string", MakeTiff({p16, p16}), R"({"scan_id":7,"pixel_mm":1})", StatusCode::kInvalidArgument,
-       "must be a string"},
+      {"sidecar not json", MakeTiff({p16, p16}), "{scan_id: oops", StatusCode::kInvalidArgument,
+       "not valid JSON"},
+      {"sidecar is an array", MakeTiff({p16, p16}), "[1,2]", StatusCode::kInvalidArgument,
+       "not a JSON object"},
+      {"sidecar lacks pixel_mm", MakeTiff({p16, p16}), R"({"scan_id":"a"})",
+       StatusCode::kInvalidArgument, "lacks \"pixel_mm\""},
+      {"sidecar lacks scan_id", MakeTiff({p16, p16}), R"({"pixel_mm":1})",
+       StatusCode::kInvalidArgument, "lacks \"scan_id\""},
+      {"pixel_mm negative", MakeTiff({p16, p16}), R"({"scan_id":"a","pixel_mm":-2})",
+       StatusCode::kInvalidArgument, "pixel_mm"},
+      {"scan_id not a string", MakeTiff({p16, p16}), R"({"scan_id":7,"pixel_mm":1})",
+       StatusCode::kInvalidArgument, "must be a string"},
   };
 }
 
@@ -88,7 +100,8 @@ TEST(BadScan, EachMalformedInputGivesItsError) {
     EXPECT_EQ(r.status().code(), c.code) << r.status().ToString();
     EXPECT_NE(r.status().message().find(c.message), std::string::npos) << r.status().message();
     // The message names the file at fault: the TIFF or its sidecar.
-    EXPECT_NE(r.status().message().find(fs::path(tif).replace_extension().string()), std::string::npos)
+    EXPECT_NE(r.status().message().find(fs::path(tif).replace_extension().string()),
+              std::string::npos)
         << r.status().message();
   }
 }
@@ -116,7 +129,8 @@ TEST(BadScan, ThePixelLimitIsAnOption) {
   std::string bytes = *EncodeScanTiff(s);
   ScanReadOptions small;
   small.max_pixels = 5000;
-  EXPECT_EQ(DecodeScan(bytes, GoodSidecar(), "s.tif", small).status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(DecodeScan(bytes, GoodSidecar(), "s.tif", small).status().code(),
+            StatusCode::kResourceExhausted);
   EXPECT_TRUE(DecodeScan(bytes, GoodSidecar(), "s.tif").ok());
 }
 

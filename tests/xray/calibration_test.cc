@@ -52,7 +52,8 @@ TEST(Calibration, FitsTheWedgesItWasGiven) {
     EXPECT_GE(c.points.size(), 5u) << c.material;
     for (const auto& p : c.points) {
       EXPECT_NEAR(f.calib.ZEff(p.log_low, p.log_high), c.z_eff, 0.05 * c.z_eff) << c.material;
-      EXPECT_NEAR(f.calib.ArealDensity(p.log_high, c.z_eff), p.areal_density_g_cm2, 0.02 * p.areal_density_g_cm2);
+      EXPECT_NEAR(f.calib.ArealDensity(p.log_high, c.z_eff), p.areal_density_g_cm2,
+                  0.02 * p.areal_density_g_cm2);
     }
   }
   EXPECT_NE(f.calib.Summary().find("predicted within"), std::string::npos);
@@ -66,12 +67,13 @@ TEST_P(CalibrationScanners, GeneralisesToMaterialsOutsideTheWedgeSet) {
   struct {
     const char* material;
     double tolerance;
-  } cases[] = {{"water", 0.6}, {"paper", 0.8}, {"sugar", 0.6}, {"cocaine_hcl", 0.8}, {"glass", 1.5},
-               {"porcelain", 1.5}, {"stainless", 2.0}};
+  } cases[] = {{"water", 0.6}, {"paper", 0.8},     {"sugar", 0.6},    {"cocaine_hcl", 0.8},
+               {"glass", 1.5}, {"porcelain", 1.5}, {"stainless", 2.0}};
   for (const auto& c : cases)
     for (double ad : {1.0, 4.0}) {
       double truth = *MaterialZEff(c.material);
-      EXPECT_NEAR(SlabZ(f, c.material, ad), truth, c.tolerance) << c.material << " at " << ad << " g/cm2";
+      EXPECT_NEAR(SlabZ(f, c.material, ad), truth, c.tolerance)
+          << c.material << " at " << ad << " g/cm2";
       double h = -std::log(*f.sim->SlabTransmission(c.material, ad, true));
       EXPECT_NEAR(f.calib.ArealDensity(h, truth), ad, 0.08 * ad) << c.material;
     }
@@ -141,7 +143,8 @@ TEST(Calibration, JsonRoundTripKeepsThePredictions) {
   auto back = Calibration::Load((dir / "c.json").string());
   ASSERT_TRUE(back.ok()) << back.status().message();
   for (double h : {0.1, 0.7, 2.5})
-    for (double r : {1.2, 1.6, 2.5, 3.5}) EXPECT_DOUBLE_EQ(back->ZEff(r * h, h), f.calib.ZEff(r * h, h));
+    for (double r : {1.2, 1.6, 2.5, 3.5})
+      EXPECT_DOUBLE_EQ(back->ZEff(r * h, h), f.calib.ZEff(r * h, h));
   EXPECT_DOUBLE_EQ(back->low_saturation_log(), f.calib.low_saturation_log());
   EXPECT_FALSE(Calibration::FromJson("{}", "x").ok());
   EXPECT_FALSE(Calibration::FromJson("not json", "x").ok());
@@ -153,7 +156,8 @@ TEST(Calibration, WedgeFilesRoundTripAndBadWedgesAreRefused) {
   auto sim = Simulator::Create(o);
   auto wedges = (*sim)->SimulateWedges();
   auto dir = testing::TempDir("wedges");
-  for (const auto& w : *wedges) ASSERT_TRUE(WriteWedgeScan(w, (dir / (w.scan.meta.scan_id + ".tif")).string()).ok());
+  for (const auto& w : *wedges)
+    ASSERT_TRUE(WriteWedgeScan(w, (dir / (w.scan.meta.scan_id + ".tif")).string()).ok());
   testing::WriteBytes(dir / "unrelated.tif", *EncodeScanTiff(testing::RandomScan(8, 8, 1)));
   testing::WriteBytes(dir / "unrelated.json", ScanMetaToJson(testing::RandomScan(8, 8, 1).meta));
   auto back = ReadWedgeDir(dir.string());
@@ -179,13 +183,17 @@ TEST(Calibration, WedgeFilesRoundTripAndBadWedgesAreRefused) {
   WedgeScan bad = (*wedges)[0];
   bad.steps[0].x1 = bad.scan.width + 10;
   ASSERT_TRUE(WriteWedgeScan(bad, (dir / "bad_region.tif").string()).ok());
-  EXPECT_NE(ReadWedgeScan((dir / "bad_region.tif").string()).status().message().find("region"), std::string::npos);
+  EXPECT_NE(ReadWedgeScan((dir / "bad_region.tif").string()).status().message().find("region"),
+            std::string::npos);
   bad = (*wedges)[0];
   bad.steps[0].z_eff = 0;
   bad.steps[0].formula = "";
   ASSERT_TRUE(WriteWedgeScan(bad, (dir / "no_z.tif").string()).ok());
-  EXPECT_NE(ReadWedgeScan((dir / "no_z.tif").string()).status().message().find("z_eff or formula"), std::string::npos);
-  EXPECT_NE(ReadWedgeScan((dir / "unrelated.tif").string()).status().message().find("not a wedge scan"), std::string::npos);
+  EXPECT_NE(ReadWedgeScan((dir / "no_z.tif").string()).status().message().find("z_eff or formula"),
+            std::string::npos);
+  EXPECT_NE(
+      ReadWedgeScan((dir / "unrelated.tif").string()).status().message().find("not a wedge scan"),
+      std::string::npos);
 }
 
 }  // namespace

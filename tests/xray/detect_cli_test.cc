@@ -4,12 +4,10 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
-
 #include "clearsight/xray_detect.h"
-
 #include "xray/xray_test_util.h"
 
 namespace clearsight {
@@ -38,12 +36,20 @@ class DetectCli : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = testing::TempDir("detect_cli");
     // 0.7 mm pixels like the training scans, on a smaller belt.
-    ASSERT_EQ(RunCli("xray simulate --count 12 --seed 31 --width 512 --height 384 --pixel-mm 0.7 --threat-rate 0.5 "
-                     "--misdeclared-rate 0.3 --out " + (dir_ / "sim").string(),
-                     dir_ / "sim.log"), 0) << testing::ReadBytes(dir_ / "sim.log");
-    ASSERT_EQ(RunCli("xray wedges --height 384 --pixel-mm 0.7 --out " + (dir_ / "w").string(), dir_ / "w.log"), 0);
-    ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w").string() + " --out " + (dir_ / "calib.json").string(),
-                     dir_ / "c.log"), 0);
+    ASSERT_EQ(RunCli("xray simulate --count 12 --seed 31 --width 512 --height 384 --pixel-mm 0.7 "
+                     "--threat-rate 0.5 "
+                     "--misdeclared-rate 0.3 --out " +
+                         (dir_ / "sim").string(),
+                     dir_ / "sim.log"),
+              0)
+        << testing::ReadBytes(dir_ / "sim.log");
+    ASSERT_EQ(RunCli("xray wedges --height 384 --pixel-mm 0.7 --out " + (dir_ / "w").string(),
+                     dir_ / "w.log"),
+              0);
+    ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w").string() + " --out " +
+                         (dir_ / "calib.json").string(),
+                     dir_ / "c.log"),
+              0);
   }
   static fs::path dir_;
 };
@@ -51,10 +57,13 @@ fs::path DetectCli::dir_;
 
 TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
   const fs::path out = dir_ / "r.jsonl";
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + out.string() + " --model " + kModel + " --min-score 0.05 --declarations " +
-                   (dir_ / "sim" / "declarations.csv").string(),
-                   dir_ / "a.log"), 0) << testing::ReadBytes(dir_ / "a.log");
+  ASSERT_EQ(
+      RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " +
+                 (dir_ / "sim").string() + " --out " + out.string() + " --model " + kModel +
+                 " --min-score 0.05 --declarations " + (dir_ / "sim" / "declarations.csv").string(),
+             dir_ / "a.log"),
+      0)
+      << testing::ReadBytes(dir_ / "a.log");
   EXPECT_NE(testing::ReadBytes(dir_ / "a.log").find("ms detector and manifest"), std::string::npos);
   auto lines = JsonLines(out);
   ASSERT_EQ(lines.size(), 12u);
@@ -71,16 +80,20 @@ TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
     EXPECT_TRUE(l["manifest"]["reason"].is_string());
   }
   const fs::path ev = dir_ / "eval.json";
-  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string() + " --json", ev), 0)
+  ASSERT_EQ(
+      RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string() + " --json",
+             ev),
+      0)
       << testing::ReadBytes(ev);
   auto j = nlohmann::json::parse(testing::ReadBytes(ev));
   EXPECT_EQ(j["scans"], 12);
   EXPECT_EQ(j["missing_results"], 0);
-  ASSERT_EQ(j["classes"].size(), 9u) << "seven classes, concealed narcotics >= 200 g, weapons of any weapon class";
+  ASSERT_EQ(j["classes"].size(), 9u)
+      << "seven classes, concealed narcotics >= 200 g, weapons of any weapon class";
   EXPECT_EQ(j["classes"][8]["class"], "weapons_any_class");
-  EXPECT_GE(j["classes"][8]["detected"].get<int>(),
-            j["classes"][1]["detected"].get<int>() + j["classes"][2]["detected"].get<int>() +
-                j["classes"][3]["detected"].get<int>())
+  EXPECT_GE(j["classes"][8]["detected"].get<int>(), j["classes"][1]["detected"].get<int>() +
+                                                        j["classes"][2]["detected"].get<int>() +
+                                                        j["classes"][3]["detected"].get<int>())
       << "a weapon found by its own class is found by any weapon class";
   EXPECT_TRUE(j["map"].is_number());
   EXPECT_TRUE(j["false_alarms_per_clean_scan"].is_number());
@@ -95,12 +108,16 @@ TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
   }
   EXPECT_EQ(j["clean_alarm_rate_ci95"].size(), 2u);
   // The table form names every class.
-  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string(), dir_ / "t.txt"), 0);
+  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + out.string(),
+                   dir_ / "t.txt"),
+            0);
   EXPECT_NE(testing::ReadBytes(dir_ / "t.txt").find("lithium_battery"), std::string::npos);
   // Two sets pooled (here the same one twice): every count doubles, the rates stay.
   const fs::path ev2 = dir_ / "eval2.json";
-  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --results " +
-                   out.string() + "," + out.string() + " --json", ev2), 0)
+  ASSERT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() +
+                       " --results " + out.string() + "," + out.string() + " --json",
+                   ev2),
+            0)
       << testing::ReadBytes(ev2);
   auto j2 = nlohmann::json::parse(testing::ReadBytes(ev2));
   EXPECT_EQ(j2["scans"], 24);
@@ -113,37 +130,58 @@ TEST_F(DetectCli, AnalyzeAddsDetectionsAndManifestAndEvalScoresThem) {
 }
 
 TEST_F(DetectCli, BadUsageIsReported) {
-  EXPECT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "x.jsonl").string() + " --declarations " + (dir_ / "sim/declarations.csv").string(),
-                   dir_ / "u1.log"), 2);
+  EXPECT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " +
+                       (dir_ / "sim").string() + " --out " + (dir_ / "x.jsonl").string() +
+                       " --declarations " + (dir_ / "sim/declarations.csv").string(),
+                   dir_ / "u1.log"),
+            2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u1.log").find("needs --model"), std::string::npos);
-  EXPECT_NE(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "x.jsonl").string() + " --model " + (dir_ / "nope.pt").string(), dir_ / "u2.log"), 0);
+  EXPECT_NE(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " +
+                       (dir_ / "sim").string() + " --out " + (dir_ / "x.jsonl").string() +
+                       " --model " + (dir_ / "nope.pt").string(),
+                   dir_ / "u2.log"),
+            0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u2.log").find("nope.pt"), std::string::npos);
-  EXPECT_NE(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " + (dir_ / "missing.jsonl").string(),
-                   dir_ / "u3.log"), 0);
+  EXPECT_NE(RunCli("xray eval --in " + (dir_ / "sim").string() + " --results " +
+                       (dir_ / "missing.jsonl").string(),
+                   dir_ / "u3.log"),
+            0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u3.log").find("missing.jsonl"), std::string::npos);
-  EXPECT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --results " +
-                   (dir_ / "r.jsonl").string(), dir_ / "u3b.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u3b.log").find("one results file per directory"), std::string::npos)
+  EXPECT_EQ(RunCli("xray eval --in " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() +
+                       " --results " + (dir_ / "r.jsonl").string(),
+                   dir_ / "u3b.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3b.log").find("one results file per directory"),
+            std::string::npos)
       << testing::ReadBytes(dir_ / "u3b.log");
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --region-probability 1.5 --out x.pt", dir_ / "u3c.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("region probability must lie in [0.05, 0.9]"), std::string::npos)
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                       (dir_ / "calib.json").string() + " --region-probability 1.5 --out x.pt",
+                   dir_ / "u3c.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u3c.log").find("region probability must lie in [0.05, 0.9]"),
+            std::string::npos)
       << testing::ReadBytes(dir_ / "u3c.log");
-  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"), 0);
+  EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u4.log"),
+            0);
   EXPECT_NE(testing::ReadBytes(dir_ / "u4.log").find("--calibration"), std::string::npos);
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() + " --calibration " +
-                   (dir_ / "calib.json").string() + " --out x.pt", dir_ / "u5.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u5.log").find("one calibration per directory"), std::string::npos)
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + (dir_ / "sim").string() +
+                       " --calibration " + (dir_ / "calib.json").string() + " --out x.pt",
+                   dir_ / "u5.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "u5.log").find("one calibration per directory"),
+            std::string::npos)
       << testing::ReadBytes(dir_ / "u5.log");
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --validation-data " + (dir_ / "sim").string() + " --out x.pt", dir_ / "u6.log"), 2);
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                       (dir_ / "calib.json").string() + " --validation-data " +
+                       (dir_ / "sim").string() + " --out x.pt",
+                   dir_ / "u6.log"),
+            2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u6.log").find("--validation-calibration"), std::string::npos)
       << testing::ReadBytes(dir_ / "u6.log");
   // Class weights: CLASS=WEIGHT pairs of known threat classes, refused before any scan is read.
   const std::string train = "xray train --data " + (dir_ / "sim").string() + " --calibration " +
-                            (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() + " --class-weight ";
+                            (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() +
+                            " --class-weight ";
   EXPECT_EQ(RunCli(train + "narcotics", dir_ / "u7.log"), 2);
   EXPECT_NE(testing::ReadBytes(dir_ / "u7.log").find("CLASS=WEIGHT"), std::string::npos)
       << testing::ReadBytes(dir_ / "u7.log");
@@ -156,10 +194,11 @@ TEST_F(DetectCli, BadUsageIsReported) {
       << testing::ReadBytes(dir_ / "u9.log");
   // Class priorities take the same pairs.
   const std::string train_p = "xray train --data " + (dir_ / "sim").string() + " --calibration " +
-                              (dir_ / "calib.json").string() + " --out " + (dir_ / "w.pt").string() +
-                              " --class-priority ";
+                              (dir_ / "calib.json").string() + " --out " +
+                              (dir_ / "w.pt").string() + " --class-priority ";
   EXPECT_EQ(RunCli(train_p + "narcotics=3,pistol=2", dir_ / "u10.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log").find("class priority for \"pistol\": not a threat class"),
+  EXPECT_NE(testing::ReadBytes(dir_ / "u10.log")
+                .find("class priority for \"pistol\": not a threat class"),
             std::string::npos)
       << testing::ReadBytes(dir_ / "u10.log");
   EXPECT_FALSE(fs::exists(dir_ / "w.pt"));
@@ -177,19 +216,31 @@ std::pair<long, long> TrainValCounts(const std::string& log) {
 TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   // A second scanner's scans, with its own calibration, trained on together with the first.
   const fs::path sim2 = dir_ / "sim_layer";
-  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 32 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
-                   "--threat-rate 0.5 --out " + sim2.string(), dir_ / "sim2.log"), 0)
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 32 --scanner dual-layer --width 512 --height "
+                   "384 --pixel-mm 0.7 "
+                   "--threat-rate 0.5 --out " +
+                       sim2.string(),
+                   dir_ / "sim2.log"),
+            0)
       << testing::ReadBytes(dir_ / "sim2.log");
-  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + (dir_ / "w2").string(),
-                   dir_ / "w2.log"), 0);
-  ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w2").string() + " --out " + (dir_ / "calib2.json").string(),
-                   dir_ / "c2.log"), 0);
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " +
+                       (dir_ / "w2").string(),
+                   dir_ / "w2.log"),
+            0);
+  ASSERT_EQ(RunCli("xray calibrate --wedges " + (dir_ / "w2").string() + " --out " +
+                       (dir_ / "calib2.json").string(),
+                   dir_ / "c2.log"),
+            0);
   const fs::path model = dir_ / "tiny.pt";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + sim2.string() + " --calibration " +
-                   (dir_ / "calib.json").string() + "," + (dir_ / "calib2.json").string() + " --out " + model.string() +
-                   " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 --seed 3 --threads 1"
-                   " --region-probability 0.35",
-                   dir_ / "train.log"), 0) << testing::ReadBytes(dir_ / "train.log");
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + "," + sim2.string() +
+                       " --calibration " + (dir_ / "calib.json").string() + "," +
+                       (dir_ / "calib2.json").string() + " --out " + model.string() +
+                       " --epochs 1 --batch 2 --crop 32 --tip-rate 0.5 --validation-share 0.4 "
+                       "--seed 3 --threads 1"
+                       " --region-probability 0.35",
+                   dir_ / "train.log"),
+            0)
+      << testing::ReadBytes(dir_ / "train.log");
   const std::string log = testing::ReadBytes(dir_ / "train.log");
   EXPECT_NE(log.find("operating points"), std::string::npos) << log;
   EXPECT_NE(log.find(" firearm 0."), std::string::npos) << "one operating point per class";
@@ -199,9 +250,12 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_NE(log.find("validation"), std::string::npos);
   EXPECT_NE(log.find("narcotics_concealed_200g"), std::string::npos) << "the validation report";
   ASSERT_TRUE(fs::exists(model));
-  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
-                   " --out " + (dir_ / "tiny.jsonl").string() + " --model " + model.string(),
-                   dir_ / "ta.log"), 0) << testing::ReadBytes(dir_ / "ta.log");
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "calib.json").string() + " --in " +
+                       (dir_ / "sim").string() + " --out " + (dir_ / "tiny.jsonl").string() +
+                       " --model " + model.string(),
+                   dir_ / "ta.log"),
+            0)
+      << testing::ReadBytes(dir_ / "ta.log");
   for (const auto& l : JsonLines(dir_ / "tiny.jsonl")) EXPECT_TRUE(l["detections"].is_array());
   // The model file names both sources and a probability per class.
   auto detector = Detector::Load(model.string(), DetectorOptions{});
@@ -211,26 +265,34 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_EQ(meta["trained"]["sources"][1]["scans"], 10);
   EXPECT_EQ(meta["class_operating_probability"].size(), (*detector)->threat_classes().size());
   EXPECT_DOUBLE_EQ(meta["region_probability"].get<double>(), 0.35);
-  EXPECT_EQ((*detector)->class_operating_probabilities().size(), (*detector)->threat_classes().size());
+  EXPECT_EQ((*detector)->class_operating_probabilities().size(),
+            (*detector)->threat_classes().size());
   // Validation scans of two scanners: the figures for each on its own, which together make the
   // validation split.
   EXPECT_NE(log.find("validation by scanner"), std::string::npos) << log;
   ASSERT_EQ(meta["validation_by_scanner"].size(), 2u) << meta.dump();
-  EXPECT_NE(meta["validation_by_scanner"][0]["calibration_device"], meta["validation_by_scanner"][1]["calibration_device"]);
+  EXPECT_NE(meta["validation_by_scanner"][0]["calibration_device"],
+            meta["validation_by_scanner"][1]["calibration_device"]);
   EXPECT_EQ(meta["validation_by_scanner"][0]["evaluation"]["scans"].get<long>() +
                 meta["validation_by_scanner"][1]["evaluation"]["scans"].get<long>(),
             meta["trained"]["validation_scans"].get<long>());
 
   // Operating points made again from the first directory's validation split, then with the second
   // scanner's scans as validation-only data: all ten join the validation scans, none is trained on.
-  const std::string init = " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "ops1.pt").string() + init + " --class-priority narcotics=3",
-                   dir_ / "ops1.log"), 0)
+  const std::string init =
+      " --init " + model.string() + " --epochs 0 --seed 3 --validation-share 0.4 --threads 1";
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                       (dir_ / "calib.json").string() + " --out " + (dir_ / "ops1.pt").string() +
+                       init + " --class-priority narcotics=3",
+                   dir_ / "ops1.log"),
+            0)
       << testing::ReadBytes(dir_ / "ops1.log");
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --validation-data " + sim2.string() + " --validation-calibration " + (dir_ / "calib2.json").string() +
-                   " --out " + (dir_ / "ops2.pt").string() + init, dir_ / "ops2.log"), 0)
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                       (dir_ / "calib.json").string() + " --validation-data " + sim2.string() +
+                       " --validation-calibration " + (dir_ / "calib2.json").string() + " --out " +
+                       (dir_ / "ops2.pt").string() + init,
+                   dir_ / "ops2.log"),
+            0)
       << testing::ReadBytes(dir_ / "ops2.log");
   const auto [train1, val1] = TrainValCounts(testing::ReadBytes(dir_ / "ops1.log"));
   const auto [train2, val2] = TrainValCounts(testing::ReadBytes(dir_ / "ops2.log"));
@@ -250,10 +312,12 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   auto ops1 = Detector::Load((dir_ / "ops1.pt").string(), DetectorOptions{});
   ASSERT_TRUE(ops1.ok()) << ops1.status().message();
   auto meta1 = nlohmann::json::parse((*ops1)->metadata_json());
-  EXPECT_DOUBLE_EQ(meta1["trained"]["class_priority"]["narcotics"].get<double>(), 3.0) << meta1["trained"].dump();
+  EXPECT_DOUBLE_EQ(meta1["trained"]["class_priority"]["narcotics"].get<double>(), 3.0)
+      << meta1["trained"].dump();
   // The validation clean parcels alarmed, by main goods category: every clean validation parcel in
   // one category, none alarmed more often than it is there.
-  EXPECT_NE(testing::ReadBytes(dir_ / "ops1.log").find("by main goods category"), std::string::npos);
+  EXPECT_NE(testing::ReadBytes(dir_ / "ops1.log").find("by main goods category"),
+            std::string::npos);
   ASSERT_TRUE(meta1.contains("validation_clean_by_goods")) << meta1.dump();
   long clean_by_goods = 0;
   for (const auto& [category, counts] : meta1["validation_clean_by_goods"].items()) {
@@ -263,35 +327,48 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
   EXPECT_GT(clean_by_goods, 0);
   EXPECT_LE(clean_by_goods, val1);
 
-  // `xray train` on the first set with `flags`: refused with `message` in its log, and no model written.
-  auto train_refused = [&](const std::string& name, const std::string& flags, const std::string& message) {
+  // `xray train` on the first set with `flags`: refused with `message` in its log, and no model
+  // written.
+  auto train_refused = [&](const std::string& name, const std::string& flags,
+                           const std::string& message) {
     const fs::path log = dir_ / (name + ".log");
-    EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                     " --out " + (dir_ / (name + ".pt")).string() + " " + flags, log), 0) << name;
+    EXPECT_NE(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                         (dir_ / "calib.json").string() + " --out " +
+                         (dir_ / (name + ".pt")).string() + " " + flags,
+                     log),
+              0)
+        << name;
     EXPECT_NE(testing::ReadBytes(log).find(message), std::string::npos) << testing::ReadBytes(log);
     EXPECT_FALSE(fs::exists(dir_ / (name + ".pt"))) << name;
   };
 
   // The experiments removed after e4fb95c are unknown flags now, refused before any work; --init
   // takes one model.
-  for (const char* flag : {"--tta-views 4", "--tta-on candidates", "--network-on contents", "--teachers x.pt",
-                           "--distill-weight 2", "--widths 8,24,40", "--points-goods-tilt 3", "--verifier-bag",
-                           "--norm-batches 5", "--verifier-tip-rate 1", "--verifier-tip-class firearm",
-                           "--verifier-tip-max-kg 0.1"}) {
+  for (const char* flag :
+       {"--tta-views 4", "--tta-on candidates", "--network-on contents", "--teachers x.pt",
+        "--distill-weight 2", "--widths 8,24,40", "--points-goods-tilt 3", "--verifier-bag",
+        "--norm-batches 5", "--verifier-tip-rate 1", "--verifier-tip-class firearm",
+        "--verifier-tip-max-kg 0.1"}) {
     const std::string f(flag);
-    train_refused("gone_" + f.substr(2, f.find(' ') == std::string::npos ? std::string::npos : f.find(' ') - 2), f,
-                  "unknown flag " + f.substr(0, f.find(' ')));
+    train_refused("gone_" + f.substr(2, f.find(' ') == std::string::npos ? std::string::npos
+                                                                         : f.find(' ') - 2),
+                  f, "unknown flag " + f.substr(0, f.find(' ')));
   }
-  train_refused("soup", "--init " + model.string() + "," + (dir_ / "ops1.pt").string() + " --epochs 0",
-                model.string() + "," + (dir_ / "ops1.pt").string() + ": no such model file (--init)");
+  train_refused(
+      "soup", "--init " + model.string() + "," + (dir_ / "ops1.pt").string() + " --epochs 0",
+      model.string() + "," + (dir_ / "ops1.pt").string() + ": no such model file (--init)");
 
   // The second stage asked for on a validation split with no true region (a one-epoch network):
   // refused in the report, and the model is written without it.
-  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + (dir_ / "calib.json").string() +
-                   " --out " + (dir_ / "ops3.pt").string() + init + " --verifier", dir_ / "ops3.log"), 0)
+  ASSERT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " +
+                       (dir_ / "calib.json").string() + " --out " + (dir_ / "ops3.pt").string() +
+                       init + " --verifier",
+                   dir_ / "ops3.log"),
+            0)
       << testing::ReadBytes(dir_ / "ops3.log");
   const std::string log3 = testing::ReadBytes(dir_ / "ops3.log");
-  EXPECT_NE(log3.find("verifier not fitted: too few true and false regions"), std::string::npos) << log3;
+  EXPECT_NE(log3.find("verifier not fitted: too few true and false regions"), std::string::npos)
+      << log3;
   auto ops3 = Detector::Load((dir_ / "ops3.pt").string(), DetectorOptions{});
   ASSERT_TRUE(ops3.ok()) << ops3.status().message();
   EXPECT_FALSE((*ops3)->has_verifier());
@@ -302,18 +379,22 @@ TEST_F(DetectCli, TrainWritesAModelThatAnalyzeLoads) {
 // small packets still sees the other threats. The model file counts the copies by class.
 TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
   const std::string calib = (dir_ / "calib.json").string();
-  const std::string common = "xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
-                             " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1"
-                             " --tip-rate 4 --tip-class narcotics --tip-max-kg 0.4";
+  const std::string common =
+      "xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+      " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1"
+      " --tip-rate 4 --tip-class narcotics --tip-max-kg 0.4";
   auto tip_meta = [&](const std::string& name) {
     auto detector = Detector::Load((dir_ / name).string(), DetectorOptions{});
     EXPECT_TRUE(detector.ok()) << detector.status().message();
-    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"] : nlohmann::json{};
+    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"]
+                         : nlohmann::json{};
   };
   ASSERT_EQ(RunCli(common + " --out " + (dir_ / "mix_all.pt").string(), dir_ / "mix_all.log"), 0)
       << testing::ReadBytes(dir_ / "mix_all.log");
-  ASSERT_EQ(RunCli(common + " --tip-targeted-share 0.5 --out " + (dir_ / "mix_half.pt").string(), dir_ / "mix_half.log"),
-            0) << testing::ReadBytes(dir_ / "mix_half.log");
+  ASSERT_EQ(RunCli(common + " --tip-targeted-share 0.5 --out " + (dir_ / "mix_half.pt").string(),
+                   dir_ / "mix_half.log"),
+            0)
+      << testing::ReadBytes(dir_ / "mix_half.log");
   const auto all = tip_meta("mix_all.pt"), half = tip_meta("mix_half.pt");
   ASSERT_TRUE(all.contains("tip_by_class")) << all.dump();
   // Every copy targeted: all narcotics, all small packets.
@@ -333,53 +414,88 @@ TEST_F(DetectCli, TrainingTipCopiesMixTargetedAndAnyClass) {
   long sum = 0;
   for (const auto& [cls, n] : half["tip_by_class"].items()) sum += n.get<long>();
   EXPECT_EQ(sum, copies);
-  EXPECT_NE(testing::ReadBytes(dir_ / "mix_half.log").find("TIP copies by class:"), std::string::npos);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_half.log").find("TIP copies by class:"),
+            std::string::npos);
   // A share without a class or mass to target, or outside (0, 1]: a usage error, before loading.
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --epochs 1 --out " +
-                   (dir_ / "mix_bad1.pt").string() + " --tip-targeted-share 0.5", dir_ / "mix_bad1.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad1.log").find("needs TIP classes or a maximum mass"), std::string::npos)
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+                       " --epochs 1 --out " + (dir_ / "mix_bad1.pt").string() +
+                       " --tip-targeted-share 0.5",
+                   dir_ / "mix_bad1.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad1.log").find("needs TIP classes or a maximum mass"),
+            std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad1.log");
-  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(), dir_ / "mix_bad2.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad2.log").find("targeted share must lie in (0, 1]"), std::string::npos)
+  EXPECT_EQ(RunCli(common + " --tip-targeted-share 0 --out " + (dir_ / "mix_bad2.pt").string(),
+                   dir_ / "mix_bad2.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "mix_bad2.log").find("targeted share must lie in (0, 1]"),
+            std::string::npos)
       << testing::ReadBytes(dir_ / "mix_bad2.log");
   EXPECT_FALSE(fs::exists(dir_ / "mix_bad1.pt"));
   EXPECT_FALSE(fs::exists(dir_ / "mix_bad2.pt"));
   // The copies' classes and masses are checked before loading.
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt6.pt").string() + " --epochs 1 --tip-class narcotics,pistols", dir_ / "vt6.log"), 2);
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+                       " --out " + (dir_ / "vt6.pt").string() +
+                       " --epochs 1 --tip-class narcotics,pistols",
+                   dir_ / "vt6.log"),
+            2);
   EXPECT_NE(testing::ReadBytes(dir_ / "vt6.log").find("TIP class \"pistols\": not a threat class"),
-            std::string::npos) << testing::ReadBytes(dir_ / "vt6.log");
-  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib + " --out " +
-                   (dir_ / "vt7.pt").string() + " --epochs 1 --tip-class knife --tip-max-kg 0.001", dir_ / "vt7.log"), 1);
-  EXPECT_NE(testing::ReadBytes(dir_ / "vt7.log").find("no patch of class knife of known mass up to 0.001 kg"),
-            std::string::npos) << testing::ReadBytes(dir_ / "vt7.log");
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "vt6.log");
+  EXPECT_EQ(RunCli("xray train --data " + (dir_ / "sim").string() + " --calibration " + calib +
+                       " --out " + (dir_ / "vt7.pt").string() +
+                       " --epochs 1 --tip-class knife --tip-max-kg 0.001",
+                   dir_ / "vt7.log"),
+            1);
+  EXPECT_NE(testing::ReadBytes(dir_ / "vt7.log")
+                .find("no patch of class knife of known mass up to 0.001 kg"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "vt7.log");
   for (const char* name : {"vt6.pt", "vt7.pt"}) EXPECT_FALSE(fs::exists(dir_ / name)) << name;
 }
 
 // Every training scanner can have TIP copies: --threats names a library per --data directory
 // (patches simulated by that scanner); without one a later directory gets none.
 TEST_F(DetectCli, TipCopiesForEachScannerWithItsOwnLibrary) {
-  const fs::path layer = dir_ / "own_layer", lib = dir_ / "own_layer_threats", wedges = dir_ / "own_w";
-  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 36 --scanner dual-layer --width 512 --height 384 --pixel-mm 0.7 "
-                   "--threat-rate 0 --out " + layer.string(), dir_ / "own_sim.log"), 0)
+  const fs::path layer = dir_ / "own_layer", lib = dir_ / "own_layer_threats",
+                 wedges = dir_ / "own_w";
+  ASSERT_EQ(RunCli("xray simulate --count 10 --seed 36 --scanner dual-layer --width 512 --height "
+                   "384 --pixel-mm 0.7 "
+                   "--threat-rate 0 --out " +
+                       layer.string(),
+                   dir_ / "own_sim.log"),
+            0)
       << testing::ReadBytes(dir_ / "own_sim.log");
-  ASSERT_EQ(RunCli("xray threats --scanner dual-layer --per-class 2 --height 384 --pixel-mm 0.7 --seed 5 --out " +
-                   lib.string(), dir_ / "own_lib.log"), 0) << testing::ReadBytes(dir_ / "own_lib.log");
-  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " + wedges.string(),
-                   dir_ / "own_w.log"), 0);
-  const std::string calib = (dir_ / "calib.json").string(), calib2 = (dir_ / "own_calib2.json").string();
-  ASSERT_EQ(RunCli("xray calibrate --wedges " + wedges.string() + " --out " + calib2, dir_ / "own_c.log"), 0);
-  const std::string common = "xray train --data " + (dir_ / "sim").string() + "," + layer.string() +
-                             " --calibration " + calib + "," + calib2 +
-                             " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1 --tip-rate 2";
-  ASSERT_EQ(RunCli(common + " --threats ," + lib.string() + " --out " + (dir_ / "own1.pt").string(), dir_ / "own1.log"),
-            0) << testing::ReadBytes(dir_ / "own1.log");
+  ASSERT_EQ(RunCli("xray threats --scanner dual-layer --per-class 2 --height 384 --pixel-mm 0.7 "
+                   "--seed 5 --out " +
+                       lib.string(),
+                   dir_ / "own_lib.log"),
+            0)
+      << testing::ReadBytes(dir_ / "own_lib.log");
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " +
+                       wedges.string(),
+                   dir_ / "own_w.log"),
+            0);
+  const std::string calib = (dir_ / "calib.json").string(),
+                    calib2 = (dir_ / "own_calib2.json").string();
+  ASSERT_EQ(
+      RunCli("xray calibrate --wedges " + wedges.string() + " --out " + calib2, dir_ / "own_c.log"),
+      0);
+  const std::string common =
+      "xray train --data " + (dir_ / "sim").string() + "," + layer.string() + " --calibration " +
+      calib + "," + calib2 +
+      " --epochs 1 --batch 2 --crop 32 --validation-share 0.4 --seed 3 --threads 1 --tip-rate 2";
+  ASSERT_EQ(RunCli(common + " --threats ," + lib.string() + " --out " + (dir_ / "own1.pt").string(),
+                   dir_ / "own1.log"),
+            0)
+      << testing::ReadBytes(dir_ / "own1.log");
   ASSERT_EQ(RunCli(common + " --out " + (dir_ / "own2.pt").string(), dir_ / "own2.log"), 0)
       << testing::ReadBytes(dir_ / "own2.log");
   auto sources = [&](const char* name) {
     auto detector = Detector::Load((dir_ / name).string(), DetectorOptions{});
     EXPECT_TRUE(detector.ok()) << detector.status().message();
-    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"]["sources"] : nlohmann::json{};
+    return detector.ok() ? nlohmann::json::parse((*detector)->metadata_json())["trained"]["sources"]
+                         : nlohmann::json{};
   };
   const auto with = sources("own1.pt"), without = sources("own2.pt");
   ASSERT_EQ(with.size(), 2u) << with.dump();
@@ -392,9 +508,13 @@ TEST_F(DetectCli, TipCopiesForEachScannerWithItsOwnLibrary) {
   EXPECT_EQ(with[1]["tip_scans"].get<long>() % 2, 0);
   // More libraries than training directories: refused before any work.
   EXPECT_EQ(RunCli(common + " --threats ," + lib.string() + "," + lib.string() + " --out " +
-                   (dir_ / "own3.pt").string(), dir_ / "own3.log"), 2);
-  EXPECT_NE(testing::ReadBytes(dir_ / "own3.log").find("--threats names 3 libraries for 2 --data directories"),
-            std::string::npos) << testing::ReadBytes(dir_ / "own3.log");
+                       (dir_ / "own3.pt").string(),
+                   dir_ / "own3.log"),
+            2);
+  EXPECT_NE(testing::ReadBytes(dir_ / "own3.log")
+                .find("--threats names 3 libraries for 2 --data directories"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "own3.log");
   EXPECT_FALSE(fs::exists(dir_ / "own3.pt"));
 }
 

@@ -6,9 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
-#include <tuple>
-
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
@@ -94,10 +93,12 @@ TEST(DetectorFeatures, SteelOfTheFirearmReadsDenseAndMetal) {
   float max_metal = 0, max_density = 0;
   for (int y = gun->y0 / xray::kCellPx; y < gun->y1 / xray::kCellPx; ++y)
     for (int x = gun->x0 / xray::kCellPx; x < gun->x1 / xray::kCellPx; ++x) {
-      max_metal = std::max(max_metal, g.data[3 * plane + y * g.gw + x] + g.data[4 * plane + y * g.gw + x]);
+      max_metal =
+          std::max(max_metal, g.data[3 * plane + y * g.gw + x] + g.data[4 * plane + y * g.gw + x]);
       max_density = std::max(max_density, g.data[0 * plane + y * g.gw + x]);
     }
-  EXPECT_GT(max_metal, 0.9f) << "some cells of a pistol are all metal (or too dense to see through)";
+  EXPECT_GT(max_metal, 0.9f)
+      << "some cells of a pistol are all metal (or too dense to see through)";
   EXPECT_GT(max_density, std::log1p(2.0f)) << "steel parts exceed 2 g/cm^2";
   // Far outside the parcel's objects (a corner of the belt) the features are air.
   EXPECT_LT(g.data[0], 0.05f);
@@ -117,24 +118,31 @@ TEST(DetectorLabels, ThreatCellsFollowTheMaskAndEdgesAreIgnored) {
   xray::FeatureGrid g;
   ASSERT_TRUE(xray::ComputeFeatures(f.analysis, 1, &g).ok());
   xray::CellLabels l;
-  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {}, g.gh, g.gw, ThreatClasses(), GoodsCategoryNames(), &l).ok());
+  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {}, g.gh, g.gw, ThreatClasses(),
+                                      GoodsCategoryNames(), &l)
+                  .ok());
   const int ow = g.gw / 2;
   const int firearm = 2;  // ThreatClasses()[1] + 1
   int inside = 0, ignored = 0, outside_box = 0;
   for (size_t c = 0; c < l.threat.size(); ++c) {
     const int cy = static_cast<int>(c) / ow, cx = static_cast<int>(c) % ow;
-    const bool in_box = cx * 8 + 8 > gun->x0 && cx * 8 < gun->x1 && cy * 8 + 8 > gun->y0 && cy * 8 < gun->y1;
+    const bool in_box =
+        cx * 8 + 8 > gun->x0 && cx * 8 < gun->x1 && cy * 8 + 8 > gun->y0 && cy * 8 < gun->y1;
     if (l.threat[c] == firearm) ++inside, outside_box += !in_box;
     if (l.threat[c] == -1) ++ignored;
-    EXPECT_TRUE(l.threat[c] == 0 || l.threat[c] == -1 || l.threat[c] == firearm) << "only the firearm is a threat here";
+    EXPECT_TRUE(l.threat[c] == 0 || l.threat[c] == -1 || l.threat[c] == firearm)
+        << "only the firearm is a threat here";
   }
   EXPECT_GT(inside, 4);
   EXPECT_GT(ignored, 0) << "partly covered cells at the outline";
   EXPECT_EQ(outside_box, 0);
   // A projected threat adds its own class.
   xray::ExtraThreat knife{"knife", {static_cast<uint32_t>(10 * 320 + 10), 40}};
-  for (int r = 11; r < 30; ++r) knife.mask_rle.insert(knife.mask_rle.end(), {static_cast<uint32_t>(r * 320 + 10), 40});
-  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {knife}, g.gh, g.gw, ThreatClasses(), GoodsCategoryNames(), &l).ok());
+  for (int r = 11; r < 30; ++r)
+    knife.mask_rle.insert(knife.mask_rle.end(), {static_cast<uint32_t>(r * 320 + 10), 40});
+  ASSERT_TRUE(xray::ComputeCellLabels(f.parcel.truth, {knife}, g.gh, g.gw, ThreatClasses(),
+                                      GoodsCategoryNames(), &l)
+                  .ok());
   EXPECT_EQ(l.threat[2 * ow + 2], 4) << "knife is class index 3";
   // Some goods are labelled with their category.
   int goods = 0;
@@ -156,7 +164,8 @@ void Planes(int oh, int ow, int classes, std::vector<float>* planes) {
   planes->assign(static_cast<size_t>(classes) * oh * ow, 0.0f);
   std::fill(planes->begin(), planes->begin() + static_cast<size_t>(oh) * ow, 1.0f);
 }
-void Block(int oh, int ow, int cls, float p, int y0, int x0, int y1, int x1, std::vector<float>* planes) {
+void Block(int oh, int ow, int cls, float p, int y0, int x0, int y1, int x1,
+           std::vector<float>* planes) {
   const size_t plane = static_cast<size_t>(oh) * ow;
   for (int y = y0; y < y1; ++y)
     for (int x = x0; x < x1; ++x) {
@@ -179,7 +188,7 @@ TEST(DetectorDecode, ARegionBecomesABoxWithItsClassAndCalibratedScore) {
   const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
   KnifeAndCurrency(&t, &g);
-  Block(oh, ow, 0, 0.9f, 0, 0, 16, 24, &g);   // all clothing
+  Block(oh, ow, 0, 0.9f, 0, 0, 16, 24, &g);  // all clothing
   DetectionResult r;
   xray::DecodeOutputs(t, g, oh, ow, 190, 128, 0.7, TestMeta(), 0.0, &r);
   ASSERT_EQ(r.detections.size(), 2u);
@@ -206,8 +215,8 @@ TEST(DetectorDecode, ASplitRegionReportsBothClassesAndASingleCellIsNoise) {
   std::vector<float> t, g;
   Planes(oh, ow, 8, &t);
   Planes(oh, ow, 10, &g);
-  Block(oh, ow, 1, 0.5f, 2, 2, 6, 6, &t);  // firearm
-  Block(oh, ow, 2, 0.4f, 2, 2, 6, 6, &t);  // firearm_part on the same cells
+  Block(oh, ow, 1, 0.5f, 2, 2, 6, 6, &t);      // firearm
+  Block(oh, ow, 2, 0.4f, 2, 2, 6, 6, &t);      // firearm_part on the same cells
   Block(oh, ow, 0, 0.9f, 12, 12, 13, 13, &t);  // one lone cell
   DetectionResult r;
   xray::DecodeOutputs(t, g, oh, ow, 128, 128, 0.7, TestMeta(), 0.0, &r);
@@ -222,7 +231,7 @@ TEST(DetectorDecode, EachClassIsScoredAgainstItsOwnOperatingPoint) {
   const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
   KnifeAndCurrency(&t, &g);
-  xray::DetectorMeta meta = TestMeta();        // 0.6 for all
+  xray::DetectorMeta meta = TestMeta();  // 0.6 for all
   meta.class_operating_probability.assign(meta.threat_classes.size(), 0.6);
   meta.class_operating_probability[3] = 0.9;  // knife: stricter
   meta.class_operating_probability[5] = 0.3;  // currency: looser
@@ -291,20 +300,19 @@ TEST(DetectorOperatingPoints, APriorityClassGetsTheBudgetFirst) {
   EXPECT_LE(op[1], 0.5);
 }
 
-
 // An input grid (kFeatureChannels x 2oh x 2ow) with the given density and z_eff channels inside
 // output cells [y0, y1) x [x0, x1) and outside them.
-std::vector<float> InputGrid(int oh, int ow, int y0, int x0, int y1, int x1, float d_in, float d_out, float z_in,
-                             float z_out) {
+std::vector<float> InputGrid(int oh, int ow, int y0, int x0, int y1, int x1, float d_in,
+                             float d_out, float z_in, float z_out) {
   const int gh = 2 * oh, gw = 2 * ow;
   std::vector<float> g(static_cast<size_t>(xray::kFeatureChannels) * gh * gw, 0.f);
   for (int y = 0; y < gh; ++y)
     for (int x = 0; x < gw; ++x) {
       const bool in = y >= 2 * y0 && y < 2 * y1 && x >= 2 * x0 && x < 2 * x1;
       const size_t i = static_cast<size_t>(y) * gw + x;
-      g[i] = in ? d_in : d_out;                                     // log1p density mean
+      g[i] = in ? d_in : d_out;                                          // log1p density mean
       g[static_cast<size_t>(gh) * gw + i] = (in ? d_in : d_out) + 0.1f;  // log1p density max
-      g[2 * static_cast<size_t>(gh) * gw + i] = in ? z_in : z_out;  // z_eff
+      g[2 * static_cast<size_t>(gh) * gw + i] = in ? z_in : z_out;       // z_eff
     }
   return g;
 }
@@ -319,15 +327,17 @@ float Feature(const xray::Candidate& c, const std::string& name) {
 TEST(DetectorVerifier, RegionFeaturesSeeShapeClassEvidenceAndContrastWithTheSurroundings) {
   const int oh = kGridH, ow = kGridW;
   std::vector<float> t, g;
-  KnifeAndCurrency(&t, &g);  // knife on output cells y 2..5, x 4..9 at 0.8
+  KnifeAndCurrency(&t, &g);                  // knife on output cells y 2..5, x 4..9 at 0.8
   Block(oh, ow, 4, 0.6f, 0, 0, oh, ow, &g);  // the goods head sees goods class 4 everywhere
   const auto grid = InputGrid(oh, ow, 2, 4, 6, 10, 1.0f, 0.2f, 0.5f, -0.25f);
   std::vector<xray::Candidate> c;
-  xray::DecodeCandidates(t, g, oh, ow, 190, 128, 0.7, TestMeta(), xray::GridView{grid.data(), 2 * oh, 2 * ow}, &c);
+  xray::DecodeCandidates(t, g, oh, ow, 190, 128, 0.7, TestMeta(),
+                         xray::GridView{grid.data(), 2 * oh, 2 * ow}, &c);
   ASSERT_EQ(c.size(), 2u);
   const xray::Candidate& knife = c[0].detection.threat_class == "knife" ? c[0] : c[1];
   ASSERT_EQ(knife.detection.threat_class, "knife");
-  EXPECT_FLOAT_EQ(knife.detection.score, 0.8f) << "the class's peak probability, before any operating point";
+  EXPECT_FLOAT_EQ(knife.detection.score, 0.8f)
+      << "the class's peak probability, before any operating point";
   EXPECT_EQ(knife.cls, 3u);
   EXPECT_FLOAT_EQ(Feature(knife, "class"), 3.f);
   EXPECT_FLOAT_EQ(Feature(knife, "class_peak"), 0.8f);
@@ -385,12 +395,14 @@ TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
   ASSERT_EQ(fit->out_of_fold.size(), labels.size());
   // Out of fold it separates the two (each row predicted by trees that never saw it).
   int right = 0;
-  for (size_t i = 0; i < labels.size(); ++i) right += (fit->out_of_fold[i] > 0.5f) == (labels[i] > 0.5f);
+  for (size_t i = 0; i < labels.size(); ++i)
+    right += (fit->out_of_fold[i] > 0.5f) == (labels[i] > 0.5f);
   EXPECT_GT(right, 0.95 * labels.size());
 
   auto forest = model::Forest::FromXgboostJson(fit->booster_json);
   ASSERT_TRUE(forest.ok()) << forest.status().message();
-  xray::RegionVerifier verifier{std::move(*forest), std::vector<double>(ThreatClasses().size(), 0.5)};
+  xray::RegionVerifier verifier{std::move(*forest),
+                                std::vector<double>(ThreatClasses().size(), 0.5)};
   // The same network output over a block that stands out, and over one that does not: the network
   // alone scores both alike, the verifier only the first.
   const int oh = kGridH, ow = kGridW;
@@ -415,8 +427,8 @@ TEST(DetectorVerifier, FittedOutOfFoldItRescoresRegionsTheNetworkScoresAlike) {
   EXPECT_GE(knife_score(b), 0.0) << "still reported below the operating point";
 
   // Too few true (or false) regions: a clear refusal.
-  auto few = xray::FitRegionVerifier(std::vector<float>(20 * xray::kRegionFeatures, 0.f), std::vector<float>(20, 0.f),
-                                     std::vector<int>(20, 0), 5, 1, 1);
+  auto few = xray::FitRegionVerifier(std::vector<float>(20 * xray::kRegionFeatures, 0.f),
+                                     std::vector<float>(20, 0.f), std::vector<int>(20, 0), 5, 1, 1);
   ASSERT_FALSE(few.ok());
   EXPECT_NE(few.status().message().find("too few"), std::string::npos) << few.status().message();
 }
@@ -429,11 +441,12 @@ TEST(DetectorNet, ClassWeightsChangeTheLossOnlyWhereTheirClassIsMixedWithOthers)
   b.n = 1;
   b.h = b.w = 16;
   b.input.resize(static_cast<size_t>(cfg.in_channels) * 16 * 16);
-  for (size_t i = 0; i < b.input.size(); ++i) b.input[i] = static_cast<float>((i * 37) % 11) / 11.0f;
+  for (size_t i = 0; i < b.input.size(); ++i)
+    b.input[i] = static_cast<float>((i * 37) % 11) / 11.0f;
   b.threat.assign(8 * 8, 0);
   b.goods.assign(8 * 8, -1);
-  for (int i = 0; i < 16; ++i) b.threat[i] = 1;       // narcotics (class index 0 -> label 1)
-  for (int i = 16; i < 24; ++i) b.threat[i] = 4;      // knife
+  for (int i = 0; i < 16; ++i) b.threat[i] = 1;   // narcotics (class index 0 -> label 1)
+  for (int i = 16; i < 24; ++i) b.threat[i] = 4;  // knife
   auto loss = [&](const std::vector<double>& factor) {
     xray::NetTrainOptions o;
     o.class_weight_factor = factor;
@@ -469,7 +482,8 @@ TEST(DetectorNet, ChannelsLastTrainsTheSameNetworkAndSavesTheUsualLayout) {
   contiguous.channels_last = false;
   last.channels_last = true;
   for (int step = 0; step < 4; ++step) {
-    for (size_t i = 0; i < b.input.size(); ++i) b.input[i] = static_cast<float>((i * 37 + step * 11) % 13) / 13.0f;
+    for (size_t i = 0; i < b.input.size(); ++i)
+      b.input[i] = static_cast<float>((i * 37 + step * 11) % 13) / 13.0f;
     for (int i = 0; i < 12; ++i) b.threat[static_cast<size_t>(step * 5 + i)] = 1 + step % 3;
     xray::NetLoss la, lc;
     ASSERT_TRUE((*a)->TrainStep(b, contiguous, 0.01, 1, &la).ok());
@@ -490,7 +504,8 @@ TEST(DetectorNet, ChannelsLastTrainsTheSameNetworkAndSavesTheUsualLayout) {
   ASSERT_TRUE((*c)->TrainStep(b, last, 0.01, 1, &l).ok());
   std::vector<float> before, after, unused;
   ASSERT_TRUE((*c)->Infer(in, 16, 16, 1, &before, &unused).ok());
-  const std::string path = (std::filesystem::temp_directory_path() / "cs_channels_last.pt").string();
+  const std::string path =
+      (std::filesystem::temp_directory_path() / "cs_channels_last.pt").string();
   ASSERT_TRUE((*c)->Save(path, "{}").ok());
   std::string meta;
   auto loaded = xray::Net::Load(path, &meta);
@@ -514,7 +529,8 @@ TEST(DetectorNet, TrainingOnTwoThreadsIsRepeatable) {
   xray::NetTrainOptions opt;
   opt.channels_last = true;
   for (int step = 0; step < 4; ++step) {
-    for (size_t i = 0; i < b.input.size(); ++i) b.input[i] = static_cast<float>((i * 29 + step * 7) % 17) / 17.0f;
+    for (size_t i = 0; i < b.input.size(); ++i)
+      b.input[i] = static_cast<float>((i * 29 + step * 7) % 17) / 17.0f;
     for (int i = 0; i < 20; ++i) b.threat[static_cast<size_t>(step * 9 + i)] = 1 + (step + i) % 4;
     xray::NetLoss la, lc, lo;
     ASSERT_TRUE((*a)->TrainStep(b, opt, 0.01, 2, &la).ok());
@@ -556,7 +572,8 @@ TEST(DetectionsJson, HasTheShapeFusionReads) {
   EXPECT_EQ(DetectionsToJson({}), "[]");
 }
 
-TruthObject Threat(const std::string& cls, int x0, int y0, int x1, int y1, double kg = 1, bool concealed = true) {
+TruthObject Threat(const std::string& cls, int x0, int y0, int x1, int y1, double kg = 1,
+                   bool concealed = true) {
   TruthObject t;
   t.threat = true;
   t.threat_class = cls;
@@ -601,14 +618,16 @@ TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans)
   std::vector<xray::EvalScan> s(6);
   for (auto& e : s) e.has_result = true;
   s[0].threats = {Threat("knife", 0, 0, 100, 100)};
-  s[0].detections = {{"knife", 0.9, 10, 10, 100, 100}};   // IoU 0.81: found
+  s[0].detections = {{"knife", 0.9, 10, 10, 100, 100}};  // IoU 0.81: found
   s[1].threats = {Threat("knife", 0, 0, 100, 100)};
-  s[1].detections = {{"knife", 0.8, 80, 80, 180, 180}};   // IoU ~0.02: not found (and a false positive)
+  s[1].detections = {
+      {"knife", 0.8, 80, 80, 180, 180}};  // IoU ~0.02: not found (and a false positive)
   s[2].threats = {Threat("narcotics", 0, 0, 100, 100, 0.5)};
   s[2].detections = {{"firearm", 0.95, 0, 0, 100, 100}};  // wrong class: not found
   s[3].threats = {Threat("narcotics", 0, 0, 100, 100, 0.1)};
   s[3].detections = {{"narcotics", 0.7, 0, 0, 100, 60}};  // IoU 0.6: found, but under 200 g
-  s[4].detections = {{"currency", 0.6, 0, 0, 10, 10}, {"knife", 0.3, 0, 0, 10, 10}};  // clean: 1 alarm at 0.5
+  s[4].detections = {{"currency", 0.6, 0, 0, 10, 10},
+                     {"knife", 0.3, 0, 0, 10, 10}};  // clean: 1 alarm at 0.5
   // s[5]: clean, no detections.
   DetectionEvalOptions o;
   o.alarm_rates = {0.0, 0.5};
@@ -636,7 +655,8 @@ TEST(DetectionEvaluation, CountsHitsByClassAndOverlapAndFalseAlarmsOnCleanScans)
   EXPECT_NEAR(by["narcotics"].ap, 0.5, 1e-9);
   EXPECT_NEAR(by["firearm"].ap, 0.0, 1e-9);
   auto j = nlohmann::json::parse(ev.ToJson());
-  EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 2) << "the classes, the 200 g row and the weapons row";
+  EXPECT_EQ(j["classes"].size(), ThreatClasses().size() + 2)
+      << "the classes, the 200 g row and the weapons row";
   EXPECT_NE(ev.ToTable().find("narcotics_concealed_200g"), std::string::npos);
   // Intervals: knife 1 of 2 found, 1 of 2 clean scans alarmed.
   EXPECT_EQ(ev.clean_alarmed, 1);
@@ -654,9 +674,9 @@ TEST(DetectionEvaluation, WeaponsRowCountsAWeaponFoundByAnyWeaponClass) {
   std::vector<xray::EvalScan> s(5);
   for (auto& e : s) e.has_result = true;
   s[0].threats = {Threat("firearm_part", 0, 0, 100, 100)};
-  s[0].detections = {{"firearm", 0.9, 0, 0, 100, 100}};       // called a firearm: a weapon alarm
+  s[0].detections = {{"firearm", 0.9, 0, 0, 100, 100}};  // called a firearm: a weapon alarm
   s[1].threats = {Threat("knife", 0, 0, 100, 100)};
-  s[1].detections = {{"knife", 0.7, 0, 0, 100, 100}};         // its own class
+  s[1].detections = {{"knife", 0.7, 0, 0, 100, 100}};  // its own class
   s[2].threats = {Threat("firearm", 0, 0, 100, 100)};
   s[2].detections = {{"narcotics", 0.95, 0, 0, 100, 100}};    // not a weapon class: missed
   s[3].threats = {Threat("narcotics", 0, 0, 100, 100, 0.5)};  // not a weapon: not in the row
@@ -702,7 +722,8 @@ TEST(DetectionEvaluation, WilsonIntervalsMatchTheTextbookValues) {
 
 // Synthetic manifest examples: chapter 61 (clothing: light organic), 85 (electronics: metal and
 // inorganic) and 49 (books: dense organic).
-ManifestExample Example(const std::string& hs, double organic, double inorganic, double metal, int goods, uint64_t i) {
+ManifestExample Example(const std::string& hs, double organic, double inorganic, double metal,
+                        int goods, uint64_t i) {
   ManifestExample ex;
   const double jitter = 1 + 0.1 * std::sin(static_cast<double>(i) * 1.7);
   ex.analysis.materials = {organic * jitter, inorganic * jitter, metal * jitter};
@@ -748,7 +769,8 @@ TEST(ManifestModel, FlagsGoodsThatLookLikeAnotherChapterAndKeepsHonestOnes) {
   EXPECT_FALSE(j["consistent"].get<bool>());
   EXPECT_TRUE(j["reasons"].is_array() && !j["reasons"].empty());
   EXPECT_EQ(j["reason"], j["reasons"][0]);
-  EXPECT_NE(j["reason"].get<std::string>().find("clothing (HS 61)"), std::string::npos) << j["reason"];
+  EXPECT_NE(j["reason"].get<std::string>().find("clothing (HS 61)"), std::string::npos)
+      << j["reason"];
   // Four times the declared mass is flagged by the mass check.
   ManifestExample heavy = Example("490199", 3.0, 0.05, 0.0, 2, 5);
   heavy.declaration.net_mass_kg /= 4;
@@ -793,13 +815,15 @@ TEST(ManifestModel, ChaptersOfOneGoodsClassAreComparedAsOne) {
     ManifestCheck c = mg->Check(shirt.analysis, shirt.detection, shirt.declaration);
     EXPECT_TRUE(c.consistent) << c.ToJson();
     EXPECT_EQ(c.best_chapter, std::string(hs).substr(0, 2));
-    EXPECT_NE(c.ToJson().find("image fits the declared clothing (HS"), std::string::npos) << c.ToJson();
+    EXPECT_NE(c.ToJson().find("image fits the declared clothing (HS"), std::string::npos)
+        << c.ToJson();
   }
   shirt.declaration.hs_code = "851713";
   ManifestCheck c = mg->Check(shirt.analysis, shirt.detection, shirt.declaration);
   EXPECT_FALSE(c.consistent) << c.ToJson();
   EXPECT_TRUE(c.best_chapter == "61" || c.best_chapter == "62") << c.best_chapter;
-  EXPECT_NE(c.reasons[0].find("image fits clothing (HS 61/62) better than the declared electronics (HS 85)"),
+  EXPECT_NE(c.reasons[0].find(
+                "image fits clothing (HS 61/62) better than the declared electronics (HS 85)"),
             std::string::npos)
       << c.reasons[0];
   // The groups and trees travel in the JSON.
@@ -813,7 +837,8 @@ TEST(ManifestModel, ChaptersOfOneGoodsClassAreComparedAsOne) {
   j["group_trees"].erase(0);
   EXPECT_EQ(ManifestModel::FromJson(j.dump()).status().code(), StatusCode::kDataLoss);
   // A model of the earlier linear format is refused with what to do about it.
-  auto old = ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})");
+  auto old =
+      ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})");
   EXPECT_EQ(old.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(old.status().message().find("refit"), std::string::npos) << old.status().message();
 }
@@ -821,10 +846,13 @@ TEST(ManifestModel, ChaptersOfOneGoodsClassAreComparedAsOne) {
 TEST(ManifestModel, RefusesTooLittleDataAndBadJson) {
   std::vector<ManifestExample> one_chapter;
   for (uint64_t i = 0; i < 10; ++i) one_chapter.push_back(Example("610910", 1, 0, 0, 0, i));
-  EXPECT_EQ(ManifestModel::Fit(one_chapter, ManifestFitOptions{}, nullptr).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ManifestModel::Fit(one_chapter, ManifestFitOptions{}, nullptr).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(ManifestModel::FromJson("{}").status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(ManifestModel::FromJson("not json").status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})").status().code(),
+  EXPECT_EQ(ManifestModel::FromJson(R"({"format":"clearsight-manifest/1","chapters":["61","85"]})")
+                .status()
+                .code(),
             StatusCode::kDataLoss);
 }
 

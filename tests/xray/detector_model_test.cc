@@ -9,9 +9,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
@@ -29,7 +28,8 @@ const std::string kGolden = CS_SOURCE_DIR "/tests/data/detector_golden.json";
 double Iou(const Detection& d, const TruthObject& t) {
   const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
   const double iy = std::max(0, std::min(d.y1, t.y1) - std::max(d.y0, t.y0));
-  const double u = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) + static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - ix * iy;
+  const double u = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) +
+                   static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - ix * iy;
   return u > 0 ? ix * iy / u : 0;
 }
 
@@ -89,7 +89,8 @@ TEST_F(CommittedModel, FindsMostThreatsOfTheirClassAndRarelyAlarmsOnCleanParcels
       has_threat = true;
       ++threats;
       bool hit = false;
-      for (const auto& d : c.detection.detections) hit |= d.threat_class == t.threat_class && Iou(d, t) >= 0.3;
+      for (const auto& d : c.detection.detections)
+        hit |= d.threat_class == t.threat_class && Iou(d, t) >= 0.3;
       found += hit;
       if (t.threat_class == "firearm") ++guns, guns_found += hit;
     }
@@ -98,8 +99,10 @@ TEST_F(CommittedModel, FindsMostThreatsOfTheirClassAndRarelyAlarmsOnCleanParcels
       clean_alarms += !c.detection.detections.empty();
     }
   }
-  std::printf("committed model on 48 fresh parcels: %d/%d threats found, %d/%d firearms, %d/%d clean parcels alarmed\n",
-              found, threats, guns_found, guns, clean_alarms, clean);
+  std::printf(
+      "committed model on 48 fresh parcels: %d/%d threats found, %d/%d firearms, %d/%d clean "
+      "parcels alarmed\n",
+      found, threats, guns_found, guns, clean_alarms, clean);
   ASSERT_GT(threats, 12);
   ASSERT_GT(clean, 12);
   // Regression bounds under what the committed model measures (see models/README.md; the issue's
@@ -115,8 +118,10 @@ TEST_F(CommittedModel, BoxesAreInsideTheScanAndScoresAboveTheOperatingPoint) {
     for (const auto& d : c.detection.detections) {
       EXPECT_GE(d.score, 0.5);
       EXPECT_LE(d.score, 1.0);
-      EXPECT_TRUE(d.x0 >= 0 && d.y0 >= 0 && d.x1 <= 1024 && d.y1 <= 768 && d.x0 < d.x1 && d.y0 < d.y1);
-      EXPECT_NE(std::find(ThreatClasses().begin(), ThreatClasses().end(), d.threat_class), ThreatClasses().end());
+      EXPECT_TRUE(d.x0 >= 0 && d.y0 >= 0 && d.x1 <= 1024 && d.y1 <= 768 && d.x0 < d.x1 &&
+                  d.y0 < d.y1);
+      EXPECT_NE(std::find(ThreatClasses().begin(), ThreatClasses().end(), d.threat_class),
+                ThreatClasses().end());
     }
 }
 
@@ -129,8 +134,10 @@ TEST_F(CommittedModel, ManifestFlagsMisdeclaredParcelsAndFewHonestOnes) {
     auto j = nlohmann::json::parse(r.ToJson());
     EXPECT_TRUE(j["consistent"].is_boolean() && j["score"].is_number() && j["reasons"].is_array());
     EXPECT_EQ(r.consistent, r.score < 0.5);
-    if (c.parcel.truth.declaration_truth == DeclarationTruth::kMisdeclared) ++mis, mis_flagged += !r.consistent;
-    if (c.parcel.truth.declaration_truth == DeclarationTruth::kHonest) ++honest, honest_flagged += !r.consistent;
+    if (c.parcel.truth.declaration_truth == DeclarationTruth::kMisdeclared)
+      ++mis, mis_flagged += !r.consistent;
+    if (c.parcel.truth.declaration_truth == DeclarationTruth::kHonest)
+      ++honest, honest_flagged += !r.consistent;
   }
   ASSERT_GE(mis, 6);
   EXPECT_GE(mis_flagged, 0.7 * mis) << mis_flagged << "/" << mis;
@@ -176,7 +183,9 @@ TEST_F(CommittedModel, GivesTheGoldenDetections) {
     ASSERT_TRUE((*d)->Detect((*cases_)[i].analysis, &r).ok());
     nlohmann::json dets = nlohmann::json::array();
     for (const auto& det : r.detections)
-      dets.push_back({{"class", det.threat_class}, {"score", det.score}, {"box", {det.x0, det.y0, det.x1, det.y1}}});
+      dets.push_back({{"class", det.threat_class},
+                      {"score", det.score},
+                      {"box", {det.x0, det.y0, det.x1, det.y1}}});
     got.push_back({{"scan_id", (*cases_)[i].analysis.scan_id},
                    {"detections", dets},
                    {"goods_share", r.goods_share},
@@ -206,13 +215,16 @@ TEST_F(CommittedModel, GivesTheGoldenDetections) {
     ASSERT_EQ(g.size(), w.size()) << "scan " << i << ": " << g.dump() << " vs " << w.dump();
     for (size_t k = 0; k < w.size(); ++k, ++compared) {
       EXPECT_EQ(g[k]["class"], w[k]["class"]) << "scan " << i << " detection " << k;
-      EXPECT_NEAR(g[k]["score"].get<double>(), w[k]["score"].get<double>(), 1e-4) << "scan " << i << " detection " << k;
+      EXPECT_NEAR(g[k]["score"].get<double>(), w[k]["score"].get<double>(), 1e-4)
+          << "scan " << i << " detection " << k;
       EXPECT_EQ(g[k]["box"], w[k]["box"]) << "scan " << i << " detection " << k;
     }
     ASSERT_EQ(got[i]["goods_share"].size(), want[i]["goods_share"].size());
     for (size_t k = 0; k < want[i]["goods_share"].size(); ++k)
-      EXPECT_NEAR(got[i]["goods_share"][k].get<double>(), want[i]["goods_share"][k].get<double>(), 1e-4);
-    EXPECT_NEAR(got[i]["goods_area_cm2"].get<double>(), want[i]["goods_area_cm2"].get<double>(), 1e-3);
+      EXPECT_NEAR(got[i]["goods_share"][k].get<double>(), want[i]["goods_share"][k].get<double>(),
+                  1e-4);
+    EXPECT_NEAR(got[i]["goods_area_cm2"].get<double>(), want[i]["goods_area_cm2"].get<double>(),
+                1e-3);
   }
   EXPECT_GT(compared, 10u) << "the golden scans hold detections to compare";
 }
@@ -242,10 +254,18 @@ TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting
          (*j)["verifier"]["fold_boosters"] = nlohmann::json::array({(*j)["verifier"]["booster"]});
        }},
       {"verifier.tip_scans", [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 120; }},
-      {"trained.points_goods_tilt", [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 3; }},
-      {"trained.distilled", [](nlohmann::json* j) { (*j)["trained"]["distilled"] = {{"weight", 1}}; }},
-      {"trained.widths", [](nlohmann::json* j) { (*j)["trained"]["widths"] = {8, 24, 40}; }},
-      {"trained.init.averaged_models", [](nlohmann::json* j) { (*j)["trained"]["init"]["averaged_models"] = 2; }},
+      {"trained.points_goods_tilt",
+       [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 3; }},
+      {"trained.distilled",
+       [](nlohmann::json* j) {
+         (*j)["trained"]["distilled"] = {{"weight", 1}};
+       }},
+      {"trained.widths",
+       [](nlohmann::json* j) {
+         (*j)["trained"]["widths"] = {8, 24, 40};
+       }},
+      {"trained.init.averaged_models",
+       [](nlohmann::json* j) { (*j)["trained"]["init"]["averaged_models"] = 2; }},
       {"trained.init.norm_stats_batches",
        [](nlohmann::json* j) { (*j)["trained"]["init"]["norm_stats_batches"] = 200; }},
       {"trained.init.trained.points_goods_tilt",
@@ -255,7 +275,8 @@ TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting
     auto d = load_with(change);
     ASSERT_FALSE(d.ok()) << setting;
     EXPECT_EQ(d.status().code(), StatusCode::kDataLoss) << setting;
-    EXPECT_NE(d.status().message().find(setting + " = "), std::string::npos) << d.status().message();
+    EXPECT_NE(d.status().message().find(setting + " = "), std::string::npos)
+        << d.status().message();
     EXPECT_NE(d.status().message().find(path), std::string::npos) << d.status().message();
     EXPECT_NE(d.status().message().find("e4fb95c"), std::string::npos) << d.status().message();
   }
@@ -263,7 +284,9 @@ TEST_F(CommittedModel, AModelMadeWithARemovedExperimentIsRefusedNamingTheSetting
       [](nlohmann::json* j) { (*j)["test_time_views"] = 1, (*j)["test_time_views_on"] = "scan"; },
       [](nlohmann::json* j) { (*j)["network_on"] = "scan"; },
       [](nlohmann::json* j) { (*j)["trained"]["points_goods_tilt"] = 1.0; },
-      [](nlohmann::json* j) { (*j)["trained"]["widths"] = {16, 32, 48}; },
+      [](nlohmann::json* j) {
+        (*j)["trained"]["widths"] = {16, 32, 48};
+      },
       [](nlohmann::json* j) { (*j)["verifier"]["tip_scans"] = 0; },
   };
   for (const auto& change : off) {
@@ -305,11 +328,14 @@ TEST_F(CommittedModel, ThePipelineChainsAnalysisDetectionAndManifestCheckAsTheSt
     if (i < 2) declarations[c.parcel.scan.meta.consignment_id] = c.parcel.declaration;
     ASSERT_TRUE(WriteScan(c.parcel.scan, dir + "cs_pipeline_" + std::to_string(i) + ".tif").ok());
   }
-  // From files: each scan's declaration found by its consignment; a scan without one is not checked.
+  // From files: each scan's declaration found by its consignment; a scan without one is not
+  // checked.
   const ScanPipeline with_declarations{analyzer->get(), detector_, manifest_, &declarations};
   for (size_t i = 0; i < 4; ++i) {
     ScanResult r;
-    ASSERT_TRUE(AnalyzeScanFile(dir + "cs_pipeline_" + std::to_string(i) + ".tif", with_declarations, &r).ok());
+    ASSERT_TRUE(
+        AnalyzeScanFile(dir + "cs_pipeline_" + std::to_string(i) + ".tif", with_declarations, &r)
+            .ok());
     EXPECT_EQ(r.manifest.has_value(), i < 2) << i;
     EXPECT_EQ(r.undeclared, i >= 2) << i;
   }
@@ -323,10 +349,12 @@ TEST_F(CommittedModel, ThePipelineChainsAnalysisDetectionAndManifestCheckAsTheSt
             StatusCode::kFailedPrecondition);
   EXPECT_EQ(CheckScanPipeline({analyzer->get(), detector_, nullptr, &declarations}).code(),
             StatusCode::kFailedPrecondition);
-  EXPECT_EQ(CheckScanPipeline({analyzer->get(), nullptr, manifest_, nullptr}).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CheckScanPipeline({analyzer->get(), nullptr, manifest_, nullptr}).code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(CheckScanPipeline({}).code(), StatusCode::kInvalidArgument);
   for (size_t i = 0; i < 4; ++i)
-    for (const char* ext : {".tif", ".json"}) std::remove((dir + "cs_pipeline_" + std::to_string(i) + ext).c_str());
+    for (const char* ext : {".tif", ".json"})
+      std::remove((dir + "cs_pipeline_" + std::to_string(i) + ext).c_str());
 }
 
 TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
@@ -344,7 +372,8 @@ TEST_F(CommittedModel, CarriesItsTrainingCommandSeedAndValidation) {
   // The points reported are the verifier's, and the lowest of them is the model's one point.
   const auto ops = detector_->class_operating_probabilities();
   ASSERT_EQ(ops.size(), ThreatClasses().size());
-  EXPECT_DOUBLE_EQ(ops[0], m["verifier"]["class_operating_probability"][ThreatClasses()[0]].get<double>());
+  EXPECT_DOUBLE_EQ(ops[0],
+                   m["verifier"]["class_operating_probability"][ThreatClasses()[0]].get<double>());
   EXPECT_DOUBLE_EQ(detector_->operating_probability(), *std::min_element(ops.begin(), ops.end()));
 }
 

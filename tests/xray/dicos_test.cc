@@ -32,7 +32,8 @@ TEST(Dicos, FilesAreDicosDigitalXRayObjects) {
     std::string b = testing::ReadBytes(p);
     ASSERT_GT(b.size(), 132u + 16 * 16 * 2);
     EXPECT_EQ(b.substr(128, 4), "DICM");
-    EXPECT_NE(b.find("1.2.840.10008.5.1.4.1.1.501.2.2"), std::string::npos) << "DICOS DX for processing";
+    EXPECT_NE(b.find("1.2.840.10008.5.1.4.1.1.501.2.2"), std::string::npos)
+        << "DICOS DX for processing";
     EXPECT_NE(b.find("DX"), std::string::npos);
   }
   EXPECT_NE(testing::ReadBytes(paths.low).find("LOW ENERGY"), std::string::npos);
@@ -57,7 +58,8 @@ TEST(Dicos, MismatchedOrMissingFilesAreRefused) {
   // Swapped energies.
   fs::copy_file(dir / "a_high.dcm", dir / "swap_low.dcm");
   fs::copy_file(dir / "a_low.dcm", dir / "swap_high.dcm");
-  EXPECT_NE(ReadDicos((dir / "swap").string()).status().message().find("swapped"), std::string::npos);
+  EXPECT_NE(ReadDicos((dir / "swap").string()).status().message().find("swapped"),
+            std::string::npos);
   EXPECT_EQ(ReadDicos((dir / "none").string()).status().code(), StatusCode::kNotFound);
   // Truncated pixel data.
   std::string low = testing::ReadBytes(dir / "a_low.dcm");

@@ -26,8 +26,8 @@ TEST(Materials, CatalogueParsesAndEffectiveAtomicNumbersArePlausible) {
   EXPECT_NEAR(ZOf("aluminium"), 13.0, 1e-6);
   EXPECT_NEAR(ZOf("steel"), 25.9, 0.3);
   EXPECT_NEAR(ZOf("pe"), 5.44, 0.1);
-  EXPECT_GT(ZOf("pvc"), 10);                // chlorine: PVC looks inorganic, as on real scanners
-  EXPECT_LT(ZOf("cocaine_hcl"), 10);        // narcotics are organic
+  EXPECT_GT(ZOf("pvc"), 10);          // chlorine: PVC looks inorganic, as on real scanners
+  EXPECT_LT(ZOf("cocaine_hcl"), 10);  // narcotics are organic
   EXPECT_LT(ZOf("heroin_base"), ZOf("heroin_hcl"));
   EXPECT_GT(ZOf("porcelain"), 10);
   EXPECT_LT(ZOf("porcelain"), 18);
@@ -43,7 +43,11 @@ TEST(Materials, AttenuationMatchesNistXcom) {
   struct {
     const char* recipe;
     double kev, mu;
-  } ref[] = {{"H2O", 60, 0.2059}, {"H2O", 100, 0.1707}, {"Al", 100, 0.1704}, {"Fe", 100, 0.3717}, {"Pb", 100, 5.549}};
+  } ref[] = {{"H2O", 60, 0.2059},
+             {"H2O", 100, 0.1707},
+             {"Al", 100, 0.1704},
+             {"Fe", 100, 0.3717},
+             {"Pb", 100, 5.549}};
   for (const auto& r : ref) {
     auto c = ParseRecipe(r.recipe);
     ASSERT_TRUE(c.ok());
@@ -90,7 +94,8 @@ TEST_P(PhysicsModelTest, BasisIsAccurateAndLowEnergyAttenuatesMore) {
   EXPECT_GT(m->channel[1].mean_kev, m->channel[0].mean_kev + 5);
   for (const auto& mat : MaterialCatalog()) {
     auto mu = MassAttenuation(mat.composition, m->grid.kev);
-    double l1 = -std::log(ExactTransmission(*m, mu, 1.0, 0)), h1 = -std::log(ExactTransmission(*m, mu, 1.0, 1));
+    double l1 = -std::log(ExactTransmission(*m, mu, 1.0, 0)),
+           h1 = -std::log(ExactTransmission(*m, mu, 1.0, 1));
     EXPECT_GT(l1, h1) << mat.name;
     // Beam hardening: each further g/cm^2 attenuates less than the first.
     double h20 = -std::log(ExactTransmission(*m, mu, 20.0, 1));
@@ -108,7 +113,8 @@ TEST(Noise, QuantumNoiseMatchesTheCompoundPoissonVariance) {
   std::vector<float> coef(static_cast<size_t>(w) * h * m->rank);
   std::vector<uint8_t> touched(static_cast<size_t>(w) * h, 1);
   for (size_t i = 0; i < touched.size(); ++i)
-    for (int k = 0; k < m->rank; ++k) coef[i * m->rank + k] = 5.0f * m->material_coef[water * m->rank + k];
+    for (int k = 0; k < m->rank; ++k)
+      coef[i * m->rank + k] = 5.0f * m->material_coef[water * m->rank + k];
   Rng rng(1);
   std::vector<uint16_t> low, high;
   FormOptions o;
@@ -123,9 +129,11 @@ TEST(Noise, QuantumNoiseMatchesTheCompoundPoissonVariance) {
     for (uint16_t v : page) var += (v / 65535.0 - mean) * (v / 65535.0 - mean) / (page.size() - 1);
     double t = ExactTransmission(*m, mu, 5.0, c);
     double expected_var = m->electronic_noise * m->electronic_noise;
-    for (size_t e = 0; e < mu.size(); ++e) expected_var += m->channel[c].var[e] * std::exp(-mu[e] * 5.0) / m->channel[c].photons_per_px;
+    for (size_t e = 0; e < mu.size(); ++e)
+      expected_var += m->channel[c].var[e] * std::exp(-mu[e] * 5.0) / m->channel[c].photons_per_px;
     EXPECT_NEAR(mean, t, 0.003 * t + 5 * std::sqrt(expected_var / page.size()));
-    EXPECT_NEAR(std::sqrt(var), std::sqrt(expected_var), 0.05 * std::sqrt(expected_var)) << "channel " << c;
+    EXPECT_NEAR(std::sqrt(var), std::sqrt(expected_var), 0.05 * std::sqrt(expected_var))
+        << "channel " << c;
   }
 }
 
@@ -152,8 +160,9 @@ TEST(Random, SeededAndStatisticallySane) {
 
 TEST(FastExp, MatchesStdExpOnTheRangeTheProjectorUses) {
   double worst = 0;
-  for (double x = -80; x <= 0; x += 0.0137) worst = std::max(worst, std::abs(FastExpNeg(static_cast<float>(x)) / std::exp(x) - 1));
-  EXPECT_LT(worst, 2e-5);  // float rounding of x*log2(e) dominates at large |x|
+  for (double x = -80; x <= 0; x += 0.0137)
+    worst = std::max(worst, std::abs(FastExpNeg(static_cast<float>(x)) / std::exp(x) - 1));
+  EXPECT_LT(worst, 2e-5);             // float rounding of x*log2(e) dominates at large |x|
   EXPECT_EQ(FastExpNeg(0.5f), 1.0f);  // clamped: attenuation is never negative
 }
 

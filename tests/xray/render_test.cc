@@ -34,8 +34,8 @@ TEST(Render, GrayPngAppliesWindowAndLevel) {
   ASSERT_EQ(img->width, 40);
   ASSERT_EQ(img->height, 20);
   ASSERT_EQ(img->channels, 1);
-  EXPECT_EQ(img->pixels[0], 255);                  // air: transmission 1
-  EXPECT_NEAR(img->pixels[30], 0.25 * 255, 1.0);   // (0.25 - 0.5)/1 + 0.5
+  EXPECT_EQ(img->pixels[0], 255);                 // air: transmission 1
+  EXPECT_NEAR(img->pixels[30], 0.25 * 255, 1.0);  // (0.25 - 0.5)/1 + 0.5
   o.use_low = true;
   auto low = DecodePng(*RenderGrayPng(s, o));
   EXPECT_NEAR(low->pixels[30], 0.1 * 255, 1.0);
@@ -65,10 +65,10 @@ TEST(Render, MaterialColoursFollowTheClassPerPixel) {
   ASSERT_TRUE(img.ok());
   ASSERT_EQ(img->channels, 3);
   const uint8_t* p = img->pixels.data();
-  EXPECT_GT(p[0], 200);                                  // air: white-ish
-  EXPECT_GT(p[3], p[5] + 60);                            // organic: orange (R >> B)
-  EXPECT_GT(p[7], p[6] + 40);                            // inorganic: green
-  EXPECT_GT(p[11], p[9] + 60);                           // metal: blue
+  EXPECT_GT(p[0], 200);         // air: white-ish
+  EXPECT_GT(p[3], p[5] + 60);   // organic: orange (R >> B)
+  EXPECT_GT(p[7], p[6] + 40);   // inorganic: green
+  EXPECT_GT(p[11], p[9] + 60);  // metal: blue
   ScanAnalysis empty;
   empty.width = 4;
   empty.height = 1;

@@ -50,8 +50,16 @@ TEST(ScanFormat, FileIsTwoPage16BitTiffWithLowEnergyFirst) {
   ASSERT_TRUE(bytes.ok());
   const std::string& b = *bytes;
   ASSERT_EQ(b.substr(0, 4), std::string("II*\0", 4));
-  auto u16 = [&](size_t at) { uint16_t v; std::memcpy(&v, &b[at], 2); return v; };
-  auto u32 = [&](size_t at) { uint32_t v; std::memcpy(&v, &b[at], 4); return v; };
+  auto u16 = [&](size_t at) {
+    uint16_t v;
+    std::memcpy(&v, &b[at], 2);
+    return v;
+  };
+  auto u32 = [&](size_t at) {
+    uint32_t v;
+    std::memcpy(&v, &b[at], 4);
+    return v;
+  };
   uint32_t off = u32(4);
   int pages = 0;
   while (off) {
@@ -129,7 +137,8 @@ TEST(ScanFormat, ValidateScanNamesTheProblem) {
 
 TEST(ScanFormat, ListScansFindsTiffsSortedAndIgnoresTheRest) {
   fs::path dir = TempDir("list");
-  for (const char* name : {"b.tif", "a.TIFF", "c.json", "d.png"}) testing::WriteBytes(dir / name, "x");
+  for (const char* name : {"b.tif", "a.TIFF", "c.json", "d.png"})
+    testing::WriteBytes(dir / name, "x");
   fs::create_directories(dir / "truth");
   auto list = ListScans(dir.string());
   ASSERT_TRUE(list.ok());
@@ -140,8 +149,8 @@ TEST(ScanFormat, ListScansFindsTiffsSortedAndIgnoresTheRest) {
 }
 
 TEST(ScanFormat, MaterialClassNamesRoundTrip) {
-  for (auto c : {MaterialClass::kNone, MaterialClass::kOrganic, MaterialClass::kInorganic, MaterialClass::kMetal,
-                 MaterialClass::kImpenetrable}) {
+  for (auto c : {MaterialClass::kNone, MaterialClass::kOrganic, MaterialClass::kInorganic,
+                 MaterialClass::kMetal, MaterialClass::kImpenetrable}) {
     auto back = ParseMaterialClass(MaterialClassName(c));
     ASSERT_TRUE(back.ok());
     EXPECT_EQ(*back, c);

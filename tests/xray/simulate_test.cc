@@ -44,7 +44,9 @@ TEST(Simulator, DatasetBytesDoNotDependOnTheThreadCount) {
   ASSERT_TRUE(SimulateDataset(o, 5, d1.string(), {}, &r1).ok());
   o.threads = 2;
   int calls = 0;
-  ASSERT_TRUE(SimulateDataset(o, 5, d2.string(), [&](int64_t, int64_t) { ++calls; }, &r2).ok());
+  ASSERT_TRUE(SimulateDataset(
+                  o, 5, d2.string(), [&](int64_t, int64_t) { ++calls; }, &r2)
+                  .ok());
   EXPECT_GT(calls, 0);
   EXPECT_EQ(r1.scans, 5);
   int files = 0;
@@ -57,7 +59,8 @@ TEST(Simulator, DatasetBytesDoNotDependOnTheThreadCount) {
   EXPECT_EQ(files, 5 * 3 + 2);  // tif + sidecar + truth per scan, two CSVs
   auto csv = testing::ReadBytes(d1 / "declarations.csv");
   EXPECT_EQ(csv.rfind("declaration_id,", 0), 0u);
-  EXPECT_NE(csv.find("C9-000004"), std::string::npos) << "consignment ids link declarations to scans";
+  EXPECT_NE(csv.find("C9-000004"), std::string::npos)
+      << "consignment ids link declarations to scans";
 }
 
 TEST(Simulator, TruthIsConsistentWithTheImageAndTheDeclaration) {
@@ -75,7 +78,8 @@ TEST(Simulator, TruthIsConsistentWithTheImageAndTheDeclaration) {
     EXPECT_EQ(t.scan_id, p->scan.meta.scan_id);
     EXPECT_EQ(t.consignment_id, p->scan.meta.consignment_id);
     EXPECT_EQ(p->declaration.consignment_id, t.consignment_id);
-    EXPECT_TRUE(ValidateDeclaration(p->declaration).ok()) << ValidateDeclaration(p->declaration).message();
+    EXPECT_TRUE(ValidateDeclaration(p->declaration).ok())
+        << ValidateDeclaration(p->declaration).message();
     int packaging = 0, threats = 0;
     for (const auto& obj : t.objects) {
       packaging += obj.packaging;
@@ -201,7 +205,8 @@ TEST(Simulator, WedgesCoverEachMaterialWithIncreasingSteps) {
       // Darker with every step.
       double sum = 0;
       for (int y = s.y0 + 3; y < s.y1 - 3; ++y)
-        for (int x = s.x0 + 3; x < s.x1 - 3; ++x) sum += -std::log(w.scan.high[y * w.scan.width + x] / 65535.0);
+        for (int x = s.x0 + 3; x < s.x1 - 3; ++x)
+          sum += -std::log(w.scan.high[y * w.scan.width + x] / 65535.0);
       EXPECT_GT(sum, prev);
       prev = sum;
     }

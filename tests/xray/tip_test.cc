@@ -100,7 +100,8 @@ TEST(Tip, LibrarySavesLoadsAndCutsOut) {
     EXPECT_EQ(q->threat_class, p.threat_class);
     double worst = 0;
     for (size_t i = 0; i < p.log_high.size(); ++i)
-      if (p.log_high[i] < 4) worst = std::max(worst, std::abs(p.log_high[i] - q->log_high[i]) * 1.0);
+      if (p.log_high[i] < 4)
+        worst = std::max(worst, std::abs(p.log_high[i] - q->log_high[i]) * 1.0);
     EXPECT_LT(worst, 0.01) << p.name;  // 16-bit quantisation
   }
   // Project the firearm into air and cut it out again: the same attenuation comes back.
@@ -113,8 +114,9 @@ TEST(Tip, LibrarySavesLoadsAndCutsOut) {
   auto placed = ProjectThreat(gun, o, &air);
   ASSERT_TRUE(placed.ok());
   ThreatLibrary cut;
-  ASSERT_TRUE(cut.AddCutout(air, std::max(0, placed->x0 - 4), std::max(0, placed->y0 - 4), std::min(200, placed->x1 + 4),
-                            std::min(200, placed->y1 + 4), "firearm", "cut_gun")
+  ASSERT_TRUE(cut.AddCutout(air, std::max(0, placed->x0 - 4), std::max(0, placed->y0 - 4),
+                            std::min(200, placed->x1 + 4), std::min(200, placed->y1 + 4), "firearm",
+                            "cut_gun")
                   .ok());
   double a = 0, b = 0;
   for (float v : gun.log_high) a += v;

@@ -2,6 +2,8 @@
 // TIFF writer independent of libtiff (to build malformed files the library must refuse).
 #pragma once
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -10,8 +12,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <unistd.h>
 
 #include "clearsight/xray_scan.h"
 
@@ -30,7 +30,8 @@ inline std::filesystem::path TempDir(const std::string& name) {
     });
     return &dirs;
   }();
-  auto p = std::filesystem::temp_directory_path() / ("cs_xray_" + name + "_" + std::to_string(::getpid()));
+  auto p = std::filesystem::temp_directory_path() /
+           ("cs_xray_" + name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(p);
   std::filesystem::create_directories(p);
   made->push_back(p);
@@ -95,18 +96,20 @@ inline std::string MakeTiff(const std::vector<TiffPage>& pages) {
     struct E {
       uint16_t tag, type;
       uint32_t count, value;
-    } entries[n] = {{256, 4, 1, p.width},        {257, 4, 1, p.height},
-                    {258, 3, 1, p.bits},         {259, 3, 1, 1},
-                    {262, 3, 1, p.photometric},  {273, 4, 1, static_cast<uint32_t>(data_at)},
-                    {277, 3, 1, p.samples},      {278, 4, 1, p.height},
-                    {279, 4, 1, bytes},          {339, 3, 1, p.sample_format}};
+    } entries[n] = {{256, 4, 1, p.width},       {257, 4, 1, p.height},
+                    {258, 3, 1, p.bits},        {259, 3, 1, 1},
+                    {262, 3, 1, p.photometric}, {273, 4, 1, static_cast<uint32_t>(data_at)},
+                    {277, 3, 1, p.samples},     {278, 4, 1, p.height},
+                    {279, 4, 1, bytes},         {339, 3, 1, p.sample_format}};
     for (int i = 0; i < n; ++i) {
       size_t e = ifd + 2 + i * 12;
       put16(e, entries[i].tag);
       put16(e + 2, entries[i].type);
       put32(e + 4, entries[i].count);
-      if (entries[i].type == 3) put16(e + 8, static_cast<uint16_t>(entries[i].value));
-      else put32(e + 8, entries[i].value);
+      if (entries[i].type == 3)
+        put16(e + 8, static_cast<uint16_t>(entries[i].value));
+      else
+        put32(e + 8, entries[i].value);
     }
     link = ifd + 2 + n * 12;
   }

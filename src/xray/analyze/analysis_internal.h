@@ -100,8 +100,8 @@ struct Box {
 // that encloses a larger neighbour (the neighbour's box lies inside its own, give or take 2 px).
 inline bool IsHalo(int64_t size, const Box& b, int64_t other_size, const Box& other) {
   int64_t perimeter = 2 * static_cast<int64_t>((b.x1 - b.x0) + (b.y1 - b.y0));
-  return size < 2 * perimeter && other_size > size && other.x0 >= b.x0 - 2 && other.y0 >= b.y0 - 2 &&
-         other.x1 <= b.x1 + 2 && other.y1 <= b.y1 + 2;
+  return size < 2 * perimeter && other_size > size && other.x0 >= b.x0 - 2 &&
+         other.y0 >= b.y0 - 2 && other.x1 <= b.x1 + 2 && other.y1 <= b.y1 + 2;
 }
 
 // Separable 5-tap smoothing kernels for the low and high images: a 3-pixel box, convolved for the

@@ -10,7 +10,8 @@ namespace clearsight {
 
 namespace xray {
 
-DetectedObject MakeObject(const Calibration& calib, int id, const ObjectStats& s, double pixel_mm, double mass_g) {
+DetectedObject MakeObject(const Calibration& calib, int id, const ObjectStats& s, double pixel_mm,
+                          double mass_g) {
   DetectedObject d;
   d.id = id;
   d.x0 = s.x0;
@@ -34,8 +35,7 @@ DetectedObject MakeObject(const Calibration& calib, int id, const ObjectStats& s
         cnt += s.bin_n_ok[b];
       }
     d.z_eff = h > 0 ? calib.ZEff(l / cnt, h / cnt) : calib.ZEff(s.sum_l_ok / s.n_ok, mean_h);
-  }
-  else if (s.n_ok * 20 < s.n)
+  } else if (s.n_ok * 20 < s.n)
     d.z_eff = calib.max_z();
   else
     d.z_eff = calib.min_z();
@@ -58,8 +58,9 @@ DetectedObject MakeObject(const Calibration& calib, int id, const ObjectStats& s
 }
 
 void FinishObjects(ScanAnalysis* out) {
-  std::stable_sort(out->objects.begin(), out->objects.end(),
-                   [](const DetectedObject& a, const DetectedObject& b) { return a.mass_kg > b.mass_kg; });
+  std::stable_sort(
+      out->objects.begin(), out->objects.end(),
+      [](const DetectedObject& a, const DetectedObject& b) { return a.mass_kg > b.mass_kg; });
   out->materials = {};
   for (const auto& o : out->objects) {
     if (o.material == MaterialClass::kOrganic) out->materials.organic_kg += o.mass_kg;

@@ -21,10 +21,10 @@ using xray::ObjectStats;
 
 namespace {
 
-constexpr int kZH = 128;       // log_high bins of the z table
-constexpr int kZR = 512;       // ratio bins
-constexpr int kKH = 128;       // log_high bins of the kappa table
-constexpr int kKZ = 128;       // z bins
+constexpr int kZH = 128;  // log_high bins of the z table
+constexpr int kZR = 512;  // ratio bins
+constexpr int kKH = 128;  // log_high bins of the kappa table
+constexpr int kKZ = 128;  // z bins
 constexpr double kTableMaxH = 10.0;
 
 struct Run {
@@ -52,7 +52,8 @@ struct Scratch {
   std::vector<float> z, ad;
   std::vector<uint8_t> material, key_row;
   std::vector<std::vector<Run>> runs;
-  std::vector<std::vector<std::pair<int32_t, int32_t>>> touches;  // runs of different keys that touch
+  std::vector<std::vector<std::pair<int32_t, int32_t>>>
+      touches;  // runs of different keys that touch
   std::vector<std::vector<ObjectStats>> stats;
   std::vector<std::array<double, xray::kPackagingBins>> hist_n, hist_l;
   std::vector<int64_t> parcel_n;
@@ -73,14 +74,20 @@ Analyzer::Analyzer(Calibration calibration, const AnalyzerOptions& options)
     : calibration_(std::move(calibration)), options_(options) {}
 Analyzer::~Analyzer() = default;
 
-Result<std::unique_ptr<Analyzer>> Analyzer::Create(Calibration calibration, const AnalyzerOptions& options) {
-  if (options.threads < 1 || options.threads > 64) return Status::InvalidArgument("threads must be 1..64");
-  if (!(options.min_object_log_high > 0)) return Status::InvalidArgument("min_object_log_high must be > 0");
-  if (options.min_object_pixels < 1) return Status::InvalidArgument("min_object_pixels must be >= 1");
-  if (calibration.curves().size() < 2) return Status::InvalidArgument("calibration has fewer than 2 materials");
+Result<std::unique_ptr<Analyzer>> Analyzer::Create(Calibration calibration,
+                                                   const AnalyzerOptions& options) {
+  if (options.threads < 1 || options.threads > 64)
+    return Status::InvalidArgument("threads must be 1..64");
+  if (!(options.min_object_log_high > 0))
+    return Status::InvalidArgument("min_object_log_high must be > 0");
+  if (options.min_object_pixels < 1)
+    return Status::InvalidArgument("min_object_pixels must be >= 1");
+  if (calibration.curves().size() < 2)
+    return Status::InvalidArgument("calibration has fewer than 2 materials");
   std::unique_ptr<Analyzer> a(new Analyzer(std::move(calibration), options));
   auto t = std::make_unique<Tables>();
-  for (int v = 0; v < 65536; ++v) t->log_lut[v] = static_cast<float>(-std::log(std::max(v, 1) / 65535.0));
+  for (int v = 0; v < 65536; ++v)
+    t->log_lut[v] = static_cast<float>(-std::log(std::max(v, 1) / 65535.0));
   const Calibration& c = a->calibration_;
   double rmin = 1e9, rmax = 0;
   for (const auto& curve : c.curves())
@@ -118,7 +125,8 @@ Result<ScanAnalysis> Analyzer::Analyze(const Scan& scan) const {
 
 Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
   const auto t_start = std::chrono::steady_clock::now();
-  if (scan.width <= 0 || scan.height <= 0 || scan.low.size() != scan.pixels() || scan.high.size() != scan.pixels())
+  if (scan.width <= 0 || scan.height <= 0 || scan.low.size() != scan.pixels() ||
+      scan.high.size() != scan.pixels())
     return Status::InvalidArgument("scan '" + scan.meta.scan_id + "' is malformed (page sizes)");
   const int w = scan.width, h = scan.height;
   const size_t n = scan.pixels();
@@ -217,8 +225,10 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
         }
       }
       for (int x = 2; x < w - 2; ++x) {
-        al[x] = kl[0] * rl[x - 2] + kl[1] * rl[x - 1] + kl[2] * rl[x] + kl[3] * rl[x + 1] + kl[4] * rl[x + 2];
-        ah[x] = kh[0] * rh[x - 2] + kh[1] * rh[x - 1] + kh[2] * rh[x] + kh[3] * rh[x + 1] + kh[4] * rh[x + 2];
+        al[x] = kl[0] * rl[x - 2] + kl[1] * rl[x - 1] + kl[2] * rl[x] + kl[3] * rl[x + 1] +
+                kl[4] * rl[x + 2];
+        ah[x] = kh[0] * rh[x - 2] + kh[1] * rh[x - 1] + kh[2] * rh[x] + kh[3] * rh[x + 1] +
+                kh[4] * rh[x + 2];
       }
       for (int x = std::max(2, w - 2); x < w; ++x) {
         al[x] = ah[x] = 0;
@@ -246,8 +256,10 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
       float* sl = S.sl.data() + static_cast<size_t>(y) * w;
       float* sh = S.sh.data() + static_cast<size_t>(y) * w;
       for (int x = 0; x < w; ++x) {
-        sl[x] = kl[0] * cl[0][x] + kl[1] * cl[1][x] + kl[2] * cl[2][x] + kl[3] * cl[3][x] + kl[4] * cl[4][x];
-        sh[x] = kh[0] * chh[0][x] + kh[1] * chh[1][x] + kh[2] * chh[2][x] + kh[3] * chh[3][x] + kh[4] * chh[4][x];
+        sl[x] = kl[0] * cl[0][x] + kl[1] * cl[1][x] + kl[2] * cl[2][x] + kl[3] * cl[3][x] +
+                kl[4] * cl[4][x];
+        sh[x] = kh[0] * chh[0][x] + kh[1] * chh[1][x] + kh[2] * chh[2][x] + kh[3] * chh[3][x] +
+                kh[4] * chh[4][x];
       }
       if (y & 1) continue;  // the packaging histogram samples every other row and column
       for (int x = 0; x < w; x += 2) {
@@ -266,8 +278,9 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     // percentile of the thin parcel pixels, when there are enough of them to be packaging.
     float my_pkg_h = 0, my_pkg_l = 0;
     {
-      const int thin_bins = std::min(xray::kPackagingBins,
-                                     static_cast<int>(o.max_packaging_log_high / xray::kPackagingBinWidth));
+      const int thin_bins =
+          std::min(xray::kPackagingBins,
+                   static_cast<int>(o.max_packaging_log_high / xray::kPackagingBinWidth));
       double parcel_total = 0, thin = 0;
       for (int k = 0; k < threads; ++k) parcel_total += S.parcel_n[k];
       for (int b = 0; b < thin_bins; ++b)
@@ -300,7 +313,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     runs.clear();
     uint8_t* keys = S.key_row.data() + static_cast<size_t>(t) * w;
     const float half_thr = 0.5f * thr;
-    const float zh_scale = kZH / static_cast<float>(kTableMaxH), kh_scale = kKH / static_cast<float>(kTableMaxH);
+    const float zh_scale = kZH / static_cast<float>(kTableMaxH),
+                kh_scale = kKH / static_cast<float>(kTableMaxH);
     const float r0 = T.r0, r_scale = T.r_scale, z0 = T.z0, z_scale = T.z_scale;
     const float* z_lut = T.z_lut;
     const float* kappa_lut = T.kappa_lut;
@@ -371,10 +385,11 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
         while (cur_end < all.size() && all[cur_end]->y == y) ++cur_end;
         bool prev_is_above = prev_end > prev_begin && all[prev_begin]->y == y - 1;
         for (size_t i = cur; i < cur_end; ++i) {
-          if (i > cur && all[i - 1]->x1 == all[i]->x0) touch.push_back({static_cast<int32_t>(i - 1), static_cast<int32_t>(i)});
+          if (i > cur && all[i - 1]->x1 == all[i]->x0)
+            touch.push_back({static_cast<int32_t>(i - 1), static_cast<int32_t>(i)});
           if (!prev_is_above) continue;
           for (size_t j = prev_begin; j < prev_end; ++j) {
-            if (all[j]->x1 < all[i]->x0) continue;   // 8-connected: x1 == x0 touches diagonally
+            if (all[j]->x1 < all[i]->x0) continue;  // 8-connected: x1 == x0 touches diagonally
             if (all[j]->x0 > all[i]->x1) break;
             if (all[j]->key == all[i]->key)
               uf.Unite(static_cast<int32_t>(i), static_cast<int32_t>(j));
@@ -389,7 +404,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
       std::vector<int64_t> size(total_runs, 0);
       auto count_sizes = [&] {
         std::fill(size.begin(), size.end(), 0);
-        for (size_t i = 0; i < total_runs; ++i) size[uf.Find(static_cast<int32_t>(i))] += all[i]->x1 - all[i]->x0;
+        for (size_t i = 0; i < total_runs; ++i)
+          size[uf.Find(static_cast<int32_t>(i))] += all[i]->x1 - all[i]->x0;
       };
       count_sizes();
       std::vector<int32_t> best(total_runs, -1);
@@ -413,7 +429,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
         offer_dense(rb, ra);
       }
       for (size_t i = 0; i < total_runs; ++i)
-        if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i)) uf.parent[i] = uf.Find(best[i]);
+        if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i))
+          uf.parent[i] = uf.Find(best[i]);
       count_sizes();
       // 2. Fragments below the minimum size, and halos (thin rings of another class that partial
       //    pixels leave around an object), join their largest touching neighbour.
@@ -437,7 +454,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
         offer_small(rb, ra);
       }
       for (size_t i = 0; i < total_runs; ++i)
-        if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i)) uf.parent[i] = uf.Find(best[i]);
+        if (best[i] >= 0 && uf.Find(static_cast<int32_t>(i)) == static_cast<int32_t>(i))
+          uf.parent[i] = uf.Find(best[i]);
       count_sizes();
       // Compact ids in raster order of first appearance.
       std::vector<int32_t> id(total_runs, 0);
@@ -485,7 +503,8 @@ Status Analyzer::Analyze(const Scan& scan, ScanAnalysis* out) const {
     out->objects.push_back(xray::MakeObject(calib, id, s, scan.meta.pixel_mm, -1));
   }
   xray::FinishObjects(out);
-  out->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+  out->ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   return Status::Ok();
 }
 

@@ -12,9 +12,9 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_calibrate.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_calibrate.h"
 
 namespace clearsight {
 
@@ -36,7 +36,8 @@ double LogOf(uint16_t v) { return -std::log(std::max<uint16_t>(v, 1) / 65535.0);
 
 // Fits r(u) = (alpha + beta u) / (1 + gamma u) through three points and returns its inverse at r.
 // False when the fit is singular or not monotone over the points (then the caller stays linear).
-bool MoebiusInverse(double u1, double r1, double u2, double r2, double u3, double r3, double r, double* u) {
+bool MoebiusInverse(double u1, double r1, double u2, double r2, double u3, double r3, double r,
+                    double* u) {
   // alpha + beta u_k - gamma u_k r_k = r_k
   double m[3][4] = {{1, u1, -u1 * r1, r1}, {1, u2, -u2 * r2, r2}, {1, u3, -u3 * r3, r3}};
   for (int c = 0; c < 3; ++c) {
@@ -85,7 +86,8 @@ double Calibration::KappaAt(size_t i, double h) const {
   size_t k = 1;
   while (p[k].log_high < h) ++k;
   double t = std::log(h / p[k - 1].log_high) / std::log(p[k].log_high / p[k - 1].log_high);
-  double k0 = p[k - 1].areal_density_g_cm2 / p[k - 1].log_high, k1 = p[k].areal_density_g_cm2 / p[k].log_high;
+  double k0 = p[k - 1].areal_density_g_cm2 / p[k - 1].log_high,
+         k1 = p[k].areal_density_g_cm2 / p[k].log_high;
   return k0 + t * (k1 - k0);
 }
 
@@ -163,7 +165,8 @@ double Calibration::ArealDensity(double log_high, double z_eff) const {
   if (z_eff >= curves_.back().z_eff) return log_high * KappaAt(n - 1, log_high);
   size_t i = 1;
   while (curves_[i].z_eff < z_eff) ++i;
-  double q = std::pow(z_eff, p), q0 = std::pow(curves_[i - 1].z_eff, p), q1 = std::pow(curves_[i].z_eff, p);
+  double q = std::pow(z_eff, p), q0 = std::pow(curves_[i - 1].z_eff, p),
+         q1 = std::pow(curves_[i].z_eff, p);
   double w = (q - q0) / (q1 - q0);
   // The mass attenuation (1/kappa: Compton plus photoelectric ~ Z^p) is what is near linear in Z^p.
   return log_high / ((1 - w) / KappaAt(i - 1, log_high) + w / KappaAt(i, log_high));
@@ -173,9 +176,12 @@ MaterialClass Calibration::Classify(double z_eff) const {
   return ClassifyZEff(z_eff, options_.organic_max_z, options_.metal_min_z);
 }
 
-Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const CalibrationOptions& options) {
-  if (!(options.z_exponent > 1 && options.z_exponent < 5)) return Status::InvalidArgument("z_exponent out of range");
-  if (!(options.organic_max_z < options.metal_min_z)) return Status::InvalidArgument("class bounds out of order");
+Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
+                                     const CalibrationOptions& options) {
+  if (!(options.z_exponent > 1 && options.z_exponent < 5))
+    return Status::InvalidArgument("z_exponent out of range");
+  if (!(options.organic_max_z < options.metal_min_z))
+    return Status::InvalidArgument("class bounds out of order");
   if (wedges.empty()) return Status::InvalidArgument("calibration needs wedge scans, got none");
   struct Acc {
     std::vector<double> z;
@@ -192,14 +198,16 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
     std::vector<uint8_t> near(s.pixels(), 0);
     for (const auto& st : w.steps)
       for (int y = std::max(0, st.y0 - 6); y < std::min(s.height, st.y1 + 6); ++y)
-        for (int x = std::max(0, st.x0 - 6); x < std::min(s.width, st.x1 + 6); ++x) near[static_cast<size_t>(y) * s.width + x] = 1;
+        for (int x = std::max(0, st.x0 - 6); x < std::min(s.width, st.x1 + 6); ++x)
+          near[static_cast<size_t>(y) * s.width + x] = 1;
     std::vector<double> air_l, air_h;
     for (size_t i = 0; i < s.pixels(); ++i)
       if (!near[i]) {
         air_l.push_back(LogOf(s.low[i]));
         air_h.push_back(LogOf(s.high[i]));
       }
-    double l0 = air_l.size() >= 100 ? Median(air_l) : 0, h0 = air_h.size() >= 100 ? Median(air_h) : 0;
+    double l0 = air_l.size() >= 100 ? Median(air_l) : 0,
+           h0 = air_h.size() >= 100 ? Median(air_h) : 0;
     for (const auto& st : w.steps) {
       int mg = options.region_margin_px;
       int x0 = st.x0 + mg, x1 = st.x1 - mg, y0 = st.y0 + mg, y1 = st.y1 - mg;
@@ -223,7 +231,8 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
       }
       if (ad <= 0) ad = st.density_g_cm3 * st.thickness_mm / 10.0;
       if (!(z > 0) || !(ad > 0))
-        return Status::InvalidArgument("wedge step of '" + st.material + "' needs z_eff (or formula) and areal density");
+        return Status::InvalidArgument("wedge step of '" + st.material +
+                                       "' needs z_eff (or formula) and areal density");
       CalibrationPoint p{Median(l) - l0, Median(h) - h0, ad};
       Acc& acc = by_material[ToLower(st.material)];
       acc.z.push_back(z);
@@ -234,7 +243,8 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
           double prof[16] = {0};
           int rows = 0;
           for (int y = st.y0 + (st.y1 - st.y0) / 4; y < st.y1 - (st.y1 - st.y0) / 4; ++y, ++rows)
-            for (int k = 0; k < 16; ++k) prof[k] += LogOf(page[static_cast<size_t>(y) * s.width + st.x0 - 8 + k]);
+            for (int k = 0; k < 16; ++k)
+              prof[k] += LogOf(page[static_cast<size_t>(y) * s.width + st.x0 - 8 + k]);
           double lo = (prof[0] + prof[1]) / (2 * rows), hi = (prof[14] + prof[15]) / (2 * rows);
           double contrast = hi - lo;
           if (contrast < 0.3 || hi > options.max_log_attenuation * 0.6) continue;
@@ -264,22 +274,25 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
   c.options_ = options;
   c.device_ = wedges.front().scan.meta.device;
   for (auto& [name, acc] : by_material) {
-    std::sort(acc.pts.begin(), acc.pts.end(),
-              [](const auto& a, const auto& b) { return a.areal_density_g_cm2 < b.areal_density_g_cm2; });
+    std::sort(acc.pts.begin(), acc.pts.end(), [](const auto& a, const auto& b) {
+      return a.areal_density_g_cm2 < b.areal_density_g_cm2;
+    });
     // Attenuation must grow with thickness; a step that does not is dropped (noise or a mislabel).
     CalibrationCurve curve;
     curve.material = name;
     curve.z_eff = Median(acc.z);
     int saturated = 0;
     for (const auto& p : acc.pts) {
-      if (!curve.points.empty() && !(p.log_high > curve.points.back().log_high + 1e-4 &&
-                                     p.areal_density_g_cm2 > curve.points.back().areal_density_g_cm2))
+      if (!curve.points.empty() &&
+          !(p.log_high > curve.points.back().log_high + 1e-4 &&
+            p.areal_density_g_cm2 > curve.points.back().areal_density_g_cm2))
         continue;
       // The low image attenuates more than the high one for every material, step by step. When a
       // thicker step adds clearly less low than high attenuation, the low image has hit its floor
       // (scatter, dark signal): this step and every thicker one are unusable.
       if (!curve.points.empty()) {
-        double dl = p.log_low - curve.points.back().log_low, dh = p.log_high - curve.points.back().log_high;
+        double dl = p.log_low - curve.points.back().log_low,
+               dh = p.log_high - curve.points.back().log_high;
         if (dl < 0.85 * dh) {
           saturated = static_cast<int>(acc.pts.size()) - static_cast<int>(curve.points.size());
           c.low_saturation_log_ = std::min(c.low_saturation_log_, curve.points.back().log_low);
@@ -289,22 +302,28 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
       curve.points.push_back(p);
     }
     char buf[200];
-    std::snprintf(buf, sizeof buf, "  %-10s z_eff %5.2f: %zu steps used, %d too dark, %d saturated, %d too thin\n",
-                  name.c_str(), curve.z_eff, curve.points.size(), acc.skipped_dark, saturated, acc.skipped_thin);
+    std::snprintf(buf, sizeof buf,
+                  "  %-10s z_eff %5.2f: %zu steps used, %d too dark, %d saturated, %d too thin\n",
+                  name.c_str(), curve.z_eff, curve.points.size(), acc.skipped_dark, saturated,
+                  acc.skipped_thin);
     notes += buf;
     if (curve.points.size() < 2)
-      return Status::InvalidArgument("wedge material '" + name + "' has " + std::to_string(curve.points.size()) +
+      return Status::InvalidArgument("wedge material '" + name + "' has " +
+                                     std::to_string(curve.points.size()) +
                                      " usable steps; calibration needs at least 2 per material");
     c.curves_.push_back(std::move(curve));
   }
-  std::sort(c.curves_.begin(), c.curves_.end(), [](const auto& a, const auto& b) { return a.z_eff < b.z_eff; });
+  std::sort(c.curves_.begin(), c.curves_.end(),
+            [](const auto& a, const auto& b) { return a.z_eff < b.z_eff; });
   for (size_t i = 1; i < c.curves_.size(); ++i)
     if (c.curves_[i].z_eff - c.curves_[i - 1].z_eff < 0.3)
       return Status::InvalidArgument("wedge materials '" + c.curves_[i - 1].material + "' and '" +
-                                     c.curves_[i].material + "' have the same z_eff; use one of them");
+                                     c.curves_[i].material +
+                                     "' have the same z_eff; use one of them");
   if (c.curves_.size() < 2)
-    return Status::InvalidArgument("calibration needs wedges of at least 2 materials with different z_eff, got " +
-                                   std::to_string(c.curves_.size()));
+    return Status::InvalidArgument(
+        "calibration needs wedges of at least 2 materials with different z_eff, got " +
+        std::to_string(c.curves_.size()));
   if (c.curves_.size() > 16) return Status::InvalidArgument("at most 16 wedge materials");
   // Leave-one-material-out: how well do the others predict each material's z_eff?
   std::string loo;
@@ -313,10 +332,12 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
       Calibration other = c;
       other.curves_.erase(other.curves_.begin() + i);
       double err = 0;
-      for (const auto& p : c.curves_[i].points) err += std::abs(other.ZEff(p.log_low, p.log_high) - c.curves_[i].z_eff);
+      for (const auto& p : c.curves_[i].points)
+        err += std::abs(other.ZEff(p.log_low, p.log_high) - c.curves_[i].z_eff);
       err /= c.curves_[i].points.size();
       char buf[160];
-      std::snprintf(buf, sizeof buf, "  without %-10s its z_eff is predicted within %.2f on average%s\n",
+      std::snprintf(buf, sizeof buf,
+                    "  without %-10s its z_eff is predicted within %.2f on average%s\n",
                     c.curves_[i].material.c_str(), err,
                     (i == 0 || i + 1 == c.curves_.size()) ? " (extrapolated)" : "");
       loo += buf;
@@ -325,22 +346,26 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges, const
   // Edge spread per image: the median over all steps; a pixel-centred sharp edge measures ~1/12.
   for (int ch = 0; ch < 2; ++ch) {
     std::vector<double> v;
-    for (const auto& [name, acc] : by_material) v.insert(v.end(), acc.edge_var[ch].begin(), acc.edge_var[ch].end());
+    for (const auto& [name, acc] : by_material)
+      v.insert(v.end(), acc.edge_var[ch].begin(), acc.edge_var[ch].end());
     c.blur_sigma_[ch] = v.size() >= 3 ? std::sqrt(std::max(0.0, Median(v) - 1.0 / 12)) : 0;
   }
   {
     char buf[120];
-    std::snprintf(buf, sizeof buf, "  edge spread: low image %.2f px, high image %.2f px\n", c.blur_sigma_[0],
-                  c.blur_sigma_[1]);
+    std::snprintf(buf, sizeof buf, "  edge spread: low image %.2f px, high image %.2f px\n",
+                  c.blur_sigma_[0], c.blur_sigma_[1]);
     notes += buf;
   }
   if (c.low_saturation_log_ < 1e299) {
     char buf[120];
-    std::snprintf(buf, sizeof buf, "  low image saturates above log attenuation %.2f (pixels beyond: impenetrable)\n",
-                  c.low_saturation_log_);
+    std::snprintf(
+        buf, sizeof buf,
+        "  low image saturates above log attenuation %.2f (pixels beyond: impenetrable)\n",
+        c.low_saturation_log_);
     notes += buf;
   }
-  c.summary_ = "calibration from " + std::to_string(wedges.size()) + " wedge scans (" + c.device_ + ")\n" + notes + loo;
+  c.summary_ = "calibration from " + std::to_string(wedges.size()) + " wedge scans (" + c.device_ +
+               ")\n" + notes + loo;
   return c;
 }
 
@@ -359,7 +384,8 @@ std::string Calibration::ToJson() const {
             {"z_exponent", options_.z_exponent},
             {"organic_max_z", options_.organic_max_z},
             {"metal_min_z", options_.metal_min_z},
-            {"low_saturation_log", low_saturation_log_ < 1e299 ? json(low_saturation_log_) : json(nullptr)},
+            {"low_saturation_log",
+             low_saturation_log_ < 1e299 ? json(low_saturation_log_) : json(nullptr)},
             {"blur_sigma_low", blur_sigma_[0]},
             {"blur_sigma_high", blur_sigma_[1]},
             {"summary", summary_},
@@ -367,7 +393,9 @@ std::string Calibration::ToJson() const {
   return j.dump(1);
 }
 
-Status Calibration::Save(const std::string& path) const { return WriteFileAtomic(path, ToJson() + "\n"); }
+Status Calibration::Save(const std::string& path) const {
+  return WriteFileAtomic(path, ToJson() + "\n");
+}
 
 Result<Calibration> Calibration::FromJson(std::string_view text, std::string_view name) {
   std::string where(name);
@@ -376,7 +404,8 @@ Result<Calibration> Calibration::FromJson(std::string_view text, std::string_vie
     json j = json::parse(text);
     if (j.value("format", "") != "clearsight-calibration")
       return Status::InvalidArgument(where + ": not a clearsight calibration file");
-    if (j.value("version", 0) != 1) return Status::InvalidArgument(where + ": unsupported calibration version");
+    if (j.value("version", 0) != 1)
+      return Status::InvalidArgument(where + ": unsupported calibration version");
     c.device_ = j.value("device", "");
     c.summary_ = j.value("summary", "");
     c.options_.z_exponent = j.at("z_exponent").get<double>();
@@ -384,7 +413,8 @@ Result<Calibration> Calibration::FromJson(std::string_view text, std::string_vie
     c.options_.metal_min_z = j.at("metal_min_z").get<double>();
     c.blur_sigma_[0] = j.value("blur_sigma_low", 0.0);
     c.blur_sigma_[1] = j.value("blur_sigma_high", 0.0);
-    if (!(c.blur_sigma_[0] >= 0 && c.blur_sigma_[0] < 10 && c.blur_sigma_[1] >= 0 && c.blur_sigma_[1] < 10))
+    if (!(c.blur_sigma_[0] >= 0 && c.blur_sigma_[0] < 10 && c.blur_sigma_[1] >= 0 &&
+          c.blur_sigma_[1] < 10))
       return Status::InvalidArgument(where + ": blur sigmas out of range");
     if (j.contains("low_saturation_log") && j["low_saturation_log"].is_number())
       c.low_saturation_log_ = j["low_saturation_log"].get<double>();
@@ -395,12 +425,15 @@ Result<Calibration> Calibration::FromJson(std::string_view text, std::string_vie
       for (const auto& p : cj.at("points")) {
         CalibrationPoint pt{p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>()};
         if (!(pt.log_high > 0 && pt.log_low > 0 && pt.areal_density_g_cm2 > 0))
-          return Status::InvalidArgument(where + ": curve '" + curve.material + "' has a non-positive point");
+          return Status::InvalidArgument(where + ": curve '" + curve.material +
+                                         "' has a non-positive point");
         if (!curve.points.empty() && pt.log_high <= curve.points.back().log_high)
-          return Status::InvalidArgument(where + ": curve '" + curve.material + "' is not increasing in log_high");
+          return Status::InvalidArgument(where + ": curve '" + curve.material +
+                                         "' is not increasing in log_high");
         curve.points.push_back(pt);
       }
-      if (curve.points.size() < 2) return Status::InvalidArgument(where + ": curve '" + curve.material + "' has < 2 points");
+      if (curve.points.size() < 2)
+        return Status::InvalidArgument(where + ": curve '" + curve.material + "' has < 2 points");
       c.curves_.push_back(std::move(curve));
     }
   } catch (const json::exception& e) {

@@ -1,6 +1,6 @@
 // The straightforward per-pixel analysis: what Analyzer computes, written the obvious way (one
-// thread, std::log per pixel, the calibration evaluated per pixel, naive 5x5 smoothing, flood fill).
-// It is the benchmark's baseline and the tests' oracle for the fast path.
+// thread, std::log per pixel, the calibration evaluated per pixel, naive 5x5 smoothing, flood
+// fill). It is the benchmark's baseline and the tests' oracle for the fast path.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -11,9 +11,11 @@
 
 namespace clearsight {
 
-Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, const Scan& scan, ScanAnalysis* out) {
+Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, const Scan& scan,
+                        ScanAnalysis* out) {
   const auto t_start = std::chrono::steady_clock::now();
-  if (scan.width <= 0 || scan.height <= 0 || scan.low.size() != scan.pixels() || scan.high.size() != scan.pixels())
+  if (scan.width <= 0 || scan.height <= 0 || scan.low.size() != scan.pixels() ||
+      scan.high.size() != scan.pixels())
     return Status::InvalidArgument("scan '" + scan.meta.scan_id + "' is malformed (page sizes)");
   const int w = scan.width, h = scan.height;
   const size_t n = scan.pixels();
@@ -42,7 +44,8 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
       double al = 0, ah = 0;
       for (int dy = -2; dy <= 2; ++dy)
         for (int dx = -2; dx <= 2; ++dx) {
-          size_t j = static_cast<size_t>(std::clamp(y + dy, 0, h - 1)) * w + std::clamp(x + dx, 0, w - 1);
+          size_t j =
+              static_cast<size_t>(std::clamp(y + dy, 0, h - 1)) * w + std::clamp(x + dx, 0, w - 1);
           al += kl[dy + 2] * kl[dx + 2] * ch.log_low[j];
           ah += kh[dy + 2] * kh[dx + 2] * ch.log_high[j];
         }
@@ -145,7 +148,8 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
   // Saturated regions join the densest (then largest) component they touch.
   merge_into([&](int32_t a, int32_t b, int32_t cur) {
     if (comp_key[a] != 4 || comp_key[b] == 4) return false;
-    return !cur || comp_key[b] > comp_key[cur] || (comp_key[b] == comp_key[cur] && size[b] > size[cur]);
+    return !cur || comp_key[b] > comp_key[cur] ||
+           (comp_key[b] == comp_key[cur] && size[b] > size[cur]);
   });
   // Fragments and halos join the largest touching component that is big enough.
   std::vector<xray::Box> box(ncomp + 1);
@@ -167,11 +171,13 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
   std::vector<xray::ObjectStats> stats(next + 1);
   for (size_t i = 0; i < n; ++i)
     if (ch.labels[i])
-      stats[ch.labels[i]].Add(static_cast<int>(i % w), static_cast<int>(i / w), static_cast<float>(ch.log_low[i] - pl),
-                              static_cast<float>(ch.log_high[i] - ph),
-                              scan.low[i] <= o.impenetrable_low_pixel || sl[i] > calib.low_saturation_log());
+      stats[ch.labels[i]].Add(
+          static_cast<int>(i % w), static_cast<int>(i / w), static_cast<float>(ch.log_low[i] - pl),
+          static_cast<float>(ch.log_high[i] - ph),
+          scan.low[i] <= o.impenetrable_low_pixel || sl[i] > calib.low_saturation_log());
   std::vector<double> zobj(next + 1, 0), mass(next + 1, 0);
-  for (int32_t k = 1; k <= next; ++k) zobj[k] = xray::MakeObject(calib, k, stats[k], scan.meta.pixel_mm, 0).z_eff;
+  for (int32_t k = 1; k <= next; ++k)
+    zobj[k] = xray::MakeObject(calib, k, stats[k], scan.meta.pixel_mm, 0).z_eff;
   const double px_area_cm2 = scan.meta.pixel_mm * scan.meta.pixel_mm / 100.0;
   for (size_t i = 0; i < n; ++i) {
     int32_t k = ch.labels[i];
@@ -179,9 +185,11 @@ Status AnalyzeReference(const Calibration& calib, const AnalyzerOptions& o, cons
     double hh = ch.log_high[i] - ph, hm = std::max(0.01, hh);
     mass[k] += hh * calib.ArealDensity(hm, zobj[k]) / hm * px_area_cm2;
   }
-  for (int32_t k = 1; k <= next; ++k) out->objects.push_back(xray::MakeObject(calib, k, stats[k], scan.meta.pixel_mm, mass[k]));
+  for (int32_t k = 1; k <= next; ++k)
+    out->objects.push_back(xray::MakeObject(calib, k, stats[k], scan.meta.pixel_mm, mass[k]));
   xray::FinishObjects(out);
-  out->ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+  out->ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
   return Status::Ok();
 }
 

@@ -11,11 +11,14 @@ Result<std::string> RenderMaterialPng(const ScanAnalysis& a, const MaterialRende
   const size_t n = static_cast<size_t>(a.width) * a.height;
   const ScanChannels& c = a.channels;
   if (n == 0 || c.log_high.size() != n || c.material.size() != n)
-    return Status::FailedPrecondition("material rendering needs an analysis with channels (keep_channels)");
-  static constexpr uint8_t kHue[5][3] = {{255, 255, 255}, {255, 140, 0}, {40, 170, 40}, {40, 90, 230}, {0, 0, 0}};
+    return Status::FailedPrecondition(
+        "material rendering needs an analysis with channels (keep_channels)");
+  static constexpr uint8_t kHue[5][3] = {
+      {255, 255, 255}, {255, 140, 0}, {40, 170, 40}, {40, 90, 230}, {0, 0, 0}};
   // Brightness table over log_high: exp(-gamma * h), 1024 steps up to 10.
   std::vector<float> bright(1024);
-  for (int i = 0; i < 1024; ++i) bright[i] = static_cast<float>(std::exp(-options.brightness_gamma * (i + 0.5) * 10.0 / 1024));
+  for (int i = 0; i < 1024; ++i)
+    bright[i] = static_cast<float>(std::exp(-options.brightness_gamma * (i + 0.5) * 10.0 / 1024));
   std::vector<uint8_t> rgb(n * 3);
   for (size_t i = 0; i < n; ++i) {
     uint8_t m = std::min<uint8_t>(c.material[i], 4);
@@ -31,9 +34,11 @@ Result<std::string> RenderMaterialPng(const ScanAnalysis& a, const MaterialRende
   if (options.outline_objects)
     for (const auto& o : a.objects) {
       for (int x = o.x0; x < o.x1; ++x)
-        for (int y : {o.y0, o.y1 - 1}) std::fill_n(&rgb[(static_cast<size_t>(y) * a.width + x) * 3], 3, 255);
+        for (int y : {o.y0, o.y1 - 1})
+          std::fill_n(&rgb[(static_cast<size_t>(y) * a.width + x) * 3], 3, 255);
       for (int y = o.y0; y < o.y1; ++y)
-        for (int x : {o.x0, o.x1 - 1}) std::fill_n(&rgb[(static_cast<size_t>(y) * a.width + x) * 3], 3, 255);
+        for (int x : {o.x0, o.x1 - 1})
+          std::fill_n(&rgb[(static_cast<size_t>(y) * a.width + x) * 3], 3, 255);
     }
   return EncodePngRgb8(a.width, a.height, rgb);
 }

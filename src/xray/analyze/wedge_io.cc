@@ -2,8 +2,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_calibrate.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_calibrate.h"
 
 namespace clearsight {
 
@@ -11,12 +11,15 @@ using nlohmann::json;
 
 Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOptions& options) {
   CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(tiff_path, options));
-  json extra = scan.meta.extra_json.empty() ? json::object() : json::parse(scan.meta.extra_json, nullptr, false);
+  json extra = scan.meta.extra_json.empty() ? json::object()
+                                            : json::parse(scan.meta.extra_json, nullptr, false);
   if (!extra.is_object() || !extra.contains("wedge"))
-    return Status::InvalidArgument(tiff_path + ": sidecar has no \"wedge\" object (not a wedge scan)");
+    return Status::InvalidArgument(tiff_path +
+                                   ": sidecar has no \"wedge\" object (not a wedge scan)");
   WedgeScan out;
   const json& wedge = extra["wedge"];
-  if (!wedge.is_object() || !wedge.contains("steps") || !wedge["steps"].is_array() || wedge["steps"].empty())
+  if (!wedge.is_object() || !wedge.contains("steps") || !wedge["steps"].is_array() ||
+      wedge["steps"].empty())
     return Status::InvalidArgument(tiff_path + ": \"wedge\" needs a non-empty \"steps\" array");
   int n = 0;
   for (const json& s : wedge["steps"]) {
@@ -32,7 +35,8 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
       st.thickness_mm = s.value("thickness_mm", 0.0);
       st.areal_density_g_cm2 = s.value("areal_density_g_cm2", 0.0);
       const json& r = s.at("region");
-      if (!r.is_array() || r.size() != 4) return Status::InvalidArgument(where + "\"region\" must be [x0,y0,x1,y1]");
+      if (!r.is_array() || r.size() != 4)
+        return Status::InvalidArgument(where + "\"region\" must be [x0,y0,x1,y1]");
       st.x0 = r[0].get<int>();
       st.y0 = r[1].get<int>();
       st.x1 = r[2].get<int>();
@@ -43,10 +47,12 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
     if (st.material.empty()) return Status::InvalidArgument(where + "\"material\" is empty");
     if (st.x0 < 0 || st.y0 < 0 || st.x1 > scan.width || st.y1 > scan.height || st.x1 - st.x0 < 3 ||
         st.y1 - st.y0 < 3)
-      return Status::InvalidArgument(where + "region must lie inside the image and be at least 3x3 pixels");
+      return Status::InvalidArgument(where +
+                                     "region must lie inside the image and be at least 3x3 pixels");
     if (st.areal_density_g_cm2 <= 0) {
       if (!(st.thickness_mm > 0 && st.density_g_cm3 > 0))
-        return Status::InvalidArgument(where + "needs areal_density_g_cm2, or thickness_mm and density_g_cm3");
+        return Status::InvalidArgument(
+            where + "needs areal_density_g_cm2, or thickness_mm and density_g_cm3");
       st.areal_density_g_cm2 = st.density_g_cm3 * st.thickness_mm / 10.0;
     }
     if (st.z_eff <= 0) {
@@ -55,7 +61,8 @@ Result<WedgeScan> ReadWedgeScan(const std::string& tiff_path, const ScanReadOpti
       if (!z.ok()) return z.status().WithContext(step);
       st.z_eff = *z;
     }
-    if (!(st.z_eff >= 1 && st.z_eff <= 100)) return Status::InvalidArgument(where + "z_eff out of range 1..100");
+    if (!(st.z_eff >= 1 && st.z_eff <= 100))
+      return Status::InvalidArgument(where + "z_eff out of range 1..100");
     out.steps.push_back(st);
   }
   out.scan = std::move(scan);
@@ -67,12 +74,14 @@ Result<std::vector<WedgeScan>> ReadWedgeDir(const std::string& dir) {
   std::vector<WedgeScan> out;
   for (const auto& f : files) {
     CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(f));
-    json extra = scan.meta.extra_json.empty() ? json::object() : json::parse(scan.meta.extra_json, nullptr, false);
+    json extra = scan.meta.extra_json.empty() ? json::object()
+                                              : json::parse(scan.meta.extra_json, nullptr, false);
     if (!extra.is_object() || !extra.contains("wedge")) continue;
     CS_ASSIGN_OR_RETURN(WedgeScan w, ReadWedgeScan(f));
     out.push_back(std::move(w));
   }
-  if (out.empty()) return Status::NotFound(dir + ": no wedge scans (scans whose sidecar has \"wedge\")");
+  if (out.empty())
+    return Status::NotFound(dir + ": no wedge scans (scans whose sidecar has \"wedge\")");
   return out;
 }
 
@@ -89,7 +98,8 @@ Status WriteWedgeScan(const WedgeScan& wedge, const std::string& tiff_path) {
     steps.push_back(j);
   }
   Scan scan = wedge.scan;
-  json extra = scan.meta.extra_json.empty() ? json::object() : json::parse(scan.meta.extra_json, nullptr, false);
+  json extra = scan.meta.extra_json.empty() ? json::object()
+                                            : json::parse(scan.meta.extra_json, nullptr, false);
   if (!extra.is_object()) extra = json::object();
   extra["wedge"] = {{"steps", steps}};
   scan.meta.extra_json = extra.dump();

@@ -3,12 +3,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <optional>
 
-#include <nlohmann/json.hpp>
-
-#include "clearsight/xray_detect.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_detect.h"
 #include "xray/detect/detect_internal.h"
 #include "xray/detect/features.h"
 #include "xray/detect/net.h"
@@ -31,9 +30,9 @@ double ProbabilityFromScore(double s, double op) {
   return op + (s - 0.5) * 2 * (1 - op);
 }
 
-void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
-                      int width, int height, double pixel_mm, const DetectorMeta& meta, const GridView& grid,
-                      std::vector<Candidate>* out) {
+void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob,
+                      int oh, int ow, int width, int height, double pixel_mm,
+                      const DetectorMeta& meta, const GridView& grid, std::vector<Candidate>* out) {
   out->clear();
   const size_t plane = static_cast<size_t>(oh) * ow;
   const int nt = static_cast<int>(meta.threat_classes.size());
@@ -76,7 +75,8 @@ void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<f
       int x0 = ow, y0 = oh, x1 = 0, y1 = 0;
       for (int32_t c : cells) {
         const int cy = c / ow, cx = c % ow;
-        x0 = std::min(x0, cx), y0 = std::min(y0, cy), x1 = std::max(x1, cx + 1), y1 = std::max(y1, cy + 1);
+        x0 = std::min(x0, cx), y0 = std::min(y0, cy), x1 = std::max(x1, cx + 1),
+        y1 = std::max(y1, cy + 1);
         for (int k = 0; k < nt; ++k) {
           const float p = threat_prob[static_cast<size_t>(k + 1) * plane + c];
           sum[k] += p;
@@ -98,16 +98,18 @@ void DecodeCandidates(const std::vector<float>& threat_prob, const std::vector<f
         d.threat_class = meta.threat_classes[k];
         d.score = peak[k];
         cand.cls = static_cast<size_t>(k);
-        RegionFeatures(threat_prob, goods_prob, oh, ow, nt, static_cast<int>(meta.goods_classes.size()), cells,
-                       cand.cls, x0, y0, x1, y1, pixel_mm, grid, cand.features.data());
+        RegionFeatures(threat_prob, goods_prob, oh, ow, nt,
+                       static_cast<int>(meta.goods_classes.size()), cells, cand.cls, x0, y0, x1, y1,
+                       pixel_mm, grid, cand.features.data());
         out->push_back(cand);
       }
     }
 }
 
-void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
-                   int width, int height, double pixel_mm, const DetectorMeta& meta, double min_score,
-                   DetectionResult* out, const GridView& grid, const RegionVerifier* verifier) {
+void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob,
+                   int oh, int ow, int width, int height, double pixel_mm, const DetectorMeta& meta,
+                   double min_score, DetectionResult* out, const GridView& grid,
+                   const RegionVerifier* verifier) {
   out->detections.clear();
   const size_t plane = static_cast<size_t>(oh) * ow;
   const int ng = static_cast<int>(meta.goods_classes.size());
@@ -115,8 +117,8 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
   const int vw = std::min(ow, (width + kOutCellPx - 1) / kOutCellPx);
   if (verifier && !grid.data) verifier = nullptr;  // its features need the input grid
   std::vector<Candidate> candidates;
-  DecodeCandidates(threat_prob, goods_prob, oh, ow, width, height, pixel_mm, meta, verifier ? grid : GridView{},
-                   &candidates);
+  DecodeCandidates(threat_prob, goods_prob, oh, ow, width, height, pixel_mm, meta,
+                   verifier ? grid : GridView{}, &candidates);
   std::vector<float> verified;
   if (verifier) verifier->Predict(candidates, &verified);
   for (size_t i = 0; i < candidates.size(); ++i) {
@@ -138,7 +140,8 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
       const double g = 1.0 - goods_prob[i];
       if (g < 0.5) continue;
       goods_cells += 1;
-      for (int k = 0; k < ng; ++k) out->goods_share[k] += goods_prob[static_cast<size_t>(k + 1) * plane + i] / g;
+      for (int k = 0; k < ng; ++k)
+        out->goods_share[k] += goods_prob[static_cast<size_t>(k + 1) * plane + i] / g;
     }
   if (goods_cells > 0)
     for (auto& s : out->goods_share) s /= goods_cells;
@@ -148,27 +151,31 @@ void DecodeOutputs(const std::vector<float>& threat_prob, const std::vector<floa
 
 Status CheckNoRemovedSettings(const json& m, const std::string& path) {
   auto removed = [&](const std::string& setting, const std::string& value) {
-    return Status::DataLoss(path + ": made with " + setting + " = " + value +
-                            ", an experiment this build no longer has (removed after commit e4fb95c); the model "
-                            "would not detect here as it was measured");
+    return Status::DataLoss(
+        path + ": made with " + setting + " = " + value +
+        ", an experiment this build no longer has (removed after commit e4fb95c); the model "
+        "would not detect here as it was measured");
   };
   if (!m.is_object()) return Status::Ok();
   if (m.contains("test_time_views") && m["test_time_views"] != json(1))
     return removed("test_time_views", m["test_time_views"].dump());
   if (m.contains("test_time_views_on") && m["test_time_views_on"] != json("scan"))
     return removed("test_time_views_on", m["test_time_views_on"].dump());
-  if (m.contains("network_on") && m["network_on"] != json("scan")) return removed("network_on", m["network_on"].dump());
+  if (m.contains("network_on") && m["network_on"] != json("scan"))
+    return removed("network_on", m["network_on"].dump());
   if (m.contains("verifier") && m["verifier"].is_object()) {
     const json& v = m["verifier"];
     if (v.contains("fold_boosters"))
-      return removed("verifier.fold_boosters", "a bag of " + std::to_string(v["fold_boosters"].size()) + " fold models");
+      return removed("verifier.fold_boosters",
+                     "a bag of " + std::to_string(v["fold_boosters"].size()) + " fold models");
     if (v.contains("tip_scans") && v["tip_scans"].is_number() && v["tip_scans"].get<double>() != 0)
       return removed("verifier.tip_scans", v["tip_scans"].dump());
   }
   // The training record, and those of the models it started from.
   std::string where = "trained.";
   for (const json* t = m.contains("trained") ? &m["trained"] : nullptr; t && t->is_object();) {
-    if (t->contains("points_goods_tilt") && (*t)["points_goods_tilt"] != json(1) && (*t)["points_goods_tilt"] != json(1.0))
+    if (t->contains("points_goods_tilt") && (*t)["points_goods_tilt"] != json(1) &&
+        (*t)["points_goods_tilt"] != json(1.0))
       return removed(where + "points_goods_tilt", (*t)["points_goods_tilt"].dump());
     if (t->contains("distilled")) return removed(where + "distilled", (*t)["distilled"].dump());
     if (t->contains("widths") && (*t)["widths"] != json::array({16, 32, 48}))
@@ -198,9 +205,12 @@ struct Detector::Impl {
 Detector::Detector() : impl_(std::make_unique<Impl>()) {}
 Detector::~Detector() = default;
 
-Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const DetectorOptions& options) {
-  if (options.threads < 1 || options.threads > 256) return Status::InvalidArgument("detector threads must be 1..256");
-  if (!(options.min_score >= 0 && options.min_score <= 1)) return Status::InvalidArgument("min_score must lie in 0..1");
+Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path,
+                                                 const DetectorOptions& options) {
+  if (options.threads < 1 || options.threads > 256)
+    return Status::InvalidArgument("detector threads must be 1..256");
+  if (!(options.min_score >= 0 && options.min_score <= 1))
+    return Status::InvalidArgument("min_score must lie in 0..1");
   std::string meta_text;
   CS_ASSIGN_OR_RETURN(auto net, xray::Net::Load(path, &meta_text));
   std::unique_ptr<Detector> d(new Detector());
@@ -210,7 +220,8 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
   im.meta_json = meta_text;
   json m = json::parse(meta_text, nullptr, false);
   if (m.is_discarded() || !m.is_object() || m.value("format", "") != xray::kDetectorFormat)
-    return Status::DataLoss(path + ": not a " + std::string(xray::kDetectorFormat) + " model (metadata)");
+    return Status::DataLoss(path + ": not a " + std::string(xray::kDetectorFormat) +
+                            " model (metadata)");
   CS_RETURN_IF_ERROR(xray::CheckNoRemovedSettings(m, path));
   try {
     im.meta.threat_classes = m.at("threat_classes").get<std::vector<std::string>>();
@@ -221,18 +232,22 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
       const json& cop = m.at("class_operating_probability");
       for (const auto& c : im.meta.threat_classes) {
         const double p = cop.at(c).get<double>();
-        if (!(p > 0 && p < 1)) return Status::DataLoss(path + ": operating probability of " + c + " out of range");
+        if (!(p > 0 && p < 1))
+          return Status::DataLoss(path + ": operating probability of " + c + " out of range");
         im.meta.class_operating_probability.push_back(p);
       }
     }
-    if (m.value("cell_px", 0) != xray::kCellPx || m.value("feature_channels", 0) != xray::kFeatureChannels)
-      return Status::DataLoss(path + ": the model expects other input features than this build computes");
+    if (m.value("cell_px", 0) != xray::kCellPx ||
+        m.value("feature_channels", 0) != xray::kFeatureChannels)
+      return Status::DataLoss(path +
+                              ": the model expects other input features than this build computes");
   } catch (const std::exception& e) {
     return Status::DataLoss(path + ": bad detector metadata: " + e.what());
   }
   const auto& cfg = im.net->config();
   if (cfg.threat_classes != static_cast<int>(im.meta.threat_classes.size()) + 1 ||
-      cfg.goods_classes != static_cast<int>(im.meta.goods_classes.size()) + 1 || cfg.in_channels != xray::kFeatureChannels)
+      cfg.goods_classes != static_cast<int>(im.meta.goods_classes.size()) + 1 ||
+      cfg.in_channels != xray::kFeatureChannels)
     return Status::DataLoss(path + ": network outputs do not match the class lists");
   if (!(im.meta.operating_probability > 0 && im.meta.operating_probability < 1))
     return Status::DataLoss(path + ": operating probability out of range");
@@ -240,20 +255,23 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path, const 
     const json& v = m["verifier"];
     try {
       if (v.at("features").get<std::vector<std::string>>() !=
-          std::vector<std::string>(std::begin(xray::kRegionFeatureNames), std::end(xray::kRegionFeatureNames)))
-        return Status::DataLoss(path +
-                                ": the model's verifier expects other region features than this build computes");
+          std::vector<std::string>(std::begin(xray::kRegionFeatureNames),
+                                   std::end(xray::kRegionFeatureNames)))
+        return Status::DataLoss(
+            path + ": the model's verifier expects other region features than this build computes");
       xray::RegionVerifier rv;
       auto forest = model::Forest::FromXgboostJson(v.at("booster").dump());
       if (!forest.ok()) return forest.status().WithContext(path + ": verifier");
       if (forest->num_features() != xray::kRegionFeatures)
-        return Status::DataLoss(path + ": verifier trees have " + std::to_string(forest->num_features()) +
-                                " features, expected " + std::to_string(xray::kRegionFeatures));
+        return Status::DataLoss(path + ": verifier trees have " +
+                                std::to_string(forest->num_features()) + " features, expected " +
+                                std::to_string(xray::kRegionFeatures));
       rv.forest = std::move(*forest);
       for (const auto& c : im.meta.threat_classes) {
         const double p = v.at("class_operating_probability").at(c).get<double>();
         if (!(p > 0 && p < 1))
-          return Status::DataLoss(path + ": verifier operating probability of " + c + " out of range");
+          return Status::DataLoss(path + ": verifier operating probability of " + c +
+                                  " out of range");
         rv.class_operating_probability.push_back(p);
       }
       im.verifier = std::move(rv);
@@ -271,10 +289,12 @@ Status Detector::Detect(const ScanAnalysis& analysis, DetectionResult* out) cons
   CS_RETURN_IF_ERROR(xray::ComputeFeatures(analysis, impl_->options.threads, &grid));
   const auto t1 = clock::now();
   std::vector<float> tp, gp;
-  CS_RETURN_IF_ERROR(impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp));
+  CS_RETURN_IF_ERROR(
+      impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp));
   const auto t2 = clock::now();
-  xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height, analysis.pixel_mm,
-                      impl_->meta, impl_->options.min_score, out, xray::GridView{grid.data.data(), grid.gh, grid.gw},
+  xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height,
+                      analysis.pixel_mm, impl_->meta, impl_->options.min_score, out,
+                      xray::GridView{grid.data.data(), grid.gh, grid.gw},
                       impl_->verifier ? &*impl_->verifier : nullptr);
   const auto t3 = clock::now();
   out->ms_features = std::chrono::duration<double, std::milli>(t1 - t0).count();
@@ -289,8 +309,12 @@ Result<DetectionResult> Detector::Detect(const ScanAnalysis& analysis) const {
   return r;
 }
 
-const std::vector<std::string>& Detector::threat_classes() const { return impl_->meta.threat_classes; }
-const std::vector<std::string>& Detector::goods_classes() const { return impl_->meta.goods_classes; }
+const std::vector<std::string>& Detector::threat_classes() const {
+  return impl_->meta.threat_classes;
+}
+const std::vector<std::string>& Detector::goods_classes() const {
+  return impl_->meta.goods_classes;
+}
 const std::string& Detector::metadata_json() const { return impl_->meta_json; }
 const DetectorOptions& Detector::options() const { return impl_->options; }
 int64_t Detector::parameters() const { return impl_->net->parameters(); }
@@ -304,7 +328,8 @@ bool Detector::has_verifier() const { return impl_->verifier.has_value(); }
 std::vector<double> Detector::class_operating_probabilities() const {
   if (impl_->verifier) return impl_->verifier->class_operating_probability;
   std::vector<double> out;
-  for (size_t k = 0; k < impl_->meta.threat_classes.size(); ++k) out.push_back(impl_->meta.OperatingProbability(k));
+  for (size_t k = 0; k < impl_->meta.threat_classes.size(); ++k)
+    out.push_back(impl_->meta.OperatingProbability(k));
   return out;
 }
 
@@ -313,9 +338,9 @@ std::string DetectionsToJson(const std::vector<Detection>& detections) {
   for (size_t i = 0; i < detections.size(); ++i) {
     const Detection& d = detections[i];
     if (i) s += ',';
-    s += "{\"class\":" + json(d.threat_class).dump() + ",\"score\":" + FormatFixed(d.score, 3) + ",\"box\":[" +
-         std::to_string(d.x0) + ',' + std::to_string(d.y0) + ',' + std::to_string(d.x1) + ',' + std::to_string(d.y1) +
-         "]}";
+    s += "{\"class\":" + json(d.threat_class).dump() + ",\"score\":" + FormatFixed(d.score, 3) +
+         ",\"box\":[" + std::to_string(d.x0) + ',' + std::to_string(d.y0) + ',' +
+         std::to_string(d.x1) + ',' + std::to_string(d.y1) + "]}";
   }
   return s + "]";
 }

@@ -16,9 +16,11 @@ int RoundUp(int v, int m) { return (v + m - 1) / m * m; }
 Status ComputeFeatures(const ScanAnalysis& a, int threads, FeatureGrid* out) {
   const ScanChannels& ch = a.channels;
   const size_t n = static_cast<size_t>(a.width) * a.height;
-  if (a.width <= 0 || a.height <= 0 || ch.areal_density.size() != n || ch.z_eff.size() != n || ch.material.size() != n)
-    return Status::FailedPrecondition("scan '" + a.scan_id +
-                                      "': the detector needs the analysis channels (AnalyzerOptions::keep_channels)");
+  if (a.width <= 0 || a.height <= 0 || ch.areal_density.size() != n || ch.z_eff.size() != n ||
+      ch.material.size() != n)
+    return Status::FailedPrecondition(
+        "scan '" + a.scan_id +
+        "': the detector needs the analysis channels (AnalyzerOptions::keep_channels)");
   const int cw = (a.width + kCellPx - 1) / kCellPx, chh = (a.height + kCellPx - 1) / kCellPx;
   const int gw = RoundUp(cw, kNetInputMultiple), gh = RoundUp(chh, kNetInputMultiple);
   out->gh = gh;

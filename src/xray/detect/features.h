@@ -14,8 +14,8 @@
 
 namespace clearsight::xray {
 
-inline constexpr int kCellPx = 4;         // input cell: 4x4 scan pixels
-inline constexpr int kOutCellPx = 8;      // output cell: 8x8 scan pixels
+inline constexpr int kCellPx = 4;     // input cell: 4x4 scan pixels
+inline constexpr int kOutCellPx = 8;  // output cell: 8x8 scan pixels
 inline constexpr int kFeatureChannels = 5;
 // Feature channels, in order.
 inline constexpr const char* kFeatureNames[kFeatureChannels] = {
@@ -26,9 +26,9 @@ inline constexpr const char* kFeatureNames[kFeatureChannels] = {
     "impenetrable_fraction"};
 
 struct FeatureGrid {
-  int gh = 0, gw = 0;       // cells; multiples of kNetInputMultiple (the scan is padded with air)
+  int gh = 0, gw = 0;         // cells; multiples of kNetInputMultiple (the scan is padded with air)
   int width = 0, height = 0;  // the scan's pixels
-  std::vector<float> data;  // kFeatureChannels x gh x gw
+  std::vector<float> data;    // kFeatureChannels x gh x gw
 };
 
 // Fails with FailedPrecondition when the analysis kept no channels. `threads`: 1 or 2 (halves).

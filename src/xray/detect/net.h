@@ -28,10 +28,10 @@ struct NetConfig {
 inline constexpr int kNetInputMultiple = 8;
 
 struct NetBatch {
-  int n = 0, h = 0, w = 0;       // input cells; labels are (h/2) x (w/2)
-  std::vector<float> input;      // n x C x h x w
-  std::vector<int64_t> threat;   // n x h/2 x w/2; -1 = ignore
-  std::vector<int64_t> goods;    // n x h/2 x w/2; -1 = ignore
+  int n = 0, h = 0, w = 0;      // input cells; labels are (h/2) x (w/2)
+  std::vector<float> input;     // n x C x h x w
+  std::vector<int64_t> threat;  // n x h/2 x w/2; -1 = ignore
+  std::vector<int64_t> goods;   // n x h/2 x w/2; -1 = ignore
 };
 
 struct NetTrainOptions {
@@ -73,13 +73,14 @@ class Net {
                std::vector<float>* goods_prob) const;
 
   // Training: one optimiser step (AdamW) on a batch; fills the batch's losses.
-  Status TrainStep(const NetBatch& batch, const NetTrainOptions& options, double learning_rate, int threads,
-                   NetLoss* loss);
+  Status TrainStep(const NetBatch& batch, const NetTrainOptions& options, double learning_rate,
+                   int threads, NetLoss* loss);
   // After the last TrainStep: the weights back in the usual (contiguous) layout, so that inference
   // computes as it will after Save and Load.
   Status EndTraining();
   // Loss on a batch without a step (validation).
-  Status EvalLoss(const NetBatch& batch, const NetTrainOptions& options, int threads, NetLoss* loss) const;
+  Status EvalLoss(const NetBatch& batch, const NetTrainOptions& options, int threads,
+                  NetLoss* loss) const;
 
  private:
   struct Impl;

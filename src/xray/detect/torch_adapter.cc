@@ -12,8 +12,8 @@ namespace clearsight::xray {
 
 namespace {
 
-// conv 3x3 (optionally strided or dilated) or 1x1 + batch norm + ReLU. (A module holding modules; nested
-// nn::Sequential does not compile with this LibTorch.)
+// conv 3x3 (optionally strided or dilated) or 1x1 + batch norm + ReLU. (A module holding modules;
+// nested nn::Sequential does not compile with this LibTorch.)
 struct ConvBnImpl : torch::nn::Module {
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
@@ -49,8 +49,10 @@ struct DetectorNetImpl : torch::nn::Module {
     u1 = register_module("u1", ConvBn(d + b, b));
     // 1x1 at stride 8: a 3x3 there cost a third of the network's time for little gain.
     u2 = register_module("u2", ConvBn(b + a, a, 1, 1, 1));
-    threat_head = register_module("threat_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(a, c.threat_classes, 1)));
-    goods_head = register_module("goods_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(a, c.goods_classes, 1)));
+    threat_head = register_module(
+        "threat_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(a, c.threat_classes, 1)));
+    goods_head = register_module(
+        "goods_head", torch::nn::Conv2d(torch::nn::Conv2dOptions(a, c.goods_classes, 1)));
   }
 
   std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x) {
@@ -68,22 +70,25 @@ TORCH_MODULE(DetectorNet);
 
 std::string ConfigText(const NetConfig& c) {
   std::ostringstream s;
-  s << c.in_channels << ' ' << c.threat_classes << ' ' << c.goods_classes << ' ' << c.width8 << ' ' << c.width16 << ' '
-    << c.width32;
+  s << c.in_channels << ' ' << c.threat_classes << ' ' << c.goods_classes << ' ' << c.width8 << ' '
+    << c.width16 << ' ' << c.width32;
   return s.str();
 }
 
 bool ParseConfig(const std::string& text, NetConfig* c) {
   std::istringstream s(text);
-  s >> c->in_channels >> c->threat_classes >> c->goods_classes >> c->width8 >> c->width16 >> c->width32;
-  return !s.fail() && c->in_channels > 0 && c->in_channels < 64 && c->threat_classes > 1 && c->threat_classes < 256 &&
-         c->goods_classes > 1 && c->goods_classes < 256 && c->width8 > 0 && c->width8 <= 512 && c->width16 > 0 &&
-         c->width16 <= 512 && c->width32 > 0 && c->width32 <= 512;
+  s >> c->in_channels >> c->threat_classes >> c->goods_classes >> c->width8 >> c->width16 >>
+      c->width32;
+  return !s.fail() && c->in_channels > 0 && c->in_channels < 64 && c->threat_classes > 1 &&
+         c->threat_classes < 256 && c->goods_classes > 1 && c->goods_classes < 256 &&
+         c->width8 > 0 && c->width8 <= 512 && c->width16 > 0 && c->width16 <= 512 &&
+         c->width32 > 0 && c->width32 <= 512;
 }
 
 // The batch's sizes and input (what inference needs).
 Status CheckInput(const NetBatch& b, const NetConfig& c) {
-  if (b.n < 1 || b.h < kNetInputMultiple || b.w < kNetInputMultiple || b.h % kNetInputMultiple || b.w % kNetInputMultiple)
+  if (b.n < 1 || b.h < kNetInputMultiple || b.w < kNetInputMultiple || b.h % kNetInputMultiple ||
+      b.w % kNetInputMultiple)
     return Status::InvalidArgument("net batch: sizes must be positive multiples of 8");
   if (b.input.size() != static_cast<size_t>(b.n) * b.h * b.w * c.in_channels)
     return Status::InvalidArgument("net batch: the input does not match n x C x h x w");
@@ -125,18 +130,25 @@ struct Net::Impl {
   }
 
   // Weighted cross-entropy of both heads; labels -1 are ignored.
-  NetLoss Loss(const NetBatch& b, const NetConfig& c, const NetTrainOptions& o, torch::Tensor* total) {
-    auto x = torch::from_blob(const_cast<float*>(b.input.data()), {b.n, c.in_channels, b.h, b.w}, torch::kFloat);
+  NetLoss Loss(const NetBatch& b, const NetConfig& c, const NetTrainOptions& o,
+               torch::Tensor* total) {
+    auto x = torch::from_blob(const_cast<float*>(b.input.data()), {b.n, c.in_channels, b.h, b.w},
+                              torch::kFloat);
     if (channels_last) x = x.contiguous(torch::MemoryFormat::ChannelsLast);
-    auto yt = torch::from_blob(const_cast<int64_t*>(b.threat.data()), {b.n, b.h / 2, b.w / 2}, torch::kLong);
-    auto yg = torch::from_blob(const_cast<int64_t*>(b.goods.data()), {b.n, b.h / 2, b.w / 2}, torch::kLong);
+    auto yt = torch::from_blob(const_cast<int64_t*>(b.threat.data()), {b.n, b.h / 2, b.w / 2},
+                               torch::kLong);
+    auto yg = torch::from_blob(const_cast<int64_t*>(b.goods.data()), {b.n, b.h / 2, b.w / 2},
+                               torch::kLong);
     auto [lt, lg] = net->forward(x);
     auto wt = torch::full({c.threat_classes}, static_cast<float>(o.threat_class_weight));
     wt[0] = 1.0f;
-    for (size_t k = 0; k < o.class_weight_factor.size() && static_cast<int64_t>(k) + 1 < c.threat_classes; ++k)
-      wt[static_cast<int64_t>(k) + 1] = static_cast<float>(o.threat_class_weight * o.class_weight_factor[k]);
+    for (size_t k = 0;
+         k < o.class_weight_factor.size() && static_cast<int64_t>(k) + 1 < c.threat_classes; ++k)
+      wt[static_cast<int64_t>(k) + 1] =
+          static_cast<float>(o.threat_class_weight * o.class_weight_factor[k]);
     namespace F = torch::nn::functional;
-    auto loss_t = F::cross_entropy(lt, yt, F::CrossEntropyFuncOptions().weight(wt).ignore_index(-1));
+    auto loss_t =
+        F::cross_entropy(lt, yt, F::CrossEntropyFuncOptions().weight(wt).ignore_index(-1));
     auto loss_g = F::cross_entropy(lg, yg, F::CrossEntropyFuncOptions().ignore_index(-1));
     // A batch whose labels are all ignored gives NaN: count it as 0.
     loss_t = torch::nan_to_num(loss_t, 0.0);
@@ -172,14 +184,19 @@ Result<std::unique_ptr<Net>> Net::Load(const std::string& path, std::string* met
     archive.load_from(path);
     c10::IValue config_text, meta_text;
     if (!archive.try_read("clearsight_config", config_text) || !config_text.isString())
-      return Status::DataLoss(path + ": not a Clearsight detector model (no clearsight_config entry)");
+      return Status::DataLoss(path +
+                              ": not a Clearsight detector model (no clearsight_config entry)");
     std::unique_ptr<Net> n(new Net());
     if (!ParseConfig(config_text.toStringRef(), &n->config_))
-      return Status::DataLoss(path + ": bad network configuration '" + config_text.toStringRef() + "'");
+      return Status::DataLoss(path + ": bad network configuration '" + config_text.toStringRef() +
+                              "'");
     n->impl_->net = DetectorNet(n->config_);
     n->impl_->net->load(archive);
     n->impl_->net->eval();
-    if (meta) *meta = archive.try_read("clearsight_meta", meta_text) && meta_text.isString() ? meta_text.toStringRef() : "";
+    if (meta)
+      *meta = archive.try_read("clearsight_meta", meta_text) && meta_text.isString()
+                  ? meta_text.toStringRef()
+                  : "";
     return n;
   } catch (const std::exception& e) {
     std::string what = e.what();
@@ -210,13 +227,15 @@ int64_t Net::parameters() const {
 
 Status Net::Infer(const float* input, int h, int w, int threads, std::vector<float>* threat_prob,
                   std::vector<float>* goods_prob) const {
-  if (h < kNetInputMultiple || w < kNetInputMultiple || h % kNetInputMultiple || w % kNetInputMultiple)
+  if (h < kNetInputMultiple || w < kNetInputMultiple || h % kNetInputMultiple ||
+      w % kNetInputMultiple)
     return Status::InvalidArgument("detector input grid must be a positive multiple of 8 cells");
   try {
     UseThreads(threads);
     c10::InferenceMode guard;
     if (impl_->net->is_training()) impl_->net->eval();
-    auto x = torch::from_blob(const_cast<float*>(input), {1, config_.in_channels, h, w}, torch::kFloat);
+    auto x =
+        torch::from_blob(const_cast<float*>(input), {1, config_.in_channels, h, w}, torch::kFloat);
     auto [lt, lg] = impl_->net->forward(x);
     auto pt = torch::softmax(lt, 1).contiguous();
     auto pg = torch::softmax(lg, 1).contiguous();
@@ -228,8 +247,8 @@ Status Net::Infer(const float* input, int h, int w, int threads, std::vector<flo
   }
 }
 
-Status Net::TrainStep(const NetBatch& batch, const NetTrainOptions& options, double learning_rate, int threads,
-                      NetLoss* loss) {
+Status Net::TrainStep(const NetBatch& batch, const NetTrainOptions& options, double learning_rate,
+                      int threads, NetLoss* loss) {
   CS_RETURN_IF_ERROR(CheckBatch(batch, config_));
   try {
     UseThreads(threads);
@@ -261,7 +280,8 @@ Status Net::EndTraining() {
   }
 }
 
-Status Net::EvalLoss(const NetBatch& batch, const NetTrainOptions& options, int threads, NetLoss* loss) const {
+Status Net::EvalLoss(const NetBatch& batch, const NetTrainOptions& options, int threads,
+                     NetLoss* loss) const {
   CS_RETURN_IF_ERROR(CheckBatch(batch, config_));
   try {
     UseThreads(threads);

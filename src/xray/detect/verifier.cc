@@ -9,11 +9,13 @@
 
 namespace clearsight::xray {
 
-static_assert(kRegionFeatures == 28, "RegionFeatures fills one value per name in kRegionFeatureNames");
+static_assert(kRegionFeatures == 28,
+              "RegionFeatures fills one value per name in kRegionFeatureNames");
 
-void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
-                    int nt, int ng, const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
-                    double pixel_mm, const GridView& grid, float* f) {
+void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob,
+                    int oh, int ow, int nt, int ng, const std::vector<int32_t>& cells, size_t k,
+                    int bx0, int by0, int bx1, int by1, double pixel_mm, const GridView& grid,
+                    float* f) {
   const size_t plane = static_cast<size_t>(oh) * ow;
   const double n = static_cast<double>(cells.size());
   double peak = 0, sum_k = 0, sum_all = 0, other_peak = 0, threat = 0;

@@ -73,9 +73,10 @@ struct Candidate {
 // Features of region `cells` (indices into the oh x ow output grid; its box in output cells is
 // [bx0, bx1) x [by0, by1)) for class k, from the threat softmax planes (nt + 1 planes, "none"
 // first), the goods softmax planes (ng + 1, may be empty) and the input grid.
-void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob, int oh, int ow,
-                    int nt, int ng, const std::vector<int32_t>& cells, size_t k, int bx0, int by0, int bx1, int by1,
-                    double pixel_mm, const GridView& grid, float* out);
+void RegionFeatures(const std::vector<float>& threat_prob, const std::vector<float>& goods_prob,
+                    int oh, int ow, int nt, int ng, const std::vector<int32_t>& cells, size_t k,
+                    int bx0, int by0, int bx1, int by1, double pixel_mm, const GridView& grid,
+                    float* out);
 
 // A trained verifier: the trees (fitted on every validation region) and one operating probability
 // per threat class.

@@ -9,9 +9,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_scan.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_scan.h"
 
 namespace clearsight {
 
@@ -50,9 +50,11 @@ Status WriteOne(const Scan& scan, int energy, const std::string& path) {
   DcmDataset* ds = file.getDataset();
   const std::string study_uid = HashUid("study:" + scan.meta.scan_id);
   const std::string series_uid = HashUid("series:" + scan.meta.scan_id);
-  const std::string sop_uid = HashUid(std::string("image:") + kEnergyName[energy] + ":" + scan.meta.scan_id);
+  const std::string sop_uid =
+      HashUid(std::string("image:") + kEnergyName[energy] + ":" + scan.meta.scan_id);
   const double kvp = energy == 0 ? scan.meta.kvp_low : scan.meta.kvp_high;
-  const std::string spacing = FormatDouble(scan.meta.pixel_mm) + "\\" + FormatDouble(scan.meta.pixel_mm);
+  const std::string spacing =
+      FormatDouble(scan.meta.pixel_mm) + "\\" + FormatDouble(scan.meta.pixel_mm);
   std::string image_type = std::string("ORIGINAL\\PRIMARY\\") + kEnergyName[energy] + " ENERGY";
   struct Str {
     DcmTagKey tag;
@@ -80,10 +82,15 @@ Status WriteOne(const Scan& scan, int energy, const std::string& path) {
       {DCM_ImageComments, ScanMetaToJson(scan.meta)},
   };
   for (const auto& s : strings)
-    CS_RETURN_IF_ERROR(Check(ds->putAndInsertString(s.tag, s.value.c_str()), "DICOS: setting a tag"));
-  if (kvp > 0) CS_RETURN_IF_ERROR(Check(ds->putAndInsertString(DCM_KVP, FormatDouble(kvp).c_str()), "DICOS: KVP"));
-  CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_Rows, static_cast<Uint16>(scan.height)), "DICOS: rows"));
-  CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_Columns, static_cast<Uint16>(scan.width)), "DICOS: columns"));
+    CS_RETURN_IF_ERROR(
+        Check(ds->putAndInsertString(s.tag, s.value.c_str()), "DICOS: setting a tag"));
+  if (kvp > 0)
+    CS_RETURN_IF_ERROR(
+        Check(ds->putAndInsertString(DCM_KVP, FormatDouble(kvp).c_str()), "DICOS: KVP"));
+  CS_RETURN_IF_ERROR(
+      Check(ds->putAndInsertUint16(DCM_Rows, static_cast<Uint16>(scan.height)), "DICOS: rows"));
+  CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_Columns, static_cast<Uint16>(scan.width)),
+                           "DICOS: columns"));
   CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_SamplesPerPixel, 1), "DICOS"));
   CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_BitsAllocated, 16), "DICOS"));
   CS_RETURN_IF_ERROR(Check(ds->putAndInsertUint16(DCM_BitsStored, 16), "DICOS"));
@@ -94,7 +101,8 @@ Status WriteOne(const Scan& scan, int energy, const std::string& path) {
                                                        static_cast<unsigned long>(page.size())),
                            "DICOS: pixel data"));
   std::string tmp = path + ".tmp";
-  CS_RETURN_IF_ERROR(Check(file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit), "DICOS: writing " + path));
+  CS_RETURN_IF_ERROR(
+      Check(file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit), "DICOS: writing " + path));
   std::error_code ec;
   fs::rename(tmp, path, ec);
   if (ec) return Status::IoError(path + ": " + ec.message());
@@ -110,7 +118,8 @@ struct Page {
 
 std::string GetString(DcmDataset* ds, const DcmTagKey& tag, bool all_values = false) {
   OFString v;
-  if (all_values ? ds->findAndGetOFStringArray(tag, v).good() : ds->findAndGetOFString(tag, v).good())
+  if (all_values ? ds->findAndGetOFStringArray(tag, v).good()
+                 : ds->findAndGetOFString(tag, v).good())
     return std::string(v.c_str());
   return "";
 }
@@ -119,11 +128,13 @@ Result<Page> ReadOne(const std::string& path, const ScanReadOptions& options) {
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) return Status::NotFound(path + ": no such DICOS file");
   auto size = fs::file_size(path, ec);
-  if (ec || size > options.max_file_bytes) return Status::ResourceExhausted(path + ": file too large");
+  if (ec || size > options.max_file_bytes)
+    return Status::ResourceExhausted(path + ": file too large");
   DcmFileFormat file;
   // Elements longer than 4 KiB are loaded on access, after the size checks below.
   OFCondition c = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 4096);
-  if (c.bad()) return Status::InvalidArgument(path + ": not a readable DICOM file (" + c.text() + ")");
+  if (c.bad())
+    return Status::InvalidArgument(path + ": not a readable DICOM file (" + c.text() + ")");
   DcmDataset* ds = file.getDataset();
   std::string sop_class = GetString(ds, DCM_SOPClassUID);
   if (sop_class != UID_DICOS_DigitalXRayImageStorageForProcessing &&
@@ -146,7 +157,8 @@ Result<Page> ReadOne(const std::string& path, const ScanReadOptions& options) {
   if (ds->findAndGetUint16Array(DCM_PixelData, data, &count).bad() || !data)
     return Status::DataLoss(path + ": pixel data missing or unreadable");
   if (count < static_cast<unsigned long>(rows) * cols)
-    return Status::DataLoss(path + ": pixel data holds " + std::to_string(count) + " values, needs " +
+    return Status::DataLoss(path + ": pixel data holds " + std::to_string(count) +
+                            " values, needs " +
                             std::to_string(static_cast<unsigned long>(rows) * cols));
   Page p;
   p.width = cols;
@@ -168,7 +180,9 @@ Result<Page> ReadOne(const std::string& path, const ScanReadOptions& options) {
 
 }  // namespace
 
-DicosPaths DicosPathsFor(const std::string& prefix) { return {prefix + "_low.dcm", prefix + "_high.dcm"}; }
+DicosPaths DicosPathsFor(const std::string& prefix) {
+  return {prefix + "_low.dcm", prefix + "_high.dcm"};
+}
 
 Status WriteDicos(const Scan& scan, const std::string& prefix) {
   CS_RETURN_IF_ERROR(ValidateScan(scan));
@@ -186,7 +200,8 @@ Result<Scan> ReadDicos(const std::string& prefix, const ScanReadOptions& options
   if (low.width != high.width || low.height != high.height)
     return Status::InvalidArgument(prefix + ": low and high DICOS images differ in size");
   if (low.study_uid != high.study_uid)
-    return Status::InvalidArgument(prefix + ": low and high DICOS images belong to different studies");
+    return Status::InvalidArgument(prefix +
+                                   ": low and high DICOS images belong to different studies");
   auto energy_of = [](const std::string& image_type) {
     if (image_type.find("HIGH") != std::string::npos) return 1;
     if (image_type.find("LOW") != std::string::npos) return 0;

@@ -38,10 +38,11 @@ void ErrorFn(png_structp png, png_const_charp msg) {
 }
 void WarnFn(png_structp, png_const_charp) {}
 
-Result<std::string> Encode(int width, int height, int channels, const std::vector<uint8_t>& pixels) {
+Result<std::string> Encode(int width, int height, int channels,
+                           const std::vector<uint8_t>& pixels) {
   if (width <= 0 || height <= 0 || pixels.size() != static_cast<size_t>(width) * height * channels)
-    return Status::InvalidArgument("PNG: pixel buffer does not match " + std::to_string(width) + "x" +
-                                   std::to_string(height) + "x" + std::to_string(channels));
+    return Status::InvalidArgument("PNG: pixel buffer does not match " + std::to_string(width) +
+                                   "x" + std::to_string(height) + "x" + std::to_string(channels));
   std::string out, error;
   Sink sink{&out};
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &error, ErrorFn, WarnFn);
@@ -53,11 +54,13 @@ Result<std::string> Encode(int width, int height, int channels, const std::vecto
   }
   png_set_write_fn(png, &sink, WriteData, Flush);
   png_set_compression_level(png, 3);  // fast: the viewer asks often
-  png_set_IHDR(png, info, width, height, 8, channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB,
-               PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+  png_set_IHDR(png, info, width, height, 8,
+               channels == 1 ? PNG_COLOR_TYPE_GRAY : PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+               PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
   png_write_info(png, info);
   for (int y = 0; y < height; ++y)
-    png_write_row(png, const_cast<png_bytep>(pixels.data() + static_cast<size_t>(y) * width * channels));
+    png_write_row(png,
+                  const_cast<png_bytep>(pixels.data() + static_cast<size_t>(y) * width * channels));
   png_write_end(png, nullptr);
   png_destroy_write_struct(&png, &info);
   return out;

@@ -5,9 +5,9 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_scan.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_scan.h"
 #include "xray/io/tiff_adapter.h"
 
 namespace clearsight {
@@ -27,11 +27,16 @@ double DecodeTransmission(uint16_t pixel) { return pixel / 65535.0; }
 
 std::string_view MaterialClassName(MaterialClass c) {
   switch (c) {
-    case MaterialClass::kNone: return "none";
-    case MaterialClass::kOrganic: return "organic";
-    case MaterialClass::kInorganic: return "inorganic";
-    case MaterialClass::kMetal: return "metal";
-    case MaterialClass::kImpenetrable: return "impenetrable";
+    case MaterialClass::kNone:
+      return "none";
+    case MaterialClass::kOrganic:
+      return "organic";
+    case MaterialClass::kInorganic:
+      return "inorganic";
+    case MaterialClass::kMetal:
+      return "metal";
+    case MaterialClass::kImpenetrable:
+      return "impenetrable";
   }
   return "none";
 }
@@ -56,7 +61,8 @@ namespace {
 Status CheckMeta(const ScanMeta& m, std::string_view where) {
   std::string w = where.empty() ? "" : std::string(where) + ": ";
   if (m.scan_id.empty()) return Status::InvalidArgument(w + "scan_id is empty");
-  if (m.scan_id.size() > 256) return Status::InvalidArgument(w + "scan_id longer than 256 characters");
+  if (m.scan_id.size() > 256)
+    return Status::InvalidArgument(w + "scan_id longer than 256 characters");
   for (unsigned char c : m.scan_id)
     if (c < 0x20 || c == 0x7f)
       return Status::InvalidArgument(w + "scan_id holds a control character");
@@ -131,7 +137,8 @@ Result<ScanMeta> ParseScanMeta(std::string_view text, std::string_view name) {
       return required ? Status::InvalidArgument(where + ": sidecar lacks \"" + key + "\"")
                       : Status::Ok();
     }
-    if (!it->is_string()) return Status::InvalidArgument(where + ": \"" + key + "\" must be a string");
+    if (!it->is_string())
+      return Status::InvalidArgument(where + ": \"" + key + "\" must be a string");
     *out = it->get<std::string>();
     j.erase(it);
     return Status::Ok();
@@ -142,7 +149,8 @@ Result<ScanMeta> ParseScanMeta(std::string_view text, std::string_view name) {
       return required ? Status::InvalidArgument(where + ": sidecar lacks \"" + key + "\"")
                       : Status::Ok();
     }
-    if (!it->is_number()) return Status::InvalidArgument(where + ": \"" + key + "\" must be a number");
+    if (!it->is_number())
+      return Status::InvalidArgument(where + ": \"" + key + "\" must be a number");
     *out = it->get<double>();
     j.erase(it);
     return Status::Ok();

@@ -44,8 +44,9 @@ tmsize_t WriteProc(thandle_t h, void* buf, tmsize_t n) {
 toff_t SeekProc(thandle_t h, toff_t off, int whence) {
   auto* f = static_cast<MemFile*>(h);
   size_t size = f->out ? f->out->size() : f->size;
-  int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? static_cast<int64_t>(f->pos)
-                                                             : static_cast<int64_t>(size);
+  int64_t base = whence == SEEK_SET   ? 0
+                 : whence == SEEK_CUR ? static_cast<int64_t>(f->pos)
+                                      : static_cast<int64_t>(size);
   int64_t p = base + static_cast<int64_t>(off);
   if (p < 0) return static_cast<toff_t>(-1);
   f->pos = static_cast<size_t>(p);
@@ -113,8 +114,9 @@ Status CheckPage(TIFF* tif, int page, std::string_view name, int64_t max_pixels,
   uint16_t bits = 0, spp = 1, fmt = SAMPLEFORMAT_UINT, photometric = PHOTOMETRIC_MINISBLACK;
   if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h))
     return Status::InvalidArgument(where + "no image size");
-  if (w == 0 || h == 0) return Status::InvalidArgument(where + "empty image (" +
-                                                       std::to_string(w) + "x" + std::to_string(h) + ")");
+  if (w == 0 || h == 0)
+    return Status::InvalidArgument(where + "empty image (" + std::to_string(w) + "x" +
+                                   std::to_string(h) + ")");
   if (static_cast<int64_t>(w) * h > max_pixels)
     return Status::ResourceExhausted(where + std::to_string(w) + "x" + std::to_string(h) +
                                      " pixels is more than the limit of " +
@@ -133,7 +135,8 @@ Status CheckPage(TIFF* tif, int page, std::string_view name, int64_t max_pixels,
     return Status::InvalidArgument(where + "samples are not unsigned integers");
   if (photometric != PHOTOMETRIC_MINISBLACK)
     return Status::InvalidArgument(where + "photometric interpretation " +
-                                   std::to_string(photometric) + "; scan format v1 needs min-is-black");
+                                   std::to_string(photometric) +
+                                   "; scan format v1 needs min-is-black");
   info->width = w;
   info->height = h;
   return Status::Ok();
@@ -188,7 +191,8 @@ Status ReadPage(TIFF* tif, MemFile* f, int page, std::string_view name, const Pa
 
 }  // namespace
 
-Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name, int64_t max_pixels) {
+Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
+                                  int64_t max_pixels) {
   if (bytes.size() < 8) return Status::InvalidArgument(Prefix(name) + "too short to be a TIFF");
   if (!(bytes.substr(0, 4) == std::string_view("II*\0", 4) ||
         bytes.substr(0, 4) == std::string_view("MM\0*", 4)))
@@ -197,7 +201,8 @@ Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
   f.data = bytes.data();
   f.size = bytes.size();
   // A single allocation larger than one full page means a lying header.
-  tmsize_t max_alloc = static_cast<tmsize_t>(std::max<int64_t>(max_pixels, 1 << 20) * 2 + (1 << 20));
+  tmsize_t max_alloc =
+      static_cast<tmsize_t>(std::max<int64_t>(max_pixels, 1 << 20) * 2 + (1 << 20));
   TiffPtr tif = Open(&f, "r", name, max_alloc);
   if (!tif)
     return Status::DataLoss(Prefix(name) + "TIFF header or directory is truncated or corrupt" +
@@ -212,9 +217,9 @@ Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
     return Status::DataLoss(Prefix(name) + "the directory of page " + std::to_string(pages) +
                             " is truncated or corrupt (" + f.first_error + ")");
   if (pages != 2)
-    return Status::InvalidArgument(Prefix(name) + (pages > 2 ? "more than 2" : std::to_string(pages)) +
-                                   (pages == 1 ? " page" : " pages") +
-                                   "; scan format v1 needs exactly 2 (low, high energy)");
+    return Status::InvalidArgument(
+        Prefix(name) + (pages > 2 ? "more than 2" : std::to_string(pages)) +
+        (pages == 1 ? " page" : " pages") + "; scan format v1 needs exactly 2 (low, high energy)");
   f.first_error.clear();
   PageInfo info[2];
   for (int p = 0; p < 2; ++p) {
@@ -239,8 +244,8 @@ Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
   return out;
 }
 
-Result<std::string> EncodeTiffPages(int width, int height, const uint16_t* low, const uint16_t* high,
-                                    bool deflate) {
+Result<std::string> EncodeTiffPages(int width, int height, const uint16_t* low,
+                                    const uint16_t* high, bool deflate) {
   std::string out;
   MemFile f;
   f.out = &out;
@@ -277,7 +282,8 @@ Result<std::string> EncodeTiffPages(int width, int height, const uint16_t* low, 
       if (TIFFWriteEncodedStrip(t, s, strip.data(), static_cast<tmsize_t>(strip.size() * 2)) < 0)
         return Status::Internal("libtiff: writing strip failed: " + f.first_error);
     }
-    if (!TIFFWriteDirectory(t)) return Status::Internal("libtiff: writing page failed: " + f.first_error);
+    if (!TIFFWriteDirectory(t))
+      return Status::Internal("libtiff: writing page failed: " + f.first_error);
   }
   tif.reset();  // flushes
   return out;

@@ -18,9 +18,10 @@ struct TiffPages {
 
 // Decodes a 2-page 16-bit unsigned grayscale TIFF. Every page is checked (size, bit depth,
 // samples, sample format) before pixel memory is allocated.
-Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name, int64_t max_pixels);
+Result<TiffPages> DecodeTiffPages(std::string_view bytes, std::string_view name,
+                                  int64_t max_pixels);
 
-Result<std::string> EncodeTiffPages(int width, int height, const uint16_t* low, const uint16_t* high,
-                                    bool deflate);
+Result<std::string> EncodeTiffPages(int width, int height, const uint16_t* low,
+                                    const uint16_t* high, bool deflate);
 
 }  // namespace clearsight::xray

@@ -5,12 +5,11 @@
 #include <cctype>
 #include <cmath>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
+#include "clearsight/text.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_simulate.h"
-#include "clearsight/text.h"
 #include "common/forest.h"
 #include "common/xgboost_adapter.h"
 #include "xray/physics/random.h"
@@ -25,7 +24,8 @@ constexpr char kManifestFormat[] = "clearsight-manifest/2";
 constexpr double kZEdges[] = {7.5, 9.0, 12.0, 18.0, 28.0};  // z_eff histogram bins (6)
 
 std::string ChapterOf(const std::string& hs) {
-  if (hs.size() < 2 || !std::isdigit(static_cast<unsigned char>(hs[0])) || !std::isdigit(static_cast<unsigned char>(hs[1])))
+  if (hs.size() < 2 || !std::isdigit(static_cast<unsigned char>(hs[0])) ||
+      !std::isdigit(static_cast<unsigned char>(hs[1])))
     return "";
   return hs.substr(0, 2);
 }
@@ -35,12 +35,16 @@ std::string ChapterName(const std::string& chapter) {
   return (c.empty() ? std::string("goods") : c) + " (HS " + chapter + ")";
 }
 
-double TotalKg(const ScanAnalysis& a) { return a.materials.organic_kg + a.materials.inorganic_kg + a.materials.metal_kg; }
+double TotalKg(const ScanAnalysis& a) {
+  return a.materials.organic_kg + a.materials.inorganic_kg + a.materials.metal_kg;
+}
 
 // The classifier's features; names in FeatureNames(). goods_classes: how many goods shares.
-std::vector<double> Features(const ScanAnalysis& a, const DetectionResult& d, size_t goods_classes) {
+std::vector<double> Features(const ScanAnalysis& a, const DetectionResult& d,
+                             size_t goods_classes) {
   std::vector<double> f;
-  for (size_t k = 0; k < goods_classes; ++k) f.push_back(k < d.goods_share.size() ? d.goods_share[k] : 0.0);
+  for (size_t k = 0; k < goods_classes; ++k)
+    f.push_back(k < d.goods_share.size() ? d.goods_share[k] : 0.0);
   const double total = TotalKg(a);
   f.push_back(std::log1p(a.materials.organic_kg));
   f.push_back(std::log1p(a.materials.inorganic_kg));
@@ -65,7 +69,8 @@ std::vector<double> Features(const ScanAnalysis& a, const DetectionResult& d, si
   f.push_back(std::log1p(static_cast<double>(a.objects.size())));
   f.push_back(std::log1p(a.objects.empty() ? 0 : total / a.objects.size()));
   f.push_back(std::log1p(d.goods_area_cm2 / 100));
-  f.push_back(std::log1p(d.goods_area_cm2 > 0 ? 1000 * total / d.goods_area_cm2 : 0));  // g/cm^2 over the goods
+  f.push_back(std::log1p(d.goods_area_cm2 > 0 ? 1000 * total / d.goods_area_cm2
+                                              : 0));  // g/cm^2 over the goods
   return f;
 }
 
@@ -81,10 +86,9 @@ double ToScore(double v, double flag, double top) {
   return std::min(1.0, 0.5 + 0.5 * (v - flag) / std::max(1e-9, top - flag));
 }
 
-
 // Per chapter mean and sd of log(image / declared mass), shrunk towards the pooled values.
-void FitMass(const std::vector<double>& mass_r, const std::vector<int>& chapter, int chapters, std::vector<double>* mean_out,
-             std::vector<double>* sd_out) {
+void FitMass(const std::vector<double>& mass_r, const std::vector<int>& chapter, int chapters,
+             std::vector<double>* mean_out, std::vector<double>* sd_out) {
   const double n = static_cast<double>(mass_r.size());
   double pooled_mean = 0, pooled_var = 0;
   for (double r : mass_r) pooled_mean += r / n;
@@ -97,7 +101,8 @@ void FitMass(const std::vector<double>& mass_r, const std::vector<int>& chapter,
       if (chapter[i] == c) s += mass_r[i], ss += mass_r[i] * mass_r[i], k += 1;
     const double prior = 5;  // pseudo-examples of the pooled distribution
     const double mean = (s + prior * pooled_mean) / (k + prior);
-    const double var = (ss - 2 * mean * s + k * mean * mean + prior * (pooled_var + (pooled_mean - mean) * (pooled_mean - mean))) /
+    const double var = (ss - 2 * mean * s + k * mean * mean +
+                        prior * (pooled_var + (pooled_mean - mean) * (pooled_mean - mean))) /
                        (k + prior);
     (*mean_out)[c] = mean;
     (*sd_out)[c] = std::max(0.05, std::sqrt(std::max(0.0, var)));
@@ -118,13 +123,15 @@ model::GbtParams TreeParams(const ManifestFitOptions& o) {
 }
 
 // One booster per group (rows of `group` g against the rest) on rows x p features.
-Result<std::vector<model::XgbBooster>> FitGroupTrees(const std::vector<float>& x, size_t p, const std::vector<int>& group,
-                                                     int groups, const ManifestFitOptions& o) {
+Result<std::vector<model::XgbBooster>> FitGroupTrees(const std::vector<float>& x, size_t p,
+                                                     const std::vector<int>& group, int groups,
+                                                     const ManifestFitOptions& o) {
   std::vector<model::XgbBooster> out;
   std::vector<float> label(group.size());
   for (int g = 0; g < groups; ++g) {
     for (size_t i = 0; i < group.size(); ++i) label[i] = group[i] == g ? 1.0f : 0.0f;
-    CS_ASSIGN_OR_RETURN(auto b, model::XgbBooster::Train(x.data(), group.size(), p, label.data(), nullptr, TreeParams(o)));
+    CS_ASSIGN_OR_RETURN(auto b, model::XgbBooster::Train(x.data(), group.size(), p, label.data(),
+                                                         nullptr, TreeParams(o)));
     out.push_back(std::move(b));
   }
   return out;
@@ -133,8 +140,10 @@ Result<std::vector<model::XgbBooster>> FitGroupTrees(const std::vector<float>& x
 // Goods score from per-group probabilities: 1 - p(declared group) / p(best group).
 double GoodsScore(const std::vector<float>& prob, int declared_group, int* best_group) {
   *best_group = static_cast<int>(std::max_element(prob.begin(), prob.end()) - prob.begin());
-  if (prob[static_cast<size_t>(*best_group)] <= prob[static_cast<size_t>(declared_group)]) *best_group = declared_group;
-  return 1.0 - prob[static_cast<size_t>(declared_group)] / std::max(1e-9f, prob[static_cast<size_t>(*best_group)]);
+  if (prob[static_cast<size_t>(*best_group)] <= prob[static_cast<size_t>(declared_group)])
+    *best_group = declared_group;
+  return 1.0 - prob[static_cast<size_t>(declared_group)] /
+                   std::max(1e-9f, prob[static_cast<size_t>(*best_group)]);
 }
 
 // Group per chapter: chapters of one goods class of the catalogue share a group; the others (and
@@ -142,7 +151,8 @@ double GoodsScore(const std::vector<float>& prob, int declared_group, int* best_
 std::vector<int> ChapterGroups(const std::vector<std::string>& chapters, bool by_goods_class,
                                std::vector<std::string>* names) {
   std::vector<int> groups;
-  std::vector<std::string> keys, members;  // per group: its goods class ("": a chapter on its own), chapters
+  std::vector<std::string> keys,
+      members;  // per group: its goods class ("": a chapter on its own), chapters
   for (const auto& ch : chapters) {
     const std::string cls = by_goods_class ? GoodsCategoryOfHs(ch + "0000") : std::string();
     auto it = cls.empty() ? keys.end() : std::find(keys.begin(), keys.end(), cls);
@@ -164,7 +174,9 @@ std::vector<int> ChapterGroups(const std::vector<std::string>& chapters, bool by
   return groups;
 }
 
-std::vector<float> AsFloats(const std::vector<double>& v) { return std::vector<float>(v.begin(), v.end()); }
+std::vector<float> AsFloats(const std::vector<double>& v) {
+  return std::vector<float>(v.begin(), v.end());
+}
 
 }  // namespace
 
@@ -174,7 +186,8 @@ struct ManifestModel::Trees {
   // Probability per group that the image shows that group's goods.
   std::vector<float> Predict(const std::vector<float>& x) const {
     std::vector<float> p(forests.size());
-    for (size_t g = 0; g < forests.size(); ++g) forests[g].PredictProbability(x.data(), 1, x.size(), &p[g]);
+    for (size_t g = 0; g < forests.size(); ++g)
+      forests[g].PredictProbability(x.data(), 1, x.size(), &p[g]);
     return p;
   }
 };
@@ -191,14 +204,16 @@ std::string ManifestCheck::ToJson() const {
 }
 
 std::string ManifestFitReport::ToTable() const {
-  return "manifest model: " + std::to_string(examples) + " honest pairs, " + std::to_string(chapters) +
-         " HS chapters in " + std::to_string(groups) + " goods groups; cross-validated: declared goods fit best " + FormatFixed(100 * cv_top1, 1) +
-         " %, honest pairs flagged " + FormatFixed(100 * cv_honest_flag_rate, 1) + " % (goods threshold " +
+  return "manifest model: " + std::to_string(examples) + " honest pairs, " +
+         std::to_string(chapters) + " HS chapters in " + std::to_string(groups) +
+         " goods groups; cross-validated: declared goods fit best " +
+         FormatFixed(100 * cv_top1, 1) + " %, honest pairs flagged " +
+         FormatFixed(100 * cv_honest_flag_rate, 1) + " % (goods threshold " +
          FormatFixed(threshold, 3) + ")\n";
 }
 
-Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& honest, const ManifestFitOptions& o,
-                                         ManifestFitReport* report) {
+Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& honest,
+                                         const ManifestFitOptions& o, ManifestFitReport* report) {
   if (o.folds < 2 || o.trees < 1 || o.trees > 2000 || o.max_depth < 1 || o.max_depth > 8 ||
       !(o.learning_rate > 0 && o.learning_rate <= 1) || o.threads < 1 ||
       !(o.target_honest_flag_rate > 0 && o.target_honest_flag_rate < 1))
@@ -209,15 +224,20 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   ManifestModel m;
   for (const auto& [ch, n] : counts)
     if (!ch.empty() && n >= o.min_examples) m.chapters_.push_back(ch);
-  if (m.chapters_.size() < 2) return Status::InvalidArgument("manifest fit: fewer than two HS chapters have enough honest pairs");
+  if (m.chapters_.size() < 2)
+    return Status::InvalidArgument(
+        "manifest fit: fewer than two HS chapters have enough honest pairs");
   m.groups_ = ChapterGroups(m.chapters_, o.group_by_goods_class, &m.group_names_);
   const int groups = static_cast<int>(m.group_names_.size());
-  if (groups < 2) return Status::InvalidArgument("manifest fit: the honest pairs show fewer than two kinds of goods");
+  if (groups < 2)
+    return Status::InvalidArgument(
+        "manifest fit: the honest pairs show fewer than two kinds of goods");
   m.group_chapter_.assign(groups, -1);
   for (int g = 0; g < groups; ++g) {
     int best = -1;
     for (size_t c = 0; c < m.chapters_.size(); ++c)
-      if (m.groups_[c] == g && (best < 0 || counts[m.chapters_[c]] > counts[m.chapters_[static_cast<size_t>(best)]]))
+      if (m.groups_[c] == g &&
+          (best < 0 || counts[m.chapters_[c]] > counts[m.chapters_[static_cast<size_t>(best)]]))
         best = static_cast<int>(c);
     m.group_chapter_[static_cast<size_t>(g)] = best;
   }
@@ -245,7 +265,8 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   std::vector<int> fold(n);
   xray::Rng rng(xray::MixSeed(o.seed, 41));
   for (size_t i = 0; i < n; ++i) fold[i] = static_cast<int>(i % o.folds);
-  for (size_t i = n; i > 1; --i) std::swap(fold[i - 1], fold[static_cast<size_t>(rng.Uniform() * i)]);
+  for (size_t i = n; i > 1; --i)
+    std::swap(fold[i - 1], fold[static_cast<size_t>(rng.Uniform() * i)]);
   std::vector<double> cv_goods(n), cv_z(n);
   int64_t top1 = 0;
   for (int k = 0; k < o.folds; ++k) {
@@ -269,7 +290,8 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
     CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(xk, p, gk, groups, o));
     std::vector<std::vector<float>> prob;  // per group, per test row
     for (const auto& b : boosters) {
-      CS_ASSIGN_OR_RETURN(auto pr, b.Predict(xt.data(), test.size(), p, model::PredictType::kProbability, o.threads));
+      CS_ASSIGN_OR_RETURN(auto pr, b.Predict(xt.data(), test.size(), p,
+                                             model::PredictType::kProbability, o.threads));
       prob.push_back(std::move(pr));
     }
     for (size_t t = 0; t < test.size(); ++t) {
@@ -285,20 +307,24 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   // The mass check alone may flag up to a third of the budget; the goods threshold takes the rest.
   std::vector<double> zs = cv_z;
   std::sort(zs.begin(), zs.end(), std::greater<>());
-  const size_t mass_budget = static_cast<size_t>(std::floor(o.target_honest_flag_rate / 3 * zs.size()));
-  m.mass_z_flag_ = std::max(3.0, mass_budget < zs.size() ? std::nextafter(zs[mass_budget], 1e9) : 3.0);
+  const size_t mass_budget =
+      static_cast<size_t>(std::floor(o.target_honest_flag_rate / 3 * zs.size()));
+  m.mass_z_flag_ =
+      std::max(3.0, mass_budget < zs.size() ? std::nextafter(zs[mass_budget], 1e9) : 3.0);
   std::vector<double> remaining;
   for (size_t i = 0; i < n; ++i)
     if (cv_z[i] < m.mass_z_flag_) remaining.push_back(cv_goods[i]);
   std::sort(remaining.begin(), remaining.end(), std::greater<>());
   int64_t mass_flags = static_cast<int64_t>(n - remaining.size());
-  const int64_t allowed = static_cast<int64_t>(std::floor(o.target_honest_flag_rate * n)) - mass_flags;
+  const int64_t allowed =
+      static_cast<int64_t>(std::floor(o.target_honest_flag_rate * n)) - mass_flags;
   m.threshold_ = allowed >= 0 && static_cast<size_t>(allowed) < remaining.size()
                      ? std::min(0.999, std::nextafter(remaining[allowed], 2.0))
                      : 0.999;
   m.threshold_ = std::max(m.threshold_, 0.5);
   int64_t flagged = 0;
-  for (size_t i = 0; i < n; ++i) flagged += cv_goods[i] >= m.threshold_ || cv_z[i] >= m.mass_z_flag_;
+  for (size_t i = 0; i < n; ++i)
+    flagged += cv_goods[i] >= m.threshold_ || cv_z[i] >= m.mass_z_flag_;
   // The final model on every pair.
   FitMass(mass_r, chapter, chapters, &m.mass_log_ratio_mean_, &m.mass_log_ratio_sd_);
   CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(X, p, group, groups, o));
@@ -324,8 +350,10 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
 
 Result<std::unique_ptr<const ManifestModel>> ManifestModel::FromDetector(const Detector& detector) {
   const auto m = nlohmann::json::parse(detector.metadata_json(), nullptr, false);
-  if (m.is_discarded() || !m.is_object()) return Status::DataLoss("the detector's metadata is not a JSON object");
-  if (!m.contains("manifest") || !m["manifest"].is_object()) return std::unique_ptr<const ManifestModel>();
+  if (m.is_discarded() || !m.is_object())
+    return Status::DataLoss("the detector's metadata is not a JSON object");
+  if (!m.contains("manifest") || !m["manifest"].is_object())
+    return std::unique_ptr<const ManifestModel>();
   auto model = FromJson(m["manifest"].dump());
   if (!model.ok()) return model.status().WithContext("manifest model");
   return std::unique_ptr<const ManifestModel>(std::make_unique<ManifestModel>(std::move(*model)));
@@ -354,8 +382,10 @@ Result<ManifestModel> ManifestModel::FromJson(std::string_view text) {
   json j = json::parse(text, nullptr, false);
   if (j.is_object() && j.value("format", "") == "clearsight-manifest/1")
     return Status::DataLoss(
-        "manifest model of format clearsight-manifest/1 (the linear classifier of earlier versions) is no longer read: "
-        "refit it with `clearsight xray train --init MODEL --epochs 0 --verifier ...` on the same validation scans");
+        "manifest model of format clearsight-manifest/1 (the linear classifier of earlier "
+        "versions) is no longer read: "
+        "refit it with `clearsight xray train --init MODEL --epochs 0 --verifier ...` on the same "
+        "validation scans");
   if (j.is_discarded() || !j.is_object() || j.value("format", "") != kManifestFormat)
     return Status::DataLoss("not a " + std::string(kManifestFormat) + " model");
   ManifestModel m;
@@ -381,12 +411,14 @@ Result<ManifestModel> ManifestModel::FromJson(std::string_view text) {
   }
   const size_t c = m.chapters_.size(), g = m.group_names_.size();
   const size_t p = Features(ScanAnalysis{}, DetectionResult{}, m.goods_classes_.size()).size();
-  bool ok = c >= 2 && g >= 2 && m.groups_.size() == c && m.group_chapter_.size() == g && trees->forests.size() == g &&
-            m.mass_log_ratio_mean_.size() == c && m.mass_log_ratio_sd_.size() == c;
+  bool ok = c >= 2 && g >= 2 && m.groups_.size() == c && m.group_chapter_.size() == g &&
+            trees->forests.size() == g && m.mass_log_ratio_mean_.size() == c &&
+            m.mass_log_ratio_sd_.size() == c;
   for (int v : m.groups_) ok = ok && v >= 0 && static_cast<size_t>(v) < g;
   for (size_t k = 0; ok && k < g; ++k) {
     const int ch = m.group_chapter_[k];
-    ok = ch >= 0 && static_cast<size_t>(ch) < c && m.groups_[static_cast<size_t>(ch)] == static_cast<int>(k);
+    ok = ch >= 0 && static_cast<size_t>(ch) < c &&
+         m.groups_[static_cast<size_t>(ch)] == static_cast<int>(k);
   }
   for (const auto& f : trees->forests) ok = ok && static_cast<size_t>(f.num_features()) <= p;
   for (double s : m.mass_log_ratio_sd_) ok = ok && s > 0;
@@ -395,20 +427,24 @@ Result<ManifestModel> ManifestModel::FromJson(std::string_view text) {
   return m;
 }
 
-ManifestCheck ManifestModel::Check(const ScanAnalysis& a, const DetectionResult& d, const Declaration& decl) const {
+ManifestCheck ManifestModel::Check(const ScanAnalysis& a, const DetectionResult& d,
+                                   const Declaration& decl) const {
   ManifestCheck r;
   r.declared_chapter = ChapterOf(decl.hs_code);
   auto it = std::find(chapters_.begin(), chapters_.end(), r.declared_chapter);
   if (it == chapters_.end()) {
-    r.reasons.push_back("no reference images for HS chapter " + (r.declared_chapter.empty() ? "?" : r.declared_chapter) +
+    r.reasons.push_back("no reference images for HS chapter " +
+                        (r.declared_chapter.empty() ? "?" : r.declared_chapter) +
                         ": contents not checked");
     return r;
   }
   const int declared = static_cast<int>(it - chapters_.begin());
   const int declared_group = groups_[static_cast<size_t>(declared)];
   int best_group = declared_group;
-  const double goods = GoodsScore(trees_->Predict(AsFloats(Features(a, d, goods_classes_.size()))), declared_group, &best_group);
-  const int best = best_group == declared_group ? declared : group_chapter_[static_cast<size_t>(best_group)];
+  const double goods = GoodsScore(trees_->Predict(AsFloats(Features(a, d, goods_classes_.size()))),
+                                  declared_group, &best_group);
+  const int best =
+      best_group == declared_group ? declared : group_chapter_[static_cast<size_t>(best_group)];
   r.best_chapter = chapters_[static_cast<size_t>(best)];
   const double ratio = MassLogRatio(a, decl);
   const double z = std::abs(ratio - mass_log_ratio_mean_[declared]) / mass_log_ratio_sd_[declared];
@@ -425,27 +461,35 @@ ManifestCheck ManifestModel::Check(const ScanAnalysis& a, const DetectionResult&
       shares.push_back({d.goods_share[k], goods_classes_[k]});
     std::sort(shares.begin(), shares.end(), std::greater<>());
     for (size_t k = 0; k < shares.size() && k < 3 && shares[k].first >= 0.05; ++k)
-      seen += std::string(seen.empty() ? "" : ", ") + shares[k].second + " " + FormatFixed(100 * shares[k].first, 0) + " %";
+      seen += std::string(seen.empty() ? "" : ", ") + shares[k].second + " " +
+              FormatFixed(100 * shares[k].first, 0) + " %";
   }
   if (best_group != declared_group)
-    reasons.push_back({goods_score, "image fits " + group_names_[static_cast<size_t>(best_group)] + " better than the declared " +
-                                        ChapterName(r.declared_chapter) + (seen.empty() ? "" : " (goods seen: " + seen + ")")});
+    reasons.push_back({goods_score, "image fits " + group_names_[static_cast<size_t>(best_group)] +
+                                        " better than the declared " +
+                                        ChapterName(r.declared_chapter) +
+                                        (seen.empty() ? "" : " (goods seen: " + seen + ")")});
   else
     reasons.push_back({goods_score, "image fits the declared " + ChapterName(r.declared_chapter) +
                                         (seen.empty() ? "" : " (goods seen: " + seen + ")")});
   const double image_kg = TotalKg(a);
-  reasons.push_back({mass_score, "image mass " + FormatFixed(image_kg, 2) + " kg against " + FormatFixed(decl.net_mass_kg, 2) +
-                                     " kg declared (" + FormatFixed(std::exp(ratio), 2) + "x; honest " + r.declared_chapter +
-                                     " parcels show " + FormatFixed(std::exp(mass_log_ratio_mean_[declared]), 2) + "x)"});
-  reasons.push_back({0.0, "materials: organic " + FormatFixed(a.materials.organic_kg, 2) + " kg, inorganic " +
-                              FormatFixed(a.materials.inorganic_kg, 2) + " kg, metal " + FormatFixed(a.materials.metal_kg, 2) +
-                              " kg"});
-  std::stable_sort(reasons.begin(), reasons.end(), [](auto& x, auto& y) { return x.first > y.first; });
+  reasons.push_back({mass_score, "image mass " + FormatFixed(image_kg, 2) + " kg against " +
+                                     FormatFixed(decl.net_mass_kg, 2) + " kg declared (" +
+                                     FormatFixed(std::exp(ratio), 2) + "x; honest " +
+                                     r.declared_chapter + " parcels show " +
+                                     FormatFixed(std::exp(mass_log_ratio_mean_[declared]), 2) +
+                                     "x)"});
+  reasons.push_back({0.0, "materials: organic " + FormatFixed(a.materials.organic_kg, 2) +
+                              " kg, inorganic " + FormatFixed(a.materials.inorganic_kg, 2) +
+                              " kg, metal " + FormatFixed(a.materials.metal_kg, 2) + " kg"});
+  std::stable_sort(reasons.begin(), reasons.end(),
+                   [](auto& x, auto& y) { return x.first > y.first; });
   for (auto& [s, text] : reasons) r.reasons.push_back(std::move(text));
   return r;
 }
 
-Result<std::map<std::string, Declaration>> ReadDeclarationsByConsignment(const std::string& path, IngestReport* report) {
+Result<std::map<std::string, Declaration>> ReadDeclarationsByConsignment(const std::string& path,
+                                                                         IngestReport* report) {
   CS_ASSIGN_OR_RETURN(DeclarationBatch batch, ReadDeclarations(path, ReadOptions{}, report));
   std::map<std::string, Declaration> out;
   for (auto& d : batch.rows)

@@ -1,8 +1,6 @@
 // xraylib adapter. xraylib 4 reports errors through xrl_error; they become Status here.
 #include "xray/physics/materials.h"
 
-#include "clearsight/xray_materials.h"
-
 #include <xraylib.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <mutex>
 
 #include "clearsight/text.h"
+#include "clearsight/xray_materials.h"
 
 namespace clearsight::xray {
 namespace {
@@ -110,7 +109,8 @@ std::vector<double> MassAttenuation(const Composition& c, const std::vector<doub
 
 std::vector<std::pair<double, double>> TungstenKLines() {
   // Relative intensities of the strongest K lines (Ka2 : Ka1 : Kb1 : Kb2 ~ 0.58 : 1 : 0.33 : 0.09).
-  const std::pair<int, double> lines[] = {{KA1_LINE, 1.0}, {KA2_LINE, 0.58}, {KB1_LINE, 0.33}, {KB2_LINE, 0.09}};
+  const std::pair<int, double> lines[] = {
+      {KA1_LINE, 1.0}, {KA2_LINE, 0.58}, {KB1_LINE, 0.33}, {KB2_LINE, 0.09}};
   std::vector<std::pair<double, double>> out;
   for (const auto& [line, rel] : lines) {
     xrl_error* err = nullptr;
@@ -175,8 +175,10 @@ const std::vector<NamedMaterial>& MaterialCatalog() {
         {"lead", "Pb", 11.34},
         // electronics
         {"fr4", "SiO2:0.40+C21H24O4:0.35+CaO:0.07+Al2O3:0.06+Cu:0.12", 1.90},
-        {"liion_cell", "LiCoO2:0.33+C:0.18+Cu:0.12+Al:0.07+C3H4O3:0.12+LiPF6:0.02+C2H4:0.04+Fe:0.12", 2.70},
-        {"liion_pouch", "LiCoO2:0.38+C:0.21+Cu:0.14+Al:0.10+C3H4O3:0.13+LiPF6:0.02+C2H4:0.02", 2.30},
+        {"liion_cell",
+         "LiCoO2:0.33+C:0.18+Cu:0.12+Al:0.07+C3H4O3:0.12+LiPF6:0.02+C2H4:0.04+Fe:0.12", 2.70},
+        {"liion_pouch", "LiCoO2:0.38+C:0.21+Cu:0.14+Al:0.10+C3H4O3:0.13+LiPF6:0.02+C2H4:0.02",
+         2.30},
         {"alkaline_cell", "MnO2:0.35+Zn:0.20+Fe:0.25+KOH:0.05+H2O:0.10+C:0.05", 2.85},
         // concealments
         {"cocaine_hcl", "C17H22ClNO4", 1.20},

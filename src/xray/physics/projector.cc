@@ -1,10 +1,10 @@
 #include "xray/physics/projector.h"
 
-#include "clearsight/xray_scan.h"
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+
+#include "clearsight/xray_scan.h"
 
 namespace clearsight::xray {
 namespace {
@@ -56,7 +56,8 @@ std::vector<double> SymmetricEigen(std::vector<double> a, int n, std::vector<dou
 }
 
 ChannelWeights MakeChannel(const EnergyGrid& grid, const std::vector<double>& photons,
-                           const std::vector<double>& absorbed, double photons_per_px, double blur) {
+                           const std::vector<double>& absorbed, double photons_per_px,
+                           double blur) {
   const size_t n = grid.kev.size();
   std::vector<double> p(n);
   double sp = 0;
@@ -88,7 +89,8 @@ void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vect
   int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
   std::vector<float> k(2 * r + 1);
   double sum = 0;
-  for (int i = -r; i <= r; ++i) sum += (k[i + r] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma))));
+  for (int i = -r; i <= r; ++i)
+    sum += (k[i + r] = static_cast<float>(std::exp(-0.5 * i * i / (sigma * sigma))));
   for (auto& v : k) v = static_cast<float>(v / sum);
   tmp->resize(img->size());
   float* src = img->data();
@@ -122,7 +124,8 @@ void AddScatter(const std::vector<float>& primary, int w, int h, double fraction
   int cw = (w + b - 1) / b, ch = (h + b - 1) / b;
   std::vector<float> c(static_cast<size_t>(cw) * ch, 0.0f), t(c.size());
   for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) c[(y / b) * cw + x / b] += 1.0f - primary[static_cast<size_t>(y) * w + x];
+    for (int x = 0; x < w; ++x)
+      c[(y / b) * cw + x / b] += 1.0f - primary[static_cast<size_t>(y) * w + x];
   for (auto& v : c) v /= b * b;
   const int r = 4;
   for (int pass = 0; pass < 2; ++pass) {
@@ -178,8 +181,10 @@ double ExactTransmission(const PhysicsModel& model, const std::vector<double>& m
 
 Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
   if (!(pixel_mm > 0)) return Status::InvalidArgument("pixel_mm must be positive");
-  double kvp_max = s.kind == DetectorKind::kDualKvp ? std::max(s.tube_low.kvp, s.tube_high.kvp) : s.tube_high.kvp;
-  if (!(kvp_max > 20 && kvp_max <= 450)) return Status::InvalidArgument("tube voltage out of range 20..450 kVp");
+  double kvp_max = s.kind == DetectorKind::kDualKvp ? std::max(s.tube_low.kvp, s.tube_high.kvp)
+                                                    : s.tube_high.kvp;
+  if (!(kvp_max > 20 && kvp_max <= 450))
+    return Status::InvalidArgument("tube voltage out of range 20..450 kVp");
   if (!(s.energy_step_kev >= 0.5 && s.energy_step_kev <= 10))
     return Status::InvalidArgument("energy_step_kev out of range 0.5..10");
   if (!(s.photons_per_mm2_low > 0 && s.photons_per_mm2_high > 0))
@@ -210,8 +215,10 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
     }
   }
   const double area = pixel_mm * pixel_mm;
-  m.channel[0] = MakeChannel(m.grid, photons[0], absorbed[0], s.photons_per_mm2_low * area, s.blur_sigma_px_low);
-  m.channel[1] = MakeChannel(m.grid, photons[1], absorbed[1], s.photons_per_mm2_high * area, s.blur_sigma_px_high);
+  m.channel[0] = MakeChannel(m.grid, photons[0], absorbed[0], s.photons_per_mm2_low * area,
+                             s.blur_sigma_px_low);
+  m.channel[1] = MakeChannel(m.grid, photons[1], absorbed[1], s.photons_per_mm2_high * area,
+                             s.blur_sigma_px_high);
   m.scatter_fraction = s.scatter_fraction;
   m.electronic_noise = s.electronic_noise;
 
@@ -222,12 +229,14 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
   for (size_t i = 0; i < nm; ++i) mu[i] = MassAttenuation(cat[i].composition, m.grid.kev);
   std::vector<double> cw(ne);
   double wmax = 0;
-  for (size_t e = 0; e < ne; ++e) wmax = std::max(wmax, cw[e] = m.channel[0].mean[e] + m.channel[1].mean[e]);
+  for (size_t e = 0; e < ne; ++e)
+    wmax = std::max(wmax, cw[e] = m.channel[0].mean[e] + m.channel[1].mean[e]);
   for (auto& v : cw) v = std::sqrt(v / wmax) + 1e-2;
   std::vector<double> scale(nm);
   for (size_t i = 0; i < nm; ++i) {
     double eff = 0;
-    for (size_t e = 0; e < ne; ++e) eff += mu[i][e] * (m.channel[0].mean[e] + m.channel[1].mean[e]) / 2;
+    for (size_t e = 0; e < ne; ++e)
+      eff += mu[i][e] * (m.channel[0].mean[e] + m.channel[1].mean[e]) / 2;
     scale[i] = 1 / eff;
   }
   std::vector<double> g(ne * ne, 0.0);
@@ -243,7 +252,8 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
     m.rank = rank;
     m.vectors.assign(static_cast<size_t>(rank) * ne, 0.0f);
     for (int k = 0; k < rank; ++k)
-      for (size_t e = 0; e < ne; ++e) m.vectors[k * ne + e] = static_cast<float>(vecs[k * ne + e] / cw[e]);
+      for (size_t e = 0; e < ne; ++e)
+        m.vectors[k * ne + e] = static_cast<float>(vecs[k * ne + e] / cw[e]);
     m.material_coef.assign(nm * rank, 0.0f);
     for (size_t i = 0; i < nm; ++i)
       for (int k = 0; k < rank; ++k) {
@@ -256,7 +266,8 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
     for (size_t i = 0; i < nm; ++i)
       for (double target : {0.05, 0.5, 2.0, 5.0}) {
         double ad = target * scale[i];  // g/cm^2 with an effective -ln T of about `target`
-        for (int k = 0; k < rank; ++k) coef[k] = static_cast<float>(m.material_coef[i * rank + k] * ad);
+        for (int k = 0; k < rank; ++k)
+          coef[k] = static_cast<float>(m.material_coef[i * rank + k] * ad);
         RayExp(m, coef.data(), a.data());
         for (int c = 0; c < 2; ++c) {
           double approx = 0;
@@ -293,7 +304,8 @@ void ProjectLog(const PhysicsModel& model, const std::vector<float>& coef, size_
 
 void FormImage(const PhysicsModel& model, const std::vector<float>& coef,
                const std::vector<uint8_t>& touched, int width, int height, Rng* rng,
-               const FormOptions& options, std::vector<uint16_t>* low, std::vector<uint16_t>* high) {
+               const FormOptions& options, std::vector<uint16_t>* low,
+               std::vector<uint16_t>* high) {
   const size_t n = static_cast<size_t>(width) * height;
   const int ne = static_cast<int>(model.grid.kev.size());
   std::vector<float> primary[2], noisy[2];
@@ -307,7 +319,9 @@ void FormImage(const PhysicsModel& model, const std::vector<float>& coef,
     for (int c = 0; c < 2; ++c) {
       const ChannelWeights& ch = model.channel[c];
       if (!touched[i]) {
-        if (options.noise) noisy[c][i] = static_cast<float>(1.0 + std::sqrt(ch.air_sd * ch.air_sd + e2) * rng->Normal());
+        if (options.noise)
+          noisy[c][i] =
+              static_cast<float>(1.0 + std::sqrt(ch.air_sd * ch.air_sd + e2) * rng->Normal());
         continue;
       }
       if (c == 0) RayExp(model, coef.data() + i * model.rank, a.data());

@@ -25,7 +25,8 @@ std::vector<double> TubePhotons(const EnergyGrid& grid, const TubeSpectrum& tube
   double brems = 0;
   for (size_t i = 0; i < n.size(); ++i) {
     // Integrate (kVp - E)/E over the bin (up to kVp).
-    double lo = grid.kev[i] - grid.step_kev / 2, hi = std::min(kvp, grid.kev[i] + grid.step_kev / 2);
+    double lo = grid.kev[i] - grid.step_kev / 2,
+           hi = std::min(kvp, grid.kev[i] + grid.step_kev / 2);
     if (hi <= lo) continue;
     n[i] = kvp * std::log(hi / lo) - (hi - lo);
     brems += n[i];

@@ -28,8 +28,8 @@ int Mat(const char* name) {
   return i;
 }
 
-Part MakePart(ShapeKind kind, const char* material, double density, double cx, double cy,
-              double hx, double hy, double depth, double angle = 0, double wall = 0) {
+Part MakePart(ShapeKind kind, const char* material, double density, double cx, double cy, double hx,
+              double hy, double depth, double angle = 0, double wall = 0) {
   Part p;
   p.shape.kind = kind;
   p.shape.cx = cx;
@@ -79,26 +79,31 @@ const std::vector<GoodsType>& GoodsTypes() {
       // --- clothing (HS 61-62) ---
       {"t_shirt", "clothing", "610910", "T-shirts, knitted, of cotton", 30,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kPillow, "cotton", r.Uniform(0.16, 0.26), 0, 0, r.Uniform(120, 160),
-                                           r.Uniform(90, 120), r.Uniform(20, 40))};
+         return std::vector<Part>{MakePart(K::kPillow, "cotton", r.Uniform(0.16, 0.26), 0, 0,
+                                           r.Uniform(120, 160), r.Uniform(90, 120),
+                                           r.Uniform(20, 40))};
        }},
       {"jeans", "clothing", "620342", "Men's trousers of cotton denim", 25,
        [](Rng& r) {
          double hx = r.Uniform(150, 190), hy = r.Uniform(110, 140);
-         std::vector<Part> p{MakePart(K::kPillow, "cotton", r.Uniform(0.22, 0.32), 0, 0, hx, hy, r.Uniform(35, 55))};
-         p.push_back(MakePart(K::kDisk, "brass", 8.5, hx * 0.5, -hy * 0.6, 8, 8, 2.5));      // button
-         p.push_back(MakePart(K::kCuboid, "brass", 3.5, hx * 0.5, -hy * 0.2, 3, 45, 2.0));  // zipper
+         std::vector<Part> p{MakePart(K::kPillow, "cotton", r.Uniform(0.22, 0.32), 0, 0, hx, hy,
+                                      r.Uniform(35, 55))};
+         p.push_back(MakePart(K::kDisk, "brass", 8.5, hx * 0.5, -hy * 0.6, 8, 8, 2.5));  // button
+         p.push_back(
+             MakePart(K::kCuboid, "brass", 3.5, hx * 0.5, -hy * 0.2, 3, 45, 2.0));  // zipper
          return p;
        }},
       {"sweater", "clothing", "611020", "Jerseys and pullovers of wool", 35,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kPillow, "wool", r.Uniform(0.12, 0.2), 0, 0, r.Uniform(150, 190),
-                                           r.Uniform(120, 150), r.Uniform(45, 75))};
+         return std::vector<Part>{MakePart(K::kPillow, "wool", r.Uniform(0.12, 0.2), 0, 0,
+                                           r.Uniform(150, 190), r.Uniform(120, 150),
+                                           r.Uniform(45, 75))};
        }},
       {"jacket", "clothing", "620193", "Anoraks and jackets of man-made fibres", 40,
        [](Rng& r) {
          double hx = r.Uniform(190, 240), hy = r.Uniform(150, 190);
-         std::vector<Part> p{MakePart(K::kPillow, "polyester", r.Uniform(0.07, 0.12), 0, 0, hx, hy, r.Uniform(60, 100))};
+         std::vector<Part> p{MakePart(K::kPillow, "polyester", r.Uniform(0.07, 0.12), 0, 0, hx, hy,
+                                      r.Uniform(60, 100))};
          p.push_back(MakePart(K::kCuboid, "steel", 3.0, 0, 0, 4, hy * 0.8, 2.0));  // zipper
          return p;
        }},
@@ -106,11 +111,14 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"leather_shoes", "shoes", "640399", "Footwear with uppers of leather", 35,
        [](Rng& r) {
          std::vector<Part> p;
-         p.push_back(MakePart(K::kCuboid, "cardboard", 0.7, 0, 0, 170, 105, 120, 0, 2.0));  // shoebox
+         p.push_back(
+             MakePart(K::kCuboid, "cardboard", 0.7, 0, 0, 170, 105, 120, 0, 2.0));  // shoebox
          for (double s : {-1.0, 1.0}) {
            double len = r.Uniform(130, 150);
-           p.push_back(MakePart(K::kPillow, "rubber", r.Uniform(1.0, 1.15), 0, s * 50, len, 45, 22));
-           p.push_back(MakePart(K::kEllipsoid, "leather", 0.85, 0, s * 50, len * 0.95, 42, 95, 0, 2.0));
+           p.push_back(
+               MakePart(K::kPillow, "rubber", r.Uniform(1.0, 1.15), 0, s * 50, len, 45, 22));
+           p.push_back(
+               MakePart(K::kEllipsoid, "leather", 0.85, 0, s * 50, len * 0.95, 42, 95, 0, 2.0));
          }
          return p;
        }},
@@ -119,8 +127,10 @@ const std::vector<GoodsType>& GoodsTypes() {
          std::vector<Part> p;
          for (double s : {-1.0, 1.0}) {
            double len = r.Uniform(135, 155);
-           p.push_back(MakePart(K::kPillow, "pe", r.Uniform(0.25, 0.4), 0, s * 45, len, 47, 30));  // EVA foam sole (a tied pair)
-           p.push_back(MakePart(K::kEllipsoid, "polyester", 1.2, 0, s * 45, len * 0.95, 44, 90, 0, 1.5));
+           p.push_back(MakePart(K::kPillow, "pe", r.Uniform(0.25, 0.4), 0, s * 45, len, 47,
+                                30));  // EVA foam sole (a tied pair)
+           p.push_back(
+               MakePart(K::kEllipsoid, "polyester", 1.2, 0, s * 45, len * 0.95, 44, 90, 0, 1.5));
          }
          return p;
        }},
@@ -130,23 +140,26 @@ const std::vector<GoodsType>& GoodsTypes() {
          double hx = r.Uniform(95, 125), hy = r.Uniform(65, 85), d = r.Uniform(12, 45);
          std::vector<Part> p{MakePart(K::kCuboid, "paper", r.Uniform(0.75, 0.95), 0, 0, hx, hy, d)};
          if (r.Chance(0.4))
-           p.push_back(MakePart(K::kCuboid, "cardboard", 0.7, 0, 0, hx + 3, hy + 3, d + 5, 0, 2.0));  // hardcover
+           p.push_back(MakePart(K::kCuboid, "cardboard", 0.7, 0, 0, hx + 3, hy + 3, d + 5, 0,
+                                2.0));  // hardcover
          return p;
        }},
       {"magazines", "books", "490290", "Newspapers and periodicals", 8,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kCuboid, "paper", r.Uniform(0.9, 1.1), 0, 0, 140, 105, r.Uniform(8, 30))};
+         return std::vector<Part>{
+             MakePart(K::kCuboid, "paper", r.Uniform(0.9, 1.1), 0, 0, 140, 105, r.Uniform(8, 30))};
        }},
       // --- electronics (HS 84-85), with boards and batteries ---
       {"smartphone", "electronics", "851713", "Smartphones", 2500,
        [](Rng& r) {
          std::vector<Part> p;
-         p.push_back(MakePart(K::kCuboid, "cardboard", 0.6, 0, 0, 90, 50, 50, 0, 1.5));  // retail box
-         p.push_back(MakePart(K::kCuboid, "aluminium", 2.7, 0, 0, 75, 36, 8, 0, 1.5));   // frame
-         p.push_back(MakePart(K::kCuboid, "glass", 2.5, 0, 0, 73, 34, 1.2));             // screen
-         p.push_back(MakePart(K::kCuboid, "fr4", 1.9, 45, 0, 22, 30, 1.6));              // board
-         p.push_back(MakePart(K::kCuboid, "liion_pouch", 2.3, -15, 0, 42, 30, 4.5));     // battery
-         p.push_back(MakePart(K::kDisk, "steel", 7.85, 62, 20, 5, 5, 2));                 // camera/vibrator
+         p.push_back(
+             MakePart(K::kCuboid, "cardboard", 0.6, 0, 0, 90, 50, 50, 0, 1.5));  // retail box
+         p.push_back(MakePart(K::kCuboid, "aluminium", 2.7, 0, 0, 75, 36, 8, 0, 1.5));  // frame
+         p.push_back(MakePart(K::kCuboid, "glass", 2.5, 0, 0, 73, 34, 1.2));            // screen
+         p.push_back(MakePart(K::kCuboid, "fr4", 1.9, 45, 0, 22, 30, 1.6));             // board
+         p.push_back(MakePart(K::kCuboid, "liion_pouch", 2.3, -15, 0, 42, 30, 4.5));    // battery
+         p.push_back(MakePart(K::kDisk, "steel", 7.85, 62, 20, 5, 5, 2));  // camera/vibrator
          (void)r;
          return p;
        }},
@@ -154,14 +167,15 @@ const std::vector<GoodsType>& GoodsTypes() {
        [](Rng& r) {
          std::vector<Part> p;
          bool metal = r.Chance(0.4);
-         p.push_back(MakePart(K::kCuboid, metal ? "aluminium" : "abs", metal ? 2.7 : 1.05, 0, 0, 165, 115, 18, 0, 1.5));
+         p.push_back(MakePart(K::kCuboid, metal ? "aluminium" : "abs", metal ? 2.7 : 1.05, 0, 0,
+                              165, 115, 18, 0, 1.5));
          p.push_back(MakePart(K::kCuboid, "glass", 2.5, 0, 0, 150, 100, 1.0));
          p.push_back(MakePart(K::kCuboid, "fr4", 1.9, 0, 30, 120, 45, 1.6));
          int cells = r.Int(3, 6);
          for (int i = 0; i < cells; ++i) Add18650(&p, -100 + i * 40.0, -75, kPi / 2);
          p.push_back(MakePart(K::kCuboid, "steel", 7.85, -140, 105, 12, 6, 8));  // hinges
          p.push_back(MakePart(K::kCuboid, "steel", 7.85, 140, 105, 12, 6, 8));
-         p.push_back(MakePart(K::kCuboid, "copper", 8.96, 40, 60, 35, 12, 6));   // heat pipe + fan
+         p.push_back(MakePart(K::kCuboid, "copper", 8.96, 40, 60, 35, 12, 6));  // heat pipe + fan
          return p;
        }},
       {"charger", "electronics", "850440", "Static converters (chargers)", 40,
@@ -169,7 +183,7 @@ const std::vector<GoodsType>& GoodsTypes() {
          std::vector<Part> p;
          p.push_back(MakePart(K::kCuboid, "abs", 1.05, 0, 0, 32, 25, 30, 0, 2.0));
          p.push_back(MakePart(K::kCuboid, "fr4", 1.9, 0, 0, 28, 21, 1.6));
-         p.push_back(MakePart(K::kCuboid, "steel", 7.0, -8, 0, 9, 9, 14));    // transformer core
+         p.push_back(MakePart(K::kCuboid, "steel", 7.0, -8, 0, 9, 9, 14));     // transformer core
          p.push_back(MakePart(K::kCuboid, "copper", 5.0, -8, 0, 11, 11, 10));  // winding
          p.push_back(MakePart(K::kCuboid, "brass", 8.5, 30, -6, 8, 2, 1.5));   // pins
          p.push_back(MakePart(K::kCuboid, "brass", 8.5, 30, 6, 8, 2, 1.5));
@@ -181,7 +195,8 @@ const std::vector<GoodsType>& GoodsTypes() {
        [](Rng& r) {
          std::vector<Part> p;
          int cells = r.Int(2, 4);
-         p.push_back(MakePart(K::kCuboid, r.Chance(0.5) ? "aluminium" : "abs", 1.6, 0, 0, 38, cells * 10.0 + 3, 22, 0, 1.5));
+         p.push_back(MakePart(K::kCuboid, r.Chance(0.5) ? "aluminium" : "abs", 1.6, 0, 0, 38,
+                              cells * 10.0 + 3, 22, 0, 1.5));
          for (int i = 0; i < cells; ++i) Add18650(&p, 0, (i - (cells - 1) / 2.0) * 19.0);
          p.push_back(MakePart(K::kCuboid, "fr4", 1.9, 34, 0, 3, cells * 9.0, 1.6));
          return p;
@@ -201,8 +216,10 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"plush_toy", "toys", "950300", "Stuffed toys", 15,
        [](Rng& r) {
          double s = r.Uniform(0.8, 1.3);
-         return std::vector<Part>{MakePart(K::kEllipsoid, "polyester", r.Uniform(0.04, 0.08), 0, 0, 130 * s, 90 * s, 110 * s),
-                                  MakePart(K::kEllipsoid, "polyester", 0.06, 100 * s, 0, 60 * s, 55 * s, 80 * s)};
+         return std::vector<Part>{
+             MakePart(K::kEllipsoid, "polyester", r.Uniform(0.04, 0.08), 0, 0, 130 * s, 90 * s,
+                      110 * s),
+             MakePart(K::kEllipsoid, "polyester", 0.06, 100 * s, 0, 60 * s, 55 * s, 80 * s)};
        }},
       {"toy_car", "toys", "950300", "Toy vehicles, die-cast", 20,
        [](Rng& r) {
@@ -226,19 +243,22 @@ const std::vector<GoodsType>& GoodsTypes() {
          std::vector<Part> p;
          int n = r.Int(1, 3);
          for (int i = 0; i < n; ++i)
-           p.push_back(MakePart(K::kCuboid, "pp", 0.9, 0, 0, 100 - 8 * i, 70 - 8 * i, 90 - 10 * i, 0, 2.0));
+           p.push_back(
+               MakePart(K::kCuboid, "pp", 0.9, 0, 0, 100 - 8 * i, 70 - 8 * i, 90 - 10 * i, 0, 2.0));
          return p;
        }},
       // --- food ---
       {"rice", "food", "100630", "Rice, semi-milled or wholly milled", 2,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kPillow, "rice", r.Uniform(0.8, 0.9), 0, 0, 120, 80, r.Uniform(55, 75)),
-                                  MakePart(K::kPillow, "pe", 0.92, 0, 0, 122, 82, 2)};
+         return std::vector<Part>{
+             MakePart(K::kPillow, "rice", r.Uniform(0.8, 0.9), 0, 0, 120, 80, r.Uniform(55, 75)),
+             MakePart(K::kPillow, "pe", 0.92, 0, 0, 122, 82, 2)};
        }},
       {"coffee", "food", "090121", "Coffee, roasted", 15,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kPillow, "coffee", r.Uniform(0.35, 0.45), 0, 0, 95, 60, r.Uniform(50, 70)),
-                                  MakePart(K::kPillow, "aluminium", 2.7, 0, 0, 96, 61, 0.03)};
+         return std::vector<Part>{
+             MakePart(K::kPillow, "coffee", r.Uniform(0.35, 0.45), 0, 0, 95, 60, r.Uniform(50, 70)),
+             MakePart(K::kPillow, "aluminium", 2.7, 0, 0, 96, 61, 0.03)};
        }},
       {"chocolate", "food", "180632", "Chocolate in bars", 12,
        [](Rng& r) {
@@ -251,7 +271,8 @@ const std::vector<GoodsType>& GoodsTypes() {
          int n = r.Int(1, 3);
          for (int i = 0; i < n; ++i) {
            double cy = (i - (n - 1) / 2.0) * 72;  // shrink-wrapped, touching
-           p.push_back(MakePart(K::kCylinder, "steel", 1.6, 0, cy, 55, 37, 74, 0, 1.2));  // tinplate
+           p.push_back(
+               MakePart(K::kCylinder, "steel", 1.6, 0, cy, 55, 37, 74, 0, 1.2));  // tinplate
            p.push_back(MakePart(K::kCylinder, "canned_food", 1.05, 0, cy, 53, 35.5, 71));
          }
          return p;
@@ -260,8 +281,9 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"shampoo", "cosmetics", "330510", "Shampoos", 10,
        [](Rng& r) {
          double len = r.Uniform(75, 100), rad = r.Uniform(25, 35);
-         return std::vector<Part>{MakePart(K::kCylinder, "pe", 0.95, 0, 0, len, rad, 2 * rad, 0, 1.5),
-                                  MakePart(K::kCylinder, "shampoo", 1.02, 0, 0, len - 2, rad - 1.5, 2 * rad - 3)};
+         return std::vector<Part>{
+             MakePart(K::kCylinder, "pe", 0.95, 0, 0, len, rad, 2 * rad, 0, 1.5),
+             MakePart(K::kCylinder, "shampoo", 1.02, 0, 0, len - 2, rad - 1.5, 2 * rad - 3)};
        }},
       {"perfume", "cosmetics", "330300", "Perfumes", 150,
        [](Rng& r) {
@@ -276,13 +298,15 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"cream", "cosmetics", "330499", "Beauty and skin-care preparations", 60,
        [](Rng& r) {
          bool glass = r.Chance(0.4);
-         return std::vector<Part>{MakePart(K::kDisk, glass ? "glass" : "pp", glass ? 2.5 : 0.9, 0, 0, 35, 35, 45, 0, 3),
-                                  MakePart(K::kDisk, "cream", 0.98, 0, 0, 32, 32, 36)};
+         return std::vector<Part>{
+             MakePart(K::kDisk, glass ? "glass" : "pp", glass ? 2.5 : 0.9, 0, 0, 35, 35, 45, 0, 3),
+             MakePart(K::kDisk, "cream", 0.98, 0, 0, 32, 32, 36)};
        }},
       {"aerosol", "cosmetics", "330720", "Deodorants (aerosol)", 15,
        [](Rng& r) {
-         return std::vector<Part>{MakePart(K::kCylinder, "aluminium", 0.8, 0, 0, 75, 26, 52, 0, 1.5),
-                                  MakePart(K::kCylinder, "perfume", 0.7, 0, 0, 70, 24, 48)};
+         return std::vector<Part>{
+             MakePart(K::kCylinder, "aluminium", 0.8, 0, 0, 75, 26, 52, 0, 1.5),
+             MakePart(K::kCylinder, "perfume", 0.7, 0, 0, 70, 24, 48)};
        }},
       // --- tools (HS 82) ---
       {"hammer", "tools", "820520", "Hammers", 12,
@@ -294,16 +318,34 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"wrench", "tools", "820411", "Spanners and wrenches", 15,
        [](Rng& r) {
          double len = r.Uniform(90, 130);
-         return std::vector<Part>{
-             Polygon("steel", 7.85, r.Uniform(5, 8),
-                     {{-len, -9}, {len - 15, -9}, {len, -20}, {len + 15, -12}, {len + 8, -2}, {len + 8, 2},
-                      {len + 15, 12}, {len, 20}, {len - 15, 9}, {-len, 9}})};
+         return std::vector<Part>{Polygon("steel", 7.85, r.Uniform(5, 8),
+                                          {{-len, -9},
+                                           {len - 15, -9},
+                                           {len, -20},
+                                           {len + 15, -12},
+                                           {len + 8, -2},
+                                           {len + 8, 2},
+                                           {len + 15, 12},
+                                           {len, 20},
+                                           {len - 15, 9},
+                                           {-len, 9}})};
        }},
       {"pliers", "tools", "820320", "Pliers", 20,
        [](Rng& r) {
          double len = r.Uniform(80, 100);
          return std::vector<Part>{
-             Polygon("steel", 7.85, 9, {{-len, -14}, {0, -6}, {len * 0.6, -6}, {len, -2}, {len, 2}, {len * 0.6, 6}, {0, 6}, {-len, 14}, {-len, 6}, {-10, 0}, {-len, -6}}),
+             Polygon("steel", 7.85, 9,
+                     {{-len, -14},
+                      {0, -6},
+                      {len * 0.6, -6},
+                      {len, -2},
+                      {len, 2},
+                      {len * 0.6, 6},
+                      {0, 6},
+                      {-len, 14},
+                      {-len, 6},
+                      {-10, 0},
+                      {-len, -6}}),
              MakePart(K::kCuboid, "pvc", 1.38, -len * 0.6, -10, len * 0.4, 5, 12, 0.15),
              MakePart(K::kCuboid, "pvc", 1.38, -len * 0.6, 10, len * 0.4, 5, 12, -0.15)};
        }},
@@ -311,7 +353,8 @@ const std::vector<GoodsType>& GoodsTypes() {
        [](Rng& r) {
          std::vector<Part> p;
          int n = r.Int(2, 5);
-         p.push_back(MakePart(K::kCuboid, "pp", 0.9, 10, 0, 110, n * 15.0 + 4, 30, 0, 1.5));  // holder
+         p.push_back(
+             MakePart(K::kCuboid, "pp", 0.9, 10, 0, 110, n * 15.0 + 4, 30, 0, 1.5));  // holder
          for (int i = 0; i < n; ++i) {
            double y = (i - (n - 1) / 2.0) * 30;
            p.push_back(MakePart(K::kCylinder, "steel", 7.85, 55, y, 55, 3.5, 7));
@@ -340,7 +383,8 @@ const std::vector<GoodsType>& GoodsTypes() {
       {"vase", "ceramics", "691390", "Ceramic ornamental articles", 15,
        [](Rng& r) {
          double len = r.Uniform(100, 140), rad = r.Uniform(45, 65);
-         return std::vector<Part>{MakePart(K::kCylinder, "earthenware", 2.0, 0, 0, len, rad, 2 * rad, 0, 6)};
+         return std::vector<Part>{
+             MakePart(K::kCylinder, "earthenware", 2.0, 0, 0, len, rad, 2 * rad, 0, 6)};
        }},
   };
   return types;
@@ -355,13 +399,15 @@ struct ThreatType {
 std::vector<Part> Pistol(Rng& r, bool polymer_frame) {
   std::vector<Part> p;
   // Lying flat: the side profile is the footprint, the gun's width is the depth.
-  p.push_back(MakePart(K::kCuboid, "steel", 7.85, 20, -40, 93, 16, 26));               // slide
-  p.push_back(MakePart(K::kCylinder, "steel", 7.85, 25, -40, 60, 6, 12));              // barrel in it
-  p.push_back(Polygon(polymer_frame ? "nylon_gf" : "steel", polymer_frame ? 1.4 : 7.85, polymer_frame ? 30 : 24,
-                      {{-70, -24}, {100, -24}, {100, -14}, {-20, -14}, {-50, 70}, {-85, 65}, {-68, -14}}));
-  p.push_back(Polygon("steel", 7.85, 8, {{-10, -14}, {20, -14}, {25, 15}, {-18, 15}}));   // trigger guard
-  p.push_back(MakePart(K::kCuboid, "steel", 3.5, -55, 25, 13, 45, 22, 0.38, 1.0));       // magazine
-  for (int i = 0; i < r.Int(0, 12); i += 2)                                               // cartridges
+  p.push_back(MakePart(K::kCuboid, "steel", 7.85, 20, -40, 93, 16, 26));   // slide
+  p.push_back(MakePart(K::kCylinder, "steel", 7.85, 25, -40, 60, 6, 12));  // barrel in it
+  p.push_back(Polygon(
+      polymer_frame ? "nylon_gf" : "steel", polymer_frame ? 1.4 : 7.85, polymer_frame ? 30 : 24,
+      {{-70, -24}, {100, -24}, {100, -14}, {-20, -14}, {-50, 70}, {-85, 65}, {-68, -14}}));
+  p.push_back(
+      Polygon("steel", 7.85, 8, {{-10, -14}, {20, -14}, {25, 15}, {-18, 15}}));     // trigger guard
+  p.push_back(MakePart(K::kCuboid, "steel", 3.5, -55, 25, 13, 45, 22, 0.38, 1.0));  // magazine
+  for (int i = 0; i < r.Int(0, 12); i += 2)                                         // cartridges
     p.push_back(MakePart(K::kCylinder, "brass", 4.0, -48 + i * 1.2, -8 + i * 5.5, 10, 4.5, 9, 0.2));
   return p;
 }
@@ -371,8 +417,9 @@ const std::vector<ThreatType>& ThreatTypes() {
       {"cocaine_brick", "narcotics",
        [](Rng& r) {
          double d = r.Uniform(30, 60);
-         return std::vector<Part>{MakePart(K::kCuboid, "cocaine_hcl", r.Uniform(1.1, 1.3), 0, 0, 100, 55, d),
-                                  MakePart(K::kCuboid, "pe", 0.92, 0, 0, 102, 57, d + 4, 0, 2.0)};
+         return std::vector<Part>{
+             MakePart(K::kCuboid, "cocaine_hcl", r.Uniform(1.1, 1.3), 0, 0, 100, 55, d),
+             MakePart(K::kCuboid, "pe", 0.92, 0, 0, 102, 57, d + 4, 0, 2.0)};
        }},
       {"heroin_packets", "narcotics",
        [](Rng& r) {
@@ -380,23 +427,26 @@ const std::vector<ThreatType>& ThreatTypes() {
          int n = r.Int(2, 6);
          const char* m = r.Chance(0.5) ? "heroin_hcl" : "heroin_base";
          for (int i = 0; i < n; ++i)
-           p.push_back(MakePart(K::kPillow, m, r.Uniform(1.0, 1.25), (i % 3) * 62.0 - 62, (i / 3) * 42.0 - 21, 32, 22, 22));
+           p.push_back(MakePart(K::kPillow, m, r.Uniform(1.0, 1.25), (i % 3) * 62.0 - 62,
+                                (i / 3) * 42.0 - 21, 32, 22, 22));
          return p;
        }},
       {"cannabis_block", "narcotics",
        [](Rng& r) {
          double d = r.Uniform(40, 80);
-         return std::vector<Part>{MakePart(K::kCuboid, "cannabis", r.Uniform(0.6, 1.0), 0, 0, 110, 70, d),
-                                  MakePart(K::kCuboid, "pe", 0.92, 0, 0, 112, 72, d + 4, 0, 2.0)};
+         return std::vector<Part>{
+             MakePart(K::kCuboid, "cannabis", r.Uniform(0.6, 1.0), 0, 0, 110, 70, d),
+             MakePart(K::kCuboid, "pe", 0.92, 0, 0, 112, 72, d + 4, 0, 2.0)};
        }},
       {"pistol", "firearm", [](Rng& r) { return Pistol(r, r.Chance(0.5)); }},
       {"revolver", "firearm",
        [](Rng& r) {
          (void)r;
          return std::vector<Part>{
-             MakePart(K::kCylinder, "steel", 7.85, 60, -30, 55, 9, 18),           // barrel
-             MakePart(K::kCuboid, "steel", 7.85, -5, -30, 22, 19, 38),            // cylinder
-             Polygon("steel", 7.85, 20, {{-30, -40}, {20, -40}, {20, -12}, {-40, 60}, {-70, 55}, {-45, -12}}),
+             MakePart(K::kCylinder, "steel", 7.85, 60, -30, 55, 9, 18),  // barrel
+             MakePart(K::kCuboid, "steel", 7.85, -5, -30, 22, 19, 38),   // cylinder
+             Polygon("steel", 7.85, 20,
+                     {{-30, -40}, {20, -40}, {20, -12}, {-40, 60}, {-70, 55}, {-45, -12}}),
              Polygon("wood", 0.7, 32, {{-42, 5}, {-30, 5}, {-45, 60}, {-68, 56}})};
        }},
       {"gun_barrel", "firearm_part",
@@ -423,14 +473,16 @@ const std::vector<ThreatType>& ThreatTypes() {
        [](Rng& r) {
          double len = r.Uniform(80, 120);
          return std::vector<Part>{
-             Polygon("stainless", 7.9, r.Uniform(2.0, 3.0), {{0, -12}, {len, -10}, {len + 25, 0}, {len, 10}, {0, 12}}, 10, 0),
+             Polygon("stainless", 7.9, r.Uniform(2.0, 3.0),
+                     {{0, -12}, {len, -10}, {len + 25, 0}, {len, 10}, {0, 12}}, 10, 0),
              MakePart(K::kCuboid, r.Chance(0.5) ? "wood" : "abs", 0.9, -50, 0, 55, 12, 18)};
        }},
       {"folding_knife", "knife",
        [](Rng& r) {
          double len = r.Uniform(50, 70);
          return std::vector<Part>{
-             Polygon("stainless", 7.9, 3.0, {{0, -10}, {len, -6}, {len + 15, 0}, {len, 7}, {0, 10}}, 5, 0),
+             Polygon("stainless", 7.9, 3.0, {{0, -10}, {len, -6}, {len + 15, 0}, {len, 7}, {0, 10}},
+                     5, 0),
              MakePart(K::kCuboid, "steel", 7.85, -45, 0, 50, 10, 6),
              MakePart(K::kCuboid, "aluminium", 2.7, -45, 0, 52, 11, 11)};
        }},
@@ -450,7 +502,8 @@ const std::vector<ThreatType>& ThreatTypes() {
          std::vector<Part> p;
          int n = r.Int(1, 6);
          for (int i = 0; i < n; ++i)
-           p.push_back(MakePart(K::kCuboid, "banknote", 0.85, (i % 2) * 156.0 - 78, (i / 2) * 66.0 - 66, 78, 33, r.Uniform(10, 30)));
+           p.push_back(MakePart(K::kCuboid, "banknote", 0.85, (i % 2) * 156.0 - 78,
+                                (i / 2) * 66.0 - 66, 78, 33, r.Uniform(10, 30)));
          return p;
        }},
       {"loose_li_cells", "lithium_battery",
@@ -458,7 +511,8 @@ const std::vector<ThreatType>& ThreatTypes() {
          std::vector<Part> p;
          int cols = r.Int(2, 5), rows = r.Int(2, 5);
          for (int i = 0; i < cols; ++i)
-           for (int j = 0; j < rows; ++j) Add18650(&p, (i - (cols - 1) / 2.0) * 65, (j - (rows - 1) / 2.0) * 18);
+           for (int j = 0; j < rows; ++j)
+             Add18650(&p, (i - (cols - 1) / 2.0) * 65, (j - (rows - 1) / 2.0) * 18);
          return p;
        }},
       {"li_pouch_pack", "lithium_battery",
@@ -466,7 +520,8 @@ const std::vector<ThreatType>& ThreatTypes() {
          std::vector<Part> p;
          int n = r.Int(2, 6);
          for (int i = 0; i < n; ++i)
-           p.push_back(MakePart(K::kCuboid, "liion_pouch", 2.3, (i % 3) * 68.0 - 68, (i / 3) * 50.0 - 25, 34, 25, 6));
+           p.push_back(MakePart(K::kCuboid, "liion_pouch", 2.3, (i % 3) * 68.0 - 68,
+                                (i / 3) * 50.0 - 25, 34, 25, 6));
          return p;
        }},
   };
@@ -477,9 +532,9 @@ const std::vector<ThreatType>& ThreatTypes() {
 
 const std::vector<GoodsCategory>& GoodsCategories() {
   static const std::vector<GoodsCategory> c = {
-      {"clothing", "61-62", 12}, {"shoes", "64", 17},     {"books", "49", 0},
+      {"clothing", "61-62", 12},   {"shoes", "64", 17},    {"books", "49", 0},
       {"electronics", "84-85", 0}, {"toys", "95/39", 4.7}, {"food", "09-21", 8},
-      {"cosmetics", "33", 6.5},  {"tools", "82", 3.7},    {"ceramics", "69", 12}};
+      {"cosmetics", "33", 6.5},    {"tools", "82", 3.7},   {"ceramics", "69", 12}};
   return c;
 }
 
@@ -543,13 +598,12 @@ Item MakeContainer(bool bag, double length, double width, double depth) {
   return item;
 }
 
-
 }  // namespace clearsight::xray
 
 namespace clearsight {
 
 const std::vector<std::string>& ThreatClasses() {
-  static const std::vector<std::string> c = {"narcotics", "firearm",    "firearm_part",   "knife",
+  static const std::vector<std::string> c = {"narcotics",  "firearm",  "firearm_part",   "knife",
                                              "cigarettes", "currency", "lithium_battery"};
   return c;
 }

@@ -7,16 +7,17 @@
 #include <mutex>
 #include <thread>
 
-#include "clearsight/xray_simulate.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_simulate.h"
 
 namespace clearsight {
 
 namespace fs = std::filesystem;
 
 Status SimulateDataset(const SimulateOptions& options, int64_t count, const std::string& out_dir,
-                       const std::function<void(int64_t, int64_t)>& progress, DatasetReport* report) {
+                       const std::function<void(int64_t, int64_t)>& progress,
+                       DatasetReport* report) {
   if (count < 1 || count > 10'000'000) return Status::InvalidArgument("count must be 1..10000000");
   CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(options));
   CS_RETURN_IF_ERROR(MakeDirs(out_dir));
@@ -47,17 +48,19 @@ Status SimulateDataset(const SimulateOptions& options, int64_t count, const std:
         std::string base = (fs::path(out_dir) / ss.scan.meta.scan_id).string();
         s = WriteScan(ss.scan, base + ".tif", options.write);
         if (s.ok())
-          s = WriteFileAtomic((fs::path(out_dir) / "truth" / (ss.scan.meta.scan_id + ".json")).string(),
-                              ss.truth.ToJson() + "\n");
+          s = WriteFileAtomic(
+              (fs::path(out_dir) / "truth" / (ss.scan.meta.scan_id + ".json")).string(),
+              ss.truth.ToJson() + "\n");
         Row& row = rows[static_cast<size_t>(i)];
         row.declaration = ss.declaration;
         row.truth = ss.truth.declaration_truth;
         for (const auto& o : ss.truth.objects) row.threat |= o.threat;
         std::string line;
-        for (auto f : {ss.declaration.declaration_id.str(), ss.truth.consignment_id, ss.truth.scan_id,
-                       std::string(DeclarationTruthName(ss.truth.declaration_truth)), ss.truth.true_hs_code,
-                       FormatDouble(ss.truth.true_value), std::string(row.threat ? "1" : "0"),
-                       ss.truth.true_description}) {
+        for (auto f :
+             {ss.declaration.declaration_id.str(), ss.truth.consignment_id, ss.truth.scan_id,
+              std::string(DeclarationTruthName(ss.truth.declaration_truth)), ss.truth.true_hs_code,
+              FormatDouble(ss.truth.true_value), std::string(row.threat ? "1" : "0"),
+              ss.truth.true_description}) {
           if (!line.empty()) line += ',';
           AppendCsvField(&line, f);
         }
@@ -100,7 +103,8 @@ Status SimulateDataset(const SimulateOptions& options, int64_t count, const std:
 
   DeclarationBatch batch;
   std::string truth_csv =
-      "declaration_id,consignment_id,scan_id,truth,true_hs_code,true_value,has_threat,true_description\n";
+      "declaration_id,consignment_id,scan_id,truth,true_hs_code,true_value,has_threat,true_"
+      "description\n";
   DatasetReport rep;
   for (auto& row : rows) {
     batch.rows.push_back(row.declaration);
@@ -109,8 +113,10 @@ Status SimulateDataset(const SimulateOptions& options, int64_t count, const std:
     rep.misdeclared += row.truth == DeclarationTruth::kMisdeclared;
     rep.undervalued += row.truth == DeclarationTruth::kUndervalued;
   }
-  CS_RETURN_IF_ERROR(WriteDeclarationsCsv((fs::path(out_dir) / "declarations.csv").string(), batch));
-  CS_RETURN_IF_ERROR(WriteFileAtomic((fs::path(out_dir) / "declarations_truth.csv").string(), truth_csv));
+  CS_RETURN_IF_ERROR(
+      WriteDeclarationsCsv((fs::path(out_dir) / "declarations.csv").string(), batch));
+  CS_RETURN_IF_ERROR(
+      WriteFileAtomic((fs::path(out_dir) / "declarations_truth.csv").string(), truth_csv));
   rep.scans = count;
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (report) *report = rep;
@@ -122,7 +128,8 @@ Status WriteSimulatedWedges(const SimulateOptions& options, const std::string& o
   CS_ASSIGN_OR_RETURN(auto wedges, sim->SimulateWedges());
   CS_RETURN_IF_ERROR(MakeDirs(out_dir));
   for (const auto& w : wedges)
-    CS_RETURN_IF_ERROR(WriteWedgeScan(w, (fs::path(out_dir) / (w.scan.meta.scan_id + ".tif")).string()));
+    CS_RETURN_IF_ERROR(
+        WriteWedgeScan(w, (fs::path(out_dir) / (w.scan.meta.scan_id + ".tif")).string()));
   return Status::Ok();
 }
 

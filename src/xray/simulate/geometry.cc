@@ -34,7 +34,8 @@ double Profile(const Shape& s, double u, double v, double hx, double hy, double 
       const auto& p = s.polygon;
       for (size_t i = 0, j = p.size() - 1; i < p.size(); j = i++) {
         if ((p[i].second > v) != (p[j].second > v) &&
-            u < (p[j].first - p[i].first) * (v - p[i].second) / (p[j].second - p[i].second) + p[i].first)
+            u < (p[j].first - p[i].first) * (v - p[i].second) / (p[j].second - p[i].second) +
+                    p[i].first)
           inside = !inside;
       }
       return inside ? depth : 0;
@@ -46,7 +47,8 @@ double Profile(const Shape& s, double u, double v, double hx, double hy, double 
 double Thickness(const Shape& s, double u, double v) {
   double t = Profile(s, u, v, s.hx, s.hy, s.depth);
   if (t > 0 && s.wall > 0 && s.kind != ShapeKind::kPolygon) {
-    double inner_depth = s.kind == ShapeKind::kCylinder ? s.depth * (s.hy - s.wall) / s.hy : s.depth - 2 * s.wall;
+    double inner_depth =
+        s.kind == ShapeKind::kCylinder ? s.depth * (s.hy - s.wall) / s.hy : s.depth - 2 * s.wall;
     double ti = Profile(s, u, v, s.hx - s.wall, s.hy - s.wall, inner_depth);
     t = std::max(0.0, t - ti);
   }

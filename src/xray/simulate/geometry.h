@@ -35,8 +35,8 @@ struct Shape {
 
 struct Part {
   Shape shape;
-  int material = 0;      // index in MaterialCatalog()
-  double density = 0;    // g/cm^3 (bulk)
+  int material = 0;    // index in MaterialCatalog()
+  double density = 0;  // g/cm^3 (bulk)
   // Pixels count in the object's mask only where the part is at least this thick (packaging:
   // only the walls seen edge-on, not the thin top and bottom).
   double mask_min_mm = 0;

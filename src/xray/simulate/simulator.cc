@@ -47,15 +47,19 @@ std::string Id(char prefix, uint64_t seed, int64_t index) {
   return buf;
 }
 
-const char* kOrigins[] = {"CN", "CN", "CN", "HK", "US", "DE", "TR", "IN", "VN", "GB", "NL", "CO", "TH", "PK"};
+const char* kOrigins[] = {"CN", "CN", "CN", "HK", "US", "DE", "TR",
+                          "IN", "VN", "GB", "NL", "CO", "TH", "PK"};
 
 }  // namespace
 
 std::string_view DeclarationTruthName(DeclarationTruth t) {
   switch (t) {
-    case DeclarationTruth::kHonest: return "honest";
-    case DeclarationTruth::kMisdeclared: return "misdeclared";
-    case DeclarationTruth::kUndervalued: return "undervalued";
+    case DeclarationTruth::kHonest:
+      return "honest";
+    case DeclarationTruth::kMisdeclared:
+      return "misdeclared";
+    case DeclarationTruth::kUndervalued:
+      return "undervalued";
   }
   return "honest";
 }
@@ -67,7 +71,9 @@ std::vector<std::string> GoodsCategoryNames() {
 }
 
 std::string GoodsCategoryOfHs(std::string_view hs_code) {
-  if (hs_code.size() < 2 || hs_code[0] < '0' || hs_code[0] > '9' || hs_code[1] < '0' || hs_code[1] > '9') return "";
+  if (hs_code.size() < 2 || hs_code[0] < '0' || hs_code[0] > '9' || hs_code[1] < '0' ||
+      hs_code[1] > '9')
+    return "";
   const int chapter = (hs_code[0] - '0') * 10 + (hs_code[1] - '0');
   for (const auto& c : GoodsCategories()) {
     // hs_chapters: "61-62" (a range), "95/39" (a list) or "64".
@@ -109,7 +115,8 @@ Result<std::unique_ptr<Simulator>> Simulator::Create(const SimulateOptions& opti
     if (!(r >= 0 && r <= 1)) return Status::InvalidArgument("rates must lie in 0..1");
   if (options.misdeclared_rate + options.undervalued_rate > 1)
     return Status::InvalidArgument("misdeclared_rate + undervalued_rate must not exceed 1");
-  if (options.pixel_mm < 0 || options.pixel_mm > 10) return Status::InvalidArgument("pixel_mm out of range");
+  if (options.pixel_mm < 0 || options.pixel_mm > 10)
+    return Status::InvalidArgument("pixel_mm out of range");
   std::vector<double> mix;
   double mix_total = 0;
   if (!options.goods_mix.empty()) {
@@ -118,14 +125,17 @@ Result<std::unique_ptr<Simulator>> Simulator::Create(const SimulateOptions& opti
     for (const auto& [name, weight] : options.goods_mix) {
       size_t c = 0;
       while (c < cats.size() && cats[c].name != name) ++c;
-      if (c == cats.size()) return Status::InvalidArgument("goods mix: unknown goods category '" + name + "'");
-      if (!(weight >= 0 && weight < 1e9)) return Status::InvalidArgument("goods mix: weight of '" + name + "' must be >= 0");
+      if (c == cats.size())
+        return Status::InvalidArgument("goods mix: unknown goods category '" + name + "'");
+      if (!(weight >= 0 && weight < 1e9))
+        return Status::InvalidArgument("goods mix: weight of '" + name + "' must be >= 0");
       mix[c] += weight;
       mix_total += weight;
     }
     if (!(mix_total > 0)) return Status::InvalidArgument("goods mix: the weights sum to 0");
   }
-  if (MaterialCatalog().empty()) return Status::Internal("material catalogue failed to load (xraylib)");
+  if (MaterialCatalog().empty())
+    return Status::Internal("material catalogue failed to load (xraylib)");
   std::unique_ptr<Simulator> sim(new Simulator(options));
   sim->impl_ = std::make_unique<Impl>();
   sim->impl_->pixel_mm = options.pixel_mm > 0 ? options.pixel_mm : kTunnelMm / options.height;
@@ -135,7 +145,9 @@ Result<std::unique_ptr<Simulator>> Simulator::Create(const SimulateOptions& opti
   return sim;
 }
 
-double Simulator::MeanEnergyKev(bool high) const { return impl_->model.channel[high ? 1 : 0].mean_kev; }
+double Simulator::MeanEnergyKev(bool high) const {
+  return impl_->model.channel[high ? 1 : 0].mean_kev;
+}
 
 Result<double> Simulator::SlabTransmission(std::string_view material, double areal_density,
                                            bool high) const {
@@ -152,7 +164,8 @@ ScanMeta MakeMeta(const SimulateOptions& o, double pixel_mm, std::string scan_id
   m.scan_id = std::move(scan_id);
   m.pixel_mm = pixel_mm;
   m.device = o.scanner.name;
-  m.kvp_low = o.scanner.kind == DetectorKind::kDualKvp ? o.scanner.tube_low.kvp : o.scanner.tube_high.kvp;
+  m.kvp_low =
+      o.scanner.kind == DetectorKind::kDualKvp ? o.scanner.tube_low.kvp : o.scanner.tube_high.kvp;
   m.kvp_high = o.scanner.tube_high.kvp;
   return m;
 }
@@ -172,7 +185,8 @@ TruthObject MakeTruth(const Placed& p, const ItemRaster& r, int id, const Canvas
   const auto& cat = MaterialCatalog();
   // Mass by material, the whole composition, and z_eff.
   std::vector<double> by_mat(cat.size(), 0.0);
-  for (size_t i = 0; i < p.item.parts.size(); ++i) by_mat[p.item.parts[i].material] += r.part_mass_kg[i];
+  for (size_t i = 0; i < p.item.parts.size(); ++i)
+    by_mat[p.item.parts[i].material] += r.part_mass_kg[i];
   std::vector<std::pair<const Composition*, double>> mix;
   size_t best = 0;
   for (size_t m = 0; m < by_mat.size(); ++m) {
@@ -216,10 +230,12 @@ TruthObject MakeTruth(const Placed& p, const ItemRaster& r, int id, const Canvas
     int ex0 = std::max(0, x0 - R), ey0 = std::max(0, y0 - R);
     int ex1 = std::min(cv.width, x1 + R), ey1 = std::min(cv.height, y1 + R);
     int ew = ex1 - ex0, eh = ey1 - ey0;
-    std::vector<uint8_t> own(static_cast<size_t>(ew) * eh, 0), tmp(own.size(), 0), dil(own.size(), 0);
+    std::vector<uint8_t> own(static_cast<size_t>(ew) * eh, 0), tmp(own.size(), 0),
+        dil(own.size(), 0);
     for (int y = y0; y < y1; ++y)
       for (int x = x0; x < x1; ++x)
-        if (x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1 && r.mask[static_cast<size_t>(y - r.y0) * bw + (x - r.x0)])
+        if (x >= r.x0 && x < r.x1 && y >= r.y0 && y < r.y1 &&
+            r.mask[static_cast<size_t>(y - r.y0) * bw + (x - r.x0)])
           own[static_cast<size_t>(y - ey0) * ew + (x - ex0)] = 1;
     for (int y = 0; y < eh; ++y)
       for (int x = 0; x < ew; ++x) {
@@ -269,8 +285,10 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
   double depth = bag ? rng.Uniform(80, 250) : rng.Uniform(120, 400);
   Pose cpose;
   cpose.angle = rng.Uniform(-0.08, 0.08);
-  double cex = len / 2 * std::abs(std::cos(cpose.angle)) + wid / 2 * std::abs(std::sin(cpose.angle));
-  double cey = len / 2 * std::abs(std::sin(cpose.angle)) + wid / 2 * std::abs(std::cos(cpose.angle));
+  double cex =
+      len / 2 * std::abs(std::cos(cpose.angle)) + wid / 2 * std::abs(std::sin(cpose.angle));
+  double cey =
+      len / 2 * std::abs(std::sin(cpose.angle)) + wid / 2 * std::abs(std::cos(cpose.angle));
   cpose.x = fw / 2 + rng.Uniform(-1, 1) * std::max(0.0, fw / 2 - cex - 10);
   cpose.y = fh / 2 + rng.Uniform(-1, 1) * std::max(0.0, fh / 2 - cey - 10);
   Placed container{MakeContainer(bag, len, wid, depth), cpose, cex, cey, false};
@@ -299,11 +317,13 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
   auto to_world = [&](double lx, double ly, double langle) {
     return Pose{cpose.x + ca * lx - sa * ly, cpose.y + sa * lx + ca * ly, cpose.angle + langle};
   };
-  for (int attempt = 0; attempt < 40 && goods.size() < 14 && used < fill * 4 * inner_l * inner_w; ++attempt) {
+  for (int attempt = 0; attempt < 40 && goods.size() < 14 && used < fill * 4 * inner_l * inner_w;
+       ++attempt) {
     std::string cat = rng.Chance(0.8) ? main_cat : draw_category();
     Item item = MakeGoods(cat, &rng);
     if (item.parts.empty()) continue;
-    double la = rng.Chance(0.6) ? rng.Int(0, 3) * kPi / 2 + rng.Uniform(-0.1, 0.1) : rng.Uniform(0, 2 * kPi);
+    double la = rng.Chance(0.6) ? rng.Int(0, 3) * kPi / 2 + rng.Uniform(-0.1, 0.1)
+                                : rng.Uniform(0, 2 * kPi);
     auto [lex, ley] = RotatedExtents(item, la);
     if (lex > inner_l || ley > inner_w) continue;  // does not fit this container
     bool placed = false;
@@ -334,8 +354,8 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
     Pose w;
     if (concealed) {
       const Placed& host = goods[rng.Int(0, static_cast<int>(goods.size()) - 1)];
-      w = {host.pose.x + rng.Uniform(-0.3, 0.3) * host.ex, host.pose.y + rng.Uniform(-0.3, 0.3) * host.ey,
-           cpose.angle + la};
+      w = {host.pose.x + rng.Uniform(-0.3, 0.3) * host.ex,
+           host.pose.y + rng.Uniform(-0.3, 0.3) * host.ey, cpose.angle + la};
     } else {
       double lx = rng.Uniform(-inner_l + std::min(lex, inner_l), inner_l - std::min(lex, inner_l));
       double ly = rng.Uniform(-inner_w + std::min(ley, inner_w), inner_w - std::min(ley, inner_w));
@@ -360,8 +380,8 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
   out.scan.meta = MakeMeta(o, px, Id('S', o.seed, index));
   out.scan.meta.consignment_id = Id('C', o.seed, index);
   Rng noise(MixSeed(o.seed, static_cast<uint64_t>(index), 2));
-  FormImage(impl_->model, cv.coef, cv.touched, o.width, o.height, &noise, FormOptions{}, &out.scan.low,
-            &out.scan.high);
+  FormImage(impl_->model, cv.coef, cv.touched, o.width, o.height, &noise, FormOptions{},
+            &out.scan.low, &out.scan.high);
 
   // Truth.
   ScanTruth& truth = out.truth;
@@ -415,8 +435,9 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
   std::string declared_cat = main_item ? main_item->item.category : main_cat;
   double u = drng.Uniform();
   truth.declaration_truth = u < o.misdeclared_rate ? DeclarationTruth::kMisdeclared
-                            : u < o.misdeclared_rate + o.undervalued_rate ? DeclarationTruth::kUndervalued
-                                                                          : DeclarationTruth::kHonest;
+                            : u < o.misdeclared_rate + o.undervalued_rate
+                                ? DeclarationTruth::kUndervalued
+                                : DeclarationTruth::kHonest;
   d.hs_code = truth.true_hs_code;
   d.description = truth.true_description;
   d.declared_value = truth.true_value;
@@ -429,7 +450,8 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
     Item decoy = MakeGoods(other, &drng);
     d.hs_code = decoy.hs_code;
     d.description = decoy.description;
-    d.declared_value = std::round(net_mass * decoy.value_per_kg * drng.LogNormal(1.0, 0.3) * 100) / 100;
+    d.declared_value =
+        std::round(net_mass * decoy.value_per_kg * drng.LogNormal(1.0, 0.3) * 100) / 100;
   } else if (truth.declaration_truth == DeclarationTruth::kUndervalued) {
     d.declared_value = std::round(truth.true_value * drng.Uniform(0.10, 0.45) * 100) / 100;
   }
@@ -492,14 +514,16 @@ Result<std::vector<WedgeScan>> Simulator::SimulateWedges() const {
     ws.scan.height = h;
     ws.scan.meta = MakeMeta(o, px, std::string("wedge_") + spec.material);
     Rng noise(MixSeed(o.seed, 1000 + si, 4));
-    FormImage(impl_->model, cv.coef, cv.touched, w, h, &noise, FormOptions{}, &ws.scan.low, &ws.scan.high);
+    FormImage(impl_->model, cv.coef, cv.touched, w, h, &noise, FormOptions{}, &ws.scan.low,
+              &ws.scan.high);
     out.push_back(std::move(ws));
   }
   return out;
 }
 
 Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
-  if (per_class < 1 || per_class > 1000) return Status::InvalidArgument("per_class must be 1..1000");
+  if (per_class < 1 || per_class > 1000)
+    return Status::InvalidArgument("per_class must be 1..1000");
   const double px = impl_->pixel_mm;
   ThreatLibrary lib;
   const auto& classes = ThreatClasses();
@@ -512,7 +536,8 @@ Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
       int size = static_cast<int>(std::ceil(2 * r / px)) + 8;
       Canvas cv;
       cv.Reset(size, size, px, &impl_->model);
-      ItemRaster raster = Rasterize(item, Pose{size * px / 2, size * px / 2, rng.Uniform(0, 2 * kPi)}, &cv);
+      ItemRaster raster =
+          Rasterize(item, Pose{size * px / 2, size * px / 2, rng.Uniform(0, 2 * kPi)}, &cv);
       ThreatPatch patch;
       patch.name = classes[ci] + "_" + item.name + "_" + std::to_string(i);
       patch.threat_class = classes[ci];
@@ -520,7 +545,8 @@ Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
       patch.height = size;
       patch.pixel_mm = px;
       patch.mass_kg = raster.mass_kg;
-      ProjectLog(impl_->model, cv.coef, static_cast<size_t>(size) * size, &patch.log_low, &patch.log_high);
+      ProjectLog(impl_->model, cv.coef, static_cast<size_t>(size) * size, &patch.log_low,
+                 &patch.log_high);
       CS_RETURN_IF_ERROR(lib.Add(std::move(patch)));
     }
   return lib;

@@ -5,8 +5,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "clearsight/xray_tip.h"
 #include "clearsight/file_util.h"
+#include "clearsight/xray_tip.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {
@@ -19,7 +19,8 @@ namespace {
 bool SafeName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
   for (char c : s)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-'))
+      return false;
   return s != "." && s != "..";
 }
 
@@ -49,20 +50,23 @@ float Bilinear(const std::vector<float>& img, int w, int h, double u, double v) 
 }  // namespace
 
 Status ThreatLibrary::Add(ThreatPatch patch) {
-  if (!SafeName(patch.name)) return Status::InvalidArgument("threat patch name '" + patch.name + "' is not [A-Za-z0-9._-]");
+  if (!SafeName(patch.name))
+    return Status::InvalidArgument("threat patch name '" + patch.name + "' is not [A-Za-z0-9._-]");
   if (!KnownClass(patch.threat_class))
     return Status::InvalidArgument("unknown threat class '" + patch.threat_class + "'");
   size_t n = static_cast<size_t>(std::max(0, patch.width)) * std::max(0, patch.height);
   if (n == 0 || patch.log_low.size() != n || patch.log_high.size() != n || !(patch.pixel_mm > 0))
-    return Status::InvalidArgument("threat patch '" + patch.name + "' is empty or its sizes disagree");
+    return Status::InvalidArgument("threat patch '" + patch.name +
+                                   "' is empty or its sizes disagree");
   for (const auto& p : patches_)
-    if (p.name == patch.name) return Status::AlreadyExists("threat patch '" + patch.name + "' is already in the library");
+    if (p.name == patch.name)
+      return Status::AlreadyExists("threat patch '" + patch.name + "' is already in the library");
   patches_.push_back(std::move(patch));
   return Status::Ok();
 }
 
-Status ThreatLibrary::AddCutout(const Scan& scan, int x0, int y0, int x1, int y1, std::string threat_class,
-                                std::string name, double min_log_high) {
+Status ThreatLibrary::AddCutout(const Scan& scan, int x0, int y0, int x1, int y1,
+                                std::string threat_class, std::string name, double min_log_high) {
   CS_RETURN_IF_ERROR(ValidateScan(scan));
   if (x0 < 0 || y0 < 0 || x1 > scan.width || y1 > scan.height || x1 - x0 < 5 || y1 - y0 < 5)
     return Status::InvalidArgument("cut-out region must lie inside the scan and be at least 5x5");
@@ -87,7 +91,8 @@ Status ThreatLibrary::AddCutout(const Scan& scan, int x0, int y0, int x1, int y1
   p.log_high.assign(p.log_low.size(), 0.0f);
   for (int y = 0; y < h; ++y)
     for (int x = 0; x < w; ++x) {
-      size_t i = static_cast<size_t>(y + y0) * scan.width + (x + x0), j = static_cast<size_t>(y) * w + x;
+      size_t i = static_cast<size_t>(y + y0) * scan.width + (x + x0),
+             j = static_cast<size_t>(y) * w + x;
       double hh = lg(scan.high[i]) - bh;
       if (hh < min_log_high) continue;
       p.log_high[j] = static_cast<float>(hh);
@@ -118,7 +123,9 @@ Status ThreatLibrary::Save(const std::string& dir) const {
     s.meta.scan_id = p.name;
     s.meta.pixel_mm = p.pixel_mm;
     s.meta.device = "threat library";
-    s.meta.extra_json = json{{"threat_class", p.threat_class}, {"threat_name", p.name}, {"mass_kg", p.mass_kg}}.dump();
+    s.meta.extra_json =
+        json{{"threat_class", p.threat_class}, {"threat_name", p.name}, {"mass_kg", p.mass_kg}}
+            .dump();
     CS_RETURN_IF_ERROR(WriteScan(s, (fs::path(dir) / (p.name + ".tif")).string()));
   }
   return Status::Ok();
@@ -142,29 +149,36 @@ Result<ThreatLibrary> ThreatLibrary::Load(const std::string& dir) {
     p.log_low.resize(s.low.size());
     p.log_high.resize(s.high.size());
     for (size_t i = 0; i < s.low.size(); ++i) {
-      p.log_low[i] = s.low[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.low[i] / 65535.0));
-      p.log_high[i] = s.high[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.high[i] / 65535.0));
+      p.log_low[i] =
+          s.low[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.low[i] / 65535.0));
+      p.log_high[i] =
+          s.high[i] >= kScanPixelMax ? 0.0f : static_cast<float>(-std::log(s.high[i] / 65535.0));
     }
     CS_RETURN_IF_ERROR(lib.Add(std::move(p)).WithContext(f));
   }
-  if (lib.patches().empty()) return Status::NotFound(dir + ": no threat patches (scans with threat_class)");
+  if (lib.patches().empty())
+    return Status::NotFound(dir + ": no threat patches (scans with threat_class)");
   return lib;
 }
 
-Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& o, Scan* scan) {
+Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& o,
+                                      Scan* scan) {
   CS_RETURN_IF_ERROR(ValidateScan(*scan));
   if (patch.width <= 0 || patch.height <= 0 || !(patch.pixel_mm > 0))
     return Status::InvalidArgument("empty threat patch");
-  if (!(o.scale > 0.05 && o.scale < 20)) return Status::InvalidArgument("scale must lie in 0.05..20");
+  if (!(o.scale > 0.05 && o.scale < 20))
+    return Status::InvalidArgument("scale must lie in 0.05..20");
   const double s = patch.pixel_mm / scan->meta.pixel_mm * o.scale;  // scan pixels per patch pixel
   const double th = o.rotation_deg * 3.14159265358979323846 / 180.0;
   const double c = std::cos(th), sn = std::sin(th);
   const double hw = patch.width * s / 2, hh = patch.height * s / 2;
   const double ex = hw * std::abs(c) + hh * std::abs(sn), ey = hw * std::abs(sn) + hh * std::abs(c);
-  int bx0 = std::max(0, static_cast<int>(std::floor(o.x - ex))), by0 = std::max(0, static_cast<int>(std::floor(o.y - ey)));
+  int bx0 = std::max(0, static_cast<int>(std::floor(o.x - ex))),
+      by0 = std::max(0, static_cast<int>(std::floor(o.y - ey)));
   int bx1 = std::min(scan->width, static_cast<int>(std::ceil(o.x + ex)) + 1);
   int by1 = std::min(scan->height, static_cast<int>(std::ceil(o.y + ey)) + 1);
-  if (bx1 <= bx0 || by1 <= by0) return Status::InvalidArgument("the threat would fall outside the scan");
+  if (bx1 <= bx0 || by1 <= by0)
+    return Status::InvalidArgument("the threat would fall outside the scan");
   xray::Rng rng(o.seed);
   ProjectedThreat out;
   out.name = patch.name;
@@ -176,7 +190,8 @@ Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOpt
       bool in = false;
       if (x < bx1) {
         double dx = x + 0.5 - o.x, dy = y + 0.5 - o.y;
-        double u = (c * dx + sn * dy) / s + patch.width / 2.0, v = (-sn * dx + c * dy) / s + patch.height / 2.0;
+        double u = (c * dx + sn * dy) / s + patch.width / 2.0,
+               v = (-sn * dx + c * dy) / s + patch.height / 2.0;
         float add_low = Bilinear(patch.log_low, patch.width, patch.height, u, v);
         float add_high = Bilinear(patch.log_high, patch.width, patch.height, u, v);
         if (add_low > 0 || add_high > 0) {
@@ -185,7 +200,8 @@ Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOpt
             uint16_t& px = ch == 0 ? scan->low[i] : scan->high[i];
             double t = std::exp(-static_cast<double>(ch == 0 ? add_low : add_high));
             double v0 = px / 65535.0, v1 = v0 * t;
-            if (o.photons_per_pixel > 0) v1 += std::sqrt(std::max(0.0, v0 * t * (1 - t) / o.photons_per_pixel)) * rng.Normal();
+            if (o.photons_per_pixel > 0)
+              v1 += std::sqrt(std::max(0.0, v0 * t * (1 - t) / o.photons_per_pixel)) * rng.Normal();
             px = EncodeTransmission(v1);
           }
         }
@@ -193,7 +209,8 @@ Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOpt
       }
       if (in && run_start < 0) run_start = x;
       if (!in && run_start >= 0) {
-        out.mask_rle.push_back(static_cast<uint32_t>(static_cast<size_t>(y) * scan->width + run_start));
+        out.mask_rle.push_back(
+            static_cast<uint32_t>(static_cast<size_t>(y) * scan->width + run_start));
         out.mask_rle.push_back(static_cast<uint32_t>(x - run_start));
         mx0 = std::min(mx0, run_start);
         mx1 = std::max(mx1, x);

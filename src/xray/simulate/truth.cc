@@ -11,7 +11,8 @@ std::string ScanTruth::ToJson() const {
   json objs = json::array();
   for (const auto& o : objects) {
     json parts = json::array();
-    for (const auto& p : o.parts) parts.push_back({{"material", p.material}, {"mass_kg", p.mass_kg}});
+    for (const auto& p : o.parts)
+      parts.push_back({{"material", p.material}, {"mass_kg", p.mass_kg}});
     objs.push_back({{"id", o.id},
                     {"name", o.name},
                     {"category", o.category},
@@ -90,16 +91,19 @@ Result<ScanTruth> ScanTruth::FromJson(std::string_view text, std::string_view na
       x.y1 = box.at(3);
       x.mask_rle = o.value("mask_rle", std::vector<uint32_t>{});
       if (o.contains("parts"))
-        for (const auto& p : o["parts"]) x.parts.push_back({p.value("material", ""), p.value("mass_kg", 0.0)});
+        for (const auto& p : o["parts"])
+          x.parts.push_back({p.value("material", ""), p.value("mass_kg", 0.0)});
       t.objects.push_back(std::move(x));
     }
   } catch (const json::exception& e) {
-    return Status::InvalidArgument(std::string(name) + ": not a scan truth file (" + e.what() + ")");
+    return Status::InvalidArgument(std::string(name) + ": not a scan truth file (" + e.what() +
+                                   ")");
   }
   return t;
 }
 
-Result<std::vector<uint8_t>> DecodeMaskRle(const std::vector<uint32_t>& rle, int width, int height) {
+Result<std::vector<uint8_t>> DecodeMaskRle(const std::vector<uint32_t>& rle, int width,
+                                           int height) {
   if (width <= 0 || height <= 0) return Status::InvalidArgument("mask: bad image size");
   if (rle.size() % 2) return Status::InvalidArgument("mask: odd number of RLE values");
   const size_t n = static_cast<size_t>(width) * height;

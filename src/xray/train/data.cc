@@ -8,10 +8,10 @@
 #include <mutex>
 #include <thread>
 
-#include "clearsight/xray_analyze.h"
-#include "clearsight/xray_scan.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_analyze.h"
+#include "clearsight/xray_scan.h"
 #include "xray/detect/features.h"
 #include "xray/train/train_internal.h"
 
@@ -29,20 +29,25 @@ uint16_t Quantize(float v) {
 float Dequantize(uint16_t q) { return q / kQuantScale - kQuantOffset; }
 
 // The library's patches of a class; with max_kg > 0 only those of known mass up to max_kg.
-std::vector<const ThreatPatch*> PatchesOf(const ThreatLibrary& library, const std::string& cls, double max_kg) {
+std::vector<const ThreatPatch*> PatchesOf(const ThreatLibrary& library, const std::string& cls,
+                                          double max_kg) {
   auto patches = library.OfClass(cls);
-  if (max_kg > 0) std::erase_if(patches, [&](const ThreatPatch* p) { return !(p->mass_kg > 0 && p->mass_kg <= max_kg); });
+  if (max_kg > 0)
+    std::erase_if(patches,
+                  [&](const ThreatPatch* p) { return !(p->mass_kg > 0 && p->mass_kg <= max_kg); });
   return patches;
 }
 
 // A library with a patch of every class the copies may ask for.
 Status CheckLibrary(const ThreatLibrary& library, const TrainDataOptions& o) {
-  if (library.patches().empty()) return Status::InvalidArgument("threat image projection needs a threat library");
+  if (library.patches().empty())
+    return Status::InvalidArgument("threat image projection needs a threat library");
   const double max_kg = o.tip_max_kg.value_or(0);
   for (const auto& c : o.tip_classes.empty() ? ThreatClasses() : o.tip_classes)
     if (PatchesOf(library, c, max_kg).empty())
-      return Status::InvalidArgument("the threat library has no patch of class " + c +
-                                     (max_kg > 0 ? " of known mass up to " + FormatFixed(max_kg, 3) + " kg" : ""));
+      return Status::InvalidArgument(
+          "the threat library has no patch of class " + c +
+          (max_kg > 0 ? " of known mass up to " + FormatFixed(max_kg, 3) + " kg" : ""));
   return Status::Ok();
 }
 
@@ -74,13 +79,15 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
     // the parcel; random rotation, 0.9..1.1 scale, the scanner's quantum noise kept.
     Rng rng(item_seed);
     const auto& classes = ThreatClasses();
-    const std::string& cls =
-        item.tip_class.empty() ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)] : item.tip_class;
+    const std::string& cls = item.tip_class.empty()
+                                 ? classes[rng.Int(0, static_cast<int>(classes.size()) - 1)]
+                                 : item.tip_class;
     if (!library) return Status::Internal(item.path + ": a TIP copy without a threat library");
     const double max_kg = item.tip_max_kg;
     const bool small_concealed = max_kg > 0;
     const auto patches = PatchesOf(*library, cls, max_kg);
-    if (patches.empty()) return Status::InvalidArgument("threat library has no patch of class " + cls);
+    if (patches.empty())
+      return Status::InvalidArgument("threat library has no patch of class " + cls);
     const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
     const TruthObject* container = nullptr;
     std::vector<const TruthObject*> goods;
@@ -122,7 +129,8 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
   FeatureGrid grid;
   CS_RETURN_IF_ERROR(ComputeFeatures(analysis, 1, &grid));
   CellLabels labels;
-  CS_RETURN_IF_ERROR(ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
+  CS_RETURN_IF_ERROR(
+      ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
   out->scan_id = scan.meta.scan_id;
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
@@ -172,8 +180,10 @@ Result<TrainPlan> PlanTraining(const TrainDataOptions& o, bool training, const T
   for (size_t src = 0; src < o.sources.size() && o.tip_rate > 0; ++src) {
     const DetectorTrainSource& source = o.sources[src];
     if (src > 0 && !source.threats_dir) continue;
-    auto library = source.threats_dir ? ThreatLibrary::Load(*source.threats_dir)
-                                      : SimulatedLibrary(source.data_dir, o.simulated_threats_seed.value_or(ctx.seed + 1000));
+    auto library =
+        source.threats_dir
+            ? ThreatLibrary::Load(*source.threats_dir)
+            : SimulatedLibrary(source.data_dir, o.simulated_threats_seed.value_or(ctx.seed + 1000));
     if (!library.ok()) return library.status();
     Status s = CheckLibrary(*library, o);
     if (!s.ok()) return src == 0 ? s : s.WithContext(source.data_dir);
@@ -188,8 +198,10 @@ Result<TrainPlan> PlanTraining(const TrainDataOptions& o, bool training, const T
       const std::string id = fs::path(p).stem().string();
       if (FileExists((fs::path(dir) / "truth" / (id + ".json")).string())) paths.push_back(p);
     }
-    if (o.max_scans && static_cast<int64_t>(paths.size()) > *o.max_scans) paths.resize(static_cast<size_t>(*o.max_scans));
-    if (paths.size() < 10) return Status::InvalidArgument(dir + ": needs at least 10 scans with truth/<scan_id>.json");
+    if (o.max_scans && static_cast<int64_t>(paths.size()) > *o.max_scans)
+      paths.resize(static_cast<size_t>(*o.max_scans));
+    if (paths.size() < 10)
+      return Status::InvalidArgument(dir + ": needs at least 10 scans with truth/<scan_id>.json");
   }
 
   // Work list: every scan, plus TIP copies of the clean training scans (whether a scan is clean is
@@ -209,7 +221,8 @@ Result<TrainPlan> PlanTraining(const TrainDataOptions& o, bool training, const T
         plan.work.push_back(std::move(w));
         continue;
       }
-      if (!o.tip_classes.empty()) w.tip_class = o.tip_classes[draw.Int(0, static_cast<int>(o.tip_classes.size()) - 1)];
+      if (!o.tip_classes.empty())
+        w.tip_class = o.tip_classes[draw.Int(0, static_cast<int>(o.tip_classes.size()) - 1)];
       w.tip_max_kg = o.tip_max_kg.value_or(0);
       plan.work.push_back(std::move(w));
     }
@@ -228,7 +241,8 @@ Result<TrainPlan> PlanTraining(const TrainDataOptions& o, bool training, const T
   return plan;
 }
 
-Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const TrainContext& ctx, TrainData* out) {
+Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const TrainContext& ctx,
+                        TrainData* out) {
   const std::vector<WorkItem>& work = plan.work;
   AnalyzerOptions ao;
   ao.threads = 1;
@@ -241,7 +255,8 @@ Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const 
   const std::vector<std::string> goods_classes = GoodsCategoryNames();
   std::vector<Sample>& samples = out->samples;
   samples.assign(work.size(), Sample{});
-  // Loads the work items `items` on ctx.threads threads; `phase` names them in the progress reports.
+  // Loads the work items `items` on ctx.threads threads; `phase` names them in the progress
+  // reports.
   auto load = [&](const std::vector<size_t>& items, TrainPhase phase) -> Status {
     std::atomic<size_t> next{0}, done{0};
     std::atomic<bool> failed{false};
@@ -253,8 +268,8 @@ Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const 
         if (k >= items.size() || failed.load()) break;
         const size_t i = items[k];
         const size_t src = static_cast<size_t>(work[i].source);
-        Status s = LoadItem(work[i], plan.TipLibrary(src), *analyzers[src], goods_classes, MixSeed(ctx.seed, i, 29),
-                            &samples[i]);
+        Status s = LoadItem(work[i], plan.TipLibrary(src), *analyzers[src], goods_classes,
+                            MixSeed(ctx.seed, i, 29), &samples[i]);
         if (!s.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first_error.ok()) first_error = s;
@@ -272,7 +287,9 @@ Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const 
       p.phase = phase;
       p.done = static_cast<int64_t>(done.load());
       p.total = static_cast<int64_t>(items.size());
-      p.eta_s = p.done ? (ctx.Elapsed() - phase_start) * static_cast<double>(p.total - p.done) / p.done : 0;
+      p.eta_s = p.done
+                    ? (ctx.Elapsed() - phase_start) * static_cast<double>(p.total - p.done) / p.done
+                    : 0;
       ctx.Report(p);
     }
     for (auto& t : pool) t.join();
@@ -282,7 +299,8 @@ Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const 
   // has one is dropped (one threat per parcel, as the simulator makes them), so it is not loaded.
   // (Copies keep their place in the work list and their seeds, so the samples do not change.)
   std::vector<size_t> scan_items, copy_items;
-  for (size_t i = 0; i < work.size(); ++i) (work[i].tip_copy < 0 ? scan_items : copy_items).push_back(i);
+  for (size_t i = 0; i < work.size(); ++i)
+    (work[i].tip_copy < 0 ? scan_items : copy_items).push_back(i);
   CS_RETURN_IF_ERROR(load(scan_items, TrainPhase::kLoadingScans));
   std::map<std::string, bool> has_threat;
   for (size_t i : scan_items) has_threat[work[i].path] = !samples[i].threat_cells.empty();
@@ -356,7 +374,8 @@ void MakeCrop(const Sample& s, int crop, Rng* rng, NetBatch* batch, int b) {
       const size_t si = static_cast<size_t>(r) * s.gw + c;
       const size_t di = static_cast<size_t>(u) * crop + v;
       float f[kFeatureChannels];
-      for (int k = 0; k < kFeatureChannels; ++k) f[k] = inside ? Dequantize(s.features[k * plane + si]) : 0.0f;
+      for (int k = 0; k < kFeatureChannels; ++k)
+        f[k] = inside ? Dequantize(s.features[k * plane + si]) : 0.0f;
       if (f[0] > 0.005f) {
         f[0] = std::log1p(std::expm1(f[0]) * gain) + noise * static_cast<float>(rng->Normal());
         f[1] = std::log1p(std::expm1(f[1]) * gain);

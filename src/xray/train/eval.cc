@@ -3,14 +3,13 @@
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
-#include "clearsight/xray_train.h"
-#include "common/csv.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_train.h"
+#include "common/csv.h"
 #include "xray/train/train_internal.h"
 
 namespace clearsight {
@@ -24,7 +23,8 @@ double DetectionIou(const Detection& d, const TruthObject& t) {
   const double ix = std::max(0, std::min(d.x1, t.x1) - std::max(d.x0, t.x0));
   const double iy = std::max(0, std::min(d.y1, t.y1) - std::max(d.y0, t.y0));
   const double inter = ix * iy;
-  const double ua = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) + static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - inter;
+  const double ua = static_cast<double>(d.x1 - d.x0) * (d.y1 - d.y0) +
+                    static_cast<double>(t.x1 - t.x0) * (t.y1 - t.y0) - inter;
   return ua > 0 ? inter / ua : 0.0;
 }
 
@@ -38,8 +38,9 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n) {
 }
 
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
-                                               const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed, const std::vector<double>& priority) {
+                                               const std::vector<std::vector<double>>& threats,
+                                               double floor_p, double cap_p, size_t allowed,
+                                               const std::vector<double>& priority) {
   const size_t nc = clean.size();
   const size_t n = nc ? clean[0].size() : 0;
   std::vector<char> alarmed(n, 0);
@@ -56,7 +57,8 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
   for (size_t k = 0; k < nc; ++k) {
     for (size_t i = 0; i < n; ++i)
       if (clean[k][i] >= floor_p) order[k].push_back(i);
-    std::stable_sort(order[k].begin(), order[k].end(), [&](size_t a, size_t b) { return clean[k][a] > clean[k][b]; });
+    std::stable_sort(order[k].begin(), order[k].end(),
+                     [&](size_t a, size_t b) { return clean[k][a] > clean[k][b]; });
     thr[k] = threshold_at(k, 0);
     // Parcels at or above the cap alarm whatever the budget says: they count against it.
     while (pos[k] < order[k].size() && clean[k][order[k][pos[k]]] >= thr[k]) {
@@ -80,12 +82,16 @@ std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<dou
         }
         if (alarmed_count + cost > allowed) break;
         const double t = threshold_at(k, e);
-        if (t >= thr[k]) { j = e; continue; }
+        if (t >= thr[k]) {
+          j = e;
+          continue;
+        }
         size_t gain = 0;
         for (double v : threats[k]) gain += v >= t && v < thr[k];
         const double weight = k < priority.size() ? priority[k] : 1.0;
-        const double ratio = weight * static_cast<double>(gain) / threats[k].size() / std::max<size_t>(cost, 1) +
-                             (cost == 0 ? 1.0 : 0.0);  // free steps first
+        const double ratio =
+            weight * static_cast<double>(gain) / threats[k].size() / std::max<size_t>(cost, 1) +
+            (cost == 0 ? 1.0 : 0.0);  // free steps first
         if (gain > 0 && ratio > best_ratio) best_ratio = ratio, best_k = k, best_j = e;
         j = e;
       }
@@ -119,7 +125,8 @@ double ThresholdForRate(std::vector<double> max_scores, double rate) {
 
 }  // namespace
 
-DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vector<std::string>& threat_classes,
+DetectionEval EvaluateScans(const std::vector<EvalScan>& scans,
+                            const std::vector<std::string>& threat_classes,
                             const DetectionEvalOptions& o) {
   DetectionEval ev;
   ev.options = o;
@@ -139,8 +146,10 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     double weapon_best = -1;  // the best score of a detection of any weapon class overlapping it
   };
   // The weapons row's classes, where the model has all three.
-  const std::vector<int> weapon_classes = {class_index("firearm"), class_index("firearm_part"), class_index("knife")};
-  const bool has_weapons = std::none_of(weapon_classes.begin(), weapon_classes.end(), [](int k) { return k < 0; });
+  const std::vector<int> weapon_classes = {class_index("firearm"), class_index("firearm_part"),
+                                           class_index("knife")};
+  const bool has_weapons =
+      std::none_of(weapon_classes.begin(), weapon_classes.end(), [](int k) { return k < 0; });
   auto is_weapon = [&](const std::string& c) {
     return has_weapons && (c == "firearm" || c == "firearm_part" || c == "knife");
   };
@@ -177,10 +186,12 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     }
     for (const auto& t : s.threats) {
       TruthHit h{class_index(t.threat_class), false, -1};
-      h.narcotics_200g = t.threat_class == "narcotics" && t.concealed && t.mass_kg >= o.narcotics_min_kg;
+      h.narcotics_200g =
+          t.threat_class == "narcotics" && t.concealed && t.mass_kg >= o.narcotics_min_kg;
       h.weapon = is_weapon(t.threat_class);
       for (const auto& d : s.detections) {
-        if (d.threat_class == t.threat_class && DetectionIou(d, t) >= o.min_iou) h.best = std::max(h.best, d.score);
+        if (d.threat_class == t.threat_class && DetectionIou(d, t) >= o.min_iou)
+          h.best = std::max(h.best, d.score);
         if (h.weapon && is_weapon(d.threat_class) && DetectionIou(d, t) >= o.min_iou)
           h.weapon_best = std::max(h.weapon_best, d.score);
       }
@@ -192,7 +203,8 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
       std::vector<const Detection*> dets;
       for (const auto& d : s.detections)
         if (d.threat_class == threat_classes[k]) dets.push_back(&d);
-      std::stable_sort(dets.begin(), dets.end(), [](auto* a, auto* b) { return a->score > b->score; });
+      std::stable_sort(dets.begin(), dets.end(),
+                       [](auto* a, auto* b) { return a->score > b->score; });
       std::vector<bool> used(s.threats.size(), false);
       for (const Detection* d : dets) {
         int best = -1;
@@ -207,32 +219,38 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
       }
     }
   }
-  ev.false_alarms_per_clean_scan = ev.clean_scans ? static_cast<double>(clean_dets) / ev.clean_scans : 0;
+  ev.false_alarms_per_clean_scan =
+      ev.clean_scans ? static_cast<double>(clean_dets) / ev.clean_scans : 0;
   int64_t alarmed = 0;
   for (double m : clean_max) alarmed += m >= o.min_score;
   ev.clean_alarmed = alarmed;
   ev.clean_alarm_rate = ev.clean_scans ? static_cast<double>(alarmed) / ev.clean_scans : 0;
   ev.alarm_rates = o.alarm_rates;
-  for (double r : o.alarm_rates) ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
+  for (double r : o.alarm_rates)
+    ev.thresholds.push_back(clean_max.empty() ? 0.0 : ThresholdForRate(clean_max, r));
 
   // A row over the truth threats `member` selects, each found at `score(hit)`; `own_clean` (per
   // clean parcel, its best detection that counts for this row; null: none) sets the row's own
   // thresholds.
-  auto make_row = [&](const std::string& name, const std::vector<double>* own_clean, auto&& member, auto&& score) {
+  auto make_row = [&](const std::string& name, const std::vector<double>* own_clean, auto&& member,
+                      auto&& score) {
     ClassEval c;
     c.name = name;
     c.rate_at_alarm.assign(ev.thresholds.size(), 0.0);
     c.rate_at_class_alarm.assign(o.alarm_rates.size(), 0.0);
     std::vector<double> own(o.alarm_rates.size(), 0.0);
     for (size_t i = 0; i < own.size(); ++i)
-      own[i] = !own_clean || own_clean->empty() ? 0.0 : ThresholdForRate(*own_clean, o.alarm_rates[i]);
+      own[i] =
+          !own_clean || own_clean->empty() ? 0.0 : ThresholdForRate(*own_clean, o.alarm_rates[i]);
     for (const auto& h : hits) {
       if (!member(h)) continue;
       const double best = score(h);
       ++c.threats;
       c.detected += best >= o.min_score;
-      for (size_t i = 0; i < ev.thresholds.size(); ++i) c.rate_at_alarm[i] += best >= 0 && best >= ev.thresholds[i];
-      for (size_t i = 0; i < own.size(); ++i) c.rate_at_class_alarm[i] += best >= 0 && best >= own[i];
+      for (size_t i = 0; i < ev.thresholds.size(); ++i)
+        c.rate_at_alarm[i] += best >= 0 && best >= ev.thresholds[i];
+      for (size_t i = 0; i < own.size(); ++i)
+        c.rate_at_class_alarm[i] += best >= 0 && best >= own[i];
     }
     if (c.threats) {
       c.rate = static_cast<double>(c.detected) / c.threats;
@@ -245,8 +263,9 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
   double ap_sum = 0;
   int ap_n = 0;
   for (size_t k = 0; k < nc; ++k) {
-    ClassEval c = make_row(threat_classes[k], &clean_class_max[k],
-                           [k](const TruthHit& h) { return h.cls == static_cast<int>(k); }, own_class_score);
+    ClassEval c = make_row(
+        threat_classes[k], &clean_class_max[k],
+        [k](const TruthHit& h) { return h.cls == static_cast<int>(k); }, own_class_score);
     c.false_alarms = class_fa[k];
     // All-point interpolated average precision.
     auto& r = ranked[k];
@@ -272,15 +291,17 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     ev.classes.push_back(std::move(c));
   }
   const int narcotics = class_index("narcotics");
-  ev.classes.push_back(make_row("narcotics_concealed_200g", narcotics >= 0 ? &clean_class_max[narcotics] : nullptr,
-                                [](const TruthHit& h) { return h.narcotics_200g; }, own_class_score));
+  ev.classes.push_back(make_row(
+      "narcotics_concealed_200g", narcotics >= 0 ? &clean_class_max[narcotics] : nullptr,
+      [](const TruthHit& h) { return h.narcotics_200g; }, own_class_score));
   if (has_weapons) {
     std::vector<double> clean_weapon_max(clean_class_max[weapon_classes[0]].size(), -1.0);
     for (int k : weapon_classes)
       for (size_t i = 0; i < clean_weapon_max.size(); ++i)
         clean_weapon_max[i] = std::max(clean_weapon_max[i], clean_class_max[k][i]);
-    ev.classes.push_back(make_row("weapons_any_class", &clean_weapon_max, [](const TruthHit& h) { return h.weapon; },
-                                  [](const TruthHit& h) { return h.weapon_best; }));
+    ev.classes.push_back(make_row(
+        "weapons_any_class", &clean_weapon_max, [](const TruthHit& h) { return h.weapon; },
+        [](const TruthHit& h) { return h.weapon_best; }));
   }
   ev.map = ap_n ? ap_sum / ap_n : 0;
 
@@ -311,7 +332,8 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vecto
     double t = honest_scores.empty() ? 0.0 : ThresholdForRate(honest_scores, r);
     int64_t n = 0;
     for (double m : mis_scores) n += m >= t;
-    me.misdeclared_rate_at.push_back(mis_scores.empty() ? 0.0 : static_cast<double>(n) / mis_scores.size());
+    me.misdeclared_rate_at.push_back(
+        mis_scores.empty() ? 0.0 : static_cast<double>(n) / mis_scores.size());
   }
   return ev;
 }
@@ -350,14 +372,21 @@ std::string DetectionEval::ToJson() const {
   j["clean_alarm_rate_ci95"] = Ci95Json(clean_alarmed, clean_scans);
   j["map"] = map;
   json at = json::array();
-  for (size_t i = 0; i < alarm_rates.size(); ++i) at.push_back({{"alarm_rate", alarm_rates[i]}, {"threshold", thresholds[i]}});
+  for (size_t i = 0; i < alarm_rates.size(); ++i)
+    at.push_back({{"alarm_rate", alarm_rates[i]}, {"threshold", thresholds[i]}});
   j["operating_points"] = at;
   json cls = json::array();
   for (const auto& c : classes) {
-    json r = {{"class", c.name}, {"threats", c.threats}, {"detected", c.detected}, {"detection_rate", c.rate},
-              {"false_alarms", c.false_alarms}, {"ap", c.ap}, {"detection_rate_ci95", Ci95Json(c.detected, c.threats)}};
+    json r = {{"class", c.name},
+              {"threats", c.threats},
+              {"detected", c.detected},
+              {"detection_rate", c.rate},
+              {"false_alarms", c.false_alarms},
+              {"ap", c.ap},
+              {"detection_rate_ci95", Ci95Json(c.detected, c.threats)}};
     json ra = json::object();
-    for (size_t i = 0; i < alarm_rates.size(); ++i) ra[FormatFixed(alarm_rates[i], 3)] = c.rate_at_alarm[i];
+    for (size_t i = 0; i < alarm_rates.size(); ++i)
+      ra[FormatFixed(alarm_rates[i], 3)] = c.rate_at_alarm[i];
     r["detection_rate_at_alarm_rate"] = ra;
     json rc = json::object();
     for (size_t i = 0; i < alarm_rates.size() && i < c.rate_at_class_alarm.size(); ++i)
@@ -368,19 +397,23 @@ std::string DetectionEval::ToJson() const {
   j["classes"] = cls;
   if (has_manifest) {
     const ManifestEval& m = manifest;
-    json mj = {{"honest", m.honest},
-               {"misdeclared", m.misdeclared},
-               {"undervalued", m.undervalued},
-               {"honest_flagged", m.honest_flagged},
-               {"misdeclared_flagged", m.misdeclared_flagged},
-               {"undervalued_flagged", m.undervalued_flagged},
-               {"honest_flag_rate", m.honest ? static_cast<double>(m.honest_flagged) / m.honest : 0.0},
-               {"misdeclared_flag_rate", m.misdeclared ? static_cast<double>(m.misdeclared_flagged) / m.misdeclared : 0.0},
-               {"undervalued_flag_rate", m.undervalued ? static_cast<double>(m.undervalued_flagged) / m.undervalued : 0.0}};
+    json mj = {
+        {"honest", m.honest},
+        {"misdeclared", m.misdeclared},
+        {"undervalued", m.undervalued},
+        {"honest_flagged", m.honest_flagged},
+        {"misdeclared_flagged", m.misdeclared_flagged},
+        {"undervalued_flagged", m.undervalued_flagged},
+        {"honest_flag_rate", m.honest ? static_cast<double>(m.honest_flagged) / m.honest : 0.0},
+        {"misdeclared_flag_rate",
+         m.misdeclared ? static_cast<double>(m.misdeclared_flagged) / m.misdeclared : 0.0},
+        {"undervalued_flag_rate",
+         m.undervalued ? static_cast<double>(m.undervalued_flagged) / m.undervalued : 0.0}};
     mj["honest_flag_rate_ci95"] = Ci95Json(m.honest_flagged, m.honest);
     mj["misdeclared_flag_rate_ci95"] = Ci95Json(m.misdeclared_flagged, m.misdeclared);
     json ra = json::object();
-    for (size_t i = 0; i < m.honest_rates.size(); ++i) ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
+    for (size_t i = 0; i < m.honest_rates.size(); ++i)
+      ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
     mj["misdeclared_rate_at_honest_rate"] = ra;
     j["manifest"] = mj;
   }
@@ -388,15 +421,19 @@ std::string DetectionEval::ToJson() const {
 }
 
 std::string DetectionEval::ToTable() const {
-  std::string s = "scans " + std::to_string(scans) + " (" + std::to_string(threat_scans) + " with threats, " +
-                  std::to_string(clean_scans) + " clean" +
-                  (missing_results ? ", " + std::to_string(missing_results) + " without results" : std::string()) +
-                  "); a threat is found by a detection of its class with IoU >= " + FormatFixed(options.min_iou, 2) + "\n";
+  std::string s = "scans " + std::to_string(scans) + " (" + std::to_string(threat_scans) +
+                  " with threats, " + std::to_string(clean_scans) + " clean" +
+                  (missing_results ? ", " + std::to_string(missing_results) + " without results"
+                                   : std::string()) +
+                  "); a threat is found by a detection of its class with IoU >= " +
+                  FormatFixed(options.min_iou, 2) + "\n";
   s += "at score >= " + FormatFixed(options.min_score, 2) + ": false alarms per clean scan " +
-       FormatFixed(false_alarms_per_clean_scan, 3) + ", clean scans alarmed " + Pct(clean_alarm_rate) + " " +
-       Ci95Text(clean_alarmed, clean_scans) + ", mAP " + FormatFixed(map, 3) + "\n";
+       FormatFixed(false_alarms_per_clean_scan, 3) + ", clean scans alarmed " +
+       Pct(clean_alarm_rate) + " " + Ci95Text(clean_alarmed, clean_scans) + ", mAP " +
+       FormatFixed(map, 3) + "\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-26s %7s %9s %11s %7s %6s", "class", "threats", "detected", "95% CI", "FA", "AP");
+  std::snprintf(buf, sizeof buf, "%-26s %7s %9s %11s %7s %6s", "class", "threats", "detected",
+                "95% CI", "FA", "AP");
   s += buf;
   for (double r : alarm_rates) {
     std::snprintf(buf, sizeof buf, " @%4.1f%%FA", 100 * r);
@@ -417,19 +454,22 @@ std::string DetectionEval::ToTable() const {
   }
   for (const auto& c : classes)
     if (c.name == "weapons_any_class")
-      s += "weapons_any_class: firearms, firearm parts and knives, each found by a detection of any of the three\n";
+      s += "weapons_any_class: firearms, firearm parts and knives, each found by a detection of "
+           "any of the three\n";
   s += "each class against its own alarms (clean parcels with a detection of that class):\n";
   for (const auto& c : classes) {
     std::snprintf(buf, sizeof buf, "%-26s", c.name.c_str());
     s += buf;
     for (size_t i = 0; i < alarm_rates.size() && i < c.rate_at_class_alarm.size(); ++i) {
-      std::snprintf(buf, sizeof buf, " @%.1f%% %5.1f%%", 100 * alarm_rates[i], 100 * c.rate_at_class_alarm[i]);
+      std::snprintf(buf, sizeof buf, " @%.1f%% %5.1f%%", 100 * alarm_rates[i],
+                    100 * c.rate_at_class_alarm[i]);
       s += buf;
     }
     s += "\n";
   }
   s += "thresholds for the alarm rates:";
-  for (size_t i = 0; i < alarm_rates.size(); ++i) s += " " + FormatFixed(100 * alarm_rates[i], 1) + "% -> " + FormatFixed(thresholds[i], 3);
+  for (size_t i = 0; i < alarm_rates.size(); ++i)
+    s += " " + FormatFixed(100 * alarm_rates[i], 1) + "% -> " + FormatFixed(thresholds[i], 3);
   s += "\n";
   if (has_manifest) {
     const ManifestEval& m = manifest;
@@ -437,8 +477,9 @@ std::string DetectionEval::ToTable() const {
     s += "manifest: misdeclared flagged " + Pct(rate(m.misdeclared_flagged, m.misdeclared)) + " (" +
          std::to_string(m.misdeclared_flagged) + "/" + std::to_string(m.misdeclared) + ") " +
          Ci95Text(m.misdeclared_flagged, m.misdeclared) + ", honest flagged " +
-         Pct(rate(m.honest_flagged, m.honest)) + " (" + std::to_string(m.honest_flagged) + "/" + std::to_string(m.honest) +
-         "), undervalued flagged " + Pct(rate(m.undervalued_flagged, m.undervalued)) + "\n";
+         Pct(rate(m.honest_flagged, m.honest)) + " (" + std::to_string(m.honest_flagged) + "/" +
+         std::to_string(m.honest) + "), undervalued flagged " +
+         Pct(rate(m.undervalued_flagged, m.undervalued)) + "\n";
     s += "manifest: misdeclared flagged at honest flag rate";
     for (size_t i = 0; i < m.honest_rates.size(); ++i)
       s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " + Pct(m.misdeclared_rate_at[i]);
@@ -451,10 +492,12 @@ namespace {
 
 // The scans of one directory (truth/, declarations_truth.csv) with the result lines of one file,
 // appended to *scans.
-Status LoadEvalScans(const std::string& data_dir, const std::string& results_path, std::vector<xray::EvalScan>* scans) {
+Status LoadEvalScans(const std::string& data_dir, const std::string& results_path,
+                     std::vector<xray::EvalScan>* scans) {
   const fs::path truth_dir = fs::path(data_dir) / "truth";
   std::error_code ec;
-  if (!fs::is_directory(truth_dir, ec)) return Status::NotFound(truth_dir.string() + ": no truth directory");
+  if (!fs::is_directory(truth_dir, ec))
+    return Status::NotFound(truth_dir.string() + ": no truth directory");
   CS_ASSIGN_OR_RETURN(std::string results, ReadFile(results_path));
   // Results by scan id.
   struct Parsed {
@@ -478,11 +521,14 @@ Status LoadEvalScans(const std::string& data_dir, const std::string& results_pat
       return Status::InvalidArgument(where + ": not a JSON object with a scan_id");
     Parsed p;
     if (j.contains("detections")) {
-      if (!j["detections"].is_array()) return Status::InvalidArgument(where + ": 'detections' is not an array");
+      if (!j["detections"].is_array())
+        return Status::InvalidArgument(where + ": 'detections' is not an array");
       for (const auto& d : j["detections"]) {
-        if (!d.is_object() || !d.contains("class") || !d.contains("score") || !d.contains("box") || !d["box"].is_array() ||
-            d["box"].size() != 4 || !d["score"].is_number() || !d["class"].is_string())
-          return Status::InvalidArgument(where + ": a detection lacks class, score or a 4-number box");
+        if (!d.is_object() || !d.contains("class") || !d.contains("score") || !d.contains("box") ||
+            !d["box"].is_array() || d["box"].size() != 4 || !d["score"].is_number() ||
+            !d["class"].is_string())
+          return Status::InvalidArgument(where +
+                                         ": a detection lacks class, score or a 4-number box");
         Detection det;
         det.threat_class = d["class"].get<std::string>();
         det.score = d["score"].get<double>();
@@ -517,10 +563,13 @@ Status LoadEvalScans(const std::string& data_dir, const std::string& results_pat
           if (rec.fields[i] == "truth") truth_col = static_cast<int>(i);
         }
         header = false;
-        if (scan_col < 0 || truth_col < 0) return Status::InvalidArgument(dt_path + ": needs columns scan_id and truth");
+        if (scan_col < 0 || truth_col < 0)
+          return Status::InvalidArgument(dt_path + ": needs columns scan_id and truth");
         continue;
       }
-      if (!rec.error.empty() || rec.fields.size() <= static_cast<size_t>(std::max(scan_col, truth_col))) continue;
+      if (!rec.error.empty() ||
+          rec.fields.size() <= static_cast<size_t>(std::max(scan_col, truth_col)))
+        continue;
       std::string_view t = rec.fields[truth_col];
       DeclarationTruth v = t == "misdeclared"   ? DeclarationTruth::kMisdeclared
                            : t == "undervalued" ? DeclarationTruth::kUndervalued
@@ -561,13 +610,15 @@ Status LoadEvalScans(const std::string& data_dir, const std::string& results_pat
 
 }  // namespace
 
-Result<DetectionEval> EvaluateDetections(const std::string& data_dir, const std::string& results_path,
+Result<DetectionEval> EvaluateDetections(const std::string& data_dir,
+                                         const std::string& results_path,
                                          const DetectionEvalOptions& options) {
   return EvaluateDetections({{data_dir, results_path}}, options);
 }
 
-Result<DetectionEval> EvaluateDetections(const std::vector<std::pair<std::string, std::string>>& sets,
-                                         const DetectionEvalOptions& options) {
+Result<DetectionEval> EvaluateDetections(
+    const std::vector<std::pair<std::string, std::string>>& sets,
+    const DetectionEvalOptions& options) {
   if (sets.empty()) return Status::InvalidArgument("no scan directory to evaluate");
   std::vector<xray::EvalScan> scans;
   for (const auto& [dir, results] : sets) CS_RETURN_IF_ERROR(LoadEvalScans(dir, results, &scans));

@@ -25,10 +25,13 @@ Result<TrainedNetwork> LoadInitNetwork(const std::string& path, const NetConfig&
   const auto& c = out.net->config();
   if (c.in_channels != cfg.in_channels || c.threat_classes != cfg.threat_classes ||
       (meta.contains("threat_classes") && meta["threat_classes"] != json(ThreatClasses())))
-    return Status::InvalidArgument(path + ": its network has other inputs or threat classes than this build trains");
+    return Status::InvalidArgument(
+        path + ": its network has other inputs or threat classes than this build trains");
   if (c.goods_classes != cfg.goods_classes)
-    return Status::InvalidArgument(path + ": its network has other goods classes than this build trains");
-  out.init_record = {{"path", path}, {"trained", meta.contains("trained") ? meta["trained"] : json()}};
+    return Status::InvalidArgument(path +
+                                   ": its network has other goods classes than this build trains");
+  out.init_record = {{"path", path},
+                     {"trained", meta.contains("trained") ? meta["trained"] : json()}};
   if (meta.contains("region_probability") && meta["region_probability"].is_number())
     out.init_region_probability = meta["region_probability"].get<double>();
   return out;
@@ -36,7 +39,8 @@ Result<TrainedNetwork> LoadInitNetwork(const std::string& path, const NetConfig&
 
 }  // namespace
 
-Result<TrainedNetwork> TrainNetwork(const TrainData& data, const NetworkTrainOptions& o, const TrainContext& ctx) {
+Result<TrainedNetwork> TrainNetwork(const TrainData& data, const NetworkTrainOptions& o,
+                                    const TrainContext& ctx) {
   NetConfig cfg;
   cfg.in_channels = kFeatureChannels;
   cfg.threat_classes = static_cast<int>(ThreatClasses().size()) + 1;
@@ -52,7 +56,8 @@ Result<TrainedNetwork> TrainNetwork(const TrainData& data, const NetworkTrainOpt
   to.learning_rate = o.learning_rate;
   to.class_weight_factor = PerClassFactor(o.class_weights);
   const std::vector<size_t>& train_idx = data.train_idx;
-  const int64_t steps_per_epoch = std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
+  const int64_t steps_per_epoch =
+      std::max<int64_t>(1, (static_cast<int64_t>(train_idx.size()) + o.batch - 1) / o.batch);
   int epochs = o.epochs;
   Rng rng(MixSeed(ctx.seed, 31));
   NetBatch batch;
@@ -68,11 +73,13 @@ Result<TrainedNetwork> TrainNetwork(const TrainData& data, const NetworkTrainOpt
   std::vector<size_t> order = train_idx;
   for (int epoch = 0; epoch < epochs; ++epoch) {
     // Shuffle (Fisher-Yates with our generator: the same order on every platform).
-    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[static_cast<size_t>(rng.Uniform() * i)]);
+    for (size_t i = order.size(); i > 1; --i)
+      std::swap(order[i - 1], order[static_cast<size_t>(rng.Uniform() * i)]);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       for (int b = 0; b < o.batch; ++b) {
-        const Sample& smp = data.samples[order[static_cast<size_t>((s * o.batch + b) % order.size())]];
+        const Sample& smp =
+            data.samples[order[static_cast<size_t>((s * o.batch + b) % order.size())]];
         MakeCrop(smp, o.crop_cells, &rng, &batch, b);
       }
       // Warm-up for 100 steps, then cosine decay to 5 %.

@@ -3,9 +3,9 @@
 #include <filesystem>
 #include <iterator>
 
-#include "clearsight/xray_train.h"
 #include "clearsight/allocator.h"
 #include "clearsight/text.h"
+#include "clearsight/xray_train.h"
 #include "xray/detect/features.h"
 #include "xray/train/train_internal.h"
 
@@ -136,12 +136,18 @@ Status SaveModel(const Net& net, const json& meta, const std::string& out_path) 
 
 const char* TrainPhaseName(TrainPhase phase) {
   switch (phase) {
-    case TrainPhase::kLoadingScans: return "loading scans";
-    case TrainPhase::kLoadingTipCopies: return "loading TIP copies";
-    case TrainPhase::kTraining: return "training";
-    case TrainPhase::kValidating: return "validating";
-    case TrainPhase::kVerifier: return "verifier";
-    case TrainPhase::kManifest: return "manifest";
+    case TrainPhase::kLoadingScans:
+      return "loading scans";
+    case TrainPhase::kLoadingTipCopies:
+      return "loading TIP copies";
+    case TrainPhase::kTraining:
+      return "training";
+    case TrainPhase::kValidating:
+      return "validating";
+    case TrainPhase::kVerifier:
+      return "verifier";
+    case TrainPhase::kManifest:
+      return "manifest";
   }
   return "?";
 }
@@ -150,42 +156,52 @@ Status ValidateDetectorTrainOptions(const DetectorTrainOptions& o) {
   const TrainDataOptions& d = o.data;
   const NetworkTrainOptions& n = o.network;
   if (d.sources.empty() || d.sources[0].validation_only)
-    return Status::InvalidArgument("no training data: give at least one scan directory, before any validation-only one");
+    return Status::InvalidArgument(
+        "no training data: give at least one scan directory, before any validation-only one");
   for (const auto& source : d.sources)
     if (source.validation_only && source.threats_dir)
-      return Status::InvalidArgument(source.data_dir + ": a threat library for a validation-only source");
+      return Status::InvalidArgument(source.data_dir +
+                                     ": a threat library for a validation-only source");
   if (!(d.validation_share > 0 && d.validation_share < 1))
     return Status::InvalidArgument("validation share must lie in (0, 1)");
-  if (d.max_scans && *d.max_scans < 1) return Status::InvalidArgument("max scans must be at least 1");
-  if (!(d.tip_rate >= 0 && d.tip_rate <= 4)) return Status::InvalidArgument("TIP rate must lie in 0..4");
+  if (d.max_scans && *d.max_scans < 1)
+    return Status::InvalidArgument("max scans must be at least 1");
+  if (!(d.tip_rate >= 0 && d.tip_rate <= 4))
+    return Status::InvalidArgument("TIP rate must lie in 0..4");
   for (const auto& c : d.tip_classes) CS_RETURN_IF_ERROR(xray::CheckThreatClass(c, "TIP class"));
   if (d.tip_max_kg && !(*d.tip_max_kg > 0 && *d.tip_max_kg <= 1000))
     return Status::InvalidArgument("TIP maximum mass must lie in (0, 1000] kg");
   if (!(d.tip_targeted_share > 0 && d.tip_targeted_share <= 1))
     return Status::InvalidArgument("TIP targeted share must lie in (0, 1]");
   if (d.tip_targeted_share < 1 && d.tip_classes.empty() && !d.tip_max_kg)
-    return Status::InvalidArgument("a TIP targeted share below 1 needs TIP classes or a maximum mass to target");
+    return Status::InvalidArgument(
+        "a TIP targeted share below 1 needs TIP classes or a maximum mass to target");
   if (n.epochs < (n.init_path ? 0 : 1) || n.epochs > 1000)
-    return Status::InvalidArgument(n.init_path ? "epochs must be 0..1000" : "epochs must be 1..1000");
+    return Status::InvalidArgument(n.init_path ? "epochs must be 0..1000"
+                                               : "epochs must be 1..1000");
   if (n.batch < 1 || n.batch > 256) return Status::InvalidArgument("batch must be 1..256");
   if (n.crop_cells < 16 || n.crop_cells % (2 * xray::kNetInputMultiple) != 0)
     return Status::InvalidArgument("crop must be a multiple of 16 cells, at least 16");
-  if (n.max_minutes && !(*n.max_minutes > 0)) return Status::InvalidArgument("max minutes must be positive");
+  if (n.max_minutes && !(*n.max_minutes > 0))
+    return Status::InvalidArgument("max minutes must be positive");
   // Loss weights and operating-point priorities per threat class.
-  for (const auto& [given, what] : {std::pair{&n.class_weights, "class weight"}, {&o.points.class_priority, "class priority"}})
+  for (const auto& [given, what] :
+       {std::pair{&n.class_weights, "class weight"}, {&o.points.class_priority, "class priority"}})
     for (const auto& [cls, w] : *given) {
       CS_RETURN_IF_ERROR(xray::CheckThreatClass(cls, std::string(what) + " for"));
       if (!(w > 0 && w <= 100))
         return Status::InvalidArgument(std::string(what) + " for " + cls + " must lie in (0, 100]");
     }
-  if (o.points.region_probability && !(*o.points.region_probability >= 0.05 && *o.points.region_probability <= 0.9))
+  if (o.points.region_probability &&
+      !(*o.points.region_probability >= 0.05 && *o.points.region_probability <= 0.9))
     return Status::InvalidArgument("region probability must lie in [0.05, 0.9]");
   if (o.threads < 1 || o.threads > 64) return Status::InvalidArgument("threads must be 1..64");
   return Status::Ok();
 }
 
 Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
-                     const std::function<void(const TrainProgress&)>& progress, DetectorTrainReport* report) {
+                     const std::function<void(const TrainProgress&)>& progress,
+                     DetectorTrainReport* report) {
   xray::TrainContext ctx;
   ctx.seed = o.seed;
   ctx.threads = o.threads;
@@ -194,16 +210,18 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   KeepLargeFreedBlocks();
   CS_RETURN_IF_ERROR(ValidateDetectorTrainOptions(o));
 
-  CS_ASSIGN_OR_RETURN(const xray::TrainPlan plan, xray::PlanTraining(o.data, o.network.epochs > 0, ctx));
+  CS_ASSIGN_OR_RETURN(const xray::TrainPlan plan,
+                      xray::PlanTraining(o.data, o.network.epochs > 0, ctx));
   xray::TrainData data;
   CS_RETURN_IF_ERROR(xray::LoadTrainingData(plan, o.data, ctx, &data));
   CS_ASSIGN_OR_RETURN(const xray::TrainedNetwork network, xray::TrainNetwork(data, o.network, ctx));
 
   xray::ValidationSplit split;
   DetectionEval network_eval;
-  CS_ASSIGN_OR_RETURN(const xray::DetectorMeta meta,
-                      xray::ChooseOperatingPoints(*network.net, data, o.points, network.init_region_probability,
-                                                  o.verifier.fit, ctx, &split, &network_eval));
+  CS_ASSIGN_OR_RETURN(
+      const xray::DetectorMeta meta,
+      xray::ChooseOperatingPoints(*network.net, data, o.points, network.init_region_probability,
+                                  o.verifier.fit, ctx, &split, &network_eval));
   xray::TrainedVerifier verifier;
   if (o.verifier.fit) verifier = xray::FitVerifier(split, o.points, ctx);
   const bool verified = !verifier.model.is_null();
@@ -211,12 +229,15 @@ Status TrainDetector(const DetectorTrainOptions& o, const std::string& out_path,
   const xray::DetectionsOf final_dets = [&](size_t i) -> const std::vector<Detection>& {
     return verified ? verifier.verified[i] : split.results[i].detections;
   };
-  const std::vector<double>& final_points = verified ? verifier.points : meta.class_operating_probability;
+  const std::vector<double>& final_points =
+      verified ? verifier.points : meta.class_operating_probability;
   const DetectionEval& final_eval = verified ? verifier.eval : network_eval;
-  const xray::SplitFigures figures = xray::FiguresBySubset(split, plan, o.data, final_dets, final_points);
+  const xray::SplitFigures figures =
+      xray::FiguresBySubset(split, plan, o.data, final_dets, final_points);
   const xray::TrainedManifest manifest = xray::FitManifest(split, o.data, ctx);
 
-  xray::ModelParts parts{&o, &plan, &data, &network, &meta, &final_eval, &verifier, &figures, &manifest, ctx.Elapsed()};
+  xray::ModelParts parts{&o,          &plan,     &data,    &network,  &meta,
+                         &final_eval, &verifier, &figures, &manifest, ctx.Elapsed()};
   CS_RETURN_IF_ERROR(xray::SaveModel(*network.net, xray::ModelMetadata(parts), out_path));
   if (report) {
     report->train_scans = static_cast<int64_t>(data.train_idx.size()) - data.tip_used;

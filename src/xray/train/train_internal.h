@@ -8,12 +8,11 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "clearsight/xray_detect.h"
 #include "clearsight/xray_simulate.h"
@@ -26,7 +25,8 @@
 
 namespace clearsight::xray {
 
-// ---- Labels --------------------------------------------------------------------------------------
+// ---- Labels
+// --------------------------------------------------------------------------------------
 
 // Per output cell ((gh/2) x (gw/2)) training labels from ground truth: threat class index + 1
 // (0 none, -1 ignore: a cell only partly covered) and goods class index + 1 (same convention).
@@ -39,11 +39,12 @@ struct ExtraThreat {
   std::string threat_class;
   std::vector<uint32_t> mask_rle;
 };
-Status ComputeCellLabels(const ScanTruth& truth, const std::vector<ExtraThreat>& extra, int gh, int gw,
-                         const std::vector<std::string>& threat_classes,
+Status ComputeCellLabels(const ScanTruth& truth, const std::vector<ExtraThreat>& extra, int gh,
+                         int gw, const std::vector<std::string>& threat_classes,
                          const std::vector<std::string>& goods_classes, CellLabels* out);
 
-// ---- Evaluation ----------------------------------------------------------------------------------
+// ---- Evaluation
+// ----------------------------------------------------------------------------------
 
 // Intersection over union of a detection's box and a truth object's.
 double DetectionIou(const Detection& d, const TruthObject& t);
@@ -61,8 +62,9 @@ std::pair<double, double> WilsonInterval95(int64_t k, int64_t n);
 // [floor_p, cap_p]; clean parcels scoring at or above cap_p alarm anyway and use up the budget
 // first.
 std::vector<double> ChooseClassOperatingPoints(const std::vector<std::vector<double>>& clean,
-                                               const std::vector<std::vector<double>>& threats, double floor_p,
-                                               double cap_p, size_t allowed, const std::vector<double>& priority = {});
+                                               const std::vector<std::vector<double>>& threats,
+                                               double floor_p, double cap_p, size_t allowed,
+                                               const std::vector<double>& priority = {});
 
 // The distinct non-empty categories of `main_goods`, sorted.
 std::vector<std::string> DistinctGoodsCategories(std::vector<std::string> main_goods);
@@ -80,10 +82,12 @@ struct EvalScan {
   double manifest_score = 0;
 };
 
-DetectionEval EvaluateScans(const std::vector<EvalScan>& scans, const std::vector<std::string>& threat_classes,
+DetectionEval EvaluateScans(const std::vector<EvalScan>& scans,
+                            const std::vector<std::string>& threat_classes,
                             const DetectionEvalOptions& options);
 
-// ---- The verifier's fit --------------------------------------------------------------------------
+// ---- The verifier's fit
+// --------------------------------------------------------------------------
 
 // Fits the verifier on rows x kRegionFeatures features with 0/1 labels. Rows are split into
 // `folds` folds by `fold` (0..folds-1, by scan so that a scan's regions stay together): each
@@ -94,9 +98,11 @@ struct VerifierFit {
   std::vector<float> out_of_fold;
 };
 Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed, int threads);
+                                      const std::vector<int>& fold, int folds, uint64_t seed,
+                                      int threads);
 
-// ---- Training phases -----------------------------------------------------------------------------
+// ---- Training phases
+// -----------------------------------------------------------------------------
 
 // What every phase shares: the seed, the threads and the progress report, timed from the start.
 struct TrainContext {
@@ -144,7 +150,8 @@ struct TrainPlan {
 // `training`: whether the network trains (epochs > 0); without, no training copies are loaded.
 // InvalidArgument for a library without the patches asked for or a source with fewer than 10
 // scans with truth.
-Result<TrainPlan> PlanTraining(const TrainDataOptions& options, bool training, const TrainContext& ctx);
+Result<TrainPlan> PlanTraining(const TrainDataOptions& options, bool training,
+                               const TrainContext& ctx);
 
 // A loaded scan or TIP copy: features (16-bit codes) and labels on the cell grid.
 struct Sample {
@@ -154,9 +161,9 @@ struct Sample {
   std::string tip_class;  // a TIP copy: the projected patch's class
   int gh = 0, gw = 0, width = 0, height = 0;
   double pixel_mm = 0;
-  std::vector<uint16_t> features;      // C x gh x gw
-  std::vector<int8_t> threat, goods;   // (gh/2) x (gw/2)
-  std::vector<int32_t> threat_cells;   // output cells labelled with a threat (a sample of them)
+  std::vector<uint16_t> features;     // C x gh x gw
+  std::vector<int8_t> threat, goods;  // (gh/2) x (gw/2)
+  std::vector<int32_t> threat_cells;  // output cells labelled with a threat (a sample of them)
   // Validation only: truth threats and the analysis summary (no channels) for the manifest.
   std::vector<TruthObject> truth_threats;
   ScanAnalysis summary;
@@ -174,8 +181,8 @@ struct TrainData {
   std::map<std::string, int64_t> tip_by_class;  // training TIP copies kept, by projected class
   std::vector<int64_t> tip_by_source;
 };
-Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& options, const TrainContext& ctx,
-                        TrainData* out);
+Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& options,
+                        const TrainContext& ctx, TrainData* out);
 
 // Fills batch element b with a crop of sample s: random (or around a threat) position, one of the
 // 8 flips/rotations, and the calibration-error augmentation (density gain, z_eff offset and
@@ -196,9 +203,9 @@ Result<TrainedNetwork> TrainNetwork(const TrainData& data, const NetworkTrainOpt
 // The validation split with the network's outputs on it.
 struct ValidationSplit {
   const TrainData* data = nullptr;
-  std::vector<DetectionResult> results;             // the network's detections, scored as probabilities
-  std::vector<std::vector<Candidate>> candidates;   // the candidate regions (for the verifier)
-  std::vector<std::string> clean_main_goods;        // each clean parcel's main goods, in order
+  std::vector<DetectionResult> results;  // the network's detections, scored as probabilities
+  std::vector<std::vector<Candidate>> candidates;  // the candidate regions (for the verifier)
+  std::vector<std::string> clean_main_goods;       // each clean parcel's main goods, in order
   size_t size() const { return data->val_idx.size(); }
   const Sample& scan(size_t i) const { return data->samples[data->val_idx[i]]; }
 };
@@ -208,13 +215,16 @@ using DetectionsOf = std::function<const std::vector<Detection>&(size_t)>;
 // Operating points: the network on every validation scan, then one probability per class for the
 // clean-alarm budget. Fills `split` (with candidates when `candidates`) and `eval` (the split's
 // figures at those points).
-Result<DetectorMeta> ChooseOperatingPoints(const Net& net, const TrainData& data, const OperatingPointOptions& options,
-                                           std::optional<double> init_region_probability, bool candidates,
-                                           const TrainContext& ctx, ValidationSplit* split, DetectionEval* eval);
+Result<DetectorMeta> ChooseOperatingPoints(const Net& net, const TrainData& data,
+                                           const OperatingPointOptions& options,
+                                           std::optional<double> init_region_probability,
+                                           bool candidates, const TrainContext& ctx,
+                                           ValidationSplit* split, DetectionEval* eval);
 // The points for `dets` (probabilities at least floor_p) and the split's figures with them.
-std::vector<double> ChoosePoints(const ValidationSplit& split, const DetectionsOf& dets, double floor_p,
-                                 const OperatingPointOptions& options);
-DetectionEval EvaluateSplit(const ValidationSplit& split, const DetectionsOf& dets, const std::vector<double>& points,
+std::vector<double> ChoosePoints(const ValidationSplit& split, const DetectionsOf& dets,
+                                 double floor_p, const OperatingPointOptions& options);
+DetectionEval EvaluateSplit(const ValidationSplit& split, const DetectionsOf& dets,
+                            const std::vector<double>& points,
                             const std::function<bool(size_t)>& keep = nullptr);
 
 // Verifier: fitted on the split's candidate regions (folds by scan), with its own points from
@@ -235,14 +245,16 @@ struct SplitFigures {
   std::string by_scanner_table, by_goods_table;
   nlohmann::json by_scanner = nlohmann::json::array(), by_goods = nlohmann::json::object();
 };
-SplitFigures FiguresBySubset(const ValidationSplit& split, const TrainPlan& plan, const TrainDataOptions& options,
-                             const DetectionsOf& dets, const std::vector<double>& points);
+SplitFigures FiguresBySubset(const ValidationSplit& split, const TrainPlan& plan,
+                             const TrainDataOptions& options, const DetectionsOf& dets,
+                             const std::vector<double>& points);
 
 // Manifest model from the validation split's honest pairs (the network never trained on them).
 struct TrainedManifest {
   std::string model_json;  // empty when not fitted
   std::string table;
 };
-TrainedManifest FitManifest(const ValidationSplit& split, const TrainDataOptions& options, const TrainContext& ctx);
+TrainedManifest FitManifest(const ValidationSplit& split, const TrainDataOptions& options,
+                            const TrainContext& ctx);
 
 }  // namespace clearsight::xray

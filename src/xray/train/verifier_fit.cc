@@ -22,7 +22,8 @@ model::GbtParams VerifierParams(uint64_t seed, int threads) {
 }  // namespace
 
 Result<VerifierFit> FitRegionVerifier(const std::vector<float>& x, const std::vector<float>& labels,
-                                      const std::vector<int>& fold, int folds, uint64_t seed, int threads) {
+                                      const std::vector<int>& fold, int folds, uint64_t seed,
+                                      int threads) {
   const size_t rows = labels.size();
   if (x.size() != rows * kRegionFeatures || fold.size() != rows)
     return Status::InvalidArgument("region features, labels and folds differ in length");
