@@ -11,6 +11,7 @@
 #include "clearsight/file_util.h"
 #include "clearsight/service.h"
 #include "clearsight/store.h"
+#include "clearsight/text.h"
 #include "commands.h"
 
 namespace clearsight::cli {
@@ -29,7 +30,7 @@ const char kServeUsage[] =
     "[--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file "
     "FILE]\n"
-    "                        [--log-requests]\n\n"
+    "                        [--log-requests] [--secure-cookie] [--allowed-origin URL,...]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, "
     "decisions with\n"
     "reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on SIGINT / SIGTERM.\n"
@@ -61,6 +62,10 @@ const char kServeUsage[] =
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on "
     "power loss\n"
+    "  --secure-cookie           mark the session cookie Secure: behind a TLS proxy (docs/api.md)\n"
+    "  --allowed-origin URL,...  origins besides the Host's own whose pages may send "
+    "state-changing\n"
+    "                            requests with the session cookie (a TLS proxy's public name)\n"
     "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default "
     "admin)\n"
     "creates that admin user at startup when it does not exist yet.\n";
@@ -69,8 +74,11 @@ const char kUsersUsage[] =
     "usage: clearsight users add --db DB --user NAME --role "
     "officer|analyst|trainer|admin|integrator\n"
     "                            (--password-stdin | --password-env VAR) [--images DIR]\n"
-    "       clearsight users list --db DB [--images DIR]\n\n"
-    "Creates or updates a user (the password is hashed with Argon2id; the change is audited).\n";
+    "       clearsight users list --db DB [--images DIR]\n"
+    "       clearsight users disable|enable|revoke-sessions --db DB --user NAME [--images DIR]\n\n"
+    "Creates or updates a user (the password is hashed with Argon2id; an update ends the user's\n"
+    "sessions); disables a user (no login, sessions ended) or enables them again; ends a user's\n"
+    "sessions. Every change is audited. A running service sees a change made here within 10 s.\n";
 
 const char kAuditUsage[] =
     "usage: clearsight audit verify --db DB [--images DIR]\n\n"
@@ -101,7 +109,7 @@ Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
 }  // namespace
 
 int CmdServe(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "log-requests", "warm-up"});
+  Args args(argc, argv, first, {"help", "log-requests", "warm-up", "secure-cookie"});
   if (int rc = CheckArgs(args,
                          {"db",
                           "port",
@@ -126,6 +134,8 @@ int CmdServe(int argc, char** argv, int first) {
                           "sync",
                           "port-file",
                           "log-requests",
+                          "secure-cookie",
+                          "allowed-origin",
                           "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
@@ -169,6 +179,7 @@ int CmdServe(int argc, char** argv, int first) {
   o.store.url = args.Get("db", "clearsight.db");
   o.store.images_dir = args.Get("images");
   o.store.sqlite_synchronous_full = sync == "full";
+  o.store.exclusive = true;  // one service per SQLite file
   o.model_dir = args.Get("model");
   o.rules_path = args.Get("rules");
   o.valuation_history = args.Get("valuation-history");
@@ -182,6 +193,19 @@ int CmdServe(int argc, char** argv, int first) {
                  kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
   o.log_requests = args.Has("log-requests");
+  o.secure_cookie = args.Has("secure-cookie");
+  for (std::string_view origin : Split(args.Get("allowed-origin"), ',')) {
+    origin = Trim(origin);
+    if (origin.empty()) continue;
+    if (!(StartsWith(origin, "https://") || StartsWith(origin, "http://")) ||
+        origin.find('/', origin.find("//") + 2) != std::string_view::npos)
+      return Usage(
+          "--allowed-origin takes origins like https://clearsight.example (scheme, host, "
+          "optional port; no path), not '" +
+              std::string(origin) + "'",
+          kServeUsage);
+    o.allowed_origins.emplace_back(origin);
+  }
 
   // Signals go to a sigwait below, never to a random worker thread: block them before any thread
   // starts (threads inherit the mask).
@@ -269,6 +293,41 @@ int CmdUsersList(int argc, char** argv, int first) {
     std::printf("%-24s %-10s%s\n", u.username.c_str(), u.role.c_str(),
                 u.disabled ? " disabled" : "");
   return 0;
+}
+
+namespace {
+enum class UserChange { kDisable, kEnable, kRevokeSessions };
+
+int ChangeUser(int argc, char** argv, int first, UserChange change) {
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"db", "images", "user", "help"}, kUsersUsage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("db") || !args.Has("user"))
+    return Usage("--db and --user are required", kUsersUsage);
+  auto store = OpenStoreFromArgs(args);
+  if (!store.ok()) return Fail(store.status());
+  const std::string user = args.Get("user");
+  if (change == UserChange::kRevokeSessions) {
+    auto ended = RevokeSessions(**store, user, "cli");
+    if (!ended.ok()) return Fail(ended.status());
+    std::printf("user '%s': %lld sessions ended\n", user.c_str(), static_cast<long long>(*ended));
+    return 0;
+  }
+  const bool disable = change == UserChange::kDisable;
+  if (Status s = SetUserDisabled(**store, user, disable, "cli"); !s.ok()) return Fail(s);
+  std::printf("user '%s' %s\n", user.c_str(), disable ? "disabled, sessions ended" : "enabled");
+  return 0;
+}
+}  // namespace
+
+int CmdUsersDisable(int argc, char** argv, int first) {
+  return ChangeUser(argc, argv, first, UserChange::kDisable);
+}
+int CmdUsersEnable(int argc, char** argv, int first) {
+  return ChangeUser(argc, argv, first, UserChange::kEnable);
+}
+int CmdUsersRevokeSessions(int argc, char** argv, int first) {
+  return ChangeUser(argc, argv, first, UserChange::kRevokeSessions);
 }
 
 int CmdAuditVerify(int argc, char** argv, int first) {

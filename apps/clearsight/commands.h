@@ -26,6 +26,9 @@ int CmdXray(int argc, char** argv, int first);
 int CmdServe(int argc, char** argv, int first);
 int CmdUsersAdd(int argc, char** argv, int first);
 int CmdUsersList(int argc, char** argv, int first);
+int CmdUsersDisable(int argc, char** argv, int first);
+int CmdUsersEnable(int argc, char** argv, int first);
+int CmdUsersRevokeSessions(int argc, char** argv, int first);
 int CmdAuditVerify(int argc, char** argv, int first);
 
 // Prints "error: <message>" to stderr and returns 1 (2 for usage problems).

@@ -36,6 +36,10 @@ const Command kCommands[] = {
     {"users add", "create or update a user (password from stdin or env)",
      clearsight::cli::CmdUsersAdd},
     {"users list", "list users and roles", clearsight::cli::CmdUsersList},
+    {"users disable", "disable a user: no login, sessions ended", clearsight::cli::CmdUsersDisable},
+    {"users enable", "enable a disabled user again", clearsight::cli::CmdUsersEnable},
+    {"users revoke-sessions", "end every session of a user",
+     clearsight::cli::CmdUsersRevokeSessions},
     {"audit verify", "check the audit log's hash chain", clearsight::cli::CmdAuditVerify},
 };
 

@@ -62,7 +62,11 @@ struct ServiceOptions {
   size_t max_declaration_body_bytes = size_t{32} << 20;
   int64_t max_scan_pixels = int64_t{32} << 20;  // per page
   bool secure_cookie = false;                   // add "Secure" to the session cookie (behind TLS)
-  bool log_requests = false;                    // one line per request on stderr
+  // A state-changing request that carries the session cookie must come from the workstation's
+  // own origin: the one its Host header names, or one of these ("https://clearsight.example",
+  // for a TLS proxy whose public name the service does not see).
+  std::vector<std::string> allowed_origins;
+  bool log_requests = false;  // one line per request on stderr
 };
 
 class Service {
@@ -95,8 +99,23 @@ Result<std::string> HashPassword(std::string_view password);
 bool VerifyPassword(std::string_view hash, std::string_view password);
 
 // Creates or replaces a user (and writes an audit entry by `actor`). Usernames are 1..64
-// characters of [A-Za-z0-9._@-].
+// characters of [A-Za-z0-9._@-]. Replacing a user (a new password, maybe a new role) ends all of
+// their sessions, and keeps a disabled user disabled.
 Status AddUser(Store& store, const std::string& username, Role role, std::string_view password,
                const std::string& actor);
+
+// Disables (no login, every session ended) or enables a user, audited as user_disabled /
+// user_enabled by `actor`. NotFound for an unknown user.
+Status SetUserDisabled(Store& store, const std::string& username, bool disabled,
+                       const std::string& actor);
+
+// Ends every session of a user, audited as sessions_revoked by `actor`; returns how many ended.
+// NotFound for an unknown user.
+Result<int64_t> RevokeSessions(Store& store, const std::string& username, const std::string& actor);
+
+// A running service keeps sessions it has checked for up to this long before it reads them
+// again: a change made by another process (the CLI) reaches it within this time; a change made
+// through the service itself at once.
+inline constexpr int64_t kSessionRecheckMs = 10000;
 
 }  // namespace clearsight

@@ -36,6 +36,10 @@ struct StoreOptions {
   bool sqlite_synchronous_full = true;
   int read_connections = 4;
   size_t max_group = 256;  // operations committed together at most
+  // SQLite only: hold an exclusive lock on "<db>.lock" while open, so that a second process that
+  // asks for it (a second `serve` on the same file) fails with FailedPrecondition naming the
+  // holder, instead of two services deciding over one database with two selection states.
+  bool exclusive = false;
 };
 
 // ---- Rows -----------------------------------------------------------------------------------
@@ -237,6 +241,8 @@ class StoreTxn {
   virtual Status PutUser(const UserRow& row) = 0;  // insert or replace
   virtual Status PutSession(const SessionRow& row) = 0;
   virtual Status DeleteSession(const std::string& token_sha256) = 0;
+  // Ends every session of the user; returns how many there were.
+  virtual Result<int64_t> DeleteSessionsOf(const std::string& username) = 0;
 
   virtual Result<int64_t> InsertRulesVersion(const std::string& text,
                                              const std::string& author) = 0;
@@ -280,6 +286,8 @@ class Store {
   virtual Result<std::vector<LaneCounts>> Lanes() = 0;
   virtual Result<std::optional<UserRow>> GetUser(const std::string& username) = 0;
   virtual Result<std::vector<UserRow>> ListUsers() = 0;
+  // The session with the user's role as it is now (never the role at login); none when the user
+  // is disabled or gone.
   virtual Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) = 0;
   virtual Result<std::vector<AuditEntry>> AuditRange(int64_t after_seq, int64_t limit) = 0;
   virtual Result<std::vector<SelectionCount>> SelectionCounts(int32_t since_date) = 0;

@@ -70,16 +70,61 @@ Status AddUser(Store& store, const std::string& username, Role role, std::string
   CS_ASSIGN_OR_RETURN(std::string hash, HashPassword(password));
   return store.Write([&](StoreTxn& txn) -> Status {
     CS_ASSIGN_OR_RETURN(auto existing, txn.GetUser(username));
-    UserRow u{username, std::string(RoleName(role)), hash, false,
-              existing ? (*existing).created_ms : NowMs()};
+    UserRow u{username, std::string(RoleName(role)), hash, existing && existing->disabled,
+              existing ? existing->created_ms : NowMs()};
     CS_RETURN_IF_ERROR(txn.PutUser(u));
+    nlohmann::json detail = {{"role", u.role}};
+    if (existing) {
+      // A new password or role must not leave sessions opened under the old ones.
+      CS_ASSIGN_OR_RETURN(int64_t ended, txn.DeleteSessionsOf(username));
+      detail["sessions_ended"] = ended;
+      if (existing->role != u.role) detail["previous_role"] = existing->role;
+    }
     AuditEntry e;
     e.actor = actor;
     e.action = existing ? "user_updated" : "user_created";
     e.subject = username;
-    e.detail_json = nlohmann::json{{"role", u.role}}.dump();
+    e.detail_json = detail.dump();
     return txn.Audit(&e);
   });
+}
+
+Status SetUserDisabled(Store& store, const std::string& username, bool disabled,
+                       const std::string& actor) {
+  return store.Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(auto user, txn.GetUser(username));
+    if (!user) return Status::NotFound("no user '" + username + "'");
+    user->disabled = disabled;
+    CS_RETURN_IF_ERROR(txn.PutUser(*user));
+    nlohmann::json detail = nlohmann::json::object();
+    if (disabled) {
+      CS_ASSIGN_OR_RETURN(int64_t ended, txn.DeleteSessionsOf(username));
+      detail["sessions_ended"] = ended;
+    }
+    AuditEntry e;
+    e.actor = actor;
+    e.action = disabled ? "user_disabled" : "user_enabled";
+    e.subject = username;
+    e.detail_json = detail.dump();
+    return txn.Audit(&e);
+  });
+}
+
+Result<int64_t> RevokeSessions(Store& store, const std::string& username,
+                               const std::string& actor) {
+  int64_t ended = 0;
+  CS_RETURN_IF_ERROR(store.Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(auto user, txn.GetUser(username));
+    if (!user) return Status::NotFound("no user '" + username + "'");
+    CS_ASSIGN_OR_RETURN(ended, txn.DeleteSessionsOf(username));
+    AuditEntry e;
+    e.actor = actor;
+    e.action = "sessions_revoked";
+    e.subject = username;
+    e.detail_json = nlohmann::json{{"sessions_ended", ended}}.dump();
+    return txn.Audit(&e);
+  }));
+  return ended;
 }
 
 }  // namespace clearsight

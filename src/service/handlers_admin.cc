@@ -169,6 +169,11 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
   return res;
 }
 
+void Service::Impl::ForgetSessionsOf(const std::string& username) {
+  std::lock_guard lock(sessions_mu);
+  std::erase_if(sessions, [&](const auto& entry) { return entry.second.row.username == username; });
+}
+
 Result<HttpResponse> Service::Impl::Logout(const HttpRequest& req, const Caller& caller) {
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
     CS_RETURN_IF_ERROR(txn.DeleteSession(caller.token_sha256));
@@ -218,7 +223,31 @@ Result<HttpResponse> Service::Impl::PostUser(const HttpRequest& req, const Calle
   CS_ASSIGN_OR_RETURN(Role role, ParseRole(j.value("role", std::string())));
   std::string password = j.value("password", std::string());
   CS_RETURN_IF_ERROR(AddUser(*store, username, role, password, caller.username));
+  ForgetSessionsOf(username);
   return JsonResponse(201, json{{"username", username}, {"role", RoleName(role)}});
+}
+
+Result<HttpResponse> Service::Impl::DisableUser(const HttpRequest& req, const Caller& caller) {
+  const std::string& name = req.path_params[0];
+  if (name == caller.username)
+    return Status::InvalidArgument("an administrator cannot disable their own account");
+  CS_RETURN_IF_ERROR(SetUserDisabled(*store, name, true, caller.username));
+  ForgetSessionsOf(name);
+  return JsonResponse(200, json{{"username", name}, {"disabled", true}});
+}
+
+Result<HttpResponse> Service::Impl::EnableUser(const HttpRequest& req, const Caller& caller) {
+  const std::string& name = req.path_params[0];
+  CS_RETURN_IF_ERROR(SetUserDisabled(*store, name, false, caller.username));
+  return JsonResponse(200, json{{"username", name}, {"disabled", false}});
+}
+
+Result<HttpResponse> Service::Impl::DeleteUserSessions(const HttpRequest& req,
+                                                       const Caller& caller) {
+  const std::string& name = req.path_params[0];
+  CS_ASSIGN_OR_RETURN(int64_t ended, RevokeSessions(*store, name, caller.username));
+  ForgetSessionsOf(name);
+  return JsonResponse(200, json{{"username", name}, {"sessions_ended", ended}});
 }
 
 Result<HttpResponse> Service::Impl::GetAudit(const HttpRequest& req, const Caller&) {

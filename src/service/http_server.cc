@@ -56,6 +56,13 @@ Status HttpServer::Start() {
   s.set_read_timeout(30, 0);
   s.set_write_timeout(30, 0);
   s.set_tcp_nodelay(true);
+  // SO_REUSEADDR (a restart may bind while old connections linger) but not SO_REUSEPORT, which
+  // httplib sets by default: with it a second service could bind the same port and the kernel
+  // would share the requests between the two.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   auto handler = [this](const httplib::Request& in, httplib::Response& out) {
     Handle(impl_->dispatch, in, out);
   };

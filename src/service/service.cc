@@ -439,6 +439,9 @@ void Service::Impl::BuildRoutes() {
       {"PUT", "/api/settings/capacity", admin, &Impl::PutCapacity, {}},
       {"GET", "/api/users", admin, &Impl::ListUsers, {}},
       {"POST", "/api/users", admin, &Impl::PostUser, {}},
+      {"POST", "/api/users/{name}/disable", admin, &Impl::DisableUser, {}},
+      {"POST", "/api/users/{name}/enable", admin, &Impl::EnableUser, {}},
+      {"DELETE", "/api/users/{name}/sessions", admin, &Impl::DeleteUserSessions, {}},
       {"GET", "/api/audit", admin, &Impl::GetAudit, {}},
       {"GET", "/api/audit/verify", admin, &Impl::VerifyAudit, {}},
       {"GET", "/metrics", analyst | admin, &Impl::MetricsText, {}},
@@ -492,6 +495,41 @@ std::string CookieValue(const std::string& cookies, std::string_view name) {
 }
 }  // namespace
 
+// Browsers attach the session cookie to requests that other sites make them send. A
+// state-changing request that carries it must come from the workstation's own origin (by
+// Sec-Fetch-Site, else by Origin), and a body must be JSON (a cross-site form cannot send that
+// without the browser asking first, which this service never allows). Bearer tokens are not
+// sent by browsers on their own: such requests pass.
+Status Service::Impl::CheckSameOrigin(const HttpRequest& req, bool scan_upload) const {
+  if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") return Status::Ok();
+  if (StartsWith(req.header("Authorization"), "Bearer ")) return Status::Ok();
+  if (CookieValue(req.header("Cookie"), "cs_session").empty()) return Status::Ok();
+  const std::string site = req.header("Sec-Fetch-Site");
+  if (!site.empty() && site != "same-origin" && site != "none")
+    return Status::PermissionDenied("a " + site + " request with the session cookie may not " +
+                                    req.method + " " + req.path +
+                                    " (only the workstation's own pages may)");
+  const std::string origin = req.header("Origin");
+  if (!origin.empty()) {
+    const std::string host = req.header("Host");
+    const bool own = origin == "http://" + host || origin == "https://" + host;
+    const bool listed = std::find(options.allowed_origins.begin(), options.allowed_origins.end(),
+                                  origin) != options.allowed_origins.end();
+    if (!own && !listed)
+      return Status::PermissionDenied("a request from origin '" + Excerpt(origin, 100) +
+                                      "' with the session cookie may not " + req.method + " " +
+                                      req.path + " (serve --allowed-origin adds an origin)");
+  }
+  if (!req.body.empty() && !scan_upload) {
+    const std::string type = ToLower(req.header("Content-Type"));
+    if (!StartsWith(type, "application/json"))
+      return Status::InvalidArgument(
+          "a request with the session cookie must send its body as "
+          "Content-Type: application/json");
+  }
+  return Status::Ok();
+}
+
 Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
   std::string token;
   std::string auth = req.header("Authorization");
@@ -507,7 +545,7 @@ Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
   {
     std::lock_guard lock(sessions_mu);
     auto it = sessions.find(sha);
-    if (it != sessions.end() && now - it->second.checked_ms < 10000 &&
+    if (it != sessions.end() && now - it->second.checked_ms < kSessionRecheckMs &&
         it->second.row.expires_ms > now) {
       auto role = ParseRole(it->second.row.role);
       if (role.ok()) return Caller{it->second.row.username, *role, sha, it->second.row.expires_ms};
@@ -558,8 +596,8 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
   }
   Result<HttpResponse> result = Status::Internal("unreachable");
   Caller caller;
-  Status auth;
-  if (route->roles != service::kPublic) {
+  Status auth = CheckSameOrigin(req, route->handler == &Impl::PostScan);
+  if (auth.ok() && route->roles != service::kPublic) {
     auto c = Authenticate(req);
     if (!c.ok()) {
       auth = c.status();

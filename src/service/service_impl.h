@@ -136,6 +136,9 @@ struct Service::Impl {
   };
   std::mutex sessions_mu;
   std::unordered_map<std::string, CachedSession> sessions;
+  // Drops the cached sessions of a user whose role, password or state changed, so that the next
+  // request reads them (and the user's role) again.
+  void ForgetSessionsOf(const std::string& username);
   // Failed logins per user name: after 5 within 5 minutes, 60 s without trying.
   struct Throttle {
     int failures = 0;
@@ -158,6 +161,7 @@ struct Service::Impl {
   void BuildRoutes();
   void Dispatch(service::HttpRequest& req, service::HttpResponse& res);
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
+  Status CheckSameOrigin(const service::HttpRequest& req, bool scan_upload) const;
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
   // The declaration risk in use (and the rules version it holds).
   std::shared_ptr<const DeclarationRisk> CurrentRisk(int64_t* rules_version = nullptr);
@@ -231,6 +235,10 @@ struct Service::Impl {
   Result<service::HttpResponse> Me(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> ListUsers(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PostUser(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> DisableUser(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> EnableUser(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> DeleteUserSessions(const service::HttpRequest&,
+                                                   const service::Caller&);
   Result<service::HttpResponse> GetAudit(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> VerifyAudit(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetRules(const service::HttpRequest&, const service::Caller&);

@@ -1,8 +1,12 @@
 // The Store on top of SqlConn: one writer thread with group commit, a pool of read connections,
 // migrations, and every query of the schema (written once for SQLite and PostgreSQL).
+#include <fcntl.h>
 #include <sodium.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -308,6 +312,12 @@ class SqlTxn : public StoreTxn {
   Status DeleteSession(const std::string& token_sha256) override {
     return c_.Exec("DELETE FROM sessions WHERE token_sha256 = $1", {token_sha256}).status();
   }
+  Result<int64_t> DeleteSessionsOf(const std::string& username) override {
+    CS_ASSIGN_OR_RETURN(auto rows,
+                        c_.Query("SELECT COUNT(*) FROM sessions WHERE username = $1", {username}));
+    CS_RETURN_IF_ERROR(c_.Exec("DELETE FROM sessions WHERE username = $1", {username}).status());
+    return rows.empty() ? 0 : rows[0].Int(0);
+  }
   Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) override {
     CS_ASSIGN_OR_RETURN(auto rows,
                         c_.Query("SELECT COALESCE(MAX(version), 0) FROM rules_versions", {}));
@@ -377,6 +387,28 @@ class SqlStore : public Store {
     checkpoint_cv_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
     if (checkpoint_thread_.joinable()) checkpoint_thread_.join();
+    if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+  }
+
+  // Takes "<db>.lock" (flock, released when the process ends however it ends) and writes this
+  // process's id into it for the message a second process gets.
+  Status LockExclusive(const std::string& db_path) {
+    const std::string path = db_path + ".lock";
+    lock_fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) return Status::IoError("cannot open " + path + ": " + std::strerror(errno));
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      char holder[32] = {};
+      const ssize_t n = ::pread(lock_fd_, holder, sizeof holder - 1, 0);
+      std::string pid = n > 0 ? std::string(Trim(std::string_view(holder, static_cast<size_t>(n))))
+                              : std::string("unknown");
+      return Status::FailedPrecondition(db_path + " is in use by another clearsight service (pid " +
+                                        pid + ", lock " + path +
+                                        "): stop it first, or give this one another --db");
+    }
+    const std::string pid = std::to_string(::getpid()) + "\n";
+    if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0)
+      return Status::IoError("cannot write " + path + ": " + std::strerror(errno));
+    return Status::Ok();
   }
 
   static Result<std::unique_ptr<Store>> Open(const StoreOptions& o) {
@@ -403,6 +435,7 @@ class SqlStore : public Store {
       s->backend_ = "sqlite";
       std::string path = StartsWith(url, "sqlite:") ? url.substr(7) : url;
       if (path.empty()) return Status::InvalidArgument("sqlite: the database path is empty");
+      if (o.exclusive) CS_RETURN_IF_ERROR(s->LockExclusive(path));
       bool full = o.sqlite_synchronous_full;
       open = [path, full] { return OpenSqliteConn(path, full); };
       s->images_dir_ = o.images_dir.empty() ? path + ".images" : o.images_dir;
@@ -601,8 +634,9 @@ class SqlStore : public Store {
   Result<std::optional<SessionRow>> GetSession(const std::string& token_sha256) override {
     return Read([&](SqlConn& c) -> Result<std::optional<SessionRow>> {
       CS_ASSIGN_OR_RETURN(auto rows,
-                          c.Query("SELECT token_sha256, username, role, expires_ms FROM sessions "
-                                  "WHERE token_sha256 = $1",
+                          c.Query("SELECT s.token_sha256, s.username, u.role, s.expires_ms "
+                                  "FROM sessions s JOIN users u ON u.username = s.username "
+                                  "WHERE s.token_sha256 = $1 AND u.disabled = 0",
                                   {token_sha256}));
       if (rows.empty()) return std::optional<SessionRow>();
       return std::optional<SessionRow>(
@@ -836,6 +870,7 @@ class SqlStore : public Store {
   std::string backend_;
   int64_t schema_version_ = 0;
   std::unique_ptr<SqlConn> writer_;
+  int lock_fd_ = -1;  // "<db>.lock" while StoreOptions::exclusive holds it
   std::thread writer_thread_;
   std::unique_ptr<SqlConn> checkpointer_;
   std::thread checkpoint_thread_;

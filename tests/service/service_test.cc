@@ -96,6 +96,19 @@ class ServiceTest : public ::testing::Test {
     return c;
   }
   static std::string Unique(const std::string& prefix) { return prefix + std::to_string(next_++); }
+  // Every audit entry about `subject`, paging through the whole log.
+  static std::vector<json> AuditOf(Client& admin, const std::string& subject) {
+    std::vector<json> out;
+    for (int64_t after = 0;;) {
+      Reply page = admin.Get("/api/audit?limit=1000&after=" + std::to_string(after));
+      EXPECT_EQ(page.status, 200) << page.raw;
+      if (page.status != 200 || page.body["entries"].empty()) break;
+      for (const auto& e : page.body["entries"])
+        if (e["subject"] == subject) out.push_back(e);
+      after = page.body["next_after"].get<int64_t>();
+    }
+    return out;
+  }
   // A simulated scan as TIFF bytes and sidecar, for consignment `consignment` with id `scan_id`.
   static std::pair<std::string, std::string> ScanFiles(int64_t index, const std::string& scan_id,
                                                        const std::string& consignment,
@@ -219,6 +232,131 @@ TEST_F(ServiceTest, CookieSessionWorksAndLogoutEndsIt) {
   EXPECT_NE(out->get_header_value("Set-Cookie").find("Max-Age=0"), std::string::npos);
   auto after = raw.Get("/api/me", h);
   EXPECT_EQ(after->status, 401);
+}
+
+// A demoted administrator must not keep administering for the rest of their session.
+TEST_F(ServiceTest, AChangedUserLosesTheSessionsOfTheOldRoleAtOnce) {
+  Client admin = As("admin");
+  const std::string boss = Unique("boss");
+  const std::string password = "a long passphrase 1";
+  ASSERT_EQ(
+      admin.Post("/api/users", json{{"username", boss}, {"role", "admin"}, {"password", password}})
+          .status,
+      201);
+  Client b(service_->port());
+  ASSERT_TRUE(b.Login(boss, password));
+  ASSERT_EQ(b.Get("/api/users").status, 200) << "an admin while an admin";
+  Reply demoted = admin.Post("/api/users",
+                             json{{"username", boss}, {"role", "officer"}, {"password", password}});
+  ASSERT_EQ(demoted.status, 201) << demoted.raw;
+  ExpectErrorShape(b.Get("/api/users"), 401, "unauthenticated");
+  ExpectErrorShape(
+      b.Post("/api/users",
+             json{{"username", Unique("x")}, {"role", "admin"}, {"password", password}}),
+      401, "unauthenticated");
+  ASSERT_TRUE(b.Login(boss, password));
+  ExpectErrorShape(b.Get("/api/users"), 403, "permission_denied");
+  EXPECT_EQ(b.Get("/api/me").body["role"], "officer");
+  // The audit log says how many sessions the change ended.
+  bool recorded = false;
+  for (const auto& e : AuditOf(admin, boss))
+    recorded |= e["action"] == "user_updated" && e["detail"]["sessions_ended"] == 1 &&
+                e["detail"]["previous_role"] == "admin";
+  EXPECT_TRUE(recorded);
+}
+
+TEST_F(ServiceTest, AnAdminDisablesEnablesAndEndsTheSessionsOfAUser) {
+  Client admin = As("admin");
+  const std::string user = Unique("clerk");
+  const std::string password = "a long passphrase 2";
+  ASSERT_EQ(
+      admin
+          .Post("/api/users", json{{"username", user}, {"role", "analyst"}, {"password", password}})
+          .status,
+      201);
+  Client u1(service_->port()), u2(service_->port());
+  ASSERT_TRUE(u1.Login(user, password));
+  ASSERT_TRUE(u2.Login(user, password));
+  Reply ended = admin.Send("DELETE", "/api/users/" + user + "/sessions");
+  ASSERT_EQ(ended.status, 200) << ended.raw;
+  EXPECT_EQ(ended.body["sessions_ended"], 2);
+  ExpectErrorShape(u1.Get("/api/me"), 401, "unauthenticated");
+  ExpectErrorShape(u2.Get("/api/me"), 401, "unauthenticated");
+
+  ASSERT_TRUE(u1.Login(user, password));
+  Reply disabled = admin.Post("/api/users/" + user + "/disable", json::object());
+  ASSERT_EQ(disabled.status, 200) << disabled.raw;
+  ExpectErrorShape(u1.Get("/api/me"), 401, "unauthenticated");
+  EXPECT_FALSE(u1.Login(user, password)) << "a disabled user cannot log in";
+  Reply listed = admin.Get("/api/users");
+  bool shown = false;
+  for (const auto& x : listed.body["users"])
+    shown |= x["username"] == user && x["disabled"] == true;
+  EXPECT_TRUE(shown) << listed.raw;
+  // Replacing a disabled user's password does not enable them.
+  ASSERT_EQ(
+      admin
+          .Post("/api/users", json{{"username", user}, {"role", "analyst"}, {"password", password}})
+          .status,
+      201);
+  EXPECT_FALSE(u1.Login(user, password));
+  ASSERT_EQ(admin.Post("/api/users/" + user + "/enable", json::object()).status, 200);
+  EXPECT_TRUE(u1.Login(user, password));
+
+  ExpectErrorShape(admin.Post("/api/users/nobody-" + user + "/disable", json::object()), 404,
+                   "not_found");
+  ExpectErrorShape(admin.Post("/api/users/admin/disable", json::object()), 400, "invalid_argument");
+  Client analyst = As("analyst");
+  ExpectErrorShape(analyst.Post("/api/users/" + user + "/disable", json::object()), 403,
+                   "permission_denied");
+  std::set<std::string> actions;
+  for (const auto& e : AuditOf(admin, user)) actions.insert(e["action"].get<std::string>());
+  for (const char* a : {"sessions_revoked", "user_disabled", "user_enabled", "user_updated"})
+    EXPECT_TRUE(actions.count(a)) << a;
+}
+
+// A page on another origin (another port of the same host is same-site, not same-origin) must not
+// make a logged-in browser change anything.
+TEST_F(ServiceTest, CrossSiteRequestsWithTheCookieAreRefused) {
+  Client login = As("admin");
+  const std::string cookie = "cs_session=" + login.token();
+  httplib::Client raw("127.0.0.1", service_->port());
+  const std::string host = "127.0.0.1:" + std::to_string(service_->port());
+  auto post_user = [&](const httplib::Headers& extra, const std::string& type) {
+    httplib::Headers h = extra;
+    h.emplace("Cookie", cookie);
+    const json body = {
+        {"username", Unique("csrf")}, {"role", "admin"}, {"password", "a long passphrase"}};
+    auto r = raw.Post("/api/users", h, body.dump(), type.c_str());
+    return r ? r->status : -1;
+  };
+  EXPECT_EQ(post_user({{"Origin", "http://evil.example"}}, "text/plain"), 403);
+  EXPECT_EQ(post_user({{"Origin", "http://evil.example"}}, "application/json"), 403);
+  EXPECT_EQ(post_user({{"Origin", "http://127.0.0.1:1"}}, "application/json"), 403)
+      << "another port is another origin";
+  EXPECT_EQ(post_user({{"Sec-Fetch-Site", "cross-site"}}, "application/json"), 403);
+  EXPECT_EQ(post_user({{"Sec-Fetch-Site", "same-site"}}, "application/json"), 403);
+  EXPECT_EQ(
+      post_user({{"Origin", "http://" + host}, {"Sec-Fetch-Site", "same-origin"}}, "text/plain"),
+      400)
+      << "a body with the cookie must be JSON";
+  EXPECT_EQ(post_user({{"Origin", "http://" + host}, {"Sec-Fetch-Site", "same-origin"}},
+                      "application/json"),
+            201);
+  EXPECT_EQ(post_user({}, "application/json"), 201) << "no browser headers: not a browser";
+  // A bearer token is never sent by a browser on its own: no origin check.
+  Client bearer = As("admin");
+  Reply r = bearer.Send(
+      "POST", "/api/users",
+      json{{"username", Unique("csrf")}, {"role", "officer"}, {"password", "a long passphrase"}}
+          .dump(),
+      "application/json", {{"Origin", "http://evil.example"}});
+  EXPECT_EQ(r.status, 201) << r.raw;
+  // Reading is not changing: a cross-site GET with the cookie is answered (the browser keeps the
+  // answer from the other site's script).
+  auto me = raw.Get("/api/me", {{"Cookie", cookie}, {"Sec-Fetch-Site", "cross-site"}});
+  ASSERT_TRUE(me);
+  EXPECT_EQ(me->status, 200);
 }
 
 TEST_F(ServiceTest, RolesAreCheckedPerRoute) {

@@ -432,8 +432,35 @@ TEST_F(StoreTest, UsersSessionsRulesAndSettings) {
   auto sess = store_->GetSession(s.token_sha256);
   ASSERT_TRUE(sess.ok() && sess->has_value());
   EXPECT_EQ((*sess)->username, "alice");
+  // The session carries the user's role as it is now, and none once the user is disabled.
+  u.role = "officer";
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutUser(u); }).ok());
+  EXPECT_EQ((*store_->GetSession(s.token_sha256))->role, "officer");
+  u.disabled = true;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutUser(u); }).ok());
+  EXPECT_FALSE(store_->GetSession(s.token_sha256)->has_value());
+  u.disabled = false;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.PutUser(u); }).ok());
+  ASSERT_TRUE(store_->GetSession(s.token_sha256)->has_value());
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.DeleteSession(s.token_sha256); }).ok());
   EXPECT_FALSE(store_->GetSession(s.token_sha256)->has_value());
+  SessionRow s2{std::string(64, 'b'), "alice", "officer", NowMs() + 60000};
+  SessionRow s3{std::string(64, 'c'), "alice", "officer", NowMs() + 60000};
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_RETURN_IF_ERROR(t.PutSession(s2));
+                    return t.PutSession(s3);
+                  })
+                  .ok());
+  int64_t ended = 0;
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(ended, t.DeleteSessionsOf("alice"));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_EQ(ended, 2);
+  EXPECT_FALSE(store_->GetSession(s2.token_sha256)->has_value());
   int64_t v1 = 0, v2 = 0;
   ASSERT_TRUE(store_
                   ->Write([&](StoreTxn& t) -> Status {
