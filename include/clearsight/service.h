@@ -67,6 +67,12 @@ struct ServiceOptions {
   // for a TLS proxy whose public name the service does not see).
   std::vector<std::string> allowed_origins;
   bool log_requests = false;  // one line per request on stderr
+  // Logins: password checks (Argon2id, ~64 MiB and tens of ms each) run at most this many at
+  // once; a login that waits longer than 5 s for one answers 503 unavailable. A client address
+  // with this many failed logins within 5 minutes is refused for a minute, whatever user names it
+  // tries (each user name has its own limit of 5).
+  int concurrent_password_checks = 2;
+  int login_failures_per_address = 30;
 };
 
 class Service {

@@ -25,7 +25,8 @@ enum class StatusCode {
   kDataLoss,           // stored data is corrupt
   kIoError,            // the OS refused a read or write
   kUnimplemented,
-  kInternal,  // a bug: an invariant did not hold
+  kUnavailable,  // busy right now (a bounded resource is in use): retry shortly
+  kInternal,     // a bug: an invariant did not hold
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -56,6 +57,7 @@ class [[nodiscard]] Status {
   static Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }

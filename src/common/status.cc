@@ -26,6 +26,8 @@ std::string_view StatusCodeName(StatusCode code) {
       return "i/o error";
     case StatusCode::kUnimplemented:
       return "unimplemented";
+    case StatusCode::kUnavailable:
+      return "unavailable";
     case StatusCode::kInternal:
       return "internal error";
   }

@@ -102,7 +102,9 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
   const std::string password = j["password"].get<std::string>();
   if (username.size() > 64 || password.size() > 1024)
     return Status::Unauthenticated("wrong user name or password");
+  WriteEndedBursts(/*all=*/false);
   const int64_t now = NowMs();
+  const std::string& address = req.remote_addr;
   {
     std::lock_guard lock(throttle_mu);
     auto& t = throttle[username];
@@ -111,31 +113,74 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
       return Status::Unauthenticated("too many failed logins for this user; try again in " +
                                      std::to_string((t.locked_until_ms - now) / 1000 + 1) + " s");
     }
+    auto it = address_failures.find(address);
+    if (it != address_failures.end() && it->second.limit.locked_until_ms > now) {
+      metrics->logins.Add("result=\"throttled\"");
+      return Status::Unauthenticated(
+          "too many failed logins from this address; try again in " +
+          std::to_string((it->second.limit.locked_until_ms - now) / 1000 + 1) + " s");
+    }
   }
   CS_ASSIGN_OR_RETURN(auto user, store->GetUser(username));
   // Unknown users cost the same Argon2 verification as known ones: no timing oracle for names.
+  // Each check takes ~64 MiB for tens of ms: a few at once, whatever the number of HTTP threads.
   static const std::string kDummy = HashPassword("clearsight-dummy-password").value();
-  bool ok = user && !user->disabled ? VerifyPassword(user->password_hash, password)
-                                    : (VerifyPassword(kDummy, password), false);
+  if (!password_checks->try_acquire_for(std::chrono::seconds(5))) {
+    metrics->logins.Add("result=\"busy\"");
+    return Status::Unavailable("too many logins at once; try again in a few seconds");
+  }
+  const bool ok = user && !user->disabled ? VerifyPassword(user->password_hash, password)
+                                          : (VerifyPassword(kDummy, password), false);
+  password_checks->release();
   if (!ok) {
+    std::optional<AuditEntry> first, ended;
     {
       std::lock_guard lock(throttle_mu);
       auto& t = throttle[username];
       if (now - t.first_ms > 5 * 60 * 1000) t = Throttle{0, now, 0};
       if (++t.failures >= 5) t.locked_until_ms = now + 60 * 1000;
       if (throttle.size() > 100000) throttle.clear();
+      if (address_failures.size() > 100000) address_failures.clear();
+      AddressFailures& a = address_failures[address];
+      if (now - a.limit.first_ms > 5 * 60 * 1000) a.limit = Throttle{0, now, 0};
+      if (++a.limit.failures >= options.login_failures_per_address)
+        a.limit.locked_until_ms = now + 60 * 1000;
+      if (a.burst_count == 0 || now - a.burst_last_ms > 60 * 1000) {
+        ended = EndOfBurst(address, a);
+        a.burst_first_ms = now;
+        a.burst_count = 0;
+        a.burst_users.clear();
+        first.emplace();
+        first->actor = username.empty() ? "(none)" : username;
+        first->action = "login_failed";
+        first->subject = username;
+        first->detail_json = json{{"remote_addr", address}}.dump();
+      }
+      a.burst_last_ms = now;
+      ++a.burst_count;
+      if (a.burst_users.size() < 10 &&
+          std::find(a.burst_users.begin(), a.burst_users.end(), username) == a.burst_users.end())
+        a.burst_users.push_back(username);
     }
     metrics->logins.Add("result=\"failed\"");
-    (void)store->Write([&](StoreTxn& txn) {
-      AuditEntry e;
-      e.actor = username.empty() ? "(none)" : username;
-      e.action = "login_failed";
-      e.subject = username;
-      e.detail_json = json{{"remote_addr", req.remote_addr}}.dump();
-      return txn.Audit(&e);
-    });
+    if (first || ended)
+      (void)store->Write([&](StoreTxn& txn) -> Status {
+        if (ended) CS_RETURN_IF_ERROR(txn.Audit(&*ended));
+        return first ? txn.Audit(&*first) : Status::Ok();
+      });
     return Status::Unauthenticated("wrong user name or password");
   }
+  std::optional<AuditEntry> ended;
+  {
+    std::lock_guard lock(throttle_mu);
+    auto it = address_failures.find(address);
+    if (it != address_failures.end()) {
+      ended = EndOfBurst(address, it->second);
+      it->second.burst_count = 0;
+      it->second.burst_users.clear();
+    }
+  }
+  if (ended) (void)store->Write([&](StoreTxn& txn) { return txn.Audit(&*ended); });
   {
     std::lock_guard lock(throttle_mu);
     throttle.erase(username);
@@ -167,6 +212,44 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
   res.headers.emplace_back("Set-Cookie",
                            SessionCookie(token, options.session_ttl_s, options.secure_cookie));
   return res;
+}
+
+std::optional<AuditEntry> Service::Impl::EndOfBurst(const std::string& address,
+                                                    const AddressFailures& a) {
+  if (a.burst_count <= 1) return std::nullopt;  // its one failure was written as it happened
+  AuditEntry e;
+  e.actor = "(login)";
+  e.action = "login_failed_burst";
+  e.subject = address;
+  e.detail_json = json{
+      {"remote_addr", address},
+      {"failures", a.burst_count},
+      {"first_at", service::IsoTime(a.burst_first_ms)},
+      {"last_at", service::IsoTime(a.burst_last_ms)},
+      {"user_names",
+       a.burst_users}}.dump();
+  return e;
+}
+
+void Service::Impl::WriteEndedBursts(bool all) {
+  std::vector<AuditEntry> ended;
+  {
+    std::lock_guard lock(throttle_mu);
+    const int64_t now = NowMs();
+    if (!all && now - bursts_checked_ms < 10 * 1000) return;
+    bursts_checked_ms = now;
+    for (auto& [address, a] : address_failures) {
+      if (a.burst_count == 0 || (!all && now - a.burst_last_ms <= 60 * 1000)) continue;
+      if (auto e = EndOfBurst(address, a)) ended.push_back(std::move(*e));
+      a.burst_count = 0;
+      a.burst_users.clear();
+    }
+  }
+  if (ended.empty() || !store) return;
+  (void)store->Write([&](StoreTxn& txn) -> Status {
+    for (auto& e : ended) CS_RETURN_IF_ERROR(txn.Audit(&e));
+    return Status::Ok();
+  });
 }
 
 void Service::Impl::ForgetSessionsOf(const std::string& username) {

@@ -40,6 +40,8 @@ int HttpStatusOf(StatusCode code) {
       return 413;
     case StatusCode::kUnimplemented:
       return 501;
+    case StatusCode::kUnavailable:
+      return 503;
     case StatusCode::kIoError:
       return 503;
     case StatusCode::kDataLoss:
@@ -57,6 +59,7 @@ std::string ErrorJson(std::string_view code, std::string_view message) {
 namespace {
 std::string CodeName(StatusCode code) {
   std::string n(StatusCodeName(code));
+  std::erase(n, '/');  // "i/o error" -> io_error
   for (auto& c : n)
     c = c == ' ' ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return n;
@@ -233,6 +236,7 @@ void Service::Wait() {
 
 void Service::Stop() {
   if (impl_->http) impl_->http->Stop();
+  impl_->WriteEndedBursts(/*all=*/true);
   {
     std::lock_guard lock(impl_->stop_mu);
     impl_->stopped = true;
@@ -244,6 +248,14 @@ void Service::Stop() {
 
 Status Service::Impl::Init() {
   started_ms = NowMs();
+  if (options.concurrent_password_checks < 1 || options.concurrent_password_checks > 64)
+    return Status::InvalidArgument("concurrent_password_checks must be 1..64, got " +
+                                   std::to_string(options.concurrent_password_checks));
+  if (options.login_failures_per_address < 5)
+    return Status::InvalidArgument("login_failures_per_address must be at least 5, got " +
+                                   std::to_string(options.login_failures_per_address));
+  password_checks =
+      std::make_unique<std::counting_semaphore<64>>(options.concurrent_password_checks);
   CS_ASSIGN_OR_RETURN(store, Store::Open(options.store));
   if (!options.model_dir.empty()) {
     auto m = RiskModel::Load(options.model_dir);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -145,7 +146,25 @@ struct Service::Impl {
     int64_t first_ms = 0, locked_until_ms = 0;
   };
   std::mutex throttle_mu;
-  std::unordered_map<std::string, Throttle> throttle;
+  std::unordered_map<std::string, Throttle> throttle;  // by user name
+  // Failed logins by client address: a limit over all user names, and the audit log's bursts
+  // (the first failure of a burst is written at once; the rest are counted and written as one
+  // login_failed_burst entry when the burst ends: 60 s without failures from the address).
+  struct AddressFailures {
+    Throttle limit;
+    int64_t burst_first_ms = 0, burst_last_ms = 0;
+    int burst_count = 0;
+    std::vector<std::string> burst_users;  // the first few user names tried
+  };
+  std::unordered_map<std::string, AddressFailures> address_failures;
+  // Password checks running at once (ServiceOptions::concurrent_password_checks).
+  std::unique_ptr<std::counting_semaphore<64>> password_checks;
+  // The audit entry that ends `a`'s previous burst, if it had more than its first failure.
+  static std::optional<AuditEntry> EndOfBurst(const std::string& address, const AddressFailures& a);
+  // Writes the bursts of failed logins that ended (60 s quiet), or all of them (at shutdown).
+  // Runs at most every 10 s unless `all`.
+  void WriteEndedBursts(bool all);
+  int64_t bursts_checked_ms = 0;  // under throttle_mu
 
   std::mutex scan_cache_mu;
   std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>>

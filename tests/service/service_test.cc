@@ -5,9 +5,11 @@
 #include <sys/wait.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <fstream>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include "clearsight/client.h"
 #include "clearsight/declarations.h"
@@ -201,12 +203,22 @@ TEST_F(ServiceTest, WrongPasswordsAreRefusedAuditedAndThrottled) {
   // An unknown user gets the same answer as a wrong password.
   Reply unknown = c.Post("/api/login", json{{"username", "nobody"}, {"password", "whatever"}});
   EXPECT_EQ(unknown.body["error"]["message"], "wrong user name or password");
+  // Audited by burst from this address: its first failure as it happens, the rest as one
+  // login_failed_burst entry when the burst ends (a successful login from the address ends it).
   Client admin = As("admin");
-  Reply audit = admin.Get("/api/audit?limit=1000");
-  int failed = 0;
-  for (const auto& e : audit.body["entries"])
-    if (e["action"] == "login_failed" && e["subject"] == "victim") ++failed;
-  EXPECT_EQ(failed, 5);
+  int rows = 0;
+  bool named = false;
+  for (const auto& e : AuditOf(admin, "victim")) {
+    rows += e["action"] == "login_failed";
+    named |= e["action"] == "login_failed";
+  }
+  for (const auto& e : AuditOf(admin, "127.0.0.1"))
+    if (e["action"] == "login_failed_burst") {
+      for (const auto& u : e["detail"]["user_names"]) named |= u == "victim";
+      EXPECT_GE(e["detail"]["failures"].get<int>(), 2) << e.dump();
+    }
+  EXPECT_LE(rows, 1) << "not one audit entry per attempt";
+  EXPECT_TRUE(named) << "the failures are in the audit log";
 }
 
 TEST_F(ServiceTest, CookieSessionWorksAndLogoutEndsIt) {
@@ -995,6 +1007,63 @@ TEST_F(ServiceTest, OpenApiDocumentsEveryRouteWithItsRoles) {
       for (const auto& role : op["x-roles"]) doc_officer |= role == "officer";
       EXPECT_EQ(doc_officer, officer_routes.count(m + " " + path) > 0) << m << " " << path;
     }
+}
+
+// A flood of logins with ever new user names from one address: the address is stopped after
+// its limit, the audit log gets one entry for the burst instead of one per attempt, and the
+// password checks never run more than their bound at once (every honest login still succeeds).
+TEST(ServiceLogin, AFloodFromOneAddressIsStoppedAndAuditedAsOneBurst) {
+  TempDir dir;
+  ServiceOptions o;
+  o.port = 0;
+  o.store.url = dir / "cs.db";
+  o.login_failures_per_address = 10;
+  o.concurrent_password_checks = 1;
+  Service* svc = nullptr;
+  testing::StartServiceWithRoleUsers(o, &svc);
+  std::unique_ptr<Service> service(svc);
+  {
+    // Honest logins at once, through one password check at a time.
+    std::vector<std::thread> threads;
+    std::atomic<int> ok{0};
+    for (int i = 0; i < 6; ++i)
+      threads.emplace_back([&] {
+        Client c(service->port());
+        ok += c.Login("officer", PasswordOf("officer"));
+      });
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok, 6);
+  }
+  Client flood(service->port());
+  int wrong = 0, stopped = 0;
+  for (int i = 0; i < 14; ++i) {
+    Reply r = flood.Post("/api/login", json{{"username", "nobody" + std::to_string(i)},
+                                            {"password", "not the password"}});
+    ASSERT_EQ(r.status, 401) << r.raw;
+    const std::string message = r.body["error"]["message"];
+    if (message.find("wrong user name or password") != std::string::npos) ++wrong;
+    if (message.find("too many failed logins from this address") != std::string::npos) ++stopped;
+  }
+  EXPECT_EQ(wrong, 10);
+  EXPECT_EQ(stopped, 4);
+  EXPECT_FALSE(flood.Login("officer", PasswordOf("officer")))
+      << "the address is stopped for a minute";
+  service->Stop();
+  auto entries = service->store().AuditRange(0, 100000);
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  int failed = 0, bursts = 0;
+  for (const auto& e : *entries) {
+    failed += e.action == "login_failed";
+    if (e.action == "login_failed_burst") {
+      ++bursts;
+      json d = json::parse(e.detail_json);
+      EXPECT_EQ(d["failures"], 10) << e.detail_json;
+      EXPECT_EQ(d["user_names"].size(), 10u) << e.detail_json;
+      EXPECT_EQ(e.subject, d["remote_addr"]);
+    }
+  }
+  EXPECT_EQ(failed, 1) << "the burst's first failure, written as it happened";
+  EXPECT_EQ(bursts, 1) << "the rest as one entry when the burst ended (here: at shutdown)";
 }
 
 TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
