@@ -16,4 +16,11 @@ namespace clearsight {
 // than once.
 bool KeepLargeFreedBlocks();
 
+// Caps glibc's malloc arenas (per-thread heaps) at `arenas` for the rest of the process, so that
+// a server with many threads cannot hold freed memory in dozens of heaps (glibc's default is 8 per
+// core). Only arenas made after the call are affected: call it before starting threads. Like
+// KeepLargeFreedBlocks, leaves the allocator alone when GLIBC_TUNABLES names a malloc setting and
+// where the C library is not glibc; returns whether it changed the setting.
+bool LimitMallocArenas(int arenas);
+
 }  // namespace clearsight

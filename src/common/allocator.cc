@@ -26,4 +26,15 @@ bool KeepLargeFreedBlocks() {
 #endif
 }
 
+bool LimitMallocArenas(int arenas) {
+#if defined(__GLIBC__)
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if ((tunables && std::strstr(tunables, "glibc.malloc.")) || arenas < 1) return false;
+  return mallopt(M_ARENA_MAX, arenas) == 1;
+#else
+  (void)arenas;
+  return false;
+#endif
+}
+
 }  // namespace clearsight

@@ -15,6 +15,7 @@
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "common/csv.h"
+#include "common/json_limits.h"
 
 namespace clearsight {
 
@@ -392,22 +393,30 @@ bool SetCountry(std::string_view v, CompactString* out, bool required, std::stri
     out->clear();
     return true;
   }
-  if (v.size() > 3) {
-    *why = "'" + Excerpt(v, 40) + "' is not a country code (2 or 3 letters)";
-    return false;
-  }
-  char code[3];
-  for (size_t i = 0; i < v.size(); ++i) {
+  // ISO 3166-1 alpha-2: two ASCII letters (digits, "1E3" and alpha-3 codes are refused).
+  char code[2];
+  bool ok = v.size() == 2;
+  for (size_t i = 0; ok && i < 2; ++i) {
     char c = v[i];
     if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    if (!((c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) {
-      *why = "'" + Excerpt(v, 40) + "' is not a country code (2 or 3 letters)";
-      return false;
-    }
+    ok = c >= 'A' && c <= 'Z';
     code[i] = c;
   }
-  out->assign(code, v.size());
+  if (!ok) {
+    *why = "'" + Excerpt(v, 40) + "' is not an ISO 3166 alpha-2 country code (two letters)";
+    return false;
+  }
+  out->assign(code, 2);
   return true;
+}
+
+bool IsFlag(Field f) {
+  return f == Field::kInspected || f == Field::kFraud || f == Field::kCritical ||
+         f == Field::kExtra;
+}
+bool IsNumeric(Field f) {
+  return f == Field::kMass || f == Field::kValue || f == Field::kSupp || f == Field::kTaxRate ||
+         f == Field::kRevenue;
 }
 
 // Applies one raw value to the record; on failure fills *why.
@@ -788,12 +797,18 @@ Result<DeclarationBatch> ParseJsonl(std::string_view data, std::string_view name
       builder.Reject(line, "", "is not valid UTF-8", raw);
       continue;
     }
-    nlohmann::json j = nlohmann::json::parse(raw, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      builder.Reject(line, "", j.is_discarded() ? "is not valid JSON" : "is not a JSON object",
-                     raw);
+    auto parsed = ParseJsonBounded(raw, "the record");
+    if (!parsed.ok() || !parsed->is_object()) {
+      builder.Reject(
+          line, "",
+          !parsed.ok() && parsed.status().message().find("(the limit)") != std::string::npos
+              ? parsed.status().message()
+          : parsed.ok() ? "is not a JSON object"
+                        : "is not valid JSON",
+          raw);
       continue;
     }
+    const nlohmann::json& j = *parsed;
     Declaration& d = builder.Begin();
     bool ok = true;
     std::vector<bool> seen(static_cast<size_t>(Field::kExtra) + 1, false);
@@ -817,6 +832,15 @@ Result<DeclarationBatch> ParseJsonl(std::string_view data, std::string_view name
         text = std::to_string(v.get<int64_t>());
       } else if (v.is_number()) {
         text = FormatDouble(v.get<double>());
+      } else if (v.is_boolean() && !IsFlag(c.field)) {
+        // true is not 1 kg nor 1 unit of value: only flags and extra columns take booleans.
+        builder.Abort();
+        builder.Reject(line, it.key(),
+                       std::string("is a boolean (true/false), not a ") +
+                           (IsNumeric(c.field) ? "number" : "string"),
+                       raw);
+        ok = false;
+        break;
       } else if (v.is_boolean()) {
         text = v.get<bool>() ? "1" : "0";
       } else if (v.is_null()) {

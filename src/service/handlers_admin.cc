@@ -94,8 +94,10 @@ std::string SessionCookie(const std::string& token, int64_t max_age_s, bool secu
 }  // namespace
 
 Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&) {
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("username") || !j.contains("password") ||
+  auto parsed = service::ParseBody(req.body);
+  if (!parsed.ok()) return parsed.status();
+  const json& j = *parsed;
+  if (!j.is_object() || !j.contains("username") || !j.contains("password") ||
       !j["username"].is_string() || !j["password"].is_string())
     return Status::InvalidArgument("send {\"username\": \"...\", \"password\": \"...\"}");
   const std::string username = j["username"].get<std::string>();
@@ -299,12 +301,18 @@ Result<HttpResponse> Service::Impl::ListUsers(const HttpRequest&, const Caller&)
 }
 
 Result<HttpResponse> Service::Impl::PostUser(const HttpRequest& req, const Caller& caller) {
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return Status::InvalidArgument("send {\"username\": ..., \"role\": ..., \"password\": ...}");
-  std::string username = j.value("username", std::string());
-  CS_ASSIGN_OR_RETURN(Role role, ParseRole(j.value("role", std::string())));
-  std::string password = j.value("password", std::string());
+  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(req.body));
+  auto text = [&](const char* key) {
+    return j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+  };
+  if (!j.is_object() || !j.contains("username") || !j["username"].is_string() ||
+      !j.contains("role") || !j["role"].is_string() || !j.contains("password") ||
+      !j["password"].is_string())
+    return Status::InvalidArgument(
+        "send {\"username\": \"...\", \"role\": \"...\", \"password\": \"...\"}");
+  const std::string username = text("username");
+  CS_ASSIGN_OR_RETURN(Role role, ParseRole(text("role")));
+  const std::string password = text("password");
   CS_RETURN_IF_ERROR(AddUser(*store, username, role, password, caller.username));
   ForgetSessionsOf(username);
   return JsonResponse(201, json{{"username", username}, {"role", RoleName(role)}});
@@ -568,12 +576,23 @@ json CapacityJson(const LaneCapacity& c) {
 Result<LaneCapacity> ParseCapacity(const json& j, const LaneCapacity& base) {
   if (!j.is_object()) return Status::InvalidArgument("a capacity must be an object");
   LaneCapacity c = base;
+  // Numbers only: nlohmann would read true as 1.
+  for (const char* key : {"red_share", "yellow_share"})
+    if (j.contains(key) && !j[key].is_number())
+      return Status::InvalidArgument(std::string(key) + " must be a number in [0, 1]");
+  if (j.contains("red_count") && !j["red_count"].is_null() && !j["red_count"].is_number_integer())
+    return Status::InvalidArgument("red_count must be a whole number >= 0 or null");
   if (j.contains("red_share")) c.red_share = j["red_share"].get<double>();
   if (j.contains("yellow_share")) c.yellow_share = j["yellow_share"].get<double>();
   if (j.contains("red_count"))
     c.red_count = j["red_count"].is_null() ? -1 : j["red_count"].get<int64_t>();
   if (!(c.red_share >= 0 && c.red_share <= 1) || !(c.yellow_share >= 0 && c.yellow_share <= 1))
     return Status::InvalidArgument("red_share and yellow_share must be in [0, 1]");
+  // Both are shares of the same lane-day's consignments.
+  if (!(c.red_share + c.yellow_share <= 1))
+    return Status::InvalidArgument("red_share + yellow_share must be at most 1, got " +
+                                   FormatDouble(c.red_share) + " + " +
+                                   FormatDouble(c.yellow_share));
   if (c.red_count < -1 || c.red_count > 100000000)
     return Status::InvalidArgument("red_count must be >= 0 or null");
   return c;
@@ -581,9 +600,8 @@ Result<LaneCapacity> ParseCapacity(const json& j, const LaneCapacity& base) {
 }  // namespace
 
 Status Service::Impl::ApplyCapacityJson(const std::string& text) {
-  json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return Status::InvalidArgument("capacity must be a JSON object");
+  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(text, "the capacity"));
+  if (!j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
   CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
   std::map<std::string, LaneCapacity> lanes;
   if (j.contains("lanes")) {
@@ -611,9 +629,8 @@ Result<HttpResponse> Service::Impl::PutCapacity(const HttpRequest& req, const Ca
   std::string text(req.body);
   // Validate fully before storing; the selector takes the new values only after the commit.
   {
-    json j = json::parse(text, nullptr, false);
-    if (j.is_discarded() || !j.is_object())
-      return Status::InvalidArgument("capacity must be a JSON object");
+    CS_ASSIGN_OR_RETURN(json j, service::ParseBody(text));
+    if (!j.is_object()) return Status::InvalidArgument("capacity must be a JSON object");
     CS_ASSIGN_OR_RETURN(LaneCapacity def, ParseCapacity(j, selector->options().capacity));
     if (j.contains("lanes")) {
       if (!j["lanes"].is_object())

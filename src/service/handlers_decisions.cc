@@ -195,8 +195,8 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
         single = true;  // fast path: already one JSON line
         body = t;
       } else {
-        json j = json::parse(body, nullptr, false);
-        if (j.is_discarded()) return Status::InvalidArgument("the body is not valid JSON");
+        // Bounded (depth and values): larger batches travel as JSON Lines or CSV.
+        CS_ASSIGN_OR_RETURN(json j, service::ParseBody(body));
         const json* items = nullptr;
         if (j.is_object() && j.contains("declarations"))
           items = &j["declarations"];
@@ -425,9 +425,8 @@ const std::vector<std::string>& OutcomeResults() {
 
 Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Caller& caller) {
   const std::string& id = req.path_params[0];
-  json j = json::parse(req.body, nullptr, false);
-  if (j.is_discarded() || !j.is_object())
-    return Status::InvalidArgument("the body must be a JSON object");
+  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(req.body));
+  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
   OutcomeRow o;
   o.consignment_id = id;
   o.result = j.value("result", std::string());

@@ -27,6 +27,22 @@ std::string PartText(const HttpRequest& req, const std::string& name) {
   return req.Query(name);
 }
 
+// A scan reader's error about an uploaded file, as the client should see it: damaged bytes are
+// the client's mistake here (DataLoss is for damage on our own disk), and the message names the
+// upload's parts instead of the temporary files they were read from.
+Status UploadError(const Status& s,
+                   const std::vector<std::pair<std::string, std::string>>& names = {}) {
+  std::string message = s.message();
+  for (const auto& [from, to] : names) {
+    for (size_t at = message.find(from); at != std::string::npos;
+         at = message.find(from, at + to.size()))
+      message.replace(at, from.size(), to);
+  }
+  const StatusCode code =
+      s.code() == StatusCode::kDataLoss ? StatusCode::kInvalidArgument : s.code();
+  return Status(code, message);
+}
+
 // Reads a DICOS pair through temporary files (the DICOS reader works on paths).
 Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high,
                              const ScanReadOptions& ro) {
@@ -40,6 +56,11 @@ Result<Scan> DecodeDicosPair(std::string_view low, std::string_view high,
   Status w = WriteFileAtomic(paths.low, low);
   if (w.ok()) w = WriteFileAtomic(paths.high, high);
   out = w.ok() ? ReadDicos(prefix, ro) : Result<Scan>(w);
+  if (!out.ok() && w.ok())
+    out = UploadError(out.status(), {{paths.low, "part 'dicos_low'"},
+                                     {paths.high, "part 'dicos_high'"},
+                                     {prefix, "the upload"},
+                                     {tmpl, "the upload"}});
   std::error_code ec;
   std::filesystem::remove_all(tmpl, ec);
   return out;
@@ -138,6 +159,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       sidecar = j.dump();
     }
     decoded = DecodeScan(tiff, sidecar, scan_id.empty() ? "upload" : scan_id, ro);
+    if (!decoded.ok()) decoded = UploadError(decoded.status());
   }
   if (!decoded.ok()) {
     metrics->scans.Add("result=\"invalid\"");

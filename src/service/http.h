@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -50,20 +51,31 @@ struct HttpResponse {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+// Decides, from the request line and headers of a request that may carry a body (POST, PUT, PATCH,
+// DELETE) before any byte of the body is read, how many body bytes it may send; or answers it at
+// once: std::nullopt with `refusal` filled. `head` has no body and no parts.
+using Admit = std::function<std::optional<size_t>(const HttpRequest& head, HttpResponse* refusal)>;
+
 struct HttpServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port
   int threads = 32;
-  size_t max_body_bytes = size_t{256} << 20;
+  size_t max_body_bytes = size_t{256} << 20;  // no request's body is larger, whatever `admit` says
   int keep_alive_timeout_s = 30;
+  Admit admit;  // none: every request may send max_body_bytes
 };
 
 // Every request (and every error cpp-httplib produces itself: 413, 400, ...) goes to `dispatch`;
-// `error_body` formats errors that never reached it.
+// `error_body` formats errors that never reached it (`message` may be empty).
+//
+// Bodies are read only after `admit` allowed them, and only up to the limit it gave: a declared
+// Content-Length above it is answered 413 without reading, a body that grows past it (chunked, or
+// longer than declared) is answered 413 when it does. After a refusal or a 413 the connection is
+// closed, since what is left of the body on it must not be read as the next request.
 class HttpServer {
  public:
   using Dispatch = std::function<void(HttpRequest&, HttpResponse&)>;
-  using ErrorBody = std::function<std::string(int status)>;
+  using ErrorBody = std::function<std::string(int status, const std::string& message)>;
   HttpServer(HttpServerOptions options, Dispatch dispatch, ErrorBody error_body);
   ~HttpServer();
 
@@ -72,8 +84,9 @@ class HttpServer {
   void Stop();
   int port() const;
 
+  struct Impl;  // public only so that http_server.cc's helpers can name it
+
  private:
-  struct Impl;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -3,16 +3,20 @@
 #include <sodium.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <thread>
 
+#include "clearsight/allocator.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
+#include "common/json_limits.h"
 #include "service/json_text.h"
 #include "service/service_impl.h"
 
@@ -53,7 +57,9 @@ int HttpStatusOf(StatusCode code) {
 }
 
 std::string ErrorJson(std::string_view code, std::string_view message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  // A message may quote client bytes: invalid UTF-8 is replaced, never a throw.
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 namespace {
@@ -105,6 +111,10 @@ bool IsPlainId(std::string_view id) {
   for (unsigned char c : id)
     if (c < 0x20 || c == 0x7f) return false;
   return true;
+}
+
+Result<json> ParseBody(std::string_view body, std::string_view what) {
+  return ParseJsonBounded(body, what);
 }
 
 std::optional<DeclarationBatch> ParseStoredDeclaration(const std::string& json) {
@@ -200,6 +210,9 @@ Store& Service::store() { return *impl_->store; }
 int Service::port() const { return impl_->http ? impl_->http->port() : 0; }
 
 Result<std::unique_ptr<Service>> Service::Create(const ServiceOptions& options) {
+  // Before the analysis workers and the HTTP threads exist: a few shared heaps instead of one per
+  // thread, so memory a burst of requests freed is reused rather than kept in dozens of arenas.
+  LimitMallocArenas(std::clamp(static_cast<int>(std::thread::hardware_concurrency()), 2, 8));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   CS_RETURN_IF_ERROR(impl->Init());
@@ -211,18 +224,22 @@ Status Service::Start() {
   h.host = impl_->options.host;
   h.port = impl_->options.port;
   h.threads = impl_->options.http_threads;
-  h.max_body_bytes = impl_->options.max_body_bytes;
+  h.max_body_bytes = std::max({impl_->options.max_body_bytes,
+                               impl_->options.max_declaration_body_bytes, Impl::kRulesBodyBytes});
   Impl* impl = impl_.get();
+  h.admit = [impl](const HttpRequest& head, HttpResponse* refusal) {
+    return impl->Admit(head, refusal);
+  };
   impl_->http = std::make_unique<service::HttpServer>(
       h, [impl](HttpRequest& req, HttpResponse& res) { impl->Dispatch(req, res); },
-      [](int status) {
+      [](int status, const std::string& message) {
         const char* code = status == 413   ? "resource_exhausted"
                            : status == 404 ? "not_found"
                            : status < 500  ? "invalid_argument"
                                            : "internal";
-        std::string message =
-            status == 413 ? "request body too large" : "HTTP " + std::to_string(status);
-        return service::ErrorJson(code, message);
+        if (!message.empty()) return service::ErrorJson(code, message);
+        return service::ErrorJson(
+            code, status == 413 ? "request body too large" : "HTTP " + std::to_string(status));
       });
   Status s = impl_->http->Start();
   if (!s.ok()) impl_->http.reset();
@@ -344,7 +361,9 @@ Status Service::Impl::Init() {
 
   selector = std::make_unique<OnlineSelector>(options.selection);
   CS_ASSIGN_OR_RETURN(auto capacity, store->GetSetting("capacity"));
-  if (capacity) CS_RETURN_IF_ERROR(ApplyCapacityJson(*capacity));
+  if (capacity)
+    CS_RETURN_IF_ERROR(ApplyCapacityJson(*capacity).WithContext(
+        "the stored capacity setting (change it with PUT /api/settings/capacity)"));
   // Lane-day counts of the last 60 days of decision dates, and each lane's recent scores.
   CS_ASSIGN_OR_RETURN(auto counts, store->SelectionCounts(INT32_MIN));
   for (const auto& c : counts) {
@@ -576,20 +595,61 @@ Result<Caller> Service::Impl::Authenticate(const HttpRequest& req) {
   return Caller{session->username, role, sha, session->expires_ms};
 }
 
+const Service::Impl::Route* Service::Impl::FindRoute(const HttpRequest& req,
+                                                     std::vector<std::string>* params,
+                                                     std::string* allowed) const {
+  for (const auto& r : routes) {
+    if (!MatchRoute(r.segments, req.path, params)) continue;
+    if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET"))
+      return &r;
+    if (allowed) *allowed += (allowed->empty() ? "" : ", ") + std::string(r.method);
+  }
+  return nullptr;
+}
+
+size_t Service::Impl::BodyLimit(const Route& route) const {
+  if (route.roles == service::kPublic) return kAnonymousBodyBytes;
+  if (route.handler == &Impl::PostDeclarations) return options.max_declaration_body_bytes;
+  if (route.handler == &Impl::PostScan) return options.max_body_bytes;
+  if (route.handler == &Impl::PutRules) return kRulesBodyBytes;
+  return kSmallBodyBytes;
+}
+
+std::optional<size_t> Service::Impl::Admit(const HttpRequest& head, HttpResponse* refusal) {
+  std::vector<std::string> params;
+  const Route* route = IsValidUtf8(head.path) ? FindRoute(head, &params, nullptr) : nullptr;
+  // No route (Dispatch answers 404 or 405) or a public one: what a login needs, no more.
+  if (!route || route->roles == service::kPublic) return kAnonymousBodyBytes;
+  // The session and the role decide before the body is read: nothing in it could change them.
+  Status auth;
+  auto caller = Authenticate(head);
+  if (!caller.ok())
+    auth = caller.status();
+  else if (!(route->roles & RoleBit(caller->role)))
+    auth = Status::PermissionDenied("role '" + std::string(RoleName(caller->role)) + "' may not " +
+                                    head.method + " " + route->pattern);
+  if (auth.ok()) return BodyLimit(*route);
+  *refusal = service::ErrorResponse(auth);
+  if (refusal->status == 401) refusal->headers.emplace_back("WWW-Authenticate", "Bearer");
+  SecurityHeaders(*refusal);
+  metrics->requests.Add("route=\"" + std::string(route->pattern) + "\",method=\"" + route->method +
+                        "\",code=\"" + std::to_string(refusal->status) + "\"");
+  return std::nullopt;
+}
+
 void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
   const auto t0 = std::chrono::steady_clock::now();
-  const Route* route = nullptr;
+  // The client's mistake, not ours: every message that quotes the path must be valid JSON text.
+  if (!IsValidUtf8(req.path)) {
+    res = service::ErrorResponse(
+        Status::InvalidArgument("the request path is not valid UTF-8 once percent-decoded"));
+    SecurityHeaders(res);
+    return;
+  }
   std::string allowed;
   std::vector<std::string> params;
-  for (const auto& r : routes) {
-    if (!MatchRoute(r.segments, req.path, &params)) continue;
-    if (req.method == r.method || (req.method == "HEAD" && std::string_view(r.method) == "GET")) {
-      route = &r;
-      req.path_params = params;
-      break;
-    }
-    allowed += (allowed.empty() ? "" : ", ") + std::string(r.method);
-  }
+  const Route* route = FindRoute(req, &params, &allowed);
+  if (route) req.path_params = params;
   const bool api = StartsWith(req.path, "/api/") || req.path == "/api" || req.path == "/metrics";
   if (!route) {
     if (!allowed.empty()) {

@@ -61,6 +61,10 @@ bool IsUrlSafeId(std::string_view id);
 // Any id we store: 1..256 bytes of UTF-8 without control characters.
 bool IsPlainId(std::string_view id);
 
+// A client's JSON body, parsed within the limits of common/json_limits.h (depth 64, 1 Mi values):
+// InvalidArgument naming the limit or where the syntax broke.
+Result<json> ParseBody(std::string_view body, std::string_view what = "the body");
+
 // A stored declaration (DeclarationRow::json) read back as a one-row batch; nullopt when it
 // cannot be read.
 std::optional<DeclarationBatch> ParseStoredDeclaration(const std::string& json);
@@ -179,6 +183,18 @@ struct Service::Impl {
   Status WarmUp();
   void BuildRoutes();
   void Dispatch(service::HttpRequest& req, service::HttpResponse& res);
+  // Body limits (docs/api.md): requests to public routes or to no route (a login needs little),
+  // rules texts, and the other JSON bodies; declarations and scans have their own options.
+  static constexpr size_t kAnonymousBodyBytes = size_t{64} << 10;
+  static constexpr size_t kRulesBodyBytes = size_t{4} << 20;
+  static constexpr size_t kSmallBodyBytes = size_t{1} << 20;
+  // The route of a request (nullptr when none; `allowed` collects the methods the path has).
+  const Route* FindRoute(const service::HttpRequest& req, std::vector<std::string>* params,
+                         std::string* allowed) const;
+  size_t BodyLimit(const Route& route) const;
+  // service::Admit: from the headers alone, how many body bytes a request may send, or its
+  // refusal (401 without a valid session, 403 for a role the route does not allow).
+  std::optional<size_t> Admit(const service::HttpRequest& head, service::HttpResponse* refusal);
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
   Status CheckSameOrigin(const service::HttpRequest& req, bool scan_upload) const;
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);

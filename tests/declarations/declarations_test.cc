@@ -96,6 +96,25 @@ TEST(NativeJsonl, ReadsTheSameSchema) {
   EXPECT_EQ(batch->Extra(batch->rows[0], batch->ExtraIndex("lane")), "B");
 }
 
+TEST(ValidateDeclaration, OriginIsTwoLettersAsTheReadersRequire) {
+  Declaration d;
+  d.declaration_id = "V1";
+  d.importer_id = "I1";
+  d.hs_code = "851712";
+  d.net_mass_kg = 1;
+  d.declared_value = 1;
+  for (const char* good : {"CN", "de"}) {
+    d.origin_country = good;
+    EXPECT_TRUE(ValidateDeclaration(d).ok()) << good;
+  }
+  for (const char* bad : {"0", "1E3", "CHN", "C1", "", "C"}) {
+    d.origin_country = bad;
+    Status s = ValidateDeclaration(d);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(s.message().find("origin_country"), std::string::npos) << s.message();
+  }
+}
+
 TEST(Ingest, AHugeLineIsRejectedWithoutLosingTheRest) {
   std::string data =
       "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value\n";

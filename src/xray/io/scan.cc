@@ -8,6 +8,7 @@
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "clearsight/xray_scan.h"
+#include "common/json_limits.h"
 #include "xray/io/tiff_adapter.h"
 
 namespace clearsight {
@@ -121,13 +122,10 @@ std::string ScanMetaToJson(const ScanMeta& m) {
 
 Result<ScanMeta> ParseScanMeta(std::string_view text, std::string_view name) {
   std::string where(name);
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    return Status::InvalidArgument(where + ": sidecar is not valid JSON (byte " +
-                                   std::to_string(e.byte) + ")");
-  }
+  // Sidecars come with uploads too: parsed within the limits on nesting and size.
+  auto parsed = ParseJsonBounded(text, "sidecar");
+  if (!parsed.ok()) return parsed.status().WithContext(where);
+  json j = std::move(parsed).value();
   if (!j.is_object()) return Status::InvalidArgument(where + ": sidecar is not a JSON object");
   ScanMeta m;
   m.modality.clear();
