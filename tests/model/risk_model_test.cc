@@ -46,7 +46,7 @@ TEST_F(KcsModel, BeatsChanceByFarOnTheLaterPeriod) {
   const auto& valid = Load("df_syn_valid_eng.csv");
   EvalReport r = EvaluateRanking(model_->Score(valid, 2), valid);
   EXPECT_EQ(r.rows, 8134);
-  // A random pick gets ~0.21; the targets with 300 trees are 0.92 / 0.82.
+  // A random pick gets ~0.21; the targets with 300 trees are 0.92 / 0.82.
   EXPECT_GT(r.precision_at[5], 0.90) << r.ToJson();
   EXPECT_GT(r.precision_at[10], 0.80) << r.ToJson();
   EXPECT_GT(r.auc, 0.85);

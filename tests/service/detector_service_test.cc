@@ -19,6 +19,18 @@ using testing::TempDir;
 
 const std::string kModel = CS_SOURCE_DIR "/models/detector.pt";
 
+// Uploads `scan` as scan "scan-<id>" of consignment `id`.
+Reply UploadScan(Client& in, Scan* scan, const std::string& id) {
+  scan->meta.scan_id = "scan-" + id;
+  scan->meta.consignment_id = id;
+  auto tiff = EncodeScanTiff(*scan);
+  EXPECT_TRUE(tiff.ok());
+  if (!tiff.ok()) return Reply{};
+  return in.PostMultipart(
+      "/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
+                     {"sidecar", ScanMetaToJson(scan->meta), "scan.json", "application/json"}});
+}
+
 class DetectorService : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -76,13 +88,7 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
     d.consignment_id = id;
     Reply decl = in.Post("/api/declarations", json::parse(DeclarationToJson(d, {})));
     ASSERT_EQ(decl.status, 201) << decl.raw;
-    parcel->scan.meta.scan_id = "scan-" + id;
-    parcel->scan.meta.consignment_id = id;
-    auto tiff = EncodeScanTiff(parcel->scan);
-    ASSERT_TRUE(tiff.ok());
-    Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
-                                               {"sidecar", ScanMetaToJson(parcel->scan.meta),
-                                                "scan.json", "application/json"}});
+    Reply up = UploadScan(in, &parcel->scan, id);
     ASSERT_EQ(up.status, 201) << up.raw;
     const json& analysis = up.body["scan"]["analysis"];
     ASSERT_TRUE(analysis["detections"].is_array()) << analysis.dump().substr(0, 400);
@@ -149,13 +155,7 @@ TEST_F(DetectorService, ADeclarationAfterItsScanGetsTheManifestCheck) {
     auto parcel = (*sim)->Simulate(i);
     ASSERT_TRUE(parcel.ok());
     const std::string id = "LATE" + std::to_string(i);
-    parcel->scan.meta.scan_id = "scan-" + id;
-    parcel->scan.meta.consignment_id = id;
-    auto tiff = EncodeScanTiff(parcel->scan);
-    ASSERT_TRUE(tiff.ok());
-    Reply up = in.PostMultipart("/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
-                                               {"sidecar", ScanMetaToJson(parcel->scan.meta),
-                                                "scan.json", "application/json"}});
+    Reply up = UploadScan(in, &parcel->scan, id);
     ASSERT_EQ(up.status, 201) << up.raw;
     EXPECT_FALSE(up.body["scan"]["analysis"].contains("manifest"))
         << "no declaration yet: nothing to check against";

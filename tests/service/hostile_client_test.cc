@@ -1,4 +1,4 @@
-// The service against hostile and careless clients (issue 28): bodies that nest or grow without
+// The service against hostile and careless clients: bodies that nest or grow without
 // end, bodies declared larger than a request may send, paths and files that are not what they
 // claim. A client's mistake is a 400 naming it, never a crash or a 500.
 #include <arpa/inet.h>

@@ -1,4 +1,4 @@
-// Resident memory under hostile JSON bodies (issue 28): bodies of 31 MB that nest without end or
+// Resident memory under hostile JSON bodies: bodies of 31 MB that nest without end or
 // hold millions of values are refused without building a document many times their size, and
 // what a refused request allocated does not stay in the process.
 #include <unistd.h>

@@ -105,9 +105,9 @@ TEST_F(CommittedModel, FindsMostThreatsOfTheirClassAndRarelyAlarmsOnCleanParcels
       found, threats, guns_found, guns, clean_alarms, clean);
   ASSERT_GT(threats, 12);
   ASSERT_GT(clean, 12);
-  // Regression bounds under what the committed model measures (see models/README.md; the issue's
-  // targets are not met yet): a broken model, feature or decoder finds almost nothing or alarms
-  // on many clean parcels.
+  // Regression bounds under what the committed model measures (see models/README.md; the
+  // product's targets are not met yet): a broken model, feature or decoder finds almost nothing or
+  // alarms on many clean parcels.
   EXPECT_GE(found, 0.25 * threats) << found << "/" << threats << " threats found";
   EXPECT_LE(clean_alarms, 2) << "of " << clean << " clean parcels";
   EXPECT_GE(guns_found, 0.5 * guns) << guns_found << "/" << guns << " firearms";
