@@ -22,6 +22,9 @@ int CmdValuation(int argc, char** argv, int first);
 int CmdValuationEval(int argc, char** argv, int first);
 // X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...
 int CmdXray(int argc, char** argv, int first);
+// xray train and xray eval (apps/clearsight/cmd_xray_train.cc).
+int CmdXrayTrain(int argc, char** argv, int first);
+int CmdXrayEval(int argc, char** argv, int first);
 // The service and its administration (apps/clearsight/cmd_serve.cc).
 int CmdServe(int argc, char** argv, int first);
 int CmdUsersAdd(int argc, char** argv, int first);
@@ -34,6 +37,9 @@ int CmdAuditVerify(int argc, char** argv, int first);
 // Prints "error: <message>" to stderr and returns 1 (2 for usage problems).
 int Fail(const Status& status);
 int Usage(const std::string& message, const std::string& usage);
+// The library refuses options out of range with InvalidArgument: a usage error (exit 2); other
+// failures exit 1.
+int OptionsRefused(const Status& status, const std::string& usage);
 // Checks for parse errors and unknown flags; returns 0 when fine, else the exit code.
 int CheckArgs(const Args& args, const std::set<std::string>& known, const std::string& usage);
 

@@ -27,4 +27,9 @@ int CheckArgs(const Args& args, const std::set<std::string>& known, const std::s
   return 0;
 }
 
+int OptionsRefused(const Status& status, const std::string& usage) {
+  return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage)
+                                                       : Fail(status);
+}
+
 }  // namespace clearsight::cli

@@ -1,0 +1,327 @@
+// clearsight xray train / eval: the detector's laboratory (include/clearsight/xray_train.h).
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "clearsight/text.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_train.h"
+#include "commands.h"
+
+namespace clearsight::cli {
+
+namespace fs = std::filesystem;
+
+int CmdXrayTrain(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray train --data DIR --calibration calib.json --out model.pt [flags]\n\n"
+      "Trains the threat detector on the scans in DIR (xray simulate output: scans, truth/, "
+      "declarations)\n"
+      "plus threat-image-projected copies of its clean scans, picks an operating point per threat "
+      "class\n"
+      "on a validation split (by scan id), fits the manifest model on that split's honest pairs, "
+      "and\n"
+      "writes one file.\n"
+      "  --data DIR[,DIR...]    training scans with truth/<scan_id>.json; several directories "
+      "(scans of\n"
+      "                         several scanners) are trained on together; TIP copies of a DIR's\n"
+      "                         clean scans need a library of its scanner (--threats)\n"
+      "  --calibration PATH[,PATH...]  calibration of the scanner that made each DIR, in the same "
+      "order\n"
+      "  --out PATH             the model file (LibTorch archive with settings and manifest "
+      "model)\n"
+      "  --seed S               network initialisation, crops, augmentation, TIP (default 1)\n"
+      "  --epochs N             passes over the training scans (default 20)\n"
+      "  --batch N              crops per step (default 12)\n"
+      "  --crop N               crop size in 4-pixel cells, multiple of 16 (default 96)\n"
+      "  --lr X                 peak learning rate (default 0.003; warm-up, cosine decay)\n"
+      "  --class-weight C=W[,C=W...]  loss weight of threat class C relative to the others "
+      "(default 1)\n"
+      "  --class-priority C=W[,C=W...]  when the clean-alarm budget is shared among the classes'\n"
+      "                         operating points, class C's found threats count W times (default "
+      "1)\n"
+      "  --threats DIR[,DIR...]  threat library for TIP (xray threats) of each --data DIR's "
+      "scanner, in\n"
+      "                         order; an empty entry or fewer entries: no TIP for those DIRs, "
+      "except\n"
+      "                         the first, whose default is simulated with --tip-seed (default "
+      "seed +\n"
+      "                         1000), 40 patches per class\n"
+      "  --tip-rate R           projected copies per clean training scan (default 0.5; 0 = none)\n"
+      "  --tip-class C[,C...]   classes of the projected patches (default: any class)\n"
+      "  --tip-max-kg M         only patches of at most M kg, each over a goods item (default: "
+      "any)\n"
+      "  --tip-targeted-share S  share of the copies (by chance) that --tip-class and "
+      "--tip-max-kg\n"
+      "                         choose; the others any class and mass (default 1)\n"
+      "  --validation-share V   share of scans held out for validation (default 0.25)\n"
+      "  --validation-data DIR[,DIR...]  more scans for validation only (never trained on): they "
+      "join\n"
+      "                         the validation split that chooses the operating points and fits "
+      "the\n"
+      "                         manifest model; with --init and --epochs 0 they re-choose them\n"
+      "  --validation-calibration PATH[,PATH...]  calibration of each --validation-data DIR, in "
+      "order\n"
+      "  --max-scans N          use the first N scans of each directory only\n"
+      "  --max-minutes M        train fewer epochs when the first one shows M would be exceeded\n"
+      "  --threads T            threads (default 2)\n"
+      "  --init MODEL           start from MODEL's network; with --epochs 0 only the operating "
+      "points,\n"
+      "                         the manifest model (and with --verifier the verifier) are made "
+      "again\n"
+      "                         (same --data and --seed as MODEL)\n"
+      "  --verifier             also fit the second stage: gradient-boosted trees that re-score "
+      "each\n"
+      "                         candidate region from its shape, class evidence and the density "
+      "and\n"
+      "                         z_eff in and around it (fitted on the validation split, 5 folds)\n"
+      "  --region-probability P  threat probability at which output cells join a candidate region\n"
+      "                         (default: the --init model's, else 0.3; lower proposes fainter "
+      "objects,\n"
+      "                         for the verifier to judge)\n";
+  Args args(argc, argv, first, {"help", "verifier"});
+  if (int rc = CheckArgs(args,
+                         {"data",
+                          "calibration",
+                          "out",
+                          "seed",
+                          "epochs",
+                          "batch",
+                          "crop",
+                          "lr",
+                          "class-weight",
+                          "threats",
+                          "tip-seed",
+                          "tip-rate",
+                          "validation-share",
+                          "validation-data",
+                          "validation-calibration",
+                          "max-scans",
+                          "max-minutes",
+                          "threads",
+                          "init",
+                          "verifier",
+                          "region-probability",
+                          "class-priority",
+                          "tip-class",
+                          "tip-max-kg",
+                          "tip-targeted-share",
+                          "help"},
+                         usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("data") || !args.Has("calibration") || !args.Has("out"))
+    return Usage("--data, --calibration and --out are required", usage);
+  DetectorTrainOptions o;
+  TrainDataOptions& data = o.data;
+  NetworkTrainOptions& network = o.network;
+  long long seed, epochs, batch, crop, max_scans = 0, threads, tip_seed = 0;
+  double tip_max_kg = 0, max_minutes = 0, region_probability = 0;
+  if (!args.GetInt("seed", 1, &seed) || seed < 0 ||
+      !args.GetInt("epochs", network.epochs, &epochs) ||
+      !args.GetInt("batch", network.batch, &batch) ||
+      !args.GetInt("crop", network.crop_cells, &crop) || !args.GetInt("max-scans", 0, &max_scans) ||
+      !args.GetInt("threads", o.threads, &threads) || !args.GetInt("tip-seed", 0, &tip_seed) ||
+      tip_seed < 0 || !args.GetDouble("lr", network.learning_rate, &network.learning_rate) ||
+      !args.GetDouble("tip-rate", data.tip_rate, &data.tip_rate) ||
+      !args.GetDouble("tip-max-kg", 0, &tip_max_kg) ||
+      !args.GetDouble("tip-targeted-share", data.tip_targeted_share, &data.tip_targeted_share) ||
+      !args.GetDouble("validation-share", data.validation_share, &data.validation_share) ||
+      !args.GetDouble("max-minutes", 0, &max_minutes) ||
+      !args.GetDouble("region-probability", 0, &region_probability))
+    return Usage("numeric flags need numbers", usage);
+  o.seed = static_cast<uint64_t>(seed);
+  o.threads = static_cast<int>(threads);
+  o.verifier.fit = args.Has("verifier");
+  network.epochs = static_cast<int>(epochs);
+  network.batch = static_cast<int>(batch);
+  network.crop_cells = static_cast<int>(crop);
+  if (args.Has("init")) network.init_path = args.Get("init");
+  if (args.Has("max-minutes")) network.max_minutes = max_minutes;
+  if (args.Has("max-scans")) data.max_scans = max_scans;
+  if (args.Has("tip-max-kg")) data.tip_max_kg = tip_max_kg;
+  if (args.Has("tip-seed")) data.simulated_threats_seed = static_cast<uint64_t>(tip_seed);
+  if (args.Has("region-probability")) o.points.region_probability = region_probability;
+  // One source per directory, each with its scanner's calibration.
+  auto add_sources = [&](const char* data_flag, const char* calib_flag,
+                         bool validation_only) -> int {
+    const std::string data_arg = args.Get(data_flag), calib_arg = args.Get(calib_flag);
+    const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
+    if (dirs.size() != calibs.size())
+      return Usage(std::string("--") + data_flag + " names " + std::to_string(dirs.size()) +
+                       " directories but --" + calib_flag + " " + std::to_string(calibs.size()) +
+                       " calibrations; give one calibration per directory, in order",
+                   usage);
+    for (size_t i = 0; i < dirs.size(); ++i) {
+      auto calib = Calibration::Load(std::string(calibs[i]));
+      if (!calib.ok()) return Fail(calib.status());
+      data.sources.push_back({std::string(dirs[i]), *calib, validation_only, std::nullopt});
+    }
+    return 0;
+  };
+  if (int rc = add_sources("data", "calibration", false)) return rc;
+  if (args.Has("validation-data") != args.Has("validation-calibration"))
+    return Usage("--validation-data and --validation-calibration go together", usage);
+  if (args.Has("validation-data"))
+    if (int rc = add_sources("validation-data", "validation-calibration", true)) return rc;
+  // --threats: one library per --data DIR, in order (an empty entry: none).
+  if (args.Has("threats")) {
+    const std::string threats_arg = args.Get("threats");  // Split's views point into it
+    const auto dirs = Split(threats_arg, ',');
+    size_t training_sources = 0;
+    while (training_sources < data.sources.size() &&
+           !data.sources[training_sources].validation_only)
+      ++training_sources;
+    if (dirs.size() > training_sources)
+      return Usage("--threats names " + std::to_string(dirs.size()) + " libraries for " +
+                       std::to_string(training_sources) + " --data directories",
+                   usage);
+    for (size_t i = 0; i < dirs.size(); ++i)
+      if (!dirs[i].empty()) data.sources[i].threats_dir = std::string(dirs[i]);
+  }
+  // C[,C...]
+  if (args.Has("tip-class")) {
+    const std::string arg = args.Get("tip-class");  // Split's views point into it
+    for (const auto& c : Split(arg, ',')) data.tip_classes.emplace_back(c);
+  }
+  // CLASS=NUMBER pairs.
+  auto per_class = [&](const char* flag, const char* example,
+                       std::vector<std::pair<std::string, double>>* out) -> int {
+    if (!args.Has(flag)) return 0;
+    const std::string arg = args.Get(flag);  // Split's views point into it
+    for (const auto& item : Split(arg, ',')) {
+      const size_t eq = item.find('=');
+      double w = 0;
+      if (eq == std::string_view::npos || !ParseDouble(item.substr(eq + 1), &w))
+        return Usage(std::string("--") + flag + " needs CLASS=WEIGHT pairs, e.g. " + example +
+                         "; got \"" + std::string(item) + "\"",
+                     usage);
+      out->emplace_back(std::string(item.substr(0, eq)), w);
+    }
+    return 0;
+  };
+  if (int rc = per_class("class-weight", "narcotics=2", &network.class_weights)) return rc;
+  if (int rc = per_class("class-priority", "narcotics=3,firearm=3", &o.points.class_priority))
+    return rc;
+  o.command = "clearsight xray train";
+  for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  // Bad options and a missing --init model are reported before the scans are loaded (minutes on a
+  // full set).
+  if (Status s = ValidateDetectorTrainOptions(o); !s.ok()) return Usage(s.message(), usage);
+  if (network.init_path && !fs::exists(*network.init_path))
+    return Fail(Status::NotFound(*network.init_path + ": no such model file (--init)"));
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(60);
+  int last_epoch = 0;
+  std::optional<TrainPhase> last_phase;
+  auto progress = [&](const TrainProgress& p) {
+    auto now = std::chrono::steady_clock::now();
+    const bool epoch_end =
+        p.phase == TrainPhase::kTraining && p.done == p.total && p.epoch != last_epoch;
+    if (!epoch_end && p.phase == last_phase && now - last_line < std::chrono::seconds(30)) return;
+    last_line = now;
+    last_phase = p.phase;
+    if (epoch_end) last_epoch = p.epoch;
+    const char* phase = TrainPhaseName(p.phase);
+    if (p.phase == TrainPhase::kLoadingScans || p.phase == TrainPhase::kLoadingTipCopies)
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed, ETA %.1f min\n", phase,
+                   static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   p.elapsed_s / 60, p.eta_s / 60);
+    else if (p.phase == TrainPhase::kTraining)
+      std::fprintf(stderr,
+                   "epoch %d/%d step %lld/%lld loss %.4f | %.1f min elapsed, ETA %.1f min\n",
+                   p.epoch, p.epochs, static_cast<long long>(p.done),
+                   static_cast<long long>(p.total), p.loss, p.elapsed_s / 60, p.eta_s / 60);
+    else
+      std::fprintf(stderr, "%s %lld/%lld | %.1f min elapsed\n", phase,
+                   static_cast<long long>(p.done), static_cast<long long>(p.total),
+                   p.elapsed_s / 60);
+    std::fflush(stderr);
+  };
+  DetectorTrainReport report;
+  if (Status s = TrainDetector(o, args.Get("out"), progress, &report); !s.ok()) return Fail(s);
+  std::printf(
+      "trained on %lld scans + %lld TIP copies, %d epochs, %lld parameters, in %.1f min; "
+      "validation on %lld scans\n",
+      static_cast<long long>(report.train_scans), static_cast<long long>(report.tip_scans),
+      report.epochs, static_cast<long long>(report.parameters), report.seconds / 60,
+      static_cast<long long>(report.validation_scans));
+  if (report.tip_scans > 0) {
+    std::printf("TIP copies by class:");
+    for (const auto& [cls, n] : report.tip_by_class)
+      std::printf(" %s %lld", cls.c_str(), static_cast<long long>(n));
+    if (report.tip_small_packets > 0)
+      std::printf(" (%lld of them small packets over goods)",
+                  static_cast<long long>(report.tip_small_packets));
+    std::printf("\n");
+  }
+  std::printf("operating points (probability that scores 0.5):");
+  for (const auto& [cls, p] : report.class_operating_probability)
+    std::printf(" %s %.3f", cls.c_str(), p);
+  if (!report.network_validation_table.empty())
+    std::printf("\n\nvalidation, network alone (its own operating points):\n%s",
+                report.network_validation_table.c_str());
+  std::printf("\n\nvalidation (the split that chose the operating points%s):\n%s\n%s",
+              report.network_validation_table.empty() ? "" : "; verifier out of fold",
+              report.validation_table.c_str(),
+              report.validation_by_scanner_table.empty()
+                  ? ""
+                  : (report.validation_by_scanner_table + "\n").c_str());
+  if (!report.validation_by_goods_table.empty())
+    std::printf("%s\n", report.validation_by_goods_table.c_str());
+  std::printf("%s", report.manifest_table.c_str());
+  std::printf("wrote %s\n", args.Get("out").c_str());
+  return 0;
+}
+
+int CmdXrayEval(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray eval --in DIR[,DIR...] --results results.jsonl[,...] [--json] [--iou "
+      "X]\n"
+      "                           [--min-score S]\n\n"
+      "Scores the detections (and manifest checks) in results.jsonl (xray analyze --model ...) "
+      "against\n"
+      "DIR/truth/<scan_id>.json and DIR/declarations_truth.csv: per threat class the detection "
+      "rate (a\n"
+      "threat is found by a detection of its class with IoU >= 0.3) and AP, false alarms per clean "
+      "scan,\n"
+      "detection rates at fixed alarm rates on clean parcels, mAP; misdeclared vs honest flag "
+      "rates.\n"
+      "Run analyze with --min-score 0.05 so the curves cover every operating point. Several "
+      "directories,\n"
+      "each with its own results file in the same order, are pooled into one evaluation. Rates "
+      "come with\n"
+      "95 % Wilson intervals: a few dozen threats cannot tell 80 % from 95 %.\n"
+      "  --json          one JSON line instead of the table\n"
+      "  --iou X         overlap that counts as found (default 0.3)\n"
+      "  --min-score S   the operating point for the headline rates (default 0.5)\n";
+  Args args(argc, argv, first, {"help", "json"});
+  if (int rc = CheckArgs(args, {"in", "results", "json", "iou", "min-score", "help"}, usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("in") || !args.Has("results"))
+    return Usage("--in and --results are required", usage);
+  DetectionEvalOptions o;
+  if (!args.GetDouble("iou", o.min_iou, &o.min_iou) ||
+      !args.GetDouble("min-score", o.min_score, &o.min_score) || !(o.min_iou > 0 && o.min_iou <= 1))
+    return Usage("--iou and --min-score need numbers in 0..1", usage);
+  const std::string in_arg = args.Get("in"),
+                    results_arg = args.Get("results");  // Split's views point into them
+  const auto dirs = Split(in_arg, ','), results = Split(results_arg, ',');
+  if (dirs.size() != results.size())
+    return Usage("--in names " + std::to_string(dirs.size()) + " directories but --results " +
+                     std::to_string(results.size()) +
+                     " files; give one results file per directory, in order",
+                 usage);
+  std::vector<std::pair<std::string, std::string>> sets;
+  for (size_t i = 0; i < dirs.size(); ++i)
+    sets.emplace_back(std::string(dirs[i]), std::string(results[i]));
+  auto ev = EvaluateDetections(sets, o);
+  if (!ev.ok()) return Fail(ev.status());
+  if (args.Has("json"))
+    std::printf("%s\n", ev->ToJson().c_str());
+  else
+    std::printf("%s", ev->ToTable().c_str());
+  return 0;
+}
+
+}  // namespace clearsight::cli
