@@ -81,8 +81,13 @@ const char kUsersUsage[] =
     "sessions. Every change is audited. A running service sees a change made here within 10 s.\n";
 
 const char kAuditUsage[] =
-    "usage: clearsight audit verify --db DB [--images DIR]\n\n"
-    "Recomputes the audit log's hash chain; exit 0 when intact, 1 naming the first broken entry.\n";
+    "usage: clearsight audit verify --db DB [--images DIR] [--audit-key FILE]\n"
+    "       clearsight audit rotate-key --db DB [--images DIR] [--audit-key FILE]\n\n"
+    "verify recomputes the audit log's chain (signatures with the keyring, default <db>.audit-key\n"
+    "beside a SQLite file) and checks its anchors (<keyring>.anchors); exit 0 when intact, 1 "
+    "naming\n"
+    "the first broken entry. rotate-key adds a new signing key to the keyring (stop the service\n"
+    "first; it signs with the key it started with) and audits the rotation.\n";
 
 // The workstation's files: beside an installed binary (<prefix>/bin/clearsight ->
 // <prefix>/share/clearsight/web), else the source tree this binary was built from.
@@ -98,11 +103,26 @@ std::string DefaultWebDir() {
   return CS_SOURCE_WEB_DIR;
 }
 
+bool IsPostgresUrl(const std::string& url) {
+  return StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
+}
+
+// The audit keyring: --audit-key, else "<db>.audit-key" beside a SQLite file when it exists (or,
+// for serve, always: it is made on first start). "" = the chain is not signed.
+std::string AuditKeyPath(const Args& args, bool serving) {
+  if (args.Has("audit-key")) return args.Get("audit-key");
+  const std::string db = args.Get("db", "clearsight.db");
+  if (IsPostgresUrl(db)) return "";
+  std::string path = (StartsWith(db, "sqlite:") ? db.substr(7) : db) + ".audit-key";
+  return serving || FileExists(path) ? path : "";
+}
+
 Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
   StoreOptions o;
   o.url = args.Get("db", "clearsight.db");
   o.images_dir = args.Get("images");
   o.read_connections = 1;
+  o.audit_key_path = AuditKeyPath(args, /*serving=*/false);
   return Store::Open(o);
 }
 
@@ -136,6 +156,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "log-requests",
                           "secure-cookie",
                           "allowed-origin",
+                          "audit-key",
                           "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
@@ -180,6 +201,8 @@ int CmdServe(int argc, char** argv, int first) {
   o.store.images_dir = args.Get("images");
   o.store.sqlite_synchronous_full = sync == "full";
   o.store.exclusive = true;  // one service per SQLite file
+  o.store.audit_key_path = AuditKeyPath(args, /*serving=*/true);
+  o.store.create_audit_key = true;
   o.model_dir = args.Get("model");
   o.rules_path = args.Get("rules");
   o.valuation_history = args.Get("valuation-history");
@@ -250,9 +273,10 @@ int CmdServe(int argc, char** argv, int first) {
 
 int CmdUsersAdd(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "password-stdin"});
-  if (int rc = CheckArgs(args,
-                         {"db", "images", "user", "role", "password-stdin", "password-env", "help"},
-                         kUsersUsage))
+  if (int rc = CheckArgs(
+          args,
+          {"db", "images", "audit-key", "user", "role", "password-stdin", "password-env", "help"},
+          kUsersUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("db") || !args.Has("user") || !args.Has("role"))
     return Usage("--db, --user and --role are required", kUsersUsage);
@@ -283,7 +307,8 @@ int CmdUsersAdd(int argc, char** argv, int first) {
 
 int CmdUsersList(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"db", "images", "help"}, kUsersUsage)) return rc < 0 ? 0 : rc;
+  if (int rc = CheckArgs(args, {"db", "images", "audit-key", "help"}, kUsersUsage))
+    return rc < 0 ? 0 : rc;
   if (!args.Has("db")) return Usage("--db is required", kUsersUsage);
   auto store = OpenStoreFromArgs(args);
   if (!store.ok()) return Fail(store.status());
@@ -300,7 +325,7 @@ enum class UserChange { kDisable, kEnable, kRevokeSessions };
 
 int ChangeUser(int argc, char** argv, int first, UserChange change) {
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"db", "images", "user", "help"}, kUsersUsage))
+  if (int rc = CheckArgs(args, {"db", "images", "audit-key", "user", "help"}, kUsersUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("db") || !args.Has("user"))
     return Usage("--db and --user are required", kUsersUsage);
@@ -330,9 +355,40 @@ int CmdUsersRevokeSessions(int argc, char** argv, int first) {
   return ChangeUser(argc, argv, first, UserChange::kRevokeSessions);
 }
 
+int CmdAuditRotateKey(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args, {"db", "images", "audit-key", "help"}, kAuditUsage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("db")) return Usage("--db is required", kAuditUsage);
+  const std::string path = AuditKeyPath(args, /*serving=*/false);
+  if (path.empty())
+    return Usage("no audit keyring to rotate: give --audit-key FILE (the one serve uses)",
+                 kAuditUsage);
+  auto store = OpenStoreFromArgs(args);  // checks the keyring and the database before rotating
+  if (!store.ok()) return Fail(store.status());
+  store->reset();
+  auto ring = AuditKeyring::Rotate(path);
+  if (!ring.ok()) return Fail(ring.status());
+  auto reopened = OpenStoreFromArgs(args);
+  if (!reopened.ok()) return Fail(reopened.status());
+  Status audited = (*reopened)->Write([&](StoreTxn& txn) {
+    AuditEntry e;
+    e.actor = "cli";
+    e.action = "audit_key_rotated";
+    e.subject = ring->signing_id();
+    e.detail_json = "{}";
+    return txn.Audit(&e);
+  });
+  if (!audited.ok()) return Fail(audited);
+  std::printf("audit key %s added to %s; entries from now on are signed with it\n",
+              ring->signing_id().c_str(), path.c_str());
+  return 0;
+}
+
 int CmdAuditVerify(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args, {"db", "images", "help"}, kAuditUsage)) return rc < 0 ? 0 : rc;
+  if (int rc = CheckArgs(args, {"db", "images", "audit-key", "help"}, kAuditUsage))
+    return rc < 0 ? 0 : rc;
   if (!args.Has("db")) return Usage("--db is required", kAuditUsage);
   auto store = OpenStoreFromArgs(args);
   if (!store.ok()) return Fail(store.status());

@@ -33,6 +33,7 @@ int CmdUsersDisable(int argc, char** argv, int first);
 int CmdUsersEnable(int argc, char** argv, int first);
 int CmdUsersRevokeSessions(int argc, char** argv, int first);
 int CmdAuditVerify(int argc, char** argv, int first);
+int CmdAuditRotateKey(int argc, char** argv, int first);
 
 // Prints "error: <message>" to stderr and returns 1 (2 for usage problems).
 int Fail(const Status& status);

@@ -41,6 +41,7 @@ const Command kCommands[] = {
     {"users revoke-sessions", "end every session of a user",
      clearsight::cli::CmdUsersRevokeSessions},
     {"audit verify", "check the audit log's hash chain", clearsight::cli::CmdAuditVerify},
+    {"audit rotate-key", "add a new audit signing key", clearsight::cli::CmdAuditRotateKey},
 };
 
 void PrintHelp() {

@@ -40,6 +40,12 @@ struct StoreOptions {
   // asks for it (a second `serve` on the same file) fails with FailedPrecondition naming the
   // holder, instead of two services deciding over one database with two selection states.
   bool exclusive = false;
+  // The audit keyring file ("" = none: the chain is unsigned). Anchors, the signed checkpoints of
+  // the chain's head that let `audit verify` see the newest entries removed, go to
+  // "<audit_key_path>.anchors": every 1,000 entries or 60 s after a commit, and when the store
+  // closes. create_audit_key makes the keyring when the file is absent.
+  std::string audit_key_path;
+  bool create_audit_key = false;
 };
 
 // ---- Rows -----------------------------------------------------------------------------------
@@ -121,18 +127,47 @@ struct AuditEntry {
   std::string action;   // "decision", "outcome", "login", "login_failed", "rules", "user", ...
   std::string subject;  // consignment id, user name, ...
   std::string detail_json;
-  std::string prev_hash;  // hex sha256 of the previous entry (64 zeros for the first)
-  std::string hash;       // hex sha256(prev_hash || canonical entry)
+  std::string prev_hash;  // the previous entry's hash (64 zeros for the first)
+  // Signed: "<key id>:<hex HMAC-SHA256(key, prev_hash || canonical entry)>"; unsigned (a store
+  // without an audit key): hex sha256(prev_hash || canonical entry).
+  std::string hash;
+};
+
+// The audit log's signing keys, kept outside the database (a file of "<id> <64 hex digits>"
+// lines, mode 0600; the last line signs), so that whoever can write the database cannot
+// recompute the chain after changing a row. Rotation appends a key; old keys stay to verify.
+class AuditKeyring {
+ public:
+  // NotFound when the file is absent; DataLoss naming the line when it is malformed.
+  static Result<AuditKeyring> Load(const std::string& path);
+  // Writes a new file with one random key "k1"; AlreadyExists when the file is there.
+  static Result<AuditKeyring> Create(const std::string& path);
+  // Appends a new random key (k<n+1>) to the file and returns the ring it now holds.
+  static Result<AuditKeyring> Rotate(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::string& signing_id() const { return keys_.back().first; }
+  bool Has(std::string_view id) const;
+  // "<id>:<hex HMAC-SHA256>" of `message` with key `id` (the signing key when empty); "" when the
+  // ring does not hold `id`.
+  std::string Sign(std::string_view message, std::string_view id = {}) const;
+
+ private:
+  std::string path_;
+  std::vector<std::pair<std::string, std::string>> keys_;  // id, 32 raw bytes
 };
 
 // The canonical bytes an audit entry's hash covers (length-prefixed fields, so no two entries
-// share them) and the chain hash.
+// share them) and the chain hash: signed with the keyring's signing key, unsigned without one.
 std::string AuditCanonical(const AuditEntry& e);
-std::string AuditHash(const std::string& prev_hash, const AuditEntry& e);
+std::string AuditHash(const std::string& prev_hash, const AuditEntry& e,
+                      const AuditKeyring* keyring = nullptr);
 
 struct AuditVerifyReport {
   bool ok = true;
   int64_t entries = 0;
+  int64_t signed_entries = 0;
+  int64_t anchors = 0;        // checkpoints from the anchor file that were checked
   int64_t first_bad_seq = 0;  // 0 when ok
   std::string head_hash;      // hash of the last entry ("" when empty)
   std::string message;        // "audit log intact: 1042 entries" or what broke where
@@ -301,8 +336,11 @@ class Store {
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;
 
-  // Recomputes the audit hash chain from the first entry. ok=false names the first entry whose
-  // stored hash or link does not match (a changed, inserted or deleted row).
+  // Recomputes the audit hash chain from the first entry, with the store's keyring for signed
+  // entries, and checks every anchor. ok=false names the first entry whose stored hash or link
+  // does not match (a changed, inserted or deleted row), an entry signed with a key the ring
+  // lacks, an unsigned entry after signed ones, or an anchor the log no longer reaches (its
+  // newest entries removed).
   Result<AuditVerifyReport> VerifyAudit();
 
   // ---- Images (content-addressed files: <dir>/<ab>/<sha256>) ----
@@ -316,6 +354,7 @@ class Store {
 
  protected:
   std::string images_dir_;
+  std::optional<AuditKeyring> audit_keyring_;
 };
 
 // Lowercase hex sha256 of the bytes (libsodium).

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "clearsight/status.h"
+#include "clearsight/store.h"
 
 namespace clearsight::store {
 
@@ -47,5 +48,10 @@ class SqlConn {
 Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool synchronous_full);
 // PostgreSQL: a libpq connection string or postgresql:// URI.
 Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& conninfo);
+
+// The audit log's anchors (store.cc): a signed checkpoint of the chain's head, appended with an
+// fsync to "<keyring>.anchors".
+std::string AnchorMessage(int64_t seq, const std::string& hash);
+Status AppendAuditAnchor(const AuditKeyring& ring, int64_t seq, const std::string& hash);
 
 }  // namespace clearsight::store

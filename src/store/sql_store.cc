@@ -175,7 +175,8 @@ struct AuditHead {
 
 class SqlTxn : public StoreTxn {
  public:
-  SqlTxn(SqlConn& c, AuditHead* head) : c_(c), head_(head) {}
+  SqlTxn(SqlConn& c, AuditHead* head, const AuditKeyring* keyring)
+      : c_(c), head_(head), keyring_(keyring) {}
 
   Result<std::optional<DeclarationRow>> GetDeclaration(const std::string& id) override {
     return QueryDeclaration(c_, id);
@@ -349,9 +350,13 @@ class SqlTxn : public StoreTxn {
         head_->hash = rows.empty() ? std::string(64, '0') : rows[0].Text(1);
         head_->known = true;
       }
+      if (!keyring_ && head_->hash.find(':') != std::string::npos)
+        return Status::FailedPrecondition(
+            "the audit log is signed (key '" + head_->hash.substr(0, head_->hash.find(':')) +
+            "') and this process has no audit key: give its keyring (--audit-key FILE)");
       e->seq = head_->seq + 1;
       e->prev_hash = head_->hash;
-      e->hash = AuditHash(e->prev_hash, *e);
+      e->hash = AuditHash(e->prev_hash, *e, keyring_);
       static const std::string kSql =
           "INSERT INTO audit (seq, at_ms, actor, action, subject, detail, prev_hash, hash) "
           "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (seq) DO NOTHING";
@@ -374,6 +379,7 @@ class SqlTxn : public StoreTxn {
  private:
   SqlConn& c_;
   AuditHead* head_;
+  const AuditKeyring* keyring_;
 };
 
 class SqlStore : public Store {
@@ -441,6 +447,13 @@ class SqlStore : public Store {
       s->images_dir_ = o.images_dir.empty() ? path + ".images" : o.images_dir;
     }
     CS_RETURN_IF_ERROR(MakeDirs(s->images_dir_));
+    if (!o.audit_key_path.empty()) {
+      auto ring = AuditKeyring::Load(o.audit_key_path);
+      if (!ring.ok() && ring.status().code() == StatusCode::kNotFound && o.create_audit_key)
+        ring = AuditKeyring::Create(o.audit_key_path);
+      if (!ring.ok()) return ring.status().WithContext("the audit keyring");
+      s->audit_keyring_ = std::move(*ring);
+    }
     CS_ASSIGN_OR_RETURN(s->writer_, open());
     CS_ASSIGN_OR_RETURN(s->schema_version_, Migrate(*s->writer_));
     for (int i = 0; i < std::max(1, o.read_connections); ++i) {
@@ -821,12 +834,27 @@ class SqlStore : public Store {
     std::vector<Pending> group;
     std::vector<Status> results;
     AuditHead head;
-    SqlTxn txn(*writer_, &head);
+    const AuditKeyring* ring = audit_keyring_ ? &*audit_keyring_ : nullptr;
+    SqlTxn txn(*writer_, &head, ring);
+    // Anchors: the committed head, signed, outside the database.
+    int64_t anchored_seq = 0, anchored_ms = NowMs();
+    auto anchor = [&](bool now) {
+      if (!ring || !head.known || head.seq <= anchored_seq) return;
+      if (!now && head.seq - anchored_seq < 1000 && NowMs() - anchored_ms < 60 * 1000) return;
+      if (AppendAuditAnchor(*ring, head.seq, head.hash).ok()) {
+        anchored_seq = head.seq;
+        anchored_ms = NowMs();
+      }
+    };
     for (;;) {
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty()) return;  // stopping, and everything queued is done
+        if (queue_.empty()) {  // stopping, and everything queued is done
+          lock.unlock();
+          anchor(/*now=*/true);
+          return;
+        }
         while (!queue_.empty() && group.size() < options_.max_group) {
           group.push_back(std::move(queue_.front()));
           queue_.pop_front();
@@ -863,6 +891,7 @@ class SqlStore : public Store {
       }
       for (size_t i = 0; i < group.size(); ++i) group[i].done.set_value(results[i]);
       group.clear();
+      if (batch.ok()) anchor(/*now=*/false);
     }
   }
 

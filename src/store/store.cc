@@ -6,12 +6,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "clearsight/file_util.h"
+#include "clearsight/text.h"
+#include "store/sql_conn.h"
 
 namespace clearsight {
 
@@ -57,33 +61,211 @@ std::string AuditCanonical(const AuditEntry& e) {
   return out;
 }
 
-std::string AuditHash(const std::string& prev_hash, const AuditEntry& e) {
-  return Sha256Hex(prev_hash + AuditCanonical(e));
+namespace {
+std::string Hex(const unsigned char* bytes, size_t n) {
+  static const char* kHex = "0123456789abcdef";
+  std::string out(2 * n, '0');
+  for (size_t i = 0; i < n; ++i) {
+    out[2 * i] = kHex[bytes[i] >> 4];
+    out[2 * i + 1] = kHex[bytes[i] & 15];
+  }
+  return out;
 }
+
+std::string RandomKeyHex() {
+  unsigned char key[crypto_auth_hmacsha256_KEYBYTES];
+  randombytes_buf(key, sizeof key);
+  return Hex(key, sizeof key);
+}
+
+// Writes the keyring file whole: temp file (mode 0600), fsync, rename.
+Status WriteKeyringFile(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot write '" + tmp + "': " + std::strerror(errno));
+  const bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0)
+    return Status::IoError("cannot write '" + path + "': " + std::strerror(errno));
+  return Status::Ok();
+}
+}  // namespace
+
+Result<AuditKeyring> AuditKeyring::Load(const std::string& path) {
+  CS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
+  AuditKeyring ring;
+  ring.path_ = path;
+  int line_no = 0;
+  for (std::string_view line : Split(text, '\n')) {
+    ++line_no;
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.find(' ');
+    const std::string_view id = line.substr(0, space);
+    const std::string_view hex = space == std::string_view::npos ? "" : Trim(line.substr(space));
+    if (id.empty() || id.find(':') != std::string_view::npos || !IsSha256Hex(hex) || ring.Has(id))
+      return Status::DataLoss(path + ":" + std::to_string(line_no) +
+                              ": expected '<key id> <64 hex digits>' with a new id");
+    std::string key(hex.size() / 2, '\0');
+    for (size_t i = 0; i < key.size(); ++i)
+      key[i] = static_cast<char>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
+    ring.keys_.emplace_back(std::string(id), std::move(key));
+  }
+  if (ring.keys_.empty()) return Status::DataLoss(path + ": no audit key in the file");
+  return ring;
+}
+
+Result<AuditKeyring> AuditKeyring::Create(const std::string& path) {
+  if (FileExists(path)) return Status::AlreadyExists(path + " exists: not replacing an audit key");
+  CS_RETURN_IF_ERROR(WriteKeyringFile(path, "k1 " + RandomKeyHex() + "\n"));
+  return Load(path);
+}
+
+Result<AuditKeyring> AuditKeyring::Rotate(const std::string& path) {
+  CS_ASSIGN_OR_RETURN(AuditKeyring ring, Load(path));
+  CS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, 1 << 20));
+  if (!text.empty() && text.back() != '\n') text += '\n';
+  text += "k" + std::to_string(ring.keys_.size() + 1) + " " + RandomKeyHex() + "\n";
+  CS_RETURN_IF_ERROR(WriteKeyringFile(path, text));
+  return Load(path);
+}
+
+bool AuditKeyring::Has(std::string_view id) const {
+  for (const auto& [k, key] : keys_)
+    if (k == id) return true;
+  return false;
+}
+
+std::string AuditKeyring::Sign(std::string_view message, std::string_view id) const {
+  if (id.empty()) id = signing_id();
+  for (const auto& [k, key] : keys_) {
+    if (k != id) continue;
+    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_state st;
+    crypto_auth_hmacsha256_init(&st, reinterpret_cast<const unsigned char*>(key.data()),
+                                key.size());
+    crypto_auth_hmacsha256_update(&st, reinterpret_cast<const unsigned char*>(message.data()),
+                                  message.size());
+    crypto_auth_hmacsha256_final(&st, mac);
+    return k + ":" + Hex(mac, sizeof mac);
+  }
+  return "";
+}
+
+std::string AuditHash(const std::string& prev_hash, const AuditEntry& e,
+                      const AuditKeyring* keyring) {
+  const std::string message = prev_hash + AuditCanonical(e);
+  return keyring ? keyring->Sign(message) : Sha256Hex(message);
+}
+
+namespace store {
+std::string AnchorMessage(int64_t seq, const std::string& hash) {
+  return "anchor\n" + std::to_string(seq) + "\n" + hash;
+}
+
+Status AppendAuditAnchor(const AuditKeyring& ring, int64_t seq, const std::string& hash) {
+  const std::string path = ring.path() + ".anchors";
+  const std::string line = nlohmann::json{{"seq", seq},
+                                          {"hash", hash},
+                                          {"at_ms", NowMs()},
+                                          {"mac", ring.Sign(AnchorMessage(seq, hash))}}
+                               .dump() +
+                           "\n";
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::IoError("cannot append to '" + path + "': " + std::strerror(errno));
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status::IoError("cannot append to '" + path + "': " + std::strerror(errno));
+  return Status::Ok();
+}
+}  // namespace store
+
+namespace {
+struct Anchor {
+  int64_t seq = 0;
+  std::string hash;
+  int64_t at_ms = 0;
+};
+
+// The anchors in "<keyring>.anchors", each one's signature checked. A missing file is no anchors.
+Result<std::vector<Anchor>> ReadAnchors(const AuditKeyring& ring) {
+  const std::string path = ring.path() + ".anchors";
+  std::vector<Anchor> out;
+  if (!FileExists(path)) return out;
+  CS_ASSIGN_OR_RETURN(std::string text, ReadFile(path));
+  int line_no = 0;
+  for (std::string_view line : Split(text, '\n')) {
+    ++line_no;
+    if (Trim(line).empty()) continue;
+    const std::string where = path + ":" + std::to_string(line_no);
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("seq") || !j["seq"].is_number_integer() ||
+        !j.contains("hash") || !j["hash"].is_string() || !j.contains("mac") ||
+        !j["mac"].is_string())
+      return Status::DataLoss(where + ": not an anchor line");
+    Anchor a{j["seq"].get<int64_t>(), j["hash"].get<std::string>(), j.value("at_ms", int64_t{0})};
+    const std::string mac = j["mac"].get<std::string>();
+    const std::string id = mac.substr(0, mac.find(':'));
+    if (!ring.Has(id))
+      return Status::DataLoss(where + ": signed with audit key '" + id + "', which " + ring.path() +
+                              " does not hold");
+    if (ring.Sign(store::AnchorMessage(a.seq, a.hash), id) != mac)
+      return Status::DataLoss(where + ": the anchor's signature does not match (changed)");
+    out.push_back(std::move(a));
+  }
+  std::sort(out.begin(), out.end(), [](const Anchor& x, const Anchor& y) { return x.seq < y.seq; });
+  return out;
+}
+}  // namespace
 
 Result<AuditVerifyReport> Store::VerifyAudit() {
   AuditVerifyReport rep;
+  const AuditKeyring* ring = audit_keyring_ ? &*audit_keyring_ : nullptr;
+  std::vector<Anchor> anchors;
+  if (ring) {
+    CS_ASSIGN_OR_RETURN(anchors, ReadAnchors(*ring));
+  }
+  size_t next_anchor = 0;
   std::string prev(64, '0');
   int64_t expected = 1;
+  auto broken = [&](int64_t seq, const std::string& problem) {
+    rep.ok = false;
+    rep.first_bad_seq = seq;
+    rep.message = "audit log broken: " + problem;
+    return rep;
+  };
   for (;;) {
     CS_ASSIGN_OR_RETURN(auto page, AuditRange(expected - 1, 5000));
     if (page.empty()) break;
     for (const auto& e : page) {
-      std::string problem;
-      if (e.seq != expected) {
-        problem = "entry " + std::to_string(expected) + " is missing (next is " +
-                  std::to_string(e.seq) + ")";
-      } else if (e.prev_hash != prev) {
-        problem = "entry " + std::to_string(e.seq) + " does not link to the previous entry's hash";
-      } else if (e.hash != AuditHash(prev, e)) {
-        problem =
-            "entry " + std::to_string(e.seq) + " was changed: its content does not match its hash";
+      const std::string at = "entry " + std::to_string(expected);
+      if (e.seq != expected)
+        return broken(expected, at + " is missing (next is " + std::to_string(e.seq) + ")");
+      if (e.prev_hash != prev)
+        return broken(e.seq, at + " does not link to the previous entry's hash");
+      const size_t colon = e.hash.find(':');
+      if (colon == std::string::npos) {
+        if (rep.signed_entries > 0)
+          return broken(e.seq, at + " is not signed although earlier entries are");
+        if (e.hash != AuditHash(prev, e))
+          return broken(e.seq, at + " was changed: its content does not match its hash");
+      } else {
+        const std::string id = e.hash.substr(0, colon);
+        if (!ring || !ring->Has(id))
+          return broken(e.seq, at + " is signed with audit key '" + id + "', which " +
+                                   (ring ? ring->path() + " does not hold"
+                                         : std::string("this store was opened without")) +
+                                   " (give the keyring: --audit-key)");
+        if (ring->Sign(prev + AuditCanonical(e), id) != e.hash)
+          return broken(e.seq, at + " was changed: its content does not match its signature");
+        ++rep.signed_entries;
       }
-      if (!problem.empty()) {
-        rep.ok = false;
-        rep.first_bad_seq = expected;
-        rep.message = "audit log broken: " + problem;
-        return rep;
+      for (; next_anchor < anchors.size() && anchors[next_anchor].seq <= e.seq; ++next_anchor) {
+        if (anchors[next_anchor].seq == e.seq && anchors[next_anchor].hash != e.hash)
+          return broken(e.seq, at + " differs from the anchor written for it");
+        ++rep.anchors;
       }
       prev = e.hash;
       rep.head_hash = e.hash;
@@ -91,7 +273,15 @@ Result<AuditVerifyReport> Store::VerifyAudit() {
       ++expected;
     }
   }
-  rep.message = "audit log intact: " + std::to_string(rep.entries) + " entries, head " +
+  if (next_anchor < anchors.size()) {
+    const Anchor& a = anchors.back();
+    return broken(rep.entries + 1, "the log ends at entry " + std::to_string(rep.entries) +
+                                       " but entry " + std::to_string(a.seq) +
+                                       " was anchored: the newest entries were removed");
+  }
+  rep.message = "audit log intact: " + std::to_string(rep.entries) + " entries (" +
+                std::to_string(rep.signed_entries) + " signed, " + std::to_string(rep.anchors) +
+                " anchors checked), head " +
                 (rep.head_hash.empty() ? std::string("(empty)") : rep.head_hash);
   return rep;
 }

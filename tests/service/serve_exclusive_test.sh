@@ -48,8 +48,17 @@ fi
 grep -q "cannot listen on 127.0.0.1:$port" "$dir/third.log" || fail "the bind failure is not named"
 echo "same port: $(head -1 "$dir/third.log")"
 
-# After the first one stops, the database is free again.
+# After the first one stops, the database is free again; its audit log is signed with the key
+# serve made beside it, and anchored.
 kill "${pids[0]}"; wait "${pids[0]}" 2>/dev/null || true; pids=()
+[ -f "$dir/a.db.audit-key" ] || fail "serve made no audit key"
+[ "$(stat -c %a "$dir/a.db.audit-key")" = 600 ] || fail "the audit key is readable by others"
+"$cs" audit verify --db "$dir/a.db" > "$dir/verify.log" 2>&1 || fail "audit verify"
+grep -q "signed, [1-9][0-9]* anchors checked" "$dir/verify.log" || fail "the log is not signed and anchored"
+"$cs" audit rotate-key --db "$dir/a.db" > "$dir/rotate.log" 2>&1 || fail "audit rotate-key"
+grep -q "audit key k2 added" "$dir/rotate.log" || fail "rotation"
+"$cs" audit verify --db "$dir/a.db" > "$dir/verify2.log" 2>&1 || fail "audit verify after the rotation"
+echo "audit: $(cat "$dir/verify2.log" | cut -c1-80)"
 rm -f "$dir/port"
 "$cs" serve --db "$dir/a.db" --port 0 --port-file "$dir/port" > "$dir/fourth.log" 2>&1 &
 pids+=($!)
