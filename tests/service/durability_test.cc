@@ -143,6 +143,8 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
   // Every acknowledged declaration is in the database after the last kill.
   StoreOptions so;
   so.url = db;
+  // serve signed the audit log with the keyring it made beside the database on first start.
+  so.audit_key_path = db + ".audit-key";
   auto store = Store::Open(so);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
   int missing = 0;
