@@ -70,7 +70,8 @@ int Exchange(int port, const std::string& request, std::string* body = nullptr) 
   }
   std::string answer;
   char buf[65536];
-  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
+    answer.append(buf, static_cast<size_t>(n));
   ::close(fd);
   if (answer.size() < 12 || answer.compare(0, 5, "HTTP/") != 0) return -1;
   if (body) *body = answer.substr(std::min(answer.size(), answer.find("\r\n\r\n") + 4));
@@ -151,9 +152,9 @@ int main(int argc, char** argv) {
   const std::string exe =
       (std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / "clearsight").string();
   if (ec || !cs::FileExists(exe)) Die("the clearsight binary is not beside this benchmark");
-  const std::string dir = (std::filesystem::temp_directory_path() /
-                           ("cs_hostile_" + std::to_string(::getpid())))
-                              .string();
+  const std::string dir =
+      (std::filesystem::temp_directory_path() / ("cs_hostile_" + std::to_string(::getpid())))
+          .string();
   std::filesystem::create_directories(dir);
   const std::string port_file = dir + "/port";
   const pid_t pid = ::fork();
@@ -218,9 +219,9 @@ int main(int argc, char** argv) {
     for (int c = 0; c < 4; ++c)
       clients.emplace_back([&] {
         for (int i; (i = next++) < logins;) {
-          const int st = Exchange(
-              port, Post("/api/login", "{\"username\":\"flood" + std::to_string(i) +
-                                           "\",\"password\":\"not the password\"}"));
+          const int st =
+              Exchange(port, Post("/api/login", "{\"username\":\"flood" + std::to_string(i) +
+                                                    "\",\"password\":\"not the password\"}"));
           refused += st >= 400 && st < 500;
         }
       });
@@ -235,7 +236,8 @@ int main(int argc, char** argv) {
 
   std::printf("%-24s %8s %8s %8s %10s %10s %8s %8s\n", "phase", "rss MB", "peak MB", "after MB",
               "health p50", "health max", "h fails", "refused");
-  std::string json = "{\"bench\":\"hostile\",\"machine\":\"" + cs::bench::Machine() + "\",\"rows\":[";
+  std::string json =
+      "{\"bench\":\"hostile\",\"machine\":\"" + cs::bench::Machine() + "\",\"rows\":[";
   for (size_t i = 0; i < phases.size(); ++i) {
     const Phase& p = phases[i];
     const double p50 = p.health_ms.empty() ? -1 : cs::bench::Percentile(p.health_ms, 0.5);
