@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Checks that every C++ file of the project is formatted by .clang-format (clang-format 14, as
+# Checks that every C++ file of the project (tracked, or new and not ignored) is formatted by
+# .clang-format (clang-format 14, as
 # Debian 12 ships it). With --fix, formats them in place instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files -- '*.cc' '*.h' | grep -v '^tests/e2e/')
+mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | grep -v '^tests/e2e/')
 if [ "${1:-}" = "--fix" ]; then
   clang-format -i "${files[@]}"
   exit 0
