@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
 # Checks that every C++ file of the project (tracked, or new and not ignored) is formatted by
-# .clang-format (clang-format 14, as
-# Debian 12 ships it). With --fix, formats them in place instead.
+# .clang-format (clang-format 14, as Debian 12 ships it). With --fix, formats them in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mapfile -t files < <(git ls-files --cached --others --exclude-standard -- '*.cc' '*.h' | grep -v '^tests/e2e/')
