@@ -68,6 +68,14 @@ class StoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
   }
+  // What someone with full database access does first: drop the append-only triggers.
+  static void RemoveAuditGuards(store::SqlConn& c) {
+#ifdef CS_STORE_POSTGRES
+    ASSERT_TRUE(c.ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
+#else
+    ASSERT_TRUE(c.ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
+#endif
+  }
   // A raw connection to the same database, for tampering like an attacker with database access.
   std::unique_ptr<store::SqlConn> RawConn() {
 #ifdef CS_STORE_POSTGRES
@@ -263,11 +271,7 @@ TEST_F(StoreTest, AuditChainVerifiesAndDetectsATamperedRow) {
       c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
   EXPECT_FALSE(c->Exec("DELETE FROM audit WHERE seq = 20", {}).ok());
   // Someone with full access removes the guard and rewrites entry 7.
-#ifdef CS_STORE_POSTGRES
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
-#else
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
-#endif
+  RemoveAuditGuards(*c);
   ASSERT_TRUE(
       c->Exec("UPDATE audit SET detail = '{\"result\":\"narcotics\"}' WHERE seq = 7", {}).ok());
   rep = store_->VerifyAudit();
@@ -286,11 +290,7 @@ TEST_F(StoreTest, AuditDetectsADeletedRowAndARecomputedHash) {
                     })
                     .ok());
   auto c = RawConn();
-#ifdef CS_STORE_POSTGRES
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
-#else
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
-#endif
+  RemoveAuditGuards(*c);
   // Rewriting entry 3 and recomputing its own hash still breaks the link from entry 4.
   auto rows = store_->AuditRange(2, 1);
   ASSERT_TRUE(rows.ok() && rows->size() == 1);
@@ -333,11 +333,7 @@ TEST_F(StoreTest, ASignedChainCannotBeRecomputedAndAnchorsCatchTruncation) {
   EXPECT_EQ(rep->head_hash.substr(0, 3), "k1:");
 
   auto c = RawConn();
-#ifdef CS_STORE_POSTGRES
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_change ON audit").ok());
-#else
-  ASSERT_TRUE(c->ExecScript("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;").ok());
-#endif
+  RemoveAuditGuards(*c);
   // Rewrite entry 4 and recompute every later hash, as the unsigned chain allowed.
   auto all = store_->AuditRange(0, 100);
   ASSERT_TRUE(all.ok() && all->size() == 10);
