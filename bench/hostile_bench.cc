@@ -2,12 +2,14 @@
 // the service and the latency of GET /api/health before, during and after each attack. The
 // baseline row (no attack) runs in the same process against the same service.
 //
-//   hostile_bench [--bodies 4] [--body-mb 31] [--idle 16] [--logins 60] [--probes 20]
+//   hostile_bench [--bodies 4] [--body-mb 31] [--idle 16] [--slow 16] [--logins 60] [--probes 20]
 //
 // Attacks, one after the other, each bounded in count and time:
 //   nested JSON   logged-in POST /api/declarations bodies of unbalanced '[' (--body-mb each)
 //   huge length   anonymous POST /api/login declaring 200 MB and sending nothing
 //   idle          --idle TCP connections that send nothing for 5 s
+//   slow heads    --slow connections that send a header line every second, for at most 20 s
+//                 ("refused": how many the service closed before that)
 //   login flood   --logins logins with new user names from 4 clients at once
 // Prints a table and one JSON line.
 #include <arpa/inet.h>
@@ -41,9 +43,18 @@ namespace {
   std::exit(1);
 }
 
-int Connect(int port) {
+// From `from` (any of 127/8): the attacks come from 127.0.0.1, the health probes from another
+// address, as a monitor's would.
+int Connect(int port, const char* from = "127.0.0.1") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return -1;
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  ::inet_pton(AF_INET, from, &local.sin_addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+    ::close(fd);
+    return -1;
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
@@ -60,8 +71,9 @@ int Connect(int port) {
 
 // Sends a request and reads the answer until the server closes or 10 s pass; the status code, or
 // -1 when there was none.
-int Exchange(int port, const std::string& request, std::string* body = nullptr) {
-  const int fd = Connect(port);
+int Exchange(int port, const std::string& request, std::string* body = nullptr,
+             const char* from = "127.0.0.1") {
+  const int fd = Connect(port, from);
   if (fd < 0) return -1;
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
@@ -87,7 +99,8 @@ std::string Post(const std::string& path, const std::string& body, const std::st
 double HealthMs(int port) {
   const double t0 = cs::bench::Now();
   const int status =
-      Exchange(port, "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      Exchange(port, "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+               nullptr, "127.0.0.2");
   return status == 200 ? (cs::bench::Now() - t0) * 1e3 : -1;
 }
 
@@ -139,13 +152,15 @@ Phase Run(const std::string& name, pid_t pid, int port, int probes,
 int main(int argc, char** argv) {
   const cs::bench::Flags f(
       argc, argv,
-      "usage: hostile_bench [--bodies 4] [--body-mb 31] [--idle 16] [--logins 60] [--probes 20]\n"
+      "usage: hostile_bench [--bodies 4] [--body-mb 31] [--idle 16] [--slow 16] [--logins 60]\n"
+      "                     [--probes 20]\n"
       "Resident memory and health latency of a real `clearsight serve` before, during and after\n"
-      "hostile clients (nested JSON bodies, a huge declared length, idle connections, a login\n"
-      "flood), the quiet service first as the baseline.\n",
-      {"--bodies", "--body-mb", "--idle", "--logins", "--probes"});
+      "hostile clients (nested JSON bodies, a huge declared length, idle connections, heads sent\n"
+      "slowly, a login flood), the quiet service first as the baseline.\n",
+      {"--bodies", "--body-mb", "--idle", "--slow", "--logins", "--probes"});
   const int bodies = f.Int("--bodies", 4, 1, 64), body_mb = f.Int("--body-mb", 31, 1, 200);
   const int idle = f.Int("--idle", 16, 1, 1000), logins = f.Int("--logins", 60, 1, 10000);
+  const int slow = f.Int("--slow", 16, 1, 1000);
   const int probes = f.Int("--probes", 20, 5, 600);
 
   std::error_code ec;
@@ -211,6 +226,26 @@ int main(int argc, char** argv) {
     for (int i = 0; i < idle; ++i)
       if (int fd = Connect(port); fd >= 0) fds.push_back(fd), ++p->attacks;
     std::this_thread::sleep_for(std::chrono::seconds(5));
+    for (int fd : fds) ::close(fd);
+  }));
+  phases.push_back(Run("slow heads", pid, port, probes, [&](Phase* p) {
+    std::vector<int> fds;
+    for (int i = 0; i < slow; ++i)
+      if (int fd = Connect(port); fd >= 0) fds.push_back(fd), ++p->attacks;
+    std::vector<bool> open(fds.size(), true);
+    const std::string start = "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    for (int fd : fds) (void)!::send(fd, start.data(), start.size(), MSG_NOSIGNAL);
+    for (int second = 0; second < 20 && p->refused < p->attacks; ++second) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      const std::string line = "X-Slow-" + std::to_string(second) + ": y\r\n";
+      for (size_t i = 0; i < fds.size(); ++i) {
+        if (!open[i]) continue;
+        char c;
+        const bool closed = ::send(fds[i], line.data(), line.size(), MSG_NOSIGNAL) <= 0 ||
+                            ::recv(fds[i], &c, 1, MSG_DONTWAIT) == 0;
+        if (closed) open[i] = false, ++p->refused;
+      }
+    }
     for (int fd : fds) ::close(fd);
   }));
   phases.push_back(Run("login flood", pid, port, probes, [&](Phase* p) {

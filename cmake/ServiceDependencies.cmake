@@ -7,4 +7,5 @@ find_package(SQLite3 REQUIRED)
 set_target_properties(SQLite::SQLite3 PROPERTIES IMPORTED_GLOBAL TRUE)
 pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET GLOBAL libpqxx)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET GLOBAL libsodium)
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)  # clients
+pkg_check_modules(MHD REQUIRED IMPORTED_TARGET GLOBAL libmicrohttpd)  # the server

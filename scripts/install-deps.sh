@@ -11,7 +11,7 @@ PACKAGES=(
   libxgboost-dev
   libtiff-dev libpng-dev libdcmtk-dev dcmtk libxrl-dev
   libtorch-dev
-  libcpp-httplib-dev libssl-dev libsodium-dev
+  libmicrohttpd-dev libcpp-httplib-dev libssl-dev libsodium-dev
   libpqxx-dev postgresql
   libnats-dev nats-server
   wrk chromium

@@ -19,56 +19,56 @@ namespace clearsight::cli {
 namespace {
 
 const char kServeUsage[] =
-    "usage: clearsight serve [--db clearsight.db | --db postgresql://...] [--port 8080] [--host "
-    "127.0.0.1]\n"
-    "                        [--model DIR] [--rules FILE] [--valuation-history FILE] "
-    "[--calibration FILE]\n"
-    "                        [--detector model.pt] [--detector-threads 1] [--web DIR] [--images "
-    "DIR]\n"
-    "                        [--threads 32] [--analysis-threads 4] [--warm-up]\n"
-    "                        [--session-hours 12] [--red-share 0.05] [--red-count N] "
-    "[--yellow-share 0.05]\n"
-    "                        [--control-share 0.10] [--seed 1] [--sync full|normal] [--port-file "
-    "FILE]\n"
-    "                        [--log-requests] [--secure-cookie] [--allowed-origin URL,...]\n\n"
-    "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in, "
-    "decisions with\n"
-    "reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on SIGINT / SIGTERM.\n"
+    "usage: clearsight serve [--db clearsight.db | --db postgresql://...]\n"
+    "                        [--port 8080] [--host 127.0.0.1] [--port-file FILE]\n"
+    "                        [--model DIR] [--rules FILE] [--valuation-history FILE]\n"
+    "                        [--calibration FILE] [--detector model.pt] [--detector-threads 1]\n"
+    "                        [--analysis-threads 4] [--warm-up] [--web DIR] [--images DIR]\n"
+    "                        [--threads 32] [--max-connections 1024]\n"
+    "                        [--max-connections-per-address 64] [--request-head-timeout 15]\n"
+    "                        [--session-hours 12] [--red-share 0.05] [--red-count N]\n"
+    "                        [--yellow-share 0.05] [--control-share 0.10] [--seed 1]\n"
+    "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
+    "                        [--allowed-origin URL,...]\n\n"
+    "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
+    "decisions with reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on\n"
+    "SIGINT / SIGTERM.\n"
     "  --db            SQLite file (created when absent) or a PostgreSQL URL\n"
-    "  --images DIR    content-addressed scan files (default <db>.images; required with "
-    "PostgreSQL)\n"
+    "  --images DIR    content-addressed scan files (default <db>.images; required with\n"
+    "                  PostgreSQL)\n"
     "  --model DIR     risk model from `clearsight model train`\n"
     "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
     "  --valuation-history FILE  declarations to fit reference prices on\n"
-    "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are "
-    "analysed\n"
-    "  --detector FILE           threat detector (`clearsight xray train`, e.g. "
-    "models/detector.pt): threat\n"
-    "                            detections and the manifest check on each scan (needs "
-    "--calibration)\n"
-    "  --detector-threads N      threads of each scan's network (1..16); uploads in flight "
-    "together run\n"
-    "                            on their own threads either way\n"
-    "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of "
-    "its own;\n"
-    "                            more uploads in flight wait their turn (0: each on its HTTP "
+    "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are\n"
+    "                            analysed\n"
+    "  --detector FILE           threat detector (`clearsight xray train`, e.g.\n"
+    "                            models/detector.pt): threat detections and the manifest check on\n"
+    "                            each scan (needs --calibration)\n"
+    "  --detector-threads N      threads of each scan's network (1..16); uploads in flight\n"
+    "                            together run on their own threads either way\n"
+    "  --analysis-threads N      scans analysed at once (0..16, default 4), each on a worker of\n"
+    "                            its own; more uploads wait their turn (0: on the request's "
     "thread)\n"
-    "  --warm-up                 before the port opens, each analysis worker analyses a simulated "
-    "parcel\n"
-    "                            (under a second), so that the first scans after a restart are not "
-    "slow\n"
+    "  --warm-up                 before the port opens, each analysis worker analyses a simulated\n"
+    "                            parcel (under a second), so the first scans after a restart are\n"
+    "                            not slow\n"
     "  --web DIR       static files of the workstation (default: installed beside the binary,\n"
     "                  else the web/ folder of the source tree it was built from)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
-    "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on "
-    "power loss\n"
+    "  --threads N     requests handled at once (2..1024); open connections do not hold them\n"
+    "  --max-connections N             connections open at once (16..100000)\n"
+    "  --max-connections-per-address N connections open at once from one client address\n"
+    "                                  (1..100000; behind a proxy, the proxy is one address)\n"
+    "  --request-head-timeout S        seconds a connection may take to send a whole request\n"
+    "                                  head, from opening or from its previous answer (1..3600)\n"
+    "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on\n"
+    "                  power loss\n"
     "  --secure-cookie           mark the session cookie Secure: behind a TLS proxy (docs/api.md)\n"
-    "  --allowed-origin URL,...  origins besides the Host's own whose pages may send "
-    "state-changing\n"
-    "                            requests with the session cookie (a TLS proxy's public name)\n"
-    "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default "
-    "admin)\n"
-    "creates that admin user at startup when it does not exist yet.\n";
+    "  --allowed-origin URL,...  origins besides the Host's own whose pages may send\n"
+    "                            state-changing requests with the session cookie (a TLS proxy's\n"
+    "                            public name)\n"
+    "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default\n"
+    "admin) creates that admin user at startup when it does not exist yet.\n";
 
 const char kUsersUsage[] =
     "usage: clearsight users add --db DB --user NAME --role "
@@ -157,6 +157,9 @@ int CmdServe(int argc, char** argv, int first) {
                           "secure-cookie",
                           "allowed-origin",
                           "audit-key",
+                          "max-connections",
+                          "max-connections-per-address",
+                          "request-head-timeout",
                           "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
@@ -168,6 +171,19 @@ int CmdServe(int argc, char** argv, int first) {
     return Usage("--port must be 0..65535", kServeUsage);
   if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
     return Usage("--threads must be 2..1024", kServeUsage);
+  long long max_connections, per_address, head_timeout;
+  if (!args.GetInt("max-connections", o.max_connections, &max_connections) ||
+      max_connections < 16 || max_connections > 100000)
+    return Usage("--max-connections must be 16..100000", kServeUsage);
+  if (!args.GetInt("max-connections-per-address", o.max_connections_per_address, &per_address) ||
+      per_address < 1 || per_address > 100000)
+    return Usage("--max-connections-per-address must be 1..100000", kServeUsage);
+  if (!args.GetInt("request-head-timeout", o.request_head_timeout_s, &head_timeout) ||
+      head_timeout < 1 || head_timeout > 3600)
+    return Usage("--request-head-timeout must be 1..3600 seconds", kServeUsage);
+  o.max_connections = static_cast<int>(max_connections);
+  o.max_connections_per_address = static_cast<int>(per_address);
+  o.request_head_timeout_s = static_cast<int>(head_timeout);
   if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) ||
       detector_threads < 1 || detector_threads > 16)
     return Usage("--detector-threads must be 1..16", kServeUsage);

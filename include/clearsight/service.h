@@ -56,7 +56,18 @@ struct ServiceOptions {
   std::string web_dir;  // static files of the workstation; "" = none
   FusionOptions fusion;
   OnlineSelectionOptions selection;
-  int http_threads = 32;  // each keep-alive connection holds one while open
+  // Requests handled at once. Open connections do not hold these threads: idle and slow ones
+  // wait on the HTTP event thread, limited by the three settings below (docs/api.md, Limits).
+  int http_threads = 32;
+  int max_connections = 1024;            // open at once; more are closed as they are accepted
+  int max_connections_per_address = 64;  // open at once from one client address
+  // From opening a connection, or from its previous answer, to a whole request head; also how
+  // long an idle keep-alive connection stays open.
+  int request_head_timeout_s = 15;
+  // An admitted body must keep arriving: at least min_body_bytes_per_s on average once
+  // body_grace_s have passed since it was admitted, or the connection is closed.
+  int body_grace_s = 10;
+  size_t min_body_bytes_per_s = size_t{16} << 10;
   int64_t session_ttl_s = 12 * 3600;
   size_t max_body_bytes = size_t{256} << 20;  // scans; declarations have their own below
   size_t max_declaration_body_bytes = size_t{32} << 20;

@@ -41,6 +41,21 @@ Result<HttpResponse> Service::Impl::MetricsText(const HttpRequest&, const Caller
       "# HELP clearsight_http_requests_total Requests by route, method and status code.\n"
       "# TYPE clearsight_http_requests_total counter\n";
   metrics->requests.Render("clearsight_http_requests_total", &out);
+  if (http) {
+    const service::HttpServerCounters c = http->Counters();
+    out +=
+        "# HELP clearsight_http_connections_open Connections open now.\n"
+        "# TYPE clearsight_http_connections_open gauge\n"
+        "clearsight_http_connections_open " +
+        std::to_string(c.open_connections) +
+        "\n# HELP clearsight_http_connections_cut_total Connections closed for sending a request "
+        "too slowly.\n"
+        "# TYPE clearsight_http_connections_cut_total counter\n"
+        "clearsight_http_connections_cut_total{part=\"head\"} " +
+        std::to_string(c.closed_slow_head) +
+        "\nclearsight_http_connections_cut_total{part=\"body\"} " +
+        std::to_string(c.closed_slow_body) + "\n";
+  }
   out +=
       "# HELP clearsight_http_request_duration_seconds Time from routing to response, by route.\n"
       "# TYPE clearsight_http_request_duration_seconds histogram\n";

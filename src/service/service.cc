@@ -225,6 +225,15 @@ Status Service::Start() {
   h.host = impl_->options.host;
   h.port = impl_->options.port;
   h.threads = impl_->options.http_threads;
+  h.max_connections = impl_->options.max_connections;
+  h.max_connections_per_address = impl_->options.max_connections_per_address;
+  h.request_head_timeout_s = impl_->options.request_head_timeout_s;
+  h.body_grace_s = impl_->options.body_grace_s;
+  h.min_body_bytes_per_s = impl_->options.min_body_bytes_per_s;
+  // Health answers while every handler thread is busy (load balancers and monitors ask it).
+  h.priority = [](const HttpRequest& head) {
+    return head.method == "GET" && (head.path == "/api/health" || head.path == "/metrics");
+  };
   h.max_body_bytes = std::max({impl_->options.max_body_bytes,
                                impl_->options.max_declaration_body_bytes, Impl::kRulesBodyBytes});
   Impl* impl = impl_.get();
