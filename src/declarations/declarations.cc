@@ -366,10 +366,11 @@ bool SetHs(std::string_view v, CompactString* out, bool pad_to_6, std::string* w
     }
   }
   const bool pad = pad_to_6 && n >= 1 && n < 6;  // KCS drops leading zeros: 1..5 digits become 6
-  if (!pad && (n < 2 || n > 10)) {
-    *why = n == 0
-               ? std::string("is empty")
-               : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) + " digits, expected 2 to 10";
+  // Chapter, heading, subheading, and the national 8- and 10-digit levels: always pairs.
+  if (!pad && (n < 2 || n > 10 || n % 2 != 0)) {
+    *why = n == 0 ? std::string("is empty")
+                  : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) +
+                        " digits, expected 2, 4, 6, 8 or 10";
     return false;
   }
   if (pad) {
@@ -572,6 +573,10 @@ void AdviseHugePages(void* p, size_t bytes) {
   if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
 }
 
+std::string NulMessage(size_t at) {
+  return "has a NUL byte at character " + std::to_string(at + 1) + " of the record";
+}
+
 class BatchBuilder {
  public:
   BatchBuilder(std::string_view name, const ReadOptions& options, IngestReport* report)
@@ -748,6 +753,10 @@ Result<DeclarationBatch> ParseCsv(std::string_view data, std::string_view name, 
       builder.Reject(rec.line, "", "is not valid UTF-8", rec.raw);
       continue;
     }
+    if (const size_t at = rec.raw.find('\0'); at != std::string_view::npos) {
+      builder.Reject(rec.line, "", NulMessage(at), rec.raw);
+      continue;
+    }
     if (id_column >= 0) builder.Prefetch(rec.fields[id_column]);
     Declaration& d = builder.Begin();
     if (kcs) {
@@ -795,6 +804,10 @@ Result<DeclarationBatch> ParseJsonl(std::string_view data, std::string_view name
     }
     if (!IsValidUtf8(raw)) {
       builder.Reject(line, "", "is not valid UTF-8", raw);
+      continue;
+    }
+    if (const size_t at = raw.find('\0'); at != std::string_view::npos) {
+      builder.Reject(line, "", NulMessage(at), raw);
       continue;
     }
     auto parsed = ParseJsonBounded(raw, "the record");
@@ -885,13 +898,22 @@ Result<DeclarationBatch> ParseDeclarations(std::string_view data, std::string_vi
                                    ": file is empty; expected a header row with at least " +
                                    RequiredList());
   }
-  size_t probe = std::min<size_t>(data.size(), 65536);
-  const void* nul = std::memchr(data.data(), '\0', probe);
-  if (nul != nullptr) {
+  // A binary file: NUL bytes in the first 64 KiB, with one in the header line or with control
+  // characters making up more than 5 % of those bytes. A stray NUL inside a record of a text file
+  // rejects only that record (ParseCsv, ParseJsonl).
+  const std::string_view probe = data.substr(0, 65536);
+  const size_t first_nul = probe.find('\0');
+  auto control = [](char c) {
+    return (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\r' && c != '\t') ||
+           c == 0x7f;
+  };
+  if (first_nul != std::string_view::npos &&
+      (first_nul < probe.find('\n') ||
+       static_cast<size_t>(std::count_if(probe.begin(), probe.end(), control)) * 20 >
+           probe.size())) {
     return Status::InvalidArgument(std::string(name) +
                                    ": looks like a binary file (NUL byte at offset " +
-                                   std::to_string(static_cast<const char*>(nul) - data.data()) +
-                                   "), not CSV or JSONL declarations");
+                                   std::to_string(first_nul) + "), not CSV or JSONL declarations");
   }
   DeclarationFormat format = options.format;
   if (format == DeclarationFormat::kAuto) {
