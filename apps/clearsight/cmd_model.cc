@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <memory>
+#include <optional>
 
 #include "clearsight/decide.h"
 #include "clearsight/declarations.h"
@@ -32,7 +33,9 @@ const char kEvalUsage[] =
     "usage: clearsight model eval --model DIR --input FILE [--format kcs|native|auto] [--json]\n"
     "                             [--threads 2]\n\n"
     "Ranks labelled declarations and reports AUC and precision / recall / critical recall at\n"
-    "1, 2, 5 and 10 % inspected (and the baseline's, when DIR/baseline exists).\n";
+    "1, 2, 5 and 10 % inspected (and the baseline's, when DIR/baseline exists), on all rows and\n"
+    "on the rows whose goods template (HS6, net mass, declared value, origin, tax type and rate)\n"
+    "never occurs in the training data (\"unseen_template\" in --json).\n";
 
 const char kScoreUsage[] =
     "usage: clearsight score --model DIR --input FILE --out FILE [--format kcs|native|auto]\n"
@@ -68,8 +71,58 @@ Result<DeclarationBatch> LoadInput(const Args& args, const std::string& flag, In
   return batch;
 }
 
+// The ranking of the rows `keep` selects.
+EvalReport EvaluateSubset(const std::vector<float>& scores, const DeclarationBatch& batch,
+                          const std::vector<bool>& keep) {
+  DeclarationBatch sub;
+  sub.extra_columns = batch.extra_columns;
+  std::vector<float> kept;
+  for (size_t i = 0; i < batch.rows.size(); ++i)
+    if (keep[i]) {
+      sub.rows.push_back(batch.rows[i]);
+      kept.push_back(scores[i]);
+    }
+  return EvaluateRanking(kept, sub);
+}
+
+// A model's evaluation on all rows and on the rows whose goods template (HS6, mass, value,
+// origin, tax type and rate) never occurs in the training data: goods it has to generalize to.
+struct SplitEval {
+  std::string name;
+  EvalReport all;
+  std::optional<EvalReport> unseen;  // absent for a model saved without its templates
+  std::string ToJson() const {
+    std::string j = all.ToJson();
+    if (unseen) j = j.substr(0, j.size() - 1) + ",\"unseen_template\":" + unseen->ToJson() + "}";
+    return j;
+  }
+};
+
+SplitEval EvaluateSplit(const std::string& name, const RiskModel& m, const std::vector<bool>& seen,
+                        const DeclarationBatch& batch, int threads) {
+  SplitEval e;
+  e.name = name;
+  const std::vector<float> scores = m.Score(batch, threads);
+  e.all = EvaluateRanking(scores, batch);
+  if (!seen.empty()) {
+    std::vector<bool> unseen(seen.size());
+    for (size_t i = 0; i < seen.size(); ++i) unseen[i] = !seen[i];
+    e.unseen = EvaluateSubset(scores, batch, unseen);
+  }
+  return e;
+}
+
+// Each model's rows, then (when known) each model's never-seen-template rows.
+std::vector<std::pair<std::string, EvalReport>> TableRows(const std::vector<SplitEval>& evals) {
+  std::vector<std::pair<std::string, EvalReport>> rows;
+  for (const auto& e : evals) rows.emplace_back(e.name, e.all);
+  for (const auto& e : evals)
+    if (e.unseen) rows.emplace_back(e.name + " unseen", *e.unseen);
+  return rows;
+}
+
 void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& reports) {
-  std::printf("%-10s %7s %6s  %-27s %-27s %-27s\n", "model", "rows", "AUC", "precision @1/2/5/10 %",
+  std::printf("%-15s %7s %6s  %-27s %-27s %-27s\n", "model", "rows", "AUC", "precision @1/2/5/10 %",
               "recall @1/2/5/10 %", "critical recall @1/2/5/10 %");
   for (const auto& [name, r] : reports) {
     auto row = [](const std::map<int, double>& m) {
@@ -77,7 +130,7 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
       std::snprintf(buf, sizeof buf, "%.3f %.3f %.3f %.3f", m.at(1), m.at(2), m.at(5), m.at(10));
       return std::string(buf);
     };
-    std::printf("%-10s %7lld %6.3f  %-27s %-27s %-27s\n", name.c_str(),
+    std::printf("%-15s %7lld %6.3f  %-27s %-27s %-27s\n", name.c_str(),
                 static_cast<long long>(r.rows), r.auc, row(r.precision_at).c_str(),
                 row(r.recall_at).c_str(), row(r.critical_recall_at).c_str());
   }
@@ -130,7 +183,8 @@ int CmdModelTrain(int argc, char** argv, int first) {
     if (!valid.ok()) return Fail(valid.status());
   }
   std::string out = args.Get("out");
-  std::vector<std::pair<std::string, EvalReport>> reports;
+  std::vector<SplitEval> evals;
+  std::vector<bool> seen;  // from the model: the baseline trains on the same rows
   for (bool baseline : {false, true}) {
     if (baseline && args.Has("no-baseline")) break;
     options.baseline = baseline;
@@ -150,9 +204,12 @@ int CmdModelTrain(int argc, char** argv, int first) {
     if (!m.ok()) return Fail(m.status().WithContext(std::string("training the ") + name));
     std::string dir = baseline ? out + "/baseline" : out;
     if (Status s = m->Save(dir); !s.ok()) return Fail(s);
-    if (valid.ok())
-      reports.emplace_back(name, EvaluateRanking(m->Score(*valid, options.threads), *valid));
+    if (valid.ok()) {
+      if (!baseline) seen = m->SeenTemplates(*valid);
+      evals.push_back(EvaluateSplit(name, *m, seen, *valid, options.threads));
+    }
   }
+  const auto reports = TableRows(evals);
   std::fprintf(stderr, "model written to %s\n", out.c_str());
   if (!reports.empty()) {
     std::printf("validation on %s (%s)\n", args.Get("valid").c_str(),
@@ -173,9 +230,12 @@ int CmdModelTrain(int argc, char** argv, int first) {
             row(r.precision_at) + " | " + row(r.recall_at) + " | " + row(r.critical_recall_at) +
             " |\n";
     }
+    md +=
+        "\nRows named *unseen* are the declarations whose goods template (HS6, net mass, declared "
+        "value, origin, tax type and tax rate) never occurs in the training file.\n";
     md += "\n```json\n";
-    for (const auto& [name, r] : reports)
-      md += "{\"model\":\"" + name + "\"," + r.ToJson().substr(1) + "\n";
+    for (const auto& e : evals)
+      md += "{\"model\":\"" + e.name + "\"," + e.ToJson().substr(1) + "\n";
     md += "```\n";
     if (Status s = WriteFileAtomic(out + "/report.md", md); !s.ok()) return Fail(s);
   }
@@ -196,22 +256,26 @@ int CmdModelEval(int argc, char** argv, int first) {
   IngestReport report;
   auto batch = LoadInput(args, "input", &report, args.Has("json"));
   if (!batch.ok()) return Fail(batch.status());
-  EvalReport r = EvaluateRanking(m->Score(*batch, static_cast<int>(threads)), *batch);
-  if (r.frauds == 0 && r.rows == 0)
+  const std::vector<bool> seen = m->SeenTemplates(*batch);
+  if (seen.empty())
+    std::fprintf(stderr,
+                 "note: %s keeps no training templates (trained before they were kept): no "
+                 "unseen-template split; train it again for one\n",
+                 args.Get("model").c_str());
+  std::vector<SplitEval> evals{EvaluateSplit("model", *m, seen, *batch, static_cast<int>(threads))};
+  if (evals[0].all.frauds == 0 && evals[0].all.rows == 0)
     return Fail(Status::InvalidArgument(
         args.Get("input") + ": no declaration carries a fraud outcome to evaluate against"));
-  std::vector<std::pair<std::string, EvalReport>> reports{{"model", r}};
   auto base = RiskModel::Load(args.Get("model") + "/baseline");
   if (base.ok())
-    reports.emplace_back("baseline",
-                         EvaluateRanking(base->Score(*batch, static_cast<int>(threads)), *batch));
+    evals.push_back(EvaluateSplit("baseline", *base, seen, *batch, static_cast<int>(threads)));
   if (args.Has("json")) {
-    std::string j = r.ToJson();
-    if (reports.size() > 1)
-      j = j.substr(0, j.size() - 1) + ",\"baseline\":" + reports[1].second.ToJson() + "}";
+    std::string j = evals[0].ToJson();
+    if (evals.size() > 1)
+      j = j.substr(0, j.size() - 1) + ",\"baseline\":" + evals[1].ToJson() + "}";
     std::printf("%s\n", j.c_str());
   } else {
-    PrintEvalTable(reports);
+    PrintEvalTable(TableRows(evals));
   }
   return 0;
 }

@@ -71,6 +71,11 @@ class RiskModel {
   static Result<RiskModel> Load(const std::string& dir);
   Status Save(const std::string& dir) const;
 
+  // Whether each row's goods template (HS6, net mass, declared value, origin, tax type and tax
+  // rate) occurs in the training data: a repeat of goods the model has seen, as opposed to goods
+  // it has to generalize to. Empty for a model saved before templates were kept.
+  std::vector<bool> SeenTemplates(const DeclarationBatch& batch) const;
+
   // Fraud probability per row of batch, using `threads` threads.
   std::vector<float> Score(const DeclarationBatch& batch, int threads = 1) const;
 

@@ -7,6 +7,7 @@
 #include <numeric>
 
 #include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "common/forest.h"
 #include "common/parallel.h"
 #include "common/xgboost_adapter.h"
@@ -21,7 +22,38 @@ struct RiskModel::Impl {
   std::string booster_json;
   nlohmann::json meta;
   bool baseline = false;
+  std::vector<uint64_t> templates;  // sorted goods-template hashes of the training rows
 };
+
+namespace {
+
+// FNV-1a over the template's fields, each followed by a separator byte.
+uint64_t TemplateHash(const Declaration& d, std::string_view tax_type) {
+  uint64_t h = 1469598103934665603ull;
+  auto add = [&h](std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0x1f) * 1099511628211ull;
+  };
+  add(std::string_view(d.hs_code).substr(0, 6));
+  add(FormatDouble(d.net_mass_kg));
+  add(FormatDouble(d.declared_value));
+  add(std::string_view(d.origin_country));
+  add(tax_type);
+  add(FormatDouble(d.tax_rate));
+  return h;
+}
+
+std::vector<uint64_t> TemplateHashes(const DeclarationBatch& batch) {
+  const int tax_type = batch.ExtraIndex("tax_type");
+  std::vector<uint64_t> out;
+  out.reserve(batch.rows.size());
+  for (const Declaration& d : batch.rows) out.push_back(TemplateHash(d, batch.Extra(d, tax_type)));
+  return out;
+}
+
+constexpr char kTemplatesMagic[8] = {'C', 'S', 'T', 'M', 'P', 'L', '0', '1'};
+
+}  // namespace
 
 RiskModel::RiskModel() = default;
 RiskModel::~RiskModel() = default;
@@ -92,13 +124,31 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
                    {"train_from", FormatDate(first)},
                    {"train_to", FormatDate(last)},
                    {"features", m.impl_->features.names()}};
+  m.impl_->templates = TemplateHashes(train);
+  std::sort(m.impl_->templates.begin(), m.impl_->templates.end());
+  m.impl_->templates.erase(std::unique(m.impl_->templates.begin(), m.impl_->templates.end()),
+                           m.impl_->templates.end());
   return m;
+}
+
+std::vector<bool> RiskModel::SeenTemplates(const DeclarationBatch& batch) const {
+  if (impl_->templates.empty()) return {};
+  std::vector<bool> seen;
+  seen.reserve(batch.rows.size());
+  for (uint64_t h : TemplateHashes(batch))
+    seen.push_back(std::binary_search(impl_->templates.begin(), impl_->templates.end(), h));
+  return seen;
 }
 
 Status RiskModel::Save(const std::string& dir) const {
   CS_RETURN_IF_ERROR(MakeDirs(dir));
   CS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/model.json", impl_->booster_json));
   CS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/features.json", impl_->features.ToJson()));
+  // templates.bin: the magic, then the sorted template hashes, 8 bytes each, little-endian.
+  std::string bin(kTemplatesMagic, sizeof kTemplatesMagic);
+  for (uint64_t h : impl_->templates)
+    for (int b = 0; b < 8; ++b) bin += static_cast<char>((h >> (8 * b)) & 0xff);
+  CS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/templates.bin", bin));
   return WriteFileAtomic(dir + "/meta.json", impl_->meta.dump(2) + "\n");
 }
 
@@ -130,6 +180,18 @@ Result<RiskModel> RiskModel::Load(const std::string& dir) {
   auto booster = model::XgbBooster::FromJson(m.impl_->booster_json);
   if (!booster.ok()) return booster.status().WithContext(dir + "/model.json");
   m.impl_->booster = std::move(booster).value();
+  if (auto bin = ReadFile(dir + "/templates.bin", size_t{1} << 30); bin.ok()) {
+    if (bin->size() < sizeof kTemplatesMagic || (bin->size() - sizeof kTemplatesMagic) % 8 != 0 ||
+        bin->compare(0, sizeof kTemplatesMagic, kTemplatesMagic, sizeof kTemplatesMagic) != 0)
+      return Status::DataLoss(dir + "/templates.bin: not a template list (magic or length)");
+    for (size_t at = sizeof kTemplatesMagic; at < bin->size(); at += 8) {
+      uint64_t h = 0;
+      for (int b = 7; b >= 0; --b) h = (h << 8) | static_cast<unsigned char>((*bin)[at + b]);
+      m.impl_->templates.push_back(h);
+    }
+    if (!std::is_sorted(m.impl_->templates.begin(), m.impl_->templates.end()))
+      return Status::DataLoss(dir + "/templates.bin: hashes out of order");
+  }
   return m;
 }
 

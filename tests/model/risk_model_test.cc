@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <limits>
@@ -88,6 +89,34 @@ TEST_F(KcsModel, SavesLoadsAndExplainsInWords) {
     EXPECT_GT(r.text.size(), 5u);
   }
   EXPECT_FALSE(RiskModel::Load(dir + "/nope").ok());
+}
+
+TEST_F(KcsModel, KnowsWhichGoodsTemplatesItWasTrainedOn) {
+  const auto& train = Load("df_syn_train_eng.csv");
+  DeclarationBatch probe;
+  probe.extra_columns = train.extra_columns;
+  probe.rows = {train.rows[0], train.rows[1], train.rows[2]};
+  probe.rows[1].declared_value *= 1.37;  // another price: another template
+  probe.rows[2].origin_country = "ZZ";
+  auto seen = model_->SeenTemplates(probe);
+  EXPECT_EQ(seen, (std::vector<bool>{true, false, false}));
+  // About one in six validation rows carries goods the training file never had.
+  const auto& valid = Load("df_syn_valid_eng.csv");
+  auto in_valid = model_->SeenTemplates(valid);
+  const double unseen = std::count(in_valid.begin(), in_valid.end(), false) / 8134.0;
+  EXPECT_GT(unseen, 0.10);
+  EXPECT_LT(unseen, 0.30);
+  // Saved and loaded with the model; a damaged list is refused.
+  auto dir = (std::filesystem::temp_directory_path() / "cs_model_templates_test").string();
+  ASSERT_TRUE(model_->Save(dir).ok());
+  auto back = RiskModel::Load(dir);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->SeenTemplates(valid), in_valid);
+  std::filesystem::resize_file(dir + "/templates.bin", 8 + 8 * 3 + 5);
+  auto damaged = RiskModel::Load(dir);
+  ASSERT_FALSE(damaged.ok());
+  EXPECT_NE(damaged.status().message().find("templates.bin"), std::string::npos);
+  std::filesystem::remove_all(dir);
 }
 
 // A small XGBoost model on three synthetic features (one thread), and its flattened form.
