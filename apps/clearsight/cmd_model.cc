@@ -24,13 +24,10 @@ const char kTrainUsage[] =
     "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format "
     "kcs|native|auto]\n"
     "                              [--trees 300] [--depth 6] [--eta 0.1] [--threads 2] [--seed 0]\n"
-    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n"
-    "                              [--no-new-goods]\n\n"
+    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n\n"
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
     "--no-baseline, the plain baseline (frequency-ranked raw codes) beside it in DIR/baseline.\n"
-    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n"
-    "Beside the model, unless --no-new-goods, a model for goods never seen before (DIR/new_goods)\n"
-    "scores the declarations whose goods template the training data does not have.\n";
+    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n";
 
 const char kEvalUsage[] =
     "usage: clearsight model eval --model DIR --input FILE [--format kcs|native|auto] [--json]\n"
@@ -142,12 +139,11 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
 }  // namespace
 
 int CmdModelTrain(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "no-baseline", "no-new-goods", "quiet"});
-  if (int rc = CheckArgs(
-          args,
-          {"train", "valid", "out", "format", "trees", "depth", "eta", "threads", "seed",
-           "no-baseline", "no-new-goods", "quiet", "help", "critical-weight", "warmup-days"},
-          kTrainUsage))
+  Args args(argc, argv, first, {"help", "no-baseline", "quiet"});
+  if (int rc = CheckArgs(args,
+                         {"train", "valid", "out", "format", "trees", "depth", "eta", "threads",
+                          "seed", "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
+                         kTrainUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("train") || !args.Has("out"))
     return Usage("--train and --out are required", kTrainUsage);
@@ -171,7 +167,6 @@ int CmdModelTrain(int argc, char** argv, int first) {
   if (!args.GetInt("warmup-days", options.warmup_days, &warmup) || warmup < 0)
     return Usage("--warmup-days must be a non-negative whole number", kTrainUsage);
   options.warmup_days = static_cast<int>(warmup);
-  options.new_goods_model = !args.Has("no-new-goods");
   options.trees = static_cast<int>(trees);
   options.max_depth = static_cast<int>(depth);
   options.learning_rate = eta;

@@ -31,11 +31,6 @@ struct RiskModelOptions {
   // Rows of the first days of the history have almost no history of their own; they feed the
   // statistics but are not training examples.
   int warmup_days = 0;
-  // Beside the main model, a model for goods never seen before: trained on the rows whose goods
-  // template (see SeenTemplates) was new on its day, without the repeat-consignment key. It
-  // scores the rows whose template the training data never had.
-  bool new_goods_model = true;
-  bool new_goods = false;  // this is that model (set by Train for it)
   // Called with (trees done, trees in all) while training.
   std::function<void(int, int)> progress;
 };
@@ -81,12 +76,8 @@ class RiskModel {
   // it has to generalize to. Empty for a model saved before templates were kept.
   std::vector<bool> SeenTemplates(const DeclarationBatch& batch) const;
 
-  // Fraud probability per row of batch, using `threads` threads. Rows whose goods template the
-  // training data never had are scored by the model for new goods, when there is one.
+  // Fraud probability per row of batch, using `threads` threads.
   std::vector<float> Score(const DeclarationBatch& batch, int threads = 1) const;
-
-  // The main model's own scores, every row (benchmarks and tests).
-  std::vector<float> ScoreOwn(const DeclarationBatch& batch, int threads = 1) const;
 
   // Feature matrix of the batch (row-major, num_features() per row), for benchmarks and tests.
   std::vector<float> Features(const DeclarationBatch& batch, int threads = 1) const;

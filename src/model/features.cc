@@ -248,32 +248,6 @@ FeatureSpec FeatureSpec::Full() {
   return s;
 }
 
-FeatureSpec FeatureSpec::NewGoods() {
-  FeatureSpec s = Baseline();
-  auto k = [](std::initializer_list<const char*> names) {
-    std::vector<FieldRef> key;
-    for (const char* n : names) key.push_back(*FieldRef::Parse(n));
-    return key;
-  };
-  s.keys = {k({"hs6", "net_mass_kg"}),
-            k({"declared_value"}),
-            k({"hs6"}),
-            k({"hs4"}),
-            k({"hs2"}),
-            k({"origin_country"}),
-            k({"departure_country"}),
-            k({"importer_id"}),
-            k({"declarant_id"}),
-            k({"seller_id"}),
-            k({"importer_id", "hs6"}),
-            k({"importer_id", "hs4"}),
-            k({"importer_id", "origin_country"}),
-            k({"hs6", "origin_country"}),
-            k({"hs4", "origin_country"})};
-  s.price_deviation = true;
-  return s;
-}
-
 void FeatureBuilder::Table::Freeze(const std::vector<FieldRef>& key) {
   size_t size = TableSize(by_key.size());
   slots.assign(size, Slot{0, 0, 0, 0});

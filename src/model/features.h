@@ -57,9 +57,6 @@ struct FeatureSpec {
   double smoothing = 10.0;                  // pseudo-count pulling rare keys to the prior
 
   static FeatureSpec Full();
-  // For goods never seen before: no repeat-consignment key; the trader, route and goods keys at
-  // several levels, the raw codes and the numbers.
-  static FeatureSpec NewGoods();
   // The plain baseline: frequency-ranked codes of the raw columns, raw numbers.
   static FeatureSpec Baseline();
 };

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 #include <numeric>
-#include <unordered_map>
 
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
@@ -23,9 +22,7 @@ struct RiskModel::Impl {
   std::string booster_json;
   nlohmann::json meta;
   bool baseline = false;
-  std::vector<uint64_t> templates;       // sorted goods-template hashes of the training rows
-  std::unique_ptr<RiskModel> new_goods;  // scores the rows whose template is not in `templates`
-  bool Seen(uint64_t h) const { return std::binary_search(templates.begin(), templates.end(), h); }
+  std::vector<uint64_t> templates;  // sorted goods-template hashes of the training rows
 };
 
 namespace {
@@ -63,25 +60,9 @@ RiskModel::~RiskModel() = default;
 RiskModel::RiskModel(RiskModel&&) noexcept = default;
 RiskModel& RiskModel::operator=(RiskModel&&) noexcept = default;
 
-// Whether each row's goods template occurs on an earlier day of the batch.
-std::vector<bool> TemplateSeenEarlier(const DeclarationBatch& batch) {
-  const std::vector<uint64_t> hashes = TemplateHashes(batch);
-  std::unordered_map<uint64_t, int32_t> first_day;
-  for (size_t r = 0; r < hashes.size(); ++r) {
-    auto [it, added] = first_day.emplace(hashes[r], batch.rows[r].date);
-    if (!added) it->second = std::min(it->second, batch.rows[r].date);
-  }
-  std::vector<bool> out(hashes.size());
-  for (size_t r = 0; r < hashes.size(); ++r) out[r] = first_day[hashes[r]] < batch.rows[r].date;
-  return out;
-}
-
 Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskModelOptions& options) {
-  model::FeatureSpec spec = options.baseline    ? model::FeatureSpec::Baseline()
-                            : options.new_goods ? model::FeatureSpec::NewGoods()
-                                                : model::FeatureSpec::Full();
-  std::vector<bool> seen_earlier;
-  if (options.new_goods) seen_earlier = TemplateSeenEarlier(train);
+  model::FeatureSpec spec =
+      options.baseline ? model::FeatureSpec::Baseline() : model::FeatureSpec::Full();
   std::vector<float> x;
   CS_ASSIGN_OR_RETURN(auto fb, model::FeatureBuilder::Fit(train, spec, &x));
   std::vector<float> labels, weights;
@@ -94,7 +75,6 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   for (size_t r = 0; r < train.rows.size(); ++r) {
     const Declaration& d = train.rows[r];
     if (d.fraud < 0 || d.date < first_day + options.warmup_days) continue;
-    if (options.new_goods && seen_earlier[r]) continue;
     labels.push_back(static_cast<float>(d.fraud));
     weights.push_back(d.critical == 1 ? static_cast<float>(options.critical_weight) : 1.f);
     xl.insert(xl.end(), x.begin() + r * nf, x.begin() + (r + 1) * nf);
@@ -123,15 +103,6 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   m.impl_->booster = std::move(booster);
   m.impl_->booster_json = std::move(json);
   m.impl_->baseline = options.baseline;
-  if (!options.baseline && !options.new_goods && options.new_goods_model) {
-    RiskModelOptions sub = options;
-    sub.new_goods = true;
-    sub.new_goods_model = false;
-    sub.progress = nullptr;
-    auto nm = Train(train, sub);
-    if (!nm.ok()) return nm.status().WithContext("training the model for new goods");
-    m.impl_->new_goods = std::make_unique<RiskModel>(std::move(nm).value());
-  }
   int32_t first = train.rows.front().date, last = first;
   for (const auto& d : train.rows) {
     first = std::min(first, d.date);
@@ -150,7 +121,6 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
                    {"critical_weight", options.critical_weight},
                    {"warmup_days", options.warmup_days},
                    {"train_rows", labels.size()},
-                   {"new_goods", options.new_goods},
                    {"train_from", FormatDate(first)},
                    {"train_to", FormatDate(last)},
                    {"features", m.impl_->features.names()}};
@@ -165,7 +135,8 @@ std::vector<bool> RiskModel::SeenTemplates(const DeclarationBatch& batch) const 
   if (impl_->templates.empty()) return {};
   std::vector<bool> seen;
   seen.reserve(batch.rows.size());
-  for (uint64_t h : TemplateHashes(batch)) seen.push_back(impl_->Seen(h));
+  for (uint64_t h : TemplateHashes(batch))
+    seen.push_back(std::binary_search(impl_->templates.begin(), impl_->templates.end(), h));
   return seen;
 }
 
@@ -178,7 +149,6 @@ Status RiskModel::Save(const std::string& dir) const {
   for (uint64_t h : impl_->templates)
     for (int b = 0; b < 8; ++b) bin += static_cast<char>((h >> (8 * b)) & 0xff);
   CS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/templates.bin", bin));
-  if (impl_->new_goods) CS_RETURN_IF_ERROR(impl_->new_goods->Save(dir + "/new_goods"));
   return WriteFileAtomic(dir + "/meta.json", impl_->meta.dump(2) + "\n");
 }
 
@@ -222,11 +192,6 @@ Result<RiskModel> RiskModel::Load(const std::string& dir) {
     if (!std::is_sorted(m.impl_->templates.begin(), m.impl_->templates.end()))
       return Status::DataLoss(dir + "/templates.bin: hashes out of order");
   }
-  if (!m.impl_->templates.empty() && FileExists(dir + "/new_goods/meta.json")) {
-    auto nm = Load(dir + "/new_goods");
-    if (!nm.ok()) return nm.status();
-    m.impl_->new_goods = std::make_unique<RiskModel>(std::move(nm).value());
-  }
   return m;
 }
 
@@ -256,25 +221,6 @@ Result<std::vector<float>> RiskModel::PredictFeaturesXgboost(const std::vector<f
 }
 
 std::vector<float> RiskModel::Score(const DeclarationBatch& batch, int threads) const {
-  std::vector<float> out = ScoreOwn(batch, threads);
-  if (!impl_->new_goods) return out;
-  // Rows with goods the training data never had are scored by the model for new goods.
-  DeclarationBatch fresh;
-  fresh.extra_columns = batch.extra_columns;
-  std::vector<size_t> at;
-  const std::vector<uint64_t> hashes = TemplateHashes(batch);
-  for (size_t r = 0; r < hashes.size(); ++r)
-    if (!impl_->Seen(hashes[r])) {
-      fresh.rows.push_back(batch.rows[r]);
-      at.push_back(r);
-    }
-  if (at.empty()) return out;
-  const std::vector<float> scores = impl_->new_goods->Score(fresh, threads);
-  for (size_t i = 0; i < at.size(); ++i) out[at[i]] = scores[i];
-  return out;
-}
-
-std::vector<float> RiskModel::ScoreOwn(const DeclarationBatch& batch, int threads) const {
   const size_t nf = static_cast<size_t>(num_features());
   std::vector<float> out(batch.rows.size());
   ParallelFor(batch.rows.size(), threads, [&](size_t b, size_t e) {
@@ -292,11 +238,6 @@ std::vector<float> RiskModel::ScoreOwn(const DeclarationBatch& batch, int thread
 
 std::vector<Reason> RiskModel::Explain(const DeclarationBatch& batch, size_t row, int k) const {
   if (k <= 0) return {};
-  if (impl_->new_goods) {
-    const Declaration& d = batch.rows[row];
-    if (!impl_->Seen(TemplateHash(d, batch.Extra(d, batch.ExtraIndex("tax_type")))))
-      return impl_->new_goods->Explain(batch, row, k);
-  }
   const int nf = num_features();
   std::vector<float> x(static_cast<size_t>(nf)), contrib(static_cast<size_t>(nf) + 1);
   impl_->features.Compute(batch, row, row + 1, x.data());
