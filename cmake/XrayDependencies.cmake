@@ -2,7 +2,7 @@
 # libtiff (io/tiff_adapter.cc), libpng (io/png_adapter.cc), DCMTK (io/dicos_adapter.cc),
 # xraylib (physics/materials.cc). See ../shared/DEPENDENCIES.md for the traps.
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(XRL REQUIRED IMPORTED_TARGET libxrl)
+pkg_check_modules(XRL REQUIRED IMPORTED_TARGET GLOBAL libxrl)  # GLOBAL: tests compute from it too
 find_package(TIFF REQUIRED)
 find_package(PNG REQUIRED)
 find_package(DCMTK REQUIRED)

@@ -52,11 +52,13 @@ struct CalibrationPoint {
   double log_low = 0;
   double log_high = 0;
   double areal_density_g_cm2 = 0;
+  bool modelled = false;  // not a step: from the fitted spectral response (see Fit)
 };
 
 struct CalibrationCurve {
   std::string material;
   double z_eff = 0;
+  std::string formula;                   // "" when the wedges did not give one
   std::vector<CalibrationPoint> points;  // sorted by log_high, strictly increasing
 };
 
@@ -65,8 +67,21 @@ class Calibration {
  public:
   // Fits from wedge scans. Needs at least two materials with different z_eff and two usable
   // steps each; fails with InvalidArgument saying which material lacks what.
+  //
+  // When every wedge material has a formula, each image's spectral response (photons x energy x
+  // absorption per 5 keV bin, non-negative) is fitted to all the steps with xraylib's attenuation
+  // of those materials, and each curve is extended with modelled points below its thinnest step
+  // and beyond its thickest one (up to max_log_attenuation in the low image, or where it
+  // saturates): thin and thick objects are then compared with curves that harden as real ones
+  // do, instead of with the nearest step's ratio. Skipped, with a line in Summary(), when a
+  // formula is missing or the fit misses the steps by more than 0.02 rms (0.1 at worst) in log
+  // attenuation.
   static Result<Calibration> Fit(const std::vector<WedgeScan>& wedges,
                                  const CalibrationOptions& options = {});
+  // The same from measured curves (median log attenuations of steps), e.g. a scanner maker's
+  // tabulated wedge data: sorted by z_eff here, extended as Fit does.
+  static Result<Calibration> FromCurves(std::vector<CalibrationCurve> curves,
+                                        const CalibrationOptions& options = {});
   static Result<Calibration> Load(const std::string& path);
   static Result<Calibration> FromJson(std::string_view json, std::string_view name);
   Status Save(const std::string& path) const;
@@ -99,6 +114,8 @@ class Calibration {
   std::string Summary() const;
 
  private:
+  // Extends the curves by the fitted spectral responses (see Fit); returns a line for Summary().
+  std::string ExtendCurves();
   // The ratio log_low/log_high of curve i at log_high h, and its areal density per unit h.
   double RatioAt(size_t i, double h) const;
   double KappaAt(size_t i, double h) const;

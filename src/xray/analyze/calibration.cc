@@ -15,6 +15,7 @@
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "clearsight/xray_calibrate.h"
+#include "xray/analyze/spectral_fit.h"
 
 namespace clearsight {
 
@@ -184,6 +185,7 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
     return Status::InvalidArgument("class bounds out of order");
   if (wedges.empty()) return Status::InvalidArgument("calibration needs wedge scans, got none");
   struct Acc {
+    std::string formula;
     std::vector<double> z;
     std::vector<CalibrationPoint> pts;
     std::vector<double> edge_var[2];
@@ -236,6 +238,7 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
       CalibrationPoint p{Median(l) - l0, Median(h) - h0, ad};
       Acc& acc = by_material[ToLower(st.material)];
       acc.z.push_back(z);
+      if (acc.formula.empty()) acc.formula = st.formula;
       // Edge spread: the profile across the step's left edge, averaged over the middle rows.
       if (st.x0 >= 8 && st.x0 + 8 <= s.width && st.y1 - st.y0 >= 12) {
         for (int c = 0; c < 2; ++c) {
@@ -281,6 +284,7 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
     CalibrationCurve curve;
     curve.material = name;
     curve.z_eff = Median(acc.z);
+    curve.formula = acc.formula;
     int saturated = 0;
     for (const auto& p : acc.pts) {
       if (!curve.points.empty() &&
@@ -325,6 +329,7 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
         "calibration needs wedges of at least 2 materials with different z_eff, got " +
         std::to_string(c.curves_.size()));
   if (c.curves_.size() > 16) return Status::InvalidArgument("at most 16 wedge materials");
+  const std::string extension = c.ExtendCurves();
   // Leave-one-material-out: how well do the others predict each material's z_eff?
   std::string loo;
   if (c.curves_.size() >= 3) {
@@ -332,9 +337,13 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
       Calibration other = c;
       other.curves_.erase(other.curves_.begin() + i);
       double err = 0;
+      int steps = 0;
       for (const auto& p : c.curves_[i].points)
-        err += std::abs(other.ZEff(p.log_low, p.log_high) - c.curves_[i].z_eff);
-      err /= c.curves_[i].points.size();
+        if (!p.modelled) {
+          err += std::abs(other.ZEff(p.log_low, p.log_high) - c.curves_[i].z_eff);
+          ++steps;
+        }
+      err /= std::max(steps, 1);
       char buf[160];
       std::snprintf(buf, sizeof buf,
                     "  without %-10s its z_eff is predicted within %.2f on average%s\n",
@@ -365,8 +374,92 @@ Result<Calibration> Calibration::Fit(const std::vector<WedgeScan>& wedges,
     notes += buf;
   }
   c.summary_ = "calibration from " + std::to_string(wedges.size()) + " wedge scans (" + c.device_ +
-               ")\n" + notes + loo;
+               ")\n" + notes + extension + loo;
   return c;
+}
+
+Result<Calibration> Calibration::FromCurves(std::vector<CalibrationCurve> curves,
+                                            const CalibrationOptions& options) {
+  Calibration c;
+  c.options_ = options;
+  std::sort(curves.begin(), curves.end(),
+            [](const auto& a, const auto& b) { return a.z_eff < b.z_eff; });
+  if (curves.size() < 2 || curves.size() > 16)
+    return Status::InvalidArgument("calibration needs 2..16 materials, got " +
+                                   std::to_string(curves.size()));
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const auto& p = curves[i].points;
+    if (p.size() < 2)
+      return Status::InvalidArgument("curve '" + curves[i].material + "' has < 2 points");
+    for (size_t k = 1; k < p.size(); ++k)
+      if (!(p[k].log_high > p[k - 1].log_high))
+        return Status::InvalidArgument("curve '" + curves[i].material +
+                                       "' is not increasing in log_high");
+    if (i > 0 && !(curves[i].z_eff > curves[i - 1].z_eff))
+      return Status::InvalidArgument("curves '" + curves[i - 1].material + "' and '" +
+                                     curves[i].material + "' have the same z_eff");
+  }
+  c.curves_ = std::move(curves);
+  c.summary_ =
+      "calibration from " + std::to_string(c.curves_.size()) + " curves\n" + c.ExtendCurves();
+  return c;
+}
+
+std::string Calibration::ExtendCurves() {
+  const auto& kev = xray::SpectralResponse::Energies();
+  std::vector<std::vector<double>> mu(curves_.size());
+  std::vector<xray::SpectralSample> low, high;
+  for (size_t i = 0; i < curves_.size(); ++i) {
+    const auto& c = curves_[i];
+    if (c.formula.empty())
+      return "  curves not extended beyond the steps: '" + c.material + "' has no formula\n";
+    auto m = FormulaMassAttenuation(c.formula, kev);
+    if (!m.ok()) return "  curves not extended beyond the steps: " + m.status().message() + "\n";
+    mu[i] = std::move(*m);
+    for (const auto& p : c.points)
+      if (!p.modelled) {
+        low.push_back({&mu[i], p.areal_density_g_cm2, p.log_low});
+        high.push_back({&mu[i], p.areal_density_g_cm2, p.log_high});
+      }
+  }
+  auto fl = xray::SpectralResponse::Fit(low);
+  auto fh = xray::SpectralResponse::Fit(high);
+  if (!fl.ok() || !fh.ok())
+    return "  curves not extended beyond the steps: " +
+           (fl.ok() ? fh.status() : fl.status()).message() + "\n";
+  char fit[200];
+  std::snprintf(fit, sizeof fit,
+                "spectral fit to %zu steps misses by at most %.3f (low) and %.3f (high) in log "
+                "attenuation",
+                low.size(), fl->max_error(), fh->max_error());
+  // A step's log attenuation is known to about 0.01 (0.1 for the darkest steps, in few photons).
+  constexpr double kMaxRms = 0.02, kMaxFitError = 0.1;
+  if (fl->rms_error() > kMaxRms || fh->rms_error() > kMaxRms || fl->max_error() > kMaxFitError ||
+      fh->max_error() > kMaxFitError)
+    return std::string("  curves not extended beyond the steps: the ") + fit + "\n";
+  const double top = std::min(options_.max_log_attenuation, low_saturation_log_);
+  constexpr double kStep = 1.4;  // areal density factor between modelled points
+  for (size_t i = 0; i < curves_.size(); ++i) {
+    auto& points = curves_[i].points;
+    auto model = [&](double g) {
+      return CalibrationPoint{fl->LogAttenuation(mu[i], g), fh->LogAttenuation(mu[i], g), g, true};
+    };
+    std::vector<CalibrationPoint> out;
+    const double g0 = points.front().areal_density_g_cm2, g1 = points.back().areal_density_g_cm2;
+    for (double g = g0 / 8; g < g0 / 1.2; g *= kStep)
+      if (CalibrationPoint p = model(g); p.log_high >= 0.002) out.push_back(p);
+    for (const auto& p : points) out.push_back(p);
+    for (double g = g1 * kStep; out.size() < 200; g *= kStep) {
+      CalibrationPoint p = model(g);
+      if (p.log_low > top) break;
+      out.push_back(p);
+    }
+    // Keep log_high strictly increasing (a modelled point next to a noisy step may not be).
+    points.clear();
+    for (const auto& p : out)
+      if (points.empty() || p.log_high > points.back().log_high + 1e-6) points.push_back(p);
+  }
+  return std::string("  curves extended below and beyond the steps: the ") + fit + "\n";
 }
 
 std::string Calibration::Summary() const { return summary_; }
@@ -375,8 +468,14 @@ std::string Calibration::ToJson() const {
   json curves = json::array();
   for (const auto& c : curves_) {
     json pts = json::array();
-    for (const auto& p : c.points) pts.push_back({p.log_low, p.log_high, p.areal_density_g_cm2});
-    curves.push_back({{"material", c.material}, {"z_eff", c.z_eff}, {"points", pts}});
+    for (const auto& p : c.points) {
+      json pt = {p.log_low, p.log_high, p.areal_density_g_cm2};
+      if (p.modelled) pt.push_back(1);  // a fourth element: modelled, not measured
+      pts.push_back(pt);
+    }
+    json curve = {{"material", c.material}, {"z_eff", c.z_eff}, {"points", pts}};
+    if (!c.formula.empty()) curve["formula"] = c.formula;
+    curves.push_back(curve);
   }
   json j = {{"format", "clearsight-calibration"},
             {"version", 1},
@@ -422,8 +521,10 @@ Result<Calibration> Calibration::FromJson(std::string_view text, std::string_vie
       CalibrationCurve curve;
       curve.material = cj.at("material").get<std::string>();
       curve.z_eff = cj.at("z_eff").get<double>();
+      curve.formula = cj.value("formula", "");
       for (const auto& p : cj.at("points")) {
-        CalibrationPoint pt{p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>()};
+        CalibrationPoint pt{p.at(0).get<double>(), p.at(1).get<double>(), p.at(2).get<double>(),
+                            p.size() > 3 && p.at(3).get<int>() == 1};
         if (!(pt.log_high > 0 && pt.log_low > 0 && pt.areal_density_g_cm2 > 0))
           return Status::InvalidArgument(where + ": curve '" + curve.material +
                                          "' has a non-positive point");

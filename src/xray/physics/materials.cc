@@ -221,4 +221,10 @@ Result<double> FormulaZEff(std::string_view formula) {
   return xray::ZEffOf(c);
 }
 
+Result<std::vector<double>> FormulaMassAttenuation(std::string_view formula,
+                                                   const std::vector<double>& energies_kev) {
+  CS_ASSIGN_OR_RETURN(xray::Composition c, xray::ParseRecipe(formula));
+  return xray::MassAttenuation(c, energies_kev);
+}
+
 }  // namespace clearsight

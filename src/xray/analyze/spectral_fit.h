@@ -1,0 +1,40 @@
+// The spectral response of one image of a dual-energy scanner, fitted to wedge steps of known
+// composition: what lets a calibration follow beam hardening below the thinnest and beyond the
+// thickest step, for any source, filter or detector stack.
+#pragma once
+
+#include <vector>
+
+#include "clearsight/status.h"
+
+namespace clearsight::xray {
+
+// One measured step: the material's mass attenuation over SpectralResponse::Energies(), its areal
+// density and the image's log attenuation -ln(I/I0) through it.
+struct SpectralSample {
+  const std::vector<double>* mu = nullptr;
+  double g_cm2 = 0;
+  double log_attenuation = 0;
+};
+
+// The detected fraction of an energy-integrating image through g g/cm2 of a material is
+// sum_k w_k exp(-mu_k g) with w_k >= 0 summing to 1: photons x deposited energy x absorption per
+// energy bin, whatever the spectrum, filters and layers. Fitted by non-negative least squares on
+// relative transmission, with a penalty on curvature across energy.
+class SpectralResponse {
+ public:
+  static const std::vector<double>& Energies();  // keV, 10..200 in 5 keV bins
+
+  // Fails when fewer than 4 samples are given or the fit does not converge.
+  static Result<SpectralResponse> Fit(const std::vector<SpectralSample>& samples);
+
+  double LogAttenuation(const std::vector<double>& mu, double g_cm2) const;
+  double rms_error() const { return rms_error_; }  // in log attenuation, over the samples
+  double max_error() const { return max_error_; }
+
+ private:
+  std::vector<double> w_;
+  double rms_error_ = 0, max_error_ = 0;
+};
+
+}  // namespace clearsight::xray
