@@ -25,7 +25,8 @@ struct ValuationOptions {
   int min_mixture_flows = 60;  // fewer: robust regression instead of a mixture of price lines
   int max_lines = 6;           // mixture components tried (chosen by BIC)
   int importer_min_flows = 5;  // an importer's own price level is used from this many flows
-  double flag_rate = 0.05;     // share of the history's own flows the flag threshold lets through
+  int choice_min_flows = 40;   // fewer: the group's median is the reference, without comparison
+  double flag_rate = 0.05;     // calibrated tail probability below which a declaration is flagged
   uint64_t seed = 7;
   int threads = 2;
 };
