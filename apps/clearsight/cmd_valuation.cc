@@ -147,10 +147,12 @@ int CmdValuationEval(int argc, char** argv, int first) {
     std::printf(
         "%s: %zu flows, %d seeds; recall of injected under-valuation at 5 %% honest flags\n",
         args.Get("flows").c_str(), flows->size(), r.seeds);
-    std::printf("  %-34s mean %.3f  min %.3f\n", "clearsight price lines", r.recall_mean,
+    std::printf("  %-30s %6s %6s\n", "", "mean", "min");
+    std::printf("  %-30s %6.3f %6.3f\n", "clearsight (chosen reference)", r.recall_mean,
                 r.recall_min);
-    std::printf("  %-34s mean %.3f  min %.3f\n", "baseline: median unit price", r.baseline_mean,
+    std::printf("  %-30s %6.3f %6.3f\n", "naive: median unit price/kg", r.baseline_mean,
                 r.baseline_min);
+    std::printf("  %-30s %+6.3f\n", "clearsight - naive", r.recall_mean - r.baseline_mean);
   }
   return 0;
 }

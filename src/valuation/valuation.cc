@@ -13,6 +13,7 @@
 #include "clearsight/text.h"
 #include "common/parallel.h"
 #include "valuation/price_lines.h"
+#include "valuation/reference_choice.h"
 
 namespace clearsight {
 
@@ -71,21 +72,29 @@ bool ToPoint(const Declaration& d, int dims, valuation::Point* p) {
 
 }  // namespace
 
+// Flows a group counts as when its spread and tail are shrunk toward its parent's.
+constexpr double kPriorFlows = 20;
+
 struct ValuationModel::Impl {
   struct Group {
     int level = 0;
     std::string key;
     int flows = 0;
     int dims = 1;
-    valuation::PriceLines lines;
-    // Importer -> (shrunk median offset of its own log prices from the group's lines, flows).
-    std::unordered_map<std::string, std::pair<double, int>> importers;
+    int parent = -1;  // the group at the next coarser level (it holds every flow of this one)
+    valuation::ReferenceModel reference;
+    std::vector<double> recall;  // cross-validated, per candidate (empty: no comparison)
+    std::vector<double> oof_statistic, oof_median_residual;
+    // Calibration: the chosen reference's log ratios over `sigma` (or the price lines'
+    // likelihood ratio) have upper tail `own_weight` x own + the rest x the parent's tail.
+    double sigma = 1, median_sigma = 1, own_weight = 1;
+    valuation::TailCalibrator own, median_tail;
   };
   ValuationOptions options;
   std::vector<Group> groups;
   std::unordered_map<std::string, int> index[kLevels];
   int64_t skipped = 0;
-  double threshold = 0;
+  valuation::TailCalibrator gaussian = valuation::TailCalibrator::Gaussian();
 
   const Group* Find(const Declaration& d, int* level) const {
     for (int l = 0; l < kLevels; ++l) {
@@ -100,19 +109,61 @@ struct ValuationModel::Impl {
     return nullptr;
   }
 
-  // Score of a declaration against a group, with the importer's own price level applied.
-  double RawScore(const Group& g, const Declaration& d, double* expected_log_price,
-                  double* offset) const {
-    valuation::Point p;
-    ToPoint(d, g.dims, &p);
-    *offset = 0;
-    auto it = g.importers.find(d.importer_id);
-    if (it != g.importers.end() && it->second.second >= options.importer_min_flows)
-      *offset = it->second.first;
-    *expected_log_price = g.lines.ExpectedLogPrice(p.x) + *offset;
-    return g.lines.Score(p.x, p.y - *offset);
+  // Spreads and tails, coarse groups first: a small group leans on its parent's.
+  void Calibrate(Group& g) {
+    const Group* parent = g.parent >= 0 ? &groups[g.parent] : nullptr;
+    const double w = parent ? g.flows / (g.flows + kPriorFlows) : 1;
+    auto shrunk = [&](double own) {
+      return parent
+                 ? std::sqrt(w * own * own + (1 - w) * parent->median_sigma * parent->median_sigma)
+                 : own;
+    };
+    g.median_sigma = shrunk(valuation::RobustSpread(g.oof_median_residual));
+    std::vector<double> z(g.oof_median_residual.size());
+    for (size_t i = 0; i < z.size(); ++i) z[i] = -g.oof_median_residual[i] / g.median_sigma;
+    g.median_tail = valuation::TailCalibrator::Fit(std::move(z));
+    if (g.reference.kind() == valuation::Reference::kLines) {
+      g.own = valuation::TailCalibrator::Fit(g.oof_statistic);
+      return;
+    }
+    g.sigma = shrunk(valuation::RobustSpread(g.oof_statistic));
+    for (double& t : g.oof_statistic) t /= g.sigma;
+    g.own = valuation::TailCalibrator::Fit(std::move(g.oof_statistic));
+    g.own_weight = w;
+  }
+
+  // -log10 of the calibrated probability that an honest flow of the group scores as high.
+  double Score(const Group& g, const valuation::Flow& f) const {
+    double t = g.reference.Statistic(f);
+    double log_p;
+    if (g.reference.kind() == valuation::Reference::kLines) {
+      log_p = g.own.LogUpperTail(t);
+    } else {
+      t /= g.sigma;
+      const valuation::TailCalibrator& prior =
+          g.parent >= 0 ? groups[g.parent].median_tail : gaussian;
+      double a = g.own.LogUpperTail(t), b = prior.LogUpperTail(t);
+      if (g.own_weight >= 1) {
+        log_p = a;
+      } else {
+        double m = std::max(a, b);
+        log_p = m + std::log(g.own_weight * std::exp(a - m) + (1 - g.own_weight) * std::exp(b - m));
+      }
+    }
+    return -log_p / std::log(10.0);
   }
 };
+
+namespace {
+
+valuation::Flow ToFlow(const Declaration& d, int dims) {
+  valuation::Flow f;
+  ToPoint(d, dims, &f.p);
+  f.importer = std::string(d.importer_id);
+  return f;
+}
+
+}  // namespace
 
 ValuationModel::ValuationModel() : impl_(std::make_unique<Impl>()) {}
 ValuationModel::~ValuationModel() = default;
@@ -134,7 +185,6 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history,
   }
   // A history too thin for any group is not an error: every declaration then gets "no reference".
   // Groups at every level with enough flows (HS2 takes what there is: the last resort).
-  std::vector<std::pair<int, std::string>> group_keys;
   std::vector<std::vector<const Declaration*>> members;
   for (int l = 0; l < kLevels; ++l) {
     std::map<std::string, std::vector<const Declaration*>> by_key;
@@ -142,111 +192,64 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history,
     for (auto& [key, v] : by_key) {
       int need = l == kHs2 ? 3 : options.min_group_flows;
       if (static_cast<int>(v.size()) < need) continue;
-      group_keys.emplace_back(l, key);
+      Impl::Group g;
+      g.level = l;
+      g.key = key;
+      g.flows = static_cast<int>(v.size());
+      im.index[l][key] = static_cast<int>(im.groups.size());
+      im.groups.push_back(std::move(g));
       members.push_back(std::move(v));
     }
   }
-  im.groups.resize(group_keys.size());
-  ParallelFor(group_keys.size(), options.threads, [&](size_t b, size_t e) {
+  // A coarser group with the same flows as a finer one is the same fit: it is copied.
+  std::vector<int> same_as(im.groups.size(), -1);
+  for (size_t gi = 0; gi < im.groups.size(); ++gi) {
+    Impl::Group& g = im.groups[gi];
+    if (g.level == kHs2) continue;
+    g.parent = im.index[g.level + 1].at(GroupKey(*members[gi][0], g.level + 1));
+    if (im.groups[g.parent].flows == g.flows) same_as[g.parent] = static_cast<int>(gi);
+  }
+  valuation::ReferenceOptions ro;
+  ro.min_mixture_flows = options.min_mixture_flows;
+  ro.max_lines = options.max_lines;
+  ro.importer_min_flows = options.importer_min_flows;
+  ro.choice_min_flows = options.choice_min_flows;
+  ParallelFor(im.groups.size(), options.threads, [&](size_t b, size_t e) {
     for (size_t gi = b; gi < e; ++gi) {
+      if (same_as[gi] >= 0) continue;
       Impl::Group& g = im.groups[gi];
-      g.level = group_keys[gi].first;
-      g.key = group_keys[gi].second;
       const auto& v = members[gi];
-      g.flows = static_cast<int>(v.size());
       g.dims = std::all_of(v.begin(), v.end(), [](const Declaration* d) { return HasUnits(*d); })
                    ? 2
                    : 1;
-      std::vector<valuation::Point> pts;
-      pts.reserve(v.size());
-      for (const Declaration* d : v) {
-        valuation::Point p;
-        if (ToPoint(*d, g.dims, &p)) pts.push_back(p);
-      }
-      // Large groups are fitted on a seeded sample: the lines are as clear in 3,000 flows.
-      std::mt19937_64 rng(options.seed + gi);
-      if (pts.size() > 3000) {
-        std::shuffle(pts.begin(), pts.end(), rng);
-        pts.resize(3000);
-      }
-      valuation::PriceLinesOptions po;
-      po.seed = options.seed + gi;
-      po.max_lines =
-          static_cast<int>(v.size()) >= options.min_mixture_flows ? options.max_lines : 1;
-      g.lines = valuation::PriceLines::Fit(pts, g.dims, po);
-      // Importers' own price levels, by empirical Bayes: each importer's mean log price relative
-      // to the lines is shrunk by tau^2 / (tau^2 + sigma^2 / n), where tau^2 is the spread of
-      // true importer levels beyond what chance gives. Where importers do not really differ
-      // (tau^2 ~ 0) the offsets vanish; where they do, a trader is compared with itself.
-      std::vector<double> all_res;
-      std::unordered_map<std::string, std::vector<double>> res;
-      for (const Declaration* d : v) {
-        valuation::Point p;
-        if (!ToPoint(*d, g.dims, &p)) continue;
-        double r = p.y - g.lines.ExpectedLogPrice(p.x);
-        res[d->importer_id].push_back(r);
-        all_res.push_back(r);
-      }
-      if (all_res.size() >= 10) {
-        std::vector<double> sorted = all_res;
-        std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-        double med = sorted[sorted.size() / 2];
-        for (double& x : sorted) x = std::fabs(x - med);
-        std::nth_element(sorted.begin(), sorted.begin() + sorted.size() / 2, sorted.end());
-        double sigma = std::max(1.4826 * sorted[sorted.size() / 2], 1e-3);
-        // The noise of an importer's clipped mean: the clipped residuals' own variance (heavier
-        // tails than the MAD suggests would otherwise pass for importer differences).
-        double sigma2 = 0;
-        for (double x : all_res) {
-          double c = std::clamp(x, med - 3 * sigma, med + 3 * sigma) - med;
-          sigma2 += c * c;
-        }
-        sigma2 = std::max(sigma2 / all_res.size(), 1e-6);
-        // Clip at 3 sigma so a few extreme flows do not make an importer look different.
-        std::vector<std::pair<std::string, std::pair<double, int>>> means;
-        for (auto& [imp, r] : res) {
-          if (static_cast<int>(r.size()) < options.importer_min_flows) continue;
-          double m = 0;
-          for (double x : r) m += std::clamp(x, med - 3 * sigma, med + 3 * sigma);
-          means.push_back({imp, {m / r.size() - med, static_cast<int>(r.size())}});
-        }
-        if (means.size() >= 3) {
-          // Spread of the importers' means around their own average (a skewed residual
-          // distribution moves every clipped mean alike; that is not an importer effect).
-          double avg = 0;
-          for (const auto& [imp, mn] : means) avg += mn.first / means.size();
-          double var = 0, noise = 0;
-          for (auto& [imp, mn] : means) {
-            mn.first -= avg;
-            var += mn.first * mn.first;
-            noise += sigma2 / mn.second;
-          }
-          double tau2 = std::max(0.0, var / means.size() - noise / means.size());
-          for (const auto& [imp, mn] : means) {
-            double shrink = tau2 / (tau2 + sigma2 / mn.second);
-            if (shrink > 0.05) g.importers[imp] = {mn.first * shrink, mn.second};
-          }
-        }
-      }
+      std::vector<valuation::Flow> flows;
+      flows.reserve(v.size());
+      for (const Declaration* d : v) flows.push_back(ToFlow(*d, g.dims));
+      valuation::ReferenceOptions o = ro;
+      o.seed = options.seed + gi;
+      valuation::ReferenceChoice c = valuation::ChooseReference(flows, g.dims, o);
+      g.reference = std::move(c.model);
+      g.recall = std::move(c.recall);
+      g.oof_statistic = std::move(c.oof_statistic);
+      g.oof_median_residual = std::move(c.oof_median_residual);
     }
   });
-  for (size_t gi = 0; gi < im.groups.size(); ++gi)
-    im.index[im.groups[gi].level][im.groups[gi].key] = static_cast<int>(gi);
-  // The flag threshold: the history's own flows are (mostly) honest; flag_rate of them may pass.
-  std::vector<double> scores;
-  scores.reserve(rows.size());
-  for (const Declaration* d : rows) {
-    int level;
-    const Impl::Group* g = im.Find(*d, &level);
-    if (!g) continue;
-    double e, off;
-    scores.push_back(im.RawScore(*g, *d, &e, &off));
+  // Aliases point at finer groups, fitted above; chains (hs6 = hs4 = hs2) resolve finest first.
+  for (size_t gi = im.groups.size(); gi-- > 0;) {
+    if (same_as[gi] < 0) continue;
+    int src = same_as[gi];
+    while (same_as[src] >= 0) src = same_as[src];
+    Impl::Group& g = im.groups[gi];
+    const Impl::Group& s = im.groups[src];
+    g.dims = s.dims;
+    g.reference = s.reference;
+    g.recall = s.recall;
+    g.oof_statistic = s.oof_statistic;
+    g.oof_median_residual = s.oof_median_residual;
   }
-  if (!scores.empty()) {
-    size_t q = static_cast<size_t>(std::floor((1 - options.flag_rate) * (scores.size() - 1)));
-    std::nth_element(scores.begin(), scores.begin() + q, scores.end());
-    im.threshold = scores[q];
-  }
+  for (int l = kHs2; l >= 0; --l)
+    for (Impl::Group& g : im.groups)
+      if (g.level == l) im.Calibrate(g);
   return m;
 }
 
@@ -264,15 +267,17 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
                    : "no reference price: net mass is 0 and no supplementary units";
     return r;
   }
-  double expected, offset;
-  r.undervaluation_score = im.RawScore(*g, d, &expected, &offset);
+  valuation::Flow f = ToFlow(d, g->dims);
+  double offset;
+  double expected = g->reference.ExpectedLogPrice(f, &offset);
+  r.undervaluation_score = im.Score(*g, f);
   r.level = kLevelNames[level];
   r.per_unit = g->dims == 2;
   r.reference_unit_price = std::exp(expected);
   double qty = r.per_unit ? d.supplementary_units : d.net_mass_kg;
   double declared_unit = d.declared_value / qty;
   r.unit_price_ratio = declared_unit / r.reference_unit_price;
-  r.flagged = r.undervaluation_score > im.threshold;
+  r.flagged = r.undervaluation_score > flag_threshold();
   double missing = r.reference_unit_price * qty - d.declared_value;
   if (r.flagged && missing > 0 && !std::isnan(d.tax_rate))
     r.revenue_at_risk = d.tax_rate / 100 * missing;
@@ -289,8 +294,13 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
                FormatFixed(r.reference_unit_price, 2) + cur + "/" + unit + " for " +
                LevelWords(d, level);
   }
-  r.reason += " (" + std::to_string(g->flows) + " flows, " + std::to_string(g->lines.lines()) +
-              (g->lines.lines() == 1 ? " price line" : " price lines");
+  r.reason += " (" + std::to_string(g->flows) + " flows, ";
+  if (g->reference.kind() == valuation::Reference::kLines) {
+    int k = g->reference.lines().lines();
+    r.reason += std::to_string(k) + (k == 1 ? " price line" : " price lines");
+  } else {
+    r.reason += "median price";
+  }
   if (offset != 0)
     r.reason +=
         ", importer's own price level " + FormatFixed(100 * (std::exp(offset) - 1), 0) + " %";
@@ -310,20 +320,24 @@ std::vector<ValuationResult> ValuationModel::ScoreAll(const DeclarationBatch& ba
 
 int64_t ValuationModel::skipped_rows() const { return impl_->skipped; }
 size_t ValuationModel::num_groups() const { return impl_->groups.size(); }
-double ValuationModel::flag_threshold() const { return impl_->threshold; }
+double ValuationModel::flag_threshold() const { return -std::log10(impl_->options.flag_rate); }
 
 std::string ValuationModel::SummaryJson() const {
   nlohmann::json a = nlohmann::json::array();
   for (const auto& g : impl_->groups) {
-    a.push_back({{"level", kLevelNames[g.level]},
-                 {"key", g.key},
-                 {"flows", g.flows},
-                 {"per_unit", g.dims == 2},
-                 {"price_lines", g.lines.lines()},
-                 {"importers_with_own_level", g.importers.size()}});
+    a.push_back(
+        {{"level", kLevelNames[g.level]},
+         {"key", g.key},
+         {"flows", g.flows},
+         {"per_unit", g.dims == 2},
+         {"reference", valuation::ReferenceName(g.reference.kind())},
+         {"price_lines",
+          g.reference.kind() == valuation::Reference::kLines ? g.reference.lines().lines() : 0},
+         {"cv_recall", g.recall},
+         {"importers_with_own_level", g.reference.importers_with_own_level()}});
   }
   return nlohmann::json{
-      {"groups", a}, {"flag_threshold", impl_->threshold}, {"skipped_rows", impl_->skipped}}
+      {"groups", a}, {"flag_threshold", flag_threshold()}, {"skipped_rows", impl_->skipped}}
       .dump();
 }
 
