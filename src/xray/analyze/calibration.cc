@@ -406,6 +406,7 @@ Result<Calibration> Calibration::FromCurves(std::vector<CalibrationCurve> curves
 }
 
 std::string Calibration::ExtendCurves() {
+  constexpr double kFloorMargin = 0.5;  // log attenuation below the low image's floor
   const auto& kev = xray::SpectralResponse::Energies();
   std::vector<std::vector<double>> mu(curves_.size());
   std::vector<xray::SpectralSample> low, high;
@@ -416,8 +417,9 @@ std::string Calibration::ExtendCurves() {
     auto m = FormulaMassAttenuation(c.formula, kev);
     if (!m.ok()) return "  curves not extended beyond the steps: " + m.status().message() + "\n";
     mu[i] = std::move(*m);
+    // Steps near the low image's floor (scatter, dark signal) are not what the model describes.
     for (const auto& p : c.points)
-      if (!p.modelled) {
+      if (!p.modelled && p.log_low < low_saturation_log_ - kFloorMargin) {
         low.push_back({&mu[i], p.areal_density_g_cm2, p.log_low});
         high.push_back({&mu[i], p.areal_density_g_cm2, p.log_high});
       }
@@ -437,7 +439,7 @@ std::string Calibration::ExtendCurves() {
   if (fl->rms_error() > kMaxRms || fh->rms_error() > kMaxRms || fl->max_error() > kMaxFitError ||
       fh->max_error() > kMaxFitError)
     return std::string("  curves not extended beyond the steps: the ") + fit + "\n";
-  const double top = std::min(options_.max_log_attenuation, low_saturation_log_);
+  const double top = std::min(options_.max_log_attenuation, low_saturation_log_ - kFloorMargin);
   constexpr double kStep = 1.4;  // areal density factor between modelled points
   for (size_t i = 0; i < curves_.size(); ++i) {
     auto& points = curves_[i].points;

@@ -107,33 +107,39 @@ const std::vector<double>& SpectralResponse::Energies() {
 }
 
 Result<SpectralResponse> SpectralResponse::Fit(const std::vector<SpectralSample>& samples) {
-  const size_t n = Energies().size();
+  // Unknowns: the weight of each energy bin, then a constant floor (scatter reaching the step
+  // from around it, dark signal), all non-negative and summing to 1 (the open beam).
+  const size_t ne = Energies().size(), n = ne + 1;
   if (samples.size() < 4)
     return Status::InvalidArgument("a spectral fit needs at least 4 steps, got " +
                                    std::to_string(samples.size()));
   // Rows: each step's relative transmission error; the weights' sum; curvature across energy.
   constexpr double kSumWeight = 100, kSmoothness = 2;
-  const size_t m = samples.size() + 1 + (n - 2);
+  const size_t m = samples.size() + 1 + (ne - 2);
   std::vector<double> a(m * n, 0), b(m, 0);
   size_t row = 0;
   for (const auto& s : samples) {
     const double t = std::exp(-s.log_attenuation);
-    for (size_t k = 0; k < n; ++k) a[row * n + k] = (std::exp(-(*s.mu)[k] * s.g_cm2) - t) / t;
+    for (size_t k = 0; k < ne; ++k) a[row * n + k] = (std::exp(-(*s.mu)[k] * s.g_cm2) - t) / t;
+    a[row * n + ne] = (1 - t) / t;
     ++row;
   }
   for (size_t k = 0; k < n; ++k) a[row * n + k] = kSumWeight;
   b[row++] = kSumWeight;
-  for (size_t k = 1; k + 1 < n; ++k, ++row) {
+  for (size_t k = 1; k + 1 < ne; ++k, ++row) {
     a[row * n + k - 1] = kSmoothness;
     a[row * n + k] = -2 * kSmoothness;
     a[row * n + k + 1] = kSmoothness;
   }
   SpectralResponse r;
-  if (!Nnls(a, b, m, n, &r.w_)) return Status::Internal("the spectral fit did not converge");
+  std::vector<double> x;
+  if (!Nnls(a, b, m, n, &x)) return Status::Internal("the spectral fit did not converge");
   double sum = 0;
-  for (double v : r.w_) sum += v;
-  if (!(sum > 0)) return Status::Internal("the spectral fit found no response");
+  for (double v : x) sum += v;
+  if (!(sum > 0) || !(x[ne] < sum)) return Status::Internal("the spectral fit found no response");
+  r.w_.assign(x.begin(), x.begin() + static_cast<std::ptrdiff_t>(ne));
   for (double& v : r.w_) v /= sum;
+  r.floor_ = x[ne] / sum;
   double sq = 0;
   for (const auto& s : samples) {
     const double e = std::abs(r.LogAttenuation(*s.mu, s.g_cm2) - s.log_attenuation);
@@ -147,7 +153,7 @@ Result<SpectralResponse> SpectralResponse::Fit(const std::vector<SpectralSample>
 double SpectralResponse::LogAttenuation(const std::vector<double>& mu, double g_cm2) const {
   double t = 0;
   for (size_t k = 0; k < w_.size(); ++k) t += w_[k] * std::exp(-mu[k] * g_cm2);
-  return -std::log(std::max(t, 1e-300));
+  return -std::log(std::max(t + floor_, 1e-300));
 }
 
 }  // namespace clearsight::xray

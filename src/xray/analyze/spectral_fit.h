@@ -18,9 +18,10 @@ struct SpectralSample {
 };
 
 // The detected fraction of an energy-integrating image through g g/cm2 of a material is
-// sum_k w_k exp(-mu_k g) with w_k >= 0 summing to 1: photons x deposited energy x absorption per
-// energy bin, whatever the spectrum, filters and layers. Fitted by non-negative least squares on
-// relative transmission, with a penalty on curvature across energy.
+// sum_k w_k exp(-mu_k g) + f with w_k, f >= 0 summing to 1: photons x deposited energy x
+// absorption per energy bin, whatever the spectrum, filters and layers, plus a floor f (scatter
+// reaching a step from the open beam around it, dark signal). Fitted by non-negative least
+// squares on relative transmission, with a penalty on curvature across energy.
 class SpectralResponse {
  public:
   static const std::vector<double>& Energies();  // keV, 10..200 in 5 keV bins
@@ -31,9 +32,11 @@ class SpectralResponse {
   double LogAttenuation(const std::vector<double>& mu, double g_cm2) const;
   double rms_error() const { return rms_error_; }  // in log attenuation, over the samples
   double max_error() const { return max_error_; }
+  double floor() const { return floor_; }  // the constant share, of the open beam
 
  private:
   std::vector<double> w_;
+  double floor_ = 0;
   double rms_error_ = 0, max_error_ = 0;
 };
 
