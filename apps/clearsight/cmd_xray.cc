@@ -38,7 +38,8 @@ const char kXrayUsage[] =
     "  threats        write the simulated threat library (for TIP)\n"
     "  tip            project a threat into a scan\n"
     "  train          train the threat detector (and manifest model) on simulated scans\n"
-    "  eval           score analyze results (detections, manifest) against ground truth\n";
+    "  eval           score analyze results (detections, manifest) against ground truth\n"
+    "  adapt          set a detector on a site's own scans (operating points, manifest model)\n";
 
 std::string FormatNumber(double v) {
   char buf[32];
@@ -499,10 +500,10 @@ int CmdXray(int argc, char** argv, int first) {
     int (*run)(int, char**, int);
   };
   static const Sub subs[] = {
-      {"simulate", Simulate},        {"wedges", Wedges},   {"calibrate", Calibrate},
-      {"analyze", Analyze},          {"render", Render},   {"export-dicos", ExportDicos},
-      {"import-dicos", ImportDicos}, {"threats", Threats}, {"tip", Tip},
-      {"train", CmdXrayTrain},       {"eval", CmdXrayEval}};
+      {"simulate", Simulate},        {"wedges", Wedges},    {"calibrate", Calibrate},
+      {"analyze", Analyze},          {"render", Render},    {"export-dicos", ExportDicos},
+      {"import-dicos", ImportDicos}, {"threats", Threats},  {"tip", Tip},
+      {"train", CmdXrayTrain},       {"eval", CmdXrayEval}, {"adapt", CmdXrayAdapt}};
   for (const auto& s : subs)
     if (sub == s.name) return s.run(argc, argv, first + 1);
   return Usage("unknown xray subcommand '" + sub + "'", kXrayUsage);

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "clearsight/file_util.h"
+#include "clearsight/store.h"  // Sha256Hex
 #include "clearsight/text.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_train.h"
@@ -321,6 +323,85 @@ int CmdXrayEval(int argc, char** argv, int first) {
     std::printf("%s\n", ev->ToJson().c_str());
   else
     std::printf("%s", ev->ToTable().c_str());
+  return 0;
+}
+
+int CmdXrayAdapt(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray adapt --model BASE.pt --calibration calib.json --site DIR\n"
+      "                            --out SITE.pt\n"
+      "                            [--target-alarm-rate 0.01] [--min-scans 30] [--threads 2]\n\n"
+      "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
+      "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
+      "calibration is the site scanner's own (xray calibrate on its wedges). Every scan is\n"
+      "analysed and scored by the base model; the operating points are raised from the base\n"
+      "model's, lowest-scoring alarms first, until at most --target-alarm-rate of the site's "
+      "scans\n"
+      "alarm on any class (every scan counts as clean, so the few threats a site's traffic holds\n"
+      "can only make them stricter; they are never lowered). With 100 or more declared scans the\n"
+      "manifest model is refitted on them. SITE.pt records the base model's and the\n"
+      "calibration's sha256, the site's size, the date and the points before and after. The\n"
+      "network itself is the base model's (no fine-tuning yet). Use SITE.pt with xray analyze\n"
+      "--model and serve --detector.\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args,
+                         {"model", "calibration", "site", "out", "target-alarm-rate", "min-scans",
+                          "threads", "help"},
+                         usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
+    return Usage("--model, --calibration, --site and --out are required", usage);
+  SiteAdaptOptions o;
+  o.base_model = args.Get("model");
+  o.site_dir = args.Get("site");
+  long long min_scans, threads;
+  if (!args.GetDouble("target-alarm-rate", o.target_clean_alarm_rate, &o.target_clean_alarm_rate))
+    return Usage("--target-alarm-rate needs a number", usage);
+  if (!args.GetInt("min-scans", o.min_scans, &min_scans))
+    return Usage("--min-scans needs a whole number", usage);
+  if (!args.GetInt("threads", o.threads, &threads))
+    return Usage("--threads needs a whole number", usage);
+  o.min_scans = min_scans;
+  o.threads = static_cast<int>(threads);
+  if (Status s = ValidateSiteAdaptOptions(o); !s.ok()) return Usage(s.message(), usage);
+  auto calibration = Calibration::Load(args.Get("calibration"));
+  if (!calibration.ok())
+    return Fail(calibration.status().WithContext(
+        "the site's calibration (xray calibrate on the site scanner's own wedges)"));
+  auto model_bytes = ReadFile(o.base_model, size_t{1} << 30);
+  if (!model_bytes.ok()) return Fail(model_bytes.status());
+  o.base_model_sha256 = Sha256Hex(*model_bytes);
+  if (auto cal_bytes = ReadFile(args.Get("calibration")); cal_bytes.ok())
+    o.calibration_sha256 = Sha256Hex(*cal_bytes);
+  o.command = "clearsight xray adapt";
+  for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  const auto t0 = std::chrono::steady_clock::now();
+  SiteAdaptReport report;
+  Status s = AdaptDetectorToSite(
+      o, *calibration, args.Get("out"),
+      [&](int64_t done, int64_t total) {
+        if (done % 20 == 0 || done == total) {
+          const double el =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          std::fprintf(stderr, "\r[adapt] %lld/%lld site scans analysed and scored, %.0f s   ",
+                       static_cast<long long>(done), static_cast<long long>(total), el);
+          if (done == total) std::fprintf(stderr, "\n");
+        }
+      },
+      &report);
+  if (!s.ok()) return Fail(s);
+  std::printf("site: %lld scans (%lld with a declaration)\n", static_cast<long long>(report.scans),
+              static_cast<long long>(report.declared_scans));
+  std::printf("site scans alarmed on any class: %.1f %% at the base model's points, %.1f %% now\n",
+              100 * report.alarm_rate_at_base, 100 * report.alarm_rate);
+  std::printf("%-16s %12s %12s %14s %10s\n", "class", "base p", "site p", "alarms (base)",
+              "alarms");
+  for (const auto& c : report.classes)
+    std::printf("%-16s %12.4f %12.4f %14lld %10lld\n", c.threat_class.c_str(), c.base_probability,
+                c.site_probability, static_cast<long long>(c.site_alarms_at_base),
+                static_cast<long long>(c.site_alarms));
+  std::printf("manifest model: %s\n", report.manifest.c_str());
+  std::fprintf(stderr, "site model written to %s\n", args.Get("out").c_str());
   return 0;
 }
 

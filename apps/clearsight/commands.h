@@ -22,9 +22,10 @@ int CmdValuation(int argc, char** argv, int first);
 int CmdValuationEval(int argc, char** argv, int first);
 // X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...
 int CmdXray(int argc, char** argv, int first);
-// xray train and xray eval (apps/clearsight/cmd_xray_train.cc).
+// xray train, eval and adapt (apps/clearsight/cmd_xray_train.cc).
 int CmdXrayTrain(int argc, char** argv, int first);
 int CmdXrayEval(int argc, char** argv, int first);
+int CmdXrayAdapt(int argc, char** argv, int first);
 // The service and its administration (apps/clearsight/cmd_serve.cc).
 int CmdServe(int argc, char** argv, int first);
 int CmdUsersAdd(int argc, char** argv, int first);

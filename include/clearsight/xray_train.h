@@ -229,6 +229,52 @@ Result<DetectionEval> EvaluateDetections(
     const std::vector<std::pair<std::string, std::string>>& sets,
     const DetectionEvalOptions& options = {});
 
+// ---- Site adaptation ---------------------------------------------------------------------------
+
+// A model set on a site's own traffic: a folder of its recent scans (format v1; nearly all clean,
+// assumed up to a few percent with threats, unknown which) and their declarations.csv, linked by
+// consignment_id; no labels. Analysed with the site's calibration, scored by the base model.
+struct SiteAdaptOptions {
+  std::string base_model;  // the model file to adapt
+  std::string site_dir;
+  // At most this share of the site's scans alarm on any class at the new operating points. Every
+  // scan counts as clean, so threats among them can only make the points a little stricter.
+  double target_clean_alarm_rate = 0.01;
+  int64_t min_scans = 30;            // a smaller folder is refused
+  int64_t min_manifest_pairs = 100;  // fewer declared scans: the base manifest model is kept
+  int threads = 2;
+  // Recorded in the model file (the caller computes the hashes of what it read).
+  std::string command, base_model_sha256, calibration_sha256;
+};
+
+struct SiteAdaptClass {
+  std::string threat_class;
+  double base_probability = 0, site_probability = 0;
+  int64_t site_alarms_at_base = 0, site_alarms = 0;  // site scans alarmed on this class
+};
+
+struct SiteAdaptReport {
+  int64_t scans = 0, declared_scans = 0;
+  double alarm_rate_at_base = 0, alarm_rate = 0;  // site scans alarmed on any class
+  std::vector<SiteAdaptClass> classes;
+  std::string manifest;  // refitted (with its cross-validated table) or kept, and why
+};
+
+// InvalidArgument naming the first option out of range. Reads no file.
+Status ValidateSiteAdaptOptions(const SiteAdaptOptions& options);
+
+// Writes the base model with operating points set on the site's scans (raised from the base
+// model's, lowest-scoring alarms first, until at most target_clean_alarm_rate of the site's scans
+// alarm; never lowered), the manifest model refitted on the site's declared scans when there are
+// min_manifest_pairs of them, and a "site_adaptation" record (base model and calibration hashes,
+// site size, date, points before and after). The network's weights are the base model's: no
+// fine-tuning yet. NotFound for a missing folder; InvalidArgument for a folder with fewer than
+// min_scans scans; errors reading a scan name the file. `progress` gets (scans done, total).
+Status AdaptDetectorToSite(const SiteAdaptOptions& options, const Calibration& calibration,
+                           const std::string& out_path,
+                           const std::function<void(int64_t done, int64_t total)>& progress,
+                           SiteAdaptReport* report);
+
 // ---- Timing ------------------------------------------------------------------------------------
 
 // Training steps of a fresh network (forward, loss, backward, AdamW) as `xray train` runs them,

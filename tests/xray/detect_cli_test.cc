@@ -518,5 +518,67 @@ TEST_F(DetectCli, TipCopiesForEachScannerWithItsOwnLibrary) {
   EXPECT_FALSE(fs::exists(dir_ / "own3.pt"));
 }
 
+TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
+  // A "site": clean, honest traffic of the dual-layer scanner, with its own wedges.
+  const fs::path site = dir_ / "site";
+  ASSERT_EQ(RunCli("xray simulate --count 40 --seed 77 --width 512 --height 384 --pixel-mm 0.7 "
+                   "--threat-rate 0 --misdeclared-rate 0 --scanner dual-layer --out " +
+                       site.string(),
+                   dir_ / "site.log"),
+            0)
+      << testing::ReadBytes(dir_ / "site.log");
+  ASSERT_EQ(RunCli("xray wedges --scanner dual-layer --height 384 --pixel-mm 0.7 --out " +
+                       (dir_ / "sw").string() + " && " + CS_CLI + " xray calibrate --wedges " +
+                       (dir_ / "sw").string() + " --out " + (dir_ / "site_calib.json").string(),
+                   dir_ / "sc.log"),
+            0)
+      << testing::ReadBytes(dir_ / "sc.log");
+  const std::string common = "xray adapt --model " + kModel + " --calibration " +
+                             (dir_ / "site_calib.json").string() + " --site " + site.string();
+  const fs::path out = dir_ / "site.pt";
+  // A target of 2.5 %: at most one of the 40 clean scans may alarm.
+  ASSERT_EQ(RunCli(common + " --target-alarm-rate 0.025 --out " + out.string(), dir_ / "ad.log"), 0)
+      << testing::ReadBytes(dir_ / "ad.log");
+  const std::string log = testing::ReadBytes(dir_ / "ad.log");
+  EXPECT_NE(log.find("site: 40 scans (40 with a declaration)"), std::string::npos) << log;
+  auto base = Detector::Load(kModel);
+  auto adapted = Detector::Load(out.string());
+  ASSERT_TRUE(base.ok() && adapted.ok()) << adapted.status().message();
+  // Points are only ever raised, and the record says how they were set.
+  const auto bp = (*base)->class_operating_probabilities(),
+             sp = (*adapted)->class_operating_probabilities();
+  ASSERT_EQ(bp.size(), sp.size());
+  for (size_t k = 0; k < bp.size(); ++k) EXPECT_GE(sp[k], bp[k] - 1e-12) << k;
+  auto meta = nlohmann::json::parse((*adapted)->metadata_json());
+  const auto& rec = meta["site_adaptation"];
+  ASSERT_TRUE(rec.is_object()) << meta.dump().substr(0, 500);
+  EXPECT_EQ(rec["site_scans"], 40);
+  EXPECT_EQ(rec["base_model_sha256"].get<std::string>().size(), 64u);
+  EXPECT_EQ(rec["calibration_sha256"].get<std::string>().size(), 64u);
+  EXPECT_LE(rec["site_alarm_rate"].get<double>(), 0.025);
+  // The adapted model on the same scans: at most one of them alarms at score 0.5.
+  const fs::path results = dir_ / "site_r.jsonl";
+  ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "site_calib.json").string() + " --in " +
+                       site.string() + " --out " + results.string() + " --model " + out.string(),
+                   dir_ / "sa.log"),
+            0)
+      << testing::ReadBytes(dir_ / "sa.log");
+  int alarmed = 0;
+  for (const auto& l : JsonLines(results)) alarmed += !l["detections"].empty();
+  EXPECT_LE(alarmed, 1);
+  // Too small a site, or no calibration: refused with a message that says what is needed.
+  EXPECT_NE(RunCli(common + " --min-scans 50 --out " + (dir_ / "x.pt").string(), dir_ / "r1.log"),
+            0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "r1.log").find("needs at least 50 scans"), std::string::npos)
+      << testing::ReadBytes(dir_ / "r1.log");
+  EXPECT_NE(
+      RunCli("xray adapt --model " + kModel + " --calibration " + (dir_ / "nope.json").string() +
+                 " --site " + site.string() + " --out " + (dir_ / "x.pt").string(),
+             dir_ / "r2.log"),
+      0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "r2.log").find("calibration"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir_ / "x.pt"));
+}
+
 }  // namespace
 }  // namespace clearsight
