@@ -29,7 +29,12 @@ std::string FormatFixed(double v, int decimals);
 
 std::vector<std::string_view> Split(std::string_view s, char sep);
 std::string ToLower(std::string_view s);
+// ASCII letters compared without case ("Content-Type" equals "content-type").
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 bool StartsWith(std::string_view s, std::string_view prefix);
+
+// UTC time with milliseconds, ISO 8601: "2026-03-01T10:22:31.120Z".
+std::string IsoTime(int64_t ms_since_epoch);
 
 // A printable excerpt of possibly binary text for error messages (non-printables as \xNN).
 std::string Excerpt(std::string_view s, size_t max_chars = 80);

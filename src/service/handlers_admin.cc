@@ -225,7 +225,7 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
   HttpResponse res = JsonResponse(200, json{{"token", token},
                                             {"username", user->username},
                                             {"role", user->role},
-                                            {"expires_at", service::IsoTime(session.expires_ms)}});
+                                            {"expires_at", IsoTime(session.expires_ms)}});
   res.headers.emplace_back("Set-Cookie",
                            SessionCookie(token, options.session_ttl_s, options.secure_cookie));
   return res;
@@ -241,8 +241,8 @@ std::optional<AuditEntry> Service::Impl::EndOfBurst(const std::string& address,
   e.detail_json = json{
       {"remote_addr", address},
       {"failures", a.burst_count},
-      {"first_at", service::IsoTime(a.burst_first_ms)},
-      {"last_at", service::IsoTime(a.burst_last_ms)},
+      {"first_at", IsoTime(a.burst_first_ms)},
+      {"last_at", IsoTime(a.burst_last_ms)},
       {"user_names",
        a.burst_users}}.dump();
   return e;
@@ -300,7 +300,7 @@ Result<HttpResponse> Service::Impl::Me(const HttpRequest&, const Caller& caller)
       can.push_back(std::string(r.method) + " " + r.pattern);
   return JsonResponse(200, json{{"username", caller.username},
                                 {"role", RoleName(caller.role)},
-                                {"expires_at", service::IsoTime(caller.expires_ms)},
+                                {"expires_at", IsoTime(caller.expires_ms)},
                                 {"routes", can}});
 }
 
@@ -311,7 +311,7 @@ Result<HttpResponse> Service::Impl::ListUsers(const HttpRequest&, const Caller&)
     a.push_back(json{{"username", u.username},
                      {"role", u.role},
                      {"disabled", u.disabled},
-                     {"created_at", service::IsoTime(u.created_ms)}});
+                     {"created_at", IsoTime(u.created_ms)}});
   return JsonResponse(200, json{{"users", a}});
 }
 
@@ -368,7 +368,7 @@ Result<HttpResponse> Service::Impl::GetAudit(const HttpRequest& req, const Calle
   for (const auto& e : entries) {
     json detail = json::parse(e.detail_json, nullptr, false);
     a.push_back(json{{"seq", e.seq},
-                     {"at", service::IsoTime(e.at_ms)},
+                     {"at", IsoTime(e.at_ms)},
                      {"actor", e.actor},
                      {"action", e.action},
                      {"subject", e.subject},

@@ -276,7 +276,7 @@ Result<HttpResponse> Service::Impl::GetDeclaration(const HttpRequest& req, const
   return JsonResponse(200, json{{"declaration", body},
                                 {"consignment_id", d->consignment_id},
                                 {"content_sha256", d->content_sha256},
-                                {"received_at", service::IsoTime(d->received_ms)}});
+                                {"received_at", IsoTime(d->received_ms)}});
 }
 
 Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const Caller&) {
@@ -338,7 +338,7 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
               {"result", row.result},
               {"notes", row.notes},
               {"officer", row.officer},
-              {"recorded_at", service::IsoTime(row.recorded_ms)}};
+              {"recorded_at", IsoTime(row.recorded_ms)}};
     j["corrected_value"] = row.corrected_value >= 0 ? json(row.corrected_value) : json(nullptr);
     o.push_back(std::move(j));
   }
@@ -477,7 +477,7 @@ Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Ca
   out["recorded"] = {{"seq", o.seq},
                      {"result", o.result},
                      {"officer", o.officer},
-                     {"recorded_at", service::IsoTime(o.recorded_ms)}};
+                     {"recorded_at", IsoTime(o.recorded_ms)}};
   return JsonResponse(201, out);
 }
 

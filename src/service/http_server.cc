@@ -35,15 +35,6 @@ int64_t NowMs() {
       .count();
 }
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 // What a connection is waiting for, for the deadline sweep.
 enum Phase : int {
   kHead = 0,      // a request head: since the connection opened or its last answer was sent

@@ -7,15 +7,6 @@
 namespace clearsight::service {
 namespace {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
-
 // The value of parameter `key` in a header value such as `form-data; name="scan"; filename=a`.
 std::string Param(std::string_view header, std::string_view key) {
   size_t pos = header.find(';');

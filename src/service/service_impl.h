@@ -54,7 +54,6 @@ int HttpStatusOf(StatusCode code);
 std::string ErrorJson(std::string_view code, std::string_view message);
 HttpResponse ErrorResponse(const Status& status);
 HttpResponse JsonResponse(int status, const json& body);
-std::string IsoTime(int64_t ms);
 
 // Ids that appear in URLs: 1..128 of [A-Za-z0-9._:-].
 bool IsUrlSafeId(std::string_view id);

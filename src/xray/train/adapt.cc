@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <ctime>
 #include <filesystem>
 #include <set>
 
@@ -30,15 +29,6 @@ std::vector<std::string> SiteScans(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
-}
-
-std::string UtcNow() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -193,22 +183,25 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
                              {"site_probability", site_p[k]},
                              {"site_alarms_at_base", before_by_class[k]},
                              {"site_alarms", after_by_class[k]}};
-  meta["site_adaptation"] = {{"command", o.command},
-                             {"date", UtcNow()},
-                             {"base_model", fs::path(o.base_model).filename().string()},
-                             {"base_model_sha256", o.base_model_sha256},
-                             {"site", o.site_dir},
-                             {"site_scans", n},
-                             {"declared_scans", static_cast<int64_t>(pairs.size())},
-                             {"calibration_device", calibration.device()},
-                             {"calibration_sha256", o.calibration_sha256},
-                             {"target_clean_alarm_rate", o.target_clean_alarm_rate},
-                             {"site_alarm_rate_at_base", static_cast<double>(before) / n},
-                             {"site_alarm_rate", static_cast<double>(after) / n},
-                             {"operating_points", verified ? "verifier" : "network"},
-                             {"classes", per_class},
-                             {"network", "not fine-tuned: the base model's weights"},
-                             {"manifest", manifest_note.substr(0, manifest_note.find('\n'))}};
+  meta["site_adaptation"] = {
+      {"command", o.command},
+      {"date", IsoTime(std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count())},
+      {"base_model", fs::path(o.base_model).filename().string()},
+      {"base_model_sha256", o.base_model_sha256},
+      {"site", o.site_dir},
+      {"site_scans", n},
+      {"declared_scans", static_cast<int64_t>(pairs.size())},
+      {"calibration_device", calibration.device()},
+      {"calibration_sha256", o.calibration_sha256},
+      {"target_clean_alarm_rate", o.target_clean_alarm_rate},
+      {"site_alarm_rate_at_base", static_cast<double>(before) / n},
+      {"site_alarm_rate", static_cast<double>(after) / n},
+      {"operating_points", verified ? "verifier" : "network"},
+      {"classes", per_class},
+      {"network", "not fine-tuned: the base model's weights"},
+      {"manifest", manifest_note.substr(0, manifest_note.find('\n'))}};
   const std::string tmp = out_path + ".tmp";
   CS_RETURN_IF_ERROR(net->Save(tmp, meta.dump()));
   fs::rename(tmp, out_path, ec);
