@@ -15,6 +15,7 @@ PACKAGES=(
   libpqxx-dev postgresql
   libnats-dev nats-server
   wrk chromium
+  libjs-chart.js
   nodejs npm
   python3
 )

@@ -20,6 +20,8 @@ int CmdRulesCheck(int argc, char** argv, int first);
 int CmdRulesRun(int argc, char** argv, int first);
 int CmdValuation(int argc, char** argv, int first);
 int CmdValuationEval(int argc, char** argv, int first);
+// clearsight horizon (apps/clearsight/cmd_horizon.cc).
+int CmdHorizon(int argc, char** argv, int first);
 // X-ray subcommands (apps/clearsight/cmd_xray.cc): simulate, wedges, calibrate, analyze, ...
 int CmdXray(int argc, char** argv, int first);
 // xray train, eval and adapt (apps/clearsight/cmd_xray_train.cc).

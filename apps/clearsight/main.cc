@@ -24,6 +24,8 @@ const Command kCommands[] = {
     {"valuation eval", "recall of injected under-valuation on real trade flows",
      clearsight::cli::CmdValuationEval},
     {"valuation", "reference prices and under-valuation scores", clearsight::cli::CmdValuation},
+    {"horizon", "emerging trends: volume shifts, new routes and importers, price drops",
+     clearsight::cli::CmdHorizon},
     {"rules check", "check a rule profile's syntax and list its rules",
      clearsight::cli::CmdRulesCheck},
     {"rules run", "hits and confirmed hits per rule over declarations",
