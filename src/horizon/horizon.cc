@@ -13,31 +13,19 @@ namespace {
 
 double NormalUpper(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
 
-// P(X >= k) and P(X <= k) for X ~ Poisson(lambda); sums of terms in log space, a normal
-// approximation with continuity correction for large lambda.
-double PoissonUpper(int64_t k, double lambda) {
-  if (k <= 0) return 1;
-  if (lambda > 2000) return NormalUpper((k - 0.5 - lambda) / std::sqrt(lambda));
-  double log_term = k * std::log(std::max(lambda, 1e-300)) - lambda - std::lgamma(k + 1.0);
+// P(X >= k) and P(X <= k) for X ~ Binomial(n, p), by summing terms in log space.
+double BinomialTerm(int64_t i, int64_t n, double p) {
+  return std::exp(std::lgamma(n + 1.0) - std::lgamma(i + 1.0) - std::lgamma(n - i + 1.0) +
+                  i * std::log(p) + (n - i) * std::log1p(-p));
+}
+double BinomialUpper(int64_t k, int64_t n, double p) {
   double sum = 0;
-  for (int64_t i = k; i < k + 100000; ++i) {
-    const double t = std::exp(log_term);
-    sum += t;
-    if (i > lambda && t < sum * 1e-12) break;
-    log_term += std::log(std::max(lambda, 1e-300)) - std::log(i + 1.0);
-  }
+  for (int64_t i = std::max<int64_t>(k, 0); i <= n; ++i) sum += BinomialTerm(i, n, p);
   return std::min(1.0, sum);
 }
-
-double PoissonLower(int64_t k, double lambda) {
-  if (k < 0) return 0;
-  if (lambda > 2000) return NormalUpper((lambda - k - 0.5) / std::sqrt(lambda));
+double BinomialLower(int64_t k, int64_t n, double p) {
   double sum = 0;
-  double log_term = -lambda;  // i = 0
-  for (int64_t i = 0; i <= k; ++i) {
-    sum += std::exp(log_term);
-    log_term += std::log(std::max(lambda, 1e-300)) - std::log(i + 1.0);
-  }
+  for (int64_t i = 0; i <= std::min(k, n); ++i) sum += BinomialTerm(i, n, p);
   return std::min(1.0, sum);
 }
 
@@ -236,10 +224,12 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
   const size_t nweeks = static_cast<size_t>(w1 - w0 + 1);
 
   const auto& families = Families();
-  std::vector<std::unordered_map<std::string, Acc>> maps(families.size());
+  // Per family, the series by a 64-bit hash of their key fields (a collision between two keys
+  // of one family would merge their series: about one in 10^8 for a million keys).
+  std::vector<std::vector<Acc>> maps(families.size());
+  std::vector<std::unordered_map<uint64_t, uint32_t>> index(families.size());
   int64_t total_baseline = 0, total_recent = 0;
   std::vector<double> market_weekly(nweeks, 0);
-  std::string key;
   for (size_t r = 0; r < batch.rows.size(); ++r) {
     const Declaration& d = batch.rows[r];
     const bool recent = d.date >= o.since, in_baseline = !recent && d.date >= base_from;
@@ -249,17 +239,19 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
     const bool priced = d.net_mass_kg > 0 && d.declared_value > 0;
     const double log_price = priced ? std::log(d.declared_value / d.net_mass_kg) : 0;
     for (size_t f = 0; f < families.size(); ++f) {
-      key.clear();
+      uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, each closed by 0x1f
       for (Field x : families[f].fields) {
-        key += FieldValue(d, x, families[f].hs_digits);
-        key += '\x1f';
+        for (unsigned char c : FieldValue(d, x, families[f].hs_digits))
+          h = (h ^ c) * 1099511628211ull;
+        h = (h ^ 0x1f) * 1099511628211ull;
       }
-      auto [it, added] = maps[f].try_emplace(key);
-      Acc& a = it->second;
+      auto [it, added] = index[f].try_emplace(h, static_cast<uint32_t>(maps[f].size()));
       if (added) {
-        a.row = r;
-        a.weekly.assign(nweeks, 0);
+        maps[f].emplace_back();
+        maps[f].back().row = r;
+        maps[f].back().weekly.assign(nweeks, 0);
       }
+      Acc& a = maps[f][it->second];
       if (!recent) ++a.before;
       if (in_baseline) ++a.baseline;
       if (recent) {
@@ -299,15 +291,19 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
         out.push_back({o.since + 7 * (static_cast<int32_t>(w) + w0), std::exp(Median(by_week[w]))});
     return out;
   };
-  // Where a count series changes most: the end of the largest cumulative deviation from its mean.
+  // Where a count series changes most: the end of the largest cumulative deviation from its share
+  // of the market's weekly counts (so the seasons all series share are not taken for a change).
   auto change_point = [&](const Acc& a) {
-    double mean = 0;
-    for (int32_t c : a.weekly) mean += c;
-    mean /= nweeks;
+    double series_total = 0, market_total = 0;
+    for (size_t w = 0; w < nweeks; ++w) {
+      series_total += a.weekly[w];
+      market_total += market_weekly[w];
+    }
+    const double share = market_total > 0 ? series_total / market_total : 0;
     double s = 0, best = -1;
     size_t at = static_cast<size_t>(-w0);
     for (size_t w = 0; w + 1 < nweeks; ++w) {
-      s += a.weekly[w] - mean;
+      s += a.weekly[w] - share * market_weekly[w];
       if (std::abs(s) > best) {
         best = std::abs(s);
         at = w + 1;
@@ -335,7 +331,7 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
 
   const double weeks_recent = recent_days / 7, weeks_base = base_days / 7;
   for (int f : {kHs2, kHs4, kHs2Origin, kHs4Origin, kOriginOnly, kRoute, kImporterOnly}) {
-    for (const auto& [k, a] : maps[f]) {
+    for (const Acc& a : maps[f]) {
       if (a.baseline < 20) continue;  // too thin for a rate; new series are tested below
       const double expected = a.baseline * (recent_days / base_days) * market;
       // Over-dispersion beyond Poisson, of the weekly counts around the market's own weekly
@@ -351,11 +347,17 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
         ++n;
       }
       const double phi = n > 1 ? std::max(1.0, pearson / (n - 1)) : 1.0;
+      // The baseline's own count is noisy too: conditional on the series' total n, the recent
+      // share is Binomial(n, pi0) under "the series moves with the market" (the two-sample rate
+      // test), exact where it is small, else normal with the over-dispersion.
+      const int64_t total = a.baseline + a.recent;
+      const double pi0 = expected / (a.baseline + expected);
       double p;
-      if (phi < 1.5) {
-        p = 2 * std::min(PoissonUpper(a.recent, expected), PoissonLower(a.recent, expected));
+      if (phi < 1.5 && total * pi0 * (1 - pi0) < 200) {
+        p = 2 * std::min(BinomialUpper(a.recent, total, pi0), BinomialLower(a.recent, total, pi0));
       } else {
-        const double z = std::abs(a.recent - expected) / std::sqrt(phi * expected);
+        const double z =
+            std::abs(a.recent - total * pi0) / std::sqrt(phi * total * pi0 * (1 - pi0));
         p = 2 * NormalUpper(z);
       }
       const double effect = a.recent / expected - 1;
@@ -369,13 +371,13 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
   }
   const double history_days = o.since - report.from;
   auto novelty = [&](const std::string& kind, int f) {
-    for (const auto& [k, a] : maps[f]) {
-      if (a.before > 0 || a.recent == 0) continue;
-      report.tested[kind]++;
-      if (a.recent < o.min_recent_count) continue;
-      // Under "it was there all along, too rare to be seen": at most one declaration over the
-      // whole history before `since`.
-      const double p = PoissonUpper(a.recent, recent_days / history_days);
+    // Every series of the family could have been new: all of them count as tested.
+    report.tested[kind] += static_cast<int64_t>(maps[f].size());
+    for (const Acc& a : maps[f]) {
+      if (a.before > 0 || a.recent < o.min_recent_count) continue;
+      // Under "a steady series, sparse by chance", each of its declarations falls in the recent
+      // window with the window's share of the history: all n of them with that share to the n.
+      const double p = std::pow(recent_days / (recent_days + history_days), a.recent);
       add(kind, a, Families()[f], p, a.recent / weeks_recent, a.first_recent,
           "first declared " + FormatDate(a.first_recent) + ", " + std::to_string(a.recent) +
               " declarations since (" + FormatFixed(a.recent / weeks_recent, 1) + " a week)",
@@ -385,7 +387,7 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
   for (int f : {kHs4Origin, kHs6Origin, kRoute}) novelty("new_route", f);
   novelty("new_importer", kImporterOnly);
   for (int f : {kHs4, kHs4Origin, kHs6Origin}) {
-    for (const auto& [k, a] : maps[f]) {
+    for (const Acc& a : maps[f]) {
       if (a.price_baseline.size() < 10 || a.price_recent.size() < 5) continue;
       report.tested["price_drop"]++;
       const double effect = std::exp(Median(a.price_recent) - Median(a.price_baseline)) - 1;
@@ -399,7 +401,7 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
     }
   }
   for (int f : {kHs2, kHs4, kOriginOnly, kRoute, kImporterOnly}) {
-    for (const auto& [k, a] : maps[f]) {
+    for (const Acc& a : maps[f]) {
       if (a.inspected[0] < 10 || a.inspected[1] < 10) continue;
       report.tested["hit_rate_shift"]++;
       const double p0 = static_cast<double>(a.hits[0]) / a.inspected[0],
