@@ -138,6 +138,9 @@ class DeclarationRisk {
 struct ScanFindingOptions {
   double impenetrable_min_fraction = 0.3;  // of an object's pixels
   double impenetrable_min_area_cm2 = 4;
+  // What the X-ray cannot see through can hide anything: such a parcel goes red whatever the
+  // lane's budget says (as a detected weapon does).
+  bool impenetrable_demands_red = true;
   double metal_min_kg = 0.15;        // metal mass that needs explaining in non-metal goods
   double organic_min_kg = 0.3;       // organic mass that needs explaining in metal/electronic goods
   double mass_mismatch_ratio = 2.0;  // image mass vs declared net mass, either way

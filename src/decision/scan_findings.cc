@@ -52,6 +52,7 @@ std::vector<Finding> FindingsFromScanAnalysis(const ScanAnalysis& a, const Decla
                  " cm²): contents unknown";
       f.box = BoxOf(obj);
       f.scan_id = a.scan_id;
+      if (o.impenetrable_demands_red) f.floor = Channel::kRed;
       out.push_back(std::move(f));
       break;  // one such reason is enough; the officer sees the rest in the image
     }

@@ -290,6 +290,24 @@ TEST(ScanFindings, OrganicMassInsideElectronicsOpaqueObjectsAndMassMismatch) {
     }
 }
 
+TEST(ScanFindings, AnObjectTheXrayCannotPenetrateDemandsRedWhateverTheBudget) {
+  Declaration d = Declared("610910", 1.0);
+  const ScanAnalysis a = AnalysisWith({Object(MaterialClass::kMetal, 0.2, 0.8)}, {0, 0, 0.2});
+  auto f = FindingsFromScanAnalysis(a, &d);
+  const Finding* opaque = nullptr;
+  for (const auto& x : f)
+    if (x.kind == "impenetrable") opaque = &x;
+  ASSERT_NE(opaque, nullptr);
+  EXPECT_EQ(opaque->floor, Channel::kRed);
+  // The fused decision carries the demand, so no lane budget can release it.
+  EXPECT_EQ(Fuse(f).floor, Channel::kRed);
+  // A site may choose otherwise.
+  ScanFindingOptions lenient;
+  lenient.impenetrable_demands_red = false;
+  for (const auto& x : FindingsFromScanAnalysis(a, &d, lenient))
+    EXPECT_EQ(x.floor, Channel::kGreen) << x.kind;
+}
+
 TEST(ScanFindings, DetectionsBecomeFindingsAndWeaponsOfTheClassTableDemandRed) {
   std::vector<Detection> detections = {{"knife", 0.93, 1, 2, 3, 4},
                                        {"narcotics", 0.4, 5, 6, 7, 8},
