@@ -123,20 +123,24 @@ Result<HttpResponse> Service::Impl::Login(const HttpRequest& req, const Caller&)
   const int64_t now = NowMs();
   const std::string& address = req.remote_addr;
   {
+    // Locked: 429 with the seconds left, in the message and in Retry-After, so that the person
+    // at the keyboard is told to wait rather than that the password is wrong.
+    auto locked = [&](const std::string& what, int64_t until_ms) {
+      metrics->logins.Add("result=\"throttled\"");
+      const std::string seconds = std::to_string((until_ms - now) / 1000 + 1);
+      HttpResponse r;
+      r.status = 429;
+      r.body = service::ErrorJson("rate_limited", "too many failed logins " + what +
+                                                      "; locked, try again in " + seconds + " s");
+      r.headers.emplace_back("Retry-After", seconds);
+      return r;
+    };
     std::lock_guard lock(throttle_mu);
     auto& t = throttle[username];
-    if (t.locked_until_ms > now) {
-      metrics->logins.Add("result=\"throttled\"");
-      return Status::Unauthenticated("too many failed logins for this user; try again in " +
-                                     std::to_string((t.locked_until_ms - now) / 1000 + 1) + " s");
-    }
+    if (t.locked_until_ms > now) return locked("for this user name", t.locked_until_ms);
     auto it = address_failures.find(address);
-    if (it != address_failures.end() && it->second.limit.locked_until_ms > now) {
-      metrics->logins.Add("result=\"throttled\"");
-      return Status::Unauthenticated(
-          "too many failed logins from this address; try again in " +
-          std::to_string((it->second.limit.locked_until_ms - now) / 1000 + 1) + " s");
-    }
+    if (it != address_failures.end() && it->second.limit.locked_until_ms > now)
+      return locked("from this address", it->second.limit.locked_until_ms);
   }
   CS_ASSIGN_OR_RETURN(auto user, store->GetUser(username));
   // Unknown users cost the same Argon2 verification as known ones: no timing oracle for names.

@@ -227,6 +227,10 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
     }
   }
   res = result.ok() ? std::move(result).value() : service::ErrorResponse(result.status());
+  // Busy (password checks) or the store briefly unreachable: a client may come back shortly.
+  if (!result.ok() && (result.status().code() == StatusCode::kUnavailable ||
+                       result.status().code() == StatusCode::kIoError))
+    res.headers.emplace_back("Retry-After", "5");
   if (res.status == 401) res.headers.emplace_back("WWW-Authenticate", "Bearer");
   SecurityHeaders(res);
   const size_t index = static_cast<size_t>(route - routes.data());

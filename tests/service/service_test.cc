@@ -197,9 +197,15 @@ TEST_F(ServiceTest, WrongPasswordsAreRefusedAuditedAndThrottled) {
     ExpectErrorShape(r, 401, "unauthenticated");
   }
   // Locked now, even with the right password.
+  // Locked now, even with the right password: 429, saying so and for how long.
   Reply locked = c.Post("/api/login", json{{"username", "victim"}, {"password", "right-password"}});
-  EXPECT_EQ(locked.status, 401);
-  EXPECT_NE(locked.raw.find("too many failed logins"), std::string::npos) << locked.raw;
+  ExpectErrorShape(locked, 429, "rate_limited");
+  EXPECT_NE(locked.raw.find("too many failed logins for this user name; locked, try again in"),
+            std::string::npos)
+      << locked.raw;
+  const int retry_after = std::atoi(locked.Header("Retry-After").c_str());
+  EXPECT_GE(retry_after, 1);
+  EXPECT_LE(retry_after, 61);
   // An unknown user gets the same answer as a wrong password.
   Reply unknown = c.Post("/api/login", json{{"username", "nobody"}, {"password", "whatever"}});
   EXPECT_EQ(unknown.body["error"]["message"], "wrong user name or password");
@@ -1039,7 +1045,7 @@ TEST(ServiceLogin, AFloodFromOneAddressIsStoppedAndAuditedAsOneBurst) {
   for (int i = 0; i < 14; ++i) {
     Reply r = flood.Post("/api/login", json{{"username", "nobody" + std::to_string(i)},
                                             {"password", "not the password"}});
-    ASSERT_EQ(r.status, 401) << r.raw;
+    ASSERT_TRUE(r.status == 401 || r.status == 429) << r.raw;
     const std::string message = r.body["error"]["message"];
     if (message.find("wrong user name or password") != std::string::npos) ++wrong;
     if (message.find("too many failed logins from this address") != std::string::npos) ++stopped;

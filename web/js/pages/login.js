@@ -30,8 +30,10 @@ export async function render(main, ctx) {
       await ctx.signedIn(me, next);
     } catch (err) {
       error.textContent = err.status === 401 || err.status === 403
-        ? 'User name or password is not right.' + (err.message && /locked|too many|wait/i.test(err.message) ? ` ${err.message}` : '')
-        : err.message;
+        ? 'User name or password is not right.'
+        : err.status === 429
+          ? `Too many failed sign-ins: ${err.message.replace(/^too many failed logins /, '')}.`
+          : err.message;
       error.hidden = false;
       pass.value = '';
       pass.focus();
