@@ -301,6 +301,17 @@ test('the queue sorts by the column headers and pages through the results', asyn
   const second = await queueRows(page);
   assert.equal(second.length, total - 10);
   assert.deepEqual([...first, ...second].map((r) => r.id), ids, 'the two pages are the sorted list, split');
+  // A page past the end goes to the last page there is; an unknown channel falls back to all.
+  await page.goto(`${T.server.base}/#/queue?limit=10&page=9999`);
+  await page.waitForFunction(() => location.hash.includes('page=2'));
+  await page.waitForSelector('#queue-table');
+  assert.match(await page.textContent('#pager-info'), / page 2 of 2$/);
+  await page.goto(`${T.server.base}/#/queue?channel=purple`);
+  await page.waitForSelector('#queue-table');
+  assert.equal(await page.inputValue('#f-channel'), '');
+  assert.equal(await page.locator('.error-box').count(), 0, 'no error beside the filter');
+  // The risk meter reads red at high scores, not green.
+  assert.equal(await page.getAttribute('#queue-table meter', 'optimum'), '0');
   await page.goto(`${T.server.base}/#/queue`);
   await page.waitForSelector('#queue-table');
 });

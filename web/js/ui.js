@@ -37,6 +37,12 @@ export function fmtNumber(v, digits = 0) {
   return (+v).toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
 
+// A small number with its significant digits (0.0015, not 0.00).
+export function fmtSignificant(v, digits = 3) {
+  if (v === null || v === undefined || v === '' || !Number.isFinite(+v)) return '—';
+  return Math.abs(+v) >= 1 ? fmtNumber(v, 2) : String(+(+v).toPrecision(digits));
+}
+
 export function fmtMoney(v, currency) {
   if (!Number.isFinite(+v)) return '—';
   return `${fmtNumber(v, 2)}${currency ? ` ${currency}` : ''}`;

@@ -2,7 +2,7 @@
 // the random control sample against the targeted inspections, and decisions per channel
 // (GET /api/stats).
 import { api } from '../api.js';
-import { channelBadge, el, errorBox, fmtNumber, fmtPercent, setTitle, wilson } from '../ui.js';
+import { channelBadge, el, errorBox, fmtNumber, fmtPercent, fmtSignificant, setTitle, wilson } from '../ui.js';
 
 function rateCell(confirmed, withOutcome) {
   if (!withOutcome) return el('td', { class: 'num muted' }, 'no outcomes yet');
@@ -97,7 +97,7 @@ function modelSection(s) {
   const items = [];
   if (s.model) items.push(['Risk model', `${s.model.baseline ? 'baseline' : 'gradient-boosted trees'}, ${fmtNumber(s.model.features)} features`]);
   else items.push(['Risk model', 'none loaded']);
-  items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtNumber(s.valuation.flag_threshold, 2)}` : 'none loaded']);
+  items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtSignificant(s.valuation.flag_threshold, 3)}` : 'none loaded']);
   items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
   items.push(['Threat detector', s.detector
     ? `${fmtNumber(s.detector.threat_classes.length)} threat classes, ${fmtNumber(s.detector.parameters)} parameters${s.detector.manifest ? ', with the manifest check' : ''}`

@@ -7,11 +7,18 @@ const POLL_MS = 5000;
 const SORTABLE = { consignment_id: 'Consignment', created: 'Received', score: 'Risk score', updated: 'Updated' };
 const PAGE_SIZES = [10, 25, 50, 100];
 
+const CHANNELS = ['', 'red', 'yellow', 'green'];
+const STATUSES = ['pending', 'released', 'done', 'all'];
+
+// Filters from the URL; a value the queue does not know (a hand-edited link) falls back to the
+// default instead of showing one filter while the service refuses another.
 function filtersFrom(params) {
+  const channel = params.get('channel') || '';
+  const status = params.get('status') || 'pending';
   return {
-    office: params.get('office') || '',
-    channel: params.get('channel') || '',
-    status: params.get('status') || 'pending',
+    office: (params.get('office') || '').slice(0, 64),
+    channel: CHANNELS.includes(channel) ? channel : '',
+    status: STATUSES.includes(status) ? status : 'pending',
     sort: params.get('sort') || '-score',
     limit: PAGE_SIZES.includes(+params.get('limit')) ? +params.get('limit') : 50,
     page: Math.max(1, parseInt(params.get('page') || '1', 10) || 1),
@@ -117,7 +124,7 @@ export async function render(main, ctx) {
       el('th', { scope: 'row', 'data-col': 'id' }, el('a', { href }, item.consignment_id),
         item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣', el('span', { class: 'visually-hidden' }, ' has a scan')) : null),
       cells.date, cells.importer, cells.hs, cells.origin, cells.value,
-      el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
+      el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', low: '0.3', high: '0.7', optimum: '0', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
       el('td', { 'data-col': 'channel' }, channelBadge(item.channel, { control: item.control })),
       el('td', { 'data-col': 'status' }, statusBadge(item.status)),
       el('td', { 'data-col': 'reason', class: 'reason' }, top ? `${top.text}` : el('span', { class: 'muted' }, 'no risk evidence')),
@@ -187,6 +194,13 @@ export async function render(main, ctx) {
       tableWrap.replaceChildren(errorBox(e, 'The queue could not be loaded'));
       tableWrap.removeAttribute('aria-busy');
       return;
+    }
+    // A page past the end (an old link, or the queue shrank): go to the last page there is.
+    const lastPage = Math.max(1, Math.ceil(page.total / f.limit));
+    if (f.page > lastPage && page.items.length === 0 && page.total > 0) {
+      f.page = lastPage;
+      history.replaceState(null, '', hashOf(f));
+      return load();
     }
     lastItems = page.items;
     shownTotal = page.total;
