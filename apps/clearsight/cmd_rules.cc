@@ -46,6 +46,11 @@ int CmdRulesCheck(int argc, char** argv, int first) {
     std::printf("  line %-4d %-32s %-16s owner %-12s valid %s\n             when %s\n", r.line,
                 r.name.c_str(), Action(r).c_str(), r.owner.empty() ? "-" : r.owner.c_str(),
                 Validity(r).c_str(), r.condition_text.c_str());
+  for (const auto& u : set->unknown_fields())
+    std::printf(
+        "warning: %s: '%s' is not a field of the schema; it is read as an extra input "
+        "column by that name, and a typo would never match\n",
+        u.where.c_str(), u.name.c_str());
   return 0;
 }
 

@@ -69,6 +69,14 @@ class RuleSet {
 
   const std::vector<Rule>& rules() const;
 
+  // Field names the schema does not have, each with where it first appears ("rules:2:8"). They
+  // are read as extra input columns by that name; a typo (`hs_cod`) is one too, and never
+  // matches, so whoever installs a profile should confirm them (docs/rules.md).
+  struct UnknownField {
+    std::string name, where;
+  };
+  const std::vector<UnknownField>& unknown_fields() const;
+
   // Indices of the rules valid on the declaration's date whose condition holds.
   std::vector<int> Match(const Declaration& d, const DeclarationBatch& batch,
                          const DerivedFeatures& derived) const;

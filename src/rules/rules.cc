@@ -351,6 +351,7 @@ class Parser {
  public:
   Parser(std::vector<Token> toks, std::string_view text, std::string_view name)
       : t_(std::move(toks)), text_(text), name_(name) {}
+  const std::vector<RuleSet::UnknownField>& unknown_fields() const { return unknown_; }
 
   Status ParseFile(std::vector<Rule>* rules, std::vector<Expr>* conditions) {
     while (Peek().kind != Tok::kEnd) {
@@ -560,6 +561,11 @@ class Parser {
     e->extra = f.text;
     for (const auto& n : kFields)
       if (f.text == n.name) e->field = n.id;
+    if (e->field == FieldId::kExtra &&
+        std::none_of(unknown_.begin(), unknown_.end(),
+                     [&](const RuleSet::UnknownField& u) { return u.name == f.text; }))
+      unknown_.push_back({f.text, std::string(name_) + ":" + std::to_string(f.line) + ":" +
+                                      std::to_string(f.col)});
     const Token& o = Next();
     bool list = false;
     if (o.kind == Tok::kPunct && (o.text == "=" || o.text == "=="))
@@ -631,6 +637,7 @@ class Parser {
   std::vector<Token> t_;
   size_t i_ = 0;
   std::string_view text_, name_;
+  std::vector<RuleSet::UnknownField> unknown_;
 };
 
 }  // namespace
@@ -638,6 +645,7 @@ class Parser {
 struct RuleSet::Impl {
   std::vector<Rule> rules;
   std::vector<Expr> conditions;
+  std::vector<UnknownField> unknown_fields;
 };
 
 RuleSet::RuleSet() : impl_(std::make_unique<Impl>()) {}
@@ -651,8 +659,9 @@ Result<RuleSet> RuleSet::Parse(std::string_view text, std::string_view name) {
   std::vector<Token> toks;
   CS_RETURN_IF_ERROR(Lexer(text, name).Run(&toks));
   RuleSet set;
-  CS_RETURN_IF_ERROR(
-      Parser(std::move(toks), text, name).ParseFile(&set.impl_->rules, &set.impl_->conditions));
+  Parser parser(std::move(toks), text, name);
+  CS_RETURN_IF_ERROR(parser.ParseFile(&set.impl_->rules, &set.impl_->conditions));
+  set.impl_->unknown_fields = parser.unknown_fields();
   return set;
 }
 
@@ -662,6 +671,9 @@ Result<RuleSet> RuleSet::Load(const std::string& path) {
 }
 
 const std::vector<Rule>& RuleSet::rules() const { return impl_->rules; }
+const std::vector<RuleSet::UnknownField>& RuleSet::unknown_fields() const {
+  return impl_->unknown_fields;
+}
 
 std::vector<int> RuleSet::Match(const Declaration& d, const DeclarationBatch& batch,
                                 const DerivedFeatures& derived) const {

@@ -1,7 +1,9 @@
 // Health, metrics, login and sessions, users, audit log, rules, statistics and capacity.
 #include <sodium.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "clearsight/text.h"
 #include "service/service_impl.h"
@@ -411,8 +413,26 @@ json RuleJson(const Rule& r) {
 }  // namespace
 
 Status Service::Impl::InstallRules(const std::string& text, const std::string& source_name,
-                                   const std::string& actor) {
+                                   const std::string& actor,
+                                   const std::vector<std::string>* allowed_unknown) {
   CS_ASSIGN_OR_RETURN(RuleSet parsed, RuleSet::Parse(text, source_name));
+  std::string unconfirmed;
+  for (const auto& u : parsed.unknown_fields()) {
+    if (!allowed_unknown) {
+      std::fprintf(stderr,
+                   "warning: %s: '%s' is not a field of the schema; read as an extra input "
+                   "column (a typo would never match)\n",
+                   u.where.c_str(), u.name.c_str());
+    } else if (std::find(allowed_unknown->begin(), allowed_unknown->end(), u.name) ==
+               allowed_unknown->end()) {
+      unconfirmed += (unconfirmed.empty() ? "" : ", ") + u.name + " (" + u.where + ")";
+    }
+  }
+  if (!unconfirmed.empty())
+    return Status::InvalidArgument(
+        "the rules name fields the schema does not have: " + unconfirmed +
+        ". A misspelt field never matches; if these are extra columns of your declarations, "
+        "send the rules again with ?allow_fields=<name>,<name>");
   auto shared = std::make_shared<const RuleSet>(std::move(parsed));
   int64_t version = 0;
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
@@ -460,7 +480,10 @@ Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Calle
   if (req.body.size() > (size_t{4} << 20))
     return Status::ResourceExhausted("rules text is limited to 4 MiB");
   if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
-  CS_RETURN_IF_ERROR(InstallRules(std::string(req.body), "rules", caller.username));
+  std::vector<std::string> allowed;
+  for (std::string_view f : Split(req.Query("allow_fields"), ','))
+    if (!Trim(f).empty()) allowed.emplace_back(Trim(f));
+  CS_RETURN_IF_ERROR(InstallRules(std::string(req.body), "rules", caller.username, &allowed));
   return GetRules(req, caller);
 }
 

@@ -280,8 +280,12 @@ struct Service::Impl {
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetCapacity(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutCapacity(const service::HttpRequest&, const service::Caller&);
+  // `allowed_unknown`: the field names outside the schema the installer confirmed (extra input
+  // columns); a profile naming any other is refused. Null: every one is accepted (a file given
+  // at startup; serve prints them).
   Status InstallRules(const std::string& text, const std::string& source_name,
-                      const std::string& actor);
+                      const std::string& actor,
+                      const std::vector<std::string>* allowed_unknown = nullptr);
   Status ApplyCapacityJson(const std::string& text);
 };
 

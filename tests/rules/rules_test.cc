@@ -121,5 +121,23 @@ TEST(RuleStats, CountsHitsAndConfirmedHits) {
   EXPECT_EQ(s.with_outcome, (std::vector<int64_t>{2, 1}));
 }
 
+TEST(RuleSet, FieldsOutsideTheSchemaAreListedWithWhereTheyAppear) {
+  auto set = RuleSet::Parse(
+      "rule \"typo\"\n  when hs_cod = \"610910\" and origin_country = \"CN\"\n"
+      "  then channel red\nend\n"
+      "rule \"extra column\"\n  when process_type = \"B\" or hs_cod = \"6109\"\n"
+      "  then score + 0.2\nend\n",
+      "profile.rules");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  ASSERT_EQ(set->unknown_fields().size(), 2u);
+  EXPECT_EQ(set->unknown_fields()[0].name, "hs_cod");
+  EXPECT_EQ(set->unknown_fields()[0].where, "profile.rules:2:8");
+  EXPECT_EQ(set->unknown_fields()[1].name, "process_type");
+  auto clean = RuleSet::Parse("rule \"ok\"\n  when hs_code = \"6109\"\n  then channel red\nend\n",
+                              "ok.rules");
+  ASSERT_TRUE(clean.ok());
+  EXPECT_TRUE(clean->unknown_fields().empty());
+}
+
 }  // namespace
 }  // namespace clearsight

@@ -739,6 +739,13 @@ TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
     audited |= e["action"] == "rules" && e["actor"] == "analyst" &&
                e["subject"] == "v" + std::to_string(version);
   EXPECT_TRUE(audited);
+  // A field the schema does not have (a typo never matches) is refused until confirmed.
+  const std::string typo = "rule \"typo\"\n  when hs_cod = \"610910\"\n  then channel red\nend\n";
+  Reply refused = analyst.Send("PUT", "/api/rules", typo, "text/plain");
+  ExpectErrorShape(refused, 400, "invalid_argument");
+  EXPECT_NE(refused.raw.find("hs_cod (rules:2:8)"), std::string::npos) << refused.raw;
+  EXPECT_NE(refused.raw.find("allow_fields"), std::string::npos) << refused.raw;
+  EXPECT_EQ(analyst.Send("PUT", "/api/rules?allow_fields=hs_cod", typo, "text/plain").status, 200);
   // Back to no rules for the other tests.
   ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
 }
