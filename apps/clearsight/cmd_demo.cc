@@ -157,6 +157,7 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   so.detector_path = detector;
   so.web_dir = args.Get("web", "web");
   so.http_threads = 16;
+  so.scan_lane = "EXPRESS-HUB";  // the simulated parcels' declarations name no office
   auto service = Service::Create(so);
   if (!service.ok()) return Fail(service.status());
   for (const auto& u : kDemoUsers)

@@ -29,7 +29,7 @@ const char kServeUsage[] =
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N]\n"
     "                        [--yellow-share 0.05] [--control-share 0.10] [--seed 1]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
-    "                        [--allowed-origin URL,...]\n\n"
+    "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
     "decisions with reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on\n"
     "SIGINT / SIGTERM.\n"
@@ -61,6 +61,8 @@ const char kServeUsage[] =
     "                                  (1..100000; behind a proxy, the proxy is one address)\n"
     "  --request-head-timeout S        seconds a connection may take to send a whole request\n"
     "                                  head, from opening or from its previous answer (1..3600)\n"
+    "  --scan-lane OFFICE  the lane of consignments whose declaration names no office, or known\n"
+    "                  only by their scans: this site's office (default: none)\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on\n"
     "                  power loss\n"
     "  --secure-cookie           mark the session cookie Secure: behind a TLS proxy (docs/api.md)\n"
@@ -160,6 +162,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "max-connections",
                           "max-connections-per-address",
                           "request-head-timeout",
+                          "scan-lane",
                           "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
@@ -232,6 +235,9 @@ int CmdServe(int argc, char** argv, int first) {
                  kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
   o.log_requests = args.Has("log-requests");
+  o.scan_lane = args.Get("scan-lane");
+  if (o.scan_lane.size() > 64 || !IsValidUtf8(o.scan_lane))
+    return Usage("--scan-lane takes an office id of at most 64 characters", kServeUsage);
   o.secure_cookie = args.Has("secure-cookie");
   for (std::string_view origin : Split(args.Get("allowed-origin"), ',')) {
     origin = Trim(origin);

@@ -62,6 +62,9 @@ struct ConsignmentUpdate {
   // The declaration this update brings (its lane and day place the consignment); null for a scan.
   const Declaration* declared = nullptr;
   int32_t today = 0;  // days since 1970-01-01: the day of a consignment known only by its scans
+  // The lane of a consignment whose declaration names no office, or that is known only by its
+  // scans: the scanner's site (ServiceOptions::scan_lane). "" = no lane.
+  std::string scan_lane;
   std::optional<PriorDecision> prior;
   Evidence written;  // this update's findings
   std::vector<Evidence>

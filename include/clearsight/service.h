@@ -54,6 +54,9 @@ struct ServiceOptions {
   // --warm-up`; docs/api.md).
   bool warm_up = false;
   std::string web_dir;  // static files of the workstation; "" = none
+  // The lane (office) of consignments whose declaration names none, or known only by their scans:
+  // the site of this service's scanners. "" = such consignments have no lane.
+  std::string scan_lane;
   FusionOptions fusion;
   OnlineSelectionOptions selection;
   // Requests handled at once. Open connections do not hold these threads: idle and slow ones

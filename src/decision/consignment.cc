@@ -69,6 +69,7 @@ SelectionInput SelectionInputFor(const ConsignmentUpdate& u, const FusedRisk& fu
   } else {
     in.day = u.today;
   }
+  if (in.lane.empty()) in.lane = u.scan_lane;
   in.score = fused.score;
   in.floor = fused.floor;
   if (u.prior) {

@@ -547,6 +547,7 @@ Result<DecisionRow> Service::Impl::Refuse(
   update.consignment_id = consignment_id;
   update.declared = declared;
   update.today = Today();
+  update.scan_lane = options.scan_lane;
   update.written.origin = trigger;
   CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
   if (prev) {

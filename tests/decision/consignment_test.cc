@@ -109,6 +109,33 @@ TEST(DecideConsignment, AScanBeforeItsDeclarationMovesToTheDeclarationsLaneAndDa
   EXPECT_EQ(selector.LaneDay("lane-7", 19999).seen, 1);
 }
 
+TEST(DecideConsignment, AScanOnlyConsignmentOrOneWithoutAnOfficeTakesTheSitesLane) {
+  OnlineSelectionOptions o;
+  OnlineSelector selector(o);
+  ConsignmentUpdate scan;
+  scan.consignment_id = "C2";
+  scan.today = 20000;
+  scan.scan_lane = "HUB-1";
+  scan.written = {EvidenceOrigin::Scan("S2"), {Scored("xray", 0.2)}};
+  EXPECT_EQ(DecideConsignment(scan, selector, {}).lane, "HUB-1");
+  EXPECT_EQ(selector.LaneDay("HUB-1", 20000).seen, 1);
+  // A declaration without an office lands there too; one with an office keeps its own.
+  Declaration d;
+  d.declaration_id = "D3";
+  d.consignment_id = "C3";
+  d.date = 20000;
+  ConsignmentUpdate decl;
+  decl.consignment_id = "C3";
+  decl.declared = &d;
+  decl.scan_lane = "HUB-1";
+  decl.written = {EvidenceOrigin::Declaration("D3"), {Scored("model", 0.1)}};
+  EXPECT_EQ(DecideConsignment(decl, selector, {}).lane, "HUB-1");
+  d.office_id = "lane-7";
+  d.declaration_id = d.consignment_id = decl.consignment_id = "C4";
+  decl.written.origin = EvidenceOrigin::Declaration("C4");
+  EXPECT_EQ(DecideConsignment(decl, selector, {}).lane, "lane-7");
+}
+
 // The same declarations through both paths: a file through DecideBatch (`clearsight score`) and
 // one at a time through DecideConsignment (the service). They must agree on what may not depend
 // on arrival order: every red a finding demands, and which consignments are the control sample.
