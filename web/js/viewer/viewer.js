@@ -318,6 +318,7 @@ export class ScanViewer {
     ctx.imageSmoothingEnabled = this.zoom < 1;
     ctx.drawImage(this.offscreen, o.x, o.y, this.data.width * this.zoom, this.data.height * this.zoom);
 
+    this.placedLabels = [];  // label boxes drawn this frame: later labels move clear of them
     if (this.overlays.objects) {
       // Outlines of the segmented objects (their boxes when the server sent no labels); the
       // object under the pointer gets its box and a label, the others stay unlabelled.
@@ -389,7 +390,13 @@ export class ScanViewer {
       ctx.font = '600 13px system-ui, sans-serif';
       const text = label.length > 60 ? `${label.slice(0, 57)}…` : label;
       const tw = ctx.measureText(text).width + 8;
-      const ty = a.y > 18 ? a.y - 18 : b.y;
+      let ty = a.y > 18 ? a.y - 18 : b.y;
+      // Two marks on one region (a reason and a detection) would write over each other: step
+      // this label down a row until it is clear of those already drawn.
+      const placed = this.placedLabels || [];
+      const hits = (y) => placed.some((r) => a.x < r.x + r.w && r.x < a.x + tw && y < r.y + 18 && r.y < y + 18);
+      for (let i = 0; i < 8 && hits(ty); i++) ty += 18;
+      placed.push({ x: a.x, y: ty, w: tw });
       ctx.fillStyle = 'rgba(0,0,0,0.75)';
       ctx.fillRect(a.x, ty, tw, 18);
       ctx.fillStyle = colour;
