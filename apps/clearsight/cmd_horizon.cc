@@ -15,7 +15,7 @@ const char kUsage[] =
     "usage: clearsight horizon --declarations FILE --since YYYY-MM-DD --json OUT.json\n"
     "                          [--out report.html] [--format native|jsonl|kcs|auto]\n"
     "                          [--baseline-weeks 52] [--fdr 0.05] [--min-count 5]\n"
-    "                          [--chart-js PATH]\n\n"
+    "                          [--chart-js PATH] [--threads 2]\n\n"
     "Finds what changed from --since on, against the weeks before it: volume shifts, new routes\n"
     "(goods from a new origin, an origin to a new office), new importers, unit price drops, and\n"
     "hit-rate shifts (from the declarations' inspected and fraud outcome columns). Thousands of\n"
@@ -26,7 +26,8 @@ const char kUsage[] =
     "                      Chart.js (Debian libjs-chart.js; --chart-js names another copy)\n"
     "  --baseline-weeks N  weeks before --since to compare with (4..520, default 52)\n"
     "  --fdr Q             false-discovery rate per kind (default 0.05)\n"
-    "  --min-count N       declarations a new route or importer needs (default 5)\n";
+    "  --min-count N       declarations a new route or importer needs (default 5)\n"
+    "  --threads N         threads that aggregate the series (1..8, default 2)\n";
 
 constexpr char kDefaultChartJs[] = "/usr/share/javascript/chart.js/chart.min.js";
 }  // namespace
@@ -35,7 +36,7 @@ int CmdHorizon(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
                          {"declarations", "since", "json", "out", "format", "baseline-weeks", "fdr",
-                          "min-count", "chart-js", "help"},
+                          "min-count", "chart-js", "threads", "help"},
                          kUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("declarations") || !args.Has("since") || !args.Has("json"))
@@ -43,7 +44,10 @@ int CmdHorizon(int argc, char** argv, int first) {
   HorizonOptions o;
   if (!ParseDate(args.Get("since"), &o.since))
     return Usage("--since must be a date YYYY-MM-DD, got '" + args.Get("since") + "'", kUsage);
-  long long weeks, min_count;
+  long long weeks, min_count, threads;
+  if (!args.GetInt("threads", o.threads, &threads) || threads < 1 || threads > 8)
+    return Usage("--threads must be 1..8", kUsage);
+  o.threads = static_cast<int>(threads);
   if (!args.GetInt("baseline-weeks", o.baseline_weeks, &weeks) || weeks < 4 || weeks > 520)
     return Usage("--baseline-weeks must be 4..520", kUsage);
   if (!args.GetDouble("fdr", o.fdr, &o.fdr) || !(o.fdr > 0 && o.fdr < 1))

@@ -35,6 +35,7 @@ struct HorizonOptions {
   double fdr = 0.05;         // Benjamini-Hochberg level, per kind
   int min_recent_count = 5;  // a new route or importer needs this many recent declarations
   int max_signals_per_kind = 50;
+  int threads = 2;  // the series families are aggregated on this many threads
 };
 
 struct HorizonSignal {

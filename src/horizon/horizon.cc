@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
 #include <unordered_map>
 
 #include "clearsight/text.h"
@@ -230,15 +231,18 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
   std::vector<std::unordered_map<uint64_t, uint32_t>> index(families.size());
   int64_t total_baseline = 0, total_recent = 0;
   std::vector<double> market_weekly(nweeks, 0);
-  for (size_t r = 0; r < batch.rows.size(); ++r) {
-    const Declaration& d = batch.rows[r];
+  for (const Declaration& d : batch.rows) {
     const bool recent = d.date >= o.since, in_baseline = !recent && d.date >= base_from;
     total_baseline += in_baseline;
     total_recent += recent;
     if (recent || in_baseline) ++market_weekly[static_cast<size_t>(week_of(d.date) - w0)];
-    const bool priced = d.net_mass_kg > 0 && d.declared_value > 0;
-    const double log_price = priced ? std::log(d.declared_value / d.net_mass_kg) : 0;
-    for (size_t f = 0; f < families.size(); ++f) {
+  }
+  // One family's series over every row; families are independent, so the threads share them.
+  auto aggregate = [&](size_t f) {
+    const bool priced_family = f == kHs4 || f == kHs4Origin || f == kHs6Origin;
+    for (size_t r = 0; r < batch.rows.size(); ++r) {
+      const Declaration& d = batch.rows[r];
+      const bool recent = d.date >= o.since, in_baseline = !recent && d.date >= base_from;
       uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, each closed by 0x1f
       for (Field x : families[f].fields) {
         for (unsigned char c : FieldValue(d, x, families[f].hs_digits))
@@ -258,16 +262,29 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
         ++a.recent;
         a.first_recent = std::min(a.first_recent, d.date);
       }
-      if (recent || in_baseline) ++a.weekly[static_cast<size_t>(week_of(d.date) - w0)];
-      if (priced && (f == kHs4 || f == kHs4Origin || f == kHs6Origin) && (recent || in_baseline)) {
+      if (!recent && !in_baseline) continue;
+      const int32_t week = week_of(d.date);
+      ++a.weekly[static_cast<size_t>(week - w0)];
+      if (priced_family && d.net_mass_kg > 0 && d.declared_value > 0) {
+        const double log_price = std::log(d.declared_value / d.net_mass_kg);
         (recent ? a.price_recent : a.price_baseline).push_back(log_price);
-        a.price_weeks.push_back({week_of(d.date), static_cast<float>(log_price)});
+        a.price_weeks.push_back({week, static_cast<float>(log_price)});
       }
-      if (d.inspected == 1 && d.fraud >= 0 && (recent || in_baseline)) {
+      if (d.inspected == 1 && d.fraud >= 0) {
         ++a.inspected[recent];
         a.hits[recent] += d.fraud == 1;
       }
     }
+  };
+  {
+    const size_t nthreads = static_cast<size_t>(std::clamp(o.threads, 1, 8));
+    std::vector<std::thread> pool;
+    for (size_t t = 1; t < nthreads; ++t)
+      pool.emplace_back([&, t] {
+        for (size_t f = t; f < families.size(); f += nthreads) aggregate(f);
+      });
+    for (size_t f = 0; f < families.size(); f += nthreads) aggregate(f);
+    for (auto& th : pool) th.join();
   }
   if (total_baseline == 0 || total_recent == 0)
     return Status::InvalidArgument("no declarations in the baseline or in the recent window");

@@ -164,6 +164,19 @@ TEST(Horizon, AHistoryWithoutTrendsReportsNextToNothing) {
   EXPECT_LE(reported, 3u);
 }
 
+TEST(Horizon, OneThreadAndTwoGiveTheSameReport) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  const DeclarationBatch b = Generate(21, true, start, since, 730);
+  HorizonOptions one, two;
+  one.since = two.since = since;
+  one.threads = 1;
+  two.threads = 2;
+  auto r1 = ScanHorizon(b, one), r2 = ScanHorizon(b, two);
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_FALSE(r1->signals.empty());
+  EXPECT_EQ(HorizonToJson(*r1), HorizonToJson(*r2));
+}
+
 TEST(Horizon, ASinceWithoutHistoryOrAfterTheEndIsRefused) {
   const int32_t start = Day("2024-01-01");
   const DeclarationBatch b = Generate(5, false, start, start + 100, 120);
