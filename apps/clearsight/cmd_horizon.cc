@@ -1,6 +1,7 @@
 // clearsight horizon: emerging trends in the declarations (include/clearsight/horizon.h).
 #include <chrono>
 #include <cstdio>
+#include <unordered_map>
 
 #include "clearsight/declarations.h"
 #include "clearsight/file_util.h"
@@ -13,7 +14,8 @@ namespace clearsight::cli {
 namespace {
 const char kUsage[] =
     "usage: clearsight horizon --declarations FILE --since YYYY-MM-DD --json OUT.json\n"
-    "                          [--out report.html] [--format native|jsonl|kcs|auto]\n"
+    "                          [--outcomes FILE] [--out report.html]\n"
+    "                          [--format native|jsonl|kcs|auto]\n"
     "                          [--baseline-weeks 52] [--fdr 0.05] [--min-count 5]\n"
     "                          [--chart-js PATH] [--threads 2]\n\n"
     "Finds what changed from --since on, against the weeks before it: volume shifts, new routes\n"
@@ -22,6 +24,9 @@ const char kUsage[] =
     "series are tested at once with the false-discovery rate held per kind; each signal has its\n"
     "effect, q-value, start and weekly series. docs/horizon.md describes the methods.\n"
     "  --json OUT.json     every signal, ranked per kind\n"
+    "  --outcomes FILE     inspection outcomes, CSV with declaration_id and fraud (0/1), and\n"
+    "                      optionally inspected (0/1, default 1): they replace the outcome\n"
+    "                      columns of the declarations they name\n"
     "  --out report.html   one page: tables and the strongest signals' series, plotted with\n"
     "                      Chart.js (Debian libjs-chart.js; --chart-js names another copy)\n"
     "  --baseline-weeks N  weeks before --since to compare with (4..520, default 52)\n"
@@ -30,13 +35,74 @@ const char kUsage[] =
     "  --threads N         threads that aggregate the series (1..8, default 2)\n";
 
 constexpr char kDefaultChartJs[] = "/usr/share/javascript/chart.js/chart.min.js";
+
+// Reads an outcomes CSV (declaration_id, fraud, optional inspected) into the batch. Fails naming
+// the file and line of the first bad record; ids the batch does not have are counted.
+Status MergeOutcomes(const std::string& path, DeclarationBatch* batch, int64_t* merged,
+                     int64_t* unknown) {
+  CS_ASSIGN_OR_RETURN(std::string text, ReadFile(path, size_t{1} << 30));
+  std::unordered_map<std::string_view, size_t> row_of;
+  for (size_t i = 0; i < batch->rows.size(); ++i)
+    row_of.emplace(std::string_view(batch->rows[i].declaration_id), i);
+  int id_col = -1, fraud_col = -1, inspected_col = -1;
+  size_t columns = 0;
+  int64_t line_no = 0;
+  *merged = *unknown = 0;
+  for (std::string_view rest = text; !rest.empty();) {
+    const size_t eol = rest.find('\n');
+    std::string_view line = rest.substr(0, eol);
+    rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 1);
+    ++line_no;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (Trim(line).empty()) continue;
+    const auto f = Split(line, ',');
+    auto where = [&] { return path + ":" + std::to_string(line_no) + ": "; };
+    if (id_col < 0) {  // the header
+      for (size_t c = 0; c < f.size(); ++c) {
+        const std::string_view name = Trim(f[c]);
+        if (name == "declaration_id") id_col = static_cast<int>(c);
+        if (name == "fraud") fraud_col = static_cast<int>(c);
+        if (name == "inspected") inspected_col = static_cast<int>(c);
+      }
+      if (id_col < 0 || fraud_col < 0)
+        return Status::InvalidArgument(where() + "the header needs declaration_id and fraud");
+      columns = f.size();
+      continue;
+    }
+    if (f.size() != columns)
+      return Status::InvalidArgument(where() + "has " + std::to_string(f.size()) +
+                                     " fields, the header has " + std::to_string(columns));
+    auto flag = [&](int col, const char* name, int8_t* out) -> Status {
+      const std::string_view v = Trim(f[static_cast<size_t>(col)]);
+      if (v != "0" && v != "1")
+        return Status::InvalidArgument(where() + name + " must be 0 or 1, got '" + Excerpt(v, 20) +
+                                       "'");
+      *out = v == "1" ? 1 : 0;
+      return Status::Ok();
+    };
+    int8_t fraud = 0, inspected = 1;
+    CS_RETURN_IF_ERROR(flag(fraud_col, "fraud", &fraud));
+    if (inspected_col >= 0) CS_RETURN_IF_ERROR(flag(inspected_col, "inspected", &inspected));
+    auto it = row_of.find(Trim(f[static_cast<size_t>(id_col)]));
+    if (it == row_of.end()) {
+      ++*unknown;
+      continue;
+    }
+    Declaration& d = batch->rows[it->second];
+    d.inspected = inspected;
+    d.fraud = inspected ? fraud : -1;
+    ++*merged;
+  }
+  if (id_col < 0) return Status::InvalidArgument(path + ": empty outcomes file");
+  return Status::Ok();
+}
 }  // namespace
 
 int CmdHorizon(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
                          {"declarations", "since", "json", "out", "format", "baseline-weeks", "fdr",
-                          "min-count", "chart-js", "threads", "help"},
+                          "min-count", "chart-js", "threads", "outcomes", "help"},
                          kUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("declarations") || !args.Has("since") || !args.Has("json"))
@@ -77,6 +143,14 @@ int CmdHorizon(int argc, char** argv, int first) {
   for (size_t i = 0; i < ir.rejections.size() && i < 10; ++i)
     std::fprintf(stderr, "rejected %s\n", ir.rejections[i].ToString().c_str());
   std::fprintf(stderr, "%s: %s\n", args.Get("declarations").c_str(), ir.Summary().c_str());
+  if (args.Has("outcomes")) {
+    int64_t merged = 0, unknown = 0;
+    if (Status s = MergeOutcomes(args.Get("outcomes"), &*batch, &merged, &unknown); !s.ok())
+      return Fail(s);
+    std::fprintf(stderr, "%s: %lld outcomes merged, %lld for declarations not in the file\n",
+                 args.Get("outcomes").c_str(), static_cast<long long>(merged),
+                 static_cast<long long>(unknown));
+  }
   auto report = ScanHorizon(*batch, o);
   if (!report.ok()) return Fail(report.status());
   if (Status s = WriteFileAtomic(args.Get("json"), HorizonToJson(*report) + "\n"); !s.ok())

@@ -5,17 +5,22 @@
 #include "clearsight/horizon.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <string>
 
 namespace clearsight {
 namespace {
 
 // A declarations CSV: per day and series a Poisson number of declarations.
-DeclarationBatch Generate(uint64_t seed, bool plant, int32_t start, int32_t since, int days) {
+std::string GenerateCsv(uint64_t seed, bool plant, int32_t start, int32_t since, int days) {
   std::mt19937_64 rng(seed);
   std::string csv =
       "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_"
@@ -77,7 +82,12 @@ DeclarationBatch Generate(uint64_t seed, bool plant, int32_t start, int32_t sinc
       }
     }
   }
-  auto batch = ParseDeclarations(csv, "generated.csv", ReadOptions{}, nullptr);
+  return csv;
+}
+
+DeclarationBatch Generate(uint64_t seed, bool plant, int32_t start, int32_t since, int days) {
+  auto batch = ParseDeclarations(GenerateCsv(seed, plant, start, since, days), "generated.csv",
+                                 ReadOptions{}, nullptr);
   EXPECT_TRUE(batch.ok()) << batch.status().message();
   return std::move(batch).value();
 }
@@ -175,6 +185,53 @@ TEST(Horizon, OneThreadAndTwoGiveTheSameReport) {
   ASSERT_TRUE(r1.ok() && r2.ok());
   EXPECT_FALSE(r1->signals.empty());
   EXPECT_EQ(HorizonToJson(*r1), HorizonToJson(*r2));
+}
+
+int RunCli(const std::string& args, const std::filesystem::path& log) {
+  const std::string cmd = std::string(CS_CLI) + " " + args + " > " + log.string() + " 2>&1";
+  const int rc = std::system(cmd.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+std::string ReadText(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(HorizonCli, OutcomesFromTheirOwnFileFeedTheHitRateShift) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cs_horizon_" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  // The generated file split in two: declarations without outcomes, and the outcomes alone.
+  std::istringstream all(GenerateCsv(1, true, Day("2024-01-01"), Day("2025-10-02"), 730));
+  std::ofstream decl(dir / "d.csv"), out(dir / "o.csv");
+  for (std::string line; std::getline(all, line);) {
+    const size_t office_end = line.rfind(',', line.rfind(',') - 1);
+    decl << line.substr(0, office_end) << "\n";
+    out << line.substr(0, line.find(',')) << line.substr(office_end) << "\n";
+  }
+  decl.close();
+  out.close();
+  const std::string common = "horizon --declarations " + (dir / "d.csv").string() +
+                             " --since 2025-10-02 --json " + (dir / "h.json").string();
+  ASSERT_EQ(RunCli(common + " --outcomes " + (dir / "o.csv").string(), dir / "log"), 0)
+      << ReadText(dir / "log");
+  auto j = nlohmann::json::parse(ReadText(dir / "h.json"));
+  bool found = false;
+  for (const auto& s : j["signals"])
+    found |= s["kind"] == "hit_rate_shift" && s["key"].value("hs_code", "") == "6403";
+  EXPECT_TRUE(found) << "no hit-rate shift for HS 6403 from the outcomes file";
+  // Without the outcomes there is nothing to compare.
+  ASSERT_EQ(RunCli(common, dir / "log2"), 0) << ReadText(dir / "log2");
+  for (const auto& s : nlohmann::json::parse(ReadText(dir / "h.json"))["signals"])
+    EXPECT_NE(s["kind"], "hit_rate_shift");
+  // A bad outcome is named by file and line.
+  std::ofstream(dir / "bad.csv") << "declaration_id,inspected,fraud\nD1,1,1\nD2,1,maybe\n";
+  EXPECT_NE(RunCli(common + " --outcomes " + (dir / "bad.csv").string(), dir / "log3"), 0);
+  EXPECT_NE(ReadText(dir / "log3").find("bad.csv:3: fraud must be 0 or 1, got 'maybe'"),
+            std::string::npos)
+      << ReadText(dir / "log3");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Horizon, ASinceWithoutHistoryOrAfterTheEndIsRefused) {
