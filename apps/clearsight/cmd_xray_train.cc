@@ -330,7 +330,8 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
   const char usage[] =
       "usage: clearsight xray adapt --model BASE.pt --calibration calib.json --site DIR\n"
       "                            --out SITE.pt\n"
-      "                            [--target-alarm-rate 0.01] [--min-scans 30] [--threads 2]\n\n"
+      "                            [--target-alarm-rate 0.01] [--assumed-threat-share 0.01]\n"
+      "                            [--refit-manifest] [--min-scans 30] [--threads 2]\n\n"
       "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
       "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
       "calibration is the site scanner's own (xray calibrate on its wedges). Every scan is\n"
@@ -343,10 +344,10 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "calibration's sha256, the site's size, the date and the points before and after. The\n"
       "network itself is the base model's (no fine-tuning yet). Use SITE.pt with xray analyze\n"
       "--model and serve --detector.\n";
-  Args args(argc, argv, first, {"help"});
+  Args args(argc, argv, first, {"help", "refit-manifest"});
   if (int rc = CheckArgs(args,
-                         {"model", "calibration", "site", "out", "target-alarm-rate", "min-scans",
-                          "threads", "help"},
+                         {"model", "calibration", "site", "out", "target-alarm-rate",
+                          "assumed-threat-share", "refit-manifest", "min-scans", "threads", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
@@ -357,6 +358,9 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
   long long min_scans, threads;
   if (!args.GetDouble("target-alarm-rate", o.target_clean_alarm_rate, &o.target_clean_alarm_rate))
     return Usage("--target-alarm-rate needs a number", usage);
+  if (!args.GetDouble("assumed-threat-share", o.assumed_threat_share, &o.assumed_threat_share))
+    return Usage("--assumed-threat-share needs a number", usage);
+  o.refit_manifest = args.Has("refit-manifest");
   if (!args.GetInt("min-scans", o.min_scans, &min_scans))
     return Usage("--min-scans needs a whole number", usage);
   if (!args.GetInt("threads", o.threads, &threads))

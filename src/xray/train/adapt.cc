@@ -39,6 +39,9 @@ Status ValidateSiteAdaptOptions(const SiteAdaptOptions& o) {
   if (!(o.target_clean_alarm_rate > 0 && o.target_clean_alarm_rate <= 0.2))
     return Status::InvalidArgument("the target clean-alarm rate must be in (0, 0.2], got " +
                                    FormatDouble(o.target_clean_alarm_rate));
+  if (!(o.assumed_threat_share >= 0 && o.assumed_threat_share <= 0.1))
+    return Status::InvalidArgument("the assumed threat share must be in [0, 0.1], got " +
+                                   FormatDouble(o.assumed_threat_share));
   if (o.min_scans < 10)
     return Status::InvalidArgument("min_scans must be at least 10, got " +
                                    std::to_string(o.min_scans));
@@ -103,11 +106,12 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
   }
 
   // Operating points: the base model's (score 0.5) are raised, lowest-scoring alarms first, until
-  // at most target_clean_alarm_rate of the site's scans alarm on any class. Every scan counts as
-  // clean: the few threats a site's traffic holds can only raise the points a little, never let
-  // clean parcels flood the officers. Points are never lowered below the base model's.
+  // at most target_clean_alarm_rate + assumed_threat_share of the site's scans alarm on any
+  // class: the traffic's few threats are allowed for, the clean parcels may not flood the
+  // officers. Points are never lowered below the base model's.
   const int64_t n = static_cast<int64_t>(paths.size());
-  const int64_t budget = static_cast<int64_t>(std::floor(o.target_clean_alarm_rate * n));
+  const int64_t budget = static_cast<int64_t>(
+      std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
   std::vector<double> threshold(nc, 0.5);
   auto alarmed = [&](std::vector<int64_t>* per_class) {
     int64_t scans = 0;
@@ -156,7 +160,9 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
   // The manifest model: refitted on the site's declared traffic when it is large enough to tell
   // goods groups apart, else the base model's is kept.
   std::string manifest_note;
-  if (!decls.ok()) {
+  if (!o.refit_manifest) {
+    manifest_note = "kept the base model's (refitting on the site's scans was not asked for)";
+  } else if (!decls.ok()) {
     manifest_note = "kept the base model's: " + decls.status().message();
   } else if (static_cast<int64_t>(pairs.size()) < o.min_manifest_pairs) {
     manifest_note = "kept the base model's: " + std::to_string(pairs.size()) +
@@ -196,6 +202,7 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
       {"calibration_device", calibration.device()},
       {"calibration_sha256", o.calibration_sha256},
       {"target_clean_alarm_rate", o.target_clean_alarm_rate},
+      {"assumed_threat_share", o.assumed_threat_share},
       {"site_alarm_rate_at_base", static_cast<double>(before) / n},
       {"site_alarm_rate", static_cast<double>(after) / n},
       {"operating_points", verified ? "verifier" : "network"},
