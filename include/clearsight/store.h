@@ -61,7 +61,20 @@ struct DeclarationRow {
   // What the declaration was assessed with when it was decided (JSON: valuation figures, rule
   // hits, model probability; see docs/api.md); "" when not recorded.
   std::string assessment;
+  // What the queue is searched and sorted by. The store fills them from `json` when search_text
+  // is empty; a writer that has the declaration at hand fills them itself and saves the parse.
+  std::string importer_id;
+  std::string hs_code;
+  double declared_value = 0;
+  std::string search_text;  // lower case: declaration id, trader ids, description
 };
+
+// Fills the search fields of *row from its JSON body.
+void SearchFieldsFromJson(DeclarationRow* row);
+// The lower-case search text of a declaration's id, importer, declarant, seller and description.
+std::string DeclarationSearchText(std::string_view declaration_id, std::string_view importer,
+                                  std::string_view declarant, std::string_view seller,
+                                  std::string_view description);
 
 // The current decision of a consignment (one row per consignment, updated in place; every
 // version is also in the audit log).
@@ -174,10 +187,16 @@ struct AuditVerifyReport {
 };
 
 struct QueueQuery {
-  std::string lane;             // "" = all
-  std::string channel;          // "" = all
-  std::string status;           // "" = all
-  std::string sort = "-score";  // score, updated, created, consignment_id; "-" = descending
+  std::string lane;     // "" = all
+  std::string channel;  // "" = all
+  std::string status;   // "" = all
+  // score, updated, created, consignment_id, date, importer, hs, value (the last three of the
+  // consignment's first declaration); "-" = descending
+  std::string sort = "-score";
+  // "" = all. Otherwise a consignment matches when its id contains the text, or one of its
+  // declarations has an HS code starting with it, or contains it in its id, importer, declarant,
+  // seller or description (case-insensitive).
+  std::string search;
   int64_t limit = 50;
   int64_t offset = 0;
 };

@@ -83,6 +83,11 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     r.content_sha256 = Sha256Hex(r.json);
     r.received_ms = now;
     r.assessment = AssessmentJson(assessments[i], d, current->rules(), rules_version);
+    r.importer_id = d.importer_id;
+    r.hs_code = d.hs_code;
+    r.declared_value = d.declared_value;
+    r.search_text = DeclarationSearchText(d.declaration_id, d.importer_id, d.declarant_id,
+                                          d.seller_id, d.description);
     findings[i] = FindingsToJson(assessments[i].findings);
     results[i].declaration_id = d.declaration_id;
   }
@@ -367,6 +372,10 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   q.status = req.Query("status", "pending");
   if (q.status == "all") q.status.clear();
   q.sort = req.Query("sort", "-score");
+  if (q.lane.size() > 200) return Status::InvalidArgument("office must be at most 200 bytes");
+  q.search = std::string(Trim(req.Query("q")));
+  if (q.search.size() > 200 || !IsValidUtf8(q.search))
+    return Status::InvalidArgument("q (the search text) must be UTF-8 of at most 200 bytes");
   if (!q.channel.empty() && !ParseChannel(q.channel).ok())
     return Status::InvalidArgument("channel must be green, yellow or red");
   if (!q.status.empty() && !ParseWorkStatus(q.status).ok())

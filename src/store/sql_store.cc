@@ -79,12 +79,54 @@ Result<int64_t> Migrate(SqlConn& c) {
   return latest;
 }
 
+// Declarations stored before migration 5 get their search fields, a thousand per transaction.
+Status BackfillSearchFields(SqlConn& c) {
+  for (;;) {
+    CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT declaration_id, body FROM declarations "
+                                           "WHERE search_text IS NULL LIMIT 1000",
+                                           {}));
+    if (rows.empty()) return Status::Ok();
+    CS_RETURN_IF_ERROR(c.Begin());
+    for (const auto& r : rows) {
+      DeclarationRow d;
+      d.declaration_id = r.Text(0);
+      d.json = r.Text(1);
+      SearchFieldsFromJson(&d);
+      auto up = c.Exec(
+          "UPDATE declarations SET importer_id = $2, hs_code = $3, declared_value = $4, "
+          "search_text = $5 WHERE declaration_id = $1",
+          {d.declaration_id, d.importer_id, d.hs_code, d.declared_value, d.search_text});
+      if (!up.ok()) {
+        (void)c.Rollback();
+        return up.status().WithContext("filling the search fields of declaration " +
+                                       d.declaration_id);
+      }
+    }
+    CS_RETURN_IF_ERROR(c.Commit());
+  }
+}
+
 #define CS_DECL_COLS                                                                          \
   "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms, " \
   "assessment"
 DeclarationRow ToDeclaration(const SqlRow& r) {
-  return DeclarationRow{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)),
-                        r.Text(4), r.Text(5), r.Int(6),  r.Text(7)};
+  DeclarationRow d{r.Text(0), r.Text(1), r.Text(2), static_cast<int32_t>(r.Int(3)),
+                   r.Text(4), r.Text(5), r.Int(6),  r.Text(7)};
+  return d;
+}
+#define CS_DECL_SEARCH_COLS "importer_id, hs_code, declared_value, search_text"
+#define CS_DECL_VALUES "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+SqlParams DeclarationParams(const DeclarationRow& row) {
+  DeclarationRow filled;
+  const DeclarationRow* d = &row;
+  if (row.search_text.empty()) {
+    filled = row;
+    SearchFieldsFromJson(&filled);
+    d = &filled;
+  }
+  return {d->declaration_id, d->consignment_id, d->office_id,      int64_t{d->date},
+          d->content_sha256, d->json,           d->received_ms,    d->assessment,
+          d->importer_id,    d->hs_code,        d->declared_value, d->search_text};
 }
 
 #define CS_DECISION_COLS                                                                      \
@@ -182,20 +224,15 @@ class SqlTxn : public StoreTxn {
     return QueryDeclaration(c_, id);
   }
   Status InsertDeclaration(const DeclarationRow& d) override {
-    static const std::string kSql =
-        "INSERT INTO declarations (" CS_DECL_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-    return c_
-        .Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
-                     d.content_sha256, d.json, d.received_ms, d.assessment})
-        .status();
+    static const std::string kSql = "INSERT INTO declarations (" CS_DECL_COLS
+                                    ", " CS_DECL_SEARCH_COLS ") VALUES " CS_DECL_VALUES;
+    return c_.Exec(kSql, DeclarationParams(d)).status();
   }
   Result<bool> InsertDeclarationIfAbsent(const DeclarationRow& d) override {
     static const std::string kSql =
-        "INSERT INTO declarations (" CS_DECL_COLS
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (declaration_id) DO NOTHING";
-    CS_ASSIGN_OR_RETURN(
-        int64_t n, c_.Exec(kSql, {d.declaration_id, d.consignment_id, d.office_id, int64_t{d.date},
-                                  d.content_sha256, d.json, d.received_ms, d.assessment}));
+        "INSERT INTO declarations (" CS_DECL_COLS ", " CS_DECL_SEARCH_COLS
+        ") VALUES " CS_DECL_VALUES " ON CONFLICT (declaration_id) DO NOTHING";
+    CS_ASSIGN_OR_RETURN(int64_t n, c_.Exec(kSql, DeclarationParams(d)));
     return n > 0;
   }
   Result<std::vector<std::string>> DeclarationIdsOf(const std::string& consignment_id) override {
@@ -456,6 +493,7 @@ class SqlStore : public Store {
     }
     CS_ASSIGN_OR_RETURN(s->writer_, open());
     CS_ASSIGN_OR_RETURN(s->schema_version_, Migrate(*s->writer_));
+    CS_RETURN_IF_ERROR(BackfillSearchFields(*s->writer_));
     for (int i = 0; i < std::max(1, o.read_connections); ++i) {
       CS_ASSIGN_OR_RETURN(auto c, open());
       s->readers_.push_back(std::move(c));
@@ -524,9 +562,43 @@ class SqlStore : public Store {
       where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
     else
       add("status", q.status);
+    if (!q.search.empty()) {
+      // LIKE patterns with the wildcards of the text escaped; lower() on both sides, since LIKE
+      // ignores case in SQLite but not in PostgreSQL.
+      std::string term;
+      for (char ch : ToLower(q.search)) {
+        if (ch == '%' || ch == '_' || ch == '!') term.push_back('!');
+        term.push_back(ch);
+      }
+      // An HS code is matched by its digits ("0306.11" finds 030611...).
+      std::string digits;
+      for (char ch : q.search)
+        if (ch >= '0' && ch <= '9') digits.push_back(ch);
+      bool hs_like =
+          !digits.empty() && q.search.find_first_not_of("0123456789. ") == std::string::npos;
+      params.emplace_back("%" + term + "%");
+      const std::string contains = "$" + std::to_string(params.size());
+      std::string cond = "(lower(consignment_id) LIKE " + contains +
+                         " ESCAPE '!' OR consignment_id IN (SELECT consignment_id FROM "
+                         "declarations WHERE search_text LIKE " +
+                         contains + " ESCAPE '!'";
+      if (hs_like) {
+        params.emplace_back(digits + "%");
+        cond += " OR hs_code LIKE $" + std::to_string(params.size());
+      }
+      cond += "))";
+      where += (where.empty() ? " WHERE " : " AND ") + cond;
+    }
     std::string sort = q.sort.empty() ? "-score" : q.sort;
     bool desc = sort[0] == '-';
     std::string key = desc ? sort.substr(1) : sort;
+    // The first declaration's field, for the columns an officer reads from it.
+    auto first = [](const char* field, const char* none) {
+      return std::string("COALESCE((SELECT d.") + field +
+             " FROM declarations d WHERE d.consignment_id = consignments.consignment_id ORDER BY "
+             "d.declaration_id LIMIT 1), " +
+             none + ")";
+    };
     std::string col;
     if (key == "score")
       col = "score";
@@ -536,9 +608,18 @@ class SqlStore : public Store {
       col = "created_ms";
     else if (key == "consignment_id")
       col = "consignment_id";
+    else if (key == "date")
+      col = "decision_date";
+    else if (key == "importer")
+      col = first("importer_id", "''");
+    else if (key == "hs")
+      col = first("hs_code", "''");
+    else if (key == "value")
+      col = first("declared_value", "0");
     else
       return Status::InvalidArgument(
-          "sort must be score, updated, created or consignment_id (prefix - to reverse)");
+          "sort must be score, updated, created, consignment_id, date, importer, hs or value "
+          "(prefix - to reverse)");
     if (q.limit < 0 || q.limit > 1000) return Status::InvalidArgument("limit must be 0..1000");
     if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
     return Read([&](SqlConn& c) -> Result<QueuePage> {
@@ -549,16 +630,18 @@ class SqlStore : public Store {
       SqlParams p = params;
       p.emplace_back(q.limit);
       p.emplace_back(q.offset);
+      const std::string order = std::string(desc ? " DESC" : " ASC") + ", consignment_id ASC";
       // The page, then each item's first declaration and declaration count (one row per item).
       std::string sql =
           "SELECT " CS_DECISION_COLS
           ", (SELECT d.body FROM declarations d WHERE d.consignment_id = q.consignment_id "
           "ORDER BY d.declaration_id LIMIT 1), "
           "(SELECT COUNT(*) FROM declarations d WHERE d.consignment_id = q.consignment_id) "
-          "FROM (SELECT " CS_DECISION_COLS " FROM consignments" +
-          where + " ORDER BY " + col + (desc ? " DESC" : " ASC") + ", consignment_id ASC LIMIT $" +
-          std::to_string(p.size() - 1) + " OFFSET $" + std::to_string(p.size()) + ") q ORDER BY " +
-          col + (desc ? " DESC" : " ASC") + ", consignment_id ASC";
+          "FROM (SELECT " CS_DECISION_COLS ", " +
+          col + " AS sort_key FROM consignments" + where + " ORDER BY " +
+          (col.find(' ') == std::string::npos ? col : "sort_key") + order + " LIMIT $" +
+          std::to_string(p.size() - 1) + " OFFSET $" + std::to_string(p.size()) +
+          ") q ORDER BY q.sort_key" + order;
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));

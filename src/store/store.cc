@@ -25,6 +25,35 @@ int64_t NowMs() {
       .count();
 }
 
+std::string DeclarationSearchText(std::string_view declaration_id, std::string_view importer,
+                                  std::string_view declarant, std::string_view seller,
+                                  std::string_view description) {
+  std::string text;
+  for (std::string_view part : {declaration_id, importer, declarant, seller, description}) {
+    if (part.empty()) continue;
+    if (!text.empty()) text.push_back('\x1f');  // a match never spans two fields
+    text += ToLower(part);
+  }
+  return text;
+}
+
+void SearchFieldsFromJson(DeclarationRow* row) {
+  nlohmann::json d = nlohmann::json::parse(row->json, nullptr, false);
+  auto text = [&](const char* key) -> std::string {
+    if (!d.is_object() || !d.contains(key) || !d[key].is_string()) return {};
+    return d[key].get<std::string>();
+  };
+  row->importer_id = text("importer_id");
+  row->hs_code = text("hs_code");
+  row->declared_value =
+      d.is_object() && d.contains("declared_value") && d["declared_value"].is_number()
+          ? d["declared_value"].get<double>()
+          : 0;
+  row->search_text =
+      DeclarationSearchText(row->declaration_id, row->importer_id, text("declarant_id"),
+                            text("seller_id"), text("description"));
+}
+
 std::string Sha256Hex(std::string_view bytes) {
   unsigned char digest[crypto_hash_sha256_BYTES];
   crypto_hash_sha256(digest, reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size());

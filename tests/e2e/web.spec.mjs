@@ -316,6 +316,76 @@ test('the queue sorts by the column headers and pages through the results', asyn
   await page.waitForSelector('#queue-table');
 });
 
+test('the queue searches by importer, HS code, description and id, and sorts by date, importer, HS and value', async () => {
+  const { page } = T;
+  const all = (await T.admin.get('/api/queue?status=all&limit=1000')).json.items.filter((i) => i.declaration);
+  assert.ok(all.length >= 5, 'consignments with declarations');
+  const apiIds = async (q) => (await T.admin.get(`/api/queue?status=all&limit=1000&sort=consignment_id&q=${encodeURIComponent(q)}`)).json.items.map((i) => i.consignment_id);
+  const search = async (q) => {
+    await page.goto(`${T.server.base}/#/queue?status=all&sort=consignment_id&limit=100`);
+    await page.waitForSelector('#queue-table');
+    await page.fill('#f-q', q);
+    await page.press('#f-q', 'Enter');
+    await page.waitForFunction((q) => new URLSearchParams(location.hash.split('?')[1]).get('q') === q, q);
+    await page.waitForSelector('#queue-table, .queue-page .empty');
+    return (await queueRows(page)).map((r) => r.id);
+  };
+  // An importer, typed in lower case: every consignment whose first declaration has it.
+  const importer = all[0].declaration.importer_id;
+  let shown = await search(importer.toLowerCase());
+  const byImporter = all.filter((i) => i.declaration.importer_id.toLowerCase().includes(importer.toLowerCase())).map((i) => i.consignment_id);
+  for (const id of byImporter) assert.ok(shown.includes(id), `importer search shows ${id}`);
+  assert.deepEqual(shown, await apiIds(importer.toLowerCase()), 'the page shows what the API finds');
+  // An HS heading: every row's HS code starts with it (or the consignment has more declarations).
+  const heading = all[1].declaration.hs_code.slice(0, 4);
+  shown = await search(heading);
+  const rows = await queueRows(page);
+  assert.ok(shown.includes(all[1].consignment_id));
+  for (const r of rows) assert.ok(r.cells.hs.startsWith(heading) || /\+\d/.test(r.cells.hs), `${r.id} has HS ${r.cells.hs}`);
+  // A word of a description, and a consignment id.
+  const withText = (await T.admin.get(`/api/consignments/${encodeURIComponent(all[2].consignment_id)}`)).json.declarations.find((d) => d.description);
+  if (withText) {
+    const word = withText.description.split(/\s+/).find((w) => w.length >= 4) || withText.description;
+    shown = await search(word.toUpperCase());
+    assert.ok(shown.includes(all[2].consignment_id), `description search for ${word}`);
+  }
+  shown = await search(all[3].consignment_id);
+  assert.ok(shown.includes(all[3].consignment_id));
+  assert.ok(shown.length < all.length, 'an id search narrows the queue');
+  // Nothing found says so; the search survives a reload, and Clear filters empties it.
+  shown = await search('no-such-thing-anywhere');
+  assert.equal(shown.length, 0);
+  assert.match(await page.textContent('.queue-page .empty'), /Nothing matches “no-such-thing-anywhere”/);
+  await page.reload();
+  await page.waitForSelector('.queue-page .empty');
+  assert.equal(await page.inputValue('#f-q'), 'no-such-thing-anywhere');
+  await page.click('text=Clear filters');
+  await page.waitForSelector('#queue-table');
+  assert.equal(await page.inputValue('#f-q'), '');
+
+  // Sorting by the first declaration's value (high to low first) and importer (A to Z first).
+  const value = Object.fromEntries(all.map((i) => [i.consignment_id, i.declaration.declared_value]));
+  await page.goto(`${T.server.base}/#/queue?status=all&limit=100`);
+  await page.waitForSelector('#queue-table');
+  await page.click('button[data-sort="value"]');
+  await page.waitForFunction(() => location.hash.includes('sort=-value'));
+  await page.waitForSelector('th:has(button[data-sort="value"])[aria-sort="descending"]');
+  let ids = (await queueRows(page)).map((r) => r.id).filter((id) => id in value);
+  for (let i = 1; i < ids.length; i++) assert.ok(value[ids[i - 1]] >= value[ids[i]], `value descending at ${ids[i]}`);
+  await page.click('button[data-sort="importer"]');
+  await page.waitForFunction(() => /sort=importer(&|$)/.test(location.hash));
+  await page.waitForSelector('th:has(button[data-sort="importer"])[aria-sort="ascending"]');
+  const importers = (await queueRows(page)).map((r) => r.cells.importer).filter((x) => x !== '—');
+  assert.deepEqual(importers, [...importers].sort(), 'importer ascending');
+  await page.click('button[data-sort="date"]');
+  await page.waitForFunction(() => location.hash.includes('sort=-date'));
+  await page.waitForSelector('th:has(button[data-sort="date"])[aria-sort="descending"]');
+  const dates = (await queueRows(page)).map((r) => r.cells.date);
+  assert.deepEqual(dates, [...dates].sort().reverse(), 'date descending');
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForSelector('#queue-table');
+});
+
 test('the live count notices a consignment that arrives while the officer looks at the queue', async () => {
   const { page } = T;
   const before = +(await page.getAttribute('#queue-total', 'data-total'));
@@ -657,6 +727,9 @@ test('detection, object and reason overlays draw over the image and switch off',
 
 test('the outcome form checks its input, records the outcome, and the outcome reaches the database', async () => {
   const { page } = T;
+  // This test reads the recorded outcome on the same page: no moving on to the next consignment.
+  assert.equal(await page.isChecked('#auto-next'), true, 'moving on is the default');
+  await page.uncheck('#auto-next');
   await page.click('#outcome-form button[type=submit]');
   assert.match(await page.textContent('#outcome-message'), /Choose what the inspection found/);
   await page.check('#result-undervaluation');
@@ -781,6 +854,95 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.equal(s.detector, null);
   assert.match(await page.textContent('#model-stats'), /Threat detector\s*none loaded/);
   await screenshot('analyst');
+});
+
+test('an officer works the queue by keyboard: a digit chooses, Enter records, the next consignment opens', async () => {
+  const { page } = T;
+  await page.goto(`${T.server.base}/#/queue?sort=consignment_id`);
+  await page.waitForSelector('#queue-table');
+  const order = (await T.admin.get('/api/queue?status=pending&sort=consignment_id&limit=100')).json.items.map((i) => i.consignment_id);
+  assert.ok(order.length >= 4, `${order.length} pending consignments`);
+  await page.focus('body');
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#outcome-form');
+  assert.equal(await page.textContent('h1'), `Consignment ${order[0]}`);
+  await page.check('#auto-next');  // the setting, remembered
+  // n and p move through the queue without recording; q goes back to it.
+  await page.keyboard.press('n');
+  await page.waitForFunction((id) => document.querySelector('h1')?.textContent === `Consignment ${id}`, order[1]);
+  await page.keyboard.press('p');
+  await page.waitForFunction((id) => document.querySelector('h1')?.textContent === `Consignment ${id}`, order[0]);
+  // Three consignments worked by keys alone: 1 = nothing found, 7 = mis-declared, Enter records.
+  const worked = [];
+  for (const key of ['1', '7', '1']) {
+    const id = order[worked.length];
+    await page.waitForFunction((id) => document.querySelector('h1')?.textContent === `Consignment ${id}` && document.activeElement === document.querySelector('h1'), id);
+    await page.keyboard.press(key);
+    const chosen = await page.evaluate(() => document.activeElement.value);
+    assert.equal(chosen, key === '1' ? 'nothing' : 'misdeclaration');
+    await page.keyboard.press('Enter');
+    worked.push({ id, result: chosen });
+    // Recorded, then the next pending one of the same sort opens and says what was recorded.
+    await page.waitForFunction((id) => document.querySelector('h1')?.textContent === `Consignment ${id}`, order[worked.length]);
+    await page.waitForSelector('#previous-recorded');
+    assert.match(await page.textContent('#previous-recorded'), new RegExp(`^Recorded for ${id.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: (Nothing found|Mis-declared goods) — outcome #1 by `));
+  }
+  const who = (await page.textContent('#who-name')).trim();
+  assert.ok(who);
+  for (const w of worked) {
+    const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(w.id)}`)).json;
+    assert.equal(c.status, 'done', `${w.id} is done`);
+    assert.equal(c.outcomes.at(-1).result, w.result);
+    assert.equal(c.outcomes.at(-1).officer, who);
+  }
+  // Keys typed into the note are text, not shortcuts.
+  await page.focus('#outcome-notes');
+  await page.keyboard.type('n1q');
+  assert.equal(await page.inputValue('#outcome-notes'), 'n1q');
+  assert.equal(await page.textContent('h1'), `Consignment ${order[3]}`);
+  await page.fill('#outcome-notes', '');
+  await page.focus('h1');
+  await page.keyboard.press('q');
+  await page.waitForSelector('#queue-table');
+  assert.match(await page.evaluate(() => location.hash), /sort=consignment_id/);
+});
+
+test('the queue and the consignment page fit a desk screen, a laptop and a phone', async () => {
+  const { page } = T;
+  const id = (await T.admin.get('/api/queue?status=pending&limit=1')).json.items[0]?.consignment_id || T.target;
+  const fits = () => page.evaluate(() => {
+    const wrap = document.querySelector('.table-wrap');
+    const table = document.querySelector('#queue-table');
+    return { table: table.scrollWidth, box: wrap.clientWidth, doc: document.documentElement.scrollWidth, win: window.innerWidth };
+  });
+  try {
+    for (const [w, h] of [[1440, 900], [1024, 768], [390, 844]]) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.goto(`${T.server.base}/#/queue?status=all`);
+      await page.waitForSelector('#queue-table');
+      const f = await fits();
+      assert.ok(f.table <= f.box + 1, `at ${w} px the queue table (${f.table} px) fits its box (${f.box} px)`);
+      assert.ok(f.doc <= f.win + 1, `at ${w} px nothing scrolls sideways (${f.doc} px)`);
+      const out = await page.evaluate(() => document.querySelector('#logout').getBoundingClientRect().toJSON());
+      assert.ok(out.right <= w && out.left >= 0 && out.width > 0, `Sign out is on screen at ${w} px`);
+      const cols = await page.$$eval('#queue-table tbody tr:first-child [data-col]', (cs) => cs.filter((c) => c.offsetParent !== null).map((c) => c.dataset.col));
+      for (const col of ['id', 'importer', 'hs', 'value', 'score', 'channel', 'reason']) assert.ok(cols.includes(col), `${col} shown at ${w} px`);
+      if (w === 390) await page.screenshot({ path: join(T.shots, 'queue-phone.png'), fullPage: false });
+    }
+    // The outcome form and its Record button beside the scan without scrolling.
+    for (const [w, h] of [[1440, 900], [1920, 1080]]) {
+      await page.setViewportSize({ width: w, height: h });
+      await page.goto(`${T.server.base}/#/consignment/${encodeURIComponent(id)}`);
+      await page.waitForSelector('#outcome-form button[type=submit]');
+      const box = await page.evaluate(() => document.querySelector('#outcome-form button[type=submit]').getBoundingClientRect().toJSON());
+      assert.ok(box.bottom <= h, `at ${w}x${h} the Record button (bottom ${Math.round(box.bottom)} px) is on screen`);
+      const scan = await page.evaluate(() => document.querySelector('.scan-card').getBoundingClientRect().toJSON());
+      assert.ok(box.left >= scan.right, `at ${w} px the form is beside the scan`);
+    }
+  } finally {
+    await page.setViewportSize({ width: 1440, height: 900 });
+  }
 });
 
 test('a trainer signs in and is told the queue is not for that role', async () => {

@@ -503,6 +503,21 @@ TEST_F(ServiceTest, QueueFiltersPagesAndCounts) {
   ExpectErrorShape(officer.Get("/api/queue?channel=purple"), 400, "invalid_argument");
   ExpectErrorShape(officer.Get("/api/queue?sort=price"), 400, "invalid_argument");
   ExpectErrorShape(officer.Get("/api/queue?limit=x"), 400, "invalid_argument");
+  // Search: the declarations posted through the service are found by id, in any case.
+  std::string first_id = all.body["items"][0]["declaration"]["declaration_id"];
+  std::string lower = first_id;
+  for (char& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  Reply found = officer.Get("/api/queue?status=all&q=" + lower);
+  ASSERT_EQ(found.status, 200) << found.raw;
+  ASSERT_EQ(found.body["total"], 1) << found.raw;
+  EXPECT_EQ(found.body["items"][0]["declaration"]["declaration_id"], first_id);
+  Reply by_office_and_hs =
+      officer.Get("/api/queue?status=all&office=" + office + "&q=" +
+                  all.body["items"][0]["declaration"]["hs_code"].get<std::string>().substr(0, 4));
+  EXPECT_EQ(by_office_and_hs.body["total"], 12) << by_office_and_hs.raw;
+  ExpectErrorShape(officer.Get("/api/queue?q=" + std::string(201, 'x')), 400, "invalid_argument");
+  ExpectErrorShape(officer.Get("/api/queue?office=" + std::string(20000, 'x')), 400,
+                   "invalid_argument");
 }
 
 TEST_F(ServiceTest, OutcomesCloseTheConsignmentAndFeedTheStatistics) {

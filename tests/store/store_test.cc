@@ -463,6 +463,76 @@ TEST_F(StoreTest, QueueFiltersSortsPagesAndCounts) {
   EXPECT_EQ(store_->Queue(bad).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST_F(StoreTest, QueueSearchesAndSortsByTheFirstDeclaration) {
+  struct D {
+    const char *id, *consignment, *importer, *hs, *description;
+    double value;
+  };
+  const D decls[] = {
+      {"D1", "C1", "IMP-Alpha", "030611", "Frozen lobster tails", 500},
+      {"D2", "C1", "IMP-Alpha", "851712", "phone parts", 80},
+      {"D3", "C2", "imp-beta", "851712", "Mobile phones 100% new", 9000},
+      {"D4", "C3", "IMP-GAMMA", "610910", "T-shirts, cotton", 40},
+  };
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (const D& d : decls) {
+                      std::string body =
+                          std::string("{\"declaration_id\":\"") + d.id + "\",\"importer_id\":\"" +
+                          d.importer + "\",\"hs_code\":\"" + d.hs + "\",\"description\":\"" +
+                          d.description + "\",\"declared_value\":" + std::to_string(d.value) + "}";
+                      CS_RETURN_IF_ERROR(t.InsertDeclaration(Decl(d.id, d.consignment, body)));
+                    }
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C1", 0.2, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C2", 0.9, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C3", 0.5, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C4-SCAN-ONLY", 0.7, "red")));
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto ids = [&](const std::string& search, const std::string& sort = "consignment_id") {
+    QueueQuery q;
+    q.search = search;
+    q.sort = sort;
+    auto page = store_->Queue(q);
+    EXPECT_TRUE(page.ok()) << page.status().ToString();
+    std::string out;
+    if (!page.ok()) return out;
+    for (const auto& d : page->items) out += (out.empty() ? "" : ",") + d.consignment_id;
+    EXPECT_EQ(page->total, static_cast<int64_t>(page->items.size()));
+    return out;
+  };
+  EXPECT_EQ(ids("imp-alpha"), "C1");            // importer, any case
+  EXPECT_EQ(ids("8517"), "C1,C2");              // HS prefix, any declaration of the consignment
+  EXPECT_EQ(ids("8517.12"), "C1,C2");           // as printed in a tariff
+  EXPECT_EQ(ids("0611"), "");                   // a prefix, not a substring, of the HS code
+  EXPECT_EQ(ids("LOBSTER"), "C1");              // description
+  EXPECT_EQ(ids("100%"), "C2");                 // a wildcard is a character
+  EXPECT_EQ(ids("_"), "");                      // also this one
+  EXPECT_EQ(ids("d4"), "C3");                   // declaration id
+  EXPECT_EQ(ids("scan-only"), "C4-SCAN-ONLY");  // consignment id
+  EXPECT_EQ(ids(""), "C1,C2,C3,C4-SCAN-ONLY");  // no search: all
+  EXPECT_EQ(ids("", "-value"), "C2,C1,C3,C4-SCAN-ONLY");    // first declaration's value
+  EXPECT_EQ(ids("", "importer"), "C4-SCAN-ONLY,C1,C3,C2");  // '' first, then byte order
+  EXPECT_EQ(ids("", "hs"), "C4-SCAN-ONLY,C1,C3,C2");
+  EXPECT_EQ(ids("", "-score"), "C2,C4-SCAN-ONLY,C3,C1");
+
+  // Declarations stored before the search fields existed get them when the store opens again.
+  {
+    auto raw = RawConn();
+    ASSERT_TRUE(raw);
+    ASSERT_TRUE(raw->Exec("UPDATE declarations SET importer_id = NULL, hs_code = NULL, "
+                          "declared_value = NULL, search_text = NULL",
+                          {})
+                    .ok());
+  }
+  EXPECT_EQ(ids("lobster"), "");
+  Reopen();
+  EXPECT_EQ(ids("lobster"), "C1");
+  EXPECT_EQ(ids("8517"), "C1,C2");
+  EXPECT_EQ(ids("", "-value"), "C2,C1,C3,C4-SCAN-ONLY");
+}
+
 TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
   ASSERT_TRUE(store_
                   ->Write([&](StoreTxn& t) -> Status {

@@ -19,6 +19,36 @@ export const OUTCOMES = [
   ['other', 'Other (describe in the note)'],
 ];
 const OUTCOME_TEXT = Object.fromEntries(OUTCOMES);
+// The key that chooses each outcome: 1..9, then 0 for the tenth.
+const OUTCOME_KEYS = OUTCOMES.map((_, i) => String((i + 1) % 10));
+const AUTO_NEXT_KEY = 'cs-auto-next';
+
+// The consignment after (step 1) or before (step -1) `id` in the queue the officer came from: the
+// same filters, search and sort (cs-last-queue), read again now, so that one that left the filter
+// (an outcome was just recorded) is not offered. Where the queue was last seen (cs-queue-window,
+// {offset, ids}) says where `id` stood when it is no longer in it. Null when there is none.
+export async function neighbourInQueue(id, step) {
+  const hash = sessionStorage.getItem('cs-last-queue') || '#/queue';
+  const params = new URLSearchParams(hash.split('?')[1] || '');
+  const filters = {
+    q: params.get('q') || '', office: params.get('office') || '', channel: params.get('channel') || '',
+    status: params.get('status') || 'pending', sort: params.get('sort') || '-score',
+  };
+  const known = JSON.parse(sessionStorage.getItem('cs-queue-window') || 'null');
+  const knownAt = known?.ids ? known.ids.indexOf(id) : -1;
+  const abs = knownAt >= 0 ? known.offset + knownAt : 0;
+  const from = Math.max(0, abs - 50);
+  const res = await api.queue({ ...filters, limit: 101, offset: from });
+  const ids = (res.items || []).map((it) => it.consignment_id);
+  sessionStorage.setItem('cs-queue-window', JSON.stringify({ offset: from, ids }));
+  const at = ids.indexOf(id);
+  if (at >= 0) return ids[at + step] ?? null;
+  if (knownAt < 0) return step > 0 ? (ids[0] ?? null) : null;
+  // It left the queue: the one now in its place came after it.
+  const pos = abs - from;
+  return (step > 0 ? ids[pos] : ids[pos - 1]) ?? null;
+}
+
 const POLL_MS = 5000;
 
 const SOURCE_TEXT = {
@@ -144,15 +174,28 @@ function outcomeForm(c, onRecorded) {
   const correctedRow = el('div', { class: 'corrected', hidden: true },
     el('label', { for: 'corrected-value' }, `Corrected value${currency ? ` (${currency})` : ''}`), corrected,
     el('p', { class: 'hint' }, 'The value the goods are actually worth, as found.'));
-  const radios = OUTCOMES.map(([value, label]) => el('label', { class: 'radio' },
-    el('input', { type: 'radio', name: 'result', value, id: `result-${value}` }), ` ${label}`));
+  const radios = OUTCOMES.map(([value, label], i) => el('label', { class: 'radio' },
+    el('input', { type: 'radio', name: 'result', value, id: `result-${value}`, 'aria-keyshortcuts': OUTCOME_KEYS[i] }),
+    ` ${label} `, el('kbd', { 'aria-hidden': 'true' }, OUTCOME_KEYS[i])));
   const notes = el('textarea', { id: 'outcome-notes', name: 'notes', rows: '3', maxlength: '10000' });
-  const submit = el('button', { type: 'submit', class: 'primary' }, 'Record outcome');
+  const submit = el('button', { type: 'submit', class: 'primary', 'aria-keyshortcuts': 'Enter Control+Enter' }, 'Record outcome');
+  const autoNext = el('input', { type: 'checkbox', id: 'auto-next', checked: localStorage.getItem(AUTO_NEXT_KEY) !== '0' });
+  autoNext.addEventListener('change', () => localStorage.setItem(AUTO_NEXT_KEY, autoNext.checked ? '1' : '0'));
   const form = el('form', { class: 'outcome-form', id: 'outcome-form', novalidate: true },
     el('fieldset', {}, el('legend', {}, 'Found'), el('div', { class: 'radios' }, radios)),
     correctedRow,
     el('label', { for: 'outcome-notes' }, 'Note'), notes,
-    submit, message);
+    el('div', { class: 'form-actions' }, submit,
+      el('label', { class: 'check small' }, autoNext, ' then open the next consignment')),
+    message);
+  // Enter on a choice records it (Ctrl+Enter from anywhere in the form, the note included).
+  form.addEventListener('keydown', (e) => {
+    if (e.key !== 'Enter' || e.altKey || e.shiftKey) return;
+    if (e.ctrlKey || e.metaKey || e.target.matches('input[type=radio]')) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+  });
   form.addEventListener('change', () => {
     const v = form.elements.result.value;
     correctedRow.hidden = v !== 'undervaluation';
@@ -190,13 +233,15 @@ function outcomeForm(c, onRecorded) {
     try {
       const res = await api.recordOutcome(c.consignment_id, body);
       const rec = res.recorded || {};
-      message.replaceChildren(el('strong', {}, 'Recorded: '),
-        `${OUTCOME_TEXT[rec.result || result] || result} — outcome #${rec.seq ?? '?'} by ${rec.officer || 'you'} at ${fmtTime(rec.recorded_at)}.`);
+      const summary = `${OUTCOME_TEXT[rec.result || result] || result} — outcome #${rec.seq ?? '?'} by ${rec.officer || 'you'} at ${fmtTime(rec.recorded_at)}.`;
+      message.replaceChildren(el('strong', {}, 'Recorded: '), summary);
       message.classList.add('success');
       message.dataset.seq = String(rec.seq ?? '');
+      const goNext = autoNext.checked;
       form.reset();
+      autoNext.checked = goNext;
       correctedRow.hidden = true;
-      await onRecorded(res);
+      await onRecorded(res, { autoNext: goNext, text: summary, message });
     } catch (err) {
       message.textContent = `Not recorded: ${err.message}`;
       message.classList.add('error');
@@ -275,14 +320,34 @@ export async function render(main, ctx) {
   const reasons = c.reasons || [];
 
   const reasonsCard = el('section', { 'aria-labelledby': 'h-reasons', class: 'card' }, el('h2', { id: 'h-reasons' }, 'Decision and reasons'), reasonsList(reasons, c.score));
-  const outcomeCard = el('section', { 'aria-labelledby': 'h-outcome', class: 'card' }, el('h2', { id: 'h-outcome' }, 'Inspection outcome'),
-    ['officer', 'analyst', 'admin'].includes(ctx.user?.role)
-      ? outcomeForm(c, async () => {
-        const fresh = await api.consignment(id);
-        renderHead(fresh);
-        history.replaceChildren(outcomesList(fresh.outcomes));
-      })
-      : el('p', { class: 'muted' }, 'Your role cannot record outcomes.'),
+  const canRecord = ['officer', 'analyst', 'admin'].includes(ctx.user?.role);
+  const justRecorded = sessionStorage.getItem('cs-just-recorded');
+  sessionStorage.removeItem('cs-just-recorded');
+  const form = canRecord
+    ? outcomeForm(c, async (res, { autoNext, text, message }) => {
+      if (autoNext) {
+        let next = null;
+        try { next = await neighbourInQueue(id, 1); } catch { /* stay and say so below */ }
+        if (next) {
+          sessionStorage.setItem('cs-just-recorded', `${id}: ${text}`);
+          location.hash = `#/consignment/${encodeURIComponent(next)}`;
+          return;
+        }
+        message.append(' That was the last consignment of your queue.');
+      }
+      const fresh = await api.consignment(id);
+      renderHead(fresh);
+      history.replaceChildren(outcomesList(fresh.outcomes));
+      message.tabIndex = -1;
+      message.focus();
+    })
+    : el('p', { class: 'muted' }, 'Your role cannot record outcomes.');
+  const outcomeCard = el('section', { 'aria-labelledby': 'h-outcome', class: 'card outcome-card' },
+    el('h2', { id: 'h-outcome' }, 'Inspection outcome'),
+    justRecorded ? el('p', { class: 'form-message success', id: 'previous-recorded', role: 'status' }, `Recorded for ${justRecorded}`) : null,
+    form,
+    canRecord ? el('p', { class: 'muted small keys-hint' }, 'Keys: ', el('kbd', {}, '1'), '–', el('kbd', {}, '0'), ' choose · ',
+      el('kbd', {}, 'Enter'), ' record · ', el('kbd', {}, 'n'), ' next · ', el('kbd', {}, 'p'), ' previous · ', el('kbd', {}, 'q'), ' queue') : null,
     el('h3', {}, 'Outcomes recorded'), history);
   const scanCard = el('section', { 'aria-labelledby': 'h-scan', class: 'card scan-card' }, el('h2', { id: 'h-scan' }, 'X-ray scan'), scansBox);
   const facts = el('div', { class: 'facts-grid' },
@@ -295,8 +360,43 @@ export async function render(main, ctx) {
   main.replaceChildren(el('section', { class: 'consignment-page' },
     el('div', { class: 'title-row' }, el('a', { href: back, class: 'crumbs' }, '← Queue'), el('h1', {}, `Consignment ${c.consignment_id}`)),
     head, updated,
-    el('div', { class: 'consignment-grid' }, scanCard, el('div', { class: 'side-col' }, reasonsCard, outcomeCard)),
+    el('div', { class: 'consignment-grid' }, scanCard, el('div', { class: 'side-col' }, outcomeCard, reasonsCard)),
     facts));
+
+  // Keys for a shift (from the start, while the scan still loads): 1..0 choose an outcome, n / p the next or previous consignment of the queue,
+  // q the queue. Not while typing, and not keys the scan viewer has taken (it handles its own).
+  const go = async (step) => {
+    try {
+      const to = await neighbourInQueue(id, step);
+      if (to) location.hash = `#/consignment/${encodeURIComponent(to)}`;
+      else ctx.flash(step > 0 ? 'This is the last consignment of your queue.' : 'This is the first consignment of your queue.', 'info');
+    } catch (e) {
+      ctx.flash(`The queue could not be read: ${e.message}`, 'error');
+    }
+  };
+  const onKey = (e) => {
+    // A page left while its scan was still loading never returned its cleanup: leave now.
+    if (!head.isConnected) { document.removeEventListener('keydown', onKey); return; }
+    if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.target.closest('input:not([type=radio]):not([type=checkbox]), select, textarea, [contenteditable], canvas')) return;
+    const i = OUTCOME_KEYS.indexOf(e.key);
+    if (i >= 0 && canRecord) {
+      const radio = document.getElementById(`result-${OUTCOMES[i][0]}`);
+      if (radio) {
+        e.preventDefault();
+        radio.checked = true;
+        radio.dispatchEvent(new Event('change', { bubbles: true }));
+        radio.focus();
+      }
+    } else if (e.key === 'n' || e.key === 'p') {
+      e.preventDefault();
+      go(e.key === 'n' ? 1 : -1);
+    } else if (e.key === 'q') {
+      e.preventDefault();
+      location.hash = back;
+    }
+  };
+  document.addEventListener('keydown', onKey);
 
   const scans = c.scans || [];
   if (!scans.length) {
@@ -331,5 +431,5 @@ export async function render(main, ctx) {
       }
     } catch { /* the next poll tries again; a 401 is handled by the app */ }
   }, POLL_MS);
-  return () => { clearInterval(timer); aborter.abort(); viewer?.destroy(); };
+  return () => { clearInterval(timer); aborter.abort(); viewer?.destroy(); document.removeEventListener('keydown', onKey); };
 }

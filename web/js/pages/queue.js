@@ -1,10 +1,17 @@
-// The queue: consignments with their decision, filtered by office, channel and status, sorted by
-// the columns the service can sort on, paged, with a live count polled every few seconds.
+// The queue: consignments with their decision, searched, filtered by office, channel and status,
+// sorted by every column the service can sort on, paged, with a live count polled every few
+// seconds. Filters, search, sort and page live in the URL, so a link or a reload shows the same.
 import { api } from '../api.js';
 import { channelBadge, el, errorBox, fmtMoney, fmtNumber, setTitle, statusBadge } from '../ui.js';
 
 const POLL_MS = 5000;
-const SORTABLE = { consignment_id: 'Consignment', created: 'Received', score: 'Risk score', updated: 'Updated' };
+const SORTABLE = {
+  consignment_id: 'Consignment', created: 'Received', score: 'Risk score', updated: 'Updated',
+  date: 'Date', importer: 'Importer', hs: 'HS code', value: 'Declared value',
+};
+// Columns whose first click sorts high to low.
+const DESC_FIRST = new Set(['score', 'updated', 'created', 'date', 'value']);
+const SEARCH_MAX = 200;
 const PAGE_SIZES = [10, 25, 50, 100];
 
 const CHANNELS = ['', 'red', 'yellow', 'green'];
@@ -15,11 +22,13 @@ const STATUSES = ['pending', 'released', 'done', 'all'];
 function filtersFrom(params) {
   const channel = params.get('channel') || '';
   const status = params.get('status') || 'pending';
+  const sort = params.get('sort') || '-score';
   return {
+    q: (params.get('q') || '').slice(0, SEARCH_MAX),
     office: (params.get('office') || '').slice(0, 64),
     channel: CHANNELS.includes(channel) ? channel : '',
     status: STATUSES.includes(status) ? status : 'pending',
-    sort: params.get('sort') || '-score',
+    sort: SORTABLE[sort.replace(/^-/, '')] ? sort : '-score',
     limit: PAGE_SIZES.includes(+params.get('limit')) ? +params.get('limit') : 50,
     page: Math.max(1, parseInt(params.get('page') || '1', 10) || 1),
   };
@@ -27,7 +36,7 @@ function filtersFrom(params) {
 
 function hashOf(f) {
   const q = new URLSearchParams();
-  for (const k of ['office', 'channel', 'status', 'sort', 'limit', 'page']) {
+  for (const k of ['q', 'office', 'channel', 'status', 'sort', 'limit', 'page']) {
     const v = f[k];
     const dflt = { status: 'pending', sort: '-score', limit: 50, page: 1 }[k];
     if (v !== '' && v !== undefined && v !== dflt) q.set(k, v);
@@ -56,6 +65,7 @@ export async function render(main, ctx) {
   const knownOffices = new Set(JSON.parse(sessionStorage.getItem('cs-offices') || '[]'));
   const officeCounts = new Map();  // office -> {total, pending, released, done} from GET /api/offices
 
+  const searchInput = el('input', { id: 'f-q', name: 'q', type: 'search', value: f.q, maxlength: String(SEARCH_MAX), placeholder: 'id, importer, HS, description', size: '24', autocomplete: 'off', title: 'Consignment or declaration id, importer, declarant or seller, HS code (from its start), or words of the description' });
   const officeInput = el('input', { id: 'f-office', name: 'office', value: f.office, list: 'office-list', placeholder: 'all offices', size: '12', autocomplete: 'off' });
   const officeList = el('datalist', { id: 'office-list' });
   const channelSel = el('select', { id: 'f-channel', name: 'channel' },
@@ -67,10 +77,11 @@ export async function render(main, ctx) {
   const limitSel = el('select', { id: 'f-limit', name: 'limit' },
     ...PAGE_SIZES.map((n) => el('option', { value: String(n), selected: f.limit === n }, `${n} per page`)));
   const apply = () => {
-    location.hash = hashOf({ ...f, office: officeInput.value.trim(), channel: channelSel.value, status: statusSel.value, limit: +limitSel.value, page: 1 });
+    location.hash = hashOf({ ...f, q: searchInput.value.trim(), office: officeInput.value.trim(), channel: channelSel.value, status: statusSel.value, limit: +limitSel.value, page: 1 });
   };
   for (const s of [channelSel, statusSel, limitSel]) s.addEventListener('change', apply);
   const filterForm = el('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the queue' },
+    el('label', { for: 'f-q' }, 'Search'), searchInput,
     el('label', { for: 'f-office' }, 'Office'), officeInput, officeList,
     el('label', { for: 'f-channel' }, 'Channel'), channelSel,
     el('label', { for: 'f-status' }, 'Status'), statusSel,
@@ -95,11 +106,12 @@ export async function render(main, ctx) {
   let lastItems = [];
 
   function header(key, label) {
-    if (!SORTABLE[key]) return el('th', { scope: 'col' }, label);
+    const col = { consignment_id: 'id' }[key] || key;  // the body cells' data-col
+    if (!SORTABLE[key]) return el('th', { scope: 'col', 'data-col': col }, label);
     const active = f.sort.replace(/^-/, '') === key;
     const desc = f.sort.startsWith('-');
-    const next = active ? (desc ? key : `-${key}`) : (key === 'score' || key === 'updated' || key === 'created' ? `-${key}` : key);
-    return el('th', { scope: 'col', 'aria-sort': active ? (desc ? 'descending' : 'ascending') : 'none' },
+    const next = active ? (desc ? key : `-${key}`) : (DESC_FIRST.has(key) ? `-${key}` : key);
+    return el('th', { scope: 'col', 'data-col': col, 'aria-sort': active ? (desc ? 'descending' : 'ascending') : 'none' },
       el('button', {
         type: 'button', class: 'sort', 'data-sort': key,
         title: `Sort by ${label.toLowerCase()}`,
@@ -188,7 +200,7 @@ export async function render(main, ctx) {
     tableWrap.setAttribute('aria-busy', 'true');
     let page;
     try {
-      page = await api.queue({ office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit }, aborter.signal);
+      page = await api.queue({ q: f.q, office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit }, aborter.signal);
     } catch (e) {
       if (e.name === 'AbortError') return;
       tableWrap.replaceChildren(errorBox(e, 'The queue could not be loaded'));
@@ -203,6 +215,8 @@ export async function render(main, ctx) {
       return load();
     }
     lastItems = page.items;
+    // The consignment page's "next" follows this list (and the filters in cs-last-queue).
+    sessionStorage.setItem('cs-queue-window', JSON.stringify({ offset: (f.page - 1) * f.limit, ids: page.items.map((it) => it.consignment_id) }));
     shownTotal = page.total;
     for (const it of page.items) if (it.lane) knownOffices.add(it.lane);
     fillOffices();
@@ -215,7 +229,7 @@ export async function render(main, ctx) {
         header('status', 'Status'), header('reason', 'Top reason'), header('office', 'Office'))),
       el('tbody', {}, rows));
     const sortLabel = `${SORTABLE[f.sort.replace(/^-/, '')] || f.sort}, ${f.sort.startsWith('-') ? 'descending' : 'ascending'}`;
-    tableWrap.replaceChildren(page.items.length ? table : el('p', { class: 'empty' }, 'Nothing in the queue for these filters.'),
+    tableWrap.replaceChildren(page.items.length ? table : el('p', { class: 'empty' }, f.q ? `Nothing matches “${f.q}” with these filters.` : 'Nothing in the queue for these filters.'),
       el('p', { class: 'muted small' }, `Sorted by ${sortLabel}. Sortable columns have a button in their header.`));
     tableWrap.removeAttribute('aria-busy');
     renderPager(page.total);
@@ -243,7 +257,7 @@ export async function render(main, ctx) {
 
   async function poll() {
     try {
-      const base = { office: f.office, status: f.status, limit: 1, offset: 0 };
+      const base = { q: f.q, office: f.office, status: f.status, limit: 1, offset: 0 };
       const [now, red, yellow, green] = await Promise.all([
         api.queue({ ...base, channel: f.channel }, aborter.signal),
         api.queue({ office: f.office, status: 'pending', channel: 'red', limit: 1 }, aborter.signal),
@@ -270,12 +284,12 @@ export async function render(main, ctx) {
   await load();
   poll();
   const timer = setInterval(() => { if (!document.hidden) poll(); }, POLL_MS);
-  // Keyboard: "/" focuses the office filter; j/k move between rows' links.
+  // Keyboard: "/" focuses the search; j/k move between rows' links.
   const onKey = (e) => {
     if (e.target.closest('input, select, textarea') || e.ctrlKey || e.metaKey || e.altKey) return;
     const links = [...main.querySelectorAll('#queue-table tbody th a')];
     const i = links.indexOf(document.activeElement);
-    if (e.key === '/') { e.preventDefault(); officeInput.focus(); }
+    if (e.key === '/') { e.preventDefault(); searchInput.focus(); }
     else if (e.key === 'j' && links.length) { e.preventDefault(); links[Math.min(links.length - 1, i + 1)].focus(); }
     else if (e.key === 'k' && links.length) { e.preventDefault(); links[Math.max(0, i - 1)].focus(); }
   };
