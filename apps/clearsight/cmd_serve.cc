@@ -28,6 +28,7 @@ const char kServeUsage[] =
     "                        [--max-connections-per-address 64] [--request-head-timeout 15]\n"
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N]\n"
     "                        [--yellow-share 0.05] [--control-share 0.10] [--seed 1]\n"
+    "                        [--over-budget carry-over|supervisor]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
     "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
@@ -61,6 +62,12 @@ const char kServeUsage[] =
     "                                  (1..100000; behind a proxy, the proxy is one address)\n"
     "  --request-head-timeout S        seconds a connection may take to send a whole request\n"
     "                                  head, from opening or from its previous answer (1..3600)\n"
+    "  --over-budget carry-over  a consignment whose score earns red when the lane-day's red\n"
+    "                  budget is used up is inspected and counted against the next day's budget\n"
+    "                  (while it has room); supervisor: it keeps the channel the budget allows "
+    "and\n"
+    "                  waits, pending, on the supervisor's list. Either way it is marked over\n"
+    "                  budget (queue filter over_budget=1)\n"
     "  --scan-lane OFFICE  the lane of consignments whose declaration names no office, or known\n"
     "                  only by their scans: this site's office (default: none)\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on\n"
@@ -152,6 +159,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "red-count",
                           "yellow-share",
                           "control-share",
+                          "over-budget",
                           "seed",
                           "sync",
                           "port-file",
@@ -205,6 +213,11 @@ int CmdServe(int argc, char** argv, int first) {
   if (!args.GetDouble("control-share", o.selection.control_share, &o.selection.control_share) ||
       o.selection.control_share < 0 || o.selection.control_share > 1)
     return Usage("--control-share must be in [0, 1]", kServeUsage);
+  {
+    auto over = ParseOverBudget(args.Get("over-budget", "carry-over"));
+    if (!over.ok()) return Usage("--over-budget: " + over.status().message(), kServeUsage);
+    o.selection.over_budget = *over;
+  }
   if (!args.GetInt("red-count", -1, &red_count) || red_count < -1)
     return Usage("--red-count must be >= 0", kServeUsage);
   if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kServeUsage);

@@ -180,8 +180,18 @@ struct LaneCapacity {
   double yellow_share = 0.05;  // document checks, the next share by score
 };
 
+// What happens to a consignment whose score earns red when the lane-day's red budget is used up.
+// It never leaves silently: it is marked over budget and either
+//   kCarryOver  inspected, counted against the next day's red budget of its lane (while that has
+//               room; then it goes to the supervisor's list), or
+//   kSupervisor given the channel the budget allows and kept pending for a supervisor to decide.
+enum class OverBudget { kCarryOver, kSupervisor };
+Result<OverBudget> ParseOverBudget(std::string_view name);  // "carry-over", "supervisor"
+std::string_view OverBudgetName(OverBudget o);
+
 struct OnlineSelectionOptions {
-  LaneCapacity capacity;                      // every lane not listed below
+  LaneCapacity capacity;  // every lane not listed below
+  OverBudget over_budget = OverBudget::kCarryOver;
   std::map<std::string, LaneCapacity> lanes;  // per-lane overrides
   double control_share = 0.10;                // part of the red budget drawn uniformly at random
   uint64_t seed = 1;
@@ -214,6 +224,11 @@ struct SelectionInput {
 struct SelectionResult {
   Channel channel = Channel::kGreen;
   bool control = false;
+  // Its score (or a finding) asked for more than the lane-day's budget had left (OverBudget).
+  bool over_budget = false;
+  // Counted against the next day's budget of the lane (OverBudget::kCarryOver): the decision
+  // belongs to that lane-day.
+  bool carried = false;
   std::string why;  // "top 5 % of lane 30 on 2021-01-03", "random control sample", ...
 };
 
@@ -234,7 +249,7 @@ class OnlineSelector {
   void RestoreScore(const std::string& lane, double score);
 
   struct Counts {
-    int64_t seen = 0, red = 0, yellow = 0, control = 0, over_budget = 0;
+    int64_t seen = 0, red = 0, yellow = 0, control = 0, over_budget = 0, carried_in = 0;
   };
   Counts LaneDay(const std::string& lane, int32_t day) const;
   const OnlineSelectionOptions& options() const { return options_; }

@@ -94,6 +94,7 @@ struct DecisionRow {
   std::string outcome;       // the latest outcome result, "" when none
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
+  bool over_budget = false;  // asked for more than the lane-day's budget had left (OverBudget)
 };
 
 struct ScanRow {
@@ -197,6 +198,7 @@ struct QueueQuery {
   // declarations has an HS code starting with it, or contains it in its id, importer, declarant,
   // seller or description (case-insensitive).
   std::string search;
+  bool over_budget_only = false;  // the supervisor's list: decisions marked over budget
   int64_t limit = 50;
   int64_t offset = 0;
 };

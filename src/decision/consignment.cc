@@ -92,9 +92,11 @@ ConsignmentDecision DecideConsignment(const ConsignmentUpdate& u, OnlineSelector
   d.fused = FuseEvidence(u.stored, u.written, options);
   const SelectionInput in = SelectionInputFor(u, d.fused);
   d.lane = in.lane;
-  d.day = in.day;
   d.selection = selector.Select(in);
+  d.day = d.selection.carried ? in.day + 1 : in.day;
   d.status = NextWorkStatus(u.prior, d.selection.channel);
+  // Over budget and not inspected: it waits on the supervisor's list instead of leaving.
+  if (d.selection.over_budget && d.status == WorkStatus::kReleased) d.status = WorkStatus::kPending;
   d.version = u.prior ? u.prior->version + 1 : 1;
   auto has = [&](EvidenceOrigin::Kind kind) {
     if (u.written.origin.kind == kind) return true;

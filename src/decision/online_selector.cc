@@ -15,6 +15,17 @@
 
 namespace clearsight {
 
+Result<OverBudget> ParseOverBudget(std::string_view name) {
+  if (name == "carry-over") return OverBudget::kCarryOver;
+  if (name == "supervisor") return OverBudget::kSupervisor;
+  return Status::InvalidArgument("over-budget handling must be carry-over or supervisor, not '" +
+                                 std::string(name) + "'");
+}
+
+std::string_view OverBudgetName(OverBudget o) {
+  return o == OverBudget::kCarryOver ? "carry-over" : "supervisor";
+}
+
 struct OnlineSelector::Lane {
   std::vector<double> window;  // ring buffer of recent scores
   size_t next = 0;
@@ -156,6 +167,24 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
                 FormatFixed(red_threshold, 3) + " of " + where;
     } else {
       red_full = true;
+      out.over_budget = true;
+      ++c.over_budget;
+      // Carried over while the next day's targeted budget (as large as today's: the same count,
+      // or the same share of today's volume) has room; it then belongs to that lane-day.
+      Counts& next = lane.days[in.day + 1];
+      if (options_.over_budget == OverBudget::kCarryOver && in.floor < Channel::kRed &&
+          static_cast<double>(next.red - next.control) < targeted_budget) {
+        --c.seen;
+        ++next.seen, ++next.red, ++next.carried_in;
+        if (!update) lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
+        out.channel = Channel::kRed;
+        out.carried = true;
+        out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
+                  FormatFixed(red_threshold, 3) + " of " + where +
+                  ", whose red budget is used up: carried over to the budget of " +
+                  FormatDate(in.day + 1);
+        return out;
+      }
     }
   }
   if (out.channel == Channel::kGreen && in.score > 0 && in.score >= yellow_threshold &&
@@ -169,11 +198,16 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   if (out.channel == Channel::kGreen)
     out.why = red_full ? "red and yellow budgets of " + where + " used up"
                        : "score below the thresholds of " + where;
+  if (red_full && in.floor < Channel::kRed)
+    out.why += options_.over_budget == OverBudget::kCarryOver
+                   ? "; the next day's budget is full too: on the supervisor's list"
+                   : "; on the supervisor's list";
   if (in.floor > out.channel) {
     out.channel = in.floor;
     bool over = in.floor == Channel::kRed ? targeted_used >= targeted_budget
                                           : static_cast<double>(c.yellow) >= yellow_budget;
-    if (over) ++c.over_budget;
+    if (over && !out.over_budget) ++c.over_budget;
+    out.over_budget = out.over_budget || over;
     out.why = std::string("a finding demands ") + std::string(ChannelName(in.floor)) +
               (over ? " (over the budget of " + where + ")" : "");
   }

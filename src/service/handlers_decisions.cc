@@ -252,6 +252,7 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
       item["channel"] = r.decision->channel;
       item["score"] = r.decision->score;
       item["control"] = r.decision->control;
+      item["over_budget"] = r.decision->over_budget;
     }
     if (!r.error.ok()) item["error"] = json::parse(service::ErrorResponse(r.error).body)["error"];
     created += r.status == "created";
@@ -372,6 +373,10 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   q.status = req.Query("status", "pending");
   if (q.status == "all") q.status.clear();
   q.sort = req.Query("sort", "-score");
+  const std::string over = req.Query("over_budget");
+  if (!over.empty() && over != "0" && over != "1")
+    return Status::InvalidArgument("over_budget must be 1 (the supervisor's list) or 0");
+  q.over_budget_only = over == "1";
   if (q.lane.size() > 200) return Status::InvalidArgument("office must be at most 200 bytes");
   q.search = std::string(Trim(req.Query("q")));
   if (q.search.size() > 200 || !IsValidUtf8(q.search))

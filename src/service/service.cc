@@ -125,6 +125,7 @@ void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
       .Number("score", d.score)
       .String("channel", d.channel)
       .Bool("control", d.control)
+      .Bool("over_budget", d.over_budget)
       .String("status", d.status)
       .Int("version", d.version)
       .String("lane", d.lane)
@@ -613,6 +614,7 @@ Result<DecisionRow> Service::Impl::Refuse(
   row.has_declaration = decision.has_declaration;
   row.reasons_json = ReasonsJsonText(decision.fused.reasons);
   row.selection = decision.selection.why;
+  row.over_budget = decision.selection.over_budget;
   row.outcome = prev ? prev->outcome : "";
   row.created_ms = prev ? prev->created_ms : now;
   row.updated_ms = now;
@@ -630,6 +632,7 @@ Result<DecisionRow> Service::Impl::Refuse(
         .Number("score", row.score)
         .String("channel", row.channel)
         .Bool("control", row.control)
+        .Bool("over_budget", row.over_budget)
         .String("trigger", trigger.Key())
         .String("selection", row.selection)
         .StringArray("reasons", texts);

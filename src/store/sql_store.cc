@@ -132,7 +132,7 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
 #define CS_DECISION_COLS                                                                      \
   "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
   "has_declaration, "                                                                         \
-  "reasons, selection, outcome, created_ms, updated_ms"
+  "reasons, selection, outcome, created_ms, updated_ms, over_budget"
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -150,6 +150,7 @@ DecisionRow ToDecision(const SqlRow& r) {
   d.outcome = r.Text(12);
   d.created_ms = r.Int(13);
   d.updated_ms = r.Int(14);
+  d.over_budget = r.Int(15) != 0;
   return d;
 }
 
@@ -266,19 +267,19 @@ class SqlTxn : public StoreTxn {
   Status PutDecision(const DecisionRow& d) override {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
         "decision_date = excluded.decision_date, score = excluded.score, channel = "
         "excluded.channel, "
         "control = excluded.control, status = excluded.status, version = excluded.version, "
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
-        "updated_ms = excluded.updated_ms";
+        "updated_ms = excluded.updated_ms, over_budget = excluded.over_budget";
     return c_
         .Exec(kSql,
               {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control},
                d.status, d.version, int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json,
-               d.selection, d.outcome, d.created_ms, d.updated_ms})
+               d.selection, d.outcome, d.created_ms, d.updated_ms, int64_t{d.over_budget}})
         .status();
   }
   Status PutRuleHits(const std::string& consignment_id,
@@ -562,6 +563,8 @@ class SqlStore : public Store {
       where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
     else
       add("status", q.status);
+    if (q.over_budget_only)
+      where += (where.empty() ? " WHERE " : " AND ") + std::string("over_budget = 1");
     if (!q.search.empty()) {
       // LIKE patterns with the wildcards of the text escaped; lower() on both sides, since LIKE
       // ignores case in SQLite but not in PostgreSQL.
@@ -645,8 +648,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(15));
-        page.declaration_count.push_back(r.Int(16));
+        page.first_declaration.push_back(r.Text(16));
+        page.declaration_count.push_back(r.Int(17));
       }
       return page;
     });

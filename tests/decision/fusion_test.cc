@@ -99,6 +99,7 @@ TEST(OnlineSelector, ShareBudgetHoldsAndControlSampleIsRandomNotByScore) {
   o.capacity.yellow_share = 0.05;
   o.control_share = 0.2;
   o.warmup = 100;
+  o.over_budget = OverBudget::kSupervisor;  // every decision counts in its own day
   OnlineSelector sel(o);
   std::mt19937_64 rng(3);
   std::uniform_real_distribution<double> u(0, 1);
@@ -134,11 +135,19 @@ TEST(OnlineSelector, CountBudgetIsACapPerLaneAndDay) {
   o.capacity.red_count = 10;
   o.capacity.yellow_share = 0;
   o.control_share = 0;
+  o.over_budget = OverBudget::kSupervisor;
   OnlineSelector sel(o);
-  int red = 0;
-  for (int i = 0; i < 500; ++i)
-    red += sel.Select(Input("C" + std::to_string(i), 0.99)).channel == Channel::kRed;
+  int red = 0, over = 0;
+  for (int i = 0; i < 500; ++i) {
+    SelectionResult r = sel.Select(Input("C" + std::to_string(i), 0.99));
+    red += r.channel == Channel::kRed;
+    over += r.over_budget;
+    EXPECT_FALSE(r.carried);
+    if (r.over_budget) EXPECT_NE(r.why.find("supervisor's list"), std::string::npos) << r.why;
+  }
   EXPECT_EQ(red, 10);
+  EXPECT_EQ(over, 490);  // none leaves unmarked
+  EXPECT_EQ(sel.LaneDay("L1", 100).over_budget, 490);
   // Another day, another budget; another lane with its own override.
   EXPECT_EQ(sel.Select(Input("D1", 0.99, "L1", 101)).channel, Channel::kRed);
   std::map<std::string, LaneCapacity> lanes;
@@ -146,6 +155,41 @@ TEST(OnlineSelector, CountBudgetIsACapPerLaneAndDay) {
   lanes["L2"].yellow_share = 0;
   sel.SetCapacity(o.capacity, lanes);
   EXPECT_EQ(sel.Select(Input("E1", 0.99, "L2", 101)).channel, Channel::kGreen);
+}
+
+TEST(OnlineSelector, OverBudgetRedIsCarriedToTheNextDayWhileItHasRoom) {
+  OnlineSelectionOptions o;
+  o.capacity.red_count = 3;
+  o.capacity.yellow_share = 0;
+  o.control_share = 0;
+  OnlineSelector sel(o);  // carry-over is the default
+  std::vector<SelectionResult> r;
+  for (int i = 0; i < 8; ++i) r.push_back(sel.Select(Input("C" + std::to_string(i), 0.99)));
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(r[i].channel, Channel::kRed);
+    EXPECT_FALSE(r[i].over_budget || r[i].carried);
+  }
+  for (int i = 3; i < 6; ++i) {  // the next day's three
+    EXPECT_EQ(r[i].channel, Channel::kRed) << i;
+    EXPECT_TRUE(r[i].over_budget && r[i].carried) << i;
+    EXPECT_NE(r[i].why.find("carried over to the budget of"), std::string::npos) << r[i].why;
+  }
+  for (int i = 6; i < 8; ++i) {  // the next day is full too: the supervisor's list
+    EXPECT_EQ(r[i].channel, Channel::kGreen) << i;
+    EXPECT_TRUE(r[i].over_budget && !r[i].carried) << i;
+    EXPECT_NE(r[i].why.find("supervisor's list"), std::string::npos) << r[i].why;
+  }
+  EXPECT_EQ(sel.LaneDay("L1", 100).red, 3);
+  EXPECT_EQ(sel.LaneDay("L1", 100).over_budget, 5);
+  EXPECT_EQ(sel.LaneDay("L1", 101).red, 3);
+  EXPECT_EQ(sel.LaneDay("L1", 101).carried_in, 3);
+  // The next day's budget is spent by what was carried into it.
+  SelectionResult next = sel.Select(Input("D1", 0.99, "L1", 101));
+  EXPECT_TRUE(next.over_budget);
+  EXPECT_TRUE(next.carried);
+  EXPECT_EQ(sel.LaneDay("L1", 102).carried_in, 1);
+  // A low score is not over budget.
+  EXPECT_FALSE(sel.Select(Input("D2", 0.01, "L1", 101)).over_budget);
 }
 
 TEST(OnlineSelector, DemandedChannelIsHonouredOverBudgetAndSaysSo) {
@@ -158,6 +202,8 @@ TEST(OnlineSelector, DemandedChannelIsHonouredOverBudgetAndSaysSo) {
   SelectionResult r = sel.Select(in);
   EXPECT_EQ(r.channel, Channel::kRed);
   EXPECT_NE(r.why.find("over the budget"), std::string::npos) << r.why;
+  EXPECT_TRUE(r.over_budget);
+  EXPECT_FALSE(r.carried);  // red today, as the finding demands
   EXPECT_EQ(sel.LaneDay("L1", 100).over_budget, 1);
 }
 
@@ -216,7 +262,15 @@ TEST(OnlineSelector, RestoredCountsKeepTheBudgetAcrossRestarts) {
   o.control_share = 0;
   OnlineSelector sel(o);
   sel.RestoreCounts("L1", 100, Channel::kRed, false, 3);
-  EXPECT_NE(sel.Select(Input("C9", 0.99)).channel, Channel::kRed);
+  SelectionResult r = sel.Select(Input("C9", 0.99));
+  EXPECT_TRUE(r.over_budget);
+  EXPECT_TRUE(r.carried);  // to day 101, whose budget is restored the same way
+  sel.RestoreCounts("L1", 101, Channel::kRed, false, 1);
+  EXPECT_TRUE(sel.Select(Input("C10", 0.99)).carried);
+  EXPECT_EQ(sel.LaneDay("L1", 101).red, 3);
+  SelectionResult full = sel.Select(Input("C11", 0.99));
+  EXPECT_NE(full.channel, Channel::kRed);
+  EXPECT_TRUE(full.over_budget);
 }
 
 TEST(ControlDraw, IsReproducibleAndRoughlyUniform) {

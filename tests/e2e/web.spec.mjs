@@ -382,6 +382,35 @@ test('the queue searches by importer, HS code, description and id, and sorts by 
   await page.waitForSelector('th:has(button[data-sort="date"])[aria-sort="descending"]');
   const dates = (await queueRows(page)).map((r) => r.cells.date);
   assert.deepEqual(dates, [...dates].sort().reverse(), 'date descending');
+
+  // The supervisor's list: what the budget could not take as its score asked is marked, never
+  // silently released.
+  // Six watch-listed parcels on one lane-day: its red budget (5 %, at least one) takes the first,
+  // the next day's takes the second as a carry-over, the rest wait on the supervisor's list.
+  const watch = Array.from({ length: 6 }, (_, i) => ({
+    declaration_id: `OVR-${i}`, consignment_id: `C-OVR-${i}`, date: '2024-06-03', office_id: 'OVR1',
+    importer_id: 'IMP-WATCH', hs_code: '851712', origin_country: 'CN', net_mass_kg: 1.5, declared_value: 120, currency: 'EUR',
+  }));
+  const posted = await T.feed.post('/api/declarations', { declarations: watch });
+  assert.equal(posted.status, 200, posted.text);
+  const over = (await T.admin.get('/api/queue?status=all&over_budget=1&limit=1000')).json;
+  const overIds = new Set(over.items.map((i) => i.consignment_id));
+  assert.ok(!overIds.has('C-OVR-0') && overIds.has('C-OVR-1') && overIds.has('C-OVR-5'), [...overIds].join(','));
+  const carried = over.items.find((i) => i.consignment_id === 'C-OVR-1');
+  assert.equal(carried.channel, 'red');
+  assert.equal(carried.date, '2024-06-04', 'counted against the next day');
+  const waiting = over.items.find((i) => i.consignment_id === 'C-OVR-5');
+  assert.equal(waiting.status, 'pending');
+  assert.match(waiting.selection, /supervisor's list/);
+  for (const it of over.items) assert.ok(it.channel === 'red' || it.status !== 'released', `${it.consignment_id} over budget is not released`);
+  await page.goto(`${T.server.base}/#/queue?status=all`);
+  await page.waitForSelector('#queue-table');
+  await page.check('#f-over');
+  await page.waitForFunction(() => location.hash.includes('over_budget=1'));
+  await page.waitForSelector('#queue-table');
+  const overRows = await queueRows(page);
+  assert.deepEqual(overRows.map((r) => r.id).sort(), over.items.map((i) => i.consignment_id).sort());
+  for (const r of overRows) assert.ok(await page.$(`tr[data-id="${r.id}"] [data-over-budget]`), `${r.id} is marked`);
   await page.goto(`${T.server.base}/#/queue`);
   await page.waitForSelector('#queue-table');
 });

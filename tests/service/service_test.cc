@@ -499,7 +499,14 @@ TEST_F(ServiceTest, QueueFiltersPagesAndCounts) {
   int64_t released = officer.Get("/api/queue?office=" + office + "&status=released").body["total"];
   EXPECT_EQ(pending + released, 12);
   Reply green = officer.Get("/api/queue?office=" + office + "&status=all&channel=green");
-  EXPECT_EQ(green.body["total"], released);
+  // Green is released, unless its score asked for a red the budget no longer had: then it waits
+  // on the supervisor's list (over_budget=1).
+  Reply waiting =
+      officer.Get("/api/queue?office=" + office + "&status=pending&channel=green&over_budget=1");
+  ASSERT_EQ(waiting.status, 200) << waiting.raw;
+  EXPECT_EQ(green.body["total"].get<int64_t>(), released + waiting.body["total"].get<int64_t>());
+  for (const auto& item : waiting.body["items"]) EXPECT_TRUE(item["over_budget"].get<bool>());
+  ExpectErrorShape(officer.Get("/api/queue?over_budget=yes"), 400, "invalid_argument");
   ExpectErrorShape(officer.Get("/api/queue?channel=purple"), 400, "invalid_argument");
   ExpectErrorShape(officer.Get("/api/queue?sort=price"), 400, "invalid_argument");
   ExpectErrorShape(officer.Get("/api/queue?limit=x"), 400, "invalid_argument");

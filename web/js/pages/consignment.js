@@ -4,6 +4,7 @@
 import { api } from '../api.js';
 import { channelBadge, el, errorBox, fmtMoney, fmtNumber, fmtPercent, fmtTime, setTitle, statusBadge } from '../ui.js';
 import { ScanViewer } from '../viewer/viewer.js';
+import { overBudgetTag } from './queue.js';
 import { loadScanData } from '../viewer/source.js';
 
 export const OUTCOMES = [
@@ -31,7 +32,7 @@ export async function neighbourInQueue(id, step) {
   const hash = sessionStorage.getItem('cs-last-queue') || '#/queue';
   const params = new URLSearchParams(hash.split('?')[1] || '');
   const filters = {
-    q: params.get('q') || '', office: params.get('office') || '', channel: params.get('channel') || '',
+    q: params.get('q') || '', over_budget: params.get('over_budget') || '', office: params.get('office') || '', channel: params.get('channel') || '',
     status: params.get('status') || 'pending', sort: params.get('sort') || '-score',
   };
   const known = JSON.parse(sessionStorage.getItem('cs-queue-window') || 'null');
@@ -307,7 +308,7 @@ export async function render(main, ctx) {
   const updated = el('div', { class: 'flash flash-info updated-banner', id: 'decision-updated', role: 'status', hidden: true },
     el('span'), el('button', { type: 'button', onclick: () => ctx.reload() }, 'Show the new decision'));
   const renderHead = (d) => head.replaceChildren(
-    el('div', { class: 'head-line' }, channelBadge(d.channel, { control: d.control }), statusBadge(d.status),
+    el('div', { class: 'head-line' }, channelBadge(d.channel, { control: d.control }), overBudgetTag(d), statusBadge(d.status),
       el('span', { class: 'score' }, 'Risk score ', el('strong', { id: 'score' }, fmtNumber(d.score, 3))),
       d.outcome ? el('span', { class: 'badge outcome', 'data-outcome': d.outcome }, `Outcome: ${OUTCOME_TEXT[d.outcome] || d.outcome}`) : null,
       el('span', { class: 'selection' }, d.control ? el('strong', {}, 'Random control sample: inspect it whatever the score. ') : '', d.selection || '')),

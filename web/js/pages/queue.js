@@ -28,6 +28,7 @@ function filtersFrom(params) {
     office: (params.get('office') || '').slice(0, 64),
     channel: CHANNELS.includes(channel) ? channel : '',
     status: STATUSES.includes(status) ? status : 'pending',
+    over: params.get('over_budget') === '1' ? '1' : '',
     sort: SORTABLE[sort.replace(/^-/, '')] ? sort : '-score',
     limit: PAGE_SIZES.includes(+params.get('limit')) ? +params.get('limit') : 50,
     page: Math.max(1, parseInt(params.get('page') || '1', 10) || 1),
@@ -36,11 +37,12 @@ function filtersFrom(params) {
 
 function hashOf(f) {
   const q = new URLSearchParams();
-  for (const k of ['q', 'office', 'channel', 'status', 'sort', 'limit', 'page']) {
+  for (const k of ['q', 'office', 'channel', 'status', 'over', 'sort', 'limit', 'page']) {
     const v = f[k];
     const dflt = { status: 'pending', sort: '-score', limit: 50, page: 1 }[k];
     if (v !== '' && v !== undefined && v !== dflt) q.set(k, v);
   }
+  if (q.has('over')) { q.delete('over'); q.set('over_budget', '1'); }
   const s = q.toString();
   return `#/queue${s ? `?${s}` : ''}`;
 }
@@ -50,6 +52,14 @@ function hashOf(f) {
 // leaves it out (undefined): the row then fetches the consignment (few rows per page, loopback).
 function declarationOf(item) {
   return item.declaration === undefined ? undefined : item.declaration;
+}
+
+// Marks a consignment the budget could not take as its score asked (docs/api.md, over_budget).
+export function overBudgetTag(item) {
+  if (!item.over_budget) return null;
+  const carried = item.channel === 'red';
+  return el('span', { class: 'badge over-budget', 'data-over-budget': carried ? 'carried' : 'supervisor', title: item.selection || '' },
+    carried ? '⤳ over budget, carried over' : '⚑ over budget: supervisor');
 }
 
 export async function render(main, ctx) {
@@ -74,17 +84,19 @@ export async function render(main, ctx) {
   const statusSel = el('select', { id: 'f-status', name: 'status' },
     ...[['pending', 'Pending'], ['released', 'Released'], ['done', 'Done'], ['all', 'All']]
       .map(([v, t]) => el('option', { value: v, selected: f.status === v }, t)));
+  const overBox = el('input', { type: 'checkbox', id: 'f-over', name: 'over_budget', checked: f.over === '1' });
   const limitSel = el('select', { id: 'f-limit', name: 'limit' },
     ...PAGE_SIZES.map((n) => el('option', { value: String(n), selected: f.limit === n }, `${n} per page`)));
   const apply = () => {
-    location.hash = hashOf({ ...f, q: searchInput.value.trim(), office: officeInput.value.trim(), channel: channelSel.value, status: statusSel.value, limit: +limitSel.value, page: 1 });
+    location.hash = hashOf({ ...f, q: searchInput.value.trim(), office: officeInput.value.trim(), channel: channelSel.value, status: statusSel.value, over: overBox.checked ? '1' : '', limit: +limitSel.value, page: 1 });
   };
-  for (const s of [channelSel, statusSel, limitSel]) s.addEventListener('change', apply);
+  for (const s of [channelSel, statusSel, limitSel, overBox]) s.addEventListener('change', apply);
   const filterForm = el('form', { class: 'filters', role: 'search', 'aria-label': 'Filter the queue' },
     el('label', { for: 'f-q' }, 'Search'), searchInput,
     el('label', { for: 'f-office' }, 'Office'), officeInput, officeList,
     el('label', { for: 'f-channel' }, 'Channel'), channelSel,
     el('label', { for: 'f-status' }, 'Status'), statusSel,
+    el('label', { class: 'check', title: 'Consignments the budget could not take as their score asked' }, overBox, ' Over budget only'),
     el('label', { for: 'f-limit', class: 'visually-hidden' }, 'Rows per page'), limitSel,
     el('button', { type: 'submit' }, 'Apply'),
     el('button', { type: 'button', class: 'link-button', onclick: () => { location.hash = '#/queue'; } }, 'Clear filters'));
@@ -137,7 +149,7 @@ export async function render(main, ctx) {
         item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣', el('span', { class: 'visually-hidden' }, ' has a scan')) : null),
       cells.date, cells.importer, cells.hs, cells.origin, cells.value,
       el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', low: '0.3', high: '0.7', optimum: '0', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
-      el('td', { 'data-col': 'channel' }, channelBadge(item.channel, { control: item.control })),
+      el('td', { 'data-col': 'channel' }, channelBadge(item.channel, { control: item.control }), overBudgetTag(item)),
       el('td', { 'data-col': 'status' }, statusBadge(item.status)),
       el('td', { 'data-col': 'reason', class: 'reason' }, top ? `${top.text}` : el('span', { class: 'muted' }, 'no risk evidence')),
       el('td', { 'data-col': 'office' }, item.lane || '—'));
@@ -200,7 +212,7 @@ export async function render(main, ctx) {
     tableWrap.setAttribute('aria-busy', 'true');
     let page;
     try {
-      page = await api.queue({ q: f.q, office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit }, aborter.signal);
+      page = await api.queue({ q: f.q, over_budget: f.over, office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: f.limit, offset: (f.page - 1) * f.limit }, aborter.signal);
     } catch (e) {
       if (e.name === 'AbortError') return;
       tableWrap.replaceChildren(errorBox(e, 'The queue could not be loaded'));
@@ -257,7 +269,7 @@ export async function render(main, ctx) {
 
   async function poll() {
     try {
-      const base = { q: f.q, office: f.office, status: f.status, limit: 1, offset: 0 };
+      const base = { q: f.q, over_budget: f.over, office: f.office, status: f.status, limit: 1, offset: 0 };
       const [now, red, yellow, green] = await Promise.all([
         api.queue({ ...base, channel: f.channel }, aborter.signal),
         api.queue({ office: f.office, status: 'pending', channel: 'red', limit: 1 }, aborter.signal),
