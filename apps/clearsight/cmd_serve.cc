@@ -105,29 +105,6 @@ std::string DefaultWebDir() {
   return CS_SOURCE_WEB_DIR;
 }
 
-bool IsPostgresUrl(const std::string& url) {
-  return StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
-}
-
-// The audit keyring: --audit-key, else "<db>.audit-key" beside a SQLite file when it exists (or,
-// for serve, always: it is made on first start). "" = the chain is not signed.
-std::string AuditKeyPath(const Args& args, bool serving) {
-  if (args.Has("audit-key")) return args.Get("audit-key");
-  const std::string db = args.Get("db", "clearsight.db");
-  if (IsPostgresUrl(db)) return "";
-  std::string path = (StartsWith(db, "sqlite:") ? db.substr(7) : db) + ".audit-key";
-  return serving || FileExists(path) ? path : "";
-}
-
-Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
-  StoreOptions o;
-  o.url = args.Get("db", "clearsight.db");
-  o.images_dir = args.Get("images");
-  o.read_connections = 1;
-  o.audit_key_path = AuditKeyPath(args, /*serving=*/false);
-  return Store::Open(o);
-}
-
 }  // namespace
 
 int CmdServe(int argc, char** argv, int first) {
