@@ -36,6 +36,10 @@ Result<std::vector<ModelFileRef>> ModelDirFiles(const std::string& dir);
 Result<ModelVersionRow> RegisterModelDir(Store& store, const std::string& dir,
                                          const RegisterModelOptions& options);
 
+// The version that holds exactly the files of `dir`, registered (RegisterModelDir) when none does.
+Result<ModelVersionRow> FindOrRegisterModelDir(Store& store, const std::string& dir,
+                                               const RegisterModelOptions& options);
+
 // The version's files as a model directory, "<image dir>/models/<content_sha256>": written (each
 // file checked against its sha256, the directory renamed into place whole) unless it is there
 // already; returns its path. NotFound naming the file when a file is missing from this machine's

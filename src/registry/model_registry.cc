@@ -94,6 +94,14 @@ Result<ModelVersionRow> RegisterModelDir(Store& store, const std::string& dir,
   return store.RegisterModel(std::move(row));
 }
 
+Result<ModelVersionRow> FindOrRegisterModelDir(Store& store, const std::string& dir,
+                                               const RegisterModelOptions& options) {
+  CS_ASSIGN_OR_RETURN(auto files, ModelDirFiles(dir));
+  CS_ASSIGN_OR_RETURN(auto found, store.ModelVersionWithContent(ModelContentSha256(files)));
+  if (found) return std::move(*found);
+  return RegisterModelDir(store, dir, options);
+}
+
 Result<std::string> CheckOutModel(const Store& store, const ModelVersionRow& version) {
   if (!IsSha256Hex(version.content_sha256))
     return Status::DataLoss(Named(version) + ": its content hash is not a sha256");
