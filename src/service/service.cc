@@ -538,10 +538,18 @@ bool NeedsExplanation(const std::vector<Finding>& findings) {
 
 Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& declaration_id,
                                           std::vector<Finding>& findings) {
-  auto current = CurrentRisk();
+  std::optional<int64_t> serving;
+  auto current = CurrentRisk(nullptr, &serving);
   if (!current->model()) return false;
   CS_ASSIGN_OR_RETURN(auto stored, txn.GetDeclaration(declaration_id));
   if (!stored) return false;
+  // Only the model that gave the probability explains it: after a promotion or rollback, a
+  // declaration assessed by another version keeps its reason without feature details.
+  json assessed = json::parse(stored->assessment, nullptr, false);
+  if (assessed.is_object() && assessed.contains("model_version")) {
+    const json& v = assessed["model_version"];
+    if (!serving || !v.is_number_integer() || v.get<int64_t>() != *serving) return false;
+  }
   auto batch = service::ParseStoredDeclaration(stored->json);
   if (!batch) return false;
   std::vector<std::string> details = current->ExplainModel(*batch, 0, kExplainReasons);

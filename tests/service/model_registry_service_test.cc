@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -267,6 +268,80 @@ TEST_F(ServiceModelRegistry, APromotionByAnotherProcessIsServedWithoutARestart) 
   EXPECT_EQ(Decide(in, "PICKED-UP")["model_version"], 2);
   Reply list = As("analyst").Get("/api/models");
   EXPECT_EQ(list.body["serving"], 2) << list.raw;
+}
+
+// The findings stored for `consignment` by origin ("declaration:<id>" -> findings JSON).
+std::map<std::string, json> FindingsOf(Store& store, const std::string& consignment) {
+  std::map<std::string, json> out;
+  Status s = store.Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(auto rows, txn.FindingsOf(consignment));
+    for (const auto& [origin, text] : rows) out[origin] = json::parse(text);
+    return Status::Ok();
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+json ModelFinding(const json& findings) {
+  for (const auto& f : findings)
+    if (f["source"] == "model") return f;
+  ADD_FAILURE() << "no model finding in " << findings.dump();
+  return json::object();
+}
+
+// A declaration's model reason is explained only by the model that gave its probability: after a
+// promotion, a re-decision leaves an earlier version's finding without feature details.
+TEST_F(ServiceModelRegistry, OnlyTheModelThatAssessedADeclarationExplainsIt) {
+  // A fraud from the training data: both models have seen its goods template, so explaining it
+  // gives details.
+  ReadOptions ro;
+  ro.format = DeclarationFormat::kKcs;
+  auto batch =
+      ReadDeclarations(std::string(CS_DATA) + "/customs/df_syn_train_eng.csv", ro, nullptr);
+  ASSERT_TRUE(batch.ok());
+  size_t row = 0;
+  while (row < 2000 && batch->rows[row].fraud != 1) ++row;
+  ASSERT_LT(row, 2000u);
+  auto declaration = [&](const std::string& id, const std::string& consignment) {
+    Declaration d = batch->rows[row];
+    d.declaration_id = id;
+    d.consignment_id = consignment;
+    return json::parse(DeclarationToJson(d, batch->extra_columns));
+  };
+  Client admin = As("admin"), analyst = As("analyst"), in = As("integrator");
+  auto capacity = [&](double red_share) {
+    Reply r = admin.Send("PUT", "/api/settings/capacity",
+                         json{{"red_share", red_share}, {"yellow_share", 0}}.dump());
+    ASSERT_EQ(r.status, 200) << r.raw;
+  };
+  // First declarations while everything is green: no explanation is made for them.
+  capacity(0);
+  for (const char* c : {"KEPT", "SWAPPED"}) {
+    Reply r = in.Post("/api/declarations", declaration(std::string(c) + "-1", c));
+    ASSERT_EQ(r.status, 201) << r.raw;
+    EXPECT_EQ(r.body["channel"], "green");
+    EXPECT_EQ(r.body["model_version"], 1);
+  }
+  // KEPT: a second declaration makes it red under the same model: the first one is explained.
+  capacity(1);
+  Reply kept = in.Post("/api/declarations", declaration("KEPT-2", "KEPT"));
+  ASSERT_EQ(kept.status, 201) << kept.raw;
+  EXPECT_EQ(kept.body["channel"], "red") << kept.raw;
+  auto kept_findings = FindingsOf(service_->store(), "KEPT");
+  EXPECT_FALSE(ModelFinding(kept_findings["declaration:KEPT-1"])["details"].empty());
+  // SWAPPED: the same after a promotion: version 2 explains its own declaration only.
+  RegisterModelOptions reg;
+  reg.created_by = "trainer";
+  ASSERT_TRUE(RegisterModelDir(service_->store(), dir_ / "m2", reg).ok());
+  ASSERT_EQ(analyst.Post("/api/models/2/promote", json::object()).status, 200);
+  Reply swapped = in.Post("/api/declarations", declaration("SWAPPED-2", "SWAPPED"));
+  ASSERT_EQ(swapped.status, 201) << swapped.raw;
+  EXPECT_EQ(swapped.body["channel"], "red") << swapped.raw;
+  EXPECT_EQ(swapped.body["model_version"], 2);
+  auto swapped_findings = FindingsOf(service_->store(), "SWAPPED");
+  EXPECT_FALSE(ModelFinding(swapped_findings["declaration:SWAPPED-2"])["details"].empty());
+  json first = ModelFinding(swapped_findings["declaration:SWAPPED-1"]);
+  EXPECT_TRUE(!first.contains("details") || first["details"].empty()) << first.dump();
 }
 
 // A restart serves the registry's live version, not the directory it was first started with.
