@@ -18,6 +18,7 @@
 #include "clearsight/declarations.h"
 #include "clearsight/file_util.h"
 #include "clearsight/fusion.h"
+#include "clearsight/model_registry.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
@@ -158,6 +159,24 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   so.web_dir = args.Get("web", "web");
   so.http_threads = 16;
   so.scan_lane = "EXPRESS-HUB";  // the simulated parcels' declarations name no office
+  // The model just trained or loaded is the one the demo serves: made the registry's live version
+  // (audited) when it is not (a database kept from an earlier run, then --retrain).
+  {
+    auto store = Store::Open(so.store);
+    if (!store.ok()) return Fail(store.status());
+    RegisterModelOptions ro;
+    ro.created_by = "demo";
+    auto version = FindOrRegisterModelDir(**store, model_dir, ro);
+    if (!version.ok()) return Fail(version.status());
+    if (version->status != ModelStatus::kLive) {
+      ModelChangeRequest request;
+      request.actor = "demo";
+      request.reason = "clearsight demo: the model it trained";
+      request.force = true;  // the demo's own model, whatever was done with it before
+      if (auto promoted = (*store)->PromoteModel(version->version, request); !promoted.ok())
+        return Fail(promoted.status());
+    }
+  }
   auto service = Service::Create(so);
   if (!service.ok()) return Fail(service.status());
   for (const auto& u : kDemoUsers)

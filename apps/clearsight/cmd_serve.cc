@@ -35,9 +35,11 @@ const char kServeUsage[] =
     "decisions with reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on\n"
     "SIGINT / SIGTERM.\n"
     "  --db            SQLite file (created when absent) or a PostgreSQL URL\n"
-    "  --images DIR    content-addressed scan files (default <db>.images; required with\n"
-    "                  PostgreSQL)\n"
-    "  --model DIR     risk model from `clearsight model train`\n"
+    "  --images DIR    content-addressed scan and model files (default <db>.images; required\n"
+    "                  with PostgreSQL)\n"
+    "  --model DIR     risk model from `clearsight model train`: registered and made live when\n"
+    "                  the model registry has no live version; otherwise the registry's live\n"
+    "                  version is served (clearsight model list|promote|rollback)\n"
     "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
     "  --valuation-history FILE  declarations to fit reference prices on\n"
     "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are\n"
@@ -110,29 +112,6 @@ std::string DefaultWebDir() {
       return installed.lexically_normal().string();
   }
   return CS_SOURCE_WEB_DIR;
-}
-
-bool IsPostgresUrl(const std::string& url) {
-  return StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
-}
-
-// The audit keyring: --audit-key, else "<db>.audit-key" beside a SQLite file when it exists (or,
-// for serve, always: it is made on first start). "" = the chain is not signed.
-std::string AuditKeyPath(const Args& args, bool serving) {
-  if (args.Has("audit-key")) return args.Get("audit-key");
-  const std::string db = args.Get("db", "clearsight.db");
-  if (IsPostgresUrl(db)) return "";
-  std::string path = (StartsWith(db, "sqlite:") ? db.substr(7) : db) + ".audit-key";
-  return serving || FileExists(path) ? path : "";
-}
-
-Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
-  StoreOptions o;
-  o.url = args.Get("db", "clearsight.db");
-  o.images_dir = args.Get("images");
-  o.read_connections = 1;
-  o.audit_key_path = AuditKeyPath(args, /*serving=*/false);
-  return Store::Open(o);
 }
 
 }  // namespace

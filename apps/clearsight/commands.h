@@ -2,11 +2,13 @@
 // 0 success, 1 the work failed (bad data, target not met), 2 usage error.
 #pragma once
 
+#include <memory>
 #include <set>
 #include <string>
 
 #include "args.h"
 #include "clearsight/status.h"
+#include "clearsight/store.h"
 
 namespace clearsight::cli {
 
@@ -15,6 +17,13 @@ int CmdDemo(int argc, char** argv, int first);
 int CmdFeed(int argc, char** argv, int first);
 int CmdModelTrain(int argc, char** argv, int first);
 int CmdModelEval(int argc, char** argv, int first);
+// The model registry (apps/clearsight/cmd_model_registry.cc).
+int CmdModelRegister(int argc, char** argv, int first);
+int CmdModelList(int argc, char** argv, int first);
+int CmdModelShow(int argc, char** argv, int first);
+int CmdModelPromote(int argc, char** argv, int first);
+int CmdModelRollback(int argc, char** argv, int first);
+int CmdModelReject(int argc, char** argv, int first);
 int CmdScore(int argc, char** argv, int first);
 int CmdRulesCheck(int argc, char** argv, int first);
 int CmdRulesRun(int argc, char** argv, int first);
@@ -46,5 +55,11 @@ int Usage(const std::string& message, const std::string& usage);
 int OptionsRefused(const Status& status, const std::string& usage);
 // Checks for parse errors and unknown flags; returns 0 when fine, else the exit code.
 int CheckArgs(const Args& args, const std::set<std::string>& known, const std::string& usage);
+
+// The audit keyring of --db: --audit-key, else "<db>.audit-key" beside a SQLite file when it
+// exists (or, for serve, always: it is made on first start). "" = the chain is not signed.
+std::string AuditKeyPath(const Args& args, bool serving);
+// The store of --db (and --images, --audit-key) for a command that reads or changes it.
+Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args);
 
 }  // namespace clearsight::cli

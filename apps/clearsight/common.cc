@@ -1,5 +1,7 @@
 #include <cstdio>
 
+#include "clearsight/file_util.h"
+#include "clearsight/text.h"
 #include "commands.h"
 
 namespace clearsight::cli {
@@ -30,6 +32,29 @@ int CheckArgs(const Args& args, const std::set<std::string>& known, const std::s
 int OptionsRefused(const Status& status, const std::string& usage) {
   return status.code() == StatusCode::kInvalidArgument ? Usage(status.message(), usage)
                                                        : Fail(status);
+}
+
+namespace {
+bool IsPostgresUrl(const std::string& url) {
+  return StartsWith(url, "postgresql:") || StartsWith(url, "postgres:");
+}
+}  // namespace
+
+std::string AuditKeyPath(const Args& args, bool serving) {
+  if (args.Has("audit-key")) return args.Get("audit-key");
+  const std::string db = args.Get("db", "clearsight.db");
+  if (IsPostgresUrl(db)) return "";
+  std::string path = (StartsWith(db, "sqlite:") ? db.substr(7) : db) + ".audit-key";
+  return serving || FileExists(path) ? path : "";
+}
+
+Result<std::unique_ptr<Store>> OpenStoreFromArgs(const Args& args) {
+  StoreOptions o;
+  o.url = args.Get("db", "clearsight.db");
+  o.images_dir = args.Get("images");
+  o.read_connections = 1;
+  o.audit_key_path = AuditKeyPath(args, /*serving=*/false);
+  return Store::Open(o);
 }
 
 }  // namespace clearsight::cli

@@ -30,7 +30,15 @@ struct ServiceOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port (see Service::port())
   StoreOptions store;
-  std::string model_dir;          // "" = no learned model
+  // The learned risk model is the model registry's live version (docs/model.md, "Model
+  // registry"). While the registry has none, this directory (from `clearsight model train`) is
+  // registered and made live, audited as "system"; when it has one, a different directory here is
+  // not served (a warning says so). "" and no live version = no learned model.
+  std::string model_dir;
+  // How often the registry's live version is read, so that a promotion or rollback made by
+  // another process (the CLI, another service on the same PostgreSQL store) is served within this
+  // time; changes made through this service apply at once. 50 ms or more.
+  int64_t model_poll_ms = 5000;
   std::string rules_path;         // "" = the latest rules stored through the API, if any
   std::string valuation_history;  // declarations file to fit reference prices on; "" = none
   std::string calibration_path;   // "" = scans are stored and shown but not analysed
@@ -91,8 +99,9 @@ struct ServiceOptions {
 
 class Service {
  public:
-  // Opens the store (migrating it), loads model, rules, valuation and calibration, and rebuilds
-  // the selector's lane-day counts from the store. Fails naming what could not be loaded.
+  // Opens the store (migrating it), loads the live model (registering model_dir when the registry
+  // has none), rules, valuation and calibration, and rebuilds the selector's lane-day counts from
+  // the store. Fails naming what could not be loaded.
   static Result<std::unique_ptr<Service>> Create(const ServiceOptions& options);
   ~Service();
 

@@ -29,7 +29,8 @@ struct StoreOptions {
   // "path/to/clearsight.db" or "sqlite:path" for SQLite; "postgresql://..." or "postgres://..."
   // (or a libpq "host=... dbname=..." string after "postgresql:") for PostgreSQL.
   std::string url;
-  // Content-addressed image files. "" = "<db file>.images" for SQLite; required for PostgreSQL.
+  // Content-addressed files: scans and the model registry's model files. "" = "<db file>.images"
+  // for SQLite; required for PostgreSQL.
   std::string images_dir;
   // SQLite only: FULL fsyncs the WAL at every commit (survives power loss); NORMAL fsyncs only
   // at checkpoints (survives kill -9 of the process, may lose the last commits on power loss).
@@ -95,6 +96,9 @@ struct DecisionRow {
   int64_t created_ms = 0;
   int64_t updated_ms = 0;
   bool over_budget = false;  // asked for more than the lane-day's budget had left (OverBudget)
+  // The registry version of the model that assessed the declaration this decision was made on
+  // (a re-decision by a scan keeps its predecessor's); none when no model took part.
+  std::optional<int64_t> model_version;
 };
 
 struct ScanRow {
@@ -261,6 +265,64 @@ struct RulesVersion {
   int64_t created_ms = 0;
 };
 
+// ---- The model registry ----
+
+// A model version's life: registered as a candidate; at most one is live (new decisions are made
+// with it); promoting another retires the live one; a version a promotion gate refused, or a live
+// one rolled back, is rejected, and is promoted again only when forced.
+enum class ModelStatus { kCandidate, kLive, kRetired, kRejected };
+std::string_view ModelStatusName(ModelStatus status);  // "candidate", "live", ...
+Result<ModelStatus> ParseModelStatus(std::string_view name);
+
+// One file of a model directory, kept content-addressed in the image directory (PutImage), so that
+// a registry works on any machine that shares the database and that directory.
+struct ModelFileRef {
+  std::string path;    // relative to the model directory, '/'-separated ("baseline/meta.json")
+  std::string sha256;  // of its bytes: its name in the image directory
+  int64_t bytes = 0;
+};
+
+struct ModelVersionRow {
+  int64_t version = 0;  // assigned by the store at registration: 1, 2, ...
+  int64_t created_ms = 0;
+  std::string created_by;
+  std::string content_sha256;  // ModelContentSha256(files): the same files, the same hash
+  std::vector<ModelFileRef> files;
+  std::string metrics_json = "{}";  // evaluation figures, a JSON object
+  // The training data: first and last day (days since 1970-01-01) and rows; none when unknown.
+  std::optional<int32_t> training_from;
+  std::optional<int32_t> training_cutoff;
+  std::optional<int64_t> training_rows;
+  std::vector<std::string> features;
+  std::optional<int64_t> parent_version;  // the version it was retrained from
+  ModelStatus status = ModelStatus::kCandidate;
+  std::string reason;       // why it has its status ("" when nobody said)
+  std::string promoted_by;  // who last made it live ("" when never live)
+  std::optional<int64_t> promoted_ms;
+  // The version that was live when this one last went live: where a rollback from it returns.
+  std::optional<int64_t> previous_live;
+};
+
+// The sha256 of the lines "<file sha256>  <path>\n" in byte order of path: what
+// `find . -type f -printf '%P\n' | LC_ALL=C sort | xargs sha256sum | sha256sum` prints in the
+// model directory.
+std::string ModelContentSha256(const std::vector<ModelFileRef>& files);
+
+// Who changes the live model, and why; audited.
+struct ModelChangeRequest {
+  std::string actor;  // audited as the actor; kept as promoted_by of the version that goes live
+  std::string reason;
+  bool force = false;  // PromoteModel: promote a rejected version too
+  // RollbackModel: roll back only while this version is live (the caller loaded the target for
+  // it); none = whichever is live.
+  std::optional<int64_t> expected_live;
+};
+
+struct ModelChange {
+  ModelVersionRow live;             // the version live now
+  std::optional<int64_t> previous;  // the version that was live before (now retired or rejected)
+};
+
 // ---- Writing --------------------------------------------------------------------------------
 
 // The operations allowed inside Store::Write. Everything done through one StoreTxn commits or
@@ -303,6 +365,17 @@ class StoreTxn {
   virtual Result<int64_t> InsertRulesVersion(const std::string& text,
                                              const std::string& author) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
+
+  // The registry's rows; Store::RegisterModel, PromoteModel, RollbackModel and RejectModel keep
+  // its rules and audit every change. InsertModelVersion assigns row->version (and created_ms when
+  // 0); UpdateModelVersion writes the fields a change moves: status, reason, promoted_by,
+  // promoted_ms, previous_live.
+  virtual Status InsertModelVersion(ModelVersionRow* row) = 0;
+  virtual Status UpdateModelVersion(const ModelVersionRow& row) = 0;
+  virtual Result<std::optional<ModelVersionRow>> GetModelVersion(int64_t version) = 0;
+  virtual Result<std::optional<ModelVersionRow>> LiveModelVersion() = 0;
+  virtual Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
+      const std::string& content_sha256) = 0;
 
   // Appends to the hash-chained audit log; fills seq, prev_hash and hash of *entry (at_ms = now
   // when 0).
@@ -356,6 +429,30 @@ class Store {
   virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;
+  // The model registry: every version by version; one; the live one; the one with these files.
+  virtual Result<std::vector<ModelVersionRow>> ModelVersions() = 0;
+  virtual Result<std::optional<ModelVersionRow>> GetModelVersion(int64_t version) = 0;
+  virtual Result<std::optional<ModelVersionRow>> LiveModelVersion() = 0;
+  virtual Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
+      const std::string& content_sha256) = 0;
+
+  // ---- Changing the model registry (each one transaction with its audit entry) ----
+  // Registers `row` (its files already in the image directory: clearsight/model_registry.h does
+  // both) as a candidate, audited as model_registered by row.created_by; returns it with its
+  // version. AlreadyExists naming the version when the same files are registered; InvalidArgument
+  // for no files, metrics that are not a JSON object, or a parent that is not registered.
+  Result<ModelVersionRow> RegisterModel(ModelVersionRow row);
+  // Makes `version` live and retires the live one (audited as model_promoted). NotFound for an
+  // unknown version; FailedPrecondition when it is live already, or rejected and not forced.
+  Result<ModelChange> PromoteModel(int64_t version, const ModelChangeRequest& request);
+  // Rejects the live version and makes the one live before it live again (audited as
+  // model_rolled_back). FailedPrecondition when none is live, when the live one has no
+  // predecessor, when that one was rejected since, or when request.expected_live is not live.
+  Result<ModelChange> RollbackModel(const ModelChangeRequest& request);
+  // Rejects a candidate or retired version with a reason (a promotion gate's refusal; audited as
+  // model_rejected). InvalidArgument without a reason; FailedPrecondition for the live version
+  // (roll it back) or one already rejected.
+  Result<ModelVersionRow> RejectModel(int64_t version, const ModelChangeRequest& request);
 
   // Recomputes the audit hash chain from the first entry, with the store's keyring for signed
   // entries, and checks every anchor. ok=false names the first entry whose stored hash or link
@@ -364,7 +461,7 @@ class Store {
   // newest entries removed).
   Result<AuditVerifyReport> VerifyAudit();
 
-  // ---- Images (content-addressed files: <dir>/<ab>/<sha256>) ----
+  // ---- Images and model files (content-addressed files: <dir>/<ab>/<sha256>) ----
   // Writes the bytes (temp file, fsync, rename, fsync of the directory) unless present; returns
   // the hex sha256. Durable when it returns.
   Result<std::string> PutImage(std::string_view bytes);

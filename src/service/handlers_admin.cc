@@ -28,6 +28,8 @@ Result<HttpResponse> Service::Impl::Health(const HttpRequest&, const Caller&) {
                                 {"store", store->backend()},
                                 {"schema_version", store->schema_version()},
                                 {"model", model != nullptr},
+                                {"model_version", model_version ? json(*model_version) : json()},
+                                {"model_error", model_error.empty() ? json() : json(model_error)},
                                 {"valuation", valuation != nullptr},
                                 {"rules_version", rules_version},
                                 {"calibration", analyzer != nullptr},
@@ -497,10 +499,14 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   };
   std::shared_ptr<const RuleSet> current;
   int64_t version;
+  std::shared_ptr<const RiskModel> current_model;
+  std::optional<int64_t> current_model_version;
   {
     std::lock_guard lock(risk_mu);
     current = rules;
     version = rules_version;
+    current_model = model;
+    current_model_version = model_version;
   }
   json rule_list = json::array();
   std::map<std::string, RuleHitStats> by_name;
@@ -559,10 +565,10 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                {"confirmed", s.strongest_confirmed},
                {"hit_rate", rate(s.strongest_confirmed, s.strongest_with_outcome)}}}});
   json model_json = nullptr;
-  if (model)
-    model_json = json{{"features", model->num_features()},
-                      {"baseline", model->is_baseline()},
-                      {"dir", options.model_dir}};
+  if (current_model)
+    model_json = json{{"features", current_model->num_features()},
+                      {"baseline", current_model->is_baseline()},
+                      {"version", current_model_version ? json(*current_model_version) : json()}};
   json valuation_json = nullptr;
   if (valuation)
     valuation_json =

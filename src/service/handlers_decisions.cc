@@ -17,7 +17,8 @@ namespace {
 // What a declaration was assessed with, stored with it (DeclarationRow::assessment) and shown by
 // GET /api/consignments/{id}: the model's probability, the valuation figures, every rule hit.
 std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declaration& d,
-                           const RuleSet* rules, int64_t rules_version) {
+                           const RuleSet* rules, int64_t rules_version,
+                           std::optional<int64_t> model_version) {
   std::string out;
   service::JsonObjectWriter w(&out);
   w.Number("model_score", a.model_score);
@@ -55,6 +56,10 @@ std::string AssessmentJson(const DeclarationRisk::Assessment& a, const Declarati
   }
   hits.push_back(']');
   w.Raw("rule_hits", hits).Int("rules_version", rules_version);
+  if (model_version)
+    w.Int("model_version", *model_version);
+  else
+    w.Null("model_version");
   w.Close();
   return out;
 }
@@ -66,7 +71,9 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
   const size_t n = batch.rows.size();
   std::vector<SubmitResult> results(n);
   int64_t rules_version = 0;
-  const std::shared_ptr<const DeclarationRisk> current = CurrentRisk(&rules_version);
+  std::optional<int64_t> model_version;
+  const std::shared_ptr<const DeclarationRisk> current =
+      CurrentRisk(&rules_version, &model_version);
   auto assessments =
       current->Assess(batch);  // without the model's feature reasons: Refuse adds them
   const int64_t now = NowMs();
@@ -82,7 +89,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
     r.json = DeclarationToJson(d, batch.extra_columns);
     r.content_sha256 = Sha256Hex(r.json);
     r.received_ms = now;
-    r.assessment = AssessmentJson(assessments[i], d, current->rules(), rules_version);
+    r.assessment =
+        AssessmentJson(assessments[i], d, current->rules(), rules_version, model_version);
     r.importer_id = d.importer_id;
     r.hs_code = d.hs_code;
     r.declared_value = d.declared_value;
@@ -136,7 +144,7 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         return true;
       };
       CS_ASSIGN_OR_RETURN(DecisionRow decision,
-                          Refuse(txn, row.consignment_id, &batch.rows[i], actor,
+                          Refuse(txn, row.consignment_id, &batch.rows[i], model_version, actor,
                                  EvidenceOrigin::Declaration(row.declaration_id),
                                  assessments[i].findings, findings[i], explain));
       out.decision = std::move(decision);
@@ -297,7 +305,8 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   // are assessed again with the models loaded now, and say so.
   json assessments = json::array();
   int64_t rules_version = 0;
-  const auto current = CurrentRisk(&rules_version);
+  std::optional<int64_t> model_version;
+  const auto current = CurrentRisk(&rules_version, &model_version);
   for (const auto& row : decls) {
     d.push_back(json::parse(row.json));
     json a = row.assessment.empty() ? json(nullptr) : json::parse(row.assessment, nullptr, false);
@@ -307,7 +316,8 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
       a = nullptr;
       if (batch) {
         auto now = current->Assess(*batch);
-        a = json::parse(AssessmentJson(now[0], batch->rows[0], current->rules(), rules_version));
+        a = json::parse(
+            AssessmentJson(now[0], batch->rows[0], current->rules(), rules_version, model_version));
         basis = "recomputed";
       }
     }

@@ -243,7 +243,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
     CS_ASSIGN_OR_RETURN(decision,
-                        Refuse(txn, row.consignment_id, nullptr, caller.username,
+                        Refuse(txn, row.consignment_id, nullptr, std::nullopt, caller.username,
                                EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
     result = "created";
     return Status::Ok();

@@ -134,6 +134,10 @@ void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
       .Bool("has_scan", d.has_scan)
       .Raw("reasons", d.reasons_json, "[]")  // stored as JSON we wrote: spliced, not re-parsed
       .String("selection", d.selection);
+  if (d.model_version)
+    w.Int("model_version", *d.model_version);
+  else
+    w.Null("model_version");
   if (d.outcome.empty())
     w.Null("outcome");
   else
@@ -259,6 +263,7 @@ void Service::Stop() {
     impl_->stopped = true;
   }
   impl_->stop_cv.notify_all();
+  if (impl_->model_watcher.joinable()) impl_->model_watcher.join();
 }
 
 // ---- Startup ------------------------------------------------------------------------------
@@ -271,14 +276,13 @@ Status Service::Impl::Init() {
   if (options.login_failures_per_address < 5)
     return Status::InvalidArgument("login_failures_per_address must be at least 5, got " +
                                    std::to_string(options.login_failures_per_address));
+  if (options.model_poll_ms < 50)
+    return Status::InvalidArgument("model_poll_ms must be at least 50, got " +
+                                   std::to_string(options.model_poll_ms));
   password_checks =
       std::make_unique<std::counting_semaphore<64>>(options.concurrent_password_checks);
   CS_ASSIGN_OR_RETURN(store, Store::Open(options.store));
-  if (!options.model_dir.empty()) {
-    auto m = RiskModel::Load(options.model_dir);
-    if (!m.ok()) return m.status().WithContext("loading the risk model");
-    model = std::make_shared<const RiskModel>(std::move(m).value());
-  }
+  CS_RETURN_IF_ERROR(InitModel());
   if (!options.valuation_history.empty()) {
     IngestReport report;
     auto history = ReadDeclarations(options.valuation_history, ReadOptions{}, &report);
@@ -380,6 +384,7 @@ Status Service::Impl::Init() {
   }
   BuildRoutes();
   metrics = std::make_unique<service::Metrics>(routes.size());
+  model_watcher = std::thread([this] { WatchLiveModel(); });
   return Status::Ok();
 }
 
@@ -466,6 +471,10 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/stats", analyst | admin, &Impl::GetStats, {}},
       {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
       {"PUT", "/api/rules", analyst | admin, &Impl::PutRules, {}},
+      {"GET", "/api/models", analyst | admin, &Impl::ListModels, {}},
+      {"GET", "/api/models/{version}", analyst | admin, &Impl::GetModel, {}},
+      {"POST", "/api/models/{version}/promote", analyst | admin, &Impl::PromoteModel, {}},
+      {"POST", "/api/models/rollback", analyst | admin, &Impl::RollbackModel, {}},
       {"GET", "/api/settings/capacity", analyst | admin, &Impl::GetCapacity, {}},
       {"PUT", "/api/settings/capacity", admin, &Impl::PutCapacity, {}},
       {"GET", "/api/users", admin, &Impl::ListUsers, {}},
@@ -483,9 +492,11 @@ void Service::Impl::BuildRoutes() {
 
 // ---- Decisions ---------------------------------------------------------------------------
 
-std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk(int64_t* version) {
+std::shared_ptr<const DeclarationRisk> Service::Impl::CurrentRisk(
+    int64_t* version, std::optional<int64_t>* assessing_model_version) {
   std::lock_guard lock(risk_mu);
   if (version) *version = rules_version;
+  if (assessing_model_version) *assessing_model_version = model ? model_version : std::nullopt;
   return risk;
 }
 
@@ -528,10 +539,18 @@ bool NeedsExplanation(const std::vector<Finding>& findings) {
 
 Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& declaration_id,
                                           std::vector<Finding>& findings) {
-  auto current = CurrentRisk();
+  std::optional<int64_t> serving;
+  auto current = CurrentRisk(nullptr, &serving);
   if (!current->model()) return false;
   CS_ASSIGN_OR_RETURN(auto stored, txn.GetDeclaration(declaration_id));
   if (!stored) return false;
+  // Only the model that gave the probability explains it: after a promotion or rollback, a
+  // declaration assessed by another version keeps its reason without feature details.
+  json assessed = json::parse(stored->assessment, nullptr, false);
+  if (assessed.is_object() && assessed.contains("model_version")) {
+    const json& v = assessed["model_version"];
+    if (!serving || !v.is_number_integer() || v.get<int64_t>() != *serving) return false;
+  }
   auto batch = service::ParseStoredDeclaration(stored->json);
   if (!batch) return false;
   std::vector<std::string> details = current->ExplainModel(*batch, 0, kExplainReasons);
@@ -542,8 +561,9 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
 
 Result<DecisionRow> Service::Impl::Refuse(
     StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-    const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
-    std::string written_json, const std::function<bool(std::vector<Finding>&)>& explain_written) {
+    std::optional<int64_t> model_version, const std::string& actor, const EvidenceOrigin& trigger,
+    std::vector<Finding>& written, std::string written_json,
+    const std::function<bool(std::vector<Finding>&)>& explain_written) {
   ConsignmentUpdate update;
   update.consignment_id = consignment_id;
   update.declared = declared;
@@ -618,6 +638,9 @@ Result<DecisionRow> Service::Impl::Refuse(
   row.outcome = prev ? prev->outcome : "";
   row.created_ms = prev ? prev->created_ms : now;
   row.updated_ms = now;
+  row.model_version = trigger.kind == EvidenceOrigin::Kind::kDeclaration || !prev
+                          ? model_version
+                          : prev->model_version;
   CS_RETURN_IF_ERROR(txn.PutDecision(row));
   AuditEntry e;
   e.actor = actor;
@@ -636,6 +659,10 @@ Result<DecisionRow> Service::Impl::Refuse(
         .String("trigger", trigger.Key())
         .String("selection", row.selection)
         .StringArray("reasons", texts);
+    if (row.model_version)
+      w.Int("model_version", *row.model_version);
+    else
+      w.Null("model_version");
     w.Close();
   }
   CS_RETURN_IF_ERROR(txn.Audit(&e));

@@ -11,6 +11,7 @@
 #include <optional>
 #include <semaphore>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -115,13 +116,20 @@ struct Service::Impl {
   std::string warm_up_error;
   std::string web_root;  // realpath of options.web_dir, "" when none
 
-  // Evidence and decisions.
-  std::shared_ptr<const RiskModel> model;
+  // Evidence and decisions. A request takes one snapshot of `risk` (CurrentRisk) and decides with
+  // it to the end: a model or rules change swaps the pointer for the requests that come after.
   std::shared_ptr<const ValuationModel> valuation;
-  std::mutex risk_mu;  // guards rules, rules_version, risk
+  std::mutex risk_mu;  // guards model, model_version, model_error, rules, rules_version, risk
+  std::shared_ptr<const RiskModel> model;
+  std::optional<int64_t> model_version;  // the registry version of `model`
+  std::string model_error;  // why the registry's live version is not served here ("" = it is)
   std::shared_ptr<const RuleSet> rules;
   int64_t rules_version = 0;
   std::shared_ptr<const DeclarationRisk> risk;
+  // One model change at a time: promotions and rollbacks through the API, and the watcher that
+  // follows changes made by other processes (it stops with `stopped`).
+  std::mutex model_change_mu;
+  std::thread model_watcher;
   std::unique_ptr<Analyzer> analyzer;             // uploads: objects and totals only
   std::unique_ptr<Analyzer> viewer_analyzer;      // the viewer: per-pixel channels
   std::unique_ptr<Detector> detector;             // threats; needs `analyzer`
@@ -197,8 +205,9 @@ struct Service::Impl {
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
   Status CheckSameOrigin(const service::HttpRequest& req, bool scan_upload) const;
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
-  // The declaration risk in use (and the rules version it holds).
-  std::shared_ptr<const DeclarationRisk> CurrentRisk(int64_t* rules_version = nullptr);
+  // The declaration risk in use (and the rules and model versions it holds).
+  std::shared_ptr<const DeclarationRisk> CurrentRisk(
+      int64_t* rules_version = nullptr, std::optional<int64_t>* model_version = nullptr);
   static constexpr int kExplainReasons = 3;  // model feature reasons shown per declaration
   // Declarations are assessed without the model's feature reasons; Refuse adds them where the
   // decision is not green (most are green, and explaining costs more than scoring).
@@ -213,10 +222,12 @@ struct Service::Impl {
   // and writes the store around it. When the decision is not green, model findings without
   // feature reasons get them: `explain_written` for `written` (returns whether it added any),
   // ExplainStored for stored ones.
+  // `model_version`: the registry version of the model that assessed `declared` (none without a
+  // model); a decision triggered by a scan keeps its predecessor's.
   Result<DecisionRow> Refuse(
       StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-      const std::string& actor, const EvidenceOrigin& trigger, std::vector<Finding>& written,
-      std::string written_json,
+      std::optional<int64_t> model_version, const std::string& actor, const EvidenceOrigin& trigger,
+      std::vector<Finding>& written, std::string written_json,
       const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
   // Adds the model's reasons to the model findings of a stored declaration; false when there is
   // no model or the declaration cannot be read back.
@@ -260,6 +271,22 @@ struct Service::Impl {
   Result<service::HttpResponse> GetImage(const service::HttpRequest&, const service::Caller&);
   Result<std::shared_ptr<service::CachedScan>> LoadScan(const std::string& scan_id);
   Result<const ScanAnalysis*> ChannelsOf(service::CachedScan& cached);
+
+  // ---- handlers_models.cc ----
+  // At startup: the registry's live version, or options.model_dir registered and made live when
+  // there is none.
+  Status InitModel();
+  // Makes `m` (registry version `version`) the model of the requests that come after.
+  void InstallModel(std::shared_ptr<const RiskModel> m, int64_t version);
+  // Serves the registry's live version if it is not served yet (a change by another process);
+  // under model_change_mu. A version that cannot be loaded here leaves the current one in place and
+  // is reported in model_error (health) and once on stderr.
+  void FollowLiveModel();
+  void WatchLiveModel();  // FollowLiveModel every options.model_poll_ms until Stop()
+  Result<service::HttpResponse> ListModels(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetModel(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PromoteModel(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> RollbackModel(const service::HttpRequest&, const service::Caller&);
 
   // ---- handlers_admin.cc ----
   Result<service::HttpResponse> Health(const service::HttpRequest&, const service::Caller&);

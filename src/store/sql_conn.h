@@ -49,6 +49,13 @@ Result<std::unique_ptr<SqlConn>> OpenSqliteConn(const std::string& path, bool sy
 // PostgreSQL: a libpq connection string or postgresql:// URI.
 Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& conninfo);
 
+// The model registry's JSON columns (model_registry.cc): files as [{"path", "sha256", "bytes"}],
+// features as an array of strings. DataLoss when a stored text is not that.
+std::string ModelFilesToJson(const std::vector<ModelFileRef>& files);
+Result<std::vector<ModelFileRef>> ModelFilesFromJson(const std::string& text);
+std::string StringsToJson(const std::vector<std::string>& strings);
+Result<std::vector<std::string>> StringsFromJson(const std::string& text);
+
 // The audit log's anchors (store.cc): a signed checkpoint of the chain's head, appended with an
 // fsync to "<keyring>.anchors".
 std::string AnchorMessage(int64_t seq, const std::string& hash);

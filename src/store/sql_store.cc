@@ -132,7 +132,7 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
 #define CS_DECISION_COLS                                                                      \
   "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
   "has_declaration, "                                                                         \
-  "reasons, selection, outcome, created_ms, updated_ms, over_budget"
+  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget"
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -150,7 +150,8 @@ DecisionRow ToDecision(const SqlRow& r) {
   d.outcome = r.Text(12);
   d.created_ms = r.Int(13);
   d.updated_ms = r.Int(14);
-  d.over_budget = r.Int(15) != 0;
+  if (!r.Null(15)) d.model_version = r.Int(15);
+  d.over_budget = r.Int(16) != 0;
   return d;
 }
 
@@ -177,6 +178,63 @@ ScanRow ToScan(const SqlRow& r) {
 const char kUserCols[] = "username, role, password_hash, disabled, created_ms";
 UserRow ToUser(const SqlRow& r) {
   return UserRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)};
+}
+
+#define CS_MODEL_COLS                                                                       \
+  "version, created_ms, created_by, content_sha256, files, metrics, training_from, "        \
+  "training_cutoff, training_rows, features, parent_version, status, reason, promoted_by, " \
+  "promoted_ms, previous_live"
+Result<ModelVersionRow> ToModelVersion(const SqlRow& r) {
+  ModelVersionRow m;
+  m.version = r.Int(0);
+  auto corrupt = [&](const Status& s) {
+    return Status::DataLoss("model version " + std::to_string(m.version) + ": " + s.message());
+  };
+  m.created_ms = r.Int(1);
+  m.created_by = r.Text(2);
+  m.content_sha256 = r.Text(3);
+  auto files = ModelFilesFromJson(r.Text(4));
+  if (!files.ok()) return corrupt(files.status());
+  m.files = std::move(files).value();
+  m.metrics_json = r.Text(5);
+  if (!r.Null(6)) m.training_from = static_cast<int32_t>(r.Int(6));
+  if (!r.Null(7)) m.training_cutoff = static_cast<int32_t>(r.Int(7));
+  if (!r.Null(8)) m.training_rows = r.Int(8);
+  auto features = StringsFromJson(r.Text(9));
+  if (!features.ok()) return corrupt(features.status());
+  m.features = std::move(features).value();
+  if (!r.Null(10)) m.parent_version = r.Int(10);
+  auto status = ParseModelStatus(r.Text(11));
+  if (!status.ok()) return corrupt(status.status());
+  m.status = *status;
+  m.reason = r.Text(12);
+  m.promoted_by = r.Text(13);
+  if (!r.Null(14)) m.promoted_ms = r.Int(14);
+  if (!r.Null(15)) m.previous_live = r.Int(15);
+  return m;
+}
+// The versions `where` selects, by version.
+Result<std::vector<ModelVersionRow>> QueryModelVersions(SqlConn& c, const std::string& where,
+                                                        const SqlParams& params) {
+  CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT " CS_MODEL_COLS " FROM model_versions" + where +
+                                             " ORDER BY version",
+                                         params));
+  std::vector<ModelVersionRow> out;
+  for (const auto& r : rows) {
+    CS_ASSIGN_OR_RETURN(auto m, ToModelVersion(r));
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+Result<std::optional<ModelVersionRow>> QueryModelVersion(SqlConn& c, const std::string& where,
+                                                         const SqlParams& params) {
+  CS_ASSIGN_OR_RETURN(auto rows, QueryModelVersions(c, where, params));
+  if (rows.empty()) return std::optional<ModelVersionRow>();
+  return std::optional<ModelVersionRow>(std::move(rows.back()));
+}
+SqlParam Optional(const std::optional<int64_t>& v) { return v ? SqlParam(*v) : SqlParam(nullptr); }
+SqlParam Optional(const std::optional<int32_t>& v) {
+  return v ? SqlParam(int64_t{*v}) : SqlParam(nullptr);
 }
 
 // Queries shared by the writer's transaction and the read pool.
@@ -267,20 +325,34 @@ class SqlTxn : public StoreTxn {
   Status PutDecision(const DecisionRow& d) override {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) "
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
         "decision_date = excluded.decision_date, score = excluded.score, channel = "
         "excluded.channel, "
         "control = excluded.control, status = excluded.status, version = excluded.version, "
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
-        "updated_ms = excluded.updated_ms, over_budget = excluded.over_budget";
-    return c_
-        .Exec(kSql,
-              {d.consignment_id, d.lane, int64_t{d.date}, d.score, d.channel, int64_t{d.control},
-               d.status, d.version, int64_t{d.has_scan}, int64_t{d.has_declaration}, d.reasons_json,
-               d.selection, d.outcome, d.created_ms, d.updated_ms, int64_t{d.over_budget}})
-        .status();
+        "updated_ms = excluded.updated_ms, model_version = excluded.model_version, "
+        "over_budget = excluded.over_budget";
+    SqlParams params{d.consignment_id,
+                     d.lane,
+                     int64_t{d.date},
+                     d.score,
+                     d.channel,
+                     int64_t{d.control},
+                     d.status,
+                     d.version,
+                     int64_t{d.has_scan},
+                     int64_t{d.has_declaration},
+                     d.reasons_json,
+                     d.selection,
+                     d.outcome,
+                     d.created_ms,
+                     d.updated_ms,
+                     nullptr,
+                     int64_t{d.over_budget}};
+    if (d.model_version) params[15] = *d.model_version;
+    return c_.Exec(kSql, params).status();
   }
   Status PutRuleHits(const std::string& consignment_id,
                      const std::vector<std::string>& rules) override {
@@ -375,6 +447,40 @@ class SqlTxn : public StoreTxn {
             "excluded.updated_ms",
             {key, value, NowMs()})
         .status();
+  }
+  Status InsertModelVersion(ModelVersionRow* m) override {
+    CS_ASSIGN_OR_RETURN(auto rows,
+                        c_.Query("SELECT COALESCE(MAX(version), 0) FROM model_versions", {}));
+    m->version = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
+    if (m->created_ms == 0) m->created_ms = NowMs();
+    return c_
+        .Exec("INSERT INTO model_versions (" CS_MODEL_COLS
+              ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+              {m->version, m->created_ms, m->created_by, m->content_sha256,
+               ModelFilesToJson(m->files), m->metrics_json, Optional(m->training_from),
+               Optional(m->training_cutoff), Optional(m->training_rows), StringsToJson(m->features),
+               Optional(m->parent_version), std::string(ModelStatusName(m->status)), m->reason,
+               m->promoted_by, Optional(m->promoted_ms), Optional(m->previous_live)})
+        .status();
+  }
+  Status UpdateModelVersion(const ModelVersionRow& m) override {
+    CS_ASSIGN_OR_RETURN(
+        int64_t n, c_.Exec("UPDATE model_versions SET status = $2, reason = $3, promoted_by = $4, "
+                           "promoted_ms = $5, previous_live = $6 WHERE version = $1",
+                           {m.version, std::string(ModelStatusName(m.status)), m.reason,
+                            m.promoted_by, Optional(m.promoted_ms), Optional(m.previous_live)}));
+    if (n != 1) return Status::NotFound("no model version " + std::to_string(m.version));
+    return Status::Ok();
+  }
+  Result<std::optional<ModelVersionRow>> GetModelVersion(int64_t version) override {
+    return QueryModelVersion(c_, " WHERE version = $1", {version});
+  }
+  Result<std::optional<ModelVersionRow>> LiveModelVersion() override {
+    return QueryModelVersion(c_, " WHERE status = 'live'", {});
+  }
+  Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
+      const std::string& content_sha256) override {
+    return QueryModelVersion(c_, " WHERE content_sha256 = $1", {content_sha256});
   }
   Status Audit(AuditEntry* e) override {
     if (e->at_ms == 0) e->at_ms = NowMs();
@@ -648,8 +754,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(16));
-        page.declaration_count.push_back(r.Int(17));
+        page.first_declaration.push_back(r.Text(17));
+        page.declaration_count.push_back(r.Int(18));
       }
       return page;
     });
@@ -870,6 +976,21 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT value FROM settings WHERE name = $1", {key}));
       if (rows.empty()) return std::optional<std::string>();
       return std::optional<std::string>(rows[0].Text(0));
+    });
+  }
+  Result<std::vector<ModelVersionRow>> ModelVersions() override {
+    return Read([&](SqlConn& c) { return QueryModelVersions(c, "", {}); });
+  }
+  Result<std::optional<ModelVersionRow>> GetModelVersion(int64_t version) override {
+    return Read([&](SqlConn& c) { return QueryModelVersion(c, " WHERE version = $1", {version}); });
+  }
+  Result<std::optional<ModelVersionRow>> LiveModelVersion() override {
+    return Read([&](SqlConn& c) { return QueryModelVersion(c, " WHERE status = 'live'", {}); });
+  }
+  Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
+      const std::string& content_sha256) override {
+    return Read([&](SqlConn& c) {
+      return QueryModelVersion(c, " WHERE content_sha256 = $1", {content_sha256});
     });
   }
   Result<int64_t> CountDeclarations() override {

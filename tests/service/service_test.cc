@@ -568,6 +568,8 @@ TEST_F(ServiceTest, ScanAfterDeclarationIsAnalysedFusedAndViewable) {
   ASSERT_EQ(up.status, 201) << up.raw;
   EXPECT_EQ(up.body["result"], "created");
   EXPECT_EQ(up.body["decision"]["version"], 2);
+  // The scan's re-decision keeps the model version that assessed the declaration (the live one).
+  EXPECT_EQ(up.body["decision"]["model_version"], 1) << up.raw;
   EXPECT_EQ(up.body["decision"]["has_scan"], true);
   EXPECT_EQ(up.body["decision"]["has_declaration"], true);
   EXPECT_EQ(up.body["decision"]["lane"], "OFF1");
@@ -628,6 +630,7 @@ TEST_F(ServiceTest, ScanBeforeDeclarationThenTheDeclarationJoinsIt) {
   Reply up = UploadScan(in, tiff, sidecar);
   ASSERT_EQ(up.status, 201) << up.raw;
   EXPECT_EQ(up.body["decision"]["has_declaration"], false);
+  EXPECT_TRUE(up.body["decision"]["model_version"].is_null()) << "no model took part" << up.raw;
   EXPECT_EQ(up.body["decision"]["lane"], "");
   json d = testing::Declaration(Unique("ED"), "OFF7");
   d["consignment_id"] = id;
@@ -635,6 +638,7 @@ TEST_F(ServiceTest, ScanBeforeDeclarationThenTheDeclarationJoinsIt) {
   ASSERT_EQ(decl.status, 201) << decl.raw;
   EXPECT_EQ(decl.body["consignment_id"], id);
   EXPECT_EQ(decl.body["version"], 2);
+  EXPECT_EQ(decl.body["model_version"], 1) << decl.raw;
   EXPECT_EQ(decl.body["lane"], "OFF7");
   EXPECT_EQ(decl.body["has_scan"], true);
   EXPECT_EQ(decl.body["has_declaration"], true);
