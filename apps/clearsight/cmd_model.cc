@@ -38,7 +38,8 @@ const char kEvalUsage[] =
     "never occurs in the training data (\"unseen_template\" in --json).\n";
 
 const char kScoreUsage[] =
-    "usage: clearsight score --model DIR --input FILE --out FILE [--format kcs|native|auto]\n"
+    "usage: clearsight score --model DIR --input FILE --out FILE\n"
+    "                        [--format native|jsonl|kcs|ead|h7|h7xml|auto] [--rates FILE]\n"
     "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--lane office_id] [--seed 1]\n"
     "                        [--explain flagged|all|none] [--threads 2] [--rejects FILE]\n"
@@ -47,23 +48,26 @@ const char kScoreUsage[] =
     "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n"
     "  --rules FILE    an analyst rule profile: matching rules add their weight to the score or\n"
     "                  raise the channel, and give their reason\n"
+    "  --rates FILE    currency rates (currency,per_<BASE>[,valid_from,valid_to]): values of the\n"
+    "                  input and history are converted into the base currency\n"
     "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds "
     "a\n"
     "                  reason (and feeds unit_price_ratio etc. to the rules)\n";
 
 Result<DeclarationBatch> LoadInput(const Args& args, const std::string& flag, IngestReport* report,
-                                   bool quiet = false) {
+                                   bool quiet = false, const ReadOptions* read = nullptr) {
   ReadOptions options;
-  auto format = ParseDeclarationFormat(args.Get("format", "auto"));
-  if (!format.ok()) return format.status();
-  options.format = *format;
+  if (read != nullptr) {
+    options = *read;
+  } else {
+    auto format = ParseDeclarationFormat(args.Get("format", "auto"));
+    if (!format.ok()) return format.status();
+    options.format = *format;
+  }
   auto batch = ReadDeclarations(args.Get(flag), options, report);
   if (!batch.ok()) return batch.status();
   if (!quiet) {
-    for (size_t i = 0; i < report->rejections.size() && i < 10; ++i)
-      std::fprintf(stderr, "rejected %s\n", report->rejections[i].ToString().c_str());
-    if (report->rejections.size() > 10)
-      std::fprintf(stderr, "... and %zu more rejections\n", report->rejections.size() - 10);
+    PrintIngestProblems(*report, 10);
     std::fprintf(stderr, "%s: %s\n", args.Get(flag).c_str(), report->Summary().c_str());
   }
   if (batch->rows.empty())
@@ -283,7 +287,7 @@ int CmdModelEval(int argc, char** argv, int first) {
 int CmdScore(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
-                         {"model", "input", "out", "format", "red-share", "red-count",
+                         {"model", "input", "out", "format", "rates", "red-share", "red-count",
                           "yellow-share", "control-share", "lane", "seed", "explain", "threads",
                           "rejects", "rules", "history", "help"},
                          kScoreUsage))
@@ -313,10 +317,12 @@ int CmdScore(int argc, char** argv, int first) {
   if (explain != "flagged" && explain != "all" && explain != "none")
     return Usage("--explain must be flagged, all or none", kScoreUsage);
 
+  ReadOptions read;
+  if (int rc = ReadFlags(args, kScoreUsage, &read)) return rc;
   auto m = RiskModel::Load(args.Get("model"));
   if (!m.ok()) return Fail(m.status());
   IngestReport report;
-  auto batch = LoadInput(args, "input", &report);
+  auto batch = LoadInput(args, "input", &report, false, &read);
   if (!batch.ok()) return Fail(batch.status());
   if (args.Has("rejects")) {
     if (Status s = WriteRejects(args.Get("rejects"), report); !s.ok()) return Fail(s);
@@ -329,9 +335,7 @@ int CmdScore(int argc, char** argv, int first) {
   }
   std::shared_ptr<const ValuationModel> valuation;
   if (args.Has("history")) {
-    ReadOptions ro;
-    ro.format = ParseDeclarationFormat(args.Get("format", "auto")).value();
-    auto history = ReadDeclarations(args.Get("history"), ro, nullptr);
+    auto history = ReadDeclarations(args.Get("history"), read, nullptr);
     if (!history.ok()) return Fail(history.status());
     auto vm = ValuationModel::Fit(*history, ValuationOptions{});
     if (!vm.ok()) return Fail(vm.status());

@@ -15,6 +15,7 @@
 #include "common/csv.h"
 #include "common/json_limits.h"
 #include "ingest.h"
+#include "postal_items.h"
 
 namespace clearsight {
 
@@ -188,6 +189,7 @@ std::string IngestReport::Summary() const {
   std::string s = "accepted " + std::to_string(accepted) + ", rejected " + std::to_string(rejected);
   if (duplicates_identical > 0)
     s += ", identical duplicates skipped " + std::to_string(duplicates_identical);
+  if (flagged > 0) s += ", flagged " + std::to_string(flagged);
   return s;
 }
 
@@ -196,6 +198,8 @@ void IngestReport::Merge(const IngestReport& o) {
   rejected += o.rejected;
   duplicates_identical += o.duplicates_identical;
   rejections.insert(rejections.end(), o.rejections.begin(), o.rejections.end());
+  flagged += o.flagged;
+  warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
 }
 
 Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name) {
@@ -204,8 +208,12 @@ Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name) {
   if (n == "native" || n == "csv") return DeclarationFormat::kNativeCsv;
   if (n == "jsonl" || n == "json") return DeclarationFormat::kNativeJsonl;
   if (n == "kcs") return DeclarationFormat::kKcs;
+  if (n == "ead" || n == "postal" || n == "cusitm" || n == "itmatt")
+    return DeclarationFormat::kPostalEad;
+  if (n == "h7" || n == "h7csv") return DeclarationFormat::kH7Csv;
+  if (n == "h7xml") return DeclarationFormat::kH7Xml;
   return Status::InvalidArgument("unknown declaration format '" + std::string(name) +
-                                 "' (expected native, jsonl, kcs or auto)");
+                                 "' (expected native, jsonl, kcs, ead, h7, h7xml or auto)");
 }
 
 namespace {
@@ -697,10 +705,26 @@ Result<DeclarationBatch> ParseDeclarations(std::string_view data, std::string_vi
     bool json_ext = (n.size() >= 6 && n.substr(n.size() - 6) == ".jsonl") ||
                     (n.size() >= 5 && n.substr(n.size() - 5) == ".json");
     std::string_view t = Trim(data.substr(0, 64));
+    if (StartsWith(t, "\xEF\xBB\xBF")) t = Trim(t.substr(3));  // a UTF-8 byte order mark
     if (json_ext || (!t.empty() && t[0] == '{')) format = DeclarationFormat::kNativeJsonl;
+    // The root element says which message it is (postal.cc).
+    if (!t.empty() && t[0] == '<')
+      return postal::ParseXmlMessage(data, name, format, options, report);
+    if (format == DeclarationFormat::kAuto &&
+        postal::LooksLikeH7Header(data.substr(0, std::min(data.find('\n'), size_t{1} << 16))))
+      format = DeclarationFormat::kH7Csv;
   }
-  if (format == DeclarationFormat::kNativeJsonl) return ParseJsonl(data, name, options, report);
-  return ParseCsv(data, name, false, format, options, report);
+  switch (format) {
+    case DeclarationFormat::kNativeJsonl:
+      return ParseJsonl(data, name, options, report);
+    case DeclarationFormat::kPostalEad:
+    case DeclarationFormat::kH7Xml:
+      return postal::ParseXmlMessage(data, name, format, options, report);
+    case DeclarationFormat::kH7Csv:
+      return postal::ParseH7Csv(data, name, options, report);
+    default:
+      return ParseCsv(data, name, false, format, options, report);
+  }
 }
 
 Result<DeclarationBatch> ReadDeclarations(const std::string& path, const ReadOptions& options,

@@ -9,8 +9,10 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include "clearsight/currency_rates.h"
 #include "clearsight/declarations.h"
 #include "clearsight/text.h"
 
@@ -205,15 +207,30 @@ class BatchBuilder {
   }
   void Abort() { batch_.rows.pop_back(); }
 
-  // Checks the record just built at the back of rows and keeps it or rejects it.
-  void Finish(int64_t line, std::string_view raw) {
+  // Records accepted but marked (IngestReport::flagged): one warning for `records` records.
+  void Warn(int64_t line, std::string field, std::string reason, std::string_view raw,
+            int64_t records) {
+    report_->flagged += records;
+    if (report_->warnings.size() < options_.max_rejections_kept) {
+      report_->warnings.push_back(Rejection{std::string(name_), line, std::move(field),
+                                            std::move(reason), std::string(raw.substr(0, 4096))});
+    }
+  }
+
+  // Checks the record just built at the back of rows and keeps it (true) or rejects it. `raw` is
+  // the record's text, or a function that makes it (called only for a rejection). A currency
+  // without a rate is reported at `currency_line` when the record's currency has its own line.
+  template <typename Raw>
+  bool Finish(int64_t line, const Raw& raw, int64_t currency_line = 0) {
     Declaration& d = batch_.rows.back();
+    if (options_.rates && !ConvertCurrency(&d, currency_line > 0 ? currency_line : line, raw))
+      return false;
     uint32_t row = static_cast<uint32_t>(batch_.rows.size() - 1);
     int64_t prev = index_.FindOrInsert(d.declaration_id, row);
     if (prev < 0) {
       first_line_.push_back(line);
       ++report_->accepted;
-      return;
+      return true;
     }
     if (batch_.rows[prev].SameContent(d)) {
       ++report_->duplicates_identical;
@@ -221,9 +238,10 @@ class BatchBuilder {
       Reject(line, "declaration_id",
              "duplicate id '" + Excerpt(d.declaration_id, 64) + "' (first at line " +
                  std::to_string(first_line_[prev]) + ") with different content",
-             raw);
+             RawText(raw));
     }
     batch_.rows.pop_back();
+    return false;
   }
 
   DeclarationBatch& batch() { return batch_; }
@@ -237,12 +255,50 @@ class BatchBuilder {
   std::string_view name() const { return name_; }
 
  private:
+  template <typename Raw>
+  static std::string RawText(const Raw& raw) {
+    if constexpr (std::is_invocable_v<Raw>)
+      return std::string(raw());
+    else
+      return std::string(std::string_view(raw));
+  }
+
+  // ReadOptions::rates: the value into the base currency, the declared value and code kept.
+  template <typename Raw>
+  bool ConvertCurrency(Declaration* d, int64_t line, const Raw& raw) {
+    const CurrencyRates& rates = *options_.rates;
+    const std::string_view code = Trim(d->currency);
+    std::string why;
+    if (code.empty()) {
+      why = "is empty: with a rates table every value needs its currency (the base is " +
+            rates.base() + ")";
+    } else if (auto v = rates.ToBase(d->declared_value, code, d->date); !v.ok()) {
+      why = v.status().message();
+    } else {
+      if (value_column_ < 0) {
+        value_column_ = static_cast<int>(batch_.extra_columns.size());
+        batch_.extra_columns.push_back("declared_value_original");
+        currency_column_ = value_column_ + 1;
+        batch_.extra_columns.push_back("currency_original");
+      }
+      d->extra.Set(static_cast<size_t>(value_column_), FormatDouble(d->declared_value));
+      d->extra.Set(static_cast<size_t>(currency_column_), code);
+      d->declared_value = *v;
+      d->currency = rates.base();
+      return true;
+    }
+    batch_.rows.pop_back();
+    Reject(line, "currency", std::move(why), RawText(raw));
+    return false;
+  }
+
   std::string_view name_;
   const ReadOptions& options_;
   IngestReport* report_;
   DeclarationBatch batch_;
   IdIndex index_;
   std::vector<int64_t> first_line_;
+  int value_column_ = -1, currency_column_ = -1;  // extra columns of ConvertCurrency
 };
 
 }  // namespace clearsight::ingest
