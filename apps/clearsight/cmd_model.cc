@@ -24,10 +24,13 @@ const char kTrainUsage[] =
     "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format "
     "kcs|native|auto]\n"
     "                              [--trees 300] [--depth 6] [--eta 0.1] [--threads 2] [--seed 0]\n"
-    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n\n"
+    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n"
+    "                              [--description-feature]\n\n"
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
     "--no-baseline, the plain baseline (frequency-ranked raw codes) beside it in DIR/baseline.\n"
-    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n";
+    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n"
+    "--description-feature adds how informative the goods description is (vague ones such as\n"
+    "\"gift\" or \"parts\" score 0) as a feature, for traffic with descriptions (postal items).\n";
 
 const char kEvalUsage[] =
     "usage: clearsight model eval --model DIR --input FILE [--format kcs|native|auto] [--json]\n"
@@ -143,11 +146,12 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
 }  // namespace
 
 int CmdModelTrain(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "no-baseline", "quiet"});
-  if (int rc = CheckArgs(args,
-                         {"train", "valid", "out", "format", "trees", "depth", "eta", "threads",
-                          "seed", "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
-                         kTrainUsage))
+  Args args(argc, argv, first, {"help", "no-baseline", "quiet", "description-feature"});
+  if (int rc = CheckArgs(
+          args,
+          {"train", "valid", "out", "format", "trees", "depth", "eta", "threads", "seed",
+           "no-baseline", "quiet", "help", "critical-weight", "warmup-days", "description-feature"},
+          kTrainUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("train") || !args.Has("out"))
     return Usage("--train and --out are required", kTrainUsage);
@@ -176,6 +180,7 @@ int CmdModelTrain(int argc, char** argv, int first) {
   options.learning_rate = eta;
   options.threads = static_cast<int>(threads);
   options.seed = static_cast<uint64_t>(seed);
+  options.description_feature = args.Has("description-feature");
   bool quiet = args.Has("quiet");
 
   IngestReport train_report, valid_report;
