@@ -46,13 +46,17 @@ const char kScoreUsage[] =
     "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--lane office_id] [--seed 1]\n"
     "                        [--explain flagged|all|none] [--threads 2] [--rejects FILE]\n"
-    "                        [--rules FILE] [--history FILE]\n\n"
+    "                        [--rules FILE] [--history FILE] [--respond FILE]\n\n"
     "Scores declarations and writes declaration_id,score,channel,reasons. Channels follow a daily\n"
     "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n"
     "  --rules FILE    an analyst rule profile: matching rules add their weight to the score or\n"
     "                  raise the channel, and give their reason\n"
     "  --rates FILE    currency rates (currency,per_<BASE>[,valid_from,valid_to]): values of the\n"
     "                  input and history are converted into the base currency\n"
+    "  --respond FILE  one customs response per consignment (item): release, hold for documents\n"
+    "                  or hold for inspection, with reason codes and the S10 id; XML "
+    "(CUSRSP-like)\n"
+    "                  or, for a name ending in .jsonl, JSON lines (docs/declarations.md)\n"
     "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds "
     "a\n"
     "                  reason (and feeds unit_price_ratio etc. to the rules)\n";
@@ -292,9 +296,9 @@ int CmdModelEval(int argc, char** argv, int first) {
 int CmdScore(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
-                         {"model", "input", "out", "format", "rates", "red-share", "red-count",
-                          "yellow-share", "control-share", "lane", "seed", "explain", "threads",
-                          "rejects", "rules", "history", "help"},
+                         {"model", "input", "out", "format", "rates", "respond", "red-share",
+                          "red-count", "yellow-share", "control-share", "lane", "seed", "explain",
+                          "threads", "rejects", "rules", "history", "help"},
                          kScoreUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("input") || !args.Has("out"))
@@ -374,6 +378,16 @@ int CmdScore(int argc, char** argv, int first) {
     out += "\n";
   }
   if (Status st = WriteFileAtomic(args.Get("out"), out); !st.ok()) return Fail(st);
+  if (args.Has("respond")) {
+    const std::vector<ConsignmentResponse> responses = ConsignmentResponses(*batch, decisions);
+    if (Status st = WriteResponses(args.Get("respond"), responses); !st.ok()) return Fail(st);
+    size_t held[3] = {0, 0, 0};
+    for (const auto& r : responses) ++held[static_cast<int>(r.action)];
+    std::fprintf(stderr,
+                 "responses for %zu consignments: release %zu, hold for documents %zu, hold for "
+                 "inspection %zu -> %s\n",
+                 responses.size(), held[0], held[1], held[2], args.Get("respond").c_str());
+  }
   std::fprintf(stderr,
                "decided %zu declarations in %.1f ms (%.0f/s, reasons for %s rows included); red "
                "%zu (control %zu), "

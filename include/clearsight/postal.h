@@ -1,5 +1,6 @@
 // Postal and express consignments: the S10 item identifier, how informative a goods description
-// is, and a generator of realistic postal items for tests and benchmarks. The readers of postal EAD
+// is, a generator of realistic postal items for tests and benchmarks, and the customs response
+// per consignment (CUSRSP-like). The readers of postal EAD
 // (UPU CUSITM / ITMATT items as XML) and of the EU H7 dataset are formats of ReadDeclarations
 // (DeclarationFormat::kPostalEad, kH7Csv, kH7Xml); every content piece of an item becomes one
 // Declaration of the item's consignment (docs/declarations.md, "Postal items").
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clearsight/channel.h"
 #include "clearsight/status.h"
 
 namespace clearsight {
@@ -86,5 +88,49 @@ struct GeneratedPostal {
 // identifiers of several posts, senders in several countries, values in several currencies, HS
 // codes on most pieces, and weights that add up unless a fault says otherwise.
 Result<GeneratedPostal> GeneratePostalItems(const PostalGeneratorOptions& options);
+
+// ---- Customs responses (CUSRSP-like) ----------------------------------------------------------
+
+enum class ResponseAction { kRelease, kHoldForDocuments, kHoldForInspection };
+// green -> release, yellow -> hold for documents, red -> hold for inspection.
+ResponseAction ResponseActionFor(Channel channel);
+// "release", "hold_documents", "hold_inspection".
+std::string_view ResponseActionName(ResponseAction action);
+// "release", "hold for documents", "hold for inspection".
+std::string_view ResponseActionWords(ResponseAction action);
+
+struct ResponseReason {
+  std::string code;   // CONTROL, MODEL_RISK, UNDERVALUED, RULE, ... (docs/declarations.md)
+  std::string text;   // the plain-words reason an officer reads
+  std::string rule;   // for RULE: the rule's name
+  std::string piece;  // the declaration (content piece) it is about; "" for the consignment
+};
+
+struct PieceDecision {
+  std::string declaration_id;
+  Channel channel = Channel::kGreen;
+  double score = 0;
+};
+
+// The answer about one consignment: the strongest decision among its declarations (pieces).
+struct ConsignmentResponse {
+  std::string consignment_id;
+  std::string item_id;  // the S10 identifier of a postal item, else the transport document
+  ResponseAction action = ResponseAction::kRelease;
+  Channel channel = Channel::kGreen;
+  double score = 0;  // the highest piece score
+  bool control = false;
+  std::vector<ResponseReason> reasons;  // strongest first, each once
+  std::vector<PieceDecision> pieces;
+};
+
+enum class ResponseFormat { kXml, kJsonl };
+
+// The responses as an XML document (root CustomsResponses) or as JSON lines; both are described
+// field by field in docs/declarations.md.
+Result<std::string> ResponsesToText(const std::vector<ConsignmentResponse>& responses,
+                                    ResponseFormat format);
+// JSON lines for a path ending in .jsonl or .json, else XML; written atomically.
+Status WriteResponses(const std::string& path, const std::vector<ConsignmentResponse>& responses);
 
 }  // namespace clearsight
