@@ -75,8 +75,7 @@ void AddExtras(const xml::Node& node, std::initializer_list<std::string_view> kn
 }
 
 std::string RawOf(const xml::Node& node) {
-  xml::Node copy = node;
-  auto text = xml::Write(&copy, false);
+  auto text = xml::Write(node, false);
   return text.ok() ? *text : std::string();
 }
 

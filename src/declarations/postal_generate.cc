@@ -284,7 +284,7 @@ Result<GeneratedPostal> RenderEad(const std::vector<GenItem>& items, GeneratedPo
       if (!p.origin.empty()) c.Add("OriginCountry", p.origin);
     }
   }
-  CS_ASSIGN_OR_RETURN(out.text, xml::Write(&root));
+  CS_ASSIGN_OR_RETURN(out.text, xml::WriteWithLines(&root));
   for (size_t k = 0; k < items.size(); ++k) {
     const GenItem& it = items[k];
     const xml::Node& n = root.children[k];
@@ -333,7 +333,7 @@ Result<GeneratedPostal> RenderH7Xml(const std::vector<GenItem>& items, Generated
       if (!p.origin.empty()) c.Add("CountryOfOrigin", p.origin);
     }
   }
-  CS_ASSIGN_OR_RETURN(out.text, xml::Write(&root));
+  CS_ASSIGN_OR_RETURN(out.text, xml::WriteWithLines(&root));
   for (size_t k = 0; k < items.size(); ++k) {
     const GenItem& it = items[k];
     const xml::Node& n = root.children[k];

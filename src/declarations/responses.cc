@@ -75,7 +75,7 @@ std::string XmlResponses(const std::vector<ConsignmentResponse>& responses, Stat
                                         {"score", FormatFixed(p.score, 4)}};
     }
   }
-  auto text = xml::Write(&root);
+  auto text = xml::Write(root);
   if (!text.ok()) {
     *status = text.status();
     return {};

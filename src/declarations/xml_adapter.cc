@@ -157,10 +157,11 @@ class Writer {
 
   bool ok() const { return writer_ != nullptr; }
 
-  bool Document(Node* root, bool declaration) {
+  bool Document(const Node& root, bool declaration, bool lines) {
+    lines_wanted_ = lines;
     if (declaration && xmlTextWriterStartDocument(writer_, "1.0", "UTF-8", nullptr) < 0)
       return false;
-    if (!Element(root)) return false;
+    if (!Element(const_cast<Node*>(&root))) return false;
     return xmlTextWriterEndDocument(writer_) >= 0;
   }
 
@@ -183,7 +184,7 @@ class Writer {
 
   bool Element(Node* n) {
     if (xmlTextWriterStartElement(writer_, XChars(n->name)) < 0) return false;
-    n->line = Line();
+    if (lines_wanted_) n->line = Line();  // only for WriteWithLines, whose tree is not const
     for (const auto& [k, v] : n->attributes)
       if (xmlTextWriterWriteAttribute(writer_, XChars(k), XChars(v)) < 0) return false;
     if (!n->text.empty() && xmlTextWriterWriteString(writer_, XChars(n->text)) < 0) return false;
@@ -198,13 +199,21 @@ class Writer {
   xmlTextWriterPtr writer_;
   int64_t lines_ = 0;
   size_t counted_ = 0;
+  bool lines_wanted_ = false;
 };
 
 }  // namespace
 
-Result<std::string> Write(Node* root, bool declaration) {
+Result<std::string> Write(const Node& root, bool declaration) {
   Writer w;
-  if (!w.ok() || !w.Document(root, declaration))
+  if (!w.ok() || !w.Document(root, declaration, false))
+    return Status::Internal("could not write the XML document <" + root.name + ">");
+  return w.Take();
+}
+
+Result<std::string> WriteWithLines(Node* root, bool declaration) {
+  Writer w;
+  if (!w.ok() || !w.Document(*root, declaration, true))
     return Status::Internal("could not write the XML document <" + root->name + ">");
   return w.Take();
 }

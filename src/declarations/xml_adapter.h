@@ -42,8 +42,10 @@ Status ReadRecords(std::string_view data, std::string_view name,
                    const std::function<Status(Node&& record)>& on_record);
 
 // The tree as an indented UTF-8 document (one element per line; a leaf element's text on its
-// line), with an XML declaration unless `declaration` is false. Sets each node's `line` to the
-// line its start tag is written on (the declaration is line 1).
-Result<std::string> Write(Node* root, bool declaration = true);
+// line), with an XML declaration unless `declaration` is false.
+Result<std::string> Write(const Node& root, bool declaration = true);
+// The same, and sets each node's `line` to the line its start tag is written on (the declaration
+// is line 1): what a reader of the document will report for it. Slower: it counts as it writes.
+Result<std::string> WriteWithLines(Node* root, bool declaration = true);
 
 }  // namespace clearsight::xml
