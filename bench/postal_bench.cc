@@ -44,9 +44,8 @@ int main(int argc, char** argv) {
       argc, argv,
       "usage: postal_bench [--items 100000] [--threads 2] [--trees 300] [--seed 1] [--data " CS_DATA
       "]\n"
-      "Generated postal items (5 % with a planted fault) parsed and decided per second: postal "
-      "EAD\n"
-      "XML, H7 XML and H7 CSV beside the native CSV of the same content pieces. Values are\n"
+      "Generated postal items (5 % with a planted fault) parsed and decided per second: postal\n"
+      "EAD XML, H7 XML and H7 CSV beside the native CSV of the same content pieces. Values are\n"
       "converted with a rates table on every path. Decisions: a risk model trained on the KCS\n"
       "training rows (--trees), two rules, the daily budget, one response per item (XML).\n",
       {"--items", "--threads", "--trees", "--seed", "--data"});
@@ -55,6 +54,15 @@ int main(int argc, char** argv) {
   const int trees = flags.Int("--trees", 300, 1, 5000);
   const int seed = flags.Int("--seed", 1, 0, 1'000'000);
   const std::string data = flags.Text("--data", CS_DATA);
+
+  // The training rows first: a wrong --data fails before any work.
+  ReadOptions kcs;
+  kcs.format = DeclarationFormat::kKcs;
+  auto train = ReadDeclarations(data + "/customs/df_syn_train_eng.csv", kcs, nullptr);
+  if (!train.ok()) Die(train.status());
+  RiskModelOptions mo;
+  mo.trees = trees;
+  mo.threads = threads;
 
   // The messages, and the same pieces as native CSV (values as declared, rates applied on read).
   PostalGeneratorOptions go;
@@ -94,13 +102,6 @@ int main(int argc, char** argv) {
   read.rates = std::make_shared<const CurrencyRates>(std::move(rates).value());
 
   // The deciding parts, loaded once.
-  ReadOptions kcs;
-  kcs.format = DeclarationFormat::kKcs;
-  auto train = ReadDeclarations(data + "/customs/df_syn_train_eng.csv", kcs, nullptr);
-  if (!train.ok()) Die(train.status());
-  RiskModelOptions mo;
-  mo.trees = trees;
-  mo.threads = threads;
   auto model = RiskModel::Train(*train, mo);
   if (!model.ok()) Die(model.status());
   auto rules = RuleSet::Parse(kRules, "bench.rules");
