@@ -348,7 +348,9 @@ void ItemEmitter::Emit(const Item& item) {
                                        addressee_country.view(),
                                        number,
                                        pieces_in_item,
-                                       mismatch ? "1" : "0",
+                                       mismatch           ? "1"
+                                       : IsMissing(gross) ? ""
+                                                          : "0",
                                        item.message};
     for (size_t c = 0; c < std::size(values); ++c)
       d.extra.Set(static_cast<size_t>(first_column_) + c, values[c]);

@@ -135,6 +135,7 @@ TEST(PostalEad, EachPieceBecomesADeclarationOfTheItemsConsignment) {
   EXPECT_EQ(extra(d, "insured_value"), "100");  // an element no field takes: an extra column
   EXPECT_EQ(extra(gift, "colour"), "red");
   EXPECT_EQ(batch->rows[2].declaration_id, "EE473124829GB-2");
+  EXPECT_EQ(extra(batch->rows[2], "weight_mismatch"), "1");
   EXPECT_EQ(batch->rows[2].importer_id, "DE123");
   EXPECT_TRUE(ValidateDeclaration(d).ok());
   EXPECT_TRUE(ValidateDeclaration(gift).ok());
