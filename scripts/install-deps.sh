@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates clang-format
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libsqlite3-dev sqlite3
-  libxgboost-dev
+  libxgboost-dev libxml2-dev
   libtiff-dev libpng-dev libdcmtk-dev dcmtk libxrl-dev
   libtorch-dev
   libmicrohttpd-dev libcpp-httplib-dev libssl-dev libsodium-dev

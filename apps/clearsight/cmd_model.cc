@@ -24,10 +24,13 @@ const char kTrainUsage[] =
     "usage: clearsight model train --train FILE --out DIR [--valid FILE] [--format "
     "kcs|native|auto]\n"
     "                              [--trees 300] [--depth 6] [--eta 0.1] [--threads 2] [--seed 0]\n"
-    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n\n"
+    "                              [--critical-weight W] [--warmup-days D] [--no-baseline]\n"
+    "                              [--description-feature]\n\n"
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
     "--no-baseline, the plain baseline (frequency-ranked raw codes) beside it in DIR/baseline.\n"
-    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n";
+    "With --valid, both are evaluated on that later period and DIR/report.md is written.\n"
+    "--description-feature adds how informative the goods description is (vague ones such as\n"
+    "\"gift\" or \"parts\" score 0) as a feature, for traffic with descriptions (postal items).\n";
 
 const char kEvalUsage[] =
     "usage: clearsight model eval --model DIR --input FILE [--format kcs|native|auto] [--json]\n"
@@ -38,32 +41,40 @@ const char kEvalUsage[] =
     "never occurs in the training data (\"unseen_template\" in --json).\n";
 
 const char kScoreUsage[] =
-    "usage: clearsight score --model DIR --input FILE --out FILE [--format kcs|native|auto]\n"
+    "usage: clearsight score --model DIR --input FILE --out FILE\n"
+    "                        [--format native|jsonl|kcs|ead|h7|h7xml|auto] [--rates FILE]\n"
     "                        [--red-share 0.05] [--red-count N] [--yellow-share 0.05]\n"
     "                        [--control-share 0.10] [--lane office_id] [--seed 1]\n"
     "                        [--explain flagged|all|none] [--threads 2] [--rejects FILE]\n"
-    "                        [--rules FILE] [--history FILE]\n\n"
+    "                        [--rules FILE] [--history FILE] [--respond FILE]\n\n"
     "Scores declarations and writes declaration_id,score,channel,reasons. Channels follow a daily\n"
     "budget per lane; a random control sample (share of the red budget) is marked in reasons.\n"
     "  --rules FILE    an analyst rule profile: matching rules add their weight to the score or\n"
     "                  raise the channel, and give their reason\n"
+    "  --rates FILE    currency rates (currency,per_<BASE>[,valid_from,valid_to]): values of the\n"
+    "                  input and history are converted into the base currency\n"
+    "  --respond FILE  one customs response per consignment (item): release, hold for documents\n"
+    "                  or hold for inspection, with reason codes and the S10 id; XML "
+    "(CUSRSP-like)\n"
+    "                  or, for a name ending in .jsonl, JSON lines (docs/declarations.md)\n"
     "  --history FILE  declarations to learn reference prices from: flagged under-valuation adds "
     "a\n"
     "                  reason (and feeds unit_price_ratio etc. to the rules)\n";
 
 Result<DeclarationBatch> LoadInput(const Args& args, const std::string& flag, IngestReport* report,
-                                   bool quiet = false) {
+                                   bool quiet = false, const ReadOptions* read = nullptr) {
   ReadOptions options;
-  auto format = ParseDeclarationFormat(args.Get("format", "auto"));
-  if (!format.ok()) return format.status();
-  options.format = *format;
+  if (read != nullptr) {
+    options = *read;
+  } else {
+    auto format = ParseDeclarationFormat(args.Get("format", "auto"));
+    if (!format.ok()) return format.status();
+    options.format = *format;
+  }
   auto batch = ReadDeclarations(args.Get(flag), options, report);
   if (!batch.ok()) return batch.status();
   if (!quiet) {
-    for (size_t i = 0; i < report->rejections.size() && i < 10; ++i)
-      std::fprintf(stderr, "rejected %s\n", report->rejections[i].ToString().c_str());
-    if (report->rejections.size() > 10)
-      std::fprintf(stderr, "... and %zu more rejections\n", report->rejections.size() - 10);
+    PrintIngestProblems(*report, 10);
     std::fprintf(stderr, "%s: %s\n", args.Get(flag).c_str(), report->Summary().c_str());
   }
   if (batch->rows.empty())
@@ -139,11 +150,12 @@ void PrintEvalTable(const std::vector<std::pair<std::string, EvalReport>>& repor
 }  // namespace
 
 int CmdModelTrain(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help", "no-baseline", "quiet"});
-  if (int rc = CheckArgs(args,
-                         {"train", "valid", "out", "format", "trees", "depth", "eta", "threads",
-                          "seed", "no-baseline", "quiet", "help", "critical-weight", "warmup-days"},
-                         kTrainUsage))
+  Args args(argc, argv, first, {"help", "no-baseline", "quiet", "description-feature"});
+  if (int rc = CheckArgs(
+          args,
+          {"train", "valid", "out", "format", "trees", "depth", "eta", "threads", "seed",
+           "no-baseline", "quiet", "help", "critical-weight", "warmup-days", "description-feature"},
+          kTrainUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("train") || !args.Has("out"))
     return Usage("--train and --out are required", kTrainUsage);
@@ -172,6 +184,7 @@ int CmdModelTrain(int argc, char** argv, int first) {
   options.learning_rate = eta;
   options.threads = static_cast<int>(threads);
   options.seed = static_cast<uint64_t>(seed);
+  options.description_feature = args.Has("description-feature");
   bool quiet = args.Has("quiet");
 
   IngestReport train_report, valid_report;
@@ -283,9 +296,9 @@ int CmdModelEval(int argc, char** argv, int first) {
 int CmdScore(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
-                         {"model", "input", "out", "format", "red-share", "red-count",
-                          "yellow-share", "control-share", "lane", "seed", "explain", "threads",
-                          "rejects", "rules", "history", "help"},
+                         {"model", "input", "out", "format", "rates", "respond", "red-share",
+                          "red-count", "yellow-share", "control-share", "lane", "seed", "explain",
+                          "threads", "rejects", "rules", "history", "help"},
                          kScoreUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("input") || !args.Has("out"))
@@ -313,10 +326,12 @@ int CmdScore(int argc, char** argv, int first) {
   if (explain != "flagged" && explain != "all" && explain != "none")
     return Usage("--explain must be flagged, all or none", kScoreUsage);
 
+  ReadOptions read;
+  if (int rc = ReadFlags(args, kScoreUsage, &read)) return rc;
   auto m = RiskModel::Load(args.Get("model"));
   if (!m.ok()) return Fail(m.status());
   IngestReport report;
-  auto batch = LoadInput(args, "input", &report);
+  auto batch = LoadInput(args, "input", &report, false, &read);
   if (!batch.ok()) return Fail(batch.status());
   if (args.Has("rejects")) {
     if (Status s = WriteRejects(args.Get("rejects"), report); !s.ok()) return Fail(s);
@@ -329,9 +344,7 @@ int CmdScore(int argc, char** argv, int first) {
   }
   std::shared_ptr<const ValuationModel> valuation;
   if (args.Has("history")) {
-    ReadOptions ro;
-    ro.format = ParseDeclarationFormat(args.Get("format", "auto")).value();
-    auto history = ReadDeclarations(args.Get("history"), ro, nullptr);
+    auto history = ReadDeclarations(args.Get("history"), read, nullptr);
     if (!history.ok()) return Fail(history.status());
     auto vm = ValuationModel::Fit(*history, ValuationOptions{});
     if (!vm.ok()) return Fail(vm.status());
@@ -365,6 +378,16 @@ int CmdScore(int argc, char** argv, int first) {
     out += "\n";
   }
   if (Status st = WriteFileAtomic(args.Get("out"), out); !st.ok()) return Fail(st);
+  if (args.Has("respond")) {
+    const std::vector<ConsignmentResponse> responses = ConsignmentResponses(*batch, decisions);
+    if (Status st = WriteResponses(args.Get("respond"), responses); !st.ok()) return Fail(st);
+    size_t held[3] = {0, 0, 0};
+    for (const auto& r : responses) ++held[static_cast<int>(r.action)];
+    std::fprintf(stderr,
+                 "responses for %zu consignments: release %zu, hold for documents %zu, hold for "
+                 "inspection %zu -> %s\n",
+                 responses.size(), held[0], held[1], held[2], args.Get("respond").c_str());
+  }
   std::fprintf(stderr,
                "decided %zu declarations in %.1f ms (%.0f/s, reasons for %s rows included); red "
                "%zu (control %zu), "

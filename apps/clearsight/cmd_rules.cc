@@ -16,7 +16,8 @@ const char kCheckUsage[] =
     "Parses a rule profile (docs/rules.md) and lists its rules; a syntax error names "
     "file:line:col.\n";
 const char kRunUsage[] =
-    "usage: clearsight rules run --rules FILE --input FILE [--format native|jsonl|kcs|auto]\n"
+    "usage: clearsight rules run --rules FILE --input FILE\n"
+    "                            [--format native|jsonl|kcs|ead|h7|h7xml|auto] [--rates FILE]\n"
     "                            [--history FILE] [--model DIR] [--json]\n\n"
     "Runs a rule profile over declarations and reports, per rule, its hits and confirmed hits\n"
     "(hits whose outcome was fraud). --history enables unit_price_ratio, undervaluation_score and\n"
@@ -56,17 +57,16 @@ int CmdRulesCheck(int argc, char** argv, int first) {
 
 int CmdRulesRun(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "json"});
-  if (int rc = CheckArgs(args, {"rules", "input", "format", "history", "model", "json", "help"},
-                         kRunUsage))
+  if (int rc =
+          CheckArgs(args, {"rules", "input", "format", "rates", "history", "model", "json", "help"},
+                    kRunUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("rules") || !args.Has("input"))
     return Usage("--rules and --input are required", kRunUsage);
   auto set = RuleSet::Load(args.Get("rules"));
   if (!set.ok()) return Fail(set.status());
   ReadOptions ro;
-  auto format = ParseDeclarationFormat(args.Get("format", "auto"));
-  if (!format.ok()) return Usage(format.status().message(), kRunUsage);
-  ro.format = *format;
+  if (int rc = ReadFlags(args, kRunUsage, &ro)) return rc;
   IngestReport report;
   auto batch = ReadDeclarations(args.Get("input"), ro, &report);
   if (!batch.ok()) return Fail(batch.status());

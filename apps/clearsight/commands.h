@@ -7,12 +7,15 @@
 #include <string>
 
 #include "args.h"
+#include "clearsight/declarations.h"
 #include "clearsight/status.h"
 #include "clearsight/store.h"
 
 namespace clearsight::cli {
 
 int CmdValidate(int argc, char** argv, int first);
+// Realistic postal items with planted faults (apps/clearsight/cmd_declarations.cc).
+int CmdPostalGenerate(int argc, char** argv, int first);
 int CmdDemo(int argc, char** argv, int first);
 int CmdFeed(int argc, char** argv, int first);
 int CmdModelTrain(int argc, char** argv, int first);
@@ -53,6 +56,11 @@ int Usage(const std::string& message, const std::string& usage);
 // The library refuses options out of range with InvalidArgument: a usage error (exit 2); other
 // failures exit 1.
 int OptionsRefused(const Status& status, const std::string& usage);
+// --format and --rates (a currency rates table, clearsight/currency_rates.h) into *options for
+// the commands that read declarations; returns 0, or the exit code after printing why.
+int ReadFlags(const Args& args, const std::string& usage, ReadOptions* options);
+// Prints the first `max` rejections and warnings of an ingest to stderr, then how many more.
+void PrintIngestProblems(const IngestReport& report, size_t max);
 // Checks for parse errors and unknown flags; returns 0 when fine, else the exit code.
 int CheckArgs(const Args& args, const std::set<std::string>& known, const std::string& usage);
 

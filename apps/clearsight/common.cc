@@ -1,5 +1,7 @@
 #include <cstdio>
+#include <memory>
 
+#include "clearsight/currency_rates.h"
 #include "clearsight/file_util.h"
 #include "clearsight/text.h"
 #include "commands.h"
@@ -27,6 +29,29 @@ int CheckArgs(const Args& args, const std::set<std::string>& known, const std::s
   if (!unknown.empty()) return Usage("unknown flag --" + unknown[0], usage);
   if (!args.error().empty()) return Usage(args.error(), usage);
   return 0;
+}
+
+int ReadFlags(const Args& args, const std::string& usage, ReadOptions* options) {
+  auto format = ParseDeclarationFormat(args.Get("format", "auto"));
+  if (!format.ok()) return Usage(format.status().message(), usage);
+  options->format = *format;
+  if (args.Has("rates")) {
+    auto rates = CurrencyRates::Load(args.Get("rates"));
+    if (!rates.ok()) return Fail(rates.status());
+    options->rates = std::make_shared<const CurrencyRates>(std::move(rates).value());
+  }
+  return 0;
+}
+
+void PrintIngestProblems(const IngestReport& report, size_t max) {
+  for (size_t i = 0; i < report.rejections.size() && i < max; ++i)
+    std::fprintf(stderr, "rejected %s\n", report.rejections[i].ToString().c_str());
+  if (report.rejections.size() > max)
+    std::fprintf(stderr, "... and %zu more rejections\n", report.rejections.size() - max);
+  for (size_t i = 0; i < report.warnings.size() && i < max; ++i)
+    std::fprintf(stderr, "flagged %s\n", report.warnings[i].ToString().c_str());
+  if (report.warnings.size() > max)
+    std::fprintf(stderr, "... and %zu more warnings\n", report.warnings.size() - max);
 }
 
 int OptionsRefused(const Status& status, const std::string& usage) {

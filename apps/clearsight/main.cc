@@ -18,6 +18,8 @@ struct Command {
 const Command kCommands[] = {
     {"demo", "the demo: train, score, queue with reasons, valuation", clearsight::cli::CmdDemo},
     {"validate", "read and validate declarations, report rejects", clearsight::cli::CmdValidate},
+    {"postal-generate", "realistic postal items (EAD or H7) with planted faults",
+     clearsight::cli::CmdPostalGenerate},
     {"model train", "train the declaration risk model (and its baseline)",
      clearsight::cli::CmdModelTrain},
     {"model eval", "evaluate a risk model on labelled declarations", clearsight::cli::CmdModelEval},

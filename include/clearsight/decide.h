@@ -9,6 +9,7 @@
 
 #include "clearsight/declarations.h"
 #include "clearsight/fusion.h"
+#include "clearsight/postal.h"
 #include "clearsight/selection.h"
 
 namespace clearsight {
@@ -37,5 +38,14 @@ std::vector<BatchDecision> DecideBatch(const DeclarationRisk& risk, const Declar
 
 // "reason (source, weight 1.23); ..." for one CSV cell.
 std::string ReasonsText(const BatchDecision& decision);
+
+// One response per consignment (rows with the same consignment_id; a row without one is its own),
+// in order of first appearance: the strongest channel among its pieces mapped to release / hold
+// for documents / hold for inspection, the highest score, the reasons of its held pieces
+// (strongest first, each once, naming the piece), and the item's S10 identifier from the extra
+// column item_id (postal and H7 input) or else the consignment id. `decisions` is DecideBatch's
+// for `batch`.
+std::vector<ConsignmentResponse> ConsignmentResponses(const DeclarationBatch& batch,
+                                                      const std::vector<BatchDecision>& decisions);
 
 }  // namespace clearsight

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,10 @@
 #include "clearsight/status.h"
 
 namespace clearsight {
+
+// The HS code of a postal content piece declared without one (docs/declarations.md): chapter 00
+// does not exist, so it matches no real code; valuation gives such pieces no reference price.
+inline constexpr std::string_view kNoHsCode = "00";
 
 inline constexpr double kMissing = std::numeric_limits<double>::quiet_NaN();
 inline bool IsMissing(double v) { return std::isnan(v); }
@@ -149,24 +154,44 @@ struct IngestReport {
   int64_t rejected = 0;
   int64_t duplicates_identical = 0;   // same id and same content: kept once, counted here
   std::vector<Rejection> rejections;  // the first ReadOptions::max_rejections_kept of them
+  // Accepted records marked for a problem that does not make them wrong (a postal item whose
+  // pieces weigh more than the item: each piece is kept with weight_mismatch = 1). One warning
+  // names the file, line, field and reason for each flagged group; `flagged` counts records.
+  int64_t flagged = 0;
+  std::vector<Rejection> warnings;  // the first ReadOptions::max_rejections_kept of them
 
-  // "accepted 8120, rejected 14, identical duplicates skipped 0"
+  // "accepted 8120, rejected 14, identical duplicates skipped 0, flagged 3"
   std::string Summary() const;
   void Merge(const IngestReport& other);
 };
 
 enum class DeclarationFormat {
-  kAuto,  // by extension (.jsonl / .json -> JSONL) and header (KCS columns -> KCS)
+  // By content and extension: an XML document by its root element (PostalItems -> postal EAD,
+  // H7Declarations -> H7 XML); .jsonl / .json or a leading '{' -> JSONL; a CSV header with
+  // transport_document and intrinsic_value -> H7 CSV, with "HS6 Code" -> KCS; else native CSV.
+  kAuto,
   kNativeCsv,
   kNativeJsonl,
-  kKcs,  // the 22-column Korean customs dataset (see ../shared/data/customs/README.md)
+  kKcs,        // the 22-column Korean customs dataset (see ../shared/data/customs/README.md)
+  kPostalEad,  // postal electronic advance data (CUSITM / ITMATT items as XML;
+               // docs/declarations.md)
+  kH7Csv,      // the EU H7 low-value dataset, one CSV row per goods item
+  kH7Xml,      // the same dataset in its XML form
 };
 
-// "native", "csv", "jsonl", "kcs", "auto".
+// "native", "csv", "jsonl", "kcs", "ead" (or "postal"), "h7", "h7xml", "auto".
 Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name);
+
+class CurrencyRates;
 
 struct ReadOptions {
   DeclarationFormat format = DeclarationFormat::kAuto;
+  // When set, every accepted record's declared_value is converted into rates->base() with the
+  // rate valid on its date, `currency` becomes the base, and the value and code as declared are
+  // kept in the extra columns declared_value_original and currency_original. A record without a
+  // currency, or whose currency has no rate valid on its date, is rejected (field currency,
+  // naming the missing rate). Shared and immutable (clearsight/currency_rates.h).
+  std::shared_ptr<const CurrencyRates> rates;
   size_t max_record_bytes = 1 << 20;    // a longer record is rejected, not read into memory twice
   size_t max_rejections_kept = 100000;  // beyond this only the counts grow
   size_t max_file_bytes = size_t{8} << 30;

@@ -25,6 +25,9 @@ struct RiskModelOptions {
   int threads = 2;
   uint64_t seed = 0;
   bool baseline = false;  // the plain baseline: frequency-ranked raw codes only
+  // Adds the description quality feature (RateDescription): for traffic with goods descriptions,
+  // such as postal items. Off by default; the KCS data has no descriptions.
+  bool description_feature = false;
   // Training weight of a critical fraud (public-safety case) relative to other rows: ranks the
   // critical cases first among the likely frauds.
   double critical_weight = 100.0;

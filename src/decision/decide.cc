@@ -1,5 +1,8 @@
 #include "clearsight/decide.h"
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "clearsight/risk_model.h"
 #include "clearsight/text.h"
 
@@ -51,6 +54,81 @@ std::string ReasonsText(const BatchDecision& d) {
     for (const auto& detail : r.details) add(detail);
   }
   return s;
+}
+
+namespace {
+
+// The response code of a fused reason (docs/declarations.md, "Customs responses").
+std::string ReasonCode(const FusedReason& r) {
+  if (r.source == "model") return "MODEL_RISK";
+  if (r.source == "valuation") return "UNDERVALUED";
+  if (r.source == "rules") return "RULE";
+  std::string code = r.source;
+  for (char& c : code)
+    c = (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c == '-' ? '_' : c;
+  return code.empty() ? "OTHER" : code;
+}
+
+}  // namespace
+
+std::vector<ConsignmentResponse> ConsignmentResponses(const DeclarationBatch& batch,
+                                                      const std::vector<BatchDecision>& decisions) {
+  std::vector<ConsignmentResponse> out;
+  std::unordered_map<std::string, size_t> index;
+  struct Weighted {
+    ResponseReason reason;
+    double weight;
+  };
+  std::vector<std::vector<Weighted>> reasons;
+  const int item_col = batch.ExtraIndex("item_id");
+  for (size_t i = 0; i < batch.rows.size() && i < decisions.size(); ++i) {
+    const Declaration& d = batch.rows[i];
+    const BatchDecision& decision = decisions[i];
+    const std::string key(d.consignment_id.empty() ? d.declaration_id : d.consignment_id);
+    auto [it, added] = index.emplace(key, out.size());
+    if (added) {
+      ConsignmentResponse r;
+      r.consignment_id = key;
+      const std::string_view item = batch.Extra(d, item_col);
+      r.item_id = item.empty() ? key : std::string(item);
+      out.push_back(std::move(r));
+      reasons.emplace_back();
+    }
+    ConsignmentResponse& r = out[it->second];
+    const Channel channel = decision.selection.channel;
+    r.pieces.push_back({std::string(d.declaration_id), channel, decision.score});
+    r.channel = std::max(r.channel, channel);
+    r.score = std::max(r.score, decision.score);
+    if (channel == Channel::kGreen) continue;  // a released piece's weak signals hold nothing
+    auto add = [&](ResponseReason reason, double weight) {
+      auto& list = reasons[it->second];
+      for (auto& w : list) {
+        if (w.reason.code == reason.code && w.reason.text == reason.text) {
+          w.weight = std::max(w.weight, weight);
+          return;
+        }
+      }
+      list.push_back({std::move(reason), weight});
+    };
+    if (decision.selection.control) {
+      r.control = true;
+      add({"CONTROL", "random control sample", "", std::string(d.declaration_id)}, 1e9);
+    }
+    for (const auto& fr : decision.reasons) {
+      if (fr.weight < 0.01) continue;  // as in ReasonsText: too weak to tell anyone about
+      ResponseReason reason{ReasonCode(fr), fr.text, "", std::string(d.declaration_id)};
+      if (fr.source == "rules" && StartsWith(fr.kind, "rule:")) reason.rule = fr.kind.substr(5);
+      add(std::move(reason), fr.weight);
+    }
+  }
+  for (size_t k = 0; k < out.size(); ++k) {
+    out[k].action = ResponseActionFor(out[k].channel);
+    auto& list = reasons[k];
+    std::stable_sort(list.begin(), list.end(),
+                     [](const Weighted& a, const Weighted& b) { return a.weight > b.weight; });
+    for (auto& w : list) out[k].reasons.push_back(std::move(w.reason));
+  }
+  return out;
 }
 
 }  // namespace clearsight

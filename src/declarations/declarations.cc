@@ -3,8 +3,6 @@
 // and the duplicate-id check is an open-addressing table of row indices.
 #include "clearsight/declarations.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -16,6 +14,8 @@
 #include "clearsight/text.h"
 #include "common/csv.h"
 #include "common/json_limits.h"
+#include "ingest.h"
+#include "postal_items.h"
 
 namespace clearsight {
 
@@ -189,6 +189,7 @@ std::string IngestReport::Summary() const {
   std::string s = "accepted " + std::to_string(accepted) + ", rejected " + std::to_string(rejected);
   if (duplicates_identical > 0)
     s += ", identical duplicates skipped " + std::to_string(duplicates_identical);
+  if (flagged > 0) s += ", flagged " + std::to_string(flagged);
   return s;
 }
 
@@ -197,6 +198,8 @@ void IngestReport::Merge(const IngestReport& o) {
   rejected += o.rejected;
   duplicates_identical += o.duplicates_identical;
   rejections.insert(rejections.end(), o.rejections.begin(), o.rejections.end());
+  flagged += o.flagged;
+  warnings.insert(warnings.end(), o.warnings.begin(), o.warnings.end());
 }
 
 Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name) {
@@ -205,11 +208,22 @@ Result<DeclarationFormat> ParseDeclarationFormat(std::string_view name) {
   if (n == "native" || n == "csv") return DeclarationFormat::kNativeCsv;
   if (n == "jsonl" || n == "json") return DeclarationFormat::kNativeJsonl;
   if (n == "kcs") return DeclarationFormat::kKcs;
+  if (n == "ead" || n == "postal" || n == "cusitm" || n == "itmatt")
+    return DeclarationFormat::kPostalEad;
+  if (n == "h7" || n == "h7csv") return DeclarationFormat::kH7Csv;
+  if (n == "h7xml") return DeclarationFormat::kH7Xml;
   return Status::InvalidArgument("unknown declaration format '" + std::string(name) +
-                                 "' (expected native, jsonl, kcs or auto)");
+                                 "' (expected native, jsonl, kcs, ead, h7, h7xml or auto)");
 }
 
 namespace {
+
+using ingest::BatchBuilder;
+using ingest::NulMessage;
+using ingest::SetCountry;
+using ingest::SetHs;
+using ingest::SetId;
+using ingest::SetNumber;
 
 enum class Field : uint8_t {
   kId,
@@ -301,29 +315,6 @@ struct Column {
   std::string name;  // as in the header, for messages
 };
 
-// Parses one field into the record. Returns "" on success or the reason it is wrong.
-// (A std::string return keeps the hot path allocation-free: the empty string does not allocate.)
-inline bool SetNumber(std::string_view v, double* out, bool required, bool non_negative,
-                      std::string* why) {
-  if (v.empty() || Trim(v).empty()) {
-    if (required) {
-      *why = "is empty";
-      return false;
-    }
-    *out = kMissing;
-    return true;
-  }
-  if (!ParseDouble(v, out)) {
-    *why = "'" + Excerpt(v, 40) + "' is not a number";
-    return false;
-  }
-  if (non_negative && *out < 0) {
-    *why = "'" + Excerpt(v, 40) + "' is negative";
-    return false;
-  }
-  return true;
-}
-
 inline bool SetFlag(std::string_view v, int8_t* out, std::string* why) {
   v = Trim(v);
   if (v.empty()) {
@@ -340,75 +331,6 @@ inline bool SetFlag(std::string_view v, int8_t* out, std::string* why) {
   }
   *why = "'" + Excerpt(v, 40) + "' is not 0/1 (or true/false)";
   return false;
-}
-
-inline bool SetId(std::string_view v, CompactString* out, bool required, std::string* why) {
-  v = Trim(v);
-  if (v.empty() && required) {
-    *why = "is empty";
-    return false;
-  }
-  out->assign(v.data(), v.size());
-  return true;
-}
-
-bool SetHs(std::string_view v, CompactString* out, bool pad_to_6, std::string* why) {
-  v = Trim(v);
-  char digits[CompactString::kInline + 1];  // 10 digits at most are valid
-  size_t n = 0;
-  for (char c : v) {
-    if (c >= '0' && c <= '9') {
-      if (n < sizeof(digits)) digits[n] = c;
-      ++n;
-    } else if (c != '.' && c != ' ') {
-      *why = "'" + Excerpt(v, 40) + "' is not an HS code (digits, optionally with dots)";
-      return false;
-    }
-  }
-  const bool pad = pad_to_6 && n >= 1 && n < 6;  // KCS drops leading zeros: 1..5 digits become 6
-  // Chapter, heading, subheading, and the national 8- and 10-digit levels: always pairs.
-  if (!pad && (n < 2 || n > 10 || n % 2 != 0)) {
-    *why = n == 0 ? std::string("is empty")
-                  : "'" + Excerpt(v, 40) + "' has " + std::to_string(n) +
-                        " digits, expected 2, 4, 6, 8 or 10";
-    return false;
-  }
-  if (pad) {
-    char padded[6];
-    std::memset(padded, '0', 6 - n);
-    std::memcpy(padded + (6 - n), digits, n);
-    out->assign(padded, 6);
-  } else {
-    out->assign(digits, n);
-  }
-  return true;
-}
-
-bool SetCountry(std::string_view v, CompactString* out, bool required, std::string* why) {
-  v = Trim(v);
-  if (v.empty()) {
-    if (required) {
-      *why = "is empty";
-      return false;
-    }
-    out->clear();
-    return true;
-  }
-  // ISO 3166-1 alpha-2: two ASCII letters (digits, "1E3" and alpha-3 codes are refused).
-  char code[2];
-  bool ok = v.size() == 2;
-  for (size_t i = 0; ok && i < 2; ++i) {
-    char c = v[i];
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    ok = c >= 'A' && c <= 'Z';
-    code[i] = c;
-  }
-  if (!ok) {
-    *why = "'" + Excerpt(v, 40) + "' is not an ISO 3166 alpha-2 country code (two letters)";
-    return false;
-  }
-  out->assign(code, 2);
-  return true;
 }
 
 bool IsFlag(Field f) {
@@ -497,144 +419,6 @@ bool ApplyField(const Column& col, std::string_view v, bool kcs, Declaration* d,
   }
   return true;
 }
-
-// Open-addressing table from declaration id to row index, for duplicate detection. Each slot
-// holds a 32-bit fingerprint of the id beside the row, so a probe touches a row (a cache miss in a
-// large batch) only when the fingerprints agree.
-class IdIndex {
- public:
-  explicit IdIndex(const std::vector<Declaration>* rows) : rows_(rows) { slots_.assign(1024, 0); }
-
-  void Reserve(size_t n) {
-    size_t size = 1024;
-    while (size < n * 2) size <<= 1;
-    if (size > slots_.size()) Rehash(size);
-  }
-
-  // Starts loading the slot `id` will probe, so the cache miss overlaps the record's parsing.
-  void Prefetch(std::string_view id) const {
-    __builtin_prefetch(&slots_[Hash(Trim(id)) & (slots_.size() - 1)]);
-  }
-
-  // Returns the row index holding `id`, or -1 after inserting `row` for it.
-  int64_t FindOrInsert(std::string_view id, uint32_t row) {
-    if ((count_ + 1) * 2 > slots_.size()) Rehash(slots_.size() * 2);
-    const size_t mask = slots_.size() - 1;
-    const uint64_t h = Hash(id);
-    const uint64_t fp = h >> 32;
-    size_t i = h & mask;
-    while (slots_[i] != 0) {
-      if ((slots_[i] >> 32) == fp) {
-        uint32_t r = static_cast<uint32_t>(slots_[i]) - 1;
-        if ((*rows_)[r].declaration_id == id) return r;
-      }
-      i = (i + 1) & mask;
-    }
-    slots_[i] = (fp << 32) | (row + 1);
-    ++count_;
-    return -1;
-  }
-
- private:
-  static uint64_t Hash(std::string_view s) {
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ULL;
-    h ^= h >> 29;
-    h *= 0xbf58476d1ce4e5b9ULL;
-    h ^= h >> 32;
-    return h;
-  }
-  void Rehash(size_t size) {
-    std::vector<uint64_t> old;
-    old.swap(slots_);
-    slots_.assign(size, 0);
-    const size_t mask = size - 1;
-    for (uint64_t s : old) {
-      if (s == 0) continue;
-      uint32_t r = static_cast<uint32_t>(s) - 1;
-      size_t i = Hash((*rows_)[r].declaration_id) & mask;
-      while (slots_[i] != 0) i = (i + 1) & mask;
-      slots_[i] = s;
-    }
-  }
-  const std::vector<Declaration>* rows_;
-  std::vector<uint64_t> slots_;
-  size_t count_ = 0;
-};
-
-// A million declarations take ~0.5 GB; with 4 KiB pages the first touch of each page costs more
-// than parsing the rows on it. Transparent huge pages cut those faults 512-fold where the kernel
-// offers them ("madvise" mode); elsewhere this is a no-op.
-void AdviseHugePages(void* p, size_t bytes) {
-  constexpr uintptr_t kHuge = uintptr_t{2} << 20;
-  if (bytes < 4 * kHuge) return;
-  uintptr_t b = (reinterpret_cast<uintptr_t>(p) + kHuge - 1) & ~(kHuge - 1);
-  uintptr_t e = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kHuge - 1);
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_HUGEPAGE);
-}
-
-std::string NulMessage(size_t at) {
-  return "has a NUL byte at character " + std::to_string(at + 1) + " of the record";
-}
-
-class BatchBuilder {
- public:
-  BatchBuilder(std::string_view name, const ReadOptions& options, IngestReport* report)
-      : name_(name), options_(options), report_(report), index_(&batch_.rows) {}
-
-  void Reject(int64_t line, std::string field, std::string reason, std::string_view raw) {
-    ++report_->rejected;
-    if (report_->rejections.size() < options_.max_rejections_kept) {
-      report_->rejections.push_back(Rejection{std::string(name_), line, std::move(field),
-                                              std::move(reason), std::string(raw.substr(0, 4096))});
-    }
-  }
-
-  Declaration& Begin() {
-    batch_.rows.emplace_back();
-    return batch_.rows.back();
-  }
-  void Abort() { batch_.rows.pop_back(); }
-
-  // Checks the record just built at the back of rows and keeps it or rejects it.
-  void Finish(int64_t line, std::string_view raw) {
-    Declaration& d = batch_.rows.back();
-    uint32_t row = static_cast<uint32_t>(batch_.rows.size() - 1);
-    int64_t prev = index_.FindOrInsert(d.declaration_id, row);
-    if (prev < 0) {
-      first_line_.push_back(line);
-      ++report_->accepted;
-      return;
-    }
-    if (batch_.rows[prev].SameContent(d)) {
-      ++report_->duplicates_identical;
-    } else {
-      Reject(line, "declaration_id",
-             "duplicate id '" + Excerpt(d.declaration_id, 64) + "' (first at line " +
-                 std::to_string(first_line_[prev]) + ") with different content",
-             raw);
-    }
-    batch_.rows.pop_back();
-  }
-
-  DeclarationBatch& batch() { return batch_; }
-  void Prefetch(std::string_view id) const { index_.Prefetch(id); }
-  void Reserve(size_t n) {
-    batch_.rows.reserve(n);
-    AdviseHugePages(batch_.rows.data(), batch_.rows.capacity() * sizeof(Declaration));
-    first_line_.reserve(n);
-    index_.Reserve(n);
-  }
-  std::string_view name() const { return name_; }
-
- private:
-  std::string_view name_;
-  const ReadOptions& options_;
-  IngestReport* report_;
-  DeclarationBatch batch_;
-  IdIndex index_;
-  std::vector<int64_t> first_line_;
-};
 
 std::string RequiredList() {
   std::string s;
@@ -921,10 +705,26 @@ Result<DeclarationBatch> ParseDeclarations(std::string_view data, std::string_vi
     bool json_ext = (n.size() >= 6 && n.substr(n.size() - 6) == ".jsonl") ||
                     (n.size() >= 5 && n.substr(n.size() - 5) == ".json");
     std::string_view t = Trim(data.substr(0, 64));
+    if (StartsWith(t, "\xEF\xBB\xBF")) t = Trim(t.substr(3));  // a UTF-8 byte order mark
     if (json_ext || (!t.empty() && t[0] == '{')) format = DeclarationFormat::kNativeJsonl;
+    // The root element says which message it is (postal.cc).
+    if (!t.empty() && t[0] == '<')
+      return postal::ParseXmlMessage(data, name, format, options, report);
+    if (format == DeclarationFormat::kAuto &&
+        postal::LooksLikeH7Header(data.substr(0, std::min(data.find('\n'), size_t{1} << 16))))
+      format = DeclarationFormat::kH7Csv;
   }
-  if (format == DeclarationFormat::kNativeJsonl) return ParseJsonl(data, name, options, report);
-  return ParseCsv(data, name, false, format, options, report);
+  switch (format) {
+    case DeclarationFormat::kNativeJsonl:
+      return ParseJsonl(data, name, options, report);
+    case DeclarationFormat::kPostalEad:
+    case DeclarationFormat::kH7Xml:
+      return postal::ParseXmlMessage(data, name, format, options, report);
+    case DeclarationFormat::kH7Csv:
+      return postal::ParseH7Csv(data, name, options, report);
+    default:
+      return ParseCsv(data, name, false, format, options, report);
+  }
 }
 
 Result<DeclarationBatch> ReadDeclarations(const std::string& path, const ReadOptions& options,
@@ -939,10 +739,10 @@ Status ValidateDeclaration(const Declaration& d) {
     return Status::InvalidArgument("field 'declaration_id': is empty");
   if (Trim(d.importer_id).empty()) return Status::InvalidArgument("field 'importer_id': is empty");
   CompactString hs;
-  if (!SetHs(d.hs_code, &hs, false, &why))
+  if (!ingest::SetHs(d.hs_code, &hs, false, &why))
     return Status::InvalidArgument("field 'hs_code': " + why);
   CompactString country;
-  if (!SetCountry(d.origin_country, &country, true, &why))
+  if (!ingest::SetCountry(d.origin_country, &country, true, &why))
     return Status::InvalidArgument("field 'origin_country': " + why);
   if (!(d.net_mass_kg >= 0))
     return Status::InvalidArgument("field 'net_mass_kg': is negative or not a number");

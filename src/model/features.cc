@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
+#include "clearsight/postal.h"
 #include "clearsight/text.h"
 
 namespace clearsight::model {
@@ -313,6 +314,7 @@ void FeatureBuilder::BuildNames() {
   }
   if (spec_.price_deviation) names_.push_back("unit_price_deviation");
   if (spec_.calendar) names_.push_back("day_of_week");
+  if (spec_.description_quality) names_.push_back("description_quality");
 }
 
 Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, const FeatureSpec& spec,
@@ -530,6 +532,8 @@ void FeatureBuilder::Compute(const DeclarationBatch& batch, size_t begin, size_t
                    : log_price - (s ? s->fraud_rate : global_log_price_);
       }
       if (spec_.calendar) *o++ = static_cast<float>(DayOfWeek(d.date));
+      if (spec_.description_quality)
+        *o++ = static_cast<float>(RateDescription(d.description).score);
     }
   }
 }
@@ -606,15 +610,27 @@ std::string FeatureBuilder::Describe(int f, float v, const Declaration& d,
     }
     f -= kNumeric;
   }
-  if (spec_.price_deviation && f == 0) {
-    double pct = (std::exp(v) - 1) * 100;
-    return "unit price " + FormatFixed(std::fabs(pct), 0) + (pct < 0 ? " % below" : " % above") +
-           " the median for HS " + d.hs_code.substr(0, 6);
+  if (spec_.price_deviation) {
+    if (f == 0) {
+      double pct = (std::exp(v) - 1) * 100;
+      return "unit price " + FormatFixed(std::fabs(pct), 0) + (pct < 0 ? " % below" : " % above") +
+             " the median for HS " + d.hs_code.substr(0, 6);
+    }
+    --f;
   }
-  return "day of week";
+  if (spec_.calendar) {
+    if (f == 0) return "day of week";
+    --f;
+  }
+  const std::string desc =
+      d.description.empty() ? "(none)" : "'" + Excerpt(d.description, 40) + "'";
+  return "description " + desc + (v < 0.5f ? " is vague" : " names the goods") + " (quality " +
+         FormatFixed(v, 2) + ")";
 }
 
 bool FeatureBuilder::ReadsAsRisk(int f, float v) const {
+  // A description that names the goods is no reason for suspicion.
+  if (spec_.description_quality && f == num_features() - 1) return v < 0.5f;
   f -= static_cast<int>(spec_.codes.size());
   if (f < 0 || f >= static_cast<int>(spec_.keys.size()) * kPerKey) return true;
   switch (f % kPerKey) {
@@ -641,6 +657,8 @@ std::string FeatureBuilder::ToJson() const {
   j["spec"]["numeric"] = spec_.numeric;
   j["spec"]["price_deviation"] = spec_.price_deviation;
   j["spec"]["calendar"] = spec_.calendar;
+  // Written only when on, so models without it keep their files as they were.
+  if (spec_.description_quality) j["spec"]["description_quality"] = true;
   j["spec"]["smoothing"] = spec_.smoothing;
   j["names"] = names_;
   j["prior_fraud"] = prior_fraud_;
@@ -696,6 +714,7 @@ Result<FeatureBuilder> FeatureBuilder::FromJson(std::string_view json) {
     fb.spec_.numeric = s.at("numeric").get<bool>();
     fb.spec_.price_deviation = s.at("price_deviation").get<bool>();
     fb.spec_.calendar = s.at("calendar").get<bool>();
+    fb.spec_.description_quality = s.value("description_quality", false);
     fb.spec_.smoothing = s.at("smoothing").get<double>();
     fb.BuildNames();
     fb.IndexFields();

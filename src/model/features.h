@@ -54,7 +54,11 @@ struct FeatureSpec {
   bool numeric = true;                      // mass, value, unit price, tax rate, tax amount
   bool price_deviation = true;              // log unit price minus the HS6 median log unit price
   bool calendar = false;                    // day of week
-  double smoothing = 10.0;                  // pseudo-count pulling rare keys to the prior
+  // How informative the goods description is (RateDescription, 0..1): vague descriptions
+  // ("gift", "parts") are a risk signal in postal traffic. Off unless asked for: the KCS data
+  // has no descriptions, and a model trained without it reads the same as before.
+  bool description_quality = false;
+  double smoothing = 10.0;  // pseudo-count pulling rare keys to the prior
 
   static FeatureSpec Full();
   // The plain baseline: frequency-ranked codes of the raw columns, raw numbers.

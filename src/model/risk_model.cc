@@ -63,6 +63,7 @@ RiskModel& RiskModel::operator=(RiskModel&&) noexcept = default;
 Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskModelOptions& options) {
   model::FeatureSpec spec =
       options.baseline ? model::FeatureSpec::Baseline() : model::FeatureSpec::Full();
+  spec.description_quality = options.description_feature && !options.baseline;
   std::vector<float> x;
   CS_ASSIGN_OR_RETURN(auto fb, model::FeatureBuilder::Fit(train, spec, &x));
   std::vector<float> labels, weights;

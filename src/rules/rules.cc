@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "clearsight/file_util.h"
+#include "clearsight/postal.h"
 #include "clearsight/text.h"
 
 namespace clearsight {
@@ -142,8 +143,10 @@ enum class FieldId {
   kUnitPriceRatio,
   kUndervaluation,
   kRevenueAtRisk,
-  kRiskScore,  // numbers
-  kExtra,      // another column of the input, as text
+  kRiskScore,
+  kDescriptionQuality,
+  kDescriptionVague,  // numbers
+  kExtra,             // another column of the input, as text
 };
 
 struct FieldName {
@@ -173,6 +176,8 @@ constexpr FieldName kFields[] = {
     {"undervaluation_score", FieldId::kUndervaluation},
     {"revenue_at_risk", FieldId::kRevenueAtRisk},
     {"risk_score", FieldId::kRiskScore},
+    {"description_quality", FieldId::kDescriptionQuality},
+    {"description_vague", FieldId::kDescriptionVague},
 };
 
 bool IsNumeric(FieldId f) { return f >= FieldId::kMass && f < FieldId::kExtra; }
@@ -244,6 +249,10 @@ double NumberValue(FieldId f, const Declaration& d, const DerivedFeatures& x) {
       return x.revenue_at_risk;
     case FieldId::kRiskScore:
       return x.risk_score;
+    case FieldId::kDescriptionQuality:
+      return RateDescription(d.description).score;
+    case FieldId::kDescriptionVague:
+      return RateDescription(d.description).vague ? 1 : 0;
     default:
       return kMissing;
   }

@@ -177,7 +177,9 @@ Result<ValuationModel> ValuationModel::Fit(const DeclarationBatch& history,
   im.options = options;
   std::vector<const Declaration*> rows;
   for (const auto& d : history.rows) {
-    if (d.net_mass_kg > 0 && d.declared_value > 0) {
+    // HS "00" is the placeholder of a postal piece declared without an HS code: its goods have
+    // nothing in common to price them by.
+    if (d.net_mass_kg > 0 && d.declared_value > 0 && d.hs_code != kNoHsCode) {
       rows.push_back(&d);
     } else {
       ++im.skipped;
@@ -257,6 +259,12 @@ ValuationResult ValuationModel::Score(const Declaration& d) const {
   const Impl& im = *impl_;
   ValuationResult r;
   int level = -1;
+  if (d.hs_code == kNoHsCode) {
+    r.level = "none";
+    r.undervaluation_score = 0;
+    r.reason = "no reference price: no HS code declared";
+    return r;
+  }
   const Impl::Group* g = im.Find(d, &level);
   if (g == nullptr) {
     r.level = "none";

@@ -6,11 +6,15 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "clearsight/currency_rates.h"
 #include "clearsight/declarations.h"
+#include "clearsight/postal.h"
 
 namespace clearsight {
 namespace {
@@ -28,6 +32,12 @@ std::string Read(const fs::path& p) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+std::shared_ptr<const CurrencyRates> CurrencyRatesForTest(const fs::path& path) {
+  auto rates = CurrencyRates::Load(path.string());
+  EXPECT_TRUE(rates.ok()) << rates.status().message();
+  return rates.ok() ? std::make_shared<const CurrencyRates>(std::move(rates).value()) : nullptr;
 }
 
 class ScoreCli : public ::testing::Test {
@@ -129,6 +139,72 @@ TEST_F(ScoreCli, ChannelsFollowTheBudgetTheRuleFloorAndTheControlSample) {
   const auto again =
       Score("b", "--red-share 0.05 --yellow-share 0.05 --control-share 0.2 --seed 3");
   EXPECT_EQ(again, rows);
+}
+
+// Generated postal items in, one response per item out: the decision of its strongest piece, its
+// S10 id, the rule's reason code; and a currency without a rate rejected by name on the way in.
+TEST_F(ScoreCli, RespondWritesOneResponsePerPostalItem) {
+  const fs::path items = dir_ / "items.xml", rates = dir_ / "rates.csv",
+                 faults = dir_ / "faults.csv", responses = dir_ / "responses.jsonl",
+                 rules = dir_ / "postal.rules", out = dir_ / "postal.csv";
+  ASSERT_EQ(
+      RunCli("postal-generate --items 120 --seed 5 --invalid-share 0.2 --out " + items.string() +
+                 " --rates-out " + rates.string() + " --faults-out " + faults.string(),
+             dir_ / "gen.log"),
+      0)
+      << Read(dir_ / "gen.log");
+  std::ofstream(rules)
+      << "rule \"vague\"\n  when description_vague = 1\n  then channel yellow\n"
+         "  reason \"vague description\"\nend\n"
+         "rule \"heavier\"\n  when weight_mismatch = \"1\"\n  then channel red\nend\n";
+  ASSERT_EQ(RunCli("score --model " + (dir_ / "model").string() + " --input " + items.string() +
+                       " --rates " + rates.string() + " --rules " + rules.string() +
+                       " --red-share 0 --yellow-share 0 --control-share 0 --out " + out.string() +
+                       " --respond " + responses.string(),
+                   dir_ / "respond.log"),
+            0)
+      << Read(dir_ / "respond.log");
+  const std::string log = Read(dir_ / "respond.log");
+  EXPECT_NE(log.find("field 'currency': no rate for 'ZZZ'"), std::string::npos) << log;
+  EXPECT_NE(log.find("responses for "), std::string::npos) << log;
+  // The reader's view of the same items, to check the responses against.
+  ReadOptions ro;
+  auto table = CurrencyRatesForTest(rates);
+  ro.rates = table;
+  auto batch = ReadDeclarations(items.string(), ro, nullptr);
+  ASSERT_TRUE(batch.ok());
+  std::map<std::string, std::vector<const Declaration*>> by_item;
+  for (const auto& d : batch->rows) by_item[std::string(d.consignment_id)].push_back(&d);
+  std::ifstream in(responses);
+  std::set<std::string> seen;
+  int held = 0, inspected = 0;
+  for (std::string line; std::getline(in, line);) {
+    const auto j = nlohmann::json::parse(line);
+    const std::string id = j["item_id"];
+    EXPECT_TRUE(seen.insert(id).second) << id << " answered twice";
+    ASSERT_TRUE(by_item.count(id)) << id;
+    EXPECT_EQ(S10Problem(id), "");
+    const auto& pieces = by_item[id];
+    EXPECT_EQ(j["pieces"].size(), pieces.size());
+    bool vague = false, heavy = false;
+    for (const Declaration* d : pieces) {
+      vague |= RateDescription(d->description).vague;
+      heavy |= batch->Extra(*d, batch->ExtraIndex("weight_mismatch")) == "1";
+    }
+    // With no budget only the rules hold an item: red for heavier pieces, else yellow if vague.
+    const std::string want = heavy ? "hold_inspection" : vague ? "hold_documents" : "release";
+    EXPECT_EQ(j["decision"], want) << line;
+    held += want != "release";
+    inspected += heavy;
+    if (vague && !heavy) {
+      bool rule = false;
+      for (const auto& r : j["reasons"]) rule |= r["code"] == "RULE" && r["rule"] == "vague";
+      EXPECT_TRUE(rule) << line;
+    }
+  }
+  EXPECT_EQ(seen.size(), by_item.size()) << "every item with an accepted piece is answered";
+  EXPECT_GT(held, 10);
+  EXPECT_GT(inspected, 0);
 }
 
 }  // namespace

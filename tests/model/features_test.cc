@@ -79,5 +79,39 @@ TEST(FeatureBuilder, RejectsCorruptJson) {
   EXPECT_FALSE(FeatureBuilder::FromJson("{\"spec\":{}}").ok());
 }
 
+TEST(FeatureBuilder, DescriptionQualityIsOffUnlessAskedForAndRoundTrips) {
+  DeclarationBatch b;
+  b.rows = {Row("1", 100, "A", 1), Row("2", 101, "B", 0), Row("3", 102, "C", 0)};
+  b.rows[0].description = "gift";
+  b.rows[1].description = "Leather wallet";
+  EXPECT_FALSE(FeatureSpec::Full().description_quality);
+  EXPECT_FALSE(FeatureSpec::Baseline().description_quality);
+  std::vector<float> x;
+  auto off = FeatureBuilder::Fit(b, FeatureSpec::Full(), &x);
+  ASSERT_TRUE(off.ok());
+  EXPECT_EQ(Index(*off, "description_quality"), -1);
+  EXPECT_EQ(off->ToJson().find("description_quality"), std::string::npos);
+  FeatureSpec spec = FeatureSpec::Full();
+  spec.description_quality = true;
+  auto on = FeatureBuilder::Fit(b, spec, &x);
+  ASSERT_TRUE(on.ok());
+  const int f = Index(*on, "description_quality");
+  ASSERT_EQ(f, on->num_features() - 1);
+  const int nf = on->num_features();
+  EXPECT_EQ(x[0 * nf + f], 0.f);
+  EXPECT_EQ(x[1 * nf + f], 0.75f);
+  EXPECT_EQ(x[2 * nf + f], 0.f);  // no description at all
+  EXPECT_TRUE(on->ReadsAsRisk(f, 0.f));
+  EXPECT_FALSE(on->ReadsAsRisk(f, 0.75f));
+  EXPECT_EQ(on->Describe(f, 0.f, b.rows[0], b), "description 'gift' is vague (quality 0.00)");
+  auto back = FeatureBuilder::FromJson(on->ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_TRUE(back->spec().description_quality);
+  std::vector<float> a(static_cast<size_t>(3 * nf)), c(a.size());
+  on->Compute(b, 0, 3, a.data());
+  back->Compute(b, 0, 3, c.data());
+  EXPECT_EQ(a, c);
+}
+
 }  // namespace
 }  // namespace clearsight::model

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "clearsight/postal.h"
+
 namespace clearsight {
 namespace {
 
@@ -137,6 +139,57 @@ TEST(RuleSet, FieldsOutsideTheSchemaAreListedWithWhereTheyAppear) {
                               "ok.rules");
   ASSERT_TRUE(clean.ok());
   EXPECT_TRUE(clean->unknown_fields().empty());
+}
+
+TEST(RuleSet, DescriptionQualityAndVaguenessAreFields) {
+  auto set = RuleSet::Parse(R"(rule "vague gift"
+  when description_vague = 1 and item_category = "gift" and declared_value > 20
+  then channel yellow
+end
+rule "poorly described"
+  when description_quality < 0.6
+  then score +0.1
+end
+)",
+                            "p.rules");
+  ASSERT_TRUE(set.ok()) << set.status().message();
+  EXPECT_TRUE(set->unknown_fields().size() == 1 && set->unknown_fields()[0].name == "item_category")
+      << "description_quality and description_vague are schema fields, item_category an extra";
+  DeclarationBatch batch;
+  batch.extra_columns = {"item_category"};
+  auto with = [&](const char* description, const char* category) {
+    Declaration d = Phone("CN", 30);
+    d.description = description;
+    d.extra = ExtraValues{category};
+    return set->Match(d, batch, DerivedFeatures{});
+  };
+  EXPECT_EQ(with("gift", "gift"), (std::vector<int>{0, 1}));
+  EXPECT_EQ(with("Spare parts", "gift"), (std::vector<int>{0, 1}));  // both words vague
+  EXPECT_EQ(with("gift", "sale_of_goods"), (std::vector<int>{1}));
+  EXPECT_EQ(with("Leather wallet", "gift"), (std::vector<int>{}));  // quality 0.75
+  EXPECT_EQ(with("Wallet", "gift"), (std::vector<int>{1}));         // one word: 0.5
+  EXPECT_EQ(with("", "gift"), (std::vector<int>{0, 1}));
+  // Numbers, not text: a text comparison is refused when the file is read.
+  EXPECT_FALSE(
+      RuleSet::Parse("rule \"x\"\n when description_vague = \"yes\"\n then channel red\nend\n",
+                     "q.rules")
+          .ok());
+}
+
+TEST(DescriptionQuality, VagueWordsFillersAndInformativeWords) {
+  EXPECT_EQ(RateDescription("").score, 0);
+  EXPECT_TRUE(RateDescription("gift").vague);
+  EXPECT_TRUE(RateDescription("GIFT!!").vague);
+  EXPECT_TRUE(RateDescription("Personal effects, used clothes").vague);
+  EXPECT_TRUE(RateDescription("gift for birthday").vague);
+  EXPECT_TRUE(RateDescription("12 pcs").vague);  // numbers and fillers name no goods
+  EXPECT_TRUE(RateDescription("ab").vague);      // too short to be a word
+  EXPECT_DOUBLE_EQ(RateDescription("Mobile phone").score, 0.75);
+  EXPECT_DOUBLE_EQ(RateDescription("Mobile phone spare parts").score, 0.75);
+  EXPECT_DOUBLE_EQ(RateDescription("Women's cotton denim trousers").score, 1.0);
+  EXPECT_DOUBLE_EQ(RateDescription("phone phone phone").score, 0.5);  // distinct words count
+  EXPECT_FALSE(RateDescription("Baumwoll-Hemd").vague);
+  EXPECT_EQ(RateDescription("коврик для йоги").informative_words, 3);  // UTF-8 letters count
 }
 
 }  // namespace

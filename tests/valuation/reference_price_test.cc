@@ -64,6 +64,20 @@ TEST(ReferencePrice, FallsBackToHs4WhenTheCodeHasFewerThanTenFlows) {
   EXPECT_EQ(m->Score(usd).level, "none");
 }
 
+TEST(ReferencePrice, PiecesWithoutAnHsCodeAreNeitherPricedNorAReference) {
+  // Postal pieces declared without an HS code carry the placeholder "00": unrelated goods that
+  // must not form a price group of their own, however many there are.
+  DeclarationBatch h = History(6);
+  for (int i = 0; i < 50; ++i)
+    h.rows.push_back(Flow("N" + std::to_string(i), std::string(kNoHsCode), "P", 1, 40));
+  auto m = ValuationModel::Fit(h, ValuationOptions{});
+  ASSERT_TRUE(m.ok());
+  ValuationResult r = m->Score(Flow("Q", std::string(kNoHsCode), "new", 1, 0.4));
+  EXPECT_EQ(r.level, "none");
+  EXPECT_FALSE(r.flagged);
+  EXPECT_EQ(r.reason, "no reference price: no HS code declared");
+}
+
 TEST(ReferencePrice, FlagsUnderValuationWithRevenueAtRisk) {
   auto m = ValuationModel::Fit(History(3), ValuationOptions{});
   ASSERT_TRUE(m.ok());
