@@ -885,6 +885,76 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   await screenshot('analyst');
 });
 
+test('an admin adds a user, changes the role, disables it, sets the capacity and checks the audit log; queue and statistics export as CSV', async () => {
+  const { page } = T;
+  await page.click('#logout');
+  await page.waitForSelector('#username');
+  await login(page, USERS.admin);
+  assert.equal(await page.isVisible('[data-nav="admin"]'), true, 'the Admin link is for admins');
+  await page.click('[data-nav="admin"]');
+  await page.waitForSelector('#user-table');
+  const listed = (await T.admin.get('/api/users')).json.users.map((u) => u.username).sort();
+  assert.deepEqual((await page.$$eval('#user-table tbody tr', (trs) => trs.map((t) => t.dataset.user))).sort(), listed);
+  // Add a user; the new user can sign in.
+  await page.fill('#u-name', 'nina.new');
+  await page.selectOption('#u-role', 'officer');
+  await page.fill('#u-pass', 'nina-pass-12345');
+  await page.click('#user-form button[type=submit]');
+  await page.waitForSelector('#user-table tr[data-user="nina.new"]');
+  assert.match(await page.textContent('#users-message'), /Saved nina\.new as officer/);
+  const nina = await apiClient(T.server.base, 'nina.new', 'nina-pass-12345');
+  assert.equal((await nina.get('/api/me')).json.role, 'officer');
+  // Change the role (and the password, which the form always sets).
+  await page.click('#user-table tr[data-user="nina.new"] [data-action="edit"]');
+  assert.equal(await page.inputValue('#u-name'), 'nina.new');
+  await page.selectOption('#u-role', 'analyst');
+  await page.fill('#u-pass', 'nina-pass-67890');
+  await page.click('#user-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#user-table tr[data-user="nina.new"] td')?.textContent === 'analyst');
+  assert.equal((await nina.get('/api/me')).status, 401, 'a changed user\'s sessions end');
+  // Disable: a confirmation, then no sign-in.
+  page.once('dialog', (d) => d.accept());
+  await page.click('#user-table tr[data-user="nina.new"] [data-action="disable"]');
+  await page.waitForSelector('#user-table tr[data-user="nina.new"][data-disabled="true"]');
+  await assert.rejects(apiClient(T.server.base, 'nina.new', 'nina-pass-67890'), /HTTP 40[13]/);
+  assert.equal(await page.isDisabled(`#user-table tr[data-user="${USERS.admin.username}"] [data-action="disable"]`), true, 'an admin cannot disable themself');
+  // Capacity: the yellow share, saved and in force.
+  const before = (await T.admin.get('/api/settings/capacity')).json;
+  await page.fill('#cap-yellow', '7');
+  await page.click('#capacity-form button[type=submit]');
+  await page.waitForSelector('#capacity-message.success');
+  const after = (await T.admin.get('/api/settings/capacity')).json;
+  assert.equal(after.yellow_share, 0.07);
+  assert.equal(after.red_share, before.red_share);
+  // The audit log: intact, and it shows what was just done.
+  await page.click('#audit-refresh');
+  await page.waitForFunction(() => /^Intact/.test(document.querySelector('#audit-verify')?.textContent || ''));
+  await page.waitForSelector('#audit-table tr[data-action="capacity"]');
+  const actions = await page.$$eval('#audit-table tbody tr', (trs) => trs.map((t) => t.dataset.action));
+  for (const a of ['user_created', 'user_updated', 'user_disabled', 'capacity']) assert.ok(actions.includes(a), `audit shows ${a}`);
+  await page.screenshot({ path: join(T.shots, 'admin.png'), fullPage: true });
+
+  // The queue as CSV: every consignment of the filters, not only the page shown.
+  await page.goto(`${T.server.base}/#/queue?status=all&limit=10`);
+  await page.waitForSelector('#queue-table');
+  const total = (await T.admin.get('/api/queue?status=all&limit=0')).json.total;
+  assert.ok(total > 10, 'more than one page');
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export-csv')]);
+  const csv = readFileSync(await download.path(), 'utf8').trim().split(/\r\n/);
+  assert.equal(csv[0].split(',')[0], 'consignment_id');
+  assert.equal(csv.length, total + 1, 'a header and one line per consignment');
+  // The statistics as CSV, with the rule the analyst page shows.
+  await page.goto(`${T.server.base}/#/analyst`);
+  await page.waitForSelector('#rule-stats');
+  const [stats] = await Promise.all([page.waitForEvent('download'), page.click('#export-rules')]);
+  const lines = readFileSync(await stats.path(), 'utf8').trim().split(/\r\n/);
+  assert.equal(lines[0], 'group,name,decisions_or_hits,with_outcome,confirmed,hit_rate,ci95_low,ci95_high');
+  const rule = (await T.admin.get('/api/stats')).json.rules.rules.find((r) => r.name === 'icn1 air parcels');
+  assert.ok(lines.some((l) => l.startsWith(`rule,icn1 air parcels,${rule.hits},`)), lines.join('\n'));
+  // Put the capacity back for the tests after this one.
+  assert.equal((await T.admin.call('PUT', '/api/settings/capacity', before)).status, 200);
+});
+
 test('an officer works the queue by keyboard: a digit chooses, Enter records, the next consignment opens', async () => {
   const { page } = T;
   await page.goto(`${T.server.base}/#/queue?sort=consignment_id`);

@@ -58,6 +58,17 @@ export const api = {
 
   // {total, limit, offset, items: [decision]}; filters: office, channel, status, sort, limit, offset.
   queue: (filters, signal) => request('GET', '/api/queue', { query: filters, signal }),
+  // Administration (admin role; the capacity is readable by analysts too).
+  users: () => request('GET', '/api/users'),
+  // Creates a user, or sets an existing one's role and password (its sessions end).
+  putUser: (username, role, password) => request('POST', '/api/users', { body: { username, role, password } }),
+  disableUser: (name) => request('POST', `/api/users/${encodeURIComponent(name)}/disable`),
+  enableUser: (name) => request('POST', `/api/users/${encodeURIComponent(name)}/enable`),
+  endSessions: (name) => request('DELETE', `/api/users/${encodeURIComponent(name)}/sessions`),
+  audit: (after, limit) => request('GET', '/api/audit', { query: { after, limit } }),
+  verifyAudit: () => request('GET', '/api/audit/verify'),
+  capacity: () => request('GET', '/api/settings/capacity'),
+  putCapacity: (body) => request('PUT', '/api/settings/capacity', { body }),
   // {offices: [{office, total, pending, released, done}]}, for the office filter.
   offices: (signal) => request('GET', '/api/offices', { signal }),
   // The decision with reasons, declarations, scans and outcomes.

@@ -2,7 +2,7 @@
 // the random control sample against the targeted inspections, and decisions per channel
 // (GET /api/stats).
 import { api } from '../api.js';
-import { channelBadge, el, errorBox, fmtNumber, fmtPercent, fmtSignificant, setTitle, wilson } from '../ui.js';
+import { channelBadge, downloadCsv, el, errorBox, fmtNumber, fmtPercent, fmtSignificant, setTitle, wilson } from '../ui.js';
 
 function rateCell(confirmed, withOutcome) {
   if (!withOutcome) return el('td', { class: 'num muted' }, 'no outcomes yet');
@@ -131,6 +131,24 @@ function sourcesSection(s) {
     })));
 }
 
+// Rules, evidence sources and the control sample in one CSV: group, name, decisions or hits,
+// with outcome, confirmed, hit rate and its 95 % Wilson interval.
+function exportStats(s) {
+  const rows = [];
+  const add = (group, name, n, withOutcome, confirmed) => {
+    const ci = withOutcome ? wilson(confirmed, withOutcome) : [null, null];
+    rows.push([group, name, n, withOutcome, confirmed, withOutcome ? (confirmed / withOutcome).toFixed(4) : '', ci[0]?.toFixed(4) ?? '', ci[1]?.toFixed(4) ?? '']);
+  };
+  for (const r of s.rules?.rules || []) add('rule', r.name, r.hits, r.with_outcome || 0, r.confirmed || 0);
+  for (const x of s.sources || []) add('source', x.source, x.with_outcome || 0, x.with_outcome || 0, x.confirmed || 0);
+  const c = s.control_sample || {};
+  const t = s.targeted_red || {};
+  add('selection', 'control sample', c.decisions, c.with_outcome || 0, c.confirmed || 0);
+  add('selection', 'targeted red', t.decisions, t.with_outcome || 0, t.confirmed || 0);
+  downloadCsv(`statistics-${new Date().toISOString().slice(0, 10)}.csv`,
+    ['group', 'name', 'decisions_or_hits', 'with_outcome', 'confirmed', 'hit_rate', 'ci95_low', 'ci95_high'], rows);
+}
+
 export async function render(main, ctx) {
   setTitle('Analyst');
   const body = el('div', { class: 'analyst-grid' }, el('p', { class: 'muted' }, 'Loading…'));
@@ -155,7 +173,8 @@ export async function render(main, ctx) {
       el('section', { class: 'card', 'aria-labelledby': 'h-channels' }, el('h2', { id: 'h-channels' }, 'Decisions per channel'), channelSection(s)),
       el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Models loaded'), modelSection(s)),
       el('section', { class: 'card wide', 'aria-labelledby': 'h-sources' }, el('h2', { id: 'h-sources' }, 'Hit rate per evidence source'), sourcesSection(s)),
-      el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s)));
+      el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s),
+        el('button', { type: 'button', id: 'export-rules', onclick: () => exportStats(s) }, 'Export statistics (CSV)')));
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
   }
   await load();

@@ -2,7 +2,7 @@
 // sorted by every column the service can sort on, paged, with a live count polled every few
 // seconds. Filters, search, sort and page live in the URL, so a link or a reload shows the same.
 import { api } from '../api.js';
-import { channelBadge, el, errorBox, fmtMoney, fmtNumber, setTitle, statusBadge } from '../ui.js';
+import { channelBadge, downloadCsv, el, errorBox, fmtMoney, fmtNumber, setTitle, statusBadge } from '../ui.js';
 
 const POLL_MS = 5000;
 const SORTABLE = {
@@ -12,6 +12,31 @@ const SORTABLE = {
 // Columns whose first click sorts high to low.
 const DESC_FIRST = new Set(['score', 'updated', 'created', 'date', 'value']);
 const SEARCH_MAX = 200;
+const EXPORT_MAX = 50000;  // rows in one CSV export
+
+// Every consignment of the filters (not only the page shown), as CSV.
+async function exportQueue(f, button) {
+  const header = ['consignment_id', 'date', 'office', 'score', 'channel', 'control', 'over_budget', 'status', 'outcome',
+    'declarations', 'declaration_id', 'importer_id', 'hs_code', 'origin_country', 'declared_value', 'currency', 'top_reason', 'selection'];
+  const rows = [];
+  button.disabled = true;
+  try {
+    for (let offset = 0; offset < EXPORT_MAX; offset += 1000) {
+      button.textContent = `Exporting… ${fmtNumber(rows.length)}`;
+      const page = await api.queue({ q: f.q, over_budget: f.over, office: f.office, channel: f.channel, status: f.status, sort: f.sort, limit: 1000, offset });
+      for (const it of page.items) {
+        const d = it.declaration || {};
+        rows.push([it.consignment_id, d.date || it.date, it.lane, it.score, it.channel, it.control ? 1 : 0, it.over_budget ? 1 : 0, it.status, it.outcome || '',
+          it.declarations, d.declaration_id, d.importer_id, d.hs_code, d.origin_country, d.declared_value, d.currency, (it.reasons || [])[0]?.text || '', it.selection]);
+      }
+      if (page.items.length < 1000 || rows.length >= page.total) break;
+    }
+    downloadCsv(`queue-${new Date().toISOString().slice(0, 10)}.csv`, header, rows.slice(0, EXPORT_MAX));
+  } finally {
+    button.disabled = false;
+    button.textContent = 'Export CSV';
+  }
+}
 const PAGE_SIZES = [10, 25, 50, 100];
 
 const CHANNELS = ['', 'red', 'yellow', 'green'];
@@ -104,6 +129,8 @@ export async function render(main, ctx) {
 
   const liveCount = el('p', { class: 'live-count', id: 'live-count', 'aria-live': 'polite' }, 'Counting…');
   const summary = el('ul', { class: 'channel-summary', 'aria-label': 'Pending consignments per channel' });
+  const exportBtn = el('button', { type: 'button', id: 'export-csv', title: `Every consignment of these filters, up to ${fmtNumber(EXPORT_MAX)}, as a CSV file` }, 'Export CSV');
+  exportBtn.addEventListener('click', () => exportQueue(f, exportBtn).catch((e) => { liveCount.textContent = `Export failed: ${e.message}`; }));
   const refreshBtn = el('button', { type: 'button', class: 'refresh', hidden: true, onclick: () => load() }, 'Refresh');
   const tableWrap = el('div', { class: 'table-wrap' });
   const pager = el('nav', { class: 'pager', 'aria-label': 'Pages' });
@@ -111,7 +138,7 @@ export async function render(main, ctx) {
   main.append(el('section', { class: 'queue-page' },
     el('div', { class: 'page-head' }, el('h1', {}, 'Inspection queue'), summary),
     filterForm,
-    el('div', { class: 'live-row' }, liveCount, refreshBtn),
+    el('div', { class: 'live-row' }, liveCount, refreshBtn, exportBtn),
     tableWrap, pager));
 
   let shownTotal = null;
