@@ -191,6 +191,14 @@ struct AuditVerifyReport {
   std::string message;        // "audit log intact: 1042 entries" or what broke where
 };
 
+struct RecentDeclarations {
+  int32_t from_date = 0, to_date = 0;  // the window read (days since 1970-01-01)
+  int64_t total = 0;                   // declarations in the window (rows may hold fewer)
+  std::vector<DeclarationRow> rows;
+  std::vector<std::string> channel;  // parallel to rows: the consignment's channel now
+  std::vector<std::string> outcome;  // parallel to rows: its latest outcome, "" when none
+};
+
 struct QueueQuery {
   std::string lane;     // "" = all
   std::string channel;  // "" = all
@@ -423,6 +431,10 @@ class Store {
   // The latest `per_lane` decision scores of every lane, oldest first.
   virtual Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) = 0;
   virtual Result<std::vector<RuleHitStats>> RuleStats() = 0;
+  // Declarations of the last `days` days up to the newest declaration date stored, newest first,
+  // at most `limit`, each with its consignment's current channel and latest outcome ("" when
+  // none): what a draft rule profile is tried on before it is installed.
+  virtual Result<RecentDeclarations> DeclarationsOfLastDays(int32_t days, int64_t limit) = 0;
   virtual Result<std::vector<ChannelOutcomeStats>> ChannelStats() = 0;
   // Computed in SQL over the stored reasons of the consignments with an outcome, by source.
   virtual Result<std::vector<SourceOutcomeStats>> SourceStats() = 0;

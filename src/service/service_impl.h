@@ -304,6 +304,7 @@ struct Service::Impl {
   Result<service::HttpResponse> VerifyAudit(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutRules(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> TestRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetCapacity(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutCapacity(const service::HttpRequest&, const service::Caller&);

@@ -760,6 +760,35 @@ class SqlStore : public Store {
       return page;
     });
   }
+  Result<RecentDeclarations> DeclarationsOfLastDays(int32_t days, int64_t limit) override {
+    if (days < 1 || days > 3660) return Status::InvalidArgument("days must be 1..3660");
+    if (limit < 1 || limit > 1000000) return Status::InvalidArgument("limit must be 1..1000000");
+    return Read([&](SqlConn& c) -> Result<RecentDeclarations> {
+      RecentDeclarations out;
+      CS_ASSIGN_OR_RETURN(auto newest, c.Query("SELECT MAX(decl_date) FROM declarations", {}));
+      if (newest.empty() || newest[0].Null(0)) return out;
+      out.to_date = static_cast<int32_t>(newest[0].Int(0));
+      out.from_date = out.to_date - days + 1;
+      CS_ASSIGN_OR_RETURN(auto count,
+                          c.Query("SELECT COUNT(*) FROM declarations WHERE decl_date >= $1",
+                                  {int64_t{out.from_date}}));
+      out.total = count.empty() ? 0 : count[0].Int(0);
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT d.declaration_id, d.consignment_id, d.office_id, d.decl_date, "
+                  "d.content_sha256, d.body, d.received_ms, d.assessment, "
+                  "COALESCE(c.channel, ''), COALESCE(c.outcome, '') FROM declarations d "
+                  "LEFT JOIN consignments c ON c.consignment_id = d.consignment_id "
+                  "WHERE d.decl_date >= $1 ORDER BY d.decl_date DESC, d.declaration_id LIMIT $2",
+                  {int64_t{out.from_date}, limit}));
+      for (const auto& r : rows) {
+        out.rows.push_back(ToDeclaration(r));
+        out.channel.push_back(r.Text(8));
+        out.outcome.push_back(r.Text(9));
+      }
+      return out;
+    });
+  }
   Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
     return Read([&](SqlConn& c) { return QueryScan(c, id); });
   }

@@ -173,6 +173,7 @@ TEST_F(ServiceTest, HealthIsPublicAndEveryOtherRouteNeedsALogin) {
            {"GET", "/api/stats"},
            {"GET", "/api/rules"},
            {"PUT", "/api/rules"},
+           {"POST", "/api/rules/test"},
            {"GET", "/api/users"},
            {"GET", "/api/audit"},
            {"GET", "/api/audit/verify"},
@@ -776,6 +777,53 @@ TEST_F(ServiceTest, RuleChangesAreAuditedVersionedAndApplied) {
   ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
 }
 
+TEST_F(ServiceTest, DraftRulesAreTriedOnStoredDeclarationsBeforeInstalling) {
+  Client analyst = As("analyst"), in = As("integrator"), officer = As("officer");
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(Unique("ZQ"));
+    ASSERT_EQ(
+        in.Post("/api/declarations", testing::Declaration(ids.back(), "OFFQ", 100, "610910", "ZQ"))
+            .status,
+        201);
+  }
+  ASSERT_EQ(officer.Post("/api/consignments/" + ids[0] + "/outcome", json{{"result", "narcotics"}})
+                .status,
+            201);
+  ASSERT_EQ(
+      officer.Post("/api/consignments/" + ids[1] + "/outcome", json{{"result", "nothing"}}).status,
+      201);
+  int64_t not_red = 0;
+  for (const auto& id : ids)
+    not_red += officer.Get("/api/consignments/" + id).body["channel"] != "red";
+  const int64_t version = analyst.Get("/api/rules").body["version"];
+  const std::string draft =
+      "rule \"origin ZQ\"\n  when origin_country == \"ZQ\"\n  then channel red\nend\n"
+      "rule \"typo\"\n  when hs_cod = \"610910\"\n  then score 0.1\nend\n";
+  Reply t = analyst.Send("POST", "/api/rules/test?days=3660", draft, "text/plain");
+  ASSERT_EQ(t.status, 200) << t.raw;
+  ASSERT_EQ(t.body["rules"].size(), 2u);
+  const json& zq = t.body["rules"][0];
+  EXPECT_EQ(zq["name"], "origin ZQ");
+  EXPECT_EQ(zq["consignments"], 3) << t.raw;
+  EXPECT_EQ(zq["with_outcome"], 2);
+  EXPECT_EQ(zq["confirmed"], 1);
+  EXPECT_EQ(zq["newly_red"], not_red);
+  EXPECT_EQ(t.body["rules"][1]["hits"], 0);        // the typo never matches...
+  ASSERT_EQ(t.body["unknown_fields"].size(), 1u);  // ...and is named
+  EXPECT_EQ(t.body["unknown_fields"][0]["name"], "hs_cod");
+  EXPECT_GE(t.body["declarations"].get<int64_t>(), 3);
+  // Trying installs nothing.
+  EXPECT_EQ(analyst.Get("/api/rules").body["version"], version);
+  ExpectErrorShape(
+      analyst.Send("POST", "/api/rules/test", "rule \"x\"\n  when\nend\n", "text/plain"), 400,
+      "invalid_argument");
+  ExpectErrorShape(analyst.Send("POST", "/api/rules/test?days=0", draft, "text/plain"), 400,
+                   "invalid_argument");
+  ExpectErrorShape(officer.Send("POST", "/api/rules/test", draft, "text/plain"), 403,
+                   "permission_denied");
+}
+
 TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRuleHit) {
   Client analyst = As("analyst"), in = As("integrator"), officer = As("officer");
   // Two rules that both match: the decision's reasons keep the strongest, the consignment view
@@ -1135,10 +1183,18 @@ TEST(ServiceRestart, DataUsersAndLaneBudgetsSurviveARestart) {
   ASSERT_TRUE(c.Login("int", "int-password"));  // users persist
   Reply again = c.Post("/api/declarations", testing::Declaration("R1"));
   EXPECT_EQ(again.status, 200);
-  // The lane-day's one red slot was used before the restart.
+  // The lane-day's one red slot was used before the restart: the next is carried over to the
+  // next day's slot, and the one after that waits on the supervisor's list.
   Reply next = c.Post("/api/declarations", testing::Declaration("R2"));
   ASSERT_EQ(next.status, 201);
-  EXPECT_NE(next.body["channel"], "red") << next.raw;
+  EXPECT_TRUE(next.body["over_budget"].get<bool>()) << next.raw;
+  EXPECT_EQ(next.body["channel"], "red") << next.raw;
+  EXPECT_EQ(next.body["date"], "2021-02-02") << next.raw;
+  Reply third = c.Post("/api/declarations", testing::Declaration("R3"));
+  ASSERT_EQ(third.status, 201);
+  EXPECT_TRUE(third.body["over_budget"].get<bool>()) << third.raw;
+  EXPECT_NE(third.body["channel"], "red") << third.raw;
+  EXPECT_EQ(third.body["status"], "pending") << third.raw;
   auto latest = (*svc)->store().LatestRules();
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->version, 1);  // the same rules file is not a new version
