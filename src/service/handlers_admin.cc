@@ -479,13 +479,11 @@ Result<HttpResponse> Service::Impl::GetRules(const HttpRequest&, const Caller&) 
 }
 
 Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Caller& caller) {
-  if (req.body.size() > (size_t{4} << 20))
-    return Status::ResourceExhausted("rules text is limited to 4 MiB");
-  if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
+  CS_ASSIGN_OR_RETURN(std::string text, service::RulesTextOf(req));
   std::vector<std::string> allowed;
   for (std::string_view f : Split(req.Query("allow_fields"), ','))
     if (!Trim(f).empty()) allowed.emplace_back(Trim(f));
-  CS_RETURN_IF_ERROR(InstallRules(std::string(req.body), "rules", caller.username, &allowed));
+  CS_RETURN_IF_ERROR(InstallRules(text, "rules", caller.username, &allowed));
   return GetRules(req, caller);
 }
 

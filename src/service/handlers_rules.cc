@@ -36,17 +36,29 @@ DerivedFeatures DerivedFromAssessment(const std::string& assessment) {
 
 }  // namespace
 
-Result<HttpResponse> Service::Impl::TestRules(const HttpRequest& req, const Caller&) {
+Result<std::string> service::RulesTextOf(const HttpRequest& req) {
   if (req.body.size() > (size_t{4} << 20))
     return Status::ResourceExhausted("rules text is limited to 4 MiB");
-  if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
+  const std::string type = req.header ? ToLower(req.header("Content-Type")) : std::string();
+  if (!StartsWith(type, "application/json")) {
+    if (!IsValidUtf8(req.body)) return Status::InvalidArgument("rules text must be UTF-8");
+    return std::string(req.body);
+  }
+  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(req.body));
+  if (!j.is_object() || !j.contains("text") || !j["text"].is_string())
+    return Status::InvalidArgument("send the rules as text/plain, or as {\"text\": \"...\"}");
+  return j["text"].get<std::string>();
+}
+
+Result<HttpResponse> Service::Impl::TestRules(const HttpRequest& req, const Caller&) {
+  CS_ASSIGN_OR_RETURN(std::string text, service::RulesTextOf(req));
   int64_t days = 30, limit = 200000;
   if (req.HasQuery("days") && (!ParseInt64(req.Query("days"), &days) || days < 1 || days > 3660))
     return Status::InvalidArgument("days must be a whole number 1..3660");
   if (req.HasQuery("limit") &&
       (!ParseInt64(req.Query("limit"), &limit) || limit < 1 || limit > 1000000))
     return Status::InvalidArgument("limit must be a whole number 1..1000000");
-  CS_ASSIGN_OR_RETURN(RuleSet draft, RuleSet::Parse(req.body, "draft"));
+  CS_ASSIGN_OR_RETURN(RuleSet draft, RuleSet::Parse(text, "draft"));
   CS_ASSIGN_OR_RETURN(auto recent,
                       store->DeclarationsOfLastDays(static_cast<int32_t>(days), limit));
   const auto& rules = draft.rules();

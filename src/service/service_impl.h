@@ -68,6 +68,9 @@ Result<json> ParseBody(std::string_view body, std::string_view what = "the body"
 // A stored declaration (DeclarationRow::json) read back as a one-row batch; nullopt when it
 // cannot be read.
 std::optional<DeclarationBatch> ParseStoredDeclaration(const std::string& json);
+// The rule profile text of a request: the body as sent (text/plain), or {"text": "..."} when it is
+// JSON (what the workstation sends, since a request with the session cookie must be JSON).
+Result<std::string> RulesTextOf(const HttpRequest& req);
 // Gives the model findings that have no feature reasons yet these `details`.
 void AddModelDetails(std::vector<Finding>& findings, const std::vector<std::string>& details);
 

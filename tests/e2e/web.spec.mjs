@@ -955,6 +955,44 @@ test('an admin adds a user, changes the role, disables it, sets the capacity and
   assert.equal((await T.admin.call('PUT', '/api/settings/capacity', before)).status, 200);
 });
 
+test('an analyst drafts a rule, tries it on the stored declarations, confirms an unknown field and activates it', async () => {
+  const { page } = T;
+  const before = (await T.admin.get('/api/rules')).json;
+  await page.click('[data-nav="rules"]');
+  await page.waitForSelector('#rules-text');
+  assert.equal(await page.inputValue('#rules-text'), before.text, 'the profile in force is the draft to start from');
+  assert.match(await page.textContent('#rules-version'), new RegExp(`version ${before.version}\\b`));
+  const draft = `${before.text}\nrule "bus2 to red"\n  when office_id = "BUS2"\n  then channel red\n  reason "e2e: every BUS2 parcel"\nend\n\n` +
+    'rule "typo"\n  when hs_cod = "851712"\n  then score +0.1\nend\n';
+  await page.fill('#rules-text', draft);
+  assert.equal(await page.isDisabled('#rules-activate'), true, 'not before it was tried');
+  await page.fill('#rules-days', '3660');
+  await page.click('#rules-try');
+  await page.waitForSelector('#rules-message.success, #rules-message.error');
+  assert.match(await page.textContent('#rules-message'), /^Tried on \d+ declarations/);
+  await page.waitForSelector('#rules-test-table tr[data-rule="bus2 to red"]');
+  // The same counts as the queue has for that office.
+  const bus2 = (await T.admin.get('/api/queue?office=BUS2&status=all&limit=1000')).json.items;
+  const cells = await page.$$eval('#rules-test-table tr[data-rule="bus2 to red"] td', (tds) => tds.map((t) => t.textContent.trim()));
+  assert.equal(cells[2], String(bus2.length), 'consignments hit');
+  assert.equal(cells[6], String(bus2.filter((i) => i.channel !== 'red').length), 'newly red');
+  assert.equal(await page.isVisible('#rules-unknown'), true);
+  assert.match(await page.textContent('#rules-unknown'), /hs_cod \(draft:\d+:\d+\)/);
+  // An unknown field must be confirmed before the profile is activated.
+  await page.click('#rules-activate');
+  assert.match(await page.textContent('#rules-message'), /Confirm the fields/);
+  assert.equal((await T.admin.get('/api/rules')).json.version, before.version);
+  await page.check('#rules-confirm-fields');
+  await page.click('#rules-activate');
+  await page.waitForFunction(() => /^Activated as version/.test(document.querySelector('#rules-message')?.textContent || ''));
+  const after = (await T.admin.get('/api/rules')).json;
+  assert.equal(after.version, before.version + 1);
+  assert.ok(after.rules.some((r) => r.name === 'bus2 to red'));
+  // Back to the profile the other tests expect.
+  const restore = await fetch(`${T.server.base}/api/rules`, { method: 'PUT', headers: { Authorization: `Bearer ${T.admin.token}`, 'Content-Type': 'text/plain' }, body: before.text });
+  assert.equal(restore.status, 200);
+});
+
 test('an officer works the queue by keyboard: a digit chooses, Enter records, the next consignment opens', async () => {
   const { page } = T;
   await page.goto(`${T.server.base}/#/queue?sort=consignment_id`);

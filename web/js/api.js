@@ -59,6 +59,10 @@ export const api = {
   // {total, limit, offset, items: [decision]}; filters: office, channel, status, sort, limit, offset.
   queue: (filters, signal) => request('GET', '/api/queue', { query: filters, signal }),
   // Administration (admin role; the capacity is readable by analysts too).
+  rules: () => request('GET', '/api/rules'),
+  // The profile goes as {"text": ...}: with the session cookie a body must be JSON.
+  testRules: (text, days) => request('POST', '/api/rules/test', { query: { days }, body: { text } }),
+  putRules: (text, allowFields) => request('PUT', '/api/rules', { query: { allow_fields: (allowFields || []).join(',') }, body: { text } }),
   users: () => request('GET', '/api/users'),
   // Creates a user, or sets an existing one's role and password (its sessions end).
   putUser: (username, role, password) => request('POST', '/api/users', { body: { username, role, password } }),
