@@ -133,6 +133,8 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
   "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
   "has_declaration, "                                                                         \
   "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, change_seq"
+// The columns of CS_DECISION_COLS: a query that selects more reads them after these.
+constexpr int kDecisionColumns = 18;
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -758,8 +760,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(17));
-        page.declaration_count.push_back(r.Int(18));
+        page.first_declaration.push_back(r.Text(kDecisionColumns));
+        page.declaration_count.push_back(r.Int(kDecisionColumns + 1));
       }
       return page;
     });
