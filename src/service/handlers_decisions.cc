@@ -393,6 +393,7 @@ std::string DeclarationSummary(const std::string& declaration_json) {
   for (const char* k : {"declaration_id", "date", "office_id", "importer_id", "hs_code",
                         "origin_country", "declared_value", "currency", "net_mass_kg"})
     s[k] = d.contains(k) ? d[k] : json(nullptr);
+  if (d.contains("item_id")) s["item_id"] = d["item_id"];  // a postal item's S10 id
   return s.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 }  // namespace
