@@ -22,6 +22,7 @@ const char kServeUsage[] =
     "usage: clearsight serve [--db clearsight.db | --db postgresql://...]\n"
     "                        [--port 8080] [--host 127.0.0.1] [--port-file FILE]\n"
     "                        [--model DIR] [--rules FILE] [--valuation-history FILE]\n"
+    "                        [--rates FILE]\n"
     "                        [--calibration FILE] [--detector model.pt] [--detector-threads 1]\n"
     "                        [--analysis-threads 4] [--warm-up] [--web DIR] [--images DIR]\n"
     "                        [--threads 32] [--max-connections 1024]\n"
@@ -42,6 +43,9 @@ const char kServeUsage[] =
     "                  version is served (clearsight model list|promote|rollback)\n"
     "  --rules FILE    rule profile; stored as a new version when it changed (audited)\n"
     "  --valuation-history FILE  declarations to fit reference prices on\n"
+    "  --rates FILE    currency rates (currency,per_<BASE>[,valid_from,valid_to]): submitted\n"
+    "                  values are converted into the base currency; a value whose currency has\n"
+    "                  no rate on its date is rejected\n"
     "  --calibration FILE        wedge calibration (`clearsight xray calibrate`): scans are\n"
     "                            analysed\n"
     "  --detector FILE           threat detector (`clearsight xray train`, e.g.\n"
@@ -125,6 +129,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "model",
                           "rules",
                           "valuation-history",
+                          "rates",
                           "calibration",
                           "detector",
                           "detector-threads",
@@ -217,6 +222,7 @@ int CmdServe(int argc, char** argv, int first) {
   o.model_dir = args.Get("model");
   o.rules_path = args.Get("rules");
   o.valuation_history = args.Get("valuation-history");
+  o.rates_path = args.Get("rates");
   o.calibration_path = args.Get("calibration");
   o.detector_path = args.Get("detector");
   o.detector_threads = static_cast<int>(detector_threads);

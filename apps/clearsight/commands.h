@@ -18,6 +18,8 @@ int CmdValidate(int argc, char** argv, int first);
 int CmdPostalGenerate(int argc, char** argv, int first);
 int CmdDemo(int argc, char** argv, int first);
 int CmdFeed(int argc, char** argv, int first);
+// An integrator's drop folder posted to a service (apps/clearsight/cmd_watch.cc).
+int CmdWatch(int argc, char** argv, int first);
 int CmdModelTrain(int argc, char** argv, int first);
 int CmdModelEval(int argc, char** argv, int first);
 // The model registry (apps/clearsight/cmd_model_registry.cc).

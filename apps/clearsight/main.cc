@@ -46,6 +46,8 @@ const Command kCommands[] = {
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
     {"feed", "send declaration files and scans to a running service", clearsight::cli::CmdFeed},
+    {"watch", "post the declaration files dropped into a folder to a running service",
+     clearsight::cli::CmdWatch},
     {"serve", "the HTTP service and web workstation", clearsight::cli::CmdServe},
     {"users add", "create or update a user (password from stdin or env)",
      clearsight::cli::CmdUsersAdd},

@@ -24,8 +24,10 @@ class ServiceClient {
   static Result<std::unique_ptr<ServiceClient>> Connect(const ClientOptions& options);
   ~ServiceClient();
 
-  // POST /api/declarations with a file's content; `format` "csv", "kcs" or "jsonl". Returns the
-  // response body (JSON: counts, rejects, per-declaration results).
+  // POST /api/declarations with a file's content; `format` "csv", "kcs", "jsonl", "ead" (postal
+  // EAD XML), "h7" (H7 CSV), "h7xml", or "auto" (XML, JSON Lines or CSV by the first character;
+  // the service tells the XML messages and CSV headers apart). Returns the response body (JSON:
+  // counts, rejections, warnings, per-declaration results); InvalidArgument for another format.
   Result<std::string> PostDeclarations(std::string_view content, std::string_view format);
   // POST /api/scans with a scan-format-v1 TIFF and its sidecar JSON. Returns the response body.
   Result<std::string> PostScan(std::string_view tiff, std::string_view sidecar_json);

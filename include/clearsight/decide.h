@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "clearsight/consignment.h"
 #include "clearsight/declarations.h"
 #include "clearsight/fusion.h"
 #include "clearsight/postal.h"
@@ -47,5 +48,25 @@ std::string ReasonsText(const BatchDecision& decision);
 // for `batch`.
 std::vector<ConsignmentResponse> ConsignmentResponses(const DeclarationBatch& batch,
                                                       const std::vector<BatchDecision>& decisions);
+
+// A consignment the HTTP service decided as a whole (one decision over all its findings; the
+// stored decision row, its reasons, and its evidence by origin).
+struct DecidedConsignment {
+  std::string consignment_id;
+  std::string item_id;  // the S10 identifier (extra column item_id); "" = the consignment id
+  Channel channel = Channel::kGreen;
+  double score = 0;
+  bool control = false;
+  std::vector<FusedReason> reasons;  // as fused, strongest first
+  std::vector<Evidence> evidence;    // every origin's findings (declarations are the pieces)
+};
+
+// The response about it, in the form ConsignmentResponses gives for a batch: the channel mapped
+// to release / hold for documents / hold for inspection; when held, the control sample and the
+// reasons (weight 0.01 or more; RULE naming its rule) each naming the piece whose finding gave it
+// ("" for a scan's); one piece per declaration with the consignment's channel (the service holds
+// or releases the item as one) and the score of its own findings fused with `fusion`.
+ConsignmentResponse ResponseForDecided(const DecidedConsignment& decided,
+                                       const FusionOptions& fusion);
 
 }  // namespace clearsight

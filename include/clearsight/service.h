@@ -41,7 +41,11 @@ struct ServiceOptions {
   int64_t model_poll_ms = 5000;
   std::string rules_path;         // "" = the latest rules stored through the API, if any
   std::string valuation_history;  // declarations file to fit reference prices on; "" = none
-  std::string calibration_path;   // "" = scans are stored and shown but not analysed
+  // Currency rates (clearsight/currency_rates.h): every submitted declaration's value is
+  // converted into the table's base currency, as `--rates` does for the CLI; a record whose
+  // currency has no rate on its date is rejected. "" = values are kept as declared.
+  std::string rates_path;
+  std::string calibration_path;  // "" = scans are stored and shown but not analysed
   // Threat detector with its manifest model (`clearsight xray train`): each analysed scan gets
   // detections and, once its declaration is stored, a manifest check. Needs calibration_path;
   // "" = none.

@@ -99,6 +99,10 @@ struct DecisionRow {
   // The registry version of the model that assessed the declaration this decision was made on
   // (a re-decision by a scan keeps its predecessor's); none when no model took part.
   std::optional<int64_t> model_version;
+  // Where the decision stands among all decision changes: the audit seq of the decision entry that
+  // made this version (audit entries are appended in commit order); 0 when not known. Written by
+  // PutDecision; DecisionChanges reads the changes after a cursor by it.
+  int64_t change_seq = 0;
 };
 
 struct ScanRow {
@@ -414,6 +418,14 @@ class Store {
   virtual Result<std::vector<DeclarationRow>> DeclarationsOf(const std::string& consignment_id) = 0;
   virtual Result<std::optional<DecisionRow>> GetDecision(const std::string& consignment_id) = 0;
   virtual Result<QueuePage> Queue(const QueueQuery& query) = 0;
+  // The decisions whose change_seq is above `after_change_seq`, lowest first, at most `limit`: a
+  // reader that asks again after the last one's change_seq sees every later change once (a
+  // consignment decided twice in between shows once, with its latest decision).
+  virtual Result<std::vector<DecisionRow>> DecisionChanges(int64_t after_change_seq,
+                                                           int64_t limit) = 0;
+  // Findings as JSON text by origin ("declaration:<id>", "scan:<id>"), as StoreTxn::FindingsOf.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(
+      const std::string& consignment_id) = 0;
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) = 0;
   virtual Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) = 0;

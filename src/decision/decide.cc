@@ -131,4 +131,42 @@ std::vector<ConsignmentResponse> ConsignmentResponses(const DeclarationBatch& ba
   return out;
 }
 
+ConsignmentResponse ResponseForDecided(const DecidedConsignment& decided,
+                                       const FusionOptions& fusion) {
+  ConsignmentResponse r;
+  r.consignment_id = decided.consignment_id;
+  r.item_id = decided.item_id.empty() ? decided.consignment_id : decided.item_id;
+  r.channel = decided.channel;
+  r.action = ResponseActionFor(decided.channel);
+  r.score = decided.score;
+  for (const auto& e : decided.evidence) {
+    if (e.origin.kind != EvidenceOrigin::Kind::kDeclaration) continue;
+    r.pieces.push_back({e.origin.id, decided.channel, Fuse(e.findings, fusion).score});
+  }
+  if (decided.channel == Channel::kGreen) return r;  // a released item's weak signals hold nothing
+  // The piece whose finding gave a reason: the first declaration with a finding of the same
+  // source and words.
+  auto piece_of = [&](const FusedReason& fr) -> std::string {
+    for (const auto& e : decided.evidence) {
+      if (e.origin.kind != EvidenceOrigin::Kind::kDeclaration) continue;
+      for (const auto& f : e.findings)
+        if (f.source == fr.source && f.kind == fr.kind && f.reason == fr.text) return e.origin.id;
+    }
+    return "";
+  };
+  if (decided.control) {
+    r.control = true;
+    r.reasons.push_back({"CONTROL", "random control sample", "", ""});
+  }
+  for (const auto& fr : decided.reasons) {
+    if (fr.weight < 0.01) continue;  // as in ReasonsText: too weak to tell anyone about
+    ResponseReason reason{ReasonCode(fr), fr.text, "", piece_of(fr)};
+    if (fr.source == "rules" && StartsWith(fr.kind, "rule:")) reason.rule = fr.kind.substr(5);
+    bool seen = false;
+    for (const auto& x : r.reasons) seen |= x.code == reason.code && x.text == reason.text;
+    if (!seen) r.reasons.push_back(std::move(reason));
+  }
+  return r;
+}
+
 }  // namespace clearsight

@@ -184,15 +184,32 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
   const std::string content_type = ToLower(req.header("Content-Type"));
   ReadOptions ro;
   ro.max_rejections_kept = 1000;
+  ro.rates = rates;
   IngestReport report;
   bool single = false;
   Result<DeclarationBatch> batch = Status::Internal("unset");
-  if (StartsWith(content_type, "text/csv")) {
-    CS_ASSIGN_OR_RETURN(ro.format, ParseDeclarationFormat(req.Query("format", "auto")));
+  // A file in one of the declaration formats: CSV (native, KCS, H7) by its content type, postal
+  // EAD and H7 XML by theirs, or any of them named by ?format= whatever the content type says.
+  const bool xml_type =
+      StartsWith(content_type, "application/xml") || StartsWith(content_type, "text/xml");
+  const std::string format_name = req.Query("format");
+  if (xml_type || StartsWith(content_type, "text/csv") ||
+      (!format_name.empty() && ToLower(format_name) != "auto" && ToLower(format_name) != "jsonl" &&
+       ToLower(format_name) != "json")) {
+    CS_ASSIGN_OR_RETURN(ro.format,
+                        ParseDeclarationFormat(format_name.empty() ? "auto" : format_name));
     if (ro.format == DeclarationFormat::kNativeJsonl)
       return Status::InvalidArgument(
           "format=jsonl needs Content-Type application/json or application/x-ndjson");
-    batch = ParseDeclarations(req.body, "request.csv", ro, &report);
+    const bool xml_format =
+        ro.format == DeclarationFormat::kPostalEad || ro.format == DeclarationFormat::kH7Xml;
+    if (xml_type && !xml_format && ro.format != DeclarationFormat::kAuto)
+      return Status::InvalidArgument("format=" + format_name +
+                                     " is a CSV format but the Content-Type is " + content_type +
+                                     ": send text/csv, or format=ead or h7xml for XML");
+    // The name shows in every rejection ("request.xml:12: field 'item_id': ...").
+    batch = ParseDeclarations(req.body, xml_type || xml_format ? "request.xml" : "request.csv", ro,
+                              &report);
   } else {
     ro.format = DeclarationFormat::kNativeJsonl;
     std::string_view body = req.body;
@@ -271,15 +288,19 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
   }
   json rejections = json::array();
   for (const auto& r : report.rejections) rejections.push_back(RejectionJson(r));
+  json warnings = json::array();
+  for (const auto& r : report.warnings) warnings.push_back(RejectionJson(r));
   json out = {{"accepted", report.accepted},
               {"rejected", report.rejected},
+              {"flagged", report.flagged},
               {"duplicates_in_request", report.duplicates_identical},
               {"created", created},
               {"unchanged", unchanged},
               {"conflicts", conflicts},
               {"errors", errors},
               {"results", std::move(items)},
-              {"rejections", std::move(rejections)}};
+              {"rejections", std::move(rejections)},
+              {"warnings", std::move(warnings)}};
   return JsonResponse(errors > 0 ? 503 : 200, out);
 }
 
@@ -372,6 +393,7 @@ std::string DeclarationSummary(const std::string& declaration_json) {
   for (const char* k : {"declaration_id", "date", "office_id", "importer_id", "hs_code",
                         "origin_country", "declared_value", "currency", "net_mass_kg"})
     s[k] = d.contains(k) ? d[k] : json(nullptr);
+  if (d.contains("item_id")) s["item_id"] = d["item_id"];  // a postal item's S10 id
   return s.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 }  // namespace

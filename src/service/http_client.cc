@@ -65,8 +65,27 @@ Result<std::string> ServiceClient::PostDeclarations(std::string_view content,
                                                     std::string_view format) {
   std::string path = "/api/declarations";
   std::string type = "text/csv";
-  if (format == "kcs") path += "?format=kcs";
-  if (format == "jsonl") type = "application/x-ndjson";
+  std::string_view f = format;
+  if (f == "auto") {
+    // What the service would tell apart itself, said in the content type.
+    size_t i = content.find_first_not_of(" \t\r\n");
+    if (content.substr(0, 3) == "\xEF\xBB\xBF") i = content.find_first_not_of(" \t\r\n", 3);
+    const char first = i == std::string_view::npos ? '\0' : content[i];
+    f = first == '<' ? "xml" : first == '{' ? "jsonl" : "csv-auto";
+  }
+  if (f == "jsonl") {
+    type = "application/x-ndjson";
+  } else if (f == "xml" || f == "ead" || f == "h7xml") {
+    type = "application/xml";
+    if (f != "xml") path += "?format=" + std::string(f);
+  } else if (f == "kcs" || f == "h7") {
+    path += "?format=" + std::string(f);
+  } else if (f == "csv-auto") {
+    path += "?format=auto";
+  } else if (f != "csv" && f != "native") {
+    return Status::InvalidArgument("unknown declaration format '" + std::string(format) +
+                                   "': csv, kcs, jsonl, ead, h7, h7xml or auto");
+  }
   auto r = impl_->http->Post(path, std::string(content), type);
   CS_RETURN_IF_ERROR(FromResponse(r, "POST " + path));
   return r->body;

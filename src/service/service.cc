@@ -291,6 +291,11 @@ Status Service::Impl::Init() {
     if (!v.ok()) return v.status().WithContext("fitting reference prices");
     valuation = std::make_shared<const ValuationModel>(std::move(v).value());
   }
+  if (!options.rates_path.empty()) {
+    auto r = CurrencyRates::Load(options.rates_path);
+    if (!r.ok()) return r.status().WithContext("loading the currency rates");
+    rates = std::make_shared<const CurrencyRates>(std::move(r).value());
+  }
   if (!options.calibration_path.empty()) {
     auto cal = Calibration::Load(options.calibration_path);
     if (!cal.ok()) return cal.status().WithContext("loading the calibration");
@@ -444,6 +449,7 @@ void Service::Impl::BuildRoutes() {
        &Impl::GetConsignment,
        {}},
       {"POST", "/api/consignments/{id}/outcome", officer | analyst | admin, &Impl::PostOutcome, {}},
+      {"GET", "/api/responses", integrator | analyst | admin, &Impl::GetResponses, {}},
       {"GET", "/api/queue", officer | analyst | admin, &Impl::GetQueue, {}},
       {"GET", "/api/offices", officer | analyst | admin, &Impl::GetOffices, {}},
       {"POST", "/api/scans", integrator | officer | analyst | admin, &Impl::PostScan, {}},
@@ -642,7 +648,6 @@ Result<DecisionRow> Service::Impl::Refuse(
   row.model_version = trigger.kind == EvidenceOrigin::Kind::kDeclaration || !prev
                           ? model_version
                           : prev->model_version;
-  CS_RETURN_IF_ERROR(txn.PutDecision(row));
   AuditEntry e;
   e.actor = actor;
   e.action = "decision";
@@ -667,6 +672,10 @@ Result<DecisionRow> Service::Impl::Refuse(
     w.Close();
   }
   CS_RETURN_IF_ERROR(txn.Audit(&e));
+  // The audit entry's place in the chain is the decision's place among all changes, for the
+  // integrators' cursor (GET /api/responses).
+  row.change_seq = e.seq;
+  CS_RETURN_IF_ERROR(txn.PutDecision(row));
   metrics->decisions.Add("channel=\"" + row.channel + "\",control=\"" +
                          (row.control ? "true" : "false") + "\",trigger=\"" +
                          (trigger.kind == EvidenceOrigin::Kind::kScan ? "scan" : "declaration") +

@@ -16,7 +16,9 @@
 #include <vector>
 
 #include "clearsight/consignment.h"
+#include "clearsight/currency_rates.h"
 #include "clearsight/fusion.h"
+#include "clearsight/postal.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/service.h"
@@ -122,6 +124,7 @@ struct Service::Impl {
   // Evidence and decisions. A request takes one snapshot of `risk` (CurrentRisk) and decides with
   // it to the end: a model or rules change swaps the pointer for the requests that come after.
   std::shared_ptr<const ValuationModel> valuation;
+  std::shared_ptr<const CurrencyRates> rates;  // options.rates_path; null = none
   std::mutex risk_mu;  // guards model, model_version, model_error, rules, rules_version, risk
   std::shared_ptr<const RiskModel> model;
   std::optional<int64_t> model_version;  // the registry version of `model`
@@ -252,6 +255,11 @@ struct Service::Impl {
   Result<service::HttpResponse> GetQueue(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetOffices(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PostOutcome(const service::HttpRequest&, const service::Caller&);
+
+  // ---- handlers_responses.cc ----
+  // The customs response about a stored decision (its declarations' item id, its findings).
+  Result<ConsignmentResponse> ResponseOf(const DecisionRow& decision);
+  Result<service::HttpResponse> GetResponses(const service::HttpRequest&, const service::Caller&);
 
   // ---- handlers_scans.cc ----
   Result<service::HttpResponse> PostScan(const service::HttpRequest&, const service::Caller&);

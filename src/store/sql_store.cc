@@ -132,7 +132,9 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
 #define CS_DECISION_COLS                                                                      \
   "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
   "has_declaration, "                                                                         \
-  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget"
+  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, change_seq"
+// The columns of CS_DECISION_COLS: a query that selects more reads them after these.
+constexpr int kDecisionColumns = 18;
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -152,6 +154,7 @@ DecisionRow ToDecision(const SqlRow& r) {
   d.updated_ms = r.Int(14);
   if (!r.Null(15)) d.model_version = r.Int(15);
   d.over_budget = r.Int(16) != 0;
+  d.change_seq = r.Null(17) ? 0 : r.Int(17);
   return d;
 }
 
@@ -325,7 +328,8 @@ class SqlTxn : public StoreTxn {
   Status PutDecision(const DecisionRow& d) override {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+        "$18) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
         "decision_date = excluded.decision_date, score = excluded.score, channel = "
         "excluded.channel, "
@@ -333,7 +337,7 @@ class SqlTxn : public StoreTxn {
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
         "updated_ms = excluded.updated_ms, model_version = excluded.model_version, "
-        "over_budget = excluded.over_budget";
+        "over_budget = excluded.over_budget, change_seq = excluded.change_seq";
     SqlParams params{d.consignment_id,
                      d.lane,
                      int64_t{d.date},
@@ -350,8 +354,10 @@ class SqlTxn : public StoreTxn {
                      d.created_ms,
                      d.updated_ms,
                      nullptr,
-                     int64_t{d.over_budget}};
+                     int64_t{d.over_budget},
+                     nullptr};
     if (d.model_version) params[15] = *d.model_version;
+    if (d.change_seq > 0) params[17] = d.change_seq;
     return c_.Exec(kSql, params).status();
   }
   Status PutRuleHits(const std::string& consignment_id,
@@ -754,8 +760,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(17));
-        page.declaration_count.push_back(r.Int(18));
+        page.first_declaration.push_back(r.Text(kDecisionColumns));
+        page.declaration_count.push_back(r.Int(kDecisionColumns + 1));
       }
       return page;
     });
@@ -801,6 +807,30 @@ class SqlStore : public Store {
                   {consignment_id}));
       std::vector<ScanRow> out;
       for (const auto& r : rows) out.push_back(ToScan(r));
+      return out;
+    });
+  }
+  Result<std::vector<DecisionRow>> DecisionChanges(int64_t after, int64_t limit) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<DecisionRow>> {
+      static const std::string kSql = "SELECT " CS_DECISION_COLS
+                                      " FROM consignments WHERE change_seq > $1 "
+                                      "ORDER BY change_seq LIMIT $2";
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query(kSql, {after, limit}));
+      std::vector<DecisionRow> out;
+      out.reserve(rows.size());
+      for (const auto& r : rows) out.push_back(ToDecision(r));
+      return out;
+    });
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> FindingsOf(
+      const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<std::pair<std::string, std::string>>> {
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query("SELECT origin, body FROM findings WHERE consignment_id = $1 "
+                                  "ORDER BY origin",
+                                  {consignment_id}));
+      std::vector<std::pair<std::string, std::string>> out;
+      for (const auto& r : rows) out.emplace_back(r.Text(0), r.Text(1));
       return out;
     });
   }

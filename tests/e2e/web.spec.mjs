@@ -1082,6 +1082,54 @@ test('the queue and the consignment page fit a desk screen, a laptop and a phone
   }
 });
 
+test('postal items posted as EAD XML show their S10 id, category, countries and pieces; the queue names the item', async () => {
+  const { page } = T;
+  const file = join(T.tmp.dir, 'postal.xml');
+  execFileSync(CLI, ['postal-generate', '--out', file, '--items', '12', '--seed', '41', '--invalid-share', '0', '--vague-share', '0'], { stdio: 'pipe' });
+  const res = await fetch(`${T.server.base}/api/declarations`, {
+    method: 'POST', headers: { Authorization: `Bearer ${T.feed.token}`, 'Content-Type': 'application/xml' }, body: readFileSync(file),
+  });
+  const answer = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(answer).slice(0, 500));
+  assert.equal(answer.rejected, 0);
+  assert.ok(answer.created > 12, `${answer.created} pieces created`);
+  const pieces = new Map();
+  for (const r of answer.results) pieces.set(r.consignment_id, [...(pieces.get(r.consignment_id) || []), r.declaration_id]);
+  const [id, ids] = [...pieces].sort((a, b) => b[1].length - a[1].length)[0];
+  assert.ok(ids.length >= 2, `item ${id} has ${ids.length} pieces`);
+  assert.match(id, /^[A-Z]{2}\d{9}[A-Z]{2}$/);
+  const stored = (await T.feed.get(`/api/consignments/${encodeURIComponent(id)}`)).json;
+
+  await page.goto(`${T.server.base}/#/consignment/${encodeURIComponent(id)}`);
+  await page.waitForSelector('#postal-item');
+  const shown = await page.$$eval('#postal-item dd[data-field]', (dds) => Object.fromEntries(dds.map((d) => [d.dataset.field, d.textContent.trim()])));
+  const first = stored.declarations[0];
+  assert.equal(shown.item_id, id);
+  assert.equal(await page.$eval('#h-item', (h) => h.textContent), `Postal item ${id}`);
+  assert.ok(first.item_category && shown.item_category.toLowerCase().replace(/ /g, '_') === first.item_category, `${shown.item_category} vs ${first.item_category}`);
+  assert.equal(shown.sender_country, first.sender_country);
+  assert.equal(shown.addressee_country, first.addressee_country);
+  assert.equal(shown.message, 'CUSITM');
+  assert.equal(shown.pieces, String(ids.length));
+  const rows = await page.$$eval('#pieces tbody tr', (trs) => trs.map((tr) => ({
+    id: tr.dataset.declaration, description: tr.querySelector('[data-col=description]').textContent, value: tr.querySelector('[data-col=value]').textContent,
+  })));
+  assert.deepEqual(rows.map((r) => r.id).sort(), [...ids].sort());
+  for (const r of rows) {
+    const d = stored.declarations.find((x) => x.declaration_id === r.id);
+    assert.equal(r.description, d.description);
+    assert.equal(r.value, money(d.declared_value, d.currency));
+  }
+  await screenshot('postal-item');
+
+  // The queue names the item beside its consignment id.
+  await page.goto(`${T.server.base}/#/queue?status=all&q=${encodeURIComponent(id)}`);
+  await page.waitForSelector(`#queue-table tbody tr[data-id="${id}"]`);
+  const tag = await page.$eval(`#queue-table tbody tr[data-id="${id}"] [data-item-id]`, (s) => ({ item: s.dataset.itemId, text: s.textContent.trim() }));
+  assert.equal(tag.item, id);
+  assert.equal(tag.text, '✉ S10');
+});
+
 test('a trainer signs in and is told the queue is not for that role', async () => {
   const { page } = T;
   await page.click('#logout');

@@ -159,6 +159,56 @@ function declarationSection(decls) {
   }));
 }
 
+// A postal item or express consignment (postal EAD, H7): its identifier (an S10 id such as
+// RR123456785GB, or a transport document), what kind of item it is, where it goes from and to,
+// and its content pieces, which are the consignment's declarations (docs/declarations.md).
+const S10 = /^[A-Z]{2}\d{9}[A-Z]{2}$/i;
+const CATEGORY_TEXT = {
+  gift: 'Gift', documents: 'Documents', commercial_sample: 'Commercial sample', sale_of_goods: 'Sale of goods',
+  returned_goods: 'Returned goods', other: 'Other',
+};
+
+export function itemIdOf(decls) {
+  return (decls || []).map((d) => d.item_id).find((v) => v) || '';
+}
+
+function itemSection(c) {
+  const decls = c.declarations || [];
+  const first = decls.find((d) => d.item_id);
+  if (!first) return null;
+  const itemId = first.item_id;
+  const pick = (k) => decls.map((d) => d[k]).find((v) => v !== undefined && v !== null && v !== '');
+  const mismatch = decls.some((d) => String(d.weight_mismatch) === '1');
+  const asSent = +pick('pieces_in_item') || 0;
+  const rows = [
+    [S10.test(itemId) ? 'Item (S10)' : 'Transport document', itemId, 'item_id'],
+    ['Category', pick('item_category') ? CATEGORY_TEXT[pick('item_category')] || pick('item_category') : '—', 'item_category'],
+    ['Sender country', pick('sender_country') || '—', 'sender_country'],
+    ['Addressee country', pick('addressee_country') || '—', 'addressee_country'],
+    ['Message', pick('message') || '—', 'message'],
+    ['Pieces', asSent && asSent !== decls.length ? `${decls.length} received of ${asSent} sent` : String(decls.length), 'pieces'],
+  ];
+  if (pick('item_gross_weight_kg') !== undefined) rows.push(['Gross weight (kg)', fmtNumber(+pick('item_gross_weight_kg'), 3), 'item_gross_weight_kg']);
+  const table = el('table', { class: 'compact pieces', id: 'pieces' },
+    el('caption', {}, `Content pieces (${decls.length})`),
+    el('thead', {}, el('tr', {}, ...['#', 'Declaration', 'Description', 'HS code', 'Quantity', 'Net kg', 'Value', 'Origin']
+      .map((h) => el('th', { scope: 'col' }, h)))),
+    el('tbody', {}, decls.map((d, i) => el('tr', { 'data-declaration': d.declaration_id, ...(String(d.weight_mismatch) === '1' ? { 'data-weight-mismatch': '1' } : {}) },
+      el('td', { class: 'num' }, d.piece_number || String(i + 1)),
+      el('td', {}, d.declaration_id),
+      el('td', { 'data-col': 'description' }, d.description || '—'),
+      el('td', { 'data-col': 'hs' }, d.hs_code === '00' ? 'none' : d.hs_code || '—'),
+      el('td', { class: 'num' }, d.supplementary_units != null ? fmtNumber(d.supplementary_units, 0) : '—'),
+      el('td', { class: 'num' }, fmtNumber(d.net_mass_kg, 3)),
+      el('td', { class: 'num', 'data-col': 'value' }, fmtMoney(d.declared_value, d.currency)),
+      el('td', {}, d.origin_country || '—')))));
+  return el('section', { 'aria-labelledby': 'h-item', class: 'card', id: 'postal-item', 'data-item-id': itemId },
+    el('h2', { id: 'h-item' }, S10.test(itemId) ? `Postal item ${itemId}` : `Express consignment ${itemId}`),
+    el('dl', { class: 'kv item' }, rows.flatMap(([k, v, f]) => [el('dt', {}, k), el('dd', { 'data-field': f }, v)])),
+    mismatch ? el('p', { class: 'flag', id: 'weight-mismatch' }, el('strong', {}, 'Weight mismatch: '), 'the pieces weigh more than the item as posted.') : null,
+    el('div', { class: 'table-scroll' }, table));
+}
+
 function outcomesList(outcomes) {
   if (!outcomes?.length) return el('p', { class: 'muted', id: 'outcome-history' }, 'No outcome recorded yet.');
   return el('ol', { class: 'outcomes', id: 'outcome-history' }, outcomes.map((o) => el('li', { 'data-result': o.result },
@@ -352,6 +402,7 @@ export async function render(main, ctx) {
     el('h3', {}, 'Outcomes recorded'), history);
   const scanCard = el('section', { 'aria-labelledby': 'h-scan', class: 'card scan-card' }, el('h2', { id: 'h-scan' }, 'X-ray scan'), scansBox);
   const facts = el('div', { class: 'facts-grid' },
+    itemSection(c),
     el('section', { 'aria-labelledby': 'h-declaration', class: 'card' }, el('h2', { id: 'h-declaration' }, 'Declaration'), declarationSection(c.declarations || [])),
     el('section', { 'aria-labelledby': 'h-valuation', class: 'card' }, el('h2', { id: 'h-valuation' }, 'Valuation'), valuationSection(c)),
     el('section', { 'aria-labelledby': 'h-rules', class: 'card' }, el('h2', { id: 'h-rules' }, 'Rule hits'), ruleHits(c)));
@@ -359,7 +410,8 @@ export async function render(main, ctx) {
   // The scan beside the reasons and the outcome form: an officer sees why, looks, and records
   // without scrolling; the declaration, valuation and rule hits follow below.
   main.replaceChildren(el('section', { class: 'consignment-page' },
-    el('div', { class: 'title-row' }, el('a', { href: back, class: 'crumbs' }, '← Queue'), el('h1', {}, `Consignment ${c.consignment_id}`)),
+    el('div', { class: 'title-row' }, el('a', { href: back, class: 'crumbs' }, '← Queue'), el('h1', {}, `Consignment ${c.consignment_id}`),
+      itemIdOf(c.declarations) && itemIdOf(c.declarations) !== c.consignment_id ? el('span', { class: 'muted item-id' }, ` item ${itemIdOf(c.declarations)}`) : null),
     head, updated,
     el('div', { class: 'consignment-grid' }, scanCard, el('div', { class: 'side-col' }, outcomeCard, reasonsCard)),
     facts));

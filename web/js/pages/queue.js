@@ -173,6 +173,8 @@ export async function render(main, ctx) {
     const href = `#/consignment/${encodeURIComponent(item.consignment_id)}`;
     const tr = el('tr', { 'data-id': item.consignment_id, 'data-channel': item.channel, 'data-score': String(item.score) },
       el('th', { scope: 'row', 'data-col': 'id' }, el('a', { href }, item.consignment_id),
+        d?.item_id ? el('span', { class: 'item-id muted small', 'data-item-id': d.item_id, title: /^[A-Z]{2}\d{9}[A-Z]{2}$/i.test(d.item_id) ? 'Postal item (S10 identifier)' : 'Express consignment (transport document)' },
+          d.item_id === item.consignment_id ? (/^[A-Z]{2}\d{9}[A-Z]{2}$/i.test(d.item_id) ? ' ✉ S10' : ' ✉') : ` ✉ ${d.item_id}`) : null,
         item.has_scan ? el('span', { class: 'scan-tag', title: 'Has an X-ray scan' }, ' ▣', el('span', { class: 'visually-hidden' }, ' has a scan')) : null),
       cells.date, cells.importer, cells.hs, cells.origin, cells.value,
       el('td', { 'data-col': 'score', class: 'num' }, el('meter', { min: '0', max: '1', low: '0.3', high: '0.7', optimum: '0', value: String(item.score), 'aria-hidden': 'true' }), ' ', fmtNumber(item.score, 3)),
