@@ -129,10 +129,12 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
           d->importer_id,    d->hs_code,        d->declared_value, d->search_text};
 }
 
-#define CS_DECISION_COLS                                                                      \
-  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
-  "has_declaration, "                                                                         \
-  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget"
+#define CS_DECISION_COLS                                                                           \
+  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, "      \
+  "has_declaration, "                                                                              \
+  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, exploration, " \
+  "propensity"
+constexpr int kDecisionColumns = 19;  // CS_DECISION_COLS; queries add theirs after them
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -152,6 +154,8 @@ DecisionRow ToDecision(const SqlRow& r) {
   d.updated_ms = r.Int(14);
   if (!r.Null(15)) d.model_version = r.Int(15);
   d.over_budget = r.Int(16) != 0;
+  d.exploration = r.Int(17) != 0;
+  if (!r.Null(18)) d.propensity = r.Double(18);
   return d;
 }
 
@@ -325,7 +329,8 @@ class SqlTxn : public StoreTxn {
   Status PutDecision(const DecisionRow& d) override {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) "
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
+        "$18, $19) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
         "decision_date = excluded.decision_date, score = excluded.score, channel = "
         "excluded.channel, "
@@ -333,7 +338,8 @@ class SqlTxn : public StoreTxn {
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
         "updated_ms = excluded.updated_ms, model_version = excluded.model_version, "
-        "over_budget = excluded.over_budget";
+        "over_budget = excluded.over_budget, exploration = excluded.exploration, "
+        "propensity = excluded.propensity";
     SqlParams params{d.consignment_id,
                      d.lane,
                      int64_t{d.date},
@@ -350,8 +356,11 @@ class SqlTxn : public StoreTxn {
                      d.created_ms,
                      d.updated_ms,
                      nullptr,
-                     int64_t{d.over_budget}};
+                     int64_t{d.over_budget},
+                     int64_t{d.exploration},
+                     nullptr};
     if (d.model_version) params[15] = *d.model_version;
+    if (d.propensity) params[18] = *d.propensity;
     return c_.Exec(kSql, params).status();
   }
   Status PutRuleHits(const std::string& consignment_id,
@@ -754,8 +763,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
       for (const auto& r : rows) {
         page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(17));
-        page.declaration_count.push_back(r.Int(18));
+        page.first_declaration.push_back(r.Text(kDecisionColumns));
+        page.declaration_count.push_back(r.Int(kDecisionColumns + 1));
       }
       return page;
     });
@@ -865,13 +874,14 @@ class SqlStore : public Store {
     return Read([&](SqlConn& c) -> Result<std::vector<SelectionCount>> {
       CS_ASSIGN_OR_RETURN(
           auto rows,
-          c.Query("SELECT lane, decision_date, channel, control, COUNT(*) FROM consignments "
-                  "WHERE decision_date >= $1 GROUP BY lane, decision_date, channel, control",
+          c.Query("SELECT lane, decision_date, channel, control, COUNT(*), exploration FROM "
+                  "consignments WHERE decision_date >= $1 "
+                  "GROUP BY lane, decision_date, channel, control, exploration",
                   {int64_t{since_date}}));
       std::vector<SelectionCount> out;
       for (const auto& r : rows)
         out.push_back(SelectionCount{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Text(2),
-                                     r.Int(3) != 0, r.Int(4)});
+                                     r.Int(3) != 0, r.Int(4), r.Int(5) != 0});
       return out;
     });
   }
@@ -991,6 +1001,37 @@ class SqlStore : public Store {
       const std::string& content_sha256) override {
     return Read([&](SqlConn& c) {
       return QueryModelVersion(c, " WHERE content_sha256 = $1", {content_sha256});
+    });
+  }
+  Result<std::vector<DecidedDeclaration>> DecidedDeclarations(int32_t from, int32_t to) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<DecidedDeclaration>> {
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT d.body, d.consignment_id, d.decl_date, c.lane, c.decision_date, c.score, "
+                  "c.channel, c.control, c.exploration, c.propensity, c.model_version, c.outcome "
+                  "FROM declarations d JOIN consignments c ON c.consignment_id = d.consignment_id "
+                  "WHERE d.decl_date >= $1 AND d.decl_date <= $2 "
+                  "ORDER BY d.decl_date, d.declaration_id",
+                  {int64_t{from}, int64_t{to}}));
+      std::vector<DecidedDeclaration> out;
+      out.reserve(rows.size());
+      for (const auto& r : rows) {
+        DecidedDeclaration d;
+        d.declaration_json = r.Text(0);
+        d.consignment_id = r.Text(1);
+        d.date = static_cast<int32_t>(r.Int(2));
+        d.lane = r.Text(3);
+        d.decision_date = static_cast<int32_t>(r.Int(4));
+        d.score = r.Double(5);
+        d.channel = r.Text(6);
+        d.control = r.Int(7) != 0;
+        d.exploration = r.Int(8) != 0;
+        if (!r.Null(9)) d.propensity = r.Double(9);
+        if (!r.Null(10)) d.model_version = r.Int(10);
+        d.outcome = r.Text(11);
+        out.push_back(std::move(d));
+      }
+      return out;
     });
   }
   Result<int64_t> CountDeclarations() override {
