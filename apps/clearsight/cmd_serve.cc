@@ -29,6 +29,7 @@ const char kServeUsage[] =
     "                        [--max-connections-per-address 64] [--request-head-timeout 15]\n"
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N]\n"
     "                        [--yellow-share 0.05] [--control-share 0.10] [--seed 1]\n"
+    "                        [--exploration-share 0]\n"
     "                        [--over-budget carry-over|supervisor]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
     "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n\n"
@@ -74,6 +75,10 @@ const char kServeUsage[] =
     "and\n"
     "                  waits, pending, on the supervisor's list. Either way it is marked over\n"
     "                  budget (queue filter over_budget=1)\n"
+    "  --exploration-share S  part of the red budget (0..1, default 0) drawn at random among the\n"
+    "                  consignments the model is unsure about (score just below the red\n"
+    "                  threshold) or has no outcome for (a new importer or HS6 x origin):\n"
+    "                  marked exploration, apart from the control sample (docs/model.md)\n"
     "  --scan-lane OFFICE  the lane of consignments whose declaration names no office, or known\n"
     "                  only by their scans: this site's office (default: none)\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on\n"
@@ -143,6 +148,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "red-count",
                           "yellow-share",
                           "control-share",
+                          "exploration-share",
                           "over-budget",
                           "seed",
                           "sync",
@@ -197,6 +203,12 @@ int CmdServe(int argc, char** argv, int first) {
   if (!args.GetDouble("control-share", o.selection.control_share, &o.selection.control_share) ||
       o.selection.control_share < 0 || o.selection.control_share > 1)
     return Usage("--control-share must be in [0, 1]", kServeUsage);
+  if (!args.GetDouble("exploration-share", o.selection.exploration_share,
+                      &o.selection.exploration_share) ||
+      o.selection.exploration_share < 0 ||
+      o.selection.exploration_share + o.selection.control_share > 1)
+    return Usage("--exploration-share must be >= 0, and with --control-share at most 1",
+                 kServeUsage);
   {
     auto over = ParseOverBudget(args.Get("over-budget", "carry-over"));
     if (!over.ok()) return Usage("--over-budget: " + over.status().message(), kServeUsage);

@@ -29,6 +29,9 @@ int CmdModelShow(int argc, char** argv, int first);
 int CmdModelPromote(int argc, char** argv, int first);
 int CmdModelRollback(int argc, char** argv, int first);
 int CmdModelReject(int argc, char** argv, int first);
+// Retraining and the promotion gate (apps/clearsight/cmd_model_retrain.cc).
+int CmdModelRetrain(int argc, char** argv, int first);
+int CmdModelGate(int argc, char** argv, int first);
 int CmdScore(int argc, char** argv, int first);
 int CmdRulesCheck(int argc, char** argv, int first);
 int CmdRulesRun(int argc, char** argv, int first);

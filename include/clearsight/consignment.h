@@ -55,6 +55,8 @@ struct PriorDecision {
   int32_t day = 0;
   WorkStatus status = WorkStatus::kReleased;
   int64_t version = 0;
+  bool exploration = false;
+  std::optional<double> propensity;  // none for a decision stored before it was recorded
 };
 
 struct ConsignmentUpdate {
@@ -65,6 +67,9 @@ struct ConsignmentUpdate {
   // The lane of a consignment whose declaration names no office, or that is known only by its
   // scans: the scanner's site (ServiceOptions::scan_lane). "" = no lane.
   std::string scan_lane;
+  // The declaration is of a kind the model has no outcome for (RiskModel::Novel): eligible for
+  // exploration.
+  bool novel = false;
   std::optional<PriorDecision> prior;
   Evidence written;  // this update's findings
   std::vector<Evidence>

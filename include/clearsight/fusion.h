@@ -194,6 +194,12 @@ struct OnlineSelectionOptions {
   OverBudget over_budget = OverBudget::kCarryOver;
   std::map<std::string, LaneCapacity> lanes;  // per-lane overrides
   double control_share = 0.10;                // part of the red budget drawn uniformly at random
+  // Part of the red budget spent on exploration (0 = none): consignments the model is unsure about
+  // (a score below the red threshold but in the document-check band, at or above the yellow one)
+  // or has not seen the like of (SelectionInput::novel), drawn at random among those by a seeded
+  // hash independent of the control draw, so the model keeps learning about what it does not yet
+  // flag. Kept apart from the control sample: exploration is not uniform over the traffic.
+  double exploration_share = 0.0;
   uint64_t seed = 1;
   // Thresholds are the score quantiles of the lane's last `window` consignments; until a lane has
   // `warmup` scores the fixed thresholds apply.
@@ -212,11 +218,17 @@ struct SelectionInput {
   int32_t day = 0;  // days since 1970-01-01
   double score = 0;
   Channel floor = Channel::kGreen;
+  // The model has no inspection outcome for the like of it (RiskModel::Novel): a new importer, or
+  // goods from an origin it has no outcome for. Eligible for exploration.
+  bool novel = false;
   // When the consignment already has a decision (a scan arrived later): its channel, flag and
   // the lane-day it was counted in (a scan that came before its declaration counts in lane "" on
   // the day it arrived; the declaration then moves it to its own lane-day).
   std::optional<Channel> previous;
   bool previous_control = false;
+  bool previous_exploration = false;
+  // The previous decision's inspection propensity, when it was recorded.
+  std::optional<double> previous_propensity;
   std::string previous_lane;
   int32_t previous_day = 0;
 };
@@ -224,6 +236,13 @@ struct SelectionInput {
 struct SelectionResult {
   Channel channel = Channel::kGreen;
   bool control = false;
+  // Drawn for exploration (OnlineSelectionOptions::exploration_share); never also control.
+  bool exploration = false;
+  // The probability that this consignment is inspected (red), given its score and the lane-day's
+  // state when it was decided: 1 when its score or a finding sends it red; otherwise the chance of
+  // the control draw plus, when it is eligible for exploration, the chance of that draw. What
+  // retraining weights an outcome by (docs/model.md, "Retraining").
+  double propensity = 0;
   // Its score (or a finding) asked for more than the lane-day's budget had left (OverBudget).
   bool over_budget = false;
   // Counted against the next day's budget of the lane (OverBudget::kCarryOver): the decision
@@ -245,11 +264,12 @@ class OnlineSelector {
 
   // Rebuilding state after a restart: counts per lane-day and recent scores.
   void RestoreCounts(const std::string& lane, int32_t day, Channel channel, bool control,
-                     int64_t count);
+                     int64_t count, bool exploration = false);
   void RestoreScore(const std::string& lane, double score);
 
   struct Counts {
-    int64_t seen = 0, red = 0, yellow = 0, control = 0, over_budget = 0, carried_in = 0;
+    int64_t seen = 0, red = 0, yellow = 0, control = 0, exploration = 0, over_budget = 0,
+            carried_in = 0;
   };
   Counts LaneDay(const std::string& lane, int32_t day) const;
   const OnlineSelectionOptions& options() const { return options_; }
@@ -261,6 +281,10 @@ class OnlineSelector {
   const LaneCapacity& CapacityOf(const std::string& lane) const;
   Lane& LaneOf(const std::string& lane);
   void Thresholds(Lane& lane, const LaneCapacity& cap, double* red, double* yellow);
+  // The thresholds last computed (the warm-up ones before), without recomputing them.
+  void CachedThresholds(const Lane& lane, double* red, double* yellow) const;
+  // The part of the red budget left to scores: what the control and exploration parts leave.
+  double TargetedFraction() const;
 
   OnlineSelectionOptions options_;
   mutable std::mutex mu_;

@@ -25,6 +25,10 @@ struct RiskModelOptions {
   int threads = 2;
   uint64_t seed = 0;
   bool baseline = false;  // the plain baseline: frequency-ranked raw codes only
+  // Per row of the training batch, a factor on the row's training weight (inverse-propensity
+  // weights in retraining: docs/model.md, "Retraining"); empty = 1 for every row. Must have one
+  // entry per row when not empty, each finite and >= 0.
+  std::vector<float> row_weights;
   // Adds the description quality feature (RateDescription): for traffic with goods descriptions,
   // such as postal items. Off by default; the KCS data has no descriptions.
   bool description_feature = false;
@@ -78,6 +82,12 @@ class RiskModel {
   // rate) occurs in the training data: a repeat of goods the model has seen, as opposed to goods
   // it has to generalize to. Empty for a model saved before templates were kept.
   std::vector<bool> SeenTemplates(const DeclarationBatch& batch) const;
+
+  // Whether each row is of a kind the model has no inspection outcome for: its importer, or its
+  // HS6 x origin combination, had no row with an outcome in the training history (new traders,
+  // new goods routes). What exploration draws among (OnlineSelectionOptions::exploration_share).
+  // All false for a model without those keys (the baseline).
+  std::vector<bool> Novel(const DeclarationBatch& batch) const;
 
   // Fraud probability per row of batch, using `threads` threads.
   std::vector<float> Score(const DeclarationBatch& batch, int threads = 1) const;

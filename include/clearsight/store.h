@@ -103,6 +103,11 @@ struct DecisionRow {
   // made this version (audit entries are appended in commit order); 0 when not known. Written by
   // PutDecision; DecisionChanges reads the changes after a cursor by it.
   int64_t change_seq = 0;
+  // Drawn for exploration (SelectionResult::exploration), apart from the control sample.
+  bool exploration = false;
+  // The probability it had of being inspected when decided (SelectionResult::propensity); none for
+  // decisions made before it was recorded (schema 8).
+  std::optional<double> propensity;
 };
 
 struct ScanRow {
@@ -241,6 +246,25 @@ struct SelectionCount {
   std::string channel;
   bool control = false;
   int64_t count = 0;
+  bool exploration = false;
+};
+
+// A declaration with what selection and inspection made of its consignment: the training and
+// evaluation data of retraining (clearsight/retrain.h).
+struct DecidedDeclaration {
+  std::string declaration_json;  // DeclarationRow::json
+  std::string consignment_id;
+  int32_t date = 0;  // the declaration's date
+  // The consignment's current decision (DecisionRow): lane-day, score, channel, flags.
+  std::string lane;
+  int32_t decision_date = 0;
+  double score = 0;
+  std::string channel;
+  bool control = false;
+  bool exploration = false;
+  std::optional<double> propensity;
+  std::optional<int64_t> model_version;
+  std::string outcome;  // the latest outcome result, "" when none
 };
 
 struct RuleHitStats {
@@ -453,6 +477,9 @@ class Store {
   virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;
+  // Every declaration dated `from` .. `to` (inclusive) whose consignment has a decision, with that
+  // decision and its latest outcome, by date and declaration id.
+  virtual Result<std::vector<DecidedDeclaration>> DecidedDeclarations(int32_t from, int32_t to) = 0;
   // The model registry: every version by version; one; the live one; the one with these files.
   virtual Result<std::vector<ModelVersionRow>> ModelVersions() = 0;
   virtual Result<std::optional<ModelVersionRow>> GetModelVersion(int64_t version) = 0;

@@ -72,9 +72,12 @@ SelectionInput SelectionInputFor(const ConsignmentUpdate& u, const FusedRisk& fu
   if (in.lane.empty()) in.lane = u.scan_lane;
   in.score = fused.score;
   in.floor = fused.floor;
+  in.novel = u.novel;
   if (u.prior) {
     in.previous = u.prior->channel;
     in.previous_control = u.prior->control;
+    in.previous_exploration = u.prior->exploration;
+    in.previous_propensity = u.prior->propensity;
     in.previous_lane = u.prior->lane;
     in.previous_day = u.prior->day;
   }

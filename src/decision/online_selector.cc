@@ -31,7 +31,11 @@ struct OnlineSelector::Lane {
   size_t next = 0;
   int since_thresholds = 1 << 30;  // inserts since the thresholds were computed
   double red_threshold = 0, yellow_threshold = 0;
+  bool thresholds_computed = false;
   std::map<int32_t, Counts> days;
+  // New consignments seen, and those of them eligible for exploration (by the thresholds as they
+  // stood): the eligible share that sets the exploration draw's probability.
+  int64_t consignments = 0, eligible = 0;
 
   void Add(double score, size_t cap) {
     if (window.size() < cap) {
@@ -69,7 +73,8 @@ double VolumeEstimate(const std::map<int32_t, OnlineSelector::Counts>& days, int
 }  // namespace
 
 void OnlineSelector::Thresholds(Lane& lane, const LaneCapacity& cap, double* red, double* yellow) {
-  if (static_cast<int>(lane.window.size()) < options_.warmup) {
+  // An empty window has no quantiles, whatever the warm-up says.
+  if (static_cast<int>(lane.window.size()) < std::max(1, options_.warmup)) {
     *red = options_.warmup_red_score;
     *yellow = options_.warmup_yellow_score;
     return;
@@ -83,7 +88,7 @@ void OnlineSelector::Thresholds(Lane& lane, const LaneCapacity& cap, double* red
     } else {
       red_share = cap.red_share;
     }
-    red_share = std::clamp(red_share * (1 - options_.control_share), 0.0, 1.0);
+    red_share = std::clamp(red_share * TargetedFraction(), 0.0, 1.0);
     double yellow_share = std::clamp(red_share + cap.yellow_share, 0.0, 1.0);
     std::vector<double> w = lane.window;
     auto quantile = [&](double q) {
@@ -96,9 +101,24 @@ void OnlineSelector::Thresholds(Lane& lane, const LaneCapacity& cap, double* red
     lane.red_threshold = quantile(1 - red_share);
     lane.yellow_threshold = quantile(1 - yellow_share);
     lane.since_thresholds = 0;
+    lane.thresholds_computed = true;
   }
   *red = lane.red_threshold;
   *yellow = lane.yellow_threshold;
+}
+
+void OnlineSelector::CachedThresholds(const Lane& lane, double* red, double* yellow) const {
+  if (static_cast<int>(lane.window.size()) < options_.warmup || !lane.thresholds_computed) {
+    *red = options_.warmup_red_score;
+    *yellow = options_.warmup_yellow_score;
+    return;
+  }
+  *red = lane.red_threshold;
+  *yellow = lane.yellow_threshold;
+}
+
+double OnlineSelector::TargetedFraction() const {
+  return std::max(0.0, 1 - options_.control_share - options_.exploration_share);
 }
 
 SelectionResult OnlineSelector::Select(const SelectionInput& in) {
@@ -115,14 +135,21 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   const bool update = in.previous.has_value() && !moved;
   if (in.previous.has_value()) {
     Counts& before = moved ? LaneOf(in.previous_lane).days[in.previous_day] : c;
-    if (in.previous_control) {
-      if (moved) {  // the control draw stays; it is counted where the consignment now belongs
-        --before.seen, --before.red, --before.control;
-        ++c.seen, ++c.red, ++c.control;
+    // A random draw (control or exploration) stays what it was: the sample must not depend on
+    // what was found, and its propensity is the one it was drawn with.
+    if (in.previous_control || in.previous_exploration) {
+      if (moved) {  // the draw stays; it is counted where the consignment now belongs
+        --before.seen, --before.red;
+        ++c.seen, ++c.red;
+        if (in.previous_control) --before.control, ++c.control;
+        if (in.previous_exploration) --before.exploration, ++c.exploration;
       }
       out.channel = Channel::kRed;
-      out.control = true;
-      out.why = "random control sample of " + where;
+      out.control = in.previous_control;
+      out.exploration = !in.previous_control;
+      out.propensity = in.previous_propensity.value_or(0);
+      out.why =
+          (in.previous_control ? "random control sample of " : "exploration sample of ") + where;
       return out;
     }
     if (*in.previous == Channel::kRed) --before.red;
@@ -136,15 +163,42 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   }
   const bool by_count = cap.red_count >= 0;
   const double seen = static_cast<double>(c.seen);
-  const ControlRule rule = ControlRuleFor(
-      options_.control_share, cap.red_share, cap.red_count,
-      by_count
-          ? static_cast<double>(VolumeEstimate(lane.days, in.day, options_.expected_daily_volume))
-          : seen);
+  const double volume =
+      by_count ? VolumeEstimate(lane.days, in.day, options_.expected_daily_volume) : seen;
+  const ControlRule rule =
+      ControlRuleFor(options_.control_share, cap.red_share, cap.red_count, volume);
   const double control_p = rule.probability, control_cap = rule.cap;
+  // The exploration part of the budget, as the control part: a count's share over the volume, or
+  // the share of the lane-day's consignments so far.
+  const double explore_cap =
+      by_count ? std::ceil(options_.exploration_share * static_cast<double>(cap.red_count) - 1e-9)
+               : std::ceil(options_.exploration_share * cap.red_share * seen - 1e-9);
+  const double explore_rate = by_count ? (volume > 0 ? explore_cap / volume : 0)
+                                       : options_.exploration_share * cap.red_share;
   const double targeted_budget =
-      by_count ? static_cast<double>(cap.red_count) - control_cap
-               : std::ceil(cap.red_share * (1 - options_.control_share) * seen - 1e-9);
+      by_count ? static_cast<double>(cap.red_count) - control_cap - explore_cap
+               : std::ceil(cap.red_share * TargetedFraction() * seen - 1e-9);
+  const double targeted_used = static_cast<double>(c.red - c.control - c.exploration);
+  // The chance of each draw for this consignment now (none once its part of the budget is spent).
+  const double p_control = static_cast<double>(c.control) < control_cap ? control_p : 0;
+  // Exploration draws among the eligible with the probability that spends its part of the budget
+  // on the lane's share of eligible consignments so far.
+  auto explore_probability = [&]() {
+    if (options_.exploration_share <= 0 || static_cast<double>(c.exploration) >= explore_cap)
+      return 0.0;
+    const double eligible_rate =
+        (static_cast<double>(lane.eligible) + 1) / (static_cast<double>(lane.consignments) + 1);
+    return std::min(1.0, explore_rate / eligible_rate);
+  };
+  auto eligible_for_exploration = [&](double red_threshold, double yellow_threshold) {
+    return in.novel || (in.score > 0 && in.score < red_threshold && in.score >= yellow_threshold);
+  };
+  if (!update) {
+    ++lane.consignments;
+    double r, y;
+    CachedThresholds(lane, &r, &y);
+    if (eligible_for_exploration(r, y)) ++lane.eligible;
+  }
   if (!update && ControlDraw(options_.seed, in.consignment_id) < control_p &&
       static_cast<double>(c.control) < control_cap) {
     ++c.red;
@@ -152,17 +206,25 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
     lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
     out.channel = Channel::kRed;
     out.control = true;
+    // Inspected for sure when its score would have sent it red anyway (the thresholds as they
+    // stand; they are not recomputed for a control draw).
+    double r, y;
+    CachedThresholds(lane, &r, &y);
+    const bool targeted = in.floor == Channel::kRed ||
+                          (in.score > 0 && in.score >= r && targeted_used < targeted_budget);
+    const double p_explore = eligible_for_exploration(r, y) ? explore_probability() : 0;
+    out.propensity = targeted ? 1.0 : control_p + (1 - control_p) * p_explore;
     out.why = "random control sample of " + where;
     return out;
   }
   double red_threshold, yellow_threshold;
   Thresholds(lane, cap, &red_threshold, &yellow_threshold);
   const double yellow_budget = std::ceil(cap.yellow_share * seen - 1e-9);
-  const double targeted_used = static_cast<double>(c.red - c.control);
   bool red_full = false;
   if (in.score > 0 && in.score >= red_threshold) {
     if (targeted_used < targeted_budget) {
       out.channel = Channel::kRed;
+      out.propensity = 1;
       out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
                 FormatFixed(red_threshold, 3) + " of " + where;
     } else {
@@ -173,12 +235,13 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
       // or the same share of today's volume) has room; it then belongs to that lane-day.
       Counts& next = lane.days[in.day + 1];
       if (options_.over_budget == OverBudget::kCarryOver && in.floor < Channel::kRed &&
-          static_cast<double>(next.red - next.control) < targeted_budget) {
+          static_cast<double>(next.red - next.control - next.exploration) < targeted_budget) {
         --c.seen;
         ++next.seen, ++next.red, ++next.carried_in;
         if (!update) lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
         out.channel = Channel::kRed;
         out.carried = true;
+        out.propensity = 1;
         out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
                   FormatFixed(red_threshold, 3) + " of " + where +
                   ", whose red budget is used up: carried over to the budget of " +
@@ -186,6 +249,27 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
         return out;
       }
     }
+  }
+  // Exploration: a consignment the scores do not send red, drawn among the eligible by a hash
+  // independent of the control draw's.
+  const double p_explore = out.channel != Channel::kRed && in.floor < Channel::kRed &&
+                                   eligible_for_exploration(red_threshold, yellow_threshold)
+                               ? explore_probability()
+                               : 0;
+  if (out.channel != Channel::kRed)
+    out.propensity = update ? in.previous_propensity.value_or(p_control)
+                            : p_control + (1 - p_control) * p_explore;
+  if (!update && p_explore > 0 &&
+      ControlDraw(options_.seed ^ 0x9e3779b97f4a7c15ull, in.consignment_id) < p_explore) {
+    ++c.red;
+    ++c.exploration;
+    lane.Add(in.score, static_cast<size_t>(std::max(1, options_.window)));
+    out.channel = Channel::kRed;
+    out.exploration = true;
+    out.why = std::string(in.novel ? "exploration sample (a kind the model has no outcome for)"
+                                   : "exploration sample (score near the red threshold)") +
+              " of " + where;
+    return out;
   }
   if (out.channel == Channel::kGreen && in.score > 0 && in.score >= yellow_threshold &&
       static_cast<double>(c.yellow) < yellow_budget) {
@@ -210,6 +294,7 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
     out.over_budget = out.over_budget || over;
     out.why = std::string("a finding demands ") + std::string(ChannelName(in.floor)) +
               (over ? " (over the budget of " + where + ")" : "");
+    if (in.floor == Channel::kRed) out.propensity = 1;
   }
   if (out.channel == Channel::kRed) ++c.red;
   if (out.channel == Channel::kYellow) ++c.yellow;
@@ -218,13 +303,14 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
 }
 
 void OnlineSelector::RestoreCounts(const std::string& lane_name, int32_t day, Channel channel,
-                                   bool control, int64_t count) {
+                                   bool control, int64_t count, bool exploration) {
   std::lock_guard lock(mu_);
   Counts& c = LaneOf(lane_name).days[day];
   c.seen += count;
   if (channel == Channel::kRed) c.red += count;
   if (channel == Channel::kYellow) c.yellow += count;
   if (control) c.control += count;
+  if (exploration) c.exploration += count;
 }
 
 void OnlineSelector::RestoreScore(const std::string& lane_name, double score) {

@@ -453,6 +453,20 @@ Result<FeatureBuilder> FeatureBuilder::Fit(const DeclarationBatch& history, cons
   return fb;
 }
 
+int FeatureBuilder::KeyIndex(const std::vector<FieldRef>& key) const {
+  for (size_t k = 0; k < spec_.keys.size(); ++k)
+    if (spec_.keys[k] == key) return static_cast<int>(k);
+  return -1;
+}
+
+double FeatureBuilder::KeyLabelled(int k, const DeclarationBatch& batch, size_t row) const {
+  if (k < 0 || k >= static_cast<int>(tables_.size()) || row >= batch.rows.size()) return 0;
+  const auto& key = spec_.keys[static_cast<size_t>(k)];
+  const auto it = tables_[static_cast<size_t>(k)].by_key.find(
+      KeyString(key, Bind(key, batch), batch.rows[row]));
+  return it == tables_[static_cast<size_t>(k)].by_key.end() ? 0 : it->second.labelled;
+}
+
 void FeatureBuilder::IndexFields() {
   fields_.clear();
   code_field_.clear();

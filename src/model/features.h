@@ -96,6 +96,12 @@ class FeatureBuilder {
   // below the overall rate does not, even when the trees give it a positive weight.
   bool ReadsAsRisk(int f, float v) const;
 
+  // The index in spec().keys of the key made of exactly these fields, or -1.
+  int KeyIndex(const std::vector<FieldRef>& key) const;
+  // How many rows with an outcome the history had for row `row`'s value of key `k` (0 when the
+  // value was never seen). Reads the exact key map: a string and a lookup per call.
+  double KeyLabelled(int k, const DeclarationBatch& batch, size_t row) const;
+
   std::string ToJson() const;
   static Result<FeatureBuilder> FromJson(std::string_view json);
 

@@ -71,13 +71,20 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   const int nf = fb.num_features();
   labels.reserve(train.rows.size());
   xl.reserve(x.size());
+  if (!options.row_weights.empty() && options.row_weights.size() != train.rows.size())
+    return Status::InvalidArgument("row_weights has " + std::to_string(options.row_weights.size()) +
+                                   " weights for " + std::to_string(train.rows.size()) + " rows");
+  for (float w : options.row_weights)
+    if (!std::isfinite(w) || w < 0)
+      return Status::InvalidArgument("row weights must be finite and >= 0, not " + FormatDouble(w));
   int32_t first_day = INT32_MAX;
   for (const auto& d : train.rows) first_day = std::min(first_day, d.date);
   for (size_t r = 0; r < train.rows.size(); ++r) {
     const Declaration& d = train.rows[r];
-    if (d.fraud < 0 || d.date < first_day + options.warmup_days) continue;
+    const float w = options.row_weights.empty() ? 1.f : options.row_weights[r];
+    if (d.fraud < 0 || d.date < first_day + options.warmup_days || w <= 0) continue;
     labels.push_back(static_cast<float>(d.fraud));
-    weights.push_back(d.critical == 1 ? static_cast<float>(options.critical_weight) : 1.f);
+    weights.push_back(w * (d.critical == 1 ? static_cast<float>(options.critical_weight) : 1.f));
     xl.insert(xl.end(), x.begin() + r * nf, x.begin() + (r + 1) * nf);
   }
   if (labels.empty()) return Status::InvalidArgument("no training row has a fraud outcome");
@@ -130,6 +137,24 @@ Result<RiskModel> RiskModel::Train(const DeclarationBatch& train, const RiskMode
   m.impl_->templates.erase(std::unique(m.impl_->templates.begin(), m.impl_->templates.end()),
                            m.impl_->templates.end());
   return m;
+}
+
+std::vector<bool> RiskModel::Novel(const DeclarationBatch& batch) const {
+  std::vector<bool> out(batch.rows.size(), false);
+  const auto& fb = impl_->features;
+  std::vector<int> keys;
+  for (const char* name : {"importer_id", "hs6*origin_country"}) {
+    std::vector<model::FieldRef> key;
+    for (auto part : Split(name, '*')) key.push_back(*model::FieldRef::Parse(part));
+    if (int k = fb.KeyIndex(key); k >= 0) keys.push_back(k);
+  }
+  for (size_t r = 0; r < batch.rows.size(); ++r)
+    for (int k : keys)
+      if (fb.KeyLabelled(k, batch, r) == 0) {
+        out[r] = true;
+        break;
+      }
+  return out;
 }
 
 std::vector<bool> RiskModel::SeenTemplates(const DeclarationBatch& batch) const {

@@ -668,6 +668,7 @@ Result<HttpResponse> Service::Impl::GetCapacity(const HttpRequest&, const Caller
   json out = CapacityJson(o.capacity);
   out["lanes"] = lanes;
   out["control_share"] = o.control_share;
+  out["exploration_share"] = o.exploration_share;
   return JsonResponse(200, out);
 }
 

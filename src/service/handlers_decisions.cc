@@ -76,6 +76,11 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
       CurrentRisk(&rules_version, &model_version);
   auto assessments =
       current->Assess(batch);  // without the model's feature reasons: Refuse adds them
+  // Which declarations exploration may draw (a kind the model has no outcome for); only asked
+  // when the selector explores, as it costs a key lookup per declaration.
+  std::vector<bool> novel(n, false);
+  if (current->model() && selector->options().exploration_share > 0)
+    novel = current->model()->Novel(batch);
   const int64_t now = NowMs();
   std::vector<DeclarationRow> rows(n);
   std::vector<std::string> findings(n);
@@ -144,8 +149,8 @@ std::vector<Service::Impl::SubmitResult> Service::Impl::SubmitBatch(const Declar
         return true;
       };
       CS_ASSIGN_OR_RETURN(DecisionRow decision,
-                          Refuse(txn, row.consignment_id, &batch.rows[i], model_version, actor,
-                                 EvidenceOrigin::Declaration(row.declaration_id),
+                          Refuse(txn, row.consignment_id, &batch.rows[i], model_version, novel[i],
+                                 actor, EvidenceOrigin::Declaration(row.declaration_id),
                                  assessments[i].findings, findings[i], explain));
       out.decision = std::move(decision);
       out.status = "created";
@@ -277,6 +282,7 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
       item["channel"] = r.decision->channel;
       item["score"] = r.decision->score;
       item["control"] = r.decision->control;
+      item["exploration"] = r.decision->exploration;
       item["over_budget"] = r.decision->over_budget;
     }
     if (!r.error.ok()) item["error"] = json::parse(service::ErrorResponse(r.error).body)["error"];

@@ -242,9 +242,9 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       return Status::Ok();
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
-    CS_ASSIGN_OR_RETURN(decision,
-                        Refuse(txn, row.consignment_id, nullptr, std::nullopt, caller.username,
-                               EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
+    CS_ASSIGN_OR_RETURN(
+        decision, Refuse(txn, row.consignment_id, nullptr, std::nullopt, false, caller.username,
+                         EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
     result = "created";
     return Status::Ok();
   }));

@@ -125,6 +125,7 @@ void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
       .Number("score", d.score)
       .String("channel", d.channel)
       .Bool("control", d.control)
+      .Bool("exploration", d.exploration)
       .Bool("over_budget", d.over_budget)
       .String("status", d.status)
       .Int("version", d.version)
@@ -138,6 +139,10 @@ void AppendDecisionMembers(JsonObjectWriter& w, const DecisionRow& d) {
     w.Int("model_version", *d.model_version);
   else
     w.Null("model_version");
+  if (d.propensity)
+    w.Number("propensity", *d.propensity);
+  else
+    w.Null("propensity");
   if (d.outcome.empty())
     w.Null("outcome");
   else
@@ -377,7 +382,7 @@ Status Service::Impl::Init() {
   CS_ASSIGN_OR_RETURN(auto counts, store->SelectionCounts(INT32_MIN));
   for (const auto& c : counts) {
     auto ch = ParseChannel(c.channel);
-    if (ch.ok()) selector->RestoreCounts(c.lane, c.date, *ch, c.control, c.count);
+    if (ch.ok()) selector->RestoreCounts(c.lane, c.date, *ch, c.control, c.count, c.exploration);
   }
   CS_ASSIGN_OR_RETURN(auto recent, store->RecentScores(options.selection.window));
   for (const auto& [lane, score] : recent) selector->RestoreScore(lane, score);
@@ -568,14 +573,15 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
 
 Result<DecisionRow> Service::Impl::Refuse(
     StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-    std::optional<int64_t> model_version, const std::string& actor, const EvidenceOrigin& trigger,
-    std::vector<Finding>& written, std::string written_json,
+    std::optional<int64_t> model_version, bool novel, const std::string& actor,
+    const EvidenceOrigin& trigger, std::vector<Finding>& written, std::string written_json,
     const std::function<bool(std::vector<Finding>&)>& explain_written) {
   ConsignmentUpdate update;
   update.consignment_id = consignment_id;
   update.declared = declared;
   update.today = Today();
   update.scan_lane = options.scan_lane;
+  update.novel = novel;
   update.written.origin = trigger;
   CS_ASSIGN_OR_RETURN(auto prev, txn.GetDecision(consignment_id));
   if (prev) {
@@ -590,6 +596,8 @@ Result<DecisionRow> Service::Impl::Refuse(
     prior.channel = *channel;
     prior.status = *status;
     prior.control = prev->control;
+    prior.exploration = prev->exploration;
+    prior.propensity = prev->propensity;
     prior.lane = prev->lane;
     prior.day = prev->date;
     prior.version = prev->version;
@@ -642,6 +650,8 @@ Result<DecisionRow> Service::Impl::Refuse(
   row.reasons_json = ReasonsJsonText(decision.fused.reasons);
   row.selection = decision.selection.why;
   row.over_budget = decision.selection.over_budget;
+  row.exploration = decision.selection.exploration;
+  row.propensity = decision.selection.propensity;
   row.outcome = prev ? prev->outcome : "";
   row.created_ms = prev ? prev->created_ms : now;
   row.updated_ms = now;
@@ -662,6 +672,8 @@ Result<DecisionRow> Service::Impl::Refuse(
         .String("channel", row.channel)
         .Bool("control", row.control)
         .Bool("over_budget", row.over_budget)
+        .Bool("exploration", row.exploration)
+        .Number("propensity", *row.propensity)
         .String("trigger", trigger.Key())
         .String("selection", row.selection)
         .StringArray("reasons", texts);

@@ -229,11 +229,12 @@ struct Service::Impl {
   // feature reasons get them: `explain_written` for `written` (returns whether it added any),
   // ExplainStored for stored ones.
   // `model_version`: the registry version of the model that assessed `declared` (none without a
-  // model); a decision triggered by a scan keeps its predecessor's.
+  // model); a decision triggered by a scan keeps its predecessor's. `novel`: the model has no
+  // outcome for the like of `declared` (RiskModel::Novel), which makes it eligible for exploration.
   Result<DecisionRow> Refuse(
       StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
-      std::optional<int64_t> model_version, const std::string& actor, const EvidenceOrigin& trigger,
-      std::vector<Finding>& written, std::string written_json,
+      std::optional<int64_t> model_version, bool novel, const std::string& actor,
+      const EvidenceOrigin& trigger, std::vector<Finding>& written, std::string written_json,
       const std::function<bool(std::vector<Finding>&)>& explain_written = nullptr);
   // Adds the model's reasons to the model findings of a stored declaration; false when there is
   // no model or the declaration cannot be read back.

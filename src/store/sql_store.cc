@@ -129,12 +129,12 @@ SqlParams DeclarationParams(const DeclarationRow& row) {
           d->importer_id,    d->hs_code,        d->declared_value, d->search_text};
 }
 
-#define CS_DECISION_COLS                                                                      \
-  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, " \
-  "has_declaration, "                                                                         \
-  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, change_seq"
-// The columns of CS_DECISION_COLS: a query that selects more reads them after these.
-constexpr int kDecisionColumns = 18;
+#define CS_DECISION_COLS                                                                          \
+  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, "     \
+  "has_declaration, "                                                                             \
+  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, change_seq, " \
+  "exploration, propensity"
+constexpr int kDecisionColumns = 20;  // CS_DECISION_COLS; queries add theirs after them
 DecisionRow ToDecision(const SqlRow& r) {
   DecisionRow d;
   d.consignment_id = r.Text(0);
@@ -155,6 +155,8 @@ DecisionRow ToDecision(const SqlRow& r) {
   if (!r.Null(15)) d.model_version = r.Int(15);
   d.over_budget = r.Int(16) != 0;
   d.change_seq = r.Null(17) ? 0 : r.Int(17);
+  d.exploration = r.Int(18) != 0;
+  if (!r.Null(19)) d.propensity = r.Double(19);
   return d;
 }
 
@@ -329,7 +331,7 @@ class SqlTxn : public StoreTxn {
     static const std::string kSql =
         "INSERT INTO consignments (" CS_DECISION_COLS
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, "
-        "$18) "
+        "$18, $19, $20) "
         "ON CONFLICT (consignment_id) DO UPDATE SET lane = excluded.lane, "
         "decision_date = excluded.decision_date, score = excluded.score, channel = "
         "excluded.channel, "
@@ -337,7 +339,8 @@ class SqlTxn : public StoreTxn {
         "has_scan = excluded.has_scan, has_declaration = excluded.has_declaration, "
         "reasons = excluded.reasons, selection = excluded.selection, outcome = excluded.outcome, "
         "updated_ms = excluded.updated_ms, model_version = excluded.model_version, "
-        "over_budget = excluded.over_budget, change_seq = excluded.change_seq";
+        "over_budget = excluded.over_budget, change_seq = excluded.change_seq, "
+        "exploration = excluded.exploration, propensity = excluded.propensity";
     SqlParams params{d.consignment_id,
                      d.lane,
                      int64_t{d.date},
@@ -355,9 +358,12 @@ class SqlTxn : public StoreTxn {
                      d.updated_ms,
                      nullptr,
                      int64_t{d.over_budget},
+                     nullptr,
+                     int64_t{d.exploration},
                      nullptr};
     if (d.model_version) params[15] = *d.model_version;
     if (d.change_seq > 0) params[17] = d.change_seq;
+    if (d.propensity) params[19] = *d.propensity;
     return c_.Exec(kSql, params).status();
   }
   Status PutRuleHits(const std::string& consignment_id,
@@ -924,13 +930,14 @@ class SqlStore : public Store {
     return Read([&](SqlConn& c) -> Result<std::vector<SelectionCount>> {
       CS_ASSIGN_OR_RETURN(
           auto rows,
-          c.Query("SELECT lane, decision_date, channel, control, COUNT(*) FROM consignments "
-                  "WHERE decision_date >= $1 GROUP BY lane, decision_date, channel, control",
+          c.Query("SELECT lane, decision_date, channel, control, COUNT(*), exploration FROM "
+                  "consignments WHERE decision_date >= $1 "
+                  "GROUP BY lane, decision_date, channel, control, exploration",
                   {int64_t{since_date}}));
       std::vector<SelectionCount> out;
       for (const auto& r : rows)
         out.push_back(SelectionCount{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Text(2),
-                                     r.Int(3) != 0, r.Int(4)});
+                                     r.Int(3) != 0, r.Int(4), r.Int(5) != 0});
       return out;
     });
   }
@@ -1050,6 +1057,37 @@ class SqlStore : public Store {
       const std::string& content_sha256) override {
     return Read([&](SqlConn& c) {
       return QueryModelVersion(c, " WHERE content_sha256 = $1", {content_sha256});
+    });
+  }
+  Result<std::vector<DecidedDeclaration>> DecidedDeclarations(int32_t from, int32_t to) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<DecidedDeclaration>> {
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT d.body, d.consignment_id, d.decl_date, c.lane, c.decision_date, c.score, "
+                  "c.channel, c.control, c.exploration, c.propensity, c.model_version, c.outcome "
+                  "FROM declarations d JOIN consignments c ON c.consignment_id = d.consignment_id "
+                  "WHERE d.decl_date >= $1 AND d.decl_date <= $2 "
+                  "ORDER BY d.decl_date, d.declaration_id",
+                  {int64_t{from}, int64_t{to}}));
+      std::vector<DecidedDeclaration> out;
+      out.reserve(rows.size());
+      for (const auto& r : rows) {
+        DecidedDeclaration d;
+        d.declaration_json = r.Text(0);
+        d.consignment_id = r.Text(1);
+        d.date = static_cast<int32_t>(r.Int(2));
+        d.lane = r.Text(3);
+        d.decision_date = static_cast<int32_t>(r.Int(4));
+        d.score = r.Double(5);
+        d.channel = r.Text(6);
+        d.control = r.Int(7) != 0;
+        d.exploration = r.Int(8) != 0;
+        if (!r.Null(9)) d.propensity = r.Double(9);
+        if (!r.Null(10)) d.model_version = r.Int(10);
+        d.outcome = r.Text(11);
+        out.push_back(std::move(d));
+      }
+      return out;
     });
   }
   Result<int64_t> CountDeclarations() override {

@@ -143,7 +143,9 @@ TEST(OnlineSelector, CountBudgetIsACapPerLaneAndDay) {
     red += r.channel == Channel::kRed;
     over += r.over_budget;
     EXPECT_FALSE(r.carried);
-    if (r.over_budget) EXPECT_NE(r.why.find("supervisor's list"), std::string::npos) << r.why;
+    if (r.over_budget) {
+      EXPECT_NE(r.why.find("supervisor's list"), std::string::npos) << r.why;
+    }
   }
   EXPECT_EQ(red, 10);
   EXPECT_EQ(over, 490);  // none leaves unmarked
@@ -271,6 +273,105 @@ TEST(OnlineSelector, RestoredCountsKeepTheBudgetAcrossRestarts) {
   SelectionResult full = sel.Select(Input("C11", 0.99));
   EXPECT_NE(full.channel, Channel::kRed);
   EXPECT_TRUE(full.over_budget);
+}
+
+TEST(OnlineSelector, PropensityIsOneForScoredRedAndTheDrawChanceOtherwise) {
+  OnlineSelectionOptions o;
+  o.capacity.red_share = 0.05;
+  o.control_share = 0.2;
+  o.warmup = 100;
+  o.over_budget = OverBudget::kSupervisor;
+  OnlineSelector sel(o);
+  std::mt19937_64 rng(5);
+  std::uniform_real_distribution<double> u(0, 1);
+  int scored_red = 0, control = 0;
+  for (int i = 0; i < 5000; ++i) {
+    const double s = u(rng);
+    SelectionResult r = sel.Select(Input("C" + std::to_string(i), s));
+    if (r.channel == Channel::kRed && !r.control) {
+      ++scored_red;
+      EXPECT_EQ(r.propensity, 1.0) << i;
+    } else if (r.control) {
+      ++control;
+      // Drawn with probability 0.2 x 0.05 unless its score would have sent it red anyway.
+      if (s < 0.5) {
+        EXPECT_DOUBLE_EQ(r.propensity, 0.01) << i;
+      }
+    } else {
+      EXPECT_DOUBLE_EQ(r.propensity, 0.01) << i;  // what it had of being drawn
+    }
+  }
+  EXPECT_GT(scored_red, 150);
+  EXPECT_GT(control, 20);
+}
+
+TEST(OnlineSelector, ExplorationSpendsItsShareOnNovelOrNearThresholdAndIsNotControl) {
+  OnlineSelectionOptions o;
+  o.capacity.red_share = 0.10;
+  o.capacity.yellow_share = 0.05;
+  o.control_share = 0.1;
+  o.exploration_share = 0.2;
+  o.warmup = 100;
+  o.over_budget = OverBudget::kSupervisor;
+  OnlineSelector sel(o);
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(0, 1);
+  const int n = 20000;
+  int red = 0, explored = 0, explored_novel = 0, explored_low_not_novel = 0, novel_seen = 0;
+  for (int i = 0; i < n; ++i) {
+    SelectionInput in = Input("C" + std::to_string(i), u(rng));
+    in.novel = i % 50 == 0;  // 2 % of the traffic is of a kind the model has no outcome for
+    novel_seen += in.novel;
+    SelectionResult r = sel.Select(in);
+    red += r.channel == Channel::kRed;
+    if (r.exploration) {
+      ++explored;
+      EXPECT_FALSE(r.control);
+      EXPECT_EQ(r.channel, Channel::kRed);
+      EXPECT_GT(r.propensity, 0.0);
+      EXPECT_LT(r.propensity, 1.0);
+      EXPECT_NE(r.why.find("exploration"), std::string::npos) << r.why;
+      if (in.novel) ++explored_novel;
+      // Not novel: only from the band just below the red threshold (top 15 % by score here).
+      if (!in.novel && in.score < 0.8 && i >= o.warmup) ++explored_low_not_novel;
+    }
+  }
+  // 20 % of a 10 % budget: about 400 of 20,000; the red total stays within the budget.
+  EXPECT_NEAR(explored, 0.2 * 0.1 * n, 0.006 * n);
+  EXPECT_LE(red, static_cast<int>(std::ceil(0.1 * n)) + 3);
+  EXPECT_GT(explored_novel, novel_seen / 10);  // novel rows are drawn far above their 2 % share
+  EXPECT_EQ(explored_low_not_novel, 0);
+  auto c = sel.LaneDay("L1", 100);
+  EXPECT_EQ(c.exploration, explored);
+}
+
+TEST(OnlineSelector, AnExplorationDrawStaysOnUpdateWithItsPropensity) {
+  OnlineSelectionOptions o;
+  o.exploration_share = 0.5;
+  o.control_share = 0;
+  o.warmup = 0;
+  OnlineSelector sel(o);
+  // Warm the thresholds, then find a novel consignment that is drawn.
+  for (int i = 0; i < 200; ++i) (void)sel.Select(Input("W" + std::to_string(i), 0.01 * (i % 100)));
+  for (int i = 0; i < 2000; ++i) {
+    SelectionInput in = Input("N" + std::to_string(i), 0.001);
+    in.novel = true;
+    SelectionResult r = sel.Select(in);
+    if (!r.exploration) continue;
+    SelectionInput again = Input(in.consignment_id, 0.0);
+    again.previous = Channel::kRed;
+    again.previous_exploration = true;
+    again.previous_propensity = r.propensity;
+    again.previous_lane = "L1";
+    again.previous_day = 100;
+    SelectionResult u = sel.Select(again);
+    EXPECT_TRUE(u.exploration);
+    EXPECT_FALSE(u.control);
+    EXPECT_EQ(u.channel, Channel::kRed);
+    EXPECT_DOUBLE_EQ(u.propensity, r.propensity);
+    return;
+  }
+  FAIL() << "no novel consignment was drawn for exploration";
 }
 
 TEST(ControlDraw, IsReproducibleAndRoughlyUniform) {

@@ -489,6 +489,14 @@ TEST_F(ServiceTest, QueueFiltersPagesAndCounts) {
   double prev = 2;
   for (const auto& item : all.body["items"]) {
     EXPECT_EQ(item["lane"], office);
+    // No exploration by default; every decision knows the chance it had of being inspected.
+    EXPECT_FALSE(item["exploration"].get<bool>());
+    ASSERT_TRUE(item["propensity"].is_number()) << item.dump();
+    EXPECT_GE(item["propensity"].get<double>(), 0.0);
+    EXPECT_LE(item["propensity"].get<double>(), 1.0);
+    if (item["channel"] == "red" && !item["control"].get<bool>()) {
+      EXPECT_EQ(item["propensity"].get<double>(), 1.0);
+    }
     EXPECT_LE(item["score"].get<double>(), prev);
     prev = item["score"].get<double>();
   }

@@ -930,5 +930,72 @@ TEST_F(StoreTest, ADecisionKeepsTheModelVersionThatMadeIt) {
   EXPECT_EQ(page->declaration_count[0], 0);
 }
 
+TEST_F(StoreTest, ADecisionKeepsItsPropensityAndExplorationFlag) {
+  DecisionRow explored = Decision("CP1", 0.4, "red");
+  explored.exploration = true;
+  explored.propensity = 0.0375;
+  DecisionRow old = Decision("CP2", 0.2, "green");  // decided before propensities were recorded
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_RETURN_IF_ERROR(t.PutDecision(explored));
+                    return t.PutDecision(old);
+                  })
+                  .ok());
+  auto a = store_->GetDecision("CP1");
+  ASSERT_TRUE(a.ok() && a->has_value());
+  EXPECT_TRUE((*a)->exploration);
+  ASSERT_TRUE((*a)->propensity.has_value());
+  EXPECT_DOUBLE_EQ(*(*a)->propensity, 0.0375);
+  auto b = store_->GetDecision("CP2");
+  ASSERT_TRUE(b.ok() && b->has_value());
+  EXPECT_FALSE((*b)->exploration);
+  EXPECT_FALSE((*b)->propensity.has_value());
+  auto counts = store_->SelectionCounts(INT32_MIN);
+  ASSERT_TRUE(counts.ok());
+  int64_t explored_count = 0;
+  for (const auto& c : *counts) explored_count += c.exploration ? c.count : 0;
+  EXPECT_EQ(explored_count, 1);
+}
+
+TEST_F(StoreTest, DecidedDeclarationsJoinDeclarationDecisionAndLatestOutcome) {
+  DeclarationRow d1 = Decl("DD1", "CD1", R"({"declaration_id":"DD1"})");
+  DeclarationRow d2 = Decl("DD2", "CD2", R"({"declaration_id":"DD2"})");
+  // Never decided: not returned.
+  DeclarationRow d3 = Decl("DD3", "CD3", R"({"declaration_id":"DD3"})");
+  DecisionRow c1 = Decision("CD1", 0.9, "red");
+  c1.control = true;
+  c1.propensity = 0.005;
+  DecisionRow c2 = Decision("CD2", 0.1, "green");
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (const auto* d : {&d1, &d2, &d3})
+                      CS_RETURN_IF_ERROR(t.InsertDeclaration(*d));
+                    CS_RETURN_IF_ERROR(t.PutDecision(c1));
+                    CS_RETURN_IF_ERROR(t.PutDecision(c2));
+                    OutcomeRow o;
+                    o.consignment_id = "CD1";
+                    o.result = "nothing";
+                    o.officer = "ann";
+                    CS_RETURN_IF_ERROR(t.InsertOutcome(&o));
+                    o.result = "narcotics";  // a correction: the latest counts
+                    return t.InsertOutcome(&o);
+                  })
+                  .ok());
+  auto rows = store_->DecidedDeclarations(INT32_MIN, INT32_MAX);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].consignment_id, "CD1");
+  EXPECT_TRUE((*rows)[0].control);
+  EXPECT_EQ((*rows)[0].outcome, "narcotics");
+  ASSERT_TRUE((*rows)[0].propensity.has_value());
+  EXPECT_DOUBLE_EQ(*(*rows)[0].propensity, 0.005);
+  EXPECT_EQ((*rows)[0].declaration_json, d1.json);
+  EXPECT_EQ((*rows)[1].outcome, "");
+  EXPECT_EQ((*rows)[1].channel, "green");
+  auto none = store_->DecidedDeclarations(d1.date + 1, INT32_MAX);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
 }  // namespace
 }  // namespace clearsight
