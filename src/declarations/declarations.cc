@@ -522,25 +522,7 @@ Result<DeclarationBatch> ParseCsv(std::string_view data, std::string_view name, 
 
   std::string why;
   while (reader.Next(&rec)) {
-    if (!rec.error.empty()) {
-      builder.Reject(rec.line, "", rec.error, rec.raw);
-      continue;
-    }
-    if (rec.fields.size() != ncols) {
-      builder.Reject(rec.line, "",
-                     "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                         std::to_string(ncols),
-                     rec.raw);
-      continue;
-    }
-    if (!IsValidUtf8(rec.raw)) {
-      builder.Reject(rec.line, "", "is not valid UTF-8", rec.raw);
-      continue;
-    }
-    if (const size_t at = rec.raw.find('\0'); at != std::string_view::npos) {
-      builder.Reject(rec.line, "", NulMessage(at), rec.raw);
-      continue;
-    }
+    if (ingest::RejectMalformedRecord(rec, ncols, builder)) continue;
     if (id_column >= 0) builder.Prefetch(rec.fields[id_column]);
     Declaration& d = builder.Begin();
     if (kcs) {

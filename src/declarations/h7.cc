@@ -15,27 +15,10 @@ namespace clearsight::postal {
 namespace {
 
 Text Get(const xml::Node* parent, std::string_view name, std::string_view source) {
-  Text t;
-  t.source = source;
-  if (parent == nullptr) return t;
-  t.line = parent->line;
-  if (const xml::Node* c = parent->Child(name)) {
-    t.v = c->text;
-    t.line = c->line;
-    t.present = true;
-  }
-  return t;
+  return ChildText(parent, name, source);
 }
 
-Party GetParty(const xml::Node* p) {
-  Party party;
-  party.id = Get(p, "Identification", "<Identification>");
-  party.name = Get(p, "Name", "<Name>");
-  party.address = Get(p, "Address", "<Address>");
-  party.postcode = Get(p, "Postcode", "<Postcode>");
-  party.country = Get(p, "Country", "<Country>");
-  return party;
-}
+Party GetParty(const xml::Node* p) { return PartyOf(p, "Identification", "<Identification>"); }
 
 }  // namespace
 
@@ -268,25 +251,7 @@ Result<DeclarationBatch> ParseH7Csv(std::string_view data, std::string_view name
 
   const int doc_col = col[static_cast<size_t>(H7Col::kTransportDocument)];
   while (reader.Next(&rec)) {
-    if (!rec.error.empty()) {
-      builder.Reject(rec.line, "", rec.error, rec.raw);
-      continue;
-    }
-    if (rec.fields.size() != ncols) {
-      builder.Reject(rec.line, "",
-                     "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
-                         std::to_string(ncols),
-                     rec.raw);
-      continue;
-    }
-    if (!IsValidUtf8(rec.raw)) {
-      builder.Reject(rec.line, "", "is not valid UTF-8", rec.raw);
-      continue;
-    }
-    if (const size_t at = rec.raw.find('\0'); at != std::string_view::npos) {
-      builder.Reject(rec.line, "", ingest::NulMessage(at), rec.raw);
-      continue;
-    }
+    if (ingest::RejectMalformedRecord(rec, ncols, builder)) continue;
     Row row{rec.line, std::string(rec.raw), {}};
     row.fields.reserve(ncols);
     for (auto f : rec.fields) row.fields.emplace_back(f);

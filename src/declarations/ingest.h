@@ -301,4 +301,31 @@ class BatchBuilder {
   int value_column_ = -1, currency_column_ = -1;  // extra columns of ConvertCurrency
 };
 
+// The checks every CSV record gets before its fields are read: the reader's own error, the
+// header's number of fields, UTF-8, no NUL byte. Rejects the record and says so (true) when one
+// fails.
+template <class Record>
+bool RejectMalformedRecord(const Record& rec, size_t ncols, BatchBuilder& builder) {
+  if (!rec.error.empty()) {
+    builder.Reject(rec.line, "", rec.error, rec.raw);
+    return true;
+  }
+  if (rec.fields.size() != ncols) {
+    builder.Reject(rec.line, "",
+                   "has " + std::to_string(rec.fields.size()) + " fields, the header has " +
+                       std::to_string(ncols),
+                   rec.raw);
+    return true;
+  }
+  if (!IsValidUtf8(rec.raw)) {
+    builder.Reject(rec.line, "", "is not valid UTF-8", rec.raw);
+    return true;
+  }
+  if (const size_t at = rec.raw.find('\0'); at != std::string_view::npos) {
+    builder.Reject(rec.line, "", NulMessage(at), rec.raw);
+    return true;
+  }
+  return false;
+}
+
 }  // namespace clearsight::ingest

@@ -17,19 +17,8 @@ namespace {
 constexpr std::string_view kEadRoot = "PostalItems";
 constexpr std::string_view kH7Root = "H7Declarations";
 
-// The child element `name` of `parent` as a Text; absent elements are `present = false` with the
-// parent's line. `source` names the element for messages ("<NetWeight>").
 Text Get(const xml::Node* parent, std::string_view name, std::string_view source) {
-  Text t;
-  t.source = source;
-  if (parent == nullptr) return t;
-  t.line = parent->line;
-  if (const xml::Node* c = parent->Child(name)) {
-    t.v = c->text;
-    t.line = c->line;
-    t.present = true;
-  }
-  return t;
+  return ChildText(parent, name, source);
 }
 
 // "DeclaredPurpose" -> "declared_purpose": an element no field takes, as an extra column.
@@ -49,12 +38,7 @@ std::string SnakeCase(std::string_view name) {
 
 Party GetParty(const xml::Node* item, std::string_view element) {
   const xml::Node* p = item->Child(element);
-  Party party;
-  party.id = Get(p, "Id", "<Id>");
-  party.name = Get(p, "Name", "<Name>");
-  party.address = Get(p, "Address", "<Address>");
-  party.postcode = Get(p, "Postcode", "<Postcode>");
-  party.country = Get(p, "Country", "<Country>");
+  Party party = PartyOf(p, "Id", "<Id>");
   if (p == nullptr) party.country.line = item->line;
   return party;
 }
@@ -134,6 +118,29 @@ Item EadItem(const xml::Node& node, std::string_view message) {
 }
 
 }  // namespace
+
+Text ChildText(const xml::Node* parent, std::string_view name, std::string_view source) {
+  Text t;
+  t.source = source;
+  if (parent == nullptr) return t;
+  t.line = parent->line;
+  if (const xml::Node* c = parent->Child(name)) {
+    t.v = c->text;
+    t.line = c->line;
+    t.present = true;
+  }
+  return t;
+}
+
+Party PartyOf(const xml::Node* p, std::string_view id_element, std::string_view id_source) {
+  Party party;
+  party.id = ChildText(p, id_element, id_source);
+  party.name = ChildText(p, "Name", "<Name>");
+  party.address = ChildText(p, "Address", "<Address>");
+  party.postcode = ChildText(p, "Postcode", "<Postcode>");
+  party.country = ChildText(p, "Country", "<Country>");
+  return party;
+}
 
 Result<DeclarationBatch> ParseXmlMessage(std::string_view data, std::string_view name,
                                          DeclarationFormat expected, const ReadOptions& options,

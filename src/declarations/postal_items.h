@@ -28,6 +28,21 @@ struct Party {
   Text id, name, address, postcode, country;
 };
 
+}  // namespace clearsight::postal
+
+namespace clearsight::xml {
+struct Node;
+}  // namespace clearsight::xml
+
+namespace clearsight::postal {
+
+// The child element `name` of `parent` as a Text; an absent element is `present = false` with the
+// parent's line. `source` names the element for messages ("<NetWeight>").
+Text ChildText(const xml::Node* parent, std::string_view name, std::string_view source);
+// A party element (sender, addressee, importer, exporter) whose identifier is `id_element`
+// (`id_source` names it for messages and must outlive the Party, as every Text's source does).
+Party PartyOf(const xml::Node* p, std::string_view id_element, std::string_view id_source);
+
 struct Piece {
   int64_t line = 0;
   Text number, description, quantity, net_kg, value, currency, hs, origin;
