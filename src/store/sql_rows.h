@@ -1,0 +1,64 @@
+// Internal to the store: the schema's rows as C++ values and the column lists every query of them
+// uses, shared by the store's reads (sql_store.cc) and its write transaction (sql_txn.cc).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "clearsight/store.h"
+#include "store/sql_conn.h"
+
+namespace clearsight::store {
+
+#define CS_DECL_COLS                                                                          \
+  "declaration_id, consignment_id, office_id, decl_date, content_sha256, body, received_ms, " \
+  "assessment"
+#define CS_DECL_SEARCH_COLS "importer_id, hs_code, declared_value, search_text"
+#define CS_DECL_VALUES "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+#define CS_DECISION_COLS                                                                          \
+  "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, "     \
+  "has_declaration, "                                                                             \
+  "reasons, selection, outcome, created_ms, updated_ms, model_version, over_budget, change_seq, " \
+  "exploration, propensity"
+constexpr int kDecisionColumns = 20;  // CS_DECISION_COLS; queries add theirs after them
+inline constexpr char kScanCols[] =
+    "scan_id, consignment_id, image_sha256, source_format, source_sha256, meta, analysis, width, "
+    "height, "
+    "received_ms";
+inline constexpr char kUserCols[] = "username, role, password_hash, disabled, created_ms";
+#define CS_MODEL_COLS                                                                       \
+  "version, created_ms, created_by, content_sha256, files, metrics, training_from, "        \
+  "training_cutoff, training_rows, features, parent_version, status, reason, promoted_by, " \
+  "promoted_ms, previous_live"
+
+DeclarationRow ToDeclaration(const SqlRow& r);
+SqlParams DeclarationParams(const DeclarationRow& row);
+DecisionRow ToDecision(const SqlRow& r);
+ScanRow ToScan(const SqlRow& r);
+UserRow ToUser(const SqlRow& r);
+Result<ModelVersionRow> ToModelVersion(const SqlRow& r);
+Result<std::vector<ModelVersionRow>> QueryModelVersions(SqlConn& c, const std::string& where,
+                                                        const SqlParams& params);
+Result<std::optional<ModelVersionRow>> QueryModelVersion(SqlConn& c, const std::string& where,
+                                                         const SqlParams& params);
+SqlParam Optional(const std::optional<int64_t>& v);  // the value, or NULL
+SqlParam Optional(const std::optional<int32_t>& v);
+Result<std::optional<DeclarationRow>> QueryDeclaration(SqlConn& c, const std::string& id);
+Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& id);
+Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id);
+Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name);
+
+// The last audit entry (seq, hash), cached by the writer so that an append costs one INSERT.
+struct AuditHead {
+  bool known = false;
+  int64_t seq = 0;
+  std::string hash;
+};
+
+// The store's transaction on connection `c` (the writer's): every write of the schema, and the
+// audit chain appended through `head`, signed with `keyring` when there is one.
+std::unique_ptr<StoreTxn> NewSqlTxn(SqlConn& c, AuditHead* head, const AuditKeyring* keyring);
+
+}  // namespace clearsight::store
