@@ -30,7 +30,7 @@ const char kServeUsage[] =
     "                        [--session-hours 12] [--red-share 0.05] [--red-count N]\n"
     "                        [--yellow-share 0.05] [--control-share 0.10] [--seed 1]\n"
     "                        [--exploration-share 0]\n"
-    "                        [--over-budget carry-over|supervisor]\n"
+    "                        [--over-budget carry-over|supervisor] [--high-risk-score 0.9]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
     "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
@@ -79,6 +79,9 @@ const char kServeUsage[] =
     "                  consignments the model is unsure about (score just below the red\n"
     "                  threshold) or has no outcome for (a new importer or HS6 x origin):\n"
     "                  marked exploration, apart from the control sample (docs/model.md)\n"
+    "  --high-risk-score S  a score at or above S earns red even where most of a lane scores\n"
+    "                  high and the lane's quantile threshold is above it (over budget as above;\n"
+    "                  above 1: off)\n"
     "  --scan-lane OFFICE  the lane of consignments whose declaration names no office, or known\n"
     "                  only by their scans: this site's office (default: none)\n"
     "  --sync normal   SQLite synchronous=NORMAL: survives kill -9, may lose the last commits on\n"
@@ -150,6 +153,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "control-share",
                           "exploration-share",
                           "over-budget",
+                          "high-risk-score",
                           "seed",
                           "sync",
                           "port-file",
@@ -214,6 +218,10 @@ int CmdServe(int argc, char** argv, int first) {
     if (!over.ok()) return Usage("--over-budget: " + over.status().message(), kServeUsage);
     o.selection.over_budget = *over;
   }
+  if (!args.GetDouble("high-risk-score", o.selection.high_risk_score,
+                      &o.selection.high_risk_score) ||
+      !(o.selection.high_risk_score > 0))
+    return Usage("--high-risk-score must be a number above 0 (above 1: off)", kServeUsage);
   if (!args.GetInt("red-count", -1, &red_count) || red_count < -1)
     return Usage("--red-count must be >= 0", kServeUsage);
   if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kServeUsage);

@@ -192,6 +192,10 @@ std::string_view OverBudgetName(OverBudget o);
 struct OnlineSelectionOptions {
   LaneCapacity capacity;  // every lane not listed below
   OverBudget over_budget = OverBudget::kCarryOver;
+  // A score at or above this earns red whatever the lane's recent scores put the red threshold at
+  // (when most of a lane scores high, the quantile threshold rises above plainly high-risk
+  // scores); over budget it is carried over or listed like any other. Above 1: off.
+  double high_risk_score = 0.9;
   std::map<std::string, LaneCapacity> lanes;  // per-lane overrides
   double control_share = 0.10;                // part of the red budget drawn uniformly at random
   // Part of the red budget spent on exploration (0 = none): consignments the model is unsure about

@@ -221,12 +221,19 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
   Thresholds(lane, cap, &red_threshold, &yellow_threshold);
   const double yellow_budget = std::ceil(cap.yellow_share * seen - 1e-9);
   bool red_full = false;
-  if (in.score > 0 && in.score >= red_threshold) {
+  const bool high_risk = in.score >= options_.high_risk_score;
+  if (in.score > 0 && (in.score >= red_threshold || high_risk)) {
+    const std::string earned =
+        in.score >= red_threshold
+            ? "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
+                  FormatFixed(red_threshold, 3) + " of " + where
+            : "score " + FormatFixed(in.score, 3) + " at or above the high-risk level " +
+                  FormatFixed(options_.high_risk_score, 2) + " (the red threshold of " + where +
+                  " is " + FormatFixed(red_threshold, 3) + ")";
     if (targeted_used < targeted_budget) {
       out.channel = Channel::kRed;
       out.propensity = 1;
-      out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
-                FormatFixed(red_threshold, 3) + " of " + where;
+      out.why = earned;
     } else {
       red_full = true;
       out.over_budget = true;
@@ -242,10 +249,8 @@ SelectionResult OnlineSelector::Select(const SelectionInput& in) {
         out.channel = Channel::kRed;
         out.carried = true;
         out.propensity = 1;
-        out.why = "score " + FormatFixed(in.score, 3) + " at or above the red threshold " +
-                  FormatFixed(red_threshold, 3) + " of " + where +
-                  ", whose red budget is used up: carried over to the budget of " +
-                  FormatDate(in.day + 1);
+        out.why = earned + "; the red budget of " + where +
+                  " is used up: carried over to the budget of " + FormatDate(in.day + 1);
         return out;
       }
     }

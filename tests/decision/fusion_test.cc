@@ -194,6 +194,42 @@ TEST(OnlineSelector, OverBudgetRedIsCarriedToTheNextDayWhileItHasRoom) {
   EXPECT_FALSE(sel.Select(Input("D2", 0.01, "L1", 101)).over_budget);
 }
 
+TEST(OnlineSelector, AHighRiskScoreIsNeverReleasedUnmarkedWhenMostOfALaneScoresHigh) {
+  // A fifth of the lane scores 0.95-0.999: the 5 % quantile threshold rises to about 0.99, and
+  // without the high-risk level the rest of them would go green as "below the thresholds".
+  OnlineSelectionOptions o;
+  o.capacity.red_share = 0.05;
+  o.capacity.yellow_share = 0.05;
+  o.control_share = 0;
+  o.warmup = 50;
+  o.over_budget = OverBudget::kSupervisor;
+  OnlineSelector sel(o);
+  int unmarked_high = 0, high = 0, red = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const double score =
+        i % 5 == 0 ? 0.95 + 0.049 * ((i / 5) % 100) / 100 : 0.2 + 0.0001 * (i % 1000);
+    SelectionResult r = sel.Select(Input("C" + std::to_string(i), score));
+    red += r.channel == Channel::kRed;
+    if (score < 0.9) continue;
+    ++high;
+    unmarked_high += r.channel != Channel::kRed && !r.over_budget;
+  }
+  EXPECT_EQ(high, 400);
+  EXPECT_EQ(unmarked_high, 0);
+  EXPECT_LE(red, 0.05 * 2000 + 2);  // the budget still holds
+  // Off (above 1): the quantile threshold alone decides, and high scores go green unmarked.
+  o.high_risk_score = 1.1;
+  OnlineSelector plain(o);
+  int plain_unmarked = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const double score =
+        i % 5 == 0 ? 0.95 + 0.049 * ((i / 5) % 100) / 100 : 0.2 + 0.0001 * (i % 1000);
+    SelectionResult r = plain.Select(Input("C" + std::to_string(i), score));
+    plain_unmarked += score >= 0.9 && r.channel != Channel::kRed && !r.over_budget;
+  }
+  EXPECT_GT(plain_unmarked, 100);
+}
+
 TEST(OnlineSelector, DemandedChannelIsHonouredOverBudgetAndSaysSo) {
   OnlineSelectionOptions o;
   o.capacity.red_count = 0;
@@ -313,6 +349,7 @@ TEST(OnlineSelector, ExplorationSpendsItsShareOnNovelOrNearThresholdAndIsNotCont
   o.exploration_share = 0.2;
   o.warmup = 100;
   o.over_budget = OverBudget::kSupervisor;
+  o.high_risk_score = 1.1;  // the quantile thresholds alone, as the shares below assume
   OnlineSelector sel(o);
   std::mt19937_64 rng(7);
   std::uniform_real_distribution<double> u(0, 1);
