@@ -718,6 +718,16 @@ TEST_F(ServiceTest, StaticFilesAreServedWithoutLogin) {
   EXPECT_EQ(anon.Get("/queue").status, 200);  // the app's own route
   EXPECT_EQ(anon.Get("/missing.css").status, 404);
   ExpectErrorShape(anon.Get("/api/nothing"), 404, "not_found");
+  // Chart.js for the Horizon page comes from the system (Debian libjs-chart.js), not web/.
+  Reply chart = anon.Get("/vendor/chart.min.js");
+  if (std::filesystem::exists(ServiceOptions().chart_js_path)) {
+    EXPECT_EQ(chart.status, 200);
+    EXPECT_EQ(chart.Header("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_NE(chart.raw.find("Chart.js"), std::string::npos);
+  } else {
+    ExpectErrorShape(chart, 404, "not_found");
+    EXPECT_NE(chart.raw.find("libjs-chart.js"), std::string::npos) << chart.raw;
+  }
 }
 
 TEST_F(ServiceTest, WrongMethodIs405WithAllow) {
