@@ -6,6 +6,7 @@
 #include "clearsight/declarations.h"
 #include "clearsight/file_util.h"
 #include "clearsight/horizon.h"
+#include "clearsight/horizon_store.h"
 #include "clearsight/text.h"
 #include "commands.h"
 
@@ -15,6 +16,8 @@ namespace {
 const char kUsage[] =
     "usage: clearsight horizon --declarations FILE --since YYYY-MM-DD --json OUT.json\n"
     "                          [--outcomes FILE] [--out report.html]\n"
+    "       clearsight horizon --db URL [--images DIR] --since YYYY-MM-DD --json OUT.json\n"
+    "                          [--out report.html] [--max-declarations 1000000]\n"
     "                          [--format native|jsonl|kcs|auto]\n"
     "                          [--baseline-weeks 52] [--fdr 0.05] [--min-count 5]\n"
     "                          [--chart-js PATH] [--threads 2]\n\n"
@@ -23,6 +26,9 @@ const char kUsage[] =
     "hit-rate shifts (from the declarations' inspected and fraud outcome columns). Thousands of\n"
     "series are tested at once with the false-discovery rate held per kind; each signal has its\n"
     "effect, q-value, start and weekly series. docs/horizon.md describes the methods.\n"
+    "  --db URL            scan the store's declarations instead of a file, each with its\n"
+    "                      consignment's latest outcome (fraud: any result but 'nothing')\n"
+    "  --max-declarations N  with --db: refuse a window holding more (1..1000000)\n"
     "  --json OUT.json     every signal, ranked per kind\n"
     "  --outcomes FILE     inspection outcomes, CSV with declaration_id and fraud (0/1), and\n"
     "                      optionally inspected (0/1, default 1): they replace the outcome\n"
@@ -102,11 +108,23 @@ int CmdHorizon(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
                          {"declarations", "since", "json", "out", "format", "baseline-weeks", "fdr",
-                          "min-count", "chart-js", "threads", "outcomes", "help"},
+                          "min-count", "chart-js", "threads", "outcomes", "db", "images",
+                          "audit-key", "max-declarations", "help"},
                          kUsage))
     return rc < 0 ? 0 : rc;
-  if (!args.Has("declarations") || !args.Has("since") || !args.Has("json"))
-    return Usage("--declarations, --since and --json are required", kUsage);
+  const bool from_store = args.Has("db");
+  if (from_store == args.Has("declarations"))
+    return Usage("give one of --declarations FILE and --db URL", kUsage);
+  if (!args.Has("since") || !args.Has("json"))
+    return Usage("--since and --json are required", kUsage);
+  if (from_store && args.Has("outcomes"))
+    return Usage("--outcomes goes with --declarations: with --db the store's outcomes are used",
+                 kUsage);
+  if (from_store && args.Has("format")) return Usage("--format goes with --declarations", kUsage);
+  long long max_declarations = 0;
+  if (!args.GetInt("max-declarations", kHorizonMaxDeclarations, &max_declarations) ||
+      max_declarations < 1 || max_declarations > kHorizonMaxDeclarations)
+    return Usage("--max-declarations must be 1..1000000", kUsage);
   HorizonOptions o;
   if (!ParseDate(args.Get("since"), &o.since))
     return Usage("--since must be a date YYYY-MM-DD, got '" + args.Get("since") + "'", kUsage);
@@ -132,26 +150,41 @@ int CmdHorizon(int argc, char** argv, int first) {
           "scripts/install-deps.sh; or --chart-js PATH)"));
     chart_js = std::move(*js);
   }
-  ReadOptions ro;
-  auto format = ParseDeclarationFormat(args.Get("format", "auto"));
-  if (!format.ok()) return Fail(format.status());
-  ro.format = *format;
-  IngestReport ir;
   const auto t0 = std::chrono::steady_clock::now();
-  auto batch = ReadDeclarations(args.Get("declarations"), ro, &ir);
-  if (!batch.ok()) return Fail(batch.status());
-  for (size_t i = 0; i < ir.rejections.size() && i < 10; ++i)
-    std::fprintf(stderr, "rejected %s\n", ir.rejections[i].ToString().c_str());
-  std::fprintf(stderr, "%s: %s\n", args.Get("declarations").c_str(), ir.Summary().c_str());
-  if (args.Has("outcomes")) {
-    int64_t merged = 0, unknown = 0;
-    if (Status s = MergeOutcomes(args.Get("outcomes"), &*batch, &merged, &unknown); !s.ok())
-      return Fail(s);
-    std::fprintf(stderr, "%s: %lld outcomes merged, %lld for declarations not in the file\n",
-                 args.Get("outcomes").c_str(), static_cast<long long>(merged),
-                 static_cast<long long>(unknown));
+  DeclarationBatch batch;
+  if (from_store) {
+    auto store = OpenStoreFromArgs(args);
+    if (!store.ok()) return Fail(store.status());
+    auto history = ReadHorizonHistory(**store, o, max_declarations);
+    if (!history.ok()) return Fail(history.status().WithContext(args.Get("db")));
+    std::fprintf(
+        stderr, "%s: %zu declarations %s..%s, %lld with an outcome, %lld unreadable left out\n",
+        args.Get("db").c_str(), history->batch.rows.size(), FormatDate(history->from).c_str(),
+        FormatDate(history->to).c_str(), static_cast<long long>(history->with_outcome),
+        static_cast<long long>(history->unreadable));
+    batch = std::move(history->batch);
+  } else {
+    ReadOptions ro;
+    auto format = ParseDeclarationFormat(args.Get("format", "auto"));
+    if (!format.ok()) return Fail(format.status());
+    ro.format = *format;
+    IngestReport ir;
+    auto read = ReadDeclarations(args.Get("declarations"), ro, &ir);
+    if (!read.ok()) return Fail(read.status());
+    batch = std::move(read).value();
+    for (size_t i = 0; i < ir.rejections.size() && i < 10; ++i)
+      std::fprintf(stderr, "rejected %s\n", ir.rejections[i].ToString().c_str());
+    std::fprintf(stderr, "%s: %s\n", args.Get("declarations").c_str(), ir.Summary().c_str());
+    if (args.Has("outcomes")) {
+      int64_t merged = 0, unknown = 0;
+      if (Status s = MergeOutcomes(args.Get("outcomes"), &batch, &merged, &unknown); !s.ok())
+        return Fail(s);
+      std::fprintf(stderr, "%s: %lld outcomes merged, %lld for declarations not in the file\n",
+                   args.Get("outcomes").c_str(), static_cast<long long>(merged),
+                   static_cast<long long>(unknown));
+    }
   }
-  auto report = ScanHorizon(*batch, o);
+  auto report = ScanHorizon(batch, o);
   if (!report.ok()) return Fail(report.status());
   if (Status s = WriteFileAtomic(args.Get("json"), HorizonToJson(*report) + "\n"); !s.ok())
     return Fail(s);

@@ -62,6 +62,8 @@ const char kServeUsage[] =
     "                            not slow\n"
     "  --web DIR       static files of the workstation (default: installed beside the binary,\n"
     "                  else the web/ folder of the source tree it was built from)\n"
+    "  --chart-js PATH Chart.js for the horizon page, served at /vendor/chart.min.js (default:\n"
+    "                  Debian libjs-chart.js, /usr/share/javascript/chart.js/chart.min.js)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --threads N     requests handled at once (2..1024); open connections do not hold them\n"
     "  --max-connections N             connections open at once (16..100000)\n"
@@ -144,6 +146,7 @@ int CmdServe(int argc, char** argv, int first) {
                           "analysis-threads",
                           "warm-up",
                           "web",
+                          "chart-js",
                           "images",
                           "threads",
                           "session-hours",
@@ -252,6 +255,7 @@ int CmdServe(int argc, char** argv, int first) {
     return Usage("--detector needs --calibration (the detector reads calibrated material channels)",
                  kServeUsage);
   o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
+  o.chart_js_path = args.Get("chart-js", o.chart_js_path);
   o.log_requests = args.Has("log-requests");
   o.scan_lane = args.Get("scan-lane");
   if (o.scan_lane.size() > 64 || !IsValidUtf8(o.scan_lane))

@@ -66,6 +66,9 @@ struct ServiceOptions {
   // --warm-up`; docs/api.md).
   bool warm_up = false;
   std::string web_dir;  // static files of the workstation; "" = none
+  // Chart.js for the workstation's horizon page, served at /vendor/chart.min.js (Debian
+  // libjs-chart.js, the copy the horizon report embeds); "" = none (the page shows no charts).
+  std::string chart_js_path = "/usr/share/javascript/chart.js/chart.min.js";
   // The lane (office) of consignments whose declaration names none, or known only by their scans:
   // the site of this service's scanners. "" = such consignments have no lane.
   std::string scan_lane;

@@ -251,6 +251,24 @@ void Service::Impl::ServeStatic(const HttpRequest& req, HttpResponse& res) {
     res = service::ErrorResponse(Status::NotFound("no route " + req.method + " " + req.path));
     return;
   }
+  // Chart.js from the system (Debian libjs-chart.js), for the horizon page's charts.
+  if (req.path == "/vendor/chart.min.js") {
+    auto js = options.chart_js_path.empty()
+                  ? Result<std::string>(Status::NotFound("no chart library configured"))
+                  : ReadFile(options.chart_js_path, size_t{16} << 20);
+    if (!js.ok()) {
+      res = service::ErrorResponse(Status::NotFound(
+          "the chart library is not installed (Debian package libjs-chart.js, or serve "
+          "--chart-js PATH): " +
+          js.status().message()));
+      return;
+    }
+    res.status = 200;
+    res.content_type = "text/javascript; charset=utf-8";
+    res.body = std::move(js).value();
+    res.headers.emplace_back("Cache-Control", "max-age=86400");
+    return;
+  }
   if (web_root.empty()) {
     res = service::ErrorResponse(
         Status::NotFound("no web workstation is installed (serve --web DIR)"));

@@ -483,6 +483,7 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
       {"PUT", "/api/rules", analyst | admin, &Impl::PutRules, {}},
       {"POST", "/api/rules/test", analyst | admin, &Impl::TestRules, {}},
+      {"GET", "/api/horizon", analyst | admin, &Impl::GetHorizon, {}},
       {"GET", "/api/models", analyst | admin, &Impl::ListModels, {}},
       {"GET", "/api/models/{version}", analyst | admin, &Impl::GetModel, {}},
       {"POST", "/api/models/{version}/promote", analyst | admin, &Impl::PromoteModel, {}},

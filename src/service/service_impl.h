@@ -18,6 +18,7 @@
 #include "clearsight/consignment.h"
 #include "clearsight/currency_rates.h"
 #include "clearsight/fusion.h"
+#include "clearsight/horizon.h"
 #include "clearsight/postal.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
@@ -47,6 +48,9 @@ struct Caller {
 
 constexpr unsigned RoleBit(Role r) { return 1u << static_cast<unsigned>(r); }
 constexpr unsigned kPublic = 0;
+// GET /api/horizon: declarations one scan reads at most, and how long its result is reused.
+constexpr int64_t kHorizonMaxDeclarations = 500000;
+constexpr int64_t kHorizonCacheMs = 5 * 60 * 1000;
 constexpr unsigned kEveryRole = RoleBit(Role::kOfficer) | RoleBit(Role::kAnalyst) |
                                 RoleBit(Role::kTrainer) | RoleBit(Role::kAdmin) |
                                 RoleBit(Role::kIntegrator);
@@ -187,6 +191,12 @@ struct Service::Impl {
   std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>>
       scan_cache;  // most recent first
 
+  // GET /api/horizon: the last scan, reused for kHorizonCacheMs by calls with the same `since`.
+  std::mutex horizon_mu;  // held through a scan: one at a time
+  std::shared_ptr<const HorizonReport> horizon_cache;
+  int32_t horizon_cache_since = 0;
+  int64_t horizon_cache_ms = 0;
+
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopped = false;
@@ -317,6 +327,8 @@ struct Service::Impl {
   Result<service::HttpResponse> GetRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> TestRules(const service::HttpRequest&, const service::Caller&);
+  // ---- handlers_horizon.cc ----
+  Result<service::HttpResponse> GetHorizon(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetCapacity(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutCapacity(const service::HttpRequest&, const service::Caller&);

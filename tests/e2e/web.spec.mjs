@@ -1146,6 +1146,69 @@ test('a trainer signs in and is told the queue is not for that role', async () =
   await login(page, USERS.officer);
 });
 
+test('the horizon page lists the signals the API finds, with charts, and Draft a rule puts a rule for the series into the rules editor', async () => {
+  const { page } = T;
+  // Half a year of nine series (HS x origin) at two declarations a day; phones from CN triple
+  // from 2025-05-15. Posted last: they fill the queue.
+  const since = '2025-05-15';
+  const decls = [];
+  const day0 = Date.UTC(2025, 0, 1);
+  for (let day = 0; day < 181; day++) {
+    const date = new Date(day0 + day * 86400000).toISOString().slice(0, 10);
+    for (const hs of ['610910', '851712', '940510']) {
+      for (const origin of ['TR', 'CN', 'IN']) {
+        const n = hs === '851712' && origin === 'CN' && date >= since ? 6 : 2;
+        for (let i = 0; i < n; i++) {
+          decls.push({ declaration_id: `HZ-${date}-${hs}-${origin}-${i}`, date, importer_id: `HZIMP${(day + i) % 30}`, hs_code: hs,
+            origin_country: origin, net_mass_kg: 10 + i, declared_value: 200 + 10 * i, office_id: 'ICN1', currency: 'EUR' });
+        }
+      }
+    }
+  }
+  const posted = await T.feed.post('/api/declarations', { declarations: decls });
+  assert.equal(posted.status, 200, posted.text.slice(0, 500));
+  const api = (await T.admin.get(`/api/horizon?since=${since}`)).json;
+  assert.ok(api.signals.length >= 1, JSON.stringify(api).slice(0, 500));
+  const phones = api.signals.find((s) => s.kind === 'volume_shift' && s.key.origin_country === 'CN' && String(s.key.hs_code).startsWith('85'));
+  assert.ok(phones, `no volume shift for phones from CN: ${JSON.stringify(api.signals.map((s) => [s.kind, s.key]))}`);
+
+  await login(page, USERS.analyst);
+  assert.equal(await page.isVisible('[data-nav="horizon"]'), true, 'the analyst has the Horizon link');
+  await page.goto(`${T.server.base}/#/horizon?since=${since}`);
+  await page.waitForSelector('#horizon-signals tbody tr');
+  const rows = await page.$$eval('#horizon-signals tbody tr', (trs) => trs.map((tr) => ({
+    kind: tr.dataset.kind, series: tr.dataset.series, cells: [...tr.querySelectorAll('td, th')].map((c) => c.textContent.trim()) })));
+  const names = { hs_code: 'HS', origin_country: 'from', office_id: 'office', importer_id: 'importer' };
+  const seriesOf = (s) => Object.entries(s.key).map(([k, v]) => `${names[k]} ${v}`).join(', ');
+  assert.deepEqual(rows.map((r) => [r.kind, r.series]), api.signals.map((s) => [s.kind, seriesOf(s)]), 'the signals the API returns, in its order');
+  const row = rows.find((r) => r.series === seriesOf(phones));
+  assert.equal(row.cells[0], String(phones.rank));
+  assert.match(row.cells[3], /^\+[\d,]+ %$/, 'the effect');
+  assert.ok(Number(row.cells[4]) <= 0.05, `q-value ${row.cells[4]}`);
+  // Its weekly series drawn by Chart.js (served from the machine: vendor/chart.min.js).
+  const drawn = await page.$eval(`#horizon-signals tr[data-series="${seriesOf(phones)}"] canvas`, (c) => !!window.Chart?.getChart(c));
+  assert.equal(drawn, true, 'a Chart.js chart of the series');
+  await screenshot('horizon');
+
+  const before = (await T.admin.get('/api/rules')).json;
+  await page.click(`#horizon-signals tr[data-series="${seriesOf(phones)}"] button.draft-rule`);
+  await page.waitForSelector('#rules-text');
+  const text = await page.inputValue('#rules-text');
+  assert.ok(text.startsWith(before.text.trimEnd()), 'appended to the profile in force');
+  assert.ok(text.includes(`rule "horizon: volume_shift ${seriesOf(phones)}"`), text);
+  assert.ok(text.includes(`hs_code startswith "${phones.key.hs_code}"`) && text.includes('origin_country = "CN"'), text);
+  assert.match(await page.textContent('#rules-message'), /draft rule for Volume shift: HS 85\d*, from CN was appended/);
+  // Nothing installed; the draft is valid and can be tried as it stands.
+  assert.equal((await T.admin.get('/api/rules')).json.version, before.version);
+  await page.click('#rules-try');
+  await page.waitForSelector('#rules-message.success, #rules-message.error');
+  assert.match(await page.textContent('#rules-message'), /^Tried on \d+ declarations/);
+  // A reload does not hand the draft over twice.
+  await page.reload();
+  await page.waitForSelector('#rules-text');
+  assert.equal(await page.inputValue('#rules-text'), before.text);
+});
+
 test('a session ended on the server sends the officer back to the login page with a message', async () => {
   const { page } = T;
   await page.goto(`${T.server.base}/#/queue`);

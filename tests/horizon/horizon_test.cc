@@ -16,6 +16,9 @@
 #include <sstream>
 #include <string>
 
+#include "clearsight/horizon_store.h"
+#include "clearsight/store.h"
+
 namespace clearsight {
 namespace {
 
@@ -231,6 +234,114 @@ TEST(HorizonCli, OutcomesFromTheirOwnFileFeedTheHitRateShift) {
   EXPECT_NE(ReadText(dir / "log3").find("bad.csv:3: fraud must be 0 or 1, got 'maybe'"),
             std::string::npos)
       << ReadText(dir / "log3");
+  std::filesystem::remove_all(dir);
+}
+
+// The same history held in a store: every declaration its own consignment, decided, and the
+// inspected ones with an outcome ("undervaluation" where the file says fraud, else "nothing").
+// `horizon --db` must find what `horizon --declarations` finds, and a window over the limit is
+// refused with its count.
+TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("cs_horizon_db_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string csv = GenerateCsv(2, true, Day("2024-01-01"), Day("2025-10-02"), 730);
+  auto batch = ParseDeclarations(csv, "generated.csv", ReadOptions{}, nullptr);
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  // The store path reads the baseline weeks and the recent window only (the history before them
+  // stays in the store): the file it is compared with holds the same days.
+  {
+    std::istringstream all(csv);
+    std::ofstream window(dir / "d.csv");
+    const std::string first = FormatDate(Day("2025-10-02") - 7 * 52);
+    for (std::string line; std::getline(all, line);) {
+      const size_t a = line.find(',');
+      const std::string date = line.substr(a + 1, line.find(',', a + 1) - a - 1);
+      if (date == "date" || date >= first) window << line << "\n";
+    }
+  }
+  {
+    StoreOptions so;
+    so.url = (dir / "cs.db").string();
+    auto store = Store::Open(so);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    Status filled = (*store)->Write([&](StoreTxn& t) -> Status {
+      for (const Declaration& d : batch->rows) {
+        DeclarationRow r;
+        r.declaration_id = r.consignment_id = d.declaration_id;
+        r.office_id = d.office_id;
+        r.date = d.date;
+        Declaration clean = d;  // the stored declaration carries no outcome
+        clean.fraud = clean.critical = clean.inspected = -1;
+        r.json = DeclarationToJson(clean, batch->extra_columns);
+        r.content_sha256 = Sha256Hex(r.json);
+        r.received_ms = NowMs();
+        CS_RETURN_IF_ERROR(t.InsertDeclaration(r));
+        DecisionRow c;
+        c.consignment_id = d.declaration_id;
+        c.lane = d.office_id;
+        c.date = d.date;
+        c.channel = d.inspected == 1 ? "red" : "green";
+        c.status = d.inspected == 1 ? "pending" : "released";
+        c.version = 1;
+        c.has_declaration = true;
+        c.reasons_json = "[]";
+        c.created_ms = c.updated_ms = NowMs();
+        CS_RETURN_IF_ERROR(t.PutDecision(c));
+        if (d.inspected != 1) continue;
+        OutcomeRow o;
+        o.consignment_id = d.declaration_id;
+        o.result = d.fraud == 1 ? "undervaluation" : "nothing";
+        o.officer = "test";
+        CS_RETURN_IF_ERROR(t.InsertOutcome(&o));
+      }
+      return Status::Ok();
+    });
+    ASSERT_TRUE(filled.ok()) << filled.ToString();
+  }
+  const std::string tail = " --since 2025-10-02 --json ";
+  ASSERT_EQ(RunCli("horizon --declarations " + (dir / "d.csv").string() + tail +
+                       (dir / "file.json").string(),
+                   dir / "log1"),
+            0)
+      << ReadText(dir / "log1");
+  ASSERT_EQ(RunCli("horizon --db " + (dir / "cs.db").string() + tail + (dir / "db.json").string(),
+                   dir / "log2"),
+            0)
+      << ReadText(dir / "log2");
+  const auto from_file = nlohmann::json::parse(ReadText(dir / "file.json"));
+  const auto from_db = nlohmann::json::parse(ReadText(dir / "db.json"));
+  EXPECT_EQ(from_db["declarations"], from_file["declarations"]);
+  EXPECT_EQ(from_db["tested"], from_file["tested"]);
+  ASSERT_EQ(from_db["signals"].size(), from_file["signals"].size());
+  bool hit_rate = false, doubled = false;
+  for (size_t i = 0; i < from_db["signals"].size(); ++i) {
+    const auto &a = from_db["signals"][i], &b = from_file["signals"][i];
+    EXPECT_EQ(a["kind"], b["kind"]);
+    EXPECT_EQ(a["key"], b["key"]);
+    EXPECT_EQ(a["rank"], b["rank"]);
+    EXPECT_NEAR(a["effect"].get<double>(), b["effect"].get<double>(), 1e-6) << a["summary"];
+    hit_rate |= a["kind"] == "hit_rate_shift" && a["key"].value("hs_code", "") == "6403";
+    doubled |= a["kind"] == "volume_shift" && a["key"].value("hs_code", "") == "6109" &&
+               a["key"].value("origin_country", "") == "IN";
+  }
+  EXPECT_TRUE(hit_rate) << "no hit-rate shift for HS 6403 from the store's outcomes";
+  EXPECT_TRUE(doubled) << "no volume shift for HS 6109 from IN in the store";
+  // A window larger than the limit is refused, naming its size.
+  EXPECT_NE(RunCli("horizon --db " + (dir / "cs.db").string() + tail + (dir / "db2.json").string() +
+                       " --max-declarations 1000",
+                   dir / "log3"),
+            0);
+  EXPECT_NE(ReadText(dir / "log3").find("more than the 1000 one scan reads"), std::string::npos)
+      << ReadText(dir / "log3");
+  // The file and the store are alternatives.
+  EXPECT_NE(RunCli("horizon --db " + (dir / "cs.db").string() + " --declarations " +
+                       (dir / "d.csv").string() + tail + (dir / "x.json").string(),
+                   dir / "log4"),
+            0);
+  EXPECT_NE(ReadText(dir / "log4").find("give one of --declarations FILE and --db URL"),
+            std::string::npos);
   std::filesystem::remove_all(dir);
 }
 

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <fstream>
+#include <random>
 #include <regex>
 #include <set>
 #include <thread>
@@ -174,6 +175,7 @@ TEST_F(ServiceTest, HealthIsPublicAndEveryOtherRouteNeedsALogin) {
            {"GET", "/api/rules"},
            {"PUT", "/api/rules"},
            {"POST", "/api/rules/test"},
+           {"GET", "/api/horizon?since=2025-10-02"},
            {"GET", "/api/users"},
            {"GET", "/api/audit"},
            {"GET", "/api/audit/verify"},
@@ -716,6 +718,16 @@ TEST_F(ServiceTest, StaticFilesAreServedWithoutLogin) {
   EXPECT_EQ(anon.Get("/queue").status, 200);  // the app's own route
   EXPECT_EQ(anon.Get("/missing.css").status, 404);
   ExpectErrorShape(anon.Get("/api/nothing"), 404, "not_found");
+  // Chart.js for the Horizon page comes from the system (Debian libjs-chart.js), not web/.
+  Reply chart = anon.Get("/vendor/chart.min.js");
+  if (std::filesystem::exists(ServiceOptions().chart_js_path)) {
+    EXPECT_EQ(chart.status, 200);
+    EXPECT_EQ(chart.Header("Content-Type"), "text/javascript; charset=utf-8");
+    EXPECT_NE(chart.raw.find("Chart.js"), std::string::npos);
+  } else {
+    ExpectErrorShape(chart, 404, "not_found");
+    EXPECT_NE(chart.raw.find("libjs-chart.js"), std::string::npos) << chart.raw;
+  }
 }
 
 TEST_F(ServiceTest, WrongMethodIs405WithAllow) {
@@ -830,6 +842,87 @@ TEST_F(ServiceTest, DraftRulesAreTriedOnStoredDeclarationsBeforeInstalling) {
                    "invalid_argument");
   ExpectErrorShape(officer.Send("POST", "/api/rules/test", draft, "text/plain"), 403,
                    "permission_denied");
+}
+
+// Horizon scanning on the store: a history of nine series (HS x origin, two a day) written
+// straight into the store, with 851712 from CN tripling from 2025-10-02. The scan finds it, the
+// kinds filter keeps only the kinds asked for, and the result is reused for a few minutes.
+Status FillHorizonHistory(Store& store, int32_t from, int32_t to, int32_t since,
+                          const std::string& prefix) {
+  return store.Write([&](StoreTxn& t) -> Status {
+    std::mt19937_64 rng(7);
+    const char* hs[] = {"610910", "851712", "940510"};
+    const char* origins[] = {"CN", "IN", "TR"};
+    int64_t n = 0;
+    for (int32_t day = from; day <= to; ++day)
+      for (const char* h : hs)
+        for (const char* o : origins) {
+          double rate = 2;
+          if (day >= since && std::string(h) == "851712" && std::string(o) == "CN") rate = 6;
+          for (int k = std::poisson_distribution<int>(rate)(rng); k > 0; --k) {
+            Declaration d;
+            d.declaration_id = prefix + std::to_string(++n);
+            d.consignment_id = d.declaration_id;
+            d.importer_id = "IMP" + std::to_string(rng() % 50);
+            d.hs_code = h;
+            d.origin_country = o;
+            d.office_id = "OFFH";
+            d.net_mass_kg = 10;
+            d.declared_value = 100;
+            d.date = day;
+            DeclarationRow r;
+            r.declaration_id = r.consignment_id = std::string(d.declaration_id);
+            r.office_id = "OFFH";
+            r.date = day;
+            r.json = DeclarationToJson(d, {});
+            r.content_sha256 = Sha256Hex(r.json);
+            r.received_ms = NowMs();
+            CS_RETURN_IF_ERROR(t.InsertDeclaration(r));
+          }
+        }
+    return Status::Ok();
+  });
+}
+
+TEST_F(ServiceTest, HorizonScansTheStoreFiltersKindsAndReusesTheResult) {
+  int32_t since = 0;
+  ASSERT_TRUE(ParseDate("2025-10-02", &since));
+  ASSERT_TRUE(FillHorizonHistory(service_->store(), since - 280, since + 55, since, "HZ").ok());
+  Client analyst = As("analyst"), officer = As("officer");
+  Reply r = analyst.Get("/api/horizon?since=2025-10-02");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["since"], "2025-10-02") << r.raw.substr(0, 300);
+  bool found = false;
+  for (const auto& s : r.body["signals"])
+    found |= s["kind"] == "volume_shift" && s["key"].value("origin_country", "") == "CN" &&
+             s["key"].value("hs_code", "").starts_with("85") && s["effect"].get<double>() > 1;
+  EXPECT_TRUE(found) << r.raw;
+  for (const auto& s : r.body["signals"]) EXPECT_FALSE(s["series"]["weeks"].empty());
+  Reply only = analyst.Get("/api/horizon?since=2025-10-02&kinds=new_importer,volume_shift");
+  ASSERT_EQ(only.status, 200) << only.raw;
+  EXPECT_FALSE(only.body["signals"].empty());
+  for (const auto& s : only.body["signals"])
+    EXPECT_TRUE(s["kind"] == "volume_shift" || s["kind"] == "new_importer") << s["kind"];
+  for (const auto& [kind, n] : only.body["tested"].items())
+    EXPECT_TRUE(kind == "volume_shift" || kind == "new_importer") << kind;
+  // Declarations stored since are not seen until the cached result ages out.
+  ASSERT_TRUE(FillHorizonHistory(service_->store(), since, since + 55, since, "HZB").ok());
+  Reply again = analyst.Get("/api/horizon?since=2025-10-02");
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(again.body["declarations"], r.body["declarations"]);
+  // Another cut scans again, and sees them.
+  Reply other = analyst.Get("/api/horizon?since=2025-10-09");
+  ASSERT_EQ(other.status, 200) << other.raw;
+  EXPECT_GT(other.body["declarations"].get<int64_t>(), r.body["declarations"].get<int64_t>());
+  ExpectErrorShape(analyst.Get("/api/horizon?since=2025-10-02&kinds=volume"), 400,
+                   "invalid_argument");
+  Reply no_since = analyst.Get("/api/horizon");
+  ExpectErrorShape(no_since, 400, "invalid_argument");
+  EXPECT_NE(no_since.raw.find("since must be a date YYYY-MM-DD"), std::string::npos);
+  Reply early = analyst.Get("/api/horizon?since=2025-01-01");
+  ExpectErrorShape(early, 400, "invalid_argument");
+  EXPECT_NE(early.raw.find("less than 4 weeks of history"), std::string::npos) << early.raw;
+  ExpectErrorShape(officer.Get("/api/horizon?since=2025-10-02"), 403, "permission_denied");
 }
 
 TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRuleHit) {

@@ -8,6 +8,7 @@ import * as consignmentPage from './pages/consignment.js';
 import * as analystPage from './pages/analyst.js';
 import * as adminPage from './pages/admin.js';
 import * as rulesPage from './pages/rules.js';
+import * as horizonPage from './pages/horizon.js';
 
 const ANALYST_ROLES = new Set(['analyst', 'admin']);
 const QUEUE_ROLES = new Set(['officer', 'analyst', 'admin']);
@@ -42,6 +43,7 @@ function setUser(user) {
   nav.querySelector('[data-nav="queue"]').hidden = !QUEUE_ROLES.has(user.role);
   nav.querySelector('[data-nav="admin"]').hidden = user.role !== 'admin';
   nav.querySelector('[data-nav="rules"]').hidden = !ANALYST_ROLES.has(user.role);
+  nav.querySelector('[data-nav="horizon"]').hidden = !ANALYST_ROLES.has(user.role);
   // Leave for the login page when the session runs out, even if the officer is idle.
   const expires = Date.parse(user.expires_at || '');
   if (Number.isFinite(expires)) {
@@ -112,6 +114,7 @@ async function route() {
   else if (path === '/analyst') page = analystPage;
   else if (path === '/admin') page = adminPage;
   else if (path === '/rules') page = rulesPage;
+  else if (path === '/horizon') page = horizonPage;
   else {
     main.textContent = `No page ${path}.`;
     return;

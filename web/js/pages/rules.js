@@ -1,7 +1,10 @@
 // The rule profile for analysts: the text in force, a draft edited beside it, tried on the
 // declarations of the last days (hits, confirmed hits, what it would newly send to red) before it
-// is activated; field names outside the schema must be confirmed, as the API requires.
+// is activated; field names outside the schema must be confirmed, as the API requires. A draft rule
+// handed over by another page (the Horizon page's "Draft a rule", in sessionStorage) is appended
+// to the profile in force; nothing is installed until the analyst activates it.
 import { api } from '../api.js';
+import { DRAFT_KEY } from './horizon.js';
 import { el, errorBox, fmtNumber, fmtPercent, setTitle } from '../ui.js';
 
 export async function render(main, ctx) {
@@ -18,7 +21,12 @@ export async function render(main, ctx) {
     main.append(el('h1', {}, 'Rules'), errorBox(e, 'The rule profile could not be loaded'));
     return null;
   }
-  const editor = el('textarea', { id: 'rules-text', rows: '18', spellcheck: 'false', class: 'code' }, current.text || '');
+  let handed = null;
+  try { handed = JSON.parse(sessionStorage.getItem(DRAFT_KEY) || 'null'); } catch { handed = null; }
+  sessionStorage.removeItem(DRAFT_KEY);
+  const base = current.text || '';
+  const initial = handed?.text ? `${base}${base && !base.endsWith('\n') ? '\n' : ''}${base ? '\n' : ''}${handed.text}` : base;
+  const editor = el('textarea', { id: 'rules-text', rows: '18', spellcheck: 'false', class: 'code' }, initial);
   const days = el('input', { id: 'rules-days', type: 'number', min: '1', max: '3660', value: '30', size: '5' });
   const msg = el('div', { class: 'form-message', id: 'rules-message', role: 'status', 'aria-live': 'polite' });
   const results = el('div', { id: 'rules-results' });
@@ -28,6 +36,10 @@ export async function render(main, ctx) {
   const head = el('p', { class: 'muted', id: 'rules-version' });
   const showVersion = (r) => head.replaceChildren(`In force: version ${r.version}${r.author ? ` by ${r.author}` : ''}, ${(r.rules || []).length} rule${(r.rules || []).length === 1 ? '' : 's'}.`);
   showVersion(current);
+  if (handed?.text) {
+    msg.className = 'form-message';
+    msg.textContent = `A draft rule for ${handed.from || 'a horizon signal'} was appended to the profile in force: edit it, try it, then activate it.`;
+  }
   let tested = null;  // the text last tried, and its unknown fields
 
   editor.addEventListener('input', () => {

@@ -1,0 +1,51 @@
+#include "clearsight/horizon_store.h"
+
+#include <algorithm>
+
+#include "clearsight/text.h"
+
+namespace clearsight {
+
+Result<HorizonHistory> ReadHorizonHistory(Store& store, const HorizonOptions& options,
+                                          int64_t max_declarations) {
+  if (max_declarations < 1 || max_declarations > kHorizonMaxDeclarations)
+    return Status::InvalidArgument("the declarations read must be limited to 1.." +
+                                   std::to_string(kHorizonMaxDeclarations));
+  if (options.baseline_weeks < 4 || options.baseline_weeks > 520)
+    return Status::InvalidArgument("baseline_weeks must be 4..520");
+  // The newest date first: the window is counted back from it.
+  CS_ASSIGN_OR_RETURN(auto newest, store.DeclarationsOfLastDays(1, 1));
+  if (newest.total == 0) return Status::NotFound("the store holds no declarations");
+  const int32_t to = newest.to_date;
+  const int32_t first = options.since - 7 * options.baseline_weeks;
+  const int32_t days = std::clamp(to - first + 1, 1, 3660);
+  CS_ASSIGN_OR_RETURN(auto recent, store.DeclarationsOfLastDays(days, max_declarations));
+  HorizonHistory h;
+  h.from = recent.from_date;
+  h.to = recent.to_date;
+  if (recent.total > static_cast<int64_t>(recent.rows.size()))
+    return Status::ResourceExhausted(std::to_string(recent.total) + " declarations from " +
+                                     FormatDate(h.from) + " to " + FormatDate(h.to) +
+                                     ", more than the " + std::to_string(max_declarations) +
+                                     " one scan reads: a later since, or fewer baseline weeks");
+  ReadOptions ro;
+  ro.format = DeclarationFormat::kNativeJsonl;
+  h.batch.rows.reserve(recent.rows.size());
+  // Oldest first, as a declarations file would have them.
+  for (size_t i = recent.rows.size(); i-- > 0;) {
+    auto one = ParseDeclarations(recent.rows[i].json, "stored", ro, nullptr);
+    if (!one.ok() || one->rows.size() != 1) {
+      ++h.unreadable;
+      continue;
+    }
+    Declaration d = std::move(one->rows[0]);
+    const std::string& outcome = recent.outcome[i];
+    d.inspected = outcome.empty() ? -1 : 1;
+    d.fraud = outcome.empty() ? -1 : outcome != "nothing" ? 1 : 0;
+    if (!outcome.empty()) ++h.with_outcome;
+    h.batch.rows.push_back(std::move(d));
+  }
+  return h;
+}
+
+}  // namespace clearsight
