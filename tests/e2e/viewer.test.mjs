@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 
 import { decodeScanTiff, TiffError } from '../../web/js/viewer/tiff.js';
-import { attenuation, autoWindow, fuseEnergies, labelOutline, renderView, windowLut } from '../../web/js/viewer/render.js';
+import { attenuation, autoWindow, fuseEnergies, labelBoundary, renderView, windowLut } from '../../web/js/viewer/render.js';
 
 const CLI = process.env.CLEARSIGHT_CLI;
 if (!CLI) throw new Error('set CLEARSIGHT_CLI to the clearsight binary');
@@ -146,10 +146,15 @@ test('material view colours classes and needs them', () => {
 test('attenuation and outline helpers', () => {
   assert.equal(attenuation(65535), 0);
   assert.ok(Math.abs(attenuation(Math.round(65535 * Math.exp(-2))) - 2) < 1e-4);
-  // A 3x3 object in a 5x5 image: its 8 border pixels are the outline, the centre is not.
+  // A 3x3 object in a 5x5 image: its boundary is the square from (1, 1) to (4, 4), four merged
+  // segments along pixel edges; nothing runs through its inside.
   const labels = new Int32Array(25);
   for (let y = 1; y < 4; y++) for (let x = 1; x < 4; x++) labels[y * 5 + x] = 1;
-  const edge = labelOutline(labels, 5, 5);
-  assert.equal(edge.length, 8);
-  assert.ok(!edge.includes(12));
+  const seg = [...labelBoundary(labels, 5, 5)];
+  assert.deepEqual(seg, [1, 1, 4, 1, 1, 4, 4, 4, 1, 1, 1, 4, 4, 1, 4, 4]);
+  // Two objects side by side share one boundary between them; an object at the image's edge is
+  // closed by the border.
+  const two = new Int32Array([1, 1, 2, 2]);
+  const s2 = [...labelBoundary(two, 4, 1)];
+  assert.deepEqual(s2, [0, 0, 4, 0, 0, 1, 4, 1, 0, 0, 0, 1, 2, 0, 2, 1, 4, 0, 4, 1]);
 });

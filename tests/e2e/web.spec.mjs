@@ -729,6 +729,29 @@ test('detection, object and reason overlays draw over the image and switch off',
   await page.check('#sv-ov-objects');
   const objects = await canvasStats(page);
   assert.ok(objects.colour > off.colour, `object outlines add colour (${off.colour} -> ${objects.colour})`);
+  // Outlines stay thin at any zoom: at about 5x, a line crossing a row is a run of 1-3 outline
+  // pixels, not a band of image pixels blown up 5 times.
+  const outlineRuns = () => page.evaluate(() => {
+    const c = document.querySelector('.sv-canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const runs = [];
+    for (let y = 0; y < c.height; y++) {
+      let run = 0;
+      for (let x = 0; x <= c.width; x++) {
+        const i = (y * c.width + x) * 4;
+        const yellow = x < c.width && d[i] > 180 && d[i + 1] > 150 && d[i + 2] < 100;
+        if (yellow) run++;
+        else if (run) { runs.push(run); run = 0; }
+      }
+    }
+    runs.sort((a, b) => a - b);
+    return { n: runs.length, median: runs[Math.floor(runs.length / 2)] || 0, dpr: window.devicePixelRatio };
+  });
+  await page.evaluate(() => { const v = window.__clearsightViewer; v.resetView(); v.zoomBy(5 / v.zoom); });
+  const zoomed = await outlineRuns();
+  assert.ok(zoomed.n > 20, `outlines drawn at 5x (${zoomed.n} runs)`);
+  assert.ok(zoomed.median <= 3 * zoomed.dpr, `outline runs at 5x: median ${zoomed.median} px`);
+  await page.evaluate(() => window.__clearsightViewer.resetView());
   await page.uncheck('#sv-ov-objects');
   assert.equal((await canvasStats(page)).hash, off.hash, 'unchecked, the outlines are gone');
   const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(T.target)}`)).json;

@@ -123,18 +123,31 @@ export function renderView(data, view, { window, level, invert = false }, out) {
   return true;
 }
 
-// Outline of every labelled region (object id != 0 with a neighbour of another id), as a list
-// of pixel indices; drawn over the image as the segmentation overlay.
-export function labelOutline(labels, width, height) {
-  const edge = [];
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = y * width + x;
-      const l = labels[i];
-      if (!l) continue;
-      if (x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
-          labels[i - 1] !== l || labels[i + 1] !== l || labels[i - width] !== l || labels[i + width] !== l) edge.push(i);
+// The boundaries of the labelled regions (object ids), as line segments along pixel edges in
+// image coordinates: [x0, y0, x1, y1, ...], runs along a row or column merged into one segment.
+// Drawn as lines of a fixed screen width, an outline stays thin at any zoom.
+export function labelBoundary(labels, width, height) {
+  const seg = [];
+  const at = (x, y) => (x < 0 || y < 0 || x >= width || y >= height ? 0 : labels[y * width + x]);
+  for (let y = 0; y <= height; y++) {  // horizontal edges, between rows y - 1 and y
+    let start = -1;
+    for (let x = 0; x <= width; x++) {
+      const a = x < width ? at(x, y - 1) : 0;
+      const b = x < width ? at(x, y) : 0;
+      const edge = x < width && a !== b;
+      if (edge && start < 0) start = x;
+      if (!edge && start >= 0) { seg.push(start, y, x, y); start = -1; }
     }
   }
-  return edge;
+  for (let x = 0; x <= width; x++) {  // vertical edges, between columns x - 1 and x
+    let start = -1;
+    for (let y = 0; y <= height; y++) {
+      const a = y < height ? at(x - 1, y) : 0;
+      const b = y < height ? at(x, y) : 0;
+      const edge = y < height && a !== b;
+      if (edge && start < 0) start = y;
+      if (!edge && start >= 0) { seg.push(x, start, x, y); start = -1; }
+    }
+  }
+  return Float32Array.from(seg);
 }

@@ -6,7 +6,7 @@
 // The viewer renders from the scan's raw energies when it has them (format-v1 TIFF from the
 // service) and from the service's PNG renderings otherwise. Z_eff, material classes and object
 // labels per pixel come from the analysis channels when the service sends them.
-import { attenuation, autoWindow, fuseEnergies, labelOutline, MATERIAL_NAMES, renderView } from './render.js';
+import { attenuation, autoWindow, fuseEnergies, labelBoundary, MATERIAL_NAMES, renderView } from './render.js';
 
 const VIEWS = [
   { id: 'gray', label: 'Gray', key: 'g', title: 'Grayscale: both energies fused' },
@@ -122,7 +122,6 @@ export class ScanViewer {
 
     this.ctx = this.canvas.getContext('2d');
     this.offscreen = document.createElement('canvas');
-    this.overlayCanvas = document.createElement('canvas');
     this.attachInput();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.stage);
@@ -176,16 +175,16 @@ export class ScanViewer {
 
   buildSegmentation() {
     const d = this.data;
-    this.overlayCanvas.width = d.width;
-    this.overlayCanvas.height = d.height;
     this.hasMasks = false;
+    this.outlinePath = null;
     if (!d.labels) return;
-    const octx = this.overlayCanvas.getContext('2d');
-    const img = octx.createImageData(d.width, d.height);
-    for (const i of labelOutline(d.labels, d.width, d.height)) {
-      img.data[i * 4] = 255; img.data[i * 4 + 1] = 230; img.data[i * 4 + 2] = 0; img.data[i * 4 + 3] = 255;
+    const seg = labelBoundary(d.labels, d.width, d.height);
+    const path = new Path2D();
+    for (let i = 0; i < seg.length; i += 4) {
+      path.moveTo(seg[i], seg[i + 1]);
+      path.lineTo(seg[i + 2], seg[i + 3]);
     }
-    octx.putImageData(img, 0, 0);
+    this.outlinePath = path;
     this.hasMasks = true;
   }
 
@@ -323,8 +322,13 @@ export class ScanViewer {
       // Outlines of the segmented objects (their boxes when the server sent no labels); the
       // object under the pointer gets its box and a label, the others stay unlabelled.
       if (this.hasMasks) {
-        ctx.imageSmoothingEnabled = false;
-        ctx.drawImage(this.overlayCanvas, o.x, o.y, this.data.width * this.zoom, this.data.height * this.zoom);
+        // In image coordinates, with a line width that is 1.5 screen pixels at every zoom.
+        ctx.save();
+        ctx.setTransform(this.dpr * this.zoom, 0, 0, this.dpr * this.zoom, this.dpr * o.x, this.dpr * o.y);
+        ctx.lineWidth = 1.5 / this.zoom;
+        ctx.strokeStyle = 'rgb(255, 230, 0)';
+        ctx.stroke(this.outlinePath);
+        ctx.restore();
       } else {
         for (const ob of this.objects) this.drawBox(ob.box, '#ffe600', '', [4, 3], 1.5);
       }
