@@ -57,6 +57,10 @@ struct Interval {
   double value = 0, low = 0, high = 0;
 };
 
+// The Wilson score interval of a proportion `successes` / `n` (0.90, 0.95 or 0.99 confidence);
+// all zero when n is 0.
+Interval Wilson(double successes, double n, double confidence = 0.95);
+
 // How a model ranks the labelled rows of one set (the control sample, or all inspected rows).
 struct RankingMetrics {
   int64_t rows = 0, frauds = 0;

@@ -282,6 +282,15 @@ struct ChannelOutcomeStats {
   int64_t confirmed = 0;
 };
 
+// Decisions and outcomes of one group (an office, an HS chapter, an origin) by how they were
+// selected: the random control sample, and red by score (not control, not exploration).
+struct GroupOutcomeStats {
+  std::string group;
+  int64_t decisions = 0;
+  int64_t control = 0, control_with_outcome = 0, control_confirmed = 0;
+  int64_t targeted = 0, targeted_with_outcome = 0, targeted_confirmed = 0;
+};
+
 // Outcomes by evidence source: over the consignments with an outcome, those whose current
 // decision has a reason from `source` ("" = decisions without any reason), and those whose
 // strongest reason is from it.
@@ -474,6 +483,9 @@ class Store {
   virtual Result<std::vector<ChannelOutcomeStats>> ChannelStats() = 0;
   // Computed in SQL over the stored reasons of the consignments with an outcome, by source.
   virtual Result<std::vector<SourceOutcomeStats>> SourceStats() = 0;
+  // Per group of `by`: "office" (the lane), "hs_chapter" or "origin" (of the consignment's first
+  // declaration; "" when it has none), most decisions first.
+  virtual Result<std::vector<GroupOutcomeStats>> GroupStats(const std::string& by) = 0;
   virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;

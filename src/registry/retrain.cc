@@ -63,7 +63,18 @@ double Percentile(std::vector<double>& v, double q) {
   return v[k];
 }
 
-// Wilson score interval of a proportion.
+std::vector<std::pair<float, int8_t>> Pairs(const std::vector<float>& scores,
+                                            const LabelledData& data,
+                                            const std::vector<size_t>& rows) {
+  std::vector<std::pair<float, int8_t>> v;
+  v.reserve(rows.size());
+  for (size_t r : rows)
+    if (data.batch.rows[r].fraud >= 0) v.emplace_back(scores[r], data.batch.rows[r].fraud);
+  return v;
+}
+
+}  // namespace
+
 Interval Wilson(double successes, double n, double confidence) {
   Interval out;
   if (n <= 0) return out;
@@ -78,18 +89,6 @@ Interval Wilson(double successes, double n, double confidence) {
   out.high = std::min(1.0, centre + half);
   return out;
 }
-
-std::vector<std::pair<float, int8_t>> Pairs(const std::vector<float>& scores,
-                                            const LabelledData& data,
-                                            const std::vector<size_t>& rows) {
-  std::vector<std::pair<float, int8_t>> v;
-  v.reserve(rows.size());
-  for (size_t r : rows)
-    if (data.batch.rows[r].fraud >= 0) v.emplace_back(scores[r], data.batch.rows[r].fraud);
-  return v;
-}
-
-}  // namespace
 
 void LabelledData::Add(Declaration d, double p, bool is_control, bool is_exploration) {
   batch.rows.push_back(std::move(d));

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "clearsight/retrain.h"
 #include "clearsight/text.h"
 #include "service/service_impl.h"
 
@@ -487,6 +488,12 @@ Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Calle
   return GetRules(req, caller);
 }
 
+namespace {
+// Outcomes a group needs before its hit rate is shown: fewer say little (a Wilson interval over
+// 5 outcomes spans half the range).
+constexpr int64_t kMinGroupOutcomes = 10;
+}  // namespace
+
 Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) {
   CS_ASSIGN_OR_RETURN(auto rule_stats, store->RuleStats());
   CS_ASSIGN_OR_RETURN(auto channel_stats, store->ChannelStats());
@@ -584,8 +591,47 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                          {"verifier", detector->has_verifier()},
                          {"manifest", manifest != nullptr}};
   }
+  // Hit rates per office, HS chapter and origin: the control sample's (unbiased) beside the
+  // targeted inspections', each with its Wilson interval; too few control outcomes give no rate.
+  json groups = json::object();
+  for (const char* by : {"office", "hs_chapter", "origin"}) {
+    CS_ASSIGN_OR_RETURN(auto stats, store->GroupStats(by));
+    json list = json::array();
+    auto part = [](int64_t n, int64_t with_outcome, int64_t confirmed, bool enough) {
+      json j = {{"decisions", n}, {"with_outcome", with_outcome}, {"confirmed", confirmed}};
+      if (!enough) {
+        j["hit_rate"] = nullptr;
+        j["ci95"] = nullptr;
+        return j;
+      }
+      const Interval w = Wilson(static_cast<double>(confirmed), static_cast<double>(with_outcome));
+      j["hit_rate"] = w.value;
+      j["ci95"] = json::array({w.low, w.high});
+      return j;
+    };
+    for (const auto& g : stats) {
+      const bool control_enough = g.control_with_outcome >= kMinGroupOutcomes;
+      const bool targeted_enough = g.targeted_with_outcome >= kMinGroupOutcomes;
+      json item = {
+          {"group", g.group},
+          {"decisions", g.decisions},
+          {"control", part(g.control, g.control_with_outcome, g.control_confirmed, control_enough)},
+          {"targeted",
+           part(g.targeted, g.targeted_with_outcome, g.targeted_confirmed, targeted_enough)}};
+      item["lift"] = control_enough && targeted_enough && g.control_confirmed > 0
+                         ? json((static_cast<double>(g.targeted_confirmed) /
+                                 static_cast<double>(g.targeted_with_outcome)) /
+                                (static_cast<double>(g.control_confirmed) /
+                                 static_cast<double>(g.control_with_outcome)))
+                         : json(nullptr);
+      list.push_back(std::move(item));
+    }
+    groups[by] = std::move(list);
+  }
   json out = {
       {"decisions", total},
+      {"groups", groups},
+      {"min_outcomes_for_a_rate", kMinGroupOutcomes},
       {"model", model_json},
       {"valuation", valuation_json},
       {"calibration", analyzer != nullptr},

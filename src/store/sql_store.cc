@@ -5,10 +5,12 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
 #include <future>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -552,6 +554,51 @@ class SqlStore : public Store {
       std::vector<ChannelOutcomeStats> out;
       for (const auto& r : rows)
         out.push_back(ChannelOutcomeStats{r.Text(0), r.Int(1) != 0, r.Int(2), r.Int(3), r.Int(4)});
+      return out;
+    });
+  }
+  Result<std::vector<GroupOutcomeStats>> GroupStats(const std::string& by) override {
+    return Read([&](SqlConn& c) -> Result<std::vector<GroupOutcomeStats>> {
+      auto first = [](const std::string& expr) {
+        return "COALESCE((SELECT " + expr +
+               " FROM declarations d WHERE d.consignment_id = c.consignment_id ORDER BY "
+               "d.declaration_id LIMIT 1), '')";
+      };
+      std::string group;
+      if (by == "office")
+        group = "c.lane";
+      else if (by == "hs_chapter")
+        group = first("SUBSTR(d.hs_code, 1, 2)");
+      else if (by == "origin")  // JSON functions differ between the two dialects
+        group = first(c.dialect() == "postgresql" ? "(d.body::jsonb->>'origin_country')"
+                                                  : "json_extract(d.body, '$.origin_country')");
+      else
+        return Status::InvalidArgument("group by office, hs_chapter or origin, not '" + by + "'");
+      CS_ASSIGN_OR_RETURN(
+          auto rows,
+          c.Query("SELECT g, control, CASE WHEN channel = 'red' AND control = 0 AND "
+                  "exploration = 0 THEN 1 ELSE 0 END AS targeted, COUNT(*), "
+                  "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "FROM (SELECT c.channel, c.control, c.exploration, c.outcome, " +
+                      group + " AS g FROM consignments c) t GROUP BY g, control, targeted",
+                  {}));
+      std::map<std::string, GroupOutcomeStats> by_group;
+      for (const auto& r : rows) {
+        GroupOutcomeStats& g = by_group[r.Text(0)];
+        g.group = r.Text(0);
+        const int64_t n = r.Int(3), out = r.Int(4), conf = r.Int(5);
+        g.decisions += n;
+        if (r.Int(1) != 0) {
+          g.control += n, g.control_with_outcome += out, g.control_confirmed += conf;
+        } else if (r.Int(2) != 0) {
+          g.targeted += n, g.targeted_with_outcome += out, g.targeted_confirmed += conf;
+        }
+      }
+      std::vector<GroupOutcomeStats> out;
+      for (auto& [k, g] : by_group) out.push_back(std::move(g));
+      std::stable_sort(out.begin(), out.end(),
+                       [](const auto& a, const auto& b) { return a.decisions > b.decisions; });
       return out;
     });
   }

@@ -906,6 +906,19 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   // What is loaded, as /api/stats says: this server runs without a threat detector.
   assert.equal(s.detector, null);
   assert.match(await page.textContent('#model-stats'), /Threat detector\s*none loaded/);
+  // Hit rates by office, HS chapter and origin, as the API counts them; a group with fewer
+  // outcomes than the minimum shows no rate.
+  for (const by of ['office', 'hs_chapter', 'origin']) {
+    const api = s.groups[by].slice(0, 15);
+    const rows = await page.$$eval(`#group-stats table[data-by="${by}"] tbody tr`, (trs) => trs.map((tr) => ({
+      group: tr.dataset.group, cells: [...tr.querySelectorAll('td')].map((t) => t.textContent.trim()) })));
+    assert.deepEqual(rows.map((r) => r.group), api.map((g) => g.group), `groups by ${by}`);
+    rows.forEach((r, i) => {
+      assert.equal(r.cells[0], String(api[i].decisions));
+      if (api[i].control.hit_rate == null) assert.match(r.cells[1], /too few outcomes|no outcomes/);
+    });
+  }
+  assert.ok(s.groups.office.some((g) => g.targeted.with_outcome > 0), 'an outcome is counted under its office');
   await screenshot('analyst');
 });
 

@@ -567,6 +567,30 @@ TEST_F(ServiceTest, OutcomesCloseTheConsignmentAndFeedTheStatistics) {
   EXPECT_GE(confirmed, 1);
   EXPECT_TRUE(stats.body.contains("control_sample"));
   EXPECT_EQ(stats.body["model"]["features"].get<int>() > 0, true);
+  // Per office, HS chapter and origin: the outcome counted in its groups; with fewer outcomes
+  // than the minimum a group shows no rate, and says so with a null.
+  const int64_t minimum = stats.body["min_outcomes_for_a_rate"];
+  EXPECT_GE(minimum, 5);
+  for (const char* by : {"office", "hs_chapter", "origin"}) {
+    ASSERT_TRUE(stats.body["groups"][by].is_array()) << by;
+    int64_t with_outcome = 0;
+    for (const auto& g : stats.body["groups"][by]) {
+      for (const char* part : {"control", "targeted"}) {
+        const json& x = g[part];
+        with_outcome += x["with_outcome"].get<int64_t>();
+        if (x["with_outcome"].get<int64_t>() < minimum) {
+          EXPECT_TRUE(x["hit_rate"].is_null()) << g.dump();
+        } else {
+          EXPECT_LE(x["ci95"][0].get<double>(), x["hit_rate"].get<double>()) << g.dump();
+          EXPECT_GE(x["ci95"][1].get<double>(), x["hit_rate"].get<double>()) << g.dump();
+        }
+      }
+    }
+    EXPECT_GE(with_outcome, 0) << by;
+  }
+  bool office_seen = false;
+  for (const auto& g : stats.body["groups"]["office"]) office_seen |= g["decisions"] >= 1;
+  EXPECT_TRUE(office_seen);
 }
 
 TEST_F(ServiceTest, ScanAfterDeclarationIsAnalysedFusedAndViewable) {

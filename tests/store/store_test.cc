@@ -8,6 +8,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "store/postgres_server.h"
@@ -531,6 +532,70 @@ TEST_F(StoreTest, QueueSearchesAndSortsByTheFirstDeclaration) {
   EXPECT_EQ(ids("lobster"), "C1");
   EXPECT_EQ(ids("8517"), "C1,C2");
   EXPECT_EQ(ids("", "-value"), "C2,C1,C3,C4-SCAN-ONLY");
+}
+
+TEST_F(StoreTest, OutcomesPerOfficeChapterAndOriginKeepControlAndTargetedApart) {
+  // Office A: two targeted red (one confirmed), one control (confirmed), one green. Office B:
+  // one targeted red without an outcome, and a scan-only consignment (no declaration).
+  struct C {
+    const char *id, *lane, *hs, *origin, *channel;
+    bool control;
+    const char* outcome;
+  };
+  const C cs[] = {{"G1", "A", "851712", "CN", "red", false, "narcotics"},
+                  {"G2", "A", "851713", "CN", "red", false, "nothing"},
+                  {"G3", "A", "610910", "BD", "red", true, "cigarettes"},
+                  {"G4", "A", "610910", "BD", "green", false, ""},
+                  {"G5", "B", "851712", "VN", "red", false, ""}};
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (const C& c : cs) {
+                      std::string body = std::string("{\"declaration_id\":\"D") + c.id +
+                                         "\",\"hs_code\":\"" + c.hs + "\",\"origin_country\":\"" +
+                                         c.origin + "\"}";
+                      CS_RETURN_IF_ERROR(
+                          t.InsertDeclaration(Decl(std::string("D") + c.id, c.id, body)));
+                      DecisionRow d = Decision(c.id, 0.5, c.channel, c.lane);
+                      d.control = c.control;
+                      CS_RETURN_IF_ERROR(t.PutDecision(d));
+                    }
+                    return t.PutDecision(Decision("G6", 0.1, "green", "B"));
+                  })
+                  .ok());
+  for (const C& c : cs) {
+    if (!*c.outcome) continue;
+    OutcomeRow o{c.id, 0, c.outcome, -1, "", "officer1", 0};
+    ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o); }).ok());
+  }
+  auto office = store_->GroupStats("office");
+  ASSERT_TRUE(office.ok()) << office.status().ToString();
+  ASSERT_EQ(office->size(), 2u);
+  const GroupOutcomeStats& a = (*office)[0];  // most decisions first
+  EXPECT_EQ(a.group, "A");
+  EXPECT_EQ(a.decisions, 4);
+  EXPECT_EQ(a.targeted, 2);
+  EXPECT_EQ(a.targeted_with_outcome, 2);
+  EXPECT_EQ(a.targeted_confirmed, 1);
+  EXPECT_EQ(a.control, 1);
+  EXPECT_EQ(a.control_with_outcome, 1);
+  EXPECT_EQ(a.control_confirmed, 1);
+  EXPECT_EQ((*office)[1].targeted_with_outcome, 0);
+  auto chapter = store_->GroupStats("hs_chapter");
+  ASSERT_TRUE(chapter.ok()) << chapter.status().ToString();
+  std::map<std::string, GroupOutcomeStats> by;
+  for (const auto& g : *chapter) by[g.group] = g;
+  EXPECT_EQ(by["85"].decisions, 3);
+  EXPECT_EQ(by["85"].targeted_confirmed, 1);
+  EXPECT_EQ(by["61"].control_confirmed, 1);
+  EXPECT_EQ(by[""].decisions, 1);  // the scan-only consignment
+  auto origin = store_->GroupStats("origin");
+  ASSERT_TRUE(origin.ok()) << origin.status().ToString();
+  by.clear();
+  for (const auto& g : *origin) by[g.group] = g;
+  EXPECT_EQ(by["CN"].targeted_with_outcome, 2);
+  EXPECT_EQ(by["BD"].control, 1);
+  EXPECT_EQ(by["VN"].targeted, 1);
+  EXPECT_EQ(store_->GroupStats("importer").status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {

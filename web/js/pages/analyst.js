@@ -131,6 +131,37 @@ function sourcesSection(s) {
     })));
 }
 
+// Hit rates per office, HS chapter and origin (GET /api/stats `groups`): the random control
+// sample's, which estimates the rate among all consignments of the group, beside the targeted
+// inspections'; a group with too few outcomes says so instead of showing a rate.
+const GROUP_TITLES = { office: 'Office', hs_chapter: 'HS chapter', origin: 'Origin' };
+const GROUP_ROWS = 15;
+
+function groupRate(x, minimum) {
+  if (x.hit_rate == null) {
+    return el('td', { class: 'num muted', 'data-rate': 'none' },
+      x.with_outcome ? `too few outcomes (${x.with_outcome} of ${minimum})` : 'no outcomes');
+  }
+  return el('td', { class: 'num', 'data-rate': String(x.hit_rate) }, el('strong', {}, fmtPercent(x.hit_rate)),
+    el('span', { class: 'muted small' }, ` (${x.confirmed}/${x.with_outcome}; 95 % CI ${fmtPercent(x.ci95[0], 0)}–${fmtPercent(x.ci95[1], 0)})`));
+}
+
+function groupsSection(s) {
+  const groups = s.groups || {};
+  const minimum = s.min_outcomes_for_a_rate;
+  return el('div', { id: 'group-stats', class: 'group-grid' }, Object.keys(GROUP_TITLES).map((by) => {
+    const rows = (groups[by] || []).slice(0, GROUP_ROWS);
+    return el('table', { class: 'stats compact', 'data-by': by },
+      el('caption', {}, `By ${GROUP_TITLES[by].toLowerCase()}: the ${rows.length} with most decisions`),
+      el('thead', {}, el('tr', {}, ...[GROUP_TITLES[by], 'Decisions', 'Control sample', 'Targeted red', 'Lift'].map((h) => el('th', { scope: 'col' }, h)))),
+      el('tbody', {}, rows.map((g) => el('tr', { 'data-group': g.group },
+        el('th', { scope: 'row' }, g.group || el('span', { class: 'muted' }, '(none)')),
+        el('td', { class: 'num' }, fmtNumber(g.decisions)),
+        groupRate(g.control, minimum), groupRate(g.targeted, minimum),
+        el('td', { class: 'num' }, g.lift == null ? '—' : `${fmtNumber(g.lift, 2)} ×`)))));
+  }));
+}
+
 // Rules, evidence sources and the control sample in one CSV: group, name, decisions or hits,
 // with outcome, confirmed, hit rate and its 95 % Wilson interval.
 function exportStats(s) {
@@ -173,6 +204,9 @@ export async function render(main, ctx) {
       el('section', { class: 'card', 'aria-labelledby': 'h-channels' }, el('h2', { id: 'h-channels' }, 'Decisions per channel'), channelSection(s)),
       el('section', { class: 'card', 'aria-labelledby': 'h-model' }, el('h2', { id: 'h-model' }, 'Models loaded'), modelSection(s)),
       el('section', { class: 'card wide', 'aria-labelledby': 'h-sources' }, el('h2', { id: 'h-sources' }, 'Hit rate per evidence source'), sourcesSection(s)),
+      el('section', { class: 'card wide', 'aria-labelledby': 'h-groups' }, el('h2', { id: 'h-groups' }, 'Hit rates by office, HS chapter and origin'),
+        el('p', { class: 'muted small' }, `The control sample is drawn at random, so its rate estimates the rate among all of a group's consignments; a rate needs at least ${s.min_outcomes_for_a_rate} outcomes.`),
+        groupsSection(s)),
       el('section', { class: 'card wide', 'aria-labelledby': 'h-rules' }, el('h2', { id: 'h-rules' }, 'Rule hit rates'), rulesSection(s),
         el('button', { type: 'button', id: 'export-rules', onclick: () => exportStats(s) }, 'Export statistics (CSV)')));
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
