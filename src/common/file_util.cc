@@ -66,21 +66,44 @@ Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
   return out;
 }
 
-Status WriteFileAtomic(const std::string& path, std::string_view content) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status::IoError(tmp + ": " + std::strerror(errno));
+namespace {
+// Writes all of `content` to fd; errno is kept on failure.
+bool WriteAll(int fd, std::string_view content) {
   size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return Status::IoError(tmp + ": " + std::strerror(e));
+      return false;
     }
     done += static_cast<size_t>(n);
+  }
+  return true;
+}
+}  // namespace
+
+Status WriteFileAtomic(const std::string& path, std::string_view content) {
+  // An existing path that is not a regular file (/dev/null, /dev/stdout, a FIFO) is written into:
+  // renaming over it would replace the device with a file (as root, /dev/null itself).
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    if (S_ISDIR(st.st_mode)) return Status::IoError(path + ": is a directory");
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return Status::IoError(path + ": " + std::strerror(errno));
+    const bool ok = WriteAll(fd, content);
+    const int e = errno;
+    ::close(fd);
+    if (!ok) return Status::IoError(path + ": " + std::strerror(e));
+    return Status::Ok();
+  }
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IoError(tmp + ": " + std::strerror(errno));
+  if (!WriteAll(fd, content)) {
+    int e = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::IoError(tmp + ": " + std::strerror(e));
   }
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
     int e = errno;

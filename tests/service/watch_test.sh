@@ -32,6 +32,9 @@ EOF
 # The H7 items' currencies must have rates too: one table for both.
 "$cs" postal-generate --out /dev/null --format h7 --items 30 --seed 22 --invalid-share 0.25 \
   --rates-out "$dir/gen/rates_h7.csv" > /dev/null 2>&1
+# Writing to /dev/null writes into it: the device must still be one (as root, a rename over it
+# would have turned it into a file for every program on the machine).
+[ -c /dev/null ] || { echo "FAIL: /dev/null is no longer a character device" >&2; exit 1; }
 python3 - "$dir/gen/rates.csv" "$dir/gen/rates_h7.csv" <<'PY'
 import sys
 a = open(sys.argv[1]).read().splitlines()
