@@ -331,24 +331,32 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "usage: clearsight xray adapt --model BASE.pt --calibration calib.json --site DIR\n"
       "                            --out SITE.pt\n"
       "                            [--target-alarm-rate 0.01] [--assumed-threat-share 0.01]\n"
+      "                            [--fine-tune-epochs 16] [--copies 2] [--learning-rate 5e-4]\n"
+      "                            [--max-minutes 10] [--held-back 0.4] [--seed 1]\n"
       "                            [--refit-manifest] [--min-scans 30] [--threads 2]\n\n"
       "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
       "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
-      "calibration is the site scanner's own (xray calibrate on its wedges). Every scan is\n"
-      "analysed and scored by the base model; the operating points are raised from the base\n"
-      "model's, lowest-scoring alarms first, until at most --target-alarm-rate of the site's "
-      "scans\n"
-      "alarm on any class (every scan counts as clean, so the few threats a site's traffic holds\n"
-      "can only make them stricter; they are never lowered). With 100 or more declared scans the\n"
-      "manifest model is refitted on them. SITE.pt records the base model's and the\n"
-      "calibration's sha256, the site's size, the date and the points before and after. The\n"
-      "network itself is the base model's (no fine-tuning yet). Use SITE.pt with xray analyze\n"
-      "--model and serve --detector.\n";
+      "calibration is the site scanner's own (xray calibrate on its wedges, with formulas).\n\n"
+      "Fine-tuning (the default): threats of the product's library, rendered through the site\n"
+      "scanner's spectral response fitted to its wedges, are projected into copies of the site's\n"
+      "scans (--copies per scan); the network trains further on them and on the scans as they\n"
+      "came (taken as clean). --held-back of the scans and their copies are kept out of training:\n"
+      "on them the points of the base and the tuned network, each with and without the verifier,\n"
+      "are chosen so that at most --target-alarm-rate plus --assumed-threat-share of them alarm,\n"
+      "and the one that finds the most projected threats is written.\n\n"
+      "--fine-tune-epochs 0: the base network is kept and its points are raised on all the site's\n"
+      "scans, lowest-scoring alarms first, until at most that share alarms (never lowered).\n"
+      "--refit-manifest refits the manifest model on 100 or more declared scans. SITE.pt records\n"
+      "the base model's and the calibration's sha256, the site's size, the date, the points\n"
+      "before and after and how the network was tuned. Use SITE.pt with xray analyze --model and\n"
+      "serve --detector.\n";
   Args args(argc, argv, first, {"help", "refit-manifest"});
-  if (int rc = CheckArgs(args,
-                         {"model", "calibration", "site", "out", "target-alarm-rate",
-                          "assumed-threat-share", "refit-manifest", "min-scans", "threads", "help"},
-                         usage))
+  if (int rc = CheckArgs(
+          args,
+          {"model", "calibration", "site", "out", "target-alarm-rate", "assumed-threat-share",
+           "fine-tune-epochs", "copies", "learning-rate", "max-minutes", "held-back", "seed",
+           "refit-manifest", "min-scans", "threads", "help"},
+          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
     return Usage("--model, --calibration, --site and --out are required", usage);
@@ -365,6 +373,21 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
     return Usage("--min-scans needs a whole number", usage);
   if (!args.GetInt("threads", o.threads, &threads))
     return Usage("--threads needs a whole number", usage);
+  long long epochs, seed;
+  if (!args.GetInt("fine-tune-epochs", o.fine_tune_epochs, &epochs))
+    return Usage("--fine-tune-epochs needs a whole number", usage);
+  if (!args.GetDouble("copies", o.tip_copies, &o.tip_copies))
+    return Usage("--copies needs a number", usage);
+  if (!args.GetDouble("learning-rate", o.learning_rate, &o.learning_rate))
+    return Usage("--learning-rate needs a number", usage);
+  if (!args.GetDouble("max-minutes", o.max_minutes, &o.max_minutes))
+    return Usage("--max-minutes needs a number", usage);
+  if (!args.GetDouble("held-back", o.validation_share, &o.validation_share))
+    return Usage("--held-back needs a number", usage);
+  if (!args.GetInt("seed", static_cast<long long>(o.seed), &seed) || seed < 0)
+    return Usage("--seed needs a whole number >= 0", usage);
+  o.fine_tune_epochs = static_cast<int>(epochs);
+  o.seed = static_cast<uint64_t>(seed);
   o.min_scans = min_scans;
   o.threads = static_cast<int>(threads);
   if (Status s = ValidateSiteAdaptOptions(o); !s.ok()) return Usage(s.message(), usage);
@@ -383,19 +406,43 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
   SiteAdaptReport report;
   Status s = AdaptDetectorToSite(
       o, *calibration, args.Get("out"),
-      [&](int64_t done, int64_t total) {
-        if (done % 20 == 0 || done == total) {
-          const double el =
-              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-          std::fprintf(stderr, "\r[adapt] %lld/%lld site scans analysed and scored, %.0f s   ",
-                       static_cast<long long>(done), static_cast<long long>(total), el);
-          if (done == total) std::fprintf(stderr, "\n");
-        }
+      [&](const std::string& phase, int64_t done, int64_t total) {
+        static std::string last_phase;
+        const auto now = std::chrono::steady_clock::now();
+        static auto last = now;
+        if (phase != last_phase && !last_phase.empty()) std::fprintf(stderr, "\n");
+        if (phase == last_phase && done != total && now - last < std::chrono::milliseconds(500))
+          return;
+        last_phase = phase;
+        last = now;
+        const double el = std::chrono::duration<double>(now - t0).count();
+        std::fprintf(stderr, "\r[adapt] %s: %lld/%lld, %.0f s   ", phase.c_str(),
+                     static_cast<long long>(done), static_cast<long long>(total), el);
       },
       &report);
+  std::fprintf(stderr, "\n");
   if (!s.ok()) return Fail(s);
   std::printf("site: %lld scans (%lld with a declaration)\n", static_cast<long long>(report.scans),
               static_cast<long long>(report.declared_scans));
+  if (!report.network.empty()) {
+    std::printf(
+        "fine-tuned in %.0f s; on %lld held-back scans and their projected copies, "
+        "mean share of the projected threats found per class:\n%s",
+        report.train_seconds, static_cast<long long>(report.held_back_scans),
+        report.candidates_table.c_str());
+    std::printf("kept: %s; held-back scans alarmed: %.1f %%\n", report.network.c_str(),
+                100 * report.held_back_alarm_rate);
+    std::printf("%-16s %10s %10s %10s %10s %10s\n", "class", "base p", "site p", "projected",
+                "base found", "found");
+    for (const auto& c : report.classes)
+      std::printf("%-16s %10.4f %10.4f %10lld %10lld %10lld\n", c.threat_class.c_str(),
+                  c.base_probability, c.site_probability,
+                  static_cast<long long>(c.held_back_threats),
+                  static_cast<long long>(c.found_by_base), static_cast<long long>(c.found));
+    std::printf("manifest model: %s\n", report.manifest.c_str());
+    std::fprintf(stderr, "site model written to %s\n", args.Get("out").c_str());
+    return 0;
+  }
   std::printf("site scans alarmed on any class: %.1f %% at the base model's points, %.1f %% now\n",
               100 * report.alarm_rate_at_base, 100 * report.alarm_rate);
   std::printf("%-16s %12s %12s %14s %10s\n", "class", "base p", "site p", "alarms (base)",

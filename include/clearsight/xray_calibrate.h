@@ -7,8 +7,10 @@
 // detector or noise level: dual-kVp sources and dual-layer detectors calibrate the same way.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "clearsight/status.h"
@@ -126,6 +128,25 @@ class Calibration {
   std::string summary_;
   double low_saturation_log_ = 1e300;
   double blur_sigma_[2] = {0, 0};
+};
+
+// What a calibrated scanner's two images show through any stack of materials: each image's
+// spectral response (photons x deposited energy x absorption per energy bin, and a floor) fitted to
+// the calibration's measured wedge steps, as Calibration::Fit does to extend its curves. Used to
+// project a threat of known composition into that scanner's scans. Cheap to copy.
+class ScannerResponse {
+ public:
+  // FailedPrecondition when a wedge material has no formula or the fit misses the steps.
+  static Result<ScannerResponse> Fit(const Calibration& calibration);
+  // The energies (keV) at which LogAttenuations takes optical depths.
+  static const std::vector<double>& Energies();
+  // -ln(I/I0) of the low and the high image through a ray of optical depth tau[k] at Energies()[k]
+  // (the sum over its materials of mass attenuation x areal density).
+  std::pair<double, double> LogAttenuations(const std::vector<double>& tau) const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
 };
 
 }  // namespace clearsight

@@ -113,6 +113,9 @@ class Simulator {
 
   // Noise-free threat patches (`per_class` of each threat class), for threat image projection.
   Result<ThreatLibrary> MakeThreatLibrary(int per_class) const;
+  // The same threats as the materials along each ray (areal density per catalogue material), at
+  // this simulator's pixel size: for projection into any calibrated scanner (RenderThreat).
+  Result<std::vector<MaterialThreat>> MakeMaterialThreats(int per_class) const;
 
   const SimulateOptions& options() const { return options_; }
   // The energy-weighted mean energy (keV) each channel sees through air; for docs and tests.

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "clearsight/status.h"
+#include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_scan.h"
 
 namespace clearsight {
@@ -55,6 +56,28 @@ class ThreatLibrary {
  private:
   std::vector<ThreatPatch> patches_;
 };
+
+// A threat as the materials along each ray rather than as one scanner's image of it: what lets a
+// threat be projected into the scans of any calibrated scanner (RenderThreat), a site's included.
+struct MaterialLayer {
+  std::string recipe;        // a formula or a mixture by mass (FormulaMassAttenuation)
+  std::vector<float> g_cm2;  // areal density per pixel, width x height
+};
+struct MaterialThreat {
+  std::string name;
+  std::string threat_class;  // one of ThreatClasses()
+  int width = 0, height = 0;
+  double pixel_mm = 0;
+  double mass_kg = 0;
+  std::vector<MaterialLayer> layers;
+};
+
+// The threat as the calibrated scanner images it: each pixel's log attenuation in both images from
+// the scanner's fitted spectral response (beam hardening, detector stack and scatter floor
+// included), then blurred by the edge spread the calibration measured. InvalidArgument for an
+// empty threat, sizes that disagree or a recipe that does not parse.
+Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResponse& response,
+                                 const Calibration& calibration);
 
 struct ProjectOptions {
   double x = 0, y = 0;  // where the patch centre goes, in scan pixels

@@ -249,6 +249,19 @@ struct SiteAdaptOptions {
   bool refit_manifest = false;
   int64_t min_manifest_pairs = 100;  // fewer declared scans: the base manifest model is kept
   int threads = 2;
+  // Fine-tuning: the network trained further on the site's scans (as negatives) and copies of them
+  // with threats of the product's library projected in, rendered through the site scanner's
+  // spectral response (the calibration's wedges must give formulas). validation_share of the
+  // site's scans and their copies are held back; on them the points of the base and the tuned
+  // network (each with and without the verifier) are chosen for the clean-alarm budget, and the
+  // one that finds the most projected threats is kept. 0 epochs: the base network, points raised
+  // as above.
+  int fine_tune_epochs = 16;
+  double tip_copies = 2;  // projected copies per site scan
+  double learning_rate = 5e-4;
+  double max_minutes = 10;  // for the training itself
+  double validation_share = 0.4;
+  uint64_t seed = 1;
   // Recorded in the model file (the caller computes the hashes of what it read).
   std::string command, base_model_sha256, calibration_sha256;
 };
@@ -257,6 +270,9 @@ struct SiteAdaptClass {
   std::string threat_class;
   double base_probability = 0, site_probability = 0;
   int64_t site_alarms_at_base = 0, site_alarms = 0;  // site scans alarmed on this class
+  // Fine-tuning: projected threats of this class on the held-back scans, and those found at the
+  // chosen points by the base network and by the one kept.
+  int64_t held_back_threats = 0, found_by_base = 0, found = 0;
 };
 
 struct SiteAdaptReport {
@@ -264,23 +280,32 @@ struct SiteAdaptReport {
   double alarm_rate_at_base = 0, alarm_rate = 0;  // site scans alarmed on any class
   std::vector<SiteAdaptClass> classes;
   std::string manifest;  // refitted (with its cross-validated table) or kept, and why
+  // Fine-tuning: what was kept ("tuned network with verifier", ...) and the candidates' figures
+  // on the held-back scans; empty when not asked for.
+  std::string network;
+  std::string candidates_table;
+  int64_t held_back_scans = 0;
+  double held_back_alarm_rate = 0;  // held-back scans alarmed at the kept points
+  double train_seconds = 0;
 };
 
 // InvalidArgument naming the first option out of range. Reads no file.
 Status ValidateSiteAdaptOptions(const SiteAdaptOptions& options);
 
-// Writes the base model with operating points set on the site's scans (raised from the base
-// model's, lowest-scoring alarms first, until at most target_clean_alarm_rate +
-// assumed_threat_share of the site's scans alarm; never lowered), the manifest model refitted on
-// the site's declared scans when asked (refit_manifest) and there are min_manifest_pairs of them,
-// and a "site_adaptation" record (base model and calibration hashes,
-// site size, date, points before and after). The network's weights are the base model's: no
-// fine-tuning yet. NotFound for a missing folder; InvalidArgument for a folder with fewer than
-// min_scans scans; errors reading a scan name the file. `progress` gets (scans done, total).
-Status AdaptDetectorToSite(const SiteAdaptOptions& options, const Calibration& calibration,
-                           const std::string& out_path,
-                           const std::function<void(int64_t done, int64_t total)>& progress,
-                           SiteAdaptReport* report);
+// Writes a model set on the site. With fine_tune_epochs > 0 the network is fine-tuned and the
+// points chosen on held-back site scans as SiteAdaptOptions says (FailedPrecondition when the
+// calibration cannot give the scanner's spectral response). With 0, the base network is kept and
+// its points raised on all the site's scans (lowest-scoring alarms first, until at most
+// target_clean_alarm_rate + assumed_threat_share of them alarm; never lowered). Either way the
+// manifest model is refitted on the site's declared scans when asked (refit_manifest) and there are
+// min_manifest_pairs of them, and a "site_adaptation" record is written (base model and
+// calibration hashes, site size, date, points before and after, how the network was tuned).
+// NotFound for a missing folder; InvalidArgument for a folder with fewer than min_scans scans;
+// errors reading a scan name the file. `progress` gets a phase and (done, total).
+Status AdaptDetectorToSite(
+    const SiteAdaptOptions& options, const Calibration& calibration, const std::string& out_path,
+    const std::function<void(const std::string& phase, int64_t done, int64_t total)>& progress,
+    SiteAdaptReport* report);
 
 // ---- Timing ------------------------------------------------------------------------------------
 

@@ -536,8 +536,10 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   const std::string common = "xray adapt --model " + kModel + " --calibration " +
                              (dir_ / "site_calib.json").string() + " --site " + site.string();
   const fs::path out = dir_ / "site.pt";
-  // A target of 2.5 %: at most one of the 40 clean scans may alarm.
-  ASSERT_EQ(RunCli(common + " --target-alarm-rate 0.025 --out " + out.string(), dir_ / "ad.log"), 0)
+  // Points only (no fine-tuning), a target of 2.5 %: at most one of the 40 clean scans may alarm.
+  ASSERT_EQ(RunCli(common + " --fine-tune-epochs 0 --target-alarm-rate 0.025 --out " + out.string(),
+                   dir_ / "ad.log"),
+            0)
       << testing::ReadBytes(dir_ / "ad.log");
   const std::string log = testing::ReadBytes(dir_ / "ad.log");
   EXPECT_NE(log.find("site: 40 scans (40 with a declaration)"), std::string::npos) << log;
@@ -578,6 +580,49 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
       0);
   EXPECT_NE(testing::ReadBytes(dir_ / "r2.log").find("calibration"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir_ / "x.pt"));
+
+  // Fine-tuning: threats rendered for the site's scanner projected into copies of its scans; the
+  // points chosen on the held-back ones; the record says what was kept and what it found.
+  const fs::path tuned = dir_ / "tuned.pt";
+  ASSERT_EQ(
+      RunCli(common + " --fine-tune-epochs 1 --copies 1 --held-back 0.4 --out " + tuned.string(),
+             dir_ / "ft.log"),
+      0)
+      << testing::ReadBytes(dir_ / "ft.log");
+  const std::string ft_log = testing::ReadBytes(dir_ / "ft.log");
+  EXPECT_NE(ft_log.find("kept: "), std::string::npos) << ft_log;
+  EXPECT_NE(ft_log.find("tuned network"), std::string::npos) << ft_log;
+  auto site_model = Detector::Load(tuned.string());
+  ASSERT_TRUE(site_model.ok()) << site_model.status().message();
+  const auto tmeta = nlohmann::json::parse((*site_model)->metadata_json());
+  const auto& net = tmeta["site_adaptation"]["network"];
+  ASSERT_TRUE(net.is_object()) << tmeta["site_adaptation"].dump();
+  const int64_t held = net["held_back_scans"].get<int64_t>();
+  EXPECT_GE(held, 10);
+  EXPECT_LE(held, 30);
+  int64_t projected = 0;
+  for (const auto& [cls, f] : net["held_back_found"].items()) {
+    projected += f["projected"].get<int64_t>();
+    EXPECT_LE(f["found"].get<int64_t>(), f["projected"].get<int64_t>()) << cls;
+  }
+  EXPECT_EQ(projected, net["held_back_copies"].get<int64_t>());
+  EXPECT_GE(projected, held - 2);  // one copy per held-back scan, a few may fall outside
+  EXPECT_GT(net["train_projected_copies"].get<int64_t>(), 0);
+  // Wedges without formulas give no spectral response: fine-tuning is refused, and says why.
+  auto cj = nlohmann::json::parse(testing::ReadBytes(dir_ / "site_calib.json"));
+  for (auto& c : cj["curves"]) c.erase("formula");
+  {
+    std::ofstream f(dir_ / "no_formula.json");
+    f << cj.dump();
+  }
+  EXPECT_NE(RunCli("xray adapt --model " + kModel + " --calibration " +
+                       (dir_ / "no_formula.json").string() + " --site " + site.string() +
+                       " --out " + (dir_ / "y.pt").string(),
+                   dir_ / "r3.log"),
+            0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "r3.log").find("no formula"), std::string::npos)
+      << testing::ReadBytes(dir_ / "r3.log");
+  EXPECT_FALSE(fs::exists(dir_ / "y.pt"));
 }
 
 }  // namespace

@@ -129,5 +129,81 @@ TEST(Tip, LibrarySavesLoadsAndCutsOut) {
   EXPECT_FALSE(cut.Add(bad).ok());
 }
 
+// A threat given as materials, rendered through the spectral response fitted to a scanner's wedges,
+// must attenuate as that scanner images the same materials: water and glass lie between the wedge
+// materials; thin and thick slabs (short of the low image's floor, which SlabTransmission leaves
+// out and a scanner's images show).
+TEST(Tip, RenderedThreatsAttenuateAsTheScannerImagesThem) {
+  for (const char* scanner : {"dual-kvp", "dual-layer"}) {
+    SimulateOptions so;
+    so.scanner = std::string(scanner) == "dual-layer" ? DualLayerScanner() : DualKvpScanner();
+    auto sim = Simulator::Create(so);
+    ASSERT_TRUE(sim.ok()) << sim.status().message();
+    auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
+    ASSERT_TRUE(calib.ok()) << calib.status().message();
+    auto response = ScannerResponse::Fit(*calib);
+    ASSERT_TRUE(response.ok()) << response.status().message();
+    struct Case {
+      const char* material;
+      const char* recipe;
+      double g_cm2;
+    };
+    for (const Case& c : {Case{"water", "H2O", 0.5}, Case{"water", "H2O", 12},
+                          Case{"glass", "SiO2:0.75+Na2O:0.15+CaO:0.10", 3},
+                          Case{"aluminium", "Al", 6}, Case{"steel", "Fe", 2}}) {
+      MaterialThreat t;
+      t.name = "slab";
+      t.threat_class = "knife";
+      t.width = t.height = 40;
+      t.pixel_mm = 1;
+      MaterialLayer layer;
+      layer.recipe = c.recipe;
+      layer.g_cm2.assign(1600, 0.0f);
+      for (int y = 10; y < 30; ++y)
+        for (int x = 10; x < 30; ++x) layer.g_cm2[y * 40 + x] = static_cast<float>(c.g_cm2);
+      t.layers.push_back(layer);
+      auto patch = RenderThreat(t, *response, *calib);
+      ASSERT_TRUE(patch.ok()) << patch.status().message();
+      for (bool high : {false, true}) {
+        auto tr = (*sim)->SlabTransmission(c.material, c.g_cm2, high);
+        if (!tr.ok()) continue;  // not in the simulator's catalogue
+        const double want = -std::log(*tr);
+        const double got = (high ? patch->log_high : patch->log_low)[20 * 40 + 20];
+        EXPECT_NEAR(got, want, 0.04 * want + 0.01) << scanner << " " << c.material << " " << c.g_cm2
+                                                   << " g/cm2 " << (high ? "high" : "low");
+      }
+      EXPECT_EQ(patch->log_high[2 * 40 + 2], 0.0f);  // outside the threat: nothing
+    }
+  }
+}
+
+// The simulator's threats as materials: every class, and the layers hold the threat's mass.
+TEST(Tip, MaterialThreatsHoldTheirMass) {
+  SimulateOptions so;
+  so.pixel_mm = 1.0;
+  auto sim = Simulator::Create(so);
+  ASSERT_TRUE(sim.ok());
+  auto threats = (*sim)->MakeMaterialThreats(3);
+  ASSERT_TRUE(threats.ok()) << threats.status().message();
+  ASSERT_EQ(threats->size(), 3 * ThreatClasses().size());
+  for (const auto& t : *threats) {
+    ASSERT_FALSE(t.layers.empty()) << t.name;
+    double grams = 0;
+    for (const auto& l : t.layers)
+      for (float g : l.g_cm2) grams += g * t.pixel_mm * t.pixel_mm / 100;  // g/cm2 x cm2
+    EXPECT_NEAR(grams / 1000, t.mass_kg, 0.05 * t.mass_kg + 0.002) << t.name;
+  }
+  // No wedge formulas: no spectral response, said plainly.
+  std::vector<CalibrationCurve> curves(2);
+  curves[0] = {"a", 6.5, "", {{0.2, 0.1, 1, false}, {0.5, 0.3, 3, false}}};
+  curves[1] = {"b", 13, "", {{0.6, 0.2, 1, false}, {1.4, 0.5, 3, false}}};
+  auto calib = Calibration::FromCurves(curves);
+  ASSERT_TRUE(calib.ok()) << calib.status().message();
+  auto response = ScannerResponse::Fit(*calib);
+  ASSERT_FALSE(response.ok());
+  EXPECT_NE(response.status().message().find("no formula"), std::string::npos)
+      << response.status().message();
+}
+
 }  // namespace
 }  // namespace clearsight

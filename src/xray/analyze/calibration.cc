@@ -405,30 +405,39 @@ Result<Calibration> Calibration::FromCurves(std::vector<CalibrationCurve> curves
   return c;
 }
 
-std::string Calibration::ExtendCurves() {
-  constexpr double kFloorMargin = 0.5;  // log attenuation below the low image's floor
+namespace {
+
+constexpr double kFloorMargin = 0.5;  // log attenuation below the low image's floor
+
+// Both images' spectral responses fitted to the curves' measured steps (`mu` receives each
+// curve's mass attenuation on SpectralResponse::Energies()), with a line saying how well they met
+// the steps; FailedPrecondition saying why they cannot be used.
+struct ResponseFit {
+  xray::SpectralResponse low, high;
+  std::string line;
+};
+Result<ResponseFit> FitResponses(const std::vector<CalibrationCurve>& curves,
+                                 double low_saturation_log, std::vector<std::vector<double>>* mu) {
   const auto& kev = xray::SpectralResponse::Energies();
-  std::vector<std::vector<double>> mu(curves_.size());
+  mu->assign(curves.size(), {});
   std::vector<xray::SpectralSample> low, high;
-  for (size_t i = 0; i < curves_.size(); ++i) {
-    const auto& c = curves_[i];
-    if (c.formula.empty())
-      return "  curves not extended beyond the steps: '" + c.material + "' has no formula\n";
+  for (size_t i = 0; i < curves.size(); ++i) {
+    const auto& c = curves[i];
+    if (c.formula.empty()) return Status::FailedPrecondition("'" + c.material + "' has no formula");
     auto m = FormulaMassAttenuation(c.formula, kev);
-    if (!m.ok()) return "  curves not extended beyond the steps: " + m.status().message() + "\n";
-    mu[i] = std::move(*m);
+    if (!m.ok()) return Status::FailedPrecondition(m.status().message());
+    (*mu)[i] = std::move(*m);
     // Steps near the low image's floor (scatter, dark signal) are not what the model describes.
     for (const auto& p : c.points)
-      if (!p.modelled && p.log_low < low_saturation_log_ - kFloorMargin) {
-        low.push_back({&mu[i], p.areal_density_g_cm2, p.log_low});
-        high.push_back({&mu[i], p.areal_density_g_cm2, p.log_high});
+      if (!p.modelled && p.log_low < low_saturation_log - kFloorMargin) {
+        low.push_back({&(*mu)[i], p.areal_density_g_cm2, p.log_low});
+        high.push_back({&(*mu)[i], p.areal_density_g_cm2, p.log_high});
       }
   }
   auto fl = xray::SpectralResponse::Fit(low);
   auto fh = xray::SpectralResponse::Fit(high);
   if (!fl.ok() || !fh.ok())
-    return "  curves not extended beyond the steps: " +
-           (fl.ok() ? fh.status() : fl.status()).message() + "\n";
+    return Status::FailedPrecondition((fl.ok() ? fh.status() : fl.status()).message());
   char fit[200];
   std::snprintf(fit, sizeof fit,
                 "spectral fit to %zu steps misses by at most %.3f (low) and %.3f (high) in log "
@@ -438,7 +447,20 @@ std::string Calibration::ExtendCurves() {
   constexpr double kMaxRms = 0.02, kMaxFitError = 0.1;
   if (fl->rms_error() > kMaxRms || fh->rms_error() > kMaxRms || fl->max_error() > kMaxFitError ||
       fh->max_error() > kMaxFitError)
-    return std::string("  curves not extended beyond the steps: the ") + fit + "\n";
+    return Status::FailedPrecondition(std::string("the ") + fit);
+  return ResponseFit{std::move(*fl), std::move(*fh), fit};
+}
+
+}  // namespace
+
+std::string Calibration::ExtendCurves() {
+  std::vector<std::vector<double>> mu;
+  auto responses = FitResponses(curves_, low_saturation_log_, &mu);
+  if (!responses.ok())
+    return "  curves not extended beyond the steps: " + responses.status().message() + "\n";
+  const xray::SpectralResponse* fl = &responses->low;
+  const xray::SpectralResponse* fh = &responses->high;
+  const std::string fit = responses->line;
   const double top = std::min(options_.max_log_attenuation, low_saturation_log_ - kFloorMargin);
   constexpr double kStep = 1.4;  // areal density factor between modelled points
   for (size_t i = 0; i < curves_.size(); ++i) {
@@ -461,7 +483,31 @@ std::string Calibration::ExtendCurves() {
     for (const auto& p : out)
       if (points.empty() || p.log_high > points.back().log_high + 1e-6) points.push_back(p);
   }
-  return std::string("  curves extended below and beyond the steps: the ") + fit + "\n";
+  return "  curves extended below and beyond the steps: the " + fit + "\n";
+}
+
+struct ScannerResponse::Impl {
+  xray::SpectralResponse low, high;
+};
+
+Result<ScannerResponse> ScannerResponse::Fit(const Calibration& calibration) {
+  std::vector<std::vector<double>> mu;
+  auto fit = FitResponses(calibration.curves(), calibration.low_saturation_log(), &mu);
+  if (!fit.ok())
+    return Status::FailedPrecondition(
+        "the calibration's wedges do not give the scanner's spectral response (" +
+        fit.status().message() + "); calibrate from wedges whose sidecars give each formula");
+  ScannerResponse r;
+  r.impl_ = std::make_shared<const Impl>(Impl{std::move(fit->low), std::move(fit->high)});
+  return r;
+}
+
+const std::vector<double>& ScannerResponse::Energies() {
+  return xray::SpectralResponse::Energies();
+}
+
+std::pair<double, double> ScannerResponse::LogAttenuations(const std::vector<double>& tau) const {
+  return {impl_->low.LogAttenuationOfDepth(tau), impl_->high.LogAttenuationOfDepth(tau)};
 }
 
 std::string Calibration::Summary() const { return summary_; }

@@ -30,6 +30,8 @@ class SpectralResponse {
   static Result<SpectralResponse> Fit(const std::vector<SpectralSample>& samples);
 
   double LogAttenuation(const std::vector<double>& mu, double g_cm2) const;
+  // The same through a ray of optical depth tau[k] (sum of mu * g over its materials) per energy.
+  double LogAttenuationOfDepth(const std::vector<double>& tau) const;
   double rms_error() const { return rms_error_; }  // in log attenuation, over the samples
   double max_error() const { return max_error_; }
   double floor() const { return floor_; }  // the constant share, of the open beam

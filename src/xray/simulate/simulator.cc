@@ -552,4 +552,51 @@ Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
   return lib;
 }
 
+Result<std::vector<MaterialThreat>> Simulator::MakeMaterialThreats(int per_class) const {
+  if (per_class < 1 || per_class > 1000)
+    return Status::InvalidArgument("per_class must be 1..1000");
+  const double px = impl_->pixel_mm;
+  const auto& catalog = MaterialCatalog();
+  std::vector<MaterialThreat> out;
+  const auto& classes = ThreatClasses();
+  for (size_t ci = 0; ci < classes.size(); ++ci)
+    for (int i = 0; i < per_class; ++i) {
+      // Other draws than MakeThreatLibrary's (a library and these threats stay apart).
+      Rng rng(MixSeed(options_.seed, static_cast<uint64_t>(i), 400 + ci));
+      Item item = MakeThreat(classes[ci], &rng);
+      // A unit "basis": one coefficient per distinct material of the item, its areal density.
+      std::vector<int> materials;
+      for (const auto& part : item.parts)
+        if (std::find(materials.begin(), materials.end(), part.material) == materials.end())
+          materials.push_back(part.material);
+      PhysicsModel unit;
+      unit.rank = static_cast<int>(materials.size());
+      unit.material_coef.assign(catalog.size() * materials.size(), 0.0f);
+      for (size_t j = 0; j < materials.size(); ++j)
+        unit.material_coef[static_cast<size_t>(materials[j]) * materials.size() + j] = 1.0f;
+      auto [ex, ey] = item.HalfExtents();
+      const int size = static_cast<int>(std::ceil(2 * std::hypot(ex, ey) / px)) + 8;
+      Canvas cv;
+      cv.Reset(size, size, px, &unit);
+      ItemRaster raster =
+          Rasterize(item, Pose{size * px / 2, size * px / 2, rng.Uniform(0, 2 * kPi)}, &cv);
+      MaterialThreat t;
+      t.name = classes[ci] + "_" + item.name + "_" + std::to_string(i);
+      t.threat_class = classes[ci];
+      t.width = t.height = size;
+      t.pixel_mm = px;
+      t.mass_kg = raster.mass_kg;
+      const size_t n = static_cast<size_t>(size) * size;
+      for (size_t j = 0; j < materials.size(); ++j) {
+        MaterialLayer layer;
+        layer.recipe = catalog[static_cast<size_t>(materials[j])].recipe;
+        layer.g_cm2.resize(n);
+        for (size_t p = 0; p < n; ++p) layer.g_cm2[p] = cv.coef[p * materials.size() + j];
+        t.layers.push_back(std::move(layer));
+      }
+      out.push_back(std::move(t));
+    }
+  return out;
+}
+
 }  // namespace clearsight

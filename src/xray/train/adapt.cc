@@ -9,6 +9,7 @@
 #include "clearsight/text.h"
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_train.h"
+#include "xray/train/site_tune.h"
 #include "xray/train/train_internal.h"
 
 namespace clearsight {
@@ -31,6 +32,67 @@ std::vector<std::string> SiteScans(const std::string& dir) {
   return out;
 }
 
+// One model on the held-back site scans: the points chosen for the clean-alarm budget and what
+// they find of the projected threats.
+struct HeldBackCandidate {
+  std::string name;
+  const Detector* detector = nullptr;
+  bool tuned = false, verifier = false;
+  double floor_p = 0.02;
+  std::vector<xray::SiteScores> clean, copies;
+  std::vector<double> points;
+  std::vector<int64_t> threats, found;  // per class
+  int64_t alarms = 0;                   // held-back scans alarmed on any class
+  double mean_found = 0;                // over the classes with projected threats
+};
+
+void ChooseAndCount(size_t allowed, HeldBackCandidate* c) {
+  const size_t nc = ThreatClasses().size();
+  std::vector<std::vector<double>> clean(nc), threats(nc);
+  for (const auto& s : c->clean)
+    for (size_t k = 0; k < nc; ++k) clean[k].push_back(s.best[k]);
+  c->threats.assign(nc, 0);
+  c->found.assign(nc, 0);
+  for (const auto& s : c->copies) {
+    const size_t k = xray::ClassIndex(s.threat_class);
+    if (k < nc) threats[k].push_back(s.threat_score);
+  }
+  c->points = xray::ChooseClassOperatingPoints(clean, threats, c->floor_p, 0.999, allowed);
+  for (const auto& s : c->copies) {
+    const size_t k = xray::ClassIndex(s.threat_class);
+    if (k >= nc) continue;
+    ++c->threats[k];
+    c->found[k] += s.threat_score >= 0 && s.threat_score >= c->points[k];
+  }
+  c->alarms = 0;
+  for (const auto& s : c->clean) {
+    bool any = false;
+    for (size_t k = 0; k < nc; ++k) any = any || (s.best[k] >= 0 && s.best[k] >= c->points[k]);
+    c->alarms += any;
+  }
+  double sum = 0;
+  int classes = 0;
+  for (size_t k = 0; k < nc; ++k)
+    if (c->threats[k] > 0) {
+      sum += static_cast<double>(c->found[k]) / static_cast<double>(c->threats[k]);
+      ++classes;
+    }
+  c->mean_found = classes ? sum / classes : 0;
+}
+
+// Saves `net` with `meta` to `path` and loads it as a detector reporting every candidate region.
+Result<std::unique_ptr<Detector>> TemporaryDetector(const xray::Net& net, const json& meta,
+                                                    const std::string& path, int threads) {
+  CS_RETURN_IF_ERROR(net.Save(path, meta.dump()));
+  DetectorOptions dopt;
+  dopt.threads = threads;
+  dopt.min_score = 1e-6;
+  auto detector = Detector::Load(path, dopt);
+  std::error_code ec;
+  fs::remove(path, ec);
+  return detector;
+}
+
 }  // namespace
 
 Status ValidateSiteAdaptOptions(const SiteAdaptOptions& o) {
@@ -45,15 +107,29 @@ Status ValidateSiteAdaptOptions(const SiteAdaptOptions& o) {
   if (o.min_scans < 10)
     return Status::InvalidArgument("min_scans must be at least 10, got " +
                                    std::to_string(o.min_scans));
+  if (o.fine_tune_epochs < 0 || o.fine_tune_epochs > 200)
+    return Status::InvalidArgument("fine-tuning epochs must be 0..200, got " +
+                                   std::to_string(o.fine_tune_epochs));
+  if (!(o.tip_copies >= 0.5 && o.tip_copies <= 8))
+    return Status::InvalidArgument("projected copies per site scan must be in [0.5, 8], got " +
+                                   FormatDouble(o.tip_copies));
+  if (!(o.learning_rate > 0 && o.learning_rate <= 0.01))
+    return Status::InvalidArgument("the fine-tuning learning rate must be in (0, 0.01], got " +
+                                   FormatDouble(o.learning_rate));
+  if (!(o.max_minutes > 0))
+    return Status::InvalidArgument("the fine-tuning time budget must be positive");
+  if (!(o.validation_share >= 0.1 && o.validation_share <= 0.6))
+    return Status::InvalidArgument("the held-back share must be in [0.1, 0.6], got " +
+                                   FormatDouble(o.validation_share));
   if (o.threads < 1 || o.threads > 64)
     return Status::InvalidArgument("threads must be 1..64, got " + std::to_string(o.threads));
   return Status::Ok();
 }
 
-Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibration,
-                           const std::string& out_path,
-                           const std::function<void(int64_t done, int64_t total)>& progress,
-                           SiteAdaptReport* report) {
+Status AdaptDetectorToSite(
+    const SiteAdaptOptions& o, const Calibration& calibration, const std::string& out_path,
+    const std::function<void(const std::string& phase, int64_t done, int64_t total)>& progress,
+    SiteAdaptReport* report) {
   CS_RETURN_IF_ERROR(ValidateSiteAdaptOptions(o));
   std::error_code ec;
   if (!fs::is_directory(o.site_dir, ec))
@@ -64,6 +140,9 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
         o.site_dir + ": " + std::to_string(paths.size()) + " scans; adapting to a site needs at " +
         "least " + std::to_string(o.min_scans) +
         " scans of its own recent traffic (a few hundred give steadier operating points)");
+  auto report_progress = [&](const std::string& phase, int64_t done, int64_t total) {
+    if (progress) progress(phase, done, total);
+  };
   // The base model: every candidate region reported, so that the site's scores are seen whole.
   DetectorOptions dopt;
   dopt.threads = o.threads;
@@ -80,11 +159,35 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
   const std::string decl_path = (fs::path(o.site_dir) / "declarations.csv").string();
   auto decls = ReadDeclarationsByConsignment(decl_path, &ir);
 
-  // Per scan, the highest score of each class (0: none), and the manifest pairs.
+  // Fine-tuning needs the product's threats as the site's scanner would image them.
+  const bool tune = o.fine_tune_epochs > 0;
+  std::optional<ThreatLibrary> library;
+  if (tune) {
+    CS_ASSIGN_OR_RETURN(Scan first, ReadScan(paths.front()));
+    auto lib =
+        xray::SiteThreatLibrary(calibration, first.meta.pixel_mm, 40, xray::MixSeed(o.seed, 3));
+    if (!lib.ok())
+      return lib.status().WithContext(
+          "fine-tuning projects threats rendered for the site's scanner (--fine-tune-epochs 0 "
+          "only sets the points)");
+    library = std::move(*lib);
+  }
+  // The copies of site scan i: floor(tip_copies), one more by chance; the same on every call.
+  auto copies_of = [&](size_t i) {
+    const int whole = static_cast<int>(o.tip_copies);
+    xray::Rng r(xray::MixSeed(o.seed, i, 5));
+    return whole + (r.Chance(o.tip_copies - whole) ? 1 : 0);
+  };
+  auto copy_seed = [&](size_t i, int c) { return xray::MixSeed(o.seed, i * 16 + c, 7); };
+
+  // Per scan, the highest score of each class (0: none), the manifest pairs, and (fine-tuning)
+  // the training samples of the scans not held back and of their projected copies.
   const auto& classes = detector->threat_classes();
   const size_t nc = classes.size();
   std::vector<std::vector<double>> best(paths.size(), std::vector<double>(nc, 0.0));
   std::vector<ManifestExample> pairs;
+  xray::TrainData data;
+  std::vector<size_t> held_back;
   for (size_t i = 0; i < paths.size(); ++i) {
     auto scan = ReadScan(paths[i]);
     if (!scan.ok()) return scan.status();
@@ -95,6 +198,27 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
           std::find(classes.begin(), classes.end(), d.threat_class) - classes.begin());
       if (k < nc) best[i][k] = std::max(best[i][k], d.score);
     }
+    if (tune) {
+      if (xray::HashId(scan->meta.scan_id) % 10000 < o.validation_share * 10000) {
+        held_back.push_back(i);
+      } else {
+        xray::Sample sample;
+        CS_RETURN_IF_ERROR(xray::SiteSample(analysis, nullptr, &sample).WithContext(paths[i]));
+        data.train_idx.push_back(data.samples.size());
+        data.samples.push_back(std::move(sample));
+        for (int c = 0; c < copies_of(i); ++c) {
+          Scan copy = *scan;
+          auto projected = xray::ProjectSiteThreat(*library, analysis, copy_seed(i, c), &copy);
+          if (!projected.ok()) continue;  // the threat fell outside the scan
+          copy.meta.scan_id += "_tip" + std::to_string(c);
+          CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
+          CS_RETURN_IF_ERROR(xray::SiteSample(ca, &*projected, &sample).WithContext(paths[i]));
+          data.train_idx.push_back(data.samples.size());
+          data.samples.push_back(std::move(sample));
+          ++data.tip_used;
+        }
+      }
+    }
     if (decls.ok()) {
       auto it = decls->find(scan->meta.consignment_id);
       if (it != decls->end()) {
@@ -102,16 +226,11 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
         pairs.push_back({std::move(analysis), std::move(det), it->second});
       }
     }
-    if (progress) progress(static_cast<int64_t>(i) + 1, static_cast<int64_t>(paths.size()));
+    report_progress("site scans analysed", static_cast<int64_t>(i) + 1,
+                    static_cast<int64_t>(paths.size()));
   }
-
-  // Operating points: the base model's (score 0.5) are raised, lowest-scoring alarms first, until
-  // at most target_clean_alarm_rate + assumed_threat_share of the site's scans alarm on any
-  // class: the traffic's few threats are allowed for, the clean parcels may not flood the
-  // officers. Points are never lowered below the base model's.
   const int64_t n = static_cast<int64_t>(paths.size());
-  const int64_t budget = static_cast<int64_t>(
-      std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
+  // Site scans alarmed at the base model's points (score 0.5), per class.
   std::vector<double> threshold(nc, 0.5);
   auto alarmed = [&](std::vector<int64_t>* per_class) {
     int64_t scans = 0;
@@ -129,33 +248,170 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
   };
   std::vector<int64_t> before_by_class;
   const int64_t before = alarmed(&before_by_class);
-  for (int64_t guard = 0; alarmed(nullptr) > budget && guard < n * static_cast<int64_t>(nc);
-       ++guard) {
-    // The lowest score that still alarms, over all classes: raise that class just above it.
-    double lowest = 2;
-    size_t cls = nc;
-    for (const auto& b : best)
-      for (size_t k = 0; k < nc; ++k)
-        if (b[k] >= threshold[k] && b[k] < lowest) {
-          lowest = b[k];
-          cls = k;
-        }
-    if (cls == nc) break;
-    threshold[cls] = std::nextafter(lowest, 2.0);
-  }
-  std::vector<int64_t> after_by_class;
-  const int64_t after = alarmed(&after_by_class);
-
-  // The new points in the probabilities the model compares (the verifier's when it has one).
   const bool verified = detector->has_verifier();
   const std::vector<double> base_p = detector->class_operating_probabilities();
   std::vector<double> site_p(nc);
-  for (size_t k = 0; k < nc; ++k)
-    site_p[k] = std::min(0.999999, xray::ProbabilityFromScore(threshold[k], base_p[k]));
-  json& points = verified ? meta["verifier"]["class_operating_probability"]
-                          : meta["class_operating_probability"];
-  for (size_t k = 0; k < nc; ++k) points[classes[k]] = site_p[k];
-  if (!verified) meta["operating_probability"] = *std::min_element(site_p.begin(), site_p.end());
+  std::vector<int64_t> after_by_class = before_by_class;
+  int64_t after = before;
+  json network_record = "not fine-tuned: the base model's weights";
+  std::unique_ptr<xray::Net> tuned_net;
+  const xray::Net* final_net = net.get();
+  HeldBackCandidate kept;
+  std::string candidates_table;
+  double train_seconds = 0;
+
+  if (!tune) {
+    // Operating points: the base model's (score 0.5) are raised, lowest-scoring alarms first,
+    // until at most target_clean_alarm_rate + assumed_threat_share of the site's scans alarm on
+    // any class: the traffic's few threats are allowed for, the clean parcels may not flood the
+    // officers. Points are never lowered below the base model's.
+    const int64_t budget = static_cast<int64_t>(
+        std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
+    for (int64_t guard = 0; alarmed(nullptr) > budget && guard < n * static_cast<int64_t>(nc);
+         ++guard) {
+      // The lowest score that still alarms, over all classes: raise that class just above it.
+      double lowest = 2;
+      size_t cls = nc;
+      for (const auto& b : best)
+        for (size_t k = 0; k < nc; ++k)
+          if (b[k] >= threshold[k] && b[k] < lowest) {
+            lowest = b[k];
+            cls = k;
+          }
+      if (cls == nc) break;
+      threshold[cls] = std::nextafter(lowest, 2.0);
+    }
+    after = alarmed(&after_by_class);
+    // The new points in the probabilities the model compares (the verifier's when it has one).
+    for (size_t k = 0; k < nc; ++k)
+      site_p[k] = std::min(0.999999, xray::ProbabilityFromScore(threshold[k], base_p[k]));
+    json& points = verified ? meta["verifier"]["class_operating_probability"]
+                            : meta["class_operating_probability"];
+    for (size_t k = 0; k < nc; ++k) points[classes[k]] = site_p[k];
+    if (!verified) meta["operating_probability"] = *std::min_element(site_p.begin(), site_p.end());
+  } else {
+    if (held_back.size() < 10 || data.train_idx.empty())
+      return Status::InvalidArgument(o.site_dir + ": " + std::to_string(held_back.size()) +
+                                     " scans held back to choose the points; fine-tuning needs "
+                                     "at least 10 (give more site scans)");
+    xray::TrainContext ctx;
+    ctx.seed = o.seed;
+    ctx.threads = o.threads;
+    ctx.progress = [&](const TrainProgress& p) {
+      if (p.phase == TrainPhase::kTraining)
+        report_progress(
+            "fine-tuning, epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs),
+            p.done, p.total);
+    };
+    NetworkTrainOptions nto;
+    nto.init_path = o.base_model;
+    nto.epochs = o.fine_tune_epochs;
+    nto.learning_rate = o.learning_rate;
+    nto.max_minutes = o.max_minutes;
+    CS_ASSIGN_OR_RETURN(xray::TrainedNetwork trained, xray::TrainNetwork(data, nto, ctx));
+    train_seconds = ctx.Elapsed();
+    const int64_t train_samples = static_cast<int64_t>(data.samples.size());
+    const int64_t train_copies = data.tip_used;
+    data = xray::TrainData{};
+    tuned_net = std::move(trained.net);
+
+    // The candidates on the held-back scans and their copies: base and tuned network, each with
+    // the base model's verifier (when it has one) and without.
+    json meta_network = meta;
+    meta_network.erase("verifier");
+    const std::string tmp = out_path + ".candidate.tmp";
+    CS_ASSIGN_OR_RETURN(auto base_network, TemporaryDetector(*net, meta_network, tmp, o.threads));
+    CS_ASSIGN_OR_RETURN(auto tuned_network,
+                        TemporaryDetector(*tuned_net, meta_network, tmp, o.threads));
+    std::unique_ptr<Detector> tuned_verified;
+    if (verified) {
+      CS_ASSIGN_OR_RETURN(tuned_verified, TemporaryDetector(*tuned_net, meta, tmp, o.threads));
+    }
+    const double region_p = meta.value("region_probability", 0.3);
+    std::vector<HeldBackCandidate> cands;
+    if (verified) cands.push_back({"base network with verifier", detector.get(), false, true});
+    cands.push_back({"base network", base_network.get(), false, false, region_p});
+    if (verified)
+      cands.push_back({"tuned network with verifier", tuned_verified.get(), true, true});
+    cands.push_back({"tuned network", tuned_network.get(), true, false, region_p});
+    int64_t copies_scored = 0;
+    for (size_t h = 0; h < held_back.size(); ++h) {
+      const size_t i = held_back[h];
+      CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(paths[i]));
+      CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
+      for (auto& c : cands) c.clean.push_back(xray::ScoreSiteScan(*c.detector, analysis, nullptr));
+      for (int c = 0; c < copies_of(i); ++c) {
+        Scan copy = scan;
+        auto projected = xray::ProjectSiteThreat(*library, analysis, copy_seed(i, c), &copy);
+        if (!projected.ok()) continue;
+        CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
+        for (auto& cand : cands)
+          cand.copies.push_back(xray::ScoreSiteScan(*cand.detector, ca, &*projected));
+        ++copies_scored;
+      }
+      report_progress("held-back scans scored", static_cast<int64_t>(h) + 1,
+                      static_cast<int64_t>(held_back.size()));
+    }
+    const size_t allowed = static_cast<size_t>(
+        std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * held_back.size() + 1e-9));
+    // The kept model finds the most projected threats (mean share over the classes) within the
+    // budget; on a tie the earlier (the base before the tuned, the verifier before none).
+    size_t choice = 0;
+    for (size_t c = 0; c < cands.size(); ++c) {
+      ChooseAndCount(allowed, &cands[c]);
+      if (cands[c].mean_found > cands[choice].mean_found) choice = c;
+    }
+    char line[160];
+    candidates_table = "candidate                      found  alarmed held-back\n";
+    for (size_t c = 0; c < cands.size(); ++c) {
+      std::snprintf(line, sizeof line, "%-28s %7.3f %8.3f%s\n", cands[c].name.c_str(),
+                    cands[c].mean_found,
+                    static_cast<double>(cands[c].alarms) / static_cast<double>(held_back.size()),
+                    c == choice ? "   <- kept" : "");
+      candidates_table += line;
+    }
+    kept = cands[choice];
+    const HeldBackCandidate& base_cand = cands[0];
+    site_p = kept.points;
+    if (kept.tuned) final_net = tuned_net.get();
+    if (kept.verifier) {
+      for (size_t k = 0; k < nc; ++k)
+        meta["verifier"]["class_operating_probability"][classes[k]] = site_p[k];
+    } else {
+      meta.erase("verifier");
+      for (size_t k = 0; k < nc; ++k) meta["class_operating_probability"][classes[k]] = site_p[k];
+      meta["operating_probability"] = *std::min_element(site_p.begin(), site_p.end());
+    }
+    json found = json::object();
+    for (size_t k = 0; k < nc; ++k)
+      found[classes[k]] = {{"projected", kept.threats[k]},
+                           {"found", kept.found[k]},
+                           {"found_by_base", base_cand.found[k]}};
+    network_record = {{"kept", kept.name},
+                      {"fine_tune_epochs", trained.epochs},
+                      {"learning_rate", o.learning_rate},
+                      {"train_samples", train_samples},
+                      {"train_projected_copies", train_copies},
+                      {"held_back_scans", static_cast<int64_t>(held_back.size())},
+                      {"held_back_copies", copies_scored},
+                      {"held_back_alarms", kept.alarms},
+                      {"held_back_found", found},
+                      {"seed", o.seed},
+                      {"seconds", train_seconds}};
+    // Site alarms per class: on the held-back scans at the kept points.
+    after = kept.alarms;
+    after_by_class.assign(nc, 0);
+    for (const auto& s : kept.clean)
+      for (size_t k = 0; k < nc; ++k) after_by_class[k] += s.best[k] >= 0 && s.best[k] >= site_p[k];
+    if (report) {
+      report->classes.clear();
+      for (size_t k = 0; k < nc; ++k) {
+        SiteAdaptClass c{classes[k],        base_p[k],       site_p[k],          before_by_class[k],
+                         after_by_class[k], kept.threats[k], base_cand.found[k], kept.found[k]};
+        report->classes.push_back(c);
+      }
+    }
+  }
 
   // The manifest model: refitted on the site's declared traffic when it is large enough to tell
   // goods groups apart, else the base model's is kept.
@@ -204,13 +460,15 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
       {"target_clean_alarm_rate", o.target_clean_alarm_rate},
       {"assumed_threat_share", o.assumed_threat_share},
       {"site_alarm_rate_at_base", static_cast<double>(before) / n},
-      {"site_alarm_rate", static_cast<double>(after) / n},
-      {"operating_points", verified ? "verifier" : "network"},
+      {tune ? "held_back_alarm_rate" : "site_alarm_rate",
+       static_cast<double>(after) /
+           static_cast<double>(tune ? std::max<size_t>(1, held_back.size()) : n)},
+      {"operating_points", (tune ? kept.verifier : verified) ? "verifier" : "network"},
       {"classes", per_class},
-      {"network", "not fine-tuned: the base model's weights"},
+      {"network", network_record},
       {"manifest", manifest_note.substr(0, manifest_note.find('\n'))}};
   const std::string tmp = out_path + ".tmp";
-  CS_RETURN_IF_ERROR(net->Save(tmp, meta.dump()));
+  CS_RETURN_IF_ERROR(final_net->Save(tmp, meta.dump()));
   fs::rename(tmp, out_path, ec);
   if (ec) return Status::IoError(out_path + ": " + ec.message());
   // The file must load as a detector before it is reported written.
@@ -219,12 +477,22 @@ Status AdaptDetectorToSite(const SiteAdaptOptions& o, const Calibration& calibra
     report->scans = n;
     report->declared_scans = static_cast<int64_t>(pairs.size());
     report->alarm_rate_at_base = static_cast<double>(before) / n;
-    report->alarm_rate = static_cast<double>(after) / n;
-    report->classes.clear();
-    for (size_t k = 0; k < nc; ++k)
-      report->classes.push_back(
-          {classes[k], base_p[k], site_p[k], before_by_class[k], after_by_class[k]});
+    report->alarm_rate = tune ? 0 : static_cast<double>(after) / n;
+    if (!tune) {
+      report->classes.clear();
+      for (size_t k = 0; k < nc; ++k)
+        report->classes.push_back(
+            {classes[k], base_p[k], site_p[k], before_by_class[k], after_by_class[k]});
+    }
     report->manifest = manifest_note;
+    if (tune) {
+      report->network = kept.name;
+      report->candidates_table = candidates_table;
+      report->held_back_scans = static_cast<int64_t>(held_back.size());
+      report->held_back_alarm_rate =
+          static_cast<double>(after) / static_cast<double>(std::max<size_t>(1, held_back.size()));
+      report->train_seconds = train_seconds;
+    }
   }
   return Status::Ok();
 }

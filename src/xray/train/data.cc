@@ -126,32 +126,10 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
   }
   ScanAnalysis analysis;
   CS_RETURN_IF_ERROR(analyzer.Analyze(scan, &analysis));
-  FeatureGrid grid;
-  CS_RETURN_IF_ERROR(ComputeFeatures(analysis, 1, &grid));
-  CellLabels labels;
-  CS_RETURN_IF_ERROR(
-      ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
-  out->scan_id = scan.meta.scan_id;
+  CS_RETURN_IF_ERROR(SampleFromAnalysis(analysis, truth, extra, goods_classes, out));
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
   if (projected) out->tip_class = projected->threat_class;
-  out->gh = grid.gh;
-  out->gw = grid.gw;
-  out->width = scan.width;
-  out->height = scan.height;
-  out->pixel_mm = scan.meta.pixel_mm;
-  out->features.resize(grid.data.size());
-  for (size_t i = 0; i < grid.data.size(); ++i) out->features[i] = Quantize(grid.data[i]);
-  out->threat = std::move(labels.threat);
-  out->goods = std::move(labels.goods);
-  for (size_t c = 0; c < out->threat.size(); ++c)
-    if (out->threat[c] > 0) out->threat_cells.push_back(static_cast<int32_t>(c));
-  if (out->threat_cells.size() > 64) {
-    std::vector<int32_t> keep;
-    const double step = out->threat_cells.size() / 64.0;
-    for (int i = 0; i < 64; ++i) keep.push_back(out->threat_cells[static_cast<size_t>(i * step)]);
-    out->threat_cells = std::move(keep);
-  }
   if (item.validation) {
     std::map<std::string, int> goods_items;
     for (const auto& ob : truth.objects)
@@ -171,6 +149,36 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
 }
 
 }  // namespace
+
+Status SampleFromAnalysis(const ScanAnalysis& analysis, const ScanTruth& truth,
+                          const std::vector<ExtraThreat>& extra,
+                          const std::vector<std::string>& goods_classes, Sample* out) {
+  FeatureGrid grid;
+  CS_RETURN_IF_ERROR(ComputeFeatures(analysis, 1, &grid));
+  CellLabels labels;
+  CS_RETURN_IF_ERROR(
+      ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
+  out->scan_id = analysis.scan_id;
+  out->gh = grid.gh;
+  out->gw = grid.gw;
+  out->width = analysis.width;
+  out->height = analysis.height;
+  out->pixel_mm = analysis.pixel_mm;
+  out->features.resize(grid.data.size());
+  for (size_t i = 0; i < grid.data.size(); ++i) out->features[i] = Quantize(grid.data[i]);
+  out->threat = std::move(labels.threat);
+  out->goods = std::move(labels.goods);
+  out->threat_cells.clear();
+  for (size_t c = 0; c < out->threat.size(); ++c)
+    if (out->threat[c] > 0) out->threat_cells.push_back(static_cast<int32_t>(c));
+  if (out->threat_cells.size() > 64) {
+    std::vector<int32_t> keep;
+    const double step = out->threat_cells.size() / 64.0;
+    for (int i = 0; i < 64; ++i) keep.push_back(out->threat_cells[static_cast<size_t>(i * step)]);
+    out->threat_cells = std::move(keep);
+  }
+  return Status::Ok();
+}
 
 Result<TrainPlan> PlanTraining(const TrainDataOptions& o, bool training, const TrainContext& ctx) {
   TrainPlan plan;

@@ -116,6 +116,9 @@ struct TrainContext {
   void Report(TrainProgress p) const;
 };
 
+// Index of a class in ThreatClasses(); their number when it is not one of them.
+size_t ClassIndex(const std::string& c);
+
 // Whether `name` is one of ThreatClasses(); InvalidArgument naming `what`, the class and the known
 // ones otherwise.
 Status CheckThreatClass(const std::string& name, const std::string& what);
@@ -171,6 +174,12 @@ struct Sample {
   // The features as floats (C x gh x gw).
   void Input(std::vector<float>* out) const;
 };
+
+// A sample's features and cell labels from a scan's analysis, its truth and projected threats
+// (scan_id, sizes, features, threat and goods labels, threat_cells; the other fields untouched).
+Status SampleFromAnalysis(const ScanAnalysis& analysis, const ScanTruth& truth,
+                          const std::vector<ExtraThreat>& extra,
+                          const std::vector<std::string>& goods_classes, Sample* out);
 
 // Load: the work list on ctx.threads threads, the scans first, then the TIP copies of the scans
 // without a threat (one threat per parcel, as the simulator makes them).

@@ -16,15 +16,10 @@ namespace clearsight::xray {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
-namespace {
-
-// Index of a class in ThreatClasses(); their number when it is not one of them.
 size_t ClassIndex(const std::string& c) {
   const auto& classes = ThreatClasses();
   return static_cast<size_t>(std::find(classes.begin(), classes.end(), c) - classes.begin());
 }
-
-}  // namespace
 
 Result<DetectorMeta> ChooseOperatingPoints(const Net& net, const TrainData& data,
                                            const OperatingPointOptions& o,
