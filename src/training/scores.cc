@@ -131,8 +131,8 @@ Certification Certify(const std::vector<DetectionScores>& window_scores, int64_t
   const std::string what = "d' >= " + FormatD(rule.min_d_prime) + " on every class over the last " +
                            std::to_string(rule.window) + " images";
   if (answered < rule.window)
-    return {false, std::to_string(answered) + " of the " + std::to_string(rule.window) +
-                       " images " + what + " needs"};
+    return {false, std::to_string(answered) + " of " + std::to_string(rule.window) +
+                       " images answered (" + what + ")"};
   std::string below;
   bool any_class = false;
   for (const auto& s : window_scores) {
