@@ -343,7 +343,9 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   scan.meta.scan_id = t.scan_id;
   scan.meta.consignment_id = kTrainingConsignmentPrefix + std::to_string(session.session_id);
   scan.meta.extra_json = "";
-  CS_ASSIGN_OR_RETURN(std::string tiff, EncodeScanTiff(scan));
+  ScanWriteOptions wo;
+  wo.compression = TiffCompression::kDeflate;  // a third of the bytes of a plain TIFF
+  CS_ASSIGN_OR_RETURN(std::string tiff, EncodeScanTiff(scan, wo));
   ScanRow row;
   row.scan_id = t.scan_id;
   row.consignment_id = scan.meta.consignment_id;
