@@ -6,6 +6,7 @@
 #include <set>
 
 #include "clearsight/training.h"
+#include "clearsight/xray_simulate.h"
 #include "service/service_test_util.h"
 
 namespace clearsight {
@@ -173,7 +174,7 @@ TEST_F(TrainingServiceTest, AnOfficerScreensWithoutTheTruthAndHitsOnlyOnTheThrea
   EXPECT_EQ(officer.Get("/api/training/assignments").body["assignments"][0]["done"], true);
 
   // Training images never reach the officers' queue.
-  Reply queue = officer.Get("/api/queue");
+  Reply queue = officer.Get("/api/queue?status=");
   ASSERT_EQ(queue.status, 200);
   EXPECT_EQ(queue.body["total"], 0) << queue.raw;
   EXPECT_EQ(officer.Get("/api/consignments/training:" + std::to_string(id)).status, 404);
@@ -239,6 +240,61 @@ TEST_F(TrainingServiceTest, ATimedOutAnswerCountsAsClearedAndUploadsCannotUseTra
       "POST", "/api/scans?scan_id=s1&pixel_mm=1&consignment_id=training:" + std::to_string(id),
       "II*", "image/tiff");
   EXPECT_EQ(up.status, 400);
+}
+
+TEST_F(TrainingServiceTest, StoredSessionsProjectIntoScansInspectedAndFoundClean) {
+  Client trainer = As("trainer"), officer = As("officer");
+  Reply r = trainer.Post(
+      "/api/training/sessions",
+      json{{"name", "Real parcels"},
+           {"settings", {{"images", 2}, {"threat_share", 1.0}, {"source", "stored"}}}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  const std::string id = std::to_string(r.body["session_id"].get<int64_t>());
+  ASSERT_EQ(
+      trainer.Post("/api/training/sessions/" + id + "/assign", json{{"trainees", {"officer"}}})
+          .status,
+      200);
+  // No consignment has been found clean yet: the session cannot make an image.
+  Reply none = officer.Get("/api/training/sessions/" + id + "/next");
+  EXPECT_EQ(none.status, 409) << none.raw;
+  EXPECT_NE(none.raw.find("nothing"), std::string::npos) << none.raw;
+  // A scan uploaded for a consignment, inspected, nothing found.
+  SimulateOptions so;
+  so.width = 200;
+  so.height = 150;
+  so.threat_rate = 0;
+  auto sim = Simulator::Create(so);
+  ASSERT_TRUE(sim.ok());
+  auto parcel = (*sim)->Simulate(3);
+  ASSERT_TRUE(parcel.ok());
+  parcel->scan.meta.scan_id = "real-1";
+  parcel->scan.meta.consignment_id = "CLEAN-1";
+  auto tiff = EncodeScanTiff(parcel->scan);
+  ASSERT_TRUE(tiff.ok());
+  Reply up = officer.PostMultipart(
+      "/api/scans", {{"tiff", *tiff, "scan.tif", "image/tiff"},
+                     {"sidecar", ScanMetaToJson(parcel->scan.meta), "", "application/json"}});
+  ASSERT_EQ(up.status, 201) << up.raw;
+  ASSERT_EQ(officer.Post("/api/consignments/CLEAN-1/outcome", json{{"result", "nothing"}}).status,
+            201);
+  Reply n = officer.Get("/api/training/sessions/" + id + "/next");
+  ASSERT_EQ(n.status, 200) << n.raw;
+  const TrainingTrialRow truth = Truth(n.body["trial_id"]);
+  EXPECT_EQ(truth.source, "scan:real-1");
+  EXPECT_TRUE(truth.threat);
+  EXPECT_NE(n.body["scan_id"], "real-1");
+  // The training image is the stored scan with the threat in it; the stored scan is unchanged.
+  auto trained = service_->store().GetScan(n.body["scan_id"].get<std::string>());
+  ASSERT_TRUE(trained.ok() && trained->has_value());
+  EXPECT_EQ((*trained)->width, 200);
+  EXPECT_EQ((*trained)->consignment_id, "training:" + id);
+  auto original = service_->store().GetScan("real-1");
+  ASSERT_TRUE(original.ok() && original->has_value());
+  EXPECT_NE((*original)->image_sha256, (*trained)->image_sha256);
+  // The queue holds the real consignment only (every status).
+  Reply queue = officer.Get("/api/queue?status=&limit=100");
+  ASSERT_EQ(queue.status, 200);
+  EXPECT_EQ(queue.body["total"], 1) << queue.raw;
 }
 
 }  // namespace
