@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <thread>
 
 #include "clearsight/training.h"
 #include "clearsight/xray_simulate.h"
@@ -295,6 +296,27 @@ TEST_F(TrainingServiceTest, StoredSessionsProjectIntoScansInspectedAndFoundClean
   Reply queue = officer.Get("/api/queue?status=&limit=100");
   ASSERT_EQ(queue.status, 200);
   EXPECT_EQ(queue.body["total"], 1) << queue.raw;
+}
+
+TEST_F(TrainingServiceTest, RequestsAtOnceForTheNextImageGetTheSameOne) {
+  Client trainer = As("trainer");
+  const int64_t id = SessionFor(trainer, 3, 0.5);
+  const std::string next = "/api/training/sessions/" + std::to_string(id) + "/next";
+  std::vector<int64_t> trials(4, -1);
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < trials.size(); ++i)
+    threads.emplace_back([&, i] {
+      Client c = As("officer");
+      Reply r = c.Get(next);
+      if (r.status == 200) trials[i] = r.body["trial_id"].get<int64_t>();
+    });
+  for (auto& t : threads) t.join();
+  for (int64_t t : trials) EXPECT_EQ(t, trials[0]);
+  TrainingTrialQuery q;
+  q.session_id = id;
+  auto rows = service_->store().TrainingTrials(q);
+  ASSERT_TRUE(rows.ok());
+  EXPECT_EQ(rows->size(), 1u) << "one image made, however many asked at once";
 }
 
 }  // namespace

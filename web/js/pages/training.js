@@ -43,6 +43,7 @@ export async function render(main, ctx) {
 function scoresTable(scores, { trainees = true } = {}) {
   const rows = [];
   for (const t of scores.trainees || []) {
+    const stairs = Object.fromEntries((t.staircase || []).map((x) => [x.class, x.level]));
     for (const c of t.classes || []) {
       rows.push(el('tr', { 'data-trainee': t.trainee, 'data-class': c.class || 'all' },
         trainees ? el('th', { scope: 'row' }, t.trainee) : null,
@@ -54,15 +55,16 @@ function scoresTable(scores, { trainees = true } = {}) {
         el('td', { class: 'num', 'data-col': 'criterion' }, fmtD(c.criterion)),
         el('td', { class: 'num', 'data-col': 'a-prime' }, fmtD(c.a_prime)),
         el('td', { class: 'num', 'data-col': 'median' }, fmtSeconds(c.median_response_ms)),
+        el('td', { class: 'num', 'data-col': 'level', title: 'Staircase level of the next image: 0 easiest (largest threat, least clutter) to 8' }, c.class && c.class in stairs ? `${stairs[c.class]} / 8` : ''),
         el('td', { 'data-col': 'certified' }, c.class ? '' : (t.certified ? 'Yes' : `No: ${t.certification}`))));
     }
   }
   const rule = scores.certification_rule || {};
   return el('table', { class: 'stats', id: 'training-progress' },
     el('caption', {}, `Over each trainee's last ${rule.window} images; certified at d′ ≥ ${rule.min_d_prime} on every class`),
-    el('thead', {}, el('tr', {}, ...[trainees ? 'Trainee' : null, 'Threat class', 'Hits / threats', 'Hit rate', 'False-alarm rate', 'd′', 'c', 'A′', 'Median time', 'Certified']
+    el('thead', {}, el('tr', {}, ...[trainees ? 'Trainee' : null, 'Threat class', 'Hits / threats', 'Hit rate', 'False-alarm rate', 'd′', 'c', 'A′', 'Median time', 'Level', 'Certified']
       .filter(Boolean).map((h) => el('th', { scope: 'col' }, h)))),
-    el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: trainees ? '10' : '9', class: 'muted' }, 'No answered images yet.'))));
+    el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: trainees ? '11' : '10', class: 'muted' }, 'No answered images yet.'))));
 }
 
 async function dPrimeChart(holder, scores) {
