@@ -344,7 +344,7 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   scan.meta.consignment_id = kTrainingConsignmentPrefix + std::to_string(session.session_id);
   scan.meta.extra_json = "";
   ScanWriteOptions wo;
-  wo.compression = TiffCompression::kDeflate;  // a third of the bytes of a plain TIFF
+  wo.compression = TiffCompression::kDeflate;  // 2.1 MB instead of 3.1 at 1024 x 768
   CS_ASSIGN_OR_RETURN(std::string tiff, EncodeScanTiff(scan, wo));
   ScanRow row;
   row.scan_id = t.scan_id;
