@@ -4,7 +4,6 @@
 // the staircase follows the trainee image by image; the truth stays in the store until the answer.
 #include <algorithm>
 #include <map>
-#include <set>
 
 #include "clearsight/text.h"
 #include "clearsight/training.h"
