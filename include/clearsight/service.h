@@ -90,7 +90,10 @@ struct ServiceOptions {
   size_t max_body_bytes = size_t{256} << 20;  // scans; declarations have their own below
   size_t max_declaration_body_bytes = size_t{32} << 20;
   int64_t max_scan_pixels = int64_t{32} << 20;  // per page
-  bool secure_cookie = false;                   // add "Secure" to the session cookie (behind TLS)
+  // Screener training's simulated backgrounds (docs/training.md); smaller for quick tests.
+  int training_image_width = 1024;
+  int training_image_height = 768;
+  bool secure_cookie = false;  // add "Secure" to the session cookie (behind TLS)
   // A state-changing request that carries the session cookie must come from the workstation's
   // own origin: the one its Host header names, or one of these ("https://clearsight.example",
   // for a TLS proxy whose public name the service does not see).

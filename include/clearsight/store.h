@@ -368,6 +368,57 @@ struct ModelChange {
   std::optional<int64_t> previous;  // the version that was live before (now retired or rejected)
 };
 
+// ---- Screener training (clearsight/training.h builds sessions and scores on these) ----
+
+struct TrainingSessionRow {
+  int64_t session_id = 0;  // assigned by the store: 1, 2, ...
+  std::string name;
+  std::string trainer;  // who built it
+  int64_t created_ms = 0;
+  std::string settings_json;  // TrainingSettingsToJson
+};
+
+struct TrainingAssignmentRow {
+  int64_t session_id = 0;
+  std::string trainee;
+  std::string assigned_by;
+  int64_t assigned_ms = 0;
+};
+
+// One image a trainee screens: how it was made, the truth of the projected threat, and (once
+// answered) the response. The scan itself is a ScanRow whose consignment is "training:<session>".
+struct TrainingTrialRow {
+  int64_t trial_id = 0;  // assigned by the store: 1, 2, ...
+  int64_t session_id = 0;
+  std::string trainee;
+  int32_t index = 0;  // 0, 1, ... within the trainee's run of the session
+  std::string scan_id;
+  std::string source;  // "simulated:<seed>:<index>" or "scan:<scan id>"
+  bool threat = false;
+  std::string threat_class;  // "" without a threat
+  std::string threat_name;
+  int32_t box_x0 = 0, box_y0 = 0, box_x1 = 0, box_y1 = 0;  // [x0,x1) x [y0,y1)
+  std::string mask_rle_json = "[]";
+  double size_scale = 1;
+  double clutter = 0;  // 0..1, the clutter level asked for
+  int32_t level = 0;   // the staircase level the image was made at
+  int64_t time_limit_ms = 0;
+  int64_t created_ms = 0;
+  // The response: responded_ms is none until it comes.
+  std::optional<int64_t> responded_ms;
+  std::string decision;   // "clear" or "suspect"
+  std::string mark_json;  // {"x","y"} or {"x0","y0","x1","y1"}; "" without a mark
+  int64_t response_ms = 0;
+  bool timed_out = false;
+  bool hit = false;  // threat, decided suspect, and the mark on the threat's box
+};
+
+struct TrainingTrialQuery {
+  std::optional<int64_t> session_id;
+  std::string trainee;  // "" = every trainee
+  bool responded_only = false;
+};
+
 // ---- Writing --------------------------------------------------------------------------------
 
 // The operations allowed inside Store::Write. Everything done through one StoreTxn commits or
@@ -421,6 +472,17 @@ class StoreTxn {
   virtual Result<std::optional<ModelVersionRow>> LiveModelVersion() = 0;
   virtual Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
       const std::string& content_sha256) = 0;
+
+  // Screener training. InsertTrainingSession and InsertTrainingTrial assign the id (and
+  // created_ms when 0); a second trial at the same (session, trainee, index) is AlreadyExists.
+  // PutTrainingAssignment returns false when the trainee had the session already.
+  // RecordTrainingResponse writes the response fields once: FailedPrecondition when the trial
+  // was answered before, NotFound for an unknown trial.
+  virtual Status InsertTrainingSession(TrainingSessionRow* row) = 0;
+  virtual Result<bool> PutTrainingAssignment(const TrainingAssignmentRow& row) = 0;
+  virtual Status InsertTrainingTrial(TrainingTrialRow* row) = 0;
+  virtual Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) = 0;
+  virtual Status RecordTrainingResponse(const TrainingTrialRow& row) = 0;
 
   // Appends to the hash-chained audit log; fills seq, prev_hash and hash of *entry (at_ms = now
   // when 0).
@@ -498,6 +560,17 @@ class Store {
   virtual Result<std::optional<ModelVersionRow>> LiveModelVersion() = 0;
   virtual Result<std::optional<ModelVersionRow>> ModelVersionWithContent(
       const std::string& content_sha256) = 0;
+
+  // Screener training: sessions by id; assignments of one trainee ("" = all) by session; trials
+  // by id; scans of consignments whose latest outcome is "nothing" (inspected and clean: the
+  // backgrounds a session may project threats into), by scan id, at most `limit`.
+  virtual Result<std::vector<TrainingSessionRow>> TrainingSessions() = 0;
+  virtual Result<std::optional<TrainingSessionRow>> GetTrainingSession(int64_t session_id) = 0;
+  virtual Result<std::vector<TrainingAssignmentRow>> TrainingAssignments(
+      const std::string& trainee) = 0;
+  virtual Result<std::vector<TrainingTrialRow>> TrainingTrials(const TrainingTrialQuery& query) = 0;
+  virtual Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) = 0;
+  virtual Result<std::vector<std::string>> CleanScanIds(int64_t limit) = 0;
 
   // ---- Changing the model registry (each one transaction with its audit entry) ----
   // Registers `row` (its files already in the image directory: clearsight/model_registry.h does

@@ -180,6 +180,9 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   if (!service::IsUrlSafeId(scan.meta.scan_id))
     return Status::InvalidArgument(
         "scan_id must be 1 to 128 characters of letters, digits and . _ : -");
+  if (StartsWith(scan.meta.consignment_id, "training:"))
+    return Status::InvalidArgument(
+        "consignment ids starting with 'training:' are screener training's own");
   if (!service::IsPlainId(scan.meta.consignment_id))
     return Status::InvalidArgument(
         "consignment_id must be 1 to 256 characters without control characters");

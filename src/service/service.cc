@@ -498,6 +498,24 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/audit", admin, &Impl::GetAudit, {}},
       {"GET", "/api/audit/verify", admin, &Impl::VerifyAudit, {}},
       {"GET", "/metrics", analyst | admin, &Impl::MetricsText, {}},
+      // Screener training (docs/training.md): trainers build and assign, officers train.
+      {"POST", "/api/training/sessions", trainer | admin, &Impl::CreateTrainingSession, {}},
+      {"GET", "/api/training/sessions", trainer | admin, &Impl::ListTrainingSessions, {}},
+      {"POST",
+       "/api/training/sessions/{id}/assign",
+       trainer | admin,
+       &Impl::AssignTrainingSession,
+       {}},
+      {"GET",
+       "/api/training/assignments",
+       officer | trainer | admin,
+       &Impl::MyTrainingAssignments,
+       {}},
+      {"GET", "/api/training/sessions/{id}/next", officer, &Impl::NextTrainingImage, {}},
+      {"POST", "/api/training/trials/{id}/response", officer, &Impl::RespondTrainingTrial, {}},
+      {"GET", "/api/training/scores", officer | trainer | admin, &Impl::GetTrainingScores, {}},
+      {"PUT", "/api/training/certification", trainer | admin, &Impl::PutTrainingCertification, {}},
+      {"GET", "/api/training/results.csv", trainer | admin, &Impl::GetTrainingResultsCsv, {}},
   };
   for (auto& r : routes)
     for (auto s : Split(std::string_view(r.pattern).substr(1), '/')) r.segments.emplace_back(s);

@@ -23,6 +23,7 @@
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/service.h"
+#include "clearsight/training.h"
 #include "clearsight/valuation.h"
 #include "clearsight/xray_analyze.h"
 #include "clearsight/xray_detect.h"
@@ -197,6 +198,10 @@ struct Service::Impl {
   int32_t horizon_cache_since = 0;
   int64_t horizon_cache_ms = 0;
 
+  // Screener training: the image maker (its threat library is simulated on first use).
+  std::mutex training_mu;
+  std::unique_ptr<TrainingImageMaker> training_maker;
+
   std::mutex stop_mu;
   std::condition_variable stop_cv;
   bool stopped = false;
@@ -339,6 +344,32 @@ struct Service::Impl {
                       const std::string& actor,
                       const std::vector<std::string>* allowed_unknown = nullptr);
   Status ApplyCapacityJson(const std::string& text);
+  // ---- handlers_training.cc ----
+  Result<const TrainingImageMaker*> TrainingMaker();
+  Result<CertificationRule> TrainingCertificationRule();
+  // Makes image `index` of the trainee's run of the session (background, staircase, TIP) and
+  // stores its scan and trial; AlreadyExists when another request made it first.
+  Result<TrainingTrialRow> MakeTrainingTrial(const TrainingSessionRow& session,
+                                             const TrainingSettings& settings,
+                                             const std::string& trainee, int index);
+  Result<service::HttpResponse> CreateTrainingSession(const service::HttpRequest&,
+                                                      const service::Caller&);
+  Result<service::HttpResponse> ListTrainingSessions(const service::HttpRequest&,
+                                                     const service::Caller&);
+  Result<service::HttpResponse> AssignTrainingSession(const service::HttpRequest&,
+                                                      const service::Caller&);
+  Result<service::HttpResponse> MyTrainingAssignments(const service::HttpRequest&,
+                                                      const service::Caller&);
+  Result<service::HttpResponse> NextTrainingImage(const service::HttpRequest&,
+                                                  const service::Caller&);
+  Result<service::HttpResponse> RespondTrainingTrial(const service::HttpRequest&,
+                                                     const service::Caller&);
+  Result<service::HttpResponse> GetTrainingScores(const service::HttpRequest&,
+                                                  const service::Caller&);
+  Result<service::HttpResponse> PutTrainingCertification(const service::HttpRequest&,
+                                                         const service::Caller&);
+  Result<service::HttpResponse> GetTrainingResultsCsv(const service::HttpRequest&,
+                                                      const service::Caller&);
 };
 
 }  // namespace clearsight

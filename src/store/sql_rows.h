@@ -50,6 +50,19 @@ Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& 
 Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id);
 Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name);
 
+// Screener training's rows (training_rows.cc): the queries the reads and the writer share.
+Result<std::vector<TrainingSessionRow>> QueryTrainingSessions(SqlConn& c, const std::string& where,
+                                                              const SqlParams& params);
+Result<std::vector<TrainingAssignmentRow>> QueryTrainingAssignments(SqlConn& c,
+                                                                    const std::string& trainee);
+Result<std::vector<TrainingTrialRow>> QueryTrainingTrials(SqlConn& c, const TrainingTrialQuery& q,
+                                                          std::optional<int64_t> trial_id = {});
+Status InsertTrainingSessionRow(SqlConn& c, TrainingSessionRow* row);
+Result<bool> InsertTrainingAssignmentRow(SqlConn& c, const TrainingAssignmentRow& row);
+Status InsertTrainingTrialRow(SqlConn& c, TrainingTrialRow* row);
+Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
+Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
+
 // The last audit entry (seq, hash), cached by the writer so that an append costs one INSERT.
 struct AuditHead {
   bool known = false;

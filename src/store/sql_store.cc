@@ -660,6 +660,34 @@ class SqlStore : public Store {
       return std::optional<std::string>(rows[0].Text(0));
     });
   }
+  Result<std::vector<TrainingSessionRow>> TrainingSessions() override {
+    return Read([&](SqlConn& c) { return QueryTrainingSessions(c, "", {}); });
+  }
+  Result<std::optional<TrainingSessionRow>> GetTrainingSession(int64_t session_id) override {
+    return Read([&](SqlConn& c) -> Result<std::optional<TrainingSessionRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          QueryTrainingSessions(c, " WHERE session_id = $1", {session_id}));
+      if (rows.empty()) return std::optional<TrainingSessionRow>();
+      return std::optional<TrainingSessionRow>(std::move(rows[0]));
+    });
+  }
+  Result<std::vector<TrainingAssignmentRow>> TrainingAssignments(
+      const std::string& trainee) override {
+    return Read([&](SqlConn& c) { return QueryTrainingAssignments(c, trainee); });
+  }
+  Result<std::vector<TrainingTrialRow>> TrainingTrials(const TrainingTrialQuery& query) override {
+    return Read([&](SqlConn& c) { return QueryTrainingTrials(c, query); });
+  }
+  Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) override {
+    return Read([&](SqlConn& c) -> Result<std::optional<TrainingTrialRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows, QueryTrainingTrials(c, {}, trial_id));
+      if (rows.empty()) return std::optional<TrainingTrialRow>();
+      return std::optional<TrainingTrialRow>(std::move(rows[0]));
+    });
+  }
+  Result<std::vector<std::string>> CleanScanIds(int64_t limit) override {
+    return Read([&](SqlConn& c) { return QueryCleanScanIds(c, limit); });
+  }
   Result<std::vector<ModelVersionRow>> ModelVersions() override {
     return Read([&](SqlConn& c) { return QueryModelVersions(c, "", {}); });
   }

@@ -222,6 +222,23 @@ class SqlTxn : public StoreTxn {
       const std::string& content_sha256) override {
     return QueryModelVersion(c_, " WHERE content_sha256 = $1", {content_sha256});
   }
+  Status InsertTrainingSession(TrainingSessionRow* row) override {
+    return InsertTrainingSessionRow(c_, row);
+  }
+  Result<bool> PutTrainingAssignment(const TrainingAssignmentRow& row) override {
+    return InsertTrainingAssignmentRow(c_, row);
+  }
+  Status InsertTrainingTrial(TrainingTrialRow* row) override {
+    return InsertTrainingTrialRow(c_, row);
+  }
+  Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) override {
+    CS_ASSIGN_OR_RETURN(auto rows, QueryTrainingTrials(c_, {}, trial_id));
+    if (rows.empty()) return std::optional<TrainingTrialRow>();
+    return std::optional<TrainingTrialRow>(std::move(rows[0]));
+  }
+  Status RecordTrainingResponse(const TrainingTrialRow& row) override {
+    return UpdateTrainingResponse(c_, row);
+  }
   Status Audit(AuditEntry* e) override {
     if (e->at_ms == 0) e->at_ms = NowMs();
     // Another writer (a second process on the same database) may have appended since the head

@@ -1246,6 +1246,117 @@ test('the horizon page lists the signals the API finds, with charts, and Draft a
   assert.equal(await page.inputValue('#rules-text'), before.text);
 });
 
+test('a trainer builds a training session and assigns it; the officer screens it and gets the truth after each answer; the scores appear', async () => {
+  const { page } = T;
+  const signIn = async (user) => {
+    await page.goto(`${T.server.base}/#/login`);
+    if (await page.isVisible('#logout')) { await page.click('#logout'); await page.waitForSelector('#username'); }
+    await page.fill('#username', user.username);
+    await page.fill('#password', user.password);
+    await page.click('.login-form button[type=submit]');
+    await page.waitForSelector('#who-name');
+    await page.waitForFunction((name) => document.querySelector('#who-name')?.textContent === name, user.username);
+  };
+  await signIn(USERS.trainer);
+  assert.equal(await page.isVisible('[data-nav="training"]'), true, 'trainers have the Training link');
+  // A trainer lands on the queue, which is not for trainers, and is pointed to Training.
+  await page.waitForSelector('#queue-to-training');
+  await page.click('#queue-to-training');
+  await page.waitForSelector('#training-form');
+  // Three images, two of them with a firearm, a minute each.
+  await page.fill('#training-name', 'Firearms, week 1');
+  await page.fill('#training-images', '3');
+  await page.fill('#training-share', '67');
+  await page.fill('#training-time', '60');
+  for (const box of await page.$$('.training-classes input[type=checkbox]')) {
+    if ((await box.getAttribute('value')) !== 'firearm') await box.uncheck();
+  }
+  await page.click('#training-build');
+  await page.waitForSelector('#training-sessions tr[data-session]');
+  const session = await page.getAttribute('#training-sessions tr[data-session]', 'data-session');
+  await page.selectOption(`#assign-${session}`, [USERS.officer.username]);
+  await page.click(`button.assign[data-session="${session}"]`);
+  await page.waitForSelector(`#training-sessions tr[data-session="${session}"] li[data-trainee="${USERS.officer.username}"]`);
+  assert.match(await page.textContent(`#training-sessions tr[data-session="${session}"] .assigned`), /0 of 3/);
+
+  // The officer: the assignment, then three images.
+  await signIn(USERS.officer);
+  assert.equal(await page.isVisible('[data-nav="training"]'), true, 'officers have the Training link');
+  await page.goto(`${T.server.base}/#/training`);
+  await page.waitForSelector(`#training-assignments tr[data-session="${session}"] a.start`);
+  const db = join(T.tmp.dir, 'clearsight.db');
+  const outcomes = [];
+  let shot = false;
+  for (let i = 0; i < 3; i++) {
+    const nextAnswer = page.waitForResponse((r) => r.url().includes('/api/training/sessions/') && r.url().endsWith('/next'));
+    if (i === 0) await page.click(`#training-assignments tr[data-session="${session}"] a.start`);
+    else await page.keyboard.press('n');
+    const next = await (await nextAnswer).json();
+    for (const key of ['threat', 'class', 'box', 'truth']) assert.equal(key in next, false, `no ${key} before the answer`);
+    await page.waitForSelector('#training-viewer[data-ready="true"]');
+    await page.waitForSelector('#training-suspect:not([disabled])');
+    assert.match(await page.textContent('#training-countdown'), /^\d+ s left$/);
+    // The overlays are off and cannot be switched on.
+    assert.equal(await page.isVisible('.sv-overlays'), false);
+    assert.deepEqual(await page.evaluate(() => window.__clearsightViewer.overlays), { detections: false, objects: false, reasons: false });
+    // The test peeks at the truth in the database; the page has none of it yet.
+    const [threat, x0, y0, x1, y1] = execFileSync('sqlite3', ['-readonly', db,
+      `SELECT threat, box_x0, box_y0, box_x1, box_y1 FROM training_trials WHERE trial_id = ${Number(next.trial_id)}`]).toString().trim().split('|').map(Number);
+    const answered = page.waitForResponse((r) => r.url().includes('/api/training/trials/'));
+    if (threat) {
+      const p = await screenOf(page, Math.floor((x0 + x1) / 2), Math.floor((y0 + y1) / 2));
+      await page.mouse.click(p.x, p.y);
+      await page.keyboard.press('s');
+    } else {
+      await page.keyboard.press('c');
+    }
+    const r = await (await answered).json();
+    outcomes.push(r.outcome);
+    await page.waitForSelector('#training-result:not([hidden])');
+    assert.equal(await page.getAttribute('#training-result', 'data-outcome'), r.outcome);
+    if (threat) {
+      assert.equal(r.outcome, 'hit', 'a mark on the threat and Suspect is a hit');
+      assert.deepEqual(r.truth.box, [x0, y0, x1, y1]);
+      assert.match(await page.textContent('#training-result'), /Firearm/);
+      assert.match(await page.textContent('#training-result'), /Material colour/);
+      assert.deepEqual(await page.evaluate(() => window.__clearsightViewer.truth.box), [x0, y0, x1, y1], 'the projected threat is outlined');
+      if (!shot) { await screenshot('training-truth'); shot = true; }
+    } else {
+      assert.equal(r.outcome, 'correct_rejection');
+    }
+  }
+  assert.deepEqual([...outcomes].sort(), ['correct_rejection', 'hit', 'hit']);
+  await page.keyboard.press('n');
+  await page.waitForSelector('#training-done #training-progress');
+  assert.match(await page.textContent('#training-image-no'), /Session complete: 3 of 3/);
+  // Training images never reach the queue.
+  const queue = (await T.admin.get('/api/queue?limit=1000')).json;
+  assert.equal(queue.items.filter((it) => it.consignment_id.startsWith('training:')).length, 0);
+
+  // The trainer sees the scores the API gives, with the chart.
+  await signIn(USERS.trainer);
+  await page.goto(`${T.server.base}/#/training`);
+  await page.waitForSelector(`#training-progress tr[data-trainee="${USERS.officer.username}"][data-class="firearm"]`);
+  const trainer = await apiClient(T.server.base, USERS.trainer.username, USERS.trainer.password);
+  const scores = (await trainer.get('/api/training/scores')).json;
+  const mine = scores.trainees.find((t) => t.trainee === USERS.officer.username);
+  const firearm = mine.classes.find((c) => c.class === 'firearm');
+  assert.equal(firearm.hits, 2);
+  assert.equal(firearm.signal_trials, 2);
+  const row = `#training-progress tr[data-trainee="${USERS.officer.username}"][data-class="firearm"]`;
+  assert.equal(await page.textContent(`${row} [data-col="d-prime"]`), firearm.d_prime.toFixed(2));
+  assert.equal(await page.textContent(`${row} [data-col="images"]`), '2 / 2');
+  assert.match(await page.textContent(`#training-sessions tr[data-session="${session}"] .assigned`), /3 of 3/);
+  await page.waitForSelector('#training-chart');
+  const csv = await trainer.get('/api/training/results.csv');
+  assert.equal(csv.status, 200);
+  assert.equal(csv.text.trim().split('\n').length, 4, 'a header and one row per answer');
+  await screenshot('training');
+  await signIn(USERS.officer);
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForSelector('#queue-table');
+});
+
 test('a session ended on the server sends the officer back to the login page with a message', async () => {
   const { page } = T;
   await page.goto(`${T.server.base}/#/queue`);

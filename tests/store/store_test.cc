@@ -1062,5 +1062,140 @@ TEST_F(StoreTest, DecidedDeclarationsJoinDeclarationDecisionAndLatestOutcome) {
   EXPECT_TRUE(none->empty());
 }
 
+TEST_F(StoreTest, TrainingSessionsAssignmentsAndTrialsRoundTrip) {
+  EXPECT_GE(store_->schema_version(), 10);
+  TrainingSessionRow session{0, "Week 1", "tom", 0, R"({"images":3})"};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertTrainingSession(&session); }).ok());
+  EXPECT_EQ(session.session_id, 1);
+  TrainingSessionRow second{0, "Week 2", "tom", 0, "{}"};
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertTrainingSession(&second); }).ok());
+  EXPECT_EQ(second.session_id, 2);
+  auto sessions = store_->TrainingSessions();
+  ASSERT_TRUE(sessions.ok());
+  ASSERT_EQ(sessions->size(), 2u);
+  EXPECT_EQ((*sessions)[0].name, "Week 1");
+  EXPECT_EQ((*sessions)[0].settings_json, R"({"images":3})");
+  EXPECT_GT((*sessions)[0].created_ms, 0);
+  auto one = store_->GetTrainingSession(2);
+  ASSERT_TRUE(one.ok() && one->has_value());
+  EXPECT_EQ((*one)->name, "Week 2");
+  EXPECT_FALSE(store_->GetTrainingSession(9)->has_value());
+
+  bool inserted = false;
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(inserted, t.PutTrainingAssignment({1, "olga", "tom", 0}));
+                    CS_ASSIGN_OR_RETURN(bool again, t.PutTrainingAssignment({1, "olga", "tom", 0}));
+                    EXPECT_FALSE(again);
+                    return t.PutTrainingAssignment({2, "olga", "tom", 0}).status();
+                  })
+                  .ok());
+  EXPECT_TRUE(inserted);
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) {
+                    return t.PutTrainingAssignment({1, "oscar", "tom", 0}).status();
+                  })
+                  .ok());
+  EXPECT_EQ(store_->TrainingAssignments("olga")->size(), 2u);
+  EXPECT_EQ(store_->TrainingAssignments("")->size(), 3u);
+  EXPECT_TRUE(store_->TrainingAssignments("nobody")->empty());
+
+  TrainingTrialRow trial;
+  trial.session_id = 1;
+  trial.trainee = "olga";
+  trial.index = 0;
+  trial.scan_id = "trn-1";
+  trial.source = "simulated:42";
+  trial.threat = true;
+  trial.threat_class = "knife";
+  trial.threat_name = "knife_0";
+  trial.box_x0 = 10, trial.box_y0 = 20, trial.box_x1 = 50, trial.box_y1 = 40;
+  trial.mask_rle_json = "[100,5]";
+  trial.size_scale = 0.8;
+  trial.clutter = 0.5;
+  trial.level = 3;
+  trial.time_limit_ms = 20000;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertTrainingTrial(&trial); }).ok());
+  EXPECT_EQ(trial.trial_id, 1);
+  TrainingTrialRow same = trial;
+  Status dup = store_->Write([&](StoreTxn& t) { return t.InsertTrainingTrial(&same); });
+  EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists) << dup.ToString();
+  TrainingTrialRow clean = trial;
+  clean.index = 1;
+  clean.threat = false;
+  clean.threat_class = "";
+  clean.scan_id = "trn-2";
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertTrainingTrial(&clean); }).ok());
+  EXPECT_EQ(clean.trial_id, 2);
+
+  auto got = store_->GetTrainingTrial(1);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const TrainingTrialRow& g = **got;
+  EXPECT_EQ(g.trainee, "olga");
+  EXPECT_TRUE(g.threat);
+  EXPECT_EQ(g.threat_class, "knife");
+  EXPECT_EQ(g.box_x1, 50);
+  EXPECT_EQ(g.mask_rle_json, "[100,5]");
+  EXPECT_DOUBLE_EQ(g.size_scale, 0.8);
+  EXPECT_EQ(g.level, 3);
+  EXPECT_FALSE(g.responded_ms.has_value());
+
+  TrainingTrialRow answer = g;
+  answer.responded_ms = NowMs();
+  answer.decision = "suspect";
+  answer.mark_json = R"({"x":30,"y":30})";
+  answer.response_ms = 4200;
+  answer.hit = true;
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.RecordTrainingResponse(answer); }).ok());
+  Status twice = store_->Write([&](StoreTxn& t) { return t.RecordTrainingResponse(answer); });
+  EXPECT_EQ(twice.code(), StatusCode::kFailedPrecondition) << twice.ToString();
+  answer.trial_id = 99;
+  EXPECT_EQ(store_->Write([&](StoreTxn& t) { return t.RecordTrainingResponse(answer); }).code(),
+            StatusCode::kNotFound);
+
+  TrainingTrialQuery q;
+  q.trainee = "olga";
+  EXPECT_EQ(store_->TrainingTrials(q)->size(), 2u);
+  q.responded_only = true;
+  auto answered = store_->TrainingTrials(q);
+  ASSERT_TRUE(answered.ok());
+  ASSERT_EQ(answered->size(), 1u);
+  EXPECT_EQ((*answered)[0].decision, "suspect");
+  EXPECT_EQ((*answered)[0].response_ms, 4200);
+  EXPECT_TRUE((*answered)[0].hit);
+  EXPECT_EQ((*answered)[0].mark_json, R"({"x":30,"y":30})");
+  q = {};
+  q.session_id = 2;
+  EXPECT_TRUE(store_->TrainingTrials(q)->empty());
+  // Survives a reopen.
+  Reopen();
+  EXPECT_EQ(store_->TrainingSessions()->size(), 2u);
+  EXPECT_TRUE((*store_->GetTrainingTrial(1))->hit);
+}
+
+TEST_F(StoreTest, CleanScanIdsAreScansOfConsignmentsFoundClean) {
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (const char* id : {"C1", "C2", "C3"}) {
+                      CS_RETURN_IF_ERROR(t.PutDecision(Decision(id, 0.9, "red")));
+                      ScanRow s;
+                      s.scan_id = std::string("S") + id;
+                      s.consignment_id = id;
+                      s.image_sha256 = std::string(64, 'a');
+                      s.source_format = "tiff";
+                      s.meta_json = "{}";
+                      CS_RETURN_IF_ERROR(t.InsertScan(s));
+                    }
+                    OutcomeRow clean{"C1", 0, "nothing", -1, "", "olga", NowMs()};
+                    CS_RETURN_IF_ERROR(t.InsertOutcome(&clean));
+                    OutcomeRow found{"C2", 0, "narcotics", -1, "", "olga", NowMs()};
+                    return t.InsertOutcome(&found);
+                  })
+                  .ok());
+  auto ids = store_->CleanScanIds(10);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  EXPECT_EQ(*ids, std::vector<std::string>{"SC1"});
+}
+
 }  // namespace
 }  // namespace clearsight

@@ -104,5 +104,17 @@ export const api = {
   scanPixel: (id, x, y) => request('GET', `/api/scans/${encodeURIComponent(id)}/pixel`, { query: { x, y } }),
 
   stats: () => request('GET', '/api/stats'),
+
+  // Screener training (docs/training.md).
+  trainingSessions: () => request('GET', '/api/training/sessions'),
+  createTrainingSession: (name, settings) => request('POST', '/api/training/sessions', { body: { name, settings } }),
+  assignTraining: (id, trainees) => request('POST', `/api/training/sessions/${encodeURIComponent(id)}/assign`, { body: { trainees } }),
+  trainingAssignments: () => request('GET', '/api/training/assignments'),
+  // {done, trial_id, index, images, scan_id, time_limit_s}: no truth until the answer.
+  trainingNext: (id) => request('GET', `/api/training/sessions/${encodeURIComponent(id)}/next`),
+  // {decision, mark, response_ms, timed_out} -> {outcome, hit, correct, truth, more}.
+  trainingResponse: (trialId, body) => request('POST', `/api/training/trials/${encodeURIComponent(trialId)}/response`, { body }),
+  trainingScores: () => request('GET', '/api/training/scores'),
+  putTrainingCertification: (minDPrime, window) => request('PUT', '/api/training/certification', { body: { min_d_prime: minDPrime, window } }),
   rules: () => request('GET', '/api/rules'),
 };

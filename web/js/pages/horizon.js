@@ -45,7 +45,7 @@ export function draftRule(s) {
 // Chart.js (Debian libjs-chart.js), served by the service at vendor/chart.min.js; null when it is
 // not installed.
 let chartLib;
-function loadChart() {
+export function loadChart() {
   if (window.Chart) return Promise.resolve(window.Chart);
   if (!chartLib) {
     chartLib = new Promise((resolve) => {

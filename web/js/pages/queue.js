@@ -91,7 +91,8 @@ export async function render(main, ctx) {
   setTitle('Queue');
   if (['trainer', 'integrator'].includes(ctx.user?.role)) {
     main.append(el('h1', {}, 'Inspection queue'), el('p', { class: 'error-box', role: 'alert' },
-      `The queue is for officers, analysts and administrators; your role is ${ctx.user.role}.`));
+      `The queue is for officers, analysts and administrators; your role is ${ctx.user.role}.`,
+      ctx.user.role === 'trainer' ? [' ', el('a', { href: '#/training', id: 'queue-to-training' }, 'Go to Training')] : null));
     return null;
   }
   sessionStorage.setItem('cs-last-queue', location.hash || '#/queue');

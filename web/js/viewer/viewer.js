@@ -36,7 +36,9 @@ function fmt(v, digits = 3) {
 
 export class ScanViewer {
   // `root` is an empty element; `options.idPrefix` keeps ids unique when several viewers exist.
-  constructor(root, { idPrefix = 'sv' } = {}) {
+  // Screener training: `overlays: false` starts with every overlay off and offers no switch for
+  // them; `onMark(x, y)` is called with the image pixel of a click (a press without a drag).
+  constructor(root, { idPrefix = 'sv', overlays = true, onMark = null } = {}) {
     this.root = root;
     this.idPrefix = idPrefix;
     this.data = null;        // {width, height, low, high, fused, material, zeff, labels, approximate}
@@ -47,7 +49,11 @@ export class ScanViewer {
     this.zoom = 1;
     this.panX = 0;           // image coordinate at the canvas centre
     this.panY = 0;
-    this.overlays = { detections: true, objects: true, reasons: true };
+    this.overlays = { detections: overlays, objects: overlays, reasons: overlays };
+    this.overlaySwitches = overlays;
+    this.onMark = onMark;
+    this.mark = null;        // {x, y}: the trainee's mark
+    this.truth = null;       // {box:[x0,y0,x1,y1], text}: drawn whatever the overlays
     this.objects = [];       // [{id, box:[x0,y0,x1,y1], material, mass_kg, z_eff}]
     this.detections = [];    // [{class, score, box:[x0,y0,x1,y1]}]
     this.reasonMarks = [];   // [{text, box:[x0,y0,x1,y1]}]
@@ -93,7 +99,7 @@ export class ScanViewer {
     const overlayGroup = el('fieldset', { class: 'sv-overlays' }, el('legend', { class: 'visually-hidden' }, 'Overlays'));
     this.overlayInputs = {};
     for (const [id, label] of [['detections', 'Detections'], ['objects', 'Objects'], ['reasons', 'Reasons']]) {
-      const input = el('input', { type: 'checkbox', id: `${p}-ov-${id}`, checked: true, 'data-overlay': id });
+      const input = el('input', { type: 'checkbox', id: `${p}-ov-${id}`, checked: this.overlays[id], 'data-overlay': id });
       input.addEventListener('change', () => { this.overlays[id] = input.checked; this.draw(); });
       this.overlayInputs[id] = input;
       overlayGroup.append(el('label', { for: `${p}-ov-${id}` }, input, ` ${label}`));
@@ -115,6 +121,7 @@ export class ScanViewer {
     // The image with a panel beside it: views, window/level, overlays, zoom, then the read-out.
     // A toolbar over the image (views, overlays, window/level, zoom), the read-out under it.
     const readoutBox = el('section', { class: 'sv-readout-box', 'aria-label': 'Pixel read-out' }, el('h3', { class: 'visually-hidden' }, 'Pixel read-out'), this.readout);
+    if (!this.overlaySwitches) overlayGroup.hidden = true;
     const toolbar = el('div', { class: 'sv-toolbar sv-controls' }, viewGroup, overlayGroup, wlGroup, zoomGroup);
     readoutBox.append(this.legend);
     this.root.classList.add('scan-viewer');
@@ -165,6 +172,17 @@ export class ScanViewer {
     this.objects = (analysis?.objects || []).map((o) => ({ ...o, box: normBox(o.box ?? o) })).filter((o) => o.box);
     this.detections = (analysis?.detections || []).map((d) => ({ ...d, box: normBox(d.box) })).filter((d) => d.box);
     this.reasonMarks = reasons.map((r) => ({ text: r.text, box: normBox(r.box) })).filter((r) => r.box);
+    this.draw();
+  }
+
+  // The trainee's mark ({x, y} in image pixels, or null) and the truth box after the answer.
+  setMark(mark) {
+    this.mark = mark;
+    this.draw();
+  }
+
+  setTruth(box, text = '') {
+    this.truth = box ? { box: normBox(box), text } : null;
     this.draw();
   }
 
@@ -341,6 +359,21 @@ export class ScanViewer {
         const threat = THREAT_CLASSES.has(String(d.class).toLowerCase());
         this.drawBox(d.box, threat ? '#ff2a2a' : '#00e5ff', `${d.class} ${fmt(d.score, 2)}`, [], 3);
       }
+    }
+    if (this.truth?.box) this.drawBox(this.truth.box, '#22c55e', this.truth.text, [], 3);
+    if (this.mark) {
+      const s = this.toScreen(this.mark.x, this.mark.y);
+      ctx.save();
+      for (const [colour, width] of [['rgba(0,0,0,0.8)', 5], ['#ff2a2a', 2.5]]) {
+        ctx.strokeStyle = colour;
+        ctx.lineWidth = width;
+        ctx.beginPath();
+        ctx.arc(s.x, s.y, 12, 0, 2 * Math.PI);
+        ctx.moveTo(s.x - 18, s.y); ctx.lineTo(s.x + 18, s.y);
+        ctx.moveTo(s.x, s.y - 18); ctx.lineTo(s.x, s.y + 18);
+        ctx.stroke();
+      }
+      ctx.restore();
     }
     if (this.probe && this.probeFromKeyboard) {
       const s = this.toScreen(this.probe.x + 0.5, this.probe.y + 0.5);
@@ -520,6 +553,14 @@ export class ScanViewer {
       this.draw();
     });
     const end = (e) => {
+      // A press and release without a drag marks the pixel (screener training).
+      if (this.onMark && this.drag && this.drag.button === 0 && e.type === 'pointerup' && this.data) {
+        const pos = local(e);
+        if (Math.hypot(pos.x - this.drag.start.x, pos.y - this.drag.start.y) < 5) {
+          const ip = this.toImage(pos.x, pos.y);
+          if (ip.x >= 0 && ip.y >= 0 && ip.x < this.data.width && ip.y < this.data.height) this.onMark(ip.x, ip.y);
+        }
+      }
       this.flushWindowLevel();
       this.drag = null;
       c.classList.remove('wl-drag', 'pan-drag');
@@ -554,7 +595,7 @@ export class ScanViewer {
     else if (k === 'ArrowRight') this.panBy(-step, 0);
     else if (k === 'ArrowUp') this.panBy(0, step);
     else if (k === 'ArrowDown') this.panBy(0, -step);
-    else if (k === 'o' || k === 'O') {
+    else if ((k === 'o' || k === 'O') && this.overlaySwitches) {
       const on = !(this.overlays.detections || this.overlays.objects || this.overlays.reasons);
       for (const id of Object.keys(this.overlays)) { this.overlays[id] = on; this.overlayInputs[id].checked = on; }
       this.draw();

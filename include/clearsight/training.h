@@ -1,0 +1,187 @@
+// Screener training (docs/training.md): sessions of images with threats projected by the physics
+// TIP (clearsight/xray_tip.h), the signal-detection scores of a trainee's responses, and the
+// staircase that sets the next image's difficulty from the trainee's record. Sessions, assignments
+// and trials are the store's rows (clearsight/store.h); the service's /api/training routes
+// translate requests onto this.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "clearsight/status.h"
+#include "clearsight/store.h"
+#include "clearsight/xray_scan.h"
+#include "clearsight/xray_tip.h"
+
+namespace clearsight {
+
+// ---- Settings ---------------------------------------------------------------------------------
+
+// Where a session's backgrounds come from: parcels simulated for it, stored scans of
+// consignments inspected and found clean (outcome "nothing"), or both (half each; simulated when
+// the store has no clean scans).
+enum class TrainingSource { kSimulated, kStored, kMixed };
+std::string_view TrainingSourceName(TrainingSource source);  // "simulated", "stored", "mixed"
+
+struct TrainingSettings {
+  int images = 20;                          // per trainee, 1..500
+  double threat_share = 0.5;                // share of images with a projected threat, 0..1
+  std::vector<std::string> threat_classes;  // of ThreatClasses(); empty = all
+  // The threat's size factor on the library patch (1 = as simulated), easiest (size_max) to
+  // hardest (size_min), and the clutter level 0..1, easiest (clutter_min) to hardest.
+  double size_min = 0.6, size_max = 1.2;
+  double clutter_min = 0.0, clutter_max = 1.0;
+  int time_limit_s = 20;  // per image, 3..600
+  TrainingSource source = TrainingSource::kSimulated;
+  uint64_t seed = 1;  // with the trainee and the image index, picks backgrounds and places
+};
+
+// Reads {"images", "threat_share", "threat_classes", "size_min", "size_max", "clutter_min",
+// "clutter_max", "time_limit_s", "source", "seed"} (each optional); InvalidArgument naming the
+// field that is out of range or of the wrong type, or an unknown threat class.
+Result<TrainingSettings> TrainingSettingsFromJson(std::string_view json);
+std::string TrainingSettingsToJson(const TrainingSettings& settings);
+// The classes a session tests: its own, or all of ThreatClasses() when it names none.
+std::vector<std::string> SessionClasses(const TrainingSettings& settings);
+
+// How a threat class looks in each channel, for the truth shown after a response.
+struct ThreatLook {
+  std::string summary;
+  std::string high_energy;
+  std::string low_energy;
+  std::string material;
+};
+ThreatLook ThreatClassLook(std::string_view threat_class);
+
+// ---- Staircase --------------------------------------------------------------------------------
+
+// 2-down/1-up (Levitt 1971): two hits in a row make the next image of the class one level
+// harder, a miss one level easier; it holds the trainee near a 70.7 % hit rate. Level 0 is the
+// easiest (largest threat, least clutter); odd steps shrink the threat, even steps add clutter.
+struct StaircaseOptions {
+  int levels = 9;      // 0..levels-1
+  int down_after = 2;  // hits in a row before a step down (harder)
+};
+// The level after the outcomes of a class's threat images in order (true = hit), from level 0.
+int StaircaseLevel(const std::vector<bool>& hits, const StaircaseOptions& options = {});
+
+struct TrainingDifficulty {
+  double size_scale = 1;
+  double clutter = 0;
+};
+// Level 0: size_max and clutter_min; the last level: size_min and clutter_max (sizes
+// geometrically, clutter linearly between them).
+TrainingDifficulty DifficultyAt(int level, const TrainingSettings& settings,
+                                const StaircaseOptions& options = {});
+
+// ---- Scores -----------------------------------------------------------------------------------
+
+// One answered image as the scores see it.
+struct TrialOutcome {
+  std::string threat_class;  // "" without a threat
+  bool threat = false;
+  bool suspect = false;  // the trainee's decision
+  bool hit = false;      // threat, suspect, and the mark on the threat
+  int64_t response_ms = 0;
+  int64_t session_id = 0;
+};
+TrialOutcome OutcomeOfTrial(const TrainingTrialRow& row);
+
+// Signal detection scores of one class over a set of answered images. Hits are the class's
+// threat images decided suspect with the mark on the threat; false alarms are the images without
+// a threat decided suspect, pooled over every class (the trainee cannot know which class an empty
+// image stands for). d', c and A' use the log-linear correction (Hautus 1995):
+// H = (hits + 0.5) / (signal + 1), F = (false alarms + 0.5) / (noise + 1), so that rates of 0 or 1
+// stay finite; the raw rates are reported beside them.
+struct DetectionScores {
+  std::string threat_class;  // "" = all classes together
+  int64_t signal_trials = 0, hits = 0;
+  int64_t noise_trials = 0, false_alarms = 0;
+  std::optional<double> hit_rate, false_alarm_rate;  // raw; none without trials
+  double hit_rate_corrected = 0, false_alarm_rate_corrected = 0;
+  double d_prime = 0;    // z(H) - z(F)
+  double criterion = 0;  // c = -(z(H) + z(F)) / 2; positive = conservative
+  double a_prime = 0.5;  // Pollack & Norman's non-parametric sensitivity on H and F
+  std::optional<double> median_response_ms;  // of the class's threat images (all images for "")
+};
+// The scores of every class that has a threat image among `trials` (by name), then "" for all.
+std::vector<DetectionScores> ScoreTrials(const std::vector<TrialOutcome>& trials);
+
+// The standard normal quantile (Acklam's rational approximation with one Halley step: relative
+// error below 1e-12); p in (0, 1).
+double NormalQuantile(double p);
+// A' (Pollack & Norman 1964, Grier's form) of hit rate h and false-alarm rate f.
+double APrime(double h, double f);
+
+// The trainer's certification rule: d' at least min_d_prime on every class the window's images
+// tested, over the trainee's last `window` answered images (and at least that many).
+struct CertificationRule {
+  double min_d_prime = 2.5;
+  int window = 100;
+};
+Result<CertificationRule> CertificationRuleFromJson(std::string_view json);
+std::string CertificationRuleToJson(const CertificationRule& rule);
+
+struct Certification {
+  bool certified = false;
+  std::string reason;  // "d' >= 2.5 on every class over the last 100 images" or what is missing
+};
+// `window_scores`: ScoreTrials of the last rule.window answered images; `answered`: how many the
+// trainee has answered in all.
+Certification Certify(const std::vector<DetectionScores>& window_scores, int64_t answered,
+                      const CertificationRule& rule);
+
+// ---- Images -----------------------------------------------------------------------------------
+
+// What one training image is made of: a background, maybe a threat of a class at a size and
+// clutter level.
+struct TrainingImageRequest {
+  uint64_t seed = 0;  // picks the background candidates, the patch, the place and rotation
+  bool threat = false;
+  std::string threat_class;
+  TrainingDifficulty difficulty;
+  // Stored clean scans to choose the background from; empty = simulate candidates.
+  std::vector<Scan> stored_candidates;
+  std::vector<std::string> stored_ids;  // parallel to stored_candidates
+};
+
+struct TrainingImage {
+  Scan scan;  // meta.scan_id and consignment_id are the caller's to set
+  std::string source;
+  double clutter_measured = 0;  // share of the background's pixels below 50 % transmission
+  std::optional<ProjectedThreat> projected;
+};
+
+// Load once, run many: Create simulates the threat library (with the simulator's dual-kVp
+// scanner, at its pixel size) once; Make is const and thread-safe.
+class TrainingImageMaker {
+ public:
+  struct Options {
+    int width = 1024, height = 768;  // simulated backgrounds
+    int candidates = 3;              // backgrounds a clutter level is chosen among
+    int patches_per_class = 5;
+  };
+  static Result<std::unique_ptr<TrainingImageMaker>> Create(const Options& options);
+  ~TrainingImageMaker();
+
+  // The candidates (simulated, or the request's stored scans) ranked by their share of dense
+  // pixels; the clutter level picks one (0 = the least cluttered). A threat is projected in
+  // attenuation space (transmissions multiply in both energies; the patch resampled to the
+  // background's pixel size) over a goods pixel (transmission 0.2..0.9), rotated at random, with
+  // the scanner's quantum noise. InvalidArgument for an unknown class.
+  Result<TrainingImage> Make(const TrainingImageRequest& request) const;
+
+ private:
+  struct Impl;
+  explicit TrainingImageMaker(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Share of pixels below 50 % high-energy transmission: the clutter measure.
+double ClutterOf(const Scan& scan);
+
+}  // namespace clearsight

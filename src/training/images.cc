@@ -1,0 +1,108 @@
+// Training images: a background (simulated parcel or stored clean scan) chosen for its clutter,
+// with a threat projected by the physics TIP when the image is to have one.
+#include <algorithm>
+#include <cmath>
+
+#include "clearsight/training.h"
+#include "clearsight/xray_simulate.h"
+#include "xray/physics/random.h"
+
+namespace clearsight {
+
+struct TrainingImageMaker::Impl {
+  Options options;
+  std::unique_ptr<Simulator> simulator;
+  ThreatLibrary library;
+};
+
+TrainingImageMaker::TrainingImageMaker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+TrainingImageMaker::~TrainingImageMaker() = default;
+
+Result<std::unique_ptr<TrainingImageMaker>> TrainingImageMaker::Create(const Options& options) {
+  if (options.width < 64 || options.height < 64 || options.candidates < 1)
+    return Status::InvalidArgument("training images need at least 64x64 pixels and 1 candidate");
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  SimulateOptions so;
+  so.width = options.width;
+  so.height = options.height;
+  so.threat_rate = 0;  // clean backgrounds: the only threat is the projected one
+  so.misdeclared_rate = 0;
+  so.undervalued_rate = 0;
+  CS_ASSIGN_OR_RETURN(impl->simulator, Simulator::Create(so));
+  CS_ASSIGN_OR_RETURN(impl->library,
+                      impl->simulator->MakeThreatLibrary(std::max(1, options.patches_per_class)));
+  return std::unique_ptr<TrainingImageMaker>(new TrainingImageMaker(std::move(impl)));
+}
+
+double ClutterOf(const Scan& scan) {
+  if (scan.high.empty()) return 0;
+  const uint16_t half = EncodeTransmission(0.5);
+  size_t dense = 0;
+  for (uint16_t v : scan.high) dense += v < half;
+  return static_cast<double>(dense) / static_cast<double>(scan.high.size());
+}
+
+Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& request) const {
+  xray::Rng rng(xray::MixSeed(request.seed, 0x7472616eull));
+  // The background: candidates ranked by clutter, the level picking one.
+  std::vector<std::pair<double, size_t>> ranked;
+  std::vector<Scan> simulated;
+  std::vector<std::string> sources;
+  const bool stored = !request.stored_candidates.empty();
+  if (stored) {
+    for (size_t i = 0; i < request.stored_candidates.size(); ++i) {
+      ranked.emplace_back(ClutterOf(request.stored_candidates[i]), i);
+      sources.push_back("scan:" +
+                        (i < request.stored_ids.size() ? request.stored_ids[i] : std::string()));
+    }
+  } else {
+    for (int k = 0; k < impl_->options.candidates; ++k) {
+      const int64_t index = static_cast<int64_t>(rng.Next() >> 24);
+      CS_ASSIGN_OR_RETURN(SimulatedScan s, impl_->simulator->Simulate(index));
+      ranked.emplace_back(ClutterOf(s.scan), simulated.size());
+      simulated.push_back(std::move(s.scan));
+      sources.push_back("simulated:" + std::to_string(index));
+    }
+  }
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  const double level = std::clamp(request.difficulty.clutter, 0.0, 1.0);
+  const size_t pick = ranked[static_cast<size_t>(std::lround(level * (ranked.size() - 1)))].second;
+  TrainingImage out;
+  out.scan = stored ? request.stored_candidates[pick] : std::move(simulated[pick]);
+  out.source = sources[pick];
+  out.clutter_measured = ClutterOf(out.scan);
+  if (!request.threat) return out;
+
+  const auto patches = impl_->library.OfClass(request.threat_class);
+  if (patches.empty())
+    return Status::InvalidArgument("no threat patch of class '" + request.threat_class + "'");
+  const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
+  // Over goods (high-energy transmission 0.2..0.9) away from the edges, so that the threat lies
+  // in the clutter as a packed one would; the centre when no such pixel turns up.
+  Scan& scan = out.scan;
+  ProjectOptions po;
+  po.x = scan.width / 2.0;
+  po.y = scan.height / 2.0;
+  const uint16_t lo = EncodeTransmission(0.2), hi = EncodeTransmission(0.9);
+  for (int attempt = 0; attempt < 400; ++attempt) {
+    const int x = static_cast<int>(scan.width * rng.Uniform(0.15, 0.85));
+    const int y = static_cast<int>(scan.height * rng.Uniform(0.15, 0.85));
+    const uint16_t v = scan.high[static_cast<size_t>(y) * scan.width + x];
+    if (v >= lo && v <= hi) {
+      po.x = x + 0.5;
+      po.y = y + 0.5;
+      break;
+    }
+  }
+  po.scale = request.difficulty.size_scale;
+  po.rotation_deg = rng.Uniform(0, 360);
+  po.photons_per_pixel = 15000;
+  po.seed = rng.Next();
+  CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectThreat(patch, po, &scan));
+  out.projected = std::move(p);
+  return out;
+}
+
+}  // namespace clearsight
