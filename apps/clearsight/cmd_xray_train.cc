@@ -332,7 +332,7 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "                            --out SITE.pt\n"
       "                            [--target-alarm-rate 0.01] [--assumed-threat-share 0.01]\n"
       "                            [--fine-tune-epochs 16] [--copies 2] [--learning-rate 5e-4]\n"
-      "                            [--max-minutes 10] [--held-back 0.4] [--seed 1]\n"
+      "                            [--max-minutes 10] [--seed 1]\n"
       "                            [--refit-manifest] [--min-scans 30] [--threads 2]\n\n"
       "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
       "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
@@ -340,10 +340,11 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "Fine-tuning (the default): threats of the product's library, rendered through the site\n"
       "scanner's spectral response fitted to its wedges, are projected into copies of the site's\n"
       "scans (--copies per scan); the network trains further on them and on the scans as they\n"
-      "came (taken as clean). --held-back of the scans and their copies are kept out of training:\n"
-      "on them the points of the base and the tuned network, each with and without the verifier,\n"
-      "are chosen so that at most --target-alarm-rate plus --assumed-threat-share of them alarm,\n"
-      "and the one that finds the most projected threats is written.\n\n"
+      "came (taken as clean). The scans are split in two folds and a network tuned on each scores\n"
+      "the other's scans and copies: on those scores the points of the base and the tuned\n"
+      "network, each with and without the verifier, are chosen so that at most\n"
+      "--target-alarm-rate plus --assumed-threat-share of the scans alarm, and the one that finds\n"
+      "the most projected threats is written (a tuned one trained again on all the scans).\n\n"
       "--fine-tune-epochs 0: the base network is kept and its points are raised on all the site's\n"
       "scans, lowest-scoring alarms first, until at most that share alarms (never lowered).\n"
       "--refit-manifest refits the manifest model on 100 or more declared scans. SITE.pt records\n"
@@ -351,12 +352,11 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "before and after and how the network was tuned. Use SITE.pt with xray analyze --model and\n"
       "serve --detector.\n";
   Args args(argc, argv, first, {"help", "refit-manifest"});
-  if (int rc = CheckArgs(
-          args,
-          {"model", "calibration", "site", "out", "target-alarm-rate", "assumed-threat-share",
-           "fine-tune-epochs", "copies", "learning-rate", "max-minutes", "held-back", "seed",
-           "refit-manifest", "min-scans", "threads", "help"},
-          usage))
+  if (int rc = CheckArgs(args,
+                         {"model", "calibration", "site", "out", "target-alarm-rate",
+                          "assumed-threat-share", "fine-tune-epochs", "copies", "learning-rate",
+                          "max-minutes", "seed", "refit-manifest", "min-scans", "threads", "help"},
+                         usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
     return Usage("--model, --calibration, --site and --out are required", usage);
@@ -382,8 +382,6 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
     return Usage("--learning-rate needs a number", usage);
   if (!args.GetDouble("max-minutes", o.max_minutes, &o.max_minutes))
     return Usage("--max-minutes needs a number", usage);
-  if (!args.GetDouble("held-back", o.validation_share, &o.validation_share))
-    return Usage("--held-back needs a number", usage);
   if (!args.GetInt("seed", static_cast<long long>(o.seed), &seed) || seed < 0)
     return Usage("--seed needs a whole number >= 0", usage);
   o.fine_tune_epochs = static_cast<int>(epochs);
@@ -426,18 +424,18 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
               static_cast<long long>(report.declared_scans));
   if (!report.network.empty()) {
     std::printf(
-        "fine-tuned in %.0f s; on %lld held-back scans and their projected copies, "
-        "mean share of the projected threats found per class:\n%s",
-        report.train_seconds, static_cast<long long>(report.held_back_scans),
-        report.candidates_table.c_str());
-    std::printf("kept: %s; held-back scans alarmed: %.1f %%\n", report.network.c_str(),
-                100 * report.held_back_alarm_rate);
+        "fine-tuned in %.0f s; on the site's %lld scans and %lld projected copies (the "
+        "tuned networks out of fold), mean share of the projected threats found per "
+        "class:\n%s",
+        report.train_seconds, static_cast<long long>(report.scans),
+        static_cast<long long>(report.scored_copies), report.candidates_table.c_str());
+    std::printf("kept: %s; site scans alarmed: %.1f %%\n", report.network.c_str(),
+                100 * report.alarm_rate);
     std::printf("%-16s %10s %10s %10s %10s %10s\n", "class", "base p", "site p", "projected",
                 "base found", "found");
     for (const auto& c : report.classes)
       std::printf("%-16s %10.4f %10.4f %10lld %10lld %10lld\n", c.threat_class.c_str(),
-                  c.base_probability, c.site_probability,
-                  static_cast<long long>(c.held_back_threats),
+                  c.base_probability, c.site_probability, static_cast<long long>(c.projected),
                   static_cast<long long>(c.found_by_base), static_cast<long long>(c.found));
     std::printf("manifest model: %s\n", report.manifest.c_str());
     std::fprintf(stderr, "site model written to %s\n", args.Get("out").c_str());

@@ -251,16 +251,17 @@ struct SiteAdaptOptions {
   int threads = 2;
   // Fine-tuning: the network trained further on the site's scans (as negatives) and copies of them
   // with threats of the product's library projected in, rendered through the site scanner's
-  // spectral response (the calibration's wedges must give formulas). validation_share of the
-  // site's scans and their copies are held back; on them the points of the base and the tuned
-  // network (each with and without the verifier) are chosen for the clean-alarm budget, and the
-  // one that finds the most projected threats is kept. 0 epochs: the base network, points raised
-  // as above.
+  // spectral response (the calibration's wedges must give formulas). The scans are split in two
+  // folds; a network tuned on each fold scores the other's scans and copies, and on those
+  // out-of-fold scores (and the base network's) the points of the base and the tuned network,
+  // each with and without the verifier, are chosen for the clean-alarm budget
+  // (target_clean_alarm_rate + assumed_threat_share); the one that finds the most projected
+  // threats is kept, a tuned one trained again on all the scans. 0 epochs: the base network, its
+  // points raised as above.
   int fine_tune_epochs = 16;
   double tip_copies = 2;  // projected copies per site scan
   double learning_rate = 5e-4;
-  double max_minutes = 10;  // for the training itself
-  double validation_share = 0.4;
+  double max_minutes = 10;  // for the three trainings together
   uint64_t seed = 1;
   // Recorded in the model file (the caller computes the hashes of what it read).
   std::string command, base_model_sha256, calibration_sha256;
@@ -270,9 +271,9 @@ struct SiteAdaptClass {
   std::string threat_class;
   double base_probability = 0, site_probability = 0;
   int64_t site_alarms_at_base = 0, site_alarms = 0;  // site scans alarmed on this class
-  // Fine-tuning: projected threats of this class on the held-back scans, and those found at the
-  // chosen points by the base network and by the one kept.
-  int64_t held_back_threats = 0, found_by_base = 0, found = 0;
+  // Fine-tuning: projected threats of this class on the site's copies, and those found at the
+  // chosen points by the base network and by the one kept (out of fold).
+  int64_t projected = 0, found_by_base = 0, found = 0;
 };
 
 struct SiteAdaptReport {
@@ -281,11 +282,10 @@ struct SiteAdaptReport {
   std::vector<SiteAdaptClass> classes;
   std::string manifest;  // refitted (with its cross-validated table) or kept, and why
   // Fine-tuning: what was kept ("tuned network with verifier", ...) and the candidates' figures
-  // on the held-back scans; empty when not asked for.
+  // on the site's scans and copies (out of fold); empty when not asked for.
   std::string network;
   std::string candidates_table;
-  int64_t held_back_scans = 0;
-  double held_back_alarm_rate = 0;  // held-back scans alarmed at the kept points
+  int64_t scored_copies = 0;
   double train_seconds = 0;
 };
 

@@ -582,11 +582,11 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   EXPECT_FALSE(fs::exists(dir_ / "x.pt"));
 
   // Fine-tuning: threats rendered for the site's scanner projected into copies of its scans; the
-  // points chosen on the held-back ones; the record says what was kept and what it found.
+  // points chosen on every scan and copy (out of fold); the record says what was kept and what it
+  // found.
   const fs::path tuned = dir_ / "tuned.pt";
   ASSERT_EQ(
-      RunCli(common + " --fine-tune-epochs 1 --copies 1 --held-back 0.4 --out " + tuned.string(),
-             dir_ / "ft.log"),
+      RunCli(common + " --fine-tune-epochs 1 --copies 1 --out " + tuned.string(), dir_ / "ft.log"),
       0)
       << testing::ReadBytes(dir_ / "ft.log");
   const std::string ft_log = testing::ReadBytes(dir_ / "ft.log");
@@ -597,16 +597,14 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   const auto tmeta = nlohmann::json::parse((*site_model)->metadata_json());
   const auto& net = tmeta["site_adaptation"]["network"];
   ASSERT_TRUE(net.is_object()) << tmeta["site_adaptation"].dump();
-  const int64_t held = net["held_back_scans"].get<int64_t>();
-  EXPECT_GE(held, 10);
-  EXPECT_LE(held, 30);
+  EXPECT_EQ(net["scored_scans"].get<int64_t>(), 40);
   int64_t projected = 0;
-  for (const auto& [cls, f] : net["held_back_found"].items()) {
+  for (const auto& [cls, f] : net["found"].items()) {
     projected += f["projected"].get<int64_t>();
     EXPECT_LE(f["found"].get<int64_t>(), f["projected"].get<int64_t>()) << cls;
   }
-  EXPECT_EQ(projected, net["held_back_copies"].get<int64_t>());
-  EXPECT_GE(projected, held - 2);  // one copy per held-back scan, a few may fall outside
+  EXPECT_EQ(projected, net["scored_copies"].get<int64_t>());
+  EXPECT_GE(projected, 36);  // one copy per scan, a few may fall outside
   EXPECT_GT(net["train_projected_copies"].get<int64_t>(), 0);
   // Wedges without formulas give no spectral response: fine-tuning is refused, and says why.
   auto cj = nlohmann::json::parse(testing::ReadBytes(dir_ / "site_calib.json"));

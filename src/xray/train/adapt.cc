@@ -32,11 +32,11 @@ std::vector<std::string> SiteScans(const std::string& dir) {
   return out;
 }
 
-// One model on the held-back site scans: the points chosen for the clean-alarm budget and what
-// they find of the projected threats.
-struct HeldBackCandidate {
+// One model on the site's scans and their projected copies: the points chosen for the
+// clean-alarm budget and what they find of the projected threats.
+struct SiteCandidate {
   std::string name;
-  const Detector* detector = nullptr;
+  const Detector* detector[2] = {nullptr, nullptr};  // for the scans of fold 0 and fold 1
   bool tuned = false, verifier = false;
   double floor_p = 0.02;
   std::vector<xray::SiteScores> clean, copies;
@@ -46,7 +46,7 @@ struct HeldBackCandidate {
   double mean_found = 0;                // over the classes with projected threats
 };
 
-void ChooseAndCount(size_t allowed, HeldBackCandidate* c) {
+void ChooseAndCount(size_t allowed, SiteCandidate* c) {
   const size_t nc = ThreatClasses().size();
   std::vector<std::vector<double>> clean(nc), threats(nc);
   for (const auto& s : c->clean)
@@ -118,9 +118,6 @@ Status ValidateSiteAdaptOptions(const SiteAdaptOptions& o) {
                                    FormatDouble(o.learning_rate));
   if (!(o.max_minutes > 0))
     return Status::InvalidArgument("the fine-tuning time budget must be positive");
-  if (!(o.validation_share >= 0.1 && o.validation_share <= 0.6))
-    return Status::InvalidArgument("the held-back share must be in [0.1, 0.6], got " +
-                                   FormatDouble(o.validation_share));
   if (o.threads < 1 || o.threads > 64)
     return Status::InvalidArgument("threads must be 1..64, got " + std::to_string(o.threads));
   return Status::Ok();
@@ -181,13 +178,13 @@ Status AdaptDetectorToSite(
   auto copy_seed = [&](size_t i, int c) { return xray::MixSeed(o.seed, i * 16 + c, 7); };
 
   // Per scan, the highest score of each class (0: none), the manifest pairs, and (fine-tuning)
-  // the training samples of the scans not held back and of their projected copies.
+  // the training samples of the scans and of their projected copies.
   const auto& classes = detector->threat_classes();
   const size_t nc = classes.size();
   std::vector<std::vector<double>> best(paths.size(), std::vector<double>(nc, 0.0));
   std::vector<ManifestExample> pairs;
   xray::TrainData data;
-  std::vector<size_t> held_back;
+  std::vector<int> fold_of(paths.size(), 0), sample_fold;
   for (size_t i = 0; i < paths.size(); ++i) {
     auto scan = ReadScan(paths[i]);
     if (!scan.ok()) return scan.status();
@@ -199,24 +196,22 @@ Status AdaptDetectorToSite(
       if (k < nc) best[i][k] = std::max(best[i][k], d.score);
     }
     if (tune) {
-      if (xray::HashId(scan->meta.scan_id) % 10000 < o.validation_share * 10000) {
-        held_back.push_back(i);
-      } else {
-        xray::Sample sample;
-        CS_RETURN_IF_ERROR(xray::SiteSample(analysis, nullptr, &sample).WithContext(paths[i]));
-        data.train_idx.push_back(data.samples.size());
+      // Two folds by scan: each fold's network learns from its own scans and copies only.
+      fold_of[i] = static_cast<int>(xray::HashId(scan->meta.scan_id) % 2);
+      xray::Sample sample;
+      CS_RETURN_IF_ERROR(xray::SiteSample(analysis, nullptr, &sample).WithContext(paths[i]));
+      data.samples.push_back(std::move(sample));
+      sample_fold.push_back(fold_of[i]);
+      for (int c = 0; c < copies_of(i); ++c) {
+        Scan copy = *scan;
+        auto projected = xray::ProjectSiteThreat(*library, analysis, copy_seed(i, c), &copy);
+        if (!projected.ok()) continue;  // the threat fell outside the scan
+        copy.meta.scan_id += "_tip" + std::to_string(c);
+        CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
+        CS_RETURN_IF_ERROR(xray::SiteSample(ca, &*projected, &sample).WithContext(paths[i]));
         data.samples.push_back(std::move(sample));
-        for (int c = 0; c < copies_of(i); ++c) {
-          Scan copy = *scan;
-          auto projected = xray::ProjectSiteThreat(*library, analysis, copy_seed(i, c), &copy);
-          if (!projected.ok()) continue;  // the threat fell outside the scan
-          copy.meta.scan_id += "_tip" + std::to_string(c);
-          CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
-          CS_RETURN_IF_ERROR(xray::SiteSample(ca, &*projected, &sample).WithContext(paths[i]));
-          data.train_idx.push_back(data.samples.size());
-          data.samples.push_back(std::move(sample));
-          ++data.tip_used;
-        }
+        sample_fold.push_back(fold_of[i]);
+        ++data.tip_used;
       }
     }
     if (decls.ok()) {
@@ -256,9 +251,10 @@ Status AdaptDetectorToSite(
   json network_record = "not fine-tuned: the base model's weights";
   std::unique_ptr<xray::Net> tuned_net;
   const xray::Net* final_net = net.get();
-  HeldBackCandidate kept;
+  SiteCandidate kept;
   std::string candidates_table;
   double train_seconds = 0;
+  int64_t copies_scored_total = 0;
 
   if (!tune) {
     // Operating points: the base model's (score 0.5) are raised, lowest-scoring alarms first,
@@ -290,70 +286,97 @@ Status AdaptDetectorToSite(
     for (size_t k = 0; k < nc; ++k) points[classes[k]] = site_p[k];
     if (!verified) meta["operating_probability"] = *std::min_element(site_p.begin(), site_p.end());
   } else {
-    if (held_back.size() < 10 || data.train_idx.empty())
-      return Status::InvalidArgument(o.site_dir + ": " + std::to_string(held_back.size()) +
-                                     " scans held back to choose the points; fine-tuning needs "
-                                     "at least 10 (give more site scans)");
+    const int64_t fold_scans[2] = {std::count(fold_of.begin(), fold_of.end(), 0),
+                                   std::count(fold_of.begin(), fold_of.end(), 1)};
+    if (std::min(fold_scans[0], fold_scans[1]) < 10)
+      return Status::InvalidArgument(o.site_dir + ": the site's scans split into folds of " +
+                                     std::to_string(fold_scans[0]) + " and " +
+                                     std::to_string(fold_scans[1]) +
+                                     "; fine-tuning needs at least 10 in each (give more scans)");
     xray::TrainContext ctx;
     ctx.seed = o.seed;
     ctx.threads = o.threads;
+    std::string stage;
     ctx.progress = [&](const TrainProgress& p) {
       if (p.phase == TrainPhase::kTraining)
         report_progress(
-            "fine-tuning, epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs),
-            p.done, p.total);
+            stage + ", epoch " + std::to_string(p.epoch) + "/" + std::to_string(p.epochs), p.done,
+            p.total);
     };
     NetworkTrainOptions nto;
     nto.init_path = o.base_model;
     nto.epochs = o.fine_tune_epochs;
     nto.learning_rate = o.learning_rate;
-    nto.max_minutes = o.max_minutes;
-    CS_ASSIGN_OR_RETURN(xray::TrainedNetwork trained, xray::TrainNetwork(data, nto, ctx));
-    train_seconds = ctx.Elapsed();
+    // A quarter of the time budget for each fold's network, half for the final one.
+    nto.max_minutes = o.max_minutes / 4;
+    auto train_on = [&](int fold) -> Result<xray::TrainedNetwork> {
+      data.train_idx.clear();
+      for (size_t j = 0; j < data.samples.size(); ++j)
+        if (fold < 0 || sample_fold[j] == fold) data.train_idx.push_back(j);
+      return xray::TrainNetwork(data, nto, ctx);
+    };
+    std::unique_ptr<xray::Net> fold_net[2];
+    int tuned_epochs = 0;
+    for (int f = 0; f < 2; ++f) {
+      stage = "fine-tuning on fold " + std::to_string(f + 1) + " of 2";
+      CS_ASSIGN_OR_RETURN(xray::TrainedNetwork t, train_on(f));
+      fold_net[f] = std::move(t.net);
+      tuned_epochs = t.epochs;
+    }
     const int64_t train_samples = static_cast<int64_t>(data.samples.size());
     const int64_t train_copies = data.tip_used;
-    data = xray::TrainData{};
-    tuned_net = std::move(trained.net);
 
-    // The candidates on the held-back scans and their copies: base and tuned network, each with
-    // the base model's verifier (when it has one) and without.
+    // The candidates on every site scan and its copies: the base network, and the tuned one
+    // scored out of fold (a scan by the network that did not learn from it), each with the base
+    // model's verifier (when it has one) and without.
     json meta_network = meta;
     meta_network.erase("verifier");
     const std::string tmp = out_path + ".candidate.tmp";
     CS_ASSIGN_OR_RETURN(auto base_network, TemporaryDetector(*net, meta_network, tmp, o.threads));
-    CS_ASSIGN_OR_RETURN(auto tuned_network,
-                        TemporaryDetector(*tuned_net, meta_network, tmp, o.threads));
-    std::unique_ptr<Detector> tuned_verified;
-    if (verified) {
-      CS_ASSIGN_OR_RETURN(tuned_verified, TemporaryDetector(*tuned_net, meta, tmp, o.threads));
+    std::unique_ptr<Detector> tuned_network[2], tuned_verified[2];
+    for (int f = 0; f < 2; ++f) {
+      CS_ASSIGN_OR_RETURN(tuned_network[f],
+                          TemporaryDetector(*fold_net[f], meta_network, tmp, o.threads));
+      if (verified) {
+        CS_ASSIGN_OR_RETURN(tuned_verified[f],
+                            TemporaryDetector(*fold_net[f], meta, tmp, o.threads));
+      }
     }
     const double region_p = meta.value("region_probability", 0.3);
-    std::vector<HeldBackCandidate> cands;
-    if (verified) cands.push_back({"base network with verifier", detector.get(), false, true});
-    cands.push_back({"base network", base_network.get(), false, false, region_p});
+    std::vector<SiteCandidate> cands;
     if (verified)
-      cands.push_back({"tuned network with verifier", tuned_verified.get(), true, true});
-    cands.push_back({"tuned network", tuned_network.get(), true, false, region_p});
+      cands.push_back(
+          {"base network with verifier", {detector.get(), detector.get()}, false, true});
+    cands.push_back(
+        {"base network", {base_network.get(), base_network.get()}, false, false, region_p});
+    if (verified)
+      cands.push_back({"tuned network with verifier",
+                       {tuned_verified[1].get(), tuned_verified[0].get()},
+                       true,
+                       true});
+    cands.push_back(
+        {"tuned network", {tuned_network[1].get(), tuned_network[0].get()}, true, false, region_p});
     int64_t copies_scored = 0;
-    for (size_t h = 0; h < held_back.size(); ++h) {
-      const size_t i = held_back[h];
+    for (size_t i = 0; i < paths.size(); ++i) {
       CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(paths[i]));
       CS_ASSIGN_OR_RETURN(ScanAnalysis analysis, analyzer->Analyze(scan));
-      for (auto& c : cands) c.clean.push_back(xray::ScoreSiteScan(*c.detector, analysis, nullptr));
+      const int f = fold_of[i];
+      for (auto& c : cands)
+        c.clean.push_back(xray::ScoreSiteScan(*c.detector[f], analysis, nullptr));
       for (int c = 0; c < copies_of(i); ++c) {
         Scan copy = scan;
         auto projected = xray::ProjectSiteThreat(*library, analysis, copy_seed(i, c), &copy);
         if (!projected.ok()) continue;
         CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
         for (auto& cand : cands)
-          cand.copies.push_back(xray::ScoreSiteScan(*cand.detector, ca, &*projected));
+          cand.copies.push_back(xray::ScoreSiteScan(*cand.detector[f], ca, &*projected));
         ++copies_scored;
       }
-      report_progress("held-back scans scored", static_cast<int64_t>(h) + 1,
-                      static_cast<int64_t>(held_back.size()));
+      copies_scored_total = copies_scored;
+      report_progress("site scans and copies scored out of fold", static_cast<int64_t>(i) + 1, n);
     }
     const size_t allowed = static_cast<size_t>(
-        std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * held_back.size() + 1e-9));
+        std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
     // The kept model finds the most projected threats (mean share over the classes) within the
     // budget; on a tie the earlier (the base before the tuned, the verifier before none).
     size_t choice = 0;
@@ -362,18 +385,26 @@ Status AdaptDetectorToSite(
       if (cands[c].mean_found > cands[choice].mean_found) choice = c;
     }
     char line[160];
-    candidates_table = "candidate                      found  alarmed held-back\n";
+    candidates_table = "candidate                      found  scans alarmed\n";
     for (size_t c = 0; c < cands.size(); ++c) {
       std::snprintf(line, sizeof line, "%-28s %7.3f %8.3f%s\n", cands[c].name.c_str(),
-                    cands[c].mean_found,
-                    static_cast<double>(cands[c].alarms) / static_cast<double>(held_back.size()),
+                    cands[c].mean_found, static_cast<double>(cands[c].alarms) / n,
                     c == choice ? "   <- kept" : "");
       candidates_table += line;
     }
     kept = cands[choice];
-    const HeldBackCandidate& base_cand = cands[0];
+    const SiteCandidate& base_cand = cands[0];
     site_p = kept.points;
-    if (kept.tuned) final_net = tuned_net.get();
+    if (kept.tuned) {
+      // The network written learns from every scan and copy; its points are the folds'.
+      stage = "fine-tuning on all the site's scans";
+      nto.max_minutes = o.max_minutes / 2;
+      CS_ASSIGN_OR_RETURN(xray::TrainedNetwork t, train_on(-1));
+      tuned_net = std::move(t.net);
+      final_net = tuned_net.get();
+    }
+    data = xray::TrainData{};
+    train_seconds = ctx.Elapsed();
     if (kept.verifier) {
       for (size_t k = 0; k < nc; ++k)
         meta["verifier"]["class_operating_probability"][classes[k]] = site_p[k];
@@ -388,17 +419,18 @@ Status AdaptDetectorToSite(
                            {"found", kept.found[k]},
                            {"found_by_base", base_cand.found[k]}};
     network_record = {{"kept", kept.name},
-                      {"fine_tune_epochs", trained.epochs},
+                      {"fine_tune_epochs", tuned_epochs},
                       {"learning_rate", o.learning_rate},
                       {"train_samples", train_samples},
                       {"train_projected_copies", train_copies},
-                      {"held_back_scans", static_cast<int64_t>(held_back.size())},
-                      {"held_back_copies", copies_scored},
-                      {"held_back_alarms", kept.alarms},
-                      {"held_back_found", found},
+                      {"points_from", "every site scan and copy, the tuned networks out of fold"},
+                      {"scored_scans", n},
+                      {"scored_copies", copies_scored},
+                      {"scored_alarms", kept.alarms},
+                      {"found", found},
                       {"seed", o.seed},
                       {"seconds", train_seconds}};
-    // Site alarms per class: on the held-back scans at the kept points.
+    // Site scans alarmed per class at the kept points (a tuned network's out of fold).
     after = kept.alarms;
     after_by_class.assign(nc, 0);
     for (const auto& s : kept.clean)
@@ -460,9 +492,7 @@ Status AdaptDetectorToSite(
       {"target_clean_alarm_rate", o.target_clean_alarm_rate},
       {"assumed_threat_share", o.assumed_threat_share},
       {"site_alarm_rate_at_base", static_cast<double>(before) / n},
-      {tune ? "held_back_alarm_rate" : "site_alarm_rate",
-       static_cast<double>(after) /
-           static_cast<double>(tune ? std::max<size_t>(1, held_back.size()) : n)},
+      {"site_alarm_rate", static_cast<double>(after) / n},
       {"operating_points", (tune ? kept.verifier : verified) ? "verifier" : "network"},
       {"classes", per_class},
       {"network", network_record},
@@ -477,7 +507,7 @@ Status AdaptDetectorToSite(
     report->scans = n;
     report->declared_scans = static_cast<int64_t>(pairs.size());
     report->alarm_rate_at_base = static_cast<double>(before) / n;
-    report->alarm_rate = tune ? 0 : static_cast<double>(after) / n;
+    report->alarm_rate = static_cast<double>(after) / n;
     if (!tune) {
       report->classes.clear();
       for (size_t k = 0; k < nc; ++k)
@@ -488,9 +518,7 @@ Status AdaptDetectorToSite(
     if (tune) {
       report->network = kept.name;
       report->candidates_table = candidates_table;
-      report->held_back_scans = static_cast<int64_t>(held_back.size());
-      report->held_back_alarm_rate =
-          static_cast<double>(after) / static_cast<double>(std::max<size_t>(1, held_back.size()));
+      report->scored_copies = copies_scored_total;
       report->train_seconds = train_seconds;
     }
   }
