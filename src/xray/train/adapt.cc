@@ -378,18 +378,28 @@ Status AdaptDetectorToSite(
     const size_t allowed = static_cast<size_t>(
         std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
     // The kept model finds the most projected threats (mean share over the classes) within the
-    // budget; on a tie the earlier (the base before the tuned, the verifier before none).
+    // budget; on a tie the earlier (the base before the tuned, the verifier before none). A
+    // candidate whose clean scores reach the highest point on more scans than the budget allows
+    // cannot keep it and is kept only when none can (then the one alarming least).
+    auto better = [&](const SiteCandidate& a, const SiteCandidate& b) {
+      const bool a_in = a.alarms <= static_cast<int64_t>(allowed),
+                 b_in = b.alarms <= static_cast<int64_t>(allowed);
+      if (a_in != b_in) return a_in;
+      return a_in ? a.mean_found > b.mean_found : a.alarms < b.alarms;
+    };
     size_t choice = 0;
     for (size_t c = 0; c < cands.size(); ++c) {
       ChooseAndCount(allowed, &cands[c]);
-      if (cands[c].mean_found > cands[choice].mean_found) choice = c;
+      if (better(cands[c], cands[choice])) choice = c;
     }
     char line[160];
     candidates_table = "candidate                      found  scans alarmed\n";
     for (size_t c = 0; c < cands.size(); ++c) {
       std::snprintf(line, sizeof line, "%-28s %7.3f %8.3f%s\n", cands[c].name.c_str(),
                     cands[c].mean_found, static_cast<double>(cands[c].alarms) / n,
-                    c == choice ? "   <- kept" : "");
+                    c == choice                                        ? "   <- kept"
+                    : cands[c].alarms > static_cast<int64_t>(allowed) ? "   (over the budget)"
+                                                                       : "");
       candidates_table += line;
     }
     kept = cands[choice];
