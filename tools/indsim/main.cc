@@ -18,6 +18,7 @@
 #include "physics.h"
 #include "rng.h"
 #include "scene.h"
+#include "score.h"
 
 namespace fs = std::filesystem;
 
@@ -49,6 +50,11 @@ and DIR/declarations_truth.csv; with --wedges-only, step-wedge scans for xray ca
                           copper, steel, glass, water)
   --wedge-steps N         steps per wedge (default 7)
   --print-scanner         print the scanner's parameters as JSON and exit
+
+usage: indsim score-materials --in DIR --results R.jsonl [--json] [--min-mass-kg 0.1]
+Scores `clearsight xray analyze` results against DIR/truth: the material class of isolated
+goods (not threats or packaging, >= 0.1 kg, >= 85 % of their mass in one class), matched to the
+analysed object of most mass lying mostly inside the truth box (box IoU >= 0.2).
 )";
 
 struct Args {
@@ -468,7 +474,32 @@ int Run(Args a) {
 }  // namespace
 }  // namespace indsim
 
+namespace indsim {
+namespace {
+
+int ScoreMain(int argc, char** argv) {
+  ScoreOptions o;
+  for (int i = 2; i < argc; ++i) {
+    const std::string f = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) Fail(f + " needs a value");
+      return argv[++i];
+    };
+    if (f == "--in") o.data_dir = value();
+    else if (f == "--results") o.results = value();
+    else if (f == "--json") o.json = true;
+    else if (f == "--min-mass-kg") o.min_mass_kg = ParseNumber(f, value(), 0, 1e3);
+    else Fail("score-materials: unknown option '" + f + "'");
+  }
+  if (o.data_dir.empty() || o.results.empty()) Fail("score-materials needs --in DIR and --results R.jsonl");
+  return ScoreMaterials(o);
+}
+
+}  // namespace
+}  // namespace indsim
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "score-materials") return indsim::ScoreMain(argc, argv);
   try {
     return indsim::Run(indsim::ParseArgs(argc, argv));
   } catch (const std::exception& e) {

@@ -325,7 +325,8 @@ SceneObject WineBottle(Rng& r, const MaterialTable& m) {
   b.Add(Rod(len * 0.7, rad, rad - wall), "glass", 0);
   b.Add(Rod(len * 0.7 - 2 * wall, rad - wall), "wine", 0, -2);
   b.Add(Rod(len * 0.3, 15, 9), "glass", 0, len * 0.5);
-  b.Add(Disc(rad, 2 * rad * 0.9, 0, 0), "glass", 2.5 * 0.1, -len * 0.35);  // punt
+  b.Add(Cuboid(2 * wall, 2 * (rad - wall), 2 * (rad - wall)), "glass", 0, -len * 0.35 + wall);
+  b.Add(Cuboid(wall, 2 * rad, 2 * rad), "glass", 0, len * 0.35 - wall);  // shoulder
   if (r.Chance(0.5)) b.Add(OpenBox(len + 20, 2 * rad + 20, 2 * rad + 20, 3), "cardboard", 0.5);
   return b.Done(2 * rad);
 }
@@ -702,8 +703,8 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
     const double rad = ObjectRadius(obj);
     double best_x = 0, best_y = 0, best_overlap = 1e9;
     for (int t = 0; t < 25; ++t) {
-      const double x = r.U(-0.5, 0.5) * std::max(0.0, lx - 2 * rad * 0.7);
-      const double y = r.U(-0.5, 0.5) * std::max(0.0, ly - 2 * rad * 0.7);
+      const double x = r.U(-0.5, 0.5) * std::max(0.0, lx - 2 * rad * 0.9);
+      const double y = r.U(-0.5, 0.5) * std::max(0.0, ly - 2 * rad * 0.9);
       double ov = 0;
       for (const auto& p : placed) ov += std::max(0.0, p.r + rad - std::hypot(p.x - x, p.y - y));
       if (ov < best_overlap) best_overlap = ov, best_x = x, best_y = y;
