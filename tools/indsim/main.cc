@@ -326,6 +326,7 @@ ScanRows MakeScan(const Args& a, const World& w, int i) {
   SceneOptions so;
   so.belt_length_mm = a.width * w.scanner.pixel_mm;
   so.belt_width_mm = a.height * w.scanner.pixel_mm;
+  so.source_height_mm = w.scanner.source_height_mm;
   so.threat = rng.Chance(a.threat_share);
   so.misdeclared = rng.Chance(a.misdeclared_share);
   Parcel parcel = MakeParcel(rng, w.mats, so);

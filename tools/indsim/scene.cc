@@ -655,11 +655,14 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
   const size_t main = static_cast<size_t>(r.I(0, static_cast<int>(cat.size()) - 1));
   parcel.main_category = cat[main].name;
   // The parcel: a corrugated box or a poly mailer, sometimes in a tray.
+  const double h = r.U(100, 380);
+  // Across the belt the image of the parcel's top is magnified by H / (H - h).
+  const double usable_w = o.belt_width_mm * (o.source_height_mm - h - 20) / o.source_height_mm;
   const double max_l = std::min(o.belt_length_mm * 0.8, 750.0);
-  const double max_w = std::min(o.belt_width_mm * 0.8, 520.0);
-  const double lx = r.U(0.35, 1.0) * max_l, ly = r.U(0.4, 1.0) * max_w, h = r.U(100, 380);
+  const double max_w = std::min(usable_w * 0.8, 520.0);
+  const double lx = r.U(0.35, 1.0) * max_l, ly = r.U(0.4, 1.0) * max_w;
   const double cx = o.belt_length_mm / 2 + r.U(-0.5, 0.5) * (o.belt_length_mm - lx) * 0.8;
-  const double cy = o.belt_width_mm / 2 + r.U(-0.5, 0.5) * (o.belt_width_mm - ly) * 0.8;
+  const double cy = o.belt_width_mm / 2 + r.U(-0.5, 0.5) * (usable_w - ly) * 0.8;
   const double pangle = r.U(-0.12, 0.12);
   const bool mailer = r.Chance(0.2);
   const double floor_z = r.Chance(0.3) ? 4.0 : 0.0;
@@ -743,8 +746,8 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
       y = p.y + r.U(-0.3, 0.3) * p.r;
       base = r.Chance(0.5) ? floor_z + 2 : std::min(p.top, floor_z + inner_h - t.height_mm);
     } else {
-      x = r.U(-0.5, 0.5) * std::max(0.0, lx - 2 * rad * 0.7);
-      y = r.U(-0.5, 0.5) * std::max(0.0, ly - 2 * rad * 0.7);
+      x = r.U(-0.5, 0.5) * std::max(0.0, lx - 2 * rad * 0.9);
+      y = r.U(-0.5, 0.5) * std::max(0.0, ly - 2 * rad * 0.9);
     }
     const double ca = std::cos(pangle), sa = std::sin(pangle);
     Place(&t, cx + ca * x - sa * y, cy + sa * x + ca * y, r.U(0, 2 * M_PI), std::max(base, 2.0));

@@ -61,6 +61,7 @@ struct Parcel {
 
 struct SceneOptions {
   double belt_width_mm = 768, belt_length_mm = 1024;
+  double source_height_mm = 1700;  // the fan beam magnifies across the belt: keep parcels inside
   bool threat = false;
   bool misdeclared = false;
 };
