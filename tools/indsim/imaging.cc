@@ -52,7 +52,8 @@ double RasterPart(const Part& p, Raster* r, std::vector<float>* obj, int ox0, in
       const float a = static_cast<float>(g * oblique);
       plane[static_cast<size_t>(y) * r->w + x] += a;
       const int bx = x - ox0, by = y - oy0;
-      if (bx >= 0 && by >= 0 && bx < obw && by < obh) (*obj)[static_cast<size_t>(by) * obw + bx] += a;
+      if (bx >= 0 && by >= 0 && bx < obw && by < obh)
+        (*obj)[static_cast<size_t>(by) * obw + bx] += a;
     }
   }
   return mass_g / 1000;
@@ -82,10 +83,12 @@ void Convolve(std::vector<float>* img, int w, int h, const std::vector<float>& k
   for (int y = 0; y < h; ++y) {
     const float* row = img->data() + static_cast<size_t>(y) * w;
     line.assign(static_cast<size_t>(w + 2 * rad), 0.f);
-    for (int x = -rad; x < w + rad; ++x) line[static_cast<size_t>(x + rad)] = row[std::clamp(x, 0, w - 1)];
+    for (int x = -rad; x < w + rad; ++x)
+      line[static_cast<size_t>(x + rad)] = row[std::clamp(x, 0, w - 1)];
     for (int x = 0; x < w; ++x) {
       float s = 0;
-      for (int i = 0; i <= 2 * rad; ++i) s += k[static_cast<size_t>(i)] * line[static_cast<size_t>(x + i)];
+      for (int i = 0; i <= 2 * rad; ++i)
+        s += k[static_cast<size_t>(i)] * line[static_cast<size_t>(x + i)];
       tmp[static_cast<size_t>(y) * w + x] = s;
     }
   }
@@ -120,7 +123,8 @@ void Blur(std::vector<float>* img, int w, int h, double sigma, double tail_share
     tail = *img;
     Convolve(&tail, w, h, Kernel(gamma, true, static_cast<int>(std::ceil(6 * gamma))));
   }
-  if (sigma > 0.05) Convolve(img, w, h, Kernel(sigma, false, std::max(1, static_cast<int>(std::ceil(3 * sigma)))));
+  if (sigma > 0.05)
+    Convolve(img, w, h, Kernel(sigma, false, std::max(1, static_cast<int>(std::ceil(3 * sigma)))));
   if (tail_share > 0)
     for (size_t i = 0; i < img->size(); ++i)
       (*img)[i] = static_cast<float>((1 - tail_share) * (*img)[i] + tail_share * tail[i]);
@@ -218,7 +222,8 @@ Image Render(const std::vector<SceneObject>& objects, const MaterialTable& mats,
     const int bw = std::max(0, bx[2] - bx[0]), bh = std::max(0, bx[3] - bx[1]);
     std::vector<float> buf(static_cast<size_t>(bw) * bh, 0.f);
     std::map<int, double> mass_by_mat;
-    for (const auto& p : obj.parts) mass_by_mat[p.material] += RasterPart(p, &r, &buf, bx[0], bx[1], bw, bh);
+    for (const auto& p : obj.parts)
+      mass_by_mat[p.material] += RasterPart(p, &r, &buf, bx[0], bx[1], bw, bh);
     int x0 = w, y0 = h, x1 = 0, y1 = 0;
     for (int y = 0; y < bh; ++y) {
       int run = -1;
@@ -226,7 +231,8 @@ Image Render(const std::vector<SceneObject>& objects, const MaterialTable& mats,
         const bool in = x < bw && buf[static_cast<size_t>(y) * bw + x] >= o.mask_min_g_cm2;
         if (in) {
           const int gx = x + bx[0], gy = y + bx[1];
-          x0 = std::min(x0, gx), x1 = std::max(x1, gx + 1), y0 = std::min(y0, gy), y1 = std::max(y1, gy + 1);
+          x0 = std::min(x0, gx), x1 = std::max(x1, gx + 1), y0 = std::min(y0, gy),
+          y1 = std::max(y1, gy + 1);
           if (!obj.packaging) {
             auto& c = count[static_cast<size_t>(gy) * w + gx];
             if (c < 255) ++c;
@@ -282,8 +288,8 @@ Image Render(const std::vector<SceneObject>& objects, const MaterialTable& mats,
         for (const auto& [dx, dy] : {std::pair{3, 0}, {-3, 0}, {0, 3}, {0, -3}}) {
           const int nx = x + dx, ny = y + dy, gx = nx + t.box[0], gy = ny + t.box[1];
           if (gx < 0 || gy < 0 || gx >= w || gy >= h) continue;
-          const bool mine = nx >= 0 && ny >= 0 && nx < bw && ny < bh &&
-                            own[static_cast<size_t>(ny) * bw + nx];
+          const bool mine =
+              nx >= 0 && ny >= 0 && nx < bw && ny < bh && own[static_cast<size_t>(ny) * bw + nx];
           if (!mine && count[static_cast<size_t>(gy) * w + gx] > 0) touching = true;
         }
       }
@@ -343,8 +349,8 @@ Image Render(const std::vector<SceneObject>& objects, const MaterialTable& mats,
     double board = 0;
     for (int y = 0; y < h; ++y) {
       if (y % 32 == 0) board = fixed.N() * sp.gain_stripe_sd;
-      gain[static_cast<size_t>(y)] = 1 + board + fixed.N() * sp.gain_stripe_sd * 0.5 +
-                                     rng.N() * sp.gain_stripe_sd * 0.2;
+      gain[static_cast<size_t>(y)] =
+          1 + board + fixed.N() * sp.gain_stripe_sd * 0.5 + rng.N() * sp.gain_stripe_sd * 0.2;
     }
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x) {

@@ -27,7 +27,7 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: indsim --out DIR [--scanner NAME] [--seed N] [--scans N]
               [--threat-share X] [--misdeclared-share Y] [--width W] [--height H]
-              [--threads T] [--wedges-only [--wedge-materials A,B,C] [--wedge-steps N]]
+              [--threads T] [--sparse] [--wedges-only [--wedge-materials A,B,C] [--wedge-steps N]]
 
 An X-ray scan simulator written apart from Clearsight's own (no shared code, shapes or spectra):
 tungsten tube spectra with K lines and anode self-absorption, filtration and air, dual-layer or
@@ -45,6 +45,7 @@ and DIR/declarations_truth.csv; with --wedges-only, step-wedge scans for xray ca
   --misdeclared-share Y   share of declarations naming goods of another category (default 0.05)
   --width W, --height H   image size in pixels, W along the belt (default 1024 x 768)
   --threads T             scans rendered in parallel (default 1)
+  --sparse                fewer goods per parcel, spread apart (more isolated objects)
   --wedges-only           write step-wedge scans instead of parcels
   --wedge-materials LIST  wedge materials (default POM,aluminium,iron; also PMMA, pe, magnesium,
                           copper, steel, glass, water)
@@ -62,7 +63,7 @@ struct Args {
   uint64_t seed = 1;
   int scans = 100, width = 1024, height = 768, threads = 1, wedge_steps = 7;
   double threat_share = 0.1, misdeclared_share = 0.05;
-  bool wedges_only = false, print_scanner = false;
+  bool wedges_only = false, print_scanner = false, sparse = false;
   std::vector<std::string> wedge_materials = {"POM", "aluminium", "iron"};
 };
 
@@ -75,7 +76,8 @@ double ParseNumber(const std::string& flag, const std::string& v, double lo, dou
   char* end = nullptr;
   const double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end || !(x >= lo && x <= hi))
-    Fail(flag + ": '" + v + "' is not a number in [" + JsonNumber(lo) + ", " + JsonNumber(hi) + "]");
+    Fail(flag + ": '" + v + "' is not a number in [" + JsonNumber(lo) + ", " + JsonNumber(hi) +
+         "]");
   return x;
 }
 
@@ -90,25 +92,40 @@ Args ParseArgs(int argc, char** argv) {
     if (f == "--help" || f == "-h") {
       std::fputs(kUsage, stdout);
       std::exit(0);
-    } else if (f == "--out") a.out = value();
-    else if (f == "--scanner") a.scanner = value();
-    else if (f == "--seed") a.seed = static_cast<uint64_t>(ParseNumber(f, value(), 0, 1e15));
-    else if (f == "--scans") a.scans = static_cast<int>(ParseNumber(f, value(), 1, 1e7));
-    else if (f == "--threat-share") a.threat_share = ParseNumber(f, value(), 0, 1);
-    else if (f == "--misdeclared-share") a.misdeclared_share = ParseNumber(f, value(), 0, 1);
-    else if (f == "--width") a.width = static_cast<int>(ParseNumber(f, value(), 64, 8192));
-    else if (f == "--height") a.height = static_cast<int>(ParseNumber(f, value(), 64, 8192));
-    else if (f == "--threads") a.threads = static_cast<int>(ParseNumber(f, value(), 1, 64));
-    else if (f == "--wedges-only") a.wedges_only = true;
-    else if (f == "--print-scanner") a.print_scanner = true;
-    else if (f == "--wedge-steps") a.wedge_steps = static_cast<int>(ParseNumber(f, value(), 2, 12));
+    } else if (f == "--out")
+      a.out = value();
+    else if (f == "--scanner")
+      a.scanner = value();
+    else if (f == "--seed")
+      a.seed = static_cast<uint64_t>(ParseNumber(f, value(), 0, 1e15));
+    else if (f == "--scans")
+      a.scans = static_cast<int>(ParseNumber(f, value(), 1, 1e7));
+    else if (f == "--threat-share")
+      a.threat_share = ParseNumber(f, value(), 0, 1);
+    else if (f == "--misdeclared-share")
+      a.misdeclared_share = ParseNumber(f, value(), 0, 1);
+    else if (f == "--width")
+      a.width = static_cast<int>(ParseNumber(f, value(), 64, 8192));
+    else if (f == "--height")
+      a.height = static_cast<int>(ParseNumber(f, value(), 64, 8192));
+    else if (f == "--threads")
+      a.threads = static_cast<int>(ParseNumber(f, value(), 1, 64));
+    else if (f == "--wedges-only")
+      a.wedges_only = true;
+    else if (f == "--sparse")
+      a.sparse = true;
+    else if (f == "--print-scanner")
+      a.print_scanner = true;
+    else if (f == "--wedge-steps")
+      a.wedge_steps = static_cast<int>(ParseNumber(f, value(), 2, 12));
     else if (f == "--wedge-materials") {
       a.wedge_materials.clear();
       std::stringstream ss(value());
       for (std::string m; std::getline(ss, m, ',');)
         if (!m.empty()) a.wedge_materials.push_back(m);
       if (a.wedge_materials.size() < 2) Fail("--wedge-materials needs at least two materials");
-    } else Fail("unknown option '" + f + "' (see indsim --help)");
+    } else
+      Fail("unknown option '" + f + "' (see indsim --help)");
   }
   if (a.out.empty() && !a.print_scanner) Fail("--out DIR is required (see indsim --help)");
   return a;
@@ -232,7 +249,10 @@ struct World {
   MaterialTable mats;
   ScannerResponse resp;
   explicit World(const ScannerParams& p)
-      : scanner(p), grid(std::max(p.kvp_low, p.kvp_high)), mats(grid), resp(BuildResponse(p, grid)) {
+      : scanner(p),
+        grid(std::max(p.kvp_low, p.kvp_high)),
+        mats(grid),
+        resp(BuildResponse(p, grid)) {
     // Photons per pixel scale with its area.
     resp.low.quanta = p.quanta_low * p.pixel_mm * p.pixel_mm;
     resp.high.quanta = p.quanta_high * p.pixel_mm * p.pixel_mm;
@@ -329,6 +349,7 @@ ScanRows MakeScan(const Args& a, const World& w, int i) {
   so.source_height_mm = w.scanner.source_height_mm;
   so.threat = rng.Chance(a.threat_share);
   so.misdeclared = rng.Chance(a.misdeclared_share);
+  so.sparse = a.sparse;
   Parcel parcel = MakeParcel(rng, w.mats, so);
   RenderOptions ro;
   ro.width = a.width, ro.height = a.height;
@@ -351,7 +372,8 @@ ScanRows MakeScan(const Args& a, const World& w, int i) {
     const SceneObject& o = *t.source;
     if (!o.packaging && !o.threat) goods_kg += t.mass_kg;
     std::string rle = "[", parts = "[";
-    for (size_t k = 0; k < t.mask_rle.size(); ++k) rle += (k ? "," : "") + std::to_string(t.mask_rle[k]);
+    for (size_t k = 0; k < t.mask_rle.size(); ++k)
+      rle += (k ? "," : "") + std::to_string(t.mask_rle[k]);
     for (size_t k = 0; k < t.parts.size(); ++k) {
       JsonObject p;
       p.Str("material", t.parts[k].material).Num("mass_kg", t.parts[k].mass_kg);
@@ -386,7 +408,8 @@ ScanRows MakeScan(const Args& a, const World& w, int i) {
   truth.Str("scan_id", scan_id)
       .Str("consignment_id", consignment)
       .Str("declaration_id", decl_id)
-      .Str("container", parcel.objects.size() > 1 && parcel.objects[0].name == "tray" ? "tray" : "parcel")
+      .Str("container",
+           parcel.objects.size() > 1 && parcel.objects[0].name == "tray" ? "tray" : "parcel")
       .Int("width", img.width)
       .Int("height", img.height)
       .Num("pixel_mm", w.scanner.pixel_mm)
@@ -442,7 +465,8 @@ int Run(Args a) {
       std::lock_guard<std::mutex> lock(mu);
       ++done;
       if (done % 10 == 0 || done == a.scans) {
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         std::fprintf(stderr, "indsim: %d/%d scans, %.2f s/scan, %.0f s left\n", done, a.scans,
                      s / done, s / done * (a.scans - done));
       }
@@ -486,13 +510,19 @@ int ScoreMain(int argc, char** argv) {
       if (i + 1 >= argc) Fail(f + " needs a value");
       return argv[++i];
     };
-    if (f == "--in") o.data_dir = value();
-    else if (f == "--results") o.results = value();
-    else if (f == "--json") o.json = true;
-    else if (f == "--min-mass-kg") o.min_mass_kg = ParseNumber(f, value(), 0, 1e3);
-    else Fail("score-materials: unknown option '" + f + "'");
+    if (f == "--in")
+      o.data_dir = value();
+    else if (f == "--results")
+      o.results = value();
+    else if (f == "--json")
+      o.json = true;
+    else if (f == "--min-mass-kg")
+      o.min_mass_kg = ParseNumber(f, value(), 0, 1e3);
+    else
+      Fail("score-materials: unknown option '" + f + "'");
   }
-  if (o.data_dir.empty() || o.results.empty()) Fail("score-materials needs --in DIR and --results R.jsonl");
+  if (o.data_dir.empty() || o.results.empty())
+    Fail("score-materials needs --in DIR and --results R.jsonl");
   return ScoreMaterials(o);
 }
 

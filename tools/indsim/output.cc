@@ -23,10 +23,12 @@ std::string WriteScanTiff(const std::string& path, int width, int height,
     TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_MINISBLACK);
     TIFFSetField(tif, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
     TIFFSetField(tif, TIFFTAG_COMPRESSION, COMPRESSION_NONE);
-    TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, static_cast<uint32_t>(std::max(1, 65536 / (2 * width))));
+    TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP,
+                 static_cast<uint32_t>(std::max(1, 65536 / (2 * width))));
     TIFFSetField(tif, TIFFTAG_SUBFILETYPE, FILETYPE_PAGE);
     TIFFSetField(tif, TIFFTAG_PAGENUMBER, static_cast<uint16_t>(page), static_cast<uint16_t>(2));
-    TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION, page == 0 ? "indsim low energy" : "indsim high energy");
+    TIFFSetField(tif, TIFFTAG_IMAGEDESCRIPTION,
+                 page == 0 ? "indsim low energy" : "indsim high energy");
     std::vector<uint16_t> row(static_cast<size_t>(width));
     for (int y = 0; y < height; ++y) {
       std::copy(pages[page]->begin() + static_cast<std::ptrdiff_t>(y) * width,
@@ -53,13 +55,16 @@ std::string WriteText(const std::string& path, const std::string& text) {
 std::string JsonString(const std::string& s) {
   std::string o = "\"";
   for (unsigned char c : s) {
-    if (c == '"') o += "\\\"";
-    else if (c == '\\') o += "\\\\";
+    if (c == '"')
+      o += "\\\"";
+    else if (c == '\\')
+      o += "\\\\";
     else if (c < 0x20) {
       char b[8];
       std::snprintf(b, sizeof b, "\\u%04x", c);
       o += b;
-    } else o += static_cast<char>(c);
+    } else
+      o += static_cast<char>(c);
   }
   return o + "\"";
 }

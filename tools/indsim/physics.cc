@@ -38,7 +38,8 @@ std::vector<std::pair<std::string, double>> Components(const std::string& formul
     if (plus == std::string::npos) plus = formula.size();
     const std::string item = formula.substr(start, plus - start);
     const size_t colon = item.find(':');
-    if (colon == std::string::npos) throw std::runtime_error("mixture item without weight: " + item);
+    if (colon == std::string::npos)
+      throw std::runtime_error("mixture item without weight: " + item);
     const double w = std::stod(item.substr(colon + 1));
     out.emplace_back(item.substr(0, colon), w);
     total += w;
@@ -69,8 +70,8 @@ double CrossSection(const std::string& formula, double kev, bool energy_absorpti
   double mu = 0;
   for (const auto& [f, w] : Components(formula)) {
     xrl_error* err = nullptr;
-    const double v = energy_absorption ? CS_Energy_CP(f.c_str(), kev, &err)
-                                       : CS_Total_CP(f.c_str(), kev, &err);
+    const double v =
+        energy_absorption ? CS_Energy_CP(f.c_str(), kev, &err) : CS_Total_CP(f.c_str(), kev, &err);
     if (err) {
       std::string msg = err->message;
       xrl_error_free(err);
@@ -228,8 +229,8 @@ std::vector<double> TubeSpectrum(const EnergyGrid& grid, double kvp, double anod
 
 namespace {
 
-void Filter(std::vector<double>* n, const EnergyGrid& g, const std::string& formula,
-            double density, double mm) {
+void Filter(std::vector<double>* n, const EnergyGrid& g, const std::string& formula, double density,
+            double mm) {
   if (mm <= 0) return;
   for (size_t k = 0; k < g.size(); ++k)
     (*n)[k] *= std::exp(-MassAttenuation(formula, g.kev[k]) * density * mm / 10.0);
@@ -241,8 +242,8 @@ const std::pair<std::string, double> Scintillator(const std::string& name) {
 }
 
 // Detected photons and deposited energy of a scintillator layer for the photons `n` that reach it.
-void Absorb(const std::vector<double>& n, const EnergyGrid& g, const std::string& scint,
-            double mm, ChannelResponse* out) {
+void Absorb(const std::vector<double>& n, const EnergyGrid& g, const std::string& scint, double mm,
+            ChannelResponse* out) {
   const auto [formula, rho] = Scintillator(scint);
   out->photons.assign(g.size(), 0.0);
   out->deposit_kev.assign(g.size(), 0.0);
@@ -296,8 +297,8 @@ ScannerResponse BuildResponse(const ScannerParams& p, const EnergyGrid& g) {
     Absorb(n, g, p.scint_back, p.scint_back_mm, &r.high);
   } else {
     Absorb(FilteredTube(p, g, p.kvp_low, 0.0), g, p.scint_front, p.scint_front_mm, &r.low);
-    Absorb(FilteredTube(p, g, p.kvp_high, p.cu_filter_high_mm), g, p.scint_front,
-           p.scint_front_mm, &r.high);
+    Absorb(FilteredTube(p, g, p.kvp_high, p.cu_filter_high_mm), g, p.scint_front, p.scint_front_mm,
+           &r.high);
   }
   Normalise(&r.low);
   Normalise(&r.high);

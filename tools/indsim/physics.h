@@ -25,8 +25,8 @@ const char* MatClassName(MatClass c);
 struct Material {
   std::string name;
   std::string formula;
-  double density = 1;   // g/cm3 of the solid (shapes may use a bulk density instead)
-  double z_eff = 0;     // power law over electron fractions, exponent 2.94
+  double density = 1;             // g/cm3 of the solid (shapes may use a bulk density instead)
+  double z_eff = 0;               // power law over electron fractions, exponent 2.94
   double electrons_per_gram = 0;  // mol of electrons per gram (sum w Z / A)
   MatClass cls = MatClass::kOrganic;
   std::vector<float> mu;  // mass attenuation, cm2/g, per grid bin
@@ -60,22 +60,22 @@ struct ScannerParams {
   DetectorKind kind = DetectorKind::kDualLayer;
   double kvp_low = 160, kvp_high = 160;  // dual layer: the same tube twice
   double anode_angle_deg = 12;
-  double be_window_mm = 1.0, oil_mm = 3.0;     // inherent filtration
-  double al_filter_mm = 2.0;                   // added, both tubes
-  double cu_filter_high_mm = 0.0;              // dual kVp: extra copper on the high tube
+  double be_window_mm = 1.0, oil_mm = 3.0;  // inherent filtration
+  double al_filter_mm = 2.0;                // added, both tubes
+  double cu_filter_high_mm = 0.0;           // dual kVp: extra copper on the high tube
   double air_mm = 900;
-  std::string scint_front = "CsI";             // dual layer front / dual kVp the only layer
+  std::string scint_front = "CsI";  // dual layer front / dual kVp the only layer
   double scint_front_mm = 0.3;
-  double interfilter_cu_mm = 0.5;              // dual layer
+  double interfilter_cu_mm = 0.5;  // dual layer
   std::string scint_back = "CsI";
   double scint_back_mm = 3.0;
   double pixel_mm = 1.0;
-  double source_height_mm = 1700;              // fan beam across the belt
-  double quanta_low = 4e4, quanta_high = 6e4;  // detected photons per pixel in open beam
+  double source_height_mm = 1700;                      // fan beam across the belt
+  double quanta_low = 4e4, quanta_high = 6e4;          // detected photons per pixel in open beam
   double blur_sigma_low = 0.6, blur_sigma_high = 0.9;  // px, Gaussian core
   double tail_share = 0.04, tail_gamma_px = 3.0;       // Lorentzian tail
   double scatter_share = 0.006, scatter_floor = 0.0015;
-  double gain_stripe_sd = 0.004;               // residual per-row gain after flat field
+  double gain_stripe_sd = 0.004;  // residual per-row gain after flat field
   double electronic_sd = 4e-5;
   double belt_mm = 4.0;
 };

@@ -221,7 +221,8 @@ SceneObject SoapBars(Rng& r, const MaterialTable& m) {
   Builder b(m, "soap bars");
   const int k = r.I(1, 4);
   const double lx = r.U(80, 100), ly = r.U(50, 65), h = r.U(25, 35);
-  for (int i = 0; i < k; ++i) b.Add(Blob(lx, ly, h, 4), "soap", 0, 0, (i - (k - 1) / 2.0) * (ly + 4));
+  for (int i = 0; i < k; ++i)
+    b.Add(Blob(lx, ly, h, 4), "soap", 0, 0, (i - (k - 1) / 2.0) * (ly + 4));
   b.Add(Cuboid(lx + 6, k * (ly + 4) + 4, 1.0), "cardboard", 0.7, 0, 0, 0, h + 0.5);
   return b.Done(h);
 }
@@ -251,9 +252,12 @@ SceneObject Perfume(Rng& r, const MaterialTable& m) {
 SceneObject Device(Rng& r, const MaterialTable& m, int variant) {
   Builder b(m, variant == 0 ? "network router" : variant == 1 ? "keyboard" : "power adapter");
   double lx, ly, h;
-  if (variant == 0) lx = r.U(150, 260), ly = r.U(100, 180), h = r.U(25, 45);
-  else if (variant == 1) lx = r.U(280, 450), ly = r.U(110, 160), h = r.U(18, 30);
-  else lx = r.U(60, 110), ly = r.U(45, 70), h = r.U(30, 45);
+  if (variant == 0)
+    lx = r.U(150, 260), ly = r.U(100, 180), h = r.U(25, 45);
+  else if (variant == 1)
+    lx = r.U(280, 450), ly = r.U(110, 160), h = r.U(18, 30);
+  else
+    lx = r.U(60, 110), ly = r.U(45, 70), h = r.U(30, 45);
   const std::string housing = r.Chance(0.3) && variant != 2 ? "aluminium" : "abs";
   b.Add(OpenBox(lx, ly, h, housing == "aluminium" ? 1.5 : 2.5), housing, 0);
   b.Add(Cuboid(lx * 0.8, ly * 0.8, 1.6), "fr4", 0, 0, 0, 0, 4);
@@ -264,9 +268,8 @@ SceneObject Device(Rng& r, const MaterialTable& m, int variant) {
     b.Add(Cuboid(lx * 0.3, 3, 20), "aluminium", 0, -lx * 0.2, ly * 0.2);
   } else {
     for (int i = 0; i < r.I(2, 6); ++i)  // shields, connectors, screws
-      b.Add(Cuboid(r.U(8, 30), r.U(8, 20), r.U(3, 12)),
-            r.Chance(0.5) ? "steel" : "aluminium", r.U(1.0, 3.0), r.U(-lx / 3, lx / 3),
-            r.U(-ly / 3, ly / 3), 0, 8);
+      b.Add(Cuboid(r.U(8, 30), r.U(8, 20), r.U(3, 12)), r.Chance(0.5) ? "steel" : "aluminium",
+            r.U(1.0, 3.0), r.U(-lx / 3, lx / 3), r.U(-ly / 3, ly / 3), 0, 8);
     for (int i = 0; i < 4; ++i)
       b.Add(Disc(1.5, 6), "steel", 0, (i % 2 ? 1 : -1) * lx * 0.42, (i / 2 ? 1 : -1) * ly * 0.4);
   }
@@ -310,8 +313,8 @@ SceneObject Tool(Rng& r, const MaterialTable& m, int variant) {
       for (int s : {-1, 1}) {
         b.Add(Prism({{0, -5}, {len * 0.65, -6}, {len * 0.65, 6}, {0, 5}}, 8), "steel", 0, 0, 0,
               M_PI + s * open);
-        b.Add(Prism({{len * 0.2, -8}, {len * 0.62, -9}, {len * 0.62, 9}, {len * 0.2, 8}}, 14), "pvc",
-              0.4, 0, 0, M_PI + s * open);
+        b.Add(Prism({{len * 0.2, -8}, {len * 0.62, -9}, {len * 0.62, 9}, {len * 0.2, 8}}, 14),
+              "pvc", 0.4, 0, 0, M_PI + s * open);
       }
       b.Add(Disc(6, 11), "steel", 0);
       return b.Done(14);
@@ -375,8 +378,8 @@ SceneObject Toy(Rng& r, const MaterialTable& m, int variant) {
   }
   const int k = r.I(8, 30);
   for (int i = 0; i < k; ++i)
-    b.Add(OpenBox(r.U(16, 64), r.U(16, 32), r.U(10, 20), 1.5), "abs", 0, r.U(-90, 90),
-          r.U(-60, 60), r.U(0, 3.14), r.U(5, 40));
+    b.Add(OpenBox(r.U(16, 64), r.U(16, 32), r.U(10, 20), 1.5), "abs", 0, r.U(-90, 90), r.U(-60, 60),
+          r.U(0, 3.14), r.U(5, 40));
   b.Add(Wrap(220, 150, 60, 8, 1.0), "cardboard", 0.5);
   return b.Done(60);
 }
@@ -385,7 +388,8 @@ SceneObject Household(Rng& r, const MaterialTable& m) {
   Builder b(m, "plastic containers");
   const int k = r.I(1, 4);
   const double lx = r.U(120, 220), ly = r.U(90, 160), h = r.U(50, 100);
-  for (int i = 0; i < k; ++i) b.Add(OpenBox(lx - 4 * i, ly - 4 * i, h, 1.6), "pp", 0, 0, 0, 0, h / 2 + 3 * i);
+  for (int i = 0; i < k; ++i)
+    b.Add(OpenBox(lx - 4 * i, ly - 4 * i, h, 1.6), "pp", 0, 0, 0, 0, h / 2 + 3 * i);
   return b.Done(h + 3 * k);
 }
 
@@ -423,7 +427,7 @@ const std::vector<Category>& Catalogue() {
         {{"cosmetics", "330499", "Skin care creams", 30}, CreamJars},
         {{"cosmetics", "330300", "Perfumes", 120}, Perfume}}},
       {"electronics",
-       {{{"electronics", "851762", "Network routers",  70},
+       {{{"electronics", "851762", "Network routers", 70},
          [](Rng& r, const MaterialTable& m) { return Device(r, m, 0); }},
         {{"electronics", "847160", "Computer keyboards", 40},
          [](Rng& r, const MaterialTable& m) { return Device(r, m, 1); }},
@@ -432,10 +436,12 @@ const std::vector<Category>& Catalogue() {
       {"tools",
        {{{"tools", "820412", "Adjustable spanners", 18},
          [](Rng& r, const MaterialTable& m) { return Tool(r, m, 0); }},
-        {{"tools", "820520", "Hammers", 12}, [](Rng& r, const MaterialTable& m) { return Tool(r, m, 1); }},
+        {{"tools", "820520", "Hammers", 12},
+         [](Rng& r, const MaterialTable& m) { return Tool(r, m, 1); }},
         {{"tools", "820540", "Screwdrivers", 25},
          [](Rng& r, const MaterialTable& m) { return Tool(r, m, 2); }},
-        {{"tools", "820320", "Pliers", 22}, [](Rng& r, const MaterialTable& m) { return Tool(r, m, 3); }}}},
+        {{"tools", "820320", "Pliers", 22},
+         [](Rng& r, const MaterialTable& m) { return Tool(r, m, 3); }}}},
       {"beverages", {{{"beverages", "220421", "Wine in bottles of 2 l or less", 8}, WineBottle}}},
       {"ceramics",
        {{{"ceramics", "691110", "Porcelain tableware", 14},
@@ -502,7 +508,10 @@ SceneObject Pistol(Rng& r, const MaterialTable& m) {
   b.Add(Prism(mag, 2 * r.U(0.7, 1.1)), "steel", 0, 0, 0, 0, gun_w / 2);
   if (r.Chance(0.8)) {
     b.Add(Prism(mag, r.U(3, 5)), "brass", 0, 0, 0, 0, gun_w / 2);
-    b.Add(Prism({mag[0], mag[1], {mag[1].first + 12 * cx, 12 * sy - 5}, {mag[0].first + 12 * cx, 12 * sy - 5}},
+    b.Add(Prism({mag[0],
+                 mag[1],
+                 {mag[1].first + 12 * cx, 12 * sy - 5},
+                 {mag[0].first + 12 * cx, 12 * sy - 5}},
                 7),
           "lead", 0, 0, 0, 0, gun_w / 2);
   }
@@ -550,8 +559,8 @@ SceneObject Cigarettes(Rng& r, const MaterialTable& m) {
         b.Add(OpenBox(pack_w, pack_l, pack_h, 0.35), "cardboard", 0.75, x0, y0, 0, cz);
         // 20 cigarettes, axis along the pack's length: 7 columns of about three layers.
         for (int k = 0; k < 7; ++k)
-          b.Add(Rod(pack_l - 4, 3.9), "tobacco", r.U(0.22, 0.3) * 2.85,
-                x0 + (k - 3) * 7.6, y0, M_PI / 2, cz);
+          b.Add(Rod(pack_l - 4, 3.9), "tobacco", r.U(0.22, 0.3) * 2.85, x0 + (k - 3) * 7.6, y0,
+                M_PI / 2, cz);
       }
   }
   return b.Done(50.0 * cartons);
@@ -592,7 +601,8 @@ SceneObject Currency(Rng& r, const MaterialTable& m) {
       b.Add(Cuboid(nl, nw, 11.0 * layers), "banknote", r.U(0.8, 0.95), x, y);
       b.Add(Cuboid(30, nw + 1, 11.0 * layers + 1), "paper", 0.9 * 0.05, x, y);  // band
     }
-  if (r.Chance(0.6)) b.Add(Wrap(nx * (nl + 4) + 8, ny * (nw + 4) + 8, 11.0 * layers + 6, 8, 0.1), "pe", 0);
+  if (r.Chance(0.6))
+    b.Add(Wrap(nx * (nl + 4) + 8, ny * (nw + 4) + 8, 11.0 * layers + 6, 8, 0.1), "pe", 0);
   return b.Done(11.0 * layers + 6);
 }
 
@@ -604,9 +614,12 @@ struct ThreatTemplate {
 
 const std::vector<ThreatTemplate>& Threats() {
   static const std::vector<ThreatTemplate> t = {
-      {"narcotics", 0.30, NarcoticsBrick}, {"firearm", 0.22, Pistol},
-      {"knife", 0.14, Knife},              {"cigarettes", 0.12, Cigarettes},
-      {"lithium_battery", 0.11, BatteryPack}, {"currency", 0.11, Currency},
+      {"narcotics", 0.30, NarcoticsBrick},
+      {"firearm", 0.22, Pistol},
+      {"knife", 0.14, Knife},
+      {"cigarettes", 0.12, Cigarettes},
+      {"lithium_battery", 0.11, BatteryPack},
+      {"currency", 0.11, Currency},
   };
   return t;
 }
@@ -690,14 +703,18 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
   const double inner_h = mailer ? h * 0.5 : h;
   // Goods: mostly of the main category.
   const double area = lx * ly;
-  const int n_goods = std::clamp(static_cast<int>(area / r.U(25000, 60000)), 1, 10);
+  const int n_goods = o.sparse ? std::clamp(static_cast<int>(area / r.U(50000, 90000)), 1, 5)
+                               : std::clamp(static_cast<int>(area / r.U(25000, 60000)), 1, 10);
   struct Placed {
     double x, y, r, top;
   };
   std::vector<Placed> placed;
   for (int i = 0; i < n_goods; ++i) {
-    const Category& c = i == 0 || r.Chance(0.75) ? cat[main] : cat[static_cast<size_t>(r.I(0, static_cast<int>(cat.size()) - 1))];
-    const GoodsTemplate& g = c.goods[static_cast<size_t>(r.I(0, static_cast<int>(c.goods.size()) - 1))];
+    const Category& c = i == 0 || r.Chance(0.75)
+                            ? cat[main]
+                            : cat[static_cast<size_t>(r.I(0, static_cast<int>(cat.size()) - 1))];
+    const GoodsTemplate& g =
+        c.goods[static_cast<size_t>(r.I(0, static_cast<int>(c.goods.size()) - 1))];
     SceneObject obj = g.make(r, m);
     obj.category = g.kind.category;
     obj.hs_code = g.kind.hs_code;
@@ -705,7 +722,7 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
     if (i == 0) parcel.true_goods = g.kind;
     const double rad = ObjectRadius(obj);
     double best_x = 0, best_y = 0, best_overlap = 1e9;
-    for (int t = 0; t < 25; ++t) {
+    for (int t = 0; t < (o.sparse ? 80 : 25); ++t) {
       const double x = r.U(-0.5, 0.5) * std::max(0.0, lx - 2 * rad * 0.9);
       const double y = r.U(-0.5, 0.5) * std::max(0.0, ly - 2 * rad * 0.9);
       double ov = 0;
@@ -760,7 +777,9 @@ Parcel MakeParcel(Rng& r, const MaterialTable& m, const SceneOptions& o) {
     size_t other = main;
     while (cat[other].name == parcel.true_goods.category)
       other = static_cast<size_t>(r.I(0, static_cast<int>(cat.size()) - 1));
-    const auto& g = cat[other].goods[static_cast<size_t>(r.I(0, static_cast<int>(cat[other].goods.size()) - 1))];
+    const auto& g =
+        cat[other]
+            .goods[static_cast<size_t>(r.I(0, static_cast<int>(cat[other].goods.size()) - 1))];
     parcel.declared_goods = g.kind;
     parcel.misdeclared = true;
   }

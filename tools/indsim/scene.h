@@ -32,7 +32,7 @@ struct Shape {
 struct Part {
   Shape shape;
   int material = 0;
-  double density = 1;  // g/cm3 (bulk where the shape is a bulk good)
+  double density = 1;              // g/cm3 (bulk where the shape is a bulk good)
   double x = 0, y = 0, angle = 0;  // mm and radians, in the object's frame (then the belt's)
   double z = 0;                    // height of the part's centre above the object's base, mm
 };
@@ -64,6 +64,7 @@ struct SceneOptions {
   double source_height_mm = 1700;  // the fan beam magnifies across the belt: keep parcels inside
   bool threat = false;
   bool misdeclared = false;
+  bool sparse = false;  // fewer goods, spread apart: more isolated objects for material checks
 };
 
 Parcel MakeParcel(Rng& rng, const MaterialTable& mats, const SceneOptions& o);

@@ -78,7 +78,12 @@ class Parser {
           o += '?';
           i_ += 4;
         } else
-          o += c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c == 'b' ? '\b' : c == 'f' ? '\f' : c;
+          o += c == 'n'   ? '\n'
+               : c == 't' ? '\t'
+               : c == 'r' ? '\r'
+               : c == 'b' ? '\b'
+               : c == 'f' ? '\f'
+                          : c;
         ++i_;
       } else
         o += s_[i_++];
@@ -124,7 +129,8 @@ class Parser {
       v.str = String();
       return v;
     }
-    if (s_.compare(i_, 4, "true") == 0) return i_ += 4, v.type = Json::Type::kBool, v.boolean = true, v;
+    if (s_.compare(i_, 4, "true") == 0)
+      return i_ += 4, v.type = Json::Type::kBool, v.boolean = true, v;
     if (s_.compare(i_, 5, "false") == 0) return i_ += 5, v.type = Json::Type::kBool, v;
     if (s_.compare(i_, 4, "null") == 0) return i_ += 4, v;
     char* end = nullptr;
@@ -253,10 +259,12 @@ int ScoreMaterials(const ScoreOptions& o) {
       }
       std::printf("}}\n");
     } else {
-      std::printf("material class on isolated goods (>= %.2f kg, purity >= %.2f, box IoU >= %.2f)\n",
-                  o.min_mass_kg, o.min_purity, o.min_iou);
-      std::printf("  scans %d, objects %d, matched %d (%.1f %%), class right %d (%.1f %% of matched)\n",
-                  scans, candidates, matched, 100 * match_rate, correct, 100 * acc);
+      std::printf(
+          "material class on isolated goods (>= %.2f kg, purity >= %.2f, box IoU >= %.2f)\n",
+          o.min_mass_kg, o.min_purity, o.min_iou);
+      std::printf(
+          "  scans %d, objects %d, matched %d (%.1f %%), class right %d (%.1f %% of matched)\n",
+          scans, candidates, matched, 100 * match_rate, correct, 100 * acc);
       std::printf("  mass median relative error %.1f %%\n", 100 * med);
       for (const auto& [c, v] : by_class)
         std::printf("  truth %-10s %4d matched, %4d right\n", c.c_str(), v.first, v.second);
