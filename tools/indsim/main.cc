@@ -261,6 +261,17 @@ struct World {
 
 void WriteWedges(const Args& a, const World& w) {
   const int n = static_cast<int>(a.wedge_materials.size());
+  for (const auto& name : a.wedge_materials) {
+    bool known = false;
+    for (size_t i = 0; i < w.mats.size(); ++i)
+      known = known || w.mats[static_cast<int>(i)].name == name;
+    if (!known) {
+      std::string names;
+      for (size_t i = 0; i < w.mats.size(); ++i)
+        names += (i ? ", " : "") + w.mats[static_cast<int>(i)].name;
+      Fail("--wedge-materials: unknown material '" + name + "' (one of: " + names + ")");
+    }
+  }
   for (int mi = 0; mi < n; ++mi) {
     const Material& m = w.mats[w.mats.Id(a.wedge_materials[static_cast<size_t>(mi)])];
     // Steps spaced evenly in log of the high image, from thin to nearly opaque.

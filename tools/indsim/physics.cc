@@ -174,7 +174,7 @@ int MaterialTable::Add(const std::string& name, const std::string& formula, doub
 int MaterialTable::Id(const std::string& name) const {
   for (size_t i = 0; i < mats_.size(); ++i)
     if (mats_[i].name == name) return static_cast<int>(i);
-  throw std::runtime_error("indsim: unknown material '" + name + "'");
+  throw std::runtime_error("unknown material '" + name + "'");
 }
 
 std::vector<double> TubeSpectrum(const EnergyGrid& grid, double kvp, double anode_angle_deg) {
