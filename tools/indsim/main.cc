@@ -27,7 +27,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: indsim --out DIR [--scanner NAME] [--seed N] [--scans N]
               [--threat-share X] [--misdeclared-share Y] [--width W] [--height H]
-              [--threads T] [--sparse] [--wedges-only [--wedge-materials A,B,C] [--wedge-steps N]]
+              [--threads T] [--sparse] [--pixel-mm X] [--gain-stripe-sd X] [--dose-scale X]
+              [--wedges-only [--wedge-materials A,B,C] [--wedge-steps N]]
 
 An X-ray scan simulator written apart from Clearsight's own (no shared code, shapes or spectra):
 tungsten tube spectra with K lines and anode self-absorption, filtration and air, dual-layer or
@@ -46,6 +47,9 @@ and DIR/declarations_truth.csv; with --wedges-only, step-wedge scans for xray ca
   --width W, --height H   image size in pixels, W along the belt (default 1024 x 768)
   --threads T             scans rendered in parallel (default 1)
   --sparse                fewer goods per parcel, spread apart (more isolated objects)
+  --pixel-mm X, --gain-stripe-sd X, --dose-scale X
+                          override the preset's pixel size, row-gain stripes (relative sd) and
+                          photons per pixel (a factor), for ablations
   --wedges-only           write step-wedge scans instead of parcels
   --wedge-materials LIST  wedge materials (default POM,aluminium,iron; also PMMA, pe, magnesium,
                           copper, steel, glass, water)
@@ -64,6 +68,7 @@ struct Args {
   int scans = 100, width = 1024, height = 768, threads = 1, wedge_steps = 7;
   double threat_share = 0.1, misdeclared_share = 0.05;
   bool wedges_only = false, print_scanner = false, sparse = false;
+  std::optional<double> pixel_mm, gain_stripe_sd, dose_scale;  // overrides of the preset
   std::vector<std::string> wedge_materials = {"POM", "aluminium", "iron"};
 };
 
@@ -457,7 +462,10 @@ int Run(Args a) {
     std::printf("%s\n", ScannerJson(Preset(a.scanner)).c_str());
     return 0;
   }
-  const ScannerParams sp = Preset(a.scanner);
+  ScannerParams sp = Preset(a.scanner);
+  if (a.pixel_mm) sp.pixel_mm = *a.pixel_mm;
+  if (a.gain_stripe_sd) sp.gain_stripe_sd = *a.gain_stripe_sd;
+  if (a.dose_scale) sp.quanta_low *= *a.dose_scale, sp.quanta_high *= *a.dose_scale;
   std::error_code ec;
   fs::create_directories(fs::path(a.out) / (a.wedges_only ? "" : "truth"), ec);
   if (ec) Fail(a.out + ": " + ec.message());
