@@ -119,6 +119,12 @@ Args ParseArgs(int argc, char** argv) {
       a.wedges_only = true;
     else if (f == "--sparse")
       a.sparse = true;
+    else if (f == "--pixel-mm")
+      a.pixel_mm = ParseNumber(f, value(), 0.2, 5);
+    else if (f == "--gain-stripe-sd")
+      a.gain_stripe_sd = ParseNumber(f, value(), 0, 0.1);
+    else if (f == "--dose-scale")
+      a.dose_scale = ParseNumber(f, value(), 0.01, 100);
     else if (f == "--print-scanner")
       a.print_scanner = true;
     else if (f == "--wedge-steps")
@@ -457,15 +463,20 @@ ScanRows MakeScan(const Args& a, const World& w, int i) {
   return rows;
 }
 
-int Run(Args a) {
-  if (a.print_scanner) {
-    std::printf("%s\n", ScannerJson(Preset(a.scanner)).c_str());
-    return 0;
-  }
+ScannerParams ScannerOf(const Args& a) {
   ScannerParams sp = Preset(a.scanner);
   if (a.pixel_mm) sp.pixel_mm = *a.pixel_mm;
   if (a.gain_stripe_sd) sp.gain_stripe_sd = *a.gain_stripe_sd;
   if (a.dose_scale) sp.quanta_low *= *a.dose_scale, sp.quanta_high *= *a.dose_scale;
+  return sp;
+}
+
+int Run(Args a) {
+  if (a.print_scanner) {
+    std::printf("%s\n", ScannerJson(ScannerOf(a)).c_str());
+    return 0;
+  }
+  const ScannerParams sp = ScannerOf(a);
   std::error_code ec;
   fs::create_directories(fs::path(a.out) / (a.wedges_only ? "" : "truth"), ec);
   if (ec) Fail(a.out + ": " + ec.message());
