@@ -121,6 +121,19 @@ Shape RandomPrism(Rng& rng, int k, double r0, double r1, double h) {
   return Prism(std::move(p), h);
 }
 
+// Height of a shape's centre above the surface it rests on, mm.
+double HalfHeight(const Shape& s) {
+  switch (s.kind) {
+    case ShapeKind::kSuperEllipsoid:
+    case ShapeKind::kSuperShell:
+      return s.c;  // c is the half axis
+    case ShapeKind::kLyingCylinder:
+      return s.b;  // the radius
+    default:
+      return s.c / 2;
+  }
+}
+
 struct Builder {
   const MaterialTable& m;
   SceneObject o;
@@ -132,7 +145,7 @@ struct Builder {
     p.material = m.Id(mat);
     p.density = density > 0 ? density : m[p.material].density;
     p.x = x, p.y = y, p.angle = angle;
-    p.z = z >= 0 ? z : s.c / 2;
+    p.z = z >= 0 ? z : HalfHeight(s);
     o.parts.push_back(std::move(p));
     return *this;
   }
