@@ -52,10 +52,11 @@ class CompactString {
   CompactString& assign(std::string_view s) {
     if (s.size() <= kInline) {
       // s may point into our own heap block: copy before freeing.
+      // (An empty view may have a null data(): memcpy from null is undefined even for 0 bytes.)
       char tmp[kInline];
-      std::memcpy(tmp, s.data(), s.size());
+      if (!s.empty()) std::memcpy(tmp, s.data(), s.size());
       Free();
-      std::memcpy(raw_, tmp, s.size());
+      if (!s.empty()) std::memcpy(raw_, tmp, s.size());
       SetInline(s.size());
     } else if (IsHeap() && s.size() <= HeapCapacity()) {
       std::memmove(HeapPtr(), s.data(), s.size());
@@ -158,7 +159,7 @@ class CompactString {
   }
   void Init(std::string_view s) {
     if (s.size() <= kInline) {
-      std::memcpy(raw_, s.data(), s.size());
+      if (!s.empty()) std::memcpy(raw_, s.data(), s.size());  // data() may be null when empty
       SetInline(s.size());
       return;
     }

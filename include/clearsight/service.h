@@ -26,6 +26,15 @@ enum class Role { kOfficer, kAnalyst, kTrainer, kAdmin, kIntegrator };
 std::string_view RoleName(Role role);
 Result<Role> ParseRole(std::string_view name);
 
+// One entry of the service's route table (docs/api.md lists the same): who may call what, and how
+// large a body it takes. Route patterns name their parameters in braces: "/api/scans/{id}".
+struct ServiceRoute {
+  std::string method;         // "GET", "POST", "PUT", "DELETE"
+  std::string pattern;        // "/api/consignments/{id}/outcome"
+  std::vector<Role> roles;    // empty: public (no session needed)
+  size_t max_body_bytes = 0;  // a larger body is answered 413 before it is read
+};
+
 struct ServiceOptions {
   std::string host = "127.0.0.1";
   int port = 8080;  // 0 = any free port (see Service::port())
@@ -126,7 +135,12 @@ class Service {
 
   Store& store();
 
+  // The route table, in the order requests are matched against it (static files answer the
+  // rest). Read-only: the security tests enumerate it, so a route added is a route tested.
+  std::vector<ServiceRoute> Routes() const;
+
  private:
+  friend struct ServiceTesting;  // in-process dispatch for the fuzz targets (fuzz/)
   struct Impl;
   explicit Service(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

@@ -100,7 +100,8 @@ std::vector<ConsignmentResponse> ConsignmentResponses(const DeclarationBatch& ba
     r.channel = std::max(r.channel, channel);
     r.score = std::max(r.score, decision.score);
     if (channel == Channel::kGreen) continue;  // a released piece's weak signals hold nothing
-    auto add = [&](ResponseReason reason, double weight) {
+    // `it = it`: clang 14 (the fuzz build) cannot capture a structured binding.
+    auto add = [&, it = it](ResponseReason reason, double weight) {
       auto& list = reasons[it->second];
       for (auto& w : list) {
         if (w.reason.code == reason.code && w.reason.text == reason.text) {

@@ -159,7 +159,10 @@ std::vector<double> QValues(const std::vector<double>& p) {
 bool Refines(const HorizonSignal& child, const HorizonSignal& parent) {
   if (child.key.size() < parent.key.size()) return false;
   bool finer = child.key.size() > parent.key.size();
-  for (const auto& [k, v] : parent.key) {
+  for (const auto& field : parent.key) {
+    // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+    const auto& k = field.first;
+    const auto& v = field.second;
     auto it = std::find_if(child.key.begin(), child.key.end(),
                            [&](const auto& c) { return c.first == k; });
     if (it == child.key.end()) return false;

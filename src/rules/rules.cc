@@ -381,6 +381,9 @@ class Parser {
  private:
   const Token& Peek(size_t k = 0) const { return t_[std::min(i_ + k, t_.size() - 1)]; }
   const Token& Next() { return t_[std::min(i_++, t_.size() - 1)]; }
+  static constexpr int kMaxNesting = 64;  // '(' and 'not' levels in one condition
+  int depth_ = 0;
+
   bool IsWord(const Token& t, const char* w) const { return t.kind == Tok::kIdent && t.text == w; }
   bool IsPunct(const Token& t, const char* p) const { return t.kind == Tok::kPunct && t.text == p; }
   Status Error(const Token& t, const std::string& what) const {
@@ -524,20 +527,30 @@ class Parser {
   }
 
   Status ParseUnary(Expr* out) {
+    if (!IsWord(Peek(), "not") && !IsPunct(Peek(), "(")) return ParseComparison(out);
+    // Each '(' and 'not' is a level of recursion here, in Eval and in the tree's destructor: a
+    // profile (PUT /api/rules takes 4 MiB) of nothing but '(' overflowed the stack.
+    if (depth_ >= kMaxNesting)
+      return Error(Peek(), "the condition nests '(' and 'not' deeper than " +
+                               std::to_string(kMaxNesting) + " levels");
+    ++depth_;
+    Status s = ParseNested(out);
+    --depth_;
+    return s;
+  }
+
+  Status ParseNested(Expr* out) {
     if (IsWord(Peek(), "not")) {
       Next();
       out->kind = Expr::Kind::kNot;
       out->children.emplace_back();
       return ParseUnary(&out->children[0]);
     }
-    if (IsPunct(Peek(), "(")) {
-      Next();
-      CS_RETURN_IF_ERROR(ParseOr(out));
-      const Token& c = Next();
-      if (!IsPunct(c, ")")) return Error(c, "expected ')'");
-      return Status::Ok();
-    }
-    return ParseComparison(out);
+    Next();  // '('
+    CS_RETURN_IF_ERROR(ParseOr(out));
+    const Token& c = Next();
+    if (!IsPunct(c, ")")) return Error(c, "expected ')'");
+    return Status::Ok();
   }
 
   Status ParseValue(std::vector<std::string>* texts, std::vector<double>* numbers) {

@@ -142,6 +142,30 @@ Connection* ConnectionOf(MHD_Connection* c) {
   return info ? static_cast<Connection*>(info->socket_context) : nullptr;
 }
 
+// MHD percent-decodes the path and the query in place into C strings, so a decoded NUL byte cut
+// them short: "/api/consignments/a%00b/outcome" was handled as "/api/consignments/a". "%00" is
+// kept as written instead; no id or file name may hold '%', so such a path names nothing (400 or
+// 404) rather than another one.
+size_t UnescapeKeepingNul(void*, MHD_Connection*, char* s) {
+  auto hex = [](char c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+  };
+  char* out = s;
+  for (const char* in = s; *in;) {
+    if (in[0] == '%' && hex(in[1]) >= 0 && hex(in[2]) >= 0 && (in[1] != '0' || in[2] != '0')) {
+      *out++ = static_cast<char>(hex(in[1]) * 16 + hex(in[2]));
+      in += 3;
+    } else {
+      *out++ = *in++;
+    }
+  }
+  *out = '\0';
+  return static_cast<size_t>(out - s);
+}
+
 // The request line and headers; the headers are copied, since handler threads read them.
 void ReadHead(MHD_Connection* c, const char* url, const char* method, Exchange* ex) {
   HttpRequest& req = ex->req;
@@ -495,6 +519,7 @@ Status HttpServer::Start() {
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(64 << 10),  //
       MHD_OPTION_NOTIFY_COMPLETED, &OnCompleted, &impl,                   //
       MHD_OPTION_NOTIFY_CONNECTION, &OnConnection, &impl,                 //
+      MHD_OPTION_UNESCAPE_CALLBACK, &UnescapeKeepingNul, nullptr,         //
       MHD_OPTION_END);
   if (!impl.daemon) {
     close(impl.listen_fd);

@@ -207,6 +207,18 @@ using service::RoleBit;
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() { Stop(); }
 Store& Service::store() { return *impl_->store; }
+
+std::vector<ServiceRoute> Service::Routes() const {
+  std::vector<ServiceRoute> out;
+  for (const auto& r : impl_->routes) {
+    ServiceRoute route{r.method, r.pattern, {}, impl_->BodyLimit(r)};
+    for (Role role :
+         {Role::kOfficer, Role::kAnalyst, Role::kTrainer, Role::kAdmin, Role::kIntegrator})
+      if (r.roles & service::RoleBit(role)) route.roles.push_back(role);
+    out.push_back(std::move(route));
+  }
+  return out;
+}
 int Service::port() const { return impl_->http ? impl_->http->port() : 0; }
 
 Result<std::unique_ptr<Service>> Service::Create(const ServiceOptions& options) {

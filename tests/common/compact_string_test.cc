@@ -29,6 +29,22 @@ TEST(CompactString, HoldsAnyLengthAndStaysNulTerminated) {
   }
 }
 
+// Found by fuzz_declarations_csv and fuzz_postal_xml (an empty field): an empty string_view has a
+// null data(), and memcpy from null is undefined even for zero bytes (UBSan, debug preset).
+TEST(CompactString, BuildsAndAssignsFromAnEmptyViewWithANullPointer) {
+  const std::string_view empty;
+  ASSERT_EQ(empty.data(), nullptr);
+  CompactString a(empty);
+  EXPECT_TRUE(a.empty());
+  CompactString b("a value longer than fifteen bytes");
+  b = empty;
+  EXPECT_TRUE(b.empty());
+  CompactString c("KR");
+  c.clear();
+  EXPECT_EQ(c.view(), "");
+  EXPECT_EQ(std::string(c.c_str()), "");
+}
+
 TEST(CompactString, CopiesMovesAndReassignsAcrossTheInlineLimit) {
   const std::string shortv = "KR", longv = "a description longer than fifteen bytes";
   CompactString a(longv);

@@ -110,6 +110,31 @@ TEST(RuleSet, SyntaxErrorsNameFileLineAndColumn) {
   }
 }
 
+// Found by fuzz_rules: a condition of tens of thousands of '(' overflowed the stack (ASan
+// stack-overflow), and PUT /api/rules takes profiles of 4 MiB.
+TEST(RuleSet, ConditionsNestAtMost64LevelsInsteadOfOverflowingTheStack) {
+  auto nested = [](int levels, const std::string& open, const std::string& close) {
+    std::string cond;
+    for (int i = 0; i < levels; ++i) cond += open;
+    cond += "hs_code startswith \"85\"";
+    for (int i = 0; i < levels; ++i) cond += close;
+    return "rule \"deep\"\n  when " + cond + "\n  then channel red\nend\n";
+  };
+  for (const auto& [open, close] : {std::pair{"(", ")"}, std::pair{"not ", ""}}) {
+    auto ok = RuleSet::Parse(nested(64, open, close), "r.rules");
+    ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+    // 64 'not's: an even number, so the rule matches as without them.
+    EXPECT_EQ(ok->Match(Phone("CN", 10), DeclarationBatch{}, DerivedFeatures{}).size(), 1u);
+    for (int levels : {65, 200000}) {
+      auto deep = RuleSet::Parse(nested(levels, open, close), "r.rules");
+      ASSERT_FALSE(deep.ok()) << levels;
+      EXPECT_NE(deep.status().message().find("deeper than 64 levels"), std::string::npos)
+          << deep.status().message();
+      EXPECT_EQ(deep.status().message().rfind("r.rules:2:", 0), 0u) << deep.status().message();
+    }
+  }
+}
+
 TEST(RuleStats, CountsHitsAndConfirmedHits) {
   RuleStats s;
   Declaration fraud, clean, unknown;

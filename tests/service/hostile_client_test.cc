@@ -177,6 +177,28 @@ TEST_F(HostileClientTest, AnInvalidUtf8PathIsTheClientsError) {
   ExpectError(officer.Get("/api/scans/%C3%28"), 400, "invalid_argument", "not valid UTF-8");
 }
 
+// Found by the route matrix's probes (route_matrix_test.cc): MHD decoded "%00" into the path as
+// a C string, so everything after it was dropped and the request went to another route.
+TEST_F(HostileClientTest, APercentEncodedNulDoesNotCutThePathShort) {
+  Client in = As("integrator"), officer = As("officer");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration("NUL1")).status, 201);
+  ASSERT_EQ(in.Get("/api/declarations/NUL1").status, 200);
+  // Was 200 with declaration NUL1.
+  Reply r = in.Get("/api/declarations/NUL1%00.json");
+  EXPECT_TRUE(r.status == 400 || r.status == 404) << r.status << " " << r.raw;
+  // Was 405 "POST is not allowed on /api/consignments/a".
+  RawReply outcome =
+      SendRaw(port(),
+              "POST /api/consignments/a%00b/outcome HTTP/1.1\r\nHost: x\r\n"
+              "Authorization: Bearer " +
+                  officer.token() + "\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}");
+  EXPECT_TRUE(outcome.status == 400 || outcome.status == 404) << outcome.text;
+  EXPECT_EQ(outcome.text.find("not allowed"), std::string::npos) << outcome.text;
+  // The other escapes still decode, in the path and in the query.
+  EXPECT_EQ(in.Get("/api/declarations/%4EUL1").status, 200);
+  EXPECT_EQ(in.Get("/api/responses?limit=%31").status, 200);
+}
+
 // A valid scan's TIFF with every page's width and height tags set to `size`.
 std::string WithSize(std::string tiff, uint32_t size) {
   auto u16 = [&](size_t at) {

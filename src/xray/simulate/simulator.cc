@@ -333,8 +333,10 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
       ly = rng.Uniform(-inner_w + ley, inner_w - ley);
       Pose w = to_world(lx, ly, la);
       auto [wex, wey] = RotatedExtents(item, w.angle);
-      placed = std::none_of(goods.begin(), goods.end(),
-                            [&](const Placed& g) { return Overlaps(g, w.x, w.y, wex, wey, 6.0); });
+      // Copies, not the bindings: clang 14 (the fuzz build) cannot capture a structured binding.
+      placed = std::none_of(goods.begin(), goods.end(), [&, wex = wex, wey = wey](const Placed& g) {
+        return Overlaps(g, w.x, w.y, wex, wey, 6.0);
+      });
     }
     if (!placed && !rng.Chance(0.5)) continue;  // else it goes on top of another item
     Pose w = to_world(lx, ly, la);
