@@ -84,6 +84,8 @@ ChannelWeights MakeChannel(const EnergyGrid& grid, const std::vector<double>& ph
   return c;
 }
 
+}  // namespace
+
 void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vector<float>* tmp) {
   if (sigma <= 0.05) return;
   int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
@@ -114,6 +116,8 @@ void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vect
     }
   }
 }
+
+namespace {
 
 // Scatter: a fraction of the attenuated primary spread over ~5 cm (block means of 8x8 pixels,
 // two box blurs on the coarse grid, bilinear back to full size).

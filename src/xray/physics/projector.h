@@ -49,6 +49,10 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& scanner, double pixel_mm);
 double ExactTransmission(const PhysicsModel& model, const std::vector<double>& mu,
                          double areal_density, int channel);
 
+// Separable Gaussian blur of a w x h image in place (sigma in pixels, edges replicated; none at
+// sigma <= 0.05); `tmp` is scratch space.
+void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vector<float>* tmp);
+
 // Image formation: coef holds `rank` floats per pixel (row-major), touched marks pixels any
 // object covers. Writes the encoded low and high pages.
 struct FormOptions {

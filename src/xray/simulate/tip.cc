@@ -7,6 +7,7 @@
 
 #include "clearsight/file_util.h"
 #include "clearsight/xray_tip.h"
+#include "xray/physics/projector.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {
@@ -45,34 +46,6 @@ float Bilinear(const std::vector<float>& img, int w, int h, double u, double v) 
   };
   return static_cast<float>((1 - ay) * ((1 - ax) * at(x0, y0) + ax * at(x0 + 1, y0)) +
                             ay * ((1 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1)));
-}
-
-// Separable Gaussian blur of a w x h image (sigma in pixels; < 0.3: none), zero outside.
-void GaussianBlur(std::vector<float>* img, int w, int h, double sigma) {
-  if (!(sigma >= 0.3)) return;
-  const int r = static_cast<int>(std::ceil(3 * sigma));
-  std::vector<double> k(static_cast<size_t>(2 * r + 1));
-  double sum = 0;
-  for (int i = -r; i <= r; ++i)
-    sum += k[static_cast<size_t>(i + r)] = std::exp(-0.5 * i * i / (sigma * sigma));
-  for (auto& v : k) v /= sum;
-  std::vector<float> tmp(img->size());
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      double a = 0;
-      for (int i = -r; i <= r; ++i)
-        if (x + i >= 0 && x + i < w)
-          a += k[static_cast<size_t>(i + r)] * (*img)[static_cast<size_t>(y) * w + x + i];
-      tmp[static_cast<size_t>(y) * w + x] = static_cast<float>(a);
-    }
-  for (int y = 0; y < h; ++y)
-    for (int x = 0; x < w; ++x) {
-      double a = 0;
-      for (int i = -r; i <= r; ++i)
-        if (y + i >= 0 && y + i < h)
-          a += k[static_cast<size_t>(i + r)] * tmp[static_cast<size_t>(y + i) * w + x];
-      (*img)[static_cast<size_t>(y) * w + x] = static_cast<float>(a);
-    }
 }
 
 }  // namespace
@@ -146,10 +119,11 @@ Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResp
   }
   // The scanner's own edge spread, so the projected threat is as sharp as what it scans: the
   // detector blurs intensity, so the absorbed share 1 - T is blurred, not the log.
+  std::vector<float> scratch;
   for (auto [img, sigma] : {std::pair{&p.log_low, calibration.blur_sigma_low()},
                             std::pair{&p.log_high, calibration.blur_sigma_high()}}) {
     for (auto& v : *img) v = static_cast<float>(-std::expm1(-static_cast<double>(v)));
-    GaussianBlur(img, p.width, p.height, sigma);
+    xray::GaussianBlur(img, p.width, p.height, sigma, &scratch);
     for (auto& v : *img)
       v = static_cast<float>(-std::log1p(-std::min(0.999999f, std::max(0.0f, v))));
   }

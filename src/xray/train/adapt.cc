@@ -352,18 +352,24 @@ Status AdaptDetectorToSite(
     }
     const double region_p = meta.value("region_probability", 0.3);
     std::vector<SiteCandidate> cands;
+    // Candidate `name`: its detector for the scans of fold 0 and of fold 1.
+    auto add = [&](const char* name, const Detector* d0, const Detector* d1, bool tuned,
+                   bool with_verifier) {
+      SiteCandidate c;
+      c.name = name;
+      c.detector[0] = d0;
+      c.detector[1] = d1;
+      c.tuned = tuned;
+      c.verifier = with_verifier;
+      c.floor_p = with_verifier ? 0.02 : region_p;
+      cands.push_back(std::move(c));
+    };
+    if (verified) add("base network with verifier", detector.get(), detector.get(), false, true);
+    add("base network", base_network.get(), base_network.get(), false, false);
     if (verified)
-      cands.push_back(
-          {"base network with verifier", {detector.get(), detector.get()}, false, true});
-    cands.push_back(
-        {"base network", {base_network.get(), base_network.get()}, false, false, region_p});
-    if (verified)
-      cands.push_back({"tuned network with verifier",
-                       {tuned_verified[1].get(), tuned_verified[0].get()},
-                       true,
-                       true});
-    cands.push_back(
-        {"tuned network", {tuned_network[1].get(), tuned_network[0].get()}, true, false, region_p});
+      add("tuned network with verifier", tuned_verified[1].get(), tuned_verified[0].get(), true,
+          true);
+    add("tuned network", tuned_network[1].get(), tuned_network[0].get(), true, false);
     int64_t copies_scored = 0;
     for (size_t i = 0; i < paths.size(); ++i) {
       CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(paths[i]));
