@@ -35,15 +35,8 @@ struct RawReply {
 // or `timeout_s` passes.
 RawReply SendRaw(int port, const std::string& request, double timeout_s = 5) {
   RawReply out;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return out;
-  }
+  const int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return out;
   const auto t0 = std::chrono::steady_clock::now();
   (void)!::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   auto elapsed = [&] {

@@ -103,15 +103,8 @@ RawReply SendRaw(int port, const std::string& method, const std::string& target,
   request += "Content-Length: " + std::to_string(declared_length.value_or(body.size())) +
              "\r\nConnection: close\r\n\r\n";
   if (!declared_length) request += body;
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return out;
-  }
+  const int fd = testing::ConnectLoopback(port);
+  if (fd < 0) return out;
   for (size_t sent = 0; sent < request.size();) {
     const ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n <= 0) break;  // the server may answer (413) and close before reading it all

@@ -2,8 +2,11 @@
 // real HTTP client (cpp-httplib) that logs in like a browser or an integrator would.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -106,6 +109,21 @@ inline json Declaration(const std::string& id, const std::string& office = "OFF1
   return json{{"declaration_id", id},    {"date", "2021-02-01"},     {"importer_id", "IMP1"},
               {"hs_code", hs},           {"origin_country", origin}, {"net_mass_kg", 2.0},
               {"declared_value", value}, {"office_id", office}};
+}
+
+// A TCP connection to 127.0.0.1:port for raw requests; -1 when it cannot be made.
+inline int ConnectLoopback(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
 }
 
 inline std::string PasswordOf(const std::string& role) { return "pw-" + role + "-12345"; }
