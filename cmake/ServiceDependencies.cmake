@@ -9,3 +9,4 @@ pkg_check_modules(PQXX REQUIRED IMPORTED_TARGET GLOBAL libpqxx)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET GLOBAL libsodium)
 pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)  # clients
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET GLOBAL libmicrohttpd)  # the server
+pkg_check_modules(NATS REQUIRED IMPORTED_TARGET GLOBAL libnats)  # scale-out queue

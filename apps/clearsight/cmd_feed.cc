@@ -62,12 +62,15 @@ int CmdFeed(int argc, char** argv, int first) {
     auto r = (*client)->PostDeclarations(*content, format);
     if (!r.ok()) return Fail(r.status());
     auto j = nlohmann::json::parse(*r, nullptr, false);
+    // A scale-out service (serve --nats) queues what it accepted: its workers decide later.
+    const std::string queued =
+        j.contains("queued") ? ", queued " + std::to_string(j.value("queued", 0LL)) : "";
     std::printf(
-        "%s: accepted %lld, rejected %lld; created %lld, unchanged %lld, conflicts %lld, errors "
-        "%lld\n",
+        "%s: accepted %lld, rejected %lld; created %lld%s, unchanged %lld, conflicts %lld, "
+        "errors %lld\n",
         args.Get("declarations").c_str(), j.value("accepted", 0LL), j.value("rejected", 0LL),
-        j.value("created", 0LL), j.value("unchanged", 0LL), j.value("conflicts", 0LL),
-        j.value("errors", 0LL));
+        j.value("created", 0LL), queued.c_str(), j.value("unchanged", 0LL),
+        j.value("conflicts", 0LL), j.value("errors", 0LL));
     if (j.contains("rejections"))
       for (const auto& rej : j["rejections"])
         std::fprintf(stderr, "rejected %s:%lld: %s%s\n", args.Get("declarations").c_str(),
@@ -116,6 +119,9 @@ int CmdFeed(int argc, char** argv, int first) {
                     j.value("result", "").c_str(),
                     j["decision"].value("consignment_id", "").c_str(),
                     j["decision"].value("channel", "").c_str(), j["decision"].value("score", 0.0));
+      else if (!j.is_discarded() && j.value("result", "") == "queued")
+        std::printf("%s: queued, consignment %s\n", f.filename().string().c_str(),
+                    j["scan"].value("consignment_id", "").c_str());
     }
     std::printf("scans: %d sent, %d failed\n", sent, failed);
     if (failed) rc = 1;

@@ -2,11 +2,13 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 
 #include "clearsight/file_util.h"
 #include "clearsight/service.h"
@@ -32,7 +34,8 @@ const char kServeUsage[] =
     "                        [--exploration-share 0]\n"
     "                        [--over-budget carry-over|supervisor] [--high-risk-score 0.9]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
-    "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n\n"
+    "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n"
+    "                        [--nats nats://127.0.0.1:4222]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
     "decisions with reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on\n"
     "SIGINT / SIGTERM.\n"
@@ -92,8 +95,36 @@ const char kServeUsage[] =
     "  --allowed-origin URL,...  origins besides the Host's own whose pages may send\n"
     "                            state-changing requests with the session cookie (a TLS proxy's\n"
     "                            public name)\n"
+    "  --nats URL      scale-out (docs/deployment.md): accepted declarations and scans are\n"
+    "                  published to this NATS JetStream server and answered 202 queued;\n"
+    "                  `clearsight worker` processes decide them. Needs a PostgreSQL --db and\n"
+    "                  an --images directory that the workers share\n"
     "The environment variable CLEARSIGHT_ADMIN_PASSWORD (and CLEARSIGHT_ADMIN_USER, default\n"
     "admin) creates that admin user at startup when it does not exist yet.\n";
+
+const char kWorkerUsage[] =
+    "usage: clearsight worker --role declarations|scans --nats nats://127.0.0.1:4222\n"
+    "                         --db postgresql://... --images DIR [--batch 64] [--ack-wait 30]\n"
+    "                         [the model, rules, calibration, detector and selection flags of\n"
+    "                          serve: --model --rules --valuation-history --rates\n"
+    "                          --calibration --detector --detector-threads --analysis-threads\n"
+    "                          --red-share --red-count --yellow-share --control-share\n"
+    "                          --exploration-share --over-budget --high-risk-score --seed\n"
+    "                          --scan-lane --audit-key]\n\n"
+    "One worker of the scale-out (docs/deployment.md): pulls its role's messages, which\n"
+    "`serve --nats` published, from a durable JetStream consumer shared by every worker of the\n"
+    "role; decides each as serve would (the risk of a declaration, the analysis of a scan, the\n"
+    "consignment's channel under the lane-day budgets counted in the database over all\n"
+    "processes); acknowledges a message only after its result is committed. Killed at any\n"
+    "moment, its unacknowledged messages go to another worker after the acknowledgement wait,\n"
+    "and a message delivered twice changes nothing. Stops cleanly on SIGINT / SIGTERM (the\n"
+    "messages in hand are finished first). Give every worker and serve the same selection\n"
+    "flags.\n"
+    "  --role R        declarations (risk, valuation, rules, decision) or scans (X-ray analysis,\n"
+    "                  detector, decision)\n"
+    "  --batch N       messages fetched at once (1..1000, default 64)\n"
+    "  --ack-wait S    seconds a fetched message may stay unacknowledged before it is delivered\n"
+    "                  again (1..3600, default 30)\n";
 
 const char kUsersUsage[] =
     "usage: clearsight users add --db DB --user NAME --role "
@@ -129,6 +160,112 @@ std::string DefaultWebDir() {
 }
 
 }  // namespace
+
+// The options serve and worker share (models, rules, selection, store), from their flags;
+// returns 0, or the exit code after printing the usage error.
+int ServiceOptionsFromArgs(const Args& args, const std::string& usage, ServiceOptions* o) {
+  o->host = args.Get("host", "127.0.0.1");
+  long long port, threads, red_count, seed, detector_threads, analysis_threads;
+  double hours;
+  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535)
+    return Usage("--port must be 0..65535", usage);
+  if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
+    return Usage("--threads must be 2..1024", usage);
+  long long max_connections, per_address, head_timeout;
+  if (!args.GetInt("max-connections", o->max_connections, &max_connections) ||
+      max_connections < 16 || max_connections > 100000)
+    return Usage("--max-connections must be 16..100000", usage);
+  if (!args.GetInt("max-connections-per-address", o->max_connections_per_address, &per_address) ||
+      per_address < 1 || per_address > 100000)
+    return Usage("--max-connections-per-address must be 1..100000", usage);
+  if (!args.GetInt("request-head-timeout", o->request_head_timeout_s, &head_timeout) ||
+      head_timeout < 1 || head_timeout > 3600)
+    return Usage("--request-head-timeout must be 1..3600 seconds", usage);
+  o->max_connections = static_cast<int>(max_connections);
+  o->max_connections_per_address = static_cast<int>(per_address);
+  o->request_head_timeout_s = static_cast<int>(head_timeout);
+  if (!args.GetInt("detector-threads", o->detector_threads, &detector_threads) ||
+      detector_threads < 1 || detector_threads > 16)
+    return Usage("--detector-threads must be 1..16", usage);
+  if (!args.GetInt("analysis-threads", o->analysis_threads, &analysis_threads) ||
+      analysis_threads < 0 || analysis_threads > 16)
+    return Usage("--analysis-threads must be 0..16", usage);
+  if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
+    return Usage("--session-hours must be a positive number", usage);
+  auto& cap = o->selection.capacity;
+  if (!args.GetDouble("red-share", cap.red_share, &cap.red_share) || cap.red_share < 0 ||
+      cap.red_share > 1)
+    return Usage("--red-share must be in [0, 1]", usage);
+  if (!args.GetDouble("yellow-share", cap.yellow_share, &cap.yellow_share) ||
+      cap.yellow_share < 0 || cap.yellow_share > 1)
+    return Usage("--yellow-share must be in [0, 1]", usage);
+  if (!args.GetDouble("control-share", o->selection.control_share, &o->selection.control_share) ||
+      o->selection.control_share < 0 || o->selection.control_share > 1)
+    return Usage("--control-share must be in [0, 1]", usage);
+  if (!args.GetDouble("exploration-share", o->selection.exploration_share,
+                      &o->selection.exploration_share) ||
+      o->selection.exploration_share < 0 ||
+      o->selection.exploration_share + o->selection.control_share > 1)
+    return Usage("--exploration-share must be >= 0, and with --control-share at most 1", usage);
+  {
+    auto over = ParseOverBudget(args.Get("over-budget", "carry-over"));
+    if (!over.ok()) return Usage("--over-budget: " + over.status().message(), usage);
+    o->selection.over_budget = *over;
+  }
+  if (!args.GetDouble("high-risk-score", o->selection.high_risk_score,
+                      &o->selection.high_risk_score) ||
+      !(o->selection.high_risk_score > 0))
+    return Usage("--high-risk-score must be a number above 0 (above 1: off)", usage);
+  if (!args.GetInt("red-count", -1, &red_count) || red_count < -1)
+    return Usage("--red-count must be >= 0", usage);
+  if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", usage);
+  std::string sync = args.Get("sync", "full");
+  if (sync != "full" && sync != "normal") return Usage("--sync must be full or normal", usage);
+  cap.red_count = red_count;
+  o->selection.seed = static_cast<uint64_t>(seed);
+  o->port = static_cast<int>(port);
+  o->http_threads = static_cast<int>(threads);
+  o->session_ttl_s = static_cast<int64_t>(hours * 3600);
+  o->store.url = args.Get("db", "clearsight.db");
+  o->store.images_dir = args.Get("images");
+  o->store.sqlite_synchronous_full = sync == "full";
+  o->store.exclusive = true;  // one service per SQLite file
+  o->store.audit_key_path = AuditKeyPath(args, /*serving=*/true);
+  o->store.create_audit_key = true;
+  o->model_dir = args.Get("model");
+  o->rules_path = args.Get("rules");
+  o->valuation_history = args.Get("valuation-history");
+  o->rates_path = args.Get("rates");
+  o->calibration_path = args.Get("calibration");
+  o->detector_path = args.Get("detector");
+  o->detector_threads = static_cast<int>(detector_threads);
+  o->analysis_threads = static_cast<int>(analysis_threads);
+  o->warm_up = args.Has("warm-up");
+  if (!o->detector_path.empty() && o->calibration_path.empty())
+    return Usage("--detector needs --calibration (the detector reads calibrated material channels)",
+                 usage);
+  o->web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
+  o->chart_js_path = args.Get("chart-js", o->chart_js_path);
+  o->log_requests = args.Has("log-requests");
+  o->scan_lane = args.Get("scan-lane");
+  if (o->scan_lane.size() > 64 || !IsValidUtf8(o->scan_lane))
+    return Usage("--scan-lane takes an office id of at most 64 characters", usage);
+  o->secure_cookie = args.Has("secure-cookie");
+  for (std::string_view origin : Split(args.Get("allowed-origin"), ',')) {
+    origin = Trim(origin);
+    if (origin.empty()) continue;
+    if (!(StartsWith(origin, "https://") || StartsWith(origin, "http://")) ||
+        origin.find('/', origin.find("//") + 2) != std::string_view::npos)
+      return Usage(
+          "--allowed-origin takes origins like https://clearsight.example (scheme, host, "
+          "optional port; no path), not '" +
+              std::string(origin) + "'",
+          usage);
+    o->allowed_origins.emplace_back(origin);
+  }
+
+  return 0;
+}
 
 int CmdServe(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "log-requests", "warm-up", "secure-cookie"});
@@ -168,112 +305,13 @@ int CmdServe(int argc, char** argv, int first) {
                           "max-connections-per-address",
                           "request-head-timeout",
                           "scan-lane",
+                          "nats",
                           "help"},
                          kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;
-  o.host = args.Get("host", "127.0.0.1");
-  long long port, threads, red_count, seed, detector_threads, analysis_threads;
-  double hours;
-  if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535)
-    return Usage("--port must be 0..65535", kServeUsage);
-  if (!args.GetInt("threads", 32, &threads) || threads < 2 || threads > 1024)
-    return Usage("--threads must be 2..1024", kServeUsage);
-  long long max_connections, per_address, head_timeout;
-  if (!args.GetInt("max-connections", o.max_connections, &max_connections) ||
-      max_connections < 16 || max_connections > 100000)
-    return Usage("--max-connections must be 16..100000", kServeUsage);
-  if (!args.GetInt("max-connections-per-address", o.max_connections_per_address, &per_address) ||
-      per_address < 1 || per_address > 100000)
-    return Usage("--max-connections-per-address must be 1..100000", kServeUsage);
-  if (!args.GetInt("request-head-timeout", o.request_head_timeout_s, &head_timeout) ||
-      head_timeout < 1 || head_timeout > 3600)
-    return Usage("--request-head-timeout must be 1..3600 seconds", kServeUsage);
-  o.max_connections = static_cast<int>(max_connections);
-  o.max_connections_per_address = static_cast<int>(per_address);
-  o.request_head_timeout_s = static_cast<int>(head_timeout);
-  if (!args.GetInt("detector-threads", o.detector_threads, &detector_threads) ||
-      detector_threads < 1 || detector_threads > 16)
-    return Usage("--detector-threads must be 1..16", kServeUsage);
-  if (!args.GetInt("analysis-threads", o.analysis_threads, &analysis_threads) ||
-      analysis_threads < 0 || analysis_threads > 16)
-    return Usage("--analysis-threads must be 0..16", kServeUsage);
-  if (!args.GetDouble("session-hours", 12, &hours) || hours <= 0 || hours > 24 * 365)
-    return Usage("--session-hours must be a positive number", kServeUsage);
-  auto& cap = o.selection.capacity;
-  if (!args.GetDouble("red-share", cap.red_share, &cap.red_share) || cap.red_share < 0 ||
-      cap.red_share > 1)
-    return Usage("--red-share must be in [0, 1]", kServeUsage);
-  if (!args.GetDouble("yellow-share", cap.yellow_share, &cap.yellow_share) ||
-      cap.yellow_share < 0 || cap.yellow_share > 1)
-    return Usage("--yellow-share must be in [0, 1]", kServeUsage);
-  if (!args.GetDouble("control-share", o.selection.control_share, &o.selection.control_share) ||
-      o.selection.control_share < 0 || o.selection.control_share > 1)
-    return Usage("--control-share must be in [0, 1]", kServeUsage);
-  if (!args.GetDouble("exploration-share", o.selection.exploration_share,
-                      &o.selection.exploration_share) ||
-      o.selection.exploration_share < 0 ||
-      o.selection.exploration_share + o.selection.control_share > 1)
-    return Usage("--exploration-share must be >= 0, and with --control-share at most 1",
-                 kServeUsage);
-  {
-    auto over = ParseOverBudget(args.Get("over-budget", "carry-over"));
-    if (!over.ok()) return Usage("--over-budget: " + over.status().message(), kServeUsage);
-    o.selection.over_budget = *over;
-  }
-  if (!args.GetDouble("high-risk-score", o.selection.high_risk_score,
-                      &o.selection.high_risk_score) ||
-      !(o.selection.high_risk_score > 0))
-    return Usage("--high-risk-score must be a number above 0 (above 1: off)", kServeUsage);
-  if (!args.GetInt("red-count", -1, &red_count) || red_count < -1)
-    return Usage("--red-count must be >= 0", kServeUsage);
-  if (!args.GetInt("seed", 1, &seed)) return Usage("--seed must be a whole number", kServeUsage);
-  std::string sync = args.Get("sync", "full");
-  if (sync != "full" && sync != "normal")
-    return Usage("--sync must be full or normal", kServeUsage);
-  cap.red_count = red_count;
-  o.selection.seed = static_cast<uint64_t>(seed);
-  o.port = static_cast<int>(port);
-  o.http_threads = static_cast<int>(threads);
-  o.session_ttl_s = static_cast<int64_t>(hours * 3600);
-  o.store.url = args.Get("db", "clearsight.db");
-  o.store.images_dir = args.Get("images");
-  o.store.sqlite_synchronous_full = sync == "full";
-  o.store.exclusive = true;  // one service per SQLite file
-  o.store.audit_key_path = AuditKeyPath(args, /*serving=*/true);
-  o.store.create_audit_key = true;
-  o.model_dir = args.Get("model");
-  o.rules_path = args.Get("rules");
-  o.valuation_history = args.Get("valuation-history");
-  o.rates_path = args.Get("rates");
-  o.calibration_path = args.Get("calibration");
-  o.detector_path = args.Get("detector");
-  o.detector_threads = static_cast<int>(detector_threads);
-  o.analysis_threads = static_cast<int>(analysis_threads);
-  o.warm_up = args.Has("warm-up");
-  if (!o.detector_path.empty() && o.calibration_path.empty())
-    return Usage("--detector needs --calibration (the detector reads calibrated material channels)",
-                 kServeUsage);
-  o.web_dir = args.Has("web") ? args.Get("web") : DefaultWebDir();
-  o.chart_js_path = args.Get("chart-js", o.chart_js_path);
-  o.log_requests = args.Has("log-requests");
-  o.scan_lane = args.Get("scan-lane");
-  if (o.scan_lane.size() > 64 || !IsValidUtf8(o.scan_lane))
-    return Usage("--scan-lane takes an office id of at most 64 characters", kServeUsage);
-  o.secure_cookie = args.Has("secure-cookie");
-  for (std::string_view origin : Split(args.Get("allowed-origin"), ',')) {
-    origin = Trim(origin);
-    if (origin.empty()) continue;
-    if (!(StartsWith(origin, "https://") || StartsWith(origin, "http://")) ||
-        origin.find('/', origin.find("//") + 2) != std::string_view::npos)
-      return Usage(
-          "--allowed-origin takes origins like https://clearsight.example (scheme, host, "
-          "optional port; no path), not '" +
-              std::string(origin) + "'",
-          kServeUsage);
-    o.allowed_origins.emplace_back(origin);
-  }
-
+  if (int rc = ServiceOptionsFromArgs(args, kServeUsage, &o); rc != 0) return rc;
+  o.nats_url = args.Get("nats");
   // Signals go to a sigwait below, never to a random worker thread: block them before any thread
   // starts (threads inherit the mask).
   sigset_t signals;
@@ -312,6 +350,83 @@ int CmdServe(int argc, char** argv, int first) {
   std::fprintf(stderr, "clearsight serve: %s received, stopping\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*service)->Stop();
+  return 0;
+}
+
+int CmdWorker(int argc, char** argv, int first) {
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args,
+                         {"db",
+                          "images",
+                          "model",
+                          "rules",
+                          "valuation-history",
+                          "rates",
+                          "calibration",
+                          "detector",
+                          "detector-threads",
+                          "analysis-threads",
+                          "red-share",
+                          "red-count",
+                          "yellow-share",
+                          "control-share",
+                          "exploration-share",
+                          "over-budget",
+                          "high-risk-score",
+                          "seed",
+                          "scan-lane",
+                          "audit-key",
+                          "nats",
+                          "role",
+                          "batch",
+                          "ack-wait",
+                          "help"},
+                         kWorkerUsage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("nats") || !args.Has("role") || !args.Has("db"))
+    return Usage("--role, --nats and --db are required", kWorkerUsage);
+  ServiceOptions o;
+  if (int rc = ServiceOptionsFromArgs(args, kWorkerUsage, &o); rc != 0) return rc;
+  long long batch, ack_wait;
+  if (!args.GetInt("batch", 64, &batch) || batch < 1 || batch > 1000)
+    return Usage("--batch must be 1..1000", kWorkerUsage);
+  if (!args.GetInt("ack-wait", 30, &ack_wait) || ack_wait < 1 || ack_wait > 3600)
+    return Usage("--ack-wait must be 1..3600 seconds", kWorkerUsage);
+  const std::string role = args.Get("role");
+  if (role != "declarations" && role != "scans")
+    return Usage("--role must be declarations or scans", kWorkerUsage);
+  o.nats_url = args.Get("nats");
+  o.nats_ack_wait_ms = ack_wait * 1000;
+  o.store.exclusive = false;
+  o.web_dir.clear();
+  o.port = 0;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto service = Service::Create(o);
+  if (!service.ok()) return Fail(service.status());
+  std::atomic<bool> stop{false};
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    std::fprintf(stderr, "clearsight worker: %s received, finishing the messages in hand\n",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    stop = true;
+  });
+  std::printf("clearsight worker: role %s, queue %s, store %s\n", role.c_str(), o.nats_url.c_str(),
+              std::string((*service)->store().backend()).c_str());
+  std::fflush(stdout);
+  Status s = (*service)->RunWorker(role, static_cast<int>(batch), stop);
+  if (!stop) {
+    // The loop ended by itself (an error): wake the signal thread so it can be joined.
+    pthread_kill(waiter.native_handle(), SIGTERM);
+  }
+  waiter.join();
+  (*service)->Stop();
+  if (!s.ok()) return Fail(s);
   return 0;
 }
 

@@ -46,6 +46,7 @@ int CmdXrayTrain(int argc, char** argv, int first);
 int CmdXrayEval(int argc, char** argv, int first);
 int CmdXrayAdapt(int argc, char** argv, int first);
 // The service and its administration (apps/clearsight/cmd_serve.cc).
+int CmdWorker(int argc, char** argv, int first);
 int CmdServe(int argc, char** argv, int first);
 int CmdUsersAdd(int argc, char** argv, int first);
 int CmdUsersList(int argc, char** argv, int first);

@@ -53,6 +53,8 @@ const Command kCommands[] = {
     {"watch", "post the declaration files dropped into a folder to a running service",
      clearsight::cli::CmdWatch},
     {"serve", "the HTTP service and web workstation", clearsight::cli::CmdServe},
+    {"worker", "a scale-out worker: decides queued declarations or scans (NATS, PostgreSQL)",
+     clearsight::cli::CmdWorker},
     {"users add", "create or update a user (password from stdin or env)",
      clearsight::cli::CmdUsersAdd},
     {"users list", "list users and roles", clearsight::cli::CmdUsersList},

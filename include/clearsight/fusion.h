@@ -276,6 +276,10 @@ class OnlineSelector {
             carried_in = 0;
   };
   Counts LaneDay(const std::string& lane, int32_t day) const;
+  // Sets a lane-day's channel counts (seen, red, yellow, control, exploration) to `counts`, as
+  // counted over the database that several deciding processes share; its over-budget and
+  // carried-in tallies stay this process's own.
+  void ReplaceCounts(const std::string& lane, int32_t day, const Counts& counts);
   const OnlineSelectionOptions& options() const { return options_; }
   // Replaces the capacity settings (admin); counts are kept.
   void SetCapacity(const LaneCapacity& capacity, const std::map<std::string, LaneCapacity>& lanes);

@@ -8,6 +8,7 @@
 // stays inside one adapter (src/service/http_server.cc).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -112,6 +113,11 @@ struct ServiceOptions {
   // once; a login that waits longer than 5 s for one answers 503 unavailable. A client address
   // with this many failed logins within 5 minutes is refused for a minute, whatever user names it
   // tries (each user name has its own limit of 5).
+  // Scale-out (docs/deployment.md): with a NATS URL, `serve` checks and stores what it accepts,
+  // publishes declarations and scans to JetStream and answers 202; `worker` processes decide them.
+  // Both need a PostgreSQL store that every process shares.
+  std::string nats_url;
+  int64_t nats_ack_wait_ms = 30000;
   int concurrent_password_checks = 2;
   int login_failures_per_address = 30;
 };
@@ -134,6 +140,12 @@ class Service {
   int port() const;
 
   Store& store();
+
+  // A worker of the scale-out: pulls the role's messages ("declarations" or "scans") from the
+  // queue at options.nats_url, up to `batch` at a time, decides them like the HTTP routes do, and
+  // acknowledges each after its result is committed. Returns when `stop` is set (the messages in
+  // hand are finished first) or on an error it cannot recover from. Progress goes to stderr.
+  Status RunWorker(const std::string& role, int batch, const std::atomic<bool>& stop);
 
   // The route table, in the order requests are matched against it (static files answer the
   // rest). Read-only: the security tests enumerate it, so a route added is a route tested.

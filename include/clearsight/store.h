@@ -444,6 +444,11 @@ class StoreTxn {
   virtual Status PutDecision(const DecisionRow& row) = 0;  // insert or replace
   virtual Status PutRuleHits(const std::string& consignment_id,
                              const std::vector<std::string>& rules) = 0;
+  // The lane's decision counts on dates from..to (as SelectionCounts), seen from inside this
+  // transaction: what every process sharing the database has decided, for one lane's budget.
+  virtual Result<std::vector<SelectionCount>> LaneSelectionCounts(const std::string& lane,
+                                                                  int32_t from_date,
+                                                                  int32_t to_date) = 0;
 
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Status InsertScan(const ScanRow& row) = 0;

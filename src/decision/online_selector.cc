@@ -318,6 +318,17 @@ void OnlineSelector::RestoreCounts(const std::string& lane_name, int32_t day, Ch
   if (exploration) c.exploration += count;
 }
 
+void OnlineSelector::ReplaceCounts(const std::string& lane_name, int32_t day,
+                                   const Counts& counts) {
+  std::lock_guard lock(mu_);
+  Counts& c = LaneOf(lane_name).days[day];
+  c.seen = counts.seen;
+  c.red = counts.red;
+  c.yellow = counts.yellow;
+  c.control = counts.control;
+  c.exploration = counts.exploration;
+}
+
 void OnlineSelector::RestoreScore(const std::string& lane_name, double score) {
   std::lock_guard lock(mu_);
   LaneOf(lane_name).Add(score, static_cast<size_t>(std::max(1, options_.window)));

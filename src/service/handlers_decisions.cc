@@ -254,6 +254,7 @@ Result<HttpResponse> Service::Impl::PostDeclarations(const HttpRequest& req, con
     batch = ParseDeclarations(body, "request", ro, &report);
   }
   if (!batch.ok()) return batch.status();
+  if (queue) return QueueDeclarations(*batch, report, single, caller);
   if (single) {
     if (!report.rejections.empty()) {
       const Rejection& r = report.rejections[0];

@@ -138,6 +138,7 @@ void Service::Impl::WatchLiveModel() {
   while (!stop_cv.wait_for(lock, interval, [&] { return stopped; })) {
     lock.unlock();
     FollowLiveModel();
+    if (store->backend() == "postgresql") FollowStoredSettings();
     lock.lock();
   }
 }

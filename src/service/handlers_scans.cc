@@ -195,11 +195,8 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
   row.width = scan.width;
   row.height = scan.height;
   row.received_ms = NowMs();
-  // Files first, durable before the database row that names them. Writing and syncing a scan's
-  // file (about 20-30 ms for 3 MB here) runs beside its analysis; the row waits for both. (The
-  // future's destructor waits for the write on every early return, so `scan` and the parts it
-  // reads stay alive.)
-  std::future<Status> stored = std::async(std::launch::async, [&]() -> Status {
+  // Files first, durable before the database row that names them.
+  auto store_files = [&]() -> Status {
     if (source_format == "dicos") {
       CS_ASSIGN_OR_RETURN(std::string a, store->PutImage(low->content));
       CS_ASSIGN_OR_RETURN(std::string b, store->PutImage(high->content));
@@ -211,7 +208,28 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       row.source_sha256 = {row.image_sha256};
     }
     return Status::Ok();
-  });
+  };
+  if (queue) {
+    // Scale-out: a worker of the scans role analyses it (the files travel by the shared image
+    // directory, the message names them).
+    CS_RETURN_IF_ERROR(store_files());
+    return QueueScan(row, caller);
+  }
+  // Writing and syncing a scan's file (about 20-30 ms for 3 MB here) runs beside its analysis;
+  // the row waits for both. (The future's destructor waits for the write on every early return,
+  // so `scan` and the parts it reads stay alive.)
+  std::future<Status> stored = std::async(std::launch::async, store_files);
+  CS_ASSIGN_OR_RETURN(auto decided,
+                      DecideScan(scan, row, caller.username, [&] { return stored.get(); }));
+  json out = {{"result", decided.first},
+              {"scan", service::ScanJson(row)},
+              {"decision", service::DecisionJson(decided.second)}};
+  return JsonResponse(decided.first == "created" ? 201 : 200, out);
+}
+
+Result<std::pair<std::string, DecisionRow>> Service::Impl::DecideScan(
+    const Scan& scan, ScanRow& row, const std::string& actor,
+    const std::function<Status()>& files_stored) {
   std::vector<Finding> findings;
   if (analyzer) {
     // The declared goods, when the declaration is already here, tell what the image should show.
@@ -225,7 +243,7 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
     findings = std::move(evidence.findings);
   }
   const std::string findings_json = FindingsToJson(findings);
-  CS_RETURN_IF_ERROR(stored.get());
+  if (files_stored) CS_RETURN_IF_ERROR(files_stored());
 
   std::string result;
   DecisionRow decision;
@@ -245,17 +263,14 @@ Result<HttpResponse> Service::Impl::PostScan(const HttpRequest& req, const Calle
       return Status::Ok();
     }
     CS_RETURN_IF_ERROR(txn.InsertScan(row));
-    CS_ASSIGN_OR_RETURN(
-        decision, Refuse(txn, row.consignment_id, nullptr, std::nullopt, false, caller.username,
-                         EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
+    CS_ASSIGN_OR_RETURN(decision,
+                        Refuse(txn, row.consignment_id, nullptr, std::nullopt, false, actor,
+                               EvidenceOrigin::Scan(row.scan_id), findings, findings_json));
     result = "created";
     return Status::Ok();
   }));
   metrics->scans.Add("result=\"" + result + "\"");
-  json out = {{"result", result},
-              {"scan", service::ScanJson(row)},
-              {"decision", service::DecisionJson(decision)}};
-  return JsonResponse(result == "created" ? 201 : 200, out);
+  return std::make_pair(std::move(result), std::move(decision));
 }
 
 Result<std::shared_ptr<service::CachedScan>> Service::Impl::LoadScan(const std::string& scan_id) {

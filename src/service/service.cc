@@ -299,6 +299,16 @@ Status Service::Impl::Init() {
   password_checks =
       std::make_unique<std::counting_semaphore<64>>(options.concurrent_password_checks);
   CS_ASSIGN_OR_RETURN(store, Store::Open(options.store));
+  if (!options.nats_url.empty()) {
+    if (store->backend() != "postgresql")
+      return Status::InvalidArgument(
+          "the scale-out (--nats) needs a PostgreSQL store that every process shares "
+          "(--db postgresql://...); SQLite serves one process");
+    service::QueueOptions q;
+    q.url = options.nats_url;
+    q.ack_wait_ms = options.nats_ack_wait_ms;
+    CS_ASSIGN_OR_RETURN(queue, service::MessageQueue::Connect(q));
+  }
   CS_RETURN_IF_ERROR(InitModel());
   if (!options.valuation_history.empty()) {
     IngestReport report;
@@ -602,6 +612,22 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
   return true;
 }
 
+Status Service::Impl::SyncLaneDays(StoreTxn& txn, const std::string& lane, int32_t day) {
+  // The day before sets a count budget's volume, the day after takes carried-over consignments.
+  CS_ASSIGN_OR_RETURN(auto rows, txn.LaneSelectionCounts(lane, day - 1, day + 1));
+  OnlineSelector::Counts counts[3];
+  for (const auto& r : rows) {
+    OnlineSelector::Counts& c = counts[r.date - (day - 1)];
+    c.seen += r.count;
+    if (r.channel == ChannelName(Channel::kRed)) c.red += r.count;
+    if (r.channel == ChannelName(Channel::kYellow)) c.yellow += r.count;
+    if (r.control) c.control += r.count;
+    if (r.exploration) c.exploration += r.count;
+  }
+  for (int i = 0; i < 3; ++i) selector->ReplaceCounts(lane, day - 1 + i, counts[i]);
+  return Status::Ok();
+}
+
 Result<DecisionRow> Service::Impl::Refuse(
     StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
     std::optional<int64_t> model_version, bool novel, const std::string& actor,
@@ -644,6 +670,15 @@ Result<DecisionRow> Service::Impl::Refuse(
     }
   }
   update.written.findings = written;
+  if (store->backend() == "postgresql") {
+    // Other processes (workers, services) decide on the same database: the lane-days this
+    // decision counts against are read back first, inside the transaction that holds the
+    // writers' lock, so the budgets hold over all of them.
+    const SelectionInput where = SelectionInputFor(update, FusedRisk{});
+    CS_RETURN_IF_ERROR(SyncLaneDays(txn, where.lane, where.day));
+    if (where.previous && (where.previous_lane != where.lane || where.previous_day != where.day))
+      CS_RETURN_IF_ERROR(SyncLaneDays(txn, where.previous_lane, where.previous_day));
+  }
   ConsignmentDecision decision = DecideConsignment(update, *selector, options.fusion);
   // Only a consignment an officer will look at needs the model's feature reasons: they are made
   // here, for decisions that are not green, and stored with the findings.

@@ -30,6 +30,7 @@
 #include "clearsight/xray_manifest.h"
 #include "clearsight/xray_pipeline.h"
 #include "service/http.h"
+#include "service/message_queue.h"
 #include "service/metrics.h"
 #include "service/worker_pool.h"
 
@@ -116,6 +117,7 @@ struct Service::Impl {
 
   ServiceOptions options;
   std::unique_ptr<Store> store;
+  std::unique_ptr<service::MessageQueue> queue;  // serve --nats: publish instead of deciding
   std::unique_ptr<service::Metrics> metrics;
   std::unique_ptr<service::HttpServer> http;
   std::vector<Route> routes;
@@ -246,6 +248,9 @@ struct Service::Impl {
   // `model_version`: the registry version of the model that assessed `declared` (none without a
   // model); a decision triggered by a scan keeps its predecessor's. `novel`: the model has no
   // outcome for the like of `declared` (RiskModel::Novel), which makes it eligible for exploration.
+  // Sets the selector's counts of lane-days day-1..day+1 from the store (several deciding
+  // processes on one PostgreSQL database).
+  Status SyncLaneDays(StoreTxn& txn, const std::string& lane, int32_t day);
   Result<DecisionRow> Refuse(
       StoreTxn& txn, const std::string& consignment_id, const Declaration* declared,
       std::optional<int64_t> model_version, bool novel, const std::string& actor,
@@ -264,6 +269,17 @@ struct Service::Impl {
     std::optional<DecisionRow> decision;
   };
   std::vector<SubmitResult> SubmitBatch(const DeclarationBatch& batch, const std::string& actor);
+  // Scale-out (scale_out.cc). `serve --nats`: what PostDeclarations and PostScan accepted is
+  // published for the workers (202), after the checks that need no model: a declaration stored
+  // before with other content is a conflict here, one stored with the same content is answered
+  // with its decision.
+  Result<service::HttpResponse> QueueDeclarations(const DeclarationBatch& batch,
+                                                  const IngestReport& report, bool single,
+                                                  const service::Caller& caller);
+  Result<service::HttpResponse> QueueScan(const ScanRow& row, const service::Caller& caller);
+  // A worker's handling of one fetched batch of its role's messages.
+  void WorkDeclarations(std::vector<std::unique_ptr<service::QueueMessage>>& messages);
+  void WorkScans(std::vector<std::unique_ptr<service::QueueMessage>>& messages);
   Result<service::HttpResponse> PostDeclarations(const service::HttpRequest&,
                                                  const service::Caller&);
   Result<service::HttpResponse> GetDeclaration(const service::HttpRequest&, const service::Caller&);
@@ -286,6 +302,11 @@ struct Service::Impl {
     std::string analysis_json;  // as the scan's row keeps it
   };
   Result<ScanEvidence> AssessScan(const Scan& scan, const Declaration* declared);
+  // Analyses an accepted scan and decides its consignment: ("created" or "unchanged", the
+  // decision). `files_stored` is waited for before the row that names the files is written.
+  Result<std::pair<std::string, DecisionRow>> DecideScan(
+      const Scan& scan, ScanRow& row, const std::string& actor,
+      const std::function<Status()>& files_stored);
   // The findings of the consignment's stored scans again, now that its declaration has come, as
   // (origin, findings JSON): the manifest check and the goods-dependent material checks need the
   // declared goods. Empty without an analyzer or without scans.
@@ -309,7 +330,11 @@ struct Service::Impl {
   // under model_change_mu. A version that cannot be loaded here leaves the current one in place and
   // is reported in model_error (health) and once on stderr.
   void FollowLiveModel();
-  void WatchLiveModel();  // FollowLiveModel every options.model_poll_ms until Stop()
+  // On a shared (PostgreSQL) store, other processes change the rule profile and the capacities:
+  // the newest stored ones are taken up (scale_out.cc); WatchLiveModel calls it.
+  void FollowStoredSettings();
+  std::string followed_capacity;  // the capacity setting's text last applied
+  void WatchLiveModel();          // FollowLiveModel every options.model_poll_ms until Stop()
   Result<service::HttpResponse> ListModels(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetModel(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PromoteModel(const service::HttpRequest&, const service::Caller&);

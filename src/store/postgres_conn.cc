@@ -11,12 +11,14 @@ namespace {
 
 class PostgresConn : public SqlConn {
  public:
-  explicit PostgresConn(std::unique_ptr<pqxx::connection> c) : conn_(std::move(c)) {}
+  PostgresConn(std::unique_ptr<pqxx::connection> c, std::string conninfo)
+      : conn_(std::move(c)), conninfo_(std::move(conninfo)) {}
   ~PostgresConn() override { txn_.reset(); }
 
   std::string_view dialect() const override { return "postgresql"; }
 
   Status ExecScript(const std::string& sql) override {
+    CS_RETURN_IF_ERROR(EnsureOpen());
     return Run([&] {
              if (txn_) {
                txn_->exec(sql);
@@ -30,6 +32,7 @@ class PostgresConn : public SqlConn {
   }
 
   Result<SqlRows> Query(const std::string& sql, const SqlParams& params) override {
+    CS_RETURN_IF_ERROR(EnsureOpen());
     SqlRows rows;
     auto r = Run([&] {
       pqxx::result res = Execute(sql, params);
@@ -52,10 +55,12 @@ class PostgresConn : public SqlConn {
   }
 
   Result<int64_t> Exec(const std::string& sql, const SqlParams& params) override {
+    CS_RETURN_IF_ERROR(EnsureOpen());
     return Run([&] { return static_cast<int64_t>(Execute(sql, params).affected_rows()); });
   }
 
   Status Begin() override {
+    CS_RETURN_IF_ERROR(EnsureOpen());
     return Run([&] {
              txn_ = std::make_unique<pqxx::work>(*conn_);
              return int64_t{0};
@@ -82,6 +87,22 @@ class PostgresConn : public SqlConn {
   }
 
  private:
+  // A server restarted or a connection dropped: outside a transaction the next statement opens a
+  // new connection (inside one, the transaction is lost and its error goes to the caller, whose
+  // rollback ends it). Recovery needs no restart of this process.
+  Status EnsureOpen() {
+    if (txn_ || (conn_ && conn_->is_open())) return Status::Ok();
+    try {
+      auto c = std::make_unique<pqxx::connection>(conninfo_);
+      pqxx::nontransaction n(*c);
+      n.exec("SET client_min_messages = warning");
+      conn_ = std::move(c);
+      return Status::Ok();
+    } catch (const std::exception& e) {
+      return Status::IoError(std::string("postgresql: cannot reconnect: ") + e.what());
+    }
+  }
+
   pqxx::result Execute(const std::string& sql, const SqlParams& params) {
     std::vector<std::string> text(params.size());
     std::vector<const char*> ptrs(params.size(), nullptr);
@@ -118,6 +139,7 @@ class PostgresConn : public SqlConn {
   }
 
   std::unique_ptr<pqxx::connection> conn_;
+  std::string conninfo_;
   std::unique_ptr<pqxx::work> txn_;
 };
 
@@ -126,7 +148,7 @@ class PostgresConn : public SqlConn {
 Result<std::unique_ptr<SqlConn>> OpenPostgresConn(const std::string& conninfo) {
   try {
     auto c = std::make_unique<pqxx::connection>(conninfo);
-    auto conn = std::make_unique<PostgresConn>(std::move(c));
+    auto conn = std::make_unique<PostgresConn>(std::move(c), conninfo);
     // Quieter logs: CREATE TABLE IF NOT EXISTS and friends.
     CS_RETURN_IF_ERROR(conn->ExecScript("SET client_min_messages = warning"));
     return std::unique_ptr<SqlConn>(std::move(conn));

@@ -40,7 +40,24 @@ int64_t LatestMigration() {
   return v;
 }
 
+// PostgreSQL advisory lock keys: processes that share one database (the service, workers, the
+// CLI) migrate one at a time and write one transaction at a time (the audit chain is one sequence,
+// and the selection budgets are counted over every process's decisions).
+constexpr int64_t kMigrationLock = 0x436c656172000001;  // "Clear" 1
+constexpr int64_t kWriterLock = 0x436c656172000002;
+
+Result<int64_t> MigrateLocked(SqlConn& c);
+
 Result<int64_t> Migrate(SqlConn& c) {
+  if (c.dialect() != "postgresql") return MigrateLocked(c);
+  CS_RETURN_IF_ERROR(c.Exec("SELECT pg_advisory_lock($1)", {kMigrationLock}).status());
+  auto r = MigrateLocked(c);
+  Status unlock = c.Exec("SELECT pg_advisory_unlock($1)", {kMigrationLock}).status();
+  if (r.ok() && !unlock.ok()) return unlock;
+  return r;
+}
+
+Result<int64_t> MigrateLocked(SqlConn& c) {
   CS_RETURN_IF_ERROR(
       c.ExecScript("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name "
                    "TEXT NOT NULL, "
@@ -811,6 +828,12 @@ class SqlStore : public Store {
       }
       results.assign(group.size(), Status::Ok());
       Status batch = writer_->Begin();
+      if (batch.ok() && backend_ == "postgresql") {
+        // One writing transaction at a time over all processes; another may have appended to the
+        // audit chain since this one last wrote, so its head is read again.
+        batch = writer_->Exec("SELECT pg_advisory_xact_lock($1)", {kWriterLock}).status();
+        head.known = false;
+      }
       static const std::string kSavepoint = "SAVEPOINT op",
                                kRollbackTo = "ROLLBACK TO SAVEPOINT op",
                                kRelease = "RELEASE SAVEPOINT op";

@@ -102,6 +102,20 @@ class SqlTxn : public StoreTxn {
     for (const auto& r : rules) CS_RETURN_IF_ERROR(c_.Exec(kSql, {consignment_id, r}).status());
     return Status::Ok();
   }
+  Result<std::vector<SelectionCount>> LaneSelectionCounts(const std::string& lane,
+                                                          int32_t from_date,
+                                                          int32_t to_date) override {
+    static const std::string kSql =
+        "SELECT decision_date, channel, control, COUNT(*), exploration FROM consignments "
+        "WHERE lane = $1 AND decision_date BETWEEN $2 AND $3 "
+        "GROUP BY decision_date, channel, control, exploration";
+    CS_ASSIGN_OR_RETURN(auto rows, c_.Query(kSql, {lane, int64_t{from_date}, int64_t{to_date}}));
+    std::vector<SelectionCount> out;
+    for (const auto& r : rows)
+      out.push_back(SelectionCount{lane, static_cast<int32_t>(r.Int(0)), r.Text(1), r.Int(2) != 0,
+                                   r.Int(3), r.Int(4) != 0});
+    return out;
+  }
   Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
     return QueryScan(c_, id);
   }

@@ -1,11 +1,8 @@
 // Durability: every declaration the service acknowledged survives kill -9 of the service at a
 // random moment. Real `clearsight serve` child processes, real clients posting in a loop, real
 // SIGKILL, then a restart and a check of every acknowledged id.
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -17,11 +14,10 @@
 
 #include "clearsight/store.h"
 #include "clearsight/xray_scan.h"
+#include "service/child_process.h"
 #include "service/service_test_util.h"
 #include "store/postgres_server.h"
 #include "store/sql_conn.h"
-
-extern char** environ;
 
 namespace clearsight {
 namespace {
@@ -31,35 +27,7 @@ using testing::Reply;
 using testing::TempDir;
 
 pid_t SpawnServe(const std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  std::vector<std::string> env_store;
-  for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
-  env_store.emplace_back("CLEARSIGHT_ADMIN_PASSWORD=durable-admin-pw");
-  std::vector<char*> envp;
-  for (auto& e : env_store) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  return rc == 0 ? pid : -1;
-}
-
-int WaitForPort(const std::string& port_file, pid_t pid) {
-  for (int i = 0; i < 600; ++i) {
-    std::ifstream in(port_file);
-    int port = 0;
-    if (in >> port && port > 0) return port;
-    int status;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return -1;  // it died
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  return -1;
+  return testing::SpawnLogged(args, log, {"CLEARSIGHT_ADMIN_PASSWORD=durable-admin-pw"});
 }
 
 TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
@@ -81,7 +49,7 @@ TEST(Durability, AcknowledgedDeclarationsSurviveKill9AtAnyMoment) {
                             "--threads", "16", "--web", dir / "noweb"},
                            log);
     ASSERT_GT(pid, 0);
-    int port = WaitForPort(port_file, pid);
+    int port = testing::WaitForPortFile(port_file, pid);
     if (port <= 0) {
       std::ifstream in(log);
       std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -85,6 +85,7 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
                                    " -c listen_addresses=127.0.0.1 -c fsync=off -c "
                                    "full_page_writes=off\" -w start > /dev/null 2>&1");
     if (std::system(start.c_str()) == 0) {
+      s->start_cmd_ = start;
       // Should this process die without its destructor running (a ctest timeout kills it), a
       // watchdog stops the server and removes the directory, so no cluster is left behind.
       std::ifstream pidfile(s->dir_ + "/data/postmaster.pid");
@@ -113,6 +114,20 @@ PostgresServer::~PostgresServer() {
   }
   std::error_code ec;
   std::filesystem::remove_all(dir_, ec);
+}
+
+Status PostgresServer::Restart(int down_ms) {
+  std::ifstream pidfile(dir_ + "/data/postmaster.pid");
+  pid_t pid = 0;
+  if (!(pidfile >> pid) || pid <= 0) return Status::FailedPrecondition("the server is not running");
+  ::kill(pid, SIGINT);  // fast shutdown: open connections are closed
+  for (int i = 0; i < 400 && ::kill(pid, 0) == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (::kill(pid, 0) == 0) return Status::Internal("the server did not stop");
+  std::this_thread::sleep_for(std::chrono::milliseconds(down_ms));
+  if (std::system(start_cmd_.c_str()) != 0)
+    return Status::IoError("pg_ctl start failed again; see " + dir_ + "/log");
+  return Status::Ok();
 }
 
 std::string PostgresServer::Url(const std::string& db) const {

@@ -22,12 +22,16 @@ class PostgresServer {
   // (search_path): a fresh, isolated store per test for the cost of one CREATE SCHEMA.
   Result<std::string> CreateSchema(const std::string& name);
   int port() const { return port_; }
+  // Stops the server (fast shutdown: connections are cut), waits `down_ms`, starts it again on
+  // the same port and data.
+  Status Restart(int down_ms);
 
  private:
   PostgresServer() = default;
   std::string dir_;
   std::string bin_;
   int port_ = 0;
+  std::string start_cmd_;
 };
 
 // A free TCP port on 127.0.0.1 (bound and released; a small race is possible).
