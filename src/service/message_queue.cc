@@ -141,14 +141,29 @@ class NatsQueue : public MessageQueue {
 
   Result<std::vector<std::unique_ptr<QueueMessage>>> Fetch(int max, int64_t timeout_ms) override {
     if (!sub_) return Status::FailedPrecondition("message queue: fetch before subscribe");
+    // What is there, up to `max`, without waiting; when nothing is, wait for the first message
+    // only (a plain fetch of `max` would hold a lone message until the batch fills or the wait
+    // ends: up to timeout_ms of latency at a low rate).
     natsMsgList list{};
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus s = natsSubscription_Fetch(&list, sub_, max, timeout_ms, &jerr);
+    jsFetchRequest req;
+    jsFetchRequest_Init(&req);
+    req.Batch = max;
+    req.NoWait = true;
+    req.Expires = timeout_ms * kNsPerMs;
+    natsStatus s = natsSubscription_FetchRequest(&list, sub_, &req);
+    if (s == NATS_OK && list.Count == 0) natsMsgList_Destroy(&list);
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND || (s == NATS_OK && list.Count == 0)) {
+      jsFetchRequest_Init(&req);
+      req.Batch = 1;
+      req.Expires = timeout_ms * kNsPerMs;
+      list = natsMsgList{};
+      s = natsSubscription_FetchRequest(&list, sub_, &req);
+    }
     std::vector<std::unique_ptr<QueueMessage>> out;
-    if (s == NATS_TIMEOUT) return out;
+    if (s == NATS_TIMEOUT || s == NATS_NOT_FOUND) return out;
     if (s != NATS_OK) {
       natsMsgList_Destroy(&list);
-      return NatsError(s, jerr, "fetching from " + durable_);
+      return NatsError(s, static_cast<jsErrCode>(0), "fetching from " + durable_);
     }
     out.reserve(static_cast<size_t>(list.Count));
     for (int i = 0; i < list.Count; ++i) {

@@ -264,8 +264,19 @@ void Service::Impl::WorkDeclarations(std::vector<std::unique_ptr<QueueMessage>>&
 }
 
 void Service::Impl::WorkScans(std::vector<std::unique_ptr<QueueMessage>>& messages) {
-  for (auto& mp : messages) {
-    QueueMessage& m = *mp;
+  // As many at once as the analysis workers take (their commits then share a group), the rest
+  // after them.
+  const size_t parallel = static_cast<size_t>(std::max(1, options.analysis_threads));
+  for (size_t first = 0; first < messages.size(); first += parallel) {
+    std::vector<std::thread> running;
+    for (size_t i = first; i < std::min(messages.size(), first + parallel); ++i)
+      running.emplace_back([this, &m = *messages[i]] { WorkScan(m); });
+    for (auto& t : running) t.join();
+  }
+}
+
+void Service::Impl::WorkScan(QueueMessage& m) {
+  {
     const std::string what = "scan '" + m.header(kIdHeader) + "'";
     Status s = [&]() -> Status {
       CS_ASSIGN_OR_RETURN(json j, service::ParseBody(m.data(), "scan message"));

@@ -280,6 +280,7 @@ struct Service::Impl {
   // A worker's handling of one fetched batch of its role's messages.
   void WorkDeclarations(std::vector<std::unique_ptr<service::QueueMessage>>& messages);
   void WorkScans(std::vector<std::unique_ptr<service::QueueMessage>>& messages);
+  void WorkScan(service::QueueMessage& message);
   Result<service::HttpResponse> PostDeclarations(const service::HttpRequest&,
                                                  const service::Caller&);
   Result<service::HttpResponse> GetDeclaration(const service::HttpRequest&, const service::Caller&);

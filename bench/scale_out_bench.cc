@@ -1,0 +1,383 @@
+// scale_out_bench: the scale-out (docs/deployment.md) against one process, on this machine, in
+// one run: PostgreSQL and nats-server started on loopback in a temporary directory, `clearsight`
+// processes spawned as a deployment would run them.
+//
+//   declarations  1. one `serve` deciding what it is posted (the baseline)
+//                 2. `serve --nats` and 1 declarations worker
+//                 3. `serve --nats` and 2 declarations workers
+//                 throughput (all posted to all decided, 4 clients posting batches of 100) and
+//                 the CPU seconds each process used, for declarations/s per core
+//   scans         the same with 1 and 2 scans workers (simulated 512x384 scans, calibrated)
+//   latency       single declarations at a slow pace: POST-to-answer in one process against
+//                 POST-to-decision-visible through the queue (polled every millisecond): what the
+//                 queue adds
+// Targets (issue 35): throughput close to linear in workers until the cores run out; the queue
+// adds <= 5 ms at p99. Prints a table and one JSON line.
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "bench_util.h"
+#include "clearsight/declarations.h"
+#include "clearsight/risk_model.h"
+#include "clearsight/xray_calibrate.h"
+#include "clearsight/xray_simulate.h"
+#include "service/child_process.h"
+#include "store/postgres_server.h"
+#include "store/sql_conn.h"
+
+namespace cs = clearsight;
+namespace bench = clearsight::bench;
+using nlohmann::json;
+
+namespace {
+
+[[noreturn]] void Die(const std::string& m) {
+  std::fprintf(stderr, "scale_out_bench: %s\n", m.c_str());
+  std::exit(1);
+}
+
+// utime + stime of a process (and its threads), in seconds; 0 when it is gone.
+double CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t p = s.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::istringstream rest(s.substr(p + 2));
+  std::string field;
+  double ut = 0, st = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i == 14) ut = std::atof(field.c_str());
+    if (i == 15) st = std::atof(field.c_str());
+  }
+  return (ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds of every process whose command name is `comm` (postgres backends).
+double CpuSecondsOf(const std::string& comm) {
+  double total = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream c(e.path() / "comm");
+    std::string line;
+    if (std::getline(c, line) && line == comm) total += CpuSeconds(std::stoi(name));
+  }
+  return total;
+}
+
+struct Run {
+  std::string name;
+  int workers = 0;  // 0: one process deciding
+  int64_t items = 0;
+  double seconds = 0;
+  double serve_cpu = 0, worker_cpu = 0, db_cpu = 0, nats_cpu = 0;
+  double PerSecond() const { return items / seconds; }
+};
+
+class Deployment {
+ public:
+  Deployment(std::string dir, std::string cli, std::string url, std::string nats)
+      : dir_(std::move(dir)), cli_(std::move(cli)), url_(std::move(url)), nats_(std::move(nats)) {}
+  ~Deployment() {
+    for (pid_t p : pids_) cs::testing::KillAndWait(p, SIGTERM);
+  }
+  int Serve(const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {cli_,          "serve",          "--db",      url_,
+                                  "--images",    dir_ + "/images", "--port",    "0",
+                                  "--port-file", dir_ + "/port",   "--threads", "16",
+                                  "--web",       dir_ + "/noweb"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    if (!nats_.empty()) a.insert(a.end(), {"--nats", nats_});
+    serve_ = cs::testing::SpawnLogged(a, dir_ + "/serve.log",
+                                      {"CLEARSIGHT_ADMIN_PASSWORD=bench-admin-pw"});
+    pids_.push_back(serve_);
+    int port = cs::testing::WaitForPortFile(dir_ + "/port", serve_);
+    if (port <= 0) Die("serve did not start:\n" + cs::testing::ReadLog(dir_ + "/serve.log"));
+    return port;
+  }
+  void Worker(const std::string& role, const std::vector<std::string>& extra) {
+    std::vector<std::string> a = {cli_,       "worker",         "--role", role,  "--db",    url_,
+                                  "--images", dir_ + "/images", "--nats", nats_, "--batch", "64"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    const std::string log = dir_ + "/" + role + std::to_string(pids_.size()) + ".log";
+    pid_t p = cs::testing::SpawnLogged(a, log);
+    workers_.push_back(p);
+    pids_.push_back(p);
+    // Ready once it has loaded its models and subscribed (it says so).
+    for (int i = 0; i < 1200; ++i) {
+      if (cs::testing::ReadLog(log).find("clearsight worker: role") != std::string::npos) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Die("worker did not start:\n" + cs::testing::ReadLog(log));
+  }
+  double ServeCpu() const { return CpuSeconds(serve_); }
+  double WorkerCpu() const {
+    double t = 0;
+    for (pid_t p : workers_) t += CpuSeconds(p);
+    return t;
+  }
+
+ private:
+  std::string dir_, cli_, url_, nats_;
+  pid_t serve_ = -1;
+  std::vector<pid_t> workers_, pids_;
+};
+
+std::string Login(int port) {
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Post("/api/login", R"({"username":"admin","password":"bench-admin-pw"})",
+                  "application/json");
+  if (!r || r->status != 200) Die("login failed");
+  return json::parse(r->body)["token"];
+}
+
+int64_t Decided(const std::string& url) {
+  static thread_local std::unique_ptr<cs::store::SqlConn> conn;
+  static thread_local std::string conn_url;
+  if (!conn || conn_url != url) {
+    auto c = cs::store::OpenPostgresConn(url);
+    if (!c.ok()) Die(c.status().ToString());
+    conn = std::move(c).value();
+    conn_url = url;
+  }
+  auto rows = conn->Query("SELECT COUNT(*) FROM consignments", {});
+  return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::Flags args(argc, argv,
+                    "usage: scale_out_bench [--declarations 8000] [--scans 48] [--latency 200]\n"
+                    "                       [--clearsight PATH] [--data DIR]\n",
+                    {"--declarations", "--scans", "--latency", "--clearsight", "--data"});
+  const int n_decl = args.Int("--declarations", 8000, 100, 10'000'000);
+  const int n_scans = args.Int("--scans", 48, 4, 100000);
+  const int n_latency = args.Int("--latency", 200, 10, 100000);
+  std::string cli = args.Text("--clearsight", "");
+  if (cli.empty())
+    cli = (std::filesystem::read_symlink("/proc/self/exe").parent_path() / "clearsight").string();
+  const std::string data = args.Text("--data", CS_DATA);
+  char tmpl[] = "/tmp/cs_scale_out_bench_XXXXXX";
+  if (!::mkdtemp(tmpl)) Die("mkdtemp failed");
+  const std::string dir = tmpl;
+  std::fprintf(stderr, "working in %s\n", dir.c_str());
+
+  // The model and the declarations: the public customs data, ids made unique per run.
+  cs::ReadOptions ro;
+  ro.format = cs::DeclarationFormat::kKcs;
+  cs::IngestReport rep;
+  auto train = cs::ReadDeclarations(data + "/customs/df_syn_train_eng.csv", ro, &rep);
+  auto valid = cs::ReadDeclarations(data + "/customs/df_syn_valid_eng.csv", ro, &rep);
+  if (!train.ok() || !valid.ok()) Die("cannot read the public customs data under " + data);
+  std::fprintf(stderr, "training a 100-tree risk model...\n");
+  cs::RiskModelOptions mo;
+  mo.trees = 100;
+  auto model = cs::RiskModel::Train(*train, mo);
+  if (!model.ok()) Die(model.status().ToString());
+  if (auto s = model->Save(dir + "/model"); !s.ok()) Die(s.ToString());
+  auto lines_for = [&](const std::string& prefix, int first, int count) {
+    std::string out;
+    for (int i = first; i < first + count; ++i) {
+      cs::Declaration d = valid->rows[static_cast<size_t>(i) % valid->rows.size()];
+      d.declaration_id = prefix + std::to_string(i);
+      d.consignment_id = d.declaration_id;
+      out += cs::DeclarationToJson(d, valid->extra_columns) + "\n";
+    }
+    return out;
+  };
+  // Scans and their calibration from the simulator.
+  cs::SimulateOptions so;
+  so.width = 512;
+  so.height = 384;
+  so.seed = 35;
+  auto sim = cs::Simulator::Create(so);
+  if (!sim.ok()) Die(sim.status().ToString());
+  auto wedges = (*sim)->SimulateWedges();
+  auto calib = wedges.ok() ? cs::Calibration::Fit(*wedges) : wedges.status();
+  if (!calib.ok() || !calib->Save(dir + "/calibration.json").ok()) Die("calibration failed");
+  std::vector<std::string> tiffs, sidecars;
+  for (int i = 0; i < 8; ++i) {
+    auto sc = (*sim)->Simulate(i);
+    auto t = sc.ok() ? cs::EncodeScanTiff(sc->scan) : sc.status();
+    if (!t.ok()) Die(t.status().ToString());
+    tiffs.push_back(*t);
+    sidecars.push_back(cs::ScanMetaToJson(sc->scan.meta));
+  }
+
+  auto pg = cs::testing::PostgresServer::Start();
+  if (!pg.ok()) Die(pg.status().ToString());
+  const int nats_port = cs::testing::FreeLoopbackPort();
+  pid_t nats = cs::testing::SpawnLogged({"nats-server", "-js", "-sd", dir + "/js", "-p",
+                                         std::to_string(nats_port), "-a", "127.0.0.1"},
+                                        dir + "/nats.log");
+  if (!cs::testing::WaitForListen(nats_port, 15000)) Die("nats-server did not start");
+  const std::string nats_url = "nats://127.0.0.1:" + std::to_string(nats_port);
+  const std::vector<std::string> decide = {"--model", dir + "/model", "--red-share", "0.05"};
+  const std::vector<std::string> analyse = {"--calibration", dir + "/calibration.json"};
+
+  std::vector<Run> decl_runs, scan_runs;
+  std::vector<double> lat_one, lat_queue;
+  int schema = 0;
+  auto deploy = [&](int workers, const std::string& role, const std::string& run_dir) {
+    auto url = pg.value()->CreateSchema("s" + std::to_string(schema++));
+    if (!url.ok()) Die(url.status().ToString());
+    std::filesystem::create_directories(run_dir);
+    auto d = std::make_unique<Deployment>(run_dir, cli, *url, workers > 0 ? nats_url : "");
+    std::vector<std::string> extra = decide;
+    if (role == "scans") extra.insert(extra.end(), analyse.begin(), analyse.end());
+    const int port = d->Serve(extra);
+    for (int w = 0; w < workers; ++w) d->Worker(role, extra);
+    return std::make_tuple(std::move(d), port, *url);
+  };
+  // Both queues are drained by the work-queue stream: each run uses its own consumer and ids.
+  for (int workers : {0, 1, 2}) {
+    auto [d, port, url] = deploy(workers, "declarations", dir + "/decl" + std::to_string(workers));
+    const std::string token = Login(port);
+    const double cpu_db0 = CpuSecondsOf("postgres"), cpu_nats0 = CpuSeconds(nats);
+    const double cpu_serve0 = d->ServeCpu(), cpu_workers0 = d->WorkerCpu();
+    const double t0 = bench::Now();
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    const std::string prefix = "W" + std::to_string(workers) + "-";
+    for (int c = 0; c < 4; ++c)
+      clients.emplace_back([&, port = port, token = token] {
+        httplib::Client h("127.0.0.1", port);
+        h.set_read_timeout(120, 0);
+        h.set_bearer_token_auth(token);
+        for (int b; (b = next.fetch_add(100)) < n_decl;) {
+          auto r = h.Post("/api/declarations", lines_for(prefix, b, std::min(100, n_decl - b)),
+                          "application/x-ndjson");
+          if (!r || (r->status != 200 && r->status != 202))
+            Die("POST failed: " + (r ? r->body : std::string("no answer")));
+        }
+      });
+    for (auto& t : clients) t.join();
+    while (Decided(url) < n_decl) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Run r;
+    r.name = workers == 0 ? "one process" : std::to_string(workers) + " worker(s)";
+    r.workers = workers;
+    r.items = n_decl;
+    r.seconds = bench::Now() - t0;
+    r.serve_cpu = d->ServeCpu() - cpu_serve0;  // without the start-up (models, calibration)
+    r.worker_cpu = d->WorkerCpu() - cpu_workers0;
+    r.db_cpu = CpuSecondsOf("postgres") - cpu_db0;
+    r.nats_cpu = CpuSeconds(nats) - cpu_nats0;
+    decl_runs.push_back(r);
+    std::fprintf(stderr, "declarations, %s: %.0f/s\n", r.name.c_str(), r.PerSecond());
+    if (workers != 1) {
+      // Latency at a slow pace (20 a second), one declaration per request.
+      httplib::Client h("127.0.0.1", port);
+      h.set_bearer_token_auth(token);
+      for (int i = 0; i < n_latency; ++i) {
+        const std::string id = "L" + std::to_string(workers) + "-" + std::to_string(i);
+        std::string line = lines_for("L" + std::to_string(workers) + "-", i, 1);
+        const double s0 = bench::Now();
+        auto r = h.Post("/api/declarations", line, "application/x-ndjson");
+        if (!r || (r->status != 200 && r->status != 202 && r->status != 201)) Die("latency POST");
+        if (workers > 0) {
+          for (;;) {
+            auto g = h.Get(("/api/consignments/" + id).c_str());
+            if (g && g->status == 200) break;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+        }
+        (workers == 0 ? lat_one : lat_queue).push_back((bench::Now() - s0) * 1000);
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+  }
+  for (int workers : {0, 1, 2}) {
+    auto [d, port, url] = deploy(workers, "scans", dir + "/scan" + std::to_string(workers));
+    const std::string token = Login(port);
+    const double cpu_db0 = CpuSecondsOf("postgres"), cpu_nats0 = CpuSeconds(nats);
+    const double cpu_serve0 = d->ServeCpu(), cpu_workers0 = d->WorkerCpu();
+    const double t0 = bench::Now();
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+      clients.emplace_back([&, port = port, token = token] {
+        httplib::Client h("127.0.0.1", port);
+        h.set_read_timeout(120, 0);
+        h.set_bearer_token_auth(token);
+        for (int i; (i = next++) < n_scans;) {
+          json side = json::parse(sidecars[static_cast<size_t>(i) % sidecars.size()]);
+          side["scan_id"] = "S" + std::to_string(workers) + "-" + std::to_string(i);
+          side["consignment_id"] = "SC" + std::to_string(workers) + "-" + std::to_string(i);
+          httplib::MultipartFormDataItems items = {
+              {"tiff", tiffs[static_cast<size_t>(i) % tiffs.size()], "scan.tif", "image/tiff"},
+              {"sidecar", side.dump(), "scan.json", "application/json"}};
+          auto r = h.Post("/api/scans", items);
+          if (!r || (r->status != 201 && r->status != 202))
+            Die("scan POST failed: " + (r ? r->body : std::string("no answer")));
+        }
+      });
+    for (auto& t : clients) t.join();
+    while (Decided(url) < n_scans) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Run r;
+    r.name = workers == 0 ? "one process" : std::to_string(workers) + " worker(s)";
+    r.workers = workers;
+    r.items = n_scans;
+    r.seconds = bench::Now() - t0;
+    r.serve_cpu = d->ServeCpu() - cpu_serve0;  // without the start-up (models, calibration)
+    r.worker_cpu = d->WorkerCpu() - cpu_workers0;
+    r.db_cpu = CpuSecondsOf("postgres") - cpu_db0;
+    r.nats_cpu = CpuSeconds(nats) - cpu_nats0;
+    scan_runs.push_back(r);
+    std::fprintf(stderr, "scans, %s: %.1f/s\n", r.name.c_str(), r.PerSecond());
+  }
+  cs::testing::KillAndWait(nats, SIGTERM);
+
+  std::printf("scale_out_bench on %s\n\n", bench::Machine().c_str());
+  std::printf("%-13s %-12s %8s %9s %8s | CPU s: %7s %8s %8s %6s | per decider core-s\n", "kind",
+              "deciding", "items", "items/s", "x one", "serve", "workers", "postgres", "nats");
+  json out = {{"bench", "scale_out"}, {"machine", bench::Machine()}};
+  for (auto* runs : {&decl_runs, &scan_runs}) {
+    const bool decl = runs == &decl_runs;
+    json rows = json::array();
+    for (const Run& r : *runs) {
+      const double decider = r.workers == 0 ? r.serve_cpu : r.worker_cpu;
+      std::printf("%-13s %-12s %8lld %9.1f %8.2f | %14.1f %8.1f %8.1f %6.1f | %10.1f\n",
+                  decl ? "declarations" : "scans", r.name.c_str(), static_cast<long long>(r.items),
+                  r.PerSecond(), r.PerSecond() / runs->front().PerSecond(), r.serve_cpu,
+                  r.worker_cpu, r.db_cpu, r.nats_cpu, r.items / std::max(1e-9, decider));
+      rows.push_back({{"deciding", r.name},
+                      {"workers", r.workers},
+                      {"items", r.items},
+                      {"per_second", r.PerSecond()},
+                      {"ratio_to_one_process", r.PerSecond() / runs->front().PerSecond()},
+                      {"cpu_seconds",
+                       {{"serve", r.serve_cpu},
+                        {"workers", r.worker_cpu},
+                        {"postgres", r.db_cpu},
+                        {"nats", r.nats_cpu}}},
+                      {"per_decider_cpu_second", r.items / std::max(1e-9, decider)}});
+    }
+    out[decl ? "declarations" : "scans"] = rows;
+  }
+  const double p50_one = bench::Percentile(lat_one, 0.5),
+               p99_one = bench::Percentile(lat_one, 0.99);
+  const double p50_q = bench::Percentile(lat_queue, 0.5),
+               p99_q = bench::Percentile(lat_queue, 0.99);
+  std::printf("\nlatency of one declaration (ms)   p50     p99\n");
+  std::printf("  one process (POST to answer)  %6.2f  %6.2f\n", p50_one, p99_one);
+  std::printf("  queue, 2 workers (to decided) %6.2f  %6.2f\n", p50_q, p99_q);
+  std::printf("  added by the queue            %6.2f  %6.2f   (target <= 5 ms at p99)\n",
+              p50_q - p50_one, p99_q - p99_one);
+  out["latency_ms"] = {{"one_process", {{"p50", p50_one}, {"p99", p99_one}}},
+                       {"queue", {{"p50", p50_q}, {"p99", p99_q}}},
+                       {"added", {{"p50", p50_q - p50_one}, {"p99", p99_q - p99_one}}}};
+  std::printf("%s\n", out.dump().c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+  return 0;
+}
