@@ -348,14 +348,23 @@ Result<std::string> Store::PutImage(std::string_view bytes) {
   // A unique temp name: two uploads of the same image may race; both renames give the same file.
   thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = dir + "/." + sha + "." + std::to_string(rng()) + ".tmp";
+  // A full disk is said as such: the caller may answer "try later" and go on with what needs no
+  // image (declarations).
+  auto failed = [&](const std::string& what, const std::string& where) {
+    if (errno == ENOSPC || errno == EDQUOT)
+      return Status::Unavailable("the image store " + images_dir_ +
+                                 " is full (no space left on device): files are refused until "
+                                 "space is freed");
+    return Errno(what, where);
+  };
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) return Errno("cannot create", tmp);
+  if (fd < 0) return failed("cannot create", tmp);
   size_t done = 0;
   while (done < bytes.size()) {
     ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR) continue;
-      Status s = Errno("cannot write", tmp);
+      Status s = failed("cannot write", tmp);
       ::close(fd);
       ::unlink(tmp.c_str());
       return s;
@@ -363,7 +372,7 @@ Result<std::string> Store::PutImage(std::string_view bytes) {
     done += static_cast<size_t>(n);
   }
   if (::fsync(fd) != 0) {
-    Status s = Errno("cannot fsync", tmp);
+    Status s = failed("cannot fsync", tmp);
     ::close(fd);
     ::unlink(tmp.c_str());
     return s;

@@ -422,5 +422,80 @@ TEST_F(ScaleOut, NothingAcceptedIsLostWhenAWorkerIsKilledOrTheServersRestart) {
       static_cast<long long>(before_pg), refused.load());
 }
 
+TEST_F(ScaleOut, AFullImageStoreRefusesScansClearlyAndRecovers) {
+  // The image directory on a 1 MiB tmpfs: three 300 KB scans fill it.
+  const std::string images = dir_ / "small-disk";
+  std::filesystem::create_directories(images);
+  ASSERT_EQ(std::system(("mount -t tmpfs -o size=1m tmpfs " + images).c_str()), 0)
+      << "this test needs root to mount a size-limited tmpfs";
+  struct Unmount {
+    std::string dir;
+    ~Unmount() { (void)std::system(("umount -l " + dir).c_str()); }
+  } unmount{images};
+  NatsServer nats(dir_ / "nats");
+  ASSERT_TRUE(nats.Start());
+  auto url = pg_->CreateSchema("full_disk");
+  ASSERT_TRUE(url.ok());
+  const std::string rules = dir_ / "rules.txt";
+  { std::ofstream(rules) << kRules; }
+  int port = Serve(*url, images, nats.Url(), rules);
+  Worker("scans", *url, images, nats.Url(), "scans");
+  Worker("declarations", *url, images, nats.Url(), "decl");
+  Client c(port);
+  ASSERT_TRUE(c.Login("admin", kAdminPassword));
+  const std::string scans = dir_ / "scans";
+  ASSERT_EQ(std::system((std::string(CS_CLI) +
+                         " xray simulate --count 8 --seed 9 --width 320 "
+                         "--height 240 --out " +
+                         scans + " > /dev/null")
+                            .c_str()),
+            0);
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(scans))
+    if (e.path().extension() == ".tif") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  ASSERT_EQ(files.size(), 8u);
+  auto post = [&](const std::filesystem::path& tif) {
+    auto side = tif;
+    side.replace_extension(".json");
+    return c.PostMultipart("/api/scans",
+                           {{"tiff", ReadLog(tif), "scan.tif", "image/tiff"},
+                            {"sidecar", ReadLog(side), "scan.json", "application/json"}});
+  };
+  std::vector<std::filesystem::path> refused;
+  int accepted = 0;
+  for (const auto& f : files) {
+    Reply r = post(f);
+    if (r.status == 202) {
+      ++accepted;
+      continue;
+    }
+    ASSERT_EQ(r.status, 503) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], "unavailable");
+    EXPECT_NE(r.body["error"]["message"].get<std::string>().find("is full"), std::string::npos)
+        << r.raw;
+    refused.push_back(f);
+  }
+  EXPECT_GE(accepted, 1);
+  ASSERT_GE(refused.size(), 4u) << "the small disk should have filled";
+  // Declarations need no image: still taken while the image store is full.
+  Reply d = PostLines(c, Declarations(20, "FD"));
+  EXPECT_EQ(d.status, 202) << d.raw;
+  // Space freed (the disk made larger): the same uploads go through, without a restart.
+  ASSERT_EQ(std::system(("mount -o remount,size=16m " + images).c_str()), 0);
+  for (const auto& f : refused) {
+    Reply r = post(f);
+    EXPECT_EQ(r.status, 202) << r.raw;
+  }
+  Db db = Connect(*url);
+  ASSERT_TRUE(WaitForDecisions(db, 8 + 20, 60)) << ReadLog(dir_ / "scans.log");
+  EXPECT_EQ(db.Count("SELECT COUNT(*) FROM scans"), 8);
+  // No half-written file was left behind by the refused writes.
+  int temporaries = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(images))
+    temporaries += e.path().filename().string().rfind('.', 0) == 0;
+  EXPECT_EQ(temporaries, 0);
+}
+
 }  // namespace
 }  // namespace clearsight
