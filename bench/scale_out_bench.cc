@@ -21,6 +21,8 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -120,6 +122,8 @@ class Deployment {
     Die("worker did not start:\n" + cs::testing::ReadLog(log));
   }
   double ServeCpu() const { return CpuSeconds(serve_); }
+  pid_t serve_pid() const { return serve_; }
+  const std::vector<pid_t>& worker_pids() const { return workers_; }
   double WorkerCpu() const {
     double t = 0;
     for (pid_t p : workers_) t += CpuSeconds(p);
@@ -153,13 +157,217 @@ int64_t Decided(const std::string& url) {
   return rows.ok() && !rows->empty() ? (*rows)[0].Int(0) : 0;
 }
 
+// Resident memory of a process in MiB (VmRSS); with `pss`, its proportional share (smaps_rollup
+// Pss), so that PostgreSQL's shared buffers are not counted once per backend.
+double MemoryMiB(pid_t pid, bool pss = false) {
+  std::ifstream in("/proc/" + std::to_string(pid) + (pss ? "/smaps_rollup" : "/status"));
+  const std::string key = pss ? "Pss:" : "VmRSS:";
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind(key, 0) == 0) return std::atof(line.c_str() + key.size()) / 1024.0;
+  return 0;
+}
+
+double MemoryOfMiB(const std::string& comm) {
+  double total = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = e.path().filename();
+    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+    std::ifstream c(e.path() / "comm");
+    std::string line;
+    if (std::getline(c, line) && line == comm) total += MemoryMiB(std::stoi(name), true);
+  }
+  return total;
+}
+
+struct SoakSample {
+  double t = 0;  // seconds since the start
+  double serve_mib = 0, workers_mib = 0, postgres_mib = 0, nats_mib = 0;
+  double post_p50 = 0, post_p99 = 0;      // POST of a batch of declarations, ms
+  double decide_p50 = 0, decide_p99 = 0;  // one declaration, POST to decision visible, ms
+  int64_t decided = 0;
+};
+
+// The soak: `minutes` at `rate` declarations a second (batches of 10) and `scan_rate` scans a
+// second on serve --nats with one worker per role; memory and latency sampled every 10 s.
+int Soak(const std::string& dir, const std::string& cli, cs::testing::PostgresServer& pg,
+         const std::string& nats_url, pid_t nats, std::vector<std::string> flags, double minutes,
+         double rate, double scan_rate,
+         const std::function<std::string(const std::string&, int, int)>& lines_for,
+         const std::vector<std::string>& tiffs, const std::vector<std::string>& sidecars,
+         const std::string& html) {
+  auto url = pg.CreateSchema("soak");
+  if (!url.ok()) Die(url.status().ToString());
+  std::filesystem::create_directories(dir + "/soak");
+  Deployment d(dir + "/soak", cli, *url, nats_url);
+  const int port = d.Serve(flags);
+  d.Worker("declarations", flags);
+  d.Worker("scans", flags);
+  const std::string token = Login(port);
+  std::mutex mu;
+  std::vector<double> post_ms, decide_ms;
+  std::atomic<bool> stop{false};
+  const double t0 = bench::Now();
+  // Declarations, paced: batches of 10.
+  std::thread decl([&] {
+    httplib::Client h("127.0.0.1", port);
+    h.set_bearer_token_auth(token);
+    const double interval = 10.0 / rate;
+    for (int b = 0; !stop; ++b) {
+      const double due = t0 + b * interval;
+      if (bench::Now() < due)
+        std::this_thread::sleep_for(std::chrono::duration<double>(due - bench::Now()));
+      const double s0 = bench::Now();
+      auto r = h.Post("/api/declarations", lines_for("K", b * 10, 10), "application/x-ndjson");
+      if (!r || r->status != 202) Die("soak POST: " + (r ? r->body : std::string("no answer")));
+      std::lock_guard lock(mu);
+      post_ms.push_back((bench::Now() - s0) * 1000);
+    }
+  });
+  // One marked declaration a second: POST to decision visible.
+  std::thread marked([&] {
+    httplib::Client h("127.0.0.1", port);
+    h.set_bearer_token_auth(token);
+    for (int i = 0; !stop; ++i) {
+      const std::string id = "M" + std::to_string(i);
+      const double s0 = bench::Now();
+      auto r = h.Post("/api/declarations", lines_for("M", i, 1), "application/x-ndjson");
+      if (!r || r->status != 202) Die("soak marked POST");
+      while (!stop) {
+        auto g = h.Get(("/api/consignments/" + id).c_str());
+        if (g && g->status == 200) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      {
+        std::lock_guard lock(mu);
+        decide_ms.push_back((bench::Now() - s0) * 1000);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    }
+  });
+  std::thread scans([&] {
+    if (scan_rate <= 0) return;
+    httplib::Client h("127.0.0.1", port);
+    h.set_bearer_token_auth(token);
+    for (int i = 0; !stop; ++i) {
+      const double due = t0 + i / scan_rate;
+      if (bench::Now() < due)
+        std::this_thread::sleep_for(std::chrono::duration<double>(due - bench::Now()));
+      json side = json::parse(sidecars[static_cast<size_t>(i) % sidecars.size()]);
+      side["scan_id"] = "soak-" + std::to_string(i);
+      side["consignment_id"] = "soakc-" + std::to_string(i);
+      httplib::MultipartFormDataItems items = {
+          {"tiff", tiffs[static_cast<size_t>(i) % tiffs.size()], "scan.tif", "image/tiff"},
+          {"sidecar", side.dump(), "scan.json", "application/json"}};
+      auto r = h.Post("/api/scans", items);
+      if (!r || r->status != 202) Die("soak scan POST");
+    }
+  });
+  std::vector<SoakSample> samples;
+  while (bench::Now() - t0 < minutes * 60) {
+    std::this_thread::sleep_for(std::chrono::seconds(10));
+    SoakSample s;
+    s.t = bench::Now() - t0;
+    s.serve_mib = MemoryMiB(d.serve_pid());
+    for (pid_t p : d.worker_pids()) s.workers_mib += MemoryMiB(p);
+    s.postgres_mib = MemoryOfMiB("postgres");
+    s.nats_mib = MemoryMiB(nats);
+    {
+      std::lock_guard lock(mu);
+      s.post_p50 = bench::Percentile(post_ms, 0.5);
+      s.post_p99 = bench::Percentile(post_ms, 0.99);
+      s.decide_p50 = bench::Percentile(decide_ms, 0.5);
+      s.decide_p99 = bench::Percentile(decide_ms, 0.99);
+      post_ms.clear();
+      decide_ms.clear();
+    }
+    s.decided = Decided(*url);
+    samples.push_back(s);
+    std::fprintf(stderr,
+                 "%5.0f s  serve %6.1f MiB  workers %6.1f  postgres %6.1f  nats %5.1f | POST p99 "
+                 "%6.1f ms  decided p50 %6.1f p99 %6.1f ms | %lld decided\n",
+                 s.t, s.serve_mib, s.workers_mib, s.postgres_mib, s.nats_mib, s.post_p99,
+                 s.decide_p50, s.decide_p99, static_cast<long long>(s.decided));
+  }
+  stop = true;
+  decl.join();
+  marked.join();
+  scans.join();
+  // Flat after warm-up: the last sample against the one at a fifth of the run.
+  const SoakSample& warm = samples[samples.size() / 5];
+  const SoakSample& last = samples.back();
+  auto growth = [](double a, double b) { return a > 0 ? (b - a) / a : 0; };
+  json j = {{"bench", "scale_out_soak"},
+            {"machine", bench::Machine()},
+            {"minutes", minutes},
+            {"declarations_per_second", rate},
+            {"scans_per_second", scan_rate},
+            {"memory_growth_after_warmup",
+             {{"serve", growth(warm.serve_mib, last.serve_mib)},
+              {"workers", growth(warm.workers_mib, last.workers_mib)},
+              {"postgres", growth(warm.postgres_mib, last.postgres_mib)},
+              {"nats", growth(warm.nats_mib, last.nats_mib)}}},
+            {"samples", json::array()}};
+  for (const auto& s : samples)
+    j["samples"].push_back({{"t", s.t},
+                            {"serve_mib", s.serve_mib},
+                            {"workers_mib", s.workers_mib},
+                            {"postgres_mib", s.postgres_mib},
+                            {"nats_mib", s.nats_mib},
+                            {"post_p50_ms", s.post_p50},
+                            {"post_p99_ms", s.post_p99},
+                            {"decided_p50_ms", s.decide_p50},
+                            {"decided_p99_ms", s.decide_p99},
+                            {"decided", s.decided}});
+  std::printf("soak on %s: %.1f min, %.0f declarations/s, %.1f scans/s\n", bench::Machine().c_str(),
+              minutes, rate, scan_rate);
+  std::printf(
+      "memory after warm-up (at %.0f s -> %.0f s): serve %+.1f%%, workers %+.1f%%, postgres "
+      "%+.1f%%, nats %+.1f%%\n",
+      warm.t, last.t, 100 * growth(warm.serve_mib, last.serve_mib),
+      100 * growth(warm.workers_mib, last.workers_mib),
+      100 * growth(warm.postgres_mib, last.postgres_mib),
+      100 * growth(warm.nats_mib, last.nats_mib));
+  std::printf("%s\n", j.dump().c_str());
+  if (!html.empty()) {
+    // The curves, drawn by Chart.js (Debian libjs-chart.js), inlined so the file stands alone.
+    std::ifstream in("/usr/share/javascript/chart.js/chart.min.js");
+    const std::string chart((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (chart.empty()) Die("Chart.js not found (apt-get install libjs-chart.js)");
+    std::ofstream out(html);
+    out << "<!doctype html><meta charset=utf-8><title>Scale-out soak</title>"
+           "<h1>Scale-out soak</h1><p>"
+        << bench::Machine() << "; " << minutes << " min at " << rate << " declarations/s and "
+        << scan_rate
+        << " scans/s</p><canvas id=mem height=90></canvas><canvas id=lat height=90></canvas>"
+           "<script>"
+        << chart << "</script><script>const s=" << j["samples"].dump() << R"(;
+const t=s.map(x=>Math.round(x.t));
+const colours=['#1f77b4','#d62728','#2ca02c','#9467bd'];
+let n=0;
+const line=(label,key)=>{const c=colours[n++%4];
+  return {label,data:s.map(x=>x[key]),fill:false,pointRadius:0,borderColor:c,backgroundColor:c};};
+new Chart(document.getElementById('mem'),{type:'line',data:{labels:t,datasets:[
+  line('serve MiB','serve_mib'),line('workers MiB','workers_mib'),
+  line('postgres MiB (PSS)','postgres_mib'),line('nats-server MiB','nats_mib')]},
+  options:{plugins:{title:{display:true,text:'Resident memory over time (s)'}}}});
+new Chart(document.getElementById('lat'),{type:'line',data:{labels:t,datasets:[
+  line('POST p99 ms','post_p99_ms'),line('to decided p50 ms','decided_p50_ms'),
+  line('to decided p99 ms','decided_p99_ms')]},
+  options:{plugins:{title:{display:true,text:'Latency per 10 s over time (s)'}}}});
+</script>)";
+  }
+  return 0;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
   bench::Flags args(argc, argv,
                     "usage: scale_out_bench [--declarations 8000] [--scans 48] [--latency 200]\n"
-                    "                       [--clearsight PATH] [--data DIR]\n",
-                    {"--declarations", "--scans", "--latency", "--clearsight", "--data"});
+                    "                       [--clearsight PATH] [--data DIR]\n"
+                    "       scale_out_bench --soak-minutes 10 [--soak-rate 300]\n"
+                    "                       [--soak-scan-rate 2] [--html soak.html]\n",
+                    {"--declarations", "--scans", "--latency", "--clearsight", "--data",
+                     "--soak-minutes", "--soak-rate", "--soak-scan-rate", "--html"});
   const int n_decl = args.Int("--declarations", 8000, 100, 10'000'000);
   const int n_scans = args.Int("--scans", 48, 4, 100000);
   const int n_latency = args.Int("--latency", 200, 10, 100000);
@@ -224,6 +432,18 @@ int main(int argc, char** argv) {
   const std::string nats_url = "nats://127.0.0.1:" + std::to_string(nats_port);
   const std::vector<std::string> decide = {"--model", dir + "/model", "--red-share", "0.05"};
   const std::vector<std::string> analyse = {"--calibration", dir + "/calibration.json"};
+  if (const double minutes = args.Double("--soak-minutes", 0, 0, 24 * 60); minutes > 0) {
+    std::vector<std::string> flags = decide;
+    flags.insert(flags.end(), analyse.begin(), analyse.end());
+    int rc = Soak(dir, cli, **pg, nats_url, nats, flags, minutes,
+                  args.Double("--soak-rate", 300, 1, 100000),
+                  args.Double("--soak-scan-rate", 2, 0, 1000), lines_for, tiffs, sidecars,
+                  args.Text("--html", ""));
+    cs::testing::KillAndWait(nats, SIGTERM);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return rc;
+  }
 
   std::vector<Run> decl_runs, scan_runs;
   std::vector<double> lat_one, lat_queue;
