@@ -239,6 +239,12 @@ struct LaneCounts {
   int64_t total = 0, pending = 0, released = 0, done = 0;
 };
 
+// One lane-day's decisions (StoreTxn::LaneDays).
+struct LaneDayTotals {
+  int32_t date = 0;
+  int64_t seen = 0, red = 0, yellow = 0, control = 0, exploration = 0;
+};
+
 // Lane-day channel counts, for rebuilding the online selector after a restart.
 struct SelectionCount {
   std::string lane;
@@ -444,11 +450,10 @@ class StoreTxn {
   virtual Status PutDecision(const DecisionRow& row) = 0;  // insert or replace
   virtual Status PutRuleHits(const std::string& consignment_id,
                              const std::vector<std::string>& rules) = 0;
-  // The lane's decision counts on dates from..to (as SelectionCounts), seen from inside this
-  // transaction: what every process sharing the database has decided, for one lane's budget.
-  virtual Result<std::vector<SelectionCount>> LaneSelectionCounts(const std::string& lane,
-                                                                  int32_t from_date,
-                                                                  int32_t to_date) = 0;
+  // The lane's decisions on dates from..to, as counted with every PutDecision, seen from inside
+  // this transaction: what every process sharing the database has decided, for one lane's budget.
+  virtual Result<std::vector<LaneDayTotals>> LaneDays(const std::string& lane, int32_t from_date,
+                                                      int32_t to_date) = 0;
 
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Status InsertScan(const ScanRow& row) = 0;

@@ -614,15 +614,15 @@ Result<bool> Service::Impl::ExplainStored(StoreTxn& txn, const std::string& decl
 
 Status Service::Impl::SyncLaneDays(StoreTxn& txn, const std::string& lane, int32_t day) {
   // The day before sets a count budget's volume, the day after takes carried-over consignments.
-  CS_ASSIGN_OR_RETURN(auto rows, txn.LaneSelectionCounts(lane, day - 1, day + 1));
+  CS_ASSIGN_OR_RETURN(auto rows, txn.LaneDays(lane, day - 1, day + 1));
   OnlineSelector::Counts counts[3];
   for (const auto& r : rows) {
     OnlineSelector::Counts& c = counts[r.date - (day - 1)];
-    c.seen += r.count;
-    if (r.channel == ChannelName(Channel::kRed)) c.red += r.count;
-    if (r.channel == ChannelName(Channel::kYellow)) c.yellow += r.count;
-    if (r.control) c.control += r.count;
-    if (r.exploration) c.exploration += r.count;
+    c.seen = r.seen;
+    c.red = r.red;
+    c.yellow = r.yellow;
+    c.control = r.control;
+    c.exploration = r.exploration;
   }
   for (int i = 0; i < 3; ++i) selector->ReplaceCounts(lane, day - 1 + i, counts[i]);
   return Status::Ok();

@@ -92,7 +92,32 @@ class SqlTxn : public StoreTxn {
     if (d.model_version) params[15] = *d.model_version;
     if (d.change_seq > 0) params[17] = d.change_seq;
     if (d.propensity) params[19] = *d.propensity;
-    return c_.Exec(kSql, params).status();
+    // The lane-day tallies move with the decision: out of where it was counted, into where it is.
+    static const std::string kOld =
+        "SELECT lane, decision_date, channel, control, exploration FROM consignments "
+        "WHERE consignment_id = $1";
+    CS_ASSIGN_OR_RETURN(auto old, c_.Query(kOld, {d.consignment_id}));
+    CS_RETURN_IF_ERROR(c_.Exec(kSql, params).status());
+    if (!old.empty()) {
+      const SqlRow& o = old[0];
+      CS_RETURN_IF_ERROR(
+          CountLaneDay(o.Text(0), o.Int(1), o.Text(2), o.Int(3) != 0, o.Int(4) != 0, -1));
+    }
+    return CountLaneDay(d.lane, d.date, d.channel, d.control, d.exploration, +1);
+  }
+  Status CountLaneDay(const std::string& lane, int64_t date, const std::string& channel,
+                      bool control, bool exploration, int64_t n) {
+    static const std::string kSql =
+        "INSERT INTO lane_day_counts (lane, decision_date, seen, red, yellow, control, "
+        "exploration) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (lane, decision_date) DO "
+        "UPDATE SET seen = lane_day_counts.seen + excluded.seen, red = lane_day_counts.red + "
+        "excluded.red, yellow = lane_day_counts.yellow + excluded.yellow, control = "
+        "lane_day_counts.control + excluded.control, exploration = lane_day_counts.exploration "
+        "+ excluded.exploration";
+    return c_
+        .Exec(kSql, {lane, date, n, channel == "red" ? n : 0, channel == "yellow" ? n : 0,
+                     control ? n : 0, exploration ? n : 0})
+        .status();
   }
   Status PutRuleHits(const std::string& consignment_id,
                      const std::vector<std::string>& rules) override {
@@ -102,18 +127,16 @@ class SqlTxn : public StoreTxn {
     for (const auto& r : rules) CS_RETURN_IF_ERROR(c_.Exec(kSql, {consignment_id, r}).status());
     return Status::Ok();
   }
-  Result<std::vector<SelectionCount>> LaneSelectionCounts(const std::string& lane,
-                                                          int32_t from_date,
-                                                          int32_t to_date) override {
+  Result<std::vector<LaneDayTotals>> LaneDays(const std::string& lane, int32_t from_date,
+                                              int32_t to_date) override {
     static const std::string kSql =
-        "SELECT decision_date, channel, control, COUNT(*), exploration FROM consignments "
-        "WHERE lane = $1 AND decision_date BETWEEN $2 AND $3 "
-        "GROUP BY decision_date, channel, control, exploration";
+        "SELECT decision_date, seen, red, yellow, control, exploration FROM lane_day_counts "
+        "WHERE lane = $1 AND decision_date BETWEEN $2 AND $3";
     CS_ASSIGN_OR_RETURN(auto rows, c_.Query(kSql, {lane, int64_t{from_date}, int64_t{to_date}}));
-    std::vector<SelectionCount> out;
+    std::vector<LaneDayTotals> out;
     for (const auto& r : rows)
-      out.push_back(SelectionCount{lane, static_cast<int32_t>(r.Int(0)), r.Text(1), r.Int(2) != 0,
-                                   r.Int(3), r.Int(4) != 0});
+      out.push_back(LaneDayTotals{static_cast<int32_t>(r.Int(0)), r.Int(1), r.Int(2), r.Int(3),
+                                  r.Int(4), r.Int(5)});
     return out;
   }
   Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
