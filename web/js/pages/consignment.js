@@ -523,7 +523,7 @@ export async function render(main, ctx) {
     el('h2', { id: 'h-outcome' }, 'Inspection outcome'),
     justRecorded ? el('p', { class: 'form-message success', id: 'previous-recorded', role: 'status' }, `Recorded for ${justRecorded}`) : null,
     form,
-    canRecord ? el('p', { class: 'muted small keys-hint' }, 'Keys: ', el('kbd', {}, '1'), '–', el('kbd', {}, '0'), ' choose · ',
+    canRecord ? el('p', { class: 'muted small keys-hint' }, 'Keys: ', el('kbd', {}, '1'), '–', el('kbd', {}, '0'), ', ', el('kbd', {}, 'x'), ' choose · ',
       el('kbd', {}, 'Enter'), ' record · ', el('kbd', {}, 'n'), ' next · ', el('kbd', {}, 'p'), ' previous · ', el('kbd', {}, 'q'), ' queue') : null,
     el('h3', {}, 'Outcomes recorded'), history);
   const scanCard = el('section', { 'aria-labelledby': 'h-scan', class: 'card scan-card' }, el('h2', { id: 'h-scan' }, 'X-ray scan'), scansBox);
