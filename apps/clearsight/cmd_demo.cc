@@ -4,12 +4,15 @@
 // EU trade flows.
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <numeric>
+#include <set>
 #include <thread>
 #include <tuple>
 
@@ -39,13 +42,16 @@ const char kUsage[] =
     "40]\n"
     "                       [--detector models/detector.pt | --detector none]\n"
     "\n"
-    "Trains the declaration risk model on the public KCS data (2020), scores the next quarter\n"
-    "(2021-01..03) with the example rules, and prints the top of the inspection queue with\n"
-    "reasons; reports under-valuation detection on real EU trade flows; then (unless --no-serve)\n"
-    "simulates X-ray scans of parcels with their declarations, calibrates from step wedges, "
-    "starts\n"
-    "the service and web workstation on localhost with SQLite, feeds it through the HTTP API, and\n"
-    "prints the URL and the demo logins. Ctrl-C stops it; running it again reuses what is there.\n"
+    "Trains the declaration risk model on the public KCS data (2020) and evaluates it on the next\n"
+    "quarter (2021-01..03); reports under-valuation detection on real EU trade flows; then "
+    "(unless\n"
+    "--no-serve) simulates X-ray scans of express parcels with their declarations (dated in the\n"
+    "same quarter), calibrates from step wedges, starts the service and web workstation on\n"
+    "localhost with SQLite, feeds it the quarter's declarations and the parcels through the HTTP\n"
+    "API, prints what the workstation now shows (its decisions and the top of the officer's\n"
+    "queue, with the public data's labels), and then the URL and the demo logins. With\n"
+    "--no-serve the quarter is decided in batch and the top of that queue printed instead.\n"
+    "Ctrl-C stops it; running it again reuses what is there.\n"
     "The committed threat detector (models/detector.pt) adds threat detections and the manifest "
     "check\n"
     "to each scan when the file is there; --detector none leaves it out.\n";
@@ -69,11 +75,133 @@ void OnSignal(int) { g_stop = 1; }
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
+
+// Sections are numbered as they are printed (some are printed only with, or without, --no-serve).
+int g_section = 0;
+int Section() { return ++g_section; }
+
+// The quarter the demo scores and the workstation shows: 2021-01-01 .. 2021-03-31.
+constexpr int32_t kQuarterStart = 18628;
+constexpr int32_t kQuarterDays = 90;
+
+// "created 8134, unchanged 0" from a POST /api/declarations answer; conflicts counted in
+// *conflicts.
+std::string FedSummary(const std::string& answer, int64_t* conflicts) {
+  auto j = nlohmann::json::parse(answer, nullptr, false);
+  if (!j.is_object()) return "?";
+  *conflicts += j.value("conflicts", int64_t{0});
+  return "created " + std::to_string(j.value("created", int64_t{0})) + ", unchanged " +
+         std::to_string(j.value("unchanged", int64_t{0}));
+}
+
+// The public data's label of a stored declaration: " [public data: fraud]" / " [... clean]", or ""
+// for a declaration without one (the simulated parcels).
+std::string LabelOf(const nlohmann::json& d) {
+  if (!d.is_object() || !d.contains("fraud") || !d["fraud"].is_number()) return "";
+  const int fraud = d["fraud"].get<int>();
+  return fraud == 1 ? "   [public data: fraud]" : fraud == 0 ? "   [public data: clean]" : "";
+}
+
+// What the workstation shows once the data is in, read from its store: the decisions over the
+// quarter, with the public data's labels where they exist, and the top of the officer's queue.
+Status PrintWorkstation(Store& store, long long top) {
+  CS_ASSIGN_OR_RETURN(auto decided, store.DecidedDeclarations(INT32_MIN, INT32_MAX));
+  std::set<std::string> seen;
+  int64_t consignments = 0, red = 0, control = 0, yellow = 0, green = 0;
+  int64_t targeted = 0, targeted_fraud = 0, controls_labelled = 0, control_fraud = 0;
+  int64_t green_labelled = 0, green_fraud = 0;
+  for (const auto& d : decided) {
+    if (!seen.insert(d.consignment_id).second) continue;  // one per consignment: its first row
+    ++consignments;
+    const auto body = nlohmann::json::parse(d.declaration_json, nullptr, false);
+    const int fraud = body.is_object() && body.contains("fraud") && body["fraud"].is_number()
+                          ? body["fraud"].get<int>()
+                          : -1;
+    if (d.channel == "red") {
+      ++red;
+      if (d.control) {
+        ++control;
+        if (fraud >= 0) ++controls_labelled, control_fraud += fraud;
+      } else if (!d.exploration && fraud >= 0) {
+        ++targeted, targeted_fraud += fraud;
+      }
+    } else if (d.channel == "yellow") {
+      ++yellow;
+    } else {
+      ++green;
+      if (fraud >= 0) ++green_labelled, green_fraud += fraud;
+    }
+  }
+  CS_ASSIGN_OR_RETURN(auto lanes, store.Lanes());
+  int64_t pending = 0;
+  for (const auto& l : lanes) pending += l.pending;
+  QueueQuery over;
+  over.over_budget_only = true;
+  over.status.clear();
+  over.limit = 0;
+  CS_ASSIGN_OR_RETURN(auto over_page, store.Queue(over));
+  auto pct = [](int64_t k, int64_t n) { return n ? 100.0 * static_cast<double>(k) / n : 0.0; };
+  std::printf(
+      "\n== %d. what the workstation shows: the 2021-Q1 declarations and the express parcels\n",
+      Section());
+  std::printf(
+      "   %lld consignments decided online (5 %% red per office and day, 10 %% of it a random "
+      "control\n   sample): red %lld (control %lld), yellow %lld, green %lld; %lld pending in the "
+      "officers'\n   queue, %lld of them marked over budget\n",
+      static_cast<long long>(consignments), static_cast<long long>(red),
+      static_cast<long long>(control), static_cast<long long>(yellow),
+      static_cast<long long>(green), static_cast<long long>(pending),
+      static_cast<long long>(over_page.total));
+  std::printf(
+      "   fraud in the public data: %.1f %% of the red by score, %.1f %% of the random control "
+      "sample\n   (the base rate), %.1f %% of the green\n",
+      pct(targeted_fraud, targeted), pct(control_fraud, controls_labelled),
+      pct(green_fraud, green_labelled));
+  QueueQuery q;
+  q.status = "pending";
+  q.sort = "-score";
+  q.limit = top;
+  CS_ASSIGN_OR_RETURN(auto page, store.Queue(q));
+  std::printf(
+      "\n== %d. the top of the officer's queue (pending, highest risk first), as the "
+      "workstation lists it\n",
+      Section());
+  for (size_t k = 0; k < page.items.size(); ++k) {
+    const DecisionRow& d = page.items[k];
+    const auto decl = nlohmann::json::parse(page.first_declaration[k], nullptr, false);
+    auto text = [&](const char* key) {
+      return decl.is_object() && decl.contains(key) && decl[key].is_string()
+                 ? decl[key].get<std::string>()
+                 : std::string("-");
+    };
+    const double value =
+        decl.is_object() && decl.contains("declared_value") && decl["declared_value"].is_number()
+            ? decl["declared_value"].get<double>()
+            : 0;
+    std::printf(
+        "%2zu. %s  %s  office %s  risk %.3f  %-6s%s%s  importer %s, HS %s from %s, %.0f %s%s\n",
+        k + 1, d.consignment_id.c_str(), FormatDate(d.date).c_str(), d.lane.c_str(), d.score,
+        d.channel.c_str(), d.control ? " control" : "", d.over_budget ? " over budget" : "",
+        text("importer_id").c_str(), text("hs_code").c_str(), text("origin_country").c_str(), value,
+        text("currency").c_str(), LabelOf(decl).c_str());
+    const auto reasons = nlohmann::json::parse(d.reasons_json, nullptr, false);
+    int shown = 0;
+    if (reasons.is_array())
+      for (const auto& r : reasons) {
+        if (shown == 3 || !r.is_object() || r.value("weight", 0.0) < 0.01) continue;
+        std::printf("      - %s  (%s, weight %.2f)\n", r.value("text", std::string()).c_str(),
+                    r.value("source", std::string()).c_str(), r.value("weight", 0.0));
+        ++shown;
+      }
+  }
+  return Status::Ok();
+}
 }  // namespace
 
 // Part two: scans, the service and the workstation.
 int RunWorkstation(const Args& args, const std::string& data, const std::string& work,
-                   const std::string& model_dir, const DeclarationBatch& kcs_history) {
+                   const std::string& model_dir, const DeclarationBatch& kcs_history,
+                   long long top) {
   namespace fs = std::filesystem;
   long long port, nscans;
   if (!args.GetInt("port", 8080, &port) || port < 0 || port > 65535)
@@ -81,7 +209,7 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   if (!args.GetInt("scans", 40, &nscans) || nscans < 1 || nscans > 10000)
     return Usage("--scans must be 1..10000", kUsage);
   auto t0 = std::chrono::steady_clock::now();
-  std::printf("\n== 6. the officer workstation\n");
+  std::printf("\n== %d. the officer workstation\n", Section());
   // Calibration from step wedges, as for any scanner.
   std::string calib = work + "/calibration.json";
   SimulateOptions live;
@@ -191,30 +319,29 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
   co.password = "feed-demo-pw";
   auto client = ServiceClient::Connect(co);
   if (!client.ok()) return Fail(client.status());
-  int fed_declarations = 0, fed_scans = 0;
+  int64_t conflicts = 0;
+  int fed_scans = 0;
   {
-    // The first weeks of 2021-Q1 from the KCS data, and the simulated parcels' declarations.
+    // The whole of 2021-Q1 from the KCS data: the quarter the model was evaluated on above.
     auto kcs = ReadFile(data + "/customs/df_syn_valid_eng.csv");
     if (!kcs.ok()) return Fail(kcs.status());
-    std::string head;
-    size_t lines = 0, p = 0;
-    while (p < kcs->size() && lines < 601) {
-      size_t e = kcs->find('\n', p);
-      if (e == std::string::npos) e = kcs->size();
-      head.append(*kcs, p, e - p + 1);
-      p = e + 1;
-      ++lines;
-    }
-    for (auto [content, format] : {std::pair<std::string, const char*>{head, "kcs"}}) {
-      auto r = (*client)->PostDeclarations(content, format);
-      if (!r.ok()) return Fail(r.status());
-    }
-    fed_declarations += static_cast<int>(lines - 1);
-    auto sim = ReadFile(work + "/scans/declarations.csv");
-    if (!sim.ok()) return Fail(sim.status());
-    auto r = (*client)->PostDeclarations(*sim, "csv");
+    auto r = (*client)->PostDeclarations(*kcs, "kcs");
     if (!r.ok()) return Fail(r.status());
-    fed_declarations += static_cast<int>(nscans);
+    std::printf("   2021-Q1 declarations: %s\n", FedSummary(*r, &conflicts).c_str());
+    // The express parcels' declarations, dated into the same quarter (the simulator dates them
+    // over a year): their lane is the express hub's (no office declared).
+    auto sim = ReadDeclarations(work + "/scans/declarations.csv", ReadOptions{}, nullptr);
+    if (!sim.ok()) return Fail(sim.status());
+    for (auto& d : sim->rows)
+      d.date =
+          kQuarterStart + ((d.date - kQuarterStart) % kQuarterDays + kQuarterDays) % kQuarterDays;
+    const std::string dated = work + "/scans/declarations-2021q1.csv";
+    if (Status s = WriteDeclarationsCsv(dated, *sim); !s.ok()) return Fail(s);
+    auto sim_csv = ReadFile(dated);
+    if (!sim_csv.ok()) return Fail(sim_csv.status());
+    r = (*client)->PostDeclarations(*sim_csv, "csv");
+    if (!r.ok()) return Fail(r.status());
+    std::printf("   express parcels' declarations: %s\n", FedSummary(*r, &conflicts).c_str());
     std::vector<fs::path> tiffs;
     for (const auto& e : fs::directory_iterator(work + "/scans"))
       if (e.path().extension() == ".tif") tiffs.push_back(e.path());
@@ -230,8 +357,14 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
       ++fed_scans;
     }
   }
-  std::printf("   fed %d declarations and %d scans through the API (%.1f s)\n\n", fed_declarations,
-              fed_scans, Seconds(t0));
+  std::printf("   and %d scans, all through the HTTP API (%.1f s)\n", fed_scans, Seconds(t0));
+  if (conflicts > 0)
+    std::printf(
+        "   note: %lld declarations differ from those stored by an earlier demo in %s; remove "
+        "%s to start afresh\n",
+        static_cast<long long>(conflicts), work.c_str(), so.store.url.c_str());
+  if (Status s = PrintWorkstation((*service)->store(), top); !s.ok()) return Fail(s);
+  std::printf("\n");
   std::printf("   The workstation is at   %s\n", url.c_str());
   std::printf("   Log in as               officer / officer-demo   (the queue, scans, outcomes)\n");
   std::printf("                           analyst / analyst-demo   (also the analyst page)\n");
@@ -271,15 +404,18 @@ int CmdDemo(int argc, char** argv, int first) {
   if (!train.ok()) return Fail(train.status());
   auto valid = ReadDeclarations(data + "/customs/df_syn_valid_eng.csv", kcs, &valid_report);
   if (!valid.ok()) return Fail(valid.status());
-  std::printf("== 1. ingest\n   2020 history: %s\n   2021-Q1 to score: %s   (%.2f s)\n\n",
-              train_report.Summary().c_str(), valid_report.Summary().c_str(), Seconds(t0));
+  const bool serve = !args.Has("no-serve");
+  std::printf("== %d. ingest\n   2020 history: %s\n   2021-Q1 to score: %s   (%.2f s)\n\n",
+              Section(), train_report.Summary().c_str(), valid_report.Summary().c_str(),
+              Seconds(t0));
 
   std::string model_dir = work + "/model";
   Result<RiskModel> model = Status::NotFound("");
   if (!args.Has("retrain")) model = RiskModel::Load(model_dir);
   t0 = std::chrono::steady_clock::now();
   if (!model.ok()) {
-    std::printf("== 2. train the risk model (300 trees, depth 6; features respect time)\n");
+    std::printf("== %d. train the risk model (300 trees, depth 6; features respect time)\n",
+                Section());
     RiskModelOptions o;
     o.progress = [&](int done, int all) {
       if (done % 30 == 0 || done == all)
@@ -290,7 +426,8 @@ int CmdDemo(int argc, char** argv, int first) {
     if (!model.ok()) return Fail(model.status());
     if (Status s = model->Save(model_dir); !s.ok()) return Fail(s);
   } else {
-    std::printf("== 2. risk model loaded from %s (--retrain to train again)\n", model_dir.c_str());
+    std::printf("== %d. risk model loaded from %s (--retrain to train again)\n", Section(),
+                model_dir.c_str());
   }
   EvalReport ev = EvaluateRanking(model->Score(*valid, 2), *valid);
   std::printf(
@@ -329,17 +466,25 @@ int CmdDemo(int argc, char** argv, int first) {
       rule_counts[r].second += valid->rows[i].fraud == 1;
     }
   }
-  std::printf(
-      "== 3. decisions: model, reference prices and rules fused; 5 %% red per office and day, 10 "
-      "%% of it a\n"
-      "      random control sample\n");
-  std::printf("   red %zu (of which control %zu), yellow %zu, green %zu\n", red, control, yellow,
-              valid->rows.size() - red - yellow);
-  std::printf(
-      "   hit rate of targeted reds %.1f %% vs random control %.1f %%: the control sample measures "
-      "the base rate\n",
-      100.0 * red_fraud / std::max<size_t>(1, red - control),
-      100.0 * control_fraud / std::max<size_t>(1, control));
+  // With the workstation, its own decisions on the same quarter are printed once the data is in
+  // (the online selector's, which is what the officers see); here only what the rules hit.
+  if (serve) {
+    std::printf("== %d. the example rules on 2021-Q1 (confirmed: fraud in the public data)\n",
+                Section());
+  } else {
+    std::printf(
+        "== %d. decisions: model, reference prices and rules fused; 5 %% red per office and day, "
+        "10 %% of it a\n"
+        "      random control sample\n",
+        Section());
+    std::printf("   red %zu (of which control %zu), yellow %zu, green %zu\n", red, control, yellow,
+                valid->rows.size() - red - yellow);
+    std::printf(
+        "   hit rate of targeted reds %.1f %% vs random control %.1f %%: the control sample "
+        "measures the base rate\n",
+        100.0 * red_fraud / std::max<size_t>(1, red - control),
+        100.0 * control_fraud / std::max<size_t>(1, control));
+  }
   if (rules) {
     for (const auto& r : rules->rules())
       std::printf("   rule %-30s hits %5lld, confirmed %5lld\n", ("'" + r.name + "'").c_str(),
@@ -353,8 +498,9 @@ int CmdDemo(int argc, char** argv, int first) {
     return std::make_tuple(decisions[a].selection.channel, decisions[a].score) >
            std::make_tuple(decisions[b].selection.channel, decisions[b].score);
   });
-  std::printf("\n== 4. top of the inspection queue (2021-Q1)\n");
-  for (long long k = 0; k < top && k < static_cast<long long>(order.size()); ++k) {
+  if (!serve)
+    std::printf("\n== %d. top of the inspection queue (2021-Q1, decided in batch)\n", Section());
+  for (long long k = 0; !serve && k < top && k < static_cast<long long>(order.size()); ++k) {
     size_t i = order[k];
     const Declaration& d = valid->rows[i];
     const BatchDecision& dec = decisions[i];
@@ -373,8 +519,9 @@ int CmdDemo(int argc, char** argv, int first) {
   }
 
   std::printf(
-      "\n== 5. under-valuation on real EU trade flows (known under-valuations injected, 5 "
-      "seeds)\n");
+      "\n== %d. under-valuation on real EU trade flows (known under-valuations injected, 5 "
+      "seeds)\n",
+      Section());
   for (const char* f : {"inttrade1", "inttrade2", "facemasks"}) {
     auto flows = ReadTradeFlows(data + "/trade_flows/" + f + ".txt");
     if (!flows.ok()) return Fail(flows.status());
@@ -384,8 +531,8 @@ int CmdDemo(int argc, char** argv, int first) {
         r.recall_mean, r.baseline_mean);
   }
   std::printf("\nmodel: %s; run 'clearsight --help' for every command.\n", model_dir.c_str());
-  if (args.Has("no-serve")) return 0;
-  return RunWorkstation(args, data, work, model_dir, *train);
+  if (!serve) return 0;
+  return RunWorkstation(args, data, work, model_dir, *train, top);
 }
 
 }  // namespace clearsight::cli

@@ -23,10 +23,11 @@ struct HorizonHistory {
 
 // Reads every declaration dated from `options.since - 7 * options.baseline_weeks` (at most 3660
 // days back) to the newest stored date. Each declaration's inspection outcome is its
-// consignment's latest outcome: inspected when there is one, fraud when it is not "nothing";
-// without one both are unknown (whatever outcome columns the stored body carries are replaced).
-// NotFound when the store holds no declarations; ResourceExhausted, with the count and the
-// window, when the window holds more than `max_declarations` (1..kHorizonMaxDeclarations).
+// consignment's latest outcome: inspected when there is one (other than "not_inspected"), fraud
+// when it is not "nothing"; without one both are unknown (whatever outcome columns the stored body
+// carries are replaced). NotFound when the store holds no declarations; ResourceExhausted, with the
+// count and the window, when the window holds more than `max_declarations`
+// (1..kHorizonMaxDeclarations).
 Result<HorizonHistory> ReadHorizonHistory(Store& store, const HorizonOptions& options,
                                           int64_t max_declarations = kHorizonMaxDeclarations);
 

@@ -37,7 +37,7 @@ struct LabelledData {
 };
 
 // An outcome result as a label: fraud for anything but "nothing"; critical (public safety) for
-// narcotics and weapon. -1 for "" (no outcome).
+// narcotics and weapon. -1 for "" (no outcome) and for "not_inspected" (kNotInspected).
 int8_t OutcomeFraud(std::string_view result);
 int8_t OutcomeCritical(std::string_view result);
 

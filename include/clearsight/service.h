@@ -99,6 +99,8 @@ struct ServiceOptions {
   int64_t session_ttl_s = 12 * 3600;
   size_t max_body_bytes = size_t{256} << 20;  // scans; declarations have their own below
   size_t max_declaration_body_bytes = size_t{32} << 20;
+  // A photo attached to an outcome (POST /api/consignments/{id}/outcomes/{seq}/attachments).
+  size_t max_attachment_bytes = size_t{10} << 20;
   int64_t max_scan_pixels = int64_t{32} << 20;  // per page
   // Screener training's simulated backgrounds (docs/training.md); smaller for quick tests.
   int training_image_width = 1024;

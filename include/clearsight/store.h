@@ -122,14 +122,41 @@ struct ScanRow {
   int64_t received_ms = 0;
 };
 
+// A photo of what an inspection found, kept with its outcome. The bytes are content-addressed in
+// the image directory (PutImage), like scans: the same photo attached twice is stored once.
+struct AttachmentRow {
+  std::string consignment_id;
+  int64_t outcome_seq = 0;   // the outcome it belongs to (OutcomeRow::seq)
+  std::string sha256;        // of the bytes: their name in the image directory
+  std::string content_type;  // "image/jpeg" or "image/png", as the bytes' magic says
+  int64_t bytes = 0;
+  std::string name;  // the file name the uploader gave ("" when none)
+  std::string uploaded_by;
+  int64_t uploaded_ms = 0;  // the store fills it when 0
+};
+
+// The result of an outcome recorded for a consignment that was not inspected (the reason is in
+// OutcomeRow::not_inspected_reason). It closes the consignment but is no inspection: statistics,
+// rule tests, horizon scanning and retraining count it as no outcome.
+inline constexpr std::string_view kNotInspected = "not_inspected";
+// True for the result of an inspection: neither "" (no outcome) nor kNotInspected.
+bool IsInspectionResult(std::string_view result);
+
 struct OutcomeRow {
   std::string consignment_id;
-  int64_t seq = 0;              // assigned by the store: 1, 2, ... per consignment
-  std::string result;           // "nothing", "narcotics", "weapon", ..., "undervaluation"
+  int64_t seq = 0;  // assigned by the store: 1, 2, ... per consignment
+  // "nothing", "narcotics", "weapon", ..., "undervaluation", or kNotInspected
+  std::string result;
   double corrected_value = -1;  // for undervaluation; < 0 when absent
   std::string notes;
   std::string officer;
   int64_t recorded_ms = 0;
+  std::string not_inspected_reason;  // why it was not inspected (kNotInspected only), else ""
+  double seized_quantity = -1;       // what was seized, in seized_unit; < 0 when nothing was
+  std::string seized_unit;           // "kg", "g", "l", "pieces", ... ("" without a quantity)
+  double revenue_recovered = -1;     // duties and penalties recovered; < 0 when none was given
+  std::string revenue_currency;      // ISO 4217 code of revenue_recovered ("" without it)
+  std::vector<AttachmentRow> attachments;  // read back by OutcomesOf; InsertOutcome ignores it
 };
 
 struct UserRow {
@@ -314,6 +341,8 @@ struct RulesVersion {
   std::string text;
   std::string author;
   int64_t created_ms = 0;
+  // The version whose text this one restored (a rollback); none for a profile written anew.
+  std::optional<int64_t> restored_from;
 };
 
 // ---- The model registry ----
@@ -460,6 +489,10 @@ class StoreTxn {
 
   // Assigns row->seq and inserts; marks the decision "done" with this result.
   virtual Status InsertOutcome(OutcomeRow* row) = 0;
+  // Adds a photo to outcome row.outcome_seq of row.consignment_id (its bytes already in the
+  // image directory). Returns false when that outcome has the same photo already; NotFound when
+  // the consignment has no such outcome.
+  virtual Result<bool> InsertAttachment(const AttachmentRow& row) = 0;
 
   virtual Result<std::optional<UserRow>> GetUser(const std::string& username) = 0;
   virtual Status PutUser(const UserRow& row) = 0;  // insert or replace
@@ -468,8 +501,12 @@ class StoreTxn {
   // Ends every session of the user; returns how many there were.
   virtual Result<int64_t> DeleteSessionsOf(const std::string& username) = 0;
 
-  virtual Result<int64_t> InsertRulesVersion(const std::string& text,
-                                             const std::string& author) = 0;
+  // Stores the next version of the rule profile and returns its number; `restored_from` names
+  // the version a rollback takes the text of.
+  virtual Result<int64_t> InsertRulesVersion(
+      const std::string& text, const std::string& author,
+      std::optional<int64_t> restored_from = std::nullopt) = 0;
+  virtual Result<std::optional<RulesVersion>> GetRulesVersion(int64_t version) = 0;
   virtual Status PutSetting(const std::string& key, const std::string& value) = 0;
 
   // The registry's rows; Store::RegisterModel, PromoteModel, RollbackModel and RejectModel keep
@@ -533,7 +570,12 @@ class Store {
       const std::string& consignment_id) = 0;
   virtual Result<std::optional<ScanRow>> GetScan(const std::string& scan_id) = 0;
   virtual Result<std::vector<ScanRow>> ScansOf(const std::string& consignment_id) = 0;
+  // The consignment's outcomes by seq, each with its attachments (by upload time).
   virtual Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) = 0;
+  // The attachment of the consignment with these bytes (the first uploaded when several outcomes
+  // have it); none when it has no such photo.
+  virtual Result<std::optional<AttachmentRow>> GetAttachment(const std::string& consignment_id,
+                                                             const std::string& sha256) = 0;
   // Names of the rules that matched the consignment's declarations, sorted.
   virtual Result<std::vector<std::string>> RuleHitsOf(const std::string& consignment_id) = 0;
   // Every lane with its consignment counts, by lane.
@@ -559,6 +601,10 @@ class Store {
   // declaration; "" when it has none), most decisions first.
   virtual Result<std::vector<GroupOutcomeStats>> GroupStats(const std::string& by) = 0;
   virtual Result<std::optional<RulesVersion>> LatestRules() = 0;
+  // The stored versions of the rule profile, newest first, at most `limit` (texts included);
+  // one of them.
+  virtual Result<std::vector<RulesVersion>> RulesVersions(int64_t limit) = 0;
+  virtual Result<std::optional<RulesVersion>> GetRulesVersion(int64_t version) = 0;
   virtual Result<std::optional<std::string>> GetSetting(const std::string& key) = 0;
   virtual Result<int64_t> CountDeclarations() = 0;
   // Every declaration dated `from` .. `to` (inclusive) whose consignment has a decision, with that

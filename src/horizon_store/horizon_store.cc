@@ -40,9 +40,10 @@ Result<HorizonHistory> ReadHorizonHistory(Store& store, const HorizonOptions& op
     }
     Declaration d = std::move(one->rows[0]);
     const std::string& outcome = recent.outcome[i];
-    d.inspected = outcome.empty() ? -1 : 1;
-    d.fraud = outcome.empty() ? -1 : outcome != "nothing" ? 1 : 0;
-    if (!outcome.empty()) ++h.with_outcome;
+    const bool inspected = IsInspectionResult(outcome);  // "not inspected" is no outcome
+    d.inspected = inspected ? 1 : -1;
+    d.fraud = !inspected ? -1 : outcome != "nothing" ? 1 : 0;
+    if (inspected) ++h.with_outcome;
     h.batch.rows.push_back(std::move(d));
   }
   return h;

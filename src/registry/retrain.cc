@@ -99,12 +99,12 @@ void LabelledData::Add(Declaration d, double p, bool is_control, bool is_explora
 }
 
 int8_t OutcomeFraud(std::string_view result) {
-  if (result.empty()) return -1;
+  if (!IsInspectionResult(result)) return -1;
   return result == "nothing" ? 0 : 1;
 }
 
 int8_t OutcomeCritical(std::string_view result) {
-  if (result.empty()) return -1;
+  if (!IsInspectionResult(result)) return -1;
   return result == "narcotics" || result == "weapon" ? 1 : 0;
 }
 
@@ -142,7 +142,7 @@ Result<LabelledData> LoadLabelledData(Store& store, int32_t from, int32_t to) {
     }
     d.fraud = OutcomeFraud(r.outcome);
     d.critical = OutcomeCritical(r.outcome);
-    d.inspected = r.outcome.empty() ? -1 : 1;
+    d.inspected = IsInspectionResult(r.outcome) ? 1 : -1;
     double p;
     if (r.propensity) {
       p = *r.propensity;

@@ -417,7 +417,9 @@ json RuleJson(const Rule& r) {
 
 Status Service::Impl::InstallRules(const std::string& text, const std::string& source_name,
                                    const std::string& actor,
-                                   const std::vector<std::string>* allowed_unknown) {
+                                   const std::vector<std::string>* allowed_unknown,
+                                   std::optional<int64_t> restored_from,
+                                   std::optional<int64_t> expected_version, int64_t* installed) {
   CS_ASSIGN_OR_RETURN(RuleSet parsed, RuleSet::Parse(text, source_name));
   std::string unconfirmed;
   for (const auto& u : parsed.unknown_fields()) {
@@ -439,21 +441,29 @@ Status Service::Impl::InstallRules(const std::string& text, const std::string& s
   auto shared = std::make_shared<const RuleSet>(std::move(parsed));
   int64_t version = 0;
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
-    CS_ASSIGN_OR_RETURN(version, txn.InsertRulesVersion(text, actor));
+    CS_ASSIGN_OR_RETURN(version, txn.InsertRulesVersion(text, actor, restored_from));
+    if (expected_version && version != *expected_version + 1)
+      return Status::FailedPrecondition(
+          "the rule profile in force is version " + std::to_string(version - 1) + ", not " +
+          std::to_string(*expected_version) + ": it was changed meanwhile; reload and try again");
     json names = json::array();
     for (const auto& r : shared->rules()) names.push_back(r.name);
     AuditEntry e;
     e.actor = actor;
     e.action = "rules";
     e.subject = "v" + std::to_string(version);
-    e.detail_json = json{
-        {"version", version},
-        {"sha256", Sha256Hex(text)},
-        {"rules", names},
-        {"source",
-         source_name}}.dump(-1, ' ', false, json::error_handler_t::replace);
+    json detail = {{"version", version},
+                   {"sha256", Sha256Hex(text)},
+                   {"rules", names},
+                   {"source", source_name}};
+    if (restored_from) {
+      detail["restored_from"] = *restored_from;
+      detail["replaced"] = version - 1;
+    }
+    e.detail_json = detail.dump(-1, ' ', false, json::error_handler_t::replace);
     return txn.Audit(&e);
   }));
+  if (installed) *installed = version;
   std::lock_guard lock(risk_mu);
   rules = shared;
   rules_version = version;
@@ -462,7 +472,6 @@ Status Service::Impl::InstallRules(const std::string& text, const std::string& s
 }
 
 Result<HttpResponse> Service::Impl::GetRules(const HttpRequest&, const Caller&) {
-  CS_ASSIGN_OR_RETURN(auto latest, store->LatestRules());
   std::shared_ptr<const RuleSet> current;
   int64_t version;
   {
@@ -470,13 +479,22 @@ Result<HttpResponse> Service::Impl::GetRules(const HttpRequest&, const Caller&) 
     current = rules;
     version = rules_version;
   }
+  std::optional<RulesVersion> latest;  // the stored version in force
+  if (version > 0) {
+    CS_ASSIGN_OR_RETURN(latest, store->GetRulesVersion(version));
+  }
   json list = json::array();
   if (current)
     for (const auto& r : current->rules()) list.push_back(RuleJson(r));
-  return JsonResponse(200, json{{"version", version},
-                                {"text", latest ? json(latest->text) : json(nullptr)},
-                                {"author", latest ? json(latest->author) : json(nullptr)},
-                                {"rules", list}});
+  const bool stored = latest.has_value();
+  return JsonResponse(
+      200, json{{"version", version},
+                {"text", stored ? json(latest->text) : json(nullptr)},
+                {"author", stored ? json(latest->author) : json(nullptr)},
+                {"created_at", stored ? json(IsoTime(latest->created_ms)) : json(nullptr)},
+                {"restored_from",
+                 stored && latest->restored_from ? json(*latest->restored_from) : json(nullptr)},
+                {"rules", list}});
 }
 
 Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Caller& caller) {

@@ -1,4 +1,4 @@
-// Declarations in, decisions out; consignments, the queue and outcomes.
+// Declarations in, decisions out; consignments and the queue (outcomes: handlers_outcomes.cc).
 #include <cmath>
 
 #include "clearsight/text.h"
@@ -377,15 +377,7 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   out["scans"] = std::move(s);
   CS_ASSIGN_OR_RETURN(auto outcomes, store->OutcomesOf(id));
   json o = json::array();
-  for (const auto& row : outcomes) {
-    json j = {{"seq", row.seq},
-              {"result", row.result},
-              {"notes", row.notes},
-              {"officer", row.officer},
-              {"recorded_at", IsoTime(row.recorded_ms)}};
-    j["corrected_value"] = row.corrected_value >= 0 ? json(row.corrected_value) : json(nullptr);
-    o.push_back(std::move(j));
-  }
+  for (const auto& row : outcomes) o.push_back(service::OutcomeJson(row));
   out["outcomes"] = std::move(o);
   return JsonResponse(200, out);
 }
@@ -464,74 +456,6 @@ Result<HttpResponse> Service::Impl::GetOffices(const HttpRequest&, const Caller&
                            {"released", l.released},
                            {"done", l.done}});
   return JsonResponse(200, json{{"offices", std::move(offices)}});
-}
-
-namespace {
-const std::vector<std::string>& OutcomeResults() {
-  static const std::vector<std::string> k = {
-      "nothing",     "narcotics",      "weapon",         "cigarettes",
-      "currency",    "undervaluation", "misdeclaration", "lithium_batteries",
-      "counterfeit", "other"};
-  return k;
-}
-}  // namespace
-
-Result<HttpResponse> Service::Impl::PostOutcome(const HttpRequest& req, const Caller& caller) {
-  const std::string& id = req.path_params[0];
-  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(req.body));
-  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
-  OutcomeRow o;
-  o.consignment_id = id;
-  o.result = j.value("result", std::string());
-  if (std::find(OutcomeResults().begin(), OutcomeResults().end(), o.result) ==
-      OutcomeResults().end()) {
-    std::string list;
-    for (const auto& r : OutcomeResults()) list += (list.empty() ? "" : ", ") + r;
-    return Status::InvalidArgument("result must be one of: " + list);
-  }
-  if (j.contains("corrected_value") && !j["corrected_value"].is_null()) {
-    if (!j["corrected_value"].is_number())
-      return Status::InvalidArgument("corrected_value must be a number");
-    o.corrected_value = j["corrected_value"].get<double>();
-    if (!std::isfinite(o.corrected_value) || o.corrected_value <= 0)
-      return Status::InvalidArgument("corrected_value must be a positive number");
-  }
-  if (o.result == "undervaluation" && o.corrected_value <= 0)
-    return Status::InvalidArgument(
-        "an undervaluation outcome needs corrected_value (the value found)");
-  o.notes = j.value("notes", std::string());
-  if (o.notes.size() > 10000 || !IsValidUtf8(o.notes))
-    return Status::InvalidArgument("notes must be UTF-8 text of at most 10000 bytes");
-  o.officer = caller.username;
-  DecisionRow after;
-  CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
-    CS_ASSIGN_OR_RETURN(auto decision, txn.GetDecision(id));
-    if (!decision) return Status::NotFound("no consignment '" + id + "'");
-    CS_RETURN_IF_ERROR(txn.InsertOutcome(&o));
-    AuditEntry e;
-    e.actor = caller.username;
-    e.action = "outcome";
-    e.subject = id;
-    json detail = {{"seq", o.seq},
-                   {"result", o.result},
-                   {"notes", o.notes},
-                   {"channel", decision->channel},
-                   {"control", decision->control},
-                   {"decision_version", decision->version}};
-    if (o.corrected_value >= 0) detail["corrected_value"] = o.corrected_value;
-    e.detail_json = detail.dump(-1, ' ', false, json::error_handler_t::replace);
-    CS_RETURN_IF_ERROR(txn.Audit(&e));
-    CS_ASSIGN_OR_RETURN(auto updated, txn.GetDecision(id));
-    after = *updated;
-    return Status::Ok();
-  }));
-  metrics->outcomes.Add("result=\"" + o.result + "\"");
-  json out = service::DecisionJson(after);
-  out["recorded"] = {{"seq", o.seq},
-                     {"result", o.result},
-                     {"officer", o.officer},
-                     {"recorded_at", IsoTime(o.recorded_ms)}};
-  return JsonResponse(201, out);
 }
 
 }  // namespace clearsight

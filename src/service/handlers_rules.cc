@@ -1,5 +1,7 @@
-// Trying a draft rule profile on the declarations already stored, before it is installed:
-// POST /api/rules/test (docs/api.md, Rules).
+// Trying a draft rule profile on the declarations already stored, before it is installed
+// (POST /api/rules/test), and the profile's history: its versions, a line diff of any one against
+// the version in force, and a rollback to an old one (docs/api.md, Rules).
+#include <algorithm>
 #include <set>
 
 #include "clearsight/text.h"
@@ -32,6 +34,82 @@ DerivedFeatures DerivedFromAssessment(const std::string& assessment) {
     d.revenue_at_risk = number(v, "revenue_at_risk");
   }
   return d;
+}
+
+std::vector<std::string_view> Lines(std::string_view text) {
+  std::vector<std::string_view> out;
+  while (!text.empty()) {
+    const size_t nl = text.find('\n');
+    std::string_view line = text.substr(0, nl);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    out.push_back(line);
+    if (nl == std::string_view::npos) break;
+    text.remove_prefix(nl + 1);
+  }
+  return out;
+}
+
+// One line of a diff: ' ' in both, '-' only in the old text, '+' only in the new one; line
+// numbers are 1-based, 0 where the line is not in that text.
+struct DiffLine {
+  char op;
+  size_t old_line, new_line;
+  std::string_view text;
+};
+
+// A line diff of `a` (old) against `b` (new): the common start and end, and a longest common
+// subsequence of what lies between; when that middle is too large for the table (more than 16 Mi
+// line pairs), all of it is shown as removed and added, which is still a correct diff.
+std::vector<DiffLine> LineDiff(const std::vector<std::string_view>& a,
+                               const std::vector<std::string_view>& b) {
+  std::vector<DiffLine> out;
+  size_t pre = 0;
+  while (pre < a.size() && pre < b.size() && a[pre] == b[pre]) ++pre;
+  size_t suf = 0;
+  while (suf < a.size() - pre && suf < b.size() - pre &&
+         a[a.size() - 1 - suf] == b[b.size() - 1 - suf])
+    ++suf;
+  for (size_t i = 0; i < pre; ++i) out.push_back({' ', i + 1, i + 1, a[i]});
+  const size_t n = a.size() - pre - suf, m = b.size() - pre - suf;
+  if (n * m <= (size_t{16} << 20)) {
+    // lcs[i][j]: the longest common subsequence of a[pre+i..] and b[pre+j..].
+    std::vector<uint32_t> lcs((n + 1) * (m + 1), 0);
+    auto at = [&](size_t i, size_t j) -> uint32_t& { return lcs[i * (m + 1) + j]; };
+    for (size_t i = n; i-- > 0;)
+      for (size_t j = m; j-- > 0;)
+        at(i, j) =
+            a[pre + i] == b[pre + j] ? at(i + 1, j + 1) + 1 : std::max(at(i + 1, j), at(i, j + 1));
+    size_t i = 0, j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && a[pre + i] == b[pre + j]) {
+        out.push_back({' ', pre + i + 1, pre + j + 1, a[pre + i]});
+        ++i, ++j;
+      } else if (i < n && (j == m || at(i + 1, j) >= at(i, j + 1))) {
+        out.push_back({'-', pre + i + 1, 0, a[pre + i]});  // removals before additions
+        ++i;
+      } else {
+        out.push_back({'+', 0, pre + j + 1, b[pre + j]});
+        ++j;
+      }
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) out.push_back({'-', pre + i + 1, 0, a[pre + i]});
+    for (size_t j = 0; j < m; ++j) out.push_back({'+', 0, pre + j + 1, b[pre + j]});
+  }
+  for (size_t k = 0; k < suf; ++k)
+    out.push_back({' ', a.size() - suf + k + 1, b.size() - suf + k + 1, a[a.size() - suf + k]});
+  return out;
+}
+
+int64_t LineCount(std::string_view text) { return static_cast<int64_t>(Lines(text).size()); }
+
+// A rule profile version's number from a path or query value: InvalidArgument naming `what`.
+Result<int64_t> VersionNumber(const std::string& value, const std::string& what) {
+  int64_t v = 0;
+  if (!ParseInt64(value, &v) || v < 1)
+    return Status::InvalidArgument(what +
+                                   " must be a rule profile version, a whole number 1 or more");
+  return v;
 }
 
 }  // namespace
@@ -83,8 +161,8 @@ Result<HttpResponse> Service::Impl::TestRules(const HttpRequest& req, const Call
       const size_t r = static_cast<size_t>(idx);
       ++hits[r];
       if (!consignments[r].insert(consignment).second) continue;  // counted per consignment
-      if (!outcome.empty()) ++with_outcome[r];
-      if (!outcome.empty() && outcome != "nothing") ++confirmed[r];
+      if (IsInspectionResult(outcome)) ++with_outcome[r];
+      if (IsInspectionResult(outcome) && outcome != "nothing") ++confirmed[r];
       if (examples[r].size() < 5) examples[r].push_back(consignment);
       const Rule& rule = rules[r];
       if (rule.action.kind == RuleAction::Kind::kChannel && rule.action.channel == Channel::kRed &&
@@ -122,6 +200,140 @@ Result<HttpResponse> Service::Impl::TestRules(const HttpRequest& req, const Call
                 {"unknown_fields", unknown},
                 {"newly_red", to_red.size()},
                 {"rules", list}});
+}
+
+namespace {
+json RulesVersionJson(const RulesVersion& v, int64_t in_force) {
+  return json{{"version", v.version},
+              {"author", v.author},
+              {"created_at", IsoTime(v.created_ms)},
+              {"sha256", Sha256Hex(v.text)},
+              {"bytes", v.text.size()},
+              {"lines", LineCount(v.text)},
+              {"restored_from", v.restored_from ? json(*v.restored_from) : json(nullptr)},
+              {"in_force", v.version == in_force}};
+}
+}  // namespace
+
+Result<HttpResponse> Service::Impl::ListRulesVersions(const HttpRequest& req, const Caller&) {
+  int64_t limit = 100;
+  if (req.HasQuery("limit") &&
+      (!ParseInt64(req.Query("limit"), &limit) || limit < 1 || limit > 1000))
+    return Status::InvalidArgument("limit must be a whole number 1..1000");
+  int64_t in_force;
+  {
+    std::lock_guard lock(risk_mu);
+    in_force = rules_version;
+  }
+  CS_ASSIGN_OR_RETURN(auto versions, store->RulesVersions(limit));
+  json list = json::array();
+  for (const auto& v : versions) list.push_back(RulesVersionJson(v, in_force));
+  return JsonResponse(200, json{{"in_force", in_force}, {"versions", std::move(list)}});
+}
+
+Result<HttpResponse> Service::Impl::GetRulesVersion(const HttpRequest& req, const Caller&) {
+  CS_ASSIGN_OR_RETURN(int64_t number, VersionNumber(req.path_params[0], "the version in the path"));
+  CS_ASSIGN_OR_RETURN(auto v, store->GetRulesVersion(number));
+  if (!v) return Status::NotFound("no rule profile version " + std::to_string(number));
+  int64_t in_force;
+  {
+    std::lock_guard lock(risk_mu);
+    in_force = rules_version;
+  }
+  json out = RulesVersionJson(*v, in_force);
+  out["text"] = v->text;
+  return JsonResponse(200, out);
+}
+
+// GET /api/rules/versions/{version}/diff?against=N: the lines of `version` (old) against those of
+// N (new; default the version in force).
+Result<HttpResponse> Service::Impl::DiffRulesVersion(const HttpRequest& req, const Caller&) {
+  CS_ASSIGN_OR_RETURN(int64_t from, VersionNumber(req.path_params[0], "the version in the path"));
+  int64_t in_force;
+  {
+    std::lock_guard lock(risk_mu);
+    in_force = rules_version;
+  }
+  int64_t to = in_force;
+  if (req.HasQuery("against")) {
+    CS_ASSIGN_OR_RETURN(to, VersionNumber(req.Query("against"), "against"));
+  }
+  CS_ASSIGN_OR_RETURN(auto old_version, store->GetRulesVersion(from));
+  if (!old_version) return Status::NotFound("no rule profile version " + std::to_string(from));
+  std::optional<RulesVersion> new_version;
+  if (to > 0) {
+    CS_ASSIGN_OR_RETURN(new_version, store->GetRulesVersion(to));
+    if (!new_version) return Status::NotFound("no rule profile version " + std::to_string(to));
+  }
+  const std::string empty;
+  const std::vector<std::string_view> a = Lines(old_version->text);
+  const std::vector<std::string_view> b = Lines(new_version ? new_version->text : empty);
+  json lines = json::array();
+  int64_t added = 0, removed = 0, same = 0;
+  for (const DiffLine& d : LineDiff(a, b)) {
+    json l = {{"op", std::string(1, d.op)}, {"text", d.text}};
+    l["old"] = d.old_line ? json(d.old_line) : json(nullptr);
+    l["new"] = d.new_line ? json(d.new_line) : json(nullptr);
+    lines.push_back(std::move(l));
+    (d.op == '+' ? added : d.op == '-' ? removed : same) += 1;
+  }
+  return JsonResponse(
+      200, json{{"from", RulesVersionJson(*old_version, in_force)},
+                {"to", new_version ? RulesVersionJson(*new_version, in_force) : json(nullptr)},
+                {"identical", added == 0 && removed == 0},
+                {"added", added},
+                {"removed", removed},
+                {"unchanged", same},
+                {"lines", std::move(lines)}});
+}
+
+// POST /api/rules/rollback {"version": V, "expected_version": N}: V's text becomes a new version
+// (audited with restored_from = V), in force from now on. `expected_version`, the version the
+// caller saw in force, guards against a change made meanwhile.
+Result<HttpResponse> Service::Impl::RollbackRules(const HttpRequest& req, const Caller& caller) {
+  CS_ASSIGN_OR_RETURN(json j, service::ParseBody(req.body));
+  if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object");
+  for (const auto& [key, value] : j.items())
+    if (key != "version" && key != "expected_version")
+      return Status::InvalidArgument("unknown field '" + Excerpt(key, 60) +
+                                     "': a rollback has version and expected_version");
+  if (!j.contains("version") || !j["version"].is_number_integer() ||
+      j["version"].get<int64_t>() < 1)
+    return Status::InvalidArgument(
+        "version is required: the rule profile version to roll back to (a whole number)");
+  const int64_t target = j["version"].get<int64_t>();
+  std::optional<int64_t> expected;
+  if (j.contains("expected_version") && !j["expected_version"].is_null()) {
+    if (!j["expected_version"].is_number_integer() || j["expected_version"].get<int64_t>() < 0)
+      return Status::InvalidArgument(
+          "expected_version must be the version in force as you saw it (a whole number)");
+    expected = j["expected_version"].get<int64_t>();
+  }
+  int64_t in_force;
+  {
+    std::lock_guard lock(risk_mu);
+    in_force = rules_version;
+  }
+  if (expected && *expected != in_force)
+    return Status::FailedPrecondition(
+        "the rule profile in force is version " + std::to_string(in_force) + ", not " +
+        std::to_string(*expected) + ": it was changed meanwhile; reload and try again");
+  CS_ASSIGN_OR_RETURN(auto old_version, store->GetRulesVersion(target));
+  if (!old_version) return Status::NotFound("no rule profile version " + std::to_string(target));
+  if (target == in_force)
+    return Status::FailedPrecondition("version " + std::to_string(target) +
+                                      " is the rule profile in force already");
+  // It was accepted once: whatever field names outside the schema it has were confirmed then.
+  CS_ASSIGN_OR_RETURN(RuleSet parsed,
+                      RuleSet::Parse(old_version->text, "rules v" + std::to_string(target)));
+  std::vector<std::string> allowed;
+  for (const auto& u : parsed.unknown_fields()) allowed.push_back(u.name);
+  int64_t installed = 0;
+  CS_RETURN_IF_ERROR(InstallRules(old_version->text, "rollback to v" + std::to_string(target),
+                                  caller.username, &allowed, target, in_force, &installed));
+  CS_ASSIGN_OR_RETURN(HttpResponse res, GetRules(req, caller));
+  res.status = 201;
+  return res;
 }
 
 }  // namespace clearsight

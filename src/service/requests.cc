@@ -65,8 +65,10 @@ std::string CookieValue(const std::string& cookies, std::string_view name) {
 // state-changing request that carries it must come from the workstation's own origin (by
 // Sec-Fetch-Site, else by Origin), and a body must be JSON (a cross-site form cannot send that
 // without the browser asking first, which this service never allows). Bearer tokens are not
-// sent by browsers on their own: such requests pass.
-Status Service::Impl::CheckSameOrigin(const HttpRequest& req, bool scan_upload) const {
+// sent by browsers on their own: such requests pass. `binary_upload` (scans, outcome photos)
+// lets other bodies through the second check; the photo upload takes only image/jpeg and
+// image/png, which a cross-site form cannot send either.
+Status Service::Impl::CheckSameOrigin(const HttpRequest& req, bool binary_upload) const {
   if (req.method == "GET" || req.method == "HEAD" || req.method == "OPTIONS") return Status::Ok();
   if (StartsWith(req.header("Authorization"), "Bearer ")) return Status::Ok();
   if (CookieValue(req.header("Cookie"), "cs_session").empty()) return Status::Ok();
@@ -86,7 +88,7 @@ Status Service::Impl::CheckSameOrigin(const HttpRequest& req, bool scan_upload) 
                                       "' with the session cookie may not " + req.method + " " +
                                       req.path + " (serve --allowed-origin adds an origin)");
   }
-  if (!req.body.empty() && !scan_upload) {
+  if (!req.body.empty() && !binary_upload) {
     const std::string type = ToLower(req.header("Content-Type"));
     if (!StartsWith(type, "application/json"))
       return Status::InvalidArgument(
@@ -147,6 +149,7 @@ size_t Service::Impl::BodyLimit(const Route& route) const {
   if (route.handler == &Impl::PostDeclarations) return options.max_declaration_body_bytes;
   if (route.handler == &Impl::PostScan) return options.max_body_bytes;
   if (route.handler == &Impl::PutRules) return kRulesBodyBytes;
+  if (route.handler == &Impl::PostAttachment) return options.max_attachment_bytes;
   return kSmallBodyBytes;
 }
 
@@ -203,7 +206,8 @@ void Service::Impl::Dispatch(HttpRequest& req, HttpResponse& res) {
   }
   Result<HttpResponse> result = Status::Internal("unreachable");
   Caller caller;
-  Status auth = CheckSameOrigin(req, route->handler == &Impl::PostScan);
+  Status auth = CheckSameOrigin(
+      req, route->handler == &Impl::PostScan || route->handler == &Impl::PostAttachment);
   if (auth.ok() && route->roles != service::kPublic) {
     auto c = Authenticate(req);
     if (!c.ok()) {

@@ -245,8 +245,9 @@ Status Service::Start() {
   h.priority = [](const HttpRequest& head) {
     return head.method == "GET" && (head.path == "/api/health" || head.path == "/metrics");
   };
-  h.max_body_bytes = std::max({impl_->options.max_body_bytes,
-                               impl_->options.max_declaration_body_bytes, Impl::kRulesBodyBytes});
+  h.max_body_bytes =
+      std::max({impl_->options.max_body_bytes, impl_->options.max_declaration_body_bytes,
+                impl_->options.max_attachment_bytes, Impl::kRulesBodyBytes});
   Impl* impl = impl_.get();
   h.admit = [impl](const HttpRequest& head, HttpResponse* refusal) {
     return impl->Admit(head, refusal);
@@ -476,6 +477,16 @@ void Service::Impl::BuildRoutes() {
        &Impl::GetConsignment,
        {}},
       {"POST", "/api/consignments/{id}/outcome", officer | analyst | admin, &Impl::PostOutcome, {}},
+      {"POST",
+       "/api/consignments/{id}/outcomes/{seq}/attachments",
+       officer | analyst | admin,
+       &Impl::PostAttachment,
+       {}},
+      {"GET",
+       "/api/consignments/{id}/attachments/{sha256}",
+       officer | analyst | admin,
+       &Impl::GetAttachment,
+       {}},
       {"GET", "/api/responses", integrator | analyst | admin, &Impl::GetResponses, {}},
       {"GET", "/api/queue", officer | analyst | admin, &Impl::GetQueue, {}},
       {"GET", "/api/offices", officer | analyst | admin, &Impl::GetOffices, {}},
@@ -505,6 +516,10 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
       {"PUT", "/api/rules", analyst | admin, &Impl::PutRules, {}},
       {"POST", "/api/rules/test", analyst | admin, &Impl::TestRules, {}},
+      {"GET", "/api/rules/versions", analyst | admin, &Impl::ListRulesVersions, {}},
+      {"GET", "/api/rules/versions/{version}", analyst | admin, &Impl::GetRulesVersion, {}},
+      {"GET", "/api/rules/versions/{version}/diff", analyst | admin, &Impl::DiffRulesVersion, {}},
+      {"POST", "/api/rules/rollback", analyst | admin, &Impl::RollbackRules, {}},
       {"GET", "/api/horizon", analyst | admin, &Impl::GetHorizon, {}},
       {"GET", "/api/models", analyst | admin, &Impl::ListModels, {}},
       {"GET", "/api/models/{version}", analyst | admin, &Impl::GetModel, {}},

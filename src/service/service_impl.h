@@ -89,6 +89,8 @@ std::string DecisionJsonText(const DecisionRow& d,
                              const std::function<void(JsonObjectWriter&)>& extra = nullptr);
 json DecisionJson(const DecisionRow& d);
 json ScanJson(const ScanRow& s);
+// An outcome as the API shows it, with its attachments (handlers_outcomes.cc).
+json OutcomeJson(const OutcomeRow& o);
 // "channel red" or "score 0.4".
 std::string RuleActionText(const Rule& r);
 
@@ -226,7 +228,7 @@ struct Service::Impl {
   // refusal (401 without a valid session, 403 for a role the route does not allow).
   std::optional<size_t> Admit(const service::HttpRequest& head, service::HttpResponse* refusal);
   Result<service::Caller> Authenticate(const service::HttpRequest& req);
-  Status CheckSameOrigin(const service::HttpRequest& req, bool scan_upload) const;
+  Status CheckSameOrigin(const service::HttpRequest& req, bool binary_upload) const;
   void ServeStatic(const service::HttpRequest& req, service::HttpResponse& res);
   // The declaration risk in use (and the rules and model versions it holds).
   std::shared_ptr<const DeclarationRisk> CurrentRisk(
@@ -287,7 +289,11 @@ struct Service::Impl {
   Result<service::HttpResponse> GetConsignment(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetQueue(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetOffices(const service::HttpRequest&, const service::Caller&);
+
+  // ---- handlers_outcomes.cc ----
   Result<service::HttpResponse> PostOutcome(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PostAttachment(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetAttachment(const service::HttpRequest&, const service::Caller&);
 
   // ---- handlers_responses.cc ----
   // The customs response about a stored decision (its declarations' item id, its findings).
@@ -358,6 +364,15 @@ struct Service::Impl {
   Result<service::HttpResponse> GetRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> PutRules(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> TestRules(const service::HttpRequest&, const service::Caller&);
+  // handlers_rules.cc: the stored versions, one, its line diff against the one in force, and a
+  // rollback (an old version's text activated as a new version).
+  Result<service::HttpResponse> ListRulesVersions(const service::HttpRequest&,
+                                                  const service::Caller&);
+  Result<service::HttpResponse> GetRulesVersion(const service::HttpRequest&,
+                                                const service::Caller&);
+  Result<service::HttpResponse> DiffRulesVersion(const service::HttpRequest&,
+                                                 const service::Caller&);
+  Result<service::HttpResponse> RollbackRules(const service::HttpRequest&, const service::Caller&);
   // ---- handlers_horizon.cc ----
   Result<service::HttpResponse> GetHorizon(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);
@@ -366,9 +381,15 @@ struct Service::Impl {
   // `allowed_unknown`: the field names outside the schema the installer confirmed (extra input
   // columns); a profile naming any other is refused. Null: every one is accepted (a file given
   // at startup; serve prints them).
+  // `restored_from`: the version a rollback takes the text of (stored with the new version and
+  // audited). `expected_version`: the version the caller saw in force; another one in force is
+  // FailedPrecondition and installs nothing. `installed`: the new version's number.
   Status InstallRules(const std::string& text, const std::string& source_name,
                       const std::string& actor,
-                      const std::vector<std::string>* allowed_unknown = nullptr);
+                      const std::vector<std::string>* allowed_unknown = nullptr,
+                      std::optional<int64_t> restored_from = std::nullopt,
+                      std::optional<int64_t> expected_version = std::nullopt,
+                      int64_t* installed = nullptr);
   Status ApplyCapacityJson(const std::string& text);
   // ---- handlers_training.cc ----
   Result<const TrainingImageMaker*> TrainingMaker();

@@ -75,6 +75,10 @@ UserRow ToUser(const SqlRow& r) {
   return UserRow{r.Text(0), r.Text(1), r.Text(2), r.Int(3) != 0, r.Int(4)};
 }
 
+AttachmentRow ToAttachment(const SqlRow& r) {
+  return AttachmentRow{r.Text(0), r.Int(1),  r.Text(2), r.Text(3),
+                       r.Int(4),  r.Text(5), r.Text(6), r.Int(7)};
+}
 Result<ModelVersionRow> ToModelVersion(const SqlRow& r) {
   ModelVersionRow m;
   m.version = r.Int(0);
@@ -149,6 +153,27 @@ Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id) {
       c.Query(std::string("SELECT ") + kScanCols + " FROM scans WHERE scan_id = $1", {id}));
   if (rows.empty()) return std::optional<ScanRow>();
   return std::optional<ScanRow>(ToScan(rows[0]));
+}
+Result<std::vector<RulesVersion>> QueryRulesVersions(SqlConn& c, const std::string& where,
+                                                     const SqlParams& params) {
+  CS_ASSIGN_OR_RETURN(auto rows,
+                      c.Query("SELECT version, body, author, created_ms, restored_from FROM "
+                              "rules_versions" +
+                                  where,
+                              params));
+  std::vector<RulesVersion> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    RulesVersion v{r.Int(0), r.Text(1), r.Text(2), r.Int(3), std::nullopt};
+    if (!r.Null(4)) v.restored_from = r.Int(4);
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+Result<std::optional<RulesVersion>> QueryRulesVersion(SqlConn& c, int64_t version) {
+  CS_ASSIGN_OR_RETURN(auto rows, QueryRulesVersions(c, " WHERE version = $1", {version}));
+  if (rows.empty()) return std::optional<RulesVersion>();
+  return std::optional<RulesVersion>(std::move(rows[0]));
 }
 Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name) {
   CS_ASSIGN_OR_RETURN(

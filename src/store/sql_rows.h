@@ -28,6 +28,8 @@ inline constexpr char kScanCols[] =
     "height, "
     "received_ms";
 inline constexpr char kUserCols[] = "username, role, password_hash, disabled, created_ms";
+inline constexpr char kAttachmentCols[] =
+    "consignment_id, outcome_seq, sha256, content_type, bytes, name, uploaded_by, uploaded_ms";
 #define CS_MODEL_COLS                                                                       \
   "version, created_ms, created_by, content_sha256, files, metrics, training_from, "        \
   "training_cutoff, training_rows, features, parent_version, status, reason, promoted_by, " \
@@ -38,6 +40,7 @@ SqlParams DeclarationParams(const DeclarationRow& row);
 DecisionRow ToDecision(const SqlRow& r);
 ScanRow ToScan(const SqlRow& r);
 UserRow ToUser(const SqlRow& r);
+AttachmentRow ToAttachment(const SqlRow& r);
 Result<ModelVersionRow> ToModelVersion(const SqlRow& r);
 Result<std::vector<ModelVersionRow>> QueryModelVersions(SqlConn& c, const std::string& where,
                                                         const SqlParams& params);
@@ -49,6 +52,10 @@ Result<std::optional<DeclarationRow>> QueryDeclaration(SqlConn& c, const std::st
 Result<std::optional<DecisionRow>> QueryDecision(SqlConn& c, const std::string& id);
 Result<std::optional<ScanRow>> QueryScan(SqlConn& c, const std::string& id);
 Result<std::optional<UserRow>> QueryUser(SqlConn& c, const std::string& name);
+// Rule profile versions `where` selects (with its ORDER BY and LIMIT), and one by number.
+Result<std::vector<RulesVersion>> QueryRulesVersions(SqlConn& c, const std::string& where,
+                                                     const SqlParams& params);
+Result<std::optional<RulesVersion>> QueryRulesVersion(SqlConn& c, int64_t version);
 
 // Screener training's rows (training_rows.cc): the queries the reads and the writer share.
 Result<std::vector<TrainingSessionRow>> QueryTrainingSessions(SqlConn& c, const std::string& where,

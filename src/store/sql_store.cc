@@ -24,6 +24,10 @@ namespace clearsight {
 namespace store {
 namespace {
 
+// The outcome column of a consignment that was inspected: an outcome, and not "not inspected"
+// (kNotInspected). Statistics count only these.
+#define CS_INSPECTED "NOT IN ('', 'not_inspected')"
+
 struct Migration {
   int version;
   const char* name;
@@ -431,14 +435,55 @@ class SqlStore : public Store {
   Result<std::vector<OutcomeRow>> OutcomesOf(const std::string& consignment_id) override {
     return Read([&](SqlConn& c) -> Result<std::vector<OutcomeRow>> {
       CS_ASSIGN_OR_RETURN(
-          auto rows, c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
-                             "recorded_ms FROM outcomes WHERE consignment_id = $1 ORDER BY seq",
-                             {consignment_id}));
+          auto rows,
+          c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
+                  "recorded_ms, not_inspected_reason, seized_quantity, seized_unit, "
+                  "revenue_recovered, revenue_currency FROM outcomes WHERE consignment_id = $1 "
+                  "ORDER BY seq",
+                  {consignment_id}));
       std::vector<OutcomeRow> out;
-      for (const auto& r : rows)
-        out.push_back(OutcomeRow{r.Text(0), r.Int(1), r.Text(2), r.Null(3) ? -1 : r.Double(3),
-                                 r.Text(4), r.Text(5), r.Int(6)});
+      std::map<int64_t, size_t> at;  // seq -> index in out
+      for (const auto& r : rows) {
+        OutcomeRow o;
+        o.consignment_id = r.Text(0);
+        o.seq = r.Int(1);
+        o.result = r.Text(2);
+        o.corrected_value = r.Null(3) ? -1 : r.Double(3);
+        o.notes = r.Text(4);
+        o.officer = r.Text(5);
+        o.recorded_ms = r.Int(6);
+        o.not_inspected_reason = r.Text(7);
+        o.seized_quantity = r.Null(8) ? -1 : r.Double(8);
+        o.seized_unit = r.Text(9);
+        o.revenue_recovered = r.Null(10) ? -1 : r.Double(10);
+        o.revenue_currency = r.Text(11);
+        at[o.seq] = out.size();
+        out.push_back(std::move(o));
+      }
+      if (out.empty()) return out;
+      CS_ASSIGN_OR_RETURN(auto files,
+                          c.Query(std::string("SELECT ") + kAttachmentCols +
+                                      " FROM outcome_attachments WHERE consignment_id = $1 "
+                                      "ORDER BY uploaded_ms, outcome_seq, sha256",
+                                  {consignment_id}));
+      for (const auto& r : files) {
+        AttachmentRow a = ToAttachment(r);
+        auto it = at.find(a.outcome_seq);
+        if (it != at.end()) out[it->second].attachments.push_back(std::move(a));
+      }
       return out;
+    });
+  }
+  Result<std::optional<AttachmentRow>> GetAttachment(const std::string& consignment_id,
+                                                     const std::string& sha256) override {
+    return Read([&](SqlConn& c) -> Result<std::optional<AttachmentRow>> {
+      CS_ASSIGN_OR_RETURN(auto rows,
+                          c.Query(std::string("SELECT ") + kAttachmentCols +
+                                      " FROM outcome_attachments WHERE consignment_id = $1 AND "
+                                      "sha256 = $2 ORDER BY uploaded_ms, outcome_seq LIMIT 1",
+                                  {consignment_id, sha256}));
+      if (rows.empty()) return std::optional<AttachmentRow>();
+      return std::optional<AttachmentRow>(ToAttachment(rows[0]));
     });
   }
   Result<std::vector<std::string>> RuleHitsOf(const std::string& consignment_id) override {
@@ -548,8 +593,9 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(
           auto rows,
           c.Query("SELECT h.rule_name, COUNT(*), "
-                  "SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "SUM(CASE WHEN c.outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN c.outcome " CS_INSPECTED
+                  " AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
                   "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
                   "GROUP BY h.rule_name ORDER BY h.rule_name",
                   {}));
@@ -564,8 +610,9 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(
           auto rows,
           c.Query("SELECT channel, control, COUNT(*), "
-                  "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN outcome " CS_INSPECTED
+                  " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
                   "FROM consignments GROUP BY channel, control ORDER BY channel, control",
                   {}));
       std::vector<ChannelOutcomeStats> out;
@@ -595,8 +642,9 @@ class SqlStore : public Store {
           auto rows,
           c.Query("SELECT g, control, CASE WHEN channel = 'red' AND control = 0 AND "
                   "exploration = 0 THEN 1 ELSE 0 END AS targeted, COUNT(*), "
-                  "SUM(CASE WHEN outcome <> '' THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN outcome <> '' AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
+                  "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
+                  "SUM(CASE WHEN outcome " CS_INSPECTED
+                  " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
                   "FROM (SELECT c.channel, c.control, c.exploration, c.outcome, " +
                       group + " AS g FROM consignments c) t GROUP BY g, control, targeted",
                   {}));
@@ -628,12 +676,12 @@ class SqlStore : public Store {
                                      "source, c.outcome, c.control, "
                                      "(c.reasons::jsonb->0->>'source') AS top FROM consignments c "
                                      "CROSS JOIN LATERAL jsonb_array_elements(c.reasons::jsonb) AS "
-                                     "r(value) WHERE c.outcome <> ''"
+                                     "r(value) WHERE c.outcome " CS_INSPECTED
                                    : "SELECT DISTINCT c.consignment_id, json_extract(r.value, "
                                      "'$.source') AS source, c.outcome, c.control, "
                                      "json_extract(c.reasons, '$[0].source') AS top FROM "
                                      "consignments c, json_each(c.reasons) r "
-                                     "WHERE c.outcome <> ''";
+                                     "WHERE c.outcome " CS_INSPECTED;
       CS_ASSIGN_OR_RETURN(
           auto rows,
           c.Query("SELECT source, COUNT(*), "
@@ -651,7 +699,8 @@ class SqlStore : public Store {
       CS_ASSIGN_OR_RETURN(
           auto none,
           c.Query("SELECT COUNT(*), SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), "
-                  "SUM(control) FROM consignments WHERE outcome <> '' AND reasons = '[]'",
+                  "SUM(control) FROM consignments WHERE outcome " CS_INSPECTED
+                  " AND reasons = '[]'",
                   {}));
       if (!none.empty() && none[0].Int(0) > 0)
         out.push_back(SourceOutcomeStats{"", none[0].Int(0), none[0].Int(1), none[0].Int(2),
@@ -661,14 +710,18 @@ class SqlStore : public Store {
   }
   Result<std::optional<RulesVersion>> LatestRules() override {
     return Read([&](SqlConn& c) -> Result<std::optional<RulesVersion>> {
-      CS_ASSIGN_OR_RETURN(auto rows,
-                          c.Query("SELECT version, body, author, created_ms FROM rules_versions "
-                                  "ORDER BY version DESC LIMIT 1",
-                                  {}));
+      CS_ASSIGN_OR_RETURN(auto rows, QueryRulesVersions(c, " ORDER BY version DESC LIMIT 1", {}));
       if (rows.empty()) return std::optional<RulesVersion>();
-      return std::optional<RulesVersion>(
-          RulesVersion{rows[0].Int(0), rows[0].Text(1), rows[0].Text(2), rows[0].Int(3)});
+      return std::optional<RulesVersion>(std::move(rows[0]));
     });
+  }
+  Result<std::vector<RulesVersion>> RulesVersions(int64_t limit) override {
+    return Read([&](SqlConn& c) {
+      return QueryRulesVersions(c, " ORDER BY version DESC LIMIT $1", {limit});
+    });
+  }
+  Result<std::optional<RulesVersion>> GetRulesVersion(int64_t version) override {
+    return Read([&](SqlConn& c) { return QueryRulesVersion(c, version); });
   }
   Result<std::optional<std::string>> GetSetting(const std::string& key) override {
     return Read([&](SqlConn& c) -> Result<std::optional<std::string>> {

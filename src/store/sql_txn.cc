@@ -158,14 +158,18 @@ class SqlTxn : public StoreTxn {
                             {o->consignment_id}));
     o->seq = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
     if (o->recorded_ms == 0) o->recorded_ms = NowMs();
-    SqlParams params{o->consignment_id, o->seq,     o->result,     nullptr,
-                     o->notes,          o->officer, o->recorded_ms};
+    SqlParams params{o->consignment_id, o->seq,         o->result,      nullptr,
+                     o->notes,          o->officer,     o->recorded_ms, o->not_inspected_reason,
+                     nullptr,           o->seized_unit, nullptr,        o->revenue_currency};
     if (o->corrected_value >= 0) params[3] = o->corrected_value;
+    if (o->seized_quantity >= 0) params[8] = o->seized_quantity;
+    if (o->revenue_recovered >= 0) params[10] = o->revenue_recovered;
     CS_RETURN_IF_ERROR(
-        c_.Exec(
-              "INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, officer, "
-              "recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-              params)
+        c_.Exec("INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, "
+                "officer, recorded_ms, not_inspected_reason, seized_quantity, seized_unit, "
+                "revenue_recovered, revenue_currency) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                params)
             .status());
     return c_
         .Exec(
@@ -173,6 +177,21 @@ class SqlTxn : public StoreTxn {
             "consignment_id = $1",
             {o->consignment_id, o->result, o->recorded_ms})
         .status();
+  }
+  Result<bool> InsertAttachment(const AttachmentRow& a) override {
+    CS_ASSIGN_OR_RETURN(auto outcome,
+                        c_.Query("SELECT 1 FROM outcomes WHERE consignment_id = $1 AND seq = $2",
+                                 {a.consignment_id, a.outcome_seq}));
+    if (outcome.empty())
+      return Status::NotFound("consignment '" + a.consignment_id + "' has no outcome #" +
+                              std::to_string(a.outcome_seq));
+    CS_ASSIGN_OR_RETURN(
+        auto n, c_.Exec("INSERT INTO outcome_attachments (consignment_id, outcome_seq, sha256, "
+                        "content_type, bytes, name, uploaded_by, uploaded_ms) VALUES ($1, $2, $3, "
+                        "$4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                        {a.consignment_id, a.outcome_seq, a.sha256, a.content_type, a.bytes, a.name,
+                         a.uploaded_by, a.uploaded_ms ? a.uploaded_ms : NowMs()}));
+    return n > 0;
   }
   Result<std::optional<UserRow>> GetUser(const std::string& name) override {
     return QueryUser(c_, name);
@@ -206,15 +225,20 @@ class SqlTxn : public StoreTxn {
     CS_RETURN_IF_ERROR(c_.Exec("DELETE FROM sessions WHERE username = $1", {username}).status());
     return rows.empty() ? 0 : rows[0].Int(0);
   }
-  Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author) override {
+  Result<int64_t> InsertRulesVersion(const std::string& text, const std::string& author,
+                                     std::optional<int64_t> restored_from) override {
     CS_ASSIGN_OR_RETURN(auto rows,
                         c_.Query("SELECT COALESCE(MAX(version), 0) FROM rules_versions", {}));
     int64_t v = (rows.empty() ? 0 : rows[0].Int(0)) + 1;
-    CS_RETURN_IF_ERROR(c_.Exec("INSERT INTO rules_versions (version, body, author, created_ms) "
-                               "VALUES ($1, $2, $3, $4)",
-                               {v, text, author, NowMs()})
-                           .status());
+    CS_RETURN_IF_ERROR(
+        c_.Exec("INSERT INTO rules_versions (version, body, author, created_ms, restored_from) "
+                "VALUES ($1, $2, $3, $4, $5)",
+                {v, text, author, NowMs(), Optional(restored_from)})
+            .status());
     return v;
+  }
+  Result<std::optional<RulesVersion>> GetRulesVersion(int64_t version) override {
+    return QueryRulesVersion(c_, version);
   }
   Status PutSetting(const std::string& key, const std::string& value) override {
     return c_

@@ -66,6 +66,10 @@ std::string Sha256Hex(std::string_view bytes) {
   return out;
 }
 
+bool IsInspectionResult(std::string_view result) {
+  return !result.empty() && result != kNotInspected;
+}
+
 bool IsSha256Hex(std::string_view s) {
   if (s.size() != 64) return false;
   for (char c : s)

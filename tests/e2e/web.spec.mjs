@@ -11,7 +11,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
@@ -804,7 +805,8 @@ test('the outcome form checks its input, records the outcome, and the outcome re
   assert.equal(c.outcomes.length, 1);
   assert.deepEqual({ ...c.outcomes[0], recorded_at: undefined }, {
     seq: 1, result: 'undervaluation', corrected_value: 812.5, notes: 'Invoice shows 812.50; declared far below. e2e',
-    officer: USERS.officer.username, recorded_at: undefined,
+    officer: USERS.officer.username, recorded_at: undefined, not_inspected_reason: null, seized_quantity: null,
+    seized_unit: null, revenue_recovered: null, revenue_currency: null, attachments: [],
   });
   // ...in the database file itself...
   const db = join(T.tmp.dir, 'clearsight.db');
@@ -816,6 +818,78 @@ test('the outcome form checks its input, records the outcome, and the outcome re
   assert.equal(audit.length, 1);
   assert.equal(audit[0].actor, USERS.officer.username);
   assert.equal((await T.admin.get('/api/audit/verify')).json.ok, true);
+});
+
+test('an outcome records what was seized, the revenue recovered and a photo of the find; not inspected needs a reason', async () => {
+  const { page } = T;
+  const pending = (await T.admin.get('/api/queue?status=pending&limit=100')).json.items;
+  const item = pending.find((i) => i.has_scan && i.consignment_id !== T.target) || pending[0];
+  assert.ok(item, 'a pending consignment to work');
+  const id = item.consignment_id;
+  await page.goto(`${T.server.base}/#/consignment/${encodeURIComponent(id)}`);
+  await page.waitForSelector('#outcome-form');
+  await page.uncheck('#auto-next');
+  // Not inspected: the reason is asked for and required; a finding's fields are not offered.
+  await page.check('#result-not_inspected');
+  assert.equal(await page.isVisible('#not-inspected-reason'), true);
+  assert.equal(await page.isVisible('#seized-quantity'), false);
+  await page.click('#outcome-form button[type=submit]');
+  assert.match(await page.textContent('#outcome-message'), /Say why the consignment was not inspected/);
+  assert.equal((await T.admin.get(`/api/consignments/${encodeURIComponent(id)}`)).json.outcomes.length, 0);
+  // A finding: seizure, revenue and photos. A file that is not a JPEG or PNG is refused by its bytes.
+  await page.check('#result-cigarettes');
+  assert.equal(await page.isVisible('#not-inspected-reason'), false);
+  assert.equal(await page.isVisible('#seized-quantity'), true);
+  await page.fill('#seized-quantity', '12');
+  await page.selectOption('#seized-unit', 'cartons');
+  await page.fill('#revenue-recovered', '830.25');
+  const currency = item.declaration?.currency || '';
+  assert.equal(await page.inputValue('#revenue-currency'), currency, 'the currency of the declaration');
+  if (!currency) await page.fill('#revenue-currency', 'EUR');
+  const fake = join(T.tmp.dir, 'not-a-photo.jpg');
+  writeFileSync(fake, 'GIF89a this is not what it says');
+  await page.setInputFiles('#outcome-photos', fake);
+  await page.click('#outcome-form button[type=submit]');
+  assert.match(await page.textContent('#outcome-message'), /not-a-photo\.jpg is not a JPEG or PNG photo/);
+  assert.equal((await T.admin.get(`/api/consignments/${encodeURIComponent(id)}`)).json.outcomes.length, 0, 'nothing recorded');
+  // The photo: a JPEG the browser itself makes (a picture of the scan on screen).
+  const photo = join(T.tmp.dir, 'find.jpg');
+  writeFileSync(photo, await page.screenshot({ type: 'jpeg', quality: 70, clip: { x: 0, y: 0, width: 640, height: 480 } }));
+  const bytes = readFileSync(photo);
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  await page.setInputFiles('#outcome-photos', photo);
+  await page.fill('#outcome-notes', 'Twelve cartons behind the side panel. e2e');
+  await page.click('#outcome-form button[type=submit]');
+  await page.waitForSelector('#outcome-message.success');
+  assert.match(await page.textContent('#outcome-message'), /Recorded: Cigarettes \/ tobacco — outcome #1 .* 1 photo attached\./);
+  await page.waitForSelector(`#outcome-history li[data-result="cigarettes"] .attachments li[data-sha256="${sha}"] img`);
+  const li = '#outcome-history li[data-result="cigarettes"]';
+  assert.match(await page.textContent(`${li} [data-field="seized"]`), /seized 12 cartons/);
+  assert.match(await page.textContent(`${li} [data-field="revenue"]`), new RegExp(`revenue recovered 830\\.25 ${currency || 'EUR'}`));
+  // The thumbnail is the photo, served back by the API with the session cookie.
+  await page.waitForFunction((s) => document.querySelector(`li[data-sha256="${s}"] img`)?.naturalWidth === 640, sha);
+  await page.locator('.outcome-card').screenshot({ path: join(T.shots, 'outcome.png') });
+  await accessible('outcome with a photo');
+  // Through the API...
+  const c = (await T.admin.get(`/api/consignments/${encodeURIComponent(id)}`)).json;
+  assert.equal(c.status, 'done');
+  const o = c.outcomes[0];
+  assert.deepEqual([o.result, o.seized_quantity, o.seized_unit, o.revenue_recovered, o.revenue_currency],
+    ['cigarettes', 12, 'cartons', 830.25, currency || 'EUR']);
+  assert.equal(o.attachments.length, 1);
+  assert.deepEqual([o.attachments[0].sha256, o.attachments[0].content_type, o.attachments[0].bytes, o.attachments[0].name, o.attachments[0].uploaded_by],
+    [sha, 'image/jpeg', bytes.length, 'find.jpg', USERS.officer.username]);
+  const served = await T.admin.call('GET', o.attachments[0].url);
+  assert.equal(served.status, 200);
+  // ...in the database file, and the photo content-addressed in the image directory like scans.
+  const db = join(T.tmp.dir, 'clearsight.db');
+  const q = (sql) => execFileSync('sqlite3', ['-readonly', db, sql]).toString().trim();
+  const key = id.replace(/'/g, "''");
+  assert.equal(q(`SELECT result || '|' || seized_quantity || '|' || seized_unit || '|' || revenue_recovered || '|' || revenue_currency FROM outcomes WHERE consignment_id = '${key}'`),
+    `cigarettes|12.0|cartons|830.25|${currency || 'EUR'}`);
+  assert.equal(q(`SELECT sha256 || '|' || content_type || '|' || bytes FROM outcome_attachments WHERE consignment_id = '${key}'`), `${sha}|image/jpeg|${bytes.length}`);
+  assert.deepEqual(readFileSync(join(T.tmp.dir, 'clearsight.db.images', sha.slice(0, 2), sha)), bytes);
+  await page.check('#auto-next');  // the default again, for the tests after this one
 });
 
 test('a consignment without a scan says so, and a scan that arrives later updates the open page', async () => {
@@ -1025,6 +1099,56 @@ test('an analyst drafts a rule, tries it on the stored declarations, confirms an
   const after = (await T.admin.get('/api/rules')).json;
   assert.equal(after.version, before.version + 1);
   assert.ok(after.rules.some((r) => r.name === 'bus2 to red'));
+  // Back to the profile the other tests expect.
+  const restore = await fetch(`${T.server.base}/api/rules`, { method: 'PUT', headers: { Authorization: `Bearer ${T.admin.token}`, 'Content-Type': 'text/plain' }, body: before.text });
+  assert.equal(restore.status, 200);
+});
+
+test('the analyst reads the rule history, diffs a version against the one in force and rolls back to it', async () => {
+  const { page } = T;
+  const before = (await T.admin.get('/api/rules')).json;
+  const history = (await T.admin.get('/api/rules/versions')).json;
+  assert.equal(history.in_force, before.version);
+  // The version the previous test activated (with the BUS2 rule), since replaced.
+  const old = history.versions.find((v) => !v.in_force && v.version === before.version - 1);
+  assert.ok(old, JSON.stringify(history.versions.slice(0, 3)));
+  await page.reload();
+  await page.waitForSelector('#rules-versions');
+  const rows = await page.$$eval('#rules-versions tbody tr', (trs) => trs.map((t) => ({ v: +t.dataset.version, inForce: t.dataset.inForce === 'true', text: t.textContent })));
+  assert.deepEqual(rows.map((r) => r.v), history.versions.map((v) => v.version), 'every stored version, newest first');
+  assert.deepEqual(rows.filter((r) => r.inForce).map((r) => r.v), [before.version]);
+  for (const v of history.versions) assert.ok(rows.find((r) => r.v === v.version).text.includes(v.author), `v${v.version} by ${v.author}`);
+  // The diff against the version in force: the lines of the BUS2 and typo rules are only in the old one.
+  await page.click(`#rules-versions tr[data-version="${old.version}"] button[data-action="diff"]`);
+  await page.waitForSelector('#rules-diff-table');
+  const api = (await T.admin.get(`/api/rules/versions/${old.version}/diff`)).json;
+  assert.ok(api.removed >= 10, `${api.removed} lines removed since`);
+  assert.equal(await page.$$eval('#rules-diff-table tr[data-op="-"]', (r) => r.length), api.removed);
+  assert.equal(await page.$$eval('#rules-diff-table tr[data-op="+"]', (r) => r.length), api.added);
+  const removed = await page.$$eval('#rules-diff-table tr[data-op="-"]', (r) => r.map((x) => x.textContent).join('\n'));
+  assert.match(removed, /rule "bus2 to red"/);
+  assert.match(removed, /hs_cod = "851712"/);
+  assert.equal(await page.$('#rules-rollback-confirm'), null, 'a diff alone offers no rollback');
+  // Roll back: the old text becomes a new version in force, audited.
+  await page.click(`#rules-versions tr[data-version="${old.version}"] button[data-action="rollback"]`);
+  await page.waitForSelector('#rules-rollback-confirm');
+  assert.match(await page.textContent('#rules-rollback-confirm'), new RegExp(`version ${old.version}'s text as version ${before.version + 1}`));
+  await page.screenshot({ path: join(T.shots, 'rules-history.png'), fullPage: true });
+  await accessible('rules history');
+  await page.click('#rules-rollback-confirm');
+  await page.waitForSelector('#rules-history-message.success');
+  assert.match(await page.textContent('#rules-history-message'), new RegExp(`version ${before.version + 1} is in force with the text of version ${old.version}`));
+  const after = (await T.admin.get('/api/rules')).json;
+  assert.equal(after.version, before.version + 1);
+  assert.equal(after.restored_from, old.version);
+  assert.equal(after.text, (await T.admin.get(`/api/rules/versions/${old.version}`)).json.text);
+  assert.ok(after.rules.some((r) => r.name === 'bus2 to red'));
+  assert.match(await page.textContent('#rules-version'), new RegExp(`version ${after.version}\\b.*the text of version ${old.version}`));
+  assert.equal(await page.inputValue('#rules-text'), after.text, 'the draft starts from the profile now in force');
+  await page.waitForSelector(`#rules-versions tr[data-version="${after.version}"][data-in-force="true"]`);
+  const audit = (await T.admin.get('/api/audit?limit=1000')).json.entries.filter((e) => e.action === 'rules' && e.subject === `v${after.version}`);
+  assert.equal(audit.length, 1);
+  assert.equal(audit[0].detail.restored_from, old.version);
   // Back to the profile the other tests expect.
   const restore = await fetch(`${T.server.base}/api/rules`, { method: 'PUT', headers: { Authorization: `Bearer ${T.admin.token}`, 'Content-Type': 'text/plain' }, body: before.text });
   assert.equal(restore.status, 200);

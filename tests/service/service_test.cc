@@ -593,6 +593,315 @@ TEST_F(ServiceTest, OutcomesCloseTheConsignmentAndFeedTheStatistics) {
   EXPECT_TRUE(office_seen);
 }
 
+// The message of a 400 names the field it is about.
+void ExpectBadField(const Reply& r, const std::string& field) {
+  ExpectErrorShape(r, 400, "invalid_argument");
+  if (r.body.is_object() && r.body.contains("error")) {
+    EXPECT_NE(r.body["error"]["message"].get<std::string>().find(field), std::string::npos)
+        << field << ": " << r.raw;
+  }
+}
+
+TEST_F(ServiceTest, OutcomeDetailIsCheckedFieldByFieldAndRecorded) {
+  Client in = As("integrator"), officer = As("officer"), analyst = As("analyst"),
+         admin = As("admin");
+  const std::string found = Unique("FIND"), skipped = Unique("SKIP");
+  for (const auto& id : {found, skipped}) {
+    json d = testing::Declaration(id);
+    d["currency"] = "EUR";
+    ASSERT_EQ(in.Post("/api/declarations", d).status, 201);
+  }
+  auto post = [&](const std::string& id, const json& body) {
+    return officer.Post("/api/consignments/" + id + "/outcome", body);
+  };
+  ExpectBadField(post(skipped, {{"result", "not_inspected"}}), "not_inspected_reason");
+  ExpectBadField(post(skipped, {{"result", "not_inspected"}, {"not_inspected_reason", "  "}}),
+                 "not_inspected_reason");
+  ExpectBadField(post(skipped, {{"result", "nothing"}, {"not_inspected_reason", "busy"}}),
+                 "not_inspected_reason");
+  ExpectBadField(post(skipped, {{"result", "not_inspected"},
+                                {"not_inspected_reason", "busy"},
+                                {"seized_quantity", 2},
+                                {"seized_unit", "kg"}}),
+                 "seized_quantity");
+  ExpectBadField(post(found, {{"result", "narcotics"}, {"seized_quantity", 2}}), "seized_unit");
+  ExpectBadField(post(found, {{"result", "narcotics"}, {"seized_unit", "kg"}}), "seized_quantity");
+  ExpectBadField(
+      post(found, {{"result", "narcotics"}, {"seized_quantity", 2}, {"seized_unit", "tons"}}),
+      "seized_unit");
+  ExpectBadField(
+      post(found, {{"result", "narcotics"}, {"seized_quantity", -1}, {"seized_unit", "kg"}}),
+      "seized_quantity");
+  ExpectBadField(
+      post(found, {{"result", "narcotics"}, {"seized_quantity", "2"}, {"seized_unit", "kg"}}),
+      "seized_quantity");
+  ExpectBadField(post(found, {{"result", "cigarettes"}, {"revenue_recovered", -5}}),
+                 "revenue_recovered");
+  ExpectBadField(
+      post(found,
+           {{"result", "cigarettes"}, {"revenue_recovered", 5}, {"revenue_currency", "eur"}}),
+      "revenue_currency");
+  ExpectBadField(post(found, {{"result", "cigarettes"}, {"revenue_currency", "EUR"}}),
+                 "revenue_recovered");
+  ExpectBadField(post(found, {{"result", "nothing"}, {"revenue_recovered", 10}}),
+                 "revenue_recovered");
+  ExpectBadField(post(found, {{"result", "cigarettes"}, {"seized_qty", 3}}), "seized_qty");
+  ExpectBadField(post(found, {{"notes", "no result"}}), "result");
+  // Nothing of that was stored.
+  EXPECT_TRUE(officer.Get("/api/consignments/" + found).body["outcomes"].empty());
+
+  // Revenue recovered for a fraud type other than under-valuation, in the declaration's currency.
+  Reply r = post(found, {{"result", "cigarettes"},
+                         {"seized_quantity", 12},
+                         {"seized_unit", "cartons"},
+                         {"revenue_recovered", 830.25},
+                         {"notes", "behind the panel"}});
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["recorded"]["seized_quantity"], 12);
+  EXPECT_EQ(r.body["recorded"]["revenue_currency"], "EUR");
+  Reply c = officer.Get("/api/consignments/" + found);
+  ASSERT_EQ(c.body["outcomes"].size(), 1u);
+  const json& o = c.body["outcomes"][0];
+  EXPECT_EQ(o["result"], "cigarettes");
+  EXPECT_EQ(o["seized_quantity"], 12);
+  EXPECT_EQ(o["seized_unit"], "cartons");
+  EXPECT_EQ(o["revenue_recovered"], 830.25);
+  EXPECT_EQ(o["revenue_currency"], "EUR");
+  EXPECT_TRUE(o["not_inspected_reason"].is_null());
+  EXPECT_TRUE(o["corrected_value"].is_null());
+  EXPECT_TRUE(o["attachments"].empty());
+
+  // Not inspected: the consignment is done, but it is no inspection in the statistics.
+  auto red_with_outcome = [&] {
+    int64_t n = 0;
+    for (const auto& ch : analyst.Get("/api/stats").body["channels"])
+      n += ch["with_outcome"].get<int64_t>();
+    return n;
+  };
+  const int64_t before = red_with_outcome();
+  Reply s = post(skipped, {{"result", "not_inspected"},
+                           {"not_inspected_reason", "consignment not presented"}});
+  ASSERT_EQ(s.status, 201) << s.raw;
+  EXPECT_EQ(s.body["status"], "done");
+  EXPECT_EQ(s.body["outcome"], "not_inspected");
+  EXPECT_EQ(s.body["recorded"]["not_inspected_reason"], "consignment not presented");
+  EXPECT_EQ(red_with_outcome(), before);
+  bool audited = false;
+  for (const auto& e : AuditOf(admin, skipped))
+    if (e["action"] == "outcome") {
+      json detail = json::parse(e["detail"].is_string() ? e["detail"].get<std::string>()
+                                                        : e["detail"].dump());
+      audited = detail["not_inspected_reason"] == "consignment not presented";
+    }
+  EXPECT_TRUE(audited);
+}
+
+// A small JPEG's first bytes (SOI, APP0 JFIF) and a 1x1 PNG.
+std::string JpegBytes(const std::string& tag) {
+  return std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00", 20) +
+         tag + std::string("\xFF\xD9", 2);
+}
+std::string PngBytes() {
+  return std::string(
+      "\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52"
+      "\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4"
+      "\x89\x00\x00\x00\x0d\x49\x44\x41\x54\x78\x9c\x63\xf8\xcf\xc0\xf0"
+      "\x1f\x00\x05\x00\x01\xff\x89\x99\x3d\x1d\x00\x00\x00\x00\x49\x45"
+      "\x4e\x44\xae\x42\x60\x82",
+      70);
+}
+
+TEST_F(ServiceTest, PhotosOfTheFindAreCheckedByTheirBytesAndStoredByContent) {
+  Client in = As("integrator"), officer = As("officer"), admin = As("admin"),
+         trainer = As("trainer");
+  const std::string id = Unique("PHOTO"), other = Unique("PHOTO");
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(id)).status, 201);
+  ASSERT_EQ(in.Post("/api/declarations", testing::Declaration(other)).status, 201);
+  const std::string base = "/api/consignments/" + id;
+  // Before the outcome there is nothing to attach to.
+  ExpectErrorShape(
+      officer.Send("POST", base + "/outcomes/1/attachments", JpegBytes("a"), "image/jpeg"), 404,
+      "not_found");
+  ASSERT_EQ(officer.Post(base + "/outcome", json{{"result", "narcotics"}}).status, 201);
+  const std::string url = base + "/outcomes/1/attachments";
+  ExpectErrorShape(officer.Send("POST", url, "hello", "text/plain"), 415, "unsupported_media_type");
+  ExpectErrorShape(officer.Send("POST", url, "{}", "application/json"), 415,
+                   "unsupported_media_type");
+  ExpectBadField(officer.Send("POST", url, PngBytes(), "image/jpeg"), "Content-Type");
+  ExpectBadField(officer.Send("POST", url, "GIF89a not a photo we take", "image/png"),
+                 "JPEG or PNG");
+  ExpectBadField(officer.Send("POST", url, "", "image/jpeg"), "empty");
+  ExpectBadField(
+      officer.Send("POST", base + "/outcomes/x/attachments", JpegBytes("a"), "image/jpeg"),
+      "outcome number");
+  ExpectErrorShape(
+      officer.Send("POST", base + "/outcomes/2/attachments", JpegBytes("a"), "image/jpeg"), 404,
+      "not_found");
+  ExpectBadField(
+      officer.Send("POST", url + "?name=..%2Fetc%2Fpasswd", JpegBytes("a"), "image/jpeg"), "name");
+  EXPECT_EQ(trainer.Send("POST", url, JpegBytes("a"), "image/jpeg").status, 403);
+
+  const std::string jpeg = JpegBytes("the find");
+  Reply r = officer.Send("POST", url + "?name=find.jpg", jpeg, "image/jpeg");
+  ASSERT_EQ(r.status, 201) << r.raw;
+  EXPECT_EQ(r.body["sha256"], Sha256Hex(jpeg));
+  EXPECT_EQ(r.body["content_type"], "image/jpeg");
+  EXPECT_EQ(r.body["bytes"], jpeg.size());
+  EXPECT_EQ(r.body["name"], "find.jpg");
+  EXPECT_EQ(r.body["uploaded_by"], "officer");
+  const std::string photo_url = r.body["url"];
+  EXPECT_EQ(photo_url, base + "/attachments/" + Sha256Hex(jpeg));
+  // Content-addressed like scans: one file in the image directory, named by its sha256.
+  const std::string sha = Sha256Hex(jpeg);
+  EXPECT_TRUE(std::filesystem::exists(dir_->path / "cs.db.images" / sha.substr(0, 2) / sha));
+  Reply again = officer.Send("POST", url + "?name=find.jpg", jpeg, "image/jpeg");
+  EXPECT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(again.body["result"], "unchanged");
+  Reply png = officer.Send("POST", url, PngBytes(), "image/png; charset=binary");
+  ASSERT_EQ(png.status, 201) << png.raw;
+
+  Reply got = officer.Get(photo_url);
+  ASSERT_EQ(got.status, 200);
+  EXPECT_EQ(got.Header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(got.raw, jpeg);
+  EXPECT_EQ(got.Header("X-Content-Type-Options"), "nosniff");
+  ExpectErrorShape(officer.Get("/api/consignments/" + other + "/attachments/" + sha), 404,
+                   "not_found");
+  ExpectBadField(officer.Get(base + "/attachments/nothex"), "sha256");
+  EXPECT_EQ(trainer.Get(photo_url).status, 403);
+
+  Reply c = officer.Get(base);
+  ASSERT_EQ(c.body["outcomes"][0]["attachments"].size(), 2u) << c.raw;
+  EXPECT_EQ(c.body["outcomes"][0]["attachments"][0]["sha256"], sha);
+  EXPECT_EQ(c.body["outcomes"][0]["attachments"][1]["content_type"], "image/png");
+  int attached = 0;
+  for (const auto& e : AuditOf(admin, id)) attached += e["action"] == "outcome_attachment";
+  EXPECT_EQ(attached, 2) << "the repeated upload is not audited again";
+
+  // With the session cookie: a same-origin page may upload a photo; another site may not.
+  httplib::Client raw("127.0.0.1", service_->port());
+  const std::string host = "127.0.0.1:" + std::to_string(service_->port());
+  const httplib::Headers own = {{"Cookie", "cs_session=" + officer.token()},
+                                {"Origin", "http://" + host},
+                                {"Sec-Fetch-Site", "same-origin"}};
+  auto ok = raw.Post(url.c_str(), own, JpegBytes("cookie"), "image/jpeg");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 201) << ok->body;
+  const httplib::Headers evil = {{"Cookie", "cs_session=" + officer.token()},
+                                 {"Origin", "http://evil.example"},
+                                 {"Sec-Fetch-Site", "cross-site"}};
+  auto refused = raw.Post(url.c_str(), evil, JpegBytes("evil"), "image/jpeg");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 403);
+  auto form = raw.Post(url.c_str(), {{"Cookie", "cs_session=" + officer.token()}}, "a=b",
+                       "application/x-www-form-urlencoded");
+  ASSERT_TRUE(form);
+  EXPECT_EQ(form->status, 415) << "a form post is no photo";
+}
+
+TEST_F(ServiceTest, RuleHistoryListsDiffsAndRollsBack) {
+  Client analyst = As("analyst"), officer = As("officer"), admin = As("admin");
+  const std::string a =
+      "rule \"origin QQ\"\n"
+      "  when origin_country == \"QQ\"\n"
+      "  then score +0.3\n"
+      "end\n";
+  const std::string b =
+      "rule \"origin QQ\"\n"
+      "  when origin_country == \"QQ\"\n"
+      "  then channel red\n"
+      "end\n"
+      "\n"
+      "rule \"origin QR\"\n"
+      "  when origin_country == \"QR\"\n"
+      "  then score +0.2\n"
+      "end\n";
+  Reply put_a = analyst.Send("PUT", "/api/rules", a, "text/plain");
+  ASSERT_EQ(put_a.status, 200) << put_a.raw;
+  const int64_t va = put_a.body["version"];
+  Reply put_b = admin.Send("PUT", "/api/rules", b, "text/plain");
+  ASSERT_EQ(put_b.status, 200) << put_b.raw;
+  const int64_t vb = put_b.body["version"];
+  ASSERT_EQ(vb, va + 1);
+
+  Reply list = analyst.Get("/api/rules/versions?limit=5");
+  ASSERT_EQ(list.status, 200) << list.raw;
+  EXPECT_EQ(list.body["in_force"], vb);
+  ASSERT_GE(list.body["versions"].size(), 2u);
+  EXPECT_EQ(list.body["versions"][0]["version"], vb);
+  EXPECT_EQ(list.body["versions"][0]["author"], "admin");
+  EXPECT_EQ(list.body["versions"][0]["in_force"], true);
+  EXPECT_EQ(list.body["versions"][1]["version"], va);
+  EXPECT_EQ(list.body["versions"][1]["author"], "analyst");
+  EXPECT_EQ(list.body["versions"][1]["lines"], 4);
+  EXPECT_FALSE(list.body["versions"][1].contains("text"));
+  ExpectBadField(analyst.Get("/api/rules/versions?limit=0"), "limit");
+  Reply one = analyst.Get("/api/rules/versions/" + std::to_string(va));
+  ASSERT_EQ(one.status, 200);
+  EXPECT_EQ(one.body["text"], a);
+  ExpectErrorShape(analyst.Get("/api/rules/versions/999999"), 404, "not_found");
+  ExpectBadField(analyst.Get("/api/rules/versions/abc"), "version");
+
+  // The old version against the one in force: one line changed, five added.
+  Reply diff = analyst.Get("/api/rules/versions/" + std::to_string(va) + "/diff");
+  ASSERT_EQ(diff.status, 200) << diff.raw;
+  EXPECT_EQ(diff.body["from"]["version"], va);
+  EXPECT_EQ(diff.body["to"]["version"], vb);
+  EXPECT_EQ(diff.body["identical"], false);
+  EXPECT_EQ(diff.body["removed"], 1);
+  EXPECT_EQ(diff.body["added"], 6);
+  EXPECT_EQ(diff.body["unchanged"], 3);
+  std::string ops;
+  for (const auto& l : diff.body["lines"]) ops += l["op"].get<std::string>();
+  EXPECT_EQ(ops, "  -++++++ ") << diff.raw;
+  EXPECT_EQ(diff.body["lines"][2]["text"], "  then score +0.3");
+  EXPECT_EQ(diff.body["lines"][2]["old"], 3);
+  EXPECT_TRUE(diff.body["lines"][2]["new"].is_null());
+  EXPECT_EQ(diff.body["lines"][3]["text"], "  then channel red");
+  Reply self = analyst.Get("/api/rules/versions/" + std::to_string(vb) +
+                           "/diff?against=" + std::to_string(vb));
+  EXPECT_EQ(self.body["identical"], true);
+  ExpectBadField(analyst.Get("/api/rules/versions/" + std::to_string(va) + "/diff?against=x"),
+                 "against");
+
+  // Rollback: analysts and admins only, to a version that exists and is not in force, and only
+  // while the version in force is the one the caller saw.
+  EXPECT_EQ(officer.Post("/api/rules/rollback", json{{"version", va}}).status, 403);
+  ExpectBadField(analyst.Post("/api/rules/rollback", json{{"version", "one"}}), "version");
+  ExpectBadField(analyst.Post("/api/rules/rollback", json{{"to", va}}), "to");
+  ExpectErrorShape(analyst.Post("/api/rules/rollback", json{{"version", 999999}}), 404,
+                   "not_found");
+  ExpectErrorShape(analyst.Post("/api/rules/rollback", json{{"version", vb}}), 409,
+                   "failed_precondition");
+  ExpectErrorShape(
+      analyst.Post("/api/rules/rollback", json{{"version", va}, {"expected_version", va}}), 409,
+      "failed_precondition");
+  EXPECT_EQ(analyst.Get("/api/rules").body["version"], vb) << "nothing changed";
+  Reply back = analyst.Post("/api/rules/rollback", json{{"version", va}, {"expected_version", vb}});
+  ASSERT_EQ(back.status, 201) << back.raw;
+  const int64_t vc = back.body["version"];
+  EXPECT_EQ(vc, vb + 1);
+  EXPECT_EQ(back.body["restored_from"], va);
+  EXPECT_EQ(back.body["text"], a);
+  EXPECT_EQ(back.body["author"], "analyst");
+  Reply now = analyst.Get("/api/rules");
+  EXPECT_EQ(now.body["version"], vc);
+  EXPECT_EQ(now.body["rules"][0]["action"], "score 0.3");
+  EXPECT_EQ(analyst.Get("/api/rules/versions/" + std::to_string(va) + "/diff").body["identical"],
+            true);
+  EXPECT_EQ(analyst.Get("/api/rules/versions").body["versions"][0]["restored_from"], va);
+  bool audited = false;
+  for (const auto& e : AuditOf(admin, "v" + std::to_string(vc))) {
+    json detail =
+        json::parse(e["detail"].is_string() ? e["detail"].get<std::string>() : e["detail"].dump());
+    audited |= e["action"] == "rules" && e["actor"] == "analyst" && detail["restored_from"] == va &&
+               detail["replaced"] == vb;
+  }
+  EXPECT_TRUE(audited);
+  // Back to no rules for the other tests.
+  ASSERT_EQ(analyst.Send("PUT", "/api/rules", "", "text/plain").status, 200);
+}
+
 TEST_F(ServiceTest, ScanAfterDeclarationIsAnalysedFusedAndViewable) {
   Client in = As("integrator"), officer = As("officer");
   const std::string id = Unique("SC"), scan_id = Unique("scan-");

@@ -92,6 +92,19 @@ class StoreTest : public ::testing::Test {
                              const std::string& body) {
     return DeclarationRow{id, consignment, "OFF1", 18628, Sha256Hex(body), body, NowMs(), ""};
   }
+  static OutcomeRow Outcome(const std::string& consignment, int64_t seq, const std::string& result,
+                            double corrected_value, const std::string& notes,
+                            const std::string& officer, int64_t recorded_ms) {
+    OutcomeRow o;
+    o.consignment_id = consignment;
+    o.seq = seq;
+    o.result = result;
+    o.corrected_value = corrected_value;
+    o.notes = notes;
+    o.officer = officer;
+    o.recorded_ms = recorded_ms;
+    return o;
+  }
   static DecisionRow Decision(const std::string& id, double score, const std::string& channel,
                               const std::string& lane = "OFF1") {
     DecisionRow d;
@@ -564,7 +577,7 @@ TEST_F(StoreTest, OutcomesPerOfficeChapterAndOriginKeepControlAndTargetedApart) 
                   .ok());
   for (const C& c : cs) {
     if (!*c.outcome) continue;
-    OutcomeRow o{c.id, 0, c.outcome, -1, "", "officer1", 0};
+    OutcomeRow o = Outcome(c.id, 0, c.outcome, -1, "", "officer1", 0);
     ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o); }).ok());
   }
   auto office = store_->GroupStats("office");
@@ -609,11 +622,11 @@ TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
                     return t.PutRuleHits("C2", {"cheap phones"});  // again: no double count
                   })
                   .ok());
-  OutcomeRow o1{"C1", 0, "narcotics", -1, "in the lining", "officer1", 0};
-  OutcomeRow o2{"C2", 0, "undervaluation", 1234.5, "", "officer1", 0};
+  OutcomeRow o1 = Outcome("C1", 0, "narcotics", -1, "in the lining", "officer1", 0);
+  OutcomeRow o2 = Outcome("C2", 0, "undervaluation", 1234.5, "", "officer1", 0);
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o1); }).ok());
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o2); }).ok());
-  OutcomeRow o3{"C2", 0, "nothing", -1, "correction", "officer2", 0};
+  OutcomeRow o3 = Outcome("C2", 0, "nothing", -1, "correction", "officer2", 0);
   ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o3); }).ok());
   EXPECT_EQ(o3.seq, 2);
   auto d = store_->GetDecision("C1");
@@ -639,6 +652,152 @@ TEST_F(StoreTest, OutcomesCloseTheDecisionAndFeedStatistics) {
   }
   EXPECT_EQ(decisions, 3);
   EXPECT_EQ(red_confirmed, 1);
+}
+
+TEST_F(StoreTest, OutcomeDetailIsKeptAndNotInspectedIsNoInspection) {
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C1", 0.9, "red")));
+                    CS_RETURN_IF_ERROR(t.PutDecision(Decision("C2", 0.8, "red")));
+                    CS_RETURN_IF_ERROR(t.PutRuleHits("C1", {"cheap phones"}));
+                    return t.PutRuleHits("C2", {"cheap phones"});
+                  })
+                  .ok());
+  OutcomeRow found = Outcome("C1", 0, "cigarettes", -1, "behind the panel", "olga", 0);
+  found.seized_quantity = 12.5;
+  found.seized_unit = "cartons";
+  found.revenue_recovered = 830.25;
+  found.revenue_currency = "EUR";
+  OutcomeRow skipped = Outcome("C2", 0, std::string(kNotInspected), -1, "", "olga", 0);
+  skipped.not_inspected_reason = "consignment not presented";
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&found); }).ok());
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&skipped); }).ok());
+  auto c1 = store_->OutcomesOf("C1");
+  ASSERT_TRUE(c1.ok()) << c1.status().ToString();
+  ASSERT_EQ(c1->size(), 1u);
+  EXPECT_DOUBLE_EQ((*c1)[0].seized_quantity, 12.5);
+  EXPECT_EQ((*c1)[0].seized_unit, "cartons");
+  EXPECT_DOUBLE_EQ((*c1)[0].revenue_recovered, 830.25);
+  EXPECT_EQ((*c1)[0].revenue_currency, "EUR");
+  EXPECT_EQ((*c1)[0].not_inspected_reason, "");
+  auto c2 = store_->OutcomesOf("C2");
+  ASSERT_EQ(c2->size(), 1u);
+  EXPECT_EQ((*c2)[0].not_inspected_reason, "consignment not presented");
+  EXPECT_LT((*c2)[0].seized_quantity, 0);
+  EXPECT_LT((*c2)[0].revenue_recovered, 0);
+  // Not inspected closes the consignment, but no statistic counts it as an inspection.
+  auto d2 = store_->GetDecision("C2");
+  EXPECT_EQ((*d2)->status, "done");
+  EXPECT_EQ((*d2)->outcome, "not_inspected");
+  auto rules = store_->RuleStats();
+  ASSERT_TRUE(rules.ok() && rules->size() == 1u);
+  EXPECT_EQ((*rules)[0].hits, 2);
+  EXPECT_EQ((*rules)[0].with_outcome, 1);
+  EXPECT_EQ((*rules)[0].confirmed, 1);
+  auto channels = store_->ChannelStats();
+  ASSERT_TRUE(channels.ok());
+  for (const auto& c : *channels) {
+    if (c.channel == "red") EXPECT_EQ(c.with_outcome, 1);
+  }
+  auto sources = store_->SourceStats();
+  ASSERT_TRUE(sources.ok()) << sources.status().ToString();
+  for (const auto& s : *sources) EXPECT_EQ(s.with_outcome, 1) << s.source;
+  EXPECT_FALSE(IsInspectionResult("not_inspected"));
+  EXPECT_FALSE(IsInspectionResult(""));
+  EXPECT_TRUE(IsInspectionResult("nothing"));
+}
+
+TEST_F(StoreTest, AttachmentsBelongToAnOutcomeAndAreStoredOnce) {
+  ASSERT_TRUE(
+      store_->Write([&](StoreTxn& t) { return t.PutDecision(Decision("C1", 0.9, "red")); }).ok());
+  OutcomeRow found = Outcome("C1", 0, "narcotics", -1, "", "olga", 0);
+  ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&found); }).ok());
+  auto sha = store_->PutImage("\xFF\xD8\xFF\xE0 a photo");
+  ASSERT_TRUE(sha.ok());
+  AttachmentRow a{"C1", found.seq, *sha, "image/jpeg", 12, "find.jpg", "olga", 0};
+  bool inserted = false;
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(inserted, t.InsertAttachment(a));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_TRUE(inserted);
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_ASSIGN_OR_RETURN(inserted, t.InsertAttachment(a));
+                    return Status::Ok();
+                  })
+                  .ok());
+  EXPECT_FALSE(inserted) << "the same photo on the same outcome is stored once";
+  AttachmentRow orphan = a;
+  orphan.outcome_seq = 7;
+  Status s = store_->Write([&](StoreTxn& t) { return t.InsertAttachment(orphan).status(); });
+  EXPECT_EQ(s.code(), StatusCode::kNotFound) << s.ToString();
+  auto outs = store_->OutcomesOf("C1");
+  ASSERT_TRUE(outs.ok() && outs->size() == 1u);
+  ASSERT_EQ((*outs)[0].attachments.size(), 1u);
+  const AttachmentRow& back = (*outs)[0].attachments[0];
+  EXPECT_EQ(back.sha256, *sha);
+  EXPECT_EQ(back.content_type, "image/jpeg");
+  EXPECT_EQ(back.name, "find.jpg");
+  EXPECT_EQ(back.uploaded_by, "olga");
+  EXPECT_GT(back.uploaded_ms, 0);
+  auto got = store_->GetAttachment("C1", *sha);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->outcome_seq, found.seq);
+  EXPECT_FALSE(store_->GetAttachment("C2", *sha)->has_value());
+  EXPECT_EQ(*store_->ReadImage(back.sha256), "\xFF\xD8\xFF\xE0 a photo");
+}
+
+TEST_F(StoreTest, AnOutcomeWrittenWithoutTheDetailColumnsReadsBackWithout) {
+  // As a program of schema 10 wrote it: the new columns take their defaults.
+  auto c = RawConn();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Exec("INSERT INTO outcomes (consignment_id, seq, result, corrected_value, notes, "
+                      "officer, recorded_ms) VALUES ('OLD', 1, 'narcotics', NULL, '', 'olga', 5)",
+                      {})
+                  .ok());
+  auto outs = store_->OutcomesOf("OLD");
+  ASSERT_TRUE(outs.ok() && outs->size() == 1u) << outs.status().ToString();
+  EXPECT_EQ((*outs)[0].result, "narcotics");
+  EXPECT_EQ((*outs)[0].not_inspected_reason, "");
+  EXPECT_LT((*outs)[0].seized_quantity, 0);
+  EXPECT_EQ((*outs)[0].seized_unit, "");
+  EXPECT_LT((*outs)[0].revenue_recovered, 0);
+  EXPECT_TRUE((*outs)[0].attachments.empty());
+}
+
+TEST_F(StoreTest, RulesVersionsListNewestFirstAndKeepWhatARollbackRestored) {
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    CS_RETURN_IF_ERROR(t.InsertRulesVersion("rule a", "alice").status());
+                    CS_RETURN_IF_ERROR(t.InsertRulesVersion("rule b", "bob").status());
+                    CS_ASSIGN_OR_RETURN(int64_t v, t.InsertRulesVersion("rule a", "carol", 1));
+                    EXPECT_EQ(v, 3);
+                    CS_ASSIGN_OR_RETURN(auto back, t.GetRulesVersion(3));
+                    EXPECT_TRUE(back && back->restored_from == 1);
+                    return Status::Ok();
+                  })
+                  .ok());
+  auto all = store_->RulesVersions(10);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  ASSERT_EQ(all->size(), 3u);
+  EXPECT_EQ((*all)[0].version, 3);
+  EXPECT_EQ((*all)[0].author, "carol");
+  EXPECT_EQ((*all)[0].restored_from, 1);
+  EXPECT_FALSE((*all)[1].restored_from.has_value());
+  EXPECT_EQ((*all)[2].text, "rule a");
+  auto two = store_->RulesVersions(2);
+  ASSERT_TRUE(two.ok() && two->size() == 2u);
+  EXPECT_EQ((*two)[1].version, 2);
+  auto v2 = store_->GetRulesVersion(2);
+  ASSERT_TRUE(v2.ok() && v2->has_value());
+  EXPECT_EQ((*v2)->text, "rule b");
+  EXPECT_FALSE(store_->GetRulesVersion(9)->has_value());
+  auto latest = store_->LatestRules();
+  ASSERT_TRUE(latest.ok() && latest->has_value());
+  EXPECT_EQ((*latest)->restored_from, 1);
 }
 
 TEST_F(StoreTest, SelectionCountsAndRecentScoresRebuildTheSelector) {
@@ -1186,9 +1345,9 @@ TEST_F(StoreTest, CleanScanIdsAreScansOfConsignmentsFoundClean) {
                       s.meta_json = "{}";
                       CS_RETURN_IF_ERROR(t.InsertScan(s));
                     }
-                    OutcomeRow clean{"C1", 0, "nothing", -1, "", "olga", NowMs()};
+                    OutcomeRow clean = Outcome("C1", 0, "nothing", -1, "", "olga", NowMs());
                     CS_RETURN_IF_ERROR(t.InsertOutcome(&clean));
-                    OutcomeRow found{"C2", 0, "narcotics", -1, "", "olga", NowMs()};
+                    OutcomeRow found = Outcome("C2", 0, "narcotics", -1, "", "olga", NowMs());
                     return t.InsertOutcome(&found);
                   })
                   .ok());

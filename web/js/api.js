@@ -14,7 +14,8 @@ export class ApiError extends Error {
 let onUnauthenticated = () => {};
 export function setUnauthenticatedHandler(fn) { onUnauthenticated = fn; }
 
-async function request(method, path, { body, query, raw = false, signal, auth = true } = {}) {
+// `body` goes as JSON; `bytes` (a File or Blob) goes as it is, with `contentType`.
+async function request(method, path, { body, bytes, contentType, query, raw = false, signal, auth = true } = {}) {
   let url = path;
   if (query) {
     const q = new URLSearchParams();
@@ -26,6 +27,9 @@ async function request(method, path, { body, query, raw = false, signal, auth = 
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
+  } else if (bytes !== undefined) {
+    init.headers['Content-Type'] = contentType;
+    init.body = bytes;
   }
   let res;
   try {
@@ -63,6 +67,13 @@ export const api = {
   // The profile goes as {"text": ...}: with the session cookie a body must be JSON.
   testRules: (text, days) => request('POST', '/api/rules/test', { query: { days }, body: { text } }),
   putRules: (text, allowFields) => request('PUT', '/api/rules', { query: { allow_fields: (allowFields || []).join(',') }, body: { text } }),
+  // The profile's history: {in_force, versions: [{version, author, created_at, lines, restored_from, in_force}]}.
+  rulesVersions: (limit) => request('GET', '/api/rules/versions', { query: { limit } }),
+  rulesVersion: (v) => request('GET', `/api/rules/versions/${encodeURIComponent(v)}`),
+  // {from, to, identical, added, removed, lines: [{op, text, old, new}]}: `v` against the one in force.
+  rulesDiff: (v, against) => request('GET', `/api/rules/versions/${encodeURIComponent(v)}/diff`, { query: { against } }),
+  // `v`'s text activated as a new version; `expected`: the version in force as the page saw it.
+  rollbackRules: (v, expected) => request('POST', '/api/rules/rollback', { body: { version: v, expected_version: expected } }),
   // Horizon scanning on the store: {since, from, to, declarations, tested, signals} (docs/horizon.md).
   horizon: (since, kinds) => request('GET', '/api/horizon', { query: { since, kinds } }),
   users: () => request('GET', '/api/users'),
@@ -80,6 +91,9 @@ export const api = {
   // The decision with reasons, declarations, scans and outcomes.
   consignment: (id, signal) => request('GET', `/api/consignments/${encodeURIComponent(id)}`, { signal }),
   recordOutcome: (id, outcome) => request('POST', `/api/consignments/${encodeURIComponent(id)}/outcome`, { body: outcome }),
+  // A photo of the find (a JPEG or PNG File) attached to outcome `seq`: {sha256, url, ...}.
+  attachPhoto: (id, seq, file) => request('POST', `/api/consignments/${encodeURIComponent(id)}/outcomes/${encodeURIComponent(seq)}/attachments`,
+    { query: { name: file.name }, bytes: file, contentType: file.type }),
 
   scan: (id) => request('GET', `/api/scans/${encodeURIComponent(id)}`),
   // Raw per-pixel channel as an ArrayBuffer with its dtype and size, or null when the server
@@ -116,5 +130,4 @@ export const api = {
   trainingResponse: (trialId, body) => request('POST', `/api/training/trials/${encodeURIComponent(trialId)}/response`, { body }),
   trainingScores: () => request('GET', '/api/training/scores'),
   putTrainingCertification: (minDPrime, window) => request('PUT', '/api/training/certification', { body: { min_d_prime: minDPrime, window } }),
-  rules: () => request('GET', '/api/rules'),
 };

@@ -18,10 +18,17 @@ export const OUTCOMES = [
   ['lithium_batteries', 'Lithium batteries'],
   ['counterfeit', 'Counterfeit goods'],
   ['other', 'Other (describe in the note)'],
+  ['not_inspected', 'Not inspected (say why)'],
 ];
 const OUTCOME_TEXT = Object.fromEntries(OUTCOMES);
-// The key that chooses each outcome: 1..9, then 0 for the tenth.
-const OUTCOME_KEYS = OUTCOMES.map((_, i) => String((i + 1) % 10));
+// The key that chooses each outcome: 1..9, then 0 for the tenth, x for not inspected.
+const OUTCOME_KEYS = OUTCOMES.map(([v], i) => (v === 'not_inspected' ? 'x' : String((i + 1) % 10)));
+// Units a seizure is counted in (the API's list), and reasons often given for no inspection.
+const SEIZED_UNITS = [['kg', 'kg'], ['g', 'g'], ['l', 'litres'], ['ml', 'ml'], ['pieces', 'pieces'], ['sticks', 'sticks'], ['packets', 'packets'], ['cartons', 'cartons']];
+const NOT_INSPECTED_REASONS = ['No inspection capacity left on the shift', 'Consignment not presented', 'Released on a supervisor\'s order', 'Scanner or inspection bay out of service'];
+// A photo of the find: what the service takes (docs/api.md, Outcomes).
+const PHOTO_TYPES = ['image/jpeg', 'image/png'];
+const PHOTO_MAX_BYTES = 10 * 1024 * 1024;
 const AUTO_NEXT_KEY = 'cs-auto-next';
 
 // The consignment after (step 1) or before (step -1) `id` in the queue the officer came from: the
@@ -209,22 +216,98 @@ function itemSection(c) {
     el('div', { class: 'table-scroll' }, table));
 }
 
-function outcomesList(outcomes) {
+// The photos attached to an outcome, each a thumbnail linking to the whole picture.
+function attachmentList(attachments) {
+  if (!attachments?.length) return null;
+  return el('ul', { class: 'attachments' }, attachments.map((a) => el('li', { 'data-sha256': a.sha256 },
+    el('a', { href: a.url, target: '_blank', rel: 'noopener' },
+      el('img', { src: a.url, alt: `Photo of the find${a.name ? `: ${a.name}` : ''}`, loading: 'lazy', width: '120', height: '90' })),
+    el('span', { class: 'muted small' }, `${a.name || a.sha256.slice(0, 12)} · ${fmtBytes(a.bytes)} · ${a.uploaded_by}`))));
+}
+
+function fmtBytes(n) {
+  return n >= 1024 * 1024 ? `${fmtNumber(n / (1024 * 1024), 1)} MB` : `${fmtNumber(Math.max(1, Math.round(n / 1024)))} kB`;
+}
+
+const UNIT_TEXT = Object.fromEntries(SEIZED_UNITS);
+
+function outcomesList(outcomes, onAttach) {
   if (!outcomes?.length) return el('p', { class: 'muted', id: 'outcome-history' }, 'No outcome recorded yet.');
-  return el('ol', { class: 'outcomes', id: 'outcome-history' }, outcomes.map((o) => el('li', { 'data-result': o.result },
-    el('strong', {}, OUTCOME_TEXT[o.result] || o.result),
-    o.corrected_value != null ? ` — corrected value ${fmtNumber(o.corrected_value, 2)}` : '',
-    ` · ${o.officer} · ${fmtTime(o.recorded_at)}`,
-    o.notes ? el('blockquote', {}, o.notes) : null)));
+  return el('ol', { class: 'outcomes', id: 'outcome-history' }, outcomes.map((o) => {
+    const details = [];
+    if (o.not_inspected_reason) details.push(el('span', { 'data-field': 'not_inspected_reason' }, `reason: ${o.not_inspected_reason}`));
+    if (o.seized_quantity != null) details.push(el('span', { 'data-field': 'seized' }, `seized ${fmtNumber(o.seized_quantity, o.seized_quantity % 1 ? 3 : 0)} ${UNIT_TEXT[o.seized_unit] || o.seized_unit}`));
+    if (o.revenue_recovered != null) details.push(el('span', { 'data-field': 'revenue' }, `revenue recovered ${fmtMoney(o.revenue_recovered, o.revenue_currency)}`));
+    if (o.corrected_value != null) details.push(el('span', { 'data-field': 'corrected_value' }, `corrected value ${fmtNumber(o.corrected_value, 2)}`));
+    const add = onAttach && o.result !== 'nothing' && o.result !== 'not_inspected'
+      ? photoPicker(`add-photo-${o.seq}`, 'Add a photo', (files) => onAttach(o.seq, files)) : null;
+    return el('li', { 'data-result': o.result, 'data-seq': String(o.seq) },
+      el('strong', {}, OUTCOME_TEXT[o.result] || o.result),
+      details.length ? [' — ', ...details.flatMap((d, i) => (i ? ['; ', d] : [d]))] : '',
+      ` · ${o.officer} · ${fmtTime(o.recorded_at)}`,
+      o.notes ? el('blockquote', {}, o.notes) : null,
+      attachmentList(o.attachments), add);
+  }));
+}
+
+// A file input for photos of the find (JPEG or PNG); `onPick` gets the files chosen.
+function photoPicker(id, label, onPick) {
+  const input = el('input', { type: 'file', id, accept: PHOTO_TYPES.join(','), multiple: true, class: 'visually-hidden' });
+  input.addEventListener('change', () => { if (input.files.length) onPick([...input.files]); input.value = ''; });
+  return el('span', { class: 'photo-add' }, input, el('label', { for: id, class: 'button-like small' }, label));
+}
+
+// The photos' problems before anything is sent: type by the first bytes (as the service checks
+// them), and size. An array of messages, empty when all is well.
+async function photoProblems(files) {
+  const out = [];
+  for (const f of files) {
+    const head = new Uint8Array(await f.slice(0, 8).arrayBuffer());
+    const jpeg = head[0] === 0xff && head[1] === 0xd8 && head[2] === 0xff;
+    const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a].every((b, i) => head[i] === b);
+    if (!jpeg && !png) out.push(`${f.name} is not a JPEG or PNG photo`);
+    else if (f.size > PHOTO_MAX_BYTES) out.push(`${f.name} is ${fmtBytes(f.size)}; a photo may be at most ${fmtBytes(PHOTO_MAX_BYTES)}`);
+  }
+  return out;
+}
+
+// Uploads each photo (typed by its bytes) to outcome `seq`; the names of those that failed, with why.
+async function attachPhotos(id, seq, files) {
+  const failed = [];
+  for (const f of files) {
+    const head = new Uint8Array(await f.slice(0, 3).arrayBuffer());
+    const type = head[0] === 0xff && head[1] === 0xd8 ? 'image/jpeg' : 'image/png';
+    try {
+      await api.attachPhoto(id, seq, new File([f], f.name, { type }));
+    } catch (e) {
+      failed.push(`${f.name}: ${e.message}`);
+    }
+  }
+  return failed;
 }
 
 function outcomeForm(c, onRecorded) {
   const message = el('div', { class: 'form-message', id: 'outcome-message', role: 'status', 'aria-live': 'polite' });
-  const corrected = el('input', { id: 'corrected-value', name: 'corrected_value', type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal' });
   const currency = (c.declarations || [])[0]?.currency || '';
-  const correctedRow = el('div', { class: 'corrected', hidden: true },
+  const corrected = el('input', { id: 'corrected-value', name: 'corrected_value', type: 'number', min: '0.01', step: '0.01', inputmode: 'decimal' });
+  const correctedRow = el('div', { class: 'detail-row corrected', hidden: true },
     el('label', { for: 'corrected-value' }, `Corrected value${currency ? ` (${currency})` : ''}`), corrected,
     el('p', { class: 'hint' }, 'The value the goods are actually worth, as found.'));
+  const reason = el('input', { id: 'not-inspected-reason', name: 'not_inspected_reason', type: 'text', maxlength: '500', list: 'not-inspected-reasons', autocomplete: 'off' });
+  const reasonRow = el('div', { class: 'detail-row not-inspected', hidden: true },
+    el('label', { for: 'not-inspected-reason' }, 'Why was it not inspected?'), reason,
+    el('datalist', { id: 'not-inspected-reasons' }, NOT_INSPECTED_REASONS.map((r) => el('option', { value: r }))));
+  const quantity = el('input', { id: 'seized-quantity', name: 'seized_quantity', type: 'number', min: '0', step: 'any', inputmode: 'decimal' });
+  const unit = el('select', { id: 'seized-unit', name: 'seized_unit', 'aria-label': 'Unit of the seized quantity' },
+    SEIZED_UNITS.map(([v, t]) => el('option', { value: v }, t)));
+  const revenue = el('input', { id: 'revenue-recovered', name: 'revenue_recovered', type: 'number', min: '0', step: '0.01', inputmode: 'decimal' });
+  const revenueCurrency = el('input', { id: 'revenue-currency', name: 'revenue_currency', type: 'text', maxlength: '3', size: '4', value: currency, 'aria-label': 'Currency of the revenue recovered', autocomplete: 'off' });
+  const photos = el('input', { id: 'outcome-photos', name: 'photos', type: 'file', accept: PHOTO_TYPES.join(','), multiple: true });
+  const findRows = el('div', { class: 'find-details', hidden: true },
+    el('div', { class: 'detail-row inline' }, el('label', { for: 'seized-quantity' }, 'Seized'), quantity, unit),
+    el('div', { class: 'detail-row inline' }, el('label', { for: 'revenue-recovered' }, 'Revenue recovered'), revenue, revenueCurrency),
+    el('div', { class: 'detail-row inline' }, el('label', { for: 'outcome-photos' }, 'Photos of the find'), photos,
+      el('span', { class: 'hint' }, 'JPEG or PNG, up to 10 MB each')));
   const radios = OUTCOMES.map(([value, label], i) => el('label', { class: 'radio' },
     el('input', { type: 'radio', name: 'result', value, id: `result-${value}`, 'aria-keyshortcuts': OUTCOME_KEYS[i] }),
     ` ${label} `, el('kbd', { 'aria-hidden': 'true' }, OUTCOME_KEYS[i])));
@@ -234,11 +317,16 @@ function outcomeForm(c, onRecorded) {
   autoNext.addEventListener('change', () => localStorage.setItem(AUTO_NEXT_KEY, autoNext.checked ? '1' : '0'));
   const form = el('form', { class: 'outcome-form', id: 'outcome-form', novalidate: true },
     el('fieldset', {}, el('legend', {}, 'Found'), el('div', { class: 'radios' }, radios)),
-    correctedRow,
+    reasonRow, correctedRow, findRows,
     el('label', { for: 'outcome-notes' }, 'Note'), notes,
     el('div', { class: 'form-actions' }, submit,
       el('label', { class: 'check small' }, autoNext, ' then open the next consignment')),
     message);
+  const fail = (text, field) => {
+    message.className = 'form-message error';
+    message.textContent = text;
+    field?.focus();
+  };
   // Enter on a choice records it (Ctrl+Enter from anywhere in the form, the note included).
   form.addEventListener('keydown', (e) => {
     if (e.key !== 'Enter' || e.altKey || e.shiftKey) return;
@@ -247,55 +335,79 @@ function outcomeForm(c, onRecorded) {
       form.requestSubmit();
     }
   });
-  form.addEventListener('change', () => {
+  const showDetails = () => {
     const v = form.elements.result.value;
     correctedRow.hidden = v !== 'undervaluation';
     corrected.required = v === 'undervaluation';
-  });
+    reasonRow.hidden = v !== 'not_inspected';
+    reason.required = v === 'not_inspected';
+    findRows.hidden = !v || v === 'nothing' || v === 'not_inspected';
+  };
+  form.addEventListener('change', showDetails);
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
     const result = form.elements.result.value;
     message.className = 'form-message';
-    if (!result) {
-      message.textContent = 'Choose what the inspection found.';
-      message.classList.add('error');
-      form.querySelector('input[name=result]').focus();
-      return;
-    }
+    if (!result) return fail('Choose what the inspection found.', form.querySelector('input[name=result]'));
     const body = { result, notes: notes.value.trim() };
+    const found = result !== 'nothing' && result !== 'not_inspected';
+    if (result === 'not_inspected') {
+      if (!reason.value.trim()) return fail('Say why the consignment was not inspected.', reason);
+      body.not_inspected_reason = reason.value.trim();
+    }
     if (result === 'undervaluation') {
       const v = parseFloat(corrected.value);
-      if (!(v > 0)) {
-        message.textContent = 'Enter the corrected value (a positive amount) for an under-valuation.';
-        message.classList.add('error');
-        corrected.focus();
-        return;
-      }
+      if (!(v > 0)) return fail('Enter the corrected value (a positive amount) for an under-valuation.', corrected);
       body.corrected_value = v;
     }
-    if (result === 'other' && !body.notes) {
-      message.textContent = 'Describe what was found in the note.';
-      message.classList.add('error');
-      notes.focus();
-      return;
+    if (result === 'other' && !body.notes) return fail('Describe what was found in the note.', notes);
+    let files = [];
+    if (found) {
+      if (quantity.value !== '') {
+        const q = parseFloat(quantity.value);
+        if (!(q > 0)) return fail('The seized quantity must be a positive number (or leave it empty).', quantity);
+        body.seized_quantity = q;
+        body.seized_unit = unit.value;
+      }
+      if (revenue.value !== '') {
+        const r = parseFloat(revenue.value);
+        if (!(r >= 0)) return fail('The revenue recovered must be an amount of 0 or more (or leave it empty).', revenue);
+        const cur = revenueCurrency.value.trim().toUpperCase();
+        if (!/^[A-Z]{3}$/.test(cur)) return fail('Give the currency of the revenue as a three-letter code (EUR).', revenueCurrency);
+        body.revenue_recovered = r;
+        body.revenue_currency = cur;
+      }
+      files = [...photos.files];
+      const problems = await photoProblems(files);
+      if (problems.length) return fail(`Not recorded: ${problems.join('; ')}.`, photos);
     }
     submit.disabled = true;
     message.textContent = 'Recording…';
     try {
       const res = await api.recordOutcome(c.consignment_id, body);
       const rec = res.recorded || {};
-      const summary = `${OUTCOME_TEXT[rec.result || result] || result} — outcome #${rec.seq ?? '?'} by ${rec.officer || 'you'} at ${fmtTime(rec.recorded_at)}.`;
+      let summary = `${OUTCOME_TEXT[rec.result || result] || result} — outcome #${rec.seq ?? '?'} by ${rec.officer || 'you'} at ${fmtTime(rec.recorded_at)}.`;
+      let failed = [];
+      if (files.length) {
+        message.textContent = `Recorded; attaching ${files.length} photo${files.length === 1 ? '' : 's'}…`;
+        failed = await attachPhotos(c.consignment_id, rec.seq, files);
+        const sent = files.length - failed.length;
+        if (sent) summary += ` ${sent} photo${sent === 1 ? '' : 's'} attached.`;
+      }
       message.replaceChildren(el('strong', {}, 'Recorded: '), summary);
-      message.classList.add('success');
+      message.classList.add(failed.length ? 'error' : 'success');
+      if (failed.length) message.append(` Not attached: ${failed.join('; ')}. Add it to the outcome below.`);
       message.dataset.seq = String(rec.seq ?? '');
-      const goNext = autoNext.checked;
+      const goNext = autoNext.checked && !failed.length;
+      const keepNext = autoNext.checked;
       form.reset();
-      autoNext.checked = goNext;
-      correctedRow.hidden = true;
+      autoNext.checked = keepNext;
+      revenueCurrency.value = currency;
+      showDetails();
       await onRecorded(res, { autoNext: goNext, text: summary, message });
     } catch (err) {
+      message.className = 'form-message error';
       message.textContent = `Not recorded: ${err.message}`;
-      message.classList.add('error');
     } finally {
       submit.disabled = false;
     }
@@ -365,7 +477,21 @@ export async function render(main, ctx) {
     el('p', { class: 'muted small' }, `Decision version ${d.version} · office ${d.lane || '—'} · date ${d.date} · received ${fmtTime(d.created_at)} · updated ${fmtTime(d.updated_at)}`));
   renderHead(c);
 
-  const history = el('div', {}, outcomesList(c.outcomes));
+  const history = el('div', {});
+  const canAttach = ['officer', 'analyst', 'admin'].includes(ctx.user?.role);
+  const showHistory = (outcomes) => history.replaceChildren(outcomesList(outcomes, canAttach ? addPhotos : null));
+  // Photos added to an outcome already recorded (taken after it was recorded).
+  async function addPhotos(seq, files) {
+    const note = el('p', { class: 'form-message', role: 'status', id: 'photo-message' }, 'Attaching…');
+    history.append(note);
+    const problems = await photoProblems(files);
+    const failed = problems.length ? problems : await attachPhotos(id, seq, files);
+    const fresh = await api.consignment(id);
+    showHistory(fresh.outcomes);
+    history.append(el('p', { class: `form-message ${failed.length ? 'error' : 'success'}`, role: 'status', id: 'photo-message' },
+      failed.length ? `Not attached: ${failed.join('; ')}` : `Attached to outcome #${seq}.`));
+  }
+  showHistory(c.outcomes);
   const scansBox = el('div', { class: 'scans' });
   let viewer = null;
   const reasons = c.reasons || [];
@@ -388,7 +514,7 @@ export async function render(main, ctx) {
       }
       const fresh = await api.consignment(id);
       renderHead(fresh);
-      history.replaceChildren(outcomesList(fresh.outcomes));
+      showHistory(fresh.outcomes);
       message.tabIndex = -1;
       message.focus();
     })
@@ -397,7 +523,7 @@ export async function render(main, ctx) {
     el('h2', { id: 'h-outcome' }, 'Inspection outcome'),
     justRecorded ? el('p', { class: 'form-message success', id: 'previous-recorded', role: 'status' }, `Recorded for ${justRecorded}`) : null,
     form,
-    canRecord ? el('p', { class: 'muted small keys-hint' }, 'Keys: ', el('kbd', {}, '1'), '–', el('kbd', {}, '0'), ' choose · ',
+    canRecord ? el('p', { class: 'muted small keys-hint' }, 'Keys: ', el('kbd', {}, '1'), '–', el('kbd', {}, '0'), ', ', el('kbd', {}, 'x'), ' choose · ',
       el('kbd', {}, 'Enter'), ' record · ', el('kbd', {}, 'n'), ' next · ', el('kbd', {}, 'p'), ' previous · ', el('kbd', {}, 'q'), ' queue') : null,
     el('h3', {}, 'Outcomes recorded'), history);
   const scanCard = el('section', { 'aria-labelledby': 'h-scan', class: 'card scan-card' }, el('h2', { id: 'h-scan' }, 'X-ray scan'), scansBox);
