@@ -495,6 +495,7 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/rules", analyst | admin, &Impl::GetRules, {}},
       {"PUT", "/api/rules", analyst | admin, &Impl::PutRules, {}},
       {"POST", "/api/rules/test", analyst | admin, &Impl::TestRules, {}},
+      {"GET", "/api/rules/stats", analyst | admin, &Impl::GetRuleStats, {}},
       {"GET", "/api/horizon", analyst | admin, &Impl::GetHorizon, {}},
       {"GET", "/api/models", analyst | admin, &Impl::ListModels, {}},
       {"GET", "/api/models/{version}", analyst | admin, &Impl::GetModel, {}},
