@@ -3,6 +3,8 @@
 // Wilson interval, flags a rule that stopped hitting, and refuses bad input and other roles.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "clearsight/retrain.h"
 #include "service/service_test_util.h"
 
@@ -130,6 +132,63 @@ TEST_F(RuleStatsServiceTest, WeeklyHitsInspectedConfirmedAndPrecisionPerRule) {
                 "weeks must be a whole number 1..104");
   ExpectError(officer.Get("/api/rules/stats"), 403, "permission_denied", "");
   EXPECT_EQ(As("admin").Get("/api/rules/stats").status, 200);
+}
+
+// Decisions written to the service's store as the service would: `n` red consignments dated
+// `date`, the first `confirmed` of them found something; control draws or matched by `rule`.
+Status StoreDecisions(Store& store, const std::string& prefix, int32_t date, int n, int confirmed,
+                      bool control, const std::string& rule) {
+  return store.Write([&](StoreTxn& t) -> Status {
+    for (int i = 0; i < n; ++i) {
+      DecisionRow c;
+      c.consignment_id = prefix + std::to_string(i);
+      c.lane = "OFF1";
+      c.date = date;
+      c.score = 0.5;
+      c.channel = "red";
+      c.control = control;
+      c.propensity = control ? 0.01 : 1.0;
+      c.status = "pending";
+      c.version = 1;
+      c.has_declaration = true;
+      c.reasons_json = "[]";
+      c.created_ms = c.updated_ms = NowMs();
+      CS_RETURN_IF_ERROR(t.PutDecision(c));
+      if (!rule.empty()) CS_RETURN_IF_ERROR(t.PutRuleHits(c.consignment_id, {rule}));
+      OutcomeRow o;
+      o.consignment_id = c.consignment_id;
+      o.result = i < confirmed ? "cigarettes" : "nothing";
+      o.officer = "test";
+      CS_RETURN_IF_ERROR(t.InsertOutcome(&o));
+    }
+    return Status::Ok();
+  });
+}
+
+TEST_F(RuleStatsServiceTest, ARuleWhosePrecisionIsBelowTheControlRateIsFlagged) {
+  Client analyst = As("analyst");
+  Store& store = service_->store();
+  const int32_t day = 18687;  // 2021-03-01, a Monday
+  // The control sample finds something in 10 of 20; "weak" in 1 of 20 (Wilson upper bound 0.24),
+  // "strong" in 15 of 20, "thin" in 0 of 5 (too few outcomes to judge).
+  ASSERT_TRUE(StoreDecisions(store, "C", day, 20, 10, true, "").ok());
+  ASSERT_TRUE(StoreDecisions(store, "W", day + 1, 20, 1, false, "weak").ok());
+  ASSERT_TRUE(StoreDecisions(store, "S", day + 2, 20, 15, false, "strong").ok());
+  ASSERT_TRUE(StoreDecisions(store, "T", day + 3, 5, 0, false, "thin").ok());
+  Reply r = analyst.Get("/api/rules/stats?weeks=1");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["weeks"], json::array({"2021-03-01"}));
+  const json& control = r.body["control"]["total"];
+  EXPECT_EQ(control["decisions"], 20);
+  EXPECT_EQ(control["inspected"], 20);
+  EXPECT_EQ(control["precision"], 0.5);
+  EXPECT_EQ(r.body["control"]["weeks"][0]["confirmed"], 10);
+  std::map<std::string, json> flags;
+  for (const auto& rule : r.body["rules"]) flags[rule["name"]] = rule["flags"];
+  ASSERT_EQ(flags.size(), 3u) << r.raw;
+  EXPECT_EQ(flags["weak"], json::array({"below_control"}));
+  EXPECT_TRUE(flags["strong"].empty());
+  EXPECT_TRUE(flags["thin"].empty());
 }
 
 }  // namespace
