@@ -1403,6 +1403,7 @@ test('the analyst page plots each rule week by week as /api/rules/stats counts i
   await T.server.stop();
   T.server = await startServer(CLI, T.tmp.dir);
   T.admin = await apiClient(T.server.base, USERS.admin.username, USERS.admin.password);
+  T.feed = await apiClient(T.server.base, USERS.feed.username, USERS.feed.password);
   const errorsBefore = T.errors.length;
   // Imported here, not at the top: this block stays apart from the shared imports.
   const { writeFileSync } = await import('node:fs');
@@ -1421,6 +1422,18 @@ test('the analyst page plots each rule week by week as /api/rules/stats counts i
   const models = (await T.admin.get('/api/models')).json;
   assert.equal(models.models.length, 2, JSON.stringify(models).slice(0, 500));
   const candidate = models.models.find((m) => m.status === 'candidate');
+
+  // Hits of the e2e rule in the newest week, whatever the tests before posted: three air parcels
+  // through ICN1 on the newest decision date, two inspected, one confirmed.
+  const newest = (await T.admin.get('/api/rules/stats?weeks=1')).json.to;
+  const posted = await T.feed.post('/api/declarations', { declarations: [0, 1, 2].map((i) => ({ declaration_id: `LR-AIR-${i}`,
+    date: newest, importer_id: 'LRIMP', hs_code: '851712', origin_country: 'CN', net_mass_kg: 3, declared_value: 90,
+    office_id: 'ICN1', mode_of_transport: 'air', currency: 'EUR' })) });
+  assert.equal(posted.status, 200, posted.text.slice(0, 300));
+  for (const [id, result] of [['LR-AIR-0', 'cigarettes'], ['LR-AIR-1', 'nothing']]) {
+    const r = await T.admin.post(`/api/consignments/${id}/outcome`, { result });
+    assert.equal(r.status, 201, r.text.slice(0, 300));
+  }
 
   const { page } = T;
   await login(page, USERS.analyst);
@@ -1460,7 +1473,9 @@ test('the analyst page plots each rule week by week as /api/rules/stats counts i
   const weekRows = await page.$$eval('#rule-weeks tbody tr', (trs) => trs.map((tr) => [tr.dataset.week,
     ...[...tr.querySelectorAll('td')].slice(0, 3).map((td) => +td.textContent.replace(/,/g, ''))]));
   assert.deepEqual(weekRows, rule.weeks.map((w) => [w.week, w.hits, w.inspected, w.confirmed]));
-  assert.ok(rule.weeks.some((w) => w.hits > 0), 'the rule hit something in the window');
+  const last = rule.weeks[rule.weeks.length - 1];
+  assert.ok(last.hits >= 3 && last.inspected >= 2 && last.confirmed >= 1, JSON.stringify(last));
+  assert.equal(drawn.data['Precision (%)'].at(-1), 100 * last.precision, 'the newest week has a precision point');
   await screenshot('analyst-learning');
 
   // Promote: nothing happens when the dialog is dismissed; accepted, the candidate is live.
@@ -1487,7 +1502,13 @@ test('the analyst page plots each rule week by week as /api/rules/stats counts i
   assert.equal(now.live, live);
   assert.equal(now.models.find((m) => m.version === candidate.version).status, 'rejected');
   assert.equal(await page.$(promote), null, 'a rejected version has no promote button');
-  const audit = (await T.admin.get('/api/audit?limit=1000')).json.entries.filter((e) => e.actor === USERS.analyst.username);
+  const audit = [];  // the whole log, page by page
+  for (let after = 0; ;) {
+    const p = (await T.admin.get(`/api/audit?limit=1000&after=${after}`)).json;
+    if (!p.entries.length) break;
+    audit.push(...p.entries.filter((e) => e.actor === USERS.analyst.username));
+    after = p.next_after;
+  }
   assert.ok(audit.some((e) => e.action === 'model_promoted') && audit.some((e) => e.action === 'model_rolled_back'), 'both audited');
   assert.deepEqual(T.errors.slice(errorsBefore), [], 'no page error and no request off the machine');
 });
