@@ -307,6 +307,22 @@ struct RuleHitStats {
   int64_t confirmed = 0;     // outcome found something
 };
 
+// One rule's hits in one week (Monday to Sunday, by the consignment's decision date): rule "" in
+// RuleWeekly::control is the random control sample's decisions instead.
+struct RuleWeekStats {
+  std::string rule;
+  int32_t week = 0;          // the week's Monday, days since 1970-01-01
+  int64_t hits = 0;          // consignments the rule matched (control: control decisions)
+  int64_t with_outcome = 0;  // of those, inspected with a recorded outcome
+  int64_t confirmed = 0;     // outcome found something
+};
+
+struct RuleWeekly {
+  std::optional<int32_t> last_date;    // the newest decision date stored; none without decisions
+  std::vector<RuleWeekStats> rules;    // weeks with hits only, by rule and week
+  std::vector<RuleWeekStats> control;  // weeks with control decisions only, by week
+};
+
 struct ChannelOutcomeStats {
   std::string channel;
   bool control = false;
@@ -590,6 +606,9 @@ class Store {
   // The latest `per_lane` decision scores of every lane, oldest first.
   virtual Result<std::vector<std::pair<std::string, double>>> RecentScores(int per_lane) = 0;
   virtual Result<std::vector<RuleHitStats>> RuleStats() = 0;
+  // Rule hits and control decisions with their outcomes per week over the `weeks` weeks that end
+  // with the week of the newest decision stored.
+  virtual Result<RuleWeekly> RuleWeeklyStats(int32_t weeks) = 0;
   // Declarations of the last `days` days up to the newest declaration date stored, newest first,
   // at most `limit`, each with its consignment's current channel and latest outcome ("" when
   // none): what a draft rule profile is tried on before it is installed.

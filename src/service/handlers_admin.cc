@@ -506,12 +506,6 @@ Result<HttpResponse> Service::Impl::PutRules(const HttpRequest& req, const Calle
   return GetRules(req, caller);
 }
 
-namespace {
-// Outcomes a group needs before its hit rate is shown: fewer say little (a Wilson interval over
-// 5 outcomes spans half the range).
-constexpr int64_t kMinGroupOutcomes = 10;
-}  // namespace
-
 Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) {
   CS_ASSIGN_OR_RETURN(auto rule_stats, store->RuleStats());
   CS_ASSIGN_OR_RETURN(auto channel_stats, store->ChannelStats());
@@ -628,8 +622,8 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
       return j;
     };
     for (const auto& g : stats) {
-      const bool control_enough = g.control_with_outcome >= kMinGroupOutcomes;
-      const bool targeted_enough = g.targeted_with_outcome >= kMinGroupOutcomes;
+      const bool control_enough = g.control_with_outcome >= service::kMinOutcomesForARate;
+      const bool targeted_enough = g.targeted_with_outcome >= service::kMinOutcomesForARate;
       json item = {
           {"group", g.group},
           {"decisions", g.decisions},
@@ -649,7 +643,7 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
   json out = {
       {"decisions", total},
       {"groups", groups},
-      {"min_outcomes_for_a_rate", kMinGroupOutcomes},
+      {"min_outcomes_for_a_rate", service::kMinOutcomesForARate},
       {"model", model_json},
       {"valuation", valuation_json},
       {"calibration", analyzer != nullptr},

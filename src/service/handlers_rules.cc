@@ -1,9 +1,12 @@
 // Trying a draft rule profile on the declarations already stored, before it is installed
-// (POST /api/rules/test), and the profile's history: its versions, a line diff of any one against
-// the version in force, and a rollback to an old one (docs/api.md, Rules).
+// (POST /api/rules/test), the profile's history: its versions, a line diff of any one against
+// the version in force, and a rollback to an old one; and the rules over time: hits, inspected
+// and confirmed hits and precision per rule per week (GET /api/rules/stats). docs/api.md, Rules.
 #include <algorithm>
+#include <map>
 #include <set>
 
+#include "clearsight/retrain.h"
 #include "clearsight/text.h"
 #include "service/service_impl.h"
 
@@ -334,6 +337,130 @@ Result<HttpResponse> Service::Impl::RollbackRules(const HttpRequest& req, const 
   CS_ASSIGN_OR_RETURN(HttpResponse res, GetRules(req, caller));
   res.status = 201;
   return res;
+
+
+// A week's (or a window's) counts with the precision and its 95 % Wilson interval; no precision
+// without an inspected hit.
+json WeekJson(int64_t hits, int64_t inspected, int64_t confirmed) {
+  json j = {{"hits", hits}, {"inspected", inspected}, {"confirmed", confirmed}};
+  if (inspected == 0) {
+    j["precision"] = nullptr;
+    j["ci95"] = nullptr;
+  } else {
+    const Interval w = Wilson(static_cast<double>(confirmed), static_cast<double>(inspected));
+    j["precision"] = w.value;
+    j["ci95"] = json::array({w.low, w.high});
+  }
+  return j;
+}
+
+constexpr int64_t kMaxRuleStatsWeeks = 104;
+constexpr size_t kQuietWeeks = 2;  // a rule with no hit in the last two weeks has stopped hitting
+
+}  // namespace
+
+Result<HttpResponse> Service::Impl::GetRuleStats(const HttpRequest& req, const Caller&) {
+  int64_t weeks = 12;
+  if (req.HasQuery("weeks") &&
+      (!ParseInt64(req.Query("weeks"), &weeks) || weeks < 1 || weeks > kMaxRuleStatsWeeks))
+    return Status::InvalidArgument("weeks must be a whole number 1.." +
+                                   std::to_string(kMaxRuleStatsWeeks));
+  CS_ASSIGN_OR_RETURN(RuleWeekly stats, store->RuleWeeklyStats(static_cast<int32_t>(weeks)));
+  std::shared_ptr<const RuleSet> current;
+  int64_t version;
+  {
+    std::lock_guard lock(risk_mu);
+    current = rules;
+    version = rules_version;
+  }
+  if (!stats.last_date)
+    return JsonResponse(200, json{{"weeks", json::array()},
+                                  {"to", nullptr},
+                                  {"rules_version", version},
+                                  {"min_outcomes_for_a_rate", service::kMinOutcomesForARate},
+                                  {"control", {{"weeks", json::array()}, {"total", nullptr}}},
+                                  {"rules", json::array()}});
+  // The window: `weeks` Mondays ending with the newest decision's week.
+  const int32_t last_week = *stats.last_date - ((*stats.last_date + 3) % 7 + 7) % 7;
+  const int32_t first_week = last_week - 7 * static_cast<int32_t>(weeks - 1);
+  json week_names = json::array();
+  for (int32_t w = first_week; w <= last_week; w += 7) week_names.push_back(FormatDate(w));
+  struct Series {
+    std::vector<RuleWeekStats> by_week;
+    RuleWeekStats total;
+  };
+  auto series_of = [&](const std::vector<RuleWeekStats>& rows, const std::string& name) {
+    Series s;
+    s.by_week.resize(static_cast<size_t>(weeks));
+    for (const auto& r : rows) {
+      if (r.rule != name || r.week < first_week || r.week > last_week) continue;
+      s.by_week[static_cast<size_t>((r.week - first_week) / 7)] = r;
+      s.total.hits += r.hits, s.total.with_outcome += r.with_outcome;
+      s.total.confirmed += r.confirmed;
+    }
+    return s;
+  };
+  auto weeks_json = [&](const Series& s) {
+    json a = json::array();
+    for (size_t k = 0; k < s.by_week.size(); ++k) {
+      json j = WeekJson(s.by_week[k].hits, s.by_week[k].with_outcome, s.by_week[k].confirmed);
+      j["week"] = week_names[k];
+      a.push_back(std::move(j));
+    }
+    return a;
+  };
+  // The control sample over the window: the hit rate among all consignments, which a rule's
+  // precision should beat.
+  const Series control = series_of(stats.control, "");
+  const bool control_enough = control.total.with_outcome >= service::kMinOutcomesForARate;
+  const double control_rate = control_enough ? static_cast<double>(control.total.confirmed) /
+                                                   static_cast<double>(control.total.with_outcome)
+                                             : 0;
+  json control_json =
+      WeekJson(control.total.hits, control.total.with_outcome, control.total.confirmed);
+  control_json.erase("hits");
+  control_json["decisions"] = control.total.hits;
+  if (!control_enough) control_json["precision"] = control_json["ci95"] = nullptr;
+
+  // The installed profile's rules in its order, then earlier rules with hits in the window.
+  std::vector<std::pair<std::string, bool>> names;
+  std::set<std::string> seen;
+  if (current)
+    for (const auto& r : current->rules())
+      if (seen.insert(r.name).second) names.emplace_back(r.name, true);
+  for (const auto& r : stats.rules)
+    if (seen.insert(r.rule).second) names.emplace_back(r.rule, false);
+  json list = json::array();
+  for (const auto& [name, active] : names) {
+    const Series s = series_of(stats.rules, name);
+    json flags = json::array();
+    int64_t recent = 0;
+    for (size_t k = s.by_week.size() >= kQuietWeeks ? s.by_week.size() - kQuietWeeks : 0;
+         k < s.by_week.size(); ++k)
+      recent += s.by_week[k].hits;
+    if (static_cast<size_t>(weeks) > kQuietWeeks && s.total.hits > 0 && recent == 0)
+      flags.push_back("stopped_hitting");
+    if (control_enough && s.total.with_outcome >= service::kMinOutcomesForARate &&
+        Wilson(static_cast<double>(s.total.confirmed), static_cast<double>(s.total.with_outcome))
+                .high < control_rate)
+      flags.push_back("below_control");
+    list.push_back(json{{"name", name},
+                        {"active", active},
+                        {"weeks", weeks_json(s)},
+                        {"total", WeekJson(s.total.hits, s.total.with_outcome, s.total.confirmed)},
+                        {"flags", flags}});
+  }
+  json control_weeks = weeks_json(control);
+  for (auto& w : control_weeks) {
+    w["decisions"] = w["hits"];
+    w.erase("hits");
+  }
+  return JsonResponse(200, json{{"weeks", week_names},
+                                {"to", FormatDate(*stats.last_date)},
+                                {"rules_version", version},
+                                {"min_outcomes_for_a_rate", service::kMinOutcomesForARate},
+                                {"control", {{"weeks", control_weeks}, {"total", control_json}}},
+                                {"rules", list}});
 }
 
 }  // namespace clearsight

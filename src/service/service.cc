@@ -520,6 +520,7 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/rules/versions/{version}", analyst | admin, &Impl::GetRulesVersion, {}},
       {"GET", "/api/rules/versions/{version}/diff", analyst | admin, &Impl::DiffRulesVersion, {}},
       {"POST", "/api/rules/rollback", analyst | admin, &Impl::RollbackRules, {}},
+      {"GET", "/api/rules/stats", analyst | admin, &Impl::GetRuleStats, {}},
       {"GET", "/api/horizon", analyst | admin, &Impl::GetHorizon, {}},
       {"GET", "/api/models", analyst | admin, &Impl::ListModels, {}},
       {"GET", "/api/models/{version}", analyst | admin, &Impl::GetModel, {}},

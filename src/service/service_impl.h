@@ -50,6 +50,9 @@ struct Caller {
 
 constexpr unsigned RoleBit(Role r) { return 1u << static_cast<unsigned>(r); }
 constexpr unsigned kPublic = 0;
+// Outcomes a group (an office, an HS chapter, a rule over a window) needs before its hit rate is
+// shown or compared: fewer say little (a Wilson interval over 5 outcomes spans half the range).
+constexpr int64_t kMinOutcomesForARate = 10;
 // GET /api/horizon: declarations one scan reads at most, and how long its result is reused.
 constexpr int64_t kHorizonMaxDeclarations = 500000;
 constexpr int64_t kHorizonCacheMs = 5 * 60 * 1000;
@@ -373,6 +376,7 @@ struct Service::Impl {
   Result<service::HttpResponse> DiffRulesVersion(const service::HttpRequest&,
                                                  const service::Caller&);
   Result<service::HttpResponse> RollbackRules(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetRuleStats(const service::HttpRequest&, const service::Caller&);
   // ---- handlers_horizon.cc ----
   Result<service::HttpResponse> GetHorizon(const service::HttpRequest&, const service::Caller&);
   Result<service::HttpResponse> GetStats(const service::HttpRequest&, const service::Caller&);

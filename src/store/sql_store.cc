@@ -605,6 +605,9 @@ class SqlStore : public Store {
       return out;
     });
   }
+  Result<RuleWeekly> RuleWeeklyStats(int32_t weeks) override {
+    return Read([&](SqlConn& c) { return QueryRuleWeeklyStats(c, weeks); });
+  }
   Result<std::vector<ChannelOutcomeStats>> ChannelStats() override {
     return Read([&](SqlConn& c) -> Result<std::vector<ChannelOutcomeStats>> {
       CS_ASSIGN_OR_RETURN(

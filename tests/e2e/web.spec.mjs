@@ -1519,3 +1519,120 @@ test('after a restart with a short session lifetime, the expired session leads t
 test('no page error and no request off the machine during the whole run', () => {
   assert.deepEqual(T.errors, []);
 });
+
+// ---- Learning from outcomes on the analyst page: rules over time and the model registry ----
+
+test('the analyst page plots each rule week by week as /api/rules/stats counts it, and lists the model registry as /api/models has it, with promote and roll back', async () => {
+  // A server with the usual session lifetime (the test before shortened it), on the same store.
+  await T.server.stop();
+  T.server = await startServer(CLI, T.tmp.dir);
+  T.admin = await apiClient(T.server.base, USERS.admin.username, USERS.admin.password);
+  T.feed = await apiClient(T.server.base, USERS.feed.username, USERS.feed.password);
+  const errorsBefore = T.errors.length;
+  // Imported here, not at the top: this block stays apart from the shared imports.
+  const { writeFileSync } = await import('node:fs');
+  const { ROOT } = await import('./lib/fixture.mjs');
+  // A second model version: trained by the CLI and registered as a candidate with a retrain
+  // report's control-sample figures as its metrics.
+  const model2 = join(T.tmp.dir, 'model-v2');
+  execFileSync(CLI, ['model', 'train', '--train', join(ROOT, 'data/public/customs/df_syn_train_eng.csv'), '--out', model2,
+    '--trees', '4', '--no-baseline', '--threads', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const metricsFile = join(T.tmp.dir, 'metrics-v2.json');
+  writeFileSync(metricsFile, JSON.stringify({ candidate: { control: { rows: 64, frauds: 9,
+    auc: { value: 0.81, low: 0.7, high: 0.9 }, precision_at_budget: { value: 0.5, low: 0.3, high: 0.7 } } } }));
+  const live = (await T.admin.get('/api/models')).json.live;
+  execFileSync(CLI, ['model', 'register', '--db', join(T.tmp.dir, 'clearsight.db'), '--model', model2, '--by', USERS.analyst.username,
+    '--parent', String(live), '--metrics', metricsFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const models = (await T.admin.get('/api/models')).json;
+  assert.equal(models.models.length, 2, JSON.stringify(models).slice(0, 500));
+  const candidate = models.models.find((m) => m.status === 'candidate');
+
+  // Hits of the e2e rule in the newest week, whatever the tests before posted: three air parcels
+  // through ICN1 on the newest decision date, two inspected, one confirmed.
+  const newest = (await T.admin.get('/api/rules/stats?weeks=1')).json.to;
+  const posted = await T.feed.post('/api/declarations', { declarations: [0, 1, 2].map((i) => ({ declaration_id: `LR-AIR-${i}`,
+    date: newest, importer_id: 'LRIMP', hs_code: '851712', origin_country: 'CN', net_mass_kg: 3, declared_value: 90,
+    office_id: 'ICN1', mode_of_transport: 'air', currency: 'EUR' })) });
+  assert.equal(posted.status, 200, posted.text.slice(0, 300));
+  for (const [id, result] of [['LR-AIR-0', 'cigarettes'], ['LR-AIR-1', 'nothing']]) {
+    const r = await T.admin.post(`/api/consignments/${id}/outcome`, { result });
+    assert.equal(r.status, 201, r.text.slice(0, 300));
+  }
+
+  const { page } = T;
+  await login(page, USERS.analyst);
+  await page.goto(`${T.server.base}/#/analyst`);
+  await page.waitForSelector('#model-registry tbody tr');
+  const registryRows = () => page.$$eval('#model-registry tbody tr', (trs) => trs.map((tr) => ({
+    version: +tr.dataset.version, status: tr.dataset.status,
+    cells: Object.fromEntries([...tr.querySelectorAll('[data-col]')].map((c) => [c.dataset.col, c.textContent.trim()])) })));
+  let rows = await registryRows();
+  // One row per version, newest first, with the status, parent and who made it live as the API says.
+  assert.deepEqual(rows.map((r) => [r.version, r.status]), [...models.models].reverse().map((m) => [m.version, m.status]));
+  for (const m of models.models) {
+    const r = rows.find((x) => x.version === m.version);
+    assert.equal(r.cells.parent, m.parent_version == null ? '—' : `v${m.parent_version}`);
+    assert.ok(r.cells.promoted.startsWith(m.promoted_by || '—'), `${r.cells.promoted} vs ${m.promoted_by}`);
+    if (m.training.cutoff) assert.ok(r.cells.training.includes(m.training.cutoff), r.cells.training);
+  }
+  assert.match(rows.find((r) => r.version === candidate.version).cells.metrics, /AUC 0\.81 \(0\.7–0\.9\), precision at budget 50 % on 64 control outcomes/);
+
+  // Rules over time: the chart of the selected rule holds the API's weekly hits and precision,
+  // and the table under it the same numbers.
+  await page.waitForSelector('#rule-trend-chart');
+  const stats = (await T.admin.get('/api/rules/stats?weeks=12')).json;
+  assert.ok(stats.weeks.length === 12 && stats.rules.length >= 1, JSON.stringify(stats).slice(0, 300));
+  const rule = stats.rules.find((r) => r.name === 'icn1 air parcels');
+  assert.ok(rule, 'the e2e rule is in the rule statistics');
+  await page.selectOption('#rule-trend-rule', rule.name);
+  await page.waitForSelector('#rule-weeks[data-rule="icn1 air parcels"]');
+  const drawn = await page.$eval('#rule-trend-chart', (c) => {
+    const chart = window.Chart?.getChart(c);
+    return chart && { labels: chart.data.labels, data: Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.data])) };
+  });
+  assert.ok(drawn, 'a Chart.js chart of the rule');
+  assert.deepEqual(drawn.labels, stats.weeks);
+  assert.deepEqual(drawn.data.Hits, rule.weeks.map((w) => w.hits));
+  assert.deepEqual(drawn.data['Precision (%)'], rule.weeks.map((w) => (w.precision == null ? null : 100 * w.precision)));
+  const weekRows = await page.$$eval('#rule-weeks tbody tr', (trs) => trs.map((tr) => [tr.dataset.week,
+    ...[...tr.querySelectorAll('td')].slice(0, 3).map((td) => +td.textContent.replace(/,/g, ''))]));
+  assert.deepEqual(weekRows, rule.weeks.map((w) => [w.week, w.hits, w.inspected, w.confirmed]));
+  const last = rule.weeks[rule.weeks.length - 1];
+  assert.ok(last.hits >= 3 && last.inspected >= 2 && last.confirmed >= 1, JSON.stringify(last));
+  assert.equal(drawn.data['Precision (%)'].at(-1), 100 * last.precision, 'the newest week has a precision point');
+  await screenshot('analyst-learning');
+
+  // Promote: nothing happens when the dialog is dismissed; accepted, the candidate is live.
+  const promote = `#model-registry .model-promote[data-version="${candidate.version}"]`;
+  page.once('dialog', (d) => d.dismiss());
+  await page.click(promote);
+  await page.waitForTimeout(300);
+  assert.equal((await T.admin.get('/api/models')).json.live, live, 'dismissed: nothing changed');
+  page.once('dialog', (d) => { assert.match(d.message(), new RegExp(`Make model version ${candidate.version} live`)); d.accept(); });
+  await page.click(promote);
+  await page.waitForSelector(`#model-registry tr[data-version="${candidate.version}"][data-status="live"]`);
+  let now = (await T.admin.get('/api/models')).json;
+  assert.equal(now.live, candidate.version);
+  assert.equal(now.serving, candidate.version, 'swapped into the running service');
+  assert.equal(now.models.find((m) => m.version === candidate.version).promoted_by, USERS.analyst.username);
+  rows = await registryRows();
+  assert.deepEqual(rows.map((r) => [r.version, r.status]), [...now.models].reverse().map((m) => [m.version, m.status]));
+  assert.match(await page.textContent('#model-registry-message'), new RegExp(`version ${candidate.version} is live`));
+  // Roll back: the candidate is rejected, the earlier version live again.
+  page.once('dialog', (d) => d.accept());
+  await page.click(`#model-registry .model-rollback[data-version="${candidate.version}"]`);
+  await page.waitForSelector(`#model-registry tr[data-version="${candidate.version}"][data-status="rejected"]`);
+  now = (await T.admin.get('/api/models')).json;
+  assert.equal(now.live, live);
+  assert.equal(now.models.find((m) => m.version === candidate.version).status, 'rejected');
+  assert.equal(await page.$(promote), null, 'a rejected version has no promote button');
+  const audit = [];  // the whole log, page by page
+  for (let after = 0; ;) {
+    const p = (await T.admin.get(`/api/audit?limit=1000&after=${after}`)).json;
+    if (!p.entries.length) break;
+    audit.push(...p.entries.filter((e) => e.actor === USERS.analyst.username));
+    after = p.next_after;
+  }
+  assert.ok(audit.some((e) => e.action === 'model_promoted') && audit.some((e) => e.action === 'model_rolled_back'), 'both audited');
+  assert.deepEqual(T.errors.slice(errorsBefore), [], 'no page error and no request off the machine');
+});

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include "store/postgres_server.h"
 #include "store/sql_conn.h"
@@ -798,6 +799,46 @@ TEST_F(StoreTest, RulesVersionsListNewestFirstAndKeepWhatARollbackRestored) {
   auto latest = store_->LatestRules();
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->restored_from, 1);
+TEST_F(StoreTest, RuleWeeklyStatsCountHitsAndControlOutcomesPerWeek) {
+  auto none = store_->RuleWeeklyStats(4);
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->last_date.has_value());
+  // 18628 is Friday 2021-01-01 (its week's Monday is 18624, 2020-12-28); 18640 is Wednesday
+  // 2021-01-13.
+  ASSERT_TRUE(store_
+                  ->Write([&](StoreTxn& t) -> Status {
+                    for (auto [id, date, control] : {std::tuple{"W1", 18628, false},
+                                                     {"W2", 18628, true},
+                                                     {"W3", 18640, false},
+                                                     {"OLD", 18500, false}}) {
+                      DecisionRow d = Decision(id, 0.9, "red");
+                      d.date = date;
+                      d.control = control;
+                      CS_RETURN_IF_ERROR(t.PutDecision(d));
+                      if (!control) CS_RETURN_IF_ERROR(t.PutRuleHits(id, {"cheap phones"}));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  for (auto [id, result] : {std::pair{"W1", "narcotics"}, {"W2", "nothing"}, {"W3", "nothing"}}) {
+    OutcomeRow o{id, 0, result, -1, "", "officer1", 0};
+    ASSERT_TRUE(store_->Write([&](StoreTxn& t) { return t.InsertOutcome(&o); }).ok());
+  }
+  auto w = store_->RuleWeeklyStats(3);
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->last_date, 18640);
+  ASSERT_EQ(w->rules.size(), 2u);  // OLD is weeks before the window
+  EXPECT_EQ(w->rules[0].rule, "cheap phones");
+  EXPECT_EQ(w->rules[0].week, 18624);
+  EXPECT_EQ(w->rules[0].hits, 1);
+  EXPECT_EQ(w->rules[0].with_outcome, 1);
+  EXPECT_EQ(w->rules[0].confirmed, 1);
+  EXPECT_EQ(w->rules[1].week, 18638);
+  EXPECT_EQ(w->rules[1].confirmed, 0);
+  ASSERT_EQ(w->control.size(), 1u);
+  EXPECT_EQ(w->control[0].week, 18624);
+  EXPECT_EQ(w->control[0].hits, 1);
+  EXPECT_EQ(w->control[0].with_outcome, 1);
 }
 
 TEST_F(StoreTest, SelectionCountsAndRecentScoresRebuildTheSelector) {

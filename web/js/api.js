@@ -118,6 +118,12 @@ export const api = {
   scanPixel: (id, x, y) => request('GET', `/api/scans/${encodeURIComponent(id)}/pixel`, { query: { x, y } }),
 
   stats: () => request('GET', '/api/stats'),
+  // Rules over time: weekly hits, inspected, confirmed and precision per rule, with flags.
+  ruleStats: (weeks) => request('GET', '/api/rules/stats', { query: { weeks } }),
+  // The model registry: {live, serving, serving_error, models}; promote and roll back (audited).
+  models: () => request('GET', '/api/models'),
+  promoteModel: (version, reason) => request('POST', `/api/models/${encodeURIComponent(version)}/promote`, { body: { reason } }),
+  rollbackModel: (reason) => request('POST', '/api/models/rollback', { body: { reason } }),
 
   // Screener training (docs/training.md).
   trainingSessions: () => request('GET', '/api/training/sessions'),

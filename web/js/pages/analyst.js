@@ -2,6 +2,7 @@
 // the random control sample against the targeted inspections, and decisions per channel
 // (GET /api/stats).
 import { api } from '../api.js';
+import { registrySection, ruleTrendSection } from './analyst_learning.js';
 import { channelBadge, downloadCsv, el, errorBox, fmtNumber, fmtPercent, fmtSignificant, setTitle, wilson } from '../ui.js';
 
 function rateCell(confirmed, withOutcome) {
@@ -184,13 +185,19 @@ export async function render(main, ctx) {
   setTitle('Analyst');
   const body = el('div', { class: 'analyst-grid' }, el('p', { class: 'muted' }, 'Loading…'));
   const updated = el('p', { class: 'muted small', 'aria-live': 'polite' });
+  // Rules over time and the model registry, below the hit rates; loaded with the page and by
+  // Refresh (not by the timer: a chart is not redrawn under the analyst's pointer).
+  const learning = el('div', { class: 'analyst-grid' });
+  const trend = ruleTrendSection();
+  const registry = registrySection();
   main.append(el('section', { class: 'analyst-page' },
     el('div', { class: 'page-head' }, el('h1', {}, 'Hit rates and the control sample'),
-      el('button', { type: 'button', onclick: () => load() }, 'Refresh')), updated, body));
+      el('button', { type: 'button', onclick: () => { load(); trend.load(); registry.load(); } }, 'Refresh')), updated, body, learning));
   if (!ctx.isAnalyst()) {
     body.replaceChildren(el('p', { class: 'error-box', role: 'alert' }, 'This page is for analysts and administrators.'));
     return;
   }
+  learning.append(trend.section, registry.section);
   async function load() {
     let s;
     try {
@@ -211,7 +218,10 @@ export async function render(main, ctx) {
         el('button', { type: 'button', id: 'export-rules', onclick: () => exportStats(s) }, 'Export statistics (CSV)')));
     updated.textContent = `Updated ${new Date().toLocaleTimeString('en-GB')}. A hit is an inspection outcome other than “nothing found”.`;
   }
-  await load();
+  await Promise.all([load(), trend.load(), registry.load()]);
   const timer = setInterval(() => { if (!document.hidden) load(); }, 30000);
-  return () => clearInterval(timer);
+  return () => {
+    clearInterval(timer);
+    trend.destroy();
+  };
 }

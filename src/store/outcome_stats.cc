@@ -1,0 +1,44 @@
+// Outcomes over time: rule hits and the random control sample's decisions per week, with their
+// inspection outcomes (Store::RuleWeeklyStats).
+#include "store/sql_rows.h"
+
+namespace clearsight::store {
+
+namespace {
+// The Monday of the week of a day number (1970-01-01 was a Thursday); the same integer arithmetic
+// in SQLite and PostgreSQL for the non-negative day numbers decisions carry.
+constexpr char kWeekOf[] = "(c.decision_date - ((c.decision_date + 3) % 7))";
+int32_t WeekOf(int32_t day) { return day - ((day + 3) % 7 + 7) % 7; }
+}  // namespace
+
+Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
+  RuleWeekly out;
+  CS_ASSIGN_OR_RETURN(auto last, c.Query("SELECT MAX(decision_date) FROM consignments", {}));
+  if (last.empty() || last[0].Null(0)) return out;
+  out.last_date = static_cast<int32_t>(last[0].Int(0));
+  const int64_t from = WeekOf(*out.last_date) - 7 * static_cast<int64_t>(weeks - 1);
+  const std::string counts =
+      std::string(kWeekOf) +
+      " AS week, COUNT(*), SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
+      "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) ";
+  CS_ASSIGN_OR_RETURN(
+      auto rows,
+      c.Query("SELECT h.rule_name, " + counts +
+                  "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
+                  "WHERE c.decision_date >= $1 GROUP BY h.rule_name, week "
+                  "ORDER BY h.rule_name, week",
+              {from}));
+  for (const auto& r : rows)
+    out.rules.push_back(
+        RuleWeekStats{r.Text(0), static_cast<int32_t>(r.Int(1)), r.Int(2), r.Int(3), r.Int(4)});
+  CS_ASSIGN_OR_RETURN(auto control, c.Query("SELECT '', " + counts +
+                                                "FROM consignments c WHERE c.control <> 0 AND "
+                                                "c.decision_date >= $1 GROUP BY week ORDER BY week",
+                                            {from}));
+  for (const auto& r : control)
+    out.control.push_back(
+        RuleWeekStats{"", static_cast<int32_t>(r.Int(1)), r.Int(2), r.Int(3), r.Int(4)});
+  return out;
+}
+
+}  // namespace clearsight::store
