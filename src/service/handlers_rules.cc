@@ -337,7 +337,9 @@ Result<HttpResponse> Service::Impl::RollbackRules(const HttpRequest& req, const 
   CS_ASSIGN_OR_RETURN(HttpResponse res, GetRules(req, caller));
   res.status = 201;
   return res;
+}
 
+namespace {
 
 // A week's (or a window's) counts with the precision and its 95 % Wilson interval; no precision
 // without an inspected hit.

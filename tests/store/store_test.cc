@@ -799,6 +799,8 @@ TEST_F(StoreTest, RulesVersionsListNewestFirstAndKeepWhatARollbackRestored) {
   auto latest = store_->LatestRules();
   ASSERT_TRUE(latest.ok() && latest->has_value());
   EXPECT_EQ((*latest)->restored_from, 1);
+}
+
 TEST_F(StoreTest, RuleWeeklyStatsCountHitsAndControlOutcomesPerWeek) {
   auto none = store_->RuleWeeklyStats(4);
   ASSERT_TRUE(none.ok()) << none.status().ToString();
