@@ -64,7 +64,8 @@ export const api = {
   testRules: (text, days) => request('POST', '/api/rules/test', { query: { days }, body: { text } }),
   putRules: (text, allowFields) => request('PUT', '/api/rules', { query: { allow_fields: (allowFields || []).join(',') }, body: { text } }),
   // Horizon scanning on the store: {since, from, to, declarations, tested, signals} (docs/horizon.md).
-  horizon: (since, kinds) => request('GET', '/api/horizon', { query: { since, kinds } }),
+  horizon: (since, kinds, baselineWeeks, fdr) => request('GET', '/api/horizon',
+    { query: { since, kinds, baseline_weeks: baselineWeeks, fdr } }),
   users: () => request('GET', '/api/users'),
   // Creates a user, or sets an existing one's role and password (its sessions end).
   putUser: (username, role, password) => request('POST', '/api/users', { body: { username, role, password } }),
