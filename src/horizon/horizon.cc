@@ -6,13 +6,33 @@
 #include <unordered_map>
 
 #include "clearsight/text.h"
+#include "horizon/scan.h"
 
 namespace clearsight {
+
+namespace horizon_internal {
+
+std::string Describe(const Key& key) {
+  std::string out;
+  for (const auto& [k, v] : key) {
+    if (!out.empty()) out += ", ";
+    out += (k == "hs_code"          ? "HS "
+            : k == "origin_country" ? "from "
+            : k == "office_id"      ? "to office "
+            : k == "finding"        ? "finding "
+                                    : "importer ") +
+           v;
+  }
+  return out;
+}
+
+}  // namespace horizon_internal
+
 namespace {
 
-// ---- Tests --------------------------------------------------------------------------------------
+using namespace horizon_internal;
 
-double NormalUpper(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+// ---- Tests --------------------------------------------------------------------------------------
 
 // P(X >= k) and P(X <= k) for X ~ Binomial(n, p), by summing terms in log space.
 double BinomialTerm(int64_t i, int64_t n, double p) {
@@ -40,23 +60,6 @@ double TwoSidedBinomial(int64_t k, double n, double pi0, double phi) {
   }
   const double z = std::abs(k - n * pi0) / std::sqrt(phi * n * pi0 * (1 - pi0));
   return 2 * NormalUpper(z);
-}
-
-// Fisher's exact test, two-sided (twice the smaller tail): of the `with` scans that have a
-// finding, `k` fall among the `recent` of all `total` scans (hypergeometric).
-double FisherTwoSided(int64_t k, int64_t with, int64_t recent, int64_t total) {
-  auto log_choose = [](int64_t n, int64_t r) {
-    return std::lgamma(n + 1.0) - std::lgamma(r + 1.0) - std::lgamma(n - r + 1.0);
-  };
-  const double denominator = log_choose(total, recent);
-  auto term = [&](int64_t i) {
-    return std::exp(log_choose(with, i) + log_choose(total - with, recent - i) - denominator);
-  };
-  const int64_t lo = std::max<int64_t>(0, recent - (total - with)), hi = std::min(with, recent);
-  double upper = 0, lower = 0;
-  for (int64_t i = std::max(k, lo); i <= hi; ++i) upper += term(i);
-  for (int64_t i = lo; i <= std::min(k, hi); ++i) lower += term(i);
-  return std::min(1.0, 2 * std::min(upper, lower));
 }
 
 // One-sided Mann-Whitney: p that `recent` is not lower than `before` (normal approximation with
@@ -95,8 +98,6 @@ double Median(std::vector<double> v) {
 
 // ---- Series -------------------------------------------------------------------------------------
 
-using Key = std::vector<std::pair<std::string, std::string>>;
-
 enum Field : uint8_t { kHs, kOrigin, kOffice, kImporter };
 struct Family {
   std::vector<Field> fields;
@@ -111,16 +112,6 @@ const std::vector<Family>& Families() {
 }
 constexpr int kHs2 = 0, kHs4 = 1, kHs2Origin = 2, kHs4Origin = 3, kHs6Origin = 4, kOriginOnly = 5,
               kRoute = 6, kImporterOnly = 7;
-
-struct Acc {
-  size_t row = 0;  // a row with this key, to name it
-  int64_t before = 0, baseline = 0, recent = 0;
-  int32_t first_recent = INT32_MAX;
-  std::vector<int32_t> weekly;
-  std::vector<double> price_baseline, price_recent;    // log unit prices
-  std::vector<std::pair<int32_t, float>> price_weeks;  // (week, log unit price), both windows
-  int64_t inspected[2] = {0, 0}, hits[2] = {0, 0};     // [baseline, recent]
-};
 
 std::string_view FieldValue(const Declaration& d, Field f, int hs_digits) {
   switch (f) {
@@ -155,28 +146,6 @@ Key KeyOf(const Declaration& d, const Family& f) {
   for (Field x : f.fields)
     key.emplace_back(FieldName(x), std::string(FieldValue(d, x, f.hs_digits)));
   return key;
-}
-
-std::string Describe(const Key& key) {
-  std::string out;
-  for (const auto& [k, v] : key) {
-    if (!out.empty()) out += ", ";
-    out += (k == "hs_code"          ? "HS "
-            : k == "origin_country" ? "from "
-            : k == "office_id"      ? "to office "
-            : k == "finding"        ? "finding "
-                                    : "importer ") +
-           v;
-  }
-  return out;
-}
-
-// FNV-1a over the fields, each closed by 0x1f: a series' key in its family (a collision between
-// two keys of one family would merge their series: about one in 10^8 for a million keys).
-constexpr uint64_t kFnvBasis = 1469598103934665603ull;
-uint64_t HashField(uint64_t h, std::string_view field) {
-  for (unsigned char c : field) h = (h ^ c) * 1099511628211ull;
-  return (h ^ 0x1f) * 1099511628211ull;
 }
 
 // Benjamini-Hochberg q-values, in the order of `p`.
@@ -233,93 +202,7 @@ std::vector<HorizonSignal> WithoutNestedEchoes(std::vector<HorizonSignal> signal
   return out;
 }
 
-// ---- The scan -----------------------------------------------------------------------------------
-
-// The two windows in weeks, the market's weekly counts and the candidate signals per kind: what
-// every kind's tests share.
-struct Scan {
-  Scan(const HorizonOptions& options, HorizonReport& out) : o(options), report(out) {}
-  const HorizonOptions& o;
-  HorizonReport& report;
-  int32_t base_from = 0;
-  double base_days = 0, recent_days = 0;
-  // Weeks from base_from's week (w0) to the last (w1); week w starts at since + 7 w.
-  int32_t w0 = 0, w1 = 0;
-  size_t nweeks = 0;
-  int64_t total_baseline = 0, total_recent = 0;
-  std::vector<double> market_weekly;
-  std::map<std::string, std::vector<HorizonSignal>> by_kind;
-
-  int32_t WeekOf(int32_t date) const {
-    return static_cast<int32_t>(std::floor((date - o.since) / 7.0));
-  }
-  size_t Index(int32_t week) const { return static_cast<size_t>(week - w0); }
-  int32_t WeekStart(size_t index) const { return o.since + 7 * (static_cast<int32_t>(index) + w0); }
-  bool InBaseline(int32_t date) const { return date < o.since && date >= base_from; }
-  // The full baseline weeks Pearson's dispersion is taken over (the first may be partial).
-  size_t FirstFullBaselineWeek() const { return Index(std::max(w0 + 1, -o.baseline_weeks)); }
-
-  std::vector<std::pair<int32_t, double>> Series(const std::vector<int32_t>& weekly) const {
-    std::vector<std::pair<int32_t, double>> out;
-    for (size_t w = 0; w < nweeks; ++w) out.push_back({WeekStart(w), weekly[w]});
-    return out;
-  }
-  // Where a count series changes most: the end of the largest cumulative deviation from its share
-  // of a reference's weekly counts (the market's, so the seasons all series share are not taken
-  // for a change; a route's scans for its findings).
-  int32_t ChangePoint(const std::vector<int32_t>& weekly,
-                      const std::vector<double>& reference) const {
-    double series_total = 0, reference_total = 0;
-    for (size_t w = 0; w < nweeks; ++w) {
-      series_total += weekly[w];
-      reference_total += reference[w];
-    }
-    const double share = reference_total > 0 ? series_total / reference_total : 0;
-    double s = 0, best = -1;
-    size_t at = static_cast<size_t>(-w0);
-    for (size_t w = 0; w + 1 < nweeks; ++w) {
-      s += weekly[w] - share * reference[w];
-      if (std::abs(s) > best) {
-        best = std::abs(s);
-        at = w + 1;
-      }
-    }
-    return WeekStart(at);
-  }
-  // Where a share (weeks with / weeks all) changes most: the week that splits the weeks into two
-  // with the largest likelihood of a binomial share of their own each (CUSUM places a change in
-  // counts of one or two a week poorly).
-  int32_t ShareChangePoint(const std::vector<int32_t>& with,
-                           const std::vector<int32_t>& all) const {
-    auto log_likelihood = [](double x, double n) {
-      if (n <= 0) return 0.0;
-      return (x > 0 ? x * std::log(x / n) : 0.0) + (n - x > 0 ? (n - x) * std::log1p(-x / n) : 0.0);
-    };
-    double x_total = 0, n_total = 0;
-    for (size_t w = 0; w < nweeks; ++w) {
-      x_total += with[w];
-      n_total += all[w];
-    }
-    double x = 0, n = 0, best = -1e300;
-    size_t at = static_cast<size_t>(-w0);
-    for (size_t w = 0; w + 1 < nweeks; ++w) {
-      x += with[w];
-      n += all[w];
-      if (n <= 0 || n >= n_total) continue;
-      const double l = log_likelihood(x, n) + log_likelihood(x_total - x, n_total - n);
-      if (l > best) {
-        best = l;
-        at = w + 1;
-      }
-    }
-    return WeekStart(at);
-  }
-  void Add(HorizonSignal s) {
-    s.p_value = std::clamp(s.p_value, 0.0, 1.0);
-    s.summary = Describe(s.key) + ": " + s.summary;
-    by_kind[s.kind].push_back(std::move(s));
-  }
-};
+// ---- The windows and the series -----------------------------------------------------------------
 
 Status MakeWindows(const DeclarationBatch& batch, Scan& c) {
   const HorizonOptions& o = c.o;
@@ -411,144 +294,7 @@ std::vector<std::vector<Acc>> AggregateDeclarations(const DeclarationBatch& batc
   return maps;
 }
 
-// ---- Volume shifts, with the series' own season -------------------------------------------------
-
-// The baseline weeks that were the recent window's weeks in the years before (52, 104, ...
-// weeks back; the same weeks exactly, since a steep season makes any weeks beside them a bias): a
-// year only counts when the baseline holds at least half of its weeks.
-std::vector<size_t> SeasonWeeks(const Scan& c) {
-  std::vector<size_t> out;
-  if (!c.o.seasonal) return out;
-  const int32_t recent_weeks = c.w1 + 1;
-  for (int32_t back = 52; c.w1 - back >= c.w0; back += 52) {
-    const int32_t lo = std::max(-back, c.w0), hi = std::min(c.w1 - back, -1);
-    if (2 * (hi - lo + 1) < recent_weeks) continue;
-    for (int32_t w = lo; w <= hi; ++w) out.push_back(c.Index(w));
-  }
-  std::sort(out.begin(), out.end());  // a recent window of a year or more: years overlap
-  out.erase(std::unique(out.begin(), out.end()), out.end());
-  return out;
-}
-
-// Pearson's statistic of a count series' full baseline weeks around its own slow changes: each
-// week against the series' share of the market in the nine weeks around it, and the degrees of
-// freedom that leaves (each week less its own part in that share).
-struct LocalFit {
-  double pearson = 0, df = 0;
-};
-LocalFit LocalDispersion(const Scan& c, const std::vector<int32_t>& weekly) {
-  LocalFit fit;
-  const size_t first = c.FirstFullBaselineWeek(), end = c.Index(0);
-  if (end <= first + 1) return fit;
-  std::vector<double> series_sum(end - first + 1, 0), market_sum(end - first + 1, 0);
-  for (size_t w = first; w < end; ++w) {
-    series_sum[w - first + 1] = series_sum[w - first] + weekly[w];
-    market_sum[w - first + 1] = market_sum[w - first] + c.market_weekly[w];
-  }
-  for (size_t w = first; w < end; ++w) {
-    const size_t lo = std::max(w, first + 4) - 4 - first, hi = std::min(w + 5, end) - first;
-    const double m = market_sum[hi] - market_sum[lo], x = series_sum[hi] - series_sum[lo];
-    if (m <= 0 || x <= 0 || c.market_weekly[w] <= 0) continue;
-    const double e = c.market_weekly[w] * x / m;
-    fit.pearson += std::pow(weekly[w] - e, 2) / e;
-    fit.df += 1 - c.market_weekly[w] / m;
-  }
-  return fit;
-}
-
-// What a series' baseline weeks say of a season of its own, beside the market's (its share of the
-// market, week by week):
-//  - how much its share moves slowly (a season, or a drift) over the whole baseline: Pearson's
-//    statistic around its mean share (P, n - 1 degrees of freedom) beyond what its week-to-week
-//    noise explains (the local fit's phi_l = P_l / df_l): sum of e_w d_w^2 = P - phi_l (n - 1),
-//    unbiased; over a quarter a yearly season keeps about 0.7 of that variance, so its own view of
-//    the variance of its log seasonal factor is tau_own^2 = 0.7 max(0, P - phi_l (n - 1)) / B;
-//  - its share in the season's weeks (S of the market's M_S) against its share over the baseline
-//    (B of M_B): l = log((S + 1/2) / M_S) - log(B / M_B), with sampling variance
-//    v = phi_l (1 / S - 1 / B).
-struct SeasonEvidence {
-  bool available = false;  // the baseline holds the season's weeks
-  double s = 0, l = 0, v = 0, tau2_own = 0, phi_local = 1;
-};
-
-SeasonEvidence SeasonOf(const Scan& c, const Acc& a, const std::vector<size_t>& season_weeks,
-                        double season_market, double flat_pearson, int flat_weeks) {
-  SeasonEvidence e;
-  if (season_weeks.empty() || season_market <= 0 || flat_weeks <= 1) return e;
-  // A series that had not begun by then has no season to show there.
-  int64_t until_season = 0;
-  for (size_t w = 0; w <= season_weeks.back(); ++w) until_season += a.weekly[w];
-  if (until_season == 0) return e;
-  const LocalFit local = LocalDispersion(c, a.weekly);
-  if (local.df <= 1) return e;
-  const double b = static_cast<double>(a.baseline);
-  e.available = true;
-  e.phi_local = std::max(1.0, local.pearson / local.df);
-  e.tau2_own = 0.7 * std::max(0.0, flat_pearson - e.phi_local * (flat_weeks - 1)) / b;
-  for (size_t w : season_weeks) e.s += a.weekly[w];
-  e.l = std::log((e.s + 0.5) / season_market) - std::log(b / c.total_baseline);
-  e.v = e.phi_local * std::max(1 / std::max(e.s, 0.5) - 1 / b, 1e-12);
-  return e;
-}
-
-// The variance of the log seasonal factors among a family's series, less their sampling noise
-// (DerSimonian and Laird's moment estimator over the series with the season's weeks): how much
-// the series of the family move apart with the seasons at all.
-double FamilySeasonVariance(const std::vector<SeasonEvidence>& evidence) {
-  double sw = 0, sw2 = 0, swl = 0;
-  int k = 0;
-  for (const auto& e : evidence) {
-    if (!e.available) continue;
-    const double w = 1 / e.v;
-    sw += w;
-    sw2 += w * w;
-    swl += w * e.l;
-    ++k;
-  }
-  if (k < 3 || !(sw > 0)) return 0;
-  const double mean = swl / sw;
-  double q = 0;
-  for (const auto& e : evidence)
-    if (e.available) q += std::pow(e.l - mean, 2) / e.v;
-  return std::max(0.0, (q - (k - 1)) / (sw - sw2 / sw));
-}
-
-// What the baseline leads a series to expect in the recent window, beyond the market's own change.
-struct Expectation {
-  double factor = 1;          // times the flat expectation: the series' own season, shrunk
-  double weight = 0;          // how far it follows its season (0 = flat)
-  double baseline_count = 0;  // the baseline count the expectation rests on, in effect
-  double phi = 1;             // the over-dispersion the test allows
-};
-
-// The expectation follows exp(w l), w = tau^2 / (tau^2 + v), the posterior mean of the log
-// seasonal factor under a prior variance tau^2, the larger of the family's and the series' own
-// (too little of a season followed flags the season; too much costs power only): flat for a
-// series whose share does not move in a family whose series do not, its season as the evidence
-// for one grows. The expectation's own variance counts, the counts' noise and what remains
-// unknown of the season (the posterior variance, w v):
-// var(log E) / phi = S ((1 - w) / B + w / S)^2 + (B - S) ((1 - w) / B)^2 + w (1 - w) (1 / S - 1 /
-// B), the baseline count of a flat comparison as precise. The test allows phi_l + (1 - w) (phi -
-// phi_l): the slow moves not followed count as noise, as they do in the flat test.
-Expectation Expect(const SeasonEvidence& e, double family_tau2, const Acc& a, double flat_pearson,
-                   int flat_weeks) {
-  Expectation x;
-  const double b = static_cast<double>(a.baseline);
-  const double flat_phi = flat_weeks > 1 ? std::max(1.0, flat_pearson / (flat_weeks - 1)) : 1.0;
-  x.baseline_count = b;
-  x.phi = flat_phi;
-  const double tau2 = std::max(family_tau2, e.tau2_own);
-  if (!e.available || !(tau2 > 0)) return x;
-  const double w = tau2 / (tau2 + e.v), s_half = std::max(e.s, 0.5);
-  x.weight = w;
-  x.factor = std::exp(w * e.l);
-  x.phi = e.phi_local + (1 - w) * std::max(0.0, flat_phi - e.phi_local);
-  // (S + 1/2 for S in the variance of its log: a season of no declarations is not a precise one.)
-  const double d_season = (1 - w) / b + w / s_half, d_rest = (1 - w) / b;
-  x.baseline_count = 1 / (s_half * d_season * d_season + (b - e.s) * d_rest * d_rest +
-                          w * (1 - w) * std::max(1 / s_half - 1 / b, 0.0));
-  return x;
-}
+// ---- Volume shifts, with the series' own season (seasons.cc) ------------------------------------
 
 void TestVolumes(const DeclarationBatch& batch, const std::vector<std::vector<Acc>>& maps,
                  Scan& c) {
@@ -711,132 +457,6 @@ void TestHitRates(const DeclarationBatch& batch, const std::vector<std::vector<A
       s.series_unit = "declarations a week";
       s.series = c.Series(a.weekly);
       s.recent_count = a.inspected[1];
-      c.Add(std::move(s));
-    }
-  }
-}
-
-// ---- Finding shifts -----------------------------------------------------------------------------
-
-// Per route (all scans, per origin, per origin -> office) the scans, and per route and finding
-// class the scans with that finding, weekly.
-struct ScanCounts {
-  std::vector<int32_t> weekly;
-  int64_t baseline = 0, recent = 0;
-};
-struct FindingSeries {
-  ScanCounts counts;
-  uint32_t route = 0;  // in its family's routes
-  std::string finding;
-};
-struct RouteFamily {
-  std::vector<ScanCounts> routes;
-  std::vector<Key> route_keys;
-  std::unordered_map<uint64_t, uint32_t> route_index;
-  std::vector<FindingSeries> findings;
-  std::unordered_map<uint64_t, uint32_t> finding_index;
-};
-
-void TestFindings(const std::vector<HorizonScan>& scans, Scan& c) {
-  constexpr int kRouteFields[] = {0, 1, 2};  // none, origin, origin and office
-  RouteFamily families[3];
-  int64_t in_windows = 0;
-  std::vector<std::string> classes;
-  for (const HorizonScan& scan : scans) {
-    const bool recent = scan.date >= c.o.since;
-    if (!recent && !c.InBaseline(scan.date)) continue;
-    if (scan.date > c.report.to) continue;
-    ++in_windows;
-    const size_t week = c.Index(c.WeekOf(scan.date));
-    classes = scan.findings;
-    std::sort(classes.begin(), classes.end());
-    classes.erase(std::unique(classes.begin(), classes.end()), classes.end());
-    for (int f : kRouteFields) {
-      RouteFamily& fam = families[f];
-      uint64_t h = kFnvBasis;
-      if (f >= 1) h = HashField(h, scan.origin_country);
-      if (f >= 2) h = HashField(h, scan.office_id);
-      auto [it, added] = fam.route_index.try_emplace(h, static_cast<uint32_t>(fam.routes.size()));
-      if (added) {
-        fam.routes.emplace_back().weekly.assign(c.nweeks, 0);
-        Key key;
-        if (f >= 1) key.emplace_back("origin_country", scan.origin_country);
-        if (f >= 2) key.emplace_back("office_id", scan.office_id);
-        fam.route_keys.push_back(std::move(key));
-      }
-      auto count = [&](ScanCounts& n) {
-        ++n.weekly[week];
-        ++(recent ? n.recent : n.baseline);
-      };
-      count(fam.routes[it->second]);
-      for (const std::string& finding : classes) {
-        if (finding.empty()) continue;
-        const uint64_t fh = HashField(h, finding);
-        auto [fit, fadded] =
-            fam.finding_index.try_emplace(fh, static_cast<uint32_t>(fam.findings.size()));
-        if (fadded) {
-          FindingSeries series;
-          series.counts.weekly.assign(c.nweeks, 0);
-          series.route = it->second;
-          series.finding = finding;
-          fam.findings.push_back(std::move(series));
-        }
-        count(fam.findings[fit->second].counts);
-      }
-    }
-  }
-  c.report.scans = in_windows;
-  const double weeks_recent = c.recent_days / 7;
-  for (const RouteFamily& fam : families) {
-    for (const FindingSeries& fs : fam.findings) {
-      const ScanCounts& route = fam.routes[fs.route];
-      const int64_t n0 = route.baseline, n1 = route.recent;
-      const int64_t x0 = fs.counts.baseline, x1 = fs.counts.recent;
-      // Too few scans for a share, or too few findings for any test to tell (with fewer than 3
-      // the smallest p is too large to matter; the tests condition on that total anyway).
-      if (n0 < 20 || n1 < 10 || x0 + x1 < 3) continue;
-      c.report.tested["finding_shift"]++;
-      const double p0 = static_cast<double>(x0) / n0, p1 = static_cast<double>(x1) / n1;
-      // Over-dispersion beyond binomial of the weekly findings around the baseline share (a
-      // shipper's containers found alike, week after week), Pearson's over the full weeks.
-      double pearson = 0;
-      int weeks = 0;
-      if (p0 > 0 && p0 < 1)
-        for (size_t w = c.FirstFullBaselineWeek(); w < c.Index(0); ++w) {
-          if (route.weekly[w] == 0) continue;
-          const double e = route.weekly[w] * p0;
-          pearson += std::pow(fs.counts.weekly[w] - e, 2) / (e * (1 - p0));
-          ++weeks;
-        }
-      const double phi = weeks > 1 ? std::max(1.0, pearson / (weeks - 1)) : 1.0;
-      const int64_t with = x0 + x1, total = n0 + n1;
-      const double pi0 = static_cast<double>(n1) / total;
-      double p;
-      if (phi < 1.5 && with * pi0 * (1 - pi0) < 200) {
-        p = FisherTwoSided(x1, with, n1, total);
-      } else {
-        const double pooled = static_cast<double>(with) / total;
-        const double se = std::sqrt(phi * pooled * (1 - pooled) * (1.0 / n0 + 1.0 / n1));
-        p = se > 0 ? 2 * NormalUpper(std::abs(p1 - p0) / se) : 1;
-      }
-      HorizonSignal s;
-      s.kind = "finding_shift";
-      s.key = fam.route_keys[fs.route];
-      s.key.emplace_back("finding", fs.finding);
-      s.p_value = p;
-      // Each share with half a finding added, so that a finding new on the route has an effect.
-      s.effect = ((x1 + 0.5) / n1) / ((x0 + 0.5) / n0) - 1;
-      s.first_date = c.ShareChangePoint(fs.counts.weekly, route.weekly);
-      s.summary = "in " + FormatFixed(100 * p0, 1) + " % of " + std::to_string(n0) +
-                  " scans before, " + FormatFixed(100 * p1, 1) + " % of " + std::to_string(n1) +
-                  " since (" + FormatFixed(x1 / weeks_recent, 1) + " a week)";
-      s.series_unit = "share of scans with the finding a week";
-      for (size_t w = 0; w < c.nweeks; ++w)
-        if (route.weekly[w] > 0)
-          s.series.push_back(
-              {c.WeekStart(w), static_cast<double>(fs.counts.weekly[w]) / route.weekly[w]});
-      s.recent_count = x1;
-      s.expected_count = n1 * p0;
       c.Add(std::move(s));
     }
   }
