@@ -1,6 +1,7 @@
 // clearsight horizon: emerging trends in the declarations (include/clearsight/horizon.h).
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <unordered_map>
 
 #include "clearsight/declarations.h"
@@ -22,12 +23,14 @@ const char kUsage[] =
     "                          [--baseline-weeks 52] [--fdr 0.05] [--min-count 5]\n"
     "                          [--chart-js PATH] [--threads 2]\n\n"
     "Finds what changed from --since on, against the weeks before it: volume shifts, new routes\n"
-    "(goods from a new origin, an origin to a new office), new importers, unit price drops, and\n"
-    "hit-rate shifts (from the declarations' inspected and fraud outcome columns). Thousands of\n"
-    "series are tested at once with the false-discovery rate held per kind; each signal has its\n"
-    "effect, q-value, start and weekly series. docs/horizon.md describes the methods.\n"
+    "(goods from a new origin, an origin to a new office), new importers, unit price drops,\n"
+    "hit-rate shifts (from the declarations' inspected and fraud outcome columns) and, with --db,\n"
+    "shifts in the X-ray findings per route. Thousands of series are tested at once with the\n"
+    "false-discovery rate held per kind; each signal has its effect, q-value, start and weekly\n"
+    "series. docs/horizon.md describes the methods.\n"
     "  --db URL            scan the store's declarations instead of a file, each with its\n"
-    "                      consignment's latest outcome (fraud: any result but 'nothing')\n"
+    "                      consignment's latest outcome (fraud: any result but 'nothing'), and\n"
+    "                      the findings of their consignments' X-ray scans (finding shifts)\n"
     "  --max-declarations N  with --db: refuse a window holding more (1..1000000)\n"
     "  --json OUT.json     every signal, ranked per kind\n"
     "  --outcomes FILE     inspection outcomes, CSV with declaration_id and fraud (0/1), and\n"
@@ -36,7 +39,7 @@ const char kUsage[] =
     "  --out report.html   one page: tables and the strongest signals' series, plotted with\n"
     "                      Chart.js (Debian libjs-chart.js; --chart-js names another copy)\n"
     "  --baseline-weeks N  weeks before --since to compare with (4..520, default 52)\n"
-    "  --fdr Q             false-discovery rate per kind (default 0.05)\n"
+    "  --fdr Q             false-discovery rate per kind (0.001..0.2, default 0.05)\n"
     "  --min-count N       declarations a new route or importer needs (default 5)\n"
     "  --threads N         threads that aggregate the series (1..8, default 2)\n";
 
@@ -134,8 +137,9 @@ int CmdHorizon(int argc, char** argv, int first) {
   o.threads = static_cast<int>(threads);
   if (!args.GetInt("baseline-weeks", o.baseline_weeks, &weeks) || weeks < 4 || weeks > 520)
     return Usage("--baseline-weeks must be 4..520", kUsage);
-  if (!args.GetDouble("fdr", o.fdr, &o.fdr) || !(o.fdr > 0 && o.fdr < 1))
-    return Usage("--fdr must be in (0, 1)", kUsage);
+  if (!args.GetDouble("fdr", o.fdr, &o.fdr) ||
+      !(o.fdr >= kHorizonMinFdr && o.fdr <= kHorizonMaxFdr))
+    return Usage("--fdr must be 0.001..0.2", kUsage);
   if (!args.GetInt("min-count", o.min_recent_count, &min_count) || min_count < 1)
     return Usage("--min-count must be a positive whole number", kUsage);
   o.baseline_weeks = static_cast<int>(weeks);
@@ -152,17 +156,22 @@ int CmdHorizon(int argc, char** argv, int first) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   DeclarationBatch batch;
+  std::optional<std::vector<HorizonScan>> scans;  // none from a declarations file
   if (from_store) {
     auto store = OpenStoreFromArgs(args);
     if (!store.ok()) return Fail(store.status());
     auto history = ReadHorizonHistory(**store, o, max_declarations);
     if (!history.ok()) return Fail(history.status().WithContext(args.Get("db")));
-    std::fprintf(
-        stderr, "%s: %zu declarations %s..%s, %lld with an outcome, %lld unreadable left out\n",
-        args.Get("db").c_str(), history->batch.rows.size(), FormatDate(history->from).c_str(),
-        FormatDate(history->to).c_str(), static_cast<long long>(history->with_outcome),
-        static_cast<long long>(history->unreadable));
+    std::fprintf(stderr,
+                 "%s: %zu declarations %s..%s, %lld with an outcome, %lld unreadable left out; "
+                 "%zu assessed scans, %lld with unreadable findings left out\n",
+                 args.Get("db").c_str(), history->batch.rows.size(),
+                 FormatDate(history->from).c_str(), FormatDate(history->to).c_str(),
+                 static_cast<long long>(history->with_outcome),
+                 static_cast<long long>(history->unreadable), history->scans.size(),
+                 static_cast<long long>(history->scans_unreadable));
     batch = std::move(history->batch);
+    scans = std::move(history->scans);
   } else {
     ReadOptions ro;
     auto format = ParseDeclarationFormat(args.Get("format", "auto"));
@@ -184,7 +193,7 @@ int CmdHorizon(int argc, char** argv, int first) {
                    static_cast<long long>(unknown));
     }
   }
-  auto report = ScanHorizon(batch, o);
+  auto report = scans ? ScanHorizon(batch, *scans, o) : ScanHorizon(batch, o);
   if (!report.ok()) return Fail(report.status());
   if (Status s = WriteFileAtomic(args.Get("json"), HorizonToJson(*report) + "\n"); !s.ok())
     return Fail(s);

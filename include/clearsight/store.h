@@ -235,6 +235,19 @@ struct RecentDeclarations {
   std::vector<std::string> outcome;  // parallel to rows: its latest outcome, "" when none
 };
 
+// An X-ray scan with what its assessment found: the findings stored with its decision
+// (StoreTxn::PutFindings, origin "scan:<scan_id>"), and the consignment it belongs to.
+struct ScanFindingsRow {
+  std::string scan_id;
+  std::string consignment_id;
+  std::string findings_json;  // a JSON array of findings (clearsight/fusion.h FindingsFromJson)
+};
+
+struct RecentScanFindings {
+  int64_t total = 0;  // scans that qualify (rows may hold fewer)
+  std::vector<ScanFindingsRow> rows;
+};
+
 struct QueueQuery {
   std::string lane;     // "" = all
   std::string channel;  // "" = all
@@ -613,6 +626,10 @@ class Store {
   // at most `limit`, each with its consignment's current channel and latest outcome ("" when
   // none): what a draft rule profile is tried on before it is installed.
   virtual Result<RecentDeclarations> DeclarationsOfLastDays(int32_t days, int64_t limit) = 0;
+  // The scans of the consignments with a declaration dated `from_date` or later that have their
+  // findings stored (a scan never assessed, or a training image, has none), by scan id, at most
+  // `limit` (1..1,000,000): what horizon scanning reads for its finding shifts.
+  virtual Result<RecentScanFindings> ScanFindingsSince(int32_t from_date, int64_t limit) = 0;
   virtual Result<std::vector<ChannelOutcomeStats>> ChannelStats() = 0;
   // Computed in SQL over the stored reasons of the consignments with an outcome, by source.
   virtual Result<std::vector<SourceOutcomeStats>> SourceStats() = 0;

@@ -6,13 +6,33 @@
 #include <unordered_map>
 
 #include "clearsight/text.h"
+#include "horizon/scan.h"
 
 namespace clearsight {
+
+namespace horizon_internal {
+
+std::string Describe(const Key& key) {
+  std::string out;
+  for (const auto& [k, v] : key) {
+    if (!out.empty()) out += ", ";
+    out += (k == "hs_code"          ? "HS "
+            : k == "origin_country" ? "from "
+            : k == "office_id"      ? "to office "
+            : k == "finding"        ? "finding "
+                                    : "importer ") +
+           v;
+  }
+  return out;
+}
+
+}  // namespace horizon_internal
+
 namespace {
 
-// ---- Tests --------------------------------------------------------------------------------------
+using namespace horizon_internal;
 
-double NormalUpper(double z) { return 0.5 * std::erfc(z / std::sqrt(2.0)); }
+// ---- Tests --------------------------------------------------------------------------------------
 
 // P(X >= k) and P(X <= k) for X ~ Binomial(n, p), by summing terms in log space.
 double BinomialTerm(int64_t i, int64_t n, double p) {
@@ -28,6 +48,18 @@ double BinomialLower(int64_t k, int64_t n, double p) {
   double sum = 0;
   for (int64_t i = 0; i <= std::min(k, n); ++i) sum += BinomialTerm(i, n, p);
   return std::min(1.0, sum);
+}
+
+// Two-sided p of k successes in n trials of probability pi0: exact (twice the smaller tail) where
+// the series shows no over-dispersion and the counts are small, else normal with the binomial
+// variance times phi. `n` may be an effective count, not whole: the exact sums take it rounded.
+double TwoSidedBinomial(int64_t k, double n, double pi0, double phi) {
+  if (phi < 1.5 && n * pi0 * (1 - pi0) < 200) {
+    const int64_t whole = std::max<int64_t>(std::llround(n), k);
+    return 2 * std::min(BinomialUpper(k, whole, pi0), BinomialLower(k, whole, pi0));
+  }
+  const double z = std::abs(k - n * pi0) / std::sqrt(phi * n * pi0 * (1 - pi0));
+  return 2 * NormalUpper(z);
 }
 
 // One-sided Mann-Whitney: p that `recent` is not lower than `before` (normal approximation with
@@ -81,16 +113,6 @@ const std::vector<Family>& Families() {
 constexpr int kHs2 = 0, kHs4 = 1, kHs2Origin = 2, kHs4Origin = 3, kHs6Origin = 4, kOriginOnly = 5,
               kRoute = 6, kImporterOnly = 7;
 
-struct Acc {
-  size_t row = 0;  // a row with this key, to name it
-  int64_t before = 0, baseline = 0, recent = 0;
-  int32_t first_recent = INT32_MAX;
-  std::vector<int32_t> weekly;
-  std::vector<double> price_baseline, price_recent;    // log unit prices
-  std::vector<std::pair<int32_t, float>> price_weeks;  // (week, log unit price), both windows
-  int64_t inspected[2] = {0, 0}, hits[2] = {0, 0};     // [baseline, recent]
-};
-
 std::string_view FieldValue(const Declaration& d, Field f, int hs_digits) {
   switch (f) {
     case kHs:
@@ -119,24 +141,11 @@ const char* FieldName(Field f) {
   return "";
 }
 
-std::vector<std::pair<std::string, std::string>> KeyOf(const Declaration& d, const Family& f) {
-  std::vector<std::pair<std::string, std::string>> key;
+Key KeyOf(const Declaration& d, const Family& f) {
+  Key key;
   for (Field x : f.fields)
     key.emplace_back(FieldName(x), std::string(FieldValue(d, x, f.hs_digits)));
   return key;
-}
-
-std::string Describe(const std::vector<std::pair<std::string, std::string>>& key) {
-  std::string out;
-  for (const auto& [k, v] : key) {
-    if (!out.empty()) out += ", ";
-    out += (k == "hs_code"          ? "HS "
-            : k == "origin_country" ? "from "
-            : k == "office_id"      ? "to office "
-                                    : "importer ") +
-           v;
-  }
-  return out;
 }
 
 // Benjamini-Hochberg q-values, in the order of `p`.
@@ -193,14 +202,11 @@ std::vector<HorizonSignal> WithoutNestedEchoes(std::vector<HorizonSignal> signal
   return out;
 }
 
-}  // namespace
+// ---- The windows and the series -----------------------------------------------------------------
 
-Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOptions& o) {
-  if (batch.rows.empty()) return Status::InvalidArgument("no declarations to scan");
-  if (!(o.fdr > 0 && o.fdr < 1)) return Status::InvalidArgument("fdr must be in (0, 1)");
-  if (o.baseline_weeks < 4 || o.baseline_weeks > 520)
-    return Status::InvalidArgument("baseline_weeks must be 4..520");
-  HorizonReport report;
+Status MakeWindows(const DeclarationBatch& batch, Scan& c) {
+  const HorizonOptions& o = c.o;
+  HorizonReport& report = c.report;
   report.from = INT32_MAX;
   report.to = INT32_MIN;
   for (const auto& d : batch.rows) {
@@ -209,8 +215,10 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
   }
   report.since = o.since;
   report.declarations = static_cast<int64_t>(batch.rows.size());
-  const int32_t base_from = std::max(report.from, o.since - 7 * o.baseline_weeks);
-  if (o.since <= report.from || o.since - base_from < 28)
+  report.baseline_weeks = o.baseline_weeks;
+  report.fdr = o.fdr;
+  c.base_from = std::max(report.from, o.since - 7 * o.baseline_weeks);
+  if (o.since <= report.from || o.since - c.base_from < 28)
     return Status::InvalidArgument("--since " + FormatDate(o.since) +
                                    " leaves less than 4 weeks of history before it (the history "
                                    "starts " +
@@ -219,44 +227,40 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
     return Status::InvalidArgument("--since " + FormatDate(o.since) +
                                    " is after the last declaration (" + FormatDate(report.to) +
                                    ")");
-  const double base_days = o.since - base_from, recent_days = report.to - o.since + 1;
-  // Weeks from base_from's week to the last; week w starts at since + 7 w.
-  auto week_of = [&](int32_t date) {
-    return static_cast<int32_t>(std::floor((date - o.since) / 7.0));
-  };
-  const int32_t w0 = week_of(base_from), w1 = week_of(report.to);
-  const size_t nweeks = static_cast<size_t>(w1 - w0 + 1);
+  c.base_days = o.since - c.base_from;
+  c.recent_days = report.to - o.since + 1;
+  c.w0 = c.WeekOf(c.base_from);
+  c.w1 = c.WeekOf(report.to);
+  c.nweeks = static_cast<size_t>(c.w1 - c.w0 + 1);
+  c.market_weekly.assign(c.nweeks, 0);
+  for (const Declaration& d : batch.rows) {
+    const bool recent = d.date >= o.since, in_baseline = c.InBaseline(d.date);
+    c.total_baseline += in_baseline;
+    c.total_recent += recent;
+    if (recent || in_baseline) ++c.market_weekly[c.Index(c.WeekOf(d.date))];
+  }
+  if (c.total_baseline == 0 || c.total_recent == 0)
+    return Status::InvalidArgument("no declarations in the baseline or in the recent window");
+  return Status::Ok();
+}
 
+// Every family's series over every row; families are independent, so the threads share them.
+std::vector<std::vector<Acc>> AggregateDeclarations(const DeclarationBatch& batch, const Scan& c) {
   const auto& families = Families();
-  // Per family, the series by a 64-bit hash of their key fields (a collision between two keys
-  // of one family would merge their series: about one in 10^8 for a million keys).
   std::vector<std::vector<Acc>> maps(families.size());
   std::vector<std::unordered_map<uint64_t, uint32_t>> index(families.size());
-  int64_t total_baseline = 0, total_recent = 0;
-  std::vector<double> market_weekly(nweeks, 0);
-  for (const Declaration& d : batch.rows) {
-    const bool recent = d.date >= o.since, in_baseline = !recent && d.date >= base_from;
-    total_baseline += in_baseline;
-    total_recent += recent;
-    if (recent || in_baseline) ++market_weekly[static_cast<size_t>(week_of(d.date) - w0)];
-  }
-  // One family's series over every row; families are independent, so the threads share them.
   auto aggregate = [&](size_t f) {
     const bool priced_family = f == kHs4 || f == kHs4Origin || f == kHs6Origin;
     for (size_t r = 0; r < batch.rows.size(); ++r) {
       const Declaration& d = batch.rows[r];
-      const bool recent = d.date >= o.since, in_baseline = !recent && d.date >= base_from;
-      uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields, each closed by 0x1f
-      for (Field x : families[f].fields) {
-        for (unsigned char c : FieldValue(d, x, families[f].hs_digits))
-          h = (h ^ c) * 1099511628211ull;
-        h = (h ^ 0x1f) * 1099511628211ull;
-      }
+      const bool recent = d.date >= c.o.since, in_baseline = c.InBaseline(d.date);
+      uint64_t h = kFnvBasis;
+      for (Field x : families[f].fields) h = HashField(h, FieldValue(d, x, families[f].hs_digits));
       auto [it, added] = index[f].try_emplace(h, static_cast<uint32_t>(maps[f].size()));
       if (added) {
         maps[f].emplace_back();
         maps[f].back().row = r;
-        maps[f].back().weekly.assign(nweeks, 0);
+        maps[f].back().weekly.assign(c.nweeks, 0);
       }
       Acc& a = maps[f][it->second];
       if (!recent) ++a.before;
@@ -266,8 +270,8 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
         a.first_recent = std::min(a.first_recent, d.date);
       }
       if (!recent && !in_baseline) continue;
-      const int32_t week = week_of(d.date);
-      ++a.weekly[static_cast<size_t>(week - w0)];
+      const int32_t week = c.WeekOf(d.date);
+      ++a.weekly[c.Index(week)];
       if (priced_family && d.net_mass_kg > 0 && d.declared_value > 0) {
         const double log_price = std::log(d.declared_value / d.net_mass_kg);
         (recent ? a.price_recent : a.price_baseline).push_back(log_price);
@@ -279,172 +283,195 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
       }
     }
   };
-  {
-    const size_t nthreads = static_cast<size_t>(std::clamp(o.threads, 1, 8));
-    std::vector<std::thread> pool;
-    for (size_t t = 1; t < nthreads; ++t)
-      pool.emplace_back([&, t] {
-        for (size_t f = t; f < families.size(); f += nthreads) aggregate(f);
-      });
-    for (size_t f = 0; f < families.size(); f += nthreads) aggregate(f);
-    for (auto& th : pool) th.join();
-  }
-  if (total_baseline == 0 || total_recent == 0)
-    return Status::InvalidArgument("no declarations in the baseline or in the recent window");
+  const size_t nthreads = static_cast<size_t>(std::clamp(c.o.threads, 1, 8));
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < nthreads; ++t)
+    pool.emplace_back([&, t] {
+      for (size_t f = t; f < families.size(); f += nthreads) aggregate(f);
+    });
+  for (size_t f = 0; f < families.size(); f += nthreads) aggregate(f);
+  for (auto& th : pool) th.join();
+  return maps;
+}
+
+// ---- Volume shifts, with the series' own season (seasons.cc) ------------------------------------
+
+void TestVolumes(const DeclarationBatch& batch, const std::vector<std::vector<Acc>>& maps,
+                 Scan& c) {
   // The market's own change: every series is expected to move with it.
-  const double market = (total_recent / recent_days) / (total_baseline / base_days);
-
-  std::map<std::string, std::vector<HorizonSignal>> by_kind;
-  auto series_of = [&](const Acc& a) {
-    std::vector<std::pair<int32_t, double>> out;
-    for (size_t w = 0; w < nweeks; ++w)
-      out.push_back({o.since + 7 * (static_cast<int32_t>(w) + w0), a.weekly[w]});
-    return out;
-  };
-  // Weekly median unit price (weeks without a priced declaration are left out).
-  auto price_series = [&](const Acc& a) {
-    std::vector<std::vector<double>> by_week(nweeks);
-    for (const auto& [w, lp] : a.price_weeks) by_week[static_cast<size_t>(w - w0)].push_back(lp);
-    std::vector<std::pair<int32_t, double>> out;
-    for (size_t w = 0; w < nweeks; ++w)
-      if (!by_week[w].empty())
-        out.push_back({o.since + 7 * (static_cast<int32_t>(w) + w0), std::exp(Median(by_week[w]))});
-    return out;
-  };
-  // Where a count series changes most: the end of the largest cumulative deviation from its share
-  // of the market's weekly counts (so the seasons all series share are not taken for a change).
-  auto change_point = [&](const Acc& a) {
-    double series_total = 0, market_total = 0;
-    for (size_t w = 0; w < nweeks; ++w) {
-      series_total += a.weekly[w];
-      market_total += market_weekly[w];
-    }
-    const double share = market_total > 0 ? series_total / market_total : 0;
-    double s = 0, best = -1;
-    size_t at = static_cast<size_t>(-w0);
-    for (size_t w = 0; w + 1 < nweeks; ++w) {
-      s += a.weekly[w] - share * market_weekly[w];
-      if (std::abs(s) > best) {
-        best = std::abs(s);
-        at = w + 1;
-      }
-    }
-    return o.since + 7 * (static_cast<int32_t>(at) + w0);
-  };
-  auto add = [&](const std::string& kind, const Acc& a, const Family& f, double p, double effect,
-                 int32_t first_date, std::string summary, std::string unit,
-                 std::vector<std::pair<int32_t, double>> series, int64_t recent_count,
-                 double expected_count) {
-    HorizonSignal s;
-    s.kind = kind;
-    s.recent_count = recent_count;
-    s.expected_count = expected_count;
-    s.key = KeyOf(batch.rows[a.row], f);
-    s.p_value = std::clamp(p, 0.0, 1.0);
-    s.effect = effect;
-    s.first_date = first_date;
-    s.summary = Describe(s.key) + ": " + summary;
-    s.series_unit = std::move(unit);
-    s.series = std::move(series);
-    by_kind[kind].push_back(std::move(s));
-  };
-
-  const double weeks_recent = recent_days / 7, weeks_base = base_days / 7;
+  const double market =
+      (c.total_recent / c.recent_days) / (static_cast<double>(c.total_baseline) / c.base_days);
+  const double weeks_recent = c.recent_days / 7, weeks_base = c.base_days / 7;
+  std::vector<size_t> season_weeks = SeasonWeeks(c);
+  double season_market = 0;
+  for (size_t w : season_weeks) season_market += c.market_weekly[w];
+  // A market far thinner in those weeks than over the baseline is one still filling (a store that
+  // began keeping declarations since, a history cut short), not a season: compared flat.
+  if (!season_weeks.empty() &&
+      season_market / season_weeks.size() < c.total_baseline / (3 * c.base_days / 7)) {
+    season_weeks.clear();
+    season_market = 0;
+  }
   for (int f : {kHs2, kHs4, kHs2Origin, kHs4Origin, kOriginOnly, kRoute, kImporterOnly}) {
+    // First what every series' baseline says of its season, for the family's view of seasons.
+    struct Tested {
+      const Acc* acc = nullptr;
+      double pearson = 0;
+      int weeks = 0;
+      SeasonEvidence season;
+    };
+    std::vector<Tested> tested;
+    std::vector<SeasonEvidence> evidence;
     for (const Acc& a : maps[f]) {
       if (a.baseline < 20) continue;  // too thin for a rate; new series are tested below
-      const double expected = a.baseline * (recent_days / base_days) * market;
       // Over-dispersion beyond Poisson, of the weekly counts around the market's own weekly
       // profile scaled to this series (Pearson's statistic over the full baseline weeks): the
       // seasons every series shares are not taken for noise of its own.
-      const double share = static_cast<double>(a.baseline) / total_baseline;
-      double pearson = 0;
-      int n = 0;
-      for (int32_t w = std::max(w0 + 1, -o.baseline_weeks); w < 0; ++w) {
-        const double e = share * market_weekly[static_cast<size_t>(w - w0)];
+      Tested t;
+      t.acc = &a;
+      const double share = static_cast<double>(a.baseline) / c.total_baseline;
+      for (size_t w = c.FirstFullBaselineWeek(); w < c.Index(0); ++w) {
+        const double e = share * c.market_weekly[w];
         if (e <= 0) continue;
-        pearson += std::pow(a.weekly[static_cast<size_t>(w - w0)] - e, 2) / e;
-        ++n;
+        t.pearson += std::pow(a.weekly[w] - e, 2) / e;
+        ++t.weeks;
       }
-      const double phi = n > 1 ? std::max(1.0, pearson / (n - 1)) : 1.0;
+      t.season = SeasonOf(c, a, season_weeks, season_market, t.pearson, t.weeks);
+      evidence.push_back(t.season);
+      tested.push_back(std::move(t));
+    }
+    const double family_tau2 = FamilySeasonVariance(evidence);
+    for (const Tested& t : tested) {
+      const Acc& a = *t.acc;
+      const Expectation season = Expect(t.season, family_tau2, a, t.pearson, t.weeks);
+      const double expected = a.baseline * (c.recent_days / c.base_days) * market * season.factor;
       // The baseline's own count is noisy too: conditional on the series' total n, the recent
-      // share is Binomial(n, pi0) under "the series moves with the market" (the two-sample rate
-      // test), exact where it is small, else normal with the over-dispersion.
-      const int64_t total = a.baseline + a.recent;
-      const double pi0 = expected / (a.baseline + expected);
-      double p;
-      if (phi < 1.5 && total * pi0 * (1 - pi0) < 200) {
-        p = 2 * std::min(BinomialUpper(a.recent, total, pi0), BinomialLower(a.recent, total, pi0));
-      } else {
-        const double z =
-            std::abs(a.recent - total * pi0) / std::sqrt(phi * total * pi0 * (1 - pi0));
-        p = 2 * NormalUpper(z);
-      }
-      const double effect = a.recent / expected - 1;
-      add("volume_shift", a, Families()[f], p, effect, change_point(a),
-          FormatFixed(a.baseline / weeks_base, 1) + " declarations a week before, " +
-              FormatFixed(a.recent / weeks_recent, 1) + " since (" + (effect >= 0 ? "+" : "") +
-              FormatFixed(100 * effect, 0) + " % against the market's own change)",
-          "declarations a week", series_of(a), a.recent, expected);
-      report.tested["volume_shift"]++;
+      // share is Binomial(n, pi0) under "the series moves with the market" (and its season): the
+      // two-sample rate test, exact where it is small, else normal with the over-dispersion.
+      const double total = static_cast<double>(a.recent) + season.baseline_count;
+      const double pi0 = expected / (season.baseline_count + expected);
+      HorizonSignal s;
+      s.kind = "volume_shift";
+      s.key = KeyOf(batch.rows[a.row], Families()[f]);
+      s.p_value = TwoSidedBinomial(a.recent, total, pi0, season.phi);
+      s.effect = a.recent / expected - 1;
+      s.season_weight = season.weight;
+      s.first_date = c.ChangePoint(a.weekly, c.market_weekly);
+      s.summary = FormatFixed(a.baseline / weeks_base, 1) + " declarations a week before, " +
+                  FormatFixed(a.recent / weeks_recent, 1) + " since (" +
+                  (s.effect >= 0 ? "+" : "") + FormatFixed(100 * s.effect, 0) +
+                  " % against the market's own change" +
+                  (season.weight >= 0.05 ? std::string(" and the series' season") : "") + ")";
+      s.series_unit = "declarations a week";
+      s.series = c.Series(a.weekly);
+      s.recent_count = a.recent;
+      s.expected_count = expected;
+      c.Add(std::move(s));
+      c.report.tested["volume_shift"]++;
     }
   }
-  const double history_days = o.since - report.from;
+}
+
+// ---- New routes and importers, prices, hit rates ------------------------------------------------
+
+void TestNovelty(const DeclarationBatch& batch, const std::vector<std::vector<Acc>>& maps,
+                 Scan& c) {
+  const double history_days = c.o.since - c.report.from, weeks_recent = c.recent_days / 7;
   auto novelty = [&](const std::string& kind, int f) {
     // Every series of the family could have been new: all of them count as tested.
-    report.tested[kind] += static_cast<int64_t>(maps[f].size());
+    c.report.tested[kind] += static_cast<int64_t>(maps[f].size());
     for (const Acc& a : maps[f]) {
-      if (a.before > 0 || a.recent < o.min_recent_count) continue;
+      if (a.before > 0 || a.recent < c.o.min_recent_count) continue;
       // Under "a steady series, sparse by chance", each of its declarations falls in the recent
       // window with the window's share of the history: all n of them with that share to the n.
-      const double p = std::pow(recent_days / (recent_days + history_days), a.recent);
-      add(kind, a, Families()[f], p, a.recent / weeks_recent, a.first_recent,
-          "first declared " + FormatDate(a.first_recent) + ", " + std::to_string(a.recent) +
-              " declarations since (" + FormatFixed(a.recent / weeks_recent, 1) + " a week)",
-          "declarations a week", series_of(a), a.recent, 0);
+      HorizonSignal s;
+      s.kind = kind;
+      s.key = KeyOf(batch.rows[a.row], Families()[f]);
+      s.p_value = std::pow(c.recent_days / (c.recent_days + history_days), a.recent);
+      s.effect = a.recent / weeks_recent;
+      s.first_date = a.first_recent;
+      s.summary = "first declared " + FormatDate(a.first_recent) + ", " + std::to_string(a.recent) +
+                  " declarations since (" + FormatFixed(a.recent / weeks_recent, 1) + " a week)";
+      s.series_unit = "declarations a week";
+      s.series = c.Series(a.weekly);
+      s.recent_count = a.recent;
+      c.Add(std::move(s));
     }
   };
   for (int f : {kHs4Origin, kHs6Origin, kRoute}) novelty("new_route", f);
   novelty("new_importer", kImporterOnly);
+}
+
+void TestPrices(const DeclarationBatch& batch, const std::vector<std::vector<Acc>>& maps, Scan& c) {
+  // Weekly median unit price (weeks without a priced declaration are left out).
+  auto price_series = [&](const Acc& a) {
+    std::vector<std::vector<double>> by_week(c.nweeks);
+    for (const auto& [w, lp] : a.price_weeks) by_week[c.Index(w)].push_back(lp);
+    std::vector<std::pair<int32_t, double>> out;
+    for (size_t w = 0; w < c.nweeks; ++w)
+      if (!by_week[w].empty()) out.push_back({c.WeekStart(w), std::exp(Median(by_week[w]))});
+    return out;
+  };
   for (int f : {kHs4, kHs4Origin, kHs6Origin}) {
     for (const Acc& a : maps[f]) {
       if (a.price_baseline.size() < 10 || a.price_recent.size() < 5) continue;
-      report.tested["price_drop"]++;
-      const double effect = std::exp(Median(a.price_recent) - Median(a.price_baseline)) - 1;
-      const double p = MannWhitneyLower(a.price_baseline, a.price_recent);
-      add("price_drop", a, Families()[f], p, effect, a.first_recent,
-          "median unit price " + FormatFixed(100 * effect, 0) + " % (" +
-              std::to_string(a.price_baseline.size()) + " declarations before, " +
-              std::to_string(a.price_recent.size()) + " since)",
-          "median unit price a week", price_series(a), static_cast<int64_t>(a.price_recent.size()),
-          0);
+      c.report.tested["price_drop"]++;
+      HorizonSignal s;
+      s.kind = "price_drop";
+      s.key = KeyOf(batch.rows[a.row], Families()[f]);
+      s.effect = std::exp(Median(a.price_recent) - Median(a.price_baseline)) - 1;
+      s.p_value = MannWhitneyLower(a.price_baseline, a.price_recent);
+      s.first_date = a.first_recent;
+      s.summary = "median unit price " + FormatFixed(100 * s.effect, 0) + " % (" +
+                  std::to_string(a.price_baseline.size()) + " declarations before, " +
+                  std::to_string(a.price_recent.size()) + " since)";
+      s.series_unit = "median unit price a week";
+      s.series = price_series(a);
+      s.recent_count = static_cast<int64_t>(a.price_recent.size());
+      c.Add(std::move(s));
     }
   }
+}
+
+void TestHitRates(const DeclarationBatch& batch, const std::vector<std::vector<Acc>>& maps,
+                  Scan& c) {
   for (int f : {kHs2, kHs4, kOriginOnly, kRoute, kImporterOnly}) {
     for (const Acc& a : maps[f]) {
       if (a.inspected[0] < 10 || a.inspected[1] < 10) continue;
-      report.tested["hit_rate_shift"]++;
+      c.report.tested["hit_rate_shift"]++;
       const double p0 = static_cast<double>(a.hits[0]) / a.inspected[0],
                    p1 = static_cast<double>(a.hits[1]) / a.inspected[1];
       const double pooled = static_cast<double>(a.hits[0] + a.hits[1]) /
                             static_cast<double>(a.inspected[0] + a.inspected[1]);
       const double se =
           std::sqrt(pooled * (1 - pooled) * (1.0 / a.inspected[0] + 1.0 / a.inspected[1]));
-      const double p = se > 0 ? 2 * NormalUpper(std::abs(p1 - p0) / se) : 1;
-      add("hit_rate_shift", a, Families()[f], p, p1 - p0, o.since,
-          "fraud found in " + FormatFixed(100 * p0, 0) + " % of " + std::to_string(a.inspected[0]) +
-              " inspections before, " + FormatFixed(100 * p1, 0) + " % of " +
-              std::to_string(a.inspected[1]) + " since",
-          "declarations a week", series_of(a), a.inspected[1], 0);
+      HorizonSignal s;
+      s.kind = "hit_rate_shift";
+      s.key = KeyOf(batch.rows[a.row], Families()[f]);
+      s.p_value = se > 0 ? 2 * NormalUpper(std::abs(p1 - p0) / se) : 1;
+      s.effect = p1 - p0;
+      s.first_date = c.o.since;
+      s.summary = "fraud found in " + FormatFixed(100 * p0, 0) + " % of " +
+                  std::to_string(a.inspected[0]) + " inspections before, " +
+                  FormatFixed(100 * p1, 0) + " % of " + std::to_string(a.inspected[1]) + " since";
+      s.series_unit = "declarations a week";
+      s.series = c.Series(a.weekly);
+      s.recent_count = a.inspected[1];
+      c.Add(std::move(s));
     }
   }
-  // Per kind: q-values over every series tested, the discoveries ranked, the weakest effects
-  // dropped (a discovery must also be large enough to matter).
-  for (auto& [kind, list] : by_kind) {
+}
+
+// ---- Ranking ------------------------------------------------------------------------------------
+
+// Per kind: q-values over every series tested, the discoveries ranked, the weakest effects
+// dropped (a discovery must also be large enough to matter).
+void RankSignals(Scan& c) {
+  for (auto& [kind, list] : c.by_kind) {
     std::vector<double> p;
     for (const auto& s : list) p.push_back(s.p_value);
     // Series tested without a candidate (new ones below the count) count towards m too.
-    const size_t m = std::max<size_t>(list.size(), static_cast<size_t>(report.tested[kind]));
+    const size_t m = std::max<size_t>(list.size(), static_cast<size_t>(c.report.tested[kind]));
     p.resize(m, 1.0);
     const std::vector<double> q = QValues(p);
     std::vector<HorizonSignal> kept;
@@ -455,22 +482,56 @@ Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOp
       const bool large = kind == "volume_shift"     ? std::abs(s.effect) >= 0.2
                          : kind == "price_drop"     ? s.effect <= -0.1
                          : kind == "hit_rate_shift" ? std::abs(s.effect) >= 0.05
+                         : kind == "finding_shift"  ? std::abs(s.effect) >= 0.25
                                                     : true;
-      if (s.q_value <= o.fdr && large) kept.push_back(std::move(s));
+      if (s.q_value <= c.o.fdr && large) kept.push_back(std::move(s));
     }
     kept = WithoutNestedEchoes(std::move(kept));
+    // Ties (Benjamini-Hochberg gives many signals one q-value) by effect, then by key, so the
+    // order does not depend on the order the rows came in (a file, SQLite, PostgreSQL).
     std::sort(kept.begin(), kept.end(), [](const HorizonSignal& a, const HorizonSignal& b) {
       if (a.score != b.score) return a.score > b.score;
-      return std::abs(a.effect) > std::abs(b.effect);
+      if (std::abs(a.effect) != std::abs(b.effect)) return std::abs(a.effect) > std::abs(b.effect);
+      return a.key < b.key;
     });
-    if (static_cast<int>(kept.size()) > o.max_signals_per_kind)
-      kept.resize(static_cast<size_t>(o.max_signals_per_kind));
+    if (static_cast<int>(kept.size()) > c.o.max_signals_per_kind)
+      kept.resize(static_cast<size_t>(c.o.max_signals_per_kind));
     for (size_t i = 0; i < kept.size(); ++i) {
       kept[i].rank = static_cast<int>(i) + 1;
-      report.signals.push_back(std::move(kept[i]));
+      c.report.signals.push_back(std::move(kept[i]));
     }
   }
+}
+
+Result<HorizonReport> Run(const DeclarationBatch& batch, const std::vector<HorizonScan>* scans,
+                          const HorizonOptions& o) {
+  if (batch.rows.empty()) return Status::InvalidArgument("no declarations to scan");
+  if (!(o.fdr > 0 && o.fdr < 1)) return Status::InvalidArgument("fdr must be in (0, 1)");
+  if (o.baseline_weeks < 4 || o.baseline_weeks > 520)
+    return Status::InvalidArgument("baseline_weeks must be 4..520");
+  HorizonReport report;
+  Scan c(o, report);
+  CS_RETURN_IF_ERROR(MakeWindows(batch, c));
+  const std::vector<std::vector<Acc>> maps = AggregateDeclarations(batch, c);
+  TestVolumes(batch, maps, c);
+  TestNovelty(batch, maps, c);
+  TestPrices(batch, maps, c);
+  TestHitRates(batch, maps, c);
+  if (scans) TestFindings(*scans, c);
+  RankSignals(c);
   return report;
+}
+
+}  // namespace
+
+Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch, const HorizonOptions& options) {
+  return Run(batch, nullptr, options);
+}
+
+Result<HorizonReport> ScanHorizon(const DeclarationBatch& batch,
+                                  const std::vector<HorizonScan>& scans,
+                                  const HorizonOptions& options) {
+  return Run(batch, &scans, options);
 }
 
 }  // namespace clearsight

@@ -1,4 +1,5 @@
 // The horizon report as JSON (every signal with its numbers and series) and as one HTML page.
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "clearsight/horizon.h"
@@ -17,16 +18,18 @@ json SignalJson(const HorizonSignal& s) {
     weeks.push_back(FormatDate(d));
     values.push_back(v);
   }
-  return {{"kind", s.kind},
-          {"key", key},
-          {"rank", s.rank},
-          {"score", s.score},
-          {"effect", s.effect},
-          {"p_value", s.p_value},
-          {"q_value", s.q_value},
-          {"first_date", FormatDate(s.first_date)},
-          {"summary", s.summary},
-          {"series", {{"unit", s.series_unit}, {"weeks", weeks}, {"values", values}}}};
+  json out = {{"kind", s.kind},
+              {"key", key},
+              {"rank", s.rank},
+              {"score", s.score},
+              {"effect", s.effect},
+              {"p_value", s.p_value},
+              {"q_value", s.q_value},
+              {"first_date", FormatDate(s.first_date)},
+              {"summary", s.summary},
+              {"series", {{"unit", s.series_unit}, {"weeks", weeks}, {"values", values}}}};
+  if (s.kind == "volume_shift") out["season_weight"] = s.season_weight;
+  return out;
 }
 
 std::string Html(std::string_view s) {
@@ -58,6 +61,7 @@ const char* KindTitle(const std::string& kind) {
   if (kind == "new_importer") return "New importers";
   if (kind == "price_drop") return "Unit price drops";
   if (kind == "hit_rate_shift") return "Hit rate shifts";
+  if (kind == "finding_shift") return "X-ray finding shifts";
   return "Signals";
 }
 
@@ -68,13 +72,16 @@ std::string HorizonToJson(const HorizonReport& r) {
   for (const auto& s : r.signals) signals.push_back(SignalJson(s));
   json tested = json::object();
   for (const auto& [k, n] : r.tested) tested[k] = n;
-  return json({{"since", FormatDate(r.since)},
-               {"from", FormatDate(r.from)},
-               {"to", FormatDate(r.to)},
-               {"declarations", r.declarations},
-               {"tested", tested},
-               {"signals", signals}})
-      .dump(1);
+  json out = {{"since", FormatDate(r.since)},
+              {"from", FormatDate(r.from)},
+              {"to", FormatDate(r.to)},
+              {"declarations", r.declarations},
+              {"baseline_weeks", r.baseline_weeks},
+              {"fdr", r.fdr},
+              {"tested", tested},
+              {"signals", signals}};
+  if (r.scans) out["scans"] = *r.scans;
+  return out.dump(1);
 }
 
 std::string HorizonToHtml(const HorizonReport& r, std::string_view chart_js) {
@@ -140,9 +147,12 @@ std::string HorizonToHtml(const HorizonReport& r, std::string_view chart_js) {
          std::to_string(r.declarations) + " declarations from " + FormatDate(r.from) + " to " +
          FormatDate(r.to) + "; baseline before " + FormatDate(r.since) +
          ", recent window from it. Series tested: " + Html(tested) +
-         ". Signals are kept at a false-discovery rate of 5 % per kind and ranked by q-value; "
-         "methods in docs/horizon.md.</p>\n" +
-         body + "<script>\n" + script_safe(std::string(chart_js)) + "\n</script>\n<script>\n" +
+         ". Signals are kept at a false-discovery rate of " +
+         FormatDouble(std::round(1e5 * r.fdr) / 1e3) + " % per kind and ranked by q-value; " +
+         (r.scans ? std::to_string(*r.scans) + " X-ray scans read for the finding shifts; "
+                  : std::string("no X-ray findings in the input, so no finding shifts; ")) +
+         "methods in docs/horizon.md.</p>\n" + body + "<script>\n" +
+         script_safe(std::string(chart_js)) + "\n</script>\n<script>\n" +
          "const charts = " + script_safe(charts.dump()) + ";\n" +
          "for (const c of charts) {\n"
          "  new Chart(document.getElementById(c.id), {type: 'line', data: {labels: c.labels,\n"

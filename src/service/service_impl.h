@@ -53,8 +53,10 @@ constexpr unsigned kPublic = 0;
 // Outcomes a group (an office, an HS chapter, a rule over a window) needs before its hit rate is
 // shown or compared: fewer say little (a Wilson interval over 5 outcomes spans half the range).
 constexpr int64_t kMinOutcomesForARate = 10;
-// GET /api/horizon: declarations one scan reads at most, and how long its result is reused.
+// GET /api/horizon: declarations one scan reads at most, the most baseline weeks it may ask for,
+// and how long its result is reused.
 constexpr int64_t kHorizonMaxDeclarations = 500000;
+constexpr int kHorizonMaxBaselineWeeks = 156;
 constexpr int64_t kHorizonCacheMs = 5 * 60 * 1000;
 constexpr unsigned kEveryRole = RoleBit(Role::kOfficer) | RoleBit(Role::kAnalyst) |
                                 RoleBit(Role::kTrainer) | RoleBit(Role::kAdmin) |
@@ -199,10 +201,10 @@ struct Service::Impl {
   std::list<std::pair<std::string, std::shared_ptr<service::CachedScan>>>
       scan_cache;  // most recent first
 
-  // GET /api/horizon: the last scan, reused for kHorizonCacheMs by calls with the same `since`.
+  // GET /api/horizon: the last scan, reused for kHorizonCacheMs by calls with the same `since`,
+  // baseline weeks and false-discovery rate (the report names them).
   std::mutex horizon_mu;  // held through a scan: one at a time
   std::shared_ptr<const HorizonReport> horizon_cache;
-  int32_t horizon_cache_since = 0;
   int64_t horizon_cache_ms = 0;
 
   // Screener training: the image maker (its threat library is simulated on first use).

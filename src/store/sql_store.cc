@@ -393,6 +393,24 @@ class SqlStore : public Store {
       return out;
     });
   }
+  Result<RecentScanFindings> ScanFindingsSince(int32_t from_date, int64_t limit) override {
+    if (limit < 1 || limit > 1000000) return Status::InvalidArgument("limit must be 1..1000000");
+    return Read([&](SqlConn& c) -> Result<RecentScanFindings> {
+      static const std::string kFrom =
+          " FROM scans s JOIN findings f ON f.consignment_id = s.consignment_id AND "
+          "f.origin = 'scan:' || s.scan_id WHERE s.consignment_id IN (SELECT consignment_id FROM "
+          "declarations WHERE decl_date >= $1)";
+      RecentScanFindings out;
+      CS_ASSIGN_OR_RETURN(auto count, c.Query("SELECT COUNT(*)" + kFrom, {int64_t{from_date}}));
+      out.total = count.empty() ? 0 : count[0].Int(0);
+      CS_ASSIGN_OR_RETURN(auto rows, c.Query("SELECT s.scan_id, s.consignment_id, f.body" + kFrom +
+                                                 " ORDER BY s.scan_id LIMIT $2",
+                                             {int64_t{from_date}, limit}));
+      out.rows.reserve(rows.size());
+      for (const auto& r : rows) out.rows.push_back({r.Text(0), r.Text(1), r.Text(2)});
+      return out;
+    });
+  }
   Result<std::optional<ScanRow>> GetScan(const std::string& id) override {
     return Read([&](SqlConn& c) { return QueryScan(c, id); });
   }

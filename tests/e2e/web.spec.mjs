@@ -1339,7 +1339,7 @@ test('the horizon page lists the signals the API finds, with charts, and Draft a
   await page.waitForSelector('#horizon-signals tbody tr');
   const rows = await page.$$eval('#horizon-signals tbody tr', (trs) => trs.map((tr) => ({
     kind: tr.dataset.kind, series: tr.dataset.series, cells: [...tr.querySelectorAll('td, th')].map((c) => c.textContent.trim()) })));
-  const names = { hs_code: 'HS', origin_country: 'from', office_id: 'office', importer_id: 'importer' };
+  const names = { hs_code: 'HS', origin_country: 'from', office_id: 'office', importer_id: 'importer', finding: 'finding' };
   const seriesOf = (s) => Object.entries(s.key).map(([k, v]) => `${names[k]} ${v}`).join(', ');
   assert.deepEqual(rows.map((r) => [r.kind, r.series]), api.signals.map((s) => [s.kind, seriesOf(s)]), 'the signals the API returns, in its order');
   const row = rows.find((r) => r.series === seriesOf(phones));

@@ -1,7 +1,8 @@
-// Horizon scanning on generated histories: two years of declarations over many chapters, origins,
-// offices and importers, with yearly seasonality and noise, and trends of every kind planted from
-// a date on (some of them small). Each planted trend must rank in the top 5 of its kind; on a
-// history with none, next to nothing may be reported.
+// Horizon scanning on generated histories (horizon_history.h): two years of declarations over many
+// chapters, origins, offices and importers, with yearly seasonality and noise, X-ray scans with
+// their findings, and trends of every kind planted from a date on (some of them small). Each
+// planted trend must rank in the top 5 of its kind; on a history with none, next to nothing may
+// be reported.
 #include "clearsight/horizon.h"
 
 #include <gtest/gtest.h>
@@ -18,74 +19,27 @@
 
 #include "clearsight/horizon_store.h"
 #include "clearsight/store.h"
+#include "horizon/horizon_history.h"
 
 namespace clearsight {
 namespace {
 
-// A declarations CSV: per day and series a Poisson number of declarations.
+using testing::Day;
+using testing::GenerateHistory;
+using testing::History;
+using testing::HistoryOptions;
+
+// A declarations CSV: per day and series a Poisson number of declarations (horizon_history.h).
 std::string GenerateCsv(uint64_t seed, bool plant, int32_t start, int32_t since, int days) {
-  std::mt19937_64 rng(seed);
-  std::string csv =
-      "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_"
-      "id,inspected,fraud\n";
-  struct Series {
-    std::string hs, origin, office;
-    double per_day, price;  // declarations a day, unit price a kg
-  };
-  std::vector<Series> series;
-  const char* hs[] = {"390110", "610910", "620342", "640399", "851713",
-                      "847130", "950300", "940540", "711319", "090111"};
-  const char* origins[] = {"CN", "IN", "TR", "VN"};
-  for (const char* h : hs)
-    for (const char* o : origins)
-      series.push_back({h, o, "OFF" + std::to_string(1 + rng() % 3),
-                        std::uniform_real_distribution<double>(0.3, 3)(rng),
-                        std::exp(std::uniform_real_distribution<double>(1, 5)(rng))});
-  // The smaller planted shift (+60 %) sits on a busy series (4 a day, some 300 in the recent
-  // quarter before the shift): on a series of 2 a week no test can tell +60 % from noise within
-  // a quarter, and at 2 a day one seed in three falls short (its realised shift was +28 %).
-  series[14].per_day = 4;
-  int64_t n = 0;
-  auto emit = [&](int32_t day, const Series& s, const std::string& importer, double price_factor,
-                  double hit_rate) {
-    const double kg = std::exp(std::normal_distribution<double>(3, 1)(rng));
-    const double value =
-        kg * s.price * price_factor * std::exp(std::normal_distribution<double>(0, 0.25)(rng));
-    const bool inspected = std::uniform_real_distribution<double>(0, 1)(rng) < 0.2;
-    const bool fraud = inspected && std::uniform_real_distribution<double>(0, 1)(rng) < hit_rate;
-    char line[256];
-    std::snprintf(line, sizeof line, "D%lld,%s,%s,%s,%s,%.1f,%.2f,%s,%d,%d\n",
-                  static_cast<long long>(++n), FormatDate(day).c_str(), importer.c_str(),
-                  s.hs.c_str(), s.origin.c_str(), kg, value, s.office.c_str(), inspected ? 1 : 0,
-                  fraud ? 1 : 0);
-    csv += line;
-  };
-  for (int32_t day = start; day < start + days; ++day) {
-    const double season = 1 + 0.3 * std::sin(2 * M_PI * (day - start) / 365.25);
-    const bool after = plant && day >= since;
-    for (size_t i = 0; i < series.size(); ++i) {
-      const Series& s = series[i];
-      double rate = s.per_day * season;
-      if (after && i == 5) rate *= 2.0;                   // volume: 610910 from IN doubles
-      if (after && i == 14) rate *= 1.6;                  // a smaller one: 640399 from TR, +60 %
-      const double price = after && i == 16 ? 0.6 : 1.0;  // 851713 from CN, -40 %
-      const double hit = after && s.hs == "640399" && s.origin == "VN" ? 0.45 : 0.08;
-      const int k = std::poisson_distribution<int>(rate)(rng);
-      for (int j = 0; j < k; ++j) emit(day, s, "I" + std::to_string(rng() % 400), price, hit);
-    }
-    if (after) {
-      // A new route: lamps from an origin never seen, and a new importer growing fast.
-      static const Series lk{"940510", "LK", "OFF1", 0, 20};
-      for (int j = std::poisson_distribution<int>(0.4)(rng); j > 0; --j)
-        emit(day, lk, "I" + std::to_string(rng() % 400), 1, 0.08);
-      const double growth = 0.1 + 0.05 * (day - since);
-      for (int j = std::poisson_distribution<int>(growth)(rng); j > 0; --j) {
-        const size_t i = rng() % series.size();
-        emit(day, series[i], "INEW01", i == 16 ? 0.6 : 1.0, 0.08);
-      }
-    }
-  }
-  return csv;
+  HistoryOptions h;
+  h.plant = plant;
+  return GenerateHistory(seed, h, start, since, days).csv;
+}
+
+DeclarationBatch Parse(const std::string& csv) {
+  auto batch = ParseDeclarations(csv, "generated.csv", ReadOptions{}, nullptr);
+  EXPECT_TRUE(batch.ok()) << batch.status().message();
+  return std::move(batch).value();
 }
 
 DeclarationBatch Generate(uint64_t seed, bool plant, int32_t start, int32_t since, int days) {
@@ -108,12 +62,6 @@ const HorizonSignal* Find(const HorizonReport& r, const std::string& kind,
     if (all) return &s;
   }
   return nullptr;
-}
-
-int32_t Day(const char* date) {
-  int32_t d = 0;
-  EXPECT_TRUE(ParseDate(date, &d));
-  return d;
 }
 
 TEST(Horizon, EveryPlantedTrendRanksInTheTopFiveOfItsKind) {
@@ -237,28 +185,28 @@ TEST(HorizonCli, OutcomesFromTheirOwnFileFeedTheHitRateShift) {
   std::filesystem::remove_all(dir);
 }
 
-// The same history held in a store: every declaration its own consignment, decided, and the
-// inspected ones with an outcome ("undervaluation" where the file says fraud, else "nothing").
-// `horizon --db` must find what `horizon --declarations` finds, and a window over the limit is
-// refused with its count.
-TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
+// The same history held in a store (FillStore: every declaration its own consignment, decided,
+// the inspected ones with an outcome, the scanned ones with their scans' findings). `horizon --db`
+// must find what `horizon --declarations` finds, and the finding shifts only the store holds; a
+// window over the limit is refused with its count.
+TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFileAndItsFindingShifts) {
   const auto dir =
       std::filesystem::temp_directory_path() / ("cs_horizon_db_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  const std::string csv = GenerateCsv(2, true, Day("2024-01-01"), Day("2025-10-02"), 730);
-  auto batch = ParseDeclarations(csv, "generated.csv", ReadOptions{}, nullptr);
-  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  HistoryOptions options;
+  options.plant = options.scans = options.plant_findings = true;
+  const History history = GenerateHistory(2, options, Day("2024-01-01"), Day("2025-10-02"), 730);
   // The store path reads the baseline weeks and the recent window only (the history before them
   // stays in the store): the file it is compared with holds the same days.
+  const int32_t first = Day("2025-10-02") - 7 * 52;
   {
-    std::istringstream all(csv);
+    std::istringstream all(history.csv);
     std::ofstream window(dir / "d.csv");
-    const std::string first = FormatDate(Day("2025-10-02") - 7 * 52);
     for (std::string line; std::getline(all, line);) {
       const size_t a = line.find(',');
       const std::string date = line.substr(a + 1, line.find(',', a + 1) - a - 1);
-      if (date == "date" || date >= first) window << line << "\n";
+      if (date == "date" || date >= FormatDate(first)) window << line << "\n";
     }
   }
   {
@@ -266,38 +214,8 @@ TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
     so.url = (dir / "cs.db").string();
     auto store = Store::Open(so);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
-    Status filled = (*store)->Write([&](StoreTxn& t) -> Status {
-      for (const Declaration& d : batch->rows) {
-        DeclarationRow r;
-        r.declaration_id = r.consignment_id = d.declaration_id;
-        r.office_id = d.office_id;
-        r.date = d.date;
-        Declaration clean = d;  // the stored declaration carries no outcome
-        clean.fraud = clean.critical = clean.inspected = -1;
-        r.json = DeclarationToJson(clean, batch->extra_columns);
-        r.content_sha256 = Sha256Hex(r.json);
-        r.received_ms = NowMs();
-        CS_RETURN_IF_ERROR(t.InsertDeclaration(r));
-        DecisionRow c;
-        c.consignment_id = d.declaration_id;
-        c.lane = d.office_id;
-        c.date = d.date;
-        c.channel = d.inspected == 1 ? "red" : "green";
-        c.status = d.inspected == 1 ? "pending" : "released";
-        c.version = 1;
-        c.has_declaration = true;
-        c.reasons_json = "[]";
-        c.created_ms = c.updated_ms = NowMs();
-        CS_RETURN_IF_ERROR(t.PutDecision(c));
-        if (d.inspected != 1) continue;
-        OutcomeRow o;
-        o.consignment_id = d.declaration_id;
-        o.result = d.fraud == 1 ? "undervaluation" : "nothing";
-        o.officer = "test";
-        CS_RETURN_IF_ERROR(t.InsertOutcome(&o));
-      }
-      return Status::Ok();
-    });
+    // A little before the window too: the store path must leave it out.
+    const Status filled = testing::FillStore(**store, history, first - 30);
     ASSERT_TRUE(filled.ok()) << filled.ToString();
   }
   const std::string tail = " --since 2025-10-02 --json ";
@@ -311,13 +229,22 @@ TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
             0)
       << ReadText(dir / "log2");
   const auto from_file = nlohmann::json::parse(ReadText(dir / "file.json"));
-  const auto from_db = nlohmann::json::parse(ReadText(dir / "db.json"));
+  auto from_db = nlohmann::json::parse(ReadText(dir / "db.json"));
   EXPECT_EQ(from_db["declarations"], from_file["declarations"]);
+  // The file has no scans: no finding shifts, and no count of scans.
+  EXPECT_FALSE(from_file.contains("scans"));
+  EXPECT_FALSE(from_file["tested"].contains("finding_shift"));
+  EXPECT_GT(from_db.value("scans", 0), 5000);
+  EXPECT_GT(from_db["tested"].value("finding_shift", 0), 20);
+  from_db["tested"].erase("finding_shift");
   EXPECT_EQ(from_db["tested"], from_file["tested"]);
-  ASSERT_EQ(from_db["signals"].size(), from_file["signals"].size());
+  nlohmann::json db_findings = nlohmann::json::array(), db_rest = nlohmann::json::array();
+  for (const auto& s : from_db["signals"])
+    (s["kind"] == "finding_shift" ? db_findings : db_rest).push_back(s);
+  ASSERT_EQ(db_rest.size(), from_file["signals"].size());
   bool hit_rate = false, doubled = false;
-  for (size_t i = 0; i < from_db["signals"].size(); ++i) {
-    const auto &a = from_db["signals"][i], &b = from_file["signals"][i];
+  for (size_t i = 0; i < db_rest.size(); ++i) {
+    const auto &a = db_rest[i], &b = from_file["signals"][i];
     EXPECT_EQ(a["kind"], b["kind"]);
     EXPECT_EQ(a["key"], b["key"]);
     EXPECT_EQ(a["rank"], b["rank"]);
@@ -328,6 +255,20 @@ TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
   }
   EXPECT_TRUE(hit_rate) << "no hit-rate shift for HS 6403 from the store's outcomes";
   EXPECT_TRUE(doubled) << "no volume shift for HS 6109 from IN in the store";
+  // Every planted finding shift, from the scans' stored findings, in the top 5 of its kind.
+  for (const auto& p : history.finding_plants) {
+    bool found = false;
+    for (const auto& s : db_findings)
+      if (s["key"].value("origin_country", "") == p.origin &&
+          s["key"].value("office_id", "") == p.office &&
+          s["key"].value("finding", "") == p.finding) {
+        found = true;
+        EXPECT_LE(s["rank"].get<int>(), 5) << s["summary"];
+        EXPECT_GT(s["effect"].get<double>(), 0) << s["summary"];
+      }
+    EXPECT_TRUE(found) << "no finding shift for " << p.finding << " from " << p.origin << " to "
+                       << p.office << " in the store";
+  }
   // A window larger than the limit is refused, naming its size.
   EXPECT_NE(RunCli("horizon --db " + (dir / "cs.db").string() + tail + (dir / "db2.json").string() +
                        " --max-declarations 1000",
@@ -342,6 +283,13 @@ TEST(HorizonCli, TheStoreGivesTheSameSignalsAsTheFile) {
             0);
   EXPECT_NE(ReadText(dir / "log4").find("give one of --declarations FILE and --db URL"),
             std::string::npos);
+  // The false-discovery level is bounded (0.001..0.2).
+  EXPECT_NE(RunCli("horizon --db " + (dir / "cs.db").string() + tail + (dir / "x.json").string() +
+                       " --fdr 0.5",
+                   dir / "log5"),
+            0);
+  EXPECT_NE(ReadText(dir / "log5").find("--fdr must be 0.001..0.2"), std::string::npos)
+      << ReadText(dir / "log5");
   std::filesystem::remove_all(dir);
 }
 
@@ -357,6 +305,252 @@ TEST(Horizon, ASinceWithoutHistoryOrAfterTheEndIsRefused) {
   auto late = ScanHorizon(b, o);
   ASSERT_FALSE(late.ok());
   EXPECT_NE(late.status().message().find("after the last declaration"), std::string::npos);
+}
+
+// ---- Finding shifts -------------------------------------------------------------------------
+
+// Whether a finding-shift signal names a planted shift's series or a coarser one holding it (the
+// finding over all routes, or from the origin to every office).
+bool OnPlanted(const HorizonSignal& s, const std::vector<testing::FindingPlant>& plants) {
+  for (const auto& p : plants)
+    if (testing::HoldsPlanted(s.key, testing::KeyOf(p))) return true;
+  return false;
+}
+
+const HorizonSignal* FindFinding(const HorizonReport& r, const testing::FindingPlant& p) {
+  return Find(r, "finding_shift",
+              {{"origin_country", p.origin}, {"office_id", p.office}, {"finding", p.finding}});
+}
+
+// Three shifts planted in the X-ray findings of three routes (a concealment sign 2 % -> 10 %, a
+// small one in manifest mismatches 5 % -> 13 %, a rare threat class 0.3 % -> 5 %), a third of the
+// consignments scanned: each ranks in the top 5 finding shifts on every seed, and the signals
+// reported lie on the planted series (or a coarser series holding one).
+TEST(HorizonFindings, EveryPlantedFindingShiftRanksInTheTopFiveOfItsKind) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  HorizonOptions o;
+  o.since = since;
+  HistoryOptions options;
+  options.plant = options.scans = options.plant_findings = true;
+  int planted = 0, found = 0, reported = 0, on_planted = 0;
+  for (uint64_t seed : {1, 2, 3, 4, 5, 6}) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const History h = GenerateHistory(seed, options, start, since, 730);
+    auto r = ScanHorizon(Parse(h.csv), h.scans, o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    ASSERT_TRUE(r->scans.has_value());
+    EXPECT_GT(*r->scans, 5000);
+    EXPECT_GT(r->tested["finding_shift"], 50);
+    for (const auto& p : h.finding_plants) {
+      ++planted;
+      const HorizonSignal* s = FindFinding(*r, p);
+      if (!s) {
+        ADD_FAILURE() << p.finding << " from " << p.origin << " to " << p.office << " not reported";
+        continue;
+      }
+      found += s->rank <= 5;
+      EXPECT_LE(s->rank, 5) << s->summary;
+      EXPECT_LE(s->q_value, 0.05) << s->summary;
+      EXPECT_GT(s->effect, 0.5) << s->summary;
+      EXPECT_GE(s->first_date, since - 56) << s->summary;
+      EXPECT_LE(s->first_date, since + 56) << s->summary;
+      EXPECT_FALSE(s->series.empty());
+    }
+    for (const auto& s : r->signals) {
+      if (s.kind != "finding_shift") continue;
+      ++reported;
+      on_planted += OnPlanted(s, h.finding_plants);
+      if (!OnPlanted(s, h.finding_plants))
+        std::printf("seed %llu, not planted: %s (q %.3g)\n", static_cast<unsigned long long>(seed),
+                    s.summary.c_str(), s.q_value);
+    }
+    // The declaration trends are found beside them.
+    EXPECT_NE(Find(*r, "volume_shift", {{"hs_code", "6109"}, {"origin_country", "IN"}}), nullptr);
+    EXPECT_NE(Find(*r, "new_importer", {{"importer_id", "INEW01"}}), nullptr);
+  }
+  std::printf("finding_shift over 6 seeds: recall %d/%d in the top 5, precision %d/%d\n", found,
+              planted, on_planted, reported);
+  EXPECT_EQ(found, planted);
+  EXPECT_GE(on_planted, 0.95 * reported);
+}
+
+TEST(HorizonFindings, AHistoryWithoutFindingShiftsReportsNextToNothing) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  HorizonOptions o;
+  o.since = since;
+  HistoryOptions options;
+  options.scans = true;
+  int reported = 0, seeds_with_any = 0;
+  for (uint64_t seed : {11, 12, 13, 14, 15, 16, 17, 18}) {
+    const History h = GenerateHistory(seed, options, start, since, 730);
+    auto r = ScanHorizon(Parse(h.csv), h.scans, o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_GT(r->tested["finding_shift"], 50);
+    int here = 0;
+    for (const auto& s : r->signals) {
+      if (s.kind != "finding_shift") continue;
+      ++here;
+      std::printf("null seed %llu: %s (q %.3g)\n", static_cast<unsigned long long>(seed),
+                  s.summary.c_str(), s.q_value);
+    }
+    reported += here;
+    seeds_with_any += here > 0;
+  }
+  // Every one of them is false here: the false-discovery control keeps the seeds with any at
+  // about the 5 % it is set to.
+  std::printf("finding_shift without a planted shift: %d signals on %d of 8 seeds\n", reported,
+              seeds_with_any);
+  EXPECT_LE(seeds_with_any, 1);
+}
+
+TEST(HorizonFindings, ADeclarationsFileAloneHasNoFindingShifts) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  HorizonOptions o;
+  o.since = since;
+  auto r = ScanHorizon(Generate(1, true, start, since, 730), o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_FALSE(r->scans.has_value());
+  EXPECT_EQ(r->tested.count("finding_shift"), 0u);
+  const auto j = nlohmann::json::parse(HorizonToJson(*r));
+  EXPECT_FALSE(j.contains("scans"));
+  EXPECT_EQ(j["fdr"], 0.05);
+  EXPECT_EQ(j["baseline_weeks"], 52);
+  // With scans but none in the windows: tested, nothing found.
+  std::vector<HorizonScan> old = {{start, "CN", "OFF1", {"impenetrable"}}};
+  auto none = ScanHorizon(Generate(1, true, start, since, 730), old, o);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->scans, 0);
+  EXPECT_EQ(none->tested.count("finding_shift"), 0u);
+}
+
+// ---- Seasons of their own ------------------------------------------------------------------
+
+// Half of the series with a strong season of their own (+-60 %, any phase, on top of the
+// market's +-30 %) and no trend planted: against a flat baseline their seasons are taken for
+// shifts; against their own season the false signals stay at the false-discovery level.
+TEST(HorizonSeason, SeriesWithSeasonsOfTheirOwnAreNotFlaggedWithoutATrend) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  HorizonOptions seasonal, flat;
+  seasonal.since = flat.since = since;
+  flat.seasonal = false;
+  HistoryOptions options;
+  options.own_season = 0.6;
+  int seasonal_signals = 0, flat_signals = 0, seeds_with_any = 0;
+  const int kSeeds = 10;
+  for (int seed = 41; seed < 41 + kSeeds; ++seed) {
+    const History h = GenerateHistory(static_cast<uint64_t>(seed), options, start, since, 730);
+    const DeclarationBatch b = Parse(h.csv);
+    auto r = ScanHorizon(b, seasonal);
+    auto f = ScanHorizon(b, flat);
+    ASSERT_TRUE(r.ok() && f.ok());
+    int here = 0;
+    for (const auto& s : r->signals) {
+      if (s.kind != "volume_shift") continue;
+      ++here;
+      std::printf("seasonal null seed %d: %s (q %.3g, season weight %.2f)\n", seed,
+                  s.summary.c_str(), s.q_value, s.season_weight);
+    }
+    for (const auto& s : f->signals) flat_signals += s.kind == "volume_shift";
+    seasonal_signals += here;
+    seeds_with_any += here > 0;
+  }
+  std::printf(
+      "own seasons, no trend, %d seeds: %d volume signals against the season (%d seeds "
+      "with any), %d against a flat baseline\n",
+      kSeeds, seasonal_signals, seeds_with_any, flat_signals);
+  // The flat baseline flags the seasons: the test has something to show.
+  EXPECT_GE(flat_signals, 5 * kSeeds);
+  // With no trend every signal is false: at the 5 % level, any at all on at most one seed in ten.
+  EXPECT_LE(seeds_with_any, 1);
+}
+
+// A +80 % trend planted on a series whose own season peaks inside the recent window: still found,
+// in the top 5, with its season followed; the signals beside it (anything but the planted series
+// or one holding it) are false, and their share per seed averages about the 5 % the
+// false-discovery control is set to.
+TEST(HorizonSeason, ATrendOnASeriesWithASeasonOfItsOwnIsStillFound) {
+  const int32_t start = Day("2024-01-01"), since = Day("2025-10-02");
+  HorizonOptions o;
+  o.since = since;
+  HistoryOptions options;
+  options.own_season = 0.6;
+  options.plant_seasonal = true;
+  int found = 0, reported = 0, on_planted = 0;
+  double false_share = 0;
+  const int kSeeds = 20;
+  for (int seed = 61; seed < 61 + kSeeds; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    const History h = GenerateHistory(static_cast<uint64_t>(seed), options, start, since, 730);
+    auto r = ScanHorizon(Parse(h.csv), o);
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    const std::string& hs = h.seasonal_planted[0].second;
+    const std::string& origin = h.seasonal_planted[1].second;
+    // Volume shifts are tested down to the heading by origin.
+    const HorizonSignal* s =
+        Find(*r, "volume_shift", {{"hs_code", hs.substr(0, 4)}, {"origin_country", origin}});
+    ASSERT_NE(s, nullptr) << "the seasonal series' trend not reported";
+    found += s->rank <= 5;
+    EXPECT_LE(s->rank, 5) << s->summary;
+    EXPECT_GT(s->season_weight, 0.5) << s->summary;
+    EXPECT_NEAR(s->effect, 0.8, 0.4) << s->summary;
+    int here = 0, true_here = 0;
+    for (const auto& x : r->signals) {
+      if (x.kind != "volume_shift") continue;
+      ++here;
+      // The planted series, or one holding it (its chapter, its origin, its route).
+      const bool holds = testing::HoldsPlanted(x.key, h.seasonal_planted);
+      true_here += holds;
+      if (!holds)
+        std::printf("seed %d, not planted: %s (q %.3g, season weight %.2f)\n", seed,
+                    x.summary.c_str(), x.q_value, x.season_weight);
+    }
+    reported += here;
+    on_planted += true_here;
+    false_share += here > 0 ? static_cast<double>(here - true_here) / here : 0.0;
+  }
+  std::printf(
+      "a trend on a seasonal series, %d seeds: recall %d/%d in the top 5, %d of %d "
+      "signals on the planted series, false share per seed %.3f\n",
+      kSeeds, found, kSeeds, on_planted, reported, false_share / kSeeds);
+  EXPECT_EQ(found, kSeeds);
+  EXPECT_LE(false_share / kSeeds, 0.1);
+}
+
+// A store that began keeping these declarations half a year ago, and held a few others a year
+// before: the same weeks a year before are a market still filling, not a season, so every series
+// is compared flat (else each series new since would be a jump from nothing, and the old ones a
+// fall to nothing).
+TEST(HorizonSeason, AThinMarketAYearBeforeIsNoSeason) {
+  std::string csv =
+      "declaration_id,date,importer_id,hs_code,origin_country,net_mass_kg,declared_value,office_"
+      "id\n";
+  const int32_t day0 = Day("2025-01-01"), since = Day("2025-05-15");
+  std::mt19937_64 rng(5);
+  for (int32_t day = day0; day < day0 + 181; ++day)
+    for (const char* hs : {"610910", "851712", "940510"})
+      for (const char* origin : {"TR", "CN", "IN"}) {
+        const bool phones = std::string(hs) == "851712" && std::string(origin) == "CN";
+        const double rate = phones && day >= since ? 6 : 2;
+        for (int i = std::poisson_distribution<int>(rate)(rng); i > 0; --i)
+          csv += "H" + std::to_string(rng()) + "," + FormatDate(day) + ",I" +
+                 std::to_string(rng() % 30) + "," + hs + "," + origin + ",10,200,ICN1\n";
+      }
+  for (int k = 0; k < 300; ++k)
+    csv += "OLD" + std::to_string(k) + "," +
+           FormatDate(Day("2024-03-01") + static_cast<int>(rng() % 200)) +
+           ",OLDIMP,010121,DE,10,100,ICN1\n";
+  HorizonOptions o;
+  o.since = since;
+  auto r = ScanHorizon(Parse(csv), o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const HorizonSignal* phones =
+      Find(*r, "volume_shift", {{"hs_code", "8517"}, {"origin_country", "CN"}});
+  ASSERT_NE(phones, nullptr);
+  EXPECT_EQ(phones->rank, 1) << phones->summary;
+  for (const auto& s : r->signals) {
+    std::printf("%s #%d: %s\n", s.kind.c_str(), s.rank, s.summary.c_str());
+    EXPECT_EQ(s.season_weight, 0) << s.summary;
+  }
 }
 
 }  // namespace

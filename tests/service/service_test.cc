@@ -15,6 +15,7 @@
 #include "clearsight/client.h"
 #include "clearsight/declarations.h"
 #include "clearsight/file_util.h"
+#include "clearsight/fusion.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
@@ -1180,8 +1181,10 @@ TEST_F(ServiceTest, DraftRulesAreTriedOnStoredDeclarationsBeforeInstalling) {
 // Horizon scanning on the store: a history of nine series (HS x origin, two a day) written
 // straight into the store, with 851712 from CN tripling from 2025-10-02. The scan finds it, the
 // kinds filter keeps only the kinds asked for, and the result is reused for a few minutes.
+// With `scans`, every third consignment has an X-ray scan and its findings: a knife-like object
+// in 1 % of them, and from `since` in 20 % of those from TR.
 Status FillHorizonHistory(Store& store, int32_t from, int32_t to, int32_t since,
-                          const std::string& prefix) {
+                          const std::string& prefix, bool scans = false) {
   return store.Write([&](StoreTxn& t) -> Status {
     std::mt19937_64 rng(7);
     const char* hs[] = {"610910", "851712", "940510"};
@@ -1211,6 +1214,28 @@ Status FillHorizonHistory(Store& store, int32_t from, int32_t to, int32_t since,
             r.content_sha256 = Sha256Hex(r.json);
             r.received_ms = NowMs();
             CS_RETURN_IF_ERROR(t.InsertDeclaration(r));
+            if (!scans || n % 3 != 0) continue;
+            ScanRow scan;
+            scan.scan_id = "S" + r.declaration_id;
+            scan.consignment_id = r.consignment_id;
+            scan.image_sha256 = std::string(64, '0');
+            scan.source_format = "tiff";
+            scan.meta_json = scan.analysis_json = "{}";
+            scan.width = scan.height = 64;
+            scan.received_ms = NowMs();
+            CS_RETURN_IF_ERROR(t.InsertScan(scan));
+            std::vector<Finding> findings;
+            const double knife = day >= since && std::string(o) == "TR" ? 0.2 : 0.01;
+            if (std::uniform_real_distribution<double>(0, 1)(rng) < knife) {
+              Finding f;
+              f.source = "detector";
+              f.kind = "threat:knife";
+              f.score = 0.8;
+              f.reason = "knife-like object, 0.80";
+              findings.push_back(std::move(f));
+            }
+            CS_RETURN_IF_ERROR(
+                t.PutFindings(r.consignment_id, "scan:" + scan.scan_id, FindingsToJson(findings)));
           }
         }
     return Status::Ok();
@@ -1256,6 +1281,48 @@ TEST_F(ServiceTest, HorizonScansTheStoreFiltersKindsAndReusesTheResult) {
   ExpectErrorShape(early, 400, "invalid_argument");
   EXPECT_NE(early.raw.find("less than 4 weeks of history"), std::string::npos) << early.raw;
   ExpectErrorShape(officer.Get("/api/horizon?since=2025-10-02"), 403, "permission_denied");
+}
+
+// The baseline weeks and the false-discovery level are the caller's (in their ranges, else 400
+// naming the range), a result is reused only for the same ones, and the scans' stored findings
+// give finding shifts.
+TEST_F(ServiceTest, HorizonTakesBaselineWeeksAndFdrAndFindsFindingShifts) {
+  int32_t since = 0;
+  ASSERT_TRUE(ParseDate("2025-10-02", &since));
+  ASSERT_TRUE(
+      FillHorizonHistory(service_->store(), since - 280, since + 55, since, "HF", true).ok());
+  Client analyst = As("analyst");
+  Reply r = analyst.Get("/api/horizon?since=2025-10-02");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.body["baseline_weeks"], 52);
+  EXPECT_EQ(r.body["fdr"], 0.05);
+  EXPECT_GT(r.body.value("scans", 0), 500);
+  bool knives = false;
+  for (const auto& s : r.body["signals"])
+    knives |= s["kind"] == "finding_shift" && s["key"].value("origin_country", "") == "TR" &&
+              s["key"].value("finding", "") == "threat:knife" && s["rank"].get<int>() == 1 &&
+              s["effect"].get<double>() > 3;
+  EXPECT_TRUE(knives) << r.raw.substr(0, 2000);
+  Reply findings = analyst.Get("/api/horizon?since=2025-10-02&kinds=finding_shift");
+  ASSERT_EQ(findings.status, 200);
+  for (const auto& s : findings.body["signals"]) EXPECT_EQ(s["kind"], "finding_shift");
+  // 20 baseline weeks: a later start, and not the 52-week result reused.
+  Reply short_baseline = analyst.Get("/api/horizon?since=2025-10-02&baseline_weeks=20&fdr=0.01");
+  ASSERT_EQ(short_baseline.status, 200) << short_baseline.raw;
+  EXPECT_EQ(short_baseline.body["baseline_weeks"], 20);
+  EXPECT_EQ(short_baseline.body["fdr"], 0.01);
+  EXPECT_LT(short_baseline.body["declarations"].get<int64_t>(),
+            r.body["declarations"].get<int64_t>());
+  for (const auto& s : short_baseline.body["signals"]) EXPECT_LE(s["q_value"].get<double>(), 0.01);
+  for (const char* bad :
+       {"baseline_weeks=3", "baseline_weeks=157", "baseline_weeks=x", "baseline_weeks=52.5",
+        "fdr=0.5", "fdr=0", "fdr=0.0009", "fdr=nan", "fdr=-0.05"}) {
+    Reply refused = analyst.Get(std::string("/api/horizon?since=2025-10-02&") + bad);
+    ExpectErrorShape(refused, 400, "invalid_argument");
+    EXPECT_TRUE(refused.raw.find("4..156") != std::string::npos ||
+                refused.raw.find("0.001..0.2") != std::string::npos)
+        << bad << ": " << refused.raw;
+  }
 }
 
 TEST_F(ServiceTest, ConsignmentShowsWhatEachDeclarationWasAssessedWithAndEveryRuleHit) {

@@ -1264,6 +1264,57 @@ TEST_F(StoreTest, DecidedDeclarationsJoinDeclarationDecisionAndLatestOutcome) {
   EXPECT_TRUE(none->empty());
 }
 
+// Horizon scanning's read of the X-ray findings: the scans of consignments declared from a date on
+// whose findings are stored (the "scan:<id>" evidence row), by scan id, bounded, with the total.
+TEST_F(StoreTest, ScanFindingsSinceReadsAssessedScansOfConsignmentsDeclaredFromADate) {
+  DeclarationRow old = Decl("SF0", "CS0", R"({"declaration_id":"SF0"})");
+  old.date = 18000;
+  DeclarationRow d1 = Decl("SF1", "CS1", R"({"declaration_id":"SF1"})");
+  DeclarationRow d2 = Decl("SF2", "CS2", R"({"declaration_id":"SF2"})");
+  auto scan = [](const std::string& id, const std::string& consignment) {
+    ScanRow r;
+    r.scan_id = id;
+    r.consignment_id = consignment;
+    r.image_sha256 = std::string(64, 'a');
+    r.source_format = "tiff";
+    r.meta_json = r.analysis_json = "{}";
+    r.width = r.height = 8;
+    r.received_ms = NowMs();
+    return r;
+  };
+  ASSERT_TRUE(
+      store_
+          ->Write([&](StoreTxn& t) -> Status {
+            for (const auto* d : {&old, &d1, &d2}) CS_RETURN_IF_ERROR(t.InsertDeclaration(*d));
+            // Assessed: b and a (read by id), the old consignment's; not assessed: c;
+            // a training image: no declaration.
+            for (const auto& [id, consignment] : std::vector<std::pair<std::string, std::string>>{
+                     {"b", "CS1"}, {"a", "CS2"}, {"c", "CS2"}, {"o", "CS0"}, {"t", "training:1"}})
+              CS_RETURN_IF_ERROR(t.InsertScan(scan(id, consignment)));
+            CS_RETURN_IF_ERROR(t.PutFindings("CS1", "scan:b", R"([{"kind":"threat:knife"}])"));
+            CS_RETURN_IF_ERROR(t.PutFindings("CS2", "scan:a", "[]"));
+            CS_RETURN_IF_ERROR(t.PutFindings("CS2", "declaration:SF2", R"([{"kind":"x"}])"));
+            CS_RETURN_IF_ERROR(t.PutFindings("CS0", "scan:o", "[]"));
+            return t.PutFindings("training:1", "scan:t", "[]");
+          })
+          .ok());
+  auto recent = store_->ScanFindingsSince(d1.date, 10);
+  ASSERT_TRUE(recent.ok()) << recent.status().ToString();
+  EXPECT_EQ(recent->total, 2);
+  ASSERT_EQ(recent->rows.size(), 2u);
+  EXPECT_EQ(recent->rows[0].scan_id, "a");
+  EXPECT_EQ(recent->rows[0].consignment_id, "CS2");
+  EXPECT_EQ(recent->rows[0].findings_json, "[]");
+  EXPECT_EQ(recent->rows[1].scan_id, "b");
+  EXPECT_EQ(recent->rows[1].findings_json, R"([{"kind":"threat:knife"}])");
+  auto all = store_->ScanFindingsSince(old.date, 1);
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->total, 3);
+  ASSERT_EQ(all->rows.size(), 1u);
+  EXPECT_EQ(all->rows[0].scan_id, "a");
+  EXPECT_FALSE(store_->ScanFindingsSince(old.date, 0).ok());
+}
+
 TEST_F(StoreTest, TrainingSessionsAssignmentsAndTrialsRoundTrip) {
   EXPECT_GE(store_->schema_version(), 10);
   TrainingSessionRow session{0, "Week 1", "tom", 0, R"({"images":3})"};

@@ -75,7 +75,8 @@ export const api = {
   // `v`'s text activated as a new version; `expected`: the version in force as the page saw it.
   rollbackRules: (v, expected) => request('POST', '/api/rules/rollback', { body: { version: v, expected_version: expected } }),
   // Horizon scanning on the store: {since, from, to, declarations, tested, signals} (docs/horizon.md).
-  horizon: (since, kinds) => request('GET', '/api/horizon', { query: { since, kinds } }),
+  horizon: (since, kinds, baselineWeeks, fdr) => request('GET', '/api/horizon',
+    { query: { since, kinds, baseline_weeks: baselineWeeks, fdr } }),
   users: () => request('GET', '/api/users'),
   // Creates a user, or sets an existing one's role and password (its sessions end).
   putUser: (username, role, password) => request('POST', '/api/users', { body: { username, role, password } }),

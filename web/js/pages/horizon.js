@@ -1,7 +1,8 @@
 // Horizon scanning for analysts: what changed in the stored declarations since a date (volume
-// shifts, new routes and importers, price drops, hit-rate shifts), ranked per kind with the
-// effect, the q-value and the weekly series (GET /api/horizon; docs/horizon.md). "Draft a rule"
-// hands the Rules page a rule naming the signal's series, appended to the profile in force there.
+// shifts, new routes and importers, price drops, hit-rate shifts, X-ray finding shifts per route),
+// ranked per kind with the effect, the q-value and the weekly series (GET /api/horizon;
+// docs/horizon.md). "Draft a rule" hands the Rules page a rule naming the signal's series,
+// appended to the profile in force there.
 import { api } from '../api.js';
 import { el, errorBox, fmtNumber, fmtSignificant, setTitle } from '../ui.js';
 
@@ -11,6 +12,7 @@ const KINDS = [
   ['new_importer', 'New importer'],
   ['price_drop', 'Unit price drop'],
   ['hit_rate_shift', 'Hit rate shift'],
+  ['finding_shift', 'X-ray finding shift'],
 ];
 const KIND_NAME = Object.fromEntries(KINDS);
 // The key a draft rule is handed over in (the Rules page reads and removes it).
@@ -20,7 +22,7 @@ const CHARTS_PER_KIND = 10;  // the strongest of each kind get a chart
 function isoDay(d) { return d.toISOString().slice(0, 10); }
 
 function seriesText(key) {
-  const names = { hs_code: 'HS', origin_country: 'from', office_id: 'office', importer_id: 'importer' };
+  const names = { hs_code: 'HS', origin_country: 'from', office_id: 'office', importer_id: 'importer', finding: 'finding' };
   return Object.entries(key || {}).map(([k, v]) => `${names[k] || k} ${v}`).join(', ');
 }
 
@@ -30,10 +32,16 @@ function effectText(s) {
   return `${s.effect >= 0 ? '+' : ''}${fmtNumber(100 * s.effect, 0)} %`;
 }
 
+// The fields of a signal's key a rule can test: every one but the X-ray finding class (a rule
+// scores declarations; for a finding shift it selects the route's).
+function ruleFields(s) {
+  return Object.entries(s.key || {}).filter(([k]) => k !== 'finding');
+}
+
 // A rule for the signal's series: each field of its key as a condition (the HS code by prefix).
 export function draftRule(s) {
   const quote = (v) => String(v).replace(/["\\\n]/g, ' ');
-  const conditions = Object.entries(s.key || {}).map(([k, v]) =>
+  const conditions = ruleFields(s).map(([k, v]) =>
     k === 'hs_code' ? `hs_code startswith "${quote(v)}"` : `${k} = "${quote(v)}"`);
   return `rule "horizon: ${s.kind} ${quote(seriesText(s.key))}"\n` +
     `  when ${conditions.join(' and ')}\n` +
@@ -92,24 +100,33 @@ export async function render(main, ctx) {
   }
   const since = ctx.params.get('since') || isoDay(new Date(Date.now() - 56 * 86400000));
   const kind = ctx.params.get('kind') || '';
+  const baselineWeeks = ctx.params.get('baseline_weeks') || '52';
+  const fdr = ctx.params.get('fdr') || '0.05';
   const sinceInput = el('input', { id: 'horizon-since', type: 'date', value: since, required: true });
+  const weeksInput = el('input', { id: 'horizon-baseline-weeks', type: 'number', min: '4', max: '156', step: '1', value: baselineWeeks, required: true });
+  const fdrInput = el('input', { id: 'horizon-fdr', type: 'number', min: '0.001', max: '0.2', step: '0.001', value: fdr, required: true });
   const kindSelect = el('select', { id: 'horizon-kind' }, el('option', { value: '' }, 'All kinds'),
     KINDS.map(([k, name]) => el('option', { value: k, selected: k === kind }, name)));
   const form = el('form', { class: 'filters', id: 'horizon-form' },
     el('label', { for: 'horizon-since' }, 'Changes since'), sinceInput,
     el('label', { for: 'horizon-kind' }, 'Kind'), kindSelect,
+    el('label', { for: 'horizon-baseline-weeks' }, 'Baseline weeks'), weeksInput,
+    el('label', { for: 'horizon-fdr' }, 'False-discovery rate'), fdrInput,
     el('button', { type: 'submit' }, 'Scan'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const q = new URLSearchParams({ since: sinceInput.value });
     if (kindSelect.value) q.set('kind', kindSelect.value);
+    if (weeksInput.value !== '52') q.set('baseline_weeks', weeksInput.value);
+    if (fdrInput.value !== '0.05') q.set('fdr', fdrInput.value);
     location.hash = `#/horizon?${q}`;
   });
   const status = el('p', { class: 'muted', id: 'horizon-status', role: 'status' }, 'Scanning the stored declarations…');
   main.append(form, status);
   let r;
   try {
-    r = await api.horizon(since, kind);
+    r = await api.horizon(since, kind, baselineWeeks === '52' ? undefined : baselineWeeks,
+      fdr === '0.05' ? undefined : fdr);
   } catch (e) {
     status.remove();
     main.append(errorBox(e, 'The horizon scan failed'));
@@ -117,8 +134,10 @@ export async function render(main, ctx) {
   }
   const tested = Object.values(r.tested || {}).reduce((a, b) => a + b, 0);
   status.textContent = `${fmtNumber(r.declarations)} declarations from ${r.from} to ${r.to}, ` +
-    `${fmtNumber(tested)} series tested: ${fmtNumber(r.signals.length)} signal${r.signals.length === 1 ? '' : 's'} ` +
-    'at a false-discovery rate of 5 % per kind (docs/horizon.md).';
+    (r.scans !== undefined ? `${fmtNumber(r.scans)} X-ray scans, ` : '') +
+    `${fmtNumber(tested)} series tested against ${r.baseline_weeks ?? 52} baseline weeks: ` +
+    `${fmtNumber(r.signals.length)} signal${r.signals.length === 1 ? '' : 's'} ` +
+    `at a false-discovery rate of ${fmtNumber(100 * (r.fdr ?? 0.05), 1)} % per kind (docs/horizon.md).`;
   if (!r.signals.length) {
     main.append(el('p', { id: 'horizon-none' }, 'Nothing has changed beyond what chance explains.'));
     return null;
@@ -134,7 +153,8 @@ export async function render(main, ctx) {
       cell.append(canvas);
       charts.push(() => drawChart(Chart, canvas, s, r.since));
     }
-    const draft = el('button', { type: 'button', class: 'draft-rule' }, 'Draft a rule');
+    const draft = el('button', { type: 'button', class: 'draft-rule', disabled: ruleFields(s).length === 0,
+      title: ruleFields(s).length ? undefined : 'A finding over every route has no declaration field to select' }, 'Draft a rule');
     draft.addEventListener('click', () => {
       sessionStorage.setItem(DRAFT_KEY, JSON.stringify({ text: draftRule(s), from: `${KIND_NAME[s.kind] || s.kind}: ${seriesText(s.key)}` }));
       location.hash = '#/rules';
