@@ -22,6 +22,7 @@
 #include "clearsight/file_util.h"
 #include "clearsight/fusion.h"
 #include "clearsight/model_registry.h"
+#include "clearsight/retrain.h"
 #include "clearsight/risk_model.h"
 #include "clearsight/rules.h"
 #include "clearsight/selection.h"
@@ -199,6 +200,72 @@ Status PrintWorkstation(Store& store, long long top) {
 }  // namespace
 
 // Part two: scans, the service and the workstation.
+// One turn of learning from outcomes (docs/model.md), as the demo's officers and analyst would
+// do it: every red consignment of the quarter gets its inspection outcome through the API (from
+// the public data's label: fraud found or nothing); the model is retrained on the outcomes up to
+// the end of February with inverse-propensity weights, registered as a candidate, and put to the
+// promotion gate on March's control sample. The analyst page shows the registry afterwards.
+Status RetrainOnce(Store& store, const std::string& url, const std::string& work) {
+  ClientOptions co;
+  co.base_url = url;
+  co.username = "officer";
+  co.password = "officer-demo";
+  CS_ASSIGN_OR_RETURN(auto officer, ServiceClient::Connect(co));
+  CS_ASSIGN_OR_RETURN(auto decided, store.DecidedDeclarations(INT32_MIN, INT32_MAX));
+  std::set<std::string> done;
+  int64_t recorded = 0, found = 0;
+  for (const auto& d : decided) {
+    if (d.channel != "red" || !d.outcome.empty() || !done.insert(d.consignment_id).second) continue;
+    const auto body = nlohmann::json::parse(d.declaration_json, nullptr, false);
+    if (!body.is_object() || !body.contains("fraud") || !body["fraud"].is_number()) continue;
+    const bool fraud = body["fraud"].get<int>() == 1;
+    const nlohmann::json outcome = {{"result", fraud ? "misdeclaration" : "nothing"},
+                                    {"note", "demo: the public data's label"}};
+    CS_RETURN_IF_ERROR(
+        officer->PostJson("/api/consignments/" + d.consignment_id + "/outcomes", outcome.dump())
+            .status());
+    ++recorded;
+    found += fraud;
+  }
+  std::printf("\n== %d. learning from outcomes: one retraining cycle\n", Section());
+  std::printf(
+      "   officers record %lld inspections of red consignments (%lld found fraud: the public"
+      " data's labels)\n",
+      static_cast<long long>(recorded), static_cast<long long>(found));
+  CS_ASSIGN_OR_RETURN(auto live_row, store.LiveModelVersion());
+  if (!live_row) return Status::FailedPrecondition("no live model to retrain from");
+  CS_ASSIGN_OR_RETURN(RiskModel live, LoadModelVersion(store, *live_row));
+  CS_ASSIGN_OR_RETURN(auto data, LoadLabelledData(store, INT32_MIN, INT32_MAX));
+  int32_t cutoff;
+  ParseDate("2021-02-28", &cutoff);
+  RetrainOptions ro;
+  ro.model.trees = 100;
+  RetrainReport report;
+  CS_ASSIGN_OR_RETURN(RiskModel model,
+                      Retrain(data, cutoff, &live, live_row->version, ro, &report));
+  const std::string out = work + "/retrained";
+  CS_RETURN_IF_ERROR(model.Save(out));
+  RegisterModelOptions reg;
+  reg.created_by = "analyst";
+  reg.parent_version = live_row->version;
+  reg.metrics_json = report.ToJson();
+  CS_ASSIGN_OR_RETURN(auto candidate, RegisterModelDir(store, out, reg));
+  std::printf(
+      "   retrained to 2021-02-28 with inverse-propensity weights on %lld outcomes (%lld of"
+      " them random control draws): model version %lld, a candidate\n",
+      static_cast<long long>(report.train_labelled), static_cast<long long>(report.train_control),
+      static_cast<long long>(candidate.version));
+  CS_ASSIGN_OR_RETURN(GateResult gate,
+                      RunPromotionGate(store, candidate.version, "analyst", GateOptions{}));
+  const char* verdict = gate.verdict == GateVerdict::kPromote  ? "promoted"
+                        : gate.verdict == GateVerdict::kReject ? "rejected"
+                                                               : "undecided";
+  std::printf("   promotion gate on March's control sample: %s (%s)\n", verdict,
+              gate.reason.c_str());
+  std::printf("   the analyst page lists the versions with these figures\n");
+  return Status::Ok();
+}
+
 int RunWorkstation(const Args& args, const std::string& data, const std::string& work,
                    const std::string& model_dir, const DeclarationBatch& kcs_history,
                    long long top) {
@@ -364,6 +431,8 @@ int RunWorkstation(const Args& args, const std::string& data, const std::string&
         "%s to start afresh\n",
         static_cast<long long>(conflicts), work.c_str(), so.store.url.c_str());
   if (Status s = PrintWorkstation((*service)->store(), top); !s.ok()) return Fail(s);
+  if (Status s = RetrainOnce((*service)->store(), url, work); !s.ok())
+    std::printf("   the retraining cycle did not run: %s\n", s.ToString().c_str());
   std::printf("\n");
   std::printf("   The workstation is at   %s\n", url.c_str());
   std::printf("   Log in as               officer / officer-demo   (the queue, scans, outcomes)\n");

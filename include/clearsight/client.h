@@ -33,6 +33,8 @@ class ServiceClient {
   Result<std::string> PostScan(std::string_view tiff, std::string_view sidecar_json);
   // GET path (e.g. "/api/queue?limit=5"); returns the body.
   Result<std::string> Get(const std::string& path);
+  // POST a JSON body to path (e.g. an outcome); returns the response body.
+  Result<std::string> PostJson(const std::string& path, const std::string& json);
 
  private:
   struct Impl;

@@ -101,6 +101,12 @@ Result<std::string> ServiceClient::PostScan(std::string_view tiff, std::string_v
   return r->body;
 }
 
+Result<std::string> ServiceClient::PostJson(const std::string& path, const std::string& json) {
+  auto r = impl_->http->Post(path, json, "application/json");
+  CS_RETURN_IF_ERROR(FromResponse(r, "POST " + path));
+  return r->body;
+}
+
 Result<std::string> ServiceClient::Get(const std::string& path) {
   auto r = impl_->http->Get(path);
   CS_RETURN_IF_ERROR(FromResponse(r, "GET " + path));

@@ -271,6 +271,14 @@ TEST_F(ScaleOut, TwoWorkersPerRoleKeepTheBudgetsOfOneProcess) {
   EXPECT_EQ(db.Count("SELECT COUNT(*) FROM scans WHERE analysis IS NULL OR analysis = ''"), 4)
       << "scans are stored by the scans workers (no calibration: not analysed)";
 
+  // The workstation reads what the workers decided through serve, unchanged.
+  Reply queue = c.Get("/api/queue?status=pending&limit=5");
+  ASSERT_EQ(queue.status, 200) << queue.raw;
+  EXPECT_EQ(queue.body["total"], db.Count("SELECT COUNT(*) FROM consignments WHERE status = "
+                                          "'pending'"));
+  Reply s7 = c.Get("/api/consignments/S7");
+  ASSERT_EQ(s7.status, 200) << s7.raw;
+  EXPECT_EQ(s7.body["declarations"].size(), 1u);
   // Same budgets: per lane-day the targeted reds are those of one process (the budget binds:
   // fewer than the high-risk declarations), the control sample within its part of the budget.
   const LaneDayCounts scaled = db.Counts();
