@@ -850,6 +850,8 @@ test('an outcome records what was seized, the revenue recovered and a photo of t
   writeFileSync(fake, 'GIF89a this is not what it says');
   await page.setInputFiles('#outcome-photos', fake);
   await page.click('#outcome-form button[type=submit]');
+  // The photo is checked by its bytes, read asynchronously: wait for the form's answer.
+  await page.waitForFunction(() => /not-a-photo\.jpg/.test(document.querySelector('#outcome-message')?.textContent || ''));
   assert.match(await page.textContent('#outcome-message'), /not-a-photo\.jpg is not a JPEG or PNG photo/);
   assert.equal((await T.admin.get(`/api/consignments/${encodeURIComponent(id)}`)).json.outcomes.length, 0, 'nothing recorded');
   // The photo: a JPEG the browser itself makes (a picture of the scan on screen).
