@@ -220,9 +220,9 @@ Status RetrainOnce(Store& store, const std::string& url, const std::string& work
     if (!body.is_object() || !body.contains("fraud") || !body["fraud"].is_number()) continue;
     const bool fraud = body["fraud"].get<int>() == 1;
     const nlohmann::json outcome = {{"result", fraud ? "misdeclaration" : "nothing"},
-                                    {"note", "demo: the public data's label"}};
+                                    {"notes", "demo: the public data's label"}};
     CS_RETURN_IF_ERROR(
-        officer->PostJson("/api/consignments/" + d.consignment_id + "/outcomes", outcome.dump())
+        officer->PostJson("/api/consignments/" + d.consignment_id + "/outcome", outcome.dump())
             .status());
     ++recorded;
     found += fraud;
