@@ -331,9 +331,10 @@ struct RuleWeekStats {
 };
 
 struct RuleWeekly {
-  std::optional<int32_t> last_date;    // the newest decision date stored; none without decisions
-  std::vector<RuleWeekStats> rules;    // weeks with hits only, by rule and week
-  std::vector<RuleWeekStats> control;  // weeks with control decisions only, by week
+  std::optional<int32_t> last_date;     // the newest decision date stored; none without decisions
+  std::vector<RuleWeekStats> rules;     // weeks with hits only, by rule and week
+  std::vector<RuleWeekStats> control;   // weeks with control decisions only, by week
+  std::vector<RuleWeekStats> targeted;  // red not by a random draw: weeks with any, by week
 };
 
 struct ChannelOutcomeStats {

@@ -3,6 +3,7 @@
 // the version in force, and a rollback to an old one; and the rules over time: hits, inspected
 // and confirmed hits and precision per rule per week (GET /api/rules/stats). docs/api.md, Rules.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -381,6 +382,7 @@ Result<HttpResponse> Service::Impl::GetRuleStats(const HttpRequest& req, const C
                                   {"rules_version", version},
                                   {"min_outcomes_for_a_rate", service::kMinOutcomesForARate},
                                   {"control", {{"weeks", json::array()}, {"total", nullptr}}},
+                                  {"targeted", {{"weeks", json::array()}, {"total", nullptr}}},
                                   {"rules", json::array()}});
   // The window: `weeks` Mondays ending with the newest decision's week.
   const int32_t last_week = *stats.last_date - ((*stats.last_date + 3) % 7 + 7) % 7;
@@ -457,11 +459,40 @@ Result<HttpResponse> Service::Impl::GetRuleStats(const HttpRequest& req, const C
     w["decisions"] = w["hits"];
     w.erase("hits");
   }
+  // Targeted inspections beside the control sample, and the lift of targeting over random
+  // selection over the window so far (the ratio of the two hit rates, with the 95 % interval of a
+  // ratio of proportions on the log scale), once the control sample has enough outcomes.
+  const Series targeted = series_of(stats.targeted, "");
+  json targeted_weeks = weeks_json(targeted);
+  int64_t t_in = 0, t_conf = 0, c_in = 0, c_conf = 0;
+  for (size_t k = 0; k < targeted_weeks.size(); ++k) {
+    json& w = targeted_weeks[k];
+    w["decisions"] = w["hits"];
+    w.erase("hits");
+    t_in += targeted.by_week[k].with_outcome, t_conf += targeted.by_week[k].confirmed;
+    c_in += control.by_week[k].with_outcome, c_conf += control.by_week[k].confirmed;
+    if (c_in >= service::kMinOutcomesForARate && c_conf > 0 && t_conf > 0) {
+      const double p1 = static_cast<double>(t_conf) / static_cast<double>(t_in);
+      const double p2 = static_cast<double>(c_conf) / static_cast<double>(c_in);
+      const double se = std::sqrt((1 - p1) / static_cast<double>(t_conf) +
+                                  (1 - p2) / static_cast<double>(c_conf));
+      w["lift_so_far"] = {
+          {"value", p1 / p2},
+          {"ci95", {p1 / p2 * std::exp(-1.96 * se), p1 / p2 * std::exp(1.96 * se)}}};
+    } else {
+      w["lift_so_far"] = nullptr;
+    }
+  }
+  json targeted_json =
+      WeekJson(targeted.total.hits, targeted.total.with_outcome, targeted.total.confirmed);
+  targeted_json.erase("hits");
+  targeted_json["decisions"] = targeted.total.hits;
   return JsonResponse(200, json{{"weeks", week_names},
                                 {"to", FormatDate(*stats.last_date)},
                                 {"rules_version", version},
                                 {"min_outcomes_for_a_rate", service::kMinOutcomesForARate},
                                 {"control", {{"weeks", control_weeks}, {"total", control_json}}},
+                                {"targeted", {{"weeks", targeted_weeks}, {"total", targeted_json}}},
                                 {"rules", list}});
 }
 

@@ -1,4 +1,5 @@
-// Outcomes over time: rule hits and the random control sample's decisions per week, with their
+// Outcomes over time: rule hits, the random control sample's and the targeted red decisions per
+// week, with their
 // inspection outcomes (Store::RuleWeeklyStats).
 #include "store/sql_rows.h"
 
@@ -19,8 +20,8 @@ Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
   const int64_t from = WeekOf(*out.last_date) - 7 * static_cast<int64_t>(weeks - 1);
   const std::string counts =
       std::string(kWeekOf) +
-      " AS week, COUNT(*), SUM(CASE WHEN c.outcome <> '' THEN 1 ELSE 0 END), "
-      "SUM(CASE WHEN c.outcome <> '' AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) ";
+      " AS week, COUNT(*), SUM(CASE WHEN c.outcome NOT IN ('', 'not_inspected') THEN 1 ELSE 0 "
+      "END), SUM(CASE WHEN c.outcome NOT IN ('', 'not_inspected', 'nothing') THEN 1 ELSE 0 END) ";
   CS_ASSIGN_OR_RETURN(
       auto rows,
       c.Query("SELECT h.rule_name, " + counts +
@@ -37,6 +38,16 @@ Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
                                             {from}));
   for (const auto& r : control)
     out.control.push_back(
+        RuleWeekStats{"", static_cast<int32_t>(r.Int(1)), r.Int(2), r.Int(3), r.Int(4)});
+  // Targeted inspections: red by score, a finding or a carry-over, not a random draw.
+  CS_ASSIGN_OR_RETURN(auto targeted,
+                      c.Query("SELECT '', " + counts +
+                                  "FROM consignments c WHERE c.channel = 'red' AND c.control = 0 "
+                                  "AND c.exploration = 0 AND c.decision_date >= $1 "
+                                  "GROUP BY week ORDER BY week",
+                              {from}));
+  for (const auto& r : targeted)
+    out.targeted.push_back(
         RuleWeekStats{"", static_cast<int32_t>(r.Int(1)), r.Int(2), r.Int(3), r.Int(4)});
   return out;
 }

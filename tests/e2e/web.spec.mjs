@@ -1602,6 +1602,17 @@ test('the analyst page plots each rule week by week as /api/rules/stats counts i
   const last = rule.weeks[rule.weeks.length - 1];
   assert.ok(last.hits >= 3 && last.inspected >= 2 && last.confirmed >= 1, JSON.stringify(last));
   assert.equal(drawn.data['Precision (%)'].at(-1), 100 * last.precision, 'the newest week has a precision point');
+  // Targeted against random: both weekly hit rates and the lift so far, as the API has them.
+  const targeting = await page.$eval('#targeting-chart', (c) => {
+    const chart = window.Chart?.getChart(c);
+    return chart && Object.fromEntries(chart.data.datasets.map((d) => [d.label, d.data]));
+  });
+  assert.ok(targeting, 'a Chart.js chart of targeted against control');
+  const pct = (w) => (w.precision == null ? null : 100 * w.precision);
+  assert.deepEqual(targeting['Targeted hit rate (%)'], stats.targeted.weeks.map(pct));
+  assert.deepEqual(targeting['Control sample hit rate (%)'], stats.control.weeks.map(pct));
+  assert.deepEqual(targeting['Lift so far (×)'], stats.targeted.weeks.map((w) => w.lift_so_far?.value ?? null));
+  assert.ok(stats.targeted.weeks.some((w) => w.inspected > 0), 'targeted inspections with outcomes in the window');
   await screenshot('analyst-learning');
 
   // Promote: nothing happens when the dialog is dismissed; accepted, the candidate is live.

@@ -183,6 +183,16 @@ TEST_F(RuleStatsServiceTest, ARuleWhosePrecisionIsBelowTheControlRateIsFlagged) 
   EXPECT_EQ(control["inspected"], 20);
   EXPECT_EQ(control["precision"], 0.5);
   EXPECT_EQ(r.body["control"]["weeks"][0]["confirmed"], 10);
+  // Targeted: the 45 red consignments not drawn at random, 16 confirmed; the lift over the window
+  // is (16/45) / (10/20) = 0.711 with its interval on the log scale.
+  const json& targeted = r.body["targeted"]["total"];
+  EXPECT_EQ(targeted["decisions"], 45);
+  EXPECT_EQ(targeted["confirmed"], 16);
+  const json& lift = r.body["targeted"]["weeks"][0]["lift_so_far"];
+  ASSERT_TRUE(lift.is_object()) << r.raw;
+  EXPECT_NEAR(lift["value"].get<double>(), (16.0 / 45) / 0.5, 1e-9);
+  EXPECT_LT(lift["ci95"][0].get<double>(), lift["value"].get<double>());
+  EXPECT_GT(lift["ci95"][1].get<double>(), 1.0) << "a 0.71 lift on these counts is not told from 1";
   std::map<std::string, json> flags;
   for (const auto& rule : r.body["rules"]) flags[rule["name"]] = rule["flags"];
   ASSERT_EQ(flags.size(), 3u) << r.raw;

@@ -1,4 +1,5 @@
-// The analyst page's learning-from-outcomes parts: rules over time (GET /api/rules/stats) as a
+// The analyst page's learning-from-outcomes parts: targeted inspections against the random control
+// sample week by week with the lift of targeting, rules over time (GET /api/rules/stats) as a
 // Chart.js plot of one rule's weekly hits and precision with the rules flagged for attention, and
 // the model registry (GET /api/models) with promote and rollback (docs/api.md, Model registry).
 import { api } from '../api.js';
@@ -48,6 +49,40 @@ function drawRuleChart(Chart, canvas, stats, rule) {
   });
 }
 
+// Targeted inspections against the random control sample, week by week: both hit rates with their
+// 95 % bands, and the lift of targeting over the window so far with its band.
+function drawTargetingChart(Chart, canvas, stats) {
+  const pct = (v) => (v == null ? null : 100 * v);
+  const t = stats.targeted.weeks;
+  const c = stats.control.weeks;
+  const band = (weeks, side) => weeks.map((w) => pct(w.ci95?.[side]));
+  const datasets = [
+    { label: 'Targeted hit rate (%)', data: t.map((w) => pct(w.precision)), yAxisID: 'rate', borderColor: '#b91c1c', backgroundColor: '#b91c1c', pointRadius: 3 },
+    { label: 'targeted band', data: band(t, 1), yAxisID: 'rate', borderWidth: 0, pointRadius: 0 },
+    { label: 'targeted band (low)', data: band(t, 0), yAxisID: 'rate', borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(185, 28, 28, 0.12)' },
+    { label: 'Control sample hit rate (%)', data: c.map((w) => pct(w.precision)), yAxisID: 'rate', borderColor: '#2563eb', backgroundColor: '#2563eb', pointRadius: 3 },
+    { label: 'control band', data: band(c, 1), yAxisID: 'rate', borderWidth: 0, pointRadius: 0 },
+    { label: 'control band (low)', data: band(c, 0), yAxisID: 'rate', borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(37, 99, 235, 0.12)' },
+    { label: 'Lift so far (×)', data: t.map((w) => w.lift_so_far?.value ?? null), yAxisID: 'lift', borderColor: '#111827', backgroundColor: '#111827', borderDash: [6, 3], pointRadius: 2 },
+    { label: 'lift band', data: t.map((w) => w.lift_so_far?.ci95[1] ?? null), yAxisID: 'lift', borderWidth: 0, pointRadius: 0 },
+    { label: 'lift band (low)', data: t.map((w) => w.lift_so_far?.ci95[0] ?? null), yAxisID: 'lift', borderWidth: 0, pointRadius: 0, fill: '-1', backgroundColor: 'rgba(17, 24, 39, 0.10)' },
+  ];
+  return new Chart(canvas, {
+    type: 'line',
+    data: { labels: stats.weeks, datasets },
+    options: {
+      animation: false,
+      responsive: false,
+      spanGaps: false,
+      plugins: { legend: { labels: { filter: (item) => !/band/.test(item.text) } } },
+      scales: {
+        rate: { type: 'linear', position: 'left', min: 0, max: 100, title: { display: true, text: 'hit rate (%)' } },
+        lift: { type: 'linear', position: 'right', beginAtZero: true, title: { display: true, text: 'lift (×)' }, grid: { drawOnChartArea: false } },
+      },
+    },
+  });
+}
+
 function weeksTable(rule) {
   return el('table', { class: 'stats compact', id: 'rule-weeks', 'data-rule': rule.name },
     el('caption', {}, `Rule ${rule.name}, week by week (weeks start on Monday)`),
@@ -64,6 +99,7 @@ export function ruleTrendSection() {
   const weeksSelect = el('select', { id: 'rule-trend-weeks' },
     WEEK_CHOICES.map((n) => el('option', { value: String(n), selected: n === 12 }, `${n} weeks`)));
   const flags = el('div', { id: 'rule-flags' });
+  const targeting = el('div', { class: 'targeting-chart', id: 'targeting' });
   const holder = el('div', { class: 'rule-trend-chart' });
   const status = el('p', { class: 'muted small', role: 'status' });
   const section = el('section', { class: 'card wide', 'aria-labelledby': 'h-rule-trend', id: 'rule-trend' },
@@ -71,9 +107,28 @@ export function ruleTrendSection() {
     el('div', { class: 'filters' },
       el('label', { for: 'rule-trend-rule' }, 'Rule'), ruleSelect,
       el('label', { for: 'rule-trend-weeks' }, 'Window'), weeksSelect),
-    status, flags, holder);
+    status, targeting, flags, holder);
   let stats = null;
   let chart = null;
+  let targetingChart = null;
+
+  async function drawTargeting() {
+    targetingChart?.destroy();
+    targetingChart = null;
+    const Chart = await loadChart();
+    const last = stats?.targeted?.weeks?.slice(-1)[0]?.lift_so_far;
+    const caption = el('p', { class: 'muted small', id: 'targeting-caption' }, last
+      ? `Targeted inspections against the random control sample; lift over the window ${fmtNumber(last.value, 2)} × (95 % CI ${fmtNumber(last.ci95[0], 2)}–${fmtNumber(last.ci95[1], 2)}).`
+      : `Targeted inspections against the random control sample; the lift needs ${stats?.min_outcomes_for_a_rate ?? 10} control outcomes and a confirmed case on both sides.`);
+    if (!Chart || !stats?.to) {
+      targeting.replaceChildren(caption);
+      return;
+    }
+    const canvas = el('canvas', { id: 'targeting-chart', width: '900', height: '240', role: 'img',
+      'aria-label': 'Weekly hit rates of targeted inspections and of the random control sample with their 95 % bands, and the lift of targeting so far' });
+    targeting.replaceChildren(el('h3', {}, 'Targeted against random, week by week'), canvas, caption);
+    targetingChart = drawTargetingChart(Chart, canvas, stats);
+  }
 
   async function draw() {
     chart?.destroy();
@@ -113,12 +168,13 @@ export function ruleTrendSection() {
       ? el('ul', { class: 'rule-flags' }, flagged.map((r) => el('li', { 'data-rule': r.name },
         el('code', {}, r.name), ': ', r.flags.map((f) => FLAG_TEXT[f] || f).join('; '))))
       : el('p', { class: 'muted small' }, 'No rule is flagged: none stopped hitting, none is below the control sample’s rate.'));
+    await drawTargeting();
     await draw();
   }
 
   ruleSelect.addEventListener('change', draw);
   weeksSelect.addEventListener('change', load);
-  return { section, load, destroy: () => chart?.destroy() };
+  return { section, load, destroy: () => { chart?.destroy(); targetingChart?.destroy(); } };
 }
 
 // ---- The model registry ----
