@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -275,8 +276,9 @@ int Soak(const std::string& dir, const std::string& cli, cs::testing::PostgresSe
       std::lock_guard lock(mu);
       s.post_p50 = bench::Percentile(post_ms, 0.5);
       s.post_p99 = bench::Percentile(post_ms, 0.99);
-      s.decide_p50 = bench::Percentile(decide_ms, 0.5);
-      s.decide_p99 = bench::Percentile(decide_ms, 0.99);
+      // No marked declaration decided in the interval (a backlog): no value, not zero.
+      s.decide_p50 = decide_ms.empty() ? std::nan("") : bench::Percentile(decide_ms, 0.5);
+      s.decide_p99 = decide_ms.empty() ? std::nan("") : bench::Percentile(decide_ms, 0.99);
       post_ms.clear();
       decide_ms.clear();
     }
@@ -349,11 +351,12 @@ const line=(label,key)=>{const c=colours[n++%4];
 new Chart(document.getElementById('mem'),{type:'line',data:{labels:t,datasets:[
   line('serve MiB','serve_mib'),line('workers MiB','workers_mib'),
   line('postgres MiB (PSS)','postgres_mib'),line('nats-server MiB','nats_mib')]},
-  options:{plugins:{title:{display:true,text:'Resident memory over time (s)'}}}});
+  options:{animation:false,plugins:{title:{display:true,text:'Resident memory over time (s)'}}}});
 new Chart(document.getElementById('lat'),{type:'line',data:{labels:t,datasets:[
   line('POST p99 ms','post_p99_ms'),line('to decided p50 ms','decided_p50_ms'),
   line('to decided p99 ms','decided_p99_ms')]},
-  options:{plugins:{title:{display:true,text:'Latency per 10 s over time (s)'}}}});
+  options:{animation:false,scales:{y:{type:'logarithmic'}},
+    plugins:{title:{display:true,text:'Latency per 10 s, ms, log scale, over time (s)'}}}});
 </script>)";
   }
   return 0;
