@@ -337,6 +337,14 @@ struct RuleWeekly {
   std::vector<RuleWeekStats> targeted;  // red not by a random draw: weeks with any, by week
 };
 
+// A random control draw's latest inspection outcome (a consignment inspected because it was drawn,
+// whatever its score): what the estimates for the consignments not inspected rest on.
+struct ControlOutcome {
+  bool confirmed = false;  // the inspection found something
+  double revenue = -1;     // revenue recovered; < 0 when none was recorded
+  std::string currency;    // of revenue
+};
+
 struct ChannelOutcomeStats {
   std::string channel;
   bool control = false;
@@ -623,6 +631,8 @@ class Store {
   // Rule hits and control decisions with their outcomes per week over the `weeks` weeks that end
   // with the week of the newest decision stored.
   virtual Result<RuleWeekly> RuleWeeklyStats(int32_t weeks) = 0;
+  // Every control draw with an inspection outcome ("not inspected" is none).
+  virtual Result<std::vector<ControlOutcome>> ControlOutcomes() = 0;
   // Declarations of the last `days` days up to the newest declaration date stored, newest first,
   // at most `limit`, each with its consignment's current channel and latest outcome ("" when
   // none): what a draft rule profile is tried on before it is installed.

@@ -668,6 +668,12 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                    ? json((static_cast<double>(targeted_conf) / targeted_out) /
                           (static_cast<double>(control_conf) / control_out))
                    : json(nullptr)}};
+  int64_t not_inspected = 0;
+  for (const auto& c : channel_stats)
+    if (c.channel != "red") not_inspected += c.decisions;
+  CS_ASSIGN_OR_RETURN(auto control_outcomes, store->ControlOutcomes());
+  out["estimates"] = service::ControlEstimates(
+      control_outcomes, not_inspected, service::kMinOutcomesForARate, options.selection.seed);
   return JsonResponse(200, out);
 }
 

@@ -53,6 +53,11 @@ constexpr unsigned kPublic = 0;
 // Outcomes a group (an office, an HS chapter, a rule over a window) needs before its hit rate is
 // shown or compared: fewer say little (a Wilson interval over 5 outcomes spans half the range).
 constexpr int64_t kMinOutcomesForARate = 10;
+// GET /api/stats "estimates" (estimates.cc): from the control draws' outcomes, the fraud rate among
+// all consignments, the frauds and the revenue it implies among the `not_inspected`, with 95 %
+// intervals; nulls with a "reason" where the sample is too small.
+json ControlEstimates(const std::vector<ControlOutcome>& outcomes, int64_t not_inspected,
+                      int64_t min_outcomes, uint64_t seed);
 // GET /api/horizon: declarations one scan reads at most, the most baseline weeks it may ask for,
 // and how long its result is reused.
 constexpr int64_t kHorizonMaxDeclarations = 500000;

@@ -52,4 +52,21 @@ Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
   return out;
 }
 
+Result<std::vector<ControlOutcome>> QueryControlOutcomes(SqlConn& c) {
+  // The consignment's outcome column is its latest result; the revenue is that outcome's.
+  CS_ASSIGN_OR_RETURN(
+      auto rows,
+      c.Query("SELECT c.outcome, o.revenue_recovered, o.revenue_currency FROM consignments c "
+              "LEFT JOIN outcomes o ON o.consignment_id = c.consignment_id AND o.seq = "
+              "(SELECT MAX(seq) FROM outcomes WHERE consignment_id = c.consignment_id) "
+              "WHERE c.control <> 0 AND c.outcome NOT IN ('', 'not_inspected')",
+              {}));
+  std::vector<ControlOutcome> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows)
+    out.push_back(ControlOutcome{r.Text(0) != "nothing", r.Null(1) ? -1 : r.Double(1),
+                                 r.Null(2) ? std::string() : r.Text(2)});
+  return out;
+}
+
 }  // namespace clearsight::store

@@ -71,6 +71,8 @@ Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
 Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
 // Store::RuleWeeklyStats (outcome_stats.cc).
 Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks);
+// Store::ControlOutcomes (outcome_stats.cc).
+Result<std::vector<ControlOutcome>> QueryControlOutcomes(SqlConn& c);
 
 // The last audit entry (seq, hash), cached by the writer so that an append costs one INSERT.
 struct AuditHead {

@@ -623,6 +623,9 @@ class SqlStore : public Store {
       return out;
     });
   }
+  Result<std::vector<ControlOutcome>> ControlOutcomes() override {
+    return Read([&](SqlConn& c) { return QueryControlOutcomes(c); });
+  }
   Result<RuleWeekly> RuleWeeklyStats(int32_t weeks) override {
     return Read([&](SqlConn& c) { return QueryRuleWeeklyStats(c, weeks); });
   }

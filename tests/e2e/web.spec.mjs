@@ -962,6 +962,10 @@ test('the analyst page shows rule hit rates, the control sample against targeted
   assert.ok(s.targeted_red.with_outcome >= 1, 'the recorded outcome counts for the targeted group');
   assert.match(targeted[3], /100\.0 %|0\.0 %|\d+\.\d %/);
   assert.ok(await page.$('#control-stats tr[data-group="control"]'));
+  // The estimate for the consignments not inspected, or why there is none, as the API says.
+  const estimate = await page.textContent('#control-estimates');
+  if (s.estimates.fraud_rate) assert.match(estimate, /From the control sample/);
+  else assert.ok(estimate.includes(s.estimates.reason), `${estimate} / ${s.estimates.reason}`);
   // Hit rate per evidence source, as the service counts it; the one inspected consignment (an
   // under-valuation) counts under the source of its strongest reason.
   assert.match(await page.textContent('#h-sources'), /Hit rate per evidence source/);

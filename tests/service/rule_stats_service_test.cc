@@ -201,5 +201,78 @@ TEST_F(RuleStatsServiceTest, ARuleWhosePrecisionIsBelowTheControlRateIsFlagged) 
   EXPECT_TRUE(flags["thin"].empty());
 }
 
+TEST_F(RuleStatsServiceTest, TheControlSampleEstimatesTheCasesAndRevenueNotInspected) {
+  Client analyst = As("analyst");
+  Store& store = service_->store();
+  const int32_t day = 18687;
+  // Too few control outcomes: no estimate, and the reason says so.
+  ASSERT_TRUE(StoreDecisions(store, "A", day, 5, 2, true, "").ok());
+  Reply r = analyst.Get("/api/stats");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_TRUE(r.body["estimates"]["fraud_rate"].is_null());
+  EXPECT_NE(r.body["estimates"]["reason"].get<std::string>().find("5 outcomes"), std::string::npos);
+  // 20 control draws in all, 8 of them found something, 6 of those with revenue (100 EUR each);
+  // one more "not inspected" draw counts for nothing; 300 consignments released.
+  ASSERT_TRUE(StoreDecisions(store, "B", day, 15, 6, true, "").ok());
+  ASSERT_TRUE(store
+                  .Write([&](StoreTxn& t) -> Status {
+                    for (int i = 0; i < 6; ++i) {
+                      OutcomeRow o;
+                      o.consignment_id = (i < 2 ? "A" : "B") + std::to_string(i < 2 ? i : i - 2);
+                      o.result = "cigarettes";
+                      o.officer = "test";
+                      o.revenue_recovered = 100;
+                      o.revenue_currency = "EUR";
+                      CS_RETURN_IF_ERROR(t.InsertOutcome(&o));
+                    }
+                    for (int i = 0; i < 300; ++i) {
+                      DecisionRow c;
+                      c.consignment_id = "G" + std::to_string(i);
+                      c.lane = "OFF1";
+                      c.date = day;
+                      c.channel = "green";
+                      c.status = "released";
+                      c.version = 1;
+                      c.has_declaration = true;
+                      c.reasons_json = "[]";
+                      c.created_ms = c.updated_ms = NowMs();
+                      CS_RETURN_IF_ERROR(t.PutDecision(c));
+                    }
+                    return Status::Ok();
+                  })
+                  .ok());
+  ASSERT_TRUE(StoreDecisions(store, "N", day, 1, 0, true, "").ok());
+  ASSERT_TRUE(store
+                  .Write([&](StoreTxn& t) {
+                    OutcomeRow o;
+                    o.consignment_id = "N0";
+                    o.result = std::string(kNotInspected);
+                    o.not_inspected_reason = "not presented";
+                    o.officer = "test";
+                    return t.InsertOutcome(&o);
+                  })
+                  .ok());
+  r = analyst.Get("/api/stats");
+  ASSERT_EQ(r.status, 200) << r.raw;
+  const json& e = r.body["estimates"];
+  EXPECT_EQ(e["outcomes"], 20) << e.dump();
+  EXPECT_EQ(e["confirmed"], 8);
+  EXPECT_EQ(e["not_inspected"], 300);
+  EXPECT_NEAR(e["fraud_rate"]["value"].get<double>(), 0.4, 1e-9);
+  const Interval w = Wilson(8, 20);
+  EXPECT_NEAR(e["fraud_rate"]["ci95"][0].get<double>(), w.low, 1e-9);
+  EXPECT_NEAR(e["missed_frauds"]["value"].get<double>(), 120, 1e-9);
+  EXPECT_NEAR(e["missed_frauds"]["ci95"][1].get<double>(), 300 * w.high, 1e-6);
+  // 300 x 0.4 x 100 EUR; the interval holds it and is wide on 20 draws.
+  const json& m = e["missed_revenue"];
+  ASSERT_TRUE(m.is_object()) << e.dump();
+  EXPECT_EQ(m["currency"], "EUR");
+  EXPECT_EQ(m["confirmed_with_revenue"], 6);
+  EXPECT_NEAR(m["value"].get<double>(), 12000, 1e-6);
+  EXPECT_LT(m["ci95"][0].get<double>(), 12000);
+  EXPECT_GT(m["ci95"][1].get<double>(), 12000);
+  EXPECT_GT(m["ci95"][0].get<double>(), 0);
+}
+
 }  // namespace
 }  // namespace clearsight

@@ -43,7 +43,22 @@ function controlSection(s) {
         el('td', {}, rateBar(r.confirmed || 0, r.with_outcome || 0)))))),
     el('p', { class: 'lift' }, lift != null
       ? `Targeting finds ${fmtNumber(lift, 2)} × as many cases per inspection as random selection.`
-      : 'The lift of targeting over random selection needs confirmed outcomes in both groups.'));
+      : 'The lift of targeting over random selection needs confirmed outcomes in both groups.'),
+    estimatesText(s.estimates));
+}
+
+// What the control sample says about the consignments not inspected (GET /api/stats, estimates).
+function estimatesText(e) {
+  if (!e) return '';
+  const range = (x, digits) => `${fmtNumber(x.value, digits)} (95 % CI ${fmtNumber(x.ci95[0], digits)}–${fmtNumber(x.ci95[1], digits)})`;
+  if (!e.fraud_rate) return el('p', { class: 'muted', id: 'control-estimates' }, `No estimate for the consignments not inspected: ${e.reason}.`);
+  const parts = [`From the control sample (${fmtNumber(e.confirmed)} found in ${fmtNumber(e.outcomes)} random inspections): `,
+    `about ${fmtPercent(e.fraud_rate.value, 1)} of all consignments (95 % CI ${fmtPercent(e.fraud_rate.ci95[0], 1)}–${fmtPercent(e.fraud_rate.ci95[1], 1)}) hold a case, `,
+    `so an estimated ${range(e.missed_frauds, 0)} cases are among the ${fmtNumber(e.not_inspected)} consignments not inspected`];
+  parts.push(e.missed_revenue
+    ? `, with ${range(e.missed_revenue, 0)} ${e.missed_revenue.currency} of revenue not recovered.`
+    : ` (no revenue estimate: ${e.reason}).`);
+  return el('p', { id: 'control-estimates' }, parts.join(''));
 }
 
 function rulesSection(s) {
