@@ -462,39 +462,48 @@ int main(int argc, char** argv) {
     for (int w = 0; w < workers; ++w) d->Worker(role, extra);
     return std::make_tuple(std::move(d), port, *url);
   };
+  // Four clients post through `post(client, first)` (`step` items each call) until `items` are
+  // posted; then it waits until all are decided, and returns the rate with the CPU seconds each
+  // process used in that time (its start-up left out).
+  auto measure = [&](Deployment& d, int port, const std::string& token, const std::string& url,
+                     int workers, int items, int step,
+                     const std::function<void(httplib::Client&, int)>& post) {
+    const double cpu_db0 = CpuSecondsOf("postgres"), cpu_nats0 = CpuSeconds(nats);
+    const double cpu_serve0 = d.ServeCpu(), cpu_workers0 = d.WorkerCpu();
+    const double t0 = bench::Now();
+    std::atomic<int> next{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+      clients.emplace_back([&] {
+        httplib::Client h("127.0.0.1", port);
+        h.set_read_timeout(120, 0);
+        h.set_bearer_token_auth(token);
+        for (int first; (first = next.fetch_add(step)) < items;) post(h, first);
+      });
+    for (auto& t : clients) t.join();
+    while (Decided(url) < items) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    Run r;
+    r.name = workers == 0 ? "one process" : std::to_string(workers) + " worker(s)";
+    r.workers = workers;
+    r.items = items;
+    r.seconds = bench::Now() - t0;
+    r.serve_cpu = d.ServeCpu() - cpu_serve0;
+    r.worker_cpu = d.WorkerCpu() - cpu_workers0;
+    r.db_cpu = CpuSecondsOf("postgres") - cpu_db0;
+    r.nats_cpu = CpuSeconds(nats) - cpu_nats0;
+    return r;
+  };
   // Both queues are drained by the work-queue stream: each run uses its own consumer and ids.
   for (int workers : {0, 1, 2}) {
     auto [d, port, url] = deploy(workers, "declarations", dir + "/decl" + std::to_string(workers));
     const std::string token = Login(port);
-    const double cpu_db0 = CpuSecondsOf("postgres"), cpu_nats0 = CpuSeconds(nats);
-    const double cpu_serve0 = d->ServeCpu(), cpu_workers0 = d->WorkerCpu();
-    const double t0 = bench::Now();
-    std::atomic<int> next{0};
-    std::vector<std::thread> clients;
     const std::string prefix = "W" + std::to_string(workers) + "-";
-    for (int c = 0; c < 4; ++c)
-      clients.emplace_back([&, port = port, token = token] {
-        httplib::Client h("127.0.0.1", port);
-        h.set_read_timeout(120, 0);
-        h.set_bearer_token_auth(token);
-        for (int b; (b = next.fetch_add(100)) < n_decl;) {
-          auto r = h.Post("/api/declarations", lines_for(prefix, b, std::min(100, n_decl - b)),
-                          "application/x-ndjson");
-          if (!r || (r->status != 200 && r->status != 202))
-            Die("POST failed: " + (r ? r->body : std::string("no answer")));
-        }
-      });
-    for (auto& t : clients) t.join();
-    while (Decided(url) < n_decl) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    Run r;
-    r.name = workers == 0 ? "one process" : std::to_string(workers) + " worker(s)";
-    r.workers = workers;
-    r.items = n_decl;
-    r.seconds = bench::Now() - t0;
-    r.serve_cpu = d->ServeCpu() - cpu_serve0;  // without the start-up (models, calibration)
-    r.worker_cpu = d->WorkerCpu() - cpu_workers0;
-    r.db_cpu = CpuSecondsOf("postgres") - cpu_db0;
-    r.nats_cpu = CpuSeconds(nats) - cpu_nats0;
+    Run r = measure(*d, port, token, url, workers, n_decl, 100, [&](httplib::Client& h, int b) {
+      auto a = h.Post("/api/declarations", lines_for(prefix, b, std::min(100, n_decl - b)),
+                      "application/x-ndjson");
+      if (!a || (a->status != 200 && a->status != 202))
+        Die("POST failed: " + (a ? a->body : std::string("no answer")));
+    });
     decl_runs.push_back(r);
     std::fprintf(stderr, "declarations, %s: %.0f/s\n", r.name.c_str(), r.PerSecond());
     if (workers != 1) {
@@ -522,39 +531,17 @@ int main(int argc, char** argv) {
   for (int workers : {0, 1, 2}) {
     auto [d, port, url] = deploy(workers, "scans", dir + "/scan" + std::to_string(workers));
     const std::string token = Login(port);
-    const double cpu_db0 = CpuSecondsOf("postgres"), cpu_nats0 = CpuSeconds(nats);
-    const double cpu_serve0 = d->ServeCpu(), cpu_workers0 = d->WorkerCpu();
-    const double t0 = bench::Now();
-    std::atomic<int> next{0};
-    std::vector<std::thread> clients;
-    for (int c = 0; c < 4; ++c)
-      clients.emplace_back([&, port = port, token = token] {
-        httplib::Client h("127.0.0.1", port);
-        h.set_read_timeout(120, 0);
-        h.set_bearer_token_auth(token);
-        for (int i; (i = next++) < n_scans;) {
-          json side = json::parse(sidecars[static_cast<size_t>(i) % sidecars.size()]);
-          side["scan_id"] = "S" + std::to_string(workers) + "-" + std::to_string(i);
-          side["consignment_id"] = "SC" + std::to_string(workers) + "-" + std::to_string(i);
-          httplib::MultipartFormDataItems items = {
-              {"tiff", tiffs[static_cast<size_t>(i) % tiffs.size()], "scan.tif", "image/tiff"},
-              {"sidecar", side.dump(), "scan.json", "application/json"}};
-          auto r = h.Post("/api/scans", items);
-          if (!r || (r->status != 201 && r->status != 202))
-            Die("scan POST failed: " + (r ? r->body : std::string("no answer")));
-        }
-      });
-    for (auto& t : clients) t.join();
-    while (Decided(url) < n_scans) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    Run r;
-    r.name = workers == 0 ? "one process" : std::to_string(workers) + " worker(s)";
-    r.workers = workers;
-    r.items = n_scans;
-    r.seconds = bench::Now() - t0;
-    r.serve_cpu = d->ServeCpu() - cpu_serve0;  // without the start-up (models, calibration)
-    r.worker_cpu = d->WorkerCpu() - cpu_workers0;
-    r.db_cpu = CpuSecondsOf("postgres") - cpu_db0;
-    r.nats_cpu = CpuSeconds(nats) - cpu_nats0;
+    Run r = measure(*d, port, token, url, workers, n_scans, 1, [&](httplib::Client& h, int i) {
+      json side = json::parse(sidecars[static_cast<size_t>(i) % sidecars.size()]);
+      side["scan_id"] = "S" + std::to_string(workers) + "-" + std::to_string(i);
+      side["consignment_id"] = "SC" + std::to_string(workers) + "-" + std::to_string(i);
+      httplib::MultipartFormDataItems items = {
+          {"tiff", tiffs[static_cast<size_t>(i) % tiffs.size()], "scan.tif", "image/tiff"},
+          {"sidecar", side.dump(), "scan.json", "application/json"}};
+      auto a = h.Post("/api/scans", items);
+      if (!a || (a->status != 201 && a->status != 202))
+        Die("scan POST failed: " + (a ? a->body : std::string("no answer")));
+    });
     scan_runs.push_back(r);
     std::fprintf(stderr, "scans, %s: %.1f/s\n", r.name.c_str(), r.PerSecond());
   }
