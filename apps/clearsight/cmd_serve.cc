@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -267,47 +268,42 @@ int ServiceOptionsFromArgs(const Args& args, const std::string& usage, ServiceOp
   return 0;
 }
 
+// The flags serve and worker share: the store, the models, rules and calibration, the selection.
+std::set<std::string> DecidingFlags(std::initializer_list<std::string> own) {
+  std::set<std::string> flags = {"db",
+                                 "images",
+                                 "model",
+                                 "rules",
+                                 "valuation-history",
+                                 "rates",
+                                 "calibration",
+                                 "detector",
+                                 "detector-threads",
+                                 "analysis-threads",
+                                 "red-share",
+                                 "red-count",
+                                 "yellow-share",
+                                 "control-share",
+                                 "exploration-share",
+                                 "over-budget",
+                                 "high-risk-score",
+                                 "seed",
+                                 "scan-lane",
+                                 "audit-key",
+                                 "nats",
+                                 "help"};
+  flags.insert(own);
+  return flags;
+}
+
 int CmdServe(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help", "log-requests", "warm-up", "secure-cookie"});
-  if (int rc = CheckArgs(args,
-                         {"db",
-                          "port",
-                          "host",
-                          "model",
-                          "rules",
-                          "valuation-history",
-                          "rates",
-                          "calibration",
-                          "detector",
-                          "detector-threads",
-                          "analysis-threads",
-                          "warm-up",
-                          "web",
-                          "chart-js",
-                          "images",
-                          "threads",
-                          "session-hours",
-                          "red-share",
-                          "red-count",
-                          "yellow-share",
-                          "control-share",
-                          "exploration-share",
-                          "over-budget",
-                          "high-risk-score",
-                          "seed",
-                          "sync",
-                          "port-file",
-                          "log-requests",
-                          "secure-cookie",
-                          "allowed-origin",
-                          "audit-key",
-                          "max-connections",
-                          "max-connections-per-address",
-                          "request-head-timeout",
-                          "scan-lane",
-                          "nats",
-                          "help"},
-                         kServeUsage))
+  if (int rc = CheckArgs(
+          args,
+          DecidingFlags({"port", "host", "warm-up", "web", "chart-js", "threads", "session-hours",
+                         "sync", "port-file", "log-requests", "secure-cookie", "allowed-origin",
+                         "max-connections", "max-connections-per-address", "request-head-timeout"}),
+          kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;
   if (int rc = ServiceOptionsFromArgs(args, kServeUsage, &o); rc != 0) return rc;
@@ -355,33 +351,7 @@ int CmdServe(int argc, char** argv, int first) {
 
 int CmdWorker(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args,
-                         {"db",
-                          "images",
-                          "model",
-                          "rules",
-                          "valuation-history",
-                          "rates",
-                          "calibration",
-                          "detector",
-                          "detector-threads",
-                          "analysis-threads",
-                          "red-share",
-                          "red-count",
-                          "yellow-share",
-                          "control-share",
-                          "exploration-share",
-                          "over-budget",
-                          "high-risk-score",
-                          "seed",
-                          "scan-lane",
-                          "audit-key",
-                          "nats",
-                          "role",
-                          "batch",
-                          "ack-wait",
-                          "help"},
-                         kWorkerUsage))
+  if (int rc = CheckArgs(args, DecidingFlags({"role", "batch", "ack-wait"}), kWorkerUsage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("nats") || !args.Has("role") || !args.Has("db"))
     return Usage("--role, --nats and --db are required", kWorkerUsage);
