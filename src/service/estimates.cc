@@ -36,9 +36,11 @@ json ControlEstimates(const std::vector<ControlOutcome>& outcomes, int64_t not_i
     out["reason"] = "no confirmed control draw has its revenue recorded";
     return out;
   }
-  const auto& [currency, with_revenue] =
-      *std::max_element(by_currency.begin(), by_currency.end(),
-                        [](const auto& a, const auto& b) { return a.second < b.second; });
+  const auto most =
+      std::max_element(by_currency.begin(), by_currency.end(),
+                       [](const auto& a, const auto& b) { return a.second < b.second; });
+  const std::string currency = most->first;
+  const int with_revenue = most->second;
   if (with_revenue < 3) {
     out["reason"] = "only " + std::to_string(with_revenue) +
                     " confirmed control draws have revenue recorded in " + currency +
