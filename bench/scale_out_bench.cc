@@ -64,17 +64,22 @@ double CpuSeconds(pid_t pid) {
   return (ut + st) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-// CPU seconds of every process whose command name is `comm` (postgres backends).
-double CpuSecondsOf(const std::string& comm) {
+// The sum of `of(pid)` over every process whose command name is `comm` (postgres backends).
+template <typename Fn>
+double SumOverProcesses(const std::string& comm, Fn&& of) {
   double total = 0;
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
     if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
     std::ifstream c(e.path() / "comm");
     std::string line;
-    if (std::getline(c, line) && line == comm) total += CpuSeconds(std::stoi(name));
+    if (std::getline(c, line) && line == comm) total += of(std::stoi(name));
   }
   return total;
+}
+
+double CpuSecondsOf(const std::string& comm) {
+  return SumOverProcesses(comm, [](pid_t pid) { return CpuSeconds(pid); });
 }
 
 struct Run {
@@ -169,15 +174,7 @@ double MemoryMiB(pid_t pid, bool pss = false) {
 }
 
 double MemoryOfMiB(const std::string& comm) {
-  double total = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
-    const std::string name = e.path().filename();
-    if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
-    std::ifstream c(e.path() / "comm");
-    std::string line;
-    if (std::getline(c, line) && line == comm) total += MemoryMiB(std::stoi(name), true);
-  }
-  return total;
+  return SumOverProcesses(comm, [](pid_t pid) { return MemoryMiB(pid, true); });
 }
 
 struct SoakSample {

@@ -268,6 +268,17 @@ int ServiceOptionsFromArgs(const Args& args, const std::string& usage, ServiceOp
   return 0;
 }
 
+// SIGINT and SIGTERM go to a sigwait on the returned set, never to a random worker thread: they
+// are blocked before any thread starts (threads inherit the mask).
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
 // The flags serve and worker share: the store, the models, rules and calibration, the selection.
 std::set<std::string> DecidingFlags(std::initializer_list<std::string> own) {
   std::set<std::string> flags = {"db",
@@ -308,13 +319,7 @@ int CmdServe(int argc, char** argv, int first) {
   ServiceOptions o;
   if (int rc = ServiceOptionsFromArgs(args, kServeUsage, &o); rc != 0) return rc;
   o.nats_url = args.Get("nats");
-  // Signals go to a sigwait below, never to a random worker thread: block them before any thread
-  // starts (threads inherit the mask).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
 
   auto service = Service::Create(o);
   if (!service.ok()) return Fail(service.status());
@@ -371,11 +376,7 @@ int CmdWorker(int argc, char** argv, int first) {
   o.web_dir.clear();
   o.port = 0;
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const sigset_t signals = BlockStopSignals();
   auto service = Service::Create(o);
   if (!service.ok()) return Fail(service.status());
   std::atomic<bool> stop{false};
