@@ -48,8 +48,11 @@ std::string FormatNumber(double v) {
 }
 
 const char kScannerHelp[] =
-    "  --scanner NAME   dual-kvp (default: 80/160 kVp) or dual-layer (140 kVp, dual-layer "
+    "  --scanner NAME   dual-kvp (default: 80/160 kVp), dual-layer (140 kVp, dual-layer "
     "detector)\n"
+    "                   or random (a scanner and pixel pitch drawn from --scanner-seed N over "
+    "the\n"
+    "                   range of site scanners: docs/xray-simulator.md)\n"
     "  --kvp-low V --kvp-high V   other tube voltages for the scanner model\n"
     "  --dose F         photon counts times F (F < 1: noisier)\n";
 
@@ -74,8 +77,25 @@ std::string SimFlags(const Args& args, SimulateOptions* o) {
     return "--threads needs a positive number";
   if (!args.GetDouble("pixel-mm", 0, &pixel_mm) || pixel_mm < 0)
     return "--pixel-mm needs a positive number";
-  if (!ParseScanner(args.Get("scanner", "dual-kvp"), &o->scanner))
-    return "--scanner must be dual-kvp or dual-layer";
+  long long scanner_seed;
+  if (!args.GetInt("scanner-seed", 1, &scanner_seed) || scanner_seed < 0)
+    return "--scanner-seed needs a non-negative whole number";
+  if (args.Get("scanner", "dual-kvp") == "random") {
+    o->scanner = RandomScanner(static_cast<uint64_t>(scanner_seed));
+    if (!args.Has("pixel-mm")) pixel_mm = RandomScannerPixelMm(static_cast<uint64_t>(scanner_seed));
+  } else if (!ParseScanner(args.Get("scanner", "dual-kvp"), &o->scanner)) {
+    return "--scanner must be dual-kvp, dual-layer or random";
+  } else if (args.Has("scanner-seed")) {
+    return "--scanner-seed goes with --scanner random";
+  }
+  if (args.Has("threat-families")) {
+    auto families = ParseThreatFamilies(args.Get("threat-families"));
+    if (!families.ok()) return "--threat-families: " + families.status().message();
+    o->threat_families = *families;
+  }
+  const std::string goods = args.Get("goods-types", "classic");
+  if (goods != "classic" && goods != "extended") return "--goods-types must be classic or extended";
+  o->extended_goods = goods == "extended";
   o->width = static_cast<int>(width);
   o->height = static_cast<int>(height);
   o->seed = static_cast<uint64_t>(seed);
@@ -140,15 +160,48 @@ int Simulate(int argc, char** argv, int first) {
           "  --compress             deflate-compressed TIFFs\n"
           "  --goods-mix C=W,...    goods category weights (clothing, shoes, books, electronics, "
           "toys,\n"
-          "                         food, cosmetics, tools, ceramics); default all equal\n") +
+          "                         food, cosmetics, tools, ceramics); default all equal\n"
+          "  --goods-types T        classic (default) or extended: also dense organic goods "
+          "(sugar, tea\n"
+          "                         bricks, paper reams, rubber, fabric rolls, soap) and "
+          "procedural assortments\n"
+          "  --threat-families F    classic (default), all, a list of families or classes, or "
+          "a set with\n"
+          "                         some taken out: all,-karambit,-smg_compact\n"
+          "  --list-threat-families the families, their classes and sets\n") +
       kScannerHelp;
-  Args args(argc, argv, first, {"help", "compress"});
+  Args args(argc, argv, first, {"help", "compress", "list-threat-families"});
   if (int rc = CheckArgs(args,
-                         {"count", "seed", "out", "threat-rate", "misdeclared-rate",
-                          "undervalued-rate", "width", "height", "pixel-mm", "threads", "compress",
-                          "scanner", "goods-mix", "kvp-low", "kvp-high", "dose", "help"},
+                         {"count",
+                          "seed",
+                          "out",
+                          "threat-rate",
+                          "misdeclared-rate",
+                          "undervalued-rate",
+                          "width",
+                          "height",
+                          "pixel-mm",
+                          "threads",
+                          "compress",
+                          "scanner",
+                          "scanner-seed",
+                          "goods-mix",
+                          "goods-types",
+                          "threat-families",
+                          "list-threat-families",
+                          "kvp-low",
+                          "kvp-high",
+                          "dose",
+                          "help"},
                          usage))
     return rc < 0 ? 0 : rc;
+  if (args.Has("list-threat-families")) {
+    std::printf("%-18s %-16s %s\n", "family", "class", "set");
+    for (const auto& f : ThreatFamilies())
+      std::printf("%-18s %-16s %s\n", f.name.c_str(), f.threat_class.c_str(),
+                  f.classic ? "classic" : "parametric");
+    return 0;
+  }
   if (!args.Has("count") || !args.Has("out")) return Usage("--count and --out are required", usage);
   SimulateOptions o;
   if (std::string e = SimFlags(args, &o); !e.empty()) return Usage(e, usage);
@@ -195,8 +248,8 @@ int Wedges(int argc, char** argv, int first) {
                             kScannerHelp;
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
-                         {"out", "seed", "scanner", "width", "height", "pixel-mm", "threads",
-                          "kvp-low", "kvp-high", "dose", "help"},
+                         {"out", "seed", "scanner", "scanner-seed", "width", "height", "pixel-mm",
+                          "threads", "kvp-low", "kvp-high", "dose", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("out")) return Usage("--out is required", usage);
@@ -425,10 +478,11 @@ int Threats(int argc, char** argv, int first) {
                                 "threat alone) for TIP.\n") +
                             kScannerHelp;
   Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args,
-                         {"out", "per-class", "seed", "scanner", "width", "height", "pixel-mm",
-                          "threads", "kvp-low", "kvp-high", "dose", "help"},
-                         usage))
+  if (int rc = CheckArgs(
+          args,
+          {"out", "per-class", "seed", "scanner", "scanner-seed", "threat-families", "width",
+           "height", "pixel-mm", "threads", "kvp-low", "kvp-high", "dose", "help"},
+          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("out")) return Usage("--out is required", usage);
   SimulateOptions o;

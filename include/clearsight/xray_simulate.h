@@ -89,6 +89,12 @@ struct SimulateOptions {
   // category equally likely (and the same bytes as before this option existed). A category left
   // out of a non-empty mix has weight 0. Held-out sets use other mixes than training sets.
   std::vector<std::pair<std::string, double>> goods_mix;
+  // Threat families that may be drawn (ThreatFamilies() names); empty: the classic families.
+  // Held-out sets are simulated with families left out of training.
+  std::vector<std::string> threat_families;
+  // Goods: also the extended types (dense organic goods that look like narcotics, procedural
+  // assortments of the category's materials). Off: the classic catalogue and its bytes.
+  bool extended_goods = false;
   int threads = 2;  // SimulateDataset only
   ScanWriteOptions write;
 };
@@ -139,6 +145,19 @@ std::vector<std::string> GoodsCategoryNames();
 // The goods category of an HS code as the simulator uses them ("610910" -> "clothing"), "" when
 // the code's chapter holds none of them.
 std::string GoodsCategoryOfHs(std::string_view hs_code);
+
+// Threat families: each a parametric generator of one threat class. The classic ones are the
+// catalogue's fixed shapes with little variation; the others draw frames, barrels, blades,
+// handles, brick sizes, wraps and cell layouts from ranges (docs/xray-simulator.md).
+struct ThreatFamily {
+  std::string name;
+  std::string threat_class;
+  bool classic = false;
+};
+std::vector<ThreatFamily> ThreatFamilies();
+// "classic" (the default set), "all", a comma list of families or classes ("pistol,knife"), or a
+// set with some taken out ("all,-revolver_frame,-blade_tanto"); read left to right.
+Result<std::vector<std::string>> ParseThreatFamilies(std::string_view spec);
 
 // Effective atomic number of a catalogue material by name ("cocaine_hcl", "steel", ...).
 Result<double> MaterialZEff(std::string_view material);

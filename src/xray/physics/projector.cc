@@ -225,6 +225,7 @@ Result<PhysicsModel> BuildPhysics(const ScannerModel& s, double pixel_mm) {
                              s.blur_sigma_px_high);
   m.scatter_fraction = s.scatter_fraction;
   m.electronic_noise = s.electronic_noise;
+  m.gain_stripe_sd = s.gain_stripe_sd;
 
   // Basis over the catalogue materials.
   const auto& cat = MaterialCatalog();
@@ -354,6 +355,13 @@ void FormImage(const PhysicsModel& model, const std::vector<float>& coef,
   for (int c = 0; c < 2; ++c) {
     if (options.blur) GaussianBlur(&noisy[c], width, height, model.channel[c].blur_sigma_px, &tmp);
     if (options.scatter) AddScatter(primary[c], width, height, model.scatter_fraction, &noisy[c]);
+    // Gain stripes: one residual gain per detector row (the belt runs along x). Drawn only when
+    // the scanner has them, so scanners without keep their bytes.
+    if (options.noise && model.gain_stripe_sd > 0)
+      for (int y = 0; y < height; ++y) {
+        const float gain = static_cast<float>(1.0 + model.gain_stripe_sd * rng->Normal());
+        for (int x = 0; x < width; ++x) noisy[c][static_cast<size_t>(y) * width + x] *= gain;
+      }
   }
   low->resize(n);
   high->resize(n);

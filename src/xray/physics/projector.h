@@ -34,6 +34,7 @@ struct PhysicsModel {
   ChannelWeights channel[2];  // 0 low, 1 high
   double scatter_fraction = 0;
   double electronic_noise = 0;
+  double gain_stripe_sd = 0;  // per detector row and channel, drawn for every image
   // Basis: vectors[k * n_energy + e]; material_coef[m * rank + k] (per g/cm^2).
   int rank = 0;
   std::vector<float> vectors;

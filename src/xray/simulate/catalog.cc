@@ -4,77 +4,20 @@
 #include <functional>
 #include <mutex>
 
+#include "clearsight/xray_simulate.h"
 #include "clearsight/xray_tip.h"
 #include "xray/physics/materials.h"
+#include "xray/simulate/catalog_parts.h"
 
 namespace clearsight::xray {
 namespace {
-
-constexpr double kPi = 3.14159265358979323846;
 
 std::vector<std::string>& Unknown() {
   static std::vector<std::string> names;
   return names;
 }
 
-int Mat(const char* name) {
-  int i = MaterialIndex(name);
-  if (i < 0) {
-    static std::mutex mu;
-    std::lock_guard<std::mutex> lock(mu);
-    Unknown().push_back(name);  // a typo in the catalogue: the tests look here
-    return 0;
-  }
-  return i;
-}
-
-Part MakePart(ShapeKind kind, const char* material, double density, double cx, double cy, double hx,
-              double hy, double depth, double angle = 0, double wall = 0) {
-  Part p;
-  p.shape.kind = kind;
-  p.shape.cx = cx;
-  p.shape.cy = cy;
-  p.shape.hx = hx;
-  p.shape.hy = hy;
-  p.shape.depth = depth;
-  p.shape.angle = angle;
-  p.shape.wall = wall;
-  p.material = Mat(material);
-  p.density = density;
-  return p;
-}
-
-Part Polygon(const char* material, double density, double depth,
-             std::vector<std::pair<double, double>> pts, double cx = 0, double cy = 0) {
-  Part p;
-  p.shape.kind = ShapeKind::kPolygon;
-  p.shape.cx = cx;
-  p.shape.cy = cy;
-  p.shape.depth = depth;
-  p.shape.polygon = std::move(pts);
-  p.material = Mat(material);
-  p.density = density;
-  return p;
-}
-
-using K = ShapeKind;
-
-// A lithium-ion 18650 cell lying along x at (cx, cy): steel can (as a thin effective shell) and
-// the electrode roll.
-void Add18650(std::vector<Part>* parts, double cx, double cy, double angle = 0) {
-  parts->push_back(MakePart(K::kCylinder, "liion_cell", 2.55, cx, cy, 32.5, 9.0, 18.0, angle));
-}
-
-struct GoodsType {
-  const char* name;
-  const char* category;
-  const char* hs_code;
-  const char* description;
-  double value_per_kg;
-  std::function<std::vector<Part>(Rng&)> make;
-};
-
-const std::vector<GoodsType>& GoodsTypes() {
+const std::vector<GoodsType>& ClassicGoodsTypes() {
   static const std::vector<GoodsType> types = {
       // --- clothing (HS 61-62) ---
       {"t_shirt", "clothing", "610910", "T-shirts, knitted, of cotton", 30,
@@ -390,12 +333,6 @@ const std::vector<GoodsType>& GoodsTypes() {
   return types;
 }
 
-struct ThreatType {
-  const char* name;
-  const char* threat_class;
-  std::function<std::vector<Part>(Rng&)> make;
-};
-
 std::vector<Part> Pistol(Rng& r, bool polymer_frame) {
   std::vector<Part> p;
   // Lying flat: the side profile is the footprint, the gun's width is the depth.
@@ -412,7 +349,7 @@ std::vector<Part> Pistol(Rng& r, bool polymer_frame) {
   return p;
 }
 
-const std::vector<ThreatType>& ThreatTypes() {
+const std::vector<ThreatType>& ClassicThreatTypes() {
   static const std::vector<ThreatType> types = {
       {"cocaine_brick", "narcotics",
        [](Rng& r) {
@@ -534,23 +471,60 @@ const std::vector<GoodsCategory>& GoodsCategories() {
   static const std::vector<GoodsCategory> c = {
       {"clothing", "61-62", 12},   {"shoes", "64", 17},    {"books", "49", 0},
       {"electronics", "84-85", 0}, {"toys", "95/39", 4.7}, {"food", "09-21", 8},
-      {"cosmetics", "33", 6.5},    {"tools", "82", 3.7},   {"ceramics", "69", 12}};
+      {"cosmetics", "33-34", 6.5}, {"tools", "82", 3.7},   {"ceramics", "69", 12}};
   return c;
 }
 
 std::vector<std::string> UnknownMaterialNames() { return Unknown(); }
 
-std::vector<std::string> GoodsTypeNames(std::string_view category) {
+namespace {
+
+const std::vector<GoodsType>& AllGoodsTypes() {
+  static const std::vector<GoodsType> all = [] {
+    std::vector<GoodsType> v = ClassicGoodsTypes();
+    for (const auto& t : ExtendedGoodsTypes()) v.push_back(t);
+    return v;
+  }();
+  return all;
+}
+
+const std::vector<ThreatType>& AllThreatTypes() {
+  static const std::vector<ThreatType> all = [] {
+    std::vector<ThreatType> v = ClassicThreatTypes();
+    for (const auto& t : ParametricThreatTypes()) v.push_back(t);
+    return v;
+  }();
+  return all;
+}
+
+bool FamilyAllowed(size_t i, const FamilyFilter& families) {
+  return families.empty() ? AllThreatTypes()[i].classic : families[i];
+}
+
+}  // namespace
+
+int CatalogMaterial(const char* name) {
+  int i = MaterialIndex(name);
+  if (i < 0) {
+    static std::mutex mu;
+    std::lock_guard<std::mutex> lock(mu);
+    Unknown().push_back(name);  // a typo in the catalogue: the tests look here
+    return 0;
+  }
+  return i;
+}
+
+std::vector<std::string> GoodsTypeNames(std::string_view category, bool extended) {
   std::vector<std::string> out;
-  for (const auto& t : GoodsTypes())
-    if (category == t.category) out.push_back(t.name);
+  for (const auto& t : AllGoodsTypes())
+    if (category == t.category && (extended || !t.extended)) out.push_back(t.name);
   return out;
 }
 
-Item MakeGoods(std::string_view category, Rng* rng) {
+Item MakeGoods(std::string_view category, Rng* rng, bool extended) {
   std::vector<const GoodsType*> of;
-  for (const auto& t : GoodsTypes())
-    if (category == t.category) of.push_back(&t);
+  for (const auto& t : AllGoodsTypes())
+    if (category == t.category && (extended || !t.extended)) of.push_back(&t);
   Item item;
   if (of.empty()) return item;
   const GoodsType* t = of[rng->Int(0, static_cast<int>(of.size()) - 1)];
@@ -563,10 +537,31 @@ Item MakeGoods(std::string_view category, Rng* rng) {
   return item;
 }
 
-Item MakeThreat(std::string_view threat_class, Rng* rng) {
+Result<FamilyFilter> MakeFamilyFilter(const std::vector<std::string>& names) {
+  if (names.empty()) return FamilyFilter{};
+  const auto& all = AllThreatTypes();
+  FamilyFilter f(all.size(), false);
+  for (const auto& n : names) {
+    size_t i = 0;
+    while (i < all.size() && n != all[i].name) ++i;
+    if (i == all.size()) return Status::InvalidArgument("unknown threat family '" + n + "'");
+    f[i] = true;
+  }
+  return f;
+}
+
+bool ClassHasFamily(std::string_view threat_class, const FamilyFilter& families) {
+  const auto& all = AllThreatTypes();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (threat_class == all[i].threat_class && FamilyAllowed(i, families)) return true;
+  return false;
+}
+
+Item MakeThreat(std::string_view threat_class, Rng* rng, const FamilyFilter& families) {
   std::vector<const ThreatType*> of;
-  for (const auto& t : ThreatTypes())
-    if (threat_class == t.threat_class) of.push_back(&t);
+  const auto& all = AllThreatTypes();
+  for (size_t i = 0; i < all.size(); ++i)
+    if (threat_class == all[i].threat_class && FamilyAllowed(i, families)) of.push_back(&all[i]);
   Item item;
   if (of.empty()) return item;
   const ThreatType* t = of[rng->Int(0, static_cast<int>(of.size()) - 1)];
@@ -612,6 +607,56 @@ ThreatSeverity SeverityOfThreatClass(std::string_view threat_class) {
   for (std::string_view weapon : {"firearm", "firearm_part", "knife"})
     if (threat_class == weapon) return ThreatSeverity::kWeapon;
   return ThreatSeverity::kContraband;
+}
+
+std::vector<ThreatFamily> ThreatFamilies() {
+  std::vector<ThreatFamily> out;
+  for (const auto& t : xray::AllThreatTypes()) out.push_back({t.name, t.threat_class, t.classic});
+  return out;
+}
+
+Result<std::vector<std::string>> ParseThreatFamilies(std::string_view spec) {
+  const std::vector<ThreatFamily> all = ThreatFamilies();
+  std::vector<bool> on(all.size(), false);
+  for (size_t i = 0; i < all.size(); ++i) on[i] = all[i].classic;
+  // Left to right from the classic set; a list that starts with a name starts from none.
+  bool first = true;
+  size_t pos = 0;
+  while (pos <= spec.size()) {
+    size_t end = spec.find(',', pos);
+    if (end == std::string_view::npos) end = spec.size();
+    std::string_view item = spec.substr(pos, end - pos);
+    pos = end + 1;
+    if (item.empty()) continue;
+    const bool remove = item.front() == '-';
+    if (remove) item.remove_prefix(1);
+    const bool was_first = first;
+    first = false;
+    if (item == "classic" || item == "all") {  // the set, or with '-' all of it out
+      for (size_t i = 0; i < all.size(); ++i)
+        if (item == "all" || all[i].classic)
+          on[i] = !remove;
+        else if (!remove)
+          on[i] = false;
+      continue;
+    }
+    if (was_first && !remove) on.assign(all.size(), false);
+    bool known = false;
+    for (size_t i = 0; i < all.size(); ++i)
+      if (item == all[i].name || item == all[i].threat_class) {
+        on[i] = !remove;
+        known = true;
+      }
+    if (!known)
+      return Status::InvalidArgument("unknown threat family or class '" + std::string(item) +
+                                     "' (clearsight xray simulate --list-threat-families)");
+  }
+  std::vector<std::string> names;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (on[i]) names.push_back(all[i].name);
+  if (names.empty())
+    return Status::InvalidArgument("the threat families '" + std::string(spec) + "' leave none");
+  return names;
 }
 
 }  // namespace clearsight

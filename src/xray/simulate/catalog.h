@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "clearsight/status.h"
 #include "xray/physics/random.h"
 #include "xray/simulate/geometry.h"
 
@@ -18,12 +19,19 @@ struct GoodsCategory {
 };
 const std::vector<GoodsCategory>& GoodsCategories();
 
-// A random item of the category (its type is drawn from the category's types).
-Item MakeGoods(std::string_view category, Rng* rng);
-// A random threat of the class (see ThreatClasses()).
-Item MakeThreat(std::string_view threat_class, Rng* rng);
+// A random item of the category (its type is drawn from the category's types; the extended
+// types, hard negatives and procedural assortments, only when `extended`).
+Item MakeGoods(std::string_view category, Rng* rng, bool extended = false);
+// Which threat families may be drawn: one flag per ThreatFamilies() entry; empty: the classic
+// families (the default, so old seeds keep their bytes).
+using FamilyFilter = std::vector<bool>;
+Result<FamilyFilter> MakeFamilyFilter(const std::vector<std::string>& names);
+bool ClassHasFamily(std::string_view threat_class, const FamilyFilter& families);
+// A random threat of the class (see ThreatClasses()), of an allowed family; empty parts when the
+// class has none.
+Item MakeThreat(std::string_view threat_class, Rng* rng, const FamilyFilter& families = {});
 // Goods type names of a category ("t_shirt", ...).
-std::vector<std::string> GoodsTypeNames(std::string_view category);
+std::vector<std::string> GoodsTypeNames(std::string_view category, bool extended = false);
 // Material names the catalogue used that are not in MaterialCatalog() (empty unless a typo).
 std::vector<std::string> UnknownMaterialNames();
 // A corrugated cardboard box or a plastic mail bag of these outer sizes (mm).

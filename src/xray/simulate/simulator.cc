@@ -103,6 +103,8 @@ Result<double> MaterialZEff(std::string_view material) {
 struct Simulator::Impl {
   PhysicsModel model;
   double pixel_mm = 1;
+  FamilyFilter families;                    // empty: the classic families
+  std::vector<std::string> threat_classes;  // the classes with an allowed family
 };
 
 Simulator::Simulator(const SimulateOptions& options) : options_(options) {}
@@ -141,6 +143,9 @@ Result<std::unique_ptr<Simulator>> Simulator::Create(const SimulateOptions& opti
   sim->impl_->pixel_mm = options.pixel_mm > 0 ? options.pixel_mm : kTunnelMm / options.height;
   sim->mix_weights_ = std::move(mix);
   sim->mix_total_ = mix_total;
+  CS_ASSIGN_OR_RETURN(sim->impl_->families, MakeFamilyFilter(options.threat_families));
+  for (const auto& c : ThreatClasses())
+    if (ClassHasFamily(c, sim->impl_->families)) sim->impl_->threat_classes.push_back(c);
   CS_ASSIGN_OR_RETURN(sim->impl_->model, BuildPhysics(options.scanner, sim->impl_->pixel_mm));
   return sim;
 }
@@ -320,7 +325,7 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
   for (int attempt = 0; attempt < 40 && goods.size() < 14 && used < fill * 4 * inner_l * inner_w;
        ++attempt) {
     std::string cat = rng.Chance(0.8) ? main_cat : draw_category();
-    Item item = MakeGoods(cat, &rng);
+    Item item = MakeGoods(cat, &rng, o.extended_goods);
     if (item.parts.empty()) continue;
     double la = rng.Chance(0.6) ? rng.Int(0, 3) * kPi / 2 + rng.Uniform(-0.1, 0.1)
                                 : rng.Uniform(0, 2 * kPi);
@@ -347,9 +352,10 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
 
   // A threat, concealed under or over goods, or loose.
   std::vector<Placed> threats;
-  if (rng.Chance(o.threat_rate)) {
-    const auto& classes = ThreatClasses();
-    Item t = MakeThreat(classes[rng.Int(0, static_cast<int>(classes.size()) - 1)], &rng);
+  if (rng.Chance(o.threat_rate) && !impl_->threat_classes.empty()) {
+    const auto& classes = impl_->threat_classes;
+    Item t = MakeThreat(classes[rng.Int(0, static_cast<int>(classes.size()) - 1)], &rng,
+                        impl_->families);
     double la = rng.Uniform(0, 2 * kPi);
     auto [lex, ley] = RotatedExtents(t, la);
     bool concealed = !goods.empty() && rng.Chance(0.7);
@@ -449,7 +455,7 @@ Result<SimulatedScan> Simulator::Simulate(int64_t index) const {
       other = cats[drng.Int(0, static_cast<int>(cats.size()) - 1)].name;
     } while (other == declared_cat);
     declared_cat = other;
-    Item decoy = MakeGoods(other, &drng);
+    Item decoy = MakeGoods(other, &drng, o.extended_goods);
     d.hs_code = decoy.hs_code;
     d.description = decoy.description;
     d.declared_value =
@@ -530,9 +536,9 @@ Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
   ThreatLibrary lib;
   const auto& classes = ThreatClasses();
   for (size_t ci = 0; ci < classes.size(); ++ci)
-    for (int i = 0; i < per_class; ++i) {
+    for (int i = 0; i < per_class && ClassHasFamily(classes[ci], impl_->families); ++i) {
       Rng rng(MixSeed(options_.seed, static_cast<uint64_t>(i), 200 + ci));
-      Item item = MakeThreat(classes[ci], &rng);
+      Item item = MakeThreat(classes[ci], &rng, impl_->families);
       auto [ex, ey] = item.HalfExtents();
       double r = std::hypot(ex, ey);
       int size = static_cast<int>(std::ceil(2 * r / px)) + 8;
@@ -562,10 +568,10 @@ Result<std::vector<MaterialThreat>> Simulator::MakeMaterialThreats(int per_class
   std::vector<MaterialThreat> out;
   const auto& classes = ThreatClasses();
   for (size_t ci = 0; ci < classes.size(); ++ci)
-    for (int i = 0; i < per_class; ++i) {
+    for (int i = 0; i < per_class && ClassHasFamily(classes[ci], impl_->families); ++i) {
       // Other draws than MakeThreatLibrary's (a library and these threats stay apart).
       Rng rng(MixSeed(options_.seed, static_cast<uint64_t>(i), 400 + ci));
-      Item item = MakeThreat(classes[ci], &rng);
+      Item item = MakeThreat(classes[ci], &rng, impl_->families);
       // A unit "basis": one coefficient per distinct material of the item, its areal density.
       std::vector<int> materials;
       for (const auto& part : item.parts)
