@@ -21,7 +21,6 @@ namespace {
 
 constexpr size_t kMaxTagsPerKind = 20;
 constexpr size_t kMaxTagBytes = 40;
-constexpr char kTagKinds[][13] = {"goods", "threat_class", "concealment"};
 
 std::vector<std::string>* TagsOfKind(CaseTags& tags, std::string_view kind) {
   if (kind == "goods") return &tags.goods;
