@@ -492,6 +492,60 @@ struct TrainingTrialQuery {
   bool responded_only = false;
 };
 
+// ---- The case library (docs/training.md, "Case library") ----
+// A case is a consignment whose latest outcome is an inspection result (IsInspectionResult): its
+// outcome, declarations, scans and photos are read where they are kept; the case library keeps
+// only what trainers add (migration 013): whether it is teaching material, and tags.
+
+// Free-text tags of three kinds, each normalised (NormaliseCaseTag), sorted, without repeats.
+struct CaseTags {
+  std::vector<std::string> goods;
+  std::vector<std::string> threat_class;
+  std::vector<std::string> concealment;
+};
+// Lower case, surrounding blanks removed and inner runs of blanks made one space: "  False
+// Bottom " and "false bottom" are one tag.
+std::string NormaliseCaseTag(std::string_view tag);
+
+struct CaseMark {
+  bool teaching = false;
+  CaseTags tags;
+  std::string marked_by;  // who changed it last; "" when nobody has
+  int64_t marked_ms = 0;
+};
+
+struct CaseRow {
+  std::string consignment_id;
+  OutcomeRow outcome;         // the latest, without its attachments
+  int64_t photos = 0;         // attachments of all its outcomes
+  int64_t scans = 0;          // stored scans of the consignment
+  std::string hs_code;        // of its first declaration (by id); "" without one
+  std::string description;    // of its first declaration
+  std::string importer_id;    // of its first declaration
+  std::string channel, lane;  // of its decision
+  CaseMark mark;
+};
+
+struct CaseQuery {
+  bool teaching_only = false;
+  std::string tag;           // a tag of any kind (normalised before matching)
+  std::string threat_class;  // a threat-class tag
+  std::string result;        // the latest outcome's result
+  std::string hs_chapter;    // two digits: one of its declarations has an HS code in the chapter
+  std::optional<int64_t> from_ms, to_ms;  // the latest outcome recorded in [from_ms, to_ms]
+  // Contained (case-insensitive, % and _ literal) in an outcome's note, the consignment id, or a
+  // declaration's id, importer, declarant, seller or description.
+  std::string text;
+  bool with_scan_only = false;  // cases a training session can show
+  int64_t limit = 50;           // 0..1000
+  int64_t offset = 0;
+};
+
+struct CasePage {
+  int64_t total = 0;           // cases that match (items holds at most limit of them)
+  std::vector<CaseRow> items;  // newest outcome first, then by consignment id
+};
+
 // ---- Writing --------------------------------------------------------------------------------
 
 // The operations allowed inside Store::Write. Everything done through one StoreTxn commits or
@@ -568,6 +622,11 @@ class StoreTxn {
   virtual Status InsertTrainingTrial(TrainingTrialRow* row) = 0;
   virtual Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) = 0;
   virtual Status RecordTrainingResponse(const TrainingTrialRow& row) = 0;
+
+  // The case library: one case (none when the consignment has no inspection outcome); the
+  // trainer's mark of a case replaced whole (tags normalised here). NotFound when it is no case.
+  virtual Result<std::optional<CaseRow>> GetCase(const std::string& consignment_id) = 0;
+  virtual Status PutCaseMark(const std::string& consignment_id, const CaseMark& mark) = 0;
 
   // Appends to the hash-chained audit log; fills seq, prev_hash and hash of *entry (at_ms = now
   // when 0).
@@ -674,6 +733,10 @@ class Store {
   virtual Result<std::vector<TrainingTrialRow>> TrainingTrials(const TrainingTrialQuery& query) = 0;
   virtual Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) = 0;
   virtual Result<std::vector<std::string>> CleanScanIds(int64_t limit) = 0;
+  // The case library: the cases that match, counted and paged (InvalidArgument for a limit
+  // outside 0..1000, a negative offset or a chapter that is not two digits); one case.
+  virtual Result<CasePage> Cases(const CaseQuery& query) = 0;
+  virtual Result<std::optional<CaseRow>> GetCase(const std::string& consignment_id) = 0;
 
   // ---- Changing the model registry (each one transaction with its audit entry) ----
   // Registers `row` (its files already in the image directory: clearsight/model_registry.h does

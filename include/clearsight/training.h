@@ -5,6 +5,7 @@
 // translate requests onto this.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -38,11 +39,15 @@ struct TrainingSettings {
   int time_limit_s = 20;  // per image, 3..600
   TrainingSource source = TrainingSource::kSimulated;
   uint64_t seed = 1;  // with the trainee and the image index, picks backgrounds and places
+  // Cases of the case library (consignment ids) shown among the `images`, each once per trainee:
+  // the real stored scan unchanged, with the truth the inspection found (CaseTruthOf). At most
+  // `images`; the threat share applies to the other, projected images.
+  std::vector<std::string> cases;
 };
 
 // Reads {"images", "threat_share", "threat_classes", "size_min", "size_max", "clutter_min",
-// "clutter_max", "time_limit_s", "source", "seed"} (each optional); InvalidArgument naming the
-// field that is out of range or of the wrong type, or an unknown threat class.
+// "clutter_max", "time_limit_s", "source", "seed", "cases"} (each optional); InvalidArgument naming
+// the field that is out of range or of the wrong type, or an unknown threat class.
 Result<TrainingSettings> TrainingSettingsFromJson(std::string_view json);
 std::string TrainingSettingsToJson(const TrainingSettings& settings);
 // The classes a session tests: its own, or all of ThreatClasses() when it names none.
@@ -134,6 +139,39 @@ struct Certification {
 // trainee has answered in all.
 Certification Certify(const std::vector<DetectionScores>& window_scores, int64_t answered,
                       const CertificationRule& rule);
+
+// ---- Cases in sessions ------------------------------------------------------------------------
+
+// What image `index` of a trainee's run is: one of the session's cases, or a projected image with
+// or without a threat. The run is shuffled by `base_seed` (the session's seed mixed with the
+// session and the trainee): the cases take settings.cases.size() places, and exactly
+// round(threat_share x the other images) of the others have a threat. Without cases it is the
+// order every session had before cases existed.
+struct RunSlot {
+  std::optional<size_t> case_index;  // into settings.cases
+  bool threat = false;               // a projected image with a threat
+  int threat_rank = -1;              // among the run's projected threat images, in index order
+};
+RunSlot RunSlotAt(const TrainingSettings& settings, uint64_t base_seed, int index);
+
+// The truth of a case's image, from what its inspection found: `result` (the latest outcome) and
+// the detections stored in the scan's analysis (ScanAnalysis JSON, "detections"). "nothing" and
+// "undervaluation" (the goods are what was declared) are images without a threat. Narcotics,
+// weapons (firearm, firearm part, knife), cigarettes, currency and lithium batteries are threats
+// of their class, boxed by the stored detection of a matching class with the highest score
+// (class: the detector's); other findings (misdeclaration, counterfeit, other) are threats
+// without a box: the trainee's Suspect is a hit wherever the mark is.
+struct CaseTruth {
+  bool threat = false;
+  std::string threat_class;               // a ThreatClasses() name, or the outcome result
+  std::optional<std::array<int, 4>> box;  // x0, y0, x1, y1
+};
+CaseTruth CaseTruthOf(std::string_view result, std::string_view analysis_json);
+// A trial made from a case (its source is "case:<consignment id>"), and that case's id.
+bool IsCaseTrial(const TrainingTrialRow& trial);
+std::string CaseOfTrial(const TrainingTrialRow& trial);
+// Whether the trial's truth has a box to mark (a case with a finding may have none).
+bool TrialHasBox(const TrainingTrialRow& trial);
 
 // ---- Images -----------------------------------------------------------------------------------
 

@@ -382,9 +382,8 @@ Result<HttpResponse> Service::Impl::GetConsignment(const HttpRequest& req, const
   return JsonResponse(200, out);
 }
 
-namespace {
 // The fields of a declaration an officer scans the queue by ("null" when there is none yet).
-std::string DeclarationSummary(const std::string& declaration_json) {
+std::string service::DeclarationSummary(const std::string& declaration_json) {
   if (declaration_json.empty()) return "null";
   json d = json::parse(declaration_json, nullptr, false);
   if (!d.is_object()) return "null";
@@ -395,7 +394,6 @@ std::string DeclarationSummary(const std::string& declaration_json) {
   if (d.contains("item_id")) s["item_id"] = d["item_id"];  // a postal item's S10 id
   return s.dump(-1, ' ', false, json::error_handler_t::replace);
 }
-}  // namespace
 
 Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Caller&) {
   QueueQuery q;
@@ -436,7 +434,7 @@ Result<HttpResponse> Service::Impl::GetQueue(const HttpRequest& req, const Calle
   for (size_t i = 0; i < page.items.size(); ++i) {
     if (i) items.push_back(',');
     items += service::DecisionJsonText(page.items[i], [&](service::JsonObjectWriter& iw) {
-      iw.Raw("declaration", DeclarationSummary(page.first_declaration[i]))
+      iw.Raw("declaration", service::DeclarationSummary(page.first_declaration[i]))
           .Int("declarations", page.declaration_count[i]);
     });
   }

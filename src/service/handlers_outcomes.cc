@@ -13,23 +13,9 @@ using service::Caller;
 using service::HttpRequest;
 using service::HttpResponse;
 using service::JsonResponse;
+using service::OutcomeResults;
 
 namespace {
-
-const std::vector<std::string>& OutcomeResults() {
-  static const std::vector<std::string> k = {"nothing",
-                                             "narcotics",
-                                             "weapon",
-                                             "cigarettes",
-                                             "currency",
-                                             "undervaluation",
-                                             "misdeclaration",
-                                             "lithium_batteries",
-                                             "counterfeit",
-                                             "other",
-                                             std::string(kNotInspected)};
-  return k;
-}
 
 // Units a seizure is counted in.
 const std::vector<std::string>& SeizedUnits() {
@@ -119,6 +105,21 @@ json AttachmentJson(const AttachmentRow& a) {
 }
 
 }  // namespace
+
+const std::vector<std::string>& service::OutcomeResults() {
+  static const std::vector<std::string> k = {"nothing",
+                                             "narcotics",
+                                             "weapon",
+                                             "cigarettes",
+                                             "currency",
+                                             "undervaluation",
+                                             "misdeclaration",
+                                             "lithium_batteries",
+                                             "counterfeit",
+                                             "other",
+                                             std::string(kNotInspected)};
+  return k;
+}
 
 json service::OutcomeJson(const OutcomeRow& o) {
   auto optional_number = [](double v) { return v >= 0 ? json(v) : json(nullptr); };

@@ -48,7 +48,8 @@ json ScoresJson(const DetectionScores& s) {
 }
 
 json BoxJson(const TrainingTrialRow& t) {
-  return t.threat ? json::array({t.box_x0, t.box_y0, t.box_x1, t.box_y1}) : json(nullptr);
+  return t.threat && TrialHasBox(t) ? json::array({t.box_x0, t.box_y0, t.box_x1, t.box_y1})
+                                    : json(nullptr);
 }
 
 // Where a mark is: a point, or the centre of a box.
@@ -132,6 +133,7 @@ Result<HttpResponse> Service::Impl::CreateTrainingSession(const HttpRequest& req
     return Status::InvalidArgument("name must be 1 to 200 bytes of UTF-8 text");
   json settings = j.contains("settings") ? j["settings"] : json::object();
   CS_ASSIGN_OR_RETURN(TrainingSettings s, TrainingSettingsFromJson(settings.dump()));
+  CS_RETURN_IF_ERROR(CheckSessionCases(s));
   row.trainer = caller.username;
   row.settings_json = TrainingSettingsToJson(s);
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) -> Status {
@@ -257,21 +259,10 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   // session, the trainee and the seed; threat classes in turn, shuffled likewise.
   const uint64_t base = xray::MixSeed(s.seed, static_cast<uint64_t>(session.session_id),
                                       std::hash<std::string>{}(trainee));
-  std::vector<int> order(static_cast<size_t>(s.images));
-  for (int i = 0; i < s.images; ++i) order[i] = i;
-  xray::Rng shuffle(base);
-  for (int i = s.images - 1; i > 0; --i) std::swap(order[i], order[shuffle.Int(0, i)]);
-  const int threats = static_cast<int>(std::lround(s.threat_share * s.images));
-  int threat_rank = -1;  // among the threat images, in index order
-  bool threat = false;
-  for (int i = 0, seen = 0; i <= index; ++i) {
-    const bool t = order[i] < threats;
-    if (i == index) {
-      threat = t;
-      threat_rank = t ? seen : -1;
-    }
-    seen += t;
-  }
+  const RunSlot slot = RunSlotAt(s, base, index);
+  if (slot.case_index) return MakeCaseTrial(session, s, trainee, index, s.cases[*slot.case_index]);
+  const bool threat = slot.threat;
+  const int threat_rank = slot.threat_rank;
   const std::vector<std::string> classes = SessionClasses(s);
   std::vector<std::string> deck = classes;
   xray::Rng deal(xray::MixSeed(base, 0x636c61737365ull));
@@ -288,7 +279,7 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   CS_ASSIGN_OR_RETURN(auto history, store->TrainingTrials(q));
   std::vector<bool> hits;
   for (const auto& t : history)
-    if (t.threat && t.threat_class == cls) hits.push_back(t.hit);
+    if (t.threat && t.threat_class == cls && !IsCaseTrial(t)) hits.push_back(t.hit);
   const int level = StaircaseLevel(hits);
   TrainingImageRequest request;
   request.seed = rng.Next();
@@ -438,8 +429,10 @@ Result<HttpResponse> Service::Impl::RespondTrainingTrial(const HttpRequest& req,
   t.timed_out = j.value("timed_out", false) || t.response_ms > t.time_limit_ms;
   t.decision = t.timed_out ? "clear" : decision;
   // A hit only when the mark is on the threat: inside its box (a box mark by its centre).
-  t.hit = t.threat && t.decision == "suspect" && mark && mark->x >= t.box_x0 &&
-          mark->x < t.box_x1 && mark->y >= t.box_y0 && mark->y < t.box_y1;
+  // A case whose finding has no box is a hit on Suspect wherever the mark is.
+  t.hit = t.threat && t.decision == "suspect" &&
+          (!TrialHasBox(t) || (mark && mark->x >= t.box_x0 && mark->x < t.box_x1 &&
+                               mark->y >= t.box_y0 && mark->y < t.box_y1));
   t.responded_ms = NowMs();
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) { return txn.RecordTrainingResponse(t); }));
   const ThreatLook look = ThreatClassLook(t.threat_class);
@@ -451,6 +444,7 @@ Result<HttpResponse> Service::Impl::RespondTrainingTrial(const HttpRequest& req,
                          {"high_energy", look.high_energy},
                          {"low_energy", look.low_energy},
                          {"material", look.material}};
+  if (IsCaseTrial(t)) CS_RETURN_IF_ERROR(AddCaseTruth(t, &truth));
   CS_ASSIGN_OR_RETURN(auto session, store->GetTrainingSession(t.session_id));
   int images = 0;
   if (session) {
@@ -522,7 +516,7 @@ Result<HttpResponse> Service::Impl::GetTrainingScores(const HttpRequest& req,
     json stairs = json::array();
     std::map<std::string, std::vector<bool>> hits;
     for (const auto* t : list)
-      if (t->threat) hits[t->threat_class].push_back(t->hit);
+      if (t->threat && !IsCaseTrial(*t)) hits[t->threat_class].push_back(t->hit);
     for (const auto& [cls, h] : hits) {
       const int level = StaircaseLevel(h);
       stairs.push_back(json{{"class", cls}, {"level", level}, {"threat_images", h.size()}});

@@ -484,7 +484,7 @@ void Service::Impl::BuildRoutes() {
        {}},
       {"GET",
        "/api/consignments/{id}/attachments/{sha256}",
-       officer | analyst | admin,
+       officer | analyst | trainer | admin,
        &Impl::GetAttachment,
        {}},
       {"GET", "/api/responses", integrator | analyst | admin, &Impl::GetResponses, {}},
@@ -554,6 +554,11 @@ void Service::Impl::BuildRoutes() {
       {"GET", "/api/training/scores", officer | trainer | admin, &Impl::GetTrainingScores, {}},
       {"PUT", "/api/training/certification", trainer | admin, &Impl::PutTrainingCertification, {}},
       {"GET", "/api/training/results.csv", trainer | admin, &Impl::GetTrainingResultsCsv, {}},
+      // The case library (docs/training.md): trainers tag cases and put them into sessions;
+      // analysts read them. Officers, the trainees, do not: the cases are their test images.
+      {"GET", "/api/cases", analyst | trainer | admin, &Impl::ListCases, {}},
+      {"GET", "/api/cases/{id}", analyst | trainer | admin, &Impl::GetCase, {}},
+      {"PUT", "/api/cases/{id}", trainer | admin, &Impl::PutCase, {}},
   };
   for (auto& r : routes)
     for (auto s : Split(std::string_view(r.pattern).substr(1), '/')) r.segments.emplace_back(s);

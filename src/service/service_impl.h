@@ -101,6 +101,11 @@ json DecisionJson(const DecisionRow& d);
 json ScanJson(const ScanRow& s);
 // An outcome as the API shows it, with its attachments (handlers_outcomes.cc).
 json OutcomeJson(const OutcomeRow& o);
+// The results an outcome may record, kNotInspected last (handlers_outcomes.cc).
+const std::vector<std::string>& OutcomeResults();
+// The fields of a declaration an officer scans the queue by, as JSON text ("null" when there is
+// none or it cannot be read; handlers_decisions.cc).
+std::string DeclarationSummary(const std::string& declaration_json);
 // "channel red" or "score 0.4".
 std::string RuleActionText(const Rule& r);
 
@@ -410,6 +415,21 @@ struct Service::Impl {
   Result<TrainingTrialRow> MakeTrainingTrial(const TrainingSessionRow& session,
                                              const TrainingSettings& settings,
                                              const std::string& trainee, int index);
+  // ---- handlers_cases.cc: the case library, and cases in training sessions ----
+  Result<service::HttpResponse> ListCases(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> GetCase(const service::HttpRequest&, const service::Caller&);
+  Result<service::HttpResponse> PutCase(const service::HttpRequest&, const service::Caller&);
+  // InvalidArgument naming the first of the settings' cases that is no case or has no stored scan.
+  Status CheckSessionCases(const TrainingSettings& settings);
+  // Image `index` of the trainee's run when it is case `consignment_id`: its first stored scan as
+  // it is (a new training scan row on the same image bytes, with no analysis) and the truth the
+  // inspection found; FailedPrecondition when it is no longer a case with a scan.
+  Result<TrainingTrialRow> MakeCaseTrial(const TrainingSessionRow& session,
+                                         const TrainingSettings& settings,
+                                         const std::string& trainee, int index,
+                                         const std::string& consignment_id);
+  // Adds what the case's inspection found to the truth shown after the answer.
+  Status AddCaseTruth(const TrainingTrialRow& trial, json* truth);
   Result<service::HttpResponse> CreateTrainingSession(const service::HttpRequest&,
                                                       const service::Caller&);
   Result<service::HttpResponse> ListTrainingSessions(const service::HttpRequest&,

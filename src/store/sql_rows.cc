@@ -79,6 +79,31 @@ AttachmentRow ToAttachment(const SqlRow& r) {
   return AttachmentRow{r.Text(0), r.Int(1),  r.Text(2), r.Text(3),
                        r.Int(4),  r.Text(5), r.Text(6), r.Int(7)};
 }
+OutcomeRow ToOutcome(const SqlRow& r, size_t at) {
+  OutcomeRow o;
+  o.consignment_id = r.Text(at);
+  o.seq = r.Int(at + 1);
+  o.result = r.Text(at + 2);
+  o.corrected_value = r.Null(at + 3) ? -1 : r.Double(at + 3);
+  o.notes = r.Text(at + 4);
+  o.officer = r.Text(at + 5);
+  o.recorded_ms = r.Int(at + 6);
+  o.not_inspected_reason = r.Text(at + 7);
+  o.seized_quantity = r.Null(at + 8) ? -1 : r.Double(at + 8);
+  o.seized_unit = r.Text(at + 9);
+  o.revenue_recovered = r.Null(at + 10) ? -1 : r.Double(at + 10);
+  o.revenue_currency = r.Text(at + 11);
+  return o;
+}
+std::string LikeContains(std::string_view text) {
+  // lower() on both sides, since LIKE ignores case in SQLite but not in PostgreSQL.
+  std::string term = "%";
+  for (char ch : ToLower(text)) {
+    if (ch == '%' || ch == '_' || ch == '!') term.push_back('!');
+    term.push_back(ch);
+  }
+  return term + "%";
+}
 Result<ModelVersionRow> ToModelVersion(const SqlRow& r) {
   ModelVersionRow m;
   m.version = r.Int(0);

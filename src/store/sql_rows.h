@@ -28,6 +28,10 @@ inline constexpr char kScanCols[] =
     "height, "
     "received_ms";
 inline constexpr char kUserCols[] = "username, role, password_hash, disabled, created_ms";
+#define CS_OUTCOME_COLS                                                         \
+  "consignment_id, seq, result, corrected_value, notes, officer, recorded_ms, " \
+  "not_inspected_reason, seized_quantity, seized_unit, revenue_recovered, revenue_currency"
+constexpr int kOutcomeColumns = 12;  // CS_OUTCOME_COLS
 inline constexpr char kAttachmentCols[] =
     "consignment_id, outcome_seq, sha256, content_type, bytes, name, uploaded_by, uploaded_ms";
 #define CS_MODEL_COLS                                                                       \
@@ -41,6 +45,10 @@ DecisionRow ToDecision(const SqlRow& r);
 ScanRow ToScan(const SqlRow& r);
 UserRow ToUser(const SqlRow& r);
 AttachmentRow ToAttachment(const SqlRow& r);
+// The outcome in columns at..at+11 (CS_OUTCOME_COLS, in its order), without attachments.
+OutcomeRow ToOutcome(const SqlRow& r, size_t at = 0);
+// A LIKE pattern (with ESCAPE '!') for "contains `text`", lower case: its %, _ and ! literal.
+std::string LikeContains(std::string_view text);
 Result<ModelVersionRow> ToModelVersion(const SqlRow& r);
 Result<std::vector<ModelVersionRow>> QueryModelVersions(SqlConn& c, const std::string& where,
                                                         const SqlParams& params);
@@ -69,6 +77,11 @@ Result<bool> InsertTrainingAssignmentRow(SqlConn& c, const TrainingAssignmentRow
 Status InsertTrainingTrialRow(SqlConn& c, TrainingTrialRow* row);
 Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
 Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
+// The case library (case_rows.cc): the cases a query selects (or the one case `id`, whatever the
+// query's filters), and the trainer's mark of a case replaced whole.
+Result<CasePage> QueryCases(SqlConn& c, const CaseQuery& q, const std::string* id = nullptr);
+Result<std::optional<CaseRow>> QueryCase(SqlConn& c, const std::string& id);
+Status WriteCaseMark(SqlConn& c, const std::string& id, const CaseMark& mark);
 // Store::RuleWeeklyStats (outcome_stats.cc).
 Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks);
 // Store::ControlOutcomes (outcome_stats.cc).

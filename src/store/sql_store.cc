@@ -276,20 +276,13 @@ class SqlStore : public Store {
     if (q.over_budget_only)
       where += (where.empty() ? " WHERE " : " AND ") + std::string("over_budget = 1");
     if (!q.search.empty()) {
-      // LIKE patterns with the wildcards of the text escaped; lower() on both sides, since LIKE
-      // ignores case in SQLite but not in PostgreSQL.
-      std::string term;
-      for (char ch : ToLower(q.search)) {
-        if (ch == '%' || ch == '_' || ch == '!') term.push_back('!');
-        term.push_back(ch);
-      }
       // An HS code is matched by its digits ("0306.11" finds 030611...).
       std::string digits;
       for (char ch : q.search)
         if (ch >= '0' && ch <= '9') digits.push_back(ch);
       bool hs_like =
           !digits.empty() && q.search.find_first_not_of("0123456789. ") == std::string::npos;
-      params.emplace_back("%" + term + "%");
+      params.emplace_back(LikeContains(q.search));
       const std::string contains = "$" + std::to_string(params.size());
       std::string cond = "(lower(consignment_id) LIKE " + contains +
                          " ESCAPE '!' OR consignment_id IN (SELECT consignment_id FROM "
@@ -454,27 +447,12 @@ class SqlStore : public Store {
     return Read([&](SqlConn& c) -> Result<std::vector<OutcomeRow>> {
       CS_ASSIGN_OR_RETURN(
           auto rows,
-          c.Query("SELECT consignment_id, seq, result, corrected_value, notes, officer, "
-                  "recorded_ms, not_inspected_reason, seized_quantity, seized_unit, "
-                  "revenue_recovered, revenue_currency FROM outcomes WHERE consignment_id = $1 "
-                  "ORDER BY seq",
+          c.Query("SELECT " CS_OUTCOME_COLS " FROM outcomes WHERE consignment_id = $1 ORDER BY seq",
                   {consignment_id}));
       std::vector<OutcomeRow> out;
       std::map<int64_t, size_t> at;  // seq -> index in out
       for (const auto& r : rows) {
-        OutcomeRow o;
-        o.consignment_id = r.Text(0);
-        o.seq = r.Int(1);
-        o.result = r.Text(2);
-        o.corrected_value = r.Null(3) ? -1 : r.Double(3);
-        o.notes = r.Text(4);
-        o.officer = r.Text(5);
-        o.recorded_ms = r.Int(6);
-        o.not_inspected_reason = r.Text(7);
-        o.seized_quantity = r.Null(8) ? -1 : r.Double(8);
-        o.seized_unit = r.Text(9);
-        o.revenue_recovered = r.Null(10) ? -1 : r.Double(10);
-        o.revenue_currency = r.Text(11);
+        OutcomeRow o = ToOutcome(r);
         at[o.seq] = out.size();
         out.push_back(std::move(o));
       }
@@ -781,6 +759,12 @@ class SqlStore : public Store {
   }
   Result<std::vector<std::string>> CleanScanIds(int64_t limit) override {
     return Read([&](SqlConn& c) { return QueryCleanScanIds(c, limit); });
+  }
+  Result<CasePage> Cases(const CaseQuery& query) override {
+    return Read([&](SqlConn& c) { return QueryCases(c, query); });
+  }
+  Result<std::optional<CaseRow>> GetCase(const std::string& consignment_id) override {
+    return Read([&](SqlConn& c) { return QueryCase(c, consignment_id); });
   }
   Result<std::vector<ModelVersionRow>> ModelVersions() override {
     return Read([&](SqlConn& c) { return QueryModelVersions(c, "", {}); });

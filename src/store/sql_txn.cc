@@ -300,6 +300,12 @@ class SqlTxn : public StoreTxn {
   Status RecordTrainingResponse(const TrainingTrialRow& row) override {
     return UpdateTrainingResponse(c_, row);
   }
+  Result<std::optional<CaseRow>> GetCase(const std::string& consignment_id) override {
+    return QueryCase(c_, consignment_id);
+  }
+  Status PutCaseMark(const std::string& consignment_id, const CaseMark& mark) override {
+    return WriteCaseMark(c_, consignment_id, mark);
+  }
   Status Audit(AuditEntry* e) override {
     if (e->at_ms == 0) e->at_ms = NowMs();
     // Another writer (a second process on the same database) may have appended since the head

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "clearsight/text.h"
 #include "clearsight/training.h"
 
 namespace clearsight {
@@ -99,6 +100,23 @@ Result<TrainingSettings> TrainingSettingsFromJson(std::string_view text) {
       return Status::InvalidArgument("seed must be a whole number >= 0");
     s.seed = j["seed"].get<uint64_t>();
   }
+  if (j.contains("cases") && !j["cases"].is_null()) {
+    if (!j["cases"].is_array() || j["cases"].size() > 500)
+      return Status::InvalidArgument("cases must be an array of at most 500 consignment ids");
+    for (const auto& c : j["cases"]) {
+      if (!c.is_string() || c.get<std::string>().empty() || c.get<std::string>().size() > 256 ||
+          !IsValidUtf8(c.get<std::string>()))
+        return Status::InvalidArgument(
+            "cases: " + c.dump(-1, ' ', false, json::error_handler_t::replace) +
+            " is not a consignment id");
+      if (std::find(s.cases.begin(), s.cases.end(), c.get<std::string>()) == s.cases.end())
+        s.cases.push_back(c.get<std::string>());
+    }
+    if (static_cast<int>(s.cases.size()) > s.images)
+      return Status::InvalidArgument("cases: " + std::to_string(s.cases.size()) +
+                                     " cases do not fit in images = " + std::to_string(s.images) +
+                                     " (each case is one of the session's images)");
+  }
   return s;
 }
 
@@ -112,7 +130,8 @@ std::string TrainingSettingsToJson(const TrainingSettings& s) {
               {"clutter_max", s.clutter_max},
               {"time_limit_s", s.time_limit_s},
               {"source", std::string(TrainingSourceName(s.source))},
-              {"seed", s.seed}}
+              {"seed", s.seed},
+              {"cases", s.cases}}
       .dump();
 }
 

@@ -1487,6 +1487,124 @@ test('a trainer builds a training session and assigns it; the officer screens it
   await page.waitForSelector('#queue-table');
 });
 
+test('a trainer finds a recorded inspection in the case library, tags it as teaching material and builds a session of it; the officer screens the real parcel', async () => {
+  const { page } = T;
+  const signIn = async (user) => {
+    await page.goto(`${T.server.base}/#/login`);
+    if (await page.isVisible('#logout')) { await page.click('#logout'); await page.waitForSelector('#username'); }
+    await page.fill('#username', user.username);
+    await page.fill('#password', user.password);
+    await page.click('.login-form button[type=submit]');
+    await page.waitForFunction((name) => document.querySelector('#who-name')?.textContent === name, user.username);
+  };
+  // An inspection recorded on a scanned consignment: narcotics, with the officer's note.
+  const queue = (await T.admin.get('/api/queue?status=pending&limit=1000')).json;
+  const scanned = queue.items.find((it) => it.has_scan);
+  assert.ok(scanned, 'a pending consignment with a scan');
+  const id = scanned.consignment_id;
+  const note = 'E2E: brick of powder under a FALSE bottom';
+  const recorded = await T.admin.post(`/api/consignments/${encodeURIComponent(id)}/outcome`, { result: 'narcotics', notes: note });
+  assert.equal(recorded.status, 201, recorded.text);
+
+  await signIn(USERS.trainer);
+  assert.equal(await page.isVisible('[data-nav="cases"]'), true, 'trainers have the Cases link');
+  await page.click('[data-nav="cases"]');
+  await page.waitForSelector('#cases-search');
+  await page.waitForSelector('#cases-total');
+  const all = (await (await apiClient(T.server.base, USERS.trainer.username, USERS.trainer.password)).get('/api/cases?limit=0')).json;
+  assert.equal(await page.getAttribute('#cases-total', 'data-total'), String(all.total), 'the count is the API\'s');
+  // Search by a word of the note, in another case.
+  await page.fill('#cases-q', 'false BOTTOM');
+  const searched = page.waitForResponse((r) => r.url().includes('/api/cases?') && r.url().includes('q=false'));
+  await page.click('#cases-go');
+  await searched;
+  await page.waitForFunction(() => document.querySelector('#cases-total')?.dataset.total === '1');
+  assert.deepEqual(await page.$$eval('#cases-table tbody tr', (trs) => trs.map((tr) => tr.dataset.case)), [id]);
+  await page.click(`#cases-table tr[data-case="${id}"] .case-open`);
+  await page.waitForSelector('#case-viewer[data-ready="true"]');
+  assert.equal(await page.textContent('#case-note'), note);
+  assert.equal(await page.textContent('#case-result'), 'narcotics');
+  // Teaching material, tagged; the tags are normalised and searchable.
+  await page.check('#case-teaching');
+  await page.fill('#case-tags-goods', 'Toys, textiles');
+  await page.fill('#case-tags-threat_class', 'Narcotics');
+  await page.fill('#case-tags-concealment', 'False  Bottom');
+  const saved = page.waitForResponse((r) => r.url().includes('/api/cases/') && r.request().method() === 'PUT');
+  await page.click('#case-save');
+  assert.equal((await saved).status(), 200);
+  await page.waitForSelector(`#cases-table tr[data-case="${id}"] .case-tag[data-kind="concealment"]`);
+  assert.match(await page.textContent(`#cases-table tr[data-case="${id}"] [data-col="teaching"]`), /teaching/);
+  const stored = (await T.admin.get(`/api/cases/${encodeURIComponent(id)}`)).json;
+  assert.equal(stored.teaching, true);
+  assert.deepEqual(stored.tags, { goods: ['textiles', 'toys'], threat_class: ['narcotics'], concealment: ['false bottom'] });
+  assert.equal(stored.marked_by, USERS.trainer.username);
+  const db = join(T.tmp.dir, 'clearsight.db');
+  const q = (sql) => execFileSync('sqlite3', ['-readonly', db, sql]).toString().trim();
+  assert.equal(q(`SELECT group_concat(kind || ':' || tag, ',') FROM (SELECT kind, tag FROM case_tags WHERE consignment_id = '${id}' ORDER BY kind, tag)`),
+    'concealment:false bottom,goods:textiles,goods:toys,threat_class:narcotics');
+  // The teaching-only search and the tag search find it, the text search alone no more.
+  await page.fill('#cases-q', '');
+  await page.fill('#cases-tag', 'FALSE bottom');
+  await page.check('#cases-teaching');
+  const filtered = page.waitForResponse((r) => r.url().includes('/api/cases?') && r.url().includes('teaching=1') && r.url().includes('tag=FALSE'));
+  await page.click('#cases-go');
+  const teaching = await (await filtered).json();
+  assert.deepEqual(teaching.items.map((c) => c.consignment_id), [id]);
+  await page.waitForFunction((want) => document.querySelector('#cases-total')?.dataset.total === '1' &&
+    !document.querySelector('#cases-q').value && [...document.querySelectorAll('#cases-table tbody tr')].map((tr) => tr.dataset.case).join() === want, id);
+  await page.click(`#cases-table tr[data-case="${id}"] .case-open`);
+  await page.waitForSelector('#case-viewer[data-ready="true"]');
+  await screenshot('cases');
+
+  // A session of this one case, assigned to the officer.
+  await page.check(`#cases-table tr[data-case="${id}"] .case-pick`);
+  assert.match(await page.textContent('#case-selection'), new RegExp(`1 case selected: ${id}`));
+  await page.fill('#case-session-name', 'Real parcels, week 1');
+  await page.fill('#case-session-time', '60');
+  await page.waitForSelector(`#case-session-trainees option[value="${USERS.officer.username}"]`, { state: 'attached' });
+  await page.selectOption('#case-session-trainees', [USERS.officer.username]);
+  const built = page.waitForResponse((r) => r.url().endsWith('/api/training/sessions') && r.request().method() === 'POST');
+  await page.click('#case-session-build');
+  const session = (await (await built).json());
+  assert.deepEqual(session.settings.cases, [id]);
+  assert.equal(session.settings.images, 1);
+  await page.waitForSelector('#case-session-message a[href="#/training"]');
+
+  // The officer screens the real parcel: the stored scan's bytes, no truth until the answer.
+  await signIn(USERS.officer);
+  assert.equal(await page.isVisible('[data-nav="cases"]'), false, 'officers, the trainees, have no case library');
+  await page.goto(`${T.server.base}/#/training`);
+  await page.waitForSelector(`#training-assignments tr[data-session="${session.session_id}"] a.start`);
+  const nextAnswer = page.waitForResponse((r) => r.url().includes('/api/training/sessions/') && r.url().endsWith('/next'));
+  await page.click(`#training-assignments tr[data-session="${session.session_id}"] a.start`);
+  const next = await (await nextAnswer).json();
+  const realScanId = stored.scan_list[0].scan_id;
+  assert.notEqual(next.scan_id, realScanId, 'a training id, not the real scan\'s');
+  await page.waitForSelector('#training-viewer[data-ready="true"]');
+  await page.waitForSelector('#training-suspect:not([disabled])');
+  const [shown, real] = await Promise.all([T.admin.get(`/api/scans/${next.scan_id}`), T.admin.get(`/api/scans/${encodeURIComponent(realScanId)}`)]);
+  assert.equal(shown.json.image_sha256, real.json.image_sha256, 'the real scan, unchanged');
+  assert.equal(shown.json.analysis, null, 'without its detections');
+  assert.ok(!shown.text.includes(id), 'nothing names the case');
+  const [source, x0, y0, x1, y1] = q(`SELECT source, box_x0, box_y0, box_x1, box_y1 FROM training_trials WHERE trial_id = ${Number(next.trial_id)}`).split('|');
+  assert.equal(source, `case:${id}`);
+  // Suspect with a mark on the detector's box when the finding has one, anywhere when not.
+  const boxed = +x1 > +x0;
+  const p = await screenOf(page, boxed ? Math.floor((+x0 + +x1) / 2) : 5, boxed ? Math.floor((+y0 + +y1) / 2) : 5);
+  await page.mouse.click(p.x, p.y);
+  const answered = page.waitForResponse((r) => r.url().includes('/api/training/trials/'));
+  await page.keyboard.press('s');
+  const r = await (await answered).json();
+  assert.equal(r.outcome, 'hit', 'Suspect on a case the inspection confirmed is a hit');
+  assert.equal(r.truth.case.consignment_id, id);
+  assert.deepEqual(r.truth.box, boxed ? [+x0, +y0, +x1, +y1] : null);
+  await page.waitForSelector('#training-result:not([hidden])');
+  assert.match(await page.textContent('#training-result'), /A real case: the inspection found narcotics/);
+  assert.ok((await page.textContent('#training-result')).includes(note), 'the officer\'s note with the truth');
+  await page.goto(`${T.server.base}/#/queue`);
+  await page.waitForSelector('#queue-table');
+});
+
 test('a session ended on the server sends the officer back to the login page with a message', async () => {
   const { page } = T;
   await page.goto(`${T.server.base}/#/queue`);

@@ -136,5 +136,9 @@ export const api = {
   // {decision, mark, response_ms, timed_out} -> {outcome, hit, correct, truth, more}.
   trainingResponse: (trialId, body) => request('POST', `/api/training/trials/${encodeURIComponent(trialId)}/response`, { body }),
   trainingScores: () => request('GET', '/api/training/scores'),
+  // The case library: {total, limit, offset, items, results}; one case; its teaching flag and tags.
+  cases: (filters) => request('GET', '/api/cases', { query: filters }),
+  caseDetail: (id) => request('GET', `/api/cases/${encodeURIComponent(id)}`),
+  putCase: (id, body) => request('PUT', `/api/cases/${encodeURIComponent(id)}`, { body }),
   putTrainingCertification: (minDPrime, window) => request('PUT', '/api/training/certification', { body: { min_d_prime: minDPrime, window } }),
 };

@@ -10,10 +10,12 @@ import * as adminPage from './pages/admin.js';
 import * as rulesPage from './pages/rules.js';
 import * as horizonPage from './pages/horizon.js';
 import * as trainingPage from './pages/training.js';
+import * as casesPage from './pages/cases.js';
 
 const ANALYST_ROLES = new Set(['analyst', 'admin']);
 const QUEUE_ROLES = new Set(['officer', 'analyst', 'admin']);
 const TRAINING_ROLES = new Set(['officer', 'trainer', 'admin']);
+const CASE_ROLES = new Set(['trainer', 'admin']);  // analysts may read the cases too, without a link
 
 const state = {
   user: null,         // {username, role, expires_at}
@@ -47,6 +49,7 @@ function setUser(user) {
   nav.querySelector('[data-nav="rules"]').hidden = !ANALYST_ROLES.has(user.role);
   nav.querySelector('[data-nav="horizon"]').hidden = !ANALYST_ROLES.has(user.role);
   nav.querySelector('[data-nav="training"]').hidden = !TRAINING_ROLES.has(user.role);
+  nav.querySelector('[data-nav="cases"]').hidden = !CASE_ROLES.has(user.role);
   // Leave for the login page when the session runs out, even if the officer is idle.
   const expires = Date.parse(user.expires_at || '');
   if (Number.isFinite(expires)) {
@@ -119,6 +122,7 @@ async function route() {
   else if (path === '/rules') page = rulesPage;
   else if (path === '/horizon') page = horizonPage;
   else if (path === '/training') page = trainingPage;
+  else if (path === '/cases') page = casesPage;
   else {
     main.textContent = `No page ${path}.`;
     return;

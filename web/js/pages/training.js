@@ -173,7 +173,8 @@ async function trainerPage(main, ctx) {
     return el('tr', { 'data-session': String(s.session_id) },
       el('th', { scope: 'row' }, s.name, el('div', { class: 'muted small' }, `by ${s.trainer}, ${fmtTime(s.created_at)}`)),
       el('td', {}, `${st.images} images, ${fmtPercent(st.threat_share, 0)} with a threat, ${st.time_limit_s} s each; ` +
-        `${(st.threat_classes || []).length ? st.threat_classes.map(className).join(', ') : 'all classes'}; ${st.source}`),
+        `${(st.threat_classes || []).length ? st.threat_classes.map(className).join(', ') : 'all classes'}; ${st.source}` +
+        ((st.cases || []).length ? `; ${st.cases.length} real case${st.cases.length === 1 ? '' : 's'} of the case library` : '')),
       el('td', { class: 'assigned' }, s.assigned.length
         ? el('ul', { class: 'plain' }, s.assigned.map((a) => el('li', { 'data-trainee': a.trainee }, `${a.trainee}: ${a.answered} of ${a.images}`)))
         : el('span', { class: 'muted' }, 'nobody yet')),
