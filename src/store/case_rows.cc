@@ -29,7 +29,7 @@ constexpr char kCaseFrom[] =
     " FROM consignments c JOIN outcomes o ON o.consignment_id = c.consignment_id AND o.seq = "
     "(SELECT MAX(o2.seq) FROM outcomes o2 WHERE o2.consignment_id = c.consignment_id) "
     "LEFT JOIN case_marks m ON m.consignment_id = c.consignment_id "
-    "WHERE c.outcome NOT IN ('', 'not_inspected')";
+    "WHERE c.outcome " CS_INSPECTED;
 
 constexpr char kCaseCols[] =
     "o.consignment_id, o.seq, o.result, o.corrected_value, o.notes, o.officer, o.recorded_ms, "

@@ -17,6 +17,10 @@ namespace clearsight::store {
   "assessment"
 #define CS_DECL_SEARCH_COLS "importer_id, hs_code, declared_value, search_text"
 #define CS_DECL_VALUES "($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+// The outcome column of a consignment that was inspected: an outcome, and not "not inspected"
+// (kNotInspected). Statistics and the case library count only these.
+#define CS_INSPECTED "NOT IN ('', 'not_inspected')"
+
 #define CS_DECISION_COLS                                                                          \
   "consignment_id, lane, decision_date, score, channel, control, status, version, has_scan, "     \
   "has_declaration, "                                                                             \
@@ -79,6 +83,13 @@ Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
 Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
 // The case library (case_rows.cc): the cases a query selects (or the one case `id`, whatever the
 // query's filters), and the trainer's mark of a case replaced whole.
+// Outcome statistics (outcome_stats.cc).
+Result<std::vector<RuleHitStats>> QueryRuleStats(SqlConn& c);
+Result<std::vector<ChannelOutcomeStats>> QueryChannelStats(SqlConn& c);
+Result<std::vector<GroupOutcomeStats>> QueryGroupStats(SqlConn& c, const std::string& by);
+Result<std::vector<SourceOutcomeStats>> QuerySourceStats(SqlConn& c);
+// The work queue (queue_rows.cc).
+Result<QueuePage> QueryQueue(SqlConn& c, const QueueQuery& q);
 Result<CasePage> QueryCases(SqlConn& c, const CaseQuery& q, const std::string* id = nullptr);
 Result<std::optional<CaseRow>> QueryCase(SqlConn& c, const std::string& id);
 Status WriteCaseMark(SqlConn& c, const std::string& id, const CaseMark& mark);

@@ -24,10 +24,6 @@ namespace clearsight {
 namespace store {
 namespace {
 
-// The outcome column of a consignment that was inspected: an outcome, and not "not inspected"
-// (kNotInspected). Statistics count only these.
-#define CS_INSPECTED "NOT IN ('', 'not_inspected')"
-
 struct Migration {
   int version;
   const char* name;
@@ -258,104 +254,7 @@ class SqlStore : public Store {
     return Read([&](SqlConn& c) { return QueryDecision(c, id); });
   }
   Result<QueuePage> Queue(const QueueQuery& q) override {
-    std::string where;
-    SqlParams params;
-    auto add = [&](const char* col, const std::string& v) {
-      if (v.empty()) return;
-      params.emplace_back(v);
-      where += (where.empty() ? " WHERE " : " AND ") + std::string(col) + " = $" +
-               std::to_string(params.size());
-    };
-    add("lane", q.lane);
-    add("channel", q.channel);
-    // 'pending' as a literal, so that the planner may use the partial indexes (status = 'pending').
-    if (q.status == "pending")
-      where += (where.empty() ? " WHERE " : " AND ") + std::string("status = 'pending'");
-    else
-      add("status", q.status);
-    if (q.over_budget_only)
-      where += (where.empty() ? " WHERE " : " AND ") + std::string("over_budget = 1");
-    if (!q.search.empty()) {
-      // An HS code is matched by its digits ("0306.11" finds 030611...).
-      std::string digits;
-      for (char ch : q.search)
-        if (ch >= '0' && ch <= '9') digits.push_back(ch);
-      bool hs_like =
-          !digits.empty() && q.search.find_first_not_of("0123456789. ") == std::string::npos;
-      params.emplace_back(LikeContains(q.search));
-      const std::string contains = "$" + std::to_string(params.size());
-      std::string cond = "(lower(consignment_id) LIKE " + contains +
-                         " ESCAPE '!' OR consignment_id IN (SELECT consignment_id FROM "
-                         "declarations WHERE search_text LIKE " +
-                         contains + " ESCAPE '!'";
-      if (hs_like) {
-        params.emplace_back(digits + "%");
-        cond += " OR hs_code LIKE $" + std::to_string(params.size());
-      }
-      cond += "))";
-      where += (where.empty() ? " WHERE " : " AND ") + cond;
-    }
-    std::string sort = q.sort.empty() ? "-score" : q.sort;
-    bool desc = sort[0] == '-';
-    std::string key = desc ? sort.substr(1) : sort;
-    // The first declaration's field, for the columns an officer reads from it.
-    auto first = [](const char* field, const char* none) {
-      return std::string("COALESCE((SELECT d.") + field +
-             " FROM declarations d WHERE d.consignment_id = consignments.consignment_id ORDER BY "
-             "d.declaration_id LIMIT 1), " +
-             none + ")";
-    };
-    std::string col;
-    if (key == "score")
-      col = "score";
-    else if (key == "updated")
-      col = "updated_ms";
-    else if (key == "created")
-      col = "created_ms";
-    else if (key == "consignment_id")
-      col = "consignment_id";
-    else if (key == "date")
-      col = "decision_date";
-    else if (key == "importer")
-      col = first("importer_id", "''");
-    else if (key == "hs")
-      col = first("hs_code", "''");
-    else if (key == "value")
-      col = first("declared_value", "0");
-    else
-      return Status::InvalidArgument(
-          "sort must be score, updated, created, consignment_id, date, importer, hs or value "
-          "(prefix - to reverse)");
-    if (q.limit < 0 || q.limit > 1000) return Status::InvalidArgument("limit must be 0..1000");
-    if (q.offset < 0) return Status::InvalidArgument("offset must be >= 0");
-    return Read([&](SqlConn& c) -> Result<QueuePage> {
-      QueuePage page;
-      CS_ASSIGN_OR_RETURN(auto count, c.Query("SELECT COUNT(*) FROM consignments" + where, params));
-      page.total = count.empty() ? 0 : count[0].Int(0);
-      if (q.limit == 0) return page;
-      SqlParams p = params;
-      p.emplace_back(q.limit);
-      p.emplace_back(q.offset);
-      const std::string order = std::string(desc ? " DESC" : " ASC") + ", consignment_id ASC";
-      // The page, then each item's first declaration and declaration count (one row per item).
-      std::string sql =
-          "SELECT " CS_DECISION_COLS
-          ", (SELECT d.body FROM declarations d WHERE d.consignment_id = q.consignment_id "
-          "ORDER BY d.declaration_id LIMIT 1), "
-          "(SELECT COUNT(*) FROM declarations d WHERE d.consignment_id = q.consignment_id) "
-          "FROM (SELECT " CS_DECISION_COLS ", " +
-          col + " AS sort_key FROM consignments" + where + " ORDER BY " +
-          (col.find(' ') == std::string::npos ? col : "sort_key") + order + " LIMIT $" +
-          std::to_string(p.size() - 1) + " OFFSET $" + std::to_string(p.size()) +
-          ") q ORDER BY q.sort_key" + order;
-      CS_ASSIGN_OR_RETURN(auto rows, c.Query(sql, p));
-      for (const auto& r : rows) {
-        page.items.push_back(ToDecision(r));
-        page.first_declaration.push_back(r.Text(kDecisionColumns));
-        page.declaration_count.push_back(r.Int(kDecisionColumns + 1));
-      }
-      return page;
-    });
+    return Read([&](SqlConn& c) { return QueryQueue(c, q); });
   }
   Result<RecentDeclarations> DeclarationsOfLastDays(int32_t days, int64_t limit) override {
     if (days < 1 || days > 3660) return Status::InvalidArgument("days must be 1..3660");
@@ -585,21 +484,7 @@ class SqlStore : public Store {
     });
   }
   Result<std::vector<RuleHitStats>> RuleStats() override {
-    return Read([&](SqlConn& c) -> Result<std::vector<RuleHitStats>> {
-      CS_ASSIGN_OR_RETURN(
-          auto rows,
-          c.Query("SELECT h.rule_name, COUNT(*), "
-                  "SUM(CASE WHEN c.outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN c.outcome " CS_INSPECTED
-                  " AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                  "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
-                  "GROUP BY h.rule_name ORDER BY h.rule_name",
-                  {}));
-      std::vector<RuleHitStats> out;
-      for (const auto& r : rows)
-        out.push_back(RuleHitStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
-      return out;
-    });
+    return Read([&](SqlConn& c) { return QueryRuleStats(c); });
   }
   Result<std::vector<ControlOutcome>> ControlOutcomes() override {
     return Read([&](SqlConn& c) { return QueryControlOutcomes(c); });
@@ -608,107 +493,13 @@ class SqlStore : public Store {
     return Read([&](SqlConn& c) { return QueryRuleWeeklyStats(c, weeks); });
   }
   Result<std::vector<ChannelOutcomeStats>> ChannelStats() override {
-    return Read([&](SqlConn& c) -> Result<std::vector<ChannelOutcomeStats>> {
-      CS_ASSIGN_OR_RETURN(
-          auto rows,
-          c.Query("SELECT channel, control, COUNT(*), "
-                  "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN outcome " CS_INSPECTED
-                  " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                  "FROM consignments GROUP BY channel, control ORDER BY channel, control",
-                  {}));
-      std::vector<ChannelOutcomeStats> out;
-      for (const auto& r : rows)
-        out.push_back(ChannelOutcomeStats{r.Text(0), r.Int(1) != 0, r.Int(2), r.Int(3), r.Int(4)});
-      return out;
-    });
+    return Read([&](SqlConn& c) { return QueryChannelStats(c); });
   }
   Result<std::vector<GroupOutcomeStats>> GroupStats(const std::string& by) override {
-    return Read([&](SqlConn& c) -> Result<std::vector<GroupOutcomeStats>> {
-      auto first = [](const std::string& expr) {
-        return "COALESCE((SELECT " + expr +
-               " FROM declarations d WHERE d.consignment_id = c.consignment_id ORDER BY "
-               "d.declaration_id LIMIT 1), '')";
-      };
-      std::string group;
-      if (by == "office")
-        group = "c.lane";
-      else if (by == "hs_chapter")
-        group = first("SUBSTR(d.hs_code, 1, 2)");
-      else if (by == "origin")  // JSON functions differ between the two dialects
-        group = first(c.dialect() == "postgresql" ? "(d.body::jsonb->>'origin_country')"
-                                                  : "json_extract(d.body, '$.origin_country')");
-      else
-        return Status::InvalidArgument("group by office, hs_chapter or origin, not '" + by + "'");
-      CS_ASSIGN_OR_RETURN(
-          auto rows,
-          c.Query("SELECT g, control, CASE WHEN channel = 'red' AND control = 0 AND "
-                  "exploration = 0 THEN 1 ELSE 0 END AS targeted, COUNT(*), "
-                  "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN outcome " CS_INSPECTED
-                  " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                  "FROM (SELECT c.channel, c.control, c.exploration, c.outcome, " +
-                      group + " AS g FROM consignments c) t GROUP BY g, control, targeted",
-                  {}));
-      std::map<std::string, GroupOutcomeStats> by_group;
-      for (const auto& r : rows) {
-        GroupOutcomeStats& g = by_group[r.Text(0)];
-        g.group = r.Text(0);
-        const int64_t n = r.Int(3), out = r.Int(4), conf = r.Int(5);
-        g.decisions += n;
-        if (r.Int(1) != 0) {
-          g.control += n, g.control_with_outcome += out, g.control_confirmed += conf;
-        } else if (r.Int(2) != 0) {
-          g.targeted += n, g.targeted_with_outcome += out, g.targeted_confirmed += conf;
-        }
-      }
-      std::vector<GroupOutcomeStats> out;
-      for (auto& [k, g] : by_group) out.push_back(std::move(g));
-      std::stable_sort(out.begin(), out.end(),
-                       [](const auto& a, const auto& b) { return a.decisions > b.decisions; });
-      return out;
-    });
+    return Read([&](SqlConn& c) { return QueryGroupStats(c, by); });
   }
   Result<std::vector<SourceOutcomeStats>> SourceStats() override {
-    return Read([&](SqlConn& c) -> Result<std::vector<SourceOutcomeStats>> {
-      // One row per (consignment, source) among the reasons of each decision with an outcome; the
-      // reasons are stored strongest first. JSON functions differ between the two dialects.
-      const bool pg = c.dialect() == "postgresql";
-      const std::string pairs = pg ? "SELECT DISTINCT c.consignment_id, r.value->>'source' AS "
-                                     "source, c.outcome, c.control, "
-                                     "(c.reasons::jsonb->0->>'source') AS top FROM consignments c "
-                                     "CROSS JOIN LATERAL jsonb_array_elements(c.reasons::jsonb) AS "
-                                     "r(value) WHERE c.outcome " CS_INSPECTED
-                                   : "SELECT DISTINCT c.consignment_id, json_extract(r.value, "
-                                     "'$.source') AS source, c.outcome, c.control, "
-                                     "json_extract(c.reasons, '$[0].source') AS top FROM "
-                                     "consignments c, json_each(c.reasons) r "
-                                     "WHERE c.outcome " CS_INSPECTED;
-      CS_ASSIGN_OR_RETURN(
-          auto rows,
-          c.Query("SELECT source, COUNT(*), "
-                  "SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), SUM(control), "
-                  "SUM(CASE WHEN top = source THEN 1 ELSE 0 END), "
-                  "SUM(CASE WHEN top = source AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-                  "FROM (" +
-                      pairs + ") p GROUP BY source ORDER BY source",
-                  {}));
-      std::vector<SourceOutcomeStats> out;
-      for (const auto& r : rows)
-        out.push_back(
-            SourceOutcomeStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5)});
-      // Decisions without any reason: their strongest "source" is none.
-      CS_ASSIGN_OR_RETURN(
-          auto none,
-          c.Query("SELECT COUNT(*), SUM(CASE WHEN outcome <> 'nothing' THEN 1 ELSE 0 END), "
-                  "SUM(control) FROM consignments WHERE outcome " CS_INSPECTED
-                  " AND reasons = '[]'",
-                  {}));
-      if (!none.empty() && none[0].Int(0) > 0)
-        out.push_back(SourceOutcomeStats{"", none[0].Int(0), none[0].Int(1), none[0].Int(2),
-                                         none[0].Int(0), none[0].Int(1)});
-      return out;
-    });
+    return Read([&](SqlConn& c) { return QuerySourceStats(c); });
   }
   Result<std::optional<RulesVersion>> LatestRules() override {
     return Read([&](SqlConn& c) -> Result<std::optional<RulesVersion>> {
