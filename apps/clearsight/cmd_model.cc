@@ -29,6 +29,8 @@ const char kTrainUsage[] =
     "Trains the declaration risk model on labelled declarations (fraud outcomes) and, unless\n"
     "--no-baseline, the plain baseline (frequency-ranked raw codes) beside it in DIR/baseline.\n"
     "With --valid, both are evaluated on that later period and DIR/report.md is written.\n"
+    "Loaded from DIR, the model scores rows whose goods template it never saw with the baseline\n"
+    "blended in (the mean of the two log-odds); without DIR/baseline, with the model alone.\n"
     "--description-feature adds how informative the goods description is (vague ones such as\n"
     "\"gift\" or \"parts\" score 0) as a feature, for traffic with descriptions (postal items).\n";
 
@@ -38,7 +40,8 @@ const char kEvalUsage[] =
     "Ranks labelled declarations and reports AUC and precision / recall / critical recall at\n"
     "1, 2, 5 and 10 % inspected (and the baseline's, when DIR/baseline exists), on all rows and\n"
     "on the rows whose goods template (HS6, net mass, declared value, origin, tax type and rate)\n"
-    "never occurs in the training data (\"unseen_template\" in --json).\n";
+    "never occurs in the training data (\"unseen_template\" in --json). The model's rows are\n"
+    "its scores as served: on unseen templates blended with DIR/baseline when that exists.\n";
 
 const char kScoreUsage[] =
     "usage: clearsight score --model DIR --input FILE --out FILE\n"
@@ -196,8 +199,7 @@ int CmdModelTrain(int argc, char** argv, int first) {
     if (!valid.ok()) return Fail(valid.status());
   }
   std::string out = args.Get("out");
-  std::vector<SplitEval> evals;
-  std::vector<bool> seen;  // from the model: the baseline trains on the same rows
+  std::optional<RiskModel> plain;  // the baseline, to evaluate beside the model
   for (bool baseline : {false, true}) {
     if (baseline && args.Has("no-baseline")) break;
     options.baseline = baseline;
@@ -217,10 +219,16 @@ int CmdModelTrain(int argc, char** argv, int first) {
     if (!m.ok()) return Fail(m.status().WithContext(std::string("training the ") + name));
     std::string dir = baseline ? out + "/baseline" : out;
     if (Status s = m->Save(dir); !s.ok()) return Fail(s);
-    if (valid.ok()) {
-      if (!baseline) seen = m->SeenTemplates(*valid);
-      evals.push_back(EvaluateSplit(name, *m, seen, *valid, options.threads));
-    }
+    if (baseline) plain = std::move(m).value();
+  }
+  std::vector<SplitEval> evals;
+  if (valid.ok()) {
+    // The model as it is loaded to score: with the baseline blended in for unseen templates.
+    auto product = RiskModel::Load(out);
+    if (!product.ok()) return Fail(product.status());
+    const std::vector<bool> seen = product->SeenTemplates(*valid);
+    evals.push_back(EvaluateSplit("model", *product, seen, *valid, options.threads));
+    if (plain) evals.push_back(EvaluateSplit("baseline", *plain, seen, *valid, options.threads));
   }
   const auto reports = TableRows(evals);
   std::fprintf(stderr, "model written to %s\n", out.c_str());

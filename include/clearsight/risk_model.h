@@ -63,6 +63,14 @@ struct EvalReport {
 // skipped). revenue_at is the share of the frauds' duty at stake (value x tax rate) caught.
 EvalReport EvaluateRanking(const std::vector<float>& scores, const DeclarationBatch& batch);
 
+// Rows whose goods template the main model never saw in training are scored with the plain
+// baseline as well: the main model ranks them near chance (it leans on repeat consignments), the
+// baseline's raw codes generalize a little better. The blend is the weighted mean of the two
+// log-odds; the weight was fixed before any figure was run (docs/model.md, "Goods never seen").
+inline constexpr double kUnseenTemplateBaselineWeight = 0.5;
+// sigmoid((1 - w) * logit(model_probability) + w * logit(baseline_probability)), w as above.
+float BlendUnseenTemplate(float model_probability, float baseline_probability);
+
 class RiskModel {
  public:
   RiskModel();
@@ -75,6 +83,9 @@ class RiskModel {
   static Result<RiskModel> Train(const DeclarationBatch& train, const RiskModelOptions& options);
 
   // Loads a model directory written by Save(): model.json (XGBoost), features.json, meta.json.
+  // When DIR/baseline holds the plain baseline trained on the same rows (as `clearsight model
+  // train` writes it) and the model keeps its templates, the loaded model blends it in for rows
+  // with an unseen template (Score). A DIR/baseline trained on other rows is an error (DataLoss).
   static Result<RiskModel> Load(const std::string& dir);
   Status Save(const std::string& dir) const;
 
@@ -89,7 +100,9 @@ class RiskModel {
   // All false for a model without those keys (the baseline).
   std::vector<bool> Novel(const DeclarationBatch& batch) const;
 
-  // Fraud probability per row of batch, using `threads` threads.
+  // Fraud probability per row of batch, using `threads` threads. Rows whose goods template is
+  // unseen get BlendUnseenTemplate(model, baseline) when blends_unseen_templates(); the others
+  // (and every row otherwise) the model's own probability. Explain() explains the model's part.
   std::vector<float> Score(const DeclarationBatch& batch, int threads = 1) const;
 
   // Feature matrix of the batch (row-major, num_features() per row), for benchmarks and tests.
@@ -105,6 +118,8 @@ class RiskModel {
   int num_features() const;
   const std::vector<std::string>& feature_names() const;
   bool is_baseline() const;
+  // Whether Score blends in the baseline for unseen templates (see Load).
+  bool blends_unseen_templates() const;
 
  private:
   struct Impl;

@@ -23,6 +23,9 @@ struct RiskModel::Impl {
   nlohmann::json meta;
   bool baseline = false;
   std::vector<uint64_t> templates;  // sorted goods-template hashes of the training rows
+  // The plain baseline trained on the same rows (DIR/baseline): scores, with the model, the rows
+  // whose goods template the training rows never had. Null when there is none.
+  std::shared_ptr<const RiskModel> generalist;
 };
 
 namespace {
@@ -43,17 +46,34 @@ uint64_t TemplateHash(const Declaration& d, std::string_view tax_type) {
   return h;
 }
 
-std::vector<uint64_t> TemplateHashes(const DeclarationBatch& batch) {
+std::vector<uint64_t> TemplateHashes(const DeclarationBatch& batch, size_t begin, size_t end) {
   const int tax_type = batch.ExtraIndex("tax_type");
   std::vector<uint64_t> out;
-  out.reserve(batch.rows.size());
-  for (const Declaration& d : batch.rows) out.push_back(TemplateHash(d, batch.Extra(d, tax_type)));
+  out.reserve(end - begin);
+  for (size_t r = begin; r < end; ++r)
+    out.push_back(TemplateHash(batch.rows[r], batch.Extra(batch.rows[r], tax_type)));
   return out;
+}
+
+std::vector<uint64_t> TemplateHashes(const DeclarationBatch& batch) {
+  return TemplateHashes(batch, 0, batch.rows.size());
+}
+
+double Logit(double p) {
+  constexpr double kEps = 1e-7;
+  p = std::clamp(p, kEps, 1 - kEps);
+  return std::log(p / (1 - p));
 }
 
 constexpr char kTemplatesMagic[8] = {'C', 'S', 'T', 'M', 'P', 'L', '0', '1'};
 
 }  // namespace
+
+float BlendUnseenTemplate(float model_probability, float baseline_probability) {
+  const double z = (1 - kUnseenTemplateBaselineWeight) * Logit(model_probability) +
+                   kUnseenTemplateBaselineWeight * Logit(baseline_probability);
+  return static_cast<float>(1 / (1 + std::exp(-z)));
+}
 
 RiskModel::RiskModel() = default;
 RiskModel::~RiskModel() = default;
@@ -218,6 +238,25 @@ Result<RiskModel> RiskModel::Load(const std::string& dir) {
     if (!std::is_sorted(m.impl_->templates.begin(), m.impl_->templates.end()))
       return Status::DataLoss(dir + "/templates.bin: hashes out of order");
   }
+  if (!m.impl_->baseline && !m.impl_->templates.empty() &&
+      FileExists(dir + "/baseline/meta.json")) {
+    auto g = Load(dir + "/baseline");
+    if (!g.ok()) return g.status();
+    const nlohmann::json& gm = g->impl_->meta;
+    const nlohmann::json& mm = m.impl_->meta;
+    if (!g->impl_->baseline)
+      return Status::DataLoss(dir +
+                              "/baseline: not a baseline model (meta.json says baseline: "
+                              "false); remove it or train both again with 'clearsight model "
+                              "train'");
+    for (const char* key : {"train_from", "train_to", "train_rows"})
+      if (gm.value(key, nlohmann::json()) != mm.value(key, nlohmann::json()))
+        return Status::DataLoss(dir + "/baseline: trained on other rows than the model (" + key +
+                                " " + gm.value(key, nlohmann::json()).dump() + " vs " +
+                                mm.value(key, nlohmann::json()).dump() +
+                                "); remove it or train both again with 'clearsight model train'");
+    m.impl_->generalist = std::make_shared<const RiskModel>(std::move(g).value());
+  }
   return m;
 }
 
@@ -248,15 +287,27 @@ Result<std::vector<float>> RiskModel::PredictFeaturesXgboost(const std::vector<f
 
 std::vector<float> RiskModel::Score(const DeclarationBatch& batch, int threads) const {
   const size_t nf = static_cast<size_t>(num_features());
+  const RiskModel* generalist = impl_->generalist.get();
+  const size_t gnf = generalist ? static_cast<size_t>(generalist->num_features()) : 0;
   std::vector<float> out(batch.rows.size());
   ParallelFor(batch.rows.size(), threads, [&](size_t b, size_t e) {
     // Blocks keep the feature rows hot in cache between computing and scoring them.
     constexpr size_t kBlock = 256;
-    std::vector<float> x(kBlock * nf);
+    std::vector<float> x(kBlock * nf), gx(kBlock * gnf), gp(kBlock);
     for (size_t s = b; s < e; s += kBlock) {
       size_t n = std::min(kBlock, e - s);
       impl_->features.Compute(batch, s, s + n, x.data());
       impl_->forest.PredictProbability(x.data(), n, nf, out.data() + s);
+      if (generalist == nullptr) continue;
+      const std::vector<uint64_t> hashes = TemplateHashes(batch, s, s + n);
+      std::vector<size_t> unseen;
+      for (size_t i = 0; i < n; ++i)
+        if (!std::binary_search(impl_->templates.begin(), impl_->templates.end(), hashes[i]))
+          unseen.push_back(i);
+      if (unseen.empty()) continue;
+      generalist->impl_->features.Compute(batch, s, s + n, gx.data());
+      generalist->impl_->forest.PredictProbability(gx.data(), n, gnf, gp.data());
+      for (size_t i : unseen) out[s + i] = BlendUnseenTemplate(out[s + i], gp[i]);
     }
   });
   return out;
@@ -284,6 +335,7 @@ std::vector<Reason> RiskModel::Explain(const DeclarationBatch& batch, size_t row
 int RiskModel::num_features() const { return impl_->features.num_features(); }
 const std::vector<std::string>& RiskModel::feature_names() const { return impl_->features.names(); }
 bool RiskModel::is_baseline() const { return impl_->baseline; }
+bool RiskModel::blends_unseen_templates() const { return impl_->generalist != nullptr; }
 
 // ---------------------------------------------------------------------------------------------
 

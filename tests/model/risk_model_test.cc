@@ -119,6 +119,62 @@ TEST_F(KcsModel, KnowsWhichGoodsTemplatesItWasTrainedOn) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(KcsModel, LoadedWithItsBaselineBlendsItInOnlyForUnseenTemplates) {
+  const auto& train = Load("df_syn_train_eng.csv");
+  RiskModelOptions o;
+  o.trees = 40;
+  o.threads = 1;
+  o.baseline = true;
+  auto plain = RiskModel::Train(train, o);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  auto dir = (std::filesystem::temp_directory_path() / "cs_model_blend_test").string();
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(model_->Save(dir).ok());
+  ASSERT_TRUE(plain->Save(dir + "/baseline").ok());
+  auto product = RiskModel::Load(dir);
+  ASSERT_TRUE(product.ok()) << product.status().message();
+  ASSERT_TRUE(product->blends_unseen_templates());
+  EXPECT_FALSE(model_->blends_unseen_templates());
+
+  const auto& valid = Load("df_syn_valid_eng.csv");
+  DeclarationBatch head;
+  head.extra_columns = valid.extra_columns;
+  head.rows.assign(valid.rows.begin(), valid.rows.begin() + 1500);
+  const std::vector<bool> seen = product->SeenTemplates(head);
+  const std::vector<float> alone = model_->Score(head), base = plain->Score(head);
+  const std::vector<float> blended = product->Score(head, 2);
+  ASSERT_EQ(blended.size(), head.rows.size());
+  int unseen = 0, moved = 0;
+  for (size_t i = 0; i < head.rows.size(); ++i) {
+    if (seen[i]) {
+      EXPECT_EQ(blended[i], alone[i]) << "row " << i << " has a seen template";
+      continue;
+    }
+    ++unseen;
+    // The mean of the two log-odds.
+    const double za = std::log(alone[i] / (1.0 - alone[i]));
+    const double zb = std::log(base[i] / (1.0 - base[i]));
+    EXPECT_NEAR(blended[i], 1 / (1 + std::exp(-(za + zb) / 2)), 1e-5) << "row " << i;
+    moved += std::fabs(blended[i] - alone[i]) > 1e-4f;
+  }
+  EXPECT_GT(unseen, 100);
+  EXPECT_GT(moved, unseen / 2);
+
+  // A baseline trained on other rows is refused, by name.
+  DeclarationBatch part;
+  part.extra_columns = train.extra_columns;
+  part.rows.assign(train.rows.begin(), train.rows.begin() + 3000);
+  o.trees = 5;
+  auto other = RiskModel::Train(part, o);
+  ASSERT_TRUE(other.ok()) << other.status().message();
+  ASSERT_TRUE(other->Save(dir + "/baseline").ok());
+  auto stale = RiskModel::Load(dir);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.status().message().find("baseline: trained on other rows"), std::string::npos)
+      << stale.status().message();
+  std::filesystem::remove_all(dir);
+}
+
 // A small XGBoost model on three synthetic features (one thread), and its flattened form.
 struct TinyModel {
   model::XgbBooster booster;

@@ -103,7 +103,11 @@ TEST_F(ModelRegistryTest, ADirectoryIsStoredWithItsFilesAndComesBackIdenticalEls
   EXPECT_EQ(FormatDate(*row->training_from), "2020-01-01");
   EXPECT_LT(*row->training_from, *row->training_cutoff);
 
-  // The training directory is gone (another machine): the registry alone brings the model back.
+  // The training directory is gone (another machine): the registry alone brings the model back,
+  // as it loads from that directory (with the baseline blended in for unseen templates).
+  auto as_trained = RiskModel::Load(Path("m"));
+  ASSERT_TRUE(as_trained.ok()) << as_trained.status().ToString();
+  EXPECT_TRUE(as_trained->blends_unseen_templates());
   auto meta = ReadFile(Path("m/meta.json"));
   ASSERT_TRUE(meta.ok());
   fs::remove_all(Path("m"));
@@ -120,7 +124,7 @@ TEST_F(ModelRegistryTest, ADirectoryIsStoredWithItsFilesAndComesBackIdenticalEls
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   DeclarationBatch later = Rows();
   later.rows.erase(later.rows.begin(), later.rows.begin() + 2500);
-  EXPECT_EQ(loaded->Score(later), trained.Score(later));
+  EXPECT_EQ(loaded->Score(later), as_trained->Score(later));
 
   // The same files again are the same version.
   auto twice = RegisterModelDir(*store_, *out, o);
