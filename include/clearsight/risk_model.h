@@ -87,7 +87,11 @@ class RiskModel {
   // train` writes it) and the model keeps its templates, the loaded model blends it in for rows
   // with an unseen template (Score). A DIR/baseline trained on other rows is an error (DataLoss).
   static Result<RiskModel> Load(const std::string& dir);
+  // Writes the model; with an attached baseline, that too into DIR/baseline.
   Status Save(const std::string& dir) const;
+  // Attaches the plain baseline trained on the same rows, to blend in for unseen templates, as
+  // Load does from DIR/baseline. Refused for a baseline of other rows, or on a baseline.
+  Status AttachBaseline(RiskModel baseline);
 
   // Whether each row's goods template (HS6, net mass, declared value, origin, tax type and tax
   // rate) occurs in the training data: a repeat of goods the model has seen, as opposed to goods

@@ -195,6 +195,7 @@ Status RiskModel::Save(const std::string& dir) const {
   for (uint64_t h : impl_->templates)
     for (int b = 0; b < 8; ++b) bin += static_cast<char>((h >> (8 * b)) & 0xff);
   CS_RETURN_IF_ERROR(WriteFileAtomic(dir + "/templates.bin", bin));
+  if (impl_->generalist) CS_RETURN_IF_ERROR(impl_->generalist->Save(dir + "/baseline"));
   return WriteFileAtomic(dir + "/meta.json", impl_->meta.dump(2) + "\n");
 }
 
@@ -242,22 +243,26 @@ Result<RiskModel> RiskModel::Load(const std::string& dir) {
       FileExists(dir + "/baseline/meta.json")) {
     auto g = Load(dir + "/baseline");
     if (!g.ok()) return g.status();
-    const nlohmann::json& gm = g->impl_->meta;
-    const nlohmann::json& mm = m.impl_->meta;
-    if (!g->impl_->baseline)
-      return Status::DataLoss(dir +
-                              "/baseline: not a baseline model (meta.json says baseline: "
-                              "false); remove it or train both again with 'clearsight model "
-                              "train'");
-    for (const char* key : {"train_from", "train_to", "train_rows"})
-      if (gm.value(key, nlohmann::json()) != mm.value(key, nlohmann::json()))
-        return Status::DataLoss(dir + "/baseline: trained on other rows than the model (" + key +
-                                " " + gm.value(key, nlohmann::json()).dump() + " vs " +
-                                mm.value(key, nlohmann::json()).dump() +
-                                "); remove it or train both again with 'clearsight model train'");
-    m.impl_->generalist = std::make_shared<const RiskModel>(std::move(g).value());
+    if (Status st = m.AttachBaseline(std::move(g).value()); !st.ok())
+      return Status::DataLoss(dir + "/baseline: " + st.message() +
+                              "; remove it or train both again with 'clearsight model train'");
   }
   return m;
+}
+
+Status RiskModel::AttachBaseline(RiskModel baseline) {
+  if (impl_->baseline) return Status::InvalidArgument("a baseline blends in no other baseline");
+  const nlohmann::json& gm = baseline.impl_->meta;
+  const nlohmann::json& mm = impl_->meta;
+  if (!baseline.impl_->baseline)
+    return Status::InvalidArgument("not a baseline model (meta.json says baseline: false)");
+  for (const char* key : {"train_from", "train_to", "train_rows"})
+    if (gm.value(key, nlohmann::json()) != mm.value(key, nlohmann::json()))
+      return Status::InvalidArgument("trained on other rows than the model (" + std::string(key) +
+                                     " " + gm.value(key, nlohmann::json()).dump() + " vs " +
+                                     mm.value(key, nlohmann::json()).dump() + ")");
+  impl_->generalist = std::make_shared<const RiskModel>(std::move(baseline));
+  return Status::Ok();
 }
 
 std::vector<float> RiskModel::Features(const DeclarationBatch& batch, int threads) const {
