@@ -164,6 +164,7 @@ class TrainingImageMaker {
     int width = 1024, height = 768;  // simulated backgrounds
     int candidates = 3;              // backgrounds a clutter level is chosen among
     int patches_per_class = 5;
+    uint64_t seed = 1;  // the simulator's: backgrounds and the threat library
   };
   static Result<std::unique_ptr<TrainingImageMaker>> Create(const Options& options);
   ~TrainingImageMaker();
@@ -183,5 +184,62 @@ class TrainingImageMaker {
 
 // Share of pixels below 50 % high-energy transmission: the clutter measure.
 double ClutterOf(const Scan& scan);
+
+// ---- Realism of the projection ----------------------------------------------------------------
+
+// How realistic projected threats look, measured: classifiers are trained to tell threats
+// simulated inside the scene (the simulator's own concealed threats, truth box and mask) from the
+// same classes projected by TrainingImageMaker into clean simulated parcels, on features of the
+// region around the threat (edge sharpness, noise level and correlation inside against outside,
+// the low/high ratio, texture). The held-out images come from another simulator seed (other
+// parcels, other threat patches) than the training images. An AUC near 0.5 means the classifiers
+// cannot tell the two kinds apart; docs/training.md holds the figure and the rule applied to it.
+enum class ProjectionFault {
+  kNone,          // the product's projection
+  kPasted,        // the threat's transmission replaces the scan's (no attenuation added)
+  kDoubledNoise,  // the noise the projection adds, added twice over
+};
+
+struct RealismOptions {
+  int images = 200;  // of each kind (in-scene, projected) for training; as many again held out
+  uint64_t seed = 1;
+  std::vector<std::string> threat_classes;  // of ThreatClasses(); empty = all
+  int width = 1024, height = 768;           // simulated parcels
+  int patches_per_class = 20;
+  ProjectionFault fault = ProjectionFault::kNone;  // a control: a broken projection to detect
+  int bootstrap = 1000;                            // resamples for the confidence intervals
+};
+
+struct AucEstimate {
+  double auc = 0.5;
+  double low = 0, high = 1;  // 95 % bootstrap percentile interval (stratified by kind)
+};
+
+struct RealismClass {
+  std::string threat_class;
+  int in_scene = 0, projected = 0;  // held-out images
+  AucEstimate auc;                  // of the better classifier overall, on this class's images
+};
+
+struct RealismReport {
+  int train_images = 0, held_out_images = 0;  // both kinds together
+  AucEstimate logistic;                       // L2-regularised logistic regression
+  AucEstimate boosted;                        // gradient-boosted stumps
+  AucEstimate best;                           // the higher of the two
+  std::string best_classifier;                // "logistic" or "boosted"
+  std::vector<RealismClass> classes;
+  // The logistic regression's weights on the standardised features, largest magnitude first:
+  // what gives a projection away.
+  std::vector<std::pair<std::string, double>> weights;
+  double seconds = 0;
+  std::string ToJson() const;
+};
+
+// InvalidArgument for images outside 20..5000, an unknown class or sizes the simulator refuses.
+Result<RealismReport> MeasureProjectionRealism(const RealismOptions& options);
+
+// The area under the ROC curve of scores against labels (1 = positive), ties counted half; 0.5
+// when either kind is missing.
+double AreaUnderRoc(const std::vector<double>& scores, const std::vector<int>& labels);
 
 }  // namespace clearsight

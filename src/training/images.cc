@@ -26,6 +26,7 @@ Result<std::unique_ptr<TrainingImageMaker>> TrainingImageMaker::Create(const Opt
   SimulateOptions so;
   so.width = options.width;
   so.height = options.height;
+  so.seed = options.seed;
   so.threat_rate = 0;  // clean backgrounds: the only threat is the projected one
   so.misdeclared_rate = 0;
   so.undervalued_rate = 0;
