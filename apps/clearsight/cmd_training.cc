@@ -66,8 +66,9 @@ int CmdTrainingRealism(int argc, char** argv, int first) {
   o.height = static_cast<int>(height);
   o.patches_per_class = static_cast<int>(patches);
   o.bootstrap = static_cast<int>(bootstrap);
-  if (args.Has("classes"))
-    for (std::string_view c : Split(args.Get("classes"), ','))
+  const std::string class_list = args.Get("classes");
+  if (!class_list.empty())
+    for (std::string_view c : Split(class_list, ','))
       if (!Trim(c).empty()) o.threat_classes.emplace_back(Trim(c));
   auto rep = MeasureProjectionRealism(o);
   if (!rep.ok()) return OptionsRefused(rep.status(), kRealismUsage);

@@ -483,7 +483,7 @@ struct TrainingTrialRow {
   std::string mark_json;  // {"x","y"} or {"x0","y0","x1","y1"}; "" without a mark
   int64_t response_ms = 0;
   bool timed_out = false;
-  bool hit = false;  // threat, decided suspect, and the mark on the threat's box
+  bool hit = false;  // threat, decided suspect, and the mark on the threat (MarkOnThreat: its mask)
 };
 
 struct TrainingTrialQuery {

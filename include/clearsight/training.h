@@ -14,6 +14,7 @@
 
 #include "clearsight/status.h"
 #include "clearsight/store.h"
+#include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_scan.h"
 #include "clearsight/xray_tip.h"
 
@@ -135,6 +136,25 @@ struct Certification {
 Certification Certify(const std::vector<DetectionScores>& window_scores, int64_t answered,
                       const CertificationRule& rule);
 
+// ---- Marks ------------------------------------------------------------------------------------
+
+// Where a trainee marked the threat, in image pixels: a point (x0 = x1, y0 = y1) or a box
+// [x0,x1] x [y0,y1].
+struct TrainingMark {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool box = false;
+};
+
+// Whether a mark is on the threat, judged on the threat's mask (run-length encoded over a
+// width-wide image, as TruthObject::mask_rle), not its box. A point is on the threat when it falls
+// on a mask pixel or within kMarkPointTolerancePx of one (the edge is blurred). A box is on it when
+// the mask covers at least half of the box or the box at least half of the mask (overlap >=
+// min(box, mask) / 2) and the box is at most kMarkBoxMaxAreaRatio times the area of the mask's
+// bounding box (a box over the whole parcel points at nothing). No mask pixel: never on it.
+inline constexpr int kMarkPointTolerancePx = 2;
+inline constexpr double kMarkBoxMaxAreaRatio = 4;
+bool MarkOnThreat(const TrainingMark& mark, const std::vector<uint32_t>& mask_rle, int width);
+
 // ---- Images -----------------------------------------------------------------------------------
 
 // What one training image is made of: a background, maybe a threat of a class at a size and
@@ -156,8 +176,10 @@ struct TrainingImage {
   std::optional<ProjectedThreat> projected;
 };
 
-// Load once, run many: Create simulates the threat library (with the simulator's dual-kVp
-// scanner, at its pixel size) once; Make is const and thread-safe.
+// Load once, run many: Create simulates the threat library (threats as materials, at the
+// simulator's pixel size) and fits the simulator's scanner response to its own wedges once; Make
+// is const and thread-safe. Create fails when options.calibration cannot be fitted
+// (ScannerResponse::Fit).
 class TrainingImageMaker {
  public:
   struct Options {
@@ -165,15 +187,20 @@ class TrainingImageMaker {
     int candidates = 3;              // backgrounds a clutter level is chosen among
     int patches_per_class = 5;
     uint64_t seed = 1;  // the simulator's: backgrounds and the threat library
+    // The calibration of the scanner the stored scans come from: threats projected into them are
+    // rendered through its spectral response (ScannerResponse::Fit). None: through the
+    // simulator's scanner, as into simulated backgrounds.
+    std::optional<Calibration> calibration;
   };
   static Result<std::unique_ptr<TrainingImageMaker>> Create(const Options& options);
   ~TrainingImageMaker();
 
   // The candidates (simulated, or the request's stored scans) ranked by their share of dense
-  // pixels; the clutter level picks one (0 = the least cluttered). A threat is projected in
-  // attenuation space (transmissions multiply in both energies; the patch resampled to the
-  // background's pixel size) over a goods pixel (transmission 0.2..0.9), rotated at random, with
-  // the scanner's quantum noise. InvalidArgument for an unknown class.
+  // pixels; the clutter level picks one (0 = the least cluttered). A threat is projected by
+  // ProjectMaterialThreat (its materials added to the goods under it through the background's
+  // scanner response, resampled to the background's pixel size, with the scanner's blur, noise
+  // and scatter) over a goods pixel (transmission 0.2..0.9), rotated at random. InvalidArgument
+  // for an unknown class.
   Result<TrainingImage> Make(const TrainingImageRequest& request) const;
 
  private:

@@ -57,7 +57,8 @@ ThreatRegion RegionOf(const Scan& scan, const std::vector<uint8_t>& mask, int x0
 }
 
 // The fault applied to a projection: `before` the background, *after the projected image.
-void ApplyFault(ProjectionFault fault, const Scan& before, uint64_t seed, Scan* after) {
+void ApplyFault(ProjectionFault fault, const Scan& before, const ScannerImaging& imaging,
+                uint64_t seed, Scan* after) {
   xray::Rng rng(seed);
   for (int c = 0; c < 2; ++c) {
     const std::vector<uint16_t>& b = c == 0 ? before.low : before.high;
@@ -123,7 +124,7 @@ Result<std::vector<Sample>> MakeSamples(const RealismOptions& o, uint64_t seed,
     if (o.fault != ProjectionFault::kNone) {
       request.threat = false;
       CS_ASSIGN_OR_RETURN(TrainingImage background, maker->Make(request));
-      ApplyFault(o.fault, background.scan, rng.Next(), &image.scan);
+      ApplyFault(o.fault, background.scan, simulator->Imaging(), rng.Next(), &image.scan);
     }
     const ProjectedThreat& p = *image.projected;
     CS_ASSIGN_OR_RETURN(auto pmask, DecodeMaskRle(p.mask_rle, image.scan.width, image.scan.height));
