@@ -3,6 +3,7 @@
 // answer, and everyone sees the scores they may. Images are made as they are asked for, so that
 // the staircase follows the trainee image by image; the truth stays in the store until the answer.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "clearsight/text.h"
@@ -119,6 +120,19 @@ Result<const TrainingImageMaker*> Service::Impl::TrainingMaker() {
     CS_ASSIGN_OR_RETURN(training_maker, TrainingImageMaker::Create(o));
   }
   return training_maker.get();
+}
+
+Status Service::Impl::SweepTrainingImages() {
+  if (options.training_image_days <= 0) return Status::Ok();
+  const int64_t now = NowMs();
+  {
+    std::lock_guard lock(training_mu);
+    if (now - training_images_swept_ms < 3600 * 1000) return Status::Ok();
+    training_images_swept_ms = now;
+  }
+  auto removed =
+      store->RemoveTrainingImages(now - int64_t{options.training_image_days} * 24 * 3600 * 1000);
+  return removed.status();
 }
 
 Result<HttpResponse> Service::Impl::CreateTrainingSession(const HttpRequest& req,
@@ -315,6 +329,9 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   }
   CS_ASSIGN_OR_RETURN(const TrainingImageMaker* maker, TrainingMaker());
   CS_ASSIGN_OR_RETURN(TrainingImage image, maker->Make(request));
+  // Old images are swept on the way; a failure to sweep must not stop the trainee.
+  if (Status swept = SweepTrainingImages(); !swept.ok())
+    std::fprintf(stderr, "clearsight serve: old training images: %s\n", swept.ToString().c_str());
 
   TrainingTrialRow t;
   t.session_id = session.session_id;

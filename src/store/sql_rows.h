@@ -69,6 +69,8 @@ Result<bool> InsertTrainingAssignmentRow(SqlConn& c, const TrainingAssignmentRow
 Status InsertTrainingTrialRow(SqlConn& c, TrainingTrialRow* row);
 Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
 Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
+Result<std::vector<std::string>> ForgetTrainingImageRows(SqlConn& c, int64_t answered_before_ms,
+                                                         int64_t limit);
 // Store::RuleWeeklyStats (outcome_stats.cc).
 Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks);
 // Store::ControlOutcomes (outcome_stats.cc).

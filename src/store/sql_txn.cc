@@ -300,6 +300,10 @@ class SqlTxn : public StoreTxn {
   Status RecordTrainingResponse(const TrainingTrialRow& row) override {
     return UpdateTrainingResponse(c_, row);
   }
+  Result<std::vector<std::string>> ForgetTrainingImages(int64_t answered_before_ms,
+                                                        int64_t limit) override {
+    return ForgetTrainingImageRows(c_, answered_before_ms, limit);
+  }
   Status Audit(AuditEntry* e) override {
     if (e->at_ms == 0) e->at_ms = NowMs();
     // Another writer (a second process on the same database) may have appended since the head
