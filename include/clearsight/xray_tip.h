@@ -86,8 +86,8 @@ Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResp
 struct ScannerImaging {
   double blur_sigma_low = 0, blur_sigma_high = 0;
   double air_sd_low = 0, air_sd_high = 0;
-  // Scatter: this share of the absorbed intensity reaches the detector spread over about 120
-  // pixels; behind a dense threat it, not the primary, sets the transmission's floor.
+  // Scatter: this share of the absorbed intensity reaches the detector spread over about 5 cm
+  // (as the simulator spreads it); behind a dense threat it, not the primary, sets the floor.
   double scatter_fraction = 0;
 };
 
@@ -104,8 +104,8 @@ struct ProjectOptions {
   // attenuated region lacks (variance air_sd^2 x T x (1 - t) before the blur, T the scan's
   // transmission and t the threat's) is drawn and blurred the same way, so the region's noise has
   // the level and grain of the scanner's. With a scatter fraction, the threat attenuates only the
-  // primary part of each pixel (the scan's scatter, estimated from the absorbed share around the
-  // threat, stays) and adds its own absorbed share's scatter.
+  // primary part of each pixel: the scan's scatter (estimated from its absorbed share) is taken
+  // out, and the scatter of the scan with the threat in it put back.
   std::optional<ScannerImaging> imaging;
   // The patch already shows the scanner's blur (RenderThreat's do): only the noise is blurred.
   bool patch_blurred = false;

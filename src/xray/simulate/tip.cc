@@ -320,31 +320,29 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
       xray::GaussianBlur(&noise[ch], bw, bh, sigma[ch], &scratch);
     }
   }
-  // Scatter before (s0) and added by the threat (ds), per channel: uniform over the threat.
-  double s0[2] = {0, 0}, ds[2] = {0, 0};
+  // Scatter, as the scanner spreads it: before the threat (from the scan's absorbed share) and
+  // after it (the box's pixels attenuated by the threat), per channel, over the box.
+  std::vector<float> scatter_before[2], scatter_after[2];
   if (o.imaging && im.scatter_fraction > 0) {
-    constexpr int kScatterReach = 60;
-    const int cx = static_cast<int>(o.x), cy = static_cast<int>(o.y);
-    const int wx0 = std::max(0, cx - kScatterReach),
-              wx1 = std::min(scan->width, cx + kScatterReach);
-    const int wy0 = std::max(0, cy - kScatterReach),
-              wy1 = std::min(scan->height, cy + kScatterReach);
-    const double window = static_cast<double>(std::max(1, wx1 - wx0) * std::max(1, wy1 - wy0));
     for (int ch = 0; ch < 2; ++ch) {
       const std::vector<uint16_t>& page = ch == 0 ? scan->low : scan->high;
-      double absorbed = 0, added = 0;
-      for (int y = wy0; y < wy1; ++y)
-        for (int x = wx0; x < wx1; ++x)
-          absorbed += 1 - page[static_cast<size_t>(y) * scan->width + x] / 65535.0;
+      std::vector<float> before(page.size()), after;
+      for (size_t i = 0; i < page.size(); ++i) before[i] = page[i] / 65535.0f;
+      after = before;
       for (int y = by0; y < by1; ++y)
-        for (int x = bx0; x < bx1; ++x) {
-          const float a = add[ch][static_cast<size_t>(y - by0) * bw + (x - bx0)];
-          if (a > 0)
-            added += page[static_cast<size_t>(y) * scan->width + x] / 65535.0 *
-                     -std::expm1(-static_cast<double>(a));
-        }
-      s0[ch] = im.scatter_fraction * absorbed / window;
-      ds[ch] = im.scatter_fraction * added / window;
+        for (int x = bx0; x < bx1; ++x)
+          after[static_cast<size_t>(y) * scan->width + x] *=
+              std::exp(-add[ch][static_cast<size_t>(y - by0) * bw + (x - bx0)]);
+      for (auto [from, to] :
+           {std::pair{&before, &scatter_before[ch]}, std::pair{&after, &scatter_after[ch]}}) {
+        std::vector<float> field(page.size(), 0.0f);
+        xray::AddScatter(*from, scan->width, scan->height, im.scatter_fraction, &field);
+        to->resize(bn);
+        for (int y = by0; y < by1; ++y)
+          for (int x = bx0; x < bx1; ++x)
+            (*to)[static_cast<size_t>(y - by0) * bw + (x - bx0)] =
+                field[static_cast<size_t>(y) * scan->width + x];
+      }
     }
   }
   ProjectedThreat out;
@@ -363,9 +361,12 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
             uint16_t& px = ch == 0 ? scan->low[i] : scan->high[i];
             double t = std::exp(-static_cast<double>(add[ch][j]));
             double v0 = px / 65535.0, v1 = v0 * t;
-            if (o.imaging)
-              v1 = std::max(0.0, v0 - s0[ch]) * t + s0[ch] + ds[ch] + noise[ch][j];
-            else if (o.photons_per_pixel > 0)
+            if (o.imaging) {
+              // The threat attenuates the primary; the scatter is the scanner's, after it.
+              const double s0 = scatter_before[ch].empty() ? 0 : scatter_before[ch][j];
+              const double s1 = scatter_after[ch].empty() ? 0 : scatter_after[ch][j];
+              v1 = std::max(0.0, v0 - s0) * t + s1 + noise[ch][j];
+            } else if (o.photons_per_pixel > 0)
               v1 += std::sqrt(std::max(0.0, v0 * t * (1 - t) / o.photons_per_pixel)) * rng.Normal();
             px = EncodeTransmission(v1);
           }
