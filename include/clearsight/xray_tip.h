@@ -81,11 +81,13 @@ Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResp
                                  const Calibration& calibration);
 
 // How a scanner's detector shapes its images, for a projection that should look like what that
-// scanner scans: the blur (a Gaussian's sigma, in scan pixels) and the noise of an air pixel's
-// transmission before the blur (quantum and electronic), per channel.
+// scanner scans: the blur (a Gaussian's sigma, in scan pixels), the quantum noise of an air
+// pixel's transmission before the blur, per channel, and the electronic noise (the same at any
+// transmission: behind steel it is most of the noise).
 struct ScannerImaging {
   double blur_sigma_low = 0, blur_sigma_high = 0;
   double air_sd_low = 0, air_sd_high = 0;
+  double electronic_sd = 0;
   // Scatter: this share of the absorbed intensity reaches the detector spread over about 5 cm
   // (as the simulator spreads it); behind a dense threat it, not the primary, sets the floor.
   double scatter_fraction = 0;
@@ -101,11 +103,11 @@ struct ProjectOptions {
   double photons_per_pixel = 0;
   // When set (photons_per_pixel is then not used): the resampled threat is blurred by the
   // scanner's blur (its absorbed share 1 - T, as the detector blurs intensity), and the noise the
-  // attenuated region lacks (variance air_sd^2 x T x (1 - t) before the blur, T the scan's
-  // transmission and t the threat's) is drawn and blurred the same way, so the region's noise has
-  // the level and grain of the scanner's. With a scatter fraction, the threat attenuates only the
-  // primary part of each pixel: the scan's scatter (estimated from its absorbed share) is taken
-  // out, and the scatter of the scan with the threat in it put back.
+  // attenuated region lacks (variance air_sd^2 x T x (1 - t) + electronic_sd^2 x (1 - t^2) before
+  // the blur, T the scan's primary transmission and t the threat's) is drawn and blurred the same
+  // way, so the region's noise has the level and grain of the scanner's. With a scatter fraction,
+  // the threat attenuates only the primary part of each pixel: the scan's scatter (estimated from
+  // its absorbed share) is taken out, and the scatter of the scan with the threat in it put back.
   std::optional<ScannerImaging> imaging;
   // The patch already shows the scanner's blur (RenderThreat's do): only the noise is blurred.
   bool patch_blurred = false;

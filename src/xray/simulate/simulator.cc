@@ -151,12 +151,12 @@ double Simulator::MeanEnergyKev(bool high) const {
 
 ScannerImaging Simulator::Imaging() const {
   const PhysicsModel& m = impl_->model;
-  const double e2 = m.electronic_noise * m.electronic_noise;
   ScannerImaging out;
   out.blur_sigma_low = m.channel[0].blur_sigma_px;
   out.blur_sigma_high = m.channel[1].blur_sigma_px;
-  out.air_sd_low = std::sqrt(m.channel[0].air_sd * m.channel[0].air_sd + e2);
-  out.air_sd_high = std::sqrt(m.channel[1].air_sd * m.channel[1].air_sd + e2);
+  out.air_sd_low = m.channel[0].air_sd;
+  out.air_sd_high = m.channel[1].air_sd;
+  out.electronic_sd = m.electronic_noise;
   out.scatter_fraction = m.scatter_fraction;
   return out;
 }

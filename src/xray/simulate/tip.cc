@@ -314,8 +314,11 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
           if (!(add[ch][j] > 0)) continue;
           const double v0 = page[static_cast<size_t>(y) * scan->width + x] / 65535.0;
           const double t = std::exp(-static_cast<double>(add[ch][j]));
+          const double e = im.electronic_sd;
           noise[ch][j] = static_cast<float>(
-              air_sd[ch] * std::sqrt(std::max(0.0, v0 * t * (1 - t))) * rng.Normal());
+              std::sqrt(
+                  std::max(0.0, air_sd[ch] * air_sd[ch] * v0 * t * (1 - t) + e * e * (1 - t * t))) *
+              rng.Normal());
         }
       xray::GaussianBlur(&noise[ch], bw, bh, sigma[ch], &scratch);
     }
@@ -426,12 +429,15 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
   // much: a table of log attenuations over areal density (geometric steps of 2 %).
   CS_ASSIGN_OR_RETURN(const std::vector<double> mu_pe, FormulaMassAttenuation("C2H4", kev));
   std::vector<double> tau(kev.size());
+  const bool scatter_apart = o.imaging && o.imaging->scatter_fraction > 0;
   auto through = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
     for (size_t k = 0; k < tau.size(); ++k) {
       tau[k] = mu_pe[k] * g_pe;
       for (const auto& [l, g] : amounts) tau[k] += mu[l][k] * g;
     }
-    return response.LogAttenuations(tau);
+    // With the scanner's scatter modelled apart (imaging), the primary beam alone: the fitted
+    // floor would count the scatter twice and cap a dense threat's attenuation.
+    return scatter_apart ? response.PrimaryLogAttenuations(tau) : response.LogAttenuations(tau);
   };
   struct Step {
     double g, low, high;
