@@ -36,7 +36,7 @@ const char kServeUsage[] =
     "                        [--over-budget carry-over|supervisor] [--high-risk-score 0.9]\n"
     "                        [--sync full|normal] [--log-requests] [--secure-cookie]\n"
     "                        [--allowed-origin URL,...] [--scan-lane OFFICE]\n"
-    "                        [--nats nats://127.0.0.1:4222]\n\n"
+    "                        [--nats nats://127.0.0.1:4222] [--training-image-days 30]\n\n"
     "Serves the HTTP API (docs/api.md) and the web workstation. Declarations and scans in,\n"
     "decisions with reasons out; queue, outcomes, users, audit log, metrics. Stops cleanly on\n"
     "SIGINT / SIGTERM.\n"
@@ -68,6 +68,9 @@ const char kServeUsage[] =
     "                  else the web/ folder of the source tree it was built from)\n"
     "  --chart-js PATH Chart.js for the horizon page, served at /vendor/chart.min.js (default:\n"
     "                  Debian libjs-chart.js, /usr/share/javascript/chart.js/chart.min.js)\n"
+    "  --training-image-days N   answered screener-training images older than N days leave the\n"
+    "                            image directory (their rows stay, marked; 0: keep them all;\n"
+    "                            default 30)\n"
     "  --port 0        any free port; with --port-file FILE the bound port is written there\n"
     "  --threads N     requests handled at once (2..1024); open connections do not hold them\n"
     "  --max-connections N             connections open at once (16..100000)\n"
@@ -313,12 +316,18 @@ int CmdServe(int argc, char** argv, int first) {
           args,
           DecidingFlags({"port", "host", "warm-up", "web", "chart-js", "threads", "session-hours",
                          "sync", "port-file", "log-requests", "secure-cookie", "allowed-origin",
-                         "max-connections", "max-connections-per-address", "request-head-timeout"}),
+                         "max-connections", "max-connections-per-address", "request-head-timeout",
+                         "training-image-days"}),
           kServeUsage))
     return rc < 0 ? 0 : rc;
   ServiceOptions o;
   if (int rc = ServiceOptionsFromArgs(args, kServeUsage, &o); rc != 0) return rc;
   o.nats_url = args.Get("nats");
+  long long training_days;
+  if (!args.GetInt("training-image-days", o.training_image_days, &training_days) ||
+      training_days < 0 || training_days > 36500)
+    return Usage("--training-image-days must be 0..36500", kServeUsage);
+  o.training_image_days = static_cast<int>(training_days);
   const sigset_t signals = BlockStopSignals();
 
   auto service = Service::Create(o);

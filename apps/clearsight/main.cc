@@ -49,6 +49,8 @@ const Command kCommands[] = {
     {"score", "score declarations: risk, channel, reasons", clearsight::cli::CmdScore},
     {"xray", "X-ray scans: simulate, wedges, calibrate, analyze, render, dicos, tip",
      clearsight::cli::CmdXray},
+    {"training realism", "can a classifier tell projected threats from in-scene ones (AUC)",
+     clearsight::cli::CmdTrainingRealism},
     {"feed", "send declaration files and scans to a running service", clearsight::cli::CmdFeed},
     {"watch", "post the declaration files dropped into a folder to a running service",
      clearsight::cli::CmdWatch},

@@ -105,6 +105,9 @@ struct ServiceOptions {
   // Screener training's simulated backgrounds (docs/training.md); smaller for quick tests.
   int training_image_width = 1024;
   int training_image_height = 768;
+  // Answered training images older than this many days leave the image directory (at most once
+  // an hour, when a trainee asks for an image; Store::RemoveTrainingImages). 0: keep them all.
+  int training_image_days = 30;
   bool secure_cookie = false;  // add "Secure" to the session cookie (behind TLS)
   // A state-changing request that carries the session cookie must come from the workstation's
   // own origin: the one its Host header names, or one of these ("https://clearsight.example",

@@ -483,7 +483,7 @@ struct TrainingTrialRow {
   std::string mark_json;  // {"x","y"} or {"x0","y0","x1","y1"}; "" without a mark
   int64_t response_ms = 0;
   bool timed_out = false;
-  bool hit = false;  // threat, decided suspect, and the mark on the threat's box
+  bool hit = false;  // threat, decided suspect, and the mark on the threat (MarkOnThreat: its mask)
 };
 
 struct TrainingTrialQuery {
@@ -622,6 +622,13 @@ class StoreTxn {
   virtual Status InsertTrainingTrial(TrainingTrialRow* row) = 0;
   virtual Result<std::optional<TrainingTrialRow>> GetTrainingTrial(int64_t trial_id) = 0;
   virtual Status RecordTrainingResponse(const TrainingTrialRow& row) = 0;
+  // Marks at most `limit` scans of training images (consignment "training:...") answered before
+  // `answered_before_ms` as removed: their image_sha256 and source_sha256 become "" (the trial
+  // rows keep their truth and answer). Returns the image files that no row refers to any more (no
+  // scan, outcome attachment or model file: a file is shared only by equal content), for the
+  // caller to delete after the commit (Store::RemoveTrainingImages does both).
+  virtual Result<std::vector<std::string>> ForgetTrainingImages(int64_t answered_before_ms,
+                                                                int64_t limit) = 0;
 
   // The case library: one case (none when the consignment has no inspection outcome); the
   // trainer's mark of a case replaced whole (tags normalised here). NotFound when it is no case.
@@ -771,6 +778,10 @@ class Store {
   // name a path outside the directory) and NotFound when absent.
   Result<std::string> ReadImage(const std::string& sha256) const;
   Result<std::string> ImagePath(const std::string& sha256) const;
+  // Old training images out of the image directory: StoreTxn::ForgetTrainingImages in one
+  // transaction, then the files it frees deleted. Returns how many files were deleted; a file
+  // already gone is not an error.
+  Result<int64_t> RemoveTrainingImages(int64_t answered_before_ms, int64_t limit = 1000);
 
  protected:
   std::string images_dir_;

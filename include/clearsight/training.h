@@ -15,6 +15,7 @@
 
 #include "clearsight/status.h"
 #include "clearsight/store.h"
+#include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_scan.h"
 #include "clearsight/xray_tip.h"
 
@@ -173,6 +174,25 @@ std::string CaseOfTrial(const TrainingTrialRow& trial);
 // Whether the trial's truth has a box to mark (a case with a finding may have none).
 bool TrialHasBox(const TrainingTrialRow& trial);
 
+// ---- Marks ------------------------------------------------------------------------------------
+
+// Where a trainee marked the threat, in image pixels: a point (x0 = x1, y0 = y1) or a box
+// [x0,x1] x [y0,y1].
+struct TrainingMark {
+  double x0 = 0, y0 = 0, x1 = 0, y1 = 0;
+  bool box = false;
+};
+
+// Whether a mark is on the threat, judged on the threat's mask (run-length encoded over a
+// width-wide image, as TruthObject::mask_rle), not its box. A point is on the threat when it falls
+// on a mask pixel or within kMarkPointTolerancePx of one (the edge is blurred). A box is on it when
+// the mask covers at least half of the box or the box at least half of the mask (overlap >=
+// min(box, mask) / 2) and the box is at most kMarkBoxMaxAreaRatio times the area of the mask's
+// bounding box (a box over the whole parcel points at nothing). No mask pixel: never on it.
+inline constexpr int kMarkPointTolerancePx = 2;
+inline constexpr double kMarkBoxMaxAreaRatio = 4;
+bool MarkOnThreat(const TrainingMark& mark, const std::vector<uint32_t>& mask_rle, int width);
+
 // ---- Images -----------------------------------------------------------------------------------
 
 // What one training image is made of: a background, maybe a threat of a class at a size and
@@ -194,23 +214,31 @@ struct TrainingImage {
   std::optional<ProjectedThreat> projected;
 };
 
-// Load once, run many: Create simulates the threat library (with the simulator's dual-kVp
-// scanner, at its pixel size) once; Make is const and thread-safe.
+// Load once, run many: Create simulates the threat library (threats as materials, at the
+// simulator's pixel size) and fits the simulator's scanner response to its own wedges once; Make
+// is const and thread-safe. Create fails when options.calibration cannot be fitted
+// (ScannerResponse::Fit).
 class TrainingImageMaker {
  public:
   struct Options {
     int width = 1024, height = 768;  // simulated backgrounds
     int candidates = 3;              // backgrounds a clutter level is chosen among
     int patches_per_class = 5;
+    uint64_t seed = 1;  // the simulator's: backgrounds and the threat library
+    // The calibration of the scanner the stored scans come from: threats projected into them are
+    // rendered through its spectral response (ScannerResponse::Fit). None: through the
+    // simulator's scanner, as into simulated backgrounds.
+    std::optional<Calibration> calibration;
   };
   static Result<std::unique_ptr<TrainingImageMaker>> Create(const Options& options);
   ~TrainingImageMaker();
 
   // The candidates (simulated, or the request's stored scans) ranked by their share of dense
-  // pixels; the clutter level picks one (0 = the least cluttered). A threat is projected in
-  // attenuation space (transmissions multiply in both energies; the patch resampled to the
-  // background's pixel size) over a goods pixel (transmission 0.2..0.9), rotated at random, with
-  // the scanner's quantum noise. InvalidArgument for an unknown class.
+  // pixels; the clutter level picks one (0 = the least cluttered). A threat is projected by
+  // ProjectMaterialThreat (its materials added to the goods under it through the background's
+  // scanner response, resampled to the background's pixel size, with the scanner's blur, noise
+  // and scatter) over a goods pixel (transmission 0.2..0.9), rotated at random. InvalidArgument
+  // for an unknown class.
   Result<TrainingImage> Make(const TrainingImageRequest& request) const;
 
  private:
@@ -221,5 +249,62 @@ class TrainingImageMaker {
 
 // Share of pixels below 50 % high-energy transmission: the clutter measure.
 double ClutterOf(const Scan& scan);
+
+// ---- Realism of the projection ----------------------------------------------------------------
+
+// How realistic projected threats look, measured: classifiers are trained to tell threats
+// simulated inside the scene (the simulator's own concealed threats, truth box and mask) from the
+// same classes projected by TrainingImageMaker into clean simulated parcels, on features of the
+// region around the threat (edge sharpness, noise level and correlation inside against outside,
+// the low/high ratio, texture). The held-out images come from another simulator seed (other
+// parcels, other threat patches) than the training images. An AUC near 0.5 means the classifiers
+// cannot tell the two kinds apart; docs/training.md holds the figure and the rule applied to it.
+enum class ProjectionFault {
+  kNone,          // the product's projection
+  kPasted,        // the threat's transmission replaces the scan's (no attenuation added)
+  kDoubledNoise,  // the noise the projection adds, added twice over
+};
+
+struct RealismOptions {
+  int images = 200;  // of each kind (in-scene, projected) for training; as many again held out
+  uint64_t seed = 1;
+  std::vector<std::string> threat_classes;  // of ThreatClasses(); empty = all
+  int width = 1024, height = 768;           // simulated parcels
+  int patches_per_class = 20;
+  ProjectionFault fault = ProjectionFault::kNone;  // a control: a broken projection to detect
+  int bootstrap = 1000;                            // resamples for the confidence intervals
+};
+
+struct AucEstimate {
+  double auc = 0.5;
+  double low = 0, high = 1;  // 95 % bootstrap percentile interval (stratified by kind)
+};
+
+struct RealismClass {
+  std::string threat_class;
+  int in_scene = 0, projected = 0;  // held-out images
+  AucEstimate auc;                  // of the better classifier overall, on this class's images
+};
+
+struct RealismReport {
+  int train_images = 0, held_out_images = 0;  // both kinds together
+  AucEstimate logistic;                       // L2-regularised logistic regression
+  AucEstimate boosted;                        // gradient-boosted stumps
+  AucEstimate best;                           // the higher of the two
+  std::string best_classifier;                // "logistic" or "boosted"
+  std::vector<RealismClass> classes;
+  // The logistic regression's weights on the standardised features, largest magnitude first:
+  // what gives a projection away.
+  std::vector<std::pair<std::string, double>> weights;
+  double seconds = 0;
+  std::string ToJson() const;
+};
+
+// InvalidArgument for images outside 20..5000, an unknown class or sizes the simulator refuses.
+Result<RealismReport> MeasureProjectionRealism(const RealismOptions& options);
+
+// The area under the ROC curve of scores against labels (1 = positive), ties counted half; 0.5
+// when either kind is missing.
+double AreaUnderRoc(const std::vector<double>& scores, const std::vector<int>& labels);
 
 }  // namespace clearsight

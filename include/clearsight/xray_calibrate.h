@@ -143,6 +143,9 @@ class ScannerResponse {
   // -ln(I/I0) of the low and the high image through a ray of optical depth tau[k] at Energies()[k]
   // (the sum over its materials of mass attenuation x areal density).
   std::pair<double, double> LogAttenuations(const std::vector<double>& tau) const;
+  // The same without the fitted floor (the constant share of the open beam that scatter and dark
+  // signal leave behind any absorber): the primary beam alone.
+  std::pair<double, double> PrimaryLogAttenuations(const std::vector<double>& tau) const;
 
  private:
   struct Impl;

@@ -124,6 +124,9 @@ class Simulator {
   Result<std::vector<MaterialThreat>> MakeMaterialThreats(int per_class) const;
 
   const SimulateOptions& options() const { return options_; }
+  // The blur and air noise of this simulator's scanner at its pixel size, for projections that
+  // should look like its scans (ProjectOptions::imaging).
+  ScannerImaging Imaging() const;
   // The energy-weighted mean energy (keV) each channel sees through air; for docs and tests.
   double MeanEnergyKev(bool high) const;
   // Noise-free, blur-free transmission of a uniform slab (tests of the physics).

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,13 +80,37 @@ struct MaterialThreat {
 Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResponse& response,
                                  const Calibration& calibration);
 
+// How a scanner's detector shapes its images, for a projection that should look like what that
+// scanner scans: the blur (a Gaussian's sigma, in scan pixels), the quantum noise of an air
+// pixel's transmission before the blur, per channel, and the electronic noise (the same at any
+// transmission: behind steel it is most of the noise).
+struct ScannerImaging {
+  double blur_sigma_low = 0, blur_sigma_high = 0;
+  double air_sd_low = 0, air_sd_high = 0;
+  double electronic_sd = 0;
+  // Scatter: this share of the absorbed intensity reaches the detector spread over about 5 cm
+  // (as the simulator spreads it); behind a dense threat it, not the primary, sets the floor.
+  double scatter_fraction = 0;
+};
+
 struct ProjectOptions {
   double x = 0, y = 0;  // where the patch centre goes, in scan pixels
   double scale = 1.0;   // size factor on top of the pixel-size conversion
   double rotation_deg = 0;
   // When > 0, noise is added where the threat attenuates so the region keeps the quantum noise
   // a scanner with this many photons per pixel would show there; 0 leaves the scan's noise alone.
+  // White noise: for a scanner whose detector blurs, `imaging` is the better model.
   double photons_per_pixel = 0;
+  // When set (photons_per_pixel is then not used): the resampled threat is blurred by the
+  // scanner's blur (its absorbed share 1 - T, as the detector blurs intensity), and the noise the
+  // attenuated region lacks (variance air_sd^2 x T x (1 - t) + electronic_sd^2 x (1 - t^2) before
+  // the blur, T the scan's primary transmission and t the threat's) is drawn and blurred the same
+  // way, so the region's noise has the level and grain of the scanner's. With a scatter fraction,
+  // the threat attenuates only the primary part of each pixel: the scan's scatter (estimated from
+  // its absorbed share) is taken out, and the scatter of the scan with the threat in it put back.
+  std::optional<ScannerImaging> imaging;
+  // The patch already shows the scanner's blur (RenderThreat's do): only the noise is blurred.
+  bool patch_blurred = false;
   uint64_t seed = 0;
   double mask_min_log_high = 0.02;  // where the projected threat counts as present
 };
@@ -102,5 +127,18 @@ struct ProjectedThreat {
 // InvalidArgument when the threat would fall entirely outside the scan.
 Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& options,
                                       Scan* scan);
+
+// Projects a threat of known composition into a scan of the scanner whose spectral response is
+// given: along each ray the threat's materials are added to what the scan already holds there (as
+// the polyethylene that attenuates the scan's high image as much), and the threat adds the
+// difference in log attenuation that the response gives, in each image. So the threat is imaged
+// as that scanner images it and is hardened by the goods it lies in, as a packed one is (adding the
+// log attenuation of the threat alone over-darkens dense threats behind goods). Otherwise as
+// ProjectThreat (place, scale, rotation, imaging; give `imaging` the scanner's blur: the threat's
+// materials are not blurred yet). InvalidArgument for an empty threat or a recipe that does not
+// parse.
+Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
+                                              const ScannerResponse& response,
+                                              const ProjectOptions& options, Scan* scan);
 
 }  // namespace clearsight

@@ -284,6 +284,8 @@ Result<std::shared_ptr<service::CachedScan>> Service::Impl::LoadScan(const std::
   }
   CS_ASSIGN_OR_RETURN(auto row, store->GetScan(scan_id));
   if (!row) return Status::NotFound("no scan '" + scan_id + "'");
+  if (row->image_sha256.empty())  // an old training image, removed (--training-image-days)
+    return Status::NotFound("scan '" + scan_id + "': its image was removed after the retention");
   CS_ASSIGN_OR_RETURN(std::string bytes, store->ReadImage(row->image_sha256));
   ScanReadOptions ro;
   ro.max_pixels = std::max<int64_t>(options.max_scan_pixels, int64_t{row->width} * row->height);

@@ -3,6 +3,7 @@
 // answer, and everyone sees the scores they may. Images are made as they are asked for, so that
 // the staircase follows the trainee image by image; the truth stays in the store until the answer.
 #include <algorithm>
+#include <cstdio>
 #include <map>
 
 #include "clearsight/text.h"
@@ -52,13 +53,9 @@ json BoxJson(const TrainingTrialRow& t) {
                                     : json(nullptr);
 }
 
-// Where a mark is: a point, or the centre of a box.
-struct Mark {
-  double x = 0, y = 0;
-};
-
-Result<std::optional<Mark>> ParseMark(const json& j, int width, int height, std::string* text) {
-  if (!j.contains("mark") || j["mark"].is_null()) return std::optional<Mark>();
+Result<std::optional<TrainingMark>> ParseMark(const json& j, int width, int height,
+                                              std::string* text) {
+  if (!j.contains("mark") || j["mark"].is_null()) return std::optional<TrainingMark>();
   const json& m = j["mark"];
   auto number = [&](const char* key, double limit, double* out) -> Status {
     if (!m.contains(key) || !m[key].is_number())
@@ -69,22 +66,24 @@ Result<std::optional<Mark>> ParseMark(const json& j, int width, int height, std:
     return Status::Ok();
   };
   if (!m.is_object()) return Status::InvalidArgument("mark must be {x, y} or {x0, y0, x1, y1}");
-  Mark out;
+  TrainingMark out;
   if (m.contains("x0")) {
-    double x0, y0, x1, y1;
-    CS_RETURN_IF_ERROR(number("x0", width, &x0));
-    CS_RETURN_IF_ERROR(number("y0", height, &y0));
-    CS_RETURN_IF_ERROR(number("x1", width, &x1));
-    CS_RETURN_IF_ERROR(number("y1", height, &y1));
-    if (x1 < x0 || y1 < y0) return Status::InvalidArgument("mark: x1, y1 must not be below x0, y0");
-    out = {(x0 + x1) / 2, (y0 + y1) / 2};
-    *text = json{{"x0", x0}, {"y0", y0}, {"x1", x1}, {"y1", y1}}.dump();
+    out.box = true;
+    CS_RETURN_IF_ERROR(number("x0", width, &out.x0));
+    CS_RETURN_IF_ERROR(number("y0", height, &out.y0));
+    CS_RETURN_IF_ERROR(number("x1", width, &out.x1));
+    CS_RETURN_IF_ERROR(number("y1", height, &out.y1));
+    if (out.x1 < out.x0 || out.y1 < out.y0)
+      return Status::InvalidArgument("mark: x1, y1 must not be below x0, y0");
+    *text = json{{"x0", out.x0}, {"y0", out.y0}, {"x1", out.x1}, {"y1", out.y1}}.dump();
   } else {
-    CS_RETURN_IF_ERROR(number("x", width, &out.x));
-    CS_RETURN_IF_ERROR(number("y", height, &out.y));
-    *text = json{{"x", out.x}, {"y", out.y}}.dump();
+    CS_RETURN_IF_ERROR(number("x", width, &out.x0));
+    CS_RETURN_IF_ERROR(number("y", height, &out.y0));
+    out.x1 = out.x0;
+    out.y1 = out.y0;
+    *text = json{{"x", out.x0}, {"y", out.y0}}.dump();
   }
-  return std::optional<Mark>(out);
+  return std::optional<TrainingMark>(out);
 }
 
 std::string CsvField(const std::string& s) {
@@ -116,9 +115,25 @@ Result<const TrainingImageMaker*> Service::Impl::TrainingMaker() {
     TrainingImageMaker::Options o;
     o.width = options.training_image_width;
     o.height = options.training_image_height;
+    // The stored scans are the site scanner's: threats projected into them are rendered through
+    // its calibration.
+    if (analyzer) o.calibration = analyzer->calibration();
     CS_ASSIGN_OR_RETURN(training_maker, TrainingImageMaker::Create(o));
   }
   return training_maker.get();
+}
+
+Status Service::Impl::SweepTrainingImages() {
+  if (options.training_image_days <= 0) return Status::Ok();
+  const int64_t now = NowMs();
+  {
+    std::lock_guard lock(training_mu);
+    if (now - training_images_swept_ms < 3600 * 1000) return Status::Ok();
+    training_images_swept_ms = now;
+  }
+  auto removed =
+      store->RemoveTrainingImages(now - int64_t{options.training_image_days} * 24 * 3600 * 1000);
+  return removed.status();
 }
 
 Result<HttpResponse> Service::Impl::CreateTrainingSession(const HttpRequest& req,
@@ -305,6 +320,9 @@ Result<TrainingTrialRow> Service::Impl::MakeTrainingTrial(const TrainingSessionR
   }
   CS_ASSIGN_OR_RETURN(const TrainingImageMaker* maker, TrainingMaker());
   CS_ASSIGN_OR_RETURN(TrainingImage image, maker->Make(request));
+  // Old images are swept on the way; a failure to sweep must not stop the trainee.
+  if (Status swept = SweepTrainingImages(); !swept.ok())
+    std::fprintf(stderr, "clearsight serve: old training images: %s\n", swept.ToString().c_str());
 
   TrainingTrialRow t;
   t.session_id = session.session_id;
@@ -416,7 +434,7 @@ Result<HttpResponse> Service::Impl::RespondTrainingTrial(const HttpRequest& req,
   if (decision != "clear" && decision != "suspect")
     return Status::InvalidArgument("decision must be \"clear\" or \"suspect\"");
   TrainingTrialRow t = *trial;
-  CS_ASSIGN_OR_RETURN(std::optional<Mark> mark,
+  CS_ASSIGN_OR_RETURN(std::optional<TrainingMark> mark,
                       ParseMark(j, scan->width, scan->height, &t.mark_json));
   if (!j.contains("response_ms") || !j["response_ms"].is_number_integer() ||
       j["response_ms"].get<int64_t>() < 0 || j["response_ms"].get<int64_t>() > 3600000)
@@ -428,11 +446,25 @@ Result<HttpResponse> Service::Impl::RespondTrainingTrial(const HttpRequest& req,
   // No decision within the time is no alarm: the image counts as cleared.
   t.timed_out = j.value("timed_out", false) || t.response_ms > t.time_limit_ms;
   t.decision = t.timed_out ? "clear" : decision;
-  // A hit only when the mark is on the threat: inside its box (a box mark by its centre).
-  // A case whose finding has no box is a hit on Suspect wherever the mark is.
-  t.hit = t.threat && t.decision == "suspect" &&
-          (!TrialHasBox(t) || (mark && mark->x >= t.box_x0 && mark->x < t.box_x1 &&
-                               mark->y >= t.box_y0 && mark->y < t.box_y1));
+  // A hit only when the mark is on the threat: on its mask (MarkOnThreat). A case's image has the
+  // detector's box for its truth and no mask: a point inside the box, or a box mark's centre; a
+  // case whose finding has no box is a hit on Suspect wherever the mark is.
+  t.hit = false;
+  if (t.threat && t.decision == "suspect") {
+    if (!TrialHasBox(t)) {
+      t.hit = true;
+    } else if (mark && IsCaseTrial(t)) {
+      const double x = (mark->x0 + mark->x1) / 2, y = (mark->y0 + mark->y1) / 2;
+      t.hit = x >= t.box_x0 && x < t.box_x1 && y >= t.box_y0 && y < t.box_y1;
+    } else if (mark) {
+      const json rle = json::parse(t.mask_rle_json, nullptr, false);
+      std::vector<uint32_t> mask;
+      if (rle.is_array())
+        for (const auto& v : rle)
+          if (v.is_number_unsigned()) mask.push_back(v.get<uint32_t>());
+      t.hit = MarkOnThreat(*mark, mask, scan->width);
+    }
+  }
   t.responded_ms = NowMs();
   CS_RETURN_IF_ERROR(store->Write([&](StoreTxn& txn) { return txn.RecordTrainingResponse(t); }));
   const ThreatLook look = ThreatClassLook(t.threat_class);

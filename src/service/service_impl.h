@@ -220,6 +220,7 @@ struct Service::Impl {
   // Screener training: the image maker (its threat library is simulated on first use).
   std::mutex training_mu;
   std::unique_ptr<TrainingImageMaker> training_maker;
+  int64_t training_images_swept_ms = 0;  // under training_mu
 
   std::mutex stop_mu;
   std::condition_variable stop_cv;
@@ -409,6 +410,8 @@ struct Service::Impl {
   Status ApplyCapacityJson(const std::string& text);
   // ---- handlers_training.cc ----
   Result<const TrainingImageMaker*> TrainingMaker();
+  // Removes answered training images older than options.training_image_days, at most hourly.
+  Status SweepTrainingImages();
   Result<CertificationRule> TrainingCertificationRule();
   // Makes image `index` of the trainee's run of the session (background, staircase, TIP) and
   // stores its scan and trial; AlreadyExists when another request made it first.

@@ -81,8 +81,6 @@ Result<bool> InsertTrainingAssignmentRow(SqlConn& c, const TrainingAssignmentRow
 Status InsertTrainingTrialRow(SqlConn& c, TrainingTrialRow* row);
 Status UpdateTrainingResponse(SqlConn& c, const TrainingTrialRow& row);
 Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit);
-// The case library (case_rows.cc): the cases a query selects (or the one case `id`, whatever the
-// query's filters), and the trainer's mark of a case replaced whole.
 // Outcome statistics (outcome_stats.cc).
 Result<std::vector<RuleHitStats>> QueryRuleStats(SqlConn& c);
 Result<std::vector<ChannelOutcomeStats>> QueryChannelStats(SqlConn& c);
@@ -90,9 +88,13 @@ Result<std::vector<GroupOutcomeStats>> QueryGroupStats(SqlConn& c, const std::st
 Result<std::vector<SourceOutcomeStats>> QuerySourceStats(SqlConn& c);
 // The work queue (queue_rows.cc).
 Result<QueuePage> QueryQueue(SqlConn& c, const QueueQuery& q);
+// The case library (case_rows.cc): the cases a query selects (or the one case `id`, whatever the
+// query's filters), and the trainer's mark of a case replaced whole.
 Result<CasePage> QueryCases(SqlConn& c, const CaseQuery& q, const std::string* id = nullptr);
 Result<std::optional<CaseRow>> QueryCase(SqlConn& c, const std::string& id);
 Status WriteCaseMark(SqlConn& c, const std::string& id, const CaseMark& mark);
+Result<std::vector<std::string>> ForgetTrainingImageRows(SqlConn& c, int64_t answered_before_ms,
+                                                         int64_t limit);
 // Store::RuleWeeklyStats (outcome_stats.cc).
 Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks);
 // Store::ControlOutcomes (outcome_stats.cc).

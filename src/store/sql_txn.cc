@@ -306,6 +306,10 @@ class SqlTxn : public StoreTxn {
   Status PutCaseMark(const std::string& consignment_id, const CaseMark& mark) override {
     return WriteCaseMark(c_, consignment_id, mark);
   }
+  Result<std::vector<std::string>> ForgetTrainingImages(int64_t answered_before_ms,
+                                                        int64_t limit) override {
+    return ForgetTrainingImageRows(c_, answered_before_ms, limit);
+  }
   Status Audit(AuditEntry* e) override {
     if (e->at_ms == 0) e->at_ms = NowMs();
     // Another writer (a second process on the same database) may have appended since the head

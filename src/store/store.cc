@@ -339,6 +339,23 @@ Result<std::string> Store::ImagePath(const std::string& sha256) const {
   return images_dir_ + "/" + sha256.substr(0, 2) + "/" + sha256;
 }
 
+Result<int64_t> Store::RemoveTrainingImages(int64_t answered_before_ms, int64_t limit) {
+  std::vector<std::string> freed;
+  CS_RETURN_IF_ERROR(Write([&](StoreTxn& txn) -> Status {
+    CS_ASSIGN_OR_RETURN(freed, txn.ForgetTrainingImages(answered_before_ms, limit));
+    return Status::Ok();
+  }));
+  int64_t removed = 0;
+  for (const auto& sha : freed) {
+    CS_ASSIGN_OR_RETURN(std::string path, ImagePath(sha));
+    if (::unlink(path.c_str()) == 0)
+      ++removed;
+    else if (errno != ENOENT)
+      return Errno("cannot remove", path);
+  }
+  return removed;
+}
+
 Result<std::string> Store::PutImage(std::string_view bytes) {
   std::string sha = Sha256Hex(bytes);
   CS_ASSIGN_OR_RETURN(std::string path, ImagePath(sha));

@@ -1,5 +1,7 @@
 // Screener training's tables (migration 010): sessions, assignments and trials, as the store's
 // reads and its write transaction use them.
+#include <algorithm>
+
 #include "store/sql_rows.h"
 
 namespace clearsight::store {
@@ -174,6 +176,40 @@ Result<std::vector<std::string>> QueryCleanScanIds(SqlConn& c, int64_t limit) {
   std::vector<std::string> out;
   for (const auto& r : rows) out.push_back(r.Text(0));
   return out;
+}
+
+Result<std::vector<std::string>> ForgetTrainingImageRows(SqlConn& c, int64_t answered_before_ms,
+                                                         int64_t limit) {
+  CS_ASSIGN_OR_RETURN(
+      auto rows,
+      c.Query("SELECT s.scan_id, s.image_sha256 FROM training_trials t JOIN scans s ON "
+              "s.scan_id = t.scan_id WHERE t.responded_ms IS NOT NULL AND t.responded_ms < $1 AND "
+              "s.image_sha256 <> '' AND s.consignment_id LIKE 'training:%' ORDER BY t.trial_id "
+              "LIMIT $2",
+              {answered_before_ms, limit}));
+  std::vector<std::string> candidates;
+  for (const auto& r : rows) {
+    CS_RETURN_IF_ERROR(c.Exec("UPDATE scans SET image_sha256 = '', source_sha256 = '' WHERE "
+                              "scan_id = $1",
+                              {r.Text(0)})
+                           .status());
+    candidates.push_back(r.Text(1));
+  }
+  // Content-addressed: the same bytes anywhere else (a consignment's scan or upload, a photo, a
+  // model file) keep the file.
+  std::vector<std::string> freed;
+  for (const auto& sha : candidates) {
+    if (std::find(freed.begin(), freed.end(), sha) != freed.end()) continue;
+    const std::string like = "%" + sha + "%";
+    CS_ASSIGN_OR_RETURN(
+        auto refs,
+        c.Query("SELECT (SELECT COUNT(*) FROM scans WHERE image_sha256 = $1 OR source_sha256 LIKE "
+                "$2) + (SELECT COUNT(*) FROM outcome_attachments WHERE sha256 = $1) + (SELECT "
+                "COUNT(*) FROM model_versions WHERE files LIKE $2)",
+                {sha, like}));
+    if (!refs.empty() && refs[0].Int(0) == 0) freed.push_back(sha);
+  }
+  return freed;
 }
 
 }  // namespace clearsight::store

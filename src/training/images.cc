@@ -2,6 +2,7 @@
 // with a threat projected by the physics TIP when the image is to have one.
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "clearsight/training.h"
 #include "clearsight/xray_simulate.h"
@@ -12,7 +13,10 @@ namespace clearsight {
 struct TrainingImageMaker::Impl {
   Options options;
   std::unique_ptr<Simulator> simulator;
-  ThreatLibrary library;
+  std::vector<MaterialThreat> threats;
+  // The simulator's scanner, fitted to its own wedges, and the stored scans' scanner when the
+  // options name its calibration.
+  std::optional<ScannerResponse> simulator_response, stored_response;
 };
 
 TrainingImageMaker::TrainingImageMaker(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -26,12 +30,23 @@ Result<std::unique_ptr<TrainingImageMaker>> TrainingImageMaker::Create(const Opt
   SimulateOptions so;
   so.width = options.width;
   so.height = options.height;
+  so.seed = options.seed;
   so.threat_rate = 0;  // clean backgrounds: the only threat is the projected one
   so.misdeclared_rate = 0;
   so.undervalued_rate = 0;
   CS_ASSIGN_OR_RETURN(impl->simulator, Simulator::Create(so));
-  CS_ASSIGN_OR_RETURN(impl->library,
-                      impl->simulator->MakeThreatLibrary(std::max(1, options.patches_per_class)));
+  CS_ASSIGN_OR_RETURN(impl->threats,
+                      impl->simulator->MakeMaterialThreats(std::max(1, options.patches_per_class)));
+  CS_ASSIGN_OR_RETURN(auto wedges, impl->simulator->SimulateWedges());
+  CS_ASSIGN_OR_RETURN(const Calibration own, Calibration::Fit(wedges));
+  CS_ASSIGN_OR_RETURN(impl->simulator_response, ScannerResponse::Fit(own));
+  if (options.calibration) {
+    auto response = ScannerResponse::Fit(*options.calibration);
+    if (!response.ok())
+      return response.status().WithContext(
+          "the stored scans' calibration cannot render threats for training images");
+    impl->stored_response = std::move(*response);
+  }
   return std::unique_ptr<TrainingImageMaker>(new TrainingImageMaker(std::move(impl)));
 }
 
@@ -75,10 +90,12 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
   out.clutter_measured = ClutterOf(out.scan);
   if (!request.threat) return out;
 
-  const auto patches = impl_->library.OfClass(request.threat_class);
-  if (patches.empty())
+  std::vector<const MaterialThreat*> of_class;
+  for (const auto& t : impl_->threats)
+    if (t.threat_class == request.threat_class) of_class.push_back(&t);
+  if (of_class.empty())
     return Status::InvalidArgument("no threat patch of class '" + request.threat_class + "'");
-  const ThreatPatch& patch = *patches[rng.Int(0, static_cast<int>(patches.size()) - 1)];
+  const MaterialThreat& threat = *of_class[rng.Int(0, static_cast<int>(of_class.size()) - 1)];
   // Over goods (high-energy transmission 0.2..0.9) away from the edges, so that the threat lies
   // in the clutter as a packed one would; the centre when no such pixel turns up.
   Scan& scan = out.scan;
@@ -98,9 +115,19 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
   }
   po.scale = request.difficulty.size_scale;
   po.rotation_deg = rng.Uniform(0, 360);
-  po.photons_per_pixel = 15000;
   po.seed = rng.Next();
-  CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectThreat(patch, po, &scan));
+  // The threat's materials through the background's scanner, with its blur and noise, so that the
+  // threat's attenuation, edges and noise look like the scan's. A stored scan is of the service's
+  // scanner when a calibration is given (its noise level is taken as the simulator's), else
+  // treated as the simulator's.
+  po.imaging = impl_->simulator->Imaging();
+  const ScannerResponse* response = &*impl_->simulator_response;
+  if (stored && impl_->stored_response) {
+    response = &*impl_->stored_response;
+    po.imaging->blur_sigma_low = impl_->options.calibration->blur_sigma_low();
+    po.imaging->blur_sigma_high = impl_->options.calibration->blur_sigma_high();
+  }
+  CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectMaterialThreat(threat, *response, po, &scan));
   out.projected = std::move(p);
   return out;
 }

@@ -1416,7 +1416,7 @@ test('a trainer builds a training session and assigns it; the officer screens it
   await page.waitForSelector(`#training-assignments tr[data-session="${session}"] a.start`);
   const db = join(T.tmp.dir, 'clearsight.db');
   const outcomes = [];
-  let shot = false;
+  let shot = false, threatsSeen = 0;
   for (let i = 0; i < 3; i++) {
     const nextAnswer = page.waitForResponse((r) => r.url().includes('/api/training/sessions/') && r.url().endsWith('/next'));
     if (i === 0) await page.click(`#training-assignments tr[data-session="${session}"] a.start`);
@@ -1430,12 +1430,33 @@ test('a trainer builds a training session and assigns it; the officer screens it
     assert.equal(await page.isVisible('.sv-overlays'), false);
     assert.deepEqual(await page.evaluate(() => window.__clearsightViewer.overlays), { detections: false, objects: false, reasons: false });
     // The test peeks at the truth in the database; the page has none of it yet.
-    const [threat, x0, y0, x1, y1] = execFileSync('sqlite3', ['-readonly', db,
-      `SELECT threat, box_x0, box_y0, box_x1, box_y1 FROM training_trials WHERE trial_id = ${Number(next.trial_id)}`]).toString().trim().split('|').map(Number);
+    const [row, maskJson] = execFileSync('sqlite3', ['-readonly', '-separator', ';', db,
+      `SELECT threat || '|' || box_x0 || '|' || box_y0 || '|' || box_x1 || '|' || box_y1, mask_rle FROM training_trials WHERE trial_id = ${Number(next.trial_id)}`]).toString().trim().split(';');
+    const [threat, x0, y0, x1, y1] = row.split('|').map(Number);
     const answered = page.waitForResponse((r) => r.url().includes('/api/training/trials/'));
-    if (threat) {
-      const p = await screenOf(page, Math.floor((x0 + x1) / 2), Math.floor((y0 + y1) / 2));
+    if (threat && threatsSeen++ === 0) {
+      // A click on the threat itself (hits are judged on its mask, not its box): the middle of
+      // the mask's longest run.
+      const rle = JSON.parse(maskJson);
+      let best = 0;
+      for (let k = 2; k < rle.length; k += 2) if (rle[k + 1] > rle[best + 1]) best = k;
+      const start = rle[best] + Math.floor(rle[best + 1] / 2);
+      const width = await page.evaluate(() => window.__clearsightViewer.data.width);
+      const p = await screenOf(page, start % width, Math.floor(start / width));
       await page.mouse.click(p.x, p.y);
+      await page.keyboard.press('s');
+    } else if (threat) {
+      // A box dragged around the threat.
+      const a = await screenOf(page, Math.max(0, x0 - 2), Math.max(0, y0 - 2));
+      const b = await screenOf(page, x1 + 2, y1 + 2);
+      await page.mouse.move(a.x, a.y);
+      await page.mouse.down();
+      await page.mouse.move((a.x + b.x) / 2, (a.y + b.y) / 2, { steps: 3 });
+      await page.mouse.move(b.x, b.y, { steps: 3 });
+      await page.mouse.up();
+      const mark = await page.evaluate(() => window.__clearsightViewer.mark);
+      assert.ok(mark && mark.x0 !== undefined, 'a drag draws a box mark');
+      assert.ok(mark.x0 <= x0 && mark.y0 <= y0 && mark.x1 >= x1 && mark.y1 >= y1, 'the box holds the threat');
       await page.keyboard.press('s');
     } else {
       await page.keyboard.press('c');
@@ -1445,7 +1466,7 @@ test('a trainer builds a training session and assigns it; the officer screens it
     await page.waitForSelector('#training-result:not([hidden])');
     assert.equal(await page.getAttribute('#training-result', 'data-outcome'), r.outcome);
     if (threat) {
-      assert.equal(r.outcome, 'hit', 'a mark on the threat and Suspect is a hit');
+      assert.equal(r.outcome, 'hit', 'a mark (a point, then a box) on the threat and Suspect is a hit');
       assert.deepEqual(r.truth.box, [x0, y0, x1, y1]);
       assert.match(await page.textContent('#training-result'), /Firearm/);
       assert.match(await page.textContent('#training-result'), /Material colour/);

@@ -6,7 +6,9 @@
 
 #include <cmath>
 
+#include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_simulate.h"
+#include "clearsight/xray_tip.h"
 
 namespace clearsight {
 namespace {
@@ -215,7 +217,8 @@ TEST(TrainingImages, ProjectsTheThreatInsideTheBoxAndPicksClutter) {
   EXPECT_EQ(p.threat_class, "firearm");
   EXPECT_LT(p.x0, p.x1);
   EXPECT_LT(p.y0, p.y1);
-  // Same seed and clutter: the same background, darker only inside the threat's box.
+  // Same seed and clutter: the same background, darker only inside the threat's box (and the
+  // few pixels the scanner's blur spreads its edge over).
   const Scan& a = clean_high->scan;
   const Scan& b = with->scan;
   ASSERT_EQ(a.pixels(), b.pixels());
@@ -224,13 +227,195 @@ TEST(TrainingImages, ProjectsTheThreatInsideTheBoxAndPicksClutter) {
     for (int x = 0; x < a.width; ++x) {
       const size_t i = static_cast<size_t>(y) * a.width + x;
       const bool inside = x >= p.x0 && x < p.x1 && y >= p.y0 && y < p.y1;
+      const bool near = x >= p.x0 - 4 && x < p.x1 + 4 && y >= p.y0 - 4 && y < p.y1 + 4;
       if (inside && b.high[i] + 200 < a.high[i]) ++darker_inside;
-      if (!inside && b.high[i] != a.high[i]) ++changed_outside;
+      if (!near && b.high[i] != a.high[i]) ++changed_outside;
     }
   EXPECT_GT(darker_inside, 20);
   EXPECT_EQ(changed_outside, 0);
   r.threat_class = "bazooka";
   EXPECT_FALSE((*maker)->Make(r).ok());
+}
+
+// A stored scan from another scanner (a dual-kVp at 60/120 kVp, the simulator's at 80/160): a
+// threat projected into it must attenuate as that scanner images the same threat, not as the
+// simulator's scanner does (the old path: the simulator's patch, only its pixel size converted).
+TEST(TrainingImages, ThreatsOnStoredScansAreImagedByTheirOwnScanner) {
+  SimulateOptions b;
+  b.width = 256;
+  b.height = 192;
+  b.scanner.name = "other dual-kVp";
+  b.scanner.tube_low.kvp = 60;
+  b.scanner.tube_high.kvp = 120;
+  auto sim_b = Simulator::Create(b);
+  ASSERT_TRUE(sim_b.ok());
+  auto wedges_b = (*sim_b)->SimulateWedges();
+  ASSERT_TRUE(wedges_b.ok());
+  auto cal_b = Calibration::Fit(*wedges_b);
+  ASSERT_TRUE(cal_b.ok()) << cal_b.status().ToString();
+  auto response_b = ScannerResponse::Fit(*cal_b);
+  ASSERT_TRUE(response_b.ok()) << response_b.status().ToString();
+  SimulateOptions a = b;
+  a.scanner = DualKvpScanner();
+  auto sim_a = Simulator::Create(a);
+  ASSERT_TRUE(sim_a.ok());
+  // The threat: 8 mm of aluminium, 24 x 24 pixels in a 40 x 40 patch.
+  constexpr double kAlG = 2.7 * 0.8;
+  MaterialThreat slab;
+  slab.name = "slab";
+  slab.threat_class = "knife";
+  slab.width = slab.height = 40;
+  slab.pixel_mm = 1.0;
+  slab.layers.push_back({"Al", std::vector<float>(1600, 0.0f)});
+  for (int y = 8; y < 32; ++y)
+    for (int x = 8; x < 32; ++x) slab.layers[0].g_cm2[static_cast<size_t>(y) * 40 + x] = kAlG;
+  // In scene: the slab as each scanner images it (noise-free, as SlabTransmission gives).
+  double truth[2], simulator[2];
+  for (int c = 0; c < 2; ++c) {
+    truth[c] = -std::log(*(*sim_b)->SlabTransmission("aluminium", kAlG, c == 1));
+    simulator[c] = -std::log(*(*sim_a)->SlabTransmission("aluminium", kAlG, c == 1));
+  }
+  // Projected onto an empty belt of the other scanner, read in the slab's middle.
+  auto projected_mean = [](const Scan& s, int c) {
+    double sum = 0;
+    for (int y = 52; y < 68; ++y)
+      for (int x = 52; x < 68; ++x) {
+        const size_t i = static_cast<size_t>(y) * s.width + x;
+        sum += -std::log((c == 0 ? s.low : s.high)[i] / 65535.0);
+      }
+    return sum / 256;
+  };
+  Scan belt;
+  belt.width = belt.height = 120;
+  belt.low.assign(14400, 65535);
+  belt.high.assign(14400, 65535);
+  belt.meta.scan_id = "belt";
+  belt.meta.pixel_mm = 1.0;
+  ProjectOptions po;
+  po.x = po.y = 60;
+  Scan rendered = belt;
+  ASSERT_TRUE(ProjectMaterialThreat(slab, *response_b, po, &rendered).ok());
+  // The old path: the simulator's own image of the slab, projected as a patch.
+  ThreatPatch patch;
+  patch.name = "slab";
+  patch.threat_class = "knife";
+  patch.width = patch.height = 40;
+  patch.pixel_mm = 1.0;
+  patch.log_low.assign(1600, 0.0f);
+  patch.log_high.assign(1600, 0.0f);
+  for (size_t i = 0; i < 1600; ++i)
+    if (slab.layers[0].g_cm2[i] > 0) {
+      patch.log_low[i] = static_cast<float>(simulator[0]);
+      patch.log_high[i] = static_cast<float>(simulator[1]);
+    }
+  Scan rescaled = belt;
+  ASSERT_TRUE(ProjectThreat(patch, po, &rescaled).ok());
+  bool old_off = false;
+  for (int c = 0; c < 2; ++c) {
+    EXPECT_NEAR(projected_mean(rendered, c), truth[c], 0.03 * truth[c]) << "channel " << c;
+    old_off |= std::abs(projected_mean(rescaled, c) - truth[c]) > 0.05 * truth[c];
+  }
+  EXPECT_TRUE(old_off) << "the scanners differ too little for the test to tell the paths apart: "
+                       << simulator[0] << " " << simulator[1] << " vs " << truth[0] << " "
+                       << truth[1];
+  // The maker takes the calibration of the stored scans' scanner.
+  TrainingImageMaker::Options mo;
+  mo.width = 256;
+  mo.height = 192;
+  mo.patches_per_class = 1;
+  mo.calibration = *cal_b;
+  auto maker = TrainingImageMaker::Create(mo);
+  ASSERT_TRUE(maker.ok()) << maker.status().ToString();
+  auto stored = (*sim_b)->Simulate(0);
+  ASSERT_TRUE(stored.ok());
+  TrainingImageRequest r;
+  r.seed = 3;
+  r.threat = true;
+  r.threat_class = "firearm";
+  r.stored_candidates = {stored->scan};
+  r.stored_ids = {"b-0"};
+  auto image = (*maker)->Make(r);
+  ASSERT_TRUE(image.ok()) << image.status().ToString();
+  EXPECT_EQ(image->source, "scan:b-0");
+  ASSERT_TRUE(image->projected.has_value());
+}
+
+// An L: a 20 x 4 bar along the top of a 20 x 20 box and a 4 x 20 bar down its left side, in a
+// 100-pixel-wide image at (10, 10).
+std::vector<uint32_t> LMask() {
+  std::vector<uint32_t> rle;
+  for (int y = 10; y < 30; ++y) {
+    rle.push_back(static_cast<uint32_t>(y * 100 + 10));
+    rle.push_back(y < 14 ? 20 : 4);
+  }
+  return rle;
+}
+
+TEST(TrainingMarks, APointIsJudgedOnTheMaskNotTheBox) {
+  const auto mask = LMask();
+  auto point = [](double x, double y) { return TrainingMark{x, y, x, y, false}; };
+  EXPECT_TRUE(MarkOnThreat(point(12, 25), mask, 100));    // on the upright
+  EXPECT_TRUE(MarkOnThreat(point(27, 11), mask, 100));    // on the bar
+  EXPECT_TRUE(MarkOnThreat(point(15.5, 20), mask, 100));  // 1.5 px off the edge: tolerated
+  // Inside the box [10,30) x [10,30) but in the L's empty corner.
+  EXPECT_FALSE(MarkOnThreat(point(22, 22), mask, 100));
+  EXPECT_FALSE(MarkOnThreat(point(29, 29), mask, 100));
+  EXPECT_FALSE(MarkOnThreat(point(50, 50), mask, 100));
+  EXPECT_FALSE(MarkOnThreat(point(12, 25), {}, 100));  // no mask, no hit
+}
+
+TEST(TrainingMarks, ABoxMustOverlapTheMaskAndNotCoverTheParcel) {
+  const auto mask = LMask();
+  auto box = [](double x0, double y0, double x1, double y1) {
+    return TrainingMark{x0, y0, x1, y1, true};
+  };
+  EXPECT_TRUE(MarkOnThreat(box(10, 10, 30, 30), mask, 100));  // around the whole L
+  EXPECT_TRUE(MarkOnThreat(box(8, 8, 32, 32), mask, 100));    // a little loose
+  EXPECT_TRUE(MarkOnThreat(box(10, 15, 14, 29), mask, 100));  // on the upright only
+  // Inside the threat's box, but on the empty corner: its centre (22, 22) is inside the box.
+  EXPECT_FALSE(MarkOnThreat(box(16, 16, 29, 29), mask, 100));
+  // Over the empty corner and the L's inner edges only: 33 of the L's 144 pixels.
+  EXPECT_FALSE(MarkOnThreat(box(13, 13, 30, 30), mask, 100));
+  // Over the whole image: holds the L, but points at nothing.
+  EXPECT_FALSE(MarkOnThreat(box(0, 0, 100, 60), mask, 100));
+  EXPECT_FALSE(MarkOnThreat(box(40, 40, 60, 60), mask, 100));
+}
+
+TEST(TrainingRealism, AClassifierCatchesABrokenProjection) {
+  RealismOptions o;
+  o.images = 30;
+  o.width = 320;
+  o.height = 240;
+  o.patches_per_class = 3;
+  o.bootstrap = 100;
+  o.fault = ProjectionFault::kPasted;
+  auto broken = MeasureProjectionRealism(o);
+  ASSERT_TRUE(broken.ok()) << broken.status().ToString();
+  EXPECT_GE(broken->train_images, 50);
+  EXPECT_GE(broken->held_out_images, 50);
+  // The threat pasted over the scan instead of attenuating it must be caught.
+  EXPECT_GE(broken->best.auc, 0.9) << broken->ToJson();
+  EXPECT_LE(broken->best.low, broken->best.auc);
+  EXPECT_GE(broken->best.high, broken->best.auc);
+  EXPECT_EQ(broken->classes.size(), ThreatClasses().size());
+  // The product's projection runs through the same pipeline (its figure is measured at full
+  // size: docs/training.md).
+  o.fault = ProjectionFault::kNone;
+  o.threat_classes = {"knife", "firearm"};
+  auto product = MeasureProjectionRealism(o);
+  ASSERT_TRUE(product.ok()) << product.status().ToString();
+  EXPECT_EQ(product->classes.size(), 2u);
+  EXPECT_NE(product->ToJson().find("\"logistic_weights\""), std::string::npos);
+  o.images = 5;
+  EXPECT_EQ(MeasureProjectionRealism(o).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TrainingRealism, AreaUnderRocCountsTiesHalf) {
+  EXPECT_DOUBLE_EQ(AreaUnderRoc({0.1, 0.2, 0.3, 0.4}, {0, 0, 1, 1}), 1.0);
+  EXPECT_DOUBLE_EQ(AreaUnderRoc({0.4, 0.3, 0.2, 0.1}, {0, 0, 1, 1}), 0.0);
+  EXPECT_DOUBLE_EQ(AreaUnderRoc({0.5, 0.5, 0.5, 0.5}, {0, 1, 0, 1}), 0.5);
+  EXPECT_DOUBLE_EQ(AreaUnderRoc({0.1, 0.5, 0.5, 0.9}, {0, 0, 1, 1}), 0.875);
+  EXPECT_DOUBLE_EQ(AreaUnderRoc({0.1, 0.2}, {1, 1}), 0.5);
 }
 
 }  // namespace

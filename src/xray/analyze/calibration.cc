@@ -510,6 +510,12 @@ std::pair<double, double> ScannerResponse::LogAttenuations(const std::vector<dou
   return {impl_->low.LogAttenuationOfDepth(tau), impl_->high.LogAttenuationOfDepth(tau)};
 }
 
+std::pair<double, double> ScannerResponse::PrimaryLogAttenuations(
+    const std::vector<double>& tau) const {
+  return {impl_->low.LogAttenuationOfDepth(tau, false),
+          impl_->high.LogAttenuationOfDepth(tau, false)};
+}
+
 std::string Calibration::Summary() const { return summary_; }
 
 std::string Calibration::ToJson() const {

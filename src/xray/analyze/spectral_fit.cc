@@ -156,10 +156,11 @@ double SpectralResponse::LogAttenuation(const std::vector<double>& mu, double g_
   return -std::log(std::max(t + floor_, 1e-300));
 }
 
-double SpectralResponse::LogAttenuationOfDepth(const std::vector<double>& tau) const {
+double SpectralResponse::LogAttenuationOfDepth(const std::vector<double>& tau,
+                                               bool with_floor) const {
   double t = 0;
   for (size_t k = 0; k < w_.size(); ++k) t += w_[k] * std::exp(-tau[k]);
-  return -std::log(std::max(t + floor_, 1e-300));
+  return -std::log(std::max(t + (with_floor ? floor_ : 0.0), 1e-300));
 }
 
 }  // namespace clearsight::xray

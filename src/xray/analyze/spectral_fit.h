@@ -31,7 +31,8 @@ class SpectralResponse {
 
   double LogAttenuation(const std::vector<double>& mu, double g_cm2) const;
   // The same through a ray of optical depth tau[k] (sum of mu * g over its materials) per energy.
-  double LogAttenuationOfDepth(const std::vector<double>& tau) const;
+  // Without `with_floor`, the primary beam alone (no floor_).
+  double LogAttenuationOfDepth(const std::vector<double>& tau, bool with_floor = true) const;
   double rms_error() const { return rms_error_; }  // in log attenuation, over the samples
   double max_error() const { return max_error_; }
   double floor() const { return floor_; }  // the constant share, of the open beam

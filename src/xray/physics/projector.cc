@@ -117,10 +117,6 @@ void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vect
   }
 }
 
-namespace {
-
-// Scatter: a fraction of the attenuated primary spread over ~5 cm (block means of 8x8 pixels,
-// two box blurs on the coarse grid, bilinear back to full size).
 void AddScatter(const std::vector<float>& primary, int w, int h, double fraction,
                 std::vector<float>* img) {
   if (fraction <= 0) return;
@@ -160,6 +156,8 @@ void AddScatter(const std::vector<float>& primary, int w, int h, double fraction
     }
   }
 }
+
+namespace {
 
 // Log attenuation of a ray given by basis coefficients, into a[] = exp(-A(E)).
 inline void RayExp(const PhysicsModel& m, const float* coef, float* a) {

@@ -54,6 +54,11 @@ double ExactTransmission(const PhysicsModel& model, const std::vector<double>& m
 // sigma <= 0.05); `tmp` is scratch space.
 void GaussianBlur(std::vector<float>* img, int w, int h, double sigma, std::vector<float>* tmp);
 
+// Scatter: `fraction` of the absorbed share 1 - primary spread over ~5 cm (block means of 8x8
+// pixels, two box blurs on the coarse grid, bilinear back to full size), added to *img.
+void AddScatter(const std::vector<float>& primary, int w, int h, double fraction,
+                std::vector<float>* img);
+
 // Image formation: coef holds `rank` floats per pixel (row-major), touched marks pixels any
 // object covers. Writes the encoded low and high pages.
 struct FormOptions {

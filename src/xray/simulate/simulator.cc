@@ -154,6 +154,18 @@ double Simulator::MeanEnergyKev(bool high) const {
   return impl_->model.channel[high ? 1 : 0].mean_kev;
 }
 
+ScannerImaging Simulator::Imaging() const {
+  const PhysicsModel& m = impl_->model;
+  ScannerImaging out;
+  out.blur_sigma_low = m.channel[0].blur_sigma_px;
+  out.blur_sigma_high = m.channel[1].blur_sigma_px;
+  out.air_sd_low = m.channel[0].air_sd;
+  out.air_sd_high = m.channel[1].air_sd;
+  out.electronic_sd = m.electronic_noise;
+  out.scatter_fraction = m.scatter_fraction;
+  return out;
+}
+
 Result<double> Simulator::SlabTransmission(std::string_view material, double areal_density,
                                            bool high) const {
   int i = MaterialIndex(material);

@@ -48,6 +48,17 @@ float Bilinear(const std::vector<float>& img, int w, int h, double u, double v) 
                             ay * ((1 - ax) * at(x0, y0 + 1) + ax * at(x0 + 1, y0 + 1)));
 }
 
+// Blurs a log-attenuation image as a detector blurs: the detector blurs intensity, so the
+// absorbed share 1 - T is blurred, not the log.
+void BlurAbsorbed(std::vector<float>* log_att, int w, int h, double sigma,
+                  std::vector<float>* scratch) {
+  if (sigma <= 0.05) return;
+  for (auto& v : *log_att) v = static_cast<float>(-std::expm1(-static_cast<double>(v)));
+  xray::GaussianBlur(log_att, w, h, sigma, scratch);
+  for (auto& v : *log_att)
+    v = static_cast<float>(-std::log1p(-std::min(0.999999f, std::max(0.0f, v))));
+}
+
 }  // namespace
 
 Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResponse& response,
@@ -117,16 +128,10 @@ Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResp
     p.log_low[i] = static_cast<float>(la.first);
     p.log_high[i] = static_cast<float>(la.second);
   }
-  // The scanner's own edge spread, so the projected threat is as sharp as what it scans: the
-  // detector blurs intensity, so the absorbed share 1 - T is blurred, not the log.
+  // The scanner's own edge spread, so the projected threat is as sharp as what it scans.
   std::vector<float> scratch;
-  for (auto [img, sigma] : {std::pair{&p.log_low, calibration.blur_sigma_low()},
-                            std::pair{&p.log_high, calibration.blur_sigma_high()}}) {
-    for (auto& v : *img) v = static_cast<float>(-std::expm1(-static_cast<double>(v)));
-    xray::GaussianBlur(img, p.width, p.height, sigma, &scratch);
-    for (auto& v : *img)
-      v = static_cast<float>(-std::log1p(-std::min(0.999999f, std::max(0.0f, v))));
-  }
+  BlurAbsorbed(&p.log_low, p.width, p.height, calibration.blur_sigma_low(), &scratch);
+  BlurAbsorbed(&p.log_high, p.width, p.height, calibration.blur_sigma_high(), &scratch);
   return p;
 }
 
@@ -242,51 +247,134 @@ Result<ThreatLibrary> ThreatLibrary::Load(const std::string& dir) {
   return lib;
 }
 
-Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& o,
-                                      Scan* scan) {
+namespace {
+
+// The projection of a threat `width` x `height` pixels of `pixel_mm`: `fill(u, v, i, add)` gives
+// the threat's log attenuation (low, high) at patch coordinates (u, v) over scan pixel i.
+template <typename Fill>
+Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
+                                         const std::string& name, const std::string& threat_class,
+                                         const ProjectOptions& o, Scan* scan, Fill fill) {
   CS_RETURN_IF_ERROR(ValidateScan(*scan));
-  if (patch.width <= 0 || patch.height <= 0 || !(patch.pixel_mm > 0))
+  if (width <= 0 || height <= 0 || !(pixel_mm > 0))
     return Status::InvalidArgument("empty threat patch");
   if (!(o.scale > 0.05 && o.scale < 20))
     return Status::InvalidArgument("scale must lie in 0.05..20");
-  const double s = patch.pixel_mm / scan->meta.pixel_mm * o.scale;  // scan pixels per patch pixel
+  const double s = pixel_mm / scan->meta.pixel_mm * o.scale;  // scan pixels per patch pixel
   const double th = o.rotation_deg * 3.14159265358979323846 / 180.0;
   const double c = std::cos(th), sn = std::sin(th);
-  const double hw = patch.width * s / 2, hh = patch.height * s / 2;
+  const double hw = width * s / 2, hh = height * s / 2;
   const double ex = hw * std::abs(c) + hh * std::abs(sn), ey = hw * std::abs(sn) + hh * std::abs(c);
-  int bx0 = std::max(0, static_cast<int>(std::floor(o.x - ex))),
-      by0 = std::max(0, static_cast<int>(std::floor(o.y - ey)));
-  int bx1 = std::min(scan->width, static_cast<int>(std::ceil(o.x + ex)) + 1);
-  int by1 = std::min(scan->height, static_cast<int>(std::ceil(o.y + ey)) + 1);
+  // With the scanner's blur, the box grows by the blur's reach.
+  const ScannerImaging im = o.imaging.value_or(ScannerImaging{});
+  const double sigma[2] = {im.blur_sigma_low, im.blur_sigma_high};
+  const double air_sd[2] = {im.air_sd_low, im.air_sd_high};
+  const int margin =
+      o.imaging ? static_cast<int>(std::ceil(3 * std::max({sigma[0], sigma[1], 0.0}))) + 1 : 0;
+  int bx0 = std::max(0, static_cast<int>(std::floor(o.x - ex)) - margin),
+      by0 = std::max(0, static_cast<int>(std::floor(o.y - ey)) - margin);
+  int bx1 = std::min(scan->width, static_cast<int>(std::ceil(o.x + ex)) + 1 + margin);
+  int by1 = std::min(scan->height, static_cast<int>(std::ceil(o.y + ey)) + 1 + margin);
   if (bx1 <= bx0 || by1 <= by0)
     return Status::InvalidArgument("the threat would fall outside the scan");
+  const int bw = bx1 - bx0, bh = by1 - by0;
+  const size_t bn = static_cast<size_t>(bw) * bh;
+  // The threat's log attenuation resampled onto the scan's pixels of the box; the mask from it
+  // before any blur (where the threat is, not where its blur reaches).
+  std::vector<float> add[2] = {std::vector<float>(bn), std::vector<float>(bn)};
+  std::vector<uint8_t> inside(bn);
+  for (int y = by0; y < by1; ++y)
+    for (int x = bx0; x < bx1; ++x) {
+      const double dx = x + 0.5 - o.x, dy = y + 0.5 - o.y;
+      const double u = (c * dx + sn * dy) / s + width / 2.0,
+                   v = (-sn * dx + c * dy) / s + height / 2.0;
+      const size_t j = static_cast<size_t>(y - by0) * bw + (x - bx0);
+      float a[2] = {0, 0};
+      fill(u, v, static_cast<size_t>(y) * scan->width + x, a);
+      add[0][j] = a[0];
+      add[1][j] = a[1];
+      inside[j] = add[1][j] >= o.mask_min_log_high;
+    }
   xray::Rng rng(o.seed);
+  std::vector<float> noise[2], scratch;
+  if (o.imaging) {
+    // Bilinear resampling at a random sub-pixel offset already blurs by a variance of 1/6 pixel^2
+    // per axis on average: the patch gets only the rest of the scanner's blur.
+    if (!o.patch_blurred)
+      for (int ch = 0; ch < 2; ++ch)
+        BlurAbsorbed(&add[ch], bw, bh, std::sqrt(std::max(0.0, sigma[ch] * sigma[ch] - 1.0 / 6)),
+                     &scratch);
+    // The noise the attenuated region lacks, drawn before the blur and blurred like the scan's.
+    for (int ch = 0; ch < 2; ++ch) {
+      noise[ch].assign(bn, 0.0f);
+      const std::vector<uint16_t>& page = ch == 0 ? scan->low : scan->high;
+      for (int y = by0; y < by1; ++y)
+        for (int x = bx0; x < bx1; ++x) {
+          const size_t j = static_cast<size_t>(y - by0) * bw + (x - bx0);
+          if (!(add[ch][j] > 0)) continue;
+          const double v0 = page[static_cast<size_t>(y) * scan->width + x] / 65535.0;
+          const double t = std::exp(-static_cast<double>(add[ch][j]));
+          const double e = im.electronic_sd;
+          noise[ch][j] = static_cast<float>(
+              std::sqrt(
+                  std::max(0.0, air_sd[ch] * air_sd[ch] * v0 * t * (1 - t) + e * e * (1 - t * t))) *
+              rng.Normal());
+        }
+      xray::GaussianBlur(&noise[ch], bw, bh, sigma[ch], &scratch);
+    }
+  }
+  // Scatter, as the scanner spreads it: before the threat (from the scan's absorbed share) and
+  // after it (the box's pixels attenuated by the threat), per channel, over the box.
+  std::vector<float> scatter_before[2], scatter_after[2];
+  if (o.imaging && im.scatter_fraction > 0) {
+    for (int ch = 0; ch < 2; ++ch) {
+      const std::vector<uint16_t>& page = ch == 0 ? scan->low : scan->high;
+      std::vector<float> before(page.size()), after;
+      for (size_t i = 0; i < page.size(); ++i) before[i] = page[i] / 65535.0f;
+      after = before;
+      for (int y = by0; y < by1; ++y)
+        for (int x = bx0; x < bx1; ++x)
+          after[static_cast<size_t>(y) * scan->width + x] *=
+              std::exp(-add[ch][static_cast<size_t>(y - by0) * bw + (x - bx0)]);
+      for (auto [from, to] :
+           {std::pair{&before, &scatter_before[ch]}, std::pair{&after, &scatter_after[ch]}}) {
+        std::vector<float> field(page.size(), 0.0f);
+        xray::AddScatter(*from, scan->width, scan->height, im.scatter_fraction, &field);
+        to->resize(bn);
+        for (int y = by0; y < by1; ++y)
+          for (int x = bx0; x < bx1; ++x)
+            (*to)[static_cast<size_t>(y - by0) * bw + (x - bx0)] =
+                field[static_cast<size_t>(y) * scan->width + x];
+      }
+    }
+  }
   ProjectedThreat out;
-  out.name = patch.name;
-  out.threat_class = patch.threat_class;
+  out.name = name;
+  out.threat_class = threat_class;
   int mx0 = scan->width, my0 = scan->height, mx1 = 0, my1 = 0;
   for (int y = by0; y < by1; ++y) {
     int run_start = -1;
     for (int x = bx0; x <= bx1; ++x) {
       bool in = false;
       if (x < bx1) {
-        double dx = x + 0.5 - o.x, dy = y + 0.5 - o.y;
-        double u = (c * dx + sn * dy) / s + patch.width / 2.0,
-               v = (-sn * dx + c * dy) / s + patch.height / 2.0;
-        float add_low = Bilinear(patch.log_low, patch.width, patch.height, u, v);
-        float add_high = Bilinear(patch.log_high, patch.width, patch.height, u, v);
-        if (add_low > 0 || add_high > 0) {
+        const size_t j = static_cast<size_t>(y - by0) * bw + (x - bx0);
+        if (add[0][j] > 0 || add[1][j] > 0) {
           size_t i = static_cast<size_t>(y) * scan->width + x;
           for (int ch = 0; ch < 2; ++ch) {
             uint16_t& px = ch == 0 ? scan->low[i] : scan->high[i];
-            double t = std::exp(-static_cast<double>(ch == 0 ? add_low : add_high));
+            double t = std::exp(-static_cast<double>(add[ch][j]));
             double v0 = px / 65535.0, v1 = v0 * t;
-            if (o.photons_per_pixel > 0)
+            if (o.imaging) {
+              // The threat attenuates the primary; the scatter is the scanner's, after it.
+              const double s0 = scatter_before[ch].empty() ? 0 : scatter_before[ch][j];
+              const double s1 = scatter_after[ch].empty() ? 0 : scatter_after[ch][j];
+              v1 = std::max(0.0, v0 - s0) * t + s1 + noise[ch][j];
+            } else if (o.photons_per_pixel > 0)
               v1 += std::sqrt(std::max(0.0, v0 * t * (1 - t) / o.photons_per_pixel)) * rng.Normal();
             px = EncodeTransmission(v1);
           }
         }
-        in = add_high >= o.mask_min_log_high;
+        in = inside[j];
       }
       if (in && run_start < 0) run_start = x;
       if (!in && run_start >= 0) {
@@ -308,6 +396,83 @@ Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOpt
     out.y1 = my1;
   }
   return out;
+}
+
+}  // namespace
+
+Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& o,
+                                      Scan* scan) {
+  return ProjectResampled(patch.width, patch.height, patch.pixel_mm, patch.name, patch.threat_class,
+                          o, scan, [&](double u, double v, size_t, float* a) {
+                            a[0] = Bilinear(patch.log_low, patch.width, patch.height, u, v);
+                            a[1] = Bilinear(patch.log_high, patch.width, patch.height, u, v);
+                          });
+}
+
+Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
+                                              const ScannerResponse& response,
+                                              const ProjectOptions& o, Scan* scan) {
+  const size_t n = static_cast<size_t>(std::max(0, threat.width)) * std::max(0, threat.height);
+  if (n == 0 || threat.layers.empty())
+    return Status::InvalidArgument("threat '" + threat.name + "' is empty");
+  const auto& kev = ScannerResponse::Energies();
+  std::vector<std::vector<double>> mu;
+  for (const auto& layer : threat.layers) {
+    if (layer.g_cm2.size() != n)
+      return Status::InvalidArgument("threat '" + threat.name + "': layer " + layer.recipe +
+                                     " does not match the threat's size");
+    auto m = FormulaMassAttenuation(layer.recipe, kev);
+    if (!m.ok()) return m.status().WithContext("threat '" + threat.name + "'");
+    mu.push_back(std::move(*m));
+  }
+  // What the scan holds along each ray, as the polyethylene that attenuates its high image as
+  // much: a table of log attenuations over areal density (geometric steps of 2 %).
+  CS_ASSIGN_OR_RETURN(const std::vector<double> mu_pe, FormulaMassAttenuation("C2H4", kev));
+  std::vector<double> tau(kev.size());
+  const bool scatter_apart = o.imaging && o.imaging->scatter_fraction > 0;
+  auto through = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
+    for (size_t k = 0; k < tau.size(); ++k) {
+      tau[k] = mu_pe[k] * g_pe;
+      for (const auto& [l, g] : amounts) tau[k] += mu[l][k] * g;
+    }
+    // With the scanner's scatter modelled apart (imaging), the primary beam alone: the fitted
+    // floor would count the scatter twice and cap a dense threat's attenuation.
+    return scatter_apart ? response.PrimaryLogAttenuations(tau) : response.LogAttenuations(tau);
+  };
+  struct Step {
+    double g, low, high;
+  };
+  std::vector<Step> table{{0, 0, 0}};
+  for (double g = 1e-3; g < 300; g *= 1.02) {
+    const auto [l, h] = through(g, {});
+    if (h <= table.back().high) break;
+    table.push_back({g, l, h});
+  }
+  std::vector<std::pair<size_t, double>> amounts;
+  return ProjectResampled(
+      threat.width, threat.height, threat.pixel_mm, threat.name, threat.threat_class, o, scan,
+      [&](double u, double v, size_t i, float* a) {
+        amounts.clear();
+        for (size_t l = 0; l < mu.size(); ++l) {
+          const double g = Bilinear(threat.layers[l].g_cm2, threat.width, threat.height, u, v);
+          if (g > 0) amounts.emplace_back(l, g);
+        }
+        if (amounts.empty()) return;
+        const double bg_high = -std::log(std::max<uint16_t>(1, scan->high[i]) / 65535.0);
+        auto it = std::upper_bound(table.begin(), table.end(), bg_high,
+                                   [](double h, const Step& st) { return h < st.high; });
+        Step bg = table.back();
+        if (it == table.begin()) {
+          bg = table.front();
+        } else if (it != table.end()) {
+          const Step& lo = *(it - 1);
+          const double f = (bg_high - lo.high) / (it->high - lo.high);
+          bg = {lo.g + f * (it->g - lo.g), lo.low + f * (it->low - lo.low), bg_high};
+        }
+        const auto [l, h] = through(bg.g, amounts);
+        a[0] = static_cast<float>(std::max(0.0, l - bg.low));
+        a[1] = static_cast<float>(std::max(0.0, h - bg.high));
+      });
 }
 
 }  // namespace clearsight

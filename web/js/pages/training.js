@@ -2,7 +2,7 @@
 // it to officers, follow their scores per threat class (d', c, hit and false-alarm rates, median
 // time, certification) with a chart of d' over sessions, export the results. For officers: their
 // assignments, then screening: the officers' viewer with every overlay off, a countdown per image,
-// a click to mark the threat, Clear or Suspect (keys C and S), then the truth with the projected
+// a click (or a dragged box) to mark the threat, Clear or Suspect (keys C and S), then the truth with the projected
 // threat outlined and how its class looks in each channel, then Next (key N).
 import { api } from '../api.js';
 import { ScanViewer } from '../viewer/viewer.js';
@@ -237,11 +237,19 @@ async function traineePage(main) {
   return null;
 }
 
+// The mark as the API takes it: a point {x, y} or a box {x0, y0, x1, y1}, to a tenth of a pixel.
+function markJson(mark) {
+  if (!mark) return null;
+  const r = (v) => Math.round(v * 10) / 10;
+  if (mark.x0 !== undefined) return { x0: r(mark.x0), y0: r(mark.y0), x1: r(mark.x1), y1: r(mark.y1) };
+  return { x: r(mark.x), y: r(mark.y) };
+}
+
 async function screeningPage(main, ctx, sessionId) {
   const heading = el('h1', {}, 'Training');
   const progress = el('p', { class: 'muted', id: 'training-image-no', role: 'status' }, 'Preparing the image…');
   const countdown = el('p', { class: 'training-countdown', id: 'training-countdown', 'aria-live': 'off' });
-  const help = el('p', { class: 'muted' }, 'Click the image where you see a threat, then decide: Clear (C) or Suspect (S). Every overlay is off.');
+  const help = el('p', { class: 'muted' }, 'Click the threat, or drag a box around it (Shift+drag or the arrow keys pan), then decide: Clear (C) or Suspect (S). Every overlay is off.');
   const clear = el('button', { type: 'button', id: 'training-clear', disabled: true }, 'Clear (C)');
   const suspect = el('button', { type: 'button', id: 'training-suspect', class: 'danger', disabled: true }, 'Suspect (S)');
   const next = el('button', { type: 'button', id: 'training-next', class: 'primary', hidden: true }, 'Next image (N)');
@@ -262,7 +270,7 @@ async function screeningPage(main, ctx, sessionId) {
     let r;
     try {
       r = await api.trainingResponse(trial.trial_id, {
-        decision, mark: mark ? { x: Math.round(mark.x * 10) / 10, y: Math.round(mark.y * 10) / 10 } : null,
+        decision, mark: markJson(mark),
         response_ms: elapsed, timed_out: timedOut,
       });
     } catch (e) {
@@ -324,6 +332,7 @@ async function screeningPage(main, ctx, sessionId) {
     viewer = new ScanViewer(viewerRoot, {
       idPrefix: 'tv', overlays: false,
       onMark: (x, y) => { if (!answered) { mark = { x, y }; viewer.setMark(mark); } },
+      onMarkBox: (x0, y0, x1, y1) => { if (!answered) { mark = { x0, y0, x1, y1 }; viewer.setMark(mark); } },
     });
     window.__clearsightViewer = viewer;  // for the browser tests
     try {

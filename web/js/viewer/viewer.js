@@ -37,8 +37,9 @@ function fmt(v, digits = 3) {
 export class ScanViewer {
   // `root` is an empty element; `options.idPrefix` keeps ids unique when several viewers exist.
   // Screener training: `overlays: false` starts with every overlay off and offers no switch for
-  // them; `onMark(x, y)` is called with the image pixel of a click (a press without a drag).
-  constructor(root, { idPrefix = 'sv', overlays = true, onMark = null } = {}) {
+  // them; `onMark(x, y)` is called with the image pixel of a click (a press without a drag), and
+  // with `onMarkBox(x0, y0, x1, y1)` a left drag draws a box (Shift+drag and the arrows still pan).
+  constructor(root, { idPrefix = 'sv', overlays = true, onMark = null, onMarkBox = null } = {}) {
     this.root = root;
     this.idPrefix = idPrefix;
     this.data = null;        // {width, height, low, high, fused, material, zeff, labels, approximate}
@@ -52,7 +53,9 @@ export class ScanViewer {
     this.overlays = { detections: overlays, objects: overlays, reasons: overlays };
     this.overlaySwitches = overlays;
     this.onMark = onMark;
-    this.mark = null;        // {x, y}: the trainee's mark
+    this.onMarkBox = onMarkBox;
+    this.mark = null;        // {x, y} or {x0, y0, x1, y1}: the trainee's mark
+    this.draftBox = null;    // [x0, y0, x1, y1] while a box is being drawn
     this.truth = null;       // {box:[x0,y0,x1,y1], text}: drawn whatever the overlays
     this.objects = [];       // [{id, box:[x0,y0,x1,y1], material, mass_kg, z_eff}]
     this.detections = [];    // [{class, score, box:[x0,y0,x1,y1]}]
@@ -175,7 +178,8 @@ export class ScanViewer {
     this.draw();
   }
 
-  // The trainee's mark ({x, y} in image pixels, or null) and the truth box after the answer.
+  // The trainee's mark ({x, y} or {x0, y0, x1, y1} in image pixels, or null) and the truth box
+  // after the answer.
   setMark(mark) {
     this.mark = mark;
     this.draw();
@@ -361,7 +365,10 @@ export class ScanViewer {
       }
     }
     if (this.truth?.box) this.drawBox(this.truth.box, '#22c55e', this.truth.text, [], 3);
-    if (this.mark) {
+    if (this.draftBox) this.drawBox(this.draftBox, '#ff2a2a', '', [6, 4], 2);
+    if (this.mark && this.mark.x0 !== undefined) {
+      this.drawBox([this.mark.x0, this.mark.y0, this.mark.x1, this.mark.y1], '#ff2a2a', 'your mark', [], 2.5);
+    } else if (this.mark) {
       const s = this.toScreen(this.mark.x, this.mark.y);
       ctx.save();
       for (const [colour, width] of [['rgba(0,0,0,0.8)', 5], ['#ff2a2a', 2.5]]) {
@@ -520,14 +527,21 @@ export class ScanViewer {
     c.addEventListener('contextmenu', (e) => e.preventDefault());
     c.addEventListener('pointerdown', (e) => {
       c.focus();
-      this.drag = { button: e.button, start: local(e), last: local(e), wl: { ...this.wl } };
+      const boxing = Boolean(this.onMarkBox && this.data && e.button === 0 && !e.shiftKey);
+      this.drag = { button: e.button, start: local(e), last: local(e), wl: { ...this.wl }, boxing };
       c.setPointerCapture(e.pointerId);
-      c.classList.add(e.button === 2 ? 'wl-drag' : 'pan-drag');
+      c.classList.add(e.button === 2 ? 'wl-drag' : boxing ? 'box-drag' : 'pan-drag');
     });
     c.addEventListener('pointermove', (e) => {
       const pos = local(e);
       if (this.drag) {
-        if (this.drag.button === 2) {
+        if (this.drag.boxing) {
+          const a = this.toImage(this.drag.start.x, this.drag.start.y), b = this.toImage(pos.x, pos.y);
+          const cx = (v) => Math.min(this.data.width, Math.max(0, v));
+          const cy = (v) => Math.min(this.data.height, Math.max(0, v));
+          this.draftBox = [cx(Math.min(a.x, b.x)), cy(Math.min(a.y, b.y)), cx(Math.max(a.x, b.x)), cy(Math.max(a.y, b.y))];
+          this.draw();
+        } else if (this.drag.button === 2) {
           const dx = (pos.x - this.drag.start.x) / this.cssWidth;
           const dy = (pos.y - this.drag.start.y) / this.cssHeight;
           // Re-rendering every pixel per pointer event would lag on large scans: once a frame.
@@ -559,11 +573,15 @@ export class ScanViewer {
         if (Math.hypot(pos.x - this.drag.start.x, pos.y - this.drag.start.y) < 5) {
           const ip = this.toImage(pos.x, pos.y);
           if (ip.x >= 0 && ip.y >= 0 && ip.x < this.data.width && ip.y < this.data.height) this.onMark(ip.x, ip.y);
+        } else if (this.drag.boxing && this.draftBox) {
+          const [x0, y0, x1, y1] = this.draftBox;
+          if (x1 - x0 >= 1 && y1 - y0 >= 1) this.onMarkBox(x0, y0, x1, y1);
         }
       }
+      if (this.draftBox) { this.draftBox = null; this.draw(); }
       this.flushWindowLevel();
       this.drag = null;
-      c.classList.remove('wl-drag', 'pan-drag');
+      c.classList.remove('wl-drag', 'pan-drag', 'box-drag');
     };
     c.addEventListener('pointerup', end);
     c.addEventListener('pointercancel', end);
