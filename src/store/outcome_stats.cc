@@ -15,6 +15,11 @@ constexpr char kWeekOf[] = "(c.decision_date - ((c.decision_date + 3) % 7))";
 int32_t WeekOf(int32_t day) { return day - ((day + 3) % 7 + 7) % 7; }
 }  // namespace
 
+// Two counts over an outcome column `col`: inspected, and inspected with something found.
+#define CS_OUTCOME_COUNTS(col)                                                                     \
+  "SUM(CASE WHEN " col " " CS_INSPECTED " THEN 1 ELSE 0 END), SUM(CASE WHEN " col " " CS_INSPECTED \
+  " AND " col " <> 'nothing' THEN 1 ELSE 0 END) "
+
 Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
   RuleWeekly out;
   CS_ASSIGN_OR_RETURN(auto last, c.Query("SELECT MAX(decision_date) FROM consignments", {}));
@@ -22,10 +27,7 @@ Result<RuleWeekly> QueryRuleWeeklyStats(SqlConn& c, int32_t weeks) {
   out.last_date = static_cast<int32_t>(last[0].Int(0));
   const int64_t from = WeekOf(*out.last_date) - 7 * static_cast<int64_t>(weeks - 1);
   const std::string counts =
-      std::string(kWeekOf) +
-      " AS week, COUNT(*), SUM(CASE WHEN c.outcome " CS_INSPECTED
-      " THEN 1 ELSE 0 "
-      "END), SUM(CASE WHEN c.outcome NOT IN ('', 'not_inspected', 'nothing') THEN 1 ELSE 0 END) ";
+      std::string(kWeekOf) + " AS week, COUNT(*), " CS_OUTCOME_COUNTS("c.outcome");
   CS_ASSIGN_OR_RETURN(
       auto rows,
       c.Query("SELECT h.rule_name, " + counts +
@@ -74,15 +76,12 @@ Result<std::vector<ControlOutcome>> QueryControlOutcomes(SqlConn& c) {
 }
 
 Result<std::vector<RuleHitStats>> QueryRuleStats(SqlConn& c) {
-  CS_ASSIGN_OR_RETURN(
-      auto rows,
-      c.Query("SELECT h.rule_name, COUNT(*), "
-              "SUM(CASE WHEN c.outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-              "SUM(CASE WHEN c.outcome " CS_INSPECTED
-              " AND c.outcome <> 'nothing' THEN 1 ELSE 0 END) "
-              "FROM rule_hits h JOIN consignments c ON c.consignment_id = h.consignment_id "
-              "GROUP BY h.rule_name ORDER BY h.rule_name",
-              {}));
+  CS_ASSIGN_OR_RETURN(auto rows,
+                      c.Query("SELECT h.rule_name, COUNT(*), " CS_OUTCOME_COUNTS(
+                                  "c.outcome") "FROM rule_hits h JOIN consignments c ON "
+                                               "c.consignment_id = h.consignment_id "
+                                               "GROUP BY h.rule_name ORDER BY h.rule_name",
+                              {}));
   std::vector<RuleHitStats> out;
   for (const auto& r : rows) out.push_back(RuleHitStats{r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
   return out;
@@ -91,11 +90,10 @@ Result<std::vector<RuleHitStats>> QueryRuleStats(SqlConn& c) {
 Result<std::vector<ChannelOutcomeStats>> QueryChannelStats(SqlConn& c) {
   CS_ASSIGN_OR_RETURN(
       auto rows,
-      c.Query("SELECT channel, control, COUNT(*), "
-              "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-              "SUM(CASE WHEN outcome " CS_INSPECTED " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-              "FROM consignments GROUP BY channel, control ORDER BY channel, control",
-              {}));
+      c.Query(
+          "SELECT channel, control, COUNT(*), " CS_OUTCOME_COUNTS(
+              "outcome") "FROM consignments GROUP BY channel, control ORDER BY channel, control",
+          {}));
   std::vector<ChannelOutcomeStats> out;
   for (const auto& r : rows)
     out.push_back(ChannelOutcomeStats{r.Text(0), r.Int(1) != 0, r.Int(2), r.Int(3), r.Int(4)});
@@ -121,10 +119,8 @@ Result<std::vector<GroupOutcomeStats>> QueryGroupStats(SqlConn& c, const std::st
   CS_ASSIGN_OR_RETURN(
       auto rows,
       c.Query("SELECT g, control, CASE WHEN channel = 'red' AND control = 0 AND "
-              "exploration = 0 THEN 1 ELSE 0 END AS targeted, COUNT(*), "
-              "SUM(CASE WHEN outcome " CS_INSPECTED " THEN 1 ELSE 0 END), "
-              "SUM(CASE WHEN outcome " CS_INSPECTED " AND outcome <> 'nothing' THEN 1 ELSE 0 END) "
-              "FROM (SELECT c.channel, c.control, c.exploration, c.outcome, " +
+              "exploration = 0 THEN 1 ELSE 0 END AS targeted, COUNT(*), " CS_OUTCOME_COUNTS(
+                  "outcome") "FROM (SELECT c.channel, c.control, c.exploration, c.outcome, " +
                   group + " AS g FROM consignments c) t GROUP BY g, control, targeted",
               {}));
   std::map<std::string, GroupOutcomeStats> by_group;
