@@ -15,7 +15,8 @@ const char kRealismUsage[] =
     "usage: clearsight training realism [--images 200] [--seed 1] [--classes a,b,...]\n"
     "                                   [--width 1024 --height 768] [--patches-per-class 20]\n"
     "                                   [--fault none|pasted|doubled-noise] [--bootstrap 1000]\n"
-    "                                   [--max-auc A] [--json OUT.json]\n\n"
+    "                                   [--max-auc A] [--json OUT.json]\n"
+    "                                   [--features OUT.csv]\n\n"
     "Trains two classifiers (logistic regression, boosted stumps) to tell threats simulated\n"
     "inside parcels from the same classes projected into clean parcels by the training images'\n"
     "TIP, on features of the threat's region (edges, noise, low/high ratio, texture), and reports\n"
@@ -27,14 +28,15 @@ const char kRealismUsage[] =
     "  --fault F           a deliberately broken projection (a control the classifiers must\n"
     "                      catch): pasted (no attenuation added), doubled-noise\n"
     "  --max-auc A         exit 1 when the better classifier's held-out AUC is above A\n"
-    "  --json OUT.json     the report: AUCs with intervals, per class, the logistic weights\n";
+    "  --json OUT.json     the report: AUCs with intervals, per class, the logistic weights\n"
+    "  --features OUT.csv  every image's features (split, class, projected or not)\n";
 }  // namespace
 
 int CmdTrainingRealism(int argc, char** argv, int first) {
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
                          {"images", "seed", "classes", "width", "height", "patches-per-class",
-                          "fault", "bootstrap", "max-auc", "json", "help"},
+                          "fault", "bootstrap", "max-auc", "json", "features", "help"},
                          kRealismUsage))
     return rc < 0 ? 0 : rc;
   RealismOptions o;
@@ -87,6 +89,10 @@ int CmdTrainingRealism(int argc, char** argv, int first) {
     std::printf("  %-40s %+.2f\n", rep->weights[i].first.c_str(), rep->weights[i].second);
   if (args.Has("json")) {
     if (Status st = WriteFileAtomic(args.Get("json"), rep->ToJson() + "\n"); !st.ok())
+      return Fail(st);
+  }
+  if (args.Has("features")) {
+    if (Status st = WriteFileAtomic(args.Get("features"), rep->features_csv); !st.ok())
       return Fail(st);
   }
   if (rep->best.auc > max_auc) {

@@ -297,6 +297,9 @@ struct RealismReport {
   // what gives a projection away.
   std::vector<std::pair<std::string, double>> weights;
   double seconds = 0;
+  // Every image's features, for a look at what tells the kinds apart: a header line
+  // (split, threat_class, projected, then the feature names) and one line per image.
+  std::string features_csv;
   std::string ToJson() const;
 };
 

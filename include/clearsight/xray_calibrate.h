@@ -146,6 +146,10 @@ class ScannerResponse {
   // The same without the fitted floor (the constant share of the open beam that scatter and dark
   // signal leave behind any absorber): the primary beam alone.
   std::pair<double, double> PrimaryLogAttenuations(const std::vector<double>& tau) const;
+  // The share of the open beam's quantum-noise variance that passes the ray, in each image (the
+  // detector weighs photons by their energy squared: behind a hardening absorber more noise is
+  // left than signal).
+  std::pair<double, double> NoiseTransmissions(const std::vector<double>& tau) const;
 
  private:
   struct Impl;

@@ -122,6 +122,14 @@ class Simulator {
   // The same threats as the materials along each ray (areal density per catalogue material), at
   // this simulator's pixel size: for projection into any calibrated scanner (RenderThreat).
   Result<std::vector<MaterialThreat>> MakeMaterialThreats(int per_class) const;
+  // Threat `index` of `threat_class` (the one MakeMaterialThreats draws at that index) rasterized
+  // afresh as a parcel's threat is: at rotation `angle_rad`, on a grid of `pixel_mm`, its centre
+  // `offset_x`, `offset_y` (0..1) pixels into the grid, each pixel the ray through its centre, and
+  // with the mask the truth would give it. For a projection without resampling
+  // (ProjectOptions::on_scan_grid); a pixel smaller than the scan's enlarges the threat.
+  Result<MaterialThreat> RenderMaterialThreat(std::string_view threat_class, int index,
+                                              double angle_rad, double pixel_mm, double offset_x,
+                                              double offset_y) const;
 
   const SimulateOptions& options() const { return options_; }
   // The blur and air noise of this simulator's scanner at its pixel size, for projections that

@@ -71,6 +71,9 @@ struct MaterialThreat {
   double pixel_mm = 0;
   double mass_kg = 0;
   std::vector<MaterialLayer> layers;
+  // Where the threat counts as present (width x height), as the simulator's truth draws a mask;
+  // empty: where its projection attenuates the high image by mask_min_log_high or more.
+  std::vector<uint8_t> mask;
 };
 
 // The threat as the calibrated scanner images it: each pixel's log attenuation in both images from
@@ -111,6 +114,10 @@ struct ProjectOptions {
   std::optional<ScannerImaging> imaging;
   // The patch already shows the scanner's blur (RenderThreat's do): only the noise is blurred.
   bool patch_blurred = false;
+  // The threat was rasterized on the scan's own grid (Simulator::RenderMaterialThreat): each of
+  // its pixels lands on one scan pixel, the patch centre at `x`, `y` moved to the nearest grid
+  // position, without rotation, scaling or resampling (its pixel size then only sets its size).
+  bool on_scan_grid = false;
   uint64_t seed = 0;
   double mask_min_log_high = 0.02;  // where the projected threat counts as present
 };

@@ -95,7 +95,7 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
     if (t.threat_class == request.threat_class) of_class.push_back(&t);
   if (of_class.empty())
     return Status::InvalidArgument("no threat patch of class '" + request.threat_class + "'");
-  const MaterialThreat& threat = *of_class[rng.Int(0, static_cast<int>(of_class.size()) - 1)];
+  const int threat_index = rng.Int(0, static_cast<int>(of_class.size()) - 1);
   // Over goods (high-energy transmission 0.2..0.9) away from the edges, so that the threat lies
   // in the clutter as a packed one would; the centre when no such pixel turns up.
   Scan& scan = out.scan;
@@ -113,8 +113,20 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
       break;
     }
   }
-  po.scale = request.difficulty.size_scale;
-  po.rotation_deg = rng.Uniform(0, 360);
+  // The threat rasterized afresh on the scan's own grid, as the simulator rasterizes a packed one
+  // (each pixel the ray through its centre, at any rotation and sub-pixel place), rather than a
+  // rasterized threat resampled: resampling softens edges that a scan's are not. The size factor
+  // shrinks the grid it is drawn on.
+  const double scale = request.difficulty.size_scale;
+  if (!(scale > 0.05 && scale < 20))
+    return Status::InvalidArgument("size scale must lie in 0.05..20");
+  const double angle = rng.Uniform(0, 2 * 3.14159265358979323846);
+  const double offset_x = rng.Uniform(), offset_y = rng.Uniform();
+  CS_ASSIGN_OR_RETURN(
+      const MaterialThreat threat,
+      impl_->simulator->RenderMaterialThreat(request.threat_class, threat_index, angle,
+                                             scan.meta.pixel_mm / scale, offset_x, offset_y));
+  po.on_scan_grid = true;
   po.seed = rng.Next();
   // The threat's materials through the background's scanner, with its blur and noise, so that the
   // threat's attenuation, edges and noise look like the scan's. A stored scan is of the service's

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -273,6 +274,21 @@ Result<RealismReport> MeasureProjectionRealism(const RealismOptions& o) {
     rep.weights.emplace_back(names[j], logistic.weights[j + 1]);
   std::sort(rep.weights.begin(), rep.weights.end(),
             [](const auto& a, const auto& b) { return std::abs(a.second) > std::abs(b.second); });
+  std::string csv = "split,threat_class,projected";
+  for (const auto& n : names) csv += "," + n;
+  csv += "\n";
+  for (const auto* split : {&train, &test})
+    for (const auto& s : *split) {
+      csv += (split == &train ? "train," : "held_out,") + s.threat_class + "," +
+             std::to_string(s.projected);
+      for (double v : s.features) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, ",%.6g", v);
+        csv += buf;
+      }
+      csv += "\n";
+    }
+  rep.features_csv = std::move(csv);
   rep.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return rep;
 }

@@ -383,7 +383,7 @@ TEST(TrainingMarks, ABoxMustOverlapTheMaskAndNotCoverTheParcel) {
 
 TEST(TrainingRealism, AClassifierCatchesABrokenProjection) {
   RealismOptions o;
-  o.images = 30;
+  o.images = 40;
   o.width = 320;
   o.height = 240;
   o.patches_per_class = 3;
@@ -391,8 +391,8 @@ TEST(TrainingRealism, AClassifierCatchesABrokenProjection) {
   o.fault = ProjectionFault::kPasted;
   auto broken = MeasureProjectionRealism(o);
   ASSERT_TRUE(broken.ok()) << broken.status().ToString();
-  EXPECT_GE(broken->train_images, 50);
-  EXPECT_GE(broken->held_out_images, 50);
+  EXPECT_GE(broken->train_images, 70);
+  EXPECT_GE(broken->held_out_images, 70);
   // The threat pasted over the scan instead of attenuating it must be caught.
   EXPECT_GE(broken->best.auc, 0.9) << broken->ToJson();
   EXPECT_LE(broken->best.low, broken->best.auc);

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "clearsight/xray_simulate.h"
@@ -203,6 +204,59 @@ TEST(Tip, MaterialThreatsHoldTheirMass) {
   ASSERT_FALSE(response.ok());
   EXPECT_NE(response.status().message().find("no formula"), std::string::npos)
       << response.status().message();
+}
+
+// A threat rasterized on the scan's grid lands pixel for pixel: its footprint is the rays through
+// the scan's pixel centres (no resampling spreads it), its mask is the simulator's truth mask, and
+// a smaller grid enlarges it.
+TEST(Tip, ThreatsOnTheScansGridAreNotResampled) {
+  SimulateOptions so;
+  so.pixel_mm = 1.0;
+  auto sim = Simulator::Create(so);
+  ASSERT_TRUE(sim.ok());
+  auto all = (*sim)->MakeMaterialThreats(2);
+  ASSERT_TRUE(all.ok());
+  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
+  ASSERT_TRUE(calib.ok()) << calib.status().message();
+  auto response = ScannerResponse::Fit(*calib);
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  auto t = (*sim)->RenderMaterialThreat("firearm", 1, 0.7, 1.0, 0.3, 0.6);
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  const auto drawn = std::find_if(all->begin(), all->end(), [](const MaterialThreat& m) {
+    return m.threat_class == "firearm" && m.name.back() == '1';
+  });
+  ASSERT_NE(drawn, all->end());
+  EXPECT_EQ(t->name, drawn->name);  // the same draw, at another pose
+  EXPECT_NEAR(t->mass_kg, drawn->mass_kg, 0.05 * t->mass_kg);
+  size_t present = 0, in_mask = 0;
+  for (size_t i = 0; i < t->mask.size(); ++i) {
+    bool any = false;
+    for (const auto& l : t->layers) any |= l.g_cm2[i] > 0;
+    present += any;
+    in_mask += t->mask[i];
+    if (t->mask[i]) EXPECT_TRUE(any) << "mask pixel " << i << " holds no material";
+  }
+  ASSERT_GT(in_mask, 50u);
+  Scan s = Uniform(300, 300, 30000);
+  ProjectOptions po;
+  po.x = 150.3;  // moved to the grid
+  po.y = 149.8;
+  po.on_scan_grid = true;
+  po.rotation_deg = 40;  // ignored on the grid
+  auto p = ProjectMaterialThreat(*t, *response, po, &s);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  size_t attenuated = 0, masked = 0;
+  for (uint16_t v : s.high) attenuated += v != 30000;
+  for (size_t k = 1; k < p->mask_rle.size(); k += 2) masked += p->mask_rle[k];
+  EXPECT_EQ(attenuated, present);  // bilinear resampling at an offset would spread it
+  EXPECT_EQ(masked, in_mask);
+  auto big = (*sim)->RenderMaterialThreat("firearm", 1, 0.7, 0.5, 0.3, 0.6);
+  ASSERT_TRUE(big.ok());
+  size_t big_mask = 0;
+  for (uint8_t m : big->mask) big_mask += m;
+  EXPECT_NEAR(static_cast<double>(big_mask), 4.0 * in_mask, 0.15 * 4 * in_mask);
+  EXPECT_FALSE((*sim)->RenderMaterialThreat("parasol", 0, 0, 1, 0, 0).ok());
+  EXPECT_FALSE((*sim)->RenderMaterialThreat("knife", 0, 0, 1, 1.5, 0).ok());
 }
 
 }  // namespace

@@ -516,6 +516,11 @@ std::pair<double, double> ScannerResponse::PrimaryLogAttenuations(
           impl_->high.LogAttenuationOfDepth(tau, false)};
 }
 
+std::pair<double, double> ScannerResponse::NoiseTransmissions(
+    const std::vector<double>& tau) const {
+  return {impl_->low.NoiseTransmissionOfDepth(tau), impl_->high.NoiseTransmissionOfDepth(tau)};
+}
+
 std::string Calibration::Summary() const { return summary_; }
 
 std::string Calibration::ToJson() const {

@@ -163,4 +163,14 @@ double SpectralResponse::LogAttenuationOfDepth(const std::vector<double>& tau,
   return -std::log(std::max(t + (with_floor ? floor_ : 0.0), 1e-300));
 }
 
+double SpectralResponse::NoiseTransmissionOfDepth(const std::vector<double>& tau) const {
+  const auto& kev = Energies();
+  double v = 0, v0 = 0;
+  for (size_t k = 0; k < w_.size(); ++k) {
+    v += w_[k] * kev[k] * std::exp(-tau[k]);
+    v0 += w_[k] * kev[k];
+  }
+  return v0 > 0 ? v / v0 : 0;
+}
+
 }  // namespace clearsight::xray

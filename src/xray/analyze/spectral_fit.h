@@ -33,6 +33,10 @@ class SpectralResponse {
   // The same through a ray of optical depth tau[k] (sum of mu * g over its materials) per energy.
   // Without `with_floor`, the primary beam alone (no floor_).
   double LogAttenuationOfDepth(const std::vector<double>& tau, bool with_floor = true) const;
+  // The share of the open beam's quantum-noise variance left behind that ray: an energy-integrating
+  // detector's variance weighs each photon by its energy squared, so by w_k x E_k. A hardened beam
+  // keeps more variance than signal (this exceeds the primary transmission).
+  double NoiseTransmissionOfDepth(const std::vector<double>& tau) const;
   double rms_error() const { return rms_error_; }  // in log attenuation, over the samples
   double max_error() const { return max_error_; }
   double floor() const { return floor_; }  // the constant share, of the open beam

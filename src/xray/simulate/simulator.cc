@@ -572,11 +572,60 @@ Result<ThreatLibrary> Simulator::MakeThreatLibrary(int per_class) const {
   return lib;
 }
 
+namespace {
+
+// `item` as the materials along each ray (one layer per distinct catalogue material, its areal
+// density) on a square grid of `px` around it, at rotation `angle`, its centre `ox`, `oy` pixels
+// off the grid's middle; with `with_mask`, its mask as the truth draws one.
+MaterialThreat RasterMaterialThreat(const Item& item, std::string name, std::string threat_class,
+                                    double angle, double px, double ox, double oy, bool with_mask) {
+  const auto& catalog = MaterialCatalog();
+  // A unit "basis": one coefficient per distinct material of the item, its areal density.
+  std::vector<int> materials;
+  for (const auto& part : item.parts)
+    if (std::find(materials.begin(), materials.end(), part.material) == materials.end())
+      materials.push_back(part.material);
+  PhysicsModel unit;
+  unit.rank = static_cast<int>(materials.size());
+  unit.material_coef.assign(catalog.size() * materials.size(), 0.0f);
+  for (size_t j = 0; j < materials.size(); ++j)
+    unit.material_coef[static_cast<size_t>(materials[j]) * materials.size() + j] = 1.0f;
+  auto [ex, ey] = item.HalfExtents();
+  const int size = static_cast<int>(std::ceil(2 * std::hypot(ex, ey) / px)) + 8;
+  Canvas cv;
+  cv.Reset(size, size, px, &unit);
+  ItemRaster raster =
+      Rasterize(item, Pose{size * px / 2 + ox * px, size * px / 2 + oy * px, angle}, &cv);
+  MaterialThreat t;
+  t.name = std::move(name);
+  t.threat_class = std::move(threat_class);
+  t.width = t.height = size;
+  t.pixel_mm = px;
+  t.mass_kg = raster.mass_kg;
+  const size_t n = static_cast<size_t>(size) * size;
+  for (size_t j = 0; j < materials.size(); ++j) {
+    MaterialLayer layer;
+    layer.recipe = catalog[static_cast<size_t>(materials[j])].recipe;
+    layer.g_cm2.resize(n);
+    for (size_t p = 0; p < n; ++p) layer.g_cm2[p] = cv.coef[p * materials.size() + j];
+    t.layers.push_back(std::move(layer));
+  }
+  if (with_mask) {
+    t.mask.assign(n, 0);
+    const int bw = raster.x1 - raster.x0;
+    for (int y = raster.y0; y < raster.y1; ++y)
+      for (int x = raster.x0; x < raster.x1; ++x)
+        t.mask[static_cast<size_t>(y) * size + x] =
+            raster.mask[static_cast<size_t>(y - raster.y0) * bw + (x - raster.x0)];
+  }
+  return t;
+}
+
+}  // namespace
+
 Result<std::vector<MaterialThreat>> Simulator::MakeMaterialThreats(int per_class) const {
   if (per_class < 1 || per_class > 1000)
     return Status::InvalidArgument("per_class must be 1..1000");
-  const double px = impl_->pixel_mm;
-  const auto& catalog = MaterialCatalog();
   std::vector<MaterialThreat> out;
   const auto& classes = ThreatClasses();
   for (size_t ci = 0; ci < classes.size(); ++ci)
@@ -584,39 +633,33 @@ Result<std::vector<MaterialThreat>> Simulator::MakeMaterialThreats(int per_class
       // Other draws than MakeThreatLibrary's (a library and these threats stay apart).
       Rng rng(MixSeed(options_.seed, static_cast<uint64_t>(i), 400 + ci));
       Item item = MakeThreat(classes[ci], &rng, impl_->families);
-      // A unit "basis": one coefficient per distinct material of the item, its areal density.
-      std::vector<int> materials;
-      for (const auto& part : item.parts)
-        if (std::find(materials.begin(), materials.end(), part.material) == materials.end())
-          materials.push_back(part.material);
-      PhysicsModel unit;
-      unit.rank = static_cast<int>(materials.size());
-      unit.material_coef.assign(catalog.size() * materials.size(), 0.0f);
-      for (size_t j = 0; j < materials.size(); ++j)
-        unit.material_coef[static_cast<size_t>(materials[j]) * materials.size() + j] = 1.0f;
-      auto [ex, ey] = item.HalfExtents();
-      const int size = static_cast<int>(std::ceil(2 * std::hypot(ex, ey) / px)) + 8;
-      Canvas cv;
-      cv.Reset(size, size, px, &unit);
-      ItemRaster raster =
-          Rasterize(item, Pose{size * px / 2, size * px / 2, rng.Uniform(0, 2 * kPi)}, &cv);
-      MaterialThreat t;
-      t.name = classes[ci] + "_" + item.name + "_" + std::to_string(i);
-      t.threat_class = classes[ci];
-      t.width = t.height = size;
-      t.pixel_mm = px;
-      t.mass_kg = raster.mass_kg;
-      const size_t n = static_cast<size_t>(size) * size;
-      for (size_t j = 0; j < materials.size(); ++j) {
-        MaterialLayer layer;
-        layer.recipe = catalog[static_cast<size_t>(materials[j])].recipe;
-        layer.g_cm2.resize(n);
-        for (size_t p = 0; p < n; ++p) layer.g_cm2[p] = cv.coef[p * materials.size() + j];
-        t.layers.push_back(std::move(layer));
-      }
-      out.push_back(std::move(t));
+      std::string name = classes[ci] + "_" + item.name + "_" + std::to_string(i);
+      const double angle = rng.Uniform(0, 2 * kPi);
+      out.push_back(RasterMaterialThreat(item, std::move(name), classes[ci], angle, impl_->pixel_mm,
+                                         0, 0, false));
     }
   return out;
+}
+
+Result<MaterialThreat> Simulator::RenderMaterialThreat(std::string_view threat_class, int index,
+                                                       double angle_rad, double pixel_mm,
+                                                       double offset_x, double offset_y) const {
+  const auto& classes = ThreatClasses();
+  const auto it = std::find(classes.begin(), classes.end(), threat_class);
+  if (it == classes.end())
+    return Status::InvalidArgument("unknown threat class '" + std::string(threat_class) + "'");
+  if (!ClassHasFamily(threat_class, impl_->families))
+    return Status::InvalidArgument("threat class '" + std::string(threat_class) +
+                                   "' has no family in this simulator");
+  if (index < 0 || index > 1000 || !(pixel_mm > 0.05 && pixel_mm < 50) ||
+      !(offset_x >= 0 && offset_x <= 1 && offset_y >= 0 && offset_y <= 1))
+    return Status::InvalidArgument("threat index 0..1000, pixel 0.05..50 mm, offsets 0..1");
+  const size_t ci = static_cast<size_t>(it - classes.begin());
+  Rng rng(MixSeed(options_.seed, static_cast<uint64_t>(index), 400 + ci));
+  Item item = MakeThreat(classes[ci], &rng, impl_->families);
+  std::string name = classes[ci] + "_" + item.name + "_" + std::to_string(index);
+  return RasterMaterialThreat(item, std::move(name), classes[ci], angle_rad, pixel_mm, offset_x,
+                              offset_y, true);
 }
 
 }  // namespace clearsight

@@ -250,17 +250,32 @@ Result<ThreatLibrary> ThreatLibrary::Load(const std::string& dir) {
 namespace {
 
 // The projection of a threat `width` x `height` pixels of `pixel_mm`: `fill(u, v, i, add)` gives
-// the threat's log attenuation (low, high) at patch coordinates (u, v) over scan pixel i.
+// the threat's log attenuation (low, high) at patch coordinates (u, v) over scan pixel i in
+// add[0..1], and in add[2..3] the quantum-noise variance the projection must add, as a share of
+// the air's times the scan's transmission there (when the fill knows it; else left below 0, and
+// t (1 - t) is taken: variance in proportion to the signal).
+// `own_mask` (width x height, may be empty) is where the threat counts as present.
 template <typename Fill>
 Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
                                          const std::string& name, const std::string& threat_class,
-                                         const ProjectOptions& o, Scan* scan, Fill fill) {
+                                         const std::vector<uint8_t>& own_mask, ProjectOptions o,
+                                         Scan* scan, Fill fill) {
   CS_RETURN_IF_ERROR(ValidateScan(*scan));
   if (width <= 0 || height <= 0 || !(pixel_mm > 0))
     return Status::InvalidArgument("empty threat patch");
   if (!(o.scale > 0.05 && o.scale < 20))
     return Status::InvalidArgument("scale must lie in 0.05..20");
-  const double s = pixel_mm / scan->meta.pixel_mm * o.scale;  // scan pixels per patch pixel
+  if (o.on_scan_grid) {
+    // Patch pixel (i, j) on scan pixel (x, y): u - 0.5 = i exactly, so no resampling.
+    o.scale = 1;
+    o.rotation_deg = 0;
+    o.x = std::round(o.x - width / 2.0) + width / 2.0;
+    o.y = std::round(o.y - height / 2.0) + height / 2.0;
+  }
+  if (!own_mask.empty() && own_mask.size() != static_cast<size_t>(width) * height)
+    return Status::InvalidArgument("threat '" + name + "': its mask does not match its size");
+  // Scan pixels per patch pixel.
+  const double s = o.on_scan_grid ? 1.0 : pixel_mm / scan->meta.pixel_mm * o.scale;
   const double th = o.rotation_deg * 3.14159265358979323846 / 180.0;
   const double c = std::cos(th), sn = std::sin(th);
   const double hw = width * s / 2, hh = height * s / 2;
@@ -282,6 +297,8 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
   // The threat's log attenuation resampled onto the scan's pixels of the box; the mask from it
   // before any blur (where the threat is, not where its blur reaches).
   std::vector<float> add[2] = {std::vector<float>(bn), std::vector<float>(bn)};
+  std::vector<float> noise_missing[2] = {std::vector<float>(bn, -1.0f),
+                                         std::vector<float>(bn, -1.0f)};
   std::vector<uint8_t> inside(bn);
   for (int y = by0; y < by1; ++y)
     for (int x = bx0; x < bx1; ++x) {
@@ -289,22 +306,28 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
       const double u = (c * dx + sn * dy) / s + width / 2.0,
                    v = (-sn * dx + c * dy) / s + height / 2.0;
       const size_t j = static_cast<size_t>(y - by0) * bw + (x - bx0);
-      float a[2] = {0, 0};
+      float a[4] = {0, 0, -1, -1};
       fill(u, v, static_cast<size_t>(y) * scan->width + x, a);
       add[0][j] = a[0];
       add[1][j] = a[1];
-      inside[j] = add[1][j] >= o.mask_min_log_high;
+      noise_missing[0][j] = a[2];
+      noise_missing[1][j] = a[3];
+      if (own_mask.empty()) {
+        inside[j] = add[1][j] >= o.mask_min_log_high;
+      } else {
+        const int pu = static_cast<int>(std::floor(u)), pv = static_cast<int>(std::floor(v));
+        inside[j] = pu >= 0 && pv >= 0 && pu < width && pv < height &&
+                    own_mask[static_cast<size_t>(pv) * width + pu];
+      }
     }
   xray::Rng rng(o.seed);
   std::vector<float> noise[2], scratch;
   if (o.imaging) {
     // Bilinear resampling at a random sub-pixel offset already blurs by a variance of 1/6 pixel^2
     // per axis on average: the patch gets only the rest of the scanner's blur.
-    if (!o.patch_blurred)
-      for (int ch = 0; ch < 2; ++ch)
-        BlurAbsorbed(&add[ch], bw, bh, std::sqrt(std::max(0.0, sigma[ch] * sigma[ch] - 1.0 / 6)),
-                     &scratch);
-    // The noise the attenuated region lacks, drawn before the blur and blurred like the scan's.
+    // The noise the attenuated region lacks, drawn from the threat's transmission before the
+    // blur (as a detector's noise arises) and blurred like the scan's. The scan's own noise,
+    // attenuated by t, keeps t^2 of its variance; a ray through the threat would have had more.
     for (int ch = 0; ch < 2; ++ch) {
       noise[ch].assign(bn, 0.0f);
       const std::vector<uint16_t>& page = ch == 0 ? scan->low : scan->high;
@@ -314,14 +337,21 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
           if (!(add[ch][j] > 0)) continue;
           const double v0 = page[static_cast<size_t>(y) * scan->width + x] / 65535.0;
           const double t = std::exp(-static_cast<double>(add[ch][j]));
+          const double missing = noise_missing[ch][j] >= 0 ? noise_missing[ch][j] : t * (1 - t);
           const double e = im.electronic_sd;
-          noise[ch][j] = static_cast<float>(
-              std::sqrt(
-                  std::max(0.0, air_sd[ch] * air_sd[ch] * v0 * t * (1 - t) + e * e * (1 - t * t))) *
-              rng.Normal());
+          noise[ch][j] =
+              static_cast<float>(std::sqrt(std::max(0.0, air_sd[ch] * air_sd[ch] * v0 * missing +
+                                                             e * e * (1 - t * t))) *
+                                 rng.Normal());
         }
       xray::GaussianBlur(&noise[ch], bw, bh, sigma[ch], &scratch);
     }
+    // On the scan's grid there is no resampling: the whole blur.
+    const double resampling = o.on_scan_grid ? 0.0 : 1.0 / 6;
+    if (!o.patch_blurred)
+      for (int ch = 0; ch < 2; ++ch)
+        BlurAbsorbed(&add[ch], bw, bh, std::sqrt(std::max(0.0, sigma[ch] * sigma[ch] - resampling)),
+                     &scratch);
   }
   // Scatter, as the scanner spreads it: before the threat (from the scan's absorbed share) and
   // after it (the box's pixels attenuated by the threat), per channel, over the box.
@@ -403,7 +433,7 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
 Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOptions& o,
                                       Scan* scan) {
   return ProjectResampled(patch.width, patch.height, patch.pixel_mm, patch.name, patch.threat_class,
-                          o, scan, [&](double u, double v, size_t, float* a) {
+                          {}, o, scan, [&](double u, double v, size_t, float* a) {
                             a[0] = Bilinear(patch.log_low, patch.width, patch.height, u, v);
                             a[1] = Bilinear(patch.log_high, patch.width, patch.height, u, v);
                           });
@@ -439,19 +469,27 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
     // floor would count the scatter twice and cap a dense threat's attenuation.
     return scatter_apart ? response.PrimaryLogAttenuations(tau) : response.LogAttenuations(tau);
   };
-  struct Step {
-    double g, low, high;
+  auto noise_through = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
+    for (size_t k = 0; k < tau.size(); ++k) {
+      tau[k] = mu_pe[k] * g_pe;
+      for (const auto& [l, g] : amounts) tau[k] += mu[l][k] * g;
+    }
+    return response.NoiseTransmissions(tau);
   };
-  std::vector<Step> table{{0, 0, 0}};
+  struct Step {
+    double g, low, high, noise_low, noise_high;
+  };
+  std::vector<Step> table{{0, 0, 0, 1, 1}};
   for (double g = 1e-3; g < 300; g *= 1.02) {
     const auto [l, h] = through(g, {});
     if (h <= table.back().high) break;
-    table.push_back({g, l, h});
+    const auto [nl, nh] = noise_through(g, {});
+    table.push_back({g, l, h, nl, nh});
   }
   std::vector<std::pair<size_t, double>> amounts;
   return ProjectResampled(
-      threat.width, threat.height, threat.pixel_mm, threat.name, threat.threat_class, o, scan,
-      [&](double u, double v, size_t i, float* a) {
+      threat.width, threat.height, threat.pixel_mm, threat.name, threat.threat_class, threat.mask,
+      o, scan, [&](double u, double v, size_t i, float* a) {
         amounts.clear();
         for (size_t l = 0; l < mu.size(); ++l) {
           const double g = Bilinear(threat.layers[l].g_cm2, threat.width, threat.height, u, v);
@@ -467,11 +505,27 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
         } else if (it != table.end()) {
           const Step& lo = *(it - 1);
           const double f = (bg_high - lo.high) / (it->high - lo.high);
-          bg = {lo.g + f * (it->g - lo.g), lo.low + f * (it->low - lo.low), bg_high};
+          bg = {lo.g + f * (it->g - lo.g), lo.low + f * (it->low - lo.low), bg_high,
+                lo.noise_low + f * (it->noise_low - lo.noise_low),
+                lo.noise_high + f * (it->noise_high - lo.noise_high)};
         }
         const auto [l, h] = through(bg.g, amounts);
         a[0] = static_cast<float>(std::max(0.0, l - bg.low));
         a[1] = static_cast<float>(std::max(0.0, h - bg.high));
+        if (o.imaging) {
+          // An energy-integrating detector's variance weighs photons by energy squared: through
+          // the background (V0) and through it and the threat (V1), from the scanner's response.
+          // The scan holds t^2 V0 behind the threat; V1 - t^2 V0 is missing, here as a share of
+          // the background's transmission T0 (the scan's value stands for T0 in the projection).
+          const auto [nl, nh] = noise_through(bg.g, amounts);
+          const double v1[2] = {nl, nh}, v0[2] = {bg.noise_low, bg.noise_high};
+          const double t[2] = {std::exp(-static_cast<double>(a[0])),
+                               std::exp(-static_cast<double>(a[1]))};
+          const double t0[2] = {std::exp(-bg.low), std::exp(-bg.high)};
+          for (int ch = 0; ch < 2; ++ch)
+            a[2 + ch] = static_cast<float>(
+                std::max(0.0, (v1[ch] - t[ch] * t[ch] * v0[ch]) / std::max(t0[ch], 1e-12)));
+        }
       });
 }
 
