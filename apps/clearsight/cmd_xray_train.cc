@@ -333,7 +333,7 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "                            [--target-alarm-rate 0.01] [--assumed-threat-share 0.01]\n"
       "                            [--fine-tune-epochs 16] [--copies 2] [--learning-rate 5e-4]\n"
       "                            [--max-minutes 10] [--seed 1]\n"
-      "                            [--refit-manifest] [--min-scans 30] [--threads 2]\n\n"
+      "                            [--manifest auto|keep|refit] [--min-scans 30] [--threads 2]\n\n"
       "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
       "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
       "calibration is the site scanner's own (xray calibrate on its wedges, with formulas).\n\n"
@@ -347,16 +347,21 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "the most projected threats is written (a tuned one trained again on all the scans).\n\n"
       "--fine-tune-epochs 0: the base network is kept and its points are raised on all the site's\n"
       "scans, lowest-scoring alarms first, until at most that share alarms (never lowered).\n"
-      "--refit-manifest refits the manifest model on 100 or more declared scans. SITE.pt records\n"
+      "--manifest: with 100 or more declared scans, auto (the default) refits the manifest model\n"
+      "on them and keeps the refit only when the site's declared goods fit it better (out of "
+      "fold)\n"
+      "than the base model's; keep never refits, refit always does (--refit-manifest: the same).\n"
+      "SITE.pt records\n"
       "the base model's and the calibration's sha256, the site's size, the date, the points\n"
       "before and after and how the network was tuned. Use SITE.pt with xray analyze --model and\n"
       "serve --detector.\n";
   Args args(argc, argv, first, {"help", "refit-manifest"});
-  if (int rc = CheckArgs(args,
-                         {"model", "calibration", "site", "out", "target-alarm-rate",
-                          "assumed-threat-share", "fine-tune-epochs", "copies", "learning-rate",
-                          "max-minutes", "seed", "refit-manifest", "min-scans", "threads", "help"},
-                         usage))
+  if (int rc = CheckArgs(
+          args,
+          {"model", "calibration", "site", "out", "target-alarm-rate", "assumed-threat-share",
+           "fine-tune-epochs", "copies", "learning-rate", "max-minutes", "seed", "refit-manifest",
+           "manifest", "min-scans", "threads", "help"},
+          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
     return Usage("--model, --calibration, --site and --out are required", usage);
@@ -368,7 +373,15 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
     return Usage("--target-alarm-rate needs a number", usage);
   if (!args.GetDouble("assumed-threat-share", o.assumed_threat_share, &o.assumed_threat_share))
     return Usage("--assumed-threat-share needs a number", usage);
-  o.refit_manifest = args.Has("refit-manifest");
+  const std::string manifest = args.Get("manifest", args.Has("refit-manifest") ? "refit" : "auto");
+  if (manifest == "auto")
+    o.manifest = SiteAdaptOptions::Manifest::kAuto;
+  else if (manifest == "keep")
+    o.manifest = SiteAdaptOptions::Manifest::kKeep;
+  else if (manifest == "refit")
+    o.manifest = SiteAdaptOptions::Manifest::kRefit;
+  else
+    return Usage("--manifest must be auto, keep or refit", usage);
   if (!args.GetInt("min-scans", o.min_scans, &min_scans))
     return Usage("--min-scans needs a whole number", usage);
   if (!args.GetInt("threads", o.threads, &threads))

@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "clearsight/xray_calibrate.h"
 #include "clearsight/xray_detect.h"
+#include "clearsight/xray_train.h"
 #include "xray/xray_test_util.h"
 
 namespace clearsight {
@@ -568,6 +570,43 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   int alarmed = 0;
   for (const auto& l : JsonLines(results)) alarmed += !l["detections"].empty();
   EXPECT_LE(alarmed, 1);
+  // The manifest model: the site's 40 declared scans are fewer than the CLI's 100, so it is kept
+  // and the log says why.
+  EXPECT_NE(log.find("refitting needs 100"), std::string::npos) << log;
+  // Through the API with a lower floor: traffic of a scanner like the training ones fits the base
+  // model's manifest as well as a refit on it (out of fold) does, so auto keeps the base model's;
+  // refit always refits; the record holds both shares either way.
+  auto site_calib = Calibration::Load((dir_ / "site_calib.json").string());
+  ASSERT_TRUE(site_calib.ok()) << site_calib.status().message();
+  for (auto choice : {SiteAdaptOptions::Manifest::kAuto, SiteAdaptOptions::Manifest::kRefit}) {
+    SiteAdaptOptions ao;
+    ao.base_model = kModel;
+    ao.site_dir = site.string();
+    ao.fine_tune_epochs = 0;
+    ao.min_manifest_pairs = 30;
+    ao.manifest = choice;
+    const fs::path mout = dir_ / "manifest_site.pt";
+    SiteAdaptReport rep;
+    ASSERT_TRUE(AdaptDetectorToSite(ao, *site_calib, mout.string(), nullptr, &rep).ok());
+    auto m = Detector::Load(mout.string());
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    const auto mm = nlohmann::json::parse((*m)->metadata_json());
+    const auto& mc = mm["site_adaptation"]["manifest_choice"];
+    ASSERT_TRUE(mc.is_object() && mc.contains("refitted")) << rep.manifest;
+    const double base_fit = mc["declared_goods_fit_best_base"].get<double>(),
+                 refit_fit = mc["declared_goods_fit_best_refit_cross_validated"].get<double>();
+    EXPECT_GT(base_fit, 0.5) << rep.manifest;  // the base model knows this scanner's goods
+    if (choice == SiteAdaptOptions::Manifest::kAuto) {
+      EXPECT_LT(refit_fit, base_fit + 0.05) << rep.manifest;
+      EXPECT_FALSE(mc["refitted"].get<bool>()) << rep.manifest;
+      EXPECT_EQ(mm["manifest"], nlohmann::json::parse((*base)->metadata_json())["manifest"])
+          << rep.manifest;
+    } else {
+      EXPECT_TRUE(mc["refitted"].get<bool>()) << rep.manifest;
+      EXPECT_NE(rep.manifest.find("refitted on 40 declared scans"), std::string::npos)
+          << rep.manifest;
+    }
+  }
   // Too small a site, or no calibration: refused with a message that says what is needed.
   EXPECT_NE(RunCli(common + " --min-scans 50 --out " + (dir_ / "x.pt").string(), dir_ / "r1.log"),
             0);

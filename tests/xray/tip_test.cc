@@ -259,5 +259,33 @@ TEST(Tip, ThreatsOnTheScansGridAreNotResampled) {
   EXPECT_FALSE((*sim)->RenderMaterialThreat("knife", 0, 0, 1, 1.5, 0).ok());
 }
 
+// Behind a hardening absorber an energy-integrating detector keeps more noise variance than
+// signal: the response's noise transmission is 1 through air, and above the primary transmission
+// behind steel, the more so the thicker it is.
+TEST(Tip, NoiseTransmissionExceedsTheSignalBehindSteel) {
+  auto sim = Simulator::Create(SimulateOptions{});
+  ASSERT_TRUE(sim.ok());
+  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
+  ASSERT_TRUE(calib.ok()) << calib.status().message();
+  auto response = ScannerResponse::Fit(*calib);
+  ASSERT_TRUE(response.ok()) << response.status().message();
+  auto mu = FormulaMassAttenuation("Fe", ScannerResponse::Energies());
+  ASSERT_TRUE(mu.ok());
+  std::vector<double> tau(mu->size(), 0.0);
+  auto air = response->NoiseTransmissions(tau);
+  EXPECT_NEAR(air.first, 1.0, 1e-9);
+  EXPECT_NEAR(air.second, 1.0, 1e-9);
+  double last_excess = 1.0;
+  for (double g : {0.5, 2.0, 6.0}) {
+    for (size_t k = 0; k < tau.size(); ++k) tau[k] = (*mu)[k] * g;
+    const auto [low, high] = response->PrimaryLogAttenuations(tau);
+    const auto [noise_low, noise_high] = response->NoiseTransmissions(tau);
+    const double excess = noise_high / std::exp(-high);
+    EXPECT_GT(noise_low, std::exp(-low)) << g << " g/cm2 of steel";
+    EXPECT_GT(excess, last_excess) << g << " g/cm2 of steel";
+    last_excess = excess;
+  }
+}
+
 }  // namespace
 }  // namespace clearsight

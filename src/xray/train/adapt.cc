@@ -112,6 +112,9 @@ Status ValidateSiteAdaptOptions(const SiteAdaptOptions& o) {
   if (!(o.assumed_threat_share >= 0 && o.assumed_threat_share <= 0.1))
     return Status::InvalidArgument("the assumed threat share must be in [0, 0.1], got " +
                                    FormatDouble(o.assumed_threat_share));
+  if (!(o.manifest_refit_margin >= 0 && o.manifest_refit_margin <= 1))
+    return Status::InvalidArgument("the manifest refit margin must be in [0, 1], got " +
+                                   FormatDouble(o.manifest_refit_margin));
   if (o.min_scans < 10)
     return Status::InvalidArgument("min_scans must be at least 10, got " +
                                    std::to_string(o.min_scans));
@@ -472,7 +475,8 @@ Status AdaptDetectorToSite(
   // The manifest model: refitted on the site's declared traffic when it is large enough to tell
   // goods groups apart, else the base model's is kept.
   std::string manifest_note;
-  if (!o.refit_manifest) {
+  json manifest_record = json::object();
+  if (o.manifest == SiteAdaptOptions::Manifest::kKeep) {
     manifest_note = "kept the base model's (refitting on the site's scans was not asked for)";
   } else if (!decls.ok()) {
     manifest_note = "kept the base model's: " + decls.status().message();
@@ -485,12 +489,41 @@ Status AdaptDetectorToSite(
     mo.threads = o.threads;
     ManifestFitReport mr;
     auto refit = ManifestModel::Fit(pairs, mo, &mr);
-    if (refit.ok()) {
-      meta["manifest"] = json::parse(refit->ToJson());
-      manifest_note = "refitted on " + std::to_string(pairs.size()) +
-                      " declared scans of the site\n" + mr.ToTable();
-    } else {
+    // How well the base model explains the site's declarations: the share of its scans whose
+    // declared goods group fits the image best (a chapter the model has no reference for does
+    // not fit), against the refit's share out of fold.
+    double base_top1 = 0;
+    if (base_manifest) {
+      int64_t fits = 0;
+      for (const auto& p : pairs) {
+        const ManifestCheck c = base_manifest->Check(p.analysis, p.detection, p.declaration);
+        const auto& known = base_manifest->chapters();
+        fits += c.best_chapter == c.declared_chapter &&
+                std::find(known.begin(), known.end(), c.declared_chapter) != known.end();
+      }
+      base_top1 = static_cast<double>(fits) / static_cast<double>(pairs.size());
+    }
+    const auto pct = [](double v) { return FormatFixed(100 * v, 1) + " %"; };
+    if (!refit.ok()) {
       manifest_note = "kept the base model's: " + refit.status().message();
+    } else {
+      const bool better = mr.cv_top1 >= base_top1 + o.manifest_refit_margin;
+      const bool keep_refit =
+          o.manifest == SiteAdaptOptions::Manifest::kRefit || !base_manifest || better;
+      manifest_record = {{"declared_goods_fit_best_base", base_top1},
+                         {"declared_goods_fit_best_refit_cross_validated", mr.cv_top1},
+                         {"refitted", keep_refit}};
+      const std::string why = "declared goods fit best on " + pct(mr.cv_top1) +
+                              " of the site's scans refitted (cross-validated), " + pct(base_top1) +
+                              " with the base model's";
+      if (keep_refit) {
+        meta["manifest"] = json::parse(refit->ToJson());
+        manifest_note = "refitted on " + std::to_string(pairs.size()) +
+                        " declared scans of the site (" + why + ")\n" + mr.ToTable();
+      } else {
+        manifest_note = "kept the base model's (" + why + ", a refit needs " +
+                        pct(o.manifest_refit_margin) + " more)";
+      }
     }
   }
   if (!base_manifest && !meta.contains("manifest")) manifest_note += " (the base model has none)";
@@ -520,7 +553,8 @@ Status AdaptDetectorToSite(
       {"operating_points", (tune ? kept.verifier : verified) ? "verifier" : "network"},
       {"classes", per_class},
       {"network", network_record},
-      {"manifest", manifest_note.substr(0, manifest_note.find('\n'))}};
+      {"manifest", manifest_note.substr(0, manifest_note.find('\n'))},
+      {"manifest_choice", manifest_record}};
   const std::string tmp = out_path + ".tmp";
   CS_RETURN_IF_ERROR(final_net->Save(tmp, meta.dump()));
   fs::rename(tmp, out_path, ec);
