@@ -59,10 +59,6 @@ struct TrainDataOptions {
   // Seed of the first source's simulated threat library (without its threats_dir). Unset: the
   // training seed + 1000.
   std::optional<uint64_t> simulated_threats_seed;
-  // The network's input pixel size: scans of another pitch (beyond 3 %) are resampled to it, their
-  // labels with them, so that an object covers as many cells whatever the scanner. Written into
-  // the model; the detector resamples its scans the same way.
-  double input_pixel_mm = 0.70;
 };
 
 // The train-network phase.

@@ -25,8 +25,6 @@ struct DetectorMeta {
   }
   // Output cells whose threat probability (1 - p(none)) reaches this form a detection's region.
   double region_probability = 0.3;
-  // The pixel size the network learned on; scans of another are resampled to it.
-  double input_pixel_mm = kDefaultInputPixelMm;
 };
 
 // Settings of experiments that were measured, not adopted and removed after commit e4fb95c

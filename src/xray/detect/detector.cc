@@ -228,9 +228,6 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path,
     im.meta.goods_classes = m.at("goods_classes").get<std::vector<std::string>>();
     im.meta.operating_probability = m.at("operating_probability").get<double>();
     im.meta.region_probability = m.at("region_probability").get<double>();
-    im.meta.input_pixel_mm = m.value("input_pixel_mm", xray::kDefaultInputPixelMm);
-    if (!(im.meta.input_pixel_mm > 0.05 && im.meta.input_pixel_mm < 10))
-      return Status::DataLoss(path + ": input pixel size out of range");
     if (m.contains("class_operating_probability")) {
       const json& cop = m.at("class_operating_probability");
       for (const auto& c : im.meta.threat_classes) {
@@ -288,35 +285,17 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path,
 Status Detector::Detect(const ScanAnalysis& analysis, DetectionResult* out) const {
   using clock = std::chrono::steady_clock;
   const auto t0 = clock::now();
-  // A scan of another pitch than the network learned on is resampled to it, so that its objects
-  // cover as many cells as in training; the boxes are mapped back to the scan's pixels.
-  const ScanAnalysis* a = &analysis;
-  ScanAnalysis resampled;
-  if (xray::NeedsResampling(analysis.pixel_mm, impl_->meta.input_pixel_mm)) {
-    resampled = xray::ResampleChannels(analysis, impl_->meta.input_pixel_mm);
-    a = &resampled;
-  }
   xray::FeatureGrid grid;
-  CS_RETURN_IF_ERROR(xray::ComputeFeatures(*a, impl_->options.threads, &grid));
+  CS_RETURN_IF_ERROR(xray::ComputeFeatures(analysis, impl_->options.threads, &grid));
   const auto t1 = clock::now();
   std::vector<float> tp, gp;
   CS_RETURN_IF_ERROR(
       impl_->net->Infer(grid.data.data(), grid.gh, grid.gw, impl_->options.threads, &tp, &gp));
   const auto t2 = clock::now();
-  xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, a->width, a->height, a->pixel_mm,
-                      impl_->meta, impl_->options.min_score, out,
+  xray::DecodeOutputs(tp, gp, grid.gh / 2, grid.gw / 2, analysis.width, analysis.height,
+                      analysis.pixel_mm, impl_->meta, impl_->options.min_score, out,
                       xray::GridView{grid.data.data(), grid.gh, grid.gw},
                       impl_->verifier ? &*impl_->verifier : nullptr);
-  if (a != &analysis) {
-    const double fx = static_cast<double>(analysis.width) / a->width,
-                 fy = static_cast<double>(analysis.height) / a->height;
-    for (Detection& d : out->detections) {
-      d.x0 = std::clamp(static_cast<int>(std::floor(d.x0 * fx)), 0, analysis.width);
-      d.y0 = std::clamp(static_cast<int>(std::floor(d.y0 * fy)), 0, analysis.height);
-      d.x1 = std::clamp(static_cast<int>(std::ceil(d.x1 * fx)), 0, analysis.width);
-      d.y1 = std::clamp(static_cast<int>(std::ceil(d.y1 * fy)), 0, analysis.height);
-    }
-  }
   const auto t3 = clock::now();
   out->ms_features = std::chrono::duration<double, std::milli>(t1 - t0).count();
   out->ms_network = std::chrono::duration<double, std::milli>(t2 - t1).count();

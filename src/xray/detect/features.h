@@ -34,22 +34,4 @@ struct FeatureGrid {
 // Fails with FailedPrecondition when the analysis kept no channels. `threads`: 1 or 2 (halves).
 Status ComputeFeatures(const ScanAnalysis& analysis, int threads, FeatureGrid* out);
 
-// The network learned objects at the pixel size of the scans it was trained on: a scan of another
-// pitch is resampled to it first, so that an object covers as many cells on any scanner. Models
-// whose metadata does not say were all trained on the simulator's 0.70 mm.
-inline constexpr double kDefaultInputPixelMm = 0.70;
-// Pitches within this share of the model's are used as they are.
-inline constexpr double kPixelTolerance = 0.03;
-bool NeedsResampling(double scan_pixel_mm, double input_pixel_mm);
-// The size of a width x height image of `from_mm` pixels on a grid of `to_mm` pixels.
-int ResampledSize(int n, double from_mm, double to_mm);
-// The analysis's channels (areal density, z_eff, material; no raw attenuations or labels) on a
-// grid of `pixel_mm` pixels: density bilinear, z_eff weighted by density the same way, the
-// material class of the nearest pixel. Objects and totals are copied as they are (physical).
-ScanAnalysis ResampleChannels(const ScanAnalysis& analysis, double pixel_mm);
-// A run-length mask (TruthObject::mask_rle over a w x h image) on the nw x nh grid of the same
-// extent (nearest pixel).
-std::vector<uint32_t> ResampleMaskRle(const std::vector<uint32_t>& rle, int w, int h, int nw,
-                                      int nh);
-
 }  // namespace clearsight::xray

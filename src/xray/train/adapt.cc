@@ -163,8 +163,6 @@ Status AdaptDetectorToSite(
     return Status::DataLoss(o.base_model + ": unreadable detector metadata");
   CS_ASSIGN_OR_RETURN(auto analyzer, Analyzer::Create(calibration));
   CS_ASSIGN_OR_RETURN(auto base_manifest, ManifestModel::FromDetector(*detector));
-  // The network's input pitch: site scans of another are resampled to it, as the detector does.
-  const double input_pixel_mm = meta.value("input_pixel_mm", xray::kDefaultInputPixelMm);
   IngestReport ir;
   const std::string decl_path = (fs::path(o.site_dir) / "declarations.csv").string();
   auto decls = ReadDeclarationsByConsignment(decl_path, &ir);
@@ -212,8 +210,7 @@ Status AdaptDetectorToSite(
       // Two folds by scan: each fold's network learns from its own scans and copies only.
       fold_of[i] = static_cast<int>(xray::HashId(scan->meta.scan_id) % 2);
       xray::Sample sample;
-      CS_RETURN_IF_ERROR(
-          xray::SiteSample(analysis, nullptr, input_pixel_mm, &sample).WithContext(paths[i]));
+      CS_RETURN_IF_ERROR(xray::SiteSample(analysis, nullptr, &sample).WithContext(paths[i]));
       data.samples.push_back(std::move(sample));
       sample_fold.push_back(fold_of[i]);
       for (int c = 0; c < copies_of(i); ++c) {
@@ -222,8 +219,7 @@ Status AdaptDetectorToSite(
         if (!projected.ok()) continue;  // the threat fell outside the scan
         copy.meta.scan_id += "_tip" + std::to_string(c);
         CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
-        CS_RETURN_IF_ERROR(
-            xray::SiteSample(ca, &*projected, input_pixel_mm, &sample).WithContext(paths[i]));
+        CS_RETURN_IF_ERROR(xray::SiteSample(ca, &*projected, &sample).WithContext(paths[i]));
         data.samples.push_back(std::move(sample));
         sample_fold.push_back(fold_of[i]);
         ++data.tip_used;

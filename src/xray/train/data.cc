@@ -21,15 +21,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A truth box on a grid resampled by fx, fy (new pixels per old), as [x0,x1) x [y0,y1).
-void ScaleBox(double fx, double fy, TruthObject* ob) {
-  if (fx == 1 && fy == 1) return;
-  ob->x0 = static_cast<int>(std::floor(ob->x0 * fx));
-  ob->y0 = static_cast<int>(std::floor(ob->y0 * fy));
-  ob->x1 = static_cast<int>(std::ceil(ob->x1 * fx));
-  ob->y1 = static_cast<int>(std::ceil(ob->y1 * fy));
-}
-
 // Features are kept as 16-bit codes (v = code / 4096 - 4) to halve the memory of a large set.
 constexpr float kQuantScale = 4096.0f, kQuantOffset = 4.0f;
 uint16_t Quantize(float v) {
@@ -75,8 +66,7 @@ Result<ThreatLibrary> SimulatedLibrary(const std::string& data_dir, uint64_t see
 
 // One work item to a sample; `library`: the TIP copy's patches.
 Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyzer& analyzer,
-                const std::vector<std::string>& goods_classes, double input_pixel_mm,
-                uint64_t item_seed, Sample* out) {
+                const std::vector<std::string>& goods_classes, uint64_t item_seed, Sample* out) {
   CS_ASSIGN_OR_RETURN(Scan scan, ReadScan(item.path));
   const std::string truth_path =
       (fs::path(item.path).parent_path() / "truth" / (scan.meta.scan_id + ".json")).string();
@@ -136,8 +126,7 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
   }
   ScanAnalysis analysis;
   CS_RETURN_IF_ERROR(analyzer.Analyze(scan, &analysis));
-  CS_RETURN_IF_ERROR(
-      SampleFromAnalysis(analysis, truth, extra, goods_classes, input_pixel_mm, out));
+  CS_RETURN_IF_ERROR(SampleFromAnalysis(analysis, truth, extra, goods_classes, out));
   out->validation = item.validation;
   out->tip = item.tip_copy >= 0;
   if (projected) out->tip_class = projected->threat_class;
@@ -148,12 +137,9 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
     int most = 0;
     for (const auto& [category, n] : goods_items)
       if (n > most) most = n, out->main_goods = category;
-    // In the sample's pixels (resampled to the network's pitch).
     for (auto& ob : truth.objects)
       if (ob.threat) {
         ob.mask_rle.clear();
-        ScaleBox(static_cast<double>(out->width) / analysis.width,
-                 static_cast<double>(out->height) / analysis.height, &ob);
         out->truth_threats.push_back(std::move(ob));
       }
     analysis.channels = ScanChannels{};
@@ -166,44 +152,18 @@ Status LoadItem(const WorkItem& item, const ThreatLibrary* library, const Analyz
 
 Status SampleFromAnalysis(const ScanAnalysis& analysis, const ScanTruth& truth,
                           const std::vector<ExtraThreat>& extra,
-                          const std::vector<std::string>& goods_classes, double input_pixel_mm,
-                          Sample* out) {
-  const ScanAnalysis* a = &analysis;
-  const ScanTruth* t = &truth;
-  const std::vector<ExtraThreat>* x = &extra;
-  ScanAnalysis resampled;
-  ScanTruth truth_resampled;
-  std::vector<ExtraThreat> extra_resampled;
-  if (NeedsResampling(analysis.pixel_mm, input_pixel_mm)) {
-    resampled = ResampleChannels(analysis, input_pixel_mm);
-    truth_resampled = truth;
-    truth_resampled.width = resampled.width;
-    truth_resampled.height = resampled.height;
-    for (auto& ob : truth_resampled.objects) {
-      ob.mask_rle = ResampleMaskRle(ob.mask_rle, truth.width, truth.height, resampled.width,
-                                    resampled.height);
-      ScaleBox(static_cast<double>(resampled.width) / analysis.width,
-               static_cast<double>(resampled.height) / analysis.height, &ob);
-    }
-    for (const auto& e : extra)
-      extra_resampled.push_back(
-          {e.threat_class, ResampleMaskRle(e.mask_rle, analysis.width, analysis.height,
-                                           resampled.width, resampled.height)});
-    a = &resampled;
-    t = &truth_resampled;
-    x = &extra_resampled;
-  }
+                          const std::vector<std::string>& goods_classes, Sample* out) {
   FeatureGrid grid;
-  CS_RETURN_IF_ERROR(ComputeFeatures(*a, 1, &grid));
+  CS_RETURN_IF_ERROR(ComputeFeatures(analysis, 1, &grid));
   CellLabels labels;
   CS_RETURN_IF_ERROR(
-      ComputeCellLabels(*t, *x, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
+      ComputeCellLabels(truth, extra, grid.gh, grid.gw, ThreatClasses(), goods_classes, &labels));
   out->scan_id = analysis.scan_id;
   out->gh = grid.gh;
   out->gw = grid.gw;
-  out->width = a->width;
-  out->height = a->height;
-  out->pixel_mm = a->pixel_mm;
+  out->width = analysis.width;
+  out->height = analysis.height;
+  out->pixel_mm = analysis.pixel_mm;
   out->features.resize(grid.data.size());
   for (size_t i = 0; i < grid.data.size(); ++i) out->features[i] = Quantize(grid.data[i]);
   out->threat = std::move(labels.threat);
@@ -317,7 +277,7 @@ Status LoadTrainingData(const TrainPlan& plan, const TrainDataOptions& o, const 
         const size_t i = items[k];
         const size_t src = static_cast<size_t>(work[i].source);
         Status s = LoadItem(work[i], plan.TipLibrary(src), *analyzers[src], goods_classes,
-                            o.input_pixel_mm, MixSeed(ctx.seed, i, 29), &samples[i]);
+                            MixSeed(ctx.seed, i, 29), &samples[i]);
         if (!s.ok()) {
           std::lock_guard<std::mutex> lock(mu);
           if (first_error.ok()) first_error = s;

@@ -68,16 +68,14 @@ Result<ProjectedThreat> ProjectSiteThreat(const ThreatLibrary& library,
   return ProjectThreat(patch, po, scan);
 }
 
-Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat,
-                  double input_pixel_mm, Sample* out) {
+Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, Sample* out) {
   ScanTruth truth;
   truth.scan_id = analysis.scan_id;
   truth.width = analysis.width;
   truth.height = analysis.height;
   std::vector<ExtraThreat> extra;
   if (threat) extra.push_back({threat->threat_class, threat->mask_rle});
-  CS_RETURN_IF_ERROR(
-      SampleFromAnalysis(analysis, truth, extra, GoodsCategoryNames(), input_pixel_mm, out));
+  CS_RETURN_IF_ERROR(SampleFromAnalysis(analysis, truth, extra, GoodsCategoryNames(), out));
   // The site's goods are unknown: the goods head is not trained on them.
   std::fill(out->goods.begin(), out->goods.end(), int8_t{-1});
   out->tip = threat != nullptr;

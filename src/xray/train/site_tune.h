@@ -22,10 +22,8 @@ Result<ProjectedThreat> ProjectSiteThreat(const ThreatLibrary& library,
                                           const ScanAnalysis& analysis, uint64_t seed, Scan* scan);
 
 // A training sample of a site scan (threat: the projected one, or null for the scan as it came,
-// taken as clean). Goods labels are all "ignore": the site's goods are not known. Resampled to
-// the network's `input_pixel_mm` as training and detection resample.
-Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat,
-                  double input_pixel_mm, Sample* out);
+// taken as clean). Goods labels are all "ignore": the site's goods are not known.
+Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, Sample* out);
 
 // A scan's scores under a model, as probabilities (the model's points undone): per threat class
 // the highest (-1: no detection), and for a projected threat the best detection of its class that

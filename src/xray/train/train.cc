@@ -93,7 +93,6 @@ json ModelMetadata(const ModelParts& p) {
     per_class[meta.threat_classes[k]] = meta.class_operating_probability[k];
   m["class_operating_probability"] = per_class;
   m["region_probability"] = meta.region_probability;
-  m["input_pixel_mm"] = o.data.input_pixel_mm;
   m["trained"] = {{"command", o.command},
                   {"seed", o.seed},
                   {"train_scans", static_cast<int64_t>(data.train_idx.size()) - data.tip_used},

@@ -177,12 +177,9 @@ struct Sample {
 
 // A sample's features and cell labels from a scan's analysis, its truth and projected threats
 // (scan_id, sizes, features, threat and goods labels, threat_cells; the other fields untouched).
-// The scan is resampled to `input_pixel_mm` first when its pitch differs (its truth masks and the
-// extra threats' with it): the sample's width, height and pixel_mm are then the resampled ones.
 Status SampleFromAnalysis(const ScanAnalysis& analysis, const ScanTruth& truth,
                           const std::vector<ExtraThreat>& extra,
-                          const std::vector<std::string>& goods_classes, double input_pixel_mm,
-                          Sample* out);
+                          const std::vector<std::string>& goods_classes, Sample* out);
 
 // Load: the work list on ctx.threads threads, the scans first, then the TIP copies of the scans
 // without a threat (one threat per parcel, as the simulator makes them).
