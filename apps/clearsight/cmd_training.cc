@@ -16,7 +16,8 @@ const char kRealismUsage[] =
     "                                   [--width 1024 --height 768] [--patches-per-class 20]\n"
     "                                   [--fault none|pasted|doubled-noise] [--bootstrap 1000]\n"
     "                                   [--max-auc A] [--json OUT.json]\n"
-    "                                   [--features OUT.csv]\n\n"
+    "                                   [--features OUT.csv] [--no-cnn] [--cnn-epochs 24]\n"
+    "                                   [--threads 2]\n\n"
     "Trains two classifiers (logistic regression, boosted stumps) to tell threats simulated\n"
     "inside parcels from the same classes projected into clean parcels by the training images'\n"
     "TIP, on features of the threat's region (edges, noise, low/high ratio, texture), and reports\n"
@@ -29,15 +30,19 @@ const char kRealismUsage[] =
     "                      catch): pasted (no attenuation added), doubled-noise\n"
     "  --max-auc A         exit 1 when the better classifier's held-out AUC is above A\n"
     "  --json OUT.json     the report: AUCs with intervals, per class, the logistic weights\n"
-    "  --features OUT.csv  every image's features (split, class, projected or not)\n";
+    "  --features OUT.csv  every image's features (split, class, projected or not)\n"
+    "  --no-cnn            without the third classifier, a small CNN on 48 x 48 crops of both\n"
+    "                      images and the mask around each threat (it sees the pixels)\n"
+    "  --threads N         the CNN's threads\n";
 }  // namespace
 
 int CmdTrainingRealism(int argc, char** argv, int first) {
-  Args args(argc, argv, first, {"help"});
-  if (int rc = CheckArgs(args,
-                         {"images", "seed", "classes", "width", "height", "patches-per-class",
-                          "fault", "bootstrap", "max-auc", "json", "features", "help"},
-                         kRealismUsage))
+  Args args(argc, argv, first, {"help", "no-cnn"});
+  if (int rc = CheckArgs(
+          args,
+          {"images", "seed", "classes", "width", "height", "patches-per-class", "fault",
+           "bootstrap", "max-auc", "json", "features", "no-cnn", "cnn-epochs", "threads", "help"},
+          kRealismUsage))
     return rc < 0 ? 0 : rc;
   RealismOptions o;
   long long images, seed, width, height, patches, bootstrap;
@@ -68,6 +73,14 @@ int CmdTrainingRealism(int argc, char** argv, int first) {
   o.height = static_cast<int>(height);
   o.patches_per_class = static_cast<int>(patches);
   o.bootstrap = static_cast<int>(bootstrap);
+  o.cnn = !args.Has("no-cnn");
+  long long cnn_epochs, threads;
+  if (!args.GetInt("cnn-epochs", o.cnn_epochs, &cnn_epochs) || cnn_epochs < 1 || cnn_epochs > 500)
+    return Usage("--cnn-epochs must be 1..500", kRealismUsage);
+  if (!args.GetInt("threads", o.threads, &threads) || threads < 1 || threads > 64)
+    return Usage("--threads must be 1..64", kRealismUsage);
+  o.cnn_epochs = static_cast<int>(cnn_epochs);
+  o.threads = static_cast<int>(threads);
   const std::string class_list = args.Get("classes");
   if (!class_list.empty())
     for (std::string_view c : Split(class_list, ','))
@@ -80,6 +93,8 @@ int CmdTrainingRealism(int argc, char** argv, int first) {
   for (auto [name, e] :
        {std::pair{"logistic", &rep->logistic}, std::pair{"boosted", &rep->boosted}})
     std::printf("  %-16s %6.3f  %.3f..%.3f\n", name, e->auc, e->low, e->high);
+  if (rep->cnn)
+    std::printf("  %-16s %6.3f  %.3f..%.3f\n", "cnn", rep->cnn->auc, rep->cnn->low, rep->cnn->high);
   std::printf("  per class (%s):\n", rep->best_classifier.c_str());
   for (const auto& c : rep->classes)
     std::printf("  %-16s %6.3f  %.3f..%.3f  (%d in scene, %d projected)\n", c.threat_class.c_str(),

@@ -273,6 +273,11 @@ struct RealismOptions {
   int patches_per_class = 20;
   ProjectionFault fault = ProjectionFault::kNone;  // a control: a broken projection to detect
   int bootstrap = 1000;                            // resamples for the confidence intervals
+  // A third classifier: a small CNN on 48 x 48 crops of both images and the mask around the
+  // threat (four per image), which sees the pixels rather than hand features.
+  bool cnn = true;
+  int cnn_epochs = 24;
+  int threads = 2;  // the CNN's
 };
 
 struct AucEstimate {
@@ -290,8 +295,9 @@ struct RealismReport {
   int train_images = 0, held_out_images = 0;  // both kinds together
   AucEstimate logistic;                       // L2-regularised logistic regression
   AucEstimate boosted;                        // gradient-boosted stumps
-  AucEstimate best;                           // the higher of the two
-  std::string best_classifier;                // "logistic" or "boosted"
+  std::optional<AucEstimate> cnn;             // the CNN on crops, when asked for
+  AucEstimate best;                           // the highest of them
+  std::string best_classifier;                // "logistic", "boosted" or "cnn"
   std::vector<RealismClass> classes;
   // The logistic regression's weights on the standardised features, largest magnitude first:
   // what gives a projection away.

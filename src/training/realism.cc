@@ -11,6 +11,7 @@
 #include "clearsight/training.h"
 #include "clearsight/xray_simulate.h"
 #include "training/realism_classify.h"
+#include "training/realism_cnn.h"
 #include "xray/physics/random.h"
 
 namespace clearsight {
@@ -24,7 +25,38 @@ struct Sample {
   std::vector<double> features;
   int projected = 0;  // the label
   std::string threat_class;
+  std::vector<std::vector<float>> crops;  // for the CNN
 };
+
+// Crops of the region for the CNN, each centred on a pixel of the threat drawn at random (the
+// region is padded with its edge where a crop reaches past it).
+std::vector<std::vector<float>> CropsOf(const ThreatRegion& r, int count, uint64_t seed) {
+  std::vector<size_t> on;
+  for (size_t i = 0; i < r.mask.size(); ++i)
+    if (r.mask[i]) on.push_back(i);
+  std::vector<std::vector<float>> out;
+  if (on.empty() || r.width <= 0 || r.height <= 0) return out;
+  xray::Rng rng(seed);
+  constexpr int kPx = realism::kCropPx, kPlane = kPx * kPx;
+  for (int c = 0; c < count; ++c) {
+    const size_t centre = on[static_cast<size_t>(rng.Int(0, static_cast<int>(on.size()) - 1))];
+    const int cx = static_cast<int>(centre % static_cast<size_t>(r.width)),
+              cy = static_cast<int>(centre / static_cast<size_t>(r.width));
+    std::vector<float> crop(static_cast<size_t>(realism::kCropChannels) * kPlane);
+    for (int y = 0; y < kPx; ++y)
+      for (int x = 0; x < kPx; ++x) {
+        const int sx = std::clamp(cx - kPx / 2 + x, 0, r.width - 1),
+                  sy = std::clamp(cy - kPx / 2 + y, 0, r.height - 1);
+        const size_t i = static_cast<size_t>(sy) * r.width + sx,
+                     j = static_cast<size_t>(y) * kPx + x;
+        crop[j] = r.log_att[0][i] / 4;
+        crop[kPlane + j] = r.log_att[1][i] / 4;
+        crop[2 * kPlane + j] = r.mask[i] ? 1.0f : 0.0f;
+      }
+    out.push_back(std::move(crop));
+  }
+  return out;
+}
 
 // The region around a threat's box (a margin of 14 pixels), with its mask.
 ThreatRegion RegionOf(const Scan& scan, const std::vector<uint8_t>& mask, int x0, int y0, int x1,
@@ -108,10 +140,13 @@ Result<std::vector<Sample>> MakeSamples(const RealismOptions& o, uint64_t seed,
     if (!threat || std::find(classes.begin(), classes.end(), threat->threat_class) == classes.end())
       continue;
     CS_ASSIGN_OR_RETURN(auto mask, DecodeMaskRle(threat->mask_rle, s.scan.width, s.scan.height));
-    auto f =
-        realism::FeaturesOf(RegionOf(s.scan, mask, threat->x0, threat->y0, threat->x1, threat->y1));
+    const ThreatRegion region =
+        RegionOf(s.scan, mask, threat->x0, threat->y0, threat->x1, threat->y1);
+    auto f = realism::FeaturesOf(region);
     if (f.empty()) continue;
-    out.push_back({std::move(f), 0, threat->threat_class});
+    out.push_back({std::move(f), 0, threat->threat_class,
+                   o.cnn ? CropsOf(region, 4, xray::MixSeed(seed, static_cast<uint64_t>(index), 11))
+                         : std::vector<std::vector<float>>{}});
     ++in_scene;
 
     TrainingImageRequest request;
@@ -129,8 +164,13 @@ Result<std::vector<Sample>> MakeSamples(const RealismOptions& o, uint64_t seed,
     }
     const ProjectedThreat& p = *image.projected;
     CS_ASSIGN_OR_RETURN(auto pmask, DecodeMaskRle(p.mask_rle, image.scan.width, image.scan.height));
-    auto g = realism::FeaturesOf(RegionOf(image.scan, pmask, p.x0, p.y0, p.x1, p.y1));
-    if (!g.empty()) out.push_back({std::move(g), 1, threat->threat_class});
+    const ThreatRegion pregion = RegionOf(image.scan, pmask, p.x0, p.y0, p.x1, p.y1);
+    auto g = realism::FeaturesOf(pregion);
+    if (!g.empty())
+      out.push_back(
+          {std::move(g), 1, threat->threat_class,
+           o.cnn ? CropsOf(pregion, 4, xray::MixSeed(seed, static_cast<uint64_t>(index), 12))
+                 : std::vector<std::vector<float>>{}});
   }
   return out;
 }
@@ -200,16 +240,17 @@ std::string RealismReport::ToJson() const {
                    {"auc", AucJson(c.auc)}});
   json w = json::array();
   for (const auto& [name, v] : weights) w.push_back({{"feature", name}, {"weight", v}});
-  return json{{"train_images", train_images},
-              {"held_out_images", held_out_images},
-              {"logistic", AucJson(logistic)},
-              {"boosted", AucJson(boosted)},
-              {"best", AucJson(best)},
-              {"best_classifier", best_classifier},
-              {"classes", cls},
-              {"logistic_weights", w},
-              {"seconds", std::round(seconds * 10) / 10}}
-      .dump(2);
+  json j{{"train_images", train_images},
+         {"held_out_images", held_out_images},
+         {"logistic", AucJson(logistic)},
+         {"boosted", AucJson(boosted)},
+         {"best", AucJson(best)},
+         {"best_classifier", best_classifier},
+         {"classes", cls},
+         {"logistic_weights", w},
+         {"seconds", std::round(seconds * 10) / 10}};
+  if (cnn) j["cnn"] = AucJson(*cnn);
+  return j.dump(2);
 }
 
 Result<RealismReport> MeasureProjectionRealism(const RealismOptions& o) {
@@ -251,10 +292,33 @@ Result<RealismReport> MeasureProjectionRealism(const RealismOptions& o) {
   }
   rep.logistic = EstimateAuc(s_log, labels, o.bootstrap, xray::MixSeed(o.seed, 1));
   rep.boosted = EstimateAuc(s_boost, labels, o.bootstrap, xray::MixSeed(o.seed, 2));
-  const bool boosted_better = rep.boosted.auc > rep.logistic.auc;
-  rep.best = boosted_better ? rep.boosted : rep.logistic;
-  rep.best_classifier = boosted_better ? "boosted" : "logistic";
-  const std::vector<double>& best_scores = boosted_better ? s_boost : s_log;
+  std::vector<double> s_cnn;
+  if (o.cnn) {
+    std::vector<realism::Crop> train_crops, test_crops;
+    for (size_t i = 0; i < train.size(); ++i)
+      for (auto& c : train[i].crops) train_crops.push_back({std::move(c), train[i].projected, i});
+    for (size_t i = 0; i < test.size(); ++i)
+      for (auto& c : test[i].crops) test_crops.push_back({std::move(c), test[i].projected, i});
+    realism::CnnOptions co;
+    co.epochs = o.cnn_epochs;
+    co.threads = o.threads;
+    co.seed = xray::MixSeed(o.seed, 4);
+    CS_ASSIGN_OR_RETURN(s_cnn, realism::TrainAndScoreCnn(train_crops, test_crops, test.size(), co));
+    rep.cnn = EstimateAuc(s_cnn, labels, o.bootstrap, xray::MixSeed(o.seed, 5));
+  }
+  rep.best = rep.logistic;
+  rep.best_classifier = "logistic";
+  const std::vector<double>* best_scores = &s_log;
+  if (rep.boosted.auc > rep.best.auc) {
+    rep.best = rep.boosted;
+    rep.best_classifier = "boosted";
+    best_scores = &s_boost;
+  }
+  if (rep.cnn && rep.cnn->auc > rep.best.auc) {
+    rep.best = *rep.cnn;
+    rep.best_classifier = "cnn";
+    best_scores = &s_cnn;
+  }
   for (const auto& c : classes) {
     RealismClass rc;
     rc.threat_class = c;
@@ -262,7 +326,7 @@ Result<RealismReport> MeasureProjectionRealism(const RealismOptions& o) {
     std::vector<int> l;
     for (size_t i = 0; i < test.size(); ++i)
       if (test[i].threat_class == c) {
-        s.push_back(best_scores[i]);
+        s.push_back((*best_scores)[i]);
         l.push_back(labels[i]);
         ++(labels[i] ? rc.projected : rc.in_scene);
       }

@@ -393,8 +393,12 @@ TEST(TrainingRealism, AClassifierCatchesABrokenProjection) {
   ASSERT_TRUE(broken.ok()) << broken.status().ToString();
   EXPECT_GE(broken->train_images, 70);
   EXPECT_GE(broken->held_out_images, 70);
-  // The threat pasted over the scan instead of attenuating it must be caught.
+  // The threat pasted over the scan instead of attenuating it must be caught, by the hand features
+  // and by the CNN on the pixels alike.
   EXPECT_GE(broken->best.auc, 0.9) << broken->ToJson();
+  ASSERT_TRUE(broken->cnn.has_value());
+  EXPECT_GE(broken->cnn->auc, 0.9) << broken->ToJson();
+  EXPECT_NE(broken->ToJson().find("\"cnn\""), std::string::npos);
   EXPECT_LE(broken->best.low, broken->best.auc);
   EXPECT_GE(broken->best.high, broken->best.auc);
   EXPECT_EQ(broken->classes.size(), ThreatClasses().size());
@@ -402,6 +406,7 @@ TEST(TrainingRealism, AClassifierCatchesABrokenProjection) {
   // size: docs/training.md).
   o.fault = ProjectionFault::kNone;
   o.threat_classes = {"knife", "firearm"};
+  o.cnn = false;
   auto product = MeasureProjectionRealism(o);
   ASSERT_TRUE(product.ok()) << product.status().ToString();
   EXPECT_EQ(product->classes.size(), 2u);
