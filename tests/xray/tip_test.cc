@@ -37,6 +37,13 @@ ThreatPatch Square(double log_low, double log_high) {
   return p;
 }
 
+// The simulator's scanner response, fitted to its own step wedges.
+Result<ScannerResponse> OwnResponse(const Simulator& sim) {
+  CS_ASSIGN_OR_RETURN(auto wedges, sim.SimulateWedges());
+  CS_ASSIGN_OR_RETURN(const Calibration calib, Calibration::Fit(wedges));
+  return ScannerResponse::Fit(calib);
+}
+
 TEST(Tip, ProjectionMultipliesTransmissionsInBothEnergies) {
   Scan s = Uniform(100, 80, 40000);
   ProjectOptions o;
@@ -216,9 +223,7 @@ TEST(Tip, ThreatsOnTheScansGridAreNotResampled) {
   ASSERT_TRUE(sim.ok());
   auto all = (*sim)->MakeMaterialThreats(2);
   ASSERT_TRUE(all.ok());
-  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
-  ASSERT_TRUE(calib.ok()) << calib.status().message();
-  auto response = ScannerResponse::Fit(*calib);
+  auto response = OwnResponse(**sim);
   ASSERT_TRUE(response.ok()) << response.status().message();
   auto t = (*sim)->RenderMaterialThreat("firearm", 1, 0.7, 1.0, 0.3, 0.6);
   ASSERT_TRUE(t.ok()) << t.status().message();
@@ -265,9 +270,7 @@ TEST(Tip, ThreatsOnTheScansGridAreNotResampled) {
 TEST(Tip, NoiseTransmissionExceedsTheSignalBehindSteel) {
   auto sim = Simulator::Create(SimulateOptions{});
   ASSERT_TRUE(sim.ok());
-  auto calib = Calibration::Fit(*(*sim)->SimulateWedges());
-  ASSERT_TRUE(calib.ok()) << calib.status().message();
-  auto response = ScannerResponse::Fit(*calib);
+  auto response = OwnResponse(**sim);
   ASSERT_TRUE(response.ok()) << response.status().message();
   auto mu = FormulaMassAttenuation("Fe", ScannerResponse::Energies());
   ASSERT_TRUE(mu.ok());
