@@ -13,7 +13,6 @@ namespace clearsight {
 struct TrainingImageMaker::Impl {
   Options options;
   std::unique_ptr<Simulator> simulator;
-  std::vector<MaterialThreat> threats;
   // The simulator's scanner, fitted to its own wedges, and the stored scans' scanner when the
   // options name its calibration.
   std::optional<ScannerResponse> simulator_response, stored_response;
@@ -35,8 +34,6 @@ Result<std::unique_ptr<TrainingImageMaker>> TrainingImageMaker::Create(const Opt
   so.misdeclared_rate = 0;
   so.undervalued_rate = 0;
   CS_ASSIGN_OR_RETURN(impl->simulator, Simulator::Create(so));
-  CS_ASSIGN_OR_RETURN(impl->threats,
-                      impl->simulator->MakeMaterialThreats(std::max(1, options.patches_per_class)));
   CS_ASSIGN_OR_RETURN(auto wedges, impl->simulator->SimulateWedges());
   CS_ASSIGN_OR_RETURN(const Calibration own, Calibration::Fit(wedges));
   CS_ASSIGN_OR_RETURN(impl->simulator_response, ScannerResponse::Fit(own));
@@ -90,12 +87,8 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
   out.clutter_measured = ClutterOf(out.scan);
   if (!request.threat) return out;
 
-  std::vector<const MaterialThreat*> of_class;
-  for (const auto& t : impl_->threats)
-    if (t.threat_class == request.threat_class) of_class.push_back(&t);
-  if (of_class.empty())
-    return Status::InvalidArgument("no threat patch of class '" + request.threat_class + "'");
-  const int threat_index = rng.Int(0, static_cast<int>(of_class.size()) - 1);
+  // One of the simulator's first patches_per_class threats of the class (MakeMaterialThreats').
+  const int threat_index = rng.Int(0, std::max(1, impl_->options.patches_per_class) - 1);
   // Over goods (high-energy transmission 0.2..0.9) away from the edges, so that the threat lies
   // in the clutter as a packed one would; the centre when no such pixel turns up.
   Scan& scan = out.scan;

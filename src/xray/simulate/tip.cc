@@ -267,7 +267,6 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
     return Status::InvalidArgument("scale must lie in 0.05..20");
   if (o.on_scan_grid) {
     // Patch pixel (i, j) on scan pixel (x, y): u - 0.5 = i exactly, so no resampling.
-    o.scale = 1;
     o.rotation_deg = 0;
     o.x = std::round(o.x - width / 2.0) + width / 2.0;
     o.y = std::round(o.y - height / 2.0) + height / 2.0;
@@ -323,8 +322,6 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
   xray::Rng rng(o.seed);
   std::vector<float> noise[2], scratch;
   if (o.imaging) {
-    // Bilinear resampling at a random sub-pixel offset already blurs by a variance of 1/6 pixel^2
-    // per axis on average: the patch gets only the rest of the scanner's blur.
     // The noise the attenuated region lacks, drawn from the threat's transmission before the
     // blur (as a detector's noise arises) and blurred like the scan's. The scan's own noise,
     // attenuated by t, keeps t^2 of its variance; a ray through the threat would have had more.
@@ -346,7 +343,9 @@ Result<ProjectedThreat> ProjectResampled(int width, int height, double pixel_mm,
         }
       xray::GaussianBlur(&noise[ch], bw, bh, sigma[ch], &scratch);
     }
-    // On the scan's grid there is no resampling: the whole blur.
+    // Bilinear resampling at a random sub-pixel offset already blurs by a variance of 1/6 pixel^2
+    // per axis on average: the patch gets only the rest of the scanner's blur (on the scan's grid
+    // there is no resampling: the whole blur).
     const double resampling = o.on_scan_grid ? 0.0 : 1.0 / 6;
     if (!o.patch_blurred)
       for (int ch = 0; ch < 2; ++ch)
@@ -460,30 +459,27 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
   CS_ASSIGN_OR_RETURN(const std::vector<double> mu_pe, FormulaMassAttenuation("C2H4", kev));
   std::vector<double> tau(kev.size());
   const bool scatter_apart = o.imaging && o.imaging->scatter_fraction > 0;
-  auto through = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
+  // tau: the optical depth of `g_pe` of polyethylene and the threat's `amounts`.
+  auto depth = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
     for (size_t k = 0; k < tau.size(); ++k) {
       tau[k] = mu_pe[k] * g_pe;
       for (const auto& [l, g] : amounts) tau[k] += mu[l][k] * g;
     }
-    // With the scanner's scatter modelled apart (imaging), the primary beam alone: the fitted
-    // floor would count the scatter twice and cap a dense threat's attenuation.
-    return scatter_apart ? response.PrimaryLogAttenuations(tau) : response.LogAttenuations(tau);
   };
-  auto noise_through = [&](double g_pe, const std::vector<std::pair<size_t, double>>& amounts) {
-    for (size_t k = 0; k < tau.size(); ++k) {
-      tau[k] = mu_pe[k] * g_pe;
-      for (const auto& [l, g] : amounts) tau[k] += mu[l][k] * g;
-    }
-    return response.NoiseTransmissions(tau);
+  // With the scanner's scatter modelled apart (imaging), the primary beam alone: the fitted floor
+  // would count the scatter twice and cap a dense threat's attenuation.
+  auto attenuations = [&] {
+    return scatter_apart ? response.PrimaryLogAttenuations(tau) : response.LogAttenuations(tau);
   };
   struct Step {
     double g, low, high, noise_low, noise_high;
   };
   std::vector<Step> table{{0, 0, 0, 1, 1}};
   for (double g = 1e-3; g < 300; g *= 1.02) {
-    const auto [l, h] = through(g, {});
+    depth(g, {});
+    const auto [l, h] = attenuations();
     if (h <= table.back().high) break;
-    const auto [nl, nh] = noise_through(g, {});
+    const auto [nl, nh] = response.NoiseTransmissions(tau);
     table.push_back({g, l, h, nl, nh});
   }
   std::vector<std::pair<size_t, double>> amounts;
@@ -509,7 +505,8 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
                 lo.noise_low + f * (it->noise_low - lo.noise_low),
                 lo.noise_high + f * (it->noise_high - lo.noise_high)};
         }
-        const auto [l, h] = through(bg.g, amounts);
+        depth(bg.g, amounts);
+        const auto [l, h] = attenuations();
         a[0] = static_cast<float>(std::max(0.0, l - bg.low));
         a[1] = static_cast<float>(std::max(0.0, h - bg.high));
         if (o.imaging) {
@@ -517,7 +514,7 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
           // the background (V0) and through it and the threat (V1), from the scanner's response.
           // The scan holds t^2 V0 behind the threat; V1 - t^2 V0 is missing, here as a share of
           // the background's transmission T0 (the scan's value stands for T0 in the projection).
-          const auto [nl, nh] = noise_through(bg.g, amounts);
+          const auto [nl, nh] = response.NoiseTransmissions(tau);
           const double v1[2] = {nl, nh}, v0[2] = {bg.noise_low, bg.noise_high};
           const double t[2] = {std::exp(-static_cast<double>(a[0])),
                                std::exp(-static_cast<double>(a[1]))};
