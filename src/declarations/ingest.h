@@ -18,6 +18,9 @@
 
 namespace clearsight::ingest {
 
+// The native schema's columns, in the order the native CSV writer writes them.
+std::vector<std::string_view> NativeColumns();
+
 // Parses one field into the record. Returns "" on success or the reason it is wrong.
 // (A std::string return keeps the hot path allocation-free: the empty string does not allocate.)
 inline bool SetNumber(std::string_view v, double* out, bool required, bool non_negative,
