@@ -96,6 +96,15 @@ struct ScannerImaging {
   double scatter_fraction = 0;
 };
 
+// A scanner's air noise measured on one of its scans: the quantum noise of an air pixel's
+// transmission before the detector's blur (ScannerImaging::air_sd_*), low and high, from the
+// scan's open-beam pixels and the blur the calibration measured. Air reads 1 on average and the
+// stored values stop at 1, so half of the air pixels are cut off; the spread is read from the half
+// below (the 68 % of it nearest to 1), and `electronic_sd` (also in the air pixels) is taken out.
+// FailedPrecondition when the scan has too little open beam (fewer than 2,000 pixels at 1).
+Result<std::pair<double, double>> EstimateAirNoise(const Scan& scan, double blur_sigma_low,
+                                                   double blur_sigma_high, double electronic_sd);
+
 struct ProjectOptions {
   double x = 0, y = 0;  // where the patch centre goes, in scan pixels
   double scale = 1.0;   // size factor on top of the pixel-size conversion

@@ -123,14 +123,22 @@ Result<TrainingImage> TrainingImageMaker::Make(const TrainingImageRequest& reque
   po.seed = rng.Next();
   // The threat's materials through the background's scanner, with its blur and noise, so that the
   // threat's attenuation, edges and noise look like the scan's. A stored scan is of the service's
-  // scanner when a calibration is given (its noise level is taken as the simulator's), else
-  // treated as the simulator's.
+  // scanner when a calibration is given: its response and blur are the calibration's, its air
+  // noise is measured on the scan's open beam (the simulator's where the scan has too little);
+  // electronic noise and scatter, which neither shows, stay the simulator's. Without a
+  // calibration it is treated as the simulator's.
   po.imaging = impl_->simulator->Imaging();
   const ScannerResponse* response = &*impl_->simulator_response;
   if (stored && impl_->stored_response) {
     response = &*impl_->stored_response;
-    po.imaging->blur_sigma_low = impl_->options.calibration->blur_sigma_low();
-    po.imaging->blur_sigma_high = impl_->options.calibration->blur_sigma_high();
+    ScannerImaging& im = *po.imaging;
+    im.blur_sigma_low = impl_->options.calibration->blur_sigma_low();
+    im.blur_sigma_high = impl_->options.calibration->blur_sigma_high();
+    if (auto air = EstimateAirNoise(scan, im.blur_sigma_low, im.blur_sigma_high, im.electronic_sd);
+        air.ok()) {
+      im.air_sd_low = air->first;
+      im.air_sd_high = air->second;
+    }
   }
   CS_ASSIGN_OR_RETURN(ProjectedThreat p, ProjectMaterialThreat(threat, *response, po, &scan));
   out.projected = std::move(p);

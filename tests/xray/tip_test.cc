@@ -290,5 +290,31 @@ TEST(Tip, NoiseTransmissionExceedsTheSignalBehindSteel) {
   }
 }
 
+// The air noise measured on a scan is the scanner's own, for scanners of other doses and blurs:
+// what a stored scan's projection takes its noise from when the scanner is not the simulator's.
+TEST(Tip, AirNoiseIsMeasuredFromAScansOpenBeam) {
+  for (double dose : {1.0, 0.3}) {
+    SimulateOptions so;
+    so.width = 640;
+    so.height = 480;
+    so.scanner.photons_per_mm2_low *= dose;
+    so.scanner.photons_per_mm2_high *= dose;
+    so.scanner.blur_sigma_px_high = 0.9;
+    auto sim = Simulator::Create(so);
+    ASSERT_TRUE(sim.ok()) << sim.status().message();
+    const ScannerImaging truth = (*sim)->Imaging();
+    auto scan = (*sim)->Simulate(3);
+    ASSERT_TRUE(scan.ok());
+    auto est = EstimateAirNoise(scan->scan, truth.blur_sigma_low, truth.blur_sigma_high,
+                                truth.electronic_sd);
+    ASSERT_TRUE(est.ok()) << est.status().message();
+    EXPECT_NEAR(est->first, truth.air_sd_low, 0.1 * truth.air_sd_low) << "dose " << dose;
+    EXPECT_NEAR(est->second, truth.air_sd_high, 0.1 * truth.air_sd_high) << "dose " << dose;
+  }
+  // A scan with no open beam says so.
+  Scan dark = Uniform(100, 100, 20000);
+  EXPECT_EQ(EstimateAirNoise(dark, 0.6, 0.6, 0).status().code(), StatusCode::kFailedPrecondition);
+}
+
 }  // namespace
 }  // namespace clearsight

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "clearsight/file_util.h"
@@ -524,6 +525,51 @@ Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
                 std::max(0.0, (v1[ch] - t[ch] * t[ch] * v0[ch]) / std::max(t0[ch], 1e-12)));
         }
       });
+}
+
+Result<std::pair<double, double>> EstimateAirNoise(const Scan& scan, double blur_sigma_low,
+                                                   double blur_sigma_high, double electronic_sd) {
+  CS_RETURN_IF_ERROR(ValidateScan(scan));
+  double out[2] = {0, 0};
+  for (int ch = 0; ch < 2; ++ch) {
+    const std::vector<uint16_t>& page = ch == 0 ? scan.low : scan.high;
+    size_t at_one = 0;
+    std::vector<uint16_t> below;
+    const uint16_t floor = EncodeTransmission(0.85);
+    for (uint16_t v : page) {
+      if (v == kScanPixelMax)
+        ++at_one;
+      else if (v >= floor)
+        below.push_back(v);
+    }
+    if (at_one < 2000)
+      return Status::FailedPrecondition(
+          "scan '" + scan.meta.scan_id + "': " + std::to_string(at_one) +
+          " open-beam pixels, too few to measure the scanner's noise (2,000 needed)");
+    // As many air pixels below 1 as at it; half a standard deviation below 1 holds 38.29 % of
+    // them (a band narrow enough that thin goods reading just below 1 hardly count in it).
+    const size_t k = static_cast<size_t>(std::lround(0.3829 * static_cast<double>(at_one)));
+    if (below.size() <= k)
+      return Status::FailedPrecondition("scan '" + scan.meta.scan_id +
+                                        "': its open beam does not show a noise spread");
+    std::nth_element(below.begin(), below.begin() + static_cast<std::ptrdiff_t>(k), below.end(),
+                     std::greater<>());
+    const double sd_blurred = 2 * (1.0 - below[k] / 65535.0);
+    // The detector's blur keeps sum(kernel^2) of white noise's variance.
+    const double sigma = ch == 0 ? blur_sigma_low : blur_sigma_high;
+    std::vector<float> delta(1, 1.0f), scratch;
+    if (sigma > 0.05) {
+      const int r = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+      delta.assign(static_cast<size_t>(2 * r + 1) * (2 * r + 1), 0.0f);
+      delta[static_cast<size_t>(r) * (2 * r + 1) + r] = 1.0f;
+      xray::GaussianBlur(&delta, 2 * r + 1, 2 * r + 1, sigma, &scratch);
+    }
+    double kept = 0;
+    for (float v : delta) kept += static_cast<double>(v) * v;
+    const double sd = sd_blurred / std::sqrt(kept);
+    out[ch] = std::sqrt(std::max(0.0, sd * sd - electronic_sd * electronic_sd));
+  }
+  return std::pair{out[0], out[1]};
 }
 
 }  // namespace clearsight
