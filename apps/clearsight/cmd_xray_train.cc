@@ -9,7 +9,6 @@
 #include "clearsight/store.h"  // Sha256Hex
 #include "clearsight/text.h"
 #include "clearsight/xray_calibrate.h"
-#include "clearsight/xray_simulate.h"
 #include "clearsight/xray_train.h"
 #include "commands.h"
 
@@ -333,7 +332,7 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "                            --out SITE.pt\n"
       "                            [--target-alarm-rate 0.01] [--assumed-threat-share 0.01]\n"
       "                            [--fine-tune-epochs 16] [--copies 2] [--learning-rate 5e-4]\n"
-      "                            [--max-minutes 10] [--seed 1] [--threat-families classic]\n"
+      "                            [--max-minutes 10] [--seed 1]\n"
       "                            [--manifest auto|keep|refit] [--min-scans 30] [--threads 2]\n\n"
       "Sets a detector on a site's own traffic. DIR holds the site's recent scans (format v1,\n"
       "nearly all clean; no labels) and their declarations.csv (linked by consignment_id); the\n"
@@ -361,7 +360,7 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
           args,
           {"model", "calibration", "site", "out", "target-alarm-rate", "assumed-threat-share",
            "fine-tune-epochs", "copies", "learning-rate", "max-minutes", "seed", "refit-manifest",
-           "manifest", "min-scans", "threads", "threat-families", "help"},
+           "manifest", "min-scans", "threads", "help"},
           usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("model") || !args.Has("calibration") || !args.Has("site") || !args.Has("out"))
@@ -374,11 +373,6 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
     return Usage("--target-alarm-rate needs a number", usage);
   if (!args.GetDouble("assumed-threat-share", o.assumed_threat_share, &o.assumed_threat_share))
     return Usage("--assumed-threat-share needs a number", usage);
-  if (args.Has("threat-families")) {
-    auto families = ParseThreatFamilies(args.Get("threat-families"));
-    if (!families.ok()) return Usage("--threat-families: " + families.status().message(), usage);
-    o.threat_families = std::move(*families);
-  }
   const std::string manifest = args.Get("manifest", args.Has("refit-manifest") ? "refit" : "auto");
   if (manifest == "auto")
     o.manifest = SiteAdaptOptions::Manifest::kAuto;

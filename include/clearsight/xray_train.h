@@ -265,9 +265,6 @@ struct SiteAdaptOptions {
   // threats is kept, a tuned one trained again on all the scans. 0 epochs: the base network, its
   // points raised as above.
   int fine_tune_epochs = 16;
-  // The simulator's threat families the projected threats are drawn from (ThreatFamilies()
-  // names; empty: the classic ones).
-  std::vector<std::string> threat_families;
   double tip_copies = 2;  // projected copies per site scan
   double learning_rate = 5e-4;
   double max_minutes = 10;  // for the three trainings together

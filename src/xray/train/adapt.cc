@@ -172,8 +172,8 @@ Status AdaptDetectorToSite(
   std::optional<ThreatLibrary> library;
   if (tune) {
     CS_ASSIGN_OR_RETURN(Scan first, ReadScan(paths.front()));
-    auto lib = xray::SiteThreatLibrary(calibration, first.meta.pixel_mm, 40,
-                                       xray::MixSeed(o.seed, 3), o.threat_families);
+    auto lib =
+        xray::SiteThreatLibrary(calibration, first.meta.pixel_mm, 40, xray::MixSeed(o.seed, 3));
     if (!lib.ok())
       return lib.status().WithContext(
           "fine-tuning projects threats rendered for the site's scanner (--fine-tune-epochs 0 "

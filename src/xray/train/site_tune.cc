@@ -17,13 +17,11 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 Result<ThreatLibrary> SiteThreatLibrary(const Calibration& calibration, double pixel_mm,
-                                        int per_class, uint64_t seed,
-                                        const std::vector<std::string>& families) {
+                                        int per_class, uint64_t seed) {
   CS_ASSIGN_OR_RETURN(const ScannerResponse response, ScannerResponse::Fit(calibration));
   SimulateOptions so;
   so.seed = seed;
   so.pixel_mm = pixel_mm;
-  so.threat_families = families;
   CS_ASSIGN_OR_RETURN(auto sim, Simulator::Create(so));
   CS_ASSIGN_OR_RETURN(const std::vector<MaterialThreat> threats,
                       sim->MakeMaterialThreats(per_class));

@@ -13,8 +13,7 @@ namespace clearsight::xray {
 // rendered through the site scanner's spectral response fitted to its calibration's wedges.
 // FailedPrecondition when the calibration cannot give that response (wedges without formulas).
 Result<ThreatLibrary> SiteThreatLibrary(const Calibration& calibration, double pixel_mm,
-                                        int per_class, uint64_t seed,
-                                        const std::vector<std::string>& families);
+                                        int per_class, uint64_t seed);
 
 // Projects one threat of a class drawn at random into *scan: over one of the analysis's objects
 // (concealed) 70 % of the time, else within the parcel's extent; random rotation and 0.85..1.15
