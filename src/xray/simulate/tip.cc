@@ -60,24 +60,32 @@ void BlurAbsorbed(std::vector<float>* log_att, int w, int h, double sigma,
     v = static_cast<float>(-std::log1p(-std::min(0.999999f, std::max(0.0f, v))));
 }
 
-}  // namespace
-
-Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResponse& response,
-                                 const Calibration& calibration) {
+// Each layer's mass attenuation over ScannerResponse::Energies(); InvalidArgument for an empty
+// threat, a layer of another size or a recipe that does not parse.
+Result<std::vector<std::vector<double>>> LayerAttenuations(const MaterialThreat& threat) {
   const size_t n = static_cast<size_t>(std::max(0, threat.width)) * std::max(0, threat.height);
   if (n == 0 || threat.layers.empty() || !(threat.pixel_mm > 0))
     return Status::InvalidArgument("threat '" + threat.name + "' is empty");
-  const auto& kev = ScannerResponse::Energies();
   std::vector<std::vector<double>> mu;
   for (const auto& layer : threat.layers) {
     if (layer.g_cm2.size() != n)
       return Status::InvalidArgument("threat '" + threat.name + "': layer " + layer.recipe +
                                      " has " + std::to_string(layer.g_cm2.size()) +
                                      " pixels, the threat " + std::to_string(n));
-    auto m = FormulaMassAttenuation(layer.recipe, kev);
+    auto m = FormulaMassAttenuation(layer.recipe, ScannerResponse::Energies());
     if (!m.ok()) return m.status().WithContext("threat '" + threat.name + "'");
     mu.push_back(std::move(*m));
   }
+  return mu;
+}
+
+}  // namespace
+
+Result<ThreatPatch> RenderThreat(const MaterialThreat& threat, const ScannerResponse& response,
+                                 const Calibration& calibration) {
+  CS_ASSIGN_OR_RETURN(const std::vector<std::vector<double>> mu, LayerAttenuations(threat));
+  const size_t n = static_cast<size_t>(threat.width) * threat.height;
+  const auto& kev = ScannerResponse::Energies();
   ThreatPatch p;
   p.name = threat.name;
   p.threat_class = threat.threat_class;
@@ -442,19 +450,8 @@ Result<ProjectedThreat> ProjectThreat(const ThreatPatch& patch, const ProjectOpt
 Result<ProjectedThreat> ProjectMaterialThreat(const MaterialThreat& threat,
                                               const ScannerResponse& response,
                                               const ProjectOptions& o, Scan* scan) {
-  const size_t n = static_cast<size_t>(std::max(0, threat.width)) * std::max(0, threat.height);
-  if (n == 0 || threat.layers.empty())
-    return Status::InvalidArgument("threat '" + threat.name + "' is empty");
+  CS_ASSIGN_OR_RETURN(const std::vector<std::vector<double>> mu, LayerAttenuations(threat));
   const auto& kev = ScannerResponse::Energies();
-  std::vector<std::vector<double>> mu;
-  for (const auto& layer : threat.layers) {
-    if (layer.g_cm2.size() != n)
-      return Status::InvalidArgument("threat '" + threat.name + "': layer " + layer.recipe +
-                                     " does not match the threat's size");
-    auto m = FormulaMassAttenuation(layer.recipe, kev);
-    if (!m.ok()) return m.status().WithContext("threat '" + threat.name + "'");
-    mu.push_back(std::move(*m));
-  }
   // What the scan holds along each ray, as the polyethylene that attenuates its high image as
   // much: a table of log attenuations over areal density (geometric steps of 2 %).
   CS_ASSIGN_OR_RETURN(const std::vector<double> mu_pe, FormulaMassAttenuation("C2H4", kev));
