@@ -39,7 +39,8 @@ const char kXrayUsage[] =
     "  tip            project a threat into a scan\n"
     "  train          train the threat detector (and manifest model) on simulated scans\n"
     "  eval           score analyze results (detections, manifest) against ground truth\n"
-    "  adapt          set a detector on a site's own scans (operating points, manifest model)\n";
+    "  adapt          set a detector on a site's own scans (operating points, manifest model)\n"
+    "  unseen-points  set a detector's points for scanners it has never seen\n";
 
 std::string FormatNumber(double v) {
   char buf[32];
@@ -298,13 +299,16 @@ int Analyze(int argc, char** argv, int first) {
       "                       \"manifest\": {\"consistent\", \"score\", \"reasons\"} (needs "
       "--model, which holds\n"
       "                       the manifest model)\n"
+      "  --scanner-points P   auto (default): a model with points for unseen scanners (xray\n"
+      "                       unseen-points) uses them when the calibration is far from every\n"
+      "                       scanner it knows; known or unseen: that set\n"
       "  --threads T          threads per scan for the analysis (default 2; the network runs on "
       "one)\n"
       "  --render DIR         also write <scan_id>.png in material colours\n";
   Args args(argc, argv, first, {"help"});
   if (int rc = CheckArgs(args,
                          {"calibration", "in", "out", "threads", "render", "model", "min-score",
-                          "declarations", "help"},
+                          "declarations", "scanner-points", "help"},
                          usage))
     return rc < 0 ? 0 : rc;
   if (!args.Has("calibration") || !args.Has("in") || !args.Has("out"))
@@ -330,9 +334,19 @@ int Analyze(int argc, char** argv, int first) {
     // p50 / p99 per scan with the network on one thread, 45 / 87 ms on two).
     dopt.threads = 1;
     dopt.min_score = min_score;
+    dopt.calibration = *calib;
+    const std::string points = args.Get("scanner-points", "auto");
+    if (points == "known")
+      dopt.scanner_points = DetectorOptions::ScannerPoints::kKnown;
+    else if (points == "unseen")
+      dopt.scanner_points = DetectorOptions::ScannerPoints::kUnseen;
+    else if (points != "auto")
+      return Usage("--scanner-points must be auto, known or unseen", usage);
     auto d = Detector::Load(args.Get("model"), dopt);
     if (!d.ok()) return OptionsRefused(d.status(), usage);
     detector = std::move(*d);
+    if (!detector->scanner_note().empty())
+      std::fprintf(stderr, "detector: %s\n", detector->scanner_note().c_str());
     auto m = ManifestModel::FromDetector(*detector);
     if (!m.ok()) return Fail(m.status().WithContext(args.Get("model")));
     manifest = std::move(*m);
@@ -553,11 +567,19 @@ int CmdXray(int argc, char** argv, int first) {
     const char* name;
     int (*run)(int, char**, int);
   };
-  static const Sub subs[] = {
-      {"simulate", Simulate},        {"wedges", Wedges},    {"calibrate", Calibrate},
-      {"analyze", Analyze},          {"render", Render},    {"export-dicos", ExportDicos},
-      {"import-dicos", ImportDicos}, {"threats", Threats},  {"tip", Tip},
-      {"train", CmdXrayTrain},       {"eval", CmdXrayEval}, {"adapt", CmdXrayAdapt}};
+  static const Sub subs[] = {{"simulate", Simulate},
+                             {"wedges", Wedges},
+                             {"calibrate", Calibrate},
+                             {"analyze", Analyze},
+                             {"render", Render},
+                             {"export-dicos", ExportDicos},
+                             {"import-dicos", ImportDicos},
+                             {"threats", Threats},
+                             {"tip", Tip},
+                             {"train", CmdXrayTrain},
+                             {"eval", CmdXrayEval},
+                             {"adapt", CmdXrayAdapt},
+                             {"unseen-points", CmdXrayUnseenPoints}};
   for (const auto& s : subs)
     if (sub == s.name) return s.run(argc, argv, first + 1);
   return Usage("unknown xray subcommand '" + sub + "'", kXrayUsage);

@@ -467,4 +467,92 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
   return 0;
 }
 
+int CmdXrayUnseenPoints(int argc, char** argv, int first) {
+  const char usage[] =
+      "usage: clearsight xray unseen-points --model BASE.pt --data DIR,DIR,...\n"
+      "                                     --calibration C.json,C.json,...\n"
+      "                                     --known-calibration K.json,... --out MODEL.pt\n"
+      "                                     [--target-alarm-rate 0.01] [--max-distance 0.015]\n"
+      "                                     [--threads 2]\n\n"
+      "Gives a detector operating points for scanners it has never seen. --data holds scans (with\n"
+      "truth/, xray simulate) of validation scanners the model was not trained on, each with its\n"
+      "own calibration (--calibration, in the same order); on their clean parcels the model's\n"
+      "points are raised, lowest-scoring alarms first, until on every one of them at most\n"
+      "--target-alarm-rate of the clean parcels alarm. --known-calibration: the calibrations of\n"
+      "the scanners the model was trained on. MODEL.pt keeps its own points for those and the new\n"
+      "ones for any scanner whose calibration is farther than --max-distance from all of them\n"
+      "(the median relative z_eff error at their wedge steps): xray analyze and serve choose by\n"
+      "the calibration they are given, and xray adapt sets a site's own points.\n";
+  Args args(argc, argv, first, {"help"});
+  if (int rc = CheckArgs(args,
+                         {"model", "data", "calibration", "known-calibration", "out",
+                          "target-alarm-rate", "max-distance", "threads", "help"},
+                         usage))
+    return rc < 0 ? 0 : rc;
+  if (!args.Has("model") || !args.Has("data") || !args.Has("calibration") ||
+      !args.Has("known-calibration") || !args.Has("out"))
+    return Usage("--model, --data, --calibration, --known-calibration and --out are required",
+                 usage);
+  UnseenPointsOptions o;
+  o.base_model = args.Get("model");
+  long long threads;
+  if (!args.GetDouble("target-alarm-rate", o.target_clean_alarm_rate, &o.target_clean_alarm_rate))
+    return Usage("--target-alarm-rate needs a number", usage);
+  if (!args.GetDouble("max-distance", o.max_scanner_distance, &o.max_scanner_distance))
+    return Usage("--max-distance needs a number", usage);
+  if (!args.GetInt("threads", o.threads, &threads))
+    return Usage("--threads needs a whole number", usage);
+  o.threads = static_cast<int>(threads);
+  const std::string data_arg = args.Get("data"), calib_arg = args.Get("calibration"),
+                    known_arg = args.Get("known-calibration");
+  const auto dirs = Split(data_arg, ','), calibs = Split(calib_arg, ',');
+  if (dirs.size() != calibs.size())
+    return Usage("give one --calibration per --data folder (" + std::to_string(dirs.size()) +
+                     " folders, " + std::to_string(calibs.size()) + " calibrations)",
+                 usage);
+  for (size_t i = 0; i < dirs.size(); ++i) {
+    auto c = Calibration::Load(std::string(calibs[i]));
+    if (!c.ok()) return Fail(c.status());
+    o.scanners.push_back({std::string(dirs[i]), std::move(*c)});
+  }
+  for (const auto& k : Split(known_arg, ',')) {
+    auto c = Calibration::Load(std::string(k));
+    if (!c.ok()) return Fail(c.status().WithContext("a known scanner's calibration"));
+    o.known.push_back(std::move(*c));
+  }
+  o.command = "clearsight xray unseen-points";
+  for (int i = first; i < argc; ++i) o.command += std::string(" ") + argv[i];
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last = t0;
+  UnseenPointsReport report;
+  Status s = SetUnseenScannerPoints(
+      o, args.Get("out"),
+      [&](const std::string& phase, int64_t done, int64_t total) {
+        const auto now = std::chrono::steady_clock::now();
+        if (done != total && now - last < std::chrono::milliseconds(500)) return;
+        last = now;
+        std::fprintf(stderr, "\r[unseen-points] %s: %lld/%lld, %.0f s   ", phase.c_str(),
+                     static_cast<long long>(done), static_cast<long long>(total),
+                     std::chrono::duration<double>(now - t0).count());
+        if (done == total) std::fprintf(stderr, "\n");
+      },
+      &report);
+  if (!s.ok()) return Fail(s);
+  std::printf("%-40s %9s %8s %16s %10s\n", "validation scanner", "distance", "clean",
+              "alarmed (model)", "alarmed");
+  for (const auto& r : report.scanners)
+    std::printf("%-40s %9.3f %8lld %9lld %5.1f%% %4lld %4.1f%%\n", r.data_dir.c_str(),
+                r.nearest_known, static_cast<long long>(r.clean),
+                static_cast<long long>(r.alarmed_at_base),
+                100.0 * static_cast<double>(r.alarmed_at_base) / static_cast<double>(r.clean),
+                static_cast<long long>(r.alarmed),
+                100.0 * static_cast<double>(r.alarmed) / static_cast<double>(r.clean));
+  std::printf("%-16s %12s %12s\n", "class", "model p", "unseen p");
+  for (size_t k = 0; k < report.points.size(); ++k)
+    std::printf("%-16s %12.4f %12.4f\n", report.classes[k].c_str(), report.base_points[k],
+                report.points[k]);
+  std::fprintf(stderr, "model written to %s\n", args.Get("out").c_str());
+  return 0;
+}
+
 }  // namespace clearsight::cli

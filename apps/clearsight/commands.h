@@ -45,6 +45,7 @@ int CmdXray(int argc, char** argv, int first);
 int CmdXrayTrain(int argc, char** argv, int first);
 int CmdXrayEval(int argc, char** argv, int first);
 int CmdXrayAdapt(int argc, char** argv, int first);
+int CmdXrayUnseenPoints(int argc, char** argv, int first);
 // The realism of training images' projected threats (apps/clearsight/cmd_training.cc).
 int CmdTrainingRealism(int argc, char** argv, int first);
 // The service and its administration (apps/clearsight/cmd_serve.cc).

@@ -130,6 +130,13 @@ class Calibration {
   double blur_sigma_[2] = {0, 0};
 };
 
+// How far the scanner behind `site` is from the one behind `known`: the median, over `known`'s
+// measured wedge steps (not its modelled points), of |z_eff read through `site` - the step's
+// z_eff| / the step's z_eff. The same scanner calibrated again from other wedge scans at another
+// image size reads 0.001-0.007; scanners with another tube voltage, filtration or detector
+// 0.03-0.09 (docs/xray-detector.md, On a scanner it has never seen).
+double ScannerDistance(const Calibration& site, const Calibration& known);
+
 // What a calibrated scanner's two images show through any stack of materials: each image's
 // spectral response (photons x deposited energy x absorption per energy bin, and a floor) fitted to
 // the calibration's measured wedge steps, as Calibration::Fit does to extend its curves. Used to

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,15 @@ struct DetectorOptions {
   // operating point (the probability threshold chosen on the training validation split for at most
   // 1 % alarms on clean parcels); lower it (e.g. 0.05) to evaluate over all operating points.
   double min_score = 0.5;
+  // Operating points for a scanner the model has never seen. A model that has them (set by
+  // `xray unseen-points` on scanners it was not trained on) lists the scanners it knows: those it
+  // was trained on, or the site it was adapted to. kAuto uses the unseen-scanner points when
+  // `calibration` (the scans' scanner) is farther than the model's tolerance from every known
+  // scanner (ScannerDistance), the model's own points otherwise or when no calibration is given;
+  // kKnown and kUnseen choose one set. A model without unseen-scanner points ignores both.
+  enum class ScannerPoints { kAuto, kKnown, kUnseen };
+  ScannerPoints scanner_points = ScannerPoints::kAuto;
+  std::optional<Calibration> calibration;  // read by Load only
 };
 
 struct Detection {
@@ -72,6 +82,12 @@ class Detector {
   std::vector<double> class_operating_probabilities() const;
   // Whether the model has the second stage that re-scores each candidate region.
   bool has_verifier() const;
+  // Whether the points for an unseen scanner are in use (DetectorOptions::scanner_points), and
+  // one line saying which points are in use and why ("" for a model without unseen-scanner
+  // points), e.g. "unseen-scanner points: the calibration is 0.084 from the nearest of the 7
+  // scanners the model knows (tolerance 0.03)".
+  bool unseen_scanner() const;
+  const std::string& scanner_note() const;
 
   struct Impl;
 

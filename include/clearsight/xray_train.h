@@ -313,6 +313,44 @@ Status AdaptDetectorToSite(
     const std::function<void(const std::string& phase, int64_t done, int64_t total)>& progress,
     SiteAdaptReport* report);
 
+// ---- Points for unseen scanners -----------------------------------------------------------------
+
+// A model's operating points for scanners it has never seen, set on clean parcels of validation
+// scanners it was not trained on (xray unseen-points): the points are raised, lowest-scoring
+// alarms first, until on every one of those scanners at most target_clean_alarm_rate of its clean
+// parcels alarm. The model then keeps them with the list of scanners it knows, and the runtime
+// uses them on a calibration far from every known one (DetectorOptions::scanner_points).
+struct UnseenScannerSet {
+  std::string data_dir;     // scans of one scanner, with truth/ (xray simulate)
+  Calibration calibration;  // that scanner's, from its own wedges
+};
+struct UnseenPointsOptions {
+  std::string base_model;
+  std::vector<UnseenScannerSet> scanners;  // never trained on; at least two
+  std::vector<Calibration> known;          // the scanners the model was trained on
+  double target_clean_alarm_rate = 0.01;   // on each validation scanner's clean parcels
+  double max_scanner_distance = 0.015;     // ScannerDistance up to which a scanner is known
+  int threads = 2;
+  std::string command;  // recorded in the model
+};
+struct UnseenPointsReport {
+  struct Scanner {
+    std::string data_dir, device;
+    double nearest_known = 0;  // ScannerDistance to the nearest known scanner
+    int64_t clean = 0, alarmed_at_base = 0, alarmed = 0;
+  };
+  std::vector<Scanner> scanners;
+  std::vector<std::string> classes;         // the model's threat classes
+  std::vector<double> base_points, points;  // per class, as the model compares them
+};
+// InvalidArgument for a validation scanner the model knows (within max_scanner_distance of a known
+// one), fewer than 20 clean parcels in a set, or options out of range; NotFound for a set
+// without truth/.
+Status SetUnseenScannerPoints(
+    const UnseenPointsOptions& options, const std::string& out_path,
+    const std::function<void(const std::string& phase, int64_t done, int64_t total)>& progress,
+    UnseenPointsReport* report);
+
 // ---- Timing ------------------------------------------------------------------------------------
 
 // Training steps of a fresh network (forward, loss, backward, AdamW) as `xray train` runs them,

@@ -346,9 +346,12 @@ Status Service::Impl::Init() {
                                      std::to_string(options.detector_threads));
     DetectorOptions dopt;
     dopt.threads = options.detector_threads;
+    dopt.calibration = analyzer->calibration();
     auto d = Detector::Load(options.detector_path, dopt);
     if (!d.ok()) return d.status().WithContext("loading the threat detector");
     detector = std::move(*d);
+    if (!detector->scanner_note().empty())
+      std::fprintf(stderr, "detector: %s\n", detector->scanner_note().c_str());
     auto m = ManifestModel::FromDetector(*detector);
     if (!m.ok())
       return m.status().WithContext("loading the threat detector " + options.detector_path);

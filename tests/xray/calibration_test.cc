@@ -17,9 +17,10 @@ struct Fixture {
   Calibration calib;
 };
 
-Fixture Calibrated(const ScannerModel& scanner) {
+Fixture Calibrated(const ScannerModel& scanner, uint64_t seed = 1) {
   SimulateOptions o;
   o.scanner = scanner;
+  o.seed = seed;
   auto sim = Simulator::Create(o);
   EXPECT_TRUE(sim.ok());
   auto wedges = (*sim)->SimulateWedges();
@@ -134,6 +135,23 @@ TEST(Calibration, AssumesNothingAboutTheScanner) {
     EXPECT_NEAR(calib->ZEff(l, h), m.z_eff, 0.6) << name;
     EXPECT_NEAR(calib->ArealDensity(h, m.z_eff), 2.0, 0.1) << name;
   }
+}
+
+TEST(Calibration, ScannerDistanceTellsTheSameScannerFromAnother) {
+  // The same scanner from wedges of another seed reads within the 0.015 that xray unseen-points
+  // takes for known; another tube voltage or detector well beyond it.
+  const Calibration kvp = Calibrated(DualKvpScanner()).calib;
+  const Calibration again = Calibrated(DualKvpScanner(), 7).calib;
+  ScannerModel hotter = DualKvpScanner();
+  hotter.tube_low.kvp = 120;
+  hotter.tube_high.kvp = 180;
+  const Calibration layer = Calibrated(DualLayerScanner()).calib;
+  EXPECT_LT(ScannerDistance(kvp, kvp), 0.002);
+  EXPECT_LT(ScannerDistance(again, kvp), 0.015);
+  EXPECT_LT(ScannerDistance(kvp, again), 0.015);
+  EXPECT_GT(ScannerDistance(Calibrated(hotter).calib, kvp), 0.03);
+  EXPECT_GT(ScannerDistance(layer, kvp), 0.03);
+  EXPECT_GT(ScannerDistance(kvp, layer), 0.03);
 }
 
 TEST(Calibration, JsonRoundTripKeepsThePredictions) {

@@ -662,5 +662,109 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   EXPECT_FALSE(fs::exists(dir_ / "y.pt"));
 }
 
+TEST_F(DetectCli, UnseenScannerPointsHoldCleanAlarmsOnScannersNeverSeenAndLeaveKnownOnesAlone) {
+  // Two validation scanners drawn at random, 24 clean parcels each, each with its own wedges; the
+  // known scanner is the default one, calibrated from wedges of another seed and size than the
+  // fixture's.
+  std::string data, calibs;
+  for (int s : {201, 202}) {
+    const fs::path d = dir_ / ("v" + std::to_string(s));
+    const std::string scanner = " --scanner random --scanner-seed " + std::to_string(s);
+    ASSERT_EQ(
+        RunCli("xray simulate --count 24 --seed " + std::to_string(900 + s) +
+                   " --width 512 --height 384 --threat-rate 0 --goods-types extended" + scanner +
+                   " --out " + (d / "scans").string() + " && " + CS_CLI + " xray wedges" + scanner +
+                   " --out " + (d / "w").string() + " && " + CS_CLI + " xray calibrate --wedges " +
+                   (d / "w").string() + " --out " + (d / "calib.json").string(),
+               dir_ / "v.log"),
+        0)
+        << testing::ReadBytes(dir_ / "v.log");
+    data += (data.empty() ? "" : ",") + (d / "scans").string();
+    calibs += (calibs.empty() ? "" : ",") + (d / "calib.json").string();
+  }
+  const fs::path known = dir_ / "known.json";
+  ASSERT_EQ(
+      RunCli("xray wedges --seed 5 --out " + (dir_ / "kw").string() + " && " + CS_CLI +
+                 " xray calibrate --wedges " + (dir_ / "kw").string() + " --out " + known.string(),
+             dir_ / "k.log"),
+      0);
+  const fs::path model = dir_ / "unseen.pt";
+  const std::string cmd = "xray unseen-points --model " + kModel + " --known-calibration " +
+                          known.string() + " --target-alarm-rate 0.05 --out " + model.string();
+  ASSERT_EQ(RunCli(cmd + " --data " + data + " --calibration " + calibs, dir_ / "u.log"), 0)
+      << testing::ReadBytes(dir_ / "u.log");
+  // On each validation scanner, its own calibration picks the unseen points: at most
+  // floor(0.05 x 24) = 1 clean parcel alarms, where the model's own points may alarm on more.
+  for (int s : {201, 202}) {
+    const fs::path d = dir_ / ("v" + std::to_string(s));
+    const fs::path r = dir_ / "vr.jsonl";
+    ASSERT_EQ(RunCli("xray analyze --model " + model.string() + " --calibration " +
+                         (d / "calib.json").string() + " --in " + (d / "scans").string() +
+                         " --out " + r.string(),
+                     dir_ / "va.log"),
+              0)
+        << testing::ReadBytes(dir_ / "va.log");
+    EXPECT_NE(testing::ReadBytes(dir_ / "va.log").find("detector: unseen-scanner points"),
+              std::string::npos)
+        << testing::ReadBytes(dir_ / "va.log");
+    int alarmed = 0;
+    for (const auto& l : JsonLines(r)) alarmed += !l["detections"].empty();
+    EXPECT_LE(alarmed, 1) << s;
+  }
+  // The known scanner (the fixture's calibration: same scanner, other wedges and image size):
+  // the model's own points, the same detections as the base model; or the unseen ones if asked.
+  auto analyze = [&](const std::string& m, const std::string& extra, const fs::path& log) {
+    const fs::path r = dir_ / "kr.jsonl";
+    EXPECT_EQ(RunCli("xray analyze --model " + m + " --min-score 0.05 --calibration " +
+                         (dir_ / "calib.json").string() + " --in " + (dir_ / "sim").string() +
+                         " --out " + r.string() + extra,
+                     log),
+              0)
+        << testing::ReadBytes(log);
+    std::vector<nlohmann::json> det;
+    for (const auto& l : JsonLines(r)) det.push_back(l["detections"]);
+    return det;
+  };
+  const auto base = analyze(kModel, "", dir_ / "b.log");
+  EXPECT_EQ(analyze(model.string(), "", dir_ / "m.log"), base);
+  EXPECT_NE(testing::ReadBytes(dir_ / "m.log")
+                .find("detector: the model's own points: the "
+                      "calibration is"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "m.log");
+  analyze(model.string(), " --scanner-points unseen", dir_ / "f.log");
+  EXPECT_NE(testing::ReadBytes(dir_ / "f.log").find("unseen-scanner points: chosen by the caller"),
+            std::string::npos)
+      << testing::ReadBytes(dir_ / "f.log");
+  auto cal = Calibration::Load((dir_ / "v201" / "calib.json").string());
+  ASSERT_TRUE(cal.ok());
+  DetectorOptions o;
+  o.calibration = *cal;
+  auto unseen = Detector::Load(model.string(), o);
+  o.scanner_points = DetectorOptions::ScannerPoints::kKnown;
+  auto own = Detector::Load(model.string(), o);
+  ASSERT_TRUE(unseen.ok() && own.ok()) << unseen.status().message();
+  EXPECT_TRUE((*unseen)->unseen_scanner());
+  EXPECT_FALSE((*own)->unseen_scanner());
+  EXPECT_NE((*own)->scanner_note().find("the model's own points: chosen by the caller"),
+            std::string::npos)
+      << (*own)->scanner_note();
+  const auto up = (*unseen)->class_operating_probabilities(),
+             bp = (*own)->class_operating_probabilities();
+  bool raised = false;
+  for (size_t k = 0; k < bp.size(); ++k) {
+    EXPECT_GE(up[k], bp[k]) << k;
+    raised = raised || up[k] > bp[k];
+  }
+  EXPECT_TRUE(raised);  // the model's own points alarm on more than one parcel of 24 here
+  // A validation scanner the model knows is refused, and the message says why.
+  EXPECT_NE(RunCli(cmd + " --data " + data + "," + (dir_ / "sim").string() + " --calibration " +
+                       calibs + "," + (dir_ / "calib.json").string(),
+                   dir_ / "r.log"),
+            0);
+  EXPECT_NE(testing::ReadBytes(dir_ / "r.log").find("from a known one"), std::string::npos)
+      << testing::ReadBytes(dir_ / "r.log");
+}
+
 }  // namespace
 }  // namespace clearsight

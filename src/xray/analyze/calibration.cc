@@ -521,6 +521,15 @@ std::pair<double, double> ScannerResponse::NoiseTransmissions(
   return {impl_->low.NoiseTransmissionOfDepth(tau), impl_->high.NoiseTransmissionOfDepth(tau)};
 }
 
+double ScannerDistance(const Calibration& site, const Calibration& known) {
+  std::vector<double> rel;
+  for (const auto& c : known.curves())
+    for (const auto& p : c.points)
+      if (!p.modelled && p.log_high > 0)
+        rel.push_back(std::abs(site.ZEff(p.log_low, p.log_high) - c.z_eff) / c.z_eff);
+  return rel.empty() ? 1e300 : Median(std::move(rel));
+}
+
 std::string Calibration::Summary() const { return summary_; }
 
 std::string Calibration::ToJson() const {

@@ -200,7 +200,67 @@ struct Detector::Impl {
   std::string meta_json;
   DetectorOptions options;
   std::optional<xray::RegionVerifier> verifier;  // the second stage, when the model has one
+  bool unseen_scanner = false;
+  std::string scanner_note;
 };
+
+namespace {
+
+// The unseen-scanner points in place of the model's own, when options.scanner_points says so or
+// (kAuto) the calibration is far from every scanner the model knows.
+Status ChooseScannerPoints(const json& m, const std::string& path, Detector::Impl* im) {
+  const json& u = m.at("unseen_scanner");
+  std::vector<double> points;
+  double tolerance = 0;
+  std::vector<Calibration> known;
+  try {
+    for (const auto& c : im->meta.threat_classes) {
+      const double p = u.at("class_operating_probability").at(c).get<double>();
+      if (!(p > 0 && p < 1))
+        return Status::DataLoss(path + ": unseen-scanner operating probability of " + c +
+                                " out of range");
+      points.push_back(p);
+    }
+    tolerance = u.at("max_scanner_distance").get<double>();
+    for (const auto& k : u.at("known_scanners")) {
+      auto cal = Calibration::FromJson(k.dump(), path + ": known scanner");
+      if (!cal.ok()) return Status::DataLoss(cal.status().message());
+      known.push_back(std::move(*cal));
+    }
+  } catch (const std::exception& e) {
+    return Status::DataLoss(path + ": bad unseen-scanner metadata: " + e.what());
+  }
+  using SP = DetectorOptions::ScannerPoints;
+  const DetectorOptions& o = im->options;
+  std::string why;
+  bool unseen = o.scanner_points == SP::kUnseen;
+  if (o.scanner_points == SP::kAuto) {
+    if (!o.calibration) {
+      why = "no calibration given";
+    } else {
+      double nearest = 1e300;
+      for (const auto& k : known) nearest = std::min(nearest, ScannerDistance(*o.calibration, k));
+      unseen = !(nearest <= tolerance);
+      why = "the calibration is " + FormatFixed(nearest, 3) + " from the nearest of the " +
+            std::to_string(known.size()) + " scanners the model knows (tolerance " +
+            FormatFixed(tolerance, 3) + ")";
+    }
+  } else {
+    why = "chosen by the caller";
+  }
+  im->unseen_scanner = unseen;
+  im->scanner_note = (unseen ? "unseen-scanner points: " : "the model's own points: ") + why;
+  if (!unseen) return Status::Ok();
+  if (im->verifier) {
+    im->verifier->class_operating_probability = points;
+  } else {
+    im->meta.class_operating_probability = points;
+    im->meta.operating_probability = *std::min_element(points.begin(), points.end());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
 
 Detector::Detector() : impl_(std::make_unique<Impl>()) {}
 Detector::~Detector() = default;
@@ -279,6 +339,7 @@ Result<std::unique_ptr<Detector>> Detector::Load(const std::string& path,
       return Status::DataLoss(path + ": bad verifier metadata: " + e.what());
     }
   }
+  if (m.contains("unseen_scanner")) CS_RETURN_IF_ERROR(ChooseScannerPoints(m, path, &im));
   return d;
 }
 
@@ -325,6 +386,8 @@ double Detector::operating_probability() const {
   return impl_->meta.operating_probability;
 }
 bool Detector::has_verifier() const { return impl_->verifier.has_value(); }
+bool Detector::unseen_scanner() const { return impl_->unseen_scanner; }
+const std::string& Detector::scanner_note() const { return impl_->scanner_note; }
 std::vector<double> Detector::class_operating_probabilities() const {
   if (impl_->verifier) return impl_->verifier->class_operating_probability;
   std::vector<double> out;

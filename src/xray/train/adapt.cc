@@ -19,19 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The site's scans: every format-v1 scan in the folder (wedge scans, which carry a "wedge" object
-// in their sidecar, are not traffic and are skipped by their name only if they say so).
-std::vector<std::string> SiteScans(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string ext = e.path().extension().string();
-    if (e.is_regular_file() && (ext == ".tif" || ext == ".tiff")) out.push_back(e.path().string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 // One model on the site's scans and their projected copies: the points chosen for the
 // clean-alarm budget and what they find of the projected threats.
 struct SiteCandidate {
@@ -142,7 +129,7 @@ Status AdaptDetectorToSite(
   std::error_code ec;
   if (!fs::is_directory(o.site_dir, ec))
     return Status::NotFound(o.site_dir + ": no such site folder");
-  const std::vector<std::string> paths = SiteScans(o.site_dir);
+  const std::vector<std::string> paths = xray::ScanPaths(o.site_dir);
   if (static_cast<int64_t>(paths.size()) < o.min_scans)
     return Status::InvalidArgument(
         o.site_dir + ": " + std::to_string(paths.size()) + " scans; adapting to a site needs at " +
@@ -534,6 +521,14 @@ Status AdaptDetectorToSite(
                              {"site_probability", site_p[k]},
                              {"site_alarms_at_base", before_by_class[k]},
                              {"site_alarms", after_by_class[k]}};
+  // The site model knows one scanner, the site's: with the base network kept, its unseen-scanner
+  // points stay for scans of another; a tuned network has none (they were the base network's).
+  if (meta.contains("unseen_scanner")) {
+    if (final_net != net.get())
+      meta.erase("unseen_scanner");
+    else
+      meta["unseen_scanner"]["known_scanners"] = json::array({json::parse(calibration.ToJson())});
+  }
   meta["site_adaptation"] = {
       {"command", o.command},
       {"date", IsoTime(std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -16,6 +16,17 @@ namespace clearsight::xray {
 using json = nlohmann::json;
 namespace fs = std::filesystem;
 
+std::vector<std::string> ScanPaths(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".tif" || ext == ".tiff")) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 Result<ThreatLibrary> SiteThreatLibrary(const Calibration& calibration, double pixel_mm,
                                         int per_class, uint64_t seed) {
   CS_ASSIGN_OR_RETURN(const ScannerResponse response, ScannerResponse::Fit(calibration));

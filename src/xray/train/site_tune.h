@@ -9,6 +9,9 @@
 
 namespace clearsight::xray {
 
+// The scans of a folder (every .tif/.tiff file in it, not below it), sorted.
+std::vector<std::string> ScanPaths(const std::string& dir);
+
 // The simulator's threats (per_class of each class) as materials, at the site's pixel size,
 // rendered through the site scanner's spectral response fitted to its calibration's wedges.
 // FailedPrecondition when the calibration cannot give that response (wedges without formulas).
