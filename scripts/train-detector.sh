@@ -10,7 +10,7 @@
 # with THREADS=2 on an idle machine (measured, seed 3: 18.8 + 10.5 + 3.4 min); held-out sets
 # 25-35 min of simulation (with 2,400 clean parcels for h4-h6, 5 min) and 8 min of evaluation; the
 # validation-only new scanners about 10 min of simulation (2,400 scans took 7 min) and 3 min of
-# evaluation (measured 2026-11-28). The
+# evaluation (measured 2026-11-28); the points for unseen scanners (stage 4) about 5 min. The
 # model goes to WORKDIR/detector.pt; copy it to models/ to commit it.
 #
 # SEED=N (default 2, the committed model's) trains every stage with another seed on the same data;
@@ -124,7 +124,7 @@ TIP="--tip-rate 2 --tip-class narcotics --tip-max-kg 0.4 --tip-targeted-share 0.
 # at random (seeds 201-206; the held-out families check uses 301-304), 200 clean parcels each of
 # the extended goods without cosmetics, each calibrated from its own wedges; the points are raised
 # until at most 1 % of each one's clean parcels alarm. The model keeps its own points for the seven
-# training scanners (their calibrations). About 10 min.
+# training scanners (their calibrations). About 5 min.
 UNSEEN_DATA="" UNSEEN_CALIB=""
 for s in 201 202 203 204 205 206; do
   R="--scanner random --scanner-seed $s"
