@@ -560,6 +560,9 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   EXPECT_EQ(rec["base_model_sha256"].get<std::string>().size(), 64u);
   EXPECT_EQ(rec["calibration_sha256"].get<std::string>().size(), 64u);
   EXPECT_LE(rec["site_alarm_rate"].get<double>(), 0.025);
+  // The base network kept: the points for unseen scanners stay, with the site's as the one known.
+  ASSERT_TRUE(meta.contains("unseen_scanner"));
+  EXPECT_EQ(meta["unseen_scanner"]["known_scanners"].size(), 1u);
   // The adapted model on the same scans: at most one of them alarms at score 0.5.
   const fs::path results = dir_ / "site_r.jsonl";
   ASSERT_EQ(RunCli("xray analyze --calibration " + (dir_ / "site_calib.json").string() + " --in " +
@@ -637,6 +640,10 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   const auto& net = tmeta["site_adaptation"]["network"];
   ASSERT_TRUE(net.is_object()) << tmeta["site_adaptation"].dump();
   EXPECT_EQ(net["scored_scans"].get<int64_t>(), 40);
+  // Points for unseen scanners stay only with the base network and verifier as they were.
+  EXPECT_EQ(tmeta.contains("unseen_scanner"),
+            net["kept"].get<std::string>() == "base network with verifier")
+      << net["kept"];
   int64_t projected = 0;
   for (const auto& [cls, f] : net["found"].items()) {
     projected += f["projected"].get<int64_t>();

@@ -214,6 +214,11 @@ Status ChooseScannerPoints(const json& m, const std::string& path, Detector::Imp
   double tolerance = 0;
   std::vector<Calibration> known;
   try {
+    const std::string stage = u.at("operating_points").get<std::string>();
+    if (stage != (im->verifier ? "verifier" : "network"))
+      return Status::DataLoss(path + ": the unseen-scanner points are the " + stage +
+                              "'s, and the model " +
+                              (im->verifier ? "has a verifier" : "has no verifier"));
     for (const auto& c : im->meta.threat_classes) {
       const double p = u.at("class_operating_probability").at(c).get<double>();
       if (!(p > 0 && p < 1))

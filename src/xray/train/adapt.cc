@@ -329,6 +329,7 @@ Status AdaptDetectorToSite(
     // model's verifier (when it has one) and without.
     json meta_network = meta;
     meta_network.erase("verifier");
+    meta_network.erase("unseen_scanner");  // the verifier's points
     const std::string tmp = out_path + ".candidate.tmp";
     CS_ASSIGN_OR_RETURN(auto base_network, TemporaryDetector(*net, meta_network, tmp, o.threads));
     std::unique_ptr<Detector> tuned_network[2], tuned_verified[2];
@@ -521,10 +522,13 @@ Status AdaptDetectorToSite(
                              {"site_probability", site_p[k]},
                              {"site_alarms_at_base", before_by_class[k]},
                              {"site_alarms", after_by_class[k]}};
-  // The site model knows one scanner, the site's: with the base network kept, its unseen-scanner
-  // points stay for scans of another; a tuned network has none (they were the base network's).
+  // The site model knows one scanner, the site's: with the base network kept as it was (with or
+  // without its verifier), its unseen-scanner points stay for scans of another; otherwise it has
+  // none (they were another network's or stage's probabilities).
   if (meta.contains("unseen_scanner")) {
-    if (final_net != net.get())
+    const bool same_stage = meta["unseen_scanner"].value("operating_points", "") ==
+                            (meta.contains("verifier") ? "verifier" : "network");
+    if (final_net != net.get() || !same_stage)
       meta.erase("unseen_scanner");
     else
       meta["unseen_scanner"]["known_scanners"] = json::array({json::parse(calibration.ToJson())});
