@@ -6,10 +6,12 @@
 #
 #   scripts/heldout-families-check.sh [--build DIR] [--out DIR] [--model PATH]
 #                                     [--scanners N] [--scans N] [--threads T]
+#                                     [--scanner-points auto|known|unseen]
 #
 # Defaults: build/release, build/heldout-families, models/detector.pt, 4 scanners (seeds 301-304)
-# of 100 scans each (half with a threat). Prints the pooled evaluation table and writes
-# OUT/pooled.json and OUT/<seed>.json (xray eval --json per scanner).
+# of 100 scans each (half with a threat), the points xray analyze chooses (auto: the model's
+# unseen-scanner points on a scanner it does not know). Prints the pooled evaluation table and
+# writes OUT/pooled.json and OUT/<seed>.json (xray eval --json per scanner).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +21,7 @@ model=models/detector.pt
 scanners=4
 scans=100
 threads=2
+points=auto
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -27,7 +30,8 @@ while [[ $# -gt 0 ]]; do
     --scanners) scanners=$2; shift 2 ;;
     --scans) scans=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --scanner-points) points=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "heldout-families-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -61,10 +65,10 @@ for ((i = 0; i < scanners; ++i)); do
   log "scanner $s: analysis"
   "$cli" xray analyze --model "$model" --calibration "$d/calib.json" --in "$d/scans" \
     --declarations "$d/scans/declarations.csv" --min-score 0.05 --threads "$threads" \
-    --out "$d/results.jsonl" > /dev/null
+    --scanner-points "$points" --out "$d/results.jsonl" > /dev/null
   "$cli" xray eval --in "$d/scans" --results "$d/results.jsonl" --json > "$out/$s.json"
   sets+="${sets:+,}$d/scans" results+="${results:+,}$d/results.jsonl"
 done
 "$cli" xray eval --in "$sets" --results "$results" --json > "$out/pooled.json"
-echo "== $model on $scanners random scanners, held-out families ($held), goods led by cosmetics"
+echo "== $model ($points points) on $scanners random scanners, held-out families ($held), goods led by cosmetics"
 "$cli" xray eval --in "$sets" --results "$results"
