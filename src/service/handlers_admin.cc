@@ -601,6 +601,8 @@ Result<HttpResponse> Service::Impl::GetStats(const HttpRequest&, const Caller&) 
                          {"operating_probability", detector->operating_probability()},
                          {"class_operating_probability", per_class},
                          {"verifier", detector->has_verifier()},
+                         {"points", detector->unseen_scanner() ? "unseen_scanner" : "own"},
+                         {"scanner_note", detector->scanner_note()},
                          {"manifest", manifest != nullptr}};
   }
   // Hit rates per office, HS chapter and origin: the control sample's (unbiased) beside the

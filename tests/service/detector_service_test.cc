@@ -123,6 +123,11 @@ TEST_F(DetectorService, ScansGetDetectionsAndAManifestCheckThatTheDecisionFollow
   EXPECT_EQ(stats.body["detector"]["verifier"], true) << "the committed model has the second stage";
   EXPECT_EQ(stats.body["detector"]["class_operating_probability"].size(), ThreatClasses().size())
       << stats.raw;
+  // The default scanner is one the model was trained on: its own points, and the reason.
+  EXPECT_EQ(stats.body["detector"]["points"], "own") << stats.raw;
+  EXPECT_NE(stats.body["detector"]["scanner_note"].get<std::string>().find("the model's own"),
+            std::string::npos)
+      << stats.raw;
   const Reply health = analyst.Get("/api/health");
   EXPECT_EQ(health.body["detector"], true);
   // The startup warm-up ran the upload path on every analysis worker before the port opened.

@@ -116,7 +116,7 @@ function modelSection(s) {
   items.push(['Valuation', s.valuation ? `${fmtNumber(s.valuation.groups)} reference groups, flag threshold ${fmtSignificant(s.valuation.flag_threshold, 3)}` : 'none loaded']);
   items.push(['Image calibration', s.calibration ? 'loaded: scans are analysed' : 'none: scans are stored and shown, not analysed']);
   items.push(['Threat detector', s.detector
-    ? `${fmtNumber(s.detector.threat_classes.length)} threat classes, ${fmtNumber(s.detector.parameters)} parameters${s.detector.manifest ? ', with the manifest check' : ''}`
+    ? `${fmtNumber(s.detector.threat_classes.length)} threat classes, ${fmtNumber(s.detector.parameters)} parameters${s.detector.manifest ? ', with the manifest check' : ''}${s.detector.points === 'unseen_scanner' ? '; this scanner is not one it knows: strict points hold the alarms down and find little until the detector is set on this site (xray adapt)' : ''}`
     : 'none loaded: scans get material analysis only']);
   return el('div', { id: 'model-stats' }, el('dl', { class: 'kv' }, items.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])));
 }
