@@ -6,10 +6,13 @@
 #
 #   scripts/independent-check.sh [--build DIR] [--out DIR] [--model PATH]
 #                                [--scanners A,B] [--site-scans N] [--judge-scans N] [--threads T]
+#                                [--scanner-points auto|known|unseen]
 #
 # Defaults: build/release, build/independent-check, models/detector.pt, dual-layer-160 and
 # dual-kvp-100-160, 300 site scans (2 % threats, 5 % mis-declared), 400 judging scans (half with
-# threats, 10 % mis-declared), 2 threads. Prints one table and writes OUT/summary.json.
+# threats, 10 % mis-declared), 2 threads, the base model at the points xray analyze chooses (auto:
+# its unseen-scanner points, these scanners being none it knows). Prints one table and writes
+# OUT/summary.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +23,7 @@ scanners=dual-layer-160,dual-kvp-100-160
 site_scans=300
 judge_scans=400
 threads=2
+points=auto
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build=$2; shift 2 ;;
@@ -29,7 +33,8 @@ while [[ $# -gt 0 ]]; do
     --site-scans) site_scans=$2; shift 2 ;;
     --judge-scans) judge_scans=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --scanner-points) points=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "independent-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -58,7 +63,7 @@ for scanner in "${scanner_list[@]}"; do
   log "$scanner: base model"
   "$cli" xray analyze --model "$model" --calibration "$d/calib.json" --in "$d/judge" \
     --declarations "$d/judge/declarations.csv" --min-score 0.05 --threads "$threads" \
-    --out "$d/base.jsonl" >&2
+    --scanner-points "$points" --out "$d/base.jsonl" >&2
   "$cli" xray eval --in "$d/judge" --results "$d/base.jsonl" --json > "$d/base_eval.json"
   "$indsim" score-materials --in "$d/judge" --results "$d/base.jsonl" --json > "$d/materials.json"
   log "$scanner: xray adapt on the site folder"
