@@ -72,3 +72,16 @@ done
 "$cli" xray eval --in "$sets" --results "$results" --json > "$out/pooled.json"
 echo "== $model ($points points) on $scanners random scanners, held-out families ($held), goods led by cosmetics"
 "$cli" xray eval --in "$sets" --results "$results"
+echo "== per scanner: clean parcels alarmed; narcotics, firearms found at the points"
+python3 - "$out" $(seq 301 $((300 + scanners))) <<'PY'
+import json, sys
+out = sys.argv[1]
+for seed in sys.argv[2:]:
+    e = json.load(open("%s/%s.json" % (out, seed)))
+    found = {c["class"]: c for c in e["classes"]}
+    def rate(name):
+        c = found.get(name)
+        return "-" if not c or c["threats"] == 0 else "%.0f %% of %d" % (100 * c["detection_rate"], c["threats"])
+    print("scanner %s: %d of %d clean parcels alarmed (%.1f %%); narcotics %s, firearms %s" % (
+        seed, e["clean_alarmed"], e["clean_scans"], 100 * e["clean_alarm_rate"], rate("narcotics"), rate("firearm")))
+PY
