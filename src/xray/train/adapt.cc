@@ -261,20 +261,7 @@ Status AdaptDetectorToSite(
     // officers. Points are never lowered below the base model's.
     const int64_t budget = static_cast<int64_t>(
         std::floor((o.target_clean_alarm_rate + o.assumed_threat_share) * n + 1e-9));
-    for (int64_t guard = 0; alarmed(nullptr) > budget && guard < n * static_cast<int64_t>(nc);
-         ++guard) {
-      // The lowest score that still alarms, over all classes: raise that class just above it.
-      double lowest = 2;
-      size_t cls = nc;
-      for (const auto& b : best)
-        for (size_t k = 0; k < nc; ++k)
-          if (b[k] >= threshold[k] && b[k] < lowest) {
-            lowest = b[k];
-            cls = k;
-          }
-      if (cls == nc) break;
-      threshold[cls] = std::nextafter(lowest, 2.0);
-    }
+    xray::RaisePointsToBudgets({best}, {budget}, &threshold);
     after = alarmed(&after_by_class);
     // The new points in the probabilities the model compares (the verifier's when it has one).
     for (size_t k = 0; k < nc; ++k)

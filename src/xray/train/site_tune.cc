@@ -94,6 +94,37 @@ Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, S
   return Status::Ok();
 }
 
+int64_t AlarmedScans(const std::vector<std::vector<double>>& best,
+                     const std::vector<double>& points) {
+  int64_t n = 0;
+  for (const auto& b : best) {
+    bool any = false;
+    for (size_t k = 0; k < points.size(); ++k) any = any || (b[k] >= 0 && b[k] >= points[k]);
+    n += any;
+  }
+  return n;
+}
+
+void RaisePointsToBudgets(const std::vector<std::vector<std::vector<double>>>& best,
+                          const std::vector<int64_t>& budget, std::vector<double>* points) {
+  const size_t nc = points->size();
+  for (;;) {
+    size_t worst = best.size();
+    int64_t over = 0;
+    for (size_t g = 0; g < best.size(); ++g)
+      if (const int64_t e = AlarmedScans(best[g], *points) - budget[g]; e > over)
+        over = e, worst = g;
+    if (worst == best.size()) return;
+    double lowest = 2;
+    size_t cls = nc;
+    for (const auto& b : best[worst])
+      for (size_t k = 0; k < nc; ++k)
+        if (b[k] >= 0 && b[k] >= (*points)[k] && b[k] < lowest) lowest = b[k], cls = k;
+    if (cls == nc) return;
+    (*points)[cls] = std::nextafter(lowest, 2.0);
+  }
+}
+
 SiteScores ScoreSiteScan(const Detector& detector, const ScanAnalysis& analysis,
                          const ProjectedThreat* threat) {
   const auto& classes = ThreatClasses();

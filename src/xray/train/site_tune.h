@@ -28,6 +28,16 @@ Result<ProjectedThreat> ProjectSiteThreat(const ThreatLibrary& library,
 // taken as clean). Goods labels are all "ignore": the site's goods are not known.
 Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, Sample* out);
 
+// Scans (per scan, the highest score of each class; < 0: none) that alarm on any class at these
+// per-class points.
+int64_t AlarmedScans(const std::vector<std::vector<double>>& best,
+                     const std::vector<double>& points);
+// Raises per-class points until each group of scans alarms on at most budget[g] of them: the
+// lowest-scoring alarm of the group most over its budget first, that class's point set just
+// above it. best[g][i][k]: group g, scan i, class k, as AlarmedScans reads it. Never lowers.
+void RaisePointsToBudgets(const std::vector<std::vector<std::vector<double>>>& best,
+                          const std::vector<int64_t>& budget, std::vector<double>* points);
+
 // A scan's scores under a model, as probabilities (the model's points undone): per threat class
 // the highest (-1: no detection), and for a projected threat the best detection of its class that
 // overlaps it as the evaluation counts a find (-1: missed).

@@ -107,41 +107,20 @@ Status SetUnseenScannerPoints(
                                      " clean parcels; each validation scanner needs at least 20");
   }
 
-  // Raise the points, lowest-scoring alarm of the scanner most over its budget first, until every
-  // scanner is within its budget. Points are never lowered.
+  // Raise the points until every scanner is within its budget; never lowered.
   std::vector<double> points = rep.base_points;
-  auto alarms = [&](size_t s) {
-    int64_t n = 0;
-    for (const auto& b : best[s]) {
-      bool any = false;
-      for (size_t k = 0; k < nc; ++k) any = any || (b[k] >= 0 && b[k] >= points[k]);
-      n += any;
-    }
-    return n;
-  };
-  auto budget = [&](size_t s) {
-    return static_cast<int64_t>(
-        std::floor(o.target_clean_alarm_rate * static_cast<double>(best[s].size()) + 1e-9));
-  };
-  for (size_t s = 0; s < best.size(); ++s) rep.scanners[s].alarmed_at_base = alarms(s);
-  for (;;) {
-    size_t worst = best.size();
-    int64_t over = 0;
-    for (size_t s = 0; s < best.size(); ++s)
-      if (const int64_t e = alarms(s) - budget(s); e > over) over = e, worst = s;
-    if (worst == best.size()) break;
-    double lowest = 2;
-    size_t cls = nc;
-    for (const auto& b : best[worst])
-      for (size_t k = 0; k < nc; ++k)
-        if (b[k] >= 0 && b[k] >= points[k] && b[k] < lowest) lowest = b[k], cls = k;
-    if (cls == nc) break;
-    points[cls] = std::nextafter(lowest, 2.0);
-    if (points[cls] >= 0.999999) return Status::Internal("unseen-scanner points out of range");
+  std::vector<int64_t> budget;
+  for (size_t s = 0; s < best.size(); ++s) {
+    budget.push_back(static_cast<int64_t>(
+        std::floor(o.target_clean_alarm_rate * static_cast<double>(best[s].size()) + 1e-9)));
+    rep.scanners[s].alarmed_at_base = xray::AlarmedScans(best[s], points);
   }
+  xray::RaisePointsToBudgets(best, budget, &points);
+  if (*std::max_element(points.begin(), points.end()) >= 0.999999)
+    return Status::Internal("unseen-scanner points out of range");
   for (size_t s = 0; s < best.size(); ++s) {
     rep.scanners[s].clean = static_cast<int64_t>(best[s].size());
-    rep.scanners[s].alarmed = alarms(s);
+    rep.scanners[s].alarmed = xray::AlarmedScans(best[s], points);
   }
   rep.points = points;
 
