@@ -39,68 +39,7 @@ double TotalKg(const ScanAnalysis& a) {
   return a.materials.organic_kg + a.materials.inorganic_kg + a.materials.metal_kg;
 }
 
-// What the analysed objects themselves show, read the same on any calibrated scanner: how much of
-// its box each object fills (blocks and bars against bottles and loose textiles), how large the
-// objects are, how many look alike (a box of soap bars, mugs or tins), the mass-weighted areal
-// density and z_eff spread, per-class object counts and the largest object. Appended after the
-// first features, so trees fitted before they existed (which never index them) read the same.
-void AppendObjectFeatures(const ScanAnalysis& a, std::vector<double>* f) {
-  constexpr double kDensityEdges[] = {1.0, 3.0, 10.0};  // g/cm^2
-  double mass = 0, fill = 0, solid = 0, z = 0, zz = 0, impenetrable = 0;
-  double density_hist[std::size(kDensityEdges) + 1] = {};
-  double counts[3] = {};  // organic, inorganic, metal
-  std::vector<const DetectedObject*> objects;
-  for (const auto& o : a.objects) {
-    if (o.mass_kg <= 0 || o.pixels <= 0) continue;
-    objects.push_back(&o);
-    const double box = std::max(1.0, static_cast<double>(o.x1 - o.x0) * (o.y1 - o.y0));
-    const double fo = std::min(1.0, static_cast<double>(o.pixels) / box);
-    mass += o.mass_kg;
-    fill += o.mass_kg * fo;
-    solid += fo >= 0.85 ? o.mass_kg : 0;
-    z += o.mass_kg * o.z_eff;
-    zz += o.mass_kg * o.z_eff * o.z_eff;
-    impenetrable += o.mass_kg * o.impenetrable_fraction;
-    size_t b = 0;
-    while (b < std::size(kDensityEdges) && o.areal_density_g_cm2 >= kDensityEdges[b]) ++b;
-    density_hist[b] += o.mass_kg;
-    if (o.material == MaterialClass::kOrganic) counts[0] += 1;
-    if (o.material == MaterialClass::kInorganic) counts[1] += 1;
-    if (o.material == MaterialClass::kMetal) counts[2] += 1;
-  }
-  const auto share = [&](double v) { return mass > 0 ? v / mass : 0.0; };
-  f->push_back(share(fill));
-  f->push_back(share(solid));
-  for (double h : density_hist) f->push_back(share(h));
-  const double z_mean = share(z);
-  f->push_back(mass > 0 ? std::sqrt(std::max(0.0, share(zz) - z_mean * z_mean)) : 0);
-  f->push_back(share(impenetrable));
-  for (double c : counts) f->push_back(std::log1p(c));
-  // Sizes: median and largest object area; the largest object's share of the mass, z and density.
-  std::vector<double> areas;
-  for (const auto* o : objects) areas.push_back(o->area_cm2);
-  std::sort(areas.begin(), areas.end());
-  f->push_back(std::log1p(areas.empty() ? 0 : areas[areas.size() / 2]));
-  f->push_back(std::log1p(areas.empty() ? 0 : areas.back()));
-  const DetectedObject* largest = nullptr;
-  for (const auto* o : objects)
-    if (!largest || o->area_cm2 > largest->area_cm2) largest = o;
-  f->push_back(largest ? share(largest->mass_kg) : 0);
-  f->push_back(largest ? largest->z_eff : 0);
-  f->push_back(largest ? std::log1p(largest->areal_density_g_cm2) : 0);
-  // Alike objects: the most objects within 20 % of one's area and 1 of its z_eff.
-  int alike = 0;
-  for (const auto* o : objects) {
-    int n = 0;
-    for (const auto* q : objects)
-      n += std::abs(q->area_cm2 - o->area_cm2) <= 0.2 * o->area_cm2 &&
-           std::abs(q->z_eff - o->z_eff) <= 1.0;
-    alike = std::max(alike, n);
-  }
-  f->push_back(std::log1p(alike));
-}
-
-// The classifier's features. goods_classes: how many goods shares.
+// The classifier's features; names in FeatureNames(). goods_classes: how many goods shares.
 std::vector<double> Features(const ScanAnalysis& a, const DetectionResult& d,
                              size_t goods_classes) {
   std::vector<double> f;
@@ -132,7 +71,6 @@ std::vector<double> Features(const ScanAnalysis& a, const DetectionResult& d,
   f.push_back(std::log1p(d.goods_area_cm2 / 100));
   f.push_back(std::log1p(d.goods_area_cm2 > 0 ? 1000 * total / d.goods_area_cm2
                                               : 0));  // g/cm^2 over the goods
-  AppendObjectFeatures(a, &f);
   return f;
 }
 
