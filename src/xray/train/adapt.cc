@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <set>
 
@@ -182,8 +181,6 @@ Status AdaptDetectorToSite(
   const size_t nc = classes.size();
   std::vector<std::vector<double>> best(paths.size(), std::vector<double>(nc, 0.0));
   std::vector<ManifestExample> pairs;
-  std::vector<size_t> pair_scan;             // per pair, its scan's index in paths
-  std::vector<ManifestExample> refit_pairs;  // with the kept network's goods outputs
   xray::TrainData data;
   std::vector<int> fold_of(paths.size(), 0), sample_fold;
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -196,24 +193,11 @@ Status AdaptDetectorToSite(
           std::find(classes.begin(), classes.end(), d.threat_class) - classes.begin());
       if (k < nc) best[i][k] = std::max(best[i][k], d.score);
     }
-    const Declaration* declaration = nullptr;
-    if (decls.ok()) {
-      auto it = decls->find(scan->meta.consignment_id);
-      if (it != decls->end()) declaration = &it->second;
-    }
-    int declared_goods = -1;
-    if (declaration && std::getenv("CS_GOODS_LABELS")) {
-      const std::string cat = GoodsCategoryOfHs(declaration->hs_code);
-      const auto& names = GoodsCategoryNames();
-      auto g = std::find(names.begin(), names.end(), cat);
-      if (!cat.empty() && g != names.end()) declared_goods = static_cast<int>(g - names.begin());
-    }
     if (tune) {
       // Two folds by scan: each fold's network learns from its own scans and copies only.
       fold_of[i] = static_cast<int>(xray::HashId(scan->meta.scan_id) % 2);
       xray::Sample sample;
-      CS_RETURN_IF_ERROR(
-          xray::SiteSample(analysis, nullptr, declared_goods, &sample).WithContext(paths[i]));
+      CS_RETURN_IF_ERROR(xray::SiteSample(analysis, nullptr, &sample).WithContext(paths[i]));
       data.samples.push_back(std::move(sample));
       sample_fold.push_back(fold_of[i]);
       for (int c = 0; c < copies_of(i); ++c) {
@@ -222,17 +206,18 @@ Status AdaptDetectorToSite(
         if (!projected.ok()) continue;  // the threat fell outside the scan
         copy.meta.scan_id += "_tip" + std::to_string(c);
         CS_ASSIGN_OR_RETURN(ScanAnalysis ca, analyzer->Analyze(copy));
-        CS_RETURN_IF_ERROR(
-            xray::SiteSample(ca, &*projected, declared_goods, &sample).WithContext(paths[i]));
+        CS_RETURN_IF_ERROR(xray::SiteSample(ca, &*projected, &sample).WithContext(paths[i]));
         data.samples.push_back(std::move(sample));
         sample_fold.push_back(fold_of[i]);
         ++data.tip_used;
       }
     }
-    if (declaration) {
-      analysis.channels = {};  // the manifest reads objects and totals only
-      pairs.push_back({std::move(analysis), std::move(det), *declaration});
-      pair_scan.push_back(i);
+    if (decls.ok()) {
+      auto it = decls->find(scan->meta.consignment_id);
+      if (it != decls->end()) {
+        analysis.channels = {};  // the manifest reads objects and totals only
+        pairs.push_back({std::move(analysis), std::move(det), it->second});
+      }
     }
     report_progress("site scans analysed", static_cast<int64_t>(i) + 1,
                     static_cast<int64_t>(paths.size()));
@@ -410,14 +395,6 @@ Status AdaptDetectorToSite(
       candidates_table += line;
     }
     kept = cands[choice];
-    if (kept.tuned) {
-      // The manifest refit reads the goods the kept network sees, out of fold.
-      refit_pairs = pairs;
-      for (size_t p = 0; p < pairs.size(); ++p) {
-        refit_pairs[p].detection.goods_share = kept.clean[pair_scan[p]].goods_share;
-        refit_pairs[p].detection.goods_area_cm2 = kept.clean[pair_scan[p]].goods_area_cm2;
-      }
-    }
     const SiteCandidate& base_cand = cands[0];
     site_p = kept.points;
     if (kept.tuned) {
@@ -486,7 +463,7 @@ Status AdaptDetectorToSite(
     ManifestFitOptions mo;
     mo.threads = o.threads;
     ManifestFitReport mr;
-    auto refit = ManifestModel::Fit(refit_pairs.empty() ? pairs : refit_pairs, mo, &mr);
+    auto refit = ManifestModel::Fit(pairs, mo, &mr);
     // How well the base model explains the site's declarations: the share of its scans whose
     // declared goods group fits the image best (a chapter the model has no reference for does
     // not fit), against the refit's share out of fold.

@@ -10,7 +10,6 @@
 
 #include "clearsight/text.h"
 #include "clearsight/xray_simulate.h"
-#include "xray/detect/features.h"
 
 namespace clearsight::xray {
 
@@ -80,8 +79,7 @@ Result<ProjectedThreat> ProjectSiteThreat(const ThreatLibrary& library,
   return ProjectThreat(patch, po, scan);
 }
 
-Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, int declared_goods,
-                  Sample* out) {
+Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, Sample* out) {
   ScanTruth truth;
   truth.scan_id = analysis.scan_id;
   truth.width = analysis.width;
@@ -89,28 +87,8 @@ Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, i
   std::vector<ExtraThreat> extra;
   if (threat) extra.push_back({threat->threat_class, threat->mask_rle});
   CS_RETURN_IF_ERROR(SampleFromAnalysis(analysis, truth, extra, GoodsCategoryNames(), out));
+  // The site's goods are unknown: the goods head is not trained on them.
   std::fill(out->goods.begin(), out->goods.end(), int8_t{-1});
-  const auto& labels = analysis.channels.labels;
-  if (declared_goods >= 0 &&
-      labels.size() == static_cast<size_t>(analysis.width) * analysis.height) {
-    // The declared goods class on cells the analysis's objects cover (>= 40 %), none on cells
-    // they leave empty (< 10 %), the edges between ignored: most of a parcel's goods are what
-    // its declaration names, and the few that are not are noise the network averages over.
-    const int oh = out->gh / 2, ow = out->gw / 2;
-    constexpr int kFull = kOutCellPx * kOutCellPx;
-    for (int cy = 0; cy < oh; ++cy)
-      for (int cx = 0; cx < ow; ++cx) {
-        int covered = 0;
-        for (int y = cy * kOutCellPx; y < std::min(analysis.height, (cy + 1) * kOutCellPx); ++y)
-          for (int x = cx * kOutCellPx; x < std::min(analysis.width, (cx + 1) * kOutCellPx); ++x)
-            covered += labels[static_cast<size_t>(y) * analysis.width + x] != 0;
-        int8_t& g = out->goods[static_cast<size_t>(cy) * ow + cx];
-        if (covered * 10 >= kFull * 4)
-          g = static_cast<int8_t>(declared_goods + 1);
-        else if (covered * 10 < kFull)
-          g = 0;
-      }
-  }
   out->tip = threat != nullptr;
   if (threat) out->tip_class = threat->threat_class;
   return Status::Ok();
@@ -155,8 +133,6 @@ SiteScores ScoreSiteScan(const Detector& detector, const ScanAnalysis& analysis,
   out.best.assign(classes.size(), -1.0);
   auto det = detector.Detect(analysis);
   if (!det.ok()) return out;
-  out.goods_share = det->goods_share;
-  out.goods_area_cm2 = det->goods_area_cm2;
   TruthObject box;
   if (threat) {
     box.x0 = threat->x0, box.y0 = threat->y0, box.x1 = threat->x1, box.y1 = threat->y1;

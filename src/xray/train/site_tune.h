@@ -25,10 +25,8 @@ Result<ProjectedThreat> ProjectSiteThreat(const ThreatLibrary& library,
                                           const ScanAnalysis& analysis, uint64_t seed, Scan* scan);
 
 // A training sample of a site scan (threat: the projected one, or null for the scan as it came,
-// taken as clean). declared_goods: the goods class (index in GoodsCategoryNames()) its declaration
-// names, which labels the cells of the analysis's objects; -1: goods labels all "ignore".
-Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, int declared_goods,
-                  Sample* out);
+// taken as clean). Goods labels are all "ignore": the site's goods are not known.
+Status SiteSample(const ScanAnalysis& analysis, const ProjectedThreat* threat, Sample* out);
 
 // Scans (per scan, the highest score of each class; < 0: none) that alarm on any class at these
 // per-class points.
@@ -47,8 +45,6 @@ struct SiteScores {
   std::vector<double> best;
   std::string threat_class;
   double threat_score = -1;
-  std::vector<double> goods_share;  // the model's goods classes seen (DetectionResult)
-  double goods_area_cm2 = 0;
 };
 SiteScores ScoreSiteScan(const Detector& detector, const ScanAnalysis& analysis,
                          const ProjectedThreat* threat);
