@@ -578,14 +578,18 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
   EXPECT_NE(log.find("refitting needs 100"), std::string::npos) << log;
   // Through the API with a lower floor: traffic of a scanner like the training ones fits the base
   // model's manifest as well as a refit on it (out of fold) does, so auto keeps the base model's;
-  // refit always refits; the record holds both shares either way.
+  // refit always refits; the record holds both shares either way. With a fine-tuned network kept,
+  // the choice and the refit read that network's goods outputs (the ones it gives at run time).
   auto site_calib = Calibration::Load((dir_ / "site_calib.json").string());
   ASSERT_TRUE(site_calib.ok()) << site_calib.status().message();
-  for (auto choice : {SiteAdaptOptions::Manifest::kAuto, SiteAdaptOptions::Manifest::kRefit}) {
+  for (auto [choice, epochs] : {std::pair{SiteAdaptOptions::Manifest::kAuto, 0},
+                                std::pair{SiteAdaptOptions::Manifest::kRefit, 0},
+                                std::pair{SiteAdaptOptions::Manifest::kRefit, 1}}) {
     SiteAdaptOptions ao;
     ao.base_model = kModel;
     ao.site_dir = site.string();
-    ao.fine_tune_epochs = 0;
+    ao.fine_tune_epochs = epochs;
+    ao.tip_copies = 1;
     ao.min_manifest_pairs = 30;
     ao.manifest = choice;
     const fs::path mout = dir_ / "manifest_site.pt";
@@ -598,6 +602,17 @@ TEST_F(DetectCli, AdaptSetsThePointsOnTheSiteRecordsHowAndRefusesTooLittle) {
     ASSERT_TRUE(mc.is_object() && mc.contains("refitted")) << rep.manifest;
     const double base_fit = mc["declared_goods_fit_best_base"].get<double>(),
                  refit_fit = mc["declared_goods_fit_best_refit_cross_validated"].get<double>();
+    const std::string kept = mm["site_adaptation"]["network"].is_object()
+                                 ? mm["site_adaptation"]["network"]["kept"].get<std::string>()
+                                 : "";
+    EXPECT_EQ(mc["goods_outputs"].get<std::string>(),
+              kept.rfind("tuned", 0) == 0 ? "tuned network, out of fold" : "base network")
+        << kept;
+    if (epochs > 0) {
+      EXPECT_NE(kept, "") << mm["site_adaptation"].dump();
+      EXPECT_TRUE(mc["refitted"].get<bool>()) << rep.manifest;
+      continue;
+    }
     EXPECT_GT(base_fit, 0.5) << rep.manifest;  // the base model knows this scanner's goods
     if (choice == SiteAdaptOptions::Manifest::kAuto) {
       EXPECT_LT(refit_fit, base_fit + 0.05) << rep.manifest;

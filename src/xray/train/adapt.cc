@@ -181,6 +181,7 @@ Status AdaptDetectorToSite(
   const size_t nc = classes.size();
   std::vector<std::vector<double>> best(paths.size(), std::vector<double>(nc, 0.0));
   std::vector<ManifestExample> pairs;
+  std::vector<size_t> pair_scan;  // per pair, its scan's index in paths
   xray::TrainData data;
   std::vector<int> fold_of(paths.size(), 0), sample_fold;
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -217,6 +218,7 @@ Status AdaptDetectorToSite(
       if (it != decls->end()) {
         analysis.channels = {};  // the manifest reads objects and totals only
         pairs.push_back({std::move(analysis), std::move(det), it->second});
+        pair_scan.push_back(i);
       }
     }
     report_progress("site scans analysed", static_cast<int64_t>(i) + 1,
@@ -395,6 +397,14 @@ Status AdaptDetectorToSite(
       candidates_table += line;
     }
     kept = cands[choice];
+    if (kept.tuned) {
+      // The manifest reads the goods the kept network sees: its goods outputs (out of fold) are
+      // the ones the base-or-refit choice and the refit learn from, not the base network's.
+      for (size_t p = 0; p < pairs.size(); ++p) {
+        pairs[p].detection.goods_share = kept.clean[pair_scan[p]].goods_share;
+        pairs[p].detection.goods_area_cm2 = kept.clean[pair_scan[p]].goods_area_cm2;
+      }
+    }
     const SiteCandidate& base_cand = cands[0];
     site_p = kept.points;
     if (kept.tuned) {
@@ -485,9 +495,11 @@ Status AdaptDetectorToSite(
       const bool better = mr.cv_top1 >= base_top1 + o.manifest_refit_margin;
       const bool keep_refit =
           o.manifest == SiteAdaptOptions::Manifest::kRefit || !base_manifest || better;
-      manifest_record = {{"declared_goods_fit_best_base", base_top1},
-                         {"declared_goods_fit_best_refit_cross_validated", mr.cv_top1},
-                         {"refitted", keep_refit}};
+      manifest_record = {
+          {"declared_goods_fit_best_base", base_top1},
+          {"declared_goods_fit_best_refit_cross_validated", mr.cv_top1},
+          {"refitted", keep_refit},
+          {"goods_outputs", kept.tuned ? "tuned network, out of fold" : "base network"}};
       const std::string why = "declared goods fit best on " + pct(mr.cv_top1) +
                               " of the site's scans refitted (cross-validated), " + pct(base_top1) +
                               " with the base model's";

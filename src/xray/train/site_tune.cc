@@ -133,6 +133,8 @@ SiteScores ScoreSiteScan(const Detector& detector, const ScanAnalysis& analysis,
   out.best.assign(classes.size(), -1.0);
   auto det = detector.Detect(analysis);
   if (!det.ok()) return out;
+  out.goods_share = det->goods_share;
+  out.goods_area_cm2 = det->goods_area_cm2;
   TruthObject box;
   if (threat) {
     box.x0 = threat->x0, box.y0 = threat->y0, box.x1 = threat->x1, box.y1 = threat->y1;

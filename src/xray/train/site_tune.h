@@ -40,11 +40,13 @@ void RaisePointsToBudgets(const std::vector<std::vector<std::vector<double>>>& b
 
 // A scan's scores under a model, as probabilities (the model's points undone): per threat class
 // the highest (-1: no detection), and for a projected threat the best detection of its class that
-// overlaps it as the evaluation counts a find (-1: missed).
+// overlaps it as the evaluation counts a find (-1: missed); and the goods classes it sees.
 struct SiteScores {
   std::vector<double> best;
   std::string threat_class;
   double threat_score = -1;
+  std::vector<double> goods_share;  // DetectionResult::goods_share
+  double goods_area_cm2 = 0;
 };
 SiteScores ScoreSiteScan(const Detector& detector, const ScanAnalysis& analysis,
                          const ProjectedThreat* threat);
