@@ -58,11 +58,6 @@ struct ManifestFitOptions {
   // are both clothing) look alike in an image, so an honest 61 parcel that fits 62 a little better
   // is not evidence against its declaration. Chapters outside the catalogue stay on their own.
   bool group_by_goods_class = true;
-  // The operating point of the swap check (ManifestFitReport::cv_swapped_flag_rate): the share of
-  // the pairs as declared that it flags. A site's declarations hold up to 5 % mis-declared ones
-  // (unknown which); they score high, and a better model scores them higher, so at 5 % they would
-  // take the whole budget. Read at 5 % honest plus those 5 %.
-  double swap_declared_rate = 0.10;
 };
 
 struct ManifestFitReport {
@@ -74,12 +69,6 @@ struct ManifestFitReport {
   // best-fitting goods group is the declared chapter's.
   double cv_honest_flag_rate = 0;
   double cv_top1 = 0;
-  // What the check is for, without labels: each held-out pair is also scored with the HS chapter
-  // of another goods group declared (DrawDeclarationSwaps; its own declared mass kept), and this is
-  // the share of those swaps flagged at the score that flags swap_declared_rate of the held-out
-  // pairs as declared.
-  double cv_swapped_flag_rate = 0;
-  double swap_declared_rate = 0.10;
   std::string ToTable() const;
 };
 
@@ -115,16 +104,6 @@ class ManifestModel {
   double threshold_ = 0.5;
   double mass_z_flag_ = 3.5;  // |z| of log(image mass / declared mass) that flags
 };
-
-// A label-free check of a manifest model on declared traffic. Per declaration, the index of another
-// one whose HS code names goods of another group (a goods class of the catalogue; a chapter outside
-// it is a group of its own): the group drawn at random, each of the others alike, then one of its
-// declarations; -1 when every declaration names the same goods.
-std::vector<int> DrawDeclarationSwaps(const std::vector<std::string>& hs_codes, uint64_t seed);
-// The share of `swapped` scores at or above the lowest score that flags at most `honest_rate` of
-// `honest` (as xray eval's misdeclared_rate_at_honest_rate); 0 when either is empty.
-double SwappedFlagRate(std::vector<double> honest, const std::vector<double>& swapped,
-                       double honest_rate);
 
 // Declarations by consignment_id from a native CSV or JSONL file (ReadDeclarations); rejected
 // rows are counted in *report. A consignment_id that occurs twice keeps the first row.

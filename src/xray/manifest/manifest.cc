@@ -178,61 +178,7 @@ std::vector<float> AsFloats(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
 }
 
-// The goods group a declaration names, as ChapterGroups forms them: its catalogue goods class, or
-// its chapter for one outside the catalogue ("" when the code has no chapter).
-std::string GoodsGroupOf(const std::string& hs_code) {
-  const std::string ch = ChapterOf(hs_code);
-  if (ch.empty()) return "";
-  const std::string cls = GoodsCategoryOfHs(ch + "0000");
-  return cls.empty() ? "HS " + ch : cls;
-}
-
 }  // namespace
-
-std::vector<int> DrawDeclarationSwaps(const std::vector<std::string>& hs_codes, uint64_t seed) {
-  // Another goods group, each of the site's groups alike (what a mis-declaration names is not
-  // known, and a common group should not crowd out the rest), then one of its declarations.
-  const size_t n = hs_codes.size();
-  std::vector<std::string> names;
-  std::vector<std::vector<int>> members;
-  std::vector<int> group(n, -1);
-  for (size_t i = 0; i < n; ++i) {
-    const std::string g = GoodsGroupOf(hs_codes[i]);
-    if (g.empty()) continue;
-    auto it = std::find(names.begin(), names.end(), g);
-    if (it == names.end()) {
-      names.push_back(g);
-      members.emplace_back();
-      it = names.end() - 1;
-    }
-    group[i] = static_cast<int>(it - names.begin());
-    members[static_cast<size_t>(group[i])].push_back(static_cast<int>(i));
-  }
-  std::vector<int> out(n, -1);
-  xray::Rng rng(xray::MixSeed(seed, 43));
-  const size_t groups = names.size();
-  auto pick = [&](size_t size) {
-    return std::min(size - 1, static_cast<size_t>(rng.Uniform() * size));
-  };
-  for (size_t i = 0; i < n; ++i) {
-    if (group[i] < 0 || groups < 2) continue;
-    size_t g = pick(groups - 1);  // the others, own group skipped
-    if (g >= static_cast<size_t>(group[i])) ++g;
-    out[i] = members[g][pick(members[g].size())];
-  }
-  return out;
-}
-
-double SwappedFlagRate(std::vector<double> honest, const std::vector<double>& swapped,
-                       double honest_rate) {
-  if (honest.empty() || swapped.empty()) return 0;
-  std::sort(honest.begin(), honest.end(), std::greater<>());
-  const size_t allowed = static_cast<size_t>(std::floor(honest_rate * honest.size() + 1e-9));
-  const double t = allowed >= honest.size() ? 0.0 : std::nextafter(honest[allowed], 2.0);
-  int64_t flagged = 0;
-  for (double v : swapped) flagged += v >= t;
-  return static_cast<double>(flagged) / static_cast<double>(swapped.size());
-}
 
 struct ManifestModel::Trees {
   std::vector<model::Forest> forests;  // per group
@@ -263,17 +209,14 @@ std::string ManifestFitReport::ToTable() const {
          " goods groups; cross-validated: declared goods fit best " +
          FormatFixed(100 * cv_top1, 1) + " %, honest pairs flagged " +
          FormatFixed(100 * cv_honest_flag_rate, 1) + " % (goods threshold " +
-         FormatFixed(threshold, 3) + "), declarations swapped to other goods flagged " +
-         FormatFixed(100 * cv_swapped_flag_rate, 1) + " % at " +
-         FormatFixed(100 * swap_declared_rate, 0) + " % of the declared\n";
+         FormatFixed(threshold, 3) + ")\n";
 }
 
 Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& honest,
                                          const ManifestFitOptions& o, ManifestFitReport* report) {
   if (o.folds < 2 || o.trees < 1 || o.trees > 2000 || o.max_depth < 1 || o.max_depth > 8 ||
       !(o.learning_rate > 0 && o.learning_rate <= 1) || o.threads < 1 ||
-      !(o.target_honest_flag_rate > 0 && o.target_honest_flag_rate < 1) ||
-      !(o.swap_declared_rate > 0 && o.swap_declared_rate < 1))
+      !(o.target_honest_flag_rate > 0 && o.target_honest_flag_rate < 1))
     return Status::InvalidArgument("manifest fit options out of range");
   // Chapters with enough examples.
   std::map<std::string, int> counts;
@@ -325,8 +268,6 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   for (size_t i = n; i > 1; --i)
     std::swap(fold[i - 1], fold[static_cast<size_t>(rng.Uniform() * i)]);
   std::vector<double> cv_goods(n), cv_z(n);
-  std::vector<std::vector<float>> cv_prob(n);  // per row: its held-out group probabilities
-  std::vector<std::vector<double>> fold_mean(o.folds), fold_sd(o.folds);  // mass, per fold
   int64_t top1 = 0;
   for (int k = 0; k < o.folds; ++k) {
     std::vector<float> xk, xt;
@@ -346,7 +287,6 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
     if (test.empty()) continue;
     std::vector<double> mass_mean, mass_sd;
     FitMass(rk, ck, chapters, &mass_mean, &mass_sd);
-    fold_mean[k] = mass_mean, fold_sd[k] = mass_sd;
     CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(xk, p, gk, groups, o));
     std::vector<std::vector<float>> prob;  // per group, per test row
     for (const auto& b : boosters) {
@@ -362,7 +302,6 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
       cv_goods[i] = GoodsScore(pi, group[i], &best);
       top1 += best == group[i];
       cv_z[i] = std::abs(mass_r[i] - mass_mean[chapter[i]]) / mass_sd[chapter[i]];
-      cv_prob[i] = std::move(pi);
     }
   }
   // The mass check alone may flag up to a third of the budget; the goods threshold takes the rest.
@@ -386,29 +325,6 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
   int64_t flagged = 0;
   for (size_t i = 0; i < n; ++i)
     flagged += cv_goods[i] >= m.threshold_ || cv_z[i] >= m.mass_z_flag_;
-  // The swap check: held-out pairs scored as Check() would, once as declared and once with another
-  // goods group's chapter declared (their own declared mass kept).
-  std::vector<double> honest_scores, swapped_scores;
-  {
-    std::vector<std::string> row_hs;
-    for (int c : chapter) row_hs.push_back(m.chapters_[static_cast<size_t>(c)]);
-    const std::vector<int> swap = DrawDeclarationSwaps(row_hs, o.seed);
-    auto combined = [&](double goods, double z) {
-      return std::max(ToScore(goods, m.threshold_, 1.0),
-                      ToScore(z, m.mass_z_flag_, 2 * m.mass_z_flag_));
-    };
-    for (size_t i = 0; i < n; ++i) {
-      if (cv_prob[i].empty()) continue;
-      honest_scores.push_back(combined(cv_goods[i], cv_z[i]));
-      if (swap[i] < 0) continue;
-      const int c = chapter[static_cast<size_t>(swap[i])];
-      int best;
-      const double goods = GoodsScore(cv_prob[i], m.groups_[static_cast<size_t>(c)], &best);
-      const auto& mean = fold_mean[fold[i]];
-      const auto& sd = fold_sd[fold[i]];
-      swapped_scores.push_back(combined(goods, std::abs(mass_r[i] - mean[c]) / sd[c]));
-    }
-  }
   // The final model on every pair.
   FitMass(mass_r, chapter, chapters, &m.mass_log_ratio_mean_, &m.mass_log_ratio_sd_);
   CS_ASSIGN_OR_RETURN(auto boosters, FitGroupTrees(X, p, group, groups, o));
@@ -428,9 +344,6 @@ Result<ManifestModel> ManifestModel::Fit(const std::vector<ManifestExample>& hon
     report->threshold = m.threshold_;
     report->cv_honest_flag_rate = n == 0 ? 0 : static_cast<double>(flagged) / n;
     report->cv_top1 = n == 0 ? 0 : static_cast<double>(top1) / n;
-    report->swap_declared_rate = o.swap_declared_rate;
-    report->cv_swapped_flag_rate =
-        SwappedFlagRate(honest_scores, swapped_scores, o.swap_declared_rate);
   }
   return m;
 }

@@ -474,58 +474,41 @@ Status AdaptDetectorToSite(
     mo.threads = o.threads;
     ManifestFitReport mr;
     auto refit = ManifestModel::Fit(pairs, mo, &mr);
-    // The base model on the same pairs (it never saw them): how often the declared goods group
-    // fits the image best (a chapter it has no reference for does not fit), and the swap check
-    // (ManifestFitReport::cv_swapped_flag_rate), its swaps drawn as the refit's are.
-    double base_top1 = 0, base_swapped = 0;
+    // How well the base model explains the site's declarations: the share of its scans whose
+    // declared goods group fits the image best (a chapter the model has no reference for does
+    // not fit), against the refit's share out of fold.
+    double base_top1 = 0;
     if (base_manifest) {
       int64_t fits = 0;
-      std::vector<std::string> hs;
-      for (const auto& p : pairs) hs.push_back(p.declaration.hs_code);
-      const std::vector<int> swap = DrawDeclarationSwaps(hs, mo.seed);
-      std::vector<double> honest, swapped;
-      const auto& known = base_manifest->chapters();
-      for (size_t i = 0; i < pairs.size(); ++i) {
-        const auto& p = pairs[i];
+      for (const auto& p : pairs) {
         const ManifestCheck c = base_manifest->Check(p.analysis, p.detection, p.declaration);
+        const auto& known = base_manifest->chapters();
         fits += c.best_chapter == c.declared_chapter &&
                 std::find(known.begin(), known.end(), c.declared_chapter) != known.end();
-        honest.push_back(c.score);
-        if (swap[i] < 0) continue;
-        Declaration other = p.declaration;
-        other.hs_code = pairs[static_cast<size_t>(swap[i])].declaration.hs_code;
-        swapped.push_back(base_manifest->Check(p.analysis, p.detection, other).score);
       }
       base_top1 = static_cast<double>(fits) / static_cast<double>(pairs.size());
-      base_swapped = SwappedFlagRate(honest, swapped, mo.swap_declared_rate);
     }
     const auto pct = [](double v) { return FormatFixed(100 * v, 1) + " %"; };
     if (!refit.ok()) {
       manifest_note = "kept the base model's: " + refit.status().message();
     } else {
-      // Kept on what the check is for: flagging declarations that name other goods.
-      const bool better = mr.cv_swapped_flag_rate >= base_swapped + o.manifest_refit_margin;
+      const bool better = mr.cv_top1 >= base_top1 + o.manifest_refit_margin;
       const bool keep_refit =
           o.manifest == SiteAdaptOptions::Manifest::kRefit || !base_manifest || better;
       manifest_record = {
-          {"swapped_declarations_flagged_base", base_swapped},
-          {"swapped_declarations_flagged_refit_cross_validated", mr.cv_swapped_flag_rate},
-          {"swap_check_declared_rate", mo.swap_declared_rate},
           {"declared_goods_fit_best_base", base_top1},
           {"declared_goods_fit_best_refit_cross_validated", mr.cv_top1},
           {"refitted", keep_refit},
           {"goods_outputs", kept.tuned ? "tuned network, out of fold" : "base network"}};
-      const std::string why =
-          "declarations swapped to other goods flagged at " + pct(mo.swap_declared_rate) +
-          " of the declared: " + pct(mr.cv_swapped_flag_rate) + " refitted (cross-validated), " +
-          pct(base_swapped) + " with the base model's; declared goods fit best " + pct(mr.cv_top1) +
-          " / " + pct(base_top1);
+      const std::string why = "declared goods fit best on " + pct(mr.cv_top1) +
+                              " of the site's scans refitted (cross-validated), " + pct(base_top1) +
+                              " with the base model's";
       if (keep_refit) {
         meta["manifest"] = json::parse(refit->ToJson());
         manifest_note = "refitted on " + std::to_string(pairs.size()) +
                         " declared scans of the site (" + why + ")\n" + mr.ToTable();
       } else {
-        manifest_note = "kept the base model's (" + why + "; a refit needs " +
+        manifest_note = "kept the base model's (" + why + ", a refit needs " +
                         pct(o.manifest_refit_margin) + " more)";
       }
     }
