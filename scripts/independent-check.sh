@@ -99,6 +99,8 @@ def rows(e, m):
         "narcotics at 2 % clean alarms": rate(cls(e, "narcotics"), "0.020"),
         "firearms at 2 % clean alarms": rate(cls(e, "firearm"), "0.020"),
         "mis-declared flagged at 5 % honest": man.get("misdeclared_rate_at_honest_rate", {}).get("0.050"),
+        "the same, parcels without a threat":
+            man.get("threat_free", {}).get("misdeclared_rate_at_honest_rate", {}).get("0.050"),
         "mis-declared / honest flagged at the point":
             (man.get("misdeclared_flag_rate"), man.get("honest_flag_rate")),
         "material class right, isolated goods": m.get("class_accuracy"),

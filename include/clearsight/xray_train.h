@@ -198,6 +198,11 @@ struct ManifestEval {
   // Misdeclared flagged at the score threshold that flags this share of honest parcels.
   std::vector<double> honest_rates = {0.02, 0.05, 0.10};
   std::vector<double> misdeclared_rate_at;
+  // The same on the parcels without a threat only (honest and mis-declared alike): the traffic the
+  // check mostly sees at a site, where threats are rare. Judging sets carry a threat in a large
+  // share of their parcels, and a threat's object changes what the image shows of the goods.
+  int64_t honest_threat_free = 0, misdeclared_threat_free = 0;
+  std::vector<double> misdeclared_rate_at_threat_free;
 };
 
 struct DetectionEval {

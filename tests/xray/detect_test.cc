@@ -702,6 +702,45 @@ TEST(DetectionEvaluation, WeaponsRowCountsAWeaponFoundByAnyWeaponClass) {
   for (const auto& c : ev2.classes) EXPECT_NE(c.name, "weapons_any_class");
 }
 
+TEST(DetectionEvaluation, ManifestIsAlsoJudgedOnTheParcelsWithoutAThreat) {
+  // Twenty honest threat-free parcels score 0.00-0.19; twenty honest ones carrying a threat score
+  // 0.9 (the threat's object upsets the goods); four threat-free mis-declared ones score 0.5, one
+  // with a threat 0.95.
+  std::vector<xray::EvalScan> s;
+  auto add = [&](DeclarationTruth t, double score, bool threat) {
+    xray::EvalScan e;
+    e.has_result = true;
+    e.has_declaration_truth = true;
+    e.declaration_truth = t;
+    e.manifest_flagged = score >= 0.5;
+    e.manifest_score = score;
+    if (threat) e.threats = {Threat("knife", 0, 0, 100, 100)};
+    s.push_back(e);
+  };
+  for (int i = 0; i < 20; ++i) add(DeclarationTruth::kHonest, 0.01 * i, false);
+  for (int i = 0; i < 20; ++i) add(DeclarationTruth::kHonest, 0.9, true);
+  for (int i = 0; i < 4; ++i) add(DeclarationTruth::kMisdeclared, 0.5, false);
+  add(DeclarationTruth::kMisdeclared, 0.95, true);
+  DetectionEval ev = xray::EvaluateScans(s, ThreatClasses(), DetectionEvalOptions{});
+  ASSERT_TRUE(ev.has_manifest);
+  const ManifestEval& m = ev.manifest;
+  ASSERT_EQ(m.honest_rates[1], 0.05);
+  // All parcels: 5 % of 40 honest allows two, the third-highest honest score (0.9) sets the bar,
+  // and only the mis-declared parcel at 0.95 clears it.
+  EXPECT_DOUBLE_EQ(m.misdeclared_rate_at[1], 0.2);
+  // Without a threat: 5 % of 20 allows one; the bar sits just above 0.18 and all four clear it.
+  EXPECT_EQ(m.honest_threat_free, 20);
+  EXPECT_EQ(m.misdeclared_threat_free, 4);
+  EXPECT_DOUBLE_EQ(m.misdeclared_rate_at_threat_free[1], 1.0);
+  auto j = nlohmann::json::parse(ev.ToJson());
+  EXPECT_EQ(j["manifest"]["threat_free"]["honest"], 20);
+  EXPECT_DOUBLE_EQ(
+      j["manifest"]["threat_free"]["misdeclared_rate_at_honest_rate"]["0.050"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(j["manifest"]["misdeclared_rate_at_honest_rate"]["0.050"].get<double>(), 0.2);
+  EXPECT_NE(ev.ToTable().find("parcels without a threat (20 honest, 4 misdeclared)"),
+            std::string::npos);
+}
+
 TEST(DetectionEvaluation, WilsonIntervalsMatchTheTextbookValues) {
   // Reference values of the 95 % Wilson score interval (z = 1.96).
   auto [lo, hi] = xray::WilsonInterval95(5, 10);

@@ -307,20 +307,23 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans,
 
   // Manifest checks.
   ManifestEval& me = ev.manifest;
-  std::vector<double> honest_scores, mis_scores;
+  std::vector<double> honest_scores, mis_scores, honest_free, mis_free;
   for (const auto& s : scans) {
     if (!s.has_declaration_truth || s.manifest_flagged < 0) continue;
     ev.has_manifest = true;
+    const bool threat_free = s.threats.empty();
     switch (s.declaration_truth) {
       case DeclarationTruth::kHonest:
         ++me.honest;
         me.honest_flagged += s.manifest_flagged;
         honest_scores.push_back(s.manifest_score);
+        if (threat_free) honest_free.push_back(s.manifest_score);
         break;
       case DeclarationTruth::kMisdeclared:
         ++me.misdeclared;
         me.misdeclared_flagged += s.manifest_flagged;
         mis_scores.push_back(s.manifest_score);
+        if (threat_free) mis_free.push_back(s.manifest_score);
         break;
       case DeclarationTruth::kUndervalued:
         ++me.undervalued;
@@ -328,12 +331,19 @@ DetectionEval EvaluateScans(const std::vector<EvalScan>& scans,
         break;
     }
   }
-  for (double r : me.honest_rates) {
-    double t = honest_scores.empty() ? 0.0 : ThresholdForRate(honest_scores, r);
+  // Mis-declared parcels flagged at the score that flags `rate` of the honest ones.
+  auto rate_at = [](const std::vector<double>& honest, const std::vector<double>& mis,
+                    double rate) {
+    const double t = honest.empty() ? 0.0 : ThresholdForRate(honest, rate);
     int64_t n = 0;
-    for (double m : mis_scores) n += m >= t;
-    me.misdeclared_rate_at.push_back(
-        mis_scores.empty() ? 0.0 : static_cast<double>(n) / mis_scores.size());
+    for (double m : mis) n += m >= t;
+    return mis.empty() ? 0.0 : static_cast<double>(n) / static_cast<double>(mis.size());
+  };
+  me.honest_threat_free = static_cast<int64_t>(honest_free.size());
+  me.misdeclared_threat_free = static_cast<int64_t>(mis_free.size());
+  for (double r : me.honest_rates) {
+    me.misdeclared_rate_at.push_back(rate_at(honest_scores, mis_scores, r));
+    me.misdeclared_rate_at_threat_free.push_back(rate_at(honest_free, mis_free, r));
   }
   return ev;
 }
@@ -415,6 +425,12 @@ std::string DetectionEval::ToJson() const {
     for (size_t i = 0; i < m.honest_rates.size(); ++i)
       ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
     mj["misdeclared_rate_at_honest_rate"] = ra;
+    json rf = json::object();
+    for (size_t i = 0; i < m.honest_rates.size(); ++i)
+      rf[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at_threat_free[i];
+    mj["threat_free"] = {{"honest", m.honest_threat_free},
+                         {"misdeclared", m.misdeclared_threat_free},
+                         {"misdeclared_rate_at_honest_rate", rf}};
     j["manifest"] = mj;
   }
   return j.dump();
@@ -483,6 +499,13 @@ std::string DetectionEval::ToTable() const {
     s += "manifest: misdeclared flagged at honest flag rate";
     for (size_t i = 0; i < m.honest_rates.size(); ++i)
       s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " + Pct(m.misdeclared_rate_at[i]);
+    s += "\n";
+    s += "manifest, parcels without a threat (" + std::to_string(m.honest_threat_free) +
+         " honest, " + std::to_string(m.misdeclared_threat_free) +
+         " misdeclared): misdeclared flagged at honest flag rate";
+    for (size_t i = 0; i < m.honest_rates.size(); ++i)
+      s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " +
+           Pct(m.misdeclared_rate_at_threat_free[i]);
     s += "\n";
   }
   return s;
