@@ -348,13 +348,12 @@ int CmdXrayAdapt(int argc, char** argv, int first) {
       "--fine-tune-epochs 0: the base network is kept and its points are raised on all the site's\n"
       "scans, lowest-scoring alarms first, until at most that share alarms (never lowered).\n"
       "--manifest: with 100 or more declared scans, auto (the default) refits the manifest model\n"
-      "on them and keeps the refit only when the site's declared goods fit it better (out of "
-      "fold)\n"
-      "than the base model's; keep never refits, refit always does (--refit-manifest: the same).\n"
-      "SITE.pt records\n"
-      "the base model's and the calibration's sha256, the site's size, the date, the points\n"
-      "before and after and how the network was tuned. Use SITE.pt with xray analyze --model and\n"
-      "serve --detector.\n";
+      "on them and keeps the refit only when the site's declared goods fit it better (out of\n"
+      "fold) than the base model's; keep never refits, refit always does (--refit-manifest: the\n"
+      "same).\n\n"
+      "SITE.pt records the base model's and the calibration's sha256, the site's size, the date,\n"
+      "the points before and after and how the network was tuned. Use SITE.pt with xray analyze\n"
+      "--model and serve --detector.\n";
   Args args(argc, argv, first, {"help", "refit-manifest"});
   if (int rc = CheckArgs(
           args,
