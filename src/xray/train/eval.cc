@@ -421,16 +421,17 @@ std::string DetectionEval::ToJson() const {
          m.undervalued ? static_cast<double>(m.undervalued_flagged) / m.undervalued : 0.0}};
     mj["honest_flag_rate_ci95"] = Ci95Json(m.honest_flagged, m.honest);
     mj["misdeclared_flag_rate_ci95"] = Ci95Json(m.misdeclared_flagged, m.misdeclared);
-    json ra = json::object();
-    for (size_t i = 0; i < m.honest_rates.size(); ++i)
-      ra[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at[i];
-    mj["misdeclared_rate_at_honest_rate"] = ra;
-    json rf = json::object();
-    for (size_t i = 0; i < m.honest_rates.size(); ++i)
-      rf[FormatFixed(m.honest_rates[i], 3)] = m.misdeclared_rate_at_threat_free[i];
-    mj["threat_free"] = {{"honest", m.honest_threat_free},
-                         {"misdeclared", m.misdeclared_threat_free},
-                         {"misdeclared_rate_at_honest_rate", rf}};
+    auto by_honest_rate = [&m](const std::vector<double>& rates) {
+      json r = json::object();
+      for (size_t i = 0; i < m.honest_rates.size(); ++i)
+        r[FormatFixed(m.honest_rates[i], 3)] = rates[i];
+      return r;
+    };
+    mj["misdeclared_rate_at_honest_rate"] = by_honest_rate(m.misdeclared_rate_at);
+    mj["threat_free"] = {
+        {"honest", m.honest_threat_free},
+        {"misdeclared", m.misdeclared_threat_free},
+        {"misdeclared_rate_at_honest_rate", by_honest_rate(m.misdeclared_rate_at_threat_free)}};
     j["manifest"] = mj;
   }
   return j.dump();
@@ -496,17 +497,16 @@ std::string DetectionEval::ToTable() const {
          Pct(rate(m.honest_flagged, m.honest)) + " (" + std::to_string(m.honest_flagged) + "/" +
          std::to_string(m.honest) + "), undervalued flagged " +
          Pct(rate(m.undervalued_flagged, m.undervalued)) + "\n";
-    s += "manifest: misdeclared flagged at honest flag rate";
-    for (size_t i = 0; i < m.honest_rates.size(); ++i)
-      s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " + Pct(m.misdeclared_rate_at[i]);
-    s += "\n";
+    auto at_honest_rates = [&m](const std::vector<double>& rates) {
+      std::string t = "misdeclared flagged at honest flag rate";
+      for (size_t i = 0; i < m.honest_rates.size(); ++i)
+        t += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " + Pct(rates[i]);
+      return t + "\n";
+    };
+    s += "manifest: " + at_honest_rates(m.misdeclared_rate_at);
     s += "manifest, parcels without a threat (" + std::to_string(m.honest_threat_free) +
          " honest, " + std::to_string(m.misdeclared_threat_free) +
-         " misdeclared): misdeclared flagged at honest flag rate";
-    for (size_t i = 0; i < m.honest_rates.size(); ++i)
-      s += " " + FormatFixed(100 * m.honest_rates[i], 0) + "% -> " +
-           Pct(m.misdeclared_rate_at_threat_free[i]);
-    s += "\n";
+         " misdeclared): " + at_honest_rates(m.misdeclared_rate_at_threat_free);
   }
   return s;
 }
