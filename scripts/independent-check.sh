@@ -6,12 +6,15 @@
 #
 #   scripts/independent-check.sh [--build DIR] [--out DIR] [--model PATH]
 #                                [--scanners A,B] [--site-scans N] [--judge-scans N] [--threads T]
-#                                [--scanner-points auto|known|unseen]
+#                                [--traffic-scans N] [--scanner-points auto|known|unseen]
 #
 # Defaults: build/release, build/independent-check, models/detector.pt, dual-layer-160 and
 # dual-kvp-100-160, 300 site scans (2 % threats, 5 % mis-declared), 400 judging scans (half with
 # threats, 10 % mis-declared), 2 threads, the base model at the points xray analyze chooses (auto:
-# its unseen-scanner points, these scanners being none it knows). Prints one table and writes
+# its unseen-scanner points, these scanners being none it knows). --traffic-scans (800; 0: none):
+# a second judging set per scanner with the traffic a site sees (2 % threats, 10 % mis-declared),
+# which the clean alarms and the manifest check are judged on again: the first set's 39
+# mis-declared parcels are too few to tell 75 % from 90 %. Prints the tables and writes
 # OUT/summary.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +25,7 @@ model=models/detector.pt
 scanners=dual-layer-160,dual-kvp-100-160
 site_scans=300
 judge_scans=400
+traffic_scans=800
 threads=2
 points=auto
 while [[ $# -gt 0 ]]; do
@@ -32,9 +36,10 @@ while [[ $# -gt 0 ]]; do
     --scanners) scanners=$2; shift 2 ;;
     --site-scans) site_scans=$2; shift 2 ;;
     --judge-scans) judge_scans=$2; shift 2 ;;
+    --traffic-scans) traffic_scans=$2; shift 2 ;;
     --threads) threads=$2; shift 2 ;;
     --scanner-points) points=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "independent-check: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -73,6 +78,20 @@ for scanner in "${scanner_list[@]}"; do
     --declarations "$d/judge/declarations.csv" --min-score 0.05 --threads "$threads" \
     --out "$d/adapted.jsonl" >&2
   "$cli" xray eval --in "$d/judge" --results "$d/adapted.jsonl" --json > "$d/adapted_eval.json"
+  if ((traffic_scans > 0)); then
+    log "$scanner: site-like traffic ($traffic_scans scans), base and adapted"
+    "$indsim" --scanner "$scanner" --seed 51 --scans "$traffic_scans" --threat-share 0.02 \
+      --misdeclared-share 0.10 --threads "$threads" --out "$d/traffic"
+    for kind in base adapted; do
+      if [[ $kind == base ]]; then use=(--model "$model" --scanner-points "$points")
+      else use=(--model "$d/site.pt"); fi
+      "$cli" xray analyze "${use[@]}" --calibration "$d/calib.json" --in "$d/traffic" \
+        --declarations "$d/traffic/declarations.csv" --min-score 0.05 --threads "$threads" \
+        --out "$d/traffic_$kind.jsonl" >&2
+      "$cli" xray eval --in "$d/traffic" --results "$d/traffic_$kind.jsonl" --json \
+        > "$d/traffic_${kind}_eval.json"
+    done
+  fi
 done
 
 python3 - "$out" "${scanner_list[@]}" <<'PY'
@@ -153,6 +172,28 @@ for s in scanners:
               ", ".join("%s %d" % (k, v) for k, v in x["threats"].items() if v and "_" not in k or k == "lithium_battery"),
               x["manifest"]["honest"] or 0, x["manifest"]["misdeclared"] or 0,
               m["correct"], m["matched"], m["candidates"]))
+import os
+if all(os.path.exists("%s/%s/traffic_base_eval.json" % (out, s)) for s in scanners):
+    keys = ("clean parcels alarmed (score >= 0.5)", "mis-declared flagged at 5 % honest",
+            "the same, parcels without a threat", "mis-declared / honest flagged at the point")
+    print()
+    print("site-like traffic (2 % threats, 10 % mis-declared), the same models")
+    print("-" * len(header))
+    for s in scanners:
+        tb = json.load(open("%s/%s/traffic_base_eval.json" % (out, s)))
+        ta = json.load(open("%s/%s/traffic_adapted_eval.json" % (out, s)))
+        summary[s]["traffic"] = {"base_eval": tb, "adapted_eval": ta}
+    for key in keys:
+        line = "%-*s" % (w, key)
+        for s in scanners:
+            b = rows(summary[s]["traffic"]["base_eval"], {})[key]
+            a = rows(summary[s]["traffic"]["adapted_eval"], {})[key]
+            line += "| %-16s %-17s" % (fmt(b), fmt(a))
+        print(line)
+    for s in scanners:
+        m = summary[s]["traffic"]["base_eval"].get("manifest", {})
+        print("%s: %d scans, %d honest / %d mis-declared declarations" % (
+            s, summary[s]["traffic"]["base_eval"]["scans"], m.get("honest", 0), m.get("misdeclared", 0)))
 with open(out + "/summary.json", "w") as f:
     json.dump(summary, f, indent=1)
 print("wrote %s/summary.json" % out)
