@@ -56,6 +56,16 @@ held="powder_tins,smg_compact,receiver,karambit,tobacco_block,banknote_bricks,po
 mix="cosmetics=3,food=1,clothing=1,electronics=1,books=1"
 mkdir -p "$out"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+# judge NAME JSON [analyze flags...]: analyses $d/scans into $d/NAME.jsonl and writes xray eval's
+# JSON to JSON.
+judge() {
+  local name=$1 json=$2
+  shift 2
+  "$cli" xray analyze "$@" --calibration "$d/calib.json" --in "$d/scans" \
+    --declarations "$d/scans/declarations.csv" --min-score 0.05 --threads "$threads" \
+    --out "$d/$name.jsonl" > /dev/null
+  "$cli" xray eval --in "$d/scans" --results "$d/$name.jsonl" --json > "$json"
+}
 
 sets="" results="" adapted=""
 for ((i = 0; i < scanners; ++i)); do
@@ -74,10 +84,7 @@ for ((i = 0; i < scanners; ++i)); do
       --threads "$threads" --compress --out "$d/scans" 2> /dev/null
   fi
   log "scanner $s: analysis"
-  "$cli" xray analyze --model "$model" --calibration "$d/calib.json" --in "$d/scans" \
-    --declarations "$d/scans/declarations.csv" --min-score 0.05 --threads "$threads" \
-    --scanner-points "$points" --out "$d/results.jsonl" > /dev/null
-  "$cli" xray eval --in "$d/scans" --results "$d/results.jsonl" --json > "$out/$s.json"
+  judge results "$out/$s.json" --model "$model" --scanner-points "$points"
   sets+="${sets:+,}$d/scans" results+="${results:+,}$d/results.jsonl"
   if ((adapt)); then
     if [[ ! -f $d/site/declarations.csv ]]; then
@@ -90,10 +97,7 @@ for ((i = 0; i < scanners; ++i)); do
     log "scanner $s: xray adapt"
     "$cli" xray adapt --model "$model" --calibration "$d/calib.json" --site "$d/site" \
       --threads "$threads" --out "$d/site.pt" > "$d/adapt.txt"
-    "$cli" xray analyze --model "$d/site.pt" --calibration "$d/calib.json" --in "$d/scans" \
-      --declarations "$d/scans/declarations.csv" --min-score 0.05 --threads "$threads" \
-      --out "$d/adapted.jsonl" > /dev/null
-    "$cli" xray eval --in "$d/scans" --results "$d/adapted.jsonl" --json > "$out/$s.adapted.json"
+    judge adapted "$out/$s.adapted.json" --model "$d/site.pt"
     adapted+="${adapted:+,}$d/adapted.jsonl"
   fi
 done

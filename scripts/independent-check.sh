@@ -51,6 +51,16 @@ for f in "$cli" "$indsim" "$model"; do
 done
 mkdir -p "$out"
 log() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+# judge SET NAME [analyze flags...]: analyses SET (the scanner's calibration, declarations) into
+# $d/NAME.jsonl and writes xray eval's JSON to $d/NAME_eval.json.
+judge() {
+  local set=$1 name=$2
+  shift 2
+  "$cli" xray analyze "$@" --calibration "$d/calib.json" --in "$set" \
+    --declarations "$set/declarations.csv" --min-score 0.05 --threads "$threads" \
+    --out "$d/$name.jsonl" >&2
+  "$cli" xray eval --in "$set" --results "$d/$name.jsonl" --json > "$d/${name}_eval.json"
+}
 
 IFS=, read -r -a scanner_list <<< "$scanners"
 for scanner in "${scanner_list[@]}"; do
@@ -66,36 +76,23 @@ for scanner in "${scanner_list[@]}"; do
   "$indsim" --scanner "$scanner" --seed 31 --scans "$judge_scans" --threat-share 0.5 \
     --misdeclared-share 0.10 --threads "$threads" --out "$d/judge"
   log "$scanner: base model"
-  "$cli" xray analyze --model "$model" --calibration "$d/calib.json" --in "$d/judge" \
-    --declarations "$d/judge/declarations.csv" --min-score 0.05 --threads "$threads" \
-    --scanner-points "$points" --out "$d/base.jsonl" >&2
-  "$cli" xray eval --in "$d/judge" --results "$d/base.jsonl" --json > "$d/base_eval.json"
+  judge "$d/judge" base --model "$model" --scanner-points "$points"
   "$indsim" score-materials --in "$d/judge" --results "$d/base.jsonl" --json > "$d/materials.json"
   log "$scanner: xray adapt on the site folder"
   "$cli" xray adapt --model "$model" --calibration "$d/calib.json" --site "$d/site" \
     --out "$d/site.pt" --threads "$threads" | tee "$d/adapt.txt" >&2
-  "$cli" xray analyze --model "$d/site.pt" --calibration "$d/calib.json" --in "$d/judge" \
-    --declarations "$d/judge/declarations.csv" --min-score 0.05 --threads "$threads" \
-    --out "$d/adapted.jsonl" >&2
-  "$cli" xray eval --in "$d/judge" --results "$d/adapted.jsonl" --json > "$d/adapted_eval.json"
+  judge "$d/judge" adapted --model "$d/site.pt"
   if ((traffic_scans > 0)); then
     log "$scanner: site-like traffic ($traffic_scans scans), base and adapted"
     "$indsim" --scanner "$scanner" --seed 51 --scans "$traffic_scans" --threat-share 0.02 \
       --misdeclared-share 0.10 --threads "$threads" --out "$d/traffic"
-    for kind in base adapted; do
-      if [[ $kind == base ]]; then use=(--model "$model" --scanner-points "$points")
-      else use=(--model "$d/site.pt"); fi
-      "$cli" xray analyze "${use[@]}" --calibration "$d/calib.json" --in "$d/traffic" \
-        --declarations "$d/traffic/declarations.csv" --min-score 0.05 --threads "$threads" \
-        --out "$d/traffic_$kind.jsonl" >&2
-      "$cli" xray eval --in "$d/traffic" --results "$d/traffic_$kind.jsonl" --json \
-        > "$d/traffic_${kind}_eval.json"
-    done
+    judge "$d/traffic" traffic_base --model "$model" --scanner-points "$points"
+    judge "$d/traffic" traffic_adapted --model "$d/site.pt"
   fi
 done
 
 python3 - "$out" "${scanner_list[@]}" <<'PY'
-import json, sys
+import json, os, sys
 out, scanners = sys.argv[1], sys.argv[2:]
 
 def cls(e, name):
@@ -172,7 +169,6 @@ for s in scanners:
               ", ".join("%s %d" % (k, v) for k, v in x["threats"].items() if v and "_" not in k or k == "lithium_battery"),
               x["manifest"]["honest"] or 0, x["manifest"]["misdeclared"] or 0,
               m["correct"], m["matched"], m["candidates"]))
-import os
 if all(os.path.exists("%s/%s/traffic_base_eval.json" % (out, s)) for s in scanners):
     keys = ("clean parcels alarmed (score >= 0.5)", "mis-declared flagged at 5 % honest",
             "the same, parcels without a threat", "mis-declared / honest flagged at the point")

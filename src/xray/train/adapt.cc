@@ -397,6 +397,8 @@ Status AdaptDetectorToSite(
       candidates_table += line;
     }
     kept = cands[choice];
+    const SiteCandidate& base_cand = cands[0];
+    site_p = kept.points;
     if (kept.tuned) {
       // The manifest reads the goods the kept network sees: its goods outputs (out of fold) are
       // the ones the base-or-refit choice and the refit learn from, not the base network's.
@@ -404,10 +406,6 @@ Status AdaptDetectorToSite(
         pairs[p].detection.goods_share = kept.clean[pair_scan[p]].goods_share;
         pairs[p].detection.goods_area_cm2 = kept.clean[pair_scan[p]].goods_area_cm2;
       }
-    }
-    const SiteCandidate& base_cand = cands[0];
-    site_p = kept.points;
-    if (kept.tuned) {
       // The network written learns from every scan and copy; its points are the folds'.
       stage = "fine-tuning on all the site's scans";
       nto.max_minutes = o.max_minutes / 2;
